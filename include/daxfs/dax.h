@@ -1,0 +1,156 @@
+/* daxfs/dax.h - dax devices: the pmem (and block) devices at the bottom of the stack */
+#ifndef DAXFS_DAX_H
+#define DAXFS_DAX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * A dax_device is one underlying device opened by path, the equivalent of the
+ * kernel's block_device plus (when DAX-capable) its dax_device:
+ *
+ *   - a regular file or a /dev/daxX.Y, mapped with libpmem: DAX-capable, with
+ *     the direct_access / zero_page_range / recovery_write ops;
+ *   - a block device (loop device, partition): not DAX-capable, served only
+ *     through the bio path (pread/pwrite).
+ *
+ * Every device has the bio path (dax_device_rw). Units: a sector is 512 bytes,
+ * a page 4096 bytes; a pgoff is a page offset from the start of the device.
+ */
+
+#define DAX_SECTOR_SHIFT 9
+#define DAX_SECTOR_SIZE  512u
+#define DAX_PAGE_SHIFT   12
+#define DAX_PAGE_SIZE    4096u
+#define DAX_PAGE_SECTORS 8u
+
+struct dax_device;
+
+enum dax_access_mode {
+	DAX_ACCESS = 0,
+	DAX_RECOVERY_WRITE = 1,  /* return the good pages before a bad one (at least 1) */
+};
+
+/* How a device makes stores durable; chosen at open, reported by status. */
+enum dax_persist_mode {
+	DAX_PERSIST_PMEM = 0,   /* is_pmem: CPU cache flush + drain (pmem_flush/pmem_drain) */
+	DAX_PERSIST_MSYNC = 1,  /* mapped but not pmem: pmem_msync of the range */
+	DAX_PERSIST_FSYNC = 2,  /* block device, bio path only: fdatasync */
+};
+
+/* The ops of a DAX-capable device. A missing capability is a NULL op. The
+ * dax_* wrappers below add the kernel's argument checks; call those. */
+struct dax_operations {
+	long (*direct_access)(struct dax_device *dev, uint64_t pgoff, long nr_pages,
+			      enum dax_access_mode mode, void **kaddr, uint64_t *pfn);
+	int (*zero_page_range)(struct dax_device *dev, uint64_t pgoff, size_t nr_pages);
+	size_t (*recovery_write)(struct dax_device *dev, uint64_t pgoff, void *addr,
+				 const void *src, size_t bytes);
+};
+
+enum dax_open_flags {
+	DAX_OPEN_RDONLY = 1u << 0,
+};
+
+/*
+ * Opens the device at path. Regular files and /dev/dax character devices are
+ * mapped whole with pmem_map_file (DAX-capable); block devices are opened for
+ * pread/pwrite (not DAX-capable). The persist mode follows pmem_is_pmem, which
+ * honours PMEM_IS_PMEM_FORCE. Returns 0 and a device with one reference, or a
+ * negative errno (message in daxfs_errormsg()).
+ */
+int dax_device_open(const char *path, unsigned flags, struct dax_device **out);
+
+/* Reference counting; the last put unmaps and closes. put sets *dev to NULL. */
+struct dax_device *dax_device_get(struct dax_device *dev);
+void dax_device_put(struct dax_device **dev);
+
+const char *dax_device_path(const struct dax_device *dev);
+uint64_t dax_device_size(const struct dax_device *dev);          /* bytes */
+bool dax_device_is_dax(const struct dax_device *dev);           /* has DAX ops */
+bool dax_device_is_pmem(const struct dax_device *dev);
+enum dax_persist_mode dax_device_persist_mode(const struct dax_device *dev);
+const char *dax_persist_mode_name(enum dax_persist_mode mode);   /* "pmem", "msync", "fsync" */
+/* Why the device is not DAX-capable ("block device: served through the bio
+ * path"), or NULL when it is. */
+const char *dax_device_not_dax_reason(const struct dax_device *dev);
+/* The same underlying file as st (same st_dev and st_ino)? */
+bool dax_device_same_file(const struct dax_device *dev, dev_t st_dev, ino_t st_ino);
+
+/* Marks the device dead (kill_dax): later DAX calls return -ENXIO, bio -EIO. */
+void dax_device_kill(struct dax_device *dev);
+
+/*
+ * The DAX wrappers, with the kernel's contract (drivers/dax/super.c):
+ *   dev == NULL or not DAX-capable -> -EOPNOTSUPP; dead -> -ENXIO;
+ *   nr_pages < 0 -> -EINVAL; the driver reporting 0 pages -> -ERANGE;
+ *   else min(available, nr_pages) with *kaddr and *pfn (when non-NULL) set for
+ *   pgoff. Pages [pgoff, pgoff + ret) are contiguous in memory. A range that
+ *   touches an injected bad block gives -EHWPOISON in DAX_ACCESS mode and the
+ *   good pages before it (at least 1) in DAX_RECOVERY_WRITE mode.
+ * kaddr stays valid while the caller holds a reference on dev.
+ */
+long dax_direct_access(struct dax_device *dev, uint64_t pgoff, long nr_pages,
+		       enum dax_access_mode mode, void **kaddr, uint64_t *pfn);
+/* nr_pages must be 1 (else -EIO); zeroes and persists the page, clears its
+ * poison; -EHWPOISON is reported as -EIO. */
+int dax_zero_page_range(struct dax_device *dev, uint64_t pgoff, size_t nr_pages);
+/* Copies bytes from src to addr (inside the device's mapping at pgoff) and
+ * persists them. Over poisoned pages addr and bytes must be page-aligned (else
+ * 0 is returned); the poison is cleared. Returns the bytes written. */
+size_t dax_recovery_write(struct dax_device *dev, uint64_t pgoff, void *addr,
+			  const void *src, size_t bytes);
+
+/* The bio path, on every device. pos and len in bytes. */
+enum dax_req_op {
+	DAX_REQ_READ = 0,
+	DAX_REQ_WRITE = 1,
+	DAX_REQ_WRITE_ZEROES = 2,  /* buf unused */
+};
+enum dax_req_flags {
+	DAX_REQ_FUA = 1u << 0,     /* durable before returning */
+};
+/* Reads/writes [pos, pos+len). Out of range -> -EINVAL (with message); a read
+ * touching a bad sector -> -EIO; a write clears the poison of every sector it
+ * covers whole (as pmem_do_write does). */
+int dax_device_rw(struct dax_device *dev, enum dax_req_op op, unsigned flags,
+		  uint64_t pos, void *buf, size_t len);
+
+/*
+ * Persistence: the one place where stores become durable, so it can be traced
+ * and faults injected. flush starts write-back of [pos, pos+len) (pmem_flush,
+ * or pmem_msync in MSYNC mode, or remembers the range in FSYNC mode); drain
+ * waits for every flush issued before it (pmem_drain, fdatasync). Store via a
+ * kaddr, then flush its range, then drain once: that is the ordering contract.
+ */
+int dax_device_flush(struct dax_device *dev, uint64_t pos, uint64_t len);
+int dax_device_drain(struct dax_device *dev);
+/* flush + drain */
+int dax_device_persist(struct dax_device *dev, uint64_t pos, uint64_t len);
+
+/* Injected bad blocks (poison), in 512-byte sectors like the kernel's badblocks. */
+int dax_badblocks_add(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors);
+int dax_badblocks_clear(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors);
+/* true if any sector of [sector, sector+nr) is bad; *first_bad set to the first. */
+bool dax_badblocks_check(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors,
+			 uint64_t *first_bad);
+struct dax_badblock {
+	uint64_t sector;
+	uint64_t nr_sectors;
+};
+/* Copies up to max merged ranges in ascending order; returns how many exist. */
+size_t dax_badblocks_list(struct dax_device *dev, struct dax_badblock *out, size_t max);
+
+/* Counters, for status. */
+struct dax_device_stats {
+	uint64_t direct_accesses;
+	uint64_t reads, read_bytes;
+	uint64_t writes, write_bytes;
+	uint64_t flushes, drains;
+	uint64_t errors;            /* calls that returned an error */
+};
+void dax_device_get_stats(struct dax_device *dev, struct dax_device_stats *out);
+
+#endif

@@ -1,0 +1,198 @@
+/* daxfs/dm.h - the mapped device: dm tables over dax devices and the direct_access chain */
+#ifndef DAXFS_DM_H
+#define DAXFS_DM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daxfs/dax.h"
+
+/*
+ * A mapped_device is the userspace twin of a device-mapper device: it has a
+ * LIVE and an INACTIVE table slot, and its own dax entry points
+ * (dm_dax_direct_access & co.) that forward through the live table to the
+ * target that owns a page offset, exactly as dm_dax_direct_access does.
+ *
+ * Tables are dmsetup text: "<start> <len> <type> <args...>" per line, in
+ * 512-byte sectors, '#' comments and blank lines allowed. Devices are named by
+ * path. Target types: linear, striped, error, zero.
+ *
+ * Thread safety: every entry point may be called from any thread. Each access
+ * takes one snapshot of the live table and uses it for the whole call; a table
+ * is freed only after the last reader has dropped it. Pointers returned by
+ * direct_access stay valid until the mapped device is destroyed (devices are
+ * kept open by the mapped device, as the kernel keeps pmem alive).
+ */
+
+struct dm_table;
+struct mapped_device;
+
+/* ---- tables ---------------------------------------------------------- */
+
+/*
+ * Parses table text into a table bound to md (devices are opened through md's
+ * device cache). origin names the text in messages ("pmem.table"); errors are
+ * "<origin>:<line>: <type>: <reason>" with the kernel's reason strings
+ * ("Gap in table", "Invalid argument count", "Invalid device sector",
+ * "Device lookup failed", "Invalid stripe count", ...). Checks every target
+ * constructor rule; device range checks are deferred to load/resume as in the
+ * kernel (see dm_md_load). Returns 0 or a negative errno.
+ */
+int dm_table_parse(struct mapped_device *md, const char *text, const char *origin,
+		   struct dm_table **out);
+/* Reads a file and parses it; origin is the path. */
+int dm_table_parse_file(struct mapped_device *md, const char *path, struct dm_table **out);
+void dm_table_put(struct dm_table **t);
+
+uint64_t dm_table_size(const struct dm_table *t);          /* sectors */
+unsigned dm_table_num_targets(const struct dm_table *t);
+/* DAX_BIO_BASED? Every target has direct_access and every device is DAX-capable
+ * (error counts as DAX-capable, see kernel-chain.md Part A 3). */
+bool dm_table_supports_dax(const struct dm_table *t);
+/* Why not: "target 2 (zero): no direct_access", "target 1 (linear):
+ * /dev/loop0: block device ..."; NULL if DAX. */
+const char *dm_table_not_dax_reason(const struct dm_table *t);
+
+/* Information about one target of a table (index from 0). */
+struct dm_target_info {
+	unsigned index;
+	const char *type;           /* "linear" */
+	uint64_t begin, len;        /* sectors */
+	bool dax;                   /* has direct_access and DAX-capable devices */
+};
+int dm_table_target_info(const struct dm_table *t, unsigned index, struct dm_target_info *out);
+
+/* The table as dmsetup `table` prints it, one line per target ending in '\n'
+ * (devices as the paths given), or `status` (target INFO). Returns a malloc'd
+ * string or NULL on ENOMEM. The text round-trips through dm_table_parse. */
+char *dm_table_text(const struct dm_table *t);
+char *dm_table_status_text(const struct dm_table *t);
+
+/* Layout fingerprint: the target count and each target's length, hashed. */
+uint64_t dm_table_layout_fingerprint(const struct dm_table *t);
+
+/* ---- mapped devices ------------------------------------------------------ */
+
+int dm_md_create(const char *name, struct mapped_device **out);
+/* Drops both tables and closes every device. */
+void dm_md_destroy(struct mapped_device **md);
+const char *dm_md_name(const struct mapped_device *md);
+
+/*
+ * Stages t in the INACTIVE slot (replacing any staged table) and takes the
+ * caller's reference. Type rule of dm-ioctl is_valid_type: the first load fixes
+ * the device type; afterwards a load must keep it, except BIO -> DAX. A DAX
+ * table whose boundaries, linear offsets or stripe chunks are not page-aligned
+ * is refused (-EINVAL). On the first load of a fresh device the device range
+ * checks run here; on later loads they run at resume.
+ */
+int dm_md_load(struct mapped_device *md, struct dm_table *t);
+/* Drops the INACTIVE table (-ENXIO if there is none). */
+int dm_md_clear(struct mapped_device *md);
+
+enum dm_suspend_flags {
+	DM_SUSPEND_NOLOCKFS = 1u << 0,   /* do not call the freeze hook */
+	DM_SUSPEND_NOFLUSH = 1u << 1,
+};
+/* Blocks new bio-path I/O (queued until resume), waits for in-flight bios.
+ * Without NOLOCKFS, calls the freeze hook first. No-op if already suspended. */
+int dm_md_suspend(struct mapped_device *md, unsigned flags);
+/* If a table is staged: suspend if needed, check device ranges (-EINVAL with
+ * the old table still live and the device still suspended on failure), swap it
+ * in, free the old one after its last reader. Then un-suspend (thaw hook,
+ * resubmit queued I/O against the new table). No staged table on an active
+ * device: a no-op success. */
+int dm_md_resume(struct mapped_device *md, unsigned flags);
+
+/* The freeze/thaw hooks of lockfs suspend, set by the filesystem above. */
+struct dm_lockfs_ops {
+	int (*freeze)(void *data);
+	void (*thaw)(void *data);
+};
+void dm_md_set_lockfs(struct mapped_device *md, const struct dm_lockfs_ops *ops, void *data);
+
+/* A reference to the LIVE (or INACTIVE) table, or NULL; put it when done. */
+struct dm_table *dm_md_get_live_table(struct mapped_device *md);
+struct dm_table *dm_md_get_inactive_table(struct mapped_device *md);
+
+struct dm_md_info {
+	bool suspended;
+	bool live_present, inactive_present;
+	unsigned open_count;
+	uint64_t event_nr;          /* bumped by every swap */
+	unsigned num_targets;       /* of the live table */
+	uint64_t size;              /* sectors, of the live table */
+	bool dax;                   /* live table type is DAX_BIO_BASED */
+};
+void dm_md_get_info(struct mapped_device *md, struct dm_md_info *out);
+/* dmsetup info's text: "Name: ...\nState: ACTIVE\nTables present: LIVE..." */
+char *dm_md_info_text(struct mapped_device *md);
+
+/* Called after every successful table swap (the filesystem drops cached pages). */
+void dm_md_set_swap_hook(struct mapped_device *md, void (*fn)(void *data), void *data);
+
+/* ---- the DAX entry points (dm_dax_ops) ------------------------------------ */
+
+/*
+ * dm_dax_direct_access, as the kernel has it: sector = pgoff * 8; no live table
+ * or sector past the end or a target without direct_access -> -EIO; the result
+ * is clamped so it never crosses a target or stripe-chunk boundary (a page
+ * straddling one -> -EIO); then the target's direct_access runs, which maps the
+ * sector and calls dax_direct_access on the underlying device.
+ */
+long dm_dax_direct_access(struct mapped_device *md, uint64_t pgoff, long nr_pages,
+			  enum dax_access_mode mode, void **kaddr, uint64_t *pfn);
+int dm_dax_zero_page_range(struct mapped_device *md, uint64_t pgoff, size_t nr_pages);
+size_t dm_dax_recovery_write(struct mapped_device *md, uint64_t pgoff, void *addr,
+			     const void *src, size_t bytes);
+
+/* Every step of one direct_access resolution, for daxfs-ctl resolve and trace. */
+struct dm_resolution {
+	uint64_t pgoff, sector;     /* on the mapped device */
+	int error;                  /* 0 or the negative errno of the chain */
+	int target_index;           /* -1 if no target */
+	const char *target_type;    /* static string, or NULL */
+	uint64_t target_begin, target_len;
+	int stripe;                 /* -1 unless striped */
+	char device_path[4096];     /* "" if no device */
+	uint64_t device_sector, device_pgoff;
+	long pages;                 /* the clamped count, when error == 0 */
+	void *kaddr;
+	uint64_t pfn;
+};
+/* Runs dm_dax_direct_access(pgoff, nr_pages, DAX_ACCESS) and records each step.
+ * Returns the same value dm_dax_direct_access would. */
+long dm_dax_resolve(struct mapped_device *md, uint64_t pgoff, long nr_pages,
+		    struct dm_resolution *out);
+
+/* ---- the bio path ---------------------------------------------------------- */
+
+enum dm_bio_flags {
+	DM_BIO_FUA = 1u << 0,       /* durable before completion */
+	DM_BIO_NOWAIT = 1u << 1,    /* -EAGAIN instead of waiting while suspended */
+};
+/*
+ * Submits [pos, pos+len) bytes against the live table, split at target and
+ * chunk boundaries and remapped by each target (linear/striped remap, error ->
+ * -EIO, zero: reads zero-filled, writes dropped). While the device is
+ * suspended the call waits for resume and then runs against the new table.
+ * Returns 0 or the first error.
+ */
+int dm_submit_bio(struct mapped_device *md, enum dax_req_op op, unsigned flags,
+		  uint64_t pos, void *buf, size_t len);
+/* Makes every completed write durable on every device of the live table
+ * (REQ_PREFLUSH). */
+int dm_flush(struct mapped_device *md);
+
+/* Persists [pos, pos+len) of the mapped device after stores through pointers
+ * from dm_dax_direct_access: flushes each underlying device range; drain=true
+ * also drains. */
+int dm_persist_range(struct mapped_device *md, uint64_t pos, uint64_t len, bool drain);
+
+/* Every device the mapped device has opened (for status and badblocks). */
+unsigned dm_md_num_devices(struct mapped_device *md);
+struct dax_device *dm_md_device(struct mapped_device *md, unsigned index);  /* no ref taken */
+struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path);
+
+#endif
