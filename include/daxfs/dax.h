@@ -79,6 +79,11 @@ const char *dax_device_not_dax_reason(const struct dax_device *dev);
 /* The same underlying file as st (same st_dev and st_ino)? */
 bool dax_device_same_file(const struct dax_device *dev, dev_t st_dev, ino_t st_ino);
 
+/* Takes an exclusive advisory lock (flock) on the device so that a second
+ * mount of the same files is refused: -EBUSY "<path>: in use by another
+ * daxfs mount". Released by the last put. */
+int dax_device_lock(struct dax_device *dev);
+
 /* Marks the device dead (kill_dax): later DAX calls return -ENXIO, bio -EIO. */
 void dax_device_kill(struct dax_device *dev);
 

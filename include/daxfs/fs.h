@@ -1,0 +1,223 @@
+/* daxfs/fs.h - the daxfs filesystem on a mapped device: the VFS-style contract the FUSE server uses */
+#ifndef DAXFS_FS_H
+#define DAXFS_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "daxfs/dm.h"
+
+/*
+ * Inodes are named by number; the root directory is DFS_ROOT_INO (equal to
+ * FUSE_ROOT_ID, so the FUSE server passes numbers through). Numbers are stable
+ * across remounts. Every call returns 0 (or a count) on success and a negative
+ * errno on failure, with a message in daxfs_errormsg(). All calls are thread
+ * safe. Permission checks are the caller's (the kernel's default_permissions);
+ * the filesystem enforces the rest (ENOTEMPTY, EEXIST, EXDEV, ENOSPC, EROFS...).
+ *
+ * Lookup counts follow FUSE: every call that returns a struct stat for an entry
+ * (lookup, mknod, mkdir, symlink, link, create, readdir with plus) takes one
+ * lookup reference; dfs_forget drops them. An inode with no links is freed
+ * when its lookup count reaches zero (or at the next mount, after a crash).
+ */
+
+#define DFS_ROOT_INO 1u
+
+enum dfs_dax_mode {
+	DFS_DAX_INODE = 0,   /* default: DAX where the table allows it */
+	DFS_DAX_ALWAYS = 1,  /* refuse to mount a table that is not DAX-capable */
+	DFS_DAX_NEVER = 2,   /* all data through the bio path */
+};
+
+struct dfs_mount_opts {
+	bool rdonly;
+	enum dfs_dax_mode dax;
+};
+
+struct dfs;
+
+/* Mounts the filesystem on md's live table: checks the superblock (magic,
+ * version, checksum, table fingerprint), replays the journal, frees orphans.
+ * Returns -EINVAL with the reason for a damaged or foreign superblock. */
+int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struct dfs **out);
+/* Writes everything back, marks the superblock clean, frees fs. md stays. */
+int dfs_unmount(struct dfs **fs);
+/* syncfs */
+int dfs_sync(struct dfs *fs);
+int dfs_statfs(struct dfs *fs, struct statvfs *out);
+/* Whether file data goes through direct_access (true) or the bio path. */
+bool dfs_uses_dax(const struct dfs *fs);
+struct mapped_device *dfs_md(const struct dfs *fs);
+
+/* The credentials of the caller, for the owner of new inodes. */
+struct dfs_cred {
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+};
+
+/* ---- namespace ---------------------------------------------------------- */
+int dfs_lookup(struct dfs *fs, uint64_t dir, const char *name, struct stat *out);
+void dfs_forget(struct dfs *fs, uint64_t ino, uint64_t nlookup);
+int dfs_getattr(struct dfs *fs, uint64_t ino, struct stat *out);
+
+enum dfs_setattr_flags {
+	DFS_SET_MODE = 1u << 0,
+	DFS_SET_UID = 1u << 1,
+	DFS_SET_GID = 1u << 2,
+	DFS_SET_SIZE = 1u << 3,
+	DFS_SET_ATIME = 1u << 4,       /* to attr->st_atim */
+	DFS_SET_MTIME = 1u << 5,       /* to attr->st_mtim */
+	DFS_SET_ATIME_NOW = 1u << 6,
+	DFS_SET_MTIME_NOW = 1u << 7,
+	DFS_SET_CTIME = 1u << 8,       /* to attr->st_ctim */
+};
+int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned to_set,
+		struct stat *out);
+
+/* mode carries the file type (S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK). */
+int dfs_mknod(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, dev_t rdev,
+	      const struct dfs_cred *cred, struct stat *out);
+int dfs_mkdir(struct dfs *fs, uint64_t dir, const char *name, mode_t mode,
+	      const struct dfs_cred *cred, struct stat *out);
+int dfs_symlink(struct dfs *fs, uint64_t dir, const char *name, const char *target,
+		const struct dfs_cred *cred, struct stat *out);
+/* Copies at most size bytes (no NUL); returns the length copied. */
+ssize_t dfs_readlink(struct dfs *fs, uint64_t ino, char *buf, size_t size);
+int dfs_link(struct dfs *fs, uint64_t ino, uint64_t newdir, const char *newname,
+	     struct stat *out);
+int dfs_unlink(struct dfs *fs, uint64_t dir, const char *name);
+int dfs_rmdir(struct dfs *fs, uint64_t dir, const char *name);
+/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE (linux/fs.h values). */
+int dfs_rename(struct dfs *fs, uint64_t dir, const char *name, uint64_t newdir,
+	       const char *newname, unsigned flags);
+
+/* Directory listing. pos 0 starts (with "." and ".."); the callback gets each
+ * entry with the pos of the next one and returns 0 to continue, non-zero when
+ * its buffer is full (that entry was NOT consumed). With plus, st is filled and
+ * a lookup reference is taken for each consumed entry other than . and ..
+ * Positions are stable while entries are added and removed concurrently. */
+typedef int (*dfs_filldir_t)(void *ctx, const char *name, const struct stat *st, off_t next);
+int dfs_readdir(struct dfs *fs, uint64_t dir, off_t pos, bool plus, dfs_filldir_t fill,
+		void *ctx);
+
+/* ---- extended attributes (user.* and trusted.*; others -EOPNOTSUPP) ------- */
+/* flags: XATTR_CREATE / XATTR_REPLACE. */
+int dfs_setxattr(struct dfs *fs, uint64_t ino, const char *name, const void *value,
+		 size_t size, int flags);
+/* size 0: returns the value's size; too small: -ERANGE. */
+ssize_t dfs_getxattr(struct dfs *fs, uint64_t ino, const char *name, void *value, size_t size);
+/* NUL-separated names; size 0: returns the size needed. */
+ssize_t dfs_listxattr(struct dfs *fs, uint64_t ino, char *list, size_t size);
+int dfs_removexattr(struct dfs *fs, uint64_t ino, const char *name);
+
+/* ---- data ---------------------------------------------------------------- */
+
+/*
+ * Zero-copy read: fills rd->iov with pointers to the file's bytes in
+ * [off, off+size) clipped at EOF: pmem pointers from the direct_access chain,
+ * a shared zero page for holes, or a bounce buffer on the bio path. On a
+ * mid-range error the iov stops before it (short count); an error on the
+ * first byte is returned. The data stays stable until dfs_read_end.
+ */
+#define DFS_READ_MAX_IOV 64
+struct dfs_read {
+	struct iovec iov[DFS_READ_MAX_IOV];
+	unsigned niov;
+	size_t bytes;
+	void *priv;                /* the filesystem's */
+};
+ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, struct dfs_read *rd);
+void dfs_read_end(struct dfs *fs, struct dfs_read *rd);
+
+/*
+ * Write in two steps, as iomap_begin / iomap_end: begin allocates (zeroing new
+ * blocks before they become reachable) and returns where the bytes go; the
+ * caller copies into rd->iov; end records how many bytes were copied, extends
+ * i_size, updates times, and makes it durable when flags has DFS_WRITE_SYNC.
+ * DFS_WRITE_APPEND writes at EOF (off is ignored; *off_out tells where).
+ */
+enum dfs_write_flags {
+	DFS_WRITE_APPEND = 1u << 0,
+	DFS_WRITE_SYNC = 1u << 1,   /* O_SYNC / O_DSYNC */
+};
+struct dfs_write {
+	struct iovec iov[DFS_READ_MAX_IOV];
+	unsigned niov;
+	size_t bytes;
+	off_t off;
+	void *priv;
+};
+ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, unsigned flags,
+			struct dfs_write *wr);
+/* Returns copied, or a negative errno if persisting failed. */
+ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied);
+
+/* Convenience wrappers over begin/end. */
+ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off);
+ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, off_t off,
+		   unsigned flags);
+
+int dfs_fsync(struct dfs *fs, uint64_t ino, bool datasync);
+/* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE, FALLOC_FL_ZERO_RANGE. */
+int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len);
+/* SEEK_DATA / SEEK_HOLE; -ENXIO past the data. */
+off_t dfs_lseek(struct dfs *fs, uint64_t ino, off_t off, int whence);
+ssize_t dfs_copy_file_range(struct dfs *fs, uint64_t ino_in, off_t off_in, uint64_t ino_out,
+			    off_t off_out, size_t len);
+
+/* ---- iomap (src/fs/iomap.c) ---------------------------------------------- */
+enum dfs_iomap_flags_in {
+	DFS_IOMAP_WRITE = 1u << 0,
+	DFS_IOMAP_ZERO = 1u << 1,
+	DFS_IOMAP_REPORT = 1u << 2,
+	DFS_IOMAP_FAULT = 1u << 3,
+};
+enum dfs_iomap_type {
+	DFS_IOMAP_HOLE = 0,
+	DFS_IOMAP_MAPPED = 2,
+	DFS_IOMAP_UNWRITTEN = 3,
+};
+enum dfs_iomap_flags_out {
+	DFS_IOMAP_F_NEW = 1u << 0,
+	DFS_IOMAP_F_DIRTY = 1u << 1,
+};
+struct dfs_iomap {
+	uint64_t addr;      /* byte offset on the mapped device (HOLE: none) */
+	uint64_t offset;    /* file offset of the mapping */
+	uint64_t length;    /* bytes */
+	uint16_t type;
+	uint16_t flags;
+};
+/* Maps the extent that contains pos, covering at most length bytes. */
+int dfs_iomap_begin(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
+		    unsigned flags, struct dfs_iomap *out);
+int dfs_iomap_end(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
+		  ssize_t written, unsigned flags, struct dfs_iomap *iomap);
+
+/* ---- mkfs and fsck --------------------------------------------------------- */
+struct dfs_mkfs_opts {
+	const char *label;          /* up to 63 bytes, or NULL */
+	const uint8_t *uuid;        /* 16 bytes, or NULL for a random one */
+	bool force;                 /* overwrite an existing daxfs */
+};
+int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts);
+
+enum dfs_fsck_mode {
+	DFS_FSCK_CHECK = 0,         /* -n: never writes */
+	DFS_FSCK_REPAIR = 1,        /* -y */
+};
+/* Called for each problem found, with whether it was repaired. */
+typedef void (*dfs_fsck_report_t)(void *ctx, const char *problem, bool repaired);
+struct dfs_fsck_result {
+	unsigned problems, repaired;
+};
+int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_t report,
+	     void *ctx, struct dfs_fsck_result *out);
+
+#endif
