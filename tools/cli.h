@@ -1,0 +1,43 @@
+/* tools/cli.h - number, size and uuid parsing and JSON output shared by the daxfs tools */
+#ifndef DAXFS_TOOLS_CLI_H
+#define DAXFS_TOOLS_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes shared by daxfs-ctl and mkfs.daxfs (fsck.daxfs uses e2fsck's). */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAIL = 1,
+	CLI_EXIT_USAGE = 2,
+};
+
+/*
+ * Parses an unsigned 64-bit number: decimal, or hexadecimal with a 0x prefix.
+ * The whole string must be the number (no sign, no blanks, no trailing junk).
+ * Returns 0, -EINVAL (not a number) or -ERANGE (does not fit).
+ */
+int cli_parse_u64(const char *s, uint64_t *out);
+
+/*
+ * Parses a size in bytes: a number as cli_parse_u64 takes it, optionally
+ * followed by one binary suffix K, M, G or T (either case, an optional
+ * trailing "iB" or "B"). Returns 0, -EINVAL or -ERANGE.
+ */
+int cli_parse_size(const char *s, uint64_t *out);
+
+/* Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (hex, either case). 0 or -EINVAL. */
+int cli_parse_uuid(const char *s, uint8_t out[16]);
+/* Formats a uuid in lower case into out (37 bytes with the NUL). */
+void cli_format_uuid(const uint8_t uuid[16], char out[37]);
+
+/* Writes s as a JSON string literal, quotes included, escaping what RFC 8259
+ * requires (quote, backslash, control characters). Bytes >= 0x80 are copied
+ * as they are; invalid UTF-8 is replaced by U+FFFD so the output stays valid. */
+void cli_json_string(FILE *f, const char *s);
+
+/* The symbolic name of an errno ("EIO"), for a positive or negative value;
+ * "E<number>" style text for an unknown one (in a static buffer). */
+const char *cli_errno_name(int err);
+
+#endif

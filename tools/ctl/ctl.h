@@ -1,0 +1,44 @@
+/* tools/ctl/ctl.h - the daxfs-ctl command table and what its commands share */
+#ifndef DAXFS_TOOLS_CTL_H
+#define DAXFS_TOOLS_CTL_H
+
+#include "daxfs/dm.h"
+
+/*
+ * One daxfs-ctl subcommand. run gets argv with argv[0] = the command name and
+ * returns the process exit code: CLI_EXIT_OK, CLI_EXIT_FAIL (the command ran
+ * and the answer is "no" or something failed) or CLI_EXIT_USAGE. "--help" is
+ * handled before run is called.
+ */
+struct ctl_command {
+	const char *name;
+	const char *usage;   /* the arguments after the name: "TABLE PGOFF [NR_PAGES] [--json]" */
+	const char *help;    /* what it does, one paragraph, lines end in '\n' */
+	int (*run)(int argc, char **argv);
+};
+
+extern const struct ctl_command ctl_check_command;
+extern const struct ctl_command ctl_resolve_command;
+
+/* The program name for messages ("daxfs-ctl"). */
+extern const char *ctl_progname;
+
+/* Prints "daxfs-ctl CMD: <formatted>" to stderr. */
+void ctl_error(const struct ctl_command *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints the usage line of cmd and a hint to stderr; returns CLI_EXIT_USAGE. */
+int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Builds a fresh mapped device whose table is the file at path, exactly as a
+ * mount would: parse, first load (alignment and device range checks), and,
+ * when live is true, resume so the table becomes LIVE. On failure prints the
+ * library's message and returns its negative errno; *md is then NULL.
+ * On success the caller owns *md (dm_md_destroy) and, if t is non-NULL, a
+ * reference to the table in *t (dm_table_put).
+ */
+int ctl_open_table(const struct ctl_command *cmd, const char *path, bool live,
+		   struct mapped_device **md, struct dm_table **t);
+
+#endif
