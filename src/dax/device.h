@@ -1,0 +1,88 @@
+/* dax/device.h - the dax_device object shared by the files of the dax layer (private) */
+#ifndef DAXFS_DAX_DEVICE_H
+#define DAXFS_DAX_DEVICE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "daxfs/dax.h"
+#include "dax/badblocks.h"
+
+/* Counters are relaxed atomics: they are read for status only and never order
+ * anything. */
+struct dax_stats_atomic {
+	_Atomic uint64_t direct_accesses;
+	_Atomic uint64_t reads, read_bytes;
+	_Atomic uint64_t writes, write_bytes;
+	_Atomic uint64_t flushes, drains;
+	_Atomic uint64_t errors;
+};
+
+/*
+ * Everything but refs, alive, fsync_pending, bb and stats is set by
+ * dax_device_open and read-only afterwards, so it needs no lock.
+ */
+struct dax_device {
+	char *path;
+	int fd;                          /* kept open for flock and fdatasync */
+	unsigned flags;                  /* enum dax_open_flags */
+	atomic_long refs;
+	atomic_bool alive;               /* cleared by dax_device_kill */
+
+	char *addr;                      /* the whole mapping; NULL on block devices */
+	size_t map_len;
+	bool mapped_by_pmem;             /* pmem_map_file (pmem_unmap) or mmap (munmap) */
+
+	uint64_t size;                   /* usable bytes: whole pages when mapped */
+	bool is_pmem;
+	enum dax_persist_mode persist;
+	const struct dax_operations *ops;  /* NULL: not DAX-capable */
+	const char *not_dax_reason;
+	dev_t st_dev;
+	ino_t st_ino;
+	uint64_t pfn_base;               /* pseudo-PFN of page 0, 2 MiB aligned */
+
+	atomic_bool fsync_pending;       /* FSYNC mode: a flush awaits its drain */
+	struct dax_badblocks bb;
+	struct dax_stats_atomic stats;
+};
+
+/* The ops of the libpmem-mapped backend (pmem.c). */
+extern const struct dax_operations pmem_dax_ops;
+
+/* persist.c, for the other files of the layer: range and liveness already
+ * checked by the caller, errors not counted (the public entry point does). */
+int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len);
+int dax_drain(struct dax_device *dev);
+
+static inline int dax_persist_range(struct dax_device *dev, uint64_t pos, uint64_t len)
+{
+	int ret = dax_flush_range(dev, pos, len);
+
+	return ret < 0 ? ret : dax_drain(dev);
+}
+
+#define dax_stat_add(dev, field, n) \
+	atomic_fetch_add_explicit(&(dev)->stats.field, (n), memory_order_relaxed)
+
+/* Counts a failed call and returns err, so that failures are one line. */
+static inline int dax_fail(struct dax_device *dev, int err)
+{
+	if (dev)
+		dax_stat_add(dev, errors, 1);
+	return err;
+}
+
+static inline bool dax_alive(const struct dax_device *dev)
+{
+	return atomic_load_explicit(&dev->alive, memory_order_acquire);
+}
+
+static inline bool dax_rdonly(const struct dax_device *dev)
+{
+	return dev->flags & DAX_OPEN_RDONLY;
+}
+
+#endif
