@@ -47,8 +47,11 @@ void dm_table_put(struct dm_table **t);
 
 uint64_t dm_table_size(const struct dm_table *t);          /* sectors */
 unsigned dm_table_num_targets(const struct dm_table *t);
-/* DAX_BIO_BASED? Every target has direct_access and every device is DAX-capable
- * (error counts as DAX-capable, see kernel-chain.md Part A 3). */
+/* DAX-capable? Every target has direct_access and every device is DAX-capable
+ * (error counts as DAX-capable, see kernel-chain.md Part A 3). This is what the
+ * filesystem asks (dax=always). The device *type* fixed at load follows the
+ * kernel's stricter dm_table_determine_type instead, in which a wildcard target
+ * (error) next to a device never makes a DAX table: see dm_md_load. */
 bool dm_table_supports_dax(const struct dm_table *t);
 /* Why not: "target 2 (zero): no direct_access", "target 1 (linear):
  * /dev/loop0: block device ..."; NULL if DAX. */
@@ -60,6 +63,7 @@ struct dm_target_info {
 	const char *type;           /* "linear" */
 	uint64_t begin, len;        /* sectors */
 	bool dax;                   /* has direct_access and DAX-capable devices */
+	uint64_t ios, errors;       /* bio slices and DAX calls served, and failed */
 };
 int dm_table_target_info(const struct dm_table *t, unsigned index, struct dm_target_info *out);
 
@@ -75,17 +79,35 @@ uint64_t dm_table_layout_fingerprint(const struct dm_table *t);
 /* ---- mapped devices ------------------------------------------------------ */
 
 int dm_md_create(const char *name, struct mapped_device **out);
+/*
+ * Creates a mapped device named name (NULL: "daxfs") and makes a table live
+ * from source: either a table file (a regular file with no NUL byte in its
+ * first 4096 bytes), or a comma-separated list of pmem files/devices (a single
+ * binary file is a list of one), concatenated in order as linear targets of
+ * their size rounded down to whole pages. Errors name the file.
+ */
+int dm_md_open_source(const char *source, const char *name, struct mapped_device **out);
+/* The table text source stands for (the file's table, or the linear targets
+ * of the list), as dm_table_text prints it; *out is malloc'd. 0 or -errno. */
+int dm_source_table_text(const char *source, char **out);
 /* Drops both tables and closes every device. */
 void dm_md_destroy(struct mapped_device **md);
 const char *dm_md_name(const struct mapped_device *md);
 
 /*
  * Stages t in the INACTIVE slot (replacing any staged table) and takes the
- * caller's reference. Type rule of dm-ioctl is_valid_type: the first load fixes
- * the device type; afterwards a load must keep it, except BIO -> DAX. A DAX
- * table whose boundaries, linear offsets or stripe chunks are not page-aligned
- * is refused (-EINVAL). On the first load of a fresh device the device range
- * checks run here; on later loads they run at resume.
+ * caller's reference; on failure the caller keeps it. Type rule of dm-ioctl
+ * is_valid_type: the first load fixes the device type; afterwards a load must
+ * keep it, except BIO -> DAX. A table is of DAX type when every target has
+ * direct_access, none is a wildcard (error), and every device is DAX-capable;
+ * or when it has no devices at all and the device is of DAX type. So on a
+ * DAX device a bare "0 N error" loads, but "error <dev> <off>" and a mix of
+ * linear and error are refused (-EINVAL), as in the kernel. A DAX-capable
+ * table (dm_table_supports_dax) whose boundaries, device offsets or stripe
+ * chunks are not page-aligned is refused (-EINVAL), as Linux <= 5.16 did,
+ * instead of 5.17's silent rounding of the page offset (kernel-chain.md §7
+ * item 11). On the first load of a fresh device the device range checks run
+ * here; on later loads they run at resume.
  */
 int dm_md_load(struct mapped_device *md, struct dm_table *t);
 /* Drops the INACTIVE table (-ENXIO if there is none). */
@@ -105,7 +127,9 @@ int dm_md_suspend(struct mapped_device *md, unsigned flags);
  * device: a no-op success. */
 int dm_md_resume(struct mapped_device *md, unsigned flags);
 
-/* The freeze/thaw hooks of lockfs suspend, set by the filesystem above. */
+/* The freeze/thaw hooks of lockfs suspend, set by the filesystem above. They
+ * run with the device's control lock held: they may submit bios and use the
+ * DAX entry points, but must not load, clear, suspend or resume. */
 struct dm_lockfs_ops {
 	int (*freeze)(void *data);
 	void (*thaw)(void *data);
@@ -128,8 +152,16 @@ struct dm_md_info {
 void dm_md_get_info(struct mapped_device *md, struct dm_md_info *out);
 /* dmsetup info's text: "Name: ...\nState: ACTIVE\nTables present: LIVE..." */
 char *dm_md_info_text(struct mapped_device *md);
+/* The device type fixed by the first load: "none", "bio" or "dax". */
+const char *dm_md_type_name(struct mapped_device *md);
 
-/* Called after every successful table swap (the filesystem drops cached pages). */
+/* The open count of info (a mounted filesystem holds the device open). */
+void dm_md_open(struct mapped_device *md);
+void dm_md_close(struct mapped_device *md);
+
+/* Called after every successful table swap (the filesystem drops cached pages),
+ * with the control lock held and bio-path I/O still blocked: the same rules
+ * as the lockfs hooks. */
 void dm_md_set_swap_hook(struct mapped_device *md, void (*fn)(void *data), void *data);
 
 /* ---- the DAX entry points (dm_dax_ops) ------------------------------------ */

@@ -1,0 +1,448 @@
+/* dm/md.c - the mapped device: device cache, LIVE/INACTIVE slots, load, suspend, resume, info */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dm/md.h"
+#include "util/err.h"
+
+static const char *const type_names[] = {
+	[DM_TYPE_NONE] = "none",
+	[DM_TYPE_BIO_BASED] = "bio",
+	[DM_TYPE_DAX_BIO_BASED] = "dax",
+};
+
+int dm_md_create(const char *name, struct mapped_device **out)
+{
+	struct mapped_device *md;
+
+	*out = NULL;
+	if (!name || !*name)
+		return daxfs_err(-EINVAL, "a mapped device needs a name");
+	md = calloc(1, sizeof(*md));
+	if (!md)
+		return daxfs_err(-ENOMEM, "out of memory");
+	md->name = strdup(name);
+	if (!md->name) {
+		free(md);
+		return daxfs_err(-ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&md->ctl_lock, NULL);
+	pthread_mutex_init(&md->map_lock, NULL);
+	pthread_mutex_init(&md->io_lock, NULL);
+	pthread_cond_init(&md->io_cond, NULL);
+	pthread_mutex_init(&md->dev_lock, NULL);
+	atomic_init(&md->event_nr, 0);
+	atomic_init(&md->open_count, 0);
+	*out = md;
+	return 0;
+}
+
+void dm_md_destroy(struct mapped_device **mdp)
+{
+	struct mapped_device *md = *mdp;
+
+	*mdp = NULL;
+	if (!md)
+		return;
+	dm_table_put(&md->live);
+	dm_table_put(&md->inactive);
+	for (unsigned i = 0; i < md->num_devs; i++)
+		dax_device_put(&md->devs[i]);
+	free(md->devs);
+	pthread_mutex_destroy(&md->dev_lock);
+	pthread_cond_destroy(&md->io_cond);
+	pthread_mutex_destroy(&md->io_lock);
+	pthread_mutex_destroy(&md->map_lock);
+	pthread_mutex_destroy(&md->ctl_lock);
+	free(md->name);
+	free(md);
+}
+
+const char *dm_md_name(const struct mapped_device *md)
+{
+	return md->name;
+}
+
+/* ---- device cache ------------------------------------------------------ */
+
+int dm_md_cache_get(struct mapped_device *md, const char *path, struct dax_device **out)
+{
+	struct dax_device *dev, **devs;
+	struct stat st;
+	int r = 0;
+
+	if (stat(path, &st))
+		return daxfs_err(-errno, "%s: %s", path, strerror(errno));
+	pthread_mutex_lock(&md->dev_lock);
+	for (unsigned i = 0; i < md->num_devs; i++) {
+		if (dax_device_same_file(md->devs[i], st.st_dev, st.st_ino)) {
+			*out = md->devs[i];
+			goto out;
+		}
+	}
+	devs = realloc(md->devs, (md->num_devs + 1) * sizeof(*devs));
+	if (!devs) {
+		r = daxfs_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	md->devs = devs;
+	r = dax_device_open(path, 0, &dev);
+	if (r) {
+		if (!strstr(daxfs_errormsg(), path))
+			daxfs_err_prefix(r, "%s", path);
+		goto out;
+	}
+	md->devs[md->num_devs++] = dev;
+	*out = dev;
+out:
+	pthread_mutex_unlock(&md->dev_lock);
+	return r;
+}
+
+unsigned dm_md_num_devices(struct mapped_device *md)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&md->dev_lock);
+	n = md->num_devs;
+	pthread_mutex_unlock(&md->dev_lock);
+	return n;
+}
+
+struct dax_device *dm_md_device(struct mapped_device *md, unsigned index)
+{
+	struct dax_device *dev = NULL;
+
+	pthread_mutex_lock(&md->dev_lock);
+	if (index < md->num_devs)
+		dev = md->devs[index];
+	pthread_mutex_unlock(&md->dev_lock);
+	return dev;
+}
+
+struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path)
+{
+	struct dax_device *dev = NULL;
+	struct stat st;
+
+	if (stat(path, &st))
+		return NULL;
+	pthread_mutex_lock(&md->dev_lock);
+	for (unsigned i = 0; i < md->num_devs && !dev; i++)
+		if (dax_device_same_file(md->devs[i], st.st_dev, st.st_ino))
+			dev = md->devs[i];
+	pthread_mutex_unlock(&md->dev_lock);
+	return dev;
+}
+
+/* ---- table slots --------------------------------------------------------- */
+
+/* dm_table_determine_type, with the live device type for the no-devices rule. */
+static enum dm_md_type table_type(const struct dm_table *t, enum dm_md_type md_type)
+{
+	if (t->kernel_dax || (t->num_devs == 0 && md_type == DM_TYPE_DAX_BIO_BASED))
+		return DM_TYPE_DAX_BIO_BASED;
+	return DM_TYPE_BIO_BASED;
+}
+
+/* Why a table is not of DAX type, for the is_valid_type message. */
+static const char *not_dax_type_reason(const struct dm_table *t, char *buf, size_t size)
+{
+	if (!t->supports_dax)
+		return t->not_dax_reason;
+	for (unsigned i = 0; i < t->num_targets; i++) {
+		if (t->targets[i].type->features & DM_TARGET_WILDCARD) {
+			snprintf(buf, size, "target %u (%s) is a wildcard target with a device "
+				 "beside it, which is never DAX", i, t->targets[i].type->name);
+			return buf;
+		}
+	}
+	return "not DAX-capable";
+}
+
+int dm_md_load(struct mapped_device *md, struct dm_table *t)
+{
+	struct dm_table *old;
+	enum dm_md_type type;
+	char why[DM_REASON_MAX];
+	int r = 0;
+
+	if (!t || t->md != md)
+		return daxfs_err(-EINVAL, "%s: the table was not parsed for this device", md->name);
+	pthread_mutex_lock(&md->ctl_lock);
+	type = table_type(t, md->type);
+	if (md->type == DM_TYPE_DAX_BIO_BASED && type != DM_TYPE_DAX_BIO_BASED) {
+		/* is_valid_type: only BIO -> DAX may change the type */
+		r = daxfs_err(-EINVAL, "%s: can't change device type from dax to bio after initial "
+			      "table load: %s", md->name, not_dax_type_reason(t, why, sizeof(why)));
+		goto out;
+	}
+	if (t->supports_dax && !t->aligned) {
+		r = daxfs_err(-EINVAL, "%s: a DAX table must be page-aligned: %s", md->name,
+			      t->unaligned_reason);
+		goto out;
+	}
+	if (md->type == DM_TYPE_NONE) {
+		/* dm_setup_md_queue: the first load checks the device areas now */
+		r = dm_table_check_device_ranges(t);
+		if (r) {
+			daxfs_err_prefix(r, "%s", md->name);
+			goto out;
+		}
+		pthread_mutex_lock(&md->map_lock);
+		md->type = type;
+		pthread_mutex_unlock(&md->map_lock);
+	}
+	pthread_mutex_lock(&md->map_lock);
+	old = md->inactive;
+	md->inactive = t;
+	pthread_mutex_unlock(&md->map_lock);
+	dm_table_put(&old);
+out:
+	pthread_mutex_unlock(&md->ctl_lock);
+	return r;
+}
+
+int dm_md_clear(struct mapped_device *md)
+{
+	struct dm_table *old;
+	int r = 0;
+
+	pthread_mutex_lock(&md->ctl_lock);
+	if (md->inactive) {
+		pthread_mutex_lock(&md->map_lock);
+		old = md->inactive;
+		md->inactive = NULL;
+		pthread_mutex_unlock(&md->map_lock);
+		dm_table_put(&old);
+	} else
+		r = daxfs_err(-ENXIO, "%s: no inactive table to clear", md->name);
+	pthread_mutex_unlock(&md->ctl_lock);
+	return r;
+}
+
+struct dm_table *dm_md_get_live_table(struct mapped_device *md)
+{
+	struct dm_table *t;
+
+	pthread_mutex_lock(&md->map_lock);
+	t = md->live ? dm_table_get(md->live) : NULL;
+	pthread_mutex_unlock(&md->map_lock);
+	return t;
+}
+
+struct dm_table *dm_md_get_inactive_table(struct mapped_device *md)
+{
+	struct dm_table *t;
+
+	pthread_mutex_lock(&md->ctl_lock);
+	t = md->inactive ? dm_table_get(md->inactive) : NULL;
+	pthread_mutex_unlock(&md->ctl_lock);
+	return t;
+}
+
+/* ---- suspend / resume ------------------------------------------------------ */
+
+int dm_md_start_io(struct mapped_device *md, unsigned bio_flags)
+{
+	pthread_mutex_lock(&md->io_lock);
+	while (md->suspended) {
+		if (bio_flags & DM_BIO_NOWAIT) {
+			pthread_mutex_unlock(&md->io_lock);
+			return daxfs_err(-EAGAIN, "%s: suspended", md->name);
+		}
+		pthread_cond_wait(&md->io_cond, &md->io_lock);
+	}
+	md->inflight++;
+	pthread_mutex_unlock(&md->io_lock);
+	return 0;
+}
+
+void dm_md_end_io(struct mapped_device *md)
+{
+	pthread_mutex_lock(&md->io_lock);
+	if (--md->inflight == 0)
+		pthread_cond_broadcast(&md->io_cond);
+	pthread_mutex_unlock(&md->io_lock);
+}
+
+/* dm_suspend: lockfs first (the filesystem may still need the device to
+ * sync), then block new bios and wait for the ones in flight. */
+static int do_suspend(struct mapped_device *md, unsigned flags)
+{
+	bool suspended;
+
+	pthread_mutex_lock(&md->io_lock);
+	suspended = md->suspended;
+	pthread_mutex_unlock(&md->io_lock);
+	if (suspended)
+		return 0;
+	if (!(flags & DM_SUSPEND_NOLOCKFS) && md->lockfs_ops && md->lockfs_ops->freeze) {
+		int r = md->lockfs_ops->freeze(md->lockfs_data);
+
+		if (r)
+			return daxfs_err_prefix(r, "%s: lockfs", md->name);
+		md->frozen = true;
+	}
+	pthread_mutex_lock(&md->io_lock);
+	md->suspended = true;
+	while (md->inflight)
+		pthread_cond_wait(&md->io_cond, &md->io_lock);
+	pthread_mutex_unlock(&md->io_lock);
+	return 0;
+}
+
+int dm_md_suspend(struct mapped_device *md, unsigned flags)
+{
+	int r;
+
+	pthread_mutex_lock(&md->ctl_lock);
+	r = do_suspend(md, flags);
+	pthread_mutex_unlock(&md->ctl_lock);
+	return r;
+}
+
+/* dm_swap_table + __bind: the new map is published under map_lock; the old
+ * one is freed by whichever holder drops the last reference. */
+static int swap_table(struct mapped_device *md)
+{
+	struct dm_table *old, *t = md->inactive;
+	int r;
+
+	r = dm_table_check_device_ranges(t);
+	if (r)
+		return daxfs_err_prefix(r, "%s", md->name);
+	pthread_mutex_lock(&md->map_lock);
+	old = md->live;
+	md->live = t;
+	md->inactive = NULL;
+	md->live_type = table_type(t, md->type);
+	pthread_mutex_unlock(&md->map_lock);
+	atomic_fetch_add(&md->event_nr, 1);
+	dm_table_put(&old);
+	if (md->swap_hook)
+		md->swap_hook(md->swap_data);
+	return 0;
+}
+
+int dm_md_resume(struct mapped_device *md, unsigned flags)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&md->ctl_lock);
+	if (md->inactive) {
+		r = do_suspend(md, flags);
+		if (!r)
+			r = swap_table(md);
+		if (r)
+			goto out;       /* old table live, device still suspended */
+	}
+	pthread_mutex_lock(&md->io_lock);
+	md->suspended = false;
+	pthread_cond_broadcast(&md->io_cond);
+	pthread_mutex_unlock(&md->io_lock);
+	if (md->frozen) {
+		md->frozen = false;
+		if (md->lockfs_ops && md->lockfs_ops->thaw)
+			md->lockfs_ops->thaw(md->lockfs_data);
+	}
+out:
+	pthread_mutex_unlock(&md->ctl_lock);
+	return r;
+}
+
+void dm_md_set_lockfs(struct mapped_device *md, const struct dm_lockfs_ops *ops, void *data)
+{
+	pthread_mutex_lock(&md->ctl_lock);
+	md->lockfs_ops = ops;
+	md->lockfs_data = data;
+	pthread_mutex_unlock(&md->ctl_lock);
+}
+
+void dm_md_set_swap_hook(struct mapped_device *md, void (*fn)(void *data), void *data)
+{
+	pthread_mutex_lock(&md->ctl_lock);
+	md->swap_hook = fn;
+	md->swap_data = data;
+	pthread_mutex_unlock(&md->ctl_lock);
+}
+
+void dm_md_open(struct mapped_device *md)
+{
+	atomic_fetch_add(&md->open_count, 1);
+}
+
+void dm_md_close(struct mapped_device *md)
+{
+	atomic_fetch_sub(&md->open_count, 1);
+}
+
+/* ---- info ---------------------------------------------------------------- */
+
+void dm_md_get_info(struct mapped_device *md, struct dm_md_info *out)
+{
+	bool suspended;
+
+	pthread_mutex_lock(&md->io_lock);
+	suspended = md->suspended;
+	pthread_mutex_unlock(&md->io_lock);
+	pthread_mutex_lock(&md->map_lock);
+	*out = (struct dm_md_info){
+		.suspended = suspended,
+		.live_present = md->live != NULL,
+		.inactive_present = md->inactive != NULL,
+		.open_count = atomic_load(&md->open_count),
+		.event_nr = atomic_load(&md->event_nr),
+		.num_targets = md->live ? md->live->num_targets : 0,
+		.size = md->live ? md->live->size : 0,
+		.dax = md->live && md->live_type == DM_TYPE_DAX_BIO_BASED,
+	};
+	pthread_mutex_unlock(&md->map_lock);
+}
+
+const char *dm_md_type_name(struct mapped_device *md)
+{
+	enum dm_md_type type;
+
+	pthread_mutex_lock(&md->map_lock);
+	type = md->type;
+	pthread_mutex_unlock(&md->map_lock);
+	return type_names[type];
+}
+
+char *dm_md_info_text(struct mapped_device *md)
+{
+	struct dm_md_info info;
+	struct dm_buf b = { 0 };
+	const char *tables;
+
+	dm_md_get_info(md, &info);
+	if (info.live_present && info.inactive_present)
+		tables = "LIVE & INACTIVE";
+	else if (info.live_present)
+		tables = "LIVE";
+	else if (info.inactive_present)
+		tables = "INACTIVE";
+	else
+		tables = "None";
+	dm_emit(&b, "Name:              %s\n", md->name);
+	dm_emit(&b, "State:             %s\n", info.suspended ? "SUSPENDED" : "ACTIVE");
+	dm_emit(&b, "Tables present:    %s\n", tables);
+	dm_emit(&b, "Open count:        %u\n", info.open_count);
+	dm_emit(&b, "Event number:      %" PRIu64 "\n", info.event_nr);
+	if (info.live_present) {
+		dm_emit(&b, "Number of targets: %u\n", info.num_targets);
+		dm_emit(&b, "Size:              %" PRIu64 " sectors\n", info.size);
+		dm_emit(&b, "DAX:               %s\n", info.dax ? "yes" : "no");
+	}
+	if (b.oom) {
+		free(b.s);
+		daxfs_err(-ENOMEM, "out of memory");
+		return NULL;
+	}
+	return b.s;
+}

@@ -1,0 +1,62 @@
+/* dm/md.h - the mapped device's internals shared by md.c, bio.c, dax.c and source.c */
+#ifndef DAXFS_DM_MD_H
+#define DAXFS_DM_MD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "dm/table.h"
+
+/* dm_table_get_type's values. */
+enum dm_md_type {
+	DM_TYPE_NONE = 0,
+	DM_TYPE_BIO_BASED = 1,
+	DM_TYPE_DAX_BIO_BASED = 2,
+};
+
+/*
+ * Lock order: ctl_lock, then io_lock or map_lock (never both), then dev_lock;
+ * dev_lock alone is also taken by the parser, which holds none of the others.
+ * Readers (bio and DAX paths) never take ctl_lock, and hold map_lock only to
+ * take a reference on the live table, so a swap never blocks them for long.
+ */
+struct mapped_device {
+	char *name;
+
+	/* serialises load, clear, suspend, resume; held across the lockfs and
+	 * swap hooks, which therefore must not call them */
+	pthread_mutex_t ctl_lock;
+	bool frozen;                        /* protected by ctl_lock: freeze hook was called */
+	const struct dm_lockfs_ops *lockfs_ops;
+	void *lockfs_data;
+	void (*swap_hook)(void *data);
+	void *swap_data;
+
+	/* written under ctl_lock and map_lock, read under either */
+	pthread_mutex_t map_lock;
+	struct dm_table *live;
+	struct dm_table *inactive;
+	enum dm_md_type type;               /* fixed by the first load */
+	enum dm_md_type live_type;          /* of the live table */
+
+	/* the bio gate of suspend: protected by io_lock, io_cond signalled when
+	 * suspended clears or inflight drops to 0 */
+	pthread_mutex_t io_lock;
+	pthread_cond_t io_cond;
+	bool suspended;
+	unsigned inflight;
+
+	atomic_uint_fast64_t event_nr;
+	atomic_uint open_count;
+
+	/* the device cache: one dax_device per underlying file */
+	pthread_mutex_t dev_lock;
+	unsigned num_devs;
+	struct dax_device **devs;           /* protected by dev_lock */
+};
+
+/* Admits one bio: waits while suspended (-EAGAIN instead with NOWAIT). */
+int dm_md_start_io(struct mapped_device *md, unsigned bio_flags);
+void dm_md_end_io(struct mapped_device *md);
+
+#endif
