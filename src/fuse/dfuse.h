@@ -1,0 +1,117 @@
+/* fuse/dfuse.h - the daxfs-fuse server: shared state and the low-level handlers, one group per file */
+#ifndef DAXFS_FUSE_DFUSE_H
+#define DAXFS_FUSE_DFUSE_H
+
+#define FUSE_USE_VERSION 314
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daxfs/err.h"
+#include "daxfs/fs.h"
+
+/* The kernel asks for at most this much per READ/WRITE (conn->max_write,
+ * max_read, and max_pages = 256 pages which libfuse 3.14 derives from
+ * max_write). */
+#define DFUSE_MAX_IO (1u << 20)
+
+/*
+ * One per mount; the session's userdata. Every field is set before the session
+ * loop starts and never changes while it runs, so handlers read it without a
+ * lock.
+ */
+struct dfuse {
+	struct dfs *fs;
+	struct mapped_device *md;
+	/* Reachable so that cached pages can be invalidated after a table swap
+	 * (fuse_lowlevel_notify_inval_inode, see dfuse_inval_inode). */
+	struct fuse_session *se;
+	/* Entry, negative-entry and attribute timeout in seconds. Long, because
+	 * this server is the only path to the data: every change goes through
+	 * the kernel that caches it. */
+	double timeout;
+	bool rdonly;
+};
+
+static inline struct dfuse *dfuse_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* super.c: init, statfs, the ops table, helpers shared by the handlers */
+extern const struct fuse_lowlevel_ops dfuse_ops;
+
+/* The errno to reply with for a negative err from the fs library; logs the
+ * library's message for failures an administrator should see (EIO and the
+ * like), not for the ordinary ones (ENOENT, EEXIST, ENOSPC...). */
+int dfuse_errno(int err, const char *op, uint64_t ino);
+
+/* Replies with the entry for st (taken with one lookup reference by the fs);
+ * if the kernel did not get the reply (request interrupted), the reference is
+ * dropped again so lookup counts stay balanced. */
+void dfuse_reply_entry(fuse_req_t req, const struct stat *st);
+void dfuse_fill_entry(const struct dfuse *df, const struct stat *st, struct fuse_entry_param *e);
+
+/* The credentials of the request's caller, for new inodes. */
+struct dfs_cred dfuse_cred(fuse_req_t req);
+
+/* Drops the kernel's cached pages (and attributes) of ino in [off, off+len)
+ * (len 0: to the end; off < 0: attributes only). Must not be called from a
+ * handler working on ino. Returns 0 or a negative errno (-ENOENT if the
+ * kernel does not know ino). */
+int dfuse_inval_inode(struct dfuse *df, uint64_t ino, off_t off, off_t len);
+
+/* entry.c */
+void dfuse_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void dfuse_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void dfuse_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void dfuse_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		   struct fuse_file_info *fi);
+
+/* namei.c */
+void dfuse_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void dfuse_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void dfuse_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void dfuse_readlink(fuse_req_t req, fuse_ino_t ino);
+void dfuse_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void dfuse_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void dfuse_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void dfuse_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		  const char *newname, unsigned int flags);
+
+/* file.c */
+void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  struct fuse_file_info *fi);
+void dfuse_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, off_t off,
+		     struct fuse_file_info *fi);
+void dfuse_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dfuse_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dfuse_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void dfuse_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		     struct fuse_file_info *fi);
+void dfuse_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
+void dfuse_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			   struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			   struct fuse_file_info *fi_out, size_t len, int flags);
+
+/* dir.c */
+void dfuse_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dfuse_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void dfuse_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
+void dfuse_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dfuse_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+/* xattr.c */
+void dfuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		    size_t size, int flags);
+void dfuse_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void dfuse_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void dfuse_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+#endif

@@ -1,0 +1,100 @@
+/* fuse/entry.c - lookup, forget, getattr and setattr */
+#include <errno.h>
+#include <string.h>
+
+#include "fuse/dfuse.h"
+
+void dfuse_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct dfuse *df = dfuse_of(req);
+	struct stat st;
+	int err = dfs_lookup(df->fs, parent, name, &st);
+
+	if (err == -ENOENT) {
+		/* A negative entry with a timeout lets the kernel cache the miss;
+		 * creating the name later goes through the same kernel, which
+		 * drops the negative dentry itself. */
+		struct fuse_entry_param e = {
+			.ino = 0,
+			.entry_timeout = df->timeout,
+		};
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (err < 0) {
+		fuse_reply_err(req, dfuse_errno(err, "lookup", parent));
+		return;
+	}
+	dfuse_reply_entry(req, &st);
+}
+
+void dfuse_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	dfs_forget(dfuse_of(req)->fs, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+void dfuse_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct dfs *fs = dfuse_of(req)->fs;
+
+	for (size_t i = 0; i < count; i++)
+		dfs_forget(fs, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+void dfuse_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dfuse *df = dfuse_of(req);
+	struct stat st;
+	int err = dfs_getattr(df->fs, ino, &st);
+
+	if (err < 0) {
+		fuse_reply_err(req, dfuse_errno(err, "getattr", ino));
+		return;
+	}
+	fuse_reply_attr(req, &st, df->timeout);
+}
+
+/* FUSE_SET_ATTR_* to DFS_SET_*. The kernel sends ATIME together with
+ * ATIME_NOW ("set it to now"), so NOW wins and the timestamp is ignored. */
+static unsigned setattr_flags(int to_set)
+{
+	unsigned flags = 0;
+
+	if (to_set & FUSE_SET_ATTR_MODE)
+		flags |= DFS_SET_MODE;
+	if (to_set & FUSE_SET_ATTR_UID)
+		flags |= DFS_SET_UID;
+	if (to_set & FUSE_SET_ATTR_GID)
+		flags |= DFS_SET_GID;
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		flags |= DFS_SET_SIZE;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		flags |= DFS_SET_ATIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		flags |= DFS_SET_ATIME;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		flags |= DFS_SET_MTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		flags |= DFS_SET_MTIME;
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		flags |= DFS_SET_CTIME;
+	return flags;
+}
+
+void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		   struct fuse_file_info *fi)
+{
+	struct dfuse *df = dfuse_of(req);
+	struct stat st;
+	int err;
+
+	(void) fi;
+	err = dfs_setattr(df->fs, ino, attr, setattr_flags(to_set), &st);
+	if (err < 0) {
+		fuse_reply_err(req, dfuse_errno(err, "setattr", ino));
+		return;
+	}
+	fuse_reply_attr(req, &st, df->timeout);
+}

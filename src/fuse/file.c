@@ -1,0 +1,223 @@
+/* fuse/file.c - regular files: create, open, read, write_buf, flush, release, fsync, fallocate, lseek, copy_file_range */
+#include <errno.h>
+#include <fcntl.h>
+
+#include "fuse/dfuse.h"
+
+/* What every open of a regular file does after the inode is known. */
+static int open_file(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi, bool created)
+{
+	/* FUSE_CAP_ATOMIC_O_TRUNC: the truncate is ours. Linux truncates on
+	 * O_TRUNC whatever the access mode (the kernel checked write access). */
+	if ((fi->flags & O_TRUNC) && !created) {
+		struct stat attr = { .st_size = 0 }, st;
+		int err = dfs_setattr(df->fs, ino, &attr, DFS_SET_SIZE | DFS_SET_MTIME_NOW, &st);
+
+		if (err < 0)
+			return err;
+	}
+	/* O_DIRECT bypasses the page cache; every other open shares it, which
+	 * is what makes mmap work and stay coherent with read()/write(). The
+	 * cache survives across opens because nothing but this kernel changes
+	 * the data (a table swap invalidates it explicitly). */
+	fi->direct_io = (fi->flags & O_DIRECT) != 0;
+	fi->keep_cache = !fi->direct_io;
+	fi->noflush = 1;	/* close has nothing to write back here */
+	return 0;
+}
+
+void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  struct fuse_file_info *fi)
+{
+	struct dfuse *df = dfuse_of(req);
+	struct dfs_cred cred = dfuse_cred(req);
+	struct fuse_entry_param e;
+	struct stat st;
+	bool created = true;
+	int err;
+
+	err = dfs_mknod(df->fs, parent, name, S_IFREG | (mode & 07777), 0, &cred, &st);
+	if (err == -EEXIST && !(fi->flags & O_EXCL)) {
+		/* Created by someone else since the kernel's lookup missed:
+		 * open(2) without O_EXCL opens the existing file. */
+		created = false;
+		err = dfs_lookup(df->fs, parent, name, &st);
+		if (err == 0 && !S_ISREG(st.st_mode)) {
+			dfs_forget(df->fs, st.st_ino, 1);
+			err = S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
+		}
+	}
+	if (err < 0) {
+		fuse_reply_err(req, dfuse_errno(err, "create", parent));
+		return;
+	}
+	err = open_file(df, st.st_ino, fi, created);
+	if (err < 0) {
+		dfs_forget(df->fs, st.st_ino, 1);
+		fuse_reply_err(req, dfuse_errno(err, "create", st.st_ino));
+		return;
+	}
+	if (!created)
+		dfs_getattr(df->fs, st.st_ino, &st);	/* the size after O_TRUNC */
+	dfuse_fill_entry(df, &st, &e);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		dfs_forget(df->fs, st.st_ino, 1);
+}
+
+void dfuse_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int err = open_file(dfuse_of(req), ino, fi, false);
+
+	if (err < 0) {
+		fuse_reply_err(req, dfuse_errno(err, "open", ino));
+		return;
+	}
+	fuse_reply_open(req, fi);
+}
+
+void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct dfs *fs = dfuse_of(req)->fs;
+	struct dfs_read rd;
+	ssize_t n;
+
+	(void) fi;
+	n = dfs_read_begin(fs, ino, off, size, &rd);
+	if (n < 0) {
+		fuse_reply_err(req, dfuse_errno((int) n, "read", ino));
+		return;
+	}
+	/* Zero copy both ways: the iov points into pmem (or the zero page, or
+	 * the bio bounce buffer) and writev on /dev/fuse copies it straight
+	 * into the request. libfuse 3.14 bounces a fuse_bufvec of more than one
+	 * buffer through a malloc'd copy, so a scattered result goes out as an
+	 * iovec instead. */
+	if (rd.niov <= 1) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT((size_t) n);
+
+		bv.buf[0].mem = rd.niov ? rd.iov[0].iov_base : NULL;
+		fuse_reply_data(req, &bv, FUSE_BUF_NO_SPLICE);
+	} else {
+		fuse_reply_iov(req, rd.iov, (int) rd.niov);
+	}
+	/* The data had to stay stable until the reply was written. */
+	dfs_read_end(fs, &rd);
+}
+
+static unsigned write_flags(const struct fuse_file_info *fi)
+{
+	unsigned flags = 0;
+
+	if (fi->flags & O_DSYNC)	/* O_SYNC includes O_DSYNC */
+		flags |= DFS_WRITE_SYNC;
+	/* Write-back of mmap'd pages carries the page's own offset. */
+	if ((fi->flags & O_APPEND) && !fi->writepage)
+		flags |= DFS_WRITE_APPEND;
+	return flags;
+}
+
+void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct dfs *fs = dfuse_of(req)->fs;
+	struct dfs_write wr;
+	size_t copied = 0;
+	ssize_t n;
+
+	n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), write_flags(fi), &wr);
+	if (n < 0) {
+		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
+		return;
+	}
+	/* Straight from the request (memory, or a pipe when splicing) into the
+	 * blocks dfs_write_begin mapped; fuse_buf_copy advances in_buf. */
+	for (unsigned i = 0; i < wr.niov; i++) {
+		struct fuse_bufvec dst = FUSE_BUFVEC_INIT(wr.iov[i].iov_len);
+		ssize_t c;
+
+		dst.buf[0].mem = wr.iov[i].iov_base;
+		c = fuse_buf_copy(&dst, in_buf, FUSE_BUF_NO_SPLICE);
+		if (c < 0) {
+			dfs_write_end(fs, &wr, copied);
+			fuse_reply_err(req, dfuse_errno((int) c, "write", ino));
+			return;
+		}
+		copied += (size_t) c;
+		if ((size_t) c < wr.iov[i].iov_len)
+			break;
+	}
+	n = dfs_write_end(fs, &wr, copied);
+	if (n < 0) {
+		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
+		return;
+	}
+	fuse_reply_write(req, (size_t) n);
+}
+
+void dfuse_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void) ino;
+	(void) fi;
+	/* Data is in the filesystem once WRITE returns; durability is fsync's. */
+	fuse_reply_err(req, 0);
+}
+
+void dfuse_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void) ino;
+	(void) fi;
+	fuse_reply_err(req, 0);
+}
+
+void dfuse_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	int err;
+
+	(void) fi;
+	err = dfs_fsync(dfuse_of(req)->fs, ino, datasync != 0);
+	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "fsync", ino) : 0);
+}
+
+void dfuse_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		     struct fuse_file_info *fi)
+{
+	int err;
+
+	(void) fi;
+	err = dfs_fallocate(dfuse_of(req)->fs, ino, mode, off, len);
+	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "fallocate", ino) : 0);
+}
+
+void dfuse_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	off_t res;
+
+	(void) fi;
+	/* The kernel answers SEEK_SET/CUR/END itself; DATA and HOLE come here. */
+	res = dfs_lseek(dfuse_of(req)->fs, ino, off, whence);
+	if (res < 0) {
+		fuse_reply_err(req, dfuse_errno((int) res, "lseek", ino));
+		return;
+	}
+	fuse_reply_lseek(req, res);
+}
+
+void dfuse_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			   struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			   struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	ssize_t n;
+
+	(void) fi_in;
+	(void) fi_out;
+	if (flags != 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	n = dfs_copy_file_range(dfuse_of(req)->fs, ino_in, off_in, ino_out, off_out, len);
+	if (n < 0) {
+		fuse_reply_err(req, dfuse_errno((int) n, "copy_file_range", ino_in));
+		return;
+	}
+	fuse_reply_write(req, (size_t) n);
+}

@@ -1,0 +1,370 @@
+/* fuse/main.c - daxfs-fuse: options, startup, backgrounding and the session loop */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "daxfs/dm.h"
+#include "fuse/dfuse.h"
+
+#ifndef DAXFS_VERSION
+#define DAXFS_VERSION "unknown"
+#endif
+
+#define DFUSE_TIMEOUT 86400.0
+
+struct options {
+	char *source;
+	char *dax;
+	int dax_legacy;		/* bare "-o dax", the old spelling of dax=always */
+	int rdonly;
+};
+
+enum {
+	KEY_RO,
+	KEY_RW,
+};
+
+static const struct fuse_opt option_spec[] = {
+	{ "dax=%s", offsetof(struct options, dax), 0 },
+	{ "dax", offsetof(struct options, dax_legacy), 1 },
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("rw", KEY_RW),
+	FUSE_OPT_END
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] SOURCE MOUNTPOINT\n\n"
+	       "Serves the daxfs filesystem on SOURCE (a device-mapper table file, or a\n"
+	       "single backing file) at MOUNTPOINT.\n\n"
+	       "daxfs-fuse options:\n"
+	       "    -o dax=inode|always|never  use direct_access where the table allows it\n"
+	       "                               (inode, the default), refuse a table that is\n"
+	       "                               not DAX-capable (always), or serve all data\n"
+	       "                               through the bio path (never)\n"
+	       "    -o ro                      mount read-only\n"
+	       "    -o allow_other             allow access by other users\n"
+	       "default_permissions is always on: the kernel checks access modes.\n\n",
+	       prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* ro/rw stay in the arguments: the kernel mount needs them too. The first
+ * non-option is SOURCE; the second (MOUNTPOINT) is left for libfuse. */
+static int option_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void) outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (o->source)
+			return 1;
+		o->source = strdup(arg);
+		return o->source ? 0 : -1;
+	case KEY_RO:
+		o->rdonly = 1;
+		return 1;
+	case KEY_RW:
+		o->rdonly = 0;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+static int parse_dax(const struct options *o, enum dfs_dax_mode *out)
+{
+	static const struct {
+		const char *name;
+		enum dfs_dax_mode mode;
+	} modes[] = {
+		{ "inode", DFS_DAX_INODE },
+		{ "always", DFS_DAX_ALWAYS },
+		{ "never", DFS_DAX_NEVER },
+	};
+
+	*out = o->dax_legacy ? DFS_DAX_ALWAYS : DFS_DAX_INODE;
+	if (!o->dax)
+		return 0;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(o->dax, modes[i].name) == 0) {
+			*out = modes[i].mode;
+			return 0;
+		}
+	}
+	fprintf(stderr, "daxfs-fuse: invalid option dax=%s: expected dax=inode, dax=always or dax=never\n",
+		o->dax);
+	return -1;
+}
+
+/* "-o fsname=SOURCE", with the commas and backslashes of SOURCE escaped as
+ * libfuse's option splitter expects. */
+static int add_fsname(struct fuse_args *args, const char *source)
+{
+	static const char prefix[] = "-ofsname=";
+	size_t len = strlen(source);
+	char *opt = malloc(sizeof(prefix) + 2 * len);
+	char *p;
+	int ret;
+
+	if (!opt)
+		return -1;
+	p = stpcpy(opt, prefix);
+	for (const char *s = source; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p = '\0';
+	/* Inserted first, so that the user's own fsname= (later) wins. */
+	ret = fuse_opt_insert_arg(args, 1, opt);
+	free(opt);
+	return ret;
+}
+
+static const char *why(int err)
+{
+	const char *msg = daxfs_errormsg();
+
+	return msg[0] ? msg : strerror(-err);
+}
+
+/* Opens SOURCE, locks every backing file against a second mount, mounts the
+ * filesystem. Errors go to stderr: nothing is mounted yet. */
+static int mount_fs(const struct options *o, enum dfs_dax_mode dax, struct dfuse *df)
+{
+	struct dfs_mount_opts mopts = {
+		.rdonly = o->rdonly != 0,
+		.dax = dax,
+	};
+	int err;
+
+	err = dm_md_open_source(o->source, "daxfs", &df->md);
+	if (err < 0) {
+		fprintf(stderr, "daxfs-fuse: %s: %s\n", o->source, why(err));
+		return err;
+	}
+	for (unsigned i = 0; i < dm_md_num_devices(df->md); i++) {
+		err = dax_device_lock(dm_md_device(df->md, i));
+		if (err < 0) {
+			fprintf(stderr, "daxfs-fuse: %s\n", why(err));
+			goto fail;
+		}
+	}
+	err = dfs_mount(df->md, &mopts, &df->fs);
+	if (err < 0) {
+		fprintf(stderr, "daxfs-fuse: cannot mount %s: %s\n", o->source, why(err));
+		goto fail;
+	}
+	df->rdonly = mopts.rdonly;
+	return 0;
+fail:
+	dm_md_destroy(&df->md);
+	return err;
+}
+
+static bool log_debug;
+
+/* libfuse's default logger prints every level; debug lines (the errno of
+ * each failed request) only with -d. */
+static void log_stderr(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	if (level == FUSE_LOG_DEBUG && !log_debug)
+		return;
+	vfprintf(stderr, fmt, ap);
+}
+
+static void log_syslog(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	if (level == FUSE_LOG_DEBUG)
+		return;
+	vsyslog((int) level, fmt, ap);	/* the levels are syslog's */
+}
+
+/*
+ * Forks at once and lets the child do all the work, so that threads the
+ * filesystem starts at mount live in the process that serves the mount. The
+ * parent waits until the child reports the mount ready (exit 0) or fails
+ * (the child's exit status; its errors went to the shared stderr).
+ * Returns the child's end of the readiness pipe, or -1.
+ */
+static int background(void)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		perror("daxfs-fuse: pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("daxfs-fuse: fork");
+		return -1;
+	}
+	if (pid > 0) {
+		char c;
+		ssize_t n;
+		int status;
+
+		close(fds[1]);
+		do
+			n = read(fds[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1)
+			_exit(0);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		_exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1);
+	}
+	close(fds[0]);
+	return fds[1];
+}
+
+/* The mount is up: detach from the terminal and release the parent. */
+static void background_ready(int fd)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	openlog("daxfs-fuse", LOG_PID, LOG_DAEMON);
+	fuse_set_log_func(log_syslog);
+	setsid();
+	if (chdir("/") != 0)
+		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: chdir /: %s\n", strerror(errno));
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	if (write(fd, "", 1) != 1)
+		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: cannot signal readiness: %s\n",
+			 strerror(errno));
+	close(fd);
+}
+
+static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *copts)
+{
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (copts->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	/* One /dev/fuse fd per worker: requests are not funnelled through a
+	 * single file's wait queue. */
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
+	fuse_loop_cfg_set_max_threads(cfg, copts->max_threads);
+	if (copts->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, copts->max_idle_threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts copts = { 0 };
+	struct options o = { 0 };
+	struct dfuse df = { .timeout = DFUSE_TIMEOUT };
+	struct fuse_session *se = NULL;
+	enum dfs_dax_mode dax;
+	int ready_fd = -1;
+	int ret = 1;
+	int err;
+
+	fuse_set_log_func(log_stderr);
+	if (fuse_opt_parse(&args, &o, option_spec, option_proc) != 0)
+		goto out_args;
+	if (fuse_opt_insert_arg(&args, 1, "-osubtype=daxfs-fuse") != 0 ||
+	    fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
+	    fuse_opt_add_arg(&args, "-omax_read=1048576") != 0 ||
+	    (o.source && add_fsname(&args, o.source) != 0)) {
+		fprintf(stderr, "daxfs-fuse: out of memory\n");
+		goto out_args;
+	}
+	if (fuse_parse_cmdline(&args, &copts) != 0)
+		goto out_args;
+	if (copts.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out_args;
+	}
+	if (copts.show_version) {
+		printf("daxfs-fuse version %s\n", DAXFS_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	if (!o.source || !copts.mountpoint) {
+		fprintf(stderr, "daxfs-fuse: missing %s\nusage: %s [options] SOURCE MOUNTPOINT\n"
+			"See '%s --help'.\n", o.source ? "MOUNTPOINT" : "SOURCE and MOUNTPOINT",
+			argv[0], argv[0]);
+		goto out_args;
+	}
+	if (parse_dax(&o, &dax) != 0)
+		goto out_args;
+	log_debug = copts.debug != 0;
+
+	if (!copts.foreground) {
+		ready_fd = background();
+		if (ready_fd < 0)
+			goto out_args;
+	}
+	/* Option errors first: they need no device. */
+	se = fuse_session_new(&args, &dfuse_ops, sizeof(dfuse_ops), &df);
+	if (!se)
+		goto out_args;
+	if (mount_fs(&o, dax, &df) != 0)
+		goto out_session;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_fs;
+	df.se = se;
+	if (fuse_session_mount(se, copts.mountpoint) != 0)
+		goto out_signals;
+	if (ready_fd >= 0) {
+		background_ready(ready_fd);
+		ready_fd = -1;
+	}
+
+	err = serve(se, &copts);
+	/* A positive value is the signal that ended the loop (SIGTERM, SIGINT,
+	 * SIGHUP): an orderly stop like an unmount. */
+	ret = err < 0 ? 1 : 0;
+	if (err < 0)
+		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: session loop: %s\n", strerror(-err));
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_fs:
+	err = dfs_unmount(&df.fs);
+	if (err < 0) {
+		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: unmount %s: %s\n", o.source, why(err));
+		ret = 1;
+	}
+	dm_md_destroy(&df.md);
+out_session:
+	fuse_session_destroy(se);
+out_args:
+	if (ready_fd >= 0)
+		close(ready_fd);	/* the parent sees EOF and exits with ours */
+	free(copts.mountpoint);
+	free(o.source);
+	free(o.dax);
+	fuse_opt_free_args(&args);
+	return ret;
+}

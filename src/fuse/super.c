@@ -1,0 +1,135 @@
+/* fuse/super.c - connection setup, statfs, the ops table and the helpers every handler group shares */
+#include <errno.h>
+#include <string.h>
+
+#include "fuse/dfuse.h"
+
+int dfuse_errno(int err, const char *op, uint64_t ino)
+{
+	int e = -err;
+
+	/* Ordinary outcomes of a request are the caller's business; only a
+	 * failure of the storage or of the server itself is worth a log line. */
+	if (e == EIO || e == ENOMEM || e == EUCLEAN || e == EHWPOISON || e == ENXIO)
+		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: %s (inode %llu): %s: %s\n", op,
+			 (unsigned long long) ino, strerror(e), daxfs_errormsg());
+	else
+		fuse_log(FUSE_LOG_DEBUG, "daxfs-fuse: %s (inode %llu): %s: %s\n", op,
+			 (unsigned long long) ino, strerror(e), daxfs_errormsg());
+	return e;
+}
+
+void dfuse_fill_entry(const struct dfuse *df, const struct stat *st, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = st->st_ino;
+	e->attr = *st;
+	e->attr_timeout = df->timeout;
+	e->entry_timeout = df->timeout;
+}
+
+void dfuse_reply_entry(fuse_req_t req, const struct stat *st)
+{
+	struct dfuse *df = dfuse_of(req);
+	struct fuse_entry_param e;
+
+	dfuse_fill_entry(df, st, &e);
+	/* -ENOENT: the request was interrupted and the kernel never saw the
+	 * entry, so it will never forget it either. */
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		dfs_forget(df->fs, st->st_ino, 1);
+}
+
+struct dfs_cred dfuse_cred(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return (struct dfs_cred){
+		.uid = ctx->uid,
+		.gid = ctx->gid,
+		.umask = ctx->umask,
+	};
+}
+
+int dfuse_inval_inode(struct dfuse *df, uint64_t ino, off_t off, off_t len)
+{
+	return fuse_lowlevel_notify_inval_inode(df->se, ino, off, len);
+}
+
+static void dfuse_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct dfuse *df = userdata;
+	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_CACHE_SYMLINKS |
+			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ | FUSE_CAP_ASYNC_DIO;
+
+	conn->want |= want & conn->capable;
+	/* The page cache only changes through this kernel, so a changed mtime
+	 * does not mean stale pages; a table swap invalidates explicitly. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* The filesystem does not clear set-id bits itself: let the kernel do
+	 * it with a setattr. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* Replies carry pmem pointers; writev copies them into the request,
+	 * vmsplice would pin pages of the device mapping in a pipe. */
+	conn->want &= ~(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	/* The kernel writes through to us; it keeps mtime/ctime from our
+	 * replies, so no writeback cache. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	conn->max_write = DFUSE_MAX_IO;
+	conn->max_read = DFUSE_MAX_IO;
+	if (conn->max_readahead > DFUSE_MAX_IO)
+		conn->max_readahead = DFUSE_MAX_IO;
+	conn->time_gran = 1;
+	fuse_log(FUSE_LOG_DEBUG, "daxfs-fuse: init: protocol 7.%u, max_write %u, %s\n",
+		 conn->proto_minor, conn->max_write,
+		 dfs_uses_dax(df->fs) ? "DAX" : "bio path");
+}
+
+static void dfuse_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+	int err = dfs_statfs(dfuse_of(req)->fs, &st);
+
+	if (err < 0) {
+		fuse_reply_err(req, dfuse_errno(err, "statfs", ino));
+		return;
+	}
+	fuse_reply_statfs(req, &st);
+}
+
+const struct fuse_lowlevel_ops dfuse_ops = {
+	.init = dfuse_init,
+	.lookup = dfuse_lookup,
+	.forget = dfuse_forget,
+	.forget_multi = dfuse_forget_multi,
+	.getattr = dfuse_getattr,
+	.setattr = dfuse_setattr,
+	.readlink = dfuse_readlink,
+	.mknod = dfuse_mknod,
+	.mkdir = dfuse_mkdir,
+	.unlink = dfuse_unlink,
+	.rmdir = dfuse_rmdir,
+	.symlink = dfuse_symlink,
+	.rename = dfuse_rename,
+	.link = dfuse_link,
+	.open = dfuse_open,
+	.read = dfuse_read,
+	.write_buf = dfuse_write_buf,
+	.flush = dfuse_flush,
+	.release = dfuse_release,
+	.fsync = dfuse_fsync,
+	.opendir = dfuse_opendir,
+	.readdir = dfuse_readdir,
+	.readdirplus = dfuse_readdirplus,
+	.releasedir = dfuse_releasedir,
+	.fsyncdir = dfuse_fsyncdir,
+	.statfs = dfuse_statfs,
+	.setxattr = dfuse_setxattr,
+	.getxattr = dfuse_getxattr,
+	.listxattr = dfuse_listxattr,
+	.removexattr = dfuse_removexattr,
+	.create = dfuse_create,
+	.fallocate = dfuse_fallocate,
+	.lseek = dfuse_lseek,
+	.copy_file_range = dfuse_copy_file_range,
+};

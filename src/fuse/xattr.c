@@ -1,0 +1,69 @@
+/* fuse/xattr.c - extended attributes: set, get, list, remove */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "fuse/dfuse.h"
+
+void dfuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		    size_t size, int flags)
+{
+	int err = dfs_setxattr(dfuse_of(req)->fs, ino, name, value, size, flags);
+
+	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "setxattr", ino) : 0);
+}
+
+/* getxattr and listxattr share the protocol: size 0 asks for the length,
+ * otherwise the value is returned or ERANGE if it does not fit. */
+static void reply_sized(fuse_req_t req, fuse_ino_t ino, size_t size, const char *op,
+			ssize_t (*get)(struct dfs *fs, uint64_t ino, const char *name, void *buf,
+				       size_t size),
+			const char *name)
+{
+	struct dfs *fs = dfuse_of(req)->fs;
+	void *buf = NULL;
+	ssize_t n;
+
+	if (size) {
+		buf = malloc(size);
+		if (!buf) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+	}
+	n = get(fs, ino, name, buf, size);
+	if (n < 0)
+		fuse_reply_err(req, dfuse_errno((int) n, op, ino));
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t) n);
+	else
+		fuse_reply_buf(req, buf, (size_t) n);
+	free(buf);
+}
+
+static ssize_t get_value(struct dfs *fs, uint64_t ino, const char *name, void *buf, size_t size)
+{
+	return dfs_getxattr(fs, ino, name, buf, size);
+}
+
+static ssize_t get_list(struct dfs *fs, uint64_t ino, const char *name, void *buf, size_t size)
+{
+	(void) name;
+	return dfs_listxattr(fs, ino, buf, size);
+}
+
+void dfuse_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	reply_sized(req, ino, size, "getxattr", get_value, name);
+}
+
+void dfuse_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	reply_sized(req, ino, size, "listxattr", get_list, NULL);
+}
+
+void dfuse_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	int err = dfs_removexattr(dfuse_of(req)->fs, ino, name);
+
+	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "removexattr", ino) : 0);
+}
