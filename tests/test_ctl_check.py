@@ -178,33 +178,41 @@ def test_check_missing_table_file_is_reported(tmp_path):
     assert str(path) in r.stderr
 
 
-def test_check_target_past_device_end_is_invalid(table, pmem):
+def test_check_target_past_device_end_names_line_and_device(table, pmem):
     # 16384 sectors per file: the target ends 8 sectors past the end of A
-    path = table("0 16384 linear {A} 8\n")
+    path = table("0 8 linear {A} 0\n8 16384 linear {A} 8\n")
     r = run_ctl("check", path)
     assert r.returncode == 1
-    assert pmem["A"] in r.stderr
+    assert r.stdout == ""
+    assert f"{path}:2: target 1 (linear): {pmem['A']} too small for target" in r.stderr
 
 
 def test_check_dax_table_with_unaligned_boundary_is_refused(table):
     path = table("0 12 linear {A} 0\n12 4 linear {B} 0\n")
     r = run_ctl("check", path)
     assert r.returncode == 1
-    assert path in r.stderr and "align" in r.stderr
+    assert f"{path}:1: a DAX table must be page-aligned: target 0 (linear)" in r.stderr
+
+
+def test_check_unaligned_target_after_comments_names_its_line(table):
+    path = table("# c\n0 8 linear {A} 0\n\n  # indented comment\n8 12 linear {A} 8\n")
+    r = run_ctl("check", path)
+    assert r.returncode == 1
+    assert f"{path}:5: a DAX table must be page-aligned: target 1 (linear)" in r.stderr
 
 
 def test_check_dax_table_with_unaligned_linear_offset_is_refused(table):
     path = table("0 8 linear {A} 1\n")
     r = run_ctl("check", path)
     assert r.returncode == 1
-    assert "align" in r.stderr
+    assert f"{path}:1: a DAX table must be page-aligned" in r.stderr
 
 
 def test_check_dax_table_with_unaligned_stripe_chunk_is_refused(table):
     path = table("0 3000 striped 2 500 {A} 0 {B} 0\n")
     r = run_ctl("check", path)
     assert r.returncode == 1
-    assert "align" in r.stderr
+    assert f"{path}:1: a DAX table must be page-aligned: target 0 (striped)" in r.stderr
 
 
 @pytest.fixture

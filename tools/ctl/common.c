@@ -46,17 +46,66 @@ static const char *failure_text(int err)
 	return msg[0] ? msg : strerror(-err);
 }
 
-/* Table messages already start with the file name ("t.table:3: ..."); others
- * get it in front so that every message says which table it is about. */
+/* The line of the file that holds target index (0-based), counting lines as
+ * the table parser does (blank and '#' lines hold no target); 0 if unknown. */
+static unsigned target_line(const char *path, unsigned index)
+{
+	char buf[4096];
+	unsigned lineno = 0, seen = 0;
+	bool at_start = true;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		const char *p = buf;
+		bool whole = strchr(buf, '\n') != NULL;
+
+		/* a line longer than buf continues in the next read */
+		if (at_start) {
+			lineno++;
+			p += strspn(p, " \t\r\v\f");
+			if (*p && *p != '\n' && *p != '#') {
+				if (seen++ == index) {
+					fclose(f);
+					return lineno;
+				}
+			}
+		}
+		at_start = whole;
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Parse errors already read "<file>:<line>: <type>: <reason>". Load errors
+ * (alignment, device ranges) come from the mapped device, named after the
+ * file, as "<file>: ...: target N (<type>): <reason>": they get the line of
+ * target N, so that every message points at a line of the file.
+ */
 static void table_error(const struct ctl_command *cmd, const char *path, int err)
 {
-	const char *msg = failure_text(err);
+	const char *msg = failure_text(err), *rest, *tgt;
 	size_t n = strlen(path);
+	unsigned index, line = 0;
 
-	if (strncmp(msg, path, n) == 0 && msg[n] == ':')
-		ctl_error(cmd, "%s", msg);
+	rest = msg;
+	if (strncmp(msg, path, n) == 0 && msg[n] == ':') {
+		if (msg[n + 1] != ' ') {
+			ctl_error(cmd, "%s", msg);          /* already "<file>:<line>:" */
+			return;
+		}
+		rest = msg + n + 2;
+	}
+	tgt = strstr(rest, "target ");
+	if (tgt && sscanf(tgt, "target %u (", &index) == 1)
+		line = target_line(path, index);
+	if (line)
+		ctl_error(cmd, "%s:%u: %s", path, line, rest);
 	else
-		ctl_error(cmd, "%s: %s", path, msg);
+		ctl_error(cmd, "%s: %s", path, rest);
 }
 
 int ctl_open_table(const struct ctl_command *cmd, const char *path, bool live,
@@ -69,7 +118,7 @@ int ctl_open_table(const struct ctl_command *cmd, const char *path, bool live,
 	*mdp = NULL;
 	if (tp)
 		*tp = NULL;
-	ret = dm_md_create(cmd->name, &md);
+	ret = dm_md_create(path, &md);
 	if (ret) {
 		ctl_error(cmd, "cannot create a mapped device: %s", failure_text(ret));
 		return ret;

@@ -1,0 +1,120 @@
+/* tools/fsck.daxfs.c - check and repair a daxfs filesystem, with e2fsck's exit codes */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daxfs/err.h"
+#include "daxfs/fs.h"
+#include "source.h"
+
+#ifndef DAXFS_VERSION
+#define DAXFS_VERSION "unknown"
+#endif
+
+/* e2fsck(8)'s exit codes, which fsck(8) front ends and scripts expect */
+enum {
+	FSCK_OK = 0,
+	FSCK_NONDESTRUCT = 1,    /* errors corrected */
+	FSCK_UNCORRECTED = 4,    /* errors left */
+	FSCK_ERROR = 8,          /* operational error */
+	FSCK_USAGE = 16,
+};
+
+static const char *progname = "fsck.daxfs";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s [-n|-y] SOURCE\n"
+		"\n"
+		"Checks the daxfs filesystem on SOURCE (a table file, or a comma-separated list\n"
+		"of pmem files) and prints each problem. The filesystem must not be mounted.\n"
+		"\n"
+		"  -n   check only, never write (the default)\n"
+		"  -y   repair every problem that can be repaired\n"
+		"  -h, --help     show this help\n"
+		"  -V, --version  show the version\n"
+		"\n"
+		"Exit status: 0 clean, 1 problems corrected, 4 problems left uncorrected,\n"
+		"8 operational error, 16 usage error.\n",
+		progname);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", progname);
+	return FSCK_USAGE;
+}
+
+static void report(void *ctx, const char *problem, bool repaired)
+{
+	(void)ctx;
+	printf("%s%s\n", problem, repaired ? " (repaired)" : "");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	enum dfs_fsck_mode mode = DFS_FSCK_CHECK;
+	struct dfs_fsck_result res = { 0 };
+	struct mapped_device *md = NULL;
+	bool saw_n = false, saw_y = false;
+	const char *source, *msg;
+	int c, ret;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "nyhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			saw_n = true;
+			mode = DFS_FSCK_CHECK;
+			break;
+		case 'y':
+			saw_y = true;
+			mode = DFS_FSCK_REPAIR;
+			break;
+		case 'h':
+			usage(stdout);
+			return FSCK_OK;
+		case 'V':
+			printf("%s (daxfs-fuse) %s\n", progname, DAXFS_VERSION);
+			return FSCK_OK;
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (saw_n && saw_y)
+		return usage_error("-n and -y exclude each other");
+	if (argc - optind != 1)
+		return usage_error("%s", argc - optind < 1 ? "missing SOURCE" : "too many arguments");
+	source = argv[optind];
+
+	if (source_open(progname, source, &md))
+		return FSCK_ERROR;
+	ret = dfs_fsck(md, mode, report, NULL, &res);
+	dm_md_destroy(&md);
+	if (ret < 0) {
+		msg = daxfs_errormsg();
+		fprintf(stderr, "%s: %s: %s\n", progname, source, msg[0] ? msg : strerror(-ret));
+		return FSCK_ERROR;
+	}
+	if (res.problems == 0) {
+		printf("%s: clean\n", source);
+		return FSCK_OK;
+	}
+	printf("%s: %u problem%s found, %u repaired\n", source, res.problems,
+	       res.problems == 1 ? "" : "s", res.repaired);
+	return res.repaired >= res.problems ? FSCK_NONDESTRUCT : FSCK_UNCORRECTED;
+}

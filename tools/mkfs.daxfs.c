@@ -1,0 +1,193 @@
+/* tools/mkfs.daxfs.c - create a daxfs filesystem on a table or a list of pmem files */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cli.h"
+#include "daxfs/err.h"
+#include "daxfs/fs.h"
+#include "source.h"
+
+#ifndef DAXFS_VERSION
+#define DAXFS_VERSION "unknown"
+#endif
+
+#define LABEL_MAX 63
+
+static const char *progname = "mkfs.daxfs";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s [-f] [-L label] [-U uuid] [-s SIZE] SOURCE\n"
+		"\n"
+		"Creates an empty daxfs filesystem on SOURCE: a table file, or a comma-separated\n"
+		"list of pmem files concatenated with one linear target each.\n"
+		"\n"
+		"  -f        overwrite an existing daxfs filesystem\n"
+		"  -L label  volume label, at most %d bytes (default: none)\n"
+		"  -U uuid   filesystem uuid (default: random)\n"
+		"  -s SIZE   create missing pmem files as sparse files of SIZE bytes\n"
+		"            (suffixes K, M, G, T; a multiple of 4096)\n"
+		"  -h, --help     show this help\n"
+		"  -V, --version  show the version\n"
+		"\n"
+		"Exit status: 0 created, 1 failed, 2 usage error.\n",
+		progname, LABEL_MAX);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fprintf(stderr, "Try '%s --help' for more information.\n", progname);
+	return CLI_EXIT_USAGE;
+}
+
+static const char *failure_text(int err)
+{
+	const char *msg = daxfs_errormsg();
+
+	return msg[0] ? msg : strerror(-err);
+}
+
+static int random_uuid(uint8_t uuid[16])
+{
+	ssize_t n = getrandom(uuid, 16, 0);
+
+	if (n != 16)
+		return n < 0 ? -errno : -EIO;
+	uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40);   /* version 4 */
+	uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+	return 0;
+}
+
+/* Mounts the new filesystem read-only: proves it is usable and gives the real
+ * block count rather than an estimate. */
+static int print_summary(struct mapped_device *md, const uint8_t uuid[16], const char *label)
+{
+	struct dfs_mount_opts opts = { .rdonly = true, .dax = DFS_DAX_INODE };
+	struct statvfs sv;
+	struct dfs *fs;
+	struct dm_table *t;
+	uint64_t sectors = 0;
+	char uuid_text[37];
+	int ret;
+
+	ret = dfs_mount(md, &opts, &fs);
+	if (ret) {
+		fprintf(stderr, "%s: the new filesystem does not mount: %s\n", progname,
+			failure_text(ret));
+		return ret;
+	}
+	ret = dfs_statfs(fs, &sv);
+	dfs_unmount(&fs);
+	if (ret) {
+		fprintf(stderr, "%s: statfs of the new filesystem: %s\n", progname,
+			failure_text(ret));
+		return ret;
+	}
+	t = dm_md_get_live_table(md);
+	if (t) {
+		sectors = dm_table_size(t);
+		dm_table_put(&t);
+	}
+	cli_format_uuid(uuid, uuid_text);
+	printf("size: %" PRIu64 " bytes (%" PRIu64 " sectors)\n", sectors * DAX_SECTOR_SIZE,
+	       sectors);
+	printf("blocks: %llu of %lu bytes\n", (unsigned long long)sv.f_blocks, sv.f_frsize);
+	printf("uuid: %s\n", uuid_text);
+	printf("label: %s\n", label ? label : "");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct dfs_mkfs_opts opts = { 0 };
+	struct mapped_device *md = NULL;
+	const char *source, *label = NULL;
+	uint64_t size = 0;
+	uint8_t uuid[16];
+	bool have_uuid = false, have_size = false;
+	int c, ret;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":fL:U:s:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			opts.force = true;
+			break;
+		case 'L':
+			if (strlen(optarg) > LABEL_MAX)
+				return usage_error("label '%s' is longer than 63 bytes", optarg);
+			label = optarg;
+			break;
+		case 'U':
+			if (cli_parse_uuid(optarg, uuid))
+				return usage_error("'%s' is not a uuid "
+						   "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", optarg);
+			have_uuid = true;
+			break;
+		case 's':
+			if (cli_parse_size(optarg, &size) || size == 0 || size % DAX_PAGE_SIZE)
+				return usage_error("SIZE '%s' is not a positive multiple of 4096 bytes",
+						   optarg);
+			have_size = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			printf("%s (daxfs-fuse) %s\n", progname, DAXFS_VERSION);
+			return CLI_EXIT_OK;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("%s", argc - optind < 1 ? "missing SOURCE" : "too many arguments");
+	source = argv[optind];
+
+	if (!have_uuid && (ret = random_uuid(uuid))) {
+		fprintf(stderr, "%s: cannot generate a uuid: %s\n", progname, strerror(-ret));
+		return CLI_EXIT_FAIL;
+	}
+	opts.uuid = uuid;
+	opts.label = label;
+
+	if (have_size && source_create_files(progname, source, size))
+		return CLI_EXIT_FAIL;
+	if (source_open(progname, source, &md))
+		return CLI_EXIT_FAIL;
+
+	ret = dfs_mkfs(md, &opts);
+	if (ret == -EEXIST) {
+		fprintf(stderr, "%s: %s already holds a daxfs filesystem; use -f to overwrite it\n",
+			progname, source);
+	} else if (ret) {
+		fprintf(stderr, "%s: cannot make a daxfs on %s: %s\n", progname, source,
+			failure_text(ret));
+	} else {
+		ret = print_summary(md, uuid, label);
+	}
+	dm_md_destroy(&md);
+	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
