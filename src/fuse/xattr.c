@@ -1,13 +1,15 @@
 /* fuse/xattr.c - extended attributes: set, get, list, remove */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fuse/dfuse.h"
 
 void dfuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		    size_t size, int flags)
 {
-	int err = dfs_setxattr(dfuse_of(req)->fs, ino, name, value, size, flags);
+	int err = dfuse_is_iomap_xattr(name) ? -EPERM
+		  : dfs_setxattr(dfuse_of(req)->fs, ino, name, value, size, flags);
 
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "setxattr", ino) : 0);
 }
@@ -51,9 +53,26 @@ static ssize_t get_list(struct dfs *fs, uint64_t ino, const char *name, void *bu
 	return dfs_listxattr(fs, ino, buf, size);
 }
 
+static ssize_t get_iomap(struct dfs *fs, uint64_t ino, const char *name, void *buf, size_t size)
+{
+	char *text;
+	ssize_t n = dfuse_iomap_text(fs, ino, &text);
+
+	(void) name;
+	if (n < 0)
+		return n;
+	if (size && (size_t) n > size)
+		n = -ERANGE;
+	else if (size)
+		memcpy(buf, text, (size_t) n);
+	free(text);
+	return n;
+}
+
 void dfuse_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	reply_sized(req, ino, size, "getxattr", get_value, name);
+	reply_sized(req, ino, size, "getxattr", dfuse_is_iomap_xattr(name) ? get_iomap : get_value,
+		    name);
 }
 
 void dfuse_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -63,7 +82,7 @@ void dfuse_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 void dfuse_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	int err = dfs_removexattr(dfuse_of(req)->fs, ino, name);
+	int err = dfuse_is_iomap_xattr(name) ? -EPERM : dfs_removexattr(dfuse_of(req)->fs, ino, name);
 
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "removexattr", ino) : 0);
 }
