@@ -121,7 +121,8 @@ enum dm_suspend_flags {
  * Without NOLOCKFS, calls the freeze hook first. No-op if already suspended. */
 int dm_md_suspend(struct mapped_device *md, unsigned flags);
 /* If a table is staged: suspend if needed, check device ranges (-EINVAL with
- * the old table still live and the device still suspended on failure), swap it
+ * the old table still live, the device still suspended and the staged table
+ * dropped on failure, as do_resume destroys it), swap it
  * in, free the old one after its last reader. Then un-suspend (thaw hook,
  * resubmit queued I/O against the new table). No staged table on an active
  * device: a no-op success. */

@@ -255,7 +255,9 @@ int dm_md_start_io(struct mapped_device *md, unsigned bio_flags)
 			pthread_mutex_unlock(&md->io_lock);
 			return daxfs_err(-EAGAIN, "%s: suspended", md->name);
 		}
+		md->waiting++;
 		pthread_cond_wait(&md->io_cond, &md->io_lock);
+		md->waiting--;
 	}
 	md->inflight++;
 	pthread_mutex_unlock(&md->io_lock);
@@ -314,8 +316,14 @@ static int swap_table(struct mapped_device *md)
 	int r;
 
 	r = dm_table_check_device_ranges(t);
-	if (r)
+	if (r) {
+		/* do_resume destroys the new table when the swap fails */
+		pthread_mutex_lock(&md->map_lock);
+		md->inactive = NULL;
+		pthread_mutex_unlock(&md->map_lock);
+		dm_table_put(&t);
 		return daxfs_err_prefix(r, "%s", md->name);
+	}
 	pthread_mutex_lock(&md->map_lock);
 	old = md->live;
 	md->live = t;

@@ -45,6 +45,7 @@ struct mapped_device {
 	pthread_cond_t io_cond;
 	bool suspended;
 	unsigned inflight;
+	unsigned waiting;                   /* bios queued until resume */
 
 	atomic_uint_fast64_t event_nr;
 	atomic_uint open_count;

@@ -1,0 +1,555 @@
+/* test_md.c - the mapped device: type rules at load, deferred range checks, slots, suspend/resume, info */
+#include <pthread.h>
+#include <time.h>
+
+#include "harness.h"
+#include "dm/md.h"
+
+static const char *A, *B;
+
+/* A and B: 64 pages (512 sectors) each. */
+static void devs(void)
+{
+	A = t_pmem("A", 64, 1);
+	B = t_pmem("B", 64, 2);
+	if (!A || !B)
+		abort();
+}
+
+static int load_text(struct mapped_device *md, const char *text)
+{
+	struct dm_table *t;
+	int r = dm_table_parse(md, text, "test", &t);
+
+	if (r)
+		return r;
+	r = dm_md_load(md, t);
+	if (r)
+		dm_table_put(&t);
+	return r;
+}
+
+/* A device with a live DAX table over A. */
+static struct mapped_device *dax_md(void)
+{
+	struct mapped_device *md = t_md();
+
+	devs();
+	if (t_make_live(md, t_fmt("0 512 linear %s 0\n", A))) {
+		fprintf(stderr, "dax_md: %s\n", daxfs_errormsg());
+		abort();
+	}
+	return md;
+}
+
+static char *live_text(struct mapped_device *md)
+{
+	struct dm_table *t = dm_md_get_live_table(md);
+	char *text = t ? dm_table_text(t) : NULL;
+
+	dm_table_put(&t);
+	return text;
+}
+
+static int test_load_bare_error_on_dax_device_succeeds(void)
+{
+	struct mapped_device *md = dax_md();
+	struct dm_md_info info;
+
+	CHECK_EQ(load_text(md, "0 512 error\n"), 0);
+	CHECK_EQ(dm_md_resume(md, DM_SUSPEND_NOLOCKFS), 0);
+	dm_md_get_info(md, &info);
+	CHECK(info.dax);
+	CHECK_STR(dm_md_type_name(md), "dax");
+	return T_PASS;
+}
+
+static int test_load_error_with_device_on_dax_device_fails(void)
+{
+	struct mapped_device *md = dax_md();
+
+	CHECK_EQ(load_text(md, t_fmt("0 512 error %s 0\n", A)), -EINVAL);
+	CHECK_MSG("test: can't change device type from dax to bio after initial table load: "
+		  "target 0 (error) is a wildcard target with a device beside it, which is "
+		  "never DAX");
+	return T_PASS;
+}
+
+static int test_load_linear_error_mix_on_dax_device_fails(void)
+{
+	struct mapped_device *md = dax_md();
+
+	CHECK_EQ(load_text(md, t_fmt("0 256 linear %s 0\n256 256 error\n", A)), -EINVAL);
+	CHECK_MSG_HAS("can't change device type from dax to bio");
+	CHECK_MSG_HAS("target 1 (error)");
+	return T_PASS;
+}
+
+/* dm_table_determine_type: a table without devices inherits the DAX type. */
+static int test_load_zero_alone_on_dax_device_succeeds(void)
+{
+	struct mapped_device *md = dax_md();
+
+	CHECK_EQ(t_make_live(md, "0 512 zero\n"), 0);
+	CHECK_EQ(dm_dax_direct_access(md, 0, 1, DAX_ACCESS, NULL, NULL), -EIO);
+	return T_PASS;
+}
+
+static int test_load_zero_beside_device_on_dax_device_fails(void)
+{
+	struct mapped_device *md = dax_md();
+
+	CHECK_EQ(load_text(md, t_fmt("0 256 linear %s 0\n256 256 zero\n", A)), -EINVAL);
+	CHECK_MSG("test: can't change device type from dax to bio after initial table load: "
+		  "target 1 (zero): no direct_access");
+	return T_PASS;
+}
+
+static int test_load_dax_table_on_bio_device_upgrades(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_md_info info;
+
+	devs();
+	CHECK_EQ(t_make_live(md, "0 512 zero\n"), 0);
+	dm_md_get_info(md, &info);
+	CHECK(!info.dax);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	dm_md_get_info(md, &info);
+	CHECK(info.dax);
+	/* the device type stays what the first load made it */
+	CHECK_STR(dm_md_type_name(md), "bio");
+	CHECK_EQ(t_make_live(md, "0 512 zero\n"), 0);
+	return T_PASS;
+}
+
+static int test_load_mix_on_fresh_device_is_bio_type(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_md_info info;
+
+	devs();
+	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 error\n", A)), 0);
+	dm_md_get_info(md, &info);
+	CHECK(!info.dax);
+	CHECK_STR(dm_md_type_name(md), "bio");
+	return T_PASS;
+}
+
+static int test_first_load_checks_device_ranges(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_md_info info;
+
+	devs();
+	CHECK_EQ(load_text(md, t_fmt("0 520 linear %s 0\n", A)), -EINVAL);
+	CHECK_MSG(t_fmt("test: target 0 (linear): %s too small for target: start=0, len=520, "
+			"dev_size=512", A));
+	dm_md_get_info(md, &info);
+	CHECK(!info.inactive_present);
+	CHECK_STR(dm_md_type_name(md), "none");
+	return T_PASS;
+}
+
+static int test_reload_overrunning_device_fails_at_resume(void)
+{
+	struct mapped_device *md = dax_md();
+	struct dm_md_info info;
+	char *text;
+
+	CHECK_EQ(load_text(md, t_fmt("0 512 linear %s 8\n", B)), 0);
+	CHECK_EQ(dm_md_resume(md, DM_SUSPEND_NOLOCKFS), -EINVAL);
+	CHECK_MSG_HAS("too small for target: start=8, len=512, dev_size=512");
+	dm_md_get_info(md, &info);
+	CHECK(info.suspended);
+	CHECK(info.live_present);
+	CHECK(!info.inactive_present);
+	CHECK_EQ(info.event_nr, 1);
+	text = live_text(md);
+	CHECK_STR(text, t_fmt("0 512 linear %s 0\n", A));
+	free(text);
+	CHECK_EQ(dm_md_resume(md, DM_SUSPEND_NOLOCKFS), 0);
+	dm_md_get_info(md, &info);
+	CHECK(!info.suspended);
+	return T_PASS;
+}
+
+static int test_reload_overrunning_striped_fails_at_resume(void)
+{
+	struct mapped_device *md = dax_md();
+
+	CHECK_EQ(load_text(md, t_fmt("0 1024 striped 2 8 %s 0 %s 8\n", A, B)), 0);
+	CHECK_EQ(dm_md_resume(md, DM_SUSPEND_NOLOCKFS), -EINVAL);
+	CHECK_MSG_HAS(t_fmt("target 0 (striped): %s too small for target: start=8, len=512", B));
+	return T_PASS;
+}
+
+static int test_load_unaligned_linear_offset_fails(void)
+{
+	struct mapped_device *md = t_md();
+
+	devs();
+	CHECK_EQ(load_text(md, t_fmt("0 8 linear %s 1\n", A)), -EINVAL);
+	CHECK_MSG(t_fmt("test: a DAX table must be page-aligned: target 0 (linear): %s area at "
+			"sector 1 (8 sectors) is not page-aligned", A));
+	return T_PASS;
+}
+
+static int test_load_unaligned_boundary_fails(void)
+{
+	struct mapped_device *md = t_md();
+
+	devs();
+	CHECK_EQ(load_text(md, t_fmt("0 12 linear %s 0\n12 12 linear %s 16\n", A, A)), -EINVAL);
+	CHECK_MSG("test: a DAX table must be page-aligned: target 0 (linear): sectors 0+12 do "
+		  "not start and end on a page boundary");
+	return T_PASS;
+}
+
+static int test_load_unaligned_chunk_fails(void)
+{
+	struct mapped_device *md = t_md();
+
+	devs();
+	CHECK_EQ(load_text(md, t_fmt("0 48 striped 2 12 %s 0 %s 0\n", A, B)), -EINVAL);
+	CHECK_MSG("test: a DAX table must be page-aligned: target 0 (striped): chunk size 12 "
+		  "is not a multiple of a page (8 sectors)");
+	return T_PASS;
+}
+
+static int test_load_unaligned_non_dax_table_succeeds(void)
+{
+	struct mapped_device *md = t_md();
+
+	devs();
+	CHECK_EQ(t_make_live(md, t_fmt("0 12 linear %s 1\n12 5 zero\n", A)), 0);
+	return T_PASS;
+}
+
+static int test_load_table_of_other_device_fails(void)
+{
+	struct mapped_device *md = t_md(), *other = t_md();
+	struct dm_table *t;
+
+	CHECK_EQ(dm_table_parse(other, "0 8 zero\n", "test", &t), 0);
+	CHECK_EQ(dm_md_load(md, t), -EINVAL);
+	dm_table_put(&t);
+	return T_PASS;
+}
+
+static int test_clear_drops_inactive_table(void)
+{
+	struct mapped_device *md = dax_md();
+	struct dm_md_info info;
+
+	CHECK_EQ(load_text(md, "0 512 error\n"), 0);
+	CHECK_EQ(dm_md_clear(md), 0);
+	dm_md_get_info(md, &info);
+	CHECK(!info.inactive_present);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	CHECK_EQ(info.event_nr, 1);
+	return T_PASS;
+}
+
+static int test_clear_without_inactive_is_enxio(void)
+{
+	struct mapped_device *md = t_md();
+
+	CHECK_EQ(dm_md_clear(md), -ENXIO);
+	CHECK_MSG("test: no inactive table to clear");
+	return T_PASS;
+}
+
+static int test_load_replaces_staged_table(void)
+{
+	struct mapped_device *md = dax_md();
+	struct dm_table *t;
+	char *text;
+
+	CHECK_EQ(load_text(md, "0 512 error\n"), 0);
+	CHECK_EQ(load_text(md, t_fmt("0 8 linear %s 0\n", B)), 0);
+	t = dm_md_get_inactive_table(md);
+	CHECK(t);
+	text = dm_table_text(t);
+	dm_table_put(&t);
+	CHECK_STR(text, t_fmt("0 8 linear %s 0\n", B));
+	free(text);
+	return T_PASS;
+}
+
+static int test_resume_without_staged_table_is_noop(void)
+{
+	struct mapped_device *md = dax_md();
+	struct dm_md_info info;
+
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	dm_md_get_info(md, &info);
+	CHECK_EQ(info.event_nr, 1);
+	CHECK(!info.suspended);
+	return T_PASS;
+}
+
+static int test_event_nr_counts_swaps(void)
+{
+	struct mapped_device *md = dax_md();
+	struct dm_md_info info;
+
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(t_make_live(md, "0 512 error\n"), 0);
+	dm_md_get_info(md, &info);
+	CHECK_EQ(info.event_nr, 4);
+	return T_PASS;
+}
+
+static int test_info_text_follows_states(void)
+{
+	struct mapped_device *md = t_md();
+	char *text;
+
+	devs();
+	text = dm_md_info_text(md);
+	CHECK_STR(text, "Name:              test\nState:             ACTIVE\n"
+		  "Tables present:    None\nOpen count:        0\nEvent number:      0\n");
+	free(text);
+	CHECK_EQ(load_text(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	text = dm_md_info_text(md);
+	CHECK_STR(text, "Name:              test\nState:             ACTIVE\n"
+		  "Tables present:    INACTIVE\nOpen count:        0\nEvent number:      0\n");
+	free(text);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	CHECK_EQ(load_text(md, "0 8 error\n"), 0);
+	CHECK_EQ(dm_md_suspend(md, 0), 0);
+	dm_md_open(md);
+	text = dm_md_info_text(md);
+	CHECK_STR(text, "Name:              test\nState:             SUSPENDED\n"
+		  "Tables present:    LIVE & INACTIVE\nOpen count:        1\n"
+		  "Event number:      1\nNumber of targets: 1\nSize:              512 sectors\n"
+		  "DAX:               yes\n");
+	free(text);
+	dm_md_close(md);
+	return T_PASS;
+}
+
+struct hooks {
+	int freezes, thaws, swaps;
+	int freeze_ret;
+};
+
+static int hook_freeze(void *data)
+{
+	struct hooks *h = data;
+
+	h->freezes++;
+	return h->freeze_ret;
+}
+
+static void hook_thaw(void *data)
+{
+	((struct hooks *)data)->thaws++;
+}
+
+static void hook_swap(void *data)
+{
+	((struct hooks *)data)->swaps++;
+}
+
+static const struct dm_lockfs_ops lockfs = { .freeze = hook_freeze, .thaw = hook_thaw };
+
+static int test_lockfs_suspend_freezes_and_resume_thaws(void)
+{
+	struct mapped_device *md = dax_md();
+	struct hooks h = { 0 };
+
+	dm_md_set_lockfs(md, &lockfs, &h);
+	CHECK_EQ(dm_md_suspend(md, 0), 0);
+	CHECK_EQ(h.freezes, 1);
+	CHECK_EQ(dm_md_suspend(md, 0), 0);
+	CHECK_EQ(h.freezes, 1);
+	CHECK_EQ(h.thaws, 0);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	CHECK_EQ(h.thaws, 1);
+	dm_md_set_lockfs(md, NULL, NULL);
+	return T_PASS;
+}
+
+static int test_nolockfs_suspend_does_not_freeze(void)
+{
+	struct mapped_device *md = dax_md();
+	struct hooks h = { 0 };
+
+	dm_md_set_lockfs(md, &lockfs, &h);
+	CHECK_EQ(dm_md_suspend(md, DM_SUSPEND_NOLOCKFS), 0);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	CHECK_EQ(h.freezes, 0);
+	CHECK_EQ(h.thaws, 0);
+	dm_md_set_lockfs(md, NULL, NULL);
+	return T_PASS;
+}
+
+static int test_failed_freeze_fails_suspend(void)
+{
+	struct mapped_device *md = dax_md();
+	struct hooks h = { .freeze_ret = -EBUSY };
+	struct dm_md_info info;
+
+	dm_md_set_lockfs(md, &lockfs, &h);
+	CHECK_EQ(dm_md_suspend(md, 0), -EBUSY);
+	dm_md_get_info(md, &info);
+	CHECK(!info.suspended);
+	dm_md_set_lockfs(md, NULL, NULL);
+	return T_PASS;
+}
+
+static int test_swap_hook_runs_after_each_swap(void)
+{
+	struct mapped_device *md = dax_md();
+	struct hooks h = { 0 };
+
+	dm_md_set_swap_hook(md, hook_swap, &h);
+	CHECK_EQ(t_make_live(md, "0 512 error\n"), 0);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	CHECK_EQ(h.swaps, 1);
+	dm_md_set_swap_hook(md, NULL, NULL);
+	return T_PASS;
+}
+
+static int test_suspended_nowait_bio_is_eagain(void)
+{
+	struct mapped_device *md = dax_md();
+	char buf[512];
+
+	CHECK_EQ(dm_md_suspend(md, DM_SUSPEND_NOLOCKFS), 0);
+	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, DM_BIO_NOWAIT, 0, buf, sizeof(buf)), -EAGAIN);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, DM_BIO_NOWAIT, 0, buf, sizeof(buf)), 0);
+	return T_PASS;
+}
+
+static int test_suspend_does_not_block_dax_access(void)
+{
+	struct mapped_device *md = dax_md();
+	void *kaddr;
+
+	CHECK_EQ(dm_md_suspend(md, DM_SUSPEND_NOLOCKFS), 0);
+	CHECK_EQ(dm_dax_direct_access(md, 3, 1, DAX_ACCESS, &kaddr, NULL), 1);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	return T_PASS;
+}
+
+struct bio_thread {
+	struct mapped_device *md;
+	int ret;
+	char buf[512];
+};
+
+static void *write_bio(void *arg)
+{
+	struct bio_thread *b = arg;
+
+	b->ret = dm_submit_bio(b->md, DAX_REQ_WRITE, 0, 4096, b->buf, sizeof(b->buf));
+	return NULL;
+}
+
+static unsigned waiting(struct mapped_device *md)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&md->io_lock);
+	n = md->waiting;
+	pthread_mutex_unlock(&md->io_lock);
+	return n;
+}
+
+/* §7 item 15: suspend, submit a write, load error, resume -> the write fails. */
+static int test_bio_queued_while_suspended_runs_against_new_table(void)
+{
+	struct mapped_device *md = dax_md();
+	struct bio_thread b = { .md = md, .ret = 1 };
+	struct timespec start, now;
+	pthread_t th;
+
+	CHECK_EQ(dm_md_suspend(md, DM_SUSPEND_NOLOCKFS), 0);
+	CHECK_EQ(pthread_create(&th, NULL, write_bio, &b), 0);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (waiting(md) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > 10) {
+			dm_md_resume(md, 0);
+			pthread_join(th, NULL);
+			CHECK(!"the bio never waited");
+		}
+		sched_yield();
+	}
+	CHECK_EQ(load_text(md, "0 512 error\n"), 0);
+	CHECK_EQ(dm_md_resume(md, DM_SUSPEND_NOLOCKFS), 0);
+	pthread_join(th, NULL);
+	CHECK_EQ(b.ret, -EIO);
+	return T_PASS;
+}
+
+static int test_table_outlives_destroyed_device(void)
+{
+	struct mapped_device *md = NULL;
+	struct dm_table *t;
+	char *text;
+
+	devs();
+	CHECK_EQ(dm_md_create("gone", &md), 0);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	t = dm_md_get_live_table(md);
+	dm_md_destroy(&md);
+	CHECK(md == NULL);
+	text = dm_table_text(t);
+	CHECK_STR(text, t_fmt("0 512 linear %s 0\n", A));
+	free(text);
+	CHECK_EQ(dm_table_direct_access(t, 2, 4, DAX_ACCESS, NULL, NULL, NULL), 4);
+	dm_table_put(&t);
+	return T_PASS;
+}
+
+static int test_create_without_name_fails(void)
+{
+	struct mapped_device *md;
+
+	CHECK_EQ(dm_md_create("", &md), -EINVAL);
+	CHECK(md == NULL);
+	return T_PASS;
+}
+
+static const struct t_case cases[] = {
+	T_CASE(test_load_bare_error_on_dax_device_succeeds),
+	T_CASE(test_load_error_with_device_on_dax_device_fails),
+	T_CASE(test_load_linear_error_mix_on_dax_device_fails),
+	T_CASE(test_load_zero_alone_on_dax_device_succeeds),
+	T_CASE(test_load_zero_beside_device_on_dax_device_fails),
+	T_CASE(test_load_dax_table_on_bio_device_upgrades),
+	T_CASE(test_load_mix_on_fresh_device_is_bio_type),
+	T_CASE(test_first_load_checks_device_ranges),
+	T_CASE(test_reload_overrunning_device_fails_at_resume),
+	T_CASE(test_reload_overrunning_striped_fails_at_resume),
+	T_CASE(test_load_unaligned_linear_offset_fails),
+	T_CASE(test_load_unaligned_boundary_fails),
+	T_CASE(test_load_unaligned_chunk_fails),
+	T_CASE(test_load_unaligned_non_dax_table_succeeds),
+	T_CASE(test_load_table_of_other_device_fails),
+	T_CASE(test_clear_drops_inactive_table),
+	T_CASE(test_clear_without_inactive_is_enxio),
+	T_CASE(test_load_replaces_staged_table),
+	T_CASE(test_resume_without_staged_table_is_noop),
+	T_CASE(test_event_nr_counts_swaps),
+	T_CASE(test_info_text_follows_states),
+	T_CASE(test_lockfs_suspend_freezes_and_resume_thaws),
+	T_CASE(test_nolockfs_suspend_does_not_freeze),
+	T_CASE(test_failed_freeze_fails_suspend),
+	T_CASE(test_swap_hook_runs_after_each_swap),
+	T_CASE(test_suspended_nowait_bio_is_eagain),
+	T_CASE(test_suspend_does_not_block_dax_access),
+	T_CASE(test_bio_queued_while_suspended_runs_against_new_table),
+	T_CASE(test_table_outlives_destroyed_device),
+	T_CASE(test_create_without_name_fails),
+};
+
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}
