@@ -1,0 +1,164 @@
+"""mkfs.daxfs: SOURCE forms, -s file creation, -f, -L, -U, the summary and usage errors."""
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import tool
+
+SIZE = 64 << 20
+UUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0"
+
+
+def run(name, *args):
+    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def summary(stdout):
+    """The 'key: value' lines of the summary as a dict."""
+    return dict(line.split(": ", 1) for line in stdout.splitlines() if ": " in line)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Two not-yet-existing pmem file paths, as one comma-separated SOURCE."""
+    a, b = tmp_path / "pmem0", tmp_path / "pmem1"
+    return a, b, f"{a},{b}"
+
+
+def test_mkfs_creates_missing_files_sparse_of_size(files):
+    a, b, source = files
+    r = run("mkfs.daxfs", "-s", "64M", source)
+    assert r.returncode == 0, r.stderr
+    for f in (a, b):
+        st = os.stat(f)
+        assert st.st_size == SIZE
+        assert st.st_blocks * 512 < SIZE, "the file should be sparse"
+
+
+def test_mkfs_summary_reports_size_blocks_uuid_and_label(files):
+    _, _, source = files
+    r = run("mkfs.daxfs", "-s", "64M", "-U", UUID, "-L", "scratch", source)
+    assert r.returncode == 0, r.stderr
+    s = summary(r.stdout)
+    assert s["size"] == f"{2 * SIZE} bytes ({2 * SIZE // 512} sectors)"
+    m = re.fullmatch(r"(\d+) of 4096 bytes", s["blocks"])
+    assert m and 0 < int(m.group(1)) <= 2 * SIZE // 4096
+    assert s["uuid"] == UUID
+    assert s["label"] == "scratch"
+
+
+def test_mkfs_without_uuid_picks_a_random_one_each_time(files):
+    _, _, source = files
+    first = run("mkfs.daxfs", "-s", "64M", source)
+    second = run("mkfs.daxfs", "-f", source)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    u1, u2 = summary(first.stdout)["uuid"], summary(second.stdout)["uuid"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", u1)
+    assert u1 != u2
+
+
+def test_mkfs_refuses_an_existing_daxfs_without_force(files):
+    _, _, source = files
+    assert run("mkfs.daxfs", "-s", "64M", source).returncode == 0
+    r = run("mkfs.daxfs", source)
+    assert r.returncode == 1
+    assert "already holds a daxfs filesystem; use -f to overwrite it" in r.stderr
+    assert r.stdout == ""
+
+
+def test_mkfs_force_overwrites_an_existing_daxfs(files):
+    _, _, source = files
+    assert run("mkfs.daxfs", "-s", "64M", "-L", "old", source).returncode == 0
+    r = run("mkfs.daxfs", "-f", "-L", "new", source)
+    assert r.returncode == 0, r.stderr
+    assert summary(r.stdout)["label"] == "new"
+
+
+def test_mkfs_on_a_table_file(tmp_path):
+    pmem = tmp_path / "pmem"
+    with open(pmem, "wb") as f:
+        f.truncate(SIZE)
+    table = tmp_path / "fs.table"
+    table.write_text(f"# one file\n0 {SIZE // 512} linear {pmem} 0\n")
+    r = run("mkfs.daxfs", table)
+    assert r.returncode == 0, r.stderr
+    assert summary(r.stdout)["size"] == f"{SIZE} bytes ({SIZE // 512} sectors)"
+
+
+def test_mkfs_leaves_an_existing_file_its_size(tmp_path):
+    a, b = tmp_path / "pmem0", tmp_path / "pmem1"
+    with open(a, "wb") as f:
+        f.truncate(SIZE // 2)
+    r = run("mkfs.daxfs", "-s", "64M", f"{a},{b}")
+    assert r.returncode == 0, r.stderr
+    assert os.stat(a).st_size == SIZE // 2
+    assert os.stat(b).st_size == SIZE
+
+
+def test_mkfs_missing_file_without_size_names_it(files):
+    a, _, source = files
+    r = run("mkfs.daxfs", source)
+    assert r.returncode == 1
+    assert str(a) in r.stderr
+    assert not a.exists()
+
+
+def test_mkfs_invalid_table_names_its_line(tmp_path):
+    pmem = tmp_path / "pmem"
+    with open(pmem, "wb") as f:
+        f.truncate(SIZE)
+    table = tmp_path / "bad.table"
+    table.write_text(f"0 8 linear {pmem} 0\n16 8 linear {pmem} 8\n")
+    r = run("mkfs.daxfs", table)
+    assert r.returncode == 1
+    assert f"{table}:2: linear: Gap in table" in r.stderr
+
+
+def test_mkfs_refuses_a_device_too_small_for_a_filesystem(tmp_path):
+    pmem = tmp_path / "tiny"
+    r = run("mkfs.daxfs", "-s", "4K", pmem)
+    assert r.returncode == 1
+    assert "cannot make a daxfs on" in r.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "missing SOURCE"),
+    (["a", "b"], "too many arguments"),
+    (["-L", "x" * 64, "src"], "longer than 63 bytes"),
+    (["-U", "not-a-uuid", "src"], "is not a uuid"),
+    (["-U", UUID + "0", "src"], "is not a uuid"),
+    (["-s", "12Q", "src"], "SIZE '12Q'"),
+    (["-s", "0", "src"], "SIZE '0'"),
+    (["-s", "1000", "src"], "SIZE '1000'"),
+    (["-s", "-1G", "src"], "SIZE '-1G'"),
+    (["-s"], "needs an argument"),
+    (["--bogus", "src"], "unknown option"),
+], ids=["no-source", "two-sources", "long-label", "bad-uuid", "long-uuid", "bad-suffix",
+        "zero-size", "unaligned-size", "negative-size", "size-without-value", "unknown-option"])
+def test_mkfs_usage_error_exits_2(args, message):
+    r = run("mkfs.daxfs", *args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert r.stdout == ""
+
+
+def test_mkfs_label_of_63_bytes_is_accepted(files):
+    _, _, source = files
+    r = run("mkfs.daxfs", "-s", "64M", "-L", "l" * 63, source)
+    assert r.returncode == 0, r.stderr
+    assert summary(r.stdout)["label"] == "l" * 63
+
+
+def test_mkfs_help_lists_options():
+    r = run("mkfs.daxfs", "--help")
+    assert r.returncode == 0
+    assert r.stdout.startswith("usage: mkfs.daxfs [-f] [-L label] [-U uuid] [-s SIZE] SOURCE")
+
+
+def test_mkfs_version():
+    r = run("mkfs.daxfs", "--version")
+    assert r.returncode == 0
+    assert r.stdout.startswith("mkfs.daxfs (daxfs-fuse) ")
