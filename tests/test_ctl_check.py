@@ -44,6 +44,7 @@ def test_check_prints_linear_table_size_and_dax_yes(table, pmem):
         f"0 2048 linear {pmem['A']} 8",
         f"2048 2048 linear {pmem['B']} 0",
         "size: 4096 sectors",
+        "type: dax",
         "dax: yes",
     ]
     assert r.stderr == ""
@@ -55,6 +56,7 @@ def test_check_ignores_comments_and_blank_lines(table, pmem):
     assert r.stdout.splitlines() == [
         f"0 8192 striped 2 1024 {pmem['A']} 0 {pmem['B']} 0",
         "size: 8192 sectors",
+        "type: dax",
         "dax: yes",
     ]
 
@@ -63,7 +65,7 @@ def test_check_output_table_round_trips(tmp_path, table):
     first = run_ctl("check", table("0   16 linear {A}   0\n16 16 striped 2 8 {A} 16 {B} 0\n"
                                    "32 8 error\n"))
     assert first.returncode == 0, first.stderr
-    lines = first.stdout.splitlines()[:-2]
+    lines = first.stdout.splitlines()[:-3]
     again = tmp_path / "again.table"
     again.write_text("\n".join(lines) + "\n")
     second = run_ctl("check", again)
@@ -80,15 +82,29 @@ def test_check_accepts_striped_chunk_that_is_not_a_power_of_two(table):
 def test_check_zero_target_is_not_dax(table):
     r = run_ctl("check", table("0 2048 linear {A} 0\n2048 2048 zero\n"))
     assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-2] == "type: bio"
     dax = r.stdout.splitlines()[-1]
     assert dax.startswith("dax: no (")
     assert "zero" in dax and "direct_access" in dax
 
 
-def test_check_error_target_counts_as_dax(table):
+def test_check_error_target_counts_as_dax_for_the_filesystem(table):
     r = run_ctl("check", table("0 2048 linear {A} 0\n2048 2048 error\n"))
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1] == "dax: yes"
+
+
+def test_check_error_beside_a_device_makes_a_bio_type_device(table):
+    # the kernel's dm_table_determine_type: a wildcard target never makes a DAX table
+    r = run_ctl("check", table("0 2048 linear {A} 0\n2048 2048 error\n"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-2] == "type: bio"
+
+
+def test_check_bare_error_table_has_no_devices_and_is_bio_type_when_fresh(table):
+    r = run_ctl("check", table("0 2048 error\n"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-2:] == ["type: bio", "dax: yes"]
 
 
 def test_check_error_target_with_device_prints_its_device(table, pmem):
@@ -100,7 +116,7 @@ def test_check_error_target_with_device_prints_its_device(table, pmem):
 def test_check_unaligned_table_without_dax_is_valid(table):
     r = run_ctl("check", table("0 12 zero\n12 4 zero\n"))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-2:][0] == "size: 16 sectors"
+    assert r.stdout.splitlines()[-3] == "size: 16 sectors"
     assert r.stdout.splitlines()[-1].startswith("dax: no (")
 
 

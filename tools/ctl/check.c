@@ -39,6 +39,7 @@ static int check_run(int argc, char **argv)
 	fputs(text, stdout);
 	free(text);
 	printf("size: %" PRIu64 " sectors\n", dm_table_size(t));
+	printf("type: %s\n", dm_md_type_name(md));
 	reason = dm_table_not_dax_reason(t);
 	if (reason)
 		printf("dax: no (%s)\n", reason);
@@ -56,9 +57,13 @@ const struct ctl_command ctl_check_command = {
 	"Parses and validates the table file TABLE as the first load of a fresh\n"
 	"mapped device would: every target constructor rule, the page alignment a\n"
 	"DAX table needs, and that every target fits its device. A valid table is\n"
-	"printed back as `table` prints it, followed by its size in sectors and\n"
-	"whether it is DAX-capable (\"dax: yes\", or \"dax: no (<reason>)\" naming the\n"
-	"first target or device at fault).\n"
+	"printed back as `table` prints it, followed by its size in sectors, the\n"
+	"device type its first load fixes (\"type: dax\" or \"type: bio\", the kernel's\n"
+	"rule: a later reload may go from bio to dax, never back), and whether the\n"
+	"filesystem may use DAX on it (\"dax: yes\", or \"dax: no (<reason>)\" naming\n"
+	"the first target or device at fault). The two differ for the error target,\n"
+	"which daxfs counts as DAX-capable but the kernel's type rule does not when a\n"
+	"device sits beside it.\n"
 	"\n"
 	"Exit status: 0 valid, 1 invalid (the reason, with the file name and line,\n"
 	"on stderr), 2 usage error.\n",
