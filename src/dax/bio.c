@@ -86,7 +86,8 @@ static int do_read(struct dax_device *dev, uint64_t pos, void *buf, size_t len)
 		return daxfs_err(-EIO, "%s: read of bad sector %llu", dev->path,
 				 (unsigned long long)bad);
 	if (dev->addr) {
-		memcpy(buf, dev->addr + pos, len);
+		/* memmove: buf may itself point into this device's mapping */
+		memmove(buf, dev->addr + pos, len);
 		return 0;
 	}
 	return pread_full(dev, buf, len, pos);
@@ -101,12 +102,14 @@ static int do_write(struct dax_device *dev, enum dax_req_op op, unsigned flags, 
 	uint64_t clear_end = (pos + len) >> DAX_SECTOR_SHIFT;
 	int ret;
 
-	if (op == DAX_REQ_WRITE_ZEROES)
+	if (op == DAX_REQ_WRITE_ZEROES) {
 		ret = write_zeroes(dev, pos, len);
-	else if (dev->addr)
-		ret = (memcpy(dev->addr + pos, buf, len), 0);
-	else
+	} else if (dev->addr) {
+		memmove(dev->addr + pos, buf, len);
+		ret = 0;
+	} else {
 		ret = pwrite_full(dev, buf, len, pos);
+	}
 	if (ret < 0)
 		return ret;
 	/* pmem writes go out with flushcache stores: pushed now, ordered by

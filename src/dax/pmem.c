@@ -109,14 +109,14 @@ static size_t pmem_recovery_write(struct dax_device *dev, uint64_t pgoff, void *
 				  (unsigned long long)pgoff, (unsigned long long)off, bytes);
 			return 0;
 		}
-		memcpy(dst, src, bytes);
+		memmove(dst, src, bytes);
 		if (dax_persist_range(dev, pos, bytes) < 0)
 			return 0;
 		if (dax_bb_clear(&dev->bb, pos >> DAX_SECTOR_SHIFT, bytes >> DAX_SECTOR_SHIFT) < 0)
 			return 0;
 		return bytes;
 	}
-	memcpy(dst, src, bytes);
+	memmove(dst, src, bytes);
 	return dax_persist_range(dev, pos, bytes) < 0 ? 0 : bytes;
 }
 

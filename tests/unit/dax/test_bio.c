@@ -184,6 +184,20 @@ static int test_bio_stats_count_requests_and_bytes(void)
 	return T_PASS;
 }
 
+static int test_bio_write_from_overlapping_mapping_copies_exactly(void)
+{
+	struct dax_device *dev = fixture_dev("pmem", 2, 0);
+	char *k;
+
+	CHECK(dev);
+	CHECK_EQ(dax_direct_access(dev, 0, 1, DAX_ACCESS, (void **)&k, NULL), 1);
+	memcpy(k, "abcdefgh", 8);
+	/* source and destination overlap inside the device */
+	CHECK_EQ(dax_device_rw(dev, DAX_REQ_WRITE, 0, 2, k, 6), 0);
+	CHECK(memcmp(k, "ababcdef", 8) == 0);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_bio_write_then_read_round_trips),
 	T_CASE(test_bio_write_is_visible_through_direct_access),
@@ -198,6 +212,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_bio_bad_arguments_einval),
 	T_CASE(test_bio_fua_write_drains),
 	T_CASE(test_bio_stats_count_requests_and_bytes),
+	T_CASE(test_bio_write_from_overlapping_mapping_copies_exactly),
 };
 
 int main(int argc, char **argv)
