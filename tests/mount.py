@@ -1,0 +1,394 @@
+"""Mounting daxfs-fuse in tests, after libfuse's test/util.py.
+
+A Daxfs object owns one filesystem: its backing files (sparse, under the
+test's tmp_path), its SOURCE (a comma-separated file list or a table file),
+and at most one running daemon. The `daxfs` fixture always tears down: it
+unmounts (lazily if it must), waits for the daemon, checks its exit status
+and that its stderr holds nothing unexpected, and runs `fsck.daxfs -n`.
+"""
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD_DIR
+
+MIB = 1 << 20
+PAGE = 4096
+SECTOR = 512
+MOUNT_TIMEOUT = 10.0
+EXIT_TIMEOUT = 20.0
+
+
+def built(name):
+    """Path of a built program, or None."""
+    for sub in ("tools", "src/fuse"):
+        path = BUILD_DIR / sub / name
+        if path.exists():
+            return str(path)
+    return None
+
+
+def need(name):
+    path = built(name)
+    if path is None:
+        pytest.skip(f"{name} not built in {BUILD_DIR}")
+    return path
+
+
+def _unescape(field):
+    """/proc/self/mountinfo escapes space, tab, newline and backslash as \\ooo."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mount_entry(mnt):
+    """The mountinfo fields of the mount at mnt, or None."""
+    mnt = os.path.realpath(mnt)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if _unescape(fields[4]) == mnt:
+                return fields
+    return None
+
+
+def is_mounted(mnt):
+    return mount_entry(mnt) is not None
+
+
+def wait_until(cond, timeout, what):
+    """Polls cond() until it is true; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)
+
+
+def sparse_file(path, size):
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return str(path)
+
+
+def lazy_unmount(mnt):
+    subprocess.run(["fusermount3", "-u", "-z", str(mnt)], capture_output=True)
+    if is_mounted(mnt):
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+# Lines the daemon may print on stderr in every test. Tests add their own
+# with Daxfs.allow_stderr().
+ALWAYS_ALLOWED = []
+
+
+class Daxfs:
+    """One daxfs filesystem under tmp and its daemon."""
+
+    def __init__(self, tmp, files=None, size=64 * MIB, table=None):
+        """files: names of backing files (created sparse, size bytes each);
+        table: table text, where {0}, {1}... stand for the files' paths."""
+        self.tmp = tmp
+        self.mnt = tmp / "mnt"
+        self.mnt.mkdir(exist_ok=True)
+        names = files or ["pmem0"]
+        self.files = [sparse_file(tmp / n, size) for n in names]
+        self.table = None
+        if table is not None:
+            self.table = str(tmp / "daxfs.table")
+            with open(self.table, "w") as f:
+                f.write(table.format(*self.files))
+            self.source = self.table
+        else:
+            self.source = ",".join(self.files)
+        self.proc = None
+        self.stderr_path = None
+        self.allowed = list(ALWAYS_ALLOWED)
+        self.mounts = 0
+        self.dirty = False      # killed: the fs may need recovery (fsck skipped)
+
+    # ---- tools -------------------------------------------------------
+    def mkfs(self, *args):
+        res = subprocess.run([need("mkfs.daxfs"), *args, self.source],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, f"mkfs.daxfs failed: {res.stderr}"
+        return res
+
+    def fsck(self):
+        """fsck.daxfs -n must find the filesystem clean."""
+        path = built("fsck.daxfs")
+        if path is None:
+            return None
+        res = subprocess.run([path, "-n", self.source], capture_output=True, text=True)
+        assert res.returncode == 0, \
+            f"fsck.daxfs -n {self.source} exit {res.returncode}:\n{res.stdout}{res.stderr}"
+        return res
+
+    def resolve(self, md_offset):
+        """The dm chain's answer for the page at md_offset bytes: (device path,
+        byte offset in that device, pages to the end of the target/chunk)."""
+        assert self.table is not None or len(self.files) >= 1
+        table = self.table or self._list_table()
+        res = subprocess.run([need("daxfs-ctl"), "resolve", table, str(md_offset // PAGE),
+                              "1", "--json"], capture_output=True, text=True)
+        assert res.returncode == 0, f"daxfs-ctl resolve: {res.stdout}{res.stderr}"
+        r = json.loads(res.stdout)
+        dev = r["device"]
+        return dev["path"], dev["sector"] * SECTOR + md_offset % PAGE
+
+    def _list_table(self):
+        path = str(self.tmp / "list.table")
+        start = 0
+        with open(path, "w") as f:
+            for p in self.files:
+                sectors = os.path.getsize(p) // PAGE * (PAGE // SECTOR)
+                f.write(f"{start} {sectors} linear {p} 0\n")
+                start += sectors
+        return path
+
+    # ---- the daemon ----------------------------------------------------
+    def allow_stderr(self, pattern):
+        self.allowed.append(re.compile(pattern))
+
+    def start(self, *opts, source=None):
+        """Starts `daxfs-fuse -f` and returns the Popen (not waiting)."""
+        cmd = [need("daxfs-fuse"), "-f", source or self.source, str(self.mnt)]
+        for o in opts:
+            cmd += ["-o", o]
+        self.mounts += 1
+        self.stderr_path = self.tmp / f"daxfs-fuse.{self.mounts}.stderr"
+        with open(self.stderr_path, "w") as err:
+            return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+
+    def stderr(self):
+        return self.stderr_path.read_text() if self.stderr_path else ""
+
+    def mount(self, *opts):
+        """Mounts and waits until the mount is there; fails at once if the
+        daemon dies first."""
+        assert self.proc is None, "already mounted"
+        proc = self.start(*opts)
+        self.proc = proc
+
+        def up():
+            if proc.poll() is not None:
+                self.proc = None
+                pytest.fail(f"daxfs-fuse exited with {proc.returncode} before mounting:\n"
+                            f"{self.stderr()}")
+            return is_mounted(self.mnt)
+        wait_until(up, MOUNT_TIMEOUT, f"the mount at {self.mnt}")
+        return self.mnt
+
+    def mount_fails(self, *opts, source=None):
+        """Runs the daemon expecting it to refuse; returns its stderr."""
+        proc = self.start(*opts, source=source)
+        try:
+            proc.wait(timeout=MOUNT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            lazy_unmount(self.mnt)
+            proc.kill()
+            proc.wait()
+            pytest.fail("daxfs-fuse did not refuse the mount")
+        assert proc.returncode == 1, f"exit {proc.returncode}: {self.stderr()}"
+        assert not is_mounted(self.mnt)
+        return self.stderr()
+
+    def _check_stderr(self):
+        bad = [line for line in self.stderr().splitlines()
+               if line.strip() and not any(p.search(line) for p in self.allowed)]
+        assert not bad, "unexpected daxfs-fuse stderr:\n" + "\n".join(bad)
+
+    def unmount(self):
+        """fusermount3 -u, then the daemon must exit 0 with a clean stderr."""
+        proc, self.proc = self.proc, None
+        assert proc is not None, "not mounted"
+        res = subprocess.run(["fusermount3", "-u", str(self.mnt)],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            lazy_unmount(self.mnt)
+        try:
+            proc.wait(timeout=EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail("daxfs-fuse did not exit after unmount")
+        assert res.returncode == 0, f"fusermount3 -u: {res.stderr}"
+        assert proc.returncode == 0, f"daxfs-fuse exit {proc.returncode}:\n{self.stderr()}"
+        self._check_stderr()
+        self.dirty = False
+
+    def terminate(self, sig=signal.SIGTERM):
+        """Stops the daemon with sig; SIGTERM must unmount and exit 0."""
+        proc, self.proc = self.proc, None
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            lazy_unmount(self.mnt)
+            pytest.fail(f"daxfs-fuse did not exit on signal {sig}")
+        if sig == signal.SIGKILL:
+            self.dirty = True
+            lazy_unmount(self.mnt)
+            return proc.returncode
+        assert proc.returncode == 0, f"exit {proc.returncode}:\n{self.stderr()}"
+        assert not is_mounted(self.mnt)
+        self._check_stderr()
+        return 0
+
+    def remount(self, *opts):
+        self.unmount()
+        return self.mount(*opts)
+
+    def cleanup(self):
+        """Teardown: never leaves a mount or a daemon behind."""
+        if self.proc is not None:
+            try:
+                self.unmount()
+            finally:
+                if self.proc is not None and self.proc.poll() is None:
+                    self.proc.kill()
+                    self.proc.wait()
+                lazy_unmount(self.mnt)
+        elif is_mounted(self.mnt):
+            lazy_unmount(self.mnt)
+        if self.mounts and not self.dirty:
+            self.fsck()
+
+    # ---- looking below the filesystem --------------------------------
+    def iomap(self, path):
+        """The file's extents: [(file_off, length, type, md_off or None)]."""
+        text = os.getxattr(path, "system.daxfs.iomap").decode()
+        out = []
+        for line in text.splitlines():
+            off, length, kind, addr = line.split()
+            out.append((int(off), int(length), kind, None if addr == "-" else int(addr)))
+        return out
+
+    def backing_bytes(self, path, off, length):
+        """The bytes of the file at path, read from the backing files through
+        the file's extent map and the dm chain, page by page."""
+        data = bytearray()
+        extents = self.iomap(path)
+        pos = off
+        while pos < off + length:
+            ext = next(e for e in extents if e[0] <= pos < e[0] + e[1])
+            n = min(off + length - pos, PAGE - pos % PAGE, ext[0] + ext[1] - pos)
+            if ext[2] != "mapped":
+                data += bytes(n)
+            else:
+                dev, dev_off = self.resolve(ext[3] + pos - ext[0])
+                with open(dev, "rb") as f:
+                    f.seek(dev_off)
+                    data += f.read(n)
+            pos += n
+        return bytes(data)
+
+
+@pytest.fixture
+def daxfs(tmp_path):
+    """A fresh, mkfs'd, mounted filesystem on one 64 MiB sparse pmem file."""
+    d = Daxfs(tmp_path)
+    try:
+        d.mkfs()
+        d.mount()
+        yield d
+    finally:
+        d.cleanup()
+
+
+@pytest.fixture
+def daxfs_factory(tmp_path):
+    """Makes Daxfs objects with custom layouts; all are cleaned up."""
+    made = []
+
+    def make(**kw):
+        sub = tmp_path / f"fs{len(made)}"
+        sub.mkdir()
+        d = Daxfs(sub, **kw)
+        made.append(d)
+        return d
+    try:
+        yield make
+    finally:
+        errors = []
+        for d in made:
+            try:
+                d.cleanup()
+            except Exception as e:     # clean up every one, then report
+                errors.append(e)
+        if errors:
+            raise errors[0]
+
+
+def flock_free(path):
+    """True if nobody holds the daemon's lock on a backing file."""
+    with open(path, "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return True
+
+
+@contextlib.contextmanager
+def cwd(path):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+# ---- system calls Python's os module lacks ------------------------------
+_libc = ctypes.CDLL(None, use_errno=True)
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+FALLOC_FL_KEEP_SIZE = 1
+FALLOC_FL_PUNCH_HOLE = 2
+FALLOC_FL_ZERO_RANGE = 16
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+AT_FDCWD = -100
+
+
+def _check(ret, what):
+    if ret < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+    return ret
+
+
+def renameat2(old, new, flags):
+    _libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                ctypes.c_char_p, ctypes.c_uint]
+    _check(_libc.renameat2(AT_FDCWD, os.fsencode(old), AT_FDCWD, os.fsencode(new), flags),
+           "renameat2")
+
+
+def fallocate(fd, mode, off, length):
+    _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    _check(_libc.fallocate(fd, mode, off, length), "fallocate")
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def utimensat(path, atime, mtime):
+    """atime/mtime: (sec, nsec), or UTIME_NOW / UTIME_OMIT."""
+    def ts(t):
+        return _Timespec(0, t) if isinstance(t, int) else _Timespec(*t)
+    times = (_Timespec * 2)(ts(atime), ts(mtime))
+    _libc.utimensat.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+    _check(_libc.utimensat(AT_FDCWD, os.fsencode(path), times, 0), "utimensat")

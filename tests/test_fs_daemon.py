@@ -1,0 +1,165 @@
+"""daxfs-fuse as a program: options, startup, backgrounding, locking, shutdown."""
+import errno
+import os
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from mount import (Daxfs, daxfs, flock_free, is_mounted, lazy_unmount, mount_entry,  # noqa: F401
+                   need, wait_until, EXIT_TIMEOUT, MOUNT_TIMEOUT)
+
+
+def run(*args, **kw):
+    return subprocess.run([need("daxfs-fuse"), *args], capture_output=True, text=True,
+                          timeout=MOUNT_TIMEOUT, **kw)
+
+
+def test_help_prints_usage_and_exits_0():
+    res = run("--help")
+    assert res.returncode == 0
+    assert "SOURCE MOUNTPOINT" in res.stdout
+    assert "dax=inode|always|never" in res.stdout
+
+
+def test_version_prints_version_and_exits_0():
+    res = run("--version")
+    assert res.returncode == 0
+    assert res.stdout.startswith("daxfs-fuse version ")
+
+
+def test_missing_mountpoint_is_a_usage_error(tmp_path):
+    res = run(str(tmp_path / "pmem0"))
+    assert res.returncode == 1
+    assert "missing MOUNTPOINT" in res.stderr
+
+
+def test_no_arguments_is_a_usage_error():
+    res = run()
+    assert res.returncode == 1
+    assert "missing SOURCE and MOUNTPOINT" in res.stderr
+
+
+def test_bad_dax_mode_is_refused_before_touching_the_source(tmp_path):
+    d = Daxfs(tmp_path)
+    err = d.mount_fails("dax=sometimes")
+    assert "invalid option dax=sometimes" in err
+    assert "expected dax=inode, dax=always or dax=never" in err
+
+
+def test_unknown_option_is_refused(tmp_path):
+    d = Daxfs(tmp_path)
+    d.mkfs()
+    err = d.mount_fails("no_such_option")
+    assert "no_such_option" in err
+
+
+def test_missing_source_names_the_file(tmp_path):
+    d = Daxfs(tmp_path)
+    missing = str(tmp_path / "nonexistent")
+    err = d.mount_fails(source=missing)
+    assert missing in err
+
+
+def test_unformatted_source_is_refused(tmp_path):
+    d = Daxfs(tmp_path)
+    err = d.mount_fails()
+    assert "cannot mount" in err
+
+
+def test_second_mount_of_the_same_files_is_refused_naming_the_file(daxfs, tmp_path):
+    other = tmp_path / "mnt2"
+    other.mkdir()
+    try:
+        res = run("-f", daxfs.source, str(other))
+    finally:
+        lazy_unmount(other)
+    assert res.returncode == 1
+    assert daxfs.files[0] in res.stderr
+    assert "in use" in res.stderr
+    assert not is_mounted(other)
+
+
+def test_mount_shows_source_and_type_in_mountinfo(daxfs):
+    fields = mount_entry(daxfs.mnt)
+    sep = fields.index("-")
+    assert fields[sep + 1] == "fuse.daxfs-fuse"
+    assert fields[sep + 2] == daxfs.source
+
+
+def test_sigterm_unmounts_and_exits_0(daxfs):
+    (daxfs.mnt / "f").write_bytes(b"kept")
+    daxfs.terminate(signal.SIGTERM)
+    daxfs.mount()
+    assert (daxfs.mnt / "f").read_bytes() == b"kept"
+
+
+def test_read_only_mount_refuses_writes(daxfs):
+    (daxfs.mnt / "f").write_bytes(b"data")
+    daxfs.remount("ro")
+    assert (daxfs.mnt / "f").read_bytes() == b"data"
+    with pytest.raises(OSError) as e:
+        (daxfs.mnt / "g").write_bytes(b"x")
+    assert e.value.errno == errno.EROFS
+    assert "ro" in mount_entry(daxfs.mnt)[5].split(",")
+
+
+def _wait_daemon_gone(d):
+    """A backgrounded daemon has no pid we know: it is gone when its lock is."""
+    wait_until(lambda: flock_free(d.files[0]), EXIT_TIMEOUT, "the daemon to exit")
+
+
+def test_background_mode_returns_once_mounted(tmp_path):
+    d = Daxfs(tmp_path)
+    d.mkfs()
+    try:
+        res = subprocess.run([need("daxfs-fuse"), d.source, str(d.mnt)],
+                             capture_output=True, text=True, timeout=MOUNT_TIMEOUT)
+        assert res.returncode == 0, res.stderr
+        assert is_mounted(d.mnt)     # no waiting: ready when the parent exits
+        (d.mnt / "f").write_bytes(b"x")
+        assert subprocess.run(["fusermount3", "-u", str(d.mnt)]).returncode == 0
+        _wait_daemon_gone(d)
+    finally:
+        lazy_unmount(d.mnt)
+    d.fsck()
+
+
+def test_background_mode_failure_exits_1_with_the_reason(tmp_path):
+    d = Daxfs(tmp_path)
+    res = subprocess.run([need("daxfs-fuse"), d.source, str(d.mnt)],
+                         capture_output=True, text=True, timeout=MOUNT_TIMEOUT)
+    assert res.returncode == 1
+    assert "cannot mount" in res.stderr
+    assert not is_mounted(d.mnt)
+
+
+def _path_with_daemon():
+    bindir = os.path.dirname(need("daxfs-fuse"))
+    return {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+
+
+@pytest.mark.parametrize("form", ["type", "hash"])
+def test_mount_fuse3_starts_the_daemon(tmp_path, form):
+    helper = shutil.which("mount.fuse3") or "/usr/sbin/mount.fuse3"
+    if not os.path.exists(helper):
+        pytest.skip("mount.fuse3 not installed")
+    d = Daxfs(tmp_path)
+    d.mkfs()
+    if form == "type":     # fstab: SOURCE MNT fuse.daxfs-fuse dax=inode
+        cmd = [helper, d.source, str(d.mnt), "-t", "fuse.daxfs-fuse", "-o", "dax=inode"]
+    else:                  # fstab: daxfs-fuse#SOURCE MNT fuse defaults
+        cmd = [helper, "daxfs-fuse#" + d.source, str(d.mnt), "-o", "defaults"]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, env=_path_with_daemon(),
+                             timeout=MOUNT_TIMEOUT)
+        assert res.returncode == 0, res.stderr
+        assert is_mounted(d.mnt)
+        (d.mnt / "f").write_bytes(b"x")
+        assert (d.mnt / "f").read_bytes() == b"x"
+        assert subprocess.run(["fusermount3", "-u", str(d.mnt)]).returncode == 0
+        _wait_daemon_gone(d)
+    finally:
+        lazy_unmount(d.mnt)
+    d.fsck()

@@ -1,0 +1,246 @@
+"""File data through the kernel: open flags, read, write, fsync, fallocate, lseek, copy_file_range."""
+import errno
+import hashlib
+import mmap
+import os
+import random
+
+import pytest
+
+from mount import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, MIB,  # noqa: F401
+                   PAGE, daxfs, fallocate)
+
+
+def pattern(n, seed=1):
+    return random.Random(seed).randbytes(n)
+
+
+def test_small_write_reads_back(daxfs):
+    (daxfs.mnt / "f").write_bytes(b"hello, pmem")
+    assert (daxfs.mnt / "f").read_bytes() == b"hello, pmem"
+
+
+@pytest.mark.parametrize("size", [1, PAGE - 1, PAGE + 1, MIB, 3 * MIB + 17],
+                         ids=["1B", "page-1", "page+1", "1MiB", "3MiB+17"])
+def test_write_then_read_round_trips(daxfs, size):
+    data = pattern(size)
+    (daxfs.mnt / "f").write_bytes(data)
+    assert (daxfs.mnt / "f").read_bytes() == data
+
+
+def test_unaligned_overwrite_inside_a_file(daxfs):
+    p = daxfs.mnt / "f"
+    data = bytearray(pattern(3 * PAGE))
+    p.write_bytes(data)
+    with open(p, "r+b") as f:
+        f.seek(PAGE - 5)
+        f.write(b"Z" * 10)
+    data[PAGE - 5:PAGE + 5] = b"Z" * 10
+    assert p.read_bytes() == bytes(data)
+
+
+def test_write_past_eof_leaves_a_hole_of_zeros(daxfs):
+    p = daxfs.mnt / "f"
+    with open(p, "wb") as f:
+        f.seek(5 * MIB)
+        f.write(b"end")
+    data = p.read_bytes()
+    assert len(data) == 5 * MIB + 3
+    assert data[:5 * MIB] == bytes(5 * MIB)
+
+
+def test_read_past_eof_returns_nothing(daxfs):
+    (daxfs.mnt / "f").write_bytes(b"abc")
+    fd = os.open(daxfs.mnt / "f", os.O_RDONLY)
+    try:
+        assert os.pread(fd, 10, 100) == b""
+        assert os.pread(fd, 10, 1) == b"bc"
+    finally:
+        os.close(fd)
+
+
+def test_o_trunc_empties_the_file(daxfs):
+    (daxfs.mnt / "f").write_bytes(b"old contents")
+    fd = os.open(daxfs.mnt / "f", os.O_WRONLY | os.O_TRUNC)
+    os.close(fd)
+    assert (daxfs.mnt / "f").read_bytes() == b""
+
+
+def test_o_trunc_through_create_of_an_existing_file(daxfs):
+    (daxfs.mnt / "f").write_bytes(b"old contents")
+    fd = os.open(daxfs.mnt / "f", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, b"new")
+    os.close(fd)
+    assert (daxfs.mnt / "f").read_bytes() == b"new"
+
+
+def test_o_append_writes_at_the_end(daxfs):
+    (daxfs.mnt / "f").write_bytes(b"start")
+    fd = os.open(daxfs.mnt / "f", os.O_WRONLY | os.O_APPEND)
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, b"+end")
+    finally:
+        os.close(fd)
+    assert (daxfs.mnt / "f").read_bytes() == b"start+end"
+
+
+def test_o_excl_on_an_existing_file_is_eexist(daxfs):
+    (daxfs.mnt / "f").write_bytes(b"")
+    with pytest.raises(FileExistsError):
+        os.open(daxfs.mnt / "f", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+
+
+def test_o_sync_write_is_readable_at_once(daxfs):
+    fd = os.open(daxfs.mnt / "f", os.O_WRONLY | os.O_CREAT | os.O_SYNC)
+    try:
+        assert os.write(fd, b"synced") == 6
+    finally:
+        os.close(fd)
+    assert (daxfs.mnt / "f").read_bytes() == b"synced"
+
+
+def test_o_direct_write_is_seen_by_a_cached_reader(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(bytes(2 * PAGE))
+    cached = os.open(p, os.O_RDONLY)
+    direct = os.open(p, os.O_RDWR | os.O_DIRECT)
+    try:
+        assert os.pread(cached, 2 * PAGE, 0) == bytes(2 * PAGE)   # fill the page cache
+        buf = mmap.mmap(-1, PAGE)                                 # aligned buffer
+        buf.write(b"D" * PAGE)
+        assert os.pwritev(direct, [buf], PAGE) == PAGE
+        assert os.pread(cached, PAGE, PAGE) == b"D" * PAGE
+        assert os.pread(direct, PAGE, PAGE) == b"D" * PAGE
+    finally:
+        os.close(direct)
+        os.close(cached)
+
+
+def test_fsync_and_fdatasync_succeed(daxfs):
+    with open(daxfs.mnt / "f", "wb") as f:
+        f.write(b"x" * 100)
+        f.flush()
+        os.fsync(f.fileno())
+        os.fdatasync(f.fileno())
+
+
+def test_fsync_of_a_directory_succeeds(daxfs):
+    fd = os.open(daxfs.mnt, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def test_data_survives_remount(daxfs):
+    data = pattern(2 * MIB + 123, seed=7)
+    (daxfs.mnt / "f").write_bytes(data)
+    daxfs.remount()
+    assert hashlib.sha256((daxfs.mnt / "f").read_bytes()).digest() == \
+        hashlib.sha256(data).digest()
+
+
+def test_fallocate_extends_the_size_with_zeros(daxfs):
+    with open(daxfs.mnt / "f", "wb+") as f:
+        os.posix_fallocate(f.fileno(), 0, 3 * PAGE)
+        assert os.fstat(f.fileno()).st_size == 3 * PAGE
+        assert f.read() == bytes(3 * PAGE)
+
+
+def test_fallocate_keep_size_does_not_change_the_size(daxfs):
+    with open(daxfs.mnt / "f", "wb+") as f:
+        f.write(b"abc")
+        f.flush()
+        fallocate(f.fileno(), FALLOC_FL_KEEP_SIZE, 0, 4 * PAGE)
+        assert os.fstat(f.fileno()).st_size == 3
+
+
+def test_punch_hole_reads_back_zeros_and_keeps_the_size(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"x" * 4 * PAGE)
+    with open(p, "r+b") as f:
+        fallocate(f.fileno(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, PAGE, 2 * PAGE)
+    assert p.read_bytes() == b"x" * PAGE + bytes(2 * PAGE) + b"x" * PAGE
+
+
+def test_punch_hole_of_a_partial_page_zeroes_only_that_range(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"x" * PAGE)
+    with open(p, "r+b") as f:
+        fallocate(f.fileno(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100, 50)
+    assert p.read_bytes() == b"x" * 100 + bytes(50) + b"x" * (PAGE - 150)
+
+
+def test_zero_range_reads_back_zeros(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"y" * 3 * PAGE)
+    with open(p, "r+b") as f:
+        fallocate(f.fileno(), FALLOC_FL_ZERO_RANGE, 10, PAGE)
+    assert p.read_bytes() == b"y" * 10 + bytes(PAGE) + b"y" * (2 * PAGE - 10)
+
+
+def test_seek_data_and_seek_hole_find_the_extents(daxfs):
+    p = daxfs.mnt / "f"
+    with open(p, "wb") as f:
+        f.seek(MIB)
+        f.write(b"d" * PAGE)
+        f.truncate(3 * MIB)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        assert os.lseek(fd, 0, os.SEEK_DATA) == MIB
+        assert os.lseek(fd, MIB, os.SEEK_HOLE) == MIB + PAGE
+        with pytest.raises(OSError) as e:
+            os.lseek(fd, MIB + PAGE, os.SEEK_DATA)
+        assert e.value.errno == errno.ENXIO
+    finally:
+        os.close(fd)
+
+
+def test_copy_file_range_copies_the_bytes(daxfs):
+    data = pattern(MIB + 5, seed=3)
+    (daxfs.mnt / "src").write_bytes(data)
+    (daxfs.mnt / "dst").write_bytes(b"")
+    src = os.open(daxfs.mnt / "src", os.O_RDONLY)
+    dst = os.open(daxfs.mnt / "dst", os.O_WRONLY)
+    try:
+        done = 0
+        while done < len(data):
+            n = os.copy_file_range(src, dst, len(data) - done, done, done)
+            assert n > 0
+            done += n
+    finally:
+        os.close(src)
+        os.close(dst)
+    assert (daxfs.mnt / "dst").read_bytes() == data
+
+
+def test_copy_file_range_into_a_cached_file_is_seen(daxfs):
+    (daxfs.mnt / "src").write_bytes(b"S" * PAGE)
+    (daxfs.mnt / "dst").write_bytes(b"D" * PAGE)
+    dst = os.open(daxfs.mnt / "dst", os.O_RDWR)
+    src = os.open(daxfs.mnt / "src", os.O_RDONLY)
+    try:
+        assert os.pread(dst, PAGE, 0) == b"D" * PAGE       # cached
+        assert os.copy_file_range(src, dst, 100, 0, 0) == 100
+        assert os.pread(dst, PAGE, 0) == b"S" * 100 + b"D" * (PAGE - 100)
+    finally:
+        os.close(src)
+        os.close(dst)
+
+
+def test_concurrent_writers_to_different_files(daxfs):
+    pids = []
+    for i in range(4):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                (daxfs.mnt / f"f{i}").write_bytes(pattern(MIB, seed=i))
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        pids.append(pid)
+    for pid in pids:
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    for i in range(4):
+        assert (daxfs.mnt / f"f{i}").read_bytes() == pattern(MIB, seed=i)
