@@ -131,17 +131,17 @@ class Daxfs:
             f"fsck.daxfs -n {self.source} exit {res.returncode}:\n{res.stdout}{res.stderr}"
         return res
 
-    def resolve(self, md_offset):
-        """The dm chain's answer for the page at md_offset bytes: (device path,
-        byte offset in that device, pages to the end of the target/chunk)."""
-        assert self.table is not None or len(self.files) >= 1
+    def resolve(self, md_offset, nr_pages=1):
+        """The dm chain's answer for the page at md_offset bytes, as daxfs-ctl
+        resolve gives it: (device path, byte offset of md_offset in that
+        device, pages contiguous from there, at most nr_pages)."""
         table = self.table or self._list_table()
         res = subprocess.run([need("daxfs-ctl"), "resolve", table, str(md_offset // PAGE),
-                              "1", "--json"], capture_output=True, text=True)
+                              str(nr_pages), "--json"], capture_output=True, text=True)
         assert res.returncode == 0, f"daxfs-ctl resolve: {res.stdout}{res.stderr}"
         r = json.loads(res.stdout)
         dev = r["device"]
-        return dev["path"], dev["sector"] * SECTOR + md_offset % PAGE
+        return dev["path"], dev["sector"] * SECTOR + md_offset % PAGE, r["pages"]
 
     def _list_table(self):
         path = str(self.tmp / "list.table")
@@ -273,24 +273,32 @@ class Daxfs:
             out.append((int(off), int(length), kind, None if addr == "-" else int(addr)))
         return out
 
-    def backing_bytes(self, path, off, length):
-        """The bytes of the file at path, read from the backing files through
-        the file's extent map and the dm chain, page by page."""
+    def backing_bytes(self, path, off=0, length=None):
+        """The bytes of the file at path, read from the backing files by
+        following the file's extent map and then the dm chain. Returns
+        (bytes, set of backing files touched)."""
+        if length is None:
+            length = os.path.getsize(path) - off
         data = bytearray()
+        devices = set()
         extents = self.iomap(path)
-        pos = off
-        while pos < off + length:
+        pos, end = off, off + length
+        while pos < end:
             ext = next(e for e in extents if e[0] <= pos < e[0] + e[1])
-            n = min(off + length - pos, PAGE - pos % PAGE, ext[0] + ext[1] - pos)
+            n = min(end, ext[0] + ext[1]) - pos
             if ext[2] != "mapped":
                 data += bytes(n)
             else:
-                dev, dev_off = self.resolve(ext[3] + pos - ext[0])
+                md = ext[3] + pos - ext[0]
+                want = (md % PAGE + n + PAGE - 1) // PAGE
+                dev, dev_off, pages = self.resolve(md, want)
+                n = min(n, pages * PAGE - md % PAGE)
                 with open(dev, "rb") as f:
                     f.seek(dev_off)
                     data += f.read(n)
+                devices.add(dev)
             pos += n
-        return bytes(data)
+        return bytes(data), devices
 
 
 @pytest.fixture

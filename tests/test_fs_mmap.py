@@ -1,0 +1,131 @@
+"""Applications' mmap of daxfs-fuse files: shared and private, coherence with read/write, msync."""
+import mmap
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+from mount import MIB, PAGE, daxfs  # noqa: F401
+
+
+def in_child(code, *args):
+    """Runs code in a separate Python process (its own mapping, its own fds)."""
+    res = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+STORE_AND_MSYNC = """
+    import mmap, os, sys
+    path, off, data = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+    fd = os.open(path, os.O_RDWR)
+    m = mmap.mmap(fd, os.fstat(fd).st_size, mmap.MAP_SHARED)
+    m[off:off + len(data)] = data
+    m.flush()                      # msync(MS_SYNC)
+    m.close()
+    os.close(fd)
+"""
+
+
+def test_shared_mmap_store_from_another_process_is_read_back(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(bytes(3 * PAGE))
+    in_child(STORE_AND_MSYNC, p, PAGE + 7, "stored via mmap")
+    data = p.read_bytes()
+    assert data[PAGE + 7:PAGE + 22] == b"stored via mmap"
+    assert data[:PAGE + 7] == bytes(PAGE + 7)
+
+
+def test_mmap_read_sees_data_written_by_write(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"w" * 2 * PAGE)
+    out = in_child("""
+        import mmap, os, sys
+        fd = os.open(sys.argv[1], os.O_RDONLY)
+        m = mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ)
+        sys.stdout.write(m[PAGE - 2:PAGE + 2].decode())
+    """.replace("PAGE", str(PAGE)), p)
+    assert out == "wwww"
+
+
+def test_write_is_visible_through_an_existing_mapping(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(bytes(PAGE))
+    with open(p, "r+b") as f:
+        m = mmap.mmap(f.fileno(), PAGE, mmap.MAP_SHARED)
+        assert m[:4] == bytes(4)                 # page now cached and mapped
+        os.pwrite(f.fileno(), b"new!", 0)
+        assert m[:4] == b"new!"
+        m.close()
+
+
+def test_store_through_mapping_is_visible_to_read_before_msync(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(bytes(PAGE))
+    with open(p, "r+b") as f:
+        m = mmap.mmap(f.fileno(), PAGE, mmap.MAP_SHARED)
+        m[10:15] = b"store"
+        assert os.pread(f.fileno(), 5, 10) == b"store"
+        m.close()
+
+
+def test_private_mapping_store_does_not_reach_the_file(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"p" * PAGE)
+    with open(p, "r+b") as f:
+        m = mmap.mmap(f.fileno(), PAGE, mmap.MAP_PRIVATE)
+        m[:4] = b"priv"
+        assert m[:4] == b"priv"
+        m.close()
+    assert p.read_bytes() == b"p" * PAGE
+
+
+def test_large_shared_mapping_round_trips(daxfs):
+    p = daxfs.mnt / "f"
+    size = 8 * MIB
+    p.write_bytes(bytes(size))
+    in_child("""
+        import mmap, os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        m = mmap.mmap(fd, 0, mmap.MAP_SHARED)
+        for i in range(0, len(m), 4096):
+            m[i:i + 8] = i.to_bytes(8, "little")
+        m.flush()
+    """, p)
+    data = p.read_bytes()
+    for i in range(0, size, PAGE):
+        assert int.from_bytes(data[i:i + 8], "little") == i
+
+
+def test_msync_is_durable_across_a_daemon_kill(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(bytes(2 * PAGE))
+    fd = os.open(p, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+    in_child(STORE_AND_MSYNC, p, PAGE, "durable")
+    daxfs.terminate(signal.SIGKILL)
+    daxfs.mount()
+    assert p.read_bytes()[PAGE:PAGE + 7] == b"durable"
+
+
+def test_mapping_beyond_eof_after_truncate_gets_sigbus(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"t" * 4 * PAGE)
+    out = in_child("""
+        import mmap, os, signal, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        m = mmap.mmap(fd, 4 * 4096, mmap.MAP_SHARED)
+        os.ftruncate(fd, 4096)
+        assert m[0] == ord("t")
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGBUS, signal.SIG_DFL)
+            m[3 * 4096]
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        sys.stdout.write(str(os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1))
+    """, p)
+    assert int(out) == signal.SIGBUS
