@@ -128,8 +128,12 @@ def test_background_mode_returns_once_mounted(tmp_path):
 
 def test_background_mode_failure_exits_1_with_the_reason(tmp_path):
     d = Daxfs(tmp_path)
-    res = subprocess.run([need("daxfs-fuse"), d.source, str(d.mnt)],
-                         capture_output=True, text=True, timeout=MOUNT_TIMEOUT)
+    try:
+        res = subprocess.run([need("daxfs-fuse"), d.source, str(d.mnt)],
+                             capture_output=True, text=True, timeout=MOUNT_TIMEOUT)
+    finally:
+        if is_mounted(d.mnt):
+            subprocess.run(["fusermount3", "-u", str(d.mnt)])
     assert res.returncode == 1
     assert "cannot mount" in res.stderr
     assert not is_mounted(d.mnt)

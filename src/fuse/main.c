@@ -37,6 +37,8 @@ static const struct fuse_opt option_spec[] = {
 	{ "dax", offsetof(struct options, dax_legacy), 1 },
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
+	/* fstab's placeholder, which mount.fuse3 passes on */
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_END
 };
 
@@ -306,6 +308,7 @@ int main(int argc, char **argv)
 	}
 	if (copts.show_version) {
 		printf("daxfs-fuse version %s\n", DAXFS_VERSION);
+		fflush(stdout);		/* before fusermount3 prints its own */
 		fuse_lowlevel_version();
 		ret = 0;
 		goto out_args;
