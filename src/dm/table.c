@@ -271,6 +271,8 @@ int dm_table_parse(struct mapped_device *md, const char *text, const char *origi
 	int r = 0;
 
 	*out = NULL;
+	if (!md || !text)
+		return daxfs_err(-EINVAL, "dm_table_parse: no %s", md ? "text" : "mapped device");
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return daxfs_err(-ENOMEM, "out of memory");

@@ -486,6 +486,15 @@ static int test_parse_file_missing_names_file(void)
 	return T_PASS;
 }
 
+static int test_parse_without_device_fails(void)
+{
+	struct dm_table *t;
+
+	CHECK_EQ(dm_table_parse(NULL, "0 8 zero\n", "test", &t), -EINVAL);
+	CHECK_MSG("dm_table_parse: no mapped device");
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_parse_gap_between_targets_fails),
 	T_CASE(test_parse_lines_out_of_order_fail),
@@ -530,6 +539,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_parse_file_names_file_and_line),
 	T_CASE(test_parse_file_with_nul_byte_fails),
 	T_CASE(test_parse_file_missing_names_file),
+	T_CASE(test_parse_without_device_fails),
 };
 
 int main(int argc, char **argv)
