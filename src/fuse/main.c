@@ -179,6 +179,7 @@ static bool log_debug;
 
 /* libfuse's default logger prints every level; debug lines (the errno of
  * each failed request) only with -d. */
+__attribute__((format(printf, 2, 0)))
 static void log_stderr(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	if (level == FUSE_LOG_DEBUG && !log_debug)
@@ -186,6 +187,7 @@ static void log_stderr(enum fuse_log_level level, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void log_syslog(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	if (level == FUSE_LOG_DEBUG)
