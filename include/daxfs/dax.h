@@ -135,6 +135,21 @@ int dax_device_drain(struct dax_device *dev);
 /* flush + drain */
 int dax_device_persist(struct dax_device *dev, uint64_t pos, uint64_t len);
 
+/*
+ * The persistence trace, for power-loss simulation (docs/CRASH.md). With
+ * DAXFS_PERSIST_TRACE=<file> in the environment (read once, at the first
+ * flush, drain or mark of the process), every flush is appended to <file>
+ * with the bytes it writes back, then every drain and every mark, in call
+ * order. When the variable is set but the file cannot be written, flushes,
+ * drains and marks fail with -EIO rather than go unrecorded.
+ *
+ * dax_persist_mark adds a marker line (operation start/end, fsync returned)
+ * that the crash checker reads as a point in the sequence of persist calls;
+ * any text, escaped in the file. A no-op returning 0 when not tracing.
+ */
+bool dax_persist_tracing(void);
+int dax_persist_mark(const char *label);
+
 /* Injected bad blocks (poison), in 512-byte sectors like the kernel's badblocks. */
 int dax_badblocks_add(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors);
 int dax_badblocks_clear(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors);

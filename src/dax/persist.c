@@ -6,13 +6,37 @@
 #include <libpmem.h>
 
 #include "dax/device.h"
+#include "dax/recorder.h"
 #include "util/err.h"
 
 /*
  * Every durability point of the stack funnels through flush and drain, so a
  * tracer or a power-loss recorder needs to hook only this file. Keep it small:
  * anything else that wants data durable calls dax_device_persist.
+ *
+ * With DAXFS_PERSIST_TRACE set, each flush and drain is first recorded
+ * (recorder.c): the flush with the bytes it writes back, because stores reach
+ * pmem through pointers and only the flush tells which bytes may be durable.
+ * A flush is recorded before it is issued and a drain before it waits, so a
+ * trace never claims less than what reached the media.
  */
+
+#ifdef DAXFS_PERSIST_FAULT_DROP_FLUSH
+/* The fault build (-Dpersist_fault=drop_flush): every second flush is
+ * neither issued nor recorded, so that the crash checker has a real
+ * durability bug to find. Never compiled into a normal build. */
+static _Atomic unsigned long fault_flushes;
+
+static bool fault_drop_flush(void)
+{
+	return atomic_fetch_add_explicit(&fault_flushes, 1, memory_order_relaxed) % 2 == 1;
+}
+#else
+static inline bool fault_drop_flush(void)
+{
+	return false;
+}
+#endif
 
 static int check(struct dax_device *dev, const char *what, uint64_t pos, uint64_t len)
 {
@@ -30,8 +54,14 @@ static int check(struct dax_device *dev, const char *what, uint64_t pos, uint64_
 int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len)
 {
 	dax_stat_add(dev, flushes, 1);
-	if (len == 0)
+	if (len == 0 || fault_drop_flush())
 		return 0;
+	if (dax_rec_active()) {
+		int ret = dax_rec_flush(dev, pos, len);
+
+		if (ret < 0)
+			return ret;
+	}
 	switch (dev->persist) {
 	case DAX_PERSIST_PMEM:
 		pmem_flush(dev->addr + pos, len);
@@ -55,6 +85,12 @@ int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len)
 int dax_drain(struct dax_device *dev)
 {
 	dax_stat_add(dev, drains, 1);
+	if (dax_rec_active()) {
+		int ret = dax_rec_drain(dev);
+
+		if (ret < 0)
+			return ret;
+	}
 	switch (dev->persist) {
 	case DAX_PERSIST_PMEM:
 		pmem_drain();
