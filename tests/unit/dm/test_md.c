@@ -413,6 +413,65 @@ static int test_swap_hook_runs_after_each_swap(void)
 	return T_PASS;
 }
 
+struct hook_md {
+	struct mapped_device *md;
+	int bio_ret;
+	uint64_t event_nr;
+	bool live_is_error;
+};
+
+static int freeze_with_bio(void *data)
+{
+	struct hook_md *h = data;
+	char buf[512] = { 0 };
+
+	/* a filesystem syncs through the device while it freezes */
+	h->bio_ret = dm_submit_bio(h->md, DAX_REQ_WRITE, DM_BIO_FUA, 0, buf, sizeof(buf));
+	return 0;
+}
+
+static const struct dm_lockfs_ops bio_lockfs = { .freeze = freeze_with_bio };
+
+static int test_freeze_hook_may_submit_bios(void)
+{
+	struct mapped_device *md = dax_md();
+	struct hook_md h = { .md = md, .bio_ret = 1 };
+
+	dm_md_set_lockfs(md, &bio_lockfs, &h);
+	CHECK_EQ(dm_md_suspend(md, 0), 0);
+	CHECK_EQ(h.bio_ret, 0);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	dm_md_set_lockfs(md, NULL, NULL);
+	return T_PASS;
+}
+
+static void swap_reads_state(void *data)
+{
+	struct hook_md *h = data;
+	struct dm_md_info info;
+	struct dm_table *t = dm_md_get_live_table(h->md);
+	struct dm_target_info ti;
+
+	dm_md_get_info(h->md, &info);
+	h->event_nr = info.event_nr;
+	h->live_is_error = t && dm_table_target_info(t, 0, &ti) == 0 &&
+			   strcmp(ti.type, "error") == 0;
+	dm_table_put(&t);
+}
+
+static int test_swap_hook_sees_new_live_table(void)
+{
+	struct mapped_device *md = dax_md();
+	struct hook_md h = { .md = md };
+
+	dm_md_set_swap_hook(md, swap_reads_state, &h);
+	CHECK_EQ(t_make_live(md, "0 512 error\n"), 0);
+	CHECK_EQ(h.event_nr, 2);
+	CHECK(h.live_is_error);
+	dm_md_set_swap_hook(md, NULL, NULL);
+	return T_PASS;
+}
+
 static int test_suspended_nowait_bio_is_eagain(void)
 {
 	struct mapped_device *md = dax_md();
@@ -542,6 +601,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_nolockfs_suspend_does_not_freeze),
 	T_CASE(test_failed_freeze_fails_suspend),
 	T_CASE(test_swap_hook_runs_after_each_swap),
+	T_CASE(test_freeze_hook_may_submit_bios),
+	T_CASE(test_swap_hook_sees_new_live_table),
 	T_CASE(test_suspended_nowait_bio_is_eagain),
 	T_CASE(test_suspend_does_not_block_dax_access),
 	T_CASE(test_bio_queued_while_suspended_runs_against_new_table),
