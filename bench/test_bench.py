@@ -1,0 +1,238 @@
+"""Tests of the benchmark's helpers and report: they must count what they say
+they count, fail loudly, and leave nothing behind. No timing is tested."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(os.environ.get("DAXFS_BENCH_DIR", Path(__file__).parent))
+META = os.environ.get("DAXFS_BENCH_META")
+MEMCPY = os.environ.get("DAXFS_BENCH_MEMCPY")
+
+sys.path.insert(0, str(BENCH))
+import report  # noqa: E402
+
+
+def run(*cmd):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+
+
+@pytest.fixture
+def meta():
+    if not META or not os.path.exists(META):
+        pytest.skip("daxfs-bench-meta not built (set DAXFS_BENCH_META)")
+    return META
+
+
+@pytest.fixture
+def memcpy():
+    if not MEMCPY or not os.path.exists(MEMCPY):
+        pytest.skip("daxfs-bench-memcpy not built (set DAXFS_BENCH_MEMCPY)")
+    return MEMCPY
+
+
+# ---- daxfs-bench-meta --------------------------------------------------------
+def test_meta_ops_count_files(meta, tmp_path):
+    res = run(meta, "create", tmp_path, 25)
+    assert res.returncode == 0, res.stderr
+    op, n, secs, rate = res.stdout.split()
+    assert (op, n) == ("create", "25") and float(secs) >= 0 and float(rate) >= 0
+    assert sorted(os.listdir(tmp_path)) == [f"f{i:07d}" for i in range(25)]
+    for op in ("stat", "readdir", "unlink"):
+        res = run(meta, op, tmp_path, 25)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split()[:2] == [op, "25"]
+    assert os.listdir(tmp_path) == []
+
+
+def test_meta_create_refuses_an_existing_file(meta, tmp_path):
+    (tmp_path / "f0000003").touch()
+    res = run(meta, "create", tmp_path, 10)
+    assert res.returncode == 1
+    assert f"create {tmp_path}/f0000003: File exists" in res.stderr
+    assert res.stdout == ""
+
+
+def test_meta_stat_fails_on_a_missing_file(meta, tmp_path):
+    assert run(meta, "create", tmp_path, 3).returncode == 0
+    res = run(meta, "stat", tmp_path, 4)
+    assert res.returncode == 1
+    assert f"stat {tmp_path}/f0000003: No such file or directory" in res.stderr
+
+
+def test_meta_readdir_checks_the_entry_count(meta, tmp_path):
+    assert run(meta, "create", tmp_path, 5).returncode == 0
+    (tmp_path / "extra").touch()
+    res = run(meta, "readdir", tmp_path, 5)
+    assert res.returncode == 1
+    assert "6 entries and 2 dot entries, expected 5 and 2" in res.stderr
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["frob", ".", "1"], "unknown operation 'frob'"),
+    (["create", ".", "0"], "invalid count '0'"),
+    (["create", ".", "12x"], "invalid count '12x'"),
+    (["create", ".", "-1"], "invalid count '-1'"),
+    (["create", ".", "10000001"], "invalid count '10000001'"),
+    (["create", "."], "usage:"),
+])
+def test_meta_usage_errors(meta, tmp_path, args, msg):
+    res = run(meta, *args)
+    assert res.returncode == 2
+    assert msg in res.stderr
+    assert os.listdir(tmp_path) == []
+
+
+# ---- daxfs-bench-memcpy ------------------------------------------------------
+def test_memcpy_reports_both_directions_and_removes_its_file(memcpy, tmp_path):
+    path = tmp_path / "map"
+    res = run(memcpy, "-b", "64K", "-j", "2", "-p", "3", path, "1M")
+    assert res.returncode == 0, res.stderr
+    lines = [line.split() for line in res.stdout.splitlines()]
+    assert [line[0] for line in lines] == ["read", "write"]
+    for op, jobs, block, nbytes, secs, mibs in lines:
+        assert (jobs, block, nbytes) == ("2", str(64 << 10), str(3 << 20))
+        assert float(secs) > 0 and float(mibs) > 0
+    assert not path.exists()
+
+
+def test_memcpy_refuses_an_existing_file(memcpy, tmp_path):
+    path = tmp_path / "map"
+    path.write_bytes(b"keep")
+    res = run(memcpy, path, "1M")
+    assert res.returncode == 1
+    assert "File exists" in res.stderr
+    assert path.read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["-b", "100", "F", "1M"], "invalid block size '100'"),
+    (["-j", "0", "F", "1M"], "invalid job count '0'"),
+    (["-j", "65", "F", "1M"], "invalid job count '65'"),
+    (["-p", "x", "F", "1M"], "invalid pass count 'x'"),
+    (["F", "1T"], "invalid size '1T'"),
+    (["-b", "1M", "-j", "2", "F", "1M"], "smaller than one"),
+    (["F"], "usage:"),
+])
+def test_memcpy_usage_errors(memcpy, tmp_path, args, msg):
+    args = [str(tmp_path / a) if a == "F" else a for a in args]
+    res = run(memcpy, *args)
+    assert res.returncode == 2
+    assert msg in res.stderr
+    assert os.listdir(tmp_path) == []
+
+
+# ---- report.py ---------------------------------------------------------------
+def fio_json(path, read_iops=0.0, write_bw=0, error=0):
+    doc = {"jobs": [{
+        "jobname": "x", "error": error,
+        "read": {"io_bytes": 4096 if read_iops else 0, "bw_bytes": 0, "iops": read_iops},
+        "write": {"io_bytes": write_bw, "bw_bytes": write_bw, "iops": 0.0},
+    }]}
+    path.write_text("fio: a warning before the document\n" + json.dumps(doc))
+    return path
+
+
+def report_cmd(*args):
+    return run(sys.executable, BENCH / "report.py", *args)
+
+
+def test_report_fio_takes_the_median_in_the_metrics_unit(tmp_path):
+    files = [fio_json(tmp_path / f"{i}.json", read_iops=v) for i, v in enumerate((3000, 1000, 2000))]
+    res = report_cmd("fio", "rr-direct-2", "daxfs", *files)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "rr-direct-2 daxfs 2\n"      # kIOPS
+    res = report_cmd("fio", "seq-write", "tmpfs", fio_json(tmp_path / "w.json", write_bw=3 << 20))
+    assert res.stdout == "seq-write tmpfs 3\n"         # MiB/s
+
+
+def test_report_fio_rejects_a_failed_or_empty_job(tmp_path):
+    res = report_cmd("fio", "rr-direct-1", "daxfs", fio_json(tmp_path / "e.json", read_iops=5, error=5))
+    assert res.returncode == 1 and "failed with error 5" in res.stderr
+    res = report_cmd("fio", "rr-direct-1", "daxfs", fio_json(tmp_path / "w.json", write_bw=4096))
+    assert res.returncode == 1 and "did no reads" in res.stderr
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["value", "no-such", "daxfs", "1"], "unknown workload 'no-such'"),
+    (["value", "create", "ext4", "1"], "unknown filesystem 'ext4'"),
+    (["value", "create", "daxfs", "nan"], "out of range"),
+    (["value", "create", "daxfs", "fast"], "not a number"),
+    (["fio", "create", "daxfs", "x.json"], "not a fio workload"),
+])
+def test_report_rejects_bad_results(args, msg):
+    res = report_cmd(*args)
+    assert res.returncode == 1
+    assert msg in res.stderr
+
+
+def test_report_value_is_the_median():
+    assert report_cmd("value", "create", "tmpfs", "5", "1", "3", "100").stdout == "create tmpfs 4\n"
+
+
+def row(md, label):
+    return next(line for line in md.splitlines() if line.startswith(f"| {label} |"))
+
+
+def test_markdown_ratios_and_targets():
+    results = {("seq-write", "tmpfs"): 1000.0, ("seq-write", "daxfs"): 600.0,
+               ("rr-direct-2", "tmpfs"): 400.0, ("rr-direct-2", "daxfs"): 40.0,
+               ("rr-cold-1", "tmpfs"): 300.0, ("rr-cold-1", "daxfs"): 30.0,
+               ("create", "tmpfs"): 50.0,
+               ("rss-mount", "daxfs"): 3.5, ("rss-files", "daxfs"): 200.0}
+    md = report.markdown(results, {"CPU": "Test CPU"})
+    assert "| CPU | Test CPU |" in md
+    assert row(md, "sequential write, 1 MiB, psync") == \
+        "| sequential write, 1 MiB, psync | MiB/s | 1000 | 600 | 0.60x | >= 0.5x | met |"
+    assert row(md, "random read 4 KiB O_DIRECT, 2 jobs").endswith("| 0.10x | >= 0.3x | missed |")
+    assert row(md, "random read 4 KiB buffered, cold, 1 job").endswith("| 0.10x |  |  |")
+    assert row(md, "create empty files").endswith("| 50.0 | - | - | >= 0.3x |  |")
+    assert row(md, "daemon RssAnon after mounting") == \
+        "| daemon RssAnon after mounting | 3.5 MiB | < 32 MiB | met |"
+    assert row(md, "daemon RssAnon after creating the files").endswith("| < 128 MiB | missed |")
+
+
+def test_render_writes_markdown_and_chart(tmp_path):
+    if shutil.which("gnuplot") is None:
+        pytest.skip("gnuplot is not installed")
+    (tmp_path / "results.tsv").write_text("# comment\nseq-read tmpfs 100\nseq-read daxfs 50\n")
+    (tmp_path / "params.txt").write_text("CPU: Test CPU\n")
+    res = report_cmd("render", tmp_path / "results.tsv", tmp_path / "params.txt", tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "| 100 | 50 | 0.50x | >= 0.5x | met |" in res.stdout
+    assert (tmp_path / "results.md").read_text() == res.stdout
+    assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(tmp_path)) == ["params.txt", "results.md", "results.png", "results.tsv"]
+
+
+def test_results_file_errors_name_the_line(tmp_path):
+    path = tmp_path / "results.tsv"
+    path.write_text("seq-read tmpfs 100\nseq-read daxfs\n")
+    with pytest.raises(report.ReportError, match=r"results.tsv:2: expected 'ID FS VALUE'"):
+        report.read_results(path)
+
+
+# ---- run.sh ------------------------------------------------------------------
+def test_run_sh_records_every_workload_of_the_catalogue():
+    """A workload in the report that run.sh never measures would show as '-'
+    forever; one run.sh measures but the report lacks would abort the run."""
+    text = (BENCH / "run.sh").read_text()
+    recorded = set()
+    for m in re.finditer(r'(?:fio_run|meta_record) "?([a-z0-9-]+?)(-\$j)?"? ', text):
+        if m.group(2):
+            recorded |= {f"{m.group(1)}-1", f"{m.group(1)}-2"}
+        else:
+            recorded.add(m.group(1))
+    assert recorded == {w.id for w in report.WORKLOADS}
+
+
+def test_run_sh_usage():
+    res = run("bash", BENCH / "run.sh", "--help")
+    assert res.returncode == 0 and "usage: bash bench/run.sh [--quick] [--out DIR]" in res.stdout
+    res = run("bash", BENCH / "run.sh", "--frob")
+    assert res.returncode == 2 and "unknown argument '--frob'" in res.stderr
