@@ -1,0 +1,193 @@
+/* fs/buf.c - the metadata buffer cache (the buffer heads of daxfs) */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/internal.h"
+#include "util/err.h"
+
+/*
+ * Metadata is read and written in whole blocks through the bio path, as ext4
+ * does with buffer heads even on DAX: the journal has to copy blocks, and a
+ * block must never be changed in place before its transaction is durable.
+ * Buffers live until trimmed at an operation boundary, so pointers returned
+ * here stay valid for the rest of the operation (no reference counts).
+ */
+
+#define BUF_CACHE_MAX 16384u     /* clean blocks kept: 64 MiB */
+
+static size_t hash_of(const struct dfs *fs, uint64_t blk)
+{
+	return (size_t)((blk * 0x9E3779B97F4A7C15ull) >> 20) & (fs->bhash_size - 1);
+}
+
+static struct dfs_buf *cache_find(struct dfs *fs, uint64_t blk)
+{
+	if (!fs->bhash)
+		return NULL;
+	for (struct dfs_buf *b = fs->bhash[hash_of(fs, blk)]; b; b = b->hnext)
+		if (b->blkno == blk)
+			return b;
+	return NULL;
+}
+
+static int cache_grow(struct dfs *fs)
+{
+	size_t nsize = fs->bhash_size ? fs->bhash_size * 2 : 4096;
+	struct dfs_buf **nh = calloc(nsize, sizeof(*nh));
+
+	if (!nh)
+		return daxfs_err(-ENOMEM, "buffer cache: out of memory");
+	size_t osize = fs->bhash_size;
+	struct dfs_buf **oh = fs->bhash;
+	fs->bhash = nh;
+	fs->bhash_size = nsize;
+	for (size_t i = 0; i < osize; i++)
+		for (struct dfs_buf *b = oh[i], *n; b; b = n) {
+			n = b->hnext;
+			size_t h = hash_of(fs, b->blkno);
+			b->hnext = nh[h];
+			nh[h] = b;
+		}
+	free(oh);
+	return 0;
+}
+
+static int cache_insert(struct dfs *fs, uint64_t blk, uint8_t kind, struct dfs_buf **out)
+{
+	if (fs->nbufs + 1 > fs->bhash_size) {
+		int err = cache_grow(fs);
+		if (err)
+			return err;
+	}
+	struct dfs_buf *b = calloc(1, sizeof(*b));
+	if (!b)
+		return daxfs_err(-ENOMEM, "buffer cache: out of memory");
+	b->blkno = blk;
+	b->kind = kind;
+	size_t h = hash_of(fs, blk);
+	b->hnext = fs->bhash[h];
+	fs->bhash[h] = b;
+	fs->nbufs++;
+	*out = b;
+	return 0;
+}
+
+static void cache_unlink(struct dfs *fs, struct dfs_buf *b)
+{
+	struct dfs_buf **pp = &fs->bhash[hash_of(fs, b->blkno)];
+
+	while (*pp != b)
+		pp = &(*pp)->hnext;
+	*pp = b->hnext;
+	fs->nbufs--;
+}
+
+static int check_blk(struct dfs *fs, uint64_t blk)
+{
+	if (blk >= fs->sb.total_blocks)
+		return daxfs_err(-EIO, "metadata block %llu is beyond the end of the filesystem",
+				 (unsigned long long)blk);
+	return 0;
+}
+
+int dfs_buf_read(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out)
+{
+	struct dfs_buf *b = cache_find(fs, blk);
+	int err;
+
+	if (b) {
+		*out = b;
+		return 0;
+	}
+	if ((err = check_blk(fs, blk)))
+		return err;
+	if ((err = cache_insert(fs, blk, (uint8_t)kind, &b)))
+		return err;
+	err = dfs_dev_read(fs, blk, b->data, 1);
+	if (!err && (kind == DFS_BUF_SEALED || kind == DFS_BUF_SUPER) &&
+	    !dfs_block_crc_ok(blk, b->data))
+		err = daxfs_err(-EIO, "metadata block %llu: checksum mismatch",
+				(unsigned long long)blk);
+	if (err) {
+		cache_unlink(fs, b);
+		free(b);
+		return err;
+	}
+	*out = b;
+	return 0;
+}
+
+int dfs_buf_new(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out)
+{
+	struct dfs_buf *b = cache_find(fs, blk);
+	int err;
+
+	if (!b) {
+		if ((err = check_blk(fs, blk)))
+			return err;
+		if ((err = cache_insert(fs, blk, (uint8_t)kind, &b)))
+			return err;
+	}
+	memset(b->data, 0, sizeof(b->data));
+	b->kind = (uint8_t)kind;
+	*out = b;
+	return 0;
+}
+
+void dfs_buf_dirty(struct dfs *fs, struct dfs_buf *b)
+{
+	if (b->dirty)
+		return;
+	b->dirty = true;
+	b->dnext = fs->dirty;
+	fs->dirty = b;
+	fs->ndirty++;
+}
+
+void dfs_buf_forget(struct dfs *fs, uint64_t blk)
+{
+	struct dfs_buf *b = cache_find(fs, blk);
+
+	/* a dirty copy is still written by the checkpoint; the block stays
+	 * unallocatable until then, so that write is harmless */
+	if (b && !b->dirty) {
+		cache_unlink(fs, b);
+		free(b);
+	}
+}
+
+void dfs_buf_trim(struct dfs *fs)
+{
+	if (fs->nbufs <= BUF_CACHE_MAX)
+		return;
+	for (size_t i = 0; i < fs->bhash_size && fs->nbufs > BUF_CACHE_MAX / 2; i++) {
+		struct dfs_buf **pp = &fs->bhash[i];
+
+		while (*pp) {
+			struct dfs_buf *b = *pp;
+
+			if (!b->dirty && b->kind != DFS_BUF_SUPER) {
+				*pp = b->hnext;
+				fs->nbufs--;
+				free(b);
+			} else {
+				pp = &b->hnext;
+			}
+		}
+	}
+}
+
+void dfs_buf_destroy_all(struct dfs *fs)
+{
+	for (size_t i = 0; i < fs->bhash_size; i++)
+		for (struct dfs_buf *b = fs->bhash[i], *n; b; b = n) {
+			n = b->hnext;
+			free(b);
+		}
+	free(fs->bhash);
+	fs->bhash = NULL;
+	fs->bhash_size = fs->nbufs = 0;
+	fs->dirty = NULL;
+	fs->ndirty = 0;
+}

@@ -1,0 +1,441 @@
+/* fs/dir.c - directories: ext2-style record blocks on media, a hash index in memory */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/internal.h"
+#include "util/err.h"
+
+/*
+ * A directory's data blocks hold variable-length records; a record's
+ * position (byte offset in the directory) never changes while it exists, which
+ * is what keeps readdir positions stable: a removed record is merged into its
+ * predecessor (or, first in its block, marked unused) and nothing moves. The
+ * name -> entry index is an open-addressing hash table built from the blocks
+ * on first use, so lookups in a 100,000-entry directory do not scan.
+ */
+
+#define REC_MAX (DFS_DIRENT_HDR + DFS_NAME_MAX + 5)   /* 272: the largest record */
+#define TOMB ((char *)&tomb_marker)
+static const char tomb_marker = 0;
+
+struct dent {
+	char *name;         /* NULL: empty; TOMB: deleted */
+	uint64_t ino;
+	uint64_t pos;
+	uint32_t hash;
+};
+
+struct dfs_dir {
+	struct dent *tab;
+	size_t cap, count, used;    /* used: count + tombstones */
+	uint64_t *roomy;            /* blocks that may have room for a large record */
+	size_t nroomy, roomy_cap;
+	uint64_t last_blk;          /* where the last record went */
+};
+
+static uint32_t name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+void dfs_dir_free_index(struct dfs_inode *ip)
+{
+	struct dfs_dir *d = ip->dir;
+
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->cap; i++)
+		if (d->tab[i].name && d->tab[i].name != TOMB)
+			free(d->tab[i].name);
+	free(d->tab);
+	free(d->roomy);
+	free(d);
+	ip->dir = NULL;
+}
+
+static int tab_resize(struct dfs_dir *d, size_t ncap)
+{
+	struct dent *nt = calloc(ncap, sizeof(*nt));
+
+	if (!nt)
+		return daxfs_err(-ENOMEM, "directory index: out of memory");
+	for (size_t i = 0; i < d->cap; i++) {
+		struct dent *e = &d->tab[i];
+		if (!e->name || e->name == TOMB)
+			continue;
+		size_t j = e->hash & (ncap - 1);
+		while (nt[j].name)
+			j = (j + 1) & (ncap - 1);
+		nt[j] = *e;
+	}
+	free(d->tab);
+	d->tab = nt;
+	d->cap = ncap;
+	d->used = d->count;
+	return 0;
+}
+
+static struct dent *tab_find(const struct dfs_dir *d, const char *name, uint32_t h)
+{
+	for (size_t j = h & (d->cap - 1);; j = (j + 1) & (d->cap - 1)) {
+		struct dent *e = &d->tab[j];
+
+		if (!e->name)
+			return NULL;
+		if (e->name != TOMB && e->hash == h && strcmp(e->name, name) == 0)
+			return e;
+	}
+}
+
+static int tab_add(struct dfs_dir *d, const char *name, uint64_t ino, uint64_t pos)
+{
+	int err;
+
+	if ((d->used + 1) * 4 > d->cap * 3 &&
+	    (err = tab_resize(d, d->count * 4 > d->cap ? d->cap * 2 : d->cap)))
+		return err;
+	uint32_t h = name_hash(name);
+	char *copy = strdup(name);
+	if (!copy)
+		return daxfs_err(-ENOMEM, "directory index: out of memory");
+	size_t j = h & (d->cap - 1);
+	while (d->tab[j].name && d->tab[j].name != TOMB)
+		j = (j + 1) & (d->cap - 1);
+	if (!d->tab[j].name)
+		d->used++;
+	d->tab[j] = (struct dent){ copy, ino, pos, h };
+	d->count++;
+	return 0;
+}
+
+static void tab_del(struct dfs_dir *d, struct dent *e)
+{
+	free(e->name);
+	e->name = TOMB;
+	d->count--;
+}
+
+static int roomy_push(struct dfs_dir *d, uint64_t lblk)
+{
+	if (d->nroomy == d->roomy_cap) {
+		size_t ncap = d->roomy_cap ? d->roomy_cap * 2 : 16;
+		uint64_t *n = realloc(d->roomy, ncap * sizeof(*n));
+		if (!n)
+			return daxfs_err(-ENOMEM, "directory index: out of memory");
+		d->roomy = n;
+		d->roomy_cap = ncap;
+	}
+	d->roomy[d->nroomy++] = lblk;
+	return 0;
+}
+
+static int dir_pblk(struct dfs_inode *dip, uint64_t lblk, uint64_t *pblk)
+{
+	size_t i = dfs_extent_search(dip, lblk);
+
+	if (i == dip->next || dip->ext[i].lblk > lblk)
+		return daxfs_err(-EIO, "directory %llu: block %llu is not mapped",
+				 (unsigned long long)dip->ino, (unsigned long long)lblk);
+	*pblk = dip->ext[i].pblk + (lblk - dip->ext[i].lblk);
+	return 0;
+}
+
+/* Reads directory block lblk and checks every record in it. */
+static int dir_block(struct dfs *fs, struct dfs_inode *dip, uint64_t lblk, struct dfs_buf **out)
+{
+	uint64_t pblk = 0;
+	struct dfs_buf *b;
+	int err;
+
+	if ((err = dir_pblk(dip, lblk, &pblk)) || (err = dfs_buf_read(fs, pblk, DFS_BUF_SEALED, &b)))
+		return err;
+	const uint8_t *p = b->data;
+	if (dfs_get32(p) != DFS_MAGIC_DIR || dfs_get64(p + 8) != dip->ino)
+		goto bad;
+	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; ) {
+		unsigned rec = dfs_get16(p + off + 8), nl = p[off + 10];
+		uint64_t ino = dfs_get64(p + off);
+
+		if (rec < DFS_DIRENT_HDR || rec % 8 || off + rec > DFS_DIR_END ||
+		    (ino && (nl == 0 || dfs_dirent_size(nl) > rec || ino >= fs->itable_slots ||
+			     memchr(p + off + DFS_DIRENT_HDR, '/', nl) ||
+			     memchr(p + off + DFS_DIRENT_HDR, 0, nl))) ||
+		    (!ino && off != DFS_DIR_HDR))
+			goto bad;
+		off += rec;
+	}
+	*out = b;
+	return 0;
+bad:
+	return daxfs_err(-EIO, "directory %llu: block %llu is damaged",
+			 (unsigned long long)dip->ino, (unsigned long long)lblk);
+}
+
+static uint64_t dir_nblocks(const struct dfs_inode *dip)
+{
+	return dip->d.size / DFS_BLOCK_SIZE;
+}
+
+static unsigned rec_slack(const uint8_t *p, unsigned off)
+{
+	unsigned rec = dfs_get16(p + off + 8);
+
+	return rec - (dfs_get64(p + off) ? dfs_dirent_size(p[off + 10]) : 0);
+}
+
+static unsigned block_max_slack(const uint8_t *p)
+{
+	unsigned best = 0;
+
+	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += dfs_get16(p + off + 8)) {
+		unsigned s = rec_slack(p, off);
+		best = s > best ? s : best;
+	}
+	return best;
+}
+
+static int dir_load(struct dfs *fs, struct dfs_inode *dip)
+{
+	struct dfs_dir *d;
+	int err;
+
+	if (dip->dir)
+		return 0;
+	if (!(d = calloc(1, sizeof(*d))))
+		return daxfs_err(-ENOMEM, "directory index: out of memory");
+	dip->dir = d;
+	if ((err = tab_resize(d, 64)))
+		goto fail;
+	for (uint64_t l = 0; l < dir_nblocks(dip); l++) {
+		struct dfs_buf *b;
+
+		if ((err = dir_block(fs, dip, l, &b)))
+			goto fail;
+		const uint8_t *p = b->data;
+		for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += dfs_get16(p + off + 8)) {
+			uint64_t ino = dfs_get64(p + off);
+			char name[DFS_NAME_MAX + 1];
+
+			if (!ino)
+				continue;
+			memcpy(name, p + off + DFS_DIRENT_HDR, p[off + 10]);
+			name[p[off + 10]] = '\0';
+			if (tab_find(d, name, name_hash(name))) {
+				err = daxfs_err(-EIO, "directory %llu: duplicate entry '%s'",
+						(unsigned long long)dip->ino, name);
+				goto fail;
+			}
+			if ((err = tab_add(d, name, ino, l * DFS_BLOCK_SIZE + off)))
+				goto fail;
+		}
+		if (block_max_slack(p) >= REC_MAX && (err = roomy_push(d, l)))
+			goto fail;
+		d->last_blk = l;
+	}
+	return 0;
+fail:
+	dfs_dir_free_index(dip);
+	return err;
+}
+
+int dfs_dir_lookup(struct dfs *fs, struct dfs_inode *dip, const char *name, uint64_t *ino)
+{
+	int err = dir_load(fs, dip);
+
+	if (err)
+		return err;
+	struct dent *e = tab_find(dip->dir, name, name_hash(name));
+	if (!e)
+		return -ENOENT;
+	*ino = e->ino;
+	return 0;
+}
+
+uint64_t dfs_dir_count(struct dfs *fs, struct dfs_inode *dip)
+{
+	return dir_load(fs, dip) ? 1 : dip->dir->count;
+}
+
+bool dfs_dir_is_empty(struct dfs *fs, struct dfs_inode *dip)
+{
+	return dfs_dir_count(fs, dip) == 0;
+}
+
+/* Puts a record into block lblk if a record there has room; *pos on success. */
+static int block_insert(struct dfs *fs, struct dfs_inode *dip, uint64_t lblk, const char *name,
+			uint64_t ino, uint32_t mode, uint64_t *pos)
+{
+	unsigned nl = (unsigned)strlen(name), need = dfs_dirent_size(nl);
+	struct dfs_buf *b;
+	int err = dir_block(fs, dip, lblk, &b);
+
+	if (err)
+		return err;
+	uint8_t *p = b->data;
+	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += dfs_get16(p + off + 8)) {
+		unsigned rec = dfs_get16(p + off + 8), at = off, reclen = rec;
+
+		if (rec_slack(p, off) < need)
+			continue;
+		if (dfs_get64(p + off)) {
+			unsigned used = dfs_dirent_size(p[off + 10]);
+			dfs_put16(p + off + 8, (uint16_t)used);
+			at = off + used;
+			reclen = rec - used;
+		}
+		memset(p + at, 0, reclen < need ? reclen : need);
+		dfs_put64(p + at, ino);
+		dfs_put16(p + at + 8, (uint16_t)reclen);
+		p[at + 10] = (uint8_t)nl;
+		p[at + 11] = (uint8_t)((mode >> 12) & 15);
+		memcpy(p + at + DFS_DIRENT_HDR, name, nl);
+		dfs_buf_dirty(fs, b);
+		*pos = lblk * DFS_BLOCK_SIZE + at;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+static int dir_grow(struct dfs *fs, struct dfs_inode *dip, uint64_t *lblk)
+{
+	uint64_t l = dir_nblocks(dip), goal = 0, pblk, len;
+	struct dfs_buf *b;
+	int err;
+
+	if (dip->next)
+		goal = dip->ext[dip->next - 1].pblk + dip->ext[dip->next - 1].len;
+	if ((err = dfs_alloc(fs, goal, 1, 1, false, &pblk, &len)))
+		return err;
+	if ((err = dfs_buf_new(fs, pblk, DFS_BUF_SEALED, &b)))
+		return err;
+	dfs_put32(b->data, DFS_MAGIC_DIR);
+	dfs_put64(b->data + 8, dip->ino);
+	dfs_put16(b->data + DFS_DIR_HDR + 8, DFS_DIR_END - DFS_DIR_HDR);
+	dfs_buf_dirty(fs, b);
+	dip->d.size += DFS_BLOCK_SIZE;
+	struct dfs_extent e = { l, pblk, 1, 0 };
+	if ((err = dfs_extent_insert(fs, dip, &e)))
+		return err;
+	*lblk = l;
+	return 0;
+}
+
+int dfs_dir_add(struct dfs *fs, struct dfs_inode *dip, const char *name, uint64_t ino,
+		uint32_t mode)
+{
+	struct dfs_dir *d;
+	uint64_t pos, lblk;
+	int err;
+
+	if ((err = dir_load(fs, dip)))
+		return err;
+	d = dip->dir;
+	if (tab_find(d, name, name_hash(name)))
+		return -EEXIST;
+	err = -ENOSPC;
+	if (dir_nblocks(dip))
+		err = block_insert(fs, dip, d->last_blk, name, ino, mode, &pos);
+	while (err == -ENOSPC && d->nroomy) {
+		lblk = d->roomy[d->nroomy - 1];
+		err = block_insert(fs, dip, lblk, name, ino, mode, &pos);
+		if (err == -ENOSPC)
+			d->nroomy--;
+		else if (!err)
+			d->last_blk = lblk;
+	}
+	if (err == -ENOSPC) {
+		if ((err = dir_grow(fs, dip, &lblk)))
+			return err;
+		d->last_blk = lblk;
+		err = block_insert(fs, dip, lblk, name, ino, mode, &pos);
+	}
+	if (err)
+		return err;
+	return tab_add(d, name, ino, pos);
+}
+
+int dfs_dir_remove(struct dfs *fs, struct dfs_inode *dip, const char *name)
+{
+	struct dfs_buf *b;
+	int err;
+
+	if ((err = dir_load(fs, dip)))
+		return err;
+	struct dent *e = tab_find(dip->dir, name, name_hash(name));
+	if (!e)
+		return -ENOENT;
+	uint64_t lblk = e->pos / DFS_BLOCK_SIZE;
+	unsigned at = (unsigned)(e->pos % DFS_BLOCK_SIZE), prev = 0;
+	if ((err = dir_block(fs, dip, lblk, &b)))
+		return err;
+	uint8_t *p = b->data;
+	for (unsigned off = DFS_DIR_HDR; off < at; off += dfs_get16(p + off + 8))
+		prev = off;
+	if (prev)
+		dfs_put16(p + prev + 8, (uint16_t)(dfs_get16(p + prev + 8) + dfs_get16(p + at + 8)));
+	else
+		dfs_put64(p + at, 0);
+	dfs_buf_dirty(fs, b);
+	tab_del(dip->dir, e);
+	if (block_max_slack(p) >= REC_MAX && lblk != dip->dir->last_blk)
+		(void)roomy_push(dip->dir, lblk);   /* only a hint */
+	return 0;
+}
+
+int dfs_dir_replace(struct dfs *fs, struct dfs_inode *dip, const char *name, uint64_t ino,
+		    uint32_t mode)
+{
+	struct dfs_buf *b;
+	int err;
+
+	if ((err = dir_load(fs, dip)))
+		return err;
+	struct dent *e = tab_find(dip->dir, name, name_hash(name));
+	if (!e)
+		return -ENOENT;
+	if ((err = dir_block(fs, dip, e->pos / DFS_BLOCK_SIZE, &b)))
+		return err;
+	uint8_t *p = b->data + e->pos % DFS_BLOCK_SIZE;
+	dfs_put64(p, ino);
+	p[11] = (uint8_t)((mode >> 12) & 15);
+	dfs_buf_dirty(fs, b);
+	e->ino = ino;
+	return 0;
+}
+
+int dfs_dir_iterate(struct dfs *fs, struct dfs_inode *dip, off_t pos, dfs_dir_actor_t actor,
+		    void *ctx)
+{
+	int err;
+
+	if (pos < (off_t)DFS_DIR_HDR)
+		pos = DFS_DIR_HDR;
+	for (uint64_t l = (uint64_t)pos / DFS_BLOCK_SIZE; l < dir_nblocks(dip); l++) {
+		struct dfs_buf *b;
+
+		if ((err = dir_block(fs, dip, l, &b)))
+			return err;
+		const uint8_t *p = b->data;
+		for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += dfs_get16(p + off + 8)) {
+			uint64_t here = l * DFS_BLOCK_SIZE + off;
+			unsigned rec = dfs_get16(p + off + 8);
+			char name[DFS_NAME_MAX + 1];
+
+			if (here < (uint64_t)pos || !dfs_get64(p + off))
+				continue;
+			memcpy(name, p + off + DFS_DIRENT_HDR, p[off + 10]);
+			name[p[off + 10]] = '\0';
+			uint64_t next = off + rec >= DFS_DIR_END ? (l + 1) * DFS_BLOCK_SIZE + DFS_DIR_HDR
+							       : here + rec;
+			int r = actor(ctx, name, dfs_get64(p + off), p[off + 11], (off_t)next);
+			if (r)
+				return r > 0 ? 0 : r;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,314 @@
+/* fs/extent.c - a file's extent map: in memory a sorted array, on media inline or a block chain */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/internal.h"
+#include "util/err.h"
+
+/*
+ * Up to 4 extents live in the inode. Beyond that the inode points at a chain
+ * of extent blocks (169 extents each, sorted, each block naming its owner and
+ * the next block). The whole map is loaded with the inode and written back
+ * after each change; adjacent extents merge, and a file may have at most
+ * DFS_MAX_EXTENTS of them (-ENOSPC beyond, documented in FORMAT.md).
+ */
+
+void dfs_extents_free_mem(struct dfs_inode *ip)
+{
+	free(ip->ext);
+	ip->ext = NULL;
+	ip->next = ip->ext_cap = 0;
+}
+
+static int ext_reserve(struct dfs_inode *ip, size_t n)
+{
+	if (n <= ip->ext_cap)
+		return 0;
+	size_t ncap = ip->ext_cap ? ip->ext_cap : 8;
+	while (ncap < n)
+		ncap *= 2;
+	struct dfs_extent *ne = realloc(ip->ext, ncap * sizeof(*ne));
+	if (!ne)
+		return daxfs_err(-ENOMEM, "extent map: out of memory");
+	ip->ext = ne;
+	ip->ext_cap = ncap;
+	return 0;
+}
+
+static int check_sorted(const struct dfs_inode *ip)
+{
+	for (size_t i = 1; i < ip->next; i++)
+		if (ip->ext[i].lblk < ip->ext[i - 1].lblk + ip->ext[i - 1].len)
+			return daxfs_err(-EIO, "inode %llu: extents overlap or are unsorted",
+					 (unsigned long long)ip->ino);
+	return 0;
+}
+
+int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip)
+{
+	const struct dfs_dinode *d = &ip->d;
+	int err;
+
+	if ((err = ext_reserve(ip, d->nextents ? d->nextents : 1)))
+		return err;
+	if (d->extent_blk == 0) {
+		for (unsigned i = 0; i < d->nextents; i++) {
+			if (d->inline_ext[i].pblk < fs->sb.data_start)
+				return daxfs_err(-EIO, "inode %llu: extent in the metadata area",
+						 (unsigned long long)ip->ino);
+			ip->ext[i] = d->inline_ext[i];
+		}
+		ip->next = d->nextents;
+		return check_sorted(ip);
+	}
+	size_t nblk = (d->nextents + DFS_EXTBLK_MAX - 1) / DFS_EXTBLK_MAX;
+	uint64_t blk = d->extent_blk;
+	ip->chain = calloc(nblk ? nblk : 1, sizeof(*ip->chain));
+	if (!ip->chain)
+		return daxfs_err(-ENOMEM, "extent map: out of memory");
+	ip->next = 0;
+	for (size_t k = 0; k < nblk; k++) {
+		struct dfs_buf *b;
+
+		if (blk < fs->sb.data_start || blk >= fs->sb.total_blocks)
+			return daxfs_err(-EIO, "inode %llu: extent block %llu out of bounds",
+					 (unsigned long long)ip->ino, (unsigned long long)blk);
+		if ((err = dfs_buf_read(fs, blk, DFS_BUF_SEALED, &b)))
+			return daxfs_err_prefix(err, "inode %llu", (unsigned long long)ip->ino);
+		uint32_t count = dfs_get32(b->data + 4);
+		if (dfs_get32(b->data) != DFS_MAGIC_EXTENT || dfs_get64(b->data + 16) != ip->ino ||
+		    count == 0 || count > DFS_EXTBLK_MAX || ip->next + count > d->nextents)
+			return daxfs_err(-EIO, "inode %llu: extent block %llu is damaged",
+					 (unsigned long long)ip->ino, (unsigned long long)blk);
+		for (uint32_t i = 0; i < count; i++)
+			if ((err = dfs_extent_decode(b->data + DFS_EXTBLK_HDR + i * DFS_EXTENT_SIZE,
+						     fs->sb.data_start, fs->sb.total_blocks,
+						     &ip->ext[ip->next++])))
+				return daxfs_err_prefix(err, "inode %llu", (unsigned long long)ip->ino);
+		ip->chain[ip->nchain++] = blk;
+		blk = dfs_get64(b->data + 8);
+	}
+	if (ip->next != d->nextents || blk != 0)
+		return daxfs_err(-EIO, "inode %llu: extent chain length does not match its count",
+				 (unsigned long long)ip->ino);
+	return check_sorted(ip);
+}
+
+int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip)
+{
+	size_t need = ip->next <= DFS_INLINE_EXTENTS ? 0 :
+		      (ip->next + DFS_EXTBLK_MAX - 1) / DFS_EXTBLK_MAX;
+	int err;
+
+	if (need > ip->nchain) {
+		uint64_t *nc = realloc(ip->chain, need * sizeof(*nc));
+		if (!nc)
+			return daxfs_err(-ENOMEM, "extent map: out of memory");
+		ip->chain = nc;
+		while (ip->nchain < need) {
+			uint64_t pblk, len;
+			uint64_t goal = ip->nchain ? ip->chain[ip->nchain - 1] + 1 : 0;
+			if ((err = dfs_alloc(fs, goal, 1, 1, false, &pblk, &len)))
+				return err;
+			ip->chain[ip->nchain++] = pblk;
+		}
+	}
+	while (ip->nchain > need) {
+		if ((err = dfs_free(fs, ip->chain[ip->nchain - 1], 1)))
+			return err;
+		ip->nchain--;
+	}
+	ip->d.nextents = (uint32_t)ip->next;
+	memset(ip->d.inline_ext, 0, sizeof(ip->d.inline_ext));
+	if (need == 0) {
+		ip->d.extent_blk = 0;
+		for (size_t i = 0; i < ip->next; i++)
+			ip->d.inline_ext[i] = ip->ext[i];
+		return dfs_inode_write(fs, ip);
+	}
+	ip->d.extent_blk = ip->chain[0];
+	for (size_t k = 0; k < need; k++) {
+		struct dfs_buf *b;
+		size_t first = k * DFS_EXTBLK_MAX;
+		size_t count = ip->next - first < DFS_EXTBLK_MAX ? ip->next - first : DFS_EXTBLK_MAX;
+
+		if ((err = dfs_buf_new(fs, ip->chain[k], DFS_BUF_SEALED, &b)))
+			return err;
+		dfs_put32(b->data, DFS_MAGIC_EXTENT);
+		dfs_put32(b->data + 4, (uint32_t)count);
+		dfs_put64(b->data + 8, k + 1 < need ? ip->chain[k + 1] : 0);
+		dfs_put64(b->data + 16, ip->ino);
+		for (size_t i = 0; i < count; i++)
+			dfs_extent_encode(&ip->ext[first + i], b->data + DFS_EXTBLK_HDR + i * DFS_EXTENT_SIZE);
+		dfs_buf_dirty(fs, b);
+	}
+	return dfs_inode_write(fs, ip);
+}
+
+size_t dfs_extent_search(const struct dfs_inode *ip, uint64_t lblk)
+{
+	size_t lo = 0, hi = ip->next;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ip->ext[mid].lblk + ip->ext[mid].len <= lblk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool mergeable(const struct dfs_extent *a, const struct dfs_extent *b)
+{
+	return a->lblk + a->len == b->lblk && a->pblk + a->len == b->pblk &&
+	       a->flags == b->flags && (uint64_t)a->len + b->len <= UINT32_MAX;
+}
+
+static void ext_delete(struct dfs_inode *ip, size_t i)
+{
+	memmove(&ip->ext[i], &ip->ext[i + 1], (ip->next - i - 1) * sizeof(*ip->ext));
+	ip->next--;
+}
+
+static int ext_insert_at(struct dfs_inode *ip, size_t i, const struct dfs_extent *e)
+{
+	int err = ext_reserve(ip, ip->next + 1);
+
+	if (err)
+		return err;
+	memmove(&ip->ext[i + 1], &ip->ext[i], (ip->next - i) * sizeof(*ip->ext));
+	ip->ext[i] = *e;
+	ip->next++;
+	return 0;
+}
+
+/* Merges extents around [from, to] with their neighbours. */
+static void normalize(struct dfs_inode *ip, size_t from, size_t to)
+{
+	size_t i = from ? from - 1 : 0;
+
+	while (i + 1 < ip->next && i <= to + 1) {
+		if (mergeable(&ip->ext[i], &ip->ext[i + 1])) {
+			ip->ext[i].len += ip->ext[i + 1].len;
+			ext_delete(ip, i + 1);
+			if (to)
+				to--;
+		} else {
+			i++;
+		}
+	}
+}
+
+/* Makes lblk an extent boundary; splits the extent that contains it. */
+static int split_at(struct dfs_inode *ip, uint64_t lblk)
+{
+	size_t i = dfs_extent_search(ip, lblk);
+
+	if (i == ip->next || ip->ext[i].lblk >= lblk)
+		return 0;
+	struct dfs_extent *e = &ip->ext[i];
+	uint32_t head = (uint32_t)(lblk - e->lblk);
+	struct dfs_extent tail = { lblk, e->pblk + head, e->len - head, e->flags };
+	e->len = head;
+	return ext_insert_at(ip, i + 1, &tail);
+}
+
+static int too_many(const struct dfs_inode *ip, size_t extra)
+{
+	if (ip->next + extra > DFS_MAX_EXTENTS)
+		return daxfs_err(-ENOSPC, "inode %llu: too fragmented (more than %u extents)",
+				 (unsigned long long)ip->ino, DFS_MAX_EXTENTS);
+	return 0;
+}
+
+int dfs_extent_insert(struct dfs *fs, struct dfs_inode *ip, const struct dfs_extent *e)
+{
+	size_t i = dfs_extent_search(ip, e->lblk);
+	int err;
+
+	if (i < ip->next && ip->ext[i].lblk < e->lblk + e->len)
+		return daxfs_err(-EIO, "inode %llu: new extent overlaps a mapped one",
+				 (unsigned long long)ip->ino);
+	if ((err = too_many(ip, 1)) || (err = ext_insert_at(ip, i, e)))
+		return err;
+	normalize(ip, i, i);
+	ip->d.blocks += e->len;
+	return dfs_extents_store(fs, ip);
+}
+
+int dfs_extent_remove(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
+		      size_t max_extents, bool *done)
+{
+	uint64_t end = lblk + count;
+	size_t changed = 0;
+	int err;
+
+	*done = false;
+	if ((err = too_many(ip, 2)) || (err = split_at(ip, lblk)) || (err = split_at(ip, end)))
+		return err;
+	size_t i = dfs_extent_search(ip, lblk);
+	while (i < ip->next && ip->ext[i].lblk < end && changed < max_extents) {
+		struct dfs_extent e = ip->ext[i];
+
+		if ((err = dfs_free(fs, e.pblk, e.len)))
+			return err;
+		ip->d.blocks -= e.len;
+		ext_delete(ip, i);
+		changed++;
+	}
+	*done = i >= ip->next || ip->ext[i].lblk >= end;
+	normalize(ip, i, i);
+	return dfs_extents_store(fs, ip);
+}
+
+int dfs_extent_mark_written(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count)
+{
+	uint64_t end = lblk + count;
+	int err;
+
+	if ((err = too_many(ip, 2)) || (err = split_at(ip, lblk)) || (err = split_at(ip, end)))
+		return err;
+	size_t first = dfs_extent_search(ip, lblk), i;
+	for (i = first; i < ip->next && ip->ext[i].lblk < end; i++)
+		ip->ext[i].flags &= ~DFS_EXT_UNWRITTEN;
+	normalize(ip, first, i);
+	return dfs_extents_store(fs, ip);
+}
+
+int dfs_extent_alloc(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
+		     uint32_t flags, struct dfs_extent *out)
+{
+	size_t i = dfs_extent_search(ip, lblk);
+	uint64_t goal = 0, pblk, len;
+	bool align = false;
+	int err;
+
+	if (i > 0) {
+		const struct dfs_extent *prev = &ip->ext[i - 1];
+		goal = prev->pblk + prev->len + (lblk - (prev->lblk + prev->len));
+		if (goal >= fs->sb.total_blocks)
+			goal = 0;
+		/* keep streaming writes contiguous, but start a 2 MiB aligned
+		 * run when the file reaches a 2 MiB boundary off alignment */
+		if (lblk % DFS_ALIGN_BLOCKS == 0 && goal % DFS_ALIGN_BLOCKS != 0)
+			align = true;
+	} else if (lblk % DFS_ALIGN_BLOCKS == 0 && count >= DFS_ALIGN_BLOCKS) {
+		align = true;
+	}
+	if (i < ip->next && ip->ext[i].lblk < lblk + count)
+		count = ip->ext[i].lblk - lblk;
+	if ((err = too_many(ip, 1)))
+		return err;
+	if ((err = dfs_alloc(fs, goal, count, 1, align, &pblk, &len)))
+		return err;
+	/* no file may ever show another file's old data */
+	if ((err = dfs_dev_zero(fs, pblk, len))) {
+		(void)dfs_free(fs, pblk, len);
+		return err;
+	}
+	*out = (struct dfs_extent){ lblk, pblk, (uint32_t)len, flags };
+	return dfs_extent_insert(fs, ip, out);
+}

@@ -1,0 +1,573 @@
+/* fs/file.c - file data: the dax_iomap_rw-style read and write loops, truncate, fallocate, seek */
+#include <errno.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/internal.h"
+#include "util/err.h"
+
+/*
+ * Reads and writes loop over dfs_iomap_begin_locked (kernel-chain.md B.5.2):
+ * holes and unwritten extents read as a shared zero page without touching
+ * the device; mapped extents are reached through dm_dax_direct_access, whose
+ * clamped answers (target and stripe-chunk boundaries) are looped; a table
+ * that is not DAX (or dax=never) goes through a bounce buffer and the bio
+ * path. An error after some bytes gives a short count, at the first byte the
+ * error itself. No meta lock is held while the caller copies.
+ */
+
+#define ZERO_CHUNK (64u * 1024)
+static uint8_t zero_page[ZERO_CHUNK];     /* never written: read-only by contract */
+
+#define BATCH_EXTENTS 64
+#define DATA_RESERVE 96
+
+struct rw_priv {
+	struct dfs_inode *ip;
+	uint8_t *bounce;
+	bool write;
+	unsigned flags;
+	unsigned npieces;
+	struct { uint64_t addr; size_t len; } pieces[DFS_READ_MAX_IOV];
+};
+
+static int check_reg(struct dfs_inode *ip)
+{
+	if (dfs_is_dir(ip))
+		return daxfs_err(-EISDIR, "inode %llu is a directory", (unsigned long long)ip->ino);
+	if (!dfs_is_reg(ip))
+		return daxfs_err(-EINVAL, "inode %llu is not a regular file", (unsigned long long)ip->ino);
+	return 0;
+}
+
+/* One direct_access resolution: at most len bytes at device address addr. */
+static long dax_piece(struct dfs *fs, uint64_t addr, uint64_t len, void **kaddr)
+{
+	uint64_t in = addr & (DFS_BLOCK_SIZE - 1);
+	long pages = (long)((in + len + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT);
+	void *k;
+	long got = dm_dax_direct_access(fs->md, addr >> DFS_BLOCK_SHIFT, pages, DAX_ACCESS, &k, NULL);
+
+	if (got < 0)
+		return got;
+	if (got == 0)
+		return -EIO;
+	uint64_t bytes = ((uint64_t)got << DFS_BLOCK_SHIFT) - in;
+	*kaddr = (uint8_t *)k + in;
+	return (long)(bytes < len ? bytes : len);
+}
+
+ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, struct dfs_read *rd)
+{
+	struct dfs_inode *ip;
+	struct rw_priv *p;
+	int err;
+
+	memset(rd, 0, sizeof(*rd));
+	if (off < 0)
+		return daxfs_err(-EINVAL, "read: negative offset");
+	if ((err = dfs_inode_lock_data(fs, ino, false, &ip)))
+		return err;
+	if ((err = check_reg(ip)))
+		goto fail;
+	if ((uint64_t)off >= ip->d.size || size == 0) {
+		dfs_inode_unlock_data(fs, ip, false);
+		return 0;
+	}
+	if (size > ip->d.size - (uint64_t)off)
+		size = ip->d.size - (uint64_t)off;
+	if (!(p = calloc(1, sizeof(*p)))) {
+		err = daxfs_err(-ENOMEM, "read: out of memory");
+		goto fail;
+	}
+	p->ip = ip;
+	rd->priv = p;
+	uint64_t pos = (uint64_t)off;
+	size_t got = 0;
+	while (got < size && rd->niov < DFS_READ_MAX_IOV) {
+		struct dfs_iomap m;
+		void *base;
+		uint64_t n;
+
+		if ((err = dfs_iomap_begin_locked(fs, ip, pos, size - got, DFS_IOMAP_REPORT, &m)))
+			break;
+		if (m.type != DFS_IOMAP_MAPPED) {
+			n = m.length < ZERO_CHUNK ? m.length : ZERO_CHUNK;
+			base = zero_page;
+		} else if (fs->dax) {
+			long r = dax_piece(fs, m.addr, m.length, &base);
+			if (r < 0) {
+				err = daxfs_err((int)r, "read: direct_access at device byte %llu failed",
+						(unsigned long long)m.addr);
+				break;
+			}
+			n = (uint64_t)r;
+		} else {
+			if (!p->bounce && !(p->bounce = malloc(size))) {
+				err = daxfs_err(-ENOMEM, "read: out of memory");
+				break;
+			}
+			base = p->bounce + got;
+			n = m.length;
+			if ((err = dm_submit_bio(fs->md, DAX_REQ_READ, 0, m.addr, base, n)))
+				break;
+		}
+		rd->iov[rd->niov++] = (struct iovec){ base, n };
+		got += n;
+		pos += n;
+	}
+	rd->bytes = got;
+	if (got == 0) {
+		dfs_read_end(fs, rd);
+		return err ? err : 0;
+	}
+	return (ssize_t)got;
+fail:
+	dfs_inode_unlock_data(fs, ip, false);
+	return err;
+}
+
+void dfs_read_end(struct dfs *fs, struct dfs_read *rd)
+{
+	struct rw_priv *p = rd->priv;
+
+	if (!p)
+		return;
+	rd->priv = NULL;
+	dfs_inode_unlock_data(fs, p->ip, false);
+	free(p->bounce);
+	free(p);
+}
+
+/* Zeroes the written bytes of [from, to) (a partial block at EOF, a gap
+ * opened by extending the size) through the bio path, durably. */
+static int zero_written(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		size_t i = dfs_extent_search(ip, from >> DFS_BLOCK_SHIFT);
+		if (i == ip->next)
+			return 0;
+		const struct dfs_extent *e = &ip->ext[i];
+		uint64_t es = e->lblk << DFS_BLOCK_SHIFT, ee = es + ((uint64_t)e->len << DFS_BLOCK_SHIFT);
+		uint64_t s = from > es ? from : es, t = to < ee ? to : ee;
+		if (s >= to)
+			return 0;
+		if (!(e->flags & DFS_EXT_UNWRITTEN)) {
+			uint64_t addr = (e->pblk << DFS_BLOCK_SHIFT) + (s - es);
+			for (uint64_t done = 0; done < t - s; ) {
+				size_t n = t - s - done < ZERO_CHUNK ? (size_t)(t - s - done) : ZERO_CHUNK;
+				int err = dm_submit_bio(fs->md, DAX_REQ_WRITE, DM_BIO_FUA, addr + done,
+							zero_page, n);
+				if (err)
+					return err;
+				done += n;
+			}
+		}
+		from = t;
+	}
+	return 0;
+}
+
+ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, unsigned flags,
+			struct dfs_write *wr)
+{
+	struct dfs_inode *ip;
+	struct rw_priv *p = NULL;
+	int err;
+
+	memset(wr, 0, sizeof(*wr));
+	if ((err = dfs_check_writable(fs)))
+		return err;
+	if (off < 0 && !(flags & DFS_WRITE_APPEND))
+		return daxfs_err(-EINVAL, "write: negative offset");
+	if ((err = dfs_inode_lock_data(fs, ino, true, &ip)))
+		return err;
+	if ((err = check_reg(ip)))
+		goto fail;
+	uint64_t pos = (flags & DFS_WRITE_APPEND) ? ip->d.size : (uint64_t)off;
+	wr->off = (off_t)pos;
+	if (pos > (uint64_t)INT64_MAX || size > (uint64_t)INT64_MAX - pos) {
+		err = daxfs_err(-EFBIG, "write: beyond the maximum file size");
+		goto fail;
+	}
+	if (size == 0) {
+		dfs_inode_unlock_data(fs, ip, true);
+		return 0;
+	}
+	if (pos > ip->d.size && (err = zero_written(fs, ip, ip->d.size, pos)))
+		goto fail;
+	if (!(p = calloc(1, sizeof(*p)))) {
+		err = daxfs_err(-ENOMEM, "write: out of memory");
+		goto fail;
+	}
+	p->ip = ip;
+	p->write = true;
+	p->flags = flags;
+	wr->priv = p;
+	size_t got = 0;
+	while (got < size && wr->niov < DFS_READ_MAX_IOV) {
+		struct dfs_iomap m;
+		void *base;
+		uint64_t n;
+
+		if ((err = dfs_iomap_begin_locked(fs, ip, pos, size - got, DFS_IOMAP_WRITE, &m)))
+			break;
+		if (fs->dax) {
+			long r = dax_piece(fs, m.addr, m.length, &base);
+			if (r < 0) {
+				err = daxfs_err((int)r, "write: direct_access at device byte %llu failed",
+						(unsigned long long)m.addr);
+				break;
+			}
+			n = (uint64_t)r;
+		} else {
+			if (!p->bounce && !(p->bounce = malloc(size))) {
+				err = daxfs_err(-ENOMEM, "write: out of memory");
+				break;
+			}
+			base = p->bounce + got;
+			n = m.length;
+		}
+		p->pieces[p->npieces].addr = m.addr;
+		p->pieces[p->npieces++].len = n;
+		wr->iov[wr->niov++] = (struct iovec){ base, n };
+		got += n;
+		pos += n;
+	}
+	wr->bytes = got;
+	if (got == 0) {
+		dfs_write_end(fs, wr, 0);
+		return err;
+	}
+	return (ssize_t)got;
+fail:
+	dfs_inode_unlock_data(fs, ip, true);
+	return err;
+}
+
+ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
+{
+	struct rw_priv *p = wr->priv;
+	struct dfs_inode *ip;
+	int err = 0;
+
+	if (!p)
+		return 0;
+	ip = p->ip;
+	if (copied > wr->bytes)
+		copied = wr->bytes;
+	const bool sync = p->flags & DFS_WRITE_SYNC;
+	size_t left = copied;
+	for (unsigned i = 0; i < p->npieces && left && !err; i++) {
+		size_t n = p->pieces[i].len < left ? p->pieces[i].len : left;
+
+		if (fs->dax)
+			err = dm_persist_range(fs->md, p->pieces[i].addr, n, sync && n == left);
+		else
+			err = dm_submit_bio(fs->md, DAX_REQ_WRITE, sync ? DM_BIO_FUA : 0,
+					    p->pieces[i].addr, p->bounce + (copied - left), n);
+		left -= n;
+	}
+	if (copied > 0) {
+		pthread_mutex_lock(&fs->meta);
+		int e2 = dfs_txn_reserve(fs, 4);
+		if (!e2) {
+			if ((uint64_t)wr->off + copied > ip->d.size)
+				ip->d.size = (uint64_t)wr->off + copied;
+			dfs_now(&ip->d.mtime);
+			ip->d.ctime = ip->d.mtime;
+			e2 = dfs_inode_write(fs, ip);
+		}
+		if (!e2 && sync)
+			e2 = dfs_commit_inode(fs, ip);
+		pthread_mutex_unlock(&fs->meta);
+		err = err ? err : e2;
+	}
+	wr->priv = NULL;
+	dfs_inode_unlock_data(fs, ip, true);
+	free(p->bounce);
+	free(p);
+	return err ? err : (ssize_t)copied;
+}
+
+ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		struct dfs_read rd;
+		ssize_t n = dfs_read_begin(fs, ino, off + (off_t)done, size - done, &rd);
+
+		if (n <= 0)
+			return done ? (ssize_t)done : n;
+		size_t at = done;
+		for (unsigned i = 0; i < rd.niov; i++) {
+			memcpy((uint8_t *)buf + at, rd.iov[i].iov_base, rd.iov[i].iov_len);
+			at += rd.iov[i].iov_len;
+		}
+		bool full_iov = rd.niov == DFS_READ_MAX_IOV;
+		dfs_read_end(fs, &rd);
+		size_t want = size - done;
+		done += (size_t)n;
+		if ((size_t)n < want && !full_iov)
+			break;      /* EOF, or an error after some bytes */
+	}
+	return (ssize_t)done;
+}
+
+ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, off_t off,
+		   unsigned flags)
+{
+	size_t done = 0;
+
+	while (done < size || (size == 0 && done == 0)) {
+		struct dfs_write wr;
+		ssize_t n = dfs_write_begin(fs, ino, off + (off_t)done, size - done, flags, &wr);
+
+		if (n <= 0)
+			return done ? (ssize_t)done : n;
+		size_t at = done;
+		for (unsigned i = 0; i < wr.niov; i++) {
+			memcpy(wr.iov[i].iov_base, (const uint8_t *)buf + at, wr.iov[i].iov_len);
+			at += wr.iov[i].iov_len;
+		}
+		ssize_t e = dfs_write_end(fs, &wr, (size_t)n);
+		if (e < 0)
+			return e;
+		if (flags & DFS_WRITE_APPEND)
+			off = wr.off - (off_t)done;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int dfs_fsync(struct dfs *fs, uint64_t ino, bool datasync)
+{
+	struct dfs_inode *ip;
+	int err;
+
+	(void)datasync;
+	pthread_mutex_lock(&fs->meta);
+	err = dfs_iget(fs, ino, &ip);
+	if (!err && !fs->rdonly)
+		err = dfs_commit_inode(fs, ip);
+	pthread_mutex_unlock(&fs->meta);
+	if (!err && !fs->rdonly)
+		err = dfs_dev_flush(fs);
+	return err;
+}
+
+/* ---- truncate and fallocate ---- */
+
+/* Unmaps [lblk, lblk+count) in transaction-sized batches. */
+static int unmap_range(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count)
+{
+	bool done = false;
+	int err;
+
+	while (!done) {
+		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)) ||
+		    (err = dfs_extent_remove(fs, ip, lblk, count, BATCH_EXTENTS, &done)))
+			return err;
+	}
+	return 0;
+}
+
+int dfs_free_all_data(struct dfs *fs, struct dfs_inode *ip)
+{
+	return unmap_range(fs, ip, 0, UINT64_MAX >> DFS_BLOCK_SHIFT);
+}
+
+int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size)
+{
+	uint64_t old = ip->d.size;
+	int err;
+
+	if (size > (uint64_t)INT64_MAX)
+		return daxfs_err(-EFBIG, "truncate: beyond the maximum file size");
+	if (size > old) {
+		if ((err = zero_written(fs, ip, old, size)))
+			return err;
+	} else {
+		uint64_t keep = (size + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
+		/* free from the end backwards so that every intermediate state a
+		 * crash can leave is a shorter file, never blocks with old data
+		 * beyond EOF */
+		while (ip->next && ip->ext[ip->next - 1].lblk + ip->ext[ip->next - 1].len > keep) {
+			const struct dfs_extent *last = &ip->ext[ip->next - 1];
+			uint64_t from = last->lblk > keep ? last->lblk : keep;
+			if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)))
+				return err;
+			if (ip->d.size > from << DFS_BLOCK_SHIFT)
+				ip->d.size = from << DFS_BLOCK_SHIFT > size ? from << DFS_BLOCK_SHIFT : size;
+			bool done;
+			if ((err = dfs_extent_remove(fs, ip, from, UINT64_MAX / 2, BATCH_EXTENTS, &done)))
+				return err;
+		}
+		if ((err = zero_written(fs, ip, size, keep << DFS_BLOCK_SHIFT)))
+			return err;
+	}
+	ip->d.size = size;
+	return dfs_inode_write(fs, ip);
+}
+
+static int prealloc(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64_t count)
+{
+	uint64_t l = first, end = first + count;
+	int err;
+
+	while (l < end) {
+		size_t i = dfs_extent_search(ip, l);
+		if (i < ip->next && ip->ext[i].lblk <= l) {
+			l = ip->ext[i].lblk + ip->ext[i].len;
+			continue;
+		}
+		uint64_t hole_end = i < ip->next && ip->ext[i].lblk < end ? ip->ext[i].lblk : end;
+		struct dfs_extent e;
+		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)) ||
+		    (err = dfs_extent_alloc(fs, ip, l, hole_end - l, DFS_EXT_UNWRITTEN, &e)))
+			return err;
+		l = e.lblk + e.len;
+	}
+	return 0;
+}
+
+int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
+{
+	struct dfs_inode *ip;
+	int err;
+
+	if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE &&
+	    mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) &&
+	    (mode & ~FALLOC_FL_KEEP_SIZE) != FALLOC_FL_ZERO_RANGE)
+		return daxfs_err(-EOPNOTSUPP, "fallocate: mode 0x%x is not supported", mode);
+	if (off < 0 || len <= 0)
+		return daxfs_err(-EINVAL, "fallocate: bad range");
+	if (len > INT64_MAX - off)
+		return daxfs_err(-EFBIG, "fallocate: beyond the maximum file size");
+	if ((err = dfs_check_writable(fs)))
+		return err;
+	if ((err = dfs_inode_lock_data(fs, ino, true, &ip)))
+		return err;
+	if (dfs_is_dir(ip) || !dfs_is_reg(ip)) {
+		err = daxfs_err(dfs_is_dir(ip) ? -EISDIR : -ENODEV, "fallocate: not a regular file");
+		dfs_inode_unlock_data(fs, ip, true);
+		return err;
+	}
+	uint64_t s = (uint64_t)off, e = s + (uint64_t)len;
+	uint64_t fs_blk = (s + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT, fe_blk = e >> DFS_BLOCK_SHIFT;
+	pthread_mutex_lock(&fs->meta);
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		/* partial blocks at the edges are zeroed in place, whole ones unmapped */
+		uint64_t lim = mode & FALLOC_FL_PUNCH_HOLE ? (ip->d.size > e ? e : ip->d.size) : e;
+		if (fs_blk > fe_blk) {
+			err = zero_written(fs, ip, s, lim > s ? lim : s);
+		} else {
+			err = zero_written(fs, ip, s, fs_blk << DFS_BLOCK_SHIFT);
+			if (!err)
+				err = zero_written(fs, ip, fe_blk << DFS_BLOCK_SHIFT, e);
+			if (!err && fe_blk > fs_blk)
+				err = unmap_range(fs, ip, fs_blk, fe_blk - fs_blk);
+		}
+		if (!err && (mode & FALLOC_FL_ZERO_RANGE) && fe_blk > fs_blk)
+			err = prealloc(fs, ip, fs_blk, fe_blk - fs_blk);
+	} else {
+		uint64_t first = s >> DFS_BLOCK_SHIFT, last = (e + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
+		err = prealloc(fs, ip, first, last - first);
+	}
+	if (!err && !(mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) && e > ip->d.size) {
+		err = zero_written(fs, ip, ip->d.size, e);
+		if (!err)
+			ip->d.size = e;
+	}
+	if (!err) {
+		if (!(err = dfs_txn_reserve(fs, 4))) {
+			dfs_now(&ip->d.ctime);
+			if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+				ip->d.mtime = ip->d.ctime;
+			err = dfs_inode_write(fs, ip);
+		}
+	}
+	pthread_mutex_unlock(&fs->meta);
+	dfs_inode_unlock_data(fs, ip, true);
+	return err;
+}
+
+off_t dfs_lseek(struct dfs *fs, uint64_t ino, off_t off, int whence)
+{
+	struct dfs_inode *ip;
+	off_t ret;
+	int err;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return daxfs_err(-EINVAL, "lseek: only SEEK_DATA and SEEK_HOLE");
+	if ((err = dfs_inode_lock_data(fs, ino, false, &ip)))
+		return err;
+	uint64_t size = ip->d.size, pos = off < 0 ? 0 : (uint64_t)off;
+	if (off < 0 || pos >= size) {
+		ret = daxfs_err(-ENXIO, "lseek: offset beyond end of file");
+		goto out;
+	}
+	size_t i = dfs_extent_search(ip, pos >> DFS_BLOCK_SHIFT);
+	if (whence == SEEK_DATA) {
+		for (; i < ip->next && (ip->ext[i].flags & DFS_EXT_UNWRITTEN); i++)
+			;
+		if (i == ip->next) {
+			ret = daxfs_err(-ENXIO, "lseek: no data after offset");
+			goto out;
+		}
+		uint64_t d = ip->ext[i].lblk << DFS_BLOCK_SHIFT;
+		d = d > pos ? d : pos;
+		ret = d >= size ? daxfs_err(-ENXIO, "lseek: no data after offset") : (off_t)d;
+	} else {
+		uint64_t h = pos;
+		while (i < ip->next && !(ip->ext[i].flags & DFS_EXT_UNWRITTEN) &&
+		       ip->ext[i].lblk << DFS_BLOCK_SHIFT <= h) {
+			h = (ip->ext[i].lblk + ip->ext[i].len) << DFS_BLOCK_SHIFT;
+			i++;
+		}
+		ret = (off_t)(h < size ? h : size);
+	}
+out:
+	dfs_inode_unlock_data(fs, ip, false);
+	return ret;
+}
+
+ssize_t dfs_copy_file_range(struct dfs *fs, uint64_t ino_in, off_t off_in, uint64_t ino_out,
+			    off_t off_out, size_t len)
+{
+	const size_t chunk = 1u << 20;
+	size_t done = 0;
+
+	if (off_in < 0 || off_out < 0)
+		return daxfs_err(-EINVAL, "copy_file_range: negative offset");
+	if (ino_in == ino_out && (uint64_t)off_in < (uint64_t)off_out + len &&
+	    (uint64_t)off_out < (uint64_t)off_in + len)
+		return daxfs_err(-EINVAL, "copy_file_range: overlapping ranges in one file");
+	uint8_t *buf = malloc(len < chunk ? (len ? len : 1) : chunk);
+	if (!buf)
+		return daxfs_err(-ENOMEM, "copy_file_range: out of memory");
+	while (done < len) {
+		size_t want = len - done < chunk ? len - done : chunk;
+		ssize_t r = dfs_pread(fs, ino_in, buf, want, off_in + (off_t)done);
+		if (r <= 0) {
+			if (r < 0 && done == 0) {
+				free(buf);
+				return r;
+			}
+			break;
+		}
+		ssize_t w = dfs_pwrite(fs, ino_out, buf, (size_t)r, off_out + (off_t)done, 0);
+		if (w < 0) {
+			free(buf);
+			return done ? (ssize_t)done : w;
+		}
+		done += (size_t)w;
+		if (w < r)
+			break;
+	}
+	free(buf);
+	return (ssize_t)done;
+}

@@ -1,0 +1,308 @@
+/* fs/format.c - encoders and checking decoders of the on-media structures */
+#include <errno.h>
+#include <string.h>
+
+#include "fs/crc32c.h"
+#include "fs/format.h"
+#include "util/err.h"
+
+uint32_t dfs_block_crc(uint64_t blkno, const uint8_t *block)
+{
+	uint8_t le[8];
+
+	dfs_put64(le, blkno);
+	return crc32c_final(crc32c_update(crc32c_update(CRC32C_INIT, le, 8), block,
+					  DFS_TAIL_CRC_OFF));
+}
+
+void dfs_block_seal(uint64_t blkno, uint8_t *block)
+{
+	dfs_put32(block + DFS_TAIL_CRC_OFF, dfs_block_crc(blkno, block));
+}
+
+bool dfs_block_crc_ok(uint64_t blkno, const uint8_t *block)
+{
+	return dfs_get32(block + DFS_TAIL_CRC_OFF) == dfs_block_crc(blkno, block);
+}
+
+/* ---- superblock ---- */
+
+void dfs_super_encode(const struct dfs_super *sb, uint64_t blkno, uint8_t *b)
+{
+	memset(b, 0, DFS_BLOCK_SIZE);
+	dfs_put64(b + 0, DFS_MAGIC);
+	dfs_put16(b + 8, sb->major);
+	dfs_put16(b + 10, sb->minor);
+	dfs_put32(b + 12, DFS_BLOCK_SIZE);
+	dfs_put64(b + 16, sb->total_blocks);
+	dfs_put64(b + 24, sb->fingerprint);
+	memcpy(b + 32, sb->uuid, 16);
+	memcpy(b + 48, sb->label, strnlen(sb->label, 63));
+	dfs_put32(b + 112, sb->state);
+	dfs_put64(b + 120, sb->journal_start);
+	dfs_put64(b + 128, sb->journal_blocks);
+	dfs_put64(b + 136, sb->gdt_start);
+	dfs_put32(b + 144, sb->gdt_blocks);
+	dfs_put32(b + 148, sb->blocks_per_group);
+	dfs_put64(b + 152, sb->ngroups);
+	dfs_put64(b + 160, sb->data_start);
+	dfs_put64(b + 168, sb->orphan_head);
+	dfs_put64(b + 176, sb->next_generation);
+	dfs_put64(b + 184, (uint64_t)sb->mkfs_time);
+	dfs_put64(b + 192, (uint64_t)sb->mount_time);
+	dfs_put64(b + 200, (uint64_t)sb->write_time);
+	dfs_put32(b + 208, sb->mount_count);
+	dfs_put32(b + 212, sb->itable_nextents);
+	for (unsigned i = 0; i < sb->itable_nextents && i < DFS_ITABLE_MAX_EXTENTS; i++) {
+		dfs_put64(b + 256 + i * 16, sb->itable[i].pblk);
+		dfs_put32(b + 256 + i * 16 + 8, sb->itable[i].len);
+	}
+	dfs_block_seal(blkno, b);
+}
+
+static uint64_t div_up(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	if (dfs_get64(b) != DFS_MAGIC)
+		return daxfs_err(-EINVAL, "superblock %llu: no daxfs magic", (unsigned long long)blkno);
+	if (!dfs_block_crc_ok(blkno, b))
+		return daxfs_err(-EIO, "superblock %llu: checksum mismatch", (unsigned long long)blkno);
+	sb->major = dfs_get16(b + 8);
+	sb->minor = dfs_get16(b + 10);
+	if (sb->major != DFS_VERSION_MAJOR)
+		return daxfs_err(-EINVAL, "superblock %llu: unsupported format version %u.%u (this is %u.%u)",
+				 (unsigned long long)blkno, sb->major, sb->minor,
+				 DFS_VERSION_MAJOR, DFS_VERSION_MINOR);
+	if (dfs_get32(b + 12) != DFS_BLOCK_SIZE)
+		return daxfs_err(-EINVAL, "superblock %llu: block size %u is not 4096",
+				 (unsigned long long)blkno, dfs_get32(b + 12));
+	sb->total_blocks = dfs_get64(b + 16);
+	sb->fingerprint = dfs_get64(b + 24);
+	memcpy(sb->uuid, b + 32, 16);
+	memcpy(sb->label, b + 48, 63);
+	sb->label[63] = '\0';
+	sb->state = dfs_get32(b + 112);
+	sb->journal_start = dfs_get64(b + 120);
+	sb->journal_blocks = dfs_get64(b + 128);
+	sb->gdt_start = dfs_get64(b + 136);
+	sb->gdt_blocks = dfs_get32(b + 144);
+	sb->blocks_per_group = dfs_get32(b + 148);
+	sb->ngroups = dfs_get64(b + 152);
+	sb->data_start = dfs_get64(b + 160);
+	sb->orphan_head = dfs_get64(b + 168);
+	sb->next_generation = dfs_get64(b + 176);
+	sb->mkfs_time = (int64_t)dfs_get64(b + 184);
+	sb->mount_time = (int64_t)dfs_get64(b + 192);
+	sb->write_time = (int64_t)dfs_get64(b + 200);
+	sb->mount_count = dfs_get32(b + 208);
+	sb->itable_nextents = dfs_get32(b + 212);
+
+	const char *bad = NULL;
+	if (sb->total_blocks < DFS_MIN_BLOCKS || sb->total_blocks > (UINT64_MAX >> DFS_BLOCK_SHIFT))
+		bad = "total block count";
+	else if (sb->state != DFS_STATE_CLEAN && sb->state != DFS_STATE_DIRTY)
+		bad = "state";
+	else if (sb->blocks_per_group != DFS_BLOCKS_PER_GROUP)
+		bad = "blocks per group";
+	else if (sb->ngroups != div_up(sb->total_blocks, DFS_BLOCKS_PER_GROUP))
+		bad = "group count";
+	else if (sb->journal_start != 2 || sb->journal_blocks < 64 ||
+		 sb->journal_blocks > sb->total_blocks / 2)
+		bad = "journal geometry";
+	else if (sb->gdt_start != sb->journal_start + sb->journal_blocks ||
+		 sb->gdt_blocks != div_up(sb->ngroups, DFS_GD_PER_BLOCK))
+		bad = "group descriptor table geometry";
+	else if (sb->data_start != sb->gdt_start + sb->gdt_blocks ||
+		 sb->data_start >= sb->total_blocks || sb->data_start > DFS_BLOCKS_PER_GROUP)
+		bad = "data start";
+	else if (sb->itable_nextents == 0 || sb->itable_nextents > DFS_ITABLE_MAX_EXTENTS)
+		bad = "inode table extent count";
+	if (bad)
+		return daxfs_err(-EIO, "superblock %llu: bad %s", (unsigned long long)blkno, bad);
+	for (unsigned i = 0; i < sb->itable_nextents; i++) {
+		struct dfs_itable_extent *e = &sb->itable[i];
+
+		e->pblk = dfs_get64(b + 256 + i * 16);
+		e->len = dfs_get32(b + 256 + i * 16 + 8);
+		if (e->len == 0 || e->pblk < sb->data_start || e->pblk >= sb->total_blocks ||
+		    e->len > sb->total_blocks - e->pblk)
+			return daxfs_err(-EIO, "superblock %llu: inode table extent %u out of bounds",
+					 (unsigned long long)blkno, i);
+	}
+	return 0;
+}
+
+/* ---- group descriptors ---- */
+
+static uint32_t entry_crc(uint64_t id, const uint8_t *p, size_t len)
+{
+	uint8_t le[8];
+
+	dfs_put64(le, id);
+	return crc32c_final(crc32c_update(crc32c_update(CRC32C_INIT, le, 8), p, len));
+}
+
+void dfs_gd_encode(const struct dfs_gd *gd, uint64_t group, uint8_t *p)
+{
+	memset(p, 0, DFS_GD_SIZE);
+	dfs_put64(p + 0, gd->bitmap_blk);
+	dfs_put32(p + 8, gd->free);
+	dfs_put32(p + 12, gd->flags);
+	dfs_put32(p + 16, gd->bitmap_crc);
+	dfs_put32(p + 28, entry_crc(group, p, 28));
+}
+
+int dfs_gd_decode(const uint8_t *p, uint64_t group, uint64_t total_blocks, struct dfs_gd *gd)
+{
+	if (dfs_get32(p + 28) != entry_crc(group, p, 28))
+		return daxfs_err(-EIO, "group %llu: descriptor checksum mismatch",
+				 (unsigned long long)group);
+	gd->bitmap_blk = dfs_get64(p + 0);
+	gd->free = dfs_get32(p + 8);
+	gd->flags = dfs_get32(p + 12);
+	gd->bitmap_crc = dfs_get32(p + 16);
+	uint64_t gstart = group * DFS_BLOCKS_PER_GROUP;
+	uint64_t gend = gstart + DFS_BLOCKS_PER_GROUP;
+	if (gend > total_blocks)
+		gend = total_blocks;
+	if (gd->free > gend - gstart ||
+	    (gd->bitmap_blk && (gd->bitmap_blk < gstart || gd->bitmap_blk >= gend)))
+		return daxfs_err(-EIO, "group %llu: descriptor out of bounds", (unsigned long long)group);
+	return 0;
+}
+
+/* ---- inodes and extents ---- */
+
+void dfs_extent_encode(const struct dfs_extent *e, uint8_t *p)
+{
+	dfs_put64(p, e->lblk);
+	dfs_put64(p + 8, e->pblk);
+	dfs_put32(p + 16, e->len);
+	dfs_put32(p + 20, e->flags);
+}
+
+int dfs_extent_decode(const uint8_t *p, uint64_t data_start, uint64_t total_blocks,
+		      struct dfs_extent *e)
+{
+	e->lblk = dfs_get64(p);
+	e->pblk = dfs_get64(p + 8);
+	e->len = dfs_get32(p + 16);
+	e->flags = dfs_get32(p + 20);
+	if (e->len == 0 || (e->flags & ~DFS_EXT_UNWRITTEN) || e->pblk < data_start ||
+	    e->pblk >= total_blocks || e->len > total_blocks - e->pblk ||
+	    e->lblk > (UINT64_MAX >> DFS_BLOCK_SHIFT) - e->len)
+		return daxfs_err(-EIO, "extent %llu+%u -> %llu out of bounds",
+				 (unsigned long long)e->lblk, e->len, (unsigned long long)e->pblk);
+	return 0;
+}
+
+static void put_ts(uint8_t *p, const struct dfs_timespec *t)
+{
+	dfs_put64(p, (uint64_t)t->sec);
+	dfs_put32(p + 8, t->nsec);
+}
+
+static void get_ts(const uint8_t *p, struct dfs_timespec *t)
+{
+	t->sec = (int64_t)dfs_get64(p);
+	t->nsec = dfs_get32(p + 8);
+}
+
+void dfs_dinode_encode(const struct dfs_dinode *di, uint64_t ino, uint8_t *s)
+{
+	memset(s, 0, DFS_INODE_SIZE);
+	if (di->mode == 0)
+		return;     /* a free slot is all zeroes */
+	dfs_put32(s + 0, di->mode);
+	dfs_put32(s + 4, di->uid);
+	dfs_put32(s + 8, di->gid);
+	dfs_put32(s + 12, di->nlink);
+	dfs_put64(s + 16, di->size);
+	dfs_put64(s + 24, di->blocks);
+	dfs_put64(s + 32, di->rdev);
+	put_ts(s + 40, &di->atime);
+	dfs_put32(s + 52, di->flags);
+	put_ts(s + 56, &di->mtime);
+	dfs_put32(s + 68, di->generation);
+	put_ts(s + 72, &di->ctime);
+	dfs_put32(s + 84, di->nextents);
+	put_ts(s + 88, &di->crtime);
+	dfs_put64(s + 104, di->xattr_blk);
+	dfs_put64(s + 112, di->orphan_next);
+	dfs_put64(s + 120, di->extent_blk);
+	for (unsigned i = 0; i < DFS_INLINE_EXTENTS; i++)
+		if (di->extent_blk == 0 && i < di->nextents)
+			dfs_extent_encode(&di->inline_ext[i], s + 128 + i * DFS_EXTENT_SIZE);
+	dfs_put64(s + 224, di->parent);
+	dfs_put32(s + 252, entry_crc(ino, s, 252));
+}
+
+static bool valid_type(uint32_t mode)
+{
+	switch (mode & 0170000) {
+	case 0100000: case 0040000: case 0120000: case 0010000:
+	case 0140000: case 0020000: case 0060000:
+		return true;
+	}
+	return false;
+}
+
+int dfs_dinode_decode(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
+		      struct dfs_dinode *di)
+{
+	static const uint8_t zero[DFS_INODE_SIZE];
+
+	memset(di, 0, sizeof(*di));
+	if (memcmp(s, zero, DFS_INODE_SIZE) == 0)
+		return 0;
+	if (dfs_get32(s + 252) != entry_crc(ino, s, 252))
+		return daxfs_err(-EIO, "inode %llu: checksum mismatch", (unsigned long long)ino);
+	di->mode = dfs_get32(s + 0);
+	di->uid = dfs_get32(s + 4);
+	di->gid = dfs_get32(s + 8);
+	di->nlink = dfs_get32(s + 12);
+	di->size = dfs_get64(s + 16);
+	di->blocks = dfs_get64(s + 24);
+	di->rdev = dfs_get64(s + 32);
+	get_ts(s + 40, &di->atime);
+	di->flags = dfs_get32(s + 52);
+	get_ts(s + 56, &di->mtime);
+	di->generation = dfs_get32(s + 68);
+	get_ts(s + 72, &di->ctime);
+	di->nextents = dfs_get32(s + 84);
+	get_ts(s + 88, &di->crtime);
+	di->xattr_blk = dfs_get64(s + 104);
+	di->orphan_next = dfs_get64(s + 112);
+	di->extent_blk = dfs_get64(s + 120);
+	di->parent = dfs_get64(s + 224);
+
+	const char *bad = NULL;
+	if (!valid_type(di->mode))
+		bad = "file type";
+	else if (di->size > (uint64_t)INT64_MAX)
+		bad = "size";
+	else if (di->atime.nsec >= 1000000000u || di->mtime.nsec >= 1000000000u ||
+		 di->ctime.nsec >= 1000000000u || di->crtime.nsec >= 1000000000u)
+		bad = "timestamp";
+	else if (di->xattr_blk >= total_blocks || di->extent_blk >= total_blocks)
+		bad = "block pointer";
+	else if (di->nextents > DFS_MAX_EXTENTS ||
+		 (di->extent_blk == 0 && di->nextents > DFS_INLINE_EXTENTS))
+		bad = "extent count";
+	if (bad)
+		return daxfs_err(-EIO, "inode %llu: bad %s", (unsigned long long)ino, bad);
+	if (di->extent_blk == 0)
+		for (unsigned i = 0; i < di->nextents; i++) {
+			/* data_start is checked again when the extent is used */
+			int err = dfs_extent_decode(s + 128 + i * DFS_EXTENT_SIZE, 1, total_blocks,
+						    &di->inline_ext[i]);
+			if (err)
+				return daxfs_err_prefix(err, "inode %llu", (unsigned long long)ino);
+		}
+	return 0;
+}

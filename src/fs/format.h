@@ -1,0 +1,175 @@
+/* fs/format.h - the on-media format v1 (docs/FORMAT.md): constants, decoded structs, codecs */
+#ifndef DAXFS_FS_FORMAT_H
+#define DAXFS_FS_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Everything on media is little-endian and fixed-width; these structs are the
+ * decoded, host-order forms. Encoders write every byte of their area (reserved
+ * bytes as zero); decoders check the checksum and the bounds of every field
+ * that later becomes a block number or an index, and return -EIO with a
+ * message naming the object otherwise.
+ */
+
+#define DFS_BLOCK_SIZE      4096u
+#define DFS_BLOCK_SHIFT     12
+#define DFS_MAGIC           0x3153465846584144ull   /* "DAXFXFS1" read as LE */
+#define DFS_VERSION_MAJOR   1
+#define DFS_VERSION_MINOR   0
+#define DFS_SB_PRIMARY      0
+#define DFS_SB_BACKUP       1
+#define DFS_BLOCKS_PER_GROUP 32768u                 /* 128 MiB: one bitmap block */
+#define DFS_GD_SIZE         32u
+#define DFS_GD_PER_BLOCK    (DFS_BLOCK_SIZE / DFS_GD_SIZE)
+#define DFS_INODE_SIZE      256u
+#define DFS_INODES_PER_BLOCK (DFS_BLOCK_SIZE / DFS_INODE_SIZE)
+#define DFS_INLINE_EXTENTS  4u
+#define DFS_EXTENT_SIZE     24u
+#define DFS_ITABLE_MAX_EXTENTS 128u
+#define DFS_TAIL_CRC_OFF    (DFS_BLOCK_SIZE - 4)     /* block-tail crc32c */
+#define DFS_MIN_BLOCKS      2048u                   /* 8 MiB */
+#define DFS_NAME_MAX        255u
+#define DFS_SYMLINK_MAX     4095u
+#define DFS_LINK_MAX        65000u
+#define DFS_MAX_EXTENTS     16384u                  /* per file */
+#define DFS_ALIGN_BLOCKS    512u                    /* 2 MiB */
+
+enum dfs_sb_state {
+	DFS_STATE_CLEAN = 1,
+	DFS_STATE_DIRTY = 2,    /* mounted read-write, or crashed */
+};
+
+/* Magic numbers of the block types that carry a header. */
+#define DFS_MAGIC_DIR      0x52494446u   /* "FDIR" */
+#define DFS_MAGIC_EXTENT   0x54584546u   /* "FEXT" */
+#define DFS_MAGIC_XATTR    0x54414546u   /* "FEAT" */
+#define DFS_MAGIC_JHEAD    0x44484a46u   /* "FJHD" */
+#define DFS_MAGIC_JDESC    0x53444a46u   /* "FJDS" */
+#define DFS_MAGIC_JCOMMIT  0x4d434a46u   /* "FJCM" */
+
+struct dfs_itable_extent {
+	uint64_t pblk;
+	uint32_t len;
+};
+
+struct dfs_super {
+	uint16_t major, minor;
+	uint64_t total_blocks;
+	uint64_t fingerprint;
+	uint8_t uuid[16];
+	char label[64];           /* NUL-terminated, at most 63 bytes */
+	uint32_t state;
+	uint64_t journal_start, journal_blocks;
+	uint64_t gdt_start;
+	uint32_t gdt_blocks;
+	uint32_t blocks_per_group;
+	uint64_t ngroups;
+	uint64_t data_start;
+	uint64_t orphan_head;
+	uint64_t next_generation;
+	int64_t mkfs_time, mount_time, write_time;
+	uint32_t mount_count;
+	uint32_t itable_nextents;
+	struct dfs_itable_extent itable[DFS_ITABLE_MAX_EXTENTS];
+};
+
+struct dfs_gd {
+	uint64_t bitmap_blk;      /* 0: group not initialised, every block free */
+	uint32_t free;
+	uint32_t flags;
+	uint32_t bitmap_crc;
+};
+
+#define DFS_EXT_UNWRITTEN 1u
+struct dfs_extent {
+	uint64_t lblk, pblk;
+	uint32_t len;
+	uint32_t flags;
+};
+
+struct dfs_timespec {
+	int64_t sec;
+	uint32_t nsec;
+};
+
+struct dfs_dinode {
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size, blocks, rdev;
+	struct dfs_timespec atime, mtime, ctime, crtime;
+	uint32_t flags, generation, nextents;
+	uint64_t xattr_blk, orphan_next, extent_blk, parent;
+	struct dfs_extent inline_ext[DFS_INLINE_EXTENTS];
+};
+
+/* Directory blocks: 16-byte header, records in [16, 4088), crc at 4092. */
+#define DFS_DIR_HDR      16u
+#define DFS_DIR_END      4088u
+#define DFS_DIRENT_HDR   12u
+static inline unsigned dfs_dirent_size(unsigned name_len)
+{
+	return (DFS_DIRENT_HDR + name_len + 7u) & ~7u;
+}
+
+/* Extent chain blocks: 32-byte header, then extents. */
+#define DFS_EXTBLK_HDR   32u
+#define DFS_EXTBLK_MAX   ((DFS_TAIL_CRC_OFF - DFS_EXTBLK_HDR) / DFS_EXTENT_SIZE)   /* 169 */
+
+/* Xattr block: 16-byte header, packed entries, crc at 4092. */
+#define DFS_XATTR_HDR    16u
+#define DFS_XATTR_ENTRY_HDR 4u
+#define DFS_XATTR_SPACE  (DFS_TAIL_CRC_OFF - DFS_XATTR_HDR)
+
+/* Journal blocks. */
+#define DFS_JDESC_HDR    48u
+#define DFS_JDESC_MAX    ((DFS_TAIL_CRC_OFF - DFS_JDESC_HDR) / 8)   /* 505 */
+
+/* ---- little-endian access ---- */
+static inline uint16_t dfs_get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t dfs_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t dfs_get64(const uint8_t *p)
+{
+	return (uint64_t)dfs_get32(p) | (uint64_t)dfs_get32(p + 4) << 32;
+}
+static inline void dfs_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void dfs_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void dfs_put64(uint8_t *p, uint64_t v)
+{
+	dfs_put32(p, (uint32_t)v);
+	dfs_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* crc32c of (blkno as LE64 || block[0..4092)); binds a block to its place. */
+uint32_t dfs_block_crc(uint64_t blkno, const uint8_t *block);
+void dfs_block_seal(uint64_t blkno, uint8_t *block);
+bool dfs_block_crc_ok(uint64_t blkno, const uint8_t *block);
+
+/* Superblock: encode fills the whole block and seals it. decode checks magic,
+ * crc, version and geometry; -EIO/-EINVAL with a message. */
+void dfs_super_encode(const struct dfs_super *sb, uint64_t blkno, uint8_t *block);
+int dfs_super_decode(const uint8_t *block, uint64_t blkno, struct dfs_super *sb);
+
+/* Group descriptor n of a GDT block (entry crc covers the group number). */
+void dfs_gd_encode(const struct dfs_gd *gd, uint64_t group, uint8_t *entry);
+int dfs_gd_decode(const uint8_t *entry, uint64_t group, uint64_t total_blocks, struct dfs_gd *gd);
+
+/* Inode slot. A slot of all zeroes is free (decode gives mode 0). total_blocks
+ * bounds the block numbers. */
+void dfs_dinode_encode(const struct dfs_dinode *di, uint64_t ino, uint8_t *slot);
+int dfs_dinode_decode(const uint8_t *slot, uint64_t ino, uint64_t total_blocks,
+		      struct dfs_dinode *di);
+
+void dfs_extent_encode(const struct dfs_extent *e, uint8_t *p);
+/* Checks the extent lies inside [data_start, total_blocks) and len > 0. */
+int dfs_extent_decode(const uint8_t *p, uint64_t data_start, uint64_t total_blocks,
+		      struct dfs_extent *e);
+
+#endif

@@ -1,0 +1,455 @@
+/* fs/inode.c - inodes: the growing inode table, the inode cache, allocation, orphans */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/internal.h"
+#include "util/err.h"
+
+/*
+ * Inode n lives in slot n of the inode table, a file of 256-byte slots made
+ * of up to 128 extents listed in the superblock. It grows in chunks (16
+ * blocks, then as big as the table already is, at most 8192 blocks), so
+ * inodes are created without limit until space runs out, and slot numbers are
+ * stable across remounts. A free slot is all zeroes; the free list is rebuilt
+ * at mount by one sequential scan of the table.
+ */
+
+#define ICACHE_MAX 65536u
+#define ITABLE_CHUNK_MIN 16u
+#define ITABLE_CHUNK_MAX 8192u
+#define DFS_IFLAG_ORPHAN 1u
+
+static uint64_t itable_blocks(const struct dfs *fs)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < fs->sb.itable_nextents; i++)
+		n += fs->sb.itable[i].len;
+	return n;
+}
+
+static int itable_pblk(struct dfs *fs, uint64_t lblk, uint64_t *pblk)
+{
+	for (unsigned i = 0; i < fs->sb.itable_nextents; i++) {
+		if (lblk < fs->sb.itable[i].len) {
+			*pblk = fs->sb.itable[i].pblk + lblk;
+			return 0;
+		}
+		lblk -= fs->sb.itable[i].len;
+	}
+	return daxfs_err(-EIO, "inode table block %llu not mapped", (unsigned long long)lblk);
+}
+
+static int slot_buf(struct dfs *fs, uint64_t ino, struct dfs_buf **b, uint8_t **slot)
+{
+	uint64_t pblk = 0;
+	int err;
+
+	if (ino == 0 || ino >= fs->itable_slots)
+		return daxfs_err(-ESTALE, "inode %llu does not exist", (unsigned long long)ino);
+	if ((err = itable_pblk(fs, ino / DFS_INODES_PER_BLOCK, &pblk)) ||
+	    (err = dfs_buf_read(fs, pblk, DFS_BUF_PLAIN, b)))
+		return err;
+	*slot = (*b)->data + (ino % DFS_INODES_PER_BLOCK) * DFS_INODE_SIZE;
+	return 0;
+}
+
+int dfs_icache_init(struct dfs *fs)
+{
+	fs->ihash_size = 8192;
+	fs->ihash = calloc(fs->ihash_size, sizeof(*fs->ihash));
+	return fs->ihash ? 0 : daxfs_err(-ENOMEM, "inode cache: out of memory");
+}
+
+static size_t ihash_of(const struct dfs *fs, uint64_t ino)
+{
+	return (size_t)(ino * 0x9E3779B97F4A7C15ull >> 17) & (fs->ihash_size - 1);
+}
+
+static void inode_destroy(struct dfs_inode *ip)
+{
+	dfs_extents_free_mem(ip);
+	dfs_dir_free_index(ip);
+	free(ip->chain);
+	pthread_rwlock_destroy(&ip->lock);
+	free(ip);
+}
+
+static void icache_remove(struct dfs *fs, struct dfs_inode *ip)
+{
+	struct dfs_inode **pp = &fs->ihash[ihash_of(fs, ip->ino)];
+
+	while (*pp != ip)
+		pp = &(*pp)->hnext;
+	*pp = ip->hnext;
+	fs->ninodes--;
+}
+
+void dfs_icache_destroy(struct dfs *fs)
+{
+	for (size_t i = 0; i < fs->ihash_size; i++)
+		for (struct dfs_inode *ip = fs->ihash[i], *n; ip; ip = n) {
+			n = ip->hnext;
+			inode_destroy(ip);
+		}
+	free(fs->ihash);
+	fs->ihash = NULL;
+	free(fs->free_inos);
+	fs->free_inos = NULL;
+	fs->nfree_inos = fs->free_inos_cap = 0;
+}
+
+static int free_push(struct dfs *fs, uint64_t ino)
+{
+	if (fs->nfree_inos == fs->free_inos_cap) {
+		size_t ncap = fs->free_inos_cap ? fs->free_inos_cap * 2 : 1024;
+		uint64_t *n = realloc(fs->free_inos, ncap * sizeof(*n));
+		if (!n)
+			return daxfs_err(-ENOMEM, "inode cache: out of memory");
+		fs->free_inos = n;
+		fs->free_inos_cap = ncap;
+	}
+	fs->free_inos[fs->nfree_inos++] = ino;
+	return 0;
+}
+
+int dfs_itable_scan(struct dfs *fs)
+{
+	const uint64_t nblk = itable_blocks(fs), per = 64;
+	uint8_t *buf = malloc(per * DFS_BLOCK_SIZE);
+	int err = 0;
+
+	if (!buf)
+		return daxfs_err(-ENOMEM, "inode table: out of memory");
+	fs->itable_slots = nblk * DFS_INODES_PER_BLOCK;
+	fs->nfree_inos = 0;
+	fs->used_inodes = 0;
+	/* walk backwards so that the lowest free number ends on top */
+	for (uint64_t end = nblk; end > 0 && !err; ) {
+		uint64_t start = end > per ? end - per : 0, pblk = 0;
+
+		for (uint64_t l = start; l < end && !err; l++) {
+			if ((err = itable_pblk(fs, l, &pblk)))
+				break;
+			err = dfs_dev_read(fs, pblk, buf + (l - start) * DFS_BLOCK_SIZE, 1);
+		}
+		for (uint64_t ino = end * DFS_INODES_PER_BLOCK; ino-- > start * DFS_INODES_PER_BLOCK && !err; ) {
+			const uint8_t *s = buf + (ino - start * DFS_INODES_PER_BLOCK) * DFS_INODE_SIZE;
+
+			if (ino == 0)
+				continue;
+			if (dfs_get32(s) == 0)
+				err = free_push(fs, ino);
+			else
+				fs->used_inodes++;
+		}
+		end = start;
+	}
+	free(buf);
+	return err;
+}
+
+static int itable_grow(struct dfs *fs)
+{
+	uint64_t have = itable_blocks(fs), want = have, pblk, len;
+	int err;
+
+	if (fs->sb.itable_nextents >= DFS_ITABLE_MAX_EXTENTS)
+		return daxfs_err(-ENOSPC, "inode table is at its maximum of %u extents",
+				 DFS_ITABLE_MAX_EXTENTS);
+	want = want < ITABLE_CHUNK_MIN ? ITABLE_CHUNK_MIN : want > ITABLE_CHUNK_MAX ? ITABLE_CHUNK_MAX : want;
+	if ((err = dfs_alloc(fs, 0, want, ITABLE_CHUNK_MIN < want ? ITABLE_CHUNK_MIN : want,
+			     false, &pblk, &len)))
+		return daxfs_err_prefix(err, "growing the inode table");
+	/* free slots are zero on media: zero them before the table points there */
+	if ((err = dfs_dev_zero(fs, pblk, len)))
+		return err;
+	for (uint64_t i = 0; i < len; i++)
+		dfs_buf_forget(fs, pblk + i);
+	fs->sb.itable[fs->sb.itable_nextents++] = (struct dfs_itable_extent){ pblk, (uint32_t)len };
+	struct dfs_buf *sbb;
+	if ((err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &sbb)))
+		return err;
+	dfs_buf_dirty(fs, sbb);
+	uint64_t first = fs->itable_slots;
+	fs->itable_slots += len * DFS_INODES_PER_BLOCK;
+	for (uint64_t ino = fs->itable_slots; ino-- > first; )
+		if (ino && (err = free_push(fs, ino)))
+			return err;
+	return 0;
+}
+
+static int inode_new_mem(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
+{
+	struct dfs_inode *ip = calloc(1, sizeof(*ip));
+
+	if (!ip)
+		return daxfs_err(-ENOMEM, "inode cache: out of memory");
+	ip->ino = ino;
+	pthread_rwlock_init(&ip->lock, NULL);
+	size_t h = ihash_of(fs, ino);
+	ip->hnext = fs->ihash[h];
+	fs->ihash[h] = ip;
+	fs->ninodes++;
+	*out = ip;
+	return 0;
+}
+
+int dfs_iget(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
+{
+	struct dfs_buf *b;
+	uint8_t *slot;
+	struct dfs_dinode di;
+	int err;
+
+	for (struct dfs_inode *ip = fs->ihash[ihash_of(fs, ino)]; ip; ip = ip->hnext)
+		if (ip->ino == ino) {
+			if (ip->freeing)
+				return daxfs_err(-ESTALE, "inode %llu is being freed", (unsigned long long)ino);
+			*out = ip;
+			return 0;
+		}
+	if ((err = slot_buf(fs, ino, &b, &slot)))
+		return err;
+	if ((err = dfs_dinode_decode(slot, ino, fs->sb.total_blocks, &di)))
+		return err;
+	if (di.mode == 0)
+		return daxfs_err(-ESTALE, "inode %llu is not in use", (unsigned long long)ino);
+	struct dfs_inode *ip;
+	if ((err = inode_new_mem(fs, ino, &ip)))
+		return err;
+	ip->d = di;
+	if ((err = dfs_extents_load(fs, ip))) {
+		icache_remove(fs, ip);
+		inode_destroy(ip);
+		return err;
+	}
+	*out = ip;
+	return 0;
+}
+
+int dfs_inode_write(struct dfs *fs, struct dfs_inode *ip)
+{
+	struct dfs_buf *b;
+	uint8_t *slot;
+	int err = slot_buf(fs, ip->ino, &b, &slot);
+
+	if (err)
+		return err;
+	dfs_dinode_encode(&ip->d, ip->ino, slot);
+	dfs_buf_dirty(fs, b);
+	ip->dirty_tid = fs->running_tid;
+	return 0;
+}
+
+static int super_dirty(struct dfs *fs)
+{
+	struct dfs_buf *b;
+	int err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
+
+	if (!err)
+		dfs_buf_dirty(fs, b);
+	return err;
+}
+
+int dfs_inode_alloc(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
+		    struct dfs_inode **out)
+{
+	struct dfs_inode *ip;
+	int err;
+
+	if (fs->nfree_inos == 0 && (err = itable_grow(fs)))
+		return err;
+	uint64_t ino = fs->free_inos[--fs->nfree_inos];
+	if ((err = inode_new_mem(fs, ino, &ip))) {
+		fs->nfree_inos++;
+		return err;
+	}
+	ip->d.mode = mode;
+	ip->d.uid = cred ? cred->uid : 0;
+	ip->d.gid = cred ? cred->gid : 0;
+	ip->d.nlink = 1;
+	dfs_now(&ip->d.atime);
+	ip->d.mtime = ip->d.ctime = ip->d.crtime = ip->d.atime;
+	ip->d.generation = (uint32_t)fs->sb.next_generation++;
+	if ((err = super_dirty(fs)) || (err = dfs_inode_write(fs, ip))) {
+		icache_remove(fs, ip);
+		inode_destroy(ip);
+		fs->nfree_inos++;
+		return err;
+	}
+	fs->used_inodes++;
+	*out = ip;
+	return 0;
+}
+
+static int orphan_add(struct dfs *fs, struct dfs_inode *ip)
+{
+	int err;
+
+	if (ip->d.flags & DFS_IFLAG_ORPHAN)
+		return 0;
+	ip->d.orphan_next = fs->sb.orphan_head;
+	ip->d.flags |= DFS_IFLAG_ORPHAN;
+	fs->sb.orphan_head = ip->ino;
+	if ((err = super_dirty(fs)))
+		return err;
+	return dfs_inode_write(fs, ip);
+}
+
+static int orphan_del(struct dfs *fs, struct dfs_inode *ip)
+{
+	int err;
+
+	if (!(ip->d.flags & DFS_IFLAG_ORPHAN))
+		return 0;
+	if (fs->sb.orphan_head == ip->ino) {
+		fs->sb.orphan_head = ip->d.orphan_next;
+		if ((err = super_dirty(fs)))
+			return err;
+	} else {
+		uint64_t cur = fs->sb.orphan_head;
+		for (uint64_t guard = 0; cur && guard < fs->itable_slots; guard++) {
+			struct dfs_inode *p;
+			if ((err = dfs_iget(fs, cur, &p)))
+				return err;
+			if (p->d.orphan_next == ip->ino) {
+				p->d.orphan_next = ip->d.orphan_next;
+				if ((err = dfs_inode_write(fs, p)))
+					return err;
+				break;
+			}
+			cur = p->d.orphan_next;
+		}
+	}
+	ip->d.orphan_next = 0;
+	ip->d.flags &= ~DFS_IFLAG_ORPHAN;
+	return dfs_inode_write(fs, ip);
+}
+
+static int inode_release(struct dfs *fs, struct dfs_inode *ip)
+{
+	int err;
+
+	/* the orphan entry makes a release cut short by a crash finish at mount */
+	if ((err = orphan_add(fs, ip)))
+		return err;
+	ip->freeing = true;
+	if ((err = dfs_free_all_data(fs, ip)) || (err = dfs_txn_reserve(fs, 16)) ||
+	    (err = dfs_xattr_free(fs, ip)) || (err = orphan_del(fs, ip))) {
+		ip->freeing = false;
+		return err;
+	}
+	ip->d = (struct dfs_dinode){ 0 };
+	if ((err = dfs_inode_write(fs, ip)))
+		return err;
+	if ((err = free_push(fs, ip->ino)))
+		return err;
+	fs->used_inodes--;
+	icache_remove(fs, ip);
+	inode_destroy(ip);
+	return 0;
+}
+
+int dfs_inode_maybe_release(struct dfs *fs, struct dfs_inode *ip)
+{
+	if (ip->d.nlink > 0 || ip->freeing)
+		return 0;
+	if (ip->nlookup > 0 || ip->pins > 0)
+		return orphan_add(fs, ip);
+	return inode_release(fs, ip);
+}
+
+int dfs_orphans_process(struct dfs *fs)
+{
+	uint64_t guard = 0;
+	int err;
+
+	while (fs->sb.orphan_head) {
+		struct dfs_inode *ip;
+
+		if (++guard > fs->itable_slots)
+			return daxfs_err(-EIO, "orphan list loops");
+		if ((err = dfs_txn_reserve(fs, 64)) || (err = dfs_iget(fs, fs->sb.orphan_head, &ip)))
+			return daxfs_err_prefix(err, "orphan list");
+		if (!(ip->d.flags & DFS_IFLAG_ORPHAN))
+			return daxfs_err(-EIO, "orphan list: inode %llu is not marked orphan",
+					 (unsigned long long)ip->ino);
+		err = ip->d.nlink ? orphan_del(fs, ip) : inode_release(fs, ip);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void dfs_inode_stat(struct dfs *fs, const struct dfs_inode *ip, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ip->ino;
+	st->st_mode = ip->d.mode;
+	st->st_nlink = ip->d.nlink;
+	st->st_uid = ip->d.uid;
+	st->st_gid = ip->d.gid;
+	st->st_rdev = ip->d.rdev;
+	st->st_size = (off_t)ip->d.size;
+	st->st_blksize = DFS_BLOCK_SIZE;
+	st->st_blocks = (blkcnt_t)(ip->d.blocks * (DFS_BLOCK_SIZE / 512));
+	st->st_atim = (struct timespec){ ip->d.atime.sec, ip->d.atime.nsec };
+	st->st_mtim = (struct timespec){ ip->d.mtime.sec, ip->d.mtime.nsec };
+	st->st_ctim = (struct timespec){ ip->d.ctime.sec, ip->d.ctime.nsec };
+	(void)fs;
+}
+
+void dfs_icache_trim(struct dfs *fs)
+{
+	if (fs->ninodes <= ICACHE_MAX)
+		return;
+	for (size_t i = 0; i < fs->ihash_size && fs->ninodes > ICACHE_MAX / 2; i++) {
+		struct dfs_inode **pp = &fs->ihash[i];
+
+		while (*pp) {
+			struct dfs_inode *ip = *pp;
+
+			if (ip->nlookup == 0 && ip->pins == 0 && ip->d.nlink > 0 && !ip->freeing &&
+			    ip->ino != DFS_ROOT_INO) {
+				*pp = ip->hnext;
+				fs->ninodes--;
+				inode_destroy(ip);
+			} else {
+				pp = &ip->hnext;
+			}
+		}
+	}
+}
+
+int dfs_inode_lock_data(struct dfs *fs, uint64_t ino, bool write, struct dfs_inode **out)
+{
+	struct dfs_inode *ip;
+	int err;
+
+	pthread_mutex_lock(&fs->meta);
+	err = dfs_iget(fs, ino, &ip);
+	if (!err)
+		ip->pins++;
+	pthread_mutex_unlock(&fs->meta);
+	if (err)
+		return err;
+	if (write)
+		pthread_rwlock_wrlock(&ip->lock);
+	else
+		pthread_rwlock_rdlock(&ip->lock);
+	*out = ip;
+	return 0;
+}
+
+void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write)
+{
+	(void)write;
+	pthread_rwlock_unlock(&ip->lock);
+	pthread_mutex_lock(&fs->meta);
+	ip->pins--;
+	if (ip->pins == 0 && ip->nlookup == 0 && ip->d.nlink == 0 && !fs->rdonly)
+		(void)dfs_inode_maybe_release(fs, ip);   /* failures leave it on the orphan list */
+	pthread_mutex_unlock(&fs->meta);
+}

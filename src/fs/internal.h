@@ -1,0 +1,237 @@
+/* fs/internal.h - the in-memory filesystem: shared structures and the module interfaces */
+#ifndef DAXFS_FS_INTERNAL_H
+#define DAXFS_FS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daxfs/fs.h"
+#include "fs/format.h"
+
+/*
+ * Lock order (outer first):
+ *   1. dfs_inode.lock   (rwlock: a file's data, i.e. its extents and size)
+ *   2. dfs.meta         (mutex: every other piece of metadata: buffer cache,
+ *                        journal, allocator, inode cache, directories, attrs)
+ * A thread holding meta never waits for an inode lock. Size and extents are
+ * written with both held, so holding either one is enough to read them.
+ * Calls back into the FUSE server are short buffer fills (readdir) made under
+ * meta; the only lock held between calls is an inode lock from read/write
+ * begin to end.
+ */
+
+enum dfs_buf_kind {
+	DFS_BUF_PLAIN = 0,     /* inode table, GDT: per-entry checksums */
+	DFS_BUF_SEALED = 1,    /* block-tail crc32c, sealed at commit */
+	DFS_BUF_BITMAP = 2,    /* crc kept in the group descriptor */
+	DFS_BUF_SUPER = 3,     /* superblock: sealed and copied to the backup */
+};
+
+/* A cached metadata block. protected by fs->meta */
+struct dfs_buf {
+	uint64_t blkno;
+	struct dfs_buf *hnext;
+	struct dfs_buf *dnext;      /* running transaction list */
+	bool dirty;
+	uint8_t kind;
+	uint8_t data[DFS_BLOCK_SIZE];
+};
+
+struct dfs_dir;
+
+struct dfs_inode {
+	uint64_t ino;
+	struct dfs_inode *hnext;
+	/* protected by fs->meta */
+	uint64_t nlookup;
+	unsigned pins;              /* data users between lock_data and unlock_data */
+	bool freeing;
+	struct dfs_dinode d;        /* size: also written under lock (see above) */
+	struct dfs_dir *dir;        /* directory index, built on first use */
+	uint64_t *chain;            /* extent chain block numbers */
+	size_t nchain;
+	uint64_t dirty_tid;         /* transaction that last changed it */
+	/* protected by lock + meta for writes, either for reads */
+	struct dfs_extent *ext;     /* sorted by lblk, non-overlapping */
+	size_t next, ext_cap;
+	pthread_rwlock_t lock;
+};
+
+struct dfs {
+	struct mapped_device *md;
+	struct dfs_mount_opts opts;
+	bool dax;
+	bool rdonly;
+	int shutdown;               /* sticky error after a failed commit */
+
+	pthread_mutex_t meta;
+	struct dfs_super sb;
+
+	/* buffer cache */
+	struct dfs_buf **bhash;
+	size_t bhash_size, nbufs;
+	struct dfs_buf *dirty;
+	size_t ndirty;
+
+	/* journal */
+	uint64_t jseq;              /* sequence of the next transaction */
+	uint64_t jcap;              /* most metadata blocks one transaction holds */
+	uint64_t running_tid;       /* == jseq while the transaction runs */
+	uint64_t committed_tid;     /* last transaction that is durable */
+	int fail_point;             /* tests: see DFS_FAIL_* */
+
+	/* allocator */
+	struct dfs_gd *gds;
+	uint64_t free_blocks;
+	uint64_t *pending;          /* (pblk, len) pairs freed by the running transaction */
+	size_t npending, pending_cap;
+	uint64_t pending_blocks;
+	uint64_t goal_group;
+
+	/* inodes */
+	struct dfs_inode **ihash;
+	size_t ihash_size, ninodes;
+	uint64_t itable_slots;      /* slots including the unused slot 0 */
+	uint64_t *free_inos;        /* stack of free slots, lowest on top */
+	size_t nfree_inos, free_inos_cap;
+	uint64_t used_inodes;
+
+	/* periodic commit */
+	pthread_t committer;
+	pthread_cond_t commit_cond;
+	bool committer_running, stopping;
+};
+
+/* Test hooks: stop a commit at a point, as a crash would. */
+enum {
+	DFS_FAIL_NONE = 0,
+	DFS_FAIL_BEFORE_COMMIT_RECORD = 1,   /* log written, no commit record */
+	DFS_FAIL_BEFORE_CHECKPOINT = 2,      /* committed, home blocks not written */
+};
+
+#define DFS_COMMIT_INTERVAL_MS 5000
+
+/* ---- device I/O (super.c) ---- */
+int dfs_dev_read(struct dfs *fs, uint64_t blk, void *buf, size_t nblocks);
+int dfs_dev_write(struct dfs *fs, uint64_t blk, const void *buf, size_t nblocks, bool fua);
+int dfs_dev_zero(struct dfs *fs, uint64_t blk, uint64_t nblocks);   /* durable on return */
+int dfs_dev_flush(struct dfs *fs);
+void dfs_now(struct dfs_timespec *ts);
+/* Refuses modification on a read-only or shut-down filesystem. */
+int dfs_check_writable(struct dfs *fs);
+/* Test hook: frees fs without writing anything, as if the process died. */
+void dfs_abandon(struct dfs **fs);
+
+/* ---- buffer cache (buf.c) ---- */
+int dfs_buf_read(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out);
+int dfs_buf_new(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out);
+void dfs_buf_dirty(struct dfs *fs, struct dfs_buf *b);
+/* Drops a clean cached copy of a block that stopped being metadata. */
+void dfs_buf_forget(struct dfs *fs, uint64_t blk);
+/* Evicts clean buffers when the cache is over its limit (op boundaries only). */
+void dfs_buf_trim(struct dfs *fs);
+void dfs_buf_destroy_all(struct dfs *fs);
+
+/* ---- journal (journal.c) ---- */
+int dfs_journal_format(struct mapped_device *md, const struct dfs_super *sb, uint64_t seq);
+int dfs_journal_recover(struct dfs *fs);
+/* Makes room for an operation dirtying at most nblocks (commits if needed). */
+int dfs_txn_reserve(struct dfs *fs, uint64_t nblocks);
+/* Commits the running transaction and checkpoints it. */
+int dfs_commit(struct dfs *fs);
+/* Commits if inode's changes are not durable yet. */
+int dfs_commit_inode(struct dfs *fs, struct dfs_inode *ip);
+
+/* ---- allocator (alloc.c) ---- */
+int dfs_alloc_load(struct dfs *fs);
+void dfs_alloc_unload(struct dfs *fs);
+/* Allocates one run of [min, want] blocks, near goal (a block number, or 0),
+ * starting 2 MiB-aligned when align. The caller zeroes data blocks. */
+int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool align,
+	      uint64_t *pblk, uint64_t *len);
+/* Frees a run in the running transaction; reusable after it commits. */
+int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len);
+void dfs_alloc_commit_done(struct dfs *fs);
+/* Whether [pblk, pblk+len) is marked in use (fsck and tests). */
+int dfs_alloc_test(struct dfs *fs, uint64_t pblk, uint64_t len, bool *all_used, bool *any_used);
+/* Marks blocks used outside the allocator (mkfs). */
+int dfs_alloc_mark_used(struct dfs *fs, uint64_t pblk, uint64_t len);
+
+/* ---- inodes (inode.c) ---- */
+int dfs_icache_init(struct dfs *fs);
+void dfs_icache_destroy(struct dfs *fs);
+int dfs_itable_scan(struct dfs *fs);
+int dfs_iget(struct dfs *fs, uint64_t ino, struct dfs_inode **out);
+int dfs_inode_write(struct dfs *fs, struct dfs_inode *ip);
+int dfs_inode_alloc(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
+		    struct dfs_inode **out);
+/* Frees an inode without links once nobody uses it; else puts it on the
+ * orphan list. */
+int dfs_inode_maybe_release(struct dfs *fs, struct dfs_inode *ip);
+int dfs_orphans_process(struct dfs *fs);
+void dfs_inode_stat(struct dfs *fs, const struct dfs_inode *ip, struct stat *st);
+void dfs_icache_trim(struct dfs *fs);
+/* Pins ip and takes its data lock (meta must NOT be held); unlock reverses. */
+int dfs_inode_lock_data(struct dfs *fs, uint64_t ino, bool write, struct dfs_inode **out);
+void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write);
+
+/* ---- extents (extent.c) ---- */
+int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip);
+void dfs_extents_free_mem(struct dfs_inode *ip);
+/* Index of the extent containing lblk, or of the first one after it (next if none). */
+size_t dfs_extent_search(const struct dfs_inode *ip, uint64_t lblk);
+/* Maps a new run (merging with neighbours); must not overlap. */
+int dfs_extent_insert(struct dfs *fs, struct dfs_inode *ip, const struct dfs_extent *e);
+/* Unmaps [lblk, lblk+count), freeing the blocks, at most max_extents pieces
+ * per call; *done tells whether the whole range is unmapped. */
+int dfs_extent_remove(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
+		      size_t max_extents, bool *done);
+/* Clears UNWRITTEN on [lblk, lblk+count). */
+int dfs_extent_mark_written(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count);
+/* Writes the in-memory extent list back (inline or chain). */
+int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip);
+/* Allocates zeroed blocks for [lblk, lblk+count) holes, up to one run;
+ * *got blocks mapped starting at lblk. */
+int dfs_extent_alloc(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
+		     uint32_t flags, struct dfs_extent *out);
+
+/* ---- directories (dir.c) ---- */
+int dfs_dir_lookup(struct dfs *fs, struct dfs_inode *dip, const char *name, uint64_t *ino);
+int dfs_dir_add(struct dfs *fs, struct dfs_inode *dip, const char *name, uint64_t ino,
+		uint32_t mode);
+int dfs_dir_remove(struct dfs *fs, struct dfs_inode *dip, const char *name);
+/* Points an existing entry at another inode. */
+int dfs_dir_replace(struct dfs *fs, struct dfs_inode *dip, const char *name, uint64_t ino,
+		    uint32_t mode);
+bool dfs_dir_is_empty(struct dfs *fs, struct dfs_inode *dip);
+/* type is the DT_* value of the entry; return non-zero to stop (negative: error). */
+typedef int (*dfs_dir_actor_t)(void *ctx, const char *name, uint64_t ino, unsigned type, off_t next);
+/* Calls actor for each entry at or after pos (positions >= DFS_DIR_HDR). */
+int dfs_dir_iterate(struct dfs *fs, struct dfs_inode *dip, off_t pos, dfs_dir_actor_t actor,
+		    void *ctx);
+void dfs_dir_free_index(struct dfs_inode *ip);
+uint64_t dfs_dir_count(struct dfs *fs, struct dfs_inode *dip);
+
+/* ---- files (file.c) ---- */
+int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size);
+/* Frees every data block of an inode, in transaction-sized steps. */
+int dfs_free_all_data(struct dfs *fs, struct dfs_inode *ip);
+
+/* ---- iomap (iomap.c) ---- */
+int dfs_iomap_begin_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t pos, uint64_t length,
+			   unsigned flags, struct dfs_iomap *out);
+
+/* ---- xattrs (xattr.c) ---- */
+int dfs_xattr_free(struct dfs *fs, struct dfs_inode *ip);
+
+static inline bool dfs_is_dir(const struct dfs_inode *ip)
+{
+	return (ip->d.mode & 0170000) == 0040000;
+}
+static inline bool dfs_is_reg(const struct dfs_inode *ip)
+{
+	return (ip->d.mode & 0170000) == 0100000;
+}
+
+#endif

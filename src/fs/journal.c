@@ -1,0 +1,299 @@
+/* fs/journal.c - the redo journal: whole metadata blocks, a checksummed commit record, replay */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/crc32c.h"
+#include "fs/internal.h"
+#include "util/err.h"
+
+/*
+ * jbd2's scheme reduced to one transaction in flight: all metadata changes of
+ * the running transaction sit in dirty buffers; commit logs them (descriptor
+ * blocks naming the home locations, then the blocks), flushes, writes the
+ * commit record (whose crc covers every logged block) with FUA, writes the
+ * blocks home, flushes, and finally advances the header's sequence so the log
+ * is dead. Replay redoes a log whose commit record is intact and whose
+ * sequence is the header's; anything else is a torn or stale log. Because a
+ * transaction is checkpointed before the next one starts, no revoke records
+ * are needed, and blocks freed by a transaction stay unallocatable until it
+ * is checkpointed (dfs_alloc_commit_done).
+ */
+
+static void jhead_encode(const struct dfs *fs, uint64_t seq, uint8_t *b)
+{
+	memset(b, 0, DFS_BLOCK_SIZE);
+	dfs_put32(b, DFS_MAGIC_JHEAD);
+	dfs_put64(b + 8, seq);
+	memcpy(b + 16, fs->sb.uuid, 16);
+	dfs_block_seal(fs->sb.journal_start, b);
+}
+
+static bool jblock_ok(const struct dfs *fs, const uint8_t *b, uint64_t blk, uint32_t magic,
+		      uint64_t seq)
+{
+	return dfs_get32(b) == magic && dfs_block_crc_ok(blk, b) && dfs_get64(b + 8) == seq &&
+	       memcmp(b + 16, fs->sb.uuid, 16) == 0;
+}
+
+int dfs_journal_format(struct mapped_device *md, const struct dfs_super *sb, uint64_t seq)
+{
+	struct dfs tmp = { .md = md, .sb = *sb };
+	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	int err;
+
+	if (!b)
+		return daxfs_err(-ENOMEM, "journal: out of memory");
+	jhead_encode(&tmp, seq, b);
+	err = dfs_dev_write(&tmp, sb->journal_start, b, 1, true);
+	free(b);
+	return err;
+}
+
+static uint64_t jcapacity(uint64_t jblocks)
+{
+	uint64_t room = jblocks - 2;    /* header, commit record */
+
+	return room - (room + DFS_JDESC_MAX) / (DFS_JDESC_MAX + 1);
+}
+
+int dfs_journal_recover(struct dfs *fs)
+{
+	const uint64_t js = fs->sb.journal_start, jend = js + fs->sb.journal_blocks;
+	uint8_t *b = malloc(DFS_BLOCK_SIZE), *d = malloc(DFS_BLOCK_SIZE);
+	uint64_t *home = NULL, *where = NULL, n = 0, seq;
+	int err;
+
+	fs->jcap = jcapacity(fs->sb.journal_blocks);
+	if (!b || !d) {
+		err = daxfs_err(-ENOMEM, "journal: out of memory");
+		goto out;
+	}
+	if ((err = dfs_dev_read(fs, js, b, 1)))
+		goto out;
+	if (dfs_get32(b) != DFS_MAGIC_JHEAD || !dfs_block_crc_ok(js, b) ||
+	    memcmp(b + 16, fs->sb.uuid, 16) != 0) {
+		err = daxfs_err(-EIO, "journal header (block %llu) is damaged", (unsigned long long)js);
+		goto out;
+	}
+	seq = dfs_get64(b + 8);
+	fs->jseq = fs->running_tid = seq;
+	fs->committed_tid = seq - 1;
+	home = malloc(fs->jcap * sizeof(*home));
+	where = malloc(fs->jcap * sizeof(*where));
+	if (!home || !where) {
+		err = daxfs_err(-ENOMEM, "journal: out of memory");
+		goto out;
+	}
+
+	/* walk descriptors until a commit record or something else */
+	uint64_t pos = js + 1;
+	uint32_t crc = CRC32C_INIT;
+	bool committed = false;
+	while (pos < jend) {
+		if ((err = dfs_dev_read(fs, pos, d, 1)))
+			goto out;
+		if (jblock_ok(fs, d, pos, DFS_MAGIC_JCOMMIT, seq)) {
+			committed = dfs_get64(d + 32) == n &&
+				    dfs_get32(d + 40) == crc32c_final(crc);
+			break;
+		}
+		if (!jblock_ok(fs, d, pos, DFS_MAGIC_JDESC, seq))
+			break;
+		uint32_t count = dfs_get32(d + 4);
+		if (count > DFS_JDESC_MAX || pos + 1 + count >= jend || n + count > fs->jcap)
+			break;
+		for (uint32_t i = 0; i < count; i++) {
+			uint64_t h = dfs_get64(d + DFS_JDESC_HDR + 8 * i);
+
+			if (h >= fs->sb.total_blocks || (h >= js && h < jend))
+				goto torn;
+			home[n] = h;
+			where[n] = pos + 1 + i;
+			if ((err = dfs_dev_read(fs, where[n], b, 1)))
+				goto out;
+			crc = crc32c_update(crc, b, DFS_BLOCK_SIZE);
+			n++;
+		}
+		pos += 1 + count;
+	}
+torn:
+	if (!committed)
+		goto out;           /* nothing to redo: a torn or stale log is ignored */
+	for (uint64_t i = 0; i < n; i++) {
+		if ((err = dfs_dev_read(fs, where[i], b, 1)) ||
+		    (err = dfs_dev_write(fs, home[i], b, 1, false)))
+			goto out;
+		if (home[i] == DFS_SB_PRIMARY &&
+		    (err = dfs_dev_write(fs, DFS_SB_BACKUP, b, 1, false)))
+			goto out;
+	}
+	if ((err = dfs_dev_flush(fs)))
+		goto out;
+	jhead_encode(fs, seq + 1, b);
+	if ((err = dfs_dev_write(fs, js, b, 1, true)))
+		goto out;
+	fs->jseq = fs->running_tid = seq + 1;
+	fs->committed_tid = seq;
+	err = 1;    /* replayed */
+out:
+	free(home);
+	free(where);
+	free(b);
+	free(d);
+	return err;
+}
+
+/* Fills checksums that cover whole blocks, just before the blocks are logged. */
+static void seal_dirty(struct dfs *fs)
+{
+	for (struct dfs_buf *b = fs->dirty; b; b = b->dnext)
+		if (b->kind == DFS_BUF_BITMAP) {
+			uint64_t g = b->blkno / DFS_BLOCKS_PER_GROUP;
+
+			fs->gds[g].bitmap_crc = crc32c(b->data, DFS_BLOCK_SIZE);
+			struct dfs_buf *gb;
+			uint64_t gblk = fs->sb.gdt_start + g / DFS_GD_PER_BLOCK;
+			/* the GDT block is cached and dirty: the free count changed too */
+			if (dfs_buf_read(fs, gblk, DFS_BUF_PLAIN, &gb) == 0) {
+				dfs_gd_encode(&fs->gds[g], g, gb->data + (g % DFS_GD_PER_BLOCK) * DFS_GD_SIZE);
+				dfs_buf_dirty(fs, gb);
+			}
+		}
+	for (struct dfs_buf *b = fs->dirty; b; b = b->dnext)
+		if (b->kind == DFS_BUF_SEALED)
+			dfs_block_seal(b->blkno, b->data);
+		else if (b->kind == DFS_BUF_SUPER)
+			dfs_super_encode(&fs->sb, b->blkno, b->data);
+}
+
+static int commit_fail(struct dfs *fs, int err)
+{
+	fs->shutdown = err;
+	return daxfs_err_prefix(err, "journal commit failed, filesystem is shut down");
+}
+
+int dfs_commit(struct dfs *fs)
+{
+	const uint64_t js = fs->sb.journal_start;
+	uint8_t *d = NULL;
+	int err = 0;
+
+	if (fs->shutdown)
+		return daxfs_err(fs->shutdown, "filesystem is shut down after an I/O error");
+	if (fs->ndirty == 0)
+		return 0;
+	if (fs->ndirty > fs->jcap) {
+		/* an operation under-reserved: a bug, not a runtime condition */
+		abort();
+	}
+	seal_dirty(fs);
+	if (!(d = calloc(1, DFS_BLOCK_SIZE)))
+		return commit_fail(fs, daxfs_err(-ENOMEM, "journal: out of memory"));
+
+	/* the log: descriptor, its blocks, next descriptor, ... */
+	uint64_t pos = js + 1, n = 0;
+	uint32_t crc = CRC32C_INIT;
+	struct dfs_buf *b = fs->dirty;
+	while (b) {
+		struct dfs_buf *first = b;
+		uint32_t count = 0;
+
+		memset(d, 0, DFS_BLOCK_SIZE);
+		dfs_put32(d, DFS_MAGIC_JDESC);
+		dfs_put64(d + 8, fs->jseq);
+		memcpy(d + 16, fs->sb.uuid, 16);
+		for (; b && count < DFS_JDESC_MAX; b = b->dnext, count++)
+			dfs_put64(d + DFS_JDESC_HDR + 8 * count, b->blkno);
+		dfs_put32(d + 4, count);
+		dfs_block_seal(pos, d);
+		if ((err = dfs_dev_write(fs, pos++, d, 1, false)))
+			goto fail;
+		for (b = first; count--; b = b->dnext) {
+			crc = crc32c_update(crc, b->data, DFS_BLOCK_SIZE);
+			if ((err = dfs_dev_write(fs, pos++, b->data, 1, false)))
+				goto fail;
+			n++;
+		}
+	}
+	if ((err = dfs_dev_flush(fs)))
+		goto fail;
+	if (fs->fail_point == DFS_FAIL_BEFORE_COMMIT_RECORD) {
+		err = daxfs_err(-EIO, "injected failure before the commit record");
+		goto fail;
+	}
+	memset(d, 0, DFS_BLOCK_SIZE);
+	dfs_put32(d, DFS_MAGIC_JCOMMIT);
+	dfs_put64(d + 8, fs->jseq);
+	memcpy(d + 16, fs->sb.uuid, 16);
+	dfs_put64(d + 32, n);
+	dfs_put32(d + 40, crc32c_final(crc));
+	dfs_block_seal(pos, d);
+	if ((err = dfs_dev_write(fs, pos, d, 1, true)))
+		goto fail;
+	fs->committed_tid = fs->jseq;
+	if (fs->fail_point == DFS_FAIL_BEFORE_CHECKPOINT) {
+		err = daxfs_err(-EIO, "injected failure before the checkpoint");
+		goto fail;
+	}
+
+	/* checkpoint */
+	bool super = false;
+	for (b = fs->dirty; b; b = b->dnext) {
+		if ((err = dfs_dev_write(fs, b->blkno, b->data, 1, false)))
+			goto fail;
+		super |= b->kind == DFS_BUF_SUPER;
+	}
+	if ((err = dfs_dev_flush(fs)))
+		goto fail;
+	if (super) {
+		/* the backup is written only once the primary is durable */
+		dfs_super_encode(&fs->sb, DFS_SB_BACKUP, d);
+		if ((err = dfs_dev_write(fs, DFS_SB_BACKUP, d, 1, true)))
+			goto fail;
+	}
+	jhead_encode(fs, fs->jseq + 1, d);
+	if ((err = dfs_dev_write(fs, js, d, 1, true)))
+		goto fail;
+	free(d);
+
+	for (b = fs->dirty; b; ) {
+		struct dfs_buf *next = b->dnext;
+
+		b->dirty = false;
+		b->dnext = NULL;
+		b = next;
+	}
+	fs->dirty = NULL;
+	fs->ndirty = 0;
+	fs->jseq++;
+	fs->running_tid = fs->jseq;
+	dfs_alloc_commit_done(fs);
+	return 0;
+fail:
+	free(d);
+	return commit_fail(fs, err);
+}
+
+int dfs_txn_reserve(struct dfs *fs, uint64_t nblocks)
+{
+	int err;
+
+	if (fs->shutdown)
+		return daxfs_err(fs->shutdown, "filesystem is shut down after an I/O error");
+	/* half the log is the soft limit, so a mis-estimate is not fatal;
+	 * a commit also returns the blocks freed by this transaction */
+	if ((fs->ndirty + nblocks > fs->jcap / 2 ||
+	     (fs->npending && fs->free_blocks < fs->pending_blocks + 4096)) &&
+	    (err = dfs_commit(fs)))
+		return err;
+	dfs_buf_trim(fs);
+	return 0;
+}
+
+int dfs_commit_inode(struct dfs *fs, struct dfs_inode *ip)
+{
+	if (ip && ip->dirty_tid <= fs->committed_tid)
+		return 0;
+	return dfs_commit(fs);
+}

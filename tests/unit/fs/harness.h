@@ -1,0 +1,254 @@
+/* harness.h - case-table harness and filesystem fixtures for the fs unit tests */
+#ifndef DAXFS_TEST_FS_HARNESS_H
+#define DAXFS_TEST_FS_HARNESS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daxfs/dm.h"
+#include "daxfs/err.h"
+#include "daxfs/fs.h"
+
+/*
+ * A test is `static int test_<subject>_<expectation>(void)` returning T_PASS
+ * or T_SKIP, or T_FAIL through a failed CHECK. Each test gets a fresh
+ * temporary directory and deferred cleanups run after it whatever the
+ * outcome. Exit status: 0 all passed, 77 all skipped, 1 a failure.
+ * Arguments select cases by name.
+ */
+#define T_PASS 0
+#define T_FAIL 1
+#define T_SKIP 77
+
+struct t_case {
+	const char *name;
+	int (*fn)(void);
+};
+#define T_CASE(fn) { #fn, fn }
+
+#define CHECK(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "%s:%d: CHECK(%s) failed (last message: \"%s\")\n", \
+			__FILE__, __LINE__, #cond, daxfs_errormsg()); \
+		return T_FAIL; \
+	} \
+} while (0)
+
+#define CHECK_EQ(a, b) do { \
+	long long a_ = (long long)(a), b_ = (long long)(b); \
+	if (a_ != b_) { \
+		fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld (last message: \"%s\")\n", \
+			__FILE__, __LINE__, #a, #b, a_, b_, daxfs_errormsg()); \
+		return T_FAIL; \
+	} \
+} while (0)
+
+#define CHECK_MSG_HAS(s) do { \
+	if (!strstr(daxfs_errormsg(), (s))) { \
+		fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, \
+			daxfs_errormsg(), (s)); \
+		return T_FAIL; \
+	} \
+} while (0)
+
+#define T_MAX_DEFER 64
+static struct {
+	void (*fn)(void *);
+	void *arg;
+} t_defers[T_MAX_DEFER];
+static unsigned t_ndefer;
+static char t_dir[64];
+
+static inline void t_defer(void (*fn)(void *), void *arg)
+{
+	if (t_ndefer == T_MAX_DEFER)
+		abort();
+	t_defers[t_ndefer].fn = fn;
+	t_defers[t_ndefer++].arg = arg;
+}
+
+static inline const char *t_tmpdir(void)
+{
+	if (!t_dir[0]) {
+		const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+		snprintf(t_dir, sizeof(t_dir), "%s/daxfs-fs-test-XXXXXX", base);
+		if (!mkdtemp(t_dir))
+			abort();
+	}
+	return t_dir;
+}
+
+static inline const char *t_path(const char *name)
+{
+	static char paths[8][256];
+	static unsigned next;
+	char *p = paths[next++ % 8];
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", t_tmpdir(), name);
+	return p;
+}
+
+/* A sparse backing file of bytes bytes. */
+static inline const char *t_backing(const char *name, uint64_t bytes)
+{
+	const char *path = t_path(name);
+	int fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0 || ftruncate(fd, (off_t)bytes)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	close(fd);
+	return path;
+}
+
+static inline const char *t_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline const char *t_fmt(const char *fmt, ...)
+{
+	static char bufs[4][8192];
+	static unsigned next;
+	char *b = bufs[next++ % 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
+	va_end(ap);
+	return b;
+}
+
+static inline void t_md_destroy(void *arg)
+{
+	struct mapped_device *md = arg;
+
+	dm_md_destroy(&md);
+}
+
+/* A mapped device with text as its live table, destroyed after the test. */
+static inline struct mapped_device *t_md_text(const char *text)
+{
+	struct mapped_device *md = NULL;
+	struct dm_table *t;
+
+	if (dm_md_create("fs", &md))
+		abort();
+	if (dm_table_parse(md, text, "test", &t) || dm_md_load(md, t) ||
+	    dm_md_resume(md, DM_SUSPEND_NOLOCKFS)) {
+		fprintf(stderr, "harness: table: %s\n", daxfs_errormsg());
+		abort();
+	}
+	t_defer(t_md_destroy, md);
+	return md;
+}
+
+/* A mapped device over one fresh sparse file of bytes bytes. */
+static inline struct mapped_device *t_md_file(const char *name, uint64_t bytes)
+{
+	const char *path = t_backing(name, bytes);
+
+	if (!path)
+		abort();
+	return t_md_text(t_fmt("0 %" PRIu64 " linear %s 0\n", bytes / 512, path));
+}
+
+static inline void t_unmount(void *arg)
+{
+	struct dfs **fs = arg;
+
+	if (*fs)
+		dfs_unmount(fs);
+	free(fs);
+}
+
+/* Mounts md; the fs is unmounted after the test unless the test did. The
+ * returned slot stays valid for the test: set *slot to NULL after unmounting. */
+static inline struct dfs **t_mount_opts(struct mapped_device *md, const struct dfs_mount_opts *o)
+{
+	struct dfs **slot = calloc(1, sizeof(*slot));
+
+	if (!slot || dfs_mount(md, o, slot)) {
+		fprintf(stderr, "harness: mount: %s\n", daxfs_errormsg());
+		free(slot);
+		return NULL;
+	}
+	t_defer(t_unmount, slot);
+	return slot;
+}
+
+static inline struct dfs **t_mount(struct mapped_device *md)
+{
+	return t_mount_opts(md, NULL);
+}
+
+/* A fresh filesystem of bytes bytes: mkfs + mount. */
+static inline struct dfs **t_newfs(uint64_t bytes, struct mapped_device **mdp)
+{
+	struct mapped_device *md = t_md_file("pmem", bytes);
+
+	if (dfs_mkfs(md, NULL)) {
+		fprintf(stderr, "harness: mkfs: %s\n", daxfs_errormsg());
+		abort();
+	}
+	if (mdp)
+		*mdp = md;
+	return t_mount(md);
+}
+
+static const struct dfs_cred t_cred = { .uid = 0, .gid = 0, .umask = 022 };
+
+/* Creates a regular file name in dir; returns its inode number (0 on error). */
+static inline uint64_t t_create(struct dfs *fs, uint64_t dir, const char *name)
+{
+	struct stat st;
+
+	return dfs_mknod(fs, dir, name, S_IFREG | 0644, 0, &t_cred, &st) ? 0 : st.st_ino;
+}
+
+static inline int t_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static inline int t_run(int argc, char **argv, const struct t_case *cases, size_t n)
+{
+	unsigned pass = 0, fail = 0, skip = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool selected = argc < 2;
+		for (int a = 1; a < argc; a++)
+			selected |= strcmp(argv[a], cases[i].name) == 0;
+		if (!selected)
+			continue;
+		int r = cases[i].fn();
+		while (t_ndefer) {
+			t_ndefer--;
+			t_defers[t_ndefer].fn(t_defers[t_ndefer].arg);
+		}
+		if (t_dir[0]) {
+			nftw(t_dir, t_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+			t_dir[0] = '\0';
+		}
+		printf("%s %s\n", r == T_PASS ? "PASS" : r == T_SKIP ? "SKIP" : "FAIL", cases[i].name);
+		fflush(stdout);
+		r == T_PASS ? pass++ : r == T_SKIP ? skip++ : fail++;
+	}
+	printf("%u passed, %u failed, %u skipped\n", pass, fail, skip);
+	return fail ? 1 : (pass == 0 && skip) ? 77 : 0;
+}
+
+#define T_MAIN(cases) \
+	int main(int argc, char **argv) \
+	{ \
+		return t_run(argc, argv, cases, sizeof(cases) / sizeof(cases[0])); \
+	}
+
+#endif
