@@ -80,3 +80,38 @@ def test_fsck_help_states_exit_codes():
     r = run("fsck.daxfs", "--help")
     assert r.returncode == 0
     assert "4 problems left uncorrected" in r.stdout
+
+
+def damage_backup_superblock(pmem):
+    """Overwrites the start of block 1 (the backup superblock, FORMAT.md)."""
+    with open(pmem, "r+b") as f:
+        f.seek(4096)
+        f.write(b"\xa5" * 64)
+
+
+def test_fsck_check_only_reports_damage_and_exits_4(fs):
+    damage_backup_superblock(fs)
+    r = run("fsck.daxfs", "-n", fs)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert any(line.startswith("backup superblock: ") and not line.endswith("(repaired)")
+               for line in r.stdout.splitlines())
+    assert r.stdout.splitlines()[-1] == f"{fs}: 1 problem found, 0 repaired"
+
+
+def test_fsck_check_only_leaves_damage_in_place(fs):
+    damage_backup_superblock(fs)
+    before = digest(fs)
+    run("fsck.daxfs", "-n", fs)
+    assert digest(fs) == before
+
+
+def test_fsck_repair_exit_code_matches_what_it_fixed(fs):
+    damage_backup_superblock(fs)
+    r = run("fsck.daxfs", "-y", fs)
+    assert r.returncode in (1, 4), r.stdout + r.stderr
+    again = run("fsck.daxfs", "-n", fs)
+    if r.returncode == 1:
+        assert again.returncode == 0, "everything was reported repaired, yet problems remain"
+    else:
+        assert any(not line.endswith("(repaired)") for line in r.stdout.splitlines()[:-1])
+        assert again.returncode == 4
