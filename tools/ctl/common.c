@@ -11,6 +11,8 @@
 const char *ctl_progname = "daxfs-ctl";
 
 static void vmessage(const struct ctl_command *cmd, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void vmessage(const struct ctl_command *cmd, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "%s %s: ", ctl_progname, cmd->name);
 	vfprintf(stderr, fmt, ap);
