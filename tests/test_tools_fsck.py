@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from conftest import tool
+from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
 SIZE = 64 << 20
 
@@ -115,3 +116,9 @@ def test_fsck_repair_exit_code_matches_what_it_fixed(fs):
     else:
         assert any(not line.endswith("(repaired)") for line in r.stdout.splitlines()[:-1])
         assert again.returncode == 4
+
+
+def test_fsck_refuses_a_mounted_filesystem(daxfs):
+    r = run("fsck.daxfs", "-n", daxfs.source)
+    assert r.returncode == 8
+    assert f"{daxfs.files[0]}: in use by another daxfs mount" in r.stderr

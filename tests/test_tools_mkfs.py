@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 from conftest import tool
+from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
 SIZE = 64 << 20
 UUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0"
@@ -162,3 +163,11 @@ def test_mkfs_version():
     r = run("mkfs.daxfs", "--version")
     assert r.returncode == 0
     assert r.stdout.startswith("mkfs.daxfs (daxfs-fuse) ")
+
+
+def test_mkfs_refuses_a_mounted_filesystem(daxfs):
+    (daxfs.mnt / "precious").write_text("keep me\n")
+    r = run("mkfs.daxfs", "-f", daxfs.source)
+    assert r.returncode == 1
+    assert f"{daxfs.files[0]}: in use by another daxfs mount" in r.stderr
+    assert (daxfs.mnt / "precious").read_text() == "keep me\n"

@@ -60,13 +60,19 @@ int source_create_files(const char *progname, const char *source, uint64_t size)
 
 int source_open(const char *progname, const char *source, struct mapped_device **md)
 {
+	const char *msg;
+	unsigned i;
 	int ret;
 
 	ret = dm_md_open_source(source, NULL, md);
+	/* A mounted daemon holds every backing file's lock: writing under it
+	 * would corrupt the live filesystem, and reading gives a torn view. */
+	for (i = 0; !ret && i < dm_md_num_devices(*md); i++)
+		ret = dax_device_lock(dm_md_device(*md, i));
 	if (ret) {
-		const char *msg = daxfs_errormsg();
-
+		msg = daxfs_errormsg();
 		fprintf(stderr, "%s: %s\n", progname, msg[0] ? msg : strerror(-ret));
+		dm_md_destroy(md);
 	}
 	return ret;
 }

@@ -17,7 +17,9 @@
  * as they are, whatever their size. */
 int source_create_files(const char *progname, const char *source, uint64_t size);
 
-/* Opens source as a mapped device with a live table (dm_md_open_source). */
+/* Opens source as a mapped device with a live table (dm_md_open_source) and
+ * locks every device as a mount does, so a mounted filesystem is refused
+ * (-EBUSY, "<file>: in use by another daxfs mount"). */
 int source_open(const char *progname, const char *source, struct mapped_device **md);
 
 #endif
