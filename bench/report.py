@@ -261,7 +261,7 @@ set ytics (0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1, 2)
 set grid ytics
 set xtics rotate by -40 left noenhanced
 set key top right
-set bmargin 12
+set bmargin 7
 set rmargin 12
 set datafile separator "\\t"
 set datafile missing "-"

@@ -1,0 +1,148 @@
+# bench/lib.sh - what bench/run.sh and bench/profile.sh share: dependencies,
+# the build, scratch space, and mounting daxfs-fuse and tmpfs (sourced, not run).
+#
+# The caller sets `root` (top of the checkout) and `build`, then calls
+# bench_setup; everything bench_setup creates is removed and unmounted by the
+# EXIT trap it installs, however the script ends.
+
+MIB=$((1 << 20))
+dev_size=16G		# both the daxfs device and the tmpfs mount
+mount_timeout=10	# seconds to wait for a mount or a daemon's exit
+
+die() { echo "bench: $*" >&2; exit 1; }
+say() { printf '== %s\n' "$*" >&2; }
+
+need_root() {
+	[[ $EUID -eq 0 ]] || die "must run as root (it mounts tmpfs and drops the page cache)"
+}
+
+# bench_deps PKG...: installs the Debian packages that are missing, and the
+# build's own (tools/install-deps.sh). DAXFS_NO_DEPS=1 installs nothing.
+bench_deps() {
+	[[ ${DAXFS_NO_DEPS:-0} != 1 ]] || return 0
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	if ((${#missing[@]})); then
+		say "installing ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
+			{ apt-get update >&2 && apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
+	fi
+	bash "$root/tools/install-deps.sh" >&2
+}
+
+# bench_build: configures (once) and builds $build unless DAXFS_NO_BUILD=1,
+# then checks that every program the benchmark runs is there.
+bench_build() {
+	if [[ ${DAXFS_NO_BUILD:-0} != 1 ]]; then
+		say "building into $build"
+		[[ -f $build/build.ninja ]] || meson setup "$build" >&2
+		ninja -C "$build" >&2
+	fi
+	daemon=$build/src/fuse/daxfs-fuse
+	mkfs=$build/tools/mkfs.daxfs
+	memcpy=$build/bench/daxfs-bench-memcpy
+	meta=$build/bench/daxfs-bench-meta
+	report=(/usr/bin/python3 "$root/bench/report.py")
+	local prog
+	for prog in "$daemon" "$mkfs" "$memcpy" "$meta"; do
+		[[ -x $prog ]] || die "$prog is not built"
+	done
+	for prog in fio fusermount3 "$@"; do
+		command -v "$prog" >/dev/null || die "$prog is not installed"
+	done
+}
+
+is_mounted() { findmnt -rn --mountpoint "$1" >/dev/null 2>&1; }
+
+# wait_for CMD...: polls until CMD succeeds; fails after mount_timeout seconds.
+wait_for() {
+	local deadline=$((SECONDS + mount_timeout))
+	until "$@"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.02
+	done
+}
+
+daemon_gone() { ! kill -0 "$daemon_pid" 2>/dev/null; }
+mounted_or_dead() { is_mounted "$mnt_daxfs" || daemon_gone; }
+
+# bench_setup: scratch directories (under /tmp, and /dev/shm for the pmem
+# files) and the trap that removes them.
+bench_setup() {
+	work=$(mktemp -d /tmp/daxfs-bench.XXXXXX)
+	shm=$(mktemp -d /dev/shm/daxfs-bench.XXXXXX)
+	mnt_daxfs=$work/daxfs
+	mnt_tmpfs=$work/tmpfs
+	mkdir "$mnt_daxfs" "$mnt_tmpfs"
+	daemon_pid=
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+	set +e
+	stop_daemon
+	is_mounted "$mnt_tmpfs" && { umount "$mnt_tmpfs" || umount -l "$mnt_tmpfs"; }
+	rm -rf "$shm" "$work"
+}
+
+# start_daxfs [DAEMON_OPTS...]: a fresh sparse 16 GiB pmem file on /dev/shm,
+# mkfs'd and mounted. The daemon runs in the foreground as our child, so its
+# pid is known (for RSS and profiles) and its exit status is checked.
+start_daxfs() {
+	local pmem=$shm/pmem0
+	rm -f "$pmem"
+	"$mkfs" -s "$dev_size" -L bench "$pmem" >/dev/null
+	"$daemon" -f "$@" "$pmem" "$mnt_daxfs" 2>"$work/daxfs-fuse.stderr" &
+	daemon_pid=$!
+	wait_for mounted_or_dead || die "daxfs-fuse did not mount within ${mount_timeout}s"
+	if ! is_mounted "$mnt_daxfs"; then
+		cat "$work/daxfs-fuse.stderr" >&2
+		die "daxfs-fuse exited before mounting"
+	fi
+}
+
+# stop_daemon: unmounts; the daemon must then exit 0 (else its stderr is
+# shown and this fails).
+stop_daemon() {
+	[[ -n $daemon_pid ]] || return 0
+	local status=0
+	if is_mounted "$mnt_daxfs"; then
+		fusermount3 -u "$mnt_daxfs" || fusermount3 -u -z "$mnt_daxfs" || umount -l "$mnt_daxfs"
+	fi
+	if ! wait_for daemon_gone; then
+		echo "bench: daxfs-fuse (pid $daemon_pid) did not exit after unmount; killing it" >&2
+		kill -KILL "$daemon_pid" 2>/dev/null || true
+	fi
+	wait "$daemon_pid" || status=$?
+	daemon_pid=
+	is_mounted "$mnt_daxfs" && umount -l "$mnt_daxfs"
+	if ((status != 0)); then
+		echo "bench: daxfs-fuse exited with status $status:" >&2
+		cat "$work/daxfs-fuse.stderr" >&2
+		return 1
+	fi
+}
+
+stop_daxfs() {
+	stop_daemon
+	rm -f "$shm/pmem0"
+}
+
+start_tmpfs() { mount -t tmpfs -o "size=$dev_size" bench-tmpfs "$mnt_tmpfs"; }
+stop_tmpfs() { umount "$mnt_tmpfs"; }
+
+rss_mib() { awk '/^RssAnon:/ { printf "%.3f", $2 / 1024 }' "/proc/$daemon_pid/status"; }
+
+drop_caches() { sync; echo "$1" > /proc/sys/vm/drop_caches; }
+
+# layout FILE BYTES: writes FILE sequentially (fio needs it complete before
+# random reads, and the layout must not be part of any figure).
+layout() {
+	fio --name=layout --filename="$1" --rw=write --bs=1M --size="$2" --ioengine=psync \
+		> "$work/fio.log" 2>&1 || { cat "$work/fio.log" >&2; die "fio layout of $1 failed"; }
+}
