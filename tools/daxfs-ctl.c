@@ -14,6 +14,7 @@
 static const struct ctl_command *const commands[] = {
 	&ctl_check_command,
 	&ctl_resolve_command,
+	&ctl_map_command,
 };
 
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -19,6 +19,7 @@ struct ctl_command {
 
 extern const struct ctl_command ctl_check_command;
 extern const struct ctl_command ctl_resolve_command;
+extern const struct ctl_command ctl_map_command;
 
 /* The program name for messages ("daxfs-ctl"). */
 extern const char *ctl_progname;

@@ -1,0 +1,157 @@
+"""daxfs-ctl map: a mounted file's extents followed down to the backing files."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import tool
+from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
+
+# 8 MiB linear on pmem0, then 16 MiB striped over pmem1 and pmem2 in 32 KiB chunks
+TABLE = "0 16384 linear {0} 0\n16384 32768 striped 2 64 {1} 0 {2} 0\n"
+CHUNK = 64 * 512
+
+
+def run_ctl(*args):
+    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def fs(daxfs_factory):
+    d = daxfs_factory(files=["pmem0", "pmem1", "pmem2"], size=8 * MIB, table=TABLE)
+    d.mkfs()
+    d.mount()
+    return d
+
+
+def write_file(path, chunks):
+    """chunks: [(offset, bytes)]; written, then fsync'd so the daemon has them."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        for off, data in chunks:
+            os.pwrite(fd, data, off)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def map_json(path, *args):
+    r = run_ctl("map", path, "--json", *args)
+    assert r.stdout.count("\n") == 1, r.stdout + r.stderr
+    return r, json.loads(r.stdout)
+
+
+def test_map_pieces_hold_the_file_bytes(fs):
+    data = os.urandom(12 * MIB)
+    path = fs.mnt / "big"
+    write_file(path, [(0, data)])
+    r, m = map_json(path)
+    assert r.returncode == 0, r.stderr
+    assert m["size"] == len(data) and m["source"] == fs.source
+    pos = 0
+    for ext in m["extents"]:
+        assert ext["offset"] == pos
+        covered = ext["offset"]
+        for p in ext["pieces"]:
+            assert p["offset"] == covered
+            with open(p["device"]["path"], "rb") as f:
+                f.seek(p["device"]["offset"])
+                assert f.read(p["length"]) == data[p["offset"]:p["offset"] + p["length"]]
+            covered += p["length"]
+        assert covered == ext["offset"] + ext["length"]
+        pos += ext["length"]
+    assert pos == len(data)
+
+
+def test_map_splits_striped_extents_at_chunk_boundaries(fs):
+    path = fs.mnt / "big"
+    write_file(path, [(0, os.urandom(12 * MIB))])
+    r, m = map_json(path)
+    assert r.returncode == 0, r.stderr
+    striped = [p for e in m["extents"] for p in e["pieces"] if p["stripe"] is not None]
+    assert striped, "12 MiB must reach the striped target"
+    assert all(p["length"] <= CHUNK for p in striped)
+    assert {p["device"]["path"] for p in striped} == set(fs.files[1:])
+    assert {p["stripe"] for p in striped} == {0, 1}
+
+
+def test_map_reports_holes_without_pieces(fs):
+    path = fs.mnt / "sparse"
+    write_file(path, [(3 * PAGE, b"x" * PAGE)])
+    r, m = map_json(path)
+    assert r.returncode == 0, r.stderr
+    assert m["extents"][0] == {"offset": 0, "length": 3 * PAGE, "type": "hole",
+                               "md_offset": None, "pieces": []}
+    last = m["extents"][-1]
+    assert last["type"] == "mapped" and last["offset"] + last["length"] == 4 * PAGE
+
+
+def test_map_text_names_each_extent_and_device(fs):
+    path = fs.mnt / "sparse"
+    write_file(path, [(3 * PAGE, b"x" * PAGE)])
+    r = run_ctl("map", path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"{path}: {4 * PAGE} bytes on {fs.source}"
+    assert lines[1] == f"  0+{3 * PAGE} hole"
+    assert lines[2].startswith(f"  {3 * PAGE}+{PAGE} mapped at ")
+    assert lines[3].startswith(f"    {3 * PAGE}+{PAGE} -> {fs.files[0]} offset ")
+    assert lines[3].endswith("(target 0 linear)")
+
+
+def test_map_through_an_error_table_reports_each_failing_piece(fs, tmp_path):
+    path = fs.mnt / "small"
+    write_file(path, [(0, b"y" * (2 * PAGE))])
+    err_table = tmp_path / "error.table"
+    err_table.write_text("0 49152 error\n")
+    r, m = map_json(path, "--table", err_table)
+    assert r.returncode == 1
+    pieces = [p for e in m["extents"] for p in e["pieces"]]
+    assert pieces and all(p["error"] == "EIO" for p in pieces)
+    assert sum(p["length"] for p in pieces) == 2 * PAGE
+    assert "did not resolve" in r.stderr
+
+
+def test_map_with_table_option_resolves_the_same_way(fs):
+    path = fs.mnt / "small"
+    write_file(path, [(0, b"z" * PAGE)])
+    _, by_mount = map_json(path)
+    _, by_table = map_json(path, "--table", fs.table)
+    assert by_table["extents"] == by_mount["extents"]
+
+
+def test_map_file_outside_daxfs_has_no_extent_map(tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_text("not on daxfs\n")
+    r = run_ctl("map", plain)
+    assert r.returncode == 1
+    assert f"{plain}: no extent map" in r.stderr
+
+
+def test_map_directory_has_no_extent_map(fs):
+    d = fs.mnt / "dir"
+    d.mkdir()
+    r = run_ctl("map", d)
+    assert r.returncode == 1
+    assert "no extent map" in r.stderr
+
+
+def test_map_missing_file_is_reported(tmp_path):
+    r = run_ctl("map", tmp_path / "absent")
+    assert r.returncode == 1
+    assert "No such file or directory" in r.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "missing FILE"),
+    (["a", "b"], "too many arguments"),
+    (["a", "--table"], "--table needs a TABLE"),
+    (["a", "--yaml"], "unknown option"),
+], ids=["no-file", "two-files", "table-without-value", "unknown-option"])
+def test_map_usage_error_exits_2(args, message):
+    r = run_ctl("map", *args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "usage: daxfs-ctl map FILE [--table TABLE] [--json]" in r.stderr

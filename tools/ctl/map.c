@@ -1,0 +1,351 @@
+/* tools/ctl/map.c - daxfs-ctl map: where a file's bytes live, down to the backing files */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "cli.h"
+#include "ctl/ctl.h"
+#include "daxfs/err.h"
+
+#define IOMAP_XATTR "system.daxfs.iomap"
+
+static const struct ctl_command *const cmd = &ctl_map_command;
+
+/* The file's extent map as the daemon's system.daxfs.iomap attribute gives it. */
+static char *read_iomap(const char *file)
+{
+	char *buf = NULL;
+	int tries;
+
+	/* the map may grow between the size query and the read: retry */
+	for (tries = 0; tries < 8; tries++) {
+		ssize_t size = getxattr(file, IOMAP_XATTR, NULL, 0), got;
+
+		if (size < 0)
+			break;
+		free(buf);
+		buf = malloc((size_t)size + 1);
+		if (!buf) {
+			ctl_error(cmd, "out of memory");
+			return NULL;
+		}
+		got = getxattr(file, IOMAP_XATTR, buf, (size_t)size);
+		if (got >= 0) {
+			buf[got] = '\0';
+			return buf;
+		}
+		if (errno != ERANGE)
+			break;
+	}
+	free(buf);
+	if (errno == ENODATA || errno == ENOTSUP)
+		ctl_error(cmd, "%s: no extent map: not a regular file on a daxfs-fuse mount", file);
+	else
+		ctl_error(cmd, "%s: %s: %s", file, IOMAP_XATTR, strerror(errno));
+	return NULL;
+}
+
+/* Undoes mountinfo's \ooo escapes of space, tab, newline and backslash. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+/* The SOURCE the filesystem holding st was mounted from (its fsname), or NULL. */
+static char *mount_source(const char *file, const struct stat *st)
+{
+	char *line = NULL, *source = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f) {
+		ctl_error(cmd, "/proc/self/mountinfo: %s", strerror(errno));
+		return NULL;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		unsigned maj, min;
+		char *sep, *fstype, *src, *save = NULL;
+
+		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 ||
+		    maj != major(st->st_dev) || min != minor(st->st_dev))
+			continue;
+		sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		fstype = strtok_r(sep + 3, " \n", &save);
+		src = fstype ? strtok_r(NULL, " \n", &save) : NULL;
+		if (!src || strncmp(fstype, "fuse", 4) != 0) {
+			ctl_error(cmd, "%s: not on a daxfs-fuse mount (%s)", file,
+				  fstype ? fstype : "unknown type");
+			break;
+		}
+		unescape(src);
+		source = strdup(src);
+		if (!source)
+			ctl_error(cmd, "out of memory");
+		break;
+	}
+	if (!source && !ferror(f) && feof(f))
+		ctl_error(cmd, "%s: no mount found for its device %u:%u", file,
+			  major(st->st_dev), minor(st->st_dev));
+	free(line);
+	fclose(f);
+	return source;
+}
+
+struct extent {
+	uint64_t offset, length, md_offset;
+	char type[16];
+	bool has_addr;
+};
+
+static int parse_extent(const char *line, struct extent *e)
+{
+	char addr[32];
+	int n = 0;
+
+	if (sscanf(line, "%" SCNu64 " %" SCNu64 " %15s %31s%n", &e->offset, &e->length, e->type,
+		   addr, &n) != 4 || line[n] != '\0')
+		return -EINVAL;
+	e->has_addr = strcmp(addr, "-") != 0;
+	if (e->has_addr && cli_parse_u64(addr, &e->md_offset))
+		return -EINVAL;
+	return 0;
+}
+
+/* One contiguous run of an extent on one device, or a failing page. */
+struct piece {
+	uint64_t offset, length;
+	long error;
+	struct dm_resolution r;
+	uint64_t device_offset;
+};
+
+/* Resolves the bytes of e from file offset pos on: fills p, returns bytes covered. */
+static uint64_t resolve_piece(struct mapped_device *md, const struct extent *e, uint64_t pos,
+			      struct piece *p)
+{
+	uint64_t at = e->md_offset + (pos - e->offset);
+	uint64_t in_page = at % DAX_PAGE_SIZE, rest = e->offset + e->length - pos;
+	uint64_t want = (in_page + rest + DAX_PAGE_SIZE - 1) / DAX_PAGE_SIZE;
+	long ret;
+
+	if (want > LONG_MAX)
+		want = LONG_MAX;
+	memset(p, 0, sizeof(*p));
+	p->offset = pos;
+	ret = dm_dax_resolve(md, at / DAX_PAGE_SIZE, (long)want, &p->r);
+	if (ret <= 0) {
+		/* a failing page: report it and go on with the next one */
+		p->error = ret < 0 ? ret : -ERANGE;
+		p->length = rest < DAX_PAGE_SIZE - in_page ? rest : DAX_PAGE_SIZE - in_page;
+		return p->length;
+	}
+	p->length = (uint64_t)ret * DAX_PAGE_SIZE - in_page;
+	if (p->length > rest)
+		p->length = rest;
+	p->device_offset = p->r.device_sector * DAX_SECTOR_SIZE + in_page;
+	return p->length;
+}
+
+static void print_piece_text(const struct piece *p)
+{
+	if (p->error) {
+		printf("    %" PRIu64 "+%" PRIu64 " error: %s\n", p->offset, p->length,
+		       cli_errno_name((int)p->error));
+		return;
+	}
+	printf("    %" PRIu64 "+%" PRIu64 " -> %s offset %" PRIu64 " (target %d %s", p->offset,
+	       p->length, p->r.device_path, p->device_offset, p->r.target_index,
+	       p->r.target_type ? p->r.target_type : "?");
+	if (p->r.stripe >= 0)
+		printf(", stripe %d", p->r.stripe);
+	printf(")\n");
+}
+
+static void print_piece_json(const struct piece *p, bool first)
+{
+	printf("%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", ", first ? "" : ", ",
+	       p->offset, p->length);
+	if (p->error) {
+		printf("\"error\": ");
+		cli_json_string(stdout, cli_errno_name((int)p->error));
+		printf("}");
+		return;
+	}
+	printf("\"target\": %d, \"stripe\": ", p->r.target_index);
+	if (p->r.stripe >= 0)
+		printf("%d", p->r.stripe);
+	else
+		printf("null");
+	printf(", \"device\": {\"path\": ");
+	cli_json_string(stdout, p->r.device_path);
+	printf(", \"offset\": %" PRIu64 "}}", p->device_offset);
+}
+
+/* Prints the map; returns the number of pieces that failed to resolve, or -1. */
+static int print_map(struct mapped_device *md, const char *file, const char *source,
+		     const struct stat *st, char *iomap, bool json)
+{
+	char *line, *save = NULL;
+	unsigned n_ext = 0;
+	int failed = 0;
+
+	if (json) {
+		printf("{\"file\": ");
+		cli_json_string(stdout, file);
+		printf(", \"source\": ");
+		cli_json_string(stdout, source);
+		printf(", \"size\": %lld, \"extents\": [", (long long)st->st_size);
+	} else {
+		printf("%s: %lld bytes on %s\n", file, (long long)st->st_size, source);
+	}
+	for (line = strtok_r(iomap, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct extent e;
+		uint64_t pos;
+		bool first = true;
+
+		if (parse_extent(line, &e)) {
+			if (json)
+				printf("]}\n");
+			ctl_error(cmd, "%s: unexpected extent line '%s'", file, line);
+			return -1;
+		}
+		if (json) {
+			printf("%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", \"type\": ",
+			       n_ext ? ", " : "", e.offset, e.length);
+			cli_json_string(stdout, e.type);
+			if (e.has_addr)
+				printf(", \"md_offset\": %" PRIu64 ", \"pieces\": [", e.md_offset);
+			else
+				printf(", \"md_offset\": null, \"pieces\": [");
+		} else if (e.has_addr) {
+			printf("  %" PRIu64 "+%" PRIu64 " %s at %" PRIu64 "\n", e.offset, e.length,
+			       e.type, e.md_offset);
+		} else {
+			printf("  %" PRIu64 "+%" PRIu64 " %s\n", e.offset, e.length, e.type);
+		}
+		n_ext++;
+		for (pos = e.offset; e.has_addr && pos < e.offset + e.length; first = false) {
+			struct piece p;
+
+			pos += resolve_piece(md, &e, pos, &p);
+			failed += p.error != 0;
+			if (json)
+				print_piece_json(&p, first);
+			else
+				print_piece_text(&p);
+		}
+		if (json)
+			printf("]}");
+	}
+	if (json)
+		printf("]}\n");
+	return failed;
+}
+
+static int map_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "table", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	struct mapped_device *md = NULL;
+	const char *file, *table = NULL;
+	char *source = NULL, *iomap = NULL;
+	bool json = false;
+	struct stat st;
+	int c, ret = CLI_EXIT_FAIL, failed;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else if (c == 't')
+			table = optarg;
+		else if (c == ':' || (c == '?' && optopt == 't'))
+			return ctl_usage_error(cmd, "--table needs a TABLE");
+		else
+			return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	}
+	if (argc - optind != 1)
+		return ctl_usage_error(cmd, argc - optind < 1 ? "missing FILE" : "too many arguments");
+	file = argv[optind];
+
+	if (stat(file, &st) < 0) {
+		ctl_error(cmd, "%s: %s", file, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	iomap = read_iomap(file);
+	if (!iomap)
+		return CLI_EXIT_FAIL;
+	if (table) {
+		source = strdup(table);
+		if (!source || ctl_open_table(cmd, table, true, &md, NULL))
+			goto out;
+	} else {
+		source = mount_source(file, &st);
+		if (!source)
+			goto out;
+		if (dm_md_open_source(source, "map", &md)) {
+			ctl_error(cmd, "mount source %s: %s (pass the table with --table)", source,
+				  daxfs_errormsg());
+			goto out;
+		}
+	}
+	failed = print_map(md, file, source, &st, iomap, json);
+	if (failed > 0)
+		ctl_error(cmd, "%s: %d piece%s did not resolve", file, failed, failed == 1 ? "" : "s");
+	ret = failed == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+out:
+	dm_md_destroy(&md);
+	free(source);
+	free(iomap);
+	return ret;
+}
+
+const struct ctl_command ctl_map_command = {
+	.name = "map",
+	.usage = "FILE [--table TABLE] [--json]",
+	.help =
+	"Shows where the bytes of FILE, a regular file on a mounted daxfs, live: its\n"
+	"extents (from the daemon's system.daxfs.iomap attribute) with their offsets\n"
+	"on the mapped device, and each extent followed down the direct_access chain\n"
+	"to the backing files, split where a target or a stripe chunk ends. The table\n"
+	"is the one the filesystem was mounted from (the mount's SOURCE), or TABLE.\n"
+	"\n"
+	"  --table TABLE  resolve through TABLE instead of the mount's SOURCE\n"
+	"  --json         print one JSON object:\n"
+	"                 {\"file\": F, \"source\": S, \"size\": N, \"extents\": [\n"
+	"                  {\"offset\": O, \"length\": L, \"type\": \"mapped\", \"md_offset\": A,\n"
+	"                   \"pieces\": [{\"offset\": O, \"length\": L, \"target\": I,\n"
+	"                     \"stripe\": K or null, \"device\": {\"path\": P, \"offset\": B}}]},\n"
+	"                  {\"offset\": O, \"length\": L, \"type\": \"hole\", \"md_offset\": null,\n"
+	"                   \"pieces\": []}]}\n"
+	"                 a piece that fails is {\"offset\": O, \"length\": L, \"error\": \"EIO\"}.\n"
+	"\n"
+	"Offsets and lengths are in bytes. Exit status: 0 every extent resolved, 1 a\n"
+	"failure (or a piece that did not resolve), 2 usage error.\n",
+	.run = map_run,
+};
