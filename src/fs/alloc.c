@@ -364,23 +364,49 @@ int dfs_alloc_test(struct dfs *fs, uint64_t pblk, uint64_t len, bool *all_used, 
 	return 0;
 }
 
-int dfs_alloc_mark_used(struct dfs *fs, uint64_t pblk, uint64_t len)
+uint64_t dfs_group_len(const struct dfs *fs, uint64_t g)
 {
-	for (uint64_t done = 0; done < len; ) {
-		uint64_t blk = pblk + done, g = blk / BPG, off = blk % BPG;
-		uint64_t n = len - done < BPG - off ? len - done : BPG - off;
-		struct dfs_buf *b;
-		int err = fs->gds[g].bitmap_blk ? bitmap_read(fs, g, &b) : group_init(fs, g, &b);
+	return group_len(fs, g);
+}
 
-		if (err)
-			return err;
-		set_bits(b->data, off, n, true);
-		dfs_buf_dirty(fs, b);
-		fs->gds[g].free -= (uint32_t)n;
-		fs->free_blocks -= n;
-		if ((err = gd_store(fs, g)))
-			return err;
-		done += n;
+int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map)
+{
+	if (!fs->gds[g].bitmap_blk) {
+		uninit_image(fs, g, map);
+		set_bits(map, group_reserved(fs, g), 1, false);   /* no bitmap block yet */
+		return 0;
 	}
-	return 0;
+	struct dfs_buf *b;
+	int err = bitmap_read(fs, g, &b);
+	if (!err)
+		memcpy(map, b->data, DFS_BLOCK_SIZE);
+	return err;
+}
+
+int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map)
+{
+	struct dfs_buf *b;
+	int err;
+
+	if (fs->gds[g].bitmap_blk) {
+		if ((err = dfs_buf_read(fs, fs->gds[g].bitmap_blk, DFS_BUF_BITMAP, &b)))
+			return err;
+	} else {
+		uint64_t blk = group_start(g) + group_reserved(fs, g);
+		if (bit(map, blk - group_start(g)) == 0)
+			return daxfs_err(-EIO, "group %llu: no room for a bitmap", (unsigned long long)g);
+		if ((err = dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b)))
+			return err;
+		fs->gds[g].bitmap_blk = blk;
+	}
+	memcpy(b->data, map, DFS_BLOCK_SIZE);
+	if (group_len(fs, g) < BPG)
+		set_bits(b->data, group_len(fs, g), BPG - group_len(fs, g), true);
+	uint32_t nfree = 0;
+	for (uint64_t i = 0; i < group_len(fs, g); i++)
+		nfree += !bit(b->data, i);
+	fs->free_blocks = fs->free_blocks - fs->gds[g].free + nfree;
+	fs->gds[g].free = nfree;
+	dfs_buf_dirty(fs, b);
+	return gd_store(fs, g);
 }

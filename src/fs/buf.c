@@ -159,8 +159,8 @@ void dfs_buf_forget(struct dfs *fs, uint64_t blk)
 
 void dfs_buf_trim(struct dfs *fs)
 {
-	if (fs->nbufs <= BUF_CACHE_MAX)
-		return;
+	if (fs->nbufs <= BUF_CACHE_MAX || fs->check_only)
+		return;     /* fsck -n keeps replayed blocks only in the cache */
 	for (size_t i = 0; i < fs->bhash_size && fs->nbufs > BUF_CACHE_MAX / 2; i++) {
 		struct dfs_buf **pp = &fs->bhash[i];
 

@@ -63,6 +63,7 @@ struct dfs {
 	struct dfs_mount_opts opts;
 	bool dax;
 	bool rdonly;
+	bool check_only;            /* fsck -n: replay into the cache, never write */
 	int shutdown;               /* sticky error after a failed commit */
 
 	pthread_mutex_t meta;
@@ -120,6 +121,9 @@ int dfs_dev_flush(struct dfs *fs);
 void dfs_now(struct dfs_timespec *ts);
 /* Refuses modification on a read-only or shut-down filesystem. */
 int dfs_check_writable(struct dfs *fs);
+/* Mounts for fsck: check_only never writes (the journal is replayed into the
+ * cache); otherwise read-write without the periodic committer. */
+int dfs_mount_fsck(struct mapped_device *md, bool check_only, struct dfs **out);
 /* Test hook: frees fs without writing anything, as if the process died. */
 void dfs_abandon(struct dfs **fs);
 
@@ -155,8 +159,12 @@ int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len);
 void dfs_alloc_commit_done(struct dfs *fs);
 /* Whether [pblk, pblk+len) is marked in use (fsck and tests). */
 int dfs_alloc_test(struct dfs *fs, uint64_t pblk, uint64_t len, bool *all_used, bool *any_used);
-/* Marks blocks used outside the allocator (mkfs). */
-int dfs_alloc_mark_used(struct dfs *fs, uint64_t pblk, uint64_t len);
+/* The bitmap image of group g as it is on media (uninitialised: computed). */
+int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map);
+/* fsck repair: makes group g's bitmap equal map and its free count match. */
+int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map);
+/* Blocks of group g (the last may be short) and those before data_start. */
+uint64_t dfs_group_len(const struct dfs *fs, uint64_t g);
 
 /* ---- inodes (inode.c) ---- */
 int dfs_icache_init(struct dfs *fs);

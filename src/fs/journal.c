@@ -120,6 +120,23 @@ int dfs_journal_recover(struct dfs *fs)
 torn:
 	if (!committed)
 		goto out;           /* nothing to redo: a torn or stale log is ignored */
+	if (fs->check_only) {
+		/* redo into the cache only: fsck -n must not write */
+		for (uint64_t i = 0; i < n; i++) {
+			struct dfs_buf *cb;
+
+			if ((err = dfs_dev_read(fs, where[i], b, 1)) ||
+			    (err = dfs_buf_new(fs, home[i], DFS_BUF_PLAIN, &cb)))
+				goto out;
+			memcpy(cb->data, b, DFS_BLOCK_SIZE);
+			if (home[i] == DFS_SB_PRIMARY && (err = dfs_super_decode(b, 0, &fs->sb)))
+				goto out;
+		}
+		fs->jseq = fs->running_tid = seq + 1;
+		fs->committed_tid = seq;
+		err = 2;    /* replayed in memory */
+		goto out;
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		if ((err = dfs_dev_read(fs, where[i], b, 1)) ||
 		    (err = dfs_dev_write(fs, home[i], b, 1, false)))

@@ -149,8 +149,12 @@ static int read_super(struct dfs *fs)
 		err2 = dfs_dev_read(fs, DFS_SB_BACKUP, b, 1);
 		if (!err2)
 			err2 = dfs_super_decode(b, DFS_SB_BACKUP, &fs->sb);
-		if (err2)
-			err = daxfs_err(err, "%s (backup: %s)", first, daxfs_errormsg());
+		if (err2) {
+			char second[512];
+
+			snprintf(second, sizeof(second), "%s", daxfs_errormsg());
+			err = daxfs_err(err, "%s (backup: %s)", first, second);
+		}
 		else
 			err = 0;    /* the first commit rewrites the primary */
 	}
@@ -188,7 +192,8 @@ static int super_dirty(struct dfs *fs)
 	return err;
 }
 
-int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struct dfs **out)
+static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *opts,
+			bool fsck, bool check_only, struct dfs **out)
 {
 	struct dfs_mount_opts defaults = { 0 };
 	struct table_facts f;
@@ -205,7 +210,8 @@ int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struc
 	if (!(fs = fs_alloc(md)))
 		return daxfs_err(-ENOMEM, "out of memory");
 	fs->opts = *opts;
-	fs->rdonly = opts->rdonly;
+	fs->rdonly = opts->rdonly || check_only;
+	fs->check_only = check_only;
 	fs->dax = f.dax && opts->dax != DFS_DAX_NEVER;
 	if ((err = read_super(fs)) || (err = mount_check(fs, &f)))
 		goto fail;
@@ -225,7 +231,7 @@ int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struc
 	if (!fs->rdonly) {
 		struct dfs_timespec now;
 
-		if ((err = dfs_orphans_process(fs)))
+		if (!fsck && (err = dfs_orphans_process(fs)))
 			goto fail;
 		dfs_now(&now);
 		fs->sb.state = DFS_STATE_DIRTY;
@@ -233,7 +239,7 @@ int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struc
 		fs->sb.mount_count++;
 		if ((err = super_dirty(fs)) || (err = dfs_commit(fs)))
 			goto fail;
-		if (pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
+		if (!fsck && pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
 			fs->committer_running = true;
 	}
 	*out = fs;
@@ -242,6 +248,18 @@ fail:
 	err = daxfs_err_prefix(err, "mount %s", dm_md_name(md));
 	fs_free(fs);
 	return err;
+}
+
+int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struct dfs **out)
+{
+	return mount_common(md, opts, false, false, out);
+}
+
+int dfs_mount_fsck(struct mapped_device *md, bool check_only, struct dfs **out)
+{
+	struct dfs_mount_opts o = { .rdonly = check_only, .dax = DFS_DAX_NEVER };
+
+	return mount_common(md, &o, true, check_only, out);
 }
 
 static void stop_committer(struct dfs *fs)
