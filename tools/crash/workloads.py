@@ -1,0 +1,362 @@
+"""Crash workloads: sequences of file operations run on a daxfs-fuse mount.
+
+A workload is a list of steps; each step is one system call (or a short fixed
+sequence such as mmap+store+msync) on paths relative to the mount. Steps that
+make something durable say what: SYNC_* below. The oracle (oracle.py) needs
+nothing else: the state the filesystem claims after each step is observed
+live (snapshot()), so no model of POSIX semantics is written here.
+
+Data written by a step is pattern(tag, off, len): never zero, different for
+every tag, so that a stale byte, a lost byte and a byte of another write are
+all told apart from the bytes a write put there.
+"""
+import ctypes
+import mmap
+import os
+import stat
+
+# what a step acknowledges when it returns
+SYNC_NONE = None
+SYNC_FILE = "file"        # fsync: the inode's data and attributes
+SYNC_DATA = "data"        # fdatasync, msync: the inode's data and size
+SYNC_DIR = "dir"          # fsync of a directory: its entries
+SYNC_ALL = "all"          # syncfs, unmount: everything
+
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+FALLOC_FL_KEEP_SIZE = 1
+FALLOC_FL_PUNCH_HOLE = 2
+FALLOC_FL_ZERO_RANGE = 0x10
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                            ctypes.c_uint]
+_libc.syncfs.argtypes = [ctypes.c_int]
+_libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+AT_FDCWD = -100
+
+
+def _check(ret, what):
+    if ret != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def pattern(tag, off, length):
+    """Bytes 1..251, a function of the write's tag and the file offset."""
+    return bytes((tag * 131 + pos * 7 + (pos >> 9)) % 251 + 1 for pos in range(off, off + length))
+
+
+# ---- the steps ----------------------------------------------------------
+# Each takes the mount path and the step's arguments, and returns the path
+# whose inode a SYNC_FILE/SYNC_DATA/SYNC_DIR step acknowledged (or None).
+
+def _p(mnt, path):
+    return os.path.join(mnt, path)
+
+
+def op_create(mnt, path, mode=0o644):
+    os.close(os.open(_p(mnt, path), os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
+
+
+def op_mkdir(mnt, path, mode=0o755):
+    os.mkdir(_p(mnt, path), mode)
+
+
+def op_write(mnt, path, off, length, tag):
+    fd = os.open(_p(mnt, path), os.O_WRONLY)
+    try:
+        os.pwrite(fd, pattern(tag, off, length), off)
+    finally:
+        os.close(fd)
+
+
+def op_append(mnt, path, length, tag):
+    fd = os.open(_p(mnt, path), os.O_WRONLY | os.O_APPEND)
+    try:
+        off = os.fstat(fd).st_size
+        os.write(fd, pattern(tag, off, length))
+    finally:
+        os.close(fd)
+
+
+def op_mmap_msync(mnt, path, off, length, tag):
+    """Stores through a shared mapping of existing bytes, then msync(MS_SYNC)."""
+    fd = os.open(_p(mnt, path), os.O_RDWR)
+    try:
+        start = off - off % mmap.PAGESIZE
+        with mmap.mmap(fd, off + length - start, offset=start) as m:
+            m[off - start:off - start + length] = pattern(tag, off, length)
+            m.flush()
+    finally:
+        os.close(fd)
+    return path
+
+
+def op_fsync(mnt, path):
+    fd = os.open(_p(mnt, path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+def op_fdatasync(mnt, path):
+    fd = os.open(_p(mnt, path), os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+def op_syncfs(mnt):
+    fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _check(_libc.syncfs(fd), "syncfs")
+    finally:
+        os.close(fd)
+
+
+def op_truncate(mnt, path, size):
+    os.truncate(_p(mnt, path), size)
+
+
+def op_fallocate(mnt, path, mode, off, length):
+    fd = os.open(_p(mnt, path), os.O_WRONLY)
+    try:
+        _check(_libc.fallocate(fd, mode, off, length), "fallocate")
+    finally:
+        os.close(fd)
+
+
+def op_rename(mnt, src, dst, flags=0):
+    _check(_libc.renameat2(AT_FDCWD, _p(mnt, src).encode(), AT_FDCWD, _p(mnt, dst).encode(),
+                           flags), "renameat2")
+
+
+def op_link(mnt, src, dst):
+    os.link(_p(mnt, src), _p(mnt, dst))
+
+
+def op_unlink(mnt, path):
+    os.unlink(_p(mnt, path))
+
+
+def op_rmdir(mnt, path):
+    os.rmdir(_p(mnt, path))
+
+
+def op_symlink(mnt, target, path):
+    os.symlink(target, _p(mnt, path))
+
+
+def op_setxattr(mnt, path, name, value):
+    os.setxattr(_p(mnt, path), name, value.encode(), follow_symlinks=False)
+
+
+def op_removexattr(mnt, path, name):
+    os.removexattr(_p(mnt, path), name, follow_symlinks=False)
+
+
+def op_chmod(mnt, path, mode):
+    os.chmod(_p(mnt, path), mode)
+
+
+def op_chown(mnt, path, uid, gid):
+    os.chown(_p(mnt, path), uid, gid, follow_symlinks=False)
+
+
+OPS = {
+    "create": (op_create, SYNC_NONE), "mkdir": (op_mkdir, SYNC_NONE),
+    "write": (op_write, SYNC_NONE), "append": (op_append, SYNC_NONE),
+    "mmap_msync": (op_mmap_msync, SYNC_DATA),
+    "fsync": (op_fsync, SYNC_FILE), "fdatasync": (op_fdatasync, SYNC_DATA),
+    "fsyncdir": (op_fsync, SYNC_DIR), "syncfs": (op_syncfs, SYNC_ALL),
+    "truncate": (op_truncate, SYNC_NONE), "fallocate": (op_fallocate, SYNC_NONE),
+    "rename": (op_rename, SYNC_NONE), "link": (op_link, SYNC_NONE),
+    "unlink": (op_unlink, SYNC_NONE), "rmdir": (op_rmdir, SYNC_NONE),
+    "symlink": (op_symlink, SYNC_NONE), "setxattr": (op_setxattr, SYNC_NONE),
+    "removexattr": (op_removexattr, SYNC_NONE), "chmod": (op_chmod, SYNC_NONE),
+    "chown": (op_chown, SYNC_NONE),
+}
+
+
+def run_step(mnt, step):
+    """Runs one step; returns the acknowledged path (or None)."""
+    fn, _ = OPS[step[0]]
+    return fn(mnt, *step[1:])
+
+
+def sync_kind(step):
+    return OPS[step[0]][1]
+
+
+def describe(step):
+    return " ".join(oct(a) if isinstance(a, int) and step[0] in ("chmod", "create") and a > 7
+                    else str(a) for a in step)
+
+
+# ---- the state a mount shows ----------------------------------------------
+
+def snapshot(mnt):
+    """{path: entry} of everything under mnt (the root is "."). An entry has
+    ino, parent (the directory's ino), type ("reg", "dir", "lnk", "other"),
+    mode (permission bits), uid, gid, size, data (regular files), target
+    (symlinks) and xattrs {name: value}."""
+    out = {}
+    root_ino = os.lstat(mnt).st_ino
+
+    def entry(full, parent):
+        st = os.lstat(full)
+        if stat.S_ISREG(st.st_mode):
+            kind = "reg"
+        elif stat.S_ISDIR(st.st_mode):
+            kind = "dir"
+        elif stat.S_ISLNK(st.st_mode):
+            kind = "lnk"
+        else:
+            kind = "other"
+        e = {"ino": st.st_ino, "parent": parent, "type": kind, "mode": stat.S_IMODE(st.st_mode),
+             "uid": st.st_uid, "gid": st.st_gid, "size": st.st_size, "nlink": st.st_nlink}
+        if kind == "reg":
+            with open(full, "rb") as f:
+                e["data"] = f.read()
+        if kind == "lnk":
+            e["target"] = os.readlink(full)
+        xattrs = {}
+        if kind != "lnk":
+            for name in os.listxattr(full, follow_symlinks=False):
+                if name.startswith("system."):
+                    continue
+                xattrs[name] = os.getxattr(full, name, follow_symlinks=False)
+        e["xattrs"] = xattrs
+        return e
+
+    out["."] = entry(mnt, root_ino)
+    stack = [("", mnt, root_ino)]
+    while stack:
+        rel, full, ino = stack.pop()
+        for name in sorted(os.listdir(full)):
+            r, f = (f"{rel}/{name}" if rel else name), os.path.join(full, name)
+            out[r] = entry(f, ino)
+            if out[r]["type"] == "dir":
+                stack.append((r, f, out[r]["ino"]))
+    return out
+
+
+# ---- the workloads -----------------------------------------------------------
+# Each covers one family of metadata paths, and ends its interesting part with
+# acknowledged steps so that durability is checked as well as atomicity.
+
+KIB = 1024
+
+WORKLOADS = {
+    "create": [
+        ("create", "a"), ("create", "b"), ("fsyncdir", "."),
+        ("create", "c", 0o600), ("fsync", "c"), ("create", "d"), ("fsyncdir", "."),
+        ("create", "e"),
+    ],
+    "mkdir": [
+        ("mkdir", "d1"), ("mkdir", "d1/d2"), ("fsyncdir", "d1"), ("fsyncdir", "."),
+        ("create", "d1/d2/f"), ("mkdir", "d3"), ("fsyncdir", "d1/d2"), ("mkdir", "d3/d4"),
+    ],
+    "write_fsync": [
+        ("create", "f"), ("write", "f", 0, 6000, 1), ("fsync", "f"), ("fsyncdir", "."),
+        ("write", "f", 3000, 10000, 2), ("fsync", "f"),
+        ("write", "f", 100, 200, 3),
+    ],
+    "append": [
+        ("create", "log"), ("fsyncdir", "."),
+        ("append", "log", 100, 1), ("fdatasync", "log"),
+        ("append", "log", 5000, 2), ("append", "log", 9000, 3), ("fsync", "log"),
+        ("append", "log", 50, 4),
+    ],
+    "truncate": [
+        ("create", "t"), ("write", "t", 0, 20000, 1), ("fsync", "t"), ("fsyncdir", "."),
+        ("truncate", "t", 5000), ("fsync", "t"),
+        ("truncate", "t", 40000), ("fsync", "t"),
+        ("truncate", "t", 0), ("write", "t", 0, 100, 2), ("fsync", "t"),
+    ],
+    "fallocate": [
+        ("create", "p"), ("write", "p", 0, 32 * KIB, 1), ("fsync", "p"), ("fsyncdir", "."),
+        ("fallocate", "p", FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 8192),
+        ("fsync", "p"),
+        ("fallocate", "p", 0, 32 * KIB, 16 * KIB), ("fsync", "p"),
+        ("fallocate", "p", FALLOC_FL_KEEP_SIZE, 64 * KIB, 8192),
+        ("fallocate", "p", FALLOC_FL_ZERO_RANGE, 100, 5000), ("fdatasync", "p"),
+    ],
+    "rename": [
+        ("create", "a"), ("write", "a", 0, 3000, 1), ("mkdir", "d"), ("fsyncdir", "."),
+        ("rename", "a", "d/b"), ("fsyncdir", "d"), ("fsyncdir", "."),
+        ("create", "c"), ("write", "c", 0, 1000, 2), ("fsync", "c"),
+        ("rename", "c", "d/b"), ("fsyncdir", "d"),                      # replace
+        ("create", "e"), ("fsyncdir", "."),
+        ("rename", "e", "d/b", RENAME_EXCHANGE), ("fsyncdir", "d"),     # exchange
+        ("rename", "d", "d2"), ("rename", "e", "d2/f", RENAME_NOREPLACE),
+    ],
+    "link_unlink": [
+        ("create", "a"), ("write", "a", 0, 2000, 1), ("fsync", "a"), ("fsyncdir", "."),
+        ("link", "a", "b"), ("fsyncdir", "."),
+        ("unlink", "a"), ("fsyncdir", "."),
+        ("mkdir", "d"), ("link", "b", "d/c"), ("unlink", "b"), ("unlink", "d/c"),
+        ("rmdir", "d"), ("fsyncdir", "."),
+    ],
+    "rmdir": [
+        ("mkdir", "x"), ("mkdir", "x/y"), ("mkdir", "z"), ("fsyncdir", "x"), ("fsyncdir", "."),
+        ("rmdir", "x/y"), ("fsyncdir", "x"), ("rmdir", "x"), ("fsyncdir", "."), ("rmdir", "z"),
+    ],
+    "symlink": [
+        ("symlink", "target/that/does/not/exist", "s1"), ("fsyncdir", "."),
+        ("symlink", "x" * 300, "s2"), ("fsyncdir", "."),
+        ("rename", "s1", "s3"), ("unlink", "s2"),
+    ],
+    "xattr": [
+        ("create", "f"), ("fsyncdir", "."),
+        ("setxattr", "f", "user.a", "one"), ("fsync", "f"),
+        ("setxattr", "f", "user.b", "v" * 600), ("setxattr", "f", "user.a", "two"),
+        ("fsync", "f"), ("removexattr", "f", "user.b"),
+    ],
+    "attr": [
+        ("create", "f"), ("mkdir", "d"), ("fsyncdir", "."),
+        ("chmod", "f", 0o600), ("fsync", "f"),
+        ("chown", "f", 1000, 1000), ("chmod", "d", 0o700), ("fsync", "f"),
+        ("chown", "d", 12, 34), ("fsync", "d"), ("chmod", "f", 0o4755),
+    ],
+    "mmap": [
+        ("create", "m"), ("write", "m", 0, 12000, 1), ("fsync", "m"), ("fsyncdir", "."),
+        ("mmap_msync", "m", 5000, 3000, 2),
+        ("mmap_msync", "m", 100, 20, 3),
+    ],
+    "reuse": [
+        # freed blocks full of another file's bytes must never show up in a
+        # file that grew into them
+        ("create", "old"), ("write", "old", 0, 64 * KIB, 7), ("fsync", "old"),
+        ("fsyncdir", "."), ("unlink", "old"), ("create", "new"),
+        ("write", "new", 0, 1000, 8), ("truncate", "new", 64 * KIB),
+        ("write", "new", 40 * KIB, 100, 9), ("fsync", "new"),
+        ("append", "new", 16 * KIB, 10),
+    ],
+    # syncfs must make every earlier step durable. FUSE forwards syncfs only
+    # for virtiofs (fc->sync_fs), so on daxfs-fuse it returns at once and
+    # this workload shows whether the filesystem is durable without it.
+    "syncfs": [
+        ("create", "a"), ("write", "a", 0, 5000, 1), ("mkdir", "d"), ("syncfs",),
+        ("create", "d/b"),
+    ],
+}
+
+
+def names():
+    return sorted(WORKLOADS)
+
+
+def get(name):
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise KeyError(f"unknown workload {name!r} (have: {', '.join(names())})") from None
+
+
+assert all(step[0] in OPS for steps in WORKLOADS.values() for step in steps)
