@@ -43,7 +43,7 @@ static int check_reg(struct dfs_inode *ip)
 }
 
 /* One direct_access resolution: at most len bytes at device address addr. */
-static long dax_piece(struct dfs *fs, uint64_t addr, uint64_t len, void **kaddr)
+static long dax_piece_once(struct dfs *fs, uint64_t addr, uint64_t len, void **kaddr)
 {
 	uint64_t in = addr & (DFS_BLOCK_SIZE - 1);
 	long pages = (long)((in + len + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT);
@@ -57,6 +57,37 @@ static long dax_piece(struct dfs *fs, uint64_t addr, uint64_t len, void **kaddr)
 	uint64_t bytes = ((uint64_t)got << DFS_BLOCK_SHIFT) - in;
 	*kaddr = (uint8_t *)k + in;
 	return (long)(bytes < len ? bytes : len);
+}
+
+/* A failing range may still have a good prefix (a bad page in the middle):
+ * halve until the first page, so the caller gets a short count before the
+ * error instead of the error for the whole extent. */
+static long dax_piece(struct dfs *fs, uint64_t addr, uint64_t len, void **kaddr)
+{
+	for (;;) {
+		long r = dax_piece_once(fs, addr, len, kaddr);
+		uint64_t first = DFS_BLOCK_SIZE - (addr & (DFS_BLOCK_SIZE - 1));
+
+		if (r >= 0 || len <= first)
+			return r;
+		uint64_t half = ((len / 2 + (addr & (DFS_BLOCK_SIZE - 1))) & ~(uint64_t)(DFS_BLOCK_SIZE - 1)) -
+				(addr & (DFS_BLOCK_SIZE - 1));
+		len = half >= first ? half : first;
+	}
+}
+
+static int bio_read_prefix(struct dfs *fs, uint64_t addr, void *buf, uint64_t *len)
+{
+	for (;;) {
+		int err = dm_submit_bio(fs->md, DAX_REQ_READ, 0, addr, buf, *len);
+		uint64_t first = DFS_BLOCK_SIZE - (addr & (DFS_BLOCK_SIZE - 1));
+
+		if (!err || *len <= first)
+			return err;
+		uint64_t half = ((*len / 2 + (addr & (DFS_BLOCK_SIZE - 1))) & ~(uint64_t)(DFS_BLOCK_SIZE - 1)) -
+				(addr & (DFS_BLOCK_SIZE - 1));
+		*len = half >= first ? half : first;
+	}
 }
 
 ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, struct dfs_read *rd)
@@ -111,7 +142,7 @@ ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, str
 			}
 			base = p->bounce + got;
 			n = m.length;
-			if ((err = dm_submit_bio(fs->md, DAX_REQ_READ, 0, m.addr, base, n)))
+			if ((err = bio_read_prefix(fs, m.addr, base, &n)))
 				break;
 		}
 		rd->iov[rd->niov++] = (struct iovec){ base, n };

@@ -1,0 +1,152 @@
+/* test_format.c - on-media codecs: round trips, checksum rejection, bounds */
+#include "harness.h"
+#include "fs/crc32c.h"
+#include "fs/format.h"
+
+static int test_crc32c_check_value(void)
+{
+	CHECK_EQ(crc32c("123456789", 9), 0xE3069283u);
+	CHECK_EQ(crc32c("", 0), 0);
+	return T_PASS;
+}
+
+static void sample_super(struct dfs_super *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->major = 1;
+	sb->total_blocks = 40000;
+	sb->fingerprint = 0x1234;
+	memcpy(sb->uuid, "0123456789abcdef", 16);
+	strcpy(sb->label, "lbl");
+	sb->state = DFS_STATE_CLEAN;
+	sb->blocks_per_group = DFS_BLOCKS_PER_GROUP;
+	sb->ngroups = 2;
+	sb->journal_start = 2;
+	sb->journal_blocks = 1250;
+	sb->gdt_start = 1252;
+	sb->gdt_blocks = 1;
+	sb->data_start = 1253;
+	sb->itable_nextents = 1;
+	sb->itable[0] = (struct dfs_itable_extent){ 1300, 16 };
+}
+
+static int test_super_roundtrip(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb, out;
+
+	sample_super(&sb);
+	dfs_super_encode(&sb, 0, b);
+	CHECK_EQ(dfs_get64(b), DFS_MAGIC);
+	CHECK_EQ(dfs_super_decode(b, 0, &out), 0);
+	CHECK_EQ(out.total_blocks, 40000);
+	CHECK_EQ(out.itable[0].pblk, 1300);
+	CHECK(strcmp(out.label, "lbl") == 0);
+	return T_PASS;
+}
+
+static int test_super_flipped_bit_is_rejected(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb, out;
+
+	sample_super(&sb);
+	dfs_super_encode(&sb, 0, b);
+	b[300] ^= 4;
+	CHECK_EQ(dfs_super_decode(b, 0, &out), -EIO);
+	CHECK_MSG_HAS("checksum");
+	return T_PASS;
+}
+
+static int test_super_at_wrong_block_is_rejected(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb, out;
+
+	sample_super(&sb);
+	dfs_super_encode(&sb, 0, b);
+	CHECK_EQ(dfs_super_decode(b, 1, &out), -EIO);
+	return T_PASS;
+}
+
+static int test_super_future_major_is_refused(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb, out;
+
+	sample_super(&sb);
+	sb.major = 2;
+	dfs_super_encode(&sb, 0, b);
+	CHECK_EQ(dfs_super_decode(b, 0, &out), -EINVAL);
+	CHECK_MSG_HAS("version");
+	return T_PASS;
+}
+
+static int test_super_bad_geometry_is_rejected(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb, out;
+
+	sample_super(&sb);
+	sb.itable[0].pblk = 39999;   /* runs past the end */
+	dfs_super_encode(&sb, 0, b);
+	CHECK_EQ(dfs_super_decode(b, 0, &out), -EIO);
+	CHECK_MSG_HAS("inode table extent");
+	return T_PASS;
+}
+
+static int test_inode_roundtrip_and_free_slot(void)
+{
+	uint8_t s[256];
+	struct dfs_dinode d = { .mode = 0100644, .nlink = 1, .size = 5, .nextents = 1,
+				.mtime = { 7, 999999999 } }, out;
+
+	d.inline_ext[0] = (struct dfs_extent){ 0, 2000, 1, 0 };
+	dfs_dinode_encode(&d, 9, s);
+	CHECK_EQ(dfs_dinode_decode(s, 9, 40000, &out), 0);
+	CHECK_EQ(out.mode, 0100644);
+	CHECK_EQ(out.mtime.nsec, 999999999);
+	CHECK_EQ(out.inline_ext[0].pblk, 2000);
+	CHECK_EQ(dfs_dinode_decode(s, 10, 40000, &out), -EIO);   /* other slot */
+	memset(s, 0, sizeof(s));
+	CHECK_EQ(dfs_dinode_decode(s, 9, 40000, &out), 0);
+	CHECK_EQ(out.mode, 0);
+	return T_PASS;
+}
+
+static int test_inode_extent_out_of_bounds_is_rejected(void)
+{
+	uint8_t s[256];
+	struct dfs_dinode d = { .mode = 0100644, .nlink = 1, .nextents = 1 }, out;
+
+	d.inline_ext[0] = (struct dfs_extent){ 0, 39990, 20, 0 };
+	dfs_dinode_encode(&d, 9, s);
+	CHECK_EQ(dfs_dinode_decode(s, 9, 40000, &out), -EIO);
+	return T_PASS;
+}
+
+static int test_gd_roundtrip_and_crc(void)
+{
+	uint8_t e[32];
+	struct dfs_gd gd = { .bitmap_blk = 32768, .free = 100, .bitmap_crc = 5 }, out;
+
+	dfs_gd_encode(&gd, 1, e);
+	CHECK_EQ(dfs_gd_decode(e, 1, 70000, &out), 0);
+	CHECK_EQ(out.free, 100);
+	CHECK_EQ(dfs_gd_decode(e, 0, 70000, &out), -EIO);
+	return T_PASS;
+}
+
+static const struct t_case cases[] = {
+	T_CASE(test_crc32c_check_value),
+	T_CASE(test_super_roundtrip),
+	T_CASE(test_super_flipped_bit_is_rejected),
+	T_CASE(test_super_at_wrong_block_is_rejected),
+	T_CASE(test_super_future_major_is_refused),
+	T_CASE(test_super_bad_geometry_is_rejected),
+	T_CASE(test_inode_roundtrip_and_free_slot),
+	T_CASE(test_inode_extent_out_of_bounds_is_rejected),
+	T_CASE(test_gd_roundtrip_and_crc),
+};
+
+T_MAIN(cases)
