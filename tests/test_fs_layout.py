@@ -136,7 +136,7 @@ def loop_device(tmp_path):
         subprocess.run(["losetup", "-d", dev], check=True)
 
 
-def test_loop_device_is_served_through_the_bio_path(daxfs_factory, loop_device):
+def test_loop_device_is_served_through_the_bio_path(loop_device, daxfs_factory):
     d = daxfs_factory(files=["unused"], size=4096, table=f"0 {64 * SECTORS_PER_MIB} linear "
                       f"{loop_device} 0\n")
     d.mkfs()
@@ -147,7 +147,7 @@ def test_loop_device_is_served_through_the_bio_path(daxfs_factory, loop_device):
     assert (d.mnt / "f").read_bytes() == data
 
 
-def test_loop_device_is_refused_with_dax_always(daxfs_factory, loop_device):
+def test_loop_device_is_refused_with_dax_always(loop_device, daxfs_factory):
     d = daxfs_factory(files=["unused"], size=4096, table=f"0 {64 * SECTORS_PER_MIB} linear "
                       f"{loop_device} 0\n")
     d.mkfs()

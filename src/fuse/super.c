@@ -10,7 +10,7 @@ int dfuse_errno(int err, const char *op, uint64_t ino)
 
 	/* Ordinary outcomes of a request are the caller's business; only a
 	 * failure of the storage or of the server itself is worth a log line. */
-	if (e == EIO || e == ENOMEM || e == EUCLEAN || e == EHWPOISON || e == ENXIO)
+	if (e == EIO || e == ENOMEM || e == EUCLEAN || e == EHWPOISON)
 		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: %s (inode %llu): %s: %s\n", op,
 			 (unsigned long long) ino, strerror(e), daxfs_errormsg());
 	else
