@@ -191,3 +191,12 @@ def test_oracle_rejects_a_mode_lost_after_fsync():
     assert oracle.check(rec, 2, 1, s0) == []
     (p,) = oracle.check(rec, 2, 2, s0)
     assert "mode 0o644 was never set" in p
+
+
+def test_thread_scope_drain_leaves_other_threads_flushes_pending():
+    recs = parse(flush(0, b"A").replace("F 1 1", "F 1 2"), flush(1, b"B"), drain())
+    (point, end) = pt.crash_points(recs, {DEV: bytes(SIZE)}, scope="thread")
+    assert end.durable[DEV][:2] == b"\0B"
+    assert [fl.data for fl in end.pending] == [b"A"]
+    (point, end) = pt.crash_points(recs, {DEV: bytes(SIZE)}, scope="device")
+    assert end.durable[DEV][:2] == b"AB" and end.pending == []

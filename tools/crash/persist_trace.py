@@ -129,9 +129,17 @@ class CrashPoint:
         return f"CrashPoint({self.number} before record {self.index}, {len(self.pending)} pending)"
 
 
-def crash_points(records, base):
+SCOPES = ("device", "thread")
+
+
+def crash_points(records, base, scope="device"):
     """Yields a CrashPoint before every drain that could lose something, and
-    one at the end of the trace. base: {dev path: bytes} before the trace."""
+    one at the end of the trace. base: {dev path: bytes} before the trace.
+    scope "device": a drain makes every pending flush of its device durable
+    (dax.h's contract); "thread": in pmem mode only those its own thread
+    issued, as an sfence orders only the calling CPU's flushes."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown fence scope {scope!r}")
     durable = {dev: bytearray(img) for dev, img in base.items()}
     pending = {dev: [] for dev in base}
     changed = False
@@ -158,13 +166,20 @@ def crash_points(records, base):
             else:
                 pending[rec.dev].append(rec)
             changed = True
-        elif rec.mode != "msync" and pending[rec.dev]:
-            if changed:
-                yield snapshot(rec.index)
-                changed = False
-            for fl in pending[rec.dev]:
-                apply(durable[rec.dev], fl)
-            pending[rec.dev] = []
+            continue
+        if rec.mode == "msync":
+            continue
+        per_thread = scope == "thread" and rec.mode == "pmem"
+        done = [fl for fl in pending[rec.dev]
+                if not per_thread or (fl.pid, fl.tid) == (rec.pid, rec.tid)]
+        if not done:
+            continue
+        if changed:
+            yield snapshot(rec.index)
+            changed = False
+        for fl in done:
+            apply(durable[rec.dev], fl)
+        pending[rec.dev] = [fl for fl in pending[rec.dev] if all(fl is not d for d in done)]
     yield snapshot(len(records))
 
 
