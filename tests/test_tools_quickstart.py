@@ -141,3 +141,20 @@ def test_readme_quick_start_is_the_two_commands_ci_runs():
                                            "meson test -C build --print-errorlogs"]
     ci = (SOURCE_DIR / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == "meson test -C build --print-errorlogs"
+
+
+def test_quickstart_refuses_a_mount_point_used_by_something_else(quickstart, tmp_path):
+    require_mount()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    quickstart.mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "quickstart-test", str(quickstart.mnt)],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {r.stderr.strip()}")
+    try:
+        res = quickstart()
+    finally:
+        subprocess.run(["umount", str(quickstart.mnt)], check=True, timeout=60)
+    assert res.returncode == 1
+    assert "already has quickstart-test mounted on it" in res.stderr

@@ -91,6 +91,11 @@ if findmnt -rn "$mnt" >/dev/null 2>&1 && ! stat "$mnt" >/dev/null 2>&1; then
 fi
 
 if findmnt -rn "$mnt" >/dev/null 2>&1; then
+	mounted=$(findmnt -rn -o SOURCE "$mnt" | tail -n 1)
+	if [[ $mounted != "$table" ]]; then
+		echo "quickstart: $mnt already has $mounted mounted on it; choose another DAXFS_MNT" >&2
+		exit 1
+	fi
 	say "a filesystem is already mounted at $mnt"
 	findmnt "$mnt"
 else
@@ -117,7 +122,7 @@ cat <<EOT
 daxfs is mounted at $mnt. Try:
     echo hello > $mnt/hello && cat $mnt/hello
     df -h $mnt
-    $ctl resolve $table 0 --json
+    $ctl map $mnt/hello        # where its bytes live in the pmem files
 Unmount it with:
     fusermount3 -u $mnt
 Remove the quick-start files (after unmounting) with:
