@@ -13,6 +13,7 @@ all told apart from the bytes a write put there.
 import ctypes
 import mmap
 import os
+import random
 import stat
 
 # what a step acknowledges when it returns
@@ -61,6 +62,33 @@ def op_create(mnt, path, mode=0o644):
 
 def op_mkdir(mnt, path, mode=0o755):
     os.mkdir(_p(mnt, path), mode)
+
+
+def op_mkfifo(mnt, path, mode=0o644):
+    os.mkfifo(_p(mnt, path), mode)
+
+
+# Descriptors held open across steps ("hold"/"release"), so that a file can
+# be unlinked while open and the crash find it orphaned.
+_held = {}
+
+
+def op_hold(mnt, path):
+    _held[(mnt, path)] = os.open(_p(mnt, path), os.O_RDWR)
+
+
+def op_release(mnt, path):
+    os.close(_held.pop((mnt, path)))
+
+
+def release_all(mnt):
+    """Closes what a failed workload left held, before unmounting."""
+    for key in [k for k in _held if k[0] == mnt]:
+        os.close(_held.pop(key))
+
+
+def op_write_held(mnt, path, off, length, tag):
+    os.pwrite(_held[(mnt, path)], pattern(tag, off, length), off)
 
 
 def op_write(mnt, path, off, length, tag):
@@ -170,6 +198,8 @@ def op_chown(mnt, path, uid, gid):
 
 OPS = {
     "create": (op_create, SYNC_NONE), "mkdir": (op_mkdir, SYNC_NONE),
+    "mkfifo": (op_mkfifo, SYNC_NONE), "hold": (op_hold, SYNC_NONE),
+    "release": (op_release, SYNC_NONE), "write_held": (op_write_held, SYNC_NONE),
     "write": (op_write, SYNC_NONE), "append": (op_append, SYNC_NONE),
     "mmap_msync": (op_mmap_msync, SYNC_DATA),
     "fsync": (op_fsync, SYNC_FILE), "fdatasync": (op_fdatasync, SYNC_DATA),
@@ -338,6 +368,53 @@ WORKLOADS = {
         ("write", "new", 40 * KIB, 100, 9), ("fsync", "new"),
         ("append", "new", 16 * KIB, 10),
     ],
+    "orphan": [
+        # an unlinked file still open is freed at the next mount after a crash
+        ("create", "o"), ("write", "o", 0, 20000, 1), ("fsync", "o"), ("fsyncdir", "."),
+        ("hold", "o"), ("unlink", "o"), ("fsyncdir", "."),
+        ("write_held", "o", 20000, 8000, 2), ("create", "p"), ("write", "p", 0, 9000, 3),
+        ("fsync", "p"), ("fsyncdir", "."), ("release", "o"), ("fsyncdir", "."),
+    ],
+    "bigfile": [
+        # writes that span stripe chunks, so one fsync fences both devices
+        ("create", "b"), ("write", "b", 0, 200 * KIB, 1), ("fsync", "b"), ("fsyncdir", "."),
+        ("write", "b", 500 * KIB, 3000, 2), ("fdatasync", "b"),            # into a hole
+        ("write", "b", 30 * KIB, 70 * KIB, 3), ("truncate", "b", 100 * KIB + 7),
+        ("fsync", "b"), ("append", "b", 64 * KIB, 4),
+    ],
+    "bigdir": [
+        ("mkdir", "d"), ("fsyncdir", "."),
+        *[("create", f"d/file-with-a-long-name-{i:03}") for i in range(60)],
+        ("fsyncdir", "d"),
+        *[("unlink", f"d/file-with-a-long-name-{i:03}") for i in range(0, 60, 3)],
+        ("rename", "d/file-with-a-long-name-001", "d/x"), ("fsyncdir", "d"),
+        ("create", "d/y"),
+    ],
+    "dirs": [
+        # directory renames: across parents (".." moves), over an empty one
+        ("mkdir", "a"), ("mkdir", "a/sub"), ("create", "a/sub/f"), ("mkdir", "b"),
+        ("mkdir", "empty"), ("fsyncdir", "a"), ("fsyncdir", "."),
+        ("rename", "a/sub", "b/sub"), ("fsyncdir", "a"), ("fsyncdir", "b"),
+        ("rename", "b", "empty"), ("fsyncdir", "."),
+        ("mkfifo", "empty/fifo"), ("setxattr", "empty", "user.dir", "yes"), ("fsync", "empty"),
+        ("rename", "a", "c", RENAME_NOREPLACE),
+    ],
+    "links": [
+        # replacing one name of a multiply-linked inode frees nothing
+        ("create", "f"), ("write", "f", 0, 5000, 1), ("link", "f", "g"), ("link", "f", "h"),
+        ("fsync", "f"), ("fsyncdir", "."),
+        ("create", "n"), ("rename", "n", "g"), ("fsyncdir", "."),
+        ("rename", "f", "h"),           # same inode: POSIX says do nothing
+        ("unlink", "h"), ("fsyncdir", "."), ("unlink", "f"), ("create", "f"),
+    ],
+    "xattr_many": [
+        ("create", "f"), ("fsyncdir", "."),
+        *[("setxattr", "f", f"user.attr{i}", f"{i}" * (40 + 30 * i)) for i in range(12)],
+        ("fsync", "f"),
+        *[("removexattr", "f", f"user.attr{i}") for i in range(0, 12, 2)],
+        ("setxattr", "f", "user.attr1", "replaced"), ("fsync", "f"),
+    ],
+    "mixed": None,      # generated from a seed: mixed_steps()
     # syncfs must make every earlier step durable. FUSE forwards syncfs only
     # for virtiofs (fc->sync_fs), so on daxfs-fuse it returns at once and
     # this workload shows whether the filesystem is durable without it.
@@ -348,15 +425,76 @@ WORKLOADS = {
 }
 
 
+def mixed_steps(seed=7, count=60):
+    """A seeded sequence of valid steps over a few files and directories,
+    with a small model of the names so that every step succeeds."""
+    rng = random.Random(seed)
+    files, dirs, steps = {}, [""], []
+    tag = 0
+
+    def name(prefix):
+        d = rng.choice(dirs)
+        return f"{d}/{prefix}{len(steps)}" if d else f"{prefix}{len(steps)}"
+
+    while len(steps) < count:
+        op = rng.choice(["create", "create", "mkdir", "write", "write", "append", "truncate",
+                         "rename", "link", "unlink", "setxattr", "chmod", "fsync",
+                         "fsyncdir", "fsyncdir"])
+        tag += 1
+        if op == "create" or (not files and op != "mkdir" and op != "fsyncdir"):
+            p = name("f")
+            steps.append(("create", p))
+            files[p] = 0
+        elif op == "mkdir" and len(dirs) < 4:
+            p = name("d")
+            steps.append(("mkdir", p))
+            dirs.append(p)
+        elif op == "fsyncdir":
+            steps.append(("fsyncdir", rng.choice(dirs) or "."))
+        elif op == "write":
+            p = rng.choice(sorted(files))
+            off, n = rng.randrange(0, 40000), rng.randrange(1, 20000)
+            steps.append(("write", p, off, n, tag))
+            files[p] = max(files[p], off + n)
+        elif op == "append":
+            p = rng.choice(sorted(files))
+            n = rng.randrange(1, 9000)
+            steps.append(("append", p, n, tag))
+            files[p] += n
+        elif op == "truncate":
+            p = rng.choice(sorted(files))
+            files[p] = rng.randrange(0, 50000)
+            steps.append(("truncate", p, files[p]))
+        elif op == "rename":
+            p, q = rng.choice(sorted(files)), name("r")
+            steps.append(("rename", p, q))
+            files[q] = files.pop(p)
+        elif op == "link":
+            p, q = rng.choice(sorted(files)), name("l")
+            steps.append(("link", p, q))
+            files[q] = files[p]       # sizes of links move together below
+        elif op == "unlink":
+            p = rng.choice(sorted(files))
+            steps.append(("unlink", p))
+            del files[p]
+        elif op == "setxattr":
+            steps.append(("setxattr", rng.choice(sorted(files)), f"user.x{tag % 3}", f"v{tag}"))
+        elif op == "chmod":
+            steps.append(("chmod", rng.choice(sorted(files)), rng.choice([0o600, 0o640, 0o755])))
+        elif op == "fsync":
+            steps.append(("fsync", rng.choice(sorted(files))))
+    steps.append(("fsyncdir", "."))
+    return steps
+
+
 def names():
     return sorted(WORKLOADS)
 
 
 def get(name):
-    try:
-        return WORKLOADS[name]
-    except KeyError:
-        raise KeyError(f"unknown workload {name!r} (have: {', '.join(names())})") from None
+    if name not in WORKLOADS:
+        raise KeyError(f"unknown workload {name!r} (have: {', '.join(names())})")
+    return WORKLOADS[name] if WORKLOADS[name] is not None else mixed_steps()
 
 
-assert all(step[0] in OPS for steps in WORKLOADS.values() for step in steps)
+assert all(step[0] in OPS for n in WORKLOADS for step in get(n))
