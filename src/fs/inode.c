@@ -86,6 +86,27 @@ static void icache_remove(struct dfs *fs, struct dfs_inode *ip)
 	fs->ninodes--;
 }
 
+static void ihash_grow(struct dfs *fs)
+{
+	size_t nsize = fs->ihash_size * 4;
+	struct dfs_inode **nh = calloc(nsize, sizeof(*nh));
+
+	if (!nh)
+		return;     /* longer chains, still correct */
+	struct dfs_inode **oh = fs->ihash;
+	size_t osize = fs->ihash_size;
+	fs->ihash = nh;
+	fs->ihash_size = nsize;
+	for (size_t i = 0; i < osize; i++)
+		for (struct dfs_inode *ip = oh[i], *n; ip; ip = n) {
+			n = ip->hnext;
+			size_t h = ihash_of(fs, ip->ino);
+			ip->hnext = nh[h];
+			nh[h] = ip;
+		}
+	free(oh);
+}
+
 void dfs_icache_destroy(struct dfs *fs)
 {
 	for (size_t i = 0; i < fs->ihash_size; i++)
@@ -188,6 +209,8 @@ static int inode_new_mem(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
 		return daxfs_err(-ENOMEM, "inode cache: out of memory");
 	ip->ino = ino;
 	pthread_rwlock_init(&ip->lock, NULL);
+	if (fs->ninodes >= fs->ihash_size * 2)
+		ihash_grow(fs);
 	size_t h = ihash_of(fs, ino);
 	ip->hnext = fs->ihash[h];
 	fs->ihash[h] = ip;
@@ -284,12 +307,24 @@ int dfs_inode_alloc(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
 	return 0;
 }
 
+static struct dfs_inode *icache_peek(struct dfs *fs, uint64_t ino)
+{
+	for (struct dfs_inode *ip = fs->ihash[ihash_of(fs, ino)]; ip; ip = ip->hnext)
+		if (ip->ino == ino)
+			return ip;
+	return NULL;
+}
+
 static int orphan_add(struct dfs *fs, struct dfs_inode *ip)
 {
 	int err;
 
 	if (ip->d.flags & DFS_IFLAG_ORPHAN)
 		return 0;
+	struct dfs_inode *old = fs->sb.orphan_head ? icache_peek(fs, fs->sb.orphan_head) : NULL;
+	if (old)
+		old->orphan_prev = ip->ino;
+	ip->orphan_prev = 0;
 	ip->d.orphan_next = fs->sb.orphan_head;
 	ip->d.flags |= DFS_IFLAG_ORPHAN;
 	fs->sb.orphan_head = ip->ino;
@@ -308,6 +343,14 @@ static int orphan_del(struct dfs *fs, struct dfs_inode *ip)
 		fs->sb.orphan_head = ip->d.orphan_next;
 		if ((err = super_dirty(fs)))
 			return err;
+	} else if (ip->orphan_prev) {
+		/* orphans stay cached while mounted: the list is doubly linked in memory */
+		struct dfs_inode *p;
+		if ((err = dfs_iget(fs, ip->orphan_prev, &p)))
+			return err;
+		p->d.orphan_next = ip->d.orphan_next;
+		if ((err = dfs_inode_write(fs, p)))
+			return err;
 	} else {
 		uint64_t cur = fs->sb.orphan_head;
 		for (uint64_t guard = 0; cur && guard < fs->itable_slots; guard++) {
@@ -323,6 +366,10 @@ static int orphan_del(struct dfs *fs, struct dfs_inode *ip)
 			cur = p->d.orphan_next;
 		}
 	}
+	struct dfs_inode *next = ip->d.orphan_next ? icache_peek(fs, ip->d.orphan_next) : NULL;
+	if (next)
+		next->orphan_prev = ip->orphan_prev;
+	ip->orphan_prev = 0;
 	ip->d.orphan_next = 0;
 	ip->d.flags &= ~DFS_IFLAG_ORPHAN;
 	return dfs_inode_write(fs, ip);
@@ -403,8 +450,11 @@ void dfs_inode_stat(struct dfs *fs, const struct dfs_inode *ip, struct stat *st)
 
 void dfs_icache_trim(struct dfs *fs)
 {
-	if (fs->ninodes <= ICACHE_MAX)
+	/* inodes the kernel still holds cannot go: trim again only after the
+	 * cache has grown, so that a large working set costs O(1) per call */
+	if (fs->ninodes <= ICACHE_MAX || fs->ninodes <= fs->icache_next_trim)
 		return;
+	fs->icache_next_trim = fs->ninodes + fs->ninodes / 2;
 	for (size_t i = 0; i < fs->ihash_size && fs->ninodes > ICACHE_MAX / 2; i++) {
 		struct dfs_inode **pp = &fs->ihash[i];
 

@@ -52,6 +52,7 @@ struct dfs_inode {
 	uint64_t *chain;            /* extent chain block numbers */
 	size_t nchain;
 	uint64_t dirty_tid;         /* transaction that last changed it */
+	uint64_t orphan_prev;       /* previous inode on the orphan list, 0: head or unknown */
 	/* protected by lock + meta for writes, either for reads */
 	struct dfs_extent *ext;     /* sorted by lblk, non-overlapping */
 	size_t next, ext_cap;
@@ -93,6 +94,7 @@ struct dfs {
 	/* inodes */
 	struct dfs_inode **ihash;
 	size_t ihash_size, ninodes;
+	size_t icache_next_trim;
 	uint64_t itable_slots;      /* slots including the unused slot 0 */
 	uint64_t *free_inos;        /* stack of free slots, lowest on top */
 	size_t nfree_inos, free_inos_cap;
