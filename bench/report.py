@@ -69,7 +69,8 @@ WORKLOADS = [
     Workload("stat", "stat (cached dentries)", "ops", target=0.3),
     Workload("stat-cold", "stat after dropping dentries", "ops"),
     Workload("unlink", "unlink", "ops", target=0.3),
-    Workload("readdir", "readdir of one large directory (entries/s)", "ops"),
+    Workload("create-big", "create files in one large directory", "ops"),
+    Workload("readdir", "readdir of the large directory (entries/s)", "ops"),
     Workload("rss-mount", "daemon RssAnon after mounting", "rss", limit=32),
     Workload("rss-files", "daemon RssAnon after creating the files", "rss", limit=128),
 ]
