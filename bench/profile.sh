@@ -4,16 +4,19 @@
 # usage: bash bench/profile.sh [--out DIR] [--prep layout|files[:N]] -- COMMAND...
 #
 # Mounts a fresh daxfs-fuse (a sparse 16 GiB pmem file on /dev/shm) at a
-# scratch mount point, optionally prepares it, and runs COMMAND there under
-#   perf stat  -a -e task-clock,context-switches,cpu-migrations
-#   perf record -a -g -e cpu-clock
-# (software events: they work in VMs without hardware counters). In COMMAND,
-# the word @MNT stands for the mount point and @META for daxfs-bench-meta.
-# --prep layout writes a 1 GiB file @MNT/rand.dat first; --prep files[:N]
-# creates N (10000) files in @MNT/meta (both untimed). Writes DIR/perf-stat.txt,
-# DIR/perf-report.txt (flat, by symbol, with the process of each sample) and
-# DIR/perf-comm.txt (by process), DIR/perf-callers.txt (call chains of the
-# hottest symbols) and DIR/perf.data, and prints the top of the report.
+# scratch mount point, optionally prepares it, and runs COMMAND there twice:
+# under perf stat -e task-clock,context-switches,cpu-migrations, then under
+# perf record -g -e cpu-clock (software events: they work in VMs without
+# hardware counters), each time with a second perf attached to the daemon's
+# pid. Only the command's processes and this daemon are profiled: other
+# daxfs-fuse daemons on the machine (tests) stay out of the figures.
+# In COMMAND, the word @MNT stands for the mount point and @META for
+# daxfs-bench-meta. --prep layout writes a 1 GiB file @MNT/rand.dat first;
+# --prep files[:N] creates N (10000) files in @MNT/meta (both untimed).
+# Writes, for SIDE daemon and command: DIR/perf-stat-SIDE.txt,
+# DIR/perf-report-SIDE.txt (flat, by symbol), DIR/perf-callers-SIDE.txt (call
+# chains of the hottest symbols) and DIR/perf-SIDE.data; the command's own
+# output goes to DIR/command-{stat,record}.txt. Prints the top of each.
 # DIR defaults to ./bench/out/profile.
 #
 # Examples (what bench/RESULTS.md quotes):
@@ -67,9 +70,35 @@ for a in "$@"; do
 	cmd+=("${a//@META/$meta}")
 done
 
+# The machine may run other daxfs-fuse daemons (tests): profiles follow
+# this daemon's pid and the command's process tree, never the whole system.
+# perf_attach KIND OUTPUT ARGS...: a perf of KIND (stat or record) on the
+# daemon in the background, started disabled and enabled through its control
+# fifo: the acknowledgement says it counts before the command starts.
+perf_attach() {
+	local kind=$1 output=$2 ack
+	shift 2
+	rm -f "$work/ctl" "$work/ack"
+	mkfifo "$work/ctl" "$work/ack"
+	perf "$kind" "$@" -p "$daemon_pid" -o "$output" --delay=-1 \
+		--control "fifo:$work/ctl,$work/ack" 2>>"$work/perf.log" &
+	perf_pid=$!
+	exec {ctl_fd}>"$work/ctl" {ack_fd}<"$work/ack"
+	echo enable >&"$ctl_fd"
+	read -r -t "$mount_timeout" ack <&"$ack_fd" && [[ $ack == ack ]] ||
+		die "perf $kind did not start: $(cat "$work/perf.log")"
+}
+perf_detach() {
+	exec {ctl_fd}>&- {ack_fd}<&-
+	kill -INT "$perf_pid"
+	wait "$perf_pid" || true
+}
+events=task-clock,context-switches,cpu-migrations
+
 say "perf stat: ${cmd[*]}"
-perf stat -a -e task-clock,context-switches,cpu-migrations -o "$out/perf-stat.txt" -- "${cmd[@]}" \
-	> "$out/command-stat.txt"
+perf_attach stat "$out/perf-stat-daemon.txt" -e "$events"
+perf stat -e "$events" -o "$out/perf-stat-command.txt" -- "${cmd[@]}" > "$out/command-stat.txt"
+perf_detach
 # The command runs twice: undo what a create or unlink did in between.
 if [[ ${cmd[0]} == "$meta" && ${#cmd[@]} -eq 4 ]]; then
 	case ${cmd[1]} in
@@ -78,20 +107,25 @@ if [[ ${cmd[0]} == "$meta" && ${#cmd[@]} -eq 4 ]]; then
 	esac
 fi
 say "perf record: ${cmd[*]}"
-perf record -a -g -e cpu-clock -F 4999 -o "$out/perf.data" -- "${cmd[@]}" \
-	> "$out/command-record.txt" 2>"$work/perf-record.log"
-perf report -i "$out/perf.data" --stdio --no-children --sort comm,sym --percent-limit 0.7 \
-	-g none 2>/dev/null | grep -v '^$' > "$out/perf-report.txt"
-perf report -i "$out/perf.data" --stdio --no-children --sort comm -g none 2>/dev/null |
-	grep -v '^$' > "$out/perf-comm.txt"
-# who calls the hottest kernel symbols (kernel stacks are complete; the
-# daemon's user stacks are not, it is built without frame pointers)
-perf report -i "$out/perf.data" --stdio --no-children --sort comm,sym --percent-limit 2 \
-	-g caller,0.5,callee,function,percent --max-stack 12 2>/dev/null |
-	grep -v '^$' > "$out/perf-callers.txt"
+perf_attach record "$out/perf-daemon.data" -g -e cpu-clock -F 4999
+perf record -g -e cpu-clock -F 4999 -o "$out/perf-command.data" -- "${cmd[@]}" \
+	> "$out/command-record.txt" 2>>"$work/perf.log"
+perf_detach
+for side in daemon command; do
+	data=$out/perf-$side.data
+	perf report -i "$data" --stdio --no-children --sort dso,sym --percent-limit 0.7 \
+		-g none 2>/dev/null | grep -v '^$' > "$out/perf-report-$side.txt"
+	# who calls the hottest symbols (kernel stacks are complete; user
+	# stacks are not, nothing is built with frame pointers)
+	perf report -i "$data" --stdio --no-children --sort dso,sym --percent-limit 3 \
+		-g caller,0.5,callee,function,percent --max-stack 14 2>/dev/null |
+		grep -v '^$' > "$out/perf-callers-$side.txt"
+done
 stop_daxfs
 
-cat "$out/perf-stat.txt" >&2
-grep -v '^#' "$out/perf-comm.txt" | head -8 >&2
-grep -v '^#' "$out/perf-report.txt" | head -40 >&2
-echo "written: $out/perf-{stat,report,comm,callers}.txt and $out/perf.data" >&2
+for side in daemon command; do
+	echo "---- $side" >&2
+	grep -v '^#' "$out/perf-stat-$side.txt" | grep -v '^$' >&2
+	grep -v '^#' "$out/perf-report-$side.txt" | head -25 >&2
+done
+echo "written: $out/perf-{stat,report,callers}-{daemon,command}.txt, $out/perf-{daemon,command}.data" >&2
