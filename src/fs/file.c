@@ -411,37 +411,60 @@ int dfs_free_all_data(struct dfs *fs, struct dfs_inode *ip)
 	return unmap_range(fs, ip, 0, UINT64_MAX >> DFS_BLOCK_SHIFT);
 }
 
+int dfs_truncate_finish(struct dfs *fs, struct dfs_inode *ip)
+{
+	uint64_t size = ip->d.size, keep = (size + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
+	int err;
+
+	while (ip->next && ip->ext[ip->next - 1].lblk + ip->ext[ip->next - 1].len > keep) {
+		const struct dfs_extent *last = &ip->ext[ip->next - 1];
+		uint64_t from = last->lblk > keep ? last->lblk : keep;
+		bool done;
+
+		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)) ||
+		    (err = dfs_extent_remove(fs, ip, from, UINT64_MAX / 2, BATCH_EXTENTS, &done)))
+			return err;
+	}
+	if (size % DFS_BLOCK_SIZE == 0)
+		return 0;
+	size_t i = dfs_extent_search(ip, size >> DFS_BLOCK_SHIFT);
+	if (i == ip->next || ip->ext[i].lblk > size >> DFS_BLOCK_SHIFT ||
+	    (ip->ext[i].flags & DFS_EXT_UNWRITTEN))
+		return 0;
+	/* the new size must be durable before the bytes it cut are zeroed, or a
+	 * crash could show the old size with a zeroed tail */
+	if ((err = dfs_commit_inode(fs, ip)))
+		return err;
+	return zero_written(fs, ip, size, keep << DFS_BLOCK_SHIFT);
+}
+
 int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size)
 {
-	uint64_t old = ip->d.size;
 	int err;
 
 	if (size > (uint64_t)INT64_MAX)
 		return daxfs_err(-EFBIG, "truncate: beyond the maximum file size");
-	if (size > old) {
-		if ((err = zero_written(fs, ip, old, size)))
+	if (size > ip->d.size) {
+		if ((err = zero_written(fs, ip, ip->d.size, size)))
 			return err;
-	} else {
-		uint64_t keep = (size + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
-		/* free from the end backwards so that every intermediate state a
-		 * crash can leave is a shorter file, never blocks with old data
-		 * beyond EOF */
-		while (ip->next && ip->ext[ip->next - 1].lblk + ip->ext[ip->next - 1].len > keep) {
-			const struct dfs_extent *last = &ip->ext[ip->next - 1];
-			uint64_t from = last->lblk > keep ? last->lblk : keep;
-			if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)))
-				return err;
-			if (ip->d.size > from << DFS_BLOCK_SHIFT)
-				ip->d.size = from << DFS_BLOCK_SHIFT > size ? from << DFS_BLOCK_SHIFT : size;
-			bool done;
-			if ((err = dfs_extent_remove(fs, ip, from, UINT64_MAX / 2, BATCH_EXTENTS, &done)))
-				return err;
-		}
-		if ((err = zero_written(fs, ip, size, keep << DFS_BLOCK_SHIFT)))
-			return err;
+		ip->d.size = size;
+		return dfs_inode_write(fs, ip);
 	}
+	/* the new size and the orphan entry commit together; the blocks past
+	 * it are freed in as many transactions as needed, and a crash in
+	 * between is finished by the orphan pass at the next mount: the
+	 * truncate is atomic as seen after any crash */
+	bool was_orphan = ip->d.flags & DFS_IFLAG_ORPHAN;     /* unlinked but open */
+	if (!was_orphan && (err = dfs_orphan_add(fs, ip)))
+		return err;
 	ip->d.size = size;
-	return dfs_inode_write(fs, ip);
+	if ((err = dfs_inode_write(fs, ip)) || (err = dfs_truncate_finish(fs, ip)))
+		return err;
+	if (was_orphan)
+		return 0;
+	if ((err = dfs_txn_reserve(fs, 8)))
+		return err;
+	return dfs_orphan_del(fs, ip);
 }
 
 static int prealloc(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64_t count)

@@ -83,6 +83,8 @@ struct dfs_gd {
 	uint32_t bitmap_crc;
 };
 
+#define DFS_IFLAG_ORPHAN 1u     /* dinode.flags: on the orphan list */
+
 #define DFS_EXT_UNWRITTEN 1u
 struct dfs_extent {
 	uint64_t lblk, pblk;

@@ -290,7 +290,7 @@ static int check_links(struct fsck *c)
 		bool dir = dfs_is_dir(ip);
 		bool reached = ino == DFS_ROOT_INO || c->refs[ino] > 0;
 		if (!reached) {
-			if (ip->d.nlink == 0 && (ip->d.flags & 1))
+			if (ip->d.nlink == 0 && (ip->d.flags & DFS_IFLAG_ORPHAN))
 				continue;   /* an orphan: freed at the next mount */
 			problem(c, false, "inode %llu is in use but not reachable from the root",
 				(unsigned long long)ino);
@@ -312,7 +312,7 @@ static int check_links(struct fsck *c)
 		struct dfs_inode *ip;
 
 		if (++guard > fs->itable_slots || o >= fs->itable_slots || dfs_iget(fs, o, &ip) ||
-		    !(ip->d.flags & 1)) {
+		    !(ip->d.flags & DFS_IFLAG_ORPHAN)) {
 			problem(c, false, "orphan list is damaged at inode %llu", (unsigned long long)o);
 			break;
 		}

@@ -18,7 +18,6 @@
 #define ICACHE_MAX 65536u
 #define ITABLE_CHUNK_MIN 16u
 #define ITABLE_CHUNK_MAX 8192u
-#define DFS_IFLAG_ORPHAN 1u
 
 static uint64_t itable_blocks(const struct dfs *fs)
 {
@@ -315,7 +314,7 @@ static struct dfs_inode *icache_peek(struct dfs *fs, uint64_t ino)
 	return NULL;
 }
 
-static int orphan_add(struct dfs *fs, struct dfs_inode *ip)
+int dfs_orphan_add(struct dfs *fs, struct dfs_inode *ip)
 {
 	int err;
 
@@ -333,7 +332,7 @@ static int orphan_add(struct dfs *fs, struct dfs_inode *ip)
 	return dfs_inode_write(fs, ip);
 }
 
-static int orphan_del(struct dfs *fs, struct dfs_inode *ip)
+int dfs_orphan_del(struct dfs *fs, struct dfs_inode *ip)
 {
 	int err;
 
@@ -380,11 +379,11 @@ static int inode_release(struct dfs *fs, struct dfs_inode *ip)
 	int err;
 
 	/* the orphan entry makes a release cut short by a crash finish at mount */
-	if ((err = orphan_add(fs, ip)))
+	if ((err = dfs_orphan_add(fs, ip)))
 		return err;
 	ip->freeing = true;
 	if ((err = dfs_free_all_data(fs, ip)) || (err = dfs_txn_reserve(fs, 16)) ||
-	    (err = dfs_xattr_free(fs, ip)) || (err = orphan_del(fs, ip))) {
+	    (err = dfs_xattr_free(fs, ip)) || (err = dfs_orphan_del(fs, ip))) {
 		ip->freeing = false;
 		return err;
 	}
@@ -404,7 +403,7 @@ int dfs_inode_maybe_release(struct dfs *fs, struct dfs_inode *ip)
 	if (ip->d.nlink > 0 || ip->freeing)
 		return 0;
 	if (ip->nlookup > 0 || ip->pins > 0)
-		return orphan_add(fs, ip);
+		return dfs_orphan_add(fs, ip);
 	return inode_release(fs, ip);
 }
 
@@ -423,7 +422,11 @@ int dfs_orphans_process(struct dfs *fs)
 		if (!(ip->d.flags & DFS_IFLAG_ORPHAN))
 			return daxfs_err(-EIO, "orphan list: inode %llu is not marked orphan",
 					 (unsigned long long)ip->ino);
-		err = ip->d.nlink ? orphan_del(fs, ip) : inode_release(fs, ip);
+		/* linked: a truncate that a crash cut short; finish it */
+		if (ip->d.nlink)
+			err = dfs_truncate_finish(fs, ip);
+		if (!err)
+			err = ip->d.nlink ? dfs_orphan_del(fs, ip) : inode_release(fs, ip);
 		if (err)
 			return err;
 	}

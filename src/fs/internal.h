@@ -180,6 +180,10 @@ int dfs_inode_alloc(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
  * orphan list. */
 int dfs_inode_maybe_release(struct dfs *fs, struct dfs_inode *ip);
 int dfs_orphans_process(struct dfs *fs);
+/* The on-media orphan list: unlinked-but-open inodes, and inodes whose
+ * shrinking truncate is in progress (nlink > 0). */
+int dfs_orphan_add(struct dfs *fs, struct dfs_inode *ip);
+int dfs_orphan_del(struct dfs *fs, struct dfs_inode *ip);
 void dfs_inode_stat(struct dfs *fs, const struct dfs_inode *ip, struct stat *st);
 void dfs_icache_trim(struct dfs *fs);
 /* Pins ip and takes its data lock (meta must NOT be held); unlock reverses. */
@@ -225,6 +229,9 @@ uint64_t dfs_dir_count(struct dfs *fs, struct dfs_inode *dip);
 
 /* ---- files (file.c) ---- */
 int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size);
+/* Frees the blocks past EOF and zeroes the tail of the last block, in
+ * transaction-sized steps (the inode is on the orphan list meanwhile). */
+int dfs_truncate_finish(struct dfs *fs, struct dfs_inode *ip);
 /* Frees every data block of an inode, in transaction-sized steps. */
 int dfs_free_all_data(struct dfs *fs, struct dfs_inode *ip);
 

@@ -166,6 +166,57 @@ static int test_orphan_is_freed_at_next_mount(void)
 	return T_PASS;
 }
 
+static int test_truncate_cut_short_by_a_crash_is_finished_at_mount(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	static uint8_t buf[4096];
+	struct dfs_inode *ip;
+	struct stat st;
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
+	memset(buf, 0xEE, sizeof(buf));
+	for (int k = 0; k < 100; k++)      /* 100 one-block extents: several batches */
+		CHECK_EQ(dfs_pwrite(*fs, ino, buf, sizeof(buf), (off_t)k * 2 * 4096, 0), 4096);
+	/* what a truncate to 5000 bytes commits first, then the crash */
+	pthread_mutex_lock(&(*fs)->meta);
+	CHECK_EQ(dfs_iget(*fs, ino, &ip), 0);
+	CHECK_EQ(dfs_orphan_add(*fs, ip), 0);
+	ip->d.size = 5000;
+	CHECK_EQ(dfs_inode_write(*fs, ip), 0);
+	CHECK_EQ(dfs_commit(*fs), 0);
+	pthread_mutex_unlock(&(*fs)->meta);
+	dfs_abandon(fs);
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
+	CHECK_EQ(st.st_size, 5000);
+	CHECK_EQ(st.st_blocks, 8);     /* only block 0 is left */
+	/* extending again shows zeros past the cut, never the old bytes */
+	struct stat attr = { .st_size = 3 * 4096 };
+	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ(dfs_pread(*fs, ino, buf, sizeof(buf), 4096), 4096);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		CHECK_EQ(buf[i], 0);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(fsck_clean(md), 0);
+	return T_PASS;
+}
+
+static int test_truncate_of_unlinked_open_file_keeps_it_orphan(void)
+{
+	struct dfs **fs = t_newfs(64 * MB, NULL);
+	struct stat st, attr = { .st_size = 0 };
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
+	CHECK_EQ(dfs_pwrite(*fs, ino, "abc", 3, 0, 0), 3);
+	CHECK_EQ(dfs_unlink(*fs, DFS_ROOT_INO, "f"), 0);
+	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ((*fs)->sb.orphan_head, ino);
+	return T_PASS;
+}
+
 static int test_fsck_clean_after_workload(void)
 {
 	struct mapped_device *md;
@@ -332,6 +383,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_journal_with_damaged_log_block_is_ignored),
 	T_CASE(test_abandoned_process_mounts_and_fscks_clean),
 	T_CASE(test_orphan_is_freed_at_next_mount),
+	T_CASE(test_truncate_cut_short_by_a_crash_is_finished_at_mount),
+	T_CASE(test_truncate_of_unlinked_open_file_keeps_it_orphan),
 	T_CASE(test_fsck_clean_after_workload),
 	T_CASE(test_fsck_repairs_link_count),
 	T_CASE(test_fsck_repairs_leaked_block),
