@@ -118,7 +118,7 @@ enum {
 /* ---- device I/O (super.c) ---- */
 int dfs_dev_read(struct dfs *fs, uint64_t blk, void *buf, size_t nblocks);
 int dfs_dev_write(struct dfs *fs, uint64_t blk, const void *buf, size_t nblocks, bool fua);
-int dfs_dev_zero(struct dfs *fs, uint64_t blk, uint64_t nblocks);   /* durable on return */
+int dfs_dev_zero(struct dfs *fs, uint64_t blk, uint64_t nblocks);   /* durable by the next commit */
 int dfs_dev_flush(struct dfs *fs);
 void dfs_now(struct dfs_timespec *ts);
 /* Refuses modification on a read-only or shut-down filesystem. */

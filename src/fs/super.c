@@ -24,13 +24,16 @@ int dfs_dev_write(struct dfs *fs, uint64_t blk, const void *buf, size_t n, bool 
 			     (void *)buf, n << DFS_BLOCK_SHIFT);
 }
 
+/* No FUA: the zeroes only have to be durable before the metadata that makes
+ * the blocks reachable commits, and every commit flushes the device before it
+ * writes its commit record. */
 int dfs_dev_zero(struct dfs *fs, uint64_t blk, uint64_t n)
 {
 	const uint64_t chunk = 1ull << 18;     /* 1 GiB per bio */
 
 	for (uint64_t done = 0; done < n; done += chunk) {
 		uint64_t k = n - done < chunk ? n - done : chunk;
-		int err = dm_submit_bio(fs->md, DAX_REQ_WRITE_ZEROES, DM_BIO_FUA,
+		int err = dm_submit_bio(fs->md, DAX_REQ_WRITE_ZEROES, 0,
 					(blk + done) << DFS_BLOCK_SHIFT, NULL, k << DFS_BLOCK_SHIFT);
 		if (err)
 			return err;
