@@ -10,9 +10,10 @@ BUILD_DIR = pathlib.Path(os.environ.get("DAXFS_BUILD_DIR", SOURCE_DIR / "build")
 
 
 def tool(name):
-    """Path of a built tool; skips the test when it has not been built."""
+    """Path of a built tool. A missing tool is a failure, not a skip: a suite
+    that quietly skips everything would hide a broken build."""
     for sub in ("tools", "src/fuse"):
         path = BUILD_DIR / sub / name
         if path.exists():
             return str(path)
-    pytest.skip(f"{name} not built in {BUILD_DIR}")
+    pytest.fail(f"{name} not built in {BUILD_DIR}: run `meson compile -C {BUILD_DIR}`")
