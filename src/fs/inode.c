@@ -502,7 +502,8 @@ void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write)
 	pthread_rwlock_unlock(&ip->lock);
 	pthread_mutex_lock(&fs->meta);
 	ip->pins--;
-	if (ip->pins == 0 && ip->nlookup == 0 && ip->d.nlink == 0 && !fs->rdonly)
+	if (ip->pins == 0 && ip->nlookup == 0 && ip->d.nlink == 0 && !fs->rdonly &&
+	    dfs_txn_reserve(fs, 64) == 0)
 		(void)dfs_inode_maybe_release(fs, ip);   /* failures leave it on the orphan list */
 	pthread_mutex_unlock(&fs->meta);
 }

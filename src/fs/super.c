@@ -280,19 +280,38 @@ static void stop_committer(struct dfs *fs)
 /* Inodes without links that were still looked up: nobody can reach them now. */
 static int release_unlinked(struct dfs *fs)
 {
+	uint64_t *inos = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
 	for (size_t i = 0; i < fs->ihash_size; i++)
-		for (struct dfs_inode *ip = fs->ihash[i], *n; ip; ip = n) {
-			n = ip->hnext;
-			if (ip->d.nlink == 0 && !ip->freeing) {
-				int err;
-				ip->nlookup = 0;
-				ip->pins = 0;
-				if ((err = dfs_txn_reserve(fs, 64)) || (err = dfs_inode_maybe_release(fs, ip)))
-					return err;
-				return release_unlinked(fs);   /* the chain may have changed */
+		for (struct dfs_inode *ip = fs->ihash[i]; ip; ip = ip->hnext) {
+			if (ip->d.nlink || ip->freeing)
+				continue;
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				uint64_t *ni = realloc(inos, ncap * sizeof(*ni));
+				if (!ni) {
+					free(inos);
+					return daxfs_err(-ENOMEM, "unmount: out of memory");
+				}
+				inos = ni;
+				cap = ncap;
 			}
+			inos[n++] = ip->ino;
 		}
-	return 0;
+	for (size_t k = 0; k < n && !err; k++) {
+		struct dfs_inode *ip;
+
+		if (dfs_iget(fs, inos[k], &ip))
+			continue;
+		ip->nlookup = 0;
+		ip->pins = 0;
+		if (!(err = dfs_txn_reserve(fs, 64)))
+			err = dfs_inode_maybe_release(fs, ip);
+	}
+	free(inos);
+	return err;
 }
 
 int dfs_unmount(struct dfs **fsp)
