@@ -21,13 +21,7 @@ BOUNDED = ["--max-points", "12", "--random", "2", "--seed", "1"]
 # syncfs does not reach a FUSE daemon (the kernel forwards it for virtiofs
 # only) and the filesystem commits at fsync, so a crash after syncfs loses
 # what syncfs acknowledged.
-# A truncate that frees several extents commits between batches
-# (dfs_truncate_locked lowers i_size to each freed extent's start), so a crash
-# after it returned can show a size the file never had.
-KNOWN_BROKEN = {
-    "syncfs": "syncfs on daxfs-fuse returns before anything is durable",
-    "bigfile": "a multi-extent truncate is durable half-done, with an intermediate i_size",
-}
+KNOWN_BROKEN = {"syncfs": "syncfs on daxfs-fuse returns before anything is durable"}
 
 
 def need_built(build):
