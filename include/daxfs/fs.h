@@ -200,6 +200,22 @@ int dfs_iomap_begin(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 int dfs_iomap_end(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 		  ssize_t written, unsigned flags, struct dfs_iomap *iomap);
 
+/* ---- leases (src/fs/lease.c) ---------------------------------------------- */
+
+/*
+ * A lease says an application maps ino's blocks itself (libdaxfs). While ino
+ * has one, blocks that truncate, hole punch or deletion drop are freed on
+ * media as usual but not handed to any file until the last lease is put, so
+ * the mapping never shows another file's data. Leases live in memory only
+ * (after a crash there is no mapping left). get: -EISDIR/-EINVAL for a
+ * non-regular inode, -ENOENT if it does not exist; put: -ENOENT without one.
+ */
+int dfs_lease_get(struct dfs *fs, uint64_t ino);
+int dfs_lease_put(struct dfs *fs, uint64_t ino);
+unsigned dfs_lease_count(struct dfs *fs, uint64_t ino);
+/* Blocks freed but held back for leases, over the whole filesystem. */
+uint64_t dfs_lease_deferred(struct dfs *fs);
+
 /* ---- mkfs and fsck --------------------------------------------------------- */
 struct dfs_mkfs_opts {
 	const char *label;          /* up to 63 bytes, or NULL */

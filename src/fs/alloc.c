@@ -104,6 +104,7 @@ void dfs_alloc_unload(struct dfs *fs)
 	fs->pending = NULL;
 	fs->npending = fs->pending_cap = 0;
 	fs->pending_blocks = 0;
+	dfs_lease_unload(fs);
 }
 
 /* The bitmap of an initialised group, its checksum verified when clean. */
@@ -164,6 +165,7 @@ static void overlay_pending(const struct dfs *fs, uint64_t g, uint8_t *map)
 		e = e > ge ? ge : e;
 		set_bits(map, s - gs, e - s, true);
 	}
+	dfs_lease_overlay(fs, gs, BPG, map);
 }
 
 struct run {
@@ -244,7 +246,7 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool a
 		want = ALLOC_MAX_RUN;
 	if (min == 0 || min > want)
 		min = want;
-	if (fs->free_blocks < fs->pending_blocks + min)
+	if (fs->free_blocks < fs->pending_blocks + dfs_lease_deferred_blocks(fs) + min)
 		return daxfs_err(-ENOSPC, "no space left on device");
 	for (int pass = 0; pass < (align ? 2 : 1); pass++) {
 		bool aligned = align && pass == 0;

@@ -253,7 +253,8 @@ int dfs_extent_remove(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint6
 	while (i < ip->next && ip->ext[i].lblk < end && changed < max_extents) {
 		struct dfs_extent e = ip->ext[i];
 
-		if ((err = dfs_free(fs, e.pblk, e.len)))
+		if ((err = dfs_free(fs, e.pblk, e.len)) ||
+		    (err = dfs_lease_defer(fs, ip->ino, e.pblk, e.len)))
 			return err;
 		ip->d.blocks -= e.len;
 		ext_delete(ip, i);

@@ -90,6 +90,7 @@ struct dfs {
 	size_t npending, pending_cap;
 	uint64_t pending_blocks;
 	uint64_t goal_group;
+	struct dfs_leases *leases;   /* lease.c: deferred frees; protected by meta */
 
 	/* inodes */
 	struct dfs_inode **ihash;
@@ -167,6 +168,16 @@ int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map);
 int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map);
 /* Blocks of group g (the last may be short) and those before data_start. */
 uint64_t dfs_group_len(const struct dfs *fs, uint64_t g);
+
+/* ---- leases (lease.c), meta held ---- */
+bool dfs_lease_held(const struct dfs *fs, uint64_t ino);
+/* After dfs_free of a leased inode's blocks: holds them back until its last
+ * lease is put (no-op for an inode without a lease). */
+int dfs_lease_defer(struct dfs *fs, uint64_t ino, uint64_t pblk, uint64_t len);
+uint64_t dfs_lease_deferred_blocks(const struct dfs *fs);
+/* Marks the deferred blocks of group [gstart, gstart+glen) in use in map. */
+void dfs_lease_overlay(const struct dfs *fs, uint64_t gstart, uint64_t glen, uint8_t *map);
+void dfs_lease_unload(struct dfs *fs);
 
 /* ---- inodes (inode.c) ---- */
 int dfs_icache_init(struct dfs *fs);

@@ -1,0 +1,120 @@
+/* test_lease.c - leases: blocks a leased file drops are held back until its last lease is put */
+#include "harness.h"
+
+#define MB (1024ull * 1024)
+#define BLK 4096ull
+
+/* The device offset of the file's first byte. */
+static uint64_t first_addr(struct dfs *fs, uint64_t ino)
+{
+	struct dfs_iomap m;
+
+	if (dfs_iomap_begin(fs, ino, 0, BLK, DFS_IOMAP_REPORT, &m) != 0 || m.type != DFS_IOMAP_MAPPED)
+		return UINT64_MAX;
+	return m.addr;
+}
+
+/* Fills the filesystem with one-block files until ENOSPC; returns how many. */
+static unsigned fill(struct dfs *fs, uint64_t *addrs, unsigned max, uint64_t needle, bool *seen)
+{
+	unsigned n = 0;
+
+	*seen = false;
+	for (; n < max; n++) {
+		uint64_t ino = t_create(fs, DFS_ROOT_INO, t_fmt("fill%u", n));
+		char b = 'f';
+
+		if (dfs_pwrite(fs, ino, &b, 1, 0, 0) != 1)
+			break;
+		if (addrs)
+			addrs[n] = first_addr(fs, ino);
+		if (first_addr(fs, ino) == needle)
+			*seen = true;
+	}
+	return n;
+}
+
+static int test_truncate_of_leased_file_defers_its_blocks(void)
+{
+	struct dfs **fs = t_newfs(16 * MB, NULL);
+	bool seen;
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "mapped");
+	CHECK_EQ(dfs_pwrite(*fs, ino, "abcd", 4, 0, 0), 4);
+	uint64_t addr = first_addr(*fs, ino);
+	CHECK_EQ(dfs_lease_get(*fs, ino), 0);
+	struct stat attr = { .st_size = 0 }, st;
+	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ(dfs_sync(*fs), 0);
+	CHECK_EQ(dfs_lease_deferred(*fs), 1);
+	fill(*fs, NULL, 100000, addr / BLK * BLK, &seen);
+	CHECK(!seen);
+	return T_PASS;
+}
+
+static int test_put_of_last_lease_releases_deferred_blocks(void)
+{
+	struct dfs **fs = t_newfs(16 * MB, NULL);
+	bool seen;
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "mapped");
+	CHECK_EQ(dfs_pwrite(*fs, ino, "abcd", 4, 0, 0), 4);
+	uint64_t addr = first_addr(*fs, ino);
+	CHECK_EQ(dfs_lease_get(*fs, ino), 0);
+	CHECK_EQ(dfs_lease_get(*fs, ino), 0);
+	CHECK_EQ(dfs_lease_count(*fs, ino), 2);
+	CHECK_EQ(dfs_fallocate(*fs, ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, BLK), 0);
+	CHECK_EQ(dfs_sync(*fs), 0);
+	CHECK_EQ(dfs_lease_put(*fs, ino), 0);
+	CHECK_EQ(dfs_lease_deferred(*fs), 1);       /* one lease is left */
+	CHECK_EQ(dfs_lease_put(*fs, ino), 0);
+	CHECK_EQ(dfs_lease_deferred(*fs), 0);
+	fill(*fs, NULL, 100000, addr, &seen);
+	CHECK(seen);
+	return T_PASS;
+}
+
+static int test_unleased_file_frees_at_once(void)
+{
+	struct dfs **fs = t_newfs(16 * MB, NULL);
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "plain");
+	CHECK_EQ(dfs_pwrite(*fs, ino, "abcd", 4, 0, 0), 4);
+	struct stat attr = { .st_size = 0 }, st;
+	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ(dfs_lease_deferred(*fs), 0);
+	return T_PASS;
+}
+
+static int test_lease_put_without_lease_is_enoent(void)
+{
+	struct dfs **fs = t_newfs(16 * MB, NULL);
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "plain");
+	CHECK_EQ(dfs_lease_put(*fs, ino), -ENOENT);
+	CHECK_MSG_HAS("no lease");
+	return T_PASS;
+}
+
+static int test_lease_on_directory_is_eisdir(void)
+{
+	struct dfs **fs = t_newfs(16 * MB, NULL);
+
+	CHECK(fs);
+	CHECK_EQ(dfs_lease_get(*fs, DFS_ROOT_INO), -EISDIR);
+	return T_PASS;
+}
+
+static const struct t_case cases[] = {
+	T_CASE(test_truncate_of_leased_file_defers_its_blocks),
+	T_CASE(test_put_of_last_lease_releases_deferred_blocks),
+	T_CASE(test_unleased_file_frees_at_once),
+	T_CASE(test_lease_put_without_lease_is_enoent),
+	T_CASE(test_lease_on_directory_is_eisdir),
+};
+
+T_MAIN(cases)
