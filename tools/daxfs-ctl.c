@@ -9,12 +9,22 @@
 #define DAXFS_VERSION "unknown"
 #endif
 
-/* Commands on a mounted filesystem (table, info, status, load, suspend,
- * resume, clear, reload, map, badblocks, trace) are added here as they land. */
 static const struct ctl_command *const commands[] = {
+	/* on table files */
 	&ctl_check_command,
 	&ctl_resolve_command,
+	/* on a mounted filesystem */
 	&ctl_map_command,
+	&ctl_table_command,
+	&ctl_info_command,
+	&ctl_status_command,
+	&ctl_load_command,
+	&ctl_reload_command,
+	&ctl_suspend_command,
+	&ctl_resume_command,
+	&ctl_clear_command,
+	&ctl_badblocks_command,
+	&ctl_trace_command,
 };
 
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))

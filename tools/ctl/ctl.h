@@ -20,6 +20,17 @@ struct ctl_command {
 extern const struct ctl_command ctl_check_command;
 extern const struct ctl_command ctl_resolve_command;
 extern const struct ctl_command ctl_map_command;
+/* on a mounted daemon, through the ioctl channel (ctl/device.c) */
+extern const struct ctl_command ctl_table_command;
+extern const struct ctl_command ctl_info_command;
+extern const struct ctl_command ctl_status_command;
+extern const struct ctl_command ctl_load_command;
+extern const struct ctl_command ctl_reload_command;
+extern const struct ctl_command ctl_suspend_command;
+extern const struct ctl_command ctl_resume_command;
+extern const struct ctl_command ctl_clear_command;
+extern const struct ctl_command ctl_badblocks_command;
+extern const struct ctl_command ctl_trace_command;
 
 /* The program name for messages ("daxfs-ctl"). */
 extern const char *ctl_progname;

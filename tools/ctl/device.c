@@ -1,0 +1,481 @@
+/* tools/ctl/device.c - daxfs-ctl commands on a mounted daemon's mapped device (the ioctl channel) */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ctl/ctl.h"
+#include "daxfs/ioctl.h"
+
+/* What a device-control command sends: the ioctl, its flags, and how to read
+ * its positional arguments. */
+struct devcmd {
+	const struct ctl_command *cmd;
+	unsigned long request;
+	unsigned allowed_flags;      /* daxfs_ioc_flags the options may set */
+};
+
+static const struct option devcmd_longopts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "inactive", no_argument, NULL, 'i' },
+	{ "nolockfs", no_argument, NULL, 'n' },
+	{ 0 },
+};
+
+static unsigned option_flag(int c)
+{
+	switch (c) {
+	case 'j': return DAXFS_IOC_F_JSON;
+	case 'i': return DAXFS_IOC_F_INACTIVE;
+	case 'n': return DAXFS_IOC_F_NOLOCKFS;
+	default:  return 0;
+	}
+}
+
+/* Parses the options; leaves optind at the first positional argument.
+ * Returns 0 or CLI_EXIT_USAGE. */
+static int parse_flags(const struct devcmd *d, int argc, char **argv, unsigned *flags)
+{
+	int c;
+
+	*flags = 0;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", devcmd_longopts, NULL)) != -1) {
+		unsigned f = option_flag(c);
+
+		if (!f || !(f & d->allowed_flags))
+			return ctl_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
+		*flags |= f;
+	}
+	return 0;
+}
+
+/* Opens the mount's root directory, where device control ioctls go. */
+static int open_mount(const struct ctl_command *cmd, const char *mnt)
+{
+	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		ctl_error(cmd, "%s: %s", mnt, strerror(errno));
+	return fd;
+}
+
+/*
+ * Sends one request. ioctl(2) failures are the channel's (wrong file, no
+ * permission, version); the device's answer is in c->error and c->text.
+ * Returns 0 when the device answered, -1 (message printed) otherwise.
+ */
+static int send_ioc(const struct ctl_command *cmd, int fd, const char *mnt,
+		    unsigned long request, struct daxfs_ioc_ctl *c)
+{
+	if (ioctl(fd, request, c) == 0)
+		return 0;
+	if (errno == ENOTTY)
+		ctl_error(cmd, "%s: not the root of a daxfs-fuse mount", mnt);
+	else if (errno == ENOSYS)
+		ctl_error(cmd, "%s: the daemon has no control channel", mnt);
+	else if (errno == EPROTO)
+		ctl_error(cmd, "%s: the daemon speaks another version of the control channel", mnt);
+	else
+		ctl_error(cmd, "%s: %s", mnt, strerror(errno));
+	return -1;
+}
+
+static struct daxfs_ioc_ctl *new_request(const struct ctl_command *cmd, unsigned flags)
+{
+	struct daxfs_ioc_ctl *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		ctl_error(cmd, "out of memory");
+		return NULL;
+	}
+	c->version = DAXFS_IOC_VERSION;
+	c->flags = flags;
+	return c;
+}
+
+/* Prints the device's answer: the text on stdout, or the reason on stderr. */
+static int answer(const struct ctl_command *cmd, const char *mnt, const struct daxfs_ioc_ctl *c)
+{
+	size_t n = strnlen(c->text, sizeof(c->text));
+
+	if (c->error) {
+		ctl_error(cmd, "%s: %.*s", mnt, (int)n,
+			  n ? c->text : strerror(-c->error));
+		return CLI_EXIT_FAIL;
+	}
+	if (n) {
+		fwrite(c->text, 1, n, stdout);
+		if (c->text[n - 1] != '\n')
+			fputc('\n', stdout);
+	}
+	return CLI_EXIT_OK;
+}
+
+/* One request with no argument but the mount point: table, info, status,
+ * suspend, resume, clear. */
+static int simple_run(const struct devcmd *d, int argc, char **argv)
+{
+	struct daxfs_ioc_ctl *c;
+	unsigned flags;
+	int fd, ret;
+
+	ret = parse_flags(d, argc, argv, &flags);
+	if (ret)
+		return ret;
+	if (argc - optind != 1)
+		return ctl_usage_error(d->cmd, argc - optind < 1 ? "missing MOUNTPOINT" :
+				       "too many arguments");
+	fd = open_mount(d->cmd, argv[optind]);
+	if (fd < 0)
+		return CLI_EXIT_FAIL;
+	c = new_request(d->cmd, flags);
+	ret = CLI_EXIT_FAIL;
+	if (c && send_ioc(d->cmd, fd, argv[optind], d->request, c) == 0)
+		ret = answer(d->cmd, argv[optind], c);
+	free(c);
+	close(fd);
+	return ret;
+}
+
+static char *read_file(const struct ctl_command *cmd, const char *path, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		ctl_error(cmd, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	*len = 0;
+	for (;;) {
+		size_t got;
+
+		if (cap - *len < 4096) {
+			char *nbuf = realloc(buf, cap ? cap * 2 : 8192);
+
+			if (!nbuf) {
+				ctl_error(cmd, "out of memory");
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nbuf;
+			cap = cap ? cap * 2 : 8192;
+		}
+		got = fread(buf + *len, 1, cap - *len - 1, f);
+		*len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		ctl_error(cmd, "%s: read error", path);
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[*len] = '\0';
+	if (strlen(buf) != *len) {
+		ctl_error(cmd, "%s: not a text table (contains NUL bytes)", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Sends the table text in chunks: every chunk but the last has F_MORE. */
+static int send_load(const struct ctl_command *cmd, int fd, const char *mnt, const char *text,
+		     size_t len, unsigned flags)
+{
+	const size_t chunk = DAXFS_IOC_TEXT_MAX - 1;
+	struct daxfs_ioc_ctl *c = new_request(cmd, 0);
+	size_t off = 0;
+	int ret = CLI_EXIT_FAIL;
+
+	if (!c)
+		return CLI_EXIT_FAIL;
+	do {
+		size_t n = len - off < chunk ? len - off : chunk;
+
+		memset(c, 0, sizeof(*c));
+		c->version = DAXFS_IOC_VERSION;
+		c->flags = flags | (off + n < len ? DAXFS_IOC_F_MORE : 0);
+		c->text_len = (uint32_t)n;
+		memcpy(c->text, text + off, n);
+		if (send_ioc(cmd, fd, mnt, DAXFS_IOC_LOAD, c))
+			goto out;
+		if (c->error) {
+			ret = answer(cmd, mnt, c);
+			goto out;
+		}
+		off += n;
+	} while (off < len);
+	ret = answer(cmd, mnt, c);
+out:
+	free(c);
+	return ret;
+}
+
+/* load MOUNTPOINT TABLE, and reload (load, then resume). */
+static int load_run(const struct devcmd *d, int argc, char **argv, bool then_resume)
+{
+	struct daxfs_ioc_ctl *c;
+	const char *mnt;
+	unsigned flags;
+	size_t len;
+	char *text;
+	int fd, ret;
+
+	ret = parse_flags(d, argc, argv, &flags);
+	if (ret)
+		return ret;
+	if (argc - optind != 2)
+		return ctl_usage_error(d->cmd, argc - optind < 1 ? "missing MOUNTPOINT" :
+				       argc - optind < 2 ? "missing TABLE" : "too many arguments");
+	mnt = argv[optind];
+	text = read_file(d->cmd, argv[optind + 1], &len);
+	if (!text)
+		return CLI_EXIT_FAIL;
+	fd = open_mount(d->cmd, mnt);
+	if (fd < 0) {
+		free(text);
+		return CLI_EXIT_FAIL;
+	}
+	ret = send_load(d->cmd, fd, mnt, text, len, 0);
+	if (ret == CLI_EXIT_OK && then_resume) {
+		c = new_request(d->cmd, flags & DAXFS_IOC_F_NOLOCKFS);
+		ret = CLI_EXIT_FAIL;
+		if (c && send_ioc(d->cmd, fd, mnt, DAXFS_IOC_RESUME, c) == 0)
+			ret = answer(d->cmd, mnt, c);
+		free(c);
+	}
+	close(fd);
+	free(text);
+	return ret;
+}
+
+/* badblocks MOUNTPOINT DEVICE [list | add SECTOR [COUNT] | clear SECTOR [COUNT]] */
+static int badblocks_run(const struct devcmd *d, int argc, char **argv)
+{
+	struct daxfs_ioc_ctl *c;
+	const char *mnt, *dev, *opname = "list";
+	uint64_t start = 0, count = 1;
+	unsigned flags, op = DAXFS_IOC_OP_LIST;
+	int fd, ret, nargs;
+
+	ret = parse_flags(d, argc, argv, &flags);
+	if (ret)
+		return ret;
+	nargs = argc - optind;
+	if (nargs < 2)
+		return ctl_usage_error(d->cmd, nargs < 1 ? "missing MOUNTPOINT" : "missing DEVICE");
+	mnt = argv[optind];
+	dev = argv[optind + 1];
+	if (nargs > 2)
+		opname = argv[optind + 2];
+	if (strcmp(opname, "list") == 0) {
+		if (nargs > 3)
+			return ctl_usage_error(d->cmd, "too many arguments");
+	} else if (strcmp(opname, "add") == 0 || strcmp(opname, "clear") == 0) {
+		op = opname[0] == 'a' ? DAXFS_IOC_OP_ADD : DAXFS_IOC_OP_CLEAR;
+		if (nargs < 4)
+			return ctl_usage_error(d->cmd, "%s needs a SECTOR", opname);
+		if (nargs > 5)
+			return ctl_usage_error(d->cmd, "too many arguments");
+		if (cli_parse_u64(argv[optind + 3], &start))
+			return ctl_usage_error(d->cmd, "SECTOR '%s' is not a sector number",
+					       argv[optind + 3]);
+		if (nargs == 5 && (cli_parse_u64(argv[optind + 4], &count) || count == 0))
+			return ctl_usage_error(d->cmd, "COUNT '%s' is not a positive sector count",
+					       argv[optind + 4]);
+	} else {
+		return ctl_usage_error(d->cmd, "unknown operation '%s' (list, add or clear)",
+				       opname);
+	}
+	if (strlen(dev) >= DAXFS_IOC_TEXT_MAX)
+		return ctl_usage_error(d->cmd, "DEVICE path is too long");
+
+	fd = open_mount(d->cmd, mnt);
+	if (fd < 0)
+		return CLI_EXIT_FAIL;
+	c = new_request(d->cmd, flags);
+	ret = CLI_EXIT_FAIL;
+	if (c) {
+		c->op = op;
+		c->start = start;
+		c->len = count;
+		c->text_len = (uint32_t)strlen(dev);
+		memcpy(c->text, dev, c->text_len);
+		if (send_ioc(d->cmd, fd, mnt, DAXFS_IOC_BADBLOCKS, c) == 0)
+			ret = answer(d->cmd, mnt, c);
+	}
+	free(c);
+	close(fd);
+	return ret;
+}
+
+/* trace MOUNTPOINT on|off */
+static int trace_run(const struct devcmd *d, int argc, char **argv)
+{
+	struct daxfs_ioc_ctl *c;
+	unsigned flags, op;
+	int fd, ret;
+
+	ret = parse_flags(d, argc, argv, &flags);
+	if (ret)
+		return ret;
+	if (argc - optind != 2)
+		return ctl_usage_error(d->cmd, argc - optind < 1 ? "missing MOUNTPOINT" :
+				       argc - optind < 2 ? "missing on|off" : "too many arguments");
+	if (strcmp(argv[optind + 1], "on") == 0)
+		op = DAXFS_IOC_OP_ON;
+	else if (strcmp(argv[optind + 1], "off") == 0)
+		op = DAXFS_IOC_OP_OFF;
+	else
+		return ctl_usage_error(d->cmd, "'%s' is neither on nor off", argv[optind + 1]);
+	fd = open_mount(d->cmd, argv[optind]);
+	if (fd < 0)
+		return CLI_EXIT_FAIL;
+	c = new_request(d->cmd, flags);
+	ret = CLI_EXIT_FAIL;
+	if (c) {
+		c->op = op;
+		if (send_ioc(d->cmd, fd, argv[optind], DAXFS_IOC_TRACE, c) == 0)
+			ret = answer(d->cmd, argv[optind], c);
+	}
+	free(c);
+	close(fd);
+	return ret;
+}
+
+/* ---- the command table entries ------------------------------------------ */
+
+#define DEVCMD(var, ioc, flags_ok)                                        \
+	static const struct devcmd var##_dev = {                           \
+		.cmd = &ctl_##var##_command, .request = (ioc),             \
+		.allowed_flags = (flags_ok),                               \
+	}
+
+DEVCMD(table, DAXFS_IOC_TABLE, DAXFS_IOC_F_JSON | DAXFS_IOC_F_INACTIVE);
+DEVCMD(info, DAXFS_IOC_INFO, DAXFS_IOC_F_JSON);
+DEVCMD(status, DAXFS_IOC_STATUS, DAXFS_IOC_F_JSON);
+DEVCMD(suspend, DAXFS_IOC_SUSPEND, DAXFS_IOC_F_NOLOCKFS);
+DEVCMD(resume, DAXFS_IOC_RESUME, DAXFS_IOC_F_NOLOCKFS);
+DEVCMD(clear, DAXFS_IOC_CLEAR, 0);
+DEVCMD(load, DAXFS_IOC_LOAD, 0);
+DEVCMD(reload, DAXFS_IOC_LOAD, DAXFS_IOC_F_NOLOCKFS);
+DEVCMD(badblocks, DAXFS_IOC_BADBLOCKS, DAXFS_IOC_F_JSON);
+DEVCMD(trace, DAXFS_IOC_TRACE, 0);
+
+static int table_run(int argc, char **argv) { return simple_run(&table_dev, argc, argv); }
+static int info_run(int argc, char **argv) { return simple_run(&info_dev, argc, argv); }
+static int status_run(int argc, char **argv) { return simple_run(&status_dev, argc, argv); }
+static int suspend_run(int argc, char **argv) { return simple_run(&suspend_dev, argc, argv); }
+static int resume_run(int argc, char **argv) { return simple_run(&resume_dev, argc, argv); }
+static int clear_run(int argc, char **argv) { return simple_run(&clear_dev, argc, argv); }
+static int load_cmd_run(int argc, char **argv) { return load_run(&load_dev, argc, argv, false); }
+static int reload_run(int argc, char **argv) { return load_run(&reload_dev, argc, argv, true); }
+static int bb_run(int argc, char **argv) { return badblocks_run(&badblocks_dev, argc, argv); }
+static int tr_run(int argc, char **argv) { return trace_run(&trace_dev, argc, argv); }
+
+#define MOUNT_HELP \
+	"MOUNTPOINT is the root of a mounted daxfs-fuse; the request goes to its\n" \
+	"daemon's mapped device. Exit status: 0 done, 1 refused or failed (the\n"   \
+	"reason on stderr), 2 usage error.\n"
+
+const struct ctl_command ctl_table_command = {
+	.name = "table",
+	.usage = "MOUNTPOINT [--inactive] [--json]",
+	.help = "Prints the LIVE table (or, with --inactive, the staged one) as `dmsetup\n"
+		"table` does, one target a line with devices as paths.\n\n" MOUNT_HELP,
+	.run = table_run,
+};
+
+const struct ctl_command ctl_info_command = {
+	.name = "info",
+	.usage = "MOUNTPOINT [--json]",
+	.help = "Prints the mapped device's state as `dmsetup info` does: name, ACTIVE or\n"
+		"SUSPENDED, the tables present, open count, event number, targets.\n\n"
+		MOUNT_HELP,
+	.run = info_run,
+};
+
+const struct ctl_command ctl_status_command = {
+	.name = "status",
+	.usage = "MOUNTPOINT [--json]",
+	.help = "Prints each target's status line (dmsetup status) and the counters of\n"
+		"the underlying devices.\n\n" MOUNT_HELP,
+	.run = status_run,
+};
+
+const struct ctl_command ctl_load_command = {
+	.name = "load",
+	.usage = "MOUNTPOINT TABLE",
+	.help = "Parses the table file TABLE and stages it in the INACTIVE slot (replacing\n"
+		"a staged table). Nothing changes for the filesystem until resume. The\n"
+		"table must keep the filesystem's layout (target count and lengths) to be\n"
+		"resumed.\n\n" MOUNT_HELP,
+	.run = load_cmd_run,
+};
+
+const struct ctl_command ctl_reload_command = {
+	.name = "reload",
+	.usage = "MOUNTPOINT TABLE [--nolockfs]",
+	.help = "load followed by resume: swaps TABLE in as the LIVE table in one step.\n"
+		"(dmsetup's reload is only a load; this one also resumes.)\n\n"
+		"  --nolockfs  do not freeze the filesystem around the swap\n\n" MOUNT_HELP,
+	.run = reload_run,
+};
+
+const struct ctl_command ctl_suspend_command = {
+	.name = "suspend",
+	.usage = "MOUNTPOINT [--nolockfs]",
+	.help = "Suspends the mapped device: new bio-path I/O waits until resume. By\n"
+		"default the filesystem is frozen first (synced, writers held).\n\n"
+		"  --nolockfs  do not freeze the filesystem\n\n" MOUNT_HELP,
+	.run = suspend_run,
+};
+
+const struct ctl_command ctl_resume_command = {
+	.name = "resume",
+	.usage = "MOUNTPOINT [--nolockfs]",
+	.help = "Swaps in the staged table if there is one (it must still fit its devices\n"
+		"and hold the filesystem), then resumes I/O and thaws the filesystem.\n\n"
+		"  --nolockfs  do not freeze the filesystem for the swap\n\n" MOUNT_HELP,
+	.run = resume_run,
+};
+
+const struct ctl_command ctl_clear_command = {
+	.name = "clear",
+	.usage = "MOUNTPOINT",
+	.help = "Drops the staged (INACTIVE) table.\n\n" MOUNT_HELP,
+	.run = clear_run,
+};
+
+const struct ctl_command ctl_badblocks_command = {
+	.name = "badblocks",
+	.usage = "MOUNTPOINT DEVICE [list | add SECTOR [COUNT] | clear SECTOR [COUNT]] [--json]",
+	.help = "Lists, injects or clears bad blocks (poison) on DEVICE, a backing device\n"
+		"of the mounted table named by its path. SECTOR and COUNT are 512-byte\n"
+		"sectors of that device (COUNT defaults to 1). A DAX access touching a bad\n"
+		"block fails with EHWPOISON; a write of the whole page clears it.\n\n"
+		MOUNT_HELP,
+	.run = bb_run,
+};
+
+const struct ctl_command ctl_trace_command = {
+	.name = "trace",
+	.usage = "MOUNTPOINT on|off",
+	.help = "Turns on or off the daemon's log of every direct_access resolution of\n"
+		"file I/O (on its stderr, or syslog when it runs in the background).\n\n"
+		MOUNT_HELP,
+	.run = tr_run,
+};
