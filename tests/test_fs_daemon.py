@@ -62,6 +62,21 @@ def test_missing_source_names_the_file(tmp_path):
     assert missing in err
 
 
+def test_missing_mountpoint_directory_is_refused(tmp_path):
+    d = Daxfs(tmp_path)
+    d.mkfs()
+    d.mnt.rmdir()
+    err = d.mount_fails()
+    assert "mount" in err and str(d.mnt) in err
+
+
+def test_bare_dax_option_means_always(tmp_path):
+    d = Daxfs(tmp_path, table="0 8192 linear {0} 0\n8192 8192 zero\n")
+    d.mkfs()
+    err = d.mount_fails("dax")
+    assert "zero" in err
+
+
 def test_unformatted_source_is_refused(tmp_path):
     d = Daxfs(tmp_path)
     err = d.mount_fails()
