@@ -82,6 +82,8 @@ void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	ssize_t n;
 
 	(void) fi;
+	/* The reply is built from the iov alone, so its length always matches
+	 * the memory it describes. */
 	n = dfs_read_begin(fs, ino, off, size, &rd);
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "read", ino));
@@ -93,7 +95,7 @@ void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	 * buffer through a malloc'd copy, so a scattered result goes out as an
 	 * iovec instead. */
 	if (rd.niov <= 1) {
-		struct fuse_bufvec bv = FUSE_BUFVEC_INIT((size_t) n);
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(rd.niov ? rd.iov[0].iov_len : 0);
 
 		bv.buf[0].mem = rd.niov ? rd.iov[0].iov_base : NULL;
 		fuse_reply_data(req, &bv, FUSE_BUF_NO_SPLICE);
