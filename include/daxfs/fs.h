@@ -216,6 +216,24 @@ unsigned dfs_lease_count(struct dfs *fs, uint64_t ino);
 /* Blocks freed but held back for leases, over the whole filesystem. */
 uint64_t dfs_lease_deferred(struct dfs *fs);
 
+/* ---- live control (src/fs/control.c) ------------------------------------ */
+
+/* Whether the table t could hold this filesystem: the superblock's layout
+ * fingerprint and its size, the checks of dfs_mount. Run before a staged
+ * table is swapped in. 0 or -EINVAL with the reason. */
+int dfs_check_table(struct dfs *fs, struct dm_table *t);
+/* The lockfs hooks (dm_md_set_lockfs): freeze commits everything and then
+ * holds every change (transactions wait) until thaw; reads go on. */
+int dfs_freeze(struct dfs *fs);
+void dfs_thaw(struct dfs *fs);
+bool dfs_frozen(struct dfs *fs);
+/* The sticky error that shut the filesystem down after a failed metadata
+ * write, or 0. */
+int dfs_shutdown_error(struct dfs *fs);
+/* The numbers of the regular files with a lookup reference (the ones the
+ * kernel may cache pages of): a malloc'd array in *out. 0 or -ENOMEM. */
+int dfs_cached_files(struct dfs *fs, uint64_t **out, size_t *count);
+
 /* ---- mkfs and fsck --------------------------------------------------------- */
 struct dfs_mkfs_opts {
 	const char *label;          /* up to 63 bytes, or NULL */

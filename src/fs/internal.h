@@ -66,6 +66,11 @@ struct dfs {
 	bool rdonly;
 	bool check_only;            /* fsck -n: replay into the cache, never write */
 	int shutdown;               /* sticky error after a failed commit */
+	/* lockfs suspend (control.c): transactions wait in dfs_txn_reserve
+	 * until thaw. protected by meta; thaw_cond is set up by the first
+	 * freeze (thaw_ready) and lives as long as fs */
+	bool frozen, thaw_ready;
+	pthread_cond_t thaw_cond;
 
 	pthread_mutex_t meta;
 	struct dfs_super sb;
@@ -124,6 +129,8 @@ int dfs_dev_flush(struct dfs *fs);
 void dfs_now(struct dfs_timespec *ts);
 /* Refuses modification on a read-only or shut-down filesystem. */
 int dfs_check_writable(struct dfs *fs);
+/* control.c: waits, meta held, until a lockfs freeze ends or unmount starts. */
+void dfs_wait_thawed(struct dfs *fs);
 /* Mounts for fsck: check_only never writes (the journal is replayed into the
  * cache); otherwise read-write without the periodic committer. */
 int dfs_mount_fsck(struct mapped_device *md, bool check_only, struct dfs **out);

@@ -296,6 +296,9 @@ int dfs_txn_reserve(struct dfs *fs, uint64_t nblocks)
 {
 	int err;
 
+	/* a frozen fs (lockfs suspend) holds every change until thaw */
+	if (fs->frozen)
+		dfs_wait_thawed(fs);
 	if (fs->shutdown)
 		return daxfs_err(fs->shutdown, "filesystem is shut down after an I/O error");
 	/* half the log is the soft limit, so a mis-estimate is not fatal;
