@@ -32,6 +32,8 @@ struct dfuse {
 	 * the kernel that caches it. */
 	double timeout;
 	bool rdonly;
+	/* Live device control (ctl.c): set up before the loop, torn down after. */
+	struct dfuse_ctl *ctl;
 };
 
 static inline struct dfuse *dfuse_of(fuse_req_t req)
@@ -61,6 +63,20 @@ struct dfs_cred dfuse_cred(fuse_req_t req);
  * handler working on ino. Returns 0 or a negative errno (-ENOENT if the
  * kernel does not know ino). */
 int dfuse_inval_inode(struct dfuse *df, uint64_t ino, off_t off, off_t len);
+
+/* ctl.c: live device control. start sets the mapped device's lockfs and swap
+ * hooks and starts the thread that drops cached pages after a swap; stop
+ * resumes a device left suspended, thaws, and undoes start. */
+int dfuse_ctl_start(struct dfuse *df);
+void dfuse_ctl_stop(struct dfuse *df);
+/* With `daxfs-ctl trace MNT on`: logs how [off, off+size) of ino resolves
+ * (iomap -> md pgoff -> target -> device) via fuse_log. Cheap when off. */
+void dfuse_trace(struct dfuse *df, const char *op, uint64_t ino, off_t off, size_t size);
+
+/* ioctl.c: the control channel (daxfs/ioctl.h) */
+void dfuse_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		 struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
+		 size_t out_bufsz);
 
 /* entry.c */
 void dfuse_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

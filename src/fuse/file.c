@@ -82,6 +82,7 @@ void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	ssize_t n;
 
 	(void) fi;
+	dfuse_trace(dfuse_of(req), "read", ino, off, size);
 	/* The reply is built from the iov alone, so its length always matches
 	 * the memory it describes. */
 	n = dfs_read_begin(fs, ino, off, size, &rd);
@@ -153,6 +154,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
 		return;
 	}
+	dfuse_trace(dfuse_of(req), "write", ino, wr.off, (size_t) n);
 	fuse_reply_write(req, (size_t) n);
 }
 

@@ -339,8 +339,12 @@ int main(int argc, char **argv)
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_fs;
 	df.se = se;
-	if (fuse_session_mount(se, copts.mountpoint) != 0)
+	if (dfuse_ctl_start(&df) != 0) {
+		fprintf(stderr, "daxfs-fuse: cannot start device control\n");
 		goto out_signals;
+	}
+	if (fuse_session_mount(se, copts.mountpoint) != 0)
+		goto out_ctl;
 	if (ready_fd >= 0) {
 		background_ready(ready_fd);
 		ready_fd = -1;
@@ -353,6 +357,8 @@ int main(int argc, char **argv)
 	if (err < 0)
 		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: session loop: %s\n", strerror(-err));
 	fuse_session_unmount(se);
+out_ctl:
+	dfuse_ctl_stop(&df);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_fs:

@@ -132,4 +132,5 @@ const struct fuse_lowlevel_ops dfuse_ops = {
 	.fallocate = dfuse_fallocate,
 	.lseek = dfuse_lseek,
 	.copy_file_range = dfuse_copy_file_range,
+	.ioctl = dfuse_ioctl,
 };

@@ -1,0 +1,29 @@
+/* fuse/ctl.h - live device control of the mounted daemon: the commands behind the control ioctls */
+#ifndef DAXFS_FUSE_CTL_H
+#define DAXFS_FUSE_CTL_H
+
+#include "daxfs/ioctl.h"
+#include "fuse/dfuse.h"
+
+/*
+ * One command: c carries the request in and the answer out (c->error, c->text,
+ * see daxfs/ioctl.h). Commands are serialised by the control state's lock, so
+ * a load/suspend/resume sequence from one daxfs-ctl is not interleaved with
+ * another's single command. Returns nothing: the outcome is in c.
+ */
+typedef void (*dfuse_ctl_fn)(struct dfuse *df, struct daxfs_ioc_ctl *c);
+
+void dfuse_ctl_table(struct dfuse *df, struct daxfs_ioc_ctl *c);
+void dfuse_ctl_info(struct dfuse *df, struct daxfs_ioc_ctl *c);
+void dfuse_ctl_status(struct dfuse *df, struct daxfs_ioc_ctl *c);
+void dfuse_ctl_load(struct dfuse *df, struct daxfs_ioc_ctl *c);
+void dfuse_ctl_suspend(struct dfuse *df, struct daxfs_ioc_ctl *c);
+void dfuse_ctl_resume(struct dfuse *df, struct daxfs_ioc_ctl *c);
+void dfuse_ctl_clear(struct dfuse *df, struct daxfs_ioc_ctl *c);
+void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c);
+void dfuse_ctl_trace(struct dfuse *df, struct daxfs_ioc_ctl *c);
+
+/* Runs fn under the control lock. */
+void dfuse_ctl_run(struct dfuse *df, dfuse_ctl_fn fn, struct daxfs_ioc_ctl *c);
+
+#endif
