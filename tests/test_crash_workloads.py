@@ -51,6 +51,15 @@ def test_crash_states_of_workload_recover_clean(name, tmp_path):
     assert re.search(rf"^ok +{name} ", res.stdout, re.M), res.stdout
 
 
+@pytest.mark.parametrize("name", ["orphan", "rename"])
+def test_power_loss_during_recovery_recovers_clean(name, tmp_path):
+    need_built(BUILD_DIR)
+    res = crash_run(BUILD_DIR, tmp_path / "work", "-w", name, "--nested", "2",
+                    "--max-points", "4", "--random", "2")
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr
+    assert re.search(rf"^ok +{name} .*, 2 recoveries crashed$", res.stdout, re.M), res.stdout
+
+
 def test_every_workload_is_run_by_the_bounded_suite():
     # the metadata paths the checker must cover, each in some workload
     used = {step[0] for name in workloads.names() for step in workloads.get(name)}
