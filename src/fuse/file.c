@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 
+#include "fuse/client.h"
 #include "fuse/dfuse.h"
 
 /* What every open of a regular file does after the inode is known. */
@@ -23,6 +24,7 @@ static int open_file(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi, 
 	fi->direct_io = (fi->flags & O_DIRECT) != 0;
 	fi->keep_cache = !fi->direct_io;
 	fi->noflush = 1;	/* close has nothing to write back here */
+	dfuse_client_open(df, ino, fi);	/* a handle per open, for leases */
 	return 0;
 }
 
@@ -168,8 +170,9 @@ void dfuse_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void dfuse_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void) ino;
-	(void) fi;
+	/* The last reference to the open file is gone (close, exit, SIGKILL):
+	 * its leases end with it. */
+	dfuse_client_release(dfuse_of(req), ino, fi);
 	fuse_reply_err(req, 0);
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "daxfs/ioctl.h"
+#include "fuse/client.h"
 #include "fuse/ctl.h"
 
 /* The device-control numbers (0x00-0x3f), each a command of ctl.c. */
@@ -84,8 +85,10 @@ void dfuse_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		err = ENOSYS;
 	else if (nr <= 0x3f)
 		err = device_control(req, ino, cmd, in_buf, in_bufsz, out_bufsz);
-	/* 0x40-0x7f belong to the direct-access client library: ENOTTY until
-	 * it is there. */
+	else if (nr <= 0x7f) {	/* direct access for applications: replies itself */
+		dfuse_client_ioctl(req, ino, cmd, arg, fi, flags, in_buf, in_bufsz, out_bufsz);
+		return;
+	}
 	if (err)
 		fuse_reply_err(req, err);
 }

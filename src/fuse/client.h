@@ -1,0 +1,39 @@
+/* fuse/client.h - the daemon side of libdaxfs: leases per open file, extent maps, allocation */
+#ifndef DAXFS_FUSE_CLIENT_H
+#define DAXFS_FUSE_CLIENT_H
+
+#include "fuse/dfuse.h"
+
+/*
+ * Direct access for applications (daxfs/client.h). A lease belongs to one
+ * open file (FUSE file handle): open gives every open file a handle of its
+ * own (dfuse_client_open), and release puts whatever leases it still holds
+ * (dfuse_client_release), which is how a lease ends when its holder closes
+ * the file or dies, SIGKILL included.
+ *
+ * Coherence while an inode has a lease: the first lease drops the kernel's
+ * cached pages and attributes of the inode; opens made while it is leased
+ * do not keep the cache; DAXFS_IOC_SYNC (daxfs_persist) drops the cached
+ * pages of the persisted range. So read() and page-cache mmaps see direct
+ * stores from the daxfs_persist that covers them on; write() (write-through,
+ * no writeback cache) reaches the pmem the mapping shows at once, and
+ * stores into a page-cache mmap once msync writes them back.
+ */
+
+/* The ioctls 0x40-0x7f of daxfs/ioctl.h; replies itself. */
+void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+			struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+			size_t in_bufsz, size_t out_bufsz);
+
+/* For open/create of a regular file: sets fi->fh to a handle unique to this
+ * open, and clears fi->keep_cache while ino has a lease. */
+void dfuse_client_open(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi);
+/* For release: puts the leases the open file still holds. */
+void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi);
+
+/* Before a table swap: -EBUSY with a message naming a mapped inode while any
+ * file is direct-mapped (a new table may move its extents under the
+ * application's mapping, which the daemon cannot revoke), else 0. */
+int dfuse_client_check_swap(struct dfuse *df);
+
+#endif
