@@ -51,6 +51,14 @@ def test_crash_states_of_workload_recover_clean(name, tmp_path):
     assert re.search(rf"^ok +{name} ", res.stdout, re.M), res.stdout
 
 
+@pytest.mark.parametrize("layout", ["single", "linear"])
+def test_crash_states_on_other_layouts_recover_clean(layout, tmp_path):
+    need_built(BUILD_DIR)
+    res = crash_run(BUILD_DIR, tmp_path / "work", "-w", "write_fsync", "-w", "link_unlink",
+                    "--layout", layout, "--max-points", "6", "--random", "2")
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr
+
+
 @pytest.mark.parametrize("name", ["orphan", "rename"])
 def test_power_loss_during_recovery_recovers_clean(name, tmp_path):
     need_built(BUILD_DIR)
