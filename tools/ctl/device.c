@@ -1,4 +1,5 @@
 /* tools/ctl/device.c - daxfs-ctl commands on a mounted daemon's mapped device (the ioctl channel) */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -191,9 +192,23 @@ static char *read_file(const struct ctl_command *cmd, const char *path, size_t *
 	return buf;
 }
 
+/* The daemon names the text it parsed "load" ("load:3: linear: ..."); the
+ * user knows it as the file they gave, so say that. */
+static int load_failed(const struct ctl_command *cmd, const char *mnt, const char *table,
+		       const struct daxfs_ioc_ctl *c)
+{
+	const char *p = strstr(c->text, "load:");
+
+	if (p && (p == c->text || p[-1] == ' ') && isdigit((unsigned char)p[5])) {
+		ctl_error(cmd, "%s: %.*s%s:%s", mnt, (int)(p - c->text), c->text, table, p + 5);
+		return CLI_EXIT_FAIL;
+	}
+	return answer(cmd, mnt, c);
+}
+
 /* Sends the table text in chunks: every chunk but the last has F_MORE. */
-static int send_load(const struct ctl_command *cmd, int fd, const char *mnt, const char *text,
-		     size_t len, unsigned flags)
+static int send_load(const struct ctl_command *cmd, int fd, const char *mnt, const char *table,
+		     const char *text, size_t len, unsigned flags)
 {
 	const size_t chunk = DAXFS_IOC_TEXT_MAX - 1;
 	struct daxfs_ioc_ctl *c = new_request(cmd, 0);
@@ -213,7 +228,7 @@ static int send_load(const struct ctl_command *cmd, int fd, const char *mnt, con
 		if (send_ioc(cmd, fd, mnt, DAXFS_IOC_LOAD, c))
 			goto out;
 		if (c->error) {
-			ret = answer(cmd, mnt, c);
+			ret = load_failed(cmd, mnt, table, c);
 			goto out;
 		}
 		off += n;
@@ -249,7 +264,7 @@ static int load_run(const struct devcmd *d, int argc, char **argv, bool then_res
 		free(text);
 		return CLI_EXIT_FAIL;
 	}
-	ret = send_load(d->cmd, fd, mnt, text, len, 0);
+	ret = send_load(d->cmd, fd, mnt, argv[optind + 1], text, len, 0);
 	if (ret == CLI_EXIT_OK && then_resume) {
 		c = new_request(d->cmd, flags & DAXFS_IOC_F_NOLOCKFS);
 		ret = CLI_EXIT_FAIL;
