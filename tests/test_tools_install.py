@@ -58,7 +58,7 @@ def installed_file(root, name):
 
 
 @pytest.mark.parametrize("name", ["daxfs-ctl", "daxfs-ctl.1", "mkfs.daxfs.8", "fsck.daxfs.8",
-                                  "err.h", "dax.h", "dm.h", "fs.h", "daxfs.pc"])
+                                  "err.h", "dax.h", "dm.h", "fs.h", "ioctl.h", "daxfs.pc"])
 def test_install_puts_file_in_place(installed, name):
     installed_file(installed, name)
 
