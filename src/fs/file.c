@@ -130,8 +130,11 @@ ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, str
 		} else if (fs->dax) {
 			long r = dax_piece(fs, m.addr, m.length, &base);
 			if (r < 0) {
-				err = daxfs_err((int)r, "read: direct_access at device byte %llu failed",
-						(unsigned long long)m.addr);
+				/* poison reads as EIO, as dax_iomap_iter's dax_mem2blk_err */
+				err = daxfs_err(r == -EHWPOISON ? -EIO : (int)r,
+						"read: direct_access at device byte %llu failed%s",
+						(unsigned long long)m.addr,
+						r == -EHWPOISON ? ": poisoned page" : "");
 				break;
 			}
 			n = (uint64_t)r;
@@ -247,9 +250,18 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 			break;
 		if (fs->dax) {
 			long r = dax_piece(fs, m.addr, m.length, &base);
+			/* A write of a whole poisoned page clears the poison (the
+			 * kernel's dax_recovery_write): the page is zeroed, which
+			 * clears it, and then overwritten; a partial one is EIO. */
+			if (r == -EHWPOISON && !(m.addr & (DFS_BLOCK_SIZE - 1)) &&
+			    m.length >= DFS_BLOCK_SIZE &&
+			    dm_dax_zero_page_range(fs->md, m.addr >> DFS_BLOCK_SHIFT, 1) == 0)
+				r = dax_piece(fs, m.addr, m.length, &base);
 			if (r < 0) {
-				err = daxfs_err((int)r, "write: direct_access at device byte %llu failed",
-						(unsigned long long)m.addr);
+				err = daxfs_err(r == -EHWPOISON ? -EIO : (int)r,
+						"write: direct_access at device byte %llu failed%s",
+						(unsigned long long)m.addr,
+						r == -EHWPOISON ? ": poisoned page" : "");
 				break;
 			}
 			n = (uint64_t)r;
