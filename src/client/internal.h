@@ -1,0 +1,37 @@
+/* client/internal.h - libdaxfs: one mapping's pieces and the process's list of mappings */
+#ifndef DAXFS_CLIENT_INTERNAL_H
+#define DAXFS_CLIENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* One backing range mapped at [start, start+length) of the region. */
+struct dmap_piece {
+	size_t start, length;       /* in the region, page multiples */
+	bool pmem;                  /* flush + drain; otherwise msync */
+};
+
+struct dmap {
+	char *addr;                 /* the reserved region */
+	size_t length;              /* as the caller gave it */
+	size_t region;              /* length rounded up to pages */
+	off_t offset;               /* file offset of addr */
+	int fd;                     /* our duplicate of the caller's fd: holds the lease */
+	struct dmap_piece *pieces;
+	size_t npieces, cap;
+	struct dmap *next;
+};
+
+/* registry.c. Lookups return the mapping with the registry read-locked;
+ * dmap_unlock releases it. */
+void dmap_register(struct dmap *m);
+/* The mapping whose region starts at addr, removed from the list. */
+struct dmap *dmap_unregister(const void *addr);
+/* The mapping that contains [addr, addr+length), read-locked; NULL if none
+ * (then nothing is locked). */
+struct dmap *dmap_lookup(const void *addr, size_t length);
+void dmap_unlock(void);
+
+#endif
