@@ -171,3 +171,18 @@ def test_mkfs_refuses_a_mounted_filesystem(daxfs):
     assert r.returncode == 1
     assert f"{daxfs.files[0]}: in use by another daxfs mount" in r.stderr
     assert (daxfs.mnt / "precious").read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("tail,message", [
+    ("zero", "target 1 (zero) at sector 16384 drops writes"),
+    ("error", "target 1 (error) at sector 16384 fails every access"),
+], ids=["zero", "error"])
+def test_mkfs_refuses_a_table_with_a_target_that_cannot_store_data(tmp_path, tail, message):
+    pmem = tmp_path / "pmem"
+    with open(pmem, "wb") as f:
+        f.truncate(SIZE // 8)
+    table = tmp_path / "t.table"
+    table.write_text(f"0 16384 linear {pmem} 0\n16384 8 {tail}\n")
+    r = run("mkfs.daxfs", table)
+    assert r.returncode == 1
+    assert f"{table}: {message}; every target of a daxfs must store data" in r.stderr

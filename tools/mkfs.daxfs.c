@@ -112,6 +112,30 @@ static int print_summary(struct mapped_device *md, const uint8_t uuid[16], const
 	return 0;
 }
 
+/* A filesystem needs every sector to keep what is written to it: zero drops
+ * writes (the fs would only notice when its checksums fail, or never, for a
+ * data block) and error fails them. Refuse such a table up front, naming the
+ * target, rather than let dfs_mkfs fail on a symptom. */
+static int check_table_usable(struct mapped_device *md, const char *source)
+{
+	struct dm_table *t = dm_md_get_live_table(md);
+	struct dm_target_info ti;
+	int ret = 0;
+
+	for (unsigned i = 0; t && !ret && i < dm_table_num_targets(t); i++) {
+		if (dm_table_target_info(t, i, &ti))
+			continue;
+		if (strcmp(ti.type, "zero") == 0 || strcmp(ti.type, "error") == 0) {
+			fprintf(stderr, "%s: %s: target %u (%s) at sector %" PRIu64 " %s; every "
+				"target of a daxfs must store data\n", progname, source, i, ti.type,
+				ti.begin, ti.type[0] == 'z' ? "drops writes" : "fails every access");
+			ret = -EINVAL;
+		}
+	}
+	dm_table_put(&t);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -178,6 +202,9 @@ int main(int argc, char **argv)
 	if (source_open(progname, source, &md))
 		return CLI_EXIT_FAIL;
 
+	ret = check_table_usable(md, source);
+	if (ret)
+		goto out;
 	ret = dfs_mkfs(md, &opts);
 	if (ret == -EEXIST) {
 		fprintf(stderr, "%s: %s already holds a daxfs filesystem; use -f to overwrite it\n",
@@ -188,6 +215,7 @@ int main(int argc, char **argv)
 	} else {
 		ret = print_summary(md, uuid, label);
 	}
+out:
 	dm_md_destroy(&md);
 	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
