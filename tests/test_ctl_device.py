@@ -219,8 +219,6 @@ def test_badblocks_add_list_and_clear(daxfs):
     assert json.loads(ok("badblocks", daxfs.mnt, dev, "list", "--json")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="the daemon answers read() with EHWPOISON; the kernel's "
-                   "dax_iomap_iter maps it to EIO (dax_mem2blk_err, kernel-chain.md B.2.4)")
 def test_badblock_under_a_file_fails_its_read_with_eio(daxfs):
     f = daxfs.mnt / "victim"
     write_synced(f, b"v" * 8192)
