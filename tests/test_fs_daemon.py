@@ -1,6 +1,8 @@
 """daxfs-fuse as a program: options, startup, backgrounding, locking, shutdown."""
 import errno
+import mmap
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -8,7 +10,7 @@ import subprocess
 import pytest
 
 from mount import (Daxfs, daxfs, flock_free, is_mounted, lazy_unmount, mount_entry,  # noqa: F401
-                   need, wait_until, EXIT_TIMEOUT, MOUNT_TIMEOUT)
+                   need, wait_until, EXIT_TIMEOUT, MIB, MOUNT_TIMEOUT)
 
 
 def run(*args, **kw):
@@ -182,3 +184,88 @@ def test_mount_fuse3_starts_the_daemon(tmp_path, form):
     finally:
         lazy_unmount(d.mnt)
     d.fsck()
+
+
+def as_nobody(fn):
+    """Runs fn() in a child as uid/gid 65534; returns its exit code."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            os._exit(fn())
+        except BaseException:
+            os._exit(99)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def read_as_nobody(path):
+    """Whether uid 65534 can read path: 0 yes, 13 EACCES. The child opens it
+    relative to its directory, opened here, so that the directories above the
+    mount (tmp_path is 0700) do not matter."""
+    dirfd = os.open(path.parent, os.O_PATH)
+
+    def read():
+        try:
+            fd = os.open(path.name, os.O_RDONLY, dir_fd=dirfd)
+            ok = os.read(fd, 100) == b"open to all"
+            os.close(fd)
+            return 0 if ok else 2
+        except PermissionError:
+            return 13
+    try:
+        return as_nobody(read)
+    finally:
+        os.close(dirfd)     # an open fd would keep the mount busy
+
+
+def test_other_users_are_shut_out_without_allow_other(daxfs):
+    (daxfs.mnt / "f").write_bytes(b"open to all")
+    os.chmod(daxfs.mnt / "f", 0o644)
+    assert read_as_nobody(daxfs.mnt / "f") == 13
+
+
+def test_allow_other_lets_other_users_in_by_the_file_modes(daxfs):
+    (daxfs.mnt / "f").write_bytes(b"open to all")
+    os.chmod(daxfs.mnt / "f", 0o644)
+    daxfs.remount("allow_other")
+    assert read_as_nobody(daxfs.mnt / "f") == 0
+    os.chmod(daxfs.mnt / "f", 0o600)
+    assert read_as_nobody(daxfs.mnt / "f") == 13
+
+
+def _reply_sizes(log, opcode):
+    """Output sizes of the replies to opcode in libfuse's debug log."""
+    uniques, sizes = set(), []
+    for line in log.splitlines():
+        m = re.match(r"unique: (\d+), opcode: (\w+) \(\d+\), nodeid: \d+, insize: (\d+)", line)
+        if m and m.group(2) == opcode:
+            uniques.add(m.group(1))
+        m = re.match(r"\s*unique: (\d+), success, outsize: (\d+)", line)
+        if m and m.group(1) in uniques:
+            sizes.append(int(m.group(2)))
+    return sizes
+
+
+def _request_sizes(log, opcode):
+    return [int(m.group(1)) for m in
+            re.finditer(r"opcode: " + opcode + r" \(\d+\), nodeid: \d+, insize: (\d+)", log)]
+
+
+def test_reads_and_writes_travel_in_1_mib_requests(daxfs):
+    daxfs.remount("debug")
+    daxfs.allow_stderr(r".")          # the debug log
+    data = os.urandom(4 * MIB)
+    fd = os.open(daxfs.mnt / "f", os.O_RDWR | os.O_CREAT | os.O_DIRECT)
+    try:
+        buf = mmap.mmap(-1, 4 * MIB)
+        buf.write(data)
+        assert os.pwritev(fd, [buf], 0) == 4 * MIB
+        buf.seek(0)
+        assert os.preadv(fd, [buf], 0) == 4 * MIB
+        assert bytes(buf) == data
+    finally:
+        os.close(fd)
+    log = daxfs.stderr()
+    assert max(_request_sizes(log, "WRITE")) >= MIB    # header + 1 MiB of data
+    assert max(_reply_sizes(log, "READ")) >= MIB
