@@ -47,13 +47,26 @@ def test_direct_stores_replace_pages_read_into_the_cache_before(daxfs, dmaps):
     path = daxfs.mnt / "f"
     create(path, b"x" * SIZE)
     with open(path, "rb") as f:
-        assert f.read() == b"x" * SIZE          # cached now
+        assert f.read() == b"x" * SIZE          # cached before the mapping
         d = dmaps(path)
         assert d.map(0, SIZE)[0]
         d.fill(PAGE, 10, ord("y"))
         d.persist(PAGE, 10)
         f.seek(0)
         assert f.read()[PAGE:PAGE + 11] == b"y" * 10 + b"x"
+
+
+def test_persist_replaces_pages_read_into_the_cache_while_mapped(daxfs, dmaps):
+    path = daxfs.mnt / "f"
+    create(path, b"x" * SIZE)
+    d = dmaps(path)
+    assert d.map(0, SIZE)[0]
+    with open(path, "rb") as f:
+        assert f.read() == b"x" * SIZE          # cached while mapped
+        d.fill(2 * PAGE, 10, ord("y"))
+        d.persist(2 * PAGE, 10)
+        f.seek(0)
+        assert f.read()[2 * PAGE:2 * PAGE + 11] == b"y" * 10 + b"x"
 
 
 def test_direct_stores_are_seen_by_a_page_cache_mmap_in_another_process(daxfs, dmaps):
