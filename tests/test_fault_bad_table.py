@@ -1,0 +1,100 @@
+"""Bad tables loaded into a mounted filesystem: each refused with its reason, nothing lost, the old table live."""
+import os
+
+import pytest
+
+from faults import allow_faults, ctl, ctl_json, live_table, write_synced, write_table
+from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
+
+SIZE = 16 * MIB
+HALF = SIZE // 512          # sectors of one member file
+
+
+@pytest.fixture
+def fs(daxfs_factory):
+    """Two member files concatenated, as a list source makes them."""
+    d = daxfs_factory(files=["pmem0", "pmem1"], size=SIZE,
+                      table=f"0 {HALF} linear {{0}} 0\n{HALF} {HALF} linear {{1}} 0\n")
+    d.mkfs()
+    d.mount()
+    allow_faults(d)
+    d.data = os.urandom(5 * PAGE)
+    write_synced(d.mnt / "f", d.data)
+    d.working = live_table(d)
+    return d
+
+
+def intact(d):
+    """The refused table changed nothing."""
+    assert live_table(d) == d.working
+    assert (d.mnt / "f").read_bytes() == d.data
+    assert ctl_json("info", d.mnt)["state"] == "ACTIVE"
+
+
+# (id, table text with {0} {1} for the member files, a fragment of the reason)
+REFUSED_AT_LOAD = [
+    ("gap", f"0 {HALF} linear {{0}} 0\n{HALF + 8} {HALF} linear {{1}} 0\n", "Gap in table"),
+    ("overlap", f"0 {HALF} linear {{0}} 0\n{HALF - 8} {HALF} linear {{1}} 0\n", "Gap in table"),
+    ("not-from-zero", f"8 {HALF} linear {{0}} 0\n", "Gap in table"),
+    ("bad-number", f"0 {HALF} linear {{0}} 8x\n", "Invalid device sector"),
+    ("negative", f"0 -{HALF} linear {{0}} 0\n", "Invalid length"),
+    ("huge", f"0 99999999999999999999999 linear {{0}} 0\n", "Invalid length"),
+    ("unknown-type", f"0 {HALF} mirror {{0}} 0\n", "mirror"),
+    ("missing-args", f"0 {HALF} linear {{0}}\n", "Invalid argument count"),
+    ("missing-file", f"0 {HALF} linear /nonexistent/pmem 0\n", "/nonexistent/pmem"),
+    ("unaligned-dax", f"0 {HALF - 4} linear {{0}} 0\n{HALF - 4} {HALF + 4} linear {{1}} 0\n",
+     "align"),
+    ("unaligned-offset", f"0 {HALF} linear {{0}} 3\n", "align"),
+    ("error-beside-device", f"0 {HALF} linear {{0}} 0\n{HALF} {HALF} error\n",
+     "can't change device type"),
+    ("zero-length", f"0 0 linear {{0}} 0\n", "zero-length"),
+    ("empty", "# nothing\n", "no targets"),
+]
+
+
+@pytest.mark.parametrize("text,reason", [t[1:] for t in REFUSED_AT_LOAD],
+                         ids=[t[0] for t in REFUSED_AT_LOAD])
+def test_bad_table_is_refused_at_load(fs, text, reason):
+    path = write_table(fs, "bad.table", text.format(*fs.files))
+    r = ctl("load", fs.mnt, path, check=False)
+    assert r.returncode == 1, r.stdout
+    assert "daxfs-ctl load:" in r.stderr and reason in r.stderr, r.stderr
+    assert ctl_json("info", fs.mnt)["tables"] == ["LIVE"]
+    intact(fs)
+
+
+# Tables that parse and load but cannot hold the filesystem: refused at resume.
+REFUSED_AT_RESUME = [
+    # same layout, so the fingerprint matches: the superblock check refuses it
+    ("members-swapped", f"0 {HALF} linear {{1}} 0\n{HALF} {HALF} linear {{0}} 0\n",
+     None, "another order"),
+    ("too-short-file", f"0 {HALF} linear {{0}} 0\n{HALF} {HALF} linear {{2}} 0\n",
+     SIZE // 2, "too small for target"),
+    ("other-layout", f"0 {2 * HALF} linear {{2}} 0\n", 2 * SIZE, "layout"),
+]
+
+
+@pytest.mark.parametrize("text,third,reason", [t[1:] for t in REFUSED_AT_RESUME],
+                         ids=[t[0] for t in REFUSED_AT_RESUME])
+def test_table_that_cannot_hold_the_filesystem_is_refused_at_resume(fs, text, third, reason):
+    spare = fs.tmp / "spare"
+    with open(spare, "wb") as f:
+        f.truncate(third or SIZE)
+    path = write_table(fs, "bad.table", text.format(*fs.files, spare))
+    ctl("suspend", fs.mnt, "--nolockfs")
+    ctl("load", fs.mnt, path)
+    r = ctl("resume", fs.mnt, "--nolockfs", check=False)
+    assert r.returncode == 1 and reason in r.stderr, r.stderr
+    ctl("resume", fs.mnt, "--nolockfs")         # nothing staged any more
+    intact(fs)
+
+
+def test_file_of_another_mount_is_refused_at_load(fs, daxfs_factory):
+    other = daxfs_factory(size=SIZE)
+    other.mkfs()
+    other.mount()
+    path = write_table(fs, "theirs.table",
+                       f"0 {HALF} linear {fs.files[0]} 0\n{HALF} {HALF} linear {other.files[0]} 0\n")
+    r = ctl("load", fs.mnt, path, check=False)
+    assert r.returncode == 1 and "in use by another daxfs mount" in r.stderr, r.stderr
+    intact(fs)
