@@ -31,7 +31,6 @@ struct dfuse {
 	 * this server is the only path to the data: every change goes through
 	 * the kernel that caches it. */
 	double timeout;
-	bool rdonly;
 	/* Live device control (ctl.c): set up before the loop, torn down after. */
 	struct dfuse_ctl *ctl;
 };

@@ -5,6 +5,10 @@
 
 #include "fuse/dfuse.h"
 
+/* The smallest fuse_direntplus (fuse_entry_out + fuse_dirent + a padded
+ * name), to bound how many entries one readdirplus reply can hold. */
+#define DIRENTPLUS_MIN 152
+
 /* The reply buffer that dfs_readdir's callback fills. */
 struct dir_fill {
 	fuse_req_t req;
@@ -12,6 +16,9 @@ struct dir_fill {
 	char *buf;
 	size_t size, used;
 	bool plus;
+	/* plus: the inodes whose lookup reference the reply carries */
+	uint64_t *inos;
+	size_t ninos, max_inos;
 };
 
 static int dir_fill(void *ctx, const char *name, const struct stat *st, off_t next)
@@ -32,7 +39,11 @@ static int dir_fill(void *ctx, const char *name, const struct stat *st, off_t ne
 		 * kernel not to instantiate a dentry for them. */
 		if (dot)
 			e.ino = 0;
+		if (!dot && f->ninos == f->max_inos)
+			return 1;
 		need = fuse_add_direntry_plus(f->req, f->buf + f->used, rem, name, &e, next);
+		if (need <= rem && !dot)
+			f->inos[f->ninos++] = e.ino;
 	} else {
 		need = fuse_add_direntry(f->req, f->buf + f->used, rem, name, st, next);
 	}
@@ -54,7 +65,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 	int err;
 
 	f.buf = malloc(size ? size : 1);
-	if (!f.buf) {
+	if (plus) {
+		f.max_inos = size / DIRENTPLUS_MIN + 1;
+		f.inos = malloc(f.max_inos * sizeof(*f.inos));
+	}
+	if (!f.buf || (plus && !f.inos)) {
+		free(f.buf);
+		free(f.inos);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -62,13 +79,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 	/* Entries already in the buffer were consumed (and, with plus, hold a
 	 * lookup reference each): they must reach the kernel even if a later
 	 * entry failed; the error shows up on the next call. */
-	if (err < 0 && f.used == 0) {
-		free(f.buf);
+	if (err < 0 && f.used == 0)
 		fuse_reply_err(req, dfuse_errno(err, plus ? "readdirplus" : "readdir", ino));
-		return;
-	}
-	fuse_reply_buf(req, f.buf, f.used);
+	else if (fuse_reply_buf(req, f.buf, f.used) == -ENOENT)
+		/* interrupted: the kernel took none of the references */
+		for (size_t i = 0; i < f.ninos; i++)
+			dfs_forget(df->fs, f.inos[i], 1);
 	free(f.buf);
+	free(f.inos);
 }
 
 void dfuse_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

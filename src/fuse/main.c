@@ -168,7 +168,6 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, struct dfuse
 		fprintf(stderr, "daxfs-fuse: cannot mount %s: %s\n", o->source, why(err));
 		goto fail;
 	}
-	df->rdonly = mopts.rdonly;
 	return 0;
 fail:
 	dm_md_destroy(&df->md);
