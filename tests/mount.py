@@ -114,6 +114,13 @@ class Daxfs:
         self.mounts = 0
         self.dirty = False      # killed: the fs may need recovery (fsck skipped)
 
+    def set_table(self, table):
+        """Rewrites the table file (same {0}, {1}... placeholders), e.g. to
+        mount a layout-compatible table other than the one mkfs saw."""
+        assert self.table is not None, "not a table-file filesystem"
+        with open(self.table, "w") as f:
+            f.write(table.format(*self.files))
+
     # ---- tools -------------------------------------------------------
     def mkfs(self, *args):
         res = subprocess.run([need("mkfs.daxfs"), *args, self.source],

@@ -73,8 +73,9 @@ def test_missing_mountpoint_directory_is_refused(tmp_path):
 
 
 def test_bare_dax_option_means_always(tmp_path):
-    d = Daxfs(tmp_path, table="0 8192 linear {0} 0\n8192 8192 zero\n")
+    d = Daxfs(tmp_path, table="0 8192 linear {0} 0\n8192 8192 linear {0} 8192\n")
     d.mkfs()
+    d.set_table("0 8192 linear {0} 0\n8192 8192 zero\n")
     err = d.mount_fails("dax")
     assert "zero" in err
 
