@@ -65,3 +65,23 @@ def test_listing_survives_remount(daxfs):
         (daxfs.mnt / f"n{i}").write_bytes(b"")
     daxfs.remount()
     assert sorted(os.listdir(daxfs.mnt)) == sorted(f"n{i}" for i in range(100))
+
+
+def test_concurrent_creates_and_unlinks_in_one_directory(daxfs):
+    pids = []
+    for i in range(4):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for k in range(300):
+                    (daxfs.mnt / f"p{i}-{k}").write_bytes(b"")
+                for k in range(0, 300, 2):
+                    os.unlink(daxfs.mnt / f"p{i}-{k}")
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        pids.append(pid)
+    for pid in pids:
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert sorted(os.listdir(daxfs.mnt)) == \
+        sorted(f"p{i}-{k}" for i in range(4) for k in range(1, 300, 2))

@@ -244,3 +244,28 @@ def test_concurrent_writers_to_different_files(daxfs):
         assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     for i in range(4):
         assert (daxfs.mnt / f"f{i}").read_bytes() == pattern(MIB, seed=i)
+
+
+def test_concurrent_writers_to_disjoint_ranges_of_one_file(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"")
+    pids = []
+    for i in range(4):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                fd = os.open(p, os.O_WRONLY)
+                for k in range(16):           # interleave the writers
+                    off = (k * 4 + i) * (64 << 10)
+                    os.pwrite(fd, pattern(64 << 10, seed=k * 4 + i), off)
+                os.close(fd)
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        pids.append(pid)
+    for pid in pids:
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    data = p.read_bytes()
+    assert len(data) == 64 * (64 << 10)
+    for j in range(64):
+        assert data[j * (64 << 10):(j + 1) * (64 << 10)] == pattern(64 << 10, seed=j), j
