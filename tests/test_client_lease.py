@@ -1,0 +1,130 @@
+"""libdaxfs leases: blocks under a direct mapping go to no other file until the holder is gone."""
+import errno
+import os
+import signal
+import time
+
+import pytest
+
+from client_util import create, dmaps  # noqa: F401  (fixture)
+from mount import MIB, PAGE, daxfs, fallocate  # noqa: F401  (fixture)
+
+SIZE = 64 * PAGE
+FALLOC_FL_KEEP_SIZE = 1
+FALLOC_FL_PUNCH_HOLE = 2
+DEADLINE = 30.0
+
+
+def blocks(fs, path):
+    """The mapped device pages under path's data."""
+    out = set()
+    for off, length, kind, addr in fs.iomap(path):
+        if kind != "hole":
+            out.update(range(addr // PAGE, (addr + length) // PAGE))
+    return out
+
+
+def fill_until_enospc(path, byte):
+    """Appends byte-filled data to path until the filesystem is full."""
+    chunk = bytes([byte]) * (256 * 1024)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644)
+    try:
+        while True:
+            try:
+                if os.write(fd, chunk) < len(chunk):
+                    break
+            except OSError as e:
+                assert e.errno == errno.ENOSPC
+                if len(chunk) == PAGE:
+                    break
+                chunk = chunk[:PAGE]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def truncate(path):
+    os.truncate(path, 0)
+
+
+def punch(path):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, SIZE)
+    finally:
+        os.close(fd)
+
+
+def unlink(path):
+    os.unlink(path)
+
+
+@pytest.mark.parametrize("drop", [truncate, punch, unlink], ids=["truncate", "punch", "unlink"])
+def test_blocks_dropped_while_mapped_go_to_no_other_file(daxfs, dmaps, drop):
+    a = daxfs.mnt / "a"
+    create(a, b"\xaa" * SIZE)
+    old = blocks(daxfs, a)
+    d = dmaps(a)
+    assert d.map(0, SIZE)[0]
+    drop(a)
+    b = daxfs.mnt / "b"
+    fill_until_enospc(b, 0xBB)
+    assert not blocks(daxfs, b) & old
+    assert d.read(0, SIZE) == b"\xaa" * SIZE
+
+
+def test_blocks_dropped_while_mapped_are_reused_after_the_holder_is_killed(daxfs, dmaps):
+    a = daxfs.mnt / "a"
+    create(a, b"\xaa" * SIZE)
+    old = blocks(daxfs, a)
+    d = dmaps(a)
+    assert d.map(0, SIZE)[0]
+    truncate(a)
+    fill_until_enospc(daxfs.mnt / "b", 0xBB)
+    d.kill()
+    # The kernel sends RELEASE once the killed holder's files are closed:
+    # poll until the held blocks are handed out.
+    c = daxfs.mnt / "c"
+    deadline = time.monotonic() + DEADLINE
+    while not (c.exists() and blocks(daxfs, c) & old):
+        assert time.monotonic() < deadline, "held blocks never came back"
+        fill_until_enospc(c, 0xCC)
+
+
+def test_unmap_ends_the_lease(daxfs, dmaps):
+    a = daxfs.mnt / "a"
+    create(a, b"\xaa" * SIZE)
+    old = blocks(daxfs, a)
+    d = dmaps(a)
+    assert d.map(0, SIZE)[0]
+    truncate(a)
+    d.ok("unmap")
+    fill_until_enospc(daxfs.mnt / "b", 0xBB)
+    assert blocks(daxfs, daxfs.mnt / "b") & old
+
+
+def test_closing_the_callers_fd_keeps_the_lease(daxfs, dmaps):
+    a = daxfs.mnt / "a"
+    create(a, b"\xaa" * SIZE)
+    old = blocks(daxfs, a)
+    d = dmaps(a)
+    assert d.map(0, SIZE)[0]
+    d.ok("close")
+    truncate(a)
+    fill_until_enospc(daxfs.mnt / "b", 0xBB)
+    assert not blocks(daxfs, daxfs.mnt / "b") & old
+
+
+def test_alloc_is_durable_when_map_returns_even_if_the_daemon_is_killed(daxfs, dmaps):
+    path = daxfs.mnt / "f"
+    create(path)
+    d = dmaps(path)
+    assert d.map(0, MIB, alloc=True) == (True, "")
+    daxfs.terminate(signal.SIGKILL)
+    d.kill()
+    daxfs.mount()
+    assert os.path.getsize(path) == MIB
+    assert [(off, length, kind) for off, length, kind, _ in daxfs.iomap(path)] == \
+        [(0, MIB, "mapped")]
+    with open(path, "rb") as f:
+        assert f.read() == bytes(MIB)
