@@ -43,7 +43,7 @@ class Dmap:
         ok, rest = self.cmd(line)
         assert not ok, f"{line} succeeded"
         err, _, msg = rest.partition(" ")
-        return -int(err), msg
+        return int(err), msg
 
     def fill(self, off, length, byte):
         self.ok(f"fill {off} {length} {byte}")

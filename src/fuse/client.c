@@ -214,17 +214,25 @@ static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t f
 		       uint64_t len)
 {
 	uint64_t done = 0;
+	bool single = false;
 
 	while (done < len) {
 		struct dm_resolution r;
-		long got = dm_dax_resolve(df->md, (pos + done) / PAGE, (long)((len - done) / PAGE), &r);
+		long want = single ? 1 : (long)((len - done) / PAGE);
+		long got = dm_dax_resolve(df->md, (pos + done) / PAGE, want, &r);
 
+		/* A bad block anywhere in the range fails the whole call, as
+		 * in the kernel: go page by page to name the poisoned one. */
+		if (got == -EHWPOISON && !single) {
+			single = true;
+			continue;
+		}
 		if (got <= 0) {
 			const char *why = got == -EHWPOISON ? "poisoned page" : strerror((int)-got);
 
-			fail(x, -EIO, "file offset %" PRIu64 " (device byte %" PRIu64 "): %s%s%s",
+			fail(x, -EIO, "file offset %" PRIu64 " (device byte %" PRIu64 "): %s%s%s: %s",
 			     foff + done, pos + done, why, r.target_type ? " on target " : "",
-			     r.target_type ? r.target_type : "");
+			     r.target_type ? r.target_type : "", daxfs_errormsg());
 			return -1;
 		}
 		int idx = device_index(df->md, r.device_path);

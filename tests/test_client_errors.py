@@ -1,0 +1,82 @@
+"""libdaxfs: ranges it cannot map are refused with the documented errno and a message."""
+import errno
+
+from client_util import create, dmaps  # noqa: F401  (fixture)
+from faults import allow_faults, ctl, live_table, md_offset, switch_table, write_synced
+from mount import MIB, PAGE, daxfs  # noqa: F401  (fixture)
+
+SIZE = 16 * PAGE
+SECTORS = 64 * MIB // 512          # the fixture's one 64 MiB pmem file
+
+
+def test_hole_without_alloc_is_enxio(daxfs, dmaps):
+    path = daxfs.mnt / "f"
+    with open(path, "wb") as f:
+        f.truncate(SIZE)
+    err, msg = dmaps(path).error(f"map 0 {SIZE} rw")
+    assert err == -errno.ENXIO and "hole" in msg and "DAXFS_MAP_ALLOC" in msg
+
+
+def test_range_past_eof_without_alloc_is_enxio(daxfs, dmaps):
+    path = daxfs.mnt / "f"
+    create(path, bytes(PAGE))
+    err, msg = dmaps(path).error(f"map 0 {2 * PAGE} r")
+    assert err == -errno.ENXIO and "past the end" in msg
+
+
+def test_unaligned_offset_is_einval(daxfs, dmaps):
+    path = daxfs.mnt / "f"
+    create(path, bytes(SIZE))
+    err, msg = dmaps(path).error(f"map 100 {PAGE} r")
+    assert err == -errno.EINVAL and "page-aligned" in msg
+
+
+def test_file_outside_daxfs_is_enotty(tmp_path, dmaps):
+    path = tmp_path / "plain"
+    create(path, bytes(SIZE))
+    err, msg = dmaps(path).error(f"map 0 {SIZE} r")
+    assert err == -errno.ENOTTY and "not a file on a daxfs-fuse mount" in msg
+
+
+def test_mount_without_dax_is_eopnotsupp(daxfs, dmaps):
+    daxfs.remount("dax=never")
+    path = daxfs.mnt / "f"
+    create(path, bytes(SIZE))
+    err, msg = dmaps(path).error(f"map 0 {SIZE} r")
+    assert err == -errno.EOPNOTSUPP and "does not use DAX" in msg
+
+
+def test_range_on_error_target_is_eio(daxfs, dmaps, tmp_path):
+    path = daxfs.mnt / "f"
+    write_synced(path, bytes(SIZE))
+    allow_faults(daxfs)
+    good = live_table(daxfs)
+    switch_table(daxfs, f"0 {SECTORS} error\n")
+    try:
+        err, msg = dmaps(path).error(f"map 0 {SIZE} r")
+    finally:
+        switch_table(daxfs, good, name="good.table")
+    assert err == -errno.EIO and "error" in msg
+
+
+def test_range_with_poisoned_page_is_eio(daxfs, dmaps):
+    path = daxfs.mnt / "f"
+    write_synced(path, bytes(SIZE))
+    allow_faults(daxfs)
+    dev, dev_off, _ = daxfs.resolve(md_offset(daxfs, path, 3 * PAGE))
+    ctl("badblocks", daxfs.mnt, dev, "add", dev_off // 512, 8)
+    err, msg = dmaps(path).error(f"map 0 {SIZE} r")
+    assert err == -errno.EIO and "poisoned" in msg and str(3 * PAGE) in msg
+    ctl("badblocks", daxfs.mnt, dev, "clear", dev_off // 512, 8)
+
+
+def test_failed_map_leaves_no_lease(daxfs, dmaps):
+    path = daxfs.mnt / "f"
+    write_synced(path, bytes(SIZE))
+    with open(path, "ab") as f:
+        f.truncate(2 * SIZE)                 # a hole after the data
+    d = dmaps(path)
+    assert d.error(f"map 0 {2 * SIZE} rw")[0] == -errno.ENXIO
+    # No mapping exists, so nothing may hold back a table reload.
+    good = live_table(daxfs)
+    switch_table(daxfs, good, name="same.table")
