@@ -2,7 +2,8 @@
 import errno
 
 from client_util import create, dmaps  # noqa: F401  (fixture)
-from faults import allow_faults, ctl, live_table, md_offset, switch_table, write_synced
+from faults import (allow_faults, ctl, live_table, md_offset, switch_table, write_synced,
+                    write_table)
 from mount import MIB, PAGE, daxfs  # noqa: F401  (fixture)
 
 SIZE = 16 * PAGE
@@ -80,3 +81,19 @@ def test_failed_map_leaves_no_lease(daxfs, dmaps):
     # No mapping exists, so nothing may hold back a table reload.
     good = live_table(daxfs)
     switch_table(daxfs, good, name="same.table")
+
+
+def test_table_reload_while_mapped_is_refused_and_allowed_after_unmap(daxfs, dmaps):
+    path = daxfs.mnt / "f"
+    write_synced(path, bytes(SIZE))
+    d = dmaps(path)
+    assert d.map(0, SIZE)[0]
+    good = live_table(daxfs)
+    ctl("suspend", daxfs.mnt, "--nolockfs")
+    ctl("load", daxfs.mnt, daxfs.table or write_table(daxfs, "same.table", good))
+    r = ctl("resume", daxfs.mnt, "--nolockfs", check=False)
+    assert r.returncode == 1 and "mapped directly by an application" in r.stderr
+    assert live_table(daxfs) == good
+    ctl("resume", daxfs.mnt, "--nolockfs")    # no table staged: un-suspends
+    d.ok("unmap")
+    switch_table(daxfs, good, name="again.table")

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "daxfs/dm.h"
+#include "fuse/client.h"
 #include "fuse/ctl.h"
 
 /* The mapped device's swap hook runs with its control lock held: notifying
@@ -553,7 +554,11 @@ void dfuse_ctl_resume(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	 * refused like an over-long one, with the old table still live and
 	 * the staged one dropped (do_resume destroys it). */
 	if (t) {
-		err = dfs_check_table(df->fs, t);
+		/* A direct mapping (libdaxfs) cannot be revoked: no swap
+		 * while one exists. */
+		err = dfuse_client_check_swap(df);
+		if (err == 0)
+			err = dfs_check_table(df->fs, t);
 		dm_table_put(&t);
 		if (err < 0) {
 			char msg[512];
