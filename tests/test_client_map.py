@@ -110,6 +110,17 @@ def test_page_cache_mmap_stores_are_seen_through_the_mapping_after_msync(daxfs, 
     assert d.read(2 * PAGE, 6) == b"mmaped"
 
 
+def test_alloc_growth_is_known_to_page_cache_mmap_faults_of_the_same_process(daxfs, dmaps):
+    path = daxfs.mnt / "f"
+    create(path, b"a" * PAGE)
+    d = dmaps(path)
+    assert d.map(0, SIZE, alloc=True)[0]
+    d.fill(SIZE - PAGE, PAGE, ord("b"))
+    d.persist(SIZE - PAGE, PAGE)
+    # The kernel must have the new size: a fault past the old EOF is SIGBUS.
+    assert bytes.fromhex(d.ok(f"pcread {SIZE - PAGE} 4")) == b"bbbb"
+
+
 def test_mapping_data_survives_unmount_and_remount(daxfs, dmaps):
     path = daxfs.mnt / "f"
     create(path)

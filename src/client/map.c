@@ -239,6 +239,14 @@ int daxfs_map(int fd, off_t offset, size_t length, int prot, unsigned flags, voi
 			  strerror(-err));
 		goto fail;
 	}
+	/* The daemon dropped the kernel's attributes of the grown file; a
+	 * GETATTR now gives the kernel the new size, which page-cache mmap
+	 * faults check without asking (else SIGBUS past the old EOF). */
+	if (flags & DAXFS_MAP_ALLOC) {
+		struct stat st;
+
+		(void)fstat(m->fd, &st);
+	}
 	/* One reservation, then every piece MAP_FIXED into it: the file range
 	 * is contiguous for the application whatever the chain below. */
 	m->addr = mmap(NULL, m->region, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

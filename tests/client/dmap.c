@@ -18,6 +18,8 @@
  *   pattern OFF LEN SEED       stores byte k = (k*131 + k/4096 + SEED) % 256 at
  *                              each mapping offset k in the range -> "ok"
  *   read OFF LEN               -> "ok HEX"
+ *   pcread OFF LEN             reads through a page-cache mmap of FILE's fd
+ *                              (no stat first) -> "ok HEX"
  *   persist OFF LEN            -> "ok" | "err ..."
  *   unmap                      -> "ok" | "err ..."
  *   close                      closes FILE's descriptor (the mapping stays) -> "ok"
@@ -79,6 +81,18 @@ int main(int argc, char **argv)
 			for (unsigned long long i = 0; i < len; i++)
 				printf("%02x", ((unsigned char *)addr)[off + i]);
 			printf("\n");
+		} else if (sscanf(line, "pcread %llu %llu", &off, &len) == 2) {
+			unsigned char *pc = mmap(NULL, off + len, PROT_READ, MAP_SHARED, fd, 0);
+
+			if (pc == MAP_FAILED) {
+				printf("err %d mmap: %s\n", -errno, strerror(errno));
+				continue;
+			}
+			printf("ok ");
+			for (unsigned long long i = off; i < off + len; i++)
+				printf("%02x", pc[i]);
+			printf("\n");
+			munmap(pc, off + len);
 		} else if (sscanf(line, "persist %llu %llu", &off, &len) == 2) {
 			err = daxfs_persist((char *)addr + off, (size_t)len);
 			if (err < 0)
