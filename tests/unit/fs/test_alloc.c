@@ -89,12 +89,38 @@ static int test_freed_blocks_reusable_only_after_commit(void)
 	return T_PASS;
 }
 
+static int test_file_larger_than_a_group_spans_groups_and_fscks_clean(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(512 * MB, &md);
+	struct stat st, attr = { .st_size = 0 };
+	struct dfs_fsck_result r;
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "huge");
+	CHECK_EQ(dfs_fallocate(*fs, ino, 0, 0, 300 * MB), 0);
+	CHECK_EQ(dfs_pwrite(*fs, ino, "tail", 4, 300 * MB - 4, 0), 4);
+	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
+	CHECK_EQ(st.st_blocks, 300 * MB / 512);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &r), 0);
+	CHECK_EQ(r.problems, 0);
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ(st.st_blocks, 0);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &r), 0);
+	CHECK_EQ(r.problems, 0);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_alloc_consecutive_requests_are_contiguous),
 	T_CASE(test_alloc_aligned_start_is_2mib_aligned),
 	T_CASE(test_large_file_extents_are_2mib_aligned),
 	T_CASE(test_alloc_exhausted_gives_enospc),
 	T_CASE(test_freed_blocks_reusable_only_after_commit),
+	T_CASE(test_file_larger_than_a_group_spans_groups_and_fscks_clean),
 };
 
 T_MAIN(cases)
