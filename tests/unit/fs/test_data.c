@@ -221,7 +221,8 @@ static int test_copy_file_range_copies(void)
 
 static int test_enospc_is_clean_and_space_returns(void)
 {
-	struct dfs **fs = t_newfs(16 * MB, NULL);
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(16 * MB, &md);
 	static uint8_t buf[1 << 20];
 	struct statvfs sv0, sv1;
 
@@ -245,6 +246,35 @@ static int test_enospc_is_clean_and_space_returns(void)
 	CHECK(sv1.f_bfree + 2 >= sv0.f_bfree);
 	uint64_t again = t_create(*fs, DFS_ROOT_INO, "again");
 	CHECK_EQ(dfs_pwrite(*fs, again, buf, sizeof(buf), 0, 0), (ssize_t)sizeof(buf));
+	CHECK_EQ(dfs_unmount(fs), 0);
+	struct dfs_fsck_result res;
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &res), 0);
+	CHECK_EQ(res.problems, 0);
+	return T_PASS;
+}
+
+static int test_enospc_while_creating_leaves_fs_consistent(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(8 * MB, &md);
+	static uint8_t buf[1 << 20];
+	struct stat st;
+	int err = 0;
+
+	CHECK(fs);
+	uint64_t big = t_create(*fs, DFS_ROOT_INO, "big");
+	for (off_t off = 0; dfs_pwrite(*fs, big, buf, sizeof(buf), off, 0) == (ssize_t)sizeof(buf); off += sizeof(buf))
+		;
+	for (int i = 0; i < 100000 && !err; i++) {
+		err = dfs_mknod(*fs, DFS_ROOT_INO, t_fmt("n%d", i), S_IFREG | 0644, 0, &t_cred, &st);
+		if (!err)
+			err = dfs_pwrite(*fs, st.st_ino, "x", 1, 0, 0) == 1 ? 0 : -ENOSPC;
+	}
+	CHECK_EQ(err, -ENOSPC);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	struct dfs_fsck_result res;
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &res), 0);
+	CHECK_EQ(res.problems, 0);
 	return T_PASS;
 }
 
@@ -309,6 +339,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_seek_data_and_hole),
 	T_CASE(test_copy_file_range_copies),
 	T_CASE(test_enospc_is_clean_and_space_returns),
+	T_CASE(test_enospc_while_creating_leaves_fs_consistent),
 	T_CASE(test_fsync_and_sync_succeed),
 	T_CASE(test_dax_never_uses_bio_path),
 	T_CASE(test_dax_always_on_zero_target_gives_einval),
