@@ -64,7 +64,8 @@ static int add_used(struct fsck *c, uint64_t start, uint64_t len, uint64_t owner
 	return 0;
 }
 
-static int check_supers(struct fsck *c, struct mapped_device *md, bool *bad_copy)
+static int check_supers(struct fsck *c, struct mapped_device *md, bool *bad_copy,
+			struct dfs_super *good)
 {
 	uint8_t *b = malloc(DFS_BLOCK_SIZE);
 	struct dfs_super sb;
@@ -77,6 +78,8 @@ static int check_supers(struct fsck *c, struct mapped_device *md, bool *bad_copy
 		int err = dm_submit_bio(md, DAX_REQ_READ, 0, (uint64_t)i << DFS_BLOCK_SHIFT, b,
 					DFS_BLOCK_SIZE);
 		ok[i] = err ? err : dfs_super_decode(b, (uint64_t)i, &sb);
+		if (!ok[i] && (i == 0 || ok[0]))
+			*good = sb;
 		if (ok[i]) {
 			*bad_copy = true;
 			problem(c, c->repair && i, "%s superblock: %s", i ? "backup" : "primary",
@@ -89,6 +92,29 @@ static int check_supers(struct fsck *c, struct mapped_device *md, bool *bad_copy
 	if (c->repair && ok[0])
 		c->res.repaired++;      /* the primary is rewritten from the backup below */
 	return 0;
+}
+
+/* A damaged journal header stops every mount; -y writes a fresh one (any
+ * log in the journal is lost, the rest of the filesystem is checked). */
+static int check_journal_header(struct fsck *c, struct mapped_device *md, const struct dfs_super *sb)
+{
+	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	int err;
+
+	if (!b)
+		return daxfs_err(-ENOMEM, "out of memory");
+	err = dm_submit_bio(md, DAX_REQ_READ, 0, sb->journal_start << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE);
+	bool ok = !err && dfs_get32(b) == DFS_MAGIC_JHEAD && dfs_block_crc_ok(sb->journal_start, b) &&
+		  memcmp(b + 16, sb->uuid, 16) == 0;
+	uint64_t seq = ok ? 0 : (err ? 1 : dfs_get64(b + 8) + 1);
+	free(b);
+	if (ok)
+		return 0;
+	problem(c, c->repair, "journal header (block %llu) is damaged",
+		(unsigned long long)sb->journal_start);
+	if (!c->repair)
+		return daxfs_err(-EIO, "journal header is damaged: run with repair to rewrite it");
+	return dfs_journal_format(md, sb, seq ? seq : 1);
 }
 
 static int scan_inodes(struct fsck *c)
@@ -415,12 +441,13 @@ int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_
 	     void *ctx, struct dfs_fsck_result *out)
 {
 	struct fsck c = { .repair = mode == DFS_FSCK_REPAIR, .report = report, .ctx = ctx };
-	bool bad_copy;
+	struct dfs_super sb;
+	bool bad_copy = false;
 	int err;
 
 	if (mode != DFS_FSCK_CHECK && mode != DFS_FSCK_REPAIR)
 		return daxfs_err(-EINVAL, "fsck: unknown mode %d", (int)mode);
-	if ((err = check_supers(&c, md, &bad_copy)))
+	if ((err = check_supers(&c, md, &bad_copy, &sb)) || (err = check_journal_header(&c, md, &sb)))
 		goto out;
 	if ((err = dfs_mount_fsck(md, !c.repair, &c.fs)))
 		goto out;

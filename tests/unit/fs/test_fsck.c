@@ -126,6 +126,31 @@ static int test_damaged_inode_gives_eio(void)
 	return T_PASS;
 }
 
+static int test_fsck_rewrites_damaged_journal_header(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct dfs_fsck_result r;
+	uint8_t blk[4096];
+	struct stat st;
+
+	CHECK(fs);
+	CHECK(t_create(*fs, DFS_ROOT_INO, "f"));
+	uint64_t js = (*fs)->sb.journal_start;
+	CHECK_EQ(dfs_unmount(fs), 0);
+	memset(blk, 0xA5, sizeof(blk));
+	CHECK_EQ(dm_submit_bio(md, DAX_REQ_WRITE, DM_BIO_FUA, js * 4096, blk, 4096), 0);
+	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);
+	CHECK_MSG_HAS("journal header");
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &r), -EIO);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_REPAIR, NULL, NULL, &r), 0);
+	CHECK_EQ(r.problems, 1);
+	CHECK_EQ(r.repaired, 1);
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f", &st), 0);
+	return T_PASS;
+}
+
 /* Flips bytes in random metadata blocks: every call must return, and fsck
  * must finish, whatever the damage. Deterministic (fixed seed). */
 static int test_random_metadata_damage_never_crashes(void)
@@ -175,6 +200,7 @@ static int test_random_metadata_damage_never_crashes(void)
 static const struct t_case cases[] = {
 	T_CASE(test_damaged_directory_block_gives_eio_and_fsck_reports_it),
 	T_CASE(test_damaged_inode_gives_eio),
+	T_CASE(test_fsck_rewrites_damaged_journal_header),
 	T_CASE(test_random_metadata_damage_never_crashes),
 };
 
