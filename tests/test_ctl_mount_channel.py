@@ -98,6 +98,12 @@ def test_unknown_number_gets_enotty(fs):
     assert raw_request(fs.mnt, ioc(0x3e))[0] == errno.ENOTTY
 
 
+def test_info_counts_the_mount_as_an_opener(fs):
+    info = ctl_json("info", fs.mnt)
+    assert info["open_count"] == 1 and info["tables"] == ["LIVE"]
+    assert "Open count:        1" in ctl("info", fs.mnt).stdout
+
+
 def test_status_reports_a_pmem_file_as_dax_capable(fs):
     s = ctl_json("status", fs.mnt)
     dev = s["devices"][0]

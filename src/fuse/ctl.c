@@ -130,6 +130,9 @@ int dfuse_ctl_start(struct dfuse *df)
 	}
 	dm_md_set_lockfs(df->md, &lockfs_ops, df->fs);
 	dm_md_set_swap_hook(df->md, swap_hook, ctl);
+	/* The mount holds the device open, as a mounted filesystem holds its
+	 * block device: info's open count says so. */
+	dm_md_open(df->md);
 	return 0;
 }
 
@@ -140,6 +143,7 @@ void dfuse_ctl_stop(struct dfuse *df)
 
 	if (!ctl)
 		return;
+	dm_md_close(df->md);
 	dm_md_set_swap_hook(df->md, NULL, NULL);
 	/* Unmounting a suspended device: let the held writers finish first. */
 	dm_md_get_info(df->md, &info);
