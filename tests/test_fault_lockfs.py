@@ -94,6 +94,10 @@ def test_suspend_nolockfs_does_not_hold_writers(fs):
 def test_unmount_while_suspended_resumes_and_exits_cleanly(fs):
     write_synced(fs.mnt / "f", b"data")
     ctl("suspend", fs.mnt)
+    # a staged error table must not be swapped in by the unmount
+    bad = fs.tmp / "error.table"
+    bad.write_text(f"0 {64 * MIB // 512} error\n")
+    ctl("load", fs.mnt, bad)
     fs.unmount()
     fs.mount()
     assert (fs.mnt / "f").read_bytes() == b"data"

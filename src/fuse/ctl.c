@@ -147,6 +147,9 @@ void dfuse_ctl_stop(struct dfuse *df)
 	dm_md_set_swap_hook(df->md, NULL, NULL);
 	/* Unmounting a suspended device: let the held writers finish first. */
 	dm_md_get_info(df->md, &info);
+	/* A staged table is not swapped in by the unmount's resume. */
+	if (info.inactive_present)
+		(void)dm_md_clear(df->md);
 	if (info.suspended && dm_md_resume(df->md, DM_SUSPEND_NOLOCKFS) < 0)
 		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: resume at unmount: %s\n", daxfs_errormsg());
 	dfs_thaw(df->fs);
