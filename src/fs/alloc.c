@@ -341,31 +341,6 @@ void dfs_alloc_commit_done(struct dfs *fs)
 	fs->pending_blocks = 0;
 }
 
-int dfs_alloc_test(struct dfs *fs, uint64_t pblk, uint64_t len, bool *all_used, bool *any_used)
-{
-	*all_used = true;
-	*any_used = false;
-	for (uint64_t blk = pblk; blk < pblk + len; blk++) {
-		uint64_t g = blk / BPG, off = blk % BPG;
-		bool used;
-
-		if (blk >= fs->sb.total_blocks)
-			return daxfs_err(-EIO, "block %llu beyond the end", (unsigned long long)blk);
-		if (fs->gds[g].bitmap_blk) {
-			struct dfs_buf *b;
-			int err = bitmap_read(fs, g, &b);
-			if (err)
-				return err;
-			used = bit(b->data, off);
-		} else {
-			used = off < group_reserved(fs, g);
-		}
-		*all_used &= used;
-		*any_used |= used;
-	}
-	return 0;
-}
-
 uint64_t dfs_group_len(const struct dfs *fs, uint64_t g)
 {
 	return group_len(fs, g);

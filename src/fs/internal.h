@@ -167,8 +167,6 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool a
 /* Frees a run in the running transaction; reusable after it commits. */
 int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len);
 void dfs_alloc_commit_done(struct dfs *fs);
-/* Whether [pblk, pblk+len) is marked in use (fsck and tests). */
-int dfs_alloc_test(struct dfs *fs, uint64_t pblk, uint64_t len, bool *all_used, bool *any_used);
 /* The bitmap image of group g as it is on media (uninitialised: computed). */
 int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map);
 /* fsck repair: makes group g's bitmap equal map and its free count match. */
