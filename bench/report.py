@@ -14,8 +14,8 @@ figure of it counts, and what the target is. Two commands:
                                     OUTDIR/results.md and OUTDIR/results.png
                                     (with gnuplot) and prints the markdown
 
-Result lines are "ID FS VALUE", FS being tmpfs or daxfs; the unit follows from
-the workload's metric. An unknown ID or FS is an error: a typo in run.sh must
+Result lines are "ID FS VALUE", FS being tmpfs or daxfs, one per run; the unit
+follows from the workload's metric and the report shows the median of the runs. An unknown ID or FS is an error: a typo in run.sh must
 not silently drop a row.
 """
 import json
@@ -167,8 +167,9 @@ def check_fs(fs):
 
 
 def read_results(path):
-    """{(id, fs): value}; a later line for the same pair replaces an earlier."""
-    results = {}
+    """{(id, fs): value}: the median of the lines of each pair (run.sh
+    records one line per run of a workload)."""
+    runs = {}
     with open(path) as f:
         for n, line in enumerate(f, 1):
             if not line.strip() or line.startswith("#"):
@@ -185,8 +186,8 @@ def read_results(path):
                 raise ReportError(f"{path}:{n}: value {value!r} is not a number") from None
             if not math.isfinite(v) or v < 0:
                 raise ReportError(f"{path}:{n}: value {value!r} out of range")
-            results[(wid, fs)] = v
-    return results
+            runs.setdefault((wid, fs), []).append(v)
+    return {key: median(values) for key, values in runs.items()}
 
 
 def read_params(path):

@@ -49,7 +49,7 @@ need_root
 if ((quick)); then
 	file_mib=128 runtime=2 repeat=1 meta_n=1000 dir_n=10000
 else
-	file_mib=1024 runtime=10 repeat=3 meta_n=10000 dir_n=100000
+	file_mib=1024 runtime=5 repeat=3 meta_n=10000 dir_n=100000
 fi
 file_size=$((file_mib * MIB))
 half_size=$((file_size / 2))
@@ -64,30 +64,28 @@ params=$out/params.txt
 : > "$results"
 
 # ---- measuring -------------------------------------------------------------
-# fio_run ID FS [--pre CMD] FIO_ARGS...: runs fio `repeat` times (once for
-# time-based jobs), each after `eval CMD`, and records the median figure.
+# Every figure is recorded once per run of its workload; the report takes the
+# median of a workload's figures on each filesystem.
+
+# fio_run ID FS [--pre CMD] FIO_ARGS...: `eval CMD`, then one fio run; records
+# its figure. The raw JSON of every run stays in $out/raw.
 fio_run() {
-	local id=$1 fs=$2 pre=: n=$repeat jsons=() i
+	local id=$1 fs=$2 pre=: json k=1
 	shift 2
 	if [[ $1 == --pre ]]; then pre=$2; shift 2; fi
-	[[ " $* " == *" --time_based "* ]] && n=1
-	for ((i = 1; i <= n; i++)); do
-		local json=$out/raw/$fs-$id.$i.json
-		eval "$pre"
-		fio --output-format=json --output="$json" --name="$id" --group_reporting \
-			--ioengine=psync --bs=4k "$@" > "$work/fio.log" 2>&1 ||
-			{ cat "$work/fio.log" "$json" >&2 2>/dev/null; die "fio $id on $fs failed"; }
-		jsons+=("$json")
-	done
-	"${report[@]}" fio "$id" "$fs" "${jsons[@]}" >> "$results"
+	while [[ -e $out/raw/$fs-$id.$k.json ]]; do k=$((k + 1)); done
+	json=$out/raw/$fs-$id.$k.json
+	eval "$pre"
+	fio --output-format=json --output="$json" --name="$id" --group_reporting \
+		--ioengine=psync --bs=4k "$@" > "$work/fio.log" 2>&1 ||
+		{ cat "$work/fio.log" "$json" >&2 2>/dev/null; die "fio $id on $fs failed"; }
+	"${report[@]}" fio "$id" "$fs" "$json" >> "$results"
 	tail -n 1 "$results" >&2
 }
 
-# meta_record ID FS VALUE...: records the median of the values.
+# meta_record ID FS VALUE: records one figure.
 meta_record() {
-	local id=$1 fs=$2
-	shift 2
-	"${report[@]}" value "$id" "$fs" "$@" >> "$results"
+	"${report[@]}" value "$@" >> "$results"
 	tail -n 1 "$results" >&2
 }
 
@@ -102,15 +100,24 @@ meta_once() {
 # from the daemon; tmpfs pages are the file itself and stay.
 drop() { drop_caches 1; }
 
-# both STEP: runs STEP FS DIR on tmpfs, then on daxfs.
+# both STEP: runs STEP FS DIR on tmpfs, then on daxfs, `repeat` times in
+# turn, so that a busy spell of the machine falls on both alike.
 both() {
+	local r
+	for ((r = 1; r <= repeat; r++)); do
+		"$1" tmpfs "$mnt_tmpfs"
+		"$1" daxfs "$mnt_daxfs"
+	done
+}
+# once STEP: the same, a single time (preparation and cleanup).
+once() {
 	"$1" tmpfs "$mnt_tmpfs"
 	"$1" daxfs "$mnt_daxfs"
 }
 
 # ---- the workloads: each is STEP FS DIR ------------------------------------
 seq_write() {
-	# each pass writes a new file: allocation is part of the figure
+	# each run writes a new file: allocation is part of the figure
 	fio_run seq-write "$1" --pre "rm -f $2/seq.dat" --filename="$2/seq.dat" --rw=write \
 		--bs=1M --size="$file_size" --end_fsync=1
 }
@@ -122,9 +129,10 @@ seq_reread() {
 	cat "$2/seq.dat" > /dev/null
 	fio_run seq-reread "$1" --filename="$2/seq.dat" --rw=read --bs=1M --size="$file_size" \
 		--invalidate=0 --time_based --runtime="$runtime"
-	rm -f "$2/seq.dat"
 }
+seq_remove() { rm -f "$2/seq.dat"; }
 rand_layout() { layout "$2/rand.dat" "$file_size"; }
+rand_remove() { rm -f "$2/rand.dat"; }
 rr_cold() {
 	fio_run rr-cold-1 "$1" --pre drop --filename="$2/rand.dat" --rw=randread \
 		--size="$file_size" --invalidate=1
@@ -174,24 +182,18 @@ mmap_write() {
 	cat "$2/rand.dat" > /dev/null
 	fio_run mmap-write-again "$1" --filename="$2/rand.dat" --ioengine=mmap --rw=randwrite \
 		--size="$file_size" --invalidate=0 --end_fsync=1 --time_based --runtime="$runtime"
-	rm -f "$2/rand.dat"
 }
 metadata() {
-	local m=$2/meta c=() s=() sc=() u=() i
+	local m=$2/meta
 	mkdir "$m"
-	for ((i = 1; i <= repeat; i++)); do
-		c+=("$(meta_once create "$m" "$meta_n")")
-		s+=("$(meta_once stat "$m" "$meta_n")")
-		drop_caches 2	# dentries and inodes: each stat is then a LOOKUP on daxfs
-		sc+=("$(meta_once stat "$m" "$meta_n")")
-		u+=("$(meta_once unlink "$m" "$meta_n")")
-	done
-	meta_record create "$1" "${c[@]}"
-	meta_record stat "$1" "${s[@]}"
-	meta_record stat-cold "$1" "${sc[@]}"
-	meta_record unlink "$1" "${u[@]}"
+	meta_record create "$1" "$(meta_once create "$m" "$meta_n")"
+	meta_record stat "$1" "$(meta_once stat "$m" "$meta_n")"
+	drop_caches 2	# dentries and inodes: each stat is then a LOOKUP on daxfs
+	meta_record stat-cold "$1" "$(meta_once stat "$m" "$meta_n")"
+	meta_record unlink "$1" "$(meta_once unlink "$m" "$meta_n")"
 	rmdir "$m"
 }
+
 # big_dir FS DIR: creates dir_n files in one directory (timed once: it is
 # long), then times readdir of it, each time from a cold cache.
 big_dir() {
@@ -211,8 +213,8 @@ big_dir() {
 # ---- the run ---------------------------------------------------------------
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "mode: $( ((quick)) && echo quick || echo full) (file ${file_mib} MiB, random runs ${runtime} s," \
-		"median of $repeat for single passes, $meta_n files, $dir_n in one directory)"
+	echo "mode: $( ((quick)) && echo quick || echo full) (file ${file_mib} MiB, timed runs ${runtime} s," \
+		"median of $repeat runs taking turns with tmpfs, $meta_n files, $dir_n in one directory)"
 	echo "CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "cores: $(nproc)"
 	echo "memory: $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
@@ -253,8 +255,9 @@ say "sequential 1 MiB, ${file_mib} MiB file"
 both seq_write
 both seq_read
 both seq_reread
+once seq_remove
 say "random 4 KiB psync"
-both rand_layout
+once rand_layout
 both rr_cold
 both rr_cached
 both rr_direct
@@ -263,6 +266,7 @@ both rw_direct
 say "mmap random 4 KiB"
 both mmap_read
 both mmap_write
+once rand_remove
 say "metadata: $meta_n files"
 both metadata
 stop_daxfs

@@ -210,6 +210,12 @@ def test_render_writes_markdown_and_chart(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["params.txt", "results.md", "results.png", "results.tsv"]
 
 
+def test_results_are_the_median_of_the_runs(tmp_path):
+    path = tmp_path / "results.tsv"
+    path.write_text("seq-read tmpfs 100\nseq-read daxfs 50\nseq-read tmpfs 300\nseq-read tmpfs 200\n")
+    assert report.read_results(path) == {("seq-read", "tmpfs"): 200.0, ("seq-read", "daxfs"): 50.0}
+
+
 def test_results_file_errors_name_the_line(tmp_path):
     path = tmp_path / "results.tsv"
     path.write_text("seq-read tmpfs 100\nseq-read daxfs\n")
