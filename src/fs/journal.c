@@ -186,7 +186,8 @@ static void seal_dirty(struct dfs *fs)
 
 static int commit_fail(struct dfs *fs, int err)
 {
-	fs->shutdown = err;
+	/* read without meta by dfs_check_writable */
+	__atomic_store_n(&fs->shutdown, err, __ATOMIC_RELEASE);
 	return daxfs_err_prefix(err, "journal commit failed, filesystem is shut down");
 }
 

@@ -59,7 +59,7 @@ int dfs_check_writable(struct dfs *fs)
 {
 	if (fs->rdonly)
 		return daxfs_err(-EROFS, "read-only filesystem");
-	if (fs->shutdown)
+	if (__atomic_load_n(&fs->shutdown, __ATOMIC_ACQUIRE))   /* set under meta, read without */
 		return daxfs_err(-EIO, "filesystem is shut down after an I/O error");
 	return 0;
 }
