@@ -126,6 +126,53 @@ static int test_damaged_inode_gives_eio(void)
 	return T_PASS;
 }
 
+static int test_fsck_removes_entry_naming_free_inode(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct dfs_fsck_result r;
+	struct dfs_inode *root;
+
+	CHECK(fs);
+	CHECK(t_create(*fs, DFS_ROOT_INO, "f"));
+	pthread_mutex_lock(&(*fs)->meta);
+	CHECK_EQ(dfs_iget(*fs, DFS_ROOT_INO, &root), 0);
+	CHECK_EQ(dfs_dir_add(*fs, root, "dangling", 100, S_IFREG), 0);   /* slot 100 is free */
+	pthread_mutex_unlock(&(*fs)->meta);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &r), 0);
+	CHECK_EQ(r.problems, 1);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_REPAIR, NULL, NULL, &r), 0);
+	CHECK_EQ(r.repaired, 1);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &r), 0);
+	CHECK_EQ(r.problems, 0);
+	return T_PASS;
+}
+
+static int test_fsck_reports_block_used_twice(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct dfs_fsck_result r;
+	struct dfs_inode *a, *b;
+	unsigned n = 0;
+
+	CHECK(fs);
+	uint64_t ia = t_create(*fs, DFS_ROOT_INO, "a"), ib = t_create(*fs, DFS_ROOT_INO, "b");
+	CHECK_EQ(dfs_pwrite(*fs, ia, "a", 1, 0, 0), 1);
+	CHECK_EQ(dfs_pwrite(*fs, ib, "b", 1, 0, 0), 1);
+	pthread_mutex_lock(&(*fs)->meta);
+	CHECK_EQ(dfs_iget(*fs, ia, &a), 0);
+	CHECK_EQ(dfs_iget(*fs, ib, &b), 0);
+	b->ext[0].pblk = a->ext[0].pblk;      /* b's block leaks, a's is shared */
+	CHECK_EQ(dfs_extents_store(*fs, b), 0);
+	pthread_mutex_unlock(&(*fs)->meta);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, quiet, &n, &r), 0);
+	CHECK_EQ(r.problems, 2);     /* the shared block, the leaked one */
+	return T_PASS;
+}
+
 static int test_fsck_rewrites_damaged_journal_header(void)
 {
 	struct mapped_device *md;
@@ -200,6 +247,8 @@ static int test_random_metadata_damage_never_crashes(void)
 static const struct t_case cases[] = {
 	T_CASE(test_damaged_directory_block_gives_eio_and_fsck_reports_it),
 	T_CASE(test_damaged_inode_gives_eio),
+	T_CASE(test_fsck_removes_entry_naming_free_inode),
+	T_CASE(test_fsck_reports_block_used_twice),
 	T_CASE(test_fsck_rewrites_damaged_journal_header),
 	T_CASE(test_random_metadata_damage_never_crashes),
 };
