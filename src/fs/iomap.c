@@ -76,10 +76,13 @@ int dfs_iomap_begin_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t pos, u
 			out->flags |= DFS_IOMAP_F_NEW;
 		}
 	}
-	pthread_mutex_lock(&fs->meta);
-	if (ip->dirty_tid > fs->committed_tid)
-		out->flags |= DFS_IOMAP_F_DIRTY;
-	pthread_mutex_unlock(&fs->meta);
+	/* only writes and faults care (MAP_SYNC); plain reads skip meta */
+	if (flags & (DFS_IOMAP_WRITE | DFS_IOMAP_FAULT)) {
+		pthread_mutex_lock(&fs->meta);
+		if (ip->dirty_tid > fs->committed_tid)
+			out->flags |= DFS_IOMAP_F_DIRTY;
+		pthread_mutex_unlock(&fs->meta);
+	}
 	return 0;
 }
 
