@@ -22,8 +22,9 @@
  *              kind of pages as the pmem file): the ceiling
  * For each: 4 KiB memcpy into (write) or out of (read) the mapping, in
  * order (seq) or in a random permutation of the blocks (rand), PASSES passes
- * after one untimed pass that faults every page in. One line per run:
- *   <mapping> <seq|rand> <read|write> <bytes> <seconds> <MiB/s>
+ * after untimed passes that fault every page in. The three mappings take
+ * turns, ROUNDS times; one line per mapping and access, with the median:
+ *   <mapping> <seq|rand> <read|write> <bytes> <passes> <MiB/s>
  */
 
 #define BLOCK 4096u
@@ -49,28 +50,50 @@ static void copy_pass(char *map, const uint32_t *order, size_t nblocks, char *bu
 	}
 }
 
-static void measure(const char *name, char *map, size_t size, const uint32_t *perm, unsigned passes)
+#define ROUNDS 5
+
+static const char *const names[3] = { "direct", "pagecache", "memcpy" };
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Runs every access on each of the three mappings back to back, ROUNDS
+ * times, so that a busy machine disturbs the three figures of a row alike;
+ * prints the median of each. */
+static void measure(char *const maps[3], size_t size, const uint32_t *perm, unsigned passes)
 {
 	static char buf[BLOCK] __attribute__((aligned(4096)));
+	double mibs[2][2][3][ROUNDS];
 	size_t nblocks = size / BLOCK;
 
 	memset(buf, 0x5a, sizeof(buf));
-	for (int rnd = 0; rnd < 2; rnd++) {
-		for (int write = 0; write < 2; write++) {
-			const uint32_t *order = rnd ? perm : NULL;
-			double t0, secs;
-
-			copy_pass(map, order, nblocks, buf, write);       /* fault in */
-			t0 = now();
-			for (unsigned p = 0; p < passes; p++)
-				copy_pass(map, order, nblocks, buf, write);
-			secs = now() - t0;
-			printf("%s %s %s %zu %.6f %.1f\n", name, rnd ? "rand" : "seq",
-			       write ? "write" : "read", size * passes, secs,
-			       (double)size * passes / (1024.0 * 1024.0) / secs);
-			fflush(stdout);
-		}
+	for (int m = 0; m < 3; m++) {       /* fault every page in, both ways */
+		copy_pass(maps[m], NULL, nblocks, buf, 0);
+		copy_pass(maps[m], NULL, nblocks, buf, 1);
 	}
+	for (int r = 0; r < ROUNDS; r++)
+		for (int rnd = 0; rnd < 2; rnd++)
+			for (int write = 0; write < 2; write++)
+				for (int m = 0; m < 3; m++) {
+					double t0 = now();
+
+					for (unsigned p = 0; p < passes; p++)
+						copy_pass(maps[m], rnd ? perm : NULL, nblocks, buf, write);
+					mibs[rnd][write][m][r] = (double)size * passes /
+								 (1024.0 * 1024.0) / (now() - t0);
+				}
+	for (int m = 0; m < 3; m++)
+		for (int rnd = 0; rnd < 2; rnd++)
+			for (int write = 0; write < 2; write++) {
+				qsort(mibs[rnd][write][m], ROUNDS, sizeof(double), cmp_double);
+				printf("%s %s %s %zu %u %.1f\n", names[m], rnd ? "rand" : "seq",
+				       write ? "write" : "read", size, passes,
+				       mibs[rnd][write][m][ROUNDS / 2]);
+			}
 }
 
 static int die(const char *what)
@@ -114,17 +137,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "daxfs-bench-dmap: %s\n", daxfs_errormsg());
 		return 1;
 	}
-	measure("direct", direct, size, perm, passes);
-	daxfs_persist(direct, size);
-	daxfs_unmap(direct, size);
-
 	pc = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (pc == MAP_FAILED)
 		return die("mmap of FILE");
-	measure("pagecache", pc, size, perm, passes);
-	munmap(pc, size);
-	close(fd);
-
 	snprintf(tmpl, sizeof(tmpl), "%s/daxfs-bench-dmap.XXXXXX", argv[2]);
 	if ((tfd = mkstemp(tmpl)) < 0)
 		return die(tmpl);
@@ -134,9 +149,15 @@ int main(int argc, char **argv)
 	plain = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, tfd, 0);
 	if (plain == MAP_FAILED)
 		return die("mmap of the TMPDIR file");
-	measure("memcpy", plain, size, perm, passes);
+
+	measure((char *const[3]){ direct, pc, plain }, size, perm, passes);
+
 	munmap(plain, size);
 	close(tfd);
+	munmap(pc, size);
+	daxfs_persist(direct, size);
+	daxfs_unmap(direct, size);
+	close(fd);
 	free(perm);
 	return 0;
 }

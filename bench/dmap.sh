@@ -8,7 +8,8 @@
 # daxfs-bench-dmap (bench/dmap.c) on a SIZE_MIB file (default 256) with
 # PASSES timed passes (default 8): sequential and random 4 KiB reads and
 # writes through daxfs_map, through mmap of the same file (page cache), and
-# through mmap of a /dev/shm file (memcpy, the ceiling). Prints the raw
+# through mmap of a /dev/shm file (memcpy, the ceiling), taking turns, with
+# the median of 5 rounds. Prints the raw
 # lines, then a markdown table with each figure's ratio to memcpy, and writes
 # both to bench/out/dmap.{txt,md}. Everything it creates is removed and
 # unmounted on exit.
