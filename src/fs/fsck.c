@@ -32,6 +32,8 @@ struct fsck {
 	size_t nused, cap;
 	uint32_t *refs, *subdirs;
 	uint8_t *state;                /* per inode: 0 free, 1 in use, 2 damaged, 3 dir visited */
+	uint64_t *lost;                /* in use, linked, unreachable: for /lost+found */
+	size_t nlost, lostcap;
 };
 
 static void problem(struct fsck *c, bool repaired, const char *fmt, ...)
@@ -318,8 +320,19 @@ static int check_links(struct fsck *c)
 		if (!reached) {
 			if (ip->d.nlink == 0 && (ip->d.flags & DFS_IFLAG_ORPHAN))
 				continue;   /* an orphan: freed at the next mount */
-			problem(c, false, "inode %llu is in use but not reachable from the root",
-				(unsigned long long)ino);
+			problem(c, c->repair, "inode %llu is in use but not reachable from the root%s",
+				(unsigned long long)ino, c->repair ? " (reconnected under /lost+found)" : "");
+			if (c->repair) {
+				if (c->nlost == c->lostcap) {
+					size_t ncap = c->lostcap ? c->lostcap * 2 : 16;
+					uint64_t *n = realloc(c->lost, ncap * sizeof(*n));
+					if (!n)
+						return daxfs_err(-ENOMEM, "fsck: out of memory");
+					c->lost = n;
+					c->lostcap = ncap;
+				}
+				c->lost[c->nlost++] = ino;
+			}
 			continue;
 		}
 		uint64_t want = dir ? 2 + c->subdirs[ino] : c->refs[ino];
@@ -345,6 +358,91 @@ static int check_links(struct fsck *c)
 		o = ip->d.orphan_next;
 	}
 	return 0;
+}
+
+struct mark_ctx {
+	uint8_t *has_parent;
+	uint64_t slots;
+};
+
+static int mark_child(void *arg, const char *name, uint64_t ino, unsigned type, off_t next)
+{
+	struct mark_ctx *m = arg;
+
+	(void)name; (void)type; (void)next;
+	if (ino < m->slots)
+		m->has_parent[ino] = 1;
+	return 0;
+}
+
+static int lost_found_dir(struct fsck *c, struct dfs_inode **out)
+{
+	struct dfs *fs = c->fs;
+	struct dfs_inode *root, *lf = NULL;
+	uint64_t ino;
+	int err;
+
+	if ((err = dfs_iget(fs, DFS_ROOT_INO, &root)))
+		return err;
+	if (dfs_dir_lookup(fs, root, "lost+found", &ino) == 0) {
+		if ((err = dfs_iget(fs, ino, &lf)))
+			return err;
+		if (!dfs_is_dir(lf))
+			return daxfs_err(-EEXIST, "/lost+found exists and is not a directory");
+		*out = lf;
+		return 0;
+	}
+	struct dfs_cred root_cred = { 0 };
+	if ((err = dfs_txn_reserve(fs, 32)) || (err = dfs_inode_alloc(fs, 0040700, &root_cred, &lf)))
+		return err;
+	lf->d.nlink = 2;
+	lf->d.parent = DFS_ROOT_INO;
+	if ((err = dfs_inode_write(fs, lf)) ||
+	    (err = dfs_dir_add(fs, root, "lost+found", lf->ino, lf->d.mode)))
+		return err;
+	root->d.nlink++;
+	if ((err = dfs_inode_write(fs, root)))
+		return err;
+	*out = lf;
+	return 0;
+}
+
+/* Links every lost inode that is not itself inside a lost directory under
+ * /lost+found as "#<ino>"; a second pass then checks the result. */
+static int reconnect(struct fsck *c)
+{
+	struct dfs *fs = c->fs;
+	struct mark_ctx m = { calloc(fs->itable_slots, 1), fs->itable_slots };
+	struct dfs_inode *lf = NULL, *ip;
+	int err = 0;
+
+	if (!m.has_parent)
+		return daxfs_err(-ENOMEM, "fsck: out of memory");
+	for (size_t i = 0; i < c->nlost; i++)
+		if (dfs_iget(fs, c->lost[i], &ip) == 0 && dfs_is_dir(ip))
+			(void)dfs_dir_iterate(fs, ip, 0, mark_child, &m);
+	if ((err = lost_found_dir(c, &lf)))
+		goto out;
+	for (size_t i = 0; i < c->nlost && !err; i++) {
+		char name[32];
+
+		if (m.has_parent[c->lost[i]] || dfs_iget(fs, c->lost[i], &ip))
+			continue;
+		snprintf(name, sizeof(name), "#%llu", (unsigned long long)ip->ino);
+		if ((err = dfs_txn_reserve(fs, 16)) || (err = dfs_dir_add(fs, lf, name, ip->ino, ip->d.mode)))
+			break;
+		if (dfs_is_dir(ip)) {
+			ip->d.parent = lf->ino;
+			lf->d.nlink++;
+		} else {
+			ip->d.nlink = 1;
+		}
+		if ((err = dfs_inode_write(fs, ip)) || (err = dfs_inode_write(fs, lf)))
+			break;
+	}
+out:
+	free(m.has_parent);
+	return err;
 }
 
 static int cmp_used(const void *a, const void *b)
@@ -437,6 +535,16 @@ static int collect_metadata(struct fsck *c)
 	return 0;
 }
 
+static int check_all(struct fsck *c)
+{
+	int err;
+
+	if ((err = collect_metadata(c)) || (err = scan_inodes(c)) || (err = walk_tree(c)) ||
+	    (err = check_links(c)) || (err = check_blocks(c)))
+		return err;
+	return 0;
+}
+
 int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_t report,
 	     void *ctx, struct dfs_fsck_result *out)
 {
@@ -465,15 +573,19 @@ int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_
 			dfs_buf_dirty(fs, b);
 	}
 	if (!err)
-		err = collect_metadata(&c);
-	if (!err)
-		err = scan_inodes(&c);
-	if (!err)
-		err = walk_tree(&c);
-	if (!err)
-		err = check_links(&c);
-	if (!err)
-		err = check_blocks(&c);
+		err = check_all(&c);
+	if (!err && c.nlost) {
+		/* reconnect, then check again from scratch */
+		if (!(err = reconnect(&c))) {
+			c.nlost = 0;
+			c.nused = 0;
+			memset(c.refs, 0, fs->itable_slots * sizeof(*c.refs));
+			memset(c.subdirs, 0, fs->itable_slots * sizeof(*c.subdirs));
+			free(c.state);
+			c.state = calloc(fs->itable_slots, 1);
+			err = c.state ? check_all(&c) : daxfs_err(-ENOMEM, "fsck: out of memory");
+		}
+	}
 	if (!err && c.repair)
 		err = dfs_commit(fs);
 	pthread_mutex_unlock(&fs->meta);
@@ -485,6 +597,7 @@ int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_
 	}
 out:
 	free(c.used);
+	free(c.lost);
 	free(c.refs);
 	free(c.subdirs);
 	free(c.state);

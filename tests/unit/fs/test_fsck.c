@@ -149,6 +149,43 @@ static int test_fsck_removes_entry_naming_free_inode(void)
 	return T_PASS;
 }
 
+static int test_fsck_reconnects_unreachable_inodes_under_lost_found(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct dfs_fsck_result r;
+	struct dfs_inode *root;
+	struct stat d, st;
+
+	CHECK(fs);
+	CHECK_EQ(dfs_mkdir(*fs, DFS_ROOT_INO, "d", 0755, &t_cred, &d), 0);
+	uint64_t x = t_create(*fs, d.st_ino, "x");
+	uint64_t f = t_create(*fs, DFS_ROOT_INO, "f");
+	CHECK_EQ(dfs_pwrite(*fs, x, "kept", 4, 0, 0), 4);
+	pthread_mutex_lock(&(*fs)->meta);
+	CHECK_EQ(dfs_iget(*fs, DFS_ROOT_INO, &root), 0);
+	CHECK_EQ(dfs_dir_remove(*fs, root, "d"), 0);     /* entries lost, inodes not */
+	CHECK_EQ(dfs_dir_remove(*fs, root, "f"), 0);
+	pthread_mutex_unlock(&(*fs)->meta);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &r), 0);
+	CHECK(r.problems >= 3);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_REPAIR, NULL, NULL, &r), 0);
+	CHECK_EQ(r.repaired, r.problems);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &r), 0);
+	CHECK_EQ(r.problems, 0);
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "lost+found", &st), 0);
+	uint64_t lf = st.st_ino;
+	CHECK_EQ(dfs_lookup(*fs, lf, t_fmt("#%llu", (unsigned long long)f), &st), 0);
+	CHECK_EQ(dfs_lookup(*fs, lf, t_fmt("#%llu", (unsigned long long)d.st_ino), &st), 0);
+	CHECK_EQ(dfs_lookup(*fs, st.st_ino, "x", &st), 0);
+	char buf[4];
+	CHECK_EQ(dfs_pread(*fs, x, buf, 4, 0), 4);
+	CHECK(memcmp(buf, "kept", 4) == 0);
+	return T_PASS;
+}
+
 static int test_fsck_reports_block_used_twice(void)
 {
 	struct mapped_device *md;
@@ -248,6 +285,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_damaged_directory_block_gives_eio_and_fsck_reports_it),
 	T_CASE(test_damaged_inode_gives_eio),
 	T_CASE(test_fsck_removes_entry_naming_free_inode),
+	T_CASE(test_fsck_reconnects_unreachable_inodes_under_lost_found),
 	T_CASE(test_fsck_reports_block_used_twice),
 	T_CASE(test_fsck_rewrites_damaged_journal_header),
 	T_CASE(test_random_metadata_damage_never_crashes),
