@@ -1,5 +1,9 @@
 """libdaxfs: ranges it cannot map are refused with the documented errno and a message."""
 import errno
+import fcntl
+import struct
+
+import pytest
 
 from client_util import create, dmaps  # noqa: F401  (fixture)
 from faults import (allow_faults, ctl, live_table, md_offset, switch_table, write_synced,
@@ -97,3 +101,29 @@ def test_table_reload_while_mapped_is_refused_and_allowed_after_unmap(daxfs, dma
     ctl("resume", daxfs.mnt, "--nolockfs")    # no table staged: un-suspends
     d.ok("unmap")
     switch_table(daxfs, good, name="again.table")
+
+
+@pytest.mark.parametrize("nr", [0x46, 0x7F], ids=["first-unused", "last"])
+def test_unknown_direct_access_number_is_enotty(daxfs, nr):
+    path = daxfs.mnt / "f"
+    write_synced(path, bytes(SIZE))
+    # _IOW(0xDA, nr, 24 bytes): a restricted ioctl FUSE forwards.
+    cmd = (1 << 30) | (24 << 16) | (0xDA << 8) | nr
+    with open(path, "rb") as f:
+        with pytest.raises(OSError) as e:
+            fcntl.ioctl(f.fileno(), cmd, bytes(24))
+    assert e.value.errno == errno.ENOTTY
+
+
+def test_extents_without_a_lease_is_refused(daxfs):
+    path = daxfs.mnt / "f"
+    write_synced(path, bytes(SIZE))
+    # DAXFS_IOC_EXTENTS: _IOWR(0xDA, 0x44, struct daxfs_ioc_extents)
+    size = 40 + 256 + 96 * 32
+    cmd = (3 << 30) | (size << 16) | (0xDA << 8) | 0x44
+    out = bytearray(struct.pack("<IIQQ", 1, 0, 0, SIZE) + bytes(size - 24))
+    with open(path, "rb") as f:
+        fcntl.ioctl(f.fileno(), cmd, out, True)
+    npieces, error = struct.unpack_from("<Ii", out, 32)
+    assert npieces == 0 and error == -errno.ENOLCK
+    assert b"no lease" in out[40:296]

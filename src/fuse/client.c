@@ -329,82 +329,100 @@ static void device(struct dfuse *df, struct daxfs_ioc_device *d)
 	snprintf(d->path, sizeof(d->path), "%s", dax_device_path(dev));
 }
 
+/* EXTENTS and DEVICE: the answer goes back in a structure of the same size
+ * (*out, malloc'd); their own failures are in the structure. */
+static int query(struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh, const void *in_buf,
+		 size_t in_bufsz, size_t out_bufsz, void **out, size_t *outsz)
+{
+	size_t size = cmd == DAXFS_IOC_EXTENTS ? sizeof(struct daxfs_ioc_extents)
+					       : sizeof(struct daxfs_ioc_device);
+	void *buf;
+
+	if (in_bufsz != size || out_bufsz < size)
+		return -EINVAL;
+	/* The request buffer belongs to libfuse: answer in a copy. */
+	if (!(buf = malloc(size)))
+		return -ENOMEM;
+	memcpy(buf, in_buf, size);
+	if (*(const uint32_t *)buf != DAXFS_IOC_VERSION) {
+		free(buf);
+		return -EPROTO;
+	}
+	if (cmd == DAXFS_IOC_DEVICE) {
+		device(df, buf);
+	} else {
+		struct daxfs_ioc_extents *x = buf;
+
+		x->error = 0;
+		x->message[0] = '\0';
+		if (!holds_lease(ino, fh))
+			fail(x, -ENOLCK, "no lease on this open file (DAXFS_IOC_LEASE_GET first)");
+		else if (check_range(x->offset, x->length) < 0)
+			fail(x, -EINVAL, "bad range: offset %" PRIu64 " length %" PRIu64
+			     " (the offset must be page-aligned)", x->offset, x->length);
+		else
+			(void)extents(df, ino, x);
+	}
+	*out = buf;
+	*outsz = size;
+	return 0;
+}
+
+/* LEASE_GET, LEASE_PUT, ALLOC, SYNC: a range in, nothing out. */
+static int range_command(struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh,
+			 const void *in_buf, size_t in_bufsz)
+{
+	struct daxfs_ioc_range r;
+	int err;
+
+	if (cmd != DAXFS_IOC_LEASE_GET && cmd != DAXFS_IOC_LEASE_PUT && cmd != DAXFS_IOC_ALLOC &&
+	    cmd != DAXFS_IOC_SYNC)
+		return -ENOTTY;
+	if (in_bufsz != sizeof(r))
+		return -EINVAL;
+	memcpy(&r, in_buf, sizeof(r));
+	if (r.version != DAXFS_IOC_VERSION)
+		return -EPROTO;
+	switch (cmd) {
+	case DAXFS_IOC_LEASE_GET:
+		return lease_get(df, ino, fh);
+	case DAXFS_IOC_LEASE_PUT:
+		return lease_put(df, ino, fh);
+	case DAXFS_IOC_ALLOC:
+		if (!holds_lease(ino, fh))
+			return -ENOLCK;
+		if ((err = check_range(r.offset, r.length)))
+			return err;
+		return alloc_range(df, ino, r.offset, r.length);
+	case DAXFS_IOC_SYNC:
+		if (!holds_lease(ino, fh))
+			return -ENOLCK;
+		if ((err = check_range(r.offset, r.length)))
+			return err;
+		err = dfuse_inval_inode(df, ino, (off_t)r.offset, (off_t)r.length);
+		return err == -ENOENT ? 0 : err;     /* -ENOENT: nothing of it is cached */
+	}
+	abort();        /* every command was checked above */
+}
+
 void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 			struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 			size_t in_bufsz, size_t out_bufsz)
 {
 	struct dfuse *df = dfuse_of(req);
-	int err = 0;
+	void *out = NULL;
+	size_t outsz = 0;
+	int err;
 
 	(void)arg;
 	(void)flags;
-	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE) {
-		size_t size = cmd == DAXFS_IOC_EXTENTS ? sizeof(struct daxfs_ioc_extents)
-						       : sizeof(struct daxfs_ioc_device);
-		void *buf;
-
-		if (in_bufsz != size || out_bufsz < size)
-			{ fuse_reply_err(req, EINVAL); return; }
-		/* The request buffer belongs to libfuse: answer in a copy. */
-		if (!(buf = malloc(size)))
-			{ fuse_reply_err(req, ENOMEM); return; }
-		memcpy(buf, in_buf, size);
-		if (*(const uint32_t *)buf != DAXFS_IOC_VERSION) {
-			free(buf);
-			{ fuse_reply_err(req, EPROTO); return; }
-		}
-		if (cmd == DAXFS_IOC_DEVICE) {
-			device(df, buf);
-		} else {
-			struct daxfs_ioc_extents *x = buf;
-
-			x->error = 0;
-			x->message[0] = '\0';
-			if (!holds_lease(ino, fi->fh))
-				fail(x, -ENOLCK, "no lease on this open file (DAXFS_IOC_LEASE_GET first)");
-			else if (check_range(x->offset, x->length) < 0)
-				fail(x, -EINVAL, "bad range: offset %" PRIu64 " length %" PRIu64
-				     " (the offset must be page-aligned)", x->offset, x->length);
-			else
-				(void)extents(df, ino, x);
-		}
-		fuse_reply_ioctl(req, 0, buf, size);
-		free(buf);
-		return;
-	}
-
-	struct daxfs_ioc_range r;
-	if (in_bufsz != sizeof(r))
-		{ fuse_reply_err(req, cmd == DAXFS_IOC_LEASE_GET || cmd == DAXFS_IOC_LEASE_PUT ||
-					    cmd == DAXFS_IOC_ALLOC || cmd == DAXFS_IOC_SYNC ? EINVAL : ENOTTY); return; }
-	memcpy(&r, in_buf, sizeof(r));
-	if (r.version != DAXFS_IOC_VERSION)
-		{ fuse_reply_err(req, EPROTO); return; }
-	switch (cmd) {
-	case DAXFS_IOC_LEASE_GET:
-		err = lease_get(df, ino, fi->fh);
-		break;
-	case DAXFS_IOC_LEASE_PUT:
-		err = lease_put(df, ino, fi->fh);
-		break;
-	case DAXFS_IOC_ALLOC:
-		if (!holds_lease(ino, fi->fh))
-			err = -ENOLCK;
-		else if (!(err = check_range(r.offset, r.length)))
-			err = alloc_range(df, ino, r.offset, r.length);
-		break;
-	case DAXFS_IOC_SYNC:
-		if (!holds_lease(ino, fi->fh))
-			err = -ENOLCK;
-		else if (!(err = check_range(r.offset, r.length)))
-			err = dfuse_inval_inode(df, ino, (off_t)r.offset, (off_t)r.length);
-		if (err == -ENOENT)     /* the kernel caches nothing of it */
-			err = 0;
-		break;
-	default:
-		{ fuse_reply_err(req, ENOTTY); return; }
-	}
+	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE)
+		err = query(df, ino, cmd, fi->fh, in_buf, in_bufsz, out_bufsz, &out, &outsz);
+	else
+		err = range_command(df, ino, cmd, fi->fh, in_buf, in_bufsz);
 	if (err < 0)
-		{ fuse_reply_err(req, dfuse_errno(err, "direct access", ino)); return; }
-	fuse_reply_ioctl(req, 0, NULL, 0);
+		fuse_reply_err(req, dfuse_errno(err, "direct access", ino));
+	else
+		fuse_reply_ioctl(req, 0, out, outsz);
+	free(out);
 }
