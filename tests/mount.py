@@ -6,7 +6,6 @@ and at most one running daemon. The `daxfs` fixture always tears down: it
 unmounts (lazily if it must), waits for the daemon, checks its exit status
 and that its stderr holds nothing unexpected, and runs `fsck.daxfs -n`.
 """
-import contextlib
 import ctypes
 import fcntl
 import json
@@ -18,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import BUILD_DIR
+from conftest import BUILD_DIR, tool
 
 MIB = 1 << 20
 PAGE = 4096
@@ -37,10 +36,8 @@ def built(name):
 
 
 def need(name):
-    path = built(name)
-    if path is None:
-        pytest.skip(f"{name} not built in {BUILD_DIR}")
-    return path
+    """Path of a built program; skips the test when it is not built."""
+    return tool(name)
 
 
 def _unescape(field):
@@ -84,11 +81,6 @@ def lazy_unmount(mnt):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-# Lines the daemon may print on stderr in every test. Tests add their own
-# with Daxfs.allow_stderr().
-ALWAYS_ALLOWED = []
-
-
 class Daxfs:
     """One daxfs filesystem under tmp and its daemon."""
 
@@ -103,14 +95,13 @@ class Daxfs:
         self.table = None
         if table is not None:
             self.table = str(tmp / "daxfs.table")
-            with open(self.table, "w") as f:
-                f.write(table.format(*self.files))
+            self.set_table(table)
             self.source = self.table
         else:
             self.source = ",".join(self.files)
         self.proc = None
         self.stderr_path = None
-        self.allowed = list(ALWAYS_ALLOWED)
+        self.allowed = []       # stderr lines a test expects (allow_stderr)
         self.mounts = 0
         self.dirty = False      # killed: the fs may need recovery (fsck skipped)
 
@@ -353,16 +344,6 @@ def flock_free(path):
             return False
         fcntl.flock(f, fcntl.LOCK_UN)
         return True
-
-
-@contextlib.contextmanager
-def cwd(path):
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
 
 
 # ---- system calls Python's os module lacks ------------------------------
