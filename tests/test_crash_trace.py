@@ -200,3 +200,10 @@ def test_thread_scope_drain_leaves_other_threads_flushes_pending():
     assert [fl.data for fl in end.pending] == [b"A"]
     (point, end) = pt.crash_points(recs, {DEV: bytes(SIZE)}, scope="device")
     assert end.durable[DEV][:2] == b"AB" and end.pending == []
+
+
+def test_single_pending_block_flush_still_gets_torn_states():
+    recs = parse(flush(0, bytes(range(1, 256)) * 16), drain())
+    point = next(pt.crash_points(recs, {DEV: bytes(SIZE)}))
+    names = [st.name for st in pt.states(point, 1, 4)]
+    assert names[:2] == ["none", "all"] and "torn:0" in names and "torn:1" in names

@@ -225,36 +225,39 @@ class CrashState:
         return f"{self.name} (kept {kept or 'nothing'})"
 
 
-def states(point, seed, nrandom):
+def states(point, seed, nrandom, torn=True):
     """The crash states of a point: none, all, then nrandom seeded random
-    ones, alternating whole-flush subsets and cache-line (torn) subsets.
-    When the pending flushes allow few subsets, all of them are listed."""
+    ones, half of them subsets of whole flushes and half torn (subsets of
+    each flush's cache lines). When the pending flushes allow few subsets,
+    every whole-flush subset is listed instead of random ones; torn states
+    are added all the same, since a single pending flush of a block (a
+    commit record, a header) is exactly where a torn write matters."""
     out = [CrashState(point, "none", [])]
     n = len(point.pending)
     if n == 0:
         return out
     out.append(CrashState(point, "all", [(fl, None) for fl in point.pending]))
     rng = random.Random(f"{seed}:{point.number}")
-    if n <= 4 and (1 << n) - 2 <= nrandom:
+    ntorn = (nrandom + 1) // 2 if torn and any(nlines(fl) > 1 for fl in point.pending) else 0
+    if n <= 4 and (1 << n) - 2 <= nrandom - ntorn:
         for mask in range(1, (1 << n) - 1):
             keep = [(fl, None) for i, fl in enumerate(point.pending) if mask >> i & 1]
             out.append(CrashState(point, f"subset:{mask}", keep))
-        return out
-    for k in range(nrandom):
-        if k % 2 == 0:
+    else:
+        for k in range(nrandom - ntorn):
             keep = [(fl, None) for fl in point.pending if rng.random() < 0.5]
             out.append(CrashState(point, f"subset:{k}", keep))
-        else:
-            keep = []
-            for fl in point.pending:
-                lines = frozenset(i for i in range(nlines(fl)) if rng.random() < 0.5)
-                keep.append((fl, lines))
-            out.append(CrashState(point, f"torn:{k}", keep))
+    for k in range(ntorn):
+        keep = []
+        for fl in point.pending:
+            lines = frozenset(i for i in range(nlines(fl)) if rng.random() < 0.5)
+            keep.append((fl, lines))
+        out.append(CrashState(point, f"torn:{k}", keep))
     return out
 
 
-def find_state(point, seed, nrandom, name):
-    for st in states(point, seed, nrandom):
+def find_state(point, seed, nrandom, name, torn=True):
+    for st in states(point, seed, nrandom, torn):
         if st.name == name:
             return st
     raise KeyError(f"crash point {point.number} has no state {name!r}")
