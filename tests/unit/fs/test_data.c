@@ -278,6 +278,39 @@ static int test_enospc_while_creating_leaves_fs_consistent(void)
 	return T_PASS;
 }
 
+static int test_fragmented_file_survives_remount_and_truncates(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct stat st, attr = { .st_size = 4096 * 1000 + 17 };
+	uint8_t b[4096];
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "frag");
+	uint64_t other = t_create(*fs, DFS_ROOT_INO, "other");
+	/* interleaving two files gives each one extent per block */
+	for (int k = 0; k < 3000; k++) {
+		memset(b, (uint8_t)k, sizeof(b));
+		CHECK_EQ(dfs_pwrite(*fs, ino, b, sizeof(b), (off_t)k * 4096, 0), 4096);
+		CHECK_EQ(dfs_pwrite(*fs, other, b, sizeof(b), (off_t)k * 4096, 0), 4096);
+	}
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	for (int k = 0; k < 3000; k += 111) {
+		CHECK_EQ(dfs_pread(*fs, ino, b, sizeof(b), (off_t)k * 4096), 4096);
+		CHECK_EQ(b[0], (uint8_t)k);
+	}
+	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ(st.st_blocks, 1001 * 8);
+	CHECK_EQ(dfs_pread(*fs, ino, b, sizeof(b), 4096 * 1000), 17);
+	CHECK_EQ(b[16], (uint8_t)1000);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	struct dfs_fsck_result res;
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &res), 0);
+	CHECK_EQ(res.problems, 0);
+	return T_PASS;
+}
+
 static int test_fsync_and_sync_succeed(void)
 {
 	struct dfs **fs = t_newfs(64 * MB, NULL);
@@ -340,6 +373,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_copy_file_range_copies),
 	T_CASE(test_enospc_is_clean_and_space_returns),
 	T_CASE(test_enospc_while_creating_leaves_fs_consistent),
+	T_CASE(test_fragmented_file_survives_remount_and_truncates),
 	T_CASE(test_fsync_and_sync_succeed),
 	T_CASE(test_dax_never_uses_bio_path),
 	T_CASE(test_dax_always_on_zero_target_gives_einval),
