@@ -186,3 +186,19 @@ def test_mkfs_refuses_a_table_with_a_target_that_cannot_store_data(tmp_path, tai
     r = run("mkfs.daxfs", table)
     assert r.returncode == 1
     assert f"{table}: {message}; every target of a daxfs must store data" in r.stderr
+
+
+@pytest.mark.parametrize("size", ["64M", "64MiB", "64m", "65536K", "67108864", "0x4000000",
+                                  "67108864B"])
+def test_mkfs_size_accepts_suffixes_and_hex(tmp_path, size):
+    pmem = tmp_path / "pmem"
+    r = run("mkfs.daxfs", "-s", size, pmem)
+    assert r.returncode == 0, r.stderr
+    assert os.stat(pmem).st_size == SIZE
+
+
+def test_fsck_and_mkfs_report_their_version():
+    for name in ("mkfs.daxfs", "fsck.daxfs"):
+        r = run(name, "-V")
+        assert r.returncode == 0
+        assert r.stdout.startswith(f"{name} (daxfs-fuse) ")
