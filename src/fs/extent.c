@@ -36,6 +36,13 @@ static int ext_reserve(struct dfs_inode *ip, size_t n)
 	return 0;
 }
 
+/* Chain blocks before the first changed extent need no rewrite. */
+static void touched(struct dfs_inode *ip, size_t i)
+{
+	if (i < ip->ext_dirty_from)
+		ip->ext_dirty_from = i;
+}
+
 static int check_sorted(const struct dfs_inode *ip)
 {
 	for (size_t i = 1; i < ip->next; i++)
@@ -101,6 +108,10 @@ int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip)
 		      (ip->next + DFS_EXTBLK_MAX - 1) / DFS_EXTBLK_MAX;
 	int err;
 
+	size_t from = ip->ext_dirty_from / DFS_EXTBLK_MAX;
+	/* a block whose successor changes must be rewritten too */
+	if (need != ip->nchain && ip->nchain && need && from > (need < ip->nchain ? need : ip->nchain) - 1)
+		from = (need < ip->nchain ? need : ip->nchain) - 1;
 	if (need > ip->nchain) {
 		uint64_t *nc = realloc(ip->chain, need * sizeof(*nc));
 		if (!nc)
@@ -120,6 +131,7 @@ int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip)
 		ip->nchain--;
 	}
 	ip->d.nextents = (uint32_t)ip->next;
+	ip->ext_dirty_from = SIZE_MAX;
 	memset(ip->d.inline_ext, 0, sizeof(ip->d.inline_ext));
 	if (need == 0) {
 		ip->d.extent_blk = 0;
@@ -127,8 +139,10 @@ int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip)
 			ip->d.inline_ext[i] = ip->ext[i];
 		return dfs_inode_write(fs, ip);
 	}
+	if (ip->d.extent_blk != ip->chain[0])
+		from = 0;      /* coming from inline extents */
 	ip->d.extent_blk = ip->chain[0];
-	for (size_t k = 0; k < need; k++) {
+	for (size_t k = from; k < need; k++) {
 		struct dfs_buf *b;
 		size_t first = k * DFS_EXTBLK_MAX;
 		size_t count = ip->next - first < DFS_EXTBLK_MAX ? ip->next - first : DFS_EXTBLK_MAX;
@@ -169,6 +183,7 @@ static bool mergeable(const struct dfs_extent *a, const struct dfs_extent *b)
 
 static void ext_delete(struct dfs_inode *ip, size_t i)
 {
+	touched(ip, i);
 	memmove(&ip->ext[i], &ip->ext[i + 1], (ip->next - i - 1) * sizeof(*ip->ext));
 	ip->next--;
 }
@@ -179,6 +194,7 @@ static int ext_insert_at(struct dfs_inode *ip, size_t i, const struct dfs_extent
 
 	if (err)
 		return err;
+	touched(ip, i);
 	memmove(&ip->ext[i + 1], &ip->ext[i], (ip->next - i) * sizeof(*ip->ext));
 	ip->ext[i] = *e;
 	ip->next++;
@@ -192,6 +208,7 @@ static void normalize(struct dfs_inode *ip, size_t from, size_t to)
 
 	while (i + 1 < ip->next && i <= to + 1) {
 		if (mergeable(&ip->ext[i], &ip->ext[i + 1])) {
+			touched(ip, i);
 			ip->ext[i].len += ip->ext[i + 1].len;
 			ext_delete(ip, i + 1);
 			if (to)
@@ -212,6 +229,7 @@ static int split_at(struct dfs_inode *ip, uint64_t lblk)
 	struct dfs_extent *e = &ip->ext[i];
 	uint32_t head = (uint32_t)(lblk - e->lblk);
 	struct dfs_extent tail = { lblk, e->pblk + head, e->len - head, e->flags };
+	touched(ip, i);
 	e->len = head;
 	return ext_insert_at(ip, i + 1, &tail);
 }
@@ -274,7 +292,10 @@ int dfs_extent_mark_written(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk,
 		return err;
 	size_t first = dfs_extent_search(ip, lblk), i;
 	for (i = first; i < ip->next && ip->ext[i].lblk < end; i++)
-		ip->ext[i].flags &= ~DFS_EXT_UNWRITTEN;
+		if (ip->ext[i].flags & DFS_EXT_UNWRITTEN) {
+			touched(ip, i);
+			ip->ext[i].flags &= ~DFS_EXT_UNWRITTEN;
+		}
 	normalize(ip, first, i);
 	return dfs_extents_store(fs, ip);
 }

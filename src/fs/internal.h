@@ -56,6 +56,7 @@ struct dfs_inode {
 	/* protected by lock + meta for writes, either for reads */
 	struct dfs_extent *ext;     /* sorted by lblk, non-overlapping */
 	size_t next, ext_cap;
+	size_t ext_dirty_from;      /* first extent changed since the last store */
 	pthread_rwlock_t lock;
 };
 
