@@ -119,11 +119,8 @@ static int lease_get(struct dfuse *df, uint64_t ino, uint64_t fh)
 	pthread_mutex_unlock(&holders.lock);
 	if (err < 0)
 		return err;
-	/* The first mapping: whatever the kernel cached was read before it and
-	 * may be stale from now on. */
-	if (dfs_lease_count(df->fs, ino) == 1)
-		(void)dfuse_inval_inode(df, ino, 0, 0);
-	return 0;
+	/* 1: the first lease, whose caller drops the inode's cached pages. */
+	return dfs_lease_count(df->fs, ino) == 1;
 }
 
 static int lease_put(struct dfuse *df, uint64_t ino, uint64_t fh)
@@ -368,7 +365,8 @@ static int query(struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh, 
 	return 0;
 }
 
-/* LEASE_GET, LEASE_PUT, ALLOC, SYNC: a range in, nothing out. */
+/* LEASE_GET, LEASE_PUT, ALLOC, SYNC: a range in, nothing out. Returns 1
+ * when the inode's cached pages are to be dropped after the reply. */
 static int range_command(struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh,
 			 const void *in_buf, size_t in_bufsz)
 {
@@ -425,4 +423,14 @@ void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *
 	else
 		fuse_reply_ioctl(req, 0, out, outsz);
 	free(out);
+	/*
+	 * The first lease: whatever the kernel cached was read before the
+	 * mapping existed. Dropped after the reply, because dropping a dirty
+	 * page of a page-cache mmap writes it back through this daemon, which
+	 * a single-threaded daemon could not serve while this request waits.
+	 * The contract only promises coherence from daxfs_persist on, and
+	 * DAXFS_IOC_SYNC drops the range again before it replies.
+	 */
+	if (err == 1)
+		(void)dfuse_inval_inode(df, ino, 0, 0);
 }

@@ -18,6 +18,13 @@
  * stores from the daxfs_persist that covers them on; write() (write-through,
  * no writeback cache) reaches the pmem the mapping shows at once, and
  * stores into a page-cache mmap once msync writes them back.
+ *
+ * Known limit: DAXFS_IOC_SYNC drops cached pages before it replies, and the
+ * kernel writes a dirty page of a page-cache mmap back (a WRITE to this
+ * daemon) before dropping it; a single-threaded daemon (-s) cannot serve that
+ * WRITE while the SYNC waits, so a persist racing another process's unsynced
+ * page-cache mmap stores to the same file hangs there. The default
+ * multi-threaded daemon serves it on another thread.
  */
 
 /* The ioctls 0x40-0x7f of daxfs/ioctl.h; replies itself. */
