@@ -122,7 +122,7 @@ static int map_piece(struct build *b, const struct daxfs_ioc_piece *p)
 	return add_piece(m, start, p->length, sync || pmem_is_pmem(at, p->length));
 }
 
-static int map_all(struct build *b, unsigned flags)
+static int map_all(struct build *b)
 {
 	struct dmap *m = b->m;
 	struct daxfs_ioc_extents *x = malloc(sizeof(*x));
@@ -155,7 +155,6 @@ static int map_all(struct build *b, unsigned flags)
 		done += x->covered;
 	}
 	free(x);
-	(void)flags;
 	return err;
 }
 
@@ -255,7 +254,7 @@ int daxfs_map(int fd, off_t offset, size_t length, int prot, unsigned flags, voi
 		err = daxfs_err(-errno, "daxfs_map: reserving %zu bytes: %s", m->region, strerror(errno));
 		goto fail;
 	}
-	if ((err = map_all(&b, flags)))
+	if ((err = map_all(&b)))
 		goto fail;
 	for (size_t i = 0; i < b.ndev; i++)
 		close(b.dev[i].fd);
