@@ -270,3 +270,17 @@ def test_reads_and_writes_travel_in_1_mib_requests(daxfs):
     log = daxfs.stderr()
     assert max(_request_sizes(log, "WRITE")) >= MIB    # header + 1 MiB of data
     assert max(_reply_sizes(log, "READ")) >= MIB
+
+
+def test_page_cache_is_kept_across_opens(daxfs):
+    data = os.urandom(256 << 10)
+    (daxfs.mnt / "f").write_bytes(data)
+    assert (daxfs.mnt / "f").read_bytes() == data       # cached now
+    daxfs.unmount()
+    daxfs.mount("debug")
+    daxfs.allow_stderr(r".")
+    assert (daxfs.mnt / "f").read_bytes() == data       # READs fill the cache
+    reads = len(_request_sizes(daxfs.stderr(), "READ"))
+    assert reads > 0
+    assert (daxfs.mnt / "f").read_bytes() == data       # a new open: no READ
+    assert len(_request_sizes(daxfs.stderr(), "READ")) == reads
