@@ -115,16 +115,19 @@ def test_closing_the_callers_fd_keeps_the_lease(daxfs, dmaps):
     assert not blocks(daxfs, daxfs.mnt / "b") & old
 
 
-def test_alloc_is_durable_when_map_returns_even_if_the_daemon_is_killed(daxfs, dmaps):
+@pytest.mark.parametrize("size", [0, 2 * MIB], ids=["past-eof", "hole"])
+def test_alloc_is_durable_when_map_returns_even_if_the_daemon_is_killed(daxfs, dmaps, size):
     path = daxfs.mnt / "f"
-    create(path)
+    with open(path, "wb") as f:
+        f.truncate(size)                    # all of it a hole
+        os.fsync(f.fileno())
     d = dmaps(path)
     assert d.map(0, MIB, alloc=True) == (True, "")
     daxfs.terminate(signal.SIGKILL)
     d.kill()
     daxfs.mount()
-    assert os.path.getsize(path) == MIB
-    assert [(off, length, kind) for off, length, kind, _ in daxfs.iomap(path)] == \
-        [(0, MIB, "mapped")]
+    assert os.path.getsize(path) == max(size, MIB)
+    assert [(off, length, kind) for off, length, kind, _ in daxfs.iomap(path)][0] == \
+        (0, MIB, "mapped")
     with open(path, "rb") as f:
-        assert f.read() == bytes(MIB)
+        assert f.read(MIB) == bytes(MIB)
