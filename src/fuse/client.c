@@ -175,7 +175,9 @@ static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t le
 		return err;
 	if ((err = dfs_fsync(df->fs, ino, false)) < 0)
 		return err;
-	(void)dfuse_inval_inode(df, ino, 0, 0);    /* the size and the new zeroes */
+	/* The kernel's size is stale now. Its cached pages are not: the holes
+	 * they were read from read as the zeroes the new blocks hold. */
+	(void)dfuse_inval_inode(df, ino, -1, 0);
 	return 0;
 }
 
