@@ -207,3 +207,12 @@ def test_single_pending_block_flush_still_gets_torn_states():
     point = next(pt.crash_points(recs, {DEV: bytes(SIZE)}))
     names = [st.name for st in pt.states(point, 1, 4)]
     assert names[:2] == ["none", "all"] and "torn:0" in names and "torn:1" in names
+
+
+def test_pending_flush_never_overwrites_newer_durable_bytes():
+    # thread 2 flushes old bytes; thread 1 later flushes new bytes over part of
+    # them and drains: the old flush keeps only the bytes nobody replaced
+    recs = parse(flush(0, b"oooo").replace("F 1 1", "F 1 2"), flush(1, b"NN"), drain())
+    (_, end) = pt.crash_points(recs, {DEV: bytes(SIZE)}, scope="thread")
+    assert end.durable[DEV][:4] == b"\0NN\0"
+    assert sorted((fl.off, fl.data) for fl in end.pending) == [(0, b"o"), (3, b"o")]

@@ -127,8 +127,11 @@ int dax_device_rw(struct dax_device *dev, enum dax_req_op op, unsigned flags,
  * Persistence: the one place where stores become durable, so it can be traced
  * and faults injected. flush starts write-back of [pos, pos+len) (pmem_flush,
  * or pmem_msync in MSYNC mode, or remembers the range in FSYNC mode); drain
- * waits for every flush issued before it (pmem_drain, fdatasync). Store via a
- * kaddr, then flush its range, then drain once: that is the ordering contract.
+ * waits for every flush issued before it (pmem_drain, fdatasync), in any
+ * thread: an sfence orders only its own CPU's flushes, so a PMEM-mode drain
+ * first flushes again what other threads flushed since the last drain. Store
+ * via a kaddr, then flush its range, then drain once: that is the ordering
+ * contract.
  */
 int dax_device_flush(struct dax_device *dev, uint64_t pos, uint64_t len);
 int dax_device_drain(struct dax_device *dev);

@@ -112,6 +112,7 @@ static void dev_free(struct dax_device *dev)
 	if (dev->fd >= 0)
 		close(dev->fd);   /* also drops the flock */
 	dax_bb_destroy(&dev->bb);
+	dax_unfenced_destroy(&dev->unfenced);
 	free(dev->path);
 	free(dev);
 }
@@ -142,6 +143,12 @@ int dax_device_open(const char *path, unsigned flags, struct dax_device **out)
 	if (ret < 0) {
 		free(dev);
 		return daxfs_err(ret, "%s: cannot initialise bad block table", path);
+	}
+	ret = dax_unfenced_init(&dev->unfenced);
+	if (ret < 0) {
+		dax_bb_destroy(&dev->bb);
+		free(dev);
+		return daxfs_err(ret, "%s: cannot initialise the flush table", path);
 	}
 	dev->path = strdup(path);
 	if (!dev->path) {

@@ -2,6 +2,7 @@
 #ifndef DAXFS_DAX_DEVICE_H
 #define DAXFS_DAX_DEVICE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,7 +22,26 @@ struct dax_stats_atomic {
 };
 
 /*
- * Everything but refs, alive, fsync_pending, bb and stats is set by
+ * PMEM mode: the ranges flushed since the device's last drain, with the
+ * thread that flushed each. An sfence (pmem_drain) orders only the calling
+ * CPU's cache flushes, yet dax.h promises that a drain covers every flush
+ * issued before it; so a drain flushes the other threads' ranges again from
+ * its own CPU first (persist.c). When the table is full, the flush drains.
+ * Protected by lock (a leaf lock).
+ */
+#define DAX_UNFENCED_MAX 128
+struct dax_unfenced_range {
+	uint64_t pos, len;
+	pid_t tid;
+};
+struct dax_unfenced {
+	pthread_mutex_t lock;
+	unsigned n;
+	struct dax_unfenced_range r[DAX_UNFENCED_MAX];
+};
+
+/*
+ * Everything but refs, alive, fsync_pending, unfenced, bb and stats is set by
  * dax_device_open and read-only afterwards, so it needs no lock.
  */
 struct dax_device {
@@ -45,6 +65,7 @@ struct dax_device {
 	uint64_t pfn_base;               /* pseudo-PFN of page 0, 2 MiB aligned */
 
 	atomic_bool fsync_pending;       /* FSYNC mode: a flush awaits its drain */
+	struct dax_unfenced unfenced;    /* PMEM mode: flushes awaiting a drain */
 	struct dax_badblocks bb;
 	struct dax_stats_atomic stats;
 };
@@ -56,6 +77,8 @@ extern const struct dax_operations pmem_dax_ops;
  * checked by the caller, errors not counted (the public entry point does). */
 int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len);
 int dax_drain(struct dax_device *dev);
+int dax_unfenced_init(struct dax_unfenced *u);
+void dax_unfenced_destroy(struct dax_unfenced *u);
 
 static inline int dax_persist_range(struct dax_device *dev, uint64_t pos, uint64_t len)
 {

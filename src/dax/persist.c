@@ -21,6 +21,64 @@
  * trace never claims less than what reached the media.
  */
 
+int dax_unfenced_init(struct dax_unfenced *u)
+{
+	u->n = 0;
+	return -pthread_mutex_init(&u->lock, NULL);
+}
+
+void dax_unfenced_destroy(struct dax_unfenced *u)
+{
+	pthread_mutex_destroy(&u->lock);
+}
+
+/* Notes a PMEM-mode flush of this thread; false when the table is full and
+ * nothing was noted, in which case the caller drains. */
+static bool unfenced_note(struct dax_device *dev, uint64_t pos, uint64_t len)
+{
+	struct dax_unfenced *u = &dev->unfenced;
+	pid_t me = gettid();
+	bool noted = true;
+
+	pthread_mutex_lock(&u->lock);
+	if (u->n && u->r[u->n - 1].tid == me && u->r[u->n - 1].pos + u->r[u->n - 1].len == pos)
+		u->r[u->n - 1].len += len;   /* a sequential writer keeps one entry */
+	else if (u->n < DAX_UNFENCED_MAX)
+		u->r[u->n++] = (struct dax_unfenced_range){ .pos = pos, .len = len, .tid = me };
+	else
+		noted = false;
+	pthread_mutex_unlock(&u->lock);
+	return noted;
+}
+
+/*
+ * Before a PMEM-mode drain: flushes again, from this CPU, what other threads
+ * flushed since the last drain, since this thread's sfence does not wait for
+ * their CPUs' flushes. Re-flushing clean lines is cheap; the recorder sees
+ * the re-flushes as this thread's, with the bytes they write back now.
+ * Lock order: the table's lock before the recorder's.
+ */
+static int reflush_others(struct dax_device *dev)
+{
+	struct dax_unfenced *u = &dev->unfenced;
+	pid_t me = gettid();
+	int ret = 0;
+
+	pthread_mutex_lock(&u->lock);
+	for (unsigned i = 0; i < u->n && ret == 0; i++) {
+		if (u->r[i].tid == me)
+			continue;
+		if (dax_rec_active())
+			ret = dax_rec_flush(dev, u->r[i].pos, u->r[i].len);
+		if (ret == 0)
+			pmem_flush(dev->addr + u->r[i].pos, u->r[i].len);
+	}
+	if (ret == 0)
+		u->n = 0;
+	pthread_mutex_unlock(&u->lock);
+	return ret;
+}
+
 #ifdef DAXFS_PERSIST_FAULT_DROP_FLUSH
 /* The fault build (-Dpersist_fault=drop_flush): every second flush is
  * neither issued nor recorded, so that the crash checker has a real
@@ -65,7 +123,7 @@ int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len)
 	switch (dev->persist) {
 	case DAX_PERSIST_PMEM:
 		pmem_flush(dev->addr + pos, len);
-		return 0;
+		return unfenced_note(dev, pos, len) ? 0 : dax_drain(dev);
 	case DAX_PERSIST_MSYNC:
 		/* pmem_msync rounds the start down to a page itself */
 		if (pmem_msync(dev->addr + pos, len) < 0) {
@@ -85,6 +143,12 @@ int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len)
 int dax_drain(struct dax_device *dev)
 {
 	dax_stat_add(dev, drains, 1);
+	if (dev->persist == DAX_PERSIST_PMEM) {
+		int ret = reflush_others(dev);
+
+		if (ret < 0)
+			return ret;
+	}
 	if (dax_rec_active()) {
 		int ret = dax_rec_drain(dev);
 

@@ -179,8 +179,30 @@ def crash_points(records, base, scope="device"):
             changed = False
         for fl in done:
             apply(durable[rec.dev], fl)
-        pending[rec.dev] = [fl for fl in pending[rec.dev] if all(fl is not d for d in done)]
+        rest = [fl for fl in pending[rec.dev] if all(fl is not d for d in done)]
+        # an older flush still pending cannot write back older bytes over
+        # newer ones that are durable now: a line holds one content
+        for d in done:
+            rest = [piece for fl in rest
+                    for piece in (_subtract(fl, d.off, d.off + len(d.data))
+                                  if fl.index < d.index else [fl])]
+        pending[rec.dev] = rest
     yield snapshot(len(records))
+
+
+def _subtract(fl, lo, hi):
+    """The parts of flush fl outside [lo, hi), as flushes of the same record."""
+    end = fl.off + len(fl.data)
+    if hi <= fl.off or lo >= end:
+        return [fl]
+    out = []
+    if fl.off < lo:
+        out.append(Flush(fl.index, fl.pid, fl.tid, fl.mode, fl.dev, fl.devsize, fl.off,
+                         fl.data[:lo - fl.off]))
+    if hi < end:
+        out.append(Flush(fl.index, fl.pid, fl.tid, fl.mode, fl.dev, fl.devsize, hi,
+                         fl.data[hi - fl.off:]))
+    return out
 
 
 def apply(img, fl, lines=None):

@@ -133,6 +133,54 @@ static int child_threads(const char *path)
 	return 0;
 }
 
+static void *flush_page_one(void *p)
+{
+	struct thread_arg *a = p;
+
+	a->ret = dax_device_flush(a->dev, PG, 8);
+	return NULL;
+}
+
+/* Flushes in another thread, drains in this one, and flushes+drains here. */
+static int child_cross_thread(const char *path)
+{
+	struct dax_device *dev = child_open(path);
+	struct thread_arg a;
+	pthread_t th;
+	char *k;
+	int ret;
+
+	if (!dev || dax_direct_access(dev, 0, 2, DAX_ACCESS, (void **)&k, NULL) != 2)
+		return 2;
+	memcpy(k + PG, "thread-a", 8);
+	a = (struct thread_arg){ .dev = dev };
+	if (pthread_create(&th, NULL, flush_page_one, &a))
+		return 4;
+	pthread_join(th, NULL);
+	if (a.ret < 0)
+		return 10 + (-a.ret & 0x7f);
+	ret = dax_device_drain(dev);
+	memcpy(k, "mine", 4);
+	if (ret == 0)
+		ret = dax_device_persist(dev, 0, 4);
+	dax_device_put(&dev);
+	return ret < 0 ? 10 + (-ret & 0x7f) : 0;
+}
+
+/* More separate flushes than the table of unfenced ranges holds, no drain. */
+static int child_many_flushes(const char *path)
+{
+	struct dax_device *dev = child_open(path);
+	int ret = 0;
+
+	if (!dev)
+		return 2;
+	for (unsigned i = 0; i < 300 && ret == 0; i++)
+		ret = dax_device_flush(dev, (uint64_t)i * 128 % (16 * PG), 64);
+	dax_device_put(&dev);
+	return ret < 0 ? 10 + (-ret & 0x7f) : 0;
+}
+
 /* ---- the parent side ------------------------------------------------------ */
 
 static char env_buf[600];
@@ -333,7 +381,54 @@ static int test_recorder_keeps_concurrent_records_whole(void)
 			CHECK(*p == hex[(p - hex) % 2]);
 		flushes++;
 	}
-	CHECK_EQ(flushes, NTHREADS * PER_THREAD);
+	/* plus the pages a drain flushed again for the other threads */
+	CHECK(flushes >= NTHREADS * PER_THREAD);
+	return T_PASS;
+}
+
+static int test_drain_flushes_other_threads_ranges_again_first(void)
+{
+	const char *dev = t_file("pmem", 2 * PG, 0), *trace = t_path("trace");
+	const char *env[] = { trace_env(trace), "PMEM_IS_PMEM_FORCE=1", NULL };
+	const char *args[] = { "cross-thread", dev, NULL };
+	char line[512], want[512], *text;
+	long pid, tid_a, tid;
+
+	CHECK(dev);
+	CHECK_EQ(t_reexec(env, args), 0);
+	CHECK((text = slurp(trace)));
+	/* thread A's flush, the main thread's flush of the same bytes, its drain */
+	CHECK(line_at(text, 1, line, sizeof(line)) == 0);
+	CHECK(sscanf(line, "F %ld %ld ", &pid, &tid_a) == 2);
+	CHECK(line_at(text, 2, line, sizeof(line)) == 0);
+	CHECK(sscanf(line, "F %ld %ld ", &pid, &tid) == 2);
+	CHECK(tid != tid_a);
+	snprintf(want, sizeof(want), "F %ld %ld pmem %s %u %u 8 7468726561642d61", pid, tid, dev,
+		 2 * PG, PG);
+	CHECK(strcmp(line, want) == 0);
+	CHECK(line_at(text, 3, line, sizeof(line)) == 0);
+	CHECK(line[0] == 'S');
+	/* a flush and drain of one thread: nothing flushed twice */
+	CHECK(line_at(text, 4, line, sizeof(line)) == 0);
+	CHECK(line[0] == 'F');
+	CHECK(line_at(text, 5, line, sizeof(line)) == 0);
+	CHECK(line[0] == 'S');
+	CHECK(line_at(text, 6, line, sizeof(line)) < 0);
+	return T_PASS;
+}
+
+static int test_full_unfenced_table_drains_in_the_flush(void)
+{
+	const char *dev = t_file("pmem", 16 * PG, 0), *trace = t_path("trace");
+	const char *env[] = { trace_env(trace), "PMEM_IS_PMEM_FORCE=1", NULL };
+	const char *args[] = { "many-flushes", dev, NULL };
+	char *text;
+
+	CHECK(dev);
+	CHECK_EQ(t_reexec(env, args), 0);
+	CHECK((text = slurp(trace)));
+	CHECK_EQ(count_lines(text, 'F'), 300);
+	CHECK(count_lines(text, 'S') >= 2);
 	return T_PASS;
 }
 
@@ -346,6 +441,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_recorder_appends_to_existing_trace_without_second_header),
 	T_CASE(test_recorder_escapes_mark_labels),
 	T_CASE(test_recorder_keeps_concurrent_records_whole),
+	T_CASE(test_drain_flushes_other_threads_ranges_again_first),
+	T_CASE(test_full_unfenced_table_drains_in_the_flush),
 };
 
 int main(int argc, char **argv)
@@ -361,6 +458,10 @@ int main(int argc, char **argv)
 			return child_mark(argv[3]);
 		if (strcmp(argv[2], "threads") == 0)
 			return child_threads(argv[3]);
+		if (strcmp(argv[2], "cross-thread") == 0)
+			return child_cross_thread(argv[3]);
+		if (strcmp(argv[2], "many-flushes") == 0)
+			return child_many_flushes(argv[3]);
 		return 99;
 	}
 	return T_MAIN(cases);
