@@ -62,6 +62,15 @@ def test_crash_states_on_other_layouts_recover_clean(layout, tmp_path):
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr
 
 
+def test_fsync_in_another_thread_is_durable_with_per_cpu_fences(tmp_path):
+    # the daemon writes data in one worker thread and fsyncs in another; a
+    # pmem drain (sfence) orders only its own CPU's flushes
+    need_built(BUILD_DIR)
+    res = crash_run(BUILD_DIR, tmp_path / "work", "-w", "append", "-w", "bigfile",
+                    "--fence-scope", "thread", "--random", "2", "--no-torn")
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr
+
+
 @pytest.mark.parametrize("name", ["orphan", "rename"])
 def test_power_loss_during_recovery_recovers_clean(name, tmp_path):
     need_built(BUILD_DIR)
