@@ -13,15 +13,15 @@
 
 extern char **environ;
 
-static int usage(void)
+static int usage(FILE *out, int status)
 {
-	fprintf(stderr, "usage: daxfs-map-example FILE [MESSAGE]\n"
+	fprintf(out, "usage: daxfs-map-example FILE [MESSAGE]\n"
 		"  Maps the first 64 KiB of FILE (on a daxfs-fuse mount, created if needed)\n"
 		"  with libdaxfs, writes MESSAGE at its start through the mapping, persists it\n"
 		"  and runs `daxfs-ctl map FILE` to show the chain down to the backing files\n"
 		"  ($DAXFS_CTL names the daxfs-ctl to run).\n"
-		"exit status: 0 done, 1 an error.\n");
-	return 1;
+		"exit status: 0 done, 1 an error, 2 a usage error.\n");
+	return status;
 }
 
 /* daxfs-ctl map FILE: where the bytes just stored live. */
@@ -49,8 +49,10 @@ int main(int argc, char **argv)
 	void *addr;
 	int fd, err;
 
-	if (argc < 2 || argc > 3 || strcmp(argv[1], "--help") == 0)
-		return usage();
+	if (argc == 2 && strcmp(argv[1], "--help") == 0)
+		return usage(stdout, 0);
+	if (argc < 2 || argc > 3)
+		return usage(stderr, 2);
 	fd = open(argv[1], O_RDWR | O_CREAT, 0644);
 	if (fd < 0) {
 		fprintf(stderr, "daxfs-map-example: %s: %s\n", argv[1], strerror(errno));
