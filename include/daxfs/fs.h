@@ -37,7 +37,15 @@ enum dfs_dax_mode {
 struct dfs_mount_opts {
 	bool rdonly;
 	enum dfs_dax_mode dax;
+	/* 0 (the default): every modifying call is durable when it returns, as
+	 * on PMFS and NOVA (its transaction commits and the data it wrote is
+	 * persisted before it returns), so that a syncfs FUSE cannot forward
+	 * finds nothing left to do. N > 0: metadata is batched and committed
+	 * every N ms, at fsync/syncfs/DFS_WRITE_SYNC and at unmount (ext4's
+	 * commit=); at most DFS_COMMIT_MAX_MS. */
+	unsigned commit_interval_ms;
 };
+#define DFS_COMMIT_MAX_MS (24u * 3600 * 1000)
 
 struct dfs;
 

@@ -301,7 +301,9 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 	ip = p->ip;
 	if (copied > wr->bytes)
 		copied = wr->bytes;
-	const bool sync = p->flags & DFS_WRITE_SYNC;
+	/* a synchronous mount persists every write, so that the WRITE requests
+	 * a kernel syncfs sends are durable when they are answered */
+	const bool sync = (p->flags & DFS_WRITE_SYNC) || dfs_sync_mode(fs);
 	size_t left = copied;
 	for (unsigned i = 0; i < p->npieces && left && !err; i++) {
 		size_t n = p->pieces[i].len < left ? p->pieces[i].len : left;
@@ -325,6 +327,13 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 		}
 		if (!e2 && sync)
 			e2 = dfs_commit_inode(fs, ip);
+		e2 = dfs_txn_end(fs, e2);
+		pthread_mutex_unlock(&fs->meta);
+		err = err ? err : e2;
+	} else if (dfs_sync_mode(fs)) {
+		/* blocks write_begin allocated for a copy that did not happen */
+		pthread_mutex_lock(&fs->meta);
+		int e2 = dfs_txn_end(fs, 0);
 		pthread_mutex_unlock(&fs->meta);
 		err = err ? err : e2;
 	}
@@ -556,6 +565,7 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 			err = dfs_inode_write(fs, ip);
 		}
 	}
+	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, true);
 	return err;

@@ -505,5 +505,6 @@ void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write)
 	if (ip->pins == 0 && ip->nlookup == 0 && ip->d.nlink == 0 && !fs->rdonly &&
 	    dfs_txn_reserve(fs, 64) == 0)
 		(void)dfs_inode_maybe_release(fs, ip);   /* failures leave it on the orphan list */
+	(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
 	pthread_mutex_unlock(&fs->meta);
 }

@@ -120,7 +120,7 @@ enum {
 	DFS_FAIL_BEFORE_CHECKPOINT = 2,      /* committed, home blocks not written */
 };
 
-#define DFS_COMMIT_INTERVAL_MS 5000
+#define DFS_COMMIT_INTERVAL_MS 5000     /* fsck's batching interval (it has no committer) */
 
 /* ---- device I/O (super.c) ---- */
 int dfs_dev_read(struct dfs *fs, uint64_t blk, void *buf, size_t nblocks);
@@ -157,6 +157,12 @@ int dfs_txn_reserve(struct dfs *fs, uint64_t nblocks);
 int dfs_commit(struct dfs *fs);
 /* Commits if inode's changes are not durable yet. */
 int dfs_commit_inode(struct dfs *fs, struct dfs_inode *ip);
+/* Whether every call is durable at return (commit_interval_ms == 0). */
+bool dfs_sync_mode(const struct dfs *fs);
+/* Ends a modifying call, meta held: on a synchronous mount commits what the
+ * call dirtied (also after a failure: its partial changes are consistent,
+ * as with a batched commit). Returns err if set, else the commit's result. */
+int dfs_txn_end(struct dfs *fs, int err);
 
 /* ---- allocator (alloc.c) ---- */
 int dfs_alloc_load(struct dfs *fs);

@@ -106,6 +106,14 @@ int dfs_iomap_begin(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 				(unsigned long long)ino);
 	else
 		err = dfs_iomap_begin_locked(fs, ip, pos, length, flags, out);
+	if (flags & DFS_IOMAP_WRITE) {
+		/* an allocation is durable before the caller stores through it */
+		pthread_mutex_lock(&fs->meta);
+		err = dfs_txn_end(fs, err);
+		if (!err && !(ip->dirty_tid > fs->committed_tid))
+			out->flags &= (uint16_t)~DFS_IOMAP_F_DIRTY;
+		pthread_mutex_unlock(&fs->meta);
+	}
 	dfs_inode_unlock_data(fs, ip, needs_write_lock(flags));
 	return err;
 }
@@ -130,6 +138,7 @@ int dfs_iomap_end(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 		ip->d.ctime = ip->d.mtime;
 		err = dfs_inode_write(fs, ip);
 	}
+	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, true);
 	return err;

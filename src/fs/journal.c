@@ -312,6 +312,23 @@ int dfs_txn_reserve(struct dfs *fs, uint64_t nblocks)
 	return 0;
 }
 
+bool dfs_sync_mode(const struct dfs *fs)
+{
+	return fs->opts.commit_interval_ms == 0;
+}
+
+/* The whole commit (log, commit record, checkpoint) runs per call: the
+ * design's one transaction in flight stays as it is, and the price is a few
+ * flushes per call, which pmem makes cheap. */
+int dfs_txn_end(struct dfs *fs, int err)
+{
+	int cerr = 0;
+
+	if (dfs_sync_mode(fs) && fs->ndirty && !fs->rdonly && !fs->shutdown)
+		cerr = dfs_commit(fs);
+	return err ? err : cerr;
+}
+
 int dfs_commit_inode(struct dfs *fs, struct dfs_inode *ip)
 {
 	if (ip && ip->dirty_tid <= fs->committed_tid)

@@ -54,6 +54,7 @@ static void touch(struct dfs_inode *ip, bool mtime)
 		return err;                                              \
 	}
 #define META_END(fs)                                                     \
+	err = dfs_txn_end(fs, err);                                      \
 	dfs_icache_trim(fs);                                             \
 	pthread_mutex_unlock(&(fs)->meta);                               \
 	return err;
@@ -94,6 +95,7 @@ void dfs_forget(struct dfs *fs, uint64_t ino, uint64_t nlookup)
 		    dfs_txn_reserve(fs, NS_RESERVE) == 0)
 			(void)dfs_inode_maybe_release(fs, ip);   /* on failure it stays an orphan */
 	}
+	(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
 	pthread_mutex_unlock(&fs->meta);
 }
 
@@ -170,6 +172,7 @@ int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned 
 	if (out)
 		dfs_inode_stat(fs, ip, out);
 out:
+	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, true);
 	return err;

@@ -83,7 +83,12 @@ static void *committer_main(void *arg)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += DFS_COMMIT_INTERVAL_MS / 1000;
+		ts.tv_sec += fs->opts.commit_interval_ms / 1000;
+		ts.tv_nsec += (long)(fs->opts.commit_interval_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
 		pthread_cond_timedwait(&fs->commit_cond, &fs->meta, &ts);
 		if (!fs->stopping && fs->ndirty && !fs->shutdown)
 			(void)dfs_commit(fs);   /* a failure shuts the fs down; callers see it */
@@ -208,6 +213,9 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 		opts = &defaults;
 	if (opts->dax != DFS_DAX_INODE && opts->dax != DFS_DAX_ALWAYS && opts->dax != DFS_DAX_NEVER)
 		return daxfs_err(-EINVAL, "unknown dax mode %d", (int)opts->dax);
+	if (opts->commit_interval_ms > DFS_COMMIT_MAX_MS)
+		return daxfs_err(-EINVAL, "commit interval %u ms is longer than the maximum %u ms",
+				 opts->commit_interval_ms, DFS_COMMIT_MAX_MS);
 	if ((err = table_facts(md, &f)))
 		return err;
 	if (!(fs = fs_alloc(md)))
@@ -242,7 +250,9 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 		fs->sb.mount_count++;
 		if ((err = super_dirty(fs)) || (err = dfs_commit(fs)))
 			goto fail;
-		if (!fsck && pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
+		/* a synchronous mount commits in every call: nothing to batch */
+		if (!fsck && !dfs_sync_mode(fs) &&
+		    pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
 			fs->committer_running = true;
 	}
 	*out = fs;
@@ -260,7 +270,9 @@ int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struc
 
 int dfs_mount_fsck(struct mapped_device *md, bool check_only, struct dfs **out)
 {
-	struct dfs_mount_opts o = { .rdonly = check_only, .dax = DFS_DAX_NEVER };
+	/* batched: fsck commits its repairs itself */
+	struct dfs_mount_opts o = { .rdonly = check_only, .dax = DFS_DAX_NEVER,
+				    .commit_interval_ms = DFS_COMMIT_INTERVAL_MS };
 
 	return mount_common(md, &o, true, check_only, out);
 }

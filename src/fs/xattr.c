@@ -178,6 +178,7 @@ int dfs_setxattr(struct dfs *fs, uint64_t ino, const char *name, const void *val
 	dfs_now(&ip->d.ctime);
 	err = dfs_inode_write(fs, ip);
 out:
+	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
 	return err;
 }
@@ -280,6 +281,7 @@ int dfs_removexattr(struct dfs *fs, uint64_t ino, const char *name)
 	dfs_now(&ip->d.ctime);
 	err = dfs_inode_write(fs, ip);
 out:
+	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
 	return err;
 }

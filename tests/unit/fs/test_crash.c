@@ -25,19 +25,22 @@ static int fsck_clean(struct mapped_device *md)
 	return (int)r.problems;
 }
 
-/* Makes a change, then stops the commit at point and drops the fs unwritten. */
+/* Makes a change, then stops the commit at point and drops the fs unwritten.
+ * The mount batches, so that the change waits in the running transaction. */
 static int crash_during_commit(struct mapped_device *md, struct dfs **fs, int point)
 {
+	const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
 	struct stat st;
 	int err;
 
+	if ((err = dfs_unmount(fs)) || (err = dfs_mount(md, &batched, fs)))
+		return err;
 	if ((err = dfs_mknod(*fs, DFS_ROOT_INO, "new", S_IFREG | 0644, 0, &t_cred, &st)))
 		return err;
 	(*fs)->fail_point = point;
 	if (dfs_sync(*fs) != -EIO)
 		return -1;
 	dfs_abandon(fs);
-	(void)md;
 	return 0;
 }
 

@@ -23,10 +23,14 @@ static int test_iomap_hole_reports_hole(void)
 
 static int test_iomap_write_allocates_new_and_dirty(void)
 {
-	struct dfs **fs = t_newfs(64 * MB, NULL);
+	const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
 	struct dfs_iomap m, again;
 
 	CHECK(fs);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(dfs_mount(md, &batched, fs), 0);     /* the allocation waits for a commit */
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
 	CHECK_EQ(dfs_iomap_begin(*fs, ino, 0, 16384, DFS_IOMAP_WRITE, &m), 0);
 	CHECK_EQ(m.type, DFS_IOMAP_MAPPED);
@@ -42,6 +46,19 @@ static int test_iomap_write_allocates_new_and_dirty(void)
 	struct stat st;
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
 	CHECK_EQ(st.st_size, 16384);
+	return T_PASS;
+}
+
+static int test_iomap_write_on_synchronous_mount_is_committed(void)
+{
+	struct dfs **fs = t_newfs(64 * MB, NULL);     /* commit=0, the default */
+	struct dfs_iomap m;
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
+	CHECK_EQ(dfs_iomap_begin(*fs, ino, 0, 16384, DFS_IOMAP_WRITE, &m), 0);
+	CHECK(m.flags & DFS_IOMAP_F_NEW);
+	CHECK(!(m.flags & DFS_IOMAP_F_DIRTY));        /* MAP_SYNC needs no fsync */
 	return T_PASS;
 }
 
@@ -150,6 +167,7 @@ static int test_dax_read_across_bad_block_is_short_then_error(void)
 static const struct t_case cases[] = {
 	T_CASE(test_iomap_hole_reports_hole),
 	T_CASE(test_iomap_write_allocates_new_and_dirty),
+	T_CASE(test_iomap_write_on_synchronous_mount_is_committed),
 	T_CASE(test_iomap_fallocated_range_is_unwritten_until_written),
 	T_CASE(test_iomap_zero_length_gives_einval),
 	T_CASE(test_bio_read_across_error_target_is_short_then_eio),
