@@ -25,6 +25,7 @@ struct options {
 	char *dax;
 	int dax_legacy;		/* bare "-o dax", the old spelling of dax=always */
 	int rdonly;
+	char *commit;		/* commit=SECONDS */
 };
 
 enum {
@@ -35,6 +36,7 @@ enum {
 static const struct fuse_opt option_spec[] = {
 	{ "dax=%s", offsetof(struct options, dax), 0 },
 	{ "dax", offsetof(struct options, dax_legacy), 1 },
+	{ "commit=%s", offsetof(struct options, commit), 0 },
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	/* fstab's placeholder, which mount.fuse3 passes on */
@@ -52,6 +54,10 @@ static void usage(const char *prog)
 	       "                               (inode, the default), refuse a table that is\n"
 	       "                               not DAX-capable (always), or serve all data\n"
 	       "                               through the bio path (never)\n"
+	       "    -o commit=SECONDS          batch metadata and commit it every SECONDS\n"
+	       "                               (and at fsync); 0, the default, makes every\n"
+	       "                               call durable when it returns, so sync(1)\n"
+	       "                               and syncfs work\n"
 	       "    -o ro                      mount read-only\n"
 	       "    -o allow_other             allow access by other users\n"
 	       "default_permissions is always on: the kernel checks access modes.\n\n",
@@ -109,6 +115,28 @@ static int parse_dax(const struct options *o, enum dfs_dax_mode *out)
 	return -1;
 }
 
+/* commit=SECONDS: whole seconds, as ext4's, up to DFS_COMMIT_MAX_MS. */
+static int parse_commit(const struct options *o, unsigned *ms)
+{
+	const unsigned max_s = DFS_COMMIT_MAX_MS / 1000;
+	unsigned long s;
+	char *end;
+
+	*ms = 0;
+	if (!o->commit)
+		return 0;
+	errno = 0;
+	s = strtoul(o->commit, &end, 10);
+	if (!o->commit[0] || *end || o->commit[0] == '-' || o->commit[0] == '+' || errno ||
+	    s > max_s) {
+		fprintf(stderr, "daxfs-fuse: invalid option commit=%s: expected whole seconds "
+			"from 0 (every call durable) to %u\n", o->commit, max_s);
+		return -1;
+	}
+	*ms = (unsigned)s * 1000;
+	return 0;
+}
+
 /* "-o fsname=SOURCE", with the commas and backslashes of SOURCE escaped as
  * libfuse's option splitter expects. */
 static int add_fsname(struct fuse_args *args, const char *source)
@@ -143,11 +171,13 @@ static const char *why(int err)
 
 /* Opens SOURCE, locks every backing file against a second mount, mounts the
  * filesystem. Errors go to stderr: nothing is mounted yet. */
-static int mount_fs(const struct options *o, enum dfs_dax_mode dax, struct dfuse *df)
+static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned commit_ms,
+		    struct dfuse *df)
 {
 	struct dfs_mount_opts mopts = {
 		.rdonly = o->rdonly != 0,
 		.dax = dax,
+		.commit_interval_ms = commit_ms,
 	};
 	int err;
 
@@ -286,6 +316,7 @@ int main(int argc, char **argv)
 	struct dfuse df = { .timeout = DFUSE_TIMEOUT };
 	struct fuse_session *se = NULL;
 	enum dfs_dax_mode dax;
+	unsigned commit_ms;
 	int ready_fd = -1;
 	int ret = 1;
 	int err;
@@ -320,7 +351,7 @@ int main(int argc, char **argv)
 			argv[0], argv[0]);
 		goto out_args;
 	}
-	if (parse_dax(&o, &dax) != 0)
+	if (parse_dax(&o, &dax) != 0 || parse_commit(&o, &commit_ms) != 0)
 		goto out_args;
 	log_debug = copts.debug != 0;
 
@@ -333,7 +364,7 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &dfuse_ops, sizeof(dfuse_ops), &df);
 	if (!se)
 		goto out_args;
-	if (mount_fs(&o, dax, &df) != 0)
+	if (mount_fs(&o, dax, commit_ms, &df) != 0)
 		goto out_session;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_fs;
@@ -375,6 +406,7 @@ out_args:
 	free(copts.mountpoint);
 	free(o.source);
 	free(o.dax);
+	free(o.commit);
 	fuse_opt_free_args(&args);
 	return ret;
 }
