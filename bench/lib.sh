@@ -1,4 +1,4 @@
-# bench/lib.sh - what bench/run.sh and bench/profile.sh share: dependencies,
+# bench/lib.sh - what the bench scripts (run.sh, profile.sh, dmap.sh) share: dependencies,
 # the build, scratch space, and mounting daxfs-fuse and tmpfs (sourced, not run).
 #
 # The caller sets `root` (top of the checkout) and `build`, then calls
