@@ -303,7 +303,8 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 		copied = wr->bytes;
 	/* a synchronous mount persists every write, so that the WRITE requests
 	 * a kernel syncfs sends are durable when they are answered */
-	const bool sync = (p->flags & DFS_WRITE_SYNC) || dfs_sync_mode(fs);
+	const bool osync = p->flags & DFS_WRITE_SYNC;
+	const bool sync = osync || dfs_sync_mode(fs);
 	size_t left = copied;
 	for (unsigned i = 0; i < p->npieces && left && !err; i++) {
 		size_t n = p->pieces[i].len < left ? p->pieces[i].len : left;
@@ -325,9 +326,9 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 			ip->d.ctime = ip->d.mtime;
 			e2 = dfs_inode_write(fs, ip);
 		}
-		if (!e2 && sync)
+		if (!e2 && osync)
 			e2 = dfs_commit_inode(fs, ip);
-		e2 = dfs_txn_end(fs, e2);
+		e2 = dfs_txn_end(fs, e2);     /* not while suspended, see there */
 		pthread_mutex_unlock(&fs->meta);
 		err = err ? err : e2;
 	} else if (dfs_sync_mode(fs)) {

@@ -120,7 +120,7 @@ enum {
 	DFS_FAIL_BEFORE_CHECKPOINT = 2,      /* committed, home blocks not written */
 };
 
-#define DFS_COMMIT_INTERVAL_MS 5000     /* fsck's batching interval (it has no committer) */
+#define DFS_COMMIT_INTERVAL_MS 5000     /* fsck's batching; a synchronous mount's fallback */
 
 /* ---- device I/O (super.c) ---- */
 int dfs_dev_read(struct dfs *fs, uint64_t blk, void *buf, size_t nblocks);
@@ -159,6 +159,8 @@ int dfs_commit(struct dfs *fs);
 int dfs_commit_inode(struct dfs *fs, struct dfs_inode *ip);
 /* Whether every call is durable at return (commit_interval_ms == 0). */
 bool dfs_sync_mode(const struct dfs *fs);
+/* Whether the mapped device is suspended (its bios wait for resume). */
+bool dfs_dev_suspended(struct dfs *fs);
 /* Ends a modifying call, meta held: on a synchronous mount commits what the
  * call dirtied (also after a failure: its partial changes are consistent,
  * as with a batched commit). Returns err if set, else the commit's result. */

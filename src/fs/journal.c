@@ -317,14 +317,26 @@ bool dfs_sync_mode(const struct dfs *fs)
 	return fs->opts.commit_interval_ms == 0;
 }
 
+bool dfs_dev_suspended(struct dfs *fs)
+{
+	struct dm_md_info info;
+
+	dm_md_get_info(fs->md, &info);
+	return info.suspended;
+}
+
 /* The whole commit (log, commit record, checkpoint) runs per call: the
  * design's one transaction in flight stays as it is, and the price is a few
- * flushes per call, which pmem makes cheap. */
+ * flushes per call. While the device is suspended without lockfs its bios
+ * wait for resume, so the commit is left to the next call or the committer
+ * after resume (as the kernel holds only O_SYNC writers then, not buffered
+ * ones): a commit here would hold the caller, and meta, until resume. */
 int dfs_txn_end(struct dfs *fs, int err)
 {
 	int cerr = 0;
 
-	if (dfs_sync_mode(fs) && fs->ndirty && !fs->rdonly && !fs->shutdown)
+	if (dfs_sync_mode(fs) && fs->ndirty && !fs->rdonly && !fs->shutdown &&
+	    !dfs_dev_suspended(fs))
 		cerr = dfs_commit(fs);
 	return err ? err : cerr;
 }

@@ -74,23 +74,28 @@ struct mapped_device *dfs_md(const struct dfs *fs)
 	return fs->md;
 }
 
+/* Batched mounts commit every commit_interval_ms; synchronous ones commit in
+ * every call, and the committer only picks up what a call left while the
+ * device was suspended (dfs_txn_end), every DFS_COMMIT_INTERVAL_MS. */
 static void *committer_main(void *arg)
 {
 	struct dfs *fs = arg;
+	const unsigned ms = dfs_sync_mode(fs) ? DFS_COMMIT_INTERVAL_MS : fs->opts.commit_interval_ms;
 
 	pthread_mutex_lock(&fs->meta);
 	while (!fs->stopping) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += fs->opts.commit_interval_ms / 1000;
-		ts.tv_nsec += (long)(fs->opts.commit_interval_ms % 1000) * 1000000;
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (long)(ms % 1000) * 1000000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
 		pthread_cond_timedwait(&fs->commit_cond, &fs->meta, &ts);
-		if (!fs->stopping && fs->ndirty && !fs->shutdown)
+		/* a suspended device would hold the commit, and meta, until resume */
+		if (!fs->stopping && fs->ndirty && !fs->shutdown && !dfs_dev_suspended(fs))
 			(void)dfs_commit(fs);   /* a failure shuts the fs down; callers see it */
 	}
 	pthread_mutex_unlock(&fs->meta);
@@ -250,9 +255,7 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 		fs->sb.mount_count++;
 		if ((err = super_dirty(fs)) || (err = dfs_commit(fs)))
 			goto fail;
-		/* a synchronous mount commits in every call: nothing to batch */
-		if (!fsck && !dfs_sync_mode(fs) &&
-		    pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
+		if (!fsck && pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
 			fs->committer_running = true;
 	}
 	*out = fs;
