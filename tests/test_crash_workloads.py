@@ -21,10 +21,9 @@ import workloads  # noqa: E402
 # journal header fails them (see there), so that every workload still guards
 # everything else.
 BOUNDED = ["--max-points", "8", "--random", "2", "--seed", "1", "--no-torn"]
-# syncfs does not reach a FUSE daemon (the kernel forwards it for virtiofs
-# only) and the filesystem commits at fsync, so a crash after syncfs loses
-# what syncfs acknowledged.
-KNOWN_BROKEN = {"syncfs": "syncfs on daxfs-fuse returns before anything is durable"}
+# Workloads expected to fail, with the reason (none now: syncfs, which never
+# reaches a FUSE daemon, holds since every call is durable at return).
+KNOWN_BROKEN = {}
 
 
 def need_built(build):
