@@ -216,3 +216,14 @@ def test_pending_flush_never_overwrites_newer_durable_bytes():
     (_, end) = pt.crash_points(recs, {DEV: bytes(SIZE)}, scope="thread")
     assert end.durable[DEV][:4] == b"\0NN\0"
     assert sorted((fl.off, fl.data) for fl in end.pending) == [(0, b"o"), (3, b"o")]
+
+
+def test_oracle_allows_a_size_inside_a_write_in_flight_only():
+    s0 = {".": ROOT, "f": entry(2)}
+    s1 = {".": ROOT, "f": entry(2, data=b"\x05" * 100)}
+    rec = recording(s0, s1)
+    rec["steps"] = [("write", "f", 0, 100, 1)]
+    part = {".": ROOT, "f": entry(2, data=b"\x05" * 60)}
+    assert oracle.check(rec, 1, 0, part) == []          # the write had not returned
+    (p,) = oracle.check(rec, 1, 1, part)
+    assert "size 60 was never its size" in p
