@@ -36,7 +36,7 @@ def built(name):
 
 
 def need(name):
-    """Path of a built program; skips the test when it is not built."""
+    """Path of a built program; fails the test when it is not built."""
     return tool(name)
 
 

@@ -29,7 +29,7 @@ KNOWN_BROKEN = {}
 def need_built(build):
     for p in ("src/fuse/daxfs-fuse", "tools/mkfs.daxfs", "tools/fsck.daxfs"):
         if not (build / p).exists():
-            pytest.skip(f"{p} not built in {build}")
+            pytest.fail(f"{p} not built in {build}")
     if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
         pytest.skip("FUSE is not available")
 

@@ -33,7 +33,7 @@ int main(void)
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     if not (BUILD_DIR / "tools" / "daxfs-ctl").exists():
-        pytest.skip(f"daxfs-ctl not built in {BUILD_DIR}")
+        pytest.fail(f"daxfs-ctl not built in {BUILD_DIR}")
     root = tmp_path_factory.mktemp("destdir")
     r = subprocess.run(["meson", "install", "-C", str(BUILD_DIR), "--no-rebuild", "--quiet",
                         "--destdir", str(root)], capture_output=True, text=True, timeout=300)

@@ -60,7 +60,7 @@ def can_mount():
 
 def require_mount():
     if not can_mount():
-        pytest.skip("mkfs.daxfs or daxfs-fuse not built")
+        pytest.fail("mkfs.daxfs or daxfs-fuse not built")
     if not os.access("/dev/fuse", os.R_OK | os.W_OK) or not shutil.which("fusermount3"):
         pytest.skip("needs /dev/fuse and fusermount3")
 
