@@ -96,8 +96,11 @@ static int check_supers(struct fsck *c, struct mapped_device *md, bool *bad_copy
 	return 0;
 }
 
-/* A damaged journal header stops every mount; -y writes a fresh one (any
- * log in the journal is lost, the rest of the filesystem is checked). */
+/* A damaged journal header is a problem either way. When the log still holds
+ * the transaction the header was being advanced past (a torn header write),
+ * the mount below recovers from the log, and rewrites the header unless -n.
+ * Otherwise it stops every mount; -y writes a fresh one (any log in the
+ * journal is lost, the rest of the filesystem is checked). */
 static int check_journal_header(struct fsck *c, struct mapped_device *md, const struct dfs_super *sb)
 {
 	uint8_t *b = malloc(DFS_BLOCK_SIZE);
@@ -112,6 +115,13 @@ static int check_journal_header(struct fsck *c, struct mapped_device *md, const 
 	free(b);
 	if (ok)
 		return 0;
+	uint64_t lseq;
+	if (!err && dfs_journal_log_seq(md, sb, &lseq) == 0) {
+		problem(c, c->repair, "journal header (block %llu) is damaged; recovered from "
+			"the log (transaction %llu)", (unsigned long long)sb->journal_start,
+			(unsigned long long)lseq);
+		return 0;
+	}
 	problem(c, c->repair, "journal header (block %llu) is damaged",
 		(unsigned long long)sb->journal_start);
 	if (!c->repair)

@@ -151,6 +151,11 @@ void dfs_buf_destroy_all(struct dfs *fs);
 /* ---- journal (journal.c) ---- */
 int dfs_journal_format(struct mapped_device *md, const struct dfs_super *sb, uint64_t seq);
 int dfs_journal_recover(struct dfs *fs);
+/* When the journal header is damaged: the sequence of the transaction the log
+ * holds, from its first block (a descriptor or commit record of this
+ * filesystem), which recovery redoes before going on with seq + 1 (journal.c
+ * says why that is sound). 0, or -EIO naming the header if no such block. */
+int dfs_journal_log_seq(struct mapped_device *md, const struct dfs_super *sb, uint64_t *seq);
 /* Makes room for an operation dirtying at most nblocks (commits if needed). */
 int dfs_txn_reserve(struct dfs *fs, uint64_t nblocks);
 /* Commits the running transaction and checkpoints it. */

@@ -18,6 +18,15 @@
  * transaction is checkpointed before the next one starts, no revoke records
  * are needed, and blocks freed by a transaction stay unallocatable until it
  * is checkpointed (dfs_alloc_commit_done).
+ *
+ * The header is rewritten in place, and pmem makes only aligned 8-byte
+ * stores atomic, so a power loss during that write can leave a header that
+ * fails its crc. That write comes only after the log's transaction S is
+ * checkpointed and flushed (by commit or by replay), and the next
+ * transaction is logged only after it, so the log still starts with a block
+ * of S naming S and the uuid; redoing S again is harmless (whole blocks), and
+ * the header the write was leaving, S+1, follows: recovery does exactly that
+ * rather than refusing the mount (dfs_journal_log_seq).
  */
 
 static void jhead_encode(const struct dfs *fs, uint64_t seq, uint8_t *b)
@@ -50,6 +59,36 @@ int dfs_journal_format(struct mapped_device *md, const struct dfs_super *sb, uin
 	return err;
 }
 
+static bool jhead_ok(const struct dfs_super *sb, const uint8_t *b)
+{
+	return dfs_get32(b) == DFS_MAGIC_JHEAD && dfs_block_crc_ok(sb->journal_start, b) &&
+	       memcmp(b + 16, sb->uuid, 16) == 0;
+}
+
+int dfs_journal_log_seq(struct mapped_device *md, const struct dfs_super *sb, uint64_t *seq)
+{
+	const uint64_t blk = sb->journal_start + 1;
+	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	int err;
+
+	if (!b)
+		return daxfs_err(-ENOMEM, "journal: out of memory");
+	err = dm_submit_bio(md, DAX_REQ_READ, 0, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE);
+	if (!err) {
+		uint32_t magic = dfs_get32(b);
+
+		if ((magic == DFS_MAGIC_JDESC || magic == DFS_MAGIC_JCOMMIT) &&
+		    dfs_block_crc_ok(blk, b) && memcmp(b + 16, sb->uuid, 16) == 0)
+			*seq = dfs_get64(b + 8);
+		else
+			err = daxfs_err(-EIO, "journal header (block %llu) is damaged and the log "
+					"holds no transaction of this filesystem to recover it from",
+					(unsigned long long)sb->journal_start);
+	}
+	free(b);
+	return err;
+}
+
 static uint64_t jcapacity(uint64_t jblocks)
 {
 	uint64_t room = jblocks - 2;    /* header, commit record */
@@ -71,12 +110,14 @@ int dfs_journal_recover(struct dfs *fs)
 	}
 	if ((err = dfs_dev_read(fs, js, b, 1)))
 		goto out;
-	if (dfs_get32(b) != DFS_MAGIC_JHEAD || !dfs_block_crc_ok(js, b) ||
-	    memcmp(b + 16, fs->sb.uuid, 16) != 0) {
-		err = daxfs_err(-EIO, "journal header (block %llu) is damaged", (unsigned long long)js);
-		goto out;
+	/* a damaged header was being advanced past the log's transaction */
+	const bool head_torn = !jhead_ok(&fs->sb, b);
+	if (head_torn) {
+		if ((err = dfs_journal_log_seq(fs->md, &fs->sb, &seq)))
+			goto out;
+	} else {
+		seq = dfs_get64(b + 8);
 	}
-	seq = dfs_get64(b + 8);
 	fs->jseq = fs->running_tid = seq;
 	fs->committed_tid = seq - 1;
 	home = malloc(fs->jcap * sizeof(*home));
@@ -118,6 +159,18 @@ int dfs_journal_recover(struct dfs *fs)
 		pos += 1 + count;
 	}
 torn:
+	if (!committed && head_torn) {
+		/* nothing to redo, but the header must be whole before the next commit */
+		if (!fs->check_only) {
+			jhead_encode(fs, seq + 1, b);
+			if ((err = dfs_dev_write(fs, js, b, 1, true)))
+				goto out;
+		}
+		fs->jseq = fs->running_tid = seq + 1;
+		fs->committed_tid = seq;
+		err = 0;
+		goto out;
+	}
 	if (!committed)
 		goto out;           /* nothing to redo: a torn or stale log is ignored */
 	if (fs->check_only) {

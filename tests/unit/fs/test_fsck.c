@@ -224,6 +224,8 @@ static int test_fsck_rewrites_damaged_journal_header(void)
 	CHECK_EQ(dfs_unmount(fs), 0);
 	memset(blk, 0xA5, sizeof(blk));
 	CHECK_EQ(dm_submit_bio(md, DAX_REQ_WRITE, DM_BIO_FUA, js * 4096, blk, 4096), 0);
+	/* and the log, which would otherwise recover the header (test_journal.c) */
+	CHECK_EQ(dm_submit_bio(md, DAX_REQ_WRITE, DM_BIO_FUA, (js + 1) * 4096, blk, 4096), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);
 	CHECK_MSG_HAS("journal header");
 	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &r), -EIO);
