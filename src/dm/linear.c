@@ -81,56 +81,6 @@ static int linear_map_bio(struct dm_target *ti, struct dm_bio *bio)
 			     bio->buf, bio->len);
 }
 
-/* linear_dax_pgoff. A device sector that is not on a page boundary is
- * -EINVAL, as bdev_dax_pgoff was up to Linux 5.16; such tables are refused at
- * load anyway (kernel-chain.md Part A 4). */
-static int linear_dax_pgoff(struct dm_target *ti, uint64_t pgoff, struct dax_device **dev,
-			    uint64_t *dev_pgoff)
-{
-	struct dm_map_result m;
-
-	linear_map_sector(ti, pgoff * DAX_PAGE_SECTORS, &m);
-	if (m.dev_sector % DAX_PAGE_SECTORS)
-		return -EINVAL;
-	*dev = m.dev;
-	*dev_pgoff = m.dev_sector / DAX_PAGE_SECTORS;
-	return 0;
-}
-
-static long linear_direct_access(struct dm_target *ti, uint64_t pgoff, long nr_pages,
-				 enum dax_access_mode mode, void **kaddr, uint64_t *pfn)
-{
-	struct dax_device *dev;
-	uint64_t dev_pgoff;
-	int r = linear_dax_pgoff(ti, pgoff, &dev, &dev_pgoff);
-
-	if (r)
-		return r;
-	return dax_direct_access(dev, dev_pgoff, nr_pages, mode, kaddr, pfn);
-}
-
-static int linear_zero_page_range(struct dm_target *ti, uint64_t pgoff, size_t nr_pages)
-{
-	struct dax_device *dev;
-	uint64_t dev_pgoff;
-	int r = linear_dax_pgoff(ti, pgoff, &dev, &dev_pgoff);
-
-	if (r)
-		return r;
-	return dax_zero_page_range(dev, dev_pgoff, nr_pages);
-}
-
-static size_t linear_recovery_write(struct dm_target *ti, uint64_t pgoff, void *addr,
-				    const void *src, size_t bytes)
-{
-	struct dax_device *dev;
-	uint64_t dev_pgoff;
-
-	if (linear_dax_pgoff(ti, pgoff, &dev, &dev_pgoff))
-		return 0;
-	return dax_recovery_write(dev, dev_pgoff, addr, src, bytes);
-}
-
 static int linear_iterate_devices(struct dm_target *ti, dm_iterate_devices_fn fn, void *data)
 {
 	struct linear_c *lc = ti->private;
@@ -155,9 +105,9 @@ const struct target_type dm_linear_target = {
 	.dtr             = linear_dtr,
 	.map_sector      = linear_map_sector,
 	.map_bio         = linear_map_bio,
-	.direct_access   = linear_direct_access,
-	.zero_page_range = linear_zero_page_range,
-	.recovery_write  = linear_recovery_write,
+	.direct_access   = dm_remap_direct_access,
+	.zero_page_range = dm_remap_zero_page_range,
+	.recovery_write  = dm_remap_recovery_write,
 	.iterate_devices = linear_iterate_devices,
 	.status          = linear_status,
 };

@@ -134,54 +134,6 @@ static int stripe_map_bio(struct dm_target *ti, struct dm_bio *bio)
 	return r;
 }
 
-/* stripe_dax_pgoff; an unaligned device sector is -EINVAL as in Linux <= 5.16. */
-static int stripe_dax_pgoff(struct dm_target *ti, uint64_t pgoff, struct dax_device **dev,
-			    uint64_t *dev_pgoff)
-{
-	struct dm_map_result m;
-
-	stripe_map_sector(ti, pgoff * DAX_PAGE_SECTORS, &m);
-	if (m.dev_sector % DAX_PAGE_SECTORS)
-		return -EINVAL;
-	*dev = m.dev;
-	*dev_pgoff = m.dev_sector / DAX_PAGE_SECTORS;
-	return 0;
-}
-
-static long stripe_direct_access(struct dm_target *ti, uint64_t pgoff, long nr_pages,
-				 enum dax_access_mode mode, void **kaddr, uint64_t *pfn)
-{
-	struct dax_device *dev;
-	uint64_t dev_pgoff;
-	int r = stripe_dax_pgoff(ti, pgoff, &dev, &dev_pgoff);
-
-	if (r)
-		return r;
-	return dax_direct_access(dev, dev_pgoff, nr_pages, mode, kaddr, pfn);
-}
-
-static int stripe_zero_page_range(struct dm_target *ti, uint64_t pgoff, size_t nr_pages)
-{
-	struct dax_device *dev;
-	uint64_t dev_pgoff;
-	int r = stripe_dax_pgoff(ti, pgoff, &dev, &dev_pgoff);
-
-	if (r)
-		return r;
-	return dax_zero_page_range(dev, dev_pgoff, nr_pages);
-}
-
-static size_t stripe_recovery_write(struct dm_target *ti, uint64_t pgoff, void *addr,
-				    const void *src, size_t bytes)
-{
-	struct dax_device *dev;
-	uint64_t dev_pgoff;
-
-	if (stripe_dax_pgoff(ti, pgoff, &dev, &dev_pgoff))
-		return 0;
-	return dax_recovery_write(dev, dev_pgoff, addr, src, bytes);
-}
-
 static int stripe_iterate_devices(struct dm_target *ti, dm_iterate_devices_fn fn, void *data)
 {
 	struct stripe_c *sc = ti->private;
@@ -223,9 +175,9 @@ const struct target_type dm_striped_target = {
 	.dtr             = stripe_dtr,
 	.map_sector      = stripe_map_sector,
 	.map_bio         = stripe_map_bio,
-	.direct_access   = stripe_direct_access,
-	.zero_page_range = stripe_zero_page_range,
-	.recovery_write  = stripe_recovery_write,
+	.direct_access   = dm_remap_direct_access,
+	.zero_page_range = dm_remap_zero_page_range,
+	.recovery_write  = dm_remap_recovery_write,
 	.iterate_devices = stripe_iterate_devices,
 	.status          = stripe_status,
 };

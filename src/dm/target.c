@@ -124,3 +124,46 @@ void dm_emit_arg(struct dm_buf *b, const char *arg)
 	}
 	b->s[b->len] = '\0';
 }
+
+static int remap_dax_pgoff(struct dm_target *ti, uint64_t pgoff, struct dax_device **dev,
+			   uint64_t *dev_pgoff)
+{
+	struct dm_map_result m;
+
+	ti->type->map_sector(ti, pgoff * DAX_PAGE_SECTORS, &m);
+	if (m.dev_sector % DAX_PAGE_SECTORS)
+		return -EINVAL;
+	*dev = m.dev;
+	*dev_pgoff = m.dev_sector / DAX_PAGE_SECTORS;
+	return 0;
+}
+
+long dm_remap_direct_access(struct dm_target *ti, uint64_t pgoff, long nr_pages,
+			    enum dax_access_mode mode, void **kaddr, uint64_t *pfn)
+{
+	struct dax_device *dev;
+	uint64_t dev_pgoff;
+	int r = remap_dax_pgoff(ti, pgoff, &dev, &dev_pgoff);
+
+	return r ? r : dax_direct_access(dev, dev_pgoff, nr_pages, mode, kaddr, pfn);
+}
+
+int dm_remap_zero_page_range(struct dm_target *ti, uint64_t pgoff, size_t nr_pages)
+{
+	struct dax_device *dev;
+	uint64_t dev_pgoff;
+	int r = remap_dax_pgoff(ti, pgoff, &dev, &dev_pgoff);
+
+	return r ? r : dax_zero_page_range(dev, dev_pgoff, nr_pages);
+}
+
+size_t dm_remap_recovery_write(struct dm_target *ti, uint64_t pgoff, void *addr,
+			       const void *src, size_t bytes)
+{
+	struct dax_device *dev;
+	uint64_t dev_pgoff;
+
+	if (remap_dax_pgoff(ti, pgoff, &dev, &dev_pgoff))
+		return 0;
+	return dax_recovery_write(dev, dev_pgoff, addr, src, bytes);
+}

@@ -95,6 +95,19 @@ struct target_type {
 	void (*status)(struct dm_target *ti, enum dm_status_type type, struct dm_buf *b);
 };
 
+/*
+ * The DAX ops of a target that only remaps (linear, striped): map the page
+ * through the type's map_sector and call the underlying device. A device
+ * sector off a page boundary is -EINVAL (0 bytes for recovery_write), as
+ * bdev_dax_pgoff was up to Linux 5.16; such tables are refused at load anyway
+ * (kernel-chain.md Part A 4).
+ */
+long dm_remap_direct_access(struct dm_target *ti, uint64_t pgoff, long nr_pages,
+			    enum dax_access_mode mode, void **kaddr, uint64_t *pfn);
+int dm_remap_zero_page_range(struct dm_target *ti, uint64_t pgoff, size_t nr_pages);
+size_t dm_remap_recovery_write(struct dm_target *ti, uint64_t pgoff, void *addr,
+			       const void *src, size_t bytes);
+
 struct dm_target {
 	struct dm_table *table;
 	const struct target_type *type;
