@@ -43,7 +43,7 @@ for t in "${targets[@]}"; do
 	bin=$build/fuzz/fuzz_$t
 	clang -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -I"$src/include" -I"$src/src" \
-		"$src/fuzz/fuzz_$t.c" "${libs[@]/#/$build/}" -lpmem -pthread -o "$bin"
+		"$src/fuzz/fuzz_$t.c" "${libs[@]/#/$build/}" -lpmem -lisal -pthread -o "$bin"
 	mkdir -p "$work/$t"
 	echo "fuzz/run.sh: $t for ${per}s"
 	"$bin" -max_total_time="$per" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
