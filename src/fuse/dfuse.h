@@ -27,10 +27,22 @@ struct dfuse {
 	/* Reachable so that cached pages can be invalidated after a table swap
 	 * (fuse_lowlevel_notify_inval_inode, see dfuse_inval_inode). */
 	struct fuse_session *se;
-	/* Entry, negative-entry and attribute timeout in seconds. Long, because
-	 * this server is the only path to the data: every change goes through
-	 * the kernel that caches it. */
+	/* Entry, negative-entry and attribute timeout in seconds (-o timeout).
+	 * Long by default, because this server is the only path to the data:
+	 * every change goes through the kernel that caches it. */
 	double timeout;
+	/* Opens keep the inode's cached pages (FOPEN_KEEP_CACHE); -o
+	 * no_keep_cache makes every open drop them. */
+	bool keep_cache;
+	/* -o readdirplus=yes|no|auto: the FUSE_CAP_READDIRPLUS(_AUTO) asked. */
+	enum dfuse_readdirplus { DFUSE_RDP_YES, DFUSE_RDP_NO, DFUSE_RDP_AUTO } readdirplus;
+	/* -o writeback_cache: the kernel caches writes and owns size and
+	 * mtime; data is durable at fsync, not when write() returns. */
+	bool writeback;
+	/* -o notify_store=BYTES: opens of regular files up to this size push
+	 * the contents into the page cache (store.c); 0 = off. */
+	uint64_t notify_store;
+	struct dfuse_store *store;	/* store.c's state; NULL when off */
 	/* Live device control (ctl.c): set up before the loop, torn down after. */
 	struct dfuse_ctl *ctl;
 };
@@ -62,6 +74,30 @@ struct dfs_cred dfuse_cred(fuse_req_t req);
  * handler working on ino. Returns 0 or a negative errno (-ENOENT if the
  * kernel does not know ino). */
 int dfuse_inval_inode(struct dfuse *df, uint64_t ino, off_t off, off_t len);
+
+/* store.c: pre-filling the page cache of small files on open
+ * (fuse_lowlevel_notify_store). The store happens in the OPEN handler before
+ * its reply, and only while no other open file of the inode exists: then no
+ * process can hold a page of the inode locked while it waits for a request
+ * (a READ or WRITE needs an open file, and the opener itself is still
+ * waiting for OPEN), which is what the kernel's fuse_notify_store would
+ * wait on (it locks each page), and no write can race the store and leave
+ * older data in the cache. Opens and size changes wait while a store runs.
+ * All return nothing and do nothing when notify_store is 0. */
+int dfuse_store_new(struct dfuse *df);
+void dfuse_store_delete(struct dfuse *df);
+/* Every open of a regular file, before anything else, counts the open;
+ * release uncounts it. */
+void dfuse_store_open(struct dfuse *df, uint64_t ino);
+void dfuse_store_release(struct dfuse *df, uint64_t ino);
+/* Before replying to an open (not a create) of ino that keeps the cache:
+ * pushes the file's contents if it is small enough and this is its only
+ * open file. Failures are logged, never fatal: the data is read on demand. */
+void dfuse_store_fill(struct dfuse *df, uint64_t ino);
+/* Around a size change by SETATTR (truncate(2)), which needs no open file:
+ * excludes a store, which would otherwise push pages beyond the new size. */
+void dfuse_store_lock(struct dfuse *df);
+void dfuse_store_unlock(struct dfuse *df);
 
 /* ctl.c: live device control. start sets the mapped device's lockfs and swap
  * hooks and starts the thread that drops cached pages after a swap; stop

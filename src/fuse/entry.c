@@ -91,7 +91,13 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 	int err;
 
 	(void) fi;
+	/* truncate(2) needs no open file, so the open count does not keep a
+	 * store away from it: the lock does. */
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		dfuse_store_lock(df);
 	err = dfs_setattr(df->fs, ino, attr, setattr_flags(to_set), &st);
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		dfuse_store_unlock(df);
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "setattr", ino));
 		return;

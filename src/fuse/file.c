@@ -8,21 +8,26 @@
 /* What every open of a regular file does after the inode is known. */
 static int open_file(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi, bool created)
 {
+	/* Counted first: a store of the inode must not overlap the truncate. */
+	dfuse_store_open(df, ino);
 	/* FUSE_CAP_ATOMIC_O_TRUNC: the truncate is ours. Linux truncates on
 	 * O_TRUNC whatever the access mode (the kernel checked write access). */
 	if ((fi->flags & O_TRUNC) && !created) {
 		struct stat attr = { .st_size = 0 }, st;
 		int err = dfs_setattr(df->fs, ino, &attr, DFS_SET_SIZE | DFS_SET_MTIME_NOW, &st);
 
-		if (err < 0)
+		if (err < 0) {
+			dfuse_store_release(df, ino);
 			return err;
+		}
 	}
 	/* O_DIRECT bypasses the page cache; every other open shares it, which
 	 * is what makes mmap work and stay coherent with read()/write(). The
 	 * cache survives across opens because nothing but this kernel changes
-	 * the data (a table swap invalidates it explicitly). */
+	 * the data (a table swap invalidates it explicitly), unless the mount
+	 * asked for no_keep_cache. */
 	fi->direct_io = (fi->flags & O_DIRECT) != 0;
-	fi->keep_cache = !fi->direct_io;
+	fi->keep_cache = !fi->direct_io && df->keep_cache;
 	fi->noflush = 1;	/* close has nothing to write back here */
 	dfuse_client_open(df, ino, fi);	/* a handle per open, for leases */
 	return 0;
@@ -62,19 +67,31 @@ void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	if (!created)
 		dfs_getattr(df->fs, st.st_ino, &st);	/* the size after O_TRUNC */
 	dfuse_fill_entry(df, &st, &e);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		dfs_forget(df->fs, st.st_ino, 1);
+		dfuse_store_release(df, st.st_ino);
+	}
 }
 
 void dfuse_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int err = open_file(dfuse_of(req), ino, fi, false);
+	struct dfuse *df = dfuse_of(req);
+	int err = open_file(df, ino, fi, false);
 
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "open", ino));
 		return;
 	}
-	fuse_reply_open(req, fi);
+	/* Before the reply, while the opener cannot touch the pages yet (see
+	 * dfuse.h). An open without keep_cache would drop them at once, and
+	 * O_TRUNC leaves nothing to store. */
+	if (fi->keep_cache && !(fi->flags & O_TRUNC))
+		dfuse_store_fill(df, ino);
+	/* -ENOENT: interrupted, the kernel will not release this open file. */
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		dfuse_client_release(df, ino, fi);
+		dfuse_store_release(df, ino);
+	}
 }
 
 void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -109,14 +126,17 @@ void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	dfs_read_end(fs, &rd);
 }
 
-static unsigned write_flags(const struct fuse_file_info *fi)
+static unsigned write_flags(const struct dfuse *df, const struct fuse_file_info *fi)
 {
 	unsigned flags = 0;
 
 	if (fi->flags & O_DSYNC)	/* O_SYNC includes O_DSYNC */
 		flags |= DFS_WRITE_SYNC;
-	/* Write-back of mmap'd pages carries the page's own offset. */
-	if ((fi->flags & O_APPEND) && !fi->writepage)
+	/* Write-back of mmap'd pages carries the page's own offset. With the
+	 * writeback cache the kernel owns the size and appends itself: its
+	 * EOF may be past ours while dirty pages wait, so the offset it sends
+	 * is the one to write at, O_DIRECT writes included. */
+	if ((fi->flags & O_APPEND) && !fi->writepage && !df->writeback)
 		flags |= DFS_WRITE_APPEND;
 	return flags;
 }
@@ -124,18 +144,32 @@ static unsigned write_flags(const struct fuse_file_info *fi)
 void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, off_t off,
 		     struct fuse_file_info *fi)
 {
-	struct dfs *fs = dfuse_of(req)->fs;
+	struct dfuse *df = dfuse_of(req);
+	struct dfs *fs = df->fs;
 	struct dfs_write wr;
 	size_t copied = 0;
 	ssize_t n;
 
-	n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), write_flags(fi), &wr);
+	n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), write_flags(df, fi), &wr);
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
 		return;
 	}
-	/* Straight from the request (memory, or a pipe when splicing) into the
-	 * blocks dfs_write_begin mapped; fuse_buf_copy advances in_buf. */
+	/* A request in memory is stored with the flushcache copy (non-temporal
+	 * on pmem), so that end only drains. */
+	if (in_buf->count == 1 && !(in_buf->buf[0].flags & FUSE_BUF_IS_FD)) {
+		n = dfs_write_copy(fs, &wr, (const char *) in_buf->buf[0].mem + in_buf->off,
+				   wr.bytes);
+		if (n < 0) {
+			dfs_write_end(fs, &wr, 0);
+			fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
+			return;
+		}
+		copied = (size_t) n;
+		goto end;
+	}
+	/* From a pipe (splice): straight into the blocks dfs_write_begin
+	 * mapped; fuse_buf_copy advances in_buf. */
 	for (unsigned i = 0; i < wr.niov; i++) {
 		struct fuse_bufvec dst = FUSE_BUFVEC_INIT(wr.iov[i].iov_len);
 		ssize_t c;
@@ -151,12 +185,13 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		if ((size_t) c < wr.iov[i].iov_len)
 			break;
 	}
+end:
 	n = dfs_write_end(fs, &wr, copied);
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
 		return;
 	}
-	dfuse_trace(dfuse_of(req), "write", ino, wr.off, (size_t) n);
+	dfuse_trace(df, "write", ino, wr.off, (size_t) n);
 	fuse_reply_write(req, (size_t) n);
 }
 
@@ -173,6 +208,7 @@ void dfuse_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* The last reference to the open file is gone (close, exit, SIGKILL):
 	 * its leases end with it. */
 	dfuse_client_release(dfuse_of(req), ino, fi);
+	dfuse_store_release(dfuse_of(req), ino);
 	fuse_reply_err(req, 0);
 }
 
@@ -200,6 +236,13 @@ void dfuse_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct f
 	off_t res;
 
 	(void) fi;
+	/* With the writeback cache, data may sit in dirty pages over what is
+	 * a hole here: ENOSYS makes the kernel answer from its own size
+	 * (all data up to EOF), which is never wrong about data. */
+	if (dfuse_of(req)->writeback) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	/* The kernel answers SEEK_SET/CUR/END itself; DATA and HOLE come here. */
 	res = dfs_lseek(dfuse_of(req)->fs, ino, off, whence);
 	if (res < 0) {

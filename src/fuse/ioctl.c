@@ -85,7 +85,15 @@ void dfuse_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		err = ENOSYS;
 	else if (nr <= 0x3f)
 		err = device_control(req, ino, cmd, in_buf, in_bufsz, out_bufsz);
-	else if (nr <= 0x7f) {	/* direct access for applications: replies itself */
+	else if (nr <= 0x7f && cmd == DAXFS_IOC_LEASE_GET && dfuse_of(req)->writeback) {
+		/* Dirty pages of the writeback cache are invisible to a direct
+		 * mapping, and write() would no longer reach the pmem it shows:
+		 * no mapping can be coherent on such a mount. */
+		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: direct access (inode %llu) refused: the mount "
+			 "uses writeback_cache, whose dirty pages a direct mapping cannot see\n",
+			 (unsigned long long) ino);
+		err = EOPNOTSUPP;
+	} else if (nr <= 0x7f) {	/* direct access for applications: replies itself */
 		dfuse_client_ioctl(req, ino, cmd, arg, fi, flags, in_buf, in_bufsz, out_bufsz);
 		return;
 	}

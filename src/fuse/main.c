@@ -19,6 +19,9 @@
 #endif
 
 #define DFUSE_TIMEOUT 86400.0
+/* Larger timeouts than this are as good as forever; the cap keeps the
+ * kernel's jiffies arithmetic away from overflow. */
+#define DFUSE_TIMEOUT_MAX 4294967295.0
 
 struct options {
 	char *source;
@@ -26,6 +29,11 @@ struct options {
 	int dax_legacy;		/* bare "-o dax", the old spelling of dax=always */
 	int rdonly;
 	char *commit;		/* commit=SECONDS */
+	char *timeout;		/* timeout=SECONDS */
+	int no_keep_cache;	/* no_keep_cache (keep_cache: the default) */
+	char *readdirplus;	/* readdirplus=yes|no|auto */
+	int writeback;		/* writeback_cache (no_writeback_cache: the default) */
+	char *notify_store;	/* notify_store=BYTES */
 };
 
 enum {
@@ -37,6 +45,13 @@ static const struct fuse_opt option_spec[] = {
 	{ "dax=%s", offsetof(struct options, dax), 0 },
 	{ "dax", offsetof(struct options, dax_legacy), 1 },
 	{ "commit=%s", offsetof(struct options, commit), 0 },
+	{ "timeout=%s", offsetof(struct options, timeout), 0 },
+	{ "keep_cache", offsetof(struct options, no_keep_cache), 0 },
+	{ "no_keep_cache", offsetof(struct options, no_keep_cache), 1 },
+	{ "readdirplus=%s", offsetof(struct options, readdirplus), 0 },
+	{ "writeback_cache", offsetof(struct options, writeback), 1 },
+	{ "no_writeback_cache", offsetof(struct options, writeback), 0 },
+	{ "notify_store=%s", offsetof(struct options, notify_store), 0 },
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	/* fstab's placeholder, which mount.fuse3 passes on */
@@ -58,6 +73,19 @@ static void usage(const char *prog)
 	       "                               (and at fsync); 0, the default, makes every\n"
 	       "                               call durable when it returns, so sync(1)\n"
 	       "                               and syncfs work\n"
+	       "    -o timeout=SECONDS         entry, negative-entry and attribute timeout\n"
+	       "                               (default 86400; 0: every stat asks the daemon)\n"
+	       "    -o no_keep_cache           every open drops the file's cached pages\n"
+	       "                               (default: keep_cache, they stay across opens)\n"
+	       "    -o readdirplus=yes|no|auto list directories with attributes always,\n"
+	       "                               never, or when the kernel sees lookups\n"
+	       "                               follow (auto, the default)\n"
+	       "    -o writeback_cache         the kernel caches writes; write() returns\n"
+	       "                               before the data is durable (fsync makes it\n"
+	       "                               so); refuses libdaxfs direct mappings\n"
+	       "    -o notify_store=BYTES      opens of files up to BYTES (at most 1 MiB)\n"
+	       "                               fill the page cache before the first read\n"
+	       "                               (default 0: off)\n"
 	       "    -o ro                      mount read-only\n"
 	       "    -o allow_other             allow access by other users\n"
 	       "default_permissions is always on: the kernel checks access modes.\n\n",
@@ -134,6 +162,74 @@ static int parse_commit(const struct options *o, unsigned *ms)
 		return -1;
 	}
 	*ms = (unsigned)s * 1000;
+	return 0;
+}
+
+/* timeout=SECONDS: a decimal number of seconds, fractions allowed. */
+static int parse_timeout(const struct options *o, double *out)
+{
+	double t;
+	char *end;
+
+	*out = DFUSE_TIMEOUT;
+	if (!o->timeout)
+		return 0;
+	errno = 0;
+	t = strtod(o->timeout, &end);
+	/* strtod takes "inf", "nan" and hex; seconds are plain digits. */
+	if (!o->timeout[0] || *end || errno || strspn(o->timeout, "0123456789.") !=
+	    strlen(o->timeout) || !(t >= 0 && t <= DFUSE_TIMEOUT_MAX)) {
+		fprintf(stderr, "daxfs-fuse: invalid option timeout=%s: expected seconds from 0 "
+			"to %.0f, such as 86400 or 0.5\n", o->timeout, DFUSE_TIMEOUT_MAX);
+		return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+static int parse_readdirplus(const struct options *o, enum dfuse_readdirplus *out)
+{
+	static const struct {
+		const char *name;
+		enum dfuse_readdirplus mode;
+	} modes[] = {
+		{ "yes", DFUSE_RDP_YES },
+		{ "no", DFUSE_RDP_NO },
+		{ "auto", DFUSE_RDP_AUTO },
+	};
+
+	*out = DFUSE_RDP_AUTO;
+	if (!o->readdirplus)
+		return 0;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(o->readdirplus, modes[i].name) == 0) {
+			*out = modes[i].mode;
+			return 0;
+		}
+	}
+	fprintf(stderr, "daxfs-fuse: invalid option readdirplus=%s: expected readdirplus=yes, "
+		"readdirplus=no or readdirplus=auto\n", o->readdirplus);
+	return -1;
+}
+
+/* notify_store=BYTES: whole bytes, up to one FUSE transfer. */
+static int parse_notify_store(const struct options *o, uint64_t *out)
+{
+	unsigned long long b;
+	char *end;
+
+	*out = 0;
+	if (!o->notify_store)
+		return 0;
+	errno = 0;
+	b = strtoull(o->notify_store, &end, 10);
+	if (!o->notify_store[0] || *end || errno || o->notify_store[0] == '-' ||
+	    o->notify_store[0] == '+' || b > DFUSE_MAX_IO) {
+		fprintf(stderr, "daxfs-fuse: invalid option notify_store=%s: expected a size in "
+			"bytes from 0 (off) to %u\n", o->notify_store, DFUSE_MAX_IO);
+		return -1;
+	}
+	*out = b;
 	return 0;
 }
 
@@ -313,7 +409,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts copts = { 0 };
 	struct options o = { 0 };
-	struct dfuse df = { .timeout = DFUSE_TIMEOUT };
+	struct dfuse df = { .timeout = DFUSE_TIMEOUT, .keep_cache = true };
 	struct fuse_session *se = NULL;
 	enum dfs_dax_mode dax;
 	unsigned commit_ms;
@@ -351,8 +447,16 @@ int main(int argc, char **argv)
 			argv[0], argv[0]);
 		goto out_args;
 	}
-	if (parse_dax(&o, &dax) != 0 || parse_commit(&o, &commit_ms) != 0)
+	if (parse_dax(&o, &dax) != 0 || parse_commit(&o, &commit_ms) != 0 ||
+	    parse_timeout(&o, &df.timeout) != 0 || parse_readdirplus(&o, &df.readdirplus) != 0 ||
+	    parse_notify_store(&o, &df.notify_store) != 0)
 		goto out_args;
+	df.keep_cache = !o.no_keep_cache;
+	df.writeback = o.writeback != 0;
+	if (dfuse_store_new(&df) != 0) {
+		fprintf(stderr, "daxfs-fuse: out of memory\n");
+		goto out_args;
+	}
 	log_debug = copts.debug != 0;
 
 	if (!copts.foreground) {
@@ -407,6 +511,10 @@ out_args:
 	free(o.source);
 	free(o.dax);
 	free(o.commit);
+	free(o.timeout);
+	free(o.readdirplus);
+	free(o.notify_store);
+	dfuse_store_delete(&df);
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -59,9 +59,17 @@ int dfuse_inval_inode(struct dfuse *df, uint64_t ino, off_t off, off_t len)
 static void dfuse_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct dfuse *df = userdata;
-	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS | FUSE_CAP_CACHE_SYMLINKS |
+	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_CACHE_SYMLINKS |
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ | FUSE_CAP_ASYNC_DIO;
 
+	/* readdirplus: yes = every READDIR carries attributes; auto = only
+	 * once the kernel sees the listing followed by lookups (ls -l), and
+	 * plain READDIR otherwise. */
+	conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+	if (df->readdirplus != DFUSE_RDP_NO)
+		want |= FUSE_CAP_READDIRPLUS;
+	if (df->readdirplus == DFUSE_RDP_AUTO)
+		want |= FUSE_CAP_READDIRPLUS_AUTO;
 	conn->want |= want & conn->capable;
 	/* The page cache only changes through this kernel, so a changed mtime
 	 * does not mean stale pages; a table swap invalidates explicitly. */
@@ -72,17 +80,31 @@ static void dfuse_init(void *userdata, struct fuse_conn_info *conn)
 	/* Replies carry pmem pointers; writev copies them into the request,
 	 * vmsplice would pin pages of the device mapping in a pipe. */
 	conn->want &= ~(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
-	/* The kernel writes through to us; it keeps mtime/ctime from our
-	 * replies, so no writeback cache. */
+	/* By default the kernel writes through to us, so that every write()
+	 * is durable at return and a direct mapping sees it at once; it keeps
+	 * mtime/ctime from our replies. -o writeback_cache trades both for
+	 * fewer, larger WRITEs. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (df->writeback) {
+		if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
+			conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+		else
+			fuse_log(FUSE_LOG_ERR, "daxfs-fuse: the kernel offers no writeback cache; "
+				 "writing through\n");
+	}
 	conn->max_write = DFUSE_MAX_IO;
 	conn->max_read = DFUSE_MAX_IO;
 	if (conn->max_readahead > DFUSE_MAX_IO)
 		conn->max_readahead = DFUSE_MAX_IO;
 	conn->time_gran = 1;
-	fuse_log(FUSE_LOG_DEBUG, "daxfs-fuse: init: protocol 7.%u, max_write %u, %s\n",
-		 conn->proto_minor, conn->max_write,
-		 dfs_uses_dax(df->fs) ? "DAX" : "bio path");
+	fuse_log(FUSE_LOG_DEBUG, "daxfs-fuse: init: protocol 7.%u, max_write %u, %s, timeout %gs, "
+		 "%skeep_cache, readdirplus %s, %swriteback_cache, notify_store %llu\n",
+		 conn->proto_minor, conn->max_write, dfs_uses_dax(df->fs) ? "DAX" : "bio path",
+		 df->timeout, df->keep_cache ? "" : "no_",
+		 (conn->want & FUSE_CAP_READDIRPLUS_AUTO) ? "auto" :
+		 (conn->want & FUSE_CAP_READDIRPLUS) ? "yes" : "no",
+		 (conn->want & FUSE_CAP_WRITEBACK_CACHE) ? "" : "no_",
+		 (unsigned long long)df->notify_store);
 }
 
 static void dfuse_statfs(fuse_req_t req, fuse_ino_t ino)
