@@ -1,0 +1,249 @@
+/* bench/cache.c - daxfs-bench-cache: times the file accesses bench/caching.sh compares the daemon's caching options on */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * The files are DIR/f0000000 ... DIR/f<N-1>, as daxfs-bench-meta names them,
+ * so the two helpers work on the same directories. Each command prints one
+ * line
+ *	<op> <count> <seconds> <ops per second>
+ * and exits 0, or prints why it failed and exits 1 (2 for usage errors).
+ */
+
+#define NAME_FMT "f%07" PRIu64
+#define MAX_FILES 10000000ULL
+#define MAX_SIZE (64ULL << 20)
+#define PAGE 4096
+
+static const char *prog = "daxfs-bench-cache";
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static int fail(const char *what, const char *path)
+{
+	fprintf(stderr, "%s: %s %s: %s\n", prog, what, path, strerror(errno));
+	return -1;
+}
+
+static void name_of(char *buf, size_t size, const char *dir, uint64_t i)
+{
+	snprintf(buf, size, "%s/" NAME_FMT, dir, i);
+}
+
+/* Creates the N files with SIZE bytes each (not zero: a hole reads without
+ * touching the data path). */
+static int do_fill(const char *dir, uint64_t n, uint64_t size, char *buf)
+{
+	char path[PATH_MAX];
+
+	memset(buf, 'd', size);
+	for (uint64_t i = 0; i < n; i++) {
+		int fd;
+
+		name_of(path, sizeof(path), dir, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return fail("create", path);
+		if (write(fd, buf, size) != (ssize_t) size) {
+			close(fd);
+			return fail("write", path);
+		}
+		if (close(fd) != 0)
+			return fail("close", path);
+	}
+	return 0;
+}
+
+/* open, read SIZE bytes (the whole file), close. */
+static int do_read(const char *dir, uint64_t n, uint64_t size, char *buf)
+{
+	char path[PATH_MAX];
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t got = 0;
+		ssize_t r = 1;
+		int fd;
+
+		name_of(path, sizeof(path), dir, i);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail("open", path);
+		while (got < size && (r = read(fd, buf + got, size - got)) > 0)
+			got += (uint64_t) r;
+		close(fd);
+		if (r < 0)
+			return fail("read", path);
+		if (got != size) {
+			fprintf(stderr, "%s: read %s: %" PRIu64 " bytes, expected %" PRIu64 "\n",
+				prog, path, got, size);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* open, mmap the whole file, read one byte of every page, munmap, close: the
+ * first touch of each page is a page fault. */
+static int do_mmap(const char *dir, uint64_t n, uint64_t size, char *buf)
+{
+	char path[PATH_MAX];
+	volatile unsigned sum = 0;
+
+	(void) buf;
+	for (uint64_t i = 0; i < n; i++) {
+		const unsigned char *p;
+		int fd;
+
+		name_of(path, sizeof(path), dir, i);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail("open", path);
+		p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			close(fd);
+			return fail("mmap", path);
+		}
+		for (uint64_t off = 0; off < size; off += PAGE)
+			sum += p[off];
+		munmap((void *) p, size);
+		close(fd);
+	}
+	return 0;
+}
+
+/* What `ls -l` does: read the directory, lstat every entry; checks that
+ * exactly the N files (and the dot entries) were seen. */
+static int do_lsl(const char *dir, uint64_t n, uint64_t size, char *buf)
+{
+	DIR *d = opendir(dir);
+	uint64_t files = 0;
+	struct dirent *de;
+	struct stat st;
+
+	(void) size;
+	(void) buf;
+	if (!d)
+		return fail("opendir", dir);
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			closedir(d);
+			return fail("lstat", de->d_name);
+		}
+		files++;
+	}
+	if (errno != 0) {
+		closedir(d);
+		return fail("readdir", dir);
+	}
+	closedir(d);
+	if (files != n) {
+		fprintf(stderr, "%s: lsl %s: %" PRIu64 " entries, expected %" PRIu64 "\n", prog,
+			dir, files, n);
+		return -1;
+	}
+	return 0;
+}
+
+struct op {
+	const char *name;
+	int (*run)(const char *dir, uint64_t n, uint64_t size, char *buf);
+	const char *help;
+};
+
+static const struct op ops[] = {
+	{ .name = "fill", .run = do_fill, .help = "create the N files with SIZE bytes each" },
+	{ .name = "read", .run = do_read, .help = "open, read SIZE bytes, close each file" },
+	{ .name = "mmap", .run = do_mmap, .help = "open, mmap SIZE bytes, read a byte per page, close" },
+	{ .name = "lsl", .run = do_lsl, .help = "readdir DIR (exactly the N files) and lstat each (SIZE unused)" },
+};
+
+static int usage(FILE *out, int status)
+{
+	fprintf(out, "usage: %s OP DIR N SIZE\n\nOP is one of:\n", prog);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		fprintf(out, "    %-5s %s\n", ops[i].name, ops[i].help);
+	fprintf(out, "\nFiles are named DIR/f0000000 ... Prints \"OP N SECONDS OPS_PER_SEC\".\n"
+		"Exit status: 0 done, 1 an operation failed, 2 usage error.\n");
+	return status;
+}
+
+static int parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct op *op = NULL;
+	uint64_t n, size;
+	double start, secs;
+	char *buf;
+	int ret;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0)
+		return usage(stdout, 0);
+	if (argc != 5)
+		return usage(stderr, 2);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(argv[1], ops[i].name) == 0)
+			op = &ops[i];
+	if (!op) {
+		fprintf(stderr, "%s: unknown operation '%s'\n", prog, argv[1]);
+		return usage(stderr, 2);
+	}
+	if (parse(argv[3], 1, MAX_FILES, &n) != 0) {
+		fprintf(stderr, "%s: invalid count '%s': expected 1 to %llu\n", prog, argv[3],
+			MAX_FILES);
+		return 2;
+	}
+	if (parse(argv[4], 1, MAX_SIZE, &size) != 0) {
+		fprintf(stderr, "%s: invalid size '%s': expected 1 to %llu bytes\n", prog, argv[4],
+			MAX_SIZE);
+		return 2;
+	}
+	buf = malloc(size);
+	if (!buf) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
+	start = now();
+	ret = op->run(argv[2], n, size, buf);
+	secs = now() - start;
+	free(buf);
+	if (ret != 0)
+		return 1;
+	printf("%s %" PRIu64 " %.6f %.1f\n", op->name, n, secs, secs > 0 ? (double) n / secs : 0.0);
+	return 0;
+}

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# bench/caching.sh - each caching choice of daxfs-fuse against its alternative, in one run on this machine.
+#
+# usage: bash bench/caching.sh [--quick] [--out DIR]
+#
+# Needs root (it drops caches). Installs fio if missing, builds into
+# $DAXFS_BUILD (default ./build-bench), then mounts daxfs-fuse (a fresh sparse
+# pmem file on /dev/shm each time) with each setting in turn and measures what
+# the setting is for:
+#   - timeout=86400 (default) vs 1 vs 0: stat of 10,000 cached files; open +
+#     read 4 KiB + close of 1,000 files, a first pass from a cold page cache
+#     and a second one;
+#   - keep_cache (default) vs no_keep_cache: re-reading a 256 MiB file after
+#     closing and reopening it;
+#   - writeback_cache off (default) vs on: sequential 1 MiB writes of a new
+#     1 GiB file, random 4 KiB buffered writes with 1 and 2 jobs, all with
+#     end_fsync=1 so that making the data durable is part of the figure;
+#   - readdirplus=auto (default) vs yes vs no: an `ls -l` (readdir + lstat of
+#     each) and a plain readdir of 10,000 entries from a cold cache;
+#   - notify_store=0 (default) vs 65536: open + mmap + read a byte per page +
+#     close of 1,000 16 KiB files from a cold page cache, open + read of them,
+#     and open + read again with their pages cached.
+# Figures are medians of 3 runs (1 with --quick, which also uses smaller
+# sizes). It prints a markdown table and writes it to DIR/caching.md (default
+# ./bench/out). Everything else it creates is removed and unmounted on exit,
+# whatever the exit.
+#
+# Environment: DAXFS_BUILD (build directory), DAXFS_NO_DEPS=1 (install
+# nothing), DAXFS_NO_BUILD=1 (use DAXFS_BUILD as it is).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$PWD
+build=${DAXFS_BUILD:-$root/build-bench}
+out=$root/bench/out
+quick=0
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+
+while (($#)); do
+	case $1 in
+	--quick) quick=1 ;;
+	--out) [[ $# -ge 2 ]] || die "--out needs a directory"; out=$2; shift ;;
+	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench: unknown argument '$1'" >&2
+	   echo "usage: bash bench/caching.sh [--quick] [--out DIR]" >&2; exit 2 ;;
+	esac
+	shift
+done
+need_root
+
+if ((quick)); then
+	repeat=1 stat_n=2000 small_n=300 dir_n=2000 reread_mib=64 write_mib=256 runtime=2
+else
+	repeat=3 stat_n=10000 small_n=1000 dir_n=10000 reread_mib=256 write_mib=1024 runtime=5
+fi
+store_bytes=65536
+small_size=16384
+
+bench_deps fio python3
+bench_build
+cache=$build/bench/daxfs-bench-cache
+[[ -x $cache ]] || die "$cache is not built"
+bench_setup
+mkdir -p "$out"
+results=$work/caching.tsv
+: > "$results"
+
+# ---- measuring -------------------------------------------------------------
+
+# median V...: the median of the numbers (the lower middle one of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# record CHOICE WORKLOAD UNIT SETTING V...: one row of the table (the median).
+record() {
+	local choice=$1 workload=$2 unit=$3 setting=$4
+	shift 4
+	printf '%s\t%s\t%s\t%s\t%s\n' "$choice" "$workload" "$unit" "$setting" "$(median "$@")" \
+		>> "$results"
+	printf '%s / %s / %s: %s %s (runs: %s)\n' "$choice" "$workload" "$setting" \
+		"$(median "$@")" "$unit" "$*" >&2
+}
+
+# rate PROG ARGS...: runs a helper, prints its kops/s.
+rate() {
+	local line
+	line=$("$@") || die "$* failed"
+	awk '{ printf "%.6g\n", $4 / 1000 }' <<< "$line"
+}
+
+# fio_rate ARGS...: one fio run (psync), prints MiB/s or kIOPS of its writes
+# or reads, whichever it did.
+fio_rate() {
+	local kind=$1 json=$work/fio.json
+	shift
+	fio --output-format=json --output="$json" --name=c --group_reporting --ioengine=psync \
+		"$@" > "$work/fio.log" 2>&1 || { cat "$work/fio.log" "$json" >&2 2>/dev/null; die "fio $* failed"; }
+	/usr/bin/python3 - "$json" "$kind" <<-'EOF'
+	import json, sys
+	job = json.load(open(sys.argv[1]))["jobs"][0]
+	side = job["write"] if job["write"]["io_bytes"] else job["read"]
+	print("%.6g" % (side["bw_bytes"] / 2**20 if sys.argv[2] == "bw" else side["iops"] / 1000))
+	EOF
+}
+
+mnt=$mnt_daxfs
+
+# ---- timeout ----------------------------------------------------------------
+timeout_runs() {
+	local t=$1 v=() a=() b=() i
+	say "timeout=$t"
+	start_daxfs -o "timeout=$t"
+	mkdir "$mnt/meta" "$mnt/small"
+	"$meta" create "$mnt/meta" "$stat_n" > /dev/null
+	"$meta" stat "$mnt/meta" "$stat_n" > /dev/null	# cached from here on
+	for ((i = 1; i <= repeat; i++)); do
+		v+=("$(rate "$meta" stat "$mnt/meta" "$stat_n")")
+	done
+	record timeout "stat of $stat_n cached files" kops/s "$t" "${v[@]}"
+	"$cache" fill "$mnt/small" "$small_n" 4096 > /dev/null
+	for ((i = 1; i <= repeat; i++)); do
+		drop_caches 1
+		a+=("$(rate "$cache" read "$mnt/small" "$small_n" 4096)")
+		b+=("$(rate "$cache" read "$mnt/small" "$small_n" 4096)")
+	done
+	record timeout "open+read 4 KiB+close of $small_n files, first pass (cold pages)" kops/s "$t" "${a[@]}"
+	record timeout "open+read 4 KiB+close of $small_n files, second pass" kops/s "$t" "${b[@]}"
+	stop_daxfs
+}
+
+# ---- keep_cache ---------------------------------------------------------------
+keep_cache_runs() {
+	local opt=$1 v=() i
+	say "$opt"
+	start_daxfs -o "$opt"
+	layout "$mnt/reread.dat" $((reread_mib * MIB))
+	cat "$mnt/reread.dat" > /dev/null
+	# fio opens the file anew for each run: the reopen is what keep_cache is about
+	for ((i = 1; i <= repeat; i++)); do
+		v+=("$(fio_rate bw --filename="$mnt/reread.dat" --rw=read --bs=1M \
+			--size=$((reread_mib * MIB)) --invalidate=0)")
+	done
+	record keep_cache "re-read of a $reread_mib MiB file after close and reopen" MiB/s "$opt" "${v[@]}"
+	stop_daxfs
+}
+
+# ---- writeback_cache ----------------------------------------------------------
+writeback_runs() {
+	local opt=$1 v j i size=$((write_mib * MIB))
+	say "$opt"
+	start_daxfs -o "$opt"
+	v=()
+	for ((j = 1; j <= repeat; j++)); do
+		rm -f "$mnt/seq.dat"
+		v+=("$(fio_rate bw --filename="$mnt/seq.dat" --rw=write --bs=1M --size="$size" --end_fsync=1)")
+	done
+	rm -f "$mnt/seq.dat"
+	record writeback_cache "sequential write 1 MiB, new $write_mib MiB file, end_fsync" MiB/s "$opt" "${v[@]}"
+	layout "$mnt/rand.dat" "$size"
+	for j in 1 2; do
+		v=()
+		for ((i = 1; i <= repeat; i++)); do
+			v+=("$(fio_rate iops --filename="$mnt/rand.dat" --rw=randwrite --bs=4k \
+				--numjobs="$j" --size="$size" --time_based --runtime="$runtime" --end_fsync=1)")
+		done
+		record writeback_cache "random write 4 KiB buffered, $j job(s), end_fsync" kIOPS "$opt" "${v[@]}"
+	done
+	stop_daxfs
+}
+
+# ---- readdirplus ----------------------------------------------------------------
+readdirplus_runs() {
+	local mode=$1 a=() b=() i
+	say "readdirplus=$mode"
+	start_daxfs -o "readdirplus=$mode"
+	mkdir "$mnt/big"
+	"$meta" create "$mnt/big" "$dir_n" > /dev/null
+	for ((i = 1; i <= repeat; i++)); do
+		drop_caches 3
+		a+=("$(rate "$cache" lsl "$mnt/big" "$dir_n" 1)")
+		drop_caches 3
+		b+=("$(rate "$meta" readdir "$mnt/big" "$dir_n")")
+	done
+	record readdirplus "ls -l (readdir + lstat each) of $dir_n entries, cold (entries/s)" kops/s "$mode" "${a[@]}"
+	record readdirplus "plain readdir of $dir_n entries, cold (entries/s)" kops/s "$mode" "${b[@]}"
+	stop_daxfs
+}
+
+# ---- notify_store -----------------------------------------------------------------
+notify_store_runs() {
+	local bytes=$1 a=() b=() c=() i
+	say "notify_store=$bytes"
+	start_daxfs -o "notify_store=$bytes"
+	mkdir "$mnt/small"
+	"$cache" fill "$mnt/small" "$small_n" "$small_size" > /dev/null
+	for ((i = 1; i <= repeat; i++)); do
+		drop_caches 1
+		a+=("$(rate "$cache" mmap "$mnt/small" "$small_n" "$small_size")")
+		drop_caches 1
+		b+=("$(rate "$cache" read "$mnt/small" "$small_n" "$small_size")")
+		c+=("$(rate "$cache" read "$mnt/small" "$small_n" "$small_size")")
+	done
+	record notify_store "open+mmap+touch every page+close of $small_n 16 KiB files, cold pages" kops/s "$bytes" "${a[@]}"
+	record notify_store "open+read+close of $small_n 16 KiB files, cold pages" kops/s "$bytes" "${b[@]}"
+	record notify_store "open+read+close of $small_n 16 KiB files, pages cached" kops/s "$bytes" "${c[@]}"
+	stop_daxfs
+}
+
+# ---- the run ------------------------------------------------------------------------
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+for t in 86400 1 0; do timeout_runs "$t"; done
+for o in keep_cache no_keep_cache; do keep_cache_runs "$o"; done
+for o in no_writeback_cache writeback_cache; do writeback_runs "$o"; done
+for m in auto yes no; do readdirplus_runs "$m"; done
+for b in 0 "$store_bytes"; do notify_store_runs "$b"; done
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- the report: one row per workload, the settings side by side ---------------------
+{
+	echo "date: $started; mode: $( ((quick)) && echo quick || echo full), median of $repeat;" \
+		"daxfs-fuse commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown);" \
+		"kernel $(uname -r); $(nproc) cores; load average $load_start at start, $load_end at end"
+	echo
+	echo "| choice | workload | unit | default | alternatives |"
+	echo "|---|---|---|---:|---|"
+	awk -F'\t' '
+		function fmt(v) { return v >= 100 ? sprintf("%.0f", v) : v >= 10 ? sprintf("%.1f", v) : sprintf("%.2f", v) }
+		{ $5 = fmt($5); key = $1 "\t" $2 "\t" $3
+		  if (!(key in first)) { order[++n] = key; first[key] = $4 "\t" $5 }
+		  else rest[key] = rest[key] (rest[key] == "" ? "" : "; ") $4 ": " $5 }
+		END { for (i = 1; i <= n; i++) {
+			split(order[i], k, "\t"); split(first[order[i]], f, "\t")
+			printf "| %s | %s | %s | %s: %s | %s |\n", k[1], k[2], k[3], f[1], f[2], rest[order[i]] } }
+	' "$results"
+} > "$out/caching.md"
+cat "$out/caching.md"
+echo "written: $out/caching.md" >&2
