@@ -20,8 +20,9 @@
 #   - notify_store=0 (default) vs 65536: open + mmap + read a byte per page +
 #     close of 1,000 16 KiB files from a cold page cache, open + read of them,
 #     and open + read again with their pages cached.
-# Figures are medians of 3 runs (1 with --quick, which also uses smaller
-# sizes). It prints a markdown table and writes it to DIR/caching.md (default
+# Each repetition mounts every setting of a choice in turn, so that a busy
+# spell of a shared machine falls on all of them alike; figures are medians
+# of 3 repetitions (1 with --quick, which also uses smaller sizes). It prints a markdown table and writes it to DIR/caching.md (default
 # ./bench/out). Everything else it creates is removed and unmounted on exit,
 # whatever the exit.
 #
@@ -68,17 +69,10 @@ results=$work/caching.tsv
 
 # ---- measuring -------------------------------------------------------------
 
-# median V...: the median of the numbers (the lower middle one of an even count).
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-
-# record CHOICE WORKLOAD UNIT SETTING V...: one row of the table (the median).
+# record CHOICE WORKLOAD UNIT SETTING VALUE: one figure of one repetition.
 record() {
-	local choice=$1 workload=$2 unit=$3 setting=$4
-	shift 4
-	printf '%s\t%s\t%s\t%s\t%s\n' "$choice" "$workload" "$unit" "$setting" "$(median "$@")" \
-		>> "$results"
-	printf '%s / %s / %s: %s %s (runs: %s)\n' "$choice" "$workload" "$setting" \
-		"$(median "$@")" "$unit" "$*" >&2
+	printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$results"
+	printf '%s / %s / %s: %s %s\n' "$1" "$2" "$4" "$5" "$3" >&2
 }
 
 # rate PROG ARGS...: runs a helper, prints its kops/s.
@@ -88,8 +82,8 @@ rate() {
 	awk '{ printf "%.6g\n", $4 / 1000 }' <<< "$line"
 }
 
-# fio_rate ARGS...: one fio run (psync), prints MiB/s or kIOPS of its writes
-# or reads, whichever it did.
+# fio_rate bw|iops ARGS...: one fio run (psync), prints MiB/s or kIOPS of its
+# writes or reads, whichever it did.
 fio_rate() {
 	local kind=$1 json=$work/fio.json
 	shift
@@ -105,134 +99,141 @@ fio_rate() {
 
 mnt=$mnt_daxfs
 
-# ---- timeout ----------------------------------------------------------------
-timeout_runs() {
-	local t=$1 v=() a=() b=() i
+# ---- one repetition of each choice with one setting: STEP SETTING --------------
+
+timeout_step() {
+	local t=$1
 	say "timeout=$t"
 	start_daxfs -o "timeout=$t"
 	mkdir "$mnt/meta" "$mnt/small"
 	"$meta" create "$mnt/meta" "$stat_n" > /dev/null
 	"$meta" stat "$mnt/meta" "$stat_n" > /dev/null	# cached from here on
-	for ((i = 1; i <= repeat; i++)); do
-		v+=("$(rate "$meta" stat "$mnt/meta" "$stat_n")")
-	done
-	record timeout "stat of $stat_n cached files" kops/s "$t" "${v[@]}"
+	record timeout "stat of $stat_n cached files" kops/s "$t" \
+		"$(rate "$meta" stat "$mnt/meta" "$stat_n")"
 	"$cache" fill "$mnt/small" "$small_n" 4096 > /dev/null
-	for ((i = 1; i <= repeat; i++)); do
-		drop_caches 1
-		a+=("$(rate "$cache" read "$mnt/small" "$small_n" 4096)")
-		b+=("$(rate "$cache" read "$mnt/small" "$small_n" 4096)")
-	done
-	record timeout "open+read 4 KiB+close of $small_n files, first pass (cold pages)" kops/s "$t" "${a[@]}"
-	record timeout "open+read 4 KiB+close of $small_n files, second pass" kops/s "$t" "${b[@]}"
+	drop_caches 1
+	record timeout "open+read 4 KiB+close of $small_n files, first pass (cold pages)" kops/s "$t" \
+		"$(rate "$cache" read "$mnt/small" "$small_n" 4096)"
+	record timeout "open+read 4 KiB+close of $small_n files, second pass" kops/s "$t" \
+		"$(rate "$cache" read "$mnt/small" "$small_n" 4096)"
 	stop_daxfs
 }
 
-# ---- keep_cache ---------------------------------------------------------------
-keep_cache_runs() {
-	local opt=$1 v=() i
+keep_cache_step() {
+	local opt=$1
 	say "$opt"
 	start_daxfs -o "$opt"
 	layout "$mnt/reread.dat" $((reread_mib * MIB))
 	cat "$mnt/reread.dat" > /dev/null
-	# fio opens the file anew for each run: the reopen is what keep_cache is about
-	for ((i = 1; i <= repeat; i++)); do
-		v+=("$(fio_rate bw --filename="$mnt/reread.dat" --rw=read --bs=1M \
-			--size=$((reread_mib * MIB)) --invalidate=0)")
-	done
-	record keep_cache "re-read of a $reread_mib MiB file after close and reopen" MiB/s "$opt" "${v[@]}"
+	# fio opens the file anew: the reopen is what keep_cache is about
+	record keep_cache "re-read of a $reread_mib MiB file after close and reopen" MiB/s "$opt" \
+		"$(fio_rate bw --filename="$mnt/reread.dat" --rw=read --bs=1M \
+			--size=$((reread_mib * MIB)) --invalidate=0)"
 	stop_daxfs
 }
 
-# ---- writeback_cache ----------------------------------------------------------
-writeback_runs() {
-	local opt=$1 v j i size=$((write_mib * MIB))
+writeback_step() {
+	local opt=$1 j size=$((write_mib * MIB))
 	say "$opt"
 	start_daxfs -o "$opt"
-	v=()
-	for ((j = 1; j <= repeat; j++)); do
-		rm -f "$mnt/seq.dat"
-		v+=("$(fio_rate bw --filename="$mnt/seq.dat" --rw=write --bs=1M --size="$size" --end_fsync=1)")
-	done
+	record writeback_cache "sequential write 1 MiB, new $write_mib MiB file, end_fsync" MiB/s "$opt" \
+		"$(fio_rate bw --filename="$mnt/seq.dat" --rw=write --bs=1M --size="$size" --end_fsync=1)"
 	rm -f "$mnt/seq.dat"
-	record writeback_cache "sequential write 1 MiB, new $write_mib MiB file, end_fsync" MiB/s "$opt" "${v[@]}"
 	layout "$mnt/rand.dat" "$size"
 	for j in 1 2; do
-		v=()
-		for ((i = 1; i <= repeat; i++)); do
-			v+=("$(fio_rate iops --filename="$mnt/rand.dat" --rw=randwrite --bs=4k \
-				--numjobs="$j" --size="$size" --time_based --runtime="$runtime" --end_fsync=1)")
-		done
-		record writeback_cache "random write 4 KiB buffered, $j job(s), end_fsync" kIOPS "$opt" "${v[@]}"
+		record writeback_cache "random write 4 KiB buffered, $j job(s), end_fsync" kIOPS "$opt" \
+			"$(fio_rate iops --filename="$mnt/rand.dat" --rw=randwrite --bs=4k --numjobs="$j" \
+				--size="$size" --time_based --runtime="$runtime" --end_fsync=1)"
 	done
 	stop_daxfs
 }
 
-# ---- readdirplus ----------------------------------------------------------------
-readdirplus_runs() {
-	local mode=$1 a=() b=() i
+readdirplus_step() {
+	local mode=$1
 	say "readdirplus=$mode"
 	start_daxfs -o "readdirplus=$mode"
 	mkdir "$mnt/big"
 	"$meta" create "$mnt/big" "$dir_n" > /dev/null
-	for ((i = 1; i <= repeat; i++)); do
-		drop_caches 3
-		a+=("$(rate "$cache" lsl "$mnt/big" "$dir_n" 1)")
-		drop_caches 3
-		b+=("$(rate "$meta" readdir "$mnt/big" "$dir_n")")
-	done
-	record readdirplus "ls -l (readdir + lstat each) of $dir_n entries, cold (entries/s)" kops/s "$mode" "${a[@]}"
-	record readdirplus "plain readdir of $dir_n entries, cold (entries/s)" kops/s "$mode" "${b[@]}"
+	drop_caches 3
+	record readdirplus "ls -l (readdir + lstat each) of $dir_n entries, cold (entries/s)" kops/s \
+		"$mode" "$(rate "$cache" lsl "$mnt/big" "$dir_n" 1)"
+	drop_caches 3
+	record readdirplus "plain readdir of $dir_n entries, cold (entries/s)" kops/s "$mode" \
+		"$(rate "$meta" readdir "$mnt/big" "$dir_n")"
 	stop_daxfs
 }
 
-# ---- notify_store -----------------------------------------------------------------
-notify_store_runs() {
-	local bytes=$1 a=() b=() c=() i
+notify_store_step() {
+	local bytes=$1
 	say "notify_store=$bytes"
 	start_daxfs -o "notify_store=$bytes"
 	mkdir "$mnt/small"
 	"$cache" fill "$mnt/small" "$small_n" "$small_size" > /dev/null
-	for ((i = 1; i <= repeat; i++)); do
-		drop_caches 1
-		a+=("$(rate "$cache" mmap "$mnt/small" "$small_n" "$small_size")")
-		drop_caches 1
-		b+=("$(rate "$cache" read "$mnt/small" "$small_n" "$small_size")")
-		c+=("$(rate "$cache" read "$mnt/small" "$small_n" "$small_size")")
-	done
-	record notify_store "open+mmap+touch every page+close of $small_n 16 KiB files, cold pages" kops/s "$bytes" "${a[@]}"
-	record notify_store "open+read+close of $small_n 16 KiB files, cold pages" kops/s "$bytes" "${b[@]}"
-	record notify_store "open+read+close of $small_n 16 KiB files, pages cached" kops/s "$bytes" "${c[@]}"
+	drop_caches 1
+	record notify_store "open+mmap+touch every page+close of $small_n 16 KiB files, cold pages" \
+		kops/s "$bytes" "$(rate "$cache" mmap "$mnt/small" "$small_n" "$small_size")"
+	drop_caches 1
+	record notify_store "open+read+close of $small_n 16 KiB files, cold pages" kops/s "$bytes" \
+		"$(rate "$cache" read "$mnt/small" "$small_n" "$small_size")"
+	record notify_store "open+read+close of $small_n 16 KiB files, pages cached" kops/s "$bytes" \
+		"$(rate "$cache" read "$mnt/small" "$small_n" "$small_size")"
 	stop_daxfs
+}
+
+# each STEP SETTING...: `repeat` repetitions, each of every setting in turn
+# (the first setting is the default).
+each() {
+	local step=$1 r s
+	shift
+	for ((r = 1; r <= repeat; r++)); do
+		for s in "$@"; do "$step" "$s"; done
+	done
 }
 
 # ---- the run ------------------------------------------------------------------------
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-for t in 86400 1 0; do timeout_runs "$t"; done
-for o in keep_cache no_keep_cache; do keep_cache_runs "$o"; done
-for o in no_writeback_cache writeback_cache; do writeback_runs "$o"; done
-for m in auto yes no; do readdirplus_runs "$m"; done
-for b in 0 "$store_bytes"; do notify_store_runs "$b"; done
+each timeout_step 86400 1 0
+each keep_cache_step keep_cache no_keep_cache
+each writeback_step no_writeback_cache writeback_cache
+each readdirplus_step auto yes no
+each notify_store_step 0 "$store_bytes"
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the report: one row per workload, the settings side by side ---------------------
 {
-	echo "date: $started; mode: $( ((quick)) && echo quick || echo full), median of $repeat;" \
+	echo "date: $started; mode: $( ((quick)) && echo quick || echo full), median of $repeat" \
+		"repetitions, each mounting every setting in turn;" \
 		"daxfs-fuse commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown);" \
 		"kernel $(uname -r); $(nproc) cores; load average $load_start at start, $load_end at end"
 	echo
-	echo "| choice | workload | unit | default | alternatives |"
-	echo "|---|---|---|---:|---|"
-	awk -F'\t' '
-		function fmt(v) { return v >= 100 ? sprintf("%.0f", v) : v >= 10 ? sprintf("%.1f", v) : sprintf("%.2f", v) }
-		{ $5 = fmt($5); key = $1 "\t" $2 "\t" $3
-		  if (!(key in first)) { order[++n] = key; first[key] = $4 "\t" $5 }
-		  else rest[key] = rest[key] (rest[key] == "" ? "" : "; ") $4 ": " $5 }
-		END { for (i = 1; i <= n; i++) {
-			split(order[i], k, "\t"); split(first[order[i]], f, "\t")
-			printf "| %s | %s | %s | %s: %s | %s |\n", k[1], k[2], k[3], f[1], f[2], rest[order[i]] } }
-	' "$results"
+	/usr/bin/python3 - "$results" <<-'EOF'
+	import sys
+	rows, order = {}, []
+	for line in open(sys.argv[1]):
+	    choice, workload, unit, setting, value = line.rstrip("\n").split("\t")
+	    key = (choice, workload, unit)
+	    if key not in rows:
+	        rows[key] = {}
+	        order.append(key)
+	    rows[key].setdefault(setting, []).append(float(value))
+
+	def fmt(v):
+	    return "%.0f" % v if v >= 100 else "%.1f" % v if v >= 10 else "%.2f" % v
+
+	def median(vs):
+	    vs = sorted(vs)
+	    return vs[(len(vs) - 1) // 2]
+
+	print("| choice | workload | unit | default | alternatives | runs (default; alternatives) |")
+	print("|---|---|---|---|---|---|")
+	for key in order:
+	    settings = list(rows[key].items())
+	    cell = lambda s, vs: "%s: %s" % (s, fmt(median(vs)))
+	    runs = "; ".join(" ".join(fmt(v) for v in vs) for _, vs in settings)
+	    print("| %s | %s | %s | %s | %s | %s |" % (*key, cell(*settings[0]),
+	          "; ".join(cell(s, vs) for s, vs in settings[1:]), runs))
+	EOF
 } > "$out/caching.md"
 cat "$out/caching.md"
 echo "written: $out/caching.md" >&2
