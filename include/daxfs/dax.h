@@ -137,6 +137,11 @@ int dax_device_flush(struct dax_device *dev, uint64_t pos, uint64_t len);
 int dax_device_drain(struct dax_device *dev);
 /* flush + drain */
 int dax_device_persist(struct dax_device *dev, uint64_t pos, uint64_t len);
+/* Stores len bytes of src at pos and flushes them (durable at the next
+ * drain), as the kernel's copy_from_iter_flushcache: with non-temporal stores
+ * in PMEM mode, a copy and a flush otherwise. -EOPNOTSUPP on a device that is
+ * not mapped (a block device). */
+int dax_device_copy_flushcache(struct dax_device *dev, uint64_t pos, const void *src, size_t len);
 
 /*
  * The persistence trace, for power-loss simulation (docs/CRASH.md). With
@@ -172,6 +177,7 @@ struct dax_device_stats {
 	uint64_t reads, read_bytes;
 	uint64_t writes, write_bytes;
 	uint64_t flushes, drains;
+	uint64_t nt_copies;         /* flushes made by non-temporal copies (PMEM mode) */
 	uint64_t errors;            /* calls that returned an error */
 };
 void dax_device_get_stats(struct dax_device *dev, struct dax_device_stats *out);

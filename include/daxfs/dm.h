@@ -222,6 +222,11 @@ int dm_flush(struct mapped_device *md);
  * from dm_dax_direct_access: flushes each underlying device range; drain=true
  * also drains. */
 int dm_persist_range(struct mapped_device *md, uint64_t pos, uint64_t len, bool drain);
+/* Stores src at [pos, pos+len) of the mapped device and flushes it (durable
+ * at the next drain, e.g. dm_flush): each underlying device's
+ * dax_device_copy_flushcache, non-temporal on pmem, the kernel's
+ * dax_copy_from_iter. For ranges dm_dax_direct_access reached. */
+int dm_copy_flushcache(struct mapped_device *md, uint64_t pos, const void *src, size_t len);
 
 /* Every device the mapped device has opened (for status and badblocks). */
 unsigned dm_md_num_devices(struct mapped_device *md);

@@ -134,11 +134,22 @@ int dfs_removexattr(struct dfs *fs, uint64_t ino, const char *name);
  * first byte is returned. The data stays stable until dfs_read_end.
  */
 #define DFS_READ_MAX_IOV 64
+/* The filesystem's state for one read or write from begin to end, kept in
+ * the caller's structure so that a request allocates nothing. Opaque. */
+struct dfs_rw_state {
+	void *ip;
+	uint8_t *bounce;           /* the bio path (no DAX) only */
+	unsigned flags;
+	bool copied;               /* dfs_write_copy stored and flushed the bytes */
+	uint64_t addr[DFS_READ_MAX_IOV];   /* device address of each iov */
+};
+
 struct dfs_read {
 	struct iovec iov[DFS_READ_MAX_IOV];
 	unsigned niov;
 	size_t bytes;
-	void *priv;                /* the filesystem's */
+	void *priv;                /* the filesystem's: set from begin to end */
+	struct dfs_rw_state state;
 };
 ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, struct dfs_read *rd);
 void dfs_read_end(struct dfs *fs, struct dfs_read *rd);
@@ -159,10 +170,16 @@ struct dfs_write {
 	unsigned niov;
 	size_t bytes;
 	off_t off;
-	void *priv;
+	void *priv;                /* the filesystem's: set from begin to end */
+	struct dfs_rw_state state;
 };
 ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, unsigned flags,
 			struct dfs_write *wr);
+/* Instead of copying into wr->iov: stores the len bytes at src into the
+ * write's bytes [0, len) and flushes them, with non-temporal stores on pmem
+ * (dm_copy_flushcache), so that end only has to drain. Returns len, or a
+ * negative errno (then nothing counts as copied). */
+ssize_t dfs_write_copy(struct dfs *fs, struct dfs_write *wr, const void *src, size_t len);
 /* Returns copied, or a negative errno if persisting failed. */
 ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied);
 

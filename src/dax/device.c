@@ -305,6 +305,7 @@ void dax_device_get_stats(struct dax_device *dev, struct dax_device_stats *out)
 	LOAD(write_bytes);
 	LOAD(flushes);
 	LOAD(drains);
+	LOAD(nt_copies);
 	LOAD(errors);
 #undef LOAD
 }

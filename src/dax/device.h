@@ -18,6 +18,7 @@ struct dax_stats_atomic {
 	_Atomic uint64_t reads, read_bytes;
 	_Atomic uint64_t writes, write_bytes;
 	_Atomic uint64_t flushes, drains;
+	_Atomic uint64_t nt_copies;
 	_Atomic uint64_t errors;
 };
 
@@ -77,6 +78,7 @@ extern const struct dax_operations pmem_dax_ops;
  * checked by the caller, errors not counted (the public entry point does). */
 int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len);
 int dax_drain(struct dax_device *dev);
+int dax_copy_flushcache(struct dax_device *dev, uint64_t pos, const void *src, uint64_t len);
 int dax_unfenced_init(struct dax_unfenced *u);
 void dax_unfenced_destroy(struct dax_unfenced *u);
 

@@ -140,6 +140,37 @@ int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len)
 	return daxfs_err(-EINVAL, "%s: unknown persist mode %d", dev->path, (int)dev->persist);
 }
 
+/*
+ * A store and its flush in one: the kernel's copy_from_iter_flushcache, which
+ * dax_copy_from_iter uses on pmem (DAXDEV_NOCACHE). On pmem the copy uses
+ * non-temporal stores (pmem_memcpy_nodrain), so no cache line has to be
+ * written back one by one afterwards; otherwise it is a copy and a flush. To
+ * the recorder and the fault build it is a flush of the range, recorded once
+ * the bytes are there: nothing is durable before the next drain anyway.
+ */
+int dax_copy_flushcache(struct dax_device *dev, uint64_t pos, const void *src, uint64_t len)
+{
+	if (dev->persist != DAX_PERSIST_PMEM) {
+		memcpy(dev->addr + pos, src, len);
+		return dax_flush_range(dev, pos, len);
+	}
+	dax_stat_add(dev, flushes, 1);
+	dax_stat_add(dev, nt_copies, 1);
+	if (fault_drop_flush()) {
+		/* the fault build: a copy whose write-back is lost stays cached */
+		memcpy(dev->addr + pos, src, len);
+		return 0;
+	}
+	pmem_memcpy_nodrain(dev->addr + pos, src, len);
+	if (dax_rec_active()) {
+		int ret = dax_rec_flush(dev, pos, len);
+
+		if (ret < 0)
+			return ret;
+	}
+	return unfenced_note(dev, pos, len) ? 0 : dax_drain(dev);
+}
+
 int dax_drain(struct dax_device *dev)
 {
 	dax_stat_add(dev, drains, 1);
@@ -183,6 +214,17 @@ int dax_device_flush(struct dax_device *dev, uint64_t pos, uint64_t len)
 
 	if (ret == 0)
 		ret = dax_flush_range(dev, pos, len);
+	return ret < 0 ? dax_fail(dev, ret) : 0;
+}
+
+int dax_device_copy_flushcache(struct dax_device *dev, uint64_t pos, const void *src, size_t len)
+{
+	int ret = check(dev, "copy", pos, len);
+
+	if (ret == 0 && !dev->addr)
+		ret = daxfs_err(-EOPNOTSUPP, "%s: copy: the device is not mapped", dev->path);
+	if (ret == 0)
+		ret = dax_copy_flushcache(dev, pos, src, len);
 	return ret < 0 ? dax_fail(dev, ret) : 0;
 }
 

@@ -144,3 +144,39 @@ int dm_persist_range(struct mapped_device *md, uint64_t pos, uint64_t len, bool 
 	dm_table_put(&t);
 	return r;
 }
+
+struct copy_walk {
+	const char *src;
+	uint64_t start;
+};
+
+static int copy_slice(struct dm_target *ti, uint64_t pos, uint64_t n, void *data)
+{
+	struct copy_walk *w = data;
+	struct dm_map_result m;
+
+	/* error and zero have no memory to store into (direct_access refused
+	 * them, so a caller never got a pointer there) */
+	if (!ti->type->map_sector)
+		return daxfs_err(-EIO, "target %u (%s): no memory to copy to at sector %llu",
+				 ti->index, ti->type->name, (unsigned long long)(pos >> DAX_SECTOR_SHIFT));
+	ti->type->map_sector(ti, pos >> DAX_SECTOR_SHIFT, &m);
+	return dax_device_copy_flushcache(m.dev, (m.dev_sector << DAX_SECTOR_SHIFT) +
+					  (pos & (DAX_SECTOR_SIZE - 1)),
+					  w->src + (pos - w->start), (size_t)n);
+}
+
+int dm_copy_flushcache(struct mapped_device *md, uint64_t pos, const void *src, size_t len)
+{
+	struct dm_table *t = dm_md_get_live_table(md);
+	struct copy_walk w = { .src = src, .start = pos };
+	int r;
+
+	if (!t)
+		return daxfs_err(-EIO, "%s: no live table", md->name);
+	r = check_range(t, pos, len);
+	if (!r)
+		r = for_each_slice(t, pos, len, copy_slice, &w);
+	dm_table_put(&t);
+	return r;
+}

@@ -1,6 +1,7 @@
 /* fs/file.c - file data: the dax_iomap_rw-style read and write loops, truncate, fallocate, seek */
 #include <errno.h>
 #include <linux/falloc.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,14 +25,6 @@ static uint8_t zero_page[ZERO_CHUNK];     /* never written: read-only by contrac
 #define BATCH_EXTENTS 64
 #define DATA_RESERVE 96
 
-struct rw_priv {
-	struct dfs_inode *ip;
-	uint8_t *bounce;
-	bool write;
-	unsigned flags;
-	unsigned npieces;
-	struct { uint64_t addr; size_t len; } pieces[DFS_READ_MAX_IOV];
-};
 
 static int check_reg(struct dfs_inode *ip)
 {
@@ -93,10 +86,11 @@ static int bio_read_prefix(struct dfs *fs, uint64_t addr, void *buf, uint64_t *l
 ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, struct dfs_read *rd)
 {
 	struct dfs_inode *ip;
-	struct rw_priv *p;
+	struct dfs_rw_state *p = &rd->state;
 	int err;
 
-	memset(rd, 0, sizeof(*rd));
+	memset(rd, 0, offsetof(struct dfs_read, state));
+	memset(p, 0, offsetof(struct dfs_rw_state, addr));
 	if (off < 0)
 		return daxfs_err(-EINVAL, "read: negative offset");
 	if ((err = dfs_inode_lock_data(fs, ino, false, &ip)))
@@ -109,10 +103,6 @@ ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, str
 	}
 	if (size > ip->d.size - (uint64_t)off)
 		size = ip->d.size - (uint64_t)off;
-	if (!(p = calloc(1, sizeof(*p)))) {
-		err = daxfs_err(-ENOMEM, "read: out of memory");
-		goto fail;
-	}
 	p->ip = ip;
 	rd->priv = p;
 	uint64_t pos = (uint64_t)off;
@@ -165,14 +155,14 @@ fail:
 
 void dfs_read_end(struct dfs *fs, struct dfs_read *rd)
 {
-	struct rw_priv *p = rd->priv;
+	struct dfs_rw_state *p = rd->priv;
 
 	if (!p)
 		return;
 	rd->priv = NULL;
 	dfs_inode_unlock_data(fs, p->ip, false);
 	free(p->bounce);
-	free(p);
+	p->bounce = NULL;
 }
 
 /* Zeroes the written bytes of [from, to) (a partial block at EOF, a gap
@@ -208,10 +198,11 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 			struct dfs_write *wr)
 {
 	struct dfs_inode *ip;
-	struct rw_priv *p = NULL;
+	struct dfs_rw_state *p = &wr->state;
 	int err;
 
-	memset(wr, 0, sizeof(*wr));
+	memset(wr, 0, offsetof(struct dfs_write, state));
+	memset(p, 0, offsetof(struct dfs_rw_state, addr));
 	if ((err = dfs_check_writable(fs)))
 		return err;
 	if (off < 0 && !(flags & DFS_WRITE_APPEND))
@@ -232,12 +223,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	}
 	if (pos > ip->d.size && (err = zero_written(fs, ip, ip->d.size, pos)))
 		goto fail;
-	if (!(p = calloc(1, sizeof(*p)))) {
-		err = daxfs_err(-ENOMEM, "write: out of memory");
-		goto fail;
-	}
 	p->ip = ip;
-	p->write = true;
 	p->flags = flags;
 	wr->priv = p;
 	size_t got = 0;
@@ -273,8 +259,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 			base = p->bounce + got;
 			n = m.length;
 		}
-		p->pieces[p->npieces].addr = m.addr;
-		p->pieces[p->npieces++].len = n;
+		p->addr[wr->niov] = m.addr;
 		wr->iov[wr->niov++] = (struct iovec){ base, n };
 		got += n;
 		pos += n;
@@ -292,7 +277,7 @@ fail:
 
 ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 {
-	struct rw_priv *p = wr->priv;
+	struct dfs_rw_state *p = wr->priv;
 	struct dfs_inode *ip;
 	int err = 0;
 
@@ -306,14 +291,22 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 	const bool osync = p->flags & DFS_WRITE_SYNC;
 	const bool sync = osync || dfs_sync_mode(fs);
 	size_t left = copied;
-	for (unsigned i = 0; i < p->npieces && left && !err; i++) {
-		size_t n = p->pieces[i].len < left ? p->pieces[i].len : left;
+	if (p->copied) {
+		/* dfs_write_copy flushed as it stored: one drain for the request,
+		 * of the devices directly (a dm_flush would wait out a suspend,
+		 * which stores through pointers do not) */
+		if (sync && copied)
+			err = dm_persist_range(fs->md, 0, 0, true);
+		left = 0;
+	}
+	for (unsigned i = 0; i < wr->niov && left && !err; i++) {
+		size_t n = wr->iov[i].iov_len < left ? wr->iov[i].iov_len : left;
 
 		if (fs->dax)
-			err = dm_persist_range(fs->md, p->pieces[i].addr, n, sync && n == left);
+			err = dm_persist_range(fs->md, p->addr[i], n, sync && n == left);
 		else
 			err = dm_submit_bio(fs->md, DAX_REQ_WRITE, sync ? DM_BIO_FUA : 0,
-					    p->pieces[i].addr, p->bounce + (copied - left), n);
+					    p->addr[i], p->bounce + (copied - left), n);
 		left -= n;
 	}
 	if (copied > 0) {
@@ -341,8 +334,34 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 	wr->priv = NULL;
 	dfs_inode_unlock_data(fs, ip, true);
 	free(p->bounce);
-	free(p);
+	p->bounce = NULL;
 	return err ? err : (ssize_t)copied;
+}
+
+ssize_t dfs_write_copy(struct dfs *fs, struct dfs_write *wr, const void *src, size_t len)
+{
+	struct dfs_rw_state *p = wr->priv;
+	const uint8_t *from = src;
+	size_t done = 0;
+	int err = 0;
+
+	if (!p)
+		return daxfs_err(-EINVAL, "write copy: no write in progress");
+	if (len > wr->bytes)
+		len = wr->bytes;
+	for (unsigned i = 0; i < wr->niov && done < len && !err; i++) {
+		size_t n = wr->iov[i].iov_len < len - done ? wr->iov[i].iov_len : len - done;
+
+		if (fs->dax)
+			err = dm_copy_flushcache(fs->md, p->addr[i], from + done, n);
+		else
+			memcpy(wr->iov[i].iov_base, from + done, n);   /* end writes the bounce */
+		done += n;
+	}
+	if (err)
+		return err;
+	p->copied = fs->dax;
+	return (ssize_t)done;
 }
 
 ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
@@ -381,12 +400,10 @@ ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, o
 
 		if (n <= 0)
 			return done ? (ssize_t)done : n;
-		size_t at = done;
-		for (unsigned i = 0; i < wr.niov; i++) {
-			memcpy(wr.iov[i].iov_base, (const uint8_t *)buf + at, wr.iov[i].iov_len);
-			at += wr.iov[i].iov_len;
-		}
-		ssize_t e = dfs_write_end(fs, &wr, (size_t)n);
+		ssize_t c = dfs_write_copy(fs, &wr, (const uint8_t *)buf + done, (size_t)n);
+		ssize_t e = dfs_write_end(fs, &wr, c < 0 ? 0 : (size_t)n);
+		if (c < 0)
+			return done ? (ssize_t)done : c;
 		if (e < 0)
 			return e;
 		if (flags & DFS_WRITE_APPEND)

@@ -211,6 +211,43 @@ static int test_persist_range_flushes_every_device(void)
 	return T_PASS;
 }
 
+static int test_copy_flushcache_is_split_at_targets_and_chunks(void)
+{
+	struct mapped_device *md;
+	struct dax_device_stats sa, sb;
+	unsigned char src[24 * 512], back[512];
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (unsigned char)(i / 512 + 1);
+	devs(64);
+	/* linear A then 2-way striped (8-sector chunks) over A and B */
+	md = live(t_fmt("0 16 linear %s 0\n16 32 striped 2 8 %s 16 %s 0\n", A, A, B));
+	CHECK_EQ(dm_copy_flushcache(md, 12 * 512, src, sizeof(src)), 0);
+	/* md sector 12 + k holds src sector k, wherever it was remapped */
+	for (unsigned k = 0; k < 24; k++) {
+		CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, (12 + k) * 512, back, 512), 0);
+		CHECK(memcmp(back, src + k * 512, 512) == 0);
+	}
+	dax_device_get_stats(dm_md_find_device(md, A), &sa);
+	dax_device_get_stats(dm_md_find_device(md, B), &sb);
+	CHECK(sa.flushes >= 2 && sb.flushes >= 1);   /* one per slice, no drain */
+	CHECK_EQ(sa.drains + sb.drains, 0);
+	return T_PASS;
+}
+
+static int test_copy_flushcache_to_error_target_or_past_end_fails(void)
+{
+	struct mapped_device *md;
+	unsigned char src[512] = { 0 };
+
+	devs(64);
+	md = live(t_fmt("0 8 linear %s 0\n8 8 error\n", A));
+	CHECK_EQ(dm_copy_flushcache(md, 8 * 512, src, 512), -EIO);
+	CHECK_MSG_HAS("no memory to copy to");
+	CHECK(dm_copy_flushcache(md, 15 * 512, src, 1024) < 0);
+	return T_PASS;
+}
+
 static int test_striped_status_marks_failed_stripe(void)
 {
 	struct mapped_device *md;
@@ -244,6 +281,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_unknown_bio_op_is_einval),
 	T_CASE(test_fua_write_and_flush_succeed),
 	T_CASE(test_persist_range_flushes_every_device),
+	T_CASE(test_copy_flushcache_is_split_at_targets_and_chunks),
+	T_CASE(test_copy_flushcache_to_error_target_or_past_end_fails),
 	T_CASE(test_striped_status_marks_failed_stripe),
 };
 

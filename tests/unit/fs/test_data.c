@@ -333,6 +333,36 @@ static int test_fsync_and_sync_succeed(void)
 	return T_PASS;
 }
 
+static int test_write_copy_stores_a_short_copy_and_flushes_it(void)
+{
+	struct dfs **fs = t_newfs(64 * MB, NULL);
+	struct dax_device_stats before, after;
+	static uint8_t in[3 * 4096 + 11], out[sizeof(in)];
+	struct dfs_write wr;
+	struct stat st;
+
+	CHECK(fs);
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 5 + 1);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
+	struct dax_device *dev = dm_md_device(dfs_md(*fs), 0);
+	dax_device_get_stats(dev, &before);
+	CHECK_EQ(dfs_write_begin(*fs, ino, 77, sizeof(in), 0, &wr), (ssize_t)sizeof(in));
+	/* the caller may store less than begin mapped: a short write */
+	CHECK_EQ(dfs_write_copy(*fs, &wr, in, 4096), 4096);
+	CHECK_EQ(dfs_write_end(*fs, &wr, 4096), 4096);
+	dax_device_get_stats(dev, &after);
+	CHECK(after.flushes > before.flushes);
+	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
+	CHECK_EQ(st.st_size, 77 + 4096);
+	CHECK_EQ(dfs_pread(*fs, ino, out, sizeof(out), 77), 4096);
+	CHECK(memcmp(in, out, 4096) == 0);
+	/* no write begun: refused, nothing touched */
+	CHECK_EQ(dfs_write_copy(*fs, &wr, in, 1), -EINVAL);
+	CHECK_MSG_HAS("no write in progress");
+	return T_PASS;
+}
+
 static int test_dax_never_uses_bio_path(void)
 {
 	struct mapped_device *md = t_md_file("pmem", 64 * MB);
@@ -384,6 +414,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_enospc_while_creating_leaves_fs_consistent),
 	T_CASE(test_fragmented_file_survives_remount_and_truncates),
 	T_CASE(test_fsync_and_sync_succeed),
+	T_CASE(test_write_copy_stores_a_short_copy_and_flushes_it),
 	T_CASE(test_dax_never_uses_bio_path),
 	T_CASE(test_dax_always_on_zero_target_gives_einval),
 };
