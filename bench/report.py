@@ -71,6 +71,7 @@ WORKLOADS = [
     Workload("unlink", "unlink", "ops", target=0.3),
     Workload("create-big", "create files in one large directory", "ops"),
     Workload("readdir", "readdir of the large directory (entries/s)", "ops"),
+    Workload("stat-cold-big", "stat after dropping dentries, same count in the large directory", "ops"),
     Workload("rss-mount", "daemon RssAnon after mounting", "rss", limit=32),
     Workload("rss-files", "daemon RssAnon after creating the files", "rss", limit=128),
 ]
