@@ -298,6 +298,18 @@ def test_notify_store_first_mmap_read_needs_no_read_request(fs_with):
     assert log.count("READ") == 0
 
 
+def test_notify_store_of_the_largest_size_stores_all_of_it(fs_with):
+    fs, log = fs_with("notify_store=1048576")
+    path = fs.mnt / "f"
+    data = os.urandom(1 << 20)
+    write_file(path, data)
+    fs.remount("debug", "notify_store=1048576")
+    log.pos = 0
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
+        assert m[:] == data
+    assert log.count("READ") == 0
+
+
 def test_without_notify_store_first_mmap_read_asks_the_daemon(fs_with):
     fs, log = fs_with()
     path = fs.mnt / "f"
