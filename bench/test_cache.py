@@ -1,0 +1,74 @@
+"""Tests of daxfs-bench-cache and of caching.sh's command line: the helper must
+do what it says on the files it says, check what it read, and fail loudly. No
+timing is tested."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(os.environ.get("DAXFS_BENCH_DIR", Path(__file__).parent))
+CACHE = os.environ.get("DAXFS_BENCH_CACHE")
+
+
+def run(*cmd):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+
+
+@pytest.fixture
+def cache():
+    if not CACHE or not os.path.exists(CACHE):
+        pytest.skip("daxfs-bench-cache not built (set DAXFS_BENCH_CACHE)")
+    return CACHE
+
+
+def test_fill_creates_the_files_with_their_size(cache, tmp_path):
+    res = run(cache, "fill", tmp_path, 5, 10000)
+    assert res.returncode == 0, res.stderr
+    op, n, secs, rate = res.stdout.split()
+    assert (op, n) == ("fill", "5") and float(secs) >= 0 and float(rate) >= 0
+    assert sorted(os.listdir(tmp_path)) == [f"f{i:07d}" for i in range(5)]
+    assert all((tmp_path / f).read_bytes() == b"d" * 10000 for f in os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize("op", ["read", "mmap", "lsl"])
+def test_ops_go_through_every_file(cache, tmp_path, op):
+    assert run(cache, "fill", tmp_path, 7, 8192).returncode == 0
+    res = run(cache, op, tmp_path, 7, 8192)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[:2] == [op, "7"]
+
+
+def test_read_fails_on_a_short_file(cache, tmp_path):
+    assert run(cache, "fill", tmp_path, 3, 4096).returncode == 0
+    os.truncate(tmp_path / "f0000001", 100)
+    res = run(cache, "read", tmp_path, 3, 4096)
+    assert res.returncode == 1
+    assert f"read {tmp_path}/f0000001: 100 bytes, expected 4096" in res.stderr
+
+
+def test_lsl_checks_the_entry_count(cache, tmp_path):
+    assert run(cache, "fill", tmp_path, 3, 1).returncode == 0
+    res = run(cache, "lsl", tmp_path, 4, 1)
+    assert res.returncode == 1 and "3 entries, expected 4" in res.stderr
+
+
+@pytest.mark.parametrize("args, msg", [
+    ([], "usage:"),
+    (["frob", "/tmp", "1", "1"], "unknown operation 'frob'"),
+    (["read", "/tmp", "0", "1"], "invalid count '0'"),
+    (["read", "/tmp", "1", "x"], "invalid size 'x'"),
+    (["read", "/tmp", "1", "99999999999"], "invalid size '99999999999'"),
+])
+def test_usage_errors(cache, args, msg):
+    res = run(cache, *args)
+    assert res.returncode == 2
+    assert msg in res.stderr
+
+
+def test_caching_sh_usage():
+    res = run("bash", BENCH / "caching.sh", "--help")
+    assert res.returncode == 0
+    assert "usage: bash bench/caching.sh [--quick] [--out DIR]" in res.stdout
+    res = run("bash", BENCH / "caching.sh", "--frob")
+    assert res.returncode == 2 and "unknown argument '--frob'" in res.stderr
