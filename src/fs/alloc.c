@@ -92,7 +92,7 @@ int dfs_alloc_load(struct dfs *fs)
 					 (unsigned long long)g, fs->gds[g].free);
 		total_free += fs->gds[g].free;
 	}
-	fs->free_blocks = total_free;
+	__atomic_store_n(&fs->free_blocks, total_free, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -144,7 +144,7 @@ static int group_init(struct dfs *fs, uint64_t g, struct dfs_buf **out)
 	uninit_image(fs, g, b->data);
 	fs->gds[g].bitmap_blk = blk;
 	fs->gds[g].free--;
-	fs->free_blocks--;
+	__atomic_store_n(&fs->free_blocks, fs->free_blocks - 1, __ATOMIC_RELAXED);   /* statfs reads it without meta */
 	dfs_buf_dirty(fs, b);
 	if ((err = gd_store(fs, g)))
 		return err;
@@ -225,7 +225,7 @@ static int take(struct dfs *fs, uint64_t g, struct run r, uint64_t *pblk)
 	set_bits(b->data, r.start, r.len, true);
 	dfs_buf_dirty(fs, b);
 	fs->gds[g].free -= (uint32_t)r.len;
-	fs->free_blocks -= r.len;
+	__atomic_store_n(&fs->free_blocks, fs->free_blocks - r.len, __ATOMIC_RELAXED);
 	if ((err = gd_store(fs, g)))
 		return err;
 	*pblk = group_start(g) + r.start;
@@ -321,7 +321,7 @@ int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len)
 		set_bits(b->data, off, n, false);
 		dfs_buf_dirty(fs, b);
 		fs->gds[g].free += (uint32_t)n;
-		fs->free_blocks += n;
+		__atomic_store_n(&fs->free_blocks, fs->free_blocks + n, __ATOMIC_RELAXED);
 		if ((err = gd_store(fs, g)))
 			return err;
 		done += n;
@@ -382,7 +382,7 @@ int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map)
 	uint32_t nfree = 0;
 	for (uint64_t i = 0; i < group_len(fs, g); i++)
 		nfree += !bit(b->data, i);
-	fs->free_blocks = fs->free_blocks - fs->gds[g].free + nfree;
+	__atomic_store_n(&fs->free_blocks, fs->free_blocks - fs->gds[g].free + nfree, __ATOMIC_RELAXED);
 	fs->gds[g].free = nfree;
 	dfs_buf_dirty(fs, b);
 	return gd_store(fs, g);

@@ -11,7 +11,13 @@
  * does with buffer heads even on DAX: the journal has to copy blocks, and a
  * block must never be changed in place before its transaction is durable.
  * Buffers live until trimmed at an operation boundary, so pointers returned
- * here stay valid for the rest of the operation (no reference counts).
+ * here stay valid for the rest of the operation (no reference counts): a
+ * modifying call holds meta, under which every trim runs, and a read-only
+ * call holds buf_use shared, which a trim needs exclusively (it tries, and
+ * leaves the cache over its limit until the next boundary if it cannot).
+ * A miss reads the block without the hash lock; if a buffer was dropped
+ * meanwhile, the copy read may predate that buffer's checkpoint, so it is
+ * thrown away and the lookup redone.
  */
 
 #define BUF_CACHE_MAX 16384u     /* clean blocks kept: 64 MiB */
@@ -21,6 +27,17 @@ static size_t hash_of(const struct dfs *fs, uint64_t blk)
 	return (size_t)((blk * 0x9E3779B97F4A7C15ull) >> 20) & (fs->bhash_size - 1);
 }
 
+void dfs_buf_use_begin(struct dfs *fs)
+{
+	pthread_rwlock_rdlock(&fs->buf_use);
+}
+
+void dfs_buf_use_end(struct dfs *fs)
+{
+	pthread_rwlock_unlock(&fs->buf_use);
+}
+
+/* bcache_lock held */
 static struct dfs_buf *cache_find(struct dfs *fs, uint64_t blk)
 {
 	if (!fs->bhash)
@@ -53,23 +70,18 @@ static int cache_grow(struct dfs *fs)
 	return 0;
 }
 
-static int cache_insert(struct dfs *fs, uint64_t blk, uint8_t kind, struct dfs_buf **out)
+/* bcache_lock held */
+static int cache_insert(struct dfs *fs, struct dfs_buf *b)
 {
 	if (fs->nbufs + 1 > fs->bhash_size) {
 		int err = cache_grow(fs);
 		if (err)
 			return err;
 	}
-	struct dfs_buf *b = calloc(1, sizeof(*b));
-	if (!b)
-		return daxfs_err(-ENOMEM, "buffer cache: out of memory");
-	b->blkno = blk;
-	b->kind = kind;
-	size_t h = hash_of(fs, blk);
+	size_t h = hash_of(fs, b->blkno);
 	b->hnext = fs->bhash[h];
 	fs->bhash[h] = b;
 	fs->nbufs++;
-	*out = b;
 	return 0;
 }
 
@@ -81,6 +93,7 @@ static void cache_unlink(struct dfs *fs, struct dfs_buf *b)
 		pp = &(*pp)->hnext;
 	*pp = b->hnext;
 	fs->nbufs--;
+	fs->bevictions++;
 }
 
 static int check_blk(struct dfs *fs, uint64_t blk)
@@ -93,42 +106,76 @@ static int check_blk(struct dfs *fs, uint64_t blk)
 
 int dfs_buf_read(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out)
 {
-	struct dfs_buf *b = cache_find(fs, blk);
+	struct dfs_buf *b, *nb;
 	int err;
 
-	if (b) {
-		*out = b;
-		return 0;
-	}
 	if ((err = check_blk(fs, blk)))
 		return err;
-	if ((err = cache_insert(fs, blk, (uint8_t)kind, &b)))
-		return err;
-	err = dfs_dev_read(fs, blk, b->data, 1);
-	if (!err && (kind == DFS_BUF_SEALED || kind == DFS_BUF_SUPER) &&
-	    !dfs_block_crc_ok(blk, b->data))
-		err = daxfs_err(-EIO, "metadata block %llu: checksum mismatch",
-				(unsigned long long)blk);
-	if (err) {
-		cache_unlink(fs, b);
-		free(b);
-		return err;
+	for (;;) {
+		pthread_mutex_lock(&fs->bcache_lock);
+		b = cache_find(fs, blk);
+		uint64_t evictions = fs->bevictions;
+		pthread_mutex_unlock(&fs->bcache_lock);
+		if (b) {
+			*out = b;
+			return 0;
+		}
+		if (!(nb = calloc(1, sizeof(*nb))))
+			return daxfs_err(-ENOMEM, "buffer cache: out of memory");
+		nb->blkno = blk;
+		nb->kind = (uint8_t)kind;
+		err = dfs_dev_read(fs, blk, nb->data, 1);
+		if (!err && (kind == DFS_BUF_SEALED || kind == DFS_BUF_SUPER) &&
+		    !dfs_block_crc_ok(blk, nb->data))
+			err = daxfs_err(-EIO, "metadata block %llu: checksum mismatch",
+					(unsigned long long)blk);
+		if (err) {
+			free(nb);
+			return err;
+		}
+		pthread_mutex_lock(&fs->bcache_lock);
+		if ((b = cache_find(fs, blk)) || fs->bevictions != evictions) {
+			pthread_mutex_unlock(&fs->bcache_lock);
+			free(nb);
+			if (b) {
+				*out = b;
+				return 0;
+			}
+			continue;
+		}
+		err = cache_insert(fs, nb);
+		pthread_mutex_unlock(&fs->bcache_lock);
+		if (err) {
+			free(nb);
+			return err;
+		}
+		*out = nb;
+		return 0;
 	}
-	*out = b;
-	return 0;
 }
 
 int dfs_buf_new(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out)
 {
-	struct dfs_buf *b = cache_find(fs, blk);
+	struct dfs_buf *b;
 	int err;
 
-	if (!b) {
-		if ((err = check_blk(fs, blk)))
+	if ((err = check_blk(fs, blk)))
+		return err;
+	pthread_mutex_lock(&fs->bcache_lock);
+	if (!(b = cache_find(fs, blk))) {
+		if (!(b = calloc(1, sizeof(*b)))) {
+			pthread_mutex_unlock(&fs->bcache_lock);
+			return daxfs_err(-ENOMEM, "buffer cache: out of memory");
+		}
+		b->blkno = blk;
+		if ((err = cache_insert(fs, b))) {
+			pthread_mutex_unlock(&fs->bcache_lock);
+			free(b);
 			return err;
-		if ((err = cache_insert(fs, blk, (uint8_t)kind, &b)))
-			return err;
+		}
 	}
+	pthread_mutex_unlock(&fs->bcache_lock);
+	/* a new block is reachable only through what this call changes next */
 	memset(b->data, 0, sizeof(b->data));
 	b->kind = (uint8_t)kind;
 	*out = b;
@@ -147,20 +194,29 @@ void dfs_buf_dirty(struct dfs *fs, struct dfs_buf *b)
 
 void dfs_buf_forget(struct dfs *fs, uint64_t blk)
 {
+	pthread_mutex_lock(&fs->bcache_lock);
 	struct dfs_buf *b = cache_find(fs, blk);
 
 	/* a dirty copy is still written by the checkpoint; the block stays
-	 * unallocatable until then, so that write is harmless */
+	 * unallocatable until then, so that write is harmless. Nobody reads a
+	 * block its owner is freeing: the owner's lock is held exclusively. */
 	if (b && !b->dirty) {
 		cache_unlink(fs, b);
 		free(b);
 	}
+	pthread_mutex_unlock(&fs->bcache_lock);
 }
 
 void dfs_buf_trim(struct dfs *fs)
 {
-	if (fs->nbufs <= BUF_CACHE_MAX || fs->check_only)
+	if (fs->check_only)
 		return;     /* fsck -n keeps replayed blocks only in the cache */
+	pthread_mutex_lock(&fs->bcache_lock);
+	bool over = fs->nbufs > BUF_CACHE_MAX;
+	pthread_mutex_unlock(&fs->bcache_lock);
+	if (!over || pthread_rwlock_trywrlock(&fs->buf_use))
+		return;     /* a read-only call uses buffers: next time */
+	pthread_mutex_lock(&fs->bcache_lock);
 	for (size_t i = 0; i < fs->bhash_size && fs->nbufs > BUF_CACHE_MAX / 2; i++) {
 		struct dfs_buf **pp = &fs->bhash[i];
 
@@ -170,12 +226,15 @@ void dfs_buf_trim(struct dfs *fs)
 			if (!b->dirty && b->kind != DFS_BUF_SUPER) {
 				*pp = b->hnext;
 				fs->nbufs--;
+				fs->bevictions++;
 				free(b);
 			} else {
 				pp = &b->hnext;
 			}
 		}
 	}
+	pthread_mutex_unlock(&fs->bcache_lock);
+	pthread_rwlock_unlock(&fs->buf_use);
 }
 
 void dfs_buf_destroy_all(struct dfs *fs)

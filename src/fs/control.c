@@ -102,7 +102,7 @@ int dfs_freeze(struct dfs *fs)
 		pthread_cond_init(&fs->thaw_cond, NULL);
 		fs->thaw_ready = true;
 	}
-	fs->frozen = true;
+	__atomic_store_n(&fs->frozen, true, __ATOMIC_RELEASE);   /* also read without meta */
 	/* A shut-down or read-only fs has nothing to write; the freeze still
 	 * holds writers, as bdev_freeze does. */
 	if (!fs->rdonly && !fs->shutdown && !fs->check_only)
@@ -116,7 +116,7 @@ int dfs_freeze(struct dfs *fs)
 void dfs_thaw(struct dfs *fs)
 {
 	pthread_mutex_lock(&fs->meta);
-	fs->frozen = false;
+	__atomic_store_n(&fs->frozen, false, __ATOMIC_RELEASE);
 	if (fs->thaw_ready)
 		pthread_cond_broadcast(&fs->thaw_cond);
 	pthread_mutex_unlock(&fs->meta);
@@ -165,7 +165,9 @@ int dfs_cached_files(struct dfs *fs, uint64_t **out, size_t *count)
 	size_t n = 0, cap = 0;
 	int err = 0;
 
+	/* meta: d.mode is written under it; icache_lock: the hash, nlookup */
 	pthread_mutex_lock(&fs->meta);
+	pthread_mutex_lock(&fs->icache_lock);
 	for (size_t i = 0; i < fs->ihash_size && !err; i++)
 		for (struct dfs_inode *ip = fs->ihash[i]; ip; ip = ip->hnext) {
 			if (!dfs_is_reg(ip) || ip->nlookup == 0)
@@ -183,6 +185,7 @@ int dfs_cached_files(struct dfs *fs, uint64_t **out, size_t *count)
 			}
 			inos[n++] = ip->ino;
 		}
+	pthread_mutex_unlock(&fs->icache_lock);
 	pthread_mutex_unlock(&fs->meta);
 	if (err) {
 		free(inos);

@@ -12,7 +12,11 @@
  * is what keeps readdir positions stable: a removed record is merged into its
  * predecessor (or, first in its block, marked unused) and nothing moves. The
  * name -> entry index is an open-addressing hash table built from the blocks
- * on first use, so lookups in a 100,000-entry directory do not scan.
+ * on first use, so lookups in a 100,000-entry directory do not scan, and a
+ * listing resumes at its position's block. Readers hold the directory's lock
+ * shared, writers exclusively; the first use builds the index under
+ * fs->dirload and publishes it with a release store, as two readers may get
+ * there together.
  */
 
 #define REC_MAX (DFS_DIRENT_HDR + DFS_NAME_MAX + 5)   /* 272: the largest record */
@@ -43,10 +47,8 @@ static uint32_t name_hash(const char *name)
 	return h;
 }
 
-void dfs_dir_free_index(struct dfs_inode *ip)
+static void index_free(struct dfs_dir *d)
 {
-	struct dfs_dir *d = ip->dir;
-
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->cap; i++)
@@ -55,6 +57,11 @@ void dfs_dir_free_index(struct dfs_inode *ip)
 	free(d->tab);
 	free(d->roomy);
 	free(d);
+}
+
+void dfs_dir_free_index(struct dfs_inode *ip)
+{
+	index_free(ip->dir);
 	ip->dir = NULL;
 }
 
@@ -80,11 +87,12 @@ static int tab_resize(struct dfs_dir *d, size_t ncap)
 	return 0;
 }
 
-static struct dent *tab_find(const struct dfs_dir *d, const char *name, uint32_t h)
+static struct dent *tab_find(struct dfs *fs, const struct dfs_dir *d, const char *name, uint32_t h)
 {
 	for (size_t j = h & (d->cap - 1);; j = (j + 1) & (d->cap - 1)) {
 		struct dent *e = &d->tab[j];
 
+		__atomic_fetch_add(&fs->count_dir_probes, 1, __ATOMIC_RELAXED);
 		if (!e->name)
 			return NULL;
 		if (e->name != TOMB && e->hash == h && strcmp(e->name, name) == 0)
@@ -154,6 +162,8 @@ static int dir_block(struct dfs *fs, struct dfs_inode *dip, uint64_t lblk, struc
 
 	if ((err = dir_pblk(dip, lblk, &pblk)) || (err = dfs_buf_read(fs, pblk, DFS_BUF_SEALED, &b)))
 		return err;
+	__atomic_fetch_add(&fs->count_dir_blocks, 1, __ATOMIC_RELAXED);
+	const uint64_t slots = __atomic_load_n(&fs->itable_slots, __ATOMIC_RELAXED);
 	const uint8_t *p = b->data;
 	if (dfs_get32(p) != DFS_MAGIC_DIR || dfs_get64(p + 8) != dip->ino)
 		goto bad;
@@ -162,7 +172,7 @@ static int dir_block(struct dfs *fs, struct dfs_inode *dip, uint64_t lblk, struc
 		uint64_t ino = dfs_get64(p + off);
 
 		if (rec < DFS_DIRENT_HDR || rec % 8 || off + rec > DFS_DIR_END ||
-		    (ino && (nl == 0 || dfs_dirent_size(nl) > rec || ino >= fs->itable_slots ||
+		    (ino && (nl == 0 || dfs_dirent_size(nl) > rec || ino >= slots ||
 			     memchr(p + off + DFS_DIRENT_HDR, '/', nl) ||
 			     memchr(p + off + DFS_DIRENT_HDR, 0, nl))) ||
 		    (!ino && off != DFS_DIR_HDR))
@@ -199,23 +209,17 @@ static unsigned block_max_slack(const uint8_t *p)
 	return best;
 }
 
-static int dir_load(struct dfs *fs, struct dfs_inode *dip)
+static int dir_build(struct dfs *fs, struct dfs_inode *dip, struct dfs_dir *d)
 {
-	struct dfs_dir *d;
 	int err;
 
-	if (dip->dir)
-		return 0;
-	if (!(d = calloc(1, sizeof(*d))))
-		return daxfs_err(-ENOMEM, "directory index: out of memory");
-	dip->dir = d;
 	if ((err = tab_resize(d, 64)))
-		goto fail;
+		return err;
 	for (uint64_t l = 0; l < dir_nblocks(dip); l++) {
 		struct dfs_buf *b;
 
 		if ((err = dir_block(fs, dip, l, &b)))
-			goto fail;
+			return err;
 		const uint8_t *p = b->data;
 		for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += dfs_get16(p + off + 8)) {
 			uint64_t ino = dfs_get64(p + off);
@@ -225,21 +229,37 @@ static int dir_load(struct dfs *fs, struct dfs_inode *dip)
 				continue;
 			memcpy(name, p + off + DFS_DIRENT_HDR, p[off + 10]);
 			name[p[off + 10]] = '\0';
-			if (tab_find(d, name, name_hash(name))) {
-				err = daxfs_err(-EIO, "directory %llu: duplicate entry '%s'",
-						(unsigned long long)dip->ino, name);
-				goto fail;
-			}
+			if (tab_find(fs, d, name, name_hash(name)))
+				return daxfs_err(-EIO, "directory %llu: duplicate entry '%s'",
+						 (unsigned long long)dip->ino, name);
 			if ((err = tab_add(d, name, ino, l * DFS_BLOCK_SIZE + off)))
-				goto fail;
+				return err;
 		}
 		if (block_max_slack(p) >= REC_MAX && (err = roomy_push(d, l)))
-			goto fail;
+			return err;
 		d->last_blk = l;
 	}
 	return 0;
-fail:
-	dfs_dir_free_index(dip);
+}
+
+/* dip's lock held (shared or exclusive) */
+static int dir_load(struct dfs *fs, struct dfs_inode *dip)
+{
+	struct dfs_dir *d;
+	int err = 0;
+
+	if (__atomic_load_n(&dip->dir, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&fs->dirload);
+	if (!dip->dir) {
+		if (!(d = calloc(1, sizeof(*d))))
+			err = daxfs_err(-ENOMEM, "directory index: out of memory");
+		else if ((err = dir_build(fs, dip, d)))
+			index_free(d);
+		else
+			__atomic_store_n(&dip->dir, d, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&fs->dirload);
 	return err;
 }
 
@@ -249,7 +269,7 @@ int dfs_dir_lookup(struct dfs *fs, struct dfs_inode *dip, const char *name, uint
 
 	if (err)
 		return err;
-	struct dent *e = tab_find(dip->dir, name, name_hash(name));
+	struct dent *e = tab_find(fs, dip->dir, name, name_hash(name));
 	if (!e)
 		return -ENOENT;
 	*ino = e->ino;
@@ -335,7 +355,7 @@ int dfs_dir_add(struct dfs *fs, struct dfs_inode *dip, const char *name, uint64_
 	if ((err = dir_load(fs, dip)))
 		return err;
 	d = dip->dir;
-	if (tab_find(d, name, name_hash(name)))
+	if (tab_find(fs, d, name, name_hash(name)))
 		return -EEXIST;
 	err = -ENOSPC;
 	if (dir_nblocks(dip))
@@ -366,7 +386,7 @@ int dfs_dir_remove(struct dfs *fs, struct dfs_inode *dip, const char *name)
 
 	if ((err = dir_load(fs, dip)))
 		return err;
-	struct dent *e = tab_find(dip->dir, name, name_hash(name));
+	struct dent *e = tab_find(fs, dip->dir, name, name_hash(name));
 	if (!e)
 		return -ENOENT;
 	uint64_t lblk = e->pos / DFS_BLOCK_SIZE;
@@ -395,7 +415,7 @@ int dfs_dir_replace(struct dfs *fs, struct dfs_inode *dip, const char *name, uin
 
 	if ((err = dir_load(fs, dip)))
 		return err;
-	struct dent *e = tab_find(dip->dir, name, name_hash(name));
+	struct dent *e = tab_find(fs, dip->dir, name, name_hash(name));
 	if (!e)
 		return -ENOENT;
 	if ((err = dir_block(fs, dip, e->pos / DFS_BLOCK_SIZE, &b)))

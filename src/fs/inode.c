@@ -75,6 +75,7 @@ static void inode_destroy(struct dfs_inode *ip)
 	free(ip);
 }
 
+/* icache_lock held */
 static void icache_remove(struct dfs *fs, struct dfs_inode *ip)
 {
 	struct dfs_inode **pp = &fs->ihash[ihash_of(fs, ip->ino)];
@@ -130,7 +131,8 @@ static int free_push(struct dfs *fs, uint64_t ino)
 		fs->free_inos = n;
 		fs->free_inos_cap = ncap;
 	}
-	fs->free_inos[fs->nfree_inos++] = ino;
+	fs->free_inos[fs->nfree_inos] = ino;
+	__atomic_store_n(&fs->nfree_inos, fs->nfree_inos + 1, __ATOMIC_RELAXED);   /* statfs */
 	return 0;
 }
 
@@ -142,9 +144,9 @@ int dfs_itable_scan(struct dfs *fs)
 
 	if (!buf)
 		return daxfs_err(-ENOMEM, "inode table: out of memory");
-	fs->itable_slots = nblk * DFS_INODES_PER_BLOCK;
-	fs->nfree_inos = 0;
-	fs->used_inodes = 0;
+	__atomic_store_n(&fs->itable_slots, nblk * DFS_INODES_PER_BLOCK, __ATOMIC_RELAXED);
+	__atomic_store_n(&fs->nfree_inos, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fs->used_inodes, 0, __ATOMIC_RELAXED);
 	/* walk backwards so that the lowest free number ends on top */
 	for (uint64_t end = nblk; end > 0 && !err; ) {
 		uint64_t start = end > per ? end - per : 0, pblk = 0;
@@ -162,7 +164,7 @@ int dfs_itable_scan(struct dfs *fs)
 			if (dfs_get32(s) == 0)
 				err = free_push(fs, ino);
 			else
-				fs->used_inodes++;
+				__atomic_store_n(&fs->used_inodes, fs->used_inodes + 1, __ATOMIC_RELAXED);
 		}
 		end = start;
 	}
@@ -187,68 +189,172 @@ static int itable_grow(struct dfs *fs)
 		return err;
 	for (uint64_t i = 0; i < len; i++)
 		dfs_buf_forget(fs, pblk + i);
-	fs->sb.itable[fs->sb.itable_nextents++] = (struct dfs_itable_extent){ pblk, (uint32_t)len };
 	struct dfs_buf *sbb;
 	if ((err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &sbb)))
 		return err;
-	dfs_buf_dirty(fs, sbb);
+	/* an inode cache miss reads the geometry under icache_lock */
+	pthread_mutex_lock(&fs->icache_lock);
+	fs->sb.itable[fs->sb.itable_nextents++] = (struct dfs_itable_extent){ pblk, (uint32_t)len };
 	uint64_t first = fs->itable_slots;
-	fs->itable_slots += len * DFS_INODES_PER_BLOCK;
+	__atomic_store_n(&fs->itable_slots, first + len * DFS_INODES_PER_BLOCK, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&fs->icache_lock);
+	dfs_buf_dirty(fs, sbb);
 	for (uint64_t ino = fs->itable_slots; ino-- > first; )
 		if (ino && (err = free_push(fs, ino)))
 			return err;
 	return 0;
 }
 
-static int inode_new_mem(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
+static struct dfs_inode *inode_new_mem(uint64_t ino)
 {
 	struct dfs_inode *ip = calloc(1, sizeof(*ip));
 
-	if (!ip)
-		return daxfs_err(-ENOMEM, "inode cache: out of memory");
+	if (!ip) {
+		daxfs_err(-ENOMEM, "inode cache: out of memory");
+		return NULL;
+	}
 	ip->ino = ino;
 	pthread_rwlock_init(&ip->lock, NULL);
+	return ip;
+}
+
+/* icache_lock held */
+static void icache_insert(struct dfs *fs, struct dfs_inode *ip)
+{
 	if (fs->ninodes >= fs->ihash_size * 2)
 		ihash_grow(fs);
-	size_t h = ihash_of(fs, ino);
+	size_t h = ihash_of(fs, ip->ino);
 	ip->hnext = fs->ihash[h];
 	fs->ihash[h] = ip;
 	fs->ninodes++;
-	*out = ip;
-	return 0;
 }
 
-int dfs_iget(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
+/* icache_lock held */
+static struct dfs_inode *icache_peek(struct dfs *fs, uint64_t ino)
+{
+	for (struct dfs_inode *ip = fs->ihash[ihash_of(fs, ino)]; ip; ip = ip->hnext)
+		if (ip->ino == ino)
+			return ip;
+	return NULL;
+}
+
+/* A miss: icache_lock held, so nobody reads the same inode in twice, and the
+ * inode enters the cache complete. */
+static int inode_read(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
 {
 	struct dfs_buf *b;
 	uint8_t *slot;
 	struct dfs_dinode di;
+	struct dfs_inode *ip;
 	int err;
 
-	for (struct dfs_inode *ip = fs->ihash[ihash_of(fs, ino)]; ip; ip = ip->hnext)
-		if (ip->ino == ino) {
-			if (ip->freeing)
-				return daxfs_err(-ESTALE, "inode %llu is being freed", (unsigned long long)ino);
-			*out = ip;
-			return 0;
-		}
-	if ((err = slot_buf(fs, ino, &b, &slot)))
-		return err;
-	if ((err = dfs_dinode_decode(slot, ino, fs->sb.total_blocks, &di)))
-		return err;
-	if (di.mode == 0)
-		return daxfs_err(-ESTALE, "inode %llu is not in use", (unsigned long long)ino);
-	struct dfs_inode *ip;
-	if ((err = inode_new_mem(fs, ino, &ip)))
-		return err;
-	ip->d = di;
-	if ((err = dfs_extents_load(fs, ip))) {
-		icache_remove(fs, ip);
-		inode_destroy(ip);
-		return err;
+	dfs_buf_use_begin(fs);
+	if (!(err = slot_buf(fs, ino, &b, &slot)))
+		err = dfs_dinode_decode(slot, ino, fs->sb.total_blocks, &di);
+	if (!err && di.mode == 0)
+		err = daxfs_err(-ESTALE, "inode %llu is not in use", (unsigned long long)ino);
+	if (!err && !(ip = inode_new_mem(ino)))
+		err = -ENOMEM;
+	if (!err) {
+		ip->d = di;
+		if ((err = dfs_extents_load(fs, ip)))
+			inode_destroy(ip);
 	}
+	dfs_buf_use_end(fs);
+	if (err)
+		return err;
+	icache_insert(fs, ip);
 	*out = ip;
 	return 0;
+}
+
+static int iget_common(struct dfs *fs, uint64_t ino, bool pin, struct dfs_inode **out)
+{
+	struct dfs_inode *ip;
+	int err = 0;
+
+	pthread_mutex_lock(&fs->icache_lock);
+	if ((ip = icache_peek(fs, ino))) {
+		if (ip->freeing)
+			err = daxfs_err(-ESTALE, "inode %llu is being freed", (unsigned long long)ino);
+	} else {
+		err = inode_read(fs, ino, &ip);
+	}
+	if (!err) {
+		ip->pins += pin;
+		*out = ip;
+	}
+	pthread_mutex_unlock(&fs->icache_lock);
+	return err;
+}
+
+int dfs_iget(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
+{
+	return iget_common(fs, ino, false, out);
+}
+
+int dfs_iget_pin(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
+{
+	return iget_common(fs, ino, true, out);
+}
+
+void dfs_iunpin_locked(struct dfs *fs, struct dfs_inode *ip)
+{
+	pthread_mutex_lock(&fs->icache_lock);
+	ip->pins--;
+	pthread_mutex_unlock(&fs->icache_lock);
+}
+
+void dfs_inode_ref(struct dfs *fs, struct dfs_inode *ip, uint64_t n)
+{
+	pthread_mutex_lock(&fs->icache_lock);
+	ip->nlookup += n;
+	pthread_mutex_unlock(&fs->icache_lock);
+}
+
+/* The last user of an inode without links frees it, under meta; ip may be
+ * gone once the pin is dropped, so it is found again by number. */
+static void release_if_unused(struct dfs *fs, uint64_t ino)
+{
+	struct dfs_inode *ip;
+
+	pthread_mutex_lock(&fs->meta);
+	if (!fs->rdonly && dfs_iget(fs, ino, &ip) == 0 && ip->d.nlink == 0 &&
+	    dfs_txn_reserve(fs, 64) == 0)
+		(void)dfs_inode_maybe_release(fs, ip);   /* on failure it stays an orphan */
+	(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
+	pthread_mutex_unlock(&fs->meta);
+}
+
+void dfs_iput(struct dfs *fs, struct dfs_inode *ip)
+{
+	pthread_rwlock_rdlock(&ip->lock);
+	const bool unlinked = ip->d.nlink == 0;
+	pthread_rwlock_unlock(&ip->lock);
+	pthread_mutex_lock(&fs->icache_lock);
+	ip->pins--;
+	const bool last = unlinked && ip->pins == 0 && ip->nlookup == 0 && !ip->freeing;
+	const uint64_t ino = ip->ino;
+	pthread_mutex_unlock(&fs->icache_lock);
+	if (last)
+		release_if_unused(fs, ino);
+}
+
+void dfs_forget(struct dfs *fs, uint64_t ino, uint64_t nlookup)
+{
+	struct dfs_inode *ip;
+	bool last = false;
+
+	/* an inode that is not cached has no lookup references to drop */
+	pthread_mutex_lock(&fs->icache_lock);
+	if ((ip = icache_peek(fs, ino)) && !ip->freeing) {
+		ip->nlookup -= nlookup < ip->nlookup ? nlookup : ip->nlookup;
+		if ((last = ip->nlookup == 0))
+			ip->pins++;
+	}
+	pthread_mutex_unlock(&fs->icache_lock);
+	if (last)
+		dfs_iput(fs, ip);
 }
 
 int dfs_inode_write(struct dfs *fs, struct dfs_inode *ip)
@@ -278,16 +384,24 @@ static int super_dirty(struct dfs *fs)
 int dfs_inode_alloc(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
 		    struct dfs_inode **out)
 {
+	int err = dfs_inode_alloc_locked(fs, mode, cred, out);
+
+	if (!err)
+		pthread_rwlock_unlock(&(*out)->lock);
+	return err;
+}
+
+int dfs_inode_alloc_locked(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
+			   struct dfs_inode **out)
+{
 	struct dfs_inode *ip;
 	int err;
 
 	if (fs->nfree_inos == 0 && (err = itable_grow(fs)))
 		return err;
-	uint64_t ino = fs->free_inos[--fs->nfree_inos];
-	if ((err = inode_new_mem(fs, ino, &ip))) {
-		fs->nfree_inos++;
-		return err;
-	}
+	uint64_t ino = fs->free_inos[fs->nfree_inos - 1];
+	if (!(ip = inode_new_mem(ino)))
+		return -ENOMEM;
 	ip->d.mode = mode;
 	ip->d.uid = cred ? cred->uid : 0;
 	ip->d.gid = cred ? cred->gid : 0;
@@ -295,23 +409,39 @@ int dfs_inode_alloc(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
 	dfs_now(&ip->d.atime);
 	ip->d.mtime = ip->d.ctime = ip->d.crtime = ip->d.atime;
 	ip->d.generation = (uint32_t)fs->sb.next_generation++;
-	if ((err = super_dirty(fs)) || (err = dfs_inode_write(fs, ip))) {
-		icache_remove(fs, ip);
-		inode_destroy(ip);
-		fs->nfree_inos++;
-		return err;
+	if ((err = super_dirty(fs)))
+		goto fail;
+	/* under icache_lock: a miss on this number (a stale listing, a stale
+	 * handle) reads the slot under it too, never half-written; and locked,
+	 * so whoever finds it in the cache waits until the creator is done.
+	 * Nobody else knows the lock yet: a try that cannot fail, and no
+	 * wait under meta. */
+	if (pthread_rwlock_trywrlock(&ip->lock))
+		abort();
+	pthread_mutex_lock(&fs->icache_lock);
+	if ((err = dfs_inode_write(fs, ip))) {
+		pthread_mutex_unlock(&fs->icache_lock);
+		pthread_rwlock_unlock(&ip->lock);
+		goto fail;
 	}
-	fs->used_inodes++;
+	icache_insert(fs, ip);
+	pthread_mutex_unlock(&fs->icache_lock);
+	__atomic_store_n(&fs->nfree_inos, fs->nfree_inos - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&fs->used_inodes, fs->used_inodes + 1, __ATOMIC_RELAXED);
 	*out = ip;
 	return 0;
+fail:
+	inode_destroy(ip);
+	return err;
 }
 
-static struct dfs_inode *icache_peek(struct dfs *fs, uint64_t ino)
+/* meta held: the orphan links of cached inodes */
+static struct dfs_inode *orphan_peek(struct dfs *fs, uint64_t ino)
 {
-	for (struct dfs_inode *ip = fs->ihash[ihash_of(fs, ino)]; ip; ip = ip->hnext)
-		if (ip->ino == ino)
-			return ip;
-	return NULL;
+	pthread_mutex_lock(&fs->icache_lock);
+	struct dfs_inode *ip = icache_peek(fs, ino);
+	pthread_mutex_unlock(&fs->icache_lock);
+	return ip;
 }
 
 int dfs_orphan_add(struct dfs *fs, struct dfs_inode *ip)
@@ -320,7 +450,7 @@ int dfs_orphan_add(struct dfs *fs, struct dfs_inode *ip)
 
 	if (ip->d.flags & DFS_IFLAG_ORPHAN)
 		return 0;
-	struct dfs_inode *old = fs->sb.orphan_head ? icache_peek(fs, fs->sb.orphan_head) : NULL;
+	struct dfs_inode *old = fs->sb.orphan_head ? orphan_peek(fs, fs->sb.orphan_head) : NULL;
 	if (old)
 		old->orphan_prev = ip->ino;
 	ip->orphan_prev = 0;
@@ -365,7 +495,7 @@ int dfs_orphan_del(struct dfs *fs, struct dfs_inode *ip)
 			cur = p->d.orphan_next;
 		}
 	}
-	struct dfs_inode *next = ip->d.orphan_next ? icache_peek(fs, ip->d.orphan_next) : NULL;
+	struct dfs_inode *next = ip->d.orphan_next ? orphan_peek(fs, ip->d.orphan_next) : NULL;
 	if (next)
 		next->orphan_prev = ip->orphan_prev;
 	ip->orphan_prev = 0;
@@ -374,35 +504,50 @@ int dfs_orphan_del(struct dfs *fs, struct dfs_inode *ip)
 	return dfs_inode_write(fs, ip);
 }
 
+static void set_freeing(struct dfs *fs, struct dfs_inode *ip, bool on)
+{
+	pthread_mutex_lock(&fs->icache_lock);
+	ip->freeing = on;
+	pthread_mutex_unlock(&fs->icache_lock);
+}
+
+/* ip->freeing is set: nobody finds it any more, nobody holds it. */
 static int inode_release(struct dfs *fs, struct dfs_inode *ip)
 {
 	int err;
 
 	/* the orphan entry makes a release cut short by a crash finish at mount */
-	if ((err = dfs_orphan_add(fs, ip)))
-		return err;
-	ip->freeing = true;
-	if ((err = dfs_free_all_data(fs, ip)) || (err = dfs_txn_reserve(fs, 16)) ||
-	    (err = dfs_xattr_free(fs, ip)) || (err = dfs_orphan_del(fs, ip))) {
-		ip->freeing = false;
+	if ((err = dfs_orphan_add(fs, ip)) || (err = dfs_free_all_data(fs, ip)) ||
+	    (err = dfs_txn_reserve(fs, 16)) || (err = dfs_xattr_free(fs, ip)) ||
+	    (err = dfs_orphan_del(fs, ip))) {
+		set_freeing(fs, ip, false);
 		return err;
 	}
 	ip->d = (struct dfs_dinode){ 0 };
-	if ((err = dfs_inode_write(fs, ip)))
+	if ((err = dfs_inode_write(fs, ip)) || (err = free_push(fs, ip->ino))) {
+		set_freeing(fs, ip, false);
 		return err;
-	if ((err = free_push(fs, ip->ino)))
-		return err;
-	fs->used_inodes--;
+	}
+	__atomic_store_n(&fs->used_inodes, fs->used_inodes - 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&fs->icache_lock);
 	icache_remove(fs, ip);
+	pthread_mutex_unlock(&fs->icache_lock);
 	inode_destroy(ip);
 	return 0;
 }
 
 int dfs_inode_maybe_release(struct dfs *fs, struct dfs_inode *ip)
 {
-	if (ip->d.nlink > 0 || ip->freeing)
+	if (ip->d.nlink > 0)
 		return 0;
-	if (ip->nlookup > 0 || ip->pins > 0)
+	pthread_mutex_lock(&fs->icache_lock);
+	const bool gone = ip->freeing, busy = ip->nlookup > 0 || ip->pins > 0;
+	if (!gone && !busy)
+		ip->freeing = true;
+	pthread_mutex_unlock(&fs->icache_lock);
+	if (gone)
+		return 0;
+	if (busy)
 		return dfs_orphan_add(fs, ip);
 	return inode_release(fs, ip);
 }
@@ -425,6 +570,8 @@ int dfs_orphans_process(struct dfs *fs)
 		/* linked: a truncate that a crash cut short; finish it */
 		if (ip->d.nlink)
 			err = dfs_truncate_finish(fs, ip);
+		if (!err && !ip->d.nlink)
+			set_freeing(fs, ip, true);
 		if (!err)
 			err = ip->d.nlink ? dfs_orphan_del(fs, ip) : inode_release(fs, ip);
 		if (err)
@@ -455,8 +602,11 @@ void dfs_icache_trim(struct dfs *fs)
 {
 	/* inodes the kernel still holds cannot go: trim again only after the
 	 * cache has grown, so that a large working set costs O(1) per call */
-	if (fs->ninodes <= ICACHE_MAX || fs->ninodes <= fs->icache_next_trim)
+	pthread_mutex_lock(&fs->icache_lock);
+	if (fs->ninodes <= ICACHE_MAX || fs->ninodes <= fs->icache_next_trim) {
+		pthread_mutex_unlock(&fs->icache_lock);
 		return;
+	}
 	fs->icache_next_trim = fs->ninodes + fs->ninodes / 2;
 	for (size_t i = 0; i < fs->ihash_size && fs->ninodes > ICACHE_MAX / 2; i++) {
 		struct dfs_inode **pp = &fs->ihash[i];
@@ -474,6 +624,7 @@ void dfs_icache_trim(struct dfs *fs)
 			}
 		}
 	}
+	pthread_mutex_unlock(&fs->icache_lock);
 }
 
 int dfs_inode_lock_data(struct dfs *fs, uint64_t ino, bool write, struct dfs_inode **out)
@@ -481,12 +632,7 @@ int dfs_inode_lock_data(struct dfs *fs, uint64_t ino, bool write, struct dfs_ino
 	struct dfs_inode *ip;
 	int err;
 
-	pthread_mutex_lock(&fs->meta);
-	err = dfs_iget(fs, ino, &ip);
-	if (!err)
-		ip->pins++;
-	pthread_mutex_unlock(&fs->meta);
-	if (err)
+	if ((err = dfs_iget_pin(fs, ino, &ip)))
 		return err;
 	if (write)
 		pthread_rwlock_wrlock(&ip->lock);
@@ -501,9 +647,12 @@ void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write)
 	(void)write;
 	pthread_rwlock_unlock(&ip->lock);
 	pthread_mutex_lock(&fs->meta);
+	pthread_mutex_lock(&fs->icache_lock);
 	ip->pins--;
-	if (ip->pins == 0 && ip->nlookup == 0 && ip->d.nlink == 0 && !fs->rdonly &&
-	    dfs_txn_reserve(fs, 64) == 0)
+	const bool last = ip->pins == 0 && ip->nlookup == 0;
+	pthread_mutex_unlock(&fs->icache_lock);
+	/* ip stays valid while meta is held: releases and trims run under it */
+	if (last && ip->d.nlink == 0 && !fs->rdonly && dfs_txn_reserve(fs, 64) == 0)
 		(void)dfs_inode_maybe_release(fs, ip);   /* failures leave it on the orphan list */
 	(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
 	pthread_mutex_unlock(&fs->meta);

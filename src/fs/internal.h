@@ -10,15 +10,38 @@
 #include "fs/format.h"
 
 /*
- * Lock order (outer first):
- *   1. dfs_inode.lock   (rwlock: a file's data, i.e. its extents and size)
- *   2. dfs.meta         (mutex: every other piece of metadata: buffer cache,
- *                        journal, allocator, inode cache, directories, attrs)
- * A thread holding meta never waits for an inode lock. Size and extents are
- * written with both held, so holding either one is enough to read them.
- * Calls back into the FUSE server are short buffer fills (readdir) made under
- * meta; the only lock held between calls is an inode lock from read/write
- * begin to end.
+ * Lock order (outer first); a thread only ever waits for a lock later in
+ * this list than every lock it holds:
+ *   1. dfs.rename_lock  (mutex: a rename between two directories, as the
+ *                        kernel's s_vfs_rename_mutex; keeps the parent links
+ *                        that the subtree check walks stable)
+ *   2. dfs_inode.lock   (rwlock per inode: a file's data and attributes, a
+ *                        directory's entries and index). Several are taken
+ *                        only by a modifying call, all exclusively and in
+ *                        ascending inode number; a call that finds an inode
+ *                        by name under its directory's lock and needs a lower
+ *                        number drops the lock, takes both in order and looks
+ *                        the name up again. Read-only calls hold one at a time.
+ *   3. dfs.meta         (mutex: journal, allocator, dirty buffer list, orphan
+ *                        list, superblock). A modifying call takes it after
+ *                        its inode locks, for its in-memory change and commit;
+ *                        read-only namespace calls never take it.
+ *   4. dfs.dirload      (mutex: building a directory's index on first use)
+ *   5. dfs.icache_lock  (mutex: inode hash, nlookup, pins, freeing, and the
+ *                        inode table's geometry)
+ *   6. dfs.bcache_lock  (mutex: buffer hash, nbufs; leaf)
+ * Outside the order: dfs.buf_use (rwlock), held shared by a call that uses
+ * cached buffers without meta. Buffers are freed only by a trim that takes
+ * it exclusively with trywrlock, so nobody waits for it in exclusive mode
+ * and a shared holder never waits for anything on its account.
+ * ip->d is written with ip->lock (exclusive) and meta both held, so either is
+ * enough to read it; the exceptions are the orphan links (orphan_next and the
+ * ORPHAN flag), written under meta alone and read only under meta. A pointer
+ * to an inode is kept without meta only while pinned (dfs_iget_pin,
+ * dfs_inode_lock_data): trims and releases, which run under meta, skip
+ * pinned inodes. The FUSE server's callbacks (readdir fills) run with one
+ * directory lock held shared; the only lock held between calls is an inode
+ * lock from read/write begin to end.
  */
 
 enum dfs_buf_kind {
@@ -28,7 +51,8 @@ enum dfs_buf_kind {
 	DFS_BUF_SUPER = 3,     /* superblock: sealed and copied to the backup */
 };
 
-/* A cached metadata block. protected by fs->meta */
+/* A cached metadata block. hnext: bcache_lock; data of a block a modifying
+ * call may change: meta (plus the owning inode's lock); dirty, dnext: meta */
 struct dfs_buf {
 	uint64_t blkno;
 	struct dfs_buf *hnext;
@@ -42,13 +66,16 @@ struct dfs_dir;
 
 struct dfs_inode {
 	uint64_t ino;
-	struct dfs_inode *hnext;
-	/* protected by fs->meta */
+	struct dfs_inode *hnext;    /* protected by fs->icache_lock */
+	/* protected by fs->icache_lock */
 	uint64_t nlookup;
-	unsigned pins;              /* data users between lock_data and unlock_data */
+	unsigned pins;              /* users holding a pointer without meta */
 	bool freeing;
-	struct dfs_dinode d;        /* size: also written under lock (see above) */
-	struct dfs_dir *dir;        /* directory index, built on first use */
+	struct dfs_dinode d;        /* written with lock and meta held (see above) */
+	/* directory index, built on first use (dirload, published atomically);
+	 * its contents are protected by lock */
+	struct dfs_dir *dir;
+	/* protected by fs->meta */
 	uint64_t *chain;            /* extent chain block numbers */
 	size_t nchain;
 	uint64_t dirty_tid;         /* transaction that last changed it */
@@ -73,12 +100,18 @@ struct dfs {
 	bool frozen, thaw_ready;
 	pthread_cond_t thaw_cond;
 
+	pthread_mutex_t rename_lock;
 	pthread_mutex_t meta;
+	pthread_mutex_t dirload;
+	pthread_mutex_t icache_lock;
+	pthread_rwlock_t buf_use;
+	pthread_mutex_t bcache_lock;
 	struct dfs_super sb;
 
-	/* buffer cache */
+	/* buffer cache: the hash under bcache_lock, the dirty list under meta */
 	struct dfs_buf **bhash;
 	size_t bhash_size, nbufs;
+	uint64_t bevictions;        /* buffers dropped, so a racing miss can tell */
 	struct dfs_buf *dirty;
 	size_t ndirty;
 
@@ -89,7 +122,8 @@ struct dfs {
 	uint64_t committed_tid;     /* last transaction that is durable */
 	int fail_point;             /* tests: see DFS_FAIL_* */
 
-	/* allocator */
+	/* allocator; free_blocks, used_inodes and nfree_inos are also read
+	 * atomically without meta (statfs), so they are stored atomically */
 	struct dfs_gd *gds;
 	uint64_t free_blocks;
 	uint64_t *pending;          /* (pblk, len) pairs freed by the running transaction */
@@ -98,14 +132,20 @@ struct dfs {
 	uint64_t goal_group;
 	struct dfs_leases *leases;   /* lease.c: deferred frees; protected by meta */
 
-	/* inodes */
+	/* inodes: the cache under icache_lock; itable_slots is also read
+	 * atomically without it (dirent checks) */
 	struct dfs_inode **ihash;
 	size_t ihash_size, ninodes;
 	size_t icache_next_trim;
 	uint64_t itable_slots;      /* slots including the unused slot 0 */
+	/* protected by meta */
 	uint64_t *free_inos;        /* stack of free slots, lowest on top */
 	size_t nfree_inos, free_inos_cap;
 	uint64_t used_inodes;
+
+	/* tests: work done by directory lookups and listings (relaxed atomics) */
+	uint64_t count_dir_blocks;  /* directory blocks read and checked */
+	uint64_t count_dir_probes;  /* index slots compared */
 
 	/* periodic commit */
 	pthread_t committer;
@@ -144,9 +184,13 @@ int dfs_buf_new(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs
 void dfs_buf_dirty(struct dfs *fs, struct dfs_buf *b);
 /* Drops a clean cached copy of a block that stopped being metadata. */
 void dfs_buf_forget(struct dfs *fs, uint64_t blk);
-/* Evicts clean buffers when the cache is over its limit (op boundaries only). */
+/* Evicts clean buffers when the cache is over its limit (op boundaries only;
+ * skipped while a call without meta uses buffers, see buf_use). */
 void dfs_buf_trim(struct dfs *fs);
 void dfs_buf_destroy_all(struct dfs *fs);
+/* Bracket a use of cached buffers by a call that does not hold meta. */
+void dfs_buf_use_begin(struct dfs *fs);
+void dfs_buf_use_end(struct dfs *fs);
 
 /* ---- journal (journal.c) ---- */
 int dfs_journal_format(struct mapped_device *md, const struct dfs_super *sb, uint64_t seq);
@@ -202,12 +246,30 @@ void dfs_lease_unload(struct dfs *fs);
 int dfs_icache_init(struct dfs *fs);
 void dfs_icache_destroy(struct dfs *fs);
 int dfs_itable_scan(struct dfs *fs);
+/* The cached inode (read in on a miss). The pointer is valid while meta is
+ * held (or in a single-threaded fsck/mount); without meta use dfs_iget_pin. */
 int dfs_iget(struct dfs *fs, uint64_t ino, struct dfs_inode **out);
+/* As dfs_iget, and pins the inode: it stays cached until dfs_iput. Takes no
+ * lock but the inode cache's, so it may be called with inode locks held. */
+int dfs_iget_pin(struct dfs *fs, uint64_t ino, struct dfs_inode **out);
+/* Drops a pin; the last user of an unlinked inode frees it (takes ip->lock
+ * shared, then meta): call with no inode lock and no meta held. */
+void dfs_iput(struct dfs *fs, struct dfs_inode *ip);
+/* Drops a pin with meta held, keeping ip valid until meta is dropped; the
+ * caller then decides with dfs_inode_maybe_release. */
+void dfs_iunpin_locked(struct dfs *fs, struct dfs_inode *ip);
+/* nlookup += n (a reply that hands the kernel a reference). */
+void dfs_inode_ref(struct dfs *fs, struct dfs_inode *ip, uint64_t n);
 int dfs_inode_write(struct dfs *fs, struct dfs_inode *ip);
 int dfs_inode_alloc(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
 		    struct dfs_inode **out);
+/* As dfs_inode_alloc, returning the inode with its lock held exclusively
+ * (taken without waiting, before anyone can find it): the caller finishes
+ * setting it up, then unlocks. */
+int dfs_inode_alloc_locked(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
+			   struct dfs_inode **out);
 /* Frees an inode without links once nobody uses it; else puts it on the
- * orphan list. */
+ * orphan list. meta held, ip's lock not held by the caller. */
 int dfs_inode_maybe_release(struct dfs *fs, struct dfs_inode *ip);
 int dfs_orphans_process(struct dfs *fs);
 /* The on-media orphan list: unlinked-but-open inodes, and inodes whose
@@ -251,7 +313,8 @@ int dfs_dir_replace(struct dfs *fs, struct dfs_inode *dip, const char *name, uin
 bool dfs_dir_is_empty(struct dfs *fs, struct dfs_inode *dip);
 /* type is the DT_* value of the entry; return non-zero to stop (negative: error). */
 typedef int (*dfs_dir_actor_t)(void *ctx, const char *name, uint64_t ino, unsigned type, off_t next);
-/* Calls actor for each entry at or after pos (positions >= DFS_DIR_HDR). */
+/* Calls actor for each entry at or after pos (positions >= DFS_DIR_HDR),
+ * starting at pos's block: no rescan from the start. */
 int dfs_dir_iterate(struct dfs *fs, struct dfs_inode *dip, off_t pos, dfs_dir_actor_t actor,
 		    void *ctx);
 void dfs_dir_free_index(struct dfs_inode *ip);

@@ -1,6 +1,8 @@
 /* fs/namei.c - the namespace: lookup, create, link, unlink, rename, readdir, attributes */
 #include <errno.h>
 #include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fs/internal.h"
@@ -26,17 +28,6 @@ static bool is_dot(const char *name)
 	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 }
 
-static int get_dir(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
-{
-	int err = dfs_iget(fs, ino, out);
-
-	if (err)
-		return err;
-	if (!dfs_is_dir(*out))
-		return daxfs_err(-ENOTDIR, "inode %llu is not a directory", (unsigned long long)ino);
-	return 0;
-}
-
 static void touch(struct dfs_inode *ip, bool mtime)
 {
 	dfs_now(&ip->d.ctime);
@@ -44,70 +35,200 @@ static void touch(struct dfs_inode *ip, bool mtime)
 		ip->d.mtime = ip->d.ctime;
 }
 
-/* Runs op under meta with a transaction reservation. */
-#define META_BEGIN(fs, writable)                                         \
-	if ((writable) && (err = dfs_check_writable(fs)))                \
-		return err;                                              \
-	pthread_mutex_lock(&(fs)->meta);                                 \
-	if ((writable) && (err = dfs_txn_reserve(fs, NS_RESERVE))) {     \
-		pthread_mutex_unlock(&(fs)->meta);                       \
-		return err;                                              \
+/*
+ * Locking (internal.h has the order): a read-only call pins the inodes it
+ * uses and holds one inode lock at a time, shared; it never takes meta. A
+ * modifying call pins and locks (exclusively, ascending inode number) every
+ * inode it changes, then takes meta for the change and its commit.
+ */
+
+/* Up to four inodes locked exclusively, kept in ascending inode order. */
+#define LOCKSET_MAX 4
+struct lockset {
+	struct dfs_inode *ip[LOCKSET_MAX];
+	unsigned n;
+};
+
+static bool ls_has(const struct lockset *l, const struct dfs_inode *ip)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->ip[i] == ip)
+			return true;
+	return false;
+}
+
+static void ls_add_sorted(struct lockset *l, struct dfs_inode *ip)
+{
+	unsigned i = l->n;
+
+	if (!ip || ls_has(l, ip))
+		return;
+	if (l->n == LOCKSET_MAX)
+		abort();    /* no call changes more than four inodes */
+	for (; i > 0 && l->ip[i - 1]->ino > ip->ino; i--)
+		l->ip[i] = l->ip[i - 1];
+	l->ip[i] = ip;
+	l->n++;
+}
+
+static void ls_lock(struct lockset *l)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		pthread_rwlock_wrlock(&l->ip[i]->lock);
+}
+
+static void ls_unlock(struct lockset *l)
+{
+	for (unsigned i = l->n; i-- > 0; )
+		pthread_rwlock_unlock(&l->ip[i]->lock);
+}
+
+/* Drops ip (whose lock is held) from the set and unlocks it. */
+static void ls_drop(struct lockset *l, struct dfs_inode *ip)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->ip[i] == ip) {
+			pthread_rwlock_unlock(&ip->lock);
+			memmove(&l->ip[i], &l->ip[i + 1], (l->n - i - 1) * sizeof(l->ip[0]));
+			l->n--;
+			return;
+		}
+}
+
+/* Adds a and b (either may be NULL) to the held set l. When one comes
+ * before a lock already held, every lock is dropped and the whole set taken
+ * again in order: returns true, and what was looked up under the old locks
+ * has to be checked again. */
+static bool ls_lock_more(struct lockset *l, struct dfs_inode *a, struct dfs_inode *b)
+{
+	uint64_t max = l->n ? l->ip[l->n - 1]->ino : 0;
+	bool in_order = (!a || ls_has(l, a) || a->ino > max) && (!b || ls_has(l, b) || b->ino > max);
+
+	if (in_order) {
+		struct lockset add = { .n = 0 };
+
+		if (a && !ls_has(l, a))
+			ls_add_sorted(&add, a);
+		if (b && !ls_has(l, b))
+			ls_add_sorted(&add, b);
+		ls_lock(&add);
+		for (unsigned i = 0; i < add.n; i++)
+			l->ip[l->n++] = add.ip[i];
+		return false;
 	}
-#define META_END(fs)                                                     \
-	err = dfs_txn_end(fs, err);                                      \
-	dfs_icache_trim(fs);                                             \
-	pthread_mutex_unlock(&(fs)->meta);                               \
+	ls_unlock(l);
+	ls_add_sorted(l, a);
+	ls_add_sorted(l, b);
+	ls_lock(l);
+	return true;
+}
+
+/* Before any inode lock: a frozen filesystem holds modifying calls, and the
+ * wait happens here so that their inodes stay readable meanwhile. */
+static int writer_begin(struct dfs *fs)
+{
+	int err = dfs_check_writable(fs);
+
+	if (err)
+		return err;
+	if (__atomic_load_n(&fs->frozen, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&fs->meta);
+		dfs_wait_thawed(fs);
+		pthread_mutex_unlock(&fs->meta);
+	}
+	return 0;
+}
+
+/* After the inode locks: meta and a transaction reservation. */
+static int meta_begin(struct dfs *fs)
+{
+	int err;
+
+	pthread_mutex_lock(&fs->meta);
+	if ((err = dfs_txn_reserve(fs, NS_RESERVE)))
+		pthread_mutex_unlock(&fs->meta);
 	return err;
+}
+
+static int meta_end(struct dfs *fs, int err)
+{
+	err = dfs_txn_end(fs, err);
+	dfs_icache_trim(fs);
+	pthread_mutex_unlock(&fs->meta);
+	return err;
+}
+
+static int not_dir(uint64_t ino)
+{
+	return daxfs_err(-ENOTDIR, "inode %llu is not a directory", (unsigned long long)ino);
+}
+
+/* Looks name up in dp, whose lock is held. */
+static int dir_lookup(struct dfs *fs, struct dfs_inode *dp, const char *name, uint64_t *ino)
+{
+	dfs_buf_use_begin(fs);
+	int err = dfs_dir_lookup(fs, dp, name, ino);
+	dfs_buf_use_end(fs);
+	return err;
+}
+
+/* The attributes of ino, with its lock shared; ref: take a lookup reference. */
+static int stat_ino(struct dfs *fs, uint64_t ino, bool ref, struct stat *out)
+{
+	struct dfs_inode *ip;
+	int err = dfs_iget_pin(fs, ino, &ip);
+
+	if (err)
+		return err;
+	pthread_rwlock_rdlock(&ip->lock);
+	dfs_inode_stat(fs, ip, out);
+	if (ref)
+		dfs_inode_ref(fs, ip, 1);
+	pthread_rwlock_unlock(&ip->lock);
+	dfs_iput(fs, ip);
+	return 0;
+}
+
+/* What name in dp (pinned) names: dir itself, its parent or an entry. */
+static int resolve(struct dfs *fs, struct dfs_inode *dp, const char *name, uint64_t *ino)
+{
+	int err = 0;
+
+	pthread_rwlock_rdlock(&dp->lock);
+	if (!dfs_is_dir(dp))
+		err = not_dir(dp->ino);
+	else if (strcmp(name, ".") == 0)
+		*ino = dp->ino;
+	else if (strcmp(name, "..") == 0)
+		*ino = dp->d.parent;
+	else
+		err = dir_lookup(fs, dp, name, ino);
+	pthread_rwlock_unlock(&dp->lock);
+	return err;
+}
 
 int dfs_lookup(struct dfs *fs, uint64_t dir, const char *name, struct stat *out)
 {
+	struct dfs_inode *dp;
+	uint64_t ino, again;
 	int err;
-	struct dfs_inode *dp, *ip;
-	uint64_t ino;
 
 	if (strlen(name) > DFS_NAME_MAX)
 		return daxfs_err(-ENAMETOOLONG, "name is longer than %u bytes", DFS_NAME_MAX);
-	META_BEGIN(fs, false);
-	if ((err = get_dir(fs, dir, &dp)))
-		goto out;
-	if (strcmp(name, ".") == 0)
-		ino = dir;
-	else if (strcmp(name, "..") == 0)
-		ino = dp->d.parent;
-	else if ((err = dfs_dir_lookup(fs, dp, name, &ino)))
-		goto out;
-	if ((err = dfs_iget(fs, ino, &ip)))
-		goto out;
-	ip->nlookup++;
-	dfs_inode_stat(fs, ip, out);
-out:
-	META_END(fs);
-}
-
-void dfs_forget(struct dfs *fs, uint64_t ino, uint64_t nlookup)
-{
-	struct dfs_inode *ip;
-
-	pthread_mutex_lock(&fs->meta);
-	if (dfs_iget(fs, ino, &ip) == 0) {
-		ip->nlookup -= nlookup < ip->nlookup ? nlookup : ip->nlookup;
-		if (ip->nlookup == 0 && ip->d.nlink == 0 && !fs->rdonly &&
-		    dfs_txn_reserve(fs, NS_RESERVE) == 0)
-			(void)dfs_inode_maybe_release(fs, ip);   /* on failure it stays an orphan */
-	}
-	(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
-	pthread_mutex_unlock(&fs->meta);
+	if ((err = dfs_iget_pin(fs, dir, &dp)))
+		return err;
+	if (!(err = resolve(fs, dp, name, &ino)) &&
+	    (err = stat_ino(fs, ino, true, out)) == -ESTALE &&
+	    resolve(fs, dp, name, &again) == -ENOENT)
+		/* the entry was removed, and its inode freed, meanwhile */
+		err = daxfs_err(-ENOENT, "'%s' was removed", name);
+	dfs_iput(fs, dp);
+	return err;
 }
 
 int dfs_getattr(struct dfs *fs, uint64_t ino, struct stat *out)
 {
-	int err;
-	struct dfs_inode *ip;
-
-	META_BEGIN(fs, false);
-	if (!(err = dfs_iget(fs, ino, &ip)))
-		dfs_inode_stat(fs, ip, out);
-	META_END(fs);
+	return stat_ino(fs, ino, false, out);
 }
 
 int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned to_set,
@@ -209,9 +330,15 @@ static int create(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, d
 	if (target && (strlen(target) == 0 || strlen(target) > DFS_SYMLINK_MAX))
 		return daxfs_err(strlen(target) ? -ENAMETOOLONG : -ENOENT,
 				 "symlink target must be 1..%u bytes", DFS_SYMLINK_MAX);
-	META_BEGIN(fs, true);
-	if ((err = get_dir(fs, dir, &dp)))
+	if ((err = writer_begin(fs)) || (err = dfs_iget_pin(fs, dir, &dp)))
+		return err;
+	pthread_rwlock_wrlock(&dp->lock);
+	if ((err = meta_begin(fs)))
+		goto unlock;
+	if (!dfs_is_dir(dp)) {
+		err = not_dir(dir);
 		goto out;
+	}
 	if (dp->d.nlink == 0) {
 		err = daxfs_err(-ENOENT, "directory %llu was removed", (unsigned long long)dir);
 		goto out;
@@ -232,7 +359,9 @@ static int create(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, d
 		if (isdir)
 			perm |= 02000;
 	}
-	if ((err = dfs_inode_alloc(fs, (uint32_t)(mode & 0170000) | perm, &c, &ip)))
+	/* the new inode comes locked: a stale listing or handle may find its
+	 * number, and waits until it is set up */
+	if ((err = dfs_inode_alloc_locked(fs, (uint32_t)(mode & 0170000) | perm, &c, &ip)))
 		goto out;
 	if (isdir) {
 		ip->d.nlink = 2;
@@ -247,18 +376,25 @@ static int create(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, d
 		err = dfs_dir_add(fs, dp, name, ip->ino, ip->d.mode);
 	if (err) {
 		ip->d.nlink = 0;
+		pthread_rwlock_unlock(&ip->lock);
 		(void)dfs_inode_maybe_release(fs, ip);
 		goto out;
 	}
 	if (isdir)
 		dp->d.nlink++;
 	touch(dp, true);
-	if ((err = dfs_inode_write(fs, dp)))
-		goto out;
-	ip->nlookup++;
-	dfs_inode_stat(fs, ip, out);
+	err = dfs_inode_write(fs, dp);
+	if (!err) {
+		dfs_inode_ref(fs, ip, 1);
+		dfs_inode_stat(fs, ip, out);
+	}
+	pthread_rwlock_unlock(&ip->lock);
 out:
-	META_END(fs);
+	err = meta_end(fs, err);
+unlock:
+	pthread_rwlock_unlock(&dp->lock);
+	dfs_iput(fs, dp);
+	return err;
 }
 
 int dfs_mknod(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, dev_t rdev,
@@ -298,26 +434,27 @@ ssize_t dfs_readlink(struct dfs *fs, uint64_t ino, char *buf, size_t size)
 	ssize_t ret;
 	int err;
 
-	pthread_mutex_lock(&fs->meta);
-	if ((err = dfs_iget(fs, ino, &ip)))
-		goto out;
+	if ((err = dfs_iget_pin(fs, ino, &ip)))
+		return err;
+	pthread_rwlock_rdlock(&ip->lock);
 	if ((ip->d.mode & S_IFMT) != S_IFLNK) {
-		err = daxfs_err(-EINVAL, "inode %llu is not a symlink", (unsigned long long)ino);
-		goto out;
+		ret = daxfs_err(-EINVAL, "inode %llu is not a symlink", (unsigned long long)ino);
+	} else if (ip->next != 1 || ip->ext[0].lblk != 0 || ip->d.size == 0 ||
+		   ip->d.size > DFS_SYMLINK_MAX) {
+		ret = daxfs_err(-EIO, "symlink %llu is damaged", (unsigned long long)ino);
+	} else {
+		dfs_buf_use_begin(fs);
+		if ((err = dfs_buf_read(fs, ip->ext[0].pblk, DFS_BUF_SEALED, &b))) {
+			ret = err;
+		} else {
+			ret = (ssize_t)(ip->d.size < size ? ip->d.size : size);
+			memcpy(buf, b->data, (size_t)ret);
+		}
+		dfs_buf_use_end(fs);
 	}
-	if (ip->next != 1 || ip->ext[0].lblk != 0 || ip->d.size == 0 || ip->d.size > DFS_SYMLINK_MAX) {
-		err = daxfs_err(-EIO, "symlink %llu is damaged", (unsigned long long)ino);
-		goto out;
-	}
-	if ((err = dfs_buf_read(fs, ip->ext[0].pblk, DFS_BUF_SEALED, &b)))
-		goto out;
-	ret = (ssize_t)(ip->d.size < size ? ip->d.size : size);
-	memcpy(buf, b->data, (size_t)ret);
-	pthread_mutex_unlock(&fs->meta);
+	pthread_rwlock_unlock(&ip->lock);
+	dfs_iput(fs, ip);
 	return ret;
-out:
-	pthread_mutex_unlock(&fs->meta);
-	return err;
 }
 
 int dfs_link(struct dfs *fs, uint64_t ino, uint64_t newdir, const char *newname,
@@ -327,11 +464,24 @@ int dfs_link(struct dfs *fs, uint64_t ino, uint64_t newdir, const char *newname,
 	struct dfs_inode *dp, *ip;
 	uint64_t existing;
 
-	if ((err = check_name(newname)))
+	if ((err = check_name(newname)) || (err = writer_begin(fs)))
 		return err;
-	META_BEGIN(fs, true);
-	if ((err = get_dir(fs, newdir, &dp)) || (err = dfs_iget(fs, ino, &ip)))
+	if ((err = dfs_iget_pin(fs, newdir, &dp)))
+		return err;
+	if ((err = dfs_iget_pin(fs, ino, &ip))) {
+		dfs_iput(fs, dp);
+		return err;
+	}
+	struct lockset l = { .n = 0 };
+	ls_add_sorted(&l, dp);
+	ls_add_sorted(&l, ip);
+	ls_lock(&l);
+	if ((err = meta_begin(fs)))
+		goto unlock;
+	if (!dfs_is_dir(dp)) {
+		err = not_dir(newdir);
 		goto out;
+	}
 	if (dfs_is_dir(ip)) {
 		err = daxfs_err(-EPERM, "hard links to directories are not allowed");
 		goto out;
@@ -355,33 +505,72 @@ int dfs_link(struct dfs *fs, uint64_t ino, uint64_t newdir, const char *newname,
 	touch(dp, true);
 	if ((err = dfs_inode_write(fs, ip)) || (err = dfs_inode_write(fs, dp)))
 		goto out;
-	ip->nlookup++;
+	dfs_inode_ref(fs, ip, 1);
 	dfs_inode_stat(fs, ip, out);
 out:
-	META_END(fs);
+	err = meta_end(fs, err);
+unlock:
+	ls_unlock(&l);
+	dfs_iput(fs, ip);
+	dfs_iput(fs, dp);
+	return err;
+}
+
+/* Locks dp (pinned) and the inode that name in it names, pinned in *ipp:
+ * both in the set l, exclusively, with the name checked under both locks. */
+static int lock_entry(struct dfs *fs, struct dfs_inode *dp, const char *name, struct lockset *l,
+		      struct dfs_inode **ipp)
+{
+	uint64_t ino, again;
+	int err;
+
+	for (;;) {
+		*l = (struct lockset){ .n = 0 };
+		ls_add_sorted(l, dp);
+		ls_lock(l);
+		if (!dfs_is_dir(dp)) {
+			err = not_dir(dp->ino);
+			break;
+		}
+		if ((err = dir_lookup(fs, dp, name, &ino)) || (err = dfs_iget_pin(fs, ino, ipp)))
+			break;
+		if (*ipp == dp) {
+			err = daxfs_err(-EIO, "directory %llu names itself as '%s'",
+					(unsigned long long)dp->ino, name);
+			ls_unlock(l);
+			l->n = 0;
+			dfs_iput(fs, *ipp);
+			return err;
+		}
+		if (!ls_lock_more(l, *ipp, NULL) ||
+		    (dir_lookup(fs, dp, name, &again) == 0 && again == ino))
+			return 0;
+		ls_unlock(l);      /* renamed meanwhile: again */
+		dfs_iput(fs, *ipp);
+	}
+	ls_unlock(l);
+	l->n = 0;
+	return err;
 }
 
 static int remove_entry(struct dfs *fs, uint64_t dir, const char *name, bool rmdir)
 {
 	int err;
 	struct dfs_inode *dp, *ip;
-	uint64_t ino;
+	struct lockset l = { .n = 0 };
 
 	if (strlen(name) > DFS_NAME_MAX)
 		return daxfs_err(-ENAMETOOLONG, "name is longer than %u bytes", DFS_NAME_MAX);
-	META_BEGIN(fs, true);
-	if ((err = get_dir(fs, dir, &dp)))
-		goto out;
-	if (rmdir && strcmp(name, ".") == 0) {
-		err = daxfs_err(-EINVAL, "cannot remove '.'");
-		goto out;
-	}
-	if (rmdir && strcmp(name, "..") == 0) {
-		err = daxfs_err(-ENOTEMPTY, "cannot remove '..'");
-		goto out;
-	}
-	if ((err = dfs_dir_lookup(fs, dp, name, &ino)) || (err = dfs_iget(fs, ino, &ip)))
-		goto out;
+	if (rmdir && strcmp(name, ".") == 0)
+		return daxfs_err(-EINVAL, "cannot remove '.'");
+	if (rmdir && strcmp(name, "..") == 0)
+		return daxfs_err(-ENOTEMPTY, "cannot remove '..'");
+	if ((err = writer_begin(fs)) || (err = dfs_iget_pin(fs, dir, &dp)))
+		return err;
+	if ((err = lock_entry(fs, dp, name, &l, &ip)))
+		goto put_dir;
+	if ((err = meta_begin(fs)))
+		goto unlock;
 	if (rmdir && !dfs_is_dir(ip)) {
 		err = daxfs_err(-ENOTDIR, "'%s' is not a directory", name);
 		goto out;
@@ -406,9 +595,21 @@ static int remove_entry(struct dfs *fs, uint64_t dir, const char *name, bool rmd
 	touch(dp, true);
 	if ((err = dfs_inode_write(fs, ip)) || (err = dfs_inode_write(fs, dp)))
 		goto out;
-	err = dfs_inode_maybe_release(fs, ip);
+	/* meta keeps the inode valid unpinned; the release may free it */
+	struct dfs_inode *victim = ip;
+	ls_drop(&l, victim);
+	dfs_iunpin_locked(fs, victim);
+	ip = NULL;
+	err = dfs_inode_maybe_release(fs, victim);
 out:
-	META_END(fs);
+	err = meta_end(fs, err);
+unlock:
+	ls_unlock(&l);
+	if (ip)
+		dfs_iput(fs, ip);
+put_dir:
+	dfs_iput(fs, dp);
+	return err;
 }
 
 int dfs_unlink(struct dfs *fs, uint64_t dir, const char *name)
@@ -452,11 +653,60 @@ static void set_parent(struct dfs_inode *child, struct dfs_inode *newp, struct d
 	newp->d.nlink++;
 }
 
+/* Locks sp and dp (pinned), the inode name names in sp (*src) and the one
+ * newname names in dp (*dst, NULL if none), all pinned, with both names
+ * checked under the locks. */
+static int rename_lock_all(struct dfs *fs, struct dfs_inode *sp, const char *name,
+			   struct dfs_inode *dp, const char *newname, struct lockset *l,
+			   struct dfs_inode **src, struct dfs_inode **dst)
+{
+	uint64_t sino, dino = 0, s2, d2 = 0;
+	int err, found, f2;
+
+	for (;;) {
+		*l = (struct lockset){ .n = 0 };
+		*src = *dst = NULL;
+		ls_add_sorted(l, sp);
+		ls_add_sorted(l, dp);
+		ls_lock(l);
+		if (!dfs_is_dir(sp) || !dfs_is_dir(dp)) {
+			err = not_dir(dfs_is_dir(sp) ? dp->ino : sp->ino);
+			break;
+		}
+		if ((err = dir_lookup(fs, sp, name, &sino)))
+			break;
+		found = dir_lookup(fs, dp, newname, &dino);
+		if (found != 0 && found != -ENOENT) {
+			err = found;
+			break;
+		}
+		if ((err = dfs_iget_pin(fs, sino, src)))
+			break;
+		if (found == 0 && (err = dfs_iget_pin(fs, dino, dst)))
+			break;
+		if (!ls_lock_more(l, *src, *dst))
+			return 0;
+		if (dir_lookup(fs, sp, name, &s2) == 0 && s2 == sino &&
+		    (f2 = dir_lookup(fs, dp, newname, &d2)) == found && (found || d2 == dino))
+			return 0;
+		ls_unlock(l);      /* changed meanwhile: again */
+		dfs_iput(fs, *src);
+		if (*dst)
+			dfs_iput(fs, *dst);
+	}
+	ls_unlock(l);
+	l->n = 0;
+	if (*src)
+		dfs_iput(fs, *src);
+	return err;
+}
+
 int dfs_rename(struct dfs *fs, uint64_t dir, const char *name, uint64_t newdir,
 	       const char *newname, unsigned flags)
 {
 	int err;
-	struct dfs_inode *sp, *dp, *src, *dst = NULL;
+	struct dfs_inode *sp, *dp, *src = NULL, *dst = NULL;
+	struct lockset l = { .n = 0 };
 	uint64_t sino, dino;
 	bool in;
 
@@ -467,18 +717,23 @@ int dfs_rename(struct dfs *fs, uint64_t dir, const char *name, uint64_t newdir,
 		return err;
 	if (is_dot(name) || is_dot(newname))
 		return daxfs_err(-EBUSY, "rename: cannot rename '.' or '..'");
-	META_BEGIN(fs, true);
-	if ((err = get_dir(fs, dir, &sp)) || (err = get_dir(fs, newdir, &dp)))
-		goto out;
-	if ((err = dfs_dir_lookup(fs, sp, name, &sino)) || (err = dfs_iget(fs, sino, &src)))
-		goto out;
-	int found = dfs_dir_lookup(fs, dp, newname, &dino);
-	if (found != 0 && found != -ENOENT) {
-		err = found;
-		goto out;
-	}
-	if (found == 0 && (err = dfs_iget(fs, dino, &dst)))
-		goto out;
+	if ((err = writer_begin(fs)))
+		return err;
+	/* between directories the subtree check walks parent links, which
+	 * only such a rename changes: one at a time, as the kernel does */
+	const bool cross = dir != newdir;
+	if (cross)
+		pthread_mutex_lock(&fs->rename_lock);
+	if ((err = dfs_iget_pin(fs, dir, &sp)))
+		goto unlock_rename;
+	if ((err = dfs_iget_pin(fs, newdir, &dp)))
+		goto put_sp;
+	if ((err = rename_lock_all(fs, sp, name, dp, newname, &l, &src, &dst)))
+		goto put_dp;
+	sino = src->ino;
+	dino = dst ? dst->ino : 0;
+	if ((err = meta_begin(fs)))
+		goto unlock;
 	if ((flags & RENAME_EXCHANGE) && !dst) {
 		err = daxfs_err(-ENOENT, "rename: exchange target '%s' does not exist", newname);
 		goto out;
@@ -553,68 +808,150 @@ int dfs_rename(struct dfs *fs, uint64_t dir, const char *name, uint64_t newdir,
 	if ((err = dfs_inode_write(fs, src)) || (err = dfs_inode_write(fs, sp)) ||
 	    (err = dfs_inode_write(fs, dp)) || (dst && (err = dfs_inode_write(fs, dst))))
 		goto out;
-	if (dst && !(flags & RENAME_EXCHANGE))
-		err = dfs_inode_maybe_release(fs, dst);
+	if (dst && !(flags & RENAME_EXCHANGE) && dst != sp && dst != dp) {
+		/* meta keeps the inode valid unpinned; the release may free it */
+		struct dfs_inode *victim = dst;
+		ls_drop(&l, victim);
+		dfs_iunpin_locked(fs, victim);
+		dst = NULL;
+		err = dfs_inode_maybe_release(fs, victim);
+	}
 out:
-	META_END(fs);
+	err = meta_end(fs, err);
+unlock:
+	ls_unlock(&l);
+	dfs_iput(fs, src);
+	if (dst)
+		dfs_iput(fs, dst);
+put_dp:
+	dfs_iput(fs, dp);
+put_sp:
+	dfs_iput(fs, sp);
+unlock_rename:
+	if (cross)
+		pthread_mutex_unlock(&fs->rename_lock);
+	return err;
 }
 
 /* ---- readdir ---- */
 
-struct rd_ctx {
-	struct dfs *fs;
-	bool plus;
-	dfs_filldir_t fill;
-	void *ctx;
-	int err;
+/* Entries are read in batches under the directory's lock and handed out
+ * after it is dropped, so that the stat of each (readdirplus) takes only
+ * that inode's lock: a reader holds one inode lock at a time. */
+#define RD_BATCH 32
+
+struct rd_ent {
+	uint64_t ino;
+	off_t next;
+	unsigned type;
+	char name[DFS_NAME_MAX + 1];
 };
 
-static int rd_actor(void *arg, const char *name, uint64_t ino, unsigned type, off_t next)
-{
-	struct rd_ctx *c = arg;
-	struct stat st = { .st_ino = ino, .st_mode = (mode_t)type << 12 };
-	struct dfs_inode *ip = NULL;
+struct rd_batch {
+	struct rd_ent e[RD_BATCH];
+	unsigned n;
+};
 
-	if (c->plus) {
-		if ((c->err = dfs_iget(c->fs, ino, &ip)))
-			return -1;
-		dfs_inode_stat(c->fs, ip, &st);
+static int rd_collect(void *arg, const char *name, uint64_t ino, unsigned type, off_t next)
+{
+	struct rd_batch *b = arg;
+	struct rd_ent *e = &b->e[b->n++];
+
+	e->ino = ino;
+	e->next = next;
+	e->type = type;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	return b->n == RD_BATCH;
+}
+
+/* The entries of dp from pos, at most RD_BATCH; dp's parent in *parent. */
+static int rd_read(struct dfs *fs, struct dfs_inode *dp, off_t pos, struct rd_batch *b,
+		   uint64_t *parent, struct stat *self)
+{
+	int err = 0;
+
+	b->n = 0;
+	pthread_rwlock_rdlock(&dp->lock);
+	if (!dfs_is_dir(dp)) {
+		err = not_dir(dp->ino);
+	} else {
+		*parent = dp->d.parent;
+		if (self)
+			dfs_inode_stat(fs, dp, self);
+		if (pos >= (off_t)DFS_DIR_HDR) {
+			dfs_buf_use_begin(fs);
+			err = dfs_dir_iterate(fs, dp, pos, rd_collect, b);
+			dfs_buf_use_end(fs);
+		}
 	}
-	if (c->fill(c->ctx, name, &st, next))
-		return 1;
-	if (ip)
-		ip->nlookup++;
-	return 0;
+	pthread_rwlock_unlock(&dp->lock);
+	return err;
 }
 
 int dfs_readdir(struct dfs *fs, uint64_t dir, off_t pos, bool plus, dfs_filldir_t fill,
 		void *ctx)
 {
-	int err;
-	struct dfs_inode *dp, *pp;
+	struct dfs_inode *dp;
+	struct rd_batch *b = malloc(sizeof(*b));
+	uint64_t parent = 0;
 	struct stat st;
-	struct rd_ctx c = { fs, plus, fill, ctx, 0 };
+	int err;
 
-	META_BEGIN(fs, false);
-	if ((err = get_dir(fs, dir, &dp)))
+	if (!b)
+		return daxfs_err(-ENOMEM, "readdir: out of memory");
+	if ((err = dfs_iget_pin(fs, dir, &dp))) {
+		free(b);
+		return err;
+	}
+	if ((err = rd_read(fs, dp, 0, b, &parent, &st)))
 		goto out;
 	if (pos == 0) {
-		dfs_inode_stat(fs, dp, &st);
 		if (fill(ctx, ".", &st, 1))
 			goto out;
 		pos = 1;
 	}
 	if (pos == 1) {
-		if ((err = dfs_iget(fs, dp->d.parent, &pp)))
+		if ((err = stat_ino(fs, parent, false, &st)))
 			goto out;
-		dfs_inode_stat(fs, pp, &st);
 		if (fill(ctx, "..", &st, DFS_DIR_HDR))
 			goto out;
 		pos = DFS_DIR_HDR;
 	}
-	err = dfs_dir_iterate(fs, dp, pos, rd_actor, &c);
-	if (c.err)
-		err = c.err;
+	do {
+		if ((err = rd_read(fs, dp, pos, b, &parent, NULL)))
+			break;
+		for (unsigned i = 0; i < b->n; i++) {
+			const struct rd_ent *e = &b->e[i];
+			struct dfs_inode *ip = NULL;
+
+			st = (struct stat){ .st_ino = e->ino, .st_mode = (mode_t)e->type << 12 };
+			if (plus) {
+				err = dfs_iget_pin(fs, e->ino, &ip);
+				if (err == -ESTALE) {
+					/* removed, and freed, since the batch was read */
+					err = 0;
+					pos = e->next;
+					continue;
+				}
+				if (err)
+					goto out;
+				pthread_rwlock_rdlock(&ip->lock);
+				dfs_inode_stat(fs, ip, &st);
+				pthread_rwlock_unlock(&ip->lock);
+			}
+			const bool full = fill(ctx, e->name, &st, e->next) != 0;
+			if (ip) {
+				if (!full)
+					dfs_inode_ref(fs, ip, 1);
+				dfs_iput(fs, ip);
+			}
+			if (full)
+				goto out;
+			pos = e->next;
+		}
+	} while (b->n == RD_BATCH);
 out:
-	META_END(fs);
+	dfs_iput(fs, dp);
+	free(b);
+	return err;
 }

@@ -108,7 +108,12 @@ static void fs_free(struct dfs *fs)
 	dfs_alloc_unload(fs);
 	dfs_buf_destroy_all(fs);
 	pthread_cond_destroy(&fs->commit_cond);
+	pthread_mutex_destroy(&fs->bcache_lock);
+	pthread_rwlock_destroy(&fs->buf_use);
+	pthread_mutex_destroy(&fs->icache_lock);
+	pthread_mutex_destroy(&fs->dirload);
 	pthread_mutex_destroy(&fs->meta);
+	pthread_mutex_destroy(&fs->rename_lock);
 	free(fs);
 }
 
@@ -119,7 +124,12 @@ static struct dfs *fs_alloc(struct mapped_device *md)
 	if (!fs)
 		return NULL;
 	fs->md = md;
+	pthread_mutex_init(&fs->rename_lock, NULL);
 	pthread_mutex_init(&fs->meta, NULL);
+	pthread_mutex_init(&fs->dirload, NULL);
+	pthread_mutex_init(&fs->icache_lock, NULL);
+	pthread_rwlock_init(&fs->buf_use, NULL);
+	pthread_mutex_init(&fs->bcache_lock, NULL);
 	pthread_cond_init(&fs->commit_cond, NULL);
 	return fs;
 }
@@ -320,8 +330,10 @@ static int release_unlinked(struct dfs *fs)
 
 		if (dfs_iget(fs, inos[k], &ip))
 			continue;
+		pthread_mutex_lock(&fs->icache_lock);
 		ip->nlookup = 0;
 		ip->pins = 0;
+		pthread_mutex_unlock(&fs->icache_lock);
 		if (!(err = dfs_txn_reserve(fs, 64)))
 			err = dfs_inode_maybe_release(fs, ip);
 	}
@@ -381,25 +393,28 @@ int dfs_sync(struct dfs *fs)
 	return err;
 }
 
+/* Without meta: the counters are stored atomically (internal.h), so the
+ * answer is a moment's view, as statfs is anywhere. */
 int dfs_statfs(struct dfs *fs, struct statvfs *out)
 {
+	const uint64_t free_blocks = __atomic_load_n(&fs->free_blocks, __ATOMIC_RELAXED);
+	const uint64_t free_slots = __atomic_load_n(&fs->nfree_inos, __ATOMIC_RELAXED);
+	const uint64_t used = __atomic_load_n(&fs->used_inodes, __ATOMIC_RELAXED);
+
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&fs->meta);
 	out->f_bsize = DFS_BLOCK_SIZE;
 	out->f_frsize = DFS_BLOCK_SIZE;
 	out->f_blocks = fs->sb.total_blocks;
-	out->f_bfree = fs->free_blocks;
-	out->f_bavail = fs->free_blocks;
-	uint64_t free_slots = fs->nfree_inos;
-	out->f_ffree = free_slots + fs->free_blocks * DFS_INODES_PER_BLOCK;
-	out->f_files = out->f_ffree + fs->used_inodes;
+	out->f_bfree = free_blocks;
+	out->f_bavail = free_blocks;
+	out->f_ffree = free_slots + free_blocks * DFS_INODES_PER_BLOCK;
+	out->f_files = out->f_ffree + used;
 	out->f_favail = out->f_ffree;
 	out->f_namemax = DFS_NAME_MAX;
 	uint64_t fsid;
 	memcpy(&fsid, fs->sb.uuid, sizeof(fsid));
 	out->f_fsid = (unsigned long)fsid;
 	out->f_flag = fs->rdonly ? ST_RDONLY : 0;
-	pthread_mutex_unlock(&fs->meta);
 	return 0;
 }
 

@@ -133,6 +133,51 @@ static int store(struct dfs *fs, struct dfs_inode *ip, const struct xent *ents, 
 	return dfs_inode_write(fs, ip);
 }
 
+/* Readers hold the inode's lock shared and the buffers (the entries point
+ * into the block) until they are done; writers hold it exclusively, then
+ * meta, as every modifying call does (internal.h). */
+static int xattr_read_begin(struct dfs *fs, uint64_t ino, struct dfs_inode **ipp)
+{
+	int err = dfs_iget_pin(fs, ino, ipp);
+
+	if (err)
+		return err;
+	pthread_rwlock_rdlock(&(*ipp)->lock);
+	dfs_buf_use_begin(fs);
+	return 0;
+}
+
+static void xattr_read_end(struct dfs *fs, struct dfs_inode *ip)
+{
+	dfs_buf_use_end(fs);
+	pthread_rwlock_unlock(&ip->lock);
+	dfs_iput(fs, ip);
+}
+
+static int xattr_write_begin(struct dfs *fs, uint64_t ino, struct dfs_inode **ipp)
+{
+	int err;
+
+	if ((err = dfs_check_writable(fs)))
+		return err;
+	if ((err = dfs_inode_lock_data(fs, ino, true, ipp)))
+		return err;
+	pthread_mutex_lock(&fs->meta);
+	if ((err = dfs_txn_reserve(fs, 16))) {
+		pthread_mutex_unlock(&fs->meta);
+		dfs_inode_unlock_data(fs, *ipp, true);
+	}
+	return err;
+}
+
+static int xattr_write_end(struct dfs *fs, struct dfs_inode *ip, int err)
+{
+	err = dfs_txn_end(fs, err);
+	pthread_mutex_unlock(&fs->meta);
+	dfs_inode_unlock_data(fs, ip, true);
+	return err;
+}
+
 int dfs_setxattr(struct dfs *fs, uint64_t ino, const char *name, const void *value,
 		 size_t size, int flags)
 {
@@ -149,11 +194,9 @@ int dfs_setxattr(struct dfs *fs, uint64_t ino, const char *name, const void *val
 		return daxfs_err(-E2BIG, "xattr value larger than %u bytes", XATTR_VALUE_LIMIT);
 	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
 		return daxfs_err(-EINVAL, "setxattr: bad flags 0x%x", (unsigned)flags);
-	if ((err = dfs_check_writable(fs)))
+	if ((err = xattr_write_begin(fs, ino, &ip)))
 		return err;
-	pthread_mutex_lock(&fs->meta);
-	if ((err = dfs_txn_reserve(fs, 16)) || (err = dfs_iget(fs, ino, &ip)) ||
-	    (err = load(fs, ip, ents, &n)))
+	if ((err = load(fs, ip, ents, &n)))
 		goto out;
 	long i = find(ents, n, ns, suffix);
 	if (i >= 0 && (flags & XATTR_CREATE)) {
@@ -178,9 +221,7 @@ int dfs_setxattr(struct dfs *fs, uint64_t ino, const char *name, const void *val
 	dfs_now(&ip->d.ctime);
 	err = dfs_inode_write(fs, ip);
 out:
-	err = dfs_txn_end(fs, err);
-	pthread_mutex_unlock(&fs->meta);
-	return err;
+	return xattr_write_end(fs, ip, err);
 }
 
 ssize_t dfs_getxattr(struct dfs *fs, uint64_t ino, const char *name, void *value, size_t size)
@@ -195,8 +236,9 @@ ssize_t dfs_getxattr(struct dfs *fs, uint64_t ino, const char *name, void *value
 
 	if ((err = parse_name(name, &ns, &suffix)))
 		return err;
-	pthread_mutex_lock(&fs->meta);
-	if ((err = dfs_iget(fs, ino, &ip)) || (err = load(fs, ip, ents, &n))) {
+	if ((err = xattr_read_begin(fs, ino, &ip)))
+		return err;
+	if ((err = load(fs, ip, ents, &n))) {
 		ret = err;
 		goto out;
 	}
@@ -212,7 +254,7 @@ ssize_t dfs_getxattr(struct dfs *fs, uint64_t ino, const char *name, void *value
 		ret = ents[i].vlen;
 	}
 out:
-	pthread_mutex_unlock(&fs->meta);
+	xattr_read_end(fs, ip);
 	return ret;
 }
 
@@ -224,8 +266,9 @@ ssize_t dfs_listxattr(struct dfs *fs, uint64_t ino, char *list, size_t size)
 	ssize_t ret;
 	int err;
 
-	pthread_mutex_lock(&fs->meta);
-	if ((err = dfs_iget(fs, ino, &ip)) || (err = load(fs, ip, ents, &n))) {
+	if ((err = xattr_read_begin(fs, ino, &ip)))
+		return err;
+	if ((err = load(fs, ip, ents, &n))) {
 		ret = err;
 		goto out;
 	}
@@ -249,7 +292,7 @@ ssize_t dfs_listxattr(struct dfs *fs, uint64_t ino, char *list, size_t size)
 	}
 	ret = (ssize_t)need;
 out:
-	pthread_mutex_unlock(&fs->meta);
+	xattr_read_end(fs, ip);
 	return ret;
 }
 
@@ -264,11 +307,9 @@ int dfs_removexattr(struct dfs *fs, uint64_t ino, const char *name)
 
 	if ((err = parse_name(name, &ns, &suffix)))
 		return err;
-	if ((err = dfs_check_writable(fs)))
+	if ((err = xattr_write_begin(fs, ino, &ip)))
 		return err;
-	pthread_mutex_lock(&fs->meta);
-	if ((err = dfs_txn_reserve(fs, 16)) || (err = dfs_iget(fs, ino, &ip)) ||
-	    (err = load(fs, ip, ents, &n)))
+	if ((err = load(fs, ip, ents, &n)))
 		goto out;
 	long i = find(ents, n, ns, suffix);
 	if (i < 0) {
@@ -281,9 +322,7 @@ int dfs_removexattr(struct dfs *fs, uint64_t ino, const char *name)
 	dfs_now(&ip->d.ctime);
 	err = dfs_inode_write(fs, ip);
 out:
-	err = dfs_txn_end(fs, err);
-	pthread_mutex_unlock(&fs->meta);
-	return err;
+	return xattr_write_end(fs, ip, err);
 }
 
 int dfs_xattr_free(struct dfs *fs, struct dfs_inode *ip)
