@@ -193,6 +193,7 @@ each() {
 # ---- the run ------------------------------------------------------------------------
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+changed=$(git -C "$root" status --porcelain -- src include tools 2>/dev/null | wc -l)
 each timeout_step 86400 1 0
 each keep_cache_step keep_cache no_keep_cache
 each writeback_step no_writeback_cache writeback_cache
@@ -204,7 +205,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 {
 	echo "date: $started; mode: $( ((quick)) && echo quick || echo full), median of $repeat" \
 		"repetitions, each mounting every setting in turn;" \
-		"daxfs-fuse commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown);" \
+		"daxfs-fuse commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		"$( ((changed)) && echo "plus $changed uncommitted file(s) in src, include, tools");" \
 		"kernel $(uname -r); $(nproc) cores; load average $load_start at start, $load_end at end"
 	echo
 	/usr/bin/python3 - "$results" <<-'EOF'
