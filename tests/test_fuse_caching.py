@@ -279,8 +279,9 @@ def test_writeback_cache_refuses_a_direct_mapping(daxfs, dmaps):
     daxfs.allow_stderr(r"refused: the mount uses writeback_cache")
     path = daxfs.mnt / "f"
     create(path, bytes(4 * PAGE))
-    err, _ = dmaps(path).error(f"map 0 {4 * PAGE} r")
+    err, msg = dmaps(path).error(f"map 0 {4 * PAGE} r")
     assert err == -errno.EOPNOTSUPP
+    assert "writeback_cache" in msg, msg
 
 
 # ---- notify_store -----------------------------------------------------------

@@ -225,7 +225,9 @@ int daxfs_map(int fd, off_t offset, size_t length, int prot, unsigned flags, voi
 			daxfs_err(-ENOTTY, "daxfs_map: fd %d is not a file on a daxfs-fuse mount", fd);
 		else if (err == -EOPNOTSUPP)
 			daxfs_err(err, "daxfs_map: the mount does not use DAX (dax=never, or its table "
-				  "is not DAX-capable: see daxfs-ctl status)");
+				  "is not DAX-capable: see daxfs-ctl status) or caches writes in the "
+				  "kernel (-o writeback_cache, whose dirty pages a direct mapping "
+				  "would not see)");
 		else
 			daxfs_err(err, "daxfs_map: taking a lease: %s", strerror(-err));
 		close(m->fd);
