@@ -335,10 +335,14 @@ int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len)
 	return 0;
 }
 
-void dfs_alloc_commit_done(struct dfs *fs)
+void dfs_alloc_commit_done(struct dfs *fs, size_t npending, uint64_t blocks)
 {
-	fs->npending = 0;
-	fs->pending_blocks = 0;
+	/* the first npending frees are the checkpointed transaction's; later
+	 * ones belong to the transaction that ran meanwhile */
+	memmove(fs->pending, fs->pending + 2 * npending,
+		(fs->npending - npending) * 2 * sizeof(*fs->pending));
+	fs->npending -= npending;
+	fs->pending_blocks -= blocks;
 }
 
 uint64_t dfs_group_len(const struct dfs *fs, uint64_t g)

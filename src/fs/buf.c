@@ -209,8 +209,9 @@ void dfs_buf_forget(struct dfs *fs, uint64_t blk)
 
 void dfs_buf_trim(struct dfs *fs)
 {
-	if (fs->check_only)
-		return;     /* fsck -n keeps replayed blocks only in the cache */
+	if (fs->check_only || fs->committing)
+		return;     /* fsck -n keeps replayed blocks only in the cache; a
+			     * commit's blocks are cached until they are home */
 	pthread_mutex_lock(&fs->bcache_lock);
 	bool over = fs->nbufs > BUF_CACHE_MAX;
 	pthread_mutex_unlock(&fs->bcache_lock);

@@ -319,8 +319,9 @@ static void release_if_unused(struct dfs *fs, uint64_t ino)
 	struct dfs_inode *ip;
 
 	pthread_mutex_lock(&fs->meta);
-	if (!fs->rdonly && dfs_iget(fs, ino, &ip) == 0 && ip->d.nlink == 0 &&
-	    dfs_txn_reserve(fs, 64) == 0)
+	/* the reservation may commit, dropping meta: look the inode up after */
+	if (!fs->rdonly && dfs_txn_reserve(fs, 64) == 0 && dfs_iget(fs, ino, &ip) == 0 &&
+	    ip->d.nlink == 0)
 		(void)dfs_inode_maybe_release(fs, ip);   /* on failure it stays an orphan */
 	(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
 	pthread_mutex_unlock(&fs->meta);
@@ -648,11 +649,18 @@ void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write)
 	pthread_rwlock_unlock(&ip->lock);
 	pthread_mutex_lock(&fs->meta);
 	pthread_mutex_lock(&fs->icache_lock);
-	ip->pins--;
-	const bool last = ip->pins == 0 && ip->nlookup == 0;
+	bool last = ip->pins == 1 && ip->nlookup == 0;
 	pthread_mutex_unlock(&fs->icache_lock);
-	/* ip stays valid while meta is held: releases and trims run under it */
-	if (last && ip->d.nlink == 0 && !fs->rdonly && dfs_txn_reserve(fs, 64) == 0)
+	/* the reservation may commit, dropping meta: it is made while ip is
+	 * still pinned, and the question asked again after */
+	bool reserved = last && ip->d.nlink == 0 && !fs->rdonly && dfs_txn_reserve(fs, 64) == 0;
+	pthread_mutex_lock(&fs->icache_lock);
+	ip->pins--;
+	last = ip->pins == 0 && ip->nlookup == 0;
+	pthread_mutex_unlock(&fs->icache_lock);
+	/* unpinned, ip stays valid while meta is held: releases and trims run
+	 * under it */
+	if (last && reserved)
 		(void)dfs_inode_maybe_release(fs, ip);   /* failures leave it on the orphan list */
 	(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
 	pthread_mutex_unlock(&fs->meta);

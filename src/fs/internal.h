@@ -24,8 +24,10 @@
  *                        the name up again. Read-only calls hold one at a time.
  *   3. dfs.meta         (mutex: journal, allocator, dirty buffer list, orphan
  *                        list, superblock). A modifying call takes it after
- *                        its inode locks, for its in-memory change and commit;
- *                        read-only namespace calls never take it.
+ *                        its inode locks, for its in-memory change; a commit
+ *                        holds it only to seal and copy the transaction, and
+ *                        drops it for the device writes (journal.c). Read-only
+ *                        namespace calls never take it.
  *   4. dfs.dirload      (mutex: building a directory's index on first use)
  *   5. dfs.icache_lock  (mutex: inode hash, nlookup, pins, freeing, and the
  *                        inode table's geometry)
@@ -120,7 +122,13 @@ struct dfs {
 	uint64_t jcap;              /* most metadata blocks one transaction holds */
 	uint64_t running_tid;       /* == jseq while the transaction runs */
 	uint64_t committed_tid;     /* last transaction that is durable */
+	bool committing;            /* a commit's device writes run, meta dropped */
+	pthread_cond_t commit_done; /* with meta: a commit ended */
+	uint64_t commits;           /* commits done (tests) */
+	unsigned commit_waiters;    /* calls waiting for a commit in flight (tests) */
 	int fail_point;             /* tests: see DFS_FAIL_* */
+	/* tests: called without meta as a commit starts writing transaction tid */
+	void (*commit_hook)(struct dfs *fs, uint64_t tid);
 
 	/* allocator; free_blocks, used_inodes and nfree_inos are also read
 	 * atomically without meta (statfs), so they are stored atomically */
@@ -202,18 +210,28 @@ int dfs_journal_recover(struct dfs *fs);
 int dfs_journal_log_seq(struct mapped_device *md, const struct dfs_super *sb, uint64_t *seq);
 /* Makes room for an operation dirtying at most nblocks (commits if needed). */
 int dfs_txn_reserve(struct dfs *fs, uint64_t nblocks);
-/* Commits the running transaction and checkpoints it. */
+/* Commits the running transaction and checkpoints it; first waits for a
+ * commit in flight. meta held; dropped and retaken during the writes. */
 int dfs_commit(struct dfs *fs);
+/* Returns when transaction tid is durable, committing it (with whatever else
+ * joined it) unless a commit in flight does. meta held, dropped meanwhile. */
+int dfs_commit_tid(struct dfs *fs, uint64_t tid);
 /* Commits if inode's changes are not durable yet. */
 int dfs_commit_inode(struct dfs *fs, struct dfs_inode *ip);
 /* Whether every call is durable at return (commit_interval_ms == 0). */
 bool dfs_sync_mode(const struct dfs *fs);
 /* Whether the mapped device is suspended (its bios wait for resume). */
 bool dfs_dev_suspended(struct dfs *fs);
-/* Ends a modifying call, meta held: on a synchronous mount commits what the
- * call dirtied (also after a failure: its partial changes are consistent,
- * as with a batched commit). Returns err if set, else the commit's result. */
+/* Ends a modifying call, meta held: on a synchronous mount returns once what
+ * the call dirtied is committed (also after a failure: its partial changes
+ * are consistent, as with a batched commit); meta is dropped while waiting.
+ * Returns err if set, else the commit's result. */
 int dfs_txn_end(struct dfs *fs, int err);
+/* dfs_txn_end in two halves, for a call that holds inode locks: stop (meta
+ * held) gives the transaction to wait for (0: none), wait (meta and inode
+ * locks dropped) returns err if set, else the commit's result. */
+uint64_t dfs_txn_stop(struct dfs *fs);
+int dfs_txn_wait(struct dfs *fs, uint64_t tid, int err);
 
 /* ---- allocator (alloc.c) ---- */
 int dfs_alloc_load(struct dfs *fs);
@@ -224,7 +242,8 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool a
 	      uint64_t *pblk, uint64_t *len);
 /* Frees a run in the running transaction; reusable after it commits. */
 int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len);
-void dfs_alloc_commit_done(struct dfs *fs);
+/* The transaction whose first npending frees (blocks in all) are home. */
+void dfs_alloc_commit_done(struct dfs *fs, size_t npending, uint64_t blocks);
 /* The bitmap image of group g as it is on media (uninitialised: computed). */
 int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map);
 /* fsck repair: makes group g's bitmap equal map and its free count match. */

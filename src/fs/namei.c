@@ -150,9 +150,12 @@ static int meta_begin(struct dfs *fs)
 	return err;
 }
 
-static int meta_end(struct dfs *fs, int err)
+/* Ends the in-memory change; *tid: the transaction to wait for once every
+ * inode lock is dropped (dfs_txn_wait), so that other calls in the same
+ * directories join it instead of queueing behind its commit. */
+static int meta_end(struct dfs *fs, int err, uint64_t *tid)
 {
-	err = dfs_txn_end(fs, err);
+	*tid = dfs_txn_stop(fs);
 	dfs_icache_trim(fs);
 	pthread_mutex_unlock(&fs->meta);
 	return err;
@@ -323,7 +326,7 @@ static int create(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, d
 {
 	int err;
 	struct dfs_inode *dp, *ip;
-	uint64_t existing;
+	uint64_t existing, tid = 0;
 
 	if ((err = check_name(name)))
 		return err;
@@ -390,11 +393,11 @@ static int create(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, d
 	}
 	pthread_rwlock_unlock(&ip->lock);
 out:
-	err = meta_end(fs, err);
+	err = meta_end(fs, err, &tid);
 unlock:
 	pthread_rwlock_unlock(&dp->lock);
 	dfs_iput(fs, dp);
-	return err;
+	return dfs_txn_wait(fs, tid, err);
 }
 
 int dfs_mknod(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, dev_t rdev,
@@ -462,7 +465,7 @@ int dfs_link(struct dfs *fs, uint64_t ino, uint64_t newdir, const char *newname,
 {
 	int err;
 	struct dfs_inode *dp, *ip;
-	uint64_t existing;
+	uint64_t existing, tid = 0;
 
 	if ((err = check_name(newname)) || (err = writer_begin(fs)))
 		return err;
@@ -508,12 +511,12 @@ int dfs_link(struct dfs *fs, uint64_t ino, uint64_t newdir, const char *newname,
 	dfs_inode_ref(fs, ip, 1);
 	dfs_inode_stat(fs, ip, out);
 out:
-	err = meta_end(fs, err);
+	err = meta_end(fs, err, &tid);
 unlock:
 	ls_unlock(&l);
 	dfs_iput(fs, ip);
 	dfs_iput(fs, dp);
-	return err;
+	return dfs_txn_wait(fs, tid, err);
 }
 
 /* Locks dp (pinned) and the inode that name in it names, pinned in *ipp:
@@ -558,6 +561,7 @@ static int remove_entry(struct dfs *fs, uint64_t dir, const char *name, bool rmd
 	int err;
 	struct dfs_inode *dp, *ip;
 	struct lockset l = { .n = 0 };
+	uint64_t tid = 0;
 
 	if (strlen(name) > DFS_NAME_MAX)
 		return daxfs_err(-ENAMETOOLONG, "name is longer than %u bytes", DFS_NAME_MAX);
@@ -602,14 +606,14 @@ static int remove_entry(struct dfs *fs, uint64_t dir, const char *name, bool rmd
 	ip = NULL;
 	err = dfs_inode_maybe_release(fs, victim);
 out:
-	err = meta_end(fs, err);
+	err = meta_end(fs, err, &tid);
 unlock:
 	ls_unlock(&l);
 	if (ip)
 		dfs_iput(fs, ip);
 put_dir:
 	dfs_iput(fs, dp);
-	return err;
+	return dfs_txn_wait(fs, tid, err);
 }
 
 int dfs_unlink(struct dfs *fs, uint64_t dir, const char *name)
@@ -707,7 +711,7 @@ int dfs_rename(struct dfs *fs, uint64_t dir, const char *name, uint64_t newdir,
 	int err;
 	struct dfs_inode *sp, *dp, *src = NULL, *dst = NULL;
 	struct lockset l = { .n = 0 };
-	uint64_t sino, dino;
+	uint64_t sino, dino, tid = 0;
 	bool in;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
@@ -817,7 +821,7 @@ int dfs_rename(struct dfs *fs, uint64_t dir, const char *name, uint64_t newdir,
 		err = dfs_inode_maybe_release(fs, victim);
 	}
 out:
-	err = meta_end(fs, err);
+	err = meta_end(fs, err, &tid);
 unlock:
 	ls_unlock(&l);
 	dfs_iput(fs, src);
@@ -830,7 +834,7 @@ put_sp:
 unlock_rename:
 	if (cross)
 		pthread_mutex_unlock(&fs->rename_lock);
-	return err;
+	return dfs_txn_wait(fs, tid, err);
 }
 
 /* ---- readdir ---- */

@@ -108,6 +108,7 @@ static void fs_free(struct dfs *fs)
 	dfs_alloc_unload(fs);
 	dfs_buf_destroy_all(fs);
 	pthread_cond_destroy(&fs->commit_cond);
+	pthread_cond_destroy(&fs->commit_done);
 	pthread_mutex_destroy(&fs->bcache_lock);
 	pthread_rwlock_destroy(&fs->buf_use);
 	pthread_mutex_destroy(&fs->icache_lock);
@@ -131,6 +132,7 @@ static struct dfs *fs_alloc(struct mapped_device *md)
 	pthread_rwlock_init(&fs->buf_use, NULL);
 	pthread_mutex_init(&fs->bcache_lock, NULL);
 	pthread_cond_init(&fs->commit_cond, NULL);
+	pthread_cond_init(&fs->commit_done, NULL);
 	return fs;
 }
 
@@ -257,13 +259,18 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 	if (!fs->rdonly) {
 		struct dfs_timespec now;
 
-		if (!fsck && (err = dfs_orphans_process(fs)))
-			goto fail;
+		/* nobody else runs yet, but a commit drops and retakes meta */
+		pthread_mutex_lock(&fs->meta);
+		if (!fsck)
+			err = dfs_orphans_process(fs);
 		dfs_now(&now);
 		fs->sb.state = DFS_STATE_DIRTY;
 		fs->sb.mount_time = now.sec;
 		fs->sb.mount_count++;
-		if ((err = super_dirty(fs)) || (err = dfs_commit(fs)))
+		if (!err && !(err = super_dirty(fs)))
+			err = dfs_commit(fs);
+		pthread_mutex_unlock(&fs->meta);
+		if (err)
 			goto fail;
 		if (!fsck && pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
 			fs->committer_running = true;
@@ -558,7 +565,12 @@ int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts)
 	}
 	root->d.nlink = 2;
 	root->d.parent = DFS_ROOT_INO;
-	if ((err = dfs_inode_write(fs, root)) || (err = dfs_commit(fs)))
+	if ((err = dfs_inode_write(fs, root)))
+		goto out;
+	pthread_mutex_lock(&fs->meta);    /* a commit drops and retakes it */
+	err = dfs_commit(fs);
+	pthread_mutex_unlock(&fs->meta);
+	if (err)
 		goto out;
 	err = dfs_dev_flush(fs);
 out:

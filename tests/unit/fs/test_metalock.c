@@ -1,4 +1,4 @@
-/* test_metalock.c - the namespace without a global lock: who waits for whom, a stress run, directory scaling */
+/* test_metalock.c - the namespace without a global lock: who waits for whom, a stress run, directory scaling, group commit */
 #include <linux/fs.h>
 #include <pthread.h>
 #include <sys/xattr.h>
@@ -558,6 +558,146 @@ static int test_lookup_and_resumed_readdir_cost_the_same_in_1000_and_100000_entr
 	return T_PASS;
 }
 
+/* ---- group commit ---------------------------------------------------------- */
+
+/* The hook holds the commit of gate_tid until released, and makes the commit
+ * of fail_tid fail before its commit record. */
+static struct {
+	uint64_t gate_tid, fail_tid;
+	int entered, released;
+} gc;
+
+static void gc_hook(struct dfs *fs, uint64_t tid)
+{
+	if (tid == gc.fail_tid)
+		fs->fail_point = DFS_FAIL_BEFORE_COMMIT_RECORD;
+	if (tid != gc.gate_tid)
+		return;
+	__atomic_store_n(&gc.entered, 1, __ATOMIC_RELEASE);
+	if (!wait_flag(&gc.released, 60000))
+		abort();     /* the test is stuck: fail loudly rather than hang */
+}
+
+struct creator {
+	struct dfs *fs;
+	const char *name;
+	int err;
+};
+
+static void *create_one(void *arg)
+{
+	struct creator *c = arg;
+	struct stat st;
+
+	c->err = dfs_mknod(c->fs, DFS_ROOT_INO, c->name, S_IFREG | 0644, 0, &t_cred, &st);
+	return NULL;
+}
+
+static unsigned commit_waiters(struct dfs *fs)
+{
+	pthread_mutex_lock(&fs->meta);
+	unsigned n = fs->commit_waiters;
+	pthread_mutex_unlock(&fs->meta);
+	return n;
+}
+
+static uint64_t commits(struct dfs *fs)
+{
+	pthread_mutex_lock(&fs->meta);
+	uint64_t n = fs->commits;
+	pthread_mutex_unlock(&fs->meta);
+	return n;
+}
+
+/* a's commit is held at its start; b and c change the next transaction
+ * meanwhile and wait for it. Returns after all three calls returned. */
+static int three_creates(struct dfs *fs, bool fail_second, struct creator c[3], uint64_t *ncommits)
+{
+	pthread_t th[3];
+	const char *names[3] = { "a", "b", "c" };
+
+	pthread_mutex_lock(&fs->meta);
+	gc.gate_tid = fs->running_tid;
+	gc.fail_tid = fail_second ? fs->running_tid + 1 : 0;
+	gc.entered = gc.released = 0;
+	fs->commit_hook = gc_hook;
+	pthread_mutex_unlock(&fs->meta);
+	const uint64_t before = commits(fs);
+	for (int i = 0; i < 3; i++) {
+		c[i] = (struct creator){ .fs = fs, .name = names[i] };
+		CHECK_EQ(pthread_create(&th[i], NULL, create_one, &c[i]), 0);
+		if (i == 0)
+			CHECK(wait_flag(&gc.entered, 20000));
+	}
+	/* b and c joined the next transaction: both wait for a's commit */
+	const int64_t end = now_ms() + 20000;
+	while (commit_waiters(fs) < 2 && now_ms() < end) {
+		struct timespec tick = { 0, 1000000 };
+		nanosleep(&tick, NULL);
+	}
+	const unsigned joined = commit_waiters(fs);
+	__atomic_store_n(&gc.released, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ(joined, 2);
+	*ncommits = commits(fs) - before;
+	fs->commit_hook = NULL;
+	return T_PASS;
+}
+
+static bool exists(struct dfs *fs, const char *name)
+{
+	struct stat st;
+
+	return dfs_lookup(fs, DFS_ROOT_INO, name, &st) == 0;
+}
+
+static int test_group_commit_two_callers_return_after_one_commit_that_holds_both(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct creator c[3];
+	uint64_t n;
+
+	CHECK(fs);
+	CHECK_EQ(three_creates(*fs, false, c, &n), T_PASS);
+	CHECK_EQ(c[0].err, 0);
+	CHECK_EQ(c[1].err, 0);
+	CHECK_EQ(c[2].err, 0);
+	CHECK_EQ(n, 2);     /* a's, then one for b and c together */
+	dfs_abandon(fs);    /* a crash: what returned is durable */
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK(exists(*fs, "a"));
+	CHECK(exists(*fs, "b"));
+	CHECK(exists(*fs, "c"));
+	return T_PASS;
+}
+
+static int test_group_commit_crash_before_the_commit_record_loses_both_joined_changes(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct creator c[3];
+	uint64_t n;
+
+	CHECK(fs);
+	CHECK_EQ(three_creates(*fs, true, c, &n), T_PASS);
+	CHECK_EQ(c[0].err, 0);
+	CHECK_EQ(c[1].err, -EIO);
+	CHECK_EQ(c[2].err, -EIO);
+	CHECK_EQ(n, 2);
+	dfs_abandon(fs);
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK(exists(*fs, "a"));
+	CHECK(!exists(*fs, "b"));
+	CHECK(!exists(*fs, "c"));
+	CHECK_EQ(dfs_unmount(fs), 0);
+	struct dfs_fsck_result res;
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &res), 0);
+	CHECK_EQ(res.problems, 0);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_read_only_calls_finish_while_meta_is_held),
 	T_CASE(test_lookup_in_one_directory_does_not_wait_for_a_writer_of_another),
@@ -565,6 +705,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_parallel_namespace_changes_on_a_batched_mount_stay_consistent),
 	T_CASE(test_crossing_renames_between_two_directories_do_not_deadlock),
 	T_CASE(test_lookup_and_resumed_readdir_cost_the_same_in_1000_and_100000_entries),
+	T_CASE(test_group_commit_two_callers_return_after_one_commit_that_holds_both),
+	T_CASE(test_group_commit_crash_before_the_commit_record_loses_both_joined_changes),
 };
 
 T_MAIN(cases)
