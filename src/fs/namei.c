@@ -238,6 +238,7 @@ int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned 
 		struct stat *out)
 {
 	struct dfs_inode *ip;
+	uint64_t tid;
 	int err;
 
 	if ((err = dfs_check_writable(fs)))
@@ -296,10 +297,11 @@ int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned 
 	if (out)
 		dfs_inode_stat(fs, ip, out);
 out:
-	err = dfs_txn_end(fs, err);
+	/* the commit is waited for with the inode unlocked, as namespace calls do */
+	tid = dfs_txn_stop(fs);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, true);
-	return err;
+	return dfs_txn_wait(fs, tid, err);
 }
 
 /* ---- creation ---- */

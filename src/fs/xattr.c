@@ -172,10 +172,11 @@ static int xattr_write_begin(struct dfs *fs, uint64_t ino, struct dfs_inode **ip
 
 static int xattr_write_end(struct dfs *fs, struct dfs_inode *ip, int err)
 {
-	err = dfs_txn_end(fs, err);
+	/* the commit is waited for with the inode unlocked, as namespace calls do */
+	const uint64_t tid = dfs_txn_stop(fs);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, true);
-	return err;
+	return dfs_txn_wait(fs, tid, err);
 }
 
 int dfs_setxattr(struct dfs *fs, uint64_t ino, const char *name, const void *value,
