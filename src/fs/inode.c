@@ -409,9 +409,23 @@ int dfs_inode_alloc_locked(struct dfs *fs, uint32_t mode, const struct dfs_cred 
 	ip->d.nlink = 1;
 	dfs_now(&ip->d.atime);
 	ip->d.mtime = ip->d.ctime = ip->d.crtime = ip->d.atime;
-	ip->d.generation = (uint32_t)fs->sb.next_generation++;
-	if ((err = super_dirty(fs)))
-		goto fail;
+	if (fs->gen_next >= fs->gen_limit) {
+		/* The superblock records the end of a batch, not every number,
+		 * so that a create does not rewrite it (and its backup): an
+		 * inode is durable only with a transaction that holds or follows
+		 * its batch's reservation, so after a crash the next batch
+		 * starts past every durable inode's generation. */
+		uint64_t start = fs->sb.next_generation;
+
+		fs->sb.next_generation = start + DFS_GENERATION_BATCH;
+		if ((err = super_dirty(fs))) {
+			fs->sb.next_generation = start;
+			goto fail;
+		}
+		fs->gen_next = start;
+		fs->gen_limit = start + DFS_GENERATION_BATCH;
+	}
+	ip->d.generation = (uint32_t)fs->gen_next++;
 	/* under icache_lock: a miss on this number (a stale listing, a stale
 	 * handle) reads the slot under it too, never half-written; and locked,
 	 * so whoever finds it in the cache waits until the creator is done.

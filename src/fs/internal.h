@@ -145,6 +145,9 @@ struct dfs {
 	struct dfs_inode **ihash;
 	size_t ihash_size, ninodes;
 	size_t icache_next_trim;
+	/* generations handed out from [gen_next, gen_limit), a batch the
+	 * superblock reserves (dfs_inode_alloc); protected by meta */
+	uint64_t gen_next, gen_limit;
 	uint64_t itable_slots;      /* slots including the unused slot 0 */
 	/* protected by meta */
 	uint64_t *free_inos;        /* stack of free slots, lowest on top */
@@ -168,6 +171,7 @@ enum {
 	DFS_FAIL_BEFORE_CHECKPOINT = 2,      /* committed, home blocks not written */
 };
 
+#define DFS_GENERATION_BATCH 65536   /* inode generations per superblock update */
 #define DFS_COMMIT_INTERVAL_MS 5000     /* fsck's batching; a synchronous mount's fallback */
 
 /* ---- device I/O (super.c) ---- */

@@ -172,7 +172,49 @@ static int test_gd_roundtrip_and_crc(void)
 	return T_PASS;
 }
 
+/* The superblock as it is on the device. */
+static int media_super(struct mapped_device *md, struct dfs_super *sb)
+{
+	static uint8_t b[DFS_BLOCK_SIZE];
+	int err = dm_submit_bio(md, DAX_REQ_READ, 0, 0, b, sizeof(b));
+
+	return err ? err : dfs_super_decode(b, 0, sb);
+}
+
+static int test_creates_reserve_generations_in_batches(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64ull << 20, &md);
+	struct dfs_super sb;
+	char name[16];
+
+	CHECK(fs);
+	CHECK_EQ(media_super(md, &sb), 0);
+	const uint64_t at_mkfs = sb.next_generation;
+	CHECK(t_create(*fs, DFS_ROOT_INO, "first"));
+	CHECK_EQ(media_super(md, &sb), 0);
+	CHECK_EQ(sb.next_generation, at_mkfs + 65536);
+	/* the rest of the batch leaves the superblock alone */
+	uint8_t before[DFS_BLOCK_SIZE], after[DFS_BLOCK_SIZE];
+	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, 0, before, sizeof(before)), 0);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		CHECK(t_create(*fs, DFS_ROOT_INO, name));
+	}
+	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, 0, after, sizeof(after)), 0);
+	CHECK(memcmp(before, after, sizeof(before)) == 0);
+	/* a new mount (or one after a crash) starts past the whole batch */
+	CHECK_EQ(dfs_unmount(fs), 0);
+	fs = t_mount(md);
+	CHECK(fs);
+	CHECK(t_create(*fs, DFS_ROOT_INO, "later"));
+	CHECK_EQ(media_super(md, &sb), 0);
+	CHECK_EQ(sb.next_generation, at_mkfs + 2 * 65536);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
+	T_CASE(test_creates_reserve_generations_in_batches),
 	T_CASE(test_crc32c_check_value),
 	T_CASE(test_crc32c_pieces_and_alignment),
 	T_CASE(test_super_roundtrip),
