@@ -339,8 +339,9 @@ void dfs_alloc_commit_done(struct dfs *fs, size_t npending, uint64_t blocks)
 {
 	/* the first npending frees are the checkpointed transaction's; later
 	 * ones belong to the transaction that ran meanwhile */
-	memmove(fs->pending, fs->pending + 2 * npending,
-		(fs->npending - npending) * 2 * sizeof(*fs->pending));
+	if (npending)   /* else pending may not even be allocated yet */
+		memmove(fs->pending, fs->pending + 2 * npending,
+			(fs->npending - npending) * 2 * sizeof(*fs->pending));
 	fs->npending -= npending;
 	fs->pending_blocks -= blocks;
 }
