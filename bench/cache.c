@@ -12,38 +12,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "files.h"
+
 /*
- * The files are DIR/f0000000 ... DIR/f<N-1>, as daxfs-bench-meta names them,
- * so the two helpers work on the same directories. Each command prints one
- * line
+ * The files are named as files.h says, as daxfs-bench-meta names them. Each
+ * command prints one line
  *	<op> <count> <seconds> <ops per second>
  * and exits 0, or prints why it failed and exits 1 (2 for usage errors).
  */
 
-#define NAME_FMT "f%07" PRIu64
-#define MAX_FILES 10000000ULL
 #define MAX_SIZE (64ULL << 20)
 #define PAGE 4096
 
 static const char *prog = "daxfs-bench-cache";
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static int fail(const char *what, const char *path)
 {
 	fprintf(stderr, "%s: %s %s: %s\n", prog, what, path, strerror(errno));
 	return -1;
-}
-
-static void name_of(char *buf, size_t size, const char *dir, uint64_t i)
-{
-	snprintf(buf, size, "%s/" NAME_FMT, dir, i);
 }
 
 /* Creates the N files with SIZE bytes each (not zero: a hole reads without
@@ -189,21 +175,6 @@ static int usage(FILE *out, int status)
 	return status;
 }
 
-static int parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const struct op *op = NULL;
@@ -223,12 +194,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: unknown operation '%s'\n", prog, argv[1]);
 		return usage(stderr, 2);
 	}
-	if (parse(argv[3], 1, MAX_FILES, &n) != 0) {
+	if (parse_u64(argv[3], 1, MAX_FILES, &n) != 0) {
 		fprintf(stderr, "%s: invalid count '%s': expected 1 to %llu\n", prog, argv[3],
 			MAX_FILES);
 		return 2;
 	}
-	if (parse(argv[4], 1, MAX_SIZE, &size) != 0) {
+	if (parse_u64(argv[4], 1, MAX_SIZE, &size) != 0) {
 		fprintf(stderr, "%s: invalid size '%s': expected 1 to %llu bytes\n", prog, argv[4],
 			MAX_SIZE);
 		return 2;

@@ -1,4 +1,4 @@
-# bench/lib.sh - what the bench scripts (run.sh, profile.sh, dmap.sh) share: dependencies,
+# bench/lib.sh - what the bench scripts (run.sh, caching.sh, profile.sh, dmap.sh) share: dependencies,
 # the build, scratch space, and mounting daxfs-fuse and tmpfs (sourced, not run).
 #
 # The caller sets `root` (top of the checkout) and `build`, then calls
@@ -11,6 +11,22 @@ mount_timeout=10	# seconds to wait for a mount or a daemon's exit
 
 die() { echo "bench: $*" >&2; exit 1; }
 say() { printf '== %s\n' "$*" >&2; }
+
+# bench_args "$@": the command line of run.sh and caching.sh (--quick,
+# --out DIR, --help: the script's header comment); sets quick and out.
+bench_args() {
+	local script=bench/${0##*/}
+	while (($#)); do
+		case $1 in
+		--quick) quick=1 ;;
+		--out) [[ $# -ge 2 ]] || die "--out needs a directory"; out=$2; shift ;;
+		-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+		*) echo "bench: unknown argument '$1'" >&2
+		   echo "usage: bash $script [--quick] [--out DIR]" >&2; exit 2 ;;
+		esac
+		shift
+	done
+}
 
 need_root() {
 	[[ $EUID -eq 0 ]] || die "must run as root (it mounts tmpfs and drops the page cache)"

@@ -11,16 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "files.h"
+
 /*
- * The files are DIR/f0000000 ... DIR/f<N-1>: fixed-width names, so every
- * filesystem compares the same name lengths and a readdir can check that it
- * saw exactly the files it should. Each command prints one line
+ * The files are named as files.h says. Each command prints one line
  *	<op> <count> <seconds> <ops per second>
  * and exits 0, or prints why it failed and exits 1 (2 for usage errors).
  */
-
-#define NAME_FMT "f%07" PRIu64
-#define MAX_FILES 10000000ULL	/* fits NAME_FMT's seven digits */
 
 struct op {
 	const char *name;
@@ -30,25 +27,12 @@ struct op {
 
 static const char *prog = "daxfs-bench-meta";
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static int fail(const char *what, const char *dir, uint64_t i)
 {
 	int err = errno;
 
 	fprintf(stderr, "%s: %s %s/" NAME_FMT ": %s\n", prog, what, dir, i, strerror(err));
 	return -1;
-}
-
-static void name_of(char *buf, size_t size, const char *dir, uint64_t i)
-{
-	snprintf(buf, size, "%s/" NAME_FMT, dir, i);
 }
 
 static int do_create(const char *dir, uint64_t n)
@@ -150,21 +134,6 @@ static int usage(FILE *out, int status)
 	return status;
 }
 
-static int parse_count(const char *s, uint64_t *n)
-{
-	unsigned long long v;
-	char *end;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v == 0 || v > MAX_FILES)
-		return -1;
-	*n = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const struct op *op = NULL;
@@ -182,7 +151,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: unknown operation '%s'\n", prog, argv[1]);
 		return usage(stderr, 2);
 	}
-	if (parse_count(argv[3], &n) != 0) {
+	if (parse_u64(argv[3], 1, MAX_FILES, &n) != 0) {
 		fprintf(stderr, "%s: invalid count '%s': expected 1 to %llu\n", prog, argv[3],
 			MAX_FILES);
 		return 2;

@@ -34,16 +34,7 @@ quick=0
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
 
-while (($#)); do
-	case $1 in
-	--quick) quick=1 ;;
-	--out) [[ $# -ge 2 ]] || die "--out needs a directory"; out=$2; shift ;;
-	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) echo "bench: unknown argument '$1'" >&2
-	   echo "usage: bash bench/run.sh [--quick] [--out DIR]" >&2; exit 2 ;;
-	esac
-	shift
-done
+bench_args "$@"
 need_root
 
 if ((quick)); then

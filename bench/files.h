@@ -1,0 +1,48 @@
+/* bench/files.h - what daxfs-bench-meta and daxfs-bench-cache share: the file names, the clock, the numbers */
+#ifndef DAXFS_BENCH_FILES_H
+#define DAXFS_BENCH_FILES_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/*
+ * The files are DIR/f0000000 ... DIR/f<N-1>: fixed-width names, so every
+ * filesystem compares the same name lengths, a readdir can check that it saw
+ * exactly the files it should, and both helpers work on the same directories.
+ */
+#define NAME_FMT "f%07" PRIu64
+#define MAX_FILES 10000000ULL	/* fits NAME_FMT's seven digits */
+
+static inline void name_of(char *buf, size_t size, const char *dir, uint64_t i)
+{
+	snprintf(buf, size, "%s/" NAME_FMT, dir, i);
+}
+
+static inline double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* A decimal number in [min, max] (no sign, no suffix) into *out; -1 if not. */
+static inline int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+#endif
