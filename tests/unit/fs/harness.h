@@ -202,6 +202,27 @@ static inline struct dfs **t_newfs(uint64_t bytes, struct mapped_device **mdp)
 	return t_mount(md);
 }
 
+/* Prints each problem fsck finds, for the test log. */
+static inline void t_fsck_print(void *ctx, const char *problem, bool repaired)
+{
+	(void)ctx;
+	fprintf(stderr, "  fsck: %s%s\n", problem, repaired ? " (repaired)" : "");
+}
+
+/* fsck -n of an unmounted md: the number of problems (each printed), or a
+ * negative errno. */
+static inline int t_fsck_problems(struct mapped_device *md)
+{
+	struct dfs_fsck_result r;
+	int err = dfs_fsck(md, DFS_FSCK_CHECK, t_fsck_print, NULL, &r);
+
+	if (err) {
+		fprintf(stderr, "  fsck failed: %s\n", daxfs_errormsg());
+		return err;
+	}
+	return (int)r.problems;
+}
+
 static const struct dfs_cred t_cred = { .uid = 0, .gid = 0, .umask = 022 };
 
 /* Creates a regular file name in dir; returns its inode number (0 on error). */

@@ -94,7 +94,6 @@ static int test_file_larger_than_a_group_spans_groups_and_fscks_clean(void)
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(512 * MB, &md);
 	struct stat st, attr = { .st_size = 0 };
-	struct dfs_fsck_result r;
 
 	CHECK(fs);
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "huge");
@@ -103,14 +102,12 @@ static int test_file_larger_than_a_group_spans_groups_and_fscks_clean(void)
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
 	CHECK_EQ(st.st_blocks, 300 * MB / 512);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &r), 0);
-	CHECK_EQ(r.problems, 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
 	CHECK_EQ(st.st_blocks, 0);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &r), 0);
-	CHECK_EQ(r.problems, 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 

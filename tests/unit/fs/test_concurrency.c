@@ -92,9 +92,7 @@ static int test_parallel_writers_readers_and_creators_stay_consistent(void)
 		}
 	}
 	CHECK_EQ(dfs_unmount(fs), 0);
-	struct dfs_fsck_result res;
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &res), 0);
-	CHECK_EQ(res.problems, 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 

@@ -6,25 +6,6 @@
 
 #define MB (1024ull * 1024)
 
-static void report_print(void *ctx, const char *problem, bool repaired)
-{
-	(void)ctx;
-	fprintf(stderr, "  fsck: %s%s\n", problem, repaired ? " (repaired)" : "");
-}
-
-/* fsck -n must find nothing. */
-static int fsck_clean(struct mapped_device *md)
-{
-	struct dfs_fsck_result r;
-	int err = dfs_fsck(md, DFS_FSCK_CHECK, report_print, NULL, &r);
-
-	if (err) {
-		fprintf(stderr, "  fsck failed: %s\n", daxfs_errormsg());
-		return err;
-	}
-	return (int)r.problems;
-}
-
 /* Makes a change, then stops the commit at point and drops the fs unwritten.
  * The mount batches, so that the change waits in the running transaction. */
 static int crash_during_commit(struct mapped_device *md, struct dfs **fs, int point)
@@ -55,7 +36,7 @@ static int test_journal_committed_transaction_is_replayed(void)
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "new", &st), 0);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_clean(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -70,7 +51,7 @@ static int test_journal_without_commit_record_is_ignored(void)
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "new", &st), -ENOENT);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_clean(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -91,7 +72,7 @@ static int test_journal_with_damaged_log_block_is_ignored(void)
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "new", &st), -ENOENT);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_clean(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -137,7 +118,7 @@ static int test_abandoned_process_mounts_and_fscks_clean(void)
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f99", &st), 0);
 	CHECK_EQ(st.st_size, 99 * 500);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_clean(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -160,7 +141,7 @@ static int test_orphan_is_freed_at_next_mount(void)
 	CHECK_EQ(dfs_sync(*fs), 0);
 	CHECK_EQ((*fs)->sb.orphan_head, ino);
 	dfs_abandon(fs);
-	CHECK_EQ(fsck_clean(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), -ESTALE);
 	CHECK_EQ(dfs_statfs(*fs, &after), 0);
@@ -202,7 +183,7 @@ static int test_truncate_cut_short_by_a_crash_is_finished_at_mount(void)
 	for (size_t i = 0; i < sizeof(buf); i++)
 		CHECK_EQ(buf[i], 0);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_clean(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -240,7 +221,7 @@ static int test_fsck_clean_after_workload(void)
 	CHECK_EQ(dfs_setxattr(*fs, d.st_ino, "user.a", "v", 1, 0), 0);
 	CHECK_EQ(dfs_link(*fs, 2 + 1, DFS_ROOT_INO, "hard", &st), 0);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_clean(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -264,7 +245,7 @@ static int test_fsck_repairs_link_count(void)
 	CHECK_EQ(r.repaired, 0);
 	CHECK_EQ(dfs_fsck(md, DFS_FSCK_REPAIR, NULL, NULL, &r), 0);
 	CHECK_EQ(r.repaired, 1);
-	CHECK_EQ(fsck_clean(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -284,7 +265,7 @@ static int test_fsck_repairs_leaked_block(void)
 	CHECK_EQ(r.problems, 1);
 	CHECK_EQ(dfs_fsck(md, DFS_FSCK_REPAIR, NULL, NULL, &r), 0);
 	CHECK_EQ(r.repaired, r.problems);
-	CHECK_EQ(fsck_clean(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -298,7 +279,7 @@ static int test_fsck_check_mode_never_writes(void)
 	CHECK(fs);
 	CHECK_EQ(crash_during_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT), 0);
 	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, 0, before, sizeof(before)), 0);
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, report_print, NULL, &r), 0);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, t_fsck_print, NULL, &r), 0);
 	CHECK_EQ(r.problems, 0);     /* the log is replayed in memory first */
 	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, 0, after, sizeof(after)), 0);
 	CHECK(memcmp(before, after, sizeof(before)) == 0);
@@ -320,7 +301,7 @@ static int test_damaged_primary_superblock_uses_backup(void)
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f", &st), 0);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_clean(md), 0);    /* the mount rewrote the primary */
+	CHECK_EQ(t_fsck_problems(md), 0);    /* the mount rewrote the primary */
 	return T_PASS;
 }
 

@@ -247,9 +247,7 @@ static int test_enospc_is_clean_and_space_returns(void)
 	uint64_t again = t_create(*fs, DFS_ROOT_INO, "again");
 	CHECK_EQ(dfs_pwrite(*fs, again, buf, sizeof(buf), 0, 0), (ssize_t)sizeof(buf));
 	CHECK_EQ(dfs_unmount(fs), 0);
-	struct dfs_fsck_result res;
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &res), 0);
-	CHECK_EQ(res.problems, 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -272,9 +270,7 @@ static int test_enospc_while_creating_leaves_fs_consistent(void)
 	}
 	CHECK_EQ(err, -ENOSPC);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	struct dfs_fsck_result res;
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &res), 0);
-	CHECK_EQ(res.problems, 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -314,9 +310,7 @@ static int test_fragmented_file_survives_remount_and_truncates(void)
 	CHECK_EQ(dfs_pread(*fs, ino, b, sizeof(b), 4096 * 1000), 17);
 	CHECK_EQ(b[16], (uint8_t)1000);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	struct dfs_fsck_result res;
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &res), 0);
-	CHECK_EQ(res.problems, 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 

@@ -4,25 +4,6 @@
 
 #define MB (1024ull * 1024)
 
-static void report_print(void *ctx, const char *problem, bool repaired)
-{
-	(void)ctx;
-	fprintf(stderr, "  fsck: %s%s\n", problem, repaired ? " (repaired)" : "");
-}
-
-/* fsck -n's problem count, or a negative errno. */
-static int fsck_problems(struct mapped_device *md)
-{
-	struct dfs_fsck_result r;
-	int err = dfs_fsck(md, DFS_FSCK_CHECK, report_print, NULL, &r);
-
-	if (err) {
-		fprintf(stderr, "  fsck failed: %s\n", daxfs_errormsg());
-		return err;
-	}
-	return (int)r.problems;
-}
-
 static int rw_block(struct mapped_device *md, enum dax_req_op op, uint64_t blk, uint8_t *b)
 {
 	return dm_submit_bio(md, op, op == DAX_REQ_WRITE ? DM_BIO_FUA : 0, blk * 4096, b, 4096);
@@ -97,7 +78,7 @@ static int test_torn_header_after_a_commit_mounts_with_data_intact(void)
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK(file_holds(*fs, "f", 0x5a));
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_problems(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -124,7 +105,7 @@ static int test_recovered_header_continues_the_sequence(void)
 	CHECK(file_holds(*fs, "f", 0x11));
 	CHECK(file_holds(*fs, "g", 0x22));
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_problems(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -150,7 +131,7 @@ static int test_torn_header_over_a_committed_log_replays_it(void)
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "new", &st), 0);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_problems(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -181,7 +162,7 @@ static int test_torn_header_over_a_log_without_commit_record_mounts(void)
 	CHECK_EQ((*fs)->committed_tid, next);
 	CHECK(file_holds(*fs, "f", 0x33));
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(fsck_problems(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -217,16 +198,16 @@ static int test_fsck_check_reports_a_torn_header_and_writes_nothing(void)
 	dfs_abandon(fs);
 	CHECK_EQ(tear_header(md, js), 0);
 	CHECK_EQ(rw_block(md, DAX_REQ_READ, js, before), 0);
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, report_print, NULL, &r), 0);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, t_fsck_print, NULL, &r), 0);
 	CHECK_EQ(r.problems, 1);
 	CHECK_EQ(r.repaired, 0);
 	CHECK_EQ(rw_block(md, DAX_REQ_READ, js, after), 0);
 	CHECK(memcmp(before, after, sizeof(before)) == 0);
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_REPAIR, report_print, NULL, &r), 0);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_REPAIR, t_fsck_print, NULL, &r), 0);
 	CHECK_EQ(r.problems, 1);
 	CHECK_EQ(r.repaired, 1);
 	CHECK(header_seq(md, js) != 0);
-	CHECK_EQ(fsck_problems(md), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK(file_holds(*fs, "f", 0x44));
 	return T_PASS;

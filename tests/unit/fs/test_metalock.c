@@ -390,9 +390,7 @@ static int stress(const struct dfs_mount_opts *o)
 	for (int k = 0; k < WORKERS; k++)
 		CHECK_EQ(check_dir(*fs, w, WORKERS, s.own[k]), T_PASS);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	struct dfs_fsck_result res;
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &res), 0);
-	CHECK_EQ(res.problems, 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
@@ -692,9 +690,7 @@ static int test_group_commit_crash_before_the_commit_record_loses_both_joined_ch
 	CHECK(!exists(*fs, "b"));
 	CHECK(!exists(*fs, "c"));
 	CHECK_EQ(dfs_unmount(fs), 0);
-	struct dfs_fsck_result res;
-	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, NULL, NULL, &res), 0);
-	CHECK_EQ(res.problems, 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
 	return T_PASS;
 }
 
