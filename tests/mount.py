@@ -152,12 +152,15 @@ class Daxfs:
         return path
 
     # ---- the daemon ----------------------------------------------------
+    # the daemon's flags before SOURCE and MOUNTPOINT (a subclass may add -s)
+    daemon_flags = ("-f",)
+
     def allow_stderr(self, pattern):
         self.allowed.append(re.compile(pattern))
 
     def start(self, *opts, source=None):
         """Starts `daxfs-fuse -f` and returns the Popen (not waiting)."""
-        cmd = [need("daxfs-fuse"), "-f", source or self.source, str(self.mnt)]
+        cmd = [need("daxfs-fuse"), *self.daemon_flags, source or self.source, str(self.mnt)]
         for o in opts:
             cmd += ["-o", o]
         self.mounts += 1

@@ -10,13 +10,12 @@ import errno
 import mmap
 import os
 import re
-import subprocess
 import threading
 
 import pytest
 
 from client_util import create, dmaps  # noqa: F401  (fixture)
-from mount import PAGE, Daxfs, daxfs, need  # noqa: F401  (fixture)
+from mount import PAGE, Daxfs, daxfs  # noqa: F401  (fixture)
 
 REQUEST = re.compile(r"unique: \d+, opcode: (\w+) \(\d+\), nodeid: (\d+), insize: \d+, pid: (\d+)")
 
@@ -356,14 +355,7 @@ def test_notify_store_content_follows_a_write_through_another_file(daxfs):
 class SingleThreaded(Daxfs):
     """A daemon started with -s: one thread serves every request."""
 
-    def start(self, *opts, source=None):
-        cmd = [need("daxfs-fuse"), "-f", "-s", source or self.source, str(self.mnt)]
-        for o in opts:
-            cmd += ["-o", o]
-        self.mounts += 1
-        self.stderr_path = self.tmp / f"daxfs-fuse.{self.mounts}.stderr"
-        with open(self.stderr_path, "w") as err:
-            return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    daemon_flags = ("-f", "-s")
 
 
 @pytest.mark.parametrize("cls", [Daxfs, SingleThreaded], ids=["threads", "single-thread"])
