@@ -118,45 +118,60 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 	}
 }
 
+/* A whole number without sign from 0 to max. */
+static bool parse_whole(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return s[0] >= '0' && s[0] <= '9' && !*end && !errno && *out <= max;
+}
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+/* opt=val, one of n named choices; the error lists them. */
+static int parse_choice(const char *opt, const char *val, const struct choice *c, size_t n,
+			int *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(val, c[i].name) == 0) {
+			*out = c[i].value;
+			return 0;
+		}
+	}
+	fprintf(stderr, "daxfs-fuse: invalid option %s=%s: expected ", opt, val);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "%s%s=%s", i == 0 ? "" : i + 1 < n ? ", " : " or ", opt, c[i].name);
+	fputc('\n', stderr);
+	return -1;
+}
+
 static int parse_dax(const struct options *o, enum dfs_dax_mode *out)
 {
-	static const struct {
-		const char *name;
-		enum dfs_dax_mode mode;
-	} modes[] = {
+	static const struct choice modes[] = {
 		{ "inode", DFS_DAX_INODE },
 		{ "always", DFS_DAX_ALWAYS },
 		{ "never", DFS_DAX_NEVER },
 	};
+	int mode = o->dax_legacy ? DFS_DAX_ALWAYS : DFS_DAX_INODE;
 
-	*out = o->dax_legacy ? DFS_DAX_ALWAYS : DFS_DAX_INODE;
-	if (!o->dax)
-		return 0;
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		if (strcmp(o->dax, modes[i].name) == 0) {
-			*out = modes[i].mode;
-			return 0;
-		}
-	}
-	fprintf(stderr, "daxfs-fuse: invalid option dax=%s: expected dax=inode, dax=always or dax=never\n",
-		o->dax);
-	return -1;
+	if (o->dax && parse_choice("dax", o->dax, modes, sizeof(modes) / sizeof(modes[0]), &mode))
+		return -1;
+	*out = (enum dfs_dax_mode)mode;
+	return 0;
 }
 
 /* commit=SECONDS: whole seconds, as ext4's, up to DFS_COMMIT_MAX_MS. */
 static int parse_commit(const struct options *o, unsigned *ms)
 {
 	const unsigned max_s = DFS_COMMIT_MAX_MS / 1000;
-	unsigned long s;
-	char *end;
+	unsigned long long s = 0;
 
-	*ms = 0;
-	if (!o->commit)
-		return 0;
-	errno = 0;
-	s = strtoul(o->commit, &end, 10);
-	if (!o->commit[0] || *end || o->commit[0] == '-' || o->commit[0] == '+' || errno ||
-	    s > max_s) {
+	if (o->commit && !parse_whole(o->commit, max_s, &s)) {
 		fprintf(stderr, "daxfs-fuse: invalid option commit=%s: expected whole seconds "
 			"from 0 (every call durable) to %u\n", o->commit, max_s);
 		return -1;
@@ -189,42 +204,26 @@ static int parse_timeout(const struct options *o, double *out)
 
 static int parse_readdirplus(const struct options *o, enum dfuse_readdirplus *out)
 {
-	static const struct {
-		const char *name;
-		enum dfuse_readdirplus mode;
-	} modes[] = {
+	static const struct choice modes[] = {
 		{ "yes", DFUSE_RDP_YES },
 		{ "no", DFUSE_RDP_NO },
 		{ "auto", DFUSE_RDP_AUTO },
 	};
+	int mode = DFUSE_RDP_AUTO;
 
-	*out = DFUSE_RDP_AUTO;
-	if (!o->readdirplus)
-		return 0;
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		if (strcmp(o->readdirplus, modes[i].name) == 0) {
-			*out = modes[i].mode;
-			return 0;
-		}
-	}
-	fprintf(stderr, "daxfs-fuse: invalid option readdirplus=%s: expected readdirplus=yes, "
-		"readdirplus=no or readdirplus=auto\n", o->readdirplus);
-	return -1;
+	if (o->readdirplus && parse_choice("readdirplus", o->readdirplus, modes,
+					   sizeof(modes) / sizeof(modes[0]), &mode))
+		return -1;
+	*out = (enum dfuse_readdirplus)mode;
+	return 0;
 }
 
 /* notify_store=BYTES: whole bytes, up to one FUSE transfer. */
 static int parse_notify_store(const struct options *o, uint64_t *out)
 {
-	unsigned long long b;
-	char *end;
+	unsigned long long b = 0;
 
-	*out = 0;
-	if (!o->notify_store)
-		return 0;
-	errno = 0;
-	b = strtoull(o->notify_store, &end, 10);
-	if (!o->notify_store[0] || *end || errno || o->notify_store[0] == '-' ||
-	    o->notify_store[0] == '+' || b > DFUSE_MAX_IO) {
+	if (o->notify_store && !parse_whole(o->notify_store, DFUSE_MAX_IO, &b)) {
 		fprintf(stderr, "daxfs-fuse: invalid option notify_store=%s: expected a size in "
 			"bytes from 0 (off) to %u\n", o->notify_store, DFUSE_MAX_IO);
 		return -1;
