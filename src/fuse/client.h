@@ -33,14 +33,19 @@ void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *
 			size_t in_bufsz, size_t out_bufsz);
 
 /* For open/create of a regular file: sets fi->fh to a handle unique to this
- * open, and clears fi->keep_cache while ino has a lease. */
+ * open that also records its access mode (fi->flags & O_ACCMODE: an ioctl
+ * carries only the handle), and clears fi->keep_cache while ino has a
+ * lease. */
 void dfuse_client_open(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi);
 /* For release: puts the leases the open file still holds. */
 void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi);
 
-/* Before a table swap: -EBUSY with a message naming a mapped inode while any
- * file is direct-mapped (a new table may move its extents under the
- * application's mapping, which the daemon cannot revoke), else 0. */
-int dfuse_client_check_swap(struct dfuse *df);
+/* Before a table swap: while any file is direct-mapped (an unrevoked lease),
+ * -EBUSY with a message naming a mapped inode, because a new table may move
+ * its extents under the application's mapping and the daemon cannot take
+ * that mapping away; with force, revokes every lease instead (the holders
+ * learn it from their next request, ESTALE; their blocks stay held until they
+ * put their leases) and returns 0. */
+int dfuse_client_check_swap(struct dfuse *df, bool force);
 
 #endif
