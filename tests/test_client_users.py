@@ -100,8 +100,9 @@ def test_write_permission_is_checked_at_each_request(fs, users, dmaps):
 
 
 @pytest.mark.parametrize("request_", ["ioc lease r", "ioc lease w", f"ioc extents 0 {SIZE} r",
-                                      "ioc device 0", f"ioc alloc 0 {MIB}"],
-                         ids=["read-lease", "write-lease", "extent-map", "device-path", "alloc"])
+                                      "ioc device 0", "ioc grant 0 r", f"ioc alloc 0 {MIB}"],
+                         ids=["read-lease", "write-lease", "extent-map", "device-path", "grant",
+                              "alloc"])
 def test_descriptor_passed_to_a_user_who_may_not_read_the_file_is_eacces(fs, users, dmaps,
                                                                         request_):
     """root opens its 0600 file and hands the descriptor over: the opener's

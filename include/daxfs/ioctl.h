@@ -97,7 +97,8 @@ _Static_assert(sizeof(struct daxfs_ioc_ctl) == 16360, "struct daxfs_ioc_ctl layo
  * and its page cache is kept coherent with the direct mapping (see client.h).
  *
  * Who may ask, as the kernel checks the equivalent system calls: a read lease,
- * an extent map and a device need the open file open for reading; a write lease, ALLOC and EXTENTS_WRITE need it open for reading and
+ * an extent map, a device and a descriptor (GRANT) need the open file open for
+ * reading; a write lease, ALLOC and EXTENTS_WRITE need it open for reading and
  * writing (as a writable MAP_SHARED mapping does); otherwise ioctl(2) fails with
  * EBADF. The caller (uid, gid, supplementary groups) must also have the read
  * or write permission on the file at the time of the request, whoever opened
@@ -176,6 +177,8 @@ struct daxfs_ioc_extents {
 
 enum daxfs_ioc_device_flags {
 	DAXFS_IOC_DEVICE_PMEM = 1u << 0,     /* libpmem says is_pmem: flush + drain */
+	DAXFS_IOC_DEVICE_GRANT = 1u << 1,    /* the daemon hands out descriptors
+					      * (DAXFS_IOC_GRANT, -o dax_users) */
 };
 
 /* In: version, index. Out: the backing device's path as the table names it
@@ -191,10 +194,47 @@ struct daxfs_ioc_device {
 };
 #define DAXFS_IOC_DEVICE _IOWR(DAXFS_IOC_MAGIC, 0x45, struct daxfs_ioc_device)
 
+enum daxfs_ioc_grant_flags {
+	DAXFS_IOC_GRANT_WRITE = 1u << 0,     /* in: a descriptor open for writing */
+};
+
+/*
+ * A descriptor of backing device index from the daemon itself, for callers
+ * who may not open the device (daxfs-fuse -o dax_users=GROUP). In: version,
+ * index, flags. Out: error (0 or negative errno, message says why: EPERM the
+ * caller is not in GROUP, EOPNOTSUPP the mount hands out no descriptors,
+ * ENXIO no such device, ENOLCK/EPERM/ESTALE as for EXTENTS; a write
+ * descriptor needs a write lease), and on success a one-time token and the
+ * abstract Unix socket to present it on: connect a SOCK_SEQPACKET socket to
+ * "\0" + socket, send the 16 token bytes; the answer is a struct
+ * daxfs_grant_reply with the descriptor in SCM_RIGHTS when its error is 0.
+ * The daemon checks the connecting process's uid (the one that asked) and
+ * groups again, and that the lease still stands. The token is good once,
+ * and only while the lease it was issued under lasts.
+ */
+struct daxfs_ioc_grant {
+	uint32_t version;
+	uint32_t index;
+	uint32_t flags;
+	int32_t error;
+	uint8_t token[16];
+	char socket[108];
+	char message[DAXFS_IOC_MSG_LEN];
+};
+#define DAXFS_IOC_GRANT _IOWR(DAXFS_IOC_MAGIC, 0x46, struct daxfs_ioc_grant)
+
+/* The daemon's answer on the grant socket. */
+struct daxfs_grant_reply {
+	int32_t error;
+	char message[DAXFS_IOC_MSG_LEN];
+};
+
 _Static_assert(sizeof(struct daxfs_ioc_range) == 24, "daxfs_ioc_range layout");
 _Static_assert(sizeof(struct daxfs_ioc_piece) == 32, "daxfs_ioc_piece layout");
 _Static_assert(sizeof(struct daxfs_ioc_extents) < 16384, "FUSE restricted ioctl size");
 _Static_assert(sizeof(struct daxfs_ioc_device) == 4096, "daxfs_ioc_device layout");
+_Static_assert(sizeof(struct daxfs_ioc_grant) == 396, "daxfs_ioc_grant layout");
+_Static_assert(sizeof(struct daxfs_grant_reply) == 260, "daxfs_grant_reply layout");
 
 /* ==== end of the libdaxfs block ==== */
 

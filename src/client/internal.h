@@ -33,8 +33,9 @@ struct dmap {
 
 /* backing.c: a descriptor of backing device index of the daxfs-fuse file fd
  * is open on (a lease of it needed): the path the daemon names, opened with
- * the caller's own rights, for writing when write. Returns it, or a negative
- * errno with the message. */
+ * the caller's own rights, or else one from the daemon when the mount hands
+ * them out (-o dax_users). Open for writing when write. Returns it, or a
+ * negative errno with the message. */
 int dmap_open_backing(int fd, uint32_t index, bool write);
 
 /* registry.c. Lookups return the mapping with the registry read-locked;

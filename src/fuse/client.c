@@ -295,14 +295,45 @@ static void device(struct dfuse *df, struct daxfs_ioc_device *d)
 	snprintf(d->path, sizeof(d->path), "%s", dax_device_path(dev));
 }
 
-/* EXTENTS and DEVICE: the answer goes back in a structure of the same
+/* Grants are part of the channel's answer to a caller who passed the
+ * checks; the socket that hands the descriptor over lives in grant.c. */
+static void grant(fuse_req_t req, struct dfuse *df, uint64_t ino, uint64_t fh,
+		  struct daxfs_ioc_grant *g)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	bool write = g->flags & DAXFS_IOC_GRANT_WRITE;
+	int err;
+
+	if (!df->grant)
+		err = daxfs_err(-EOPNOTSUPP, "this mount hands out no descriptors of its devices "
+				"(daxfs-fuse -o dax_users=GROUP)");
+	else if (ctx->uid != 0 && !dfuse_in_group(req, df->dax_group))
+		err = daxfs_err(-EPERM, "uid %u is not in group %u, which this mount lets map its "
+				"devices (-o dax_users)", (unsigned)ctx->uid,
+				(unsigned)df->dax_group);
+	else if (g->index >= dm_md_num_devices(df->md))
+		err = daxfs_err(-ENXIO, "no backing device %u", g->index);
+	else
+		err = dfuse_grant_issue(df->grant, fh, ino, ctx->uid, g->index, write, g->token,
+					g->socket, sizeof(g->socket));
+	g->error = err;
+}
+
+/* Copies the thread's message into an answer's message field. */
+static void set_message(char *msg, size_t size, int err)
+{
+	snprintf(msg, size, "%s", err < 0 ? daxfs_errormsg() : "");
+}
+
+/* EXTENTS, DEVICE, GRANT: the answer goes back in a structure of the same
  * size (*out, malloc'd). Who may ask is ioctl(2)'s error; what the daemon
  * could not do is the structure's, with a message. */
 static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh,
 		 const void *in_buf, size_t in_bufsz, size_t out_bufsz, void **out, size_t *outsz)
 {
 	size_t size = cmd == DAXFS_IOC_EXTENTS ? sizeof(struct daxfs_ioc_extents)
-					       : sizeof(struct daxfs_ioc_device);
+		      : cmd == DAXFS_IOC_DEVICE ? sizeof(struct daxfs_ioc_device)
+		      : sizeof(struct daxfs_ioc_grant);
 	void *buf;
 	int err;
 
@@ -323,8 +354,22 @@ static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cm
 		d->size = 0;
 		d->path[0] = '\0';
 		if (!(err = check_caller(req, ino, fh, NEED_READ)) &&
-		    (d->error = check_lease(ino, fh, false)) == 0)
+		    (d->error = check_lease(ino, fh, false)) == 0) {
 			device(df, d);
+			if (df->grant && d->error == 0)
+				d->flags |= DAXFS_IOC_DEVICE_GRANT;
+		}
+	} else if (cmd == DAXFS_IOC_GRANT) {
+		struct daxfs_ioc_grant *g = buf;
+		bool write = g->flags & DAXFS_IOC_GRANT_WRITE;
+
+		memset(g->token, 0, sizeof(g->token));
+		g->socket[0] = '\0';
+		if (!(err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0)))) {
+			if ((g->error = check_lease(ino, fh, write)) == 0)
+				grant(req, df, ino, fh, g);
+			set_message(g->message, sizeof(g->message), g->error);
+		}
 	} else {
 		struct daxfs_ioc_extents *x = buf;
 		bool write = x->flags & DAXFS_IOC_EXTENTS_WRITE;
@@ -436,7 +481,7 @@ void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *
 	(void)arg;
 	(void)flags;
 	daxfs_err_clear();
-	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE)
+	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE || cmd == DAXFS_IOC_GRANT)
 		err = query(req, df, ino, cmd, fi->fh, in_buf, in_bufsz, out_bufsz, &out, &outsz);
 	else
 		err = range_command(req, df, ino, cmd, fi->fh, in_buf, in_bufsz);

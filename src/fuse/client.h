@@ -48,4 +48,16 @@ void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info 
  * put their leases) and returns 0. */
 int dfuse_client_check_swap(struct dfuse *df, bool force);
 
+/* grant.c: -o dax_users=GROUP. start binds an abstract Unix socket with a
+ * random name and starts the thread that hands out descriptors; stop ends it.
+ * issue records a one-time token for a caller the ioctl channel checked (uid,
+ * open file fh on ino holding a lease, device index, write) and gives it with
+ * the socket's name (see DAXFS_IOC_GRANT). All return 0 or a negative errno
+ * with a message. */
+struct dfuse_grant;
+int dfuse_grant_start(struct dfuse *df, gid_t group, struct dfuse_grant **out);
+void dfuse_grant_stop(struct dfuse_grant **g);
+int dfuse_grant_issue(struct dfuse_grant *g, uint64_t fh, uint64_t ino, uid_t uid, unsigned index,
+		      bool write, uint8_t token[16], char *socket, size_t socket_size);
+
 #endif

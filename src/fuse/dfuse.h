@@ -48,6 +48,10 @@ struct dfuse {
 	/* -o max_leases=N: direct-access leases one user may hold at once
 	 * (root and the user who mounted are not limited). */
 	unsigned max_leases;
+	/* -o dax_users=GROUP: the group whose members get descriptors of the
+	 * backing devices from the daemon (grant.c); NULL grant when off. */
+	gid_t dax_group;
+	struct dfuse_grant *grant;
 };
 
 static inline struct dfuse *dfuse_of(fuse_req_t req)

@@ -1,6 +1,7 @@
 /* fuse/main.c - daxfs-fuse: options, startup, backgrounding and the session loop */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "daxfs/dm.h"
+#include "fuse/client.h"
 #include "fuse/dfuse.h"
 
 #ifndef DAXFS_VERSION
@@ -39,6 +41,7 @@ struct options {
 	int writeback;		/* writeback_cache (no_writeback_cache: the default) */
 	char *notify_store;	/* notify_store=BYTES */
 	char *max_leases;	/* max_leases=N */
+	char *dax_users;	/* dax_users=GROUP */
 };
 
 enum {
@@ -58,6 +61,7 @@ static const struct fuse_opt option_spec[] = {
 	{ "no_writeback_cache", offsetof(struct options, writeback), 0 },
 	{ "notify_store=%s", offsetof(struct options, notify_store), 0 },
 	{ "max_leases=%s", offsetof(struct options, max_leases), 0 },
+	{ "dax_users=%s", offsetof(struct options, dax_users), 0 },
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	/* fstab's placeholder, which mount.fuse3 passes on */
@@ -95,6 +99,11 @@ static void usage(const char *prog)
 	       "    -o max_leases=N            direct-access leases (libdaxfs mappings) one\n"
 	       "                               user may hold at once (default %u; root and\n"
 	       "                               the user who mounted are not limited)\n"
+	       "    -o dax_users=GROUP         hand members of GROUP descriptors of the\n"
+	       "                               backing files for libdaxfs mappings of files\n"
+	       "                               they may read: a grant of every file's data\n"
+	       "                               (default: none; callers open the files\n"
+	       "                               themselves)\n"
 	       "    -o ro                      mount read-only\n"
 	       "    -o allow_other             allow access by other users\n"
 	       "default_permissions is always on: the kernel checks access modes.\n\n",
@@ -253,6 +262,30 @@ static int parse_max_leases(const struct options *o, unsigned *out)
 		return -1;
 	}
 	*out = (unsigned)n;
+	return 0;
+}
+
+/* dax_users=GROUP: a group name, or a number. */
+static int parse_dax_users(const struct options *o, gid_t *out)
+{
+	unsigned long long gid;
+	struct group gr, *res = NULL;
+	char buf[16384];
+	int err;
+
+	if (!o->dax_users)
+		return 0;
+	if (parse_whole(o->dax_users, (gid_t)-2, &gid)) {
+		*out = (gid_t)gid;
+		return 0;
+	}
+	err = getgrnam_r(o->dax_users, &gr, buf, sizeof(buf), &res);
+	if (!res) {
+		fprintf(stderr, "daxfs-fuse: invalid option dax_users=%s: %s\n", o->dax_users,
+			err ? strerror(err) : "no such group");
+		return -1;
+	}
+	*out = gr.gr_gid;
 	return 0;
 }
 
@@ -473,7 +506,7 @@ int main(int argc, char **argv)
 	if (parse_dax(&o, &dax) != 0 || parse_commit(&o, &commit_ms) != 0 ||
 	    parse_timeout(&o, &df.timeout) != 0 || parse_readdirplus(&o, &df.readdirplus) != 0 ||
 	    parse_notify_store(&o, &df.notify_store) != 0 ||
-	    parse_max_leases(&o, &df.max_leases) != 0)
+	    parse_max_leases(&o, &df.max_leases) != 0 || parse_dax_users(&o, &df.dax_group) != 0)
 		goto out_args;
 	df.keep_cache = !o.no_keep_cache;
 	df.writeback = o.writeback != 0;
@@ -501,8 +534,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "daxfs-fuse: cannot start device control\n");
 		goto out_signals;
 	}
-	if (fuse_session_mount(se, copts.mountpoint) != 0)
+	if (o.dax_users && dfuse_grant_start(&df, df.dax_group, &df.grant) != 0) {
+		fprintf(stderr, "daxfs-fuse: %s\n", daxfs_errormsg());
 		goto out_ctl;
+	}
+	if (fuse_session_mount(se, copts.mountpoint) != 0)
+		goto out_grant;
 	if (ready_fd >= 0) {
 		background_ready(ready_fd);
 		ready_fd = -1;
@@ -515,6 +552,8 @@ int main(int argc, char **argv)
 	if (err < 0)
 		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: session loop: %s\n", strerror(-err));
 	fuse_session_unmount(se);
+out_grant:
+	dfuse_grant_stop(&df.grant);
 out_ctl:
 	dfuse_ctl_stop(&df);
 out_signals:
@@ -539,6 +578,7 @@ out_args:
 	free(o.readdirplus);
 	free(o.notify_store);
 	free(o.max_leases);
+	free(o.dax_users);
 	dfuse_store_delete(&df);
 	fuse_opt_free_args(&args);
 	return ret;

@@ -37,6 +37,7 @@
  *   ioc sync OFF LEN           SYNC
  *   ioc extents OFF LEN r|w    EXTENTS (w: EXTENTS_WRITE) -> "ok NPIECES COVERED"
  *   ioc device INDEX           DEVICE -> "ok PATH"
+ *   ioc grant INDEX r|w        GRANT -> "ok SOCKET TOKEN" (the token in hex)
  * each -> "ok ..." | "err -ERRNO ioctl: REASON" (ioctl(2) failed) |
  * "err -ERRNO MESSAGE" (the answer's error).
  * Answers are flushed at once so the test can wait for each.
@@ -99,6 +100,23 @@ static void device_ioctl(int fd, uint32_t index)
 		printf("ok %.*s\n", (int)sizeof(d.path), d.path);
 }
 
+static void grant_ioctl(int fd, uint32_t index, bool write)
+{
+	struct daxfs_ioc_grant g = { .version = DAXFS_IOC_VERSION, .index = index,
+				     .flags = write ? DAXFS_IOC_GRANT_WRITE : 0 };
+
+	if (ioctl(fd, DAXFS_IOC_GRANT, &g) < 0)
+		ioctl_failed();
+	else if (g.error)
+		printf("err %d %.*s\n", g.error, (int)sizeof(g.message), g.message);
+	else {
+		printf("ok %.*s ", (int)sizeof(g.socket), g.socket);
+		for (size_t i = 0; i < sizeof(g.token); i++)
+			printf("%02x", g.token[i]);
+		printf("\n");
+	}
+}
+
 /* "ioc ..." commands; false if line is none. */
 static bool ioc_command(int fd, const char *line)
 {
@@ -117,6 +135,8 @@ static bool ioc_command(int fd, const char *line)
 		extents_ioctl(fd, off, len, kind[0] == 'w');
 	else if (sscanf(line, "ioc device %llu", &off) == 1)
 		device_ioctl(fd, (uint32_t)off);
+	else if (sscanf(line, "ioc grant %llu %7s", &off, kind) == 2)
+		grant_ioctl(fd, (uint32_t)off, kind[0] == 'w');
 	else
 		return false;
 	return true;
