@@ -14,11 +14,17 @@ def dmap_path():
 
 
 class Dmap:
-    """One process holding (at most) one libdaxfs mapping of path."""
+    """One process holding (at most) one libdaxfs mapping of path.
 
-    def __init__(self, path):
-        self.proc = subprocess.Popen([dmap_path(), str(path)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mode: how dmap opens path ("r", "w", "rw"; path "fd:N" takes an inherited
+    descriptor from pass_fds instead); user: a users.User to run it as; prog:
+    a dmap that user can run."""
+
+    def __init__(self, path, mode=None, user=None, pass_fds=(), prog=None):
+        args = [str(prog or dmap_path()), str(path)] + ([mode] if mode else [])
+        kw = user.popen_args() if user else {}
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, pass_fds=pass_fds, **kw)
 
     def cmd(self, line):
         """Sends one command; returns (ok, rest of the answer)."""
@@ -76,8 +82,8 @@ def dmaps():
     """Makes Dmap processes; all are ended at teardown."""
     made = []
 
-    def make(path):
-        d = Dmap(path)
+    def make(path, **kw):
+        d = Dmap(path, **kw)
         made.append(d)
         return d
     try:

@@ -103,7 +103,7 @@ def test_table_reload_while_mapped_is_refused_and_allowed_after_unmap(daxfs, dma
     switch_table(daxfs, good, name="again.table")
 
 
-@pytest.mark.parametrize("nr", [0x46, 0x7F], ids=["first-unused", "last"])
+@pytest.mark.parametrize("nr", [0x47, 0x7F], ids=["first-unused", "last"])
 def test_unknown_direct_access_number_is_enotty(daxfs, nr):
     path = daxfs.mnt / "f"
     write_synced(path, bytes(SIZE))

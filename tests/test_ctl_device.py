@@ -14,9 +14,9 @@ COMMANDS = {
     "info": "MOUNTPOINT [--json]",
     "status": "MOUNTPOINT [--json]",
     "load": "MOUNTPOINT TABLE",
-    "reload": "MOUNTPOINT TABLE [--nolockfs]",
+    "reload": "MOUNTPOINT TABLE [--nolockfs] [--force]",
     "suspend": "MOUNTPOINT [--nolockfs]",
-    "resume": "MOUNTPOINT [--nolockfs]",
+    "resume": "MOUNTPOINT [--nolockfs] [--force]",
     "clear": "MOUNTPOINT",
     "badblocks": "MOUNTPOINT DEVICE [list | add SECTOR [COUNT] | clear SECTOR [COUNT]] [--json]",
     "trace": "MOUNTPOINT on|off",
@@ -70,6 +70,7 @@ def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["table", "m", "--nolockfs"], "unknown option '--nolockfs'"),
     (["suspend", "m", "--json"], "unknown option '--json'"),
+    (["suspend", "m", "--force"], "unknown option '--force'"),
     (["clear", "m", "extra"], "too many arguments"),
     (["load", "m"], "missing TABLE"),
     (["reload", "m", "t", "u"], "too many arguments"),
@@ -81,7 +82,7 @@ def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):
     (["badblocks", "m", "d", "list", "8"], "too many arguments"),
     (["trace", "m"], "missing on|off"),
     (["trace", "m", "maybe"], "'maybe' is neither on nor off"),
-], ids=["table-nolockfs", "suspend-json", "clear-extra", "load-no-table", "reload-extra",
+], ids=["table-nolockfs", "suspend-json", "suspend-force", "clear-extra", "load-no-table", "reload-extra",
         "badblocks-no-device", "badblocks-bad-op", "badblocks-add-no-sector",
         "badblocks-bad-sector", "badblocks-zero-count", "badblocks-list-extra",
         "trace-no-state", "trace-bad-state"])

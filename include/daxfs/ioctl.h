@@ -38,6 +38,8 @@ enum daxfs_ioc_flags {
 	DAXFS_IOC_F_INACTIVE = 1u << 1,  /* table: the INACTIVE slot */
 	DAXFS_IOC_F_NOLOCKFS = 1u << 2,  /* suspend/resume: do not freeze the filesystem */
 	DAXFS_IOC_F_MORE = 1u << 3,      /* load: text continues in the next LOAD call */
+	DAXFS_IOC_F_FORCE = 1u << 4,     /* resume: swap even while files are mapped
+					  * directly, revoking their leases */
 };
 
 enum daxfs_ioc_op {                  /* BADBLOCKS and TRACE */
@@ -73,8 +75,11 @@ _Static_assert(sizeof(struct daxfs_ioc_ctl) == 16360, "struct daxfs_ioc_ctl layo
 #define DAXFS_IOC_SUSPEND   _IOWR(DAXFS_IOC_MAGIC, 0x05, struct daxfs_ioc_ctl)
 /* Resume: a staged table must also hold the filesystem (the superblock's
  * layout fingerprint and size), else -EINVAL, the staged table dropped and the
- * old one still live. After a swap the kernel's cached pages of every cached
- * inode are dropped before the reply. */
+ * old one still live. While a file is mapped directly (a lease, 0x40 on) a
+ * staged table is refused with -EBUSY; with DAXFS_IOC_F_FORCE it is swapped
+ * in and every lease is revoked first (see DAXFS_IOC_LEASE_GET). After a swap
+ * the kernel's cached pages of every cached inode are dropped before the
+ * reply. */
 #define DAXFS_IOC_RESUME    _IOWR(DAXFS_IOC_MAGIC, 0x06, struct daxfs_ioc_ctl)
 #define DAXFS_IOC_CLEAR     _IOWR(DAXFS_IOC_MAGIC, 0x07, struct daxfs_ioc_ctl)
 /* text = the device's path as the table names it; op LIST/ADD/CLEAR. */
@@ -90,6 +95,18 @@ _Static_assert(sizeof(struct daxfs_ioc_ctl) == 16360, "struct daxfs_ioc_ctl layo
  * also happens when the holder is killed. While an inode has a lease, blocks
  * its truncate, hole punch or deletion drop are held back from the allocator,
  * and its page cache is kept coherent with the direct mapping (see client.h).
+ *
+ * Who may ask, as the kernel checks the equivalent system calls: a read lease,
+ * an extent map, a device and a descriptor (GRANT) need the open file open for
+ * reading; a write lease, ALLOC and EXTENTS_WRITE need it open for reading and
+ * writing (as a writable MAP_SHARED mapping does); otherwise ioctl(2) fails with
+ * EBADF. The caller (uid, gid, supplementary groups) must also have the read
+ * or write permission on the file at the time of the request, whoever opened
+ * it (a descriptor passed to another process does not carry its opener's
+ * rights): EACCES otherwise. Beyond that, every request but LEASE_GET needs a
+ * lease of this open file (ENOLCK), ALLOC and EXTENTS_WRITE a write lease
+ * (EPERM). An open file whose leases were revoked by a forced table swap gets
+ * ESTALE for everything but LEASE_PUT until it has put them all.
  */
 
 /* A byte range of the file; flags by command. */
@@ -100,8 +117,15 @@ struct daxfs_ioc_range {
 	uint64_t length;
 };
 
-/* Takes (GET) or drops (PUT) one lease on the file through this open file.
- * GET on a table that is not DAX-capable fails with EOPNOTSUPP. */
+enum daxfs_ioc_lease_flags {
+	DAXFS_IOC_LEASE_WRITE = 1u << 0,     /* LEASE_GET/PUT: a write lease */
+};
+
+/* Takes (GET) or drops (PUT) one lease on the file through this open file;
+ * flags: daxfs_ioc_lease_flags (PUT names the kind it drops), offset and
+ * length are not used. GET on a table that is not DAX-capable fails with
+ * EOPNOTSUPP; past the per-user limit (daxfs-fuse -o max_leases; not for
+ * root or the user who mounted) with EDQUOT. */
 #define DAXFS_IOC_LEASE_GET _IOW(DAXFS_IOC_MAGIC, 0x40, struct daxfs_ioc_range)
 #define DAXFS_IOC_LEASE_PUT _IOW(DAXFS_IOC_MAGIC, 0x41, struct daxfs_ioc_range)
 /* Allocates [offset, offset+length): holes become zeroed written blocks,
@@ -153,11 +177,13 @@ struct daxfs_ioc_extents {
 
 enum daxfs_ioc_device_flags {
 	DAXFS_IOC_DEVICE_PMEM = 1u << 0,     /* libpmem says is_pmem: flush + drain */
+	DAXFS_IOC_DEVICE_GRANT = 1u << 1,    /* the daemon hands out descriptors
+					      * (DAXFS_IOC_GRANT, -o dax_users) */
 };
 
 /* In: version, index. Out: the backing device's path as the table names it
  * (open it yourself: your permissions apply), its size and flags; error as
- * in daxfs_ioc_extents (ENXIO: no such index). */
+ * in daxfs_ioc_extents (ENXIO: no such index). Needs a lease. */
 struct daxfs_ioc_device {
 	uint32_t version;
 	uint32_t index;
@@ -168,10 +194,47 @@ struct daxfs_ioc_device {
 };
 #define DAXFS_IOC_DEVICE _IOWR(DAXFS_IOC_MAGIC, 0x45, struct daxfs_ioc_device)
 
+enum daxfs_ioc_grant_flags {
+	DAXFS_IOC_GRANT_WRITE = 1u << 0,     /* in: a descriptor open for writing */
+};
+
+/*
+ * A descriptor of backing device index from the daemon itself, for callers
+ * who may not open the device (daxfs-fuse -o dax_users=GROUP). In: version,
+ * index, flags. Out: error (0 or negative errno, message says why: EPERM the
+ * caller is not in GROUP, EOPNOTSUPP the mount hands out no descriptors,
+ * ENXIO no such device, ENOLCK/EPERM/ESTALE as for EXTENTS; a write
+ * descriptor needs a write lease), and on success a one-time token and the
+ * abstract Unix socket to present it on: connect a SOCK_SEQPACKET socket to
+ * "\0" + socket, send the 16 token bytes; the answer is a struct
+ * daxfs_grant_reply with the descriptor in SCM_RIGHTS when its error is 0.
+ * The daemon checks the connecting process's uid (the one that asked) and
+ * groups again, and that the lease still stands. The token is good once,
+ * and only while the lease it was issued under lasts.
+ */
+struct daxfs_ioc_grant {
+	uint32_t version;
+	uint32_t index;
+	uint32_t flags;
+	int32_t error;
+	uint8_t token[16];
+	char socket[108];
+	char message[DAXFS_IOC_MSG_LEN];
+};
+#define DAXFS_IOC_GRANT _IOWR(DAXFS_IOC_MAGIC, 0x46, struct daxfs_ioc_grant)
+
+/* The daemon's answer on the grant socket. */
+struct daxfs_grant_reply {
+	int32_t error;
+	char message[DAXFS_IOC_MSG_LEN];
+};
+
 _Static_assert(sizeof(struct daxfs_ioc_range) == 24, "daxfs_ioc_range layout");
 _Static_assert(sizeof(struct daxfs_ioc_piece) == 32, "daxfs_ioc_piece layout");
 _Static_assert(sizeof(struct daxfs_ioc_extents) < 16384, "FUSE restricted ioctl size");
 _Static_assert(sizeof(struct daxfs_ioc_device) == 4096, "daxfs_ioc_device layout");
+_Static_assert(sizeof(struct daxfs_ioc_grant) == 396, "daxfs_ioc_grant layout");
+_Static_assert(sizeof(struct daxfs_grant_reply) == 260, "daxfs_grant_reply layout");
 
 /* ==== end of the libdaxfs block ==== */
 

@@ -7,6 +7,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* What a holder is told after a forced table swap revoked its leases. */
+#define STALE "the mount's table was swapped by force (daxfs-ctl reload --force) while " \
+	"this open file had direct mappings, which are revoked: stores through them may " \
+	"not reach the file; daxfs_unmap every mapping made through this open file (or " \
+	"open the file again), then map again"
+
 /* One backing range mapped at [start, start+length) of the region. */
 struct dmap_piece {
 	size_t start, length;       /* in the region, page multiples */
@@ -19,10 +25,18 @@ struct dmap {
 	size_t region;              /* length rounded up to pages */
 	off_t offset;               /* file offset of addr */
 	int fd;                     /* our duplicate of the caller's fd: holds the lease */
+	bool write;                 /* the lease is a write lease */
 	struct dmap_piece *pieces;
 	size_t npieces, cap;
 	struct dmap *next;
 };
+
+/* backing.c: a descriptor of backing device index of the daxfs-fuse file fd
+ * is open on (a lease of it needed): the path the daemon names, opened with
+ * the caller's own rights, or else one from the daemon when the mount hands
+ * them out (-o dax_users). Open for writing when write. Returns it, or a
+ * negative errno with the message. */
+int dmap_open_backing(int fd, uint32_t index, bool write);
 
 /* registry.c. Lookups return the mapping with the registry read-locked;
  * dmap_unlock releases it. */

@@ -28,7 +28,6 @@
 struct backing {
 	uint32_t index;
 	int fd;
-	char path[sizeof(((struct daxfs_ioc_device *)0)->path)];
 };
 
 struct build {
@@ -38,17 +37,17 @@ struct build {
 	size_t ndev;
 };
 
-static int ioc_range(int fd, unsigned long cmd, uint64_t off, uint64_t len)
+static int ioc_range(int fd, unsigned long cmd, uint32_t flags)
 {
-	struct daxfs_ioc_range r = { .version = DAXFS_IOC_VERSION, .offset = off, .length = len };
+	struct daxfs_ioc_range r = { .version = DAXFS_IOC_VERSION, .flags = flags };
 
 	return ioctl(fd, cmd, &r) < 0 ? -errno : 0;
 }
 
 static int open_backing(struct build *b, uint32_t index, int *fd)
 {
-	struct daxfs_ioc_device d = { .version = DAXFS_IOC_VERSION, .index = index };
 	struct backing *nd;
+	int bfd;
 
 	for (size_t i = 0; i < b->ndev; i++) {
 		if (b->dev[i].index == index) {
@@ -56,24 +55,13 @@ static int open_backing(struct build *b, uint32_t index, int *fd)
 			return 0;
 		}
 	}
-	if (ioctl(b->m->fd, DAXFS_IOC_DEVICE, &d) < 0)
-		return daxfs_err(-errno, "asking the daemon for backing device %u: %s", index,
-				 strerror(errno));
-	if (d.error < 0)
-		return daxfs_err(d.error, "the daemon has no backing device %u", index);
-	d.path[sizeof(d.path) - 1] = '\0';
 	if (!(nd = realloc(b->dev, (b->ndev + 1) * sizeof(*nd))))
 		return daxfs_err(-ENOMEM, "out of memory");
 	b->dev = nd;
-	nd = &b->dev[b->ndev];
-	nd->index = index;
-	memcpy(nd->path, d.path, sizeof(nd->path));
-	nd->fd = open(d.path, ((b->prot & PROT_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (nd->fd < 0)
-		return daxfs_err(-errno, "opening backing device %s: %s (the mapping needs access "
-				 "to it)", d.path, strerror(errno));
-	b->ndev++;
-	*fd = nd->fd;
+	if ((bfd = dmap_open_backing(b->m->fd, index, b->prot & PROT_WRITE)) < 0)
+		return bfd;
+	b->dev[b->ndev++] = (struct backing){ .index = index, .fd = bfd };
+	*fd = bfd;
 	return 0;
 }
 
@@ -99,7 +87,7 @@ static int map_piece(struct build *b, const struct daxfs_ioc_piece *p)
 	size_t start = (size_t)(p->file_offset - (uint64_t)m->offset);
 	bool sync = true;
 	void *at;
-	int fd, err;
+	int fd = -1, err;
 
 	if (p->file_offset < (uint64_t)m->offset || start > m->region || p->length > m->region - start ||
 	    p->length % PAGE || p->device_offset % PAGE)
@@ -187,12 +175,50 @@ static int check_args(int fd, off_t offset, size_t length, int prot, unsigned fl
 	return 0;
 }
 
+/* Why the daemon refused a lease, in the caller's terms. */
+static void lease_failed(int fd, int err, bool write)
+{
+	switch (err) {
+	case -ENOTTY:
+	case -EINVAL:
+		daxfs_err(-ENOTTY, "daxfs_map: fd %d is not a file on a daxfs-fuse mount", fd);
+		break;
+	case -EOPNOTSUPP:
+		daxfs_err(err, "daxfs_map: the mount does not use DAX (dax=never, or its table "
+			  "is not DAX-capable: see daxfs-ctl status) or caches writes in the "
+			  "kernel (-o writeback_cache, whose dirty pages a direct mapping "
+			  "would not see)");
+		break;
+	case -EACCES:
+		daxfs_err(err, "daxfs_map: the daemon says this process may not %s the file",
+			  write ? "read and write" : "read");
+		break;
+	case -EDQUOT:
+		daxfs_err(err, "daxfs_map: this user holds as many leases (mappings) as the "
+			  "mount allows (daxfs-fuse -o max_leases)");
+		break;
+	case -ESTALE:
+		daxfs_err(err, "daxfs_map: %s", STALE);
+		break;
+	default:
+		daxfs_err(err, "daxfs_map: taking a lease: %s", strerror(-err));
+	}
+}
+
+static int alloc(struct dmap *m)
+{
+	struct daxfs_ioc_range r = { .version = DAXFS_IOC_VERSION, .offset = (uint64_t)m->offset,
+				     .length = m->region };
+
+	return ioctl(m->fd, DAXFS_IOC_ALLOC, &r) < 0 ? -errno : 0;
+}
+
 static void dmap_free(struct dmap *m)
 {
 	if (m->addr)
 		munmap(m->addr, m->region);
 	if (m->fd >= 0) {
-		(void)ioc_range(m->fd, DAXFS_IOC_LEASE_PUT, 0, 0);
+		(void)ioc_range(m->fd, DAXFS_IOC_LEASE_PUT, m->write ? DAXFS_IOC_LEASE_WRITE : 0);
 		close(m->fd);
 	}
 	free(m->pieces);
@@ -220,24 +246,16 @@ int daxfs_map(int fd, off_t offset, size_t length, int prot, unsigned flags, voi
 		free(m);
 		return err;
 	}
-	if ((err = ioc_range(m->fd, DAXFS_IOC_LEASE_GET, (uint64_t)offset, length))) {
-		if (err == -ENOTTY || err == -EINVAL)
-			daxfs_err(-ENOTTY, "daxfs_map: fd %d is not a file on a daxfs-fuse mount", fd);
-		else if (err == -EOPNOTSUPP)
-			daxfs_err(err, "daxfs_map: the mount does not use DAX (dax=never, or its table "
-				  "is not DAX-capable: see daxfs-ctl status) or caches writes in the "
-				  "kernel (-o writeback_cache, whose dirty pages a direct mapping "
-				  "would not see)");
-		else
-			daxfs_err(err, "daxfs_map: taking a lease: %s", strerror(-err));
+	m->write = (prot & PROT_WRITE) || (flags & DAXFS_MAP_ALLOC);
+	if ((err = ioc_range(m->fd, DAXFS_IOC_LEASE_GET, m->write ? DAXFS_IOC_LEASE_WRITE : 0))) {
+		lease_failed(fd, err, m->write);
 		close(m->fd);
 		free(m);
 		return err == -EINVAL ? -ENOTTY : err;
 	}
-	if ((flags & DAXFS_MAP_ALLOC) &&
-	    (err = ioc_range(m->fd, DAXFS_IOC_ALLOC, (uint64_t)offset, m->region))) {
+	if ((flags & DAXFS_MAP_ALLOC) && (err = alloc(m))) {
 		daxfs_err(err, "daxfs_map: allocating [%jd, +%zu): %s", (intmax_t)offset, m->region,
-			  strerror(-err));
+			  err == -ESTALE ? STALE : strerror(-err));
 		goto fail;
 	}
 	/* The daemon dropped the kernel's attributes of the grown file; a

@@ -50,7 +50,8 @@ int daxfs_persist(const void *addr, size_t length)
 	r.offset = (uint64_t)m->offset + s / PAGE * PAGE;
 	r.length = e - s / PAGE * PAGE;
 	if (!err && ioctl(m->fd, DAXFS_IOC_SYNC, &r) < 0)
-		err = daxfs_err(-errno, "daxfs_persist: telling the daemon: %s", strerror(errno));
+		err = daxfs_err(-errno, "daxfs_persist: %s%s", errno == ESTALE ? "" :
+				"telling the daemon: ", errno == ESTALE ? STALE : strerror(errno));
 	dmap_unlock();
 	return err;
 }

@@ -1,50 +1,45 @@
 /* fuse/client.c - the daemon side of libdaxfs: leases per open file, extent maps down the chain, allocation */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daxfs/ioctl.h"
 #include "fuse/client.h"
+#include "fuse/holders.h"
 #include "util/err.h"
 
 #define PAGE 4096ull
 
 /*
- * Who holds leases: one record per open file (handle) and inode. The daemon
- * serves one mount, so the table is process-wide rather than hung off struct
- * dfuse. Handles are numbered here, at open, so that two opens of one file
- * are told apart when one of them is released.
+ * Handles are numbered here, at open, so that two opens of one file are told
+ * apart when one of them is released, and carry the open's access mode in
+ * their low bits: the kernel sends only the handle with an ioctl, and the
+ * handle comes from the kernel's open file, so the caller cannot forge it.
  */
-struct holder {
-	uint64_t fh, ino;
-	unsigned count;
-};
+#define FH_MODE(fh) ((unsigned)(fh) & O_ACCMODE)
 
-static struct {
-	pthread_mutex_t lock;
-	struct holder *h;       /* protected by lock */
-	size_t n, cap;
-	uint64_t next_fh;
-} holders = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_fh = 1 };
+static atomic_uint_fast64_t next_fh = 1;
 
-/* lock held */
-static struct holder *holder_find(uint64_t fh, uint64_t ino)
+static bool fh_readable(uint64_t fh)
 {
-	for (size_t i = 0; i < holders.n; i++)
-		if (holders.h[i].fh == fh && holders.h[i].ino == ino)
-			return &holders.h[i];
-	return NULL;
+	return FH_MODE(fh) == O_RDONLY || FH_MODE(fh) == O_RDWR;
+}
+
+static bool fh_writable(uint64_t fh)
+{
+	return FH_MODE(fh) == O_RDWR;
 }
 
 void dfuse_client_open(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi)
 {
-	pthread_mutex_lock(&holders.lock);
-	fi->fh = holders.next_fh++;
-	pthread_mutex_unlock(&holders.lock);
+	fi->fh = (atomic_fetch_add(&next_fh, 1) << 2) | (unsigned)(fi->flags & O_ACCMODE);
 	/* An open without keep_cache drops the inode's cached pages, and the
 	 * mapping may have changed them since they were read. */
 	if (dfs_lease_count(df->fs, ino) > 0)
@@ -53,99 +48,71 @@ void dfuse_client_open(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi
 
 void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi)
 {
-	unsigned count = 0;
-
-	pthread_mutex_lock(&holders.lock);
-	struct holder *h = holder_find(fi->fh, ino);
-	if (h) {
-		count = h->count;
-		*h = holders.h[--holders.n];
-	}
-	pthread_mutex_unlock(&holders.lock);
-	while (count--)
-		if (dfs_lease_put(df->fs, ino) < 0)
-			fuse_log(FUSE_LOG_ERR, "daxfs-fuse: release (inode %" PRIu64 "): %s\n", ino,
-				 daxfs_errormsg());
+	dfuse_holders_release(df, fi->fh, ino);
 }
 
-int dfuse_client_check_swap(struct dfuse *df)
+int dfuse_client_check_swap(struct dfuse *df, bool force)
 {
-	uint64_t ino = 0;
-	size_t n;
+	uint64_t ino = dfuse_holders_live();
 
 	(void)df;
-	pthread_mutex_lock(&holders.lock);
-	n = holders.n;
-	if (n)
-		ino = holders.h[0].ino;
-	pthread_mutex_unlock(&holders.lock);
-	if (n)
+	if (!ino)
+		return 0;
+	if (!force)
 		return daxfs_err(-EBUSY, "inode %" PRIu64 " is mapped directly by an application "
 				 "(libdaxfs); a new table could move its blocks under the mapping: "
-				 "unmap first", ino);
+				 "unmap first, or force the swap (which revokes the mappings)", ino);
+	fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: forced table swap: revoked %zu direct-access "
+		 "lease holders; their blocks stay held until they unmap\n", dfuse_holders_revoke());
+	return 0;
+}
+
+/* ---- who may ask ------------------------------------------------------------ */
+
+enum need {
+	NEED_READ = 1u << 0,    /* open for reading, and the caller's read permission */
+	NEED_WRITE = 1u << 1,   /* open for reading and writing, and write permission */
+};
+
+/* The open file and the caller, as the kernel checks fds and modes: 0, or
+ * -EBADF or -EACCES, for ioctl(2) itself to fail with. */
+static int check_caller(fuse_req_t req, uint64_t ino, uint64_t fh, unsigned need)
+{
+	struct stat st;
+	int err;
+
+	if ((need & NEED_READ) && !fh_readable(fh))
+		return daxfs_err(-EBADF, "the file is not open for reading");
+	if ((need & NEED_WRITE) && !fh_writable(fh))
+		return daxfs_err(-EBADF, "the file is not open for reading and writing");
+	if ((err = dfs_getattr(dfuse_of(req)->fs, ino, &st)) < 0)
+		return err;
+	if (dfuse_may_access(req, &st, ((need & NEED_READ) ? R_OK : 0) |
+			     ((need & NEED_WRITE) ? W_OK : 0)) < 0)
+		return daxfs_err(-EACCES, "uid %u may not %s inode %" PRIu64,
+				 (unsigned)fuse_req_ctx(req)->uid,
+				 (need & NEED_WRITE) ? "write" : "read", ino);
+	return 0;
+}
+
+/* The open file's leases: 0, or -ENOLCK, -ESTALE, -EPERM with a message. */
+static int check_lease(uint64_t ino, uint64_t fh, bool write)
+{
+	struct dfuse_holding h;
+
+	dfuse_holders_state(fh, ino, &h);
+	if (h.reads + h.writes == 0)
+		return daxfs_err(-ENOLCK, "no lease on this open file (DAXFS_IOC_LEASE_GET first)");
+	if (h.revoked)
+		return daxfs_err(-ESTALE, "the direct mappings of this open file were revoked by a "
+				 "forced table swap (daxfs-ctl reload --force): unmap them all, "
+				 "then map again");
+	if (write && h.writes == 0)
+		return daxfs_err(-EPERM, "a read lease: this needs a write lease");
 	return 0;
 }
 
 /* ---- the requests ----------------------------------------------------------- */
-
-static int lease_get(struct dfuse *df, uint64_t ino, uint64_t fh)
-{
-	int err;
-
-	if (!dfs_uses_dax(df->fs))
-		return -EOPNOTSUPP;
-	pthread_mutex_lock(&holders.lock);
-	struct holder *h = holder_find(fh, ino);
-	if (!h) {
-		if (holders.n == holders.cap) {
-			size_t ncap = holders.cap ? holders.cap * 2 : 16;
-			struct holder *nh = realloc(holders.h, ncap * sizeof(*nh));
-
-			if (!nh) {
-				pthread_mutex_unlock(&holders.lock);
-				return -ENOMEM;
-			}
-			holders.h = nh;
-			holders.cap = ncap;
-		}
-		h = &holders.h[holders.n++];
-		*h = (struct holder){ .fh = fh, .ino = ino };
-	}
-	err = dfs_lease_get(df->fs, ino);
-	if (err == 0)
-		h->count++;
-	else if (h->count == 0)
-		*h = holders.h[--holders.n];
-	pthread_mutex_unlock(&holders.lock);
-	if (err < 0)
-		return err;
-	/* 1: the first lease, whose caller drops the inode's cached pages. */
-	return dfs_lease_count(df->fs, ino) == 1;
-}
-
-static int lease_put(struct dfuse *df, uint64_t ino, uint64_t fh)
-{
-	int err = 0;
-
-	pthread_mutex_lock(&holders.lock);
-	struct holder *h = holder_find(fh, ino);
-	if (!h)
-		err = -ENOENT;
-	else if (--h->count == 0)
-		*h = holders.h[--holders.n];
-	pthread_mutex_unlock(&holders.lock);
-	return err ? err : dfs_lease_put(df->fs, ino);
-}
-
-static bool holds_lease(uint64_t ino, uint64_t fh)
-{
-	bool held;
-
-	pthread_mutex_lock(&holders.lock);
-	held = holder_find(fh, ino) != NULL;
-	pthread_mutex_unlock(&holders.lock);
-	return held;
-}
 
 static int check_range(uint64_t off, uint64_t len)
 {
@@ -328,14 +295,47 @@ static void device(struct dfuse *df, struct daxfs_ioc_device *d)
 	snprintf(d->path, sizeof(d->path), "%s", dax_device_path(dev));
 }
 
-/* EXTENTS and DEVICE: the answer goes back in a structure of the same size
- * (*out, malloc'd); their own failures are in the structure. */
-static int query(struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh, const void *in_buf,
-		 size_t in_bufsz, size_t out_bufsz, void **out, size_t *outsz)
+/* Grants are part of the channel's answer to a caller who passed the
+ * checks; the socket that hands the descriptor over lives in grant.c. */
+static void grant(fuse_req_t req, struct dfuse *df, uint64_t ino, uint64_t fh,
+		  struct daxfs_ioc_grant *g)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	bool write = g->flags & DAXFS_IOC_GRANT_WRITE;
+	int err;
+
+	if (!df->grant)
+		err = daxfs_err(-EOPNOTSUPP, "this mount hands out no descriptors of its devices "
+				"(daxfs-fuse -o dax_users=GROUP)");
+	else if (ctx->uid != 0 && !dfuse_in_group(req, df->dax_group))
+		err = daxfs_err(-EPERM, "uid %u is not in group %u, which this mount lets map its "
+				"devices (-o dax_users)", (unsigned)ctx->uid,
+				(unsigned)df->dax_group);
+	else if (g->index >= dm_md_num_devices(df->md))
+		err = daxfs_err(-ENXIO, "no backing device %u", g->index);
+	else
+		err = dfuse_grant_issue(df->grant, fh, ino, ctx->uid, g->index, write, g->token,
+					g->socket, sizeof(g->socket));
+	g->error = err;
+}
+
+/* Copies the thread's message into an answer's message field. */
+static void set_message(char *msg, size_t size, int err)
+{
+	snprintf(msg, size, "%s", err < 0 ? daxfs_errormsg() : "");
+}
+
+/* EXTENTS, DEVICE, GRANT: the answer goes back in a structure of the same
+ * size (*out, malloc'd). Who may ask is ioctl(2)'s error; what the daemon
+ * could not do is the structure's, with a message. */
+static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh,
+		 const void *in_buf, size_t in_bufsz, size_t out_bufsz, void **out, size_t *outsz)
 {
 	size_t size = cmd == DAXFS_IOC_EXTENTS ? sizeof(struct daxfs_ioc_extents)
-					       : sizeof(struct daxfs_ioc_device);
+		      : cmd == DAXFS_IOC_DEVICE ? sizeof(struct daxfs_ioc_device)
+		      : sizeof(struct daxfs_ioc_grant);
 	void *buf;
+	int err;
 
 	if (in_bufsz != size || out_bufsz < size)
 		return -EINVAL;
@@ -348,31 +348,87 @@ static int query(struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh, 
 		return -EPROTO;
 	}
 	if (cmd == DAXFS_IOC_DEVICE) {
-		device(df, buf);
+		struct daxfs_ioc_device *d = buf;
+
+		d->flags = 0;
+		d->size = 0;
+		d->path[0] = '\0';
+		if (!(err = check_caller(req, ino, fh, NEED_READ)) &&
+		    (d->error = check_lease(ino, fh, false)) == 0) {
+			device(df, d);
+			if (df->grant && d->error == 0)
+				d->flags |= DAXFS_IOC_DEVICE_GRANT;
+		}
+	} else if (cmd == DAXFS_IOC_GRANT) {
+		struct daxfs_ioc_grant *g = buf;
+		bool write = g->flags & DAXFS_IOC_GRANT_WRITE;
+
+		memset(g->token, 0, sizeof(g->token));
+		g->socket[0] = '\0';
+		if (!(err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0)))) {
+			if ((g->error = check_lease(ino, fh, write)) == 0)
+				grant(req, df, ino, fh, g);
+			set_message(g->message, sizeof(g->message), g->error);
+		}
 	} else {
 		struct daxfs_ioc_extents *x = buf;
+		bool write = x->flags & DAXFS_IOC_EXTENTS_WRITE;
 
 		x->error = 0;
 		x->message[0] = '\0';
-		if (!holds_lease(ino, fh))
-			fail(x, -ENOLCK, "no lease on this open file (DAXFS_IOC_LEASE_GET first)");
-		else if (check_range(x->offset, x->length) < 0)
-			fail(x, -EINVAL, "bad range: offset %" PRIu64 " length %" PRIu64
-			     " (the offset must be page-aligned)", x->offset, x->length);
-		else
-			(void)extents(df, ino, x);
+		x->npieces = 0;
+		x->covered = 0;
+		if (!(err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0)))) {
+			if ((err = check_lease(ino, fh, write)) < 0)
+				fail(x, err, "%s", daxfs_errormsg());
+			else if (check_range(x->offset, x->length) < 0)
+				fail(x, -EINVAL, "bad range: offset %" PRIu64 " length %" PRIu64
+				     " (the offset must be page-aligned)", x->offset, x->length);
+			else
+				(void)extents(df, ino, x);
+			err = 0;
+		}
+	}
+	if (err < 0) {
+		free(buf);
+		return err;
 	}
 	*out = buf;
 	*outsz = size;
 	return 0;
 }
 
+/*
+ * fallocate's file_modified: a caller without CAP_FSETID (here: anyone but
+ * root) who changes a set-id file drops its set-id bits. The kernel asks for
+ * that with a SETATTR before a write or fallocate, but never sees ALLOC.
+ */
+static int kill_priv(fuse_req_t req, struct dfuse *df, uint64_t ino)
+{
+	struct stat st, attr = { 0 };
+	mode_t kill = 0;
+	int err;
+
+	if ((err = dfs_getattr(df->fs, ino, &st)) < 0)
+		return err;
+	if (st.st_mode & S_ISUID)
+		kill |= S_ISUID;
+	if ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP))
+		kill |= S_ISGID;
+	if (!kill || fuse_req_ctx(req)->uid == 0)
+		return 0;
+	attr.st_mode = st.st_mode & ~kill;
+	return dfs_setattr(df->fs, ino, &attr, DFS_SET_MODE, &st);
+}
+
 /* LEASE_GET, LEASE_PUT, ALLOC, SYNC: a range in, nothing out. Returns 1
  * when the inode's cached pages are to be dropped after the reply. */
-static int range_command(struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh,
-			 const void *in_buf, size_t in_bufsz)
+static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cmd,
+			 uint64_t fh, const void *in_buf, size_t in_bufsz)
 {
+	uid_t uid = fuse_req_ctx(req)->uid;
 	struct daxfs_ioc_range r;
+	bool write;
 	int err;
 
 	if (cmd != DAXFS_IOC_LEASE_GET && cmd != DAXFS_IOC_LEASE_PUT && cmd != DAXFS_IOC_ALLOC &&
@@ -383,21 +439,29 @@ static int range_command(struct dfuse *df, uint64_t ino, unsigned int cmd, uint6
 	memcpy(&r, in_buf, sizeof(r));
 	if (r.version != DAXFS_IOC_VERSION)
 		return -EPROTO;
+	write = r.flags & DAXFS_IOC_LEASE_WRITE;
 	switch (cmd) {
 	case DAXFS_IOC_LEASE_GET:
-		return lease_get(df, ino, fh);
+		if (r.flags & ~(uint32_t)DAXFS_IOC_LEASE_WRITE)
+			return -EINVAL;
+		if (!dfs_uses_dax(df->fs))
+			return -EOPNOTSUPP;
+		if ((err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0))))
+			return err;
+		/* Root and the user who mounted can revoke leases (a forced
+		 * swap), so only other users are limited. */
+		return dfuse_holders_get(df, fh, ino, uid, write,
+					 dfuse_may_control(req) ? UINT_MAX : df->max_leases);
 	case DAXFS_IOC_LEASE_PUT:
-		return lease_put(df, ino, fh);
+		return dfuse_holders_put(df, fh, ino, uid, write);
 	case DAXFS_IOC_ALLOC:
-		if (!holds_lease(ino, fh))
-			return -ENOLCK;
-		if ((err = check_range(r.offset, r.length)))
+		if ((err = check_caller(req, ino, fh, NEED_READ | NEED_WRITE)) ||
+		    (err = check_lease(ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
+		    (err = kill_priv(req, df, ino)))
 			return err;
 		return alloc_range(df, ino, r.offset, r.length);
 	case DAXFS_IOC_SYNC:
-		if (!holds_lease(ino, fh))
-			return -ENOLCK;
-		if ((err = check_range(r.offset, r.length)))
+		if ((err = check_lease(ino, fh, false)) || (err = check_range(r.offset, r.length)))
 			return err;
 		err = dfuse_inval_inode(df, ino, (off_t)r.offset, (off_t)r.length);
 		return err == -ENOENT ? 0 : err;     /* -ENOENT: nothing of it is cached */
@@ -416,10 +480,11 @@ void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *
 
 	(void)arg;
 	(void)flags;
-	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE)
-		err = query(df, ino, cmd, fi->fh, in_buf, in_bufsz, out_bufsz, &out, &outsz);
+	daxfs_err_clear();
+	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE || cmd == DAXFS_IOC_GRANT)
+		err = query(req, df, ino, cmd, fi->fh, in_buf, in_bufsz, out_bufsz, &out, &outsz);
 	else
-		err = range_command(df, ino, cmd, fi->fh, in_buf, in_bufsz);
+		err = range_command(req, df, ino, cmd, fi->fh, in_buf, in_bufsz);
 	if (err < 0)
 		fuse_reply_err(req, dfuse_errno(err, "direct access", ino));
 	else

@@ -33,14 +33,31 @@ void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *
 			size_t in_bufsz, size_t out_bufsz);
 
 /* For open/create of a regular file: sets fi->fh to a handle unique to this
- * open, and clears fi->keep_cache while ino has a lease. */
+ * open that also records its access mode (fi->flags & O_ACCMODE: an ioctl
+ * carries only the handle), and clears fi->keep_cache while ino has a
+ * lease. */
 void dfuse_client_open(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi);
 /* For release: puts the leases the open file still holds. */
 void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi);
 
-/* Before a table swap: -EBUSY with a message naming a mapped inode while any
- * file is direct-mapped (a new table may move its extents under the
- * application's mapping, which the daemon cannot revoke), else 0. */
-int dfuse_client_check_swap(struct dfuse *df);
+/* Before a table swap: while any file is direct-mapped (an unrevoked lease),
+ * -EBUSY with a message naming a mapped inode, because a new table may move
+ * its extents under the application's mapping and the daemon cannot take
+ * that mapping away; with force, revokes every lease instead (the holders
+ * learn it from their next request, ESTALE; their blocks stay held until they
+ * put their leases) and returns 0. */
+int dfuse_client_check_swap(struct dfuse *df, bool force);
+
+/* grant.c: -o dax_users=GROUP. start binds an abstract Unix socket with a
+ * random name and starts the thread that hands out descriptors; stop ends it.
+ * issue records a one-time token for a caller the ioctl channel checked (uid,
+ * open file fh on ino holding a lease, device index, write) and gives it with
+ * the socket's name (see DAXFS_IOC_GRANT). All return 0 or a negative errno
+ * with a message. */
+struct dfuse_grant;
+int dfuse_grant_start(struct dfuse *df, gid_t group, struct dfuse_grant **out);
+void dfuse_grant_stop(struct dfuse_grant **g);
+int dfuse_grant_issue(struct dfuse_grant *g, uint64_t fh, uint64_t ino, uid_t uid, unsigned index,
+		      bool write, uint8_t token[16], char *socket, size_t socket_size);
 
 #endif

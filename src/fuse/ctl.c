@@ -561,11 +561,11 @@ void dfuse_ctl_resume(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	 * refused like an over-long one, with the old table still live and
 	 * the staged one dropped (do_resume destroys it). */
 	if (t) {
-		/* A direct mapping (libdaxfs) cannot be revoked: no swap
-		 * while one exists. */
-		err = dfuse_client_check_swap(df);
+		err = dfs_check_table(df->fs, t);
+		/* A direct mapping (libdaxfs) cannot be taken away: no swap
+		 * while one exists, unless forced (then it is revoked). */
 		if (err == 0)
-			err = dfs_check_table(df->fs, t);
+			err = dfuse_client_check_swap(df, c->flags & DAXFS_IOC_F_FORCE);
 		dm_table_put(&t);
 		if (err < 0) {
 			char msg[512];

@@ -45,6 +45,13 @@ struct dfuse {
 	struct dfuse_store *store;	/* store.c's state; NULL when off */
 	/* Live device control (ctl.c): set up before the loop, torn down after. */
 	struct dfuse_ctl *ctl;
+	/* -o max_leases=N: direct-access leases one user may hold at once
+	 * (root and the user who mounted are not limited). */
+	unsigned max_leases;
+	/* -o dax_users=GROUP: the group whose members get descriptors of the
+	 * backing devices from the daemon (grant.c); NULL grant when off. */
+	gid_t dax_group;
+	struct dfuse_grant *grant;
 };
 
 static inline struct dfuse *dfuse_of(fuse_req_t req)
@@ -68,6 +75,15 @@ void dfuse_fill_entry(const struct dfuse *df, const struct stat *st, struct fuse
 
 /* The credentials of the request's caller, for new inodes. */
 struct dfs_cred dfuse_cred(fuse_req_t req);
+
+/* access.c: what the caller of req may do. may_control: root or the user who
+ * mounted (the daemon's uid), who may use device control. in_group: gid is
+ * the caller's group or one of its supplementary groups. may_access: 0 or
+ * -EACCES, the caller's R_OK/W_OK mask against st's owner, group and mode as
+ * the kernel's generic_permission decides it (root may read and write). */
+bool dfuse_may_control(fuse_req_t req);
+bool dfuse_in_group(fuse_req_t req, gid_t gid);
+int dfuse_may_access(fuse_req_t req, const struct stat *st, int mask);
 
 /* Drops the kernel's cached pages (and attributes) of ino in [off, off+len)
  * (len 0: to the end; off < 0: attributes only). Must not be called from a
@@ -159,8 +175,10 @@ void dfuse_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void dfuse_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
 /* iomap.c: the read-only attribute DFUSE_IOMAP_XATTR, a regular file's
- * extent map as text (format in iomap.c). */
-#define DFUSE_IOMAP_XATTR "system.daxfs.iomap"
+ * extent map as text (format in iomap.c), the one attribute of the
+ * daemon's own namespace DFUSE_XATTR_PREFIX. */
+#define DFUSE_XATTR_PREFIX "system.daxfs."
+#define DFUSE_IOMAP_XATTR DFUSE_XATTR_PREFIX "iomap"
 bool dfuse_is_iomap_xattr(const char *name);
 /* Returns the text's length and a malloc'd *out, or a negative errno
  * (-ENODATA for anything but a regular file). */

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "daxfs/ioctl.h"
 #include "fuse/client.h"
@@ -24,14 +23,6 @@ static const struct {
 	{ DAXFS_IOC_TRACE, dfuse_ctl_trace },
 };
 
-/* Root, or the user who mounted (the daemon runs as that user). */
-static bool may_control(fuse_req_t req)
-{
-	uid_t uid = fuse_req_ctx(req)->uid;
-
-	return uid == 0 || uid == getuid();
-}
-
 /* Returns 0 once it has replied, or the errno to reply with. */
 static int device_control(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			  const void *in_buf, size_t in_bufsz, size_t out_bufsz)
@@ -44,7 +35,7 @@ static int device_control(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			fn = device_commands[i].fn;
 	if (!fn)
 		return ENOTTY;
-	if (!may_control(req))
+	if (!dfuse_may_control(req))
 		return EPERM;
 	/* Device control is asked of the mount's root directory, so that a
 	 * file's ioctl numbers stay free for per-file requests. */

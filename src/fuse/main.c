@@ -1,6 +1,7 @@
 /* fuse/main.c - daxfs-fuse: options, startup, backgrounding and the session loop */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "daxfs/dm.h"
+#include "fuse/client.h"
 #include "fuse/dfuse.h"
 
 #ifndef DAXFS_VERSION
@@ -22,6 +24,10 @@
 /* Larger timeouts than this are as good as forever; the cap keeps the
  * kernel's jiffies arithmetic away from overflow. */
 #define DFUSE_TIMEOUT_MAX 4294967295.0
+/* Leases one user may hold: enough for an application mapping many files,
+ * few enough that the daemon's records of them stay small. */
+#define DFUSE_MAX_LEASES 256
+#define DFUSE_MAX_LEASES_MAX 1048576
 
 struct options {
 	char *source;
@@ -34,6 +40,8 @@ struct options {
 	char *readdirplus;	/* readdirplus=yes|no|auto */
 	int writeback;		/* writeback_cache (no_writeback_cache: the default) */
 	char *notify_store;	/* notify_store=BYTES */
+	char *max_leases;	/* max_leases=N */
+	char *dax_users;	/* dax_users=GROUP */
 };
 
 enum {
@@ -52,6 +60,8 @@ static const struct fuse_opt option_spec[] = {
 	{ "writeback_cache", offsetof(struct options, writeback), 1 },
 	{ "no_writeback_cache", offsetof(struct options, writeback), 0 },
 	{ "notify_store=%s", offsetof(struct options, notify_store), 0 },
+	{ "max_leases=%s", offsetof(struct options, max_leases), 0 },
+	{ "dax_users=%s", offsetof(struct options, dax_users), 0 },
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	/* fstab's placeholder, which mount.fuse3 passes on */
@@ -86,10 +96,18 @@ static void usage(const char *prog)
 	       "    -o notify_store=BYTES      opens of files up to BYTES (at most 1 MiB)\n"
 	       "                               fill the page cache before the first read\n"
 	       "                               (default 0: off)\n"
+	       "    -o max_leases=N            direct-access leases (libdaxfs mappings) one\n"
+	       "                               user may hold at once (default %u; root and\n"
+	       "                               the user who mounted are not limited)\n"
+	       "    -o dax_users=GROUP         hand members of GROUP descriptors of the\n"
+	       "                               backing files for libdaxfs mappings of files\n"
+	       "                               they may read: a grant of every file's data\n"
+	       "                               (default: none; callers open the files\n"
+	       "                               themselves)\n"
 	       "    -o ro                      mount read-only\n"
 	       "    -o allow_other             allow access by other users\n"
 	       "default_permissions is always on: the kernel checks access modes.\n\n",
-	       prog);
+	       prog, DFUSE_MAX_LEASES);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -229,6 +247,45 @@ static int parse_notify_store(const struct options *o, uint64_t *out)
 		return -1;
 	}
 	*out = b;
+	return 0;
+}
+
+/* max_leases=N: a whole number of leases. */
+static int parse_max_leases(const struct options *o, unsigned *out)
+{
+	unsigned long long n = DFUSE_MAX_LEASES;
+
+	if (o->max_leases && !parse_whole(o->max_leases, DFUSE_MAX_LEASES_MAX, &n)) {
+		fprintf(stderr, "daxfs-fuse: invalid option max_leases=%s: expected a number of "
+			"leases from 0 (no direct access for other users) to %u\n", o->max_leases,
+			DFUSE_MAX_LEASES_MAX);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* dax_users=GROUP: a group name, or a number. */
+static int parse_dax_users(const struct options *o, gid_t *out)
+{
+	unsigned long long gid;
+	struct group gr, *res = NULL;
+	char buf[16384];
+	int err;
+
+	if (!o->dax_users)
+		return 0;
+	if (parse_whole(o->dax_users, (gid_t)-2, &gid)) {
+		*out = (gid_t)gid;
+		return 0;
+	}
+	err = getgrnam_r(o->dax_users, &gr, buf, sizeof(buf), &res);
+	if (!res) {
+		fprintf(stderr, "daxfs-fuse: invalid option dax_users=%s: %s\n", o->dax_users,
+			err ? strerror(err) : "no such group");
+		return -1;
+	}
+	*out = gr.gr_gid;
 	return 0;
 }
 
@@ -448,7 +505,8 @@ int main(int argc, char **argv)
 	}
 	if (parse_dax(&o, &dax) != 0 || parse_commit(&o, &commit_ms) != 0 ||
 	    parse_timeout(&o, &df.timeout) != 0 || parse_readdirplus(&o, &df.readdirplus) != 0 ||
-	    parse_notify_store(&o, &df.notify_store) != 0)
+	    parse_notify_store(&o, &df.notify_store) != 0 ||
+	    parse_max_leases(&o, &df.max_leases) != 0 || parse_dax_users(&o, &df.dax_group) != 0)
 		goto out_args;
 	df.keep_cache = !o.no_keep_cache;
 	df.writeback = o.writeback != 0;
@@ -476,8 +534,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "daxfs-fuse: cannot start device control\n");
 		goto out_signals;
 	}
-	if (fuse_session_mount(se, copts.mountpoint) != 0)
+	if (o.dax_users && dfuse_grant_start(&df, df.dax_group, &df.grant) != 0) {
+		fprintf(stderr, "daxfs-fuse: %s\n", daxfs_errormsg());
 		goto out_ctl;
+	}
+	if (fuse_session_mount(se, copts.mountpoint) != 0)
+		goto out_grant;
 	if (ready_fd >= 0) {
 		background_ready(ready_fd);
 		ready_fd = -1;
@@ -490,6 +552,8 @@ int main(int argc, char **argv)
 	if (err < 0)
 		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: session loop: %s\n", strerror(-err));
 	fuse_session_unmount(se);
+out_grant:
+	dfuse_grant_stop(&df.grant);
 out_ctl:
 	dfuse_ctl_stop(&df);
 out_signals:
@@ -513,6 +577,8 @@ out_args:
 	free(o.timeout);
 	free(o.readdirplus);
 	free(o.notify_store);
+	free(o.max_leases);
+	free(o.dax_users);
 	dfuse_store_delete(&df);
 	fuse_opt_free_args(&args);
 	return ret;

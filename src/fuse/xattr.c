@@ -2,13 +2,23 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuse/dfuse.h"
+
+/* The daemon's own attributes (system.daxfs.*) describe where the data
+ * lives: read-only, and readable only by those who may read the data. The
+ * kernel leaves system.* attributes to the filesystem, so the check is
+ * ours. */
+static bool is_daemon_xattr(const char *name)
+{
+	return strncmp(name, DFUSE_XATTR_PREFIX, strlen(DFUSE_XATTR_PREFIX)) == 0;
+}
 
 void dfuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		    size_t size, int flags)
 {
-	int err = dfuse_is_iomap_xattr(name) ? -EPERM
+	int err = is_daemon_xattr(name) ? -EPERM
 		  : dfs_setxattr(dfuse_of(req)->fs, ino, name, value, size, flags);
 
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "setxattr", ino) : 0);
@@ -56,10 +66,11 @@ static ssize_t get_list(struct dfs *fs, uint64_t ino, const char *name, void *bu
 static ssize_t get_iomap(struct dfs *fs, uint64_t ino, const char *name, void *buf, size_t size)
 {
 	char *text;
-	ssize_t n = dfuse_iomap_text(fs, ino, &text);
+	ssize_t n;
 
-	(void) name;
-	if (n < 0)
+	if (!dfuse_is_iomap_xattr(name))
+		return -ENODATA;
+	if ((n = dfuse_iomap_text(fs, ino, &text)) < 0)
 		return n;
 	if (size && (size_t) n > size)
 		n = -ERANGE;
@@ -71,8 +82,19 @@ static ssize_t get_iomap(struct dfs *fs, uint64_t ino, const char *name, void *b
 
 void dfuse_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	reply_sized(req, ino, size, "getxattr", dfuse_is_iomap_xattr(name) ? get_iomap : get_value,
-		    name);
+	struct stat st;
+	int err;
+
+	if (!is_daemon_xattr(name)) {
+		reply_sized(req, ino, size, "getxattr", get_value, name);
+		return;
+	}
+	if ((err = dfs_getattr(dfuse_of(req)->fs, ino, &st)) < 0 ||
+	    (err = dfuse_may_access(req, &st, R_OK)) < 0) {
+		fuse_reply_err(req, dfuse_errno(err, "getxattr", ino));
+		return;
+	}
+	reply_sized(req, ino, size, "getxattr", get_iomap, name);
 }
 
 void dfuse_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -82,7 +104,7 @@ void dfuse_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 void dfuse_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	int err = dfuse_is_iomap_xattr(name) ? -EPERM : dfs_removexattr(dfuse_of(req)->fs, ino, name);
+	int err = is_daemon_xattr(name) ? -EPERM : dfs_removexattr(dfuse_of(req)->fs, ino, name);
 
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "removexattr", ino) : 0);
 }

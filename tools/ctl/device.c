@@ -25,6 +25,7 @@ static const struct option devcmd_longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "inactive", no_argument, NULL, 'i' },
 	{ "nolockfs", no_argument, NULL, 'n' },
+	{ "force", no_argument, NULL, 'f' },
 	{ 0 },
 };
 
@@ -34,6 +35,7 @@ static unsigned option_flag(int c)
 	case 'j': return DAXFS_IOC_F_JSON;
 	case 'i': return DAXFS_IOC_F_INACTIVE;
 	case 'n': return DAXFS_IOC_F_NOLOCKFS;
+	case 'f': return DAXFS_IOC_F_FORCE;
 	default:  return 0;
 	}
 }
@@ -266,7 +268,7 @@ static int load_run(const struct devcmd *d, int argc, char **argv, bool then_res
 	}
 	ret = send_load(d->cmd, fd, mnt, argv[optind + 1], text, len, 0);
 	if (ret == CLI_EXIT_OK && then_resume) {
-		c = new_request(d->cmd, flags & DAXFS_IOC_F_NOLOCKFS);
+		c = new_request(d->cmd, flags & (DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE));
 		ret = CLI_EXIT_FAIL;
 		if (c && send_ioc(d->cmd, fd, mnt, DAXFS_IOC_RESUME, c) == 0)
 			ret = answer(d->cmd, mnt, c);
@@ -383,10 +385,10 @@ DEVCMD(table, DAXFS_IOC_TABLE, DAXFS_IOC_F_JSON | DAXFS_IOC_F_INACTIVE);
 DEVCMD(info, DAXFS_IOC_INFO, DAXFS_IOC_F_JSON);
 DEVCMD(status, DAXFS_IOC_STATUS, DAXFS_IOC_F_JSON);
 DEVCMD(suspend, DAXFS_IOC_SUSPEND, DAXFS_IOC_F_NOLOCKFS);
-DEVCMD(resume, DAXFS_IOC_RESUME, DAXFS_IOC_F_NOLOCKFS);
+DEVCMD(resume, DAXFS_IOC_RESUME, DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE);
 DEVCMD(clear, DAXFS_IOC_CLEAR, 0);
 DEVCMD(load, DAXFS_IOC_LOAD, 0);
-DEVCMD(reload, DAXFS_IOC_LOAD, DAXFS_IOC_F_NOLOCKFS);
+DEVCMD(reload, DAXFS_IOC_LOAD, DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE);
 DEVCMD(badblocks, DAXFS_IOC_BADBLOCKS, DAXFS_IOC_F_JSON);
 DEVCMD(trace, DAXFS_IOC_TRACE, 0);
 
@@ -443,10 +445,12 @@ const struct ctl_command ctl_load_command = {
 
 const struct ctl_command ctl_reload_command = {
 	.name = "reload",
-	.usage = "MOUNTPOINT TABLE [--nolockfs]",
+	.usage = "MOUNTPOINT TABLE [--nolockfs] [--force]",
 	.help = "load followed by resume: swaps TABLE in as the LIVE table in one step.\n"
 		"(dmsetup's reload is only a load; this one also resumes.)\n\n"
-		"  --nolockfs  do not freeze the filesystem around the swap\n\n" MOUNT_HELP,
+		"  --nolockfs  do not freeze the filesystem around the swap\n"
+		"  --force     swap even while files are mapped directly (libdaxfs):\n"
+		"              their mappings are revoked\n\n" MOUNT_HELP,
 	.run = reload_run,
 };
 
@@ -461,10 +465,12 @@ const struct ctl_command ctl_suspend_command = {
 
 const struct ctl_command ctl_resume_command = {
 	.name = "resume",
-	.usage = "MOUNTPOINT [--nolockfs]",
+	.usage = "MOUNTPOINT [--nolockfs] [--force]",
 	.help = "Swaps in the staged table if there is one (it must still fit its devices\n"
 		"and hold the filesystem), then resumes I/O and thaws the filesystem.\n\n"
-		"  --nolockfs  do not freeze the filesystem for the swap\n\n" MOUNT_HELP,
+		"  --nolockfs  do not freeze the filesystem for the swap\n"
+		"  --force     swap even while files are mapped directly (libdaxfs):\n"
+		"              their mappings are revoked\n\n" MOUNT_HELP,
 	.run = resume_run,
 };
 

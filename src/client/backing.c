@@ -1,0 +1,96 @@
+/* client/backing.c - a backing device for a mapping: opened by path with our rights, or handed over by the daemon */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client/internal.h"
+#include "daxfs/ioctl.h"
+#include "util/err.h"
+
+/* DAXFS_IOC_GRANT, then the token on the daemon's socket: the descriptor
+ * arrives as SCM_RIGHTS. */
+static int from_daemon(int fd, uint32_t index, bool write, const char *path, int open_err)
+{
+	struct daxfs_ioc_grant g = { .version = DAXFS_IOC_VERSION, .index = index,
+				     .flags = write ? DAXFS_IOC_GRANT_WRITE : 0 };
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct daxfs_grant_reply r;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			      .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *c;
+	int s, got = -1, err;
+	ssize_t n;
+	size_t len;
+
+	if (ioctl(fd, DAXFS_IOC_GRANT, &g) < 0)
+		return daxfs_err(-errno, "opening backing device %s: %s; asking the daemon for it: "
+				 "%s", path, strerror(-open_err), strerror(errno));
+	g.message[sizeof(g.message) - 1] = '\0';
+	g.socket[sizeof(g.socket) - 1] = '\0';
+	if (g.error < 0)
+		return daxfs_err(g.error, "opening backing device %s: %s; the daemon refused it "
+				 "too: %s", path, strerror(-open_err), g.message);
+	len = strlen(g.socket);
+	memcpy(addr.sun_path + 1, g.socket, len);
+	if ((s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+		return daxfs_err(-errno, "socket: %s", strerror(errno));
+	if (connect(s, (struct sockaddr *)&addr,
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) < 0 ||
+	    send(s, g.token, sizeof(g.token), MSG_NOSIGNAL) != (ssize_t)sizeof(g.token) ||
+	    (n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC)) < 0) {
+		err = daxfs_err(-errno, "backing device %s: the daemon's socket @%s: %s", path,
+				g.socket, strerror(errno));
+		close(s);
+		return err;
+	}
+	close(s);
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&got, CMSG_DATA(c), sizeof(int));
+	r.message[sizeof(r.message) - 1] = '\0';
+	if (n != (ssize_t)sizeof(r) || r.error < 0 || got < 0 || (msg.msg_flags & MSG_CTRUNC)) {
+		if (got >= 0)
+			close(got);
+		if (n == (ssize_t)sizeof(r) && r.error < 0)
+			return daxfs_err(r.error, "backing device %s: the daemon refused it: %s",
+					 path, r.message);
+		return daxfs_err(-EPROTO, "backing device %s: no descriptor in the daemon's "
+				 "answer", path);
+	}
+	return got;
+}
+
+int dmap_open_backing(int fd, uint32_t index, bool write)
+{
+	struct daxfs_ioc_device d = { .version = DAXFS_IOC_VERSION, .index = index };
+	int bfd;
+
+	if (ioctl(fd, DAXFS_IOC_DEVICE, &d) < 0)
+		return daxfs_err(-errno, "asking the daemon for backing device %u: %s", index,
+				 strerror(errno));
+	if (d.error < 0)
+		return daxfs_err(d.error, "the daemon has no backing device %u for this open file: "
+				 "%s", index, strerror(-d.error));
+	d.path[sizeof(d.path) - 1] = '\0';
+	bfd = open(d.path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (bfd >= 0)
+		return bfd;
+	bfd = -errno;
+	if (d.flags & DAXFS_IOC_DEVICE_GRANT)
+		return from_daemon(fd, index, write, d.path, bfd);
+	return daxfs_err(bfd, "opening backing device %s: %s (the mapping needs access to it, or "
+			 "a mount with -o dax_users=GROUP and a caller in GROUP)", d.path,
+			 strerror(-bfd));
+}

@@ -1,0 +1,310 @@
+/* fuse/grant.c - -o dax_users: descriptors of the backing devices, handed over a Unix socket to checked callers */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daxfs/dm.h"
+#include "daxfs/ioctl.h"
+#include "fuse/client.h"
+#include "fuse/holders.h"
+#include "util/err.h"
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+/*
+ * A FUSE reply cannot carry a descriptor, so a caller the ioctl channel has
+ * checked (DAXFS_IOC_GRANT: open file, permission, lease, group) gets a
+ * one-time token instead and presents it on an abstract Unix socket, where
+ * the descriptor travels as SCM_RIGHTS. The socket is reachable by anyone in
+ * the daemon's network namespace, so the token alone proves nothing: the
+ * connecting process must be the user it was issued to, still in the group,
+ * and the lease it was issued under must still stand.
+ *
+ * One thread serves the socket, one connection at a time; a connection that
+ * sends nothing is dropped after RECV_TIMEOUT_MS.
+ */
+
+#define NTOKENS 256
+#define TOKEN_LEN 16
+#define RECV_TIMEOUT_MS 1000
+
+struct token {
+	uint8_t bytes[TOKEN_LEN];
+	uint64_t fh, ino;
+	uid_t uid;
+	unsigned index;
+	bool write, live;
+};
+
+struct dfuse_grant {
+	struct dfuse *df;
+	gid_t group;
+	int sock;                       /* listening */
+	int stop[2];                    /* a pipe: closing stop[1] ends the thread */
+	char name[sizeof(((struct daxfs_ioc_grant *)0)->socket)];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	struct token tokens[NTOKENS];   /* protected by lock; a ring, oldest overwritten */
+	unsigned next;                  /* protected by lock */
+};
+
+int dfuse_grant_issue(struct dfuse_grant *g, uint64_t fh, uint64_t ino, uid_t uid, unsigned index,
+		      bool write, uint8_t token[16], char *socket, size_t socket_size)
+{
+	struct token t = { .fh = fh, .ino = ino, .uid = uid, .index = index, .write = write,
+			   .live = true };
+
+	if (getrandom(t.bytes, sizeof(t.bytes), 0) != (ssize_t)sizeof(t.bytes))
+		return daxfs_err(-EAGAIN, "no random bytes for a grant token: %s", strerror(errno));
+	pthread_mutex_lock(&g->lock);
+	g->tokens[g->next] = t;
+	g->next = (g->next + 1) % NTOKENS;
+	pthread_mutex_unlock(&g->lock);
+	memcpy(token, t.bytes, sizeof(t.bytes));
+	snprintf(socket, socket_size, "%s", g->name);
+	return 0;
+}
+
+/* Takes the token out of the ring (good once). */
+static bool take_token(struct dfuse_grant *g, const uint8_t *bytes, struct token *out)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&g->lock);
+	for (unsigned i = 0; i < NTOKENS && !found; i++) {
+		struct token *t = &g->tokens[i];
+
+		if (t->live && memcmp(t->bytes, bytes, TOKEN_LEN) == 0) {
+			*out = *t;
+			t->live = false;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+	return found;
+}
+
+/* The peer's groups as the kernel recorded them at connect. */
+static bool peer_in_group(int conn, const struct ucred *cred, gid_t group)
+{
+	gid_t small[64], *list = small;
+	socklen_t len = sizeof(small);
+	bool in = false;
+
+	if (cred->uid == 0 || cred->gid == group)
+		return true;
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, list, &len) < 0) {
+		if (errno != ERANGE || !(list = malloc(len)))
+			return false;
+		if (getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, list, &len) < 0)
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t) && !in; i++)
+		in = list[i] == group;
+	if (list != small)
+		free(list);
+	return in;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int refuse(struct daxfs_grant_reply *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->error = err;
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Checks the connection's request; returns an open descriptor of the device,
+ * or -1 with the refusal in *r. */
+static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r)
+{
+	uint8_t bytes[TOKEN_LEN + 1];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct dfuse_holding h;
+	struct dax_device *dev;
+	struct token t;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return refuse(r, -EPERM, "no credentials on the connection: %s", strerror(errno));
+	n = recv(conn, bytes, sizeof(bytes), 0);
+	if (n != TOKEN_LEN)
+		return refuse(r, -EINVAL, "expected a %d-byte token", TOKEN_LEN);
+	if (!take_token(g, bytes, &t))
+		return refuse(r, -EPERM, "unknown or used token (ask again with DAXFS_IOC_GRANT)");
+	if (cred.uid != t.uid)
+		return refuse(r, -EPERM, "the token was issued to uid %u, not uid %u",
+			      (unsigned)t.uid, (unsigned)cred.uid);
+	dfuse_holders_state(t.fh, t.ino, &h);
+	if (h.revoked)
+		return refuse(r, -ESTALE, "the lease was revoked by a forced table swap");
+	if (t.write ? h.writes == 0 : h.reads + h.writes == 0)
+		return refuse(r, -ENOLCK, "the lease the token was issued under is gone");
+	if (!(dev = dm_md_device(g->df->md, t.index)))
+		return refuse(r, -ENXIO, "no backing device %u", t.index);
+	/* A descriptor of our own open of the file: open for writing only
+	 * under a write lease, so that a read lease cannot store. */
+	fd = open(dax_device_path(dev), (t.write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return refuse(r, -errno, "%s: %s", dax_device_path(dev), strerror(errno));
+	if (fstat(fd, &st) < 0 || !dax_device_same_file(dev, st.st_dev, st.st_ino)) {
+		close(fd);
+		return refuse(r, -ESTALE, "%s is no longer the file this mount uses",
+			      dax_device_path(dev));
+	}
+	return fd;
+}
+
+/* Who connected is known before anything is read: a process outside the
+ * group is dropped at once, unanswered (DAXFS_IOC_GRANT already told it no,
+ * so it is not a libdaxfs caller), and only the group can keep this thread
+ * waiting for a token. */
+static bool welcome(struct dfuse_grant *g, int conn)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	       peer_in_group(conn, &cred, g->group);
+}
+
+static void serve(struct dfuse_grant *g, int conn)
+{
+	struct daxfs_grant_reply r = { 0 };
+	struct timeval tv = { .tv_sec = RECV_TIMEOUT_MS / 1000,
+			      .tv_usec = RECV_TIMEOUT_MS % 1000 * 1000 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fd;
+
+	(void)setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	fd = check(g, conn, &r);
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(conn, &msg, MSG_NOSIGNAL) < 0)
+		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: dax_users: answering a caller: %s\n",
+			 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void *grant_main(void *arg)
+{
+	struct dfuse_grant *g = arg;
+	struct pollfd p[2] = { { .fd = g->sock, .events = POLLIN },
+			       { .fd = g->stop[0], .events = POLLIN } };
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fuse_log(FUSE_LOG_ERR, "daxfs-fuse: dax_users: poll: %s\n", strerror(errno));
+			break;
+		}
+		if (p[1].revents)
+			break;
+		int conn = accept4(g->sock, NULL, NULL, SOCK_CLOEXEC);
+
+		if (conn < 0)
+			continue;       /* the caller gave up meanwhile, or out of fds */
+		if (welcome(g, conn))
+			serve(g, conn);
+		close(conn);
+	}
+	return NULL;
+}
+
+int dfuse_grant_start(struct dfuse *df, gid_t group, struct dfuse_grant **out)
+{
+	struct dfuse_grant *g = calloc(1, sizeof(*g));
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	uint8_t rnd[8];
+	size_t n;
+	int err;
+
+	if (!g)
+		return daxfs_err(-ENOMEM, "out of memory");
+	g->df = df;
+	g->group = group;
+	g->sock = g->stop[0] = g->stop[1] = -1;
+	pthread_mutex_init(&g->lock, NULL);
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		err = daxfs_err(-EAGAIN, "no random bytes for the socket's name");
+		goto fail;
+	}
+	n = (size_t)snprintf(g->name, sizeof(g->name), "daxfs-fuse.%d.", (int)getpid());
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		n += (size_t)snprintf(g->name + n, sizeof(g->name) - n, "%02x", rnd[i]);
+	/* Abstract: no path whose permissions or leftovers could get in the way. */
+	memcpy(addr.sun_path + 1, g->name, n);
+	g->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (g->sock < 0 || bind(g->sock, (struct sockaddr *)&addr,
+				(socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0 ||
+	    listen(g->sock, 16) < 0 || pipe2(g->stop, O_CLOEXEC) < 0) {
+		err = daxfs_err(-errno, "dax_users: the socket: %s", strerror(errno));
+		goto fail;
+	}
+	if ((err = -pthread_create(&g->thread, NULL, grant_main, g)) < 0) {
+		daxfs_err(err, "dax_users: no thread: %s", strerror(-err));
+		goto fail;
+	}
+	*out = g;
+	return 0;
+fail:
+	if (g->sock >= 0)
+		close(g->sock);
+	if (g->stop[0] >= 0) {
+		close(g->stop[0]);
+		close(g->stop[1]);
+	}
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+	return err;
+}
+
+void dfuse_grant_stop(struct dfuse_grant **gp)
+{
+	struct dfuse_grant *g = *gp;
+
+	if (!g)
+		return;
+	close(g->stop[1]);
+	pthread_join(g->thread, NULL);
+	close(g->stop[0]);
+	close(g->sock);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+	*gp = NULL;
+}
