@@ -65,6 +65,26 @@ int dm_split_args(char *input, unsigned *argc, char ***argvp)
 	return 0;
 }
 
+char *dm_absolute_path(const char *path)
+{
+	char *cwd, *out = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	while (path[0] == '.' && path[1] == '/')
+		for (path += 2; *path == '/'; path++)
+			;
+	cwd = getcwd(NULL, 0);
+	if (!cwd)       /* a removed directory: the path works as given or not at all */
+		return strdup(path);
+	if (!*path)
+		return cwd;
+	if (asprintf(&out, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", path) < 0)
+		out = NULL;
+	free(cwd);
+	return out;
+}
+
 int dm_get_device(struct dm_target *ti, const char *path, struct dax_device **out)
 {
 	struct dm_table *t = ti->table;
@@ -259,7 +279,7 @@ static int table_complete(struct dm_table *t)
 		t->highs[i] = t->targets[i].begin + t->targets[i].len - 1;
 	t->size = t->highs[t->num_targets - 1] + 1;
 	classify(t);
-	return 0;
+	return dm_table_build_members(t);
 }
 
 int dm_table_parse(struct mapped_device *md, const char *text, const char *origin,
@@ -380,6 +400,7 @@ void dm_table_put(struct dm_table **tp)
 	for (unsigned i = 0; i < t->num_devs; i++)
 		dax_device_put(&t->devs[i]);
 	free(t->devs);
+	free(t->members);
 	free(t->targets);
 	free(t->highs);
 	free(t->origin);
