@@ -434,9 +434,12 @@ static int check_range(struct dm_target *ti, struct dax_device *dev, const char 
 	if (start < dev_size && len <= dev_size - start)
 		return 0;
 	return daxfs_err(-EINVAL, "target %u (%s): %s too small for target: start=%llu, len=%llu, "
-			 "dev_size=%llu", ti->index, ti->type->name, path,
+			 "dev_size=%llu (sectors: it has %llu bytes, the target maps bytes %llu-%llu "
+			 "of it; was it truncated?)", ti->index, ti->type->name, path,
 			 (unsigned long long)start, (unsigned long long)len,
-			 (unsigned long long)dev_size);
+			 (unsigned long long)dev_size, (unsigned long long)dax_device_size(dev),
+			 (unsigned long long)start << DAX_SECTOR_SHIFT,
+			 (unsigned long long)((start + len) << DAX_SECTOR_SHIFT) - 1);
 }
 
 int dm_table_check_device_ranges(const struct dm_table *t)

@@ -262,13 +262,28 @@ static int check_geometry(struct dm_table *t, unsigned r, const struct dfs_membe
 		return 0;
 	if (got.offset == e->offset && got.length < e->length)
 		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, made %llu bytes long; "
-				 "the table maps only %llu bytes of it: was the file truncated, or the "
-				 "table changed?", dm.path, k, uuid,
-				 (unsigned long long)e->length << 9, (unsigned long long)dm.length << 9);
+				 "the table maps only %llu bytes of it: was the table changed?",
+				 dm.path, k, uuid, (unsigned long long)e->length << 9,
+				 (unsigned long long)dm.length << 9);
 	describe(e, was, sizeof(was));
 	describe(&got, now, sizeof(now));
 	return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, made as %s; the table maps "
 			 "%s: was the table changed?", dm.path, k, uuid, was, now);
+}
+
+/* A file shorter than the area the table maps of it: dm refuses such a
+ * table at resume too, but without saying which member the file was. */
+static int check_size(struct dm_table *t, unsigned r, unsigned k, const char *uuid)
+{
+	struct dm_member dm;
+
+	if (dm_table_get_member(t, r, &dm) || dm.device_size >= (dm.offset + dm.length) << 9)
+		return 0;
+	return daxfs_err(-EINVAL, "%s is %llu bytes, too small for member %u of filesystem %s, "
+			 "which the table maps at bytes %llu-%llu of it: was the file truncated?",
+			 dm.path, (unsigned long long)dm.device_size, k, uuid,
+			 (unsigned long long)dm.offset << 9,
+			 (unsigned long long)((dm.offset + dm.length) << 9) - 1);
 }
 
 /* Why member r of t, where member k is expected, is not member k. */
@@ -364,6 +379,8 @@ int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const str
 			break;
 		}
 		r = first + m[k].stripe;
+		if ((err = check_size(t, r, k, uuid)))
+			break;
 		identify(t, r, offsets, noffsets, m[k].label_offset, &f);
 		if (f.what == FOUND_LABEL && f.l.index == k && f.l.nmembers == sb->nmembers &&
 		    memcmp(f.l.fs_uuid, sb->uuid, 16) == 0 && memcmp(f.l.m.uuid, m[k].uuid, 16) == 0)
