@@ -137,6 +137,9 @@ int dm_md_create(const char *name, struct mapped_device **out);
  * to whole pages, recorded by absolute path. Errors name the file.
  */
 int dm_md_open_source(const char *source, const char *name, struct mapped_device **out);
+/* 1 if source is a table file, 0 if it is a list of files (or one file),
+ * or a negative errno (a single name that does not exist: -ENOENT). */
+int dm_source_is_table(const char *source);
 /* The same into md, a device created by the caller (e.g. after
  * dm_md_set_open_flags) that has no table yet. */
 int dm_md_load_source(struct mapped_device *md, const char *source);

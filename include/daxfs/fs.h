@@ -294,11 +294,23 @@ struct dfs_member_place {
 int dfs_members_order(struct dm_table *t, struct dfs_member_place **out, unsigned *count);
 
 /* ---- mkfs and fsck --------------------------------------------------------- */
+/* The layout mkfs chose (or would choose). */
+struct dfs_mkfs_result {
+	uint64_t total_blocks, journal_blocks, data_start;
+	unsigned nmembers;
+};
 struct dfs_mkfs_opts {
 	const char *label;          /* up to 63 bytes, or NULL */
 	const uint8_t *uuid;        /* 16 bytes, or NULL for a random one */
 	bool force;                 /* overwrite an existing daxfs */
+	bool dry_run;               /* every check and the layout, nothing written */
+	struct dfs_mkfs_result *result;    /* filled in when not NULL */
 };
+/* Makes an empty filesystem on md's live table: superblocks, journal, group
+ * descriptors, the member table and a label in every member (a target that
+ * maps no device gets none; at least one must map a device). -EEXIST for a
+ * daxfs already there without force; -EINVAL for a table too small, or one
+ * whose members cannot all hold a label past the fixed metadata. */
 int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts);
 
 enum dfs_fsck_mode {

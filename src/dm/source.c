@@ -158,6 +158,13 @@ static int source_table(struct mapped_device *md, const char *source, struct dm_
 	return list_table(md, source, out);
 }
 
+int dm_source_is_table(const char *source)
+{
+	if (!source || !*source)
+		return daxfs_err(-EINVAL, "no source given");
+	return strchr(source, ',') ? 0 : is_table_file(source);
+}
+
 int dm_md_load_source(struct mapped_device *md, const char *source)
 {
 	struct dm_table *t;

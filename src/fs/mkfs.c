@@ -274,6 +274,13 @@ int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts)
 	sb->mkfs_time = sb->write_time = now.sec;
 	if ((err = mkfs_geometry(fs, t, total)))
 		goto out;
+	if (opts->result)
+		*opts->result = (struct dfs_mkfs_result){
+			.total_blocks = sb->total_blocks, .journal_blocks = sb->journal_blocks,
+			.data_start = sb->data_start, .nmembers = sb->nmembers,
+		};
+	if (opts->dry_run)
+		goto out;
 	uint64_t seq;
 	if (getrandom(&seq, sizeof(seq), 0) != sizeof(seq))
 		seq = (uint64_t)now.sec;
