@@ -262,9 +262,10 @@ static int check_geometry(struct dm_table *t, unsigned r, const struct dfs_membe
 		return 0;
 	if (got.offset == e->offset && got.length < e->length)
 		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, made %llu bytes long; "
-				 "the table maps only %llu bytes of it: was the table changed?",
-				 dm.path, k, uuid, (unsigned long long)e->length << 9,
-				 (unsigned long long)dm.length << 9);
+				 "the table maps only %llu bytes of it: %s", dm.path, k, uuid,
+				 (unsigned long long)e->length << 9, (unsigned long long)dm.length << 9,
+				 dm.device_size < (e->offset + e->length) << 9 ?
+				 "was the file truncated?" : "was the table changed?");
 	describe(e, was, sizeof(was));
 	describe(&got, now, sizeof(now));
 	return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, made as %s; the table maps "

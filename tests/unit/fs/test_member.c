@@ -140,8 +140,8 @@ static int test_shrunk_member_is_refused(void)
 	return mount_refused(t_fmt("0 32768 linear %s 0\n32768 32768 linear %s 0\n"
 				   "65536 16384 linear %s 0\n", f[0], f[1], f[2]),
 			     t_fmt("%s holds member 2 of filesystem " UUID_TEXT ", made 16777216 "
-				   "bytes long; the table maps only 8388608 bytes of it: was the table "
-				   "changed?", f[2]));
+				   "bytes long; the table maps only 8388608 bytes of it: was the file "
+				   "truncated?", f[2]));
 }
 
 static int test_file_shorter_than_its_area_is_refused_at_resume(void)
