@@ -124,3 +124,22 @@ def test_live_load_refuses_a_table_mapping_a_range_twice(daxfs_factory):
     assert r.stderr == (f"daxfs-ctl load: {d.mnt}: daxfs: "
                         f"{overlap('target 1 (linear)', f'8-{half - 1}', d.files[0], 'target 0 (linear)')}\n")
     assert live_table(d) == good
+
+
+def test_check_refuses_an_overlap_through_a_bind_mount(tmp_path, pmem):
+    """A bind mount shows the same file under another path: same device and inode."""
+    if os.geteuid() != 0:
+        pytest.skip("bind mounts need root")
+    other = tmp_path / "bound"
+    other.mkdir()
+    subprocess.run(["mount", "--bind", str(tmp_path), str(other)], check=True, timeout=60)
+    try:
+        alias = other / "pmem"
+        table = tmp_path / "t.table"
+        table.write_text(f"0 1024 linear {pmem} 0\n1024 1024 linear {alias} 512\n")
+        r = run("daxfs-ctl", "check", table)
+        assert r.returncode == 1
+        assert r.stderr == (f"daxfs-ctl check: {table}:2: "
+                            f"{overlap('target 1 (linear)', '512-1023', alias, 'target 0 (linear)', pmem)}\n")
+    finally:
+        subprocess.run(["umount", str(other)], timeout=60)

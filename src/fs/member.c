@@ -209,7 +209,14 @@ out:
 	daxfs_err_clear();
 }
 
-/* The distinct label offsets of the member table, for identify. */
+/* Where identify looks besides the expected place: a filesystem has few
+ * distinct label offsets (0, and one for each member that starts inside the
+ * fixed metadata), and a damaged member table must not make every check
+ * read every member thousands of times. */
+#define MAX_LABEL_OFFSETS 256
+
+/* The distinct label offsets of the member table (the lowest
+ * MAX_LABEL_OFFSETS), for identify. */
 static uint64_t *label_offsets(const struct dfs_super *sb, const struct dfs_member *m, size_t *n)
 {
 	uint64_t *o = malloc(sb->nmembers * sizeof(*o));
@@ -220,7 +227,7 @@ static uint64_t *label_offsets(const struct dfs_super *sb, const struct dfs_memb
 	for (uint32_t i = 0; i < sb->nmembers; i++)
 		o[i] = m[i].label_offset;
 	qsort(o, sb->nmembers, sizeof(*o), cmp_u64);
-	for (uint32_t i = 0; i < sb->nmembers; i++)
+	for (uint32_t i = 0; i < sb->nmembers && k < MAX_LABEL_OFFSETS; i++)
 		if (k == 0 || o[k - 1] != o[i])
 			o[k++] = o[i];
 	*n = k;
