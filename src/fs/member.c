@@ -307,6 +307,11 @@ static int refuse(struct dm_table *t, unsigned r, const struct dfs_super *sb,
 	dfs_uuid_text(sb->uuid, uuid);
 	if (f->what == FOUND_SUPER) {
 		dfs_uuid_text(f->sb_uuid, other);
+		if (memcmp(f->sb_uuid, sb->uuid, 16) == 0 && k == 0)
+			return daxfs_err(-EINVAL, "%s holds the superblock of filesystem %s but not the "
+					 "label of member 0 (expected at byte %llu of it): was it "
+					 "overwritten?", dm.path, uuid,
+					 (unsigned long long)(dm.offset + m[0].label_offset) << 9);
 		if (memcmp(f->sb_uuid, sb->uuid, 16) == 0)
 			return daxfs_err(-EINVAL, "%s holds member 0 (the superblock) of filesystem %s, "
 					 "expected member %u; %s", dm.path, uuid, k, hint);

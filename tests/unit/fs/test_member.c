@@ -308,6 +308,29 @@ static int test_check_table_refuses_a_swap_and_accepts_error_targets(void)
 	return T_PASS;
 }
 
+static int test_damaged_label_is_refused_naming_it(void)
+{
+	const char *f[3];
+	struct mapped_device *md;
+	struct dfs *fs = NULL;
+	uint8_t sector[512] = { 0 };
+
+	three(f);
+	md = t_md_text(linear(f, 3, 16 * MB));
+	struct dfs_mkfs_opts o = { .uuid = uuid };
+	CHECK_EQ(dfs_mkfs(md, &o), 0);
+	struct dfs **m = t_mount(md);
+	CHECK(m);
+	uint64_t label = (*m)->members[0].label_sector;
+	CHECK_EQ(dfs_unmount(m), 0);
+	CHECK_EQ(dm_submit_bio(md, DAX_REQ_WRITE, DM_BIO_FUA, label << 9, sector, 512), 0);
+	CHECK_EQ(dfs_mount(md, NULL, &fs), -EINVAL);
+	CHECK_MSG_EQ(t_fmt("mount fs: %s holds the superblock of filesystem " UUID_TEXT " but not the "
+			   "label of member 0 (expected at byte %llu of it): was it overwritten?", f[0],
+			   (unsigned long long)label << 9));
+	return T_PASS;
+}
+
 static int test_format_1_image_is_refused_at_mount(void)
 {
 	struct mapped_device *md = t_md_file("pmem", 16 * MB);
@@ -403,6 +426,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_short_first_target_gets_a_smaller_journal),
 	T_CASE(test_first_target_inside_the_fixed_metadata_is_refused),
 	T_CASE(test_check_table_refuses_a_swap_and_accepts_error_targets),
+	T_CASE(test_damaged_label_is_refused_naming_it),
 	T_CASE(test_format_1_image_is_refused_at_mount),
 	T_CASE(test_members_order_finds_a_shuffle),
 	T_CASE(test_probe_tells_superblock_label_and_nothing),
