@@ -158,24 +158,25 @@ class Daxfs:
     def allow_stderr(self, pattern):
         self.allowed.append(re.compile(pattern))
 
-    def start(self, *opts, source=None):
-        """Starts `daxfs-fuse -f` and returns the Popen (not waiting)."""
+    def start(self, *opts, source=None, cwd=None):
+        """Starts `daxfs-fuse -f` (in directory cwd, if given) and returns the
+        Popen (not waiting)."""
         cmd = [need("daxfs-fuse"), *self.daemon_flags, source or self.source, str(self.mnt)]
         for o in opts:
             cmd += ["-o", o]
         self.mounts += 1
         self.stderr_path = self.tmp / f"daxfs-fuse.{self.mounts}.stderr"
         with open(self.stderr_path, "w") as err:
-            return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+            return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
 
     def stderr(self):
         return self.stderr_path.read_text() if self.stderr_path else ""
 
-    def mount(self, *opts):
-        """Mounts and waits until the mount is there; fails at once if the
-        daemon dies first."""
+    def mount(self, *opts, source=None, cwd=None):
+        """Mounts (SOURCE and directory as start takes them) and waits until
+        the mount is there; fails at once if the daemon dies first."""
         assert self.proc is None, "already mounted"
-        proc = self.start(*opts)
+        proc = self.start(*opts, source=source, cwd=cwd)
         self.proc = proc
 
         def up():

@@ -65,12 +65,12 @@ def test_bad_table_is_refused_at_load(fs, text, reason):
 
 # Tables that parse and load but cannot hold the filesystem: refused at resume.
 REFUSED_AT_RESUME = [
-    # same layout, so the fingerprint matches: the superblock check refuses it
+    # same layout, so the fingerprint matches: the member labels refuse it
     ("members-swapped", f"0 {HALF} linear {{1}} 0\n{HALF} {HALF} linear {{0}} 0\n",
-     None, "another order"),
+     None, "pmem1 holds member 1 of filesystem "),
     ("too-short-file", f"0 {HALF} linear {{0}} 0\n{HALF} {HALF} linear {{2}} 0\n",
-     SIZE // 2, "too small for target"),
-    ("other-layout", f"0 {2 * HALF} linear {{2}} 0\n", 2 * SIZE, "layout"),
+     SIZE // 2, "spare is 8388608 bytes, too small for member 1 of filesystem "),
+    ("other-layout", f"0 {2 * HALF} linear {{2}} 0\n", 2 * SIZE, "spare is not member 0 of "),
 ]
 
 

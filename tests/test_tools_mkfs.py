@@ -62,11 +62,12 @@ def test_mkfs_without_uuid_picks_a_random_one_each_time(files):
 
 
 def test_mkfs_refuses_an_existing_daxfs_without_force(files):
-    _, _, source = files
-    assert run("mkfs.daxfs", "-s", "64M", source).returncode == 0
+    a, _, source = files
+    assert run("mkfs.daxfs", "-s", "64M", "-U", UUID, "-L", "old", source).returncode == 0
     r = run("mkfs.daxfs", source)
     assert r.returncode == 1
-    assert "already holds a daxfs filesystem; use -f to overwrite it" in r.stderr
+    assert r.stderr == (f"mkfs.daxfs: {a} holds a daxfs (format 2, uuid {UUID}, label 'old'); "
+                        "use -f to overwrite it\n")
     assert r.stdout == ""
 
 
@@ -89,14 +90,24 @@ def test_mkfs_on_a_table_file(tmp_path):
     assert summary(r.stdout)["size"] == f"{SIZE} bytes ({SIZE // 512} sectors)"
 
 
-def test_mkfs_leaves_an_existing_file_its_size(tmp_path):
+def test_mkfs_grows_a_smaller_existing_file_to_size(tmp_path):
     a, b = tmp_path / "pmem0", tmp_path / "pmem1"
     with open(a, "wb") as f:
         f.truncate(SIZE // 2)
     r = run("mkfs.daxfs", "-s", "64M", f"{a},{b}")
     assert r.returncode == 0, r.stderr
-    assert os.stat(a).st_size == SIZE // 2
+    assert os.stat(a).st_size == SIZE
     assert os.stat(b).st_size == SIZE
+    assert summary(r.stdout)["size"] == f"{2 * SIZE} bytes ({2 * SIZE // 512} sectors)"
+
+
+def test_mkfs_leaves_a_larger_existing_file_its_size(tmp_path):
+    a = tmp_path / "pmem0"
+    with open(a, "wb") as f:
+        f.truncate(2 * SIZE)
+    r = run("mkfs.daxfs", "-s", "64M", a)
+    assert r.returncode == 0, r.stderr
+    assert os.stat(a).st_size == 2 * SIZE
 
 
 def test_mkfs_missing_file_without_size_names_it(files):
@@ -123,6 +134,8 @@ def test_mkfs_refuses_a_device_too_small_for_a_filesystem(tmp_path):
     r = run("mkfs.daxfs", "-s", "4K", pmem)
     assert r.returncode == 1
     assert "cannot make a daxfs on" in r.stderr
+    assert not pmem.exists(), "a failed mkfs removes the file it created"
+
 
 
 @pytest.mark.parametrize("args,message", [
@@ -156,7 +169,8 @@ def test_mkfs_label_of_63_bytes_is_accepted(files):
 def test_mkfs_help_lists_options():
     r = run("mkfs.daxfs", "--help")
     assert r.returncode == 0
-    assert r.stdout.startswith("usage: mkfs.daxfs [-f] [-L label] [-U uuid] [-s SIZE] SOURCE")
+    assert r.stdout.startswith("usage: mkfs.daxfs [-f] [-n] [-L label] [-U uuid] [-s SIZE] "
+                               "SOURCE")
 
 
 def test_mkfs_version():

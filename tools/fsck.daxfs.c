@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daxfs/err.h"
@@ -60,6 +61,58 @@ static void report(void *ctx, const char *problem, bool repaired)
 	printf("%s%s\n", problem, repaired ? " (repaired)" : "");
 }
 
+/*
+ * When the table holds the filesystem's members in another order (or some not
+ * at all), says where each one is, and for a list of whole files the list
+ * in the filesystem's order. Nothing is changed: -y never reorders.
+ */
+static void show_order(struct mapped_device *md, const char *source)
+{
+	struct dm_table *t = dm_md_get_live_table(md);
+	struct dfs_member_place *p = NULL;
+	unsigned n = 0, misplaced = 0;
+	bool whole_files;
+
+	if (!t || dfs_members_order(t, &p, &n)) {
+		dm_table_put(&t);
+		return;
+	}
+	for (unsigned k = 0; k < n; k++)
+		misplaced += !p[k].in_place;
+	whole_files = strchr(source, ',') != NULL;
+	if (misplaced) {
+		fprintf(stderr, "%s: the filesystem's members are, in the order it was made with:\n",
+			progname);
+		for (unsigned k = 0; k < n; k++) {
+			struct dm_member m;
+
+			if (p[k].found < 0 || dm_table_get_member(t, (unsigned)p[k].found, &m)) {
+				fprintf(stderr, "  member %u (target %u, stripe %u): on no file of %s\n",
+					k, p[k].target, p[k].stripe, source);
+				whole_files = false;
+				continue;
+			}
+			fprintf(stderr, "  member %u (target %u, stripe %u): %s from sector %llu\n", k,
+				p[k].target, p[k].stripe, m.path, (unsigned long long)p[k].offset);
+			whole_files &= m.nstripes == 1 && p[k].offset == 0 && m.offset == 0 &&
+				       m.length << 9 == m.device_size;
+		}
+		if (whole_files) {
+			fprintf(stderr, "%s: as a list of files in that order: ", progname);
+			for (unsigned k = 0; k < n; k++) {
+				struct dm_member m;
+
+				dm_table_get_member(t, (unsigned)p[k].found, &m);
+				fprintf(stderr, "%s%s", k ? "," : "", m.path);
+			}
+			fputc('\n', stderr);
+		}
+		fprintf(stderr, "%s: nothing was checked or changed\n", progname);
+	}
+	free(p);
+	dm_table_put(&t);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -101,15 +154,17 @@ int main(int argc, char **argv)
 		return usage_error("%s", argc - optind < 1 ? "missing SOURCE" : "too many arguments");
 	source = argv[optind];
 
-	if (source_open(progname, source, &md))
+	if (source_open(progname, source, mode == DFS_FSCK_REPAIR ? DAX_OPEN_EXCL : 0, &md))
 		return FSCK_ERROR;
 	ret = dfs_fsck(md, mode, report, NULL, &res);
-	dm_md_destroy(&md);
 	if (ret < 0) {
 		msg = daxfs_errormsg();
 		fprintf(stderr, "%s: %s: %s\n", progname, source, msg[0] ? msg : strerror(-ret));
+		show_order(md, source);
+		dm_md_destroy(&md);
 		return FSCK_ERROR;
 	}
+	dm_md_destroy(&md);
 	if (res.problems == 0) {
 		printf("%s: clean\n", source);
 		return FSCK_OK;

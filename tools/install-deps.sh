@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages daxfs-fuse needs to build, run and test.
 set -euo pipefail
-pkgs=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3 libpmem-dev libisal-dev
+pkgs=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3 libpmem-dev libisal-dev libblkid-dev
       python3 python3-pytest python3-pytest-timeout clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "daxfs/err.h"
 #include "daxfs/fs.h"
+#include "probe.h"
 #include "source.h"
 
 #ifndef DAXFS_VERSION
@@ -24,20 +25,22 @@ static const char *progname = "mkfs.daxfs";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s [-f] [-L label] [-U uuid] [-s SIZE] SOURCE\n"
+		"usage: %s [-f] [-n] [-L label] [-U uuid] [-s SIZE] SOURCE\n"
 		"\n"
 		"Creates an empty daxfs filesystem on SOURCE: a table file, or a comma-separated\n"
 		"list of pmem files concatenated with one linear target each.\n"
 		"\n"
-		"  -f        overwrite an existing daxfs filesystem\n"
+		"  -f        overwrite what the members hold: a daxfs, another filesystem or\n"
+		"            partition table, or any data (busy devices are refused anyway)\n"
+		"  -n        show what would be made, write nothing\n"
 		"  -L label  volume label, at most %d bytes (default: none)\n"
 		"  -U uuid   filesystem uuid (default: random)\n"
-		"  -s SIZE   create missing pmem files as sparse files of SIZE bytes\n"
-		"            (suffixes K, M, G, T; a multiple of 4096)\n"
+		"  -s SIZE   create missing pmem files as sparse files of SIZE bytes and grow\n"
+		"            smaller ones to it (suffixes K, M, G, T; a multiple of 4096)\n"
 		"  -h, --help     show this help\n"
 		"  -V, --version  show the version\n"
 		"\n"
-		"Exit status: 0 created, 1 failed, 2 usage error.\n",
+		"Exit status: 0 created (or would be, with -n), 1 failed, 2 usage error.\n",
 		progname, LABEL_MAX);
 }
 
@@ -75,7 +78,8 @@ static int random_uuid(uint8_t uuid[16])
 
 /* Mounts the new filesystem read-only: proves it is usable and gives the real
  * block count rather than an estimate. */
-static int print_summary(struct mapped_device *md, const uint8_t uuid[16], const char *label)
+static int print_summary(struct mapped_device *md, const uint8_t uuid[16], const char *label,
+			 unsigned members)
 {
 	struct dfs_mount_opts opts = { .rdonly = true, .dax = DFS_DAX_INODE };
 	struct statvfs sv;
@@ -109,7 +113,24 @@ static int print_summary(struct mapped_device *md, const uint8_t uuid[16], const
 	printf("blocks: %llu of %lu bytes\n", (unsigned long long)sv.f_blocks, sv.f_frsize);
 	printf("uuid: %s\n", uuid_text);
 	printf("label: %s\n", label ? label : "");
+	printf("members: %u\n", members);
 	return 0;
+}
+
+/* The summary of -n: what dfs_mkfs would make (or, with files still to be
+ * made, what their sizes give). */
+static void print_plan(uint64_t bytes, uint64_t blocks, const uint8_t uuid[16], const char *label,
+		       unsigned members)
+{
+	char uuid_text[37];
+
+	cli_format_uuid(uuid, uuid_text);
+	printf("size: %" PRIu64 " bytes (%" PRIu64 " sectors)\n", bytes, bytes / DAX_SECTOR_SIZE);
+	printf("blocks: %" PRIu64 " of 4096 bytes\n", blocks);
+	printf("uuid: %s\n", uuid_text);
+	printf("label: %s\n", label ? label : "");
+	printf("members: %u\n", members);
+	printf("nothing written (-n)\n");
 }
 
 /* A filesystem needs every sector to keep what is written to it: zero drops
@@ -136,6 +157,59 @@ static int check_table_usable(struct mapped_device *md, const char *source)
 	return ret;
 }
 
+/* Without -f, every member must hold nothing worth keeping (probe.c). */
+static int probe_members(struct mapped_device *md)
+{
+	struct dm_table *t = dm_md_get_live_table(md);
+	int ret = 0;
+
+	for (unsigned i = 0; t && !ret && i < dm_table_num_members(t); i++)
+		ret = probe_member(progname, t, i);
+	dm_table_put(&t);
+	return ret;
+}
+
+/* -n with files still to create or grow: each file that exists is probed on
+ * its own, and the sizes give the layout (a list is linear targets of whole
+ * pages). The checks that need the whole table wait for the real run. */
+static int plan_from_files(const char *source, uint64_t size, const struct source_files *sf,
+			   const struct dfs_mkfs_opts *opts)
+{
+	char *copy = strdup(source), *p, *save = NULL;
+	uint64_t bytes = 0;
+	unsigned n = 0;
+	int ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (p = strtok_r(copy, ",", &save); p && !ret; p = strtok_r(NULL, ",", &save), n++) {
+		struct mapped_device *md = NULL;
+		struct dm_table *t;
+		bool planned = false;
+
+		for (size_t i = 0; i < sf->ncreated && !planned; i++)
+			planned = strcmp(sf->created[i], p) == 0;
+		if (planned) {
+			bytes += size;
+			continue;
+		}
+		for (size_t i = 0; i < sf->ngrown && !planned; i++)
+			planned = strcmp(sf->grown[i].path, p) == 0;
+		if ((ret = source_open(progname, p, DAX_OPEN_EXCL, &md)))
+			break;
+		if (!opts->force)
+			ret = probe_members(md);
+		t = dm_md_get_live_table(md);
+		bytes += planned ? size : (t ? dm_table_size(t) << 9 : 0);
+		dm_table_put(&t);
+		dm_md_destroy(&md);
+	}
+	free(copy);
+	if (!ret)
+		print_plan(bytes, bytes / 4096, opts->uuid, opts->label, n);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -148,14 +222,19 @@ int main(int argc, char **argv)
 	const char *source, *label = NULL;
 	uint64_t size = 0;
 	uint8_t uuid[16];
-	bool have_uuid = false, have_size = false;
+	struct source_files sf = { 0 };
+	struct dfs_mkfs_result res = { 0 };
+	bool have_uuid = false, have_size = false, dry = false;
 	int c, ret;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":fL:U:s:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":fnL:U:s:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			opts.force = true;
+			break;
+		case 'n':
+			dry = true;
 			break;
 		case 'L':
 			if (strlen(optarg) > LABEL_MAX)
@@ -196,13 +275,21 @@ int main(int argc, char **argv)
 	}
 	opts.uuid = uuid;
 	opts.label = label;
+	opts.dry_run = dry;
+	opts.result = &res;
 
-	if (have_size && source_create_files(progname, source, size))
-		return CLI_EXIT_FAIL;
-	if (source_open(progname, source, &md))
-		return CLI_EXIT_FAIL;
-
+	if (have_size && (ret = source_prepare(progname, source, size, dry, &sf)))
+		goto out;
+	if (dry && (sf.ncreated || sf.ngrown)) {
+		ret = plan_from_files(source, size, &sf, &opts);
+		goto out;
+	}
+	/* block devices exclusively: a mounted or otherwise busy one is refused */
+	if ((ret = source_open(progname, source, DAX_OPEN_EXCL, &md)))
+		goto out;
 	ret = check_table_usable(md, source);
+	if (!ret && !opts.force)
+		ret = probe_members(md);
 	if (ret)
 		goto out;
 	ret = dfs_mkfs(md, &opts);
@@ -212,10 +299,19 @@ int main(int argc, char **argv)
 	} else if (ret) {
 		fprintf(stderr, "%s: cannot make a daxfs on %s: %s\n", progname, source,
 			failure_text(ret));
+	} else if (dry) {
+		struct dm_table *t = dm_md_get_live_table(md);
+
+		print_plan(t ? dm_table_size(t) << 9 : 0, res.total_blocks, uuid, label, res.nmembers);
+		dm_table_put(&t);
 	} else {
-		ret = print_summary(md, uuid, label);
+		ret = print_summary(md, uuid, label, res.nmembers);
 	}
 out:
 	dm_md_destroy(&md);
+	/* a failed mkfs leaves the files as it found them */
+	if (ret && !dry)
+		source_undo(&sf);
+	source_files_free(&sf);
 	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

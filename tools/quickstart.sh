@@ -17,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 pmem_dir=${DAXFS_PMEM_DIR:-$root/pmem}
+# absolute, as daxfs-fuse records SOURCE (from the physical working directory)
+[[ $pmem_dir = /* ]] || pmem_dir=$(pwd -P)/$pmem_dir
 pmem_size=${DAXFS_PMEM_SIZE:-1G}
 mnt=${DAXFS_MNT:-/mnt/daxfs}
 build=${DAXFS_BUILD:-$root/build}

@@ -52,6 +52,10 @@ struct dax_operations {
 
 enum dax_open_flags {
 	DAX_OPEN_RDONLY = 1u << 0,
+	/* a block device is opened O_EXCL: one that is mounted or held by
+	 * another exclusive opener (a filesystem, dm, md, mkfs) is refused with
+	 * -EBUSY, naming what holds it. No effect on files and /dev/dax. */
+	DAX_OPEN_EXCL = 1u << 1,
 };
 
 /*

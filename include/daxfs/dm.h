@@ -76,17 +76,79 @@ char *dm_table_status_text(const struct dm_table *t);
 /* Layout fingerprint: the target count and each target's length, hashed. */
 uint64_t dm_table_layout_fingerprint(const struct dm_table *t);
 
+/* ---- member ranges --------------------------------------------------------- */
+
+/*
+ * A member range is one area of an underlying device that a target maps data
+ * to: a linear target has one, a striped target one per stripe. A target that
+ * maps no data (error, zero: a type without map_sector) has none, even when
+ * it names a device. Members are numbered from 0 in table order, target by
+ * target and stripe by stripe. This is how a layer above reads what a table
+ * (LIVE, INACTIVE, or not loaded at all) puts where, without parsing table
+ * text or touching a device itself.
+ */
+struct dm_member {
+	unsigned index;
+	unsigned target;              /* target index */
+	unsigned stripe;              /* 0 for a target with one member */
+	unsigned nstripes;            /* members of its target */
+	const char *type;             /* "linear", "striped" */
+	const char *path;             /* the device, as the table records it */
+	uint64_t offset, length;      /* sectors: the area on the device */
+	uint64_t device_size;         /* bytes of the device (usable: whole pages if mapped) */
+	uint64_t target_begin, target_len;   /* sectors on the mapped device */
+	uint64_t chunk;               /* sectors a stripe holds in turn; 0 with one member */
+	/* the lowest and highest mapped-device sectors the member serves */
+	uint64_t first_sector, last_sector;
+};
+/* Strings in *out live as long as the table. -ERANGE past the last member. */
+unsigned dm_table_num_members(const struct dm_table *t);
+int dm_table_get_member(const struct dm_table *t, unsigned index, struct dm_member *out);
+/* The members of target index: *first and *count (0 for error, zero). */
+int dm_table_target_members(const struct dm_table *t, unsigned target, unsigned *first,
+			    unsigned *count);
+/*
+ * Which member serves mapped-device sector: its index, the sector's offset
+ * into the member's area (sectors), and how many sectors from there on it
+ * serves without a break (to the target or chunk end). -ENOENT (with a
+ * message) for a sector of a target without members, -ERANGE past the end.
+ */
+int dm_table_map_member(const struct dm_table *t, uint64_t sector, unsigned *index,
+			uint64_t *offset, uint64_t *run);
+/* Reads len bytes at byte off of member index's area (off 0 is its first
+ * byte on the device). -ERANGE past the area; the device's error (-EINVAL
+ * past a device that shrank, -EIO for a bad sector) otherwise. */
+int dm_table_member_read(const struct dm_table *t, unsigned index, uint64_t off, void *buf,
+			 size_t len);
+/* Reads [pos, pos+len) bytes of the mapped device as t maps it, whichever
+ * slot t is in (the bio path of t alone: no suspend gate, no counters). */
+int dm_table_read(struct dm_table *t, uint64_t pos, void *buf, size_t len);
+
 /* ---- mapped devices ------------------------------------------------------ */
 
 int dm_md_create(const char *name, struct mapped_device **out);
 /*
  * Creates a mapped device named name (NULL: "daxfs") and makes a table live
- * from source: either a table file (a regular file with no NUL byte in its
- * first 4096 bytes), or a comma-separated list of pmem files/devices (a single
- * binary file is a list of one), concatenated in order as linear targets of
- * their size rounded down to whole pages. Errors name the file.
+ * from source: either a table file (a regular file whose first bytes, after
+ * blank space, are a '#' comment or a digit; anything wrong further on is an
+ * error of the table, never a reason to take it for a pmem file), or a
+ * comma-separated list of pmem files/devices (any other single file is a list
+ * of one), concatenated in order as linear targets of their size rounded down
+ * to whole pages, recorded by absolute path. Errors name the file.
  */
 int dm_md_open_source(const char *source, const char *name, struct mapped_device **out);
+/* 1 if source is a table file, 0 if it is a list of files (or one file),
+ * or a negative errno (a single name that does not exist: -ENOENT). */
+int dm_source_is_table(const char *source);
+/* The same into md, a device created by the caller (e.g. after
+ * dm_md_set_open_flags) that has no table yet. */
+int dm_md_load_source(struct mapped_device *md, const char *source);
+/* source with every file name made absolute (from the current directory,
+ * lexically), so that it means the same from any directory. *out malloc'd. */
+int dm_source_absolute(const char *source, char **out);
+/* How md opens the devices its tables name from now on: DAX_OPEN_* flags
+ * (DAX_OPEN_EXCL: block devices exclusively, as mkfs.ext4 does). */
+void dm_md_set_open_flags(struct mapped_device *md, unsigned flags);
 /* The table text source stands for (the file's table, or the linear targets
  * of the list), as dm_table_text prints it; *out is malloc'd. 0 or -errno. */
 int dm_source_table_text(const char *source, char **out);

@@ -243,9 +243,11 @@ uint64_t dfs_lease_deferred(struct dfs *fs);
 
 /* ---- live control (src/fs/control.c) ------------------------------------ */
 
-/* Whether the table t could hold this filesystem: the superblock's layout
- * fingerprint and its size, the checks of dfs_mount. Run before a staged
- * table is swapped in. 0 or -EINVAL with the reason. */
+/* Whether the table t could hold this filesystem: every member in its place
+ * (its label where mkfs wrote it, the geometry it was made with; an error or
+ * zero target may stand in for a target's members), the layout fingerprint,
+ * the size and the superblock at block 0, the checks of dfs_mount. Run
+ * before a staged table is swapped in. 0 or -EINVAL with the reason. */
 int dfs_check_table(struct dfs *fs, struct dm_table *t);
 /* The lockfs hooks (dm_md_set_lockfs): freeze commits everything and then
  * holds every change (transactions wait) until thaw; reads go on. */
@@ -259,12 +261,56 @@ int dfs_shutdown_error(struct dfs *fs);
  * kernel may cache pages of): a malloc'd array in *out. 0 or -ENOMEM. */
 int dfs_cached_files(struct dfs *fs, uint64_t **out, size_t *count);
 
+/* ---- members (src/fs/member.c) -------------------------------------------- */
+
+/* What the start of member index of table t holds, for mkfs.daxfs, which
+ * does not overwrite a daxfs without -f: a daxfs superblock (any format), a
+ * daxfs member label, or neither. 0 or the read's -errno. */
+enum dfs_probe_kind {
+	DFS_PROBE_NONE = 0,
+	DFS_PROBE_SUPER = 1,       /* member 0 of a daxfs (uuid, label, version) */
+	DFS_PROBE_MEMBER = 2,      /* member `member` of `nmembers` of a daxfs */
+};
+struct dfs_probe {
+	enum dfs_probe_kind kind;
+	uint8_t uuid[16];           /* the filesystem's */
+	char label[64];
+	unsigned member, nmembers;
+	unsigned major, minor;
+};
+int dfs_probe_member(struct dm_table *t, unsigned index, struct dfs_probe *out);
+
+/* Where each member of the filesystem found on t's members is, for fsck to
+ * show the order the filesystem was made in when t has them in another. */
+struct dfs_member_place {
+	int found;                  /* index of t's member holding it, -1: none */
+	bool in_place;              /* where t puts this member */
+	unsigned target, stripe;    /* where the filesystem was made with it */
+	uint64_t offset;            /* sectors: its area's start on its device */
+};
+/* *out malloc'd with *count entries (the filesystem's members). -ENOENT when
+ * no member of t holds a daxfs superblock; -EIO when its member table cannot
+ * be read. */
+int dfs_members_order(struct dm_table *t, struct dfs_member_place **out, unsigned *count);
+
 /* ---- mkfs and fsck --------------------------------------------------------- */
+/* The layout mkfs chose (or would choose). */
+struct dfs_mkfs_result {
+	uint64_t total_blocks, journal_blocks, data_start;
+	unsigned nmembers;
+};
 struct dfs_mkfs_opts {
 	const char *label;          /* up to 63 bytes, or NULL */
 	const uint8_t *uuid;        /* 16 bytes, or NULL for a random one */
 	bool force;                 /* overwrite an existing daxfs */
+	bool dry_run;               /* every check and the layout, nothing written */
+	struct dfs_mkfs_result *result;    /* filled in when not NULL */
 };
+/* Makes an empty filesystem on md's live table: superblocks, journal, group
+ * descriptors, the member table and a label in every member (a target that
+ * maps no device gets none; at least one must map a device). -EEXIST for a
+ * daxfs already there without force; -EINVAL for a table too small, or one
+ * whose members cannot all hold a label past the fixed metadata. */
 int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts);
 
 enum dfs_fsck_mode {

@@ -128,7 +128,7 @@ int dax_device_open(const char *path, unsigned flags, struct dax_device **out)
 	*out = NULL;
 	if (!path || !*path)
 		return daxfs_err(-EINVAL, "dax_device_open: empty device path");
-	if (flags & ~(unsigned)DAX_OPEN_RDONLY)
+	if (flags & ~(unsigned)(DAX_OPEN_RDONLY | DAX_OPEN_EXCL))
 		return daxfs_err(-EINVAL, "%s: unknown open flags %#x", path, flags);
 
 	dev = calloc(1, sizeof(*dev));
@@ -156,12 +156,22 @@ int dax_device_open(const char *path, unsigned flags, struct dax_device **out)
 		goto fail;
 	}
 
+	/* O_EXCL means "claim it" for a block device only (and "create" for
+	 * anything else), so it is asked for when the path names one */
+	bool excl = (flags & DAX_OPEN_EXCL) && stat(path, &st) == 0 && S_ISBLK(st.st_mode);
+
 	/* O_NONBLOCK so that a FIFO named by mistake cannot hang the open */
-	dev->fd = open(path, (dax_rdonly(dev) ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
+	dev->fd = open(path, (dax_rdonly(dev) ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK |
+		       (excl ? O_EXCL : 0));
 	if (dev->fd < 0) {
 		int err = errno;
 
-		if (err == EISDIR)
+		if (err == EBUSY && excl) {
+			char why[4200];
+
+			dax_holder_describe(st.st_rdev, why, sizeof(why));
+			ret = daxfs_err(-EBUSY, "%s: in use: %s", path, why);
+		} else if (err == EISDIR)
 			ret = daxfs_err(-EISDIR, "%s: is a directory, not a file or device", path);
 		else
 			ret = daxfs_err(-err, "%s: cannot open: %s", path, strerror(err));

@@ -71,6 +71,10 @@ struct dax_device {
 	struct dax_stats_atomic stats;
 };
 
+/* What holds a busy block device, for the message of a refused exclusive
+ * open (holder.c): "mounted at /mnt (ext4)", "held by dm-0", ... */
+void dax_holder_describe(dev_t rdev, char *buf, size_t size);
+
 /* The ops of the libpmem-mapped backend (pmem.c). */
 extern const struct dax_operations pmem_dax_ops;
 

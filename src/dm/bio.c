@@ -101,6 +101,32 @@ int dm_submit_bio(struct mapped_device *md, enum dax_req_op op, unsigned flags,
 	return r;
 }
 
+struct read_walk {
+	char *buf;
+	uint64_t start;
+};
+
+static int read_slice(struct dm_target *ti, uint64_t pos, uint64_t n, void *data)
+{
+	struct read_walk *w = data;
+	struct dm_bio bio = {
+		.op = DAX_REQ_READ,
+		.pos = pos,
+		.buf = w->buf + (pos - w->start),
+		.len = (size_t)n,
+	};
+
+	return ti->type->map_bio(ti, &bio);
+}
+
+int dm_table_read(struct dm_table *t, uint64_t pos, void *buf, size_t len)
+{
+	struct read_walk w = { .buf = buf, .start = pos };
+	int r = check_range(t, pos, len);
+
+	return r ? r : for_each_slice(t, pos, len, read_slice, &w);
+}
+
 int dm_flush(struct mapped_device *md)
 {
 	struct dm_table *t;

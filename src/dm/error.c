@@ -40,7 +40,8 @@ static int io_err_ctr(struct dm_target *ti, unsigned argc, char **argv)
 		if (!ec->argv)
 			goto nomem;
 		for (unsigned i = 0; i < argc; i++) {
-			ec->argv[i] = strdup(argv[i]);
+			/* "<dev> <offset>": the device is recorded as every path is */
+			ec->argv[i] = argc == 2 && i == 0 ? dm_absolute_path(argv[i]) : strdup(argv[i]);
 			if (!ec->argv[i])
 				goto nomem;
 			ec->argc = i + 1;

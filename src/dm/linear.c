@@ -38,7 +38,7 @@ static int linear_ctr(struct dm_target *ti, unsigned argc, char **argv)
 		ti->error = "Device lookup failed";
 		goto bad;
 	}
-	lc->path = strdup(argv[0]);
+	lc->path = dm_absolute_path(argv[0]);
 	if (!lc->path) {
 		ti->error = "Cannot allocate linear context";
 		free(lc);

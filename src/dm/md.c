@@ -90,7 +90,7 @@ int dm_md_cache_get(struct mapped_device *md, const char *path, struct dax_devic
 		goto out;
 	}
 	md->devs = devs;
-	r = dax_device_open(path, 0, &dev);
+	r = dax_device_open(path, md->open_flags, &dev);
 	if (r) {
 		if (!strstr(daxfs_errormsg(), path))
 			daxfs_err_prefix(r, "%s", path);
@@ -101,6 +101,13 @@ int dm_md_cache_get(struct mapped_device *md, const char *path, struct dax_devic
 out:
 	pthread_mutex_unlock(&md->dev_lock);
 	return r;
+}
+
+void dm_md_set_open_flags(struct mapped_device *md, unsigned flags)
+{
+	pthread_mutex_lock(&md->dev_lock);
+	md->open_flags = flags;
+	pthread_mutex_unlock(&md->dev_lock);
 }
 
 unsigned dm_md_num_devices(struct mapped_device *md)
@@ -184,6 +191,11 @@ int dm_md_load(struct mapped_device *md, struct dm_table *t)
 	if (t->supports_dax && !t->aligned) {
 		r = daxfs_err(-EINVAL, "%s: a DAX table must be page-aligned: %s", md->name,
 			      t->unaligned_reason);
+		goto out;
+	}
+	r = dm_table_check_overlap(t);
+	if (r) {
+		daxfs_err_prefix(r, "%s", md->name);
 		goto out;
 	}
 	if (md->type == DM_TYPE_NONE) {

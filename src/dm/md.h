@@ -50,8 +50,10 @@ struct mapped_device {
 	atomic_uint_fast64_t event_nr;
 	atomic_uint open_count;
 
-	/* the device cache: one dax_device per underlying file */
+	/* the device cache: one dax_device per underlying file, opened with
+	 * open_flags (DAX_OPEN_*) */
 	pthread_mutex_t dev_lock;
+	unsigned open_flags;                /* protected by dev_lock */
 	unsigned num_devs;
 	struct dax_device **devs;           /* protected by dev_lock */
 };

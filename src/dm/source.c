@@ -12,8 +12,14 @@
 /* How many leading bytes decide between a table file and a pmem file. */
 #define SNIFF_BYTES 4096
 
-/* 1 if path is a regular file whose first bytes are text, 0 if not, or a
- * negative errno. */
+/*
+ * 1 if path is a regular file that starts as a table does, 0 if not, or a
+ * negative errno. A table starts (after blank space) with a '#' comment or
+ * the digits of a start sector; a pmem file starts with zeroes, a daxfs
+ * superblock or member label (binary magic), or data. Whatever comes later
+ * does not matter: a table file with a NUL byte further on is a broken table
+ * (dm_table_parse_file says so), never a pmem file to format.
+ */
 static int is_table_file(const char *path)
 {
 	char buf[SNIFF_BYTES];
@@ -42,16 +48,25 @@ static int is_table_file(const char *path)
 		got += (size_t)n;
 	}
 	close(fd);
-	if (r == 1 && memchr(buf, '\0', got))
-		r = 0;
-	return r;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < got; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')
+			continue;
+		return c == '#' || (c >= '0' && c <= '9');
+	}
+	return got > 0;     /* blank text: a table without targets */
 }
 
-/* "a,b,c": one linear target per file, each its size rounded down to pages. */
+/* "a,b,c": one linear target per file, each its size rounded down to
+ * pages, recorded by absolute path. */
 static int list_table(struct mapped_device *md, const char *source, struct dm_table **out)
 {
 	struct dm_buf b = { 0 };
 	struct dax_device **seen = NULL;
+	char **names = NULL;
 	unsigned nseen = 0;
 	uint64_t start = 0;
 	char *list = strdup(source), *path, *save = NULL;
@@ -66,34 +81,51 @@ static int list_table(struct mapped_device *md, const char *source, struct dm_ta
 	}
 	for (path = strtok_r(list, ",", &save); path; path = strtok_r(NULL, ",", &save)) {
 		struct dax_device *dev, **s;
+		char **n;
 		uint64_t sectors;
 
 		r = dm_md_cache_get(md, path, &dev);
 		if (r)
 			goto out;
 		for (unsigned i = 0; i < nseen; i++) {
-			if (seen[i] == dev) {
+			if (seen[i] != dev)
+				continue;
+			if (strcmp(names[i], path) == 0)
 				r = daxfs_err(-EINVAL, "%s: listed twice in %s", path, source);
-				goto out;
-			}
+			else
+				r = daxfs_err(-EINVAL, "%s: the same file as %s, listed twice in %s",
+					      path, names[i], source);
+			goto out;
 		}
 		s = realloc(seen, (nseen + 1) * sizeof(*s));
-		if (!s) {
+		if (s)
+			seen = s;
+		n = realloc(names, (nseen + 1) * sizeof(*n));
+		if (n)
+			names = n;
+		if (!s || !n) {
 			r = daxfs_err(-ENOMEM, "out of memory");
 			goto out;
 		}
-		seen = s;
-		seen[nseen++] = dev;
+		seen[nseen] = dev;
+		names[nseen++] = path;
 		sectors = dax_device_size(dev) / DAX_PAGE_SIZE * DAX_PAGE_SECTORS;
 		if (!sectors) {
 			r = daxfs_err(-EINVAL, "%s: smaller than one page (%llu bytes)", path,
 				      (unsigned long long)dax_device_size(dev));
 			goto out;
 		}
+		char *abs = dm_absolute_path(path);
+
+		if (!abs) {
+			r = daxfs_err(-ENOMEM, "out of memory");
+			goto out;
+		}
 		dm_emit(&b, "%llu %llu linear ", (unsigned long long)start,
 			(unsigned long long)sectors);
-		dm_emit_arg(&b, path);
+		dm_emit_arg(&b, abs);
 		dm_emit(&b, " 0\n");
+		free(abs);
 		start += sectors;
 	}
 	if (b.oom) {
@@ -103,6 +135,7 @@ static int list_table(struct mapped_device *md, const char *source, struct dm_ta
 	r = dm_table_parse(md, b.s, source, out);
 out:
 	free(seen);
+	free(names);
 	free(b.s);
 	free(list);
 	return r;
@@ -125,32 +158,77 @@ static int source_table(struct mapped_device *md, const char *source, struct dm_
 	return list_table(md, source, out);
 }
 
+int dm_source_is_table(const char *source)
+{
+	if (!source || !*source)
+		return daxfs_err(-EINVAL, "no source given");
+	return strchr(source, ',') ? 0 : is_table_file(source);
+}
+
+int dm_md_load_source(struct mapped_device *md, const char *source)
+{
+	struct dm_table *t;
+	int r;
+
+	r = source_table(md, source, &t);
+	if (r)
+		return r;
+	r = dm_md_load(md, t);
+	if (r) {
+		dm_table_put(&t);
+		return r;
+	}
+	return dm_md_resume(md, DM_SUSPEND_NOLOCKFS);
+}
+
 int dm_md_open_source(const char *source, const char *name, struct mapped_device **out)
 {
 	struct mapped_device *md;
-	struct dm_table *t;
 	int r;
 
 	*out = NULL;
 	r = dm_md_create(name ? name : "daxfs", &md);
 	if (r)
 		return r;
-	r = source_table(md, source, &t);
-	if (r)
-		goto bad;
-	r = dm_md_load(md, t);
+	r = dm_md_load_source(md, source);
 	if (r) {
-		dm_table_put(&t);
-		goto bad;
+		dm_md_destroy(&md);
+		return r;
 	}
-	r = dm_md_resume(md, DM_SUSPEND_NOLOCKFS);
-	if (r)
-		goto bad;
 	*out = md;
 	return 0;
-bad:
-	dm_md_destroy(&md);
-	return r;
+}
+
+int dm_source_absolute(const char *source, char **out)
+{
+	struct dm_buf b = { 0 };
+
+	*out = NULL;
+	if (!source || !*source)
+		return daxfs_err(-EINVAL, "no source given");
+	/* an empty name stays empty: opening the source says what is wrong */
+	for (const char *p = source; ; p++) {
+		size_t n = strcspn(p, ",");
+		char *name = strndup(p, n), *abs = name && n ? dm_absolute_path(name) : NULL;
+
+		if (!name || (n && !abs)) {
+			free(name);
+			free(b.s);
+			return daxfs_err(-ENOMEM, "out of memory");
+		}
+		dm_emit(&b, "%s%s", p == source ? "" : ",", n ? abs : "");
+		free(abs);
+		free(name);
+		p += n;
+		if (!*p)
+			break;
+	}
+	if (b.oom) {
+		free(b.s);
+		return daxfs_err(-ENOMEM, "out of memory");
+	}
+	*out = b.s;
+	return 0;
 }
 
 int dm_source_table_text(const char *source, char **out)

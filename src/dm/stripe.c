@@ -38,7 +38,7 @@ static int get_stripe(struct dm_target *ti, struct stripe_c *sc, unsigned i, cha
 	if (r)
 		return r;
 	sc->stripe[i].physical_start = start;
-	sc->stripe[i].path = strdup(argv[0]);
+	sc->stripe[i].path = dm_absolute_path(argv[0]);
 	return sc->stripe[i].path ? 0 : -ENOMEM;
 }
 

@@ -65,6 +65,26 @@ int dm_split_args(char *input, unsigned *argc, char ***argvp)
 	return 0;
 }
 
+char *dm_absolute_path(const char *path)
+{
+	char *cwd, *out = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	while (path[0] == '.' && path[1] == '/')
+		for (path += 2; *path == '/'; path++)
+			;
+	cwd = getcwd(NULL, 0);
+	if (!cwd)       /* a removed directory: the path works as given or not at all */
+		return strdup(path);
+	if (!*path)
+		return cwd;
+	if (asprintf(&out, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", path) < 0)
+		out = NULL;
+	free(cwd);
+	return out;
+}
+
 int dm_get_device(struct dm_target *ti, const char *path, struct dax_device **out)
 {
 	struct dm_table *t = ti->table;
@@ -259,7 +279,7 @@ static int table_complete(struct dm_table *t)
 		t->highs[i] = t->targets[i].begin + t->targets[i].len - 1;
 	t->size = t->highs[t->num_targets - 1] + 1;
 	classify(t);
-	return 0;
+	return dm_table_build_members(t);
 }
 
 int dm_table_parse(struct mapped_device *md, const char *text, const char *origin,
@@ -380,6 +400,7 @@ void dm_table_put(struct dm_table **tp)
 	for (unsigned i = 0; i < t->num_devs; i++)
 		dax_device_put(&t->devs[i]);
 	free(t->devs);
+	free(t->members);
 	free(t->targets);
 	free(t->highs);
 	free(t->origin);
@@ -413,9 +434,12 @@ static int check_range(struct dm_target *ti, struct dax_device *dev, const char 
 	if (start < dev_size && len <= dev_size - start)
 		return 0;
 	return daxfs_err(-EINVAL, "target %u (%s): %s too small for target: start=%llu, len=%llu, "
-			 "dev_size=%llu", ti->index, ti->type->name, path,
+			 "dev_size=%llu (sectors: it has %llu bytes, the target maps bytes %llu-%llu "
+			 "of it; was it truncated?)", ti->index, ti->type->name, path,
 			 (unsigned long long)start, (unsigned long long)len,
-			 (unsigned long long)dev_size);
+			 (unsigned long long)dev_size, (unsigned long long)dax_device_size(dev),
+			 (unsigned long long)start << DAX_SECTOR_SHIFT,
+			 (unsigned long long)((start + len) << DAX_SECTOR_SHIFT) - 1);
 }
 
 int dm_table_check_device_ranges(const struct dm_table *t)

@@ -9,6 +9,16 @@
 
 #define DM_REASON_MAX 512
 
+/* A member range (dm.h): one area of a device that a target maps data to. */
+struct dm_member_area {
+	struct dm_target *ti;
+	unsigned stripe;            /* its place in the target's iterate_devices */
+	struct dax_device *dev;     /* the table holds a reference */
+	const char *path;           /* owned by the target */
+	uint64_t start, len;        /* sectors on dev */
+	uint64_t md_first, md_last; /* lowest and highest mapped-device sector it serves */
+};
+
 /*
  * A table is immutable once parsed; it is shared by reference count between
  * the mapped device's slots and the readers that took a snapshot of it. It
@@ -27,6 +37,10 @@ struct dm_table {
 
 	unsigned num_devs;
 	struct dax_device **devs;   /* unique, one reference each */
+
+	/* every device area a target maps data to, in table order (member.c) */
+	unsigned num_members;
+	struct dm_member_area *members;
 
 	/* Part A 3: every target has direct_access, every device is DAX */
 	bool supports_dax;
@@ -59,6 +73,13 @@ struct dm_target *dm_table_find_target(const struct dm_table *t, uint64_t sector
  * uses must lie inside its device. -EINVAL with a message naming the target
  * and the device. */
 int dm_table_check_device_ranges(const struct dm_table *t);
+
+/* Lists the member ranges of a complete table (member.c). 0 or -ENOMEM. */
+int dm_table_build_members(struct dm_table *t);
+/* Refuses a table two of whose member ranges share a sector of one device
+ * (the device cache makes every path to one file the same device): -EINVAL
+ * naming both targets. The kernel does not check this. */
+int dm_table_check_overlap(const struct dm_table *t);
 
 /* The DAX chain over one table snapshot (dax.c). res, when non-NULL, records
  * each step. */

@@ -118,6 +118,9 @@ struct dm_target {
 	uint64_t max_io_len;
 	void *private;
 	const char *error;          /* set by a failing ctr */
+	/* its member ranges in the table's list (member.c): none for a type
+	 * without map_sector, which maps no data */
+	unsigned first_member, num_members;
 
 	/* counters for status: bio slices and DAX calls, and their errors */
 	atomic_uint_fast64_t ios, errors;
@@ -137,6 +140,12 @@ extern const struct target_type dm_zero_target;
  * records it in the table (the table holds a reference until it is freed).
  * Returns 0 or a negative errno (message in daxfs_errormsg()). */
 int dm_get_device(struct dm_target *ti, const char *path, struct dax_device **out);
+
+/* For constructors: a device path as the table records it, absolute (a
+ * relative one is taken from the current directory, lexically: symbolic links
+ * stay as named), so that the table means the same from any directory.
+ * malloc'd; NULL on ENOMEM. */
+char *dm_absolute_path(const char *path);
 
 /* Strict decimal parsing: digits only, no sign, no junk, no overflow (the
  * kernel's sscanf("%llu%c") == 1 and kstrtouint). 0 on success, -EINVAL. */

@@ -36,7 +36,8 @@ static uint64_t group_len(const struct dfs *fs, uint64_t g)
 	return (end > fs->sb.total_blocks ? fs->sb.total_blocks : end) - group_start(g);
 }
 
-/* Blocks of group g that are not available at all: group 0's fixed metadata. */
+/* Blocks at the start of group g that are not available at all: group 0's
+ * fixed metadata. */
 static uint64_t group_reserved(const struct dfs *fs, uint64_t g)
 {
 	return g == 0 ? fs->sb.data_start : 0;
@@ -87,7 +88,8 @@ int dfs_alloc_load(struct dfs *fs)
 		if (err)
 			return err;
 		if (fs->gds[g].bitmap_blk == 0 &&
-		    fs->gds[g].free != group_len(fs, g) - group_reserved(fs, g))
+		    fs->gds[g].free != group_len(fs, g) - group_reserved(fs, g) -
+				       dfs_label_blocks_in(fs, group_start(g), group_len(fs, g), NULL))
 			return daxfs_err(-EIO, "group %llu: uninitialised but free count is %u",
 					 (unsigned long long)g, fs->gds[g].free);
 		total_free += fs->gds[g].free;
@@ -122,26 +124,45 @@ static int bitmap_read(struct dfs *fs, uint64_t g, struct dfs_buf **out)
 	return 0;
 }
 
-/* The image of an uninitialised group's bitmap, as group_init will write it. */
-static void uninit_image(const struct dfs *fs, uint64_t g, uint8_t *map)
+/* What an uninitialised group's bitmap says before it has a bitmap block:
+ * group 0's fixed metadata, the member labels and the bits past the end in
+ * use; and the first free block, where its bitmap block goes. */
+static uint64_t reserved_image(const struct dfs *fs, uint64_t g, uint8_t *map)
 {
-	uint64_t res = group_reserved(fs, g), len = group_len(fs, g);
+	uint64_t res = group_reserved(fs, g), len = group_len(fs, g), home = res;
 
 	memset(map, 0, DFS_BLOCK_SIZE);
-	set_bits(map, 0, res + 1, true);        /* + the bitmap block itself */
+	set_bits(map, 0, res, true);
+	dfs_label_blocks_in(fs, group_start(g), len, map);
 	if (len < BPG)
 		set_bits(map, len, BPG - len, true);
+	while (home < len && bit(map, home))
+		home++;
+	return home;
+}
+
+/* The image of an uninitialised group's bitmap, as group_init will write
+ * it; returns where its bitmap block goes. */
+static uint64_t uninit_image(const struct dfs *fs, uint64_t g, uint8_t *map)
+{
+	uint64_t home = reserved_image(fs, g, map);
+
+	if (home < group_len(fs, g))
+		set_bits(map, home, 1, true);
+	return home;
 }
 
 static int group_init(struct dfs *fs, uint64_t g, struct dfs_buf **out)
 {
 	struct dfs_buf *b;
-	uint64_t blk = group_start(g) + group_reserved(fs, g);
-	int err = dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b);
+	uint8_t map[DFS_BLOCK_SIZE];
+	uint64_t home = uninit_image(fs, g, map), blk = group_start(g) + home;
+	int err = home < group_len(fs, g) ? dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b) :
+		  daxfs_err(-EIO, "group %llu: no room for a bitmap", (unsigned long long)g);
 
 	if (err)
 		return err;
-	uninit_image(fs, g, b->data);
+	memcpy(b->data, map, DFS_BLOCK_SIZE);
 	fs->gds[g].bitmap_blk = blk;
 	fs->gds[g].free--;
 	__atomic_store_n(&fs->free_blocks, fs->free_blocks - 1, __ATOMIC_RELAXED);   /* statfs reads it without meta */
@@ -296,6 +317,9 @@ int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len)
 	    len > fs->sb.total_blocks - pblk)
 		return daxfs_err(-EIO, "freeing blocks %llu+%llu outside the data area",
 				 (unsigned long long)pblk, (unsigned long long)len);
+	if (dfs_label_blocks_in(fs, pblk, len, NULL))
+		return daxfs_err(-EIO, "freeing blocks %llu+%llu, which hold a member label",
+				 (unsigned long long)pblk, (unsigned long long)len);
 	if (fs->npending == fs->pending_cap) {
 		size_t ncap = fs->pending_cap ? fs->pending_cap * 2 : 64;
 		uint64_t *np = realloc(fs->pending, ncap * 2 * sizeof(*np));
@@ -354,8 +378,7 @@ uint64_t dfs_group_len(const struct dfs *fs, uint64_t g)
 int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map)
 {
 	if (!fs->gds[g].bitmap_blk) {
-		uninit_image(fs, g, map);
-		set_bits(map, group_reserved(fs, g), 1, false);   /* no bitmap block yet */
+		reserved_image(fs, g, map);     /* no bitmap block yet */
 		return 0;
 	}
 	struct dfs_buf *b;
@@ -374,8 +397,10 @@ int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map)
 		if ((err = dfs_buf_read(fs, fs->gds[g].bitmap_blk, DFS_BUF_BITMAP, &b)))
 			return err;
 	} else {
-		uint64_t blk = group_start(g) + group_reserved(fs, g);
-		if (bit(map, blk - group_start(g)) == 0)
+		uint8_t base[DFS_BLOCK_SIZE];
+		uint64_t blk = group_start(g) + reserved_image(fs, g, base);
+
+		if (blk >= group_start(g) + group_len(fs, g) || bit(map, blk - group_start(g)) == 0)
 			return daxfs_err(-EIO, "group %llu: no room for a bitmap", (unsigned long long)g);
 		if ((err = dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b)))
 			return err;

@@ -53,6 +53,8 @@ void dfs_super_encode(const struct dfs_super *sb, uint64_t blkno, uint8_t *b)
 	dfs_put64(b + 200, (uint64_t)sb->write_time);
 	dfs_put32(b + 208, sb->mount_count);
 	dfs_put32(b + 212, sb->itable_nextents);
+	dfs_put32(b + 216, sb->nmembers);
+	dfs_put32(b + 220, sb->member_blocks);
 	for (unsigned i = 0; i < sb->itable_nextents && i < DFS_ITABLE_MAX_EXTENTS; i++) {
 		dfs_put64(b + 256 + i * 16, sb->itable[i].pblk);
 		dfs_put32(b + 256 + i * 16 + 8, sb->itable[i].len);
@@ -74,6 +76,12 @@ int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
 		return daxfs_err(-EIO, "superblock %llu: checksum mismatch", (unsigned long long)blkno);
 	sb->major = dfs_get16(b + 8);
 	sb->minor = dfs_get16(b + 10);
+	if (sb->major == 1)
+		return daxfs_err(-EINVAL, "superblock %llu: format version 1.%u, made before member "
+				 "labels (format %u.%u): its member files cannot be verified, so it is "
+				 "not mounted; copy its files out with the daxfs-fuse that made it, then "
+				 "make the filesystem again with mkfs.daxfs", (unsigned long long)blkno,
+				 sb->minor, DFS_VERSION_MAJOR, DFS_VERSION_MINOR);
 	if (sb->major != DFS_VERSION_MAJOR)
 		return daxfs_err(-EINVAL, "superblock %llu: unsupported format version %u.%u (this is %u.%u)",
 				 (unsigned long long)blkno, sb->major, sb->minor,
@@ -101,6 +109,8 @@ int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
 	sb->write_time = (int64_t)dfs_get64(b + 200);
 	sb->mount_count = dfs_get32(b + 208);
 	sb->itable_nextents = dfs_get32(b + 212);
+	sb->nmembers = dfs_get32(b + 216);
+	sb->member_blocks = dfs_get32(b + 220);
 
 	const char *bad = NULL;
 	if (sb->total_blocks < DFS_MIN_BLOCKS || sb->total_blocks > (UINT64_MAX >> DFS_BLOCK_SHIFT))
@@ -117,7 +127,10 @@ int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
 	else if (sb->gdt_start != sb->journal_start + sb->journal_blocks ||
 		 sb->gdt_blocks != div_up(sb->ngroups, DFS_GD_PER_BLOCK))
 		bad = "group descriptor table geometry";
-	else if (sb->data_start != sb->gdt_start + sb->gdt_blocks ||
+	else if (sb->nmembers == 0 || sb->nmembers > DFS_MAX_MEMBERS ||
+		 sb->member_blocks != div_up(sb->nmembers, DFS_MTAB_PER_BLOCK))
+		bad = "member table geometry";
+	else if (sb->data_start != sb->gdt_start + sb->gdt_blocks + sb->member_blocks ||
 		 sb->data_start >= sb->total_blocks || sb->data_start > DFS_BLOCKS_PER_GROUP)
 		bad = "data start";
 	else if (sb->itable_nextents == 0 || sb->itable_nextents > DFS_ITABLE_MAX_EXTENTS)
@@ -134,6 +147,108 @@ int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
 			return daxfs_err(-EIO, "superblock %llu: inode table extent %u out of bounds",
 					 (unsigned long long)blkno, i);
 	}
+	return 0;
+}
+
+/* ---- members ---- */
+
+static void member_encode(const struct dfs_member *m, uint8_t *p)
+{
+	memset(p, 0, DFS_MEMBER_SIZE);
+	dfs_put32(p + 0, m->target);
+	dfs_put32(p + 4, m->stripe);
+	dfs_put32(p + 8, m->nstripes);
+	dfs_put64(p + 16, m->target_begin);
+	dfs_put64(p + 24, m->target_len);
+	dfs_put64(p + 32, m->chunk);
+	dfs_put64(p + 40, m->offset);
+	dfs_put64(p + 48, m->length);
+	dfs_put64(p + 56, m->label_sector);
+	dfs_put64(p + 64, m->label_offset);
+	memcpy(p + 72, m->uuid, 16);
+}
+
+static bool member_decode(const uint8_t *p, struct dfs_member *m)
+{
+	m->target = dfs_get32(p + 0);
+	m->stripe = dfs_get32(p + 4);
+	m->nstripes = dfs_get32(p + 8);
+	m->target_begin = dfs_get64(p + 16);
+	m->target_len = dfs_get64(p + 24);
+	m->chunk = dfs_get64(p + 32);
+	m->offset = dfs_get64(p + 40);
+	m->length = dfs_get64(p + 48);
+	m->label_sector = dfs_get64(p + 56);
+	m->label_offset = dfs_get64(p + 64);
+	memcpy(m->uuid, p + 72, 16);
+	return m->nstripes && m->stripe < m->nstripes && (m->nstripes == 1 || m->chunk) &&
+	       m->target_len && m->target_begin <= UINT64_MAX - m->target_len &&
+	       m->length && m->offset <= UINT64_MAX - m->length && m->label_offset < m->length &&
+	       m->label_sector >= m->target_begin &&
+	       m->label_sector - m->target_begin < m->target_len;
+}
+
+void dfs_mtab_encode(const struct dfs_member *m, uint32_t first, uint32_t count, uint64_t blkno,
+		     uint8_t *b)
+{
+	memset(b, 0, DFS_BLOCK_SIZE);
+	dfs_put32(b + 0, DFS_MAGIC_MTAB);
+	dfs_put32(b + 4, count);
+	dfs_put32(b + 8, first);
+	for (uint32_t i = 0; i < count && i < DFS_MTAB_PER_BLOCK; i++)
+		member_encode(&m[first + i], b + DFS_MTAB_HDR + i * DFS_MEMBER_SIZE);
+	dfs_block_seal(blkno, b);
+}
+
+int dfs_mtab_decode(const uint8_t *b, uint64_t blkno, uint32_t first, uint32_t nmembers,
+		    struct dfs_member *m)
+{
+	uint32_t count = nmembers - first < DFS_MTAB_PER_BLOCK ? nmembers - first : DFS_MTAB_PER_BLOCK;
+
+	if (dfs_get32(b) != DFS_MAGIC_MTAB || !dfs_block_crc_ok(blkno, b))
+		return daxfs_err(-EIO, "member table block %llu: %s", (unsigned long long)blkno,
+				 dfs_get32(b) != DFS_MAGIC_MTAB ? "no member table magic"
+								: "checksum mismatch");
+	if (first >= nmembers || dfs_get32(b + 4) != count || dfs_get32(b + 8) != first)
+		return daxfs_err(-EIO, "member table block %llu: holds members %u+%u, expected "
+				 "%u+%u", (unsigned long long)blkno, dfs_get32(b + 8),
+				 dfs_get32(b + 4), first, count);
+	for (uint32_t i = 0; i < count; i++)
+		if (!member_decode(b + DFS_MTAB_HDR + i * DFS_MEMBER_SIZE, &m[first + i]))
+			return daxfs_err(-EIO, "member table block %llu: member %u out of bounds",
+					 (unsigned long long)blkno, first + i);
+	return 0;
+}
+
+void dfs_label_encode(const struct dfs_label *l, uint8_t *p)
+{
+	memset(p, 0, DFS_LABEL_SIZE);
+	dfs_put64(p + 0, DFS_MAGIC_LABEL);
+	dfs_put16(p + 8, l->major);
+	dfs_put16(p + 10, l->minor);
+	dfs_put32(p + 12, l->index);
+	memcpy(p + 16, l->fs_uuid, 16);
+	dfs_put32(p + 32, l->nmembers);
+	member_encode(&l->m, p + 40);
+	memcpy(p + 136, l->fs_label, strnlen(l->fs_label, 63));
+	dfs_put32(p + DFS_LABEL_SIZE - 4, crc32c(p, DFS_LABEL_SIZE - 4));
+}
+
+int dfs_label_decode(const uint8_t *p, struct dfs_label *l)
+{
+	memset(l, 0, sizeof(*l));
+	if (dfs_get64(p) != DFS_MAGIC_LABEL)
+		return daxfs_err(-EINVAL, "no member label");
+	if (dfs_get32(p + DFS_LABEL_SIZE - 4) != crc32c(p, DFS_LABEL_SIZE - 4))
+		return daxfs_err(-EIO, "member label: checksum mismatch");
+	l->major = dfs_get16(p + 8);
+	l->minor = dfs_get16(p + 10);
+	l->index = dfs_get32(p + 12);
+	memcpy(l->fs_uuid, p + 16, 16);
+	l->nmembers = dfs_get32(p + 32);
+	memcpy(l->fs_label, p + 136, 63);
+	if (!member_decode(p + 40, &l->m) || l->index >= l->nmembers)
+		return daxfs_err(-EIO, "member label: out of bounds");
 	return 0;
 }
 

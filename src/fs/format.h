@@ -1,4 +1,4 @@
-/* fs/format.h - the on-media format v1 (docs/FORMAT.md): constants, decoded structs, codecs */
+/* fs/format.h - the on-media format v2 (docs/FORMAT.md): constants, decoded structs, codecs */
 #ifndef DAXFS_FS_FORMAT_H
 #define DAXFS_FS_FORMAT_H
 
@@ -17,7 +17,7 @@
 #define DFS_BLOCK_SIZE      4096u
 #define DFS_BLOCK_SHIFT     12
 #define DFS_MAGIC           0x3153465846584144ull   /* "DAXFXFS1" read as LE */
-#define DFS_VERSION_MAJOR   1
+#define DFS_VERSION_MAJOR   2
 #define DFS_VERSION_MINOR   0
 #define DFS_SB_PRIMARY      0
 #define DFS_SB_BACKUP       1
@@ -49,6 +49,17 @@ enum dfs_sb_state {
 #define DFS_MAGIC_JHEAD    0x44484a46u   /* "FJHD" */
 #define DFS_MAGIC_JDESC    0x53444a46u   /* "FJDS" */
 #define DFS_MAGIC_JCOMMIT  0x4d434a46u   /* "FJCM" */
+#define DFS_MAGIC_MTAB     0x54424d46u   /* "FMBT" */
+#define DFS_MAGIC_LABEL    0x314c424d53465844ull   /* "DXFSMBL1" read as LE */
+
+/* Members (FORMAT.md "Members"): the member table after the GDT, 42 entries
+ * of 96 bytes per block, and a 512-byte label in one sector of each member. */
+#define DFS_MEMBER_SIZE    96u
+#define DFS_MTAB_HDR       16u
+#define DFS_MTAB_PER_BLOCK ((DFS_TAIL_CRC_OFF - DFS_MTAB_HDR) / DFS_MEMBER_SIZE)   /* 42 */
+#define DFS_MAX_MEMBERS    65536u
+#define DFS_LABEL_SIZE     512u
+#define DFS_JOURNAL_MIN    256u      /* blocks; mkfs never makes a smaller journal */
 
 struct dfs_itable_extent {
 	uint64_t pblk;
@@ -73,7 +84,28 @@ struct dfs_super {
 	int64_t mkfs_time, mount_time, write_time;
 	uint32_t mount_count;
 	uint32_t itable_nextents;
+	uint32_t nmembers, member_blocks;   /* the member table: blocks gdt end .. data_start */
 	struct dfs_itable_extent itable[DFS_ITABLE_MAX_EXTENTS];
+};
+
+/* One member of the filesystem: an area of a device that a target of the
+ * table mkfs saw maps (dm.h's member range), and where its label is. */
+struct dfs_member {
+	uint32_t target, stripe, nstripes;
+	uint64_t target_begin, target_len, chunk;   /* sectors on the mapped device */
+	uint64_t offset, length;                    /* sectors: its area on the device */
+	uint64_t label_sector;     /* mapped-device sector of its label */
+	uint64_t label_offset;     /* the same sector, counted from the area's start */
+	uint8_t uuid[16];
+};
+
+/* A member label as found on a device. */
+struct dfs_label {
+	uint16_t major, minor;
+	uint32_t index, nmembers;
+	uint8_t fs_uuid[16];
+	char fs_label[64];
+	struct dfs_member m;
 };
 
 struct dfs_gd {
@@ -158,6 +190,20 @@ bool dfs_block_crc_ok(uint64_t blkno, const uint8_t *block);
  * crc, version and geometry; -EIO/-EINVAL with a message. */
 void dfs_super_encode(const struct dfs_super *sb, uint64_t blkno, uint8_t *block);
 int dfs_super_decode(const uint8_t *block, uint64_t blkno, struct dfs_super *sb);
+
+/* Member table: entries [first, first+count) of the table in one block. */
+void dfs_mtab_encode(const struct dfs_member *m, uint32_t first, uint32_t count, uint64_t blkno,
+		     uint8_t *block);
+/* Checks magic, crc (seeded with blkno), that the block holds entries from
+ * first on, and each entry's bounds; fills m[first..]. */
+int dfs_mtab_decode(const uint8_t *block, uint64_t blkno, uint32_t first, uint32_t nmembers,
+		    struct dfs_member *m);
+
+/* Member label (512 bytes, crc not seeded with a position: a label is read
+ * wherever a member turned up, to say which member it is). decode: -EINVAL
+ * without the magic, -EIO for a bad crc. */
+void dfs_label_encode(const struct dfs_label *l, uint8_t *sector);
+int dfs_label_decode(const uint8_t *sector, struct dfs_label *l);
 
 /* Group descriptor n of a GDT block (entry crc covers the group number). */
 void dfs_gd_encode(const struct dfs_gd *gd, uint64_t group, uint8_t *entry);

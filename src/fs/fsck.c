@@ -536,6 +536,9 @@ static int collect_metadata(struct fsck *c)
 
 	if ((err = add_used(c, 0, fs->sb.data_start, 0)))
 		return err;
+	for (size_t i = 0; i < fs->nlabel_blks; i++)
+		if ((err = add_used(c, fs->label_blks[i], 1, 0)))
+			return err;
 	for (unsigned i = 0; i < fs->sb.itable_nextents; i++)
 		if ((err = add_used(c, fs->sb.itable[i].pblk, fs->sb.itable[i].len, 0)))
 			return err;
@@ -565,6 +568,14 @@ int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_
 
 	if (mode != DFS_FSCK_CHECK && mode != DFS_FSCK_REPAIR)
 		return daxfs_err(-EINVAL, "fsck: unknown mode %d", (int)mode);
+	/* members in the wrong place would make every block suspect, and a
+	 * repair would write into the wrong files: nothing is checked then */
+	struct dm_table *t = dm_md_get_live_table(md);
+
+	err = t ? dfs_members_check_table(t) : daxfs_err(-ENXIO, "%s: no live table", dm_md_name(md));
+	dm_table_put(&t);
+	if (err)
+		goto out;
 	if ((err = check_supers(&c, md, &bad_copy, &sb)) || (err = check_journal_header(&c, md, &sb)))
 		goto out;
 	if ((err = dfs_mount_fsck(md, !c.repair, &c.fs)))

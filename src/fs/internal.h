@@ -109,6 +109,11 @@ struct dfs {
 	pthread_rwlock_t buf_use;
 	pthread_mutex_t bcache_lock;
 	struct dfs_super sb;
+	/* the members the filesystem was made on (member.c): read at mount,
+	 * never changed; label_blks are the blocks of their labels, sorted */
+	struct dfs_member *members;
+	uint64_t *label_blks;
+	size_t nlabel_blks;
 
 	/* buffer cache: the hash under bcache_lock, the dirty list under meta */
 	struct dfs_buf **bhash;
@@ -189,6 +194,49 @@ void dfs_wait_thawed(struct dfs *fs);
 int dfs_mount_fsck(struct mapped_device *md, bool check_only, struct dfs **out);
 /* Test hook: frees fs without writing anything, as if the process died. */
 void dfs_abandon(struct dfs **fs);
+/* An empty struct dfs on md (locks set up), and its release. */
+struct dfs *dfs_fs_alloc(struct mapped_device *md);
+void dfs_fs_free(struct dfs *fs);
+/* Size, layout fingerprint and DAX capability of md's live table. */
+struct dfs_table_facts {
+	uint64_t bytes, fingerprint;
+	bool dax;
+	char why_not[512];
+};
+int dfs_table_facts(struct mapped_device *md, struct dfs_table_facts *f);
+
+/* ---- members (member.c) ---- */
+/* The member table of sb, read through t. *out malloc'd (sb->nmembers). */
+int dfs_members_read(struct dm_table *t, const struct dfs_super *sb, struct dfs_member **out);
+/* Reads fs's member table through the live table and lists its label blocks. */
+int dfs_members_load(struct dfs *fs);
+/* Lists the label blocks of fs->members (mkfs, after dfs_members_plan). */
+int dfs_members_index(struct dfs *fs);
+void dfs_members_unload(struct dfs *fs);
+/*
+ * Whether table t holds, target by target and stripe by stripe, the members
+ * a filesystem (superblock sb, member table m) was made on: each member's
+ * label where it belongs, and the geometry it was made with. A target that
+ * maps no data (error, zero) stands in for its members. 0, or -EINVAL with
+ * a message naming the file, what was expected and what was found.
+ */
+int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m);
+/* fsck's first question, before it reads anything else through t: when
+ * t's superblock and member table can be read, does t hold every member in
+ * its place (dfs_members_verify)? A format 1 superblock is refused. When no
+ * superblock can be read, a member in the wrong place is reported (and 0
+ * returned if none is: the superblock checks say what is wrong). */
+int dfs_members_check_table(struct dm_table *t);
+/* When t shows no superblock: err, or -EINVAL saying which member a file of
+ * t holds if one holds a label or a superblock where it should not. */
+int dfs_members_diagnose(struct dm_table *t, int err);
+/* The label blocks in [start, start+len): how many, each marked in map (bit
+ * i = block start+i) when map is not NULL. */
+uint64_t dfs_label_blocks_in(const struct dfs *fs, uint64_t start, uint64_t len, uint8_t *map);
+/* Whether blk is a member table block or holds a label (never metadata the
+ * journal may write, never data). */
+bool dfs_is_member_block(const struct dfs *fs, uint64_t blk);
+void dfs_uuid_text(const uint8_t uuid[16], char out[37]);
 
 /* ---- buffer cache (buf.c) ---- */
 int dfs_buf_read(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out);

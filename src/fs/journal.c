@@ -147,7 +147,10 @@ int dfs_journal_recover(struct dfs *fs)
 		for (uint32_t i = 0; i < count; i++) {
 			uint64_t h = dfs_get64(d + DFS_JDESC_HDR + 8 * i);
 
-			if (h >= fs->sb.total_blocks || (h >= js && h < jend))
+			/* the journal, the member table and labels are never
+			 * logged: a log naming one is not this filesystem's */
+			if (h >= fs->sb.total_blocks || (h >= js && h < jend) ||
+			    dfs_is_member_block(fs, h))
 				goto torn;
 			home[n] = h;
 			where[n] = pos + 1 + i;

@@ -102,9 +102,10 @@ static void *committer_main(void *arg)
 	return NULL;
 }
 
-static void fs_free(struct dfs *fs)
+void dfs_fs_free(struct dfs *fs)
 {
 	dfs_icache_destroy(fs);
+	dfs_members_unload(fs);
 	dfs_alloc_unload(fs);
 	dfs_buf_destroy_all(fs);
 	pthread_cond_destroy(&fs->commit_cond);
@@ -118,7 +119,7 @@ static void fs_free(struct dfs *fs)
 	free(fs);
 }
 
-static struct dfs *fs_alloc(struct mapped_device *md)
+struct dfs *dfs_fs_alloc(struct mapped_device *md)
 {
 	struct dfs *fs = calloc(1, sizeof(*fs));
 
@@ -136,13 +137,7 @@ static struct dfs *fs_alloc(struct mapped_device *md)
 	return fs;
 }
 
-struct table_facts {
-	uint64_t bytes, fingerprint;
-	bool dax;
-	char why_not[512];
-};
-
-static int table_facts(struct mapped_device *md, struct table_facts *f)
+int dfs_table_facts(struct mapped_device *md, struct dfs_table_facts *f)
 {
 	struct dm_table *t = dm_md_get_live_table(md);
 
@@ -167,6 +162,10 @@ static int read_super(struct dfs *fs)
 	err = dfs_dev_read(fs, DFS_SB_PRIMARY, b, 1);
 	if (!err)
 		err = dfs_super_decode(b, DFS_SB_PRIMARY, &fs->sb);
+	if (err && fs->sb.major == 1) {
+		free(b);        /* an old format: the backup says the same */
+		return err;
+	}
 	if (err) {
 		char first[512];
 
@@ -187,7 +186,29 @@ static int read_super(struct dfs *fs)
 	return err;
 }
 
-static int mount_check(struct dfs *fs, const struct table_facts *f)
+/* The superblock and the member table, read through the live table, and
+ * every member of that table where the filesystem was made with it. When
+ * there is no superblock to read, a member found where it should not be
+ * explains why better than "no daxfs magic" would. */
+static int read_identity(struct dfs *fs)
+{
+	struct dm_table *t = dm_md_get_live_table(fs->md);
+	int err;
+
+	if (!t)
+		return daxfs_err(-ENXIO, "%s: no live table", dm_md_name(fs->md));
+	err = read_super(fs);
+	if (!err)
+		err = dfs_members_load(fs);
+	if (err && fs->sb.major != 1)
+		err = dfs_members_diagnose(t, err);
+	else if (!err)
+		err = dfs_members_verify(t, &fs->sb, fs->members);
+	dm_table_put(&t);
+	return err;
+}
+
+static int mount_check(struct dfs *fs, const struct dfs_table_facts *f)
 {
 	if (fs->sb.fingerprint != f->fingerprint)
 		return daxfs_err(-EINVAL, "%s: table layout does not match the one the filesystem was "
@@ -221,7 +242,7 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 			bool fsck, bool check_only, struct dfs **out)
 {
 	struct dfs_mount_opts defaults = { 0 };
-	struct table_facts f;
+	struct dfs_table_facts f;
 	struct dfs *fs;
 	struct dfs_inode *root;
 	int err;
@@ -233,15 +254,15 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 	if (opts->commit_interval_ms > DFS_COMMIT_MAX_MS)
 		return daxfs_err(-EINVAL, "commit interval %u ms is longer than the maximum %u ms",
 				 opts->commit_interval_ms, DFS_COMMIT_MAX_MS);
-	if ((err = table_facts(md, &f)))
+	if ((err = dfs_table_facts(md, &f)))
 		return err;
-	if (!(fs = fs_alloc(md)))
+	if (!(fs = dfs_fs_alloc(md)))
 		return daxfs_err(-ENOMEM, "out of memory");
 	fs->opts = *opts;
 	fs->rdonly = opts->rdonly || check_only;
 	fs->check_only = check_only;
 	fs->dax = f.dax && opts->dax != DFS_DAX_NEVER;
-	if ((err = read_super(fs)) || (err = mount_check(fs, &f)))
+	if ((err = read_identity(fs)) || (err = mount_check(fs, &f)))
 		goto fail;
 	/* the log is redone even on a read-only mount, as ext4 does */
 	if ((err = dfs_journal_recover(fs)) < 0)
@@ -279,7 +300,7 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 	return 0;
 fail:
 	err = daxfs_err_prefix(err, "mount %s", dm_md_name(md));
-	fs_free(fs);
+	dfs_fs_free(fs);
 	return err;
 }
 
@@ -371,7 +392,7 @@ int dfs_unmount(struct dfs **fsp)
 	if (!err && fs->shutdown)
 		err = daxfs_err(-EIO, "filesystem was shut down after an I/O error");
 	pthread_mutex_unlock(&fs->meta);
-	fs_free(fs);
+	dfs_fs_free(fs);
 	*fsp = NULL;
 	return err;
 }
@@ -383,7 +404,7 @@ void dfs_abandon(struct dfs **fsp)
 	if (!fs)
 		return;
 	stop_committer(fs);
-	fs_free(fs);
+	dfs_fs_free(fs);
 	*fsp = NULL;
 }
 
@@ -423,157 +444,4 @@ int dfs_statfs(struct dfs *fs, struct statvfs *out)
 	out->f_fsid = (unsigned long)fsid;
 	out->f_flag = fs->rdonly ? ST_RDONLY : 0;
 	return 0;
-}
-
-/* ---- mkfs ---- */
-
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return a / b + (a % b != 0);
-}
-
-static int mkfs_write_gdt(struct dfs *fs)
-{
-	uint8_t *b = calloc(1, DFS_BLOCK_SIZE);
-
-	if (!b)
-		return daxfs_err(-ENOMEM, "out of memory");
-	for (uint32_t k = 0; k < fs->sb.gdt_blocks; k++) {
-		memset(b, 0, DFS_BLOCK_SIZE);
-		for (uint64_t i = 0; i < DFS_GD_PER_BLOCK; i++) {
-			uint64_t g = (uint64_t)k * DFS_GD_PER_BLOCK + i;
-			if (g >= fs->sb.ngroups)
-				break;
-			uint64_t start = g * DFS_BLOCKS_PER_GROUP;
-			uint64_t end = start + DFS_BLOCKS_PER_GROUP;
-			end = end > fs->sb.total_blocks ? fs->sb.total_blocks : end;
-			struct dfs_gd gd = { .free = (uint32_t)(end - start - (g ? 0 : fs->sb.data_start)) };
-			dfs_gd_encode(&gd, g, b + i * DFS_GD_SIZE);
-		}
-		int err = dfs_dev_write(fs, fs->sb.gdt_start + k, b, 1, false);
-		if (err) {
-			free(b);
-			return err;
-		}
-	}
-	free(b);
-	return dfs_dev_flush(fs);
-}
-
-static int mkfs_refuse_existing(struct dfs *fs, bool force)
-{
-	uint8_t *b = malloc(DFS_BLOCK_SIZE);
-	int err = 0;
-
-	if (!b)
-		return daxfs_err(-ENOMEM, "out of memory");
-	for (uint64_t blk = DFS_SB_PRIMARY; blk <= DFS_SB_BACKUP && !err && !force; blk++) {
-		struct dfs_super old;
-		if (dfs_dev_read(fs, blk, b, 1) == 0 && dfs_get64(b) == DFS_MAGIC) {
-			if (dfs_super_decode(b, blk, &old) == 0)
-				err = daxfs_err(-EEXIST, "%s already contains a daxfs (label '%s'); "
-						"use force to overwrite it", dm_md_name(fs->md), old.label);
-			else
-				err = daxfs_err(-EEXIST, "%s already contains a (damaged) daxfs; "
-						"use force to overwrite it", dm_md_name(fs->md));
-		}
-	}
-	free(b);
-	return err;
-}
-
-int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts)
-{
-	struct dfs_mkfs_opts defaults = { 0 };
-	struct table_facts f;
-	struct dfs *fs;
-	struct dfs_timespec now;
-	int err;
-
-	if (!opts)
-		opts = &defaults;
-	if (opts->label && strlen(opts->label) > 63)
-		return daxfs_err(-EINVAL, "label '%s' is longer than 63 bytes", opts->label);
-	if ((err = table_facts(md, &f)))
-		return err;
-	uint64_t total = f.bytes >> DFS_BLOCK_SHIFT;
-	if (total < DFS_MIN_BLOCKS)
-		return daxfs_err(-EINVAL, "%s is too small: %llu bytes, daxfs needs at least %u MiB "
-				 "(superblocks, journal and one group of data)", dm_md_name(md),
-				 (unsigned long long)f.bytes, DFS_MIN_BLOCKS / 256);
-	if (!(fs = fs_alloc(md)))
-		return daxfs_err(-ENOMEM, "out of memory");
-	if ((err = mkfs_refuse_existing(fs, opts->force)))
-		goto out;
-
-	struct dfs_super *sb = &fs->sb;
-	dfs_now(&now);
-	sb->major = DFS_VERSION_MAJOR;
-	sb->minor = DFS_VERSION_MINOR;
-	sb->total_blocks = total;
-	sb->fingerprint = f.fingerprint;
-	if (opts->uuid)
-		memcpy(sb->uuid, opts->uuid, 16);
-	else if (getrandom(sb->uuid, 16, 0) != 16) {
-		err = daxfs_err(-EIO, "no random bytes for the UUID");
-		goto out;
-	}
-	if (opts->label)
-		snprintf(sb->label, sizeof(sb->label), "%s", opts->label);
-	sb->state = DFS_STATE_CLEAN;
-	sb->blocks_per_group = DFS_BLOCKS_PER_GROUP;
-	sb->ngroups = div_up(total, DFS_BLOCKS_PER_GROUP);
-	sb->journal_start = 2;
-	sb->journal_blocks = total / 32 < 256 ? 256 : total / 32 > 8192 ? 8192 : total / 32;
-	sb->gdt_start = sb->journal_start + sb->journal_blocks;
-	sb->gdt_blocks = (uint32_t)div_up(sb->ngroups, DFS_GD_PER_BLOCK);
-	sb->data_start = sb->gdt_start + sb->gdt_blocks;
-	sb->next_generation = 1;
-	sb->mkfs_time = sb->write_time = now.sec;
-	if (sb->data_start + 64 > total || sb->data_start > DFS_BLOCKS_PER_GROUP / 2) {
-		err = daxfs_err(-EINVAL, "%s is too small for its metadata", dm_md_name(md));
-		goto out;
-	}
-	uint64_t seq;
-	if (getrandom(&seq, sizeof(seq), 0) != sizeof(seq))
-		seq = (uint64_t)now.sec;
-	seq = (seq >> 16) + 1;      /* leave room to count up */
-	if ((err = mkfs_write_gdt(fs)) || (err = dfs_journal_format(md, sb, seq)))
-		goto out;
-	fs->jseq = fs->running_tid = seq;
-	fs->committed_tid = seq - 1;
-	fs->jcap = 0;
-	{
-		/* the journal capacity, as dfs_journal_recover computes it */
-		uint64_t room = sb->journal_blocks - 2;
-		fs->jcap = room - (room + DFS_JDESC_MAX) / (DFS_JDESC_MAX + 1);
-	}
-	if ((err = dfs_alloc_load(fs)) || (err = dfs_icache_init(fs)))
-		goto out;
-
-	struct dfs_inode *root;
-	struct dfs_cred cred = { .uid = 0, .gid = 0 };
-	struct dfs_buf *sbb;
-	if ((err = dfs_buf_new(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &sbb)))
-		goto out;
-	dfs_buf_dirty(fs, sbb);
-	if ((err = dfs_inode_alloc(fs, 0040755, &cred, &root)))
-		goto out;
-	if (root->ino != DFS_ROOT_INO) {
-		err = daxfs_err(-EIO, "root inode got number %llu", (unsigned long long)root->ino);
-		goto out;
-	}
-	root->d.nlink = 2;
-	root->d.parent = DFS_ROOT_INO;
-	if ((err = dfs_inode_write(fs, root)))
-		goto out;
-	pthread_mutex_lock(&fs->meta);    /* a commit drops and retakes it */
-	err = dfs_commit(fs);
-	pthread_mutex_unlock(&fs->meta);
-	if (err)
-		goto out;
-	err = dfs_dev_flush(fs);
-out:
-	fs_free(fs);
-	return err;
 }

@@ -333,7 +333,14 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned com
 	};
 	int err;
 
-	err = dm_md_open_source(o->source, "daxfs", &df->md);
+	err = dm_md_create("daxfs", &df->md);
+	if (err == 0) {
+		/* a block device mounted or held by anyone else is refused */
+		dm_md_set_open_flags(df->md, DAX_OPEN_EXCL);
+		err = dm_md_load_source(df->md, o->source);
+		if (err < 0)
+			dm_md_destroy(&df->md);
+	}
 	if (err < 0) {
 		fprintf(stderr, "daxfs-fuse: %s: %s\n", o->source, why(err));
 		return err;
@@ -476,6 +483,18 @@ int main(int argc, char **argv)
 	fuse_set_log_func(log_stderr);
 	if (fuse_opt_parse(&args, &o, option_spec, option_proc) != 0)
 		goto out_args;
+	/* the daemon works from /, and daxfs-ctl map reads SOURCE back from
+	 * the mount table: both need it to mean the same from anywhere */
+	if (o.source) {
+		char *abs;
+
+		if (dm_source_absolute(o.source, &abs) != 0) {
+			fprintf(stderr, "daxfs-fuse: %s: %s\n", o.source, daxfs_errormsg());
+			goto out_args;
+		}
+		free(o.source);
+		o.source = abs;
+	}
 	if (fuse_opt_insert_arg(&args, 1, "-osubtype=daxfs-fuse") != 0 ||
 	    fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
 	    fuse_opt_add_arg(&args, "-omax_read=1048576") != 0 ||

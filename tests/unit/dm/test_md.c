@@ -144,7 +144,8 @@ static int test_first_load_checks_device_ranges(void)
 	devs();
 	CHECK_EQ(load_text(md, t_fmt("0 520 linear %s 0\n", A)), -EINVAL);
 	CHECK_MSG(t_fmt("test: target 0 (linear): %s too small for target: start=0, len=520, "
-			"dev_size=512", A));
+			"dev_size=512 (sectors: it has 262144 bytes, the target maps bytes 0-266239 "
+			"of it; was it truncated?)", A));
 	dm_md_get_info(md, &info);
 	CHECK(!info.inactive_present);
 	CHECK_STR(dm_md_type_name(md), "none");

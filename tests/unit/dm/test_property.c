@@ -3,7 +3,7 @@
 #include "dm/table.h"
 
 #define NDEVS 4
-#define DEV_PAGES 256
+#define DEV_PAGES 1024
 #define DEV_SECTORS (DEV_PAGES * 8)
 #define MAX_TARGETS 6
 
@@ -74,10 +74,30 @@ static void free_devs(void)
 		free((void *)paths[d]);
 }
 
+/* An offset for an area of len sectors on a random device that no earlier
+ * area of the table touches (a load refuses a table mapping a sector twice):
+ * areas go up each device, with random gaps. */
+static void place(uint64_t *cursor, uint64_t unit, uint64_t len, unsigned *dev, uint64_t *off)
+{
+	unsigned d = (unsigned)rnd_in(0, NDEVS - 1);
+
+	for (unsigned tries = 0; tries < NDEVS; tries++, d = (d + 1) % NDEVS) {
+		uint64_t o = cursor[d] + unit * rnd_in(0, 16);
+
+		if (o + len <= DEV_SECTORS) {
+			*dev = d;
+			*off = o;
+			cursor[d] = (o + len + unit - 1) / unit * unit;
+			return;
+		}
+	}
+	abort();    /* the sizes below always fit */
+}
+
 /* unit 8 makes every boundary, offset and chunk page-aligned */
 static void gen(struct ref_table *rt, uint64_t unit)
 {
-	uint64_t begin = 0;
+	uint64_t begin = 0, cursor[NDEVS] = { 0 };
 
 	rt->nt = (unsigned)rnd_in(1, MAX_TARGETS);
 	for (unsigned i = 0; i < rt->nt; i++) {
@@ -87,8 +107,7 @@ static void gen(struct ref_table *rt, uint64_t unit)
 		t->begin = begin;
 		if (rnd() % 5 < 3) {
 			t->len = unit * rnd_in(1, 300 / unit + 40);
-			t->dev[0] = (unsigned)rnd_in(0, NDEVS - 1);
-			t->off[0] = unit * rnd_in(0, (DEV_SECTORS - t->len) / unit);
+			place(cursor, unit, t->len, &t->dev[0], &t->off[0]);
 		} else {
 			uint64_t k = rnd_in(1, 4);
 
@@ -96,10 +115,8 @@ static void gen(struct ref_table *rt, uint64_t unit)
 			t->n = (unsigned)rnd_in(1, 4);
 			t->chunk = unit * rnd_in(1, unit == 1 ? 64 : 8);
 			t->len = t->n * t->chunk * k;
-			for (unsigned s = 0; s < t->n; s++) {
-				t->dev[s] = (unsigned)rnd_in(0, NDEVS - 1);
-				t->off[s] = unit * rnd_in(0, (DEV_SECTORS - t->chunk * k) / unit);
-			}
+			for (unsigned s = 0; s < t->n; s++)
+				place(cursor, unit, t->chunk * k, &t->dev[s], &t->off[s]);
 		}
 		begin += t->len;
 	}
@@ -181,13 +198,37 @@ static int check_map_sector(struct mapped_device *md, const struct ref_table *rt
 	struct dm_table *t;
 	int ok = 0;
 
+	unsigned first_member[MAX_TARGETS], nmembers = 0;
+
 	if (dm_table_parse(md, ref_text(rt), "random", &t)) {
 		fprintf(stderr, "parse failed: %s\n%s", daxfs_errormsg(), ref_text(rt));
 			return 0;
 	}
+	for (unsigned i = 0; i < rt->nt; i++) {
+		first_member[i] = nmembers;
+		nmembers += rt->t[i].striped ? rt->t[i].n : 1;
+	}
+	if (dm_table_num_members(t) != nmembers)
+		goto out;
 	for (uint64_t s = 0; s < rt->size; s++) {
 		struct dm_target *ti = dm_table_find_target(t, s);
+		const struct ref_target *rtt = &rt->t[map[s].target];
+		unsigned stripe = map[s].stripe < 0 ? 0 : (unsigned)map[s].stripe, index;
+		uint64_t offset, run;
 		struct dm_map_result m;
+
+		/* the member API answers what the reference says, from outside dm */
+		if (dm_table_map_member(t, s, &index, &offset, &run) ||
+		    index != first_member[map[s].target] + stripe ||
+		    offset != map[s].dev_sector - rtt->off[stripe] || run != map[s].left) {
+			fprintf(stderr, "sector %llu: member %u offset %llu run %llu, expected "
+				"member %u offset %llu run %llu\n%s", (unsigned long long)s, index,
+				(unsigned long long)offset, (unsigned long long)run,
+				first_member[map[s].target] + stripe,
+				(unsigned long long)(map[s].dev_sector - rtt->off[stripe]),
+				(unsigned long long)map[s].left, ref_text(rt));
+			goto out;
+		}
 
 		if (!ti || ti->index != map[s].target)
 			goto out;
@@ -203,6 +244,26 @@ static int check_map_sector(struct mapped_device *md, const struct ref_table *rt
 				(unsigned long long)m.max_sectors, paths[map[s].dev],
 				(unsigned long long)map[s].dev_sector, map[s].stripe,
 				(unsigned long long)map[s].left, ref_text(rt));
+			goto out;
+		}
+	}
+	/* each member's first and last sector: the extremes of the reference */
+	for (unsigned k = 0; k < nmembers; k++) {
+		uint64_t lo = UINT64_MAX, hi = 0;
+		struct dm_member mb;
+
+		for (uint64_t s = 0; s < rt->size; s++) {
+			unsigned st = map[s].stripe < 0 ? 0 : (unsigned)map[s].stripe;
+
+			if (first_member[map[s].target] + st == k) {
+				lo = s < lo ? s : lo;
+				hi = s;
+			}
+		}
+		if (dm_table_get_member(t, k, &mb) || mb.first_sector != lo || mb.last_sector != hi) {
+			fprintf(stderr, "member %u: sectors %llu-%llu, expected %llu-%llu\n%s", k,
+				(unsigned long long)mb.first_sector, (unsigned long long)mb.last_sector,
+				(unsigned long long)lo, (unsigned long long)hi, ref_text(rt));
 			goto out;
 		}
 	}

@@ -175,6 +175,74 @@ static int test_source_table_text_describes_list(void)
 	return T_PASS;
 }
 
+static int test_table_file_with_a_nul_byte_is_a_broken_table(void)
+{
+	const char *a = t_pmem("A", 16, 1);
+	const char *table = write_file("nul.table", t_fmt("0 128 linear %s 0\n# x", a));
+	struct mapped_device *md;
+	FILE *f = fopen(table, "a");
+
+	CHECK(f);
+	fputc('\0', f);
+	fclose(f);
+	CHECK_EQ(dm_md_open_source(table, NULL, &md), -EINVAL);
+	CHECK(md == NULL);
+	CHECK_MSG(t_fmt("%s: not a text table (contains NUL bytes)", table));
+	return T_PASS;
+}
+
+static int test_file_starting_with_binary_magic_is_a_pmem_file(void)
+{
+	const char *a = t_pmem("A", 16, 0);
+	struct mapped_device *md;
+	char *text;
+	FILE *f = fopen(a, "r+");
+
+	CHECK(f);
+	/* a daxfs superblock begins so; no NUL byte in the first page either */
+	fputs("DAXFXFS1", f);
+	for (int i = 8; i < 4096; i++)
+		fputc('x', f);
+	fclose(f);
+	CHECK_EQ(dm_md_open_source(a, NULL, &md), 0);
+	t_defer(md_destroy, md);
+	text = live_text(md);
+	CHECK_STR(text, t_fmt("0 128 linear %s 0\n", a));
+	free(text);
+	return T_PASS;
+}
+
+static int test_file_listed_twice_by_another_name_names_both(void)
+{
+	const char *a = t_pmem("A", 4, 1);
+	char b[256];
+	struct mapped_device *md;
+
+	snprintf(b, sizeof(b), "%s", t_path("B"));
+	CHECK(link(a, b) == 0);
+	const char *src = t_fmt("%s,%s", a, b);
+	CHECK_EQ(dm_md_open_source(src, NULL, &md), -EINVAL);
+	CHECK_MSG(t_fmt("%s: the same file as %s, listed twice in %s", b, a, src));
+	return T_PASS;
+}
+
+static int test_relative_list_is_recorded_absolute(void)
+{
+	const char *a = t_pmem("A", 4, 1);
+	struct mapped_device *md;
+	char *cwd = getcwd(NULL, 0), *text;
+
+	CHECK(cwd && chdir(t_tmpdir()) == 0);
+	CHECK_EQ(dm_md_open_source("A", NULL, &md), 0);
+	CHECK(chdir(cwd) == 0);
+	free(cwd);
+	t_defer(md_destroy, md);
+	text = live_text(md);
+	CHECK_STR(text, t_fmt("0 32 linear %s 0\n", a));
+	free(text);
+	return T_PASS;
+}
+
 static int test_empty_source_fails(void)
 {
 	struct mapped_device *md;
@@ -197,6 +265,10 @@ static const struct t_case cases[] = {
 	T_CASE(test_file_smaller_than_a_page_fails),
 	T_CASE(test_source_table_text_describes_list),
 	T_CASE(test_empty_source_fails),
+	T_CASE(test_table_file_with_a_nul_byte_is_a_broken_table),
+	T_CASE(test_file_starting_with_binary_magic_is_a_pmem_file),
+	T_CASE(test_file_listed_twice_by_another_name_names_both),
+	T_CASE(test_relative_list_is_recorded_absolute),
 };
 
 int main(int argc, char **argv)

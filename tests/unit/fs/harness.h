@@ -59,6 +59,16 @@ struct t_case {
 	} \
 } while (0)
 
+/* The message of the last failure must be exactly s. */
+#define CHECK_MSG_EQ(s) do { \
+	const char *want_ = (s); \
+	if (strcmp(daxfs_errormsg(), want_)) { \
+		fprintf(stderr, "%s:%d: message\n  got      \"%s\"\n  expected \"%s\"\n", \
+			__FILE__, __LINE__, daxfs_errormsg(), want_); \
+		return T_FAIL; \
+	} \
+} while (0)
+
 #define T_MAX_DEFER 64
 static struct {
 	void (*fn)(void *);

@@ -327,17 +327,21 @@ static int test_mount_refuses_reordered_members(void)
 {
 	const char *a = t_backing("a", 32 * MB), *b = t_backing("b", 16 * MB);
 	const char *c = t_backing("c", 48 * MB);
-	/* the first member stays first, so the superblock is found: only the
-	 * fingerprint can tell that the others were swapped */
+	/* the first member stays first, so the superblock is found; the label
+	 * of the member now second says which one it is */
 	struct mapped_device *md = t_md_text(t_fmt("0 65536 linear %s 0\n65536 32768 linear %s 0\n"
 						   "98304 98304 linear %s 0\n", a, b, c));
 	struct mapped_device *md2 = t_md_text(t_fmt("0 65536 linear %s 0\n65536 98304 linear %s 0\n"
 						    "163840 32768 linear %s 0\n", a, c, b));
 	struct dfs *fs = NULL;
 
-	CHECK_EQ(dfs_mkfs(md, NULL), 0);
+	const uint8_t uuid[16] = { 0x3f, 0x2a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
+	struct dfs_mkfs_opts o = { .uuid = uuid };
+
+	CHECK_EQ(dfs_mkfs(md, &o), 0);
 	CHECK_EQ(dfs_mount(md2, NULL, &fs), -EINVAL);
-	CHECK_MSG_HAS("layout");
+	CHECK_MSG_EQ(t_fmt("mount fs: %s holds member 2 of filesystem 3f2a0102-0304-0506-0708-"
+			"090a0b0c0d0e, expected member 1; did you reorder the files?", c));
 	return T_PASS;
 }
 

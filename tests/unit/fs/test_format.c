@@ -48,7 +48,7 @@ static int test_crc32c_pieces_and_alignment(void)
 static void sample_super(struct dfs_super *sb)
 {
 	memset(sb, 0, sizeof(*sb));
-	sb->major = 1;
+	sb->major = DFS_VERSION_MAJOR;
 	sb->total_blocks = 40000;
 	sb->fingerprint = 0x1234;
 	memcpy(sb->uuid, "0123456789abcdef", 16);
@@ -60,7 +60,9 @@ static void sample_super(struct dfs_super *sb)
 	sb->journal_blocks = 1250;
 	sb->gdt_start = 1252;
 	sb->gdt_blocks = 1;
-	sb->data_start = 1253;
+	sb->nmembers = 43;
+	sb->member_blocks = 2;
+	sb->data_start = 1255;
 	sb->itable_nextents = 1;
 	sb->itable[0] = (struct dfs_itable_extent){ 1300, 16 };
 }
@@ -76,6 +78,7 @@ static int test_super_roundtrip(void)
 	CHECK_EQ(dfs_super_decode(b, 0, &out), 0);
 	CHECK_EQ(out.total_blocks, 40000);
 	CHECK_EQ(out.itable[0].pblk, 1300);
+	CHECK(out.nmembers == 43 && out.member_blocks == 2 && out.data_start == 1255);
 	CHECK(strcmp(out.label, "lbl") == 0);
 	return T_PASS;
 }
@@ -110,10 +113,104 @@ static int test_super_future_major_is_refused(void)
 	struct dfs_super sb, out;
 
 	sample_super(&sb);
-	sb.major = 2;
+	sb.major = 3;
 	dfs_super_encode(&sb, 0, b);
 	CHECK_EQ(dfs_super_decode(b, 0, &out), -EINVAL);
-	CHECK_MSG_HAS("version");
+	CHECK_MSG_EQ("superblock 0: unsupported format version 3.0 (this is 2.0)");
+	return T_PASS;
+}
+
+static int test_super_of_format_1_is_refused_with_what_to_do(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb, out;
+
+	sample_super(&sb);
+	sb.major = 1;
+	dfs_super_encode(&sb, 0, b);
+	CHECK_EQ(dfs_super_decode(b, 0, &out), -EINVAL);
+	CHECK_MSG_EQ("superblock 0: format version 1.0, made before member labels (format 2.0): its "
+		  "member files cannot be verified, so it is not mounted; copy its files out with "
+		  "the daxfs-fuse that made it, then make the filesystem again with mkfs.daxfs");
+	return T_PASS;
+}
+
+static int test_super_member_table_geometry_is_checked(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb, out;
+
+	sample_super(&sb);
+	sb.member_blocks = 1;           /* 43 members need 2 blocks of 42 */
+	sb.data_start = 1254;
+	dfs_super_encode(&sb, 0, b);
+	CHECK_EQ(dfs_super_decode(b, 0, &out), -EIO);
+	CHECK_MSG_EQ("superblock 0: bad member table geometry");
+	return T_PASS;
+}
+
+static struct dfs_member sample_member(uint32_t target, uint32_t stripe)
+{
+	struct dfs_member m = {
+		.target = target, .stripe = stripe, .nstripes = 2, .target_begin = 4096,
+		.target_len = 8192, .chunk = 128, .offset = 64, .length = 4096,
+		.label_sector = 4096 + 128 * stripe, .label_offset = 0,
+	};
+
+	memset(m.uuid, (int)(target * 2 + stripe + 1), 16);
+	return m;
+}
+
+static bool member_eq(const struct dfs_member *a, const struct dfs_member *b)
+{
+	return a->target == b->target && a->stripe == b->stripe && a->nstripes == b->nstripes &&
+	       a->target_begin == b->target_begin && a->target_len == b->target_len &&
+	       a->chunk == b->chunk && a->offset == b->offset && a->length == b->length &&
+	       a->label_sector == b->label_sector && a->label_offset == b->label_offset &&
+	       memcmp(a->uuid, b->uuid, 16) == 0;
+}
+
+static int test_member_table_block_roundtrip_and_checks(void)
+{
+	static uint8_t b[4096];
+	struct dfs_member m[50], out[50];
+
+	for (unsigned i = 0; i < 50; i++)
+		m[i] = sample_member(i / 2, i % 2);
+	dfs_mtab_encode(m, 42, 8, 300, b);
+	CHECK_EQ(dfs_mtab_decode(b, 300, 42, 50, out), 0);
+	for (unsigned i = 42; i < 50; i++)
+		CHECK(member_eq(&out[i], &m[i]));
+	CHECK_EQ(dfs_mtab_decode(b, 301, 42, 50, out), -EIO);      /* another block */
+	CHECK_MSG_EQ("member table block 301: checksum mismatch");
+	CHECK_EQ(dfs_mtab_decode(b, 300, 0, 50, out), -EIO);       /* other entries */
+	CHECK_MSG_EQ("member table block 300: holds members 42+8, expected 0+42");
+	m[43].label_offset = m[43].length;                          /* past its area */
+	dfs_mtab_encode(m, 42, 8, 300, b);
+	CHECK_EQ(dfs_mtab_decode(b, 300, 42, 50, out), -EIO);
+	CHECK_MSG_EQ("member table block 300: member 43 out of bounds");
+	return T_PASS;
+}
+
+static int test_label_roundtrip_and_checks(void)
+{
+	uint8_t s[512];
+	struct dfs_label l = { .major = 2, .index = 3, .nmembers = 4, .m = sample_member(1, 1) },
+			 out;
+
+	memcpy(l.fs_uuid, "fedcba9876543210", 16);
+	strcpy(l.fs_label, "scratch");
+	dfs_label_encode(&l, s);
+	CHECK_EQ(dfs_label_decode(s, &out), 0);
+	CHECK(out.index == 3 && out.nmembers == 4 && strcmp(out.fs_label, "scratch") == 0);
+	CHECK(member_eq(&out.m, &l.m) && memcmp(out.fs_uuid, l.fs_uuid, 16) == 0);
+	s[100] ^= 1;
+	CHECK_EQ(dfs_label_decode(s, &out), -EIO);
+	memset(s, 0, sizeof(s));
+	CHECK_EQ(dfs_label_decode(s, &out), -EINVAL);
+	l.index = 4;                                                /* not below nmembers */
+	dfs_label_encode(&l, s);
+	CHECK_EQ(dfs_label_decode(s, &out), -EIO);
 	return T_PASS;
 }
 
@@ -221,6 +318,10 @@ static const struct t_case cases[] = {
 	T_CASE(test_super_flipped_bit_is_rejected),
 	T_CASE(test_super_at_wrong_block_is_rejected),
 	T_CASE(test_super_future_major_is_refused),
+	T_CASE(test_super_of_format_1_is_refused_with_what_to_do),
+	T_CASE(test_super_member_table_geometry_is_checked),
+	T_CASE(test_member_table_block_roundtrip_and_checks),
+	T_CASE(test_label_roundtrip_and_checks),
 	T_CASE(test_super_bad_geometry_is_rejected),
 	T_CASE(test_inode_roundtrip_and_free_slot),
 	T_CASE(test_inode_extent_out_of_bounds_is_rejected),

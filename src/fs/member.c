@@ -1,0 +1,631 @@
+/* fs/member.c - the members a filesystem is made of: member table, labels, and tables checked against them */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/internal.h"
+#include "util/err.h"
+
+/*
+ * A daxfs spans the member ranges of its table (dm.h): a linear target's
+ * area of one file, each stripe of a striped target. Equal-size files in
+ * another order give a table of the same layout, and the filesystem would
+ * read one file's blocks where it wrote another's. So mkfs records every
+ * member in a member table after the GDT and writes a label into one sector
+ * of each member (FORMAT.md "Members"), and every table the filesystem is
+ * to be used through - at mount, fsck and each live resume - must show each
+ * label where it was written, as LVM checks its physical volumes' labels.
+ * Everything is read through dm's member API: fs never opens a device.
+ */
+
+void dfs_uuid_text(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
+static uint64_t mtab_start(const struct dfs_super *sb)
+{
+	return sb->gdt_start + sb->gdt_blocks;
+}
+
+/* Entries in (target, stripe) order, each target's stripes complete: what
+ * mkfs writes, and what the checks below rely on. */
+static int check_order(const struct dfs_super *sb, const struct dfs_member *m)
+{
+	for (uint32_t k = 0; k < sb->nmembers; k++) {
+		bool first = k == 0 || m[k].target != m[k - 1].target;
+		bool ok = first ? m[k].stripe == 0 && (k == 0 ? m[k].target == 0 :
+					m[k].target == m[k - 1].target + 1 &&
+					m[k - 1].stripe + 1 == m[k - 1].nstripes)
+				: m[k].stripe == m[k - 1].stripe + 1 && m[k].nstripes == m[k - 1].nstripes;
+
+		if (!ok || (k + 1 == sb->nmembers && m[k].stripe + 1 != m[k].nstripes))
+			return daxfs_err(-EIO, "member table: member %u (target %u, stripe %u of %u) "
+					 "is out of order", k, m[k].target, m[k].stripe, m[k].nstripes);
+		if (m[k].label_sector >> 3 < sb->data_start ||
+		    m[k].label_sector >> 3 >= sb->total_blocks)
+			return daxfs_err(-EIO, "member table: the label of member %u (sector %llu) is "
+					 "outside the data area", k,
+					 (unsigned long long)m[k].label_sector);
+	}
+	return 0;
+}
+
+int dfs_members_read(struct dm_table *t, const struct dfs_super *sb, struct dfs_member **out)
+{
+	struct dfs_member *m = calloc(sb->nmembers, sizeof(*m));
+	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	int err = 0;
+
+	if (!m || !b) {
+		err = daxfs_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t k = 0; k < sb->member_blocks && !err; k++) {
+		uint64_t blk = mtab_start(sb) + k;
+
+		err = dm_table_read(t, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE);
+		if (!err)
+			err = dfs_mtab_decode(b, blk, k * DFS_MTAB_PER_BLOCK, sb->nmembers, m);
+	}
+	if (!err)
+		err = check_order(sb, m);
+out:
+	free(b);
+	if (err)
+		free(m);
+	else
+		*out = m;
+	return err;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int dfs_members_index(struct dfs *fs)
+{
+	size_t n = 0;
+
+	fs->label_blks = malloc(fs->sb.nmembers * sizeof(*fs->label_blks));
+	if (!fs->label_blks)
+		return daxfs_err(-ENOMEM, "out of memory");
+	for (uint32_t k = 0; k < fs->sb.nmembers; k++)
+		fs->label_blks[k] = fs->members[k].label_sector >> 3;
+	qsort(fs->label_blks, fs->sb.nmembers, sizeof(uint64_t), cmp_u64);
+	/* two labels share a block only on a table that is not page-aligned */
+	for (uint32_t k = 0; k < fs->sb.nmembers; k++)
+		if (n == 0 || fs->label_blks[n - 1] != fs->label_blks[k])
+			fs->label_blks[n++] = fs->label_blks[k];
+	fs->nlabel_blks = n;
+	return 0;
+}
+
+int dfs_members_load(struct dfs *fs)
+{
+	struct dm_table *t = dm_md_get_live_table(fs->md);
+	int err;
+
+	if (!t)
+		return daxfs_err(-ENXIO, "%s: no live table", dm_md_name(fs->md));
+	err = dfs_members_read(t, &fs->sb, &fs->members);
+	dm_table_put(&t);
+	return err ? err : dfs_members_index(fs);
+}
+
+void dfs_members_unload(struct dfs *fs)
+{
+	free(fs->members);
+	free(fs->label_blks);
+	fs->members = NULL;
+	fs->label_blks = NULL;
+	fs->nlabel_blks = 0;
+}
+
+uint64_t dfs_label_blocks_in(const struct dfs *fs, uint64_t start, uint64_t len, uint8_t *map)
+{
+	uint64_t n = 0;
+	size_t lo = 0, hi = fs->nlabel_blks;
+
+	while (lo < hi) {       /* the first label block >= start */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (fs->label_blks[mid] < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < fs->nlabel_blks && fs->label_blks[i] < start + len; i++, n++)
+		if (map) {
+			uint64_t bit = fs->label_blks[i] - start;
+
+			map[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+		}
+	return n;
+}
+
+bool dfs_is_member_block(const struct dfs *fs, uint64_t blk)
+{
+	if (blk >= mtab_start(&fs->sb) && blk < fs->sb.data_start)
+		return true;
+	return dfs_label_blocks_in(fs, blk, 1, NULL) != 0;
+}
+
+/* ---- checking a table ------------------------------------------------------ */
+
+/* What a member of a table holds, as far as its labels tell. */
+struct found {
+	enum { FOUND_NOTHING, FOUND_LABEL, FOUND_SUPER } what;
+	struct dfs_label l;
+	uint8_t sb_uuid[16];        /* FOUND_SUPER */
+	bool short_area;            /* the area ends before the expected label */
+};
+
+static bool read_label(struct dm_table *t, unsigned r, uint64_t sector, struct dfs_label *l)
+{
+	uint8_t buf[DFS_LABEL_SIZE];
+
+	return dm_table_member_read(t, r, sector << 9, buf, sizeof(buf)) == 0 &&
+	       dfs_label_decode(buf, l) == 0;
+}
+
+/* Looks for a label at each offset a member of this filesystem has one, the
+ * expected one first, then for a superblock at the start of the area. */
+static void identify(struct dm_table *t, unsigned r, const uint64_t *offsets, size_t noffsets,
+		     uint64_t expected, struct found *f)
+{
+	uint8_t *b;
+	struct dm_member dm;
+
+	memset(f, 0, sizeof(*f));
+	if (dm_table_get_member(t, r, &dm) == 0 && expected >= dm.length)
+		f->short_area = true;
+	if (read_label(t, r, expected, &f->l)) {
+		f->what = FOUND_LABEL;
+		goto out;
+	}
+	for (size_t i = 0; i < noffsets; i++)
+		if (offsets[i] != expected && read_label(t, r, offsets[i], &f->l)) {
+			f->what = FOUND_LABEL;
+			goto out;
+		}
+	b = malloc(DFS_BLOCK_SIZE);
+	if (b && dm_table_member_read(t, r, 0, b, DFS_BLOCK_SIZE) == 0) {
+		struct dfs_super sb;
+
+		if (dfs_super_decode(b, DFS_SB_PRIMARY, &sb) == 0) {
+			f->what = FOUND_SUPER;
+			memcpy(f->sb_uuid, sb.uuid, 16);
+		}
+	}
+	free(b);
+out:
+	daxfs_err_clear();
+}
+
+/* Where identify looks besides the expected place: a filesystem has few
+ * distinct label offsets (0, and one for each member that starts inside the
+ * fixed metadata), and a damaged member table must not make every check
+ * read every member thousands of times. */
+#define MAX_LABEL_OFFSETS 256
+
+/* The distinct label offsets of the member table (the lowest
+ * MAX_LABEL_OFFSETS), for identify. */
+static uint64_t *label_offsets(const struct dfs_super *sb, const struct dfs_member *m, size_t *n)
+{
+	uint64_t *o = malloc(sb->nmembers * sizeof(*o));
+	size_t k = 0;
+
+	if (!o)
+		return NULL;
+	for (uint32_t i = 0; i < sb->nmembers; i++)
+		o[i] = m[i].label_offset;
+	qsort(o, sb->nmembers, sizeof(*o), cmp_u64);
+	for (uint32_t i = 0; i < sb->nmembers && k < MAX_LABEL_OFFSETS; i++)
+		if (k == 0 || o[k - 1] != o[i])
+			o[k++] = o[i];
+	*n = k;
+	return o;
+}
+
+static void describe(const struct dfs_member *m, char *buf, size_t size)
+{
+	snprintf(buf, size, "sectors %llu-%llu of it as stripe %u of %u of target %u (sectors "
+		 "%llu+%llu, chunk %llu)", (unsigned long long)m->offset,
+		 (unsigned long long)(m->offset + m->length - 1), m->stripe, m->nstripes, m->target,
+		 (unsigned long long)m->target_begin, (unsigned long long)m->target_len,
+		 (unsigned long long)m->chunk);
+}
+
+/* The member expected at r holds its own label: the table must map it as
+ * the filesystem was made, so that every block lands where it was written. */
+static int check_geometry(struct dm_table *t, unsigned r, const struct dfs_member *e,
+			  unsigned k, const char *uuid)
+{
+	struct dm_member dm;
+	struct dfs_member got;
+	unsigned index;
+	uint64_t off, run;
+	char was[256], now[256];
+
+	if (dm_table_get_member(t, r, &dm))
+		return -EINVAL;
+	got = (struct dfs_member){
+		.target = dm.target, .stripe = dm.stripe, .nstripes = dm.nstripes,
+		.target_begin = dm.target_begin, .target_len = dm.target_len, .chunk = dm.chunk,
+		.offset = dm.offset, .length = dm.length,
+	};
+	if (got.offset == e->offset && got.length == e->length &&
+	    got.target_begin == e->target_begin && got.target_len == e->target_len &&
+	    got.chunk == e->chunk && got.nstripes == e->nstripes &&
+	    dm_table_map_member(t, e->label_sector, &index, &off, &run) == 0 && index == r &&
+	    off == e->label_offset)
+		return 0;
+	if (got.offset == e->offset && got.length < e->length)
+		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, made %llu bytes long; "
+				 "the table maps only %llu bytes of it: %s", dm.path, k, uuid,
+				 (unsigned long long)e->length << 9, (unsigned long long)dm.length << 9,
+				 dm.device_size < (e->offset + e->length) << 9 ?
+				 "was the file truncated?" : "was the table changed?");
+	describe(e, was, sizeof(was));
+	describe(&got, now, sizeof(now));
+	return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, made as %s; the table maps "
+			 "%s: was the table changed?", dm.path, k, uuid, was, now);
+}
+
+/* A file shorter than the area the table maps of it: dm refuses such a
+ * table at resume too, but without saying which member the file was. */
+static int check_size(struct dm_table *t, unsigned r, unsigned k, const char *uuid)
+{
+	struct dm_member dm;
+
+	if (dm_table_get_member(t, r, &dm) || dm.device_size >= (dm.offset + dm.length) << 9)
+		return 0;
+	return daxfs_err(-EINVAL, "%s is %llu bytes, too small for member %u of filesystem %s, "
+			 "which the table maps at bytes %llu-%llu of it: was the file truncated?",
+			 dm.path, (unsigned long long)dm.device_size, k, uuid,
+			 (unsigned long long)dm.offset << 9,
+			 (unsigned long long)((dm.offset + dm.length) << 9) - 1);
+}
+
+/* Why member r of t, where member k is expected, is not member k. */
+static int refuse(struct dm_table *t, unsigned r, const struct dfs_super *sb,
+		  const struct dfs_member *m, unsigned k, const struct found *f,
+		  const uint64_t *offsets, size_t noffsets, bool fewer)
+{
+	char uuid[37], other[37];
+	struct dm_member dm;
+	const char *hint = fewer ? "is a member missing?" : "did you reorder the files?";
+
+	dm_table_get_member(t, r, &dm);
+	dfs_uuid_text(sb->uuid, uuid);
+	if (f->what == FOUND_SUPER) {
+		dfs_uuid_text(f->sb_uuid, other);
+		if (memcmp(f->sb_uuid, sb->uuid, 16) == 0 && k == 0)
+			return daxfs_err(-EINVAL, "%s holds the superblock of filesystem %s but not the "
+					 "label of member 0 (expected at byte %llu of it): was it "
+					 "overwritten?", dm.path, uuid,
+					 (unsigned long long)(dm.offset + m[0].label_offset) << 9);
+		if (memcmp(f->sb_uuid, sb->uuid, 16) == 0)
+			return daxfs_err(-EINVAL, "%s holds member 0 (the superblock) of filesystem %s, "
+					 "expected member %u; %s", dm.path, uuid, k, hint);
+		return daxfs_err(-EINVAL, "%s holds the superblock of filesystem %s, not member %u "
+				 "of filesystem %s", dm.path, other, k, uuid);
+	}
+	if (f->what == FOUND_NOTHING) {
+		if (f->short_area)
+			return daxfs_err(-EINVAL, "%s is too short to be member %u of filesystem %s: "
+					 "the table maps %llu bytes of it, the member is %llu bytes "
+					 "long; was the file truncated?", dm.path, k, uuid,
+					 (unsigned long long)dm.length << 9,
+					 (unsigned long long)m[k].length << 9);
+		return daxfs_err(-EINVAL, "%s is not member %u of filesystem %s: it holds no member "
+				 "label (expected at byte %llu of it); is it the right file?",
+				 dm.path, k, uuid,
+				 (unsigned long long)(dm.offset + m[k].label_offset) << 9);
+	}
+	dfs_uuid_text(f->l.fs_uuid, other);
+	if (memcmp(f->l.fs_uuid, sb->uuid, 16) != 0)
+		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, not of %s (expected "
+				 "member %u)", dm.path, f->l.index, other, uuid, k);
+	if (f->l.index >= sb->nmembers || f->l.nmembers != sb->nmembers ||
+	    memcmp(f->l.m.uuid, m[f->l.index].uuid, 16) != 0)
+		return daxfs_err(-EINVAL, "%s holds member %u of an earlier filesystem with the uuid "
+				 "%s (its member uuid differs), expected member %u: was the "
+				 "filesystem made again since?", dm.path, f->l.index, uuid, k);
+	/* the member that turned up here: is it in its own place too? */
+	unsigned j = f->l.index, first, count;
+	struct found there;
+
+	if (dm_table_target_members(t, m[j].target, &first, &count) == 0 &&
+	    m[j].stripe < count && first + m[j].stripe != r) {
+		identify(t, first + m[j].stripe, offsets, noffsets, m[j].label_offset, &there);
+		if (there.what == FOUND_LABEL && there.l.index == j &&
+		    memcmp(there.l.fs_uuid, sb->uuid, 16) == 0) {
+			struct dm_member dj;
+
+			dm_table_get_member(t, first + m[j].stripe, &dj);
+			return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, expected "
+					 "member %u; %s holds member %u too: is one a copy of the "
+					 "other?", dm.path, j, uuid, k, dj.path, j);
+		}
+	}
+	return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, expected member %u; %s",
+			 dm.path, j, uuid, k, hint);
+}
+
+int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m)
+{
+	const unsigned nt = dm_table_num_targets(t), et = m[sb->nmembers - 1].target + 1;
+	size_t noffsets = 0;
+	uint64_t *offsets = label_offsets(sb, m, &noffsets);
+	char uuid[37];
+	int err = 0;
+
+	if (!offsets)
+		return daxfs_err(-ENOMEM, "out of memory");
+	dfs_uuid_text(sb->uuid, uuid);
+	for (uint32_t k = 0; k < sb->nmembers && !err; k++) {
+		unsigned first, count, r;
+		struct found f;
+
+		if (m[k].target >= nt) {
+			err = daxfs_err(-EINVAL, "member %u of filesystem %s (target %u) is missing: "
+					"the table has %u targets, the filesystem was made with %u",
+					k, uuid, m[k].target, nt, et);
+			break;
+		}
+		dm_table_target_members(t, m[k].target, &first, &count);
+		if (count == 0)
+			continue;       /* error or zero: no member, nothing of another file shows */
+		if (count != m[k].nstripes) {
+			err = daxfs_err(-EINVAL, "target %u of the table has %u member%s; filesystem "
+					"%s was made with %u there (members %u-%u)", m[k].target,
+					count, count == 1 ? "" : "s", uuid, m[k].nstripes, k,
+					k + m[k].nstripes - 1);
+			break;
+		}
+		r = first + m[k].stripe;
+		if ((err = check_size(t, r, k, uuid)))
+			break;
+		identify(t, r, offsets, noffsets, m[k].label_offset, &f);
+		if (f.what == FOUND_LABEL && f.l.index == k && f.l.nmembers == sb->nmembers &&
+		    memcmp(f.l.fs_uuid, sb->uuid, 16) == 0 && memcmp(f.l.m.uuid, m[k].uuid, 16) == 0)
+			err = check_geometry(t, r, &m[k], k, uuid);
+		else
+			err = refuse(t, r, sb, m, k, &f, offsets, noffsets, nt < et);
+	}
+	/* a target mapping a device where the filesystem has no member */
+	for (unsigned i = 0, k = 0; i < nt && !err; i++) {
+		unsigned first, count;
+
+		while (k < sb->nmembers && m[k].target < i)
+			k++;
+		if (dm_table_target_members(t, i, &first, &count) || !count ||
+		    (k < sb->nmembers && m[k].target == i))
+			continue;
+		struct dm_member dm;
+
+		dm_table_get_member(t, first, &dm);
+		err = daxfs_err(-EINVAL, "%s (target %u) is not a member of filesystem %s: it was "
+				"made with %s there", dm.path, i, uuid,
+				i < et ? "a target that maps no device" : "no target");
+	}
+	free(offsets);
+	return err;
+}
+
+int dfs_members_diagnose(struct dm_table *t, int err)
+{
+	char saved[1024], uuid[37];
+	unsigned n = dm_table_num_members(t);
+
+	snprintf(saved, sizeof(saved), "%s", daxfs_errormsg());
+	for (unsigned r = 0; r < n; r++) {
+		struct found f;
+		struct dm_member dm;
+
+		identify(t, r, NULL, 0, 0, &f);
+		dm_table_get_member(t, r, &dm);
+		if (f.what == FOUND_LABEL && f.l.index != r) {
+			dfs_uuid_text(f.l.fs_uuid, uuid);
+			return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, expected member "
+					 "%u; did you reorder the files?", dm.path, f.l.index, uuid, r);
+		}
+		if (f.what == FOUND_SUPER && r != 0) {
+			dfs_uuid_text(f.sb_uuid, uuid);
+			return daxfs_err(-EINVAL, "%s holds member 0 (the superblock) of filesystem %s, "
+					 "expected member %u; did you reorder the files?", dm.path, uuid, r);
+		}
+	}
+	return daxfs_err(err, "%s", saved);
+}
+
+/* A superblock read through t: the primary, else the backup. A format 1
+ * superblock is refused at once with its own message. */
+static int table_super(struct dm_table *t, struct dfs_super *sb)
+{
+	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	int err = -ENOMEM;
+
+	if (!b)
+		return daxfs_err(-ENOMEM, "out of memory");
+	for (uint64_t blk = DFS_SB_PRIMARY; blk <= DFS_SB_BACKUP; blk++) {
+		err = dm_table_read(t, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE);
+		if (!err)
+			err = dfs_super_decode(b, blk, sb);
+		if (!err || sb->major == 1)
+			break;
+	}
+	free(b);
+	return err;
+}
+
+int dfs_members_check_table(struct dm_table *t)
+{
+	struct dfs_super sb;
+	struct dfs_member *m = NULL;
+	int err = table_super(t, &sb);
+
+	if (err && sb.major == 1)
+		return err;
+	if (err)        /* whatever else is wrong is fsck's to report */
+		return dfs_members_diagnose(t, 0);
+	err = dfs_members_read(t, &sb, &m);
+	if (err)
+		return dfs_members_diagnose(t, err);
+	err = dfs_members_verify(t, &sb, m);
+	free(m);
+	return err;
+}
+
+int dfs_probe_member(struct dm_table *t, unsigned index, struct dfs_probe *out)
+{
+	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	struct dfs_label l;
+	struct dm_member dm;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (!b)
+		return daxfs_err(-ENOMEM, "out of memory");
+	if ((err = dm_table_get_member(t, index, &dm)))
+		goto out;
+	/* a short member cannot hold a superblock; its first sector still can
+	 * hold a label */
+	err = dm_table_member_read(t, index, 0, b, dm.length >= 8 ? DFS_BLOCK_SIZE : DFS_LABEL_SIZE);
+	if (err)
+		goto out;
+	if (dm.length >= 8 && dfs_get64(b) == DFS_MAGIC && dfs_block_crc_ok(DFS_SB_PRIMARY, b)) {
+		out->kind = DFS_PROBE_SUPER;
+		out->major = dfs_get16(b + 8);
+		out->minor = dfs_get16(b + 10);
+		memcpy(out->uuid, b + 32, 16);
+		memcpy(out->label, b + 48, 63);
+	} else if (dfs_label_decode(b, &l) == 0) {
+		out->kind = DFS_PROBE_MEMBER;
+		out->major = l.major;
+		out->minor = l.minor;
+		out->member = l.index;
+		out->nmembers = l.nmembers;
+		memcpy(out->uuid, l.fs_uuid, 16);
+		memcpy(out->label, l.fs_label, sizeof(out->label));
+	}
+	daxfs_err_clear();
+out:
+	free(b);
+	return err;
+}
+
+/* The member table of the filesystem whose superblock is sb, when t holds
+ * its members in another order: each block where t maps it, else at the same
+ * offset of every member of t, else where a linear first target put it on
+ * the member holding the superblock. */
+static int find_member_table(struct dm_table *t, const struct dfs_super *sb, unsigned sb_member,
+			     struct dfs_member **out)
+{
+	struct dfs_member *m = calloc(sb->nmembers, sizeof(*m));
+	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	int err = 0;
+
+	if (!m || !b) {
+		err = daxfs_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t k = 0; k < sb->member_blocks && !err; k++) {
+		uint64_t blk = mtab_start(sb) + k, off, run;
+		uint32_t first = k * DFS_MTAB_PER_BLOCK;
+		unsigned p;
+		bool found = dm_table_read(t, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE) == 0 &&
+			     dfs_mtab_decode(b, blk, first, sb->nmembers, m) == 0;
+
+		if (!found && dm_table_map_member(t, blk << 3, &p, &off, &run) == 0)
+			for (unsigned r = 0; r < dm_table_num_members(t) && !found; r++)
+				found = dm_table_member_read(t, r, off << 9, b, DFS_BLOCK_SIZE) == 0 &&
+					dfs_mtab_decode(b, blk, first, sb->nmembers, m) == 0;
+		if (!found)
+			found = dm_table_member_read(t, sb_member, blk << DFS_BLOCK_SHIFT, b,
+						     DFS_BLOCK_SIZE) == 0 &&
+				dfs_mtab_decode(b, blk, first, sb->nmembers, m) == 0;
+		if (!found)
+			err = daxfs_err(-EIO, "member table block %llu of filesystem is on no member of "
+					"the table", (unsigned long long)blk);
+	}
+	if (!err)
+		err = check_order(sb, m);
+out:
+	free(b);
+	if (err)
+		free(m);
+	else
+		*out = m;
+	return err;
+}
+
+int dfs_members_order(struct dm_table *t, struct dfs_member_place **out, unsigned *count)
+{
+	const unsigned n = dm_table_num_members(t);
+	struct dfs_member_place *place = NULL;
+	struct dfs_member *m = NULL;
+	struct dfs_super sb;
+	uint64_t *offsets = NULL;
+	size_t noffsets;
+	unsigned sb_member = 0;
+	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	bool have_sb = false;
+	int err;
+
+	if (!b)
+		return daxfs_err(-ENOMEM, "out of memory");
+	for (unsigned r = 0; r < n && !have_sb; r++)
+		if (dm_table_member_read(t, r, 0, b, DFS_BLOCK_SIZE) == 0 &&
+		    dfs_super_decode(b, DFS_SB_PRIMARY, &sb) == 0) {
+			have_sb = true;
+			sb_member = r;
+		}
+	free(b);
+	if (!have_sb)
+		return daxfs_err(-ENOENT, "no member of the table holds a daxfs superblock");
+	if ((err = find_member_table(t, &sb, sb_member, &m)))
+		return err;
+	offsets = label_offsets(&sb, m, &noffsets);
+	place = calloc(sb.nmembers, sizeof(*place));
+	if (!offsets || !place) {
+		err = daxfs_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t k = 0; k < sb.nmembers; k++)
+		place[k] = (struct dfs_member_place){ .found = -1, .target = m[k].target,
+						      .stripe = m[k].stripe, .offset = m[k].offset };
+	for (unsigned r = 0; r < n; r++) {
+		struct found f;
+
+		identify(t, r, offsets, noffsets, offsets[0], &f);
+		if (f.what != FOUND_LABEL || memcmp(f.l.fs_uuid, sb.uuid, 16) ||
+		    f.l.index >= sb.nmembers || memcmp(f.l.m.uuid, m[f.l.index].uuid, 16) ||
+		    place[f.l.index].found >= 0)
+			continue;
+		place[f.l.index].found = (int)r;
+	}
+	for (uint32_t k = 0; k < sb.nmembers; k++) {
+		unsigned first, cnt;
+
+		place[k].in_place = place[k].found >= 0 &&
+				    dm_table_target_members(t, m[k].target, &first, &cnt) == 0 &&
+				    first + m[k].stripe == (unsigned)place[k].found;
+	}
+	*out = place;
+	*count = sb.nmembers;
+	place = NULL;
+out:
+	free(place);
+	free(offsets);
+	free(m);
+	return err;
+}

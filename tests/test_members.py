@@ -1,0 +1,263 @@
+"""Member identity: every member file of a daxfs is checked at mount, fsck and live reload.
+
+The quick start's shape, three equal pmem files concatenated, is the main
+case: a table naming them in another order has the layout mkfs saw, so only
+the label mkfs wrote into each member can tell. Each refusal is checked with
+its exact message and exit status, and with the files left as they were.
+"""
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+
+import pytest
+
+from conftest import tool
+from faults import ctl, live_table, write_synced, write_table
+from mount import MIB, daxfs_factory  # noqa: F401  (fixture)
+
+SIZE = 16 * MIB
+SECTORS = SIZE // 512
+UUID = "3f2a0102-0304-4506-8708-090a0b0c0d0e"
+OTHER_UUID = "aa000000-0000-4000-8000-000000000000"
+
+
+def run(name, *args, **kw):
+    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
+                          timeout=120, **kw)
+
+
+def digest(*paths):
+    return [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in paths]
+
+
+@pytest.fixture
+def fs(daxfs_factory):
+    """Three equal member files as a list SOURCE, mkfs'd with a known uuid,
+    holding a file; unmounted."""
+    d = daxfs_factory(files=["p0", "p1", "p2"], size=SIZE)
+    d.mkfs("-U", UUID)
+    d.mount()
+    d.data = os.urandom(3 * SIZE // 2)      # spans all three members
+    write_synced(d.mnt / "f", d.data)
+    d.unmount()
+    return d
+
+
+def listed(d, *order):
+    return ",".join(d.files[i] for i in order)
+
+
+def refused_mount(d, source, message):
+    err = d.mount_fails(source=source)
+    assert err == f"daxfs-fuse: cannot mount {source}: mount daxfs: {message}\n"
+
+
+def reordered(d, path, found, expected, hint="did you reorder the files?"):
+    return (f"{path} holds member {found} of filesystem {UUID}, expected member {expected}; "
+            f"{hint}")
+
+
+def test_equal_members_in_another_order_are_refused_at_mount(fs):
+    refused_mount(fs, listed(fs, 0, 2, 1), reordered(fs, fs.files[2], 2, 1))
+
+
+def test_first_member_swapped_is_refused_at_mount(fs):
+    refused_mount(fs, listed(fs, 1, 0, 2), reordered(fs, fs.files[1], 1, 0))
+
+
+def test_duplicated_member_is_refused_at_mount(fs):
+    copy = fs.tmp / "copy-of-p1"
+    shutil.copyfile(fs.files[1], copy)
+    source = f"{fs.files[0]},{fs.files[1]},{copy}"
+    refused_mount(fs, source, reordered(fs, copy, 1, 2, f"{fs.files[1]} holds member 1 too: is "
+                                                        "one a copy of the other?"))
+
+
+def test_missing_member_is_refused_at_mount(fs):
+    refused_mount(fs, listed(fs, 0, 2), reordered(fs, fs.files[2], 2, 1, "is a member missing?"))
+
+
+def test_shrunk_member_is_refused_at_mount(fs):
+    os.truncate(fs.files[2], SIZE // 2)
+    fs.dirty = True             # its second half is gone: no fsck at teardown
+    refused_mount(fs, fs.source, f"{fs.files[2]} holds member 2 of filesystem {UUID}, made "
+                                 f"{SIZE} bytes long; the table maps only {SIZE // 2} bytes of "
+                                 "it: was the file truncated?")
+
+
+def test_shrunk_member_in_a_table_file_is_refused_at_mount(fs):
+    table = write_table(fs, "fs.table", "".join(
+        f"{i * SECTORS} {SECTORS} linear {p} 0\n" for i, p in enumerate(fs.files)))
+    os.truncate(fs.files[1], SIZE // 2)
+    fs.dirty = True
+    err = fs.mount_fails(source=str(table))
+    assert err == (f"daxfs-fuse: {table}: daxfs: target 1 (linear): {fs.files[1]} too small for "
+                   f"target: start=0, len={SECTORS}, dev_size={SECTORS // 2} (sectors: it has "
+                   f"{SIZE // 2} bytes, the target maps bytes 0-{SIZE - 1} of it; was it "
+                   "truncated?)\n")
+
+
+def test_member_of_another_filesystem_is_refused_at_mount(fs, daxfs_factory):
+    other = daxfs_factory(files=["q0", "q1"], size=SIZE)
+    other.mkfs("-U", OTHER_UUID)
+    source = f"{fs.files[0]},{other.files[1]},{fs.files[2]}"
+    refused_mount(fs, source, f"{other.files[1]} holds member 1 of filesystem {OTHER_UUID}, not "
+                              f"of {UUID} (expected member 1)")
+
+
+def test_unrelated_file_is_refused_at_mount(fs):
+    stranger = fs.tmp / "stranger"
+    with open(stranger, "wb") as f:
+        f.truncate(SIZE)
+    refused_mount(fs, f"{fs.files[0]},{stranger},{fs.files[2]}",
+                  f"{stranger} is not member 1 of filesystem {UUID}: it holds no member label "
+                  "(expected at byte 0 of it); is it the right file?")
+
+
+def test_extra_file_is_refused_at_mount(fs):
+    extra = fs.tmp / "extra"
+    with open(extra, "wb") as f:
+        f.truncate(SIZE)
+    refused_mount(fs, f"{fs.source},{extra}", f"{extra} (target 3) is not a member of filesystem "
+                                              f"{UUID}: it was made with no target there")
+
+
+def test_members_in_their_order_still_mount(fs):
+    fs.mount()
+    assert (fs.mnt / "f").read_bytes() == fs.data
+
+
+def test_fsck_refuses_reordered_members_and_shows_their_order(fs):
+    source = listed(fs, 2, 0, 1)
+    before = digest(*fs.files)
+    for flag in ("-n", "-y"):
+        r = run("fsck.daxfs", flag, source)
+        assert r.returncode == 8, r.stderr
+        assert r.stdout == ""
+        assert r.stderr == (
+            f"fsck.daxfs: {source}: {reordered(fs, fs.files[2], 2, 0)}\n"
+            "fsck.daxfs: the filesystem's members are, in the order it was made with:\n"
+            f"  member 0 (target 0, stripe 0): {fs.files[0]} from sector 0\n"
+            f"  member 1 (target 1, stripe 0): {fs.files[1]} from sector 0\n"
+            f"  member 2 (target 2, stripe 0): {fs.files[2]} from sector 0\n"
+            f"fsck.daxfs: as a list of files in that order: {fs.source}\n"
+            "fsck.daxfs: nothing was checked or changed\n")
+    assert digest(*fs.files) == before, "fsck -y must never reorder or repair"
+    assert run("fsck.daxfs", fs.source).stdout == f"{fs.source}: clean\n"
+
+
+def test_fsck_shows_where_members_of_a_table_file_are(fs):
+    table = write_table(fs, "swapped.table", "".join(
+        f"{i * SECTORS} {SECTORS} linear {fs.files[j]} 0\n" for i, j in enumerate((0, 2, 1))))
+    r = run("fsck.daxfs", table)
+    assert r.returncode == 8
+    assert r.stderr == (
+        f"fsck.daxfs: {table}: {reordered(fs, fs.files[2], 2, 1)}\n"
+        "fsck.daxfs: the filesystem's members are, in the order it was made with:\n"
+        f"  member 0 (target 0, stripe 0): {fs.files[0]} from sector 0\n"
+        f"  member 1 (target 1, stripe 0): {fs.files[1]} from sector 0\n"
+        f"  member 2 (target 2, stripe 0): {fs.files[2]} from sector 0\n"
+        "fsck.daxfs: nothing was checked or changed\n")
+
+
+def test_live_reload_of_reordered_members_is_refused(fs):
+    fs.mount()
+    good = live_table(fs)
+    swapped = write_table(fs, "swapped.table", "".join(
+        f"{i * SECTORS} {SECTORS} linear {fs.files[j]} 0\n" for i, j in enumerate((0, 2, 1))))
+    r = ctl("reload", fs.mnt, swapped, check=False)
+    assert r.returncode == 1
+    assert r.stderr == (f"daxfs-ctl reload: {fs.mnt}: resume: "
+                        f"{reordered(fs, fs.files[2], 2, 1)}\n")
+    assert live_table(fs) == good
+    assert (fs.mnt / "f").read_bytes() == fs.data
+
+
+@pytest.mark.parametrize("order,found,expected", [((1, 0, 2), 1, 0), ((0, 1, 1), None, 2)],
+                         ids=["first-two-swapped", "one-file-twice"])
+def test_live_reload_with_a_member_out_of_place_is_refused(fs, order, found, expected):
+    fs.mount()
+    good = live_table(fs)
+    table = write_table(fs, "bad.table", "".join(
+        f"{i * SECTORS} {SECTORS} linear {fs.files[j]} 0\n" for i, j in enumerate(order)))
+    r = ctl("reload", fs.mnt, table, check=False)
+    assert r.returncode == 1
+    if found is None:       # the same file twice: dm refuses it at load already
+        assert r.stderr == (f"daxfs-ctl reload: {fs.mnt}: daxfs: target 2 (linear): sectors "
+                            f"0-{SECTORS - 1} of {fs.files[1]} are mapped twice: target 1 "
+                            "(linear) maps them too; a table must not map a byte of a device "
+                            "twice\n")
+    else:
+        assert r.stderr == (f"daxfs-ctl reload: {fs.mnt}: resume: "
+                            f"{reordered(fs, fs.files[order[0]], found, expected)}\n")
+    assert live_table(fs) == good
+
+
+def test_live_reload_may_put_an_error_target_in_a_members_place(fs):
+    fs.mount()
+    fs.allow_stderr(r"Input/output error")
+    table = write_table(fs, "error.table", "".join(
+        f"{i * SECTORS} {SECTORS} error\n" for i in range(3)))
+    ctl("reload", fs.mnt, table)
+    assert "error" in live_table(fs)
+    good = write_table(fs, "good.table", "".join(
+        f"{i * SECTORS} {SECTORS} linear {p} 0\n" for i, p in enumerate(fs.files)))
+    ctl("reload", fs.mnt, good)
+    assert (fs.mnt / "f").read_bytes() == fs.data
+
+
+def test_stripes_in_another_order_are_refused_at_mount(daxfs_factory):
+    d = daxfs_factory(files=["s0", "s1"], size=SIZE,
+                      table=f"0 {2 * SECTORS} striped 2 128 {{0}} 0 {{1}} 0\n")
+    d.mkfs("-U", UUID)
+    swapped = write_table(d, "swapped.table",
+                          f"0 {2 * SECTORS} striped 2 128 {d.files[1]} 0 {d.files[0]} 0\n")
+    err = d.mount_fails(source=str(swapped))
+    # s1's first chunk holds journal blocks (its label is further in); s0, now
+    # second, holds the superblock
+    assert err == (f"daxfs-fuse: cannot mount {swapped}: mount daxfs: {d.files[0]} holds member 0 "
+                   f"(the superblock) of filesystem {UUID}, expected member 1; did you reorder "
+                   "the files?\n")
+
+
+# ---- format 1 ---------------------------------------------------------------
+
+def crc32c(data, crc=0xFFFFFFFF):
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc
+
+
+def make_format_1(path):
+    """Turns both superblocks of a one-file daxfs into format 1.0 ones."""
+    with open(path, "r+b") as f:
+        for blk in (0, 1):
+            f.seek(blk * 4096)
+            b = bytearray(f.read(4096))
+            b[8:10] = struct.pack("<H", 1)
+            crc = crc32c(b[:4092], crc32c(struct.pack("<Q", blk))) ^ 0xFFFFFFFF
+            b[4092:] = struct.pack("<I", crc)
+            f.seek(blk * 4096)
+            f.write(b)
+
+
+def test_format_1_image_is_refused_with_what_to_do(daxfs_factory):
+    d = daxfs_factory(size=SIZE)
+    d.mkfs("-U", UUID)
+    make_format_1(d.files[0])
+    why = ("superblock 0: format version 1.0, made before member labels (format 2.0): its member "
+           "files cannot be verified, so it is not mounted; copy its files out with the "
+           "daxfs-fuse that made it, then make the filesystem again with mkfs.daxfs")
+    assert d.mount_fails() == f"daxfs-fuse: cannot mount {d.source}: mount daxfs: {why}\n"
+    r = run("fsck.daxfs", d.source)
+    assert (r.returncode, r.stderr) == (8, f"fsck.daxfs: {d.source}: {why}\n")
+    r = run("mkfs.daxfs", d.source)
+    assert r.returncode == 1
+    assert r.stderr == (f"mkfs.daxfs: {d.files[0]} holds a daxfs (format 1, uuid {UUID}, "
+                        "label ''); use -f to overwrite it\n")
+    d.mkfs("-f")
+    d.mount()

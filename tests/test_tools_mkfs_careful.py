@@ -1,0 +1,236 @@
+"""mkfs.daxfs is careful, as mkfs.ext4 is: busy devices, signatures, data, broken tables, -n, -s.
+
+And SOURCE is recorded with absolute names: a daemon started with a relative
+one, and daxfs-ctl map run from elsewhere, still find the files.
+"""
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+
+import pytest
+
+from conftest import tool
+from faults import LoopDevice, ctl, write_synced
+from mount import MIB, daxfs_factory, mount_entry  # noqa: F401  (fixture)
+
+SIZE = 16 * MIB
+UUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0"
+USE_F = "; use -f to overwrite it\n"
+
+
+def run(name, *args, cwd=None):
+    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def zero_file(path, size=SIZE):
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def summary(size, members, label=""):
+    return (f"size: {size} bytes ({size // 512} sectors)\nblocks: {size // 4096} of 4096 bytes\n"
+            f"uuid: {UUID}\nlabel: {label}\nmembers: {members}\n")
+
+
+# ---- busy block devices ------------------------------------------------------
+
+@pytest.fixture
+def mounted_ext4(tmp_path):
+    """A loop device holding an ext4 that is mounted: (loop path, mount point)."""
+    if not shutil.which("mkfs.ext4"):
+        pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")
+    backing = zero_file(tmp_path / "ext4.img", 64 * MIB)
+    mnt = tmp_path / "ext4"
+    mnt.mkdir()
+    with LoopDevice(backing) as loop:
+        subprocess.run(["mkfs.ext4", "-q", "-F", loop.path], check=True, timeout=120)
+        subprocess.run(["mount", "-t", "ext4", loop.path, str(mnt)], check=True, timeout=60)
+        try:
+            (mnt / "precious").write_text("keep me\n")
+            yield loop.path, mnt
+        finally:
+            subprocess.run(["umount", str(mnt)], timeout=60)
+
+
+def test_mkfs_refuses_a_mounted_block_device_naming_the_mount(mounted_ext4):
+    loop, mnt = mounted_ext4
+    for args in ([], ["-f"]):           # -f overwrites data, never a busy device
+        r = run("mkfs.daxfs", *args, loop)
+        assert r.returncode == 1
+        assert r.stderr == f"mkfs.daxfs: {loop}: in use: mounted at {mnt} (ext4)\n"
+    assert (mnt / "precious").read_text() == "keep me\n"
+
+
+def test_mkfs_refuses_a_table_naming_a_mounted_block_device(tmp_path, mounted_ext4):
+    loop, mnt = mounted_ext4
+    table = tmp_path / "loop.table"
+    table.write_text(f"0 131072 linear {loop} 0\n")
+    r = run("mkfs.daxfs", "-f", table)
+    assert r.returncode == 1
+    assert r.stderr == (f"mkfs.daxfs: {table}:1: linear: Device lookup failed: {loop}: in use: "
+                        f"mounted at {mnt} (ext4)\n")
+
+
+def test_mount_refuses_a_mounted_block_device(tmp_path, daxfs_factory, mounted_ext4):
+    loop, mnt = mounted_ext4
+    d = daxfs_factory(size=SIZE)
+    d.mkfs()                        # for the fsck at teardown
+    err = d.mount_fails(source=loop)
+    assert err == f"daxfs-fuse: {loop}: {loop}: in use: mounted at {mnt} (ext4)\n"
+
+
+def test_mkfs_refuses_the_signature_an_unmounted_ext4_left(tmp_path):
+    if not shutil.which("mkfs.ext4"):
+        pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")
+    backing = zero_file(tmp_path / "ext4.img", 64 * MIB)
+    with LoopDevice(backing) as loop:
+        subprocess.run(["mkfs.ext4", "-q", "-F", loop.path], check=True, timeout=120)
+        r = run("mkfs.daxfs", loop.path)
+        assert r.returncode == 1
+        assert r.stderr == (f"mkfs.daxfs: {loop.path} holds an ext4 filesystem (libblkid found "
+                            f"its signature at byte 1080 of the member){USE_F}")
+        r = run("mkfs.daxfs", "-f", loop.path)
+        assert r.returncode == 0, r.stderr
+
+
+# ---- what a member holds ----------------------------------------------------
+
+def test_mkfs_refuses_a_file_with_another_filesystem(tmp_path):
+    if not shutil.which("mkfs.ext4"):
+        pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")
+    img = zero_file(tmp_path / "ext4.img", 64 * MIB)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(img)], check=True, timeout=120)
+    before = digest(img)
+    r = run("mkfs.daxfs", img)
+    assert r.returncode == 1
+    assert r.stderr == (f"mkfs.daxfs: {img} holds an ext4 filesystem (libblkid found its "
+                        f"signature at byte 1080 of the member){USE_F}")
+    assert digest(img) == before
+
+
+def test_mkfs_refuses_a_file_with_a_partition_table(tmp_path):
+    img = zero_file(tmp_path / "disk.img")
+    with open(img, "r+b") as f:        # one DOS partition, as fdisk writes it
+        f.seek(446)
+        f.write(bytes([0, 0, 0, 0, 0x83, 0, 0, 0]) + struct.pack("<II", 2048, 8192))
+        f.seek(510)
+        f.write(b"\x55\xaa")
+    r = run("mkfs.daxfs", img)
+    assert r.returncode == 1
+    assert r.stderr == (f"mkfs.daxfs: {img} holds a dos partition table (libblkid found its "
+                        f"signature at byte 510 of the member){USE_F}")
+
+
+def test_mkfs_refuses_a_file_holding_data_and_overwrites_it_with_f(tmp_path):
+    img = zero_file(tmp_path / "data.img")
+    with open(img, "r+b") as f:
+        f.seek(5000)
+        f.write(b"a letter")
+    before = digest(img)
+    r = run("mkfs.daxfs", img)
+    assert r.returncode == 1
+    assert r.stderr == (f"mkfs.daxfs: {img} is not empty: byte 5000 of it is not zero, and it "
+                        f"holds no daxfs{USE_F}")
+    assert digest(img) == before
+    r = run("mkfs.daxfs", "-f", img)
+    assert r.returncode == 0, r.stderr
+
+
+def test_mkfs_refuses_a_later_member_of_another_daxfs(tmp_path):
+    a, b, c = (zero_file(tmp_path / n) for n in "abc")
+    assert run("mkfs.daxfs", "-U", UUID, "-L", "old", f"{a},{b}").returncode == 0
+    r = run("mkfs.daxfs", f"{c},{b}")
+    assert r.returncode == 1
+    assert r.stderr == (f"mkfs.daxfs: {b} holds member 1 of 2 of a daxfs (uuid {UUID}, label "
+                        f"'old'){USE_F}")
+
+
+def test_a_table_file_with_a_nul_byte_is_an_error_not_a_pmem_file(tmp_path, daxfs_factory):
+    pmem = zero_file(tmp_path / "pmem")
+    table = tmp_path / "nul.table"
+    table.write_bytes(f"0 {SIZE // 512} linear {pmem} 0\n# typo\x00\n".encode())
+    before = digest(table)
+    r = run("mkfs.daxfs", "-f", table)
+    assert r.returncode == 1
+    assert r.stderr == f"mkfs.daxfs: {table}: not a text table (contains NUL bytes)\n"
+    assert digest(table) == before
+    r = run("fsck.daxfs", table)
+    assert (r.returncode, r.stderr) == (8, f"fsck.daxfs: {table}: not a text table (contains NUL "
+                                           "bytes)\n")
+    d = daxfs_factory(size=SIZE)
+    d.mkfs()
+    assert d.mount_fails(source=str(table)) == (f"daxfs-fuse: {table}: {table}: not a text table "
+                                                 "(contains NUL bytes)\n")
+
+
+# ---- -n and -s ------------------------------------------------------------------
+
+def test_mkfs_n_with_files_to_create_writes_nothing(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    r = run("mkfs.daxfs", "-n", "-s", "16M", "-U", UUID, f"{a},{b}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (f"would create {a}: a sparse file of {SIZE} bytes\n"
+                        f"would create {b}: a sparse file of {SIZE} bytes\n"
+                        + summary(2 * SIZE, 2) + "nothing written (-n)\n")
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_mkfs_n_with_a_file_to_grow_writes_nothing(tmp_path):
+    a, b = zero_file(tmp_path / "a", SIZE // 2), zero_file(tmp_path / "b")
+    r = run("mkfs.daxfs", "-n", "-s", "16M", "-U", UUID, f"{a},{b}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (f"would grow {a} from {SIZE // 2} to {SIZE} bytes\n"
+                        + summary(2 * SIZE, 2) + "nothing written (-n)\n")
+    assert os.path.getsize(a) == SIZE // 2
+
+
+def test_mkfs_n_over_a_daxfs_writes_nothing(tmp_path):
+    a, b = zero_file(tmp_path / "a"), zero_file(tmp_path / "b")
+    assert run("mkfs.daxfs", f"{a},{b}").returncode == 0
+    before = [digest(a), digest(b)]
+    r = run("mkfs.daxfs", "-n", f"{a},{b}")
+    assert r.returncode == 1, "without -f, -n refuses as mkfs would"
+    assert r.stderr.startswith(f"mkfs.daxfs: {a} holds a daxfs (format 2, uuid ")
+    r = run("mkfs.daxfs", "-n", "-f", "-U", UUID, "-L", "new", f"{a},{b}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == summary(2 * SIZE, 2, "new") + "nothing written (-n)\n"
+    assert [digest(a), digest(b)] == before
+
+
+def test_failed_mkfs_removes_the_files_it_made_and_shrinks_the_ones_it_grew(tmp_path):
+    new, small, dirty = tmp_path / "new", zero_file(tmp_path / "small", SIZE // 2), \
+        zero_file(tmp_path / "dirty")
+    with open(dirty, "r+b") as f:
+        f.write(b"x")
+    r = run("mkfs.daxfs", "-s", "16M", f"{new},{small},{dirty}")
+    assert r.returncode == 1
+    assert r.stderr == (f"mkfs.daxfs: {dirty} is not empty: byte 0 of it is not zero, and it "
+                        f"holds no daxfs{USE_F}")
+    assert not new.exists()
+    assert os.path.getsize(small) == SIZE // 2
+
+
+# ---- relative SOURCE ----------------------------------------------------------
+
+def test_relative_source_is_recorded_absolute(daxfs_factory, tmp_path):
+    d = daxfs_factory(files=["a", "b"], size=SIZE)
+    r = run("mkfs.daxfs", "a,b", cwd=d.tmp)
+    assert r.returncode == 0, r.stderr
+    d.mount(source="a,b", cwd=d.tmp)
+    fields = mount_entry(d.mnt)
+    assert fields[fields.index("-") + 2] == f"{d.files[0]},{d.files[1]}"
+    assert ctl("table", d.mnt).stdout == (f"0 {SIZE // 512} linear {d.files[0]} 0\n"
+                                          f"{SIZE // 512} {SIZE // 512} linear {d.files[1]} 0\n")
+    write_synced(d.mnt / "f", b"hello")
+    r = run("daxfs-ctl", "map", d.mnt / "f", cwd="/")
+    assert r.returncode == 0, r.stderr
+    assert f"-> {d.files[0]} offset" in r.stdout
