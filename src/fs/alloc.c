@@ -179,9 +179,10 @@ static int count_take(struct dfs *fs, uint64_t g, uint64_t n)
 	return 0;
 }
 
+/* For an initialised group: its bitmap block is never free. */
 static int count_give(struct dfs *fs, uint64_t g, uint64_t n)
 {
-	if (fs->gds[g].free + n > group_len(fs, g) - group_reserved(fs, g) ||
+	if (fs->gds[g].free + n > group_len(fs, g) - group_reserved(fs, g) - 1 ||
 	    fs->free_blocks + n > fs->sb.total_blocks)
 		return daxfs_err(-EIO, "group %llu: free count %u plus %llu freed blocks exceeds the group; "
 				 "run fsck.daxfs -y", (unsigned long long)g, fs->gds[g].free,
