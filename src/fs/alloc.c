@@ -209,8 +209,12 @@ static int group_init(struct dfs *fs, uint64_t g, struct dfs_buf **out)
 	uint64_t blk = group_start(g) + group_reserved(fs, g);
 	int err;
 
-	if ((err = count_take(fs, g, 1)) || (err = dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b)))
+	if ((err = dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b)))
 		return err;
+	if ((err = count_take(fs, g, 1))) {
+		dfs_buf_forget(fs, blk);      /* clean: nothing else names it */
+		return err;
+	}
 	uninit_image(fs, g, b->data);
 	fs->gds[g].bitmap_blk = blk;
 	fs->gd_checked[g] = 1;     /* made from its count */
