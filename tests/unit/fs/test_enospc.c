@@ -544,6 +544,13 @@ static int test_group_free_count_above_its_bitmap_is_refused(void)
 	return group_count_wrong(10);
 }
 
+static void abandon(void *arg)
+{
+	struct dfs *fs = arg;
+
+	dfs_abandon(&fs);      /* nothing of the test's to keep */
+}
+
 /* fsck's mount leaves the comparison to fsck; the counts still never wrap. */
 static int test_alloc_never_wraps_a_count_it_did_not_check(void)
 {
@@ -559,14 +566,48 @@ static int test_alloc_never_wraps_a_count_it_did_not_check(void)
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_EQ(skew_group_count(&sb, 3, true), 0);
 	CHECK_EQ(dfs_mount_fsck(md, false, &fsck), 0);
+	t_defer(abandon, fsck);
 	pthread_mutex_lock(&fsck->meta);
 	uint64_t total = fsck->free_blocks;
-	CHECK_EQ(dfs_alloc(fsck, 0, 100, 1, 0, &pblk, &len), -EIO);
+	int err = dfs_alloc(fsck, 0, 100, 1, 0, &pblk, &len);
 	pthread_mutex_unlock(&fsck->meta);
+	CHECK_EQ(err, -EIO);
 	CHECK_MSG_HAS("group 0: free count 3");
 	CHECK_EQ(fsck->free_blocks, total);
 	CHECK_EQ(fsck->gds[0].free, 3);
-	dfs_abandon(&fsck);
+	return T_PASS;
+}
+
+static int test_unalloc_is_reusable_at_once_unless_its_buffer_is_dirty(void)
+{
+	struct dfs **fs = t_newfs(16 * MB, NULL);
+	uint64_t a = 0, b = 0, len, avail[4], bfree[2];
+	struct dfs_buf *buf;
+	int err[4];
+
+	CHECK(fs);
+	dfs_sync(*fs);
+	pthread_mutex_lock(&(*fs)->meta);
+	avail[0] = dfs_alloc_avail(*fs, 0);
+	bfree[0] = (*fs)->free_blocks;
+	err[0] = dfs_alloc(*fs, 0, 1, 1, 0, &a, &len) || dfs_alloc(*fs, 0, 1, 1, 0, &b, &len);
+	err[1] = dfs_unalloc(*fs, a, 1);
+	avail[1] = dfs_alloc_avail(*fs, 0);
+	/* a dirty buffer would reach the block at the checkpoint: it waits */
+	err[2] = dfs_buf_new(*fs, b, DFS_BUF_SEALED, &buf);
+	if (!err[2])
+		dfs_buf_dirty(*fs, buf);
+	err[3] = dfs_unalloc(*fs, b, 1);
+	avail[2] = dfs_alloc_avail(*fs, 0);
+	bfree[1] = (*fs)->free_blocks;
+	pthread_mutex_unlock(&(*fs)->meta);
+	dfs_sync(*fs);
+	avail[3] = dfs_alloc_avail(*fs, 0);
+	CHECK(!err[0] && !err[1] && !err[2] && !err[3]);
+	CHECK_EQ(avail[1], avail[0] - 1);
+	CHECK_EQ(avail[2], avail[0] - 1);
+	CHECK_EQ(bfree[1], bfree[0]);
+	CHECK_EQ(avail[3], avail[0]);
 	return T_PASS;
 }
 
@@ -590,6 +631,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_group_free_count_below_its_bitmap_is_refused_not_wrapped),
 	T_CASE(test_group_free_count_above_its_bitmap_is_refused),
 	T_CASE(test_alloc_never_wraps_a_count_it_did_not_check),
+	T_CASE(test_unalloc_is_reusable_at_once_unless_its_buffer_is_dirty),
 };
 
 T_MAIN(cases)
