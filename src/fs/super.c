@@ -420,7 +420,8 @@ int dfs_statfs(struct dfs *fs, struct statvfs *out)
 	out->f_bavail = free_blocks > fs->resv_blocks ? free_blocks - fs->resv_blocks : 0;
 	out->f_ffree = free_slots + free_blocks * DFS_INODES_PER_BLOCK;
 	out->f_files = out->f_ffree + used;
-	out->f_favail = out->f_ffree;
+	/* the inode table grows into free blocks, not into the reserve */
+	out->f_favail = free_slots + out->f_bavail * DFS_INODES_PER_BLOCK;
 	out->f_namemax = DFS_NAME_MAX;
 	uint64_t fsid;
 	memcpy(&fsid, fs->sb.uuid, sizeof(fsid));

@@ -486,6 +486,8 @@ static int test_statfs_keeps_the_reserve_out_of_bavail(void)
 	CHECK_EQ(sv.f_bavail, 0);
 	CHECK_EQ(sv.f_bfree, (*fs)->resv_blocks);
 	CHECK(sv.f_bfree <= sv.f_blocks);
+	CHECK_EQ(sv.f_favail, (*fs)->nfree_inos);     /* no room to grow the inode table */
+	CHECK_EQ(sv.f_ffree, (*fs)->nfree_inos + (*fs)->resv_blocks * DFS_INODES_PER_BLOCK);
 	return T_PASS;
 }
 
