@@ -364,12 +364,16 @@ class Worker:
 
 
 def _worker_main(mnt, seed, index, nops, max_off, out):
+    """One worker process: its log (every call and its outcome) next to out;
+    its model, problems and ENOSPC count pickled to out."""
     w = Worker(mnt, seed, index, nops, max_off)
-    w.log = open(out + ".log", "w")
-    try:
-        w.run()
-    except Exception:      # a crash of the workload itself is a problem too
-        w.problem("worker raised:\n" + traceback.format_exc())
+    # the process ends in os._exit: whatever is not closed here is lost
+    with open(out + ".log", "w") as w.log:
+        try:
+            w.run()
+        except Exception:      # a crash of the workload itself is a problem too
+            w.problem("worker raised:\n" + traceback.format_exc())
+    w.log = None
     with open(out, "wb") as f:
         pickle.dump({"names": w.names, "dirs": w.dirs, "problems": w.problems,
                      "enospc": w.enospc}, f)
