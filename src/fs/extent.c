@@ -356,8 +356,8 @@ int dfs_extent_remove(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint6
 	size_t left = split - (pieces < max_extents ? pieces : max_extents);
 	/* only a range inside one extent leaves more extents than it found:
 	 * that needs the reserve, or the caller does without unmapping */
-	if ((err = map_prepare(fs, ip, left > ip->next ? left : ip->next, DFS_ALLOC_RESERVE)) ||
-	    (err = dfs_free_prepare(fs, max_extents)))
+	if ((err = dfs_free_prepare(fs, max_extents)) ||
+	    (err = map_prepare(fs, ip, left > ip->next ? left : ip->next, DFS_ALLOC_RESERVE)))
 		return err;
 	if (split_at(ip, lblk) || split_at(ip, end))
 		abort();    /* the memory was reserved */
