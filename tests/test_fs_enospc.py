@@ -1,10 +1,16 @@
-"""A full filesystem: clean ENOSPC, nothing else damaged, space back after unlink."""
+"""A full filesystem: clean ENOSPC, nothing else damaged, space back after unlink.
+
+Allocation is all or nothing per request and calls that shrink never fail
+for space (docs/DESIGN.md, "Full filesystems"); every test ends with the
+fixture's fsck -n.
+"""
 import errno
 import os
 
 import pytest
 
-from mount import MIB, daxfs_factory, wait_until  # noqa: F401
+from mount import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, MIB, PAGE,  # noqa: F401
+                   daxfs_factory, fallocate, wait_until)
 
 
 def fill(path):
@@ -68,3 +74,165 @@ def test_space_comes_back_after_unlink(small_fs):
                "the unlinked file's blocks to come back")
     second = fill(small_fs.mnt / "again")
     assert second >= first - MIB
+
+
+# ---- all or nothing, and shrinking always works -------------------------
+
+def bavail(d):
+    return os.statvfs(d.mnt).f_bavail
+
+
+def leave(d, filler, n):
+    """Shortens the filler so that exactly n blocks are available."""
+    have = bavail(d)
+    assert have <= n
+    os.truncate(filler, os.path.getsize(filler) - (n - have) * PAGE)
+    assert bavail(d) == n
+
+
+def striped(path, n, byte=b"a"):
+    """A file of n one-block extents at blocks 0, 2, 4...: the inode's four
+    inline extents are full at n = 4."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for k in range(n):
+            assert os.pwrite(fd, byte * PAGE, 2 * k * PAGE) == PAGE
+    finally:
+        os.close(fd)
+
+
+def test_statfs_keeps_two_percent_for_shrinking(small_fs):
+    st = os.statvfs(small_fs.mnt)
+    reserved = min(st.f_blocks // 50, 4096)
+    assert st.f_bavail == st.f_bfree - reserved
+    fill(small_fs.mnt / "fill")
+    st = os.statvfs(small_fs.mnt)
+    assert st.f_bavail == 0
+    assert st.f_bfree == reserved
+
+
+def test_hole_write_short_of_space_keeps_exactly_what_it_wrote(small_fs):
+    m = small_fs.mnt
+    striped(m / "sparse", 4)
+    fill(m / "fill")
+    leave(small_fs, m / "fill", 3)
+    # the fifth extent takes a block for the extent chain first
+    fd = os.open(m / "sparse", os.O_WRONLY)
+    try:
+        assert os.pwrite(fd, b"b" * 5 * PAGE, 10 * PAGE) == 2 * PAGE
+        with pytest.raises(OSError) as e:
+            os.pwrite(fd, b"c" * PAGE, 20 * PAGE)
+        assert e.value.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    assert os.stat(m / "sparse").st_blocks == 6 * PAGE // 512
+    small_fs.remount()      # the fixture's fsck -n runs at the end
+    data = (m / "sparse").read_bytes()
+    assert len(data) == 12 * PAGE
+    assert data[10 * PAGE:] == b"b" * 2 * PAGE
+    assert data[6 * PAGE:7 * PAGE] == b"a" * PAGE
+
+
+def test_hole_write_without_room_for_its_extent_block_changes_nothing(small_fs):
+    m = small_fs.mnt
+    striped(m / "sparse", 4)
+    fill(m / "fill")
+    leave(small_fs, m / "fill", 1)
+    bfree = os.statvfs(m).f_bfree
+    fd = os.open(m / "sparse", os.O_WRONLY)
+    try:
+        with pytest.raises(OSError) as e:
+            os.pwrite(fd, b"b" * PAGE, 10 * PAGE)
+        assert e.value.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    assert os.statvfs(m).f_bfree == bfree
+    assert os.stat(m / "sparse").st_blocks == 4 * PAGE // 512
+    assert os.path.getsize(m / "sparse") == 7 * PAGE
+
+
+def test_shrinking_calls_on_a_full_filesystem_succeed(small_fs):
+    m = small_fs.mnt
+    striped(m / "frag", 6)
+    striped(m / "big", 3, b"B")
+    with open(m / "big", "r+b") as f:       # four extents: the inode's inline map is full
+        f.seek(10 * PAGE)
+        f.write(b"B" * 64 * PAGE)
+    (m / "victim").write_bytes(b"v" * PAGE)
+    (m / "other").write_bytes(b"o" * PAGE)
+    os.mkdir(m / "dir")
+    os.setxattr(m / "other", "user.a", b"1")
+    os.setxattr(m / "other", "user.b", b"2")
+    fill(m / "fill")
+    assert bavail(small_fs) == 0
+    # a hole inside one extent splits it: the fifth extent needs a chain
+    # block, from the reserve
+    fd = os.open(m / "big", os.O_RDWR)
+    try:
+        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 20 * PAGE, 2 * PAGE)
+    finally:
+        os.close(fd)
+    os.truncate(m / "frag", 5 * PAGE + 100)
+    os.truncate(m / "big", 50 * PAGE + 1)
+    os.removexattr(m / "other", "user.a")
+    os.removexattr(m / "other", "user.b")
+    os.rename(m / "other", m / "victim")
+    os.unlink(m / "frag")
+    os.rmdir(m / "dir")
+    big = (m / "big").read_bytes()
+    assert big[10 * PAGE:] == b"B" * 10 * PAGE + bytes(2 * PAGE) + b"B" * (28 * PAGE + 1)
+    assert (m / "victim").read_bytes() == b"o" * PAGE
+
+
+def test_write_into_preallocated_space_on_a_full_filesystem_succeeds(small_fs):
+    m = small_fs.mnt
+    striped(m / "pre", 3)
+    fd = os.open(m / "pre", os.O_RDWR)
+    try:
+        fallocate(fd, FALLOC_FL_KEEP_SIZE, 100 * PAGE, 64 * PAGE)
+        fill(m / "fill")
+        # the write splits the unwritten extent: six extents, a chain block
+        assert os.pwrite(fd, b"w" * PAGE, 130 * PAGE) == PAGE
+    finally:
+        os.close(fd)
+    small_fs.remount()
+    data = (m / "pre").read_bytes()
+    assert data[129 * PAGE:130 * PAGE] == bytes(PAGE)
+    assert data[130 * PAGE:] == b"w" * PAGE
+
+
+def test_fallocate_that_does_not_fit_allocates_nothing(small_fs):
+    m = small_fs.mnt
+    (m / "f").write_bytes(b"")
+    fill(m / "fill")
+    leave(small_fs, m / "fill", 10)
+    for mode in (0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE):
+        fd = os.open(m / "f", os.O_RDWR)
+        try:
+            with pytest.raises(OSError) as e:
+                fallocate(fd, mode, 0, 20 * PAGE)
+            assert e.value.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+        assert os.stat(m / "f").st_blocks == 0
+        assert os.path.getsize(m / "f") == 0
+        assert bavail(small_fs) == 10
+
+
+def test_zero_range_that_does_not_fit_keeps_the_data(small_fs):
+    m = small_fs.mnt
+    fd = os.open(m / "z", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, b"U" * 4 * PAGE, 0)
+        os.pwrite(fd, b"U" * PAGE, 19 * PAGE)
+        fill(m / "fill")
+        leave(small_fs, m / "fill", 2)
+        with pytest.raises(OSError) as e:
+            fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 20 * PAGE)
+        assert e.value.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    small_fs.remount()
+    data = (m / "z").read_bytes()
+    assert data[:4 * PAGE] == b"U" * 4 * PAGE
+    assert data[19 * PAGE:] == b"U" * PAGE

@@ -142,6 +142,9 @@ struct dfs_rw_state {
 	unsigned flags;
 	bool copied;               /* dfs_write_copy stored and flushed the bytes */
 	uint64_t addr[DFS_READ_MAX_IOV];   /* device address of each iov */
+	/* runs of blocks begin allocated: end unmaps the ones no copied byte reached */
+	struct { uint64_t lblk, len; } fresh[DFS_READ_MAX_IOV];
+	unsigned nfresh;
 };
 
 struct dfs_read {

@@ -19,6 +19,19 @@
  * (the transaction frees them atomically with the metadata that dropped
  * them) but not handed out until the transaction is checkpointed, so a crash
  * can never show a committed file pointing at a block reused by another.
+ *
+ * Reserved blocks, as ext4's s_resv_clusters: 2% of the filesystem, at most
+ * 4096 blocks, that only changes which must not fail for space may take
+ * (DFS_ALLOC_RESERVE: the extent block a hole punch or a write into
+ * preallocated space needs). Everything else sees ENOSPC first, so a full
+ * filesystem can still shrink. The reserve is a floor under the free count,
+ * not a set of blocks, and it is not on media.
+ *
+ * The free counts come from media and are not trusted blindly: the first
+ * time the allocator uses a group's bitmap after mount it counts its free
+ * bits, and a descriptor that disagrees makes every allocation or free in
+ * that group fail with EIO (fsck.daxfs repairs it) instead of letting a
+ * count wrap.
  */
 
 #define ALLOC_MAX_RUN 16384u     /* 64 MiB per extent; neighbours merge */
@@ -58,6 +71,12 @@ static bool bit(const uint8_t *map, uint64_t i)
 	return map[i >> 3] & (1u << (i & 7));
 }
 
+/* a - b, or 0 when b is larger: the counters below never wrap */
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
 static int gd_store(struct dfs *fs, uint64_t g)
 {
 	struct dfs_buf *b;
@@ -75,7 +94,8 @@ int dfs_alloc_load(struct dfs *fs)
 	uint64_t total_free = 0;
 
 	fs->gds = calloc(fs->sb.ngroups, sizeof(*fs->gds));
-	if (!fs->gds)
+	fs->gd_checked = calloc(fs->sb.ngroups, sizeof(*fs->gd_checked));
+	if (!fs->gds || !fs->gd_checked)
 		return daxfs_err(-ENOMEM, "allocator: out of memory");
 	for (uint64_t g = 0; g < fs->sb.ngroups; g++) {
 		struct dfs_buf *b;
@@ -95,6 +115,7 @@ int dfs_alloc_load(struct dfs *fs)
 		total_free += fs->gds[g].free;
 	}
 	__atomic_store_n(&fs->free_blocks, total_free, __ATOMIC_RELAXED);
+	fs->resv_blocks = fs->sb.total_blocks / 50 < DFS_RESV_MAX ? fs->sb.total_blocks / 50 : DFS_RESV_MAX;
 	return 0;
 }
 
@@ -102,6 +123,8 @@ void dfs_alloc_unload(struct dfs *fs)
 {
 	free(fs->gds);
 	fs->gds = NULL;
+	free(fs->gd_checked);
+	fs->gd_checked = NULL;
 	free(fs->pending);
 	fs->pending = NULL;
 	fs->npending = fs->pending_cap = 0;
@@ -121,6 +144,61 @@ static int bitmap_read(struct dfs *fs, uint64_t g, struct dfs_buf **out)
 		return daxfs_err(-EIO, "group %llu: bitmap block %llu checksum mismatch",
 				 (unsigned long long)g, (unsigned long long)b->blkno);
 	*out = b;
+	return 0;
+}
+
+/* Blocks of group g that can ever be free: all but group 0's fixed metadata
+ * and the member labels (an initialised group's bitmap block is one of them). */
+static uint64_t group_capacity(const struct dfs *fs, uint64_t g)
+{
+	return group_len(fs, g) - group_reserved(fs, g) -
+	       dfs_label_blocks_in(fs, group_start(g), group_len(fs, g), NULL);
+}
+
+/* bitmap_read for a change: also checks, once per mount, that the group's
+ * free count is what its bitmap says (fsck compares them itself). */
+static int bitmap_get(struct dfs *fs, uint64_t g, struct dfs_buf **out)
+{
+	int err = bitmap_read(fs, g, out);
+
+	if (err || fs->gd_checked[g] || fs->fsck)
+		return err;
+	uint64_t nfree = 0;
+	for (uint64_t i = 0; i < group_len(fs, g); i++)
+		nfree += !bit((*out)->data, i);
+	if (nfree != fs->gds[g].free)
+		return daxfs_err(-EIO, "group %llu: descriptor counts %u free blocks but its bitmap %llu; "
+				 "run fsck.daxfs -y", (unsigned long long)g, fs->gds[g].free,
+				 (unsigned long long)nfree);
+	fs->gd_checked[g] = 1;
+	return 0;
+}
+
+/* Takes n blocks off group g's free count and the total, refusing what would
+ * wrap (a descriptor that lies about its count). */
+static int count_take(struct dfs *fs, uint64_t g, uint64_t n)
+{
+	if (fs->gds[g].free < n || fs->free_blocks < n)
+		return daxfs_err(-EIO, "group %llu: free count %u (filesystem %llu) is less than the %llu "
+				 "blocks its bitmap gives out; run fsck.daxfs -y", (unsigned long long)g,
+				 fs->gds[g].free, (unsigned long long)fs->free_blocks,
+				 (unsigned long long)n);
+	fs->gds[g].free -= (uint32_t)n;
+	/* statfs reads it without meta */
+	__atomic_store_n(&fs->free_blocks, fs->free_blocks - n, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* For an initialised group: its bitmap block is never free. */
+static int count_give(struct dfs *fs, uint64_t g, uint64_t n)
+{
+	if (fs->gds[g].free + n > group_capacity(fs, g) - 1 ||
+	    fs->free_blocks + n > fs->sb.total_blocks)
+		return daxfs_err(-EIO, "group %llu: free count %u plus %llu freed blocks exceeds the group; "
+				 "run fsck.daxfs -y", (unsigned long long)g, fs->gds[g].free,
+				 (unsigned long long)n);
+	fs->gds[g].free += (uint32_t)n;
+	__atomic_store_n(&fs->free_blocks, fs->free_blocks + n, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -157,15 +235,19 @@ static int group_init(struct dfs *fs, uint64_t g, struct dfs_buf **out)
 	struct dfs_buf *b;
 	uint8_t map[DFS_BLOCK_SIZE];
 	uint64_t home = uninit_image(fs, g, map), blk = group_start(g) + home;
-	int err = home < group_len(fs, g) ? dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b) :
-		  daxfs_err(-EIO, "group %llu: no room for a bitmap", (unsigned long long)g);
+	int err;
 
-	if (err)
+	if (home >= group_len(fs, g))
+		return daxfs_err(-EIO, "group %llu: no room for a bitmap", (unsigned long long)g);
+	if ((err = dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b)))
 		return err;
+	if ((err = count_take(fs, g, 1))) {
+		dfs_buf_forget(fs, blk);      /* clean: nothing else names it */
+		return err;
+	}
 	memcpy(b->data, map, DFS_BLOCK_SIZE);
 	fs->gds[g].bitmap_blk = blk;
-	fs->gds[g].free--;
-	__atomic_store_n(&fs->free_blocks, fs->free_blocks - 1, __ATOMIC_RELAXED);   /* statfs reads it without meta */
+	fs->gd_checked[g] = 1;     /* made from its count */
 	dfs_buf_dirty(fs, b);
 	if ((err = gd_store(fs, g)))
 		return err;
@@ -235,7 +317,7 @@ static bool find_run(const uint8_t *map, uint64_t gstart, uint64_t from, uint64_
 static int take(struct dfs *fs, uint64_t g, struct run r, uint64_t *pblk)
 {
 	struct dfs_buf *b;
-	int err = fs->gds[g].bitmap_blk ? bitmap_read(fs, g, &b) : group_init(fs, g, &b);
+	int err = fs->gds[g].bitmap_blk ? bitmap_get(fs, g, &b) : group_init(fs, g, &b);
 
 	if (err)
 		return err;
@@ -243,10 +325,10 @@ static int take(struct dfs *fs, uint64_t g, struct run r, uint64_t *pblk)
 		if (bit(b->data, i))
 			return daxfs_err(-EIO, "group %llu: bitmap changed under the allocator",
 					 (unsigned long long)g);
+	if ((err = count_take(fs, g, r.len)))
+		return err;
 	set_bits(b->data, r.start, r.len, true);
 	dfs_buf_dirty(fs, b);
-	fs->gds[g].free -= (uint32_t)r.len;
-	__atomic_store_n(&fs->free_blocks, fs->free_blocks - r.len, __ATOMIC_RELAXED);
 	if ((err = gd_store(fs, g)))
 		return err;
 	*pblk = group_start(g) + r.start;
@@ -254,11 +336,22 @@ static int take(struct dfs *fs, uint64_t g, struct run r, uint64_t *pblk)
 	return 0;
 }
 
-int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool align,
+uint64_t dfs_alloc_avail(const struct dfs *fs, unsigned flags)
+{
+	/* a leased inode's freed blocks are pending and deferred at once until
+	 * the commit: counted twice, which only errs on the side of ENOSPC */
+	uint64_t avail = sub0(fs->free_blocks, fs->pending_blocks + dfs_lease_deferred_blocks(fs));
+
+	return flags & DFS_ALLOC_RESERVE ? avail : sub0(avail, fs->resv_blocks);
+}
+
+int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsigned flags,
 	      uint64_t *pblk, uint64_t *len)
 {
 	uint8_t map[DFS_BLOCK_SIZE];
 	uint64_t g0 = goal && goal < fs->sb.total_blocks ? goal / BPG : fs->goal_group;
+	const uint64_t avail = dfs_alloc_avail(fs, flags);
+	const bool align = flags & DFS_ALLOC_ALIGN;
 	struct run best = { 0, 0 };
 	uint64_t best_g = 0;
 	int err;
@@ -267,20 +360,23 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool a
 		want = ALLOC_MAX_RUN;
 	if (min == 0 || min > want)
 		min = want;
-	if (fs->free_blocks < fs->pending_blocks + dfs_lease_deferred_blocks(fs) + min)
+	if (avail < min)
 		return daxfs_err(-ENOSPC, "no space left on device");
 	for (int pass = 0; pass < (align ? 2 : 1); pass++) {
 		bool aligned = align && pass == 0;
 
 		for (uint64_t i = 0; i < fs->sb.ngroups; i++) {
 			uint64_t g = (g0 + i) % fs->sb.ngroups;
+			/* a group's first use costs its bitmap block too */
+			uint64_t cap = sub0(avail, fs->gds[g].bitmap_blk ? 0 : 1);
+			uint64_t w = want < cap ? want : cap;
 			struct run first, longest = { 0, 0 };
 
-			if (fs->gds[g].free < min)
+			if (fs->gds[g].free < min || w < min)
 				continue;
 			if (fs->gds[g].bitmap_blk) {
 				struct dfs_buf *b;
-				if ((err = bitmap_read(fs, g, &b)))
+				if ((err = bitmap_get(fs, g, &b)))
 					return err;
 				memcpy(map, b->data, sizeof(map));
 			} else {
@@ -288,15 +384,17 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool a
 			}
 			overlay_pending(fs, g, map);
 			uint64_t from = (i == 0 && goal) ? goal % BPG : 0;
-			bool found = find_run(map, group_start(g), from, want, aligned, &first, &longest);
+			bool found = find_run(map, group_start(g), from, w, aligned, &first, &longest);
 			if (!found && from)     /* wrap inside the goal group */
-				found = find_run(map, group_start(g), 0, want, aligned, &first, &longest);
+				found = find_run(map, group_start(g), 0, w, aligned, &first, &longest);
 			if (found) {
 				if ((err = take(fs, g, first, pblk)))
 					return err;
 				*len = first.len;
 				return 0;
 			}
+			if (longest.len > w)
+				longest.len = w;
 			if (longest.len > best.len) {
 				best = longest;
 				best_g = g;
@@ -311,8 +409,13 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool a
 	return 0;
 }
 
-int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len)
+/* Clears [pblk, pblk+len) in the bitmaps. pending: the blocks become
+ * allocatable only after the running transaction is home (dfs_free);
+ * otherwise at once (dfs_unalloc). */
+static int release(struct dfs *fs, uint64_t pblk, uint64_t len, bool pending)
 {
+	int err;
+
 	if (pblk < fs->sb.data_start || pblk >= fs->sb.total_blocks ||
 	    len > fs->sb.total_blocks - pblk)
 		return daxfs_err(-EIO, "freeing blocks %llu+%llu outside the data area",
@@ -320,43 +423,71 @@ int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len)
 	if (dfs_label_blocks_in(fs, pblk, len, NULL))
 		return daxfs_err(-EIO, "freeing blocks %llu+%llu, which hold a member label",
 				 (unsigned long long)pblk, (unsigned long long)len);
-	if (fs->npending == fs->pending_cap) {
-		size_t ncap = fs->pending_cap ? fs->pending_cap * 2 : 64;
-		uint64_t *np = realloc(fs->pending, ncap * 2 * sizeof(*np));
-		if (!np)
-			return daxfs_err(-ENOMEM, "allocator: out of memory");
-		fs->pending = np;
-		fs->pending_cap = ncap;
-	}
+	if (pending && (err = dfs_free_prepare(fs, 1)))
+		return err;
 	for (uint64_t done = 0; done < len; ) {
 		uint64_t blk = pblk + done, g = blk / BPG, off = blk % BPG;
 		uint64_t n = len - done < BPG - off ? len - done : BPG - off;
 		struct dfs_buf *b;
-		int err;
 
 		if (!fs->gds[g].bitmap_blk)
 			return daxfs_err(-EIO, "freeing blocks in unused group %llu", (unsigned long long)g);
-		if ((err = bitmap_read(fs, g, &b)))
+		if ((err = bitmap_get(fs, g, &b)))
 			return err;
 		for (uint64_t i = off; i < off + n; i++)
 			if (!bit(b->data, i))
 				return daxfs_err(-EIO, "freeing block %llu which is already free",
 						 (unsigned long long)(group_start(g) + i));
+		if ((err = count_give(fs, g, n)))
+			return err;
 		set_bits(b->data, off, n, false);
 		dfs_buf_dirty(fs, b);
-		fs->gds[g].free += (uint32_t)n;
-		__atomic_store_n(&fs->free_blocks, fs->free_blocks + n, __ATOMIC_RELAXED);
 		if ((err = gd_store(fs, g)))
 			return err;
 		done += n;
 	}
 	for (uint64_t i = 0; i < len; i++)
 		dfs_buf_forget(fs, pblk + i);
-	fs->pending[2 * fs->npending] = pblk;
-	fs->pending[2 * fs->npending + 1] = len;
-	fs->npending++;
-	fs->pending_blocks += len;
+	if (pending) {
+		fs->pending[2 * fs->npending] = pblk;
+		fs->pending[2 * fs->npending + 1] = len;
+		fs->npending++;
+		fs->pending_blocks += len;
+	}
 	return 0;
+}
+
+int dfs_free_prepare(struct dfs *fs, size_t n)
+{
+	if (fs->npending + n <= fs->pending_cap)
+		return 0;
+	size_t ncap = fs->pending_cap ? fs->pending_cap * 2 : 64;
+	while (ncap < fs->npending + n)
+		ncap *= 2;
+	uint64_t *np = realloc(fs->pending, ncap * 2 * sizeof(*np));
+	if (!np)
+		return daxfs_err(-ENOMEM, "allocator: out of memory");
+	fs->pending = np;
+	fs->pending_cap = ncap;
+	return 0;
+}
+
+int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len)
+{
+	return release(fs, pblk, len, true);
+}
+
+int dfs_unalloc(struct dfs *fs, uint64_t pblk, uint64_t len)
+{
+	bool pending = false;
+
+	/* a block with a dirty buffer would be written home by the commit,
+	 * over whatever its next owner stores meanwhile: it waits, as a freed
+	 * block does */
+	for (uint64_t i = 0; i < len && !pending; i++)
+		pending = dfs_buf_dirty_cached(fs, pblk + i);
+	int err = release(fs, pblk, len, pending);
+	return err ? dfs_journal_abort(fs, err) : 0;
 }
 
 void dfs_alloc_commit_done(struct dfs *fs, size_t npending, uint64_t blocks)

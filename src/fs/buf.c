@@ -207,6 +207,15 @@ void dfs_buf_forget(struct dfs *fs, uint64_t blk)
 	pthread_mutex_unlock(&fs->bcache_lock);
 }
 
+bool dfs_buf_dirty_cached(struct dfs *fs, uint64_t blk)
+{
+	pthread_mutex_lock(&fs->bcache_lock);
+	struct dfs_buf *b = cache_find(fs, blk);
+	bool dirty = b && b->dirty;
+	pthread_mutex_unlock(&fs->bcache_lock);
+	return dirty;
+}
+
 void dfs_buf_trim(struct dfs *fs)
 {
 	if (fs->check_only || fs->committing)

@@ -329,18 +329,26 @@ static int dir_grow(struct dfs *fs, struct dfs_inode *dip, uint64_t *lblk)
 
 	if (dip->next)
 		goal = dip->ext[dip->next - 1].pblk + dip->ext[dip->next - 1].len;
-	if ((err = dfs_alloc(fs, goal, 1, 1, false, &pblk, &len)))
+	/* the extent block first, then the directory block: all or nothing */
+	if ((err = dfs_extent_prepare(fs, dip, 1, 0)))
 		return err;
-	if ((err = dfs_buf_new(fs, pblk, DFS_BUF_SEALED, &b)))
+	if ((err = dfs_alloc(fs, goal, 1, 1, 0, &pblk, &len))) {
+		dfs_extent_unprepare(fs, dip);
 		return err;
+	}
+	if ((err = dfs_buf_new(fs, pblk, DFS_BUF_SEALED, &b))) {
+		(void)dfs_unalloc(fs, pblk, len);
+		dfs_extent_unprepare(fs, dip);
+		return err;
+	}
 	dfs_put32(b->data, DFS_MAGIC_DIR);
 	dfs_put64(b->data + 8, dip->ino);
 	dfs_put16(b->data + DFS_DIR_HDR + 8, DFS_DIR_END - DFS_DIR_HDR);
 	dfs_buf_dirty(fs, b);
-	dip->d.size += DFS_BLOCK_SIZE;
 	struct dfs_extent e = { l, pblk, 1, 0 };
+	dip->d.size += DFS_BLOCK_SIZE;       /* stored by the insert */
 	if ((err = dfs_extent_insert(fs, dip, &e)))
-		return err;
+		return err;      /* prepared: only an I/O error, which aborted the journal */
 	*lblk = l;
 	return 0;
 }

@@ -12,6 +12,19 @@
  * the next block). The whole map is loaded with the inode and written back
  * after each change; adjacent extents merge, and a file may have at most
  * DFS_MAX_EXTENTS of them (-ENOSPC beyond, documented in FORMAT.md).
+ *
+ * A change is all or nothing. Before it touches the map it takes what it
+ * may need: the memory, room for its frees, and the one new chain block a
+ * change can need (no change adds more than two extents, so it crosses at
+ * most one 169-extent boundary), held in ip->spare. A failure there changes
+ * nothing; after it, the change and its store can fail only on an I/O error
+ * or a damaged bitmap, and then the journal is aborted so that the half-done
+ * change never commits. Changes that must succeed on a full filesystem
+ * (freeing, writing into preallocated space) take the chain block from the
+ * reserve (DFS_ALLOC_RESERVE), and when even that is gone they do without
+ * a split: a hole punch inside one extent zeroes the blocks instead of
+ * unmapping them (file.c), and a write into an unwritten extent converts the
+ * whole extent.
  */
 
 void dfs_extents_free_mem(struct dfs_inode *ip)
@@ -41,6 +54,53 @@ static void touched(struct dfs_inode *ip, size_t i)
 {
 	if (i < ip->ext_dirty_from)
 		ip->ext_dirty_from = i;
+}
+
+static size_t chain_blocks(size_t n)
+{
+	return n <= DFS_INLINE_EXTENTS ? 0 : (n + DFS_EXTBLK_MAX - 1) / DFS_EXTBLK_MAX;
+}
+
+/* Takes what a change leaving at most n extents needs (see the top). */
+static int map_prepare(struct dfs *fs, struct dfs_inode *ip, size_t n, unsigned alloc_flags)
+{
+	const size_t need = chain_blocks(n);
+	int err;
+
+	if (n > DFS_MAX_EXTENTS)
+		return daxfs_err(-ENOSPC, "inode %llu: too fragmented (more than %u extents)",
+				 (unsigned long long)ip->ino, DFS_MAX_EXTENTS);
+	/* + 2: the splits a change makes before it removes */
+	if ((err = ext_reserve(ip, (n > ip->next ? n : ip->next) + 2)))
+		return err;
+	if (need > ip->nchain) {
+		uint64_t *nc = realloc(ip->chain, need * sizeof(*nc));
+		if (!nc)
+			return daxfs_err(-ENOMEM, "extent map: out of memory");
+		ip->chain = nc;
+	}
+	if (need > ip->nchain + 1)
+		abort();    /* no change adds more than two extents */
+	if (need > ip->nchain && !ip->spare) {
+		uint64_t goal = ip->nchain ? ip->chain[ip->nchain - 1] + 1 : 0, len;
+
+		if ((err = dfs_alloc(fs, goal, 1, 1, alloc_flags, &ip->spare, &len)))
+			return err;
+	}
+	return 0;
+}
+
+int dfs_extent_prepare(struct dfs *fs, struct dfs_inode *ip, size_t extra, unsigned alloc_flags)
+{
+	return map_prepare(fs, ip, ip->next + extra, alloc_flags);
+}
+
+void dfs_extent_unprepare(struct dfs *fs, struct dfs_inode *ip)
+{
+	if (!ip->spare)
+		return;
+	(void)dfs_unalloc(fs, ip->spare, 1);
+	ip->spare = 0;
 }
 
 static int check_sorted(const struct dfs_inode *ip)
@@ -102,10 +162,11 @@ int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip)
 	return check_sorted(ip);
 }
 
-int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip)
+/* The store of a prepared change: fails only on I/O errors and memory for
+ * buffers (the caller aborts the journal then). */
+static int store(struct dfs *fs, struct dfs_inode *ip)
 {
-	size_t need = ip->next <= DFS_INLINE_EXTENTS ? 0 :
-		      (ip->next + DFS_EXTBLK_MAX - 1) / DFS_EXTBLK_MAX;
+	size_t need = chain_blocks(ip->next);
 	int err;
 
 	size_t from = ip->ext_dirty_from / DFS_EXTBLK_MAX;
@@ -113,23 +174,19 @@ int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip)
 	if (need != ip->nchain && ip->nchain && need && from > (need < ip->nchain ? need : ip->nchain) - 1)
 		from = (need < ip->nchain ? need : ip->nchain) - 1;
 	if (need > ip->nchain) {
-		uint64_t *nc = realloc(ip->chain, need * sizeof(*nc));
-		if (!nc)
-			return daxfs_err(-ENOMEM, "extent map: out of memory");
-		ip->chain = nc;
-		while (ip->nchain < need) {
-			uint64_t pblk, len;
-			uint64_t goal = ip->nchain ? ip->chain[ip->nchain - 1] + 1 : 0;
-			if ((err = dfs_alloc(fs, goal, 1, 1, false, &pblk, &len)))
-				return err;
-			ip->chain[ip->nchain++] = pblk;
-		}
+		if (need > ip->nchain + 1 || !ip->spare)
+			abort();    /* a change that did not prepare: a bug */
+		ip->chain[ip->nchain++] = ip->spare;
+		ip->spare = 0;
 	}
+	if (ip->nchain > need && (err = dfs_free_prepare(fs, ip->nchain - need)))
+		return err;
 	while (ip->nchain > need) {
 		if ((err = dfs_free(fs, ip->chain[ip->nchain - 1], 1)))
 			return err;
 		ip->nchain--;
 	}
+	dfs_extent_unprepare(fs, ip);     /* prepared for a split that merged away */
 	ip->d.nextents = (uint32_t)ip->next;
 	ip->ext_dirty_from = SIZE_MAX;
 	memset(ip->d.inline_ext, 0, sizeof(ip->d.inline_ext));
@@ -158,6 +215,23 @@ int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip)
 		dfs_buf_dirty(fs, b);
 	}
 	return dfs_inode_write(fs, ip);
+}
+
+/* Ends a prepared change: once the map changed, a failed store leaves memory
+ * and the transaction apart, so the journal is aborted. */
+static int store_or_abort(struct dfs *fs, struct dfs_inode *ip)
+{
+	int err = store(fs, ip);
+
+	return err ? dfs_journal_abort(fs, daxfs_err_prefix(err, "inode %llu: storing its extents",
+							     (unsigned long long)ip->ino)) : 0;
+}
+
+int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip)
+{
+	int err = map_prepare(fs, ip, ip->next, 0);
+
+	return err ? err : store_or_abort(fs, ip);
 }
 
 size_t dfs_extent_search(const struct dfs_inode *ip, uint64_t lblk)
@@ -234,14 +308,6 @@ static int split_at(struct dfs_inode *ip, uint64_t lblk)
 	return ext_insert_at(ip, i + 1, &tail);
 }
 
-static int too_many(const struct dfs_inode *ip, size_t extra)
-{
-	if (ip->next + extra > DFS_MAX_EXTENTS)
-		return daxfs_err(-ENOSPC, "inode %llu: too fragmented (more than %u extents)",
-				 (unsigned long long)ip->ino, DFS_MAX_EXTENTS);
-	return 0;
-}
-
 int dfs_extent_insert(struct dfs *fs, struct dfs_inode *ip, const struct dfs_extent *e)
 {
 	size_t i = dfs_extent_search(ip, e->lblk);
@@ -250,54 +316,98 @@ int dfs_extent_insert(struct dfs *fs, struct dfs_inode *ip, const struct dfs_ext
 	if (i < ip->next && ip->ext[i].lblk < e->lblk + e->len)
 		return daxfs_err(-EIO, "inode %llu: new extent overlaps a mapped one",
 				 (unsigned long long)ip->ino);
-	if ((err = too_many(ip, 1)) || (err = ext_insert_at(ip, i, e)))
+	if ((err = map_prepare(fs, ip, ip->next + 1, 0)))
 		return err;
+	if ((err = ext_insert_at(ip, i, e)))
+		abort();    /* the memory was reserved */
 	normalize(ip, i, i);
 	ip->d.blocks += e->len;
-	return dfs_extents_store(fs, ip);
+	return store_or_abort(fs, ip);
+}
+
+/* Whether lblk falls strictly inside an extent (a change there splits it). */
+static bool inside(const struct dfs_inode *ip, size_t i, uint64_t lblk)
+{
+	return i < ip->next && ip->ext[i].lblk < lblk && lblk < ip->ext[i].lblk + ip->ext[i].len;
+}
+
+/* Extents the map has after splitting at lblk and at end. */
+static size_t count_split(const struct dfs_inode *ip, uint64_t lblk, uint64_t end, size_t *first)
+{
+	size_t i = dfs_extent_search(ip, lblk), j = end ? dfs_extent_search(ip, end - 1) : i;
+
+	*first = i;
+	return ip->next + inside(ip, i, lblk) + inside(ip, j, end);
 }
 
 int dfs_extent_remove(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
 		      size_t max_extents, bool *done)
 {
 	uint64_t end = lblk + count;
-	size_t changed = 0;
+	size_t changed = 0, i, j, split;
 	int err;
 
 	*done = false;
-	if ((err = too_many(ip, 2)) || (err = split_at(ip, lblk)) || (err = split_at(ip, end)))
+	/* after the splits every extent in the range is a piece of its own,
+	 * and the call removes max_extents of them */
+	split = count_split(ip, lblk, end, &i);
+	j = dfs_extent_search(ip, end);
+	size_t pieces = j - i + (j < ip->next && ip->ext[j].lblk < end);
+	size_t left = split - (pieces < max_extents ? pieces : max_extents);
+	/* only a range inside one extent leaves more extents than it found:
+	 * that needs the reserve, or the caller does without unmapping */
+	if ((err = dfs_free_prepare(fs, max_extents)) ||
+	    (err = map_prepare(fs, ip, left > ip->next ? left : ip->next, DFS_ALLOC_RESERVE)))
 		return err;
-	size_t i = dfs_extent_search(ip, lblk);
+	if (split_at(ip, lblk) || split_at(ip, end))
+		abort();    /* the memory was reserved */
+	i = dfs_extent_search(ip, lblk);
 	while (i < ip->next && ip->ext[i].lblk < end && changed < max_extents) {
 		struct dfs_extent e = ip->ext[i];
 
 		if ((err = dfs_free(fs, e.pblk, e.len)) ||
 		    (err = dfs_lease_defer(fs, ip->ino, e.pblk, e.len)))
-			return err;
+			return dfs_journal_abort(fs, err);
 		ip->d.blocks -= e.len;
 		ext_delete(ip, i);
 		changed++;
 	}
 	*done = i >= ip->next || ip->ext[i].lblk >= end;
 	normalize(ip, i, i);
-	return dfs_extents_store(fs, ip);
+	return store_or_abort(fs, ip);
 }
 
 int dfs_extent_mark_written(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count)
 {
 	uint64_t end = lblk + count;
+	size_t first, i;
 	int err;
 
-	if ((err = too_many(ip, 2)) || (err = split_at(ip, lblk)) || (err = split_at(ip, end)))
+	/* splitting is what a write into preallocated space may need a block
+	 * for: from the reserve, and without it the whole extents convert
+	 * (their blocks are zeroed, so the rest still reads as zeros) */
+	size_t n = count_split(ip, lblk, end, &first);
+	err = map_prepare(fs, ip, n, DFS_ALLOC_RESERVE);
+	if (err == -ENOSPC) {
+		if ((err = map_prepare(fs, ip, ip->next, DFS_ALLOC_RESERVE)))
+			return err;
+		lblk = first < ip->next && ip->ext[first].lblk < lblk ? ip->ext[first].lblk : lblk;
+		size_t last = end ? dfs_extent_search(ip, end - 1) : first;
+		if (last < ip->next && ip->ext[last].lblk < end)
+			end = ip->ext[last].lblk + ip->ext[last].len;
+	} else if (err) {
 		return err;
-	size_t first = dfs_extent_search(ip, lblk), i;
+	}
+	if (split_at(ip, lblk) || split_at(ip, end))
+		abort();    /* the memory was reserved */
+	first = dfs_extent_search(ip, lblk);
 	for (i = first; i < ip->next && ip->ext[i].lblk < end; i++)
 		if (ip->ext[i].flags & DFS_EXT_UNWRITTEN) {
 			touched(ip, i);
 			ip->ext[i].flags &= ~DFS_EXT_UNWRITTEN;
 		}
 	normalize(ip, first, i);
-	return dfs_extents_store(fs, ip);
+	return store_or_abort(fs, ip);
 }
 
 int dfs_extent_alloc(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
@@ -305,7 +415,7 @@ int dfs_extent_alloc(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64
 {
 	size_t i = dfs_extent_search(ip, lblk);
 	uint64_t goal = 0, pblk, len;
-	bool align = false;
+	unsigned aflags = 0;
 	int err;
 
 	if (i > 0) {
@@ -316,19 +426,23 @@ int dfs_extent_alloc(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64
 		/* keep streaming writes contiguous, but start a 2 MiB aligned
 		 * run when the file reaches a 2 MiB boundary off alignment */
 		if (lblk % DFS_ALIGN_BLOCKS == 0 && goal % DFS_ALIGN_BLOCKS != 0)
-			align = true;
+			aflags = DFS_ALLOC_ALIGN;
 	} else if (lblk % DFS_ALIGN_BLOCKS == 0 && count >= DFS_ALIGN_BLOCKS) {
-		align = true;
+		aflags = DFS_ALLOC_ALIGN;
 	}
 	if (i < ip->next && ip->ext[i].lblk < lblk + count)
 		count = ip->ext[i].lblk - lblk;
-	if ((err = too_many(ip, 1)))
+	/* the extent block first: the data then takes what is left */
+	if ((err = map_prepare(fs, ip, ip->next + 1, 0)))
 		return err;
-	if ((err = dfs_alloc(fs, goal, count, 1, align, &pblk, &len)))
+	if ((err = dfs_alloc(fs, goal, count, 1, aflags, &pblk, &len))) {
+		dfs_extent_unprepare(fs, ip);
 		return err;
+	}
 	/* no file may ever show another file's old data */
 	if ((err = dfs_dev_zero(fs, pblk, len))) {
-		(void)dfs_free(fs, pblk, len);
+		(void)dfs_unalloc(fs, pblk, len);
+		dfs_extent_unprepare(fs, ip);
 		return err;
 	}
 	*out = (struct dfs_extent){ lblk, pblk, (uint32_t)len, flags };

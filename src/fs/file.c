@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <linux/falloc.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@ static uint8_t zero_page[ZERO_CHUNK];     /* never written: read-only by contrac
 
 #define BATCH_EXTENTS 64
 #define DATA_RESERVE 96
+
+static int unmap_range(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count);
 
 
 static int check_reg(struct dfs_inode *ip)
@@ -225,6 +228,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		goto fail;
 	p->ip = ip;
 	p->flags = flags;
+	p->nfresh = 0;
 	wr->priv = p;
 	size_t got = 0;
 	while (got < size && wr->niov < DFS_READ_MAX_IOV) {
@@ -234,6 +238,11 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 
 		if ((err = dfs_iomap_begin_locked(fs, ip, pos, size - got, DFS_IOMAP_WRITE, &m)))
 			break;
+		if (m.flags & DFS_IOMAP_F_NEW) {
+			uint64_t first = m.offset >> DFS_BLOCK_SHIFT;
+			p->fresh[p->nfresh].lblk = first;
+			p->fresh[p->nfresh++].len = ((m.offset + m.length - 1) >> DFS_BLOCK_SHIFT) - first + 1;
+		}
 		if (fs->dax) {
 			long r = dax_piece(fs, m.addr, m.length, &base);
 			/* A write of a whole poisoned page clears the poison (the
@@ -275,6 +284,39 @@ fail:
 	return err;
 }
 
+/* A short write keeps exactly the blocks it filled: the blocks begin
+ * allocated that no copied byte reached are unmapped again. meta held. */
+static int drop_unfilled(struct dfs *fs, struct dfs_write *wr, size_t copied)
+{
+	struct dfs_rw_state *p = wr->priv;
+	uint64_t end = (uint64_t)wr->off + copied;
+	uint64_t cut = copied ? (end + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT
+			      : (uint64_t)wr->off >> DFS_BLOCK_SHIFT;
+	int err = 0;
+
+	for (unsigned i = 0; i < p->nfresh && !err; i++) {
+		uint64_t from = p->fresh[i].lblk > cut ? p->fresh[i].lblk : cut;
+		uint64_t to = p->fresh[i].lblk + p->fresh[i].len;
+
+		if (from < to)
+			err = unmap_range(fs, p->ip, from, to - from);
+	}
+	return err;
+}
+
+static bool has_unfilled(const struct dfs_write *wr, size_t copied)
+{
+	const struct dfs_rw_state *p = wr->priv;
+	uint64_t end = (uint64_t)wr->off + copied;
+	uint64_t cut = copied ? (end + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT
+			      : (uint64_t)wr->off >> DFS_BLOCK_SHIFT;
+
+	for (unsigned i = 0; i < p->nfresh; i++)
+		if (p->fresh[i].lblk + p->fresh[i].len > cut)
+			return true;
+	return false;
+}
+
 ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 {
 	struct dfs_rw_state *p = wr->priv;
@@ -309,10 +351,13 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 					    p->addr[i], p->bounce + (copied - left), n);
 		left -= n;
 	}
-	if (copied > 0) {
+	const bool unfilled = has_unfilled(wr, copied);
+	if (copied > 0 || unfilled) {
 		pthread_mutex_lock(&fs->meta);
-		int e2 = dfs_txn_reserve(fs, 4);
-		if (!e2) {
+		int e2 = unfilled ? drop_unfilled(fs, wr, copied) : 0;
+		if (!e2 && copied > 0)
+			e2 = dfs_txn_reserve(fs, 4);
+		if (!e2 && copied > 0) {
 			if ((uint64_t)wr->off + copied > ip->d.size)
 				ip->d.size = (uint64_t)wr->off + copied;
 			dfs_now(&ip->d.mtime);
@@ -431,15 +476,22 @@ int dfs_fsync(struct dfs *fs, uint64_t ino, bool datasync)
 
 /* ---- truncate and fallocate ---- */
 
-/* Unmaps [lblk, lblk+count) in transaction-sized batches. */
+/* Unmaps [lblk, lblk+count) in transaction-sized batches. Never fails for
+ * space: a range inside one extent needs a block for the extent that splits
+ * off (from the reserve), and with not even that left the blocks stay mapped
+ * and are zeroed instead, which reads the same. */
 static int unmap_range(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count)
 {
 	bool done = false;
 	int err;
 
 	while (!done) {
-		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)) ||
-		    (err = dfs_extent_remove(fs, ip, lblk, count, BATCH_EXTENTS, &done)))
+		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)))
+			return err;
+		err = dfs_extent_remove(fs, ip, lblk, count, BATCH_EXTENTS, &done);
+		if (err == -ENOSPC)
+			return zero_written(fs, ip, lblk << DFS_BLOCK_SHIFT, (lblk + count) << DFS_BLOCK_SHIFT);
+		if (err)
 			return err;
 	}
 	return 0;
@@ -506,11 +558,39 @@ int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size)
 	return dfs_orphan_del(fs, ip);
 }
 
+/* Blocks of [first, end) that no extent maps. */
+static uint64_t hole_blocks(const struct dfs_inode *ip, uint64_t first, uint64_t end)
+{
+	uint64_t holes = end - first;
+
+	for (size_t i = dfs_extent_search(ip, first); i < ip->next && ip->ext[i].lblk < end; i++) {
+		uint64_t s = ip->ext[i].lblk > first ? ip->ext[i].lblk : first;
+		uint64_t e = ip->ext[i].lblk + ip->ext[i].len < end ? ip->ext[i].lblk + ip->ext[i].len : end;
+		holes -= e - s;
+	}
+	return holes;
+}
+
+struct runs {
+	struct { uint64_t lblk, len; } *r;
+	size_t n, cap;
+};
+
+/* Preallocates the holes of [first, first+count) as unwritten extents, all
+ * or nothing: a request that cannot fit fails before it allocates, and one
+ * that runs out on the way (others allocate meanwhile, the extent blocks
+ * take their share) unmaps what it mapped. */
 static int prealloc(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64_t count)
 {
 	uint64_t l = first, end = first + count;
-	int err;
+	struct runs done = { NULL, 0, 0 };
+	int err = 0;
 
+	/* a commit may make the pending frees allocatable, nothing more */
+	if (hole_blocks(ip, first, end) > (fs->free_blocks > fs->resv_blocks ?
+					   fs->free_blocks - fs->resv_blocks : 0))
+		return daxfs_err(-ENOSPC, "fallocate: %llu blocks do not fit in the free space",
+				 (unsigned long long)hole_blocks(ip, first, end));
 	while (l < end) {
 		size_t i = dfs_extent_search(ip, l);
 		if (i < ip->next && ip->ext[i].lblk <= l) {
@@ -519,12 +599,37 @@ static int prealloc(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64
 		}
 		uint64_t hole_end = i < ip->next && ip->ext[i].lblk < end ? ip->ext[i].lblk : end;
 		struct dfs_extent e;
+		if (done.n == done.cap) {
+			size_t ncap = done.cap ? done.cap * 2 : 16;
+			void *nr = realloc(done.r, ncap * sizeof(*done.r));
+			if (!nr) {
+				err = daxfs_err(-ENOMEM, "fallocate: out of memory");
+				break;
+			}
+			done.r = nr;
+			done.cap = ncap;
+		}
 		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)) ||
 		    (err = dfs_extent_alloc(fs, ip, l, hole_end - l, DFS_EXT_UNWRITTEN, &e)))
-			return err;
+			break;
+		done.r[done.n].lblk = e.lblk;
+		done.r[done.n++].len = e.len;
 		l = e.lblk + e.len;
 	}
-	return 0;
+	/* unmapping what this call mapped only frees; its message is the one
+	 * worth keeping */
+	for (size_t k = 0; err && k < done.n; k++) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s", daxfs_errormsg());
+		int e2 = unmap_range(fs, ip, done.r[k].lblk, done.r[k].len);
+		daxfs_err(err, "%s", msg);
+		if (e2) {
+			err = e2;
+			break;
+		}
+	}
+	free(done.r);
+	return err;
 }
 
 int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
@@ -552,9 +657,9 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 	uint64_t s = (uint64_t)off, e = s + (uint64_t)len;
 	uint64_t fs_blk = (s + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT, fe_blk = e >> DFS_BLOCK_SHIFT;
 	pthread_mutex_lock(&fs->meta);
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		/* partial blocks at the edges are zeroed in place, whole ones unmapped */
-		uint64_t lim = mode & FALLOC_FL_PUNCH_HOLE ? (ip->d.size > e ? e : ip->d.size) : e;
+		uint64_t lim = ip->d.size > e ? e : ip->d.size;
 		if (fs_blk > fe_blk) {
 			err = zero_written(fs, ip, s, lim > s ? lim : s);
 		} else {
@@ -564,8 +669,14 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 			if (!err && fe_blk > fs_blk)
 				err = unmap_range(fs, ip, fs_blk, fe_blk - fs_blk);
 		}
-		if (!err && (mode & FALLOC_FL_ZERO_RANGE) && fe_blk > fs_blk)
+	} else if (mode & FALLOC_FL_ZERO_RANGE) {
+		/* the holes get their blocks first, so that running out of space
+		 * leaves the data as it was; then the written bytes are zeroed in
+		 * place, which needs no space at all */
+		if (fe_blk > fs_blk)
 			err = prealloc(fs, ip, fs_blk, fe_blk - fs_blk);
+		if (!err)
+			err = zero_written(fs, ip, s, e);
 	} else {
 		uint64_t first = s >> DFS_BLOCK_SHIFT, last = (e + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
 		err = prealloc(fs, ip, first, last - first);

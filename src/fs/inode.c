@@ -121,16 +121,28 @@ void dfs_icache_destroy(struct dfs *fs)
 	fs->nfree_inos = fs->free_inos_cap = 0;
 }
 
+/* Room for n more free slots. */
+static int free_reserve(struct dfs *fs, size_t n)
+{
+	if (fs->nfree_inos + n <= fs->free_inos_cap)
+		return 0;
+	size_t ncap = fs->free_inos_cap ? fs->free_inos_cap * 2 : 1024;
+	while (ncap < fs->nfree_inos + n)
+		ncap *= 2;
+	uint64_t *p = realloc(fs->free_inos, ncap * sizeof(*p));
+	if (!p)
+		return daxfs_err(-ENOMEM, "inode cache: out of memory");
+	fs->free_inos = p;
+	fs->free_inos_cap = ncap;
+	return 0;
+}
+
 static int free_push(struct dfs *fs, uint64_t ino)
 {
-	if (fs->nfree_inos == fs->free_inos_cap) {
-		size_t ncap = fs->free_inos_cap ? fs->free_inos_cap * 2 : 1024;
-		uint64_t *n = realloc(fs->free_inos, ncap * sizeof(*n));
-		if (!n)
-			return daxfs_err(-ENOMEM, "inode cache: out of memory");
-		fs->free_inos = n;
-		fs->free_inos_cap = ncap;
-	}
+	int err = free_reserve(fs, 1);
+
+	if (err)
+		return err;
 	fs->free_inos[fs->nfree_inos] = ino;
 	__atomic_store_n(&fs->nfree_inos, fs->nfree_inos + 1, __ATOMIC_RELAXED);   /* statfs */
 	return 0;
@@ -182,16 +194,19 @@ static int itable_grow(struct dfs *fs)
 				 DFS_ITABLE_MAX_EXTENTS);
 	want = want < ITABLE_CHUNK_MIN ? ITABLE_CHUNK_MIN : want > ITABLE_CHUNK_MAX ? ITABLE_CHUNK_MAX : want;
 	if ((err = dfs_alloc(fs, 0, want, ITABLE_CHUNK_MIN < want ? ITABLE_CHUNK_MIN : want,
-			     false, &pblk, &len)))
+			     0, &pblk, &len)))
 		return daxfs_err_prefix(err, "growing the inode table");
-	/* free slots are zero on media: zero them before the table points there */
-	if ((err = dfs_dev_zero(fs, pblk, len)))
+	/* free slots are zero on media: zero them before the table points
+	 * there; whatever fails before the table changes gives the chunk back */
+	struct dfs_buf *sbb;
+	if ((err = free_reserve(fs, len * DFS_INODES_PER_BLOCK)) ||
+	    (err = dfs_dev_zero(fs, pblk, len)) ||
+	    (err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &sbb))) {
+		(void)dfs_unalloc(fs, pblk, len);
 		return err;
+	}
 	for (uint64_t i = 0; i < len; i++)
 		dfs_buf_forget(fs, pblk + i);
-	struct dfs_buf *sbb;
-	if ((err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &sbb)))
-		return err;
 	/* an inode cache miss reads the geometry under icache_lock */
 	pthread_mutex_lock(&fs->icache_lock);
 	fs->sb.itable[fs->sb.itable_nextents++] = (struct dfs_itable_extent){ pblk, (uint32_t)len };

@@ -80,6 +80,7 @@ struct dfs_inode {
 	/* protected by fs->meta */
 	uint64_t *chain;            /* extent chain block numbers */
 	size_t nchain;
+	uint64_t spare;             /* a chain block dfs_extent_prepare allocated, 0: none */
 	uint64_t dirty_tid;         /* transaction that last changed it */
 	uint64_t orphan_prev;       /* previous inode on the orphan list, 0: head or unknown */
 	/* protected by lock + meta for writes, either for reads */
@@ -95,6 +96,7 @@ struct dfs {
 	bool dax;
 	bool rdonly;
 	bool check_only;            /* fsck -n: replay into the cache, never write */
+	bool fsck;                  /* mounted by fsck, which checks the counts itself */
 	int shutdown;               /* sticky error after a failed commit */
 	/* lockfs suspend (control.c): transactions wait in dfs_txn_reserve
 	 * until thaw. protected by meta; thaw_cond is set up by the first
@@ -138,7 +140,9 @@ struct dfs {
 	/* allocator; free_blocks, used_inodes and nfree_inos are also read
 	 * atomically without meta (statfs), so they are stored atomically */
 	struct dfs_gd *gds;
+	uint8_t *gd_checked;        /* per group: free count matched the bitmap */
 	uint64_t free_blocks;
+	uint64_t resv_blocks;       /* the floor growth may not go below (alloc.c) */
 	uint64_t *pending;          /* (pblk, len) pairs freed by the running transaction */
 	size_t npending, pending_cap;
 	uint64_t pending_blocks;
@@ -244,6 +248,8 @@ int dfs_buf_new(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs
 void dfs_buf_dirty(struct dfs *fs, struct dfs_buf *b);
 /* Drops a clean cached copy of a block that stopped being metadata. */
 void dfs_buf_forget(struct dfs *fs, uint64_t blk);
+/* Whether the running transaction holds a dirty copy of blk. meta held. */
+bool dfs_buf_dirty_cached(struct dfs *fs, uint64_t blk);
 /* Evicts clean buffers when the cache is over its limit (op boundaries only;
  * skipped while a call without meta uses buffers, see buf_use). */
 void dfs_buf_trim(struct dfs *fs);
@@ -260,6 +266,10 @@ int dfs_journal_recover(struct dfs *fs);
  * filesystem), which recovery redoes before going on with seq + 1 (journal.c
  * says why that is sound). 0, or -EIO naming the header if no such block. */
 int dfs_journal_log_seq(struct mapped_device *md, const struct dfs_super *sb, uint64_t *seq);
+/* A change failed half-way (its in-memory state and the running transaction
+ * no longer agree): shuts the filesystem down, as jbd2_journal_abort, so that
+ * the transaction never commits. Returns err. meta held. */
+int dfs_journal_abort(struct dfs *fs, int err);
 /* Makes room for an operation dirtying at most nblocks (commits if needed). */
 int dfs_txn_reserve(struct dfs *fs, uint64_t nblocks);
 /* Commits the running transaction and checkpoints it; first waits for a
@@ -288,12 +298,24 @@ int dfs_txn_wait(struct dfs *fs, uint64_t tid, int err);
 /* ---- allocator (alloc.c) ---- */
 int dfs_alloc_load(struct dfs *fs);
 void dfs_alloc_unload(struct dfs *fs);
-/* Allocates one run of [min, want] blocks, near goal (a block number, or 0),
- * starting 2 MiB-aligned when align. The caller zeroes data blocks. */
-int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool align,
+#define DFS_ALLOC_ALIGN   1u    /* start 2 MiB-aligned when a run allows */
+#define DFS_ALLOC_RESERVE 2u    /* a change that must not fail: may use the reserve */
+#define DFS_RESV_MAX      4096u /* reserved blocks: 2% of the filesystem, at most this */
+/* Allocates one run of [min, want] blocks, near goal (a block number, or 0).
+ * Without DFS_ALLOC_RESERVE it leaves resv_blocks free. All or nothing: on
+ * failure no count or bitmap changed. The caller zeroes data blocks. */
+int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsigned flags,
 	      uint64_t *pblk, uint64_t *len);
+/* Blocks dfs_alloc could hand out now with these flags (a moment's view). */
+uint64_t dfs_alloc_avail(const struct dfs *fs, unsigned flags);
 /* Frees a run in the running transaction; reusable after it commits. */
 int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len);
+/* Room for n more dfs_free calls that then cannot fail for memory. */
+int dfs_free_prepare(struct dfs *fs, size_t n);
+/* Undoes a dfs_alloc of the running call whose blocks nothing committed
+ * names: reusable at once (after the commit if a buffer of them is dirty).
+ * A failure (a damaged bitmap) aborts the journal. */
+int dfs_unalloc(struct dfs *fs, uint64_t pblk, uint64_t len);
 /* The transaction whose first npending frees (blocks in all) are home. */
 void dfs_alloc_commit_done(struct dfs *fs, size_t npending, uint64_t blocks);
 /* The bitmap image of group g as it is on media (uninitialised: computed). */
@@ -358,18 +380,32 @@ int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip);
 void dfs_extents_free_mem(struct dfs_inode *ip);
 /* Index of the extent containing lblk, or of the first one after it (next if none). */
 size_t dfs_extent_search(const struct dfs_inode *ip, uint64_t lblk);
+/*
+ * Changes to the map are all or nothing (meta and ip's lock held): a failure
+ * before the map changed (-ENOSPC, -ENOMEM) leaves everything as it was; a
+ * failure after it (an I/O error, a damaged bitmap) aborts the journal.
+ */
+/* Before a caller allocates a block it will map: takes the chain block and
+ * memory a map of extra more extents needs, so that the dfs_extent_insert
+ * that follows cannot fail for space. Undone by dfs_extent_unprepare if the
+ * caller gives up; the insert uses it. */
+int dfs_extent_prepare(struct dfs *fs, struct dfs_inode *ip, size_t extra, unsigned alloc_flags);
+void dfs_extent_unprepare(struct dfs *fs, struct dfs_inode *ip);
 /* Maps a new run (merging with neighbours); must not overlap. */
 int dfs_extent_insert(struct dfs *fs, struct dfs_inode *ip, const struct dfs_extent *e);
 /* Unmaps [lblk, lblk+count), freeing the blocks, at most max_extents pieces
- * per call; *done tells whether the whole range is unmapped. */
+ * per call; *done tells whether the whole range is unmapped. Only a range
+ * strictly inside one extent adds an extent: its chain block comes from the
+ * reserve, and -ENOSPC (nothing changed) when even that is gone. */
 int dfs_extent_remove(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
 		      size_t max_extents, bool *done);
-/* Clears UNWRITTEN on [lblk, lblk+count). */
+/* Clears UNWRITTEN on [lblk, lblk+count); never fails for space (it
+ * converts whole extents rather than split them without a block). */
 int dfs_extent_mark_written(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count);
 /* Writes the in-memory extent list back (inline or chain). */
 int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip);
-/* Allocates zeroed blocks for [lblk, lblk+count) holes, up to one run;
- * *got blocks mapped starting at lblk. */
+/* Allocates zeroed blocks for [lblk, lblk+count) holes, up to one run
+ * (which the extent block it may need comes before); *out is the new run. */
 int dfs_extent_alloc(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
 		     uint32_t flags, struct dfs_extent *out);
 

@@ -247,6 +247,14 @@ static int commit_fail(struct dfs *fs, int err)
 	return daxfs_err_prefix(err, "journal commit failed, filesystem is shut down");
 }
 
+int dfs_journal_abort(struct dfs *fs, int err)
+{
+	/* the first reason is the one worth keeping */
+	if (!fs->shutdown)
+		__atomic_store_n(&fs->shutdown, err, __ATOMIC_RELEASE);
+	return daxfs_err_prefix(err, "change failed half-way, filesystem is shut down");
+}
+
 /*
  * A commit in two halves. Under meta it seals the running transaction and
  * copies it into one log image (descriptors and blocks, sorted by home

@@ -313,9 +313,13 @@ static int symlink_store(struct dfs *fs, struct dfs_inode *ip, const char *targe
 	struct dfs_buf *b;
 	int err;
 
-	if ((err = dfs_alloc(fs, 0, 1, 1, false, &pblk, &n)) ||
-	    (err = dfs_buf_new(fs, pblk, DFS_BUF_SEALED, &b)))
+	/* a new inode: its one extent is inline, nothing to prepare */
+	if ((err = dfs_alloc(fs, 0, 1, 1, 0, &pblk, &n)))
 		return err;
+	if ((err = dfs_buf_new(fs, pblk, DFS_BUF_SEALED, &b))) {
+		(void)dfs_unalloc(fs, pblk, n);
+		return err;
+	}
 	memcpy(b->data, target, len);
 	dfs_buf_dirty(fs, b);
 	ip->d.size = len;

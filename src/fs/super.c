@@ -261,6 +261,7 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 	fs->opts = *opts;
 	fs->rdonly = opts->rdonly || check_only;
 	fs->check_only = check_only;
+	fs->fsck = fsck;
 	fs->dax = f.dax && opts->dax != DFS_DAX_NEVER;
 	if ((err = read_identity(fs)) || (err = mount_check(fs, &f)))
 		goto fail;
@@ -271,6 +272,8 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 		goto fail;
 	if ((err = dfs_alloc_load(fs)) || (err = dfs_icache_init(fs)) || (err = dfs_itable_scan(fs)))
 		goto fail;
+	if (fsck)
+		fs->resv_blocks = 0;     /* a repair may take every block, as e2fsck does */
 	if ((err = dfs_iget(fs, DFS_ROOT_INO, &root)))
 		goto fail;
 	if (!dfs_is_dir(root)) {
@@ -422,7 +425,8 @@ int dfs_sync(struct dfs *fs)
 }
 
 /* Without meta: the counters are stored atomically (internal.h), so the
- * answer is a moment's view, as statfs is anywhere. */
+ * answer is a moment's view, as statfs is anywhere. The reserved blocks are
+ * free but not available, as ext4 reports its s_resv_clusters. */
 int dfs_statfs(struct dfs *fs, struct statvfs *out)
 {
 	const uint64_t free_blocks = __atomic_load_n(&fs->free_blocks, __ATOMIC_RELAXED);
@@ -434,10 +438,11 @@ int dfs_statfs(struct dfs *fs, struct statvfs *out)
 	out->f_frsize = DFS_BLOCK_SIZE;
 	out->f_blocks = fs->sb.total_blocks;
 	out->f_bfree = free_blocks;
-	out->f_bavail = free_blocks;
+	out->f_bavail = free_blocks > fs->resv_blocks ? free_blocks - fs->resv_blocks : 0;
 	out->f_ffree = free_slots + free_blocks * DFS_INODES_PER_BLOCK;
 	out->f_files = out->f_ffree + used;
-	out->f_favail = out->f_ffree;
+	/* the inode table grows into free blocks, not into the reserve */
+	out->f_favail = free_slots + out->f_bavail * DFS_INODES_PER_BLOCK;
 	out->f_namemax = DFS_NAME_MAX;
 	uint64_t fsid;
 	memcpy(&fsid, fs->sb.uuid, sizeof(fsid));

@@ -122,12 +122,16 @@ static int store(struct dfs *fs, struct dfs_inode *ip, const struct xent *ents, 
 	}
 	if (!ip->d.xattr_blk) {
 		uint64_t pblk, len;
-		if ((err = dfs_alloc(fs, 0, 1, 1, false, &pblk, &len)))
+		if ((err = dfs_alloc(fs, 0, 1, 1, 0, &pblk, &len)))
 			return err;
+		if ((err = dfs_buf_new(fs, pblk, DFS_BUF_SEALED, &b))) {
+			(void)dfs_unalloc(fs, pblk, len);
+			return err;
+		}
 		ip->d.xattr_blk = pblk;
-	}
-	if ((err = dfs_buf_new(fs, ip->d.xattr_blk, DFS_BUF_SEALED, &b)))
+	} else if ((err = dfs_buf_new(fs, ip->d.xattr_blk, DFS_BUF_SEALED, &b))) {
 		return err;
+	}
 	memcpy(b->data, tmp, DFS_TAIL_CRC_OFF);
 	dfs_buf_dirty(fs, b);
 	return dfs_inode_write(fs, ip);

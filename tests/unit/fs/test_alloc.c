@@ -4,11 +4,11 @@
 
 #define MB (1024ull * 1024)
 
-static int alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool align,
+static int alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsigned flags,
 		 uint64_t *pblk, uint64_t *len)
 {
 	pthread_mutex_lock(&fs->meta);
-	int err = dfs_alloc(fs, goal, want, min, align, pblk, len);
+	int err = dfs_alloc(fs, goal, want, min, flags, pblk, len);
 	pthread_mutex_unlock(&fs->meta);
 	return err;
 }
@@ -19,8 +19,8 @@ static int test_alloc_consecutive_requests_are_contiguous(void)
 	uint64_t a, al, b, bl;
 
 	CHECK(fs);
-	CHECK_EQ(alloc(*fs, 0, 10, 10, false, &a, &al), 0);
-	CHECK_EQ(alloc(*fs, a + al, 10, 10, false, &b, &bl), 0);
+	CHECK_EQ(alloc(*fs, 0, 10, 10, 0, &a, &al), 0);
+	CHECK_EQ(alloc(*fs, a + al, 10, 10, 0, &b, &bl), 0);
 	CHECK_EQ(al, 10);
 	CHECK_EQ(b, a + 10);
 	return T_PASS;
@@ -32,8 +32,8 @@ static int test_alloc_aligned_start_is_2mib_aligned(void)
 	uint64_t p, l, q, m;
 
 	CHECK(fs);
-	CHECK_EQ(alloc(*fs, 0, 3, 3, false, &q, &m), 0);    /* break alignment first */
-	CHECK_EQ(alloc(*fs, 0, 1024, 1024, true, &p, &l), 0);
+	CHECK_EQ(alloc(*fs, 0, 3, 3, 0, &q, &m), 0);    /* break alignment first */
+	CHECK_EQ(alloc(*fs, 0, 1024, 1024, DFS_ALLOC_ALIGN, &p, &l), 0);
 	CHECK_EQ(l, 1024);
 	CHECK_EQ(p % 512, 0);
 	return T_PASS;
@@ -62,10 +62,16 @@ static int test_alloc_exhausted_gives_enospc(void)
 	int err;
 
 	CHECK(fs);
-	while ((err = alloc(*fs, 0, 1024, 1, false, &p, &l)) == 0)
+	while ((err = alloc(*fs, 0, 1024, 1, 0, &p, &l)) == 0)
 		total += l;
 	CHECK_EQ(err, -ENOSPC);
 	CHECK(total > 2000);
+	/* what is left is the reserve: 2% of 4096 blocks */
+	CHECK_EQ((*fs)->resv_blocks, 4096 / 50);
+	CHECK_EQ((*fs)->free_blocks, (*fs)->resv_blocks);
+	while ((err = alloc(*fs, 0, 1024, 1, DFS_ALLOC_RESERVE, &p, &l)) == 0)
+		total += l;
+	CHECK_EQ(err, -ENOSPC);
 	CHECK_EQ((*fs)->free_blocks, 0);
 	return T_PASS;
 }
@@ -76,15 +82,15 @@ static int test_freed_blocks_reusable_only_after_commit(void)
 	uint64_t p, l, q, m;
 
 	CHECK(fs);
-	while (alloc(*fs, 0, 1024, 1, false, &p, &l) == 0)
+	while (alloc(*fs, 0, 1024, 1, 0, &p, &l) == 0)
 		;
 	pthread_mutex_lock(&(*fs)->meta);
 	CHECK_EQ(dfs_free(*fs, p, l), 0);
 	pthread_mutex_unlock(&(*fs)->meta);
 	/* freed by the running transaction: not yet reusable */
-	CHECK_EQ(alloc(*fs, 0, 1, 1, false, &q, &m), -ENOSPC);
+	CHECK_EQ(alloc(*fs, 0, 1, 1, 0, &q, &m), -ENOSPC);
 	CHECK_EQ(dfs_sync(*fs), 0);
-	CHECK_EQ(alloc(*fs, 0, l, 1, false, &q, &m), 0);
+	CHECK_EQ(alloc(*fs, 0, l, 1, 0, &q, &m), 0);
 	CHECK_EQ(q, p);
 	return T_PASS;
 }
