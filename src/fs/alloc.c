@@ -69,6 +69,35 @@ static int gd_store(struct dfs *fs, uint64_t g)
 	return 0;
 }
 
+uint64_t dfs_group_bitmap_blk(const struct dfs_super *sb, uint64_t g)
+{
+	return group_start(g) + (g == 0 ? sb->data_start : 0);
+}
+
+/* The descriptor counts are checked as far as they can be without reading
+ * the bitmaps (a mount reads only the descriptors); bitmap_read checks the
+ * rest when a group is first used, before any count is changed. */
+static int gd_check(const struct dfs *fs, uint64_t g, const uint8_t *entry, struct dfs_gd *gd)
+{
+	const uint64_t room = group_len(fs, g) - group_reserved(fs, g);
+	int err = dfs_gd_decode(entry, g, fs->sb.total_blocks, gd);
+
+	if (err)
+		return err;
+	if (gd->bitmap_blk == 0 && gd->free != room)
+		return daxfs_err(-EIO, "group %llu: uninitialised but free count is %u",
+				 (unsigned long long)g, gd->free);
+	if (gd->bitmap_blk && gd->bitmap_blk != dfs_group_bitmap_blk(&fs->sb, g))
+		return daxfs_err(-EIO, "group %llu: bitmap block %llu is not the group's first free "
+				 "block %llu", (unsigned long long)g, (unsigned long long)gd->bitmap_blk,
+				 (unsigned long long)dfs_group_bitmap_blk(&fs->sb, g));
+	if (gd->bitmap_blk && gd->free > room - 1)
+		return daxfs_err(-EIO, "group %llu: free count %u is more than the %llu blocks the "
+				 "group has for data", (unsigned long long)g, gd->free,
+				 (unsigned long long)(room - 1));
+	return 0;
+}
+
 int dfs_alloc_load(struct dfs *fs)
 {
 	uint64_t total_free = 0;
@@ -82,18 +111,25 @@ int dfs_alloc_load(struct dfs *fs)
 
 		if ((err = dfs_buf_read(fs, fs->sb.gdt_start + g / DFS_GD_PER_BLOCK, DFS_BUF_PLAIN, &b)))
 			return err;
-		err = dfs_gd_decode(b->data + (g % DFS_GD_PER_BLOCK) * DFS_GD_SIZE, g,
-				    fs->sb.total_blocks, &fs->gds[g]);
-		if (err)
-			return err;
-		if (fs->gds[g].bitmap_blk == 0 &&
-		    fs->gds[g].free != group_len(fs, g) - group_reserved(fs, g))
-			return daxfs_err(-EIO, "group %llu: uninitialised but free count is %u",
-					 (unsigned long long)g, fs->gds[g].free);
+		if ((err = gd_check(fs, g, b->data + (g % DFS_GD_PER_BLOCK) * DFS_GD_SIZE, &fs->gds[g]))) {
+			if (!fs->fsck_mount)
+				return err;
+			/* fsck rebuilds it from what the files use; nothing is
+			 * allocated from it before */
+			fs->gds[g] = (struct dfs_gd){ 0 };
+		}
 		total_free += fs->gds[g].free;
 	}
 	__atomic_store_n(&fs->free_blocks, total_free, __ATOMIC_RELAXED);
 	return 0;
+}
+
+int dfs_alloc_gd_check(struct dfs *fs, uint64_t g, struct dfs_gd *gd)
+{
+	struct dfs_buf *b;
+	int err = dfs_buf_read(fs, fs->sb.gdt_start + g / DFS_GD_PER_BLOCK, DFS_BUF_PLAIN, &b);
+
+	return err ? err : gd_check(fs, g, b->data + (g % DFS_GD_PER_BLOCK) * DFS_GD_SIZE, gd);
 }
 
 void dfs_alloc_unload(struct dfs *fs)
@@ -115,9 +151,21 @@ static int bitmap_read(struct dfs *fs, uint64_t g, struct dfs_buf **out)
 
 	if (err)
 		return err;
-	if (!b->dirty && crc32c(b->data, DFS_BLOCK_SIZE) != fs->gds[g].bitmap_crc)
+	if (b->dirty) {
+		*out = b;
+		return 0;
+	}
+	if (crc32c(b->data, DFS_BLOCK_SIZE) != fs->gds[g].bitmap_crc)
 		return daxfs_err(-EIO, "group %llu: bitmap block %llu checksum mismatch",
 				 (unsigned long long)g, (unsigned long long)b->blkno);
+	/* a clean bitmap is what the descriptor's count was last written with:
+	 * a count that disagrees must not be trusted, or it wraps */
+	uint64_t nfree = 0;
+	for (uint64_t i = 0; i < group_len(fs, g); i++)
+		nfree += !bit(b->data, i);
+	if (nfree != fs->gds[g].free)
+		return daxfs_err(-EIO, "group %llu: free count %u, but its bitmap has %llu free blocks",
+				 (unsigned long long)g, fs->gds[g].free, (unsigned long long)nfree);
 	*out = b;
 	return 0;
 }
@@ -365,30 +413,37 @@ int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map)
 	return err;
 }
 
-int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map)
+int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map, bool init)
 {
+	const uint64_t len = group_len(fs, g);
+	uint32_t nfree = 0;
 	struct dfs_buf *b;
 	int err;
 
-	if (fs->gds[g].bitmap_blk) {
-		if ((err = dfs_buf_read(fs, fs->gds[g].bitmap_blk, DFS_BUF_BITMAP, &b)))
-			return err;
+	if (!init) {
+		/* an uninitialised group: every block free but the fixed metadata */
+		nfree = (uint32_t)(len - group_reserved(fs, g));
+		fs->gds[g] = (struct dfs_gd){ .free = nfree };
 	} else {
-		uint64_t blk = group_start(g) + group_reserved(fs, g);
-		if (bit(map, blk - group_start(g)) == 0)
-			return daxfs_err(-EIO, "group %llu: no room for a bitmap", (unsigned long long)g);
+		uint64_t blk = dfs_group_bitmap_blk(&fs->sb, g);
+
+		if (!bit(map, blk - group_start(g)))
+			return daxfs_err(-EIO, "group %llu: the bitmap's own block %llu is not marked in "
+					 "use", (unsigned long long)g, (unsigned long long)blk);
 		if ((err = dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b)))
 			return err;
+		memcpy(b->data, map, DFS_BLOCK_SIZE);
+		if (len < BPG)
+			set_bits(b->data, len, BPG - len, true);
+		for (uint64_t i = 0; i < len; i++)
+			nfree += !bit(b->data, i);
 		fs->gds[g].bitmap_blk = blk;
+		fs->gds[g].free = nfree;
+		dfs_buf_dirty(fs, b);     /* its crc goes into the descriptor at commit */
 	}
-	memcpy(b->data, map, DFS_BLOCK_SIZE);
-	if (group_len(fs, g) < BPG)
-		set_bits(b->data, group_len(fs, g), BPG - group_len(fs, g), true);
-	uint32_t nfree = 0;
-	for (uint64_t i = 0; i < group_len(fs, g); i++)
-		nfree += !bit(b->data, i);
-	__atomic_store_n(&fs->free_blocks, fs->free_blocks - fs->gds[g].free + nfree, __ATOMIC_RELAXED);
-	fs->gds[g].free = nfree;
-	dfs_buf_dirty(fs, b);
+	uint64_t total = 0;
+	for (uint64_t k = 0; k < fs->sb.ngroups; k++)
+		total += fs->gds[k].free;
+	__atomic_store_n(&fs->free_blocks, total, __ATOMIC_RELAXED);
 	return gd_store(fs, g);
 }

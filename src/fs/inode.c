@@ -40,7 +40,7 @@ static int itable_pblk(struct dfs *fs, uint64_t lblk, uint64_t *pblk)
 	return daxfs_err(-EIO, "inode table block %llu not mapped", (unsigned long long)lblk);
 }
 
-static int slot_buf(struct dfs *fs, uint64_t ino, struct dfs_buf **b, uint8_t **slot)
+int dfs_inode_slot(struct dfs *fs, uint64_t ino, struct dfs_buf **b, uint8_t **slot)
 {
 	uint64_t pblk = 0;
 	int err;
@@ -154,7 +154,9 @@ int dfs_itable_scan(struct dfs *fs)
 		for (uint64_t l = start; l < end && !err; l++) {
 			if ((err = itable_pblk(fs, l, &pblk)))
 				break;
-			err = dfs_dev_read(fs, pblk, buf + (l - start) * DFS_BLOCK_SIZE, 1);
+			/* a read-only mount redid the journal into the cache */
+			if (!dfs_buf_peek(fs, pblk, buf + (l - start) * DFS_BLOCK_SIZE))
+				err = dfs_dev_read(fs, pblk, buf + (l - start) * DFS_BLOCK_SIZE, 1);
 		}
 		for (uint64_t ino = end * DFS_INODES_PER_BLOCK; ino-- > start * DFS_INODES_PER_BLOCK && !err; ) {
 			const uint8_t *s = buf + (ino - start * DFS_INODES_PER_BLOCK) * DFS_INODE_SIZE;
@@ -184,10 +186,16 @@ static int itable_grow(struct dfs *fs)
 	if ((err = dfs_alloc(fs, 0, want, ITABLE_CHUNK_MIN < want ? ITABLE_CHUNK_MIN : want,
 			     false, &pblk, &len)))
 		return daxfs_err_prefix(err, "growing the inode table");
-	/* free slots are zero on media: zero them before the table points there */
-	if ((err = dfs_dev_zero(fs, pblk, len)))
+	/* free slots are zero on media: zero them before the table points there
+	 * (fsck -n, which never writes, in the cache) */
+	for (uint64_t i = 0; i < len && fs->check_only; i++) {
+		struct dfs_buf *zb;
+		if ((err = dfs_buf_new(fs, pblk + i, DFS_BUF_PLAIN, &zb)))
+			return err;
+	}
+	if (!fs->check_only && (err = dfs_dev_zero(fs, pblk, len)))
 		return err;
-	for (uint64_t i = 0; i < len; i++)
+	for (uint64_t i = 0; i < len && !fs->check_only; i++)
 		dfs_buf_forget(fs, pblk + i);
 	struct dfs_buf *sbb;
 	if ((err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &sbb)))
@@ -249,7 +257,7 @@ static int inode_read(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
 	int err;
 
 	dfs_buf_use_begin(fs);
-	if (!(err = slot_buf(fs, ino, &b, &slot)))
+	if (!(err = dfs_inode_slot(fs, ino, &b, &slot)))
 		err = dfs_dinode_decode(slot, ino, fs->sb.total_blocks, &di);
 	if (!err && di.mode == 0)
 		err = daxfs_err(-ESTALE, "inode %llu is not in use", (unsigned long long)ino);
@@ -362,7 +370,7 @@ int dfs_inode_write(struct dfs *fs, struct dfs_inode *ip)
 {
 	struct dfs_buf *b;
 	uint8_t *slot;
-	int err = slot_buf(fs, ip->ino, &b, &slot);
+	int err = dfs_inode_slot(fs, ip->ino, &b, &slot);
 
 	if (err)
 		return err;
@@ -611,6 +619,49 @@ void dfs_inode_stat(struct dfs *fs, const struct dfs_inode *ip, struct stat *st)
 	st->st_mtim = (struct timespec){ ip->d.mtime.sec, ip->d.mtime.nsec };
 	st->st_ctim = (struct timespec){ ip->d.ctime.sec, ip->d.ctime.nsec };
 	(void)fs;
+}
+
+void dfs_icache_drop(struct dfs *fs, uint64_t ino)
+{
+	pthread_mutex_lock(&fs->icache_lock);
+	struct dfs_inode *ip = icache_peek(fs, ino);
+	if (ip) {
+		icache_remove(fs, ip);
+		inode_destroy(ip);
+	}
+	pthread_mutex_unlock(&fs->icache_lock);
+}
+
+int dfs_inode_set_slot(struct dfs *fs, uint64_t ino, const struct dfs_dinode *di)
+{
+	struct dfs_buf *b;
+	uint8_t *slot;
+	int err = dfs_inode_slot(fs, ino, &b, &slot);
+
+	if (err)
+		return err;
+	/* the mount's scan counted a slot as used by its mode */
+	const bool was_used = dfs_get32(slot) != 0, now_used = di->mode != 0;
+	dfs_icache_drop(fs, ino);
+	dfs_dinode_encode(di, ino, slot);
+	if (!now_used)
+		memset(slot, 0, DFS_INODE_SIZE);
+	dfs_buf_dirty(fs, b);
+	if (was_used && !now_used) {
+		if ((err = free_push(fs, ino)))
+			return err;
+		__atomic_store_n(&fs->used_inodes, fs->used_inodes - 1, __ATOMIC_RELAXED);
+	} else if (!was_used && now_used) {
+		for (size_t i = 0; i < fs->nfree_inos; i++)
+			if (fs->free_inos[i] == ino) {
+				memmove(&fs->free_inos[i], &fs->free_inos[i + 1],
+					(fs->nfree_inos - i - 1) * sizeof(*fs->free_inos));
+				__atomic_store_n(&fs->nfree_inos, fs->nfree_inos - 1, __ATOMIC_RELAXED);
+				break;
+			}
+		__atomic_store_n(&fs->used_inodes, fs->used_inodes + 1, __ATOMIC_RELAXED);
+	}
+	return 0;
 }
 
 void dfs_icache_trim(struct dfs *fs)
