@@ -105,9 +105,70 @@ int fsck_release(struct fsck *c, struct dfs_inode *ip)
 	return dfs_inode_maybe_release(c->fs, ip);
 }
 
+/* Whether b, with at most one bit flipped (also in its crc), decodes as a
+ * superblock sealed for seed; then b is corrected. One crc per bit: about
+ * 128 MiB of crc32c, tens of milliseconds, and only when both copies fail. */
+static bool one_bit_off(uint8_t *b, uint64_t seed, struct dfs_super *sb)
+{
+	const uint32_t stored = dfs_get32(b + DFS_TAIL_CRC_OFF);
+	const uint32_t have = dfs_block_crc(seed, b);
+
+	if (__builtin_popcount(stored ^ have) == 1) {
+		dfs_block_seal(seed, b);
+		if (dfs_super_decode(b, seed, sb) == 0)
+			return true;
+		dfs_put32(b + DFS_TAIL_CRC_OFF, stored);
+	}
+	for (unsigned i = 0; i < DFS_TAIL_CRC_OFF * 8; i++) {
+		b[i / 8] ^= (uint8_t)(1u << (i % 8));
+		if (dfs_block_crc(seed, b) == stored && dfs_super_decode(b, seed, sb) == 0)
+			return true;
+		b[i / 8] ^= (uint8_t)(1u << (i % 8));
+	}
+	return false;
+}
+
+/* Both copies damaged in different places: where they differ, each run of
+ * bytes is taken from one copy or the other until a crc holds. */
+static bool merge_copies(const uint8_t *b0, const uint8_t *b1, struct dfs_super *sb)
+{
+	unsigned start[12], end[12], k = 0;
+	uint8_t *m = malloc(DFS_BLOCK_SIZE);
+	bool found = false;
+
+	if (!m)
+		return false;
+	for (unsigned i = 0; i < DFS_TAIL_CRC_OFF; ) {
+		if (b0[i] == b1[i]) {
+			i++;
+			continue;
+		}
+		unsigned j = i;
+		while (j < DFS_TAIL_CRC_OFF && (b0[j] != b1[j] || (j + 8 < DFS_TAIL_CRC_OFF &&
+								  memcmp(b0 + j, b1 + j, 8))))
+			j++;
+		if (k == 12)
+			goto out;      /* too different: not two small injuries */
+		start[k] = i;
+		end[k++] = j;
+		i = j;
+	}
+	for (unsigned mask = 0; mask < (1u << k) && !found; mask++)
+		for (unsigned seed = 0; seed < 2 && !found; seed++) {
+			memcpy(m, seed ? b1 : b0, DFS_BLOCK_SIZE);
+			for (unsigned r = 0; r < k; r++)
+				memcpy(m + start[r], ((mask >> r) & 1 ? b1 : b0) + start[r], end[r] - start[r]);
+			found = dfs_super_decode(m, seed, sb) == 0;
+		}
+out:
+	free(m);
+	return found;
+}
+
 /* Reads both superblock copies; *good is the one to use. A copy that fails
  * is a problem fsck repairs (the mount for -y rewrites both). Copies that
- * fail only because they swapped places are still found. */
+ * fail only because they swapped places are still found, and so are two
+ * copies each with a small injury, or one copy a bit off. */
 static int check_supers(struct mapped_device *md, struct dfs_super *good, char why[2][512])
 {
 	uint8_t *b[2] = { malloc(DFS_BLOCK_SIZE), malloc(DFS_BLOCK_SIZE) };
@@ -136,6 +197,17 @@ static int check_supers(struct mapped_device *md, struct dfs_super *good, char w
 			*good = sb[i];
 			snprintf(why[i], sizeof(why[0]), "superblock %d: the copy of block %d is "
 				 "in its place", i, !i);
+			goto out;
+		}
+	if (merge_copies(b[0], b[1], good)) {
+		snprintf(why[0] + strlen(why[0]), sizeof(why[0]) - strlen(why[0]),
+			 " (both copies are damaged: recovered from the two)");
+		goto out;
+	}
+	for (int i = 0; i < 4; i++)
+		if (one_bit_off(b[i % 2], (uint64_t)(i % 2 ^ i / 2), good)) {
+			snprintf(why[0] + strlen(why[0]), sizeof(why[0]) - strlen(why[0]),
+				 " (both copies are damaged: recovered from a copy one bit off)");
 			goto out;
 		}
 	err = daxfs_err(-EINVAL, "no valid superblock (primary: %s; backup: %s): not a daxfs, or "
@@ -212,6 +284,12 @@ int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_
 		goto out;
 	struct dfs *fs = c.fs;
 	pthread_mutex_lock(&fs->meta);
+	/* as the mount for -y does: the superblock is rewritten from the good copy */
+	if (fs->check_only && (err = dfs_super_dirty(fs))) {
+		pthread_mutex_unlock(&fs->meta);
+		dfs_abandon(&c.fs);
+		goto out;
+	}
 	/* the mount for -y wrote both copies from the good one */
 	for (int i = 0; i < 2; i++)
 		if (why[i][0])

@@ -197,8 +197,7 @@ static int itable_grow(struct dfs *fs)
 		return err;
 	for (uint64_t i = 0; i < len && !fs->check_only; i++)
 		dfs_buf_forget(fs, pblk + i);
-	struct dfs_buf *sbb;
-	if ((err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &sbb)))
+	if ((err = dfs_super_dirty(fs)))
 		return err;
 	/* an inode cache miss reads the geometry under icache_lock */
 	pthread_mutex_lock(&fs->icache_lock);
@@ -206,7 +205,6 @@ static int itable_grow(struct dfs *fs)
 	uint64_t first = fs->itable_slots;
 	__atomic_store_n(&fs->itable_slots, first + len * DFS_INODES_PER_BLOCK, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&fs->icache_lock);
-	dfs_buf_dirty(fs, sbb);
 	for (uint64_t ino = fs->itable_slots; ino-- > first; )
 		if (ino && (err = free_push(fs, ino)))
 			return err;
@@ -380,16 +378,6 @@ int dfs_inode_write(struct dfs *fs, struct dfs_inode *ip)
 	return 0;
 }
 
-static int super_dirty(struct dfs *fs)
-{
-	struct dfs_buf *b;
-	int err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
-
-	if (!err)
-		dfs_buf_dirty(fs, b);
-	return err;
-}
-
 int dfs_inode_alloc(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
 		    struct dfs_inode **out)
 {
@@ -426,7 +414,7 @@ int dfs_inode_alloc_locked(struct dfs *fs, uint32_t mode, const struct dfs_cred 
 		uint64_t start = fs->sb.next_generation;
 
 		fs->sb.next_generation = start + DFS_GENERATION_BATCH;
-		if ((err = super_dirty(fs))) {
+		if ((err = dfs_super_dirty(fs))) {
 			fs->sb.next_generation = start;
 			goto fail;
 		}
@@ -480,7 +468,7 @@ int dfs_orphan_add(struct dfs *fs, struct dfs_inode *ip)
 	ip->d.orphan_next = fs->sb.orphan_head;
 	ip->d.flags |= DFS_IFLAG_ORPHAN;
 	fs->sb.orphan_head = ip->ino;
-	if ((err = super_dirty(fs)))
+	if ((err = dfs_super_dirty(fs)))
 		return err;
 	return dfs_inode_write(fs, ip);
 }
@@ -493,7 +481,7 @@ int dfs_orphan_del(struct dfs *fs, struct dfs_inode *ip)
 		return 0;
 	if (fs->sb.orphan_head == ip->ino) {
 		fs->sb.orphan_head = ip->d.orphan_next;
-		if ((err = super_dirty(fs)))
+		if ((err = dfs_super_dirty(fs)))
 			return err;
 	} else if (ip->orphan_prev) {
 		/* orphans stay cached while mounted: the list is doubly linked in memory */

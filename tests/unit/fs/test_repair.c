@@ -454,7 +454,47 @@ static int test_fsck_links_a_damaged_orphan_list_again(void)
 	return T_PASS;
 }
 
+static int flip_bit(struct mapped_device *md, uint64_t blk, unsigned byte, unsigned bit)
+{
+	uint8_t b[4096];
+	int err = t_rw_block(md, DAX_REQ_READ, blk, b);
+
+	b[byte] ^= (uint8_t)(1u << bit);
+	return err ? err : t_rw_block(md, DAX_REQ_WRITE, blk, b);
+}
+
+static int test_fsck_recovers_superblocks_damaged_in_both_copies(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct t_report rep;
+	uint8_t zero[4096] = { 0 };
+	struct stat st;
+
+	CHECK(fs);
+	CHECK(t_create(*fs, DFS_ROOT_INO, "f"));
+	CHECK_EQ(dfs_unmount(fs), 0);
+	/* a flipped bit in each copy, in different places */
+	CHECK_EQ(flip_bit(md, DFS_SB_PRIMARY, 40, 2), 0);
+	CHECK_EQ(flip_bit(md, DFS_SB_BACKUP, 60, 5), 0);
+	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);
+	CHECK_REPAIRED(md, &rep);
+	CHECK_HAS(&rep, "both copies are damaged: recovered from the two");
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f", &st), 0);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	/* one copy gone, the other a bit off */
+	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, DFS_SB_BACKUP, zero), 0);
+	CHECK_EQ(flip_bit(md, DFS_SB_PRIMARY, 150, 0), 0);
+	CHECK_REPAIRED(md, &rep);
+	CHECK_HAS(&rep, "recovered from a copy one bit off");
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f", &st), 0);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
+	T_CASE(test_fsck_recovers_superblocks_damaged_in_both_copies),
 	T_CASE(test_fsck_gives_the_later_owner_of_a_shared_block_its_own_copy),
 	T_CASE(test_fsck_detaches_a_shared_block_when_no_block_is_free),
 	T_CASE(test_fsck_names_the_inode_table_as_the_other_owner),
