@@ -358,6 +358,14 @@ static int check_slot(struct fsck *c, struct salvage *s, uint64_t ino, uint32_t 
 	if (all_zero(raw, sizeof(raw)))
 		return 0;
 	const bool crc_ok = dfs_dinode_crc_ok(raw, ino);
+	/* another inode's slot: nothing in it is this inode's */
+	const uint64_t other = crc_ok ? 0 : misplaced_copy(c, raw, ino);
+	if (other && (err = put_back(c, ino, other, raw, mode)) <= 0)
+		return err;
+	if (other)
+		return clear_slot(c, ino, "inode %llu: the slot holds a copy of inode %llu (a block "
+				  "written in the wrong place)", (unsigned long long)ino,
+				  (unsigned long long)other);
 	s->ino = ino;
 	s->next = s->nchain = 0;
 	s->relayout = false;
@@ -387,13 +395,6 @@ static int check_slot(struct fsck *c, struct salvage *s, uint64_t ino, uint32_t 
 		 * seems to contain garbage"). */
 		unsigned bad = nt.n + (s->d.mode > (S_IFMT | 07777)) + (s->d.nlink > DFS_LINK_MAX) +
 			       (s->d.nlink == 0 && !(s->d.flags & DFS_IFLAG_ORPHAN));
-		uint64_t other = misplaced_copy(c, raw, ino);
-		if (other && (err = put_back(c, ino, other, raw, mode)) <= 0)
-			return err;
-		if (other)
-			return clear_slot(c, ino, "inode %llu: the slot holds a copy of inode %llu (a "
-					  "block written in the wrong place)", (unsigned long long)ino,
-					  (unsigned long long)other);
 		if (bad > 1)
 			return clear_slot(c, ino, "inode %llu: checksum mismatch and %u other problems "
 					  "(%s): the slot holds garbage", (unsigned long long)ino, bad,
