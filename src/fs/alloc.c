@@ -413,20 +413,6 @@ uint64_t dfs_group_len(const struct dfs *fs, uint64_t g)
 	return group_len(fs, g);
 }
 
-int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map)
-{
-	if (!fs->gds[g].bitmap_blk) {
-		uninit_image(fs, g, map);
-		set_bits(map, group_reserved(fs, g), 1, false);   /* no bitmap block yet */
-		return 0;
-	}
-	struct dfs_buf *b;
-	int err = bitmap_read(fs, g, &b);
-	if (!err)
-		memcpy(map, b->data, DFS_BLOCK_SIZE);
-	return err;
-}
-
 int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map, bool init)
 {
 	const uint64_t len = group_len(fs, g);

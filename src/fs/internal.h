@@ -230,11 +230,6 @@ int dfs_journal_format(struct mapped_device *md, const struct dfs_super *sb, uin
  * record and every logged block (a read-only mount: into the cache only).
  * -EIO if the journal is damaged (fsck's mount: dropped and noted). */
 int dfs_journal_recover(struct dfs *fs);
-/* When the journal header is damaged: the sequence of the transaction the log
- * holds, from its first block (a descriptor or commit record of this
- * filesystem), which recovery redoes before going on with seq + 1 (journal.c
- * says why that is sound). 0, or -EIO naming the header if no such block. */
-int dfs_journal_log_seq(struct mapped_device *md, const struct dfs_super *sb, uint64_t *seq);
 /* Makes room for an operation dirtying at most nblocks (commits if needed). */
 int dfs_txn_reserve(struct dfs *fs, uint64_t nblocks);
 /* Commits the running transaction and checkpoints it; first waits for a
@@ -271,8 +266,6 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, bool a
 int dfs_free(struct dfs *fs, uint64_t pblk, uint64_t len);
 /* The transaction whose first npending frees (blocks in all) are home. */
 void dfs_alloc_commit_done(struct dfs *fs, size_t npending, uint64_t blocks);
-/* The bitmap image of group g as it is on media (uninitialised: computed). */
-int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map);
 /* fsck repair: group g gets a bitmap equal to map (in its first free block,
  * which map marks in use) and the matching free count, or, if !init, becomes
  * an uninitialised group. */

@@ -93,7 +93,10 @@ int dfs_journal_format(struct mapped_device *md, const struct dfs_super *sb, uin
 	return err;
 }
 
-int dfs_journal_log_seq(struct mapped_device *md, const struct dfs_super *sb, uint64_t *seq)
+/* When the header is damaged: the sequence of the transaction the log holds,
+ * from its first block (a descriptor or commit record of this filesystem),
+ * which recovery redoes before going on with seq + 1 (see above). */
+static int journal_log_seq(struct mapped_device *md, const struct dfs_super *sb, uint64_t *seq)
 {
 	const uint64_t blk = sb->journal_start + 1;
 	uint8_t *b = malloc(DFS_BLOCK_SIZE);
@@ -455,7 +458,7 @@ int dfs_journal_recover(struct dfs *fs)
 	const bool head_torn = !dfs_jblock_ok(b, js, DFS_MAGIC_JHEAD, fs->sb.uuid, 0);
 	if (!head_torn) {
 		jl.seq = dfs_get64(b + 8);
-	} else if ((err = dfs_journal_log_seq(fs->md, &fs->sb, &jl.seq))) {
+	} else if ((err = journal_log_seq(fs->md, &fs->sb, &jl.seq))) {
 		if (!fs->fsck_mount)
 			goto out;
 		/* fsck: start the journal afresh past every sequence in it */
