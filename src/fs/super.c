@@ -18,8 +18,17 @@ int dfs_dev_read(struct dfs *fs, uint64_t blk, void *buf, size_t n)
 			     n << DFS_BLOCK_SHIFT);
 }
 
+/* fsck -n repairs only in the cache: a write is a bug, refused loudly */
+static int refuse_check_only(uint64_t blk)
+{
+	return daxfs_err(-EROFS, "internal error: a check-only run tried to write block %llu",
+			 (unsigned long long)blk);
+}
+
 int dfs_dev_write(struct dfs *fs, uint64_t blk, const void *buf, size_t n, bool fua)
 {
+	if (fs->check_only)
+		return refuse_check_only(blk);
 	return dm_submit_bio(fs->md, DAX_REQ_WRITE, fua ? DM_BIO_FUA : 0, blk << DFS_BLOCK_SHIFT,
 			     (void *)buf, n << DFS_BLOCK_SHIFT);
 }
@@ -30,6 +39,9 @@ int dfs_dev_write(struct dfs *fs, uint64_t blk, const void *buf, size_t n, bool 
 int dfs_dev_zero(struct dfs *fs, uint64_t blk, uint64_t n)
 {
 	const uint64_t chunk = 1ull << 18;     /* 1 GiB per bio */
+
+	if (fs->check_only)
+		return refuse_check_only(blk);
 
 	for (uint64_t done = 0; done < n; done += chunk) {
 		uint64_t k = n - done < chunk ? n - done : chunk;
@@ -226,7 +238,7 @@ static int mount_check(struct dfs *fs, const struct dfs_table_facts *f)
 	return 0;
 }
 
-static int super_dirty(struct dfs *fs)
+int dfs_super_dirty(struct dfs *fs)
 {
 	struct dfs_buf *b;
 	int err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
@@ -238,13 +250,26 @@ static int super_dirty(struct dfs *fs)
 	return err;
 }
 
+/* Refusals for damage the mount cannot trust say how to repair it. */
+static int mount_failed(struct mapped_device *md, int err)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", daxfs_errormsg());
+	if (err == -EIO && !strstr(why, "fsck.daxfs"))
+		return daxfs_err(err, "mount %s: %s; run fsck.daxfs -y", dm_md_name(md), why);
+	return why[0] ? daxfs_err(err, "mount %s: %s", dm_md_name(md), why)
+		      : daxfs_err(err, "mount %s", dm_md_name(md));
+}
+
 static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *opts,
-			bool fsck, bool check_only, struct dfs **out)
+			const struct dfs_super *fsck_sb, bool check_only, struct dfs **out)
 {
 	struct dfs_mount_opts defaults = { 0 };
 	struct dfs_table_facts f;
 	struct dfs *fs;
 	struct dfs_inode *root;
+	const bool fsck = fsck_sb != NULL;
 	int err;
 
 	if (!opts)
@@ -261,22 +286,25 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 	fs->opts = *opts;
 	fs->rdonly = opts->rdonly || check_only;
 	fs->check_only = check_only;
-	fs->fsck = fsck;
+	fs->fsck_mount = fsck;
 	fs->dax = f.dax && opts->dax != DFS_DAX_NEVER;
-	if ((err = read_identity(fs)) || (err = mount_check(fs, &f)))
+	if (fsck)
+		fs->sb = *fsck_sb;
+	/* fsck checked the members before it chose the superblock copy */
+	if ((err = fsck ? dfs_members_load(fs) : read_identity(fs)) || (err = mount_check(fs, &f)))
 		goto fail;
-	/* the log is redone even on a read-only mount, as ext4 does */
-	if ((err = dfs_journal_recover(fs)) < 0)
-		goto fail;
-	if (err == 1 && (err = read_super(fs)))
+	/* the log is redone even on a read-only mount, as ext4 does, but only
+	 * into the cache: a read-only mount never writes */
+	if ((err = dfs_journal_recover(fs)))
 		goto fail;
 	if ((err = dfs_alloc_load(fs)) || (err = dfs_icache_init(fs)) || (err = dfs_itable_scan(fs)))
 		goto fail;
 	if (fsck)
 		fs->resv_blocks = 0;     /* a repair may take every block, as e2fsck does */
-	if ((err = dfs_iget(fs, DFS_ROOT_INO, &root)))
+	/* fsck checks (and makes) the root itself */
+	if (!fsck && (err = dfs_iget(fs, DFS_ROOT_INO, &root)))
 		goto fail;
-	if (!dfs_is_dir(root)) {
+	if (!fsck && !dfs_is_dir(root)) {
 		err = daxfs_err(-EIO, "root inode is not a directory");
 		goto fail;
 	}
@@ -291,7 +319,7 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 		fs->sb.state = DFS_STATE_DIRTY;
 		fs->sb.mount_time = now.sec;
 		fs->sb.mount_count++;
-		if (!err && !(err = super_dirty(fs)))
+		if (!err && !(err = dfs_super_dirty(fs)))
 			err = dfs_commit(fs);
 		pthread_mutex_unlock(&fs->meta);
 		if (err)
@@ -302,23 +330,24 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 	*out = fs;
 	return 0;
 fail:
-	err = daxfs_err_prefix(err, "mount %s", dm_md_name(md));
+	err = mount_failed(md, err);
 	dfs_fs_free(fs);
 	return err;
 }
 
 int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struct dfs **out)
 {
-	return mount_common(md, opts, false, false, out);
+	return mount_common(md, opts, NULL, false, out);
 }
 
-int dfs_mount_fsck(struct mapped_device *md, bool check_only, struct dfs **out)
+int dfs_mount_fsck(struct mapped_device *md, bool check_only, const struct dfs_super *sb,
+		   struct dfs **out)
 {
 	/* batched: fsck commits its repairs itself */
 	struct dfs_mount_opts o = { .rdonly = check_only, .dax = DFS_DAX_NEVER,
 				    .commit_interval_ms = DFS_COMMIT_INTERVAL_MS };
 
-	return mount_common(md, &o, true, check_only, out);
+	return mount_common(md, &o, sb, check_only, out);
 }
 
 static void stop_committer(struct dfs *fs)
@@ -388,7 +417,7 @@ int dfs_unmount(struct dfs **fsp)
 			dfs_now(&now);
 			fs->sb.state = DFS_STATE_CLEAN;
 			fs->sb.write_time = now.sec;
-			if (!(err = super_dirty(fs)))
+			if (!(err = dfs_super_dirty(fs)))
 				err = dfs_commit(fs);
 		}
 	}

@@ -233,6 +233,37 @@ static inline int t_fsck_problems(struct mapped_device *md)
 	return (int)r.problems;
 }
 
+/* Reads or writes (FUA) block blk of md directly, under the filesystem. */
+static inline int t_rw_block(struct mapped_device *md, enum dax_req_op op, uint64_t blk, uint8_t *b)
+{
+	return dm_submit_bio(md, op, op == DAX_REQ_WRITE ? DM_BIO_FUA : 0, blk * 4096, b, 4096);
+}
+
+/* fsck's report, kept as lines "problem" or "problem (repaired)". */
+struct t_report {
+	char text[16384];
+	unsigned lines;
+};
+
+static inline void t_report_keep(void *ctx, const char *problem, bool repaired)
+{
+	struct t_report *r = ctx;
+	size_t n = strlen(r->text);
+
+	snprintf(r->text + n, sizeof(r->text) - n, "%s%s\n", problem, repaired ? " (repaired)" : "");
+	r->lines++;
+	t_fsck_print(NULL, problem, repaired);
+}
+
+/* Runs fsck in mode, keeping its report in *r (emptied first). */
+static inline int t_fsck_report(struct mapped_device *md, enum dfs_fsck_mode mode, struct t_report *r,
+				struct dfs_fsck_result *res)
+{
+	r->text[0] = '\0';
+	r->lines = 0;
+	return dfs_fsck(md, mode, t_report_keep, r, res);
+}
+
 static const struct dfs_cred t_cred = { .uid = 0, .gid = 0, .umask = 022 };
 
 /* Creates a regular file name in dir; returns its inode number (0 on error). */

@@ -1,0 +1,185 @@
+"""Damaged images: fsck repairs what it reports, and nothing crashes on the way.
+
+A populated image (tests/damage/daxfs-image.c: files, directories, symlinks,
+xattrs, a chain of extent blocks) is damaged in copies, one structure of
+docs/FORMAT.md at a time: the journal's in an image that ends with a
+committed transaction the journal still holds, the others in one unmounted
+cleanly (where the journal would not overwrite them),
+by a bit flip, a run of random bytes, a zeroed block or two swapped blocks
+(tests/damage.py). For every copy:
+
+- fsck.daxfs -n exits 0 or 4, writes nothing, and a read-only mount (through
+  the fs library, no FUSE: fast) writes nothing either; no program crashes or
+  trips a sanitizer, whatever they make of the damage;
+- fsck -n reports what fsck -y repairs (the same problems);
+- after fsck -y, fsck -n exits 0, or 4 with only problems -y left over;
+  a filesystem fsck -n calls clean mounts and every file, directory,
+  symlink and xattr reads without an error, and stays clean after a
+  read-write mount that changes it;
+- the damaged copy mounted read-write as it is (the mount refuses, or works
+  around the damage) can still be repaired the same way.
+
+Cases are named STRUCTURE-KIND-N; the seed and the damage are in every
+failure message. DAXFS_SOAK=1 runs many more seeds of each.
+"""
+import os
+import subprocess
+
+import pytest
+
+import damage
+from conftest import BUILD_DIR, tool
+
+SOAK = os.environ.get("DAXFS_SOAK") == "1"
+SEEDS = 50 if SOAK else 4
+IMAGE_MIB = 144      # two groups: the second holds a bitmap, files and a directory
+TIMEOUT = 120
+SANITIZER = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:")
+
+
+def image_tool():
+    path = BUILD_DIR / "tests" / "damage" / "daxfs-image"
+    if not path.exists():
+        pytest.fail(f"daxfs-image not built in {BUILD_DIR}: run `meson compile -C {BUILD_DIR}`")
+    return str(path)
+
+
+# The images are scratch files: libpmem's stores without msync are what a
+# crash-free run needs, and many times faster.
+ENV = dict(os.environ, PMEM_IS_PMEM_FORCE="1")
+
+
+def run(*args):
+    return subprocess.run([*map(str, args)], capture_output=True, text=True, timeout=TIMEOUT,
+                          env=ENV)
+
+
+class Pristine:
+    """A populated image and the map of its metadata."""
+
+    def __init__(self, path, how):
+        r = run(image_tool(), "make", path, IMAGE_MIB, 1, how)
+        assert r.returncode == 0, r.stderr
+        m = run(image_tool(), "map", path)
+        assert m.returncode == 0, m.stderr
+        self.image = damage.Image.read(path)
+        self.structures = damage.parse_map(m.stdout)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Both images, made once: {"clean": ..., "pending": ...}."""
+    d = tmp_path_factory.mktemp("pristine")
+    return {how: Pristine(d / how, how) for how in ("clean", "pending")}
+
+
+def image_for(images, structure):
+    """The journal's structures live only while it holds a transaction."""
+    return images["pending" if structure.startswith("journal-") else "clean"]
+
+
+def sound(r, what, dmg):
+    """The run ended by itself (no signal) and no sanitizer spoke."""
+    text = f"{what}: {dmg}\nexit {r.returncode}\n{r.stdout}{r.stderr}"
+    assert r.returncode >= 0, "killed by a signal: " + text
+    assert not any(s in r.stderr for s in SANITIZER), text
+    return text
+
+
+def fsck(path, mode, dmg):
+    r = run(tool("fsck.daxfs"), mode, path)
+    text = sound(r, f"fsck.daxfs {mode}", dmg)
+    assert r.returncode in ((0, 4) if mode == "-n" else (0, 1, 4)), text
+    return r, text
+
+
+def problems(r):
+    """The problem lines of an fsck run, without the summary and '(repaired)'."""
+    lines = r.stdout.splitlines()[:-1]
+    return [line.removesuffix(" (repaired)") for line in lines]
+
+
+def walk(path, mode, dmg):
+    r = run(image_tool(), "walk", path, mode)
+    text = sound(r, f"walk {mode}", dmg)
+    assert r.returncode in (0, 1, 2, 3), text
+    return r, text
+
+
+def check_repaired(path, y, dmg):
+    """After fsck -y: clean, or only what -y left over; clean means usable."""
+    n, text = fsck(path, "-n", dmg)
+    if y.returncode in (0, 1):
+        assert n.returncode == 0, f"fsck -y exited {y.returncode} but -n finds:\n{text}\n-y said:\n{y.stdout}"
+    else:
+        left = {line for line in y.stdout.splitlines()[:-1] if not line.endswith(" (repaired)")}
+        assert n.returncode == 4, text
+        assert set(problems(n)) <= left, f"-n finds problems -y did not leave:\n{text}\n-y said:\n{y.stdout}"
+        return
+    w, text = walk(path, "rw", dmg)
+    assert w.returncode == 0, "a clean filesystem fails to walk:\n" + text
+    n, text = fsck(path, "-n", dmg)
+    assert n.returncode == 0, "a read-write mount left a clean filesystem unclean:\n" + text
+
+
+CASES = [(s, k, i) for s in damage.STRUCTURES for k in damage.KINDS for i in range(SEEDS)]
+
+
+@pytest.mark.parametrize("structure,kind,n", CASES, ids=[f"{s}-{k}-{i}" for s, k, i in CASES])
+def test_damaged_image_is_repaired_and_nothing_crashes(tmp_path, images, structure, kind, n):
+    pristine = image_for(images, structure)
+    assert pristine.structures.get(structure), f"the image has no {structure}"
+    img = pristine.image.copy()
+    dmg = damage.plan(pristine.structures, structure, kind, damage.seed_of(structure, kind, n), img)
+    dmg.apply(img)
+
+    a = tmp_path / "a"
+    img.write(a)
+    before = damage.digest(a)
+    check, text = fsck(a, "-n", dmg)
+    assert damage.digest(a) == before, "fsck -n wrote to the image:\n" + text
+    ro, text = walk(a, "ro", dmg)
+    assert damage.digest(a) == before, "a read-only mount wrote to the image:\n" + text
+    if check.returncode == 0:
+        assert ro.returncode == 0, "fsck -n calls it clean, yet the walk fails:\n" + text
+
+    # repaired as it is: -y repairs what -n reports
+    b = tmp_path / "b"
+    img.write(b)
+    y, text = fsck(b, "-y", dmg)
+    assert problems(y) == problems(check), f"-n and -y disagree:\n-n:\n{check.stdout}\n-y:\n{text}"
+    assert (y.returncode == 0) == (check.returncode == 0), text
+    check_repaired(b, y, dmg)
+
+    # mounted read-write as it is first: refused, or no worse than before
+    rw, text = walk(a, "rw", dmg)
+    if check.returncode == 0:
+        assert rw.returncode == 0, "fsck -n calls it clean, yet the walk fails:\n" + text
+    y, text = fsck(a, "-y", dmg)
+    check_repaired(a, y, dmg)
+
+
+def test_the_images_hold_every_structure(images):
+    missing = [s for s in damage.STRUCTURES if not image_for(images, s).structures.get(s)]
+    assert not missing, f"daxfs-image make left out {missing}"
+    # more than one of those a swap or a chain is about
+    for s in ("extent-chain", "dir", "journal-logged", "xattr"):
+        assert len(image_for(images, s).structures[s]) > 1, s
+
+
+@pytest.mark.parametrize("how", ["clean", "pending"])
+def test_the_undamaged_image_is_clean_and_walks(tmp_path, images, how):
+    path = tmp_path / "image"
+    images[how].image.write(path)
+    r = run(tool("fsck.daxfs"), "-n", path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    w = run(image_tool(), "walk", path, "rw")
+    assert w.returncode == 0, w.stdout + w.stderr
+    assert "walked" in w.stdout and ", 0 calls failed" in w.stdout, w.stdout
+
+
+def test_damage_is_the_same_for_the_same_seed(images):
+    pristine = images["clean"]
+    a = damage.plan(pristine.structures, "dir", "byterun", 7, pristine.image)
+    b = damage.plan(pristine.structures, "dir", "byterun", 7, pristine.image)
+    assert str(a) == str(b)
