@@ -171,6 +171,24 @@ static int jlog_grow(struct jlog *jl, uint64_t need)
 	return 0;
 }
 
+/* Why h can never be a logged block's home, or NULL: the journal itself,
+ * and the member table and labels (never logged: they are written in place,
+ * by mkfs and fsck only), are not this filesystem's to redo. */
+static const char *not_a_home(const struct dfs *fs, uint64_t h)
+{
+	const uint64_t js = fs->sb.journal_start, mtab = fs->sb.gdt_start + fs->sb.gdt_blocks;
+
+	if (h >= fs->sb.total_blocks)
+		return "outside the filesystem";
+	if (h >= js && h < js + fs->sb.journal_blocks)
+		return "in the journal";
+	if (h >= mtab && h < fs->sb.data_start)
+		return "in the member table";
+	if (dfs_is_member_block(fs, h))
+		return "a member label's block";
+	return NULL;
+}
+
 /* Walks transaction jl->seq: descriptors and their blocks up to its commit
  * record. Leaves jl committed, damaged (why), or neither (a torn or stale log). */
 static int log_walk(struct dfs *fs, struct jlog *jl)
@@ -178,7 +196,8 @@ static int log_walk(struct dfs *fs, struct jlog *jl)
 	const uint64_t js = fs->sb.journal_start, jend = js + fs->sb.journal_blocks;
 	uint8_t *d = malloc(DFS_BLOCK_SIZE);
 	uint32_t crc = CRC32C_INIT;
-	uint64_t pos = js + 1;
+	uint64_t pos = js + 1, bad_home = 0;
+	const char *bad_why = NULL;
 	int err = 0;
 
 	if (!d)
@@ -208,11 +227,10 @@ static int log_walk(struct dfs *fs, struct jlog *jl)
 		for (uint32_t i = 0; i < count; i++) {
 			uint64_t h = dfs_get64(d + DFS_JDESC_HDR + 8 * i);
 
-			/* the journal, the member table and labels are never
-			 * logged: a log naming one is not this filesystem's */
-			if (h >= fs->sb.total_blocks || (h >= js && h < jend) ||
-			    dfs_is_member_block(fs, h))
+			if ((bad_why = not_a_home(fs, h))) {
+				bad_home = h;
 				goto broken;
+			}
 			jl->home[jl->n + i] = h;
 		}
 		if ((err = dfs_dev_read(fs, pos + 1, jl->data + jl->n * DFS_BLOCK_SIZE, count)))
@@ -244,8 +262,13 @@ broken:
 			goto out;
 		if (found) {
 			jl->committed = true;
-			damaged(jl, "its descriptor at block %llu names blocks outside the log or "
-				"the filesystem", (unsigned long long)pos);
+			if (bad_why)
+				damaged(jl, "its descriptor at block %llu names block %llu as a home, "
+					"which is %s", (unsigned long long)pos,
+					(unsigned long long)bad_home, bad_why);
+			else
+				damaged(jl, "its descriptor at block %llu has a block count the log "
+					"cannot hold", (unsigned long long)pos);
 		}
 	}
 out:

@@ -73,6 +73,29 @@ static int log_damaged_inode_slot(struct dfs *fs)
 	return 0;
 }
 
+/* A block that is never logged goes into the log: home, a label block or
+ * the member table, holding zeroes (sealed: its own checksum holds). */
+static int log_block_at(struct dfs *fs, uint64_t home)
+{
+	struct dfs_buf *b;
+	int err;
+
+	if ((err = dfs_buf_new(fs, home, DFS_BUF_SEALED, &b)))
+		return err;
+	dfs_buf_dirty(fs, b);
+	return 0;
+}
+
+static int log_a_label_block(struct dfs *fs)
+{
+	return log_block_at(fs, fs->members[0].label_sector >> 3);
+}
+
+static int log_a_member_table_block(struct dfs *fs)
+{
+	return log_block_at(fs, fs->sb.gdt_start + fs->sb.gdt_blocks);
+}
+
 static int refused_then_dropped_by_fsck(int (*change)(struct dfs *fs), const char *why)
 {
 	struct mapped_device *md;
@@ -115,6 +138,18 @@ static int test_replay_refuses_a_logged_inode_table_block_with_a_damaged_slot(vo
 {
 	return refused_then_dropped_by_fsck(log_damaged_inode_slot,
 					    "its copy of inode table block");
+}
+
+/* The mount that follows the drop checks every label and the member
+ * table: they were not written over. */
+static int test_replay_refuses_a_logged_block_whose_home_is_a_label(void)
+{
+	return refused_then_dropped_by_fsck(log_a_label_block, "which is a member label's block");
+}
+
+static int test_replay_refuses_a_logged_block_whose_home_is_the_member_table(void)
+{
+	return refused_then_dropped_by_fsck(log_a_member_table_block, "which is in the member table");
 }
 
 static int test_replay_refuses_a_log_damaged_before_its_commit_record(void)
@@ -198,6 +233,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_replay_refuses_a_logged_block_that_fails_its_checksum),
 	T_CASE(test_replay_refuses_a_logged_bitmap_its_descriptor_does_not_match),
 	T_CASE(test_replay_refuses_a_logged_inode_table_block_with_a_damaged_slot),
+	T_CASE(test_replay_refuses_a_logged_block_whose_home_is_a_label),
+	T_CASE(test_replay_refuses_a_logged_block_whose_home_is_the_member_table),
 	T_CASE(test_replay_refuses_a_log_damaged_before_its_commit_record),
 	T_CASE(test_a_damaged_commit_record_is_a_transaction_that_never_committed),
 	T_CASE(test_a_read_only_mount_replays_into_memory_and_writes_nothing),
