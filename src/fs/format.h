@@ -59,6 +59,7 @@ enum dfs_sb_state {
 #define DFS_MTAB_PER_BLOCK ((DFS_TAIL_CRC_OFF - DFS_MTAB_HDR) / DFS_MEMBER_SIZE)   /* 42 */
 #define DFS_MAX_MEMBERS    65536u
 #define DFS_LABEL_SIZE     512u
+#define DFS_LABEL_MEMBER_UUID 112u   /* where a label holds its member uuid (its entry's) */
 #define DFS_JOURNAL_MIN    256u      /* blocks; mkfs never makes a smaller journal */
 
 struct dfs_itable_extent {

@@ -82,16 +82,20 @@ int fsck_read(struct fsck *c, uint64_t blk, struct dfs_buf **b, bool *crc_ok)
 	return err;
 }
 
-bool fsck_fixed_block(const struct fsck *c, uint64_t blk)
+const char *fsck_not_data(const struct fsck *c, uint64_t blk)
 {
 	const struct dfs_super *sb = &c->fs->sb;
 
-	if (blk < sb->data_start || blk == dfs_group_bitmap_blk(c->fs, blk / DFS_BLOCKS_PER_GROUP))
-		return true;
+	if (blk < sb->data_start || blk >= sb->total_blocks)
+		return "not in the data area";
+	if (dfs_is_member_block(c->fs, blk))
+		return "a member label's block";
+	if (blk == dfs_group_bitmap_blk(c->fs, blk / DFS_BLOCKS_PER_GROUP))
+		return "a group's bitmap block";
 	for (unsigned i = 0; i < sb->itable_nextents; i++)
 		if (blk >= sb->itable[i].pblk && blk - sb->itable[i].pblk < sb->itable[i].len)
-			return true;
-	return false;
+			return "in the inode table";
+	return NULL;
 }
 
 int fsck_release(struct fsck *c, struct dfs_inode *ip)
@@ -165,14 +169,14 @@ out:
 	return found;
 }
 
-/* Reads both superblock copies; *good is the one to use. A copy that fails
+/* Reads both superblock copies; *good is the one to use (*none: there is none). A copy that fails
  * is a problem fsck repairs (the mount for -y rewrites both). Copies that
  * fail only because they swapped places are still found, and so are two
  * copies each with a small injury, or one copy a bit off. */
-static int check_supers(struct mapped_device *md, struct dfs_super *good, char why[2][512])
+static int check_supers(struct mapped_device *md, struct dfs_super *good, char why[2][512], bool *none)
 {
 	uint8_t *b[2] = { malloc(DFS_BLOCK_SIZE), malloc(DFS_BLOCK_SIZE) };
-	struct dfs_super sb[2];
+	struct dfs_super sb[2] = { { 0 }, { 0 } };
 	int ok[2], err = 0;
 
 	if (!b[0] || !b[1]) {
@@ -188,6 +192,12 @@ static int check_supers(struct mapped_device *md, struct dfs_super *good, char w
 		if (ok[i])
 			snprintf(why[i], sizeof(why[0]), "%s", daxfs_errormsg());
 	}
+	/* a format 1 filesystem is not damage: it is refused as a mount does */
+	for (int i = 0; i < 2 && (i == 0 || ok[0]); i++)
+		if (ok[i] && sb[i].major == 1) {
+			err = daxfs_err(ok[i], "%s", why[i]);
+			goto out;
+		}
 	if (!ok[0] || !ok[1]) {
 		*good = sb[ok[0] ? 1 : 0];
 		goto out;
@@ -210,11 +220,23 @@ static int check_supers(struct mapped_device *md, struct dfs_super *good, char w
 				 " (both copies are damaged: recovered from a copy one bit off)");
 			goto out;
 		}
+	*none = true;
 	err = daxfs_err(-EINVAL, "no valid superblock (primary: %s; backup: %s): not a daxfs, or "
 			"damaged beyond repair", why[0], why[1]);
 out:
 	free(b[0]);
 	free(b[1]);
+	return err;
+}
+
+/* No superblock decodes (check_supers' message): a file of the table in
+ * another's place explains that better, if one is. */
+static int no_super(struct mapped_device *md)
+{
+	struct dm_table *t = dm_md_get_live_table(md);
+	int err = t ? dfs_members_diagnose(t, -EINVAL) : daxfs_err(-EINVAL, "%s", daxfs_errormsg());
+
+	dm_table_put(&t);
 	return err;
 }
 
@@ -274,6 +296,7 @@ int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_
 	     void *ctx, struct dfs_fsck_result *out)
 {
 	struct fsck c = { .repair = mode == DFS_FSCK_REPAIR, .report = report, .ctx = ctx };
+	struct dfs_member *members = NULL;
 	char why[2][512];
 	struct dfs_super sb;
 	int err;
@@ -282,12 +305,14 @@ int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_
 		return daxfs_err(-EINVAL, "fsck: unknown mode %d", (int)mode);
 	/* members in the wrong place would make every block suspect, and a
 	 * repair would write into the wrong files: nothing is checked then */
-	struct dm_table *t = dm_md_get_live_table(md);
-
-	err = t ? dfs_members_check_table(t) : daxfs_err(-ENXIO, "%s: no live table", dm_md_name(md));
-	dm_table_put(&t);
-	if (err || (err = check_supers(md, &sb, why)) ||
-	    (err = dfs_mount_fsck(md, !c.repair, &sb, &c.fs)))
+	bool none = false;
+	if ((err = check_supers(md, &sb, why, &none)) && none)
+		err = no_super(md);
+	if (err || (err = fsck_members(&c, md, &sb, &members)))
+		goto out;
+	err = dfs_mount_fsck(md, !c.repair, &sb, members, &c.fs);
+	free(members);
+	if (err)
 		goto out;
 	struct dfs *fs = c.fs;
 	pthread_mutex_lock(&fs->meta);

@@ -22,6 +22,8 @@
  * were checked to), then directory, symlink and file blocks. */
 enum fsck_claim_kind {
 	CLAIM_FIXED,        /* superblocks, journal, group descriptor table */
+	CLAIM_MEMBERS,      /* the member table */
+	CLAIM_LABEL,        /* a member's label block (owner: the member) */
 	CLAIM_BITMAP,       /* a group's bitmap (owner: the group) */
 	CLAIM_ITABLE,       /* an inode table extent */
 	CLAIM_CHAIN,        /* an extent chain block (owner: the inode) */
@@ -91,11 +93,21 @@ const char *fsck_claim_name(const struct fsck_claim *cl, char *buf, size_t size)
 /* The cached block blk (a block-tail crc kind) as it is; *crc_ok: its crc
  * holds, or it was changed in this transaction (it is sealed at commit). */
 int fsck_read(struct fsck *c, uint64_t blk, struct dfs_buf **b, bool *crc_ok);
-/* Whether blk is metadata at a fixed place (superblocks, journal, group
- * descriptors, inode table, a group's bitmap block): never an inode's. */
-bool fsck_fixed_block(const struct fsck *c, uint64_t blk);
+/* NULL if blk may be an inode's block (an extent chain or xattr block);
+ * else what it is: outside the data area, or metadata at a fixed place
+ * (superblocks, journal, group descriptors, member table, a label, the inode
+ * table, a group's bitmap block). */
+const char *fsck_not_data(const struct fsck *c, uint64_t blk);
 /* Frees inode ino and everything it maps (after the group pass only). */
 int fsck_release(struct fsck *c, struct dfs_inode *ip);
+
+/* Before the mount (fsck_member.c): the members of the filesystem whose
+ * superblock is sb, through md's live table, read and checked in their
+ * places; a damaged member table block or label is repaired from the other
+ * copy (reported through c; -y writes it). *out malloc'd (sb->nmembers). An
+ * error is a member out of place (or memory, I/O): nothing else is checked. */
+int fsck_members(struct fsck *c, struct mapped_device *md, const struct dfs_super *sb,
+		 struct dfs_member **out);
 
 /* The passes, in the order a round runs them. */
 int fsck_pass_inodes(struct fsck *c);      /* fsck_inode.c: every slot, its map and xattrs */

@@ -21,6 +21,8 @@
 
 static const char *const kind_names[CLAIM_KINDS] = {
 	[CLAIM_FIXED] = "the superblocks, journal and group descriptor table",
+	[CLAIM_MEMBERS] = "the member table",
+	[CLAIM_LABEL] = "the label of member %llu",
 	[CLAIM_BITMAP] = "the bitmap of group %llu",
 	[CLAIM_ITABLE] = "the inode table",
 	[CLAIM_CHAIN] = "the extent chain of inode %llu",

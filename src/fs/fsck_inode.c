@@ -105,9 +105,9 @@ static int chain_map(struct fsck *c, struct salvage *s, struct fsck_notes *nt)
 		uint64_t next;
 		bool crc_ok;
 
-		if (blk < sb->data_start || blk >= sb->total_blocks || fsck_fixed_block(c, blk)) {
-			snprintf(why, sizeof(why), "block %llu is not in the data area",
-				 (unsigned long long)blk);
+		const char *not_data = fsck_not_data(c, blk);
+		if (not_data) {
+			snprintf(why, sizeof(why), "block %llu is %s", (unsigned long long)blk, not_data);
 			break;
 		}
 		for (size_t k = 0; k < s->nchain; k++)
@@ -215,9 +215,10 @@ static int xattr_check(struct fsck *c, struct salvage *s, struct fsck_notes *nt)
 
 	if (!blk)
 		return 0;
-	if (blk < c->fs->sb.data_start || fsck_fixed_block(c, blk)) {
-		fsck_note(nt, "inode %llu: xattr block %llu is not in the data area: drop it",
-			 (unsigned long long)s->ino, (unsigned long long)blk);
+	const char *not_data = fsck_not_data(c, blk);
+	if (not_data) {
+		fsck_note(nt, "inode %llu: xattr block %llu is %s: drop it",
+			 (unsigned long long)s->ino, (unsigned long long)blk, not_data);
 		s->d.xattr_blk = 0;
 		return 0;
 	}
@@ -538,6 +539,40 @@ out:
 	return err;
 }
 
+static int by_block(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : (x[1] < y[1] ? -1 : x[1] > y[1]);
+}
+
+/* The fixed metadata, the member table, and each label block once (two
+ * labels share a block only on a table that is not page-aligned: the lower
+ * member owns it). */
+static int claim_fixed(struct fsck *c)
+{
+	const struct dfs_super *sb = &c->fs->sb;
+	const uint64_t mtab = sb->gdt_start + sb->gdt_blocks;
+	uint64_t *lab = malloc(2 * sb->nmembers * sizeof(*lab));
+	int err;
+
+	if (!lab)
+		return daxfs_err(-ENOMEM, "fsck: out of memory");
+	for (uint32_t k = 0; k < sb->nmembers; k++) {
+		lab[2 * k] = c->fs->members[k].label_sector >> 3;
+		lab[2 * k + 1] = k;
+	}
+	qsort(lab, sb->nmembers, 2 * sizeof(*lab), by_block);
+	err = fsck_claim(c, CLAIM_FIXED, 0, mtab, 0, 0);
+	if (!err)
+		err = fsck_claim(c, CLAIM_MEMBERS, mtab, sb->member_blocks, 0, 0);
+	for (uint32_t k = 0; k < sb->nmembers && !err; k++)
+		if (k == 0 || lab[2 * k] != lab[2 * k - 2])
+			err = fsck_claim(c, CLAIM_LABEL, lab[2 * k], 1, lab[2 * k + 1], 0);
+	free(lab);
+	return err;
+}
+
 int fsck_pass_claims(struct fsck *c)
 {
 	struct dfs *fs = c->fs;
@@ -545,11 +580,8 @@ int fsck_pass_claims(struct fsck *c)
 	size_t nflagged = 0, cap = 0;
 	int err;
 
-	if ((err = fsck_claim(c, CLAIM_FIXED, 0, fs->sb.data_start, 0, 0)))
+	if ((err = claim_fixed(c)))
 		return err;
-	for (size_t i = 0; i < fs->nlabel_blks; i++)
-		if ((err = fsck_claim(c, CLAIM_FIXED, fs->label_blks[i], 1, 0, 0)))
-			return err;
 	for (unsigned i = 0; i < fs->sb.itable_nextents; i++)
 		if ((err = fsck_claim(c, CLAIM_ITABLE, fs->sb.itable[i].pblk, fs->sb.itable[i].len, 0, 0)))
 			return err;
@@ -586,8 +618,8 @@ int fsck_pass_claims(struct fsck *c)
 	for (size_t i = 0; i < c->nclaims; i++) {
 		const struct fsck_claim *cl = &c->claims[i];
 
-		if (cl->kind == CLAIM_FIXED)
-			continue;
+		if (cl->kind < CLAIM_BITMAP)
+			continue;      /* an uninitialised group accounts for these */
 		for (uint64_t g = cl->start / DFS_BLOCKS_PER_GROUP;
 		     g <= (cl->start + cl->len - 1) / DFS_BLOCKS_PER_GROUP; g++)
 			c->needs_bitmap[g] = 1;

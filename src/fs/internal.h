@@ -202,13 +202,15 @@ int dfs_super_dirty(struct dfs *fs);
 int dfs_check_writable(struct dfs *fs);
 /* control.c: waits, meta held, until a lockfs freeze ends or unmount starts. */
 void dfs_wait_thawed(struct dfs *fs);
-/* Mounts for fsck, from superblock sb (fsck chooses the copy): check_only
- * never writes (the journal is replayed and repairs are made in the cache);
- * otherwise read-write without the periodic committer. Damage a mount would
- * refuse (journal, group descriptors, the root) is left for fsck to repair;
- * the journal's is noted in fs->fsck_notes. */
+/* Mounts for fsck, from superblock sb (fsck chooses the copy) and the member
+ * table members (sb->nmembers entries, checked by fsck against the table;
+ * NULL: read from the device): check_only never writes (the journal is
+ * replayed and repairs are made in the cache); otherwise read-write without
+ * the periodic committer. Damage a mount would refuse (journal, group
+ * descriptors, the root) is left for fsck to repair; the journal's is noted
+ * in fs->fsck_notes. */
 int dfs_mount_fsck(struct mapped_device *md, bool check_only, const struct dfs_super *sb,
-		   struct dfs **out);
+		   const struct dfs_member *members, struct dfs **out);
 /* Test hook: frees fs without writing anything, as if the process died. */
 void dfs_abandon(struct dfs **fs);
 /* An empty struct dfs on md (locks set up), and its release. */
@@ -230,22 +232,37 @@ int dfs_members_load(struct dfs *fs);
 /* Lists the label blocks of fs->members (mkfs, after dfs_members_plan). */
 int dfs_members_index(struct dfs *fs);
 void dfs_members_unload(struct dfs *fs);
+/* Entries in (target, stripe) order, each target's stripes complete, every
+ * label in the data area: what mkfs writes, and what the checks rely on. */
+int dfs_members_check_order(const struct dfs_super *sb, const struct dfs_member *m);
+/* mkfs's plan of the members of t (one per dm member) for sb's data_start and
+ * total_blocks: their geometry and where each label goes, the member's first
+ * sector past the fixed metadata. m has dm_table_num_members(t) entries; the
+ * uuids are left zero. */
+int dfs_members_plan(struct dm_table *t, const struct dfs_super *sb, struct dfs_member *m);
+/* Label k of the filesystem sb whose member table is m, as mkfs writes it. */
+void dfs_label_make(const struct dfs_super *sb, const struct dfs_member *m, uint32_t k, uint8_t *sector);
+/* Whether sector, which does not decode as a label, still shows it was label k
+ * (its member uuid, or the label magic with k and the filesystem's uuid):
+ * damage to that label, not another file's bytes. */
+bool dfs_label_remains(const uint8_t *sector, const struct dfs_super *sb, const struct dfs_member *m,
+		       uint32_t k);
 /*
  * Whether table t holds, target by target and stripe by stripe, the members
  * a filesystem (superblock sb, member table m) was made on: each member's
  * label where it belongs, and the geometry it was made with. A target that
  * maps no data (error, zero) stands in for its members. 0, or -EINVAL with
- * a message naming the file, what was expected and what was found.
+ * a message naming the file, what was expected and what was found. A label
+ * that is damaged but still shows whose it was (dfs_label_remains; member 0:
+ * or the superblock next to it) is -EIO "run fsck.daxfs -y"; with relabel
+ * (fsck, nmembers entries) it is marked there instead and only the geometry
+ * is checked.
  */
-int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m);
-/* fsck's first question, before it reads anything else through t: when
- * t's superblock and member table can be read, does t hold every member in
- * its place (dfs_members_verify)? A format 1 superblock is refused. When no
- * superblock can be read, a member in the wrong place is reported (and 0
- * returned if none is: the superblock checks say what is wrong). */
-int dfs_members_check_table(struct dm_table *t);
-/* When t shows no superblock: err, or -EINVAL saying which member a file of
- * t holds if one holds a label or a superblock where it should not. */
+int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m,
+		       uint8_t *relabel);
+/* When t shows no superblock or member table: err, or -EINVAL saying which
+ * member a file of t holds if one holds a label or a superblock where it
+ * should not. */
 int dfs_members_diagnose(struct dm_table *t, int err);
 /* The label blocks in [start, start+len): how many, each marked in map (bit
  * i = block start+i) when map is not NULL. */

@@ -215,7 +215,7 @@ static int read_identity(struct dfs *fs)
 	if (err && fs->sb.major != 1)
 		err = dfs_members_diagnose(t, err);
 	else if (!err)
-		err = dfs_members_verify(t, &fs->sb, fs->members);
+		err = dfs_members_verify(t, &fs->sb, fs->members, NULL);
 	dm_table_put(&t);
 	return err;
 }
@@ -262,8 +262,20 @@ static int mount_failed(struct mapped_device *md, int err)
 		      : daxfs_err(err, "mount %s", dm_md_name(md));
 }
 
+/* fsck's members: its copy of them, indexed; else read from the device. */
+static int fsck_members(struct dfs *fs, const struct dfs_member *members)
+{
+	if (!members)
+		return dfs_members_load(fs);
+	if (!(fs->members = malloc(fs->sb.nmembers * sizeof(*members))))
+		return daxfs_err(-ENOMEM, "out of memory");
+	memcpy(fs->members, members, fs->sb.nmembers * sizeof(*members));
+	return dfs_members_index(fs);
+}
+
 static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *opts,
-			const struct dfs_super *fsck_sb, bool check_only, struct dfs **out)
+			const struct dfs_super *fsck_sb, const struct dfs_member *fsck_members_in,
+			bool check_only, struct dfs **out)
 {
 	struct dfs_mount_opts defaults = { 0 };
 	struct dfs_table_facts f;
@@ -290,8 +302,9 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 	fs->dax = f.dax && opts->dax != DFS_DAX_NEVER;
 	if (fsck)
 		fs->sb = *fsck_sb;
-	/* fsck checked the members before it chose the superblock copy */
-	if ((err = fsck ? dfs_members_load(fs) : read_identity(fs)) || (err = mount_check(fs, &f)))
+	/* fsck chose the superblock copy and checked the members itself */
+	if ((err = fsck ? fsck_members(fs, fsck_members_in) : read_identity(fs)) ||
+	    (err = mount_check(fs, &f)))
 		goto fail;
 	/* the log is redone even on a read-only mount, as ext4 does, but only
 	 * into the cache: a read-only mount never writes */
@@ -337,17 +350,17 @@ fail:
 
 int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struct dfs **out)
 {
-	return mount_common(md, opts, NULL, false, out);
+	return mount_common(md, opts, NULL, NULL, false, out);
 }
 
 int dfs_mount_fsck(struct mapped_device *md, bool check_only, const struct dfs_super *sb,
-		   struct dfs **out)
+		   const struct dfs_member *members, struct dfs **out)
 {
 	/* batched: fsck commits its repairs itself */
 	struct dfs_mount_opts o = { .rdonly = check_only, .dax = DFS_DAX_NEVER,
 				    .commit_interval_ms = DFS_COMMIT_INTERVAL_MS };
 
-	return mount_common(md, &o, sb, check_only, out);
+	return mount_common(md, &o, sb, members, check_only, out);
 }
 
 static void stop_committer(struct dfs *fs)

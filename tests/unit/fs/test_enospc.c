@@ -570,7 +570,7 @@ static int test_alloc_never_wraps_a_count_it_did_not_check(void)
 	struct dfs_super sb = (*fs)->sb;
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_EQ(skew_group_count(&sb, 3, true), 0);
-	CHECK_EQ(dfs_mount_fsck(md, false, &sb, &fsck), 0);
+	CHECK_EQ(dfs_mount_fsck(md, false, &sb, NULL, &fsck), 0);
 	t_defer(abandon, fsck);
 	pthread_mutex_lock(&fsck->meta);
 	uint64_t total = fsck->free_blocks;
