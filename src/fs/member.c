@@ -235,6 +235,7 @@ bool dfs_is_member_block(const struct dfs *fs, uint64_t blk)
 struct found {
 	enum { FOUND_NOTHING, FOUND_LABEL, FOUND_SUPER } what;
 	struct dfs_label l;
+	uint64_t at;                /* FOUND_LABEL: the sector of the area it is in */
 	uint8_t sb_uuid[16];        /* FOUND_SUPER */
 	bool short_area;            /* the area ends before the expected label */
 };
@@ -260,11 +261,13 @@ static void identify(struct dm_table *t, unsigned r, const uint64_t *offsets, si
 		f->short_area = true;
 	if (read_label(t, r, expected, &f->l)) {
 		f->what = FOUND_LABEL;
+		f->at = expected;
 		goto out;
 	}
 	for (size_t i = 0; i < noffsets; i++)
 		if (offsets[i] != expected && read_label(t, r, offsets[i], &f->l)) {
 			f->what = FOUND_LABEL;
+			f->at = offsets[i];
 			goto out;
 		}
 	b = malloc(DFS_BLOCK_SIZE);
@@ -427,16 +430,27 @@ static int refuse(struct dm_table *t, unsigned r, const struct dfs_super *sb,
 			 dm.path, j, uuid, k, hint);
 }
 
-/* Member k, expected at r, holds nothing that decodes as a label where its
- * label goes: does what is there still show it was that label (or, for
- * member 0, does the filesystem's superblock stand next to it)? */
+/* Whether f is label k of this filesystem (its uuid, index, member uuid). */
+static bool is_label(const struct found *f, const struct dfs_super *sb, const struct dfs_member *m,
+		     unsigned k)
+{
+	return f->what == FOUND_LABEL && f->l.index == k && f->l.nmembers == sb->nmembers &&
+	       memcmp(f->l.fs_uuid, sb->uuid, 16) == 0 && memcmp(f->l.m.uuid, m[k].uuid, 16) == 0;
+}
+
+/* Member k, expected at r, holds no label k where its label goes: does it
+ * still show it is member k - what is there shows it was that label, its
+ * label is elsewhere on it, or (member 0) the filesystem's superblock is at
+ * its start? */
 static bool label_damaged(struct dm_table *t, unsigned r, const struct dfs_super *sb,
 			  const struct dfs_member *m, unsigned k, const struct found *f)
 {
 	uint8_t sector[DFS_LABEL_SIZE];
 
-	if (f->what == FOUND_LABEL || f->short_area)
+	if (f->short_area)
 		return false;
+	if (f->what == FOUND_LABEL)
+		return is_label(f, sb, m, k) && f->at != m[k].label_offset;
 	if (f->what == FOUND_SUPER)
 		return k == 0 && memcmp(f->sb_uuid, sb->uuid, 16) == 0;
 	return dm_table_member_read(t, r, m[k].label_offset << 9, sector, sizeof(sector)) == 0 &&
@@ -479,8 +493,7 @@ int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const str
 		if ((err = check_size(t, r, k, uuid)))
 			break;
 		identify(t, r, offsets, noffsets, m[k].label_offset, &f);
-		if (f.what == FOUND_LABEL && f.l.index == k && f.l.nmembers == sb->nmembers &&
-		    memcmp(f.l.fs_uuid, sb->uuid, 16) == 0 && memcmp(f.l.m.uuid, m[k].uuid, 16) == 0) {
+		if (is_label(&f, sb, m, k) && f.at == m[k].label_offset) {
 			err = check_geometry(t, r, &m[k], k, uuid);
 		} else if (label_damaged(t, r, sb, m, k, &f)) {
 			struct dm_member dm;

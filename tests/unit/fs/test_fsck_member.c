@@ -187,6 +187,29 @@ static int test_fsck_rebuilds_a_member_table_block_from_the_labels(void)
 	return T_PASS;
 }
 
+/* Member 1's label found where member 0 has its own (a block written in the
+ * wrong place), none where it belongs: the member shows it is member 1. */
+static int test_fsck_writes_a_label_found_elsewhere_on_its_member_in_its_place(void)
+{
+	struct dfs_super sb;
+	struct dfs_member m[3];
+	struct mapped_device *md = three(&sb, m);
+	uint8_t good[512], zero[512] = { 0 };
+	struct t_report rep;
+
+	CHECK(md);
+	const uint64_t elsewhere = m[1].target_begin + m[0].label_offset;
+	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[1].label_sector, good), 0);
+	CHECK_EQ(rw_sector(md, DAX_REQ_WRITE, elsewhere, good), 0);
+	CHECK_EQ(rw_sector(md, DAX_REQ_WRITE, m[1].label_sector, zero), 0);
+	CHECK_REPAIRED(md, &rep);
+	CHECK_HAS(&rep, t_fmt("member 1 (%s): its label (byte 0 of it) is damaged: write it again from "
+			      "the member table (repaired)", f[1]));
+	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[1].label_sector, zero), 0);
+	CHECK(!memcmp(zero, good, sizeof(good)));
+	return T_PASS;
+}
+
 /* Gone without a trace, a label cannot be told from another file in the
  * member's place: nothing is checked or written. */
 static int test_fsck_refuses_a_member_whose_label_is_zeroed(void)
@@ -366,6 +389,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_fsck_writes_a_damaged_label_again_from_the_member_table),
 	T_CASE(test_fsck_writes_member_0s_label_again_beside_its_superblock),
 	T_CASE(test_fsck_rebuilds_a_member_table_block_from_the_labels),
+	T_CASE(test_fsck_writes_a_label_found_elsewhere_on_its_member_in_its_place),
 	T_CASE(test_fsck_refuses_a_member_whose_label_is_zeroed),
 	T_CASE(test_fsck_refuses_a_damaged_table_whose_label_is_damaged_too),
 	T_CASE(test_fsck_refuses_a_damaged_table_on_reordered_members),
