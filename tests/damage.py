@@ -1,8 +1,10 @@
 """Seeded damage to daxfs images, for tests/test_fsck_damage.py (standard library only).
 
-An image is a populated filesystem that `daxfs-image make` writes and
-`daxfs-image map` describes: one line per metadata block, "STRUCTURE BLOCK
-BYTES", for every structure docs/FORMAT.md lists. A Damage is one of four
+An image is a populated filesystem on several member files that `daxfs-image
+make` writes and `daxfs-image map` describes: one line per metadata block,
+"STRUCTURE BLOCK BYTES", for every structure docs/FORMAT.md lists, with block
+numbers of the mapped device (the members concatenated, as a list SOURCE
+maps them). A Damage is one of four
 kinds applied to one such block, chosen by a seed, so that a failing case is
 reproduced from its id alone:
 
@@ -23,7 +25,7 @@ BLOCK = 4096
 STRUCTURES = [
     "sb-primary", "sb-backup",
     "journal-header", "journal-descriptor", "journal-logged", "journal-commit",
-    "gdt", "bitmap", "itable-root", "itable", "extent-chain",
+    "gdt", "member-table", "label", "bitmap", "itable-root", "itable", "extent-chain",
     "dir-root", "dir", "xattr", "symlink",
 ]
 KINDS = ["bitflip", "byterun", "zero", "swap"]
@@ -43,28 +45,52 @@ def seed_of(structure, kind, n):
     return zlib.crc32(f"{structure}/{kind}/{n}".encode())
 
 
-class Image:
-    """A filesystem image as its non-zero blocks: cheap to copy and to write
-    out, however large the (sparse) filesystem."""
+def data_runs(fd, size):
+    """The (start, end) byte ranges of fd that are not holes."""
+    off = 0
+    while off < size:
+        try:
+            start = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError:          # ENXIO: only a hole is left
+            return
+        end = os.lseek(fd, start, os.SEEK_HOLE)
+        yield start, end
+        off = end
 
-    def __init__(self, size, blocks):
-        self.size = size
+
+class Image:
+    """A filesystem image as the non-zero blocks of its member files: cheap to
+    copy and to write out, however large the (sparse) filesystem. Block n is
+    block n of the mapped device: the members concatenated in order."""
+
+    def __init__(self, sizes, blocks):
+        self.sizes = sizes           # bytes of each member file, in order
         self.blocks = blocks         # {block number: 4096 bytes}
 
     @classmethod
-    def read(cls, path):
-        blocks = {}
+    def read(cls, paths):
+        assert not isinstance(paths, (str, os.PathLike)), "a list of member files"
+        blocks, sizes, base = {}, [], 0
         zero = bytes(BLOCK)
-        with open(path, "rb") as f:
-            data = f.read()
-        for off in range(0, len(data), BLOCK):
-            chunk = data[off:off + BLOCK]
-            if chunk != zero:
-                blocks[off // BLOCK] = chunk
-        return cls(len(data), blocks)
+        for path in paths:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                size = os.fstat(fd).st_size
+                for start, end in data_runs(fd, size):
+                    start -= start % BLOCK
+                    data = os.pread(fd, end - start, start)
+                    for off in range(0, len(data), BLOCK):
+                        chunk = data[off:off + BLOCK]
+                        if chunk != zero:
+                            blocks[(base + start + off) // BLOCK] = chunk
+            finally:
+                os.close(fd)
+            sizes.append(size)
+            base += size
+        return cls(sizes, blocks)
 
     def copy(self):
-        return Image(self.size, dict(self.blocks))
+        return Image(self.sizes, dict(self.blocks))
 
     def block(self, n):
         return self.blocks.get(n, bytes(BLOCK))
@@ -73,13 +99,16 @@ class Image:
         assert len(data) == BLOCK
         self.blocks[n] = bytes(data)
 
-    def write(self, path):
-        """Writes the image to path, its all-zero blocks as holes."""
-        with open(path, "wb") as f:
-            f.truncate(self.size)
-            for n in sorted(self.blocks):
-                f.seek(n * BLOCK)
-                f.write(self.blocks[n])
+    def write(self, paths):
+        """Writes the image to its member files paths, all-zero blocks as holes."""
+        base = 0
+        for path, size in zip(paths, self.sizes, strict=True):
+            with open(path, "wb") as f:
+                f.truncate(size)
+                for n in sorted(b for b in self.blocks if base <= b * BLOCK < base + size):
+                    f.seek(n * BLOCK - base)
+                    f.write(self.blocks[n])
+            base += size
 
 
 class Damage:
@@ -138,24 +167,19 @@ def plan(structures, structure, kind, seed, image):
     return Damage(structure, kind, seed, block, offset=offset, data=data)
 
 
-def digest(path):
-    """A hash of the file's contents and of where its holes are: a write
+def digest(paths):
+    """A hash of the files' contents and of where their holes are: a write
     anywhere changes it, and only the data (a small part) is read."""
+    assert not isinstance(paths, (str, os.PathLike)), "a list of member files"
     h = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        off = 0
-        while off < size:
-            try:
-                start = os.lseek(fd, off, os.SEEK_DATA)
-            except OSError:          # ENXIO: only a hole is left
-                break
-            end = os.lseek(fd, start, os.SEEK_HOLE)
-            h.update(f"{start}-{end}:".encode())
-            h.update(os.pread(fd, end - start, start))
-            off = end
-        h.update(str(size).encode())
-    finally:
-        os.close(fd)
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            for start, end in data_runs(fd, size):
+                h.update(f"{start}-{end}:".encode())
+                h.update(os.pread(fd, end - start, start))
+            h.update(f"{size};".encode())
+        finally:
+            os.close(fd)
     return h.hexdigest()

@@ -1,8 +1,9 @@
 """Damaged images: fsck repairs what it reports, and nothing crashes on the way.
 
-A populated image (tests/damage/daxfs-image.c: files, directories, symlinks,
-xattrs, a chain of extent blocks) is damaged in copies, one structure of
-docs/FORMAT.md at a time: the journal's in an image that ends with a
+A populated image of format 2 on three member files (tests/damage/daxfs-image.c:
+files, directories, symlinks, xattrs, a chain of extent blocks; a label in each
+member, in both groups) is damaged in copies, one structure of docs/FORMAT.md
+at a time: the journal's in an image that ends with a
 committed transaction the journal still holds, the others in one unmounted
 cleanly (where the journal would not overwrite them),
 by a bit flip, a run of random bytes, a zeroed block or two swapped blocks
@@ -19,10 +20,19 @@ by a bit flip, a run of random bytes, a zeroed block or two swapped blocks
 - the damaged copy mounted read-write as it is (the mount refuses, or works
   around the damage) can still be repaired the same way.
 
+One outcome is not a repair: a label block zeroed or exchanged with another
+block loses the label without a trace (or shows another member's), which fsck
+cannot tell from a file out of place. fsck -n and -y then refuse (exit 8,
+naming the member), and nothing - fsck, a mount - writes anything. Member 0's
+label is the exception, the superblock at the member's start telling whose it
+was, unless it was exchanged with the member table: that loses both copies of
+member 0's entry.
+
 Cases are named STRUCTURE-KIND-N; the seed and the damage are in every
 failure message. DAXFS_SOAK=1 runs many more seeds of each.
 """
 import os
+import re
 import subprocess
 
 import pytest
@@ -32,7 +42,10 @@ from conftest import BUILD_DIR, tool
 
 SOAK = os.environ.get("DAXFS_SOAK") == "1"
 SEEDS = 50 if SOAK else 4
-IMAGE_MIB = 144      # two groups: the second holds a bitmap, files and a directory
+# Three members, two groups: group 0 holds members 0 and 1 (both labels), group
+# 1 is member 2, whose label is the group's first block (its bitmap comes next)
+# and which holds a bitmap, files and a directory.
+MEMBER_MIB = (64, 64, 32)
 TIMEOUT = 120
 SANITIZER = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:")
 
@@ -54,15 +67,22 @@ def run(*args):
                           env=ENV)
 
 
+def members(stem):
+    """The member files of an image called stem, and its SOURCE."""
+    paths = [stem.with_name(f"{stem.name}.{i}") for i in range(len(MEMBER_MIB))]
+    return paths, ",".join(map(str, paths))
+
+
 class Pristine:
     """A populated image and the map of its metadata."""
 
-    def __init__(self, path, how):
-        r = run(image_tool(), "make", path, IMAGE_MIB, 1, how)
+    def __init__(self, stem, how):
+        paths, source = members(stem)
+        r = run(image_tool(), "make", source, ",".join(map(str, MEMBER_MIB)), 1, how)
         assert r.returncode == 0, r.stderr
-        m = run(image_tool(), "map", path)
+        m = run(image_tool(), "map", source)
         assert m.returncode == 0, m.stderr
-        self.image = damage.Image.read(path)
+        self.image = damage.Image.read(paths)
         self.structures = damage.parse_map(m.stdout)
 
 
@@ -93,9 +113,38 @@ def fsck(path, mode, dmg):
     return r, text
 
 
-def problems(r):
-    """The problem lines of an fsck run, without the summary and '(repaired)'."""
+def loses_a_label(pristine, dmg):
+    """Whether dmg takes a label block's contents whole: zeroed, or exchanged
+    with another block. Member 0's label is the exception (its superblock
+    tells), unless it is exchanged with the member table: then both copies of
+    its entry are gone."""
+    labels = {b for b, _ in pristine.structures["label"]}
+    first = min(labels)          # member 0's: the first past the fixed metadata
+    table = {b for b, _ in pristine.structures["member-table"]}
+    hit = {dmg.block, dmg.other}
+    return dmg.kind in ("zero", "swap") and bool(hit & labels - {first} or
+                                                  (first in hit and hit & table))
+
+
+def refused(path, mode, dmg):
+    """fsck refuses a member it cannot tell from another file, naming the
+    member (and where each member is, when the member table says); it must
+    not have repaired or reordered anything."""
+    r = run(tool("fsck.daxfs"), mode, path)
+    text = sound(r, f"fsck.daxfs {mode}", dmg)
+    assert (r.returncode, r.stdout) == (8, ""), text
+    first = r.stderr.splitlines()[0]
+    assert first.startswith(f"fsck.daxfs: {path}: ") and re.search(r"member \d\b", first), text
+    if "the filesystem's members are" in r.stderr:
+        assert r.stderr.endswith("fsck.daxfs: nothing was checked or changed\n"), text
+
+
+def problems(r, stem=None):
+    """The problem lines of an fsck run, without the summary and '(repaired)',
+    with the image's name (stem) as IMAGE: two copies compare equal."""
     lines = r.stdout.splitlines()[:-1]
+    if stem is not None:
+        lines = [line.replace(str(stem), "IMAGE") for line in lines]
     return [line.removesuffix(" (repaired)") for line in lines]
 
 
@@ -133,21 +182,29 @@ def test_damaged_image_is_repaired_and_nothing_crashes(tmp_path, images, structu
     dmg = damage.plan(pristine.structures, structure, kind, damage.seed_of(structure, kind, n), img)
     dmg.apply(img)
 
-    a = tmp_path / "a"
-    img.write(a)
-    before = damage.digest(a)
+    a_paths, a = members(tmp_path / "a")
+    img.write(a_paths)
+    before = damage.digest(a_paths)
+    if loses_a_label(pristine, dmg):
+        for mode in ("-n", "-y"):
+            refused(a, mode, dmg)
+        for mode in ("ro", "rw"):
+            w, text = walk(a, mode, dmg)
+            assert w.returncode == 2, "a mount took a member it cannot tell:\n" + text
+        assert damage.digest(a_paths) == before, "a refusal wrote to the image"
+        return
     check, text = fsck(a, "-n", dmg)
-    assert damage.digest(a) == before, "fsck -n wrote to the image:\n" + text
+    assert damage.digest(a_paths) == before, "fsck -n wrote to the image:\n" + text
     ro, text = walk(a, "ro", dmg)
-    assert damage.digest(a) == before, "a read-only mount wrote to the image:\n" + text
+    assert damage.digest(a_paths) == before, "a read-only mount wrote to the image:\n" + text
     if check.returncode == 0:
         assert ro.returncode == 0, "fsck -n calls it clean, yet the walk fails:\n" + text
 
     # repaired as it is: -y repairs what -n reports
-    b = tmp_path / "b"
-    img.write(b)
+    b_paths, b = members(tmp_path / "b")
+    img.write(b_paths)
     y, text = fsck(b, "-y", dmg)
-    assert problems(y) == problems(check), f"-n and -y disagree:\n-n:\n{check.stdout}\n-y:\n{text}"
+    assert problems(y, tmp_path / "b") == problems(check, tmp_path / "a"), f"-n and -y disagree:\n-n:\n{check.stdout}\n-y:\n{text}"
     assert (y.returncode == 0) == (check.returncode == 0), text
     check_repaired(b, y, dmg)
 
@@ -163,14 +220,18 @@ def test_the_images_hold_every_structure(images):
     missing = [s for s in damage.STRUCTURES if not image_for(images, s).structures.get(s)]
     assert not missing, f"daxfs-image make left out {missing}"
     # more than one of those a swap or a chain is about
-    for s in ("extent-chain", "dir", "journal-logged", "xattr"):
+    for s in ("extent-chain", "dir", "journal-logged", "xattr", "label"):
         assert len(image_for(images, s).structures[s]) > 1, s
+    # a label in each member, in more than one group
+    labels = [b for b, _ in images["clean"].structures["label"]]
+    assert len(labels) == len(MEMBER_MIB)
+    assert len({b // 32768 for b in labels}) > 1, labels
 
 
 @pytest.mark.parametrize("how", ["clean", "pending"])
 def test_the_undamaged_image_is_clean_and_walks(tmp_path, images, how):
-    path = tmp_path / "image"
-    images[how].image.write(path)
+    paths, path = members(tmp_path / "image")
+    images[how].image.write(paths)
     r = run(tool("fsck.daxfs"), "-n", path)
     assert r.returncode == 0, r.stdout + r.stderr
     w = run(image_tool(), "walk", path, "rw")

@@ -16,19 +16,21 @@
 #include "fs/internal.h"
 
 /*
- * daxfs-image make IMAGE MIB SEED clean|pending
- *     A populated filesystem in IMAGE (created MIB MiB, sparse): nested and
- *     large directories, files with holes, many extents (a chain of several
+ * daxfs-image make SOURCE MIB[,MIB...] SEED clean|pending
+ *     A populated filesystem on SOURCE, a comma-separated list of member
+ *     files (created sparse, MIB MiB each, in the same order), so that
+ *     labels lie in several members and groups: nested and large directories, files with holes, many extents (a chain of several
  *     blocks) and preallocation, hard links, symlinks short and long,
  *     special files, xattrs in both namespaces; unmounted cleanly, or ending
  *     with a transaction that is committed but not checkpointed (the process
  *     "dies" after its commit record), holding a create, a rename, an xattr
  *     and an orphan.
- * daxfs-image map IMAGE
+ * daxfs-image map SOURCE
  *     One line per metadata block as docs/FORMAT.md lays them out:
- *     "STRUCTURE BLOCK BYTES" (BYTES: how much of the block holds the
+ *     "STRUCTURE BLOCK BYTES" (BLOCK: of the mapped device, the members
+ *     concatenated; BYTES: how much of the block, from its start, holds the
  *     structure). The journal's structures are those of its live log.
- * daxfs-image walk IMAGE ro|rw
+ * daxfs-image walk SOURCE ro|rw
  *     Mounts through the fs library (no FUSE), reads every file, lists every
  *     directory, reads every xattr and symlink; rw also creates, writes and
  *     removes a file. Prints each failed call ("error: ...") and a summary;
@@ -179,19 +181,41 @@ static int pending_transaction(struct dfs *fs)
 	return dfs_sync(fs) == -EIO ? 0 : -1;
 }
 
-static int cmd_make(const char *image, uint64_t mib, uint64_t seed, bool pending)
+/* Creates each file of the list source, sparse, of the size sizes lists. */
+static int make_members(const char *source, const char *sizes)
+{
+	char *files = strdup(source), *mibs = strdup(sizes), *fsave = NULL, *msave = NULL;
+	const char *file = files ? strtok_r(files, ",", &fsave) : NULL;
+	const char *mib = mibs ? strtok_r(mibs, ",", &msave) : NULL;
+	int ret = 0;
+
+	for (; file && mib && !ret; file = strtok_r(NULL, ",", &fsave), mib = strtok_r(NULL, ",", &msave)) {
+		int fd = open(file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (fd < 0 || ftruncate(fd, (off_t)(strtoull(mib, NULL, 10) << 20)) || close(fd)) {
+			perror(file);
+			ret = 1;
+		}
+	}
+	if (!ret && (file || mib)) {
+		fprintf(stderr, "daxfs-image: %s: one size for each file of %s\n", sizes, source);
+		ret = 1;
+	}
+	free(files);
+	free(mibs);
+	return ret;
+}
+
+static int cmd_make(const char *source, const char *sizes, uint64_t seed, bool pending)
 {
 	const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
 	struct mapped_device *md = NULL;
 	struct dfs *fs = NULL;
-	int fd = open(image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
 	rng_state = seed * 2654435761u + 1;
-	if (fd < 0 || ftruncate(fd, (off_t)(mib << 20)) || close(fd)) {
-		perror(image);
+	if (make_members(source, sizes))
 		return 1;
-	}
-	if (open_md(image, &md))
+	if (open_md(source, &md))
 		return 1;
 	if (dfs_mkfs(md, &(struct dfs_mkfs_opts){ .label = "damage" }) || dfs_mount(md, NULL, &fs))
 		return fail("mkfs");
@@ -262,6 +286,15 @@ static int cmd_map(const char *image)
 	for (uint32_t k = 0; k < fs->sb.gdt_blocks; k++)
 		out("gdt", fs->sb.gdt_start + k, (unsigned)(fs->sb.ngroups - k * DFS_GD_PER_BLOCK < DFS_GD_PER_BLOCK
 						      ? fs->sb.ngroups - k * DFS_GD_PER_BLOCK : DFS_GD_PER_BLOCK) * DFS_GD_SIZE);
+	for (uint32_t k = 0; k < fs->sb.member_blocks; k++) {
+		uint32_t n = fs->sb.nmembers - k * DFS_MTAB_PER_BLOCK;
+
+		out("member-table", fs->sb.gdt_start + fs->sb.gdt_blocks + k,
+		    DFS_MTAB_HDR + (n < DFS_MTAB_PER_BLOCK ? n : DFS_MTAB_PER_BLOCK) * DFS_MEMBER_SIZE);
+	}
+	for (uint32_t k = 0; k < fs->sb.nmembers; k++)    /* the label and what comes before it */
+		out("label", fs->members[k].label_sector >> 3,
+		    (unsigned)(fs->members[k].label_sector % 8 + 1) * DFS_LABEL_SIZE);
 	for (uint64_t g = 0; g < fs->sb.ngroups; g++)
 		if (fs->gds[g].bitmap_blk)
 			out("bitmap", fs->gds[g].bitmap_blk, DFS_BLOCK_SIZE);
@@ -465,12 +498,12 @@ static int cmd_walk(const char *image, bool rw)
 int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "make") && (!strcmp(argv[5], "clean") || !strcmp(argv[5], "pending")))
-		return cmd_make(argv[2], strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10),
-				!strcmp(argv[5], "pending"));
+		return cmd_make(argv[2], argv[3], strtoull(argv[4], NULL, 10), !strcmp(argv[5], "pending"));
 	if (argc == 3 && !strcmp(argv[1], "map"))
 		return cmd_map(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "walk") && (!strcmp(argv[3], "ro") || !strcmp(argv[3], "rw")))
 		return cmd_walk(argv[2], !strcmp(argv[3], "rw"));
-	fprintf(stderr, "usage: daxfs-image make IMAGE MIB SEED clean|pending | map IMAGE | walk IMAGE ro|rw\n");
+	fprintf(stderr, "usage: daxfs-image make SOURCE MIB[,MIB...] SEED clean|pending | map SOURCE | "
+		"walk SOURCE ro|rw\n");
 	return 16;
 }
