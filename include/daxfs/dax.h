@@ -158,6 +158,30 @@ int dax_device_copy_flushcache(struct dax_device *dev, uint64_t pos, const void 
 bool dax_persist_tracing(void);
 int dax_persist_mark(const char *label);
 
+/*
+ * Machine-check-safe access to device memory (mc.c), the kernel's copy_mc
+ * family. A load or store through a device's mapping raises SIGBUS when the
+ * backing file cannot provide the page (truncated under the device, or a hole
+ * of a sparse file whose filesystem is full). Every access the dax layer makes
+ * through a mapping (the bio path, zeroing, recovery writes, flushcache copies,
+ * flushes) is guarded, and these two calls guard the accesses of the layers
+ * above through a kaddr: such a fault fails the access with -EIO, records the
+ * page as a bad block of its device (dax_badblocks_list; direct_access then
+ * answers -EHWPOISON for it) and leaves a message naming the device, the page
+ * and why. A SIGBUS anywhere else still takes the handler installed before
+ * this layer's (at the first open of a mapped device), or the default action.
+ * Calls do not nest; a range must lie wholly inside one device's mapping or
+ * outside all of them (-EINVAL otherwise).
+ */
+/* memmove of len bytes, either side in a mapping or not; *done (when non-NULL)
+ * = bytes copied before the page that failed, or len. */
+int dax_copy_mc(void *dst, const void *src, size_t len, size_t *done);
+/* Loads one byte of every page of [addr, addr+len): 0 if all are backed, else
+ * -EIO with *good (when non-NULL) = the bytes before the first bad page. For
+ * memory the kernel will copy (a FUSE reply), where a bad page would be an
+ * EFAULT there rather than a SIGBUS here. */
+int dax_probe_mc(const void *addr, size_t len, size_t *good);
+
 /* Injected bad blocks (poison), in 512-byte sectors like the kernel's badblocks. */
 int dax_badblocks_add(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors);
 int dax_badblocks_clear(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors);

@@ -104,6 +104,7 @@ static int open_block(struct dax_device *dev)
 static void dev_free(struct dax_device *dev)
 {
 	if (dev->addr) {
+		dax_mc_unregister(dev);
 		if (dev->mapped_by_pmem)
 			pmem_unmap(dev->addr, dev->map_len);
 		else
@@ -191,6 +192,8 @@ int dax_device_open(const char *path, unsigned flags, struct dax_device **out)
 	else
 		ret = daxfs_err(-EINVAL, "%s: not a regular file, block device or device-dax "
 				"character device", path);
+	if (ret == 0 && dev->addr)
+		ret = dax_mc_register(dev);
 	if (ret < 0)
 		goto fail;
 
