@@ -17,6 +17,11 @@
  * that is not DAX (or dax=never) goes through a bounce buffer and the bio
  * path. An error after some bytes gives a short count, at the first byte the
  * error itself. No meta lock is held while the caller copies.
+ *
+ * The caller of a read hands the pmem pointers to the kernel (a FUSE reply),
+ * where a page the backing file lost would be an EFAULT in writev rather than
+ * a SIGBUS here: each piece is probed first (dax_probe_mc), which turns such
+ * a page into a recorded bad block and the read's error, like poison.
  */
 
 #define ZERO_CHUNK (64u * 1024)
@@ -127,6 +132,15 @@ ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, str
 						r == -EHWPOISON ? ": poisoned page" : "");
 				break;
 			}
+			size_t good;
+			if ((err = dax_probe_mc(base, (size_t)r, &good))) {
+				if (good)
+					rd->iov[rd->niov++] = (struct iovec){ base, good };
+				got += good;
+				daxfs_err_prefix(err, "read at device byte %llu",
+						 (unsigned long long)(m.addr + good));
+				break;
+			}
 			n = (uint64_t)r;
 		} else {
 			if (!p->bounce && !(p->bounce = malloc(size))) {
@@ -143,6 +157,8 @@ ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, str
 		pos += n;
 	}
 	rd->bytes = got;
+	rd->err = got < size ? err : 0;
+	rd->iov_full = got < size && !err;
 	if (got == 0) {
 		dfs_read_end(fs, rd);
 		return err ? err : 0;
@@ -364,29 +380,42 @@ ssize_t dfs_write_copy(struct dfs *fs, struct dfs_write *wr, const void *src, si
 	return (ssize_t)done;
 }
 
-ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
+ssize_t dfs_pread_err(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off, int *err)
 {
 	size_t done = 0;
+	int e = 0;
 
-	while (done < size) {
+	while (done < size && !e) {
 		struct dfs_read rd;
 		ssize_t n = dfs_read_begin(fs, ino, off + (off_t)done, size - done, &rd);
 
-		if (n <= 0)
-			return done ? (ssize_t)done : n;
-		size_t at = done;
-		for (unsigned i = 0; i < rd.niov; i++) {
-			memcpy((uint8_t *)buf + at, rd.iov[i].iov_base, rd.iov[i].iov_len);
-			at += rd.iov[i].iov_len;
+		if (n <= 0) {
+			e = (int)n;
+			break;
 		}
-		bool full_iov = rd.niov == DFS_READ_MAX_IOV;
+		/* the pieces were probed, but the file behind them may be cut
+		 * since: copy as carefully as the probe read */
+		for (unsigned i = 0; i < rd.niov && !e; i++) {
+			size_t c;
+
+			e = dax_copy_mc((uint8_t *)buf + done, rd.iov[i].iov_base, rd.iov[i].iov_len, &c);
+			done += c;
+		}
+		if (!e)
+			e = rd.err;
+		bool more = rd.iov_full;
 		dfs_read_end(fs, &rd);
-		size_t want = size - done;
-		done += (size_t)n;
-		if ((size_t)n < want && !full_iov)
+		if (!more)
 			break;      /* EOF, or an error after some bytes */
 	}
-	return (ssize_t)done;
+	if (err)
+		*err = e;
+	return done ? (ssize_t)done : e;
+}
+
+ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
+{
+	return dfs_pread_err(fs, ino, buf, size, off, NULL);
 }
 
 ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, off_t off,
