@@ -185,8 +185,10 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 			struct dfs_write *wr);
 /* Instead of copying into wr->iov: stores the len bytes at src into the
  * write's bytes [0, len) and flushes them, with non-temporal stores on pmem
- * (dm_copy_flushcache), so that end only has to drain. Returns len, or a
- * negative errno (then nothing counts as copied). */
+ * (dm_copy_flushcache), so that end only has to drain. Returns len; fewer
+ * when the device failed a piece after some (the bytes of the pieces before
+ * it); or a negative errno when it failed the first (then nothing counts as
+ * copied). */
 ssize_t dfs_write_copy(struct dfs *fs, struct dfs_write *wr, const void *src, size_t len);
 /* Returns copied, or a negative errno if persisting failed. */
 ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied);

@@ -365,16 +365,18 @@ ssize_t dfs_write_copy(struct dfs *fs, struct dfs_write *wr, const void *src, si
 		return daxfs_err(-EINVAL, "write copy: no write in progress");
 	if (len > wr->bytes)
 		len = wr->bytes;
-	for (unsigned i = 0; i < wr->niov && done < len && !err; i++) {
+	for (unsigned i = 0; i < wr->niov && done < len; i++) {
 		size_t n = wr->iov[i].iov_len < len - done ? wr->iov[i].iov_len : len - done;
 
-		if (fs->dax)
-			err = dm_copy_flushcache(fs->md, p->addr[i], from + done, n);
-		else
+		if (!fs->dax)
 			memcpy(wr->iov[i].iov_base, from + done, n);   /* end writes the bounce */
+		else if ((err = dm_copy_flushcache(fs->md, p->addr[i], from + done, n)))
+			break;
 		done += n;
 	}
-	if (err)
+	/* a piece the device failed (a page the backing file lost): the pieces
+	 * before it are written, as dax_iomap_rw's short count */
+	if (err && !done)
 		return err;
 	p->copied = fs->dax;
 	return (ssize_t)done;
@@ -430,14 +432,16 @@ ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, o
 		if (n <= 0)
 			return done ? (ssize_t)done : n;
 		ssize_t c = dfs_write_copy(fs, &wr, (const uint8_t *)buf + done, (size_t)n);
-		ssize_t e = dfs_write_end(fs, &wr, c < 0 ? 0 : (size_t)n);
+		ssize_t e = dfs_write_end(fs, &wr, c < 0 ? 0 : (size_t)c);
 		if (c < 0)
 			return done ? (ssize_t)done : c;
 		if (e < 0)
 			return e;
 		if (flags & DFS_WRITE_APPEND)
 			off = wr.off - (off_t)done;
-		done += (size_t)n;
+		done += (size_t)c;
+		if (c < n)
+			break;
 	}
 	return (ssize_t)done;
 }
