@@ -75,6 +75,18 @@ def test_read_of_poisoned_page_is_short_then_eio(fs):
     assert sum(d["errors"] for d in status(fs)["devices"]) > 0
 
 
+def test_short_direct_read_is_completed_from_cached_pages(fs):
+    """An O_DIRECT open is served by the kernel's fuse_direct_IO (what lets it
+    be mapped); generic_file_read_iter finishes a short direct read through
+    the page cache, so pages cached before the poison still read."""
+    p = fs.mnt / "f"
+    data = os.urandom(4 * PAGE)
+    write_synced(p, data)                           # leaves the pages cached
+    poison_page(fs, p, 2 * PAGE)
+    n, buf = direct_read(p, 0, 4 * PAGE)
+    assert n == 4 * PAGE and buf[:] == data
+
+
 def test_buffered_copy_of_poisoned_file_fails_with_eio_and_keeps_its_size(any_fs, tmp_path):
     """A page-cache READ never gets a short reply (the kernel's FUSE client
     takes one for EOF): cp reads the pages before the bad one, then fails."""

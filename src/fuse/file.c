@@ -25,13 +25,16 @@ static int open_file(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi, 
 			return err;
 		}
 	}
-	/* O_DIRECT bypasses the page cache; every other open shares it, which
-	 * is what makes mmap work and stay coherent with read()/write(). The
-	 * cache survives across opens because nothing but this kernel changes
-	 * the data (a table swap invalidates it explicitly), unless the mount
-	 * asked for no_keep_cache. */
-	fi->direct_io = (fi->flags & O_DIRECT) != 0;
-	fi->keep_cache = !fi->direct_io && df->keep_cache;
+	/* Every open shares the page cache, which is what makes mmap work and
+	 * stay coherent with read()/write(). O_DIRECT opens too: without
+	 * FOPEN_DIRECT_IO the kernel serves their reads and writes through
+	 * fuse_direct_IO, which bypasses the cache after writing back its dirty
+	 * pages and drops the pages a write replaced, while mmap(MAP_SHARED)
+	 * works (FOPEN_DIRECT_IO refuses it with ENODEV, and libfuse 3.14
+	 * cannot ask for FUSE_DIRECT_IO_ALLOW_MMAP). The cache survives across
+	 * opens because nothing but this kernel changes the data (a table swap
+	 * invalidates it explicitly), unless the mount asked for no_keep_cache. */
+	fi->keep_cache = df->keep_cache;
 	fi->noflush = 1;	/* close has nothing to write back here */
 	dfuse_client_open(df, ino, fi);	/* a handle per open, for leases */
 	return 0;
@@ -87,9 +90,9 @@ void dfuse_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	/* Before the reply, while the opener cannot touch the pages yet (see
-	 * dfuse.h). An open without keep_cache would drop them at once, and
-	 * O_TRUNC leaves nothing to store. */
-	if (fi->keep_cache && !(fi->flags & O_TRUNC))
+	 * dfuse.h). An open without keep_cache would drop them at once, O_TRUNC
+	 * leaves nothing to store, and O_DIRECT asks for no cache. */
+	if (fi->keep_cache && !(fi->flags & (O_TRUNC | O_DIRECT)))
 		dfuse_store_fill(df, ino);
 	/* -ENOENT: interrupted, the kernel will not release this open file. */
 	if (fuse_reply_open(req, fi) == -ENOENT) {
