@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <libpmem.h>
 
@@ -253,15 +254,17 @@ static int mc_failed(struct mc_job *j, void *fault)
 	struct dax_device *dev = j->ddev && in_map(j->ddev, (uintptr_t)fault) ? j->ddev : j->sdev;
 	uint64_t page = ((uintptr_t)fault - (uintptr_t)dev->addr) >> DAX_PAGE_SHIFT;
 	uint64_t end = (page + 1) << DAX_PAGE_SHIFT;
+	struct statvfs sv;
 	struct stat st;
 	char why[96];
 
 	if (fstat(dev->fd, &st) == 0 && (uint64_t)st.st_size < end)
 		snprintf(why, sizeof(why), "the backing file was truncated to %lld bytes",
 			 (long long)st.st_size);
+	else if (fstatvfs(dev->fd, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < MC_PAGE)
+		snprintf(why, sizeof(why), "the backing file's filesystem is full");
 	else
-		snprintf(why, sizeof(why), "the backing file cannot provide it (is its "
-			 "filesystem full?)");
+		snprintf(why, sizeof(why), "the backing file cannot provide it");
 	if (end <= dev->size)
 		dax_bb_add(&dev->bb, page * DAX_PAGE_SECTORS, DAX_PAGE_SECTORS);
 	return daxfs_err(-EIO, "%s: page %llu: SIGBUS on access: %s", dev->path,
