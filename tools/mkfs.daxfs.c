@@ -24,7 +24,7 @@ static const char *progname = "mkfs.daxfs";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s [-f] [-L label] [-U uuid] [-s SIZE] SOURCE\n"
+		"usage: %s [-f] [-L label] [-U uuid] [-s SIZE] [--prealloc] SOURCE\n"
 		"\n"
 		"Creates an empty daxfs filesystem on SOURCE: a table file, or a comma-separated\n"
 		"list of pmem files concatenated with one linear target each.\n"
@@ -34,6 +34,10 @@ static void usage(FILE *f)
 		"  -U uuid   filesystem uuid (default: random)\n"
 		"  -s SIZE   create missing pmem files as sparse files of SIZE bytes\n"
 		"            (suffixes K, M, G, T; a multiple of 4096)\n"
+		"  --prealloc\n"
+		"            allocate the pmem files whole (posix_fallocate), so that no\n"
+		"            store into them can fail for want of space (default: warn\n"
+		"            when their holes exceed their filesystem's free space)\n"
 		"  -h, --help     show this help\n"
 		"  -V, --version  show the version\n"
 		"\n"
@@ -136,11 +140,32 @@ static int check_table_usable(struct mapped_device *md, const char *source)
 	return ret;
 }
 
+/* Sparse files whose filesystem cannot hold them fail stores with EIO when
+ * it fills: allocated whole with --prealloc, else a warning (an overcommit
+ * may be meant, as with a thin pool). */
+static int check_backing(struct mapped_device *md, bool prealloc)
+{
+	int ret;
+
+	if (prealloc) {
+		ret = dm_md_prealloc(md);
+		if (ret)
+			fprintf(stderr, "%s: --prealloc: %s\n", progname, failure_text(ret));
+		return ret;
+	}
+	ret = dm_md_check_backing(md);
+	if (ret)
+		fprintf(stderr, "%s: warning: %s%s\n", progname, failure_text(ret),
+			ret == -ENOSPC ? "; --prealloc allocates the files" : "");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "prealloc", no_argument, NULL, 'P' },
 		{ 0 },
 	};
 	struct dfs_mkfs_opts opts = { 0 };
@@ -148,7 +173,7 @@ int main(int argc, char **argv)
 	const char *source, *label = NULL;
 	uint64_t size = 0;
 	uint8_t uuid[16];
-	bool have_uuid = false, have_size = false;
+	bool have_uuid = false, have_size = false, prealloc = false;
 	int c, ret;
 
 	opterr = 0;
@@ -173,6 +198,9 @@ int main(int argc, char **argv)
 				return usage_error("SIZE '%s' is not a positive multiple of 4096 bytes",
 						   optarg);
 			have_size = true;
+			break;
+		case 'P':
+			prealloc = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -203,6 +231,9 @@ int main(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 
 	ret = check_table_usable(md, source);
+	if (ret)
+		goto out;
+	ret = check_backing(md, prealloc);
 	if (ret)
 		goto out;
 	ret = dfs_mkfs(md, &opts);

@@ -84,6 +84,25 @@ bool dax_device_same_file(const struct dax_device *dev, dev_t st_dev, ino_t st_i
  * daxfs mount". Released by the last put. */
 int dax_device_lock(struct dax_device *dev);
 
+/*
+ * What backs a device that is a regular file: a sparse file provides a hole's
+ * page only when its filesystem has a block for it, at the first store (a
+ * fault that fails with -EIO, see "Machine-check-safe access"). file is false
+ * for block devices and device-dax, which are whole; then the rest is 0.
+ */
+struct dax_backing {
+	bool file;
+	uint64_t unallocated;   /* bytes of the file without blocks (st_size - st_blocks * 512) */
+	uint64_t fs_free;       /* free bytes of its filesystem for an unprivileged writer (statvfs) */
+	dev_t fs_dev;           /* its filesystem: files on one share fs_free */
+};
+int dax_device_backing(struct dax_device *dev, struct dax_backing *out);
+/* Allocates every block of a file-backed device (posix_fallocate over the
+ * file), so that no store into it can fail for want of space: -ENOSPC "<path>:
+ * cannot allocate N bytes: No space left on device" when its filesystem
+ * cannot hold it. A no-op for block devices and device-dax. */
+int dax_device_prealloc(struct dax_device *dev);
+
 /* Marks the device dead (kill_dax): later DAX calls return -ENXIO, bio -EIO. */
 void dax_device_kill(struct dax_device *dev);
 
