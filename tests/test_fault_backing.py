@@ -122,6 +122,31 @@ def test_member_cut_under_the_mount_fails_the_lost_pages_with_eio(fs, tmp_path):
     fs.unmount()                    # exit 0; fsck -n at teardown finds it clean
 
 
+def test_write_to_pages_the_member_lost_is_eio(fs):
+    """The store into the lost page faults: the page is recorded and the
+    WRITE fails with EIO, then and on the next try."""
+    member, cut = fs.files[0], 8 * MIB
+    n = 0
+    while True:
+        p = fs.mnt / f"f{n}"
+        write_synced(p, os.urandom(64 * 1024))
+        n += 1
+        if member_offset(fs, p, 0)[1] >= cut:
+            break
+    bad_sector = member_offset(fs, p, 0)[1] // SECTOR
+    os.truncate(member, cut)
+    fd = os.open(p, os.O_WRONLY)
+    try:
+        assert errno_of(os.pwrite, fd, b"w" * 64 * 1024, 0) == errno.EIO
+        assert errno_of(os.pwrite, fd, b"w" * 64 * 1024, 0) == errno.EIO
+    finally:
+        os.close(fd)
+    assert fs.proc.poll() is None
+    assert ctl_json("badblocks", fs.mnt, member, "list") == [{"sector": bad_sector, "len": 8}]
+    os.truncate(member, 64 * MIB)
+    fs.unmount()
+
+
 def test_member_cut_under_the_journal_shuts_the_filesystem_down(fs):
     """The journal's bio write faults: the commit fails, the filesystem shuts
     down as after any failed commit, and the daemon serves on."""
