@@ -75,6 +75,18 @@ def test_read_of_poisoned_page_is_short_then_eio(fs):
     assert sum(d["errors"] for d in status(fs)["devices"]) > 0
 
 
+def test_direct_read_of_several_requests_stops_at_the_poisoned_page(fs):
+    """A 4 MiB read travels as four 1 MiB READs; the one that starts at the
+    bad page fails, and the read returns the bytes of the ones before."""
+    p = fs.mnt / "f"
+    data = os.urandom(4 * MIB)
+    write_synced(p, data)
+    poison_page(fs, p, 2 * MIB)
+    drop_cached_pages(p)
+    n, buf = direct_read(p, 0, 4 * MIB)
+    assert n == 2 * MIB and buf[:n] == data[:n]
+
+
 def test_short_direct_read_is_completed_from_cached_pages(fs):
     """An O_DIRECT open is served by the kernel's fuse_direct_IO (what lets it
     be mapped); generic_file_read_iter finishes a short direct read through
