@@ -130,7 +130,8 @@ static bool direct_read(const struct fuse_file_info *fi)
 	return fi->lock_owner != 0;
 }
 
-/* The reply to a read of n bytes that stopped short for err (0: at EOF). */
+/* Whether a read of n bytes that stopped short for err (0: at EOF) is
+ * answered with the error instead of the bytes. */
 static bool answer_error(ssize_t n, int err, const struct fuse_file_info *fi)
 {
 	return err && (n == 0 || !direct_read(fi));
