@@ -46,7 +46,9 @@ struct mc_ctx {
 	volatile sig_atomic_t armed;
 };
 
-static _Thread_local struct mc_ctx mc_ctx;
+/* initial-exec: with a dynamic TLS model, the handler of a thread that never
+ * armed could make the first access to the block, which may allocate. */
+static _Thread_local struct mc_ctx mc_ctx __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t mc_once = PTHREAD_ONCE_INIT;
 static struct sigaction mc_prev;   /* the handler ours replaced; set once */
