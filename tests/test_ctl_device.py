@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from conftest import tool
+from faults import drop_cached_pages
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
 COMMANDS = {
@@ -103,15 +104,6 @@ def write_synced(path, data):
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def drop_cached_pages(path):
-    """Makes the next read go to the daemon instead of the kernel's page cache."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def ok(*args):

@@ -295,4 +295,15 @@ unsigned dm_md_num_devices(struct mapped_device *md);
 struct dax_device *dm_md_device(struct mapped_device *md, unsigned index);  /* no ref taken */
 struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path);
 
+/* Whether the mapped device's backing files can hold it (backing.c): the
+ * unallocated bytes of its sparse files, summed per filesystem, against that
+ * filesystem's free space. 0 when each fits; -ENOSPC with a message naming
+ * the files, the bytes and the free space when one does not (the caller
+ * decides whether that is fatal); another negative errno when a file cannot
+ * be examined. */
+int dm_md_check_backing(struct mapped_device *md);
+/* Allocates every backing file whole (dax_device_prealloc), in open order;
+ * stops at the first failure (-ENOSPC naming the file). */
+int dm_md_prealloc(struct mapped_device *md);
+
 #endif

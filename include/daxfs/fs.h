@@ -128,10 +128,13 @@ int dfs_removexattr(struct dfs *fs, uint64_t ino, const char *name);
 
 /*
  * Zero-copy read: fills rd->iov with pointers to the file's bytes in
- * [off, off+size) clipped at EOF: pmem pointers from the direct_access chain,
- * a shared zero page for holes, or a bounce buffer on the bio path. On a
- * mid-range error the iov stops before it (short count); an error on the
- * first byte is returned. The data stays stable until dfs_read_end.
+ * [off, off+size) clipped at EOF: pmem pointers from the direct_access chain
+ * (every page of them probed with dax_probe_mc, so that the caller may hand
+ * them to the kernel), a shared zero page for holes, or a bounce buffer on the
+ * bio path. On a mid-range error the iov stops before it (short count, and
+ * rd->err says why); an error on the first byte is returned. The iov may also
+ * fill before the end (rd->iov_full). The data stays stable until
+ * dfs_read_end.
  */
 #define DFS_READ_MAX_IOV 64
 /* The filesystem's state for one read or write from begin to end, kept in
@@ -151,6 +154,11 @@ struct dfs_read {
 	struct iovec iov[DFS_READ_MAX_IOV];
 	unsigned niov;
 	size_t bytes;
+	/* Why bytes is less than the request clipped at EOF: an error at the
+	 * first byte not read (negative errno; -EIO for a bad page), or the iov
+	 * filled first; neither when the read is whole. */
+	int err;
+	bool iov_full;
 	void *priv;                /* the filesystem's: set from begin to end */
 	struct dfs_rw_state state;
 };
@@ -180,14 +188,19 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 			struct dfs_write *wr);
 /* Instead of copying into wr->iov: stores the len bytes at src into the
  * write's bytes [0, len) and flushes them, with non-temporal stores on pmem
- * (dm_copy_flushcache), so that end only has to drain. Returns len, or a
- * negative errno (then nothing counts as copied). */
+ * (dm_copy_flushcache), so that end only has to drain. Returns len; fewer
+ * when the device failed a piece after some (the bytes of the pieces before
+ * it); or a negative errno when it failed the first (then nothing counts as
+ * copied). */
 ssize_t dfs_write_copy(struct dfs *fs, struct dfs_write *wr, const void *src, size_t len);
 /* Returns copied, or a negative errno if persisting failed. */
 ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied);
 
-/* Convenience wrappers over begin/end. */
+/* Convenience wrappers over begin/end. dfs_pread copies with dax_copy_mc and
+ * stops at EOF or at an error after some bytes (a short count);
+ * dfs_pread_err also tells which: *err = 0 at EOF, else the error. */
 ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off);
+ssize_t dfs_pread_err(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off, int *err);
 ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, off_t off,
 		   unsigned flags);
 

@@ -18,6 +18,11 @@
  * that is not DAX (or dax=never) goes through a bounce buffer and the bio
  * path. An error after some bytes gives a short count, at the first byte the
  * error itself. No meta lock is held while the caller copies.
+ *
+ * The caller of a read hands the pmem pointers to the kernel (a FUSE reply),
+ * where a page the backing file lost would be an EFAULT in writev rather than
+ * a SIGBUS here: each piece is probed first (dax_probe_mc), which turns such
+ * a page into a recorded bad block and the read's error, like poison.
  */
 
 #define ZERO_CHUNK (64u * 1024)
@@ -130,6 +135,15 @@ ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, str
 						r == -EHWPOISON ? ": poisoned page" : "");
 				break;
 			}
+			size_t good;
+			if ((err = dax_probe_mc(base, (size_t)r, &good))) {
+				if (good)
+					rd->iov[rd->niov++] = (struct iovec){ base, good };
+				got += good;
+				daxfs_err_prefix(err, "read at device byte %llu",
+						 (unsigned long long)(m.addr + good));
+				break;
+			}
 			n = (uint64_t)r;
 		} else {
 			if (!p->bounce && !(p->bounce = malloc(size))) {
@@ -146,6 +160,8 @@ ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, str
 		pos += n;
 	}
 	rd->bytes = got;
+	rd->err = got < size ? err : 0;
+	rd->iov_full = got < size && !err;
 	if (got == 0) {
 		dfs_read_end(fs, rd);
 		return err ? err : 0;
@@ -394,44 +410,59 @@ ssize_t dfs_write_copy(struct dfs *fs, struct dfs_write *wr, const void *src, si
 		return daxfs_err(-EINVAL, "write copy: no write in progress");
 	if (len > wr->bytes)
 		len = wr->bytes;
-	for (unsigned i = 0; i < wr->niov && done < len && !err; i++) {
+	for (unsigned i = 0; i < wr->niov && done < len; i++) {
 		size_t n = wr->iov[i].iov_len < len - done ? wr->iov[i].iov_len : len - done;
 
-		if (fs->dax)
-			err = dm_copy_flushcache(fs->md, p->addr[i], from + done, n);
-		else
+		if (!fs->dax)
 			memcpy(wr->iov[i].iov_base, from + done, n);   /* end writes the bounce */
+		else if ((err = dm_copy_flushcache(fs->md, p->addr[i], from + done, n)))
+			break;
 		done += n;
 	}
-	if (err)
+	/* a piece the device failed (a page the backing file lost): the pieces
+	 * before it are written, as dax_iomap_rw's short count */
+	if (err && !done)
 		return err;
 	p->copied = fs->dax;
 	return (ssize_t)done;
 }
 
-ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
+ssize_t dfs_pread_err(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off, int *err)
 {
 	size_t done = 0;
+	int e = 0;
 
-	while (done < size) {
+	while (done < size && !e) {
 		struct dfs_read rd;
 		ssize_t n = dfs_read_begin(fs, ino, off + (off_t)done, size - done, &rd);
 
-		if (n <= 0)
-			return done ? (ssize_t)done : n;
-		size_t at = done;
-		for (unsigned i = 0; i < rd.niov; i++) {
-			memcpy((uint8_t *)buf + at, rd.iov[i].iov_base, rd.iov[i].iov_len);
-			at += rd.iov[i].iov_len;
+		if (n <= 0) {
+			e = (int)n;
+			break;
 		}
-		bool full_iov = rd.niov == DFS_READ_MAX_IOV;
+		/* the pieces were probed, but the file behind them may be cut
+		 * since: copy as carefully as the probe read */
+		for (unsigned i = 0; i < rd.niov && !e; i++) {
+			size_t c;
+
+			e = dax_copy_mc((uint8_t *)buf + done, rd.iov[i].iov_base, rd.iov[i].iov_len, &c);
+			done += c;
+		}
+		if (!e)
+			e = rd.err;
+		bool more = rd.iov_full;
 		dfs_read_end(fs, &rd);
-		size_t want = size - done;
-		done += (size_t)n;
-		if ((size_t)n < want && !full_iov)
+		if (!more)
 			break;      /* EOF, or an error after some bytes */
 	}
-	return (ssize_t)done;
+	if (err)
+		*err = e;
+	return done ? (ssize_t)done : e;
+}
+
+ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
+{
+	return dfs_pread_err(fs, ino, buf, size, off, NULL);
 }
 
 ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, off_t off,
@@ -446,14 +477,16 @@ ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, o
 		if (n <= 0)
 			return done ? (ssize_t)done : n;
 		ssize_t c = dfs_write_copy(fs, &wr, (const uint8_t *)buf + done, (size_t)n);
-		ssize_t e = dfs_write_end(fs, &wr, c < 0 ? 0 : (size_t)n);
+		ssize_t e = dfs_write_end(fs, &wr, c < 0 ? 0 : (size_t)c);
 		if (c < 0)
 			return done ? (ssize_t)done : c;
 		if (e < 0)
 			return e;
 		if (flags & DFS_WRITE_APPEND)
 			off = wr.off - (off_t)done;
-		done += (size_t)n;
+		done += (size_t)c;
+		if (c < n)
+			break;
 	}
 	return (ssize_t)done;
 }

@@ -42,6 +42,7 @@ struct options {
 	char *notify_store;	/* notify_store=BYTES */
 	char *max_leases;	/* max_leases=N */
 	char *dax_users;	/* dax_users=GROUP */
+	int prealloc;		/* allocate the backing files whole at mount */
 };
 
 enum {
@@ -62,6 +63,7 @@ static const struct fuse_opt option_spec[] = {
 	{ "notify_store=%s", offsetof(struct options, notify_store), 0 },
 	{ "max_leases=%s", offsetof(struct options, max_leases), 0 },
 	{ "dax_users=%s", offsetof(struct options, dax_users), 0 },
+	{ "prealloc", offsetof(struct options, prealloc), 1 },
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	/* fstab's placeholder, which mount.fuse3 passes on */
@@ -104,6 +106,10 @@ static void usage(const char *prog)
 	       "                               they may read: a grant of every file's data\n"
 	       "                               (default: none; callers open the files\n"
 	       "                               themselves)\n"
+	       "    -o prealloc                allocate sparse backing files whole before\n"
+	       "                               mounting (posix_fallocate), so that no store\n"
+	       "                               can fail for want of space (default: warn\n"
+	       "                               when their holes exceed the free space)\n"
 	       "    -o ro                      mount read-only\n"
 	       "    -o allow_other             allow access by other users\n"
 	       "default_permissions is always on: the kernel checks access modes.\n\n",
@@ -352,6 +358,20 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned com
 			goto fail;
 		}
 	}
+	/* A sparse backing file provides a page only when its filesystem has
+	 * a block for it: found here, not at the store that fails (with EIO,
+	 * the daemon serving on). Overcommitting is a choice, as with a thin
+	 * pool, so it is a warning; -o prealloc removes the risk. */
+	if (o->prealloc) {
+		err = dm_md_prealloc(df->md);
+		if (err < 0) {
+			fprintf(stderr, "daxfs-fuse: -o prealloc: %s\n", why(err));
+			goto fail;
+		}
+	} else if ((err = dm_md_check_backing(df->md)) < 0) {
+		fprintf(stderr, "daxfs-fuse: warning: %s%s\n", why(err),
+			err == -ENOSPC ? "; -o prealloc allocates the files at mount" : "");
+	}
 	err = dfs_mount(df->md, &mopts, &df->fs);
 	if (err < 0) {
 		fprintf(stderr, "daxfs-fuse: cannot mount %s: %s\n", o->source, why(err));
@@ -527,6 +547,11 @@ int main(int argc, char **argv)
 	    parse_notify_store(&o, &df.notify_store) != 0 ||
 	    parse_max_leases(&o, &df.max_leases) != 0 || parse_dax_users(&o, &df.dax_group) != 0)
 		goto out_args;
+	if (o.prealloc && o.rdonly) {
+		fprintf(stderr, "daxfs-fuse: -o prealloc allocates the backing files, which a "
+			"read-only mount leaves alone; use one or the other\n");
+		goto out_args;
+	}
 	df.keep_cache = !o.no_keep_cache;
 	df.writeback = o.writeback != 0;
 	if (dfuse_store_new(&df) != 0) {

@@ -60,7 +60,7 @@ static void dfuse_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct dfuse *df = userdata;
 	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_CACHE_SYMLINKS |
-			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ | FUSE_CAP_ASYNC_DIO;
+			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ;
 
 	/* readdirplus: yes = every READDIR carries attributes; auto = only
 	 * once the kernel sees the listing followed by lookups (ls -l), and
@@ -74,6 +74,13 @@ static void dfuse_init(void *userdata, struct fuse_conn_info *conn)
 	/* The page cache only changes through this kernel, so a changed mtime
 	 * does not mean stale pages; a table swap invalidates explicitly. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* Direct I/O one request after the other, as dax_iomap_rw does it: an
+	 * O_DIRECT read then returns the bytes before a bad page and stops
+	 * there. With async DIO the kernel sends the requests of one read at
+	 * once and fails the whole read for an error in any of them
+	 * (fuse_get_res_by_io). O_DIRECT opens are served by fuse_direct_IO
+	 * (file.c), where this is the only switch. */
+	conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	/* The filesystem does not clear set-id bits itself: let the kernel do
 	 * it with a setattr. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
