@@ -204,6 +204,10 @@ long dm_dax_resolve(struct mapped_device *md, uint64_t pgoff, long nr_pages,
 enum dm_bio_flags {
 	DM_BIO_FUA = 1u << 0,       /* durable before completion */
 	DM_BIO_NOWAIT = 1u << 1,    /* -EAGAIN instead of waiting while suspended */
+	/* waiting while suspended, give up with -EINTR when the calling
+	 * thread's request is interrupted (util/intr.h): for callers that
+	 * have changed nothing yet (a data read) */
+	DM_BIO_KILLABLE = 1u << 2,
 };
 /*
  * Submits [pos, pos+len) bytes against the live table, split at target and
@@ -214,6 +218,9 @@ enum dm_bio_flags {
  */
 int dm_submit_bio(struct mapped_device *md, enum dax_req_op op, unsigned flags,
 		  uint64_t pos, void *buf, size_t len);
+/* Wakes the bios waiting for resume, so that the killable ones look at their
+ * caller's interruption. */
+void dm_md_interrupt_waits(struct mapped_device *md);
 /* Makes every completed write durable on every device of the live table
  * (REQ_PREFLUSH). */
 int dm_flush(struct mapped_device *md);

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "dm/md.h"
 #include "util/err.h"
+#include "util/intr.h"
 
 static const char *const type_names[] = {
 	[DM_TYPE_NONE] = "none",
@@ -255,13 +257,32 @@ int dm_md_start_io(struct mapped_device *md, unsigned bio_flags)
 			pthread_mutex_unlock(&md->io_lock);
 			return daxfs_err(-EAGAIN, "%s: suspended", md->name);
 		}
+		if ((bio_flags & DM_BIO_KILLABLE) && daxfs_intr_pending()) {
+			pthread_mutex_unlock(&md->io_lock);
+			return daxfs_err(-EINTR, "%s: interrupted while waiting for resume",
+					 md->name);
+		}
 		md->waiting++;
-		pthread_cond_wait(&md->io_cond, &md->io_lock);
+		if (bio_flags & DM_BIO_KILLABLE) {
+			struct timespec ts;
+
+			daxfs_intr_deadline(&ts);
+			pthread_cond_timedwait(&md->io_cond, &md->io_lock, &ts);
+		} else {
+			pthread_cond_wait(&md->io_cond, &md->io_lock);
+		}
 		md->waiting--;
 	}
 	md->inflight++;
 	pthread_mutex_unlock(&md->io_lock);
 	return 0;
+}
+
+void dm_md_interrupt_waits(struct mapped_device *md)
+{
+	pthread_mutex_lock(&md->io_lock);
+	pthread_cond_broadcast(&md->io_cond);
+	pthread_mutex_unlock(&md->io_lock);
 }
 
 void dm_md_end_io(struct mapped_device *md)

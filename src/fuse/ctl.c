@@ -314,6 +314,17 @@ void dfuse_ctl_table(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	sbuf_answer(&b, c);
 }
 
+/* The filesystem's side of info and status, as JSON members. */
+static void fs_json(FILE *f, struct dfuse *df)
+{
+	struct dfs_freeze_state st;
+
+	dfs_freeze_state(df->fs, &st);
+	fprintf(f, "\"filesystem\":{\"frozen\":%s,\"writers_waiting\":%u,\"shutdown\":%s,"
+		"\"uses_dax\":%s}", json_bool(st.frozen), st.writers_waiting,
+		json_bool(dfs_shutdown_error(df->fs) != 0), json_bool(dfs_uses_dax(df->fs)));
+}
+
 static void fs_state(struct dfuse *df, bool *frozen, int *shutdown)
 {
 	*frozen = dfs_frozen(df->fs);
@@ -342,11 +353,11 @@ void dfuse_ctl_info(struct dfuse *df, struct daxfs_ioc_ctl *c)
 			info.live_present && info.inactive_present ? "," : "",
 			info.inactive_present ? "\"INACTIVE\"" : "");
 		fprintf(b.f, "],\"open_count\":%u,\"event_nr\":%" PRIu64 ",\"targets\":%u,"
-			"\"size\":%" PRIu64 ",\"type\":\"%s\",\"dax\":%s,"
-			"\"filesystem\":{\"frozen\":%s,\"shutdown\":%s,\"uses_dax\":%s}}\n",
+			"\"size\":%" PRIu64 ",\"type\":\"%s\",\"dax\":%s,",
 			info.open_count, info.event_nr, info.num_targets, info.size,
-			dm_md_type_name(df->md), json_bool(info.dax), json_bool(frozen),
-			json_bool(shutdown != 0), json_bool(dfs_uses_dax(df->fs)));
+			dm_md_type_name(df->md), json_bool(info.dax));
+		fs_json(b.f, df);
+		fputs("}\n", b.f);
 	} else {
 		char *text = dm_md_info_text(df->md);
 
@@ -457,10 +468,11 @@ void dfuse_ctl_status(struct dfuse *df, struct daxfs_ioc_ctl *c)
 		fputs("],\"devices\":[", b.f);
 	for (unsigned i = 0; i < dm_md_num_devices(df->md); i++)
 		status_device(b.f, dm_md_device(df->md, i), json, i == 0);
-	if (json)
-		fprintf(b.f, "],\"filesystem\":{\"frozen\":%s,\"shutdown\":%s,\"uses_dax\":%s}}\n",
-			json_bool(frozen), json_bool(shutdown != 0), json_bool(dfs_uses_dax(df->fs)));
-	else
+	if (json) {
+		fputs("],", b.f);
+		fs_json(b.f, df);
+		fputs("}\n", b.f);
+	} else
 		fprintf(b.f, "filesystem: %s%s, %s\n", frozen ? "frozen" : "thawed",
 			shutdown ? ", shut down after an I/O error" : "",
 			dfs_uses_dax(df->fs) ? "DAX" : "bio path");

@@ -66,6 +66,17 @@ int dfuse_errno(int err, const char *op, uint64_t ino);
 void dfuse_reply_entry(fuse_req_t req, const struct stat *st);
 void dfuse_fill_entry(const struct dfuse *df, const struct stat *st, struct fuse_entry_param *e);
 
+/*
+ * Around an fs call that may wait for a frozen filesystem to thaw or a
+ * suspended device to resume: while it runs, a FUSE INTERRUPT of req (a
+ * signal to the caller: kill, timeout, ^C) or the end of the session makes
+ * those waits give up with -EINTR, which the handler replies, so that the
+ * caller returns (EINTR, or dies of its signal) instead of waiting for
+ * resume. end must come before the reply: req is gone after it.
+ */
+void dfuse_intr_begin(fuse_req_t req);
+void dfuse_intr_end(void);
+
 /* The credentials of the request's caller, for new inodes. */
 struct dfs_cred dfuse_cred(fuse_req_t req);
 

@@ -1,9 +1,12 @@
 /* test_md.c - the mapped device: type rules at load, deferred range checks, slots, suspend/resume, info */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "harness.h"
 #include "dm/md.h"
+#include "util/intr.h"
 
 static const char *A, *B;
 
@@ -546,6 +549,57 @@ static int test_bio_queued_while_suspended_runs_against_new_table(void)
 	return T_PASS;
 }
 
+struct killable_read {
+	struct mapped_device *md;
+	unsigned flags;
+	atomic_bool interrupted;
+	int ret;
+	char buf[512];
+};
+
+static bool read_interrupted(void *arg)
+{
+	return atomic_load(&((struct killable_read *)arg)->interrupted);
+}
+
+static void *killable_read_main(void *arg)
+{
+	struct killable_read *k = arg;
+
+	daxfs_intr_set(read_interrupted, k);
+	k->ret = dm_submit_bio(k->md, DAX_REQ_READ, k->flags, 0, k->buf, sizeof(k->buf));
+	daxfs_intr_set(NULL, NULL);
+	return NULL;
+}
+
+/* Only a bio that asked for it gives up when its caller is interrupted;
+ * the others wait for resume as queued bios do. */
+static int test_interrupted_killable_bio_gives_up_while_suspended(void)
+{
+	struct mapped_device *md = dax_md();
+	struct killable_read k = { .md = md, .flags = DM_BIO_KILLABLE, .ret = 1 };
+	struct killable_read plain = { .md = md, .flags = 0, .ret = 1 };
+	pthread_t th, th2;
+
+	CHECK_EQ(dm_md_suspend(md, DM_SUSPEND_NOLOCKFS), 0);
+	CHECK_EQ(pthread_create(&th, NULL, killable_read_main, &k), 0);
+	CHECK_EQ(pthread_create(&th2, NULL, killable_read_main, &plain), 0);
+	for (unsigned i = 0; waiting(md) < 2; i++) {
+		CHECK(i < 1000000);
+		sched_yield();
+	}
+	atomic_store(&k.interrupted, true);
+	atomic_store(&plain.interrupted, true);
+	dm_md_interrupt_waits(md);
+	pthread_join(th, NULL);
+	CHECK_EQ(k.ret, -EINTR);
+	CHECK_EQ(waiting(md), 1);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	pthread_join(th2, NULL);
+	CHECK_EQ(plain.ret, 0);
+	return T_PASS;
+}
+
 static int test_table_outlives_destroyed_device(void)
 {
 	struct mapped_device *md = NULL;
@@ -606,6 +660,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_suspended_nowait_bio_is_eagain),
 	T_CASE(test_suspend_does_not_block_dax_access),
 	T_CASE(test_bio_queued_while_suspended_runs_against_new_table),
+	T_CASE(test_interrupted_killable_bio_gives_up_while_suspended),
 	T_CASE(test_table_outlives_destroyed_device),
 	T_CASE(test_create_without_name_fails),
 };
