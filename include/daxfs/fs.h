@@ -280,6 +280,8 @@ struct dfs_freeze_state {
 	unsigned writers_waiting;   /* calls waiting at it */
 };
 void dfs_freeze_state(struct dfs *fs, struct dfs_freeze_state *out);
+/* The filesystem's uuid (mkfs -U), 16 bytes. */
+void dfs_uuid(struct dfs *fs, uint8_t out[16]);
 /* The sticky error that shut the filesystem down after a failed metadata
  * write, or 0. */
 int dfs_shutdown_error(struct dfs *fs);

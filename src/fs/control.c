@@ -231,6 +231,11 @@ void dfs_wait_thawed(struct dfs *fs)
 	}
 }
 
+void dfs_uuid(struct dfs *fs, uint8_t out[16])
+{
+	memcpy(out, fs->sb.uuid, 16);     /* fixed at mkfs */
+}
+
 int dfs_shutdown_error(struct dfs *fs)
 {
 	/* set under meta (dfs_commit), read without it, as dfs_check_writable does */

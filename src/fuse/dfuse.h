@@ -115,6 +115,10 @@ void dfuse_store_unlock(struct dfuse *df);
  * resumes a device left suspended, thaws, and undoes start. */
 int dfuse_ctl_start(struct dfuse *df);
 void dfuse_ctl_stop(struct dfuse *df);
+/* identity.c: after the mount, gives the mapped device what dmsetup info
+ * shows of a kernel device: a uuid ("DAXFS-" and the filesystem's uuid) and
+ * the mount's device number (st_dev of its files). Failures are logged. */
+void dfuse_identify(struct dfuse *df, const char *mountpoint);
 /* With `daxfs-ctl trace MNT on`: logs how [off, off+size) of ino resolves
  * (iomap -> md pgoff -> target -> device) via fuse_log. Cheap when off. */
 void dfuse_trace(struct dfuse *df, const char *op, uint64_t ino, off_t off, size_t size);

@@ -22,6 +22,7 @@ static const struct {
 	{ DAXFS_IOC_CLEAR, dfuse_ctl_clear },
 	{ DAXFS_IOC_BADBLOCKS, dfuse_ctl_badblocks },
 	{ DAXFS_IOC_TRACE, dfuse_ctl_trace },
+	{ DAXFS_IOC_REMOVE, dfuse_ctl_remove },
 };
 
 /* Root, or the user who mounted (the daemon runs as that user). */
