@@ -259,6 +259,10 @@ struct dm_table *dm_md_get_inactive_table(struct mapped_device *md)
 
 int dm_md_start_io(struct mapped_device *md, unsigned bio_flags)
 {
+	/* arm without io_lock, which the wake-up takes; a suspend that
+	 * begins after this look is noticed by the poll */
+	if ((bio_flags & DM_BIO_KILLABLE) && __atomic_load_n(&md->suspended, __ATOMIC_RELAXED))
+		daxfs_intr_arm();
 	pthread_mutex_lock(&md->io_lock);
 	while (md->suspended) {
 		if (bio_flags & DM_BIO_NOWAIT) {
@@ -320,7 +324,7 @@ static int do_suspend(struct mapped_device *md, unsigned flags)
 		md->frozen = true;
 	}
 	pthread_mutex_lock(&md->io_lock);
-	md->suspended = true;
+	__atomic_store_n(&md->suspended, true, __ATOMIC_RELAXED);   /* also read without io_lock */
 	while (md->inflight)
 		pthread_cond_wait(&md->io_cond, &md->io_lock);
 	pthread_mutex_unlock(&md->io_lock);
@@ -382,7 +386,7 @@ int dm_md_resume(struct mapped_device *md, unsigned flags)
 			goto out;       /* old table live, device still suspended */
 	}
 	pthread_mutex_lock(&md->io_lock);
-	md->suspended = false;
+	__atomic_store_n(&md->suspended, false, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&md->io_cond);
 	pthread_mutex_unlock(&md->io_lock);
 	if (md->frozen) {

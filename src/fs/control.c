@@ -115,6 +115,10 @@ int dfs_start_write(struct dfs *fs)
 		pthread_mutex_unlock(&fs->freeze_lock);
 		return 0;
 	}
+	/* arm without freeze_lock, which the wake-up takes; a freeze that
+	 * begins after this look is noticed by the poll */
+	if (__atomic_load_n(&fs->freezing, __ATOMIC_RELAXED))
+		daxfs_intr_arm();
 	pthread_mutex_lock(&fs->freeze_lock);
 	while (fs->freezing) {
 		struct timespec ts;
@@ -168,7 +172,7 @@ int dfs_freeze(struct dfs *fs)
 	/* freeze_super's SB_FREEZE_WRITE: new writers wait at the gate, and
 	 * the ones past it finish (their transactions still run) */
 	pthread_mutex_lock(&fs->freeze_lock);
-	fs->freezing = true;
+	__atomic_store_n(&fs->freezing, true, __ATOMIC_RELAXED);   /* also read without the lock */
 	while (fs->writers)
 		pthread_cond_wait(&fs->freeze_cond, &fs->freeze_lock);
 	pthread_mutex_unlock(&fs->freeze_lock);
@@ -193,7 +197,7 @@ void dfs_thaw(struct dfs *fs)
 	pthread_cond_broadcast(&fs->thaw_cond);
 	pthread_mutex_unlock(&fs->meta);
 	pthread_mutex_lock(&fs->freeze_lock);
-	fs->freezing = false;
+	__atomic_store_n(&fs->freezing, false, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&fs->freeze_cond);
 	pthread_mutex_unlock(&fs->freeze_lock);
 }

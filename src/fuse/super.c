@@ -52,7 +52,7 @@ struct dfs_cred dfuse_cred(fuse_req_t req)
 	};
 }
 
-/* The thread's interruption test (util/intr.h) while a request runs: the
+/* The thread's interruption (util/intr.h) while a request runs: the
  * kernel's INTERRUPT for it, or the end of the session (SIGTERM, unmount),
  * after which nobody would ever thaw or resume for it. */
 static bool req_interrupted(void *arg)
@@ -63,8 +63,9 @@ static bool req_interrupted(void *arg)
 }
 
 /* Runs in the thread that read the INTERRUPT, with libfuse's lock on req
- * held, possibly after req was answered: it touches only the long-lived
- * filesystem and device, whose waits then look at their tests again. */
+ * held, possibly after req was answered (or at once, in the waiter's thread,
+ * if req was interrupted before it armed): it touches only the long-lived
+ * filesystem and device, whose waits then look at their requests again. */
 static void wake_waits(fuse_req_t req, void *data)
 {
 	struct dfuse *df = data;
@@ -74,10 +75,21 @@ static void wake_waits(fuse_req_t req, void *data)
 	dm_md_interrupt_waits(df->md);
 }
 
+static void req_arm(void *arg)
+{
+	fuse_req_t req = arg;
+
+	fuse_req_interrupt_func(req, wake_waits, dfuse_of(req));
+}
+
+static const struct daxfs_intr_ops req_intr = {
+	.pending = req_interrupted,
+	.arm = req_arm,
+};
+
 void dfuse_intr_begin(fuse_req_t req)
 {
-	fuse_req_interrupt_func(req, wake_waits, dfuse_of(req));
-	daxfs_intr_set(req_interrupted, req);
+	daxfs_intr_set(&req_intr, req);
 }
 
 void dfuse_intr_end(void)

@@ -1,20 +1,31 @@
-/* util/intr.c - the calling thread's interruption test */
+/* util/intr.c - the calling thread's interruption */
+#include <stddef.h>
 #include <time.h>
 
 #include "util/intr.h"
 
-static _Thread_local daxfs_intr_test_fn intr_fn;
+static _Thread_local const struct daxfs_intr_ops *intr_ops;
 static _Thread_local void *intr_arg;
+static _Thread_local bool intr_armed;
 
-void daxfs_intr_set(daxfs_intr_test_fn fn, void *arg)
+void daxfs_intr_set(const struct daxfs_intr_ops *ops, void *arg)
 {
-	intr_fn = fn;
-	intr_arg = fn ? arg : NULL;
+	intr_ops = ops;
+	intr_arg = ops ? arg : NULL;
+	intr_armed = false;
 }
 
 bool daxfs_intr_pending(void)
 {
-	return intr_fn && intr_fn(intr_arg);
+	return intr_ops && intr_ops->pending(intr_arg);
+}
+
+void daxfs_intr_arm(void)
+{
+	if (intr_ops && intr_ops->arm && !intr_armed) {
+		intr_armed = true;
+		intr_ops->arm(intr_arg);
+	}
 }
 
 void daxfs_intr_deadline(struct timespec *ts)

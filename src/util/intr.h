@@ -7,20 +7,27 @@
 /*
  * The kernel's signal_pending(current) for a server thread. A request that
  * may wait for something outside its control (a frozen filesystem, a
- * suspended device) names a test of its interruption while it runs; the
- * waits that can give up cleanly, before anything was changed, ask it and
- * return -EINTR. The test is called from the waiting thread only, so it may
- * look at the request it was given. Nothing here wakes a waiter: whoever
- * learns of the interruption (the FUSE server's interrupt callback) wakes
- * the waits itself, and every interruptible wait also looks again now and
- * then (DAXFS_INTR_POLL_MS) for tests that change without a wake-up.
+ * suspended device) names, while it runs, how to tell that it was
+ * interrupted (pending) and how to ask to be woken when it is (arm). The
+ * waits that can give up cleanly, before anything was changed, arm once
+ * before they first sleep, with no lock held that a wake-up takes, then ask
+ * pending each time they wake and return -EINTR. Both are called from the
+ * waiting thread only, so they may look at the request they were given.
+ * Arming is left to the first wait because requests almost never wait, and
+ * asking for a wake-up costs locks of the server's. A wait also looks again
+ * every DAXFS_INTR_POLL_MS, for an interruption that came without a wake-up.
  */
-typedef bool (*daxfs_intr_test_fn)(void *arg);
+struct daxfs_intr_ops {
+	bool (*pending)(void *arg);
+	void (*arm)(void *arg);         /* may be NULL: polling only */
+};
 
-/* Sets (fn non-NULL) or clears the calling thread's test. */
-void daxfs_intr_set(daxfs_intr_test_fn fn, void *arg);
-/* true if the calling thread has a test and it says interrupted. */
+/* Sets (ops non-NULL) or clears the calling thread's interruption. */
+void daxfs_intr_set(const struct daxfs_intr_ops *ops, void *arg);
+/* true if the calling thread has a request and it was interrupted. */
 bool daxfs_intr_pending(void);
+/* Before a wait: asks for a wake-up, once per daxfs_intr_set. */
+void daxfs_intr_arm(void);
 
 #define DAXFS_INTR_POLL_MS 200
 

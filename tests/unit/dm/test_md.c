@@ -666,11 +666,13 @@ static bool read_interrupted(void *arg)
 	return atomic_load(&((struct killable_read *)arg)->interrupted);
 }
 
+static const struct daxfs_intr_ops read_intr = { .pending = read_interrupted };
+
 static void *killable_read_main(void *arg)
 {
 	struct killable_read *k = arg;
 
-	daxfs_intr_set(read_interrupted, k);
+	daxfs_intr_set(&read_intr, k);
 	k->ret = dm_submit_bio(k->md, DAX_REQ_READ, k->flags, 0, k->buf, sizeof(k->buf));
 	daxfs_intr_set(NULL, NULL);
 	return NULL;

@@ -46,18 +46,22 @@ static bool writer_interrupted(void *arg)
 	return atomic_load(&((struct writer *)arg)->interrupted);
 }
 
+static const struct daxfs_intr_ops writer_intr = { .pending = writer_interrupted };
+
 static bool always_interrupted(void *arg)
 {
 	(void)arg;
 	return true;
 }
 
+static const struct daxfs_intr_ops interrupted_intr = { .pending = always_interrupted };
+
 static void *write_main(void *arg)
 {
 	struct writer *w = arg;
 
 	if (w->interruptible)
-		daxfs_intr_set(writer_interrupted, w);
+		daxfs_intr_set(&writer_intr, w);
 	w->result = dfs_pwrite(w->fs, w->ino, w->data, strlen(w->data), 0, 0);
 	daxfs_intr_set(NULL, NULL);
 	return NULL;
@@ -155,7 +159,7 @@ static int test_interrupted_namespace_change_on_a_frozen_fs_changes_nothing(void
 	CHECK_EQ(dfs_freeze(*fs), 0);
 	/* from a thread whose request is already interrupted: it must not
 	 * wait, and must leave everything as it was */
-	daxfs_intr_set(always_interrupted, NULL);
+	daxfs_intr_set(&interrupted_intr, NULL);
 	int err = dfs_mkdir(*fs, DFS_ROOT_INO, "d", 0755, &t_cred, &st);
 	int err2 = dfs_unlink(*fs, DFS_ROOT_INO, "f");
 	daxfs_intr_set(NULL, NULL);
