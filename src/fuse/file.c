@@ -43,9 +43,8 @@ void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	bool created = true;
 	int err;
 
-	dfuse_intr_begin(req);
+	dfuse_intr_begin(req);		/* the create, or an O_TRUNC, may wait for a thaw */
 	err = dfs_mknod(df->fs, parent, name, S_IFREG | (mode & 07777), 0, &cred, &st);
-	dfuse_intr_end();
 	if (err == -EEXIST && !(fi->flags & O_EXCL)) {
 		/* Created by someone else since the kernel's lookup missed:
 		 * open(2) without O_EXCL opens the existing file. */
@@ -56,11 +55,14 @@ void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 			err = S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
 		}
 	}
-	if (err < 0) {
+	const bool found = err == 0;	/* then we hold a lookup reference */
+	if (found)
+		err = open_file(df, st.st_ino, fi, created);
+	dfuse_intr_end();
+	if (!found) {
 		fuse_reply_err(req, dfuse_errno(err, "create", parent));
 		return;
 	}
-	err = open_file(df, st.st_ino, fi, created);
 	if (err < 0) {
 		dfs_forget(df->fs, st.st_ino, 1);
 		fuse_reply_err(req, dfuse_errno(err, "create", st.st_ino));
