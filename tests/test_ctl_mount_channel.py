@@ -111,7 +111,7 @@ def test_status_reports_a_pmem_file_as_dax_capable(fs):
     assert dev["dax"] is True and dev["not_dax_reason"] is None
     assert dev["is_pmem"] is False and dev["persist"] == "msync"
     assert s["targets"][0]["type"] == "linear" and s["targets"][0]["dax"] is True
-    text = ctl("status", fs.mnt).stdout
+    text = ctl("status", fs.mnt, "--verbose").stdout
     assert f"device {fs.files[0]}: size={64 * MIB} dax=yes is_pmem=no persist=msync" in text
 
 
@@ -137,7 +137,7 @@ def test_status_says_why_a_block_device_is_not_dax(daxfs_factory):
             dev = s["devices"][0]
             assert dev["dax"] is False and "block device" in dev["not_dax_reason"]
             assert dev["persist"] == "fsync"
-            assert re.search(r"dax=no \(.*block device", ctl("status", d.mnt).stdout)
+            assert re.search(r"dax=no \(.*block device", ctl("status", d.mnt, "--verbose").stdout)
         finally:
             d.cleanup()
             d.mounts = 0

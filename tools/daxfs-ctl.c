@@ -23,6 +23,7 @@ static const struct ctl_command *const commands[] = {
 	&ctl_suspend_command,
 	&ctl_resume_command,
 	&ctl_clear_command,
+	&ctl_remove_command,
 	&ctl_badblocks_command,
 	&ctl_trace_command,
 };

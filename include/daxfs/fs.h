@@ -265,11 +265,41 @@ uint64_t dfs_lease_deferred(struct dfs *fs);
  * the size and the superblock at block 0, the checks of dfs_mount. Run
  * before a staged table is swapped in. 0 or -EINVAL with the reason. */
 int dfs_check_table(struct dfs *fs, struct dm_table *t);
-/* The lockfs hooks (dm_md_set_lockfs): freeze commits everything and then
- * holds every change (transactions wait) until thaw; reads go on. */
+/*
+ * The lockfs hooks (dm_md_set_lockfs), freeze_super's order: freeze first
+ * closes the write gate, so that every call that would change the filesystem
+ * waits before it takes a lock or copies a byte, waits for the calls already
+ * past it to finish, then commits everything and holds the internal changes
+ * left (transactions wait) until thaw. Reads, lookups, getattr and readdir go
+ * on. A waiting call gives up with -EINTR, having changed nothing, when its
+ * thread's request is interrupted (util/intr.h): dfs_interrupt_waits wakes
+ * the waits so that they look.
+ */
 int dfs_freeze(struct dfs *fs);
 void dfs_thaw(struct dfs *fs);
+/*
+ * The write gate, sb_start_write / sb_end_write. Every call of this library
+ * that changes the filesystem for a caller (write, truncate, fallocate,
+ * namespace and attribute changes, iomap allocation) enters it before it
+ * takes a lock or copies a byte, and leaves when done. Entering refuses a
+ * read-only or shut-down filesystem, and waits while a freeze holds the
+ * gate; the wait gives up with -EINTR, having changed nothing, when the
+ * thread's request is interrupted. A thread already inside passes again
+ * without waiting, so a caller that must hold a lock of its own across such
+ * a call (and must not wait for a thaw while holding it) enters first.
+ */
+int dfs_start_write(struct dfs *fs);
+void dfs_end_write(struct dfs *fs);
 bool dfs_frozen(struct dfs *fs);
+void dfs_interrupt_waits(struct dfs *fs);
+struct dfs_freeze_state {
+	bool frozen;                /* the gate is closed (a freeze began) */
+	unsigned writers;           /* calls past the gate */
+	unsigned writers_waiting;   /* calls waiting at it */
+};
+void dfs_freeze_state(struct dfs *fs, struct dfs_freeze_state *out);
+/* The filesystem's uuid (mkfs -U), 16 bytes. */
+void dfs_uuid(struct dfs *fs, uint8_t out[16]);
 /* The sticky error that shut the filesystem down after a failed metadata
  * write, or 0. */
 int dfs_shutdown_error(struct dfs *fs);

@@ -80,7 +80,7 @@ static long dax_piece(struct dfs *fs, uint64_t addr, uint64_t len, void **kaddr)
 static int bio_read_prefix(struct dfs *fs, uint64_t addr, void *buf, uint64_t *len)
 {
 	for (;;) {
-		int err = dm_submit_bio(fs->md, DAX_REQ_READ, 0, addr, buf, *len);
+		int err = dm_submit_bio(fs->md, DAX_REQ_READ, DM_BIO_KILLABLE, addr, buf, *len);
 		uint64_t first = DFS_BLOCK_SIZE - (addr & (DFS_BLOCK_SIZE - 1));
 
 		if (!err || *len <= first)
@@ -222,12 +222,16 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 
 	memset(wr, 0, offsetof(struct dfs_write, state));
 	memset(p, 0, offsetof(struct dfs_rw_state, addr));
-	if ((err = dfs_check_writable(fs)))
-		return err;
 	if (off < 0 && !(flags & DFS_WRITE_APPEND))
 		return daxfs_err(-EINVAL, "write: negative offset");
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip)))
+	/* before the inode lock, before a byte is copied: a frozen fs holds
+	 * the writer here, and nothing it would change is touched yet */
+	if ((err = dfs_start_write(fs)))
 		return err;
+	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
+		dfs_end_write(fs);
+		return err;
+	}
 	if ((err = check_reg(ip)))
 		goto fail;
 	uint64_t pos = (flags & DFS_WRITE_APPEND) ? ip->d.size : (uint64_t)off;
@@ -238,6 +242,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	}
 	if (size == 0) {
 		dfs_inode_unlock_data(fs, ip, true);
+		dfs_end_write(fs);
 		return 0;
 	}
 	if (pos > ip->d.size && (err = zero_written(fs, ip, ip->d.size, pos)))
@@ -297,6 +302,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	return (ssize_t)got;
 fail:
 	dfs_inode_unlock_data(fs, ip, true);
+	dfs_end_write(fs);
 	return err;
 }
 
@@ -394,6 +400,7 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 	}
 	wr->priv = NULL;
 	dfs_inode_unlock_data(fs, ip, true);
+	dfs_end_write(fs);
 	free(p->bounce);
 	p->bounce = NULL;
 	return err ? err : (ssize_t)copied;
@@ -678,13 +685,16 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		return daxfs_err(-EINVAL, "fallocate: bad range");
 	if (len > INT64_MAX - off)
 		return daxfs_err(-EFBIG, "fallocate: beyond the maximum file size");
-	if ((err = dfs_check_writable(fs)))
+	if ((err = dfs_start_write(fs)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip)))
+	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
+		dfs_end_write(fs);
 		return err;
+	}
 	if (dfs_is_dir(ip) || !dfs_is_reg(ip)) {
 		err = daxfs_err(dfs_is_dir(ip) ? -EISDIR : -ENODEV, "fallocate: not a regular file");
 		dfs_inode_unlock_data(fs, ip, true);
+		dfs_end_write(fs);
 		return err;
 	}
 	uint64_t s = (uint64_t)off, e = s + (uint64_t)len;
@@ -730,6 +740,7 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, true);
+	dfs_end_write(fs);
 	return err;
 }
 

@@ -98,10 +98,21 @@ struct dfs {
 	bool check_only;            /* fsck -n: replay into the cache, never write */
 	bool fsck;                  /* mounted by fsck, which checks the counts itself */
 	int shutdown;               /* sticky error after a failed commit */
-	/* lockfs suspend (control.c): transactions wait in dfs_txn_reserve
-	 * until thaw. protected by meta; thaw_cond is set up by the first
-	 * freeze (thaw_ready) and lives as long as fs */
-	bool frozen, thaw_ready;
+	/* lockfs suspend (control.c), in the two steps of freeze_super. First
+	 * the write gate closes (freezing): calls that change the filesystem
+	 * for a caller wait in dfs_start_write, before any lock or copy, and
+	 * the freeze waits until the writers already past the gate are done.
+	 * Then the fs is synced and frozen: the internal changes that remain
+	 * (the release of an unlinked inode at its last close, orphans) wait
+	 * in dfs_txn_reserve until thaw. freezing, writers and writers_waiting
+	 * are protected by freeze_lock, which is never held while waiting for
+	 * anything else (freeze_cond: the gate opened, or writers reached 0);
+	 * frozen by meta (thaw_cond: the thaw). */
+	pthread_mutex_t freeze_lock;
+	pthread_cond_t freeze_cond;
+	bool freezing;
+	unsigned writers, writers_waiting;
+	bool frozen;
 	pthread_cond_t thaw_cond;
 
 	pthread_mutex_t rename_lock;

@@ -110,6 +110,9 @@ void dfs_fs_free(struct dfs *fs)
 	dfs_buf_destroy_all(fs);
 	pthread_cond_destroy(&fs->commit_cond);
 	pthread_cond_destroy(&fs->commit_done);
+	pthread_cond_destroy(&fs->thaw_cond);
+	pthread_cond_destroy(&fs->freeze_cond);
+	pthread_mutex_destroy(&fs->freeze_lock);
 	pthread_mutex_destroy(&fs->bcache_lock);
 	pthread_rwlock_destroy(&fs->buf_use);
 	pthread_mutex_destroy(&fs->icache_lock);
@@ -134,6 +137,9 @@ struct dfs *dfs_fs_alloc(struct mapped_device *md)
 	pthread_mutex_init(&fs->bcache_lock, NULL);
 	pthread_cond_init(&fs->commit_cond, NULL);
 	pthread_cond_init(&fs->commit_done, NULL);
+	pthread_cond_init(&fs->thaw_cond, NULL);
+	pthread_mutex_init(&fs->freeze_lock, NULL);
+	pthread_cond_init(&fs->freeze_cond, NULL);
 	return fs;
 }
 

@@ -143,7 +143,6 @@ void dfuse_ctl_stop(struct dfuse *df)
 
 	if (!ctl)
 		return;
-	dm_md_close(df->md);
 	dm_md_set_swap_hook(df->md, NULL, NULL);
 	/* Unmounting a suspended device: let the held writers finish first. */
 	dm_md_get_info(df->md, &info);
@@ -154,6 +153,9 @@ void dfuse_ctl_stop(struct dfuse *df)
 		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: resume at unmount: %s\n", daxfs_errormsg());
 	dfs_thaw(df->fs);
 	dm_md_set_lockfs(df->md, NULL, NULL);
+	/* last: a deferred remove happens at this close, and a removed device
+	 * takes no resume */
+	dm_md_close(df->md);
 	pthread_mutex_lock(&ctl->qlock);
 	ctl->stop = true;
 	pthread_cond_signal(&ctl->qcond);
@@ -198,6 +200,14 @@ static void fail(struct daxfs_ioc_ctl *c, int err)
 
 	c->error = err;
 	set_text(c, msg[0] ? msg : strerror(-err));
+}
+
+void dfuse_ctl_answer(struct daxfs_ioc_ctl *c, int err)
+{
+	if (err < 0)
+		fail(c, err);
+	else
+		set_text(c, "");
 }
 
 /* A growing string; any allocation failure turns into -ENOMEM at the end. */
@@ -314,6 +324,17 @@ void dfuse_ctl_table(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	sbuf_answer(&b, c);
 }
 
+/* The filesystem's side of info and status, as JSON members. */
+static void fs_json(FILE *f, struct dfuse *df)
+{
+	struct dfs_freeze_state st;
+
+	dfs_freeze_state(df->fs, &st);
+	fprintf(f, "\"filesystem\":{\"frozen\":%s,\"writers_waiting\":%u,\"shutdown\":%s,"
+		"\"uses_dax\":%s}", json_bool(st.frozen), st.writers_waiting,
+		json_bool(dfs_shutdown_error(df->fs) != 0), json_bool(dfs_uses_dax(df->fs)));
+}
+
 static void fs_state(struct dfuse *df, bool *frozen, int *shutdown)
 {
 	*frozen = dfs_frozen(df->fs);
@@ -337,24 +358,40 @@ void dfuse_ctl_info(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	if (c->flags & DAXFS_IOC_F_JSON) {
 		fputs("{\"name\":", b.f);
 		json_str(b.f, dm_md_name(df->md));
-		fprintf(b.f, ",\"state\":\"%s\",\"tables\":[", info.suspended ? "SUSPENDED" : "ACTIVE");
+		fprintf(b.f, ",\"state\":\"%s\",\"deferred_remove\":%s,\"read_ahead\":%u,"
+			"\"tables\":[", info.suspended ? "SUSPENDED" : "ACTIVE",
+			json_bool(info.deferred_remove), info.read_ahead);
 		fprintf(b.f, "%s%s%s", info.live_present ? "\"LIVE\"" : "",
 			info.live_present && info.inactive_present ? "," : "",
 			info.inactive_present ? "\"INACTIVE\"" : "");
-		fprintf(b.f, "],\"open_count\":%u,\"event_nr\":%" PRIu64 ",\"targets\":%u,"
-			"\"size\":%" PRIu64 ",\"type\":\"%s\",\"dax\":%s,"
-			"\"filesystem\":{\"frozen\":%s,\"shutdown\":%s,\"uses_dax\":%s}}\n",
-			info.open_count, info.event_nr, info.num_targets, info.size,
-			dm_md_type_name(df->md), json_bool(info.dax), json_bool(frozen),
-			json_bool(shutdown != 0), json_bool(dfs_uses_dax(df->fs)));
+		fprintf(b.f, "],\"open_count\":%u,\"event_nr\":%" PRIu64 ",\"major\":%u,"
+			"\"minor\":%u,\"targets\":%u,\"uuid\":", info.open_count, info.event_nr,
+			info.major, info.minor, info.num_targets);
+		json_str(b.f, info.uuid);
+		fprintf(b.f, ",\"size\":%" PRIu64 ",\"type\":\"%s\",\"dax\":%s,"
+			"\"bios_waiting\":%u,", info.size, dm_md_type_name(df->md),
+			json_bool(info.dax), info.bios_waiting);
+		fs_json(b.f, df);
+		fputs("}\n", b.f);
 	} else {
 		char *text = dm_md_info_text(df->md);
+		size_t n = text ? strlen(text) : 0;
 
+		/* dmsetup's text; --verbose adds daxfs's before its final
+		 * blank line */
+		if (n && (c->flags & DAXFS_IOC_F_VERBOSE))
+			text[n - 1] = '\0';
 		if (text)
 			fputs(text, b.f);
 		free(text);
-		fprintf(b.f, "Filesystem: %s%s\n", frozen ? "frozen" : "thawed",
-			shutdown ? ", shut down after an I/O error" : "");
+		if (c->flags & DAXFS_IOC_F_VERBOSE)
+			fprintf(b.f, "Size:              %" PRIu64 " sectors\n"
+				"Type:              %s\nDAX:               %s\n"
+				"Filesystem:        %s%s, %s\n\n", info.size,
+				dm_md_type_name(df->md), info.dax ? "yes" : "no",
+				frozen ? "frozen" : "thawed",
+				shutdown ? ", shut down after an I/O error" : "",
+				dfs_uses_dax(df->fs) ? "DAX" : "bio path");
 	}
 	sbuf_answer(&b, c);
 }
@@ -432,6 +469,7 @@ void dfuse_ctl_status(struct dfuse *df, struct daxfs_ioc_ctl *c)
 {
 	bool json = c->flags & DAXFS_IOC_F_JSON;
 	struct dm_table *t = dm_md_get_live_table(df->md);
+	char *lines = t ? dm_table_status_text(t) : strdup("");
 	struct dm_md_info info;
 	struct sbuf b;
 	bool frozen;
@@ -439,28 +477,44 @@ void dfuse_ctl_status(struct dfuse *df, struct daxfs_ioc_ctl *c)
 
 	dm_md_get_info(df->md, &info);
 	fs_state(df, &frozen, &shutdown);
-	if (!sbuf_open(&b)) {
+	if (!lines || !sbuf_open(&b)) {
+		free(lines);
 		dm_table_put(&t);
 		c->error = -ENOMEM;
 		set_text(c, "out of memory");
 		return;
 	}
-	if (json)
-		fprintf(b.f, "{\"state\":\"%s\",\"type\":\"%s\",\"targets\":[",
+	/* dmsetup status: one "start len type <target info>" line a target;
+	 * the daemon's own counters only with --verbose or --json */
+	if (!json)
+		fputs(lines, b.f);
+	if (!json && !(c->flags & DAXFS_IOC_F_VERBOSE)) {
+		free(lines);
+		dm_table_put(&t);
+		sbuf_answer(&b, c);
+		return;
+	}
+	if (json) {
+		fprintf(b.f, "{\"state\":\"%s\",\"type\":\"%s\",\"text\":",
 			info.suspended ? "SUSPENDED" : "ACTIVE", dm_md_type_name(df->md));
-	else
+		json_str(b.f, lines);
+		fputs(",\"targets\":[", b.f);
+	} else {
 		fprintf(b.f, "state: %s\ntype: %s\n", info.suspended ? "SUSPENDED" : "ACTIVE",
 			dm_md_type_name(df->md));
+	}
+	free(lines);
 	status_targets(b.f, t, json);
 	dm_table_put(&t);
 	if (json)
 		fputs("],\"devices\":[", b.f);
 	for (unsigned i = 0; i < dm_md_num_devices(df->md); i++)
 		status_device(b.f, dm_md_device(df->md, i), json, i == 0);
-	if (json)
-		fprintf(b.f, "],\"filesystem\":{\"frozen\":%s,\"shutdown\":%s,\"uses_dax\":%s}}\n",
-			json_bool(frozen), json_bool(shutdown != 0), json_bool(dfs_uses_dax(df->fs)));
-	else
+	if (json) {
+		fputs("],", b.f);
+		fs_json(b.f, df);
+		fputs("}\n", b.f);
+	} else
 		fprintf(b.f, "filesystem: %s%s, %s\n", frozen ? "frozen" : "thawed",
 			shutdown ? ", shut down after an I/O error" : "",
 			dfs_uses_dax(df->fs) ? "DAX" : "bio path");

@@ -73,6 +73,17 @@ int dfuse_errno(int err, const char *op, uint64_t ino);
 void dfuse_reply_entry(fuse_req_t req, const struct stat *st);
 void dfuse_fill_entry(const struct dfuse *df, const struct stat *st, struct fuse_entry_param *e);
 
+/*
+ * Around an fs call that may wait for a frozen filesystem to thaw or a
+ * suspended device to resume: while it runs, a FUSE INTERRUPT of req (a
+ * signal to the caller: kill, timeout, ^C) or the end of the session makes
+ * those waits give up with -EINTR, which the handler replies, so that the
+ * caller returns (EINTR, or dies of its signal) instead of waiting for
+ * resume. end must come before the reply: req is gone after it.
+ */
+void dfuse_intr_begin(fuse_req_t req);
+void dfuse_intr_end(void);
+
 /* The credentials of the request's caller, for new inodes. */
 struct dfs_cred dfuse_cred(fuse_req_t req);
 
@@ -120,6 +131,10 @@ void dfuse_store_unlock(struct dfuse *df);
  * resumes a device left suspended, thaws, and undoes start. */
 int dfuse_ctl_start(struct dfuse *df);
 void dfuse_ctl_stop(struct dfuse *df);
+/* identity.c: after the mount, gives the mapped device what dmsetup info
+ * shows of a kernel device: a uuid ("DAXFS-" and the filesystem's uuid) and
+ * the mount's device number (st_dev of its files). Failures are logged. */
+void dfuse_identify(struct dfuse *df, const char *mountpoint);
 /* With `daxfs-ctl trace MNT on`: logs how [off, off+size) of ino resolves
  * (iomap -> md pgoff -> target -> device) via fuse_log. Cheap when off. */
 void dfuse_trace(struct dfuse *df, const char *op, uint64_t ino, off_t off, size_t size);

@@ -93,11 +93,19 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 	(void) fi;
 	/* truncate(2) needs no open file, so the open count does not keep a
 	 * store away from it: the lock does. */
-	if (to_set & FUSE_SET_ATTR_SIZE)
-		dfuse_store_lock(df);
-	err = dfs_setattr(df->fs, ino, attr, setattr_flags(to_set), &st);
-	if (to_set & FUSE_SET_ATTR_SIZE)
-		dfuse_store_unlock(df);
+	dfuse_intr_begin(req);
+	/* Through the write gate first: a truncate waiting for a thaw must
+	 * not hold the store lock, which every open takes. */
+	err = dfs_start_write(df->fs);
+	if (err == 0) {
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			dfuse_store_lock(df);
+		err = dfs_setattr(df->fs, ino, attr, setattr_flags(to_set), &st);
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			dfuse_store_unlock(df);
+		dfs_end_write(df->fs);
+	}
+	dfuse_intr_end();
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "setattr", ino));
 		return;

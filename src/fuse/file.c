@@ -50,6 +50,7 @@ void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	bool created = true;
 	int err;
 
+	dfuse_intr_begin(req);		/* the create, or an O_TRUNC, may wait for a thaw */
 	err = dfs_mknod(df->fs, parent, name, S_IFREG | (mode & 07777), 0, &cred, &st);
 	if (err == -EEXIST && !(fi->flags & O_EXCL)) {
 		/* Created by someone else since the kernel's lookup missed:
@@ -61,11 +62,14 @@ void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 			err = S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
 		}
 	}
-	if (err < 0) {
+	const bool found = err == 0;	/* then we hold a lookup reference */
+	if (found)
+		err = open_file(df, st.st_ino, fi, created);
+	dfuse_intr_end();
+	if (!found) {
 		fuse_reply_err(req, dfuse_errno(err, "create", parent));
 		return;
 	}
-	err = open_file(df, st.st_ino, fi, created);
 	if (err < 0) {
 		dfs_forget(df->fs, st.st_ino, 1);
 		fuse_reply_err(req, dfuse_errno(err, "create", st.st_ino));
@@ -83,7 +87,11 @@ void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 void dfuse_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dfuse *df = dfuse_of(req);
-	int err = open_file(df, ino, fi, false);
+	int err;
+
+	dfuse_intr_begin(req);		/* O_TRUNC may wait for a thaw */
+	err = open_file(df, ino, fi, false);
+	dfuse_intr_end();
 
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "open", ino));
@@ -183,8 +191,11 @@ void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 
 	dfuse_trace(dfuse_of(req), "read", ino, off, size);
 	/* The reply is built from the iov alone, so its length always matches
-	 * the memory it describes. */
+	 * the memory it describes. A read of the bio path waits while the
+	 * device is suspended, interruptibly. */
+	dfuse_intr_begin(req);
 	n = dfs_read_begin(fs, ino, off, size, &rd);
+	dfuse_intr_end();
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "read", ino));
 		return;
@@ -242,7 +253,11 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	size_t copied = 0;
 	ssize_t n;
 
+	/* Only the wait at the write gate may give up: once past it, the
+	 * write finishes. */
+	dfuse_intr_begin(req);
 	n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), write_flags(df, fi), &wr);
+	dfuse_intr_end();
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
 		return;
@@ -330,7 +345,9 @@ void dfuse_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
 	int err;
 
 	(void) fi;
+	dfuse_intr_begin(req);
 	err = dfs_fallocate(dfuse_of(req)->fs, ino, mode, off, len);
+	dfuse_intr_end();
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "fallocate", ino) : 0);
 }
 
@@ -367,7 +384,9 @@ void dfuse_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	dfuse_intr_begin(req);
 	n = dfs_copy_file_range(dfuse_of(req)->fs, ino_in, off_in, ino_out, off_out, len);
+	dfuse_intr_end();
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "copy_file_range", ino_in));
 		return;

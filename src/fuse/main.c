@@ -584,6 +584,7 @@ int main(int argc, char **argv)
 	}
 	if (fuse_session_mount(se, copts.mountpoint) != 0)
 		goto out_grant;
+	dfuse_identify(&df, copts.mountpoint);
 	if (ready_fd >= 0) {
 		background_ready(ready_fd);
 		ready_fd = -1;

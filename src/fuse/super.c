@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fuse/dfuse.h"
+#include "util/intr.h"
 
 int dfuse_errno(int err, const char *op, uint64_t ino)
 {
@@ -49,6 +50,51 @@ struct dfs_cred dfuse_cred(fuse_req_t req)
 		.gid = ctx->gid,
 		.umask = ctx->umask,
 	};
+}
+
+/* The thread's interruption (util/intr.h) while a request runs: the
+ * kernel's INTERRUPT for it, or the end of the session (SIGTERM, unmount),
+ * after which nobody would ever thaw or resume for it. */
+static bool req_interrupted(void *arg)
+{
+	fuse_req_t req = arg;
+
+	return fuse_req_interrupted(req) || fuse_session_exited(dfuse_of(req)->se);
+}
+
+/* Runs in the thread that read the INTERRUPT, with libfuse's lock on req
+ * held, possibly after req was answered (or at once, in the waiter's thread,
+ * if req was interrupted before it armed): it touches only the long-lived
+ * filesystem and device, whose waits then look at their requests again. */
+static void wake_waits(fuse_req_t req, void *data)
+{
+	struct dfuse *df = data;
+
+	(void) req;
+	dfs_interrupt_waits(df->fs);
+	dm_md_interrupt_waits(df->md);
+}
+
+static void req_arm(void *arg)
+{
+	fuse_req_t req = arg;
+
+	fuse_req_interrupt_func(req, wake_waits, dfuse_of(req));
+}
+
+static const struct daxfs_intr_ops req_intr = {
+	.pending = req_interrupted,
+	.arm = req_arm,
+};
+
+void dfuse_intr_begin(fuse_req_t req)
+{
+	daxfs_intr_set(&req_intr, req);
+}
+
+void dfuse_intr_end(void)
+{
+	daxfs_intr_set(NULL, NULL);
 }
 
 int dfuse_inval_inode(struct dfuse *df, uint64_t ino, off_t off, off_t len)

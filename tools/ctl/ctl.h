@@ -31,6 +31,7 @@ extern const struct ctl_command ctl_resume_command;
 extern const struct ctl_command ctl_clear_command;
 extern const struct ctl_command ctl_badblocks_command;
 extern const struct ctl_command ctl_trace_command;
+extern const struct ctl_command ctl_remove_command;
 
 /* The program name for messages ("daxfs-ctl"). */
 extern const char *ctl_progname;
