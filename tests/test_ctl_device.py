@@ -19,7 +19,7 @@ COMMANDS = {
     "resume": "MOUNTPOINT [--nolockfs]",
     "clear": "MOUNTPOINT",
     "badblocks": "MOUNTPOINT DEVICE [list | add SECTOR [COUNT] | clear SECTOR [COUNT]] [--json]",
-    "trace": "MOUNTPOINT on|off",
+    "trace": "MOUNTPOINT on [--file PATH] | off",
 }
 
 
@@ -81,10 +81,14 @@ def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):
     (["badblocks", "m", "d", "list", "8"], "too many arguments"),
     (["trace", "m"], "missing on|off"),
     (["trace", "m", "maybe"], "'maybe' is neither on nor off"),
+    (["trace", "m", "off", "--file", "f"], "--file goes with on"),
+    (["trace", "m", "on", "--file"], "--file needs a file name"),
+    (["trace", "m", "on", "--file", ""], "--file needs a file name"),
 ], ids=["table-nolockfs", "suspend-json", "clear-extra", "load-no-table", "reload-extra",
         "badblocks-no-device", "badblocks-bad-op", "badblocks-add-no-sector",
         "badblocks-bad-sector", "badblocks-zero-count", "badblocks-list-extra",
-        "trace-no-state", "trace-bad-state"])
+        "trace-no-state", "trace-bad-state", "trace-off-file", "trace-file-no-name",
+        "trace-file-empty-name"])
 def test_device_command_bad_arguments_exit_2(args, message):
     r = run_ctl(*args)
     assert r.returncode == 2

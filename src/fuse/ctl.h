@@ -23,6 +23,9 @@ void dfuse_ctl_clear(struct dfuse *df, struct daxfs_ioc_ctl *c);
 void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c);
 void dfuse_ctl_trace(struct dfuse *df, struct daxfs_ioc_ctl *c);
 
+/* Sets c's answer text (an overlong one turns into -EOVERFLOW). */
+void dfuse_ctl_answer(struct daxfs_ioc_ctl *c, const char *text);
+
 /* Runs fn under the control lock. */
 void dfuse_ctl_run(struct dfuse *df, dfuse_ctl_fn fn, struct daxfs_ioc_ctl *c);
 
