@@ -25,6 +25,12 @@ def test_help_prints_usage_and_exits_0():
     assert "dax=inode|always|never" in res.stdout
 
 
+def test_help_says_what_source_may_be():
+    res = run("--help")
+    assert "a device-mapper table file, or a\ncomma-separated list of pmem files" in res.stdout
+    assert "single backing file" not in res.stdout
+
+
 def test_version_prints_version_and_exits_0():
     res = run("--version")
     assert res.returncode == 0
@@ -61,7 +67,7 @@ def test_missing_source_names_the_file(tmp_path):
     d = Daxfs(tmp_path)
     missing = str(tmp_path / "nonexistent")
     err = d.mount_fails(source=missing)
-    assert missing in err
+    assert err == f"daxfs-fuse: {missing}: No such file or directory\n"
 
 
 def test_missing_mountpoint_directory_is_refused(tmp_path):
