@@ -17,7 +17,7 @@ static int read_block(struct mapped_device *md, uint64_t blk, uint8_t *b)
 static int read_super_raw(struct mapped_device *md, struct dfs_super *sb, bool *backup)
 {
 	uint8_t *b = malloc(DFS_BLOCK_SIZE);
-	char first[512];
+	char first[512], second[512];
 	int err;
 
 	if (!b)
@@ -32,9 +32,11 @@ static int read_super_raw(struct mapped_device *md, struct dfs_super *sb, bool *
 		err = read_block(md, DFS_SB_BACKUP, b);
 		if (!err)
 			err = dfs_super_decode(b, DFS_SB_BACKUP, sb);
-		if (err)
+		if (err) {
+			snprintf(second, sizeof(second), "%s", daxfs_errormsg());
 			err = daxfs_err(err, "%s: no valid superblock: %s (backup: %s)",
-					dm_md_name(md), first, daxfs_errormsg());
+					dm_md_name(md), first, second);
+		}
 	}
 	free(b);
 	return err;
