@@ -45,6 +45,7 @@ def test_super_json_of_a_fresh_filesystem(fs):
         "free_blocks": s["free_blocks"], "inodes_used": 1, "free_inodes": s["free_inodes"],
         "journal_blocks": s["journal_blocks"], "groups": 1, "blocks_per_group": 32768,
         "data_start": 2 + s["journal_blocks"] + 1, "superblock": "primary",
+        "layout_matches": True,
         "mount_time": 0, "mount_count": 0,
         "members": [{"path": f, "bytes": 64 * MIB} for f in fs.files],
     }
@@ -94,6 +95,14 @@ def test_super_after_a_crash_says_the_journal_replays(fs):
             "at the next mount)") in ctl("super", fs.source).stdout
     fs.mount()                             # and it does
     assert (fs.mnt / "kept").read_bytes() == b"durable at return"
+
+
+def test_super_of_one_member_says_it_cannot_be_mounted_so(fs):
+    s = super_json(fs.files[0])
+    assert s["label"] == "scratch" and s["layout_matches"] is False
+    assert s["free_blocks"] is None            # not read: it is not a whole filesystem
+    assert ("Table:                    not the layout the filesystem was made on: it cannot be "
+            "mounted from this SOURCE\n") in ctl("super", fs.files[0]).stdout
 
 
 def test_super_of_something_else_fails(tmp_path):

@@ -56,6 +56,16 @@ def test_bad_dax_mode_is_refused_before_touching_the_source(tmp_path):
     assert "expected dax=inode, dax=always or dax=never" in err
 
 
+def test_fstab_comment_options_are_ignored(tmp_path):
+    d = Daxfs(tmp_path)
+    d.mkfs()
+    try:
+        d.mount("x-systemd.requires=local-fs.target", "x-gvfs-hide")
+        assert (d.mnt / ".").is_dir()
+    finally:
+        d.cleanup()
+
+
 def test_unknown_option_is_refused(tmp_path):
     d = Daxfs(tmp_path)
     d.mkfs()

@@ -267,6 +267,9 @@ struct dfs_info {
 	char label[64];             /* NUL-terminated */
 	bool clean;                 /* the last mount ended in a clean unmount */
 	bool from_backup;           /* the primary superblock is damaged */
+	/* md's table has the layout the filesystem was made on and room for
+	 * it, as mount requires (false: e.g. one member of a larger one) */
+	bool layout_matches;
 	uint64_t total_blocks, journal_blocks, ngroups, blocks_per_group, data_start;
 	int64_t mkfs_time, mount_time, write_time;   /* seconds since the epoch; 0: never */
 	uint32_t mount_count;       /* read-write mounts */

@@ -61,6 +61,19 @@ static void fill(struct dfs_info *out, const struct dfs_super *sb)
 	out->mount_count = sb->mount_count;
 }
 
+static bool layout_matches(struct mapped_device *md, const struct dfs_super *sb)
+{
+	struct dm_table *t = dm_md_get_live_table(md);
+	bool ok;
+
+	if (!t)
+		return false;
+	ok = dm_table_layout_fingerprint(t) == sb->fingerprint &&
+	     sb->total_blocks <= (dm_table_size(t) << 9) >> DFS_BLOCK_SHIFT;
+	dm_table_put(&t);
+	return ok;
+}
+
 int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out)
 {
 	struct dfs_super sb;
@@ -72,9 +85,10 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out)
 	if ((err = read_super_raw(md, &sb, &out->from_backup)))
 		return err;
 	fill(out, &sb);
+	out->layout_matches = layout_matches(md, &sb);
 	/* the state on media: what the last mount left */
 	out->clean = sb.state == DFS_STATE_CLEAN;
-	if (!count)
+	if (!count || !out->layout_matches)
 		return 0;
 	/* The counts need the whole filesystem, journal replayed (in memory
 	 * only: a check-only mount never writes); the replayed superblock is the

@@ -106,7 +106,8 @@ static void usage(const char *prog)
 }
 
 /* ro/rw stay in the arguments: the kernel mount needs them too. The first
- * non-option is SOURCE; the second (MOUNTPOINT) is left for libfuse. */
+ * non-option is SOURCE; the second (MOUNTPOINT) is left for libfuse. x-*
+ * options are dropped. */
 static int option_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct options *o = data;
@@ -124,6 +125,10 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 	case KEY_RW:
 		o->rdonly = 0;
 		return 1;
+	case FUSE_OPT_KEY_OPT:
+		/* fstab's comments for other programs (x-systemd.*), which
+		 * mount.fuse3 passes on: not ours, and not the kernel's */
+		return strncmp(arg, "x-", 2) == 0 ? 0 : 1;
 	default:
 		return 1;
 	}

@@ -139,6 +139,9 @@ static void print_text(const char *source, struct mapped_device *md, const struc
 	printf("%-26s%" PRIu64 " of %" PRIu64 " blocks\n", "Block groups:", in->ngroups,
 	       in->blocks_per_group);
 	printf("%-26s%" PRIu64 "\n", "First data block:", in->data_start);
+	if (!in->layout_matches)
+		printf("%-26s%s\n", "Table:", "not the layout the filesystem was made on: it "
+		       "cannot be mounted from this SOURCE");
 	printf("%-26s%s\n", "Superblock:", in->from_backup ?
 	       "backup (the primary is damaged; the next mount rewrites it)" : "primary");
 	print_time("Created:", in->mkfs_time);
@@ -183,6 +186,7 @@ static void print_json(const char *source, struct mapped_device *md, const struc
 	print_u64_or_null("free_blocks", in->counted, in->free_blocks);
 	print_u64_or_null("inodes_used", in->counted, in->inodes_used);
 	print_u64_or_null("free_inodes", in->counted, in->free_inodes);
+	printf(", \"layout_matches\": %s", in->layout_matches ? "true" : "false");
 	printf(", \"journal_blocks\": %" PRIu64 ", \"groups\": %" PRIu64 ", \"blocks_per_group\": %"
 	       PRIu64 ", \"data_start\": %" PRIu64 ", \"superblock\": \"%s\"", in->journal_blocks,
 	       in->ngroups, in->blocks_per_group, in->data_start,

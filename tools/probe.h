@@ -1,0 +1,41 @@
+/* tools/probe.h - finding a daxfs by LABEL= or UUID= among the sources an administrator lists */
+#ifndef DAXFS_TOOLS_PROBE_H
+#define DAXFS_TOOLS_PROBE_H
+
+#include <stdbool.h>
+
+/* Where the candidates are listed unless $DAXFS_SOURCES names another file. */
+#define PROBE_SOURCES_FILE "/etc/daxfs/sources"
+
+enum probe_tag {
+	PROBE_NONE = 0,     /* a plain SOURCE */
+	PROBE_LABEL,
+	PROBE_UUID,
+};
+
+/*
+ * "LABEL=name" and "UUID=uuid", and the same behind "daxfs:" (the spelling
+ * for fstab: mount(8) resolves a bare LABEL= or UUID= itself, with libblkid,
+ * which knows only block devices, and fails before it runs a helper). Sets
+ * *value to what follows the '='.
+ */
+enum probe_tag probe_parse_tag(const char *spec, const char **value);
+
+/* The sources file in use: $DAXFS_SOURCES, or PROBE_SOURCES_FILE. */
+const char *probe_sources_file(void);
+
+/*
+ * Reads the superblock of every candidate the sources file lists (one a
+ * line: a table file, a comma-separated list of pmem files, or a glob
+ * pattern of table or pmem files; blank lines and '#' comments ignored) and
+ * finds the one whose label or uuid is value. A candidate that cannot be
+ * read, or holds no daxfs, is skipped (said on stderr with verbose).
+ * Returns 0 and the candidate in *source (malloc'd); -ENXIO when none
+ * matches (nothing printed); otherwise prints why, prefixed with progname,
+ * and returns a negative errno (-ENOTUNIQ: more than one matches; the
+ * errno of the sources file when it cannot be read).
+ */
+int probe_resolve(const char *progname, enum probe_tag tag, const char *value, bool verbose,
+		  char **source);
+
+#endif
