@@ -230,3 +230,13 @@ def test_trace_goes_to_the_daemons_logfile(tmp_path, daxfs_factory):
     # the log file's lines carry the time and the daemon's pid, as syslog's do
     assert lines and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[\d+\] daxfs-fuse: trace read",
                               lines[0]), lines
+
+
+def test_trace_file_that_is_a_fifo_is_refused_without_hanging(fs, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    r = subprocess.run([ctl_tool(), "trace", str(fs.mnt), "on", "--file", str(fifo)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert f"trace: {fifo}: " in r.stderr
+    ctl("info", fs.mnt)                   # the control channel still answers

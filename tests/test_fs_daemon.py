@@ -66,6 +66,21 @@ def test_fstab_comment_options_are_ignored(tmp_path):
         d.cleanup()
 
 
+@pytest.mark.parametrize("value,reason", [
+    ("", "expected a file name"),
+    ("{tmp}", "not a regular file or a character device"),
+    ("{tmp}/missing/log", "No such file or directory"),
+    ("{tmp}/fifo", "not a regular file or a character device"),
+], ids=["empty", "directory", "missing-directory", "fifo"])
+def test_bad_logfile_is_refused_before_mounting(tmp_path, value, reason):
+    d = Daxfs(tmp_path)
+    d.mkfs()
+    os.mkfifo(tmp_path / "fifo")
+    value = value.format(tmp=tmp_path)
+    err = d.mount_fails(f"logfile={value}")
+    assert err == f"daxfs-fuse: invalid option logfile={value}: {reason}\n"
+
+
 def test_unknown_option_is_refused(tmp_path):
     d = Daxfs(tmp_path)
     d.mkfs()

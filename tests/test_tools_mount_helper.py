@@ -251,6 +251,14 @@ def test_helper_without_a_sources_file_says_where_it_looked(tmp_path, sbin):
                         f"{tmp_path}/none: No such file or directory\n")
 
 
+def test_helper_refuses_an_empty_label(tmp_path, sbin, make_fs):
+    fs = make_fs("a")                      # unlabelled: LABEL= must not pick it
+    env = sources_file(tmp_path, fs.source)
+    r = helper(sbin, "daxfs:LABEL=", fs.mnt, env=env)
+    assert r.returncode == 32
+    assert r.stderr == "mount.daxfs: LABEL= needs a name\n"
+
+
 def test_helper_refuses_a_malformed_uuid(tmp_path, sbin):
     r = helper(sbin, "UUID=1234", tmp_path)
     assert r.returncode == 32

@@ -120,6 +120,11 @@ int probe_resolve(const char *progname, enum probe_tag tag, const char *value, b
 	FILE *f;
 
 	*source = NULL;
+	if (tag == PROBE_LABEL && !value[0]) {
+		/* it would pick the filesystems that have no label */
+		fprintf(stderr, "%s: LABEL= needs a name\n", progname);
+		return -EINVAL;
+	}
 	if (tag == PROBE_UUID && cli_parse_uuid(value, p.uuid) != 0) {
 		fprintf(stderr, "%s: UUID=%s: not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)\n",
 			progname, value);

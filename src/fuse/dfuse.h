@@ -114,6 +114,12 @@ void dfuse_ctl_stop(struct dfuse *df);
  * or the daemon's log. Cheap when off. start/stop are called by the ctl
  * start/stop above. */
 void dfuse_trace(struct dfuse *df, const char *op, uint64_t ino, off_t off, size_t size);
+/* Opens a log or trace file for appending (created with mode), refusing
+ * what is neither a regular file nor a character device (a FIFO, whose
+ * open could block): the fd, or a negative errno, described by
+ * dfuse_open_log_error. */
+int dfuse_open_log(const char *path, mode_t mode);
+const char *dfuse_open_log_error(int err);
 int dfuse_trace_start(struct dfuse *df);
 void dfuse_trace_stop(struct dfuse *df);
 

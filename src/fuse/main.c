@@ -511,9 +511,11 @@ int main(int argc, char **argv)
 	}
 	log_debug = copts.debug != 0;
 	if (o.logfile) {
-		log_fd = open(o.logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		log_fd = o.logfile[0] ? dfuse_open_log(o.logfile, 0640) : -ENOENT;
 		if (log_fd < 0) {
-			fprintf(stderr, "daxfs-fuse: logfile %s: %s\n", o.logfile, strerror(errno));
+			fprintf(stderr, "daxfs-fuse: invalid option logfile=%s: %s\n", o.logfile,
+				o.logfile[0] ? dfuse_open_log_error(log_fd) : "expected a file name");
+			log_fd = -1;
 			goto out_args;
 		}
 	} else if (!copts.foreground && access("/dev/log", F_OK) != 0) {

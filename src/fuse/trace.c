@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daxfs/dm.h"
@@ -20,6 +21,33 @@ struct dfuse_trace {
 	pthread_mutex_t lock;
 	int fd;
 };
+
+int dfuse_open_log(const char *path, mode_t mode)
+{
+	struct stat st;
+	int fd, err;
+
+	/* O_NONBLOCK: a FIFO without a reader must not hang the daemon (its
+	 * open fails with ENXIO then: say what is wrong instead) */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		return -EINVAL;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode);
+	if (fd < 0)
+		return -errno;
+	err = fstat(fd, &st) != 0 ? -errno : !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) ? -EINVAL : 0;
+	if (!err && fcntl(fd, F_SETFL, O_APPEND) != 0)
+		err = -errno;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+const char *dfuse_open_log_error(int err)
+{
+	return err == -EINVAL ? "not a regular file or a character device" : strerror(-err);
+}
 
 int dfuse_trace_start(struct dfuse *df)
 {
@@ -87,10 +115,10 @@ void dfuse_ctl_trace(struct dfuse *df, struct daxfs_ioc_ctl *c)
 			dfuse_ctl_answer(c, "trace: the file must be an absolute path");
 			return;
 		}
-		fd = open(c->text, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+		fd = dfuse_open_log(c->text, 0644);
 		if (fd < 0) {
-			c->error = -errno;
-			snprintf(msg, sizeof(msg), "trace: %s: %s", c->text, strerror(errno));
+			c->error = fd;
+			snprintf(msg, sizeof(msg), "trace: %s: %s", c->text, dfuse_open_log_error(fd));
 			dfuse_ctl_answer(c, msg);
 			return;
 		}
