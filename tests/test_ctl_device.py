@@ -20,7 +20,7 @@ COMMANDS = {
     "resume": "MOUNTPOINT [--nolockfs] [--force]",
     "clear": "MOUNTPOINT",
     "badblocks": "MOUNTPOINT DEVICE [list | add SECTOR [COUNT] | clear SECTOR [COUNT]] [--json]",
-    "trace": "MOUNTPOINT on|off",
+    "trace": "MOUNTPOINT on [--file PATH] | off",
     "remove": "MOUNTPOINT [--deferred] [--force]",
 }
 
@@ -88,11 +88,15 @@ def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):
     (["remove", "m", "--verbose"], "unknown option '--verbose'"),
     (["table", "m", "--deferred"], "unknown option '--deferred'"),
     (["info", "m", "--force"], "unknown option '--force'"),
+    (["trace", "m", "off", "--file", "f"], "--file goes with on"),
+    (["trace", "m", "on", "--file"], "--file needs a file name"),
+    (["trace", "m", "on", "--file", ""], "--file needs a file name"),
 ], ids=["table-nolockfs", "suspend-json", "suspend-force", "clear-extra", "load-no-table", "reload-extra",
         "badblocks-no-device", "badblocks-bad-op", "badblocks-add-no-sector",
         "badblocks-bad-sector", "badblocks-zero-count", "badblocks-list-extra",
         "trace-no-state", "trace-bad-state", "remove-json", "remove-verbose", "table-deferred",
-        "info-force"])
+        "info-force",
+        "trace-off-file", "trace-file-no-name", "trace-file-empty-name"])
 def test_device_command_bad_arguments_exit_2(args, message):
     r = run_ctl(*args)
     assert r.returncode == 2

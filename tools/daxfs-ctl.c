@@ -13,6 +13,9 @@ static const struct ctl_command *const commands[] = {
 	/* on table files */
 	&ctl_check_command,
 	&ctl_resolve_command,
+	/* on a filesystem's SOURCE */
+	&ctl_super_command,
+	&ctl_label_command,
 	/* on a mounted filesystem */
 	&ctl_map_command,
 	&ctl_table_command,

@@ -85,8 +85,16 @@ bool dax_device_same_file(const struct dax_device *dev, dev_t st_dev, ino_t st_i
 
 /* Takes an exclusive advisory lock (flock) on the device so that a second
  * mount of the same files is refused: -EBUSY "<path>: in use by another
- * daxfs mount". Released by the last put. */
+ * daxfs mount". Released by the last put. When the holder is a daemon whose
+ * mount is already gone (it holds the mounted mark, below, and its FUSE
+ * connection has ended) and that is only writing the filesystem back, this
+ * waits until the holder closes the device instead of failing. */
 int dax_device_lock(struct dax_device *dev);
+/* Says that the process holding dev's lock serves a mount whose FUSE
+ * connection it keeps open (a /dev/fuse descriptor) until it has closed dev:
+ * what lets dax_device_lock elsewhere tell a daemon finishing an unmount from
+ * a live mount. Released with the lock. 0 or a negative errno. */
+int dax_device_mark_mounted(struct dax_device *dev);
 
 /*
  * What backs a device that is a regular file: a sparse file provides a hole's

@@ -339,6 +339,41 @@ struct dfs_member_place {
  * be read. */
 int dfs_members_order(struct dm_table *t, struct dfs_member_place **out, unsigned *count);
 
+/* ---- the superblock, off line (src/fs/info.c) ------------------------------ */
+struct dfs_info {
+	uint16_t major, minor;      /* format version */
+	uint32_t block_size;
+	uint8_t uuid[16];
+	char label[64];             /* NUL-terminated */
+	bool clean;                 /* the last mount ended in a clean unmount */
+	bool from_backup;           /* the primary superblock is damaged */
+	/* md's table has the layout the filesystem was made on and room for
+	 * it, as mount requires (false: e.g. one member of a larger one) */
+	bool layout_matches;
+	uint64_t total_blocks, journal_blocks, ngroups, blocks_per_group, data_start;
+	int64_t mkfs_time, mount_time, write_time;   /* seconds since the epoch; 0: never */
+	uint32_t mount_count;       /* read-write mounts */
+	/* counted: the filesystem was read whole; then, as statfs gives them: */
+	bool counted;
+	uint64_t free_blocks, inodes_used, free_inodes;
+};
+/*
+ * Reads the superblock of the filesystem on md (the primary, or the backup
+ * when the primary is damaged, as mount does); never writes. With count, also
+ * reads the whole filesystem with its journal replayed in memory, for the
+ * counts and the superblock a mount would see: the caller must hold the
+ * devices' locks (dax_device_lock), since a mount writing meanwhile would
+ * give a torn view. -EINVAL/-EIO with the reason for something that is not
+ * a valid daxfs.
+ */
+int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out);
+/*
+ * Sets the label (at most 63 bytes; "" clears it) of the unmounted filesystem
+ * on md, whose devices' locks the caller holds: replays the journal, then
+ * writes the superblock through it. Mount count and mount time stay.
+ */
+int dfs_set_label(struct mapped_device *md, const char *label);
+
 /* ---- mkfs and fsck --------------------------------------------------------- */
 /* The layout mkfs chose (or would choose). */
 struct dfs_mkfs_result {

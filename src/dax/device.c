@@ -1,11 +1,10 @@
-/* dax/device.c - opening a dax device by path, its lifetime, lock, kill and stats */
+/* dax/device.c - opening a dax device by path, its lifetime, kill and stats */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -276,26 +275,6 @@ const char *dax_device_not_dax_reason(const struct dax_device *dev)
 bool dax_device_same_file(const struct dax_device *dev, dev_t st_dev, ino_t st_ino)
 {
 	return dev && dev->st_dev == st_dev && dev->st_ino == st_ino;
-}
-
-int dax_device_lock(struct dax_device *dev)
-{
-	if (!dev)
-		return daxfs_err(-EINVAL, "dax_device_lock: no device");
-	/* flock belongs to our open file description: a second open of the same
-	 * file, in this process or another, conflicts; the same device relocking
-	 * does not */
-	while (flock(dev->fd, LOCK_EX | LOCK_NB) < 0) {
-		int err = errno;
-
-		if (err == EINTR)
-			continue;
-		if (err == EWOULDBLOCK)
-			return dax_fail(dev, daxfs_err(-EBUSY, "%s: in use by another daxfs mount",
-						       dev->path));
-		return dax_fail(dev, daxfs_err(-err, "%s: flock: %s", dev->path, strerror(err)));
-	}
-	return 0;
 }
 
 int dax_device_backing(struct dax_device *dev, struct dax_backing *out)

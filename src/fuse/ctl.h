@@ -29,6 +29,9 @@ void dfuse_ctl_remove(struct dfuse *df, struct daxfs_ioc_ctl *c);
  * message (daxfs_errormsg), or success. */
 void dfuse_ctl_answer(struct daxfs_ioc_ctl *c, int err);
 
+/* Sets c's answer text (an overlong one turns into -EOVERFLOW). */
+void dfuse_ctl_set_text(struct daxfs_ioc_ctl *c, const char *text);
+
 /* Runs fn under the control lock. */
 void dfuse_ctl_run(struct dfuse *df, dfuse_ctl_fn fn, struct daxfs_ioc_ctl *c);
 

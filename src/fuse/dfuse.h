@@ -52,6 +52,10 @@ struct dfuse {
 	 * backing devices from the daemon (grant.c); NULL grant when off. */
 	gid_t dax_group;
 	struct dfuse_grant *grant;
+	struct dfuse_trace *trace;	/* trace.c, with ctl */
+	/* The log goes to syslog, which nobody listens to on this machine:
+	 * a trace without a file of its own would be lost. */
+	bool log_lost;
 };
 
 static inline struct dfuse *dfuse_of(fuse_req_t req)
@@ -135,9 +139,27 @@ void dfuse_ctl_stop(struct dfuse *df);
  * shows of a kernel device: a uuid ("DAXFS-" and the filesystem's uuid) and
  * the mount's device number (st_dev of its files). Failures are logged. */
 void dfuse_identify(struct dfuse *df, const char *mountpoint);
-/* With `daxfs-ctl trace MNT on`: logs how [off, off+size) of ino resolves
- * (iomap -> md pgoff -> target -> device) via fuse_log. Cheap when off. */
+
+/* trace.c: with `daxfs-ctl trace MNT on`, logs how [off, off+size) of ino
+ * resolves (iomap -> md pgoff -> target -> device), to the trace's own file
+ * or the daemon's log. Cheap when off. start/stop are called by the ctl
+ * start/stop above. */
 void dfuse_trace(struct dfuse *df, const char *op, uint64_t ino, off_t off, size_t size);
+/* Opens a log or trace file for appending (created with mode), refusing
+ * what is neither a regular file nor a character device (a FIFO, whose
+ * open could block): the fd, or a negative errno, described by
+ * dfuse_open_log_error. */
+int dfuse_open_log(const char *path, mode_t mode);
+const char *dfuse_open_log_error(int err);
+int dfuse_trace_start(struct dfuse *df);
+void dfuse_trace_stop(struct dfuse *df);
+
+/* mountpoint.c: called before mounting. When stat of mnt fails with
+ * ENOTCONN (the daemon of a mount there died), unmounts that mount lazily if
+ * it is daxfs-fuse's and served source, or another source when recover is
+ * set, and says so on stderr; otherwise prints why not and what to do.
+ * Returns 0 when mnt may be mounted on, -1 otherwise. */
+int dfuse_mountpoint_prepare(const char *mnt, const char *source, bool recover);
 
 /* ioctl.c: the control channel (daxfs/ioctl.h) */
 void dfuse_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,

@@ -345,16 +345,52 @@ static int badblocks_run(const struct devcmd *d, int argc, char **argv)
 	return ret;
 }
 
-/* trace MOUNTPOINT on|off */
+/* The file as the daemon must open it: absolute, since the daemon's working
+ * directory is not ours. Returns 0 or CLI_EXIT_USAGE / CLI_EXIT_FAIL. */
+static int absolute_path(const struct ctl_command *cmd, const char *path, char *out, size_t size)
+{
+	char cwd[4096];
+	int n;
+
+	if (!path[0])
+		return ctl_usage_error(cmd, "--file needs a file name");
+	if (path[0] == '/') {
+		n = snprintf(out, size, "%s", path);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd))) {
+			ctl_error(cmd, "cannot find the current directory: %s", strerror(errno));
+			return CLI_EXIT_FAIL;
+		}
+		n = snprintf(out, size, "%s/%s", cwd, path);
+	}
+	if (n < 0 || (size_t)n >= size) {
+		ctl_error(cmd, "%s: path too long", path);
+		return CLI_EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* trace MOUNTPOINT on [--file PATH] | off */
 static int trace_run(const struct devcmd *d, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ 0 },
+	};
 	struct daxfs_ioc_ctl *c;
-	unsigned flags, op;
-	int fd, ret;
+	const char *file = NULL;
+	unsigned op;
+	int fd, ret, opt;
 
-	ret = parse_flags(d, argc, argv, &flags);
-	if (ret)
-		return ret;
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt != 'f' && optopt == 'f')
+			return ctl_usage_error(d->cmd, "--file needs a file name");
+		if (opt != 'f')
+			return ctl_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
+		file = optarg;
+	}
 	if (argc - optind != 2)
 		return ctl_usage_error(d->cmd, argc - optind < 1 ? "missing MOUNTPOINT" :
 				       argc - optind < 2 ? "missing on|off" : "too many arguments");
@@ -364,18 +400,24 @@ static int trace_run(const struct devcmd *d, int argc, char **argv)
 		op = DAXFS_IOC_OP_OFF;
 	else
 		return ctl_usage_error(d->cmd, "'%s' is neither on nor off", argv[optind + 1]);
-	fd = open_mount(d->cmd, argv[optind]);
-	if (fd < 0)
+	if (file && op == DAXFS_IOC_OP_OFF)
+		return ctl_usage_error(d->cmd, "--file goes with on");
+	c = new_request(d->cmd, 0);
+	if (!c)
 		return CLI_EXIT_FAIL;
-	c = new_request(d->cmd, flags);
-	ret = CLI_EXIT_FAIL;
-	if (c) {
-		c->op = op;
-		if (send_ioc(d->cmd, fd, argv[optind], DAXFS_IOC_TRACE, c) == 0)
-			ret = answer(d->cmd, argv[optind], c);
+	c->op = op;
+	if (file && (ret = absolute_path(d->cmd, file, c->text, sizeof(c->text)))) {
+		free(c);
+		return ret;
 	}
+	c->text_len = (uint32_t)strlen(c->text);
+	fd = open_mount(d->cmd, argv[optind]);
+	ret = CLI_EXIT_FAIL;
+	if (fd >= 0 && send_ioc(d->cmd, fd, argv[optind], DAXFS_IOC_TRACE, c) == 0)
+		ret = answer(d->cmd, argv[optind], c);
+	if (fd >= 0)
+		close(fd);
 	free(c);
-	close(fd);
 	return ret;
 }
 
@@ -524,9 +566,12 @@ const struct ctl_command ctl_badblocks_command = {
 
 const struct ctl_command ctl_trace_command = {
 	.name = "trace",
-	.usage = "MOUNTPOINT on|off",
+	.usage = "MOUNTPOINT on [--file PATH] | off",
 	.help = "Turns on or off the daemon's log of every direct_access resolution of\n"
-		"file I/O (on its stderr, or syslog when it runs in the background).\n\n"
+		"file I/O. With --file the lines are appended to PATH (created if\n"
+		"missing, opened by the daemon, as the user it runs as); without, they go\n"
+		"to the daemon's log: its stderr with -f, its -o logfile, or syslog, and\n"
+		"the daemon refuses when that is syslog on a machine without one.\n\n"
 		MOUNT_HELP,
 	.run = tr_run,
 };
