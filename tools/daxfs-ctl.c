@@ -25,6 +25,7 @@ static const struct ctl_command *const commands[] = {
 	&ctl_clear_command,
 	&ctl_badblocks_command,
 	&ctl_trace_command,
+	&ctl_export_command,
 };
 
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
