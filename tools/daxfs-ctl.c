@@ -29,6 +29,7 @@ static const struct ctl_command *const commands[] = {
 	&ctl_remove_command,
 	&ctl_badblocks_command,
 	&ctl_trace_command,
+	&ctl_export_command,
 };
 
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))

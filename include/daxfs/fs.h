@@ -114,6 +114,23 @@ typedef int (*dfs_filldir_t)(void *ctx, const char *name, const struct stat *st,
 int dfs_readdir(struct dfs *fs, uint64_t dir, off_t pos, bool plus, dfs_filldir_t fill,
 		void *ctx);
 
+/* ---- file handles (src/fs/export.c) ------------------------------------- */
+
+/*
+ * An exported filesystem's handles name an inode by (number, generation):
+ * numbers are stable across remounts, and a slot freed and reused gets a
+ * generation no durable inode of that slot had, so the pair never names two
+ * files. The caller compares the generations.
+ *
+ * dfs_lookup_ino: ino itself, of any type, as if looked up by name: fills out
+ * and takes one lookup reference. -ESTALE if no inode has that
+ * number (never allocated, out of range, or freed) or if it has no links left
+ * (removed, and alive only while open).
+ * dfs_generation: the generation of ino; -ESTALE as above for a free number.
+ */
+int dfs_lookup_ino(struct dfs *fs, uint64_t ino, struct stat *out);
+int dfs_generation(struct dfs *fs, uint64_t ino, uint32_t *gen);
+
 /* ---- extended attributes (user.* and trusted.*; others -EOPNOTSUPP) ------- */
 /* flags: XATTR_CREATE / XATTR_REPLACE. */
 int dfs_setxattr(struct dfs *fs, uint64_t ino, const char *name, const void *value,

@@ -4,12 +4,38 @@
 
 #include "fuse/dfuse.h"
 
+/*
+ * The kernel asks for "." only to resolve a file handle whose inode it no
+ * longer has (fuse_get_dentry; parent is then any inode, not only a
+ * directory), and for ".." to find a directory's parent for such a handle
+ * (fuse_get_parent). Both may name inodes the kernel never saw from this
+ * daemon, after a restart: they are read from media. The kernel compares
+ * the generation in the reply with the handle's.
+ */
+static void lookup_self(fuse_req_t req, fuse_ino_t ino)
+{
+	struct dfuse *df = dfuse_of(req);
+	struct stat st;
+	int err = dfs_lookup_ino(df->fs, ino, &st);
+
+	if (err < 0) {
+		fuse_reply_err(req, dfuse_errno(err, "lookup of a handle", ino));
+		return;
+	}
+	dfuse_reply_entry(req, &st);
+}
+
 void dfuse_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct dfuse *df = dfuse_of(req);
 	struct stat st;
-	int err = dfs_lookup(df->fs, parent, name, &st);
+	int err;
 
+	if (strcmp(name, ".") == 0) {
+		lookup_self(req, parent);
+		return;
+	}
+	err = dfs_lookup(df->fs, parent, name, &st);
 	if (err == -ENOENT) {
 		/* A negative entry with a timeout lets the kernel cache the miss;
 		 * creating the name later goes through the same kernel, which

@@ -22,8 +22,19 @@ int dfuse_errno(int err, const char *op, uint64_t ino)
 
 void dfuse_fill_entry(const struct dfuse *df, const struct stat *st, struct fuse_entry_param *e)
 {
+	uint32_t gen = 0;
+
 	memset(e, 0, sizeof(*e));
 	e->ino = st->st_ino;
+	/* File handles carry (ino, generation) and the kernel refuses one
+	 * whose generation differs from the inode's: it must be the on-media
+	 * one from the first entry on, or a handle made before the kernel
+	 * forgot the inode would not match the one made after. The root's is
+	 * 0 by FUSE's rule (the kernel makes the root inode itself). A number
+	 * freed meanwhile has none; such an entry is never instantiated. */
+	if (st->st_ino != FUSE_ROOT_ID && st->st_ino != 0)
+		(void)dfs_generation(df->fs, st->st_ino, &gen);
+	e->generation = gen;
 	e->attr = *st;
 	e->attr_timeout = df->timeout;
 	e->entry_timeout = df->timeout;
@@ -105,8 +116,10 @@ int dfuse_inval_inode(struct dfuse *df, uint64_t ino, off_t off, off_t len)
 static void dfuse_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct dfuse *df = userdata;
+	/* EXPORT_SUPPORT: file handles (NFS servers, open_by_handle_at)
+	 * resolve inodes the kernel has forgotten by LOOKUP of "." and "..". */
 	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_CACHE_SYMLINKS |
-			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ;
+			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ | FUSE_CAP_EXPORT_SUPPORT;
 
 	/* readdirplus: yes = every READDIR carries attributes; auto = only
 	 * once the kernel sees the listing followed by lookups (ls -l), and

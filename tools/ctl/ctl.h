@@ -35,6 +35,8 @@ extern const struct ctl_command ctl_clear_command;
 extern const struct ctl_command ctl_badblocks_command;
 extern const struct ctl_command ctl_trace_command;
 extern const struct ctl_command ctl_remove_command;
+/* serving a mount over NFS (ctl/export.c) */
+extern const struct ctl_command ctl_export_command;
 
 /* The program name for messages ("daxfs-ctl"). */
 extern const char *ctl_progname;
