@@ -38,40 +38,66 @@ UNITS = {
 
 
 class Workload:
-    def __init__(self, id, label, metric, target=None, limit=None):
+    def __init__(self, id, label, metric, target=None, limit=None, short=None):
         """target: the least daxfs/tmpfs ratio that counts as met;
-        limit: for daxfs-only figures (rss), the value to stay below."""
+        limit: for daxfs-only figures (rss), the value to stay below;
+        short: the label under the chart's bar (default: label)."""
         self.id, self.label, self.metric = id, label, metric
         self.target, self.limit = target, limit
+        self.short = short or label
 
 
 WORKLOADS = [
-    Workload("seq-write", "sequential write, 1 MiB, psync", "write_bw", target=0.5),
-    Workload("seq-read", "sequential read, 1 MiB, cold cache", "read_bw", target=0.5),
-    Workload("seq-reread", "sequential re-read, 1 MiB, cached", "read_bw", target=0.9),
-    Workload("rr-cold-1", "random read 4 KiB buffered, cold, 1 job", "read_iops"),
-    Workload("rr-cold-2", "random read 4 KiB buffered, cold, 2 jobs", "read_iops"),
+    Workload("seq-write", "sequential write, 1 MiB, psync", "write_bw", target=0.5,
+             short="sequential write"),
+    Workload("seq-read", "sequential read, 1 MiB, cold cache", "read_bw", target=0.5,
+             short="sequential read, cold"),
+    Workload("seq-reread", "sequential re-read, 1 MiB, cached", "read_bw", target=0.9,
+             short="sequential re-read, cached"),
+    Workload("rr-cold-1", "random read 4 KiB buffered, cold, 1 job", "read_iops",
+             short="random read, cold, 1 job"),
+    Workload("rr-cold-2", "random read 4 KiB buffered, cold, 2 jobs", "read_iops",
+             short="random read, cold, 2 jobs"),
     Workload("rr-cached-1", "random read 4 KiB buffered, cached re-read, 1 job", "read_iops",
-             target=0.9),
+             target=0.9,
+             short="random read, cached, 1 job"),
     Workload("rr-cached-2", "random read 4 KiB buffered, cached re-read, 2 jobs", "read_iops",
-             target=0.9),
-    Workload("rr-direct-1", "random read 4 KiB O_DIRECT, 1 job", "read_iops"),
-    Workload("rr-direct-2", "random read 4 KiB O_DIRECT, 2 jobs", "read_iops", target=0.3),
-    Workload("rw-buf-1", "random write 4 KiB buffered, 1 job", "write_iops"),
-    Workload("rw-buf-2", "random write 4 KiB buffered, 2 jobs", "write_iops"),
-    Workload("rw-direct-1", "random write 4 KiB O_DIRECT, 1 job", "write_iops"),
-    Workload("rw-direct-2", "random write 4 KiB O_DIRECT, 2 jobs", "write_iops"),
-    Workload("mmap-read-first", "mmap random read 4 KiB, first touch", "read_iops"),
-    Workload("mmap-read-again", "mmap random read 4 KiB, re-read", "read_iops", target=0.9),
-    Workload("mmap-write-first", "mmap random write 4 KiB, first touch, msync", "write_iops"),
-    Workload("mmap-write-again", "mmap random write 4 KiB, re-write, msync", "write_iops"),
-    Workload("create", "create empty files", "ops", target=0.3),
-    Workload("stat", "stat (cached dentries)", "ops", target=0.3),
-    Workload("stat-cold", "stat after dropping dentries", "ops"),
-    Workload("unlink", "unlink", "ops", target=0.3),
-    Workload("create-big", "create files in one large directory", "ops"),
-    Workload("readdir", "readdir of the large directory (entries/s)", "ops"),
-    Workload("stat-cold-big", "stat after dropping dentries, same count in the large directory", "ops"),
+             target=0.9,
+             short="random read, cached, 2 jobs"),
+    Workload("rr-direct-1", "random read 4 KiB O_DIRECT, 1 job", "read_iops",
+             short="random read O_DIRECT, 1 job"),
+    Workload("rr-direct-2", "random read 4 KiB O_DIRECT, 2 jobs", "read_iops", target=0.3,
+             short="random read O_DIRECT, 2 jobs"),
+    Workload("rw-buf-1", "random write 4 KiB buffered, 1 job", "write_iops",
+             short="random write, 1 job"),
+    Workload("rw-buf-2", "random write 4 KiB buffered, 2 jobs", "write_iops",
+             short="random write, 2 jobs"),
+    Workload("rw-direct-1", "random write 4 KiB O_DIRECT, 1 job", "write_iops",
+             short="random write O_DIRECT, 1 job"),
+    Workload("rw-direct-2", "random write 4 KiB O_DIRECT, 2 jobs", "write_iops",
+             short="random write O_DIRECT, 2 jobs"),
+    Workload("mmap-read-first", "mmap random read 4 KiB, first touch", "read_iops",
+             short="mmap read, first touch"),
+    Workload("mmap-read-again", "mmap random read 4 KiB, re-read", "read_iops", target=0.9,
+             short="mmap read, again"),
+    Workload("mmap-write-first", "mmap random write 4 KiB, first touch, msync", "write_iops",
+             short="mmap write, first touch"),
+    Workload("mmap-write-again", "mmap random write 4 KiB, re-write, msync", "write_iops",
+             short="mmap write, again"),
+    Workload("create", "create empty files", "ops", target=0.3,
+             short="create"),
+    Workload("stat", "stat (cached dentries)", "ops", target=0.3,
+             short="stat, cached"),
+    Workload("stat-cold", "stat after dropping dentries", "ops",
+             short="stat, cold"),
+    Workload("unlink", "unlink", "ops", target=0.3,
+             short="unlink"),
+    Workload("create-big", "create files in one large directory", "ops",
+             short="create, large directory"),
+    Workload("readdir", "readdir of the large directory (entries/s)", "ops",
+             short="readdir, large directory"),
+    Workload("stat-cold-big", "stat after dropping dentries, same count in the large directory", "ops",
+             short="stat, cold, large directory"),
     Workload("rss-mount", "daemon RssAnon after mounting", "rss", limit=32),
     Workload("rss-files", "daemon RssAnon after creating the files", "rss", limit=128),
 ]
@@ -264,7 +290,7 @@ set ytics (0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1, 2)
 set grid ytics
 set xtics rotate by -40 left noenhanced
 set key top right
-set bmargin 7
+set bmargin 11
 set rmargin 12
 set datafile separator "\\t"
 set datafile missing "-"
@@ -274,18 +300,26 @@ plot '{dat}' using 2:xtic(1) title 'daxfs-fuse / tmpfs' linecolor rgb '#3b75af',
 """
 
 
+def chart_rows(results):
+    """The chart's data: one tab-separated line per bar, its plain label
+    (never an id: the chart is read by people), ratio, target."""
+    rows = []
+    for w in WORKLOADS:
+        if w.limit is not None:
+            continue
+        ratio, _ = verdict(w, results.get((w.id, "tmpfs")), results.get((w.id, "daxfs")))
+        if ratio is not None:
+            ratio = min(max(ratio, 0.0101), 1.99)   # keep every bar inside the axis
+        rows.append(f"{w.short}\t{'-' if ratio is None else f'{ratio:.4f}'}\t"
+                    f"{'-' if w.target is None else w.target}\n")
+    return rows
+
+
 def chart(results, params, outdir):
     dat = os.path.join(outdir, "results.dat")
     png = os.path.join(outdir, "results.png")
     with open(dat, "w") as f:
-        for w in WORKLOADS:
-            if w.limit is not None:
-                continue
-            ratio, _ = verdict(w, results.get((w.id, "tmpfs")), results.get((w.id, "daxfs")))
-            if ratio is not None:
-                ratio = min(max(ratio, 0.0101), 1.99)   # keep every bar inside the axis
-            f.write(f"{w.id}\t{'-' if ratio is None else f'{ratio:.4f}'}\t"
-                    f"{'-' if w.target is None else w.target}\n")
+        f.writelines(chart_rows(results))
     title = params.get("CPU", "this machine").replace('"', "'")
     script = GNUPLOT.format(png=png, dat=dat, title=title)
     res = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)

@@ -210,6 +210,18 @@ def test_render_writes_markdown_and_chart(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["params.txt", "results.md", "results.png", "results.tsv"]
 
 
+def test_chart_labels_are_plain_words_not_ids():
+    results = {(w.id, fs): 1.0 for w in report.WORKLOADS for fs in report.FS}
+    rows = report.chart_rows(results)
+    labels = [row.split("\t")[0] for row in rows]
+    assert len(labels) == len([w for w in report.WORKLOADS if w.limit is None])
+    assert labels[0] == "sequential write" and "random read, cold, 1 job" in labels
+    # an id such as rr-cold-1 never stands for a label (single words may be both)
+    assert not {w.id for w in report.WORKLOADS if "-" in w.id} & set(labels)
+    assert all(not re.search(r"\w-\w+-\d|-\d$", label) for label in labels), labels
+    assert len(set(labels)) == len(labels)
+
+
 def test_results_are_the_median_of_the_runs(tmp_path):
     path = tmp_path / "results.tsv"
     path.write_text("seq-read tmpfs 100\nseq-read daxfs 50\nseq-read tmpfs 300\nseq-read tmpfs 200\n")

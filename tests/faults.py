@@ -115,6 +115,15 @@ def write_synced(path, data, off=0):
         os.close(fd)
 
 
+def drop_cached_pages(path):
+    """Makes the next read go to the daemon instead of the kernel's page cache."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def md_offset(d, path, file_off):
     """Byte offset on the mapped device of file_off of path."""
     for off, length, kind, addr in d.iomap(path):

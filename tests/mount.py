@@ -392,3 +392,41 @@ def utimensat(path, atime, mtime):
     times = (_Timespec * 2)(ts(atime), ts(mtime))
     _libc.utimensat.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
     _check(_libc.utimensat(AT_FDCWD, os.fsencode(path), times, 0), "utimensat")
+
+
+class _FileHandle(ctypes.Structure):
+    _fields_ = [("handle_bytes", ctypes.c_uint), ("handle_type", ctypes.c_int),
+                ("f_handle", ctypes.c_ubyte * 128)]
+
+
+def name_to_handle_at(path):
+    """The kernel's file handle of path, as an NFS server gets it:
+    (handle_type, handle bytes)."""
+    fh = _FileHandle(handle_bytes=128)
+    mount_id = ctypes.c_int()
+    _libc.name_to_handle_at.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p,
+                                        ctypes.c_void_p, ctypes.c_int]
+    _check(_libc.name_to_handle_at(AT_FDCWD, os.fsencode(path), ctypes.byref(fh),
+                                   ctypes.byref(mount_id), 0), "name_to_handle_at")
+    return fh.handle_type, bytes(fh.f_handle[:fh.handle_bytes])
+
+
+def open_by_handle_at(mnt, handle, flags=os.O_RDONLY):
+    """Opens the file a handle names on the filesystem mounted at mnt;
+    returns the descriptor."""
+    kind, data = handle
+    fh = _FileHandle(handle_bytes=len(data), handle_type=kind)
+    ctypes.memmove(fh.f_handle, data, len(data))
+    _libc.open_by_handle_at.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    mfd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return _check(_libc.open_by_handle_at(mfd, ctypes.byref(fh), flags), "open_by_handle_at")
+    finally:
+        os.close(mfd)
+
+
+def drop_inode_cache():
+    """What memory pressure does on its own: the kernel forgets every dentry
+    and inode nobody uses (FUSE sends FORGET for them)."""
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2\n")

@@ -107,10 +107,12 @@ def test_check_bare_error_table_has_no_devices_and_is_bio_type_when_fresh(table)
     assert r.stdout.splitlines()[-2:] == ["type: bio", "dax: yes"]
 
 
-def test_check_error_target_with_device_prints_its_device(table, pmem):
-    r = run_ctl("check", table("0 2048 error {A} 0\n"))
+def test_check_error_target_with_device_prints_it_bare(table):
+    # the kernel's error target has no status function: `dmsetup table`
+    # shows no arguments for it, whatever it was loaded with
+    r = run_ctl("check", table("0 2048 error {A} 0\n2048 8 error x y z\n"))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0] == f"0 2048 error {pmem['A']} 0"
+    assert r.stdout.splitlines()[:2] == ["0 2048 error", "2048 8 error"]
 
 
 def test_check_unaligned_table_without_dax_is_valid(table):
@@ -181,7 +183,7 @@ def test_check_line_without_type_names_its_line(table):
 def test_check_error_target_ignores_other_argument_counts_as_the_kernel(table):
     r = run_ctl("check", table("0 8 error foo\n"))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0] == "0 8 error foo"
+    assert r.stdout.splitlines()[0] == "0 8 error"
 
 
 def test_check_empty_table_has_no_targets(table):

@@ -7,19 +7,21 @@ import subprocess
 import pytest
 
 from conftest import tool
+from faults import drop_cached_pages
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
 COMMANDS = {
     "table": "MOUNTPOINT [--inactive] [--json]",
-    "info": "MOUNTPOINT [--json]",
-    "status": "MOUNTPOINT [--json]",
+    "info": "MOUNTPOINT [--verbose] [--json]",
+    "status": "MOUNTPOINT [--verbose] [--json]",
     "load": "MOUNTPOINT TABLE",
     "reload": "MOUNTPOINT TABLE [--nolockfs] [--force]",
     "suspend": "MOUNTPOINT [--nolockfs]",
     "resume": "MOUNTPOINT [--nolockfs] [--force]",
     "clear": "MOUNTPOINT",
     "badblocks": "MOUNTPOINT DEVICE [list | add SECTOR [COUNT] | clear SECTOR [COUNT]] [--json]",
-    "trace": "MOUNTPOINT on|off",
+    "trace": "MOUNTPOINT on [--file PATH] | off",
+    "remove": "MOUNTPOINT [--deferred] [--force]",
 }
 
 
@@ -46,7 +48,7 @@ def test_device_command_help_shows_usage_and_exit_status(name):
 
 @pytest.mark.parametrize("args", [
     ["table", "/"], ["info", "/"], ["status", "/"], ["suspend", "/"], ["resume", "/"],
-    ["clear", "/"], ["trace", "/", "on"], ["badblocks", "/", "/dev/null"],
+    ["clear", "/"], ["trace", "/", "on"], ["badblocks", "/", "/dev/null"], ["remove", "/"],
 ], ids=lambda a: a[0])
 def test_device_command_on_a_directory_outside_daxfs_is_refused(args, tmp_path):
     args = [a if a != "/" else tmp_path for a in args]
@@ -82,10 +84,19 @@ def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):
     (["badblocks", "m", "d", "list", "8"], "too many arguments"),
     (["trace", "m"], "missing on|off"),
     (["trace", "m", "maybe"], "'maybe' is neither on nor off"),
+    (["remove", "m", "--json"], "unknown option '--json'"),
+    (["remove", "m", "--verbose"], "unknown option '--verbose'"),
+    (["table", "m", "--deferred"], "unknown option '--deferred'"),
+    (["info", "m", "--force"], "unknown option '--force'"),
+    (["trace", "m", "off", "--file", "f"], "--file goes with on"),
+    (["trace", "m", "on", "--file"], "--file needs a file name"),
+    (["trace", "m", "on", "--file", ""], "--file needs a file name"),
 ], ids=["table-nolockfs", "suspend-json", "suspend-force", "clear-extra", "load-no-table", "reload-extra",
         "badblocks-no-device", "badblocks-bad-op", "badblocks-add-no-sector",
         "badblocks-bad-sector", "badblocks-zero-count", "badblocks-list-extra",
-        "trace-no-state", "trace-bad-state"])
+        "trace-no-state", "trace-bad-state", "remove-json", "remove-verbose", "table-deferred",
+        "info-force",
+        "trace-off-file", "trace-file-no-name", "trace-file-empty-name"])
 def test_device_command_bad_arguments_exit_2(args, message):
     r = run_ctl(*args)
     assert r.returncode == 2
@@ -103,15 +114,6 @@ def write_synced(path, data):
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def drop_cached_pages(path):
-    """Makes the next read go to the daemon instead of the kernel's page cache."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def ok(*args):
@@ -135,8 +137,8 @@ def test_info_shows_an_active_device_with_a_live_table(daxfs):
     assert info["size"] == SECTORS
 
 
-def test_status_names_every_backing_device(daxfs):
-    assert f"device {daxfs.files[0]}:" in ok("status", daxfs.mnt)
+def test_status_verbose_names_every_backing_device(daxfs):
+    assert f"device {daxfs.files[0]}:" in ok("status", daxfs.mnt, "--verbose")
 
 
 def test_suspend_and_resume_change_the_state(daxfs):

@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 
+from conftest import tool as ctl_tool_path
 from faults import LoopDevice, ctl, ctl_json, write_synced
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
@@ -50,6 +51,10 @@ def direct_read(path, length):
         return os.preadv(fd, [mmap.mmap(-1, length)], 0)
     finally:
         os.close(fd)
+
+
+def ctl_tool(name="daxfs-ctl"):
+    return ctl_tool_path(name)
 
 
 @pytest.fixture
@@ -111,7 +116,7 @@ def test_status_reports_a_pmem_file_as_dax_capable(fs):
     assert dev["dax"] is True and dev["not_dax_reason"] is None
     assert dev["is_pmem"] is False and dev["persist"] == "msync"
     assert s["targets"][0]["type"] == "linear" and s["targets"][0]["dax"] is True
-    text = ctl("status", fs.mnt).stdout
+    text = ctl("status", fs.mnt, "--verbose").stdout
     assert f"device {fs.files[0]}: size={64 * MIB} dax=yes is_pmem=no persist=msync" in text
 
 
@@ -137,7 +142,7 @@ def test_status_says_why_a_block_device_is_not_dax(daxfs_factory):
             dev = s["devices"][0]
             assert dev["dax"] is False and "block device" in dev["not_dax_reason"]
             assert dev["persist"] == "fsync"
-            assert re.search(r"dax=no \(.*block device", ctl("status", d.mnt).stdout)
+            assert re.search(r"dax=no \(.*block device", ctl("status", d.mnt, "--verbose").stdout)
         finally:
             d.cleanup()
             d.mounts = 0
@@ -158,3 +163,80 @@ def test_trace_logs_each_step_of_the_chain(fs):
     n = len(lines)
     direct_read(p, PAGE)                  # traced no more
     assert len([x for x in fs.stderr().splitlines() if "trace read" in x]) == n
+
+
+def test_trace_file_gets_the_lines_and_the_log_none(fs, tmp_path):
+    trace = tmp_path / "trace.log"
+    p = fs.mnt / "f"
+    write_synced(p, os.urandom(PAGE))
+    # a relative PATH is the caller's, not the daemon's (whose cwd is /)
+    r = subprocess.run([ctl_tool(), "trace", str(fs.mnt), "on", "--file", "trace.log"],
+                       cwd=tmp_path)
+    assert r.returncode == 0
+    direct_read(p, PAGE)
+    ctl("trace", fs.mnt, "off")
+    lines = trace.read_text().splitlines()
+    assert lines and all(line.startswith("daxfs-fuse: trace ") for line in lines), lines
+    assert re.search(r"trace read ino \d+ off 0 -> .* -> " + re.escape(fs.files[0]), lines[-1])
+    assert "trace" not in fs.stderr()
+    n = len(lines)
+    direct_read(p, PAGE)                  # off: the file gets nothing more
+    assert len(trace.read_text().splitlines()) == n
+
+
+def test_trace_file_the_daemon_cannot_open_is_refused(fs, tmp_path):
+    r = subprocess.run([ctl_tool(), "trace", str(fs.mnt), "on", "--file",
+                        str(tmp_path / "missing" / "trace.log")], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert f"trace: {tmp_path}/missing/trace.log: No such file or directory" in r.stderr
+
+
+def test_trace_to_a_log_that_goes_nowhere_is_refused(tmp_path, daxfs_factory):
+    """A daemon in the background logs to syslog; without one, a trace
+    without --file would vanish, so it is refused."""
+    if os.path.exists("/dev/log"):
+        pytest.skip("this machine has a syslog (/dev/log)")
+    d = daxfs_factory(size=64 * MIB)
+    d.mkfs()
+    r = subprocess.run([ctl_tool("daxfs-fuse"), d.source, str(d.mnt)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    try:
+        assert "no syslog on this machine (/dev/log)" in r.stderr
+        t = subprocess.run([ctl_tool(), "trace", str(d.mnt), "on"], capture_output=True,
+                           text=True)
+        assert t.returncode == 1
+        assert "the trace would be lost; give it a file with --file PATH" in t.stderr
+    finally:
+        subprocess.run(["fusermount3", "-u", str(d.mnt)], check=True)
+
+
+def test_trace_goes_to_the_daemons_logfile(tmp_path, daxfs_factory):
+    d = daxfs_factory(size=64 * MIB)
+    d.mkfs()
+    log = tmp_path / "daemon.log"
+    r = subprocess.run([ctl_tool("daxfs-fuse"), "-o", f"logfile={log}", d.source, str(d.mnt)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    try:
+        assert r.stderr == ""
+        write_synced(d.mnt / "f", os.urandom(PAGE))
+        ctl("trace", d.mnt, "on")
+        direct_read(d.mnt / "f", PAGE)
+        ctl("trace", d.mnt, "off")
+    finally:
+        subprocess.run(["fusermount3", "-u", str(d.mnt)], check=True)
+    lines = [x for x in log.read_text().splitlines() if "trace read" in x]
+    # the log file's lines carry the time and the daemon's pid, as syslog's do
+    assert lines and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[\d+\] daxfs-fuse: trace read",
+                              lines[0]), lines
+
+
+def test_trace_file_that_is_a_fifo_is_refused_without_hanging(fs, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    r = subprocess.run([ctl_tool(), "trace", str(fs.mnt), "on", "--file", str(fifo)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert f"trace: {fifo}: " in r.stderr
+    ctl("info", fs.mnt)                   # the control channel still answers

@@ -101,7 +101,7 @@ def test_metadata_write_failure_shuts_the_filesystem_down(fs):
     assert keep.read_bytes() == b"intact data" * 100
     # The daemon reports the shutdown at unmount (exit 1); recovery at the
     # next mount leaves the filesystem consistent.
-    assert "shut down after an I/O error" in ctl("info", fs.mnt).stdout
+    assert "shut down after an I/O error" in ctl("info", fs.mnt, "--verbose").stdout
     proc, fs.proc = fs.proc, None
     subprocess.run(["fusermount3", "-u", str(fs.mnt)], check=True)
     proc.wait(timeout=20)

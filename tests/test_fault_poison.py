@@ -2,12 +2,26 @@
 import errno
 import mmap
 import os
+import subprocess
 
 import pytest
 
-from faults import (allow_faults, assert_sigbus, ctl, ctl_json, errno_of, md_offset,
-                    mmap_touch, status, write_synced)
+from conftest import BUILD_DIR
+from faults import (allow_faults, assert_sigbus, ctl, ctl_json, drop_cached_pages, errno_of,
+                    md_offset, mmap_touch, status, write_synced)
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
+
+CACHING = {"plain": (), "writeback_cache": ("writeback_cache",)}
+
+
+@pytest.fixture(params=list(CACHING))
+def any_fs(request, daxfs_factory):
+    """Mounted without and with the writeback cache."""
+    d = daxfs_factory(size=64 * MIB)
+    d.mkfs()
+    d.mount(*CACHING[request.param])
+    allow_faults(d)
+    return d
 
 
 @pytest.fixture
@@ -52,22 +66,101 @@ def test_read_of_poisoned_page_is_short_then_eio(fs):
     data = os.urandom(4 * PAGE)
     write_synced(p, data)
     poison_page(fs, p, 2 * PAGE)
+    drop_cached_pages(p)
     n, buf = direct_read(p, 0, 4 * PAGE)
     assert n == 2 * PAGE and buf[:n] == data[:n]
     assert errno_of(direct_read, p, 2 * PAGE, PAGE) == errno.EIO
+    n, buf = direct_read(p, 3 * PAGE, PAGE)         # a read that starts after it
+    assert n == PAGE and buf[:] == data[3 * PAGE:]
     assert sum(d["errors"] for d in status(fs)["devices"]) > 0
+
+
+def test_direct_read_of_several_requests_stops_at_the_poisoned_page(fs):
+    """A 4 MiB read travels as four 1 MiB READs; the one that starts at the
+    bad page fails, and the read returns the bytes of the ones before."""
+    p = fs.mnt / "f"
+    data = os.urandom(4 * MIB)
+    write_synced(p, data)
+    poison_page(fs, p, 2 * MIB)
+    drop_cached_pages(p)
+    n, buf = direct_read(p, 0, 4 * MIB)
+    assert n == 2 * MIB and buf[:n] == data[:n]
+
+
+def test_short_direct_read_is_completed_from_cached_pages(fs):
+    """An O_DIRECT open is served by the kernel's fuse_direct_IO (what lets it
+    be mapped); generic_file_read_iter finishes a short direct read through
+    the page cache, so pages cached before the poison still read."""
+    p = fs.mnt / "f"
+    data = os.urandom(4 * PAGE)
+    write_synced(p, data)                           # leaves the pages cached
+    poison_page(fs, p, 2 * PAGE)
+    n, buf = direct_read(p, 0, 4 * PAGE)
+    assert n == 4 * PAGE and buf[:] == data
+
+
+def test_buffered_copy_of_poisoned_file_fails_with_eio_and_keeps_its_size(any_fs, tmp_path):
+    """A page-cache READ never gets a short reply (the kernel's FUSE client
+    takes one for EOF): cp reads the pages before the bad one, then fails."""
+    p = any_fs.mnt / "f"
+    data = os.urandom(8 * PAGE)
+    write_synced(p, data)
+    poison_page(any_fs, p, 2 * PAGE)
+    drop_cached_pages(p)
+    r = subprocess.run(["cp", str(p), str(tmp_path / "copy")], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert r.stderr == f"cp: error reading '{p}': Input/output error\n"
+    assert (tmp_path / "copy").read_bytes() == data[:2 * PAGE]
+    assert os.stat(p).st_size == 8 * PAGE
+    with open(p, "rb") as f:                        # nothing after it became zeroes
+        assert os.pread(f.fileno(), 5 * PAGE, 3 * PAGE) == data[3 * PAGE:]
+        assert errno_of(os.pread, f.fileno(), PAGE, 2 * PAGE) == errno.EIO
+    assert os.stat(p).st_size == 8 * PAGE
+
+
+def test_small_write_next_to_poisoned_page_keeps_the_device_page(any_fs):
+    """With the writeback cache, a short reply once left zeroed pages in the
+    cache, and a 1-byte write then stored a zero page on the device."""
+    p = any_fs.mnt / "f"
+    data = os.urandom(8 * PAGE)
+    write_synced(p, data)
+    poison_page(any_fs, p, 2 * PAGE)
+    drop_cached_pages(p)
+    with open(p, "rb") as f:
+        assert errno_of(f.read) == errno.EIO
+    fd = os.open(p, os.O_WRONLY)
+    try:
+        assert os.pwrite(fd, b"X", 3 * PAGE + 7) == 1
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    want = bytearray(data)
+    want[3 * PAGE + 7] = ord("X")
+    on_device, _ = any_fs.backing_bytes(p, 3 * PAGE, 5 * PAGE)
+    assert on_device == want[3 * PAGE:]
+    assert os.stat(p).st_size == 8 * PAGE
 
 
 def test_mmap_fault_on_poisoned_page_raises_sigbus(fs):
     p = fs.mnt / "f"
     write_synced(p, os.urandom(4 * PAGE))
     poison_page(fs, p, 3 * PAGE)
-    fd = os.open(p, os.O_RDONLY)       # drop the pages cached by write()
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+    drop_cached_pages(p)                            # the pages cached by write()
     assert_sigbus(mmap_touch(p, 3))
+
+
+def test_mmap_fault_on_poisoned_page_is_bus_adrerr(fs):
+    """Not the kernel's BUS_MCEERR_AR: a mapping of a FUSE file is page-cache
+    backed, and a page its READ fails makes filemap_fault return
+    VM_FAULT_SIGBUS, which the kernel reports as BUS_ADRERR whatever the
+    error (docs/DESIGN.md, "Faults")."""
+    p = fs.mnt / "f"
+    write_synced(p, os.urandom(4 * PAGE))
+    poison_page(fs, p, 1 * PAGE)
+    drop_cached_pages(p)
+    r = subprocess.run([str(BUILD_DIR / "tests" / "fault" / "touch"), str(p), "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (3, "SIGBUS BUS_ADRERR\n"), r.stderr
 
 
 def test_partial_write_of_poisoned_page_is_eio(fs):

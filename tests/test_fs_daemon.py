@@ -25,6 +25,12 @@ def test_help_prints_usage_and_exits_0():
     assert "dax=inode|always|never" in res.stdout
 
 
+def test_help_says_what_source_may_be():
+    res = run("--help")
+    assert "a device-mapper table file, or a\ncomma-separated list of pmem files" in res.stdout
+    assert "single backing file" not in res.stdout
+
+
 def test_version_prints_version_and_exits_0():
     res = run("--version")
     assert res.returncode == 0
@@ -50,6 +56,31 @@ def test_bad_dax_mode_is_refused_before_touching_the_source(tmp_path):
     assert "expected dax=inode, dax=always or dax=never" in err
 
 
+def test_fstab_comment_options_are_ignored(tmp_path):
+    d = Daxfs(tmp_path)
+    d.mkfs()
+    try:
+        d.mount("x-systemd.requires=local-fs.target", "x-gvfs-hide")
+        assert (d.mnt / ".").is_dir()
+    finally:
+        d.cleanup()
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("", "expected a file name"),
+    ("{tmp}", "not a regular file or a character device"),
+    ("{tmp}/missing/log", "No such file or directory"),
+    ("{tmp}/fifo", "not a regular file or a character device"),
+], ids=["empty", "directory", "missing-directory", "fifo"])
+def test_bad_logfile_is_refused_before_mounting(tmp_path, value, reason):
+    d = Daxfs(tmp_path)
+    d.mkfs()
+    os.mkfifo(tmp_path / "fifo")
+    value = value.format(tmp=tmp_path)
+    err = d.mount_fails(f"logfile={value}")
+    assert err == f"daxfs-fuse: invalid option logfile={value}: {reason}\n"
+
+
 def test_unknown_option_is_refused(tmp_path):
     d = Daxfs(tmp_path)
     d.mkfs()
@@ -61,7 +92,7 @@ def test_missing_source_names_the_file(tmp_path):
     d = Daxfs(tmp_path)
     missing = str(tmp_path / "nonexistent")
     err = d.mount_fails(source=missing)
-    assert missing in err
+    assert err == f"daxfs-fuse: {missing}: No such file or directory\n"
 
 
 def test_missing_mountpoint_directory_is_refused(tmp_path):

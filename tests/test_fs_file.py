@@ -100,6 +100,36 @@ def test_o_sync_write_is_readable_at_once(daxfs):
     assert (daxfs.mnt / "f").read_bytes() == b"synced"
 
 
+def test_file_in_more_pieces_than_a_read_reply_holds_reads_whole(daxfs):
+    """256 one-page extents: a 1 MiB page-cache READ needs more pieces than
+    one zero-copy reply holds; a short reply would be EOF to the kernel."""
+    f, g = daxfs.mnt / "f", daxfs.mnt / "g"
+    data = pattern(256 * PAGE)
+    ff = os.open(f, os.O_WRONLY | os.O_CREAT, 0o644)
+    gg = os.open(g, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for k in range(256):        # interleaved: each page of f its own extent
+            os.pwrite(ff, data[k * PAGE:(k + 1) * PAGE], k * PAGE)
+            os.pwrite(gg, b"g" * PAGE, k * PAGE)
+    finally:
+        os.close(gg)
+        os.close(ff)
+    assert len(daxfs.iomap(f)) == 256
+    # readahead of 1 MiB (the mount's own bdi; 128 KiB by default), so that
+    # one READ asks for all 256 pieces
+    st = os.stat(daxfs.mnt)
+    bdi = f"/sys/class/bdi/{os.major(st.st_dev)}:{os.minor(st.st_dev)}/read_ahead_kb"
+    with open(bdi, "w") as b:
+        b.write("1024")
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        assert os.pread(fd, 256 * PAGE, 0) == data
+    finally:
+        os.close(fd)
+    assert os.stat(f).st_size == 256 * PAGE
+
+
 def test_o_direct_write_is_seen_by_a_cached_reader(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(bytes(2 * PAGE))

@@ -58,9 +58,16 @@ def installed_file(root, name):
 
 
 @pytest.mark.parametrize("name", ["daxfs-ctl", "daxfs-ctl.1", "mkfs.daxfs.8", "fsck.daxfs.8",
+                                  "daxfs-fuse.8", "mount.daxfs.8", "mount.daxfs",
                                   "err.h", "dax.h", "dm.h", "fs.h", "ioctl.h", "daxfs.pc"])
 def test_install_puts_file_in_place(installed, name):
     installed_file(installed, name)
+
+
+def test_mount_helper_is_installed_next_to_the_daemon_it_runs(installed):
+    """mount.daxfs runs the daxfs-fuse beside its own file."""
+    assert installed_file(installed, "mount.daxfs").parent == \
+        installed_file(installed, "daxfs-fuse").parent
 
 
 def test_install_headers_live_in_daxfs_subdirectory(installed):

@@ -169,8 +169,9 @@ def test_mkfs_label_of_63_bytes_is_accepted(files):
 def test_mkfs_help_lists_options():
     r = run("mkfs.daxfs", "--help")
     assert r.returncode == 0
-    assert r.stdout.startswith("usage: mkfs.daxfs [-f] [-n] [-L label] [-U uuid] [-s SIZE] "
+    assert r.stdout.startswith("usage: mkfs.daxfs [-f] [-n] [-L label] [-U uuid] [-s SIZE] [--prealloc] "
                                "SOURCE")
+    assert "  --prealloc\n" in r.stdout
 
 
 def test_mkfs_version():

@@ -3,7 +3,9 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -40,10 +42,12 @@ def quickstart(tmp_path):
     env = dict(os.environ, DAXFS_NO_DEPS="1", DAXFS_NO_BUILD="1", DAXFS_BUILD=str(BUILD_DIR),
                DAXFS_PMEM_DIR=str(pmem_dir), DAXFS_PMEM_SIZE="64M", DAXFS_MNT=str(mnt))
 
-    def run():
-        return subprocess.run(["bash", str(SOURCE_DIR / "tools" / "quickstart.sh")], env=env,
-                              capture_output=True, text=True, timeout=300)
+    def run(*args, pmem=None):
+        e = env if pmem is None else dict(env, DAXFS_PMEM_DIR=str(pmem))
+        return subprocess.run(["bash", str(SOURCE_DIR / "tools" / "quickstart.sh"), *args],
+                              env=e, capture_output=True, text=True, timeout=300)
     run.pmem_dir, run.mnt, run.table = pmem_dir, mnt, pmem_dir / "daxfs.table"
+    run.env = env
     yield run
     if is_mounted(mnt):
         subprocess.run(["fusermount3", "-u", str(mnt)], check=True, timeout=60)
@@ -158,3 +162,90 @@ def test_quickstart_refuses_a_mount_point_used_by_something_else(quickstart, tmp
         subprocess.run(["umount", str(quickstart.mnt)], check=True, timeout=60)
     assert res.returncode == 1
     assert "already has quickstart-test mounted on it" in res.stderr
+
+
+def test_quickstart_default_keeps_the_files_in_memory():
+    """The default, read from the script as it runs (a real run would touch
+    the one fixed directory every quick start shares)."""
+    r = subprocess.run(["bash", str(SOURCE_DIR / "tools" / "quickstart.sh"), "--help"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    assert "Without --persistent the files go to /dev/shm/daxfs-quickstart" in r.stdout
+    script = (SOURCE_DIR / "tools" / "quickstart.sh").read_text()
+    assert "default_dir=/dev/shm/daxfs-quickstart\n" in script
+
+
+def test_quickstart_in_memory_says_the_files_go_at_reboot(quickstart):
+    shm = pathlib.Path("/dev/shm")
+    if not shm.is_dir() or os.statvfs(shm).f_bavail * os.statvfs(shm).f_bsize < 256 << 20:
+        pytest.skip("needs a /dev/shm with room")
+    d = pathlib.Path(tempfile.mkdtemp(prefix="daxfs-quickstart-test-", dir=shm))
+    try:
+        quickstart.table = d / "daxfs.table"
+        r = quickstart(pmem=d)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "They are in memory (tmpfs): fast, and gone after a reboot." in r.stdout
+        assert "To keep them on disk instead: bash tools/quickstart.sh --persistent DIR" in r.stdout
+        if can_mount():
+            assert f"Its pmem files are in {d},\nin memory: the filesystem is gone after a reboot." \
+                in r.stdout
+    finally:
+        if is_mounted(quickstart.mnt):
+            subprocess.run(["fusermount3", "-u", str(quickstart.mnt)], check=True, timeout=60)
+        wait_gone(d / "daxfs.table")
+        shutil.rmtree(d)
+
+
+def wait_gone(table):
+    deadline = time.monotonic() + 30
+    while daemons_serving(table) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_quickstart_persistent_dir_is_on_disk_and_survives_a_reboot(quickstart, tmp_path):
+    disk = tmp_path / "on-disk"
+    disk.mkdir()
+    if subprocess.run(["stat", "-f", "-c", "%T", str(disk)], capture_output=True,
+                      text=True).stdout.strip() in ("tmpfs", "ramfs"):
+        pytest.skip("tmp_path is in memory here")
+    quickstart.table = disk / "daxfs.table"
+    r = quickstart("--persistent", str(disk))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(p.name for p in disk.iterdir() if p.name.startswith("pmem")) == \
+        ["pmem0", "pmem1", "pmem2"]
+    assert "): they survive a reboot (run this\nagain to mount them)" in r.stdout
+    assert str(disk / "pmem0") in quickstart.table.read_text()
+    assert not quickstart.pmem_dir.exists()        # --persistent wins over DAXFS_PMEM_DIR
+
+
+def test_quickstart_refuses_a_directory_a_table_cannot_name(quickstart, tmp_path):
+    r = quickstart("--persistent", str(tmp_path / "with blank"))
+    assert r.returncode == 2
+    assert r.stderr == (f"quickstart: {tmp_path}/with blank: a table cannot name files whose "
+                        "path has blanks; choose another directory\n")
+
+
+def test_quickstart_refuses_persistent_without_a_directory(quickstart):
+    r = quickstart("--persistent")
+    assert r.returncode == 2
+    assert r.stderr == "quickstart: --persistent needs a directory\n"
+
+
+def test_quickstart_recovers_a_mount_whose_daemon_died(quickstart):
+    require_mount()
+    assert quickstart().returncode == 0
+    (quickstart.mnt / "kept").write_text("kept\n")
+    for pid in daemons_serving(quickstart.table):
+        os.kill(pid, signal.SIGKILL)
+    r = quickstart()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"the daemon of the mount at {quickstart.mnt} has died: mounting again" in r.stdout
+    assert (quickstart.mnt / "kept").read_text() == "kept\n"
+
+
+def test_quickstart_daemon_logs_to_a_file_next_to_the_pmem_files(quickstart):
+    require_mount()
+    r = quickstart()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"The daemon logs to {quickstart.pmem_dir}/daxfs-fuse.log." in r.stdout
+    assert "no syslog" not in r.stderr

@@ -13,6 +13,9 @@ static const struct ctl_command *const commands[] = {
 	/* on table files */
 	&ctl_check_command,
 	&ctl_resolve_command,
+	/* on a filesystem's SOURCE */
+	&ctl_super_command,
+	&ctl_label_command,
 	/* on a mounted filesystem */
 	&ctl_map_command,
 	&ctl_table_command,
@@ -23,8 +26,10 @@ static const struct ctl_command *const commands[] = {
 	&ctl_suspend_command,
 	&ctl_resume_command,
 	&ctl_clear_command,
+	&ctl_remove_command,
 	&ctl_badblocks_command,
 	&ctl_trace_command,
+	&ctl_export_command,
 };
 
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))

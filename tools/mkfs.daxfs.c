@@ -25,7 +25,7 @@ static const char *progname = "mkfs.daxfs";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s [-f] [-n] [-L label] [-U uuid] [-s SIZE] SOURCE\n"
+		"usage: %s [-f] [-n] [-L label] [-U uuid] [-s SIZE] [--prealloc] SOURCE\n"
 		"\n"
 		"Creates an empty daxfs filesystem on SOURCE: a table file, or a comma-separated\n"
 		"list of pmem files concatenated with one linear target each.\n"
@@ -37,6 +37,10 @@ static void usage(FILE *f)
 		"  -U uuid   filesystem uuid (default: random)\n"
 		"  -s SIZE   create missing pmem files as sparse files of SIZE bytes and grow\n"
 		"            smaller ones to it (suffixes K, M, G, T; a multiple of 4096)\n"
+		"  --prealloc\n"
+		"            allocate the pmem files whole (posix_fallocate), so that no\n"
+		"            store into them can fail for want of space (default: warn\n"
+		"            when their holes exceed their filesystem's free space)\n"
 		"  -h, --help     show this help\n"
 		"  -V, --version  show the version\n"
 		"\n"
@@ -210,11 +214,32 @@ static int plan_from_files(const char *source, uint64_t size, const struct sourc
 	return ret;
 }
 
+/* Sparse files whose filesystem cannot hold them fail stores with EIO when
+ * it fills: allocated whole with --prealloc, else a warning (an overcommit
+ * may be meant, as with a thin pool). */
+static int check_backing(struct mapped_device *md, bool prealloc)
+{
+	int ret;
+
+	if (prealloc) {
+		ret = dm_md_prealloc(md);
+		if (ret)
+			fprintf(stderr, "%s: --prealloc: %s\n", progname, failure_text(ret));
+		return ret;
+	}
+	ret = dm_md_check_backing(md);
+	if (ret)
+		fprintf(stderr, "%s: warning: %s%s\n", progname, failure_text(ret),
+			ret == -ENOSPC ? "; --prealloc allocates the files" : "");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "prealloc", no_argument, NULL, 'P' },
 		{ 0 },
 	};
 	struct dfs_mkfs_opts opts = { 0 };
@@ -224,7 +249,7 @@ int main(int argc, char **argv)
 	uint8_t uuid[16];
 	struct source_files sf = { 0 };
 	struct dfs_mkfs_result res = { 0 };
-	bool have_uuid = false, have_size = false, dry = false;
+	bool have_uuid = false, have_size = false, dry = false, prealloc = false;
 	int c, ret;
 
 	opterr = 0;
@@ -252,6 +277,9 @@ int main(int argc, char **argv)
 				return usage_error("SIZE '%s' is not a positive multiple of 4096 bytes",
 						   optarg);
 			have_size = true;
+			break;
+		case 'P':
+			prealloc = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -290,6 +318,9 @@ int main(int argc, char **argv)
 	ret = check_table_usable(md, source);
 	if (!ret && !opts.force)
 		ret = probe_members(md);
+	if (ret)
+		goto out;
+	ret = check_backing(md, prealloc && !dry);
 	if (ret)
 		goto out;
 	ret = dfs_mkfs(md, &opts);

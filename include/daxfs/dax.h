@@ -85,8 +85,35 @@ bool dax_device_same_file(const struct dax_device *dev, dev_t st_dev, ino_t st_i
 
 /* Takes an exclusive advisory lock (flock) on the device so that a second
  * mount of the same files is refused: -EBUSY "<path>: in use by another
- * daxfs mount". Released by the last put. */
+ * daxfs mount". Released by the last put. When the holder is a daemon whose
+ * mount is already gone (it holds the mounted mark, below, and its FUSE
+ * connection has ended) and that is only writing the filesystem back, this
+ * waits until the holder closes the device instead of failing. */
 int dax_device_lock(struct dax_device *dev);
+/* Says that the process holding dev's lock serves a mount whose FUSE
+ * connection it keeps open (a /dev/fuse descriptor) until it has closed dev:
+ * what lets dax_device_lock elsewhere tell a daemon finishing an unmount from
+ * a live mount. Released with the lock. 0 or a negative errno. */
+int dax_device_mark_mounted(struct dax_device *dev);
+
+/*
+ * What backs a device that is a regular file: a sparse file provides a hole's
+ * page only when its filesystem has a block for it, at the first store (a
+ * fault that fails with -EIO, see "Machine-check-safe access"). file is false
+ * for block devices and device-dax, which are whole; then the rest is 0.
+ */
+struct dax_backing {
+	bool file;
+	uint64_t unallocated;   /* bytes of the file without blocks (st_size - st_blocks * 512) */
+	uint64_t fs_free;       /* free bytes of its filesystem for an unprivileged writer (statvfs) */
+	dev_t fs_dev;           /* its filesystem: files on one share fs_free */
+};
+int dax_device_backing(struct dax_device *dev, struct dax_backing *out);
+/* Allocates every block of a file-backed device (posix_fallocate over the
+ * file), so that no store into it can fail for want of space: -ENOSPC "<path>:
+ * cannot allocate N bytes: No space left on device" when its filesystem
+ * cannot hold it. A no-op for block devices and device-dax. */
+int dax_device_prealloc(struct dax_device *dev);
 
 /* Marks the device dead (kill_dax): later DAX calls return -ENXIO, bio -EIO. */
 void dax_device_kill(struct dax_device *dev);
@@ -161,6 +188,30 @@ int dax_device_copy_flushcache(struct dax_device *dev, uint64_t pos, const void 
  */
 bool dax_persist_tracing(void);
 int dax_persist_mark(const char *label);
+
+/*
+ * Machine-check-safe access to device memory (mc.c), the kernel's copy_mc
+ * family. A load or store through a device's mapping raises SIGBUS when the
+ * backing file cannot provide the page (truncated under the device, or a hole
+ * of a sparse file whose filesystem is full). Every access the dax layer makes
+ * through a mapping (the bio path, zeroing, recovery writes, flushcache copies,
+ * flushes) is guarded, and these two calls guard the accesses of the layers
+ * above through a kaddr: such a fault fails the access with -EIO, records the
+ * page as a bad block of its device (dax_badblocks_list; direct_access then
+ * answers -EHWPOISON for it) and leaves a message naming the device, the page
+ * and why. A SIGBUS anywhere else still takes the handler installed before
+ * this layer's (at the first open of a mapped device), or the default action.
+ * Calls do not nest; a range must lie wholly inside one device's mapping or
+ * outside all of them (-EINVAL otherwise).
+ */
+/* memmove of len bytes, either side in a mapping or not; *done (when non-NULL)
+ * = bytes copied before the page that failed, or len. */
+int dax_copy_mc(void *dst, const void *src, size_t len, size_t *done);
+/* Loads one byte of every page of [addr, addr+len): 0 if all are backed, else
+ * -EIO with *good (when non-NULL) = the bytes before the first bad page. For
+ * memory the kernel will copy (a FUSE reply), where a bad page would be an
+ * EFAULT there rather than a SIGBUS here. */
+int dax_probe_mc(const void *addr, size_t len, size_t *good);
 
 /* Injected bad blocks (poison), in 512-byte sectors like the kernel's badblocks. */
 int dax_badblocks_add(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors);

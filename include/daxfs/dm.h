@@ -172,7 +172,7 @@ const char *dm_md_name(const struct mapped_device *md);
  * here; on later loads they run at resume.
  */
 int dm_md_load(struct mapped_device *md, struct dm_table *t);
-/* Drops the INACTIVE table (-ENXIO if there is none). */
+/* Drops the INACTIVE table, if any; 0 (the kernel's table_clear). */
 int dm_md_clear(struct mapped_device *md);
 
 enum dm_suspend_flags {
@@ -203,24 +203,55 @@ void dm_md_set_lockfs(struct mapped_device *md, const struct dm_lockfs_ops *ops,
 struct dm_table *dm_md_get_live_table(struct mapped_device *md);
 struct dm_table *dm_md_get_inactive_table(struct mapped_device *md);
 
+/* What dmsetup info shows. A daxfs mapped device has no read-ahead of its
+ * own and no device number unless its owner gives one: read_ahead is the
+ * value dmsetup shows for a dm device created without one (the kernel's
+ * default, 128 KiB = 256 sectors), major:minor 0:0 unless set. */
+#define DM_MD_READ_AHEAD 256u
 struct dm_md_info {
 	bool suspended;
 	bool live_present, inactive_present;
 	unsigned open_count;
-	uint64_t event_nr;          /* bumped by every swap */
-	unsigned num_targets;       /* of the live table */
+	uint64_t event_nr;          /* target events (dm_table_event), from 0 */
+	unsigned num_targets;       /* of the live table, 0 without one */
 	uint64_t size;              /* sectors, of the live table */
 	bool dax;                   /* live table type is DAX_BIO_BASED */
+	bool deferred_remove;       /* removed at the last close */
+	unsigned read_ahead;        /* sectors */
+	unsigned major, minor;
+	char uuid[129];             /* "" if none */
+	unsigned bios_waiting;      /* bios queued until resume */
 };
 void dm_md_get_info(struct mapped_device *md, struct dm_md_info *out);
-/* dmsetup info's text: "Name: ...\nState: ACTIVE\nTables present: LIVE..." */
+/* dmsetup info's text, exactly: "Name:              daxfs\nState: ..." down
+ * to "Number of targets", the UUID line when there is one, and the blank
+ * line dmsetup ends each device with. */
 char *dm_md_info_text(struct mapped_device *md);
 /* The device type fixed by the first load: "none", "bio" or "dax". */
 const char *dm_md_type_name(struct mapped_device *md);
 
-/* The open count of info (a mounted filesystem holds the device open). */
+/* The open count of info (a mounted filesystem holds the device open). The
+ * last close of a device marked for deferred removal removes it. */
 void dm_md_open(struct mapped_device *md);
 void dm_md_close(struct mapped_device *md);
+
+/* DM_DEV_CREATE's identity: a uuid (at most 128 characters, set once:
+ * -EBUSY after) and the device number info shows. */
+int dm_md_set_uuid(struct mapped_device *md, const char *uuid);
+void dm_md_set_devt(struct mapped_device *md, unsigned major, unsigned minor);
+
+enum dm_remove_flags {
+	DM_REMOVE_DEFERRED = 1u << 0,   /* if open: remove at the last close */
+};
+/*
+ * dev_remove: an open device is not removed, -EBUSY, unless DEFERRED, which
+ * marks it (info: "DEFERRED REMOVE") and returns 0; its last close removes
+ * it. A removed device refuses load, suspend, resume and remove (-ENXIO);
+ * I/O through it still runs, and its owner destroys it. (dmsetup remove
+ * --force is a table swap to an all-error table before the remove: the
+ * caller's business.)
+ */
+int dm_md_remove(struct mapped_device *md, unsigned flags);
 
 /* Called after every successful table swap (the filesystem drops cached pages),
  * with the control lock held and bio-path I/O still blocked: the same rules
@@ -266,6 +297,10 @@ long dm_dax_resolve(struct mapped_device *md, uint64_t pgoff, long nr_pages,
 enum dm_bio_flags {
 	DM_BIO_FUA = 1u << 0,       /* durable before completion */
 	DM_BIO_NOWAIT = 1u << 1,    /* -EAGAIN instead of waiting while suspended */
+	/* waiting while suspended, give up with -EINTR when the calling
+	 * thread's request is interrupted (util/intr.h): for callers that
+	 * have changed nothing yet (a data read) */
+	DM_BIO_KILLABLE = 1u << 2,
 };
 /*
  * Submits [pos, pos+len) bytes against the live table, split at target and
@@ -276,6 +311,9 @@ enum dm_bio_flags {
  */
 int dm_submit_bio(struct mapped_device *md, enum dax_req_op op, unsigned flags,
 		  uint64_t pos, void *buf, size_t len);
+/* Wakes the bios waiting for resume, so that the killable ones look at their
+ * caller's interruption. */
+void dm_md_interrupt_waits(struct mapped_device *md);
 /* Makes every completed write durable on every device of the live table
  * (REQ_PREFLUSH). */
 int dm_flush(struct mapped_device *md);
@@ -294,5 +332,16 @@ int dm_copy_flushcache(struct mapped_device *md, uint64_t pos, const void *src, 
 unsigned dm_md_num_devices(struct mapped_device *md);
 struct dax_device *dm_md_device(struct mapped_device *md, unsigned index);  /* no ref taken */
 struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path);
+
+/* Whether the mapped device's backing files can hold it (backing.c): the
+ * unallocated bytes of its sparse files, summed per filesystem, against that
+ * filesystem's free space. 0 when each fits; -ENOSPC with a message naming
+ * the files, the bytes and the free space when one does not (the caller
+ * decides whether that is fatal); another negative errno when a file cannot
+ * be examined. */
+int dm_md_check_backing(struct mapped_device *md);
+/* Allocates every backing file whole (dax_device_prealloc), in open order;
+ * stops at the first failure (-ENOSPC naming the file). */
+int dm_md_prealloc(struct mapped_device *md);
 
 #endif

@@ -114,6 +114,23 @@ typedef int (*dfs_filldir_t)(void *ctx, const char *name, const struct stat *st,
 int dfs_readdir(struct dfs *fs, uint64_t dir, off_t pos, bool plus, dfs_filldir_t fill,
 		void *ctx);
 
+/* ---- file handles (src/fs/export.c) ------------------------------------- */
+
+/*
+ * An exported filesystem's handles name an inode by (number, generation):
+ * numbers are stable across remounts, and a slot freed and reused gets a
+ * generation no durable inode of that slot had, so the pair never names two
+ * files. The caller compares the generations.
+ *
+ * dfs_lookup_ino: ino itself, of any type, as if looked up by name: fills out
+ * and takes one lookup reference. -ESTALE if no inode has that
+ * number (never allocated, out of range, or freed) or if it has no links left
+ * (removed, and alive only while open).
+ * dfs_generation: the generation of ino; -ESTALE as above for a free number.
+ */
+int dfs_lookup_ino(struct dfs *fs, uint64_t ino, struct stat *out);
+int dfs_generation(struct dfs *fs, uint64_t ino, uint32_t *gen);
+
 /* ---- extended attributes (user.* and trusted.*; others -EOPNOTSUPP) ------- */
 /* flags: XATTR_CREATE / XATTR_REPLACE. */
 int dfs_setxattr(struct dfs *fs, uint64_t ino, const char *name, const void *value,
@@ -128,10 +145,13 @@ int dfs_removexattr(struct dfs *fs, uint64_t ino, const char *name);
 
 /*
  * Zero-copy read: fills rd->iov with pointers to the file's bytes in
- * [off, off+size) clipped at EOF: pmem pointers from the direct_access chain,
- * a shared zero page for holes, or a bounce buffer on the bio path. On a
- * mid-range error the iov stops before it (short count); an error on the
- * first byte is returned. The data stays stable until dfs_read_end.
+ * [off, off+size) clipped at EOF: pmem pointers from the direct_access chain
+ * (every page of them probed with dax_probe_mc, so that the caller may hand
+ * them to the kernel), a shared zero page for holes, or a bounce buffer on the
+ * bio path. On a mid-range error the iov stops before it (short count, and
+ * rd->err says why); an error on the first byte is returned. The iov may also
+ * fill before the end (rd->iov_full). The data stays stable until
+ * dfs_read_end.
  */
 #define DFS_READ_MAX_IOV 64
 /* The filesystem's state for one read or write from begin to end, kept in
@@ -151,6 +171,11 @@ struct dfs_read {
 	struct iovec iov[DFS_READ_MAX_IOV];
 	unsigned niov;
 	size_t bytes;
+	/* Why bytes is less than the request clipped at EOF: an error at the
+	 * first byte not read (negative errno; -EIO for a bad page), or the iov
+	 * filled first; neither when the read is whole. */
+	int err;
+	bool iov_full;
 	void *priv;                /* the filesystem's: set from begin to end */
 	struct dfs_rw_state state;
 };
@@ -180,14 +205,19 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 			struct dfs_write *wr);
 /* Instead of copying into wr->iov: stores the len bytes at src into the
  * write's bytes [0, len) and flushes them, with non-temporal stores on pmem
- * (dm_copy_flushcache), so that end only has to drain. Returns len, or a
- * negative errno (then nothing counts as copied). */
+ * (dm_copy_flushcache), so that end only has to drain. Returns len; fewer
+ * when the device failed a piece after some (the bytes of the pieces before
+ * it); or a negative errno when it failed the first (then nothing counts as
+ * copied). */
 ssize_t dfs_write_copy(struct dfs *fs, struct dfs_write *wr, const void *src, size_t len);
 /* Returns copied, or a negative errno if persisting failed. */
 ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied);
 
-/* Convenience wrappers over begin/end. */
+/* Convenience wrappers over begin/end. dfs_pread copies with dax_copy_mc and
+ * stops at EOF or at an error after some bytes (a short count);
+ * dfs_pread_err also tells which: *err = 0 at EOF, else the error. */
 ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off);
+ssize_t dfs_pread_err(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off, int *err);
 ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, off_t off,
 		   unsigned flags);
 
@@ -252,11 +282,41 @@ uint64_t dfs_lease_deferred(struct dfs *fs);
  * the size and the superblock at block 0, the checks of dfs_mount. Run
  * before a staged table is swapped in. 0 or -EINVAL with the reason. */
 int dfs_check_table(struct dfs *fs, struct dm_table *t);
-/* The lockfs hooks (dm_md_set_lockfs): freeze commits everything and then
- * holds every change (transactions wait) until thaw; reads go on. */
+/*
+ * The lockfs hooks (dm_md_set_lockfs), freeze_super's order: freeze first
+ * closes the write gate, so that every call that would change the filesystem
+ * waits before it takes a lock or copies a byte, waits for the calls already
+ * past it to finish, then commits everything and holds the internal changes
+ * left (transactions wait) until thaw. Reads, lookups, getattr and readdir go
+ * on. A waiting call gives up with -EINTR, having changed nothing, when its
+ * thread's request is interrupted (util/intr.h): dfs_interrupt_waits wakes
+ * the waits so that they look.
+ */
 int dfs_freeze(struct dfs *fs);
 void dfs_thaw(struct dfs *fs);
+/*
+ * The write gate, sb_start_write / sb_end_write. Every call of this library
+ * that changes the filesystem for a caller (write, truncate, fallocate,
+ * namespace and attribute changes, iomap allocation) enters it before it
+ * takes a lock or copies a byte, and leaves when done. Entering refuses a
+ * read-only or shut-down filesystem, and waits while a freeze holds the
+ * gate; the wait gives up with -EINTR, having changed nothing, when the
+ * thread's request is interrupted. A thread already inside passes again
+ * without waiting, so a caller that must hold a lock of its own across such
+ * a call (and must not wait for a thaw while holding it) enters first.
+ */
+int dfs_start_write(struct dfs *fs);
+void dfs_end_write(struct dfs *fs);
 bool dfs_frozen(struct dfs *fs);
+void dfs_interrupt_waits(struct dfs *fs);
+struct dfs_freeze_state {
+	bool frozen;                /* the gate is closed (a freeze began) */
+	unsigned writers;           /* calls past the gate */
+	unsigned writers_waiting;   /* calls waiting at it */
+};
+void dfs_freeze_state(struct dfs *fs, struct dfs_freeze_state *out);
+/* The filesystem's uuid (mkfs -U), 16 bytes. */
+void dfs_uuid(struct dfs *fs, uint8_t out[16]);
 /* The sticky error that shut the filesystem down after a failed metadata
  * write, or 0. */
 int dfs_shutdown_error(struct dfs *fs);
@@ -295,6 +355,41 @@ struct dfs_member_place {
  * no member of t holds a daxfs superblock; -EIO when its member table cannot
  * be read. */
 int dfs_members_order(struct dm_table *t, struct dfs_member_place **out, unsigned *count);
+
+/* ---- the superblock, off line (src/fs/info.c) ------------------------------ */
+struct dfs_info {
+	uint16_t major, minor;      /* format version */
+	uint32_t block_size;
+	uint8_t uuid[16];
+	char label[64];             /* NUL-terminated */
+	bool clean;                 /* the last mount ended in a clean unmount */
+	bool from_backup;           /* the primary superblock is damaged */
+	/* md's table has the layout the filesystem was made on and room for
+	 * it, as mount requires (false: e.g. one member of a larger one) */
+	bool layout_matches;
+	uint64_t total_blocks, journal_blocks, ngroups, blocks_per_group, data_start;
+	int64_t mkfs_time, mount_time, write_time;   /* seconds since the epoch; 0: never */
+	uint32_t mount_count;       /* read-write mounts */
+	/* counted: the filesystem was read whole; then, as statfs gives them: */
+	bool counted;
+	uint64_t free_blocks, inodes_used, free_inodes;
+};
+/*
+ * Reads the superblock of the filesystem on md (the primary, or the backup
+ * when the primary is damaged, as mount does); never writes. With count, also
+ * reads the whole filesystem with its journal replayed in memory, for the
+ * counts and the superblock a mount would see: the caller must hold the
+ * devices' locks (dax_device_lock), since a mount writing meanwhile would
+ * give a torn view. -EINVAL/-EIO with the reason for something that is not
+ * a valid daxfs.
+ */
+int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out);
+/*
+ * Sets the label (at most 63 bytes; "" clears it) of the unmounted filesystem
+ * on md, whose devices' locks the caller holds: replays the journal, then
+ * writes the superblock through it. Mount count and mount time stay.
+ */
+int dfs_set_label(struct mapped_device *md, const char *label);
 
 /* ---- mkfs and fsck --------------------------------------------------------- */
 /* The layout mkfs chose (or would choose). */

@@ -40,6 +40,9 @@ enum daxfs_ioc_flags {
 	DAXFS_IOC_F_MORE = 1u << 3,      /* load: text continues in the next LOAD call */
 	DAXFS_IOC_F_FORCE = 1u << 4,     /* resume: swap even while files are mapped
 					  * directly, revoking their leases */
+	DAXFS_IOC_F_DEFERRED = 1u << 5,  /* remove: if the device is open, at its last close */
+	DAXFS_IOC_F_WIPE = 1u << 6,      /* remove: swap in an all-error table first (--force) */
+	DAXFS_IOC_F_VERBOSE = 1u << 7,   /* info/status: daxfs's detail after dmsetup's text */
 };
 
 enum daxfs_ioc_op {                  /* BADBLOCKS and TRACE */
@@ -86,6 +89,10 @@ _Static_assert(sizeof(struct daxfs_ioc_ctl) == 16360, "struct daxfs_ioc_ctl layo
 #define DAXFS_IOC_BADBLOCKS _IOWR(DAXFS_IOC_MAGIC, 0x08, struct daxfs_ioc_ctl)
 /* op ON/OFF: log every direct_access resolution of file I/O (fuse_log). */
 #define DAXFS_IOC_TRACE     _IOWR(DAXFS_IOC_MAGIC, 0x09, struct daxfs_ioc_ctl)
+/* dmsetup remove: -EBUSY while the device is open, which a mounted one always
+ * is, unless F_DEFERRED (then 0, and the device goes at unmount); F_WIPE first
+ * makes an all-error table with the live table's target boundaries live. */
+#define DAXFS_IOC_REMOVE    _IOWR(DAXFS_IOC_MAGIC, 0x0a, struct daxfs_ioc_ctl)
 
 /* ==== 0x40-0x7f: direct access for applications (libdaxfs, src/fuse/client.c) ====
  *

@@ -60,10 +60,8 @@ static int write_zeroes(struct dax_device *dev, uint64_t pos, size_t len)
 {
 	static const char zeroes[64 * 1024];
 
-	if (dev->addr) {
-		memset(dev->addr + pos, 0, len);
-		return 0;
-	}
+	if (dev->addr)
+		return dax_mc(dev, DAX_MC_ZERO, pos, NULL, len, NULL);
 	while (len) {
 		size_t n = len < sizeof(zeroes) ? len : sizeof(zeroes);
 		int ret = pwrite_full(dev, zeroes, n, pos);
@@ -85,11 +83,8 @@ static int do_read(struct dax_device *dev, uint64_t pos, void *buf, size_t len)
 	if (dax_bb_check(&dev->bb, first, end - first, &bad))
 		return daxfs_err(-EIO, "%s: read of bad sector %llu", dev->path,
 				 (unsigned long long)bad);
-	if (dev->addr) {
-		/* memmove: buf may itself point into this device's mapping */
-		memmove(buf, dev->addr + pos, len);
-		return 0;
-	}
+	if (dev->addr)   /* buf may itself point into a device's mapping */
+		return dax_mc(dev, DAX_MC_LOAD, pos, buf, len, NULL);
 	return pread_full(dev, buf, len, pos);
 }
 
@@ -105,8 +100,7 @@ static int do_write(struct dax_device *dev, enum dax_req_op op, unsigned flags, 
 	if (op == DAX_REQ_WRITE_ZEROES) {
 		ret = write_zeroes(dev, pos, len);
 	} else if (dev->addr) {
-		memmove(dev->addr + pos, buf, len);
-		ret = 0;
+		ret = dax_mc(dev, DAX_MC_STORE, pos, (void *)buf, len, NULL);
 	} else {
 		ret = pwrite_full(dev, buf, len, pos);
 	}

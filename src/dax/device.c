@@ -1,14 +1,14 @@
-/* dax/device.c - opening a dax device by path, its lifetime, lock, kill and stats */
+/* dax/device.c - opening a dax device by path, its lifetime, kill and stats */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <libpmem.h>
@@ -104,6 +104,7 @@ static int open_block(struct dax_device *dev)
 static void dev_free(struct dax_device *dev)
 {
 	if (dev->addr) {
+		dax_mc_unregister(dev);
 		if (dev->mapped_by_pmem)
 			pmem_unmap(dev->addr, dev->map_len);
 		else
@@ -201,6 +202,8 @@ int dax_device_open(const char *path, unsigned flags, struct dax_device **out)
 	else
 		ret = daxfs_err(-EINVAL, "%s: not a regular file, block device or device-dax "
 				"character device", path);
+	if (ret == 0 && dev->addr)
+		ret = dax_mc_register(dev);
 	if (ret < 0)
 		goto fail;
 
@@ -274,23 +277,47 @@ bool dax_device_same_file(const struct dax_device *dev, dev_t st_dev, ino_t st_i
 	return dev && dev->st_dev == st_dev && dev->st_ino == st_ino;
 }
 
-int dax_device_lock(struct dax_device *dev)
+int dax_device_backing(struct dax_device *dev, struct dax_backing *out)
 {
-	if (!dev)
-		return daxfs_err(-EINVAL, "dax_device_lock: no device");
-	/* flock belongs to our open file description: a second open of the same
-	 * file, in this process or another, conflicts; the same device relocking
-	 * does not */
-	while (flock(dev->fd, LOCK_EX | LOCK_NB) < 0) {
-		int err = errno;
+	struct statvfs sv;
+	struct stat st;
 
-		if (err == EINTR)
-			continue;
-		if (err == EWOULDBLOCK)
-			return dax_fail(dev, daxfs_err(-EBUSY, "%s: in use by another daxfs mount",
-						       dev->path));
-		return dax_fail(dev, daxfs_err(-err, "%s: flock: %s", dev->path, strerror(err)));
-	}
+	memset(out, 0, sizeof(*out));
+	if (!dev)
+		return daxfs_err(-EINVAL, "dax_device_backing: no device");
+	if (fstat(dev->fd, &st) < 0)
+		return daxfs_err(-errno, "%s: stat: %s", dev->path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	if (fstatvfs(dev->fd, &sv) < 0)
+		return daxfs_err(-errno, "%s: statvfs: %s", dev->path, strerror(errno));
+	out->file = true;
+	/* st_blocks may count the file's own metadata: never more holes than
+	 * the file has bytes, and none below zero */
+	uint64_t allocated = (uint64_t)st.st_blocks * 512;
+	out->unallocated = (uint64_t)st.st_size > allocated ? (uint64_t)st.st_size - allocated : 0;
+	out->fs_free = (uint64_t)sv.f_bavail * sv.f_frsize;
+	out->fs_dev = st.st_dev;
+	return 0;
+}
+
+int dax_device_prealloc(struct dax_device *dev)
+{
+	struct stat st;
+	int err;
+
+	if (!dev)
+		return daxfs_err(-EINVAL, "dax_device_prealloc: no device");
+	if (fstat(dev->fd, &st) < 0)
+		return daxfs_err(-errno, "%s: stat: %s", dev->path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	if (dax_rdonly(dev))
+		return daxfs_err(-EROFS, "%s: cannot allocate a device opened read-only", dev->path);
+	err = posix_fallocate(dev->fd, 0, st.st_size);
+	if (err)
+		return dax_fail(dev, daxfs_err(-err, "%s: cannot allocate %lld bytes: %s", dev->path,
+					       (long long)st.st_size, strerror(err)));
 	return 0;
 }
 

@@ -93,6 +93,27 @@ static inline int dax_persist_range(struct dax_device *dev, uint64_t pos, uint64
 	return ret < 0 ? ret : dax_drain(dev);
 }
 
+/* mc.c: the guarded access every load and store through dev->addr goes
+ * through (dax.h, "Machine-check-safe access"). pos and len must lie in the
+ * device; buf is the other side of a copy (LOAD: its destination, STORE: its
+ * source), unused otherwise. Returns 0, or -EIO after recording the bad page;
+ * *done (when non-NULL) = bytes done before that page. */
+enum dax_mc_op {
+	DAX_MC_LOAD,       /* buf <- device */
+	DAX_MC_STORE,      /* device <- buf */
+	DAX_MC_STORE_NT,   /* device <- buf with non-temporal stores (PMEM mode) */
+	DAX_MC_ZERO,       /* device <- zeroes */
+	DAX_MC_FLUSH,      /* write the CPU cache lines back (PMEM mode) */
+	DAX_MC_PROBE,      /* one load per page */
+};
+int dax_mc(struct dax_device *dev, enum dax_mc_op op, uint64_t pos, void *buf, size_t len,
+	   size_t *done);
+/* A mapped device is registered from open until freed, so that the calls
+ * that take bare pointers find their device; the first registration installs
+ * the SIGBUS handler. */
+int dax_mc_register(struct dax_device *dev);
+void dax_mc_unregister(struct dax_device *dev);
+
 #define dax_stat_add(dev, field, n) \
 	atomic_fetch_add_explicit(&(dev)->stats.field, (n), memory_order_relaxed)
 

@@ -71,7 +71,7 @@ static int reflush_others(struct dax_device *dev)
 		if (dax_rec_active())
 			ret = dax_rec_flush(dev, u->r[i].pos, u->r[i].len);
 		if (ret == 0)
-			pmem_flush(dev->addr + u->r[i].pos, u->r[i].len);
+			ret = dax_mc(dev, DAX_MC_FLUSH, u->r[i].pos, NULL, u->r[i].len, NULL);
 	}
 	if (ret == 0)
 		u->n = 0;
@@ -121,9 +121,13 @@ int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len)
 			return ret;
 	}
 	switch (dev->persist) {
-	case DAX_PERSIST_PMEM:
-		pmem_flush(dev->addr + pos, len);
+	case DAX_PERSIST_PMEM: {
+		int ret = dax_mc(dev, DAX_MC_FLUSH, pos, NULL, len, NULL);
+
+		if (ret < 0)
+			return ret;
 		return unfenced_note(dev, pos, len) ? 0 : dax_drain(dev);
+	}
 	case DAX_PERSIST_MSYNC:
 		/* pmem_msync rounds the start down to a page itself */
 		if (pmem_msync(dev->addr + pos, len) < 0) {
@@ -151,23 +155,22 @@ int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len)
 int dax_copy_flushcache(struct dax_device *dev, uint64_t pos, const void *src, uint64_t len)
 {
 	if (dev->persist != DAX_PERSIST_PMEM) {
-		memcpy(dev->addr + pos, src, len);
-		return dax_flush_range(dev, pos, len);
+		int ret = dax_mc(dev, DAX_MC_STORE, pos, (void *)src, len, NULL);
+
+		return ret < 0 ? ret : dax_flush_range(dev, pos, len);
 	}
 	dax_stat_add(dev, flushes, 1);
 	dax_stat_add(dev, nt_copies, 1);
 	if (fault_drop_flush()) {
 		/* the fault build: a copy whose write-back is lost stays cached */
-		memcpy(dev->addr + pos, src, len);
-		return 0;
+		return dax_mc(dev, DAX_MC_STORE, pos, (void *)src, len, NULL);
 	}
-	pmem_memcpy_nodrain(dev->addr + pos, src, len);
-	if (dax_rec_active()) {
-		int ret = dax_rec_flush(dev, pos, len);
+	int ret = dax_mc(dev, DAX_MC_STORE_NT, pos, (void *)src, len, NULL);
 
-		if (ret < 0)
-			return ret;
-	}
+	if (ret == 0 && dax_rec_active())
+		ret = dax_rec_flush(dev, pos, len);
+	if (ret < 0)
+		return ret;
 	return unfenced_note(dev, pos, len) ? 0 : dax_drain(dev);
 }
 

@@ -63,8 +63,9 @@ static int pmem_zero_page_range(struct dax_device *dev, uint64_t pgoff, size_t n
 				 (unsigned long long)nr_pages_of(dev));
 	if (dax_rdonly(dev))
 		return daxfs_err(-EROFS, "%s: device opened read-only", dev->path);
-	memset(dev->addr + pos, 0, len);
-	ret = dax_persist_range(dev, pos, len);
+	ret = dax_mc(dev, DAX_MC_ZERO, pos, NULL, len, NULL);
+	if (ret == 0)
+		ret = dax_persist_range(dev, pos, len);
 	if (ret < 0)
 		return ret;
 	/* cleared only once the zeroes are durable, so a reader never sees a
@@ -109,14 +110,15 @@ static size_t pmem_recovery_write(struct dax_device *dev, uint64_t pgoff, void *
 				  (unsigned long long)pgoff, (unsigned long long)off, bytes);
 			return 0;
 		}
-		memmove(dst, src, bytes);
-		if (dax_persist_range(dev, pos, bytes) < 0)
+		if (dax_mc(dev, DAX_MC_STORE, pos, (void *)src, bytes, NULL) < 0 ||
+		    dax_persist_range(dev, pos, bytes) < 0)
 			return 0;
 		if (dax_bb_clear(&dev->bb, pos >> DAX_SECTOR_SHIFT, bytes >> DAX_SECTOR_SHIFT) < 0)
 			return 0;
 		return bytes;
 	}
-	memmove(dst, src, bytes);
+	if (dax_mc(dev, DAX_MC_STORE, pos, (void *)src, bytes, NULL) < 0)
+		return 0;
 	return dax_persist_range(dev, pos, bytes) < 0 ? 0 : bytes;
 }
 

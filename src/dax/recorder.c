@@ -143,10 +143,8 @@ static int capture(struct dax_device *dev, uint64_t pos, uint64_t len, unsigned 
 {
 	size_t done = 0;
 
-	if (dev->addr) {
-		memcpy(out, dev->addr + pos, len);
-		return 0;
-	}
+	if (dev->addr)
+		return dax_mc(dev, DAX_MC_LOAD, pos, out, len, NULL);
 	while (done < len) {
 		ssize_t n = pread(dev->fd, out + done, len - done, (off_t)(pos + done));
 

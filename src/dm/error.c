@@ -8,8 +8,8 @@
 /*
  * "error" takes no arguments, or "<dev> <offset>" (parsed like linear; the
  * device is opened only so that the kernel can inherit its limits). Any other
- * argument count is accepted and ignored, as io_err_ctr does; the arguments are
- * kept only so that the table text prints the line back unchanged.
+ * argument count is accepted and ignored, as io_err_ctr does. The kernel's
+ * error target has no status op, so its arguments are never printed back.
  */
 struct io_err_c {
 	struct dax_device *dev;     /* NULL unless "<dev> <offset>" */
@@ -94,21 +94,9 @@ static int io_err_iterate_devices(struct dm_target *ti, dm_iterate_devices_fn fn
 	return fn(ti, ec->dev, ec->argv[0], ec->start, ti->len, data);
 }
 
-static void io_err_status(struct dm_target *ti, enum dm_status_type type, struct dm_buf *b)
-{
-	struct io_err_c *ec = ti->private;
-
-	if (type != DM_STATUS_TABLE)
-		return;
-	for (unsigned i = 0; i < ec->argc; i++) {
-		if (i)
-			dm_emit(b, " ");
-		dm_emit_arg(b, ec->argv[i]);
-	}
-}
-
 /* No zero_page_range and no recovery_write, as in the kernel: dm core
- * answers -EIO and 0 bytes for them. */
+ * answers -EIO and 0 bytes for them. No status either, so `table` and
+ * `status` print a bare "<start> <len> error" whatever the arguments were. */
 const struct target_type dm_error_target = {
 	.name            = "error",
 	.version         = {1, 7, 0},
@@ -118,5 +106,4 @@ const struct target_type dm_error_target = {
 	.map_bio         = io_err_map_bio,
 	.direct_access   = io_err_direct_access,
 	.iterate_devices = io_err_iterate_devices,
-	.status          = io_err_status,
 };

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "dm/md.h"
 #include "util/err.h"
+#include "util/intr.h"
 
 static const char *const type_names[] = {
 	[DM_TYPE_NONE] = "none",
@@ -53,6 +55,7 @@ void dm_md_destroy(struct mapped_device **mdp)
 	for (unsigned i = 0; i < md->num_devs; i++)
 		dax_device_put(&md->devs[i]);
 	free(md->devs);
+	free(md->uuid);
 	pthread_mutex_destroy(&md->dev_lock);
 	pthread_cond_destroy(&md->io_cond);
 	pthread_mutex_destroy(&md->io_lock);
@@ -171,6 +174,14 @@ static const char *not_dax_type_reason(const struct dm_table *t, char *buf, size
 	return "not DAX-capable";
 }
 
+/* A removed device is gone for dmsetup: its commands find no device. */
+static int check_not_removed(struct mapped_device *md)
+{
+	if (md->removed)
+		return daxfs_err(-ENXIO, "%s: the device was removed", md->name);
+	return 0;
+}
+
 int dm_md_load(struct mapped_device *md, struct dm_table *t)
 {
 	struct dm_table *old;
@@ -181,6 +192,8 @@ int dm_md_load(struct mapped_device *md, struct dm_table *t)
 	if (!t || t->md != md)
 		return daxfs_err(-EINVAL, "%s: the table was not parsed for this device", md->name);
 	pthread_mutex_lock(&md->ctl_lock);
+	if ((r = check_not_removed(md)))
+		goto out;
 	type = table_type(t, md->type);
 	if (md->type == DM_TYPE_DAX_BIO_BASED && type != DM_TYPE_DAX_BIO_BASED) {
 		/* is_valid_type: only BIO -> DAX may change the type */
@@ -219,22 +232,19 @@ out:
 	return r;
 }
 
+/* table_clear: nothing staged is no error. */
 int dm_md_clear(struct mapped_device *md)
 {
 	struct dm_table *old;
-	int r = 0;
 
 	pthread_mutex_lock(&md->ctl_lock);
-	if (md->inactive) {
-		pthread_mutex_lock(&md->map_lock);
-		old = md->inactive;
-		md->inactive = NULL;
-		pthread_mutex_unlock(&md->map_lock);
-		dm_table_put(&old);
-	} else
-		r = daxfs_err(-ENXIO, "%s: no inactive table to clear", md->name);
+	pthread_mutex_lock(&md->map_lock);
+	old = md->inactive;
+	md->inactive = NULL;
+	pthread_mutex_unlock(&md->map_lock);
 	pthread_mutex_unlock(&md->ctl_lock);
-	return r;
+	dm_table_put(&old);
+	return 0;
 }
 
 struct dm_table *dm_md_get_live_table(struct mapped_device *md)
@@ -261,19 +271,42 @@ struct dm_table *dm_md_get_inactive_table(struct mapped_device *md)
 
 int dm_md_start_io(struct mapped_device *md, unsigned bio_flags)
 {
+	/* arm without io_lock, which the wake-up takes; a suspend that
+	 * begins after this look is noticed by the poll */
+	if ((bio_flags & DM_BIO_KILLABLE) && __atomic_load_n(&md->suspended, __ATOMIC_RELAXED))
+		daxfs_intr_arm();
 	pthread_mutex_lock(&md->io_lock);
 	while (md->suspended) {
 		if (bio_flags & DM_BIO_NOWAIT) {
 			pthread_mutex_unlock(&md->io_lock);
 			return daxfs_err(-EAGAIN, "%s: suspended", md->name);
 		}
+		if ((bio_flags & DM_BIO_KILLABLE) && daxfs_intr_pending()) {
+			pthread_mutex_unlock(&md->io_lock);
+			return daxfs_err(-EINTR, "%s: interrupted while waiting for resume",
+					 md->name);
+		}
 		md->waiting++;
-		pthread_cond_wait(&md->io_cond, &md->io_lock);
+		if (bio_flags & DM_BIO_KILLABLE) {
+			struct timespec ts;
+
+			daxfs_intr_deadline(&ts);
+			pthread_cond_timedwait(&md->io_cond, &md->io_lock, &ts);
+		} else {
+			pthread_cond_wait(&md->io_cond, &md->io_lock);
+		}
 		md->waiting--;
 	}
 	md->inflight++;
 	pthread_mutex_unlock(&md->io_lock);
 	return 0;
+}
+
+void dm_md_interrupt_waits(struct mapped_device *md)
+{
+	pthread_mutex_lock(&md->io_lock);
+	pthread_cond_broadcast(&md->io_cond);
+	pthread_mutex_unlock(&md->io_lock);
 }
 
 void dm_md_end_io(struct mapped_device *md)
@@ -303,7 +336,7 @@ static int do_suspend(struct mapped_device *md, unsigned flags)
 		md->frozen = true;
 	}
 	pthread_mutex_lock(&md->io_lock);
-	md->suspended = true;
+	__atomic_store_n(&md->suspended, true, __ATOMIC_RELAXED);   /* also read without io_lock */
 	while (md->inflight)
 		pthread_cond_wait(&md->io_cond, &md->io_lock);
 	pthread_mutex_unlock(&md->io_lock);
@@ -315,7 +348,9 @@ int dm_md_suspend(struct mapped_device *md, unsigned flags)
 	int r;
 
 	pthread_mutex_lock(&md->ctl_lock);
-	r = do_suspend(md, flags);
+	r = check_not_removed(md);
+	if (!r)
+		r = do_suspend(md, flags);
 	pthread_mutex_unlock(&md->ctl_lock);
 	return r;
 }
@@ -342,7 +377,6 @@ static int swap_table(struct mapped_device *md)
 	md->inactive = NULL;
 	md->live_type = table_type(t, md->type);
 	pthread_mutex_unlock(&md->map_lock);
-	atomic_fetch_add(&md->event_nr, 1);
 	dm_table_put(&old);
 	if (md->swap_hook)
 		md->swap_hook(md->swap_data);
@@ -354,6 +388,8 @@ int dm_md_resume(struct mapped_device *md, unsigned flags)
 	int r = 0;
 
 	pthread_mutex_lock(&md->ctl_lock);
+	if ((r = check_not_removed(md)))
+		goto out;
 	if (md->inactive) {
 		r = do_suspend(md, flags);
 		if (!r)
@@ -362,7 +398,7 @@ int dm_md_resume(struct mapped_device *md, unsigned flags)
 			goto out;       /* old table live, device still suspended */
 	}
 	pthread_mutex_lock(&md->io_lock);
-	md->suspended = false;
+	__atomic_store_n(&md->suspended, false, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&md->io_cond);
 	pthread_mutex_unlock(&md->io_lock);
 	if (md->frozen) {
@@ -373,6 +409,17 @@ int dm_md_resume(struct mapped_device *md, unsigned flags)
 out:
 	pthread_mutex_unlock(&md->ctl_lock);
 	return r;
+}
+
+/* dm_table_event: the event callback is bound to the live table only. */
+void dm_table_event(struct dm_table *t)
+{
+	struct mapped_device *md = t->md;
+
+	pthread_mutex_lock(&md->map_lock);
+	if (md->live == t)
+		atomic_fetch_add(&md->event_nr, 1);
+	pthread_mutex_unlock(&md->map_lock);
 }
 
 void dm_md_set_lockfs(struct mapped_device *md, const struct dm_lockfs_ops *ops, void *data)
@@ -398,7 +445,76 @@ void dm_md_open(struct mapped_device *md)
 
 void dm_md_close(struct mapped_device *md)
 {
-	atomic_fetch_sub(&md->open_count, 1);
+	/* dm_blk_close: the last close of a device marked for deferred
+	 * removal removes it */
+	if (atomic_fetch_sub(&md->open_count, 1) == 1) {
+		pthread_mutex_lock(&md->ctl_lock);
+		pthread_mutex_lock(&md->map_lock);
+		if (md->deferred_remove)
+			md->removed = true;
+		pthread_mutex_unlock(&md->map_lock);
+		pthread_mutex_unlock(&md->ctl_lock);
+	}
+}
+
+int dm_md_remove(struct mapped_device *md, unsigned flags)
+{
+	unsigned open;
+	int r = 0;
+
+	pthread_mutex_lock(&md->ctl_lock);
+	if ((r = check_not_removed(md)))
+		goto out;
+	/* dm_lock_for_deletion, under the lock dm_md_close takes */
+	open = atomic_load(&md->open_count);
+	if (open) {
+		if (flags & DM_REMOVE_DEFERRED) {
+			pthread_mutex_lock(&md->map_lock);
+			md->deferred_remove = true;     /* dev_remove answers 0 */
+			pthread_mutex_unlock(&md->map_lock);
+			goto out;
+		}
+		r = daxfs_err(-EBUSY, "%s: device is open (open count %u)", md->name, open);
+		goto out;
+	}
+	pthread_mutex_lock(&md->map_lock);
+	md->removed = true;
+	pthread_mutex_unlock(&md->map_lock);
+out:
+	pthread_mutex_unlock(&md->ctl_lock);
+	return r;
+}
+
+int dm_md_set_uuid(struct mapped_device *md, const char *uuid)
+{
+	char *copy;
+	int r = 0;
+
+	/* DM_UUID_LEN is 129 with its NUL */
+	if (!uuid || !*uuid || strlen(uuid) > 128)
+		return daxfs_err(-EINVAL, "%s: a uuid is 1 to 128 characters", md->name);
+	pthread_mutex_lock(&md->ctl_lock);
+	if (md->uuid)
+		r = daxfs_err(-EBUSY, "%s: the device has a uuid already", md->name);
+	else if (!(copy = strdup(uuid)))
+		r = daxfs_err(-ENOMEM, "out of memory");
+	else {
+		pthread_mutex_lock(&md->map_lock);
+		md->uuid = copy;
+		pthread_mutex_unlock(&md->map_lock);
+	}
+	pthread_mutex_unlock(&md->ctl_lock);
+	return r;
+}
+
+void dm_md_set_devt(struct mapped_device *md, unsigned major, unsigned minor)
+{
+	pthread_mutex_lock(&md->ctl_lock);
+	pthread_mutex_lock(&md->map_lock);
+	md->major = major;
+	md->minor = minor;
+	pthread_mutex_unlock(&md->map_lock);
+	pthread_mutex_unlock(&md->ctl_lock);
 }
 
 /* ---- info ---------------------------------------------------------------- */
@@ -406,21 +522,30 @@ void dm_md_close(struct mapped_device *md)
 void dm_md_get_info(struct mapped_device *md, struct dm_md_info *out)
 {
 	bool suspended;
+	unsigned waiting;
 
 	pthread_mutex_lock(&md->io_lock);
 	suspended = md->suspended;
+	waiting = md->waiting;
 	pthread_mutex_unlock(&md->io_lock);
 	pthread_mutex_lock(&md->map_lock);
 	*out = (struct dm_md_info){
-		.suspended = suspended,
-		.live_present = md->live != NULL,
-		.inactive_present = md->inactive != NULL,
-		.open_count = atomic_load(&md->open_count),
-		.event_nr = atomic_load(&md->event_nr),
-		.num_targets = md->live ? md->live->num_targets : 0,
-		.size = md->live ? md->live->size : 0,
-		.dax = md->live && md->live_type == DM_TYPE_DAX_BIO_BASED,
+		.major = md->major,
+		.minor = md->minor,
+		.deferred_remove = md->deferred_remove,
+		.read_ahead = DM_MD_READ_AHEAD,
 	};
+	if (md->uuid)
+		snprintf(out->uuid, sizeof(out->uuid), "%s", md->uuid);
+	out->suspended = suspended;
+	out->bios_waiting = waiting;
+	out->live_present = md->live != NULL;
+	out->inactive_present = md->inactive != NULL;
+	out->open_count = atomic_load(&md->open_count);
+	out->event_nr = atomic_load(&md->event_nr);
+	out->num_targets = md->live ? md->live->num_targets : 0;
+	out->size = md->live ? md->live->size : 0;
+	out->dax = md->live && md->live_type == DM_TYPE_DAX_BIO_BASED;
 	pthread_mutex_unlock(&md->map_lock);
 }
 
@@ -434,31 +559,31 @@ const char *dm_md_type_name(struct mapped_device *md)
 	return type_names[type];
 }
 
+/* dmsetup's _display_info_long, line for line (libdm/dm-tools/dmsetup.c),
+ * with the blank line that ends each device. */
 char *dm_md_info_text(struct mapped_device *md)
 {
 	struct dm_md_info info;
 	struct dm_buf b = { 0 };
-	const char *tables;
 
 	dm_md_get_info(md, &info);
-	if (info.live_present && info.inactive_present)
-		tables = "LIVE & INACTIVE";
-	else if (info.live_present)
-		tables = "LIVE";
-	else if (info.inactive_present)
-		tables = "INACTIVE";
-	else
-		tables = "None";
 	dm_emit(&b, "Name:              %s\n", md->name);
-	dm_emit(&b, "State:             %s\n", info.suspended ? "SUSPENDED" : "ACTIVE");
-	dm_emit(&b, "Tables present:    %s\n", tables);
+	dm_emit(&b, "State:             %s%s\n", info.suspended ? "SUSPENDED" : "ACTIVE",
+		info.deferred_remove ? " (DEFERRED REMOVE)" : "");
+	dm_emit(&b, "Read Ahead:        %u\n", info.read_ahead);
+	if (!info.live_present && !info.inactive_present)
+		dm_emit(&b, "Tables present:    None\n");
+	else
+		dm_emit(&b, "Tables present:    %s%s%s\n", info.live_present ? "LIVE" : "",
+			info.live_present && info.inactive_present ? " & " : "",
+			info.inactive_present ? "INACTIVE" : "");
 	dm_emit(&b, "Open count:        %u\n", info.open_count);
 	dm_emit(&b, "Event number:      %" PRIu64 "\n", info.event_nr);
-	if (info.live_present) {
-		dm_emit(&b, "Number of targets: %u\n", info.num_targets);
-		dm_emit(&b, "Size:              %" PRIu64 " sectors\n", info.size);
-		dm_emit(&b, "DAX:               %s\n", info.dax ? "yes" : "no");
-	}
+	dm_emit(&b, "Major, minor:      %u, %u\n", info.major, info.minor);
+	dm_emit(&b, "Number of targets: %u\n", info.num_targets);
+	if (info.uuid[0])
+		dm_emit(&b, "UUID: %s\n", info.uuid);
+	dm_emit(&b, "\n");
 	if (b.oom) {
 		free(b.s);
 		daxfs_err(-ENOMEM, "out of memory");

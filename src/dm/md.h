@@ -50,6 +50,15 @@ struct mapped_device {
 	atomic_uint_fast64_t event_nr;
 	atomic_uint open_count;
 
+	/* what DEV_CREATE gives a kernel device (a uuid, a device number), set
+	 * once by the owner; and remove's state. Written under ctl_lock and
+	 * map_lock, read under either (info is asked from the lockfs hooks,
+	 * which run under ctl_lock). */
+	char *uuid;
+	unsigned major, minor;
+	bool deferred_remove;               /* remove --deferred while open */
+	bool removed;                       /* no control commands any more */
+
 	/* the device cache: one dax_device per underlying file, opened with
 	 * open_flags (DAX_OPEN_*) */
 	pthread_mutex_t dev_lock;

@@ -119,9 +119,22 @@ static void stripe_map_sector(struct dm_target *ti, uint64_t sector, struct dm_m
 	};
 }
 
-static int stripe_map_bio(struct dm_target *ti, struct dm_bio *bio)
+/* stripe_end_io: every stripe on the failing device is marked, and each
+ * error below the threshold raises an event (trigger_event). */
+#define DM_IO_ERROR_THRESHOLD 15
+
+static void stripe_end_io_error(struct dm_target *ti, struct dax_device *dev)
 {
 	struct stripe_c *sc = ti->private;
+
+	for (unsigned i = 0; i < sc->stripes; i++)
+		if (sc->stripe[i].dev == dev &&
+		    atomic_fetch_add(&sc->stripe[i].error_count, 1) + 1 < DM_IO_ERROR_THRESHOLD)
+			dm_table_event(ti->table);
+}
+
+static int stripe_map_bio(struct dm_target *ti, struct dm_bio *bio)
+{
 	struct dm_map_result m;
 	int r;
 
@@ -129,8 +142,8 @@ static int stripe_map_bio(struct dm_target *ti, struct dm_bio *bio)
 	r = dax_device_rw(m.dev, bio->op, bio->flags,
 			  (m.dev_sector << DAX_SECTOR_SHIFT) + (bio->pos & (DAX_SECTOR_SIZE - 1)),
 			  bio->buf, bio->len);
-	if (r == -EIO)
-		atomic_fetch_add(&sc->stripe[m.stripe].error_count, 1);
+	if (r < 0 && r != -EOPNOTSUPP)
+		stripe_end_io_error(ti, m.dev);
 	return r;
 }
 

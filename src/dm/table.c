@@ -130,12 +130,15 @@ static int add_target(struct dm_table *t, unsigned lineno, char *line)
 		goto out;
 	}
 	type = argv[2];
-	if (dm_parse_u64(argv[0], &start)) {
+	/* start and length are dmsetup's to parse (sscanf "%llu", which takes
+	 * a sign): a '+' is accepted; a '-', which glibc would negate modulo
+	 * 2^64, is refused */
+	if (dm_parse_u64(argv[0] + (argv[0][0] == '+'), &start)) {
 		r = daxfs_err(-EINVAL, "%s:%u: %s: Invalid start sector \"%s\"",
 			      t->origin, lineno, type, argv[0]);
 		goto out;
 	}
-	if (dm_parse_u64(argv[1], &len)) {
+	if (dm_parse_u64(argv[1] + (argv[1][0] == '+'), &len)) {
 		r = daxfs_err(-EINVAL, "%s:%u: %s: Invalid length \"%s\"",
 			      t->origin, lineno, type, argv[1]);
 		goto out;

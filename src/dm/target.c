@@ -53,6 +53,9 @@ int dm_parse_uint(const char *s, unsigned *out)
 {
 	uint64_t v;
 
+	/* kstrtouint(s, 10): kstrtoull skips one leading '+' (never a '-') */
+	if (*s == '+')
+		s++;
 	if (dm_parse_u64(s, &v) || v > UINT_MAX)
 		return -EINVAL;
 	*out = (unsigned)v;

@@ -147,10 +147,19 @@ int dm_get_device(struct dm_target *ti, const char *path, struct dax_device **ou
  * malloc'd; NULL on ENOMEM. */
 char *dm_absolute_path(const char *path);
 
-/* Strict decimal parsing: digits only, no sign, no junk, no overflow (the
- * kernel's sscanf("%llu%c") == 1 and kstrtouint). 0 on success, -EINVAL. */
+/* The kernel's number parsers, 0 on success or -EINVAL. dm_parse_u64 is
+ * sscanf(s, "%llu%c") == 1 as the constructors use it for sectors (linear
+ * and stripe offsets, error's device sector): digits only, since the
+ * kernel's vsscanf takes no sign for %u, and no junk; unlike the kernel's
+ * simple_strtoull it refuses a value that overflows instead of wrapping.
+ * dm_parse_uint is kstrtouint(s, 10) (stripe count and chunk size): one
+ * leading '+' allowed, no '-', no overflow. */
 int dm_parse_u64(const char *s, uint64_t *out);
 int dm_parse_uint(const char *s, unsigned *out);
+
+/* dm_table_event: a target reports an event (a striped target's device
+ * failed an I/O); counted in info's event number while t is live. */
+void dm_table_event(struct dm_table *t);
 
 /* Sectors left from sector to the target end or next chunk boundary. */
 uint64_t dm_target_max_io_len(const struct dm_target *ti, uint64_t sector);

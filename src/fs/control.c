@@ -1,11 +1,13 @@
 /* fs/control.c - what live device control needs from the filesystem: table checks, freeze, the cached files */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "fs/internal.h"
 #include "util/err.h"
+#include "util/intr.h"
 
 /* The superblock the staged table shows at block 0, read through it, must be
  * ours too (its member is verified; this catches a member whose label
@@ -57,16 +59,92 @@ int dfs_check_table(struct dfs *fs, struct dm_table *t)
 	return err ? err : check_superblock(fs, t);
 }
 
+/* The write gate: sb_start_write, whose waiters a FUSE INTERRUPT can send
+ * away (the kernel's writers wait in D state; a FUSE server can do better,
+ * since nothing has been changed yet). */
+/* A thread past the gate of one fs passes it again without waiting: a
+ * freeze waits for that thread, which must not wait for the freeze. */
+static _Thread_local struct dfs *gate_fs;
+static _Thread_local unsigned gate_depth;
+
+int dfs_start_write(struct dfs *fs)
+{
+	int err = dfs_check_writable(fs);
+
+	if (err)
+		return err;
+	if (gate_depth && gate_fs == fs) {
+		gate_depth++;
+		pthread_mutex_lock(&fs->freeze_lock);
+		fs->writers++;
+		pthread_mutex_unlock(&fs->freeze_lock);
+		return 0;
+	}
+	/* arm without freeze_lock, which the wake-up takes; a freeze that
+	 * begins after this look is noticed by the poll */
+	if (__atomic_load_n(&fs->freezing, __ATOMIC_RELAXED))
+		daxfs_intr_arm();
+	pthread_mutex_lock(&fs->freeze_lock);
+	while (fs->freezing) {
+		struct timespec ts;
+
+		if (daxfs_intr_pending()) {
+			pthread_mutex_unlock(&fs->freeze_lock);
+			return daxfs_err(-EINTR, "interrupted while waiting for the frozen "
+					 "filesystem to thaw");
+		}
+		/* the interrupt callback wakes us (dfs_interrupt_waits); the
+		 * timeout is for interruptions nobody announces */
+		daxfs_intr_deadline(&ts);
+		fs->writers_waiting++;
+		pthread_cond_timedwait(&fs->freeze_cond, &fs->freeze_lock, &ts);
+		fs->writers_waiting--;
+	}
+	fs->writers++;
+	pthread_mutex_unlock(&fs->freeze_lock);
+	if (gate_depth == 0)
+		gate_fs = fs;
+	if (gate_fs == fs)
+		gate_depth++;
+	return 0;
+}
+
+void dfs_end_write(struct dfs *fs)
+{
+	if (gate_depth && gate_fs == fs && --gate_depth == 0)
+		gate_fs = NULL;
+	pthread_mutex_lock(&fs->freeze_lock);
+	if (fs->writers == 0) {
+		fprintf(stderr, "daxfs: dfs_end_write without dfs_start_write\n");
+		abort();
+	}
+	if (--fs->writers == 0 && fs->freezing)
+		pthread_cond_broadcast(&fs->freeze_cond);
+	pthread_mutex_unlock(&fs->freeze_lock);
+}
+
+void dfs_interrupt_waits(struct dfs *fs)
+{
+	pthread_mutex_lock(&fs->freeze_lock);
+	pthread_cond_broadcast(&fs->freeze_cond);
+	pthread_mutex_unlock(&fs->freeze_lock);
+}
+
 int dfs_freeze(struct dfs *fs)
 {
 	int err = 0;
 
+	/* freeze_super's SB_FREEZE_WRITE: new writers wait at the gate, and
+	 * the ones past it finish (their transactions still run) */
+	pthread_mutex_lock(&fs->freeze_lock);
+	__atomic_store_n(&fs->freezing, true, __ATOMIC_RELAXED);   /* also read without the lock */
+	while (fs->writers)
+		pthread_cond_wait(&fs->freeze_cond, &fs->freeze_lock);
+	pthread_mutex_unlock(&fs->freeze_lock);
+
+	/* sync, then SB_FREEZE_FS: what is left waits in dfs_txn_reserve */
 	pthread_mutex_lock(&fs->meta);
-	if (!fs->thaw_ready) {
-		pthread_cond_init(&fs->thaw_cond, NULL);
-		fs->thaw_ready = true;
-	}
-	__atomic_store_n(&fs->frozen, true, __ATOMIC_RELEASE);   /* also read without meta */
+	fs->frozen = true;
 	/* A shut-down or read-only fs has nothing to write; the freeze still
 	 * holds writers, as bdev_freeze does. */
 	if (!fs->rdonly && !fs->shutdown && !fs->check_only)
@@ -80,20 +158,34 @@ int dfs_freeze(struct dfs *fs)
 void dfs_thaw(struct dfs *fs)
 {
 	pthread_mutex_lock(&fs->meta);
-	__atomic_store_n(&fs->frozen, false, __ATOMIC_RELEASE);
-	if (fs->thaw_ready)
-		pthread_cond_broadcast(&fs->thaw_cond);
+	fs->frozen = false;
+	pthread_cond_broadcast(&fs->thaw_cond);
 	pthread_mutex_unlock(&fs->meta);
+	pthread_mutex_lock(&fs->freeze_lock);
+	__atomic_store_n(&fs->freezing, false, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&fs->freeze_cond);
+	pthread_mutex_unlock(&fs->freeze_lock);
+}
+
+/* Without meta: a commit may hold it for as long as a suspended device
+ * holds its bios, and status must still answer. */
+void dfs_freeze_state(struct dfs *fs, struct dfs_freeze_state *out)
+{
+	pthread_mutex_lock(&fs->freeze_lock);
+	*out = (struct dfs_freeze_state){
+		.frozen = fs->freezing,
+		.writers = fs->writers,
+		.writers_waiting = fs->writers_waiting,
+	};
+	pthread_mutex_unlock(&fs->freeze_lock);
 }
 
 bool dfs_frozen(struct dfs *fs)
 {
-	bool frozen;
+	struct dfs_freeze_state st;
 
-	pthread_mutex_lock(&fs->meta);
-	frozen = fs->frozen;
-	pthread_mutex_unlock(&fs->meta);
-	return frozen;
+	dfs_freeze_state(fs, &st);
+	return st.frozen;
 }
 
 void dfs_wait_thawed(struct dfs *fs)
@@ -103,24 +195,20 @@ void dfs_wait_thawed(struct dfs *fs)
 	while (fs->frozen && !fs->stopping) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		daxfs_intr_deadline(&ts);
 		pthread_cond_timedwait(&fs->thaw_cond, &fs->meta, &ts);
 	}
 }
 
+void dfs_uuid(struct dfs *fs, uint8_t out[16])
+{
+	memcpy(out, fs->sb.uuid, 16);     /* fixed at mkfs */
+}
+
 int dfs_shutdown_error(struct dfs *fs)
 {
-	int err;
-
-	pthread_mutex_lock(&fs->meta);
-	err = fs->shutdown;
-	pthread_mutex_unlock(&fs->meta);
-	return err;
+	/* set under meta (dfs_commit), read without it, as dfs_check_writable does */
+	return __atomic_load_n(&fs->shutdown, __ATOMIC_ACQUIRE);
 }
 
 int dfs_cached_files(struct dfs *fs, uint64_t **out, size_t *count)

@@ -18,6 +18,11 @@
  * that is not DAX (or dax=never) goes through a bounce buffer and the bio
  * path. An error after some bytes gives a short count, at the first byte the
  * error itself. No meta lock is held while the caller copies.
+ *
+ * The caller of a read hands the pmem pointers to the kernel (a FUSE reply),
+ * where a page the backing file lost would be an EFAULT in writev rather than
+ * a SIGBUS here: each piece is probed first (dax_probe_mc), which turns such
+ * a page into a recorded bad block and the read's error, like poison.
  */
 
 #define ZERO_CHUNK (64u * 1024)
@@ -75,7 +80,7 @@ static long dax_piece(struct dfs *fs, uint64_t addr, uint64_t len, void **kaddr)
 static int bio_read_prefix(struct dfs *fs, uint64_t addr, void *buf, uint64_t *len)
 {
 	for (;;) {
-		int err = dm_submit_bio(fs->md, DAX_REQ_READ, 0, addr, buf, *len);
+		int err = dm_submit_bio(fs->md, DAX_REQ_READ, DM_BIO_KILLABLE, addr, buf, *len);
 		uint64_t first = DFS_BLOCK_SIZE - (addr & (DFS_BLOCK_SIZE - 1));
 
 		if (!err || *len <= first)
@@ -130,6 +135,15 @@ ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, str
 						r == -EHWPOISON ? ": poisoned page" : "");
 				break;
 			}
+			size_t good;
+			if ((err = dax_probe_mc(base, (size_t)r, &good))) {
+				if (good)
+					rd->iov[rd->niov++] = (struct iovec){ base, good };
+				got += good;
+				daxfs_err_prefix(err, "read at device byte %llu",
+						 (unsigned long long)(m.addr + good));
+				break;
+			}
 			n = (uint64_t)r;
 		} else {
 			if (!p->bounce && !(p->bounce = malloc(size))) {
@@ -146,6 +160,8 @@ ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, str
 		pos += n;
 	}
 	rd->bytes = got;
+	rd->err = got < size ? err : 0;
+	rd->iov_full = got < size && !err;
 	if (got == 0) {
 		dfs_read_end(fs, rd);
 		return err ? err : 0;
@@ -206,12 +222,16 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 
 	memset(wr, 0, offsetof(struct dfs_write, state));
 	memset(p, 0, offsetof(struct dfs_rw_state, addr));
-	if ((err = dfs_check_writable(fs)))
-		return err;
 	if (off < 0 && !(flags & DFS_WRITE_APPEND))
 		return daxfs_err(-EINVAL, "write: negative offset");
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip)))
+	/* before the inode lock, before a byte is copied: a frozen fs holds
+	 * the writer here, and nothing it would change is touched yet */
+	if ((err = dfs_start_write(fs)))
 		return err;
+	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
+		dfs_end_write(fs);
+		return err;
+	}
 	if ((err = check_reg(ip)))
 		goto fail;
 	uint64_t pos = (flags & DFS_WRITE_APPEND) ? ip->d.size : (uint64_t)off;
@@ -222,6 +242,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	}
 	if (size == 0) {
 		dfs_inode_unlock_data(fs, ip, true);
+		dfs_end_write(fs);
 		return 0;
 	}
 	if (pos > ip->d.size && (err = zero_written(fs, ip, ip->d.size, pos)))
@@ -281,6 +302,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	return (ssize_t)got;
 fail:
 	dfs_inode_unlock_data(fs, ip, true);
+	dfs_end_write(fs);
 	return err;
 }
 
@@ -378,6 +400,7 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 	}
 	wr->priv = NULL;
 	dfs_inode_unlock_data(fs, ip, true);
+	dfs_end_write(fs);
 	free(p->bounce);
 	p->bounce = NULL;
 	return err ? err : (ssize_t)copied;
@@ -394,44 +417,59 @@ ssize_t dfs_write_copy(struct dfs *fs, struct dfs_write *wr, const void *src, si
 		return daxfs_err(-EINVAL, "write copy: no write in progress");
 	if (len > wr->bytes)
 		len = wr->bytes;
-	for (unsigned i = 0; i < wr->niov && done < len && !err; i++) {
+	for (unsigned i = 0; i < wr->niov && done < len; i++) {
 		size_t n = wr->iov[i].iov_len < len - done ? wr->iov[i].iov_len : len - done;
 
-		if (fs->dax)
-			err = dm_copy_flushcache(fs->md, p->addr[i], from + done, n);
-		else
+		if (!fs->dax)
 			memcpy(wr->iov[i].iov_base, from + done, n);   /* end writes the bounce */
+		else if ((err = dm_copy_flushcache(fs->md, p->addr[i], from + done, n)))
+			break;
 		done += n;
 	}
-	if (err)
+	/* a piece the device failed (a page the backing file lost): the pieces
+	 * before it are written, as dax_iomap_rw's short count */
+	if (err && !done)
 		return err;
 	p->copied = fs->dax;
 	return (ssize_t)done;
 }
 
-ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
+ssize_t dfs_pread_err(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off, int *err)
 {
 	size_t done = 0;
+	int e = 0;
 
-	while (done < size) {
+	while (done < size && !e) {
 		struct dfs_read rd;
 		ssize_t n = dfs_read_begin(fs, ino, off + (off_t)done, size - done, &rd);
 
-		if (n <= 0)
-			return done ? (ssize_t)done : n;
-		size_t at = done;
-		for (unsigned i = 0; i < rd.niov; i++) {
-			memcpy((uint8_t *)buf + at, rd.iov[i].iov_base, rd.iov[i].iov_len);
-			at += rd.iov[i].iov_len;
+		if (n <= 0) {
+			e = (int)n;
+			break;
 		}
-		bool full_iov = rd.niov == DFS_READ_MAX_IOV;
+		/* the pieces were probed, but the file behind them may be cut
+		 * since: copy as carefully as the probe read */
+		for (unsigned i = 0; i < rd.niov && !e; i++) {
+			size_t c;
+
+			e = dax_copy_mc((uint8_t *)buf + done, rd.iov[i].iov_base, rd.iov[i].iov_len, &c);
+			done += c;
+		}
+		if (!e)
+			e = rd.err;
+		bool more = rd.iov_full;
 		dfs_read_end(fs, &rd);
-		size_t want = size - done;
-		done += (size_t)n;
-		if ((size_t)n < want && !full_iov)
+		if (!more)
 			break;      /* EOF, or an error after some bytes */
 	}
-	return (ssize_t)done;
+	if (err)
+		*err = e;
+	return done ? (ssize_t)done : e;
+}
+
+ssize_t dfs_pread(struct dfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
+{
+	return dfs_pread_err(fs, ino, buf, size, off, NULL);
 }
 
 ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, off_t off,
@@ -446,14 +484,16 @@ ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, o
 		if (n <= 0)
 			return done ? (ssize_t)done : n;
 		ssize_t c = dfs_write_copy(fs, &wr, (const uint8_t *)buf + done, (size_t)n);
-		ssize_t e = dfs_write_end(fs, &wr, c < 0 ? 0 : (size_t)n);
+		ssize_t e = dfs_write_end(fs, &wr, c < 0 ? 0 : (size_t)c);
 		if (c < 0)
 			return done ? (ssize_t)done : c;
 		if (e < 0)
 			return e;
 		if (flags & DFS_WRITE_APPEND)
 			off = wr.off - (off_t)done;
-		done += (size_t)n;
+		done += (size_t)c;
+		if (c < n)
+			break;
 	}
 	return (ssize_t)done;
 }
@@ -645,13 +685,16 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		return daxfs_err(-EINVAL, "fallocate: bad range");
 	if (len > INT64_MAX - off)
 		return daxfs_err(-EFBIG, "fallocate: beyond the maximum file size");
-	if ((err = dfs_check_writable(fs)))
+	if ((err = dfs_start_write(fs)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip)))
+	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
+		dfs_end_write(fs);
 		return err;
+	}
 	if (dfs_is_dir(ip) || !dfs_is_reg(ip)) {
 		err = daxfs_err(dfs_is_dir(ip) ? -EISDIR : -ENODEV, "fallocate: not a regular file");
 		dfs_inode_unlock_data(fs, ip, true);
+		dfs_end_write(fs);
 		return err;
 	}
 	uint64_t s = (uint64_t)off, e = s + (uint64_t)len;
@@ -697,6 +740,7 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, true);
+	dfs_end_write(fs);
 	return err;
 }
 

@@ -105,10 +105,21 @@ struct dfs {
 	char fsck_notes[DFS_FSCK_NOTES][384];
 	unsigned nfsck_notes;
 	int shutdown;               /* sticky error after a failed commit */
-	/* lockfs suspend (control.c): transactions wait in dfs_txn_reserve
-	 * until thaw. protected by meta; thaw_cond is set up by the first
-	 * freeze (thaw_ready) and lives as long as fs */
-	bool frozen, thaw_ready;
+	/* lockfs suspend (control.c), in the two steps of freeze_super. First
+	 * the write gate closes (freezing): calls that change the filesystem
+	 * for a caller wait in dfs_start_write, before any lock or copy, and
+	 * the freeze waits until the writers already past the gate are done.
+	 * Then the fs is synced and frozen: the internal changes that remain
+	 * (the release of an unlinked inode at its last close, orphans) wait
+	 * in dfs_txn_reserve until thaw. freezing, writers and writers_waiting
+	 * are protected by freeze_lock, which is never held while waiting for
+	 * anything else (freeze_cond: the gate opened, or writers reached 0);
+	 * frozen by meta (thaw_cond: the thaw). */
+	pthread_mutex_t freeze_lock;
+	pthread_cond_t freeze_cond;
+	bool freezing;
+	unsigned writers, writers_waiting;
+	bool frozen;
 	pthread_cond_t thaw_cond;
 
 	pthread_mutex_t rename_lock;
@@ -211,6 +222,12 @@ void dfs_wait_thawed(struct dfs *fs);
  * in fs->fsck_notes. */
 int dfs_mount_fsck(struct mapped_device *md, bool check_only, const struct dfs_super *sb,
 		   const struct dfs_member *members, struct dfs **out);
+/* Mounts for a tool that is not fsck (daxfs-ctl super's counts, label), from
+ * the device's own superblock and members, refusing what a mount refuses:
+ * check_only never writes; otherwise read-write, without the periodic
+ * committer (the tool commits) and without processing orphans (not a mount
+ * of the filesystem's own). */
+int dfs_mount_offline(struct mapped_device *md, bool check_only, struct dfs **out);
 /* Test hook: frees fs without writing anything, as if the process died. */
 void dfs_abandon(struct dfs **fs);
 /* An empty struct dfs on md (locks set up), and its release. */

@@ -97,10 +97,14 @@ int dfs_iomap_begin(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 	struct dfs_inode *ip;
 	int err;
 
-	if ((flags & DFS_IOMAP_WRITE) && (err = dfs_check_writable(fs)))
+	/* an allocation for a direct mapping changes the fs like a write */
+	if ((flags & DFS_IOMAP_WRITE) && (err = dfs_start_write(fs)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, needs_write_lock(flags), &ip)))
+	if ((err = dfs_inode_lock_data(fs, ino, needs_write_lock(flags), &ip))) {
+		if (flags & DFS_IOMAP_WRITE)
+			dfs_end_write(fs);
 		return err;
+	}
 	if (!dfs_is_reg(ip))
 		err = daxfs_err(dfs_is_dir(ip) ? -EISDIR : -EINVAL, "iomap: inode %llu is not a regular file",
 				(unsigned long long)ino);
@@ -115,6 +119,8 @@ int dfs_iomap_begin(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 		pthread_mutex_unlock(&fs->meta);
 	}
 	dfs_inode_unlock_data(fs, ip, needs_write_lock(flags));
+	if (flags & DFS_IOMAP_WRITE)
+		dfs_end_write(fs);
 	return err;
 }
 
@@ -128,8 +134,12 @@ int dfs_iomap_end(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 	(void)iomap;
 	if (!(flags & DFS_IOMAP_WRITE) || (flags & DFS_IOMAP_FAULT) || written <= 0)
 		return 0;
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip)))
+	if ((err = dfs_start_write(fs)))
 		return err;
+	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
+		dfs_end_write(fs);
+		return err;
+	}
 	pthread_mutex_lock(&fs->meta);
 	if (!(err = dfs_txn_reserve(fs, 4))) {
 		if (pos + (uint64_t)written > ip->d.size)
@@ -141,5 +151,6 @@ int dfs_iomap_end(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, true);
+	dfs_end_write(fs);
 	return err;
 }

@@ -123,22 +123,6 @@ static bool ls_lock_more(struct lockset *l, struct dfs_inode *a, struct dfs_inod
 	return true;
 }
 
-/* Before any inode lock: a frozen filesystem holds modifying calls, and the
- * wait happens here so that their inodes stay readable meanwhile. */
-static int writer_begin(struct dfs *fs)
-{
-	int err = dfs_check_writable(fs);
-
-	if (err)
-		return err;
-	if (__atomic_load_n(&fs->frozen, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&fs->meta);
-		dfs_wait_thawed(fs);
-		pthread_mutex_unlock(&fs->meta);
-	}
-	return 0;
-}
-
 /* After the inode locks: meta and a transaction reservation. */
 static int meta_begin(struct dfs *fs)
 {
@@ -241,10 +225,12 @@ int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned 
 	uint64_t tid;
 	int err;
 
-	if ((err = dfs_check_writable(fs)))
+	if ((err = dfs_start_write(fs)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip)))
+	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
+		dfs_end_write(fs);
 		return err;
+	}
 	pthread_mutex_lock(&fs->meta);
 	if ((err = dfs_txn_reserve(fs, NS_RESERVE)))
 		goto out;
@@ -301,7 +287,9 @@ out:
 	tid = dfs_txn_stop(fs);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, true);
-	return dfs_txn_wait(fs, tid, err);
+	err = dfs_txn_wait(fs, tid, err);
+	dfs_end_write(fs);
+	return err;
 }
 
 /* ---- creation ---- */
@@ -327,8 +315,8 @@ static int symlink_store(struct dfs *fs, struct dfs_inode *ip, const char *targe
 	return dfs_extent_insert(fs, ip, &e);
 }
 
-static int create(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, dev_t rdev,
-		  const char *target, const struct dfs_cred *cred, struct stat *out)
+static int create_entry(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, dev_t rdev,
+			const char *target, const struct dfs_cred *cred, struct stat *out)
 {
 	int err;
 	struct dfs_inode *dp, *ip;
@@ -339,7 +327,7 @@ static int create(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, d
 	if (target && (strlen(target) == 0 || strlen(target) > DFS_SYMLINK_MAX))
 		return daxfs_err(strlen(target) ? -ENAMETOOLONG : -ENOENT,
 				 "symlink target must be 1..%u bytes", DFS_SYMLINK_MAX);
-	if ((err = writer_begin(fs)) || (err = dfs_iget_pin(fs, dir, &dp)))
+	if ((err = dfs_iget_pin(fs, dir, &dp)))
 		return err;
 	pthread_rwlock_wrlock(&dp->lock);
 	if ((err = meta_begin(fs)))
@@ -406,6 +394,19 @@ unlock:
 	return dfs_txn_wait(fs, tid, err);
 }
 
+/* Every namespace change passes the write gate before its first lock. */
+static int create(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, dev_t rdev,
+		  const char *target, const struct dfs_cred *cred, struct stat *out)
+{
+	int err = dfs_start_write(fs);
+
+	if (err)
+		return err;
+	err = create_entry(fs, dir, name, mode, rdev, target, cred, out);
+	dfs_end_write(fs);
+	return err;
+}
+
 int dfs_mknod(struct dfs *fs, uint64_t dir, const char *name, mode_t mode, dev_t rdev,
 	      const struct dfs_cred *cred, struct stat *out)
 {
@@ -466,14 +467,14 @@ ssize_t dfs_readlink(struct dfs *fs, uint64_t ino, char *buf, size_t size)
 	return ret;
 }
 
-int dfs_link(struct dfs *fs, uint64_t ino, uint64_t newdir, const char *newname,
-	     struct stat *out)
+static int link_entry(struct dfs *fs, uint64_t ino, uint64_t newdir, const char *newname,
+		      struct stat *out)
 {
 	int err;
 	struct dfs_inode *dp, *ip;
 	uint64_t existing, tid = 0;
 
-	if ((err = check_name(newname)) || (err = writer_begin(fs)))
+	if ((err = check_name(newname)))
 		return err;
 	if ((err = dfs_iget_pin(fs, newdir, &dp)))
 		return err;
@@ -562,6 +563,18 @@ static int lock_entry(struct dfs *fs, struct dfs_inode *dp, const char *name, st
 	return err;
 }
 
+int dfs_link(struct dfs *fs, uint64_t ino, uint64_t newdir, const char *newname,
+	     struct stat *out)
+{
+	int err = dfs_start_write(fs);
+
+	if (err)
+		return err;
+	err = link_entry(fs, ino, newdir, newname, out);
+	dfs_end_write(fs);
+	return err;
+}
+
 static int remove_entry(struct dfs *fs, uint64_t dir, const char *name, bool rmdir)
 {
 	int err;
@@ -575,7 +588,7 @@ static int remove_entry(struct dfs *fs, uint64_t dir, const char *name, bool rmd
 		return daxfs_err(-EINVAL, "cannot remove '.'");
 	if (rmdir && strcmp(name, "..") == 0)
 		return daxfs_err(-ENOTEMPTY, "cannot remove '..'");
-	if ((err = writer_begin(fs)) || (err = dfs_iget_pin(fs, dir, &dp)))
+	if ((err = dfs_iget_pin(fs, dir, &dp)))
 		return err;
 	if ((err = lock_entry(fs, dp, name, &l, &ip)))
 		goto put_dir;
@@ -622,14 +635,25 @@ put_dir:
 	return dfs_txn_wait(fs, tid, err);
 }
 
+static int remove_write(struct dfs *fs, uint64_t dir, const char *name, bool rmdir)
+{
+	int err = dfs_start_write(fs);
+
+	if (err)
+		return err;
+	err = remove_entry(fs, dir, name, rmdir);
+	dfs_end_write(fs);
+	return err;
+}
+
 int dfs_unlink(struct dfs *fs, uint64_t dir, const char *name)
 {
-	return remove_entry(fs, dir, name, false);
+	return remove_write(fs, dir, name, false);
 }
 
 int dfs_rmdir(struct dfs *fs, uint64_t dir, const char *name)
 {
-	return remove_entry(fs, dir, name, true);
+	return remove_write(fs, dir, name, true);
 }
 
 /* Is dir (or one of its ancestors) the directory anc? */
@@ -711,8 +735,8 @@ static int rename_lock_all(struct dfs *fs, struct dfs_inode *sp, const char *nam
 	return err;
 }
 
-int dfs_rename(struct dfs *fs, uint64_t dir, const char *name, uint64_t newdir,
-	       const char *newname, unsigned flags)
+static int rename_entry(struct dfs *fs, uint64_t dir, const char *name, uint64_t newdir,
+			const char *newname, unsigned flags)
 {
 	int err;
 	struct dfs_inode *sp, *dp, *src = NULL, *dst = NULL;
@@ -727,8 +751,6 @@ int dfs_rename(struct dfs *fs, uint64_t dir, const char *name, uint64_t newdir,
 		return err;
 	if (is_dot(name) || is_dot(newname))
 		return daxfs_err(-EBUSY, "rename: cannot rename '.' or '..'");
-	if ((err = writer_begin(fs)))
-		return err;
 	/* between directories the subtree check walks parent links, which
 	 * only such a rename changes: one at a time, as the kernel does */
 	const bool cross = dir != newdir;
@@ -841,6 +863,18 @@ unlock_rename:
 	if (cross)
 		pthread_mutex_unlock(&fs->rename_lock);
 	return dfs_txn_wait(fs, tid, err);
+}
+
+int dfs_rename(struct dfs *fs, uint64_t dir, const char *name, uint64_t newdir,
+	       const char *newname, unsigned flags)
+{
+	int err = dfs_start_write(fs);
+
+	if (err)
+		return err;
+	err = rename_entry(fs, dir, name, newdir, newname, flags);
+	dfs_end_write(fs);
+	return err;
 }
 
 /* ---- readdir ---- */

@@ -122,6 +122,9 @@ void dfs_fs_free(struct dfs *fs)
 	dfs_buf_destroy_all(fs);
 	pthread_cond_destroy(&fs->commit_cond);
 	pthread_cond_destroy(&fs->commit_done);
+	pthread_cond_destroy(&fs->thaw_cond);
+	pthread_cond_destroy(&fs->freeze_cond);
+	pthread_mutex_destroy(&fs->freeze_lock);
 	pthread_mutex_destroy(&fs->bcache_lock);
 	pthread_rwlock_destroy(&fs->buf_use);
 	pthread_mutex_destroy(&fs->icache_lock);
@@ -146,6 +149,9 @@ struct dfs *dfs_fs_alloc(struct mapped_device *md)
 	pthread_mutex_init(&fs->bcache_lock, NULL);
 	pthread_cond_init(&fs->commit_cond, NULL);
 	pthread_cond_init(&fs->commit_done, NULL);
+	pthread_cond_init(&fs->thaw_cond, NULL);
+	pthread_mutex_init(&fs->freeze_lock, NULL);
+	pthread_cond_init(&fs->freeze_cond, NULL);
 	return fs;
 }
 
@@ -273,9 +279,12 @@ static int fsck_members(struct dfs *fs, const struct dfs_member *members)
 	return dfs_members_index(fs);
 }
 
+/* fsck_sb: fsck's mount (fsck_members_in its member table, or NULL);
+ * offline: a tool's (fsck, or daxfs-ctl's counts and label), which processes
+ * no orphans and runs no periodic committer. */
 static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *opts,
 			const struct dfs_super *fsck_sb, const struct dfs_member *fsck_members_in,
-			bool check_only, struct dfs **out)
+			bool offline, bool check_only, struct dfs **out)
 {
 	struct dfs_mount_opts defaults = { 0 };
 	struct dfs_table_facts f;
@@ -326,7 +335,7 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 
 		/* nobody else runs yet, but a commit drops and retakes meta */
 		pthread_mutex_lock(&fs->meta);
-		if (!fsck)
+		if (!offline)
 			err = dfs_orphans_process(fs);
 		dfs_now(&now);
 		fs->sb.state = DFS_STATE_DIRTY;
@@ -337,7 +346,7 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 		pthread_mutex_unlock(&fs->meta);
 		if (err)
 			goto fail;
-		if (!fsck && pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
+		if (!offline && pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
 			fs->committer_running = true;
 	}
 	*out = fs;
@@ -350,7 +359,7 @@ fail:
 
 int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struct dfs **out)
 {
-	return mount_common(md, opts, NULL, NULL, false, out);
+	return mount_common(md, opts, NULL, NULL, false, false, out);
 }
 
 int dfs_mount_fsck(struct mapped_device *md, bool check_only, const struct dfs_super *sb,
@@ -360,7 +369,15 @@ int dfs_mount_fsck(struct mapped_device *md, bool check_only, const struct dfs_s
 	struct dfs_mount_opts o = { .rdonly = check_only, .dax = DFS_DAX_NEVER,
 				    .commit_interval_ms = DFS_COMMIT_INTERVAL_MS };
 
-	return mount_common(md, &o, sb, members, check_only, out);
+	return mount_common(md, &o, sb, members, true, check_only, out);
+}
+
+int dfs_mount_offline(struct mapped_device *md, bool check_only, struct dfs **out)
+{
+	struct dfs_mount_opts o = { .rdonly = check_only, .dax = DFS_DAX_NEVER,
+				    .commit_interval_ms = DFS_COMMIT_INTERVAL_MS };
+
+	return mount_common(md, &o, NULL, NULL, true, check_only, out);
 }
 
 static void stop_committer(struct dfs *fs)

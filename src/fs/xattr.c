@@ -184,14 +184,17 @@ static int xattr_write_begin(struct dfs *fs, uint64_t ino, struct dfs_inode **ip
 {
 	int err;
 
-	if ((err = dfs_check_writable(fs)))
+	if ((err = dfs_start_write(fs)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, ipp)))
+	if ((err = dfs_inode_lock_data(fs, ino, true, ipp))) {
+		dfs_end_write(fs);
 		return err;
+	}
 	pthread_mutex_lock(&fs->meta);
 	if ((err = dfs_txn_reserve(fs, 16))) {
 		pthread_mutex_unlock(&fs->meta);
 		dfs_inode_unlock_data(fs, *ipp, true);
+		dfs_end_write(fs);
 	}
 	return err;
 }
@@ -202,7 +205,9 @@ static int xattr_write_end(struct dfs *fs, struct dfs_inode *ip, int err)
 	const uint64_t tid = dfs_txn_stop(fs);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, true);
-	return dfs_txn_wait(fs, tid, err);
+	err = dfs_txn_wait(fs, tid, err);
+	dfs_end_write(fs);
+	return err;
 }
 
 int dfs_setxattr(struct dfs *fs, uint64_t ino, const char *name, const void *value,

@@ -1,4 +1,4 @@
-/* fuse/ctl.c - device-control commands on the mounted daemon: tables, suspend/resume, status, badblocks, trace */
+/* fuse/ctl.c - device-control commands on the mounted daemon: tables, suspend/resume, status, badblocks */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -19,7 +19,6 @@ struct dfuse_ctl {
 	pthread_mutex_t lock;          /* serialises commands */
 	char *load;                    /* a table arriving in chunks (F_MORE) */
 	size_t load_len;
-	atomic_bool trace;
 
 	pthread_t thread;
 	pthread_mutex_t qlock;
@@ -121,9 +120,14 @@ int dfuse_ctl_start(struct dfuse *df)
 	pthread_mutex_init(&ctl->qlock, NULL);
 	pthread_cond_init(&ctl->qcond, NULL);
 	pthread_cond_init(&ctl->done_cond, NULL);
-	atomic_init(&ctl->trace, false);
 	df->ctl = ctl;
+	if (dfuse_trace_start(df) != 0) {
+		df->ctl = NULL;
+		free(ctl);
+		return -ENOMEM;
+	}
 	if (pthread_create(&ctl->thread, NULL, inval_main, df) != 0) {
+		dfuse_trace_stop(df);
 		df->ctl = NULL;
 		free(ctl);
 		return -EAGAIN;
@@ -143,7 +147,6 @@ void dfuse_ctl_stop(struct dfuse *df)
 
 	if (!ctl)
 		return;
-	dm_md_close(df->md);
 	dm_md_set_swap_hook(df->md, NULL, NULL);
 	/* Unmounting a suspended device: let the held writers finish first. */
 	dm_md_get_info(df->md, &info);
@@ -154,6 +157,9 @@ void dfuse_ctl_stop(struct dfuse *df)
 		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: resume at unmount: %s\n", daxfs_errormsg());
 	dfs_thaw(df->fs);
 	dm_md_set_lockfs(df->md, NULL, NULL);
+	/* last: a deferred remove happens at this close, and a removed device
+	 * takes no resume */
+	dm_md_close(df->md);
 	pthread_mutex_lock(&ctl->qlock);
 	ctl->stop = true;
 	pthread_cond_signal(&ctl->qcond);
@@ -163,6 +169,7 @@ void dfuse_ctl_stop(struct dfuse *df)
 	pthread_cond_destroy(&ctl->done_cond);
 	pthread_mutex_destroy(&ctl->qlock);
 	pthread_mutex_destroy(&ctl->lock);
+	dfuse_trace_stop(df);
 	free(ctl->load);
 	free(ctl);
 	df->ctl = NULL;
@@ -177,7 +184,7 @@ void dfuse_ctl_run(struct dfuse *df, dfuse_ctl_fn fn, struct daxfs_ioc_ctl *c)
 
 /* ---- answers ----------------------------------------------------------- */
 
-static void set_text(struct daxfs_ioc_ctl *c, const char *text)
+void dfuse_ctl_set_text(struct daxfs_ioc_ctl *c, const char *text)
 {
 	size_t n = strlen(text);
 
@@ -197,7 +204,15 @@ static void fail(struct daxfs_ioc_ctl *c, int err)
 	const char *msg = daxfs_errormsg();
 
 	c->error = err;
-	set_text(c, msg[0] ? msg : strerror(-err));
+	dfuse_ctl_set_text(c, msg[0] ? msg : strerror(-err));
+}
+
+void dfuse_ctl_answer(struct daxfs_ioc_ctl *c, int err)
+{
+	if (err < 0)
+		fail(c, err);
+	else
+		dfuse_ctl_set_text(c, "");
 }
 
 /* A growing string; any allocation failure turns into -ENOMEM at the end. */
@@ -221,10 +236,10 @@ static void sbuf_answer(struct sbuf *b, struct daxfs_ioc_ctl *c)
 	if (fclose(b->f) != 0 || !b->s) {
 		free(b->s);
 		c->error = -ENOMEM;
-		set_text(c, "out of memory");
+		dfuse_ctl_set_text(c, "out of memory");
 		return;
 	}
-	set_text(c, b->s);
+	dfuse_ctl_set_text(c, b->s);
 	free(b->s);
 }
 
@@ -290,7 +305,7 @@ void dfuse_ctl_table(struct dfuse *df, struct daxfs_ioc_ctl *c)
 
 	if (!t) {
 		c->error = -ENXIO;
-		set_text(c, inactive ? "no inactive table" : "no live table");
+		dfuse_ctl_set_text(c, inactive ? "no inactive table" : "no live table");
 		return;
 	}
 	text = dm_table_text(t);
@@ -298,7 +313,7 @@ void dfuse_ctl_table(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	if (!text || !sbuf_open(&b)) {
 		free(text);
 		c->error = -ENOMEM;
-		set_text(c, "out of memory");
+		dfuse_ctl_set_text(c, "out of memory");
 		return;
 	}
 	if (c->flags & DAXFS_IOC_F_JSON) {
@@ -312,6 +327,17 @@ void dfuse_ctl_table(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	}
 	free(text);
 	sbuf_answer(&b, c);
+}
+
+/* The filesystem's side of info and status, as JSON members. */
+static void fs_json(FILE *f, struct dfuse *df)
+{
+	struct dfs_freeze_state st;
+
+	dfs_freeze_state(df->fs, &st);
+	fprintf(f, "\"filesystem\":{\"frozen\":%s,\"writers_waiting\":%u,\"shutdown\":%s,"
+		"\"uses_dax\":%s}", json_bool(st.frozen), st.writers_waiting,
+		json_bool(dfs_shutdown_error(df->fs) != 0), json_bool(dfs_uses_dax(df->fs)));
 }
 
 static void fs_state(struct dfuse *df, bool *frozen, int *shutdown)
@@ -331,30 +357,46 @@ void dfuse_ctl_info(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	fs_state(df, &frozen, &shutdown);
 	if (!sbuf_open(&b)) {
 		c->error = -ENOMEM;
-		set_text(c, "out of memory");
+		dfuse_ctl_set_text(c, "out of memory");
 		return;
 	}
 	if (c->flags & DAXFS_IOC_F_JSON) {
 		fputs("{\"name\":", b.f);
 		json_str(b.f, dm_md_name(df->md));
-		fprintf(b.f, ",\"state\":\"%s\",\"tables\":[", info.suspended ? "SUSPENDED" : "ACTIVE");
+		fprintf(b.f, ",\"state\":\"%s\",\"deferred_remove\":%s,\"read_ahead\":%u,"
+			"\"tables\":[", info.suspended ? "SUSPENDED" : "ACTIVE",
+			json_bool(info.deferred_remove), info.read_ahead);
 		fprintf(b.f, "%s%s%s", info.live_present ? "\"LIVE\"" : "",
 			info.live_present && info.inactive_present ? "," : "",
 			info.inactive_present ? "\"INACTIVE\"" : "");
-		fprintf(b.f, "],\"open_count\":%u,\"event_nr\":%" PRIu64 ",\"targets\":%u,"
-			"\"size\":%" PRIu64 ",\"type\":\"%s\",\"dax\":%s,"
-			"\"filesystem\":{\"frozen\":%s,\"shutdown\":%s,\"uses_dax\":%s}}\n",
-			info.open_count, info.event_nr, info.num_targets, info.size,
-			dm_md_type_name(df->md), json_bool(info.dax), json_bool(frozen),
-			json_bool(shutdown != 0), json_bool(dfs_uses_dax(df->fs)));
+		fprintf(b.f, "],\"open_count\":%u,\"event_nr\":%" PRIu64 ",\"major\":%u,"
+			"\"minor\":%u,\"targets\":%u,\"uuid\":", info.open_count, info.event_nr,
+			info.major, info.minor, info.num_targets);
+		json_str(b.f, info.uuid);
+		fprintf(b.f, ",\"size\":%" PRIu64 ",\"type\":\"%s\",\"dax\":%s,"
+			"\"bios_waiting\":%u,", info.size, dm_md_type_name(df->md),
+			json_bool(info.dax), info.bios_waiting);
+		fs_json(b.f, df);
+		fputs("}\n", b.f);
 	} else {
 		char *text = dm_md_info_text(df->md);
+		size_t n = text ? strlen(text) : 0;
 
+		/* dmsetup's text; --verbose adds daxfs's before its final
+		 * blank line */
+		if (n && (c->flags & DAXFS_IOC_F_VERBOSE))
+			text[n - 1] = '\0';
 		if (text)
 			fputs(text, b.f);
 		free(text);
-		fprintf(b.f, "Filesystem: %s%s\n", frozen ? "frozen" : "thawed",
-			shutdown ? ", shut down after an I/O error" : "");
+		if (c->flags & DAXFS_IOC_F_VERBOSE)
+			fprintf(b.f, "Size:              %" PRIu64 " sectors\n"
+				"Type:              %s\nDAX:               %s\n"
+				"Filesystem:        %s%s, %s\n\n", info.size,
+				dm_md_type_name(df->md), info.dax ? "yes" : "no",
+				frozen ? "frozen" : "thawed",
+				shutdown ? ", shut down after an I/O error" : "",
+				dfs_uses_dax(df->fs) ? "DAX" : "bio path");
 	}
 	sbuf_answer(&b, c);
 }
@@ -432,6 +474,7 @@ void dfuse_ctl_status(struct dfuse *df, struct daxfs_ioc_ctl *c)
 {
 	bool json = c->flags & DAXFS_IOC_F_JSON;
 	struct dm_table *t = dm_md_get_live_table(df->md);
+	char *lines = t ? dm_table_status_text(t) : strdup("");
 	struct dm_md_info info;
 	struct sbuf b;
 	bool frozen;
@@ -439,28 +482,44 @@ void dfuse_ctl_status(struct dfuse *df, struct daxfs_ioc_ctl *c)
 
 	dm_md_get_info(df->md, &info);
 	fs_state(df, &frozen, &shutdown);
-	if (!sbuf_open(&b)) {
+	if (!lines || !sbuf_open(&b)) {
+		free(lines);
 		dm_table_put(&t);
 		c->error = -ENOMEM;
-		set_text(c, "out of memory");
+		dfuse_ctl_set_text(c, "out of memory");
 		return;
 	}
-	if (json)
-		fprintf(b.f, "{\"state\":\"%s\",\"type\":\"%s\",\"targets\":[",
+	/* dmsetup status: one "start len type <target info>" line a target;
+	 * the daemon's own counters only with --verbose or --json */
+	if (!json)
+		fputs(lines, b.f);
+	if (!json && !(c->flags & DAXFS_IOC_F_VERBOSE)) {
+		free(lines);
+		dm_table_put(&t);
+		sbuf_answer(&b, c);
+		return;
+	}
+	if (json) {
+		fprintf(b.f, "{\"state\":\"%s\",\"type\":\"%s\",\"text\":",
 			info.suspended ? "SUSPENDED" : "ACTIVE", dm_md_type_name(df->md));
-	else
+		json_str(b.f, lines);
+		fputs(",\"targets\":[", b.f);
+	} else {
 		fprintf(b.f, "state: %s\ntype: %s\n", info.suspended ? "SUSPENDED" : "ACTIVE",
 			dm_md_type_name(df->md));
+	}
+	free(lines);
 	status_targets(b.f, t, json);
 	dm_table_put(&t);
 	if (json)
 		fputs("],\"devices\":[", b.f);
 	for (unsigned i = 0; i < dm_md_num_devices(df->md); i++)
 		status_device(b.f, dm_md_device(df->md, i), json, i == 0);
-	if (json)
-		fprintf(b.f, "],\"filesystem\":{\"frozen\":%s,\"shutdown\":%s,\"uses_dax\":%s}}\n",
-			json_bool(frozen), json_bool(shutdown != 0), json_bool(dfs_uses_dax(df->fs)));
-	else
+	if (json) {
+		fputs("],", b.f);
+		fs_json(b.f, df);
+		fputs("}\n", b.f);
+	} else
 		fprintf(b.f, "filesystem: %s%s, %s\n", frozen ? "frozen" : "thawed",
 			shutdown ? ", shut down after an I/O error" : "",
 			dfs_uses_dax(df->fs) ? "DAX" : "bio path");
@@ -495,19 +554,19 @@ void dfuse_ctl_load(struct dfuse *df, struct daxfs_ioc_ctl *c)
 
 	if (n >= sizeof(c->text) || memchr(c->text, '\0', n)) {
 		c->error = -EINVAL;
-		set_text(c, "load: text_len does not match the text");
+		dfuse_ctl_set_text(c, "load: text_len does not match the text");
 		goto drop;
 	}
 	if (ctl->load_len + n > LOAD_MAX) {
 		c->error = -E2BIG;
-		set_text(c, "load: table text larger than 1 MiB");
+		dfuse_ctl_set_text(c, "load: table text larger than 1 MiB");
 		goto drop;
 	}
 	char *p = realloc(ctl->load, ctl->load_len + n + 1);
 
 	if (!p) {
 		c->error = -ENOMEM;
-		set_text(c, "out of memory");
+		dfuse_ctl_set_text(c, "out of memory");
 		goto drop;
 	}
 	ctl->load = p;
@@ -530,7 +589,7 @@ void dfuse_ctl_load(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	if (err < 0)
 		fail(c, err);
 	else
-		set_text(c, "");
+		dfuse_ctl_set_text(c, "");
 drop:
 	free(ctl->load);
 	ctl->load = NULL;
@@ -549,7 +608,7 @@ void dfuse_ctl_suspend(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	if (err < 0)
 		fail(c, err);
 	else
-		set_text(c, "");
+		dfuse_ctl_set_text(c, "");
 }
 
 void dfuse_ctl_resume(struct dfuse *df, struct daxfs_ioc_ctl *c)
@@ -573,7 +632,7 @@ void dfuse_ctl_resume(struct dfuse *df, struct daxfs_ioc_ctl *c)
 			snprintf(msg, sizeof(msg), "resume: %s", daxfs_errormsg());
 			(void)dm_md_clear(df->md);
 			c->error = err;
-			set_text(c, msg);
+			dfuse_ctl_set_text(c, msg);
 			return;
 		}
 	}
@@ -583,7 +642,7 @@ void dfuse_ctl_resume(struct dfuse *df, struct daxfs_ioc_ctl *c)
 		return;
 	}
 	wait_inval(df->ctl);
-	set_text(c, "");
+	dfuse_ctl_set_text(c, "");
 }
 
 void dfuse_ctl_clear(struct dfuse *df, struct daxfs_ioc_ctl *c)
@@ -593,10 +652,10 @@ void dfuse_ctl_clear(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	if (err < 0)
 		fail(c, err);
 	else
-		set_text(c, "");
+		dfuse_ctl_set_text(c, "");
 }
 
-/* ---- badblocks, trace --------------------------------------------------- */
+/* ---- badblocks ---------------------------------------------------------- */
 
 void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 {
@@ -607,7 +666,7 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	if (c->text_len == 0 || c->text_len >= sizeof(c->text) || c->text[c->text_len] != '\0' ||
 	    strlen(c->text) != c->text_len) {
 		c->error = -EINVAL;
-		set_text(c, "badblocks: no device path");
+		dfuse_ctl_set_text(c, "badblocks: no device path");
 		return;
 	}
 	dev = dm_md_find_device(df->md, c->text);
@@ -616,7 +675,7 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 
 		snprintf(msg, sizeof(msg), "badblocks: %s: not a device of this mount", c->text);
 		c->error = -ENODEV;
-		set_text(c, msg);
+		dfuse_ctl_set_text(c, msg);
 		return;
 	}
 	uint64_t dev_sectors = dax_device_size(dev) >> 9;
@@ -630,7 +689,7 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 			snprintf(msg, sizeof(msg), "badblocks: sectors %" PRIu64 "+%" PRIu64
 				 " outside the device's %" PRIu64, c->start, c->len, dev_sectors);
 			c->error = -EINVAL;
-			set_text(c, msg);
+			dfuse_ctl_set_text(c, msg);
 			return;
 		}
 		err = c->op == DAXFS_IOC_OP_ADD ? dax_badblocks_add(dev, c->start, c->len)
@@ -638,13 +697,13 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 		if (err < 0)
 			fail(c, err);
 		else
-			set_text(c, "");
+			dfuse_ctl_set_text(c, "");
 		return;
 	case DAXFS_IOC_OP_LIST:
 		break;
 	default:
 		c->error = -EINVAL;
-		set_text(c, "badblocks: unknown operation");
+		dfuse_ctl_set_text(c, "badblocks: unknown operation");
 		return;
 	}
 	size_t n = dax_badblocks_list(dev, NULL, 0);
@@ -653,7 +712,7 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	if (!bb || !sbuf_open(&b)) {
 		free(bb);
 		c->error = -ENOMEM;
-		set_text(c, "out of memory");
+		dfuse_ctl_set_text(c, "out of memory");
 		return;
 	}
 	n = dax_badblocks_list(dev, bb, n);
@@ -670,73 +729,4 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 		fputs("]\n", b.f);
 	free(bb);
 	sbuf_answer(&b, c);
-}
-
-void dfuse_ctl_trace(struct dfuse *df, struct daxfs_ioc_ctl *c)
-{
-	if (c->op != DAXFS_IOC_OP_ON && c->op != DAXFS_IOC_OP_OFF) {
-		c->error = -EINVAL;
-		set_text(c, "trace: expected on or off");
-		return;
-	}
-	atomic_store(&df->ctl->trace, c->op == DAXFS_IOC_OP_ON);
-	set_text(c, "");
-}
-
-/* The trace: each step of the chain for every page run of the request. */
-void dfuse_trace(struct dfuse *df, const char *op, uint64_t ino, off_t off, size_t size)
-{
-	uint64_t pos = (uint64_t)off, end = (uint64_t)off + size;
-
-	if (!df->ctl || !atomic_load(&df->ctl->trace) || off < 0)
-		return;
-	while (pos < end) {
-		struct dfs_iomap m;
-		int err = dfs_iomap_begin(df->fs, ino, pos, end - pos, DFS_IOMAP_REPORT, &m);
-
-		if (err < 0) {
-			fuse_log(FUSE_LOG_INFO, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64
-				 ": iomap: %s\n", op, ino, pos, strerror(-err));
-			return;
-		}
-		if (m.length == 0)
-			return;
-		if (m.type != DFS_IOMAP_MAPPED) {
-			fuse_log(FUSE_LOG_INFO, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64
-				 " len %" PRIu64 ": %s\n", op, ino, m.offset, m.length,
-				 m.type == DFS_IOMAP_HOLE ? "hole" : "unwritten");
-			pos = m.offset + m.length;
-			continue;
-		}
-		uint64_t addr = m.addr + (pos - m.offset);
-		uint64_t left = m.offset + m.length - pos;
-		if (left > end - pos)
-			left = end - pos;
-		uint64_t pg = addr >> 12;
-		long want = (long)(((addr & 4095) + left + 4095) >> 12);
-		struct dm_resolution *r = malloc(sizeof(*r));
-
-		if (!r)
-			return;
-		long got = dm_dax_resolve(df->md, pg, want, r);
-		if (got <= 0) {
-			fuse_log(FUSE_LOG_INFO, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64
-				 " -> md byte %" PRIu64 " pgoff %" PRIu64 " -> target %d (%s): %s\n",
-				 op, ino, pos, addr, pg, r->target_index,
-				 r->target_type ? r->target_type : "none",
-				 strerror(got < 0 ? (int)-got : EIO));
-			free(r);
-			return;
-		}
-		fuse_log(FUSE_LOG_INFO, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64
-			 " -> md byte %" PRIu64 " pgoff %" PRIu64 " -> target %d (%s %" PRIu64
-			 "+%" PRIu64 ") stripe %d -> %s sector %" PRIu64 " pgoff %" PRIu64
-			 " -> %ld pages\n", op, ino, pos, addr, pg, r->target_index,
-			 r->target_type ? r->target_type : "none", r->target_begin, r->target_len,
-			 r->stripe, r->device_path[0] ? r->device_path : "-", r->device_sector,
-			 r->device_pgoff, got);
-		free(r);
-		uint64_t done = ((uint64_t)got << 12) - (addr & 4095);
-		pos += done < left ? done : left;
-	}
 }

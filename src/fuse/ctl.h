@@ -22,6 +22,15 @@ void dfuse_ctl_resume(struct dfuse *df, struct daxfs_ioc_ctl *c);
 void dfuse_ctl_clear(struct dfuse *df, struct daxfs_ioc_ctl *c);
 void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c);
 void dfuse_ctl_trace(struct dfuse *df, struct daxfs_ioc_ctl *c);
+/* remove.c */
+void dfuse_ctl_remove(struct dfuse *df, struct daxfs_ioc_ctl *c);
+
+/* The answer of a command that returns no text: err < 0 with the library's
+ * message (daxfs_errormsg), or success. */
+void dfuse_ctl_answer(struct daxfs_ioc_ctl *c, int err);
+
+/* Sets c's answer text (an overlong one turns into -EOVERFLOW). */
+void dfuse_ctl_set_text(struct daxfs_ioc_ctl *c, const char *text);
 
 /* Runs fn under the control lock. */
 void dfuse_ctl_run(struct dfuse *df, dfuse_ctl_fn fn, struct daxfs_ioc_ctl *c);

@@ -52,6 +52,10 @@ struct dfuse {
 	 * backing devices from the daemon (grant.c); NULL grant when off. */
 	gid_t dax_group;
 	struct dfuse_grant *grant;
+	struct dfuse_trace *trace;	/* trace.c, with ctl */
+	/* The log goes to syslog, which nobody listens to on this machine:
+	 * a trace without a file of its own would be lost. */
+	bool log_lost;
 };
 
 static inline struct dfuse *dfuse_of(fuse_req_t req)
@@ -72,6 +76,17 @@ int dfuse_errno(int err, const char *op, uint64_t ino);
  * dropped again so lookup counts stay balanced. */
 void dfuse_reply_entry(fuse_req_t req, const struct stat *st);
 void dfuse_fill_entry(const struct dfuse *df, const struct stat *st, struct fuse_entry_param *e);
+
+/*
+ * Around an fs call that may wait for a frozen filesystem to thaw or a
+ * suspended device to resume: while it runs, a FUSE INTERRUPT of req (a
+ * signal to the caller: kill, timeout, ^C) or the end of the session makes
+ * those waits give up with -EINTR, which the handler replies, so that the
+ * caller returns (EINTR, or dies of its signal) instead of waiting for
+ * resume. end must come before the reply: req is gone after it.
+ */
+void dfuse_intr_begin(fuse_req_t req);
+void dfuse_intr_end(void);
 
 /* The credentials of the request's caller, for new inodes. */
 struct dfs_cred dfuse_cred(fuse_req_t req);
@@ -120,9 +135,31 @@ void dfuse_store_unlock(struct dfuse *df);
  * resumes a device left suspended, thaws, and undoes start. */
 int dfuse_ctl_start(struct dfuse *df);
 void dfuse_ctl_stop(struct dfuse *df);
-/* With `daxfs-ctl trace MNT on`: logs how [off, off+size) of ino resolves
- * (iomap -> md pgoff -> target -> device) via fuse_log. Cheap when off. */
+/* identity.c: after the mount, gives the mapped device what dmsetup info
+ * shows of a kernel device: a uuid ("DAXFS-" and the filesystem's uuid) and
+ * the mount's device number (st_dev of its files). Failures are logged. */
+void dfuse_identify(struct dfuse *df, const char *mountpoint);
+
+/* trace.c: with `daxfs-ctl trace MNT on`, logs how [off, off+size) of ino
+ * resolves (iomap -> md pgoff -> target -> device), to the trace's own file
+ * or the daemon's log. Cheap when off. start/stop are called by the ctl
+ * start/stop above. */
 void dfuse_trace(struct dfuse *df, const char *op, uint64_t ino, off_t off, size_t size);
+/* Opens a log or trace file for appending (created with mode), refusing
+ * what is neither a regular file nor a character device (a FIFO, whose
+ * open could block): the fd, or a negative errno, described by
+ * dfuse_open_log_error. */
+int dfuse_open_log(const char *path, mode_t mode);
+const char *dfuse_open_log_error(int err);
+int dfuse_trace_start(struct dfuse *df);
+void dfuse_trace_stop(struct dfuse *df);
+
+/* mountpoint.c: called before mounting. When stat of mnt fails with
+ * ENOTCONN (the daemon of a mount there died), unmounts that mount lazily if
+ * it is daxfs-fuse's and served source, or another source when recover is
+ * set, and says so on stderr; otherwise prints why not and what to do.
+ * Returns 0 when mnt may be mounted on, -1 otherwise. */
+int dfuse_mountpoint_prepare(const char *mnt, const char *source, bool recover);
 
 /* ioctl.c: the control channel (daxfs/ioctl.h) */
 void dfuse_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,

@@ -4,12 +4,38 @@
 
 #include "fuse/dfuse.h"
 
+/*
+ * The kernel asks for "." only to resolve a file handle whose inode it no
+ * longer has (fuse_get_dentry; parent is then any inode, not only a
+ * directory), and for ".." to find a directory's parent for such a handle
+ * (fuse_get_parent). Both may name inodes the kernel never saw from this
+ * daemon, after a restart: they are read from media. The kernel compares
+ * the generation in the reply with the handle's.
+ */
+static void lookup_self(fuse_req_t req, fuse_ino_t ino)
+{
+	struct dfuse *df = dfuse_of(req);
+	struct stat st;
+	int err = dfs_lookup_ino(df->fs, ino, &st);
+
+	if (err < 0) {
+		fuse_reply_err(req, dfuse_errno(err, "lookup of a handle", ino));
+		return;
+	}
+	dfuse_reply_entry(req, &st);
+}
+
 void dfuse_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct dfuse *df = dfuse_of(req);
 	struct stat st;
-	int err = dfs_lookup(df->fs, parent, name, &st);
+	int err;
 
+	if (strcmp(name, ".") == 0) {
+		lookup_self(req, parent);
+		return;
+	}
+	err = dfs_lookup(df->fs, parent, name, &st);
 	if (err == -ENOENT) {
 		/* A negative entry with a timeout lets the kernel cache the miss;
 		 * creating the name later goes through the same kernel, which
@@ -93,11 +119,19 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 	(void) fi;
 	/* truncate(2) needs no open file, so the open count does not keep a
 	 * store away from it: the lock does. */
-	if (to_set & FUSE_SET_ATTR_SIZE)
-		dfuse_store_lock(df);
-	err = dfs_setattr(df->fs, ino, attr, setattr_flags(to_set), &st);
-	if (to_set & FUSE_SET_ATTR_SIZE)
-		dfuse_store_unlock(df);
+	dfuse_intr_begin(req);
+	/* Through the write gate first: a truncate waiting for a thaw must
+	 * not hold the store lock, which every open takes. */
+	err = dfs_start_write(df->fs);
+	if (err == 0) {
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			dfuse_store_lock(df);
+		err = dfs_setattr(df->fs, ino, attr, setattr_flags(to_set), &st);
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			dfuse_store_unlock(df);
+		dfs_end_write(df->fs);
+	}
+	dfuse_intr_end();
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "setattr", ino));
 		return;

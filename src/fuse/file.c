@@ -1,9 +1,13 @@
 /* fuse/file.c - regular files: create, open, read, write_buf, flush, release, fsync, fallocate, lseek, copy_file_range */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+
+#include "daxfs/dax.h"
 
 #include "fuse/client.h"
 #include "fuse/dfuse.h"
+#include "util/err.h"
 
 /* What every open of a regular file does after the inode is known. */
 static int open_file(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi, bool created)
@@ -21,13 +25,16 @@ static int open_file(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi, 
 			return err;
 		}
 	}
-	/* O_DIRECT bypasses the page cache; every other open shares it, which
-	 * is what makes mmap work and stay coherent with read()/write(). The
-	 * cache survives across opens because nothing but this kernel changes
-	 * the data (a table swap invalidates it explicitly), unless the mount
-	 * asked for no_keep_cache. */
-	fi->direct_io = (fi->flags & O_DIRECT) != 0;
-	fi->keep_cache = !fi->direct_io && df->keep_cache;
+	/* Every open shares the page cache, which is what makes mmap work and
+	 * stay coherent with read()/write(). O_DIRECT opens too: without
+	 * FOPEN_DIRECT_IO the kernel serves their reads and writes through
+	 * fuse_direct_IO, which bypasses the cache after writing back its dirty
+	 * pages and drops the pages a write replaced, while mmap(MAP_SHARED)
+	 * works (FOPEN_DIRECT_IO refuses it with ENODEV, and libfuse 3.14
+	 * cannot ask for FUSE_DIRECT_IO_ALLOW_MMAP). The cache survives across
+	 * opens because nothing but this kernel changes the data (a table swap
+	 * invalidates it explicitly), unless the mount asked for no_keep_cache. */
+	fi->keep_cache = df->keep_cache;
 	fi->noflush = 1;	/* close has nothing to write back here */
 	dfuse_client_open(df, ino, fi);	/* a handle per open, for leases */
 	return 0;
@@ -43,6 +50,7 @@ void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	bool created = true;
 	int err;
 
+	dfuse_intr_begin(req);		/* the create, or an O_TRUNC, may wait for a thaw */
 	err = dfs_mknod(df->fs, parent, name, S_IFREG | (mode & 07777), 0, &cred, &st);
 	if (err == -EEXIST && !(fi->flags & O_EXCL)) {
 		/* Created by someone else since the kernel's lookup missed:
@@ -54,11 +62,14 @@ void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 			err = S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
 		}
 	}
-	if (err < 0) {
+	const bool found = err == 0;	/* then we hold a lookup reference */
+	if (found)
+		err = open_file(df, st.st_ino, fi, created);
+	dfuse_intr_end();
+	if (!found) {
 		fuse_reply_err(req, dfuse_errno(err, "create", parent));
 		return;
 	}
-	err = open_file(df, st.st_ino, fi, created);
 	if (err < 0) {
 		dfs_forget(df->fs, st.st_ino, 1);
 		fuse_reply_err(req, dfuse_errno(err, "create", st.st_ino));
@@ -76,16 +87,20 @@ void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 void dfuse_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dfuse *df = dfuse_of(req);
-	int err = open_file(df, ino, fi, false);
+	int err;
+
+	dfuse_intr_begin(req);		/* O_TRUNC may wait for a thaw */
+	err = open_file(df, ino, fi, false);
+	dfuse_intr_end();
 
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "open", ino));
 		return;
 	}
 	/* Before the reply, while the opener cannot touch the pages yet (see
-	 * dfuse.h). An open without keep_cache would drop them at once, and
-	 * O_TRUNC leaves nothing to store. */
-	if (fi->keep_cache && !(fi->flags & O_TRUNC))
+	 * dfuse.h). An open without keep_cache would drop them at once, O_TRUNC
+	 * leaves nothing to store, and O_DIRECT asks for no cache. */
+	if (fi->keep_cache && !(fi->flags & (O_TRUNC | O_DIRECT)))
 		dfuse_store_fill(df, ino);
 	/* -ENOENT: interrupted, the kernel will not release this open file. */
 	if (fuse_reply_open(req, fi) == -ENOENT) {
@@ -94,19 +109,105 @@ void dfuse_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
+/*
+ * How the kernel's FUSE client takes a READ reply shorter than asked
+ * (fs/fuse/file.c, 6.x) decides what a failed read may answer:
+ *
+ * - A page-cache READ (readahead, read_folio, a page fault) takes a short
+ *   reply for EOF: fuse_short_read shrinks the cached i_size to its end
+ *   (without writeback_cache), and the pages past it are zero-filled and
+ *   marked uptodate (with it as well), so a later partial write would store
+ *   those zeroes. Such a READ therefore gets every byte to EOF or the error,
+ *   never a short count. The kernel then reads the pages one at a time
+ *   (filemap_read_folio) and the application gets the bytes before the bad
+ *   page, then EIO, as from DAX; nothing is zeroed and the size stays.
+ * - A direct READ (an O_DIRECT read, served by fuse_direct_IO) takes a short
+ *   reply as a short count (dax_iomap_rw's rule: the bytes before the bad
+ *   page, then EIO at it); it falls back to the page cache for the rest,
+ *   which meets the error there.
+ *
+ * The two are told apart by the lock owner: fuse_send_read, the only sender
+ * of direct READs, sets FUSE_READ_LOCKOWNER with the caller's files pointer
+ * (never 0), while fuse_do_readfolio and fuse_send_readpages leave it 0; the
+ * open flags cannot tell, a page fault on an O_DIRECT file carries O_DIRECT.
+ * A direct READ sent without an owner is taken for a page-cache one, which
+ * costs only a short count turned into EIO.
+ */
+static bool direct_read(const struct fuse_file_info *fi)
+{
+	return fi->lock_owner != 0;
+}
+
+/* Whether a read of n bytes that stopped short for err (0: at EOF) is
+ * answered with the error instead of the bytes. */
+static bool answer_error(ssize_t n, int err, const struct fuse_file_info *fi)
+{
+	return err && (n == 0 || !direct_read(fi));
+}
+
+/* The reply's writev met a page the backing file lost since the read
+ * probed it: the kernel failed the request with EIO (and libfuse printed
+ * "writing device"); probing again records the page. */
+static void reply_faulted(uint64_t ino, const struct dfs_read *rd)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < rd->niov && !err; i++)
+		err = dax_probe_mc(rd->iov[i].iov_base, rd->iov[i].iov_len, NULL);
+	if (!err)
+		err = daxfs_err(-EIO, "the reply's data faulted in the kernel");
+	dfuse_errno(err, "read", ino);
+}
+
+/* A read the iov could not describe whole (a file in more pieces than
+ * DFS_READ_MAX_IOV per request): copied, so that the reply is never short
+ * for that reason. */
+static void read_bounced(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct dfs *fs = dfuse_of(req)->fs;
+	char *buf = malloc(size);
+	ssize_t n;
+	int err;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = dfs_pread_err(fs, ino, buf, size, off, &err);
+	if (n < 0 || answer_error(n, err, fi))
+		fuse_reply_err(req, dfuse_errno(n < 0 ? (int) n : err, "read", ino));
+	else
+		fuse_reply_buf(req, buf, (size_t) n);
+	free(buf);
+}
+
 void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct dfs *fs = dfuse_of(req)->fs;
 	struct dfs_read rd;
 	ssize_t n;
+	int ret;
 
-	(void) fi;
 	dfuse_trace(dfuse_of(req), "read", ino, off, size);
 	/* The reply is built from the iov alone, so its length always matches
-	 * the memory it describes. */
+	 * the memory it describes. A read of the bio path waits while the
+	 * device is suspended, interruptibly. */
+	dfuse_intr_begin(req);
 	n = dfs_read_begin(fs, ino, off, size, &rd);
+	dfuse_intr_end();
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "read", ino));
+		return;
+	}
+	if (answer_error(n, rd.err, fi)) {
+		fuse_reply_err(req, dfuse_errno(rd.err, "read", ino));
+		dfs_read_end(fs, &rd);
+		return;
+	}
+	if (rd.iov_full) {
+		dfs_read_end(fs, &rd);
+		read_bounced(req, ino, size, off, fi);
 		return;
 	}
 	/* Zero copy both ways: the iov points into pmem (or the zero page, or
@@ -118,10 +219,12 @@ void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(rd.niov ? rd.iov[0].iov_len : 0);
 
 		bv.buf[0].mem = rd.niov ? rd.iov[0].iov_base : NULL;
-		fuse_reply_data(req, &bv, FUSE_BUF_NO_SPLICE);
+		ret = fuse_reply_data(req, &bv, FUSE_BUF_NO_SPLICE);
 	} else {
-		fuse_reply_iov(req, rd.iov, (int) rd.niov);
+		ret = fuse_reply_iov(req, rd.iov, (int) rd.niov);
 	}
+	if (ret == -EFAULT)
+		reply_faulted(ino, &rd);
 	/* The data had to stay stable until the reply was written. */
 	dfs_read_end(fs, &rd);
 }
@@ -150,7 +253,11 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	size_t copied = 0;
 	ssize_t n;
 
+	/* Only the wait at the write gate may give up: once past it, the
+	 * write finishes. */
+	dfuse_intr_begin(req);
 	n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), write_flags(df, fi), &wr);
+	dfuse_intr_end();
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
 		return;
@@ -176,14 +283,25 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 
 		dst.buf[0].mem = wr.iov[i].iov_base;
 		c = fuse_buf_copy(&dst, in_buf, FUSE_BUF_NO_SPLICE);
-		if (c < 0) {
-			dfs_write_end(fs, &wr, copied);
+		if (c >= 0)
+			copied += (size_t) c;
+		if (c == (ssize_t) wr.iov[i].iov_len)
+			continue;
+		/* read(2) from the pipe stops at a page the backing file lost,
+		 * with EFAULT there rather than SIGBUS here: the probe records
+		 * the page. The bytes before it are written (a short count). */
+		size_t at = c > 0 ? (size_t) c : 0;
+		int err = dax_probe_mc((char *) wr.iov[i].iov_base + at, wr.iov[i].iov_len - at,
+				       NULL);
+
+		if (c < 0 && copied == 0) {
+			if (c == -EFAULT)
+				c = err ? err : daxfs_err(-EIO, "write: the pipe's data faulted");
+			dfs_write_end(fs, &wr, 0);
 			fuse_reply_err(req, dfuse_errno((int) c, "write", ino));
 			return;
 		}
-		copied += (size_t) c;
-		if ((size_t) c < wr.iov[i].iov_len)
-			break;
+		break;
 	}
 end:
 	n = dfs_write_end(fs, &wr, copied);
@@ -227,7 +345,9 @@ void dfuse_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
 	int err;
 
 	(void) fi;
+	dfuse_intr_begin(req);
 	err = dfs_fallocate(dfuse_of(req)->fs, ino, mode, off, len);
+	dfuse_intr_end();
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "fallocate", ino) : 0);
 }
 
@@ -264,7 +384,9 @@ void dfuse_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	dfuse_intr_begin(req);
 	n = dfs_copy_file_range(dfuse_of(req)->fs, ino_in, off_in, ino_out, off_out, len);
+	dfuse_intr_end();
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "copy_file_range", ino_in));
 		return;

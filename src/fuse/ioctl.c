@@ -21,6 +21,7 @@ static const struct {
 	{ DAXFS_IOC_CLEAR, dfuse_ctl_clear },
 	{ DAXFS_IOC_BADBLOCKS, dfuse_ctl_badblocks },
 	{ DAXFS_IOC_TRACE, dfuse_ctl_trace },
+	{ DAXFS_IOC_REMOVE, dfuse_ctl_remove },
 };
 
 /* Returns 0 once it has replied, or the errno to reply with. */

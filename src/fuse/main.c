@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daxfs/dm.h"
@@ -42,6 +43,9 @@ struct options {
 	char *notify_store;	/* notify_store=BYTES */
 	char *max_leases;	/* max_leases=N */
 	char *dax_users;	/* dax_users=GROUP */
+	int prealloc;		/* allocate the backing files whole at mount */
+	int recover;		/* recover: replace a dead mount of another source */
+	char *logfile;		/* logfile=PATH */
 };
 
 enum {
@@ -62,6 +66,9 @@ static const struct fuse_opt option_spec[] = {
 	{ "notify_store=%s", offsetof(struct options, notify_store), 0 },
 	{ "max_leases=%s", offsetof(struct options, max_leases), 0 },
 	{ "dax_users=%s", offsetof(struct options, dax_users), 0 },
+	{ "prealloc", offsetof(struct options, prealloc), 1 },
+	{ "recover", offsetof(struct options, recover), 1 },
+	{ "logfile=%s", offsetof(struct options, logfile), 0 },
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	/* fstab's placeholder, which mount.fuse3 passes on */
@@ -73,7 +80,7 @@ static void usage(const char *prog)
 {
 	printf("usage: %s [options] SOURCE MOUNTPOINT\n\n"
 	       "Serves the daxfs filesystem on SOURCE (a device-mapper table file, or a\n"
-	       "single backing file) at MOUNTPOINT.\n\n"
+	       "comma-separated list of pmem files, concatenated) at MOUNTPOINT.\n\n"
 	       "daxfs-fuse options:\n"
 	       "    -o dax=inode|always|never  use direct_access where the table allows it\n"
 	       "                               (inode, the default), refuse a table that is\n"
@@ -104,7 +111,17 @@ static void usage(const char *prog)
 	       "                               they may read: a grant of every file's data\n"
 	       "                               (default: none; callers open the files\n"
 	       "                               themselves)\n"
+	       "    -o prealloc                allocate sparse backing files whole before\n"
+	       "                               mounting (posix_fallocate), so that no store\n"
+	       "                               can fail for want of space (default: warn\n"
+	       "                               when their holes exceed the free space)\n"
 	       "    -o ro                      mount read-only\n"
+	       "    -o recover                 a dead mount at MOUNTPOINT (its daemon was\n"
+	       "                               killed) is unmounted first even when it\n"
+	       "                               served another SOURCE (one of SOURCE is,\n"
+	       "                               always)\n"
+	       "    -o logfile=PATH            in the background, log to PATH (appended)\n"
+	       "                               instead of syslog; with -f, once mounted\n"
 	       "    -o allow_other             allow access by other users\n"
 	       "default_permissions is always on: the kernel checks access modes.\n\n",
 	       prog, DFUSE_MAX_LEASES);
@@ -113,7 +130,8 @@ static void usage(const char *prog)
 }
 
 /* ro/rw stay in the arguments: the kernel mount needs them too. The first
- * non-option is SOURCE; the second (MOUNTPOINT) is left for libfuse. */
+ * non-option is SOURCE; the second (MOUNTPOINT) is left for libfuse. x-*
+ * options are dropped. */
 static int option_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct options *o = data;
@@ -131,6 +149,10 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 	case KEY_RW:
 		o->rdonly = 0;
 		return 1;
+	case FUSE_OPT_KEY_OPT:
+		/* fstab's comments for other programs (x-systemd.*), which
+		 * mount.fuse3 passes on: not ours, and not the kernel's */
+		return strncmp(arg, "x-", 2) == 0 ? 0 : 1;
 	default:
 		return 1;
 	}
@@ -342,7 +364,13 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned com
 			dm_md_destroy(&df->md);
 	}
 	if (err < 0) {
-		fprintf(stderr, "daxfs-fuse: %s: %s\n", o->source, why(err));
+		const char *msg = why(err);
+
+		/* the library's messages mostly start with the file they are about */
+		if (strncmp(msg, o->source, strlen(o->source)) == 0)
+			fprintf(stderr, "daxfs-fuse: %s\n", msg);
+		else
+			fprintf(stderr, "daxfs-fuse: %s: %s\n", o->source, msg);
 		return err;
 	}
 	for (unsigned i = 0; i < dm_md_num_devices(df->md); i++) {
@@ -351,6 +379,20 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned com
 			fprintf(stderr, "daxfs-fuse: %s\n", why(err));
 			goto fail;
 		}
+	}
+	/* A sparse backing file provides a page only when its filesystem has
+	 * a block for it: found here, not at the store that fails (with EIO,
+	 * the daemon serving on). Overcommitting is a choice, as with a thin
+	 * pool, so it is a warning; -o prealloc removes the risk. */
+	if (o->prealloc) {
+		err = dm_md_prealloc(df->md);
+		if (err < 0) {
+			fprintf(stderr, "daxfs-fuse: -o prealloc: %s\n", why(err));
+			goto fail;
+		}
+	} else if ((err = dm_md_check_backing(df->md)) < 0) {
+		fprintf(stderr, "daxfs-fuse: warning: %s%s\n", why(err),
+			err == -ENOSPC ? "; -o prealloc allocates the files at mount" : "");
 	}
 	err = dfs_mount(df->md, &mopts, &df->fs);
 	if (err < 0) {
@@ -373,6 +415,32 @@ static void log_stderr(enum fuse_log_level level, const char *fmt, va_list ap)
 	if (level == FUSE_LOG_DEBUG && !log_debug)
 		return;
 	vfprintf(stderr, fmt, ap);
+}
+
+/* -o logfile: stderr is the file; each line gets the time and pid, as
+ * syslog would add them. */
+__attribute__((format(printf, 2, 0)))
+static void log_file(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (level == FUSE_LOG_DEBUG && !log_debug)
+		return;
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", localtime_r(&now, &tm));
+	flockfile(stderr);
+	fprintf(stderr, "%s [%d] ", stamp, (int) getpid());
+	vfprintf(stderr, fmt, ap);
+	funlockfile(stderr);
+}
+
+/* From now on the log goes to log_fd (-o logfile). */
+static void log_to_file(int log_fd)
+{
+	dup2(log_fd, STDERR_FILENO);
+	close(log_fd);
+	fuse_set_log_func(log_file);
 }
 
 __attribute__((format(printf, 2, 0)))
@@ -423,16 +491,12 @@ static int background(void)
 	return fds[1];
 }
 
-/* The mount is up: detach from the terminal and release the parent. */
-static void background_ready(int fd)
+/* The mount is up: detach from the terminal and release the parent. The
+ * log goes to log_fd if there is one, else to syslog. */
+static void background_ready(int fd, int log_fd)
 {
 	int null = open("/dev/null", O_RDWR);
 
-	openlog("daxfs-fuse", LOG_PID, LOG_DAEMON);
-	fuse_set_log_func(log_syslog);
-	setsid();
-	if (chdir("/") != 0)
-		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: chdir /: %s\n", strerror(errno));
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
@@ -440,6 +504,15 @@ static void background_ready(int fd)
 		if (null > STDERR_FILENO)
 			close(null);
 	}
+	if (log_fd >= 0) {
+		log_to_file(log_fd);
+	} else {
+		openlog("daxfs-fuse", LOG_PID, LOG_DAEMON);
+		fuse_set_log_func(log_syslog);
+	}
+	setsid();
+	if (chdir("/") != 0)
+		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: chdir /: %s\n", strerror(errno));
 	if (write(fd, "", 1) != 1)
 		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: cannot signal readiness: %s\n",
 			 strerror(errno));
@@ -476,7 +549,7 @@ int main(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	enum dfs_dax_mode dax;
 	unsigned commit_ms;
-	int ready_fd = -1;
+	int ready_fd = -1, log_fd = -1, fuse_fd = -1;
 	int ret = 1;
 	int err;
 
@@ -527,6 +600,11 @@ int main(int argc, char **argv)
 	    parse_notify_store(&o, &df.notify_store) != 0 ||
 	    parse_max_leases(&o, &df.max_leases) != 0 || parse_dax_users(&o, &df.dax_group) != 0)
 		goto out_args;
+	if (o.prealloc && o.rdonly) {
+		fprintf(stderr, "daxfs-fuse: -o prealloc allocates the backing files, which a "
+			"read-only mount leaves alone; use one or the other\n");
+		goto out_args;
+	}
 	df.keep_cache = !o.no_keep_cache;
 	df.writeback = o.writeback != 0;
 	if (dfuse_store_new(&df) != 0) {
@@ -534,6 +612,22 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 	log_debug = copts.debug != 0;
+	if (o.logfile) {
+		log_fd = o.logfile[0] ? dfuse_open_log(o.logfile, 0640) : -ENOENT;
+		if (log_fd < 0) {
+			fprintf(stderr, "daxfs-fuse: invalid option logfile=%s: %s\n", o.logfile,
+				o.logfile[0] ? dfuse_open_log_error(log_fd) : "expected a file name");
+			log_fd = -1;
+			goto out_args;
+		}
+	} else if (!copts.foreground && access("/dev/log", F_OK) != 0) {
+		/* vsyslog drops every line without a word when nobody listens */
+		fprintf(stderr, "daxfs-fuse: warning: no syslog on this machine (/dev/log): the "
+			"daemon's messages will be lost; -o logfile=PATH keeps them\n");
+		df.log_lost = true;
+	}
+	if (dfuse_mountpoint_prepare(copts.mountpoint, o.source, o.recover != 0) != 0)
+		goto out_args;
 
 	if (!copts.foreground) {
 		ready_fd = background();
@@ -559,9 +653,20 @@ int main(int argc, char **argv)
 	}
 	if (fuse_session_mount(se, copts.mountpoint) != 0)
 		goto out_grant;
+	dfuse_identify(&df, copts.mountpoint);
+	/* Kept open until the devices are closed, and the devices marked: a
+	 * mount of the same files right after our unmount then sees that this
+	 * connection has ended and waits for us (dax_device_lock). */
+	fuse_fd = fcntl(fuse_session_fd(se), F_DUPFD_CLOEXEC, 3);
+	for (unsigned i = 0; fuse_fd >= 0 && i < dm_md_num_devices(df.md); i++)
+		if (dax_device_mark_mounted(dm_md_device(df.md, i)) < 0)
+			fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: %s\n", daxfs_errormsg());
 	if (ready_fd >= 0) {
-		background_ready(ready_fd);
-		ready_fd = -1;
+		background_ready(ready_fd, log_fd);
+		ready_fd = log_fd = -1;
+	} else if (log_fd >= 0) {
+		log_to_file(log_fd);
+		log_fd = -1;
 	}
 
 	err = serve(se, &copts);
@@ -584,11 +689,15 @@ out_fs:
 		ret = 1;
 	}
 	dm_md_destroy(&df.md);
+	if (fuse_fd >= 0)
+		close(fuse_fd);
 out_session:
 	fuse_session_destroy(se);
 out_args:
 	if (ready_fd >= 0)
 		close(ready_fd);	/* the parent sees EOF and exits with ours */
+	if (log_fd >= 0)
+		close(log_fd);
 	free(copts.mountpoint);
 	free(o.source);
 	free(o.dax);
@@ -598,6 +707,7 @@ out_args:
 	free(o.notify_store);
 	free(o.max_leases);
 	free(o.dax_users);
+	free(o.logfile);
 	dfuse_store_delete(&df);
 	fuse_opt_free_args(&args);
 	return ret;

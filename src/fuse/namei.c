@@ -9,7 +9,11 @@ void dfuse_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 {
 	struct dfs_cred cred = dfuse_cred(req);
 	struct stat st;
-	int err = dfs_mknod(dfuse_of(req)->fs, parent, name, mode, rdev, &cred, &st);
+	int err;
+
+	dfuse_intr_begin(req);
+	err = dfs_mknod(dfuse_of(req)->fs, parent, name, mode, rdev, &cred, &st);
+	dfuse_intr_end();
 
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "mknod", parent));
@@ -22,7 +26,11 @@ void dfuse_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 {
 	struct dfs_cred cred = dfuse_cred(req);
 	struct stat st;
-	int err = dfs_mkdir(dfuse_of(req)->fs, parent, name, mode, &cred, &st);
+	int err;
+
+	dfuse_intr_begin(req);
+	err = dfs_mkdir(dfuse_of(req)->fs, parent, name, mode, &cred, &st);
+	dfuse_intr_end();
 
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "mkdir", parent));
@@ -35,7 +43,11 @@ void dfuse_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const ch
 {
 	struct dfs_cred cred = dfuse_cred(req);
 	struct stat st;
-	int err = dfs_symlink(dfuse_of(req)->fs, parent, name, link, &cred, &st);
+	int err;
+
+	dfuse_intr_begin(req);
+	err = dfs_symlink(dfuse_of(req)->fs, parent, name, link, &cred, &st);
+	dfuse_intr_end();
 
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "symlink", parent));
@@ -60,7 +72,11 @@ void dfuse_readlink(fuse_req_t req, fuse_ino_t ino)
 void dfuse_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct stat st;
-	int err = dfs_link(dfuse_of(req)->fs, ino, newparent, newname, &st);
+	int err;
+
+	dfuse_intr_begin(req);
+	err = dfs_link(dfuse_of(req)->fs, ino, newparent, newname, &st);
+	dfuse_intr_end();
 
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "link", ino));
@@ -71,14 +87,22 @@ void dfuse_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 
 void dfuse_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	int err = dfs_unlink(dfuse_of(req)->fs, parent, name);
+	int err;
+
+	dfuse_intr_begin(req);
+	err = dfs_unlink(dfuse_of(req)->fs, parent, name);
+	dfuse_intr_end();
 
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "unlink", parent) : 0);
 }
 
 void dfuse_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	int err = dfs_rmdir(dfuse_of(req)->fs, parent, name);
+	int err;
+
+	dfuse_intr_begin(req);
+	err = dfs_rmdir(dfuse_of(req)->fs, parent, name);
+	dfuse_intr_end();
 
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "rmdir", parent) : 0);
 }
@@ -93,6 +117,8 @@ void dfuse_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	dfuse_intr_begin(req);
 	err = dfs_rename(dfuse_of(req)->fs, parent, name, newparent, newname, flags);
+	dfuse_intr_end();
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "rename", parent) : 0);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fuse/dfuse.h"
+#include "util/intr.h"
 
 int dfuse_errno(int err, const char *op, uint64_t ino)
 {
@@ -21,8 +22,19 @@ int dfuse_errno(int err, const char *op, uint64_t ino)
 
 void dfuse_fill_entry(const struct dfuse *df, const struct stat *st, struct fuse_entry_param *e)
 {
+	uint32_t gen = 0;
+
 	memset(e, 0, sizeof(*e));
 	e->ino = st->st_ino;
+	/* File handles carry (ino, generation) and the kernel refuses one
+	 * whose generation differs from the inode's: it must be the on-media
+	 * one from the first entry on, or a handle made before the kernel
+	 * forgot the inode would not match the one made after. The root's is
+	 * 0 by FUSE's rule (the kernel makes the root inode itself). A number
+	 * freed meanwhile has none; such an entry is never instantiated. */
+	if (st->st_ino != FUSE_ROOT_ID && st->st_ino != 0)
+		(void)dfs_generation(df->fs, st->st_ino, &gen);
+	e->generation = gen;
 	e->attr = *st;
 	e->attr_timeout = df->timeout;
 	e->entry_timeout = df->timeout;
@@ -51,6 +63,51 @@ struct dfs_cred dfuse_cred(fuse_req_t req)
 	};
 }
 
+/* The thread's interruption (util/intr.h) while a request runs: the
+ * kernel's INTERRUPT for it, or the end of the session (SIGTERM, unmount),
+ * after which nobody would ever thaw or resume for it. */
+static bool req_interrupted(void *arg)
+{
+	fuse_req_t req = arg;
+
+	return fuse_req_interrupted(req) || fuse_session_exited(dfuse_of(req)->se);
+}
+
+/* Runs in the thread that read the INTERRUPT, with libfuse's lock on req
+ * held, possibly after req was answered (or at once, in the waiter's thread,
+ * if req was interrupted before it armed): it touches only the long-lived
+ * filesystem and device, whose waits then look at their requests again. */
+static void wake_waits(fuse_req_t req, void *data)
+{
+	struct dfuse *df = data;
+
+	(void) req;
+	dfs_interrupt_waits(df->fs);
+	dm_md_interrupt_waits(df->md);
+}
+
+static void req_arm(void *arg)
+{
+	fuse_req_t req = arg;
+
+	fuse_req_interrupt_func(req, wake_waits, dfuse_of(req));
+}
+
+static const struct daxfs_intr_ops req_intr = {
+	.pending = req_interrupted,
+	.arm = req_arm,
+};
+
+void dfuse_intr_begin(fuse_req_t req)
+{
+	daxfs_intr_set(&req_intr, req);
+}
+
+void dfuse_intr_end(void)
+{
+	daxfs_intr_set(NULL, NULL);
+}
+
 int dfuse_inval_inode(struct dfuse *df, uint64_t ino, off_t off, off_t len)
 {
 	return fuse_lowlevel_notify_inval_inode(df->se, ino, off, len);
@@ -59,8 +116,10 @@ int dfuse_inval_inode(struct dfuse *df, uint64_t ino, off_t off, off_t len)
 static void dfuse_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct dfuse *df = userdata;
+	/* EXPORT_SUPPORT: file handles (NFS servers, open_by_handle_at)
+	 * resolve inodes the kernel has forgotten by LOOKUP of "." and "..". */
 	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_CACHE_SYMLINKS |
-			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ | FUSE_CAP_ASYNC_DIO;
+			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ | FUSE_CAP_EXPORT_SUPPORT;
 
 	/* readdirplus: yes = every READDIR carries attributes; auto = only
 	 * once the kernel sees the listing followed by lookups (ls -l), and
@@ -74,6 +133,13 @@ static void dfuse_init(void *userdata, struct fuse_conn_info *conn)
 	/* The page cache only changes through this kernel, so a changed mtime
 	 * does not mean stale pages; a table swap invalidates explicitly. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* Direct I/O one request after the other, as dax_iomap_rw does it: an
+	 * O_DIRECT read then returns the bytes before a bad page and stops
+	 * there. With async DIO the kernel sends the requests of one read at
+	 * once and fails the whole read for an error in any of them
+	 * (fuse_get_res_by_io). O_DIRECT opens are served by fuse_direct_IO
+	 * (file.c), where this is the only switch. */
+	conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	/* The filesystem does not clear set-id bits itself: let the kernel do
 	 * it with a setattr. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;

@@ -18,8 +18,13 @@ static bool is_daemon_xattr(const char *name)
 void dfuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		    size_t size, int flags)
 {
-	int err = is_daemon_xattr(name) ? -EPERM
-		  : dfs_setxattr(dfuse_of(req)->fs, ino, name, value, size, flags);
+	int err = -EPERM;
+
+	if (!is_daemon_xattr(name)) {
+		dfuse_intr_begin(req);
+		err = dfs_setxattr(dfuse_of(req)->fs, ino, name, value, size, flags);
+		dfuse_intr_end();
+	}
 
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "setxattr", ino) : 0);
 }
@@ -104,7 +109,13 @@ void dfuse_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 void dfuse_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	int err = is_daemon_xattr(name) ? -EPERM : dfs_removexattr(dfuse_of(req)->fs, ino, name);
+	int err = -EPERM;
+
+	if (!is_daemon_xattr(name)) {
+		dfuse_intr_begin(req);
+		err = dfs_removexattr(dfuse_of(req)->fs, ino, name);
+		dfuse_intr_end();
+	}
 
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "removexattr", ino) : 0);
 }

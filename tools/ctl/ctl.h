@@ -20,6 +20,9 @@ struct ctl_command {
 extern const struct ctl_command ctl_check_command;
 extern const struct ctl_command ctl_resolve_command;
 extern const struct ctl_command ctl_map_command;
+/* on a filesystem's SOURCE (ctl/super.c) */
+extern const struct ctl_command ctl_super_command;
+extern const struct ctl_command ctl_label_command;
 /* on a mounted daemon, through the ioctl channel (ctl/device.c) */
 extern const struct ctl_command ctl_table_command;
 extern const struct ctl_command ctl_info_command;
@@ -31,6 +34,9 @@ extern const struct ctl_command ctl_resume_command;
 extern const struct ctl_command ctl_clear_command;
 extern const struct ctl_command ctl_badblocks_command;
 extern const struct ctl_command ctl_trace_command;
+extern const struct ctl_command ctl_remove_command;
+/* serving a mount over NFS (ctl/export.c) */
+extern const struct ctl_command ctl_export_command;
 
 /* The program name for messages ("daxfs-ctl"). */
 extern const char *ctl_progname;

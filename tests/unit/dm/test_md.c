@@ -1,9 +1,12 @@
 /* test_md.c - the mapped device: type rules at load, deferred range checks, slots, suspend/resume, info */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "harness.h"
 #include "dm/md.h"
+#include "util/intr.h"
 
 static const char *A, *B;
 
@@ -165,7 +168,7 @@ static int test_reload_overrunning_device_fails_at_resume(void)
 	CHECK(info.suspended);
 	CHECK(info.live_present);
 	CHECK(!info.inactive_present);
-	CHECK_EQ(info.event_nr, 1);
+	CHECK_EQ(info.event_nr, 0);
 	text = live_text(md);
 	CHECK_STR(text, t_fmt("0 512 linear %s 0\n", A));
 	free(text);
@@ -242,22 +245,29 @@ static int test_clear_drops_inactive_table(void)
 {
 	struct mapped_device *md = dax_md();
 	struct dm_md_info info;
+	char *text;
 
 	CHECK_EQ(load_text(md, "0 512 error\n"), 0);
 	CHECK_EQ(dm_md_clear(md), 0);
 	dm_md_get_info(md, &info);
 	CHECK(!info.inactive_present);
 	CHECK_EQ(dm_md_resume(md, 0), 0);
-	CHECK_EQ(info.event_nr, 1);
+	text = live_text(md);
+	CHECK_STR(text, t_fmt("0 512 linear %s 0\n", A));
+	free(text);
 	return T_PASS;
 }
 
-static int test_clear_without_inactive_is_enxio(void)
+/* table_clear answers 0 whether or not a table was staged. */
+static int test_clear_without_inactive_succeeds(void)
 {
 	struct mapped_device *md = t_md();
+	struct dm_md_info info;
 
-	CHECK_EQ(dm_md_clear(md), -ENXIO);
-	CHECK_MSG("test: no inactive table to clear");
+	CHECK_EQ(dm_md_clear(md), 0);
+	CHECK_EQ(dm_md_clear(md), 0);
+	dm_md_get_info(md, &info);
+	CHECK(!info.inactive_present && !info.live_present);
 	return T_PASS;
 }
 
@@ -285,12 +295,12 @@ static int test_resume_without_staged_table_is_noop(void)
 
 	CHECK_EQ(dm_md_resume(md, 0), 0);
 	dm_md_get_info(md, &info);
-	CHECK_EQ(info.event_nr, 1);
 	CHECK(!info.suspended);
 	return T_PASS;
 }
 
-static int test_event_nr_counts_swaps(void)
+/* The event number counts dm_table_event (targets' events), not swaps. */
+static int test_event_nr_starts_at_0_and_ignores_swaps(void)
 {
 	struct mapped_device *md = dax_md();
 	struct dm_md_info info;
@@ -298,7 +308,98 @@ static int test_event_nr_counts_swaps(void)
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ(t_make_live(md, "0 512 error\n"), 0);
 	dm_md_get_info(md, &info);
-	CHECK_EQ(info.event_nr, 4);
+	CHECK_EQ(info.event_nr, 0);
+	return T_PASS;
+}
+
+/* stripe_end_io: an error on a device marks every stripe on it and raises
+ * an event while its count is below DM_IO_ERROR_THRESHOLD (15). */
+static int test_event_nr_counts_stripe_errors_up_to_the_threshold(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_md_info info;
+	struct dm_table *t;
+	unsigned char buf[512];
+	char *text;
+
+	devs();
+	CHECK_EQ(t_make_live(md, t_fmt("0 48 striped 3 8 %s 0 %s 0 %s 128\n", A, B, A)), 0);
+	CHECK_EQ(dax_badblocks_add(dm_md_find_device(md, B), 0, 1), 0);
+	for (int i = 0; i < 20; i++)     /* chunk 1 lies on B */
+		CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, 8 * 512, buf, sizeof(buf)), -EIO);
+	dm_md_get_info(md, &info);
+	CHECK_EQ(info.event_nr, 14);
+	CHECK_EQ(dax_badblocks_add(dm_md_find_device(md, A), 128, 1), 0);
+	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, 0, buf, sizeof(buf)), 0);
+	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, 16 * 512, buf, sizeof(buf)), -EIO);
+	dm_md_get_info(md, &info);
+	CHECK_EQ(info.event_nr, 16);      /* stripes 0 and 2 share device A */
+	t = dm_md_get_live_table(md);
+	text = dm_table_status_text(t);
+	dm_table_put(&t);
+	CHECK_STR(text, t_fmt("0 48 striped 3 %s %s %s 1 DDD\n", A, B, A));
+	free(text);
+	return T_PASS;
+}
+
+static int test_remove_of_an_open_device_is_ebusy(void)
+{
+	struct mapped_device *md = dax_md();
+	struct dm_md_info info;
+
+	dm_md_open(md);
+	CHECK_EQ(dm_md_remove(md, 0), -EBUSY);
+	CHECK_MSG("test: device is open (open count 1)");
+	dm_md_get_info(md, &info);
+	CHECK(!info.deferred_remove);
+	CHECK_EQ(load_text(md, "0 512 error\n"), 0);
+	dm_md_close(md);
+	return T_PASS;
+}
+
+static int test_deferred_remove_happens_at_the_last_close(void)
+{
+	struct mapped_device *md = dax_md();
+	struct dm_md_info info;
+
+	dm_md_open(md);
+	dm_md_open(md);
+	CHECK_EQ(dm_md_remove(md, DM_REMOVE_DEFERRED), 0);
+	dm_md_get_info(md, &info);
+	CHECK(info.deferred_remove);
+	dm_md_close(md);
+	CHECK_EQ(dm_md_suspend(md, DM_SUSPEND_NOLOCKFS), 0);    /* still there */
+	CHECK_EQ(dm_md_resume(md, DM_SUSPEND_NOLOCKFS), 0);
+	dm_md_close(md);
+	CHECK_EQ(dm_md_suspend(md, DM_SUSPEND_NOLOCKFS), -ENXIO);
+	CHECK_MSG("test: the device was removed");
+	CHECK_EQ(dm_md_remove(md, 0), -ENXIO);
+	return T_PASS;
+}
+
+static int test_remove_of_a_closed_device_removes_it(void)
+{
+	struct mapped_device *md = dax_md();
+	char buf[512];
+
+	CHECK_EQ(dm_md_remove(md, 0), 0);
+	CHECK_EQ(load_text(md, "0 512 error\n"), -ENXIO);
+	CHECK_EQ(dm_md_resume(md, 0), -ENXIO);
+	/* what was in flight through it is not cut off */
+	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, 0, buf, sizeof(buf)), 0);
+	return T_PASS;
+}
+
+static int test_uuid_is_set_once(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_md_info info;
+
+	CHECK_EQ(dm_md_set_uuid(md, ""), -EINVAL);
+	CHECK_EQ(dm_md_set_uuid(md, "DAXFS-1"), 0);
+	CHECK_EQ(dm_md_set_uuid(md, "DAXFS-2"), -EBUSY);
+	dm_md_get_info(md, &info);
+	CHECK_STR(info.uuid, "DAXFS-1");
 	return T_PASS;
 }
 
@@ -310,23 +411,29 @@ static int test_info_text_follows_states(void)
 	devs();
 	text = dm_md_info_text(md);
 	CHECK_STR(text, "Name:              test\nState:             ACTIVE\n"
-		  "Tables present:    None\nOpen count:        0\nEvent number:      0\n");
+		  "Read Ahead:        256\nTables present:    None\nOpen count:        0\n"
+		  "Event number:      0\nMajor, minor:      0, 0\nNumber of targets: 0\n\n");
 	free(text);
 	CHECK_EQ(load_text(md, t_fmt("0 512 linear %s 0\n", A)), 0);
 	text = dm_md_info_text(md);
 	CHECK_STR(text, "Name:              test\nState:             ACTIVE\n"
-		  "Tables present:    INACTIVE\nOpen count:        0\nEvent number:      0\n");
+		  "Read Ahead:        256\nTables present:    INACTIVE\nOpen count:        0\n"
+		  "Event number:      0\nMajor, minor:      0, 0\nNumber of targets: 0\n\n");
 	free(text);
 	CHECK_EQ(dm_md_resume(md, 0), 0);
 	CHECK_EQ(load_text(md, "0 8 error\n"), 0);
 	CHECK_EQ(dm_md_suspend(md, 0), 0);
 	dm_md_open(md);
+	dm_md_set_devt(md, 0, 57);
+	CHECK_EQ(dm_md_set_uuid(md, "DAXFS-0f2ae8b4-7d43-4c34-9a3f-0c9b2f7b7d11"), 0);
+	CHECK_EQ(dm_md_remove(md, DM_REMOVE_DEFERRED), 0);
 	text = dm_md_info_text(md);
-	CHECK_STR(text, "Name:              test\nState:             SUSPENDED\n"
-		  "Tables present:    LIVE & INACTIVE\nOpen count:        1\n"
-		  "Event number:      1\nNumber of targets: 1\nSize:              512 sectors\n"
-		  "DAX:               yes\n");
+	CHECK_STR(text, "Name:              test\nState:             SUSPENDED (DEFERRED REMOVE)\n"
+		  "Read Ahead:        256\nTables present:    LIVE & INACTIVE\n"
+		  "Open count:        1\nEvent number:      0\nMajor, minor:      0, 57\n"
+		  "Number of targets: 1\nUUID: DAXFS-0f2ae8b4-7d43-4c34-9a3f-0c9b2f7b7d11\n\n");
 	free(text);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
 	dm_md_close(md);
 	return T_PASS;
 }
@@ -467,7 +574,7 @@ static int test_swap_hook_sees_new_live_table(void)
 
 	dm_md_set_swap_hook(md, swap_reads_state, &h);
 	CHECK_EQ(t_make_live(md, "0 512 error\n"), 0);
-	CHECK_EQ(h.event_nr, 2);
+	CHECK_EQ(h.event_nr, 0);
 	CHECK(h.live_is_error);
 	dm_md_set_swap_hook(md, NULL, NULL);
 	return T_PASS;
@@ -547,6 +654,59 @@ static int test_bio_queued_while_suspended_runs_against_new_table(void)
 	return T_PASS;
 }
 
+struct killable_read {
+	struct mapped_device *md;
+	unsigned flags;
+	atomic_bool interrupted;
+	int ret;
+	char buf[512];
+};
+
+static bool read_interrupted(void *arg)
+{
+	return atomic_load(&((struct killable_read *)arg)->interrupted);
+}
+
+static const struct daxfs_intr_ops read_intr = { .pending = read_interrupted };
+
+static void *killable_read_main(void *arg)
+{
+	struct killable_read *k = arg;
+
+	daxfs_intr_set(&read_intr, k);
+	k->ret = dm_submit_bio(k->md, DAX_REQ_READ, k->flags, 0, k->buf, sizeof(k->buf));
+	daxfs_intr_set(NULL, NULL);
+	return NULL;
+}
+
+/* Only a bio that asked for it gives up when its caller is interrupted;
+ * the others wait for resume as queued bios do. */
+static int test_interrupted_killable_bio_gives_up_while_suspended(void)
+{
+	struct mapped_device *md = dax_md();
+	struct killable_read k = { .md = md, .flags = DM_BIO_KILLABLE, .ret = 1 };
+	struct killable_read plain = { .md = md, .flags = 0, .ret = 1 };
+	pthread_t th, th2;
+
+	CHECK_EQ(dm_md_suspend(md, DM_SUSPEND_NOLOCKFS), 0);
+	CHECK_EQ(pthread_create(&th, NULL, killable_read_main, &k), 0);
+	CHECK_EQ(pthread_create(&th2, NULL, killable_read_main, &plain), 0);
+	for (unsigned i = 0; waiting(md) < 2; i++) {
+		CHECK(i < 1000000);
+		sched_yield();
+	}
+	atomic_store(&k.interrupted, true);
+	atomic_store(&plain.interrupted, true);
+	dm_md_interrupt_waits(md);
+	pthread_join(th, NULL);
+	CHECK_EQ(k.ret, -EINTR);
+	CHECK_EQ(waiting(md), 1);
+	CHECK_EQ(dm_md_resume(md, 0), 0);
+	pthread_join(th2, NULL);
+	CHECK_EQ(plain.ret, 0);
+	return T_PASS;
+}
+
 static int test_table_outlives_destroyed_device(void)
 {
 	struct mapped_device *md = NULL;
@@ -593,10 +753,15 @@ static const struct t_case cases[] = {
 	T_CASE(test_load_unaligned_non_dax_table_succeeds),
 	T_CASE(test_load_table_of_other_device_fails),
 	T_CASE(test_clear_drops_inactive_table),
-	T_CASE(test_clear_without_inactive_is_enxio),
+	T_CASE(test_clear_without_inactive_succeeds),
 	T_CASE(test_load_replaces_staged_table),
 	T_CASE(test_resume_without_staged_table_is_noop),
-	T_CASE(test_event_nr_counts_swaps),
+	T_CASE(test_event_nr_starts_at_0_and_ignores_swaps),
+	T_CASE(test_event_nr_counts_stripe_errors_up_to_the_threshold),
+	T_CASE(test_remove_of_an_open_device_is_ebusy),
+	T_CASE(test_deferred_remove_happens_at_the_last_close),
+	T_CASE(test_remove_of_a_closed_device_removes_it),
+	T_CASE(test_uuid_is_set_once),
 	T_CASE(test_info_text_follows_states),
 	T_CASE(test_lockfs_suspend_freezes_and_resume_thaws),
 	T_CASE(test_nolockfs_suspend_does_not_freeze),
@@ -607,6 +772,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_suspended_nowait_bio_is_eagain),
 	T_CASE(test_suspend_does_not_block_dax_access),
 	T_CASE(test_bio_queued_while_suspended_runs_against_new_table),
+	T_CASE(test_interrupted_killable_bio_gives_up_while_suspended),
 	T_CASE(test_table_outlives_destroyed_device),
 	T_CASE(test_create_without_name_fails),
 };

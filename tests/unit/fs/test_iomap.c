@@ -164,6 +164,93 @@ static int test_dax_read_across_bad_block_is_short_then_error(void)
 	return T_PASS;
 }
 
+/*
+ * A backing file cut under the mount (truncate -s of a member): the pages it
+ * lost fail like poison, through DAX (the read probes the pmem it returns)
+ * and through the bio path, and become bad blocks of the device.
+ */
+static int read_of_cut_file(enum dfs_dax_mode dax)
+{
+	const char *a = t_backing("a", 64 * MB);
+	struct mapped_device *md = t_md_text(t_fmt("0 %llu linear %s 0\n", 64 * MB / 512, a));
+	struct dfs_mount_opts o = { .dax = dax };
+	static uint8_t buf[64 * 4096];
+	struct dax_badblock bb[4];
+	struct dfs_iomap m;
+	struct dfs_read rd;
+	int err;
+
+	CHECK_EQ(dfs_mkfs(md, NULL), 0);
+	struct dfs **fs = t_mount_opts(md, &o);
+	CHECK(fs);
+	CHECK_EQ(dfs_uses_dax(*fs), dax != DFS_DAX_NEVER);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
+	memset(buf, 0x5a, sizeof(buf));
+	CHECK_EQ(dfs_pwrite(*fs, ino, buf, sizeof(buf), 0, 0), (ssize_t)sizeof(buf));
+	CHECK_EQ(dfs_iomap_begin(*fs, ino, 0, sizeof(buf), DFS_IOMAP_REPORT, &m), 0);
+	CHECK_EQ(m.length, sizeof(buf));
+	CHECK_EQ(truncate(a, (off_t)(m.addr + 10 * 4096)), 0);
+
+	CHECK_EQ(dfs_read_begin(*fs, ino, 0, sizeof(buf), &rd), 10 * 4096);
+	CHECK_EQ(rd.err, -EIO);
+	CHECK(!rd.iov_full);
+	/* the bio path finds the prefix by halving: its last try meets the
+	 * bad block the first one recorded */
+	CHECK_MSG_HAS(dax == DFS_DAX_NEVER ? "read of bad sector" :
+		      "SIGBUS on access: the backing file was truncated");
+	dfs_read_end(*fs, &rd);
+	CHECK_EQ(dfs_pread_err(*fs, ino, buf, 4096, 10 * 4096, &err), -EIO);
+	CHECK_EQ(dfs_pread_err(*fs, ino, buf, sizeof(buf), 0, &err), 10 * 4096);
+	CHECK_EQ(err, -EIO);
+	CHECK_EQ(buf[0], 0x5a);
+	CHECK_EQ(dax_badblocks_list(dm_md_find_device(md, a), bb, 4), 1);
+	CHECK_EQ(bb[0].sector, (m.addr + 10 * 4096) / 512);
+	/* the device is whole again (the cut bytes read as zeroes): the lost
+	 * pages stay bad until cleared or rewritten, as poison does */
+	CHECK_EQ(truncate(a, (off_t)(64 * MB)), 0);
+	CHECK_EQ(dfs_pread(*fs, ino, buf, 4096, 10 * 4096), -EIO);
+	return T_PASS;
+}
+
+static int test_dax_read_of_cut_backing_file_is_short_then_eio(void)
+{
+	return read_of_cut_file(DFS_DAX_INODE);
+}
+
+static int test_bio_read_of_cut_backing_file_is_short_then_eio(void)
+{
+	return read_of_cut_file(DFS_DAX_NEVER);
+}
+
+/* A file of more extents than a read's iov holds: the read says so, and
+ * dfs_pread goes on to the end. */
+static int test_read_of_many_extents_reports_a_full_iov(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	static uint8_t buf[2 * DFS_READ_MAX_IOV * 4096], out[sizeof(buf)];
+	struct dfs_read rd;
+	int err;
+
+	CHECK(fs);
+	uint64_t f = t_create(*fs, DFS_ROOT_INO, "f"), g = t_create(*fs, DFS_ROOT_INO, "g");
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i / 4096 + 1);
+	/* interleaved one-block writes: every block of f is its own extent */
+	for (size_t k = 0; k < sizeof(buf) / 4096; k++) {
+		CHECK_EQ(dfs_pwrite(*fs, f, buf + k * 4096, 4096, (off_t)(k * 4096), 0), 4096);
+		CHECK_EQ(dfs_pwrite(*fs, g, buf, 4096, (off_t)(k * 4096), 0), 4096);
+	}
+	CHECK_EQ(dfs_read_begin(*fs, f, 0, sizeof(buf), &rd), DFS_READ_MAX_IOV * 4096);
+	CHECK(rd.iov_full);
+	CHECK_EQ(rd.err, 0);
+	dfs_read_end(*fs, &rd);
+	CHECK_EQ(dfs_pread_err(*fs, f, out, sizeof(out), 0, &err), (ssize_t)sizeof(out));
+	CHECK_EQ(err, 0);
+	CHECK(memcmp(out, buf, sizeof(buf)) == 0);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_iomap_hole_reports_hole),
 	T_CASE(test_iomap_write_allocates_new_and_dirty),
@@ -172,6 +259,9 @@ static const struct t_case cases[] = {
 	T_CASE(test_iomap_zero_length_gives_einval),
 	T_CASE(test_bio_read_across_error_target_is_short_then_eio),
 	T_CASE(test_dax_read_across_bad_block_is_short_then_error),
+	T_CASE(test_dax_read_of_cut_backing_file_is_short_then_eio),
+	T_CASE(test_bio_read_of_cut_backing_file_is_short_then_eio),
+	T_CASE(test_read_of_many_extents_reports_a_full_iov),
 };
 
 T_MAIN(cases)

@@ -1,0 +1,163 @@
+"""daxfs-ctl super and label: a filesystem's superblock and label, as dumpe2fs -h and e2label."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import tool
+from mount import Daxfs, MIB, lazy_unmount
+
+UUID = "0b7e2c4d-1f3a-4c5e-9a7b-6d8e9f0a1b2c"
+
+
+def ctl(*args):
+    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def super_json(source):
+    r = ctl("super", source, "--json")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("\n") == 1
+    return json.loads(r.stdout)
+
+
+@pytest.fixture
+def fs(tmp_path):
+    """Two 64 MiB members, labelled, with a known uuid; not mounted."""
+    d = Daxfs(tmp_path, files=["pmem0", "pmem1"], size=64 * MIB)
+    try:
+        d.mkfs("-L", "scratch", "-U", UUID)
+        yield d
+    finally:
+        d.cleanup()
+
+
+def test_super_json_of_a_fresh_filesystem(fs):
+    s = super_json(fs.source)
+    times = {k: s.pop(k) for k in ("mkfs_time", "write_time")}
+    assert times["mkfs_time"] > 0 and times["write_time"] == times["mkfs_time"]
+    assert s == {
+        "source": fs.source, "label": "scratch", "uuid": UUID, "version": "2.0",
+        "state": "clean", "mounted": False, "mountpoint": None,
+        "block_size": 4096, "blocks": 2 * 64 * MIB // 4096,
+        "free_blocks": s["free_blocks"], "inodes_used": 1, "free_inodes": s["free_inodes"],
+        "journal_blocks": s["journal_blocks"], "groups": 1, "blocks_per_group": 32768,
+        "data_start": 2 + s["journal_blocks"] + 2, "superblock": "primary",
+        "layout_matches": True,
+        "mount_time": 0, "mount_count": 0,
+        "members": [{"path": f, "bytes": 64 * MIB} for f in fs.files],
+    }
+    assert 0 < s["free_blocks"] < s["blocks"] - s["journal_blocks"]
+
+
+def test_super_text_names_each_field(fs):
+    r = ctl("super", fs.source)
+    assert r.returncode == 0, r.stderr
+    lines = dict(line.split(":", 1) for line in r.stdout.splitlines() if not line.startswith(" "))
+    assert lines["Filesystem label"].strip() == "scratch"
+    assert lines["Filesystem UUID"].strip() == UUID
+    assert lines["Filesystem state"].strip() == "clean"
+    assert lines["Mounted"].strip() == "no"
+    assert lines["Last mounted"].strip() == "never"
+    assert lines["Members"].strip() == "2"
+    assert [line.split() for line in r.stdout.splitlines() if line.startswith("  ")] == \
+        [[f, str(64 * MIB), "bytes"] for f in fs.files]
+
+
+def test_super_of_a_mounted_filesystem_counts_through_the_mount(fs):
+    fs.mount()
+    (fs.mnt / "a").write_bytes(b"a" * 8192)
+    s = super_json(fs.source)
+    st = os.statvfs(fs.mnt)
+    assert s["mounted"] is True and s["mountpoint"] == str(fs.mnt)
+    assert s["state"] == "not clean"
+    assert s["mount_count"] == 1
+    assert s["free_blocks"] == st.f_bfree
+    assert s["inodes_used"] == st.f_files - st.f_ffree == 2
+    text = ctl("super", fs.source).stdout
+    assert "Filesystem state:         not clean (mounted)\n" in text
+    assert f"Mounted:                  yes, on {fs.mnt}\n" in text
+
+
+def test_super_after_a_crash_says_the_journal_replays(fs):
+    fs.mount()
+    (fs.mnt / "kept").write_bytes(b"durable at return")
+    proc, fs.proc = fs.proc, None
+    proc.kill()
+    proc.wait()
+    lazy_unmount(fs.mnt)
+    s = super_json(fs.source)
+    assert s["state"] == "not clean" and s["mounted"] is False
+    assert s["inodes_used"] == 2           # counted with the journal replayed
+    assert ("Filesystem state:         not clean (not unmounted cleanly: the journal replays "
+            "at the next mount)") in ctl("super", fs.source).stdout
+    fs.mount()                             # and it does
+    assert (fs.mnt / "kept").read_bytes() == b"durable at return"
+
+
+def test_super_of_one_member_says_it_cannot_be_mounted_so(fs):
+    s = super_json(fs.files[0])
+    assert s["label"] == "scratch" and s["layout_matches"] is False
+    assert s["free_blocks"] is None            # not read: it is not a whole filesystem
+    assert ("Table:                    not the layout the filesystem was made on: it cannot be "
+            "mounted from this SOURCE\n") in ctl("super", fs.files[0]).stdout
+
+
+def test_super_of_something_else_fails(tmp_path):
+    blank = tmp_path / "blank"
+    with open(blank, "wb") as f:
+        f.truncate(16 * MIB)
+    r = ctl("super", blank)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"daxfs-ctl super: {blank}: no valid superblock: ")
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("args,message", [
+    (["super"], "missing SOURCE"),
+    (["super", "a", "b"], "too many arguments"),
+    (["super", "a", "--yaml"], "unknown option '--yaml'"),
+    (["label"], "missing SOURCE"),
+    (["label", "a", "b", "c"], "too many arguments"),
+    (["label", "a", "l" * 64], f"label '{'l' * 64}' is longer than 63 bytes"),
+], ids=["super-none", "super-two", "super-option", "label-none", "label-three", "label-long"])
+def test_bad_arguments_exit_2(args, message):
+    r = ctl(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+
+
+def test_label_prints_the_label(fs):
+    r = ctl("label", fs.source)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "scratch\n", "")
+
+
+def test_label_sets_it_and_nothing_else_changes(fs):
+    before = super_json(fs.source)
+    r = ctl("label", fs.source, "data disk")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    after = super_json(fs.source)
+    assert after["label"] == "data disk"
+    for k in ("uuid", "mount_count", "mount_time", "inodes_used", "free_blocks", "state"):
+        assert after[k] == before[k], k
+    assert ctl("label", fs.source).stdout == "data disk\n"
+    fs.mount()                     # the filesystem mounts, fsck at cleanup finds it clean
+
+
+def test_label_can_be_cleared_and_may_start_with_a_dash(fs):
+    assert ctl("label", fs.source, "--", "-x-").returncode == 0
+    assert super_json(fs.source)["label"] == "-x-"
+    assert ctl("label", fs.source, "").returncode == 0
+    assert super_json(fs.source)["label"] == ""
+
+
+def test_label_change_of_a_mounted_filesystem_is_refused(fs):
+    fs.mount()
+    r = ctl("label", fs.source, "new")
+    assert r.returncode == 1
+    assert r.stderr == (f"daxfs-ctl label: {fs.files[0]}: in use by another daxfs mount; "
+                        "unmount it to change the label (its daemon writes its own copy of "
+                        "the superblock back)\n")
+    assert ctl("label", fs.source).stdout == "scratch\n"    # reading it is fine

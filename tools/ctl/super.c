@@ -1,0 +1,335 @@
+/* tools/ctl/super.c - daxfs-ctl super and label: a filesystem's superblock, as dumpe2fs -h and e2label */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "cli.h"
+#include "ctl/ctl.h"
+#include "daxfs/err.h"
+#include "daxfs/fs.h"
+#include "mountinfo.h"
+
+static const char *failure_text(int err)
+{
+	const char *msg = daxfs_errormsg();
+
+	return msg[0] ? msg : strerror(-err);
+}
+
+/*
+ * Opens SOURCE and takes every device's lock, as fsck does. A device locked
+ * by a mount (-EBUSY) is not an error here: *busy is then the reason, and the
+ * filesystem may only be read where a mount keeps it current (superblock).
+ */
+static int open_source(const struct ctl_command *cmd, const char *source,
+		       struct mapped_device **md, char *busy, size_t busy_size)
+{
+	/* named after SOURCE: the library's messages then name it */
+	int ret = dm_md_open_source(source, source, md);
+
+	busy[0] = '\0';
+	if (ret) {
+		ctl_error(cmd, "%s", failure_text(ret));
+		return ret;
+	}
+	for (unsigned i = 0; i < dm_md_num_devices(*md); i++) {
+		ret = dax_device_lock(dm_md_device(*md, i));
+		if (ret == -EBUSY) {
+			snprintf(busy, busy_size, "%s", failure_text(ret));
+			return 0;
+		}
+		if (ret) {
+			ctl_error(cmd, "%s", failure_text(ret));
+			dm_md_destroy(md);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Whether two SOURCE strings name the same files, component by component
+ * (a mount's fsname is SOURCE as it was typed). */
+static bool same_source(const char *a, const char *b)
+{
+	char *ca = strdup(a), *cb = strdup(b), *sa = NULL, *sb = NULL, *pa, *pb;
+	char ra[PATH_MAX], rb[PATH_MAX];
+	bool same = ca && cb;
+
+	for (pa = same ? strtok_r(ca, ",", &sa) : NULL, pb = same ? strtok_r(cb, ",", &sb) : NULL;
+	     same && (pa || pb); pa = strtok_r(NULL, ",", &sa), pb = strtok_r(NULL, ",", &sb)) {
+		if (!pa || !pb)
+			same = false;
+		else if (realpath(pa, ra) && realpath(pb, rb))
+			same = strcmp(ra, rb) == 0;
+		else
+			same = strcmp(pa, pb) == 0;
+	}
+	free(ca);
+	free(cb);
+	return same;
+}
+
+struct mount_search {
+	const char *source;
+	char *mountpoint;       /* the last match: the one on top */
+};
+
+static int match_source(void *ctx, const struct mountinfo_entry *e)
+{
+	struct mount_search *s = ctx;
+
+	if (strcmp(e->fstype, MOUNTINFO_DAXFS_TYPE) == 0 && same_source(e->source, s->source)) {
+		free(s->mountpoint);
+		s->mountpoint = strdup(e->mountpoint);
+	}
+	return 0;
+}
+
+static void print_time(const char *what, int64_t t)
+{
+	char buf[64];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !localtime_r(&tt, &tm) ||
+	    !strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z", &tm))
+		snprintf(buf, sizeof(buf), "never");
+	printf("%-26s%s\n", what, buf);
+}
+
+static void print_text(const char *source, struct mapped_device *md, const struct dfs_info *in,
+		       const char *busy, const char *mountpoint)
+{
+	char uuid[37];
+
+	cli_format_uuid(in->uuid, uuid);
+	printf("%-26s%s\n", "Source:", source);
+	printf("%-26s%s\n", "Filesystem label:", in->label[0] ? in->label : "<none>");
+	printf("%-26s%s\n", "Filesystem UUID:", uuid);
+	printf("%-26s%u.%u\n", "Filesystem version:", in->major, in->minor);
+	if (in->clean)
+		printf("%-26s%s\n", "Filesystem state:", "clean");
+	else if (busy[0])
+		printf("%-26s%s\n", "Filesystem state:", "not clean (mounted)");
+	else
+		printf("%-26s%s\n", "Filesystem state:", "not clean (not unmounted cleanly: the "
+		       "journal replays at the next mount)");
+	if (!busy[0])
+		printf("%-26s%s\n", "Mounted:", "no");
+	else if (mountpoint)
+		printf("%-26syes, on %s\n", "Mounted:", mountpoint);
+	else
+		printf("%-26syes (%s)\n", "Mounted:", busy);
+	printf("%-26s%" PRIu32 "\n", "Block size:", in->block_size);
+	printf("%-26s%" PRIu64 "\n", "Block count:", in->total_blocks);
+	if (in->counted) {
+		printf("%-26s%" PRIu64 "\n", "Free blocks:", in->free_blocks);
+		printf("%-26s%" PRIu64 "\n", "Inodes in use:", in->inodes_used);
+		printf("%-26s%" PRIu64 "\n", "Free inodes:", in->free_inodes);
+	} else {
+		printf("%-26s%s\n", "Free blocks:", "unknown (mounted elsewhere)");
+	}
+	printf("%-26s%" PRIu64 "\n", "Journal blocks:", in->journal_blocks);
+	printf("%-26s%" PRIu64 " of %" PRIu64 " blocks\n", "Block groups:", in->ngroups,
+	       in->blocks_per_group);
+	printf("%-26s%" PRIu64 "\n", "First data block:", in->data_start);
+	if (!in->layout_matches)
+		printf("%-26s%s\n", "Table:", "not the layout the filesystem was made on: it "
+		       "cannot be mounted from this SOURCE");
+	printf("%-26s%s\n", "Superblock:", in->from_backup ?
+	       "backup (the primary is damaged; the next mount rewrites it)" : "primary");
+	print_time("Created:", in->mkfs_time);
+	print_time("Last mounted:", in->mount_time);
+	print_time("Last written:", in->write_time);
+	printf("%-26s%" PRIu32 "\n", "Mount count:", in->mount_count);
+	printf("%-26s%u\n", "Members:", dm_md_num_devices(md));
+	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
+		struct dax_device *dev = dm_md_device(md, i);
+
+		printf("  %s  %" PRIu64 " bytes\n", dax_device_path(dev), dax_device_size(dev));
+	}
+}
+
+static void print_u64_or_null(const char *key, bool have, uint64_t v)
+{
+	if (have)
+		printf(", \"%s\": %" PRIu64, key, v);
+	else
+		printf(", \"%s\": null", key);
+}
+
+static void print_json(const char *source, struct mapped_device *md, const struct dfs_info *in,
+		       const char *busy, const char *mountpoint)
+{
+	char uuid[37];
+
+	cli_format_uuid(in->uuid, uuid);
+	printf("{\"source\": ");
+	cli_json_string(stdout, source);
+	printf(", \"label\": ");
+	cli_json_string(stdout, in->label);
+	printf(", \"uuid\": \"%s\", \"version\": \"%u.%u\", \"state\": \"%s\", \"mounted\": %s, "
+	       "\"mountpoint\": ", uuid, in->major, in->minor, in->clean ? "clean" : "not clean",
+	       busy[0] ? "true" : "false");
+	if (mountpoint)
+		cli_json_string(stdout, mountpoint);
+	else
+		printf("null");
+	printf(", \"block_size\": %" PRIu32 ", \"blocks\": %" PRIu64, in->block_size,
+	       in->total_blocks);
+	print_u64_or_null("free_blocks", in->counted, in->free_blocks);
+	print_u64_or_null("inodes_used", in->counted, in->inodes_used);
+	print_u64_or_null("free_inodes", in->counted, in->free_inodes);
+	printf(", \"layout_matches\": %s", in->layout_matches ? "true" : "false");
+	printf(", \"journal_blocks\": %" PRIu64 ", \"groups\": %" PRIu64 ", \"blocks_per_group\": %"
+	       PRIu64 ", \"data_start\": %" PRIu64 ", \"superblock\": \"%s\"", in->journal_blocks,
+	       in->ngroups, in->blocks_per_group, in->data_start,
+	       in->from_backup ? "backup" : "primary");
+	printf(", \"mkfs_time\": %" PRId64 ", \"mount_time\": %" PRId64 ", \"write_time\": %" PRId64
+	       ", \"mount_count\": %" PRIu32 ", \"members\": [", in->mkfs_time, in->mount_time,
+	       in->write_time, in->mount_count);
+	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
+		struct dax_device *dev = dm_md_device(md, i);
+
+		printf("%s{\"path\": ", i ? ", " : "");
+		cli_json_string(stdout, dax_device_path(dev));
+		printf(", \"bytes\": %" PRIu64 "}", dax_device_size(dev));
+	}
+	printf("]}\n");
+}
+
+static int super_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 },
+	};
+	const struct ctl_command *cmd = &ctl_super_command;
+	struct mount_search search = { 0 };
+	struct mapped_device *md = NULL;
+	struct dfs_info in;
+	char busy[512];
+	bool json = false;
+	int c, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'j')
+			return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		json = true;
+	}
+	if (argc - optind != 1)
+		return ctl_usage_error(cmd, argc - optind < 1 ? "missing SOURCE" :
+				       "too many arguments");
+	search.source = argv[optind];
+	if (open_source(cmd, search.source, &md, busy, sizeof(busy)))
+		return CLI_EXIT_FAIL;
+	/* counted only when no mount can be writing under us */
+	ret = dfs_read_info(md, !busy[0], &in);
+	if (ret) {
+		ctl_error(cmd, "%s", failure_text(ret));
+		dm_md_destroy(&md);
+		return CLI_EXIT_FAIL;
+	}
+	if (busy[0]) {
+		struct statvfs st;
+
+		/* a mount of it here: its statfs is the live count */
+		mountinfo_each(match_source, &search);
+		if (search.mountpoint && statvfs(search.mountpoint, &st) == 0) {
+			in.counted = true;
+			in.free_blocks = st.f_bfree;
+			in.inodes_used = st.f_files - st.f_ffree;
+			in.free_inodes = st.f_ffree;
+		}
+	}
+	if (json)
+		print_json(search.source, md, &in, busy, search.mountpoint);
+	else
+		print_text(search.source, md, &in, busy, search.mountpoint);
+	free(search.mountpoint);
+	dm_md_destroy(&md);
+	return CLI_EXIT_OK;
+}
+
+static int label_run(int argc, char **argv)
+{
+	const struct ctl_command *cmd = &ctl_label_command;
+	struct mapped_device *md = NULL;
+	struct dfs_info in;
+	const char *source, *label;
+	char busy[512];
+	int c, ret;
+
+	optind = 0;
+	opterr = 0;
+	/* a label that starts with '-' goes after "--" */
+	while ((c = getopt(argc, argv, "")) != -1)
+		return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	if (argc - optind < 1 || argc - optind > 2)
+		return ctl_usage_error(cmd, argc - optind < 1 ? "missing SOURCE" :
+				       "too many arguments");
+	source = argv[optind];
+	label = argc - optind == 2 ? argv[optind + 1] : NULL;
+	if (label && strlen(label) > sizeof(in.label) - 1)
+		return ctl_usage_error(cmd, "label '%s' is longer than %zu bytes", label,
+				       sizeof(in.label) - 1);
+	if (open_source(cmd, source, &md, busy, sizeof(busy)))
+		return CLI_EXIT_FAIL;
+	if (!label) {
+		ret = dfs_read_info(md, false, &in);
+		if (!ret)
+			printf("%s\n", in.label);
+	} else if (busy[0]) {
+		/* the daemon keeps the superblock in memory and writes it back */
+		ctl_error(cmd, "%s; unmount it to change the label (its daemon writes its own "
+			  "copy of the superblock back)", busy);
+		dm_md_destroy(&md);
+		return CLI_EXIT_FAIL;
+	} else {
+		ret = dfs_set_label(md, label);
+	}
+	if (ret)
+		ctl_error(cmd, "%s", failure_text(ret));
+	dm_md_destroy(&md);
+	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+const struct ctl_command ctl_super_command = {
+	.name = "super",
+	.usage = "SOURCE [--json]",
+	.help =
+	"Prints the superblock of the daxfs filesystem on SOURCE (a table file, or a\n"
+	"comma-separated list of pmem files), as dumpe2fs -h does: label, uuid,\n"
+	"version, state, whether it is mounted, sizes, block and inode counts,\n"
+	"journal, times, mount count and the member files. On a mounted filesystem\n"
+	"the counts come from the mount (statfs), when it is mounted here; otherwise\n"
+	"from reading the whole filesystem, with its journal replayed in memory only:\n"
+	"nothing is ever written. --json prints one JSON object.\n"
+	"\n"
+	"Exit status: 0 printed, 1 no daxfs on SOURCE or it cannot be read, 2 usage\n"
+	"error.\n",
+	.run = super_run,
+};
+
+const struct ctl_command ctl_label_command = {
+	.name = "label",
+	.usage = "SOURCE [NEWLABEL]",
+	.help =
+	"Prints the label of the daxfs filesystem on SOURCE or, with NEWLABEL, sets it\n"
+	"(at most 63 bytes; \"\" clears it), as e2label does. Setting it needs the\n"
+	"filesystem unmounted (its daemon keeps the superblock and would write the old\n"
+	"label back): it is refused while a mount holds the files. The journal is\n"
+	"replayed first, then the new label written through it.\n"
+	"\n"
+	"Exit status: 0 done, 1 failed (no daxfs, mounted, cannot write), 2 usage\n"
+	"error.\n",
+	.run = label_run,
+};
