@@ -140,11 +140,10 @@ static void walk(struct dfs *fs)
 	free(w);
 }
 
-static void ignore(void *ctx, const char *problem, bool repaired)
+static void ignore(void *ctx, const struct dfs_fsck_problem *p)
 {
 	(void)ctx;
-	(void)problem;
-	(void)repaired;
+	(void)p;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

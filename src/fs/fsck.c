@@ -35,7 +35,7 @@ static const struct {
 	{ "links", fsck_pass_links },
 };
 
-void fsck_problem(struct fsck *c, bool repaired, const char *fmt, ...)
+void fsck_problem(struct fsck *c, bool repaired, enum fsck_preen preen, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -43,20 +43,26 @@ void fsck_problem(struct fsck *c, bool repaired, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* what -n would have left over is no repair -p makes either */
+	const bool by_preen = repaired && preen == PREEN_OK;
+
+	c->res.unsafe += !by_preen;
 	repaired = repaired && c->repair;
 	c->res.problems++;
 	c->res.repaired += repaired;
 	c->round_problems++;
 	if (c->report)
-		c->report(c->ctx, msg, repaired);
+		c->report(c->ctx, &(struct dfs_fsck_problem){ .text = msg, .repaired = repaired,
+							      .preen = by_preen });
 }
 
-void fsck_note(struct fsck_notes *nt, const char *fmt, ...)
+void fsck_note(struct fsck_notes *nt, enum fsck_preen preen, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (nt->n == sizeof(nt->msg) / sizeof(nt->msg[0]))
 		return;
+	nt->preen[nt->n] = preen == PREEN_OK;
 	va_start(ap, fmt);
 	vsnprintf(nt->msg[nt->n++], sizeof(nt->msg[0]), fmt, ap);
 	va_end(ap);
@@ -65,7 +71,7 @@ void fsck_note(struct fsck_notes *nt, const char *fmt, ...)
 void fsck_report_notes(struct fsck *c, const struct fsck_notes *nt, bool ok)
 {
 	for (unsigned i = 0; i < nt->n; i++)
-		fsck_problem(c, ok, "%s", nt->msg[i]);
+		fsck_problem(c, ok, nt->preen[i] ? PREEN_OK : PREEN_ASK, "%s", nt->msg[i]);
 }
 
 bool fsck_fatal(int err)
@@ -172,8 +178,10 @@ out:
 /* Reads both superblock copies; *good is the one to use (*none: there is none). A copy that fails
  * is a problem fsck repairs (the mount for -y rewrites both). Copies that
  * fail only because they swapped places are still found, and so are two
- * copies each with a small injury, or one copy a bit off. */
-static int check_supers(struct mapped_device *md, struct dfs_super *good, char why[2][512], bool *none)
+ * copies each with a small injury, or one copy a bit off (*found: *good was
+ * found so, not as one copy that decodes where it is). */
+static int check_supers(struct mapped_device *md, struct dfs_super *good, char why[2][512], bool *none,
+			bool *found)
 {
 	uint8_t *b[2] = { malloc(DFS_BLOCK_SIZE), malloc(DFS_BLOCK_SIZE) };
 	struct dfs_super sb[2] = { { 0 }, { 0 } };
@@ -202,6 +210,7 @@ static int check_supers(struct mapped_device *md, struct dfs_super *good, char w
 		*good = sb[ok[0] ? 1 : 0];
 		goto out;
 	}
+	*found = true;
 	for (int i = 0; i < 2; i++)
 		if (dfs_super_decode(b[i], (uint64_t)!i, &sb[i]) == 0) {
 			*good = sb[i];
@@ -288,8 +297,67 @@ static int run_rounds(struct fsck *c)
 		if (c->round_problems == 0)
 			return 0;
 	}
-	fsck_problem(c, false, "problems remain after %u rounds of repair", FSCK_ROUNDS);
+	fsck_problem(c, false, PREEN_ASK, "problems remain after %u rounds of repair", FSCK_ROUNDS);
 	return 0;
+}
+
+/* What a check found, kept for -p to report if it stops. */
+struct kept {
+	struct dfs_fsck_problem *p;
+	size_t n, cap;
+	bool nomem;
+};
+
+static void keep(void *ctx, const struct dfs_fsck_problem *p)
+{
+	struct kept *k = ctx;
+	char *text = strdup(p->text);
+
+	if (text && k->n == k->cap) {
+		size_t ncap = k->cap ? k->cap * 2 : 32;
+		struct dfs_fsck_problem *np = realloc(k->p, ncap * sizeof(*np));
+
+		if (np) {
+			k->p = np;
+			k->cap = ncap;
+		}
+	}
+	if (!text || k->n == k->cap) {
+		free(text);
+		k->nomem = true;
+		return;
+	}
+	k->p[k->n++] = (struct dfs_fsck_problem){ .text = text, .preen = p->preen };
+}
+
+/*
+ * e2fsck -p repairs what is safe and stops at the first problem that is not,
+ * keeping the repairs made before it. Here the check comes first (-n makes
+ * the same repairs in memory, so it finds what -y would), and -p either
+ * repairs everything it found or nothing: a filesystem is never left half
+ * repaired by a run that stopped.
+ */
+static int preen(struct mapped_device *md, dfs_fsck_report_t report, void *ctx,
+		 struct dfs_fsck_result *out)
+{
+	struct dfs_fsck_result res = { 0 };
+	struct kept k = { 0 };
+	int err = dfs_fsck(md, DFS_FSCK_CHECK, keep, &k, &res);
+
+	if (!err && k.nomem)
+		err = daxfs_err(-ENOMEM, "fsck: out of memory");
+	if (!err && res.problems && !res.unsafe) {
+		err = dfs_fsck(md, DFS_FSCK_REPAIR, report, ctx, &res);
+	} else if (!err) {
+		for (size_t i = 0; i < k.n && report; i++)
+			report(ctx, &k.p[i]);
+	}
+	for (size_t i = 0; i < k.n; i++)
+		free((char *)k.p[i].text);
+	free(k.p);
+	if (out)
+		*out = res;
+	return err;
 }
 
 int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_t report,
@@ -301,12 +369,14 @@ int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_
 	struct dfs_super sb;
 	int err;
 
+	if (mode == DFS_FSCK_PREEN)
+		return preen(md, report, ctx, out);
 	if (mode != DFS_FSCK_CHECK && mode != DFS_FSCK_REPAIR)
 		return daxfs_err(-EINVAL, "fsck: unknown mode %d", (int)mode);
 	/* members in the wrong place would make every block suspect, and a
 	 * repair would write into the wrong files: nothing is checked then */
-	bool none = false;
-	if ((err = check_supers(md, &sb, why, &none)) && none)
+	bool none = false, found = false;
+	if ((err = check_supers(md, &sb, why, &none, &found)) && none)
 		err = no_super(md);
 	if (err || (err = fsck_members(&c, md, &sb, &members)))
 		goto out;
@@ -325,9 +395,11 @@ int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_
 	/* the mount for -y wrote both copies from the good one */
 	for (int i = 0; i < 2; i++)
 		if (why[i][0])
-			fsck_problem(&c, true, "%s superblock: %s", i ? "backup" : "primary", why[i]);
+			fsck_problem(&c, true, found ? PREEN_ASK : PREEN_OK, "%s superblock: %s",
+				     i ? "backup" : "primary", why[i]);
 	for (unsigned i = 0; i < fs->nfsck_notes; i++)
-		fsck_problem(&c, true, "%s", fs->fsck_notes[i]);
+		fsck_problem(&c, true, fs->fsck_notes_preen[i] ? PREEN_OK : PREEN_ASK, "%s",
+			     fs->fsck_notes[i]);
 	err = run_rounds(&c);
 	if (!err && c.repair)
 		err = dfs_commit(fs);

@@ -72,15 +72,24 @@ struct fsck {
 	size_t nlost, lostcap;
 };
 
+/* Whether fsck -p may repair a problem without asking (dfs_fsck_problem's
+ * preen): PREEN_OK where the repair recomputes what is derived (counts,
+ * bitmaps, a checksum over contents that check out, link counts, the orphan
+ * list) or rewrites a copy from a sound other; PREEN_ASK where it drops,
+ * clears, moves or reconnects something, or chooses between owners. */
+enum fsck_preen { PREEN_ASK = 0, PREEN_OK = 1 };
+
 /* Reports one problem; repaired: its repair was made (and -y commits it). */
-void fsck_problem(struct fsck *c, bool repaired, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void fsck_problem(struct fsck *c, bool repaired, enum fsck_preen preen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Problems found before the repair that fixes them all is made. */
 struct fsck_notes {
 	char msg[6][400];
+	bool preen[6];
 	unsigned n;
 };
-void fsck_note(struct fsck_notes *nt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fsck_note(struct fsck_notes *nt, enum fsck_preen preen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Reports each, repaired if ok. */
 void fsck_report_notes(struct fsck *c, const struct fsck_notes *nt, bool ok);
 /* Whether a failed repair stops fsck (out of memory, a write refused)

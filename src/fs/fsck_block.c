@@ -191,7 +191,7 @@ static int check_group(struct fsck *c, uint64_t g, const uint8_t *want, struct f
 	if ((err = dfs_alloc_gd_check(fs, g, &gd))) {
 		if (fsck_fatal(err))
 			return err;
-		fsck_note(nt, "%s: rebuild it", daxfs_errormsg());
+		fsck_note(nt, PREEN_OK, "%s: rebuild it", daxfs_errormsg());
 		return 0;
 	}
 	uint64_t unmarked = 0, leaked = 0, nfree = 0;
@@ -207,7 +207,7 @@ static int check_group(struct fsck *c, uint64_t g, const uint8_t *want, struct f
 			unmarked += bit(want, i) && !bit(labels, i);
 		free(labels);
 		if (unmarked)
-			fsck_note(nt, "group %llu: %llu blocks in use but marked free",
+			fsck_note(nt, PREEN_OK, "group %llu: %llu blocks in use but marked free",
 				  (unsigned long long)g, (unsigned long long)unmarked);
 		return 0;
 	}
@@ -215,11 +215,11 @@ static int check_group(struct fsck *c, uint64_t g, const uint8_t *want, struct f
 	if ((err = dfs_buf_read_unchecked(fs, gd.bitmap_blk, DFS_BUF_BITMAP, &b))) {
 		if (fsck_fatal(err))
 			return err;
-		fsck_note(nt, "group %llu: %s", (unsigned long long)g, daxfs_errormsg());
+		fsck_note(nt, PREEN_OK, "group %llu: %s", (unsigned long long)g, daxfs_errormsg());
 		return 0;
 	}
 	if (!b->dirty && crc32c(b->data, DFS_BLOCK_SIZE) != gd.bitmap_crc) {
-		fsck_note(nt, "group %llu: bitmap block %llu checksum mismatch",
+		fsck_note(nt, PREEN_OK, "group %llu: bitmap block %llu checksum mismatch",
 			  (unsigned long long)g, (unsigned long long)gd.bitmap_blk);
 		return 0;
 	}
@@ -230,13 +230,13 @@ static int check_group(struct fsck *c, uint64_t g, const uint8_t *want, struct f
 		nfree += !h;
 	}
 	if (unmarked)
-		fsck_note(nt, "group %llu: %llu blocks in use but marked free",
+		fsck_note(nt, PREEN_OK, "group %llu: %llu blocks in use but marked free",
 			  (unsigned long long)g, (unsigned long long)unmarked);
 	if (leaked)
-		fsck_note(nt, "group %llu: %llu blocks marked in use but unused",
+		fsck_note(nt, PREEN_OK, "group %llu: %llu blocks marked in use but unused",
 			  (unsigned long long)g, (unsigned long long)leaked);
 	if (nfree != gd.free)
-		fsck_note(nt, "group %llu: free count %u, bitmap says %llu",
+		fsck_note(nt, PREEN_OK, "group %llu: free count %u, bitmap says %llu",
 			  (unsigned long long)g, gd.free, (unsigned long long)nfree);
 	return 0;
 }
@@ -389,7 +389,7 @@ int fsck_pass_clone(struct fsck *c)
 					&detached);
 		if (fsck_fatal(err))
 			return err;
-		fsck_problem(c, !err, "%s: %s also used by %s: %s", lname, range, wname,
+		fsck_problem(c, !err, PREEN_ASK, "%s: %s also used by %s: %s", lname, range, wname,
 			     detached ? "detach them from it (no free space for a copy)"
 				      : "give it its own copy");
 	}

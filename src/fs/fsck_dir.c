@@ -105,7 +105,7 @@ static int check_dir_block(struct fsck *c, struct dfs_inode *ip, uint64_t l, str
 
 	if (i == ip->next || ip->ext[i].lblk > l) {
 		/* the inode pass numbers them 0..n-1: left over */
-		fsck_problem(c, false, "directory %llu: block %llu is not mapped",
+		fsck_problem(c, false, PREEN_ASK, "directory %llu: block %llu is not mapped",
 			     (unsigned long long)ip->ino, (unsigned long long)l);
 		return 0;
 	}
@@ -113,7 +113,7 @@ static int check_dir_block(struct fsck *c, struct dfs_inode *ip, uint64_t l, str
 	if ((err = dfs_txn_reserve(fs, 4)) || (err = fsck_read(c, pblk, &b, &crc_ok))) {
 		if (fsck_fatal(err))
 			return err;
-		fsck_problem(c, false, "directory %llu: block %llu: %s", (unsigned long long)ip->ino,
+		fsck_problem(c, false, PREEN_ASK, "directory %llu: block %llu: %s", (unsigned long long)ip->ino,
 			     (unsigned long long)l, daxfs_errormsg());
 		return 0;
 	}
@@ -129,18 +129,18 @@ static int check_dir_block(struct fsck *c, struct dfs_inode *ip, uint64_t l, str
 	dfs_buf_dirty(fs, b);
 	dfs_dir_free_index(ip);
 	if (out.reinit)
-		fsck_problem(c, true, "directory %llu: block %llu (%llu) is not a block of this "
+		fsck_problem(c, true, PREEN_ASK, "directory %llu: block %llu (%llu) is not a block of this "
 			     "directory: empty it", (unsigned long long)ip->ino, (unsigned long long)l,
 			     (unsigned long long)pblk);
 	else if (out.dropped)
-		fsck_problem(c, true, "directory %llu: block %llu (%llu) is damaged: keep its %u sound "
+		fsck_problem(c, true, PREEN_ASK, "directory %llu: block %llu (%llu) is damaged: keep its %u sound "
 			     "entries, drop %u damaged spans or repeated names", (unsigned long long)ip->ino,
 			     (unsigned long long)l, (unsigned long long)pblk, out.kept, out.dropped);
 	else if (changed)
-		fsck_problem(c, true, "directory %llu: block %llu (%llu) has a damaged header: rewrite it",
+		fsck_problem(c, true, PREEN_ASK, "directory %llu: block %llu (%llu) has a damaged header: rewrite it",
 			     (unsigned long long)ip->ino, (unsigned long long)l, (unsigned long long)pblk);
 	else
-		fsck_problem(c, true, "directory %llu: block %llu (%llu) checksum mismatch; its entries "
+		fsck_problem(c, true, PREEN_OK, "directory %llu: block %llu (%llu) checksum mismatch; its entries "
 			     "check out: rewrite it", (unsigned long long)ip->ino, (unsigned long long)l,
 			     (unsigned long long)pblk);
 	return 0;
@@ -167,7 +167,7 @@ static int check_symlink(struct fsck *c, struct dfs_inode *ip)
 	if ((err = dfs_txn_reserve(c->fs, 4)) || (err = fsck_read(c, pblk, &b, &crc_ok))) {
 		if (fsck_fatal(err))
 			return err;
-		fsck_problem(c, false, "symlink %llu: %s", (unsigned long long)ip->ino, daxfs_errormsg());
+		fsck_problem(c, false, PREEN_ASK, "symlink %llu: %s", (unsigned long long)ip->ino, daxfs_errormsg());
 		return 0;
 	}
 	const size_t len = (size_t)ip->d.size;
@@ -177,7 +177,7 @@ static int check_symlink(struct fsck *c, struct dfs_inode *ip)
 		err = fsck_release(c, ip);
 		if (fsck_fatal(err))
 			return err;
-		fsck_problem(c, !err, "symlink %llu: target block %llu is damaged: clear it",
+		fsck_problem(c, !err, PREEN_ASK, "symlink %llu: target block %llu is damaged: clear it",
 			     (unsigned long long)ino, (unsigned long long)pblk);
 		c->state[ino] = INO_FREE;
 		return 0;
@@ -190,8 +190,10 @@ static int check_symlink(struct fsck *c, struct dfs_inode *ip)
 	memset(b->data + len, 0, DFS_TAIL_CRC_OFF - len);
 	b->kind = DFS_BUF_SEALED;
 	dfs_buf_dirty(c->fs, b);
-	fsck_problem(c, true, "symlink %llu: target block %llu %s: rewrite it", (unsigned long long)ip->ino,
-		     (unsigned long long)pblk, crc_ok ? "has bytes past the target" : "checksum mismatch");
+	/* a checksum is recomputed; bytes past a target under a sound one were written there */
+	fsck_problem(c, true, crc_ok ? PREEN_ASK : PREEN_OK, "symlink %llu: target block %llu %s: "
+		     "rewrite it", (unsigned long long)ip->ino, (unsigned long long)pblk,
+		     crc_ok ? "has bytes past the target" : "checksum mismatch");
 	return 0;
 }
 

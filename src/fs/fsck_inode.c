@@ -60,7 +60,7 @@ static int clear_slot(struct fsck *c, uint64_t ino, const char *fmt, ...)
 		err = dfs_inode_set_slot(c->fs, ino, &none);
 	if (fsck_fatal(err))
 		return err;
-	fsck_problem(c, !err, "%s: clear it", why);
+	fsck_problem(c, !err, PREEN_ASK, "%s: clear it", why);
 	c->state[ino] = INO_FREE;
 	return 0;
 }
@@ -81,7 +81,7 @@ static void inline_map(struct fsck *c, struct salvage *s, const uint8_t *slot, s
 			s->ext[s->next++] = e;
 			continue;
 		}
-		fsck_note(nt, "inode %llu: extent %u (%llu+%u -> %llu) is out of bounds or out of order: "
+		fsck_note(nt, PREEN_ASK, "inode %llu: extent %u (%llu+%u -> %llu) is out of bounds or out of order: "
 			  "drop it", (unsigned long long)s->ino, i, (unsigned long long)e.lblk, e.len,
 			  (unsigned long long)e.pblk);
 		s->relayout = true;
@@ -135,7 +135,7 @@ static int chain_map(struct fsck *c, struct salvage *s, struct fsck_notes *nt)
 			break;
 		}
 		if (!crc_ok) {
-			fsck_note(nt, "inode %llu: extent block %llu checksum mismatch; its extents check "
+			fsck_note(nt, PREEN_OK, "inode %llu: extent block %llu checksum mismatch; its extents check "
 				 "out: rewrite it", (unsigned long long)s->ino, (unsigned long long)blk);
 			s->relayout = true;
 		}
@@ -149,7 +149,7 @@ static int chain_map(struct fsck *c, struct salvage *s, struct fsck_notes *nt)
 	if (!why[0] && s->next != s->d.nextents)
 		snprintf(why, sizeof(why), "its count is %u, the chain holds %zu", s->d.nextents, s->next);
 	if (why[0]) {
-		fsck_note(nt, "inode %llu: extent map is damaged (%s): keep its first %zu extents",
+		fsck_note(nt, PREEN_ASK, "inode %llu: extent map is damaged (%s): keep its first %zu extents",
 			 (unsigned long long)s->ino, why, s->next);
 		s->relayout = true;
 	}
@@ -173,7 +173,7 @@ static int type_checks(struct fsck *c, struct salvage *s, struct fsck_notes *nt,
 			sum += s->ext[i].len;
 		}
 		if (!ok || s->d.size != sum * DFS_BLOCK_SIZE) {
-			fsck_note(nt, "directory %llu: size %llu and its block numbers do not match its "
+			fsck_note(nt, PREEN_ASK, "directory %llu: size %llu and its block numbers do not match its "
 				 "%llu blocks: renumber them", (unsigned long long)s->ino,
 				 (unsigned long long)s->d.size, (unsigned long long)sum);
 			s->d.size = sum * DFS_BLOCK_SIZE;
@@ -198,7 +198,7 @@ static int type_checks(struct fsck *c, struct salvage *s, struct fsck_notes *nt,
 		return clear_slot(c, s->ino, "symlink %llu: target block %llu is damaged",
 				  (unsigned long long)s->ino, (unsigned long long)s->ext[0].pblk);
 	} else if (type != S_IFREG && s->next) {
-		fsck_note(nt, "inode %llu: special file with data blocks: drop them",
+		fsck_note(nt, PREEN_ASK, "inode %llu: special file with data blocks: drop them",
 			 (unsigned long long)s->ino);
 		s->next = 0;
 		s->relayout = true;
@@ -217,7 +217,7 @@ static int xattr_check(struct fsck *c, struct salvage *s, struct fsck_notes *nt)
 		return 0;
 	const char *not_data = fsck_not_data(c, blk);
 	if (not_data) {
-		fsck_note(nt, "inode %llu: xattr block %llu is %s: drop it",
+		fsck_note(nt, PREEN_ASK, "inode %llu: xattr block %llu is %s: drop it",
 			 (unsigned long long)s->ino, (unsigned long long)blk, not_data);
 		s->d.xattr_blk = 0;
 		return 0;
@@ -226,14 +226,14 @@ static int xattr_check(struct fsck *c, struct salvage *s, struct fsck_notes *nt)
 	    (err = dfs_xattr_block_check(b->data, s->ino))) {
 		if (fsck_fatal(err))
 			return err;
-		fsck_note(nt, "inode %llu: xattr block %llu is damaged (%s): drop it",
+		fsck_note(nt, PREEN_ASK, "inode %llu: xattr block %llu is damaged (%s): drop it",
 			 (unsigned long long)s->ino, (unsigned long long)blk, daxfs_errormsg());
 		s->d.xattr_blk = 0;
 		return 0;
 	}
 	if (!crc_ok) {
 		/* sealed again at commit: an xattr block is its owner's alone */
-		fsck_note(nt, "inode %llu: xattr block %llu checksum mismatch; its entries check out: "
+		fsck_note(nt, PREEN_OK, "inode %llu: xattr block %llu checksum mismatch; its entries check out: "
 			 "rewrite it", (unsigned long long)s->ino, (unsigned long long)blk);
 		b->kind = DFS_BUF_SEALED;
 		dfs_buf_dirty(c->fs, b);
@@ -291,7 +291,7 @@ static int put_back(struct fsck *c, uint64_t a, uint64_t b, const uint8_t *araw,
 		dfs_buf_dirty(fs, bb);
 		dfs_icache_drop(fs, a);
 		dfs_icache_drop(fs, b);
-		fsck_problem(c, true, "inodes %llu and %llu hold each other's slot (blocks swapped): "
+		fsck_problem(c, true, PREEN_ASK, "inodes %llu and %llu hold each other's slot (blocks swapped): "
 			     "exchange them", (unsigned long long)a, (unsigned long long)b);
 		return recheck(c, a, mode);
 	}
@@ -302,7 +302,7 @@ static int put_back(struct fsck *c, uint64_t a, uint64_t b, const uint8_t *araw,
 		err = dfs_inode_set_slot(fs, a, &none);
 	if (fsck_fatal(err))
 		return err;
-	fsck_problem(c, !err, "inode %llu: the slot holds inode %llu, whose own slot is empty: move it "
+	fsck_problem(c, !err, PREEN_ASK, "inode %llu: the slot holds inode %llu, whose own slot is empty: move it "
 		     "there", (unsigned long long)a, (unsigned long long)b);
 	return err ? 0 : recheck(c, b, &bmode);
 }
@@ -321,7 +321,7 @@ static int check_slot0(struct fsck *c)
 	    (err = dfs_buf_read(fs, fs->sb.itable[0].pblk, DFS_BUF_PLAIN, &b))) {
 		if (fsck_fatal(err))
 			return err;
-		fsck_problem(c, false, "inode table block %llu: %s",
+		fsck_problem(c, false, PREEN_ASK, "inode table block %llu: %s",
 			     (unsigned long long)fs->sb.itable[0].pblk, daxfs_errormsg());
 		return 0;
 	}
@@ -333,7 +333,7 @@ static int check_slot0(struct fsck *c)
 	const uint64_t other = misplaced_copy(c, raw, 0);
 	if (other && (err = put_back(c, 0, other, raw, &mode)) <= 0)
 		return err;
-	fsck_problem(c, true, "inode table slot 0, never used, is not zero: clear it");
+	fsck_problem(c, true, PREEN_ASK, "inode table slot 0, never used, is not zero: clear it");
 	return 0;
 }
 
@@ -352,7 +352,7 @@ static int check_slot(struct fsck *c, struct salvage *s, uint64_t ino, uint32_t 
 	if ((err = dfs_txn_reserve(fs, 4 + MAX_CHAIN)) || (err = dfs_inode_slot(fs, ino, &b, &slot))) {
 		if (fsck_fatal(err))
 			return err;
-		fsck_problem(c, false, "inode %llu: %s", (unsigned long long)ino, daxfs_errormsg());
+		fsck_problem(c, false, PREEN_ASK, "inode %llu: %s", (unsigned long long)ino, daxfs_errormsg());
 		return 0;
 	}
 	memcpy(raw, slot, sizeof(raw));
@@ -385,7 +385,7 @@ static int check_slot(struct fsck *c, struct salvage *s, uint64_t ino, uint32_t 
 	for (size_t i = 0; i < s->next; i++)
 		sum += s->ext[i].len;
 	if (sum != s->d.blocks) {
-		fsck_note(&nt, "inode %llu: block count %llu, extents map %llu", (unsigned long long)ino,
+		fsck_note(&nt, PREEN_OK, "inode %llu: block count %llu, extents map %llu", (unsigned long long)ino,
 			 (unsigned long long)s->d.blocks, (unsigned long long)sum);
 		s->d.blocks = sum;
 	}
@@ -401,7 +401,7 @@ static int check_slot(struct fsck *c, struct salvage *s, uint64_t ino, uint32_t 
 					  "(%s): the slot holds garbage", (unsigned long long)ino, bad,
 					  nt.n ? nt.msg[0] : "mode, link count");
 		if (nt.n == 0)
-			fsck_note(&nt, "inode %llu: checksum mismatch; the rest checks out: rewrite it",
+			fsck_note(&nt, PREEN_OK, "inode %llu: checksum mismatch; the rest checks out: rewrite it",
 				  (unsigned long long)ino);
 	}
 	*mode = s->d.mode;
@@ -434,7 +434,7 @@ static int make_root(struct fsck *c, uint32_t mode)
 		err = dfs_inode_set_slot(c->fs, DFS_ROOT_INO, &d);
 	if (fsck_fatal(err))
 		return err;
-	fsck_problem(c, !err, "root directory is missing: make a new, empty one (what it held goes "
+	fsck_problem(c, !err, PREEN_ASK, "root directory is missing: make a new, empty one (what it held goes "
 		     "to /lost+found)");
 	c->state[DFS_ROOT_INO] = err ? INO_FREE : INO_USED;
 	return 0;
@@ -527,10 +527,10 @@ static int check_orphans(struct fsck *c, const uint64_t *flagged, size_t nflagge
 	if (fsck_fatal(err))
 		goto out;
 	if (bad)
-		fsck_problem(c, !err, "orphan list is damaged at inode %llu: link it again",
+		fsck_problem(c, !err, PREEN_OK, "orphan list is damaged at inode %llu: link it again",
 			     (unsigned long long)bad);
 	for (size_t i = on_list; i < n; i++)
-		fsck_problem(c, !err, "inode %llu is marked orphan but is not on the orphan list: "
+		fsck_problem(c, !err, PREEN_OK, "inode %llu is marked orphan but is not on the orphan list: "
 			     "add it", (unsigned long long)list[i]);
 	err = 0;
 out:
@@ -594,7 +594,7 @@ int fsck_pass_claims(struct fsck *c)
 			/* the inode pass leaves every slot loadable: left over */
 			if (fsck_fatal(err))
 				goto out;
-			fsck_problem(c, false, "inode %llu: %s", (unsigned long long)ino, daxfs_errormsg());
+			fsck_problem(c, false, PREEN_ASK, "inode %llu: %s", (unsigned long long)ino, daxfs_errormsg());
 			c->state[ino] = INO_FREE;
 			continue;
 		}

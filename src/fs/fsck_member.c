@@ -165,7 +165,7 @@ static int repair(struct fsck *c, struct mapped_device *md, struct dm_table *t,
 			continue;
 		err = c->repair ? write_block(md, sb, m, k, b) : 0;
 		wrote |= c->repair;
-		fsck_problem(c, !err, "%s: rebuild it from its members' labels", why[k]);
+		fsck_problem(c, !err, PREEN_ASK, "%s: rebuild it from its members' labels", why[k]);
 	}
 	for (uint32_t k = 0; k < sb->nmembers; k++) {
 		struct dm_member dm;
@@ -177,7 +177,7 @@ static int repair(struct fsck *c, struct mapped_device *md, struct dm_table *t,
 		dm_table_get_member(t, r + m[k].stripe, &dm);
 		err = c->repair ? write_label(md, sb, m, k, b) : 0;
 		wrote |= c->repair;
-		fsck_problem(c, !err, "member %u (%s): its label (byte %llu of it) is damaged: write "
+		fsck_problem(c, !err, PREEN_ASK, "member %u (%s): its label (byte %llu of it) is damaged: write "
 			     "it again from the member table", k, dm.path,
 			     (unsigned long long)(dm.offset + m[k].label_offset) << 9);
 	}

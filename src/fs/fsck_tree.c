@@ -136,7 +136,7 @@ static int apply_fixes(struct walk *w)
 		}
 		if (fsck_fatal(err))
 			return err;
-		fsck_problem(c, !err, "%s", f->why);
+		fsck_problem(c, !err, PREEN_ASK, "%s", f->why);
 	}
 	w->nfix = 0;
 	return 0;
@@ -170,7 +170,7 @@ int fsck_pass_tree(struct fsck *c)
 				err = r;
 				break;
 			}
-			fsck_problem(c, false, "directory %llu: %s", (unsigned long long)w.dir,
+			fsck_problem(c, false, PREEN_ASK, "directory %llu: %s", (unsigned long long)w.dir,
 				     daxfs_errormsg());
 		}
 		err = apply_fixes(&w);
@@ -300,7 +300,7 @@ static int reconnect(struct fsck *c)
 			err = e;
 			goto out;
 		}
-		fsck_problem(c, !e, "inode %llu is in use but not reachable from the root: reconnect it "
+		fsck_problem(c, !e, PREEN_ASK, "inode %llu is in use but not reachable from the root: reconnect it "
 			     "under /lost+found", (unsigned long long)ino);
 	}
 	err = 0;
@@ -344,7 +344,7 @@ int fsck_pass_links(struct fsck *c)
 			}
 			if (fsck_fatal(err))
 				return err;
-			fsck_problem(c, !err, "inode %llu: link count %u, should be %llu",
+			fsck_problem(c, !err, PREEN_OK, "inode %llu: link count %u, should be %llu",
 				     (unsigned long long)ino, had, (unsigned long long)want);
 		}
 		dfs_icache_trim(fs);

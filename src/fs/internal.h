@@ -103,6 +103,7 @@ struct dfs {
 	 * journal's noted here for fsck to report; the rest fsck finds itself) */
 	bool fsck_mount;
 	char fsck_notes[DFS_FSCK_NOTES][384];
+	bool fsck_notes_preen[DFS_FSCK_NOTES];   /* a repair fsck -p may make */
 	unsigned nfsck_notes;
 	int shutdown;               /* sticky error after a failed commit */
 	/* lockfs suspend (control.c), in the two steps of freeze_super. First

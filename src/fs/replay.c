@@ -60,13 +60,15 @@ static void damaged(struct jlog *jl, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void note(struct dfs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct dfs *fs, const char *fmt, ...)
+/* preen: the repair is one a mount makes too (fsck -p makes it without asking) */
+static void note(struct dfs *fs, bool preen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(struct dfs *fs, bool preen, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (fs->nfsck_notes == DFS_FSCK_NOTES)
 		return;
+	fs->fsck_notes_preen[fs->nfsck_notes] = preen;
 	va_start(ap, fmt);
 	vsnprintf(fs->fsck_notes[fs->nfsck_notes++], sizeof(fs->fsck_notes[0]), fmt, ap);
 	va_end(ap);
@@ -489,7 +491,7 @@ int dfs_journal_recover(struct dfs *fs)
 		if (!fs->fsck_mount)
 			goto out;
 		/* fsck: start the journal afresh past every sequence in it */
-		note(fs, "journal header (block %llu) is damaged", (unsigned long long)js);
+		note(fs, false, "journal header (block %llu) is damaged", (unsigned long long)js);
 		if ((err = journal_next_free_seq(fs, b, &jl.seq)) ||
 		    (!fs->rdonly && (err = write_header(fs, jl.seq, b))))
 			goto out;
@@ -502,7 +504,7 @@ int dfs_journal_recover(struct dfs *fs)
 	if (jl.committed && !jl.why[0])
 		check_all_logged(fs, &jl);
 	if (head_torn)
-		note(fs, "journal header (block %llu) is damaged; recovered from the log (transaction "
+		note(fs, true, "journal header (block %llu) is damaged; recovered from the log (transaction "
 		     "%llu)", (unsigned long long)js, (unsigned long long)jl.seq);
 	if (jl.why[0]) {
 		if (!fs->fsck_mount) {
@@ -510,7 +512,7 @@ int dfs_journal_recover(struct dfs *fs)
 					"replayed: %s", (unsigned long long)jl.seq, jl.why);
 			goto out;
 		}
-		note(fs, "journal checksum error: transaction %llu is not replayed: %s",
+		note(fs, false, "journal checksum error: transaction %llu is not replayed: %s",
 		     (unsigned long long)jl.seq, jl.why);
 		jl.committed = false;
 	}

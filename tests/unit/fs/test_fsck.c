@@ -4,10 +4,9 @@
 
 #define MB (1024ull * 1024)
 
-static void quiet(void *ctx, const char *problem, bool repaired)
+static void quiet(void *ctx, const struct dfs_fsck_problem *p)
 {
-	(void)problem;
-	(void)repaired;
+	(void)p;
 	(*(unsigned *)ctx)++;
 }
 

@@ -7,27 +7,6 @@
 #define UUID_TEXT "3f2a0102-0304-0506-0708-090a0b0c0d0e"
 static const uint8_t uuid[16] = { 0x3f, 0x2a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
 
-#define CHECK_HAS(report, s) do { \
-	if (!strstr((report)->text, (s))) { \
-		fprintf(stderr, "%s:%d: the report lacks \"%s\":\n%s", __FILE__, __LINE__, (s), \
-			(report)->text); \
-		return T_FAIL; \
-	} \
-} while (0)
-
-/* -n finds problems and writes nothing; -y repairs every one; -n is then clean. */
-#define CHECK_REPAIRED(md, report) do { \
-	struct dfs_fsck_result r_; \
-	CHECK_EQ(t_fsck_report((md), DFS_FSCK_CHECK, (report), &r_), 0); \
-	CHECK(r_.problems > 0); \
-	CHECK_EQ(r_.repaired, 0); \
-	const unsigned found_ = r_.problems; \
-	CHECK_EQ(t_fsck_report((md), DFS_FSCK_REPAIR, (report), &r_), 0); \
-	CHECK_EQ(r_.problems, found_); \
-	CHECK_EQ(r_.repaired, r_.problems); \
-	CHECK_EQ(t_fsck_problems(md), 0); \
-} while (0)
-
 /* Three equal 16 MiB members, linear, in the order files gives. */
 static const char *f[3];
 
@@ -125,7 +104,7 @@ static int test_fsck_writes_a_damaged_label_again_from_the_member_table(void)
 	CHECK_EQ(dfs_mount(md, NULL, &fs), -EIO);
 	CHECK_MSG_EQ(t_fmt("mount fs: %s: the label of member 1 of filesystem " UUID_TEXT " (byte 0 of "
 			   "it) is damaged; run fsck.daxfs -y", f[1]));
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_EQ(rep.lines, 1);
 	CHECK_HAS(&rep, t_fmt("member 1 (%s): its label (byte 0 of it) is damaged: write it again "
 			      "from the member table (repaired)", f[1]));
@@ -148,7 +127,7 @@ static int test_fsck_writes_member_0s_label_again_beside_its_superblock(void)
 	CHECK(md);
 	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[0].label_sector, good), 0);
 	CHECK_EQ(rw_sector(md, DAX_REQ_WRITE, m[0].label_sector, zero), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("member 0 (%s): its label (byte %llu of it) is damaged: write it again "
 			      "from the member table (repaired)", f[0],
 			      (unsigned long long)m[0].label_sector << 9));
@@ -176,7 +155,7 @@ static int test_fsck_rebuilds_a_member_table_block_from_the_labels(void)
 	CHECK_EQ(dfs_mount(md, NULL, &fs), -EIO);
 	CHECK_MSG_EQ(t_fmt("mount fs: member table block %llu: no member table magic; run fsck.daxfs -y",
 			   (unsigned long long)mtab));
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_EQ(rep.lines, 1);
 	CHECK_HAS(&rep, t_fmt("member table block %llu: no member table magic: rebuild it from its "
 			      "members' labels (repaired)", (unsigned long long)mtab));
@@ -202,7 +181,7 @@ static int test_fsck_writes_a_label_found_elsewhere_on_its_member_in_its_place(v
 	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[1].label_sector, good), 0);
 	CHECK_EQ(rw_sector(md, DAX_REQ_WRITE, elsewhere, good), 0);
 	CHECK_EQ(rw_sector(md, DAX_REQ_WRITE, m[1].label_sector, zero), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("member 1 (%s): its label (byte 0 of it) is damaged: write it again from "
 			      "the member table (repaired)", f[1]));
 	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[1].label_sector, zero), 0);
@@ -305,7 +284,7 @@ static int test_fsck_gives_a_file_mapping_a_label_block_its_own_copy(void)
 	CHECK_EQ(dfs_extents_store(*fs, ip), 0);
 	pthread_mutex_unlock(&(*fs)->meta);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: block %llu is also used by the label of member 1: give it its "
 			      "own copy (repaired)", (unsigned long long)st.st_ino,
 			      (unsigned long long)label));
@@ -337,7 +316,7 @@ static int test_fsck_drops_an_xattr_block_that_is_a_label_block(void)
 	CHECK_EQ(dfs_inode_write(*fs, ip), 0);
 	pthread_mutex_unlock(&(*fs)->meta);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: xattr block %llu is a member label's block: drop it "
 			      "(repaired)", (unsigned long long)st.st_ino, (unsigned long long)label));
 	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[2].label_sector, now), 0);
@@ -380,7 +359,7 @@ static int test_a_label_block_a_bitmap_marks_free_is_never_allocated_and_fsck_ma
 	CHECK_EQ(err, 0);
 	CHECK(pblk != label);
 	dfs_abandon(fs);       /* the block it took stays free on media */
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_PREENS);
 	CHECK_HAS(&rep, "group 0: 1 blocks in use but marked free (repaired)");
 	return T_PASS;
 }

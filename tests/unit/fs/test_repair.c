@@ -4,27 +4,6 @@
 
 #define MB (1024ull * 1024)
 
-#define CHECK_HAS(report, s) do { \
-	if (!strstr((report)->text, (s))) { \
-		fprintf(stderr, "%s:%d: the report lacks \"%s\":\n%s", __FILE__, __LINE__, (s), \
-			(report)->text); \
-		return T_FAIL; \
-	} \
-} while (0)
-
-/* -n finds problems and writes nothing; -y repairs every one; -n is then clean. */
-#define CHECK_REPAIRED(md, report) do { \
-	struct dfs_fsck_result r_; \
-	CHECK_EQ(t_fsck_report((md), DFS_FSCK_CHECK, (report), &r_), 0); \
-	CHECK(r_.problems > 0); \
-	CHECK_EQ(r_.repaired, 0); \
-	const unsigned found_ = r_.problems; \
-	CHECK_EQ(t_fsck_report((md), DFS_FSCK_REPAIR, (report), &r_), 0); \
-	CHECK_EQ(r_.problems, found_); \
-	CHECK_EQ(r_.repaired, r_.problems); \
-	CHECK_EQ(t_fsck_problems(md), 0); \
-} while (0)
-
 static uint64_t file_with(struct dfs *fs, uint64_t dir, const char *name, int c, size_t len)
 {
 	static uint8_t buf[65536];
@@ -73,7 +52,7 @@ static int test_fsck_gives_the_later_owner_of_a_shared_block_its_own_copy(void)
 	CHECK_EQ(dfs_extents_store(*fs, b), 0);
 	pthread_mutex_unlock(&(*fs)->meta);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: block %llu is also used by inode %llu: give it its own copy "
 			      "(repaired)", (unsigned long long)ib, (unsigned long long)shared,
 			      (unsigned long long)ia));
@@ -117,7 +96,7 @@ static int test_fsck_detaches_a_shared_block_when_no_block_is_free(void)
 	CHECK_EQ(dfs_extent_insert(*fs, c, &e), 0);
 	pthread_mutex_unlock(&(*fs)->meta);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: block %llu is also used by inode %llu: detach them from it "
 			      "(no free space for a copy) (repaired)", (unsigned long long)ic,
 			      (unsigned long long)shared, (unsigned long long)ia));
@@ -144,7 +123,7 @@ static int test_fsck_names_the_inode_table_as_the_other_owner(void)
 	CHECK_EQ(dfs_extents_store(*fs, f), 0);
 	pthread_mutex_unlock(&(*fs)->meta);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: block %llu is also used by the inode table: give it its own "
 			      "copy (repaired)", (unsigned long long)ino, (unsigned long long)itable));
 	CHECK(!strstr(rep.text, "inode 0"));
@@ -180,7 +159,7 @@ static int test_fsck_keeps_the_entries_of_a_root_block_whose_checksum_alone_fail
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "kept", &st), -EIO);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_PREENS);
 	CHECK_HAS(&rep, "directory 1: block 0");
 	CHECK_HAS(&rep, "checksum mismatch; its entries check out: rewrite it (repaired)");
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
@@ -208,7 +187,7 @@ static int test_fsck_reconnects_the_children_of_a_zeroed_root_block_under_lost_f
 	pthread_mutex_unlock(&(*fs)->meta);
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, rb, blk), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, "directory 1: block 0");
 	CHECK_HAS(&rep, t_fmt("inode %llu is in use but not reachable from the root: reconnect it under "
 			      "/lost+found (repaired)", (unsigned long long)ino));
@@ -243,7 +222,7 @@ static int test_fsck_makes_a_new_root_when_the_root_inode_is_garbage(void)
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, blkno, blk), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);
 	CHECK_MSG_HAS("run fsck.daxfs -y");
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, "root directory is missing: make a new, empty one");
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "lost+found", &lf), 0);
@@ -288,7 +267,7 @@ static int test_a_free_count_above_the_truth_is_refused_at_first_use_and_recompu
 	CHECK_EQ(dfs_pwrite(*fs, st.st_ino, "x", 1, 0, 0), -EIO);
 	CHECK_MSG_HAS(t_fmt("group 0: free count %u, but its bitmap has %u free blocks", truth + 5, truth));
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_PREENS);
 	CHECK_HAS(&rep, t_fmt("group 0: free count %u, bitmap says %u (repaired)", truth + 5, truth));
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_pwrite(*fs, st.st_ino, "x", 1, 0, 0), 1);
@@ -312,7 +291,7 @@ static int test_a_free_count_above_the_group_size_refuses_the_mount(void)
 	CHECK_MSG_HAS(t_fmt("group 0: free count %llu is more than the %llu blocks the group has for data",
 			    (unsigned long long)room + 1, (unsigned long long)room));
 	CHECK_MSG_HAS("run fsck.daxfs -y");
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_PREENS);
 	CHECK_HAS(&rep, "group 0: free count");
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	return T_PASS;
@@ -338,7 +317,7 @@ static int test_fsck_keeps_the_extents_before_a_damaged_chain_block(void)
 	pthread_mutex_unlock(&(*fs)->meta);
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, second, blk), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: extent map is damaged (block %llu: no extent block magic): "
 			      "keep its first 169 extents (repaired)", (unsigned long long)ino,
 			      (unsigned long long)second));
@@ -371,7 +350,7 @@ static int test_fsck_rewrites_an_inode_whose_checksum_alone_fails(void)
 	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, blkno, blk), 0);
 	blk[at + 4] ^= 1;                       /* the uid */
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, blkno, blk), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_PREENS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: checksum mismatch; the rest checks out: rewrite it (repaired)",
 			      (unsigned long long)ino));
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
@@ -405,7 +384,7 @@ static int test_fsck_clears_a_slot_that_holds_garbage(void)
 	dfs_put64(blk + at + 16, 12345);
 	dfs_put64(blk + at + 24, 99);
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, blkno, blk), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: checksum mismatch and 3 other problems", (unsigned long long)ino));
 	CHECK_HAS(&rep, "the slot holds garbage: clear it (repaired)");
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
@@ -431,7 +410,7 @@ static int test_fsck_puts_back_inode_table_blocks_that_swapped_places(void)
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, t0, b1), 0);
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, t0 + 1, b0), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);        /* the root is not where it belongs */
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, "inodes 1 and 17 hold each other's slot (blocks swapped): exchange them (repaired)");
 	CHECK(!strstr(rep.text, "clear it"));
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
@@ -456,7 +435,7 @@ static int test_fsck_removes_a_second_entry_of_a_directory(void)
 	CHECK_EQ(dfs_dir_add(*fs, root, "again", d.st_ino, S_IFDIR), 0);
 	pthread_mutex_unlock(&(*fs)->meta);
 	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("directory %llu is entered from more than one place", (unsigned long long)d.st_ino));
 	return T_PASS;
 }
@@ -479,7 +458,7 @@ static int test_fsck_links_a_damaged_orphan_list_again(void)
 	CHECK_EQ(dfs_commit(*fs), 0);
 	pthread_mutex_unlock(&(*fs)->meta);
 	dfs_abandon(fs);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_PREENS);
 	CHECK_HAS(&rep, t_fmt("inode %llu is marked orphan but is not on the orphan list: add it (repaired)",
 			      (unsigned long long)ino));
 	return T_PASS;
@@ -509,7 +488,7 @@ static int test_fsck_recovers_superblocks_damaged_in_both_copies(void)
 	CHECK_EQ(flip_bit(md, DFS_SB_PRIMARY, 40, 2), 0);
 	CHECK_EQ(flip_bit(md, DFS_SB_BACKUP, 60, 5), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, "both copies are damaged: recovered from the two");
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f", &st), 0);
@@ -517,7 +496,7 @@ static int test_fsck_recovers_superblocks_damaged_in_both_copies(void)
 	/* one copy gone, the other a bit off */
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, DFS_SB_BACKUP, zero), 0);
 	CHECK_EQ(flip_bit(md, DFS_SB_PRIMARY, 150, 0), 0);
-	CHECK_REPAIRED(md, &rep);
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, "recovered from a copy one bit off");
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f", &st), 0);
