@@ -13,6 +13,8 @@ by a bit flip, a run of random bytes, a zeroed block or two swapped blocks
   the fs library, no FUSE: fast) writes nothing either; no program crashes or
   trips a sanitizer, whatever they make of the damage;
 - fsck -n reports what fsck -y repairs (the same problems);
+- fsck -p repairs all of it (then -n exits 0) or, when a problem needs a
+  human, writes nothing and exits 4 saying so (the first seed of each case);
 - after fsck -y, fsck -n exits 0, or 4 with only problems -y left over;
   a filesystem fsck -n calls clean mounts and every file, directory,
   symlink and xattr reads without an error, and stays clean after a
@@ -42,6 +44,7 @@ from conftest import BUILD_DIR, tool
 
 SOAK = os.environ.get("DAXFS_SOAK") == "1"
 SEEDS = 50 if SOAK else 4
+PREEN_SEEDS = SEEDS if SOAK else 1      # -p is a check and a -y: one seed shows its choice
 # Three members, two groups: group 0 holds members 0 and 1 (both labels), group
 # 1 is member 2, whose label is the group's first block (its bitmap comes next)
 # and which holds a bitmap, files and a directory.
@@ -148,6 +151,55 @@ def problems(r, stem=None):
     return [line.removesuffix(" (repaired)") for line in lines]
 
 
+# What fsck.daxfs(8) says -p repairs without asking: what is derived, or a copy
+# rewritten from a sound other.
+PREEN_SAFE = re.compile("|".join([
+    r"(primary|backup) superblock: (?!.*(both copies are damaged|is in its place))",
+    r"journal header \(block \d+\) is damaged; recovered from the log",
+    r"group \d+: ",
+    r"inode \d+: (extent|xattr) block \d+ checksum mismatch; its (extents|entries) check out",
+    r"inode \d+: block count \d+, extents map \d+$",
+    r"inode \d+: checksum mismatch; the rest checks out",
+    r"directory \d+: block \d+ \(\d+\) checksum mismatch; its entries check out",
+    r"symlink \d+: target block \d+ checksum mismatch",
+    r"orphan list is damaged at inode \d+",
+    r"inode \d+ is marked orphan but is not on the orphan list",
+    r"inode \d+: link count \d+, should be \d+$",
+]))
+
+
+def check_preened(tmp_path, img, check, dmg):
+    """fsck -p: all or nothing, as the man page's list of safe repairs
+    says, and what it names is what -n found."""
+    paths, path = members(tmp_path / "c")
+    img.write(paths)
+    before = damage.digest(paths)
+    p, text = fsck(path, "-p", dmg)
+    lines = p.stdout.splitlines()
+    if check.returncode == 0:
+        assert (p.returncode, lines) == (0, [f"{path}: clean"]), text
+        assert damage.digest(paths) == before, "fsck -p of a clean image wrote to it:\n" + text
+        return
+    found = problems(check, tmp_path / "a")
+    safe = all(PREEN_SAFE.match(line) for line in found)
+    assert p.returncode == (1 if safe else 4), f"-n found:\n{check.stdout}\n-p:\n{text}"
+    named = [line.removeprefix(f"{path}: ").removesuffix(" (repaired)")
+             .replace(str(tmp_path / "c"), "IMAGE") for line in lines]
+    if p.returncode == 4:
+        assert damage.digest(paths) == before, "fsck -p stopped but wrote to the image:\n" + text
+        assert lines[-2:] == [f"{path}: UNEXPECTED INCONSISTENCY; RUN fsck.daxfs MANUALLY.",
+                              "\t(i.e., without -a or -p options)"], text
+        assert re.fullmatch(rf"{len(found)} problems? found, 0 repaired \(\d+ not safe to repair "
+                            r"without asking\)", named[-3]), text
+        assert named[:-3] and set(named[:-3]) <= set(found), text
+        assert not any(PREEN_SAFE.match(line) for line in named[:-3]), text
+        return
+    assert p.returncode == 1, text
+    assert named[:-1] == found, f"-n and -p disagree:\n-n:\n{check.stdout}\n-p:\n{text}"
+    n, text = fsck(path, "-n", dmg)
+    assert n.returncode == 0, "fsck -p repaired, yet -n finds:\n" + text
+
+
 def walk(path, mode, dmg):
     r = run(image_tool(), "walk", path, mode)
     text = sound(r, f"walk {mode}", dmg)
@@ -207,6 +259,8 @@ def test_damaged_image_is_repaired_and_nothing_crashes(tmp_path, images, structu
     assert problems(y, tmp_path / "b") == problems(check, tmp_path / "a"), f"-n and -y disagree:\n-n:\n{check.stdout}\n-y:\n{text}"
     assert (y.returncode == 0) == (check.returncode == 0), text
     check_repaired(b, y, dmg)
+    if n < PREEN_SEEDS:
+        check_preened(tmp_path, img, check, dmg)
 
     # mounted read-write as it is first: refused, or no worse than before
     rw, text = walk(a, "rw", dmg)
