@@ -25,6 +25,15 @@ void fuzz_fail(const char *fmt, ...)
 	abort();
 }
 
+bool fuzz_debug(void)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("DAXFS_FUZZ_DEBUG") != NULL;
+	return on;
+}
+
 /* ---- input ---------------------------------------------------------------- */
 
 bool fuzz_more(const struct fuzz_in *in)

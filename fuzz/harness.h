@@ -19,6 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 __attribute__((noreturn, format(printf, 1, 2)))
 void fuzz_fail(const char *fmt, ...);
 
+/* Whether DAXFS_FUZZ_DEBUG is set: targets then say what each step did. */
+bool fuzz_debug(void);
+
 /*
  * The input read front to back. Past its end every read gives zeroes, so a
  * short input is a valid one that simply stops early; fuzz_more says whether

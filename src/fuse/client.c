@@ -405,34 +405,15 @@ static int range_command(struct dfuse *df, uint64_t ino, unsigned int cmd, uint6
 	abort();        /* every command was checked above */
 }
 
-void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
-			struct fuse_file_info *fi, unsigned flags, const void *in_buf,
-			size_t in_bufsz, size_t out_bufsz)
+int dfuse_client_request(struct dfuse *df, fuse_ino_t ino, unsigned int cmd, uint64_t fh,
+			 const void *in_buf, size_t in_bufsz, size_t out_bufsz, void **out,
+			 size_t *outsz)
 {
-	struct dfuse *df = dfuse_of(req);
-	void *out = NULL;
-	size_t outsz = 0;
 	int err;
 
-	(void)arg;
-	(void)flags;
 	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE)
-		err = query(df, ino, cmd, fi->fh, in_buf, in_bufsz, out_bufsz, &out, &outsz);
+		err = query(df, ino, cmd, fh, in_buf, in_bufsz, out_bufsz, out, outsz);
 	else
-		err = range_command(df, ino, cmd, fi->fh, in_buf, in_bufsz);
-	if (err < 0)
-		fuse_reply_err(req, dfuse_errno(err, "direct access", ino));
-	else
-		fuse_reply_ioctl(req, 0, out, outsz);
-	free(out);
-	/*
-	 * The first lease: whatever the kernel cached was read before the
-	 * mapping existed. Dropped after the reply, because dropping a dirty
-	 * page of a page-cache mmap writes it back through this daemon, which
-	 * a single-threaded daemon could not serve while this request waits.
-	 * The contract only promises coherence from daxfs_persist on, and
-	 * DAXFS_IOC_SYNC drops the range again before it replies.
-	 */
-	if (err == 1)
-		(void)dfuse_inval_inode(df, ino, 0, 0);
+		err = range_command(df, ino, cmd, fh, in_buf, in_bufsz);
+	return err < 0 ? -dfuse_errno(err, "direct access", ino) : err;
 }

@@ -108,7 +108,25 @@ void dfuse_ctl_stop(struct dfuse *df);
  * (iomap -> md pgoff -> target -> device) via fuse_log. Cheap when off. */
 void dfuse_trace(struct dfuse *df, const char *op, uint64_t ino, off_t off, size_t size);
 
-/* ioctl.c: the control channel (daxfs/ioctl.h) */
+/* ioctl.c: the control channel (daxfs/ioctl.h). dfuse_ioctl takes the
+ * request apart into a dfuse_ioctl_req, which dfuse_ioctl_answer decodes and
+ * carries out without the session (the ioctl fuzz target calls it), and
+ * replies with its outcome. */
+struct dfuse_ioctl_req {
+	fuse_ino_t ino;
+	unsigned int cmd;
+	unsigned int flags;         /* FUSE_IOCTL_* */
+	uid_t uid;                  /* the caller's */
+	uint64_t fh;                /* the open file's handle (dfuse_client_open) */
+	const void *in;             /* the request's bytes, in_size of them */
+	size_t in_size, out_size;
+};
+/* Returns a negative errno to reply with; or 0, or 1 when the inode's cached
+ * pages are to be dropped after the reply (dfuse_inval_inode, which must not
+ * run before it), with the answer in *out (malloc'd, *outsz bytes; NULL and
+ * 0 for a command without one). */
+int dfuse_ioctl_answer(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
+		       size_t *outsz);
 void dfuse_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		 struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
 		 size_t out_bufsz);
