@@ -267,8 +267,6 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 	struct stat st;
 	int err;
 
-	x->npieces = 0;
-	x->covered = 0;
 	if (!dfs_uses_dax(df->fs))
 		return fail(x, -EOPNOTSUPP, "the filesystem does not use DAX (dax=never, or a table "
 			    "that is not DAX-capable)");
@@ -352,8 +350,12 @@ static int query(struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh, 
 	} else {
 		struct daxfs_ioc_extents *x = buf;
 
+		/* Every answer, a refusal too, says what it covers: the
+		 * caller's own values must not come back as pieces. */
 		x->error = 0;
 		x->message[0] = '\0';
+		x->npieces = 0;
+		x->covered = 0;
 		if (!holds_lease(ino, fh))
 			fail(x, -ENOLCK, "no lease on this open file (DAXFS_IOC_LEASE_GET first)");
 		else if (check_range(x->offset, x->length) < 0)
