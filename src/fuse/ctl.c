@@ -11,6 +11,7 @@
 #include "daxfs/dm.h"
 #include "fuse/client.h"
 #include "fuse/ctl.h"
+#include "util/json.h"
 
 /* The mapped device's swap hook runs with its control lock held: notifying
  * the kernel from there could block on the kernel (a dirty page to write
@@ -228,22 +229,6 @@ static void sbuf_answer(struct sbuf *b, struct daxfs_ioc_ctl *c)
 	free(b->s);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 static const char *json_bool(bool v)
 {
 	return v ? "true" : "false";
@@ -268,9 +253,9 @@ static void table_json(FILE *f, const char *text)
 		if (line && sscanf(line, "%llu %llu %31s %n", &start, &len, type, &used) == 3) {
 			fprintf(f, "%s{\"start\":%llu,\"len\":%llu,\"type\":", first ? "" : ",",
 				start, len);
-			json_str(f, type);
+			daxfs_json_string(f, type);
 			fputs(",\"args\":", f);
-			json_str(f, used ? line + used : "");
+			daxfs_json_string(f, used ? line + used : "");
 			fputc('}', f);
 			first = false;
 		}
@@ -305,7 +290,7 @@ void dfuse_ctl_table(struct dfuse *df, struct daxfs_ioc_ctl *c)
 		fprintf(b.f, "{\"slot\":\"%s\",\"targets\":", inactive ? "inactive" : "live");
 		table_json(b.f, text);
 		fputs(",\"text\":", b.f);
-		json_str(b.f, text);
+		daxfs_json_string(b.f, text);
 		fputs("}\n", b.f);
 	} else {
 		fputs(text, b.f);
@@ -336,7 +321,7 @@ void dfuse_ctl_info(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	}
 	if (c->flags & DAXFS_IOC_F_JSON) {
 		fputs("{\"name\":", b.f);
-		json_str(b.f, dm_md_name(df->md));
+		daxfs_json_string(b.f, dm_md_name(df->md));
 		fprintf(b.f, ",\"state\":\"%s\",\"tables\":[", info.suspended ? "SUSPENDED" : "ACTIVE");
 		fprintf(b.f, "%s%s%s", info.live_present ? "\"LIVE\"" : "",
 			info.live_present && info.inactive_present ? "," : "",
@@ -395,11 +380,11 @@ static void status_device(FILE *f, struct dax_device *dev, bool json, bool first
 		nbb = MAX_BADBLOCKS;
 	if (json) {
 		fputs(first ? "{\"path\":" : ",{\"path\":", f);
-		json_str(f, dax_device_path(dev));
+		daxfs_json_string(f, dax_device_path(dev));
 		fprintf(f, ",\"size\":%" PRIu64 ",\"dax\":%s,\"not_dax_reason\":",
 			dax_device_size(dev), json_bool(dax_device_is_dax(dev)));
 		if (why)
-			json_str(f, why);
+			daxfs_json_string(f, why);
 		else
 			fputs("null", f);
 		fprintf(f, ",\"is_pmem\":%s,\"persist\":\"%s\",\"direct_accesses\":%" PRIu64
