@@ -52,14 +52,23 @@ if ! command -v clang >/dev/null; then
 	exit 77
 fi
 # A build dir from before every object was instrumented is set up again.
+# Quiet unless it fails.
+run_quiet() {
+	local out
+	if ! out=$("$@" 2>&1); then
+		tail -n 40 <<<"$out" >&2
+		echo "fuzz/run.sh: failed: $*" >&2
+		exit 1
+	fi
+}
 if [[ ! -f $build/build.ninja ]] || ! grep -q -- '-fsanitize=fuzzer-no-link' "$build/build.ninja"; then
 	setup=(setup)
 	[[ -f $build/build.ninja ]] && setup+=(--wipe)
-	CC=clang meson "${setup[@]}" "$build" "$src" --buildtype=debugoptimized -Dfuzz=true \
+	CC=clang run_quiet meson "${setup[@]}" "$build" "$src" --buildtype=debugoptimized -Dfuzz=true \
 		-Db_sanitize=address,undefined -Db_lundef=false \
-		-Dc_args='-fsanitize=fuzzer-no-link -fno-sanitize-recover=all' >/dev/null
+		-Dc_args='-fsanitize=fuzzer-no-link -fno-sanitize-recover=all'
 fi
-ninja -C "$build" "${targets[@]/#/fuzz/fuzz_}" >/dev/null
+run_quiet ninja -C "$build" "${targets[@]/#/fuzz/fuzz_}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/daxfs-fuzz-run.XXXXXX")
 scratch=$(mktemp -d "$( [[ -w /dev/shm ]] && echo /dev/shm || echo "$work")/daxfs-fuzz-scratch.XXXXXX")
