@@ -117,7 +117,11 @@ static void drop_all(struct state *s)
 
 static struct slot *pick(struct state *s)
 {
-	return &s->slots[fuzz_u8(&s->in) % s->nslots];
+	struct slot *sl = &s->slots[fuzz_u8(&s->in) % s->nslots];
+
+	if (fuzz_debug())
+		fprintf(stderr, "  inode %llu\n", (unsigned long long)sl->ino);
+	return sl;
 }
 
 static const char *pick_name(struct state *s)
@@ -131,6 +135,8 @@ static const char *pick_name(struct state *s)
 		memset(long_ok, 'n', 255);
 		memset(long_bad, 'm', 256);
 	}
+	if (fuzz_debug())
+		fprintf(stderr, "  name '%.8s'\n", names[v] ? names[v] : "<long>");
 	if (names[v])
 		return names[v];
 	return v == sizeof(names) / sizeof(names[0]) - 1 ? long_bad : long_ok;
@@ -170,6 +176,8 @@ static const char *pick_xattr(struct state *s)
 /* A failure an undamaged filesystem must never give. */
 static void check(struct state *s, const char *op, long ret)
 {
+	if (fuzz_debug())
+		fprintf(stderr, "%s: %ld\n", op, ret);
 	if (s->clean && (ret == -EIO || ret == -EUCLEAN || dfs_shutdown_error(s->fs)))
 		fuzz_fail("%s on an undamaged filesystem: %s (%s)", op, strerror((int)-ret),
 			  daxfs_errormsg());
@@ -180,6 +188,8 @@ static void check(struct state *s, const char *op, long ret)
 /* A call that returns an entry (and a lookup reference to it) on success. */
 static void made(struct state *s, const char *op, int err, const struct stat *st)
 {
+	if (err == 0 && fuzz_debug())
+		fprintf(stderr, "%s: inode %llu\n", op, (unsigned long long)st->st_ino);
 	if (err == 0)
 		hold(s, st);
 	else
