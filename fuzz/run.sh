@@ -14,8 +14,9 @@
 # and fuzz/regressions/<target>/. What it finds goes to a temporary directory,
 # and its images and backing files to a scratch directory of its own
 # (mkdtemp), both removed at exit, so runs never clobber each other and a run
-# leaves the tree as it was; with --merge, the inputs that add coverage are
-# minimised into fuzz/corpus/<target>/ (libFuzzer -merge=1) to be committed.
+# leaves the tree as it was; with --merge, the inputs that reach code the
+# corpus does not (new edges; libFuzzer -merge=1 -use_counters=0, smallest
+# first) are added to fuzz/corpus/<target>/, to be committed.
 #
 # Prints, per target, the coverage at the start (the corpus replayed) and at
 # the end (cov: edges, ft: features) and the executions. A crash, leak,
@@ -47,6 +48,13 @@ for t in "${targets[@]}"; do
 		exit 2
 	fi
 done
+# Set up again only a build of ours: one that is not a clang build with ASan
+# (the default build/, say) is somebody's own, not to be wiped.
+if [[ -f $build/build.ninja ]] && ! grep -q -- '-fsanitize=fuzzer-no-link' "$build/build.ninja" &&
+	! { grep -q -- '-fsanitize=address' "$build/build.ninja" && grep -q 'clang' "$build/build.ninja"; }; then
+	echo "fuzz/run.sh: $build is not a fuzz build; set DAXFS_FUZZ_BUILD to a new directory" >&2
+	exit 2
+fi
 if ! command -v clang >/dev/null; then
 	echo "fuzz/run.sh: clang is not installed (tools/install-deps.sh installs it)" >&2
 	exit 77
@@ -103,7 +111,8 @@ for t in "${targets[@]}"; do
 	echo "fuzz/run.sh: $t: start ${start:-cov: ? ft: ?}; end ${end:-cov: ? ft: ?}; execs: ${execs:-?}; new inputs: $new"
 	if $merge && ((new > 0)); then
 		before=$(find "$corpus" -type f | wc -l)
-		"$bin" -merge=1 "$corpus" "$work/$t" >"$work/$t.merge.log" 2>&1 || {
+		# edges, not hit counts: only what reaches new code is kept
+		"$bin" -merge=1 -use_counters=0 "$corpus" "$work/$t" >"$work/$t.merge.log" 2>&1 || {
 			tail -n 30 "$work/$t.merge.log" >&2
 			exit 1
 		}

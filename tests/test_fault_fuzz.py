@@ -70,6 +70,18 @@ def test_run_sh_refuses_bad_arguments(args, message, tmp_path):
     assert r.stderr.strip() == message
 
 
+def test_run_sh_leaves_a_build_of_another_configuration_alone(tmp_path):
+    other = tmp_path / "build"
+    other.mkdir()
+    (other / "build.ninja").write_text("rule cc\n command = cc -c $in\n")
+    r = subprocess.run([str(RUN_SH), "1", "table"], capture_output=True, text=True,
+                       cwd=tmp_path, env=dict(os.environ, DAXFS_FUZZ_BUILD=str(other)), timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (f"fuzz/run.sh: {other} is not a fuzz build; "
+                                "set DAXFS_FUZZ_BUILD to a new directory")
+    assert (other / "build.ninja").read_text() == "rule cc\n command = cc -c $in\n"
+
+
 def test_fuzz_targets_run_without_a_finding(tmp_path):
     secs = os.environ.get("DAXFS_FUZZ_SECONDS", "5")
     env = dict(os.environ, DAXFS_FUZZ_BUILD=str(BUILD_DIR / "fuzz-build"))
