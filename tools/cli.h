@@ -31,9 +31,8 @@ int cli_parse_uuid(const char *s, uint8_t out[16]);
 /* Formats a uuid in lower case into out (37 bytes with the NUL). */
 void cli_format_uuid(const uint8_t uuid[16], char out[37]);
 
-/* Writes s as a JSON string literal, quotes included, escaping what RFC 8259
- * requires (quote, backslash, control characters). Bytes >= 0x80 are copied
- * as they are; invalid UTF-8 is replaced by U+FFFD so the output stays valid. */
+/* Writes s as a JSON string literal: daxfs_json_string (util/json.h), the
+ * daemon's rules too, so that both sides' JSON parses whatever a name holds. */
 void cli_json_string(FILE *f, const char *s);
 
 /* The symbolic name of an errno ("EIO"), for a positive or negative value;

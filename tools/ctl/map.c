@@ -146,43 +146,42 @@ static uint64_t resolve_piece(struct mapped_device *md, const struct extent *e, 
 	return p->length;
 }
 
-static void print_piece_text(const struct piece *p)
+static void print_piece_text(FILE *out, const struct piece *p)
 {
 	if (p->error) {
-		printf("    %" PRIu64 "+%" PRIu64 " error: %s\n", p->offset, p->length,
+		fprintf(out, "    %" PRIu64 "+%" PRIu64 " error: %s\n", p->offset, p->length,
 		       cli_errno_name((int)p->error));
 		return;
 	}
-	printf("    %" PRIu64 "+%" PRIu64 " -> %s offset %" PRIu64 " (target %d %s", p->offset,
+	fprintf(out, "    %" PRIu64 "+%" PRIu64 " -> %s offset %" PRIu64 " (target %d %s", p->offset,
 	       p->length, p->r.device_path, p->device_offset, p->r.target_index,
 	       p->r.target_type ? p->r.target_type : "?");
 	if (p->r.stripe >= 0)
-		printf(", stripe %d", p->r.stripe);
-	printf(")\n");
+		fprintf(out, ", stripe %d", p->r.stripe);
+	fprintf(out, ")\n");
 }
 
-static void print_piece_json(const struct piece *p, bool first)
+static void print_piece_json(FILE *out, const struct piece *p, bool first)
 {
-	printf("%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", ", first ? "" : ", ",
+	fprintf(out, "%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", ", first ? "" : ", ",
 	       p->offset, p->length);
 	if (p->error) {
-		printf("\"error\": ");
-		cli_json_string(stdout, cli_errno_name((int)p->error));
-		printf("}");
+		fprintf(out, "\"error\": ");
+		cli_json_string(out, cli_errno_name((int)p->error));
+		fprintf(out, "}");
 		return;
 	}
-	printf("\"target\": %d, \"stripe\": ", p->r.target_index);
+	fprintf(out, "\"target\": %d, \"stripe\": ", p->r.target_index);
 	if (p->r.stripe >= 0)
-		printf("%d", p->r.stripe);
+		fprintf(out, "%d", p->r.stripe);
 	else
-		printf("null");
-	printf(", \"device\": {\"path\": ");
-	cli_json_string(stdout, p->r.device_path);
-	printf(", \"offset\": %" PRIu64 "}}", p->device_offset);
+		fprintf(out, "null");
+	fprintf(out, ", \"device\": {\"path\": ");
+	cli_json_string(out, p->r.device_path);
+	fprintf(out, ", \"offset\": %" PRIu64 "}}", p->device_offset);
 }
 
-/* Prints the map; returns the number of pieces that failed to resolve, or -1. */
-static int print_map(struct mapped_device *md, const char *file, const char *source,
+int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const char *source,
 		     const struct stat *st, char *iomap, bool json)
 {
 	char *line, *save = NULL;
@@ -190,13 +189,13 @@ static int print_map(struct mapped_device *md, const char *file, const char *sou
 	int failed = 0;
 
 	if (json) {
-		printf("{\"file\": ");
-		cli_json_string(stdout, file);
-		printf(", \"source\": ");
-		cli_json_string(stdout, source);
-		printf(", \"size\": %lld, \"extents\": [", (long long)st->st_size);
+		fprintf(out, "{\"file\": ");
+		cli_json_string(out, file);
+		fprintf(out, ", \"source\": ");
+		cli_json_string(out, source);
+		fprintf(out, ", \"size\": %lld, \"extents\": [", (long long)st->st_size);
 	} else {
-		printf("%s: %lld bytes on %s\n", file, (long long)st->st_size, source);
+		fprintf(out, "%s: %lld bytes on %s\n", file, (long long)st->st_size, source);
 	}
 	for (line = strtok_r(iomap, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct extent e;
@@ -205,23 +204,23 @@ static int print_map(struct mapped_device *md, const char *file, const char *sou
 
 		if (parse_extent(line, &e)) {
 			if (json)
-				printf("]}\n");
+				fprintf(out, "]}\n");
 			ctl_error(cmd, "%s: unexpected extent line '%s'", file, line);
 			return -1;
 		}
 		if (json) {
-			printf("%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", \"type\": ",
+			fprintf(out, "%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", \"type\": ",
 			       n_ext ? ", " : "", e.offset, e.length);
-			cli_json_string(stdout, e.type);
+			cli_json_string(out, e.type);
 			if (e.has_addr)
-				printf(", \"md_offset\": %" PRIu64 ", \"pieces\": [", e.md_offset);
+				fprintf(out, ", \"md_offset\": %" PRIu64 ", \"pieces\": [", e.md_offset);
 			else
-				printf(", \"md_offset\": null, \"pieces\": [");
+				fprintf(out, ", \"md_offset\": null, \"pieces\": [");
 		} else if (e.has_addr) {
-			printf("  %" PRIu64 "+%" PRIu64 " %s at %" PRIu64 "\n", e.offset, e.length,
+			fprintf(out, "  %" PRIu64 "+%" PRIu64 " %s at %" PRIu64 "\n", e.offset, e.length,
 			       e.type, e.md_offset);
 		} else {
-			printf("  %" PRIu64 "+%" PRIu64 " %s\n", e.offset, e.length, e.type);
+			fprintf(out, "  %" PRIu64 "+%" PRIu64 " %s\n", e.offset, e.length, e.type);
 		}
 		n_ext++;
 		for (pos = e.offset; e.has_addr && pos < e.offset + e.length; first = false) {
@@ -230,15 +229,15 @@ static int print_map(struct mapped_device *md, const char *file, const char *sou
 			pos += resolve_piece(md, &e, pos, &p);
 			failed += p.error != 0;
 			if (json)
-				print_piece_json(&p, first);
+				print_piece_json(out, &p, first);
 			else
-				print_piece_text(&p);
+				print_piece_text(out, &p);
 		}
 		if (json)
-			printf("]}");
+			fprintf(out, "]}");
 	}
 	if (json)
-		printf("]}\n");
+		fprintf(out, "]}\n");
 	return failed;
 }
 
@@ -293,7 +292,7 @@ static int map_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	failed = print_map(md, file, source, &st, iomap, json);
+	failed = ctl_map_print(stdout, md, file, source, &st, iomap, json);
 	if (failed > 0)
 		ctl_error(cmd, "%s: %d piece%s did not resolve", file, failed, failed == 1 ? "" : "s");
 	ret = failed == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
