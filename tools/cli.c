@@ -1,4 +1,4 @@
-/* tools/cli.c - number, size and uuid parsing and JSON output shared by the daxfs tools */
+/* tools/cli.c - number, size and uuid parsing and errno names shared by the daxfs tools */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "util/json.h"
 
 int cli_parse_u64(const char *s, uint64_t *out)
 {
@@ -121,11 +120,6 @@ void cli_format_uuid(const uint8_t uuid[16], char out[37])
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7],
 		 uuid[8], uuid[9], uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
-}
-
-void cli_json_string(FILE *f, const char *str)
-{
-	daxfs_json_string(f, str);
 }
 
 const char *cli_errno_name(int err)

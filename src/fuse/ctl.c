@@ -244,11 +244,6 @@ static void sbuf_answer(struct sbuf *b, struct daxfs_ioc_ctl *c)
 	free(b->s);
 }
 
-static const char *json_bool(bool v)
-{
-	return v ? "true" : "false";
-}
-
 /* ---- table, info, status ------------------------------------------------ */
 
 /* One JSON object per line of dm_table_text: {"start","len","type","args"}. */
@@ -321,8 +316,8 @@ static void fs_json(FILE *f, struct dfuse *df)
 
 	dfs_freeze_state(df->fs, &st);
 	fprintf(f, "\"filesystem\":{\"frozen\":%s,\"writers_waiting\":%u,\"shutdown\":%s,"
-		"\"uses_dax\":%s}", json_bool(st.frozen), st.writers_waiting,
-		json_bool(dfs_shutdown_error(df->fs) != 0), json_bool(dfs_uses_dax(df->fs)));
+		"\"uses_dax\":%s}", daxfs_json_bool(st.frozen), st.writers_waiting,
+		daxfs_json_bool(dfs_shutdown_error(df->fs) != 0), daxfs_json_bool(dfs_uses_dax(df->fs)));
 }
 
 static void fs_state(struct dfuse *df, bool *frozen, int *shutdown)
@@ -350,7 +345,7 @@ void dfuse_ctl_info(struct dfuse *df, struct daxfs_ioc_ctl *c)
 		daxfs_json_string(b.f, dm_md_name(df->md));
 		fprintf(b.f, ",\"state\":\"%s\",\"deferred_remove\":%s,\"read_ahead\":%u,"
 			"\"tables\":[", info.suspended ? "SUSPENDED" : "ACTIVE",
-			json_bool(info.deferred_remove), info.read_ahead);
+			daxfs_json_bool(info.deferred_remove), info.read_ahead);
 		fprintf(b.f, "%s%s%s", info.live_present ? "\"LIVE\"" : "",
 			info.live_present && info.inactive_present ? "," : "",
 			info.inactive_present ? "\"INACTIVE\"" : "");
@@ -360,7 +355,7 @@ void dfuse_ctl_info(struct dfuse *df, struct daxfs_ioc_ctl *c)
 		daxfs_json_string(b.f, info.uuid);
 		fprintf(b.f, ",\"size\":%" PRIu64 ",\"type\":\"%s\",\"dax\":%s,"
 			"\"bios_waiting\":%u,", info.size, dm_md_type_name(df->md),
-			json_bool(info.dax), info.bios_waiting);
+			daxfs_json_bool(info.dax), info.bios_waiting);
 		fs_json(b.f, df);
 		fputs("}\n", b.f);
 	} else {
@@ -395,15 +390,17 @@ static void status_targets(FILE *f, struct dm_table *t, bool json)
 
 		if (dm_table_target_info(t, i, &ti) < 0)
 			continue;
-		if (json)
+		if (json) {
 			fprintf(f, "%s{\"index\":%u,\"start\":%" PRIu64 ",\"len\":%" PRIu64
-				",\"type\":\"%s\",\"dax\":%s,\"ios\":%" PRIu64 ",\"errors\":%" PRIu64 "}",
-				i ? "," : "", ti.index, ti.begin, ti.len, ti.type, json_bool(ti.dax),
-				ti.ios, ti.errors);
-		else
+				",\"type\":", i ? "," : "", ti.index, ti.begin, ti.len);
+			daxfs_json_string(f, ti.type);
+			fprintf(f, ",\"dax\":%s,\"ios\":%" PRIu64 ",\"errors\":%" PRIu64 "}",
+				daxfs_json_bool(ti.dax), ti.ios, ti.errors);
+		} else {
 			fprintf(f, "target %u: %" PRIu64 " %" PRIu64 " %s dax=%s ios=%" PRIu64
 				" errors=%" PRIu64 "\n", ti.index, ti.begin, ti.len, ti.type,
 				ti.dax ? "yes" : "no", ti.ios, ti.errors);
+		}
 	}
 }
 
@@ -424,7 +421,7 @@ static void status_device(FILE *f, struct dax_device *dev, bool json, bool first
 		fputs(first ? "{\"path\":" : ",{\"path\":", f);
 		daxfs_json_string(f, dax_device_path(dev));
 		fprintf(f, ",\"size\":%" PRIu64 ",\"dax\":%s,\"not_dax_reason\":",
-			dax_device_size(dev), json_bool(dax_device_is_dax(dev)));
+			dax_device_size(dev), daxfs_json_bool(dax_device_is_dax(dev)));
 		if (why)
 			daxfs_json_string(f, why);
 		else
@@ -433,7 +430,7 @@ static void status_device(FILE *f, struct dax_device *dev, bool json, bool first
 			",\"reads\":%" PRIu64 ",\"read_bytes\":%" PRIu64 ",\"writes\":%" PRIu64
 			",\"write_bytes\":%" PRIu64 ",\"flushes\":%" PRIu64 ",\"drains\":%" PRIu64
 			",\"errors\":%" PRIu64 ",\"badblocks\":[",
-			json_bool(dax_device_is_pmem(dev)), persist, st.direct_accesses, st.reads,
+			daxfs_json_bool(dax_device_is_pmem(dev)), persist, st.direct_accesses, st.reads,
 			st.read_bytes, st.writes, st.write_bytes, st.flushes, st.drains, st.errors);
 		for (size_t i = 0; i < nbb; i++)
 			fprintf(f, "%s{\"sector\":%" PRIu64 ",\"len\":%" PRIu64 "}", i ? "," : "",

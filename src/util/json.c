@@ -69,3 +69,8 @@ void daxfs_json_string(FILE *f, const char *str)
 	}
 	fputc('"', f);
 }
+
+const char *daxfs_json_bool(bool v)
+{
+	return v ? "true" : "false";
+}

@@ -64,7 +64,7 @@ int ctl_open_table(const struct ctl_command *cmd, const char *path, bool live,
 		   struct mapped_device **md, struct dm_table **t);
 
 /*
- * The printers of map and resolve, on a stream of the caller's (the print
+ * The printers of map, resolve and super, on a stream of the caller's (the print
  * fuzz target checks their output).
  *
  * ctl_map_print: file (size in st) on the daemon mounted from source, its
@@ -78,5 +78,11 @@ int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const c
 		  const struct stat *st, char *iomap, bool json);
 void ctl_resolve_print(FILE *out, const struct dm_resolution *r, long nr_pages, long ret,
 		       bool json);
+/* ctl_super_print: `daxfs-ctl super` of the filesystem read into in from md
+ * (named source), busy the reason a mount holds it ("" if none), mountpoint
+ * where (NULL if unknown). */
+struct dfs_info;
+void ctl_super_print(FILE *out, const char *source, struct mapped_device *md,
+		     const struct dfs_info *in, const char *busy, const char *mountpoint, bool json);
 
 #endif

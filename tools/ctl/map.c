@@ -14,6 +14,7 @@
 #include "ctl/ctl.h"
 #include "daxfs/err.h"
 #include "mountinfo.h"
+#include "util/json.h"
 
 #define IOMAP_XATTR "system.daxfs.iomap"
 
@@ -150,12 +151,12 @@ static void print_piece_text(FILE *out, const struct piece *p)
 {
 	if (p->error) {
 		fprintf(out, "    %" PRIu64 "+%" PRIu64 " error: %s\n", p->offset, p->length,
-		       cli_errno_name((int)p->error));
+		        cli_errno_name((int)p->error));
 		return;
 	}
 	fprintf(out, "    %" PRIu64 "+%" PRIu64 " -> %s offset %" PRIu64 " (target %d %s", p->offset,
-	       p->length, p->r.device_path, p->device_offset, p->r.target_index,
-	       p->r.target_type ? p->r.target_type : "?");
+	        p->length, p->r.device_path, p->device_offset, p->r.target_index,
+	        p->r.target_type ? p->r.target_type : "?");
 	if (p->r.stripe >= 0)
 		fprintf(out, ", stripe %d", p->r.stripe);
 	fprintf(out, ")\n");
@@ -164,10 +165,10 @@ static void print_piece_text(FILE *out, const struct piece *p)
 static void print_piece_json(FILE *out, const struct piece *p, bool first)
 {
 	fprintf(out, "%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", ", first ? "" : ", ",
-	       p->offset, p->length);
+	        p->offset, p->length);
 	if (p->error) {
 		fprintf(out, "\"error\": ");
-		cli_json_string(out, cli_errno_name((int)p->error));
+		daxfs_json_string(out, cli_errno_name((int)p->error));
 		fprintf(out, "}");
 		return;
 	}
@@ -177,7 +178,7 @@ static void print_piece_json(FILE *out, const struct piece *p, bool first)
 	else
 		fprintf(out, "null");
 	fprintf(out, ", \"device\": {\"path\": ");
-	cli_json_string(out, p->r.device_path);
+	daxfs_json_string(out, p->r.device_path);
 	fprintf(out, ", \"offset\": %" PRIu64 "}}", p->device_offset);
 }
 
@@ -190,9 +191,9 @@ int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const c
 
 	if (json) {
 		fprintf(out, "{\"file\": ");
-		cli_json_string(out, file);
+		daxfs_json_string(out, file);
 		fprintf(out, ", \"source\": ");
-		cli_json_string(out, source);
+		daxfs_json_string(out, source);
 		fprintf(out, ", \"size\": %lld, \"extents\": [", (long long)st->st_size);
 	} else {
 		fprintf(out, "%s: %lld bytes on %s\n", file, (long long)st->st_size, source);
@@ -210,15 +211,15 @@ int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const c
 		}
 		if (json) {
 			fprintf(out, "%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", \"type\": ",
-			       n_ext ? ", " : "", e.offset, e.length);
-			cli_json_string(out, e.type);
+			        n_ext ? ", " : "", e.offset, e.length);
+			daxfs_json_string(out, e.type);
 			if (e.has_addr)
 				fprintf(out, ", \"md_offset\": %" PRIu64 ", \"pieces\": [", e.md_offset);
 			else
 				fprintf(out, ", \"md_offset\": null, \"pieces\": [");
 		} else if (e.has_addr) {
 			fprintf(out, "  %" PRIu64 "+%" PRIu64 " %s at %" PRIu64 "\n", e.offset, e.length,
-			       e.type, e.md_offset);
+			        e.type, e.md_offset);
 		} else {
 			fprintf(out, "  %" PRIu64 "+%" PRIu64 " %s\n", e.offset, e.length, e.type);
 		}

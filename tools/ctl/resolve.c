@@ -8,27 +8,28 @@
 #include "cli.h"
 #include "ctl/ctl.h"
 #include "daxfs/err.h"
+#include "util/json.h"
 
 static void print_json(FILE *out, const struct dm_resolution *r, long ret)
 {
 	if (ret < 0) {
 		fprintf(out, "{\"pgoff\": %" PRIu64 ", \"error\": ", r->pgoff);
-		cli_json_string(out, cli_errno_name((int)ret));
+		daxfs_json_string(out, cli_errno_name((int)ret));
 		fprintf(out, "}\n");
 		return;
 	}
 	fprintf(out, "{\"pgoff\": %" PRIu64 ", \"sector\": %" PRIu64 ", ", r->pgoff, r->sector);
 	fprintf(out, "\"target\": {\"index\": %d, \"type\": ", r->target_index);
-	cli_json_string(out, r->target_type);
+	daxfs_json_string(out, r->target_type);
 	fprintf(out, ", \"begin\": %" PRIu64 ", \"len\": %" PRIu64 "}, ", r->target_begin, r->target_len);
 	if (r->stripe >= 0)
 		fprintf(out, "\"stripe\": %d, ", r->stripe);
 	else
 		fprintf(out, "\"stripe\": null, ");
 	fprintf(out, "\"device\": {\"path\": ");
-	cli_json_string(out, r->device_path);
+	daxfs_json_string(out, r->device_path);
 	fprintf(out, ", \"sector\": %" PRIu64 ", \"pgoff\": %" PRIu64 "}, ", r->device_sector,
-	       r->device_pgoff);
+	        r->device_pgoff);
 	fprintf(out, "\"pages\": %ld}\n", ret);
 }
 
@@ -40,13 +41,13 @@ static void print_text(FILE *out, const struct dm_resolution *r, long nr_pages, 
 		fprintf(out, "  no target maps sector %" PRIu64 "\n", r->sector);
 	} else {
 		fprintf(out, "  target %d: %s, begin %" PRIu64 ", len %" PRIu64 ", offset %" PRIu64 "\n",
-		       r->target_index, r->target_type ? r->target_type : "?", r->target_begin,
-		       r->target_len, r->sector - r->target_begin);
+		        r->target_index, r->target_type ? r->target_type : "?", r->target_begin,
+		        r->target_len, r->sector - r->target_begin);
 		if (r->stripe >= 0)
 			fprintf(out, "  stripe %d\n", r->stripe);
 		if (r->device_path[0])
 			fprintf(out, "  device %s: sector %" PRIu64 ", pgoff %" PRIu64 "\n", r->device_path,
-			       r->device_sector, r->device_pgoff);
+			        r->device_sector, r->device_pgoff);
 	}
 	if (ret >= 0)
 		fprintf(out, "  pages %ld of %ld requested\n", ret, nr_pages);
@@ -54,7 +55,8 @@ static void print_text(FILE *out, const struct dm_resolution *r, long nr_pages, 
 		fprintf(out, "error: %s (%s)\n", cli_errno_name((int)ret), strerror((int)-ret));
 }
 
-void ctl_resolve_print(FILE *out, const struct dm_resolution *r, long nr_pages, long ret, bool json)
+void ctl_resolve_print(FILE *out, const struct dm_resolution *r, long nr_pages, long ret,
+		       bool json)
 {
 	if (json)
 		print_json(out, r, ret);
