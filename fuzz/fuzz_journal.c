@@ -65,11 +65,12 @@ static void populate(struct dfs *fs)
 }
 
 /* Where a logged block goes: the superblocks, the group descriptors, the
- * first blocks of the data area (bitmap, inode table, directories), the
- * journal itself or past the end (both refused), or anywhere. */
+ * first blocks of the data area (member 0's label, bitmap, inode table,
+ * directories), the journal itself, the member table or past the end (the
+ * last three and a label refused: replay drops such a log), or anywhere. */
 static uint64_t home_block(uint8_t kind, uint16_t v)
 {
-	switch (kind % 7) {
+	switch (kind % 8) {
 	case 0:
 		return DFS_SB_PRIMARY;
 	case 1:
@@ -82,6 +83,8 @@ static uint64_t home_block(uint8_t kind, uint16_t v)
 		return sb.journal_start + v % sb.journal_blocks;
 	case 5:
 		return sb.total_blocks + v;
+	case 6:
+		return sb.gdt_start + sb.gdt_blocks + v % sb.member_blocks;
 	default:
 		return v % sb.total_blocks;
 	}

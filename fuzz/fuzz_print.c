@@ -18,19 +18,34 @@
  * (device paths, file names) and from the daemon (extent maps), so the
  * input supplies those:
  *
- *   u8 flags (bit 0: JSON), u8 name length + bytes: the member file's name
- *   in this run's scratch directory (any bytes but '/' and NUL; spaces and
+ *   u8 flags (F_*), u8 name length + bytes: the member file's name in this
+ *   run's scratch directory (any bytes but '/' and NUL; spaces and
  *   backslashes are escaped in the table); u8 file-name length + bytes: the
  *   FILE argument of `daxfs-ctl map`; u8 iomap length + bytes: an extent map
- *   as the daemon could send it (empty: the real one of a file); then
+ *   as the daemon could send it (empty: the real one of a file); u8 label
+ *   length + bytes: the filesystem label `daxfs-ctl super` shows, as a
+ *   damaged or hostile superblock could hold it; u8 length + bytes: the
+ *   mountpoint it names; u16 sector and u8 count of a bad block; then
  *   records of u8 inode, u64 offset, u32 size for the trace and the resolver.
  *
  * The table made of the member is loaded and the image mounted from it;
- * then the daemon's table/info/status/badblocks answers, `daxfs-ctl map` and
- * `resolve` output, and the trace of each record are printed. JSON output
- * must parse (valid UTF-8 whatever the names hold, brackets closed even
- * after a bad extent line); every trace message must be one line.
+ * then the daemon's table/info/status/badblocks answers in dmsetup's formats
+ * (F_VERBOSE: with daxfs's detail; F_INACTIVE: with the table staged again
+ * as the inactive one; F_DEFERRED: after a deferred remove), `daxfs-ctl
+ * super`, and per record `daxfs-ctl map` and `resolve` output and the trace
+ * are printed. Every answer is NUL-terminated and as long as it says; JSON
+ * output must parse (valid UTF-8 whatever the names hold, brackets closed
+ * even after a bad extent line) and agree with the text on the device's
+ * state; every trace message must be one line.
  */
+
+enum {
+	F_JSON = 1u << 0,
+	F_VERBOSE = 1u << 1,
+	F_INACTIVE = 1u << 2,
+	F_DEFERRED = 1u << 3,
+	F_BUSY = 1u << 4,          /* super: a mount holds the filesystem */
+};
 
 static char image[4200], dev[8400];
 static uint8_t *pristine;
@@ -166,11 +181,37 @@ static void check_json(const char *what, const char *text, size_t len)
 		fuzz_fail("%s: not JSON at byte %zu: %.*s", what, bad - 1, (int)len, text);
 }
 
-static void daemon_answers(struct dfuse *df, bool json, struct fuzz_in *in)
+/* The member's table staged again, as the inactive one. */
+static void stage_inactive(struct dfuse *df, const char *table)
 {
-	static const dfuse_ctl_fn fns[] = { dfuse_ctl_table, dfuse_ctl_info, dfuse_ctl_status,
-					    dfuse_ctl_badblocks };
+	struct dm_table *t = NULL;
+
+	if (dm_table_parse(df->md, table, "fuzz", &t) != 0 || dm_md_load(df->md, t) != 0)
+		dm_table_put(&t);
+}
+
+/* info's state in JSON must say what its dmsetup text says. */
+static void check_info(const char *json, const char *text)
+{
+	bool deferred = strstr(text, "(DEFERRED REMOVE)") != NULL;
+	bool inactive = strstr(text, "INACTIVE") != NULL;
+
+	if (deferred != (strstr(json, "\"deferred_remove\":true") != NULL) ||
+	    inactive != (strstr(json, "\"INACTIVE\"") != NULL))
+		fuzz_fail("info's JSON and text disagree:\n%s\n%s", json, text);
+}
+
+static void daemon_answers(struct dfuse *df, uint8_t flags, struct fuzz_in *in)
+{
+	static const struct {
+		dfuse_ctl_fn fn;
+		uint32_t flags;
+	} asks[] = {
+		{ dfuse_ctl_table, 0 }, { dfuse_ctl_table, DAXFS_IOC_F_INACTIVE },
+		{ dfuse_ctl_info, 0 }, { dfuse_ctl_status, 0 }, { dfuse_ctl_badblocks, 0 },
+	};
 	struct daxfs_ioc_ctl *c = calloc(1, sizeof(*c));
+	char *info[2] = { NULL, NULL };
 
 	if (!c)
 		abort();
@@ -180,19 +221,64 @@ static void daemon_answers(struct dfuse *df, bool json, struct fuzz_in *in)
 	c->len = fuzz_u8(in) + 1;
 	c->text_len = (uint32_t)snprintf(c->text, sizeof(c->text), "%s", dev);
 	dfuse_ctl_badblocks(df, c);
-	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+	if (flags & F_DEFERRED) {
 		memset(c, 0, sizeof(*c));
 		c->version = DAXFS_IOC_VERSION;
-		c->flags = json ? DAXFS_IOC_F_JSON : 0;
-		c->text_len = (uint32_t)snprintf(c->text, sizeof(c->text), "%s", dev);
-		dfuse_ctl_run(df, fns[i], c);
-		if (strnlen(c->text, sizeof(c->text)) != c->text_len)
-			fuzz_fail("control answer %zu: text_len %u for %zu bytes", i, c->text_len,
-				  strnlen(c->text, sizeof(c->text)));
-		if (json && c->error == 0)
-			check_json("control answer", c->text, c->text_len);
+		c->flags = DAXFS_IOC_F_DEFERRED;
+		dfuse_ctl_run(df, dfuse_ctl_remove, c);
+		if (c->error)
+			fuzz_fail("remove --deferred of a mounted device: %s", c->text);
 	}
+	for (unsigned json = 0; json < 2; json++) {
+		for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+			memset(c, 0, sizeof(*c));
+			c->version = DAXFS_IOC_VERSION;
+			c->flags = asks[i].flags | (json ? DAXFS_IOC_F_JSON : 0) |
+				   ((flags & F_VERBOSE) ? DAXFS_IOC_F_VERBOSE : 0);
+			c->text_len = (uint32_t)snprintf(c->text, sizeof(c->text), "%s", dev);
+			dfuse_ctl_run(df, asks[i].fn, c);
+			if (strnlen(c->text, sizeof(c->text)) != c->text_len)
+				fuzz_fail("control answer %zu: text_len %u for %zu bytes", i,
+					  c->text_len, strnlen(c->text, sizeof(c->text)));
+			if (json && c->error == 0)
+				check_json("control answer", c->text, c->text_len);
+			if (asks[i].fn == dfuse_ctl_info && c->error == 0 &&
+			    !(info[json] = strdup(c->text)))
+				abort();
+		}
+	}
+	if (info[0] && info[1])
+		check_info(info[1], info[0]);
+	free(info[0]);
+	free(info[1]);
 	free(c);
+}
+
+/* daxfs-ctl super of the mounted filesystem, with the input's label and
+ * mountpoint. */
+static void ctl_super(struct dfuse *df, bool json, bool busy, const char *label,
+		      const char *mountpoint)
+{
+	struct dfs_info *info = calloc(1, sizeof(*info));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!info)
+		abort();
+	if (dfs_read_info(df->md, false, info) != 0)
+		fuzz_fail("reading the superblock of a mounted image: %s", daxfs_errormsg());
+	snprintf(info->label, sizeof(info->label), "%s", label);
+	f = open_memstream(&text, &len);
+	if (!f)
+		abort();
+	ctl_super_print(f, dev, df->md, info, busy ? "mounted by another daemon" : "",
+			mountpoint[0] ? mountpoint : NULL, json);
+	fclose(f);
+	if (json)
+		check_json("daxfs-ctl super", text, len);
+	free(text);
+	free(info);
 }
 
 /* daxfs-ctl map of ino, with the daemon's extent map or (not empty) the
@@ -247,18 +333,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dfuse df = { .timeout = 1 };
 	struct dfs_mount_opts o = { .rdonly = true };
 	struct daxfs_ioc_ctl *c;
-	char file[256], iomap[256];
+	char file[256], iomap[256], label[64], mountpoint[256];
+	uint8_t flags;
 	bool json;
 	char *table;
 
 	if (!pristine)
 		setup();
-	json = fuzz_u8(&in) & 1;
+	flags = fuzz_u8(&in);
+	json = flags & F_JSON;
 	table = member_table(&in);
 	df.md = open_member(table);
-	free(table);
 	take_string(&in, file, sizeof(file));
 	take_string(&in, iomap, sizeof(iomap));
+	take_string(&in, label, sizeof(label));
+	take_string(&in, mountpoint, sizeof(mountpoint));
 	if (!df.md || dfs_mount(df.md, &o, &df.fs) != 0) {
 		if (fuzz_debug())
 			fprintf(stderr, "member %s: %s\n", dev, daxfs_errormsg());
@@ -271,7 +360,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c->op = DAXFS_IOC_OP_ON;
 	dfuse_ctl_trace(&df, c);
 	free(c);
-	daemon_answers(&df, json, &in);
+	if (flags & F_INACTIVE)
+		stage_inactive(&df, table);
+	daemon_answers(&df, flags, &in);
+	ctl_super(&df, json, flags & F_BUSY, label, mountpoint);
 	for (unsigned n = 0; n < 8 && fuzz_more(&in); n++) {
 		uint64_t ino = files[fuzz_u8(&in) % 3];
 		uint64_t off = fuzz_u64(&in);
@@ -284,6 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dfuse_ctl_stop(&df);
 	(void)dfs_unmount(&df.fs);
 out:
+	free(table);
 	dm_md_destroy(&df.md);
 	if (dev[0])
 		unlink(dev);

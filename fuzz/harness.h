@@ -66,14 +66,15 @@ void fuzz_image_write(const char *path, const uint8_t *img);
  * Applies a patch list from the input to img (FUZZ_IMAGE_SIZE bytes): count
  * records of u32 offset, u8 length, bytes. With reseal, every block touched
  * gets valid checksums again for the place it is at (block tail, group
- * descriptors, inode slots: see fuzz_reseal), so that damage gets past the
- * checksums into the code that trusts what they cover.
+ * descriptors, inode slots, member labels: see fuzz_reseal), so that damage
+ * gets past the checksums into the code that trusts what they cover.
  */
 void fuzz_patch_image(struct fuzz_in *in, unsigned count, bool reseal, uint8_t *img);
 /* Recomputes the checksums of block blk of img as if it were at home blk,
  * using img's superblock for the layout (the group descriptor table and the
- * inode table). A bitmap block's crc lives in its group descriptor and is
- * left alone. */
+ * inode table); a block holding a member label gets the label's crc, and no
+ * tail. A bitmap block's crc lives in its group descriptor and is left
+ * alone. */
 void fuzz_reseal(const uint8_t *img, uint64_t blk, uint8_t *block);
 
 /* Runs fsck (mode) on md; returns the number of problems it left unrepaired
