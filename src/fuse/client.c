@@ -162,12 +162,16 @@ static int device_index(struct mapped_device *md, const char *path)
 	return -1;
 }
 
+/* A refusal covers nothing (daxfs/ioctl.h), also when it comes after the
+ * range's first extents were resolved into pieces. */
 __attribute__((format(printf, 3, 4)))
 static int fail(struct daxfs_ioc_extents *x, int err, const char *fmt, ...)
 {
 	va_list ap;
 
 	x->error = err;
+	x->npieces = 0;
+	x->covered = 0;
 	va_start(ap, fmt);
 	vsnprintf(x->message, sizeof(x->message), fmt, ap);
 	va_end(ap);
