@@ -98,21 +98,25 @@ struct extent {
 	bool has_addr;
 };
 
+/* "OFFSET LENGTH TYPE ADDR|-", numbers without a sign (sscanf's %lu would
+ * take "-4096" for 2^64 - 4096) and ranges that do not wrap. */
 static int parse_extent(const char *line, struct extent *e)
 {
-	char addr[32];
+	char off[32], len[32], addr[32];
 	int n = 0;
 
-	if (sscanf(line, "%" SCNu64 " %" SCNu64 " %15s %31s%n", &e->offset, &e->length, e->type,
-		   addr, &n) != 4 || line[n] != '\0')
+	if (sscanf(line, "%31s %31s %15s %31s%n", off, len, e->type, addr, &n) != 4 ||
+	    line[n] != '\0' || cli_parse_u64(off, &e->offset) || cli_parse_u64(len, &e->length) ||
+	    e->length > UINT64_MAX - e->offset)
 		return -EINVAL;
 	e->has_addr = strcmp(addr, "-") != 0;
-	if (e->has_addr && cli_parse_u64(addr, &e->md_offset))
+	if (e->has_addr && (cli_parse_u64(addr, &e->md_offset) ||
+			    e->length > UINT64_MAX - e->md_offset))
 		return -EINVAL;
 	return 0;
 }
 
-/* One contiguous run of an extent on one device, or a failing page. */
+/* One contiguous run of an extent on one device, or a failing run. */
 struct piece {
 	uint64_t offset, length;
 	long error;
@@ -135,9 +139,19 @@ static uint64_t resolve_piece(struct mapped_device *md, const struct extent *e, 
 	p->offset = pos;
 	ret = dm_dax_resolve(md, at / DAX_PAGE_SIZE, (long)want, &p->r);
 	if (ret <= 0) {
-		/* a failing page: report it and go on with the next one */
+		/* A bad block fails its page only; any other failure is the
+		 * target's (error, zero), so it runs to the target's end, or
+		 * to the extent's when no target maps the page: one piece, not
+		 * a line per page of a large extent. */
+		uint64_t fails = DAX_PAGE_SIZE - in_page;
+		uint64_t end = (p->r.target_begin + p->r.target_len) * DAX_SECTOR_SIZE;
+
 		p->error = ret < 0 ? ret : -ERANGE;
-		p->length = rest < DAX_PAGE_SIZE - in_page ? rest : DAX_PAGE_SIZE - in_page;
+		if (ret != -EHWPOISON && p->r.target_index < 0)
+			fails = rest;
+		else if (ret != -EHWPOISON && end > at + fails)
+			fails = end - at;
+		p->length = rest < fails ? rest : fails;
 		return p->length;
 	}
 	p->length = (uint64_t)ret * DAX_PAGE_SIZE - in_page;
