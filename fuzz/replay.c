@@ -1,21 +1,37 @@
 /* fuzz/replay.c - runs a fuzz target over saved inputs, without libFuzzer: how the test suite replays */
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
 /*
  * fuzz-replay-<target> PATH...: every file named, and every file in every
  * directory named (in name order, dotfiles skipped), goes once through the
- * target. No mutation and no time limit, so a run is deterministic: an input
- * that once crashed (fuzz/regressions/) must pass, and so must the corpus.
- * A failure aborts in the target after it printed the input's name.
+ * target. No mutation, so a run is deterministic: an input that once
+ * crashed (fuzz/regressions/) must pass, and so must the corpus. A failure
+ * aborts in the target after it printed the input's name. An input runs in
+ * milliseconds, under a sanitizer in well under a second: one still running
+ * after HANG_SECONDS hangs (libFuzzer's -timeout in run.sh is 20), and the
+ * replay exits 1 rather than leave the test suite waiting for its timeout.
  */
 
+#define HANG_SECONDS 120
+
 static unsigned replayed;
+
+static void hang(int sig)
+{
+	static const char msg[] = "replay: the input above hangs (more than 120 seconds)\n";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(1);
+}
 
 static void replay_file(const char *path)
 {
@@ -34,7 +50,9 @@ static void replay_file(const char *path)
 	}
 	fclose(f);
 	fprintf(stderr, "replay: %s\n", path);
+	alarm(HANG_SECONDS);
 	LLVMFuzzerTestOneInput(data, (size_t)size);
+	alarm(0);
 	free(data);
 	replayed++;
 }
@@ -50,6 +68,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s FILE-OR-DIRECTORY...\n", argv[0]);
 		return 2;
 	}
+	signal(SIGALRM, hang);
 	for (int i = 1; i < argc; i++) {
 		struct dirent **names;
 		struct stat st;
