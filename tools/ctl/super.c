@@ -13,7 +13,7 @@
 #include "ctl/ctl.h"
 #include "daxfs/err.h"
 #include "daxfs/fs.h"
-#include "mountinfo.h"
+#include "util/mountinfo.h"
 #include "util/json.h"
 
 static const char *failure_text(int err)
