@@ -114,6 +114,27 @@ def test_map_through_an_error_table_reports_each_failing_piece(fs, tmp_path):
     assert "did not resolve" in r.stderr
 
 
+def test_map_through_an_error_table_reports_one_failing_piece_per_target(fs, tmp_path):
+    # The error target fails every page alike: one piece to its end, not a
+    # line per page (a large file over it printed millions).
+    path = fs.mnt / "spans"
+    write_file(path, [(0, b"e" * (12 * MIB))])
+    err_table = tmp_path / "error.table"
+    err_table.write_text("0 16384 error\n16384 32768 error\n")
+    r, m = map_json(path, "--table", err_table)
+    assert r.returncode == 1
+    boundary = 16384 * 512
+    for ext in m["extents"]:
+        start, end = ext["md_offset"], ext["md_offset"] + ext["length"]
+        targets = 1 + (start < boundary < end)
+        assert len(ext["pieces"]) == targets, ext
+        assert all(p["error"] == "EIO" for p in ext["pieces"])
+        assert sum(p["length"] for p in ext["pieces"]) == ext["length"]
+    pieces = sum(len(e["pieces"]) for e in m["extents"])
+    assert r.stderr.strip().endswith(f"{path}: {pieces} piece{'s' if pieces > 1 else ''} "
+                                     "did not resolve")
+
+
 def test_map_with_table_option_resolves_the_same_way(fs):
     path = fs.mnt / "small"
     write_file(path, [(0, b"z" * PAGE)])

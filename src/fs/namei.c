@@ -766,6 +766,13 @@ static int rename_entry(struct dfs *fs, uint64_t dir, const char *name, uint64_t
 	dino = dst ? dst->ino : 0;
 	if ((err = meta_begin(fs)))
 		goto unlock;
+	/* As create and link: an entry in a removed directory would hold its
+	 * inode after the directory is freed, in use and unreachable. */
+	if (dp->d.nlink == 0) {
+		err = daxfs_err(-ENOENT, "rename: directory %llu was removed",
+				(unsigned long long)newdir);
+		goto out;
+	}
 	if ((flags & RENAME_EXCHANGE) && !dst) {
 		err = daxfs_err(-ENOENT, "rename: exchange target '%s' does not exist", newname);
 		goto out;

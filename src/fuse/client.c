@@ -76,8 +76,9 @@ enum need {
 
 /* The open file and the caller, as the kernel checks fds and modes: 0, or
  * -EBADF or -EACCES, for ioctl(2) itself to fail with. */
-static int check_caller(fuse_req_t req, uint64_t ino, uint64_t fh, unsigned need)
+static int check_caller(struct dfuse *df, const struct dfuse_ioctl_req *rq, unsigned need)
 {
+	uint64_t ino = rq->ino, fh = rq->fh;
 	struct stat st;
 	int err;
 
@@ -85,12 +86,12 @@ static int check_caller(fuse_req_t req, uint64_t ino, uint64_t fh, unsigned need
 		return daxfs_err(-EBADF, "the file is not open for reading");
 	if ((need & NEED_WRITE) && !fh_writable(fh))
 		return daxfs_err(-EBADF, "the file is not open for reading and writing");
-	if ((err = dfs_getattr(dfuse_of(req)->fs, ino, &st)) < 0)
+	if ((err = dfs_getattr(df->fs, ino, &st)) < 0)
 		return err;
-	if (dfuse_may_access(req, &st, ((need & NEED_READ) ? R_OK : 0) |
+	if (dfuse_may_access(rq->who, &st, ((need & NEED_READ) ? R_OK : 0) |
 			     ((need & NEED_WRITE) ? W_OK : 0)) < 0)
 		return daxfs_err(-EACCES, "uid %u may not %s inode %" PRIu64,
-				 (unsigned)fuse_req_ctx(req)->uid,
+				 (unsigned)rq->who->uid,
 				 (need & NEED_WRITE) ? "write" : "read", ino);
 	return 0;
 }
@@ -161,12 +162,16 @@ static int device_index(struct mapped_device *md, const char *path)
 	return -1;
 }
 
+/* A refusal covers nothing (daxfs/ioctl.h), also when it comes after the
+ * range's first extents were resolved into pieces. */
 __attribute__((format(printf, 3, 4)))
 static int fail(struct daxfs_ioc_extents *x, int err, const char *fmt, ...)
 {
 	va_list ap;
 
 	x->error = err;
+	x->npieces = 0;
+	x->covered = 0;
 	va_start(ap, fmt);
 	vsnprintf(x->message, sizeof(x->message), fmt, ap);
 	va_end(ap);
@@ -234,8 +239,6 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 	struct stat st;
 	int err;
 
-	x->npieces = 0;
-	x->covered = 0;
 	if (!dfs_uses_dax(df->fs))
 		return fail(x, -EOPNOTSUPP, "the filesystem does not use DAX (dax=never, or a table "
 			    "that is not DAX-capable)");
@@ -297,24 +300,23 @@ static void device(struct dfuse *df, struct daxfs_ioc_device *d)
 
 /* Grants are part of the channel's answer to a caller who passed the
  * checks; the socket that hands the descriptor over lives in grant.c. */
-static void grant(fuse_req_t req, struct dfuse *df, uint64_t ino, uint64_t fh,
-		  struct daxfs_ioc_grant *g)
+static void grant(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct daxfs_ioc_grant *g)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	uid_t uid = rq->who->uid;
 	bool write = g->flags & DAXFS_IOC_GRANT_WRITE;
 	int err;
 
 	if (!df->grant)
 		err = daxfs_err(-EOPNOTSUPP, "this mount hands out no descriptors of its devices "
 				"(daxfs-fuse -o dax_users=GROUP)");
-	else if (ctx->uid != 0 && !dfuse_in_group(req, df->dax_group))
+	else if (uid != 0 && !dfuse_in_group(rq->who, df->dax_group))
 		err = daxfs_err(-EPERM, "uid %u is not in group %u, which this mount lets map its "
-				"devices (-o dax_users)", (unsigned)ctx->uid,
+				"devices (-o dax_users)", (unsigned)uid,
 				(unsigned)df->dax_group);
 	else if (g->index >= dm_md_num_devices(df->md))
 		err = daxfs_err(-ENXIO, "no backing device %u", g->index);
 	else
-		err = dfuse_grant_issue(df->grant, fh, ino, ctx->uid, g->index, write, g->token,
+		err = dfuse_grant_issue(df->grant, rq->fh, rq->ino, uid, g->index, write, g->token,
 					g->socket, sizeof(g->socket));
 	g->error = err;
 }
@@ -328,21 +330,22 @@ static void set_message(char *msg, size_t size, int err)
 /* EXTENTS, DEVICE, GRANT: the answer goes back in a structure of the same
  * size (*out, malloc'd). Who may ask is ioctl(2)'s error; what the daemon
  * could not do is the structure's, with a message. */
-static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh,
-		 const void *in_buf, size_t in_bufsz, size_t out_bufsz, void **out, size_t *outsz)
+static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out, size_t *outsz)
 {
+	uint64_t ino = rq->ino, fh = rq->fh;
+	unsigned int cmd = rq->cmd;
 	size_t size = cmd == DAXFS_IOC_EXTENTS ? sizeof(struct daxfs_ioc_extents)
 		      : cmd == DAXFS_IOC_DEVICE ? sizeof(struct daxfs_ioc_device)
 		      : sizeof(struct daxfs_ioc_grant);
 	void *buf;
 	int err;
 
-	if (in_bufsz != size || out_bufsz < size)
+	if (rq->in_size != size || rq->out_size < size)
 		return -EINVAL;
 	/* The request buffer belongs to libfuse: answer in a copy. */
 	if (!(buf = malloc(size)))
 		return -ENOMEM;
-	memcpy(buf, in_buf, size);
+	memcpy(buf, rq->in, size);
 	if (*(const uint32_t *)buf != DAXFS_IOC_VERSION) {
 		free(buf);
 		return -EPROTO;
@@ -353,7 +356,7 @@ static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cm
 		d->flags = 0;
 		d->size = 0;
 		d->path[0] = '\0';
-		if (!(err = check_caller(req, ino, fh, NEED_READ)) &&
+		if (!(err = check_caller(df, rq, NEED_READ)) &&
 		    (d->error = check_lease(ino, fh, false)) == 0) {
 			device(df, d);
 			if (df->grant && d->error == 0)
@@ -365,20 +368,22 @@ static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cm
 
 		memset(g->token, 0, sizeof(g->token));
 		g->socket[0] = '\0';
-		if (!(err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0)))) {
+		if (!(err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0)))) {
 			if ((g->error = check_lease(ino, fh, write)) == 0)
-				grant(req, df, ino, fh, g);
+				grant(df, rq, g);
 			set_message(g->message, sizeof(g->message), g->error);
 		}
 	} else {
 		struct daxfs_ioc_extents *x = buf;
 		bool write = x->flags & DAXFS_IOC_EXTENTS_WRITE;
 
+		/* Every answer, a refusal too, says what it covers: the
+		 * caller's own values must not come back as pieces. */
 		x->error = 0;
 		x->message[0] = '\0';
 		x->npieces = 0;
 		x->covered = 0;
-		if (!(err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0)))) {
+		if (!(err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0)))) {
 			if ((err = check_lease(ino, fh, write)) < 0)
 				fail(x, err, "%s", daxfs_errormsg());
 			else if (check_range(x->offset, x->length) < 0)
@@ -403,7 +408,7 @@ static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cm
  * root) who changes a set-id file drops its set-id bits. The kernel asks for
  * that with a SETATTR before a write or fallocate, but never sees ALLOC.
  */
-static int kill_priv(fuse_req_t req, struct dfuse *df, uint64_t ino)
+static int kill_priv(struct dfuse *df, const struct dfuse_caller *who, uint64_t ino)
 {
 	struct stat st, attr = { 0 };
 	mode_t kill = 0;
@@ -415,7 +420,7 @@ static int kill_priv(fuse_req_t req, struct dfuse *df, uint64_t ino)
 		kill |= S_ISUID;
 	if ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP))
 		kill |= S_ISGID;
-	if (!kill || fuse_req_ctx(req)->uid == 0)
+	if (!kill || who->uid == 0)
 		return 0;
 	attr.st_mode = st.st_mode & ~kill;
 	return dfs_setattr(df->fs, ino, &attr, DFS_SET_MODE, &st);
@@ -423,10 +428,11 @@ static int kill_priv(fuse_req_t req, struct dfuse *df, uint64_t ino)
 
 /* LEASE_GET, LEASE_PUT, ALLOC, SYNC: a range in, nothing out. Returns 1
  * when the inode's cached pages are to be dropped after the reply. */
-static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cmd,
-			 uint64_t fh, const void *in_buf, size_t in_bufsz)
+static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 {
-	uid_t uid = fuse_req_ctx(req)->uid;
+	uint64_t ino = rq->ino, fh = rq->fh;
+	unsigned int cmd = rq->cmd;
+	uid_t uid = rq->who->uid;
 	struct daxfs_ioc_range r;
 	bool write;
 	int err;
@@ -434,9 +440,9 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 	if (cmd != DAXFS_IOC_LEASE_GET && cmd != DAXFS_IOC_LEASE_PUT && cmd != DAXFS_IOC_ALLOC &&
 	    cmd != DAXFS_IOC_SYNC)
 		return -ENOTTY;
-	if (in_bufsz != sizeof(r))
+	if (rq->in_size != sizeof(r))
 		return -EINVAL;
-	memcpy(&r, in_buf, sizeof(r));
+	memcpy(&r, rq->in, sizeof(r));
 	if (r.version != DAXFS_IOC_VERSION)
 		return -EPROTO;
 	write = r.flags & DAXFS_IOC_LEASE_WRITE;
@@ -446,18 +452,18 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 			return -EINVAL;
 		if (!dfs_uses_dax(df->fs))
 			return -EOPNOTSUPP;
-		if ((err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0))))
+		if ((err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0))))
 			return err;
 		/* Root and the user who mounted can revoke leases (a forced
 		 * swap), so only other users are limited. */
 		return dfuse_holders_get(df, fh, ino, uid, write,
-					 dfuse_may_control(req) ? UINT_MAX : df->max_leases);
+					 dfuse_may_control(rq->who) ? UINT_MAX : df->max_leases);
 	case DAXFS_IOC_LEASE_PUT:
 		return dfuse_holders_put(df, fh, ino, uid, write);
 	case DAXFS_IOC_ALLOC:
-		if ((err = check_caller(req, ino, fh, NEED_READ | NEED_WRITE)) ||
+		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
 		    (err = check_lease(ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
-		    (err = kill_priv(req, df, ino)))
+		    (err = kill_priv(df, rq->who, ino)))
 			return err;
 		return alloc_range(df, ino, r.offset, r.length);
 	case DAXFS_IOC_SYNC:
@@ -469,35 +475,15 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 	abort();        /* every command was checked above */
 }
 
-void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
-			struct fuse_file_info *fi, unsigned flags, const void *in_buf,
-			size_t in_bufsz, size_t out_bufsz)
+int dfuse_client_request(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
+			 size_t *outsz)
 {
-	struct dfuse *df = dfuse_of(req);
-	void *out = NULL;
-	size_t outsz = 0;
 	int err;
 
-	(void)arg;
-	(void)flags;
 	daxfs_err_clear();
-	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE || cmd == DAXFS_IOC_GRANT)
-		err = query(req, df, ino, cmd, fi->fh, in_buf, in_bufsz, out_bufsz, &out, &outsz);
+	if (rq->cmd == DAXFS_IOC_EXTENTS || rq->cmd == DAXFS_IOC_DEVICE || rq->cmd == DAXFS_IOC_GRANT)
+		err = query(df, rq, out, outsz);
 	else
-		err = range_command(req, df, ino, cmd, fi->fh, in_buf, in_bufsz);
-	if (err < 0)
-		fuse_reply_err(req, dfuse_errno(err, "direct access", ino));
-	else
-		fuse_reply_ioctl(req, 0, out, outsz);
-	free(out);
-	/*
-	 * The first lease: whatever the kernel cached was read before the
-	 * mapping existed. Dropped after the reply, because dropping a dirty
-	 * page of a page-cache mmap writes it back through this daemon, which
-	 * a single-threaded daemon could not serve while this request waits.
-	 * The contract only promises coherence from daxfs_persist on, and
-	 * DAXFS_IOC_SYNC drops the range again before it replies.
-	 */
-	if (err == 1)
-		(void)dfuse_inval_inode(df, ino, 0, 0);
+		err = range_command(df, rq);
+	return err < 0 ? -dfuse_errno(err, "direct access", rq->ino) : err;
 }

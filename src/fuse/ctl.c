@@ -11,6 +11,7 @@
 #include "daxfs/dm.h"
 #include "fuse/client.h"
 #include "fuse/ctl.h"
+#include "util/json.h"
 
 /* The mapped device's swap hook runs with its control lock held: notifying
  * the kernel from there could block on the kernel (a dirty page to write
@@ -243,27 +244,6 @@ static void sbuf_answer(struct sbuf *b, struct daxfs_ioc_ctl *c)
 	free(b->s);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
-static const char *json_bool(bool v)
-{
-	return v ? "true" : "false";
-}
-
 /* ---- table, info, status ------------------------------------------------ */
 
 /* One JSON object per line of dm_table_text: {"start","len","type","args"}. */
@@ -283,9 +263,9 @@ static void table_json(FILE *f, const char *text)
 		if (line && sscanf(line, "%llu %llu %31s %n", &start, &len, type, &used) == 3) {
 			fprintf(f, "%s{\"start\":%llu,\"len\":%llu,\"type\":", first ? "" : ",",
 				start, len);
-			json_str(f, type);
+			daxfs_json_string(f, type);
 			fputs(",\"args\":", f);
-			json_str(f, used ? line + used : "");
+			daxfs_json_string(f, used ? line + used : "");
 			fputc('}', f);
 			first = false;
 		}
@@ -320,7 +300,7 @@ void dfuse_ctl_table(struct dfuse *df, struct daxfs_ioc_ctl *c)
 		fprintf(b.f, "{\"slot\":\"%s\",\"targets\":", inactive ? "inactive" : "live");
 		table_json(b.f, text);
 		fputs(",\"text\":", b.f);
-		json_str(b.f, text);
+		daxfs_json_string(b.f, text);
 		fputs("}\n", b.f);
 	} else {
 		fputs(text, b.f);
@@ -336,8 +316,8 @@ static void fs_json(FILE *f, struct dfuse *df)
 
 	dfs_freeze_state(df->fs, &st);
 	fprintf(f, "\"filesystem\":{\"frozen\":%s,\"writers_waiting\":%u,\"shutdown\":%s,"
-		"\"uses_dax\":%s}", json_bool(st.frozen), st.writers_waiting,
-		json_bool(dfs_shutdown_error(df->fs) != 0), json_bool(dfs_uses_dax(df->fs)));
+		"\"uses_dax\":%s}", daxfs_json_bool(st.frozen), st.writers_waiting,
+		daxfs_json_bool(dfs_shutdown_error(df->fs) != 0), daxfs_json_bool(dfs_uses_dax(df->fs)));
 }
 
 static void fs_state(struct dfuse *df, bool *frozen, int *shutdown)
@@ -362,20 +342,20 @@ void dfuse_ctl_info(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	}
 	if (c->flags & DAXFS_IOC_F_JSON) {
 		fputs("{\"name\":", b.f);
-		json_str(b.f, dm_md_name(df->md));
+		daxfs_json_string(b.f, dm_md_name(df->md));
 		fprintf(b.f, ",\"state\":\"%s\",\"deferred_remove\":%s,\"read_ahead\":%u,"
 			"\"tables\":[", info.suspended ? "SUSPENDED" : "ACTIVE",
-			json_bool(info.deferred_remove), info.read_ahead);
+			daxfs_json_bool(info.deferred_remove), info.read_ahead);
 		fprintf(b.f, "%s%s%s", info.live_present ? "\"LIVE\"" : "",
 			info.live_present && info.inactive_present ? "," : "",
 			info.inactive_present ? "\"INACTIVE\"" : "");
 		fprintf(b.f, "],\"open_count\":%u,\"event_nr\":%" PRIu64 ",\"major\":%u,"
 			"\"minor\":%u,\"targets\":%u,\"uuid\":", info.open_count, info.event_nr,
 			info.major, info.minor, info.num_targets);
-		json_str(b.f, info.uuid);
+		daxfs_json_string(b.f, info.uuid);
 		fprintf(b.f, ",\"size\":%" PRIu64 ",\"type\":\"%s\",\"dax\":%s,"
 			"\"bios_waiting\":%u,", info.size, dm_md_type_name(df->md),
-			json_bool(info.dax), info.bios_waiting);
+			daxfs_json_bool(info.dax), info.bios_waiting);
 		fs_json(b.f, df);
 		fputs("}\n", b.f);
 	} else {
@@ -410,15 +390,17 @@ static void status_targets(FILE *f, struct dm_table *t, bool json)
 
 		if (dm_table_target_info(t, i, &ti) < 0)
 			continue;
-		if (json)
+		if (json) {
 			fprintf(f, "%s{\"index\":%u,\"start\":%" PRIu64 ",\"len\":%" PRIu64
-				",\"type\":\"%s\",\"dax\":%s,\"ios\":%" PRIu64 ",\"errors\":%" PRIu64 "}",
-				i ? "," : "", ti.index, ti.begin, ti.len, ti.type, json_bool(ti.dax),
-				ti.ios, ti.errors);
-		else
+				",\"type\":", i ? "," : "", ti.index, ti.begin, ti.len);
+			daxfs_json_string(f, ti.type);
+			fprintf(f, ",\"dax\":%s,\"ios\":%" PRIu64 ",\"errors\":%" PRIu64 "}",
+				daxfs_json_bool(ti.dax), ti.ios, ti.errors);
+		} else {
 			fprintf(f, "target %u: %" PRIu64 " %" PRIu64 " %s dax=%s ios=%" PRIu64
 				" errors=%" PRIu64 "\n", ti.index, ti.begin, ti.len, ti.type,
 				ti.dax ? "yes" : "no", ti.ios, ti.errors);
+		}
 	}
 }
 
@@ -437,18 +419,18 @@ static void status_device(FILE *f, struct dax_device *dev, bool json, bool first
 		nbb = MAX_BADBLOCKS;
 	if (json) {
 		fputs(first ? "{\"path\":" : ",{\"path\":", f);
-		json_str(f, dax_device_path(dev));
+		daxfs_json_string(f, dax_device_path(dev));
 		fprintf(f, ",\"size\":%" PRIu64 ",\"dax\":%s,\"not_dax_reason\":",
-			dax_device_size(dev), json_bool(dax_device_is_dax(dev)));
+			dax_device_size(dev), daxfs_json_bool(dax_device_is_dax(dev)));
 		if (why)
-			json_str(f, why);
+			daxfs_json_string(f, why);
 		else
 			fputs("null", f);
 		fprintf(f, ",\"is_pmem\":%s,\"persist\":\"%s\",\"direct_accesses\":%" PRIu64
 			",\"reads\":%" PRIu64 ",\"read_bytes\":%" PRIu64 ",\"writes\":%" PRIu64
 			",\"write_bytes\":%" PRIu64 ",\"flushes\":%" PRIu64 ",\"drains\":%" PRIu64
 			",\"errors\":%" PRIu64 ",\"badblocks\":[",
-			json_bool(dax_device_is_pmem(dev)), persist, st.direct_accesses, st.reads,
+			daxfs_json_bool(dax_device_is_pmem(dev)), persist, st.direct_accesses, st.reads,
 			st.read_bytes, st.writes, st.write_bytes, st.flushes, st.drains, st.errors);
 		for (size_t i = 0; i < nbb; i++)
 			fprintf(f, "%s{\"sector\":%" PRIu64 ",\"len\":%" PRIu64 "}", i ? "," : "",
@@ -502,7 +484,7 @@ void dfuse_ctl_status(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	if (json) {
 		fprintf(b.f, "{\"state\":\"%s\",\"type\":\"%s\",\"text\":",
 			info.suspended ? "SUSPENDED" : "ACTIVE", dm_md_type_name(df->md));
-		json_str(b.f, lines);
+		daxfs_json_string(b.f, lines);
 		fputs(",\"targets\":[", b.f);
 	} else {
 		fprintf(b.f, "state: %s\ntype: %s\n", info.suspended ? "SUSPENDED" : "ACTIVE",

@@ -91,14 +91,33 @@ void dfuse_intr_end(void);
 /* The credentials of the request's caller, for new inodes. */
 struct dfs_cred dfuse_cred(fuse_req_t req);
 
-/* access.c: what the caller of req may do. may_control: root or the user who
- * mounted (the daemon's uid), who may use device control. in_group: gid is
- * the caller's group or one of its supplementary groups. may_access: 0 or
- * -EACCES, the caller's R_OK/W_OK mask against st's owner, group and mode as
- * the kernel's generic_permission decides it (root may read and write). */
-bool dfuse_may_control(fuse_req_t req);
-bool dfuse_in_group(fuse_req_t req, gid_t gid);
-int dfuse_may_access(fuse_req_t req, const struct stat *st, int mask);
+/*
+ * access.c: who asked, and what they may do. The caller's identity is taken
+ * from the request once (dfuse_caller_init) and the checks use only that,
+ * so that they decide the same without a FUSE session (the ioctl fuzz
+ * target fills a dfuse_caller itself, req NULL and groups given). The
+ * supplementary groups, which the kernel does not send, are read from req
+ * (fuse_req_getgroups: /proc) on the first check that needs them, because
+ * most requests need none; fini frees what that read.
+ */
+struct dfuse_caller {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;                /* -1: not read yet (from req) */
+	const gid_t *groups;        /* ngroups of them */
+	fuse_req_t req;             /* NULL: groups is the whole list */
+	gid_t *owned;               /* what fini frees */
+};
+void dfuse_caller_init(struct dfuse_caller *c, fuse_req_t req);
+void dfuse_caller_fini(struct dfuse_caller *c);
+/* may_control: root or the user who mounted (the daemon's uid), who may use
+ * device control. in_group: gid is the caller's group or one of its
+ * supplementary groups. may_access: 0 or -EACCES, the caller's R_OK/W_OK
+ * mask against st's owner, group and mode as the kernel's
+ * generic_permission decides it (root may read and write). */
+bool dfuse_may_control(const struct dfuse_caller *c);
+bool dfuse_in_group(struct dfuse_caller *c, gid_t gid);
+int dfuse_may_access(struct dfuse_caller *c, const struct stat *st, int mask);
 
 /* Drops the kernel's cached pages (and attributes) of ino in [off, off+len)
  * (len 0: to the end; off < 0: attributes only). Must not be called from a
@@ -161,7 +180,25 @@ void dfuse_trace_stop(struct dfuse *df);
  * Returns 0 when mnt may be mounted on, -1 otherwise. */
 int dfuse_mountpoint_prepare(const char *mnt, const char *source, bool recover);
 
-/* ioctl.c: the control channel (daxfs/ioctl.h) */
+/* ioctl.c: the control channel (daxfs/ioctl.h). dfuse_ioctl takes the
+ * request apart into a dfuse_ioctl_req, which dfuse_ioctl_answer decodes and
+ * carries out without the session (the ioctl fuzz target calls it), and
+ * replies with its outcome. */
+struct dfuse_ioctl_req {
+	fuse_ino_t ino;
+	unsigned int cmd;
+	unsigned int flags;         /* FUSE_IOCTL_* */
+	struct dfuse_caller *who;   /* who asked: every check of the commands uses it */
+	uint64_t fh;                /* the open file's handle (dfuse_client_open) */
+	const void *in;             /* the request's bytes, in_size of them */
+	size_t in_size, out_size;
+};
+/* Returns a negative errno to reply with; or 0, or 1 when the inode's cached
+ * pages are to be dropped after the reply (dfuse_inval_inode, which must not
+ * run before it), with the answer in *out (malloc'd, *outsz bytes; NULL and
+ * 0 for a command without one). */
+int dfuse_ioctl_answer(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
+		       size_t *outsz);
 void dfuse_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		 struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
 		 size_t out_bufsz);

@@ -87,6 +87,7 @@ static ssize_t get_iomap(struct dfs *fs, uint64_t ino, const char *name, void *b
 
 void dfuse_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	struct dfuse_caller who;
 	struct stat st;
 	int err;
 
@@ -94,8 +95,11 @@ void dfuse_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 		reply_sized(req, ino, size, "getxattr", get_value, name);
 		return;
 	}
-	if ((err = dfs_getattr(dfuse_of(req)->fs, ino, &st)) < 0 ||
-	    (err = dfuse_may_access(req, &st, R_OK)) < 0) {
+	dfuse_caller_init(&who, req);
+	if ((err = dfs_getattr(dfuse_of(req)->fs, ino, &st)) == 0)
+		err = dfuse_may_access(&who, &st, R_OK);
+	dfuse_caller_fini(&who);
+	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "getxattr", ino));
 		return;
 	}

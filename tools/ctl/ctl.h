@@ -2,6 +2,10 @@
 #ifndef DAXFS_TOOLS_CTL_H
 #define DAXFS_TOOLS_CTL_H
 
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include "daxfs/dm.h"
 
 /*
@@ -58,5 +62,27 @@ int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
  */
 int ctl_open_table(const struct ctl_command *cmd, const char *path, bool live,
 		   struct mapped_device **md, struct dm_table **t);
+
+/*
+ * The printers of map, resolve and super, on a stream of the caller's (the print
+ * fuzz target checks their output).
+ *
+ * ctl_map_print: file (size in st) on the daemon mounted from source, its
+ * extent map iomap as the daemon's system.daxfs.iomap attribute gives it
+ * (cut into lines in place), resolved through md. Returns the number of
+ * pieces that failed to resolve, or -1 (after ctl_error) for a line of iomap
+ * that is not an extent. ctl_resolve_print: one dm_dax_resolve of nr_pages
+ * that returned ret and recorded r.
+ */
+int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const char *source,
+		  const struct stat *st, char *iomap, bool json);
+void ctl_resolve_print(FILE *out, const struct dm_resolution *r, long nr_pages, long ret,
+		       bool json);
+/* ctl_super_print: `daxfs-ctl super` of the filesystem read into in from md
+ * (named source), busy the reason a mount holds it ("" if none), mountpoint
+ * where (NULL if unknown). */
+struct dfs_info;
+void ctl_super_print(FILE *out, const char *source, struct mapped_device *md,
+		     const struct dfs_info *in, const char *busy, const char *mountpoint, bool json);
 
 #endif

@@ -13,7 +13,8 @@
 #include "cli.h"
 #include "ctl/ctl.h"
 #include "daxfs/err.h"
-#include "mountinfo.h"
+#include "util/mountinfo.h"
+#include "util/json.h"
 
 #define IOMAP_XATTR "system.daxfs.iomap"
 
@@ -97,21 +98,25 @@ struct extent {
 	bool has_addr;
 };
 
+/* "OFFSET LENGTH TYPE ADDR|-", numbers without a sign (sscanf's %lu would
+ * take "-4096" for 2^64 - 4096) and ranges that do not wrap. */
 static int parse_extent(const char *line, struct extent *e)
 {
-	char addr[32];
+	char off[32], len[32], addr[32];
 	int n = 0;
 
-	if (sscanf(line, "%" SCNu64 " %" SCNu64 " %15s %31s%n", &e->offset, &e->length, e->type,
-		   addr, &n) != 4 || line[n] != '\0')
+	if (sscanf(line, "%31s %31s %15s %31s%n", off, len, e->type, addr, &n) != 4 ||
+	    line[n] != '\0' || cli_parse_u64(off, &e->offset) || cli_parse_u64(len, &e->length) ||
+	    e->length > UINT64_MAX - e->offset)
 		return -EINVAL;
 	e->has_addr = strcmp(addr, "-") != 0;
-	if (e->has_addr && cli_parse_u64(addr, &e->md_offset))
+	if (e->has_addr && (cli_parse_u64(addr, &e->md_offset) ||
+			    e->length > UINT64_MAX - e->md_offset))
 		return -EINVAL;
 	return 0;
 }
 
-/* One contiguous run of an extent on one device, or a failing page. */
+/* One contiguous run of an extent on one device, or a failing run. */
 struct piece {
 	uint64_t offset, length;
 	long error;
@@ -134,9 +139,19 @@ static uint64_t resolve_piece(struct mapped_device *md, const struct extent *e, 
 	p->offset = pos;
 	ret = dm_dax_resolve(md, at / DAX_PAGE_SIZE, (long)want, &p->r);
 	if (ret <= 0) {
-		/* a failing page: report it and go on with the next one */
+		/* A bad block fails its page only; any other failure is the
+		 * target's (error, zero), so it runs to the target's end, or
+		 * to the extent's when no target maps the page: one piece, not
+		 * a line per page of a large extent. */
+		uint64_t fails = DAX_PAGE_SIZE - in_page;
+		uint64_t end = (p->r.target_begin + p->r.target_len) * DAX_SECTOR_SIZE;
+
 		p->error = ret < 0 ? ret : -ERANGE;
-		p->length = rest < DAX_PAGE_SIZE - in_page ? rest : DAX_PAGE_SIZE - in_page;
+		if (ret != -EHWPOISON && p->r.target_index < 0)
+			fails = rest;
+		else if (ret != -EHWPOISON && end > at + fails)
+			fails = end - at;
+		p->length = rest < fails ? rest : fails;
 		return p->length;
 	}
 	p->length = (uint64_t)ret * DAX_PAGE_SIZE - in_page;
@@ -146,43 +161,42 @@ static uint64_t resolve_piece(struct mapped_device *md, const struct extent *e, 
 	return p->length;
 }
 
-static void print_piece_text(const struct piece *p)
+static void print_piece_text(FILE *out, const struct piece *p)
 {
 	if (p->error) {
-		printf("    %" PRIu64 "+%" PRIu64 " error: %s\n", p->offset, p->length,
-		       cli_errno_name((int)p->error));
+		fprintf(out, "    %" PRIu64 "+%" PRIu64 " error: %s\n", p->offset, p->length,
+		        cli_errno_name((int)p->error));
 		return;
 	}
-	printf("    %" PRIu64 "+%" PRIu64 " -> %s offset %" PRIu64 " (target %d %s", p->offset,
-	       p->length, p->r.device_path, p->device_offset, p->r.target_index,
-	       p->r.target_type ? p->r.target_type : "?");
+	fprintf(out, "    %" PRIu64 "+%" PRIu64 " -> %s offset %" PRIu64 " (target %d %s", p->offset,
+	        p->length, p->r.device_path, p->device_offset, p->r.target_index,
+	        p->r.target_type ? p->r.target_type : "?");
 	if (p->r.stripe >= 0)
-		printf(", stripe %d", p->r.stripe);
-	printf(")\n");
+		fprintf(out, ", stripe %d", p->r.stripe);
+	fprintf(out, ")\n");
 }
 
-static void print_piece_json(const struct piece *p, bool first)
+static void print_piece_json(FILE *out, const struct piece *p, bool first)
 {
-	printf("%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", ", first ? "" : ", ",
-	       p->offset, p->length);
+	fprintf(out, "%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", ", first ? "" : ", ",
+	        p->offset, p->length);
 	if (p->error) {
-		printf("\"error\": ");
-		cli_json_string(stdout, cli_errno_name((int)p->error));
-		printf("}");
+		fprintf(out, "\"error\": ");
+		daxfs_json_string(out, cli_errno_name((int)p->error));
+		fprintf(out, "}");
 		return;
 	}
-	printf("\"target\": %d, \"stripe\": ", p->r.target_index);
+	fprintf(out, "\"target\": %d, \"stripe\": ", p->r.target_index);
 	if (p->r.stripe >= 0)
-		printf("%d", p->r.stripe);
+		fprintf(out, "%d", p->r.stripe);
 	else
-		printf("null");
-	printf(", \"device\": {\"path\": ");
-	cli_json_string(stdout, p->r.device_path);
-	printf(", \"offset\": %" PRIu64 "}}", p->device_offset);
+		fprintf(out, "null");
+	fprintf(out, ", \"device\": {\"path\": ");
+	daxfs_json_string(out, p->r.device_path);
+	fprintf(out, ", \"offset\": %" PRIu64 "}}", p->device_offset);
 }
 
-/* Prints the map; returns the number of pieces that failed to resolve, or -1. */
-static int print_map(struct mapped_device *md, const char *file, const char *source,
+int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const char *source,
 		     const struct stat *st, char *iomap, bool json)
 {
 	char *line, *save = NULL;
@@ -190,13 +204,13 @@ static int print_map(struct mapped_device *md, const char *file, const char *sou
 	int failed = 0;
 
 	if (json) {
-		printf("{\"file\": ");
-		cli_json_string(stdout, file);
-		printf(", \"source\": ");
-		cli_json_string(stdout, source);
-		printf(", \"size\": %lld, \"extents\": [", (long long)st->st_size);
+		fprintf(out, "{\"file\": ");
+		daxfs_json_string(out, file);
+		fprintf(out, ", \"source\": ");
+		daxfs_json_string(out, source);
+		fprintf(out, ", \"size\": %lld, \"extents\": [", (long long)st->st_size);
 	} else {
-		printf("%s: %lld bytes on %s\n", file, (long long)st->st_size, source);
+		fprintf(out, "%s: %lld bytes on %s\n", file, (long long)st->st_size, source);
 	}
 	for (line = strtok_r(iomap, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct extent e;
@@ -205,23 +219,23 @@ static int print_map(struct mapped_device *md, const char *file, const char *sou
 
 		if (parse_extent(line, &e)) {
 			if (json)
-				printf("]}\n");
+				fprintf(out, "]}\n");
 			ctl_error(cmd, "%s: unexpected extent line '%s'", file, line);
 			return -1;
 		}
 		if (json) {
-			printf("%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", \"type\": ",
-			       n_ext ? ", " : "", e.offset, e.length);
-			cli_json_string(stdout, e.type);
+			fprintf(out, "%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", \"type\": ",
+			        n_ext ? ", " : "", e.offset, e.length);
+			daxfs_json_string(out, e.type);
 			if (e.has_addr)
-				printf(", \"md_offset\": %" PRIu64 ", \"pieces\": [", e.md_offset);
+				fprintf(out, ", \"md_offset\": %" PRIu64 ", \"pieces\": [", e.md_offset);
 			else
-				printf(", \"md_offset\": null, \"pieces\": [");
+				fprintf(out, ", \"md_offset\": null, \"pieces\": [");
 		} else if (e.has_addr) {
-			printf("  %" PRIu64 "+%" PRIu64 " %s at %" PRIu64 "\n", e.offset, e.length,
-			       e.type, e.md_offset);
+			fprintf(out, "  %" PRIu64 "+%" PRIu64 " %s at %" PRIu64 "\n", e.offset, e.length,
+			        e.type, e.md_offset);
 		} else {
-			printf("  %" PRIu64 "+%" PRIu64 " %s\n", e.offset, e.length, e.type);
+			fprintf(out, "  %" PRIu64 "+%" PRIu64 " %s\n", e.offset, e.length, e.type);
 		}
 		n_ext++;
 		for (pos = e.offset; e.has_addr && pos < e.offset + e.length; first = false) {
@@ -230,15 +244,15 @@ static int print_map(struct mapped_device *md, const char *file, const char *sou
 			pos += resolve_piece(md, &e, pos, &p);
 			failed += p.error != 0;
 			if (json)
-				print_piece_json(&p, first);
+				print_piece_json(out, &p, first);
 			else
-				print_piece_text(&p);
+				print_piece_text(out, &p);
 		}
 		if (json)
-			printf("]}");
+			fprintf(out, "]}");
 	}
 	if (json)
-		printf("]}\n");
+		fprintf(out, "]}\n");
 	return failed;
 }
 
@@ -293,7 +307,7 @@ static int map_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	failed = print_map(md, file, source, &st, iomap, json);
+	failed = ctl_map_print(stdout, md, file, source, &st, iomap, json);
 	if (failed > 0)
 		ctl_error(cmd, "%s: %d piece%s did not resolve", file, failed, failed == 1 ? "" : "s");
 	ret = failed == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;

@@ -13,7 +13,8 @@
 #include "ctl/ctl.h"
 #include "daxfs/err.h"
 #include "daxfs/fs.h"
-#include "mountinfo.h"
+#include "util/mountinfo.h"
+#include "util/json.h"
 
 static const char *failure_text(int err)
 {
@@ -91,7 +92,7 @@ static int match_source(void *ctx, const struct mountinfo_entry *e)
 	return 0;
 }
 
-static void print_time(const char *what, int64_t t)
+static void print_time(FILE *out, const char *what, int64_t t)
 {
 	char buf[64];
 	time_t tt = (time_t)t;
@@ -100,108 +101,117 @@ static void print_time(const char *what, int64_t t)
 	if (t <= 0 || !localtime_r(&tt, &tm) ||
 	    !strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z", &tm))
 		snprintf(buf, sizeof(buf), "never");
-	printf("%-26s%s\n", what, buf);
+	fprintf(out, "%-26s%s\n", what, buf);
 }
 
-static void print_text(const char *source, struct mapped_device *md, const struct dfs_info *in,
-		       const char *busy, const char *mountpoint)
+static void print_text(FILE *out, const char *source, struct mapped_device *md,
+		       const struct dfs_info *in, const char *busy, const char *mountpoint)
 {
 	char uuid[37];
 
 	cli_format_uuid(in->uuid, uuid);
-	printf("%-26s%s\n", "Source:", source);
-	printf("%-26s%s\n", "Filesystem label:", in->label[0] ? in->label : "<none>");
-	printf("%-26s%s\n", "Filesystem UUID:", uuid);
-	printf("%-26s%u.%u\n", "Filesystem version:", in->major, in->minor);
+	fprintf(out, "%-26s%s\n", "Source:", source);
+	fprintf(out, "%-26s%s\n", "Filesystem label:", in->label[0] ? in->label : "<none>");
+	fprintf(out, "%-26s%s\n", "Filesystem UUID:", uuid);
+	fprintf(out, "%-26s%u.%u\n", "Filesystem version:", in->major, in->minor);
 	if (in->clean)
-		printf("%-26s%s\n", "Filesystem state:", "clean");
+		fprintf(out, "%-26s%s\n", "Filesystem state:", "clean");
 	else if (busy[0])
-		printf("%-26s%s\n", "Filesystem state:", "not clean (mounted)");
+		fprintf(out, "%-26s%s\n", "Filesystem state:", "not clean (mounted)");
 	else
-		printf("%-26s%s\n", "Filesystem state:", "not clean (not unmounted cleanly: the "
-		       "journal replays at the next mount)");
+		fprintf(out, "%-26s%s\n", "Filesystem state:", "not clean (not unmounted cleanly: the "
+		        "journal replays at the next mount)");
 	if (!busy[0])
-		printf("%-26s%s\n", "Mounted:", "no");
+		fprintf(out, "%-26s%s\n", "Mounted:", "no");
 	else if (mountpoint)
-		printf("%-26syes, on %s\n", "Mounted:", mountpoint);
+		fprintf(out, "%-26syes, on %s\n", "Mounted:", mountpoint);
 	else
-		printf("%-26syes (%s)\n", "Mounted:", busy);
-	printf("%-26s%" PRIu32 "\n", "Block size:", in->block_size);
-	printf("%-26s%" PRIu64 "\n", "Block count:", in->total_blocks);
+		fprintf(out, "%-26syes (%s)\n", "Mounted:", busy);
+	fprintf(out, "%-26s%" PRIu32 "\n", "Block size:", in->block_size);
+	fprintf(out, "%-26s%" PRIu64 "\n", "Block count:", in->total_blocks);
 	if (in->counted) {
-		printf("%-26s%" PRIu64 "\n", "Free blocks:", in->free_blocks);
-		printf("%-26s%" PRIu64 "\n", "Inodes in use:", in->inodes_used);
-		printf("%-26s%" PRIu64 "\n", "Free inodes:", in->free_inodes);
+		fprintf(out, "%-26s%" PRIu64 "\n", "Free blocks:", in->free_blocks);
+		fprintf(out, "%-26s%" PRIu64 "\n", "Inodes in use:", in->inodes_used);
+		fprintf(out, "%-26s%" PRIu64 "\n", "Free inodes:", in->free_inodes);
 	} else {
-		printf("%-26s%s\n", "Free blocks:", "unknown (mounted elsewhere)");
+		fprintf(out, "%-26s%s\n", "Free blocks:", "unknown (mounted elsewhere)");
 	}
-	printf("%-26s%" PRIu64 "\n", "Journal blocks:", in->journal_blocks);
-	printf("%-26s%" PRIu64 " of %" PRIu64 " blocks\n", "Block groups:", in->ngroups,
-	       in->blocks_per_group);
-	printf("%-26s%" PRIu64 "\n", "First data block:", in->data_start);
+	fprintf(out, "%-26s%" PRIu64 "\n", "Journal blocks:", in->journal_blocks);
+	fprintf(out, "%-26s%" PRIu64 " of %" PRIu64 " blocks\n", "Block groups:", in->ngroups,
+	        in->blocks_per_group);
+	fprintf(out, "%-26s%" PRIu64 "\n", "First data block:", in->data_start);
 	if (!in->layout_matches)
-		printf("%-26s%s\n", "Table:", "not the layout the filesystem was made on: it "
-		       "cannot be mounted from this SOURCE");
-	printf("%-26s%s\n", "Superblock:", in->from_backup ?
-	       "backup (the primary is damaged; the next mount rewrites it)" : "primary");
-	print_time("Created:", in->mkfs_time);
-	print_time("Last mounted:", in->mount_time);
-	print_time("Last written:", in->write_time);
-	printf("%-26s%" PRIu32 "\n", "Mount count:", in->mount_count);
-	printf("%-26s%u\n", "Members:", dm_md_num_devices(md));
+		fprintf(out, "%-26s%s\n", "Table:", "not the layout the filesystem was made on: it "
+		        "cannot be mounted from this SOURCE");
+	fprintf(out, "%-26s%s\n", "Superblock:", in->from_backup ?
+	        "backup (the primary is damaged; the next mount rewrites it)" : "primary");
+	print_time(out, "Created:", in->mkfs_time);
+	print_time(out, "Last mounted:", in->mount_time);
+	print_time(out, "Last written:", in->write_time);
+	fprintf(out, "%-26s%" PRIu32 "\n", "Mount count:", in->mount_count);
+	fprintf(out, "%-26s%u\n", "Members:", dm_md_num_devices(md));
 	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
 		struct dax_device *dev = dm_md_device(md, i);
 
-		printf("  %s  %" PRIu64 " bytes\n", dax_device_path(dev), dax_device_size(dev));
+		fprintf(out, "  %s  %" PRIu64 " bytes\n", dax_device_path(dev), dax_device_size(dev));
 	}
 }
 
-static void print_u64_or_null(const char *key, bool have, uint64_t v)
+static void print_u64_or_null(FILE *out, const char *key, bool have, uint64_t v)
 {
 	if (have)
-		printf(", \"%s\": %" PRIu64, key, v);
+		fprintf(out, ", \"%s\": %" PRIu64, key, v);
 	else
-		printf(", \"%s\": null", key);
+		fprintf(out, ", \"%s\": null", key);
 }
 
-static void print_json(const char *source, struct mapped_device *md, const struct dfs_info *in,
-		       const char *busy, const char *mountpoint)
+static void print_json(FILE *out, const char *source, struct mapped_device *md,
+		       const struct dfs_info *in, const char *busy, const char *mountpoint)
 {
 	char uuid[37];
 
 	cli_format_uuid(in->uuid, uuid);
-	printf("{\"source\": ");
-	cli_json_string(stdout, source);
-	printf(", \"label\": ");
-	cli_json_string(stdout, in->label);
-	printf(", \"uuid\": \"%s\", \"version\": \"%u.%u\", \"state\": \"%s\", \"mounted\": %s, "
-	       "\"mountpoint\": ", uuid, in->major, in->minor, in->clean ? "clean" : "not clean",
-	       busy[0] ? "true" : "false");
+	fprintf(out, "{\"source\": ");
+	daxfs_json_string(out, source);
+	fprintf(out, ", \"label\": ");
+	daxfs_json_string(out, in->label);
+	fprintf(out, ", \"uuid\": \"%s\", \"version\": \"%u.%u\", \"state\": \"%s\", \"mounted\": %s, "
+	        "\"mountpoint\": ", uuid, in->major, in->minor, in->clean ? "clean" : "not clean",
+	        daxfs_json_bool(busy[0]));
 	if (mountpoint)
-		cli_json_string(stdout, mountpoint);
+		daxfs_json_string(out, mountpoint);
 	else
-		printf("null");
-	printf(", \"block_size\": %" PRIu32 ", \"blocks\": %" PRIu64, in->block_size,
-	       in->total_blocks);
-	print_u64_or_null("free_blocks", in->counted, in->free_blocks);
-	print_u64_or_null("inodes_used", in->counted, in->inodes_used);
-	print_u64_or_null("free_inodes", in->counted, in->free_inodes);
-	printf(", \"layout_matches\": %s", in->layout_matches ? "true" : "false");
-	printf(", \"journal_blocks\": %" PRIu64 ", \"groups\": %" PRIu64 ", \"blocks_per_group\": %"
-	       PRIu64 ", \"data_start\": %" PRIu64 ", \"superblock\": \"%s\"", in->journal_blocks,
-	       in->ngroups, in->blocks_per_group, in->data_start,
-	       in->from_backup ? "backup" : "primary");
-	printf(", \"mkfs_time\": %" PRId64 ", \"mount_time\": %" PRId64 ", \"write_time\": %" PRId64
-	       ", \"mount_count\": %" PRIu32 ", \"members\": [", in->mkfs_time, in->mount_time,
-	       in->write_time, in->mount_count);
+		fprintf(out, "null");
+	fprintf(out, ", \"block_size\": %" PRIu32 ", \"blocks\": %" PRIu64, in->block_size,
+	        in->total_blocks);
+	print_u64_or_null(out, "free_blocks", in->counted, in->free_blocks);
+	print_u64_or_null(out, "inodes_used", in->counted, in->inodes_used);
+	print_u64_or_null(out, "free_inodes", in->counted, in->free_inodes);
+	fprintf(out, ", \"layout_matches\": %s", daxfs_json_bool(in->layout_matches));
+	fprintf(out, ", \"journal_blocks\": %" PRIu64 ", \"groups\": %" PRIu64 ", \"blocks_per_group\": %"
+	        PRIu64 ", \"data_start\": %" PRIu64 ", \"superblock\": \"%s\"", in->journal_blocks,
+	        in->ngroups, in->blocks_per_group, in->data_start,
+	        in->from_backup ? "backup" : "primary");
+	fprintf(out, ", \"mkfs_time\": %" PRId64 ", \"mount_time\": %" PRId64 ", \"write_time\": %" PRId64
+	        ", \"mount_count\": %" PRIu32 ", \"members\": [", in->mkfs_time, in->mount_time,
+	        in->write_time, in->mount_count);
 	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
 		struct dax_device *dev = dm_md_device(md, i);
 
-		printf("%s{\"path\": ", i ? ", " : "");
-		cli_json_string(stdout, dax_device_path(dev));
-		printf(", \"bytes\": %" PRIu64 "}", dax_device_size(dev));
+		fprintf(out, "%s{\"path\": ", i ? ", " : "");
+		daxfs_json_string(out, dax_device_path(dev));
+		fprintf(out, ", \"bytes\": %" PRIu64 "}", dax_device_size(dev));
 	}
-	printf("]}\n");
+	fprintf(out, "]}\n");
+}
+
+void ctl_super_print(FILE *out, const char *source, struct mapped_device *md,
+		     const struct dfs_info *in, const char *busy, const char *mountpoint, bool json)
+{
+	if (json)
+		print_json(out, source, md, in, busy, mountpoint);
+	else
+		print_text(out, source, md, in, busy, mountpoint);
 }
 
 static int super_run(int argc, char **argv)
@@ -250,10 +260,7 @@ static int super_run(int argc, char **argv)
 			in.free_inodes = st.f_ffree;
 		}
 	}
-	if (json)
-		print_json(search.source, md, &in, busy, search.mountpoint);
-	else
-		print_text(search.source, md, &in, busy, search.mountpoint);
+	ctl_super_print(stdout, search.source, md, &in, busy, search.mountpoint, json);
 	free(search.mountpoint);
 	dm_md_destroy(&md);
 	return CLI_EXIT_OK;

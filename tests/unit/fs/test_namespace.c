@@ -300,6 +300,24 @@ static int test_rename_dir_into_own_subtree_gives_einval(void)
 	return T_PASS;
 }
 
+static int test_rename_into_removed_dir_gives_enoent(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct stat d, st;
+
+	CHECK(fs);
+	CHECK_EQ(dfs_mkdir(*fs, DFS_ROOT_INO, "d", 0755, &t_cred, &d), 0);
+	CHECK(t_create(*fs, DFS_ROOT_INO, "f"));
+	/* d stays alive through its lookup reference, as an open directory */
+	CHECK_EQ(dfs_rmdir(*fs, DFS_ROOT_INO, "d"), 0);
+	CHECK_EQ(dfs_rename(*fs, DFS_ROOT_INO, "f", d.st_ino, "f", 0), -ENOENT);
+	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f", &st), 0);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
+	return T_PASS;
+}
+
 static int test_rename_dir_over_nonempty_dir_gives_enotempty(void)
 {
 	struct dfs **fs = t_newfs(64 * MB, NULL);
@@ -442,6 +460,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_rename_replace_frees_target),
 	T_CASE(test_rename_exchange_swaps_file_and_dir),
 	T_CASE(test_rename_dir_into_own_subtree_gives_einval),
+	T_CASE(test_rename_into_removed_dir_gives_enoent),
 	T_CASE(test_rename_dir_over_nonempty_dir_gives_enotempty),
 	T_CASE(test_readdir_lists_dot_dotdot_and_entries),
 	T_CASE(test_readdir_positions_survive_removal),
