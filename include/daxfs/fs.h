@@ -390,6 +390,23 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out);
  * writes the superblock through it. Mount count and mount time stay.
  */
 int dfs_set_label(struct mapped_device *md, const char *label);
+/* One member of a filesystem, as its member table lists it (FORMAT.md "Members"). */
+struct dfs_member_info {
+	unsigned index;
+	/* the file md's table maps there and its size, as dm's member ranges
+	 * give them; NULL and 0 when the table has no member there */
+	const char *path;
+	uint64_t file_size;
+	uint64_t offset, length;    /* bytes: the member's area in its file */
+	uint8_t uuid[16];           /* the member uuid, random at mkfs */
+};
+/*
+ * The members of the filesystem on md from its member table (the superblock
+ * as dfs_read_info chooses it); never writes. *out (free() it) has *count
+ * entries; paths live as long as md's live table. -EINVAL/-EIO with the
+ * reason when there is no valid superblock or member table.
+ */
+int dfs_read_members(struct mapped_device *md, struct dfs_member_info **out, unsigned *count);
 
 /* ---- mkfs and fsck --------------------------------------------------------- */
 /* The layout mkfs chose (or would choose). */

@@ -104,6 +104,74 @@ static void print_time(FILE *out, const char *what, int64_t t)
 	fprintf(out, "%-26s%s\n", what, buf);
 }
 
+/*
+ * The members as the member table lists them, with the file the table maps
+ * in each one's place; when the member table cannot be read, only the files
+ * the table names (identity unknown).
+ */
+static void print_members_text(FILE *out, struct mapped_device *md)
+{
+	struct dfs_member_info *m = NULL;
+	unsigned n = 0;
+	char uuid[37];
+
+	if (dfs_read_members(md, &m, &n)) {
+		fprintf(out, "%-26s%u (the member table cannot be read)\n", "Members:",
+			dm_md_num_devices(md));
+		for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
+			struct dax_device *dev = dm_md_device(md, i);
+
+			fprintf(out, "  %s  %" PRIu64 " bytes\n", dax_device_path(dev),
+				dax_device_size(dev));
+		}
+		return;
+	}
+	fprintf(out, "%-26s%u\n", "Members:", n);
+	for (unsigned k = 0; k < n; k++) {
+		cli_format_uuid(m[k].uuid, uuid);
+		if (m[k].path)
+			fprintf(out, "  member %u: %s (%" PRIu64 " bytes), offset %" PRIu64 ", length %"
+				PRIu64 ", uuid %s\n", k, m[k].path, m[k].file_size, m[k].offset,
+				m[k].length, uuid);
+		else
+			fprintf(out, "  member %u: not in this table, offset %" PRIu64 ", length %" PRIu64
+				", uuid %s\n", k, m[k].offset, m[k].length, uuid);
+	}
+	free(m);
+}
+
+static void print_members_json(FILE *out, struct mapped_device *md)
+{
+	struct dfs_member_info *m = NULL;
+	unsigned n = 0;
+	char uuid[37];
+
+	if (dfs_read_members(md, &m, &n)) {
+		for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
+			struct dax_device *dev = dm_md_device(md, i);
+
+			fprintf(out, "%s{\"index\": null, \"path\": ", i ? ", " : "");
+			daxfs_json_string(out, dax_device_path(dev));
+			fprintf(out, ", \"bytes\": %" PRIu64 ", \"offset\": null, \"length\": null, "
+				"\"uuid\": null}", dax_device_size(dev));
+		}
+		return;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		cli_format_uuid(m[k].uuid, uuid);
+		fprintf(out, "%s{\"index\": %u, \"path\": ", k ? ", " : "", k);
+		if (m[k].path) {
+			daxfs_json_string(out, m[k].path);
+			fprintf(out, ", \"bytes\": %" PRIu64, m[k].file_size);
+		} else {
+			fprintf(out, "null, \"bytes\": null");
+		}
+		fprintf(out, ", \"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", \"uuid\": \"%s\"}",
+			m[k].offset, m[k].length, uuid);
+	}
+	free(m);
+}
+
 static void print_text(FILE *out, const char *source, struct mapped_device *md,
 		       const struct dfs_info *in, const char *busy, const char *mountpoint)
 {
@@ -149,12 +217,7 @@ static void print_text(FILE *out, const char *source, struct mapped_device *md,
 	print_time(out, "Last mounted:", in->mount_time);
 	print_time(out, "Last written:", in->write_time);
 	fprintf(out, "%-26s%" PRIu32 "\n", "Mount count:", in->mount_count);
-	fprintf(out, "%-26s%u\n", "Members:", dm_md_num_devices(md));
-	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
-		struct dax_device *dev = dm_md_device(md, i);
-
-		fprintf(out, "  %s  %" PRIu64 " bytes\n", dax_device_path(dev), dax_device_size(dev));
-	}
+	print_members_text(out, md);
 }
 
 static void print_u64_or_null(FILE *out, const char *key, bool have, uint64_t v)
@@ -195,13 +258,7 @@ static void print_json(FILE *out, const char *source, struct mapped_device *md,
 	fprintf(out, ", \"mkfs_time\": %" PRId64 ", \"mount_time\": %" PRId64 ", \"write_time\": %" PRId64
 	        ", \"mount_count\": %" PRIu32 ", \"members\": [", in->mkfs_time, in->mount_time,
 	        in->write_time, in->mount_count);
-	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
-		struct dax_device *dev = dm_md_device(md, i);
-
-		fprintf(out, "%s{\"path\": ", i ? ", " : "");
-		daxfs_json_string(out, dax_device_path(dev));
-		fprintf(out, ", \"bytes\": %" PRIu64 "}", dax_device_size(dev));
-	}
+	print_members_json(out, md);
 	fprintf(out, "]}\n");
 }
 
@@ -316,10 +373,11 @@ const struct ctl_command ctl_super_command = {
 	"Prints the superblock of the daxfs filesystem on SOURCE (a table file, or a\n"
 	"comma-separated list of pmem files), as dumpe2fs -h does: label, uuid,\n"
 	"version, state, whether it is mounted, sizes, block and inode counts,\n"
-	"journal, times, mount count and the member files. On a mounted filesystem\n"
-	"the counts come from the mount (statfs), when it is mounted here; otherwise\n"
-	"from reading the whole filesystem, with its journal replayed in memory only:\n"
-	"nothing is ever written. --json prints one JSON object.\n"
+	"journal, times, mount count and the members (index, file, area, member\n"
+	"uuid). On a mounted filesystem the counts come from the mount (statfs), when\n"
+	"it is mounted here; otherwise from reading the whole filesystem, with its\n"
+	"journal replayed in memory only: nothing is ever written. --json prints one\n"
+	"JSON object.\n"
 	"\n"
 	"Exit status: 0 printed, 1 no daxfs on SOURCE or it cannot be read, 2 usage\n"
 	"error.\n",
