@@ -390,6 +390,16 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out);
  * writes the superblock through it. Mount count and mount time stay.
  */
 int dfs_set_label(struct mapped_device *md, const char *label);
+/*
+ * Sets the uuid of the unmounted filesystem on md, whose devices' locks the
+ * caller holds, as tune2fs -U does: replays the journal, re-stamps every
+ * member label, then commits the superblock (FORMAT.md "Changing the uuid":
+ * a crash part way leaves the old uuid and labels that mount and fsck name
+ * as an interrupted change). Also finishes or undoes such a change: labels
+ * stamped with uuid, or half way, are put back first. Mount count and time
+ * stay. -EINVAL for the nil uuid.
+ */
+int dfs_set_uuid(struct mapped_device *md, const uint8_t uuid[16]);
 /* One member of a filesystem, as its member table lists it (FORMAT.md "Members"). */
 struct dfs_member_info {
 	unsigned index;

@@ -14,7 +14,7 @@ static int read_block(struct mapped_device *md, uint64_t blk, uint8_t *b)
 
 /* The primary superblock, or the backup when the primary fails its checks,
  * as mount chooses; *backup says which. */
-static int read_super_raw(struct mapped_device *md, struct dfs_super *sb, bool *backup)
+int dfs_read_super_raw(struct mapped_device *md, struct dfs_super *sb, bool *backup)
 {
 	uint8_t *b = malloc(DFS_BLOCK_SIZE);
 	char first[512], second[512];
@@ -82,7 +82,7 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if ((err = read_super_raw(md, &sb, &out->from_backup)))
+	if ((err = dfs_read_super_raw(md, &sb, &out->from_backup)))
 		return err;
 	fill(out, &sb);
 	out->layout_matches = layout_matches(md, &sb);
@@ -115,7 +115,7 @@ int dfs_read_members(struct mapped_device *md, struct dfs_member_info **out, uns
 
 	if (!t)
 		return daxfs_err(-ENXIO, "%s: no live table", dm_md_name(md));
-	if ((err = read_super_raw(md, &sb, &backup)) || (err = dfs_members_read(t, &sb, &m)))
+	if ((err = dfs_read_super_raw(md, &sb, &backup)) || (err = dfs_members_read(t, &sb, &m)))
 		goto out;
 	if (!(info = calloc(sb.nmembers, sizeof(*info)))) {
 		err = daxfs_err(-ENOMEM, "out of memory");
@@ -155,7 +155,7 @@ int dfs_set_label(struct mapped_device *md, const char *label)
 	if (!label || strlen(label) >= sizeof(before.label))
 		return daxfs_err(-EINVAL, "label '%s' is longer than %zu bytes", label ? label : "",
 				 sizeof(before.label) - 1);
-	if ((err = read_super_raw(md, &before, &backup)))
+	if ((err = dfs_read_super_raw(md, &before, &backup)))
 		return err;
 	/* A mount for the journal's sake: a transaction still in the log could
 	 * carry an older superblock over a label written in place. */

@@ -1,4 +1,4 @@
-/* tools/ctl/super.c - daxfs-ctl super and label: a filesystem's superblock, as dumpe2fs -h and e2label */
+/* tools/ctl/super.c - daxfs-ctl super, label and uuid: dumpe2fs -h, e2label and tune2fs -U */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -366,6 +366,62 @@ static int label_run(int argc, char **argv)
 	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
+static int uuid_run(int argc, char **argv)
+{
+	const struct ctl_command *cmd = &ctl_uuid_command;
+	struct mapped_device *md = NULL;
+	struct dfs_info in;
+	const char *source, *arg;
+	uint8_t uuid[16];
+	char busy[512], text[37];
+	int c, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt(argc, argv, "")) != -1)
+		return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	if (argc - optind < 1 || argc - optind > 2)
+		return ctl_usage_error(cmd, argc - optind < 1 ? "missing SOURCE" :
+				       "too many arguments");
+	source = argv[optind];
+	arg = argc - optind == 2 ? argv[optind + 1] : NULL;
+	if (arg && strcmp(arg, "random") == 0)
+		ret = cli_random_uuid(uuid);
+	else if (arg && strcmp(arg, "time") == 0)
+		ret = cli_time_uuid(uuid);
+	else if (arg && cli_parse_uuid(arg, uuid))
+		return ctl_usage_error(cmd, "'%s' is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, "
+				       "random or time)", arg);
+	else
+		ret = 0;
+	if (ret) {
+		ctl_error(cmd, "no uuid generated: %s", strerror(-ret));
+		return CLI_EXIT_FAIL;
+	}
+	if (open_source(cmd, source, &md, busy, sizeof(busy)))
+		return CLI_EXIT_FAIL;
+	if (!arg) {
+		ret = dfs_read_info(md, false, &in);
+		if (!ret) {
+			cli_format_uuid(in.uuid, text);
+			printf("%s\n", text);
+		}
+	} else if (busy[0]) {
+		/* the daemon keeps the superblock in memory and stamps the journal */
+		ctl_error(cmd, "%s; unmount it to change the uuid (its daemon writes its own "
+			  "copy of the superblock back)", busy);
+		dm_md_destroy(&md);
+		return CLI_EXIT_FAIL;
+	} else if (!(ret = dfs_set_uuid(md, uuid))) {
+		cli_format_uuid(uuid, text);
+		printf("%s\n", text);
+	}
+	if (ret)
+		ctl_error(cmd, "%s", failure_text(ret));
+	dm_md_destroy(&md);
+	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 const struct ctl_command ctl_super_command = {
 	.name = "super",
 	.usage = "SOURCE [--json]",
@@ -397,4 +453,22 @@ const struct ctl_command ctl_label_command = {
 	"Exit status: 0 done, 1 failed (no daxfs, mounted, cannot write), 2 usage\n"
 	"error.\n",
 	.run = label_run,
+};
+
+const struct ctl_command ctl_uuid_command = {
+	.name = "uuid",
+	.usage = "SOURCE [NEWUUID|random|time]",
+	.help =
+	"Prints the uuid of the daxfs filesystem on SOURCE or sets it, as tune2fs -U\n"
+	"does: to NEWUUID, to a random one (random) or a time-based one (time); the\n"
+	"uuid set is printed. Setting it needs the filesystem unmounted: it is\n"
+	"refused while a mount holds the files. The journal is replayed, every\n"
+	"member's label re-stamped, then the superblock written through the journal:\n"
+	"if this is interrupted, the uuid is still the old one and mount and fsck\n"
+	"refuse the filesystem naming the change; running it again with the same\n"
+	"NEWUUID finishes it, with the old uuid undoes it.\n"
+	"\n"
+	"Exit status: 0 done, 1 failed (no daxfs, mounted, cannot write), 2 usage\n"
+	"error.\n",
+	.run = uuid_run,
 };
