@@ -310,15 +310,14 @@ static int interrupted_change(struct dm_table *t, unsigned r, const struct dfs_s
 	case DFS_LABEL_RESTAMPED:
 		dfs_uuid_text(l.fs_uuid, other);
 		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s stamped with the uuid "
-				 "%s: a change of the uuid to %s did not finish (finish it with "
-				 "`daxfs-ctl uuid SOURCE %s`, or undo it with `daxfs-ctl uuid SOURCE "
-				 "%s`), or the file is a member of a copy of this filesystem whose "
-				 "uuid was changed", path, k, uuid, other, other, other, uuid);
+				 "%s: a uuid change did not finish (finish: `daxfs-ctl uuid SOURCE "
+				 "%s`; undo: `daxfs-ctl uuid SOURCE %s`), or a copy's member with a "
+				 "new uuid is here", path, k, uuid, other, other, uuid);
 	case DFS_LABEL_TORN:
 		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s with its uuid half "
-				 "rewritten: a change of the uuid did not finish (finish it with "
-				 "`daxfs-ctl uuid SOURCE NEWUUID`, or undo it with `daxfs-ctl uuid "
-				 "SOURCE %s`)", path, k, uuid, uuid);
+				 "rewritten: a uuid change did not finish (finish: `daxfs-ctl uuid "
+				 "SOURCE NEWUUID`; undo: `daxfs-ctl uuid SOURCE %s`)", path, k, uuid,
+				 uuid);
 	default:
 		return 0;
 	}
