@@ -390,6 +390,33 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out);
  * writes the superblock through it. Mount count and mount time stay.
  */
 int dfs_set_label(struct mapped_device *md, const char *label);
+/*
+ * Sets the uuid of the unmounted filesystem on md, whose devices' locks the
+ * caller holds, as tune2fs -U does: replays the journal, re-stamps every
+ * member label, then commits the superblock (FORMAT.md "Changing the uuid":
+ * a crash part way leaves the old uuid and labels that mount and fsck name
+ * as an interrupted change). Also finishes or undoes such a change: labels
+ * stamped with uuid, or half way, are put back first. Mount count and time
+ * stay. -EINVAL for the nil uuid.
+ */
+int dfs_set_uuid(struct mapped_device *md, const uint8_t uuid[16]);
+/* One member of a filesystem, as its member table lists it (FORMAT.md "Members"). */
+struct dfs_member_info {
+	unsigned index;
+	/* the file md's table maps there and its size, as dm's member ranges
+	 * give them; NULL and 0 when the table has no member there */
+	const char *path;
+	uint64_t file_size;
+	uint64_t offset, length;    /* bytes: the member's area in its file */
+	uint8_t uuid[16];           /* the member uuid, random at mkfs */
+};
+/*
+ * The members of the filesystem on md from its member table (the superblock
+ * as dfs_read_info chooses it); never writes. *out (free() it) has *count
+ * entries; paths live as long as md's live table. -EINVAL/-EIO with the
+ * reason when there is no valid superblock or member table.
+ */
+int dfs_read_members(struct mapped_device *md, struct dfs_member_info **out, unsigned *count);
 
 /* ---- mkfs and fsck --------------------------------------------------------- */
 /* The layout mkfs chose (or would choose). */

@@ -289,6 +289,21 @@ uint64_t dfs_label_blocks_in(const struct dfs *fs, uint64_t start, uint64_t len,
  * journal may write, never data). */
 bool dfs_is_member_block(const struct dfs *fs, uint64_t blk);
 void dfs_uuid_text(const uint8_t uuid[16], char out[37]);
+/*
+ * What the label sector read at member k's place says (uuid.c, FORMAT.md
+ * "Changing the uuid"): member k of sb's filesystem (OWN), member k stamped
+ * with another fs uuid (RESTAMPED: l->fs_uuid), member k half way between
+ * (TORN: it decodes only with sb's uuid put back), or anything else. *l is
+ * the label as decoded (TORN: with sb's uuid).
+ */
+enum dfs_label_state { DFS_LABEL_OWN, DFS_LABEL_RESTAMPED, DFS_LABEL_TORN, DFS_LABEL_OTHER };
+enum dfs_label_state dfs_label_classify(const uint8_t *sector, const struct dfs_super *sb,
+					const struct dfs_member *m, uint32_t k, struct dfs_label *l);
+
+/* ---- off line (info.c) ---- */
+/* The primary superblock, or the backup when the primary fails its checks,
+ * as mount chooses; *backup says which. */
+int dfs_read_super_raw(struct mapped_device *md, struct dfs_super *sb, bool *backup);
 
 /* ---- buffer cache (buf.c) ---- */
 int dfs_buf_read(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out);

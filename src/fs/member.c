@@ -369,6 +369,35 @@ static int check_size(struct dm_table *t, unsigned r, unsigned k, const char *uu
 			 (unsigned long long)((dm.offset + dm.length) << 9) - 1);
 }
 
+/* Member k in its place, its label stamped with another uuid or half way
+ * there: a `daxfs-ctl uuid` that did not finish (uuid.c). */
+static int interrupted_change(struct dm_table *t, unsigned r, const struct dfs_super *sb,
+			      const struct dfs_member *m, unsigned k, const char *path,
+			      const char *uuid)
+{
+	uint8_t b[DFS_LABEL_SIZE];
+	struct dfs_label l;
+	char other[37];
+
+	if (dm_table_member_read(t, r, m[k].label_offset << 9, b, sizeof(b)))
+		return 0;
+	switch (dfs_label_classify(b, sb, m, k, &l)) {
+	case DFS_LABEL_RESTAMPED:
+		dfs_uuid_text(l.fs_uuid, other);
+		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s stamped with the uuid "
+				 "%s: a uuid change did not finish (finish: `daxfs-ctl uuid SOURCE "
+				 "%s`; undo: `daxfs-ctl uuid SOURCE %s`), or a copy's member with a "
+				 "new uuid is here", path, k, uuid, other, other, uuid);
+	case DFS_LABEL_TORN:
+		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s with its uuid half "
+				 "rewritten: a uuid change did not finish (finish: `daxfs-ctl uuid "
+				 "SOURCE NEWUUID`; undo: `daxfs-ctl uuid SOURCE %s`)", path, k, uuid,
+				 uuid);
+	default:
+		return 0;
+	}
+}
+
 /* Why member r of t, where member k is expected, is not member k. */
 static int refuse(struct dm_table *t, unsigned r, const struct dfs_super *sb,
 		  const struct dfs_member *m, unsigned k, const struct found *f,
@@ -377,9 +406,12 @@ static int refuse(struct dm_table *t, unsigned r, const struct dfs_super *sb,
 	char uuid[37], other[37];
 	struct dm_member dm;
 	const char *hint = fewer ? "is a member missing?" : "did you reorder the files?";
+	int err;
 
 	dm_table_get_member(t, r, &dm);
 	dfs_uuid_text(sb->uuid, uuid);
+	if ((err = interrupted_change(t, r, sb, m, k, dm.path, uuid)))
+		return err;
 	if (f->what == FOUND_SUPER) {
 		dfs_uuid_text(f->sb_uuid, other);
 		if (memcmp(f->sb_uuid, sb->uuid, 16) == 0)
@@ -446,15 +478,25 @@ static bool label_damaged(struct dm_table *t, unsigned r, const struct dfs_super
 			  const struct dfs_member *m, unsigned k, const struct found *f)
 {
 	uint8_t sector[DFS_LABEL_SIZE];
+	struct dfs_label l;
+	bool read;
 
 	if (f->short_area)
 		return false;
+	read = dm_table_member_read(t, r, m[k].label_offset << 9, sector, sizeof(sector)) == 0;
+	/* a uuid change that did not finish is no damage: fsck must not undo
+	 * half of it (refuse() names it) */
+	if (read) {
+		const enum dfs_label_state st = dfs_label_classify(sector, sb, m, k, &l);
+
+		if (st == DFS_LABEL_RESTAMPED || st == DFS_LABEL_TORN)
+			return false;
+	}
 	if (f->what == FOUND_LABEL)
 		return is_label(f, sb, m, k) && f->at != m[k].label_offset;
 	if (f->what == FOUND_SUPER)
 		return k == 0 && memcmp(f->sb_uuid, sb->uuid, 16) == 0;
-	return dm_table_member_read(t, r, m[k].label_offset << 9, sector, sizeof(sector)) == 0 &&
-	       dfs_label_remains(sector, sb, m, k);
+	return read && dfs_label_remains(sector, sb, m, k);
 }
 
 int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m,
