@@ -441,12 +441,29 @@ int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts);
 enum dfs_fsck_mode {
 	DFS_FSCK_CHECK = 0,         /* -n: never writes */
 	DFS_FSCK_REPAIR = 1,        /* -y */
+	/* -p: checks as DFS_FSCK_CHECK; then repairs as DFS_FSCK_REPAIR if every
+	 * problem found is safe to repair without asking, else writes nothing
+	 * and reports what was found, none of it repaired */
+	DFS_FSCK_PREEN = 2,
 };
-/* Called for each problem found, with whether it was repaired. */
-typedef void (*dfs_fsck_report_t)(void *ctx, const char *problem, bool repaired);
+struct dfs_fsck_problem {
+	const char *text;           /* one line, without a newline */
+	bool repaired;              /* its repair was made (and written, but with -n) */
+	/* -p makes its repair without asking (e2fsck's PR_PREEN_OK): one that
+	 * can be made and loses and guesses nothing (a count, a bitmap or a
+	 * checksum recomputed, a copy rewritten from the other) */
+	bool preen;
+};
+/* Called for each problem found. */
+typedef void (*dfs_fsck_report_t)(void *ctx, const struct dfs_fsck_problem *p);
 struct dfs_fsck_result {
 	unsigned problems, repaired;
+	unsigned unsafe;            /* problems -p leaves to a human: not preen, or not repairable */
 };
+/* Checks (and repairs, per mode) the filesystem on unmounted md, reporting
+ * each problem through report (may be NULL). Returns 0 when the check ran,
+ * whatever it found (*out says what); a negative errno when it could not
+ * (the device, no superblock, members out of place, memory). */
 int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_t report,
 	     void *ctx, struct dfs_fsck_result *out);
 

@@ -93,7 +93,7 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out)
 	/* The counts need the whole filesystem, journal replayed (in memory
 	 * only: a check-only mount never writes); the replayed superblock is the
 	 * one a mount would use. */
-	if ((err = dfs_mount_fsck(md, true, &fs)))
+	if ((err = dfs_mount_offline(md, true, &fs)))
 		return err;
 	fill(out, &fs->sb);
 	dfs_statfs(fs, &st);
@@ -159,7 +159,7 @@ int dfs_set_label(struct mapped_device *md, const char *label)
 		return err;
 	/* A mount for the journal's sake: a transaction still in the log could
 	 * carry an older superblock over a label written in place. */
-	if ((err = dfs_mount_fsck(md, false, &fs)))
+	if ((err = dfs_mount_offline(md, false, &fs)))
 		return err;
 	pthread_mutex_lock(&fs->meta);
 	memset(fs->sb.label, 0, sizeof(fs->sb.label));

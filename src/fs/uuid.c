@@ -195,7 +195,7 @@ int dfs_set_uuid(struct mapped_device *md, const uint8_t uuid[16])
 	    (err = undo_interrupted(md, &before, uuid)))
 		return err;
 	/* a mount for the journal's sake, and to verify every member */
-	if ((err = dfs_mount_fsck(md, false, &fs)))
+	if ((err = dfs_mount_offline(md, false, &fs)))
 		return err;
 	pthread_mutex_lock(&fs->meta);
 	if (!(ls = calloc(fs->sb.nmembers, sizeof(*ls))))
