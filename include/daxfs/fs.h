@@ -84,6 +84,10 @@ enum dfs_setattr_flags {
 	DFS_SET_ATIME_NOW = 1u << 6,
 	DFS_SET_MTIME_NOW = 1u << 7,
 	DFS_SET_CTIME = 1u << 8,       /* to attr->st_ctim */
+	/* a file that is not a directory loses S_ISUID, and S_ISGID when the
+	 * group may execute (after DFS_SET_MODE): file_remove_privs, or
+	 * FUSE's FATTR_KILL_SUIDGID */
+	DFS_SET_KILL_SUIDGID = 1u << 9,
 };
 int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned to_set,
 		struct stat *out);
@@ -192,7 +196,7 @@ void dfs_read_end(struct dfs *fs, struct dfs_read *rd);
  *
  * On a synchronous mount (commit_interval_ms 0) end persists the bytes and
  * commits what a reader needs to find them (allocation, unwritten extents
- * made written, i_size, a mode change) before it returns: a write behaves as
+ * made written, i_size) before it returns: a write behaves as
  * an O_DSYNC one, which is what a kernel filesystem mounted -o sync gives.
  * A write that changed nothing but mtime and ctime (an overwrite of written
  * blocks) leaves the times in the running transaction, which the next commit
@@ -203,10 +207,6 @@ void dfs_read_end(struct dfs *fs, struct dfs_read *rd);
 enum dfs_write_flags {
 	DFS_WRITE_APPEND = 1u << 0,
 	DFS_WRITE_SYNC = 1u << 1,   /* O_SYNC / O_DSYNC: commits the times too */
-	/* The writer lacks CAP_FSETID (FUSE_WRITE_KILL_SUIDGID): clear S_ISUID,
-	 * and S_ISGID when the group may execute, as the kernel's
-	 * file_remove_privs does before a write. */
-	DFS_WRITE_KILL_SUIDGID = 1u << 2,
 };
 struct dfs_write {
 	struct iovec iov[DFS_READ_MAX_IOV];

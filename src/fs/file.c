@@ -341,23 +341,6 @@ static bool has_unfilled(const struct dfs_write *wr, size_t copied)
 	return false;
 }
 
-/* file_remove_privs for a writer without CAP_FSETID: set-user-ID always,
- * set-group-ID only with group execute (without it, the bit means mandatory
- * locking). Returns whether the mode changed. meta held. */
-static bool kill_suidgid(struct dfs_inode *ip)
-{
-	uint32_t mode = ip->d.mode;
-
-	if (mode & S_ISUID)
-		mode &= ~(uint32_t)S_ISUID;
-	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-		mode &= ~(uint32_t)S_ISGID;
-	if (mode == ip->d.mode)
-		return false;
-	ip->d.mode = mode;
-	return true;
-}
-
 ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 {
 	struct dfs_rw_state *p = wr->priv;
@@ -406,8 +389,6 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 				ip->d.size = (uint64_t)wr->off + copied;
 				found = true;
 			}
-			if (p->flags & DFS_WRITE_KILL_SUIDGID)
-				found |= kill_suidgid(ip);
 			dfs_now(&ip->d.mtime);
 			ip->d.ctime = ip->d.mtime;
 			e2 = dfs_inode_write(fs, ip);

@@ -11,7 +11,7 @@
 /*
  * fs.h's rule: a write on a commit=0 mount is O_DSYNC. Its bytes are
  * persisted and whatever a reader needs to find them (allocation, unwritten
- * extents made written, the size, a mode change) is committed before it
+ * extents made written, the size) is committed before it
  * returns; a write that changed only mtime and ctime leaves them to the next
  * commit. "Committed" is seen two ways: the commit counter, and what a
  * remount after dfs_abandon (the process dying with the fs) finds.
@@ -263,53 +263,6 @@ static int test_write_into_preallocated_blocks_commits_them_written(void)
 	return T_PASS;
 }
 
-static uint32_t mode_after_write(struct dfs **fs, struct mapped_device *md, const char *name,
-				 mode_t mode, unsigned flags, uint64_t *ncommits)
-{
-	struct stat attr = { .st_mode = mode }, st;
-	uint64_t ino = old_file(*fs, name);
-
-	if (!ino || dfs_setattr(*fs, ino, &attr, DFS_SET_MODE, &st) != 0)
-		return 0;
-	uint64_t before = commits(*fs);
-	if (dfs_pwrite(*fs, ino, "w", 1, 0, flags) != 1)
-		return 0;
-	*ncommits = commits(*fs) - before;
-	if (crash_and_remount(md, fs) != 0 || dfs_getattr(*fs, ino, &st) != 0)
-		return 0;
-	return st.st_mode & 07777;
-}
-
-static int test_kill_suidgid_write_clears_set_id_bits_durably(void)
-{
-	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
-	uint64_t n;
-
-	CHECK(fs);
-	CHECK_EQ(mode_after_write(fs, md, "a", 06755, DFS_WRITE_KILL_SUIDGID, &n), 0755);
-	CHECK_EQ(n, 1);
-	/* set-group-ID without group execute means mandatory locking: kept */
-	CHECK_EQ(mode_after_write(fs, md, "b", 06745, DFS_WRITE_KILL_SUIDGID, &n), 02745);
-	CHECK_EQ(n, 1);
-	/* nothing to clear: an overwrite like any other */
-	CHECK_EQ(mode_after_write(fs, md, "c", 0644, DFS_WRITE_KILL_SUIDGID, &n), 0644);
-	CHECK_EQ(n, 0);
-	return T_PASS;
-}
-
-static int test_write_without_kill_flag_keeps_set_id_bits(void)
-{
-	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
-	uint64_t n;
-
-	CHECK(fs);
-	CHECK_EQ(mode_after_write(fs, md, "a", 06755, 0, &n), 06755);
-	CHECK_EQ(n, 0);
-	return T_PASS;
-}
-
 static const struct t_case cases[] = {
 	T_CASE(test_overwrite_commits_nothing_and_its_bytes_survive),
 	T_CASE(test_overwrite_times_are_lost_with_a_crash_before_any_commit),
@@ -320,8 +273,6 @@ static const struct t_case cases[] = {
 	T_CASE(test_write_that_extends_commits_its_size),
 	T_CASE(test_write_into_a_hole_commits_its_block),
 	T_CASE(test_write_into_preallocated_blocks_commits_them_written),
-	T_CASE(test_kill_suidgid_write_clears_set_id_bits_durably),
-	T_CASE(test_write_without_kill_flag_keeps_set_id_bits),
 };
 
 T_MAIN(cases)
