@@ -170,13 +170,15 @@ stop_daxfs() {
 start_tmpfs() { mount -t tmpfs -o "size=$dev_size" bench-tmpfs "$mnt_tmpfs"; }
 stop_tmpfs() { umount "$mnt_tmpfs"; }
 
-# The FUSE peer: bindfs (a passthrough FUSE filesystem from Debian) over a
-# tmpfs of its own, so that it differs from the tmpfs column only by FUSE and
-# from daxfs-fuse only by the server. Multithreaded, as daxfs-fuse is (bindfs
-# serves one request at a time by default, which would halve its 2-job rows);
-# otherwise bindfs's defaults. It is a libfuse 2 program, whose mount needs no
-# fusermount as root.
-peer_opts=(--multithreaded)
+# The FUSE peer: bindfs (a passthrough FUSE filesystem) over a tmpfs of its
+# own, so that it differs from the tmpfs column only by FUSE and from
+# daxfs-fuse only by the server. It gets what daxfs-fuse asks of the kernel,
+# so that the comparison is of the servers: several threads (bindfs serves
+# one request at a time by default, which would halve its 2-job rows), WRITEs
+# larger than a page (big_writes: libfuse 2, which bindfs uses, sends 4 KiB
+# writes without it) and the page cache kept across opens (kernel_cache, as
+# daxfs-fuse's keep_cache). A libfuse 2 mount needs no fusermount as root.
+peer_opts=(--multithreaded -o big_writes,kernel_cache)
 peer_version() { bindfs --version 2>/dev/null | awk '{ print $2; exit }'; }
 start_peer() {
 	mount -t tmpfs -o "size=$dev_size" bench-peer "$peer_src"
