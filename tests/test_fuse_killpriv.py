@@ -4,6 +4,9 @@ import mmap
 import os
 import re
 import stat
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -74,6 +77,81 @@ def test_write_by_a_user_without_cap_fsetid_clears_set_id_bits(fs, users):
     assert r.returncode == 0, r.stderr
     assert mode_of(path) == 0o777
     assert path.read_bytes()[10:11] == b"x"
+
+
+def test_o_direct_write_by_a_user_clears_set_id_bits(fs, users):
+    # an O_DIRECT write takes the same file_remove_privs as a buffered one
+    path = set_id_file(fs, "f", 0o6777)
+    r = users.outsider.run("""
+        import mmap, os, sys
+        buf = mmap.mmap(-1, 4096)
+        buf.write(b"d" * 4096)
+        fd = os.open(sys.argv[1], os.O_WRONLY | os.O_DIRECT)
+        assert os.pwritev(fd, [buf], 4096) == 4096
+        os.close(fd)
+    """, path)
+    assert r.returncode == 0, r.stderr
+    assert mode_of(path) == 0o777
+    assert path.read_bytes()[4096:] == b"d" * 4096
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["buffered", "O_DIRECT"])
+def test_a_write_after_a_chmod_clears_them_again(fs, users, direct):
+    # the inode is S_NOSEC after the first write; a chmod must end that, or
+    # the writes after it would keep the new bits
+    path = set_id_file(fs, "f", 0o6777)
+    code = textwrap.dedent("""
+        import mmap, os, sys
+        buf = mmap.mmap(-1, 4096)
+        fd = os.open(sys.argv[1], os.O_WRONLY | (os.O_DIRECT if sys.argv[2] == "1" else 0))
+        for i in range(3):
+            buf[0:1] = b"abc"[i:i + 1]
+            assert os.pwritev(fd, [buf], i * 4096) == 4096
+            print(oct(os.fstat(fd).st_mode & 0o7777), flush=True)
+            if i < 2:
+                sys.stdin.readline()          # the owner sets the bits again
+        os.close(fd)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code, str(path), "1" if direct else "0"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, **users.outsider.popen_args())
+    try:
+        modes = []
+        for i in range(3):
+            modes.append(p.stdout.readline().strip())
+            if i < 2:
+                os.chmod(path, 0o6777)
+                p.stdin.write("\n")
+                p.stdin.flush()
+        assert p.wait(timeout=60) == 0, p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdin.close()
+        p.stdout.close()
+        p.stderr.close()
+    assert modes == ["0o777"] * 3
+    data = path.read_bytes()
+    assert data[0:1] + data[4096:4097] + data[8192:8193] == b"abc"
+
+
+def test_mapped_write_keeps_set_id_bits(fs, users):
+    # a store through a mapping never drops privileges, on any filesystem
+    # (page_mkwrite only updates the times)
+    path = set_id_file(fs, "f", 0o6777)
+    r = users.outsider.run("""
+        import mmap, os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        m = mmap.mmap(fd, 4096)
+        m[0:1] = b"m"
+        m.flush()
+        m.close()
+        os.close(fd)
+    """, path)
+    assert r.returncode == 0, r.stderr
+    assert mode_of(path) == 0o6777
+    assert path.read_bytes()[:1] == b"m"
 
 
 def test_write_keeps_set_group_id_without_group_execute(fs, users):
