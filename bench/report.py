@@ -14,9 +14,10 @@ figure of it counts, and what the target is. Two commands:
                                     OUTDIR/results.md and OUTDIR/results.png
                                     (with gnuplot) and prints the markdown
 
-Result lines are "ID FS VALUE", FS being tmpfs or daxfs, one per run; the unit
-follows from the workload's metric and the report shows the median of the runs. An unknown ID or FS is an error: a typo in run.sh must
-not silently drop a row.
+Result lines are "ID FS VALUE", FS being tmpfs, peer (the FUSE peer: bindfs
+over a tmpfs) or daxfs, one per run; the unit follows from the workload's
+metric and the report shows the median of the runs. An unknown ID or FS is an
+error: a typo in run.sh must not silently drop a row.
 """
 import json
 import math
@@ -24,7 +25,7 @@ import os
 import subprocess
 import sys
 
-FS = ("tmpfs", "daxfs")
+FS = ("tmpfs", "peer", "daxfs")
 
 # metric -> (unit in the table, how to format a value)
 UNITS = {
@@ -233,16 +234,22 @@ def verdict(w, tmpfs, daxfs):
         if daxfs is None:
             return None, ""
         return None, "met" if daxfs < w.limit else "missed"
-    if tmpfs is None or daxfs is None or tmpfs == 0:
-        return None, ""
-    ratio = daxfs / tmpfs
-    if w.target is None:
+    ratio = ratio_of(daxfs, tmpfs)
+    if ratio is None or w.target is None:
         return ratio, ""
     return ratio, "met" if ratio >= w.target else "missed"
 
 
+def ratio_of(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
 def fmt(w, v):
     return "-" if v is None else UNITS[w.metric][1].format(v)
+
+
+def fmt_ratio(r):
+    return "-" if r is None else f"{r:.2f}x"
 
 
 def markdown(results, params):
@@ -253,15 +260,15 @@ def markdown(results, params):
         for key, value in params.items():
             lines.append(f"| {key} | {value} |")
         lines.append("")
-    lines.append("| workload | unit | tmpfs | daxfs-fuse | daxfs/tmpfs | target | |")
-    lines.append("|---|---|---:|---:|---:|---:|---|")
+    lines.append("| workload | unit | tmpfs | FUSE peer | daxfs-fuse | daxfs/tmpfs | daxfs/peer | target | |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for w in WORKLOADS:
         if w.limit is not None:
             continue
-        t, d = results.get((w.id, "tmpfs")), results.get((w.id, "daxfs"))
+        t, p, d = (results.get((w.id, fs)) for fs in ("tmpfs", "peer", "daxfs"))
         ratio, v = verdict(w, t, d)
-        lines.append(f"| {w.label} | {UNITS[w.metric][0]} | {fmt(w, t)} | {fmt(w, d)} | "
-                     f"{'-' if ratio is None else f'{ratio:.2f}x'} | "
+        lines.append(f"| {w.label} | {UNITS[w.metric][0]} | {fmt(w, t)} | {fmt(w, p)} | {fmt(w, d)} | "
+                     f"{fmt_ratio(ratio)} | {fmt_ratio(ratio_of(d, p))} | "
                      f"{'' if w.target is None else f'>= {w.target}x'} | {v} |")
     lines.append("")
     lines.append("| daemon memory | daxfs-fuse | limit | |")
@@ -279,14 +286,14 @@ def markdown(results, params):
 GNUPLOT = """\
 set terminal pngcairo size 1400,700 font ",10"
 set output '{png}'
-set title "daxfs-fuse / tmpfs on {title} (log scale; 1 = as fast as tmpfs; + = target)"
+set title "daxfs-fuse / tmpfs and / FUSE peer on {title} (log scale; 1 = as fast; + = target against tmpfs)"
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.8
 set logscale y
-set yrange [0.01:2]
-set ytics (0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1, 2)
+set yrange [0.01:20]
+set ytics (0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1, 2, 5, 20)
 set grid ytics
 set xtics rotate by -40 left noenhanced
 set key top right
@@ -295,22 +302,27 @@ set rmargin 12
 set datafile separator "\\t"
 set datafile missing "-"
 plot '{dat}' using 2:xtic(1) title 'daxfs-fuse / tmpfs' linecolor rgb '#3b75af', \\
-     '' using ($0):3 with points pointtype 1 pointsize 2 linewidth 2 linecolor rgb '#c03030' title 'target', \\
+     '' using 3 title 'daxfs-fuse / FUSE peer' linecolor rgb '#e8a33c', \\
+     '' using ($0 - 0.2):4 with points pointtype 1 pointsize 2 linewidth 2 linecolor rgb '#c03030' title 'target', \\
      1 with lines dashtype 2 linecolor rgb '#606060' notitle
 """
 
 
 def chart_rows(results):
-    """The chart's data: one tab-separated line per bar, its plain label
-    (never an id: the chart is read by people), ratio, target."""
+    """The chart's data: one tab-separated line per workload, its plain label
+    (never an id: the chart is read by people), ratio to tmpfs, ratio to the
+    peer, target."""
+    def clamp(r):
+        # keep every bar inside the axis
+        return "-" if r is None else f"{min(max(r, 0.0101), 19.9):.4f}"
+
     rows = []
     for w in WORKLOADS:
         if w.limit is not None:
             continue
-        ratio, _ = verdict(w, results.get((w.id, "tmpfs")), results.get((w.id, "daxfs")))
-        if ratio is not None:
-            ratio = min(max(ratio, 0.0101), 1.99)   # keep every bar inside the axis
-        rows.append(f"{w.short}\t{'-' if ratio is None else f'{ratio:.4f}'}\t"
+        t, p, d = (results.get((w.id, fs)) for fs in ("tmpfs", "peer", "daxfs"))
+        ratio, _ = verdict(w, t, d)
+        rows.append(f"{w.short}\t{clamp(ratio)}\t{clamp(ratio_of(d, p))}\t"
                     f"{'-' if w.target is None else w.target}\n")
     return rows
 

@@ -84,6 +84,10 @@ enum dfs_setattr_flags {
 	DFS_SET_ATIME_NOW = 1u << 6,
 	DFS_SET_MTIME_NOW = 1u << 7,
 	DFS_SET_CTIME = 1u << 8,       /* to attr->st_ctim */
+	/* a file that is not a directory loses S_ISUID, and S_ISGID when the
+	 * group may execute (after DFS_SET_MODE): file_remove_privs, or
+	 * FUSE's FATTR_KILL_SUIDGID */
+	DFS_SET_KILL_SUIDGID = 1u << 9,
 };
 int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned to_set,
 		struct stat *out);
@@ -161,6 +165,7 @@ struct dfs_rw_state {
 	uint8_t *bounce;           /* the bio path (no DAX) only */
 	unsigned flags;
 	bool copied;               /* dfs_write_copy stored and flushed the bytes */
+	bool converted;            /* begin marked unwritten blocks written */
 	uint64_t addr[DFS_READ_MAX_IOV];   /* device address of each iov */
 	/* runs of blocks begin allocated: end unmaps the ones no copied byte reached */
 	struct { uint64_t lblk, len; } fresh[DFS_READ_MAX_IOV];
@@ -188,10 +193,20 @@ void dfs_read_end(struct dfs *fs, struct dfs_read *rd);
  * caller copies into rd->iov; end records how many bytes were copied, extends
  * i_size, updates times, and makes it durable when flags has DFS_WRITE_SYNC.
  * DFS_WRITE_APPEND writes at EOF (off is ignored; *off_out tells where).
+ *
+ * On a synchronous mount (commit_interval_ms 0) end persists the bytes and
+ * commits what a reader needs to find them (allocation, unwritten extents
+ * made written, i_size) before it returns: a write behaves as
+ * an O_DSYNC one, which is what a kernel filesystem mounted -o sync gives.
+ * A write that changed nothing but mtime and ctime (an overwrite of written
+ * blocks) leaves the times in the running transaction, which the next commit
+ * takes: the next change, fsync, DFS_WRITE_SYNC, unmount, or the committer
+ * within DFS_COMMIT_INTERVAL_MS. Until then the times are exact in memory
+ * (getattr) and may read older after a crash, never the data.
  */
 enum dfs_write_flags {
 	DFS_WRITE_APPEND = 1u << 0,
-	DFS_WRITE_SYNC = 1u << 1,   /* O_SYNC / O_DSYNC */
+	DFS_WRITE_SYNC = 1u << 1,   /* O_SYNC / O_DSYNC: commits the times too */
 };
 struct dfs_write {
 	struct iovec iov[DFS_READ_MAX_IOV];
@@ -244,6 +259,9 @@ enum dfs_iomap_type {
 enum dfs_iomap_flags_out {
 	DFS_IOMAP_F_NEW = 1u << 0,
 	DFS_IOMAP_F_DIRTY = 1u << 1,
+	/* a WRITE over an unwritten extent marked it written: the extent map
+	 * changed, as it does for F_NEW */
+	DFS_IOMAP_F_CONVERTED = 1u << 2,
 };
 struct dfs_iomap {
 	uint64_t addr;      /* byte offset on the mapped device (HOLE: none) */

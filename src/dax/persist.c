@@ -140,6 +140,8 @@ int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len)
 		/* pwrite already handed the data to the kernel; the drain syncs it */
 		atomic_store_explicit(&dev->fsync_pending, true, memory_order_release);
 		return 0;
+	case DAX_PERSIST_MEMORY:
+		return 0;   /* the stores are in the file already (device.c) */
 	}
 	return daxfs_err(-EINVAL, "%s: unknown persist mode %d", dev->path, (int)dev->persist);
 }
@@ -194,7 +196,8 @@ int dax_drain(struct dax_device *dev)
 		pmem_drain();
 		return 0;
 	case DAX_PERSIST_MSYNC:
-		/* msync in flush was synchronous; nothing is in flight */
+	case DAX_PERSIST_MEMORY:
+		/* msync in flush was synchronous; in memory nothing was in flight */
 		return 0;
 	case DAX_PERSIST_FSYNC:
 		if (!atomic_exchange_explicit(&dev->fsync_pending, false, memory_order_acq_rel))
@@ -256,6 +259,8 @@ const char *dax_persist_mode_name(enum dax_persist_mode mode)
 		return "msync";
 	case DAX_PERSIST_FSYNC:
 		return "fsync";
+	case DAX_PERSIST_MEMORY:
+		return "memory";
 	}
 	return "unknown";
 }

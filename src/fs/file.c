@@ -250,6 +250,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	p->ip = ip;
 	p->flags = flags;
 	p->nfresh = 0;
+	p->converted = false;
 	wr->priv = p;
 	size_t got = 0;
 	while (got < size && wr->niov < DFS_READ_MAX_IOV) {
@@ -259,6 +260,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 
 		if ((err = dfs_iomap_begin_locked(fs, ip, pos, size - got, DFS_IOMAP_WRITE, &m)))
 			break;
+		p->converted |= (m.flags & DFS_IOMAP_F_CONVERTED) != 0;
 		if (m.flags & DFS_IOMAP_F_NEW) {
 			uint64_t first = m.offset >> DFS_BLOCK_SHIFT;
 			p->fresh[p->nfresh].lblk = first;
@@ -375,20 +377,28 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 	}
 	const bool unfilled = has_unfilled(wr, copied);
 	if (copied > 0 || unfilled) {
+		/* what a reader needs to find the bytes changed: it commits */
+		bool found = unfilled || p->nfresh || p->converted;
+
 		pthread_mutex_lock(&fs->meta);
 		int e2 = unfilled ? drop_unfilled(fs, wr, copied) : 0;
 		if (!e2 && copied > 0)
 			e2 = dfs_txn_reserve(fs, 4);
 		if (!e2 && copied > 0) {
-			if ((uint64_t)wr->off + copied > ip->d.size)
+			if ((uint64_t)wr->off + copied > ip->d.size) {
 				ip->d.size = (uint64_t)wr->off + copied;
+				found = true;
+			}
 			dfs_now(&ip->d.mtime);
 			ip->d.ctime = ip->d.mtime;
 			e2 = dfs_inode_write(fs, ip);
 		}
 		if (!e2 && osync)
 			e2 = dfs_commit_inode(fs, ip);
-		e2 = dfs_txn_end(fs, e2);     /* not while suspended, see there */
+		/* The times alone wait for the next commit, as jbd2's do on a
+		 * -o sync mount, where a write is O_DSYNC (fs.h). */
+		if (found || e2)
+			e2 = dfs_txn_end(fs, e2);     /* not while suspended, see there */
 		pthread_mutex_unlock(&fs->meta);
 		err = err ? err : e2;
 	} else if (dfs_sync_mode(fs)) {

@@ -716,6 +716,16 @@ void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write)
 {
 	(void)write;
 	pthread_rwlock_unlock(&ip->lock);
+	/* Not the last user (the kernel's lookup of an open file is one): only
+	 * unpin, without meta, which every READ and WRITE would take here. Who
+	 * finds itself last below decides under meta, as forget does. */
+	pthread_mutex_lock(&fs->icache_lock);
+	if (ip->pins > 1 || ip->nlookup > 0) {
+		ip->pins--;
+		pthread_mutex_unlock(&fs->icache_lock);
+		return;
+	}
+	pthread_mutex_unlock(&fs->icache_lock);
 	pthread_mutex_lock(&fs->meta);
 	pthread_mutex_lock(&fs->icache_lock);
 	bool last = ip->pins == 1 && ip->nlookup == 0;
@@ -729,8 +739,9 @@ void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write)
 	pthread_mutex_unlock(&fs->icache_lock);
 	/* unpinned, ip stays valid while meta is held: releases and trims run
 	 * under it */
-	if (last && reserved)
+	if (last && reserved) {
 		(void)dfs_inode_maybe_release(fs, ip);   /* failures leave it on the orphan list */
-	(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
+		(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
+	}
 	pthread_mutex_unlock(&fs->meta);
 }

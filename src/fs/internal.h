@@ -559,5 +559,15 @@ static inline bool dfs_is_reg(const struct dfs_inode *ip)
 {
 	return (ip->d.mode & 0170000) == 0100000;
 }
+/* file_remove_privs for a caller without CAP_FSETID: set-user-ID always,
+ * set-group-ID only with group execute (without it, the bit means
+ * mandatory locking). */
+static inline uint32_t dfs_mode_kill_suidgid(uint32_t mode)
+{
+	mode &= ~(uint32_t)04000;
+	if ((mode & 02010) == 02010)
+		mode &= ~(uint32_t)02000;
+	return mode;
+}
 
 #endif

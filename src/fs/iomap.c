@@ -50,6 +50,7 @@ int dfs_iomap_begin_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t pos, u
 			if (err)
 				return err;
 			out->type = DFS_IOMAP_MAPPED;
+			out->flags |= DFS_IOMAP_F_CONVERTED;
 		}
 	} else {
 		uint64_t hole_end = i < ip->next ? ip->ext[i].lblk << DFS_BLOCK_SHIFT : UINT64_MAX;

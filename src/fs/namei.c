@@ -255,6 +255,8 @@ int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned 
 	}
 	if (to_set & DFS_SET_MODE)
 		ip->d.mode = (ip->d.mode & 0170000) | (attr->st_mode & 07777);
+	if ((to_set & DFS_SET_KILL_SUIDGID) && !dfs_is_dir(ip))
+		ip->d.mode = dfs_mode_kill_suidgid(ip->d.mode);
 	if (to_set & DFS_SET_UID)
 		ip->d.uid = attr->st_uid;
 	if (to_set & DFS_SET_GID)

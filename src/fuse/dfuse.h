@@ -56,12 +56,27 @@ struct dfuse {
 	/* The log goes to syslog, which nobody listens to on this machine:
 	 * a trace without a file of its own would be lost. */
 	bool log_lost;
+	/* rawio.c: the INIT request's unique and whether it offered
+	 * FUSE_HANDLE_KILLPRIV_V2; killpriv_v2 once the reply accepted it.
+	 * Atomics: set by the thread that serves INIT, before any other
+	 * request. */
+	uint64_t init_unique;
+	bool killpriv_offered;
+	bool killpriv_v2;
 };
 
 static inline struct dfuse *dfuse_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
+
+/* rawio.c: after fuse_session_mount, routes the session's device I/O
+ * through the daemon, which accepts FUSE_HANDLE_KILLPRIV_V2 in the INIT reply
+ * when the kernel offers it (libfuse 3.14 cannot). 0 or a negative errno.
+ * killpriv_v2: whether the connection has it; then set-id bits are the
+ * daemon's to clear where the kernel says so (see rawio.c). */
+int dfuse_rawio_start(struct dfuse *df);
+bool dfuse_killpriv_v2(const struct dfuse *df);
 
 /* super.c: init, statfs, the ops table, helpers shared by the handlers */
 extern const struct fuse_lowlevel_ops dfuse_ops;

@@ -653,6 +653,11 @@ int main(int argc, char **argv)
 	}
 	if (fuse_session_mount(se, copts.mountpoint) != 0)
 		goto out_grant;
+	if ((err = dfuse_rawio_start(&df)) < 0) {
+		fprintf(stderr, "daxfs-fuse: cannot set up the session's I/O: %s\n", strerror(-err));
+		fuse_session_unmount(se);
+		goto out_grant;
+	}
 	dfuse_identify(&df, copts.mountpoint);
 	/* Kept open until the devices are closed, and the devices marked: a
 	 * mount of the same files right after our unmount then sees that this

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +124,48 @@ const char *t_file(const char *name, uint64_t size, int fill)
 	return path;
 fail:
 	close(fd);
+	return NULL;
+}
+
+int t_on_memory_fs(const char *path)
+{
+	struct statfs sfs;
+
+	return statfs(path, &sfs) == 0 &&
+	       (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+}
+
+static void unlink_path(void *arg)
+{
+	unlink(arg);
+	free(arg);
+}
+
+const char *t_disk_file(const char *name, uint64_t size)
+{
+	const char *dirs[] = { getenv("TMPDIR"), "/var/tmp", "/tmp" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char *path;
+		int fd;
+
+		if (!dirs[i] || !*dirs[i] || access(dirs[i], W_OK) != 0 || t_on_memory_fs(dirs[i]))
+			continue;
+		if (asprintf(&path, "%s/daxfs-unit-%s-XXXXXX", dirs[i], name) < 0)
+			abort();
+		fd = mkstemp(path);
+		if (fd < 0) {
+			free(path);
+			continue;
+		}
+		t_defer(unlink_path, path);
+		if (ftruncate(fd, (off_t)size) < 0) {
+			close(fd);
+			return NULL;
+		}
+		close(fd);
+		return path;
+	}
 	return NULL;
 }
 

@@ -64,6 +64,13 @@ const char *t_path(const char *name);
  * fill_byte (or sparse zeroes when fill is 0); returns its path. NULL on error. */
 const char *t_file(const char *name, uint64_t size, int fill);
 
+/* Whether path lives on tmpfs or ramfs, where a device is in MEMORY mode. */
+int t_on_memory_fs(const char *path);
+/* As t_file (sparse, no fill), but on a filesystem that is not memory
+ * (TMPDIR, /var/tmp or /tmp, the first that is not tmpfs), removed after
+ * the test; NULL when there is none (the caller skips). */
+const char *t_disk_file(const char *name, uint64_t size);
+
 /* Runs fn(arg) after the test, most recent first. */
 void t_defer(void (*fn)(void *), void *arg);
 

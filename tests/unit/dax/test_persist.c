@@ -34,8 +34,10 @@ static int test_persist_mode_pmem_when_forced(void)
 static int test_persist_mode_msync_without_force(void)
 {
 	const char *env[] = { "PMEM_IS_PMEM_FORCE", NULL };   /* unset */
-	const char *args[] = { "persist-mode", t_file("pmem", PG, 0), NULL };
+	const char *args[] = { "persist-mode", t_disk_file("pmem", PG), NULL };
 
+	if (!args[1])
+		SKIP("no writable directory outside tmpfs");
 	CHECK_EQ(t_reexec(env, args), DAX_PERSIST_MSYNC);
 	return T_PASS;
 }
@@ -43,9 +45,37 @@ static int test_persist_mode_msync_without_force(void)
 static int test_persist_mode_msync_when_forced_off(void)
 {
 	const char *env[] = { "PMEM_IS_PMEM_FORCE=0", NULL };
+	const char *args[] = { "persist-mode", t_disk_file("pmem", PG), NULL };
+
+	if (!args[1])
+		SKIP("no writable directory outside tmpfs");
+	CHECK_EQ(t_reexec(env, args), DAX_PERSIST_MSYNC);
+	return T_PASS;
+}
+
+/* A file on tmpfs: nothing to write back, so no msync either. */
+static int test_persist_mode_memory_on_tmpfs(void)
+{
+	const char *env[] = { "PMEM_IS_PMEM_FORCE", NULL };
 	const char *args[] = { "persist-mode", t_file("pmem", PG, 0), NULL };
 
-	CHECK_EQ(t_reexec(env, args), DAX_PERSIST_MSYNC);
+	CHECK(args[1]);
+	if (!t_on_memory_fs(args[1]))
+		SKIP("the test directory %s is not on tmpfs", t_tmpdir());
+	CHECK_EQ(t_reexec(env, args), DAX_PERSIST_MEMORY);
+	return T_PASS;
+}
+
+/* The crash checker forces pmem mode on its tmpfs files: forcing wins. */
+static int test_persist_mode_pmem_when_forced_on_tmpfs(void)
+{
+	const char *env[] = { "PMEM_IS_PMEM_FORCE=1", NULL };
+	const char *args[] = { "persist-mode", t_file("pmem", PG, 0), NULL };
+
+	CHECK(args[1]);
+	if (!t_on_memory_fs(args[1]))
+		SKIP("the test directory %s is not on tmpfs", t_tmpdir());
+	CHECK_EQ(t_reexec(env, args), DAX_PERSIST_PMEM);
 	return T_PASS;
 }
 
@@ -54,6 +84,7 @@ static int test_persist_mode_names(void)
 	CHECK(strcmp(dax_persist_mode_name(DAX_PERSIST_PMEM), "pmem") == 0);
 	CHECK(strcmp(dax_persist_mode_name(DAX_PERSIST_MSYNC), "msync") == 0);
 	CHECK(strcmp(dax_persist_mode_name(DAX_PERSIST_FSYNC), "fsync") == 0);
+	CHECK(strcmp(dax_persist_mode_name(DAX_PERSIST_MEMORY), "memory") == 0);
 	CHECK(strcmp(dax_persist_mode_name((enum dax_persist_mode)42), "unknown") == 0);
 	return T_PASS;
 }
@@ -122,7 +153,7 @@ static int test_copy_flushcache_stores_and_flushes_once(void)
 	dax_device_get_stats(dev, &st);
 	CHECK_EQ(st.flushes, 1);
 	CHECK_EQ(st.drains, 0);
-	CHECK_EQ(st.nt_copies, 0);     /* msync mode: a copy and a flush */
+	CHECK_EQ(st.nt_copies, 0);     /* msync or memory mode: a copy and a flush */
 	return T_PASS;
 }
 
@@ -185,6 +216,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_persist_mode_pmem_when_forced),
 	T_CASE(test_persist_mode_msync_without_force),
 	T_CASE(test_persist_mode_msync_when_forced_off),
+	T_CASE(test_persist_mode_memory_on_tmpfs),
+	T_CASE(test_persist_mode_pmem_when_forced_on_tmpfs),
 	T_CASE(test_persist_mode_names),
 	T_CASE(test_flush_of_unaligned_range_succeeds),
 	T_CASE(test_flush_beyond_device_end_einval),

@@ -426,6 +426,45 @@ static int test_setattr_mode_uid_times(void)
 	return T_PASS;
 }
 
+/* mode before, mode after DFS_SET_KILL_SUIDGID alone */
+static int kill_suidgid(struct dfs *fs, const char *name, bool dir, mode_t mode, mode_t *after)
+{
+	struct stat st, attr = { .st_mode = mode };
+	uint64_t ino;
+
+	if (dir) {
+		if (dfs_mkdir(fs, DFS_ROOT_INO, name, 0755, &t_cred, &st))
+			return -1;
+		ino = st.st_ino;
+	} else if (!(ino = t_create(fs, DFS_ROOT_INO, name))) {
+		return -1;
+	}
+	if (dfs_setattr(fs, ino, &attr, DFS_SET_MODE, &st) ||
+	    dfs_setattr(fs, ino, &attr, DFS_SET_KILL_SUIDGID, &st))
+		return -1;
+	*after = st.st_mode & 07777;
+	return 0;
+}
+
+static int test_setattr_kill_suidgid_clears_set_id_bits_of_files(void)
+{
+	struct dfs **fs = t_newfs(64 * MB, NULL);
+	mode_t m;
+
+	CHECK(fs);
+	CHECK_EQ(kill_suidgid(*fs, "a", false, 06755, &m), 0);
+	CHECK_EQ(m, 0755);
+	/* set-group-ID without group execute means mandatory locking: kept */
+	CHECK_EQ(kill_suidgid(*fs, "b", false, 06745, &m), 0);
+	CHECK_EQ(m, 02745);
+	CHECK_EQ(kill_suidgid(*fs, "c", false, 0644, &m), 0);
+	CHECK_EQ(m, 0644);
+	/* on a directory the bits say how new entries inherit: kept */
+	CHECK_EQ(kill_suidgid(*fs, "d", true, 06775, &m), 0);
+	CHECK_EQ(m, 06775);
+	return T_PASS;
+}
+
 static int test_rdonly_mount_gives_erofs(void)
 {
 	struct mapped_device *md;
@@ -442,6 +481,7 @@ static int test_rdonly_mount_gives_erofs(void)
 
 static const struct t_case cases[] = {
 	T_CASE(test_mkfs_mount_root_is_empty_dir),
+	T_CASE(test_setattr_kill_suidgid_clears_set_id_bits_of_files),
 	T_CASE(test_create_persists_across_remount),
 	T_CASE(test_lookup_missing_gives_enoent),
 	T_CASE(test_create_existing_gives_eexist),
