@@ -282,7 +282,10 @@ struct dm_resolution {
 	uint64_t target_begin, target_len;
 	int stripe;                 /* -1 unless striped */
 	char device_path[4096];     /* "" if no device */
+	struct dax_device *device;  /* the device itself, NULL if none (lives as long as md) */
+	int device_index;           /* its index among md's devices (dm_md_device), -1 if none */
 	uint64_t device_sector, device_pgoff;
+	uint64_t device_offset;     /* bytes: the first byte's, set by dm_dax_resolve_range */
 	long pages;                 /* the clamped count, when error == 0 */
 	void *kaddr;
 	uint64_t pfn;
@@ -291,6 +294,22 @@ struct dm_resolution {
  * Returns the same value dm_dax_direct_access would. */
 long dm_dax_resolve(struct mapped_device *md, uint64_t pgoff, long nr_pages,
 		    struct dm_resolution *out);
+/*
+ * The piece of [pos, pos+len) bytes of the mapped device that starts at pos,
+ * followed down the chain through the live table: the run one device serves
+ * without a break (up to the end of the range, of the target or of a stripe
+ * chunk). On success out->error is 0 and out names the target, the stripe,
+ * the device (device, device_index) and device_offset, the byte pos lands
+ * on. When pos cannot be reached, out->error says why and the piece is all
+ * that fails for that reason: a poisoned page alone (the pages before it in
+ * the range resolve, as their own piece), otherwise the run to the failing
+ * target's end, or to the range's end where no target maps pos. Returns the
+ * piece's length in bytes: at least 1 when len is, never more than len.
+ * The one mapping every caller that shows or hands out where a file's bytes
+ * live uses (the daemon's extent map, the client's EXTENTS, the trace).
+ */
+uint64_t dm_dax_resolve_range(struct mapped_device *md, uint64_t pos, uint64_t len,
+			      struct dm_resolution *out);
 
 /* ---- the bio path ---------------------------------------------------------- */
 
@@ -332,6 +351,16 @@ int dm_copy_flushcache(struct mapped_device *md, uint64_t pos, const void *src, 
 unsigned dm_md_num_devices(struct mapped_device *md);
 struct dax_device *dm_md_device(struct mapped_device *md, unsigned index);  /* no ref taken */
 struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path);
+/* dev's index (dm_md_device), or -1 when md has not opened it. */
+int dm_md_device_index(struct mapped_device *md, const struct dax_device *dev);
+/* Takes the mount lock (dax_device_lock) of every device md has opened, in
+ * open order, so that a second mount of the same files is refused; a device
+ * already held is a no-op. Stops at the first failure and returns it (-EBUSY
+ * "<path>: in use by another daxfs mount"). */
+int dm_md_lock_devices(struct mapped_device *md);
+/* dax_device_mark_mounted on every device (a daemon that serves md): 0, or
+ * the first failure, after trying every device. */
+int dm_md_mark_mounted(struct mapped_device *md);
 
 /* Whether the mapped device's backing files can hold it (backing.c): the
  * unallocated bytes of its sparse files, summed per filesystem, against that

@@ -149,19 +149,6 @@ static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t le
 	return 0;
 }
 
-static int device_index(struct mapped_device *md, const char *path)
-{
-	unsigned n = dm_md_num_devices(md);
-
-	for (unsigned i = 0; i < n; i++) {
-		struct dax_device *d = dm_md_device(md, i);
-
-		if (d && strcmp(dax_device_path(d), path) == 0)
-			return (int)i;
-	}
-	return -1;
-}
-
 /* A refusal covers nothing (daxfs/ioctl.h), also when it comes after the
  * range's first extents were resolved into pieces. */
 __attribute__((format(printf, 3, 4)))
@@ -185,34 +172,27 @@ static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t f
 		       uint64_t len)
 {
 	uint64_t done = 0;
-	bool single = false;
 
 	while (done < len) {
 		struct dm_resolution r;
-		long want = single ? 1 : (long)((len - done) / PAGE);
-		long got = dm_dax_resolve(df->md, (pos + done) / PAGE, want, &r);
+		uint64_t bytes = dm_dax_resolve_range(df->md, pos + done, len - done, &r);
 
-		/* A bad block anywhere in the range fails the whole call, as
-		 * in the kernel: go page by page to name the poisoned one. */
-		if (got == -EHWPOISON && !single) {
-			single = true;
-			continue;
-		}
-		if (got <= 0) {
-			const char *why = got == -EHWPOISON ? "poisoned page" : strerror((int)-got);
+		/* A bad block fails its page alone, named by its own piece. */
+		if (r.error) {
+			const char *why = r.error == -EHWPOISON ? "poisoned page" : strerror(-r.error);
 
 			fail(x, -EIO, "file offset %" PRIu64 " (device byte %" PRIu64 "): %s%s%s: %s",
 			     foff + done, pos + done, why, r.target_type ? " on target " : "",
 			     r.target_type ? r.target_type : "", daxfs_errormsg());
 			return -1;
 		}
-		int idx = device_index(df->md, r.device_path);
+		int idx = r.device_index;
 		if (idx < 0) {
 			fail(x, -EIO, "file offset %" PRIu64 ": device %s is not open", foff + done,
 			     r.device_path);
 			return -1;
 		}
-		uint64_t bytes = (uint64_t)got * PAGE, doff = r.device_pgoff * PAGE;
+		uint64_t doff = r.device_offset;
 		struct daxfs_ioc_piece *last = x->npieces ? &x->pieces[x->npieces - 1] : NULL;
 
 		if (last && last->device_index == (uint32_t)idx &&

@@ -512,21 +512,6 @@ void dfuse_ctl_status(struct dfuse *df, struct daxfs_ioc_ctl *c)
 
 #define LOAD_MAX (1u << 20)
 
-/* A loaded table may name files no other table of ours did: they get the
- * lock a mount takes (dax_device_lock), so that a file another daxfs mount
- * uses is refused rather than written by two filesystems. Relocking a device
- * we hold is a no-op. */
-static int lock_devices(struct dfuse *df)
-{
-	for (unsigned i = 0; i < dm_md_num_devices(df->md); i++) {
-		int err = dax_device_lock(dm_md_device(df->md, i));
-
-		if (err < 0)
-			return err;
-	}
-	return 0;
-}
-
 void dfuse_ctl_load(struct dfuse *df, struct daxfs_ioc_ctl *c)
 {
 	struct dfuse_ctl *ctl = df->ctl;
@@ -562,7 +547,10 @@ void dfuse_ctl_load(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	}
 	err = dm_table_parse(df->md, ctl->load, "load", &t);
 	if (err == 0) {
-		err = lock_devices(df);
+		/* a table may name files no other table of ours did: a
+		 * file another daxfs mount uses is refused rather than
+		 * written by two filesystems */
+		err = dm_md_lock_devices(df->md);
 		if (err == 0)
 			err = dm_md_load(df->md, t);
 		if (err < 0)

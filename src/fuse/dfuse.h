@@ -248,15 +248,12 @@ void dfuse_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void dfuse_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void dfuse_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
-/* iomap.c: the read-only attribute DFUSE_IOMAP_XATTR, a regular file's
- * extent map as text (format in iomap.c), the one attribute of the
- * daemon's own namespace DFUSE_XATTR_PREFIX. */
+/* The daemon's own read-only attributes, DFUSE_XATTR_PREFIX: a regular
+ * file's extent map (DFUSE_IOMAP_XATTR) and the same followed down the live
+ * table (DFUSE_MAP_XATTR), as extmap.h describes them. */
 #define DFUSE_XATTR_PREFIX "system.daxfs."
 #define DFUSE_IOMAP_XATTR DFUSE_XATTR_PREFIX "iomap"
-bool dfuse_is_iomap_xattr(const char *name);
-/* Returns the text's length and a malloc'd *out, or a negative errno
- * (-ENODATA for anything but a regular file). */
-ssize_t dfuse_iomap_text(struct dfs *fs, uint64_t ino, char **out);
+#define DFUSE_MAP_XATTR DFUSE_XATTR_PREFIX "map"
 
 /* xattr.c */
 void dfuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

@@ -304,6 +304,60 @@ static int test_resolve_records_missing_target(void)
 	return T_PASS;
 }
 
+/* The piece names the device itself: its index among md's devices. */
+static int test_resolve_range_names_the_device_by_index(void)
+{
+	struct mapped_device *md;
+	struct dm_resolution r;
+
+	devs(64);
+	md = live(t_fmt("0 256 linear %s 0\n256 256 linear %s 8\n", A, B));
+	/* byte 100 of page 33: target 1 at sector 264 -> B sector 16 */
+	CHECK_EQ(dm_dax_resolve_range(md, 33 * 4096 + 100, 1 << 20, &r), 31 * 4096 - 100);
+	CHECK_EQ(r.error, 0);
+	CHECK(r.device == dm_md_device(md, (unsigned)r.device_index));
+	CHECK_STR(dax_device_path(r.device), B);
+	CHECK_EQ(r.device_offset, 2 * 4096 + 100);
+	return T_PASS;
+}
+
+/* A bad page fails alone: the pages before it are a piece of their own. */
+static int test_resolve_range_stops_before_a_poisoned_page(void)
+{
+	struct mapped_device *md;
+	struct dm_resolution r;
+
+	devs(64);
+	md = live(t_fmt("0 512 linear %s 0\n", A));
+	CHECK_EQ(dax_badblocks_add(dm_md_device(md, 0), 5 * 8, 8), 0);
+	CHECK_EQ(dm_dax_resolve_range(md, 2 * 4096, 20 * 4096, &r), 3 * 4096);
+	CHECK_EQ(r.error, 0);
+	CHECK_EQ(r.device_offset, 2 * 4096);
+	CHECK_EQ(dm_dax_resolve_range(md, 5 * 4096, 17 * 4096, &r), 4096);
+	CHECK_EQ(r.error, -EHWPOISON);
+	CHECK_EQ(dm_dax_resolve_range(md, 6 * 4096, 16 * 4096, &r), 16 * 4096);
+	CHECK_EQ(r.error, 0);
+	return T_PASS;
+}
+
+/* Any other failure is the target's: the piece runs to its end. */
+static int test_resolve_range_fails_to_the_targets_end(void)
+{
+	struct mapped_device *md;
+	struct dm_resolution r;
+
+	devs(64);
+	md = live(t_fmt("0 256 linear %s 0\n256 256 error\n512 256 linear %s 0\n", A, B));
+	CHECK_EQ(dm_dax_resolve_range(md, 40 * 4096, 40 * 4096, &r), 24 * 4096);
+	CHECK_EQ(r.error, -EIO);
+	CHECK_EQ(r.target_index, 1);
+	CHECK_EQ(r.device_index, -1);
+	CHECK_EQ(dm_dax_resolve_range(md, 100 * 4096, 8 * 4096, &r), 8 * 4096);
+	CHECK_EQ(r.target_index, -1);
+	CHECK_EQ(r.error, -EIO);
+	return T_PASS;
+}
+
 static int test_target_counters_count_accesses_and_errors(void)
 {
 	struct mapped_device *md;
@@ -346,6 +400,9 @@ static const struct t_case cases[] = {
 	T_CASE(test_resolve_records_striped_steps),
 	T_CASE(test_resolve_records_error_target),
 	T_CASE(test_resolve_records_missing_target),
+	T_CASE(test_resolve_range_names_the_device_by_index),
+	T_CASE(test_resolve_range_stops_before_a_poisoned_page),
+	T_CASE(test_resolve_range_fails_to_the_targets_end),
 	T_CASE(test_target_counters_count_accesses_and_errors),
 };
 
