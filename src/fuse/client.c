@@ -53,9 +53,8 @@ void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info 
 
 int dfuse_client_check_swap(struct dfuse *df, bool force)
 {
-	uint64_t ino = dfuse_holders_live();
+	uint64_t ino = dfuse_holders_live(df);
 
-	(void)df;
 	if (!ino)
 		return 0;
 	if (!force)
@@ -63,7 +62,7 @@ int dfuse_client_check_swap(struct dfuse *df, bool force)
 				 "(libdaxfs); a new table could move its blocks under the mapping: "
 				 "unmap first, or force the swap (which revokes the mappings)", ino);
 	fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: forced table swap: revoked %zu direct-access "
-		 "lease holders; their blocks stay held until they unmap\n", dfuse_holders_revoke());
+		 "lease holders; their blocks stay held until they unmap\n", dfuse_holders_revoke(df));
 	return 0;
 }
 
@@ -97,11 +96,11 @@ static int check_caller(struct dfuse *df, const struct dfuse_ioctl_req *rq, unsi
 }
 
 /* The open file's leases: 0, or -ENOLCK, -ESTALE, -EPERM with a message. */
-static int check_lease(uint64_t ino, uint64_t fh, bool write)
+static int check_lease(struct dfuse *df, uint64_t ino, uint64_t fh, bool write)
 {
 	struct dfuse_holding h;
 
-	dfuse_holders_state(fh, ino, &h);
+	dfuse_holders_state(df, fh, ino, &h);
 	if (h.reads + h.writes == 0)
 		return daxfs_err(-ENOLCK, "no lease on this open file (DAXFS_IOC_LEASE_GET first)");
 	if (h.revoked)
@@ -337,7 +336,7 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
 		d->size = 0;
 		d->path[0] = '\0';
 		if (!(err = check_caller(df, rq, NEED_READ)) &&
-		    (d->error = check_lease(ino, fh, false)) == 0) {
+		    (d->error = check_lease(df, ino, fh, false)) == 0) {
 			device(df, d);
 			if (df->grant && d->error == 0)
 				d->flags |= DAXFS_IOC_DEVICE_GRANT;
@@ -349,7 +348,7 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
 		memset(g->token, 0, sizeof(g->token));
 		g->socket[0] = '\0';
 		if (!(err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0)))) {
-			if ((g->error = check_lease(ino, fh, write)) == 0)
+			if ((g->error = check_lease(df, ino, fh, write)) == 0)
 				grant(df, rq, g);
 			set_message(g->message, sizeof(g->message), g->error);
 		}
@@ -364,7 +363,7 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
 		x->npieces = 0;
 		x->covered = 0;
 		if (!(err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0)))) {
-			if ((err = check_lease(ino, fh, write)) < 0)
+			if ((err = check_lease(df, ino, fh, write)) < 0)
 				fail(x, err, "%s", daxfs_errormsg());
 			else if (check_range(x->offset, x->length) < 0)
 				fail(x, -EINVAL, "bad range: offset %" PRIu64 " length %" PRIu64
@@ -442,12 +441,12 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		return dfuse_holders_put(df, fh, ino, uid, write);
 	case DAXFS_IOC_ALLOC:
 		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
-		    (err = check_lease(ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
+		    (err = check_lease(df, ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
 		    (err = kill_priv(df, rq->who, ino)))
 			return err;
 		return alloc_range(df, ino, r.offset, r.length);
 	case DAXFS_IOC_SYNC:
-		if ((err = check_lease(ino, fh, false)) || (err = check_range(r.offset, r.length)))
+		if ((err = check_lease(df, ino, fh, false)) || (err = check_range(r.offset, r.length)))
 			return err;
 		err = dfuse_inval_inode(df, ino, (off_t)r.offset, (off_t)r.length);
 		return err == -ENOENT ? 0 : err;     /* -ENOENT: nothing of it is cached */

@@ -11,6 +11,7 @@
 #include "daxfs/dm.h"
 #include "fuse/client.h"
 #include "fuse/ctl.h"
+#include "fuse/holders.h"
 #include "util/json.h"
 
 /* The mapped device's swap hook runs with its control lock held: notifying
@@ -122,13 +123,20 @@ int dfuse_ctl_start(struct dfuse *df)
 	pthread_cond_init(&ctl->qcond, NULL);
 	pthread_cond_init(&ctl->done_cond, NULL);
 	df->ctl = ctl;
+	if (dfuse_holders_new(df) != 0) {
+		df->ctl = NULL;
+		free(ctl);
+		return -ENOMEM;
+	}
 	if (dfuse_trace_start(df) != 0) {
+		dfuse_holders_delete(df);
 		df->ctl = NULL;
 		free(ctl);
 		return -ENOMEM;
 	}
 	if (pthread_create(&ctl->thread, NULL, inval_main, df) != 0) {
 		dfuse_trace_stop(df);
+		dfuse_holders_delete(df);
 		df->ctl = NULL;
 		free(ctl);
 		return -EAGAIN;
@@ -171,6 +179,7 @@ void dfuse_ctl_stop(struct dfuse *df)
 	pthread_mutex_destroy(&ctl->qlock);
 	pthread_mutex_destroy(&ctl->lock);
 	dfuse_trace_stop(df);
+	dfuse_holders_delete(df);
 	free(ctl->load);
 	free(ctl);
 	df->ctl = NULL;

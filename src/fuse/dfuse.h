@@ -52,6 +52,8 @@ struct dfuse {
 	 * backing devices from the daemon (grant.c); NULL grant when off. */
 	gid_t dax_group;
 	struct dfuse_grant *grant;
+	/* Who holds direct-access leases (holders.c), with ctl. */
+	struct dfuse_holders *holders;
 	struct dfuse_trace *trace;	/* trace.c, with ctl */
 	/* The log goes to syslog, which nobody listens to on this machine:
 	 * a trace without a file of its own would be lost. */

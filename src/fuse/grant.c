@@ -155,7 +155,7 @@ static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r)
 	if (cred.uid != t.uid)
 		return refuse(r, -EPERM, "the token was issued to uid %u, not uid %u",
 			      (unsigned)t.uid, (unsigned)cred.uid);
-	dfuse_holders_state(t.fh, t.ino, &h);
+	dfuse_holders_state(g->df, t.fh, t.ino, &h);
 	if (h.revoked)
 		return refuse(r, -ESTALE, "the lease was revoked by a forced table swap");
 	if (t.write ? h.writes == 0 : h.reads + h.writes == 0)
