@@ -258,6 +258,99 @@ int dm_md_remove(struct mapped_device *md, unsigned flags);
  * as the lockfs hooks. */
 void dm_md_set_swap_hook(struct mapped_device *md, void (*fn)(void *data), void *data);
 
+/* ---- the command layer (ioctl.c) ------------------------------------------ */
+
+/*
+ * The kernel's dm-ioctl.c: one entry point that takes a request and answers
+ * with a result structure, so that a control channel (the daemon's ioctls)
+ * only carries requests in and results out and never drives md itself.
+ * Rendering the result (dmsetup's text, JSON) is the caller's business.
+ */
+enum dm_ioctl_cmd {
+	DM_IOC_TABLE_STATUS,      /* table: the live (or, F_INACTIVE, staged) table */
+	DM_IOC_DEV_STATUS,        /* info */
+	DM_IOC_STATUS,            /* status: target lines and counters, every device */
+	DM_IOC_TABLE_LOAD,        /* parse text (named origin), take the devices' locks, stage */
+	DM_IOC_DEV_SUSPEND,
+	DM_IOC_DEV_RESUME,        /* the resume check first (dm_md_set_resume_check) */
+	DM_IOC_TABLE_CLEAR,
+	DM_IOC_DEV_REMOVE,        /* F_WIPE: swap in an all-error table first (--force) */
+	DM_IOC_BADBLOCKS_LIST,    /* of the device text names */
+	DM_IOC_BADBLOCKS_ADD,     /* sectors [start, start+len) of the device text names */
+	DM_IOC_BADBLOCKS_CLEAR,
+};
+
+enum dm_ioctl_flags {
+	DM_IOC_F_INACTIVE = 1u << 0,
+	DM_IOC_F_NOLOCKFS = 1u << 1,
+	DM_IOC_F_DEFERRED = 1u << 2,
+	DM_IOC_F_WIPE = 1u << 3,
+	DM_IOC_F_FORCE = 1u << 4,     /* passed to the resume check */
+};
+
+struct dm_ioctl_req {
+	enum dm_ioctl_cmd cmd;
+	unsigned flags;               /* DM_IOC_F_* */
+	const char *text;             /* LOAD: the table; BADBLOCKS_*: the device's path */
+	const char *origin;           /* LOAD: what messages call the text ("load") */
+	uint64_t start, len;          /* BADBLOCKS_ADD/CLEAR: sectors */
+};
+
+/* One target: its table line's parts and its counters. */
+struct dm_ioc_target {
+	struct dm_target_info info;   /* type is a static string */
+	char *args;                   /* the arguments `table` prints ("" for none) */
+};
+
+/* One device md has opened, as status shows it. */
+struct dm_ioc_device {
+	const char *path;             /* lives as long as md */
+	uint64_t size;                /* bytes */
+	bool dax, is_pmem;
+	const char *not_dax_reason;   /* NULL when DAX; static or as long as md */
+	const char *persist;          /* "pmem", "msync", "fsync" */
+	struct dax_device_stats stats;
+	size_t nbadblocks;            /* at most DM_IOC_STATUS_BADBLOCKS */
+	struct dax_badblock badblocks[64];
+};
+#define DM_IOC_STATUS_BADBLOCKS 64
+
+struct dm_ioctl_result {
+	const char *name;             /* md's */
+	const char *type_name;        /* dm_md_type_name */
+	struct dm_md_info info;       /* DEV_STATUS, STATUS */
+	/* TABLE_STATUS: dm_table_text; DEV_STATUS: dm_md_info_text (dmsetup's);
+	 * STATUS: dm_table_status_text. malloc'd. */
+	char *text;
+	unsigned ntargets;            /* TABLE_STATUS, STATUS */
+	struct dm_ioc_target *targets;
+	unsigned ndevices;            /* STATUS */
+	struct dm_ioc_device *devices;
+	size_t nbadblocks;            /* BADBLOCKS_LIST */
+	struct dax_badblock *badblocks;
+};
+
+/*
+ * Runs rq on md and fills *res (zeroed first; free it with
+ * dm_ioctl_result_free whatever the outcome). Returns 0 or a negative errno
+ * with the message in daxfs_errormsg(): the parser's and md's own, and for
+ * the requests themselves -ENXIO "no live table" / "no inactive table",
+ * -ENODEV "badblocks: PATH: not a device of this mount", -EINVAL for
+ * sectors outside the device or a missing path, -EBUSY from remove with the
+ * way out named. Not thread-safe against itself: the caller serialises
+ * commands (as dm-ioctl's callers are serialised per device).
+ */
+int dm_ioctl(struct mapped_device *md, const struct dm_ioctl_req *rq, struct dm_ioctl_result *res);
+void dm_ioctl_result_free(struct dm_ioctl_result *res);
+
+/* What must hold before a staged table may go live: called by DEV_RESUME with
+ * the staged table and the request's flags; a negative errno (with its
+ * message) refuses it, and the staged table is dropped with the old one
+ * still live ("resume: <message>"), as do_resume destroys a table it cannot
+ * use. NULL: no check. */
+typedef int (*dm_resume_check_fn)(void *data, struct dm_table *staged, unsigned flags);
+void dm_md_set_resume_check(struct mapped_device *md, dm_resume_check_fn fn, void *data);
+
 /* ---- the DAX entry points (dm_dax_ops) ------------------------------------ */
 
 /*

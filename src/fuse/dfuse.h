@@ -45,6 +45,7 @@ struct dfuse {
 	struct dfuse_store *store;	/* store.c's state; NULL when off */
 	/* Live device control (ctl.c): set up before the loop, torn down after. */
 	struct dfuse_ctl *ctl;
+	struct dfuse_inval *inval;	/* inval.c, with ctl */
 	/* -o max_leases=N: direct-access leases one user may hold at once
 	 * (root and the user who mounted are not limited). */
 	unsigned max_leases;
@@ -156,6 +157,15 @@ void dfuse_store_unlock(struct dfuse *df);
  * resumes a device left suspended, thaws, and undoes start. */
 int dfuse_ctl_start(struct dfuse *df);
 void dfuse_ctl_stop(struct dfuse *df);
+/* inval.c: after every table swap, the cached pages of every file the
+ * kernel knows are dropped, by a thread (the swap hook runs under the
+ * device's control lock, and dropping a dirty page writes it back through
+ * this daemon). start sets the swap hook and starts the thread; wait waits
+ * (at most 10 s) until the pages of every swap so far are dropped. With ctl. */
+int dfuse_inval_start(struct dfuse *df);
+void dfuse_inval_stop(struct dfuse *df);
+void dfuse_inval_wait(struct dfuse *df);
+
 /* identity.c: after the mount, gives the mapped device what dmsetup info
  * shows of a kernel device: a uuid ("DAXFS-" and the filesystem's uuid) and
  * the mount's device number (st_dev of its files). Failures are logged. */
