@@ -168,6 +168,11 @@ fail:
 	return err;
 }
 
+int dfs_probe(const void *addr, size_t len)
+{
+	return dax_probe_mc(addr, len, NULL);
+}
+
 void dfs_read_end(struct dfs *fs, struct dfs_read *rd)
 {
 	struct dfs_rw_state *p = rd->priv;
