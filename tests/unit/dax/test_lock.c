@@ -134,7 +134,7 @@ static int refused_while_held(unsigned what)
 	CHECK_EQ(dax_device_open(path, 0, &dev), 0);
 	t_defer(fixture_put, dev);
 	CHECK_EQ(dax_device_lock(dev), -EBUSY);
-	CHECK_MSG("in use by another daxfs mount");
+	CHECK_MSG_HAS("in use by another daxfs mount");
 	return T_PASS;
 }
 

@@ -1,7 +1,7 @@
 /* test_backing.c - sparse backing files against their filesystem's free space; preallocation */
 #include <sys/statvfs.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define TIB (1ull << 40)
 

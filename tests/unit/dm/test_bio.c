@@ -1,5 +1,5 @@
 /* test_bio.c - the bio path: remapping, splitting, zero/error semantics, flush and persist */
-#include "harness.h"
+#include "fixture.h"
 #include "dm/table.h"
 
 static const char *A, *B;

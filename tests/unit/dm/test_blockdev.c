@@ -2,7 +2,7 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 struct loopdev {
 	int fd;

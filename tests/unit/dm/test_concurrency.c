@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 /*
  * Two tables over the same 64 pages, told apart by the bytes they reach:

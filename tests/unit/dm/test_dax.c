@@ -1,5 +1,5 @@
 /* test_dax.c - dm_dax_direct_access and friends: clamping, errors, poison, resolve */
-#include "harness.h"
+#include "fixture.h"
 #include "dm/table.h"
 
 static const char *A, *B;

@@ -1,5 +1,5 @@
 /* test_ioctl.c - the command layer: requests in, result structures out */
-#include "harness.h"
+#include "fixture.h"
 #include "util/err.h"
 
 static const char *A, *B;

@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "dm/md.h"
 #include "util/intr.h"
 

@@ -1,5 +1,5 @@
 /* test_member.c - member ranges: listing, mapping, reading through a table, overlap refusal, paths */
-#include "harness.h"
+#include "fixture.h"
 
 static struct dm_table *parse(struct mapped_device *md, const char *text)
 {

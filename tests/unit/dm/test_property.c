@@ -1,5 +1,5 @@
 /* test_property.c - linear and striped mapping against a reference model over random tables */
-#include "harness.h"
+#include "fixture.h"
 #include "dm/table.h"
 
 #define NDEVS 4

@@ -1,5 +1,5 @@
 /* test_source.c - opening a SOURCE: table files and lists of pmem files */
-#include "harness.h"
+#include "fixture.h"
 
 static void md_destroy(void *arg)
 {

@@ -1,5 +1,5 @@
 /* test_table.c - the table parser, target constructors, lookup and table/status text */
-#include "harness.h"
+#include "fixture.h"
 #include "dm/table.h"
 
 static const char *A, *B;
