@@ -98,4 +98,27 @@ static inline int t_make_live(struct mapped_device *md, const char *text)
 	return dm_md_resume(md, DM_SUSPEND_NOLOCKFS);
 }
 
+/* Two patterned backing files of pages pages each: A (tag 1) and B (tag 2). */
+static const char *A __attribute__((unused)), *B __attribute__((unused));
+
+static inline void t_devs(uint64_t pages)
+{
+	A = t_pmem("A", pages, 1);
+	B = t_pmem("B", pages, 2);
+	if (!A || !B)
+		abort();
+}
+
+/* A mapped device with text live, or abort. */
+static inline struct mapped_device *t_live(const char *text)
+{
+	struct mapped_device *md = t_md();
+
+	if (t_make_live(md, text)) {
+		fprintf(stderr, "live: %s\n", daxfs_errormsg());
+		abort();
+	}
+	return md;
+}
+
 #endif

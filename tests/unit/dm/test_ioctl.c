@@ -2,16 +2,6 @@
 #include "fixture.h"
 #include "util/err.h"
 
-static const char *A, *B;
-
-static void devs(uint64_t pages)
-{
-	A = t_pmem("A", pages, 1);
-	B = t_pmem("B", pages, 2);
-	if (!A || !B)
-		abort();
-}
-
 static int run(struct mapped_device *md, struct dm_ioctl_req rq, struct dm_ioctl_result *res)
 {
 	return dm_ioctl(md, &rq, res);
@@ -38,7 +28,7 @@ static int test_table_status_gives_each_targets_args(void)
 	struct mapped_device *md = t_md();
 	struct dm_ioctl_result *res = result();
 
-	devs(64);
+	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 8\n256 256 error\n", A)), 0);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS }, res), 0);
 	CHECK_EQ(res->ntargets, 2);
@@ -55,7 +45,7 @@ static int test_table_status_without_a_staged_table_is_enxio(void)
 	struct mapped_device *md = t_md();
 	struct dm_ioctl_result *res = result();
 
-	devs(64);
+	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS,
 					       .flags = DM_IOC_F_INACTIVE }, res), -ENXIO);
@@ -69,7 +59,7 @@ static int test_load_and_resume_swap_the_table(void)
 	struct dm_ioctl_result *res = result();
 	const char *text;
 
-	devs(64);
+	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
 	text = t_fmt("0 512 linear %s 0\n", B);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD, .text = text }, res), 0);
@@ -86,7 +76,7 @@ static int test_load_names_the_origin_and_line(void)
 	struct mapped_device *md = t_md();
 	struct dm_ioctl_result *res = result();
 
-	devs(64);
+	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD, .origin = "load",
 					       .text = t_fmt("0 256 linear %s 0\n256 256 linear %s\n",
@@ -110,7 +100,7 @@ static int test_refused_resume_drops_the_staged_table_and_keeps_the_live_one(voi
 	const char *live;
 	unsigned seen = 0;
 
-	devs(64);
+	t_devs(64);
 	live = t_fmt("0 512 linear %s 0\n", A);
 	CHECK_EQ(t_make_live(md, live), 0);
 	dm_md_set_resume_check(md, refuse, &seen);
@@ -135,7 +125,7 @@ static int test_remove_of_an_open_device_says_how_to_get_out(void)
 	struct mapped_device *md = t_md();
 	struct dm_ioctl_result *res = result();
 
-	devs(64);
+	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
 	dm_md_open(md);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE }, res), -EBUSY);
@@ -155,7 +145,7 @@ static int test_wipe_swaps_in_error_targets_with_the_same_boundaries(void)
 	struct mapped_device *md = t_md();
 	struct dm_ioctl_result *res = result();
 
-	devs(64);
+	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 linear %s 0\n", A, B)), 0);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
 					       .flags = DM_IOC_F_WIPE }, res), 0);
@@ -171,7 +161,7 @@ static int test_badblocks_of_an_unknown_device_is_enodev(void)
 	struct mapped_device *md = t_md();
 	struct dm_ioctl_result *res = result();
 
-	devs(64);
+	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_BADBLOCKS_LIST, .text = B }, res),
 		 -ENODEV);
@@ -184,7 +174,7 @@ static int test_badblocks_add_outside_the_device_is_einval_and_list_shows_added(
 	struct mapped_device *md = t_md();
 	struct dm_ioctl_result *res = result();
 
-	devs(64);
+	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_BADBLOCKS_ADD, .text = A,
 					       .start = 510, .len = 8 }, res), -EINVAL);
@@ -205,7 +195,7 @@ static int test_status_lists_every_device_with_its_bad_blocks(void)
 	struct mapped_device *md = t_md();
 	struct dm_ioctl_result *res = result();
 
-	devs(64);
+	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 linear %s 0\n", A, B)), 0);
 	CHECK_EQ(dax_badblocks_add(dm_md_device(md, 1), 8, 8), 0);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_STATUS }, res), 0);
