@@ -278,6 +278,8 @@ enum dm_ioctl_cmd {
 	DM_IOC_BADBLOCKS_LIST,    /* of the device text names */
 	DM_IOC_BADBLOCKS_ADD,     /* sectors [start, start+len) of the device text names */
 	DM_IOC_BADBLOCKS_CLEAR,
+	DM_IOC_DEVICE,            /* device index (as dm_md_device numbers them): devices[0] */
+	DM_IOC_DEVICE_OPEN,       /* device index's file opened afresh (F_WRITE: read-write): fd */
 };
 
 enum dm_ioctl_flags {
@@ -286,6 +288,7 @@ enum dm_ioctl_flags {
 	DM_IOC_F_DEFERRED = 1u << 2,
 	DM_IOC_F_WIPE = 1u << 3,
 	DM_IOC_F_FORCE = 1u << 4,     /* passed to the resume check */
+	DM_IOC_F_WRITE = 1u << 5,     /* DEVICE_OPEN: for reading and writing */
 };
 
 struct dm_ioctl_req {
@@ -294,6 +297,7 @@ struct dm_ioctl_req {
 	const char *text;             /* LOAD: the table; BADBLOCKS_*: the device's path */
 	const char *origin;           /* LOAD: what messages call the text ("load") */
 	uint64_t start, len;          /* BADBLOCKS_ADD/CLEAR: sectors */
+	unsigned index;               /* DEVICE, DEVICE_OPEN */
 };
 
 /* One target: its table line's parts and its counters. */
@@ -328,6 +332,7 @@ struct dm_ioctl_result {
 	struct dm_ioc_device *devices;
 	size_t nbadblocks;            /* BADBLOCKS_LIST */
 	struct dax_badblock *badblocks;
+	int fd;                       /* DEVICE_OPEN: the caller's to close; -1 otherwise */
 };
 
 /*
@@ -337,7 +342,9 @@ struct dm_ioctl_result {
  * the requests themselves -ENXIO "no live table" / "no inactive table",
  * -ENODEV "badblocks: PATH: not a device of this mount", -EINVAL for
  * sectors outside the device or a missing path, -EBUSY from remove with the
- * way out named. Not thread-safe against itself: the caller serialises
+ * way out named, -ENXIO "no backing device N", and for DEVICE_OPEN open's
+ * errno ("PATH: reason") or -ESTALE when the path names another file than
+ * the one md opened ("PATH is no longer the file this mount uses"). Not thread-safe against itself: the caller serialises
  * commands (as dm-ioctl's callers are serialised per device).
  */
 int dm_ioctl(struct mapped_device *md, const struct dm_ioctl_req *rq, struct dm_ioctl_result *res);

@@ -1,9 +1,12 @@
 /* dm/ioctl.c - the command layer (dm-ioctl.c): a request in, a result structure out */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dm/md.h"
 #include "util/err.h"
@@ -23,6 +26,7 @@ void dm_ioctl_result_free(struct dm_ioctl_result *res)
 	free(res->badblocks);
 	free(res->text);
 	memset(res, 0, sizeof(*res));
+	res->fd = -1;
 }
 
 static int nomem(void)
@@ -231,9 +235,56 @@ static int badblocks(struct mapped_device *md, const struct dm_ioctl_req *rq,
 	return 0;
 }
 
+static struct dax_device *device_at(struct mapped_device *md, unsigned index)
+{
+	struct dax_device *dev = dm_md_device(md, index);
+
+	if (!dev)
+		daxfs_err(-ENXIO, "no backing device %u", index);
+	return dev;
+}
+
+/* A descriptor of a fresh open of the device's file, checked to be the file
+ * md opened: a path renamed over since is refused, not handed out. */
+static int device_open(struct mapped_device *md, const struct dm_ioctl_req *rq,
+		       struct dm_ioctl_result *res)
+{
+	struct dax_device *dev = device_at(md, rq->index);
+	bool write = rq->flags & DM_IOC_F_WRITE;
+	struct stat st;
+	int fd;
+
+	if (!dev)
+		return -ENXIO;
+	fd = open(dax_device_path(dev), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return daxfs_err(-errno, "%s: %s", dax_device_path(dev), strerror(errno));
+	if (fstat(fd, &st) < 0 || !dax_device_same_file(dev, st.st_dev, st.st_ino)) {
+		close(fd);
+		return daxfs_err(-ESTALE, "%s is no longer the file this mount uses",
+				 dax_device_path(dev));
+	}
+	res->fd = fd;
+	return 0;
+}
+
+static int device(struct mapped_device *md, unsigned index, struct dm_ioctl_result *res)
+{
+	struct dax_device *dev = device_at(md, index);
+
+	if (!dev)
+		return -ENXIO;
+	if (!(res->devices = calloc(1, sizeof(*res->devices))))
+		return nomem();
+	fill_device(dev, &res->devices[0]);
+	res->ndevices = 1;
+	return 0;
+}
+
 int dm_ioctl(struct mapped_device *md, const struct dm_ioctl_req *rq, struct dm_ioctl_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	res->fd = -1;
 	res->name = dm_md_name(md);
 	res->type_name = dm_md_type_name(md);
 	switch (rq->cmd) {
@@ -259,6 +310,10 @@ int dm_ioctl(struct mapped_device *md, const struct dm_ioctl_req *rq, struct dm_
 	case DM_IOC_BADBLOCKS_ADD:
 	case DM_IOC_BADBLOCKS_CLEAR:
 		return badblocks(md, rq, res);
+	case DM_IOC_DEVICE:
+		return device(md, rq->index, res);
+	case DM_IOC_DEVICE_OPEN:
+		return device_open(md, rq, res);
 	}
 	return daxfs_err(-EINVAL, "unknown device-mapper command %d", (int)rq->cmd);
 }

@@ -12,6 +12,7 @@
 
 #include "daxfs/ioctl.h"
 #include "fuse/client.h"
+#include "fuse/extmap.h"
 #include "fuse/holders.h"
 #include "util/err.h"
 
@@ -174,7 +175,7 @@ static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t f
 
 	while (done < len) {
 		struct dm_resolution r;
-		uint64_t bytes = dm_dax_resolve_range(df->md, pos + done, len - done, &r);
+		uint64_t bytes = dfuse_extmap_piece(df, pos + done, len - done, &r);
 
 		/* A bad block fails its page alone, named by its own piece. */
 		if (r.error) {
@@ -264,17 +265,16 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 
 static void device(struct dfuse *df, struct daxfs_ioc_device *d)
 {
-	struct dax_device *dev = d->index < dm_md_num_devices(df->md) ? dm_md_device(df->md, d->index)
-								      : NULL;
+	struct dm_ioctl_req rq = { .cmd = DM_IOC_DEVICE, .index = d->index };
+	struct dm_ioctl_result res;
 
-	if (!dev) {
-		d->error = -ENXIO;
-		return;
+	d->error = dm_ioctl(df->md, &rq, &res);
+	if (d->error == 0) {
+		d->size = res.devices[0].size;
+		d->flags = res.devices[0].is_pmem ? DAXFS_IOC_DEVICE_PMEM : 0;
+		snprintf(d->path, sizeof(d->path), "%s", res.devices[0].path);
 	}
-	d->error = 0;
-	d->size = dax_device_size(dev);
-	d->flags = dax_device_is_pmem(dev) ? DAXFS_IOC_DEVICE_PMEM : 0;
-	snprintf(d->path, sizeof(d->path), "%s", dax_device_path(dev));
+	dm_ioctl_result_free(&res);
 }
 
 /* Grants are part of the channel's answer to a caller who passed the
@@ -283,6 +283,7 @@ static void grant(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct dax
 {
 	uid_t uid = rq->who->uid;
 	bool write = g->flags & DAXFS_IOC_GRANT_WRITE;
+	struct dm_ioctl_result res = { .fd = -1 };
 	int err;
 
 	if (!df->grant)
@@ -292,11 +293,11 @@ static void grant(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct dax
 		err = daxfs_err(-EPERM, "uid %u is not in group %u, which this mount lets map its "
 				"devices (-o dax_users)", (unsigned)uid,
 				(unsigned)df->dax_group);
-	else if (g->index >= dm_md_num_devices(df->md))
-		err = daxfs_err(-ENXIO, "no backing device %u", g->index);
-	else
+	else if ((err = dm_ioctl(df->md, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE,
+							       .index = g->index }, &res)) == 0)
 		err = dfuse_grant_issue(df->grant, rq->fh, rq->ino, uid, g->index, write, g->token,
 					g->socket, sizeof(g->socket));
+	dm_ioctl_result_free(&res);
 	g->error = err;
 }
 

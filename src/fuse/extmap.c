@@ -7,6 +7,11 @@
 
 #include "fuse/extmap.h"
 
+uint64_t dfuse_extmap_piece(struct dfuse *df, uint64_t md, uint64_t len, struct dm_resolution *r)
+{
+	return dm_dax_resolve_range(df->md, md, len, r);
+}
+
 int dfuse_extmap_walk(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len,
 		      const struct dfuse_extmap_ops *ops, void *arg)
 {
@@ -35,7 +40,7 @@ int dfuse_extmap_walk(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len
 		for (uint64_t at = pos; ops->piece && m.type != DFS_IOMAP_HOLE && at < stop;) {
 			struct dm_resolution r;
 			uint64_t md = m.addr + (at - m.offset);
-			uint64_t n = dm_dax_resolve_range(df->md, md, stop - at, &r);
+			uint64_t n = dfuse_extmap_piece(df, md, stop - at, &r);
 
 			if ((err = ops->piece(arg, at, n, md, &r)) != 0)
 				return err;

@@ -28,6 +28,12 @@ struct dfuse_extmap_ops {
 int dfuse_extmap_walk(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len,
 		      const struct dfuse_extmap_ops *ops, void *arg);
 
+/* The piece of [md, md+len) of the mapped device that starts at md, through
+ * the live table (dm_dax_resolve_range): what the walk hands to piece, for
+ * a caller that walks the extents itself (DAXFS_IOC_EXTENTS converts
+ * unwritten extents on the way). Returns the piece's length. */
+uint64_t dfuse_extmap_piece(struct dfuse *df, uint64_t md, uint64_t len, struct dm_resolution *r);
+
 /* The attributes' text for a regular file, up to its size: its length and
  * *out (malloc'd), or a negative errno (-ENODATA for anything else).
  * iomap: one line per extent, "<offset> <length> <type> <md offset|->".

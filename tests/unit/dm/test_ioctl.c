@@ -2,6 +2,8 @@
 #include "fixture.h"
 #include "util/err.h"
 
+#include <stdint.h>
+
 static int run(struct mapped_device *md, struct dm_ioctl_req rq, struct dm_ioctl_result *res)
 {
 	return dm_ioctl(md, &rq, res);
@@ -208,6 +210,50 @@ static int test_status_lists_every_device_with_its_bad_blocks(void)
 	return T_PASS;
 }
 
+static int test_device_names_one_device_and_past_the_last_is_enxio(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 linear %s 0\n", A, B)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE, .index = 1 }, res), 0);
+	CHECK_EQ(res->ndevices, 1);
+	CHECK_STR(res->devices[0].path, B);
+	CHECK_EQ(res->devices[0].size, 64 * 4096);
+	dm_ioctl_result_free(res);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE, .index = 2 }, res), -ENXIO);
+	CHECK_MSG("no backing device 2");
+	return T_PASS;
+}
+
+static void close_fd(void *arg)
+{
+	close((int)(intptr_t)arg);
+}
+
+static int test_device_open_refuses_a_file_renamed_over_the_path(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+	const char *other;
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE_OPEN, .index = 0,
+					       .flags = DM_IOC_F_WRITE }, res), 0);
+	CHECK(res->fd >= 0);
+	t_defer(close_fd, (void *)(intptr_t)res->fd);
+	CHECK_EQ(fcntl(res->fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	dm_ioctl_result_free(res);
+	other = t_pmem("other", 64, 3);
+	CHECK_EQ(rename(other, A), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE_OPEN, .index = 0 }, res),
+		 -ESTALE);
+	CHECK_MSG(t_fmt("%s is no longer the file this mount uses", A));
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_table_status_gives_each_targets_args),
 	T_CASE(test_table_status_without_a_staged_table_is_enxio),
@@ -219,6 +265,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_badblocks_of_an_unknown_device_is_enodev),
 	T_CASE(test_badblocks_add_outside_the_device_is_einval_and_list_shows_added),
 	T_CASE(test_status_lists_every_device_with_its_bad_blocks),
+	T_CASE(test_device_names_one_device_and_past_the_last_is_enxio),
+	T_CASE(test_device_open_refuses_a_file_renamed_over_the_path),
 };
 
 int main(int argc, char **argv)
