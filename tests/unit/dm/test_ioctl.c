@@ -1,8 +1,8 @@
 /* test_ioctl.c - the command layer: requests in, result structures out */
+#include <stdint.h>
+
 #include "fixture.h"
 #include "util/err.h"
-
-#include <stdint.h>
 
 static int run(struct mapped_device *md, struct dm_ioctl_req rq, struct dm_ioctl_result *res)
 {
