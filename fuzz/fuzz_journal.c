@@ -29,8 +29,14 @@
  * replayed one, the unmount and fsck again.
  *
  * When every logged block is an unpatched copy of its home, replaying it is
- * a no-op: a read-write mount must then succeed (unless the header is torn
- * and the log does not start with a valid block) and leave nothing for fsck.
+ * a no-op: a read-write mount must then succeed and leave nothing for fsck.
+ * Unless the header is torn and the log does not start with a valid block,
+ * or the transaction the header (or a torn header's log) names has a commit
+ * record and is malformed: a home in the member table or on a label, a home
+ * that holds no metadata, a descriptor whose count the log does not hold,
+ * another filesystem's
+ * descriptor, a commit record whose count or crc is off. Replay calls that
+ * damage (FORMAT.md "Replay") and the mount refuses it.
  */
 
 enum {
@@ -95,6 +101,48 @@ static uint8_t *block(uint64_t blk)
 	return img + blk * DFS_BLOCK_SIZE;
 }
 
+/* Whether home's own contents pass replay's check of a logged block
+ * (FORMAT.md "Replay"): superblocks, descriptors, inode table blocks and
+ * bitmaps are checked as what they are, any other home by its block-tail
+ * crc, which a file's data or a free block does not carry: no log holds
+ * those. */
+static bool checks_as_logged(uint64_t home)
+{
+	const uint8_t *b = pristine + home * DFS_BLOCK_SIZE;
+
+	if (home <= DFS_SB_BACKUP || (home >= sb.gdt_start && home - sb.gdt_start < sb.gdt_blocks))
+		return true;
+	for (unsigned i = 0; i < sb.itable_nextents; i++)
+		if (home >= sb.itable[i].pblk && home - sb.itable[i].pblk < sb.itable[i].len)
+			return true;
+	for (uint64_t g = 0; g < sb.ngroups; g++) {
+		struct dfs_gd gd;
+
+		if (dfs_gd_decode(pristine + sb.gdt_start * DFS_BLOCK_SIZE + g * DFS_GD_SIZE, g,
+				  sb.total_blocks, &gd) == 0 && gd.bitmap_blk == home)
+			return true;
+	}
+	return dfs_block_crc_ok(home, b);
+}
+
+/* Blocks mkfs and fsck write in place and a log must never name: the
+ * member table, and each member's label (its entries' label_sector). */
+static bool never_logged(uint64_t home)
+{
+	const uint64_t mt = sb.gdt_start + sb.gdt_blocks;
+
+	if (home >= mt && home < mt + sb.member_blocks)
+		return true;
+	for (uint32_t i = 0; i < sb.nmembers; i++) {
+		const uint8_t *e = pristine + (mt + i / DFS_MTAB_PER_BLOCK) * DFS_BLOCK_SIZE +
+				   DFS_MTAB_HDR + DFS_MEMBER_SIZE * (i % DFS_MTAB_PER_BLOCK);
+
+		if (dfs_get64(e + 56) / (DFS_BLOCK_SIZE / 512) == home)
+			return true;
+	}
+	return false;
+}
+
 static void seal_journal_block(uint64_t blk, uint32_t magic, uint64_t seq, bool foreign)
 {
 	uint8_t *b = block(blk);
@@ -114,7 +162,7 @@ static bool write_log(struct fuzz_in *in, uint8_t flags)
 	uint64_t seq = dfs_get64(block(js) + 8), pos = js + 1, n = 0;
 	unsigned ndesc = fuzz_u8(in) % 4 + 1;
 	uint32_t crc = CRC32C_INIT;
-	bool harmless = true;
+	bool harmless = true, malformed = flags & (F_BAD_NBLOCKS | F_BAD_DATA_CRC | F_FOREIGN);
 
 	if (flags & F_OLD_SEQ)
 		seq--;
@@ -122,6 +170,7 @@ static bool write_log(struct fuzz_in *in, uint8_t flags)
 		uint8_t c = fuzz_u8(in);
 		uint32_t count = c & 0x80 ? fuzz_u16(in) : c & 0x0f;
 		uint64_t desc = pos;
+		uint32_t logged = 0;
 
 		/* room for the descriptor, its blocks and a commit block */
 		if (desc + 2 >= jend)
@@ -158,13 +207,26 @@ static bool write_log(struct fuzz_in *in, uint8_t flags)
 			if (home >= sb.total_blocks ||
 			    memcmp(b, pristine + home * DFS_BLOCK_SIZE, DFS_BLOCK_SIZE) != 0)
 				harmless = false;
+			malformed |= never_logged(home) ||
+				     (home < sb.total_blocks && !checks_as_logged(home));
 			crc = crc32c_update(crc, b, DFS_BLOCK_SIZE);
 			n++;
 			pos++;
+			logged++;
 		}
+		malformed |= count == 0 || logged != count;
 		seal_journal_block(desc, DFS_MAGIC_JDESC, seq, (flags & F_FOREIGN) && d == ndesc - 1);
 	}
-	if (!(flags & F_NO_COMMIT) && pos < jend) {
+	/* The transaction replay looks at: the header's, or with a torn header
+	 * the log's. A stale log (the one before the header's) is never looked
+	 * at; one a torn header makes current may have the commit record the
+	 * image's last real transaction left further on. */
+	const bool current = !(flags & F_OLD_SEQ) || (flags & F_TORN_HEADER);
+	const bool committed = !(flags & F_NO_COMMIT) && pos < jend;
+
+	if (malformed && current && (committed || (flags & F_OLD_SEQ)))
+		harmless = false;
+	if (committed) {
 		memset(block(pos), 0, DFS_BLOCK_SIZE);
 		dfs_put64(block(pos) + 32, n + !!(flags & F_BAD_NBLOCKS));
 		dfs_put32(block(pos) + 40, crc32c_final(crc) ^ !!(flags & F_BAD_DATA_CRC));

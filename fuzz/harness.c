@@ -285,14 +285,14 @@ struct problems {
 	size_t size;
 };
 
-static void count_problem(void *ctx, const char *problem, bool repaired)
+static void count_problem(void *ctx, const struct dfs_fsck_problem *problem)
 {
 	struct problems *p = ctx;
 
-	if (repaired)
+	if (problem->repaired)
 		return;
 	if (p->n++ == 0 && p->first)
-		snprintf(p->first, p->size, "%s", problem);
+		snprintf(p->first, p->size, "%s", problem->text);
 }
 
 unsigned fuzz_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, char *first, size_t size)

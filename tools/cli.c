@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -111,6 +113,40 @@ int cli_parse_uuid(const char *s, uint8_t out[16])
 		i += 2;
 	}
 	memcpy(out, u, sizeof(u));
+	return 0;
+}
+
+int cli_random_uuid(uint8_t uuid[16])
+{
+	ssize_t n = getrandom(uuid, 16, 0);
+
+	if (n != 16)
+		return n < 0 ? -errno : -EIO;
+	uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40);   /* version 4 */
+	uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+	return 0;
+}
+
+int cli_time_uuid(uint8_t uuid[16])
+{
+	/* 100 ns intervals from 1582-10-15 (the Gregorian reform) to the epoch */
+	const uint64_t gregorian = 0x01B21DD213814000ull;
+	struct timespec ts;
+	uint64_t t;
+	ssize_t n = getrandom(uuid + 8, 8, 0);
+
+	if (n != 8)
+		return n < 0 ? -errno : -EIO;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t = gregorian + (uint64_t)ts.tv_sec * 10000000u + (uint64_t)ts.tv_nsec / 100;
+	for (int i = 0; i < 4; i++)                     /* time_low */
+		uuid[i] = (uint8_t)(t >> (24 - 8 * i));
+	uuid[4] = (uint8_t)(t >> 40);                   /* time_mid */
+	uuid[5] = (uint8_t)(t >> 32);
+	uuid[6] = (uint8_t)(((t >> 56) & 0x0f) | 0x10); /* time_hi, version 1 */
+	uuid[7] = (uint8_t)(t >> 48);
+	uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);   /* clock_seq, RFC 4122 variant */
+	uuid[10] |= 0x01;                               /* a random node: multicast bit */
 	return 0;
 }
 

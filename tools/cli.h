@@ -28,6 +28,11 @@ int cli_parse_size(const char *s, uint64_t *out);
 
 /* Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (hex, either case). 0 or -EINVAL. */
 int cli_parse_uuid(const char *s, uint8_t out[16]);
+/* A random (version 4) uuid, or a time-based one (version 1, with a random
+ * node and clock sequence, as RFC 4122 allows without a MAC address):
+ * 0 or -errno. */
+int cli_random_uuid(uint8_t out[16]);
+int cli_time_uuid(uint8_t out[16]);
 /* Formats a uuid in lower case into out (37 bytes with the NUL). */
 void cli_format_uuid(const uint8_t uuid[16], char out[37]);
 

@@ -395,6 +395,33 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out);
  * writes the superblock through it. Mount count and mount time stay.
  */
 int dfs_set_label(struct mapped_device *md, const char *label);
+/*
+ * Sets the uuid of the unmounted filesystem on md, whose devices' locks the
+ * caller holds, as tune2fs -U does: replays the journal, re-stamps every
+ * member label, then commits the superblock (FORMAT.md "Changing the uuid":
+ * a crash part way leaves the old uuid and labels that mount and fsck name
+ * as an interrupted change). Also finishes or undoes such a change: labels
+ * stamped with uuid, or half way, are put back first. Mount count and time
+ * stay. -EINVAL for the nil uuid.
+ */
+int dfs_set_uuid(struct mapped_device *md, const uint8_t uuid[16]);
+/* One member of a filesystem, as its member table lists it (FORMAT.md "Members"). */
+struct dfs_member_info {
+	unsigned index;
+	/* the file md's table maps there and its size, as dm's member ranges
+	 * give them; NULL and 0 when the table has no member there */
+	const char *path;
+	uint64_t file_size;
+	uint64_t offset, length;    /* bytes: the member's area in its file */
+	uint8_t uuid[16];           /* the member uuid, random at mkfs */
+};
+/*
+ * The members of the filesystem on md from its member table (the superblock
+ * as dfs_read_info chooses it); never writes. *out (free() it) has *count
+ * entries; paths live as long as md's live table. -EINVAL/-EIO with the
+ * reason when there is no valid superblock or member table.
+ */
+int dfs_read_members(struct mapped_device *md, struct dfs_member_info **out, unsigned *count);
 
 /* ---- mkfs and fsck --------------------------------------------------------- */
 /* The layout mkfs chose (or would choose). */
@@ -419,12 +446,29 @@ int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts);
 enum dfs_fsck_mode {
 	DFS_FSCK_CHECK = 0,         /* -n: never writes */
 	DFS_FSCK_REPAIR = 1,        /* -y */
+	/* -p: checks as DFS_FSCK_CHECK; then repairs as DFS_FSCK_REPAIR if every
+	 * problem found is safe to repair without asking, else writes nothing
+	 * and reports what was found, none of it repaired */
+	DFS_FSCK_PREEN = 2,
 };
-/* Called for each problem found, with whether it was repaired. */
-typedef void (*dfs_fsck_report_t)(void *ctx, const char *problem, bool repaired);
+struct dfs_fsck_problem {
+	const char *text;           /* one line, without a newline */
+	bool repaired;              /* its repair was made (and written, but with -n) */
+	/* -p makes its repair without asking (e2fsck's PR_PREEN_OK): one that
+	 * can be made and loses and guesses nothing (a count, a bitmap or a
+	 * checksum recomputed, a copy rewritten from the other) */
+	bool preen;
+};
+/* Called for each problem found. */
+typedef void (*dfs_fsck_report_t)(void *ctx, const struct dfs_fsck_problem *p);
 struct dfs_fsck_result {
 	unsigned problems, repaired;
+	unsigned unsafe;            /* problems -p leaves to a human: not preen, or not repairable */
 };
+/* Checks (and repairs, per mode) the filesystem on unmounted md, reporting
+ * each problem through report (may be NULL). Returns 0 when the check ran,
+ * whatever it found (*out says what); a negative errno when it could not
+ * (the device, no superblock, members out of place, memory). */
 int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_t report,
 	     void *ctx, struct dfs_fsck_result *out);
 

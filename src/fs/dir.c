@@ -153,6 +153,32 @@ static int dir_pblk(struct dfs_inode *dip, uint64_t lblk, uint64_t *pblk)
 	return 0;
 }
 
+/* Whether the record at off of a directory block is well formed (FORMAT.md). */
+static bool rec_ok(const uint8_t *p, unsigned off, uint64_t slots)
+{
+	if (off + DFS_DIRENT_HDR > DFS_DIR_END)
+		return false;
+	unsigned rec = dfs_get16(p + off + 8), nl = p[off + 10];
+	uint64_t ino = dfs_get64(p + off);
+
+	return rec >= DFS_DIRENT_HDR && rec % 8 == 0 && off + rec <= DFS_DIR_END &&
+	       (ino ? nl && dfs_dirent_size(nl) <= rec && ino < slots &&
+		      !memchr(p + off + DFS_DIRENT_HDR, '/', nl) &&
+		      !memchr(p + off + DFS_DIRENT_HDR, 0, nl)
+		    : off == DFS_DIR_HDR);
+}
+
+/* Whether well-formed records tile [off, DFS_DIR_END) exactly. */
+static bool recs_ok_from(const uint8_t *p, unsigned off, uint64_t slots)
+{
+	while (off < DFS_DIR_END) {
+		if (!rec_ok(p, off, slots))
+			return false;
+		off += dfs_get16(p + off + 8);
+	}
+	return true;
+}
+
 /* Reads directory block lblk and checks every record in it. */
 static int dir_block(struct dfs *fs, struct dfs_inode *dip, uint64_t lblk, struct dfs_buf **out)
 {
@@ -165,25 +191,80 @@ static int dir_block(struct dfs *fs, struct dfs_inode *dip, uint64_t lblk, struc
 	__atomic_fetch_add(&fs->count_dir_blocks, 1, __ATOMIC_RELAXED);
 	const uint64_t slots = __atomic_load_n(&fs->itable_slots, __ATOMIC_RELAXED);
 	const uint8_t *p = b->data;
-	if (dfs_get32(p) != DFS_MAGIC_DIR || dfs_get64(p + 8) != dip->ino)
-		goto bad;
-	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; ) {
-		unsigned rec = dfs_get16(p + off + 8), nl = p[off + 10];
-		uint64_t ino = dfs_get64(p + off);
-
-		if (rec < DFS_DIRENT_HDR || rec % 8 || off + rec > DFS_DIR_END ||
-		    (ino && (nl == 0 || dfs_dirent_size(nl) > rec || ino >= slots ||
-			     memchr(p + off + DFS_DIRENT_HDR, '/', nl) ||
-			     memchr(p + off + DFS_DIRENT_HDR, 0, nl))) ||
-		    (!ino && off != DFS_DIR_HDR))
-			goto bad;
-		off += rec;
-	}
+	if (dfs_get32(p) != DFS_MAGIC_DIR || dfs_get64(p + 8) != dip->ino ||
+	    !recs_ok_from(p, DFS_DIR_HDR, slots))
+		return daxfs_err(-EIO, "directory %llu: block %llu is damaged",
+				 (unsigned long long)dip->ino, (unsigned long long)lblk);
 	*out = b;
 	return 0;
-bad:
-	return daxfs_err(-EIO, "directory %llu: block %llu is damaged",
-			 (unsigned long long)dip->ino, (unsigned long long)lblk);
+}
+
+void dfs_dir_block_init(uint8_t *b, uint64_t owner)
+{
+	memset(b, 0, DFS_BLOCK_SIZE);
+	dfs_put32(b, DFS_MAGIC_DIR);
+	dfs_put64(b + 8, owner);
+	dfs_put16(b + DFS_DIR_HDR + 8, DFS_DIR_END - DFS_DIR_HDR);
+}
+
+/* Gives the span [off, off+len) to the record at prev, or, first in the
+ * block, makes it an unused record. */
+static void absorb(uint8_t *p, unsigned prev, unsigned off, unsigned len)
+{
+	if (prev) {
+		dfs_put16(p + prev + 8, (uint16_t)(dfs_get16(p + prev + 8) + len));
+		return;
+	}
+	memset(p + off, 0, DFS_DIRENT_HDR);
+	dfs_put16(p + off + 8, (uint16_t)len);
+}
+
+void dfs_dir_block_salvage(uint8_t *p, uint64_t owner, uint64_t slots, dfs_dir_keep_t keep,
+			   void *ctx, struct dfs_dir_salvage *out)
+{
+	*out = (struct dfs_dir_salvage){ 0 };
+	if (dfs_get64(p + 8) != owner) {
+		/* another directory's block, or no directory block at all */
+		out->reinit = true;
+		dfs_dir_block_init(p, owner);
+		return;
+	}
+	dfs_put32(p, DFS_MAGIC_DIR);
+	memset(p + 4, 0, 4);
+	memset(p + DFS_DIR_END, 0, DFS_TAIL_CRC_OFF - DFS_DIR_END);
+	unsigned prev = 0;
+	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; ) {
+		if (!rec_ok(p, off, slots)) {
+			/* skip to the first position from which records tile the
+			 * rest of the block; the span between is lost */
+			unsigned next = off + 8;
+			while (next < DFS_DIR_END && !recs_ok_from(p, next, slots))
+				next += 8;
+			absorb(p, prev, off, next - off);
+			prev = prev ? prev : off;
+			out->dropped++;
+			off = next;
+			continue;
+		}
+		unsigned rec = dfs_get16(p + off + 8);
+		uint64_t ino = dfs_get64(p + off);
+		if (ino) {
+			char name[DFS_NAME_MAX + 1];
+
+			memcpy(name, p + off + DFS_DIRENT_HDR, p[off + 10]);
+			name[p[off + 10]] = '\0';
+			if (!keep(ctx, name, ino, p[off + 11])) {
+				absorb(p, prev, off, rec);
+				prev = prev ? prev : off;
+				out->dropped++;
+				off += rec;
+				continue;
+			}
+			out->kept++;
+		}
+		prev = off;
+		off += rec;
+	}
 }
 
 static uint64_t dir_nblocks(const struct dfs_inode *dip)
@@ -341,9 +422,7 @@ static int dir_grow(struct dfs *fs, struct dfs_inode *dip, uint64_t *lblk)
 		dfs_extent_unprepare(fs, dip);
 		return err;
 	}
-	dfs_put32(b->data, DFS_MAGIC_DIR);
-	dfs_put64(b->data + 8, dip->ino);
-	dfs_put16(b->data + DFS_DIR_HDR + 8, DFS_DIR_END - DFS_DIR_HDR);
+	dfs_dir_block_init(b->data, dip->ino);
 	dfs_buf_dirty(fs, b);
 	struct dfs_extent e = { l, pblk, 1, 0 };
 	dip->d.size += DFS_BLOCK_SIZE;       /* stored by the insert */

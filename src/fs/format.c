@@ -25,6 +25,24 @@ bool dfs_block_crc_ok(uint64_t blkno, const uint8_t *block)
 	return dfs_get32(block + DFS_TAIL_CRC_OFF) == dfs_block_crc(blkno, block);
 }
 
+/* ---- journal blocks ---- */
+
+void dfs_jhead_encode(const uint8_t uuid[16], uint64_t js, uint64_t seq, uint8_t *b)
+{
+	memset(b, 0, DFS_BLOCK_SIZE);
+	dfs_put32(b, DFS_MAGIC_JHEAD);
+	dfs_put64(b + 8, seq);
+	memcpy(b + 16, uuid, 16);
+	dfs_block_seal(js, b);
+}
+
+bool dfs_jblock_ok(const uint8_t *b, uint64_t blk, uint32_t magic, const uint8_t uuid[16],
+		   uint64_t seq)
+{
+	return dfs_get32(b) == magic && dfs_block_crc_ok(blk, b) &&
+	       (seq == 0 || dfs_get64(b + 8) == seq) && memcmp(b + 16, uuid, 16) == 0;
+}
+
 /* ---- superblock ---- */
 
 void dfs_super_encode(const struct dfs_super *sb, uint64_t blkno, uint8_t *b)
@@ -285,9 +303,12 @@ int dfs_gd_decode(const uint8_t *p, uint64_t group, uint64_t total_blocks, struc
 	uint64_t gend = gstart + DFS_BLOCKS_PER_GROUP;
 	if (gend > total_blocks)
 		gend = total_blocks;
-	if (gd->free > gend - gstart ||
-	    (gd->bitmap_blk && (gd->bitmap_blk < gstart || gd->bitmap_blk >= gend)))
-		return daxfs_err(-EIO, "group %llu: descriptor out of bounds", (unsigned long long)group);
+	if (gd->free > gend - gstart)
+		return daxfs_err(-EIO, "group %llu: free count %u is more than the %llu blocks of the group",
+				 (unsigned long long)group, gd->free, (unsigned long long)(gend - gstart));
+	if (gd->bitmap_blk && (gd->bitmap_blk < gstart || gd->bitmap_blk >= gend))
+		return daxfs_err(-EIO, "group %llu: bitmap block %llu is outside the group",
+				 (unsigned long long)group, (unsigned long long)gd->bitmap_blk);
 	return 0;
 }
 
@@ -367,16 +388,15 @@ static bool valid_type(uint32_t mode)
 	return false;
 }
 
-int dfs_dinode_decode(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
-		      struct dfs_dinode *di)
+bool dfs_dinode_crc_ok(const uint8_t *s, uint64_t ino)
 {
-	static const uint8_t zero[DFS_INODE_SIZE];
+	return dfs_get32(s + 252) == entry_crc(ino, s, 252);
+}
 
-	memset(di, 0, sizeof(*di));
-	if (memcmp(s, zero, DFS_INODE_SIZE) == 0)
-		return 0;
-	if (dfs_get32(s + 252) != entry_crc(ino, s, 252))
-		return daxfs_err(-EIO, "inode %llu: checksum mismatch", (unsigned long long)ino);
+/* The fields and their bounds; inline extents are checked only if asked. */
+static int dinode_parse(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
+			struct dfs_dinode *di, bool check_extents)
+{
 	di->mode = dfs_get32(s + 0);
 	di->uid = dfs_get32(s + 4);
 	di->gid = dfs_get32(s + 8);
@@ -416,8 +436,32 @@ int dfs_dinode_decode(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
 			/* data_start is checked again when the extent is used */
 			int err = dfs_extent_decode(s + 128 + i * DFS_EXTENT_SIZE, 1, total_blocks,
 						    &di->inline_ext[i]);
-			if (err)
+			if (err && check_extents)
 				return daxfs_err_prefix(err, "inode %llu", (unsigned long long)ino);
 		}
 	return 0;
+}
+
+int dfs_dinode_decode(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
+		      struct dfs_dinode *di)
+{
+	static const uint8_t zero[DFS_INODE_SIZE];
+
+	memset(di, 0, sizeof(*di));
+	if (memcmp(s, zero, DFS_INODE_SIZE) == 0)
+		return 0;
+	if (!dfs_dinode_crc_ok(s, ino))
+		return daxfs_err(-EIO, "inode %llu: checksum mismatch", (unsigned long long)ino);
+	return dinode_parse(s, ino, total_blocks, di, true);
+}
+
+int dfs_dinode_decode_unchecked(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
+				struct dfs_dinode *di)
+{
+	static const uint8_t zero[DFS_INODE_SIZE];
+
+	memset(di, 0, sizeof(*di));
+	if (memcmp(s, zero, DFS_INODE_SIZE) == 0)
+		return 0;
+	return dinode_parse(s, ino, total_blocks, di, false);
 }

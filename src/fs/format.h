@@ -59,6 +59,7 @@ enum dfs_sb_state {
 #define DFS_MTAB_PER_BLOCK ((DFS_TAIL_CRC_OFF - DFS_MTAB_HDR) / DFS_MEMBER_SIZE)   /* 42 */
 #define DFS_MAX_MEMBERS    65536u
 #define DFS_LABEL_SIZE     512u
+#define DFS_LABEL_MEMBER_UUID 112u   /* where a label holds its member uuid (its entry's) */
 #define DFS_JOURNAL_MIN    256u      /* blocks; mkfs never makes a smaller journal */
 
 struct dfs_itable_extent {
@@ -186,6 +187,13 @@ uint32_t dfs_block_crc(uint64_t blkno, const uint8_t *block);
 void dfs_block_seal(uint64_t blkno, uint8_t *block);
 bool dfs_block_crc_ok(uint64_t blkno, const uint8_t *block);
 
+/* Journal blocks (FORMAT.md "Journal"): a header for sequence seq, sealed at
+ * block js; whether b, read at blk, is a block of type magic of this
+ * filesystem (crc, uuid) and, unless seq is 0, of transaction seq. */
+void dfs_jhead_encode(const uint8_t uuid[16], uint64_t js, uint64_t seq, uint8_t *b);
+bool dfs_jblock_ok(const uint8_t *b, uint64_t blk, uint32_t magic, const uint8_t uuid[16],
+		   uint64_t seq);
+
 /* Superblock: encode fills the whole block and seals it. decode checks magic,
  * crc, version and geometry; -EIO/-EINVAL with a message. */
 void dfs_super_encode(const struct dfs_super *sb, uint64_t blkno, uint8_t *block);
@@ -214,6 +222,11 @@ int dfs_gd_decode(const uint8_t *entry, uint64_t group, uint64_t total_blocks, s
 void dfs_dinode_encode(const struct dfs_dinode *di, uint64_t ino, uint8_t *slot);
 int dfs_dinode_decode(const uint8_t *slot, uint64_t ino, uint64_t total_blocks,
 		      struct dfs_dinode *di);
+/* For fsck's salvage: as dfs_dinode_decode without the checksum, and with the
+ * inline extents copied unchecked (the caller checks each). */
+int dfs_dinode_decode_unchecked(const uint8_t *slot, uint64_t ino, uint64_t total_blocks,
+				struct dfs_dinode *di);
+bool dfs_dinode_crc_ok(const uint8_t *slot, uint64_t ino);
 
 void dfs_extent_encode(const struct dfs_extent *e, uint8_t *p);
 /* Checks the extent lies inside [data_start, total_blocks) and len > 0. */

@@ -132,9 +132,11 @@ class CrashPoint:
 SCOPES = ("device", "thread")
 
 
-def crash_points(records, base, scope="device"):
+def crash_points(records, base, scope="device", keep=None):
     """Yields a CrashPoint before every drain that could lose something, and
     one at the end of the trace. base: {dev path: bytes} before the trace.
+    keep: the numbers of the points wanted, or None for all; the others are
+    yielded as None, without the copy of every image a point holds.
     scope "device": a drain makes every pending flush of its device durable
     (dax.h's contract); "thread": in pmem mode only those its own thread
     issued, as an sfence orders only the calling CPU's flushes."""
@@ -147,8 +149,10 @@ def crash_points(records, base, scope="device"):
 
     def snapshot(index):
         nonlocal number
-        flat = sorted((fl for p in pending.values() for fl in p), key=lambda fl: fl.index)
-        point = CrashPoint(number, index, {d: bytes(img) for d, img in durable.items()}, flat)
+        point = None
+        if keep is None or number in keep:
+            flat = sorted((fl for p in pending.values() for fl in p), key=lambda fl: fl.index)
+            point = CrashPoint(number, index, {d: bytes(img) for d, img in durable.items()}, flat)
         number += 1
         return point
 

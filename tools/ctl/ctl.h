@@ -27,6 +27,7 @@ extern const struct ctl_command ctl_map_command;
 /* on a filesystem's SOURCE (ctl/super.c) */
 extern const struct ctl_command ctl_super_command;
 extern const struct ctl_command ctl_label_command;
+extern const struct ctl_command ctl_uuid_command;
 /* on a mounted daemon, through the ioctl channel (ctl/device.c) */
 extern const struct ctl_command ctl_table_command;
 extern const struct ctl_command ctl_info_command;

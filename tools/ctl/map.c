@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "ctl/ctl.h"
 #include "daxfs/err.h"
-#include "mountinfo.h"
+#include "util/mountinfo.h"
 #include "util/json.h"
 
 #define IOMAP_XATTR "system.daxfs.iomap"

@@ -213,10 +213,11 @@ static inline struct dfs **t_newfs(uint64_t bytes, struct mapped_device **mdp)
 }
 
 /* Prints each problem fsck finds, for the test log. */
-static inline void t_fsck_print(void *ctx, const char *problem, bool repaired)
+static inline void t_fsck_print(void *ctx, const struct dfs_fsck_problem *p)
 {
 	(void)ctx;
-	fprintf(stderr, "  fsck: %s%s\n", problem, repaired ? " (repaired)" : "");
+	fprintf(stderr, "  fsck: %s%s%s\n", p->text, p->repaired ? " (repaired)" : "",
+		p->preen ? "" : " [not -p]");
 }
 
 /* fsck -n of an unmounted md: the number of problems (each printed), or a
@@ -232,6 +233,74 @@ static inline int t_fsck_problems(struct mapped_device *md)
 	}
 	return (int)r.problems;
 }
+
+/* Reads or writes (FUA) block blk of md directly, under the filesystem. */
+static inline int t_rw_block(struct mapped_device *md, enum dax_req_op op, uint64_t blk, uint8_t *b)
+{
+	return dm_submit_bio(md, op, op == DAX_REQ_WRITE ? DM_BIO_FUA : 0, blk * 4096, b, 4096);
+}
+
+/* fsck's report, kept as lines "problem" or "problem (repaired)"; preen:
+ * the lines whose repair -p makes. */
+struct t_report {
+	char text[16384];
+	unsigned lines, preen;
+};
+
+static inline void t_report_keep(void *ctx, const struct dfs_fsck_problem *p)
+{
+	struct t_report *r = ctx;
+	size_t n = strlen(r->text);
+
+	snprintf(r->text + n, sizeof(r->text) - n, "%s%s\n", p->text, p->repaired ? " (repaired)" : "");
+	r->lines++;
+	r->preen += p->preen;
+	t_fsck_print(NULL, p);
+}
+
+/* Runs fsck in mode, keeping its report in *r (emptied first). */
+static inline int t_fsck_report(struct mapped_device *md, enum dfs_fsck_mode mode, struct t_report *r,
+				struct dfs_fsck_result *res)
+{
+	r->text[0] = '\0';
+	r->lines = r->preen = 0;
+	return dfs_fsck(md, mode, t_report_keep, r, res);
+}
+
+#define CHECK_HAS(report, s) do { \
+	if (!strstr((report)->text, (s))) { \
+		fprintf(stderr, "%s:%d: the report lacks \"%s\":\n%s", __FILE__, __LINE__, (s), \
+			(report)->text); \
+		return T_FAIL; \
+	} \
+} while (0)
+
+/* What fsck -p does with a damage: repairs all of it, or nothing. */
+enum t_preen { FSCK_ASKS = 0, FSCK_PREENS = 1 };
+
+/* -n finds problems and writes nothing; -p repairs them all when each is safe
+ * to repair without asking (how: FSCK_PREENS), else changes nothing; -y
+ * repairs every one; -n is then clean. */
+#define CHECK_REPAIRED(md, report, how) do { \
+	struct dfs_fsck_result r_; \
+	CHECK_EQ(t_fsck_report((md), DFS_FSCK_CHECK, (report), &r_), 0); \
+	CHECK(r_.problems > 0); \
+	CHECK_EQ(r_.repaired, 0); \
+	CHECK_EQ(r_.unsafe == 0, (how) == FSCK_PREENS); \
+	CHECK_EQ((report)->preen == (report)->lines, (how) == FSCK_PREENS); \
+	const unsigned found_ = r_.problems, unsafe_ = r_.unsafe; \
+	CHECK_EQ(t_fsck_report((md), DFS_FSCK_PREEN, (report), &r_), 0); \
+	CHECK_EQ(r_.problems, found_); \
+	if ((how) == FSCK_ASKS) { \
+		CHECK_EQ(r_.repaired, 0); \
+		CHECK_EQ(r_.unsafe, unsafe_); \
+		CHECK_EQ(t_fsck_problems(md), (int)found_);    /* -p changed nothing */ \
+		CHECK_EQ(t_fsck_report((md), DFS_FSCK_REPAIR, (report), &r_), 0); \
+		CHECK_EQ(r_.problems, found_); \
+	} \
+	CHECK_EQ(r_.repaired, r_.problems); \
+	CHECK_EQ(t_fsck_problems(md), 0); \
+} while (0)
 
 static const struct dfs_cred t_cred = { .uid = 0, .gid = 0, .umask = 022 };
 

@@ -324,10 +324,10 @@ static int test_damaged_label_is_refused_naming_it(void)
 	uint64_t label = (*m)->members[0].label_sector;
 	CHECK_EQ(dfs_unmount(m), 0);
 	CHECK_EQ(dm_submit_bio(md, DAX_REQ_WRITE, DM_BIO_FUA, label << 9, sector, 512), 0);
-	CHECK_EQ(dfs_mount(md, NULL, &fs), -EINVAL);
+	CHECK_EQ(dfs_mount(md, NULL, &fs), -EIO);
 	CHECK_MSG_EQ(t_fmt("mount fs: %s holds the superblock of filesystem " UUID_TEXT " but not the "
-			   "label of member 0 (expected at byte %llu of it): was it overwritten?", f[0],
-			   (unsigned long long)label << 9));
+			   "label of member 0 (expected at byte %llu of it): was it overwritten? run "
+			   "fsck.daxfs -y to write it again", f[0], (unsigned long long)label << 9));
 	return T_PASS;
 }
 

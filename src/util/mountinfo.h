@@ -1,6 +1,6 @@
-/* tools/mountinfo.h - reading /proc/self/mountinfo, for the tools that look for a daxfs-fuse mount */
-#ifndef DAXFS_TOOLS_MOUNTINFO_H
-#define DAXFS_TOOLS_MOUNTINFO_H
+/* util/mountinfo.h - reading /proc/self/mountinfo, for every layer and tool that looks for a mount (internal) */
+#ifndef DAXFS_UTIL_MOUNTINFO_H
+#define DAXFS_UTIL_MOUNTINFO_H
 
 #include <sys/types.h>
 

@@ -1,10 +1,10 @@
-/* tools/mountinfo.c - reading /proc/self/mountinfo, for the tools that look for a daxfs-fuse mount */
+/* util/mountinfo.c - reading /proc/self/mountinfo, for every layer and tool that looks for a mount */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mountinfo.h"
+#include "util/mountinfo.h"
 
 /* Undoes mountinfo's \ooo escapes of space, tab, newline and backslash. */
 static void unescape(char *s)
