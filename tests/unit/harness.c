@@ -220,6 +220,7 @@ int t_main(int argc, char **argv, const struct t_case *cases, size_t n)
 		}
 		printf("%s %s\n", ret == T_PASS ? "PASS" : ret == T_SKIP ? "SKIP" : "FAIL",
 		       cases[i].name);
+		fflush(stdout);     /* in order with the reports on stderr */
 		if (ret == T_PASS)
 			passed++;
 		else if (ret == T_SKIP)

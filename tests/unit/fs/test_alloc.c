@@ -1,5 +1,5 @@
 /* test_alloc.c - the block allocator: contiguity, 2 MiB alignment, ENOSPC, reuse after commit */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)
@@ -126,4 +126,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_file_larger_than_a_group_spans_groups_and_fscks_clean),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

@@ -1,7 +1,7 @@
 /* test_concurrency.c - parallel I/O and namespace operations keep data and metadata consistent */
 #include <pthread.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 #define ROUNDS 200
@@ -100,4 +100,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_parallel_writers_readers_and_creators_stay_consistent),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

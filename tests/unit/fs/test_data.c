@@ -1,7 +1,7 @@
 /* test_data.c - file data: holes, writes, truncate, fallocate, seek, copy_file_range, ENOSPC */
 #include <linux/falloc.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 
@@ -413,4 +413,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_dax_always_on_zero_target_gives_einval),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

@@ -3,7 +3,7 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "fs/format.h"
 #include "fs/internal.h"
 
@@ -639,4 +639,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_unalloc_is_reusable_at_once_unless_its_buffer_is_dirty),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

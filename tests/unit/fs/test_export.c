@@ -1,5 +1,5 @@
 /* test_export.c - inodes found by number and generation, as file handles name them */
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 
@@ -130,4 +130,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_generations_survive_a_remount_and_are_not_handed_out_again),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

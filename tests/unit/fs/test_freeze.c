@@ -3,7 +3,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "util/intr.h"
 
 #define MB (1024ull * 1024)
@@ -198,4 +198,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_read_only_fs_refuses_a_writer_at_once_while_frozen),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

@@ -1,5 +1,5 @@
 /* test_fsck.c - damaged metadata gives -EIO or a clear refusal, never a crash; fsck reports it */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)
@@ -294,4 +294,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_random_metadata_damage_never_crashes),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

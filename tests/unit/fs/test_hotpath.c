@@ -1,7 +1,7 @@
 /* test_hotpath.c - a READ or WRITE of a cached file allocates no memory in the filesystem */
 #include <stdatomic.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 
@@ -121,4 +121,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_overwrite_allocates_nothing),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

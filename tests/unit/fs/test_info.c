@@ -1,5 +1,5 @@
 /* test_info.c - reading the superblock off line, and changing the label */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/format.h"
 #include "fs/internal.h"
 
@@ -178,4 +178,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_label_longer_than_63_bytes_is_refused),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

@@ -1,7 +1,7 @@
 /* test_iomap.c - iomap types and flags, and reads through an error target */
 #include <linux/falloc.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 
@@ -264,4 +264,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_read_of_many_extents_reports_a_full_iov),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

@@ -1,5 +1,5 @@
 /* test_journal.c - a torn write of the journal header is recovered from the log it was retiring */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)
@@ -222,4 +222,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_fsck_check_reports_a_torn_header_and_writes_nothing),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

@@ -1,5 +1,5 @@
 /* test_lease.c - leases: blocks a leased file drops are held back until its last lease is put */
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 #define BLK 4096ull
@@ -117,4 +117,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_lease_on_directory_is_eisdir),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

@@ -4,7 +4,7 @@
 #include <sys/xattr.h>
 #include <time.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)
@@ -705,4 +705,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_group_commit_crash_before_the_commit_record_loses_both_joined_changes),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

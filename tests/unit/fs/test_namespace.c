@@ -2,7 +2,7 @@
 #include <linux/fs.h>
 #include <sys/sysmacros.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 
@@ -469,4 +469,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_rdonly_mount_gives_erofs),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

@@ -1,5 +1,5 @@
 /* test_repair.c - fsck -y repairs each kind of damage it reports, and -n then finds the filesystem clean */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)
@@ -521,4 +521,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_fsck_links_a_damaged_orphan_list_again),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

@@ -1,5 +1,5 @@
 /* test_replay.c - replay installs nothing that fails its check; a read-only mount never writes */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/crc32c.h"
 #include "fs/internal.h"
 
@@ -240,4 +240,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_a_read_only_mount_replays_into_memory_and_writes_nothing),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

@@ -1,7 +1,7 @@
 /* test_scale.c - a 100,000-entry directory and a multi-TiB sparse device */
 #include <time.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 #define TB (1024ull * 1024 * MB)
@@ -71,4 +71,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_four_tib_sparse_device_mkfs_and_mount_write_little),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}

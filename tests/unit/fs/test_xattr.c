@@ -1,7 +1,7 @@
 /* test_xattr.c - extended attributes: namespaces, flags, sizes, limits, persistence */
 #include <sys/xattr.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 
@@ -89,4 +89,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_xattr_limits_e2big_and_enospc),
 };
 
-T_MAIN(cases)
+int main(int argc, char **argv)
+{
+	return T_MAIN(cases);
+}
