@@ -107,6 +107,50 @@ static int test_super_at_wrong_block_is_rejected(void)
 	return T_PASS;
 }
 
+/* FORMAT.md: J >= 256, which mkfs never goes below; a smaller journal is
+ * damage, not a geometry to mount. */
+static int test_super_journal_below_the_minimum_is_refused(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb, out;
+
+	sample_super(&sb);
+	sb.journal_blocks = DFS_JOURNAL_MIN - 1;
+	sb.gdt_start = sb.journal_start + sb.journal_blocks;
+	sb.data_start = sb.gdt_start + sb.gdt_blocks + sb.member_blocks;
+	dfs_super_encode(&sb, 0, b);
+	CHECK_EQ(dfs_super_decode(b, 0, &out), -EIO);
+	CHECK_MSG("superblock 0: bad journal geometry");
+	sb.journal_blocks = DFS_JOURNAL_MIN;
+	sb.gdt_start = sb.journal_start + sb.journal_blocks;
+	sb.data_start = sb.gdt_start + sb.gdt_blocks + sb.member_blocks;
+	dfs_super_encode(&sb, 0, b);
+	CHECK_EQ(dfs_super_decode(b, 0, &out), 0);
+	CHECK_EQ(out.journal_blocks, DFS_JOURNAL_MIN);
+	return T_PASS;
+}
+
+/* A probe names a filesystem by magic and crc alone, geometry unchecked. */
+static int test_super_identify_reads_version_uuid_and_label_only(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb;
+	struct dfs_super_id id;
+
+	sample_super(&sb);
+	sb.ngroups = 7;         /* a geometry decode refuses */
+	dfs_super_encode(&sb, 0, b);
+	CHECK(dfs_super_identify(b, 0, &id));
+	CHECK_EQ(id.major, DFS_VERSION_MAJOR);
+	CHECK(memcmp(id.uuid, "0123456789abcdef", 16) == 0);
+	CHECK_STR(id.label, "lbl");
+	CHECK(!dfs_super_identify(b, 1, &id));
+	b[0] ^= 1;
+	dfs_block_seal(0, b);
+	CHECK(!dfs_super_identify(b, 0, &id));
+	return T_PASS;
+}
+
 static int test_super_future_major_is_refused(void)
 {
 	static uint8_t b[4096];
@@ -317,6 +361,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_super_roundtrip),
 	T_CASE(test_super_flipped_bit_is_rejected),
 	T_CASE(test_super_at_wrong_block_is_rejected),
+	T_CASE(test_super_journal_below_the_minimum_is_refused),
+	T_CASE(test_super_identify_reads_version_uuid_and_label_only),
 	T_CASE(test_super_future_major_is_refused),
 	T_CASE(test_super_of_format_1_is_refused_with_what_to_do),
 	T_CASE(test_super_member_table_geometry_is_checked),
