@@ -96,6 +96,13 @@ const char *t_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int t_reexec(const char *const *env, const char *const *args);
 
 int t_main(int argc, char **argv, const struct t_case *cases, size_t n);
-#define T_MAIN(cases) t_main(argc, argv, cases, sizeof(cases) / sizeof((cases)[0]))
+/* A test file ends in T_MAIN(cases), its main; one with a main of its own
+ * (a child mode first) returns T_RUN(cases) from it. */
+#define T_RUN(cases) t_main(argc, argv, cases, sizeof(cases) / sizeof((cases)[0]))
+#define T_MAIN(cases) \
+	int main(int argc, char **argv) \
+	{ \
+		return T_RUN(cases); \
+	}
 
 #endif

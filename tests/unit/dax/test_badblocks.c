@@ -206,7 +206,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_badblocks_concurrent_check_sees_consistent_list),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

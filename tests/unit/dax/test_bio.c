@@ -215,7 +215,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_bio_write_from_overlapping_mapping_copies_exactly),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

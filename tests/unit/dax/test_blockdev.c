@@ -198,7 +198,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_blockdev_lock_second_open_ebusy),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

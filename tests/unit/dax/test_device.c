@@ -286,5 +286,5 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "open-as-nobody") == 0)
 		return child_open_as_nobody(argv[3]);
-	return T_MAIN(cases);
+	return T_RUN(cases);
 }

@@ -197,7 +197,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_lock_waits_for_a_daemon_whose_mount_is_gone),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -394,5 +394,5 @@ int main(int argc, char **argv)
 		return child_sent_sigbus(argv[3]);
 	if (argc == 5 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "previous-handler") == 0)
 		return child_previous_handler(argv[3], argv[4]);
-	return T_MAIN(cases);
+	return T_RUN(cases);
 }

@@ -198,5 +198,5 @@ int main(int argc, char **argv)
 		return child_persist_mode(argv[3]);
 	if (argc == 4 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "nt-copy") == 0)
 		return child_nt_copy(argv[3]);
-	return T_MAIN(cases);
+	return T_RUN(cases);
 }

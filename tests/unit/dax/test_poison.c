@@ -171,7 +171,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_poison_zero_page_range_on_bad_page_succeeds),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

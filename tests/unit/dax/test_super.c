@@ -230,7 +230,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_stats_count_direct_accesses_and_errors),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

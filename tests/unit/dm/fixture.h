@@ -16,6 +16,7 @@
 #include "daxfs/dm.h"
 #include "daxfs/err.h"
 #include "harness.h"
+#include "md.h"
 
 /*
  * The pattern of a backing file: every 8-byte word holds the file's tag in
@@ -60,42 +61,6 @@ static inline const char *t_pmem(const char *name, uint64_t pages, unsigned tag)
 	}
 	close(fd);
 	return path;
-}
-
-static inline void t_md_destroy(void *arg)
-{
-	struct mapped_device *md = arg;
-
-	dm_md_destroy(&md);
-}
-
-/* A mapped device destroyed after the test. */
-static inline struct mapped_device *t_md(void)
-{
-	struct mapped_device *md = NULL;
-
-	if (dm_md_create("test", &md)) {
-		fprintf(stderr, "harness: dm_md_create: %s\n", daxfs_errormsg());
-		abort();
-	}
-	t_defer(t_md_destroy, md);
-	return md;
-}
-
-/* load + resume of text: dmsetup create/reload+resume. */
-static inline int t_make_live(struct mapped_device *md, const char *text)
-{
-	struct dm_table *t;
-	int r = dm_table_parse(md, text, "test", &t);
-
-	if (r)
-		return r;
-	r = dm_md_load(md, t);
-	if (r) {
-		dm_table_put(&t);
-		return r;
-	}
-	return dm_md_resume(md, DM_SUSPEND_NOLOCKFS);
 }
 
 /* Two patterned backing files of pages pages each: A (tag 1) and B (tag 2). */

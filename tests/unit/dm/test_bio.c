@@ -265,7 +265,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_striped_status_marks_failed_stripe),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

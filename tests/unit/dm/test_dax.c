@@ -385,7 +385,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_target_counters_count_accesses_and_errors),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -4,8 +4,10 @@
 #include "fixture.h"
 #include "util/err.h"
 
+/* Runs rq into res, freeing what res held from the request before. */
 static int run(struct mapped_device *md, struct dm_ioctl_req rq, struct dm_ioctl_result *res)
 {
+	dm_ioctl_result_free(res);
 	return dm_ioctl(md, &rq, res);
 }
 
@@ -65,9 +67,7 @@ static int test_load_and_resume_swap_the_table(void)
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
 	text = t_fmt("0 512 linear %s 0\n", B);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD, .text = text }, res), 0);
-	dm_ioctl_result_free(res);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RESUME }, res), 0);
-	dm_ioctl_result_free(res);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS }, res), 0);
 	CHECK_STR(res->text, text);
 	return T_PASS;
@@ -108,15 +108,12 @@ static int test_refused_resume_drops_the_staged_table_and_keeps_the_live_one(voi
 	dm_md_set_resume_check(md, refuse, &seen);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD,
 					       .text = t_fmt("0 512 linear %s 0\n", B) }, res), 0);
-	dm_ioctl_result_free(res);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RESUME,
 					       .flags = DM_IOC_F_FORCE }, res), -EBUSY);
 	CHECK_MSG("resume: held by someone");
 	CHECK_EQ(seen, DM_IOC_F_FORCE);
-	dm_ioctl_result_free(res);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_STATUS }, res), 0);
 	CHECK(!res->info.inactive_present);
-	dm_ioctl_result_free(res);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS }, res), 0);
 	CHECK_STR(res->text, live);
 	return T_PASS;
@@ -132,10 +129,8 @@ static int test_remove_of_an_open_device_says_how_to_get_out(void)
 	dm_md_open(md);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE }, res), -EBUSY);
 	CHECK_MSG_HAS("remove with --deferred");
-	dm_ioctl_result_free(res);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
 					       .flags = DM_IOC_F_DEFERRED }, res), 0);
-	dm_ioctl_result_free(res);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_STATUS }, res), 0);
 	CHECK(res->info.deferred_remove);
 	dm_md_close(md);
@@ -151,7 +146,6 @@ static int test_wipe_swaps_in_error_targets_with_the_same_boundaries(void)
 	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 linear %s 0\n", A, B)), 0);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
 					       .flags = DM_IOC_F_WIPE }, res), 0);
-	dm_ioctl_result_free(res);
 	/* removed: the table is still there to read */
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS }, res), 0);
 	CHECK_STR(res->text, "0 256 error\n256 256 error\n");
@@ -181,10 +175,8 @@ static int test_badblocks_add_outside_the_device_is_einval_and_list_shows_added(
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_BADBLOCKS_ADD, .text = A,
 					       .start = 510, .len = 8 }, res), -EINVAL);
 	CHECK_MSG("badblocks: sectors 510+8 outside the device's 512");
-	dm_ioctl_result_free(res);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_BADBLOCKS_ADD, .text = A,
 					       .start = 16, .len = 8 }, res), 0);
-	dm_ioctl_result_free(res);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_BADBLOCKS_LIST, .text = A }, res), 0);
 	CHECK_EQ(res->nbadblocks, 1);
 	CHECK_EQ(res->badblocks[0].sector, 16);
@@ -221,7 +213,6 @@ static int test_device_names_one_device_and_past_the_last_is_enxio(void)
 	CHECK_EQ(res->ndevices, 1);
 	CHECK_STR(res->devices[0].path, B);
 	CHECK_EQ(res->devices[0].size, 64 * 4096);
-	dm_ioctl_result_free(res);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE, .index = 2 }, res), -ENXIO);
 	CHECK_MSG("no backing device 2");
 	return T_PASS;
@@ -245,7 +236,6 @@ static int test_device_open_refuses_a_file_renamed_over_the_path(void)
 	CHECK(res->fd >= 0);
 	t_defer(close_fd, (void *)(intptr_t)res->fd);
 	CHECK_EQ(fcntl(res->fd, F_GETFL) & O_ACCMODE, O_RDWR);
-	dm_ioctl_result_free(res);
 	other = t_pmem("other", 64, 3);
 	CHECK_EQ(rename(other, A), 0);
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE_OPEN, .index = 0 }, res),
@@ -269,7 +259,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_device_open_refuses_a_file_renamed_over_the_path),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

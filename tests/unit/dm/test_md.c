@@ -777,7 +777,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_create_without_name_fails),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

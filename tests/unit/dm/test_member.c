@@ -277,7 +277,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_source_absolute_makes_every_name_absolute),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

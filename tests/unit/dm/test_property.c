@@ -411,7 +411,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_bio_matches_reference_on_unaligned_tables),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -271,7 +271,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_relative_list_is_recorded_absolute),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -596,7 +596,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_parse_without_device_fails),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

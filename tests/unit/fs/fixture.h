@@ -17,43 +17,23 @@
 #include "daxfs/err.h"
 #include "daxfs/fs.h"
 #include "harness.h"
+#include "../dm/md.h"
 
 /* A sparse backing file of bytes bytes. */
 static inline const char *t_backing(const char *name, uint64_t bytes)
 {
-	const char *path = t_path(name);
-	int fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600);
-
-	if (fd < 0 || ftruncate(fd, (off_t)bytes)) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	close(fd);
-	return path;
-}
-
-static inline void t_md_destroy(void *arg)
-{
-	struct mapped_device *md = arg;
-
-	dm_md_destroy(&md);
+	return t_file(name, bytes, 0);
 }
 
 /* A mapped device with text as its live table, destroyed after the test. */
 static inline struct mapped_device *t_md_text(const char *text)
 {
-	struct mapped_device *md = NULL;
-	struct dm_table *t;
+	struct mapped_device *md = t_md_named("fs");
 
-	if (dm_md_create("fs", &md))
-		abort();
-	if (dm_table_parse(md, text, "test", &t) || dm_md_load(md, t) ||
-	    dm_md_resume(md, DM_SUSPEND_NOLOCKFS)) {
+	if (t_make_live(md, text)) {
 		fprintf(stderr, "harness: table: %s\n", daxfs_errormsg());
 		abort();
 	}
-	t_defer(t_md_destroy, md);
 	return md;
 }
 

@@ -126,7 +126,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_file_larger_than_a_group_spans_groups_and_fscks_clean),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -100,7 +100,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_parallel_writers_readers_and_creators_stay_consistent),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -397,7 +397,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_mkfs_refuses_too_small_device),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -413,7 +413,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_dax_always_on_zero_target_gives_einval),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

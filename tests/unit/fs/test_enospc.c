@@ -639,7 +639,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_unalloc_is_reusable_at_once_unless_its_buffer_is_dirty),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -130,7 +130,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_generations_survive_a_remount_and_are_not_handed_out_again),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -374,7 +374,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_gd_roundtrip_and_crc),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -198,7 +198,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_read_only_fs_refuses_a_writer_at_once_while_frozen),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

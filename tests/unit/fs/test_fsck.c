@@ -294,7 +294,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_random_metadata_damage_never_crashes),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

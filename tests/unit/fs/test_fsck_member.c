@@ -378,7 +378,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_a_label_block_a_bitmap_marks_free_is_never_allocated_and_fsck_marks_it),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -121,7 +121,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_overwrite_allocates_nothing),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -178,7 +178,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_label_longer_than_63_bytes_is_refused),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -264,7 +264,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_read_of_many_extents_reports_a_full_iov),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -222,7 +222,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_fsck_check_reports_a_torn_header_and_writes_nothing),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

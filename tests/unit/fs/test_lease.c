@@ -117,7 +117,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_lease_on_directory_is_eisdir),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

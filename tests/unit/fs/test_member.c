@@ -433,7 +433,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_fsck_refuses_swapped_members_before_checking),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -705,7 +705,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_group_commit_crash_before_the_commit_record_loses_both_joined_changes),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

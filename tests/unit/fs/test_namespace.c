@@ -469,7 +469,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_rdonly_mount_gives_erofs),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -521,7 +521,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_fsck_links_a_damaged_orphan_list_again),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

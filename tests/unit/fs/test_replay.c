@@ -240,7 +240,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_a_read_only_mount_replays_into_memory_and_writes_nothing),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

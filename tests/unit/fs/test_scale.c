@@ -71,7 +71,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_four_tib_sparse_device_mkfs_and_mount_write_little),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

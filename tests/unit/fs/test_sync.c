@@ -270,5 +270,5 @@ int main(int argc, char **argv)
 	exe_path_ok = n > 0;
 	if (exe_path_ok)
 		exe_path[n] = '\0';
-	return T_MAIN(cases);
+	return T_RUN(cases);
 }

@@ -89,7 +89,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_xattr_limits_e2big_and_enospc),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)
