@@ -172,6 +172,9 @@ const char *dm_md_name(const struct mapped_device *md);
  * here; on later loads they run at resume.
  */
 int dm_md_load(struct mapped_device *md, struct dm_table *t);
+/* dmsetup create's load and resume (without lockfs) of t. Takes the
+ * caller's reference whatever the outcome. */
+int dm_md_make_live(struct mapped_device *md, struct dm_table *t);
 /* Drops the INACTIVE table, if any; 0 (the kernel's table_clear). */
 int dm_md_clear(struct mapped_device *md);
 

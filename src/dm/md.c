@@ -271,6 +271,17 @@ out:
 }
 
 /* table_clear: nothing staged is no error. */
+int dm_md_make_live(struct mapped_device *md, struct dm_table *t)
+{
+	int r = dm_md_load(md, t);
+
+	if (r < 0) {
+		dm_table_put(&t);
+		return r;
+	}
+	return dm_md_resume(md, DM_SUSPEND_NOLOCKFS);
+}
+
 int dm_md_clear(struct mapped_device *md)
 {
 	struct dm_table *old;
