@@ -225,12 +225,8 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		return daxfs_err(-EINVAL, "write: negative offset");
 	/* before the inode lock, before a byte is copied: a frozen fs holds
 	 * the writer here, and nothing it would change is touched yet */
-	if ((err = dfs_start_write(fs)))
+	if ((err = dfs_inode_change_begin(fs, ino, &ip)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
-		dfs_end_write(fs);
-		return err;
-	}
 	if ((err = check_reg(ip)))
 		goto fail;
 	uint64_t pos = (flags & DFS_WRITE_APPEND) ? ip->d.size : (uint64_t)off;
@@ -240,8 +236,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		goto fail;
 	}
 	if (size == 0) {
-		dfs_inode_unlock_data(fs, ip, true);
-		dfs_end_write(fs);
+		dfs_inode_change_end(fs, ip);
 		return 0;
 	}
 	if (pos > ip->d.size && (err = dfs_zero_written(fs, ip, ip->d.size, pos)))
@@ -300,8 +295,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	}
 	return (ssize_t)got;
 fail:
-	dfs_inode_unlock_data(fs, ip, true);
-	dfs_end_write(fs);
+	dfs_inode_change_end(fs, ip);
 	return err;
 }
 
@@ -398,8 +392,7 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 		err = err ? err : e2;
 	}
 	wr->priv = NULL;
-	dfs_inode_unlock_data(fs, ip, true);
-	dfs_end_write(fs);
+	dfs_inode_change_end(fs, ip);
 	free(p->bounce);
 	p->bounce = NULL;
 	return err ? err : (ssize_t)copied;

@@ -15,12 +15,8 @@ int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned 
 	uint64_t tid;
 	int err;
 
-	if ((err = dfs_start_write(fs)))
+	if ((err = dfs_inode_change_begin(fs, ino, &ip)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
-		dfs_end_write(fs);
-		return err;
-	}
 	pthread_mutex_lock(&fs->meta);
 	if ((err = dfs_txn_reserve(fs, DFS_NS_RESERVE)))
 		goto out;

@@ -178,16 +178,11 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		return daxfs_err(-EINVAL, "fallocate: bad range");
 	if (len > INT64_MAX - off)
 		return daxfs_err(-EFBIG, "fallocate: beyond the maximum file size");
-	if ((err = dfs_start_write(fs)))
+	if ((err = dfs_inode_change_begin(fs, ino, &ip)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
-		dfs_end_write(fs);
-		return err;
-	}
 	if (dfs_is_dir(ip) || !dfs_is_reg(ip)) {
 		err = daxfs_err(dfs_is_dir(ip) ? -EISDIR : -ENODEV, "fallocate: not a regular file");
-		dfs_inode_unlock_data(fs, ip, true);
-		dfs_end_write(fs);
+		dfs_inode_change_end(fs, ip);
 		return err;
 	}
 	uint64_t s = (uint64_t)off, e = s + (uint64_t)len;
@@ -232,8 +227,7 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 	}
 	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
-	dfs_inode_unlock_data(fs, ip, true);
-	dfs_end_write(fs);
+	dfs_inode_change_end(fs, ip);
 	return err;
 }
 

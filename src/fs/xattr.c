@@ -186,17 +186,12 @@ static int xattr_write_begin(struct dfs *fs, uint64_t ino, struct dfs_inode **ip
 {
 	int err;
 
-	if ((err = dfs_start_write(fs)))
+	if ((err = dfs_inode_change_begin(fs, ino, ipp)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, ipp))) {
-		dfs_end_write(fs);
-		return err;
-	}
 	pthread_mutex_lock(&fs->meta);
 	if ((err = dfs_txn_reserve(fs, 16))) {
 		pthread_mutex_unlock(&fs->meta);
-		dfs_inode_unlock_data(fs, *ipp, true);
-		dfs_end_write(fs);
+		dfs_inode_change_end(fs, *ipp);
 	}
 	return err;
 }
