@@ -238,26 +238,22 @@ static void render_badblocks(FILE *f, const struct dm_ioctl_result *r,
 
 /* ---- the commands ------------------------------------------------------- */
 
-void dfuse_ctl_table(struct dfuse *df, struct daxfs_ioc_ctl *c)
-{
-	struct dm_ioctl_req rq = { .cmd = DM_IOC_TABLE_STATUS, .flags = dm_flags(c) };
+/* A command that is one request of the command layer, answered with its
+ * rendering (render NULL: no text). */
+#define DM_COMMAND(name, dm_cmd, render) \
+	void dfuse_ctl_##name(struct dfuse *df, struct daxfs_ioc_ctl *c) \
+	{ \
+		command(df, c, &(struct dm_ioctl_req){ .cmd = (dm_cmd), .flags = dm_flags(c) }, \
+			(render)); \
+	}
 
-	command(df, c, &rq, render_table);
-}
-
-void dfuse_ctl_info(struct dfuse *df, struct daxfs_ioc_ctl *c)
-{
-	struct dm_ioctl_req rq = { .cmd = DM_IOC_DEV_STATUS };
-
-	command(df, c, &rq, ctl_render_info);
-}
-
-void dfuse_ctl_status(struct dfuse *df, struct daxfs_ioc_ctl *c)
-{
-	struct dm_ioctl_req rq = { .cmd = DM_IOC_STATUS };
-
-	command(df, c, &rq, ctl_render_status);
-}
+DM_COMMAND(table, DM_IOC_TABLE_STATUS, render_table)
+DM_COMMAND(info, DM_IOC_DEV_STATUS, ctl_render_info)
+DM_COMMAND(status, DM_IOC_STATUS, ctl_render_status)
+DM_COMMAND(suspend, DM_IOC_DEV_SUSPEND, NULL)
+DM_COMMAND(resume, DM_IOC_DEV_RESUME, NULL)
+DM_COMMAND(clear, DM_IOC_TABLE_CLEAR, NULL)
+DM_COMMAND(remove, DM_IOC_DEV_REMOVE, NULL)
 
 #define LOAD_MAX (1u << 20)
 
@@ -298,34 +294,6 @@ drop:
 	free(ctl->load);
 	ctl->load = NULL;
 	ctl->load_len = 0;
-}
-
-void dfuse_ctl_suspend(struct dfuse *df, struct daxfs_ioc_ctl *c)
-{
-	struct dm_ioctl_req rq = { .cmd = DM_IOC_DEV_SUSPEND, .flags = dm_flags(c) };
-
-	command(df, c, &rq, NULL);
-}
-
-void dfuse_ctl_resume(struct dfuse *df, struct daxfs_ioc_ctl *c)
-{
-	struct dm_ioctl_req rq = { .cmd = DM_IOC_DEV_RESUME, .flags = dm_flags(c) };
-
-	command(df, c, &rq, NULL);
-}
-
-void dfuse_ctl_clear(struct dfuse *df, struct daxfs_ioc_ctl *c)
-{
-	struct dm_ioctl_req rq = { .cmd = DM_IOC_TABLE_CLEAR };
-
-	command(df, c, &rq, NULL);
-}
-
-void dfuse_ctl_remove(struct dfuse *df, struct daxfs_ioc_ctl *c)
-{
-	struct dm_ioctl_req rq = { .cmd = DM_IOC_DEV_REMOVE, .flags = dm_flags(c) };
-
-	command(df, c, &rq, NULL);
 }
 
 void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)

@@ -212,6 +212,17 @@ static void print_piece_json(FILE *out, const struct piece *p, bool first)
 	fprintf(out, ", \"offset\": %" PRIu64 "}}", p->device_offset);
 }
 
+/* Prints p, the n-th piece of its extent; counts it in *failed when it
+ * did not resolve. */
+static void print_piece(FILE *out, const struct piece *p, unsigned n, bool json, int *failed)
+{
+	*failed += p->error != 0;
+	if (json)
+		print_piece_json(out, p, n == 0);
+	else
+		print_piece_text(out, p);
+}
+
 static void print_extent(FILE *out, const struct extent *e, bool first, bool json)
 {
 	if (json) {
@@ -251,12 +262,7 @@ int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const c
 		struct piece p;
 
 		if (!md && strncmp(line, "piece ", 6) == 0 && n_ext && parse_piece(line + 6, &p) == 0) {
-			failed += p.error != 0;
-			if (json)
-				print_piece_json(out, &p, n_pieces == 0);
-			else
-				print_piece_text(out, &p);
-			n_pieces++;
+			print_piece(out, &p, n_pieces++, json, &failed);
 			continue;
 		}
 		if ((!md && strncmp(line, "extent ", 7) != 0) ||
@@ -274,12 +280,7 @@ int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const c
 
 			resolve_piece(md, &e, pos, &r, &p);
 			pos += p.length;
-			failed += p.error != 0;
-			if (json)
-				print_piece_json(out, &p, n_pieces == 0);
-			else
-				print_piece_text(out, &p);
-			n_pieces++;
+			print_piece(out, &p, n_pieces++, json, &failed);
 		}
 	}
 	if (json)
