@@ -10,6 +10,7 @@
 #include "daxfs/ioctl.h"
 #include "fuse/ctl.h"
 #include "fuse/dfuse.h"
+#include "fuse/extmap.h"
 #include "harness.h"
 #include "json.h"
 
@@ -284,28 +285,32 @@ static void ctl_super(struct dfuse *df, bool json, bool busy, const char *label,
 	free(info);
 }
 
-/* daxfs-ctl map of ino, with the daemon's extent map or (not empty) the
- * input's. */
+/* daxfs-ctl map of ino: the daemon's map attribute (system.daxfs.map), or
+ * the input's text (not empty) taken both for such an attribute and for an
+ * iomap resolved through the table, as --table does. */
 static void ctl_map(struct dfuse *df, bool json, uint64_t ino, const char *file, char *iomap)
 {
-	char *text = NULL, *own = NULL;
-	size_t len = 0;
 	struct stat st;
-	FILE *f;
 
 	if (dfs_getattr(df->fs, ino, &st) != 0)
 		return;
-	if (!iomap[0] ? dfuse_iomap_text(df->fs, ino, &own) < 0 : !(own = strdup(iomap)))
-		return;
-	f = open_memstream(&text, &len);
-	if (!f)
-		abort();
-	(void)ctl_map_print(f, df->md, file, dev, &st, own, json);
-	fclose(f);
-	if (json)
-		check_json("daxfs-ctl map", text, len);
-	free(text);
-	free(own);
+	for (int through_table = 0; through_table < 1 + (iomap[0] != 0); through_table++) {
+		char *text = NULL, *own = NULL;
+		size_t len = 0;
+		FILE *f;
+
+		if (!iomap[0] ? dfuse_extmap_text(df, ino, true, &own) < 0 : !(own = strdup(iomap)))
+			return;
+		f = open_memstream(&text, &len);
+		if (!f)
+			abort();
+		(void)ctl_map_print(f, through_table ? df->md : NULL, file, dev, &st, own, json);
+		fclose(f);
+		if (json)
+			check_json("daxfs-ctl map", text, len);
+		free(text);
+		free(own);
+	}
 }
 
 static void ctl_resolve(struct dfuse *df, bool json, uint64_t pgoff, long nr)

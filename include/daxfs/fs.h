@@ -186,6 +186,11 @@ struct dfs_read {
 };
 ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, struct dfs_read *rd);
 void dfs_read_end(struct dfs *fs, struct dfs_read *rd);
+/* Probes [addr, addr+len) of pmem the filesystem handed out (a read's or a
+ * write's iov) again, after a copy by someone else (the kernel, a pipe)
+ * faulted on it: 0 when every page is backed, else -EIO with the page
+ * recorded as a bad block of its device and a message (dax_probe_mc). */
+int dfs_probe(const void *addr, size_t len);
 
 /*
  * Write in two steps, as iomap_begin / iomap_end: begin allocates (zeroing new

@@ -7,6 +7,7 @@
 
 #include "dax/device.h"
 #include "dax/recorder.h"
+#include "dax/seam.h"
 #include "util/err.h"
 
 /*
@@ -79,22 +80,16 @@ static int reflush_others(struct dax_device *dev)
 	return ret;
 }
 
-#ifdef DAXFS_PERSIST_FAULT_DROP_FLUSH
-/* The fault build (-Dpersist_fault=drop_flush): every second flush is
- * neither issued nor recorded, so that the crash checker has a real
- * durability bug to find. Never compiled into a normal build. */
+/* The fault build's durability bug (dax/seam.h): every second flush is
+ * neither issued nor recorded, so that the crash checker has a real one to
+ * find. */
 static _Atomic unsigned long fault_flushes;
 
 static bool fault_drop_flush(void)
 {
-	return atomic_fetch_add_explicit(&fault_flushes, 1, memory_order_relaxed) % 2 == 1;
+	return dax_persist_fault == DAX_FAULT_DROP_FLUSH &&
+	       atomic_fetch_add_explicit(&fault_flushes, 1, memory_order_relaxed) % 2 == 1;
 }
-#else
-static inline bool fault_drop_flush(void)
-{
-	return false;
-}
-#endif
 
 static int check(struct dax_device *dev, const char *what, uint64_t pos, uint64_t len)
 {

@@ -143,8 +143,8 @@ int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip)
 					 (unsigned long long)ip->ino, (unsigned long long)blk);
 		if ((err = dfs_buf_read(fs, blk, DFS_BUF_SEALED, &b)))
 			return daxfs_err_prefix(err, "inode %llu", (unsigned long long)ip->ino);
-		uint32_t count = dfs_get32(b->data + 4);
-		if (dfs_get32(b->data) != DFS_MAGIC_EXTENT || dfs_get64(b->data + 16) != ip->ino ||
+		uint32_t count = dfs_get32(b->data + DFS_EXTBLK_COUNT);
+		if (dfs_get32(b->data) != DFS_MAGIC_EXTENT || dfs_get64(b->data + DFS_EXTBLK_OWNER) != ip->ino ||
 		    count == 0 || count > DFS_EXTBLK_MAX || ip->next + count > d->nextents)
 			return daxfs_err(-EIO, "inode %llu: extent block %llu is damaged",
 					 (unsigned long long)ip->ino, (unsigned long long)blk);
@@ -154,7 +154,7 @@ int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip)
 						     &ip->ext[ip->next++])))
 				return daxfs_err_prefix(err, "inode %llu", (unsigned long long)ip->ino);
 		ip->chain[ip->nchain++] = blk;
-		blk = dfs_get64(b->data + 8);
+		blk = dfs_get64(b->data + DFS_EXTBLK_NEXT);
 	}
 	if (ip->next != d->nextents || blk != 0)
 		return daxfs_err(-EIO, "inode %llu: extent chain length does not match its count",
@@ -175,9 +175,9 @@ static int write_chain(struct dfs *fs, uint64_t ino, const struct dfs_extent *ex
 		if ((err = dfs_buf_new(fs, chain[k], DFS_BUF_SEALED, &b)))
 			return err;
 		dfs_put32(b->data, DFS_MAGIC_EXTENT);
-		dfs_put32(b->data + 4, (uint32_t)count);
-		dfs_put64(b->data + 8, k + 1 < need ? chain[k + 1] : 0);
-		dfs_put64(b->data + 16, ino);
+		dfs_put32(b->data + DFS_EXTBLK_COUNT, (uint32_t)count);
+		dfs_put64(b->data + DFS_EXTBLK_NEXT, k + 1 < need ? chain[k + 1] : 0);
+		dfs_put64(b->data + DFS_EXTBLK_OWNER, ino);
 		for (size_t i = 0; i < count; i++)
 			dfs_extent_encode(&ext[first + i], b->data + DFS_EXTBLK_HDR + i * DFS_EXTENT_SIZE);
 		dfs_buf_dirty(fs, b);
@@ -265,13 +265,13 @@ int dfs_extents_layout(struct dfs *fs, uint64_t ino, struct dfs_dinode *d,
 int dfs_extent_block_parse(const uint8_t *b, uint64_t ino, uint64_t data_start, uint64_t total_blocks,
 			   struct dfs_extent *out, uint32_t *count, uint64_t *next)
 {
-	*count = dfs_get32(b + 4);
-	*next = dfs_get64(b + 8);
-	if (dfs_get32(b) != DFS_MAGIC_EXTENT)
+	*count = dfs_get32(b + DFS_EXTBLK_COUNT);
+	*next = dfs_get64(b + DFS_EXTBLK_NEXT);
+	if (dfs_get32(b + DFS_BLK_MAGIC) != DFS_MAGIC_EXTENT)
 		return daxfs_err(-EIO, "no extent block magic");
-	if (dfs_get64(b + 16) != ino)
+	if (dfs_get64(b + DFS_EXTBLK_OWNER) != ino)
 		return daxfs_err(-EIO, "extent block of inode %llu",
-				 (unsigned long long)dfs_get64(b + 16));
+				 (unsigned long long)dfs_get64(b + DFS_EXTBLK_OWNER));
 	if (*count == 0 || *count > DFS_EXTBLK_MAX)
 		return daxfs_err(-EIO, "extent block count %u", *count);
 	for (uint32_t i = 0; i < *count; i++) {

@@ -745,3 +745,20 @@ void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write)
 	}
 	pthread_mutex_unlock(&fs->meta);
 }
+
+int dfs_inode_change_begin(struct dfs *fs, uint64_t ino, struct dfs_inode **ip)
+{
+	int err = dfs_start_write(fs);
+
+	if (err)
+		return err;
+	if ((err = dfs_inode_lock_data(fs, ino, true, ip)))
+		dfs_end_write(fs);
+	return err;
+}
+
+void dfs_inode_change_end(struct dfs *fs, struct dfs_inode *ip)
+{
+	dfs_inode_unlock_data(fs, ip, true);
+	dfs_end_write(fs);
+}

@@ -453,6 +453,11 @@ int dfs_inode_set_slot(struct dfs *fs, uint64_t ino, const struct dfs_dinode *di
 /* Pins ip and takes its data lock (meta must NOT be held); unlock reverses. */
 int dfs_inode_lock_data(struct dfs *fs, uint64_t ino, bool write, struct dfs_inode **out);
 void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write);
+/* A change of ino for a caller: the write gate (dfs_start_write), then the
+ * inode's data lock exclusively. 0 with *ip locked, or the error with
+ * nothing held; end releases both. */
+int dfs_inode_change_begin(struct dfs *fs, uint64_t ino, struct dfs_inode **ip);
+void dfs_inode_change_end(struct dfs *fs, struct dfs_inode *ip);
 
 /* ---- extents (extent.c) ---- */
 int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip);

@@ -152,9 +152,9 @@ static int stage_build(struct dfs *fs, struct stage *st)
 		uint32_t count = 0;
 
 		memset(d, 0, DFS_BLOCK_SIZE);
-		dfs_put32(d, DFS_MAGIC_JDESC);
-		dfs_put64(d + 8, st->seq);
-		memcpy(d + 16, fs->sb.uuid, 16);
+		dfs_put32(d + DFS_BLK_MAGIC, DFS_MAGIC_JDESC);
+		dfs_put64(d + DFS_JBLK_SEQ, st->seq);
+		memcpy(d + DFS_JBLK_UUID, fs->sb.uuid, 16);
 		for (; i < n && count < DFS_JDESC_MAX; i++, count++) {
 			struct dfs_buf *b = v[i];
 
@@ -165,7 +165,7 @@ static int stage_build(struct dfs *fs, struct stage *st)
 			st->at[i] = pos++;
 			super |= b->kind == DFS_BUF_SUPER;
 		}
-		dfs_put32(d + 4, count);
+		dfs_put32(d + DFS_JDESC_COUNT, count);
 		dfs_block_seal(js + 1 + dpos, d);
 	}
 	st->crc = crc;
@@ -212,11 +212,11 @@ static int stage_write(struct dfs *fs, struct stage *st, bool *committed)
 		return daxfs_err(-EIO, "injected failure before the commit record");
 	if (!(d = calloc(1, DFS_BLOCK_SIZE)))
 		return daxfs_err(-ENOMEM, "journal: out of memory");
-	dfs_put32(d, DFS_MAGIC_JCOMMIT);
-	dfs_put64(d + 8, st->seq);
-	memcpy(d + 16, fs->sb.uuid, 16);
-	dfs_put64(d + 32, st->n);
-	dfs_put32(d + 40, crc32c_final(st->crc));
+	dfs_put32(d + DFS_BLK_MAGIC, DFS_MAGIC_JCOMMIT);
+	dfs_put64(d + DFS_JBLK_SEQ, st->seq);
+	memcpy(d + DFS_JBLK_UUID, fs->sb.uuid, 16);
+	dfs_put64(d + DFS_JCOMMIT_NBLOCKS, st->n);
+	dfs_put32(d + DFS_JCOMMIT_DATA_CRC, crc32c_final(st->crc));
 	dfs_block_seal(js + 1 + st->nlog, d);
 	if ((err = dfs_dev_write(fs, js + 1 + st->nlog, d, 1, true)))
 		goto out;

@@ -609,6 +609,7 @@ int dfs_members_diagnose(struct dm_table *t, int err)
 int dfs_probe_member(struct dm_table *t, unsigned index, struct dfs_probe *out)
 {
 	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	struct dfs_super_id id;
 	struct dfs_label l;
 	struct dm_member dm;
 	int err;
@@ -623,12 +624,12 @@ int dfs_probe_member(struct dm_table *t, unsigned index, struct dfs_probe *out)
 	err = dm_table_member_read(t, index, 0, b, dm.length >= 8 ? DFS_BLOCK_SIZE : DFS_LABEL_SIZE);
 	if (err)
 		goto out;
-	if (dm.length >= 8 && dfs_get64(b) == DFS_MAGIC && dfs_block_crc_ok(DFS_SB_PRIMARY, b)) {
+	if (dm.length >= 8 && dfs_super_identify(b, DFS_SB_PRIMARY, &id)) {
 		out->kind = DFS_PROBE_SUPER;
-		out->major = dfs_get16(b + 8);
-		out->minor = dfs_get16(b + 10);
-		memcpy(out->uuid, b + 32, 16);
-		memcpy(out->label, b + 48, 63);
+		out->major = id.major;
+		out->minor = id.minor;
+		memcpy(out->uuid, id.uuid, 16);
+		memcpy(out->label, id.label, 63);
 	} else if (dfs_label_decode(b, &l) == 0) {
 		out->kind = DFS_PROBE_MEMBER;
 		out->major = l.major;

@@ -110,7 +110,7 @@ static int journal_log_seq(struct mapped_device *md, const struct dfs_super *sb,
 	if (!err) {
 		if (dfs_jblock_ok(b, blk, DFS_MAGIC_JDESC, sb->uuid, 0) ||
 		    dfs_jblock_ok(b, blk, DFS_MAGIC_JCOMMIT, sb->uuid, 0))
-			*seq = dfs_get64(b + 8);
+			*seq = dfs_get64(b + DFS_JBLK_SEQ);
 		else
 			err = daxfs_err(-EIO, "journal header (block %llu) is damaged and the log "
 					"holds no transaction of this filesystem to recover it from",
@@ -134,7 +134,7 @@ static int journal_next_free_seq(struct dfs *fs, uint8_t *b, uint64_t *seq)
 		if (dfs_jblock_ok(b, blk, DFS_MAGIC_JHEAD, fs->sb.uuid, 0) ||
 		    dfs_jblock_ok(b, blk, DFS_MAGIC_JDESC, fs->sb.uuid, 0) ||
 		    dfs_jblock_ok(b, blk, DFS_MAGIC_JCOMMIT, fs->sb.uuid, 0))
-			top = dfs_get64(b + 8) > top ? dfs_get64(b + 8) : top;
+			top = dfs_get64(b + DFS_JBLK_SEQ) > top ? dfs_get64(b + DFS_JBLK_SEQ) : top;
 	}
 	*seq = top + 1 ? top + 1 : 1;
 	return 0;
@@ -209,18 +209,18 @@ static int log_walk(struct dfs *fs, struct jlog *jl)
 			goto out;
 		if (dfs_jblock_ok(d, pos, DFS_MAGIC_JCOMMIT, fs->sb.uuid, jl->seq)) {
 			jl->committed = true;
-			if (dfs_get64(d + 32) != jl->n)
+			if (dfs_get64(d + DFS_JCOMMIT_NBLOCKS) != jl->n)
 				damaged(jl, "its commit record (block %llu) counts %llu blocks, the log "
 					"holds %llu", (unsigned long long)pos,
-					(unsigned long long)dfs_get64(d + 32), (unsigned long long)jl->n);
-			else if (dfs_get32(d + 40) != crc32c_final(crc))
+					(unsigned long long)dfs_get64(d + DFS_JCOMMIT_NBLOCKS), (unsigned long long)jl->n);
+			else if (dfs_get32(d + DFS_JCOMMIT_DATA_CRC) != crc32c_final(crc))
 				damaged(jl, "its logged blocks do not match the checksum of its commit "
 					"record (block %llu)", (unsigned long long)pos);
 			goto out;
 		}
 		if (!dfs_jblock_ok(d, pos, DFS_MAGIC_JDESC, fs->sb.uuid, jl->seq))
 			break;
-		uint32_t count = dfs_get32(d + 4);
+		uint32_t count = dfs_get32(d + DFS_JDESC_COUNT);
 		if (count == 0 || count > DFS_JDESC_MAX || pos + 1 + count >= jend ||
 		    jl->n + count > fs->jcap)
 			break;
@@ -486,7 +486,7 @@ int dfs_journal_recover(struct dfs *fs)
 	/* a damaged header was being advanced past the log's transaction */
 	const bool head_torn = !dfs_jblock_ok(b, js, DFS_MAGIC_JHEAD, fs->sb.uuid, 0);
 	if (!head_torn) {
-		jl.seq = dfs_get64(b + 8);
+		jl.seq = dfs_get64(b + DFS_JBLK_SEQ);
 	} else if ((err = journal_log_seq(fs->md, &fs->sb, &jl.seq))) {
 		if (!fs->fsck_mount)
 			goto out;

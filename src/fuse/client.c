@@ -12,6 +12,7 @@
 
 #include "daxfs/ioctl.h"
 #include "fuse/client.h"
+#include "fuse/extmap.h"
 #include "fuse/holders.h"
 #include "util/err.h"
 
@@ -53,9 +54,8 @@ void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info 
 
 int dfuse_client_check_swap(struct dfuse *df, bool force)
 {
-	uint64_t ino = dfuse_holders_live();
+	uint64_t ino = dfuse_holders_live(df);
 
-	(void)df;
 	if (!ino)
 		return 0;
 	if (!force)
@@ -63,7 +63,7 @@ int dfuse_client_check_swap(struct dfuse *df, bool force)
 				 "(libdaxfs); a new table could move its blocks under the mapping: "
 				 "unmap first, or force the swap (which revokes the mappings)", ino);
 	fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: forced table swap: revoked %zu direct-access "
-		 "lease holders; their blocks stay held until they unmap\n", dfuse_holders_revoke());
+		 "lease holders; their blocks stay held until they unmap\n", dfuse_holders_revoke(df));
 	return 0;
 }
 
@@ -97,11 +97,11 @@ static int check_caller(struct dfuse *df, const struct dfuse_ioctl_req *rq, unsi
 }
 
 /* The open file's leases: 0, or -ENOLCK, -ESTALE, -EPERM with a message. */
-static int check_lease(uint64_t ino, uint64_t fh, bool write)
+static int check_lease(struct dfuse *df, uint64_t ino, uint64_t fh, bool write)
 {
 	struct dfuse_holding h;
 
-	dfuse_holders_state(fh, ino, &h);
+	dfuse_holders_state(df, fh, ino, &h);
 	if (h.reads + h.writes == 0)
 		return daxfs_err(-ENOLCK, "no lease on this open file (DAXFS_IOC_LEASE_GET first)");
 	if (h.revoked)
@@ -149,19 +149,6 @@ static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t le
 	return 0;
 }
 
-static int device_index(struct mapped_device *md, const char *path)
-{
-	unsigned n = dm_md_num_devices(md);
-
-	for (unsigned i = 0; i < n; i++) {
-		struct dax_device *d = dm_md_device(md, i);
-
-		if (d && strcmp(dax_device_path(d), path) == 0)
-			return (int)i;
-	}
-	return -1;
-}
-
 /* A refusal covers nothing (daxfs/ioctl.h), also when it comes after the
  * range's first extents were resolved into pieces. */
 __attribute__((format(printf, 3, 4)))
@@ -185,34 +172,27 @@ static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t f
 		       uint64_t len)
 {
 	uint64_t done = 0;
-	bool single = false;
 
 	while (done < len) {
 		struct dm_resolution r;
-		long want = single ? 1 : (long)((len - done) / PAGE);
-		long got = dm_dax_resolve(df->md, (pos + done) / PAGE, want, &r);
+		uint64_t bytes = dfuse_extmap_piece(df, pos + done, len - done, &r);
 
-		/* A bad block anywhere in the range fails the whole call, as
-		 * in the kernel: go page by page to name the poisoned one. */
-		if (got == -EHWPOISON && !single) {
-			single = true;
-			continue;
-		}
-		if (got <= 0) {
-			const char *why = got == -EHWPOISON ? "poisoned page" : strerror((int)-got);
+		/* A bad block fails its page alone, named by its own piece. */
+		if (r.error) {
+			const char *why = r.error == -EHWPOISON ? "poisoned page" : strerror(-r.error);
 
 			fail(x, -EIO, "file offset %" PRIu64 " (device byte %" PRIu64 "): %s%s%s: %s",
 			     foff + done, pos + done, why, r.target_type ? " on target " : "",
 			     r.target_type ? r.target_type : "", daxfs_errormsg());
 			return -1;
 		}
-		int idx = device_index(df->md, r.device_path);
+		int idx = r.device_index;
 		if (idx < 0) {
 			fail(x, -EIO, "file offset %" PRIu64 ": device %s is not open", foff + done,
 			     r.device_path);
 			return -1;
 		}
-		uint64_t bytes = (uint64_t)got * PAGE, doff = r.device_pgoff * PAGE;
+		uint64_t doff = r.device_offset;
 		struct daxfs_ioc_piece *last = x->npieces ? &x->pieces[x->npieces - 1] : NULL;
 
 		if (last && last->device_index == (uint32_t)idx &&
@@ -285,17 +265,16 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 
 static void device(struct dfuse *df, struct daxfs_ioc_device *d)
 {
-	struct dax_device *dev = d->index < dm_md_num_devices(df->md) ? dm_md_device(df->md, d->index)
-								      : NULL;
+	struct dm_ioctl_req rq = { .cmd = DM_IOC_DEVICE, .index = d->index };
+	struct dm_ioctl_result res;
 
-	if (!dev) {
-		d->error = -ENXIO;
-		return;
+	d->error = dm_ioctl(df->md, &rq, &res);
+	if (d->error == 0) {
+		d->size = res.devices[0].size;
+		d->flags = res.devices[0].is_pmem ? DAXFS_IOC_DEVICE_PMEM : 0;
+		snprintf(d->path, sizeof(d->path), "%s", res.devices[0].path);
 	}
-	d->error = 0;
-	d->size = dax_device_size(dev);
-	d->flags = dax_device_is_pmem(dev) ? DAXFS_IOC_DEVICE_PMEM : 0;
-	snprintf(d->path, sizeof(d->path), "%s", dax_device_path(dev));
+	dm_ioctl_result_free(&res);
 }
 
 /* Grants are part of the channel's answer to a caller who passed the
@@ -304,6 +283,7 @@ static void grant(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct dax
 {
 	uid_t uid = rq->who->uid;
 	bool write = g->flags & DAXFS_IOC_GRANT_WRITE;
+	struct dm_ioctl_result res = { .fd = -1 };
 	int err;
 
 	if (!df->grant)
@@ -313,11 +293,11 @@ static void grant(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct dax
 		err = daxfs_err(-EPERM, "uid %u is not in group %u, which this mount lets map its "
 				"devices (-o dax_users)", (unsigned)uid,
 				(unsigned)df->dax_group);
-	else if (g->index >= dm_md_num_devices(df->md))
-		err = daxfs_err(-ENXIO, "no backing device %u", g->index);
-	else
+	else if ((err = dm_ioctl(df->md, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE,
+							       .index = g->index }, &res)) == 0)
 		err = dfuse_grant_issue(df->grant, rq->fh, rq->ino, uid, g->index, write, g->token,
 					g->socket, sizeof(g->socket));
+	dm_ioctl_result_free(&res);
 	g->error = err;
 }
 
@@ -357,7 +337,7 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
 		d->size = 0;
 		d->path[0] = '\0';
 		if (!(err = check_caller(df, rq, NEED_READ)) &&
-		    (d->error = check_lease(ino, fh, false)) == 0) {
+		    (d->error = check_lease(df, ino, fh, false)) == 0) {
 			device(df, d);
 			if (df->grant && d->error == 0)
 				d->flags |= DAXFS_IOC_DEVICE_GRANT;
@@ -369,7 +349,7 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
 		memset(g->token, 0, sizeof(g->token));
 		g->socket[0] = '\0';
 		if (!(err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0)))) {
-			if ((g->error = check_lease(ino, fh, write)) == 0)
+			if ((g->error = check_lease(df, ino, fh, write)) == 0)
 				grant(df, rq, g);
 			set_message(g->message, sizeof(g->message), g->error);
 		}
@@ -384,7 +364,7 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
 		x->npieces = 0;
 		x->covered = 0;
 		if (!(err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0)))) {
-			if ((err = check_lease(ino, fh, write)) < 0)
+			if ((err = check_lease(df, ino, fh, write)) < 0)
 				fail(x, err, "%s", daxfs_errormsg());
 			else if (check_range(x->offset, x->length) < 0)
 				fail(x, -EINVAL, "bad range: offset %" PRIu64 " length %" PRIu64
@@ -462,12 +442,12 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		return dfuse_holders_put(df, fh, ino, uid, write);
 	case DAXFS_IOC_ALLOC:
 		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
-		    (err = check_lease(ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
+		    (err = check_lease(df, ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
 		    (err = kill_priv(df, rq->who, ino)))
 			return err;
 		return alloc_range(df, ino, r.offset, r.length);
 	case DAXFS_IOC_SYNC:
-		if ((err = check_lease(ino, fh, false)) || (err = check_range(r.offset, r.length)))
+		if ((err = check_lease(df, ino, fh, false)) || (err = check_range(r.offset, r.length)))
 			return err;
 		err = dfuse_inval_inode(df, ino, (off_t)r.offset, (off_t)r.length);
 		return err == -ENOENT ? 0 : err;     /* -ENOENT: nothing of it is cached */

@@ -45,6 +45,7 @@ struct dfuse {
 	struct dfuse_store *store;	/* store.c's state; NULL when off */
 	/* Live device control (ctl.c): set up before the loop, torn down after. */
 	struct dfuse_ctl *ctl;
+	struct dfuse_inval *inval;	/* inval.c, with ctl */
 	/* -o max_leases=N: direct-access leases one user may hold at once
 	 * (root and the user who mounted are not limited). */
 	unsigned max_leases;
@@ -52,6 +53,8 @@ struct dfuse {
 	 * backing devices from the daemon (grant.c); NULL grant when off. */
 	gid_t dax_group;
 	struct dfuse_grant *grant;
+	/* Who holds direct-access leases (holders.c), with ctl. */
+	struct dfuse_holders *holders;
 	struct dfuse_trace *trace;	/* trace.c, with ctl */
 	/* The log goes to syslog, which nobody listens to on this machine:
 	 * a trace without a file of its own would be lost. */
@@ -169,6 +172,15 @@ void dfuse_store_unlock(struct dfuse *df);
  * resumes a device left suspended, thaws, and undoes start. */
 int dfuse_ctl_start(struct dfuse *df);
 void dfuse_ctl_stop(struct dfuse *df);
+/* inval.c: after every table swap, the cached pages of every file the
+ * kernel knows are dropped, by a thread (the swap hook runs under the
+ * device's control lock, and dropping a dirty page writes it back through
+ * this daemon). start sets the swap hook and starts the thread; wait waits
+ * (at most 10 s) until the pages of every swap so far are dropped. With ctl. */
+int dfuse_inval_start(struct dfuse *df);
+void dfuse_inval_stop(struct dfuse *df);
+void dfuse_inval_wait(struct dfuse *df);
+
 /* identity.c: after the mount, gives the mapped device what dmsetup info
  * shows of a kernel device: a uuid ("DAXFS-" and the filesystem's uuid) and
  * the mount's device number (st_dev of its files). Failures are logged. */
@@ -263,15 +275,12 @@ void dfuse_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void dfuse_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void dfuse_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
-/* iomap.c: the read-only attribute DFUSE_IOMAP_XATTR, a regular file's
- * extent map as text (format in iomap.c), the one attribute of the
- * daemon's own namespace DFUSE_XATTR_PREFIX. */
+/* The daemon's own read-only attributes, DFUSE_XATTR_PREFIX: a regular
+ * file's extent map (DFUSE_IOMAP_XATTR) and the same followed down the live
+ * table (DFUSE_MAP_XATTR), as extmap.h describes them. */
 #define DFUSE_XATTR_PREFIX "system.daxfs."
 #define DFUSE_IOMAP_XATTR DFUSE_XATTR_PREFIX "iomap"
-bool dfuse_is_iomap_xattr(const char *name);
-/* Returns the text's length and a malloc'd *out, or a negative errno
- * (-ENODATA for anything but a regular file). */
-ssize_t dfuse_iomap_text(struct dfs *fs, uint64_t ino, char **out);
+#define DFUSE_MAP_XATTR DFUSE_XATTR_PREFIX "map"
 
 /* xattr.c */
 void dfuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

@@ -69,14 +69,15 @@ int ctl_open_table(const struct ctl_command *cmd, const char *path, bool live,
  * fuzz target checks their output).
  *
  * ctl_map_print: file (size in st) on the daemon mounted from source, its
- * extent map iomap as the daemon's system.daxfs.iomap attribute gives it
- * (cut into lines in place), resolved through md. Returns the number of
- * pieces that failed to resolve, or -1 (after ctl_error) for a line of iomap
- * that is not an extent. ctl_resolve_print: one dm_dax_resolve of nr_pages
+ * extent map map (cut into lines in place): without md, as the daemon's
+ * system.daxfs.map attribute gives it, every extent followed by its pieces
+ * through the live table; with md, as system.daxfs.iomap gives it, each
+ * extent resolved through md here. Returns the number of pieces that failed
+ * to resolve, or -1 (after ctl_error) for a line that is neither. ctl_resolve_print: one dm_dax_resolve of nr_pages
  * that returned ret and recorded r.
  */
 int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const char *source,
-		  const struct stat *st, char *iomap, bool json);
+		  const struct stat *st, char *map, bool json);
 void ctl_resolve_print(FILE *out, const struct dm_resolution *r, long nr_pages, long ret,
 		       bool json);
 /* ctl_super_print: `daxfs-ctl super` of the filesystem read into in from md

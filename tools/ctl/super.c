@@ -39,19 +39,16 @@ static int open_source(const struct ctl_command *cmd, const char *source,
 		ctl_error(cmd, "%s", failure_text(ret));
 		return ret;
 	}
-	for (unsigned i = 0; i < dm_md_num_devices(*md); i++) {
-		ret = dax_device_lock(dm_md_device(*md, i));
-		if (ret == -EBUSY) {
-			snprintf(busy, busy_size, "%s", failure_text(ret));
-			return 0;
-		}
-		if (ret) {
-			ctl_error(cmd, "%s", failure_text(ret));
-			dm_md_destroy(md);
-			return ret;
-		}
+	ret = dm_md_lock_devices(*md);
+	if (ret == -EBUSY) {
+		snprintf(busy, busy_size, "%s", failure_text(ret));
+		return 0;
 	}
-	return 0;
+	if (ret) {
+		ctl_error(cmd, "%s", failure_text(ret));
+		dm_md_destroy(md);
+	}
+	return ret;
 }
 
 /* Whether two SOURCE strings name the same files, component by component

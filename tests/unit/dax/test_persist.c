@@ -109,7 +109,7 @@ static int test_flush_beyond_device_end_einval(void)
 
 	CHECK(dev);
 	CHECK_EQ(dax_device_flush(dev, 4 * PG - 1, 2), -EINVAL);
-	CHECK_MSG("beyond device end");
+	CHECK_MSG_HAS("beyond device end");
 	CHECK_EQ(dax_device_flush(dev, UINT64_MAX, 2), -EINVAL);
 	CHECK_EQ(dax_device_flush(NULL, 0, 1), -EINVAL);
 	return T_PASS;
@@ -136,7 +136,7 @@ static int test_persist_on_dead_device_eio(void)
 	dax_device_kill(dev);
 	CHECK_EQ(dax_device_flush(dev, 0, 1), -EIO);
 	CHECK_EQ(dax_device_drain(dev), -EIO);
-	CHECK_MSG("dead");
+	CHECK_MSG_HAS("dead");
 	return T_PASS;
 }
 
@@ -163,10 +163,10 @@ static int test_copy_flushcache_beyond_end_or_dead_fails(void)
 
 	CHECK(dev);
 	CHECK_EQ(dax_device_copy_flushcache(dev, 4 * PG - 1, "ab", 2), -EINVAL);
-	CHECK_MSG("beyond device end");
+	CHECK_MSG_HAS("beyond device end");
 	dax_device_kill(dev);
 	CHECK_EQ(dax_device_copy_flushcache(dev, 0, "ab", 2), -EIO);
-	CHECK_MSG("dead");
+	CHECK_MSG_HAS("dead");
 	return T_PASS;
 }
 
@@ -231,5 +231,5 @@ int main(int argc, char **argv)
 		return child_persist_mode(argv[3]);
 	if (argc == 4 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "nt-copy") == 0)
 		return child_nt_copy(argv[3]);
-	return T_MAIN(cases);
+	return T_RUN(cases);
 }

@@ -484,5 +484,5 @@ int main(int argc, char **argv)
 			return child_many_flushes(argv[3]);
 		return 99;
 	}
-	return T_MAIN(cases);
+	return T_RUN(cases);
 }

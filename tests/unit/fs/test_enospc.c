@@ -3,7 +3,7 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "fs/format.h"
 #include "fs/internal.h"
 

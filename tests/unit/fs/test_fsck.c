@@ -1,5 +1,5 @@
 /* test_fsck.c - damaged metadata gives -EIO or a clear refusal, never a crash; fsck reports it */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)

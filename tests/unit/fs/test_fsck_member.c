@@ -1,5 +1,5 @@
 /* test_fsck_member.c - fsck over the members: the member table and labels repaired from each other, or refused */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/crc32c.h"
 #include "fs/internal.h"
 
@@ -80,7 +80,7 @@ static int refused(struct mapped_device *md, const char *msg)
 
 	for (int mode = DFS_FSCK_CHECK; mode <= DFS_FSCK_REPAIR; mode++) {
 		CHECK(t_fsck_report(md, (enum dfs_fsck_mode)mode, &rep, &r) < 0);
-		CHECK_MSG_EQ(msg);
+		CHECK_MSG(msg);
 		CHECK_EQ(rep.lines, 0);
 	}
 	CHECK_EQ(files_crc(), before);
@@ -102,7 +102,7 @@ static int test_fsck_writes_a_damaged_label_again_from_the_member_table(void)
 	bad[40] ^= 0x10;        /* its entry's target: the crc fails, the uuids stay */
 	CHECK_EQ(rw_sector(md, DAX_REQ_WRITE, m[1].label_sector, bad), 0);
 	CHECK_EQ(dfs_mount(md, NULL, &fs), -EIO);
-	CHECK_MSG_EQ(t_fmt("mount fs: %s: the label of member 1 of filesystem " UUID_TEXT " (byte 0 of "
+	CHECK_MSG(t_fmt("mount fs: %s: the label of member 1 of filesystem " UUID_TEXT " (byte 0 of "
 			   "it) is damaged; run fsck.daxfs -y", f[1]));
 	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_EQ(rep.lines, 1);
@@ -153,7 +153,7 @@ static int test_fsck_rebuilds_a_member_table_block_from_the_labels(void)
 	memset(blk, 0, sizeof(blk));
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, mtab, blk), 0);
 	CHECK_EQ(dfs_mount(md, NULL, &fs), -EIO);
-	CHECK_MSG_EQ(t_fmt("mount fs: member table block %llu: no member table magic; run fsck.daxfs -y",
+	CHECK_MSG(t_fmt("mount fs: member table block %llu: no member table magic; run fsck.daxfs -y",
 			   (unsigned long long)mtab));
 	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_EQ(rep.lines, 1);

@@ -2,7 +2,7 @@
 #include <linux/fs.h>
 #include <sys/sysmacros.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 

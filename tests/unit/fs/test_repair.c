@@ -1,5 +1,5 @@
 /* test_repair.c - fsck -y repairs each kind of damage it reports, and -n then finds the filesystem clean */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)

@@ -1,5 +1,5 @@
 /* test_replay.c - replay installs nothing that fails its check; a read-only mount never writes */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/crc32c.h"
 #include "fs/internal.h"
 

@@ -1,4 +1,4 @@
-/* harness.c - case runner, temporary directories and deferred cleanup for unit tests */
+/* harness.c - the unit tests' case runner, temporary directories and deferred cleanup */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -18,13 +18,11 @@
 
 extern char **environ;
 
-#define MAX_DEFER 32
-
-static struct {
+static struct defer {
 	void (*fn)(void *);
 	void *arg;
-} defers[MAX_DEFER];
-static size_t ndefer;
+} *defers;
+static size_t ndefer, defer_cap;
 static char tmpdir[256];
 static const char *current;
 
@@ -51,13 +49,33 @@ int t_msg_has(const char *s)
 
 void t_defer(void (*fn)(void *), void *arg)
 {
-	if (ndefer == MAX_DEFER) {
-		fprintf(stderr, "harness: too many deferred cleanups\n");
-		abort();
+	if (ndefer == defer_cap) {
+		size_t cap = defer_cap ? 2 * defer_cap : 64;
+		struct defer *d = realloc(defers, cap * sizeof(*d));
+
+		if (!d) {
+			fprintf(stderr, "harness: out of memory for deferred cleanups\n");
+			abort();
+		}
+		defers = d;
+		defer_cap = cap;
 	}
 	defers[ndefer].fn = fn;
 	defers[ndefer].arg = arg;
 	ndefer++;
+}
+
+const char *t_fmt(const char *fmt, ...)
+{
+	static char bufs[8][8192];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
+	va_end(ap);
+	return b;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -246,6 +264,7 @@ int t_main(int argc, char **argv, const struct t_case *cases, size_t n)
 		}
 		printf("%s %s\n", ret == T_PASS ? "PASS" : ret == T_SKIP ? "SKIP" : "FAIL",
 		       cases[i].name);
+		fflush(stdout);     /* in order with the reports on stderr */
 		if (ret == T_PASS)
 			passed++;
 		else if (ret == T_SKIP)

@@ -1,9 +1,15 @@
-/* harness.h - a small case-table harness for the dax unit tests */
+/* harness.h - the one case-table harness of the C unit tests; each layer adds its fixtures (fixture.h) */
 #ifndef DAXFS_TEST_HARNESS_H
 #define DAXFS_TEST_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daxfs/err.h"
 
 /*
  * A test is `static int test_<subject>_<expectation>(void)` returning T_PASS,
@@ -25,9 +31,11 @@ struct t_case {
 void t_report(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Every failure report names the test and the library's last message. */
 #define CHECK(cond) do { \
 	if (!(cond)) { \
-		t_report(__FILE__, __LINE__, "CHECK(%s) failed", #cond); \
+		t_report(__FILE__, __LINE__, "CHECK(%s) failed (last message: \"%s\")", #cond, \
+			 t_msg()); \
 		return T_FAIL; \
 	} \
 } while (0)
@@ -35,13 +43,25 @@ void t_report(const char *file, int line, const char *fmt, ...)
 #define CHECK_EQ(a, b) do { \
 	long long a_ = (long long)(a), b_ = (long long)(b); \
 	if (a_ != b_) { \
-		t_report(__FILE__, __LINE__, "%s == %s failed: %lld != %lld", #a, #b, a_, b_); \
+		t_report(__FILE__, __LINE__, "%s == %s failed: %lld != %lld (last message: \"%s\")", \
+			 #a, #b, a_, b_, t_msg()); \
 		return T_FAIL; \
 	} \
 } while (0)
 
-/* The message of the last failure must mention s (e.g. the path). */
-#define CHECK_MSG(s) do { \
+#define CHECK_STR(a, b) do { \
+	const char *a_ = (a), *b_ = (b); \
+	if (!a_ || !b_ || strcmp(a_, b_)) { \
+		t_report(__FILE__, __LINE__, "%s == %s failed:\n  got      \"%s\"\n  expected \"%s\"", \
+			 #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+		return T_FAIL; \
+	} \
+} while (0)
+
+/* The message of the last failure (daxfs_errormsg) is exactly s. */
+#define CHECK_MSG(s) CHECK_STR(t_msg(), (s))
+/* ... or contains s (a path, a number). */
+#define CHECK_MSG_HAS(s) do { \
 	if (!t_msg_has(s)) { \
 		t_report(__FILE__, __LINE__, "message \"%s\" lacks \"%s\"", t_msg(), (s)); \
 		return T_FAIL; \
@@ -74,12 +94,22 @@ const char *t_disk_file(const char *name, uint64_t size);
 /* Runs fn(arg) after the test, most recent first. */
 void t_defer(void (*fn)(void *), void *arg);
 
+/* printf into one of a few static buffers (valid for the next 7 calls). */
+const char *t_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Runs this executable again as `exe --child <args...>` with the given
  * environment changes ("NAME=value" sets, "NAME" unsets); returns its exit
  * status, 128 + the signal that killed it, or -1 if it could not be run. */
 int t_reexec(const char *const *env, const char *const *args);
 
 int t_main(int argc, char **argv, const struct t_case *cases, size_t n);
-#define T_MAIN(cases) t_main(argc, argv, cases, sizeof(cases) / sizeof((cases)[0]))
+/* A test file ends in T_MAIN(cases), its main; one with a main of its own
+ * (a child mode first) returns T_RUN(cases) from it. */
+#define T_RUN(cases) t_main(argc, argv, cases, sizeof(cases) / sizeof((cases)[0]))
+#define T_MAIN(cases) \
+	int main(int argc, char **argv) \
+	{ \
+		return T_RUN(cases); \
+	}
 
 #endif

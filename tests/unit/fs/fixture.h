@@ -1,6 +1,6 @@
-/* harness.h - case-table harness and filesystem fixtures for the fs unit tests */
-#ifndef DAXFS_TEST_FS_HARNESS_H
-#define DAXFS_TEST_FS_HARNESS_H
+/* fixture.h - the fs unit tests' fixtures: backing files, mapped devices, mounted filesystems, fsck */
+#ifndef DAXFS_TEST_FS_FIXTURE_H
+#define DAXFS_TEST_FS_FIXTURE_H
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,146 +16,24 @@
 #include "daxfs/dm.h"
 #include "daxfs/err.h"
 #include "daxfs/fs.h"
-
-/*
- * A test is `static int test_<subject>_<expectation>(void)` returning T_PASS
- * or T_SKIP, or T_FAIL through a failed CHECK. Each test gets a fresh
- * temporary directory and deferred cleanups run after it whatever the
- * outcome. Exit status: 0 all passed, 77 all skipped, 1 a failure.
- * Arguments select cases by name.
- */
-#define T_PASS 0
-#define T_FAIL 1
-#define T_SKIP 77
-
-struct t_case {
-	const char *name;
-	int (*fn)(void);
-};
-#define T_CASE(fn) { #fn, fn }
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed (last message: \"%s\")\n", \
-			__FILE__, __LINE__, #cond, daxfs_errormsg()); \
-		return T_FAIL; \
-	} \
-} while (0)
-
-#define CHECK_EQ(a, b) do { \
-	long long a_ = (long long)(a), b_ = (long long)(b); \
-	if (a_ != b_) { \
-		fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld (last message: \"%s\")\n", \
-			__FILE__, __LINE__, #a, #b, a_, b_, daxfs_errormsg()); \
-		return T_FAIL; \
-	} \
-} while (0)
-
-#define CHECK_MSG_HAS(s) do { \
-	if (!strstr(daxfs_errormsg(), (s))) { \
-		fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, \
-			daxfs_errormsg(), (s)); \
-		return T_FAIL; \
-	} \
-} while (0)
-
-/* The message of the last failure must be exactly s. */
-#define CHECK_MSG_EQ(s) do { \
-	const char *want_ = (s); \
-	if (strcmp(daxfs_errormsg(), want_)) { \
-		fprintf(stderr, "%s:%d: message\n  got      \"%s\"\n  expected \"%s\"\n", \
-			__FILE__, __LINE__, daxfs_errormsg(), want_); \
-		return T_FAIL; \
-	} \
-} while (0)
-
-#define T_MAX_DEFER 64
-static struct {
-	void (*fn)(void *);
-	void *arg;
-} t_defers[T_MAX_DEFER];
-static unsigned t_ndefer;
-static char t_dir[64];
-
-static inline void t_defer(void (*fn)(void *), void *arg)
-{
-	if (t_ndefer == T_MAX_DEFER)
-		abort();
-	t_defers[t_ndefer].fn = fn;
-	t_defers[t_ndefer++].arg = arg;
-}
-
-static inline const char *t_tmpdir(void)
-{
-	if (!t_dir[0]) {
-		const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-		snprintf(t_dir, sizeof(t_dir), "%s/daxfs-fs-test-XXXXXX", base);
-		if (!mkdtemp(t_dir))
-			abort();
-	}
-	return t_dir;
-}
-
-static inline const char *t_path(const char *name)
-{
-	static char paths[8][256];
-	static unsigned next;
-	char *p = paths[next++ % 8];
-
-	snprintf(p, sizeof(paths[0]), "%s/%s", t_tmpdir(), name);
-	return p;
-}
+#include "harness.h"
+#include "../dm/md.h"
 
 /* A sparse backing file of bytes bytes. */
 static inline const char *t_backing(const char *name, uint64_t bytes)
 {
-	const char *path = t_path(name);
-	int fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600);
-
-	if (fd < 0 || ftruncate(fd, (off_t)bytes)) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	close(fd);
-	return path;
-}
-
-static inline const char *t_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static inline const char *t_fmt(const char *fmt, ...)
-{
-	static char bufs[4][8192];
-	static unsigned next;
-	char *b = bufs[next++ % 4];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
-
-static inline void t_md_destroy(void *arg)
-{
-	struct mapped_device *md = arg;
-
-	dm_md_destroy(&md);
+	return t_file(name, bytes, 0);
 }
 
 /* A mapped device with text as its live table, destroyed after the test. */
 static inline struct mapped_device *t_md_text(const char *text)
 {
-	struct mapped_device *md = NULL;
-	struct dm_table *t;
+	struct mapped_device *md = t_md_named("fs");
 
-	if (dm_md_create("fs", &md))
-		abort();
-	if (dm_table_parse(md, text, "test", &t) || dm_md_load(md, t) ||
-	    dm_md_resume(md, DM_SUSPEND_NOLOCKFS)) {
+	if (t_make_live(md, text)) {
 		fprintf(stderr, "harness: table: %s\n", daxfs_errormsg());
 		abort();
 	}
-	t_defer(t_md_destroy, md);
 	return md;
 }
 
@@ -269,8 +147,7 @@ static inline int t_fsck_report(struct mapped_device *md, enum dfs_fsck_mode mod
 
 #define CHECK_HAS(report, s) do { \
 	if (!strstr((report)->text, (s))) { \
-		fprintf(stderr, "%s:%d: the report lacks \"%s\":\n%s", __FILE__, __LINE__, (s), \
-			(report)->text); \
+		t_report(__FILE__, __LINE__, "the report lacks \"%s\":\n%s", (s), (report)->text); \
 		return T_FAIL; \
 	} \
 } while (0)
@@ -311,44 +188,5 @@ static inline uint64_t t_create(struct dfs *fs, uint64_t dir, const char *name)
 
 	return dfs_mknod(fs, dir, name, S_IFREG | 0644, 0, &t_cred, &st) ? 0 : st.st_ino;
 }
-
-static inline int t_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static inline int t_run(int argc, char **argv, const struct t_case *cases, size_t n)
-{
-	unsigned pass = 0, fail = 0, skip = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		bool selected = argc < 2;
-		for (int a = 1; a < argc; a++)
-			selected |= strcmp(argv[a], cases[i].name) == 0;
-		if (!selected)
-			continue;
-		int r = cases[i].fn();
-		while (t_ndefer) {
-			t_ndefer--;
-			t_defers[t_ndefer].fn(t_defers[t_ndefer].arg);
-		}
-		if (t_dir[0]) {
-			nftw(t_dir, t_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-			t_dir[0] = '\0';
-		}
-		printf("%s %s\n", r == T_PASS ? "PASS" : r == T_SKIP ? "SKIP" : "FAIL", cases[i].name);
-		fflush(stdout);
-		r == T_PASS ? pass++ : r == T_SKIP ? skip++ : fail++;
-	}
-	printf("%u passed, %u failed, %u skipped\n", pass, fail, skip);
-	return fail ? 1 : (pass == 0 && skip) ? 77 : 0;
-}
-
-#define T_MAIN(cases) \
-	int main(int argc, char **argv) \
-	{ \
-		return t_run(argc, argv, cases, sizeof(cases) / sizeof(cases[0])); \
-	}
 
 #endif
