@@ -144,10 +144,25 @@ out:
 	return err;
 }
 
+int dfs_super_commit_offline(struct dfs *fs, const struct dfs_super *before)
+{
+	struct dfs_buf *b;
+	int err;
+
+	fs->sb.mount_count = before->mount_count;
+	fs->sb.mount_time = before->mount_time;
+	err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
+	if (err == -EIO)    /* damaged primary: rebuild it from the in-memory copy */
+		err = dfs_buf_new(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
+	if (err)
+		return err;
+	dfs_buf_dirty(fs, b);
+	return dfs_commit(fs);
+}
+
 int dfs_set_label(struct mapped_device *md, const char *label)
 {
 	struct dfs_super before;
-	struct dfs_buf *b;
 	struct dfs *fs;
 	bool backup;
 	int err, err2;
@@ -164,16 +179,7 @@ int dfs_set_label(struct mapped_device *md, const char *label)
 	pthread_mutex_lock(&fs->meta);
 	memset(fs->sb.label, 0, sizeof(fs->sb.label));
 	memcpy(fs->sb.label, label, strlen(label));
-	/* not a mount of the filesystem's own: as e2label, leave its count and time */
-	fs->sb.mount_count = before.mount_count;
-	fs->sb.mount_time = before.mount_time;
-	err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
-	if (err == -EIO)    /* damaged primary: rebuild it from the in-memory copy */
-		err = dfs_buf_new(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
-	if (!err) {
-		dfs_buf_dirty(fs, b);
-		err = dfs_commit(fs);
-	}
+	err = dfs_super_commit_offline(fs, &before);
 	pthread_mutex_unlock(&fs->meta);
 	err2 = dfs_unmount(&fs);
 	return err ? err : err2;

@@ -229,6 +229,10 @@ int dfs_mount_fsck(struct mapped_device *md, bool check_only, const struct dfs_s
  * committer (the tool commits) and without processing orphans (not a mount
  * of the filesystem's own). */
 int dfs_mount_offline(struct mapped_device *md, bool check_only, struct dfs **out);
+/* Commits fs->sb, changed by a tool on an offline mount, leaving the mount
+ * count and time of before as they were (e2label and tune2fs do not count
+ * as mounts); a damaged primary copy is rebuilt from memory. fs->meta held. */
+int dfs_super_commit_offline(struct dfs *fs, const struct dfs_super *before);
 /* Test hook: frees fs without writing anything, as if the process died. */
 void dfs_abandon(struct dfs **fs);
 /* An empty struct dfs on md (locks set up), and its release. */

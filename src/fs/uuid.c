@@ -184,7 +184,6 @@ int dfs_set_uuid(struct mapped_device *md, const uint8_t uuid[16])
 	static const uint8_t nil[16];
 	struct dfs_super before;
 	struct dfs_label *ls = NULL;
-	struct dfs_buf *b;
 	struct dfs *fs;
 	bool backup;
 	int err, err2;
@@ -213,16 +212,7 @@ int dfs_set_uuid(struct mapped_device *md, const uint8_t uuid[16])
 		err = stamp(md, fs->members, ls, fs->sb.nmembers, fs->sb.uuid, uuid);
 	if (!err) {
 		memcpy(fs->sb.uuid, uuid, 16);
-		/* not a mount of the filesystem's own: as tune2fs, leave its count and time */
-		fs->sb.mount_count = before.mount_count;
-		fs->sb.mount_time = before.mount_time;
-		err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
-		if (err == -EIO)    /* damaged primary: rebuild it from the in-memory copy */
-			err = dfs_buf_new(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
-		if (!err) {
-			dfs_buf_dirty(fs, b);
-			err = dfs_commit(fs);
-		}
+		err = dfs_super_commit_offline(fs, &before);
 	}
 	pthread_mutex_unlock(&fs->meta);
 	free(ls);
