@@ -6,6 +6,7 @@
 #include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -131,8 +132,13 @@ static void dev_free(struct dax_device *dev)
 		else
 			munmap(dev->addr, dev->map_len);
 	}
-	if (dev->fd >= 0)
-		close(dev->fd);   /* also drops the flock */
+	if (dev->fd >= 0) {
+		/* The flock goes first: a closing descriptor drops its OFD locks
+		 * (the mounted mark) before its flock, and a mount starting in
+		 * between would see a held lock with no mark and be refused. */
+		flock(dev->fd, LOCK_UN);
+		close(dev->fd);
+	}
 	dax_bb_destroy(&dev->bb);
 	dax_unfenced_destroy(&dev->unfenced);
 	free(dev->path);

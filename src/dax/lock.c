@@ -135,13 +135,16 @@ enum holder {
 
 static enum holder lock_holder(struct dax_device *dev)
 {
-	pid_t pid;
+	bool marked = mounted_mark_held(dev->fd);
+	pid_t pid = flock_holder(dev->st_dev, dev->st_ino);
 
-	if (!mounted_mark_held(dev->fd))
-		return HOLDER_LIVE;
-	pid = flock_holder(dev->st_dev, dev->st_ino);
+	/* the holder may have let go since our flock failed: a leaving daemon
+	 * drops its flock before its mark, so no flock means try again, and a
+	 * flock with no mark is someone that never served a mount */
 	if (pid == 0)
 		return HOLDER_NONE;
+	if (!marked)
+		return HOLDER_LIVE;
 	return fuse_connection_gone(pid) ? HOLDER_LEAVING : HOLDER_LIVE;
 }
 
