@@ -184,9 +184,7 @@ void dfs_read_end(struct dfs *fs, struct dfs_read *rd)
 	p->bounce = NULL;
 }
 
-/* Zeroes the written bytes of [from, to) (a partial block at EOF, a gap
- * opened by extending the size) through the bio path, durably. */
-static int zero_written(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to)
+int dfs_zero_written(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to)
 {
 	while (from < to) {
 		size_t i = dfs_extent_search(ip, from >> DFS_BLOCK_SHIFT);
@@ -245,7 +243,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		dfs_end_write(fs);
 		return 0;
 	}
-	if (pos > ip->d.size && (err = zero_written(fs, ip, ip->d.size, pos)))
+	if (pos > ip->d.size && (err = dfs_zero_written(fs, ip, ip->d.size, pos)))
 		goto fail;
 	p->ip = ip;
 	p->flags = flags;
@@ -530,7 +528,7 @@ static int unmap_range(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint
 			return err;
 		err = dfs_extent_remove(fs, ip, lblk, count, BATCH_EXTENTS, &done);
 		if (err == -ENOSPC)
-			return zero_written(fs, ip, lblk << DFS_BLOCK_SHIFT, (lblk + count) << DFS_BLOCK_SHIFT);
+			return dfs_zero_written(fs, ip, lblk << DFS_BLOCK_SHIFT, (lblk + count) << DFS_BLOCK_SHIFT);
 		if (err)
 			return err;
 	}
@@ -566,7 +564,7 @@ int dfs_truncate_finish(struct dfs *fs, struct dfs_inode *ip)
 	 * crash could show the old size with a zeroed tail */
 	if ((err = dfs_commit_inode(fs, ip)))
 		return err;
-	return zero_written(fs, ip, size, keep << DFS_BLOCK_SHIFT);
+	return dfs_zero_written(fs, ip, size, keep << DFS_BLOCK_SHIFT);
 }
 
 int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size)
@@ -576,7 +574,7 @@ int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size)
 	if (size > (uint64_t)INT64_MAX)
 		return daxfs_err(-EFBIG, "truncate: beyond the maximum file size");
 	if (size > ip->d.size) {
-		if ((err = zero_written(fs, ip, ip->d.size, size)))
+		if ((err = dfs_zero_written(fs, ip, ip->d.size, size)))
 			return err;
 		ip->d.size = size;
 		return dfs_inode_write(fs, ip);
@@ -704,11 +702,11 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		/* partial blocks at the edges are zeroed in place, whole ones unmapped */
 		uint64_t lim = ip->d.size > e ? e : ip->d.size;
 		if (fs_blk > fe_blk) {
-			err = zero_written(fs, ip, s, lim > s ? lim : s);
+			err = dfs_zero_written(fs, ip, s, lim > s ? lim : s);
 		} else {
-			err = zero_written(fs, ip, s, fs_blk << DFS_BLOCK_SHIFT);
+			err = dfs_zero_written(fs, ip, s, fs_blk << DFS_BLOCK_SHIFT);
 			if (!err)
-				err = zero_written(fs, ip, fe_blk << DFS_BLOCK_SHIFT, e);
+				err = dfs_zero_written(fs, ip, fe_blk << DFS_BLOCK_SHIFT, e);
 			if (!err && fe_blk > fs_blk)
 				err = unmap_range(fs, ip, fs_blk, fe_blk - fs_blk);
 		}
@@ -719,13 +717,13 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		if (fe_blk > fs_blk)
 			err = prealloc(fs, ip, fs_blk, fe_blk - fs_blk);
 		if (!err)
-			err = zero_written(fs, ip, s, e);
+			err = dfs_zero_written(fs, ip, s, e);
 	} else {
 		uint64_t first = s >> DFS_BLOCK_SHIFT, last = (e + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
 		err = prealloc(fs, ip, first, last - first);
 	}
 	if (!err && !(mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) && e > ip->d.size) {
-		err = zero_written(fs, ip, ip->d.size, e);
+		err = dfs_zero_written(fs, ip, ip->d.size, e);
 		if (!err)
 			ip->d.size = e;
 	}

@@ -445,6 +445,9 @@ int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size);
 int dfs_truncate_finish(struct dfs *fs, struct dfs_inode *ip);
 /* Frees every data block of an inode, in transaction-sized steps. */
 int dfs_free_all_data(struct dfs *fs, struct dfs_inode *ip);
+/* Zeroes the written bytes of [from, to) (a partial block at EOF, a gap
+ * opened by extending the size) through the bio path, durably. */
+int dfs_zero_written(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to);
 
 /* ---- iomap (iomap.c) ---- */
 int dfs_iomap_begin_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t pos, uint64_t length,

@@ -13,6 +13,7 @@
 #include "daxfs/ioctl.h"
 #include "fuse/client.h"
 #include "fuse/holders.h"
+#include "fuse/run.h"
 #include "util/err.h"
 
 #define PAGE 4096ull
@@ -44,11 +45,13 @@ void dfuse_client_open(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi
 	 * mapping may have changed them since they were read. */
 	if (dfs_lease_count(df->fs, ino) > 0)
 		fi->keep_cache = 0;
+	dfuse_run_opened(df, ino, fi->fh, FH_MODE(fi->fh) != O_RDONLY);
 }
 
 void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi)
 {
 	dfuse_holders_release(df, fi->fh, ino);
+	dfuse_run_released(df, ino, fi->fh, FH_MODE(fi->fh) != O_RDONLY);
 }
 
 int dfuse_client_check_swap(struct dfuse *df, bool force)
@@ -64,6 +67,7 @@ int dfuse_client_check_swap(struct dfuse *df, bool force)
 				 "unmap first, or force the swap (which revokes the mappings)", ino);
 	fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: forced table swap: revoked %zu direct-access "
 		 "lease holders; their blocks stay held until they unmap\n", dfuse_holders_revoke());
+	dfuse_run_changed_all(df, true);
 	return 0;
 }
 
@@ -122,8 +126,8 @@ static int check_range(uint64_t off, uint64_t len)
 }
 
 /* Holes become zeroed blocks, unwritten extents written ones; i_size covers
- * the range; all of it durable before the reply. */
-static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len)
+ * the range unless keep_size; all of it durable before the reply. */
+static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len, bool keep_size)
 {
 	uint64_t end = off + len;
 	struct dfs_iomap m;
@@ -138,10 +142,14 @@ static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t le
 					 "advance", ino, pos);
 	}
 	/* iomap_end with the whole range written grows i_size to its end. */
-	if ((err = dfs_iomap_end(df->fs, ino, off, len, (ssize_t)len, DFS_IOMAP_WRITE, &m)) < 0)
+	if (!keep_size &&
+	    (err = dfs_iomap_end(df->fs, ino, off, len, (ssize_t)len, DFS_IOMAP_WRITE, &m)) < 0)
 		return err;
 	if ((err = dfs_fsync(df->fs, ino, false)) < 0)
 		return err;
+	dfuse_run_publish(df, ino, true);
+	if (keep_size)
+		return 0;
 	/* The kernel's size is stale now. Its cached pages are not: the holes
 	 * they were read from read as the zeroes the new blocks hold. */
 	(void)dfuse_inval_inode(df, ino, -1, 0);
@@ -173,11 +181,34 @@ static int fail(struct daxfs_ioc_extents *x, int err, const char *fmt, ...)
 	return err;
 }
 
+/* Appends a piece, merging it into the last one where it continues it.
+ * Returns false when the array is full. */
+static bool add_piece(struct daxfs_ioc_extents *x, uint64_t foff, uint64_t len, uint64_t doff,
+		      uint32_t idx, uint32_t kind)
+{
+	struct daxfs_ioc_piece *last = x->npieces ? &x->pieces[x->npieces - 1] : NULL;
+
+	if (last && last->kind == kind && last->file_offset + last->length == foff &&
+	    (idx == DAXFS_IOC_NO_DEVICE ? last->device_index == idx :
+	     last->device_index == idx && last->device_offset + last->length == doff)) {
+		last->length += len;
+		return true;
+	}
+	if (x->npieces == DAXFS_IOC_MAX_PIECES)
+		return false;
+	x->pieces[x->npieces++] = (struct daxfs_ioc_piece){
+		.file_offset = foff, .length = len, .device_offset = doff, .device_index = idx,
+		.kind = kind,
+	};
+	return true;
+}
+
 /* Follows [pos, pos+len) of the mapped device down the chain, appending
  * pieces for file offset foff on. Returns the bytes done (stops early when
- * the piece array is full) or -1 after fail(). */
+ * the piece array is full) or -1 after fail(). With all, a page that cannot
+ * be reached (poison, an error target) becomes a BAD piece instead. */
 static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t foff, uint64_t pos,
-		       uint64_t len)
+		       uint64_t len, bool all)
 {
 	uint64_t done = 0;
 	bool single = false;
@@ -189,8 +220,14 @@ static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t f
 
 		/* A bad block anywhere in the range fails the whole call, as
 		 * in the kernel: go page by page to name the poisoned one. */
-		if (got == -EHWPOISON && !single) {
+		if (got <= 0 && !single && (got == -EHWPOISON || all)) {
 			single = true;
+			continue;
+		}
+		if (got <= 0 && all) {
+			if (!add_piece(x, foff + done, PAGE, 0, DAXFS_IOC_NO_DEVICE, DAXFS_IOC_PIECE_BAD))
+				break;
+			done += PAGE;
 			continue;
 		}
 		if (got <= 0) {
@@ -208,21 +245,11 @@ static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t f
 			return -1;
 		}
 		uint64_t bytes = (uint64_t)got * PAGE, doff = r.device_pgoff * PAGE;
-		struct daxfs_ioc_piece *last = x->npieces ? &x->pieces[x->npieces - 1] : NULL;
 
-		if (last && last->device_index == (uint32_t)idx &&
-		    last->file_offset + last->length == foff + done &&
-		    last->device_offset + last->length == doff) {
-			last->length += bytes;
-		} else if (x->npieces == DAXFS_IOC_MAX_PIECES) {
+		if (!add_piece(x, foff + done, bytes, doff, (uint32_t)idx, DAXFS_IOC_PIECE_DATA))
 			break;
-		} else {
-			x->pieces[x->npieces++] = (struct daxfs_ioc_piece){
-				.file_offset = foff + done, .length = bytes,
-				.device_offset = doff, .device_index = (uint32_t)idx,
-			};
-		}
 		done += bytes;
+		single = false;
 	}
 	return (int64_t)done;
 }
@@ -231,6 +258,7 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 {
 	uint64_t off = x->offset, end;
 	bool write = x->flags & DAXFS_IOC_EXTENTS_WRITE, converted = false;
+	bool all = x->flags & DAXFS_IOC_EXTENTS_ALL;
 	struct stat st;
 	int err;
 
@@ -242,7 +270,7 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 	if ((err = dfs_getattr(df->fs, ino, &st)) < 0)
 		return fail(x, err, "%s", daxfs_errormsg());
 	end = off + (x->length + PAGE - 1) / PAGE * PAGE;
-	if (end > ((uint64_t)st.st_size + PAGE - 1) / PAGE * PAGE)
+	if (!all && end > ((uint64_t)st.st_size + PAGE - 1) / PAGE * PAGE)
 		return fail(x, -ENXIO, "range [%" PRIu64 ", %" PRIu64 ") goes past the end of the "
 			    "file (size %jd): map with DAXFS_MAP_ALLOC", off, end, (intmax_t)st.st_size);
 	uint64_t pos = off;
@@ -252,6 +280,19 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 		if ((err = dfs_iomap_begin(df->fs, ino, pos, end - pos, DFS_IOMAP_REPORT, &m)) < 0)
 			return fail(x, err, "file offset %" PRIu64 ": %s", pos, daxfs_errormsg());
 		dfs_iomap_end(df->fs, ino, pos, end - pos, 0, DFS_IOMAP_REPORT, &m);
+		if (all && (m.type == DFS_IOMAP_HOLE || (m.type == DFS_IOMAP_UNWRITTEN && !write))) {
+			/* nothing to map: holes and preallocated blocks read as
+			 * zeroes, and a store needs DAXFS_IOC_ALLOC first */
+			uint64_t n = (m.offset + m.length + PAGE - 1) / PAGE * PAGE - pos;
+
+			if (m.offset != pos || m.length == 0 || pos % PAGE)
+				return fail(x, -EIO, "file offset %" PRIu64 ": unaligned extent", pos);
+			if (!add_piece(x, pos, n, 0, DAXFS_IOC_NO_DEVICE, m.type == DFS_IOMAP_HOLE ?
+				       DAXFS_IOC_PIECE_HOLE : DAXFS_IOC_PIECE_UNWRITTEN))
+				break;
+			pos += n;
+			continue;
+		}
 		if (m.type == DFS_IOMAP_HOLE)
 			return fail(x, -ENXIO, "file offset %" PRIu64 " is a hole: map with "
 				    "DAXFS_MAP_ALLOC", pos);
@@ -265,7 +306,7 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 		}
 		if (m.offset != pos || m.length == 0 || m.addr % PAGE || m.length % PAGE)
 			return fail(x, -EIO, "file offset %" PRIu64 ": unaligned extent", pos);
-		int64_t done = resolve(df, x, pos, m.addr, m.length);
+		int64_t done = resolve(df, x, pos, m.addr, m.length, all);
 		if (done < 0)
 			return x->error;
 		pos += (uint64_t)done;
@@ -304,7 +345,7 @@ static void grant(fuse_req_t req, struct dfuse *df, uint64_t ino, uint64_t fh,
 	bool write = g->flags & DAXFS_IOC_GRANT_WRITE;
 	int err;
 
-	if (!df->grant)
+	if (!dfuse_grant_devices(df->grant))
 		err = daxfs_err(-EOPNOTSUPP, "this mount hands out no descriptors of its devices "
 				"(daxfs-fuse -o dax_users=GROUP)");
 	else if (ctx->uid != 0 && !dfuse_in_group(req, df->dax_group))
@@ -356,7 +397,7 @@ static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cm
 		if (!(err = check_caller(req, ino, fh, NEED_READ)) &&
 		    (d->error = check_lease(ino, fh, false)) == 0) {
 			device(df, d);
-			if (df->grant && d->error == 0)
+			if (dfuse_grant_devices(df->grant) && d->error == 0)
 				d->flags |= DAXFS_IOC_DEVICE_GRANT;
 		}
 	} else if (cmd == DAXFS_IOC_GRANT) {
@@ -421,6 +462,100 @@ static int kill_priv(fuse_req_t req, struct dfuse *df, uint64_t ino)
 	return dfs_setattr(df->fs, ino, &attr, DFS_SET_MODE, &st);
 }
 
+/* DAXFS_IOC_RUN_WRITTEN: what a write() daxfs-run served with stores does
+ * to the file's metadata and to the kernel's caches. */
+static int run_written(fuse_req_t req, struct dfuse *df, uint64_t ino, const struct daxfs_ioc_range *r)
+{
+	const uint32_t known = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
+			       DAXFS_IOC_WRITTEN_INVAL | DAXFS_IOC_WRITTEN_SYNC;
+	unsigned ext = 0;
+	int err;
+
+	if ((r->flags & ~known) || r->offset > (uint64_t)INT64_MAX ||
+	    r->length > (uint64_t)INT64_MAX - r->offset ||
+	    ((r->flags & DAXFS_IOC_WRITTEN_SIZE) && r->length == 0))
+		return -EINVAL;
+	if (r->flags & DAXFS_IOC_WRITTEN_SIZE)
+		ext |= DFS_EXTEND_SIZE;
+	if (r->flags & DAXFS_IOC_WRITTEN_TIME)
+		ext |= DFS_EXTEND_TIME;
+	if (r->flags & DAXFS_IOC_WRITTEN_SYNC)
+		ext |= DFS_EXTEND_SYNC;
+	/* a write drops set-id bits, as file_remove_privs does */
+	if ((r->flags & DAXFS_IOC_WRITTEN_TIME) && (err = kill_priv(req, df, ino)))
+		return err;
+	if (ext && (err = dfs_write_extend(df->fs, ino, r->offset, r->length, ext)) < 0)
+		return err;
+	if (ext & (DFS_EXTEND_SIZE | DFS_EXTEND_TIME)) {
+		dfuse_run_publish(df, ino, false);
+		/* other processes' stat and page-cache reads see the new
+		 * size and times from the reply on */
+		(void)dfuse_inval_inode(df, ino, -1, 0);
+	}
+	if (r->flags & DAXFS_IOC_WRITTEN_INVAL) {
+		dfuse_run_uncache(df, ino);
+		err = dfuse_inval_inode(df, ino, 0, 0);
+		if (err < 0 && err != -ENOENT)
+			return err;
+	}
+	return 0;
+}
+
+/* DAXFS_IOC_RUN_OPEN: a lease and the inode's slot of the daxfs-run table.
+ * Returns 1 when this was the inode's first lease (its cached pages are to
+ * be dropped after the reply, as for LEASE_GET), 0, or ioctl(2)'s error. */
+static int run_open(fuse_req_t req, struct dfuse *df, uint64_t ino, uint64_t fh,
+		    struct daxfs_ioc_run_open *o)
+{
+	uid_t uid = fuse_req_ctx(req)->uid;
+	bool write = o->flags & DAXFS_IOC_RUN_WRITE;
+	uint32_t slot = 0;
+	int err, first;
+
+	o->error = 0;
+	o->slot = o->nslots = 0;
+	memset(o->token, 0, sizeof(o->token));
+	o->socket[0] = o->message[0] = '\0';
+	if (o->flags & ~(uint32_t)(DAXFS_IOC_RUN_WRITE | DAXFS_IOC_RUN_TABLE))
+		return -EINVAL;
+	if ((err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0))))
+		return err;
+	if (!df->run || !df->grant) {
+		err = daxfs_err(-EOPNOTSUPP, "the mount does not use DAX (dax=never, or its table is "
+				"not DAX-capable) or caches writes in the kernel (writeback_cache)");
+		goto out;
+	}
+	if ((first = dfuse_holders_get(df, fh, ino, uid, write,
+				       dfuse_may_control(req) ? UINT_MAX : df->max_leases)) < 0) {
+		err = first;
+		goto out;
+	}
+	if (!err && (err = dfuse_run_attach(df, ino, fh, write, &slot)) < 0)
+		goto put;
+	if (o->flags & DAXFS_IOC_RUN_TABLE) {
+		err = dfuse_grant_issue(df->grant, fh, ino, uid, DFUSE_GRANT_TABLE, false, o->token,
+					o->socket, sizeof(o->socket));
+		if (err < 0)
+			goto put;
+	}
+	o->slot = slot;
+	o->nslots = dfuse_run_nslots(df);
+	return first;
+put:
+	{
+		char msg[DAXFS_IOC_MSG_LEN];
+
+		snprintf(msg, sizeof(msg), "%s", daxfs_errormsg());
+		(void)dfuse_holders_put(df, fh, ino, uid, write);
+		dfuse_run_unleased(df, ino);
+		daxfs_err(err, "%s", msg);
+	}
+out:
+	o->error = err;
+	set_message(o->message, sizeof(o->message), err);
+	return 0;
+}
+
 /* LEASE_GET, LEASE_PUT, ALLOC, SYNC: a range in, nothing out. Returns 1
  * when the inode's cached pages are to be dropped after the reply. */
 static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cmd,
@@ -432,7 +567,7 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 	int err;
 
 	if (cmd != DAXFS_IOC_LEASE_GET && cmd != DAXFS_IOC_LEASE_PUT && cmd != DAXFS_IOC_ALLOC &&
-	    cmd != DAXFS_IOC_SYNC)
+	    cmd != DAXFS_IOC_SYNC && cmd != DAXFS_IOC_RUN_WRITTEN)
 		return -ENOTTY;
 	if (in_bufsz != sizeof(r))
 		return -EINVAL;
@@ -453,13 +588,22 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 		return dfuse_holders_get(df, fh, ino, uid, write,
 					 dfuse_may_control(req) ? UINT_MAX : df->max_leases);
 	case DAXFS_IOC_LEASE_PUT:
-		return dfuse_holders_put(df, fh, ino, uid, write);
+		err = dfuse_holders_put(df, fh, ino, uid, write);
+		dfuse_run_unleased(df, ino);
+		return err;
 	case DAXFS_IOC_ALLOC:
+		if (r.flags & ~(uint32_t)DAXFS_IOC_ALLOC_KEEP_SIZE)
+			return -EINVAL;
 		if ((err = check_caller(req, ino, fh, NEED_READ | NEED_WRITE)) ||
 		    (err = check_lease(ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
 		    (err = kill_priv(req, df, ino)))
 			return err;
-		return alloc_range(df, ino, r.offset, r.length);
+		return alloc_range(df, ino, r.offset, r.length, r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE);
+	case DAXFS_IOC_RUN_WRITTEN:
+		if ((err = check_caller(req, ino, fh, NEED_READ | NEED_WRITE)) ||
+		    (err = check_lease(ino, fh, true)))
+			return err;
+		return run_written(req, df, ino, &r);
 	case DAXFS_IOC_SYNC:
 		if ((err = check_lease(ino, fh, false)) || (err = check_range(r.offset, r.length)))
 			return err;
@@ -481,9 +625,21 @@ void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *
 	(void)arg;
 	(void)flags;
 	daxfs_err_clear();
-	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE || cmd == DAXFS_IOC_GRANT)
+	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE || cmd == DAXFS_IOC_GRANT) {
 		err = query(req, df, ino, cmd, fi->fh, in_buf, in_bufsz, out_bufsz, &out, &outsz);
-	else
+	} else if (cmd == DAXFS_IOC_RUN_OPEN) {
+		struct daxfs_ioc_run_open *o = NULL;
+
+		if (in_bufsz != sizeof(*o) || out_bufsz < sizeof(*o))
+			err = -EINVAL;
+		else if (!(o = malloc(sizeof(*o))))
+			err = -ENOMEM;
+		else if (memcpy(o, in_buf, sizeof(*o)), o->version != DAXFS_IOC_VERSION)
+			err = -EPROTO;
+		else if ((err = run_open(req, df, ino, fi->fh, o)) >= 0)
+			out = o, outsz = sizeof(*o), o = NULL;
+		free(o);
+	} else
 		err = range_command(req, df, ino, cmd, fi->fh, in_buf, in_bufsz);
 	if (err < 0)
 		fuse_reply_err(req, dfuse_errno(err, "direct access", ino));

@@ -11,6 +11,7 @@
 #include "daxfs/dm.h"
 #include "fuse/client.h"
 #include "fuse/ctl.h"
+#include "fuse/run.h"
 
 /* The mapped device's swap hook runs with its control lock held: notifying
  * the kernel from there could block on the kernel (a dirty page to write
@@ -698,6 +699,8 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 			fail(c, err);
 		else
 			dfuse_ctl_set_text(c, "");
+		/* daxfs-run maps again and meets the bad pages as the kernel does */
+		dfuse_run_changed_all(df, false);
 		return;
 	case DAXFS_IOC_OP_LIST:
 		break;
