@@ -1,0 +1,530 @@
+/* preload/state.c - libdaxfs-run: which descriptors it serves, their open files and inodes, fork */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/internal.h"
+#include "preload/run.h"
+#include "util/err.h"
+
+#define FUSE_MAGIC 0x65735546
+
+bool run_debug, run_sync_mode;
+struct run_real real;
+
+/*
+ * One lock for the descriptor table, the reference counts, the inode list
+ * and the mounts. Every descriptor the process has maps to an rfile of ours
+ * only if it was opened (or inherited at exec, or dup'd) while the library
+ * watched; anything else (fopen's internal open, socket, pipe) is NULL, the
+ * ordinary path, so that a number reused behind our back is never taken for
+ * one of ours.
+ */
+static pthread_mutex_t glock = PTHREAD_MUTEX_INITIALIZER;
+static struct rfile **fdtab;
+static unsigned fdmax;
+static struct rino *rinos;
+static int kfd_base = 64;
+
+struct rmount {
+	struct rmount *next;
+	dev_t dev;
+	volatile struct daxfs_run_slot *slots;
+	unsigned nslots;
+};
+static struct rmount *mounts;
+
+void run_log(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	if (!run_debug)
+		return;
+	n = snprintf(buf, sizeof(buf), "daxfs-run[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(buf) - 1)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	(void)!real.write(2, buf, (size_t)n);
+}
+
+/* ---- inodes --------------------------------------------------------------- */
+
+void run_rino_hold(struct rino *ri)
+{
+	pthread_mutex_lock(&glock);
+	ri->refs++;
+	pthread_mutex_unlock(&glock);
+}
+
+static void rino_free(struct rino *ri)
+{
+	pthread_rwlock_wrlock(&ri->lock);
+	run_unmap_all(ri);
+	for (size_t i = 0; i < ri->nchunks; i++) {
+		if (ri->chunks[i]) {
+			real.munmap(ri->chunks[i]->base, RUN_CHUNK);
+			free(ri->chunks[i]);
+		}
+	}
+	for (size_t i = 0; i < ri->ndev; i++)
+		if (ri->dev_fd[i] >= 0)
+			real.close(ri->dev_fd[i]);
+	if (ri->lockfd >= 0)
+		real.close(ri->lockfd);
+	pthread_rwlock_unlock(&ri->lock);
+	pthread_rwlock_destroy(&ri->lock);
+	free(ri->chunks);
+	free(ri->dev_fd);
+	free(ri);
+}
+
+void run_rino_release(struct rino *ri)
+{
+	bool last;
+
+	pthread_mutex_lock(&glock);
+	last = --ri->refs == 0;
+	if (last) {
+		for (struct rino **pp = &rinos; *pp; pp = &(*pp)->next) {
+			if (*pp == ri) {
+				*pp = ri->next;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&glock);
+	if (last)
+		rino_free(ri);
+}
+
+/* glock held */
+static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_slot *slot)
+{
+	struct rino *ri;
+
+	for (ri = rinos; ri; ri = ri->next) {
+		if (ri->dev == dev && ri->ino == ino) {
+			ri->refs++;
+			return ri;
+		}
+	}
+	if (!(ri = calloc(1, sizeof(*ri))))
+		return NULL;
+	ri->dev = dev;
+	ri->ino = ino;
+	ri->refs = 1;
+	ri->slot = slot;
+	ri->lockfd = -1;
+	ri->gen_seen = ~0ull;
+	pthread_rwlock_init(&ri->lock, NULL);
+	ri->next = rinos;
+	rinos = ri;
+	return ri;
+}
+
+/* ---- open files ------------------------------------------------------------ */
+
+static void rfile_free(struct rfile *rf)
+{
+	struct rino *ri = rf->ri;
+
+	if (ri->time_dirty && rf->accmode == O_RDWR)
+		(void)run_push_times(ri, rf->kfd);
+	real.close(rf->kfd);
+	pthread_mutex_destroy(&rf->pos);
+	free(rf);
+	run_rino_release(ri);
+}
+
+void run_put(struct rfile *rf)
+{
+	bool last;
+
+	if (!rf)
+		return;
+	pthread_mutex_lock(&glock);
+	last = --rf->refs == 0;
+	pthread_mutex_unlock(&glock);
+	if (last)
+		rfile_free(rf);
+}
+
+void run_hold(struct rfile *rf)
+{
+	pthread_mutex_lock(&glock);
+	rf->refs++;
+	pthread_mutex_unlock(&glock);
+}
+
+struct rfile *run_get(int fd)
+{
+	struct rfile *rf;
+
+	if (fd < 0 || (unsigned)fd >= fdmax)
+		return NULL;
+	pthread_mutex_lock(&glock);
+	if ((rf = fdtab[fd]))
+		rf->refs++;
+	pthread_mutex_unlock(&glock);
+	return rf;
+}
+
+/* The daemon's table for the mount of fd: mapped once per mount, from the
+ * descriptor a RUN_OPEN with RUN_TABLE got a token for. glock held. */
+static struct rmount *mount_of(dev_t dev)
+{
+	for (struct rmount *m = mounts; m; m = m->next)
+		if (m->dev == dev)
+			return m;
+	return NULL;
+}
+
+/* Maps the table a RUN_OPEN with RUN_TABLE got a token for and records it
+ * (glock not held: the socket's libdaxfs code closes descriptors). */
+static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o)
+{
+	struct rmount *m, *had;
+	size_t bytes = (size_t)o->nslots * sizeof(struct daxfs_run_slot);
+	int tfd = dmap_fetch_fd(o->socket, o->token, "the daxfs-run table");
+	void *at;
+
+	if (tfd < 0) {
+		run_log("no table: %s", daxfs_errormsg());
+		return NULL;
+	}
+	at = real.mmap(NULL, bytes, PROT_READ, MAP_SHARED, tfd, 0);
+	real.close(tfd);
+	if (at == MAP_FAILED || !(m = calloc(1, sizeof(*m)))) {
+		run_log("mapping the table: %s", strerror(errno));
+		if (at != MAP_FAILED)
+			real.munmap(at, bytes);
+		return NULL;
+	}
+	m->dev = dev;
+	m->slots = at;
+	m->nslots = o->nslots;
+	pthread_mutex_lock(&glock);
+	if ((had = mount_of(dev))) {
+		pthread_mutex_unlock(&glock);
+		real.munmap(at, bytes);
+		free(m);
+		return had;
+	}
+	m->next = mounts;
+	mounts = m;
+	pthread_mutex_unlock(&glock);
+	return m;
+}
+
+/* Decides whether fd (open with flags) is served here; NULL if not. */
+static struct rfile *classify(int fd, int flags)
+{
+	struct daxfs_ioc_run_open o = { .version = DAXFS_IOC_VERSION };
+	struct stat st;
+	struct statfs sfs;
+	struct rmount *m;
+	struct rfile *rf;
+	struct rino *ri;
+	int kfd, acc = flags & O_ACCMODE;
+
+	if (real.fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (flags & O_PATH) ||
+	    fstatfs(fd, &sfs) < 0 || sfs.f_type != FUSE_MAGIC)
+		return NULL;
+	if (acc == O_WRONLY) {
+		/* a lease needs the file open for reading */
+		run_log("fd %d (inode %llu): open write-only: the ordinary path", fd,
+			(unsigned long long)st.st_ino);
+		return NULL;
+	}
+	if ((kfd = real.fcntl(fd, F_DUPFD_CLOEXEC, kfd_base)) < 0)
+		return NULL;
+	o.flags = acc == O_RDWR ? DAXFS_IOC_RUN_WRITE : 0;
+	pthread_mutex_lock(&glock);
+	if (!mount_of(st.st_dev))
+		o.flags |= DAXFS_IOC_RUN_TABLE;
+	pthread_mutex_unlock(&glock);
+	if (ioctl(kfd, DAXFS_IOC_RUN_OPEN, &o) < 0 || o.error < 0) {
+		o.message[sizeof(o.message) - 1] = '\0';
+		if (errno != ENOTTY && errno != EINVAL)
+			run_log("fd %d (inode %llu): the ordinary path: %s", fd,
+				(unsigned long long)st.st_ino,
+				o.error < 0 ? o.message : strerror(errno));
+		real.close(kfd);
+		return NULL;
+	}
+	pthread_mutex_lock(&glock);
+	m = mount_of(st.st_dev);
+	pthread_mutex_unlock(&glock);
+	if (!m && (o.flags & DAXFS_IOC_RUN_TABLE))
+		m = mount_add(st.st_dev, &o);
+	pthread_mutex_lock(&glock);
+	if (!m || o.slot >= m->nslots || !(rf = calloc(1, sizeof(*rf)))) {
+		pthread_mutex_unlock(&glock);
+		real.close(kfd);        /* the lease ends with our open file's last close */
+		return NULL;
+	}
+	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot]))) {
+		pthread_mutex_unlock(&glock);
+		free(rf);
+		real.close(kfd);
+		return NULL;
+	}
+	pthread_mutex_unlock(&glock);
+	rf->refs = 1;
+	rf->kfd = kfd;
+	rf->ri = ri;
+	rf->accmode = acc;
+	rf->append = flags & O_APPEND;
+	rf->sync = run_sync_mode || (flags & (O_SYNC | O_DSYNC));
+	pthread_mutex_init(&rf->pos, NULL);
+	if (acc == O_RDWR && !ri->writable) {
+		/* mapped read-only so far: map again with write access */
+		pthread_rwlock_wrlock(&ri->lock);
+		ri->writable = true;
+		run_unmap_all(ri);
+		pthread_rwlock_unlock(&ri->lock);
+	}
+	run_log("fd %d (inode %llu): served directly (slot %u)", fd, (unsigned long long)st.st_ino,
+		o.slot);
+	return rf;
+}
+
+/* glock held: replaces fd's entry; the old one's reference is returned to
+ * be put outside the lock. */
+static struct rfile *set_fd(int fd, struct rfile *rf)
+{
+	struct rfile *old;
+
+	if (fd < 0 || (unsigned)fd >= fdmax)
+		return rf;      /* not tracked: the caller puts rf */
+	old = fdtab[fd];
+	fdtab[fd] = rf;
+	return old;
+}
+
+void run_opened(int fd, int flags)
+{
+	struct rfile *rf, *old;
+
+	if (fd < 0 || (unsigned)fd >= fdmax)
+		return;
+	rf = classify(fd, flags);
+	pthread_mutex_lock(&glock);
+	old = set_fd(fd, rf);
+	pthread_mutex_unlock(&glock);
+	run_put(old);
+}
+
+void run_closing(int fd)
+{
+	struct rfile *old;
+
+	if (fd < 0 || (unsigned)fd >= fdmax)
+		return;
+	pthread_mutex_lock(&glock);
+	old = set_fd(fd, NULL);
+	pthread_mutex_unlock(&glock);
+	run_put(old);
+}
+
+void run_forget_range(unsigned first, unsigned last)
+{
+	for (unsigned fd = first; fd <= last && fd < fdmax; fd++)
+		run_closing((int)fd);
+}
+
+void run_duped(int ofd, int nfd)
+{
+	struct rfile *rf = run_get(ofd), *old;
+
+	if (nfd < 0 || (unsigned)nfd >= fdmax || nfd == ofd) {
+		run_put(rf);
+		return;
+	}
+	pthread_mutex_lock(&glock);
+	old = set_fd(nfd, rf);          /* our reference moves to the table */
+	pthread_mutex_unlock(&glock);
+	run_put(old);
+}
+
+bool run_push_times_of(dev_t dev, uint64_t ino)
+{
+	struct rino *ri;
+	int kfd = -1;
+	bool pushed = false;
+
+	pthread_mutex_lock(&glock);
+	for (ri = rinos; ri && !(ri->dev == dev && ri->ino == ino); ri = ri->next)
+		;
+	if (ri && ri->time_dirty) {
+		/* any writable open file of ours on it carries the request */
+		for (unsigned fd = 0; fd < fdmax && kfd < 0; fd++)
+			if (fdtab[fd] && fdtab[fd]->ri == ri && fdtab[fd]->accmode == O_RDWR)
+				kfd = real.fcntl(fdtab[fd]->kfd, F_DUPFD_CLOEXEC, kfd_base);
+		ri->refs++;
+	} else {
+		ri = NULL;
+	}
+	pthread_mutex_unlock(&glock);
+	if (!ri)
+		return false;
+	if (kfd >= 0) {
+		pushed = run_push_times(ri, kfd) == 0;
+		real.close(kfd);
+	}
+	run_rino_release(ri);
+	return pushed;
+}
+
+/* ---- fork ----------------------------------------------------------------- */
+
+/* No lock may be held by a thread that does not exist in the child. */
+static void before_fork(void)
+{
+	pthread_mutex_lock(&glock);
+	for (struct rino *ri = rinos; ri; ri = ri->next)
+		pthread_rwlock_wrlock(&ri->lock);
+}
+
+static void after_fork(void)
+{
+	for (struct rino *ri = rinos; ri; ri = ri->next)
+		pthread_rwlock_unlock(&ri->lock);
+	pthread_mutex_unlock(&glock);
+}
+
+/* ---- start ---------------------------------------------------------------- */
+
+/* dlsym's void * as a function pointer, which POSIX guarantees works */
+#define REAL(name) do { void *sym_ = dlsym(RTLD_NEXT, #name); \
+		memcpy(&real.name, &sym_, sizeof(sym_)); } while (0)
+
+static void find_real(void)
+{
+	REAL(open);
+	REAL(openat);
+	REAL(close);
+	REAL(dup);
+	REAL(dup2);
+	REAL(dup3);
+	REAL(fcntl);
+	REAL(read);
+	REAL(write);
+	REAL(pread);
+	REAL(pwrite);
+	REAL(readv);
+	REAL(writev);
+	REAL(preadv);
+	REAL(pwritev);
+	REAL(preadv2);
+	REAL(pwritev2);
+	REAL(lseek);
+	REAL(fsync);
+	REAL(fdatasync);
+	REAL(ftruncate);
+	REAL(mmap);
+	REAL(munmap);
+	REAL(mremap);
+	REAL(msync);
+	REAL(fstat);
+	REAL(stat);
+	REAL(lstat);
+	REAL(fstatat);
+	REAL(close_range);
+}
+
+/* 0 before, 1 while and 2 after init; calls made by init itself (the
+ * libdaxfs code it runs closes descriptors through our close) pass. */
+static int init_state;
+static _Thread_local bool initializing;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool env_on(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* The descriptors a new program image inherited (exec): served as if it
+ * had opened them. */
+static void adopt_inherited(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int self = d ? dirfd(d) : -1;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		int fl;
+
+		if (*end || end == e->d_name || fd == self || fd < 0 || (unsigned long)fd >= fdmax)
+			continue;
+		if ((fl = real.fcntl((int)fd, F_GETFL)) >= 0)
+			run_opened((int)fd, fl);
+	}
+	closedir(d);
+}
+
+static void init_once(void)
+{
+	struct rlimit rl;
+
+	find_real();
+	run_debug = env_on("DAXFS_RUN_DEBUG");
+	run_sync_mode = env_on("DAXFS_RUN_SYNC");
+	fdmax = 1u << 16;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < fdmax)
+		fdmax = (unsigned)rl.rlim_max;
+	/* our duplicates live high, away from the numbers programs expect */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 128)
+		kfd_base = (int)(rl.rlim_cur / 2);
+	fdtab = calloc(fdmax, sizeof(*fdtab));
+	if (!fdtab)
+		fdmax = 0;
+	pthread_atfork(before_fork, after_fork, after_fork);
+	if (!env_on("DAXFS_RUN_DISABLE"))
+		adopt_inherited();
+	else
+		fdmax = 0;
+}
+
+void run_init(void)
+{
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 2 || initializing)
+		return;
+	pthread_mutex_lock(&init_lock);
+	if (init_state != 2) {
+		initializing = true;
+		init_state = 1;
+		init_once();
+		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
+		initializing = false;
+	}
+	pthread_mutex_unlock(&init_lock);
+}
+
+__attribute__((constructor)) static void run_constructor(void)
+{
+	run_init();
+}

@@ -1,0 +1,48 @@
+"""Running programs under daxfs-run in tests."""
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import tool
+
+RUN_TIMEOUT = 120
+
+
+def run_env(debug=True, sync=False, extra=None):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if debug:
+        env["DAXFS_RUN_DEBUG"] = "1"
+    if sync:
+        env["DAXFS_RUN_SYNC"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def under_run(argv, check=True, debug=True, sync=False, env=None, timeout=RUN_TIMEOUT):
+    """Runs argv under daxfs-run; returns the CompletedProcess."""
+    r = subprocess.run([tool("daxfs-run"), *map(str, argv)], capture_output=True, text=True,
+                       timeout=timeout, env=run_env(debug, sync, env))
+    if check:
+        assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def py_run(code, *args, **kw):
+    """Runs python code under daxfs-run."""
+    return under_run([sys.executable, "-c", textwrap.dedent(code), *args], **kw)
+
+
+def py_plain(code, *args):
+    """Runs python code without the library; returns stdout."""
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT,
+                       env=run_env(debug=False))
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def served(stderr, path=None):
+    """Whether the debug log says a file was served directly."""
+    return "served directly" in stderr
