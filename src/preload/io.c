@@ -65,8 +65,16 @@ int run_lock(struct rino *ri, bool wr)
 			return err;
 		}
 	}
-	if (stale)
+	if (stale) {
 		run_unmap_all(ri);
+		/* the layout changed: blocks it dropped are held from the
+		 * allocator while we hold leases; with nothing of the old
+		 * layout mapped any more, let them go */
+		if (__atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST) == 0 && run_relet(ri) < 0) {
+			pthread_rwlock_unlock(&ri->lock);
+			return RUN_FALLBACK;
+		}
+	}
 	if (!wr) {
 		/* back to a read lock; a change meanwhile is seen next time */
 		pthread_rwlock_unlock(&ri->lock);
@@ -237,8 +245,18 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 	}
 	if (first == UINT64_MAX)
 		return 0;
-	if (last > ((size + RUN_PAGE - 1) & ~(RUN_PAGE - 1)))
+	/* whole chunks at once, as a DAX filesystem with huge pages would:
+	 * a random writer into a sparse or preallocated file asks once per
+	 * chunk, and the chunk is mapped again once */
+	uint64_t in = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
+
+	first &= ~(RUN_CHUNK - 1);
+	if (last > in)
 		last = (last + ALLOC_AHEAD + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+	else if (((last + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1)) <= in)
+		last = (last + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+	else
+		last = in;
 	int err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first, last - first);
 	if (err) {
 		run_log("inode %llu: allocating [%llu, %llu): %s", (unsigned long long)ri->ino,

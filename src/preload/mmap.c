@@ -96,6 +96,7 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 		goto out;
 	pthread_rwlock_unlock(&ri->lock);
 	run_hold(rf);
+	__atomic_fetch_add(&ri->regions, 1, __ATOMIC_SEQ_CST);
 	r->addr = base;
 	r->len = mlen;
 	r->off = (uint64_t)off;
@@ -148,6 +149,7 @@ void run_unmapped(void *addr, size_t len)
 		gone = r->next;
 		if ((r->prot & PROT_WRITE) && r->rf->ri->time_dirty)
 			(void)run_push_times(r->rf->ri, r->rf->kfd);
+		__atomic_fetch_sub(&r->rf->ri->regions, 1, __ATOMIC_SEQ_CST);
 		run_put(r->rf);
 		free(r);
 	}

@@ -60,6 +60,8 @@ struct rino {
 	int lockfd;                     /* backing device 0, for the extend lock */
 	pid_t lockpid;                  /* the process lockfd was opened in */
 	bool time_dirty;                /* written since mtime was last pushed */
+	struct rfile *files;            /* ours on this inode; glock */
+	unsigned regions;               /* mmap regions of it (atomic) */
 	int64_t time_pushed;            /* CLOCK_MONOTONIC_COARSE seconds */
 };
 
@@ -67,6 +69,7 @@ struct rfile {
 	unsigned refs;                  /* descriptors; global lock */
 	int kfd;                        /* our duplicate: holds the lease */
 	struct rino *ri;
+	struct rfile *next_in_ri;       /* glock */
 	int accmode;
 	bool append, sync;
 	pthread_mutex_t pos;            /* read()/write(): offset updates are atomic */
@@ -127,6 +130,11 @@ void run_forget_range(unsigned first, unsigned last);
  * push (before a stat by this process). */
 bool run_push_times_of(dev_t dev, uint64_t ino);
 void run_rino_hold(struct rino *ri);
+/* ri->lock for writing, nothing mapped: puts and takes again the leases of
+ * our open files of ri, so that blocks a truncate dropped meanwhile (held
+ * back while the inode has any lease) go back to the allocator when no
+ * other process holds one. 0, or -errno (then ri is broken). */
+int run_relet(struct rino *ri);
 void run_rino_release(struct rino *ri);
 
 /* ---- map.c ---- */

@@ -131,7 +131,7 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	ri->refs = 1;
 	ri->slot = slot;
 	ri->lockfd = -1;
-	ri->gen_seen = ~0ull;
+	ri->gen_seen = __atomic_load_n(&slot->gen, __ATOMIC_SEQ_CST);
 	pthread_rwlock_init(&ri->lock, NULL);
 	ri->next = rinos;
 	rinos = ri;
@@ -143,6 +143,15 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 static void rfile_free(struct rfile *rf)
 {
 	struct rino *ri = rf->ri;
+
+	pthread_mutex_lock(&glock);
+	for (struct rfile **pp = &ri->files; *pp; pp = &(*pp)->next_in_ri) {
+		if (*pp == rf) {
+			*pp = rf->next_in_ri;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&glock);
 
 	if (ri->time_dirty && rf->accmode == O_RDWR)
 		(void)run_push_times(ri, rf->kfd);
@@ -285,10 +294,12 @@ static struct rfile *classify(int fd, int flags)
 		real.close(kfd);
 		return NULL;
 	}
-	pthread_mutex_unlock(&glock);
 	rf->refs = 1;
 	rf->kfd = kfd;
 	rf->ri = ri;
+	rf->next_in_ri = ri->files;
+	ri->files = rf;
+	pthread_mutex_unlock(&glock);
 	rf->accmode = acc;
 	rf->append = flags & O_APPEND;
 	rf->sync = run_sync_mode || (flags & (O_SYNC | O_DSYNC));
@@ -303,6 +314,50 @@ static struct rfile *classify(int fd, int flags)
 	run_log("fd %d (inode %llu): served directly (slot %u)", fd, (unsigned long long)st.st_ino,
 		o.slot);
 	return rf;
+}
+
+int run_relet(struct rino *ri)
+{
+	struct rfile *files[64];
+	size_t n = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&glock);
+	for (struct rfile *rf = ri->files; rf && n < 64; rf = rf->next_in_ri) {
+		rf->refs++;
+		files[n++] = rf;
+	}
+	pthread_mutex_unlock(&glock);
+	for (size_t i = 0; i < n; i++)
+		(void)run_ioc(files[i]->kfd, DAXFS_IOC_LEASE_PUT,
+			      files[i]->accmode == O_RDWR ? DAXFS_IOC_LEASE_WRITE : 0, 0, 0);
+	for (size_t i = 0; i < n && !err; i++) {
+		struct daxfs_ioc_run_open o = { .version = DAXFS_IOC_VERSION,
+						.flags = files[i]->accmode == O_RDWR ?
+							 DAXFS_IOC_RUN_WRITE : 0 };
+		struct rmount *m;
+
+		if (ioctl(files[i]->kfd, DAXFS_IOC_RUN_OPEN, &o) < 0)
+			err = -errno;
+		else if (o.error < 0)
+			err = o.error;
+		pthread_mutex_lock(&glock);
+		m = mount_of(ri->dev);
+		if (!err && (!m || o.slot >= m->nslots))
+			err = -EIO;
+		if (!err)
+			ri->slot = &m->slots[o.slot];
+		pthread_mutex_unlock(&glock);
+	}
+	for (size_t i = 0; i < n; i++)
+		run_put(files[i]);
+	if (err) {
+		run_log("inode %llu: taking the lease again: %s: the ordinary path from now on",
+			(unsigned long long)ri->ino, strerror(-err));
+		ri->broken = true;
+	}
+	ri->gen_seen = __atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST);
+	return err;
 }
 
 /* glock held: replaces fd's entry; the old one's reference is returned to
