@@ -199,11 +199,20 @@ static int extend_lock(struct rino *ri, struct rfile *rf, short type)
 	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
 			    .l_start = (off_t)(DAXFS_RUN_LOCK_BASE + ri->ino), .l_len = 1 };
 
+	if (type == F_UNLCK) {
+		while (real.fcntl(ri->lockfd, F_OFD_SETLK, &fl) < 0 && errno == EINTR)
+			;
+		pthread_mutex_unlock(&ri->extend);
+		return 0;
+	}
+	pthread_mutex_lock(&ri->extend);
 	if (ri->lockfd < 0 || ri->lockpid != getpid()) {
 		int fd = run_backing(ri, rf, 0);
 
-		if (fd < 0)
+		if (fd < 0) {
+			pthread_mutex_unlock(&ri->extend);
 			return fd;
+		}
 		/* an open file of our own per process: OFD locks of one open
 		 * file (shared after fork) do not exclude each other */
 		char path[64];
@@ -212,13 +221,22 @@ static int extend_lock(struct rino *ri, struct rfile *rf, short type)
 		if (ri->lockfd >= 0 && ri->lockpid != getpid())
 			real.close(ri->lockfd);
 		ri->lockfd = real.open(path, O_RDWR | O_CLOEXEC);
-		if (ri->lockfd < 0)
-			return -errno;
+		if (ri->lockfd < 0) {
+			int err = -errno;
+
+			pthread_mutex_unlock(&ri->extend);
+			return err;
+		}
 		ri->lockpid = getpid();
 	}
-	while (real.fcntl(ri->lockfd, F_OFD_SETLKW, &fl) < 0)
-		if (errno != EINTR)
-			return -errno;
+	while (real.fcntl(ri->lockfd, F_OFD_SETLKW, &fl) < 0) {
+		if (errno != EINTR) {
+			int err = -errno;
+
+			pthread_mutex_unlock(&ri->extend);
+			return err;
+		}
+	}
 	return 0;
 }
 
@@ -258,6 +276,9 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 	else
 		last = in;
 	int err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first, last - first);
+
+	if (!err && last > in && last > ri->alloc_end)
+		ri->alloc_end = last;
 	if (err) {
 		run_log("inode %llu: allocating [%llu, %llu): %s", (unsigned long long)ri->ino,
 			(unsigned long long)first, (unsigned long long)last, strerror(-err));

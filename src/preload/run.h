@@ -57,10 +57,15 @@ struct rino {
 	bool broken;                    /* served by the ordinary path from now on */
 	int *dev_fd;                    /* backing devices by index, -1 unopened */
 	size_t ndev;
+	/* Held by the thread that extends the file, around the extend lock:
+	 * OFD locks order processes, not the threads of one. Taken before
+	 * lock. */
+	pthread_mutex_t extend;
 	int lockfd;                     /* backing device 0, for the extend lock */
 	pid_t lockpid;                  /* the process lockfd was opened in */
 	bool time_dirty;                /* written since mtime was last pushed */
 	struct rfile *files;            /* ours on this inode; glock */
+	uint64_t alloc_end;             /* end of what we allocated past EOF */
 	unsigned regions;               /* mmap regions of it (atomic) */
 	int64_t time_pushed;            /* CLOCK_MONOTONIC_COARSE seconds */
 };

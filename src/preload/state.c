@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,7 @@ static void rino_free(struct rino *ri)
 		real.close(ri->lockfd);
 	pthread_rwlock_unlock(&ri->lock);
 	pthread_rwlock_destroy(&ri->lock);
+	pthread_mutex_destroy(&ri->extend);
 	free(ri->chunks);
 	free(ri->dev_fd);
 	free(ri);
@@ -133,6 +135,7 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	ri->lockfd = -1;
 	ri->gen_seen = __atomic_load_n(&slot->gen, __ATOMIC_SEQ_CST);
 	pthread_rwlock_init(&ri->lock, NULL);
+	pthread_mutex_init(&ri->extend, NULL);
 	ri->next = rinos;
 	rinos = ri;
 	return ri;
@@ -144,6 +147,8 @@ static void rfile_free(struct rfile *rf)
 {
 	struct rino *ri = rf->ri;
 
+	bool last;
+
 	pthread_mutex_lock(&glock);
 	for (struct rfile **pp = &ri->files; *pp; pp = &(*pp)->next_in_ri) {
 		if (*pp == rf) {
@@ -151,7 +156,19 @@ static void rfile_free(struct rfile *rf)
 			break;
 		}
 	}
+	last = !ri->files;
 	pthread_mutex_unlock(&glock);
+	/* what the last writer allocated ahead past EOF goes back, as a
+	 * filesystem's speculative preallocation does at close */
+	if (last && rf->accmode == O_RDWR && ri->alloc_end && !ri->broken) {
+		uint64_t size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+		uint64_t from = (size + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+
+		if (ri->alloc_end > from)
+			(void)fallocate(rf->kfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)from, (off_t)(ri->alloc_end - from));
+		ri->alloc_end = 0;
+	}
 
 	if (ri->time_dirty && rf->accmode == O_RDWR)
 		(void)run_push_times(ri, rf->kfd);
@@ -449,19 +466,62 @@ bool run_push_times_of(dev_t dev, uint64_t ino)
 
 /* ---- fork ----------------------------------------------------------------- */
 
-/* No lock may be held by a thread that does not exist in the child. */
+/* No lock may be held by a thread that does not exist in the child. The
+ * inodes are taken out of the list first: relet takes glock under an
+ * inode's lock. */
+static struct rino **forking;
+static size_t nforking;
+
 static void before_fork(void)
 {
+	size_t n = 0;
+
 	pthread_mutex_lock(&glock);
 	for (struct rino *ri = rinos; ri; ri = ri->next)
-		pthread_rwlock_wrlock(&ri->lock);
+		n++;
+	forking = malloc((n ? n : 1) * sizeof(*forking));
+	nforking = 0;
+	for (struct rino *ri = rinos; ri && forking; ri = ri->next) {
+		ri->refs++;
+		forking[nforking++] = ri;
+	}
+	pthread_mutex_unlock(&glock);
+	for (size_t i = 0; i < nforking; i++) {
+		pthread_mutex_lock(&forking[i]->extend);
+		pthread_rwlock_wrlock(&forking[i]->lock);
+	}
+	pthread_mutex_lock(&glock);
 }
 
-static void after_fork(void)
+static void after_fork(bool child)
 {
-	for (struct rino *ri = rinos; ri; ri = ri->next)
-		pthread_rwlock_unlock(&ri->lock);
 	pthread_mutex_unlock(&glock);
+	for (size_t i = 0; i < nforking; i++) {
+		/* the child's only thread is not the parent's that took them:
+		 * a write-locked rwlock cannot be unlocked there */
+		if (child) {
+			pthread_rwlock_init(&forking[i]->lock, NULL);
+			pthread_mutex_init(&forking[i]->extend, NULL);
+			continue;
+		}
+		pthread_rwlock_unlock(&forking[i]->lock);
+		pthread_mutex_unlock(&forking[i]->extend);
+	}
+	for (size_t i = 0; i < nforking; i++)
+		run_rino_release(forking[i]);
+	free(forking);
+	forking = NULL;
+	nforking = 0;
+}
+
+static void after_fork_parent(void)
+{
+	after_fork(false);
+}
+
+static void after_fork_child(void)
+{
+	after_fork(true);
 }
 
 /* ---- start ---------------------------------------------------------------- */
@@ -540,6 +600,20 @@ static void adopt_inherited(void)
 	closedir(d);
 }
 
+/* The daemon itself never goes through the mount it serves. */
+static bool is_daemon(void)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *base;
+
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	base = strrchr(exe, '/');
+	return strcmp(base ? base + 1 : exe, "daxfs-fuse") == 0;
+}
+
 static void init_once(void)
 {
 	struct rlimit rl;
@@ -557,8 +631,8 @@ static void init_once(void)
 	fdtab = calloc(fdmax, sizeof(*fdtab));
 	if (!fdtab)
 		fdmax = 0;
-	pthread_atfork(before_fork, after_fork, after_fork);
-	if (!env_on("DAXFS_RUN_DISABLE"))
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	if (!env_on("DAXFS_RUN_DISABLE") && !is_daemon())
 		adopt_inherited();
 	else
 		fdmax = 0;

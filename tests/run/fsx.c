@@ -18,6 +18,8 @@
  * m mmap read and write, t truncate, d O_DIRECT read, s fsync, a append
  * (default: all). Every read is checked against the model as it happens;
  * at the end the whole file is read back through a fresh descriptor.
+ * FSX_CORRUPT=1 in the environment flips a byte of the model before the
+ * final check (the checker's self-test).
  * Exit 0, or 1 with the operation log's tail and the first difference.
  */
 
@@ -243,6 +245,9 @@ int main(int argc, char **argv)
 			die("after op %u: size %jd, want %zu", i, (intmax_t)st.st_size, msize);
 	}
 	close(fd);
+	/* a self-test of the checker: FSX_CORRUPT=1 makes the model wrong */
+	if (getenv("FSX_CORRUPT") && msize)
+		model[msize / 2] ^= 0x5a;
 	/* the whole file through a fresh open file */
 	if ((fd = open(path, O_RDONLY)) < 0)
 		die("reopen: %s", strerror(errno));

@@ -1,0 +1,241 @@
+"""daxfs-run: read, write and mmap served with loads and stores, checked against what the kernel's path shows."""
+import errno
+import signal
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import BUILD_DIR
+from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
+from run_util import py_plain, py_run, run_env, under_run
+
+FSX = BUILD_DIR / "tests/run/fsx"
+PROBE = BUILD_DIR / "tests/run/probe"
+
+
+def test_reads_and_writes_match_what_another_process_reads(daxfs):
+    p = daxfs.mnt / "f"
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+        assert os.write(fd, b"hello world" * 1000) == 11000
+        os.lseek(fd, 0, 0)
+        print(os.read(fd, 11))
+        os.pwrite(fd, b"XY", 5)
+        print(os.pread(fd, 20, 0))
+        os.writev(fd, [b"ab", b"cd"])          # at the offset read() left: 11
+        print(os.fstat(fd).st_size, os.lseek(fd, 0, os.SEEK_CUR))
+        os.close(fd)
+        """, p)
+    assert "served directly" in r.stderr
+    assert r.stdout.split("\n")[:3] == ["b'hello world'", "b'helloXYorldhello wor'", "11000 15"]
+    data = p.read_bytes()
+    assert len(data) == 11000
+    assert data[:20] == b"helloXYorldabcdo wor"
+
+
+def test_a_write_past_eof_leaves_zeroes_in_the_gap(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"x" * 100)
+    py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        os.pwrite(fd, b"end", 3 * 1024 * 1024 + 5)
+        assert os.pread(fd, 10, 100) == bytes(10)
+        """, p)
+    data = p.read_bytes()
+    assert len(data) == 3 * MIB + 8
+    assert data[:100] == b"x" * 100 and data[100:-3] == bytes(len(data) - 103)
+    assert data[-3:] == b"end"
+
+
+def test_another_process_sees_the_size_and_data_while_the_writer_holds_the_file(daxfs):
+    """stat and read() by a process without the library see every write at
+    once, while the writer still has the file open and mapped."""
+    p = daxfs.mnt / "f"
+    code = textwrap.dedent("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+        for i in range(3):
+            os.write(fd, bytes([65 + i]) * 5000)
+            print("wrote", flush=True)
+            sys.stdin.readline()
+        """)
+    w = subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code, str(p)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=run_env())
+    try:
+        for i in range(3):
+            assert w.stdout.readline() == "wrote\n"
+            out = py_plain("""
+                import os, sys
+                print(os.stat(sys.argv[1]).st_size, open(sys.argv[1], "rb").read()[-1])
+                """, p)
+            assert out == f"{5000 * (i + 1)} {65 + i}\n"
+            w.stdin.write("\n")
+            w.stdin.flush()
+        assert w.wait(timeout=60) == 0
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+    assert "served directly" in w.stderr.read()
+
+
+def test_pages_another_process_cached_are_dropped_by_a_later_direct_write(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"a" * (4 * PAGE))
+    reader = """
+        import sys, time
+        with open(sys.argv[1], "rb") as f:
+            print(f.read()[PAGE:PAGE + 4].decode())
+        """.replace("PAGE", str(PAGE))
+    assert py_plain(reader, p) == "aaaa\n"        # now in the page cache
+    py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        os.pwrite(fd, b"bbbb", 4096)
+        """, p)
+    assert py_plain(reader, p) == "bbbb\n"
+
+
+def test_writes_of_a_process_without_the_library_are_seen_at_once(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"0" * 100)
+    code = textwrap.dedent("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        print(os.pread(fd, 200, 0), flush=True)
+        sys.stdin.readline()
+        print(os.pread(fd, 200, 0), flush=True)
+        os.pwrite(fd, b"R", 150)              # extends past the plain writer's end
+        """)
+    w = subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code, str(p)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=run_env())
+    try:
+        assert w.stdout.readline() == "b'" + "0" * 100 + "'\n"
+        with open(p, "r+b") as f:           # a plain writer, open meanwhile
+            f.seek(50)
+            f.write(b"P" * 70)
+            f.flush()
+            w.stdin.write("\n")
+            w.stdin.flush()
+            assert w.stdout.readline() == "b'" + "0" * 50 + "P" * 70 + "'\n"
+            assert w.wait(timeout=60) == 0
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+    data = p.read_bytes()
+    assert data == b"0" * 50 + b"P" * 70 + bytes(30) + b"R"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("ops", ["rwpvmtdsa", "wpmdt"])
+def test_fsx_under_daxfs_run(daxfs, seed, ops):
+    r = under_run([FSX, daxfs.mnt / f"fsx{seed}", seed, 400, 512 * 1024, ops], debug=False)
+    assert "ok" in r.stdout
+
+
+def test_fsx_plain_agrees(daxfs):
+    """The checker itself, on the ordinary path."""
+    r = subprocess.run([str(FSX), str(daxfs.mnt / "fsx"), "7", "200", str(256 * 1024)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
+def test_fsx_finds_a_wrong_byte(daxfs):
+    """A checker that cannot fail proves nothing: with its model changed
+    behind its back (FSX_CORRUPT=1 flips a byte before the final check) it
+    reports the byte and exits 1."""
+    r = subprocess.run([str(FSX), str(daxfs.mnt / "fsx"), "3", "100", "65536", "pr"],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "FSX_CORRUPT": "1"})
+    assert r.returncode == 1
+    assert "fsx: " in r.stderr and ": byte " in r.stderr and "want 0x" in r.stderr
+
+
+def test_threads_fork_exec_and_dup(daxfs):
+    p = daxfs.mnt / "t"
+    r = under_run([PROBE, "threads", p, 8])
+    assert r.stdout == "threads ok\n"
+    assert len(p.read_bytes()) == 8 * 65536
+    assert p.read_bytes()[7 * 65536] == 7 * 16 + 49
+    p = daxfs.mnt / "fork"
+    r = under_run([PROBE, "fork", p])
+    assert r.stdout == "21 parent1,child,parent2\n"
+    assert p.read_bytes() == b"parent1,child,parent2"
+    p = daxfs.mnt / "exec"
+    p.write_bytes(b"0123456789abcdefghij")
+    r = under_run([PROBE, "exec", p])
+    assert r.stdout == "456789ab\n"
+    assert p.read_bytes() == b"0123456789abEXECghij"
+    assert r.stderr.count("served directly") == 2       # before and after exec
+    py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        d = os.dup(fd)
+        os.close(fd)
+        os.lseek(d, 3, 0)
+        os.write(d, b"DUP")
+        e = os.dup2(d, 50)
+        os.close(d)
+        assert os.read(e, 2) == b"67"
+        os.close(e)
+        """, p)
+    assert p.read_bytes() == b"012DUP67" + b"89abEXECghij"[:0] + b"89abEXECghij"
+
+
+def test_mmap_is_a_direct_mapping_and_map_sync_is_honoured(daxfs):
+    p = daxfs.mnt / "m"
+    r = under_run([PROBE, "mapsync", p, 8 * PAGE])
+    assert r.stdout == "mapsync ok\n"
+    assert "mapped [0, +32768) directly" in r.stderr
+    data = p.read_bytes()
+    assert [data[i * PAGE] for i in range(8)] == [ord("a") + i for i in range(8)]
+    # without the library the kernel refuses MAP_SYNC on FUSE
+    r = subprocess.run([str(PROBE), "mapsync", str(daxfs.mnt / "m2"), str(PAGE)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout == f"mapsync errno {errno.EOPNOTSUPP}\n"
+
+
+def test_mremap_grows_and_mprotect_keeps_a_direct_mapping(daxfs):
+    p = daxfs.mnt / "r"
+    p.write_bytes(b"." * (3 * PAGE))
+    r = under_run([PROBE, "mremap", p])
+    assert r.stdout == "A.C\n"
+    data = p.read_bytes()
+    assert data[0:1] == b"A" and data[2 * PAGE:2 * PAGE + 1] == b"C"
+
+
+def test_a_page_past_eof_of_a_mapping_raises_sigbus(daxfs):
+    p = daxfs.mnt / "s"
+    p.write_bytes(b"z" * 100)
+    r = under_run([PROBE, "touch", p, 99])
+    assert r.stdout == f"loaded {ord('z')}\n"
+    # the second page of a file of 100 bytes is past EOF: SIGBUS, as on DAX
+    r = under_run([PROBE, "touch", p, 5000])
+    assert r.stdout == "sigbus\n"
+    assert "directly" in r.stderr
+
+
+def test_sync_mode_makes_the_size_durable_at_return(daxfs):
+    """With -o commit=60000 the daemon keeps metadata in memory for a minute;
+    daxfs-run --sync makes each write's size durable before it returns, so
+    it survives the daemon's SIGKILL."""
+    daxfs.unmount()
+    daxfs.mount("commit=60000")
+    p = daxfs.mnt / "d"
+    py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+        os.fsync(fd)
+        os.write(fd, b"durable" * 1000)
+        """, p, sync=True)
+    daxfs.terminate(signal.SIGKILL)
+    daxfs.mount()
+    assert p.read_bytes() == b"durable" * 1000
