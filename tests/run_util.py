@@ -46,3 +46,52 @@ def py_plain(code, *args):
 def served(stderr, path=None):
     """Whether the debug log says a file was served directly."""
     return "served directly" in stderr
+
+
+STEPPER = """
+import errno, mmap, os, sys
+fd = os.open(sys.argv[1], int(sys.argv[2]))
+print("open", flush=True)
+for line in sys.stdin:
+    try:
+        out = repr(eval(line))
+    except OSError as e:
+        out = "OSError " + errno.errorcode[e.errno]
+    print(out, flush=True)
+"""
+
+
+class Stepper:
+    """A python process under daxfs-run holding path open; step(expr)
+    evaluates expr there (with os, mmap and the descriptor fd) and returns
+    repr of the result, or "OSError ENAME"."""
+
+    def __init__(self, path, flags=os.O_RDWR, debug=True):
+        self.proc = subprocess.Popen([tool("daxfs-run"), sys.executable, "-c", STEPPER, str(path),
+                                      str(flags)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=run_env(debug))
+        assert self.proc.stdout.readline() == "open\n", self.finish()
+
+    def step(self, expr):
+        self.proc.stdin.write(expr + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, self.finish()
+        return line.rstrip("\n")
+
+    def finish(self):
+        """Ends the process; returns its stderr."""
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=RUN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.stderr.read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.finish()

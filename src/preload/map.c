@@ -259,7 +259,15 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 			ri->writable ? PROT_READ | PROT_WRITE : PROT_READ, c->kind, false, &c->pmem);
 	if (err) {
 		reserve_at(c->base, RUN_CHUNK);
-		return err;
+		/* whatever kept us from mapping (no access to a member, a
+		 * lease the daemon no longer honours) is the ordinary path's
+		 * to meet, with the error the kernel would give */
+		if (err != RUN_FALLBACK) {
+			run_log("inode %llu: cannot map its blocks (%s): the ordinary path from now on",
+				(unsigned long long)ri->ino, strerror(-err));
+			ri->broken = true;
+		}
+		return RUN_FALLBACK;
 	}
 	/* a change of the layout while we asked: the map may mix both */
 	if (__atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST) != ri->gen_seen) {
