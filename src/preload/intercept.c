@@ -455,6 +455,21 @@ EXPORT int fdatasync(int fd)
 	return real.fdatasync(fd);
 }
 
+EXPORT int ftruncate(int fd, off_t len)
+{
+	struct rfile *rf;
+	int r;
+
+	run_init();
+	r = real.ftruncate(fd, len);
+	if (r == 0 && (rf = run_get(fd))) {
+		run_truncated(rf->ri, (uint64_t)len);
+		run_put(rf);
+	}
+	return r;
+}
+int ftruncate64(int fd, off_t len) ALIAS(ftruncate);
+
 /* This process's own stat sees the times its writes marked. */
 static void push_before_stat(int r, const struct stat *st, bool *again)
 {

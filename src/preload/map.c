@@ -105,7 +105,7 @@ static int sigbus_fd = -1;
 
 /* Memory whose every access raises SIGBUS, as a page of a DAX file past
  * EOF or on poisoned media does: a shared mapping of an empty file. */
-static int map_sigbus(char *at, size_t len, int prot)
+int run_map_sigbus(char *at, size_t len, int prot)
 {
 	if (sigbus_fd < 0) {
 		int fd = memfd_create("daxfs-run-sigbus", MFD_CLOEXEC);
@@ -161,7 +161,7 @@ static int map_piece(struct rino *ri, struct rfile *rf, char *base, uint64_t fof
 		k = p->kind == DAXFS_IOC_PIECE_HOLE ? K_HOLE : K_UNWRITTEN;
 		break;
 	case DAXFS_IOC_PIECE_BAD: {
-		int err = user ? map_sigbus(base + s, p->length, prot) : 0;
+		int err = user ? run_map_sigbus(base + s, p->length, prot) : 0;
 
 		if (err)
 			return err;
@@ -294,6 +294,6 @@ int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint
 	if (in)
 		err = map_range(ri, rf, addr, off, in, prot, NULL, true, &pmem);
 	if (!err && in < len)
-		err = map_sigbus(addr + in, len - in, prot);
+		err = run_map_sigbus(addr + in, len - in, prot);
 	return err;
 }

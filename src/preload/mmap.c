@@ -243,3 +243,20 @@ int run_msync(void *addr, size_t len, int flags)
 	run_put(rf);
 	return ret;
 }
+
+void run_truncated(struct rino *ri, uint64_t size)
+{
+	uint64_t keep = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
+
+	pthread_mutex_lock(&rlock);
+	for (struct region *r = regions; r; r = r->next) {
+		if (r->rf->ri != ri || r->off + r->len <= keep)
+			continue;
+		uint64_t from = keep > r->off ? keep - r->off : 0;
+
+		/* a DAX file's pages past the new EOF leave every mapping:
+		 * a later access raises SIGBUS */
+		(void)run_map_sigbus(r->addr + from, r->len - from, r->prot);
+	}
+	pthread_mutex_unlock(&rlock);
+}

@@ -155,6 +155,8 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
  * bad pages raise SIGBUS. */
 int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint64_t len, int prot,
 	       uint64_t size);
+/* Replaces [at, at+len) with memory whose every access raises SIGBUS. */
+int run_map_sigbus(char *at, size_t len, int prot);
 int run_ioc(int fd, unsigned long cmd, uint32_t flags, uint64_t off, uint64_t len);
 int run_backing(struct rino *ri, struct rfile *rf, uint32_t index);
 
@@ -179,5 +181,7 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 void run_unmapped(void *addr, size_t len);
 void *run_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 int run_msync(void *addr, size_t len, int flags);
+/* After this process cut ri to size: its mappings past EOF fault. */
+void run_truncated(struct rino *ri, uint64_t size);
 
 #endif
