@@ -42,15 +42,24 @@ def test_without_the_debug_log_a_fallback_is_silent(daxfs):
     assert r.stdout == "b'abcabc' 9100\n" and r.stderr == ""
 
 
-def test_a_write_only_open_is_used_the_ordinary_way(daxfs):
+def test_a_write_only_open_is_served_through_an_open_file_of_the_library(daxfs):
+    """A lease needs an open file readable: the library opens the file again
+    for reading and writing and writes through that; the program's
+    write-only open file is marked as served, so it is no plain writer."""
     p = daxfs.mnt / "f"
     r = py_run("""
         import os, sys
         fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
-        os.write(fd, b"only")
+        os.write(fd, b"only" * 1000)
+        os.write(fd, b"more")
+        try:
+            os.read(fd, 1)
+        except OSError as e:
+            print(e.errno)
         """, p)
-    assert "open write-only: the ordinary path" in r.stderr
-    assert p.read_bytes() == b"only"
+    assert r.stdout == "9\n"                    # EBADF: still write-only
+    assert "served directly" in r.stderr and "the ordinary path" not in r.stderr
+    assert p.read_bytes() == b"only" * 1000 + b"more"
 
 
 def test_a_file_another_process_stores_into_through_the_page_cache(daxfs):

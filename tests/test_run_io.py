@@ -239,3 +239,20 @@ def test_sync_mode_makes_the_size_durable_at_return(daxfs):
     daxfs.terminate(signal.SIGKILL)
     daxfs.mount()
     assert p.read_bytes() == b"durable" * 1000
+
+
+@pytest.mark.parametrize("call", ["fsync", "fdatasync"])
+def test_fsync_makes_the_size_durable_in_posix_mode(daxfs, call):
+    daxfs.unmount()
+    daxfs.mount("commit=60000")
+    p = daxfs.mnt / "d"
+    py_run(f"""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+        os.{call}(fd)
+        os.write(fd, b"posix" * 1000)
+        os.{call}(fd)
+        """, p)
+    daxfs.terminate(signal.SIGKILL)
+    daxfs.mount()
+    assert p.read_bytes() == b"posix" * 1000

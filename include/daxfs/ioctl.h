@@ -382,6 +382,13 @@ enum daxfs_ioc_run_written_flags {
  * EINVAL, EIO. */
 #define DAXFS_IOC_RUN_WRITTEN _IOW(DAXFS_IOC_MAGIC, 0x48, struct daxfs_ioc_range)
 
+/* Issued on a write-only open file of an inode the caller holds a write
+ * lease of through another open file (DAXFS_IOC_RUN_OPEN): daxfs-run makes
+ * this open file's writes through that one, so it is no plain writer. The
+ * range is not used. Errors are ioctl(2)'s: EBADF (not open for writing),
+ * EACCES, ENOLCK (no write lease of the inode by this user). */
+#define DAXFS_IOC_RUN_MARK _IOW(DAXFS_IOC_MAGIC, 0x49, struct daxfs_ioc_range)
+
 _Static_assert(sizeof(struct daxfs_ioc_run_open) == 404, "daxfs_ioc_run_open layout");
 
 /* ==== end of the libdaxfs block ==== */

@@ -567,7 +567,7 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 	int err;
 
 	if (cmd != DAXFS_IOC_LEASE_GET && cmd != DAXFS_IOC_LEASE_PUT && cmd != DAXFS_IOC_ALLOC &&
-	    cmd != DAXFS_IOC_SYNC && cmd != DAXFS_IOC_RUN_WRITTEN)
+	    cmd != DAXFS_IOC_SYNC && cmd != DAXFS_IOC_RUN_WRITTEN && cmd != DAXFS_IOC_RUN_MARK)
 		return -ENOTTY;
 	if (in_bufsz != sizeof(r))
 		return -EINVAL;
@@ -599,6 +599,20 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 		    (err = kill_priv(req, df, ino)))
 			return err;
 		return alloc_range(df, ino, r.offset, r.length, r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE);
+	case DAXFS_IOC_RUN_MARK: {
+		struct stat st;
+
+		if (FH_MODE(fh) == O_RDONLY)
+			return daxfs_err(-EBADF, "the file is not open for writing");
+		if ((err = dfs_getattr(df->fs, ino, &st)) < 0)
+			return err;
+		if (dfuse_may_access(req, &st, W_OK) < 0)
+			return -EACCES;
+		if (!dfuse_holders_writer(ino, uid))
+			return daxfs_err(-ENOLCK, "no write lease of inode %" PRIu64 " by uid %u", ino,
+					 (unsigned)uid);
+		return dfuse_run_mark(df, ino, fh);
+	}
 	case DAXFS_IOC_RUN_WRITTEN:
 		if ((err = check_caller(req, ino, fh, NEED_READ | NEED_WRITE)) ||
 		    (err = check_lease(ino, fh, true)))

@@ -172,6 +172,20 @@ void dfuse_holders_state(uint64_t fh, uint64_t ino, struct dfuse_holding *out)
 	pthread_mutex_unlock(&holders.lock);
 }
 
+bool dfuse_holders_writer(uint64_t ino, uid_t uid)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&holders.lock);
+	for (size_t i = 0; i < holders.n && !found; i++) {
+		const struct holder *h = &holders.h[i];
+
+		found = h->ino == ino && h->uid == uid && h->writes > 0 && !h->revoked;
+	}
+	pthread_mutex_unlock(&holders.lock);
+	return found;
+}
+
 size_t dfuse_holders_revoke(void)
 {
 	size_t n = 0;

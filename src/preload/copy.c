@@ -36,6 +36,10 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		armed = g->prev;
 		siglongjmp(g->env, 1);
 	}
+	/* a page of a mapping past the EOF it had, which the file has grown
+	 * over since: mapped now, and the access runs again */
+	if (si->si_code > 0 && run_fault(si->si_addr))
+		return;
 	if (prev_action.sa_flags & SA_SIGINFO) {
 		prev_action.sa_sigaction(sig, si, uc);
 		return;
@@ -65,6 +69,11 @@ static void copy_page(void *dst, const void *src, size_t n, bool nt)
 		memcpy(dst, src, n);
 }
 
+void run_copy_init(void)
+{
+	pthread_once(&once, install);
+}
+
 size_t run_copy(void *dst, const void *src, size_t len, bool nt)
 {
 	struct guard g;
@@ -72,7 +81,10 @@ size_t run_copy(void *dst, const void *src, size_t len, bool nt)
 
 	pthread_once(&once, install);
 	g.prev = armed;
-	if (sigsetjmp(g.env, 1) == 0) {
+	/* no signal mask to save: the handler runs with SA_NODEFER, so
+	 * jumping out of it leaves SIGBUS unblocked, and a copy costs no
+	 * system call */
+	if (sigsetjmp(g.env, 0) == 0) {
 		armed = &g;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		while (done < len) {

@@ -227,8 +227,10 @@ static ssize_t at_offset(struct rfile *rf, int fd, void *buf, size_t len, bool w
 		r = run_pread(rf, buf, len, pos);
 	if (r > 0)
 		(void)real.lseek(fd, pos + r, SEEK_SET);
+	else if (r == RUN_FALLBACK && write)
+		rf->fell_back = true, r = real.write(fd, buf, len);
 	else if (r == RUN_FALLBACK)
-		r = write ? real.write(fd, buf, len) : real.read(fd, buf, len);
+		r = real.read(fd, buf, len);
 	else
 		r = ret(r);
 	pthread_mutex_unlock(&rf->pos);
@@ -299,6 +301,8 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 		return real.pwrite(fd, buf, len, off);
 	/* Linux appends with O_APPEND whatever the offset */
 	r = rf->append ? RUN_FALLBACK : run_pwrite(rf, buf, len, off);
+	if (r == RUN_FALLBACK)
+		rf->fell_back = true;
 	run_put(rf);
 	return r == RUN_FALLBACK ? real.pwrite(fd, buf, len, off) : ret(r);
 }
@@ -320,6 +324,7 @@ static ssize_t vec(struct rfile *rf, int fd, const struct iovec *iov, int cnt, o
 		r = write ? run_pwrite(rf, iov[i].iov_base, iov[i].iov_len, pos + total)
 			  : run_pread(rf, iov[i].iov_base, iov[i].iov_len, pos + total);
 		if (r == RUN_FALLBACK) {
+			rf->fell_back |= write;
 			r = write ? real.pwrite(fd, iov[i].iov_base, iov[i].iov_len, pos + total)
 				  : real.pread(fd, iov[i].iov_base, iov[i].iov_len, pos + total);
 			if (r < 0)
@@ -342,6 +347,7 @@ static ssize_t vec_at_offset(struct rfile *rf, int fd, const struct iovec *iov, 
 	pthread_mutex_lock(&rf->pos);
 	pos = real.lseek(fd, 0, SEEK_CUR);
 	if (pos < 0 || (write && rf->append)) {
+		rf->fell_back |= write;
 		r = write ? real.writev(fd, iov, cnt) : real.readv(fd, iov, cnt);
 	} else {
 		r = vec(rf, fd, iov, cnt, pos, write);
@@ -402,6 +408,7 @@ EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	if (!(rf = run_get(fd)))
 		return real.pwritev(fd, iov, cnt, off);
 	if (rf->append) {
+		rf->fell_back = true;
 		run_put(rf);
 		return real.pwritev(fd, iov, cnt, off);
 	}
@@ -431,28 +438,31 @@ ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fla
 
 /* ---- durability and metadata -------------------------------------------------- */
 
-EXPORT int fsync(int fd)
+/* Served files whose every write went through us need one request to the
+ * daemon; the rest the real call. */
+static int sync_fd(int fd, bool data_only)
 {
 	struct rfile *rf;
+	int r = RUN_FALLBACK;
 
 	run_init();
 	if ((rf = run_get(fd))) {
-		(void)run_fsync(rf);
+		r = rf->fell_back ? (run_fsync(rf, data_only), RUN_FALLBACK) : run_fsync(rf, data_only);
 		run_put(rf);
 	}
-	return real.fsync(fd);
+	if (r != RUN_FALLBACK)
+		return 0;
+	return data_only ? real.fdatasync(fd) : real.fsync(fd);
+}
+
+EXPORT int fsync(int fd)
+{
+	return sync_fd(fd, false);
 }
 
 EXPORT int fdatasync(int fd)
 {
-	struct rfile *rf;
-
-	run_init();
-	if ((rf = run_get(fd))) {
-		(void)run_fsync(rf);
-		run_put(rf);
-	}
-	return real.fdatasync(fd);
+	return sync_fd(fd, true);
 }
 
 EXPORT int ftruncate(int fd, off_t len)

@@ -206,7 +206,7 @@ static int extend_lock(struct rino *ri, struct rfile *rf, short type)
 		return 0;
 	}
 	pthread_mutex_lock(&ri->extend);
-	if (ri->lockfd < 0 || ri->lockpid != getpid()) {
+	if (ri->lockfd < 0 || ri->lockpid != run_pid) {
 		int fd = run_backing(ri, rf, 0);
 
 		if (fd < 0) {
@@ -218,7 +218,7 @@ static int extend_lock(struct rino *ri, struct rfile *rf, short type)
 		char path[64];
 
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (ri->lockfd >= 0 && ri->lockpid != getpid())
+		if (ri->lockfd >= 0 && ri->lockpid != run_pid)
 			real.close(ri->lockfd);
 		ri->lockfd = real.open(path, O_RDWR | O_CLOEXEC);
 		if (ri->lockfd < 0) {
@@ -227,7 +227,7 @@ static int extend_lock(struct rino *ri, struct rfile *rf, short type)
 			pthread_mutex_unlock(&ri->extend);
 			return err;
 		}
-		ri->lockpid = getpid();
+		ri->lockpid = run_pid;
 	}
 	while (real.fcntl(ri->lockfd, F_OFD_SETLKW, &fl) < 0) {
 		if (errno != EINTR) {
@@ -345,7 +345,7 @@ ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off)
 	size_t done;
 	int err;
 
-	if (len == 0 || rf->accmode != O_RDWR || !ri->writable)
+	if (len == 0 || rf->accmode == O_RDONLY || !ri->writable)
 		return RUN_FALLBACK;
 	if (off < 0)
 		return -EINVAL;
@@ -399,6 +399,8 @@ ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off)
 
 		if ((err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, fl, (uint64_t)off, done)))
 			goto fail;
+		if (!rf->sync)
+			ri->size_dirty = true;
 		ri->time_dirty = false;
 		ri->time_pushed = now_coarse();
 	} else if (now_coarse() - ri->time_pushed >= TIME_LAG) {
@@ -422,9 +424,10 @@ unlock_extend:
 	return err;
 }
 
-int run_fsync(struct rfile *rf)
+int run_fsync(struct rfile *rf, bool data_only)
 {
 	struct rino *ri = rf->ri;
+	unsigned fl = DAXFS_IOC_WRITTEN_SYNC;
 
 	pthread_rwlock_rdlock(&ri->lock);
 	for (size_t i = 0; i < ri->nchunks; i++) {
@@ -437,8 +440,25 @@ int run_fsync(struct rfile *rf)
 		}
 	}
 	pthread_rwlock_unlock(&ri->lock);
+	if (__atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST))
+		run_sync_regions(ri);
 	pmem_drain();
-	if (ri->time_dirty && rf->accmode == O_RDWR)
-		(void)run_push_times(ri, rf->kfd);
+	if (rf->accmode == O_RDONLY || ri->broken)
+		return RUN_FALLBACK;
+	/* fdatasync owes the daemon nothing when no size change waits:
+	 * allocations were durable at their reply, the data is now */
+	if (data_only && !ri->size_dirty)
+		return 0;
+	/* the metadata our writes changed (size, and mtime unless data_only),
+	 * durable in one request: what the daemon's fsync would do for them */
+	if (ri->time_dirty && !data_only)
+		fl |= DAXFS_IOC_WRITTEN_TIME;
+	if (run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, fl, 0, 0) < 0)
+		return RUN_FALLBACK;
+	ri->size_dirty = false;
+	if (fl & DAXFS_IOC_WRITTEN_TIME) {
+		ri->time_dirty = false;
+		ri->time_pushed = now_coarse();
+	}
 	return 0;
 }

@@ -96,6 +96,7 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 		goto out;
 	pthread_rwlock_unlock(&ri->lock);
 	run_hold(rf);
+	run_copy_init();        /* our SIGBUS handler: pages past EOF that come to be */
 	__atomic_fetch_add(&ri->regions, 1, __ATOMIC_SEQ_CST);
 	r->addr = base;
 	r->len = mlen;
@@ -237,7 +238,7 @@ int run_msync(void *addr, size_t len, int flags)
 			(void)run_push_times(rf->ri, rf->kfd);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if ((__atomic_load_n(&s->flags, __ATOMIC_SEQ_CST) & DAXFS_RUN_CACHED) &&
-		    rf->accmode == O_RDWR)
+		    rf->accmode != O_RDONLY)
 			(void)run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_INVAL, 0, 0);
 	}
 	run_put(rf);
@@ -258,5 +259,68 @@ void run_truncated(struct rino *ri, uint64_t size)
 		 * a later access raises SIGBUS */
 		(void)run_map_sigbus(r->addr + from, r->len - from, r->prot);
 	}
+	pthread_mutex_unlock(&rlock);
+}
+
+/*
+ * A page of a region past EOF when it was mapped, touched after the file
+ * grew (by this process or another; LMDB maps its whole map size and
+ * writes through another descriptor): the SIGBUS handler asks here, and
+ * the pages from it to the region's end are mapped as the file now has
+ * them. The fault is the program's own load or store, never inside this
+ * library or malloc, so the locks and allocations below cannot be held by
+ * the interrupted code. Returns whether the access may be retried.
+ */
+bool run_fault(void *addr)
+{
+	char *a = addr;
+	struct region *r;
+	struct rfile *rf = NULL;
+	char *at = NULL;
+	uint64_t off = 0, size, len = 0;
+	int prot = 0;
+	bool ok = false;
+
+	pthread_mutex_lock(&rlock);
+	for (r = regions; r; r = r->next) {
+		if (a >= r->addr && a < r->addr + r->len) {
+			rf = r->rf;
+			run_hold(rf);
+			at = r->addr + ((size_t)(a - r->addr) & ~(RUN_PAGE - 1));
+			off = r->off + (uint64_t)(at - r->addr);
+			len = (uint64_t)(r->addr + r->len - at);
+			prot = r->prot;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rlock);
+	if (!rf)
+		return false;
+	struct rino *ri = rf->ri;
+
+	pthread_rwlock_wrlock(&ri->lock);
+	size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	if (off < size && !ri->broken) {
+		uint64_t in = ((size + RUN_PAGE - 1) & ~(RUN_PAGE - 1)) - off;
+
+		if (in > len)
+			in = len;
+		if ((prot & PROT_WRITE) &&
+		    run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, off, in) < 0)
+			goto out;
+		ok = run_map_at(ri, rf, at, off, len, prot, size) == 0;
+	}
+out:
+	pthread_rwlock_unlock(&ri->lock);
+	run_put(rf);
+	return ok;
+}
+
+void run_sync_regions(struct rino *ri)
+{
+	pthread_mutex_lock(&rlock);
+	for (struct region *r = regions; r; r = r->next)
+		if (r->rf->ri == ri && (r->prot & PROT_WRITE))
+			(void)real.msync(r->addr, r->len, MS_SYNC);
 	pthread_mutex_unlock(&rlock);
 }

@@ -64,6 +64,7 @@ struct rino {
 	int lockfd;                     /* backing device 0, for the extend lock */
 	pid_t lockpid;                  /* the process lockfd was opened in */
 	bool time_dirty;                /* written since mtime was last pushed */
+	bool size_dirty;                /* size pushed since the last sync, not durable */
 	struct rfile *files;            /* ours on this inode; glock */
 	uint64_t alloc_end;             /* end of what we allocated past EOF */
 	unsigned regions;               /* mmap regions of it (atomic) */
@@ -77,11 +78,13 @@ struct rfile {
 	struct rfile *next_in_ri;       /* glock */
 	int accmode;
 	bool append, sync;
+	bool fell_back;                 /* some write went the ordinary way */
 	pthread_mutex_t pos;            /* read()/write(): offset updates are atomic */
 };
 
 /* ---- state.c ---- */
 extern bool run_debug, run_sync_mode;
+extern pid_t run_pid;          /* getpid(), kept up to date across fork */
 void run_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The real libc functions. */
 struct run_real {
@@ -166,7 +169,10 @@ int run_backing(struct rino *ri, struct rfile *rf, uint32_t index);
 int run_lock(struct rino *ri, bool wr);
 ssize_t run_pread(struct rfile *rf, void *buf, size_t len, off_t off);
 ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off);
-int run_fsync(struct rfile *rf);
+/* Makes what this process stored durable, and the metadata its writes
+ * changed; RUN_FALLBACK when the real call must do it (the file is not
+ * written through us). */
+int run_fsync(struct rfile *rf, bool data_only);
 /* mtime/ctime to the daemon if written since the last push; 0 or -errno. */
 int run_push_times(struct rino *ri, int kfd);
 
@@ -174,6 +180,8 @@ int run_push_times(struct rino *ri, int kfd);
 /* memcpy that turns a SIGBUS of the mapping into a short count: returns the
  * bytes copied before the faulting page. nt: non-temporal stores (pmem). */
 size_t run_copy(void *dst, const void *src, size_t len, bool nt);
+/* Installs the SIGBUS handler (the first run_copy does it too). */
+void run_copy_init(void);
 
 /* ---- mmap.c ---- */
 void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, off_t off);
@@ -181,6 +189,11 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 void run_unmapped(void *addr, size_t len);
 void *run_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 int run_msync(void *addr, size_t len, int flags);
+/* The SIGBUS handler's question: addr is in a region past the EOF it had
+ * when mapped, and the file has grown over it since: now mapped. */
+bool run_fault(void *addr);
+/* fsync's part for stores through this process's mappings of ri. */
+void run_sync_regions(struct rino *ri);
 /* After this process cut ri to size: its mappings past EOF fault. */
 void run_truncated(struct rino *ri, uint64_t size);
 

@@ -22,6 +22,7 @@
 #define FUSE_MAGIC 0x65735546
 
 bool run_debug, run_sync_mode;
+pid_t run_pid;
 struct run_real real;
 
 /*
@@ -160,7 +161,7 @@ static void rfile_free(struct rfile *rf)
 	pthread_mutex_unlock(&glock);
 	/* what the last writer allocated ahead past EOF goes back, as a
 	 * filesystem's speculative preallocation does at close */
-	if (last && rf->accmode == O_RDWR && ri->alloc_end && !ri->broken) {
+	if (last && rf->accmode != O_RDONLY && ri->alloc_end && !ri->broken) {
 		uint64_t size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
 		uint64_t from = (size + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
 
@@ -170,7 +171,7 @@ static void rfile_free(struct rfile *rf)
 		ri->alloc_end = 0;
 	}
 
-	if (ri->time_dirty && rf->accmode == O_RDWR)
+	if (ri->time_dirty && rf->accmode != O_RDONLY)
 		(void)run_push_times(ri, rf->kfd);
 	real.close(rf->kfd);
 	pthread_mutex_destroy(&rf->pos);
@@ -273,14 +274,26 @@ static struct rfile *classify(int fd, int flags)
 	    fstatfs(fd, &sfs) < 0 || sfs.f_type != FUSE_MAGIC)
 		return NULL;
 	if (acc == O_WRONLY) {
-		/* a lease needs the file open for reading */
-		run_log("fd %d (inode %llu): open write-only: the ordinary path", fd,
-			(unsigned long long)st.st_ino);
-		return NULL;
+		/* A lease needs an open file open for reading: ours, of the
+		 * same file, with the caller's rights; the program's open
+		 * file is then marked as written through it. */
+		char self[64];
+		int rw;
+
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		if ((rw = real.open(self, O_RDWR | O_CLOEXEC)) < 0) {
+			run_log("fd %d (inode %llu): open write-only, and not readable by us (%s): "
+				"the ordinary path", fd, (unsigned long long)st.st_ino, strerror(errno));
+			return NULL;
+		}
+		kfd = real.fcntl(rw, F_DUPFD_CLOEXEC, kfd_base);
+		real.close(rw);
+	} else {
+		kfd = real.fcntl(fd, F_DUPFD_CLOEXEC, kfd_base);
 	}
-	if ((kfd = real.fcntl(fd, F_DUPFD_CLOEXEC, kfd_base)) < 0)
+	if (kfd < 0)
 		return NULL;
-	o.flags = acc == O_RDWR ? DAXFS_IOC_RUN_WRITE : 0;
+	o.flags = acc != O_RDONLY ? DAXFS_IOC_RUN_WRITE : 0;
 	pthread_mutex_lock(&glock);
 	if (!mount_of(st.st_dev))
 		o.flags |= DAXFS_IOC_RUN_TABLE;
@@ -291,6 +304,12 @@ static struct rfile *classify(int fd, int flags)
 			run_log("fd %d (inode %llu): the ordinary path: %s", fd,
 				(unsigned long long)st.st_ino,
 				o.error < 0 ? o.message : strerror(errno));
+		real.close(kfd);
+		return NULL;
+	}
+	if (acc == O_WRONLY && run_ioc(fd, DAXFS_IOC_RUN_MARK, 0, 0, 0) < 0) {
+		run_log("fd %d (inode %llu): open write-only: the ordinary path: %s", fd,
+			(unsigned long long)st.st_ino, strerror(errno));
 		real.close(kfd);
 		return NULL;
 	}
@@ -347,10 +366,10 @@ int run_relet(struct rino *ri)
 	pthread_mutex_unlock(&glock);
 	for (size_t i = 0; i < n; i++)
 		(void)run_ioc(files[i]->kfd, DAXFS_IOC_LEASE_PUT,
-			      files[i]->accmode == O_RDWR ? DAXFS_IOC_LEASE_WRITE : 0, 0, 0);
+			      files[i]->accmode != O_RDONLY ? DAXFS_IOC_LEASE_WRITE : 0, 0, 0);
 	for (size_t i = 0; i < n && !err; i++) {
 		struct daxfs_ioc_run_open o = { .version = DAXFS_IOC_VERSION,
-						.flags = files[i]->accmode == O_RDWR ?
+						.flags = files[i]->accmode != O_RDONLY ?
 							 DAXFS_IOC_RUN_WRITE : 0 };
 		struct rmount *m;
 
@@ -447,7 +466,7 @@ bool run_push_times_of(dev_t dev, uint64_t ino)
 	if (ri && ri->time_dirty) {
 		/* any writable open file of ours on it carries the request */
 		for (unsigned fd = 0; fd < fdmax && kfd < 0; fd++)
-			if (fdtab[fd] && fdtab[fd]->ri == ri && fdtab[fd]->accmode == O_RDWR)
+			if (fdtab[fd] && fdtab[fd]->ri == ri && fdtab[fd]->accmode != O_RDONLY)
 				kfd = real.fcntl(fdtab[fd]->kfd, F_DUPFD_CLOEXEC, kfd_base);
 		ri->refs++;
 	} else {
@@ -521,6 +540,7 @@ static void after_fork_parent(void)
 
 static void after_fork_child(void)
 {
+	run_pid = getpid();
 	after_fork(true);
 }
 
@@ -619,6 +639,7 @@ static void init_once(void)
 	struct rlimit rl;
 
 	find_real();
+	run_pid = getpid();
 	run_debug = env_on("DAXFS_RUN_DEBUG");
 	run_sync_mode = env_on("DAXFS_RUN_SYNC");
 	fdmax = 1u << 16;
