@@ -11,10 +11,13 @@
 #   - with fio: sequential 1 MiB read/write, random 4 KiB psync read/write with
 #     1 and 2 jobs, buffered and O_DIRECT, mmap random 4 KiB first touch and
 #     again; with bench/meta.c: create/stat/unlink;
-# on daxfs-fuse (a sparse pmem file on /dev/shm, so both sides are memory) and
-# on a tmpfs mount of the same size, both mounted at once: each workload runs
-# on tmpfs and then at once on daxfs-fuse, so that a busy machine disturbs
-# both figures alike. It prints a markdown table with both figures, their
+#   - SQLite (WAL, 100k inserts in 1,000 transactions, integrity_check after)
+#     and LMDB (100k puts in 1,000 transactions), bench/apps.py;
+# on daxfs-fuse (a sparse pmem file on /dev/shm, so both sides are memory), on
+# daxfs-fuse with the workload under daxfs-run (loads and stores to the pmem
+# file), and on a tmpfs mount of the same size, all mounted at once: each
+# workload runs on tmpfs, then on daxfs-fuse, then under daxfs-run, in turn,
+# so that a busy machine disturbs the figures alike. It prints a markdown table with both figures, their
 # ratio and the targets, and writes it, the raw fio output and a PNG chart to
 # the output directory (default ./bench/out). Everything else it creates is
 # removed and unmounted on exit, whatever the exit.
@@ -45,7 +48,7 @@ fi
 file_size=$((file_mib * MIB))
 half_size=$((file_size / 2))
 
-bench_deps fio gnuplot-nox python3
+bench_deps fio gnuplot-nox python3 python3-lmdb
 bench_build gnuplot
 bench_setup
 mkdir -p "$out/raw"
@@ -61,13 +64,14 @@ params=$out/params.txt
 # fio_run ID FS [--pre CMD] FIO_ARGS...: `eval CMD`, then one fio run; records
 # its figure. The raw JSON of every run stays in $out/raw.
 fio_run() {
-	local id=$1 fs=$2 pre=: json k=1
+	local id=$1 fs=$2 pre=: json k=1 wrap=()
 	shift 2
+	[[ $fs == run ]] && wrap=("$daxfs_run")
 	if [[ $1 == --pre ]]; then pre=$2; shift 2; fi
 	while [[ -e $out/raw/$fs-$id.$k.json ]]; do k=$((k + 1)); done
 	json=$out/raw/$fs-$id.$k.json
 	eval "$pre"
-	fio --output-format=json --output="$json" --name="$id" --group_reporting \
+	"${wrap[@]}" fio --output-format=json --output="$json" --name="$id" --group_reporting \
 		--ioengine=psync --bs=4k "$@" > "$work/fio.log" 2>&1 ||
 		{ cat "$work/fio.log" "$json" >&2 2>/dev/null; die "fio $id on $fs failed"; }
 	"${report[@]}" fio "$id" "$fs" "$json" >> "$results"
@@ -98,6 +102,16 @@ both() {
 	for ((r = 1; r <= repeat; r++)); do
 		"$1" tmpfs "$mnt_tmpfs"
 		"$1" daxfs "$mnt_daxfs"
+	done
+}
+# three STEP: the same with a third run, on daxfs with the workload under
+# daxfs-run (FS "run").
+three() {
+	local r
+	for ((r = 1; r <= repeat; r++)); do
+		"$1" tmpfs "$mnt_tmpfs"
+		"$1" daxfs "$mnt_daxfs"
+		"$1" run "$mnt_daxfs"
 	done
 }
 # once STEP: the same, a single time (preparation and cleanup).
@@ -174,6 +188,24 @@ mmap_write() {
 	fio_run mmap-write-again "$1" --filename="$2/rand.dat" --ioengine=mmap --rw=randwrite \
 		--size="$file_size" --invalidate=0 --end_fsync=1 --time_based --runtime="$runtime"
 }
+# app_rate WORKLOAD FS DIR: one run of bench/apps.py, which checks the
+# database afterwards: a failed check fails the run.
+app_rate() {
+	local wrap=()
+	[[ $2 == run ]] && wrap=("$daxfs_run")
+	"${wrap[@]}" /usr/bin/python3 "$root/bench/apps.py" "$1" "$3"
+}
+sqlite() {
+	local v
+	v=$(app_rate sqlite "$1" "$2") || die "bench/apps.py sqlite on $1 failed"
+	meta_record sqlite "$1" "$v"
+}
+lmdb() {
+	local v
+	v=$(app_rate lmdb "$1" "$2") || die "bench/apps.py lmdb on $1 failed"
+	meta_record lmdb "$1" "$v"
+}
+
 metadata() {
 	local m=$2/meta
 	mkdir "$m"
@@ -247,21 +279,24 @@ big_dir tmpfs "$mnt_tmpfs"
 rm -rf "$mnt_tmpfs/big"
 start_daxfs
 say "sequential 1 MiB, ${file_mib} MiB file"
-both seq_write
-both seq_read
-both seq_reread
+three seq_write
+three seq_read
+three seq_reread
 once seq_remove
 say "random 4 KiB psync"
 once rand_layout
-both rr_cold
-both rr_cached
-both rr_direct
-both rw_buf
-both rw_direct
+three rr_cold
+three rr_cached
+three rr_direct
+three rw_buf
+three rw_direct
 say "mmap random 4 KiB"
-both mmap_read
-both mmap_write
+three mmap_read
+three mmap_write
 once rand_remove
+say "applications: SQLite, LMDB"
+three sqlite
+three lmdb
 say "metadata: $meta_n files"
 both metadata
 stop_daxfs

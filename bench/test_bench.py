@@ -181,6 +181,7 @@ def row(md, label):
 
 def test_markdown_ratios_and_targets():
     results = {("seq-write", "tmpfs"): 1000.0, ("seq-write", "daxfs"): 600.0,
+               ("seq-write", "run"): 900.0, ("sqlite", "tmpfs"): 10.0, ("sqlite", "run"): 4.0,
                ("rr-direct-2", "tmpfs"): 400.0, ("rr-direct-2", "daxfs"): 40.0,
                ("rr-cold-1", "tmpfs"): 300.0, ("rr-cold-1", "daxfs"): 30.0,
                ("create", "tmpfs"): 50.0,
@@ -188,10 +189,14 @@ def test_markdown_ratios_and_targets():
     md = report.markdown(results, {"CPU": "Test CPU"})
     assert "| CPU | Test CPU |" in md
     assert row(md, "sequential write, 1 MiB, psync") == \
-        "| sequential write, 1 MiB, psync | MiB/s | 1000 | 600 | 0.60x | >= 0.5x | met |"
-    assert row(md, "random read 4 KiB O_DIRECT, 2 jobs").endswith("| 0.10x | >= 0.3x | missed |")
-    assert row(md, "random read 4 KiB buffered, cold, 1 job").endswith("| 0.10x |  |  |")
-    assert row(md, "create empty files").endswith("| 50.0 | - | - | >= 0.3x |  |")
+        "| sequential write, 1 MiB, psync | MiB/s | 1000 | 600 | 900 | 0.60x | >= 0.5x | met | " \
+        "0.90x | >= 0.8x | met |"
+    assert row(md, "random read 4 KiB O_DIRECT, 2 jobs").endswith(
+        "| 0.10x | >= 0.3x | missed | - | >= 0.8x |  |")
+    assert row(md, "random read 4 KiB buffered, cold, 1 job").endswith("| 0.10x |  |  | - | >= 0.8x |  |")
+    assert row(md, "create empty files").endswith("| 50.0 | - | - | - | >= 0.3x |  | - |  |  |")
+    assert row(md, "SQLite WAL, 100k inserts in 1,000 transactions, integrity_check").endswith(
+        "| 10.0 | - | 4.0 | - |  |  | 0.40x | >= 0.5x | missed |")
     assert row(md, "daemon RssAnon after mounting") == \
         "| daemon RssAnon after mounting | 3.5 MiB | < 32 MiB | met |"
     assert row(md, "daemon RssAnon after creating the files").endswith("| < 128 MiB | missed |")
@@ -204,7 +209,7 @@ def test_render_writes_markdown_and_chart(tmp_path):
     (tmp_path / "params.txt").write_text("CPU: Test CPU\n")
     res = report_cmd("render", tmp_path / "results.tsv", tmp_path / "params.txt", tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "| 100 | 50 | 0.50x | >= 0.5x | met |" in res.stdout
+    assert "| 100 | 50 | - | 0.50x | >= 0.5x | met | - | >= 0.8x |  |" in res.stdout
     assert (tmp_path / "results.md").read_text() == res.stdout
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(os.listdir(tmp_path)) == ["params.txt", "results.md", "results.png", "results.tsv"]
