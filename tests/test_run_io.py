@@ -256,3 +256,29 @@ def test_fsync_makes_the_size_durable_in_posix_mode(daxfs, call):
     daxfs.terminate(signal.SIGKILL)
     daxfs.mount()
     assert p.read_bytes() == b"posix" * 1000
+
+
+def test_a_vfork_child_leaves_the_parents_descriptors_alone(daxfs):
+    """subprocess starts its children with vfork, which run in the parent's
+    memory and close descriptors there until they exec: the parent's table
+    must not change, or its file would never be released (the mount then
+    cannot go away)."""
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"v" * PAGE)
+    r = py_run("""
+        import os, subprocess, sys
+        with open(sys.argv[1], "rb") as f:
+            f.read()
+            subprocess.run(["true"], check=True)
+        left = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith(sys.argv[2]):
+                left.append(target)
+        print(left)
+        """, p, daxfs.tmp)
+    assert "served directly" in r.stderr
+    assert r.stdout == "[]\n"

@@ -409,11 +409,22 @@ static struct rfile *set_fd(int fd, struct rfile *rf)
 	return old;
 }
 
+/*
+ * The child of vfork (posix_spawn, Python's subprocess) runs in our memory
+ * until it execs, and closes or dups descriptors there: its calls must not
+ * change our table, whose descriptors are the parent's. No fork handler
+ * runs for it, so its pid differs from run_pid.
+ */
+static bool vfork_child(void)
+{
+	return getpid() != run_pid;
+}
+
 void run_opened(int fd, int flags)
 {
 	struct rfile *rf, *old;
 
-	if (fd < 0 || (unsigned)fd >= fdmax)
+	if (fd < 0 || (unsigned)fd >= fdmax || vfork_child())
 		return;
 	rf = classify(fd, flags);
 	pthread_mutex_lock(&glock);
@@ -426,7 +437,7 @@ void run_closing(int fd)
 {
 	struct rfile *old;
 
-	if (fd < 0 || (unsigned)fd >= fdmax)
+	if (fd < 0 || (unsigned)fd >= fdmax || vfork_child())
 		return;
 	pthread_mutex_lock(&glock);
 	old = set_fd(fd, NULL);
@@ -442,7 +453,11 @@ void run_forget_range(unsigned first, unsigned last)
 
 void run_duped(int ofd, int nfd)
 {
-	struct rfile *rf = run_get(ofd), *old;
+	struct rfile *rf, *old;
+
+	if (vfork_child())
+		return;
+	rf = run_get(ofd);
 
 	if (nfd < 0 || (unsigned)nfd >= fdmax || nfd == ofd) {
 		run_put(rf);
