@@ -12,14 +12,16 @@
 
 /*
  * Writes past EOF and into holes allocate (DAXFS_IOC_ALLOC, durable at its
- * reply) at least ALLOC_AHEAD bytes beyond the write when they extend the
- * file, so that a file written sequentially asks the daemon for blocks once
- * per ALLOC_AHEAD; the size follows every extending write
+ * reply) ahead of the write when they extend the file: an eighth of the
+ * file's size, at least ALLOC_AHEAD and at most ALLOC_AHEAD_MAX, so that a
+ * file written sequentially asks the daemon for blocks a few times per
+ * doubling of its size; the size follows every extending write
  * (DAXFS_IOC_RUN_WRITTEN), which is what another process's stat or read
  * must see. mtime and ctime reach the daemon at most TIME_LAG seconds after
  * a write, and at fsync, close and stat by this process.
  */
 #define ALLOC_AHEAD (2ull << 20)
+#define ALLOC_AHEAD_MAX (64ull << 20)
 #define TIME_LAG 1
 
 static int64_t now_coarse(void)
@@ -263,18 +265,22 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 	}
 	if (first == UINT64_MAX)
 		return 0;
-	/* whole chunks at once, as a DAX filesystem with huge pages would:
-	 * a random writer into a sparse or preallocated file asks once per
-	 * chunk, and the chunk is mapped again once */
+	/* Whole chunks at once, and more ahead of the write: each request
+	 * costs the daemon a commit, zeroing a few MiB costs less. A random
+	 * writer into a sparse or preallocated file asks a few times per
+	 * region, a sequential one a few times per doubling of the file. */
 	uint64_t in = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
+	uint64_t ahead = size / 8;
 
+	ahead = ahead < ALLOC_AHEAD ? ALLOC_AHEAD : ahead > ALLOC_AHEAD_MAX ? ALLOC_AHEAD_MAX : ahead;
 	first &= ~(RUN_CHUNK - 1);
-	if (last > in)
-		last = (last + ALLOC_AHEAD + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
-	else if (((last + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1)) <= in)
-		last = (last + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
-	else
-		last = in;
+	if (last > in) {
+		last = (last + ahead + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+	} else {
+		last = (last + ahead + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+		if (last > in)
+			last = in;
+	}
 	int err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first, last - first);
 
 	if (!err && last > in && last > ri->alloc_end)
