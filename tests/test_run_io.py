@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from conftest import BUILD_DIR
+from conftest import BUILD_DIR, tool
 from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
 from run_util import py_plain, py_run, run_env, under_run
 
@@ -310,3 +310,55 @@ def test_blocks_allocated_ahead_are_consistent_when_the_writer_dies(daxfs):
     assert p.read_bytes() == b"k" * 5000
     p.write_bytes(b"t")                 # truncates over the blocks past EOF
     assert p.read_bytes() == b"t"
+
+
+def test_libpmem_sees_a_dax_file(daxfs):
+    """pmem_map_file asks for MAP_SYNC: under daxfs-run it gets it, so
+    libpmem takes the file for pmem and persists with cache flushes."""
+    p = daxfs.mnt / "pm"
+    p.write_bytes(b"." * (2 * PAGE))
+    r = subprocess.run([str(PROBE), "pmem", str(p)], capture_output=True, text=True, timeout=60)
+    assert r.stdout == f"is_pmem 0 len {2 * PAGE}\n"
+    assert p.read_bytes()[:4] == b"MSYN"
+    r = under_run([PROBE, "pmem", p])
+    assert r.stdout == f"is_pmem 1 len {2 * PAGE}\n"
+    assert p.read_bytes()[:4] == b"PMEM"
+
+
+def test_mtime_and_ctime_follow_writes(daxfs):
+    """A write marks mtime and ctime: the writer's own stat sees them, and
+    another process's at the latest when the writer closes the file."""
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"0" * 100)
+    old = 1_000_000_000
+    os.utime(p, (old, old))
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        os.pwrite(fd, b"1", 10)                 # within the size: no size change
+        st = os.fstat(fd)
+        print(int(st.st_mtime) > 1_000_000_000, int(st.st_ctime) > 1_000_000_000)
+        os.close(fd)
+        """, p)
+    assert r.stdout == "True True\n"
+    st = os.stat(p)
+    assert st.st_mtime > old + 1000 and st.st_ctime > old + 1000
+
+
+def test_the_launcher_says_what_is_wrong():
+    run = tool("daxfs-run")
+    r = subprocess.run([run], capture_output=True, text=True)
+    assert r.returncode == 2 and "daxfs-run: no command given" in r.stderr
+    r = subprocess.run([run, "--frob", "true"], capture_output=True, text=True)
+    assert r.returncode == 2 and "daxfs-run: unknown option --frob" in r.stderr
+    r = subprocess.run([run, "/nonexistent/prog"], capture_output=True, text=True)
+    assert r.returncode == 127
+    assert r.stderr == "daxfs-run: /nonexistent/prog: No such file or directory\n"
+    r = subprocess.run([run, "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("usage: daxfs-run [--sync] [--debug] COMMAND")
+    r = subprocess.run([run, "sh", "-c", 'echo "$LD_PRELOAD $DAXFS_RUN_SYNC"', "--sync"],
+                       capture_output=True, text=True, env=run_env(debug=False))
+    assert r.stdout.strip().endswith("libdaxfs-run.so")
+    r = subprocess.run([run, "--sync", "--", "sh", "-c", 'echo "$DAXFS_RUN_SYNC"'],
+                       capture_output=True, text=True, env=run_env(debug=False))
+    assert r.stdout == "1\n"

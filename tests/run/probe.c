@@ -1,6 +1,7 @@
 /* tests/run/probe.c - small programs the daxfs-run tests run under it: threads, fork, exec, MAP_SYNC, faults */
 #include <errno.h>
 #include <fcntl.h>
+#include <libpmem.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -32,6 +33,7 @@
  *   mremap PATH          grows a shared mapping with MREMAP_MAYMOVE
  *   touch PATH OFF       loads a byte of a shared mapping (SIGBUS: "sigbus")
  *   pread PATH OFF LEN   "ok N" or "errno NAME"
+ *   pmem PATH            libpmem's pmem_map_file: is_pmem, then a persisted store
  */
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -225,6 +227,23 @@ static int do_pread(const char *path, off_t off, size_t len)
 	return 0;
 }
 
+static int do_pmem(const char *path)
+{
+	size_t len;
+	int is_pmem;
+	char *m = pmem_map_file(path, 0, 0, 0, &len, &is_pmem);
+
+	if (!m)
+		fail("pmem_map_file: %s", pmem_errormsg());
+	if (is_pmem)
+		pmem_memcpy_persist(m, "PMEM", 4);
+	else
+		memcpy(m, "MSYN", 4), pmem_msync(m, 4);
+	printf("is_pmem %d len %zu\n", is_pmem, len);
+	pmem_unmap(m, len);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -245,5 +264,7 @@ int main(int argc, char **argv)
 		return touch(argv[2], (off_t)atol(argv[3]));
 	if (strcmp(argv[1], "pread") == 0 && argc == 5)
 		return do_pread(argv[2], (off_t)atol(argv[3]), (size_t)atol(argv[4]));
+	if (strcmp(argv[1], "pmem") == 0)
+		return do_pmem(argv[2]);
 	fail("probe: unknown command %s", argv[1]);
 }
