@@ -362,3 +362,50 @@ def test_the_launcher_says_what_is_wrong():
     r = subprocess.run([run, "--sync", "--", "sh", "-c", 'echo "$DAXFS_RUN_SYNC"'],
                        capture_output=True, text=True, env=run_env(debug=False))
     assert r.stdout == "1\n"
+
+
+def test_o_append_writers_never_overwrite_each_other(daxfs):
+    """Two processes under daxfs-run and one without the library append to
+    one file at once: every record lands whole, none is lost."""
+    p = daxfs.mnt / "log"
+    p.write_bytes(b"")
+    code = textwrap.dedent("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+        for i in range(300):
+            rec = f"{sys.argv[2]}{i:05d}\\n".encode()
+            assert os.write(fd, rec) == len(rec)
+        """)
+    procs = [subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code,
+                               str(p), tag], env=run_env(), stderr=subprocess.PIPE, text=True)
+             for tag in "AB"]
+    procs.append(subprocess.Popen([sys.executable, "-c", code, str(p), "C"],
+                                  env=run_env(False), stderr=subprocess.PIPE, text=True))
+    logs = []
+    for w in procs:
+        _, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err
+        logs.append(err)
+    assert all("served directly" in log for log in logs[:2])
+    lines = p.read_text().splitlines()
+    assert sorted(lines) == sorted(f"{t}{i:05d}" for t in "ABC" for i in range(300))
+    for t in "AB":                      # each writer's own records in order
+        mine = [line for line in lines if line[0] == t]
+        assert mine == sorted(mine)
+
+
+def test_o_append_leaves_the_offset_at_the_end_and_pwrite_appends(daxfs):
+    p = daxfs.mnt / "log"
+    p.write_bytes(b"start\n")
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, b"one\\n")
+        print(os.lseek(fd, 0, os.SEEK_CUR))
+        os.pwrite(fd, b"two\\n", 0)          # Linux: appended, offset unchanged
+        print(os.lseek(fd, 0, os.SEEK_CUR), os.fstat(fd).st_size)
+        """, p)
+    assert "served directly" in r.stderr
+    assert r.stdout == "10\n10 14\n"
+    assert p.read_bytes() == b"start\none\ntwo\n"

@@ -219,10 +219,10 @@ static ssize_t at_offset(struct rfile *rf, int fd, void *buf, size_t len, bool w
 
 	pthread_mutex_lock(&rf->pos);
 	pos = real.lseek(fd, 0, SEEK_CUR);
-	if (pos < 0 || (write && rf->append))
+	if (pos < 0)
 		r = RUN_FALLBACK;
 	else if (write)
-		r = run_pwrite(rf, buf, len, pos);
+		r = run_pwrite(rf, buf, len, pos, rf->append ? &pos : NULL);
 	else
 		r = run_pread(rf, buf, len, pos);
 	if (r > 0)
@@ -299,8 +299,8 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	run_init();
 	if (!(rf = run_get(fd)))
 		return real.pwrite(fd, buf, len, off);
-	/* Linux appends with O_APPEND whatever the offset */
-	r = rf->append ? RUN_FALLBACK : run_pwrite(rf, buf, len, off);
+	/* Linux appends with O_APPEND whatever the offset, which stays */
+	r = run_pwrite(rf, buf, len, off, rf->append ? &off : NULL);
 	if (r == RUN_FALLBACK)
 		rf->fell_back = true;
 	run_put(rf);
@@ -321,7 +321,7 @@ static ssize_t vec(struct rfile *rf, int fd, const struct iovec *iov, int cnt, o
 
 		if (iov[i].iov_len == 0)
 			continue;
-		r = write ? run_pwrite(rf, iov[i].iov_base, iov[i].iov_len, pos + total)
+		r = write ? run_pwrite(rf, iov[i].iov_base, iov[i].iov_len, pos + total, NULL)
 			  : run_pread(rf, iov[i].iov_base, iov[i].iov_len, pos + total);
 		if (r == RUN_FALLBACK) {
 			rf->fell_back |= write;

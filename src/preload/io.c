@@ -342,7 +342,7 @@ static size_t store(struct rino *ri, const void *buf, size_t len, uint64_t off, 
 	return done;
 }
 
-ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off)
+ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off_t *append_at)
 {
 	struct rino *ri = rf->ri;
 	volatile struct daxfs_run_slot *s = ri->slot;
@@ -353,17 +353,37 @@ ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off)
 
 	if (len == 0 || rf->accmode == O_RDONLY || !ri->writable)
 		return RUN_FALLBACK;
-	if (off < 0)
-		return -EINVAL;
-	if ((uint64_t)off > (uint64_t)INT64_MAX - len)
-		return -EFBIG;
 	/* set-id bits: a write by anyone but root drops them (the daemon) */
 	if ((__atomic_load_n(&s->flags, __ATOMIC_SEQ_CST) & DAXFS_RUN_SETID) && geteuid() != 0)
 		return RUN_FALLBACK;
+	if (append_at) {
+		/* O_APPEND: the end of the file, under the extend lock, which
+		 * every daxfs-run writer that extends it takes; with plain
+		 * writers, the daemon appends */
+		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0)
+			return RUN_FALLBACK;
+		if (extend_lock(ri, rf, F_WRLCK))
+			return RUN_FALLBACK;
+		locked = true;
+		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0) {
+			err = RUN_FALLBACK;
+			goto unlock_extend;
+		}
+		off = (off_t)__atomic_load_n(&s->size, __ATOMIC_ACQUIRE);
+		*append_at = off;
+	}
+	if (off < 0) {
+		err = -EINVAL;
+		goto unlock_extend;
+	}
+	if ((uint64_t)off > (uint64_t)INT64_MAX - len) {
+		err = -EFBIG;
+		goto unlock_extend;
+	}
 	end = (uint64_t)off + len;
 	size = __atomic_load_n(&s->size, __ATOMIC_ACQUIRE);
 	extend = end > size;
-	if (extend) {
+	if (extend && !locked) {
 		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0)
 			return RUN_FALLBACK;    /* the daemon orders their writes */
 		if ((err = extend_lock(ri, rf, F_WRLCK)))

@@ -168,7 +168,9 @@ int run_backing(struct rino *ri, struct rfile *rf, uint32_t index);
  * the slot (stale ones dropped): 0, or RUN_FALLBACK with nothing held. */
 int run_lock(struct rino *ri, bool wr);
 ssize_t run_pread(struct rfile *rf, void *buf, size_t len, off_t off);
-ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off);
+/* With append_at, an O_APPEND write: at the end of the file, which it
+ * stores in *append_at (off is not used). */
+ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off_t *append_at);
 /* Makes what this process stored durable, and the metadata its writes
  * changed; RUN_FALLBACK when the real call must do it (the file is not
  * written through us). */
