@@ -409,3 +409,12 @@ def test_o_append_leaves_the_offset_at_the_end_and_pwrite_appends(daxfs):
     assert "served directly" in r.stderr
     assert r.stdout == "10\n10 14\n"
     assert p.read_bytes() == b"start\none\ntwo\n"
+
+
+def test_a_signal_handler_reading_the_file_during_copies(daxfs):
+    """A 20 us timer interrupts the program's own reads and writes (in the
+    library, mid-copy or holding its locks); its handler reads the file too,
+    which then goes the ordinary way: every byte read is right, nothing
+    hangs."""
+    r = under_run([PROBE, "signals", daxfs.mnt / "sig"], timeout=300)
+    assert r.stdout == "signals handled ok\n"

@@ -36,6 +36,32 @@ ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
 ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t buflen);
 ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off, size_t buflen);
 
+/*
+ * A signal handler that reads or writes a served file while its thread is
+ * inside the library (holding a lock, or in a copy) takes the ordinary
+ * path: the library's locks are not for re-entry, the ordinary path is
+ * always coherent with it, and read(2)/write(2) stay async-signal-safe.
+ */
+static _Thread_local int depth __attribute__((tls_model("initial-exec")));
+
+static struct rfile *run_enter(int fd)
+{
+	struct rfile *rf;
+
+	if (depth)
+		return NULL;
+	depth++;
+	if (!(rf = run_get(fd)))
+		depth--;
+	return rf;
+}
+
+static void run_leave(struct rfile *rf)
+{
+	run_put(rf);
+	depth--;
+}
+
 static ssize_t ret(ssize_t r)
 {
 	if (r < 0) {
@@ -194,14 +220,14 @@ EXPORT int fcntl(int fd, int cmd, ...)
 	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
 		run_duped(fd, r);
 	} else if (r >= 0 && cmd == F_SETFL) {
-		struct rfile *rf = run_get(fd);
+		struct rfile *rf = run_enter(fd);
 
 		if (rf) {
 			int fl = (int)(long)arg;
 
 			rf->append = fl & O_APPEND;
 			rf->sync = run_sync_mode || (fl & (O_SYNC | O_DSYNC));
-			run_put(rf);
+			run_leave(rf);
 		}
 	}
 	return r;
@@ -243,10 +269,10 @@ EXPORT ssize_t read(int fd, void *buf, size_t len)
 	ssize_t r;
 
 	run_init();
-	if (!(rf = run_get(fd)))
+	if (!(rf = run_enter(fd)))
 		return real.read(fd, buf, len);
 	r = at_offset(rf, fd, buf, len, false);
-	run_put(rf);
+	run_leave(rf);
 	return r;
 }
 
@@ -262,10 +288,10 @@ EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	ssize_t r;
 
 	run_init();
-	if (!(rf = run_get(fd)))
+	if (!(rf = run_enter(fd)))
 		return real.write(fd, buf, len);
 	r = at_offset(rf, fd, (void *)buf, len, true);
-	run_put(rf);
+	run_leave(rf);
 	return r;
 }
 
@@ -275,10 +301,10 @@ EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
 	ssize_t r;
 
 	run_init();
-	if (!(rf = run_get(fd)))
+	if (!(rf = run_enter(fd)))
 		return real.pread(fd, buf, len, off);
 	r = run_pread(rf, buf, len, off);
-	run_put(rf);
+	run_leave(rf);
 	return r == RUN_FALLBACK ? real.pread(fd, buf, len, off) : ret(r);
 }
 ssize_t pread64(int fd, void *buf, size_t len, off_t off) ALIAS(pread);
@@ -297,13 +323,13 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	ssize_t r;
 
 	run_init();
-	if (!(rf = run_get(fd)))
+	if (!(rf = run_enter(fd)))
 		return real.pwrite(fd, buf, len, off);
 	/* Linux appends with O_APPEND whatever the offset, which stays */
 	r = run_pwrite(rf, buf, len, off, rf->append ? &off : NULL);
 	if (r == RUN_FALLBACK)
 		rf->fell_back = true;
-	run_put(rf);
+	run_leave(rf);
 	return r == RUN_FALLBACK ? real.pwrite(fd, buf, len, off) : ret(r);
 }
 ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off) ALIAS(pwrite);
@@ -365,10 +391,10 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 	ssize_t r;
 
 	run_init();
-	if (!(rf = run_get(fd)))
+	if (!(rf = run_enter(fd)))
 		return real.readv(fd, iov, cnt);
 	r = vec_at_offset(rf, fd, iov, cnt, false);
-	run_put(rf);
+	run_leave(rf);
 	return r;
 }
 
@@ -378,10 +404,10 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	ssize_t r;
 
 	run_init();
-	if (!(rf = run_get(fd)))
+	if (!(rf = run_enter(fd)))
 		return real.writev(fd, iov, cnt);
 	r = vec_at_offset(rf, fd, iov, cnt, true);
-	run_put(rf);
+	run_leave(rf);
 	return r;
 }
 
@@ -391,10 +417,10 @@ EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 	ssize_t r;
 
 	run_init();
-	if (!(rf = run_get(fd)))
+	if (!(rf = run_enter(fd)))
 		return real.preadv(fd, iov, cnt, off);
 	r = off < 0 ? -EINVAL : vec(rf, fd, iov, cnt, off, false);
-	run_put(rf);
+	run_leave(rf);
 	return ret(r);
 }
 ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off) ALIAS(preadv);
@@ -405,15 +431,15 @@ EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	ssize_t r;
 
 	run_init();
-	if (!(rf = run_get(fd)))
+	if (!(rf = run_enter(fd)))
 		return real.pwritev(fd, iov, cnt, off);
 	if (rf->append) {
 		rf->fell_back = true;
-		run_put(rf);
+		run_leave(rf);
 		return real.pwritev(fd, iov, cnt, off);
 	}
 	r = off < 0 ? -EINVAL : vec(rf, fd, iov, cnt, off, true);
-	run_put(rf);
+	run_leave(rf);
 	return ret(r);
 }
 ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off) ALIAS(pwritev);
@@ -446,9 +472,9 @@ static int sync_fd(int fd, bool data_only)
 	int r = RUN_FALLBACK;
 
 	run_init();
-	if ((rf = run_get(fd))) {
+	if ((rf = run_enter(fd))) {
 		r = rf->fell_back ? (run_fsync(rf, data_only), RUN_FALLBACK) : run_fsync(rf, data_only);
-		run_put(rf);
+		run_leave(rf);
 	}
 	if (r != RUN_FALLBACK)
 		return 0;
@@ -472,9 +498,9 @@ EXPORT int ftruncate(int fd, off_t len)
 
 	run_init();
 	r = real.ftruncate(fd, len);
-	if (r == 0 && (rf = run_get(fd))) {
+	if (r == 0 && (rf = run_enter(fd))) {
 		run_truncated(rf->ri, (uint64_t)len);
-		run_put(rf);
+		run_leave(rf);
 	}
 	return r;
 }
@@ -554,9 +580,9 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	void *at = NULL;
 
 	run_init();
-	if (!(flags & MAP_ANONYMOUS) && (rf = run_get(fd))) {
+	if (!(flags & MAP_ANONYMOUS) && (rf = run_enter(fd))) {
 		at = run_mmap(rf, addr, len, prot, flags, off);
-		run_put(rf);
+		run_leave(rf);
 	}
 	if (at)
 		return at;

@@ -225,20 +225,21 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 		size_t n = idx + 1 > ri->nchunks * 2 ? idx + 1 : ri->nchunks * 2;
 		struct rchunk **nc;
 
+		/* beyond 32 TiB, or no memory: the ordinary path serves it */
 		if (idx > (1u << 24) || !(nc = realloc(ri->chunks, n * sizeof(*nc))))
-			return -ENOMEM;
+			return RUN_FALLBACK;
 		memset(nc + ri->nchunks, 0, (n - ri->nchunks) * sizeof(*nc));
 		ri->chunks = nc;
 		ri->nchunks = n;
 	}
 	if (!(c = ri->chunks[idx])) {
 		if (!(c = calloc(1, sizeof(*c))))
-			return -ENOMEM;
+			return RUN_FALLBACK;
 		c->base = real.mmap(NULL, RUN_CHUNK, PROT_NONE,
 				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (c->base == MAP_FAILED) {
 			free(c);
-			return -ENOMEM;
+			return RUN_FALLBACK;
 		}
 		ri->chunks[idx] = c;
 	}

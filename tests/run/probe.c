@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@
  *   touch PATH OFF       loads a byte of a shared mapping (SIGBUS: "sigbus")
  *   pread PATH OFF LEN   "ok N" or "errno NAME"
  *   pmem PATH            libpmem's pmem_map_file: is_pmem, then a persisted store
+ *   signals PATH         reads and writes while a 20 us timer's handler reads the file
  */
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -244,6 +246,61 @@ static int do_pmem(const char *path)
 	return 0;
 }
 
+static int sig_fd;
+static volatile sig_atomic_t sig_calls, sig_bad;
+
+static unsigned char pat(size_t i)
+{
+	return (unsigned char)(i * 7 + (i >> 12));
+}
+
+static void on_alarm(int sig)
+{
+	static unsigned char buf[4096];
+	size_t at = (size_t)(sig_calls % 256) * 4096;
+
+	(void)sig;
+	sig_calls++;
+	if (pread(sig_fd, buf, sizeof(buf), (off_t)at) != (ssize_t)sizeof(buf))
+		sig_bad++;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		if (buf[i] != pat(at + i))
+			sig_bad++;
+}
+
+static int do_signals(const char *path)
+{
+	static unsigned char buf[65536], back[65536];
+	struct itimerval it = { { 0, 20 }, { 0, 20 } };
+	size_t size = 1 << 20;
+
+	if ((sig_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644)) < 0)
+		fail("open: %s", strerror(errno));
+	for (size_t off = 0; off < size; off += sizeof(buf)) {
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = pat(off + i);
+		if (pwrite(sig_fd, buf, sizeof(buf), (off_t)off) != (ssize_t)sizeof(buf))
+			fail("pwrite: %s", strerror(errno));
+	}
+	signal(SIGALRM, on_alarm);
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (unsigned round = 0; round < 3000; round++) {
+		size_t off = (size_t)(round * 40961) % (size - sizeof(buf));
+
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = pat(off + i);
+		if (pwrite(sig_fd, buf, sizeof(buf), (off_t)off) != (ssize_t)sizeof(buf) ||
+		    pread(sig_fd, back, sizeof(back), (off_t)off) != (ssize_t)sizeof(back))
+			fail("round %u: %s", round, strerror(errno));
+		if (memcmp(buf, back, sizeof(buf)))
+			fail("round %u: read back differs", round);
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	printf("signals %s %s\n", sig_calls > 0 ? "handled" : "none", sig_bad ? "bad" : "ok");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -264,6 +321,8 @@ int main(int argc, char **argv)
 		return touch(argv[2], (off_t)atol(argv[3]));
 	if (strcmp(argv[1], "pread") == 0 && argc == 5)
 		return do_pread(argv[2], (off_t)atol(argv[3]), (size_t)atol(argv[4]));
+	if (strcmp(argv[1], "signals") == 0)
+		return do_signals(argv[2]);
 	if (strcmp(argv[1], "pmem") == 0)
 		return do_pmem(argv[2]);
 	fail("probe: unknown command %s", argv[1]);
