@@ -10,8 +10,13 @@ RUN_TIMEOUT = 120
 
 
 def run_env(debug=True, sync=False, extra=None):
+    """The environment of a process under test: no preload of the caller's,
+    except DAXFS_TEST_PRELOAD (for a sanitizer build of the library, whose
+    runtime a program built without it must preload: the libasan path)."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
+    if env.get("DAXFS_TEST_PRELOAD"):
+        env["LD_PRELOAD"] = env["DAXFS_TEST_PRELOAD"]
     if debug:
         env["DAXFS_RUN_DEBUG"] = "1"
     if sync:

@@ -8,7 +8,7 @@ import pytest
 from conftest import BUILD_DIR, tool
 from faults import allow_faults, live_table, write_table, ctl
 from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
-from run_util import Stepper, py_run, under_run
+from run_util import Stepper, py_run, run_env, under_run
 from test_fault_poison import poison_page
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixture)
 
@@ -126,6 +126,12 @@ def test_a_poisoned_page_is_eio_to_read_and_write_and_sigbus_mapped(fs):
     assert r.stdout == f"loaded {data[PAGE] if data[PAGE] < 128 else data[PAGE] - 256}\n"
 
 
+def run_env_preload():
+    """The sanitizer runtime a test run asks to preload, and its options."""
+    env = run_env(debug=False)
+    return {k: env[k] for k in ("LD_PRELOAD", "ASAN_OPTIONS") if k in env}
+
+
 AS_USER = """
     import os, sys
     fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
@@ -154,7 +160,8 @@ def test_a_user_who_cannot_open_the_members(shared_fs, shared_dir, users, grant)
     p = shared_fs.mnt / "d" / "f"
     r = subprocess.run([str(shared_dir / "daxfs-run"), "--debug", "python3", "-c",
                         AS_USER.replace("\n    ", "\n"), str(p)], capture_output=True, text=True,
-                       timeout=60, env={"DAXFS_RUN_LIB": str(lib), "PATH": os.environ["PATH"]},
+                       timeout=60, env={"DAXFS_RUN_LIB": str(lib), "PATH": os.environ["PATH"],
+                                        **run_env_preload()},
                        **users.member.popen_args())
     assert r.returncode == 0, r.stderr
     assert r.stdout == "b'minemine'\n"
