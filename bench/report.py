@@ -78,6 +78,8 @@ WORKLOADS = [
              short="random write O_DIRECT, 1 job", run_target=0.8),
     Workload("rw-direct-2", "random write 4 KiB O_DIRECT, 2 jobs", "write_iops",
              short="random write O_DIRECT, 2 jobs", run_target=0.8),
+    Workload("rw-sync-1", "random write 4 KiB O_SYNC (daxfs-run: synchronous mode), 1 job",
+             "write_iops", short="random write O_SYNC, 1 job", run_target=0.8),
     Workload("mmap-read-first", "mmap random read 4 KiB, first touch", "read_iops",
              short="mmap read, first touch", run_target=0.8),
     Workload("mmap-read-again", "mmap random read 4 KiB, re-read", "read_iops", target=0.9,

@@ -9,7 +9,8 @@
 #   - the daemon's anonymous RSS after mounting a 16 GiB device and after
 #     creating 100,000 files in one directory, and readdir of that directory;
 #   - with fio: sequential 1 MiB read/write, random 4 KiB psync read/write with
-#     1 and 2 jobs, buffered and O_DIRECT, mmap random 4 KiB first touch and
+#     1 and 2 jobs, buffered and O_DIRECT, and O_SYNC random writes (daxfs-run's
+#     synchronous mode), mmap random 4 KiB first touch and
 #     again; with bench/meta.c: create/stat/unlink;
 #   - SQLite (WAL, 100k inserts in 1,000 transactions, integrity_check after)
 #     and LMDB (100k puts in 1,000 transactions), bench/apps.py;
@@ -167,6 +168,12 @@ rw_buf() {
 			--size="$file_size" --time_based --runtime="$runtime"
 	done
 }
+# O_SYNC: every write durable at return, which under daxfs-run is its
+# synchronous mode (as DAXFS_RUN_SYNC=1), and daxfs-fuse's own default
+rw_sync() {
+	fio_run rw-sync-1 "$1" --filename="$2/rand.dat" --rw=randwrite --sync=1 \
+		--size="$file_size" --time_based --runtime="$runtime"
+}
 rw_direct() {
 	local j
 	for j in 1 2; do
@@ -290,6 +297,7 @@ three rr_cached
 three rr_direct
 three rw_buf
 three rw_direct
+three rw_sync
 say "mmap random 4 KiB"
 three mmap_read
 three mmap_write
