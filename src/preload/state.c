@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include "client/internal.h"
 #include "preload/run.h"
 #include "util/err.h"
@@ -635,6 +637,12 @@ static void adopt_inherited(void)
 	closedir(d);
 }
 
+static void read_env(void)
+{
+	run_debug = env_on("DAXFS_RUN_DEBUG");
+	run_sync_mode = env_on("DAXFS_RUN_SYNC");
+}
+
 /* The daemon itself never goes through the mount it serves. */
 static bool is_daemon(void)
 {
@@ -649,14 +657,15 @@ static bool is_daemon(void)
 	return strcmp(base ? base + 1 : exe, "daxfs-fuse") == 0;
 }
 
+static void start_serving(void);
+
 static void init_once(void)
 {
 	struct rlimit rl;
 
 	find_real();
 	run_pid = getpid();
-	run_debug = env_on("DAXFS_RUN_DEBUG");
-	run_sync_mode = env_on("DAXFS_RUN_SYNC");
+	read_env();
 	fdmax = 1u << 16;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
 	    rl.rlim_max < fdmax)
@@ -668,6 +677,19 @@ static void init_once(void)
 	if (!fdtab)
 		fdmax = 0;
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	if (environ)
+		start_serving();
+}
+
+/* What needs the environment: once it is there (see run_constructor). */
+static void start_serving(void)
+{
+	static bool started;
+
+	if (started)
+		return;
+	started = true;
+	read_env();
 	if (!env_on("DAXFS_RUN_DISABLE") && !is_daemon())
 		adopt_inherited();
 	else
@@ -689,7 +711,14 @@ void run_init(void)
 	pthread_mutex_unlock(&init_lock);
 }
 
+/* A sanitizer's start-up opens files before libc has set up the
+ * environment, and so runs init early: what needs the environment (the
+ * variables, the descriptors inherited across exec) waits until
+ * constructors run. */
 __attribute__((constructor)) static void run_constructor(void)
 {
 	run_init();
+	pthread_mutex_lock(&init_lock);
+	start_serving();
+	pthread_mutex_unlock(&init_lock);
 }
