@@ -13,16 +13,28 @@ die() { echo "bench: $*" >&2; exit 1; }
 say() { printf '== %s\n' "$*" >&2; }
 
 # bench_args "$@": the command line of run.sh and caching.sh (--quick,
-# --out DIR, --help: the script's header comment); sets quick and out.
+# --out DIR, --help: the script's header comment, and --only GROUP,... where
+# the script names its groups of workloads in bench_groups); sets quick, out
+# and only (empty: every group; else ",GROUP,...,").
 bench_args() {
 	local script=bench/${0##*/}
+	only=
 	while (($#)); do
 		case $1 in
 		--quick) quick=1 ;;
 		--out) [[ $# -ge 2 ]] || die "--out needs a directory"; out=$2; shift ;;
+		--only) [[ -n ${bench_groups:-} ]] || die "--only: $script has no groups of workloads"
+			[[ $# -ge 2 && -n $2 ]] || die "--only needs a comma-separated list of: ${bench_groups// /, }"
+			local g
+			for g in ${2//,/ }; do
+				[[ " $bench_groups " == *" $g "* ]] ||
+					die "--only: unknown group '$g' (groups: ${bench_groups// /, })"
+			done
+			only=,$2, ; shift ;;
 		-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 		*) echo "bench: unknown argument '$1'" >&2
-		   echo "usage: bash $script [--quick] [--out DIR]" >&2; exit 2 ;;
+		   echo "usage: bash $script [--quick] [--out DIR]${bench_groups:+ [--only GROUP,...]}" >&2
+		   exit 2 ;;
 		esac
 		shift
 	done
@@ -73,6 +85,9 @@ bench_build() {
 	done
 }
 
+# wanted GROUP: whether --only left GROUP in.
+wanted() { [[ -z $only || $only == *",$1,"* ]]; }
+
 is_mounted() { findmnt -rn --mountpoint "$1" >/dev/null 2>&1; }
 
 # wait_for CMD...: polls until CMD succeeds; fails after mount_timeout seconds.
@@ -94,7 +109,9 @@ bench_setup() {
 	shm=$(mktemp -d /dev/shm/daxfs-bench.XXXXXX)
 	mnt_daxfs=$work/daxfs
 	mnt_tmpfs=$work/tmpfs
-	mkdir "$mnt_daxfs" "$mnt_tmpfs"
+	mnt_peer=$work/peer
+	peer_src=$work/peer-src
+	mkdir "$mnt_daxfs" "$mnt_tmpfs" "$mnt_peer" "$peer_src"
 	daemon_pid=
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT TERM
@@ -104,6 +121,7 @@ bench_cleanup() {
 	set +e
 	stop_daemon
 	is_mounted "$mnt_tmpfs" && { umount "$mnt_tmpfs" || umount -l "$mnt_tmpfs"; }
+	stop_peer
 	rm -rf "$shm" "$work"
 }
 
@@ -152,6 +170,30 @@ stop_daxfs() {
 
 start_tmpfs() { mount -t tmpfs -o "size=$dev_size" bench-tmpfs "$mnt_tmpfs"; }
 stop_tmpfs() { umount "$mnt_tmpfs"; }
+
+# The FUSE peer: bindfs (a passthrough FUSE filesystem) over a tmpfs of its
+# own, so that it differs from the tmpfs column only by FUSE and from
+# daxfs-fuse only by the server. It gets what daxfs-fuse asks of the kernel,
+# so that the comparison is of the servers: several threads (bindfs serves
+# one request at a time by default, which would halve its 2-job rows), WRITEs
+# larger than a page (big_writes: libfuse 2, which bindfs uses, sends 4 KiB
+# writes without it) and the page cache kept across opens (kernel_cache, as
+# daxfs-fuse's keep_cache). A libfuse 2 mount needs no fusermount as root.
+peer_opts=(--multithreaded -o big_writes,kernel_cache)
+peer_version() { bindfs --version 2>/dev/null | awk '{ print $2; exit }'; }
+start_peer() {
+	mount -t tmpfs -o "size=$dev_size" bench-peer "$peer_src"
+	bindfs "${peer_opts[@]}" "$peer_src" "$mnt_peer" || die "bindfs did not mount"
+	wait_for is_mounted "$mnt_peer" || die "bindfs did not mount within ${mount_timeout}s"
+}
+stop_peer() {
+	if [[ -n ${mnt_peer:-} ]] && is_mounted "$mnt_peer"; then
+		umount "$mnt_peer" || umount -l "$mnt_peer"
+	fi
+	if [[ -n ${peer_src:-} ]] && is_mounted "$peer_src"; then
+		umount "$peer_src" || umount -l "$peer_src"
+	fi
+}
 
 rss_mib() { awk '/^RssAnon:/ { printf "%.3f", $2 / 1024 }' "/proc/$daemon_pid/status"; }
 

@@ -14,9 +14,10 @@ figure of it counts, and what the target is. Two commands:
                                     OUTDIR/results.md and OUTDIR/results.png
                                     (with gnuplot) and prints the markdown
 
-Result lines are "ID FS VALUE", FS being tmpfs, daxfs or run (daxfs-fuse
-with the program under daxfs-run), one per run; the unit
-follows from the workload's metric and the report shows the median of the runs. An unknown ID or FS is an error: a typo in run.sh must
+Result lines are "ID FS VALUE", FS being tmpfs, peer (the FUSE peer: bindfs
+over a tmpfs), daxfs or run (daxfs-fuse with the program under daxfs-run),
+one per run; the unit follows from the workload's metric and the report shows
+the median of the runs. An unknown ID or FS is an error: a typo in run.sh must
 not silently drop a row.
 """
 import json
@@ -25,7 +26,7 @@ import os
 import subprocess
 import sys
 
-FS = ("tmpfs", "daxfs", "run")
+FS = ("tmpfs", "peer", "daxfs", "run")
 
 # metric -> (unit in the table, how to format a value)
 UNITS = {
@@ -242,17 +243,23 @@ def verdict(w, tmpfs, daxfs, target=None):
         if daxfs is None:
             return None, ""
         return None, "met" if daxfs < w.limit else "missed"
-    if tmpfs is None or daxfs is None or tmpfs == 0:
-        return None, ""
-    ratio = daxfs / tmpfs
+    ratio = ratio_of(daxfs, tmpfs)
     target = w.target if target is None else target
-    if target is None:
+    if ratio is None or target is None:
         return ratio, ""
     return ratio, "met" if ratio >= target else "missed"
 
 
+def ratio_of(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
 def fmt(w, v):
     return "-" if v is None else UNITS[w.metric][1].format(v)
+
+
+def fmt_ratio(r):
+    return "-" if r is None else f"{r:.2f}x"
 
 
 def markdown(results, params):
@@ -263,20 +270,19 @@ def markdown(results, params):
         for key, value in params.items():
             lines.append(f"| {key} | {value} |")
         lines.append("")
-    lines.append("| workload | unit | tmpfs | daxfs-fuse | daxfs-run | daxfs/tmpfs | target | "
-                 "| run/tmpfs | target | |")
-    lines.append("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|")
+    lines.append("| workload | unit | tmpfs | FUSE peer | daxfs-fuse | daxfs-run | daxfs/tmpfs | "
+                 "daxfs/peer | target | | run/tmpfs | target | |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|")
     for w in WORKLOADS:
         if w.limit is not None:
             continue
-        t, d = results.get((w.id, "tmpfs")), results.get((w.id, "daxfs"))
-        r = results.get((w.id, "run"))
+        t, p, d, r = (results.get((w.id, fs)) for fs in FS)
         ratio, v = verdict(w, t, d)
         rratio, rv = verdict(w, t, r, w.run_target) if w.run_target else (None, "")
-        lines.append(f"| {w.label} | {UNITS[w.metric][0]} | {fmt(w, t)} | {fmt(w, d)} | "
-                     f"{fmt(w, r)} | {'-' if ratio is None else f'{ratio:.2f}x'} | "
+        lines.append(f"| {w.label} | {UNITS[w.metric][0]} | {fmt(w, t)} | {fmt(w, p)} | {fmt(w, d)} | "
+                     f"{fmt(w, r)} | {fmt_ratio(ratio)} | {fmt_ratio(ratio_of(d, p))} | "
                      f"{'' if w.target is None else f'>= {w.target}x'} | {v} | "
-                     f"{'-' if rratio is None else f'{rratio:.2f}x'} | "
+                     f"{fmt_ratio(rratio)} | "
                      f"{'' if w.run_target is None else f'>= {w.run_target}x'} | {rv} |")
     lines.append("")
     lines.append("| daemon memory | daxfs-fuse | limit | |")
@@ -294,14 +300,14 @@ def markdown(results, params):
 GNUPLOT = """\
 set terminal pngcairo size 1400,700 font ",10"
 set output '{png}'
-set title "daxfs-fuse and daxfs-run / tmpfs on {title} (log scale; 1 = as fast as tmpfs; + = target)"
+set title "daxfs-fuse / tmpfs and / FUSE peer, daxfs-run / tmpfs on {title} (log scale; 1 = as fast; + = target against tmpfs)"
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.8
 set logscale y
-set yrange [0.01:4]
-set ytics (0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1, 2, 4)
+set yrange [0.01:20]
+set ytics (0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1, 2, 5, 20)
 set grid ytics
 set xtics rotate by -40 left noenhanced
 set key top right
@@ -310,27 +316,29 @@ set rmargin 12
 set datafile separator "\\t"
 set datafile missing "-"
 plot '{dat}' using 2:xtic(1) title 'daxfs-fuse / tmpfs' linecolor rgb '#3b75af', \\
-     '' using 4 title 'daxfs-run / tmpfs' linecolor rgb '#4a9a4a', \\
-     '' using ($0):3 with points pointtype 1 pointsize 2 linewidth 2 linecolor rgb '#c03030' title 'target', \\
+     '' using 3 title 'daxfs-fuse / FUSE peer' linecolor rgb '#e8a33c', \\
+     '' using 5 title 'daxfs-run / tmpfs' linecolor rgb '#4a9a4a', \\
+     '' using ($0 - 0.27):4 with points pointtype 1 pointsize 2 linewidth 2 linecolor rgb '#c03030' title 'target', \\
      1 with lines dashtype 2 linecolor rgb '#606060' notitle
 """
 
 
 def chart_rows(results):
-    """The chart's data: one tab-separated line per bar, its plain label
-    (never an id: the chart is read by people), ratio, target."""
+    """The chart's data: one tab-separated line per workload, its plain label
+    (never an id: the chart is read by people), ratio to tmpfs, ratio to the
+    peer, target, daxfs-run's ratio to tmpfs."""
+    def clamp(r):
+        # keep every bar inside the axis
+        return "-" if r is None else f"{min(max(r, 0.0101), 19.9):.4f}"
+
     rows = []
     for w in WORKLOADS:
         if w.limit is not None:
             continue
-        t = results.get((w.id, "tmpfs"))
-        ratio, _ = verdict(w, t, results.get((w.id, "daxfs")))
-        rratio, _ = verdict(w, t, results.get((w.id, "run")))
-        # keep every bar inside the axis
-        ratio, rratio = (None if x is None else min(max(x, 0.0101), 3.99) for x in (ratio, rratio))
-        rows.append(f"{w.short}\t{'-' if ratio is None else f'{ratio:.4f}'}\t"
-                    f"{'-' if w.target is None else w.target}\t"
-                    f"{'-' if rratio is None else f'{rratio:.4f}'}\n")
+        t, p, d, r = (results.get((w.id, fs)) for fs in FS)
+        ratio, _ = verdict(w, t, d)
+        rows.append(f"{w.short}\t{clamp(ratio)}\t{clamp(ratio_of(d, p))}\t"
+                    f"{'-' if w.target is None else w.target}\t{clamp(ratio_of(r, t))}\n")
     return rows
 
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# bench/run.sh - daxfs-fuse against tmpfs on the same workloads, in one run on this machine.
+# bench/run.sh - daxfs-fuse (and under daxfs-run) against tmpfs and a FUSE peer on the same workloads, in one run on this machine.
 #
-# usage: bash bench/run.sh [--quick] [--out DIR]
+# usage: bash bench/run.sh [--quick] [--out DIR] [--only GROUP,...]
 #
-# Needs root (it mounts tmpfs, drops caches). Installs fio and gnuplot if they
-# are missing, builds into $DAXFS_BUILD (default ./build-bench), then measures
+# Needs root (it mounts tmpfs, drops caches). Installs fio, gnuplot and bindfs
+# if they are missing, builds into $DAXFS_BUILD (default ./build-bench), then
+# measures
 #   - the memcpy bandwidth of a mapped /dev/shm file (the ceiling);
 #   - the daemon's anonymous RSS after mounting a 16 GiB device and after
 #     creating 100,000 files in one directory, and readdir of that directory;
@@ -14,17 +15,22 @@
 #     again; with bench/meta.c: create/stat/unlink;
 #   - SQLite (WAL, 100k inserts in 1,000 transactions, integrity_check after)
 #     and LMDB (100k puts in 1,000 transactions), bench/apps.py;
-# on daxfs-fuse (a sparse pmem file on /dev/shm, so both sides are memory), on
+# on daxfs-fuse (a sparse pmem file on /dev/shm, so every side is memory), on
 # daxfs-fuse with the workload under daxfs-run (loads and stores to the pmem
-# file), and on a tmpfs mount of the same size, all mounted at once: each
-# workload runs on tmpfs, then on daxfs-fuse, then under daxfs-run, in turn,
-# so that a busy machine disturbs the figures alike. It prints a markdown table with both figures, their
-# ratio and the targets, and writes it, the raw fio output and a PNG chart to
-# the output directory (default ./bench/out). Everything else it creates is
-# removed and unmounted on exit, whatever the exit.
+# file), on a tmpfs mount of the same size and on the FUSE peer, bindfs (a
+# passthrough FUSE filesystem) over a tmpfs of its own, all mounted at once:
+# each workload runs on tmpfs, on the peer, on daxfs-fuse and then under
+# daxfs-run (the data workloads), three times in turn, so that a busy machine
+# disturbs every figure alike. It prints a markdown table with the figures,
+# the ratios daxfs/tmpfs, daxfs/peer and daxfs-run/tmpfs and the targets, and
+# writes it, the raw fio output and a PNG chart to the output directory
+# (default ./bench/out). Everything else it creates is removed and unmounted
+# on exit, whatever the exit.
 #
 # --quick uses small sizes and short runs to try the script out; recorded
-# results (bench/RESULTS.md) come from a full run.
+# results (bench/RESULTS.md) come from a full run. --only runs some groups of
+# workloads: memory (the daemon's RSS and the large directory), seq, random,
+# mmap, apps (SQLite, LMDB), meta (the memcpy ceiling is always measured).
 #
 # Environment: DAXFS_BUILD (build directory), DAXFS_NO_DEPS=1 (install
 # nothing), DAXFS_NO_BUILD=1 (use DAXFS_BUILD as it is).
@@ -35,6 +41,7 @@ root=$PWD
 build=${DAXFS_BUILD:-$root/build-bench}
 out=$root/bench/out
 quick=0
+bench_groups="memory seq random mmap apps meta"
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
 
@@ -49,8 +56,8 @@ fi
 file_size=$((file_mib * MIB))
 half_size=$((file_size / 2))
 
-bench_deps fio gnuplot-nox python3 python3-lmdb
-bench_build gnuplot
+bench_deps fio gnuplot-nox python3 python3-lmdb bindfs
+bench_build gnuplot bindfs
 bench_setup
 mkdir -p "$out/raw"
 rm -f "$out"/raw/*.json
@@ -96,21 +103,23 @@ meta_once() {
 # from the daemon; tmpfs pages are the file itself and stay.
 drop() { drop_caches 1; }
 
-# both STEP: runs STEP FS DIR on tmpfs, then on daxfs, `repeat` times in
-# turn, so that a busy spell of the machine falls on both alike.
-both() {
+# every STEP: runs STEP FS DIR on tmpfs, on the peer, then on daxfs, `repeat`
+# times in turn, so that a busy spell of the machine falls on all alike.
+every() {
 	local r
 	for ((r = 1; r <= repeat; r++)); do
 		"$1" tmpfs "$mnt_tmpfs"
+		"$1" peer "$mnt_peer"
 		"$1" daxfs "$mnt_daxfs"
 	done
 }
-# three STEP: the same with a third run, on daxfs with the workload under
+# four STEP: the same with a fourth run, on daxfs with the workload under
 # daxfs-run (FS "run").
-three() {
+four() {
 	local r
 	for ((r = 1; r <= repeat; r++)); do
 		"$1" tmpfs "$mnt_tmpfs"
+		"$1" peer "$mnt_peer"
 		"$1" daxfs "$mnt_daxfs"
 		"$1" run "$mnt_daxfs"
 	done
@@ -118,6 +127,7 @@ three() {
 # once STEP: the same, a single time (preparation and cleanup).
 once() {
 	"$1" tmpfs "$mnt_tmpfs"
+	"$1" peer "$mnt_peer"
 	"$1" daxfs "$mnt_daxfs"
 }
 
@@ -248,7 +258,7 @@ big_dir() {
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "mode: $( ((quick)) && echo quick || echo full) (file ${file_mib} MiB, timed runs ${runtime} s," \
-		"median of $repeat runs taking turns with tmpfs, $meta_n files, $dir_n in one directory)"
+		"median of $repeat runs taking turns with tmpfs and the peer, $meta_n files, $dir_n in one directory)"
 	echo "CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "cores: $(nproc)"
 	echo "memory: $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
@@ -261,6 +271,8 @@ big_dir() {
 		"buildtype $(meson introspect --buildoptions "$build" 2>/dev/null |
 			/usr/bin/python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))' 2>/dev/null || echo unknown)"
 	echo "daxfs device: sparse $dev_size pmem file on /dev/shm; tmpfs: size=$dev_size"
+	echo "FUSE peer: bindfs $(peer_version) ${peer_opts[*]} over a tmpfs of size=$dev_size"
+	[[ -z $only ]] || echo "groups: ${only:1:-1}"
 	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$params"
 
@@ -274,40 +286,62 @@ done
 
 # A fresh daemon for its memory and the large directory: the other workloads
 # must not inflate the RSS figures.
-say "daemon memory: $dev_size device, then $dir_n files in one directory; readdir of it"
-start_daxfs
-stat "$mnt_daxfs" >/dev/null
-meta_record rss-mount daxfs "$(rss_mib)"
-big_dir daxfs "$mnt_daxfs"
-stop_daxfs
+if wanted memory; then
+	say "daemon memory: $dev_size device, then $dir_n files in one directory; readdir of it"
+	start_daxfs
+	stat "$mnt_daxfs" >/dev/null
+	meta_record rss-mount daxfs "$(rss_mib)"
+	big_dir daxfs "$mnt_daxfs"
+	stop_daxfs
+fi
 
 start_tmpfs
-big_dir tmpfs "$mnt_tmpfs"
-rm -rf "$mnt_tmpfs/big"
+start_peer
+if wanted memory; then
+	big_dir tmpfs "$mnt_tmpfs"
+	rm -rf "$mnt_tmpfs/big"
+	big_dir peer "$mnt_peer"
+	rm -rf "$mnt_peer/big"
+fi
 start_daxfs
-say "sequential 1 MiB, ${file_mib} MiB file"
-three seq_write
-three seq_read
-three seq_reread
-once seq_remove
-say "random 4 KiB psync"
-once rand_layout
-three rr_cold
-three rr_cached
-three rr_direct
-three rw_buf
-three rw_direct
-three rw_sync
-say "mmap random 4 KiB"
-three mmap_read
-three mmap_write
-once rand_remove
-say "applications: SQLite, LMDB"
-three sqlite
-three lmdb
-say "metadata: $meta_n files"
-both metadata
+if wanted seq; then
+	say "sequential 1 MiB, ${file_mib} MiB file"
+	four seq_write
+	four seq_read
+	four seq_reread
+	once seq_remove
+fi
+if wanted random || wanted mmap; then
+	once rand_layout
+fi
+if wanted random; then
+	say "random 4 KiB psync"
+	four rr_cold
+	four rr_cached
+	four rr_direct
+	four rw_buf
+	four rw_direct
+	four rw_sync
+fi
+if wanted mmap; then
+	say "mmap random 4 KiB"
+	four mmap_read
+	four mmap_write
+fi
+if wanted random || wanted mmap; then
+	once rand_remove
+fi
+if wanted apps; then
+	say "applications: SQLite, LMDB"
+	four sqlite
+	four lmdb
+fi
+if wanted meta; then
+	say "metadata: $meta_n files"
+	every metadata
+fi
 stop_daxfs
+stop_peer
 stop_tmpfs
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$params"
 

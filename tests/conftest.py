@@ -1,6 +1,10 @@
 """Shared pytest fixtures for daxfs-fuse: paths to the built tools."""
 import os
 import pathlib
+import re
+import shutil
+import subprocess
+import tempfile
 
 import pytest
 
@@ -19,6 +23,16 @@ def tool(name):
     pytest.fail(f"{name} not built in {BUILD_DIR}: run `meson compile -C {BUILD_DIR}`")
 
 
+# ---- where tests keep their files -----------------------------------------
+# Backing files on a disk make every commit an msync, many times slower than
+# on tmpfs, so tests run under /dev/shm (DAXFS_TEST_TMPDIR chooses another
+# place). Each run gets a fresh base directory, each test's tmp_path is
+# removed when the test ends and the base when the run ends, so neither
+# memory (tmpfs) nor disk fills up over a run or across runs;
+# DAXFS_KEEP_TMP=1 keeps them to look at.
+KEEP_TMP = os.environ.get("DAXFS_KEEP_TMP") == "1"
+
+
 def pytest_configure(config):
     """DAXFS_RUN=1: the suite runs under daxfs-run (tests/test_run_suite.py
     starts it so): the pytest process and every process a test starts have
@@ -27,3 +41,38 @@ def pytest_configure(config):
     if os.environ.get("DAXFS_RUN") == "1" and "libdaxfs-run" not in os.environ.get("LD_PRELOAD", ""):
         raise pytest.UsageError("DAXFS_RUN=1 but libdaxfs-run is not in LD_PRELOAD: start "
                                 "the suite with `daxfs-run python3 -m pytest ...`")
+    if config.option.basetemp is None:
+        root = os.environ.get("DAXFS_TEST_TMPDIR") or \
+            ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+        config.option.basetemp = tempfile.mkdtemp(prefix="daxfs-pytest-", dir=root)
+        config.daxfs_basetemp = config.option.basetemp
+
+
+def pytest_unconfigure(config):
+    base = getattr(config, "daxfs_basetemp", None)
+    if base and not KEEP_TMP:
+        _remove_tree(base)
+
+
+def _remove_tree(path):
+    """Removes path, first detaching any mount a failed test left under it
+    (never descending into a mounted filesystem)."""
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        mounts = [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+                  for line in f]
+    for mnt in sorted((m for m in mounts if m.startswith(path + "/")), reverse=True):
+        subprocess.run(["fusermount3", "-u", "-z", mnt], capture_output=True)
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp_path(tmp_path_factory, request):
+    """pytest's tmp_path, removed when the test is done (after the fixtures
+    that use it have unmounted and stopped their daemons)."""
+    name = re.sub(r"\W", "_", request.node.name)[:30]
+    path = tmp_path_factory.mktemp(name, numbered=True)
+    yield path
+    if not KEEP_TMP:
+        _remove_tree(path)

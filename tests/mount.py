@@ -75,6 +75,13 @@ def sparse_file(path, size):
     return str(path)
 
 
+def on_memory_fs(path):
+    """Whether path is on tmpfs or ramfs, where a pmem file is in the
+    daemon's "memory" persist mode (no msync)."""
+    res = subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True)
+    return res.returncode == 0 and res.stdout.strip() in ("tmpfs", "ramfs")
+
+
 def lazy_unmount(mnt):
     subprocess.run(["fusermount3", "-u", "-z", str(mnt)], capture_output=True)
     if is_mounted(mnt):

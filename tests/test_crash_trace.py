@@ -80,6 +80,11 @@ def test_msync_flush_is_durable_at_once():
     assert end["none"][:1] == b"A"
 
 
+def test_memory_flush_is_durable_at_once():
+    (end,) = images_of(parse(flush(0, b"A", mode="memory"), drain(mode="memory")))
+    assert end["none"][:1] == b"A"
+
+
 def test_torn_state_keeps_whole_cache_lines_only():
     data = bytes(range(1, 129)) * 4      # 512 bytes, 8 cache lines
     recs = parse(*[flush(i * 512, data) for i in range(6)], drain())

@@ -114,6 +114,27 @@ def test_map_through_an_error_table_reports_each_failing_piece(fs, tmp_path):
     assert "did not resolve" in r.stderr
 
 
+def test_map_through_an_error_table_reports_one_failing_piece_per_target(fs, tmp_path):
+    # The error target fails every page alike: one piece to its end, not a
+    # line per page (a large file over it printed millions).
+    path = fs.mnt / "spans"
+    write_file(path, [(0, b"e" * (12 * MIB))])
+    err_table = tmp_path / "error.table"
+    err_table.write_text("0 16384 error\n16384 32768 error\n")
+    r, m = map_json(path, "--table", err_table)
+    assert r.returncode == 1
+    boundary = 16384 * 512
+    for ext in m["extents"]:
+        start, end = ext["md_offset"], ext["md_offset"] + ext["length"]
+        targets = 1 + (start < boundary < end)
+        assert len(ext["pieces"]) == targets, ext
+        assert all(p["error"] == "EIO" for p in ext["pieces"])
+        assert sum(p["length"] for p in ext["pieces"]) == ext["length"]
+    pieces = sum(len(e["pieces"]) for e in m["extents"])
+    assert r.stderr.strip().endswith(f"{path}: {pieces} piece{'s' if pieces > 1 else ''} "
+                                     "did not resolve")
+
+
 def test_map_with_table_option_resolves_the_same_way(fs):
     path = fs.mnt / "small"
     write_file(path, [(0, b"z" * PAGE)])
@@ -155,3 +176,44 @@ def test_map_usage_error_exits_2(args, message):
     assert r.returncode == 2
     assert message in r.stderr
     assert "usage: daxfs-ctl map FILE [--table TABLE] [--json]" in r.stderr
+
+
+def test_map_follows_the_live_table_after_a_reload(fs, tmp_path):
+    """The daemon resolves against the table live now, not the SOURCE the
+    mount started with: after both targets are swapped for error targets,
+    every piece fails; after the swap back, they resolve again."""
+    path = fs.mnt / "big"
+    write_file(path, [(0, os.urandom(12 * MIB))])
+    _, before = map_json(path)
+    fs.allow_stderr(r"Input/output error")
+    err_table = tmp_path / "error.table"
+    err_table.write_text("0 16384 error\n16384 32768 error\n")
+    good_table = tmp_path / "good.table"
+    good_table.write_text(TABLE.format(*fs.files))
+    r = run_ctl("reload", fs.mnt, err_table)
+    assert r.returncode == 0, r.stderr
+    r, m = map_json(path)
+    assert r.returncode == 1
+    pieces = [p for e in m["extents"] for p in e["pieces"]]
+    assert pieces and all(p["error"] == "EIO" for p in pieces)
+    r = run_ctl("reload", fs.mnt, good_table)
+    assert r.returncode == 0, r.stderr
+    r, m = map_json(path)
+    assert r.returncode == 0, r.stderr
+    assert m == before
+
+
+def test_map_fails_only_the_poisoned_page_of_an_extent(fs):
+    path = fs.mnt / "four"
+    write_file(path, [(0, b"p" * (4 * PAGE))])
+    _, m = map_json(path)
+    (ext,) = m["extents"]
+    (piece,) = ext["pieces"]
+    bad = (piece["device"]["offset"] + 2 * PAGE) // 512
+    assert run_ctl("badblocks", fs.mnt, piece["device"]["path"], "add", bad, 8).returncode == 0
+    r, m = map_json(path)
+    assert r.returncode == 1
+    pieces = m["extents"][0]["pieces"]
+    assert [(p["offset"], p["length"], p.get("error")) for p in pieces] == [
+        (0, 2 * PAGE, None), (2 * PAGE, PAGE, "EHWPOISON"), (3 * PAGE, PAGE, None)]
+    assert pieces[0]["device"]["offset"] == piece["device"]["offset"]

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import tool as ctl_tool_path
 from faults import LoopDevice, ctl, ctl_json, write_synced
-from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
+from mount import MIB, PAGE, daxfs_factory, on_memory_fs  # noqa: F401  (fixture)
 
 # struct daxfs_ioc_ctl (include/daxfs/ioctl.h)
 TEXT_MAX = 16320
@@ -114,10 +114,11 @@ def test_status_reports_a_pmem_file_as_dax_capable(fs):
     dev = s["devices"][0]
     assert dev["path"] == fs.files[0]
     assert dev["dax"] is True and dev["not_dax_reason"] is None
-    assert dev["is_pmem"] is False and dev["persist"] == "msync"
+    mode = "memory" if on_memory_fs(fs.files[0]) else "msync"
+    assert dev["is_pmem"] is False and dev["persist"] == mode
     assert s["targets"][0]["type"] == "linear" and s["targets"][0]["dax"] is True
     text = ctl("status", fs.mnt, "--verbose").stdout
-    assert f"device {fs.files[0]}: size={64 * MIB} dax=yes is_pmem=no persist=msync" in text
+    assert f"device {fs.files[0]}: size={64 * MIB} dax=yes is_pmem=no persist={mode}" in text
 
 
 def test_status_counts_io_per_target_and_device(fs):

@@ -1,7 +1,9 @@
 """daxfs-ctl super and label: a filesystem's superblock and label, as dumpe2fs -h and e2label."""
 import json
 import os
+import re
 import subprocess
+import uuid as uuid_mod
 
 import pytest
 
@@ -47,9 +49,49 @@ def test_super_json_of_a_fresh_filesystem(fs):
         "data_start": 2 + s["journal_blocks"] + 2, "superblock": "primary",
         "layout_matches": True,
         "mount_time": 0, "mount_count": 0,
-        "members": [{"path": f, "bytes": 64 * MIB} for f in fs.files],
+        "members": [{"index": i, "path": f, "bytes": 64 * MIB, "offset": 0, "length": 64 * MIB,
+                     "uuid": s["members"][i]["uuid"]} for i, f in enumerate(fs.files)],
     }
     assert 0 < s["free_blocks"] < s["blocks"] - s["journal_blocks"]
+    uuids = [m["uuid"] for m in s["members"]]
+    assert all(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", u) for u in uuids)
+    assert len(set(uuids)) == 2 and UUID not in uuids      # each member its own, random
+
+
+def member_uuids_on_media(fs):
+    """The member uuids as the member labels carry them (FORMAT.md "Label":
+    the member entry at 40, its uuid at 72 in it), read from the files."""
+    out = []
+    for f in fs.files:
+        data = open(f, "rb").read()
+        at = data.find(b"DXFSMBL1")
+        assert at >= 0, f"no label in {f}"
+        out.append(str(uuid_mod.UUID(bytes=data[at + 40 + 72:at + 40 + 88])))
+    return out
+
+
+def test_super_members_are_the_member_table_with_the_files_in_their_places(fs):
+    s = super_json(fs.source)
+    assert [m["uuid"] for m in s["members"]] == member_uuids_on_media(fs)
+    # one file alone: the member table still lists both, the other not in the table
+    one = super_json(fs.files[0])
+    assert [(m["index"], m["path"], m["bytes"]) for m in one["members"]] == \
+        [(0, fs.files[0], 64 * MIB), (1, None, None)]
+    assert [m["uuid"] for m in one["members"]] == [m["uuid"] for m in s["members"]]
+
+
+def test_super_members_on_a_striped_table_are_areas_of_the_files(tmp_path):
+    d = Daxfs(tmp_path, files=["p0", "p1"], size=16 * MIB,
+              table="0 32768 striped 2 64 {0} 2048 {1} 2048\n")
+    try:
+        d.mkfs()
+        s = super_json(d.source)
+        assert [(m["index"], m["path"], m["bytes"], m["offset"], m["length"])
+                for m in s["members"]] == \
+            [(0, d.files[0], 16 * MIB, 2048 * 512, 16384 * 512),
+             (1, d.files[1], 16 * MIB, 2048 * 512, 16384 * 512)]
+    finally:
+        d.cleanup()
 
 
 def test_super_text_names_each_field(fs):
@@ -62,23 +104,33 @@ def test_super_text_names_each_field(fs):
     assert lines["Mounted"].strip() == "no"
     assert lines["Last mounted"].strip() == "never"
     assert lines["Members"].strip() == "2"
-    assert [line.split() for line in r.stdout.splitlines() if line.startswith("  ")] == \
-        [[f, str(64 * MIB), "bytes"] for f in fs.files]
+    uuids = [m["uuid"] for m in super_json(fs.source)["members"]]
+    assert [line for line in r.stdout.splitlines() if line.startswith("  ")] == \
+        [f"  member {i}: {f} ({64 * MIB} bytes), offset 0, length {64 * MIB}, uuid {uuids[i]}"
+         for i, f in enumerate(fs.files)]
 
 
-def test_super_of_a_mounted_filesystem_counts_through_the_mount(fs):
-    fs.mount()
-    (fs.mnt / "a").write_bytes(b"a" * 8192)
+def test_super_text_of_one_member_names_the_missing_one(fs):
+    text = ctl("super", fs.files[0]).stdout
+    uuids = [m["uuid"] for m in super_json(fs.source)["members"]]
+    assert f"  member 1: not in this table, offset 0, length {64 * MIB}, uuid {uuids[1]}\n" in text
+
+
+def test_super_without_a_readable_member_table_lists_the_files(fs):
+    # the member table is block data_start - 1 (FORMAT.md): damage it, and
+    # look at one member alone (a whole damaged filesystem is not counted)
     s = super_json(fs.source)
-    st = os.statvfs(fs.mnt)
-    assert s["mounted"] is True and s["mountpoint"] == str(fs.mnt)
-    assert s["state"] == "not clean"
-    assert s["mount_count"] == 1
-    assert s["free_blocks"] == st.f_bfree
-    assert s["inodes_used"] == st.f_files - st.f_ffree == 2
-    text = ctl("super", fs.source).stdout
-    assert "Filesystem state:         not clean (mounted)\n" in text
-    assert f"Mounted:                  yes, on {fs.mnt}\n" in text
+    with open(fs.files[0], "r+b") as f:
+        f.seek((s["data_start"] - 1) * 4096 + 100)
+        f.write(b"\xff" * 8)
+    r = ctl("super", fs.files[0], "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["members"] == [
+        {"index": None, "path": fs.files[0], "bytes": 64 * MIB, "offset": None, "length": None,
+         "uuid": None}]
+    text = ctl("super", fs.files[0]).stdout
+    assert "Members:                  1 (the member table cannot be read)\n" in text
+    assert f"\n  {fs.files[0]}  {64 * MIB} bytes\n" in text
 
 
 def test_super_after_a_crash_says_the_journal_replays(fs):

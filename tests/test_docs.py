@@ -54,3 +54,36 @@ def test_license_is_the_one_meson_declares():
 def test_every_program_has_an_installed_man_page(page):
     assert (SOURCE_DIR / "docs" / page).exists()
     assert f"'{page}'" in (SOURCE_DIR / "docs" / "meson.build").read_text()
+
+
+def status_table_references():
+    """(file, test) pairs named in the tests column of kernel-chain.md's
+    status tables: `file.py`: `test_a`, `test_b`; dm `file.c`: `test_c`."""
+    text = (SOURCE_DIR / "docs" / "kernel-chain.md").read_text()
+    section = text[text.index("### 7.1 Status in daxfs-fuse"):]
+    refs = []
+    for row in re.findall(r"^\|.*\|$", section, re.M):
+        cell = row.rstrip("|").rsplit("|", 1)[-1]
+        current = None
+        for layer, name in re.findall(r"(?:(dax|dm|fs) )?`([\w./]+)`", cell):
+            if name.endswith((".py", ".c")):
+                current = ("tests/unit/%s/%s" % (layer, name)) if name.endswith(".c") else "tests/" + name
+            elif name.startswith("test_") and current:
+                refs.append((current, name))
+    return refs
+
+
+def test_kernel_chain_status_names_tests_that_exist():
+    refs = status_table_references()
+    assert len(refs) > 100
+    missing = []
+    for path, name in refs:
+        src = SOURCE_DIR / path
+        if not src.exists():
+            missing.append(f"{path} (no such file)")
+            continue
+        body = src.read_text()
+        pattern = r"def %s\b" % name if path.endswith(".py") else r"\b%s\s*\(" % name
+        if not re.search(pattern, body):
+            missing.append(f"{path}: {name}")
+    assert missing == []

@@ -3,11 +3,15 @@ syncfs makes the kernel write back survives a SIGKILL of the daemon; -o commit=N
 import ctypes
 import mmap
 import os
+import shutil
 import signal
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from mount import MIB, daxfs_factory  # noqa: F401
+from faults import ctl_json
+from mount import MIB, Daxfs, daxfs_factory, on_memory_fs  # noqa: F401
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syncfs.argtypes = [ctypes.c_int]
@@ -53,6 +57,46 @@ def test_syncfs_then_sigkill_keeps_files_and_data(daxfs_factory):
         assert (d.mnt / name).read_bytes() == b, name
     assert os.getxattr(d.mnt / "a", "user.k") == b"v"
     assert not (d.mnt / "b").exists()
+    d.unmount()
+    d.fsck()
+
+
+@pytest.fixture
+def shm_daxfs():
+    """A filesystem whose pmem file is on /dev/shm (tmpfs), mounted."""
+    if not on_memory_fs("/dev/shm"):
+        pytest.skip("/dev/shm is not tmpfs here")
+    tmp = Path(tempfile.mkdtemp(prefix="daxfs-test-", dir="/dev/shm"))
+    d = Daxfs(tmp, size=64 * MIB)
+    try:
+        d.mkfs()
+        d.mount()
+        yield d
+    finally:
+        try:
+            d.cleanup()
+        finally:
+            shutil.rmtree(tmp)
+
+
+def test_a_pmem_file_on_tmpfs_is_persisted_as_memory(shm_daxfs):
+    dev = ctl_json("status", shm_daxfs.mnt)["devices"][0]
+    assert dev["persist"] == "memory" and dev["is_pmem"] is False
+
+
+def test_memory_mode_keeps_every_returned_call_across_sigkill(shm_daxfs):
+    # no msync is issued on tmpfs: what a returned call stored is in the
+    # file, and the next mount replays the journal from it
+    d = shm_daxfs
+    data = make_tree(d.mnt)
+    syncfs(d.mnt)
+    before = ctl_json("status", d.mnt)["devices"][0]
+    assert before["flushes"] > 0
+    d.terminate(signal.SIGKILL)
+    d.mount()
+    for name, b in data.items():
+        assert (d.mnt / name).read_bytes() == b, name
+    assert os.getxattr(d.mnt / "a", "user.k") == b"v"
     d.unmount()
     d.fsck()
 

@@ -1,9 +1,11 @@
-/* tools/cli.c - number, size and uuid parsing and JSON output shared by the daxfs tools */
+/* tools/cli.c - number, size and uuid parsing and errno names shared by the daxfs tools */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -114,79 +116,46 @@ int cli_parse_uuid(const char *s, uint8_t out[16])
 	return 0;
 }
 
+int cli_random_uuid(uint8_t uuid[16])
+{
+	ssize_t n = getrandom(uuid, 16, 0);
+
+	if (n != 16)
+		return n < 0 ? -errno : -EIO;
+	uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40);   /* version 4 */
+	uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+	return 0;
+}
+
+int cli_time_uuid(uint8_t uuid[16])
+{
+	/* 100 ns intervals from 1582-10-15 (the Gregorian reform) to the epoch */
+	const uint64_t gregorian = 0x01B21DD213814000ull;
+	struct timespec ts;
+	uint64_t t;
+	ssize_t n = getrandom(uuid + 8, 8, 0);
+
+	if (n != 8)
+		return n < 0 ? -errno : -EIO;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t = gregorian + (uint64_t)ts.tv_sec * 10000000u + (uint64_t)ts.tv_nsec / 100;
+	for (int i = 0; i < 4; i++)                     /* time_low */
+		uuid[i] = (uint8_t)(t >> (24 - 8 * i));
+	uuid[4] = (uint8_t)(t >> 40);                   /* time_mid */
+	uuid[5] = (uint8_t)(t >> 32);
+	uuid[6] = (uint8_t)(((t >> 56) & 0x0f) | 0x10); /* time_hi, version 1 */
+	uuid[7] = (uint8_t)(t >> 48);
+	uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);   /* clock_seq, RFC 4122 variant */
+	uuid[10] |= 0x01;                               /* a random node: multicast bit */
+	return 0;
+}
+
 void cli_format_uuid(const uint8_t uuid[16], char out[37])
 {
 	snprintf(out, 37,
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7],
 		 uuid[8], uuid[9], uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
-}
-
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
-
-void cli_json_string(FILE *f, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)(str ? str : "");
-
-	fputc('"', f);
-	while (*s) {
-		size_t n;
-
-		switch (*s) {
-		case '"':  fputs("\\\"", f); s++; continue;
-		case '\\': fputs("\\\\", f); s++; continue;
-		case '\n': fputs("\\n", f); s++; continue;
-		case '\r': fputs("\\r", f); s++; continue;
-		case '\t': fputs("\\t", f); s++; continue;
-		case '\b': fputs("\\b", f); s++; continue;
-		case '\f': fputs("\\f", f); s++; continue;
-		default: break;
-		}
-		if (*s < 0x20 || *s == 0x7f) {
-			fprintf(f, "\\u%04x", *s);
-			s++;
-			continue;
-		}
-		n = utf8_len(s);
-		if (n == 0) {
-			fputs("\\ufffd", f);
-			s++;
-			continue;
-		}
-		fwrite(s, 1, n, f);
-		s += n;
-	}
-	fputc('"', f);
 }
 
 const char *cli_errno_name(int err)

@@ -1,4 +1,4 @@
-/* tools/cli.h - number, size and uuid parsing and JSON output shared by the daxfs tools */
+/* tools/cli.h - number, size and uuid parsing and errno names shared by the daxfs tools */
 #ifndef DAXFS_TOOLS_CLI_H
 #define DAXFS_TOOLS_CLI_H
 
@@ -28,13 +28,13 @@ int cli_parse_size(const char *s, uint64_t *out);
 
 /* Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (hex, either case). 0 or -EINVAL. */
 int cli_parse_uuid(const char *s, uint8_t out[16]);
+/* A random (version 4) uuid, or a time-based one (version 1, with a random
+ * node and clock sequence, as RFC 4122 allows without a MAC address):
+ * 0 or -errno. */
+int cli_random_uuid(uint8_t out[16]);
+int cli_time_uuid(uint8_t out[16]);
 /* Formats a uuid in lower case into out (37 bytes with the NUL). */
 void cli_format_uuid(const uint8_t uuid[16], char out[37]);
-
-/* Writes s as a JSON string literal, quotes included, escaping what RFC 8259
- * requires (quote, backslash, control characters). Bytes >= 0x80 are copied
- * as they are; invalid UTF-8 is replaced by U+FFFD so the output stays valid. */
-void cli_json_string(FILE *f, const char *s);
 
 /* The symbolic name of an errno ("EIO"), for a positive or negative value;
  * "E<number>" style text for an unknown one (in a static buffer). */

@@ -16,6 +16,7 @@ static const struct ctl_command *const commands[] = {
 	/* on a filesystem's SOURCE */
 	&ctl_super_command,
 	&ctl_label_command,
+	&ctl_uuid_command,
 	/* on a mounted filesystem */
 	&ctl_map_command,
 	&ctl_table_command,

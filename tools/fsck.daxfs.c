@@ -27,13 +27,18 @@ static const char *progname = "fsck.daxfs";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s [-n|-y] SOURCE\n"
+		"usage: %s [-n|-y|-p|-a] [-f] SOURCE\n"
 		"\n"
 		"Checks the daxfs filesystem on SOURCE (a table file, or a comma-separated list\n"
 		"of pmem files) and prints each problem. The filesystem must not be mounted.\n"
 		"\n"
-		"  -n   check only, never write (the default)\n"
-		"  -y   repair every problem that can be repaired\n"
+		"  -n   check only, never write (the default): the problems -y repairs\n"
+		"  -y   repair every problem found\n"
+		"  -p   preen, as at boot: repair without asking if every problem found is\n"
+		"       safe to (counts, bitmaps, checksums, link counts); otherwise repair\n"
+		"       nothing and exit 4 (\"UNEXPECTED INCONSISTENCY\")\n"
+		"  -a   the same as -p\n"
+		"  -f   accepted for fsck(8): every check is a full one, clean or not\n"
 		"  -h, --help     show this help\n"
 		"  -V, --version  show the version\n"
 		"\n"
@@ -55,10 +60,21 @@ static int usage_error(const char *fmt, ...)
 	return FSCK_USAGE;
 }
 
-static void report(void *ctx, const char *problem, bool repaired)
+/* -p prefixes each line with SOURCE, as e2fsck -p does for fsck -A's
+ * parallel runs, and names only what stops it. */
+struct out {
+	const char *source;
+	bool preen;
+};
+
+static void report(void *ctx, const struct dfs_fsck_problem *p)
 {
-	(void)ctx;
-	printf("%s%s\n", problem, repaired ? " (repaired)" : "");
+	const struct out *o = ctx;
+
+	if (!o->preen)
+		printf("%s%s\n", p->text, p->repaired ? " (repaired)" : "");
+	else if (p->repaired || !p->preen)
+		printf("%s: %s%s\n", o->source, p->text, p->repaired ? " (repaired)" : "");
 }
 
 /*
@@ -123,20 +139,26 @@ int main(int argc, char **argv)
 	enum dfs_fsck_mode mode = DFS_FSCK_CHECK;
 	struct dfs_fsck_result res = { 0 };
 	struct mapped_device *md = NULL;
-	bool saw_n = false, saw_y = false;
+	char saw_mode = 0;
 	const char *source, *msg;
 	int c, ret;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "nyhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "nypafhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			saw_n = true;
-			mode = DFS_FSCK_CHECK;
-			break;
 		case 'y':
-			saw_y = true;
-			mode = DFS_FSCK_REPAIR;
+		case 'p':
+		case 'a':
+			/* -a and -p are one mode, as in e2fsck */
+			if (saw_mode && saw_mode != c && !(strchr("ap", saw_mode) && strchr("ap", c)))
+				return usage_error("-%c and -%c exclude each other", saw_mode, c);
+			saw_mode = (char)c;
+			mode = c == 'n' ? DFS_FSCK_CHECK : c == 'y' ? DFS_FSCK_REPAIR : DFS_FSCK_PREEN;
+			break;
+		case 'f':
+			/* the state a clean unmount records is shown by daxfs-ctl
+			 * super, never trusted to skip a check */
 			break;
 		case 'h':
 			usage(stdout);
@@ -148,15 +170,14 @@ int main(int argc, char **argv)
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (saw_n && saw_y)
-		return usage_error("-n and -y exclude each other");
 	if (argc - optind != 1)
 		return usage_error("%s", argc - optind < 1 ? "missing SOURCE" : "too many arguments");
 	source = argv[optind];
 
-	if (source_open(progname, source, mode == DFS_FSCK_REPAIR ? DAX_OPEN_EXCL : 0, &md))
+	if (source_open(progname, source, mode != DFS_FSCK_CHECK ? DAX_OPEN_EXCL : 0, &md))
 		return FSCK_ERROR;
-	ret = dfs_fsck(md, mode, report, NULL, &res);
+	struct out o = { .source = source, .preen = mode == DFS_FSCK_PREEN };
+	ret = dfs_fsck(md, mode, report, &o, &res);
 	if (ret < 0) {
 		msg = daxfs_errormsg();
 		fprintf(stderr, "%s: %s: %s\n", progname, source, msg[0] ? msg : strerror(-ret));
@@ -169,7 +190,15 @@ int main(int argc, char **argv)
 		printf("%s: clean\n", source);
 		return FSCK_OK;
 	}
-	printf("%s: %u problem%s found, %u repaired\n", source, res.problems,
+	printf("%s: %u problem%s found, %u repaired", source, res.problems,
 	       res.problems == 1 ? "" : "s", res.repaired);
-	return res.repaired >= res.problems ? FSCK_NONDESTRUCT : FSCK_UNCORRECTED;
+	if (o.preen && res.repaired == 0 && res.unsafe)
+		printf(" (%u not safe to repair without asking)", res.unsafe);
+	putchar('\n');
+	if (res.repaired >= res.problems)
+		return FSCK_NONDESTRUCT;
+	if (o.preen)
+		printf("%s: UNEXPECTED INCONSISTENCY; RUN %s MANUALLY.\n"
+		       "\t(i.e., without -a or -p options)\n", source, progname);
+	return FSCK_UNCORRECTED;
 }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "cli.h"
 #include "daxfs/err.h"
@@ -67,17 +66,6 @@ static const char *failure_text(int err)
 	const char *msg = daxfs_errormsg();
 
 	return msg[0] ? msg : strerror(-err);
-}
-
-static int random_uuid(uint8_t uuid[16])
-{
-	ssize_t n = getrandom(uuid, 16, 0);
-
-	if (n != 16)
-		return n < 0 ? -errno : -EIO;
-	uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40);   /* version 4 */
-	uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
-	return 0;
 }
 
 /* Mounts the new filesystem read-only: proves it is usable and gives the real
@@ -297,7 +285,7 @@ int main(int argc, char **argv)
 		return usage_error("%s", argc - optind < 1 ? "missing SOURCE" : "too many arguments");
 	source = argv[optind];
 
-	if (!have_uuid && (ret = random_uuid(uuid))) {
+	if (!have_uuid && (ret = cli_random_uuid(uuid))) {
 		fprintf(stderr, "%s: cannot generate a uuid: %s\n", progname, strerror(-ret));
 		return CLI_EXIT_FAIL;
 	}

@@ -175,7 +175,6 @@ int source_open(const char *progname, const char *source, unsigned open_flags,
 		struct mapped_device **md)
 {
 	const char *msg;
-	unsigned i;
 	int ret;
 
 	ret = dm_md_create("daxfs", md);
@@ -185,8 +184,8 @@ int source_open(const char *progname, const char *source, unsigned open_flags,
 	}
 	/* A mounted daemon holds every backing file's lock: writing under it
 	 * would corrupt the live filesystem, and reading gives a torn view. */
-	for (i = 0; !ret && i < dm_md_num_devices(*md); i++)
-		ret = dax_device_lock(dm_md_device(*md, i));
+	if (!ret)
+		ret = dm_md_lock_devices(*md);
 	if (ret) {
 		msg = daxfs_errormsg();
 		fprintf(stderr, "%s: %s\n", progname, msg[0] ? msg : strerror(-ret));

@@ -38,6 +38,11 @@ enum dax_persist_mode {
 	DAX_PERSIST_PMEM = 0,   /* is_pmem: CPU cache flush + drain (pmem_flush/pmem_drain) */
 	DAX_PERSIST_MSYNC = 1,  /* mapped but not pmem: pmem_msync of the range */
 	DAX_PERSIST_FSYNC = 2,  /* block device, bio path only: fdatasync */
+	/* a file on tmpfs or ramfs that is not forced to pmem: its mapping is
+	 * the file's page cache, which no flush can make more durable (it
+	 * survives the process at once and never survives the machine), so a
+	 * flush and a drain only count and trace */
+	DAX_PERSIST_MEMORY = 3,
 };
 
 /* The ops of a DAX-capable device. A missing capability is a NULL op. The
@@ -62,8 +67,10 @@ enum dax_open_flags {
  * Opens the device at path. Regular files and /dev/dax character devices are
  * mapped whole with pmem_map_file (DAX-capable); block devices are opened for
  * pread/pwrite (not DAX-capable). The persist mode follows pmem_is_pmem, which
- * honours PMEM_IS_PMEM_FORCE. Returns 0 and a device with one reference, or a
- * negative errno (message in daxfs_errormsg()).
+ * honours PMEM_IS_PMEM_FORCE; a mapped file that is not pmem is in MSYNC mode,
+ * or in MEMORY mode when its filesystem is tmpfs or ramfs. Returns 0 and a
+ * device with one reference, or a negative errno (message in
+ * daxfs_errormsg()).
  */
 int dax_device_open(const char *path, unsigned flags, struct dax_device **out);
 
@@ -76,7 +83,8 @@ uint64_t dax_device_size(const struct dax_device *dev);          /* bytes */
 bool dax_device_is_dax(const struct dax_device *dev);           /* has DAX ops */
 bool dax_device_is_pmem(const struct dax_device *dev);
 enum dax_persist_mode dax_device_persist_mode(const struct dax_device *dev);
-const char *dax_persist_mode_name(enum dax_persist_mode mode);   /* "pmem", "msync", "fsync" */
+/* "pmem", "msync", "fsync", "memory" */
+const char *dax_persist_mode_name(enum dax_persist_mode mode);
 /* Why the device is not DAX-capable ("block device: served through the bio
  * path"), or NULL when it is. */
 const char *dax_device_not_dax_reason(const struct dax_device *dev);

@@ -172,6 +172,9 @@ const char *dm_md_name(const struct mapped_device *md);
  * here; on later loads they run at resume.
  */
 int dm_md_load(struct mapped_device *md, struct dm_table *t);
+/* dmsetup create's load and resume (without lockfs) of t. Takes the
+ * caller's reference whatever the outcome. */
+int dm_md_make_live(struct mapped_device *md, struct dm_table *t);
 /* Drops the INACTIVE table, if any; 0 (the kernel's table_clear). */
 int dm_md_clear(struct mapped_device *md);
 
@@ -258,6 +261,106 @@ int dm_md_remove(struct mapped_device *md, unsigned flags);
  * as the lockfs hooks. */
 void dm_md_set_swap_hook(struct mapped_device *md, void (*fn)(void *data), void *data);
 
+/* ---- the command layer (ioctl.c) ------------------------------------------ */
+
+/*
+ * The kernel's dm-ioctl.c: one entry point that takes a request and answers
+ * with a result structure, so that a control channel (the daemon's ioctls)
+ * only carries requests in and results out and never drives md itself.
+ * Rendering the result (dmsetup's text, JSON) is the caller's business.
+ */
+enum dm_ioctl_cmd {
+	DM_IOC_TABLE_STATUS,      /* table: the live (or, F_INACTIVE, staged) table */
+	DM_IOC_DEV_STATUS,        /* info */
+	DM_IOC_STATUS,            /* status: target lines and counters, every device */
+	DM_IOC_TABLE_LOAD,        /* parse text (named origin), take the devices' locks, stage */
+	DM_IOC_DEV_SUSPEND,
+	DM_IOC_DEV_RESUME,        /* the resume check first (dm_md_set_resume_check) */
+	DM_IOC_TABLE_CLEAR,
+	DM_IOC_DEV_REMOVE,        /* F_WIPE: swap in an all-error table first (--force) */
+	DM_IOC_BADBLOCKS_LIST,    /* of the device text names */
+	DM_IOC_BADBLOCKS_ADD,     /* sectors [start, start+len) of the device text names */
+	DM_IOC_BADBLOCKS_CLEAR,
+	DM_IOC_DEVICE,            /* device index (as dm_md_device numbers them): devices[0] */
+	DM_IOC_DEVICE_OPEN,       /* device index's file opened afresh (F_WRITE: read-write): fd */
+};
+
+enum dm_ioctl_flags {
+	DM_IOC_F_INACTIVE = 1u << 0,
+	DM_IOC_F_NOLOCKFS = 1u << 1,
+	DM_IOC_F_DEFERRED = 1u << 2,
+	DM_IOC_F_WIPE = 1u << 3,
+	DM_IOC_F_FORCE = 1u << 4,     /* passed to the resume check */
+	DM_IOC_F_WRITE = 1u << 5,     /* DEVICE_OPEN: for reading and writing */
+};
+
+struct dm_ioctl_req {
+	enum dm_ioctl_cmd cmd;
+	unsigned flags;               /* DM_IOC_F_* */
+	const char *text;             /* LOAD: the table; BADBLOCKS_*: the device's path */
+	const char *origin;           /* LOAD: what messages call the text ("load") */
+	uint64_t start, len;          /* BADBLOCKS_ADD/CLEAR: sectors */
+	unsigned index;               /* DEVICE, DEVICE_OPEN */
+};
+
+/* One target: its table line's parts and its counters. */
+struct dm_ioc_target {
+	struct dm_target_info info;   /* type is a static string */
+	char *args;                   /* the arguments `table` prints ("" for none) */
+};
+
+/* One device md has opened, as status shows it. */
+struct dm_ioc_device {
+	const char *path;             /* lives as long as md */
+	uint64_t size;                /* bytes */
+	bool dax, is_pmem;
+	const char *not_dax_reason;   /* NULL when DAX; static or as long as md */
+	const char *persist;          /* "pmem", "msync", "fsync" */
+	struct dax_device_stats stats;
+	size_t nbadblocks;            /* at most DM_IOC_STATUS_BADBLOCKS */
+	struct dax_badblock badblocks[64];
+};
+#define DM_IOC_STATUS_BADBLOCKS 64
+
+struct dm_ioctl_result {
+	const char *name;             /* md's */
+	const char *type_name;        /* dm_md_type_name */
+	struct dm_md_info info;       /* DEV_STATUS, STATUS */
+	/* TABLE_STATUS: dm_table_text; DEV_STATUS: dm_md_info_text (dmsetup's);
+	 * STATUS: dm_table_status_text. malloc'd. */
+	char *text;
+	unsigned ntargets;            /* TABLE_STATUS, STATUS */
+	struct dm_ioc_target *targets;
+	unsigned ndevices;            /* STATUS */
+	struct dm_ioc_device *devices;
+	size_t nbadblocks;            /* BADBLOCKS_LIST */
+	struct dax_badblock *badblocks;
+	int fd;                       /* DEVICE_OPEN: the caller's to close; -1 otherwise */
+};
+
+/*
+ * Runs rq on md and fills *res (zeroed first; free it with
+ * dm_ioctl_result_free whatever the outcome). Returns 0 or a negative errno
+ * with the message in daxfs_errormsg(): the parser's and md's own, and for
+ * the requests themselves -ENXIO "no live table" / "no inactive table",
+ * -ENODEV "badblocks: PATH: not a device of this mount", -EINVAL for
+ * sectors outside the device or a missing path, -EBUSY from remove with the
+ * way out named, -ENXIO "no backing device N", and for DEVICE_OPEN open's
+ * errno ("PATH: reason") or -ESTALE when the path names another file than
+ * the one md opened ("PATH is no longer the file this mount uses"). Not thread-safe against itself: the caller serialises
+ * commands (as dm-ioctl's callers are serialised per device).
+ */
+int dm_ioctl(struct mapped_device *md, const struct dm_ioctl_req *rq, struct dm_ioctl_result *res);
+void dm_ioctl_result_free(struct dm_ioctl_result *res);
+
+/* What must hold before a staged table may go live: called by DEV_RESUME with
+ * the staged table and the request's flags; a negative errno (with its
+ * message) refuses it, and the staged table is dropped with the old one
+ * still live ("resume: <message>"), as do_resume destroys a table it cannot
+ * use. NULL: no check. */
+typedef int (*dm_resume_check_fn)(void *data, struct dm_table *staged, unsigned flags);
+void dm_md_set_resume_check(struct mapped_device *md, dm_resume_check_fn fn, void *data);
+
 /* ---- the DAX entry points (dm_dax_ops) ------------------------------------ */
 
 /*
@@ -282,7 +385,10 @@ struct dm_resolution {
 	uint64_t target_begin, target_len;
 	int stripe;                 /* -1 unless striped */
 	char device_path[4096];     /* "" if no device */
+	struct dax_device *device;  /* the device itself, NULL if none (lives as long as md) */
+	int device_index;           /* its index among md's devices (dm_md_device), -1 if none */
 	uint64_t device_sector, device_pgoff;
+	uint64_t device_offset;     /* bytes: the first byte's, set by dm_dax_resolve_range */
 	long pages;                 /* the clamped count, when error == 0 */
 	void *kaddr;
 	uint64_t pfn;
@@ -291,6 +397,22 @@ struct dm_resolution {
  * Returns the same value dm_dax_direct_access would. */
 long dm_dax_resolve(struct mapped_device *md, uint64_t pgoff, long nr_pages,
 		    struct dm_resolution *out);
+/*
+ * The piece of [pos, pos+len) bytes of the mapped device that starts at pos,
+ * followed down the chain through the live table: the run one device serves
+ * without a break (up to the end of the range, of the target or of a stripe
+ * chunk). On success out->error is 0 and out names the target, the stripe,
+ * the device (device, device_index) and device_offset, the byte pos lands
+ * on. When pos cannot be reached, out->error says why and the piece is all
+ * that fails for that reason: a poisoned page alone (the pages before it in
+ * the range resolve, as their own piece), otherwise the run to the failing
+ * target's end, or to the range's end where no target maps pos. Returns the
+ * piece's length in bytes: at least 1 when len is, never more than len.
+ * The one mapping every caller that shows or hands out where a file's bytes
+ * live uses (the daemon's extent map, the client's EXTENTS, the trace).
+ */
+uint64_t dm_dax_resolve_range(struct mapped_device *md, uint64_t pos, uint64_t len,
+			      struct dm_resolution *out);
 
 /* ---- the bio path ---------------------------------------------------------- */
 
@@ -332,6 +454,16 @@ int dm_copy_flushcache(struct mapped_device *md, uint64_t pos, const void *src, 
 unsigned dm_md_num_devices(struct mapped_device *md);
 struct dax_device *dm_md_device(struct mapped_device *md, unsigned index);  /* no ref taken */
 struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path);
+/* dev's index (dm_md_device), or -1 when md has not opened it. */
+int dm_md_device_index(struct mapped_device *md, const struct dax_device *dev);
+/* Takes the mount lock (dax_device_lock) of every device md has opened, in
+ * open order, so that a second mount of the same files is refused; a device
+ * already held is a no-op. Stops at the first failure and returns it (-EBUSY
+ * "<path>: in use by another daxfs mount"). */
+int dm_md_lock_devices(struct mapped_device *md);
+/* dax_device_mark_mounted on every device (a daemon that serves md): 0, or
+ * the first failure, after trying every device. */
+int dm_md_mark_mounted(struct mapped_device *md);
 
 /* Whether the mapped device's backing files can hold it (backing.c): the
  * unallocated bytes of its sparse files, summed per filesystem, against that

@@ -84,6 +84,10 @@ enum dfs_setattr_flags {
 	DFS_SET_ATIME_NOW = 1u << 6,
 	DFS_SET_MTIME_NOW = 1u << 7,
 	DFS_SET_CTIME = 1u << 8,       /* to attr->st_ctim */
+	/* a file that is not a directory loses S_ISUID, and S_ISGID when the
+	 * group may execute (after DFS_SET_MODE): file_remove_privs, or
+	 * FUSE's FATTR_KILL_SUIDGID */
+	DFS_SET_KILL_SUIDGID = 1u << 9,
 };
 int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned to_set,
 		struct stat *out);
@@ -161,6 +165,7 @@ struct dfs_rw_state {
 	uint8_t *bounce;           /* the bio path (no DAX) only */
 	unsigned flags;
 	bool copied;               /* dfs_write_copy stored and flushed the bytes */
+	bool converted;            /* begin marked unwritten blocks written */
 	uint64_t addr[DFS_READ_MAX_IOV];   /* device address of each iov */
 	/* runs of blocks begin allocated: end unmaps the ones no copied byte reached */
 	struct { uint64_t lblk, len; } fresh[DFS_READ_MAX_IOV];
@@ -181,6 +186,11 @@ struct dfs_read {
 };
 ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, struct dfs_read *rd);
 void dfs_read_end(struct dfs *fs, struct dfs_read *rd);
+/* Probes [addr, addr+len) of pmem the filesystem handed out (a read's or a
+ * write's iov) again, after a copy by someone else (the kernel, a pipe)
+ * faulted on it: 0 when every page is backed, else -EIO with the page
+ * recorded as a bad block of its device and a message (dax_probe_mc). */
+int dfs_probe(const void *addr, size_t len);
 
 /*
  * Write in two steps, as iomap_begin / iomap_end: begin allocates (zeroing new
@@ -188,10 +198,20 @@ void dfs_read_end(struct dfs *fs, struct dfs_read *rd);
  * caller copies into rd->iov; end records how many bytes were copied, extends
  * i_size, updates times, and makes it durable when flags has DFS_WRITE_SYNC.
  * DFS_WRITE_APPEND writes at EOF (off is ignored; *off_out tells where).
+ *
+ * On a synchronous mount (commit_interval_ms 0) end persists the bytes and
+ * commits what a reader needs to find them (allocation, unwritten extents
+ * made written, i_size) before it returns: a write behaves as
+ * an O_DSYNC one, which is what a kernel filesystem mounted -o sync gives.
+ * A write that changed nothing but mtime and ctime (an overwrite of written
+ * blocks) leaves the times in the running transaction, which the next commit
+ * takes: the next change, fsync, DFS_WRITE_SYNC, unmount, or the committer
+ * within DFS_COMMIT_INTERVAL_MS. Until then the times are exact in memory
+ * (getattr) and may read older after a crash, never the data.
  */
 enum dfs_write_flags {
 	DFS_WRITE_APPEND = 1u << 0,
-	DFS_WRITE_SYNC = 1u << 1,   /* O_SYNC / O_DSYNC */
+	DFS_WRITE_SYNC = 1u << 1,   /* O_SYNC / O_DSYNC: commits the times too */
 };
 struct dfs_write {
 	struct iovec iov[DFS_READ_MAX_IOV];
@@ -260,6 +280,9 @@ enum dfs_iomap_type {
 enum dfs_iomap_flags_out {
 	DFS_IOMAP_F_NEW = 1u << 0,
 	DFS_IOMAP_F_DIRTY = 1u << 1,
+	/* a WRITE over an unwritten extent marked it written: the extent map
+	 * changed, as it does for F_NEW */
+	DFS_IOMAP_F_CONVERTED = 1u << 2,
 };
 struct dfs_iomap {
 	uint64_t addr;      /* byte offset on the mapped device (HOLE: none) */
@@ -406,6 +429,33 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out);
  * writes the superblock through it. Mount count and mount time stay.
  */
 int dfs_set_label(struct mapped_device *md, const char *label);
+/*
+ * Sets the uuid of the unmounted filesystem on md, whose devices' locks the
+ * caller holds, as tune2fs -U does: replays the journal, re-stamps every
+ * member label, then commits the superblock (FORMAT.md "Changing the uuid":
+ * a crash part way leaves the old uuid and labels that mount and fsck name
+ * as an interrupted change). Also finishes or undoes such a change: labels
+ * stamped with uuid, or half way, are put back first. Mount count and time
+ * stay. -EINVAL for the nil uuid.
+ */
+int dfs_set_uuid(struct mapped_device *md, const uint8_t uuid[16]);
+/* One member of a filesystem, as its member table lists it (FORMAT.md "Members"). */
+struct dfs_member_info {
+	unsigned index;
+	/* the file md's table maps there and its size, as dm's member ranges
+	 * give them; NULL and 0 when the table has no member there */
+	const char *path;
+	uint64_t file_size;
+	uint64_t offset, length;    /* bytes: the member's area in its file */
+	uint8_t uuid[16];           /* the member uuid, random at mkfs */
+};
+/*
+ * The members of the filesystem on md from its member table (the superblock
+ * as dfs_read_info chooses it); never writes. *out (free() it) has *count
+ * entries; paths live as long as md's live table. -EINVAL/-EIO with the
+ * reason when there is no valid superblock or member table.
+ */
+int dfs_read_members(struct mapped_device *md, struct dfs_member_info **out, unsigned *count);
 
 /* ---- mkfs and fsck --------------------------------------------------------- */
 /* The layout mkfs chose (or would choose). */
@@ -430,12 +480,29 @@ int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts);
 enum dfs_fsck_mode {
 	DFS_FSCK_CHECK = 0,         /* -n: never writes */
 	DFS_FSCK_REPAIR = 1,        /* -y */
+	/* -p: checks as DFS_FSCK_CHECK; then repairs as DFS_FSCK_REPAIR if every
+	 * problem found is safe to repair without asking, else writes nothing
+	 * and reports what was found, none of it repaired */
+	DFS_FSCK_PREEN = 2,
 };
-/* Called for each problem found, with whether it was repaired. */
-typedef void (*dfs_fsck_report_t)(void *ctx, const char *problem, bool repaired);
+struct dfs_fsck_problem {
+	const char *text;           /* one line, without a newline */
+	bool repaired;              /* its repair was made (and written, but with -n) */
+	/* -p makes its repair without asking (e2fsck's PR_PREEN_OK): one that
+	 * can be made and loses and guesses nothing (a count, a bitmap or a
+	 * checksum recomputed, a copy rewritten from the other) */
+	bool preen;
+};
+/* Called for each problem found. */
+typedef void (*dfs_fsck_report_t)(void *ctx, const struct dfs_fsck_problem *p);
 struct dfs_fsck_result {
 	unsigned problems, repaired;
+	unsigned unsafe;            /* problems -p leaves to a human: not preen, or not repairable */
 };
+/* Checks (and repairs, per mode) the filesystem on unmounted md, reporting
+ * each problem through report (may be NULL). Returns 0 when the check ran,
+ * whatever it found (*out says what); a negative errno when it could not
+ * (the device, no superblock, members out of place, memory). */
 int dfs_fsck(struct mapped_device *md, enum dfs_fsck_mode mode, dfs_fsck_report_t report,
 	     void *ctx, struct dfs_fsck_result *out);
 

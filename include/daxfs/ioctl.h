@@ -190,8 +190,9 @@ enum daxfs_ioc_extents_flags {
  * covering [offset, offset+covered) in file order; the caller asks again from
  * offset+covered. If the range cannot be mapped, error is the negative errno
  * (EIO: error target or poisoned page; ENXIO: hole or past EOF; EOPNOTSUPP:
- * not DAX) and message says where; the ioctl itself still succeeds so that
- * the message reaches the caller. Needs a lease. */
+ * not DAX; ENOLCK, ESTALE, EPERM: the lease, as above; EINVAL: bad range),
+ * message says where, and npieces and covered are 0; the ioctl itself still
+ * succeeds so that the message reaches the caller. Needs a lease. */
 struct daxfs_ioc_extents {
 	uint32_t version;
 	uint32_t flags;

@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -26,6 +28,24 @@
 static atomic_uint_fast64_t next_pfn_slot = 1;
 
 static const char block_reason[] = "block device: served through the bio path";
+
+/*
+ * A file not taken for pmem is persisted with msync, unless it lives in
+ * memory: on tmpfs and ramfs the mapping is the file's own page cache, so a
+ * store is in the file at once (any reader and the next mount see it, also
+ * after this process dies) and no call can carry it further (shmem's fsync
+ * is noop_fsync; the machine going down takes the file with it). msync there
+ * costs a system call per flush and buys nothing.
+ */
+static enum dax_persist_mode unforced_mode(const struct dax_device *dev)
+{
+	struct statfs sfs;
+
+	if (fstatfs(dev->fd, &sfs) == 0 &&
+	    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
+		return DAX_PERSIST_MEMORY;
+	return DAX_PERSIST_MSYNC;
+}
 
 static int open_mapped(struct dax_device *dev, const struct stat *st)
 {
@@ -77,7 +97,8 @@ static int open_mapped(struct dax_device *dev, const struct stat *st)
 		return daxfs_err(-EINVAL, "%s: too small (%zu bytes); a dax device needs at least "
 				 "one %u-byte page", dev->path, map_len, DAX_PAGE_SIZE);
 	dev->is_pmem = is_pmem != 0;
-	dev->persist = dev->is_pmem ? DAX_PERSIST_PMEM : DAX_PERSIST_MSYNC;
+	dev->persist = dev->is_pmem ? DAX_PERSIST_PMEM :
+		       S_ISREG(st->st_mode) ? unforced_mode(dev) : DAX_PERSIST_MSYNC;
 	dev->ops = &pmem_dax_ops;
 	return 0;
 }

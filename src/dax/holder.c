@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dax/device.h"
+#include "util/mountinfo.h"
 
 /* The device numbers of rdev and of its partitions (sysfs lists a disk's
  * partitions as subdirectories with a "partition" file). */
@@ -43,56 +44,30 @@ static size_t family(dev_t rdev, dev_t *out, size_t max)
 	return n;
 }
 
-/* mountinfo escapes blanks and backslashes as \ooo */
-static void unescape(char *s)
-{
-	char *d = s;
+struct mount_of_devs {
+	const dev_t *devs;
+	size_t n;
+	char *buf;
+	size_t size;
+};
 
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 4;
-		} else {
-			*d++ = *s++;
+static int mount_of_devs_visit(void *ctx, const struct mountinfo_entry *e)
+{
+	struct mount_of_devs *m = ctx;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->devs[i] == makedev(e->major, e->minor)) {
+			snprintf(m->buf, m->size, "mounted at %s (%s)", e->mountpoint, e->fstype);
+			return 1;
 		}
-	}
-	*d = '\0';
+	return 0;
 }
 
 static bool find_mount(const dev_t *devs, size_t n, char *buf, size_t size)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	bool found = false;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	struct mount_of_devs m = { devs, n, buf, size };
 
-	if (!f)
-		return false;
-	while (!found && getline(&line, &cap, f) > 0) {
-		unsigned ma, mi;
-		char *mnt, *sep, *fstype, *save = NULL;
-
-		if (sscanf(line, "%*u %*u %u:%u", &ma, &mi) != 2)
-			continue;
-		for (size_t i = 0; i < n && !found; i++)
-			found = devs[i] == makedev(ma, mi);
-		if (!found)
-			continue;
-		/* id parent maj:min root mountpoint ... - fstype source ... */
-		strtok_r(line, " ", &save);
-		for (int k = 0; k < 3; k++)
-			strtok_r(NULL, " ", &save);
-		mnt = strtok_r(NULL, " ", &save);
-		sep = mnt ? strstr(mnt + strlen(mnt) + 1, " - ") : NULL;
-		fstype = sep ? strtok_r(sep + 3, " \n", &save) : NULL;
-		if (mnt)
-			unescape(mnt);
-		snprintf(buf, size, "mounted at %s (%s)", mnt ? mnt : "?", fstype ? fstype : "?");
-	}
-	free(line);
-	fclose(f);
-	return found;
+	return mountinfo_each(mount_of_devs_visit, &m) == 1;
 }
 
 static bool find_holder(dev_t rdev, char *buf, size_t size)

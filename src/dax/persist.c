@@ -7,6 +7,7 @@
 
 #include "dax/device.h"
 #include "dax/recorder.h"
+#include "dax/seam.h"
 #include "util/err.h"
 
 /*
@@ -79,22 +80,16 @@ static int reflush_others(struct dax_device *dev)
 	return ret;
 }
 
-#ifdef DAXFS_PERSIST_FAULT_DROP_FLUSH
-/* The fault build (-Dpersist_fault=drop_flush): every second flush is
- * neither issued nor recorded, so that the crash checker has a real
- * durability bug to find. Never compiled into a normal build. */
+/* The fault build's durability bug (dax/seam.h): every second flush is
+ * neither issued nor recorded, so that the crash checker has a real one to
+ * find. */
 static _Atomic unsigned long fault_flushes;
 
 static bool fault_drop_flush(void)
 {
-	return atomic_fetch_add_explicit(&fault_flushes, 1, memory_order_relaxed) % 2 == 1;
+	return dax_persist_fault == DAX_FAULT_DROP_FLUSH &&
+	       atomic_fetch_add_explicit(&fault_flushes, 1, memory_order_relaxed) % 2 == 1;
 }
-#else
-static inline bool fault_drop_flush(void)
-{
-	return false;
-}
-#endif
 
 static int check(struct dax_device *dev, const char *what, uint64_t pos, uint64_t len)
 {
@@ -140,6 +135,8 @@ int dax_flush_range(struct dax_device *dev, uint64_t pos, uint64_t len)
 		/* pwrite already handed the data to the kernel; the drain syncs it */
 		atomic_store_explicit(&dev->fsync_pending, true, memory_order_release);
 		return 0;
+	case DAX_PERSIST_MEMORY:
+		return 0;   /* the stores are in the file already (device.c) */
 	}
 	return daxfs_err(-EINVAL, "%s: unknown persist mode %d", dev->path, (int)dev->persist);
 }
@@ -194,7 +191,8 @@ int dax_drain(struct dax_device *dev)
 		pmem_drain();
 		return 0;
 	case DAX_PERSIST_MSYNC:
-		/* msync in flush was synchronous; nothing is in flight */
+	case DAX_PERSIST_MEMORY:
+		/* msync in flush was synchronous; in memory nothing was in flight */
 		return 0;
 	case DAX_PERSIST_FSYNC:
 		if (!atomic_exchange_explicit(&dev->fsync_pending, false, memory_order_acq_rel))
@@ -256,6 +254,8 @@ const char *dax_persist_mode_name(enum dax_persist_mode mode)
 		return "msync";
 	case DAX_PERSIST_FSYNC:
 		return "fsync";
+	case DAX_PERSIST_MEMORY:
+		return "memory";
 	}
 	return "unknown";
 }

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "dax/recorder.h"
+#include "dax/seam.h"
 #include "util/err.h"
 
-#define TRACE_ENV "DAXFS_PERSIST_TRACE"
 #define TRACE_HEADER "# daxfs-persist-trace 1\n"
 
 _Atomic int dax_rec_state = DAX_REC_UNKNOWN;
@@ -22,19 +22,17 @@ static int rec_fd = -1;                /* protected by rec_lock once ON */
 static char rec_path[512];             /* for messages; set once */
 static int rec_errno;                  /* why the state is BROKEN */
 
-#ifdef DAXFS_PERSIST_FAULT_LATE_FLUSH
-/* The fault build's ordering bug: the last flush before each drain is
- * recorded after that drain, as if it had been issued after the fence. */
+/* The fault build's ordering bug (dax/seam.h): the last flush before each
+ * drain is recorded after that drain, as if issued after the fence. */
 static char *late_line;                /* protected by rec_lock */
 static size_t late_len;
-#endif
 
 static void rec_open(void)
 {
-	const char *path = getenv(TRACE_ENV);
+	const char *path = dax_seam_trace_path();
 	int fd;
 
-	if (!path || !*path) {
+	if (!path) {
 		atomic_store_explicit(&dax_rec_state, DAX_REC_OFF, memory_order_release);
 		return;
 	}
@@ -68,7 +66,7 @@ int dax_rec_init(void)
 
 static int broken(void)
 {
-	return daxfs_err(-EIO, "persistence trace %s (%s): %s", rec_path, TRACE_ENV,
+	return daxfs_err(-EIO, "persistence trace %s (DAXFS_PERSIST_TRACE): %s", rec_path,
 			 strerror(rec_errno ? rec_errno : EIO));
 }
 
@@ -189,16 +187,16 @@ int dax_rec_flush(struct dax_device *dev, uint64_t pos, uint64_t len)
 				     (unsigned long long)pos, (unsigned long long)len);
 		n += put_hex(line + n, data, len);
 		line[n++] = '\n';
-#ifdef DAXFS_PERSIST_FAULT_LATE_FLUSH
-		if (late_line)
-			ret = write_all(late_line, late_len);
-		free(late_line);
-		late_line = line;
-		late_len = n;
-		line = NULL;
-#else
-		ret = write_all(line, n);
-#endif
+		if (dax_persist_fault == DAX_FAULT_LATE_FLUSH) {
+			if (late_line)
+				ret = write_all(late_line, late_len);
+			free(late_line);
+			late_line = line;
+			late_len = n;
+			line = NULL;
+		} else {
+			ret = write_all(line, n);
+		}
 	}
 	pthread_mutex_unlock(&rec_lock);
 	free(data);
@@ -223,12 +221,10 @@ int dax_rec_drain(struct dax_device *dev)
 	line[n++] = '\n';
 	pthread_mutex_lock(&rec_lock);
 	ret = write_all(line, n);
-#ifdef DAXFS_PERSIST_FAULT_LATE_FLUSH
 	if (ret == 0 && late_line)
 		ret = write_all(late_line, late_len);
 	free(late_line);
 	late_line = NULL;
-#endif
 	pthread_mutex_unlock(&rec_lock);
 	free(line);
 	return ret;

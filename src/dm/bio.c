@@ -52,9 +52,6 @@ static int bio_slice(struct dm_target *ti, uint64_t pos, uint64_t n, void *data)
 	int r = ti->type->map_bio(ti, &bio);
 
 	atomic_fetch_add(r ? &ti->errors : &ti->ios, 1);
-	if (r == -EIO && ti->type == &dm_error_target)
-		daxfs_err(r, "target %u (error): I/O error at sector %llu", ti->index,
-			  (unsigned long long)(pos >> DAX_SECTOR_SHIFT));
 	return r;
 }
 

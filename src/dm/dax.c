@@ -14,6 +14,7 @@ static void resolution_init(struct dm_resolution *res, uint64_t pgoff)
 		.sector = pgoff * DAX_PAGE_SECTORS,
 		.target_index = -1,
 		.stripe = -1,
+		.device_index = -1,
 	};
 }
 
@@ -60,6 +61,7 @@ long dm_table_direct_access(struct dm_table *t, uint64_t pgoff, long nr_pages,
 		ti->type->map_sector(ti, sector, &m);
 		res->stripe = m.stripe;
 		snprintf(res->device_path, sizeof(res->device_path), "%s", dax_device_path(m.dev));
+		res->device = m.dev;
 		res->device_sector = m.dev_sector;
 		res->device_pgoff = m.dev_sector / DAX_PAGE_SECTORS;
 	}
@@ -80,8 +82,6 @@ long dm_table_direct_access(struct dm_table *t, uint64_t pgoff, long nr_pages,
 	ret = ti->type->direct_access(ti, pgoff, len, mode, kaddr, pfn);
 	if (ret < 0) {
 		atomic_fetch_add(&ti->errors, 1);
-		if (ti->type == &dm_error_target)
-			daxfs_err((int)ret, "target %u (error): I/O error", ti->index);
 		return fail(res, ret);
 	}
 	if (res)
@@ -111,8 +111,57 @@ long dm_dax_resolve(struct mapped_device *md, uint64_t pgoff, long nr_pages,
 		out->kaddr = kaddr;
 		out->pfn = pfn;
 	}
+	if (out->device)
+		out->device_index = dm_md_device_index(md, out->device);
 	dm_table_put(&t);
 	return ret;
+}
+
+uint64_t dm_dax_resolve_range(struct mapped_device *md, uint64_t pos, uint64_t len,
+			      struct dm_resolution *out)
+{
+	uint64_t in_page = pos % DAX_PAGE_SIZE, pgoff = pos / DAX_PAGE_SIZE;
+	uint64_t want = (in_page + len + DAX_PAGE_SIZE - 1) / DAX_PAGE_SIZE, piece;
+	long ret;
+
+	if (len == 0) {
+		resolution_init(out, pgoff);
+		return 0;
+	}
+	if (want > LONG_MAX)
+		want = LONG_MAX;
+	ret = dm_dax_resolve(md, pgoff, (long)want, out);
+	if (ret == -EHWPOISON && want > 1) {
+		/* One bad page fails the whole call, as in the kernel: find
+		 * how many pages before it resolve (the property is monotone:
+		 * a count that includes the bad page fails). */
+		uint64_t good = 0, bad = want;
+
+		while (bad - good > 1) {
+			uint64_t mid = good + (bad - good) / 2;
+
+			if (dm_dax_resolve(md, pgoff, (long)mid, out) == -EHWPOISON)
+				bad = mid;
+			else
+				good = mid;
+		}
+		ret = dm_dax_resolve(md, pgoff, good ? (long)good : 1, out);
+	}
+	if (ret <= 0) {
+		uint64_t end = (out->target_begin + out->target_len) * DAX_SECTOR_SIZE;
+
+		if (ret == 0)
+			out->error = -ERANGE;
+		piece = DAX_PAGE_SIZE - in_page;
+		if (ret != -EHWPOISON && out->target_index < 0)
+			piece = len;
+		else if (ret != -EHWPOISON && end > pos + piece)
+			piece = end - pos;
+		return piece < len ? piece : len;
+	}
+	out->device_offset = out->device_sector * DAX_SECTOR_SIZE + in_page;
+	piece = (uint64_t)ret * DAX_PAGE_SIZE - in_page;
+	return piece < len ? piece : len;
 }
 
 /* dm_dax_get_live_target: the target owning pgoff, or NULL. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dm/target.h"
+#include "util/err.h"
 
 /*
  * "error" takes no arguments, or "<dev> <offset>" (parsed like linear; the
@@ -73,16 +74,19 @@ static void io_err_dtr(struct dm_target *ti)
 	io_err_free(ti->private);
 }
 
-/* DM_MAPIO_KILL: every bio fails, discards and write-zeroes included. */
+/* DM_MAPIO_KILL: every bio fails, discards and write-zeroes included. The
+ * failure is this target's purpose, so it explains itself: dm core's
+ * messages are for devices that fail. */
 static int io_err_map_bio(struct dm_target *ti, struct dm_bio *bio)
 {
-	return -EIO;
+	return daxfs_err(-EIO, "target %u (error): I/O error at sector %llu", ti->index,
+			 (unsigned long long)(bio->pos >> DAX_SECTOR_SHIFT));
 }
 
 static long io_err_direct_access(struct dm_target *ti, uint64_t pgoff, long nr_pages,
 				 enum dax_access_mode mode, void **kaddr, uint64_t *pfn)
 {
-	return -EIO;
+	return daxfs_err(-EIO, "target %u (error): I/O error", ti->index);
 }
 
 static int io_err_iterate_devices(struct dm_target *ti, dm_iterate_devices_fn fn, void *data)

@@ -149,6 +149,44 @@ struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path)
 	return dev;
 }
 
+int dm_md_device_index(struct mapped_device *md, const struct dax_device *dev)
+{
+	int index = -1;
+
+	pthread_mutex_lock(&md->dev_lock);
+	for (unsigned i = 0; i < md->num_devs && index < 0; i++)
+		if (md->devs[i] == dev)
+			index = (int)i;
+	pthread_mutex_unlock(&md->dev_lock);
+	return index;
+}
+
+/* The device list only grows and its devices live as long as md, so each
+ * one is taken under dev_lock and used without it (a lock may wait). */
+int dm_md_lock_devices(struct mapped_device *md)
+{
+	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
+		int err = dax_device_lock(dm_md_device(md, i));
+
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+int dm_md_mark_mounted(struct mapped_device *md)
+{
+	int first = 0;
+
+	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
+		int err = dax_device_mark_mounted(dm_md_device(md, i));
+
+		if (err < 0 && first == 0)
+			first = err;
+	}
+	return first;
+}
+
 /* ---- table slots --------------------------------------------------------- */
 
 /* dm_table_determine_type, with the live device type for the no-devices rule. */
@@ -233,6 +271,17 @@ out:
 }
 
 /* table_clear: nothing staged is no error. */
+int dm_md_make_live(struct mapped_device *md, struct dm_table *t)
+{
+	int r = dm_md_load(md, t);
+
+	if (r < 0) {
+		dm_table_put(&t);
+		return r;
+	}
+	return dm_md_resume(md, DM_SUSPEND_NOLOCKFS);
+}
+
 int dm_md_clear(struct mapped_device *md)
 {
 	struct dm_table *old;

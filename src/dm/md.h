@@ -31,6 +31,9 @@ struct mapped_device {
 	void *lockfs_data;
 	void (*swap_hook)(void *data);
 	void *swap_data;
+	/* set before control starts, read by the command layer (ioctl.c) */
+	dm_resume_check_fn resume_check;
+	void *resume_check_data;
 
 	/* written under ctl_lock and map_lock, read under either */
 	pthread_mutex_t map_lock;

@@ -173,12 +173,7 @@ int dm_md_load_source(struct mapped_device *md, const char *source)
 	r = source_table(md, source, &t);
 	if (r)
 		return r;
-	r = dm_md_load(md, t);
-	if (r) {
-		dm_table_put(&t);
-		return r;
-	}
-	return dm_md_resume(md, DM_SUSPEND_NOLOCKFS);
+	return dm_md_make_live(md, t);
 }
 
 int dm_md_open_source(const char *source, const char *name, struct mapped_device **out)

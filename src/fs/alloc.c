@@ -10,10 +10,11 @@
 /*
  * The device is cut in groups of 32768 blocks (128 MiB), each with one bitmap
  * block. A group whose descriptor has no bitmap yet is entirely free (but for
- * the fixed metadata at the start of group 0), so mkfs writes only the group
- * descriptor table (32 bytes per 128 MiB) and mount reads only that: a
- * several-TiB device formats and mounts in milliseconds. A bitmap is created
- * in the first free block of its group when the group is first used.
+ * the fixed metadata at the start of group 0 and the member labels), so mkfs
+ * writes only the group descriptor table (32 bytes per 128 MiB) and mount
+ * reads only that: a several-TiB device formats and mounts in milliseconds.
+ * A bitmap is created in the first free block of its group when the group is
+ * first used.
  *
  * Blocks freed by the running transaction are "pending": free in the bitmap
  * (the transaction frees them atomically with the metadata that dropped
@@ -27,11 +28,13 @@
  * filesystem can still shrink. The reserve is a floor under the free count,
  * not a set of blocks, and it is not on media.
  *
- * The free counts come from media and are not trusted blindly: the first
- * time the allocator uses a group's bitmap after mount it counts its free
- * bits, and a descriptor that disagrees makes every allocation or free in
- * that group fail with EIO (fsck.daxfs repairs it) instead of letting a
- * count wrap.
+ * The free counts come from media and are never trusted: a mount checks each
+ * descriptor against its group's size (gd_check), and every read of a clean
+ * bitmap - what the descriptor's count was last written with - counts its
+ * free bits (bitmap_read). A count that disagrees makes every allocation or
+ * free in that group fail with EIO (fsck.daxfs -y repairs it) instead of
+ * letting the count wrap; from that check on, a count and its bitmap only
+ * change together.
  */
 
 #define ALLOC_MAX_RUN 16384u     /* 64 MiB per extent; neighbours merge */
@@ -54,6 +57,14 @@ static uint64_t group_len(const struct dfs *fs, uint64_t g)
 static uint64_t group_reserved(const struct dfs *fs, uint64_t g)
 {
 	return g == 0 ? fs->sb.data_start : 0;
+}
+
+/* Blocks of group g that can ever be free: all but group 0's fixed metadata
+ * and the member labels (an initialised group's bitmap block is one of them). */
+static uint64_t group_capacity(const struct dfs *fs, uint64_t g)
+{
+	return group_len(fs, g) - group_reserved(fs, g) -
+	       dfs_label_blocks_in(fs, group_start(g), group_len(fs, g), NULL);
 }
 
 static void set_bits(uint8_t *map, uint64_t start, uint64_t len, bool on)
@@ -89,119 +100,6 @@ static int gd_store(struct dfs *fs, uint64_t g)
 	return 0;
 }
 
-int dfs_alloc_load(struct dfs *fs)
-{
-	uint64_t total_free = 0;
-
-	fs->gds = calloc(fs->sb.ngroups, sizeof(*fs->gds));
-	fs->gd_checked = calloc(fs->sb.ngroups, sizeof(*fs->gd_checked));
-	if (!fs->gds || !fs->gd_checked)
-		return daxfs_err(-ENOMEM, "allocator: out of memory");
-	for (uint64_t g = 0; g < fs->sb.ngroups; g++) {
-		struct dfs_buf *b;
-		int err;
-
-		if ((err = dfs_buf_read(fs, fs->sb.gdt_start + g / DFS_GD_PER_BLOCK, DFS_BUF_PLAIN, &b)))
-			return err;
-		err = dfs_gd_decode(b->data + (g % DFS_GD_PER_BLOCK) * DFS_GD_SIZE, g,
-				    fs->sb.total_blocks, &fs->gds[g]);
-		if (err)
-			return err;
-		if (fs->gds[g].bitmap_blk == 0 &&
-		    fs->gds[g].free != group_len(fs, g) - group_reserved(fs, g) -
-				       dfs_label_blocks_in(fs, group_start(g), group_len(fs, g), NULL))
-			return daxfs_err(-EIO, "group %llu: uninitialised but free count is %u",
-					 (unsigned long long)g, fs->gds[g].free);
-		total_free += fs->gds[g].free;
-	}
-	__atomic_store_n(&fs->free_blocks, total_free, __ATOMIC_RELAXED);
-	fs->resv_blocks = fs->sb.total_blocks / 50 < DFS_RESV_MAX ? fs->sb.total_blocks / 50 : DFS_RESV_MAX;
-	return 0;
-}
-
-void dfs_alloc_unload(struct dfs *fs)
-{
-	free(fs->gds);
-	fs->gds = NULL;
-	free(fs->gd_checked);
-	fs->gd_checked = NULL;
-	free(fs->pending);
-	fs->pending = NULL;
-	fs->npending = fs->pending_cap = 0;
-	fs->pending_blocks = 0;
-	dfs_lease_unload(fs);
-}
-
-/* The bitmap of an initialised group, its checksum verified when clean. */
-static int bitmap_read(struct dfs *fs, uint64_t g, struct dfs_buf **out)
-{
-	struct dfs_buf *b;
-	int err = dfs_buf_read(fs, fs->gds[g].bitmap_blk, DFS_BUF_BITMAP, &b);
-
-	if (err)
-		return err;
-	if (!b->dirty && crc32c(b->data, DFS_BLOCK_SIZE) != fs->gds[g].bitmap_crc)
-		return daxfs_err(-EIO, "group %llu: bitmap block %llu checksum mismatch",
-				 (unsigned long long)g, (unsigned long long)b->blkno);
-	*out = b;
-	return 0;
-}
-
-/* Blocks of group g that can ever be free: all but group 0's fixed metadata
- * and the member labels (an initialised group's bitmap block is one of them). */
-static uint64_t group_capacity(const struct dfs *fs, uint64_t g)
-{
-	return group_len(fs, g) - group_reserved(fs, g) -
-	       dfs_label_blocks_in(fs, group_start(g), group_len(fs, g), NULL);
-}
-
-/* bitmap_read for a change: also checks, once per mount, that the group's
- * free count is what its bitmap says (fsck compares them itself). */
-static int bitmap_get(struct dfs *fs, uint64_t g, struct dfs_buf **out)
-{
-	int err = bitmap_read(fs, g, out);
-
-	if (err || fs->gd_checked[g] || fs->fsck)
-		return err;
-	uint64_t nfree = 0;
-	for (uint64_t i = 0; i < group_len(fs, g); i++)
-		nfree += !bit((*out)->data, i);
-	if (nfree != fs->gds[g].free)
-		return daxfs_err(-EIO, "group %llu: descriptor counts %u free blocks but its bitmap %llu; "
-				 "run fsck.daxfs -y", (unsigned long long)g, fs->gds[g].free,
-				 (unsigned long long)nfree);
-	fs->gd_checked[g] = 1;
-	return 0;
-}
-
-/* Takes n blocks off group g's free count and the total, refusing what would
- * wrap (a descriptor that lies about its count). */
-static int count_take(struct dfs *fs, uint64_t g, uint64_t n)
-{
-	if (fs->gds[g].free < n || fs->free_blocks < n)
-		return daxfs_err(-EIO, "group %llu: free count %u (filesystem %llu) is less than the %llu "
-				 "blocks its bitmap gives out; run fsck.daxfs -y", (unsigned long long)g,
-				 fs->gds[g].free, (unsigned long long)fs->free_blocks,
-				 (unsigned long long)n);
-	fs->gds[g].free -= (uint32_t)n;
-	/* statfs reads it without meta */
-	__atomic_store_n(&fs->free_blocks, fs->free_blocks - n, __ATOMIC_RELAXED);
-	return 0;
-}
-
-/* For an initialised group: its bitmap block is never free. */
-static int count_give(struct dfs *fs, uint64_t g, uint64_t n)
-{
-	if (fs->gds[g].free + n > group_capacity(fs, g) - 1 ||
-	    fs->free_blocks + n > fs->sb.total_blocks)
-		return daxfs_err(-EIO, "group %llu: free count %u plus %llu freed blocks exceeds the group; "
-				 "run fsck.daxfs -y", (unsigned long long)g, fs->gds[g].free,
-				 (unsigned long long)n);
-	fs->gds[g].free += (uint32_t)n;
-	__atomic_store_n(&fs->free_blocks, fs->free_blocks + n, __ATOMIC_RELAXED);
-	return 0;
-}
-
 /* What an uninitialised group's bitmap says before it has a bitmap block:
  * group 0's fixed metadata, the member labels and the bits past the end in
  * use; and the first free block, where its bitmap block goes. */
@@ -217,6 +115,156 @@ static uint64_t reserved_image(const struct dfs *fs, uint64_t g, uint8_t *map)
 	while (home < len && bit(map, home))
 		home++;
 	return home;
+}
+
+uint64_t dfs_group_bitmap_blk(const struct dfs *fs, uint64_t g)
+{
+	/* reserved_image's home, without the image: labels are few */
+	uint64_t blk = group_start(g) + group_reserved(fs, g);
+
+	while (blk < group_start(g) + group_len(fs, g) && dfs_label_blocks_in(fs, blk, 1, NULL))
+		blk++;
+	return blk;
+}
+
+/* The descriptor counts are checked as far as they can be without reading
+ * the bitmaps (a mount reads only the descriptors); bitmap_read checks the
+ * rest whenever it takes a bitmap from media, before any count changes. */
+static int gd_check(const struct dfs *fs, uint64_t g, const uint8_t *entry, struct dfs_gd *gd)
+{
+	const uint64_t room = group_capacity(fs, g);
+	int err = dfs_gd_decode(entry, g, fs->sb.total_blocks, gd);
+
+	if (err)
+		return err;
+	if (gd->bitmap_blk == 0 && gd->free != room)
+		return daxfs_err(-EIO, "group %llu: uninitialised but free count is %u, not %llu",
+				 (unsigned long long)g, gd->free, (unsigned long long)room);
+	if (gd->bitmap_blk && gd->bitmap_blk != dfs_group_bitmap_blk(fs, g))
+		return daxfs_err(-EIO, "group %llu: bitmap block %llu is not the group's first free "
+				 "block %llu", (unsigned long long)g, (unsigned long long)gd->bitmap_blk,
+				 (unsigned long long)dfs_group_bitmap_blk(fs, g));
+	if (gd->bitmap_blk && gd->free > room - 1)
+		return daxfs_err(-EIO, "group %llu: free count %u is more than the %llu blocks the "
+				 "group has for data", (unsigned long long)g, gd->free,
+				 (unsigned long long)(room - 1));
+	return 0;
+}
+
+int dfs_alloc_load(struct dfs *fs)
+{
+	uint64_t total_free = 0;
+
+	fs->gds = calloc(fs->sb.ngroups, sizeof(*fs->gds));
+	if (!fs->gds)
+		return daxfs_err(-ENOMEM, "allocator: out of memory");
+	for (uint64_t g = 0; g < fs->sb.ngroups; g++) {
+		struct dfs_buf *b;
+		int err;
+
+		if ((err = dfs_buf_read(fs, fs->sb.gdt_start + g / DFS_GD_PER_BLOCK, DFS_BUF_PLAIN, &b)))
+			return err;
+		if ((err = gd_check(fs, g, b->data + (g % DFS_GD_PER_BLOCK) * DFS_GD_SIZE, &fs->gds[g]))) {
+			if (!fs->fsck_mount)
+				return err;
+			/* fsck rebuilds it from what the files use; with a free
+			 * count of 0 nothing is allocated from it before */
+			fs->gds[g] = (struct dfs_gd){ 0 };
+		}
+		total_free += fs->gds[g].free;
+	}
+	__atomic_store_n(&fs->free_blocks, total_free, __ATOMIC_RELAXED);
+	fs->resv_blocks = fs->sb.total_blocks / 50 < DFS_RESV_MAX ? fs->sb.total_blocks / 50 : DFS_RESV_MAX;
+	return 0;
+}
+
+int dfs_alloc_gd_check(struct dfs *fs, uint64_t g, struct dfs_gd *gd)
+{
+	struct dfs_buf *b;
+	int err = dfs_buf_read(fs, fs->sb.gdt_start + g / DFS_GD_PER_BLOCK, DFS_BUF_PLAIN, &b);
+
+	return err ? err : gd_check(fs, g, b->data + (g % DFS_GD_PER_BLOCK) * DFS_GD_SIZE, gd);
+}
+
+void dfs_alloc_unload(struct dfs *fs)
+{
+	free(fs->gds);
+	fs->gds = NULL;
+	free(fs->pending);
+	fs->pending = NULL;
+	fs->npending = fs->pending_cap = 0;
+	fs->pending_blocks = 0;
+	dfs_lease_unload(fs);
+}
+
+/* Free blocks among the first len of a bitmap: a word at a time, as this
+ * runs whenever a clean bitmap is used. */
+static uint64_t zero_bits(const uint8_t *map, uint64_t len)
+{
+	uint64_t used = 0, i = 0;
+
+	for (; i + 64 <= len; i += 64) {
+		uint64_t w;
+		memcpy(&w, map + i / 8, 8);
+		used += (uint64_t)__builtin_popcountll(w);
+	}
+	for (; i < len; i++)
+		used += bit(map, i);
+	return len - used;
+}
+
+/* The bitmap of an initialised group. A clean one is what the descriptor
+ * was last written with: its checksum, and the free count it implies, must
+ * be the descriptor's, or the count is not trusted (it would wrap). */
+static int bitmap_read(struct dfs *fs, uint64_t g, struct dfs_buf **out)
+{
+	struct dfs_buf *b;
+	int err = dfs_buf_read(fs, fs->gds[g].bitmap_blk, DFS_BUF_BITMAP, &b);
+
+	if (err)
+		return err;
+	if (b->dirty) {
+		*out = b;
+		return 0;
+	}
+	if (crc32c(b->data, DFS_BLOCK_SIZE) != fs->gds[g].bitmap_crc)
+		return daxfs_err(-EIO, "group %llu: bitmap block %llu checksum mismatch; run "
+				 "fsck.daxfs -y", (unsigned long long)g, (unsigned long long)b->blkno);
+	const uint64_t nfree = zero_bits(b->data, group_len(fs, g));
+	if (nfree != fs->gds[g].free)
+		return daxfs_err(-EIO, "group %llu: free count %u, but its bitmap has %llu free blocks; "
+				 "run fsck.daxfs -y", (unsigned long long)g, fs->gds[g].free,
+				 (unsigned long long)nfree);
+	*out = b;
+	return 0;
+}
+
+/* Takes n blocks off group g's free count and the total. The count agreed
+ * with the bitmap when bitmap_read (or gd_check, for an uninitialised group)
+ * checked it, and the two change together since: the n blocks are free in
+ * the bitmap, so a count short of them is a bug. */
+static void count_take(struct dfs *fs, uint64_t g, uint64_t n)
+{
+	if (fs->gds[g].free < n || fs->free_blocks < n)
+		abort();
+	fs->gds[g].free -= (uint32_t)n;
+	/* statfs reads it without meta */
+	__atomic_store_n(&fs->free_blocks, fs->free_blocks - n, __ATOMIC_RELAXED);
+}
+
+/* For an initialised group, whose bitmap block is never free: a free that
+ * would take the count past the group frees blocks that were never the
+ * group's to give (a bitmap block or label an extent names), refused. */
+static int count_give(struct dfs *fs, uint64_t g, uint64_t n)
+{
+	if (fs->gds[g].free + n > group_capacity(fs, g) - 1 ||
+	    fs->free_blocks + n > fs->sb.total_blocks)
+		return daxfs_err(-EIO, "group %llu: free count %u plus %llu freed blocks exceeds the group; "
+				 "run fsck.daxfs -y", (unsigned long long)g, fs->gds[g].free,
+				 (unsigned long long)n);
+	fs->gds[g].free += (uint32_t)n;
+	__atomic_store_n(&fs->free_blocks, fs->free_blocks + n, __ATOMIC_RELAXED);
+	return 0;
 }
 
 /* The image of an uninitialised group's bitmap, as group_init will write
@@ -241,13 +289,9 @@ static int group_init(struct dfs *fs, uint64_t g, struct dfs_buf **out)
 		return daxfs_err(-EIO, "group %llu: no room for a bitmap", (unsigned long long)g);
 	if ((err = dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b)))
 		return err;
-	if ((err = count_take(fs, g, 1))) {
-		dfs_buf_forget(fs, blk);      /* clean: nothing else names it */
-		return err;
-	}
+	count_take(fs, g, 1);
 	memcpy(b->data, map, DFS_BLOCK_SIZE);
 	fs->gds[g].bitmap_blk = blk;
-	fs->gd_checked[g] = 1;     /* made from its count */
 	dfs_buf_dirty(fs, b);
 	if ((err = gd_store(fs, g)))
 		return err;
@@ -269,6 +313,8 @@ static void overlay_pending(const struct dfs *fs, uint64_t g, uint8_t *map)
 		set_bits(map, s - gs, e - s, true);
 	}
 	dfs_lease_overlay(fs, gs, BPG, map);
+	/* a label is never handed out, whatever a damaged bitmap says */
+	dfs_label_blocks_in(fs, gs, group_len(fs, g), map);
 }
 
 struct run {
@@ -317,7 +363,7 @@ static bool find_run(const uint8_t *map, uint64_t gstart, uint64_t from, uint64_
 static int take(struct dfs *fs, uint64_t g, struct run r, uint64_t *pblk)
 {
 	struct dfs_buf *b;
-	int err = fs->gds[g].bitmap_blk ? bitmap_get(fs, g, &b) : group_init(fs, g, &b);
+	int err = fs->gds[g].bitmap_blk ? bitmap_read(fs, g, &b) : group_init(fs, g, &b);
 
 	if (err)
 		return err;
@@ -325,8 +371,7 @@ static int take(struct dfs *fs, uint64_t g, struct run r, uint64_t *pblk)
 		if (bit(b->data, i))
 			return daxfs_err(-EIO, "group %llu: bitmap changed under the allocator",
 					 (unsigned long long)g);
-	if ((err = count_take(fs, g, r.len)))
-		return err;
+	count_take(fs, g, r.len);
 	set_bits(b->data, r.start, r.len, true);
 	dfs_buf_dirty(fs, b);
 	if ((err = gd_store(fs, g)))
@@ -376,7 +421,7 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsign
 				continue;
 			if (fs->gds[g].bitmap_blk) {
 				struct dfs_buf *b;
-				if ((err = bitmap_get(fs, g, &b)))
+				if ((err = bitmap_read(fs, g, &b)))
 					return err;
 				memcpy(map, b->data, sizeof(map));
 			} else {
@@ -432,7 +477,7 @@ static int release(struct dfs *fs, uint64_t pblk, uint64_t len, bool pending)
 
 		if (!fs->gds[g].bitmap_blk)
 			return daxfs_err(-EIO, "freeing blocks in unused group %llu", (unsigned long long)g);
-		if ((err = bitmap_get(fs, g, &b)))
+		if ((err = bitmap_read(fs, g, &b)))
 			return err;
 		for (uint64_t i = off; i < off + n; i++)
 			if (!bit(b->data, i))
@@ -506,45 +551,39 @@ uint64_t dfs_group_len(const struct dfs *fs, uint64_t g)
 	return group_len(fs, g);
 }
 
-int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map)
+int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map, bool init)
 {
-	if (!fs->gds[g].bitmap_blk) {
-		reserved_image(fs, g, map);     /* no bitmap block yet */
-		return 0;
-	}
-	struct dfs_buf *b;
-	int err = bitmap_read(fs, g, &b);
-	if (!err)
-		memcpy(map, b->data, DFS_BLOCK_SIZE);
-	return err;
-}
-
-int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map)
-{
+	const uint64_t len = group_len(fs, g);
+	uint32_t nfree = 0;
 	struct dfs_buf *b;
 	int err;
 
-	if (fs->gds[g].bitmap_blk) {
-		if ((err = dfs_buf_read(fs, fs->gds[g].bitmap_blk, DFS_BUF_BITMAP, &b)))
-			return err;
+	if (!init) {
+		/* an uninitialised group: every block free but the fixed metadata
+		 * and the labels */
+		nfree = (uint32_t)group_capacity(fs, g);
+		fs->gds[g] = (struct dfs_gd){ .free = nfree };
 	} else {
-		uint8_t base[DFS_BLOCK_SIZE];
-		uint64_t blk = group_start(g) + reserved_image(fs, g, base);
+		uint64_t blk = dfs_group_bitmap_blk(fs, g);
 
-		if (blk >= group_start(g) + group_len(fs, g) || bit(map, blk - group_start(g)) == 0)
+		if (blk >= group_start(g) + len)
 			return daxfs_err(-EIO, "group %llu: no room for a bitmap", (unsigned long long)g);
+		if (!bit(map, blk - group_start(g)))
+			return daxfs_err(-EIO, "group %llu: the bitmap's own block %llu is not marked in "
+					 "use", (unsigned long long)g, (unsigned long long)blk);
 		if ((err = dfs_buf_new(fs, blk, DFS_BUF_BITMAP, &b)))
 			return err;
+		memcpy(b->data, map, DFS_BLOCK_SIZE);
+		if (len < BPG)
+			set_bits(b->data, len, BPG - len, true);
+		nfree = (uint32_t)zero_bits(b->data, len);
 		fs->gds[g].bitmap_blk = blk;
+		fs->gds[g].free = nfree;
+		dfs_buf_dirty(fs, b);     /* its crc goes into the descriptor at commit */
 	}
-	memcpy(b->data, map, DFS_BLOCK_SIZE);
-	if (group_len(fs, g) < BPG)
-		set_bits(b->data, group_len(fs, g), BPG - group_len(fs, g), true);
-	uint32_t nfree = 0;
-	for (uint64_t i = 0; i < group_len(fs, g); i++)
-		nfree += !bit(b->data, i);
-	__atomic_store_n(&fs->free_blocks, fs->free_blocks - fs->gds[g].free + nfree, __ATOMIC_RELAXED);
-	fs->gds[g].free = nfree;
-	dfs_buf_dirty(fs, b);
+	uint64_t total = 0;
+	for (uint64_t k = 0; k < fs->sb.ngroups; k++)
+		total += fs->gds[k].free;
+	__atomic_store_n(&fs->free_blocks, total, __ATOMIC_RELAXED);
 	return gd_store(fs, g);
 }

@@ -104,7 +104,22 @@ static int check_blk(struct dfs *fs, uint64_t blk)
 	return 0;
 }
 
+static int buf_get(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, bool verify,
+		   struct dfs_buf **out);
+
 int dfs_buf_read(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out)
+{
+	return buf_get(fs, blk, kind, true, out);
+}
+
+int dfs_buf_read_unchecked(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind,
+			   struct dfs_buf **out)
+{
+	return buf_get(fs, blk, kind, false, out);
+}
+
+static int buf_get(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, bool verify,
+		   struct dfs_buf **out)
 {
 	struct dfs_buf *b, *nb;
 	int err;
@@ -125,7 +140,7 @@ int dfs_buf_read(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct df
 		nb->blkno = blk;
 		nb->kind = (uint8_t)kind;
 		err = dfs_dev_read(fs, blk, nb->data, 1);
-		if (!err && (kind == DFS_BUF_SEALED || kind == DFS_BUF_SUPER) &&
+		if (!err && verify && (kind == DFS_BUF_SEALED || kind == DFS_BUF_SUPER) &&
 		    !dfs_block_crc_ok(blk, nb->data))
 			err = daxfs_err(-EIO, "metadata block %llu: checksum mismatch",
 					(unsigned long long)blk);
@@ -192,6 +207,17 @@ void dfs_buf_dirty(struct dfs *fs, struct dfs_buf *b)
 	fs->ndirty++;
 }
 
+bool dfs_buf_peek(struct dfs *fs, uint64_t blk, void *out)
+{
+	pthread_mutex_lock(&fs->bcache_lock);
+	struct dfs_buf *b = cache_find(fs, blk);
+
+	if (b)
+		memcpy(out, b->data, DFS_BLOCK_SIZE);
+	pthread_mutex_unlock(&fs->bcache_lock);
+	return b != NULL;
+}
+
 void dfs_buf_forget(struct dfs *fs, uint64_t blk)
 {
 	pthread_mutex_lock(&fs->bcache_lock);
@@ -200,7 +226,7 @@ void dfs_buf_forget(struct dfs *fs, uint64_t blk)
 	/* a dirty copy is still written by the checkpoint; the block stays
 	 * unallocatable until then, so that write is harmless. Nobody reads a
 	 * block its owner is freeing: the owner's lock is held exclusively. */
-	if (b && !b->dirty) {
+	if (b && !b->dirty && !b->pinned) {
 		cache_unlink(fs, b);
 		free(b);
 	}
@@ -233,7 +259,7 @@ void dfs_buf_trim(struct dfs *fs)
 		while (*pp) {
 			struct dfs_buf *b = *pp;
 
-			if (!b->dirty && b->kind != DFS_BUF_SUPER) {
+			if (!b->dirty && !b->pinned && b->kind != DFS_BUF_SUPER) {
 				*pp = b->hnext;
 				fs->nbufs--;
 				fs->bevictions++;

@@ -42,7 +42,7 @@ int dfs_check_table(struct dfs *fs, struct dm_table *t)
 	int err;
 
 	/* the member table and the uuid never change after mount */
-	if ((err = dfs_members_verify(t, &fs->sb, fs->members)))
+	if ((err = dfs_members_verify(t, &fs->sb, fs->members, NULL)))
 		return err;
 	pthread_mutex_lock(&fs->meta);
 	if (fs->sb.fingerprint != fingerprint)

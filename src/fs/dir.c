@@ -153,6 +153,43 @@ static int dir_pblk(struct dfs_inode *dip, uint64_t lblk, uint64_t *pblk)
 	return 0;
 }
 
+/* The record at off of directory block p: its length and inode. */
+static inline unsigned rec_len(const uint8_t *p, unsigned off)
+{
+	return dfs_get16(p + off + DFS_DIRENT_RECLEN);
+}
+
+static inline uint64_t rec_ino(const uint8_t *p, unsigned off)
+{
+	return dfs_get64(p + off + DFS_DIRENT_INO);
+}
+
+/* Whether the record at off of a directory block is well formed (FORMAT.md). */
+static bool rec_ok(const uint8_t *p, unsigned off, uint64_t slots)
+{
+	if (off + DFS_DIRENT_HDR > DFS_DIR_END)
+		return false;
+	unsigned rec = rec_len(p, off), nl = p[off + DFS_DIRENT_NAMELEN];
+	uint64_t ino = rec_ino(p, off);
+
+	return rec >= DFS_DIRENT_HDR && rec % 8 == 0 && off + rec <= DFS_DIR_END &&
+	       (ino ? nl && dfs_dirent_size(nl) <= rec && ino < slots &&
+		      !memchr(p + off + DFS_DIRENT_NAME, '/', nl) &&
+		      !memchr(p + off + DFS_DIRENT_NAME, 0, nl)
+		    : off == DFS_DIR_HDR);
+}
+
+/* Whether well-formed records tile [off, DFS_DIR_END) exactly. */
+static bool recs_ok_from(const uint8_t *p, unsigned off, uint64_t slots)
+{
+	while (off < DFS_DIR_END) {
+		if (!rec_ok(p, off, slots))
+			return false;
+		off += rec_len(p, off);
+	}
+	return true;
+}
+
 /* Reads directory block lblk and checks every record in it. */
 static int dir_block(struct dfs *fs, struct dfs_inode *dip, uint64_t lblk, struct dfs_buf **out)
 {
@@ -165,25 +202,80 @@ static int dir_block(struct dfs *fs, struct dfs_inode *dip, uint64_t lblk, struc
 	__atomic_fetch_add(&fs->count_dir_blocks, 1, __ATOMIC_RELAXED);
 	const uint64_t slots = __atomic_load_n(&fs->itable_slots, __ATOMIC_RELAXED);
 	const uint8_t *p = b->data;
-	if (dfs_get32(p) != DFS_MAGIC_DIR || dfs_get64(p + 8) != dip->ino)
-		goto bad;
-	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; ) {
-		unsigned rec = dfs_get16(p + off + 8), nl = p[off + 10];
-		uint64_t ino = dfs_get64(p + off);
-
-		if (rec < DFS_DIRENT_HDR || rec % 8 || off + rec > DFS_DIR_END ||
-		    (ino && (nl == 0 || dfs_dirent_size(nl) > rec || ino >= slots ||
-			     memchr(p + off + DFS_DIRENT_HDR, '/', nl) ||
-			     memchr(p + off + DFS_DIRENT_HDR, 0, nl))) ||
-		    (!ino && off != DFS_DIR_HDR))
-			goto bad;
-		off += rec;
-	}
+	if (dfs_get32(p + DFS_BLK_MAGIC) != DFS_MAGIC_DIR || dfs_get64(p + DFS_DIR_OWNER) != dip->ino ||
+	    !recs_ok_from(p, DFS_DIR_HDR, slots))
+		return daxfs_err(-EIO, "directory %llu: block %llu is damaged",
+				 (unsigned long long)dip->ino, (unsigned long long)lblk);
 	*out = b;
 	return 0;
-bad:
-	return daxfs_err(-EIO, "directory %llu: block %llu is damaged",
-			 (unsigned long long)dip->ino, (unsigned long long)lblk);
+}
+
+void dfs_dir_block_init(uint8_t *b, uint64_t owner)
+{
+	memset(b, 0, DFS_BLOCK_SIZE);
+	dfs_put32(b + DFS_BLK_MAGIC, DFS_MAGIC_DIR);
+	dfs_put64(b + DFS_DIR_OWNER, owner);
+	dfs_put16(b + DFS_DIR_HDR + DFS_DIRENT_RECLEN, DFS_DIR_END - DFS_DIR_HDR);
+}
+
+/* Gives the span [off, off+len) to the record at prev, or, first in the
+ * block, makes it an unused record. */
+static void absorb(uint8_t *p, unsigned prev, unsigned off, unsigned len)
+{
+	if (prev) {
+		dfs_put16(p + prev + DFS_DIRENT_RECLEN, (uint16_t)(rec_len(p, prev) + len));
+		return;
+	}
+	memset(p + off, 0, DFS_DIRENT_HDR);
+	dfs_put16(p + off + DFS_DIRENT_RECLEN, (uint16_t)len);
+}
+
+void dfs_dir_block_salvage(uint8_t *p, uint64_t owner, uint64_t slots, dfs_dir_keep_t keep,
+			   void *ctx, struct dfs_dir_salvage *out)
+{
+	*out = (struct dfs_dir_salvage){ 0 };
+	if (dfs_get64(p + DFS_DIR_OWNER) != owner) {
+		/* another directory's block, or no directory block at all */
+		out->reinit = true;
+		dfs_dir_block_init(p, owner);
+		return;
+	}
+	dfs_put32(p + DFS_BLK_MAGIC, DFS_MAGIC_DIR);
+	memset(p + DFS_DIR_RESERVED, 0, 4);
+	memset(p + DFS_DIR_END, 0, DFS_TAIL_CRC_OFF - DFS_DIR_END);
+	unsigned prev = 0;
+	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; ) {
+		if (!rec_ok(p, off, slots)) {
+			/* skip to the first position from which records tile the
+			 * rest of the block; the span between is lost */
+			unsigned next = off + 8;
+			while (next < DFS_DIR_END && !recs_ok_from(p, next, slots))
+				next += 8;
+			absorb(p, prev, off, next - off);
+			prev = prev ? prev : off;
+			out->dropped++;
+			off = next;
+			continue;
+		}
+		unsigned rec = rec_len(p, off);
+		uint64_t ino = rec_ino(p, off);
+		if (ino) {
+			char name[DFS_NAME_MAX + 1];
+
+			memcpy(name, p + off + DFS_DIRENT_NAME, p[off + DFS_DIRENT_NAMELEN]);
+			name[p[off + DFS_DIRENT_NAMELEN]] = '\0';
+			if (!keep(ctx, name, ino, p[off + DFS_DIRENT_TYPE])) {
+				absorb(p, prev, off, rec);
+				prev = prev ? prev : off;
+				out->dropped++;
+				off += rec;
+				continue;
+			}
+			out->kept++;
+		}
+		prev = off;
+		off += rec;
+	}
 }
 
 static uint64_t dir_nblocks(const struct dfs_inode *dip)
@@ -193,16 +285,16 @@ static uint64_t dir_nblocks(const struct dfs_inode *dip)
 
 static unsigned rec_slack(const uint8_t *p, unsigned off)
 {
-	unsigned rec = dfs_get16(p + off + 8);
+	unsigned rec = rec_len(p, off);
 
-	return rec - (dfs_get64(p + off) ? dfs_dirent_size(p[off + 10]) : 0);
+	return rec - (rec_ino(p, off) ? dfs_dirent_size(p[off + DFS_DIRENT_NAMELEN]) : 0);
 }
 
 static unsigned block_max_slack(const uint8_t *p)
 {
 	unsigned best = 0;
 
-	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += dfs_get16(p + off + 8)) {
+	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += rec_len(p, off)) {
 		unsigned s = rec_slack(p, off);
 		best = s > best ? s : best;
 	}
@@ -221,14 +313,14 @@ static int dir_build(struct dfs *fs, struct dfs_inode *dip, struct dfs_dir *d)
 		if ((err = dir_block(fs, dip, l, &b)))
 			return err;
 		const uint8_t *p = b->data;
-		for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += dfs_get16(p + off + 8)) {
-			uint64_t ino = dfs_get64(p + off);
+		for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += rec_len(p, off)) {
+			uint64_t ino = rec_ino(p, off);
 			char name[DFS_NAME_MAX + 1];
 
 			if (!ino)
 				continue;
-			memcpy(name, p + off + DFS_DIRENT_HDR, p[off + 10]);
-			name[p[off + 10]] = '\0';
+			memcpy(name, p + off + DFS_DIRENT_NAME, p[off + DFS_DIRENT_NAMELEN]);
+			name[p[off + DFS_DIRENT_NAMELEN]] = '\0';
 			if (tab_find(fs, d, name, name_hash(name)))
 				return daxfs_err(-EIO, "directory %llu: duplicate entry '%s'",
 						 (unsigned long long)dip->ino, name);
@@ -297,23 +389,23 @@ static int block_insert(struct dfs *fs, struct dfs_inode *dip, uint64_t lblk, co
 	if (err)
 		return err;
 	uint8_t *p = b->data;
-	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += dfs_get16(p + off + 8)) {
-		unsigned rec = dfs_get16(p + off + 8), at = off, reclen = rec;
+	for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += rec_len(p, off)) {
+		unsigned rec = rec_len(p, off), at = off, reclen = rec;
 
 		if (rec_slack(p, off) < need)
 			continue;
-		if (dfs_get64(p + off)) {
-			unsigned used = dfs_dirent_size(p[off + 10]);
-			dfs_put16(p + off + 8, (uint16_t)used);
+		if (rec_ino(p, off)) {
+			unsigned used = dfs_dirent_size(p[off + DFS_DIRENT_NAMELEN]);
+			dfs_put16(p + off + DFS_DIRENT_RECLEN, (uint16_t)used);
 			at = off + used;
 			reclen = rec - used;
 		}
 		memset(p + at, 0, reclen < need ? reclen : need);
-		dfs_put64(p + at, ino);
-		dfs_put16(p + at + 8, (uint16_t)reclen);
-		p[at + 10] = (uint8_t)nl;
-		p[at + 11] = (uint8_t)((mode >> 12) & 15);
-		memcpy(p + at + DFS_DIRENT_HDR, name, nl);
+		dfs_put64(p + at + DFS_DIRENT_INO, ino);
+		dfs_put16(p + at + DFS_DIRENT_RECLEN, (uint16_t)reclen);
+		p[at + DFS_DIRENT_NAMELEN] = (uint8_t)nl;
+		p[at + DFS_DIRENT_TYPE] = (uint8_t)((mode >> 12) & 15);
+		memcpy(p + at + DFS_DIRENT_NAME, name, nl);
 		dfs_buf_dirty(fs, b);
 		*pos = lblk * DFS_BLOCK_SIZE + at;
 		return 0;
@@ -341,9 +433,7 @@ static int dir_grow(struct dfs *fs, struct dfs_inode *dip, uint64_t *lblk)
 		dfs_extent_unprepare(fs, dip);
 		return err;
 	}
-	dfs_put32(b->data, DFS_MAGIC_DIR);
-	dfs_put64(b->data + 8, dip->ino);
-	dfs_put16(b->data + DFS_DIR_HDR + 8, DFS_DIR_END - DFS_DIR_HDR);
+	dfs_dir_block_init(b->data, dip->ino);
 	dfs_buf_dirty(fs, b);
 	struct dfs_extent e = { l, pblk, 1, 0 };
 	dip->d.size += DFS_BLOCK_SIZE;       /* stored by the insert */
@@ -402,12 +492,12 @@ int dfs_dir_remove(struct dfs *fs, struct dfs_inode *dip, const char *name)
 	if ((err = dir_block(fs, dip, lblk, &b)))
 		return err;
 	uint8_t *p = b->data;
-	for (unsigned off = DFS_DIR_HDR; off < at; off += dfs_get16(p + off + 8))
+	for (unsigned off = DFS_DIR_HDR; off < at; off += rec_len(p, off))
 		prev = off;
 	if (prev)
-		dfs_put16(p + prev + 8, (uint16_t)(dfs_get16(p + prev + 8) + dfs_get16(p + at + 8)));
+		dfs_put16(p + prev + DFS_DIRENT_RECLEN, (uint16_t)(rec_len(p, prev) + rec_len(p, at)));
 	else
-		dfs_put64(p + at, 0);
+		dfs_put64(p + at + DFS_DIRENT_INO, 0);
 	dfs_buf_dirty(fs, b);
 	tab_del(dip->dir, e);
 	if (block_max_slack(p) >= REC_MAX && lblk != dip->dir->last_blk)
@@ -449,18 +539,18 @@ int dfs_dir_iterate(struct dfs *fs, struct dfs_inode *dip, off_t pos, dfs_dir_ac
 		if ((err = dir_block(fs, dip, l, &b)))
 			return err;
 		const uint8_t *p = b->data;
-		for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += dfs_get16(p + off + 8)) {
+		for (unsigned off = DFS_DIR_HDR; off < DFS_DIR_END; off += rec_len(p, off)) {
 			uint64_t here = l * DFS_BLOCK_SIZE + off;
-			unsigned rec = dfs_get16(p + off + 8);
+			unsigned rec = rec_len(p, off);
 			char name[DFS_NAME_MAX + 1];
 
-			if (here < (uint64_t)pos || !dfs_get64(p + off))
+			if (here < (uint64_t)pos || !rec_ino(p, off))
 				continue;
-			memcpy(name, p + off + DFS_DIRENT_HDR, p[off + 10]);
-			name[p[off + 10]] = '\0';
+			memcpy(name, p + off + DFS_DIRENT_NAME, p[off + DFS_DIRENT_NAMELEN]);
+			name[p[off + DFS_DIRENT_NAMELEN]] = '\0';
 			uint64_t next = off + rec >= DFS_DIR_END ? (l + 1) * DFS_BLOCK_SIZE + DFS_DIR_HDR
 							       : here + rec;
-			int r = actor(ctx, name, dfs_get64(p + off), p[off + 11], (off_t)next);
+			int r = actor(ctx, name, rec_ino(p, off), p[off + DFS_DIRENT_TYPE], (off_t)next);
 			if (r)
 				return r > 0 ? 0 : r;
 		}

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdint.h>
 
-#include "fs/internal.h"
+#include "fs/file.h"
 #include "util/err.h"
 
 /* Whether every block of [off, off+len) is a written block of ip. */

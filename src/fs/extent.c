@@ -143,8 +143,8 @@ int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip)
 					 (unsigned long long)ip->ino, (unsigned long long)blk);
 		if ((err = dfs_buf_read(fs, blk, DFS_BUF_SEALED, &b)))
 			return daxfs_err_prefix(err, "inode %llu", (unsigned long long)ip->ino);
-		uint32_t count = dfs_get32(b->data + 4);
-		if (dfs_get32(b->data) != DFS_MAGIC_EXTENT || dfs_get64(b->data + 16) != ip->ino ||
+		uint32_t count = dfs_get32(b->data + DFS_EXTBLK_COUNT);
+		if (dfs_get32(b->data) != DFS_MAGIC_EXTENT || dfs_get64(b->data + DFS_EXTBLK_OWNER) != ip->ino ||
 		    count == 0 || count > DFS_EXTBLK_MAX || ip->next + count > d->nextents)
 			return daxfs_err(-EIO, "inode %llu: extent block %llu is damaged",
 					 (unsigned long long)ip->ino, (unsigned long long)blk);
@@ -154,12 +154,35 @@ int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip)
 						     &ip->ext[ip->next++])))
 				return daxfs_err_prefix(err, "inode %llu", (unsigned long long)ip->ino);
 		ip->chain[ip->nchain++] = blk;
-		blk = dfs_get64(b->data + 8);
+		blk = dfs_get64(b->data + DFS_EXTBLK_NEXT);
 	}
 	if (ip->next != d->nextents || blk != 0)
 		return daxfs_err(-EIO, "inode %llu: extent chain length does not match its count",
 				 (unsigned long long)ip->ino);
 	return check_sorted(ip);
+}
+
+/* Writes chain blocks [from, need) of ino's map ext[0..next) to chain[]. */
+static int write_chain(struct dfs *fs, uint64_t ino, const struct dfs_extent *ext, size_t next,
+		       const uint64_t *chain, size_t from, size_t need)
+{
+	for (size_t k = from; k < need; k++) {
+		struct dfs_buf *b;
+		size_t first = k * DFS_EXTBLK_MAX;
+		size_t count = next - first < DFS_EXTBLK_MAX ? next - first : DFS_EXTBLK_MAX;
+		int err;
+
+		if ((err = dfs_buf_new(fs, chain[k], DFS_BUF_SEALED, &b)))
+			return err;
+		dfs_put32(b->data, DFS_MAGIC_EXTENT);
+		dfs_put32(b->data + DFS_EXTBLK_COUNT, (uint32_t)count);
+		dfs_put64(b->data + DFS_EXTBLK_NEXT, k + 1 < need ? chain[k + 1] : 0);
+		dfs_put64(b->data + DFS_EXTBLK_OWNER, ino);
+		for (size_t i = 0; i < count; i++)
+			dfs_extent_encode(&ext[first + i], b->data + DFS_EXTBLK_HDR + i * DFS_EXTENT_SIZE);
+		dfs_buf_dirty(fs, b);
+	}
+	return 0;
 }
 
 /* The store of a prepared change: fails only on I/O errors and memory for
@@ -199,21 +222,8 @@ static int store(struct dfs *fs, struct dfs_inode *ip)
 	if (ip->d.extent_blk != ip->chain[0])
 		from = 0;      /* coming from inline extents */
 	ip->d.extent_blk = ip->chain[0];
-	for (size_t k = from; k < need; k++) {
-		struct dfs_buf *b;
-		size_t first = k * DFS_EXTBLK_MAX;
-		size_t count = ip->next - first < DFS_EXTBLK_MAX ? ip->next - first : DFS_EXTBLK_MAX;
-
-		if ((err = dfs_buf_new(fs, ip->chain[k], DFS_BUF_SEALED, &b)))
-			return err;
-		dfs_put32(b->data, DFS_MAGIC_EXTENT);
-		dfs_put32(b->data + 4, (uint32_t)count);
-		dfs_put64(b->data + 8, k + 1 < need ? ip->chain[k + 1] : 0);
-		dfs_put64(b->data + 16, ip->ino);
-		for (size_t i = 0; i < count; i++)
-			dfs_extent_encode(&ip->ext[first + i], b->data + DFS_EXTBLK_HDR + i * DFS_EXTENT_SIZE);
-		dfs_buf_dirty(fs, b);
-	}
+	if ((err = write_chain(fs, ip->ino, ip->ext, ip->next, ip->chain, from, need)))
+		return err;
 	return dfs_inode_write(fs, ip);
 }
 
@@ -232,6 +242,47 @@ int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip)
 	int err = map_prepare(fs, ip, ip->next, 0);
 
 	return err ? err : store_or_abort(fs, ip);
+}
+
+int dfs_extents_layout(struct dfs *fs, uint64_t ino, struct dfs_dinode *d,
+		       const struct dfs_extent *ext, size_t next, const uint64_t *chain, size_t nchain,
+		       size_t *used)
+{
+	size_t need = chain_blocks(next);
+
+	if (need > nchain)
+		return daxfs_err(-EIO, "inode %llu: %zu extents need %zu chain blocks, it has %zu",
+				 (unsigned long long)ino, next, need, nchain);
+	*used = need;
+	d->nextents = (uint32_t)next;
+	memset(d->inline_ext, 0, sizeof(d->inline_ext));
+	d->extent_blk = need ? chain[0] : 0;
+	for (size_t i = 0; !need && i < next; i++)
+		d->inline_ext[i] = ext[i];
+	return write_chain(fs, ino, ext, next, chain, 0, need);
+}
+
+int dfs_extent_block_parse(const uint8_t *b, uint64_t ino, uint64_t data_start, uint64_t total_blocks,
+			   struct dfs_extent *out, uint32_t *count, uint64_t *next)
+{
+	*count = dfs_get32(b + DFS_EXTBLK_COUNT);
+	*next = dfs_get64(b + DFS_EXTBLK_NEXT);
+	if (dfs_get32(b + DFS_BLK_MAGIC) != DFS_MAGIC_EXTENT)
+		return daxfs_err(-EIO, "no extent block magic");
+	if (dfs_get64(b + DFS_EXTBLK_OWNER) != ino)
+		return daxfs_err(-EIO, "extent block of inode %llu",
+				 (unsigned long long)dfs_get64(b + DFS_EXTBLK_OWNER));
+	if (*count == 0 || *count > DFS_EXTBLK_MAX)
+		return daxfs_err(-EIO, "extent block count %u", *count);
+	for (uint32_t i = 0; i < *count; i++) {
+		int err = dfs_extent_decode(b + DFS_EXTBLK_HDR + i * DFS_EXTENT_SIZE, data_start,
+					    total_blocks, &out[i]);
+		if (err)
+			return err;
+		if (i && out[i].lblk < out[i - 1].lblk + out[i - 1].len)
+			return daxfs_err(-EIO, "extents overlap or are unsorted");
+	}
+	return 0;
 }
 
 size_t dfs_extent_search(const struct dfs_inode *ip, uint64_t lblk)
@@ -447,4 +498,57 @@ int dfs_extent_alloc(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64
 	}
 	*out = (struct dfs_extent){ lblk, pblk, (uint32_t)len, flags };
 	return dfs_extent_insert(fs, ip, out);
+}
+
+/* Splits at lblk and lblk + count for a change that leaves the range's
+ * pieces (remap) or drops them (detach), after taking what it needs. */
+static int split_range(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
+		       bool drop)
+{
+	const uint64_t end = lblk + count;
+	size_t i, n = count_split(ip, lblk, end, &i);
+	int err;
+
+	if (drop) {
+		size_t j = dfs_extent_search(ip, end);
+		n -= j - i + (j < ip->next && ip->ext[j].lblk < end);
+	}
+	if ((err = map_prepare(fs, ip, n > ip->next ? n : ip->next, 0)))
+		return err;
+	if (split_at(ip, lblk) || split_at(ip, end))
+		abort();    /* the memory was reserved */
+	return 0;
+}
+
+int dfs_extent_remap(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
+		     uint64_t pblk)
+{
+	int err = split_range(fs, ip, lblk, count, false);
+
+	if (err)
+		return err;
+	size_t first = dfs_extent_search(ip, lblk), i;
+	for (i = first; i < ip->next && ip->ext[i].lblk < lblk + count; i++) {
+		touched(ip, i);
+		ip->ext[i].pblk = pblk + (ip->ext[i].lblk - lblk);
+	}
+	normalize(ip, first, i);
+	ip->ext_dirty_from = 0;      /* every chain block may have moved */
+	return store_or_abort(fs, ip);
+}
+
+int dfs_extent_detach(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count)
+{
+	int err = split_range(fs, ip, lblk, count, true);
+
+	if (err)
+		return err;
+	size_t i = dfs_extent_search(ip, lblk);
+	while (i < ip->next && ip->ext[i].lblk < lblk + count) {
+		ip->d.blocks -= ip->ext[i].len;
+		ext_delete(ip, i);
+	}
+	normalize(ip, i, i);
+	ip->ext_dirty_from = 0;
+	return store_or_abort(fs, ip);
 }

@@ -1,12 +1,12 @@
-/* fs/file.c - file data: the dax_iomap_rw-style read and write loops, truncate, fallocate, seek */
+/* fs/file.c - file data: the dax_iomap_rw-style read and write loops, fsync */
 #include <errno.h>
-#include <linux/falloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fs/file.h"
 #include "fs/internal.h"
 #include "util/err.h"
 
@@ -28,10 +28,6 @@
 #define ZERO_CHUNK (64u * 1024)
 static uint8_t zero_page[ZERO_CHUNK];     /* never written: read-only by contract */
 
-#define BATCH_EXTENTS 64
-#define DATA_RESERVE 96
-
-static int unmap_range(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count);
 
 
 static int check_reg(struct dfs_inode *ip)
@@ -172,6 +168,11 @@ fail:
 	return err;
 }
 
+int dfs_probe(const void *addr, size_t len)
+{
+	return dax_probe_mc(addr, len, NULL);
+}
+
 void dfs_read_end(struct dfs *fs, struct dfs_read *rd)
 {
 	struct dfs_rw_state *p = rd->priv;
@@ -224,12 +225,8 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		return daxfs_err(-EINVAL, "write: negative offset");
 	/* before the inode lock, before a byte is copied: a frozen fs holds
 	 * the writer here, and nothing it would change is touched yet */
-	if ((err = dfs_start_write(fs)))
+	if ((err = dfs_inode_change_begin(fs, ino, &ip)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
-		dfs_end_write(fs);
-		return err;
-	}
 	if ((err = check_reg(ip)))
 		goto fail;
 	uint64_t pos = (flags & DFS_WRITE_APPEND) ? ip->d.size : (uint64_t)off;
@@ -239,8 +236,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		goto fail;
 	}
 	if (size == 0) {
-		dfs_inode_unlock_data(fs, ip, true);
-		dfs_end_write(fs);
+		dfs_inode_change_end(fs, ip);
 		return 0;
 	}
 	if (pos > ip->d.size && (err = dfs_zero_written(fs, ip, ip->d.size, pos)))
@@ -248,6 +244,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	p->ip = ip;
 	p->flags = flags;
 	p->nfresh = 0;
+	p->converted = false;
 	wr->priv = p;
 	size_t got = 0;
 	while (got < size && wr->niov < DFS_READ_MAX_IOV) {
@@ -257,6 +254,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 
 		if ((err = dfs_iomap_begin_locked(fs, ip, pos, size - got, DFS_IOMAP_WRITE, &m)))
 			break;
+		p->converted |= (m.flags & DFS_IOMAP_F_CONVERTED) != 0;
 		if (m.flags & DFS_IOMAP_F_NEW) {
 			uint64_t first = m.offset >> DFS_BLOCK_SHIFT;
 			p->fresh[p->nfresh].lblk = first;
@@ -299,8 +297,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	}
 	return (ssize_t)got;
 fail:
-	dfs_inode_unlock_data(fs, ip, true);
-	dfs_end_write(fs);
+	dfs_inode_change_end(fs, ip);
 	return err;
 }
 
@@ -319,7 +316,7 @@ static int drop_unfilled(struct dfs *fs, struct dfs_write *wr, size_t copied)
 		uint64_t to = p->fresh[i].lblk + p->fresh[i].len;
 
 		if (from < to)
-			err = unmap_range(fs, p->ip, from, to - from);
+			err = dfs_unmap_range(fs, p->ip, from, to - from);
 	}
 	return err;
 }
@@ -373,20 +370,28 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 	}
 	const bool unfilled = has_unfilled(wr, copied);
 	if (copied > 0 || unfilled) {
+		/* what a reader needs to find the bytes changed: it commits */
+		bool found = unfilled || p->nfresh || p->converted;
+
 		pthread_mutex_lock(&fs->meta);
 		int e2 = unfilled ? drop_unfilled(fs, wr, copied) : 0;
 		if (!e2 && copied > 0)
 			e2 = dfs_txn_reserve(fs, 4);
 		if (!e2 && copied > 0) {
-			if ((uint64_t)wr->off + copied > ip->d.size)
+			if ((uint64_t)wr->off + copied > ip->d.size) {
 				ip->d.size = (uint64_t)wr->off + copied;
+				found = true;
+			}
 			dfs_now(&ip->d.mtime);
 			ip->d.ctime = ip->d.mtime;
 			e2 = dfs_inode_write(fs, ip);
 		}
 		if (!e2 && osync)
 			e2 = dfs_commit_inode(fs, ip);
-		e2 = dfs_txn_end(fs, e2);     /* not while suspended, see there */
+		/* The times alone wait for the next commit, as jbd2's do on a
+		 * -o sync mount, where a write is O_DSYNC (fs.h). */
+		if (found || e2)
+			e2 = dfs_txn_end(fs, e2);     /* not while suspended, see there */
 		pthread_mutex_unlock(&fs->meta);
 		err = err ? err : e2;
 	} else if (dfs_sync_mode(fs)) {
@@ -397,8 +402,7 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 		err = err ? err : e2;
 	}
 	wr->priv = NULL;
-	dfs_inode_unlock_data(fs, ip, true);
-	dfs_end_write(fs);
+	dfs_inode_change_end(fs, ip);
 	free(p->bounce);
 	p->bounce = NULL;
 	return err ? err : (ssize_t)copied;
@@ -510,311 +514,4 @@ int dfs_fsync(struct dfs *fs, uint64_t ino, bool datasync)
 	if (!err && !fs->rdonly)
 		err = dfs_dev_flush(fs);
 	return err;
-}
-
-/* ---- truncate and fallocate ---- */
-
-/* Unmaps [lblk, lblk+count) in transaction-sized batches. Never fails for
- * space: a range inside one extent needs a block for the extent that splits
- * off (from the reserve), and with not even that left the blocks stay mapped
- * and are zeroed instead, which reads the same. */
-static int unmap_range(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count)
-{
-	bool done = false;
-	int err;
-
-	while (!done) {
-		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)))
-			return err;
-		err = dfs_extent_remove(fs, ip, lblk, count, BATCH_EXTENTS, &done);
-		if (err == -ENOSPC)
-			return dfs_zero_written(fs, ip, lblk << DFS_BLOCK_SHIFT, (lblk + count) << DFS_BLOCK_SHIFT);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-int dfs_free_all_data(struct dfs *fs, struct dfs_inode *ip)
-{
-	return unmap_range(fs, ip, 0, UINT64_MAX >> DFS_BLOCK_SHIFT);
-}
-
-int dfs_truncate_finish(struct dfs *fs, struct dfs_inode *ip)
-{
-	uint64_t size = ip->d.size, keep = (size + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
-	int err;
-
-	while (ip->next && ip->ext[ip->next - 1].lblk + ip->ext[ip->next - 1].len > keep) {
-		const struct dfs_extent *last = &ip->ext[ip->next - 1];
-		uint64_t from = last->lblk > keep ? last->lblk : keep;
-		bool done;
-
-		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)) ||
-		    (err = dfs_extent_remove(fs, ip, from, UINT64_MAX / 2, BATCH_EXTENTS, &done)))
-			return err;
-	}
-	if (size % DFS_BLOCK_SIZE == 0)
-		return 0;
-	size_t i = dfs_extent_search(ip, size >> DFS_BLOCK_SHIFT);
-	if (i == ip->next || ip->ext[i].lblk > size >> DFS_BLOCK_SHIFT ||
-	    (ip->ext[i].flags & DFS_EXT_UNWRITTEN))
-		return 0;
-	/* the new size must be durable before the bytes it cut are zeroed, or a
-	 * crash could show the old size with a zeroed tail */
-	if ((err = dfs_commit_inode(fs, ip)))
-		return err;
-	return dfs_zero_written(fs, ip, size, keep << DFS_BLOCK_SHIFT);
-}
-
-int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size)
-{
-	int err;
-
-	if (size > (uint64_t)INT64_MAX)
-		return daxfs_err(-EFBIG, "truncate: beyond the maximum file size");
-	if (size > ip->d.size) {
-		if ((err = dfs_zero_written(fs, ip, ip->d.size, size)))
-			return err;
-		ip->d.size = size;
-		return dfs_inode_write(fs, ip);
-	}
-	/* the new size and the orphan entry commit together; the blocks past
-	 * it are freed in as many transactions as needed, and a crash in
-	 * between is finished by the orphan pass at the next mount: the
-	 * truncate is atomic as seen after any crash */
-	bool was_orphan = ip->d.flags & DFS_IFLAG_ORPHAN;     /* unlinked but open */
-	if (!was_orphan && (err = dfs_orphan_add(fs, ip)))
-		return err;
-	ip->d.size = size;
-	if ((err = dfs_inode_write(fs, ip)) || (err = dfs_truncate_finish(fs, ip)))
-		return err;
-	if (was_orphan)
-		return 0;
-	if ((err = dfs_txn_reserve(fs, 8)))
-		return err;
-	return dfs_orphan_del(fs, ip);
-}
-
-/* Blocks of [first, end) that no extent maps. */
-static uint64_t hole_blocks(const struct dfs_inode *ip, uint64_t first, uint64_t end)
-{
-	uint64_t holes = end - first;
-
-	for (size_t i = dfs_extent_search(ip, first); i < ip->next && ip->ext[i].lblk < end; i++) {
-		uint64_t s = ip->ext[i].lblk > first ? ip->ext[i].lblk : first;
-		uint64_t e = ip->ext[i].lblk + ip->ext[i].len < end ? ip->ext[i].lblk + ip->ext[i].len : end;
-		holes -= e - s;
-	}
-	return holes;
-}
-
-struct runs {
-	struct { uint64_t lblk, len; } *r;
-	size_t n, cap;
-};
-
-/* Preallocates the holes of [first, first+count) as unwritten extents, all
- * or nothing: a request that cannot fit fails before it allocates, and one
- * that runs out on the way (others allocate meanwhile, the extent blocks
- * take their share) unmaps what it mapped. */
-static int prealloc(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64_t count)
-{
-	uint64_t l = first, end = first + count;
-	struct runs done = { NULL, 0, 0 };
-	int err = 0;
-
-	/* a commit may make the pending frees allocatable, nothing more */
-	if (hole_blocks(ip, first, end) > (fs->free_blocks > fs->resv_blocks ?
-					   fs->free_blocks - fs->resv_blocks : 0))
-		return daxfs_err(-ENOSPC, "fallocate: %llu blocks do not fit in the free space",
-				 (unsigned long long)hole_blocks(ip, first, end));
-	while (l < end) {
-		size_t i = dfs_extent_search(ip, l);
-		if (i < ip->next && ip->ext[i].lblk <= l) {
-			l = ip->ext[i].lblk + ip->ext[i].len;
-			continue;
-		}
-		uint64_t hole_end = i < ip->next && ip->ext[i].lblk < end ? ip->ext[i].lblk : end;
-		struct dfs_extent e;
-		if (done.n == done.cap) {
-			size_t ncap = done.cap ? done.cap * 2 : 16;
-			void *nr = realloc(done.r, ncap * sizeof(*done.r));
-			if (!nr) {
-				err = daxfs_err(-ENOMEM, "fallocate: out of memory");
-				break;
-			}
-			done.r = nr;
-			done.cap = ncap;
-		}
-		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)) ||
-		    (err = dfs_extent_alloc(fs, ip, l, hole_end - l, DFS_EXT_UNWRITTEN, &e)))
-			break;
-		done.r[done.n].lblk = e.lblk;
-		done.r[done.n++].len = e.len;
-		l = e.lblk + e.len;
-	}
-	/* unmapping what this call mapped only frees; its message is the one
-	 * worth keeping */
-	for (size_t k = 0; err && k < done.n; k++) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "%s", daxfs_errormsg());
-		int e2 = unmap_range(fs, ip, done.r[k].lblk, done.r[k].len);
-		daxfs_err(err, "%s", msg);
-		if (e2) {
-			err = e2;
-			break;
-		}
-	}
-	free(done.r);
-	return err;
-}
-
-int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
-{
-	struct dfs_inode *ip;
-	int err;
-
-	if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE &&
-	    mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) &&
-	    (mode & ~FALLOC_FL_KEEP_SIZE) != FALLOC_FL_ZERO_RANGE)
-		return daxfs_err(-EOPNOTSUPP, "fallocate: mode 0x%x is not supported", mode);
-	if (off < 0 || len <= 0)
-		return daxfs_err(-EINVAL, "fallocate: bad range");
-	if (len > INT64_MAX - off)
-		return daxfs_err(-EFBIG, "fallocate: beyond the maximum file size");
-	if ((err = dfs_start_write(fs)))
-		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
-		dfs_end_write(fs);
-		return err;
-	}
-	if (dfs_is_dir(ip) || !dfs_is_reg(ip)) {
-		err = daxfs_err(dfs_is_dir(ip) ? -EISDIR : -ENODEV, "fallocate: not a regular file");
-		dfs_inode_unlock_data(fs, ip, true);
-		dfs_end_write(fs);
-		return err;
-	}
-	uint64_t s = (uint64_t)off, e = s + (uint64_t)len;
-	uint64_t fs_blk = (s + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT, fe_blk = e >> DFS_BLOCK_SHIFT;
-	pthread_mutex_lock(&fs->meta);
-	if (mode & FALLOC_FL_PUNCH_HOLE) {
-		/* partial blocks at the edges are zeroed in place, whole ones unmapped */
-		uint64_t lim = ip->d.size > e ? e : ip->d.size;
-		if (fs_blk > fe_blk) {
-			err = dfs_zero_written(fs, ip, s, lim > s ? lim : s);
-		} else {
-			err = dfs_zero_written(fs, ip, s, fs_blk << DFS_BLOCK_SHIFT);
-			if (!err)
-				err = dfs_zero_written(fs, ip, fe_blk << DFS_BLOCK_SHIFT, e);
-			if (!err && fe_blk > fs_blk)
-				err = unmap_range(fs, ip, fs_blk, fe_blk - fs_blk);
-		}
-	} else if (mode & FALLOC_FL_ZERO_RANGE) {
-		/* the holes get their blocks first, so that running out of space
-		 * leaves the data as it was; then the written bytes are zeroed in
-		 * place, which needs no space at all */
-		if (fe_blk > fs_blk)
-			err = prealloc(fs, ip, fs_blk, fe_blk - fs_blk);
-		if (!err)
-			err = dfs_zero_written(fs, ip, s, e);
-	} else {
-		uint64_t first = s >> DFS_BLOCK_SHIFT, last = (e + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
-		err = prealloc(fs, ip, first, last - first);
-	}
-	if (!err && !(mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) && e > ip->d.size) {
-		err = dfs_zero_written(fs, ip, ip->d.size, e);
-		if (!err)
-			ip->d.size = e;
-	}
-	if (!err) {
-		if (!(err = dfs_txn_reserve(fs, 4))) {
-			dfs_now(&ip->d.ctime);
-			if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
-				ip->d.mtime = ip->d.ctime;
-			err = dfs_inode_write(fs, ip);
-		}
-	}
-	err = dfs_txn_end(fs, err);
-	pthread_mutex_unlock(&fs->meta);
-	dfs_inode_unlock_data(fs, ip, true);
-	dfs_end_write(fs);
-	return err;
-}
-
-off_t dfs_lseek(struct dfs *fs, uint64_t ino, off_t off, int whence)
-{
-	struct dfs_inode *ip;
-	off_t ret;
-	int err;
-
-	if (whence != SEEK_DATA && whence != SEEK_HOLE)
-		return daxfs_err(-EINVAL, "lseek: only SEEK_DATA and SEEK_HOLE");
-	if ((err = dfs_inode_lock_data(fs, ino, false, &ip)))
-		return err;
-	uint64_t size = ip->d.size, pos = off < 0 ? 0 : (uint64_t)off;
-	if (off < 0 || pos >= size) {
-		ret = daxfs_err(-ENXIO, "lseek: offset beyond end of file");
-		goto out;
-	}
-	size_t i = dfs_extent_search(ip, pos >> DFS_BLOCK_SHIFT);
-	if (whence == SEEK_DATA) {
-		for (; i < ip->next && (ip->ext[i].flags & DFS_EXT_UNWRITTEN); i++)
-			;
-		if (i == ip->next) {
-			ret = daxfs_err(-ENXIO, "lseek: no data after offset");
-			goto out;
-		}
-		uint64_t d = ip->ext[i].lblk << DFS_BLOCK_SHIFT;
-		d = d > pos ? d : pos;
-		ret = d >= size ? daxfs_err(-ENXIO, "lseek: no data after offset") : (off_t)d;
-	} else {
-		uint64_t h = pos;
-		while (i < ip->next && !(ip->ext[i].flags & DFS_EXT_UNWRITTEN) &&
-		       ip->ext[i].lblk << DFS_BLOCK_SHIFT <= h) {
-			h = (ip->ext[i].lblk + ip->ext[i].len) << DFS_BLOCK_SHIFT;
-			i++;
-		}
-		ret = (off_t)(h < size ? h : size);
-	}
-out:
-	dfs_inode_unlock_data(fs, ip, false);
-	return ret;
-}
-
-ssize_t dfs_copy_file_range(struct dfs *fs, uint64_t ino_in, off_t off_in, uint64_t ino_out,
-			    off_t off_out, size_t len)
-{
-	const size_t chunk = 1u << 20;
-	size_t done = 0;
-
-	if (off_in < 0 || off_out < 0)
-		return daxfs_err(-EINVAL, "copy_file_range: negative offset");
-	if (ino_in == ino_out && (uint64_t)off_in < (uint64_t)off_out + len &&
-	    (uint64_t)off_out < (uint64_t)off_in + len)
-		return daxfs_err(-EINVAL, "copy_file_range: overlapping ranges in one file");
-	uint8_t *buf = malloc(len < chunk ? (len ? len : 1) : chunk);
-	if (!buf)
-		return daxfs_err(-ENOMEM, "copy_file_range: out of memory");
-	while (done < len) {
-		size_t want = len - done < chunk ? len - done : chunk;
-		ssize_t r = dfs_pread(fs, ino_in, buf, want, off_in + (off_t)done);
-		if (r <= 0) {
-			if (r < 0 && done == 0) {
-				free(buf);
-				return r;
-			}
-			break;
-		}
-		ssize_t w = dfs_pwrite(fs, ino_out, buf, (size_t)r, off_out + (off_t)done, 0);
-		if (w < 0) {
-			free(buf);
-			return done ? (ssize_t)done : w;
-		}
-		done += (size_t)w;
-		if (w < r)
-			break;
-	}
-	free(buf);
-	return (ssize_t)done;
 }

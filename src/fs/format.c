@@ -25,39 +25,73 @@ bool dfs_block_crc_ok(uint64_t blkno, const uint8_t *block)
 	return dfs_get32(block + DFS_TAIL_CRC_OFF) == dfs_block_crc(blkno, block);
 }
 
+/* ---- journal blocks ---- */
+
+void dfs_jhead_encode(const uint8_t uuid[16], uint64_t js, uint64_t seq, uint8_t *b)
+{
+	memset(b, 0, DFS_BLOCK_SIZE);
+	dfs_put32(b + DFS_BLK_MAGIC, DFS_MAGIC_JHEAD);
+	dfs_put64(b + DFS_JBLK_SEQ, seq);
+	memcpy(b + DFS_JBLK_UUID, uuid, 16);
+	dfs_block_seal(js, b);
+}
+
+bool dfs_jblock_ok(const uint8_t *b, uint64_t blk, uint32_t magic, const uint8_t uuid[16],
+		   uint64_t seq)
+{
+	return dfs_get32(b + DFS_BLK_MAGIC) == magic && dfs_block_crc_ok(blk, b) &&
+	       (seq == 0 || dfs_get64(b + DFS_JBLK_SEQ) == seq) &&
+	       memcmp(b + DFS_JBLK_UUID, uuid, 16) == 0;
+}
+
 /* ---- superblock ---- */
+
+/* Field offsets (FORMAT.md "Superblock"). */
+enum {
+	SB_MAGIC = 0, SB_MAJOR = 8, SB_MINOR = 10, SB_BLOCK_SIZE = 12, SB_TOTAL_BLOCKS = 16,
+	SB_FINGERPRINT = 24, SB_UUID = 32, SB_LABEL = 48, SB_STATE = 112, SB_JOURNAL_START = 120,
+	SB_JOURNAL_BLOCKS = 128, SB_GDT_START = 136, SB_GDT_BLOCKS = 144, SB_BLOCKS_PER_GROUP = 148,
+	SB_NGROUPS = 152, SB_DATA_START = 160, SB_ORPHAN_HEAD = 168, SB_NEXT_GENERATION = 176,
+	SB_MKFS_TIME = 184, SB_MOUNT_TIME = 192, SB_WRITE_TIME = 200, SB_MOUNT_COUNT = 208,
+	SB_ITABLE_NEXTENTS = 212, SB_NMEMBERS = 216, SB_MEMBER_BLOCKS = 220, SB_ITABLE = 256,
+	SB_ITABLE_ENTRY = 16,         /* u64 pblk, u32 len, u32 reserved */
+};
+_Static_assert(SB_LABEL + 64 <= SB_STATE, "the label ends before state");
+_Static_assert(SB_MEMBER_BLOCKS + 4 <= SB_ITABLE, "the fixed fields end before itable[]");
+_Static_assert(SB_ITABLE + DFS_ITABLE_MAX_EXTENTS * SB_ITABLE_ENTRY <= DFS_TAIL_CRC_OFF,
+	       "itable[] ends before the crc");
 
 void dfs_super_encode(const struct dfs_super *sb, uint64_t blkno, uint8_t *b)
 {
 	memset(b, 0, DFS_BLOCK_SIZE);
-	dfs_put64(b + 0, DFS_MAGIC);
-	dfs_put16(b + 8, sb->major);
-	dfs_put16(b + 10, sb->minor);
-	dfs_put32(b + 12, DFS_BLOCK_SIZE);
-	dfs_put64(b + 16, sb->total_blocks);
-	dfs_put64(b + 24, sb->fingerprint);
-	memcpy(b + 32, sb->uuid, 16);
-	memcpy(b + 48, sb->label, strnlen(sb->label, 63));
-	dfs_put32(b + 112, sb->state);
-	dfs_put64(b + 120, sb->journal_start);
-	dfs_put64(b + 128, sb->journal_blocks);
-	dfs_put64(b + 136, sb->gdt_start);
-	dfs_put32(b + 144, sb->gdt_blocks);
-	dfs_put32(b + 148, sb->blocks_per_group);
-	dfs_put64(b + 152, sb->ngroups);
-	dfs_put64(b + 160, sb->data_start);
-	dfs_put64(b + 168, sb->orphan_head);
-	dfs_put64(b + 176, sb->next_generation);
-	dfs_put64(b + 184, (uint64_t)sb->mkfs_time);
-	dfs_put64(b + 192, (uint64_t)sb->mount_time);
-	dfs_put64(b + 200, (uint64_t)sb->write_time);
-	dfs_put32(b + 208, sb->mount_count);
-	dfs_put32(b + 212, sb->itable_nextents);
-	dfs_put32(b + 216, sb->nmembers);
-	dfs_put32(b + 220, sb->member_blocks);
+	dfs_put64(b + SB_MAGIC, DFS_MAGIC);
+	dfs_put16(b + SB_MAJOR, sb->major);
+	dfs_put16(b + SB_MINOR, sb->minor);
+	dfs_put32(b + SB_BLOCK_SIZE, DFS_BLOCK_SIZE);
+	dfs_put64(b + SB_TOTAL_BLOCKS, sb->total_blocks);
+	dfs_put64(b + SB_FINGERPRINT, sb->fingerprint);
+	memcpy(b + SB_UUID, sb->uuid, 16);
+	memcpy(b + SB_LABEL, sb->label, strnlen(sb->label, 63));
+	dfs_put32(b + SB_STATE, sb->state);
+	dfs_put64(b + SB_JOURNAL_START, sb->journal_start);
+	dfs_put64(b + SB_JOURNAL_BLOCKS, sb->journal_blocks);
+	dfs_put64(b + SB_GDT_START, sb->gdt_start);
+	dfs_put32(b + SB_GDT_BLOCKS, sb->gdt_blocks);
+	dfs_put32(b + SB_BLOCKS_PER_GROUP, sb->blocks_per_group);
+	dfs_put64(b + SB_NGROUPS, sb->ngroups);
+	dfs_put64(b + SB_DATA_START, sb->data_start);
+	dfs_put64(b + SB_ORPHAN_HEAD, sb->orphan_head);
+	dfs_put64(b + SB_NEXT_GENERATION, sb->next_generation);
+	dfs_put64(b + SB_MKFS_TIME, (uint64_t)sb->mkfs_time);
+	dfs_put64(b + SB_MOUNT_TIME, (uint64_t)sb->mount_time);
+	dfs_put64(b + SB_WRITE_TIME, (uint64_t)sb->write_time);
+	dfs_put32(b + SB_MOUNT_COUNT, sb->mount_count);
+	dfs_put32(b + SB_ITABLE_NEXTENTS, sb->itable_nextents);
+	dfs_put32(b + SB_NMEMBERS, sb->nmembers);
+	dfs_put32(b + SB_MEMBER_BLOCKS, sb->member_blocks);
 	for (unsigned i = 0; i < sb->itable_nextents && i < DFS_ITABLE_MAX_EXTENTS; i++) {
-		dfs_put64(b + 256 + i * 16, sb->itable[i].pblk);
-		dfs_put32(b + 256 + i * 16 + 8, sb->itable[i].len);
+		dfs_put64(b + SB_ITABLE + i * SB_ITABLE_ENTRY, sb->itable[i].pblk);
+		dfs_put32(b + SB_ITABLE + i * SB_ITABLE_ENTRY + 8, sb->itable[i].len);
 	}
 	dfs_block_seal(blkno, b);
 }
@@ -70,12 +104,12 @@ static uint64_t div_up(uint64_t a, uint64_t b)
 int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
 {
 	memset(sb, 0, sizeof(*sb));
-	if (dfs_get64(b) != DFS_MAGIC)
+	if (dfs_get64(b + SB_MAGIC) != DFS_MAGIC)
 		return daxfs_err(-EINVAL, "superblock %llu: no daxfs magic", (unsigned long long)blkno);
 	if (!dfs_block_crc_ok(blkno, b))
 		return daxfs_err(-EIO, "superblock %llu: checksum mismatch", (unsigned long long)blkno);
-	sb->major = dfs_get16(b + 8);
-	sb->minor = dfs_get16(b + 10);
+	sb->major = dfs_get16(b + SB_MAJOR);
+	sb->minor = dfs_get16(b + SB_MINOR);
 	if (sb->major == 1)
 		return daxfs_err(-EINVAL, "superblock %llu: format version 1.%u, made before member "
 				 "labels (format %u.%u): its member files cannot be verified, so it is "
@@ -86,31 +120,31 @@ int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
 		return daxfs_err(-EINVAL, "superblock %llu: unsupported format version %u.%u (this is %u.%u)",
 				 (unsigned long long)blkno, sb->major, sb->minor,
 				 DFS_VERSION_MAJOR, DFS_VERSION_MINOR);
-	if (dfs_get32(b + 12) != DFS_BLOCK_SIZE)
+	if (dfs_get32(b + SB_BLOCK_SIZE) != DFS_BLOCK_SIZE)
 		return daxfs_err(-EINVAL, "superblock %llu: block size %u is not 4096",
-				 (unsigned long long)blkno, dfs_get32(b + 12));
-	sb->total_blocks = dfs_get64(b + 16);
-	sb->fingerprint = dfs_get64(b + 24);
-	memcpy(sb->uuid, b + 32, 16);
-	memcpy(sb->label, b + 48, 63);
+				 (unsigned long long)blkno, dfs_get32(b + SB_BLOCK_SIZE));
+	sb->total_blocks = dfs_get64(b + SB_TOTAL_BLOCKS);
+	sb->fingerprint = dfs_get64(b + SB_FINGERPRINT);
+	memcpy(sb->uuid, b + SB_UUID, 16);
+	memcpy(sb->label, b + SB_LABEL, 63);
 	sb->label[63] = '\0';
-	sb->state = dfs_get32(b + 112);
-	sb->journal_start = dfs_get64(b + 120);
-	sb->journal_blocks = dfs_get64(b + 128);
-	sb->gdt_start = dfs_get64(b + 136);
-	sb->gdt_blocks = dfs_get32(b + 144);
-	sb->blocks_per_group = dfs_get32(b + 148);
-	sb->ngroups = dfs_get64(b + 152);
-	sb->data_start = dfs_get64(b + 160);
-	sb->orphan_head = dfs_get64(b + 168);
-	sb->next_generation = dfs_get64(b + 176);
-	sb->mkfs_time = (int64_t)dfs_get64(b + 184);
-	sb->mount_time = (int64_t)dfs_get64(b + 192);
-	sb->write_time = (int64_t)dfs_get64(b + 200);
-	sb->mount_count = dfs_get32(b + 208);
-	sb->itable_nextents = dfs_get32(b + 212);
-	sb->nmembers = dfs_get32(b + 216);
-	sb->member_blocks = dfs_get32(b + 220);
+	sb->state = dfs_get32(b + SB_STATE);
+	sb->journal_start = dfs_get64(b + SB_JOURNAL_START);
+	sb->journal_blocks = dfs_get64(b + SB_JOURNAL_BLOCKS);
+	sb->gdt_start = dfs_get64(b + SB_GDT_START);
+	sb->gdt_blocks = dfs_get32(b + SB_GDT_BLOCKS);
+	sb->blocks_per_group = dfs_get32(b + SB_BLOCKS_PER_GROUP);
+	sb->ngroups = dfs_get64(b + SB_NGROUPS);
+	sb->data_start = dfs_get64(b + SB_DATA_START);
+	sb->orphan_head = dfs_get64(b + SB_ORPHAN_HEAD);
+	sb->next_generation = dfs_get64(b + SB_NEXT_GENERATION);
+	sb->mkfs_time = (int64_t)dfs_get64(b + SB_MKFS_TIME);
+	sb->mount_time = (int64_t)dfs_get64(b + SB_MOUNT_TIME);
+	sb->write_time = (int64_t)dfs_get64(b + SB_WRITE_TIME);
+	sb->mount_count = dfs_get32(b + SB_MOUNT_COUNT);
+	sb->itable_nextents = dfs_get32(b + SB_ITABLE_NEXTENTS);
+	sb->nmembers = dfs_get32(b + SB_NMEMBERS);
+	sb->member_blocks = dfs_get32(b + SB_MEMBER_BLOCKS);
 
 	const char *bad = NULL;
 	if (sb->total_blocks < DFS_MIN_BLOCKS || sb->total_blocks > (UINT64_MAX >> DFS_BLOCK_SHIFT))
@@ -121,7 +155,7 @@ int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
 		bad = "blocks per group";
 	else if (sb->ngroups != div_up(sb->total_blocks, DFS_BLOCKS_PER_GROUP))
 		bad = "group count";
-	else if (sb->journal_start != 2 || sb->journal_blocks < 64 ||
+	else if (sb->journal_start != 2 || sb->journal_blocks < DFS_JOURNAL_MIN ||
 		 sb->journal_blocks > sb->total_blocks / 2)
 		bad = "journal geometry";
 	else if (sb->gdt_start != sb->journal_start + sb->journal_blocks ||
@@ -140,14 +174,26 @@ int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
 	for (unsigned i = 0; i < sb->itable_nextents; i++) {
 		struct dfs_itable_extent *e = &sb->itable[i];
 
-		e->pblk = dfs_get64(b + 256 + i * 16);
-		e->len = dfs_get32(b + 256 + i * 16 + 8);
+		e->pblk = dfs_get64(b + SB_ITABLE + i * SB_ITABLE_ENTRY);
+		e->len = dfs_get32(b + SB_ITABLE + i * SB_ITABLE_ENTRY + 8);
 		if (e->len == 0 || e->pblk < sb->data_start || e->pblk >= sb->total_blocks ||
 		    e->len > sb->total_blocks - e->pblk)
 			return daxfs_err(-EIO, "superblock %llu: inode table extent %u out of bounds",
 					 (unsigned long long)blkno, i);
 	}
 	return 0;
+}
+
+bool dfs_super_identify(const uint8_t *b, uint64_t blkno, struct dfs_super_id *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (dfs_get64(b + SB_MAGIC) != DFS_MAGIC || !dfs_block_crc_ok(blkno, b))
+		return false;
+	out->major = dfs_get16(b + SB_MAJOR);
+	out->minor = dfs_get16(b + SB_MINOR);
+	memcpy(out->uuid, b + SB_UUID, 16);
+	memcpy(out->label, b + SB_LABEL, 63);
+	return true;
 }
 
 /* ---- members ---- */
@@ -285,9 +331,12 @@ int dfs_gd_decode(const uint8_t *p, uint64_t group, uint64_t total_blocks, struc
 	uint64_t gend = gstart + DFS_BLOCKS_PER_GROUP;
 	if (gend > total_blocks)
 		gend = total_blocks;
-	if (gd->free > gend - gstart ||
-	    (gd->bitmap_blk && (gd->bitmap_blk < gstart || gd->bitmap_blk >= gend)))
-		return daxfs_err(-EIO, "group %llu: descriptor out of bounds", (unsigned long long)group);
+	if (gd->free > gend - gstart)
+		return daxfs_err(-EIO, "group %llu: free count %u is more than the %llu blocks of the group",
+				 (unsigned long long)group, gd->free, (unsigned long long)(gend - gstart));
+	if (gd->bitmap_blk && (gd->bitmap_blk < gstart || gd->bitmap_blk >= gend))
+		return daxfs_err(-EIO, "group %llu: bitmap block %llu is outside the group",
+				 (unsigned long long)group, (unsigned long long)gd->bitmap_blk);
 	return 0;
 }
 
@@ -367,16 +416,15 @@ static bool valid_type(uint32_t mode)
 	return false;
 }
 
-int dfs_dinode_decode(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
-		      struct dfs_dinode *di)
+bool dfs_dinode_crc_ok(const uint8_t *s, uint64_t ino)
 {
-	static const uint8_t zero[DFS_INODE_SIZE];
+	return dfs_get32(s + 252) == entry_crc(ino, s, 252);
+}
 
-	memset(di, 0, sizeof(*di));
-	if (memcmp(s, zero, DFS_INODE_SIZE) == 0)
-		return 0;
-	if (dfs_get32(s + 252) != entry_crc(ino, s, 252))
-		return daxfs_err(-EIO, "inode %llu: checksum mismatch", (unsigned long long)ino);
+/* The fields and their bounds; inline extents are checked only if asked. */
+static int dinode_parse(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
+			struct dfs_dinode *di, bool check_extents)
+{
 	di->mode = dfs_get32(s + 0);
 	di->uid = dfs_get32(s + 4);
 	di->gid = dfs_get32(s + 8);
@@ -416,8 +464,32 @@ int dfs_dinode_decode(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
 			/* data_start is checked again when the extent is used */
 			int err = dfs_extent_decode(s + 128 + i * DFS_EXTENT_SIZE, 1, total_blocks,
 						    &di->inline_ext[i]);
-			if (err)
+			if (err && check_extents)
 				return daxfs_err_prefix(err, "inode %llu", (unsigned long long)ino);
 		}
 	return 0;
+}
+
+int dfs_dinode_decode(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
+		      struct dfs_dinode *di)
+{
+	static const uint8_t zero[DFS_INODE_SIZE];
+
+	memset(di, 0, sizeof(*di));
+	if (memcmp(s, zero, DFS_INODE_SIZE) == 0)
+		return 0;
+	if (!dfs_dinode_crc_ok(s, ino))
+		return daxfs_err(-EIO, "inode %llu: checksum mismatch", (unsigned long long)ino);
+	return dinode_parse(s, ino, total_blocks, di, true);
+}
+
+int dfs_dinode_decode_unchecked(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
+				struct dfs_dinode *di)
+{
+	static const uint8_t zero[DFS_INODE_SIZE];
+
+	memset(di, 0, sizeof(*di));
+	if (memcmp(s, zero, DFS_INODE_SIZE) == 0)
+		return 0;
+	return dinode_parse(s, ino, total_blocks, di, false);
 }

@@ -59,6 +59,7 @@ enum dfs_sb_state {
 #define DFS_MTAB_PER_BLOCK ((DFS_TAIL_CRC_OFF - DFS_MTAB_HDR) / DFS_MEMBER_SIZE)   /* 42 */
 #define DFS_MAX_MEMBERS    65536u
 #define DFS_LABEL_SIZE     512u
+#define DFS_LABEL_MEMBER_UUID 112u   /* where a label holds its member uuid (its entry's) */
 #define DFS_JOURNAL_MIN    256u      /* blocks; mkfs never makes a smaller journal */
 
 struct dfs_itable_extent {
@@ -160,6 +161,55 @@ static inline unsigned dfs_dirent_size(unsigned name_len)
 #define DFS_JDESC_HDR    48u
 #define DFS_JDESC_MAX    ((DFS_TAIL_CRC_OFF - DFS_JDESC_HDR) / 8)   /* 505 */
 
+/*
+ * Where the fields of each header live (FORMAT.md). Every block that
+ * carries a header starts with its u32 magic (DFS_BLK_MAGIC); the codec
+ * below and the block's owner (dir.c, extent.c, xattr.c, journal.c,
+ * replay.c) address fields only by these names.
+ */
+#define DFS_BLK_MAGIC         0u    /* u32 */
+/* directory block, and each record in it */
+#define DFS_DIR_RESERVED      4u    /* u32, 0 */
+#define DFS_DIR_OWNER         8u    /* u64: the directory's inode */
+#define DFS_DIRENT_INO        0u    /* u64, 0 = unused */
+#define DFS_DIRENT_RECLEN     8u    /* u16 */
+#define DFS_DIRENT_NAMELEN    10u   /* u8 */
+#define DFS_DIRENT_TYPE       11u   /* u8: DT_* */
+#define DFS_DIRENT_NAME       12u
+/* extent chain block */
+#define DFS_EXTBLK_COUNT      4u    /* u32: extents in this block */
+#define DFS_EXTBLK_NEXT       8u    /* u64: next chain block, 0 = last */
+#define DFS_EXTBLK_OWNER      16u   /* u64: the file's inode */
+/* xattr block, and each entry in it */
+#define DFS_XATTR_COUNT       4u    /* u32 */
+#define DFS_XATTR_OWNER       8u    /* u64 */
+#define DFS_XENT_NAMESPACE    0u    /* u8: 1 user., 2 trusted. */
+#define DFS_XENT_NAMELEN      1u    /* u8 */
+#define DFS_XENT_VALUELEN     2u    /* u16 */
+/* journal blocks: header, descriptor, commit */
+#define DFS_JDESC_COUNT       4u    /* u32: home blocks listed (descriptor) */
+#define DFS_JBLK_SEQ          8u    /* u64: the transaction (header: the next one) */
+#define DFS_JBLK_UUID         16u   /* 16 bytes: the filesystem's */
+#define DFS_JCOMMIT_NBLOCKS   32u   /* u64: blocks logged */
+#define DFS_JCOMMIT_DATA_CRC  40u   /* u32: crc32c of the logged blocks */
+
+_Static_assert(DFS_DIR_OWNER + 8 <= DFS_DIR_HDR, "directory header fits");
+_Static_assert(DFS_DIRENT_NAME == DFS_DIRENT_HDR, "a record's name follows its header");
+_Static_assert(DFS_DIR_END <= DFS_TAIL_CRC_OFF, "records end before the crc");
+_Static_assert(DFS_EXTBLK_OWNER + 8 <= DFS_EXTBLK_HDR, "extent chain header fits");
+_Static_assert(DFS_EXTBLK_HDR + DFS_EXTBLK_MAX * DFS_EXTENT_SIZE <= DFS_TAIL_CRC_OFF,
+	       "169 extents fit before the crc");
+_Static_assert(DFS_XATTR_OWNER + 8 <= DFS_XATTR_HDR, "xattr header fits");
+_Static_assert(DFS_XENT_VALUELEN + 2 == DFS_XATTR_ENTRY_HDR, "an entry's name follows its header");
+_Static_assert(DFS_JBLK_UUID + 16 <= DFS_JCOMMIT_NBLOCKS, "commit fields follow the uuid");
+_Static_assert(DFS_JCOMMIT_DATA_CRC + 4 <= DFS_JDESC_HDR, "journal headers fit in 48 bytes");
+_Static_assert(DFS_JDESC_HDR + DFS_JDESC_MAX * 8 <= DFS_TAIL_CRC_OFF,
+	       "505 homes fit before the crc");
+_Static_assert(DFS_MTAB_HDR + DFS_MTAB_PER_BLOCK * DFS_MEMBER_SIZE <= DFS_TAIL_CRC_OFF,
+	       "42 member entries fit before the crc");
+_Static_assert(DFS_GD_PER_BLOCK * DFS_GD_SIZE == DFS_BLOCK_SIZE, "descriptors tile a block");
+_Static_assert(DFS_INODES_PER_BLOCK * DFS_INODE_SIZE == DFS_BLOCK_SIZE, "inode slots tile a block");
+
 /* ---- little-endian access ---- */
 static inline uint16_t dfs_get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t dfs_get32(const uint8_t *p)
@@ -186,10 +236,26 @@ uint32_t dfs_block_crc(uint64_t blkno, const uint8_t *block);
 void dfs_block_seal(uint64_t blkno, uint8_t *block);
 bool dfs_block_crc_ok(uint64_t blkno, const uint8_t *block);
 
+/* Journal blocks (FORMAT.md "Journal"): a header for sequence seq, sealed at
+ * block js; whether b, read at blk, is a block of type magic of this
+ * filesystem (crc, uuid) and, unless seq is 0, of transaction seq. */
+void dfs_jhead_encode(const uint8_t uuid[16], uint64_t js, uint64_t seq, uint8_t *b);
+bool dfs_jblock_ok(const uint8_t *b, uint64_t blk, uint32_t magic, const uint8_t uuid[16],
+		   uint64_t seq);
+
 /* Superblock: encode fills the whole block and seals it. decode checks magic,
  * crc, version and geometry; -EIO/-EINVAL with a message. */
 void dfs_super_encode(const struct dfs_super *sb, uint64_t blkno, uint8_t *block);
 int dfs_super_decode(const uint8_t *block, uint64_t blkno, struct dfs_super *sb);
+/* What names the filesystem whose superblock block may be (read at blkno):
+ * magic and crc only, no geometry checks, for a probe of a device. false
+ * when it is no superblock. */
+struct dfs_super_id {
+	uint16_t major, minor;
+	uint8_t uuid[16];
+	char label[64];
+};
+bool dfs_super_identify(const uint8_t *block, uint64_t blkno, struct dfs_super_id *out);
 
 /* Member table: entries [first, first+count) of the table in one block. */
 void dfs_mtab_encode(const struct dfs_member *m, uint32_t first, uint32_t count, uint64_t blkno,
@@ -214,6 +280,11 @@ int dfs_gd_decode(const uint8_t *entry, uint64_t group, uint64_t total_blocks, s
 void dfs_dinode_encode(const struct dfs_dinode *di, uint64_t ino, uint8_t *slot);
 int dfs_dinode_decode(const uint8_t *slot, uint64_t ino, uint64_t total_blocks,
 		      struct dfs_dinode *di);
+/* For fsck's salvage: as dfs_dinode_decode without the checksum, and with the
+ * inline extents copied unchecked (the caller checks each). */
+int dfs_dinode_decode_unchecked(const uint8_t *slot, uint64_t ino, uint64_t total_blocks,
+				struct dfs_dinode *di);
+bool dfs_dinode_crc_ok(const uint8_t *slot, uint64_t ino);
 
 void dfs_extent_encode(const struct dfs_extent *e, uint8_t *p);
 /* Checks the extent lies inside [data_start, total_blocks) and len > 0. */

@@ -14,7 +14,7 @@ static int read_block(struct mapped_device *md, uint64_t blk, uint8_t *b)
 
 /* The primary superblock, or the backup when the primary fails its checks,
  * as mount chooses; *backup says which. */
-static int read_super_raw(struct mapped_device *md, struct dfs_super *sb, bool *backup)
+int dfs_read_super_raw(struct mapped_device *md, struct dfs_super *sb, bool *backup)
 {
 	uint8_t *b = malloc(DFS_BLOCK_SIZE);
 	char first[512], second[512];
@@ -82,7 +82,7 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if ((err = read_super_raw(md, &sb, &out->from_backup)))
+	if ((err = dfs_read_super_raw(md, &sb, &out->from_backup)))
 		return err;
 	fill(out, &sb);
 	out->layout_matches = layout_matches(md, &sb);
@@ -93,7 +93,7 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out)
 	/* The counts need the whole filesystem, journal replayed (in memory
 	 * only: a check-only mount never writes); the replayed superblock is the
 	 * one a mount would use. */
-	if ((err = dfs_mount_fsck(md, true, &fs)))
+	if ((err = dfs_mount_offline(md, true, &fs)))
 		return err;
 	fill(out, &fs->sb);
 	dfs_statfs(fs, &st);
@@ -102,6 +102,46 @@ int dfs_read_info(struct mapped_device *md, bool count, struct dfs_info *out)
 	out->inodes_used = st.f_files - st.f_ffree;
 	out->free_inodes = st.f_ffree;
 	return dfs_unmount(&fs);
+}
+
+int dfs_read_members(struct mapped_device *md, struct dfs_member_info **out, unsigned *count)
+{
+	struct dm_table *t = dm_md_get_live_table(md);
+	struct dfs_member_info *info = NULL;
+	struct dfs_member *m = NULL;
+	struct dfs_super sb;
+	bool backup;
+	int err;
+
+	if (!t)
+		return daxfs_err(-ENXIO, "%s: no live table", dm_md_name(md));
+	if ((err = dfs_read_super_raw(md, &sb, &backup)) || (err = dfs_members_read(t, &sb, &m)))
+		goto out;
+	if (!(info = calloc(sb.nmembers, sizeof(*info)))) {
+		err = daxfs_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t k = 0; k < sb.nmembers; k++) {
+		unsigned first, n;
+		struct dm_member dm;
+
+		info[k] = (struct dfs_member_info){
+			.index = k, .offset = m[k].offset << 9, .length = m[k].length << 9,
+		};
+		memcpy(info[k].uuid, m[k].uuid, 16);
+		/* the file in the member's place, if the table has that place */
+		if (dm_table_target_members(t, m[k].target, &first, &n) == 0 &&
+		    n == m[k].nstripes && dm_table_get_member(t, first + m[k].stripe, &dm) == 0) {
+			info[k].path = dm.path;
+			info[k].file_size = dm.device_size;
+		}
+	}
+	*out = info;
+	*count = sb.nmembers;
+out:
+	free(m);
+	dm_table_put(&t);
+	return err;
 }
 
 int dfs_set_label(struct mapped_device *md, const char *label)
@@ -115,11 +155,11 @@ int dfs_set_label(struct mapped_device *md, const char *label)
 	if (!label || strlen(label) >= sizeof(before.label))
 		return daxfs_err(-EINVAL, "label '%s' is longer than %zu bytes", label ? label : "",
 				 sizeof(before.label) - 1);
-	if ((err = read_super_raw(md, &before, &backup)))
+	if ((err = dfs_read_super_raw(md, &before, &backup)))
 		return err;
 	/* A mount for the journal's sake: a transaction still in the log could
 	 * carry an older superblock over a label written in place. */
-	if ((err = dfs_mount_fsck(md, false, &fs)))
+	if ((err = dfs_mount_offline(md, false, &fs)))
 		return err;
 	pthread_mutex_lock(&fs->meta);
 	memset(fs->sb.label, 0, sizeof(fs->sb.label));

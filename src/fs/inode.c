@@ -40,7 +40,7 @@ static int itable_pblk(struct dfs *fs, uint64_t lblk, uint64_t *pblk)
 	return daxfs_err(-EIO, "inode table block %llu not mapped", (unsigned long long)lblk);
 }
 
-static int slot_buf(struct dfs *fs, uint64_t ino, struct dfs_buf **b, uint8_t **slot)
+int dfs_inode_slot(struct dfs *fs, uint64_t ino, struct dfs_buf **b, uint8_t **slot)
 {
 	uint64_t pblk = 0;
 	int err;
@@ -166,7 +166,9 @@ int dfs_itable_scan(struct dfs *fs)
 		for (uint64_t l = start; l < end && !err; l++) {
 			if ((err = itable_pblk(fs, l, &pblk)))
 				break;
-			err = dfs_dev_read(fs, pblk, buf + (l - start) * DFS_BLOCK_SIZE, 1);
+			/* a read-only mount redid the journal into the cache */
+			if (!dfs_buf_peek(fs, pblk, buf + (l - start) * DFS_BLOCK_SIZE))
+				err = dfs_dev_read(fs, pblk, buf + (l - start) * DFS_BLOCK_SIZE, 1);
 		}
 		for (uint64_t ino = end * DFS_INODES_PER_BLOCK; ino-- > start * DFS_INODES_PER_BLOCK && !err; ) {
 			const uint8_t *s = buf + (ino - start * DFS_INODES_PER_BLOCK) * DFS_INODE_SIZE;
@@ -196,16 +198,19 @@ static int itable_grow(struct dfs *fs)
 	if ((err = dfs_alloc(fs, 0, want, ITABLE_CHUNK_MIN < want ? ITABLE_CHUNK_MIN : want,
 			     0, &pblk, &len)))
 		return daxfs_err_prefix(err, "growing the inode table");
-	/* free slots are zero on media: zero them before the table points
-	 * there; whatever fails before the table changes gives the chunk back */
-	struct dfs_buf *sbb;
-	if ((err = free_reserve(fs, len * DFS_INODES_PER_BLOCK)) ||
-	    (err = dfs_dev_zero(fs, pblk, len)) ||
-	    (err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &sbb))) {
-		(void)dfs_unalloc(fs, pblk, len);
-		return err;
+	/* free slots are zero on media: zero them before the table points there
+	 * (fsck -n, which never writes, in the cache); whatever fails before the
+	 * table changes gives the chunk back */
+	if ((err = free_reserve(fs, len * DFS_INODES_PER_BLOCK)))
+		goto undo;
+	for (uint64_t i = 0; i < len && fs->check_only; i++) {
+		struct dfs_buf *zb;
+		if ((err = dfs_buf_new(fs, pblk + i, DFS_BUF_PLAIN, &zb)))
+			goto undo;
 	}
-	for (uint64_t i = 0; i < len; i++)
+	if ((!fs->check_only && (err = dfs_dev_zero(fs, pblk, len))) || (err = dfs_super_dirty(fs)))
+		goto undo;
+	for (uint64_t i = 0; i < len && !fs->check_only; i++)
 		dfs_buf_forget(fs, pblk + i);
 	/* an inode cache miss reads the geometry under icache_lock */
 	pthread_mutex_lock(&fs->icache_lock);
@@ -213,11 +218,13 @@ static int itable_grow(struct dfs *fs)
 	uint64_t first = fs->itable_slots;
 	__atomic_store_n(&fs->itable_slots, first + len * DFS_INODES_PER_BLOCK, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&fs->icache_lock);
-	dfs_buf_dirty(fs, sbb);
 	for (uint64_t ino = fs->itable_slots; ino-- > first; )
 		if (ino && (err = free_push(fs, ino)))
 			return err;
 	return 0;
+undo:
+	(void)dfs_unalloc(fs, pblk, len);
+	return err;
 }
 
 static struct dfs_inode *inode_new_mem(uint64_t ino)
@@ -264,7 +271,7 @@ static int inode_read(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
 	int err;
 
 	dfs_buf_use_begin(fs);
-	if (!(err = slot_buf(fs, ino, &b, &slot)))
+	if (!(err = dfs_inode_slot(fs, ino, &b, &slot)))
 		err = dfs_dinode_decode(slot, ino, fs->sb.total_blocks, &di);
 	if (!err && di.mode == 0)
 		err = daxfs_err(-ESTALE, "inode %llu is not in use", (unsigned long long)ino);
@@ -377,7 +384,7 @@ int dfs_inode_write(struct dfs *fs, struct dfs_inode *ip)
 {
 	struct dfs_buf *b;
 	uint8_t *slot;
-	int err = slot_buf(fs, ip->ino, &b, &slot);
+	int err = dfs_inode_slot(fs, ip->ino, &b, &slot);
 
 	if (err)
 		return err;
@@ -385,16 +392,6 @@ int dfs_inode_write(struct dfs *fs, struct dfs_inode *ip)
 	dfs_buf_dirty(fs, b);
 	ip->dirty_tid = fs->running_tid;
 	return 0;
-}
-
-static int super_dirty(struct dfs *fs)
-{
-	struct dfs_buf *b;
-	int err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
-
-	if (!err)
-		dfs_buf_dirty(fs, b);
-	return err;
 }
 
 int dfs_inode_alloc(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
@@ -433,7 +430,7 @@ int dfs_inode_alloc_locked(struct dfs *fs, uint32_t mode, const struct dfs_cred 
 		uint64_t start = fs->sb.next_generation;
 
 		fs->sb.next_generation = start + DFS_GENERATION_BATCH;
-		if ((err = super_dirty(fs))) {
+		if ((err = dfs_super_dirty(fs))) {
 			fs->sb.next_generation = start;
 			goto fail;
 		}
@@ -487,7 +484,7 @@ int dfs_orphan_add(struct dfs *fs, struct dfs_inode *ip)
 	ip->d.orphan_next = fs->sb.orphan_head;
 	ip->d.flags |= DFS_IFLAG_ORPHAN;
 	fs->sb.orphan_head = ip->ino;
-	if ((err = super_dirty(fs)))
+	if ((err = dfs_super_dirty(fs)))
 		return err;
 	return dfs_inode_write(fs, ip);
 }
@@ -500,7 +497,7 @@ int dfs_orphan_del(struct dfs *fs, struct dfs_inode *ip)
 		return 0;
 	if (fs->sb.orphan_head == ip->ino) {
 		fs->sb.orphan_head = ip->d.orphan_next;
-		if ((err = super_dirty(fs)))
+		if ((err = dfs_super_dirty(fs)))
 			return err;
 	} else if (ip->orphan_prev) {
 		/* orphans stay cached while mounted: the list is doubly linked in memory */
@@ -628,6 +625,49 @@ void dfs_inode_stat(struct dfs *fs, const struct dfs_inode *ip, struct stat *st)
 	(void)fs;
 }
 
+void dfs_icache_drop(struct dfs *fs, uint64_t ino)
+{
+	pthread_mutex_lock(&fs->icache_lock);
+	struct dfs_inode *ip = icache_peek(fs, ino);
+	if (ip) {
+		icache_remove(fs, ip);
+		inode_destroy(ip);
+	}
+	pthread_mutex_unlock(&fs->icache_lock);
+}
+
+int dfs_inode_set_slot(struct dfs *fs, uint64_t ino, const struct dfs_dinode *di)
+{
+	struct dfs_buf *b;
+	uint8_t *slot;
+	int err = dfs_inode_slot(fs, ino, &b, &slot);
+
+	if (err)
+		return err;
+	/* the mount's scan counted a slot as used by its mode */
+	const bool was_used = dfs_get32(slot) != 0, now_used = di->mode != 0;
+	dfs_icache_drop(fs, ino);
+	dfs_dinode_encode(di, ino, slot);
+	if (!now_used)
+		memset(slot, 0, DFS_INODE_SIZE);
+	dfs_buf_dirty(fs, b);
+	if (was_used && !now_used) {
+		if ((err = free_push(fs, ino)))
+			return err;
+		__atomic_store_n(&fs->used_inodes, fs->used_inodes - 1, __ATOMIC_RELAXED);
+	} else if (!was_used && now_used) {
+		for (size_t i = 0; i < fs->nfree_inos; i++)
+			if (fs->free_inos[i] == ino) {
+				memmove(&fs->free_inos[i], &fs->free_inos[i + 1],
+					(fs->nfree_inos - i - 1) * sizeof(*fs->free_inos));
+				__atomic_store_n(&fs->nfree_inos, fs->nfree_inos - 1, __ATOMIC_RELAXED);
+				break;
+			}
+		__atomic_store_n(&fs->used_inodes, fs->used_inodes + 1, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
 void dfs_icache_trim(struct dfs *fs)
 {
 	/* inodes the kernel still holds cannot go: trim again only after the
@@ -676,6 +716,16 @@ void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write)
 {
 	(void)write;
 	pthread_rwlock_unlock(&ip->lock);
+	/* Not the last user (the kernel's lookup of an open file is one): only
+	 * unpin, without meta, which every READ and WRITE would take here. Who
+	 * finds itself last below decides under meta, as forget does. */
+	pthread_mutex_lock(&fs->icache_lock);
+	if (ip->pins > 1 || ip->nlookup > 0) {
+		ip->pins--;
+		pthread_mutex_unlock(&fs->icache_lock);
+		return;
+	}
+	pthread_mutex_unlock(&fs->icache_lock);
 	pthread_mutex_lock(&fs->meta);
 	pthread_mutex_lock(&fs->icache_lock);
 	bool last = ip->pins == 1 && ip->nlookup == 0;
@@ -689,8 +739,26 @@ void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write)
 	pthread_mutex_unlock(&fs->icache_lock);
 	/* unpinned, ip stays valid while meta is held: releases and trims run
 	 * under it */
-	if (last && reserved)
+	if (last && reserved) {
 		(void)dfs_inode_maybe_release(fs, ip);   /* failures leave it on the orphan list */
-	(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
+		(void)dfs_txn_end(fs, 0);    /* a failure shuts the fs down; later calls see it */
+	}
 	pthread_mutex_unlock(&fs->meta);
+}
+
+int dfs_inode_change_begin(struct dfs *fs, uint64_t ino, struct dfs_inode **ip)
+{
+	int err = dfs_start_write(fs);
+
+	if (err)
+		return err;
+	if ((err = dfs_inode_lock_data(fs, ino, true, ip)))
+		dfs_end_write(fs);
+	return err;
+}
+
+void dfs_inode_change_end(struct dfs *fs, struct dfs_inode *ip)
+{
+	dfs_inode_unlock_data(fs, ip, true);
+	dfs_end_write(fs);
 }

@@ -60,11 +60,14 @@ struct dfs_buf {
 	struct dfs_buf *hnext;
 	struct dfs_buf *dnext;      /* running transaction list */
 	bool dirty;
+	bool pinned;                /* replayed into the cache only: never trimmed */
 	uint8_t kind;
 	uint8_t data[DFS_BLOCK_SIZE];
 };
 
 struct dfs_dir;
+
+#define DFS_FSCK_NOTES 2     /* journal problems a mount for fsck notes at most */
 
 struct dfs_inode {
 	uint64_t ino;
@@ -95,8 +98,13 @@ struct dfs {
 	struct dfs_mount_opts opts;
 	bool dax;
 	bool rdonly;
-	bool check_only;            /* fsck -n: replay into the cache, never write */
-	bool fsck;                  /* mounted by fsck, which checks the counts itself */
+	bool check_only;            /* fsck -n: replay and repair in the cache, never write */
+	/* fsck's mount: damage a mount refuses is worked around instead (the
+	 * journal's noted here for fsck to report; the rest fsck finds itself) */
+	bool fsck_mount;
+	char fsck_notes[DFS_FSCK_NOTES][384];
+	bool fsck_notes_preen[DFS_FSCK_NOTES];   /* a repair fsck -p may make */
+	unsigned nfsck_notes;
 	int shutdown;               /* sticky error after a failed commit */
 	/* lockfs suspend (control.c), in the two steps of freeze_super. First
 	 * the write gate closes (freezing): calls that change the filesystem
@@ -151,7 +159,6 @@ struct dfs {
 	/* allocator; free_blocks, used_inodes and nfree_inos are also read
 	 * atomically without meta (statfs), so they are stored atomically */
 	struct dfs_gd *gds;
-	uint8_t *gd_checked;        /* per group: free count matched the bitmap */
 	uint64_t free_blocks;
 	uint64_t resv_blocks;       /* the floor growth may not go below (alloc.c) */
 	uint64_t *pending;          /* (pblk, len) pairs freed by the running transaction */
@@ -200,13 +207,28 @@ int dfs_dev_write(struct dfs *fs, uint64_t blk, const void *buf, size_t nblocks,
 int dfs_dev_zero(struct dfs *fs, uint64_t blk, uint64_t nblocks);   /* durable by the next commit */
 int dfs_dev_flush(struct dfs *fs);
 void dfs_now(struct dfs_timespec *ts);
+/* Puts the primary superblock (made from fs->sb at commit) into the running
+ * transaction, also when its copy on media is damaged. */
+int dfs_super_dirty(struct dfs *fs);
 /* Refuses modification on a read-only or shut-down filesystem. */
 int dfs_check_writable(struct dfs *fs);
 /* control.c: waits, meta held, until a lockfs freeze ends or unmount starts. */
 void dfs_wait_thawed(struct dfs *fs);
-/* Mounts for fsck: check_only never writes (the journal is replayed into the
- * cache); otherwise read-write without the periodic committer. */
-int dfs_mount_fsck(struct mapped_device *md, bool check_only, struct dfs **out);
+/* Mounts for fsck, from superblock sb (fsck chooses the copy) and the member
+ * table members (sb->nmembers entries, checked by fsck against the table;
+ * NULL: read from the device): check_only never writes (the journal is
+ * replayed and repairs are made in the cache); otherwise read-write without
+ * the periodic committer. Damage a mount would refuse (journal, group
+ * descriptors, the root) is left for fsck to repair; the journal's is noted
+ * in fs->fsck_notes. */
+int dfs_mount_fsck(struct mapped_device *md, bool check_only, const struct dfs_super *sb,
+		   const struct dfs_member *members, struct dfs **out);
+/* Mounts for a tool that is not fsck (daxfs-ctl super's counts, label), from
+ * the device's own superblock and members, refusing what a mount refuses:
+ * check_only never writes; otherwise read-write, without the periodic
+ * committer (the tool commits) and without processing orphans (not a mount
+ * of the filesystem's own). */
+int dfs_mount_offline(struct mapped_device *md, bool check_only, struct dfs **out);
 /* Test hook: frees fs without writing anything, as if the process died. */
 void dfs_abandon(struct dfs **fs);
 /* An empty struct dfs on md (locks set up), and its release. */
@@ -228,22 +250,37 @@ int dfs_members_load(struct dfs *fs);
 /* Lists the label blocks of fs->members (mkfs, after dfs_members_plan). */
 int dfs_members_index(struct dfs *fs);
 void dfs_members_unload(struct dfs *fs);
+/* Entries in (target, stripe) order, each target's stripes complete, every
+ * label in the data area: what mkfs writes, and what the checks rely on. */
+int dfs_members_check_order(const struct dfs_super *sb, const struct dfs_member *m);
+/* mkfs's plan of the members of t (one per dm member) for sb's data_start and
+ * total_blocks: their geometry and where each label goes, the member's first
+ * sector past the fixed metadata. m has dm_table_num_members(t) entries; the
+ * uuids are left zero. */
+int dfs_members_plan(struct dm_table *t, const struct dfs_super *sb, struct dfs_member *m);
+/* Label k of the filesystem sb whose member table is m, as mkfs writes it. */
+void dfs_label_make(const struct dfs_super *sb, const struct dfs_member *m, uint32_t k, uint8_t *sector);
+/* Whether sector, which does not decode as a label, still shows it was label k
+ * (its member uuid, or the label magic with k and the filesystem's uuid):
+ * damage to that label, not another file's bytes. */
+bool dfs_label_remains(const uint8_t *sector, const struct dfs_super *sb, const struct dfs_member *m,
+		       uint32_t k);
 /*
  * Whether table t holds, target by target and stripe by stripe, the members
  * a filesystem (superblock sb, member table m) was made on: each member's
  * label where it belongs, and the geometry it was made with. A target that
  * maps no data (error, zero) stands in for its members. 0, or -EINVAL with
- * a message naming the file, what was expected and what was found.
+ * a message naming the file, what was expected and what was found. A label
+ * that is damaged but still shows whose it was (dfs_label_remains; member 0:
+ * or the superblock next to it) is -EIO "run fsck.daxfs -y"; with relabel
+ * (fsck, nmembers entries) it is marked there instead and only the geometry
+ * is checked.
  */
-int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m);
-/* fsck's first question, before it reads anything else through t: when
- * t's superblock and member table can be read, does t hold every member in
- * its place (dfs_members_verify)? A format 1 superblock is refused. When no
- * superblock can be read, a member in the wrong place is reported (and 0
- * returned if none is: the superblock checks say what is wrong). */
-int dfs_members_check_table(struct dm_table *t);
-/* When t shows no superblock: err, or -EINVAL saying which member a file of
- * t holds if one holds a label or a superblock where it should not. */
+int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m,
+		       uint8_t *relabel);
+/* When t shows no superblock or member table: err, or -EINVAL saying which
+ * member a file of t holds if one holds a label or a superblock where it
+ * should not. */
 int dfs_members_diagnose(struct dm_table *t, int err);
 /* The label blocks in [start, start+len): how many, each marked in map (bit
  * i = block start+i) when map is not NULL. */
@@ -252,11 +289,31 @@ uint64_t dfs_label_blocks_in(const struct dfs *fs, uint64_t start, uint64_t len,
  * journal may write, never data). */
 bool dfs_is_member_block(const struct dfs *fs, uint64_t blk);
 void dfs_uuid_text(const uint8_t uuid[16], char out[37]);
+/*
+ * What the label sector read at member k's place says (uuid.c, FORMAT.md
+ * "Changing the uuid"): member k of sb's filesystem (OWN), member k stamped
+ * with another fs uuid (RESTAMPED: l->fs_uuid), member k half way between
+ * (TORN: it decodes only with sb's uuid put back), or anything else. *l is
+ * the label as decoded (TORN: with sb's uuid).
+ */
+enum dfs_label_state { DFS_LABEL_OWN, DFS_LABEL_RESTAMPED, DFS_LABEL_TORN, DFS_LABEL_OTHER };
+enum dfs_label_state dfs_label_classify(const uint8_t *sector, const struct dfs_super *sb,
+					const struct dfs_member *m, uint32_t k, struct dfs_label *l);
+
+/* ---- off line (info.c) ---- */
+/* The primary superblock, or the backup when the primary fails its checks,
+ * as mount chooses; *backup says which. */
+int dfs_read_super_raw(struct mapped_device *md, struct dfs_super *sb, bool *backup);
 
 /* ---- buffer cache (buf.c) ---- */
 int dfs_buf_read(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out);
+/* fsck: as dfs_buf_read, without checking the block's crc (fsck does). */
+int dfs_buf_read_unchecked(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind,
+			   struct dfs_buf **out);
 int dfs_buf_new(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind, struct dfs_buf **out);
 void dfs_buf_dirty(struct dfs *fs, struct dfs_buf *b);
+/* Copies the cached block blk into out, if it is cached; whether it was. */
+bool dfs_buf_peek(struct dfs *fs, uint64_t blk, void *out);
 /* Drops a clean cached copy of a block that stopped being metadata. */
 void dfs_buf_forget(struct dfs *fs, uint64_t blk);
 /* Whether the running transaction holds a dirty copy of blk. meta held. */
@@ -269,14 +326,12 @@ void dfs_buf_destroy_all(struct dfs *fs);
 void dfs_buf_use_begin(struct dfs *fs);
 void dfs_buf_use_end(struct dfs *fs);
 
-/* ---- journal (journal.c) ---- */
+/* ---- journal (journal.c: commit; replay.c: recovery) ---- */
 int dfs_journal_format(struct mapped_device *md, const struct dfs_super *sb, uint64_t seq);
+/* Redoes the committed transaction in the log, after checking its commit
+ * record and every logged block (a read-only mount: into the cache only).
+ * -EIO if the journal is damaged (fsck's mount: dropped and noted). */
 int dfs_journal_recover(struct dfs *fs);
-/* When the journal header is damaged: the sequence of the transaction the log
- * holds, from its first block (a descriptor or commit record of this
- * filesystem), which recovery redoes before going on with seq + 1 (journal.c
- * says why that is sound). 0, or -EIO naming the header if no such block. */
-int dfs_journal_log_seq(struct mapped_device *md, const struct dfs_super *sb, uint64_t *seq);
 /* A change failed half-way (its in-memory state and the running transaction
  * no longer agree): shuts the filesystem down, as jbd2_journal_abort, so that
  * the transaction never commits. Returns err. meta held. */
@@ -329,10 +384,16 @@ int dfs_free_prepare(struct dfs *fs, size_t n);
 int dfs_unalloc(struct dfs *fs, uint64_t pblk, uint64_t len);
 /* The transaction whose first npending frees (blocks in all) are home. */
 void dfs_alloc_commit_done(struct dfs *fs, size_t npending, uint64_t blocks);
-/* The bitmap image of group g as it is on media (uninitialised: computed). */
-int dfs_alloc_group_image(struct dfs *fs, uint64_t g, uint8_t *map);
-/* fsck repair: makes group g's bitmap equal map and its free count match. */
-int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map);
+/* fsck repair: group g gets a bitmap equal to map (in its first free block,
+ * which map marks in use) and the matching free count, or, if !init, becomes
+ * an uninitialised group. */
+int dfs_alloc_repair_group(struct dfs *fs, uint64_t g, const uint8_t *map, bool init);
+/* fsck: group g's descriptor as the descriptor table holds it, with every
+ * check a mount makes (-EIO and why, if one fails). */
+int dfs_alloc_gd_check(struct dfs *fs, uint64_t g, struct dfs_gd *gd);
+/* Where group g's bitmap is when it has one: its first block that is neither
+ * fixed metadata nor a label. */
+uint64_t dfs_group_bitmap_blk(const struct dfs *fs, uint64_t g);
 /* Blocks of group g (the last may be short) and those before data_start. */
 uint64_t dfs_group_len(const struct dfs *fs, uint64_t g);
 
@@ -382,9 +443,21 @@ int dfs_orphan_add(struct dfs *fs, struct dfs_inode *ip);
 int dfs_orphan_del(struct dfs *fs, struct dfs_inode *ip);
 void dfs_inode_stat(struct dfs *fs, const struct dfs_inode *ip, struct stat *st);
 void dfs_icache_trim(struct dfs *fs);
+/* The slot of inode ino in its (cached) inode table block. */
+int dfs_inode_slot(struct dfs *fs, uint64_t ino, struct dfs_buf **b, uint8_t **slot);
+/* fsck: forgets the cached copy of inode ino (the slot is read again). */
+void dfs_icache_drop(struct dfs *fs, uint64_t ino);
+/* fsck: writes slot ino outright from di (mode 0: frees it), keeping the
+ * free slots and counts right; nothing else about the inode is touched. */
+int dfs_inode_set_slot(struct dfs *fs, uint64_t ino, const struct dfs_dinode *di);
 /* Pins ip and takes its data lock (meta must NOT be held); unlock reverses. */
 int dfs_inode_lock_data(struct dfs *fs, uint64_t ino, bool write, struct dfs_inode **out);
 void dfs_inode_unlock_data(struct dfs *fs, struct dfs_inode *ip, bool write);
+/* A change of ino for a caller: the write gate (dfs_start_write), then the
+ * inode's data lock exclusively. 0 with *ip locked, or the error with
+ * nothing held; end releases both. */
+int dfs_inode_change_begin(struct dfs *fs, uint64_t ino, struct dfs_inode **ip);
+void dfs_inode_change_end(struct dfs *fs, struct dfs_inode *ip);
 
 /* ---- extents (extent.c) ---- */
 int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip);
@@ -415,6 +488,20 @@ int dfs_extent_remove(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint6
 int dfs_extent_mark_written(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count);
 /* Writes the in-memory extent list back (inline or chain). */
 int dfs_extents_store(struct dfs *fs, struct dfs_inode *ip);
+/* fsck: the extents of block b of ino's chain (not its checksum), sorted,
+ * inside [data_start, total); *count of them, *next the following block. */
+int dfs_extent_block_parse(const uint8_t *b, uint64_t ino, uint64_t data_start, uint64_t total_blocks,
+			   struct dfs_extent *out, uint32_t *count, uint64_t *next);
+/* fsck: lays the map ext[0..next) out in d (inline) or over the first *used
+ * of the chain blocks chain[0..nchain) of inode ino, without allocating. */
+int dfs_extents_layout(struct dfs *fs, uint64_t ino, struct dfs_dinode *d,
+		       const struct dfs_extent *ext, size_t next, const uint64_t *chain, size_t nchain,
+		       size_t *used);
+/* fsck: maps [lblk, lblk+count) to pblk.. instead; the old blocks are not freed. */
+int dfs_extent_remap(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
+		     uint64_t pblk);
+/* fsck: unmaps [lblk, lblk+count) without freeing the blocks (another owner keeps them). */
+int dfs_extent_detach(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count);
 /* Allocates zeroed blocks for [lblk, lblk+count) holes, up to one run
  * (which the extent block it may need comes before); *out is the new run. */
 int dfs_extent_alloc(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count,
@@ -436,6 +523,20 @@ typedef int (*dfs_dir_actor_t)(void *ctx, const char *name, uint64_t ino, unsign
 int dfs_dir_iterate(struct dfs *fs, struct dfs_inode *dip, off_t pos, dfs_dir_actor_t actor,
 		    void *ctx);
 void dfs_dir_free_index(struct dfs_inode *ip);
+/* An empty directory block of directory owner (all but its crc). */
+void dfs_dir_block_init(uint8_t *b, uint64_t owner);
+/* fsck: whether a salvaged entry stays (false: it is dropped). */
+typedef bool (*dfs_dir_keep_t)(void *ctx, const char *name, uint64_t ino, unsigned type);
+struct dfs_dir_salvage {
+	unsigned kept, dropped;    /* entries kept; entries and damaged spans dropped */
+	bool reinit;               /* the block named another owner: started afresh */
+};
+/* fsck: makes block b of directory owner well formed (all but its crc):
+ * records that check out and that keep accepts stay where they are, the
+ * rest is absorbed by the record before it; a block of another owner (or of
+ * none) becomes an empty block. */
+void dfs_dir_block_salvage(uint8_t *b, uint64_t owner, uint64_t slots, dfs_dir_keep_t keep,
+			   void *ctx, struct dfs_dir_salvage *out);
 uint64_t dfs_dir_count(struct dfs *fs, struct dfs_inode *dip);
 
 /* ---- files (file.c) ---- */
@@ -445,9 +546,6 @@ int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size);
 int dfs_truncate_finish(struct dfs *fs, struct dfs_inode *ip);
 /* Frees every data block of an inode, in transaction-sized steps. */
 int dfs_free_all_data(struct dfs *fs, struct dfs_inode *ip);
-/* Zeroes the written bytes of [from, to) (a partial block at EOF, a gap
- * opened by extending the size) through the bio path, durably. */
-int dfs_zero_written(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to);
 
 /* ---- iomap (iomap.c) ---- */
 int dfs_iomap_begin_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t pos, uint64_t length,
@@ -455,6 +553,8 @@ int dfs_iomap_begin_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t pos, u
 
 /* ---- xattrs (xattr.c) ---- */
 int dfs_xattr_free(struct dfs *fs, struct dfs_inode *ip);
+/* fsck: whether b is a well-formed attribute block of owner (not its crc). */
+int dfs_xattr_block_check(const uint8_t *b, uint64_t owner);
 
 static inline bool dfs_is_dir(const struct dfs_inode *ip)
 {
@@ -463,6 +563,16 @@ static inline bool dfs_is_dir(const struct dfs_inode *ip)
 static inline bool dfs_is_reg(const struct dfs_inode *ip)
 {
 	return (ip->d.mode & 0170000) == 0100000;
+}
+/* file_remove_privs for a caller without CAP_FSETID: set-user-ID always,
+ * set-group-ID only with group execute (without it, the bit means
+ * mandatory locking). */
+static inline uint32_t dfs_mode_kill_suidgid(uint32_t mode)
+{
+	mode &= ~(uint32_t)04000;
+	if ((mode & 02010) == 02010)
+		mode &= ~(uint32_t)02000;
+	return mode;
 }
 
 #endif

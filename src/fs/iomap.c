@@ -50,6 +50,7 @@ int dfs_iomap_begin_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t pos, u
 			if (err)
 				return err;
 			out->type = DFS_IOMAP_MAPPED;
+			out->flags |= DFS_IOMAP_F_CONVERTED;
 		}
 	} else {
 		uint64_t hole_end = i < ip->next ? ip->ext[i].lblk << DFS_BLOCK_SHIFT : UINT64_MAX;
@@ -134,12 +135,8 @@ int dfs_iomap_end(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 	(void)iomap;
 	if (!(flags & DFS_IOMAP_WRITE) || (flags & DFS_IOMAP_FAULT) || written <= 0)
 		return 0;
-	if ((err = dfs_start_write(fs)))
+	if ((err = dfs_inode_change_begin(fs, ino, &ip)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, &ip))) {
-		dfs_end_write(fs);
-		return err;
-	}
 	pthread_mutex_lock(&fs->meta);
 	if (!(err = dfs_txn_reserve(fs, 4))) {
 		if (pos + (uint64_t)written > ip->d.size)
@@ -150,7 +147,6 @@ int dfs_iomap_end(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 	}
 	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
-	dfs_inode_unlock_data(fs, ip, true);
-	dfs_end_write(fs);
+	dfs_inode_change_end(fs, ip);
 	return err;
 }

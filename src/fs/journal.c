@@ -1,4 +1,4 @@
-/* fs/journal.c - the redo journal: whole metadata blocks, a checksummed commit record, replay */
+/* fs/journal.c - the redo journal: transactions of whole metadata blocks, commit and checkpoint */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,209 +13,12 @@
  * blocks naming the home locations, then the blocks), flushes, writes the
  * commit record (whose crc covers every logged block) with FUA, writes the
  * blocks home, flushes, and finally advances the header's sequence so the log
- * is dead. Replay redoes a log whose commit record is intact and whose
- * sequence is the header's; anything else is a torn or stale log. Because a
- * transaction is checkpointed before the next one starts, no revoke records
- * are needed, and blocks freed by a transaction stay unallocatable until it
- * is checkpointed (dfs_alloc_commit_done).
- *
- * The header is rewritten in place, and pmem makes only aligned 8-byte
- * stores atomic, so a power loss during that write can leave a header that
- * fails its crc. That write comes only after the log's transaction S is
- * checkpointed and flushed (by commit or by replay), and the next
- * transaction is logged only after it, so the log still starts with a block
- * of S naming S and the uuid; redoing S again is harmless (whole blocks), and
- * the header the write was leaving, S+1, follows: recovery does exactly that
- * rather than refusing the mount (dfs_journal_log_seq).
+ * is dead. Replay (replay.c) redoes a log whose commit record is intact and
+ * whose sequence is the header's. Because a transaction is checkpointed
+ * before the next one starts, no revoke records are needed, and blocks freed
+ * by a transaction stay unallocatable until it is checkpointed
+ * (dfs_alloc_commit_done).
  */
-
-static void jhead_encode(const struct dfs *fs, uint64_t seq, uint8_t *b)
-{
-	memset(b, 0, DFS_BLOCK_SIZE);
-	dfs_put32(b, DFS_MAGIC_JHEAD);
-	dfs_put64(b + 8, seq);
-	memcpy(b + 16, fs->sb.uuid, 16);
-	dfs_block_seal(fs->sb.journal_start, b);
-}
-
-static bool jblock_ok(const struct dfs *fs, const uint8_t *b, uint64_t blk, uint32_t magic,
-		      uint64_t seq)
-{
-	return dfs_get32(b) == magic && dfs_block_crc_ok(blk, b) && dfs_get64(b + 8) == seq &&
-	       memcmp(b + 16, fs->sb.uuid, 16) == 0;
-}
-
-int dfs_journal_format(struct mapped_device *md, const struct dfs_super *sb, uint64_t seq)
-{
-	struct dfs tmp = { .md = md, .sb = *sb };
-	uint8_t *b = malloc(DFS_BLOCK_SIZE);
-	int err;
-
-	if (!b)
-		return daxfs_err(-ENOMEM, "journal: out of memory");
-	jhead_encode(&tmp, seq, b);
-	err = dfs_dev_write(&tmp, sb->journal_start, b, 1, true);
-	free(b);
-	return err;
-}
-
-static bool jhead_ok(const struct dfs_super *sb, const uint8_t *b)
-{
-	return dfs_get32(b) == DFS_MAGIC_JHEAD && dfs_block_crc_ok(sb->journal_start, b) &&
-	       memcmp(b + 16, sb->uuid, 16) == 0;
-}
-
-int dfs_journal_log_seq(struct mapped_device *md, const struct dfs_super *sb, uint64_t *seq)
-{
-	const uint64_t blk = sb->journal_start + 1;
-	uint8_t *b = malloc(DFS_BLOCK_SIZE);
-	int err;
-
-	if (!b)
-		return daxfs_err(-ENOMEM, "journal: out of memory");
-	err = dm_submit_bio(md, DAX_REQ_READ, 0, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE);
-	if (!err) {
-		uint32_t magic = dfs_get32(b);
-
-		if ((magic == DFS_MAGIC_JDESC || magic == DFS_MAGIC_JCOMMIT) &&
-		    dfs_block_crc_ok(blk, b) && memcmp(b + 16, sb->uuid, 16) == 0)
-			*seq = dfs_get64(b + 8);
-		else
-			err = daxfs_err(-EIO, "journal header (block %llu) is damaged and the log "
-					"holds no transaction of this filesystem to recover it from",
-					(unsigned long long)sb->journal_start);
-	}
-	free(b);
-	return err;
-}
-
-static uint64_t jcapacity(uint64_t jblocks)
-{
-	uint64_t room = jblocks - 2;    /* header, commit record */
-
-	return room - (room + DFS_JDESC_MAX) / (DFS_JDESC_MAX + 1);
-}
-
-int dfs_journal_recover(struct dfs *fs)
-{
-	const uint64_t js = fs->sb.journal_start, jend = js + fs->sb.journal_blocks;
-	uint8_t *b = malloc(DFS_BLOCK_SIZE), *d = malloc(DFS_BLOCK_SIZE);
-	uint64_t *home = NULL, *where = NULL, n = 0, seq;
-	int err;
-
-	fs->jcap = jcapacity(fs->sb.journal_blocks);
-	if (!b || !d) {
-		err = daxfs_err(-ENOMEM, "journal: out of memory");
-		goto out;
-	}
-	if ((err = dfs_dev_read(fs, js, b, 1)))
-		goto out;
-	/* a damaged header was being advanced past the log's transaction */
-	const bool head_torn = !jhead_ok(&fs->sb, b);
-	if (head_torn) {
-		if ((err = dfs_journal_log_seq(fs->md, &fs->sb, &seq)))
-			goto out;
-	} else {
-		seq = dfs_get64(b + 8);
-	}
-	fs->jseq = fs->running_tid = seq;
-	fs->committed_tid = seq - 1;
-	home = malloc(fs->jcap * sizeof(*home));
-	where = malloc(fs->jcap * sizeof(*where));
-	if (!home || !where) {
-		err = daxfs_err(-ENOMEM, "journal: out of memory");
-		goto out;
-	}
-
-	/* walk descriptors until a commit record or something else */
-	uint64_t pos = js + 1;
-	uint32_t crc = CRC32C_INIT;
-	bool committed = false;
-	while (pos < jend) {
-		if ((err = dfs_dev_read(fs, pos, d, 1)))
-			goto out;
-		if (jblock_ok(fs, d, pos, DFS_MAGIC_JCOMMIT, seq)) {
-			committed = dfs_get64(d + 32) == n &&
-				    dfs_get32(d + 40) == crc32c_final(crc);
-			break;
-		}
-		if (!jblock_ok(fs, d, pos, DFS_MAGIC_JDESC, seq))
-			break;
-		uint32_t count = dfs_get32(d + 4);
-		if (count > DFS_JDESC_MAX || pos + 1 + count >= jend || n + count > fs->jcap)
-			break;
-		for (uint32_t i = 0; i < count; i++) {
-			uint64_t h = dfs_get64(d + DFS_JDESC_HDR + 8 * i);
-
-			/* the journal, the member table and labels are never
-			 * logged: a log naming one is not this filesystem's */
-			if (h >= fs->sb.total_blocks || (h >= js && h < jend) ||
-			    dfs_is_member_block(fs, h))
-				goto torn;
-			home[n] = h;
-			where[n] = pos + 1 + i;
-			if ((err = dfs_dev_read(fs, where[n], b, 1)))
-				goto out;
-			crc = crc32c_update(crc, b, DFS_BLOCK_SIZE);
-			n++;
-		}
-		pos += 1 + count;
-	}
-torn:
-	if (!committed && head_torn) {
-		/* nothing to redo, but the header must be whole before the next commit */
-		if (!fs->check_only) {
-			jhead_encode(fs, seq + 1, b);
-			if ((err = dfs_dev_write(fs, js, b, 1, true)))
-				goto out;
-		}
-		fs->jseq = fs->running_tid = seq + 1;
-		fs->committed_tid = seq;
-		err = 0;
-		goto out;
-	}
-	if (!committed)
-		goto out;           /* nothing to redo: a torn or stale log is ignored */
-	if (fs->check_only) {
-		/* redo into the cache only: fsck -n must not write */
-		for (uint64_t i = 0; i < n; i++) {
-			struct dfs_buf *cb;
-
-			if ((err = dfs_dev_read(fs, where[i], b, 1)) ||
-			    (err = dfs_buf_new(fs, home[i], DFS_BUF_PLAIN, &cb)))
-				goto out;
-			memcpy(cb->data, b, DFS_BLOCK_SIZE);
-			if (home[i] == DFS_SB_PRIMARY && (err = dfs_super_decode(b, 0, &fs->sb)))
-				goto out;
-		}
-		fs->jseq = fs->running_tid = seq + 1;
-		fs->committed_tid = seq;
-		err = 2;    /* replayed in memory */
-		goto out;
-	}
-	for (uint64_t i = 0; i < n; i++) {
-		if ((err = dfs_dev_read(fs, where[i], b, 1)) ||
-		    (err = dfs_dev_write(fs, home[i], b, 1, false)))
-			goto out;
-		if (home[i] == DFS_SB_PRIMARY &&
-		    (err = dfs_dev_write(fs, DFS_SB_BACKUP, b, 1, false)))
-			goto out;
-	}
-	if ((err = dfs_dev_flush(fs)))
-		goto out;
-	jhead_encode(fs, seq + 1, b);
-	if ((err = dfs_dev_write(fs, js, b, 1, true)))
-		goto out;
-	fs->jseq = fs->running_tid = seq + 1;
-	fs->committed_tid = seq;
-	err = 1;    /* replayed */
-out:
-	free(home);
-	free(where);
-	free(b);
-	free(d);
-	return err;
-}
 
 /* Fills checksums that cover whole blocks, just before the blocks are logged. */
 static void seal_dirty(struct dfs *fs)
@@ -238,6 +41,27 @@ static void seal_dirty(struct dfs *fs)
 			dfs_block_seal(b->blkno, b->data);
 		else if (b->kind == DFS_BUF_SUPER)
 			dfs_super_encode(&fs->sb, b->blkno, b->data);
+}
+
+/* fsck -n repairs in the cache only, to check what its repairs would leave:
+ * a commit seals the blocks and ends the transaction without writing. The
+ * cache is never trimmed then (buf.c), so nothing is lost. */
+static int commit_in_cache(struct dfs *fs)
+{
+	for (struct dfs_buf *b = fs->dirty; b; ) {
+		struct dfs_buf *next = b->dnext;
+
+		b->dirty = false;
+		b->dnext = NULL;
+		b = next;
+	}
+	fs->dirty = NULL;
+	fs->ndirty = 0;
+	dfs_alloc_commit_done(fs, fs->npending, fs->pending_blocks);
+	fs->committed_tid = fs->jseq++;
+	fs->running_tid = fs->jseq;
+	fs->commits++;
+	return 0;
 }
 
 static int commit_fail(struct dfs *fs, int err)
@@ -328,9 +152,9 @@ static int stage_build(struct dfs *fs, struct stage *st)
 		uint32_t count = 0;
 
 		memset(d, 0, DFS_BLOCK_SIZE);
-		dfs_put32(d, DFS_MAGIC_JDESC);
-		dfs_put64(d + 8, st->seq);
-		memcpy(d + 16, fs->sb.uuid, 16);
+		dfs_put32(d + DFS_BLK_MAGIC, DFS_MAGIC_JDESC);
+		dfs_put64(d + DFS_JBLK_SEQ, st->seq);
+		memcpy(d + DFS_JBLK_UUID, fs->sb.uuid, 16);
 		for (; i < n && count < DFS_JDESC_MAX; i++, count++) {
 			struct dfs_buf *b = v[i];
 
@@ -341,7 +165,7 @@ static int stage_build(struct dfs *fs, struct stage *st)
 			st->at[i] = pos++;
 			super |= b->kind == DFS_BUF_SUPER;
 		}
-		dfs_put32(d + 4, count);
+		dfs_put32(d + DFS_JDESC_COUNT, count);
 		dfs_block_seal(js + 1 + dpos, d);
 	}
 	st->crc = crc;
@@ -388,11 +212,11 @@ static int stage_write(struct dfs *fs, struct stage *st, bool *committed)
 		return daxfs_err(-EIO, "injected failure before the commit record");
 	if (!(d = calloc(1, DFS_BLOCK_SIZE)))
 		return daxfs_err(-ENOMEM, "journal: out of memory");
-	dfs_put32(d, DFS_MAGIC_JCOMMIT);
-	dfs_put64(d + 8, st->seq);
-	memcpy(d + 16, fs->sb.uuid, 16);
-	dfs_put64(d + 32, st->n);
-	dfs_put32(d + 40, crc32c_final(st->crc));
+	dfs_put32(d + DFS_BLK_MAGIC, DFS_MAGIC_JCOMMIT);
+	dfs_put64(d + DFS_JBLK_SEQ, st->seq);
+	memcpy(d + DFS_JBLK_UUID, fs->sb.uuid, 16);
+	dfs_put64(d + DFS_JCOMMIT_NBLOCKS, st->n);
+	dfs_put32(d + DFS_JCOMMIT_DATA_CRC, crc32c_final(st->crc));
 	dfs_block_seal(js + 1 + st->nlog, d);
 	if ((err = dfs_dev_write(fs, js + 1 + st->nlog, d, 1, true)))
 		goto out;
@@ -419,7 +243,7 @@ static int stage_write(struct dfs *fs, struct stage *st, bool *committed)
 	/* the backup is written only once the primary is durable */
 	if (st->backup && (err = dfs_dev_write(fs, DFS_SB_BACKUP, st->backup, 1, true)))
 		goto out;
-	jhead_encode(fs, st->seq + 1, d);
+	dfs_jhead_encode(fs->sb.uuid, js, st->seq + 1, d);
 	err = dfs_dev_write(fs, js, d, 1, true);
 out:
 	free(d);
@@ -444,6 +268,8 @@ int dfs_commit(struct dfs *fs)
 		abort();
 	}
 	seal_dirty(fs);
+	if (fs->check_only)
+		return commit_in_cache(fs);
 	if ((err = stage_build(fs, &st)))
 		return commit_fail(fs, err);
 	fs->committing = true;

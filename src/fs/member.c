@@ -31,9 +31,7 @@ static uint64_t mtab_start(const struct dfs_super *sb)
 	return sb->gdt_start + sb->gdt_blocks;
 }
 
-/* Entries in (target, stripe) order, each target's stripes complete: what
- * mkfs writes, and what the checks below rely on. */
-static int check_order(const struct dfs_super *sb, const struct dfs_member *m)
+int dfs_members_check_order(const struct dfs_super *sb, const struct dfs_member *m)
 {
 	for (uint32_t k = 0; k < sb->nmembers; k++) {
 		bool first = k == 0 || m[k].target != m[k - 1].target;
@@ -72,7 +70,7 @@ int dfs_members_read(struct dm_table *t, const struct dfs_super *sb, struct dfs_
 			err = dfs_mtab_decode(b, blk, k * DFS_MTAB_PER_BLOCK, sb->nmembers, m);
 	}
 	if (!err)
-		err = check_order(sb, m);
+		err = dfs_members_check_order(sb, m);
 out:
 	free(b);
 	if (err)
@@ -80,6 +78,80 @@ out:
 	else
 		*out = m;
 	return err;
+}
+
+int dfs_members_plan(struct dm_table *t, const struct dfs_super *sb, struct dfs_member *m)
+{
+	const unsigned n = dm_table_num_members(t);
+	const uint64_t floor = sb->data_start << 3, end = sb->total_blocks << 3;
+	struct dm_member dm;
+
+	for (unsigned i = 0; i < n; i++) {
+		dm_table_get_member(t, i, &dm);
+		m[i] = (struct dfs_member){
+			.target = dm.target, .stripe = dm.stripe, .nstripes = dm.nstripes,
+			.target_begin = dm.target_begin, .target_len = dm.target_len,
+			.chunk = dm.chunk, .offset = dm.offset, .length = dm.length,
+			.label_sector = UINT64_MAX,
+		};
+	}
+	/* Each label goes to the member's first sector past the fixed metadata:
+	 * each target is walked in the runs a member serves unbroken, until
+	 * all its members have one. */
+	for (unsigned i = 0; i < n; ) {
+		const uint64_t tend = m[i].target_begin + m[i].target_len;
+		const unsigned first = i, count = m[i].nstripes;
+		unsigned left = count;
+
+		for (uint64_t s = m[i].target_begin > floor ? m[i].target_begin : floor;
+		     left && s < tend && s < end; ) {
+			unsigned idx;
+			uint64_t off, run;
+
+			if (dm_table_map_member(t, s, &idx, &off, &run))
+				return daxfs_err(-EIO, "sector %llu of the table maps no member",
+						 (unsigned long long)s);
+			if (m[idx].label_sector == UINT64_MAX) {
+				m[idx].label_sector = s;
+				m[idx].label_offset = off;
+				left--;
+			}
+			s += run;
+		}
+		for (i = first; i < first + count; i++)
+			if (m[i].label_sector == UINT64_MAX) {
+				dm_table_get_member(t, i, &dm);
+				return daxfs_err(-EINVAL, "member %u (%s, target %u) has no sector past "
+						 "the filesystem's fixed metadata and inside its %llu "
+						 "blocks to hold its label", i, dm.path, dm.target,
+						 (unsigned long long)sb->total_blocks);
+			}
+	}
+	return 0;
+}
+
+void dfs_label_make(const struct dfs_super *sb, const struct dfs_member *m, uint32_t k, uint8_t *sector)
+{
+	struct dfs_label l = {
+		.major = DFS_VERSION_MAJOR, .minor = DFS_VERSION_MINOR,
+		.index = k, .nmembers = sb->nmembers, .m = m[k],
+	};
+
+	memcpy(l.fs_uuid, sb->uuid, 16);
+	memcpy(l.fs_label, sb->label, sizeof(l.fs_label));
+	dfs_label_encode(&l, sector);
+}
+
+bool dfs_label_remains(const uint8_t *sector, const struct dfs_super *sb, const struct dfs_member *m,
+		       uint32_t k)
+{
+	uint8_t want[DFS_LABEL_SIZE];
+
+	/* a run of damage is short: one of two far-apart identities survives
+	 * it, and neither is found in a sector by chance (128 random bits) */
+	dfs_label_make(sb, m, k, want);
+	return !memcmp(sector + DFS_LABEL_MEMBER_UUID, want + DFS_LABEL_MEMBER_UUID, 16) ||
+	       (!memcmp(sector, want, 8) && !memcmp(sector + 12, want + 12, 20));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -163,6 +235,7 @@ bool dfs_is_member_block(const struct dfs *fs, uint64_t blk)
 struct found {
 	enum { FOUND_NOTHING, FOUND_LABEL, FOUND_SUPER } what;
 	struct dfs_label l;
+	uint64_t at;                /* FOUND_LABEL: the sector of the area it is in */
 	uint8_t sb_uuid[16];        /* FOUND_SUPER */
 	bool short_area;            /* the area ends before the expected label */
 };
@@ -188,11 +261,13 @@ static void identify(struct dm_table *t, unsigned r, const uint64_t *offsets, si
 		f->short_area = true;
 	if (read_label(t, r, expected, &f->l)) {
 		f->what = FOUND_LABEL;
+		f->at = expected;
 		goto out;
 	}
 	for (size_t i = 0; i < noffsets; i++)
 		if (offsets[i] != expected && read_label(t, r, offsets[i], &f->l)) {
 			f->what = FOUND_LABEL;
+			f->at = offsets[i];
 			goto out;
 		}
 	b = malloc(DFS_BLOCK_SIZE);
@@ -294,6 +369,35 @@ static int check_size(struct dm_table *t, unsigned r, unsigned k, const char *uu
 			 (unsigned long long)((dm.offset + dm.length) << 9) - 1);
 }
 
+/* Member k in its place, its label stamped with another uuid or half way
+ * there: a `daxfs-ctl uuid` that did not finish (uuid.c). */
+static int interrupted_change(struct dm_table *t, unsigned r, const struct dfs_super *sb,
+			      const struct dfs_member *m, unsigned k, const char *path,
+			      const char *uuid)
+{
+	uint8_t b[DFS_LABEL_SIZE];
+	struct dfs_label l;
+	char other[37];
+
+	if (dm_table_member_read(t, r, m[k].label_offset << 9, b, sizeof(b)))
+		return 0;
+	switch (dfs_label_classify(b, sb, m, k, &l)) {
+	case DFS_LABEL_RESTAMPED:
+		dfs_uuid_text(l.fs_uuid, other);
+		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s stamped with the uuid "
+				 "%s: a uuid change did not finish (finish: `daxfs-ctl uuid SOURCE "
+				 "%s`; undo: `daxfs-ctl uuid SOURCE %s`), or a copy's member with a "
+				 "new uuid is here", path, k, uuid, other, other, uuid);
+	case DFS_LABEL_TORN:
+		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s with its uuid half "
+				 "rewritten: a uuid change did not finish (finish: `daxfs-ctl uuid "
+				 "SOURCE NEWUUID`; undo: `daxfs-ctl uuid SOURCE %s`)", path, k, uuid,
+				 uuid);
+	default:
+		return 0;
+	}
+}
+
 /* Why member r of t, where member k is expected, is not member k. */
 static int refuse(struct dm_table *t, unsigned r, const struct dfs_super *sb,
 		  const struct dfs_member *m, unsigned k, const struct found *f,
@@ -302,16 +406,14 @@ static int refuse(struct dm_table *t, unsigned r, const struct dfs_super *sb,
 	char uuid[37], other[37];
 	struct dm_member dm;
 	const char *hint = fewer ? "is a member missing?" : "did you reorder the files?";
+	int err;
 
 	dm_table_get_member(t, r, &dm);
 	dfs_uuid_text(sb->uuid, uuid);
+	if ((err = interrupted_change(t, r, sb, m, k, dm.path, uuid)))
+		return err;
 	if (f->what == FOUND_SUPER) {
 		dfs_uuid_text(f->sb_uuid, other);
-		if (memcmp(f->sb_uuid, sb->uuid, 16) == 0 && k == 0)
-			return daxfs_err(-EINVAL, "%s holds the superblock of filesystem %s but not the "
-					 "label of member 0 (expected at byte %llu of it): was it "
-					 "overwritten?", dm.path, uuid,
-					 (unsigned long long)(dm.offset + m[0].label_offset) << 9);
 		if (memcmp(f->sb_uuid, sb->uuid, 16) == 0)
 			return daxfs_err(-EINVAL, "%s holds member 0 (the superblock) of filesystem %s, "
 					 "expected member %u; %s", dm.path, uuid, k, hint);
@@ -360,7 +462,45 @@ static int refuse(struct dm_table *t, unsigned r, const struct dfs_super *sb,
 			 dm.path, j, uuid, k, hint);
 }
 
-int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m)
+/* Whether f is label k of this filesystem (its uuid, index, member uuid). */
+static bool is_label(const struct found *f, const struct dfs_super *sb, const struct dfs_member *m,
+		     unsigned k)
+{
+	return f->what == FOUND_LABEL && f->l.index == k && f->l.nmembers == sb->nmembers &&
+	       memcmp(f->l.fs_uuid, sb->uuid, 16) == 0 && memcmp(f->l.m.uuid, m[k].uuid, 16) == 0;
+}
+
+/* Member k, expected at r, holds no label k where its label goes: does it
+ * still show it is member k - what is there shows it was that label, its
+ * label is elsewhere on it, or (member 0) the filesystem's superblock is at
+ * its start? */
+static bool label_damaged(struct dm_table *t, unsigned r, const struct dfs_super *sb,
+			  const struct dfs_member *m, unsigned k, const struct found *f)
+{
+	uint8_t sector[DFS_LABEL_SIZE];
+	struct dfs_label l;
+	bool read;
+
+	if (f->short_area)
+		return false;
+	read = dm_table_member_read(t, r, m[k].label_offset << 9, sector, sizeof(sector)) == 0;
+	/* a uuid change that did not finish is no damage: fsck must not undo
+	 * half of it (refuse() names it) */
+	if (read) {
+		const enum dfs_label_state st = dfs_label_classify(sector, sb, m, k, &l);
+
+		if (st == DFS_LABEL_RESTAMPED || st == DFS_LABEL_TORN)
+			return false;
+	}
+	if (f->what == FOUND_LABEL)
+		return is_label(f, sb, m, k) && f->at != m[k].label_offset;
+	if (f->what == FOUND_SUPER)
+		return k == 0 && memcmp(f->sb_uuid, sb->uuid, 16) == 0;
+	return read && dfs_label_remains(sector, sb, m, k);
+}
+
+int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m,
+		       uint8_t *relabel)
 {
 	const unsigned nt = dm_table_num_targets(t), et = m[sb->nmembers - 1].target + 1;
 	size_t noffsets = 0;
@@ -395,11 +535,30 @@ int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const str
 		if ((err = check_size(t, r, k, uuid)))
 			break;
 		identify(t, r, offsets, noffsets, m[k].label_offset, &f);
-		if (f.what == FOUND_LABEL && f.l.index == k && f.l.nmembers == sb->nmembers &&
-		    memcmp(f.l.fs_uuid, sb->uuid, 16) == 0 && memcmp(f.l.m.uuid, m[k].uuid, 16) == 0)
+		if (is_label(&f, sb, m, k) && f.at == m[k].label_offset) {
 			err = check_geometry(t, r, &m[k], k, uuid);
-		else
+		} else if (label_damaged(t, r, sb, m, k, &f)) {
+			struct dm_member dm;
+
+			dm_table_get_member(t, r, &dm);
+			const unsigned long long at = (dm.offset + m[k].label_offset) << 9;
+
+			if (relabel) {       /* fsck writes it again from the member table */
+				relabel[k] = 1;
+				err = check_geometry(t, r, &m[k], k, uuid);
+			} else if (f.what == FOUND_SUPER) {
+				err = daxfs_err(-EIO, "%s holds the superblock of filesystem %s but not "
+						"the label of member 0 (expected at byte %llu of it): was "
+						"it overwritten? run fsck.daxfs -y to write it again",
+						dm.path, uuid, at);
+			} else {
+				err = daxfs_err(-EIO, "%s: the label of member %u of filesystem %s (byte "
+						"%llu of it) is damaged; run fsck.daxfs -y", dm.path, k,
+						uuid, at);
+			}
+		} else {
 			err = refuse(t, r, sb, m, k, &f, offsets, noffsets, nt < et);
+		}
 	}
 	/* a target mapping a device where the filesystem has no member */
 	for (unsigned i = 0, k = 0; i < nt && !err; i++) {
@@ -447,47 +606,10 @@ int dfs_members_diagnose(struct dm_table *t, int err)
 	return daxfs_err(err, "%s", saved);
 }
 
-/* A superblock read through t: the primary, else the backup. A format 1
- * superblock is refused at once with its own message. */
-static int table_super(struct dm_table *t, struct dfs_super *sb)
-{
-	uint8_t *b = malloc(DFS_BLOCK_SIZE);
-	int err = -ENOMEM;
-
-	if (!b)
-		return daxfs_err(-ENOMEM, "out of memory");
-	for (uint64_t blk = DFS_SB_PRIMARY; blk <= DFS_SB_BACKUP; blk++) {
-		err = dm_table_read(t, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE);
-		if (!err)
-			err = dfs_super_decode(b, blk, sb);
-		if (!err || sb->major == 1)
-			break;
-	}
-	free(b);
-	return err;
-}
-
-int dfs_members_check_table(struct dm_table *t)
-{
-	struct dfs_super sb;
-	struct dfs_member *m = NULL;
-	int err = table_super(t, &sb);
-
-	if (err && sb.major == 1)
-		return err;
-	if (err)        /* whatever else is wrong is fsck's to report */
-		return dfs_members_diagnose(t, 0);
-	err = dfs_members_read(t, &sb, &m);
-	if (err)
-		return dfs_members_diagnose(t, err);
-	err = dfs_members_verify(t, &sb, m);
-	free(m);
-	return err;
-}
-
 int dfs_probe_member(struct dm_table *t, unsigned index, struct dfs_probe *out)
 {
 	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	struct dfs_super_id id;
 	struct dfs_label l;
 	struct dm_member dm;
 	int err;
@@ -502,12 +624,12 @@ int dfs_probe_member(struct dm_table *t, unsigned index, struct dfs_probe *out)
 	err = dm_table_member_read(t, index, 0, b, dm.length >= 8 ? DFS_BLOCK_SIZE : DFS_LABEL_SIZE);
 	if (err)
 		goto out;
-	if (dm.length >= 8 && dfs_get64(b) == DFS_MAGIC && dfs_block_crc_ok(DFS_SB_PRIMARY, b)) {
+	if (dm.length >= 8 && dfs_super_identify(b, DFS_SB_PRIMARY, &id)) {
 		out->kind = DFS_PROBE_SUPER;
-		out->major = dfs_get16(b + 8);
-		out->minor = dfs_get16(b + 10);
-		memcpy(out->uuid, b + 32, 16);
-		memcpy(out->label, b + 48, 63);
+		out->major = id.major;
+		out->minor = id.minor;
+		memcpy(out->uuid, id.uuid, 16);
+		memcpy(out->label, id.label, 63);
 	} else if (dfs_label_decode(b, &l) == 0) {
 		out->kind = DFS_PROBE_MEMBER;
 		out->major = l.major;
@@ -558,7 +680,7 @@ static int find_member_table(struct dm_table *t, const struct dfs_super *sb, uns
 					"the table", (unsigned long long)blk);
 	}
 	if (!err)
-		err = check_order(sb, m);
+		err = dfs_members_check_order(sb, m);
 out:
 	free(b);
 	if (err)

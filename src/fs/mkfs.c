@@ -82,6 +82,7 @@ static int members_plan(struct dm_table *t, struct dfs_super *sb, struct dfs_mem
 	unsigned limit_member = 0;
 	struct dfs_member *m;
 	struct dm_member dm;
+	int err;
 
 	/* a target that maps no device (zero) gets no member and no label:
 	 * mkfs.daxfs refuses such tables, tests use them to stay off DAX */
@@ -90,21 +91,8 @@ static int members_plan(struct dm_table *t, struct dfs_super *sb, struct dfs_mem
 	if (n > DFS_MAX_MEMBERS)
 		return daxfs_err(-EINVAL, "the table has %u members; a daxfs has at most %u", n,
 				 DFS_MAX_MEMBERS);
-	m = calloc(n, sizeof(*m));
-	if (!m)
-		return daxfs_err(-ENOMEM, "out of memory");
 	for (unsigned i = 0; i < n; i++) {
 		dm_table_get_member(t, i, &dm);
-		m[i] = (struct dfs_member){
-			.target = dm.target, .stripe = dm.stripe, .nstripes = dm.nstripes,
-			.target_begin = dm.target_begin, .target_len = dm.target_len,
-			.chunk = dm.chunk, .offset = dm.offset, .length = dm.length,
-			.label_sector = UINT64_MAX,
-		};
-		if (getrandom(m[i].uuid, 16, 0) != 16) {
-			free(m);
-			return daxfs_err(-EIO, "no random bytes for a member uuid");
-		}
 		if (dm.last_sector >> 3 < limit) {
 			limit = dm.last_sector >> 3;
 			limit_member = i;
@@ -124,7 +112,6 @@ static int members_plan(struct dm_table *t, struct dfs_super *sb, struct dfs_mem
 	if (fixed + sb->journal_blocks > limit) {
 		if (limit < fixed + DFS_JOURNAL_MIN) {
 			dm_table_get_member(t, limit_member, &dm);
-			free(m);
 			return daxfs_err(-EINVAL, "member %u (%s, target %u) ends at block %llu, inside "
 					 "the filesystem's fixed metadata (%llu blocks with the "
 					 "smallest journal): every member must reach past it to hold "
@@ -138,42 +125,17 @@ static int members_plan(struct dm_table *t, struct dfs_super *sb, struct dfs_mem
 	sb->gdt_start = sb->journal_start + sb->journal_blocks;
 	sb->data_start = sb->gdt_start + sb->gdt_blocks + sb->member_blocks;
 
-	/* Each label goes to the member's first sector past the fixed metadata:
-	 * each target is walked in the runs a member serves unbroken, until
-	 * all its members have one. */
-	const uint64_t floor = sb->data_start << 3, end = sb->total_blocks << 3;
-
-	for (unsigned i = 0; i < n; ) {
-		const uint64_t tend = m[i].target_begin + m[i].target_len;
-		const unsigned first = i, count = m[i].nstripes;
-		unsigned left = count;
-
-		for (uint64_t s = m[i].target_begin > floor ? m[i].target_begin : floor;
-		     left && s < tend && s < end; ) {
-			unsigned idx;
-			uint64_t off, run;
-
-			if (dm_table_map_member(t, s, &idx, &off, &run)) {
-				free(m);
-				return -EIO;
-			}
-			if (m[idx].label_sector == UINT64_MAX) {
-				m[idx].label_sector = s;
-				m[idx].label_offset = off;
-				left--;
-			}
-			s += run;
-		}
-		for (i = first; i < first + count; i++)
-			if (m[i].label_sector == UINT64_MAX) {
-				dm_table_get_member(t, i, &dm);
-				free(m);
-				return daxfs_err(-EINVAL, "member %u (%s, target %u) has no sector past "
-						 "the filesystem's fixed metadata and inside its %llu "
-						 "blocks to hold its label", i, dm.path, dm.target,
-						 (unsigned long long)sb->total_blocks);
-			}
+	if (!(m = calloc(n, sizeof(*m))))
+		return daxfs_err(-ENOMEM, "out of memory");
+	if ((err = dfs_members_plan(t, sb, m))) {
+		free(m);
+		return err;
 	}
+	for (unsigned i = 0; i < n; i++)
+		if (getrandom(m[i].uuid, 16, 0) != 16) {
+			free(m);
+			return daxfs_err(-EIO, "no random bytes for a member uuid");
+		}
 	*out = m;
 	return 0;
 }
@@ -195,14 +157,7 @@ static int members_write(struct dfs *fs)
 		err = dfs_dev_write(fs, (fs->sb.gdt_start + fs->sb.gdt_blocks) + k, b, 1, false);
 	}
 	for (uint32_t k = 0; k < fs->sb.nmembers && !err; k++) {
-		struct dfs_label l = {
-			.major = DFS_VERSION_MAJOR, .minor = DFS_VERSION_MINOR,
-			.index = k, .nmembers = fs->sb.nmembers, .m = fs->members[k],
-		};
-
-		memcpy(l.fs_uuid, fs->sb.uuid, 16);
-		memcpy(l.fs_label, fs->sb.label, sizeof(l.fs_label));
-		dfs_label_encode(&l, b);
+		dfs_label_make(&fs->sb, fs->members, k, b);
 		err = dm_submit_bio(fs->md, DAX_REQ_WRITE, 0, fs->members[k].label_sector << 9, b,
 				    DFS_LABEL_SIZE);
 	}

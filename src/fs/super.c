@@ -18,8 +18,17 @@ int dfs_dev_read(struct dfs *fs, uint64_t blk, void *buf, size_t n)
 			     n << DFS_BLOCK_SHIFT);
 }
 
+/* fsck -n repairs only in the cache: a write is a bug, refused loudly */
+static int refuse_check_only(uint64_t blk)
+{
+	return daxfs_err(-EROFS, "internal error: a check-only run tried to write block %llu",
+			 (unsigned long long)blk);
+}
+
 int dfs_dev_write(struct dfs *fs, uint64_t blk, const void *buf, size_t n, bool fua)
 {
+	if (fs->check_only)
+		return refuse_check_only(blk);
 	return dm_submit_bio(fs->md, DAX_REQ_WRITE, fua ? DM_BIO_FUA : 0, blk << DFS_BLOCK_SHIFT,
 			     (void *)buf, n << DFS_BLOCK_SHIFT);
 }
@@ -30,6 +39,9 @@ int dfs_dev_write(struct dfs *fs, uint64_t blk, const void *buf, size_t n, bool 
 int dfs_dev_zero(struct dfs *fs, uint64_t blk, uint64_t n)
 {
 	const uint64_t chunk = 1ull << 18;     /* 1 GiB per bio */
+
+	if (fs->check_only)
+		return refuse_check_only(blk);
 
 	for (uint64_t done = 0; done < n; done += chunk) {
 		uint64_t k = n - done < chunk ? n - done : chunk;
@@ -209,7 +221,7 @@ static int read_identity(struct dfs *fs)
 	if (err && fs->sb.major != 1)
 		err = dfs_members_diagnose(t, err);
 	else if (!err)
-		err = dfs_members_verify(t, &fs->sb, fs->members);
+		err = dfs_members_verify(t, &fs->sb, fs->members, NULL);
 	dm_table_put(&t);
 	return err;
 }
@@ -232,7 +244,7 @@ static int mount_check(struct dfs *fs, const struct dfs_table_facts *f)
 	return 0;
 }
 
-static int super_dirty(struct dfs *fs)
+int dfs_super_dirty(struct dfs *fs)
 {
 	struct dfs_buf *b;
 	int err = dfs_buf_read(fs, DFS_SB_PRIMARY, DFS_BUF_SUPER, &b);
@@ -244,13 +256,41 @@ static int super_dirty(struct dfs *fs)
 	return err;
 }
 
+/* Refusals for damage the mount cannot trust say how to repair it. */
+static int mount_failed(struct mapped_device *md, int err)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", daxfs_errormsg());
+	if (err == -EIO && !strstr(why, "fsck.daxfs"))
+		return daxfs_err(err, "mount %s: %s; run fsck.daxfs -y", dm_md_name(md), why);
+	return why[0] ? daxfs_err(err, "mount %s: %s", dm_md_name(md), why)
+		      : daxfs_err(err, "mount %s", dm_md_name(md));
+}
+
+/* fsck's members: its copy of them, indexed; else read from the device. */
+static int fsck_members(struct dfs *fs, const struct dfs_member *members)
+{
+	if (!members)
+		return dfs_members_load(fs);
+	if (!(fs->members = malloc(fs->sb.nmembers * sizeof(*members))))
+		return daxfs_err(-ENOMEM, "out of memory");
+	memcpy(fs->members, members, fs->sb.nmembers * sizeof(*members));
+	return dfs_members_index(fs);
+}
+
+/* fsck_sb: fsck's mount (fsck_members_in its member table, or NULL);
+ * offline: a tool's (fsck, or daxfs-ctl's counts and label), which processes
+ * no orphans and runs no periodic committer. */
 static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *opts,
-			bool fsck, bool check_only, struct dfs **out)
+			const struct dfs_super *fsck_sb, const struct dfs_member *fsck_members_in,
+			bool offline, bool check_only, struct dfs **out)
 {
 	struct dfs_mount_opts defaults = { 0 };
 	struct dfs_table_facts f;
 	struct dfs *fs;
 	struct dfs_inode *root;
+	const bool fsck = fsck_sb != NULL;
 	int err;
 
 	if (!opts)
@@ -267,22 +307,26 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 	fs->opts = *opts;
 	fs->rdonly = opts->rdonly || check_only;
 	fs->check_only = check_only;
-	fs->fsck = fsck;
+	fs->fsck_mount = fsck;
 	fs->dax = f.dax && opts->dax != DFS_DAX_NEVER;
-	if ((err = read_identity(fs)) || (err = mount_check(fs, &f)))
+	if (fsck)
+		fs->sb = *fsck_sb;
+	/* fsck chose the superblock copy and checked the members itself */
+	if ((err = fsck ? fsck_members(fs, fsck_members_in) : read_identity(fs)) ||
+	    (err = mount_check(fs, &f)))
 		goto fail;
-	/* the log is redone even on a read-only mount, as ext4 does */
-	if ((err = dfs_journal_recover(fs)) < 0)
-		goto fail;
-	if (err == 1 && (err = read_super(fs)))
+	/* the log is redone even on a read-only mount, as ext4 does, but only
+	 * into the cache: a read-only mount never writes */
+	if ((err = dfs_journal_recover(fs)))
 		goto fail;
 	if ((err = dfs_alloc_load(fs)) || (err = dfs_icache_init(fs)) || (err = dfs_itable_scan(fs)))
 		goto fail;
 	if (fsck)
 		fs->resv_blocks = 0;     /* a repair may take every block, as e2fsck does */
-	if ((err = dfs_iget(fs, DFS_ROOT_INO, &root)))
+	/* fsck checks (and makes) the root itself */
+	if (!fsck && (err = dfs_iget(fs, DFS_ROOT_INO, &root)))
 		goto fail;
-	if (!dfs_is_dir(root)) {
+	if (!fsck && !dfs_is_dir(root)) {
 		err = daxfs_err(-EIO, "root inode is not a directory");
 		goto fail;
 	}
@@ -291,40 +335,49 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 
 		/* nobody else runs yet, but a commit drops and retakes meta */
 		pthread_mutex_lock(&fs->meta);
-		if (!fsck)
+		if (!offline)
 			err = dfs_orphans_process(fs);
 		dfs_now(&now);
 		fs->sb.state = DFS_STATE_DIRTY;
 		fs->sb.mount_time = now.sec;
 		fs->sb.mount_count++;
-		if (!err && !(err = super_dirty(fs)))
+		if (!err && !(err = dfs_super_dirty(fs)))
 			err = dfs_commit(fs);
 		pthread_mutex_unlock(&fs->meta);
 		if (err)
 			goto fail;
-		if (!fsck && pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
+		if (!offline && pthread_create(&fs->committer, NULL, committer_main, fs) == 0)
 			fs->committer_running = true;
 	}
 	*out = fs;
 	return 0;
 fail:
-	err = daxfs_err_prefix(err, "mount %s", dm_md_name(md));
+	err = mount_failed(md, err);
 	dfs_fs_free(fs);
 	return err;
 }
 
 int dfs_mount(struct mapped_device *md, const struct dfs_mount_opts *opts, struct dfs **out)
 {
-	return mount_common(md, opts, false, false, out);
+	return mount_common(md, opts, NULL, NULL, false, false, out);
 }
 
-int dfs_mount_fsck(struct mapped_device *md, bool check_only, struct dfs **out)
+int dfs_mount_fsck(struct mapped_device *md, bool check_only, const struct dfs_super *sb,
+		   const struct dfs_member *members, struct dfs **out)
 {
 	/* batched: fsck commits its repairs itself */
 	struct dfs_mount_opts o = { .rdonly = check_only, .dax = DFS_DAX_NEVER,
 				    .commit_interval_ms = DFS_COMMIT_INTERVAL_MS };
 
-	return mount_common(md, &o, true, check_only, out);
+	return mount_common(md, &o, sb, members, true, check_only, out);
+}
+
+int dfs_mount_offline(struct mapped_device *md, bool check_only, struct dfs **out)
+{
+	struct dfs_mount_opts o = { .rdonly = check_only, .dax = DFS_DAX_NEVER,
+				    .commit_interval_ms = DFS_COMMIT_INTERVAL_MS };
+
+	return mount_common(md, &o, NULL, NULL, true, check_only, out);
 }
 
 static void stop_committer(struct dfs *fs)
@@ -394,7 +447,7 @@ int dfs_unmount(struct dfs **fsp)
 			dfs_now(&now);
 			fs->sb.state = DFS_STATE_CLEAN;
 			fs->sb.write_time = now.sec;
-			if (!(err = super_dirty(fs)))
+			if (!(err = dfs_super_dirty(fs)))
 				err = dfs_commit(fs);
 		}
 	}

@@ -44,6 +44,47 @@ static int parse_name(const char *name, uint8_t *ns, const char **suffix)
 	return daxfs_err(-EOPNOTSUPP, "xattr namespace of '%s' is not supported", name);
 }
 
+/* Parses an attribute block of inode owner (not its crc) into ents. */
+static int parse_block(const uint8_t *p, uint64_t owner, struct xent *ents, size_t *n)
+{
+	uint32_t count = dfs_get32(p + DFS_XATTR_COUNT);
+
+	*n = 0;
+	if (dfs_get32(p + DFS_BLK_MAGIC) != DFS_MAGIC_XATTR || dfs_get64(p + DFS_XATTR_OWNER) != owner ||
+	    count > MAX_ENTRIES)
+		return -EIO;
+	size_t off = DFS_XATTR_HDR;
+	for (uint32_t i = 0; i < count; i++) {
+		if (off + DFS_XATTR_ENTRY_HDR > DFS_TAIL_CRC_OFF)
+			return -EIO;
+		struct xent e = { p[off + DFS_XENT_NAMESPACE], p[off + DFS_XENT_NAMELEN],
+				  dfs_get16(p + off + DFS_XENT_VALUELEN), NULL, NULL };
+		if ((e.ns != XATTR_NS_USER && e.ns != XATTR_NS_TRUSTED) || e.nlen == 0 ||
+		    off + DFS_XATTR_ENTRY_HDR + e.nlen + e.vlen > DFS_TAIL_CRC_OFF)
+			return -EIO;
+		e.name = p + off + DFS_XATTR_ENTRY_HDR;
+		e.value = e.name + e.nlen;
+		ents[(*n)++] = e;
+		off += DFS_XATTR_ENTRY_HDR + e.nlen + e.vlen;
+	}
+	return 0;
+}
+
+int dfs_xattr_block_check(const uint8_t *b, uint64_t owner)
+{
+	struct xent ents[MAX_ENTRIES];
+	size_t n;
+
+	if (parse_block(b, owner, ents, &n))
+		return daxfs_err(-EIO, "its entries do not parse");
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < i; k++)
+			if (ents[k].ns == ents[i].ns && ents[k].nlen == ents[i].nlen &&
+			    memcmp(ents[k].name, ents[i].name, ents[i].nlen) == 0)
+				return daxfs_err(-EIO, "it names one attribute twice");
+	return 0;
+}
+
 /* Parses inode's attribute block (if any) into ents; *n entries. */
 static int load(struct dfs *fs, struct dfs_inode *ip, struct xent *ents, size_t *n)
 {
@@ -57,27 +98,10 @@ static int load(struct dfs *fs, struct dfs_inode *ip, struct xent *ents, size_t 
 		return daxfs_err(-EIO, "inode %llu: xattr block in the metadata area", (unsigned long long)ip->ino);
 	if ((err = dfs_buf_read(fs, ip->d.xattr_blk, DFS_BUF_SEALED, &b)))
 		return err;
-	const uint8_t *p = b->data;
-	uint32_t count = dfs_get32(p + 4);
-	if (dfs_get32(p) != DFS_MAGIC_XATTR || dfs_get64(p + 8) != ip->ino || count > MAX_ENTRIES)
-		goto bad;
-	size_t off = DFS_XATTR_HDR;
-	for (uint32_t i = 0; i < count; i++) {
-		if (off + DFS_XATTR_ENTRY_HDR > DFS_TAIL_CRC_OFF)
-			goto bad;
-		struct xent e = { p[off], p[off + 1], dfs_get16(p + off + 2), NULL, NULL };
-		if ((e.ns != XATTR_NS_USER && e.ns != XATTR_NS_TRUSTED) || e.nlen == 0 ||
-		    off + DFS_XATTR_ENTRY_HDR + e.nlen + e.vlen > DFS_TAIL_CRC_OFF)
-			goto bad;
-		e.name = p + off + DFS_XATTR_ENTRY_HDR;
-		e.value = e.name + e.nlen;
-		ents[(*n)++] = e;
-		off += DFS_XATTR_ENTRY_HDR + e.nlen + e.vlen;
-	}
+	if (parse_block(b->data, ip->ino, ents, n))
+		return daxfs_err(-EIO, "inode %llu: xattr block %llu is damaged",
+				 (unsigned long long)ip->ino, (unsigned long long)ip->d.xattr_blk);
 	return 0;
-bad:
-	return daxfs_err(-EIO, "inode %llu: xattr block %llu is damaged", (unsigned long long)ip->ino,
-			 (unsigned long long)ip->d.xattr_blk);
 }
 
 static long find(const struct xent *ents, size_t n, uint8_t ns, const char *suffix)
@@ -105,17 +129,17 @@ static int store(struct dfs *fs, struct dfs_inode *ip, const struct xent *ents, 
 	}
 	/* build aside: the entries point into the block being rewritten */
 	memset(tmp, 0, sizeof(tmp));
-	dfs_put32(tmp, DFS_MAGIC_XATTR);
-	dfs_put32(tmp + 4, (uint32_t)n);
-	dfs_put64(tmp + 8, ip->ino);
+	dfs_put32(tmp + DFS_BLK_MAGIC, DFS_MAGIC_XATTR);
+	dfs_put32(tmp + DFS_XATTR_COUNT, (uint32_t)n);
+	dfs_put64(tmp + DFS_XATTR_OWNER, ip->ino);
 	for (size_t i = 0; i < n; i++) {
 		size_t need = DFS_XATTR_ENTRY_HDR + ents[i].nlen + ents[i].vlen;
 		if (off + need > DFS_TAIL_CRC_OFF)
 			return daxfs_err(-ENOSPC, "xattrs of inode %llu do not fit in %u bytes",
 					 (unsigned long long)ip->ino, DFS_XATTR_SPACE);
-		tmp[off] = ents[i].ns;
-		tmp[off + 1] = ents[i].nlen;
-		dfs_put16(tmp + off + 2, ents[i].vlen);
+		tmp[off + DFS_XENT_NAMESPACE] = ents[i].ns;
+		tmp[off + DFS_XENT_NAMELEN] = ents[i].nlen;
+		dfs_put16(tmp + off + DFS_XENT_VALUELEN, ents[i].vlen);
 		memcpy(tmp + off + DFS_XATTR_ENTRY_HDR, ents[i].name, ents[i].nlen);
 		memcpy(tmp + off + DFS_XATTR_ENTRY_HDR + ents[i].nlen, ents[i].value, ents[i].vlen);
 		off += need;
@@ -162,17 +186,12 @@ static int xattr_write_begin(struct dfs *fs, uint64_t ino, struct dfs_inode **ip
 {
 	int err;
 
-	if ((err = dfs_start_write(fs)))
+	if ((err = dfs_inode_change_begin(fs, ino, ipp)))
 		return err;
-	if ((err = dfs_inode_lock_data(fs, ino, true, ipp))) {
-		dfs_end_write(fs);
-		return err;
-	}
 	pthread_mutex_lock(&fs->meta);
 	if ((err = dfs_txn_reserve(fs, 16))) {
 		pthread_mutex_unlock(&fs->meta);
-		dfs_inode_unlock_data(fs, *ipp, true);
-		dfs_end_write(fs);
+		dfs_inode_change_end(fs, *ipp);
 	}
 	return err;
 }

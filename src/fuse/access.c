@@ -5,49 +5,79 @@
 
 #include "fuse/dfuse.h"
 
-bool dfuse_may_control(fuse_req_t req)
-{
-	uid_t uid = fuse_req_ctx(req)->uid;
-
-	return uid == 0 || uid == getuid();
-}
-
-bool dfuse_in_group(fuse_req_t req, gid_t gid)
-{
-	gid_t small[64], *list = small;
-	bool in = false;
-	int n;
-
-	if (fuse_req_ctx(req)->gid == gid)
-		return true;
-	/* The kernel does not send supplementary groups: libfuse reads them
-	 * from /proc. Failing to read them counts as not a member. */
-	n = fuse_req_getgroups(req, 64, small);
-	if (n > 64) {
-		if (!(list = malloc((size_t)n * sizeof(*list))))
-			return false;
-		n = fuse_req_getgroups(req, n, list);
-	}
-	for (int i = 0; i < n && !in; i++)
-		in = list[i] == gid;
-	if (list != small)
-		free(list);
-	return in;
-}
-
-int dfuse_may_access(fuse_req_t req, const struct stat *st, int mask)
+void dfuse_caller_init(struct dfuse_caller *c, fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	*c = (struct dfuse_caller){ .uid = ctx->uid, .gid = ctx->gid, .ngroups = -1, .req = req };
+}
+
+void dfuse_caller_fini(struct dfuse_caller *c)
+{
+	free(c->owned);
+	c->owned = NULL;
+}
+
+/* The kernel does not send supplementary groups: libfuse reads them from
+ * /proc. Failing to read them counts as belonging to none. */
+static void read_groups(struct dfuse_caller *c)
+{
+	gid_t *list = NULL;
+	int n = 0, want = 64;
+
+	c->ngroups = 0;
+	c->groups = NULL;
+	if (!c->req)
+		return;
+	for (int tries = 0; tries < 3; tries++) {
+		gid_t *bigger = realloc(list, (size_t)want * sizeof(*list));
+
+		if (!bigger)
+			break;
+		list = bigger;
+		n = fuse_req_getgroups(c->req, want, list);
+		if (n <= want)
+			break;
+		want = n;       /* the list grew: ask again with room for it */
+	}
+	if (n < 0 || n > want) {
+		free(list);
+		return;
+	}
+	c->owned = list;
+	c->groups = list;
+	c->ngroups = n;
+}
+
+bool dfuse_may_control(const struct dfuse_caller *c)
+{
+	return c->uid == 0 || c->uid == getuid();
+}
+
+bool dfuse_in_group(struct dfuse_caller *c, gid_t gid)
+{
+	if (c->gid == gid)
+		return true;
+	if (c->ngroups < 0)
+		read_groups(c);
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
+
+int dfuse_may_access(struct dfuse_caller *c, const struct stat *st, int mask)
+{
 	mode_t bits;
 
 	/* CAP_DAC_OVERRIDE: root reads and writes any regular file. */
-	if (ctx->uid == 0)
+	if (c->uid == 0)
 		return 0;
 	/* generic_permission: the owner class decides for the owner even when
 	 * the group or others would be allowed more (daxfs has no ACLs). */
-	if (ctx->uid == st->st_uid)
+	if (c->uid == st->st_uid)
 		bits = (st->st_mode >> 6) & 7;
-	else if (dfuse_in_group(req, st->st_gid))
+	else if (dfuse_in_group(c, st->st_gid))
 		bits = (st->st_mode >> 3) & 7;
 	else
 		bits = st->st_mode & 7;

@@ -12,6 +12,7 @@
 
 #include "daxfs/ioctl.h"
 #include "fuse/client.h"
+#include "fuse/extmap.h"
 #include "fuse/holders.h"
 #include "fuse/run.h"
 #include "util/err.h"
@@ -56,9 +57,8 @@ void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info 
 
 int dfuse_client_check_swap(struct dfuse *df, bool force)
 {
-	uint64_t ino = dfuse_holders_live();
+	uint64_t ino = dfuse_holders_live(df);
 
-	(void)df;
 	if (!ino)
 		return 0;
 	if (!force)
@@ -66,7 +66,7 @@ int dfuse_client_check_swap(struct dfuse *df, bool force)
 				 "(libdaxfs); a new table could move its blocks under the mapping: "
 				 "unmap first, or force the swap (which revokes the mappings)", ino);
 	fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: forced table swap: revoked %zu direct-access "
-		 "lease holders; their blocks stay held until they unmap\n", dfuse_holders_revoke());
+		 "lease holders; their blocks stay held until they unmap\n", dfuse_holders_revoke(df));
 	dfuse_run_changed_all(df, true);
 	return 0;
 }
@@ -80,8 +80,9 @@ enum need {
 
 /* The open file and the caller, as the kernel checks fds and modes: 0, or
  * -EBADF or -EACCES, for ioctl(2) itself to fail with. */
-static int check_caller(fuse_req_t req, uint64_t ino, uint64_t fh, unsigned need)
+static int check_caller(struct dfuse *df, const struct dfuse_ioctl_req *rq, unsigned need)
 {
+	uint64_t ino = rq->ino, fh = rq->fh;
 	struct stat st;
 	int err;
 
@@ -89,22 +90,22 @@ static int check_caller(fuse_req_t req, uint64_t ino, uint64_t fh, unsigned need
 		return daxfs_err(-EBADF, "the file is not open for reading");
 	if ((need & NEED_WRITE) && !fh_writable(fh))
 		return daxfs_err(-EBADF, "the file is not open for reading and writing");
-	if ((err = dfs_getattr(dfuse_of(req)->fs, ino, &st)) < 0)
+	if ((err = dfs_getattr(df->fs, ino, &st)) < 0)
 		return err;
-	if (dfuse_may_access(req, &st, ((need & NEED_READ) ? R_OK : 0) |
+	if (dfuse_may_access(rq->who, &st, ((need & NEED_READ) ? R_OK : 0) |
 			     ((need & NEED_WRITE) ? W_OK : 0)) < 0)
 		return daxfs_err(-EACCES, "uid %u may not %s inode %" PRIu64,
-				 (unsigned)fuse_req_ctx(req)->uid,
+				 (unsigned)rq->who->uid,
 				 (need & NEED_WRITE) ? "write" : "read", ino);
 	return 0;
 }
 
 /* The open file's leases: 0, or -ENOLCK, -ESTALE, -EPERM with a message. */
-static int check_lease(uint64_t ino, uint64_t fh, bool write)
+static int check_lease(struct dfuse *df, uint64_t ino, uint64_t fh, bool write)
 {
 	struct dfuse_holding h;
 
-	dfuse_holders_state(fh, ino, &h);
+	dfuse_holders_state(df, fh, ino, &h);
 	if (h.reads + h.writes == 0)
 		return daxfs_err(-ENOLCK, "no lease on this open file (DAXFS_IOC_LEASE_GET first)");
 	if (h.revoked)
@@ -156,25 +157,16 @@ static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t le
 	return 0;
 }
 
-static int device_index(struct mapped_device *md, const char *path)
-{
-	unsigned n = dm_md_num_devices(md);
-
-	for (unsigned i = 0; i < n; i++) {
-		struct dax_device *d = dm_md_device(md, i);
-
-		if (d && strcmp(dax_device_path(d), path) == 0)
-			return (int)i;
-	}
-	return -1;
-}
-
+/* A refusal covers nothing (daxfs/ioctl.h), also when it comes after the
+ * range's first extents were resolved into pieces. */
 __attribute__((format(printf, 3, 4)))
 static int fail(struct daxfs_ioc_extents *x, int err, const char *fmt, ...)
 {
 	va_list ap;
 
 	x->error = err;
+	x->npieces = 0;
+	x->covered = 0;
 	va_start(ap, fmt);
 	vsnprintf(x->message, sizeof(x->message), fmt, ap);
 	va_end(ap);
@@ -211,45 +203,37 @@ static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t f
 		       uint64_t len, bool all)
 {
 	uint64_t done = 0;
-	bool single = false;
 
 	while (done < len) {
 		struct dm_resolution r;
-		long want = single ? 1 : (long)((len - done) / PAGE);
-		long got = dm_dax_resolve(df->md, (pos + done) / PAGE, want, &r);
+		uint64_t bytes = dfuse_extmap_piece(df, pos + done, len - done, &r);
 
-		/* A bad block anywhere in the range fails the whole call, as
-		 * in the kernel: go page by page to name the poisoned one. */
-		if (got <= 0 && !single && (got == -EHWPOISON || all)) {
-			single = true;
-			continue;
-		}
-		if (got <= 0 && all) {
-			if (!add_piece(x, foff + done, PAGE, 0, DAXFS_IOC_NO_DEVICE, DAXFS_IOC_PIECE_BAD))
+		if (r.error && all) {
+			if (!add_piece(x, foff + done, bytes, 0, DAXFS_IOC_NO_DEVICE,
+				       DAXFS_IOC_PIECE_BAD))
 				break;
-			done += PAGE;
+			done += bytes;
 			continue;
 		}
-		if (got <= 0) {
-			const char *why = got == -EHWPOISON ? "poisoned page" : strerror((int)-got);
+		/* A bad block fails its page alone, named by its own piece. */
+		if (r.error) {
+			const char *why = r.error == -EHWPOISON ? "poisoned page" : strerror(-r.error);
 
 			fail(x, -EIO, "file offset %" PRIu64 " (device byte %" PRIu64 "): %s%s%s: %s",
 			     foff + done, pos + done, why, r.target_type ? " on target " : "",
 			     r.target_type ? r.target_type : "", daxfs_errormsg());
 			return -1;
 		}
-		int idx = device_index(df->md, r.device_path);
+		int idx = r.device_index;
 		if (idx < 0) {
 			fail(x, -EIO, "file offset %" PRIu64 ": device %s is not open", foff + done,
 			     r.device_path);
 			return -1;
 		}
-		uint64_t bytes = (uint64_t)got * PAGE, doff = r.device_pgoff * PAGE;
-
-		if (!add_piece(x, foff + done, bytes, doff, (uint32_t)idx, DAXFS_IOC_PIECE_DATA))
+		if (!add_piece(x, foff + done, bytes, r.device_offset, (uint32_t)idx,
+			       DAXFS_IOC_PIECE_DATA))
 			break;
 		done += bytes;
-		single = false;
 	}
 	return (int64_t)done;
 }
@@ -262,8 +246,6 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 	struct stat st;
 	int err;
 
-	x->npieces = 0;
-	x->covered = 0;
 	if (!dfs_uses_dax(df->fs))
 		return fail(x, -EOPNOTSUPP, "the filesystem does not use DAX (dax=never, or a table "
 			    "that is not DAX-capable)");
@@ -323,40 +305,39 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 
 static void device(struct dfuse *df, struct daxfs_ioc_device *d)
 {
-	struct dax_device *dev = d->index < dm_md_num_devices(df->md) ? dm_md_device(df->md, d->index)
-								      : NULL;
+	struct dm_ioctl_req rq = { .cmd = DM_IOC_DEVICE, .index = d->index };
+	struct dm_ioctl_result res;
 
-	if (!dev) {
-		d->error = -ENXIO;
-		return;
+	d->error = dm_ioctl(df->md, &rq, &res);
+	if (d->error == 0) {
+		d->size = res.devices[0].size;
+		d->flags = res.devices[0].is_pmem ? DAXFS_IOC_DEVICE_PMEM : 0;
+		snprintf(d->path, sizeof(d->path), "%s", res.devices[0].path);
 	}
-	d->error = 0;
-	d->size = dax_device_size(dev);
-	d->flags = dax_device_is_pmem(dev) ? DAXFS_IOC_DEVICE_PMEM : 0;
-	snprintf(d->path, sizeof(d->path), "%s", dax_device_path(dev));
+	dm_ioctl_result_free(&res);
 }
 
 /* Grants are part of the channel's answer to a caller who passed the
  * checks; the socket that hands the descriptor over lives in grant.c. */
-static void grant(fuse_req_t req, struct dfuse *df, uint64_t ino, uint64_t fh,
-		  struct daxfs_ioc_grant *g)
+static void grant(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct daxfs_ioc_grant *g)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	uid_t uid = rq->who->uid;
 	bool write = g->flags & DAXFS_IOC_GRANT_WRITE;
+	struct dm_ioctl_result res = { .fd = -1 };
 	int err;
 
 	if (!dfuse_grant_devices(df->grant))
 		err = daxfs_err(-EOPNOTSUPP, "this mount hands out no descriptors of its devices "
 				"(daxfs-fuse -o dax_users=GROUP)");
-	else if (ctx->uid != 0 && !dfuse_in_group(req, df->dax_group))
+	else if (uid != 0 && !dfuse_in_group(rq->who, df->dax_group))
 		err = daxfs_err(-EPERM, "uid %u is not in group %u, which this mount lets map its "
-				"devices (-o dax_users)", (unsigned)ctx->uid,
+				"devices (-o dax_users)", (unsigned)uid,
 				(unsigned)df->dax_group);
-	else if (g->index >= dm_md_num_devices(df->md))
-		err = daxfs_err(-ENXIO, "no backing device %u", g->index);
-	else
-		err = dfuse_grant_issue(df->grant, fh, ino, ctx->uid, g->index, write, g->token,
+	else if ((err = dm_ioctl(df->md, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE,
+							       .index = g->index }, &res)) == 0)
+		err = dfuse_grant_issue(df->grant, rq->fh, rq->ino, uid, g->index, write, g->token,
 					g->socket, sizeof(g->socket));
+	dm_ioctl_result_free(&res);
 	g->error = err;
 }
 
@@ -369,21 +350,22 @@ static void set_message(char *msg, size_t size, int err)
 /* EXTENTS, DEVICE, GRANT: the answer goes back in a structure of the same
  * size (*out, malloc'd). Who may ask is ioctl(2)'s error; what the daemon
  * could not do is the structure's, with a message. */
-static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cmd, uint64_t fh,
-		 const void *in_buf, size_t in_bufsz, size_t out_bufsz, void **out, size_t *outsz)
+static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out, size_t *outsz)
 {
+	uint64_t ino = rq->ino, fh = rq->fh;
+	unsigned int cmd = rq->cmd;
 	size_t size = cmd == DAXFS_IOC_EXTENTS ? sizeof(struct daxfs_ioc_extents)
 		      : cmd == DAXFS_IOC_DEVICE ? sizeof(struct daxfs_ioc_device)
 		      : sizeof(struct daxfs_ioc_grant);
 	void *buf;
 	int err;
 
-	if (in_bufsz != size || out_bufsz < size)
+	if (rq->in_size != size || rq->out_size < size)
 		return -EINVAL;
 	/* The request buffer belongs to libfuse: answer in a copy. */
 	if (!(buf = malloc(size)))
 		return -ENOMEM;
-	memcpy(buf, in_buf, size);
+	memcpy(buf, rq->in, size);
 	if (*(const uint32_t *)buf != DAXFS_IOC_VERSION) {
 		free(buf);
 		return -EPROTO;
@@ -394,8 +376,8 @@ static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cm
 		d->flags = 0;
 		d->size = 0;
 		d->path[0] = '\0';
-		if (!(err = check_caller(req, ino, fh, NEED_READ)) &&
-		    (d->error = check_lease(ino, fh, false)) == 0) {
+		if (!(err = check_caller(df, rq, NEED_READ)) &&
+		    (d->error = check_lease(df, ino, fh, false)) == 0) {
 			device(df, d);
 			if (dfuse_grant_devices(df->grant) && d->error == 0)
 				d->flags |= DAXFS_IOC_DEVICE_GRANT;
@@ -406,21 +388,23 @@ static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cm
 
 		memset(g->token, 0, sizeof(g->token));
 		g->socket[0] = '\0';
-		if (!(err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0)))) {
-			if ((g->error = check_lease(ino, fh, write)) == 0)
-				grant(req, df, ino, fh, g);
+		if (!(err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0)))) {
+			if ((g->error = check_lease(df, ino, fh, write)) == 0)
+				grant(df, rq, g);
 			set_message(g->message, sizeof(g->message), g->error);
 		}
 	} else {
 		struct daxfs_ioc_extents *x = buf;
 		bool write = x->flags & DAXFS_IOC_EXTENTS_WRITE;
 
+		/* Every answer, a refusal too, says what it covers: the
+		 * caller's own values must not come back as pieces. */
 		x->error = 0;
 		x->message[0] = '\0';
 		x->npieces = 0;
 		x->covered = 0;
-		if (!(err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0)))) {
-			if ((err = check_lease(ino, fh, write)) < 0)
+		if (!(err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0)))) {
+			if ((err = check_lease(df, ino, fh, write)) < 0)
 				fail(x, err, "%s", daxfs_errormsg());
 			else if (check_range(x->offset, x->length) < 0)
 				fail(x, -EINVAL, "bad range: offset %" PRIu64 " length %" PRIu64
@@ -444,7 +428,7 @@ static int query(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cm
  * root) who changes a set-id file drops its set-id bits. The kernel asks for
  * that with a SETATTR before a write or fallocate, but never sees ALLOC.
  */
-static int kill_priv(fuse_req_t req, struct dfuse *df, uint64_t ino)
+static int kill_priv(struct dfuse *df, const struct dfuse_caller *who, uint64_t ino)
 {
 	struct stat st, attr = { 0 };
 	mode_t kill = 0;
@@ -456,7 +440,7 @@ static int kill_priv(fuse_req_t req, struct dfuse *df, uint64_t ino)
 		kill |= S_ISUID;
 	if ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP))
 		kill |= S_ISGID;
-	if (!kill || fuse_req_ctx(req)->uid == 0)
+	if (!kill || who->uid == 0)
 		return 0;
 	attr.st_mode = st.st_mode & ~kill;
 	return dfs_setattr(df->fs, ino, &attr, DFS_SET_MODE, &st);
@@ -464,7 +448,8 @@ static int kill_priv(fuse_req_t req, struct dfuse *df, uint64_t ino)
 
 /* DAXFS_IOC_RUN_WRITTEN: what a write() daxfs-run served with stores does
  * to the file's metadata and to the kernel's caches. */
-static int run_written(fuse_req_t req, struct dfuse *df, uint64_t ino, const struct daxfs_ioc_range *r)
+static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_t ino,
+		       const struct daxfs_ioc_range *r)
 {
 	const uint32_t known = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
 			       DAXFS_IOC_WRITTEN_INVAL | DAXFS_IOC_WRITTEN_SYNC;
@@ -482,7 +467,7 @@ static int run_written(fuse_req_t req, struct dfuse *df, uint64_t ino, const str
 	if (r->flags & DAXFS_IOC_WRITTEN_SYNC)
 		ext |= DFS_EXTEND_SYNC;
 	/* a write drops set-id bits, as file_remove_privs does */
-	if ((r->flags & DAXFS_IOC_WRITTEN_TIME) && (err = kill_priv(req, df, ino)))
+	if ((r->flags & DAXFS_IOC_WRITTEN_TIME) && (err = kill_priv(df, who, ino)))
 		return err;
 	if (ext && (err = dfs_write_extend(df->fs, ino, r->offset, r->length, ext)) < 0)
 		return err;
@@ -504,10 +489,10 @@ static int run_written(fuse_req_t req, struct dfuse *df, uint64_t ino, const str
 /* DAXFS_IOC_RUN_OPEN: a lease and the inode's slot of the daxfs-run table.
  * Returns 1 when this was the inode's first lease (its cached pages are to
  * be dropped after the reply, as for LEASE_GET), 0, or ioctl(2)'s error. */
-static int run_open(fuse_req_t req, struct dfuse *df, uint64_t ino, uint64_t fh,
-		    struct daxfs_ioc_run_open *o)
+static int run_open(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct daxfs_ioc_run_open *o)
 {
-	uid_t uid = fuse_req_ctx(req)->uid;
+	uint64_t ino = rq->ino, fh = rq->fh;
+	uid_t uid = rq->who->uid;
 	bool write = o->flags & DAXFS_IOC_RUN_WRITE;
 	uint32_t slot = 0;
 	int err, first;
@@ -518,7 +503,7 @@ static int run_open(fuse_req_t req, struct dfuse *df, uint64_t ino, uint64_t fh,
 	o->socket[0] = o->message[0] = '\0';
 	if (o->flags & ~(uint32_t)(DAXFS_IOC_RUN_WRITE | DAXFS_IOC_RUN_TABLE))
 		return -EINVAL;
-	if ((err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0))))
+	if ((err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0))))
 		return err;
 	if (!df->run || !df->grant) {
 		err = daxfs_err(-EOPNOTSUPP, "the mount does not use DAX (dax=never, or its table is "
@@ -526,11 +511,11 @@ static int run_open(fuse_req_t req, struct dfuse *df, uint64_t ino, uint64_t fh,
 		goto out;
 	}
 	if ((first = dfuse_holders_get(df, fh, ino, uid, write,
-				       dfuse_may_control(req) ? UINT_MAX : df->max_leases)) < 0) {
+				       dfuse_may_control(rq->who) ? UINT_MAX : df->max_leases)) < 0) {
 		err = first;
 		goto out;
 	}
-	if (!err && (err = dfuse_run_attach(df, ino, fh, write, &slot)) < 0)
+	if ((err = dfuse_run_attach(df, ino, fh, write, &slot)) < 0)
 		goto put;
 	if (o->flags & DAXFS_IOC_RUN_TABLE) {
 		err = dfuse_grant_issue(df->grant, fh, ino, uid, DFUSE_GRANT_TABLE, false, o->token,
@@ -556,12 +541,39 @@ out:
 	return 0;
 }
 
-/* LEASE_GET, LEASE_PUT, ALLOC, SYNC: a range in, nothing out. Returns 1
- * when the inode's cached pages are to be dropped after the reply. */
-static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigned int cmd,
-			 uint64_t fh, const void *in_buf, size_t in_bufsz)
+/* DAXFS_IOC_RUN_OPEN's answer goes back in a structure of the same size
+ * (*out, malloc'd), as for query(). */
+static int run_open_request(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
+			    size_t *outsz)
 {
-	uid_t uid = fuse_req_ctx(req)->uid;
+	struct daxfs_ioc_run_open *o;
+	int err;
+
+	if (rq->in_size != sizeof(*o) || rq->out_size < sizeof(*o))
+		return -EINVAL;
+	if (!(o = malloc(sizeof(*o))))
+		return -ENOMEM;
+	memcpy(o, rq->in, sizeof(*o));
+	if (o->version != DAXFS_IOC_VERSION) {
+		free(o);
+		return -EPROTO;
+	}
+	if ((err = run_open(df, rq, o)) < 0) {
+		free(o);
+		return err;
+	}
+	*out = o;
+	*outsz = sizeof(*o);
+	return err;
+}
+
+/* LEASE_GET, LEASE_PUT, ALLOC, SYNC, RUN_WRITTEN, RUN_MARK: a range in, nothing out. Returns 1
+ * when the inode's cached pages are to be dropped after the reply. */
+static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
+{
+	uint64_t ino = rq->ino, fh = rq->fh;
+	unsigned int cmd = rq->cmd;
+	uid_t uid = rq->who->uid;
 	struct daxfs_ioc_range r;
 	bool write;
 	int err;
@@ -569,9 +581,9 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 	if (cmd != DAXFS_IOC_LEASE_GET && cmd != DAXFS_IOC_LEASE_PUT && cmd != DAXFS_IOC_ALLOC &&
 	    cmd != DAXFS_IOC_SYNC && cmd != DAXFS_IOC_RUN_WRITTEN && cmd != DAXFS_IOC_RUN_MARK)
 		return -ENOTTY;
-	if (in_bufsz != sizeof(r))
+	if (rq->in_size != sizeof(r))
 		return -EINVAL;
-	memcpy(&r, in_buf, sizeof(r));
+	memcpy(&r, rq->in, sizeof(r));
 	if (r.version != DAXFS_IOC_VERSION)
 		return -EPROTO;
 	write = r.flags & DAXFS_IOC_LEASE_WRITE;
@@ -581,12 +593,12 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 			return -EINVAL;
 		if (!dfs_uses_dax(df->fs))
 			return -EOPNOTSUPP;
-		if ((err = check_caller(req, ino, fh, NEED_READ | (write ? NEED_WRITE : 0))))
+		if ((err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0))))
 			return err;
 		/* Root and the user who mounted can revoke leases (a forced
 		 * swap), so only other users are limited. */
 		return dfuse_holders_get(df, fh, ino, uid, write,
-					 dfuse_may_control(req) ? UINT_MAX : df->max_leases);
+					 dfuse_may_control(rq->who) ? UINT_MAX : df->max_leases);
 	case DAXFS_IOC_LEASE_PUT:
 		err = dfuse_holders_put(df, fh, ino, uid, write);
 		dfuse_run_unleased(df, ino);
@@ -594,9 +606,9 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 	case DAXFS_IOC_ALLOC:
 		if (r.flags & ~(uint32_t)DAXFS_IOC_ALLOC_KEEP_SIZE)
 			return -EINVAL;
-		if ((err = check_caller(req, ino, fh, NEED_READ | NEED_WRITE)) ||
-		    (err = check_lease(ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
-		    (err = kill_priv(req, df, ino)))
+		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
+		    (err = check_lease(df, ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
+		    (err = kill_priv(df, rq->who, ino)))
 			return err;
 		return alloc_range(df, ino, r.offset, r.length, r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE);
 	case DAXFS_IOC_RUN_MARK: {
@@ -606,20 +618,20 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 			return daxfs_err(-EBADF, "the file is not open for writing");
 		if ((err = dfs_getattr(df->fs, ino, &st)) < 0)
 			return err;
-		if (dfuse_may_access(req, &st, W_OK) < 0)
+		if (dfuse_may_access(rq->who, &st, W_OK) < 0)
 			return -EACCES;
-		if (!dfuse_holders_writer(ino, uid))
+		if (!dfuse_holders_writer(df, ino, uid))
 			return daxfs_err(-ENOLCK, "no write lease of inode %" PRIu64 " by uid %u", ino,
 					 (unsigned)uid);
 		return dfuse_run_mark(df, ino, fh);
 	}
 	case DAXFS_IOC_RUN_WRITTEN:
-		if ((err = check_caller(req, ino, fh, NEED_READ | NEED_WRITE)) ||
-		    (err = check_lease(ino, fh, true)))
+		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
+		    (err = check_lease(df, ino, fh, true)))
 			return err;
-		return run_written(req, df, ino, &r);
+		return run_written(df, rq->who, ino, &r);
 	case DAXFS_IOC_SYNC:
-		if ((err = check_lease(ino, fh, false)) || (err = check_range(r.offset, r.length)))
+		if ((err = check_lease(df, ino, fh, false)) || (err = check_range(r.offset, r.length)))
 			return err;
 		err = dfuse_inval_inode(df, ino, (off_t)r.offset, (off_t)r.length);
 		return err == -ENOENT ? 0 : err;     /* -ENOENT: nothing of it is cached */
@@ -627,47 +639,17 @@ static int range_command(fuse_req_t req, struct dfuse *df, uint64_t ino, unsigne
 	abort();        /* every command was checked above */
 }
 
-void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
-			struct fuse_file_info *fi, unsigned flags, const void *in_buf,
-			size_t in_bufsz, size_t out_bufsz)
+int dfuse_client_request(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
+			 size_t *outsz)
 {
-	struct dfuse *df = dfuse_of(req);
-	void *out = NULL;
-	size_t outsz = 0;
 	int err;
 
-	(void)arg;
-	(void)flags;
 	daxfs_err_clear();
-	if (cmd == DAXFS_IOC_EXTENTS || cmd == DAXFS_IOC_DEVICE || cmd == DAXFS_IOC_GRANT) {
-		err = query(req, df, ino, cmd, fi->fh, in_buf, in_bufsz, out_bufsz, &out, &outsz);
-	} else if (cmd == DAXFS_IOC_RUN_OPEN) {
-		struct daxfs_ioc_run_open *o = NULL;
-
-		if (in_bufsz != sizeof(*o) || out_bufsz < sizeof(*o))
-			err = -EINVAL;
-		else if (!(o = malloc(sizeof(*o))))
-			err = -ENOMEM;
-		else if (memcpy(o, in_buf, sizeof(*o)), o->version != DAXFS_IOC_VERSION)
-			err = -EPROTO;
-		else if ((err = run_open(req, df, ino, fi->fh, o)) >= 0)
-			out = o, outsz = sizeof(*o), o = NULL;
-		free(o);
-	} else
-		err = range_command(req, df, ino, cmd, fi->fh, in_buf, in_bufsz);
-	if (err < 0)
-		fuse_reply_err(req, dfuse_errno(err, "direct access", ino));
+	if (rq->cmd == DAXFS_IOC_EXTENTS || rq->cmd == DAXFS_IOC_DEVICE || rq->cmd == DAXFS_IOC_GRANT)
+		err = query(df, rq, out, outsz);
+	else if (rq->cmd == DAXFS_IOC_RUN_OPEN)
+		err = run_open_request(df, rq, out, outsz);
 	else
-		fuse_reply_ioctl(req, 0, out, outsz);
-	free(out);
-	/*
-	 * The first lease: whatever the kernel cached was read before the
-	 * mapping existed. Dropped after the reply, because dropping a dirty
-	 * page of a page-cache mmap writes it back through this daemon, which
-	 * a single-threaded daemon could not serve while this request waits.
-	 * The contract only promises coherence from daxfs_persist on, and
-	 * DAXFS_IOC_SYNC drops the range again before it replies.
-	 */
-	if (err == 1)
-		(void)dfuse_inval_inode(df, ino, 0, 0);
+		err = range_command(df, rq);
+	return err < 0 ? -dfuse_errno(err, "direct access", rq->ino) : err;
 }

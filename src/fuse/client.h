@@ -27,10 +27,13 @@
  * multi-threaded daemon serves it on another thread.
  */
 
-/* The ioctls 0x40-0x7f of daxfs/ioctl.h; replies itself. */
-void dfuse_client_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
-			struct fuse_file_info *fi, unsigned flags, const void *in_buf,
-			size_t in_bufsz, size_t out_bufsz);
+/* The ioctls 0x40-0x7f of daxfs/ioctl.h (dfuse_ioctl_answer's contract), on
+ * rq->ino through the open file rq->fh, every check against rq->who: a
+ * negative errno to reply with; or 0 or 1 (the first lease: drop the inode's
+ * cached pages after the reply) with the answer, if the command has one, in
+ * *out (malloc'd, *outsz bytes). */
+int dfuse_client_request(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
+			 size_t *outsz);
 
 /* For open/create of a regular file: sets fi->fh to a handle unique to this
  * open that also records its access mode (fi->flags & O_ACCMODE: an ioctl

@@ -1,4 +1,4 @@
-/* fuse/ctl.h - live device control of the mounted daemon: the commands behind the control ioctls */
+/* fuse/ctl.h - live device control of the mounted daemon: the transport of the control ioctls */
 #ifndef DAXFS_FUSE_CTL_H
 #define DAXFS_FUSE_CTL_H
 
@@ -7,7 +7,9 @@
 
 /*
  * One command: c carries the request in and the answer out (c->error, c->text,
- * see daxfs/ioctl.h). Commands are serialised by the control state's lock, so
+ * see daxfs/ioctl.h). Each turns c into a request of the dm command layer
+ * (dm_ioctl), and its result into text with daxfs-ctl's renderer
+ * (tools/ctl/render.h). Commands are serialised by the control state's lock, so
  * a load/suspend/resume sequence from one daxfs-ctl is not interleaved with
  * another's single command. Returns nothing: the outcome is in c.
  */
@@ -21,9 +23,9 @@ void dfuse_ctl_suspend(struct dfuse *df, struct daxfs_ioc_ctl *c);
 void dfuse_ctl_resume(struct dfuse *df, struct daxfs_ioc_ctl *c);
 void dfuse_ctl_clear(struct dfuse *df, struct daxfs_ioc_ctl *c);
 void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c);
-void dfuse_ctl_trace(struct dfuse *df, struct daxfs_ioc_ctl *c);
-/* remove.c */
 void dfuse_ctl_remove(struct dfuse *df, struct daxfs_ioc_ctl *c);
+/* trace.c */
+void dfuse_ctl_trace(struct dfuse *df, struct daxfs_ioc_ctl *c);
 
 /* The answer of a command that returns no text: err < 0 with the library's
  * message (daxfs_errormsg), or success. */

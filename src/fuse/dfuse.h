@@ -45,6 +45,7 @@ struct dfuse {
 	struct dfuse_store *store;	/* store.c's state; NULL when off */
 	/* Live device control (ctl.c): set up before the loop, torn down after. */
 	struct dfuse_ctl *ctl;
+	struct dfuse_inval *inval;	/* inval.c, with ctl */
 	/* -o max_leases=N: direct-access leases one user may hold at once
 	 * (root and the user who mounted are not limited). */
 	unsigned max_leases;
@@ -52,6 +53,8 @@ struct dfuse {
 	 * backing devices from the daemon (grant.c); NULL grant when off. */
 	gid_t dax_group;
 	struct dfuse_grant *grant;
+	/* Who holds direct-access leases (holders.c), with ctl. */
+	struct dfuse_holders *holders;
 	struct dfuse_trace *trace;	/* trace.c, with ctl */
 	/* run.c: the table shared with daxfs-run processes; NULL without DAX
 	 * or with the writeback cache. */
@@ -59,12 +62,27 @@ struct dfuse {
 	/* The log goes to syslog, which nobody listens to on this machine:
 	 * a trace without a file of its own would be lost. */
 	bool log_lost;
+	/* rawio.c: the INIT request's unique and whether it offered
+	 * FUSE_HANDLE_KILLPRIV_V2; killpriv_v2 once the reply accepted it.
+	 * Atomics: set by the thread that serves INIT, before any other
+	 * request. */
+	uint64_t init_unique;
+	bool killpriv_offered;
+	bool killpriv_v2;
 };
 
 static inline struct dfuse *dfuse_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
+
+/* rawio.c: after fuse_session_mount, routes the session's device I/O
+ * through the daemon, which accepts FUSE_HANDLE_KILLPRIV_V2 in the INIT reply
+ * when the kernel offers it (libfuse 3.14 cannot). 0 or a negative errno.
+ * killpriv_v2: whether the connection has it; then set-id bits are the
+ * daemon's to clear where the kernel says so (see rawio.c). */
+int dfuse_rawio_start(struct dfuse *df);
+bool dfuse_killpriv_v2(const struct dfuse *df);
 
 /* super.c: init, statfs, the ops table, helpers shared by the handlers */
 extern const struct fuse_lowlevel_ops dfuse_ops;
@@ -94,14 +112,33 @@ void dfuse_intr_end(void);
 /* The credentials of the request's caller, for new inodes. */
 struct dfs_cred dfuse_cred(fuse_req_t req);
 
-/* access.c: what the caller of req may do. may_control: root or the user who
- * mounted (the daemon's uid), who may use device control. in_group: gid is
- * the caller's group or one of its supplementary groups. may_access: 0 or
- * -EACCES, the caller's R_OK/W_OK mask against st's owner, group and mode as
- * the kernel's generic_permission decides it (root may read and write). */
-bool dfuse_may_control(fuse_req_t req);
-bool dfuse_in_group(fuse_req_t req, gid_t gid);
-int dfuse_may_access(fuse_req_t req, const struct stat *st, int mask);
+/*
+ * access.c: who asked, and what they may do. The caller's identity is taken
+ * from the request once (dfuse_caller_init) and the checks use only that,
+ * so that they decide the same without a FUSE session (the ioctl fuzz
+ * target fills a dfuse_caller itself, req NULL and groups given). The
+ * supplementary groups, which the kernel does not send, are read from req
+ * (fuse_req_getgroups: /proc) on the first check that needs them, because
+ * most requests need none; fini frees what that read.
+ */
+struct dfuse_caller {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;                /* -1: not read yet (from req) */
+	const gid_t *groups;        /* ngroups of them */
+	fuse_req_t req;             /* NULL: groups is the whole list */
+	gid_t *owned;               /* what fini frees */
+};
+void dfuse_caller_init(struct dfuse_caller *c, fuse_req_t req);
+void dfuse_caller_fini(struct dfuse_caller *c);
+/* may_control: root or the user who mounted (the daemon's uid), who may use
+ * device control. in_group: gid is the caller's group or one of its
+ * supplementary groups. may_access: 0 or -EACCES, the caller's R_OK/W_OK
+ * mask against st's owner, group and mode as the kernel's
+ * generic_permission decides it (root may read and write). */
+bool dfuse_may_control(const struct dfuse_caller *c);
+bool dfuse_in_group(struct dfuse_caller *c, gid_t gid);
+int dfuse_may_access(struct dfuse_caller *c, const struct stat *st, int mask);
 
 /* Drops the kernel's cached pages (and attributes) of ino in [off, off+len)
  * (len 0: to the end; off < 0: attributes only). Must not be called from a
@@ -138,6 +175,15 @@ void dfuse_store_unlock(struct dfuse *df);
  * resumes a device left suspended, thaws, and undoes start. */
 int dfuse_ctl_start(struct dfuse *df);
 void dfuse_ctl_stop(struct dfuse *df);
+/* inval.c: after every table swap, the cached pages of every file the
+ * kernel knows are dropped, by a thread (the swap hook runs under the
+ * device's control lock, and dropping a dirty page writes it back through
+ * this daemon). start sets the swap hook and starts the thread; wait waits
+ * (at most 10 s) until the pages of every swap so far are dropped. With ctl. */
+int dfuse_inval_start(struct dfuse *df);
+void dfuse_inval_stop(struct dfuse *df);
+void dfuse_inval_wait(struct dfuse *df);
+
 /* identity.c: after the mount, gives the mapped device what dmsetup info
  * shows of a kernel device: a uuid ("DAXFS-" and the filesystem's uuid) and
  * the mount's device number (st_dev of its files). Failures are logged. */
@@ -164,7 +210,25 @@ void dfuse_trace_stop(struct dfuse *df);
  * Returns 0 when mnt may be mounted on, -1 otherwise. */
 int dfuse_mountpoint_prepare(const char *mnt, const char *source, bool recover);
 
-/* ioctl.c: the control channel (daxfs/ioctl.h) */
+/* ioctl.c: the control channel (daxfs/ioctl.h). dfuse_ioctl takes the
+ * request apart into a dfuse_ioctl_req, which dfuse_ioctl_answer decodes and
+ * carries out without the session (the ioctl fuzz target calls it), and
+ * replies with its outcome. */
+struct dfuse_ioctl_req {
+	fuse_ino_t ino;
+	unsigned int cmd;
+	unsigned int flags;         /* FUSE_IOCTL_* */
+	struct dfuse_caller *who;   /* who asked: every check of the commands uses it */
+	uint64_t fh;                /* the open file's handle (dfuse_client_open) */
+	const void *in;             /* the request's bytes, in_size of them */
+	size_t in_size, out_size;
+};
+/* Returns a negative errno to reply with; or 0, or 1 when the inode's cached
+ * pages are to be dropped after the reply (dfuse_inval_inode, which must not
+ * run before it), with the answer in *out (malloc'd, *outsz bytes; NULL and
+ * 0 for a command without one). */
+int dfuse_ioctl_answer(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
+		       size_t *outsz);
 void dfuse_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		 struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
 		 size_t out_bufsz);
@@ -214,15 +278,12 @@ void dfuse_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void dfuse_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void dfuse_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
-/* iomap.c: the read-only attribute DFUSE_IOMAP_XATTR, a regular file's
- * extent map as text (format in iomap.c), the one attribute of the
- * daemon's own namespace DFUSE_XATTR_PREFIX. */
+/* The daemon's own read-only attributes, DFUSE_XATTR_PREFIX: a regular
+ * file's extent map (DFUSE_IOMAP_XATTR) and the same followed down the live
+ * table (DFUSE_MAP_XATTR), as extmap.h describes them. */
 #define DFUSE_XATTR_PREFIX "system.daxfs."
 #define DFUSE_IOMAP_XATTR DFUSE_XATTR_PREFIX "iomap"
-bool dfuse_is_iomap_xattr(const char *name);
-/* Returns the text's length and a malloc'd *out, or a negative errno
- * (-ENODATA for anything but a regular file). */
-ssize_t dfuse_iomap_text(struct dfs *fs, uint64_t ino, char **out);
+#define DFUSE_MAP_XATTR DFUSE_XATTR_PREFIX "map"
 
 /* xattr.c */
 void dfuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

@@ -114,10 +114,17 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		   struct fuse_file_info *fi)
 {
 	struct dfuse *df = dfuse_of(req);
+	unsigned flags = setattr_flags(to_set);
 	struct stat st;
 	int err;
 
 	(void) fi;
+	/* With KILLPRIV_V2 (rawio.c), FATTR_KILL_SUIDGID, which libfuse 3.14
+	 * passes on as FUSE_SET_ATTR_KILL_SUID, and a SETATTR of nothing at all
+	 * (file_remove_privs for a caller without CAP_FSETID) clear the set-id
+	 * bits. */
+	if (dfuse_killpriv_v2(df) && ((to_set & FUSE_SET_ATTR_KILL_SUID) || to_set == 0))
+		flags |= DFS_SET_KILL_SUIDGID;
 	/* truncate(2) needs no open file, so the open count does not keep a
 	 * store away from it: the lock does. */
 	dfuse_intr_begin(req);
@@ -129,7 +136,7 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 			dfuse_store_lock(df);
 			dfuse_run_layout_begin(df, ino);
 		}
-		err = dfs_setattr(df->fs, ino, attr, setattr_flags(to_set), &st);
+		err = dfs_setattr(df->fs, ino, attr, flags, &st);
 		if (to_set & FUSE_SET_ATTR_SIZE) {
 			dfuse_run_layout_end(df, ino);
 			dfuse_store_unlock(df);

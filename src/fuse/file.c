@@ -158,7 +158,7 @@ static void reply_faulted(uint64_t ino, const struct dfs_read *rd)
 	int err = 0;
 
 	for (unsigned i = 0; i < rd->niov && !err; i++)
-		err = dax_probe_mc(rd->iov[i].iov_base, rd->iov[i].iov_len, NULL);
+		err = dfs_probe(rd->iov[i].iov_base, rd->iov[i].iov_len);
 	if (!err)
 		err = daxfs_err(-EIO, "the reply's data faulted in the kernel");
 	dfuse_errno(err, "read", ino);
@@ -299,8 +299,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		 * with EFAULT there rather than SIGBUS here: the probe records
 		 * the page. The bytes before it are written (a short count). */
 		size_t at = c > 0 ? (size_t) c : 0;
-		int err = dax_probe_mc((char *) wr.iov[i].iov_base + at, wr.iov[i].iov_len - at,
-				       NULL);
+		int err = dfs_probe((char *) wr.iov[i].iov_base + at, wr.iov[i].iov_len - at);
 
 		if (c < 0 && copied == 0) {
 			if (c == -EFAULT)

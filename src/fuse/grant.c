@@ -161,11 +161,11 @@ static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct dfuse_holding h;
-	struct dax_device *dev;
+	struct dm_ioctl_req rq;
+	struct dm_ioctl_result res;
 	struct token t;
-	struct stat st;
 	ssize_t n;
-	int fd;
+	int err;
 
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return refuse(r, -EPERM, "no credentials on the connection: %s", strerror(errno));
@@ -181,31 +181,29 @@ static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r)
 	if (cred.uid != t.uid)
 		return refuse(r, -EPERM, "the token was issued to uid %u, not uid %u",
 			      (unsigned)t.uid, (unsigned)cred.uid);
-	dfuse_holders_state(t.fh, t.ino, &h);
+	dfuse_holders_state(g->df, t.fh, t.ino, &h);
 	if (h.revoked)
 		return refuse(r, -ESTALE, "the lease was revoked by a forced table swap");
 	if (t.write ? h.writes == 0 : h.reads + h.writes == 0)
 		return refuse(r, -ENOLCK, "the lease the token was issued under is gone");
 	if (t.index == DFUSE_GRANT_TABLE) {
-		if ((fd = dfuse_run_table_fd(g->df)) < 0)
+		int fd = dfuse_run_table_fd(g->df);
+
+		if (fd < 0)
 			return refuse(r, fd, "%s", daxfs_errormsg());
 		return fd;
 	}
 	if (!g->devices)
 		return refuse(r, -EPERM, "this mount hands out no device descriptors");
-	if (!(dev = dm_md_device(g->df->md, t.index)))
-		return refuse(r, -ENXIO, "no backing device %u", t.index);
 	/* A descriptor of our own open of the file: open for writing only
 	 * under a write lease, so that a read lease cannot store. */
-	fd = open(dax_device_path(dev), (t.write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return refuse(r, -errno, "%s: %s", dax_device_path(dev), strerror(errno));
-	if (fstat(fd, &st) < 0 || !dax_device_same_file(dev, st.st_dev, st.st_ino)) {
-		close(fd);
-		return refuse(r, -ESTALE, "%s is no longer the file this mount uses",
-			      dax_device_path(dev));
+	rq = (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE_OPEN, .index = t.index,
+				    .flags = t.write ? DM_IOC_F_WRITE : 0 };
+	if ((err = dm_ioctl(g->df->md, &rq, &res)) < 0) {
+		dm_ioctl_result_free(&res);
+		return refuse(r, err, "%s", daxfs_errormsg());
 	}
-	return fd;
+	return res.fd;
 }
 
 /* Who connected is known before anything is read: without a daxfs-run

@@ -23,6 +23,11 @@
  * All functions may be called from any thread.
  */
 
+/* The mount's table of holders (df->holders), set up with device control
+ * (dfuse_ctl_start) and freed with it. */
+int dfuse_holders_new(struct dfuse *df);
+void dfuse_holders_delete(struct dfuse *df);
+
 /* What an open file holds on its inode. */
 struct dfuse_holding {
 	unsigned reads, writes;      /* leases of each kind */
@@ -42,13 +47,13 @@ int dfuse_holders_get(struct dfuse *df, uint64_t fh, uint64_t ino, uid_t uid, bo
 int dfuse_holders_put(struct dfuse *df, uint64_t fh, uint64_t ino, uid_t uid, bool write);
 /* At release of fh: puts every lease it still holds. */
 void dfuse_holders_release(struct dfuse *df, uint64_t fh, uint64_t ino);
-void dfuse_holders_state(uint64_t fh, uint64_t ino, struct dfuse_holding *out);
+void dfuse_holders_state(struct dfuse *df, uint64_t fh, uint64_t ino, struct dfuse_holding *out);
 /* Whether uid holds an unrevoked write lease of ino through any open file. */
-bool dfuse_holders_writer(uint64_t ino, uid_t uid);
+bool dfuse_holders_writer(struct dfuse *df, uint64_t ino, uid_t uid);
 /* Revokes every lease; returns how many holders (open file and user) were
  * not revoked before. */
-size_t dfuse_holders_revoke(void);
+size_t dfuse_holders_revoke(struct dfuse *df);
 /* An inode that holds an unrevoked lease, or 0 when there is none. */
-uint64_t dfuse_holders_live(void);
+uint64_t dfuse_holders_live(struct dfuse *df);
 
 #endif

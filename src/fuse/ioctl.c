@@ -24,71 +24,103 @@ static const struct {
 	{ DAXFS_IOC_REMOVE, dfuse_ctl_remove },
 };
 
-/* Returns 0 once it has replied, or the errno to reply with. */
-static int device_control(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
-			  const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+/* The answer in *out (malloc'd), or the negative errno to reply with. */
+static int device_control(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
+			  size_t *outsz)
 {
 	struct daxfs_ioc_ctl *c;
 	dfuse_ctl_fn fn = NULL;
 
 	for (size_t i = 0; i < sizeof(device_commands) / sizeof(device_commands[0]); i++)
-		if (device_commands[i].cmd == cmd)
+		if (device_commands[i].cmd == rq->cmd)
 			fn = device_commands[i].fn;
 	if (!fn)
-		return ENOTTY;
-	if (!dfuse_may_control(req))
-		return EPERM;
+		return -ENOTTY;
+	if (!dfuse_may_control(rq->who))
+		return -EPERM;
 	/* Device control is asked of the mount's root directory, so that a
 	 * file's ioctl numbers stay free for per-file requests. */
-	if (ino != FUSE_ROOT_ID)
-		return ENOTTY;
-	if (in_bufsz != sizeof(*c) || out_bufsz < sizeof(*c))
-		return EINVAL;
+	if (rq->ino != FUSE_ROOT_ID)
+		return -ENOTTY;
+	if (rq->in_size != sizeof(*c) || rq->out_size < sizeof(*c))
+		return -EINVAL;
 	/* The request buffer belongs to libfuse: answer in a copy of our own. */
 	c = malloc(sizeof(*c));
 	if (!c)
-		return ENOMEM;
-	memcpy(c, in_buf, sizeof(*c));
+		return -ENOMEM;
+	memcpy(c, rq->in, sizeof(*c));
 	if (c->version != DAXFS_IOC_VERSION) {
 		free(c);
-		return EPROTO;
+		return -EPROTO;
 	}
 	c->error = 0;
 	c->text[sizeof(c->text) - 1] = '\0';
-	dfuse_ctl_run(dfuse_of(req), fn, c);
-	fuse_reply_ioctl(req, 0, c, sizeof(*c));
-	free(c);
+	dfuse_ctl_run(df, fn, c);
+	*out = c;
+	*outsz = sizeof(*c);
 	return 0;
+}
+
+int dfuse_ioctl_answer(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
+		       size_t *outsz)
+{
+	unsigned nr = _IOC_NR(rq->cmd);
+
+	*out = NULL;
+	*outsz = 0;
+	/* Restricted ioctls only: the size in the number is the transfer. */
+	if (_IOC_TYPE(rq->cmd) != DAXFS_IOC_MAGIC || (rq->flags & FUSE_IOCTL_UNRESTRICTED))
+		return -ENOTTY;
+	if (rq->flags & FUSE_IOCTL_COMPAT)
+		return -ENOSYS;
+	if (nr <= 0x3f)
+		return device_control(df, rq, out, outsz);
+	if (nr > 0x7f)
+		return -ENOTTY;
+	if (rq->cmd == DAXFS_IOC_LEASE_GET && df->writeback) {
+		/* Dirty pages of the writeback cache are invisible to a direct
+		 * mapping, and write() would no longer reach the pmem it shows:
+		 * no mapping can be coherent on such a mount. */
+		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: direct access (inode %llu) refused: the mount "
+			 "uses writeback_cache, whose dirty pages a direct mapping cannot see\n",
+			 (unsigned long long) rq->ino);
+		return -EOPNOTSUPP;
+	}
+	/* direct access for applications */
+	return dfuse_client_request(df, rq, out, outsz);
 }
 
 void dfuse_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		 struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
 		 size_t out_bufsz)
 {
-	unsigned nr = _IOC_NR(cmd);
-	int err = ENOTTY;
+	struct dfuse *df = dfuse_of(req);
+	struct dfuse_caller who;
+	const struct dfuse_ioctl_req rq = {
+		.ino = ino, .cmd = cmd, .flags = flags, .who = &who,
+		.fh = fi->fh, .in = in_buf, .in_size = in_bufsz, .out_size = out_bufsz,
+	};
+	void *out;
+	size_t outsz;
+	int ret;
 
 	(void) arg;
-	(void) fi;
-	/* Restricted ioctls only: the size in the number is the transfer. */
-	if (_IOC_TYPE(cmd) != DAXFS_IOC_MAGIC || (flags & FUSE_IOCTL_UNRESTRICTED))
-		err = ENOTTY;
-	else if (flags & FUSE_IOCTL_COMPAT)
-		err = ENOSYS;
-	else if (nr <= 0x3f)
-		err = device_control(req, ino, cmd, in_buf, in_bufsz, out_bufsz);
-	else if (nr <= 0x7f && cmd == DAXFS_IOC_LEASE_GET && dfuse_of(req)->writeback) {
-		/* Dirty pages of the writeback cache are invisible to a direct
-		 * mapping, and write() would no longer reach the pmem it shows:
-		 * no mapping can be coherent on such a mount. */
-		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: direct access (inode %llu) refused: the mount "
-			 "uses writeback_cache, whose dirty pages a direct mapping cannot see\n",
-			 (unsigned long long) ino);
-		err = EOPNOTSUPP;
-	} else if (nr <= 0x7f) {	/* direct access for applications: replies itself */
-		dfuse_client_ioctl(req, ino, cmd, arg, fi, flags, in_buf, in_bufsz, out_bufsz);
-		return;
-	}
-	if (err)
-		fuse_reply_err(req, err);
+	dfuse_caller_init(&who, req);
+	ret = dfuse_ioctl_answer(df, &rq, &out, &outsz);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_ioctl(req, 0, out, outsz);
+	free(out);
+	dfuse_caller_fini(&who);
+	/*
+	 * The first lease: whatever the kernel cached was read before the
+	 * mapping existed. Dropped after the reply, because dropping a dirty
+	 * page of a page-cache mmap writes it back through this daemon, which
+	 * a single-threaded daemon could not serve while this request waits.
+	 * The contract only promises coherence from daxfs_persist on, and
+	 * DAXFS_IOC_SYNC drops the range again before it replies.
+	 */
+	if (ret == 1)
+		(void)dfuse_inval_inode(df, ino, 0, 0);
 }

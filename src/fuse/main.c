@@ -374,12 +374,9 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned com
 			fprintf(stderr, "daxfs-fuse: %s: %s\n", o->source, msg);
 		return err;
 	}
-	for (unsigned i = 0; i < dm_md_num_devices(df->md); i++) {
-		err = dax_device_lock(dm_md_device(df->md, i));
-		if (err < 0) {
-			fprintf(stderr, "daxfs-fuse: %s\n", why(err));
-			goto fail;
-		}
+	if ((err = dm_md_lock_devices(df->md)) < 0) {
+		fprintf(stderr, "daxfs-fuse: %s\n", why(err));
+		goto fail;
 	}
 	/* A sparse backing file provides a page only when its filesystem has
 	 * a block for it: found here, not at the store that fails (with EIO,
@@ -660,14 +657,18 @@ int main(int argc, char **argv)
 	}
 	if (fuse_session_mount(se, copts.mountpoint) != 0)
 		goto out_grant;
+	if ((err = dfuse_rawio_start(&df)) < 0) {
+		fprintf(stderr, "daxfs-fuse: cannot set up the session's I/O: %s\n", strerror(-err));
+		fuse_session_unmount(se);
+		goto out_grant;
+	}
 	dfuse_identify(&df, copts.mountpoint);
 	/* Kept open until the devices are closed, and the devices marked: a
 	 * mount of the same files right after our unmount then sees that this
 	 * connection has ended and waits for us (dax_device_lock). */
 	fuse_fd = fcntl(fuse_session_fd(se), F_DUPFD_CLOEXEC, 3);
-	for (unsigned i = 0; fuse_fd >= 0 && i < dm_md_num_devices(df.md); i++)
-		if (dax_device_mark_mounted(dm_md_device(df.md, i)) < 0)
-			fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: %s\n", daxfs_errormsg());
+	if (fuse_fd >= 0 && dm_md_mark_mounted(df.md) < 0)
+		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: %s\n", daxfs_errormsg());
 	if (ready_fd >= 0) {
 		background_ready(ready_fd, log_fd);
 		ready_fd = log_fd = -1;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fuse/dfuse.h"
+#include "util/mountinfo.h"
 
 #define OUR_FSTYPE "fuse.daxfs-fuse"
 
@@ -49,59 +50,37 @@ static char *absolute_mountpoint(const char *mnt)
 	return out;
 }
 
-/* mountinfo escapes blanks, newlines and backslashes as \ooo. */
-static void unescape(char *s)
-{
-	char *d = s;
+struct mount_at {
+	const char *path;
+	char *fstype, *source;
+	int found;
+};
 
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 4;
-		} else {
-			*d++ = *s++;
-		}
-	}
-	*d = '\0';
+/* Later lines are mounted on top of earlier ones: keep the last. */
+static int mount_at_visit(void *ctx, const struct mountinfo_entry *e)
+{
+	struct mount_at *m = ctx;
+
+	if (strcmp(e->mountpoint, m->path) != 0)
+		return 0;
+	free(m->fstype);
+	free(m->source);
+	m->fstype = strdup(e->fstype);
+	m->source = strdup(e->source);
+	m->found = m->fstype && m->source ? 0 : -1;
+	return 0;
 }
 
 /* The type and source of the topmost mount at path (mallocs both), or -1. */
 static int find_mount(const char *path, char **fstype, char **source)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	int found = -1;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	struct mount_at m = { path, *fstype, *source, -1 };
 
-	if (!f)
-		return -1;
-	/* "36 35 0:48 / /mnt rw,relatime shared:1 - fuse.daxfs-fuse /src rw,..."
-	 * Later lines are mounted on top of earlier ones: keep the last. */
-	while (getline(&line, &cap, f) > 0) {
-		char *fields[16], *save = NULL, *p;
-		int n = 0, sep = -1;
-
-		for (p = strtok_r(line, " \n", &save); p && n < 16; p = strtok_r(NULL, " \n", &save)) {
-			if (strcmp(p, "-") == 0 && sep < 0)
-				sep = n;
-			fields[n++] = p;
-		}
-		if (sep < 5 || n < sep + 3)
-			continue;
-		unescape(fields[4]);
-		if (strcmp(fields[4], path) != 0)
-			continue;
-		unescape(fields[sep + 2]);
-		free(*fstype);
-		free(*source);
-		*fstype = strdup(fields[sep + 1]);
-		*source = strdup(fields[sep + 2]);
-		found = *fstype && *source ? 0 : -1;
-	}
-	free(line);
-	fclose(f);
-	return found;
+	if (mountinfo_each(mount_at_visit, &m) < 0)
+		m.found = -1;
+	*fstype = m.fstype;
+	*source = m.source;
+	return m.found;
 }
 
 /* A lazy unmount, as root directly, otherwise through fusermount3 (which

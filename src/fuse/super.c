@@ -140,8 +140,9 @@ static void dfuse_init(void *userdata, struct fuse_conn_info *conn)
 	 * (fuse_get_res_by_io). O_DIRECT opens are served by fuse_direct_IO
 	 * (file.c), where this is the only switch. */
 	conn->want &= ~FUSE_CAP_ASYNC_DIO;
-	/* The filesystem does not clear set-id bits itself: let the kernel do
-	 * it with a setattr. */
+	/* Not KILLPRIV (v1), which leaves every write's set-id bits to the
+	 * server without saying whether the writer has CAP_FSETID: rawio.c
+	 * accepts KILLPRIV_V2, where the kernel says when to clear them. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	/* Replies carry pmem pointers; writev copies them into the request,
 	 * vmsplice would pin pages of the device mapping in a pipe. */

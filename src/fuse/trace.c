@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daxfs/dm.h"
 #include "fuse/ctl.h"
+#include "fuse/extmap.h"
 
 struct dfuse_trace {
 	atomic_bool on;
@@ -162,61 +162,59 @@ static void trace_line(struct dfuse_trace *t, const char *fmt, ...)
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* The trace: each step of the chain for every page run of the request. */
+struct trace_walk {
+	struct dfuse_trace *t;
+	const char *op;
+	uint64_t ino;
+};
+
+static int trace_extent(void *arg, const struct dfs_iomap *m)
+{
+	struct trace_walk *w = arg;
+
+	if (m->type != DFS_IOMAP_MAPPED)
+		trace_line(w->t, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64 " len %" PRIu64
+			   ": %s\n", w->op, w->ino, m->offset, m->length,
+			   m->type == DFS_IOMAP_HOLE ? "hole" : "unwritten");
+	return 0;
+}
+
+/* One line a piece; the first that fails ends the trace of the request. */
+static int trace_piece(void *arg, uint64_t foff, uint64_t len, uint64_t md,
+		       const struct dm_resolution *r)
+{
+	struct trace_walk *w = arg;
+
+	if (r->error) {
+		trace_line(w->t, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64
+			   " -> md byte %" PRIu64 " pgoff %" PRIu64 " -> target %d (%s): %s\n",
+			   w->op, w->ino, foff, md, r->pgoff, r->target_index,
+			   r->target_type ? r->target_type : "none", strerror(-r->error));
+		return 1;
+	}
+	trace_line(w->t, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64 " -> md byte %" PRIu64
+		   " pgoff %" PRIu64 " -> target %d (%s %" PRIu64 "+%" PRIu64 ") stripe %d -> %s"
+		   " sector %" PRIu64 " pgoff %" PRIu64 " -> %" PRIu64 " pages\n", w->op, w->ino,
+		   foff, md, r->pgoff, r->target_index, r->target_type ? r->target_type : "none",
+		   r->target_begin, r->target_len, r->stripe,
+		   r->device_path[0] ? r->device_path : "-", r->device_sector, r->device_pgoff,
+		   (md % 4096 + len + 4095) / 4096);
+	return 0;
+}
+
+/* The trace: each step of the chain for every piece of the request. */
 void dfuse_trace(struct dfuse *df, const char *op, uint64_t ino, off_t off, size_t size)
 {
+	static const struct dfuse_extmap_ops ops = { .extent = trace_extent,
+						     .piece = trace_piece };
 	struct dfuse_trace *t = df->trace;
-	uint64_t pos = (uint64_t)off, end = (uint64_t)off + size;
+	struct trace_walk w = { .t = t, .op = op, .ino = ino };
+	int err;
 
 	if (!t || !atomic_load(&t->on) || off < 0)
 		return;
-	while (pos < end) {
-		struct dfs_iomap m;
-		int err = dfs_iomap_begin(df->fs, ino, pos, end - pos, DFS_IOMAP_REPORT, &m);
-
-		if (err < 0) {
-			trace_line(t, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64
-				   ": iomap: %s\n", op, ino, pos, strerror(-err));
-			return;
-		}
-		if (m.length == 0)
-			return;
-		if (m.type != DFS_IOMAP_MAPPED) {
-			trace_line(t, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64
-				   " len %" PRIu64 ": %s\n", op, ino, m.offset, m.length,
-				   m.type == DFS_IOMAP_HOLE ? "hole" : "unwritten");
-			pos = m.offset + m.length;
-			continue;
-		}
-		uint64_t addr = m.addr + (pos - m.offset);
-		uint64_t left = m.offset + m.length - pos;
-		if (left > end - pos)
-			left = end - pos;
-		uint64_t pg = addr >> 12;
-		long want = (long)(((addr & 4095) + left + 4095) >> 12);
-		struct dm_resolution *r = malloc(sizeof(*r));
-
-		if (!r)
-			return;
-		long got = dm_dax_resolve(df->md, pg, want, r);
-		if (got <= 0) {
-			trace_line(t, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64
-				   " -> md byte %" PRIu64 " pgoff %" PRIu64 " -> target %d (%s): %s\n",
-				   op, ino, pos, addr, pg, r->target_index,
-				   r->target_type ? r->target_type : "none",
-				   strerror(got < 0 ? (int)-got : EIO));
-			free(r);
-			return;
-		}
-		trace_line(t, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64
-			   " -> md byte %" PRIu64 " pgoff %" PRIu64 " -> target %d (%s %" PRIu64
-			   "+%" PRIu64 ") stripe %d -> %s sector %" PRIu64 " pgoff %" PRIu64
-			   " -> %ld pages\n", op, ino, pos, addr, pg, r->target_index,
-			   r->target_type ? r->target_type : "none", r->target_begin, r->target_len,
-			   r->stripe, r->device_path[0] ? r->device_path : "-", r->device_sector,
-			   r->device_pgoff, got);
-		free(r);
-		uint64_t done = ((uint64_t)got << 12) - (addr & 4095);
-		pos += done < left ? done : left;
-	}
+	err = dfuse_extmap_walk(df, ino, (uint64_t)off, size, &ops, &w);
+	if (err < 0)
+		trace_line(t, "daxfs-fuse: trace %s ino %" PRIu64 " off %" PRIu64 ": iomap: %s\n",
+			   op, ino, (uint64_t)off, strerror(-err));
 }

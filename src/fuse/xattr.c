@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fuse/dfuse.h"
+#include "fuse/extmap.h"
 
 /* The daemon's own attributes (system.daxfs.*) describe where the data
  * lives: read-only, and readable only by those who may read the data. The
@@ -32,11 +32,11 @@ void dfuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 /* getxattr and listxattr share the protocol: size 0 asks for the length,
  * otherwise the value is returned or ERANGE if it does not fit. */
 static void reply_sized(fuse_req_t req, fuse_ino_t ino, size_t size, const char *op,
-			ssize_t (*get)(struct dfs *fs, uint64_t ino, const char *name, void *buf,
+			ssize_t (*get)(struct dfuse *df, uint64_t ino, const char *name, void *buf,
 				       size_t size),
 			const char *name)
 {
-	struct dfs *fs = dfuse_of(req)->fs;
+	struct dfuse *df = dfuse_of(req);
 	void *buf = NULL;
 	ssize_t n;
 
@@ -47,7 +47,7 @@ static void reply_sized(fuse_req_t req, fuse_ino_t ino, size_t size, const char 
 			return;
 		}
 	}
-	n = get(fs, ino, name, buf, size);
+	n = get(df, ino, name, buf, size);
 	if (n < 0)
 		fuse_reply_err(req, dfuse_errno((int) n, op, ino));
 	else if (size == 0)
@@ -57,25 +57,30 @@ static void reply_sized(fuse_req_t req, fuse_ino_t ino, size_t size, const char 
 	free(buf);
 }
 
-static ssize_t get_value(struct dfs *fs, uint64_t ino, const char *name, void *buf, size_t size)
+static ssize_t get_value(struct dfuse *df, uint64_t ino, const char *name, void *buf,
+			 size_t size)
 {
-	return dfs_getxattr(fs, ino, name, buf, size);
+	return dfs_getxattr(df->fs, ino, name, buf, size);
 }
 
-static ssize_t get_list(struct dfs *fs, uint64_t ino, const char *name, void *buf, size_t size)
+static ssize_t get_list(struct dfuse *df, uint64_t ino, const char *name, void *buf, size_t size)
 {
 	(void) name;
-	return dfs_listxattr(fs, ino, buf, size);
+	return dfs_listxattr(df->fs, ino, buf, size);
 }
 
-static ssize_t get_iomap(struct dfs *fs, uint64_t ino, const char *name, void *buf, size_t size)
+/* FUSE has no FIEMAP, yet tools and tests need to know where a file's bytes
+ * live. The filesystem never stores a system.* attribute, so these names
+ * cannot collide with one. */
+static ssize_t get_map(struct dfuse *df, uint64_t ino, const char *name, void *buf, size_t size)
 {
+	bool iomap = strcmp(name, DFUSE_IOMAP_XATTR) == 0;
 	char *text;
 	ssize_t n;
 
-	if (!dfuse_is_iomap_xattr(name))
+	if (!iomap && strcmp(name, DFUSE_MAP_XATTR) != 0)
 		return -ENODATA;
-	if ((n = dfuse_iomap_text(fs, ino, &text)) < 0)
+	if ((n = dfuse_extmap_text(df, ino, !iomap, &text)) < 0)
 		return n;
 	if (size && (size_t) n > size)
 		n = -ERANGE;
@@ -87,6 +92,7 @@ static ssize_t get_iomap(struct dfs *fs, uint64_t ino, const char *name, void *b
 
 void dfuse_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	struct dfuse_caller who;
 	struct stat st;
 	int err;
 
@@ -94,12 +100,15 @@ void dfuse_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 		reply_sized(req, ino, size, "getxattr", get_value, name);
 		return;
 	}
-	if ((err = dfs_getattr(dfuse_of(req)->fs, ino, &st)) < 0 ||
-	    (err = dfuse_may_access(req, &st, R_OK)) < 0) {
+	dfuse_caller_init(&who, req);
+	if ((err = dfs_getattr(dfuse_of(req)->fs, ino, &st)) == 0)
+		err = dfuse_may_access(&who, &st, R_OK);
+	dfuse_caller_fini(&who);
+	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "getxattr", ino));
 		return;
 	}
-	reply_sized(req, ino, size, "getxattr", get_iomap, name);
+	reply_sized(req, ino, size, "getxattr", get_map, name);
 }
 
 void dfuse_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)

@@ -10,7 +10,8 @@ The model, per device, in pmem mode (pmem_flush + pmem_drain):
   - a flush makes its bytes *pending*: they may or may not reach the media,
     as a whole or cache line by cache line;
   - a drain on the device makes every pending flush of that device durable.
-In msync mode a flush is synchronous (durable at once) and drains do nothing.
+In msync mode a flush is synchronous (durable at once) and drains do nothing;
+memory mode (a device file on tmpfs) is taken the same way.
 In fsync mode (block devices) a flush is pending until the device's drain.
 """
 import hashlib
@@ -102,7 +103,7 @@ def parse(text):
                 records.append(Mark(len(records), pid, tid, unescape(f[3]) if len(f) == 4 else ""))
             else:
                 raise ValueError(f"unknown record kind or field count ({len(f)})")
-            if kind in "FS" and f[3] not in ("pmem", "msync", "fsync"):
+            if kind in "FS" and f[3] not in ("pmem", "msync", "fsync", "memory"):
                 raise ValueError(f"unknown persist mode {f[3]!r}")
         except (ValueError, IndexError) as e:
             raise TraceError(f"line {no}: {e}: {line[:120]}") from None
@@ -130,11 +131,16 @@ class CrashPoint:
 
 
 SCOPES = ("device", "thread")
+# Modes whose flush is durable when it returns. In memory mode a store is in
+# the file even before its flush, but the trace knows a store only by its flush.
+SYNCHRONOUS = ("msync", "memory")
 
 
-def crash_points(records, base, scope="device"):
+def crash_points(records, base, scope="device", keep=None):
     """Yields a CrashPoint before every drain that could lose something, and
     one at the end of the trace. base: {dev path: bytes} before the trace.
+    keep: the numbers of the points wanted, or None for all; the others are
+    yielded as None, without the copy of every image a point holds.
     scope "device": a drain makes every pending flush of its device durable
     (dax.h's contract); "thread": in pmem mode only those its own thread
     issued, as an sfence orders only the calling CPU's flushes."""
@@ -147,8 +153,10 @@ def crash_points(records, base, scope="device"):
 
     def snapshot(index):
         nonlocal number
-        flat = sorted((fl for p in pending.values() for fl in p), key=lambda fl: fl.index)
-        point = CrashPoint(number, index, {d: bytes(img) for d, img in durable.items()}, flat)
+        point = None
+        if keep is None or number in keep:
+            flat = sorted((fl for p in pending.values() for fl in p), key=lambda fl: fl.index)
+            point = CrashPoint(number, index, {d: bytes(img) for d, img in durable.items()}, flat)
         number += 1
         return point
 
@@ -161,13 +169,13 @@ def crash_points(records, base, scope="device"):
             if len(durable[rec.dev]) != rec.devsize:
                 raise TraceError(f"record {rec.index}: {rec.dev} is {rec.devsize} bytes in the "
                                  f"trace, {len(durable[rec.dev])} in its base image")
-            if rec.mode == "msync":
+            if rec.mode in SYNCHRONOUS:
                 apply(durable[rec.dev], rec)
             else:
                 pending[rec.dev].append(rec)
             changed = True
             continue
-        if rec.mode == "msync":
+        if rec.mode in SYNCHRONOUS:
             continue
         per_thread = scope == "thread" and rec.mode == "pmem"
         done = [fl for fl in pending[rec.dev]

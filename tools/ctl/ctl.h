@@ -2,6 +2,10 @@
 #ifndef DAXFS_TOOLS_CTL_H
 #define DAXFS_TOOLS_CTL_H
 
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include "daxfs/dm.h"
 
 /*
@@ -23,6 +27,7 @@ extern const struct ctl_command ctl_map_command;
 /* on a filesystem's SOURCE (ctl/super.c) */
 extern const struct ctl_command ctl_super_command;
 extern const struct ctl_command ctl_label_command;
+extern const struct ctl_command ctl_uuid_command;
 /* on a mounted daemon, through the ioctl channel (ctl/device.c) */
 extern const struct ctl_command ctl_table_command;
 extern const struct ctl_command ctl_info_command;
@@ -58,5 +63,28 @@ int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
  */
 int ctl_open_table(const struct ctl_command *cmd, const char *path, bool live,
 		   struct mapped_device **md, struct dm_table **t);
+
+/*
+ * The printers of map, resolve and super, on a stream of the caller's (the print
+ * fuzz target checks their output).
+ *
+ * ctl_map_print: file (size in st) on the daemon mounted from source, its
+ * extent map map (cut into lines in place): without md, as the daemon's
+ * system.daxfs.map attribute gives it, every extent followed by its pieces
+ * through the live table; with md, as system.daxfs.iomap gives it, each
+ * extent resolved through md here. Returns the number of pieces that failed
+ * to resolve, or -1 (after ctl_error) for a line that is neither. ctl_resolve_print: one dm_dax_resolve of nr_pages
+ * that returned ret and recorded r.
+ */
+int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const char *source,
+		  const struct stat *st, char *map, bool json);
+void ctl_resolve_print(FILE *out, const struct dm_resolution *r, long nr_pages, long ret,
+		       bool json);
+/* ctl_super_print: `daxfs-ctl super` of the filesystem read into in from md
+ * (named source), busy the reason a mount holds it ("" if none), mountpoint
+ * where (NULL if unknown). */
+struct dfs_info;
+void ctl_super_print(FILE *out, const char *source, struct mapped_device *md,
+		     const struct dfs_info *in, const char *busy, const char *mountpoint, bool json);
 
 #endif

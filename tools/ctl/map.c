@@ -13,21 +13,23 @@
 #include "cli.h"
 #include "ctl/ctl.h"
 #include "daxfs/err.h"
-#include "mountinfo.h"
+#include "util/mountinfo.h"
+#include "util/json.h"
 
 #define IOMAP_XATTR "system.daxfs.iomap"
+#define MAP_XATTR "system.daxfs.map"
 
 static const struct ctl_command *const cmd = &ctl_map_command;
 
-/* The file's extent map as the daemon's system.daxfs.iomap attribute gives it. */
-static char *read_iomap(const char *file)
+/* The file's extent map as the daemon's attribute name gives it. */
+static char *read_attr(const char *file, const char *name)
 {
 	char *buf = NULL;
 	int tries;
 
 	/* the map may grow between the size query and the read: retry */
 	for (tries = 0; tries < 8; tries++) {
-		ssize_t size = getxattr(file, IOMAP_XATTR, NULL, 0), got;
+		ssize_t size = getxattr(file, name, NULL, 0), got;
 
 		if (size < 0)
 			break;
@@ -37,7 +39,7 @@ static char *read_iomap(const char *file)
 			ctl_error(cmd, "out of memory");
 			return NULL;
 		}
-		got = getxattr(file, IOMAP_XATTR, buf, (size_t)size);
+		got = getxattr(file, name, buf, (size_t)size);
 		if (got >= 0) {
 			buf[got] = '\0';
 			return buf;
@@ -49,7 +51,7 @@ static char *read_iomap(const char *file)
 	if (errno == ENODATA || errno == ENOTSUP)
 		ctl_error(cmd, "%s: no extent map: not a regular file on a daxfs-fuse mount", file);
 	else
-		ctl_error(cmd, "%s: %s: %s", file, IOMAP_XATTR, strerror(errno));
+		ctl_error(cmd, "%s: %s: %s", file, name, strerror(errno));
 	return NULL;
 }
 
@@ -97,148 +99,192 @@ struct extent {
 	bool has_addr;
 };
 
+/* "OFFSET LENGTH TYPE ADDR|-", numbers without a sign (sscanf's %lu would
+ * take "-4096" for 2^64 - 4096) and ranges that do not wrap. */
 static int parse_extent(const char *line, struct extent *e)
 {
-	char addr[32];
+	char off[32], len[32], addr[32];
 	int n = 0;
 
-	if (sscanf(line, "%" SCNu64 " %" SCNu64 " %15s %31s%n", &e->offset, &e->length, e->type,
-		   addr, &n) != 4 || line[n] != '\0')
+	if (sscanf(line, "%31s %31s %15s %31s%n", off, len, e->type, addr, &n) != 4 ||
+	    line[n] != '\0' || cli_parse_u64(off, &e->offset) || cli_parse_u64(len, &e->length) ||
+	    e->length > UINT64_MAX - e->offset)
 		return -EINVAL;
 	e->has_addr = strcmp(addr, "-") != 0;
-	if (e->has_addr && cli_parse_u64(addr, &e->md_offset))
+	if (e->has_addr && (cli_parse_u64(addr, &e->md_offset) ||
+			    e->length > UINT64_MAX - e->md_offset))
 		return -EINVAL;
 	return 0;
 }
 
-/* One contiguous run of an extent on one device, or a failing page. */
+/* One contiguous run of an extent on one device, or a failing run. */
 struct piece {
 	uint64_t offset, length;
-	long error;
-	struct dm_resolution r;
+	int error;
+	int target, stripe;
+	char type[32];
 	uint64_t device_offset;
+	const char *path;
 };
 
-/* Resolves the bytes of e from file offset pos on: fills p, returns bytes covered. */
-static uint64_t resolve_piece(struct mapped_device *md, const struct extent *e, uint64_t pos,
-			      struct piece *p)
+static int parse_int(const char *s, int min, int *out)
 {
-	uint64_t at = e->md_offset + (pos - e->offset);
-	uint64_t in_page = at % DAX_PAGE_SIZE, rest = e->offset + e->length - pos;
-	uint64_t want = (in_page + rest + DAX_PAGE_SIZE - 1) / DAX_PAGE_SIZE;
-	long ret;
+	char *end;
+	long v;
 
-	if (want > LONG_MAX)
-		want = LONG_MAX;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > INT_MAX)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+/* "OFFSET LENGTH ERROR TARGET TYPE|- STRIPE DEVICE DEVICE_OFFSET PATH|-"
+ * after "piece " (the daemon's system.daxfs.map, fuse/extmap.h). */
+static int parse_piece(const char *line, struct piece *p)
+{
+	char off[32], len[32], err[16], target[16], stripe[16], device[16], doff[32];
+	int n = 0, index;
+
+	memset(p, 0, sizeof(*p));
+	if (sscanf(line, "%31s %31s %15s %15s %31s %15s %15s %31s %n", off, len, err, target,
+		   p->type, stripe, device, doff, &n) != 8 || n == 0 || !line[n] ||
+	    cli_parse_u64(off, &p->offset) || cli_parse_u64(len, &p->length) ||
+	    p->length == 0 || p->length > UINT64_MAX - p->offset ||
+	    parse_int(err, -4095, &p->error) || p->error > 0 || parse_int(target, -1, &p->target) ||
+	    parse_int(stripe, -1, &p->stripe) || parse_int(device, -1, &index) ||
+	    cli_parse_u64(doff, &p->device_offset))
+		return -EINVAL;
+	p->path = line + n;
+	if (!p->error && (index < 0 || p->target < 0 || strcmp(p->path, "-") == 0))
+		return -EINVAL;
+	return 0;
+}
+
+/* The piece of e from file offset pos on, resolved through md (--table). */
+static void resolve_piece(struct mapped_device *md, const struct extent *e, uint64_t pos,
+			  struct dm_resolution *r, struct piece *p)
+{
 	memset(p, 0, sizeof(*p));
 	p->offset = pos;
-	ret = dm_dax_resolve(md, at / DAX_PAGE_SIZE, (long)want, &p->r);
-	if (ret <= 0) {
-		/* a failing page: report it and go on with the next one */
-		p->error = ret < 0 ? ret : -ERANGE;
-		p->length = rest < DAX_PAGE_SIZE - in_page ? rest : DAX_PAGE_SIZE - in_page;
-		return p->length;
-	}
-	p->length = (uint64_t)ret * DAX_PAGE_SIZE - in_page;
-	if (p->length > rest)
-		p->length = rest;
-	p->device_offset = p->r.device_sector * DAX_SECTOR_SIZE + in_page;
-	return p->length;
+	p->length = dm_dax_resolve_range(md, e->md_offset + (pos - e->offset),
+					 e->offset + e->length - pos, r);
+	p->error = r->error;
+	p->target = r->target_index;
+	p->stripe = r->stripe;
+	snprintf(p->type, sizeof(p->type), "%s", r->target_type ? r->target_type : "-");
+	p->device_offset = r->device_offset;
+	p->path = r->device_path;
 }
 
-static void print_piece_text(const struct piece *p)
+static void print_piece_text(FILE *out, const struct piece *p)
 {
 	if (p->error) {
-		printf("    %" PRIu64 "+%" PRIu64 " error: %s\n", p->offset, p->length,
-		       cli_errno_name((int)p->error));
+		fprintf(out, "    %" PRIu64 "+%" PRIu64 " error: %s\n", p->offset, p->length,
+		        cli_errno_name(p->error));
 		return;
 	}
-	printf("    %" PRIu64 "+%" PRIu64 " -> %s offset %" PRIu64 " (target %d %s", p->offset,
-	       p->length, p->r.device_path, p->device_offset, p->r.target_index,
-	       p->r.target_type ? p->r.target_type : "?");
-	if (p->r.stripe >= 0)
-		printf(", stripe %d", p->r.stripe);
-	printf(")\n");
+	fprintf(out, "    %" PRIu64 "+%" PRIu64 " -> %s offset %" PRIu64 " (target %d %s", p->offset,
+	        p->length, p->path, p->device_offset, p->target, strcmp(p->type, "-") ? p->type : "?");
+	if (p->stripe >= 0)
+		fprintf(out, ", stripe %d", p->stripe);
+	fprintf(out, ")\n");
 }
 
-static void print_piece_json(const struct piece *p, bool first)
+static void print_piece_json(FILE *out, const struct piece *p, bool first)
 {
-	printf("%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", ", first ? "" : ", ",
-	       p->offset, p->length);
+	fprintf(out, "%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", ", first ? "" : ", ",
+	        p->offset, p->length);
 	if (p->error) {
-		printf("\"error\": ");
-		cli_json_string(stdout, cli_errno_name((int)p->error));
-		printf("}");
+		fprintf(out, "\"error\": ");
+		daxfs_json_string(out, cli_errno_name(p->error));
+		fprintf(out, "}");
 		return;
 	}
-	printf("\"target\": %d, \"stripe\": ", p->r.target_index);
-	if (p->r.stripe >= 0)
-		printf("%d", p->r.stripe);
+	fprintf(out, "\"target\": %d, \"stripe\": ", p->target);
+	if (p->stripe >= 0)
+		fprintf(out, "%d", p->stripe);
 	else
-		printf("null");
-	printf(", \"device\": {\"path\": ");
-	cli_json_string(stdout, p->r.device_path);
-	printf(", \"offset\": %" PRIu64 "}}", p->device_offset);
+		fprintf(out, "null");
+	fprintf(out, ", \"device\": {\"path\": ");
+	daxfs_json_string(out, p->path);
+	fprintf(out, ", \"offset\": %" PRIu64 "}}", p->device_offset);
 }
 
-/* Prints the map; returns the number of pieces that failed to resolve, or -1. */
-static int print_map(struct mapped_device *md, const char *file, const char *source,
-		     const struct stat *st, char *iomap, bool json)
+/* Prints p, the n-th piece of its extent; counts it in *failed when it
+ * did not resolve. */
+static void print_piece(FILE *out, const struct piece *p, unsigned n, bool json, int *failed)
+{
+	*failed += p->error != 0;
+	if (json)
+		print_piece_json(out, p, n == 0);
+	else
+		print_piece_text(out, p);
+}
+
+static void print_extent(FILE *out, const struct extent *e, bool first, bool json)
+{
+	if (json) {
+		fprintf(out, "%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", \"type\": ",
+		        first ? "" : "]}, ", e->offset, e->length);
+		daxfs_json_string(out, e->type);
+		if (e->has_addr)
+			fprintf(out, ", \"md_offset\": %" PRIu64 ", \"pieces\": [", e->md_offset);
+		else
+			fprintf(out, ", \"md_offset\": null, \"pieces\": [");
+	} else if (e->has_addr) {
+		fprintf(out, "  %" PRIu64 "+%" PRIu64 " %s at %" PRIu64 "\n", e->offset, e->length,
+		        e->type, e->md_offset);
+	} else {
+		fprintf(out, "  %" PRIu64 "+%" PRIu64 " %s\n", e->offset, e->length, e->type);
+	}
+}
+
+int ctl_map_print(FILE *out, struct mapped_device *md, const char *file, const char *source,
+		     const struct stat *st, char *map, bool json)
 {
 	char *line, *save = NULL;
-	unsigned n_ext = 0;
+	unsigned n_ext = 0, n_pieces = 0;
 	int failed = 0;
 
 	if (json) {
-		printf("{\"file\": ");
-		cli_json_string(stdout, file);
-		printf(", \"source\": ");
-		cli_json_string(stdout, source);
-		printf(", \"size\": %lld, \"extents\": [", (long long)st->st_size);
+		fprintf(out, "{\"file\": ");
+		daxfs_json_string(out, file);
+		fprintf(out, ", \"source\": ");
+		daxfs_json_string(out, source);
+		fprintf(out, ", \"size\": %lld, \"extents\": [", (long long)st->st_size);
 	} else {
-		printf("%s: %lld bytes on %s\n", file, (long long)st->st_size, source);
+		fprintf(out, "%s: %lld bytes on %s\n", file, (long long)st->st_size, source);
 	}
-	for (line = strtok_r(iomap, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(map, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct extent e;
-		uint64_t pos;
-		bool first = true;
+		struct piece p;
 
-		if (parse_extent(line, &e)) {
+		if (!md && strncmp(line, "piece ", 6) == 0 && n_ext && parse_piece(line + 6, &p) == 0) {
+			print_piece(out, &p, n_pieces++, json, &failed);
+			continue;
+		}
+		if ((!md && strncmp(line, "extent ", 7) != 0) ||
+		    parse_extent(md ? line : line + 7, &e)) {
 			if (json)
-				printf("]}\n");
+				fprintf(out, n_ext ? "]}]}\n" : "]}\n");
 			ctl_error(cmd, "%s: unexpected extent line '%s'", file, line);
 			return -1;
 		}
-		if (json) {
-			printf("%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", \"type\": ",
-			       n_ext ? ", " : "", e.offset, e.length);
-			cli_json_string(stdout, e.type);
-			if (e.has_addr)
-				printf(", \"md_offset\": %" PRIu64 ", \"pieces\": [", e.md_offset);
-			else
-				printf(", \"md_offset\": null, \"pieces\": [");
-		} else if (e.has_addr) {
-			printf("  %" PRIu64 "+%" PRIu64 " %s at %" PRIu64 "\n", e.offset, e.length,
-			       e.type, e.md_offset);
-		} else {
-			printf("  %" PRIu64 "+%" PRIu64 " %s\n", e.offset, e.length, e.type);
-		}
+		print_extent(out, &e, n_ext == 0, json);
 		n_ext++;
-		for (pos = e.offset; e.has_addr && pos < e.offset + e.length; first = false) {
-			struct piece p;
+		n_pieces = 0;
+		for (uint64_t pos = e.offset; md && e.has_addr && pos < e.offset + e.length;) {
+			struct dm_resolution r;
 
-			pos += resolve_piece(md, &e, pos, &p);
-			failed += p.error != 0;
-			if (json)
-				print_piece_json(&p, first);
-			else
-				print_piece_text(&p);
+			resolve_piece(md, &e, pos, &r, &p);
+			pos += p.length;
+			print_piece(out, &p, n_pieces++, json, &failed);
 		}
-		if (json)
-			printf("]}");
 	}
 	if (json)
-		printf("]}\n");
+		fprintf(out, n_ext ? "]}]}\n" : "]}\n");
 	return failed;
 }
 
@@ -276,24 +322,19 @@ static int map_run(int argc, char **argv)
 		ctl_error(cmd, "%s: %s", file, strerror(errno));
 		return CLI_EXIT_FAIL;
 	}
-	iomap = read_iomap(file);
+	/* Without a table of the caller's, the daemon follows each extent
+	 * down the table that is live now, reloads included. */
+	iomap = read_attr(file, table ? IOMAP_XATTR : MAP_XATTR);
 	if (!iomap)
 		return CLI_EXIT_FAIL;
 	if (table) {
 		source = strdup(table);
 		if (!source || ctl_open_table(cmd, table, true, &md, NULL))
 			goto out;
-	} else {
-		source = mount_source(file, &st);
-		if (!source)
-			goto out;
-		if (dm_md_open_source(source, "map", &md)) {
-			ctl_error(cmd, "mount source %s: %s (pass the table with --table)", source,
-				  daxfs_errormsg());
-			goto out;
-		}
+	} else if (!(source = mount_source(file, &st))) {
+		goto out;
 	}
-	failed = print_map(md, file, source, &st, iomap, json);
+	failed = ctl_map_print(stdout, md, file, source, &st, iomap, json);
 	if (failed > 0)
 		ctl_error(cmd, "%s: %d piece%s did not resolve", file, failed, failed == 1 ? "" : "s");
 	ret = failed == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
@@ -312,9 +353,9 @@ const struct ctl_command ctl_map_command = {
 	"extents (from the daemon's system.daxfs.iomap attribute) with their offsets\n"
 	"on the mapped device, and each extent followed down the direct_access chain\n"
 	"to the backing files, split where a target or a stripe chunk ends. The table\n"
-	"is the one the filesystem was mounted from (the mount's SOURCE), or TABLE.\n"
+	"is the one live in the daemon now (its system.daxfs.map attribute), or TABLE.\n"
 	"\n"
-	"  --table TABLE  resolve through TABLE instead of the mount's SOURCE\n"
+	"  --table TABLE  resolve through TABLE instead of the daemon's live table\n"
 	"  --json         print one JSON object:\n"
 	"                 {\"file\": F, \"source\": S, \"size\": N, \"extents\": [\n"
 	"                  {\"offset\": O, \"length\": L, \"type\": \"mapped\", \"md_offset\": A,\n"

@@ -8,50 +8,60 @@
 #include "cli.h"
 #include "ctl/ctl.h"
 #include "daxfs/err.h"
+#include "util/json.h"
 
-static void print_json(const struct dm_resolution *r, long ret)
+static void print_json(FILE *out, const struct dm_resolution *r, long ret)
 {
 	if (ret < 0) {
-		printf("{\"pgoff\": %" PRIu64 ", \"error\": ", r->pgoff);
-		cli_json_string(stdout, cli_errno_name((int)ret));
-		printf("}\n");
+		fprintf(out, "{\"pgoff\": %" PRIu64 ", \"error\": ", r->pgoff);
+		daxfs_json_string(out, cli_errno_name((int)ret));
+		fprintf(out, "}\n");
 		return;
 	}
-	printf("{\"pgoff\": %" PRIu64 ", \"sector\": %" PRIu64 ", ", r->pgoff, r->sector);
-	printf("\"target\": {\"index\": %d, \"type\": ", r->target_index);
-	cli_json_string(stdout, r->target_type);
-	printf(", \"begin\": %" PRIu64 ", \"len\": %" PRIu64 "}, ", r->target_begin, r->target_len);
+	fprintf(out, "{\"pgoff\": %" PRIu64 ", \"sector\": %" PRIu64 ", ", r->pgoff, r->sector);
+	fprintf(out, "\"target\": {\"index\": %d, \"type\": ", r->target_index);
+	daxfs_json_string(out, r->target_type);
+	fprintf(out, ", \"begin\": %" PRIu64 ", \"len\": %" PRIu64 "}, ", r->target_begin, r->target_len);
 	if (r->stripe >= 0)
-		printf("\"stripe\": %d, ", r->stripe);
+		fprintf(out, "\"stripe\": %d, ", r->stripe);
 	else
-		printf("\"stripe\": null, ");
-	printf("\"device\": {\"path\": ");
-	cli_json_string(stdout, r->device_path);
-	printf(", \"sector\": %" PRIu64 ", \"pgoff\": %" PRIu64 "}, ", r->device_sector,
-	       r->device_pgoff);
-	printf("\"pages\": %ld}\n", ret);
+		fprintf(out, "\"stripe\": null, ");
+	fprintf(out, "\"device\": {\"path\": ");
+	daxfs_json_string(out, r->device_path);
+	fprintf(out, ", \"sector\": %" PRIu64 ", \"pgoff\": %" PRIu64 "}, ", r->device_sector,
+	        r->device_pgoff);
+	fprintf(out, "\"pages\": %ld}\n", ret);
 }
 
 /* One line per step of the chain, as far as it got. */
-static void print_text(const struct dm_resolution *r, long nr_pages, long ret)
+static void print_text(FILE *out, const struct dm_resolution *r, long nr_pages, long ret)
 {
-	printf("pgoff %" PRIu64 " -> sector %" PRIu64 "\n", r->pgoff, r->sector);
+	fprintf(out, "pgoff %" PRIu64 " -> sector %" PRIu64 "\n", r->pgoff, r->sector);
 	if (r->target_index < 0) {
-		printf("  no target maps sector %" PRIu64 "\n", r->sector);
+		fprintf(out, "  no target maps sector %" PRIu64 "\n", r->sector);
 	} else {
-		printf("  target %d: %s, begin %" PRIu64 ", len %" PRIu64 ", offset %" PRIu64 "\n",
-		       r->target_index, r->target_type ? r->target_type : "?", r->target_begin,
-		       r->target_len, r->sector - r->target_begin);
+		fprintf(out, "  target %d: %s, begin %" PRIu64 ", len %" PRIu64 ", offset %" PRIu64 "\n",
+		        r->target_index, r->target_type ? r->target_type : "?", r->target_begin,
+		        r->target_len, r->sector - r->target_begin);
 		if (r->stripe >= 0)
-			printf("  stripe %d\n", r->stripe);
+			fprintf(out, "  stripe %d\n", r->stripe);
 		if (r->device_path[0])
-			printf("  device %s: sector %" PRIu64 ", pgoff %" PRIu64 "\n", r->device_path,
-			       r->device_sector, r->device_pgoff);
+			fprintf(out, "  device %s: sector %" PRIu64 ", pgoff %" PRIu64 "\n", r->device_path,
+			        r->device_sector, r->device_pgoff);
 	}
 	if (ret >= 0)
-		printf("  pages %ld of %ld requested\n", ret, nr_pages);
+		fprintf(out, "  pages %ld of %ld requested\n", ret, nr_pages);
 	else
-		printf("error: %s (%s)\n", cli_errno_name((int)ret), strerror((int)-ret));
+		fprintf(out, "error: %s (%s)\n", cli_errno_name((int)ret), strerror((int)-ret));
+}
+
+void ctl_resolve_print(FILE *out, const struct dm_resolution *r, long nr_pages, long ret,
+		       bool json)
+{
+	if (json)
+		print_json(out, r, ret);
+	else
+		print_text(out, r, nr_pages, ret);
 }
 
 static int resolve_run(int argc, char **argv)
@@ -94,14 +104,11 @@ static int resolve_run(int argc, char **argv)
 	ret = ctl_open_table(cmd, argv[optind], true, &md, NULL);
 	if (ret) {
 		if (json)
-			print_json(&r, ret);
+			print_json(stdout, &r, ret);
 		return CLI_EXIT_FAIL;
 	}
 	ret = dm_dax_resolve(md, pgoff, (long)nr, &r);
-	if (json)
-		print_json(&r, ret);
-	else
-		print_text(&r, (long)nr, ret);
+	ctl_resolve_print(stdout, &r, (long)nr, ret, json);
 	if (ret < 0 && daxfs_errormsg()[0])
 		ctl_error(cmd, "%s", daxfs_errormsg());
 	dm_md_destroy(&md);

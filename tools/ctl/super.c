@@ -1,4 +1,4 @@
-/* tools/ctl/super.c - daxfs-ctl super and label: a filesystem's superblock, as dumpe2fs -h and e2label */
+/* tools/ctl/super.c - daxfs-ctl super, label and uuid: dumpe2fs -h, e2label and tune2fs -U */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -13,7 +13,8 @@
 #include "ctl/ctl.h"
 #include "daxfs/err.h"
 #include "daxfs/fs.h"
-#include "mountinfo.h"
+#include "util/mountinfo.h"
+#include "util/json.h"
 
 static const char *failure_text(int err)
 {
@@ -38,19 +39,16 @@ static int open_source(const struct ctl_command *cmd, const char *source,
 		ctl_error(cmd, "%s", failure_text(ret));
 		return ret;
 	}
-	for (unsigned i = 0; i < dm_md_num_devices(*md); i++) {
-		ret = dax_device_lock(dm_md_device(*md, i));
-		if (ret == -EBUSY) {
-			snprintf(busy, busy_size, "%s", failure_text(ret));
-			return 0;
-		}
-		if (ret) {
-			ctl_error(cmd, "%s", failure_text(ret));
-			dm_md_destroy(md);
-			return ret;
-		}
+	ret = dm_md_lock_devices(*md);
+	if (ret == -EBUSY) {
+		snprintf(busy, busy_size, "%s", failure_text(ret));
+		return 0;
 	}
-	return 0;
+	if (ret) {
+		ctl_error(cmd, "%s", failure_text(ret));
+		dm_md_destroy(md);
+	}
+	return ret;
 }
 
 /* Whether two SOURCE strings name the same files, component by component
@@ -91,7 +89,7 @@ static int match_source(void *ctx, const struct mountinfo_entry *e)
 	return 0;
 }
 
-static void print_time(const char *what, int64_t t)
+static void print_time(FILE *out, const char *what, int64_t t)
 {
 	char buf[64];
 	time_t tt = (time_t)t;
@@ -100,108 +98,174 @@ static void print_time(const char *what, int64_t t)
 	if (t <= 0 || !localtime_r(&tt, &tm) ||
 	    !strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z", &tm))
 		snprintf(buf, sizeof(buf), "never");
-	printf("%-26s%s\n", what, buf);
+	fprintf(out, "%-26s%s\n", what, buf);
 }
 
-static void print_text(const char *source, struct mapped_device *md, const struct dfs_info *in,
-		       const char *busy, const char *mountpoint)
+/*
+ * The members as the member table lists them, with the file the table maps
+ * in each one's place; when the member table cannot be read, only the files
+ * the table names (identity unknown).
+ */
+static void print_members_text(FILE *out, struct mapped_device *md)
+{
+	struct dfs_member_info *m = NULL;
+	unsigned n = 0;
+	char uuid[37];
+
+	if (dfs_read_members(md, &m, &n)) {
+		fprintf(out, "%-26s%u (the member table cannot be read)\n", "Members:",
+			dm_md_num_devices(md));
+		for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
+			struct dax_device *dev = dm_md_device(md, i);
+
+			fprintf(out, "  %s  %" PRIu64 " bytes\n", dax_device_path(dev),
+				dax_device_size(dev));
+		}
+		return;
+	}
+	fprintf(out, "%-26s%u\n", "Members:", n);
+	for (unsigned k = 0; k < n; k++) {
+		cli_format_uuid(m[k].uuid, uuid);
+		if (m[k].path)
+			fprintf(out, "  member %u: %s (%" PRIu64 " bytes), offset %" PRIu64 ", length %"
+				PRIu64 ", uuid %s\n", k, m[k].path, m[k].file_size, m[k].offset,
+				m[k].length, uuid);
+		else
+			fprintf(out, "  member %u: not in this table, offset %" PRIu64 ", length %" PRIu64
+				", uuid %s\n", k, m[k].offset, m[k].length, uuid);
+	}
+	free(m);
+}
+
+static void print_members_json(FILE *out, struct mapped_device *md)
+{
+	struct dfs_member_info *m = NULL;
+	unsigned n = 0;
+	char uuid[37];
+
+	if (dfs_read_members(md, &m, &n)) {
+		for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
+			struct dax_device *dev = dm_md_device(md, i);
+
+			fprintf(out, "%s{\"index\": null, \"path\": ", i ? ", " : "");
+			daxfs_json_string(out, dax_device_path(dev));
+			fprintf(out, ", \"bytes\": %" PRIu64 ", \"offset\": null, \"length\": null, "
+				"\"uuid\": null}", dax_device_size(dev));
+		}
+		return;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		cli_format_uuid(m[k].uuid, uuid);
+		fprintf(out, "%s{\"index\": %u, \"path\": ", k ? ", " : "", k);
+		if (m[k].path) {
+			daxfs_json_string(out, m[k].path);
+			fprintf(out, ", \"bytes\": %" PRIu64, m[k].file_size);
+		} else {
+			fprintf(out, "null, \"bytes\": null");
+		}
+		fprintf(out, ", \"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", \"uuid\": \"%s\"}",
+			m[k].offset, m[k].length, uuid);
+	}
+	free(m);
+}
+
+static void print_text(FILE *out, const char *source, struct mapped_device *md,
+		       const struct dfs_info *in, const char *busy, const char *mountpoint)
 {
 	char uuid[37];
 
 	cli_format_uuid(in->uuid, uuid);
-	printf("%-26s%s\n", "Source:", source);
-	printf("%-26s%s\n", "Filesystem label:", in->label[0] ? in->label : "<none>");
-	printf("%-26s%s\n", "Filesystem UUID:", uuid);
-	printf("%-26s%u.%u\n", "Filesystem version:", in->major, in->minor);
+	fprintf(out, "%-26s%s\n", "Source:", source);
+	fprintf(out, "%-26s%s\n", "Filesystem label:", in->label[0] ? in->label : "<none>");
+	fprintf(out, "%-26s%s\n", "Filesystem UUID:", uuid);
+	fprintf(out, "%-26s%u.%u\n", "Filesystem version:", in->major, in->minor);
 	if (in->clean)
-		printf("%-26s%s\n", "Filesystem state:", "clean");
+		fprintf(out, "%-26s%s\n", "Filesystem state:", "clean");
 	else if (busy[0])
-		printf("%-26s%s\n", "Filesystem state:", "not clean (mounted)");
+		fprintf(out, "%-26s%s\n", "Filesystem state:", "not clean (mounted)");
 	else
-		printf("%-26s%s\n", "Filesystem state:", "not clean (not unmounted cleanly: the "
-		       "journal replays at the next mount)");
+		fprintf(out, "%-26s%s\n", "Filesystem state:", "not clean (not unmounted cleanly: the "
+		        "journal replays at the next mount)");
 	if (!busy[0])
-		printf("%-26s%s\n", "Mounted:", "no");
+		fprintf(out, "%-26s%s\n", "Mounted:", "no");
 	else if (mountpoint)
-		printf("%-26syes, on %s\n", "Mounted:", mountpoint);
+		fprintf(out, "%-26syes, on %s\n", "Mounted:", mountpoint);
 	else
-		printf("%-26syes (%s)\n", "Mounted:", busy);
-	printf("%-26s%" PRIu32 "\n", "Block size:", in->block_size);
-	printf("%-26s%" PRIu64 "\n", "Block count:", in->total_blocks);
+		fprintf(out, "%-26syes (%s)\n", "Mounted:", busy);
+	fprintf(out, "%-26s%" PRIu32 "\n", "Block size:", in->block_size);
+	fprintf(out, "%-26s%" PRIu64 "\n", "Block count:", in->total_blocks);
 	if (in->counted) {
-		printf("%-26s%" PRIu64 "\n", "Free blocks:", in->free_blocks);
-		printf("%-26s%" PRIu64 "\n", "Inodes in use:", in->inodes_used);
-		printf("%-26s%" PRIu64 "\n", "Free inodes:", in->free_inodes);
+		fprintf(out, "%-26s%" PRIu64 "\n", "Free blocks:", in->free_blocks);
+		fprintf(out, "%-26s%" PRIu64 "\n", "Inodes in use:", in->inodes_used);
+		fprintf(out, "%-26s%" PRIu64 "\n", "Free inodes:", in->free_inodes);
 	} else {
-		printf("%-26s%s\n", "Free blocks:", "unknown (mounted elsewhere)");
+		fprintf(out, "%-26s%s\n", "Free blocks:", "unknown (mounted elsewhere)");
 	}
-	printf("%-26s%" PRIu64 "\n", "Journal blocks:", in->journal_blocks);
-	printf("%-26s%" PRIu64 " of %" PRIu64 " blocks\n", "Block groups:", in->ngroups,
-	       in->blocks_per_group);
-	printf("%-26s%" PRIu64 "\n", "First data block:", in->data_start);
+	fprintf(out, "%-26s%" PRIu64 "\n", "Journal blocks:", in->journal_blocks);
+	fprintf(out, "%-26s%" PRIu64 " of %" PRIu64 " blocks\n", "Block groups:", in->ngroups,
+	        in->blocks_per_group);
+	fprintf(out, "%-26s%" PRIu64 "\n", "First data block:", in->data_start);
 	if (!in->layout_matches)
-		printf("%-26s%s\n", "Table:", "not the layout the filesystem was made on: it "
-		       "cannot be mounted from this SOURCE");
-	printf("%-26s%s\n", "Superblock:", in->from_backup ?
-	       "backup (the primary is damaged; the next mount rewrites it)" : "primary");
-	print_time("Created:", in->mkfs_time);
-	print_time("Last mounted:", in->mount_time);
-	print_time("Last written:", in->write_time);
-	printf("%-26s%" PRIu32 "\n", "Mount count:", in->mount_count);
-	printf("%-26s%u\n", "Members:", dm_md_num_devices(md));
-	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
-		struct dax_device *dev = dm_md_device(md, i);
-
-		printf("  %s  %" PRIu64 " bytes\n", dax_device_path(dev), dax_device_size(dev));
-	}
+		fprintf(out, "%-26s%s\n", "Table:", "not the layout the filesystem was made on: it "
+		        "cannot be mounted from this SOURCE");
+	fprintf(out, "%-26s%s\n", "Superblock:", in->from_backup ?
+	        "backup (the primary is damaged; the next mount rewrites it)" : "primary");
+	print_time(out, "Created:", in->mkfs_time);
+	print_time(out, "Last mounted:", in->mount_time);
+	print_time(out, "Last written:", in->write_time);
+	fprintf(out, "%-26s%" PRIu32 "\n", "Mount count:", in->mount_count);
+	print_members_text(out, md);
 }
 
-static void print_u64_or_null(const char *key, bool have, uint64_t v)
+static void print_u64_or_null(FILE *out, const char *key, bool have, uint64_t v)
 {
 	if (have)
-		printf(", \"%s\": %" PRIu64, key, v);
+		fprintf(out, ", \"%s\": %" PRIu64, key, v);
 	else
-		printf(", \"%s\": null", key);
+		fprintf(out, ", \"%s\": null", key);
 }
 
-static void print_json(const char *source, struct mapped_device *md, const struct dfs_info *in,
-		       const char *busy, const char *mountpoint)
+static void print_json(FILE *out, const char *source, struct mapped_device *md,
+		       const struct dfs_info *in, const char *busy, const char *mountpoint)
 {
 	char uuid[37];
 
 	cli_format_uuid(in->uuid, uuid);
-	printf("{\"source\": ");
-	cli_json_string(stdout, source);
-	printf(", \"label\": ");
-	cli_json_string(stdout, in->label);
-	printf(", \"uuid\": \"%s\", \"version\": \"%u.%u\", \"state\": \"%s\", \"mounted\": %s, "
-	       "\"mountpoint\": ", uuid, in->major, in->minor, in->clean ? "clean" : "not clean",
-	       busy[0] ? "true" : "false");
+	fprintf(out, "{\"source\": ");
+	daxfs_json_string(out, source);
+	fprintf(out, ", \"label\": ");
+	daxfs_json_string(out, in->label);
+	fprintf(out, ", \"uuid\": \"%s\", \"version\": \"%u.%u\", \"state\": \"%s\", \"mounted\": %s, "
+	        "\"mountpoint\": ", uuid, in->major, in->minor, in->clean ? "clean" : "not clean",
+	        daxfs_json_bool(busy[0]));
 	if (mountpoint)
-		cli_json_string(stdout, mountpoint);
+		daxfs_json_string(out, mountpoint);
 	else
-		printf("null");
-	printf(", \"block_size\": %" PRIu32 ", \"blocks\": %" PRIu64, in->block_size,
-	       in->total_blocks);
-	print_u64_or_null("free_blocks", in->counted, in->free_blocks);
-	print_u64_or_null("inodes_used", in->counted, in->inodes_used);
-	print_u64_or_null("free_inodes", in->counted, in->free_inodes);
-	printf(", \"layout_matches\": %s", in->layout_matches ? "true" : "false");
-	printf(", \"journal_blocks\": %" PRIu64 ", \"groups\": %" PRIu64 ", \"blocks_per_group\": %"
-	       PRIu64 ", \"data_start\": %" PRIu64 ", \"superblock\": \"%s\"", in->journal_blocks,
-	       in->ngroups, in->blocks_per_group, in->data_start,
-	       in->from_backup ? "backup" : "primary");
-	printf(", \"mkfs_time\": %" PRId64 ", \"mount_time\": %" PRId64 ", \"write_time\": %" PRId64
-	       ", \"mount_count\": %" PRIu32 ", \"members\": [", in->mkfs_time, in->mount_time,
-	       in->write_time, in->mount_count);
-	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
-		struct dax_device *dev = dm_md_device(md, i);
+		fprintf(out, "null");
+	fprintf(out, ", \"block_size\": %" PRIu32 ", \"blocks\": %" PRIu64, in->block_size,
+	        in->total_blocks);
+	print_u64_or_null(out, "free_blocks", in->counted, in->free_blocks);
+	print_u64_or_null(out, "inodes_used", in->counted, in->inodes_used);
+	print_u64_or_null(out, "free_inodes", in->counted, in->free_inodes);
+	fprintf(out, ", \"layout_matches\": %s", daxfs_json_bool(in->layout_matches));
+	fprintf(out, ", \"journal_blocks\": %" PRIu64 ", \"groups\": %" PRIu64 ", \"blocks_per_group\": %"
+	        PRIu64 ", \"data_start\": %" PRIu64 ", \"superblock\": \"%s\"", in->journal_blocks,
+	        in->ngroups, in->blocks_per_group, in->data_start,
+	        in->from_backup ? "backup" : "primary");
+	fprintf(out, ", \"mkfs_time\": %" PRId64 ", \"mount_time\": %" PRId64 ", \"write_time\": %" PRId64
+	        ", \"mount_count\": %" PRIu32 ", \"members\": [", in->mkfs_time, in->mount_time,
+	        in->write_time, in->mount_count);
+	print_members_json(out, md);
+	fprintf(out, "]}\n");
+}
 
-		printf("%s{\"path\": ", i ? ", " : "");
-		cli_json_string(stdout, dax_device_path(dev));
-		printf(", \"bytes\": %" PRIu64 "}", dax_device_size(dev));
-	}
-	printf("]}\n");
+void ctl_super_print(FILE *out, const char *source, struct mapped_device *md,
+		     const struct dfs_info *in, const char *busy, const char *mountpoint, bool json)
+{
+	if (json)
+		print_json(out, source, md, in, busy, mountpoint);
+	else
+		print_text(out, source, md, in, busy, mountpoint);
 }
 
 static int super_run(int argc, char **argv)
@@ -250,10 +314,7 @@ static int super_run(int argc, char **argv)
 			in.free_inodes = st.f_ffree;
 		}
 	}
-	if (json)
-		print_json(search.source, md, &in, busy, search.mountpoint);
-	else
-		print_text(search.source, md, &in, busy, search.mountpoint);
+	ctl_super_print(stdout, search.source, md, &in, busy, search.mountpoint, json);
 	free(search.mountpoint);
 	dm_md_destroy(&md);
 	return CLI_EXIT_OK;
@@ -302,6 +363,62 @@ static int label_run(int argc, char **argv)
 	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
+static int uuid_run(int argc, char **argv)
+{
+	const struct ctl_command *cmd = &ctl_uuid_command;
+	struct mapped_device *md = NULL;
+	struct dfs_info in;
+	const char *source, *arg;
+	uint8_t uuid[16];
+	char busy[512], text[37];
+	int c, ret;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt(argc, argv, "")) != -1)
+		return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	if (argc - optind < 1 || argc - optind > 2)
+		return ctl_usage_error(cmd, argc - optind < 1 ? "missing SOURCE" :
+				       "too many arguments");
+	source = argv[optind];
+	arg = argc - optind == 2 ? argv[optind + 1] : NULL;
+	if (arg && strcmp(arg, "random") == 0)
+		ret = cli_random_uuid(uuid);
+	else if (arg && strcmp(arg, "time") == 0)
+		ret = cli_time_uuid(uuid);
+	else if (arg && cli_parse_uuid(arg, uuid))
+		return ctl_usage_error(cmd, "'%s' is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, "
+				       "random or time)", arg);
+	else
+		ret = 0;
+	if (ret) {
+		ctl_error(cmd, "no uuid generated: %s", strerror(-ret));
+		return CLI_EXIT_FAIL;
+	}
+	if (open_source(cmd, source, &md, busy, sizeof(busy)))
+		return CLI_EXIT_FAIL;
+	if (!arg) {
+		ret = dfs_read_info(md, false, &in);
+		if (!ret) {
+			cli_format_uuid(in.uuid, text);
+			printf("%s\n", text);
+		}
+	} else if (busy[0]) {
+		/* the daemon keeps the superblock in memory and stamps the journal */
+		ctl_error(cmd, "%s; unmount it to change the uuid (its daemon writes its own "
+			  "copy of the superblock back)", busy);
+		dm_md_destroy(&md);
+		return CLI_EXIT_FAIL;
+	} else if (!(ret = dfs_set_uuid(md, uuid))) {
+		cli_format_uuid(uuid, text);
+		printf("%s\n", text);
+	}
+	if (ret)
+		ctl_error(cmd, "%s", failure_text(ret));
+	dm_md_destroy(&md);
+	return ret ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 const struct ctl_command ctl_super_command = {
 	.name = "super",
 	.usage = "SOURCE [--json]",
@@ -309,10 +426,11 @@ const struct ctl_command ctl_super_command = {
 	"Prints the superblock of the daxfs filesystem on SOURCE (a table file, or a\n"
 	"comma-separated list of pmem files), as dumpe2fs -h does: label, uuid,\n"
 	"version, state, whether it is mounted, sizes, block and inode counts,\n"
-	"journal, times, mount count and the member files. On a mounted filesystem\n"
-	"the counts come from the mount (statfs), when it is mounted here; otherwise\n"
-	"from reading the whole filesystem, with its journal replayed in memory only:\n"
-	"nothing is ever written. --json prints one JSON object.\n"
+	"journal, times, mount count and the members (index, file, area, member\n"
+	"uuid). On a mounted filesystem the counts come from the mount (statfs), when\n"
+	"it is mounted here; otherwise from reading the whole filesystem, with its\n"
+	"journal replayed in memory only: nothing is ever written. --json prints one\n"
+	"JSON object.\n"
 	"\n"
 	"Exit status: 0 printed, 1 no daxfs on SOURCE or it cannot be read, 2 usage\n"
 	"error.\n",
@@ -332,4 +450,22 @@ const struct ctl_command ctl_label_command = {
 	"Exit status: 0 done, 1 failed (no daxfs, mounted, cannot write), 2 usage\n"
 	"error.\n",
 	.run = label_run,
+};
+
+const struct ctl_command ctl_uuid_command = {
+	.name = "uuid",
+	.usage = "SOURCE [NEWUUID|random|time]",
+	.help =
+	"Prints the uuid of the daxfs filesystem on SOURCE or sets it, as tune2fs -U\n"
+	"does: to NEWUUID, to a random one (random) or a time-based one (time); the\n"
+	"uuid set is printed. Setting it needs the filesystem unmounted: it is\n"
+	"refused while a mount holds the files. The journal is replayed, every\n"
+	"member's label re-stamped, then the superblock written through the journal:\n"
+	"if this is interrupted, the uuid is still the old one and mount and fsck\n"
+	"refuse the filesystem naming the change; running it again with the same\n"
+	"NEWUUID finishes it, with the old uuid undoes it.\n"
+	"\n"
+	"Exit status: 0 done, 1 failed (no daxfs, mounted, cannot write), 2 usage\n"
+	"error.\n",
+	.run = uuid_run,
 };

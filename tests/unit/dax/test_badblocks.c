@@ -120,7 +120,7 @@ static int test_badblocks_range_beyond_device_einval(void)
 
 	CHECK(dev);
 	CHECK_EQ(dax_badblocks_add(dev, 7, 2), -EINVAL);
-	CHECK_MSG("beyond device end");
+	CHECK_MSG_HAS("beyond device end");
 	CHECK_EQ(dax_badblocks_add(dev, UINT64_MAX, 2), -EINVAL);
 	return T_PASS;
 }
@@ -144,7 +144,7 @@ static int test_badblocks_full_table_enospc(void)
 	for (s = 0; s < 512; s++)
 		CHECK_EQ(dax_badblocks_add(dev, s * 2, 1), 0);
 	CHECK_EQ(dax_badblocks_add(dev, s * 2, 1), -ENOSPC);
-	CHECK_MSG("full");
+	CHECK_MSG_HAS("full");
 	/* merging into an existing range still works when full */
 	CHECK_EQ(dax_badblocks_add(dev, 1, 1), 0);
 	return T_PASS;
@@ -206,7 +206,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_badblocks_concurrent_check_sees_consistent_list),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -54,7 +54,7 @@ static int test_bio_read_of_bad_sector_eio(void)
 	CHECK(dev);
 	CHECK_EQ(dax_badblocks_add(dev, 9, 1), 0);
 	CHECK_EQ(dax_device_rw(dev, DAX_REQ_READ, 0, 9 * 512 + 500, buf, 16), -EIO);
-	CHECK_MSG("bad sector 9");
+	CHECK_MSG_HAS("bad sector 9");
 	return T_PASS;
 }
 
@@ -106,7 +106,7 @@ static int test_bio_beyond_device_end_einval(void)
 
 	CHECK(dev);
 	CHECK_EQ(dax_device_rw(dev, DAX_REQ_READ, 0, 2 * PG - 1, buf, 2), -EINVAL);
-	CHECK_MSG("beyond device end");
+	CHECK_MSG_HAS("beyond device end");
 	CHECK_EQ(dax_device_rw(dev, DAX_REQ_READ, 0, UINT64_MAX, buf, 2), -EINVAL);
 	CHECK_EQ(dax_device_rw(dev, DAX_REQ_WRITE_ZEROES, 0, 0, NULL, 3 * PG), -EINVAL);
 	return T_PASS;
@@ -215,7 +215,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_bio_write_from_overlapping_mapping_copies_exactly),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -98,7 +98,7 @@ static int test_blockdev_dax_ops_eopnotsupp(void)
 
 	LOOP_OR_SKIP(dev, "img", 8 * PG, 0);
 	CHECK_EQ(dax_direct_access(dev, 0, 1, DAX_ACCESS, NULL, NULL), -EOPNOTSUPP);
-	CHECK_MSG("bio path");
+	CHECK_MSG_HAS("bio path");
 	CHECK_EQ(dax_zero_page_range(dev, 0, 1), -EOPNOTSUPP);
 	CHECK_EQ(dax_recovery_write(dev, 0, buf, buf, 8), 0);
 	return T_PASS;
@@ -198,7 +198,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_blockdev_lock_second_open_ebusy),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

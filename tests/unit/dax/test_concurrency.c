@@ -108,7 +108,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_concurrent_poison_injection_only_affects_bad_page),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -16,8 +16,8 @@ static int open_fails(const char *path, int err, const char *what)
 
 	CHECK_EQ(dax_device_open(path, 0, &dev), err);
 	CHECK(dev == NULL);
-	CHECK_MSG(path);
-	CHECK_MSG(what);
+	CHECK_MSG_HAS(path);
+	CHECK_MSG_HAS(what);
 	return T_PASS;
 }
 
@@ -63,8 +63,8 @@ static int test_open_non_dax_char_device_fails(void)
 
 	CHECK(dax_device_open("/dev/null", 0, &dev) < 0);
 	CHECK(dev == NULL);
-	CHECK_MSG("/dev/null");
-	CHECK_MSG("device-dax");
+	CHECK_MSG_HAS("/dev/null");
+	CHECK_MSG_HAS("device-dax");
 	return T_PASS;
 }
 
@@ -75,7 +75,7 @@ static int test_open_bad_arguments_einval(void)
 	CHECK_EQ(dax_device_open(NULL, 0, &dev), -EINVAL);
 	CHECK_EQ(dax_device_open("", 0, &dev), -EINVAL);
 	CHECK_EQ(dax_device_open(t_file("f", PG, 0), 0x100, &dev), -EINVAL);
-	CHECK_MSG("unknown open flags");
+	CHECK_MSG_HAS("unknown open flags");
 	CHECK_EQ(dax_device_open("x", 0, NULL), -EINVAL);
 	return T_PASS;
 }
@@ -110,7 +110,7 @@ static int test_open_unreadable_path_eacces(void)
 		return T_PASS;
 	}
 	CHECK_EQ(dax_device_open(path, 0, &dev), -EACCES);
-	CHECK_MSG(path);
+	CHECK_MSG_HAS(path);
 	return T_PASS;
 }
 
@@ -186,8 +186,8 @@ static int test_lock_second_open_ebusy(void)
 	t_defer(fixture_put, b);
 	CHECK_EQ(dax_device_lock(a), 0);
 	CHECK_EQ(dax_device_lock(b), -EBUSY);
-	CHECK_MSG(path);
-	CHECK_MSG("in use by another daxfs mount");
+	CHECK_MSG_HAS(path);
+	CHECK_MSG_HAS("in use by another daxfs mount");
 	return T_PASS;
 }
 
@@ -243,7 +243,7 @@ static int test_rdonly_device_reads_but_refuses_writes(void)
 	CHECK_EQ(k[7], 0x66);
 	CHECK_EQ(dax_device_rw(dev, DAX_REQ_READ, 0, 0, buf, 4), 0);
 	CHECK_EQ(dax_device_rw(dev, DAX_REQ_WRITE, 0, 0, buf, 4), -EROFS);
-	CHECK_MSG("read-only");
+	CHECK_MSG_HAS("read-only");
 	CHECK_EQ(dax_zero_page_range(dev, 0, 1), -EROFS);
 	CHECK_EQ(dax_recovery_write(dev, 1, k, buf, 4), 0);
 	return T_PASS;
@@ -286,5 +286,5 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "open-as-nobody") == 0)
 		return child_open_as_nobody(argv[3]);
-	return T_MAIN(cases);
+	return T_RUN(cases);
 }

@@ -134,7 +134,7 @@ static int refused_while_held(unsigned what)
 	CHECK_EQ(dax_device_open(path, 0, &dev), 0);
 	t_defer(fixture_put, dev);
 	CHECK_EQ(dax_device_lock(dev), -EBUSY);
-	CHECK_MSG("in use by another daxfs mount");
+	CHECK_MSG_HAS("in use by another daxfs mount");
 	return T_PASS;
 }
 
@@ -197,7 +197,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_lock_waits_for_a_daemon_whose_mount_is_gone),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

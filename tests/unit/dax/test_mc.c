@@ -45,8 +45,8 @@ static int test_mc_bio_read_of_cut_page_is_eio_and_a_bad_block(void)
 
 	CHECK(dev);
 	CHECK_EQ(dax_device_rw(dev, DAX_REQ_READ, 0, 5 * PG, buf, PG), -EIO);
-	CHECK_MSG("page 5: SIGBUS on access: the backing file was truncated to 12288 bytes");
-	CHECK_MSG(dax_device_path(dev));
+	CHECK_MSG_HAS("page 5: SIGBUS on access: the backing file was truncated to 12288 bytes");
+	CHECK_MSG_HAS(dax_device_path(dev));
 	CHECK_EQ(dax_badblocks_list(dev, bb, 4), 1);
 	CHECK_EQ(bb[0].sector, 5 * DAX_PAGE_SECTORS);
 	CHECK_EQ(bb[0].nr_sectors, DAX_PAGE_SECTORS);
@@ -105,7 +105,7 @@ static int test_mc_copy_flushcache_to_cut_page_is_eio(void)
 	CHECK(dev);
 	memset(buf, 0x33, sizeof(buf));
 	CHECK_EQ(dax_device_copy_flushcache(dev, 2 * PG, buf, 2 * PG), -EIO);
-	CHECK_MSG("page 3");
+	CHECK_MSG_HAS("page 3");
 	return T_PASS;
 }
 
@@ -135,7 +135,7 @@ static int test_mc_copy_mc_gives_the_bytes_before_the_bad_page(void)
 	CHECK_EQ(dax_copy_mc(buf, k + PG + 10, 6 * PG, &done), -EIO);
 	CHECK_EQ(done, 3 * PG - 10);
 	CHECK(all(buf, done, 0x11));
-	CHECK_MSG("page 4");
+	CHECK_MSG_HAS("page 4");
 	return T_PASS;
 }
 
@@ -211,7 +211,7 @@ static int test_mc_range_leaving_the_mapping_is_einval(void)
 	CHECK(dev);
 	CHECK_EQ(dax_direct_access(dev, 0, 2, DAX_ACCESS, (void **)&k, NULL), 2);
 	CHECK_EQ(dax_copy_mc(buf, k + PG, 2 * PG, NULL), -EINVAL);
-	CHECK_MSG("runs past the mapping");
+	CHECK_MSG_HAS("runs past the mapping");
 	return T_PASS;
 }
 
@@ -394,5 +394,5 @@ int main(int argc, char **argv)
 		return child_sent_sigbus(argv[3]);
 	if (argc == 5 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "previous-handler") == 0)
 		return child_previous_handler(argv[3], argv[4]);
-	return T_MAIN(cases);
+	return T_RUN(cases);
 }

@@ -34,8 +34,10 @@ static int test_persist_mode_pmem_when_forced(void)
 static int test_persist_mode_msync_without_force(void)
 {
 	const char *env[] = { "PMEM_IS_PMEM_FORCE", NULL };   /* unset */
-	const char *args[] = { "persist-mode", t_file("pmem", PG, 0), NULL };
+	const char *args[] = { "persist-mode", t_disk_file("pmem", PG), NULL };
 
+	if (!args[1])
+		SKIP("no writable directory outside tmpfs");
 	CHECK_EQ(t_reexec(env, args), DAX_PERSIST_MSYNC);
 	return T_PASS;
 }
@@ -43,9 +45,37 @@ static int test_persist_mode_msync_without_force(void)
 static int test_persist_mode_msync_when_forced_off(void)
 {
 	const char *env[] = { "PMEM_IS_PMEM_FORCE=0", NULL };
+	const char *args[] = { "persist-mode", t_disk_file("pmem", PG), NULL };
+
+	if (!args[1])
+		SKIP("no writable directory outside tmpfs");
+	CHECK_EQ(t_reexec(env, args), DAX_PERSIST_MSYNC);
+	return T_PASS;
+}
+
+/* A file on tmpfs: nothing to write back, so no msync either. */
+static int test_persist_mode_memory_on_tmpfs(void)
+{
+	const char *env[] = { "PMEM_IS_PMEM_FORCE", NULL };
 	const char *args[] = { "persist-mode", t_file("pmem", PG, 0), NULL };
 
-	CHECK_EQ(t_reexec(env, args), DAX_PERSIST_MSYNC);
+	CHECK(args[1]);
+	if (!t_on_memory_fs(args[1]))
+		SKIP("the test directory %s is not on tmpfs", t_tmpdir());
+	CHECK_EQ(t_reexec(env, args), DAX_PERSIST_MEMORY);
+	return T_PASS;
+}
+
+/* The crash checker forces pmem mode on its tmpfs files: forcing wins. */
+static int test_persist_mode_pmem_when_forced_on_tmpfs(void)
+{
+	const char *env[] = { "PMEM_IS_PMEM_FORCE=1", NULL };
+	const char *args[] = { "persist-mode", t_file("pmem", PG, 0), NULL };
+
+	CHECK(args[1]);
+	if (!t_on_memory_fs(args[1]))
+		SKIP("the test directory %s is not on tmpfs", t_tmpdir());
+	CHECK_EQ(t_reexec(env, args), DAX_PERSIST_PMEM);
 	return T_PASS;
 }
 
@@ -54,6 +84,7 @@ static int test_persist_mode_names(void)
 	CHECK(strcmp(dax_persist_mode_name(DAX_PERSIST_PMEM), "pmem") == 0);
 	CHECK(strcmp(dax_persist_mode_name(DAX_PERSIST_MSYNC), "msync") == 0);
 	CHECK(strcmp(dax_persist_mode_name(DAX_PERSIST_FSYNC), "fsync") == 0);
+	CHECK(strcmp(dax_persist_mode_name(DAX_PERSIST_MEMORY), "memory") == 0);
 	CHECK(strcmp(dax_persist_mode_name((enum dax_persist_mode)42), "unknown") == 0);
 	return T_PASS;
 }
@@ -78,7 +109,7 @@ static int test_flush_beyond_device_end_einval(void)
 
 	CHECK(dev);
 	CHECK_EQ(dax_device_flush(dev, 4 * PG - 1, 2), -EINVAL);
-	CHECK_MSG("beyond device end");
+	CHECK_MSG_HAS("beyond device end");
 	CHECK_EQ(dax_device_flush(dev, UINT64_MAX, 2), -EINVAL);
 	CHECK_EQ(dax_device_flush(NULL, 0, 1), -EINVAL);
 	return T_PASS;
@@ -105,7 +136,7 @@ static int test_persist_on_dead_device_eio(void)
 	dax_device_kill(dev);
 	CHECK_EQ(dax_device_flush(dev, 0, 1), -EIO);
 	CHECK_EQ(dax_device_drain(dev), -EIO);
-	CHECK_MSG("dead");
+	CHECK_MSG_HAS("dead");
 	return T_PASS;
 }
 
@@ -122,7 +153,7 @@ static int test_copy_flushcache_stores_and_flushes_once(void)
 	dax_device_get_stats(dev, &st);
 	CHECK_EQ(st.flushes, 1);
 	CHECK_EQ(st.drains, 0);
-	CHECK_EQ(st.nt_copies, 0);     /* msync mode: a copy and a flush */
+	CHECK_EQ(st.nt_copies, 0);     /* msync or memory mode: a copy and a flush */
 	return T_PASS;
 }
 
@@ -132,10 +163,10 @@ static int test_copy_flushcache_beyond_end_or_dead_fails(void)
 
 	CHECK(dev);
 	CHECK_EQ(dax_device_copy_flushcache(dev, 4 * PG - 1, "ab", 2), -EINVAL);
-	CHECK_MSG("beyond device end");
+	CHECK_MSG_HAS("beyond device end");
 	dax_device_kill(dev);
 	CHECK_EQ(dax_device_copy_flushcache(dev, 0, "ab", 2), -EIO);
-	CHECK_MSG("dead");
+	CHECK_MSG_HAS("dead");
 	return T_PASS;
 }
 
@@ -185,6 +216,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_persist_mode_pmem_when_forced),
 	T_CASE(test_persist_mode_msync_without_force),
 	T_CASE(test_persist_mode_msync_when_forced_off),
+	T_CASE(test_persist_mode_memory_on_tmpfs),
+	T_CASE(test_persist_mode_pmem_when_forced_on_tmpfs),
 	T_CASE(test_persist_mode_names),
 	T_CASE(test_flush_of_unaligned_range_succeeds),
 	T_CASE(test_flush_beyond_device_end_einval),
@@ -198,5 +231,5 @@ int main(int argc, char **argv)
 		return child_persist_mode(argv[3]);
 	if (argc == 4 && strcmp(argv[1], "--child") == 0 && strcmp(argv[2], "nt-copy") == 0)
 		return child_nt_copy(argv[3]);
-	return T_MAIN(cases);
+	return T_RUN(cases);
 }

@@ -21,7 +21,7 @@ static int test_poison_access_across_bad_page_ehwpoison(void)
 
 	CHECK(dev);
 	CHECK_EQ(dax_direct_access(dev, 0, 10, DAX_ACCESS, NULL, NULL), -EHWPOISON);
-	CHECK_MSG("poisoned");
+	CHECK_MSG_HAS("poisoned");
 	return T_PASS;
 }
 
@@ -97,7 +97,7 @@ static int test_poison_recovery_write_unaligned_returns_zero(void)
 	memset(buf, 0x22, sizeof(buf));
 	CHECK_EQ(dax_direct_access(dev, 5, 1, DAX_RECOVERY_WRITE, (void **)&k, NULL), 1);
 	CHECK_EQ(dax_recovery_write(dev, 5, k + 8, buf, 512), 0);
-	CHECK_MSG("page-aligned");
+	CHECK_MSG_HAS("page-aligned");
 	CHECK_EQ(dax_recovery_write(dev, 5, k, buf, 512), 0);
 	CHECK(dax_badblocks_check(dev, 40, 8, NULL));
 	return T_PASS;
@@ -139,7 +139,7 @@ static int test_poison_recovery_write_outside_page_returns_zero(void)
 	CHECK(dev);
 	CHECK_EQ(dax_direct_access(dev, 2, 1, DAX_ACCESS, (void **)&k, NULL), 1);
 	CHECK_EQ(dax_recovery_write(dev, 3, k, "abc", 3), 0);
-	CHECK_MSG("outside");
+	CHECK_MSG_HAS("outside");
 	/* running off the device end */
 	CHECK_EQ(dax_direct_access(dev, 15, 1, DAX_ACCESS, (void **)&k, NULL), 1);
 	CHECK_EQ(dax_recovery_write(dev, 15, k, k, 2 * PG), 0);
@@ -171,7 +171,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_poison_zero_page_range_on_bad_page_succeeds),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

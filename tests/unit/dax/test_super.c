@@ -20,7 +20,7 @@ static int test_direct_access_dead_device_enxio(void)
 	CHECK(dev);
 	dax_device_kill(dev);
 	CHECK_EQ(dax_direct_access(dev, 0, 1, DAX_ACCESS, NULL, NULL), -ENXIO);
-	CHECK_MSG("dead");
+	CHECK_MSG_HAS("dead");
 	return T_PASS;
 }
 
@@ -30,7 +30,7 @@ static int test_direct_access_negative_nr_einval(void)
 
 	CHECK(dev);
 	CHECK_EQ(dax_direct_access(dev, 0, -1, DAX_ACCESS, NULL, NULL), -EINVAL);
-	CHECK_MSG("negative");
+	CHECK_MSG_HAS("negative");
 	return T_PASS;
 }
 
@@ -153,7 +153,7 @@ static int test_zero_page_range_beyond_end_einval(void)
 
 	CHECK(dev);
 	CHECK_EQ(dax_zero_page_range(dev, 4, 1), -EINVAL);
-	CHECK_MSG("beyond device end");
+	CHECK_MSG_HAS("beyond device end");
 	return T_PASS;
 }
 
@@ -230,7 +230,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_stats_count_direct_accesses_and_errors),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -1,24 +1,9 @@
 /* test_backing.c - sparse backing files against their filesystem's free space; preallocation */
 #include <sys/statvfs.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define TIB (1ull << 40)
-
-/* A sparse file of bytes bytes (no block allocated). */
-static const char *sparse(const char *name, uint64_t bytes)
-{
-	const char *path = t_path(name);
-	int fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600);
-
-	if (fd < 0 || ftruncate(fd, (off_t)bytes)) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	close(fd);
-	return path;
-}
 
 static int test_backing_of_written_files_fits(void)
 {
@@ -35,7 +20,7 @@ static int test_backing_of_written_files_fits(void)
 static int test_backing_of_a_huge_sparse_file_is_enospc_naming_it(void)
 {
 	struct mapped_device *md = t_md();
-	const char *a = sparse("a", TIB);
+	const char *a = t_file("a", TIB, 0);
 	char want[512];
 
 	CHECK(a);
@@ -61,7 +46,7 @@ static int test_backing_sums_the_holes_of_files_on_one_filesystem(void)
 	/* each file's holes fit the free space alone, both together do not;
 	 * 5/8 of it each leaves room for other writers on this filesystem */
 	half = ((uint64_t)sv.f_bavail * sv.f_frsize / 8 * 5) & ~(uint64_t)4095;
-	const char *b = sparse("b", half), *c = sparse("c", half);
+	const char *b = t_file("b", half, 0), *c = t_file("c", half, 0);
 	CHECK(b && c);
 	CHECK_EQ(t_make_live(md, t_fmt("0 128 linear %s 0\n128 %llu linear %s 0\n"
 				       "%llu %llu linear %s 0\n", a, (unsigned long long)half / 512,
@@ -76,7 +61,7 @@ static int test_backing_sums_the_holes_of_files_on_one_filesystem(void)
 static int test_prealloc_allocates_a_sparse_file_whole(void)
 {
 	struct mapped_device *md = t_md();
-	const char *a = sparse("a", 64 * DAX_PAGE_SIZE);
+	const char *a = t_file("a", 64 * DAX_PAGE_SIZE, 0);
 	struct stat st;
 
 	CHECK(a);
@@ -98,7 +83,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_prealloc_allocates_a_sparse_file_whole),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -2,7 +2,7 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 struct loopdev {
 	int fd;
@@ -122,7 +122,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_unaligned_table_on_block_device_loads),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

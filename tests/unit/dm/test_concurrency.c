@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 /*
  * Two tables over the same 64 pages, told apart by the bytes they reach:
@@ -225,7 +225,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_readers_see_whole_tables_during_swaps),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

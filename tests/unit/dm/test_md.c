@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "dm/md.h"
 #include "util/intr.h"
 
@@ -777,7 +777,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_create_without_name_fails),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -1,5 +1,5 @@
 /* test_member.c - member ranges: listing, mapping, reading through a table, overlap refusal, paths */
-#include "harness.h"
+#include "fixture.h"
 
 static struct dm_table *parse(struct mapped_device *md, const char *text)
 {
@@ -277,7 +277,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_source_absolute_makes_every_name_absolute),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

@@ -1,5 +1,5 @@
 /* test_property.c - linear and striped mapping against a reference model over random tables */
-#include "harness.h"
+#include "fixture.h"
 #include "dm/table.h"
 
 #define NDEVS 4
@@ -411,7 +411,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_bio_matches_reference_on_unaligned_tables),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

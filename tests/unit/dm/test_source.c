@@ -1,5 +1,5 @@
 /* test_source.c - opening a SOURCE: table files and lists of pmem files */
-#include "harness.h"
+#include "fixture.h"
 
 static void md_destroy(void *arg)
 {
@@ -271,7 +271,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_relative_list_is_recorded_absolute),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

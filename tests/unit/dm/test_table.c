@@ -1,5 +1,5 @@
 /* test_table.c - the table parser, target constructors, lookup and table/status text */
-#include "harness.h"
+#include "fixture.h"
 #include "dm/table.h"
 
 static const char *A, *B;
@@ -596,7 +596,4 @@ static const struct t_case cases[] = {
 	T_CASE(test_parse_without_device_fails),
 };
 
-int main(int argc, char **argv)
-{
-	return T_MAIN(cases);
-}
+T_MAIN(cases)

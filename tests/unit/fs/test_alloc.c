@@ -1,5 +1,5 @@
 /* test_alloc.c - the block allocator: contiguity, 2 MiB alignment, ENOSPC, reuse after commit */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)

@@ -1,7 +1,7 @@
 /* test_concurrency.c - parallel I/O and namespace operations keep data and metadata consistent */
 #include <pthread.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 #define ROUNDS 200

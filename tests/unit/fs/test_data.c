@@ -1,7 +1,7 @@
 /* test_data.c - file data: holes, writes, truncate, fallocate, seek, copy_file_range, ENOSPC */
 #include <linux/falloc.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 

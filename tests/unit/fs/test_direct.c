@@ -1,5 +1,5 @@
 /* test_direct.c - dfs_write_extend: the metadata of stores a process made through its own mapping */
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 #define BLK 4096ull

@@ -1,5 +1,5 @@
 /* test_export.c - inodes found by number and generation, as file handles name them */
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 

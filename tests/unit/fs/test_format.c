@@ -1,5 +1,5 @@
 /* test_format.c - on-media codecs: round trips, checksum rejection, bounds */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/crc32c.h"
 #include "fs/format.h"
 
@@ -107,6 +107,50 @@ static int test_super_at_wrong_block_is_rejected(void)
 	return T_PASS;
 }
 
+/* FORMAT.md: J >= 256, which mkfs never goes below; a smaller journal is
+ * damage, not a geometry to mount. */
+static int test_super_journal_below_the_minimum_is_refused(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb, out;
+
+	sample_super(&sb);
+	sb.journal_blocks = DFS_JOURNAL_MIN - 1;
+	sb.gdt_start = sb.journal_start + sb.journal_blocks;
+	sb.data_start = sb.gdt_start + sb.gdt_blocks + sb.member_blocks;
+	dfs_super_encode(&sb, 0, b);
+	CHECK_EQ(dfs_super_decode(b, 0, &out), -EIO);
+	CHECK_MSG("superblock 0: bad journal geometry");
+	sb.journal_blocks = DFS_JOURNAL_MIN;
+	sb.gdt_start = sb.journal_start + sb.journal_blocks;
+	sb.data_start = sb.gdt_start + sb.gdt_blocks + sb.member_blocks;
+	dfs_super_encode(&sb, 0, b);
+	CHECK_EQ(dfs_super_decode(b, 0, &out), 0);
+	CHECK_EQ(out.journal_blocks, DFS_JOURNAL_MIN);
+	return T_PASS;
+}
+
+/* A probe names a filesystem by magic and crc alone, geometry unchecked. */
+static int test_super_identify_reads_version_uuid_and_label_only(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb;
+	struct dfs_super_id id;
+
+	sample_super(&sb);
+	sb.ngroups = 7;         /* a geometry decode refuses */
+	dfs_super_encode(&sb, 0, b);
+	CHECK(dfs_super_identify(b, 0, &id));
+	CHECK_EQ(id.major, DFS_VERSION_MAJOR);
+	CHECK(memcmp(id.uuid, "0123456789abcdef", 16) == 0);
+	CHECK_STR(id.label, "lbl");
+	CHECK(!dfs_super_identify(b, 1, &id));
+	b[0] ^= 1;
+	dfs_block_seal(0, b);
+	CHECK(!dfs_super_identify(b, 0, &id));
+	return T_PASS;
+}
+
 static int test_super_future_major_is_refused(void)
 {
 	static uint8_t b[4096];
@@ -116,7 +160,7 @@ static int test_super_future_major_is_refused(void)
 	sb.major = 3;
 	dfs_super_encode(&sb, 0, b);
 	CHECK_EQ(dfs_super_decode(b, 0, &out), -EINVAL);
-	CHECK_MSG_EQ("superblock 0: unsupported format version 3.0 (this is 2.0)");
+	CHECK_MSG("superblock 0: unsupported format version 3.0 (this is 2.0)");
 	return T_PASS;
 }
 
@@ -129,7 +173,7 @@ static int test_super_of_format_1_is_refused_with_what_to_do(void)
 	sb.major = 1;
 	dfs_super_encode(&sb, 0, b);
 	CHECK_EQ(dfs_super_decode(b, 0, &out), -EINVAL);
-	CHECK_MSG_EQ("superblock 0: format version 1.0, made before member labels (format 2.0): its "
+	CHECK_MSG("superblock 0: format version 1.0, made before member labels (format 2.0): its "
 		  "member files cannot be verified, so it is not mounted; copy its files out with "
 		  "the daxfs-fuse that made it, then make the filesystem again with mkfs.daxfs");
 	return T_PASS;
@@ -145,7 +189,7 @@ static int test_super_member_table_geometry_is_checked(void)
 	sb.data_start = 1254;
 	dfs_super_encode(&sb, 0, b);
 	CHECK_EQ(dfs_super_decode(b, 0, &out), -EIO);
-	CHECK_MSG_EQ("superblock 0: bad member table geometry");
+	CHECK_MSG("superblock 0: bad member table geometry");
 	return T_PASS;
 }
 
@@ -182,13 +226,13 @@ static int test_member_table_block_roundtrip_and_checks(void)
 	for (unsigned i = 42; i < 50; i++)
 		CHECK(member_eq(&out[i], &m[i]));
 	CHECK_EQ(dfs_mtab_decode(b, 301, 42, 50, out), -EIO);      /* another block */
-	CHECK_MSG_EQ("member table block 301: checksum mismatch");
+	CHECK_MSG("member table block 301: checksum mismatch");
 	CHECK_EQ(dfs_mtab_decode(b, 300, 0, 50, out), -EIO);       /* other entries */
-	CHECK_MSG_EQ("member table block 300: holds members 42+8, expected 0+42");
+	CHECK_MSG("member table block 300: holds members 42+8, expected 0+42");
 	m[43].label_offset = m[43].length;                          /* past its area */
 	dfs_mtab_encode(m, 42, 8, 300, b);
 	CHECK_EQ(dfs_mtab_decode(b, 300, 42, 50, out), -EIO);
-	CHECK_MSG_EQ("member table block 300: member 43 out of bounds");
+	CHECK_MSG("member table block 300: member 43 out of bounds");
 	return T_PASS;
 }
 
@@ -317,6 +361,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_super_roundtrip),
 	T_CASE(test_super_flipped_bit_is_rejected),
 	T_CASE(test_super_at_wrong_block_is_rejected),
+	T_CASE(test_super_journal_below_the_minimum_is_refused),
+	T_CASE(test_super_identify_reads_version_uuid_and_label_only),
 	T_CASE(test_super_future_major_is_refused),
 	T_CASE(test_super_of_format_1_is_refused_with_what_to_do),
 	T_CASE(test_super_member_table_geometry_is_checked),

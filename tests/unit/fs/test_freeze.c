@@ -3,7 +3,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "util/intr.h"
 
 #define MB (1024ull * 1024)

@@ -1,7 +1,7 @@
 /* test_hotpath.c - a READ or WRITE of a cached file allocates no memory in the filesystem */
 #include <stdatomic.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 

@@ -1,5 +1,5 @@
 /* test_info.c - reading the superblock off line, and changing the label */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/format.h"
 #include "fs/internal.h"
 

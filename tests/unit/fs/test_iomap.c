@@ -1,7 +1,7 @@
 /* test_iomap.c - iomap types and flags, and reads through an error target */
 #include <linux/falloc.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 

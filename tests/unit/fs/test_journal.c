@@ -1,5 +1,5 @@
 /* test_journal.c - a torn write of the journal header is recovered from the log it was retiring */
-#include "harness.h"
+#include "fixture.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)

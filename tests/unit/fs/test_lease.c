@@ -1,5 +1,5 @@
 /* test_lease.c - leases: blocks a leased file drops are held back until its last lease is put */
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 #define BLK 4096ull

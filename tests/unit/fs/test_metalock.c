@@ -4,7 +4,7 @@
 #include <sys/xattr.h>
 #include <time.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)

@@ -2,7 +2,7 @@
 #include <linux/fs.h>
 #include <sys/sysmacros.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 
@@ -300,6 +300,24 @@ static int test_rename_dir_into_own_subtree_gives_einval(void)
 	return T_PASS;
 }
 
+static int test_rename_into_removed_dir_gives_enoent(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct stat d, st;
+
+	CHECK(fs);
+	CHECK_EQ(dfs_mkdir(*fs, DFS_ROOT_INO, "d", 0755, &t_cred, &d), 0);
+	CHECK(t_create(*fs, DFS_ROOT_INO, "f"));
+	/* d stays alive through its lookup reference, as an open directory */
+	CHECK_EQ(dfs_rmdir(*fs, DFS_ROOT_INO, "d"), 0);
+	CHECK_EQ(dfs_rename(*fs, DFS_ROOT_INO, "f", d.st_ino, "f", 0), -ENOENT);
+	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f", &st), 0);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
+	return T_PASS;
+}
+
 static int test_rename_dir_over_nonempty_dir_gives_enotempty(void)
 {
 	struct dfs **fs = t_newfs(64 * MB, NULL);
@@ -408,6 +426,45 @@ static int test_setattr_mode_uid_times(void)
 	return T_PASS;
 }
 
+/* mode before, mode after DFS_SET_KILL_SUIDGID alone */
+static int kill_suidgid(struct dfs *fs, const char *name, bool dir, mode_t mode, mode_t *after)
+{
+	struct stat st, attr = { .st_mode = mode };
+	uint64_t ino;
+
+	if (dir) {
+		if (dfs_mkdir(fs, DFS_ROOT_INO, name, 0755, &t_cred, &st))
+			return -1;
+		ino = st.st_ino;
+	} else if (!(ino = t_create(fs, DFS_ROOT_INO, name))) {
+		return -1;
+	}
+	if (dfs_setattr(fs, ino, &attr, DFS_SET_MODE, &st) ||
+	    dfs_setattr(fs, ino, &attr, DFS_SET_KILL_SUIDGID, &st))
+		return -1;
+	*after = st.st_mode & 07777;
+	return 0;
+}
+
+static int test_setattr_kill_suidgid_clears_set_id_bits_of_files(void)
+{
+	struct dfs **fs = t_newfs(64 * MB, NULL);
+	mode_t m;
+
+	CHECK(fs);
+	CHECK_EQ(kill_suidgid(*fs, "a", false, 06755, &m), 0);
+	CHECK_EQ(m, 0755);
+	/* set-group-ID without group execute means mandatory locking: kept */
+	CHECK_EQ(kill_suidgid(*fs, "b", false, 06745, &m), 0);
+	CHECK_EQ(m, 02745);
+	CHECK_EQ(kill_suidgid(*fs, "c", false, 0644, &m), 0);
+	CHECK_EQ(m, 0644);
+	/* on a directory the bits say how new entries inherit: kept */
+	CHECK_EQ(kill_suidgid(*fs, "d", true, 06775, &m), 0);
+	CHECK_EQ(m, 06775);
+	return T_PASS;
+}
+
 static int test_rdonly_mount_gives_erofs(void)
 {
 	struct mapped_device *md;
@@ -424,6 +481,7 @@ static int test_rdonly_mount_gives_erofs(void)
 
 static const struct t_case cases[] = {
 	T_CASE(test_mkfs_mount_root_is_empty_dir),
+	T_CASE(test_setattr_kill_suidgid_clears_set_id_bits_of_files),
 	T_CASE(test_create_persists_across_remount),
 	T_CASE(test_lookup_missing_gives_enoent),
 	T_CASE(test_create_existing_gives_eexist),
@@ -442,6 +500,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_rename_replace_frees_target),
 	T_CASE(test_rename_exchange_swaps_file_and_dir),
 	T_CASE(test_rename_dir_into_own_subtree_gives_einval),
+	T_CASE(test_rename_into_removed_dir_gives_enoent),
 	T_CASE(test_rename_dir_over_nonempty_dir_gives_enotempty),
 	T_CASE(test_readdir_lists_dot_dotdot_and_entries),
 	T_CASE(test_readdir_positions_survive_removal),

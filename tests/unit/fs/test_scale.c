@@ -1,7 +1,7 @@
 /* test_scale.c - a 100,000-entry directory and a multi-TiB sparse device */
 #include <time.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 #define TB (1024ull * 1024 * MB)

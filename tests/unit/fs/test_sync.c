@@ -2,7 +2,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "daxfs/dax.h"
 #include "fs/internal.h"
 
@@ -270,5 +270,5 @@ int main(int argc, char **argv)
 	exe_path_ok = n > 0;
 	if (exe_path_ok)
 		exe_path[n] = '\0';
-	return t_run(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+	return T_RUN(cases);
 }

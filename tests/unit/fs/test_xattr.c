@@ -1,7 +1,7 @@
 /* test_xattr.c - extended attributes: namespaces, flags, sizes, limits, persistence */
 #include <sys/xattr.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define MB (1024ull * 1024)
 

@@ -1,0 +1,224 @@
+/* fs/fsck_member.c - fsck over the members: the member table and the labels, each repaired from the other */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/fsck.h"
+#include "util/err.h"
+
+/*
+ * fsck reads nothing else through a table before it knows the table holds
+ * the filesystem's members where they were made (member.c): a repair through
+ * files in another order would write into the wrong files. Each member's
+ * entry is kept twice, in the member table and in the member's label, so
+ * damage to one copy is repaired from the other:
+ *
+ * - a member table block that fails its checks is rebuilt from the labels of
+ *   its members, read where mkfs puts them on this table; each must decode,
+ *   name this filesystem and its own index, and record the geometry the table
+ *   gives it. Anything else (a label of another member: files in another
+ *   order) leaves the block unrepairable, and fsck stops.
+ * - a label that does not decode but still shows whose it was (its member
+ *   uuid, or the label magic with its index and the filesystem's uuid; for
+ *   member 0 also the filesystem's superblock beside it) is written again
+ *   from the member table. A label of another member or filesystem is a
+ *   member out of place; a label gone without a trace (zeroed, overwritten
+ *   whole) cannot be told from another file in the member's place: both stop
+ *   fsck (exit 8), and nothing is ever reordered.
+ *
+ * These blocks are never logged: -y writes each repair at once, in place
+ * (rewriting known bytes, so an interrupted repair is simply made again);
+ * -n only reports it and goes on with the members as repaired in memory.
+ */
+
+static bool same_geometry(const struct dfs_member *a, const struct dfs_member *b)
+{
+	return a->target == b->target && a->stripe == b->stripe && a->nstripes == b->nstripes &&
+	       a->target_begin == b->target_begin && a->target_len == b->target_len &&
+	       a->chunk == b->chunk && a->offset == b->offset && a->length == b->length &&
+	       a->label_sector == b->label_sector && a->label_offset == b->label_offset;
+}
+
+/* Entry j from its member's label, where plan says the label is. */
+static int entry_from_label(struct dm_table *t, const struct dfs_super *sb,
+			    const struct dfs_member *plan, uint32_t j, struct dfs_member *out)
+{
+	uint8_t sector[DFS_LABEL_SIZE];
+	struct dfs_label l;
+	struct dm_member dm;
+	char uuid[37];
+	int err;
+
+	dm_table_get_member(t, j, &dm);
+	if ((err = dm_table_member_read(t, j, plan[j].label_offset << 9, sector, sizeof(sector))) ||
+	    (err = dfs_label_decode(sector, &l)))
+		return daxfs_err_prefix(err, "%s, member %u", dm.path, j);
+	dfs_uuid_text(l.fs_uuid, uuid);
+	if (memcmp(l.fs_uuid, sb->uuid, 16) || l.index != j || l.nmembers != sb->nmembers)
+		return daxfs_err(-EINVAL, "%s holds member %u of %u of filesystem %s, expected member %u",
+				 dm.path, l.index, l.nmembers, uuid, j);
+	if (!same_geometry(&l.m, &plan[j]))
+		return daxfs_err(-EINVAL, "%s, member %u: its label records another place than this "
+				 "table gives it", dm.path, j);
+	*out = l.m;
+	return 0;
+}
+
+/* Member table block k failed (why): its entries from the labels. */
+static int rebuild_block(struct dm_table *t, const struct dfs_super *sb, uint32_t k,
+			 const struct dfs_member *plan, struct dfs_member *m, const char *why)
+{
+	const uint32_t first = k * DFS_MTAB_PER_BLOCK;
+	const uint32_t end = sb->nmembers - first < DFS_MTAB_PER_BLOCK ? sb->nmembers :
+			     first + DFS_MTAB_PER_BLOCK;
+	int err;
+
+	for (uint32_t j = first; j < end; j++)
+		if ((err = entry_from_label(t, sb, plan, j, &m[j])))
+			return daxfs_err_prefix(err, "%s, and the labels of its members cannot "
+						"replace it", why);
+	return 0;
+}
+
+/* The member table through t, its damaged blocks (bad[k], why[k]) rebuilt. */
+static int read_table(struct dm_table *t, const struct dfs_super *sb, struct dfs_member *m,
+		      uint8_t *bad, char (*why)[256])
+{
+	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	struct dfs_member *plan = NULL;
+	bool any = false;
+	int err = 0;
+
+	if (!b)
+		return daxfs_err(-ENOMEM, "fsck: out of memory");
+	for (uint32_t k = 0; k < sb->member_blocks && !err; k++) {
+		const uint64_t blk = sb->gdt_start + sb->gdt_blocks + k;
+
+		if ((err = dm_table_read(t, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE)))
+			break;
+		if (dfs_mtab_decode(b, blk, k * DFS_MTAB_PER_BLOCK, sb->nmembers, m)) {
+			snprintf(why[k], sizeof(why[k]), "%s", daxfs_errormsg());
+			bad[k] = 1;
+			any = true;
+		}
+	}
+	if (err || !any)
+		goto out;
+	if (dm_table_num_members(t) != sb->nmembers) {
+		for (uint32_t k = 0; k < sb->member_blocks; k++)
+			if (bad[k]) {
+				err = daxfs_err(-EINVAL, "%s, and its members' labels cannot replace it: "
+						"the table has %u members, the filesystem %u", why[k],
+						dm_table_num_members(t), sb->nmembers);
+				goto out;
+			}
+	}
+	if (!(plan = calloc(sb->nmembers, sizeof(*plan)))) {
+		err = daxfs_err(-ENOMEM, "fsck: out of memory");
+		goto out;
+	}
+	if ((err = dfs_members_plan(t, sb, plan)))
+		goto out;
+	for (uint32_t k = 0; k < sb->member_blocks && !err; k++)
+		if (bad[k])
+			err = rebuild_block(t, sb, k, plan, m, why[k]);
+out:
+	free(plan);
+	free(b);
+	return err;
+}
+
+/* Writes member table block k, or label k (-y); 0 or why not. */
+static int write_block(struct mapped_device *md, const struct dfs_super *sb,
+		       const struct dfs_member *m, uint32_t k, uint8_t *b)
+{
+	const uint64_t blk = sb->gdt_start + sb->gdt_blocks + k;
+	const uint32_t first = k * DFS_MTAB_PER_BLOCK;
+	const uint32_t count = sb->nmembers - first < DFS_MTAB_PER_BLOCK ? sb->nmembers - first :
+			       DFS_MTAB_PER_BLOCK;
+
+	dfs_mtab_encode(m, first, count, blk, b);
+	return dm_submit_bio(md, DAX_REQ_WRITE, 0, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE);
+}
+
+static int write_label(struct mapped_device *md, const struct dfs_super *sb,
+		       const struct dfs_member *m, uint32_t k, uint8_t *b)
+{
+	dfs_label_make(sb, m, k, b);
+	return dm_submit_bio(md, DAX_REQ_WRITE, 0, m[k].label_sector << 9, b, DFS_LABEL_SIZE);
+}
+
+/* Reports (and with -y makes) the repairs read_table and the check found. */
+static int repair(struct fsck *c, struct mapped_device *md, struct dm_table *t,
+		  const struct dfs_super *sb, const struct dfs_member *m, const uint8_t *bad,
+		  char (*why)[256], const uint8_t *relabel)
+{
+	uint8_t *b = malloc(DFS_BLOCK_SIZE);
+	bool wrote = false;
+	int err;
+
+	if (!b)
+		return daxfs_err(-ENOMEM, "fsck: out of memory");
+	for (uint32_t k = 0; k < sb->member_blocks; k++) {
+		if (!bad[k])
+			continue;
+		err = c->repair ? write_block(md, sb, m, k, b) : 0;
+		wrote |= c->repair;
+		fsck_problem(c, !err, PREEN_ASK, "%s: rebuild it from its members' labels", why[k]);
+	}
+	for (uint32_t k = 0; k < sb->nmembers; k++) {
+		struct dm_member dm;
+		unsigned r, n;
+
+		if (!relabel[k])
+			continue;
+		dm_table_target_members(t, m[k].target, &r, &n);    /* verified: in place */
+		dm_table_get_member(t, r + m[k].stripe, &dm);
+		err = c->repair ? write_label(md, sb, m, k, b) : 0;
+		wrote |= c->repair;
+		fsck_problem(c, !err, PREEN_ASK, "member %u (%s): its label (byte %llu of it) is damaged: write "
+			     "it again from the member table", k, dm.path,
+			     (unsigned long long)(dm.offset + m[k].label_offset) << 9);
+	}
+	free(b);
+	err = wrote ? dm_flush(md) : 0;
+	return err ? daxfs_err_prefix(err, "fsck: writing the members' repairs") : 0;
+}
+
+int fsck_members(struct fsck *c, struct mapped_device *md, const struct dfs_super *sb,
+		 struct dfs_member **out)
+{
+	struct dm_table *t = dm_md_get_live_table(md);
+	struct dfs_member *m = calloc(sb->nmembers, sizeof(*m));
+	uint8_t *bad = calloc(sb->member_blocks, 1), *relabel = calloc(sb->nmembers, 1);
+	char (*why)[256] = calloc(sb->member_blocks, sizeof(*why));
+	int err;
+
+	if (!t) {
+		err = daxfs_err(-ENXIO, "%s: no live table", dm_md_name(md));
+		goto out;
+	}
+	if (!m || !bad || !relabel || !why) {
+		err = daxfs_err(-ENOMEM, "fsck: out of memory");
+		goto out;
+	}
+	/* a member table that cannot be read or rebuilt: a file found where
+	 * another belongs says more than the table does */
+	if ((err = read_table(t, sb, m, bad, why)) || (err = dfs_members_check_order(sb, m))) {
+		err = dfs_members_diagnose(t, err);
+		goto out;
+	}
+	if ((err = dfs_members_verify(t, sb, m, relabel)) ||
+	    (err = repair(c, md, t, sb, m, bad, why, relabel)))
+		goto out;
+	*out = m;
+	m = NULL;
+out:
+	dm_table_put(&t);
+	free(m);
+	free(bad);
+	free(relabel);
+	free(why);
+	return err;
+}

@@ -1,0 +1,262 @@
+/* test_ioctl.c - the command layer: requests in, result structures out */
+#include <stdint.h>
+
+#include "fixture.h"
+#include "util/err.h"
+
+/* Runs rq into res, freeing what res held from the request before. */
+static int run(struct mapped_device *md, struct dm_ioctl_req rq, struct dm_ioctl_result *res)
+{
+	dm_ioctl_result_free(res);
+	return dm_ioctl(md, &rq, res);
+}
+
+static void free_result(void *arg)
+{
+	dm_ioctl_result_free(arg);
+	free(arg);
+}
+
+static struct dm_ioctl_result *result(void)
+{
+	struct dm_ioctl_result *res = calloc(1, sizeof(*res));
+
+	if (!res)
+		abort();
+	t_defer(free_result, res);
+	return res;
+}
+
+static int test_table_status_gives_each_targets_args(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 8\n256 256 error\n", A)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS }, res), 0);
+	CHECK_EQ(res->ntargets, 2);
+	CHECK_STR(res->targets[0].info.type, "linear");
+	CHECK_STR(res->targets[0].args, t_fmt("%s 8", A));
+	CHECK_STR(res->targets[1].args, "");
+	CHECK_EQ(res->targets[1].info.begin, 256);
+	CHECK_STR(res->text, t_fmt("0 256 linear %s 8\n256 256 error\n", A));
+	return T_PASS;
+}
+
+static int test_table_status_without_a_staged_table_is_enxio(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS,
+					       .flags = DM_IOC_F_INACTIVE }, res), -ENXIO);
+	CHECK_MSG("no inactive table");
+	return T_PASS;
+}
+
+static int test_load_and_resume_swap_the_table(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+	const char *text;
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	text = t_fmt("0 512 linear %s 0\n", B);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD, .text = text }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RESUME }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS }, res), 0);
+	CHECK_STR(res->text, text);
+	return T_PASS;
+}
+
+static int test_load_names_the_origin_and_line(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD, .origin = "load",
+					       .text = t_fmt("0 256 linear %s 0\n256 256 linear %s\n",
+							     A, B) }, res), -EINVAL);
+	CHECK_MSG("load:2: linear: Invalid argument count");
+	return T_PASS;
+}
+
+static int refuse(void *data, struct dm_table *staged, unsigned flags)
+{
+	unsigned *seen = data;
+
+	*seen = flags;
+	return daxfs_err(-EBUSY, "held by someone");
+}
+
+static int test_refused_resume_drops_the_staged_table_and_keeps_the_live_one(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+	const char *live;
+	unsigned seen = 0;
+
+	t_devs(64);
+	live = t_fmt("0 512 linear %s 0\n", A);
+	CHECK_EQ(t_make_live(md, live), 0);
+	dm_md_set_resume_check(md, refuse, &seen);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD,
+					       .text = t_fmt("0 512 linear %s 0\n", B) }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RESUME,
+					       .flags = DM_IOC_F_FORCE }, res), -EBUSY);
+	CHECK_MSG("resume: held by someone");
+	CHECK_EQ(seen, DM_IOC_F_FORCE);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_STATUS }, res), 0);
+	CHECK(!res->info.inactive_present);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS }, res), 0);
+	CHECK_STR(res->text, live);
+	return T_PASS;
+}
+
+static int test_remove_of_an_open_device_says_how_to_get_out(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	dm_md_open(md);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE }, res), -EBUSY);
+	CHECK_MSG_HAS("remove with --deferred");
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
+					       .flags = DM_IOC_F_DEFERRED }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_STATUS }, res), 0);
+	CHECK(res->info.deferred_remove);
+	dm_md_close(md);
+	return T_PASS;
+}
+
+static int test_wipe_swaps_in_error_targets_with_the_same_boundaries(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 linear %s 0\n", A, B)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
+					       .flags = DM_IOC_F_WIPE }, res), 0);
+	/* removed: the table is still there to read */
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS }, res), 0);
+	CHECK_STR(res->text, "0 256 error\n256 256 error\n");
+	return T_PASS;
+}
+
+static int test_badblocks_of_an_unknown_device_is_enodev(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_BADBLOCKS_LIST, .text = B }, res),
+		 -ENODEV);
+	CHECK_MSG(t_fmt("badblocks: %s: not a device of this mount", B));
+	return T_PASS;
+}
+
+static int test_badblocks_add_outside_the_device_is_einval_and_list_shows_added(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_BADBLOCKS_ADD, .text = A,
+					       .start = 510, .len = 8 }, res), -EINVAL);
+	CHECK_MSG("badblocks: sectors 510+8 outside the device's 512");
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_BADBLOCKS_ADD, .text = A,
+					       .start = 16, .len = 8 }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_BADBLOCKS_LIST, .text = A }, res), 0);
+	CHECK_EQ(res->nbadblocks, 1);
+	CHECK_EQ(res->badblocks[0].sector, 16);
+	CHECK_EQ(res->badblocks[0].nr_sectors, 8);
+	return T_PASS;
+}
+
+static int test_status_lists_every_device_with_its_bad_blocks(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 linear %s 0\n", A, B)), 0);
+	CHECK_EQ(dax_badblocks_add(dm_md_device(md, 1), 8, 8), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_STATUS }, res), 0);
+	CHECK_EQ(res->ndevices, 2);
+	CHECK_STR(res->devices[1].path, B);
+	CHECK_EQ(res->devices[1].nbadblocks, 1);
+	CHECK_EQ(res->devices[0].nbadblocks, 0);
+	CHECK_EQ(res->ntargets, 2);
+	CHECK(res->info.live_present);
+	return T_PASS;
+}
+
+static int test_device_names_one_device_and_past_the_last_is_enxio(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 linear %s 0\n", A, B)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE, .index = 1 }, res), 0);
+	CHECK_EQ(res->ndevices, 1);
+	CHECK_STR(res->devices[0].path, B);
+	CHECK_EQ(res->devices[0].size, 64 * 4096);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE, .index = 2 }, res), -ENXIO);
+	CHECK_MSG("no backing device 2");
+	return T_PASS;
+}
+
+static void close_fd(void *arg)
+{
+	close((int)(intptr_t)arg);
+}
+
+static int test_device_open_refuses_a_file_renamed_over_the_path(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+	const char *other;
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE_OPEN, .index = 0,
+					       .flags = DM_IOC_F_WRITE }, res), 0);
+	CHECK(res->fd >= 0);
+	t_defer(close_fd, (void *)(intptr_t)res->fd);
+	CHECK_EQ(fcntl(res->fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	other = t_pmem("other", 64, 3);
+	CHECK_EQ(rename(other, A), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE_OPEN, .index = 0 }, res),
+		 -ESTALE);
+	CHECK_MSG(t_fmt("%s is no longer the file this mount uses", A));
+	return T_PASS;
+}
+
+static const struct t_case cases[] = {
+	T_CASE(test_table_status_gives_each_targets_args),
+	T_CASE(test_table_status_without_a_staged_table_is_enxio),
+	T_CASE(test_load_and_resume_swap_the_table),
+	T_CASE(test_load_names_the_origin_and_line),
+	T_CASE(test_refused_resume_drops_the_staged_table_and_keeps_the_live_one),
+	T_CASE(test_remove_of_an_open_device_says_how_to_get_out),
+	T_CASE(test_wipe_swaps_in_error_targets_with_the_same_boundaries),
+	T_CASE(test_badblocks_of_an_unknown_device_is_enodev),
+	T_CASE(test_badblocks_add_outside_the_device_is_einval_and_list_shows_added),
+	T_CASE(test_status_lists_every_device_with_its_bad_blocks),
+	T_CASE(test_device_names_one_device_and_past_the_last_is_enxio),
+	T_CASE(test_device_open_refuses_a_file_renamed_over_the_path),
+};
+
+T_MAIN(cases)
