@@ -74,9 +74,10 @@ bench_build() {
 	mkfs=$build/tools/mkfs.daxfs
 	memcpy=$build/bench/daxfs-bench-memcpy
 	meta=$build/bench/daxfs-bench-meta
+	daxfs_run=$build/tools/daxfs-run
 	report=(/usr/bin/python3 "$root/bench/report.py")
 	local prog
-	for prog in "$daemon" "$mkfs" "$memcpy" "$meta"; do
+	for prog in "$daemon" "$mkfs" "$memcpy" "$meta" "$daxfs_run"; do
 		[[ -x $prog ]] || die "$prog is not built"
 	done
 	for prog in fio fusermount3 "$@"; do

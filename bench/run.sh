@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh - daxfs-fuse against tmpfs and a FUSE peer on the same workloads, in one run on this machine.
+# bench/run.sh - daxfs-fuse (and under daxfs-run) against tmpfs and a FUSE peer on the same workloads, in one run on this machine.
 #
 # usage: bash bench/run.sh [--quick] [--out DIR] [--only GROUP,...]
 #
@@ -10,14 +10,19 @@
 #   - the daemon's anonymous RSS after mounting a 16 GiB device and after
 #     creating 100,000 files in one directory, and readdir of that directory;
 #   - with fio: sequential 1 MiB read/write, random 4 KiB psync read/write with
-#     1 and 2 jobs, buffered and O_DIRECT, mmap random 4 KiB first touch and
+#     1 and 2 jobs, buffered and O_DIRECT, and O_SYNC random writes (daxfs-run's
+#     synchronous mode), mmap random 4 KiB first touch and
 #     again; with bench/meta.c: create/stat/unlink;
+#   - SQLite (WAL, 100k inserts in 1,000 transactions, integrity_check after)
+#     and LMDB (100k puts in 1,000 transactions), bench/apps.py;
 # on daxfs-fuse (a sparse pmem file on /dev/shm, so every side is memory), on
-# a tmpfs mount of the same size and on the FUSE peer, bindfs (a passthrough
-# FUSE filesystem) over a tmpfs of its own, all mounted at once: each workload
-# runs on tmpfs, on the peer and then on daxfs-fuse, three times in turn, so
-# that a busy machine disturbs every figure alike. It prints a markdown table
-# with the figures, the ratios daxfs/tmpfs and daxfs/peer and the targets, and
+# daxfs-fuse with the workload under daxfs-run (loads and stores to the pmem
+# file), on a tmpfs mount of the same size and on the FUSE peer, bindfs (a
+# passthrough FUSE filesystem) over a tmpfs of its own, all mounted at once:
+# each workload runs on tmpfs, on the peer, on daxfs-fuse and then under
+# daxfs-run (the data workloads), three times in turn, so that a busy machine
+# disturbs every figure alike. It prints a markdown table with the figures,
+# the ratios daxfs/tmpfs, daxfs/peer and daxfs-run/tmpfs and the targets, and
 # writes it, the raw fio output and a PNG chart to the output directory
 # (default ./bench/out). Everything else it creates is removed and unmounted
 # on exit, whatever the exit.
@@ -25,7 +30,7 @@
 # --quick uses small sizes and short runs to try the script out; recorded
 # results (bench/RESULTS.md) come from a full run. --only runs some groups of
 # workloads: memory (the daemon's RSS and the large directory), seq, random,
-# mmap, meta (the memcpy ceiling is always measured).
+# mmap, apps (SQLite, LMDB), meta (the memcpy ceiling is always measured).
 #
 # Environment: DAXFS_BUILD (build directory), DAXFS_NO_DEPS=1 (install
 # nothing), DAXFS_NO_BUILD=1 (use DAXFS_BUILD as it is).
@@ -36,7 +41,7 @@ root=$PWD
 build=${DAXFS_BUILD:-$root/build-bench}
 out=$root/bench/out
 quick=0
-bench_groups="memory seq random mmap meta"
+bench_groups="memory seq random mmap apps meta"
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
 
@@ -51,7 +56,7 @@ fi
 file_size=$((file_mib * MIB))
 half_size=$((file_size / 2))
 
-bench_deps fio gnuplot-nox python3 bindfs
+bench_deps fio gnuplot-nox python3 python3-lmdb bindfs
 bench_build gnuplot bindfs
 bench_setup
 mkdir -p "$out/raw"
@@ -67,13 +72,14 @@ params=$out/params.txt
 # fio_run ID FS [--pre CMD] FIO_ARGS...: `eval CMD`, then one fio run; records
 # its figure. The raw JSON of every run stays in $out/raw.
 fio_run() {
-	local id=$1 fs=$2 pre=: json k=1
+	local id=$1 fs=$2 pre=: json k=1 wrap=()
 	shift 2
+	[[ $fs == run ]] && wrap=("$daxfs_run")
 	if [[ $1 == --pre ]]; then pre=$2; shift 2; fi
 	while [[ -e $out/raw/$fs-$id.$k.json ]]; do k=$((k + 1)); done
 	json=$out/raw/$fs-$id.$k.json
 	eval "$pre"
-	fio --output-format=json --output="$json" --name="$id" --group_reporting \
+	"${wrap[@]}" fio --output-format=json --output="$json" --name="$id" --group_reporting \
 		--ioengine=psync --bs=4k "$@" > "$work/fio.log" 2>&1 ||
 		{ cat "$work/fio.log" "$json" >&2 2>/dev/null; die "fio $id on $fs failed"; }
 	"${report[@]}" fio "$id" "$fs" "$json" >> "$results"
@@ -105,6 +111,17 @@ every() {
 		"$1" tmpfs "$mnt_tmpfs"
 		"$1" peer "$mnt_peer"
 		"$1" daxfs "$mnt_daxfs"
+	done
+}
+# four STEP: the same with a fourth run, on daxfs with the workload under
+# daxfs-run (FS "run").
+four() {
+	local r
+	for ((r = 1; r <= repeat; r++)); do
+		"$1" tmpfs "$mnt_tmpfs"
+		"$1" peer "$mnt_peer"
+		"$1" daxfs "$mnt_daxfs"
+		"$1" run "$mnt_daxfs"
 	done
 }
 # once STEP: the same, a single time (preparation and cleanup).
@@ -161,6 +178,12 @@ rw_buf() {
 			--size="$file_size" --time_based --runtime="$runtime"
 	done
 }
+# O_SYNC: every write durable at return, which under daxfs-run is its
+# synchronous mode (as DAXFS_RUN_SYNC=1), and daxfs-fuse's own default
+rw_sync() {
+	fio_run rw-sync-1 "$1" --filename="$2/rand.dat" --rw=randwrite --sync=1 \
+		--size="$file_size" --time_based --runtime="$runtime"
+}
 rw_direct() {
 	local j
 	for j in 1 2; do
@@ -182,6 +205,24 @@ mmap_write() {
 	fio_run mmap-write-again "$1" --filename="$2/rand.dat" --ioengine=mmap --rw=randwrite \
 		--size="$file_size" --invalidate=0 --end_fsync=1 --time_based --runtime="$runtime"
 }
+# app_rate WORKLOAD FS DIR: one run of bench/apps.py, which checks the
+# database afterwards: a failed check fails the run.
+app_rate() {
+	local wrap=()
+	[[ $2 == run ]] && wrap=("$daxfs_run")
+	"${wrap[@]}" /usr/bin/python3 "$root/bench/apps.py" "$1" "$3"
+}
+sqlite() {
+	local v
+	v=$(app_rate sqlite "$1" "$2") || die "bench/apps.py sqlite on $1 failed"
+	meta_record sqlite "$1" "$v"
+}
+lmdb() {
+	local v
+	v=$(app_rate lmdb "$1" "$2") || die "bench/apps.py lmdb on $1 failed"
+	meta_record lmdb "$1" "$v"
+}
+
 metadata() {
 	local m=$2/meta
 	mkdir "$m"
@@ -265,9 +306,9 @@ fi
 start_daxfs
 if wanted seq; then
 	say "sequential 1 MiB, ${file_mib} MiB file"
-	every seq_write
-	every seq_read
-	every seq_reread
+	four seq_write
+	four seq_read
+	four seq_reread
 	once seq_remove
 fi
 if wanted random || wanted mmap; then
@@ -275,19 +316,25 @@ if wanted random || wanted mmap; then
 fi
 if wanted random; then
 	say "random 4 KiB psync"
-	every rr_cold
-	every rr_cached
-	every rr_direct
-	every rw_buf
-	every rw_direct
+	four rr_cold
+	four rr_cached
+	four rr_direct
+	four rw_buf
+	four rw_direct
+	four rw_sync
 fi
 if wanted mmap; then
 	say "mmap random 4 KiB"
-	every mmap_read
-	every mmap_write
+	four mmap_read
+	four mmap_write
 fi
 if wanted random || wanted mmap; then
 	once rand_remove
+fi
+if wanted apps; then
+	say "applications: SQLite, LMDB"
+	four sqlite
+	four lmdb
 fi
 if wanted meta; then
 	say "metadata: $meta_n files"

@@ -181,18 +181,25 @@ def row(md, label):
 
 def test_markdown_ratios_and_targets():
     results = {("seq-write", "tmpfs"): 1000.0, ("seq-write", "peer"): 300.0, ("seq-write", "daxfs"): 600.0,
+               ("seq-write", "run"): 900.0, ("sqlite", "tmpfs"): 10.0, ("sqlite", "run"): 4.0,
                ("rr-direct-2", "tmpfs"): 400.0, ("rr-direct-2", "daxfs"): 40.0,
                ("rr-cold-1", "tmpfs"): 300.0, ("rr-cold-1", "peer"): 60.0, ("rr-cold-1", "daxfs"): 30.0,
                ("create", "tmpfs"): 50.0,
                ("rss-mount", "daxfs"): 3.5, ("rss-files", "daxfs"): 200.0}
     md = report.markdown(results, {"CPU": "Test CPU"})
     assert "| CPU | Test CPU |" in md
-    assert "| workload | unit | tmpfs | FUSE peer | daxfs-fuse | daxfs/tmpfs | daxfs/peer | target | |" in md
+    assert "| workload | unit | tmpfs | FUSE peer | daxfs-fuse | daxfs-run | daxfs/tmpfs | daxfs/peer | " \
+        "target | | run/tmpfs | target | |" in md
     assert row(md, "sequential write, 1 MiB, psync") == \
-        "| sequential write, 1 MiB, psync | MiB/s | 1000 | 300 | 600 | 0.60x | 2.00x | >= 0.5x | met |"
-    assert row(md, "random read 4 KiB O_DIRECT, 2 jobs").endswith("| - | 40.0 | 0.10x | - | >= 0.3x | missed |")
-    assert row(md, "random read 4 KiB buffered, cold, 1 job").endswith("| 60.0 | 30.0 | 0.10x | 0.50x |  |  |")
-    assert row(md, "create empty files").endswith("| 50.0 | - | - | - | - | >= 0.3x |  |")
+        "| sequential write, 1 MiB, psync | MiB/s | 1000 | 300 | 600 | 900 | 0.60x | 2.00x | >= 0.5x | " \
+        "met | 0.90x | >= 0.8x | met |"
+    assert row(md, "random read 4 KiB O_DIRECT, 2 jobs").endswith(
+        "| - | 40.0 | - | 0.10x | - | >= 0.3x | missed | - | >= 0.8x |  |")
+    assert row(md, "random read 4 KiB buffered, cold, 1 job").endswith(
+        "| 60.0 | 30.0 | - | 0.10x | 0.50x |  |  | - | >= 0.8x |  |")
+    assert row(md, "create empty files").endswith("| 50.0 | - | - | - | - | - | >= 0.3x |  | - |  |  |")
+    assert row(md, "SQLite WAL, 100k inserts in 1,000 transactions, integrity_check").endswith(
+        "| 10.0 | - | - | 4.0 | - | - |  |  | 0.40x | >= 0.5x | missed |")
     assert row(md, "daemon RssAnon after mounting") == \
         "| daemon RssAnon after mounting | 3.5 MiB | < 32 MiB | met |"
     assert row(md, "daemon RssAnon after creating the files").endswith("| < 128 MiB | missed |")
@@ -206,7 +213,7 @@ def test_render_writes_markdown_and_chart(tmp_path):
     (tmp_path / "params.txt").write_text("CPU: Test CPU\n")
     res = report_cmd("render", tmp_path / "results.tsv", tmp_path / "params.txt", tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "| 100 | 25 | 50 | 0.50x | 2.00x | >= 0.5x | met |" in res.stdout
+    assert "| 100 | 25 | 50 | - | 0.50x | 2.00x | >= 0.5x | met | - | >= 0.8x |  |" in res.stdout
     assert (tmp_path / "results.md").read_text() == res.stdout
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(os.listdir(tmp_path)) == ["params.txt", "results.md", "results.png", "results.tsv"]
@@ -217,6 +224,7 @@ def test_chart_labels_are_plain_words_not_ids():
     rows = report.chart_rows(results)
     labels = [row.split("\t")[0] for row in rows]
     assert all(row.split("\t")[1:3] == ["1.0000", "1.0000"] for row in rows)
+    assert all(row.rstrip("\n").split("\t")[4] == "1.0000" for row in rows)
     assert len(labels) == len([w for w in report.WORKLOADS if w.limit is None])
     assert labels[0] == "sequential write" and "random read, cold, 1 job" in labels
     # an id such as rr-cold-1 never stands for a label (single words may be both)
@@ -261,7 +269,7 @@ def test_run_sh_usage():
     assert "usage: bash bench/run.sh [--quick] [--out DIR] [--only GROUP,...]" in res.stderr
     res = run("bash", BENCH / "run.sh", "--only", "seq,frob")
     assert res.returncode == 1
-    assert "--only: unknown group 'frob' (groups: memory, seq, random, mmap, meta)" in res.stderr
+    assert "--only: unknown group 'frob' (groups: memory, seq, random, mmap, apps, meta)" in res.stderr
     res = run("bash", BENCH / "run.sh", "--only")
     assert res.returncode == 1 and "--only needs a comma-separated list of: memory," in res.stderr
 

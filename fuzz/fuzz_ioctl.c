@@ -372,6 +372,24 @@ static void check_extents(struct dfuse *df, uint64_t ino, const struct daxfs_ioc
 		return;
 	for (uint32_t i = 0; i < x->npieces; i++) {
 		const struct daxfs_ioc_piece *p = &x->pieces[i];
+		bool all = x->flags & DAXFS_IOC_EXTENTS_ALL;
+
+		if (p->kind > DAXFS_IOC_PIECE_BAD || (!all && p->kind != DAXFS_IOC_PIECE_DATA) ||
+		    ((p->device_index == DAXFS_IOC_NO_DEVICE) !=
+		     (p->kind == DAXFS_IOC_PIECE_HOLE || p->kind == DAXFS_IOC_PIECE_BAD ||
+		      p->kind == DAXFS_IOC_PIECE_UNWRITTEN)))
+			fuzz_fail("extents answer: piece %u of kind %u at device %u (flags %#x)", i,
+				  p->kind, p->device_index, x->flags);
+		/* with EXTENTS_ALL: a hole, preallocated or unreadable range,
+		 * in the file's range but on no device */
+		if (p->device_index == DAXFS_IOC_NO_DEVICE) {
+			if (p->length == 0 || p->file_offset < x->offset ||
+			    p->file_offset - x->offset + p->length > x->covered)
+				fuzz_fail("extents answer: piece %u [%llu, +%llu) outside the file's "
+					  "range", i, (unsigned long long)p->file_offset,
+					  (unsigned long long)p->length);
+			continue;
+		}
 		struct dax_device *dev = dm_md_device(df->md, p->device_index);
 
 		if (!dev || p->length == 0 || p->device_offset > dax_device_size(dev) ||
@@ -605,7 +623,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("mounting the image: %s", daxfs_errormsg());
 	if (dfuse_ctl_start(&df) != 0)
 		fuzz_fail("starting device control");
-	if ((config & 1) && dfuse_grant_start(&df, df.dax_group, &df.grant) != 0)
+	if ((config & 1) && dfuse_grant_start(&df, df.dax_group, true, &df.grant) != 0)
 		fuzz_fail("starting the grant socket: %s", daxfs_errormsg());
 	for (unsigned n = 0; n < MAX_REQUESTS && fuzz_more(&in); n++)
 		request(&df, &in, leased, &nleased);

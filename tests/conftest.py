@@ -34,6 +34,13 @@ KEEP_TMP = os.environ.get("DAXFS_KEEP_TMP") == "1"
 
 
 def pytest_configure(config):
+    """DAXFS_RUN=1: the suite runs under daxfs-run (tests/test_run_suite.py
+    starts it so): the pytest process and every process a test starts have
+    libdaxfs-run preloaded, and their files on daxfs-fuse mounts are served
+    with loads and stores. Refuse to claim that when it is not so."""
+    if os.environ.get("DAXFS_RUN") == "1" and "libdaxfs-run" not in os.environ.get("LD_PRELOAD", ""):
+        raise pytest.UsageError("DAXFS_RUN=1 but libdaxfs-run is not in LD_PRELOAD: start "
+                                "the suite with `daxfs-run python3 -m pytest ...`")
     if config.option.basetemp is None:
         root = os.environ.get("DAXFS_TEST_TMPDIR") or \
             ("/dev/shm" if os.path.isdir("/dev/shm") else None)

@@ -17,6 +17,8 @@ LAYERS = {
            ["daxfs/ioctl.h", "fuse/dfuse.h", "dm/md.h", "dax/device.h"]),
     "fuse": (["fuse/dfuse.h", "daxfs/ioctl.h", "daxfs/fs.h"], ["fs/internal.h", "dm/md.h"]),
     "client": (["daxfs/client.h", "client/internal.h"], ["daxfs/fs.h", "fuse/dfuse.h"]),
+    "preload": (["preload/run.h", "daxfs/client.h", "client/internal.h", "daxfs/ioctl.h"],
+                ["daxfs/fs.h", "fuse/dfuse.h", "fuse/run.h", "dm/md.h"]),
 }
 
 

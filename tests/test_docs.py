@@ -50,7 +50,7 @@ def test_license_is_the_one_meson_declares():
 
 
 @pytest.mark.parametrize("page", ["daxfs-ctl.1", "mkfs.daxfs.8", "fsck.daxfs.8", "daxfs-fuse.8",
-                                  "mount.daxfs.8"])
+                                  "mount.daxfs.8", "daxfs-run.1"])
 def test_every_program_has_an_installed_man_page(page):
     assert (SOURCE_DIR / "docs" / page).exists()
     assert f"'{page}'" in (SOURCE_DIR / "docs" / "meson.build").read_text()

@@ -59,7 +59,8 @@ def installed_file(root, name):
 
 @pytest.mark.parametrize("name", ["daxfs-ctl", "daxfs-ctl.1", "mkfs.daxfs.8", "fsck.daxfs.8",
                                   "daxfs-fuse.8", "mount.daxfs.8", "mount.daxfs",
-                                  "err.h", "dax.h", "dm.h", "fs.h", "ioctl.h", "daxfs.pc"])
+                                  "err.h", "dax.h", "dm.h", "fs.h", "ioctl.h", "daxfs.pc",
+                                  "daxfs-run", "daxfs-run.1", "libdaxfs-run.so"])
 def test_install_puts_file_in_place(installed, name):
     installed_file(installed, name)
 

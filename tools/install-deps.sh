@@ -7,7 +7,7 @@
 set -euo pipefail
 pkgs=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3 libpmem-dev libisal-dev libblkid-dev
       python3 python3-pytest python3-pytest-timeout clang libclang-rt-14-dev
-      nfs-ganesha nfs-ganesha-vfs libnfs-utils bindfs)
+      nfs-ganesha nfs-ganesha-vfs libnfs-utils python3-lmdb bindfs)
 timeout=${DAXFS_APT_LOCK_TIMEOUT:-600}
 if ! [[ $timeout =~ ^[0-9]+$ ]]; then
 	echo "install-deps: DAXFS_APT_LOCK_TIMEOUT=$timeout: expected whole seconds" >&2

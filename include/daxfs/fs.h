@@ -249,6 +249,22 @@ off_t dfs_lseek(struct dfs *fs, uint64_t ino, off_t off, int whence);
 ssize_t dfs_copy_file_range(struct dfs *fs, uint64_t ino_in, off_t off_in, uint64_t ino_out,
 			    off_t off_out, size_t len);
 
+/*
+ * After stores a process made through its own mapping of ino's blocks
+ * (daxfs-run): with DFS_EXTEND_SIZE, i_size grows to off+len as a write's
+ * would (the gap from the old EOF is zeroed, [off, off+len) is kept); the
+ * range must be written blocks of the file, else -ESTALE (the mapping the
+ * stores went through is no longer the file's). DFS_EXTEND_TIME sets mtime
+ * and ctime to now. DFS_EXTEND_SYNC makes it durable before returning (as a
+ * synchronous mount always does).
+ */
+enum dfs_extend_flags {
+	DFS_EXTEND_SIZE = 1u << 0,
+	DFS_EXTEND_TIME = 1u << 1,
+	DFS_EXTEND_SYNC = 1u << 2,
+};
+int dfs_write_extend(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len, unsigned flags);
+
 /* ---- iomap (src/fs/iomap.c) ---------------------------------------------- */
 enum dfs_iomap_flags_in {
 	DFS_IOMAP_WRITE = 1u << 0,

@@ -137,8 +137,14 @@ enum daxfs_ioc_lease_flags {
 #define DAXFS_IOC_LEASE_PUT _IOW(DAXFS_IOC_MAGIC, 0x41, struct daxfs_ioc_range)
 /* Allocates [offset, offset+length): holes become zeroed written blocks,
  * unwritten extents are converted, i_size grows to cover the range, and all of
- * it is durable before the reply (MAP_SYNC's promise). Needs a lease. */
+ * it is durable before the reply (MAP_SYNC's promise). Needs a write lease.
+ * With DAXFS_IOC_ALLOC_KEEP_SIZE i_size stays as it is: blocks past EOF are
+ * allocated for stores a later DAXFS_IOC_RUN_WRITTEN makes part of the file
+ * (daxfs-run's writes past EOF, allocated in batches). */
 #define DAXFS_IOC_ALLOC _IOW(DAXFS_IOC_MAGIC, 0x42, struct daxfs_ioc_range)
+enum daxfs_ioc_alloc_flags {
+	DAXFS_IOC_ALLOC_KEEP_SIZE = 1u << 1,
+};
 /* Stores through a direct mapping of [offset, offset+length) were made
  * durable by the caller: drop the page cache's copy of the range so read()
  * and page-cache mmaps see them, and make pending metadata durable. */
@@ -147,13 +153,25 @@ enum daxfs_ioc_lease_flags {
 /* One piece of a file's extent map followed down the dm chain: file bytes
  * [file_offset, file_offset+length) live at device_offset of backing device
  * device_index (DAXFS_IOC_DEVICE). A piece never crosses a target or stripe
- * chunk boundary. */
+ * chunk boundary. With DAXFS_IOC_EXTENTS_ALL a piece may also be a hole or
+ * unreadable (device_index DAXFS_IOC_NO_DEVICE), or preallocated (kind). */
 struct daxfs_ioc_piece {
 	uint64_t file_offset;
 	uint64_t length;
 	uint64_t device_offset;
 	uint32_t device_index;
-	uint32_t reserved;
+	uint32_t kind;              /* daxfs_ioc_piece_kind; 0 before DAXFS_IOC_EXTENTS_ALL */
+};
+
+#define DAXFS_IOC_NO_DEVICE 0xffffffffu
+
+enum daxfs_ioc_piece_kind {
+	DAXFS_IOC_PIECE_DATA = 0,        /* written blocks */
+	DAXFS_IOC_PIECE_UNWRITTEN = 1,   /* preallocated blocks: read as zeroes; a
+					  * store needs DAXFS_IOC_ALLOC first */
+	DAXFS_IOC_PIECE_HOLE = 2,        /* no blocks (device_index NO_DEVICE) */
+	DAXFS_IOC_PIECE_BAD = 3,         /* a poisoned page or an error target:
+					  * EIO to read, SIGBUS to fault */
 };
 
 #define DAXFS_IOC_MAX_PIECES 96
@@ -161,6 +179,11 @@ struct daxfs_ioc_piece {
 
 enum daxfs_ioc_extents_flags {
 	DAXFS_IOC_EXTENTS_WRITE = 1u << 0,   /* in: convert unwritten extents */
+	/* in: report holes, unwritten extents and bad pages as pieces of
+	 * their kind instead of failing there, also past EOF (where blocks
+	 * allocated with DAXFS_IOC_ALLOC_KEEP_SIZE are); the range must be
+	 * page-aligned. Unwritten extents are converted only with WRITE. */
+	DAXFS_IOC_EXTENTS_ALL = 1u << 1,
 };
 
 /* In: version, flags, offset, length (page-aligned). Out: npieces pieces
@@ -243,6 +266,131 @@ _Static_assert(sizeof(struct daxfs_ioc_extents) < 16384, "FUSE restricted ioctl 
 _Static_assert(sizeof(struct daxfs_ioc_device) == 4096, "daxfs_ioc_device layout");
 _Static_assert(sizeof(struct daxfs_ioc_grant) == 396, "daxfs_ioc_grant layout");
 _Static_assert(sizeof(struct daxfs_grant_reply) == 260, "daxfs_grant_reply layout");
+
+/* ==== daxfs-run (src/run): the table it shares with the daemon ====
+ *
+ * daxfs-run serves read(), write() and mmap() of files on a mount with loads
+ * and stores through its own mappings of their blocks. What it must know
+ * without asking the daemon, it reads from a table the daemon keeps in
+ * shared memory: one slot per inode that has a lease, written only by the
+ * daemon, mapped read-only by every daxfs-run process (the descriptor comes
+ * over the grant socket, like a backing device's). Access the fields with
+ * atomic loads (the daemon stores them with release or sequentially
+ * consistent stores, as said per field).
+ */
+struct daxfs_run_slot {
+	/* The inode of the slot; 0 while free. Set before the slot is handed
+	 * out, cleared when its last lease is put. */
+	uint64_t ino;
+	/* The layout generation: odd while the daemon changes what the
+	 * file's blocks are or hold in a way a mapping must see (blocks
+	 * removed or moved, the size cut or raised by truncate, written blocks
+	 * zeroed, a table swapped, bad blocks changed, the lease revoked);
+	 * even and larger after. Bumped with sequentially consistent stores
+	 * before and after the change. */
+	uint64_t gen;
+	/* i_size, stored (release) before any request that changes it is
+	 * answered. */
+	uint64_t size;
+	/* daxfs_run_flags (sequentially consistent). */
+	uint32_t flags;
+	/* Open files with write access to the inode that hold no write lease:
+	 * while any exists, a daxfs-run process extends the file through the
+	 * daemon, which orders such writes (daxfs-run holds the extend lock,
+	 * see DAXFS_RUN_LOCK_BASE, while it looks). */
+	uint32_t plain_writers;
+	/* Bumped (sequentially consistent) after the daemon may have given
+	 * the file blocks where it had holes or unwritten extents (a write, a
+	 * copy, an allocation), before the size such a change publishes: a
+	 * mapping that shows a hole there is out of date if this moved since
+	 * it was made. */
+	uint64_t alloc_gen;
+	uint64_t reserved[3];
+};
+_Static_assert(sizeof(struct daxfs_run_slot) == 64, "daxfs_run_slot layout");
+
+enum daxfs_run_flags {
+	/* The daemon answered a READ or WRITE of the inode through the page
+	 * cache since the cache was last dropped (DAXFS_IOC_RUN_WRITTEN with
+	 * INVAL): the kernel may hold copies of its pages. Set before the
+	 * daemon touches the data. */
+	DAXFS_RUN_CACHED = 1u << 0,
+	/* A forced table swap revoked the leases: no direct access any more. */
+	DAXFS_RUN_REVOKED = 1u << 1,
+	/* Pages of a shared page-cache mapping were written back: some process
+	 * stores into the file through the page cache, which direct stores
+	 * would not merge with. */
+	DAXFS_RUN_PAGE_MAPPED = 1u << 2,
+	/* The file has set-id bits a write by anyone but root clears. */
+	DAXFS_RUN_SETID = 1u << 3,
+};
+
+/*
+ * Writes that extend a file are ordered between daxfs-run processes, and
+ * against opens for writing of other processes, by an OFD write lock of the
+ * byte DAXFS_RUN_LOCK_BASE + ino of backing device 0 (a byte no other user
+ * of the device locks); the daemon takes a read lock of it while it counts a
+ * new plain writer.
+ */
+#define DAXFS_RUN_LOCK_BASE (1ull << 62)
+
+enum daxfs_ioc_run_open_flags {
+	DAXFS_IOC_RUN_WRITE = 1u << 0,       /* in: a write lease (fd open O_RDWR) */
+	DAXFS_IOC_RUN_TABLE = 1u << 1,       /* in: a token for the table's descriptor */
+};
+
+/*
+ * Takes a lease of the open file, as DAXFS_IOC_LEASE_GET with the same
+ * checks, and the inode's slot of the table. Out: error (0 or a negative
+ * errno, message says why: EOPNOTSUPP no DAX or a writeback cache, EDQUOT,
+ * ESTALE, ENOSPC the table is full; the lease is not taken then), slot and
+ * nslots; with RUN_TABLE, a one-time token and the socket to present it on
+ * (as DAXFS_IOC_GRANT): the answer carries a read-only descriptor of the
+ * table, nslots slots long.
+ */
+struct daxfs_ioc_run_open {
+	uint32_t version;
+	uint32_t flags;
+	int32_t error;
+	uint32_t slot;
+	uint32_t nslots;
+	uint32_t reserved;
+	uint8_t token[16];
+	char socket[108];
+	char message[DAXFS_IOC_MSG_LEN];
+};
+#define DAXFS_IOC_RUN_OPEN _IOWR(DAXFS_IOC_MAGIC, 0x47, struct daxfs_ioc_run_open)
+
+enum daxfs_ioc_run_written_flags {
+	/* i_size grows to offset+length (the gap from the old EOF reads as
+	 * zeroes); [offset, offset+length) must be written blocks, else
+	 * ESTALE: the caller's mapping is out of date. Also pushes the new
+	 * size to the kernel, so that other processes see it at once. */
+	DAXFS_IOC_WRITTEN_SIZE = 1u << 0,
+	/* mtime and ctime become now (a write marks them for update); set-id
+	 * bits are cleared for anyone but root, as a write does. */
+	DAXFS_IOC_WRITTEN_TIME = 1u << 1,
+	/* The kernel's cached pages of the whole inode are dropped (and
+	 * DAXFS_RUN_CACHED cleared first): read() and page-cache mappings of
+	 * other processes see the caller's stores from the reply on. */
+	DAXFS_IOC_WRITTEN_INVAL = 1u << 2,
+	/* The metadata is durable at the reply (also with -o commit=N). */
+	DAXFS_IOC_WRITTEN_SYNC = 1u << 3,
+};
+/* The caller stored [offset, offset+length) through its mapping (flags:
+ * daxfs_ioc_run_written_flags; length 0 with SIZE is refused). Needs a
+ * write lease; errors are ioctl(2)'s: EBADF, EACCES, ENOLCK, EPERM, ESTALE,
+ * EINVAL, EIO. */
+#define DAXFS_IOC_RUN_WRITTEN _IOW(DAXFS_IOC_MAGIC, 0x48, struct daxfs_ioc_range)
+
+/* Issued on a write-only open file of an inode the caller holds a write
+ * lease of through another open file (DAXFS_IOC_RUN_OPEN): daxfs-run makes
+ * this open file's writes through that one, so it is no plain writer. The
+ * range is not used. Errors are ioctl(2)'s: EBADF (not open for writing),
+ * EACCES, ENOLCK (no write lease of the inode by this user). */
+#define DAXFS_IOC_RUN_MARK _IOW(DAXFS_IOC_MAGIC, 0x49, struct daxfs_ioc_range)
+
+_Static_assert(sizeof(struct daxfs_ioc_run_open) == 404, "daxfs_ioc_run_open layout");
 
 /* ==== end of the libdaxfs block ==== */
 

@@ -13,12 +13,8 @@
 #include "daxfs/ioctl.h"
 #include "util/err.h"
 
-/* DAXFS_IOC_GRANT, then the token on the daemon's socket: the descriptor
- * arrives as SCM_RIGHTS. */
-static int from_daemon(int fd, uint32_t index, bool write, const char *path, int open_err)
+int dmap_fetch_fd(const char *sock, const uint8_t token[16], const char *what)
 {
-	struct daxfs_ioc_grant g = { .version = DAXFS_IOC_VERSION, .index = index,
-				     .flags = write ? DAXFS_IOC_GRANT_WRITE : 0 };
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct daxfs_grant_reply r;
 	union {
@@ -31,26 +27,17 @@ static int from_daemon(int fd, uint32_t index, bool write, const char *path, int
 	struct cmsghdr *c;
 	int s, got = -1, err;
 	ssize_t n;
-	size_t len;
+	size_t len = strnlen(sock, sizeof(addr.sun_path) - 1);
 
-	if (ioctl(fd, DAXFS_IOC_GRANT, &g) < 0)
-		return daxfs_err(-errno, "opening backing device %s: %s; asking the daemon for it: "
-				 "%s", path, strerror(-open_err), strerror(errno));
-	g.message[sizeof(g.message) - 1] = '\0';
-	g.socket[sizeof(g.socket) - 1] = '\0';
-	if (g.error < 0)
-		return daxfs_err(g.error, "opening backing device %s: %s; the daemon refused it "
-				 "too: %s", path, strerror(-open_err), g.message);
-	len = strlen(g.socket);
-	memcpy(addr.sun_path + 1, g.socket, len);
+	memcpy(addr.sun_path + 1, sock, len);
 	if ((s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
 		return daxfs_err(-errno, "socket: %s", strerror(errno));
 	if (connect(s, (struct sockaddr *)&addr,
 		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) < 0 ||
-	    send(s, g.token, sizeof(g.token), MSG_NOSIGNAL) != (ssize_t)sizeof(g.token) ||
+	    send(s, token, 16, MSG_NOSIGNAL) != 16 ||
 	    (n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC)) < 0) {
-		err = daxfs_err(-errno, "backing device %s: the daemon's socket @%s: %s", path,
-				g.socket, strerror(errno));
+		err = daxfs_err(-errno, "%s: the daemon's socket @%.*s: %s", what, (int)len, sock,
+				strerror(errno));
 		close(s);
 		return err;
 	}
@@ -64,12 +51,30 @@ static int from_daemon(int fd, uint32_t index, bool write, const char *path, int
 		if (got >= 0)
 			close(got);
 		if (n == (ssize_t)sizeof(r) && r.error < 0)
-			return daxfs_err(r.error, "backing device %s: the daemon refused it: %s",
-					 path, r.message);
-		return daxfs_err(-EPROTO, "backing device %s: no descriptor in the daemon's "
-				 "answer", path);
+			return daxfs_err(r.error, "%s: the daemon refused it: %s", what, r.message);
+		return daxfs_err(-EPROTO, "%s: no descriptor in the daemon's answer", what);
 	}
 	return got;
+}
+
+/* DAXFS_IOC_GRANT, then the token on the daemon's socket: the descriptor
+ * arrives as SCM_RIGHTS. */
+static int from_daemon(int fd, uint32_t index, bool write, const char *path, int open_err)
+{
+	struct daxfs_ioc_grant g = { .version = DAXFS_IOC_VERSION, .index = index,
+				     .flags = write ? DAXFS_IOC_GRANT_WRITE : 0 };
+	char what[4200];
+
+	if (ioctl(fd, DAXFS_IOC_GRANT, &g) < 0)
+		return daxfs_err(-errno, "opening backing device %s: %s; asking the daemon for it: "
+				 "%s", path, strerror(-open_err), strerror(errno));
+	g.message[sizeof(g.message) - 1] = '\0';
+	g.socket[sizeof(g.socket) - 1] = '\0';
+	if (g.error < 0)
+		return daxfs_err(g.error, "opening backing device %s: %s; the daemon refused it "
+				 "too: %s", path, strerror(-open_err), g.message);
+	snprintf(what, sizeof(what), "backing device %s", path);
+	return dmap_fetch_fd(g.socket, g.token, what);
 }
 
 int dmap_open_backing(int fd, uint32_t index, bool write)

@@ -38,6 +38,10 @@ struct dmap {
  * negative errno with the message. */
 int dmap_open_backing(int fd, uint32_t index, bool write);
 
+/* The descriptor the daemon hands over its grant socket for a one-time
+ * token (DAXFS_IOC_GRANT, DAXFS_IOC_RUN_OPEN); what names it in messages. */
+int dmap_fetch_fd(const char *sock, const uint8_t token[16], const char *what);
+
 /* registry.c. Lookups return the mapping with the registry read-locked;
  * dmap_unlock releases it. */
 void dmap_register(struct dmap *m);

@@ -14,6 +14,7 @@
 #include "fuse/client.h"
 #include "fuse/extmap.h"
 #include "fuse/holders.h"
+#include "fuse/run.h"
 #include "util/err.h"
 
 #define PAGE 4096ull
@@ -45,11 +46,13 @@ void dfuse_client_open(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi
 	 * mapping may have changed them since they were read. */
 	if (dfs_lease_count(df->fs, ino) > 0)
 		fi->keep_cache = 0;
+	dfuse_run_opened(df, ino, fi->fh, FH_MODE(fi->fh) != O_RDONLY);
 }
 
 void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi)
 {
 	dfuse_holders_release(df, fi->fh, ino);
+	dfuse_run_released(df, ino, fi->fh, FH_MODE(fi->fh) != O_RDONLY);
 }
 
 int dfuse_client_check_swap(struct dfuse *df, bool force)
@@ -64,6 +67,7 @@ int dfuse_client_check_swap(struct dfuse *df, bool force)
 				 "unmap first, or force the swap (which revokes the mappings)", ino);
 	fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: forced table swap: revoked %zu direct-access "
 		 "lease holders; their blocks stay held until they unmap\n", dfuse_holders_revoke(df));
+	dfuse_run_changed_all(df, true);
 	return 0;
 }
 
@@ -123,8 +127,8 @@ static int check_range(uint64_t off, uint64_t len)
 }
 
 /* Holes become zeroed blocks, unwritten extents written ones; i_size covers
- * the range; all of it durable before the reply. */
-static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len)
+ * the range unless keep_size; all of it durable before the reply. */
+static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len, bool keep_size)
 {
 	uint64_t end = off + len;
 	struct dfs_iomap m;
@@ -139,10 +143,14 @@ static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t le
 					 "advance", ino, pos);
 	}
 	/* iomap_end with the whole range written grows i_size to its end. */
-	if ((err = dfs_iomap_end(df->fs, ino, off, len, (ssize_t)len, DFS_IOMAP_WRITE, &m)) < 0)
+	if (!keep_size &&
+	    (err = dfs_iomap_end(df->fs, ino, off, len, (ssize_t)len, DFS_IOMAP_WRITE, &m)) < 0)
 		return err;
 	if ((err = dfs_fsync(df->fs, ino, false)) < 0)
 		return err;
+	dfuse_run_publish(df, ino, true);
+	if (keep_size)
+		return 0;
 	/* The kernel's size is stale now. Its cached pages are not: the holes
 	 * they were read from read as the zeroes the new blocks hold. */
 	(void)dfuse_inval_inode(df, ino, -1, 0);
@@ -165,11 +173,34 @@ static int fail(struct daxfs_ioc_extents *x, int err, const char *fmt, ...)
 	return err;
 }
 
+/* Appends a piece, merging it into the last one where it continues it.
+ * Returns false when the array is full. */
+static bool add_piece(struct daxfs_ioc_extents *x, uint64_t foff, uint64_t len, uint64_t doff,
+		      uint32_t idx, uint32_t kind)
+{
+	struct daxfs_ioc_piece *last = x->npieces ? &x->pieces[x->npieces - 1] : NULL;
+
+	if (last && last->kind == kind && last->file_offset + last->length == foff &&
+	    (idx == DAXFS_IOC_NO_DEVICE ? last->device_index == idx :
+	     last->device_index == idx && last->device_offset + last->length == doff)) {
+		last->length += len;
+		return true;
+	}
+	if (x->npieces == DAXFS_IOC_MAX_PIECES)
+		return false;
+	x->pieces[x->npieces++] = (struct daxfs_ioc_piece){
+		.file_offset = foff, .length = len, .device_offset = doff, .device_index = idx,
+		.kind = kind,
+	};
+	return true;
+}
+
 /* Follows [pos, pos+len) of the mapped device down the chain, appending
  * pieces for file offset foff on. Returns the bytes done (stops early when
- * the piece array is full) or -1 after fail(). */
+ * the piece array is full) or -1 after fail(). With all, a page that cannot
+ * be reached (poison, an error target) becomes a BAD piece instead. */
 static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t foff, uint64_t pos,
-		       uint64_t len)
+		       uint64_t len, bool all)
 {
 	uint64_t done = 0;
 
@@ -177,6 +208,13 @@ static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t f
 		struct dm_resolution r;
 		uint64_t bytes = dfuse_extmap_piece(df, pos + done, len - done, &r);
 
+		if (r.error && all) {
+			if (!add_piece(x, foff + done, bytes, 0, DAXFS_IOC_NO_DEVICE,
+				       DAXFS_IOC_PIECE_BAD))
+				break;
+			done += bytes;
+			continue;
+		}
 		/* A bad block fails its page alone, named by its own piece. */
 		if (r.error) {
 			const char *why = r.error == -EHWPOISON ? "poisoned page" : strerror(-r.error);
@@ -192,21 +230,9 @@ static int64_t resolve(struct dfuse *df, struct daxfs_ioc_extents *x, uint64_t f
 			     r.device_path);
 			return -1;
 		}
-		uint64_t doff = r.device_offset;
-		struct daxfs_ioc_piece *last = x->npieces ? &x->pieces[x->npieces - 1] : NULL;
-
-		if (last && last->device_index == (uint32_t)idx &&
-		    last->file_offset + last->length == foff + done &&
-		    last->device_offset + last->length == doff) {
-			last->length += bytes;
-		} else if (x->npieces == DAXFS_IOC_MAX_PIECES) {
+		if (!add_piece(x, foff + done, bytes, r.device_offset, (uint32_t)idx,
+			       DAXFS_IOC_PIECE_DATA))
 			break;
-		} else {
-			x->pieces[x->npieces++] = (struct daxfs_ioc_piece){
-				.file_offset = foff + done, .length = bytes,
-				.device_offset = doff, .device_index = (uint32_t)idx,
-			};
-		}
 		done += bytes;
 	}
 	return (int64_t)done;
@@ -216,6 +242,7 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 {
 	uint64_t off = x->offset, end;
 	bool write = x->flags & DAXFS_IOC_EXTENTS_WRITE, converted = false;
+	bool all = x->flags & DAXFS_IOC_EXTENTS_ALL;
 	struct stat st;
 	int err;
 
@@ -225,7 +252,7 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 	if ((err = dfs_getattr(df->fs, ino, &st)) < 0)
 		return fail(x, err, "%s", daxfs_errormsg());
 	end = off + (x->length + PAGE - 1) / PAGE * PAGE;
-	if (end > ((uint64_t)st.st_size + PAGE - 1) / PAGE * PAGE)
+	if (!all && end > ((uint64_t)st.st_size + PAGE - 1) / PAGE * PAGE)
 		return fail(x, -ENXIO, "range [%" PRIu64 ", %" PRIu64 ") goes past the end of the "
 			    "file (size %jd): map with DAXFS_MAP_ALLOC", off, end, (intmax_t)st.st_size);
 	uint64_t pos = off;
@@ -235,6 +262,19 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 		if ((err = dfs_iomap_begin(df->fs, ino, pos, end - pos, DFS_IOMAP_REPORT, &m)) < 0)
 			return fail(x, err, "file offset %" PRIu64 ": %s", pos, daxfs_errormsg());
 		dfs_iomap_end(df->fs, ino, pos, end - pos, 0, DFS_IOMAP_REPORT, &m);
+		if (all && (m.type == DFS_IOMAP_HOLE || (m.type == DFS_IOMAP_UNWRITTEN && !write))) {
+			/* nothing to map: holes and preallocated blocks read as
+			 * zeroes, and a store needs DAXFS_IOC_ALLOC first */
+			uint64_t n = (m.offset + m.length + PAGE - 1) / PAGE * PAGE - pos;
+
+			if (m.offset != pos || m.length == 0 || pos % PAGE)
+				return fail(x, -EIO, "file offset %" PRIu64 ": unaligned extent", pos);
+			if (!add_piece(x, pos, n, 0, DAXFS_IOC_NO_DEVICE, m.type == DFS_IOMAP_HOLE ?
+				       DAXFS_IOC_PIECE_HOLE : DAXFS_IOC_PIECE_UNWRITTEN))
+				break;
+			pos += n;
+			continue;
+		}
 		if (m.type == DFS_IOMAP_HOLE)
 			return fail(x, -ENXIO, "file offset %" PRIu64 " is a hole: map with "
 				    "DAXFS_MAP_ALLOC", pos);
@@ -248,7 +288,7 @@ static int extents(struct dfuse *df, uint64_t ino, struct daxfs_ioc_extents *x)
 		}
 		if (m.offset != pos || m.length == 0 || m.addr % PAGE || m.length % PAGE)
 			return fail(x, -EIO, "file offset %" PRIu64 ": unaligned extent", pos);
-		int64_t done = resolve(df, x, pos, m.addr, m.length);
+		int64_t done = resolve(df, x, pos, m.addr, m.length, all);
 		if (done < 0)
 			return x->error;
 		pos += (uint64_t)done;
@@ -286,7 +326,7 @@ static void grant(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct dax
 	struct dm_ioctl_result res = { .fd = -1 };
 	int err;
 
-	if (!df->grant)
+	if (!dfuse_grant_devices(df->grant))
 		err = daxfs_err(-EOPNOTSUPP, "this mount hands out no descriptors of its devices "
 				"(daxfs-fuse -o dax_users=GROUP)");
 	else if (uid != 0 && !dfuse_in_group(rq->who, df->dax_group))
@@ -339,7 +379,7 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
 		if (!(err = check_caller(df, rq, NEED_READ)) &&
 		    (d->error = check_lease(df, ino, fh, false)) == 0) {
 			device(df, d);
-			if (df->grant && d->error == 0)
+			if (dfuse_grant_devices(df->grant) && d->error == 0)
 				d->flags |= DAXFS_IOC_DEVICE_GRANT;
 		}
 	} else if (cmd == DAXFS_IOC_GRANT) {
@@ -406,7 +446,128 @@ static int kill_priv(struct dfuse *df, const struct dfuse_caller *who, uint64_t 
 	return dfs_setattr(df->fs, ino, &attr, DFS_SET_MODE, &st);
 }
 
-/* LEASE_GET, LEASE_PUT, ALLOC, SYNC: a range in, nothing out. Returns 1
+/* DAXFS_IOC_RUN_WRITTEN: what a write() daxfs-run served with stores does
+ * to the file's metadata and to the kernel's caches. */
+static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_t ino,
+		       const struct daxfs_ioc_range *r)
+{
+	const uint32_t known = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
+			       DAXFS_IOC_WRITTEN_INVAL | DAXFS_IOC_WRITTEN_SYNC;
+	unsigned ext = 0;
+	int err;
+
+	if ((r->flags & ~known) || r->offset > (uint64_t)INT64_MAX ||
+	    r->length > (uint64_t)INT64_MAX - r->offset ||
+	    ((r->flags & DAXFS_IOC_WRITTEN_SIZE) && r->length == 0))
+		return -EINVAL;
+	if (r->flags & DAXFS_IOC_WRITTEN_SIZE)
+		ext |= DFS_EXTEND_SIZE;
+	if (r->flags & DAXFS_IOC_WRITTEN_TIME)
+		ext |= DFS_EXTEND_TIME;
+	if (r->flags & DAXFS_IOC_WRITTEN_SYNC)
+		ext |= DFS_EXTEND_SYNC;
+	/* a write drops set-id bits, as file_remove_privs does */
+	if ((r->flags & DAXFS_IOC_WRITTEN_TIME) && (err = kill_priv(df, who, ino)))
+		return err;
+	if (ext && (err = dfs_write_extend(df->fs, ino, r->offset, r->length, ext)) < 0)
+		return err;
+	if (ext & (DFS_EXTEND_SIZE | DFS_EXTEND_TIME)) {
+		dfuse_run_publish(df, ino, false);
+		/* other processes' stat and page-cache reads see the new
+		 * size and times from the reply on */
+		(void)dfuse_inval_inode(df, ino, -1, 0);
+	}
+	if (r->flags & DAXFS_IOC_WRITTEN_INVAL) {
+		dfuse_run_uncache(df, ino);
+		err = dfuse_inval_inode(df, ino, 0, 0);
+		if (err < 0 && err != -ENOENT)
+			return err;
+	}
+	return 0;
+}
+
+/* DAXFS_IOC_RUN_OPEN: a lease and the inode's slot of the daxfs-run table.
+ * Returns 1 when this was the inode's first lease (its cached pages are to
+ * be dropped after the reply, as for LEASE_GET), 0, or ioctl(2)'s error. */
+static int run_open(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct daxfs_ioc_run_open *o)
+{
+	uint64_t ino = rq->ino, fh = rq->fh;
+	uid_t uid = rq->who->uid;
+	bool write = o->flags & DAXFS_IOC_RUN_WRITE;
+	uint32_t slot = 0;
+	int err, first;
+
+	o->error = 0;
+	o->slot = o->nslots = 0;
+	memset(o->token, 0, sizeof(o->token));
+	o->socket[0] = o->message[0] = '\0';
+	if (o->flags & ~(uint32_t)(DAXFS_IOC_RUN_WRITE | DAXFS_IOC_RUN_TABLE))
+		return -EINVAL;
+	if ((err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0))))
+		return err;
+	if (!df->run || !df->grant) {
+		err = daxfs_err(-EOPNOTSUPP, "the mount does not use DAX (dax=never, or its table is "
+				"not DAX-capable) or caches writes in the kernel (writeback_cache)");
+		goto out;
+	}
+	if ((first = dfuse_holders_get(df, fh, ino, uid, write,
+				       dfuse_may_control(rq->who) ? UINT_MAX : df->max_leases)) < 0) {
+		err = first;
+		goto out;
+	}
+	if ((err = dfuse_run_attach(df, ino, fh, write, &slot)) < 0)
+		goto put;
+	if (o->flags & DAXFS_IOC_RUN_TABLE) {
+		err = dfuse_grant_issue(df->grant, fh, ino, uid, DFUSE_GRANT_TABLE, false, o->token,
+					o->socket, sizeof(o->socket));
+		if (err < 0)
+			goto put;
+	}
+	o->slot = slot;
+	o->nslots = dfuse_run_nslots(df);
+	return first;
+put:
+	{
+		char msg[DAXFS_IOC_MSG_LEN];
+
+		snprintf(msg, sizeof(msg), "%s", daxfs_errormsg());
+		(void)dfuse_holders_put(df, fh, ino, uid, write);
+		dfuse_run_unleased(df, ino);
+		daxfs_err(err, "%s", msg);
+	}
+out:
+	o->error = err;
+	set_message(o->message, sizeof(o->message), err);
+	return 0;
+}
+
+/* DAXFS_IOC_RUN_OPEN's answer goes back in a structure of the same size
+ * (*out, malloc'd), as for query(). */
+static int run_open_request(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
+			    size_t *outsz)
+{
+	struct daxfs_ioc_run_open *o;
+	int err;
+
+	if (rq->in_size != sizeof(*o) || rq->out_size < sizeof(*o))
+		return -EINVAL;
+	if (!(o = malloc(sizeof(*o))))
+		return -ENOMEM;
+	memcpy(o, rq->in, sizeof(*o));
+	if (o->version != DAXFS_IOC_VERSION) {
+		free(o);
+		return -EPROTO;
+	}
+	if ((err = run_open(df, rq, o)) < 0) {
+		free(o);
+		return err;
+	}
+	*out = o;
+	*outsz = sizeof(*o);
+	return err;
+}
+
+/* LEASE_GET, LEASE_PUT, ALLOC, SYNC, RUN_WRITTEN, RUN_MARK: a range in, nothing out. Returns 1
  * when the inode's cached pages are to be dropped after the reply. */
 static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 {
@@ -418,7 +579,7 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 	int err;
 
 	if (cmd != DAXFS_IOC_LEASE_GET && cmd != DAXFS_IOC_LEASE_PUT && cmd != DAXFS_IOC_ALLOC &&
-	    cmd != DAXFS_IOC_SYNC)
+	    cmd != DAXFS_IOC_SYNC && cmd != DAXFS_IOC_RUN_WRITTEN && cmd != DAXFS_IOC_RUN_MARK)
 		return -ENOTTY;
 	if (rq->in_size != sizeof(r))
 		return -EINVAL;
@@ -439,13 +600,36 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		return dfuse_holders_get(df, fh, ino, uid, write,
 					 dfuse_may_control(rq->who) ? UINT_MAX : df->max_leases);
 	case DAXFS_IOC_LEASE_PUT:
-		return dfuse_holders_put(df, fh, ino, uid, write);
+		err = dfuse_holders_put(df, fh, ino, uid, write);
+		dfuse_run_unleased(df, ino);
+		return err;
 	case DAXFS_IOC_ALLOC:
+		if (r.flags & ~(uint32_t)DAXFS_IOC_ALLOC_KEEP_SIZE)
+			return -EINVAL;
 		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
 		    (err = check_lease(df, ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
 		    (err = kill_priv(df, rq->who, ino)))
 			return err;
-		return alloc_range(df, ino, r.offset, r.length);
+		return alloc_range(df, ino, r.offset, r.length, r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE);
+	case DAXFS_IOC_RUN_MARK: {
+		struct stat st;
+
+		if (FH_MODE(fh) == O_RDONLY)
+			return daxfs_err(-EBADF, "the file is not open for writing");
+		if ((err = dfs_getattr(df->fs, ino, &st)) < 0)
+			return err;
+		if (dfuse_may_access(rq->who, &st, W_OK) < 0)
+			return -EACCES;
+		if (!dfuse_holders_writer(df, ino, uid))
+			return daxfs_err(-ENOLCK, "no write lease of inode %" PRIu64 " by uid %u", ino,
+					 (unsigned)uid);
+		return dfuse_run_mark(df, ino, fh);
+	}
+	case DAXFS_IOC_RUN_WRITTEN:
+		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
+		    (err = check_lease(df, ino, fh, true)))
+			return err;
+		return run_written(df, rq->who, ino, &r);
 	case DAXFS_IOC_SYNC:
 		if ((err = check_lease(df, ino, fh, false)) || (err = check_range(r.offset, r.length)))
 			return err;
@@ -463,6 +647,8 @@ int dfuse_client_request(struct dfuse *df, const struct dfuse_ioctl_req *rq, voi
 	daxfs_err_clear();
 	if (rq->cmd == DAXFS_IOC_EXTENTS || rq->cmd == DAXFS_IOC_DEVICE || rq->cmd == DAXFS_IOC_GRANT)
 		err = query(df, rq, out, outsz);
+	else if (rq->cmd == DAXFS_IOC_RUN_OPEN)
+		err = run_open_request(df, rq, out, outsz);
 	else
 		err = range_command(df, rq);
 	return err < 0 ? -dfuse_errno(err, "direct access", rq->ino) : err;

@@ -58,7 +58,11 @@ int dfuse_client_check_swap(struct dfuse *df, bool force);
  * the socket's name (see DAXFS_IOC_GRANT). All return 0 or a negative errno
  * with a message. */
 struct dfuse_grant;
-int dfuse_grant_start(struct dfuse *df, gid_t group, struct dfuse_grant **out);
+/* devices: -o dax_users (else the socket serves only daxfs-run's table). */
+int dfuse_grant_start(struct dfuse *df, gid_t group, bool devices, struct dfuse_grant **out);
+bool dfuse_grant_devices(const struct dfuse_grant *g);
+/* The index of a token for the daxfs-run table rather than a device. */
+#define DFUSE_GRANT_TABLE 0xffffffffu
 void dfuse_grant_stop(struct dfuse_grant **g);
 int dfuse_grant_issue(struct dfuse_grant *g, uint64_t fh, uint64_t ino, uid_t uid, unsigned index,
 		      bool write, uint8_t token[16], char *socket, size_t socket_size);

@@ -13,6 +13,7 @@
 #include "fuse/client.h"
 #include "fuse/ctl.h"
 #include "fuse/holders.h"
+#include "fuse/run.h"
 
 struct dfuse_ctl {
 	pthread_mutex_t lock;          /* serialises commands */
@@ -322,4 +323,7 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 		return;
 	}
 	command(df, c, &rq, rq.cmd == DM_IOC_BADBLOCKS_LIST ? render_badblocks : NULL);
+	/* daxfs-run maps again and meets the bad pages as the kernel does */
+	if (rq.cmd != DM_IOC_BADBLOCKS_LIST && c->error == 0)
+		dfuse_run_changed_all(df, false);
 }

@@ -56,6 +56,9 @@ struct dfuse {
 	/* Who holds direct-access leases (holders.c), with ctl. */
 	struct dfuse_holders *holders;
 	struct dfuse_trace *trace;	/* trace.c, with ctl */
+	/* run.c: the table shared with daxfs-run processes; NULL without DAX
+	 * or with the writeback cache. */
+	struct dfuse_run *run;
 	/* The log goes to syslog, which nobody listens to on this machine:
 	 * a trace without a file of its own would be lost. */
 	bool log_lost;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fuse/dfuse.h"
+#include "fuse/run.h"
 
 /*
  * The kernel asks for "." only to resolve a file handle whose inode it no
@@ -131,11 +132,17 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 	 * not hold the store lock, which every open takes. */
 	err = dfs_start_write(df->fs);
 	if (err == 0) {
-		if (to_set & FUSE_SET_ATTR_SIZE)
+		if (to_set & FUSE_SET_ATTR_SIZE) {
 			dfuse_store_lock(df);
+			dfuse_run_layout_begin(df, ino);
+		}
 		err = dfs_setattr(df->fs, ino, attr, flags, &st);
-		if (to_set & FUSE_SET_ATTR_SIZE)
+		if (to_set & FUSE_SET_ATTR_SIZE) {
+			dfuse_run_layout_end(df, ino);
 			dfuse_store_unlock(df);
+		} else if (to_set & FUSE_SET_ATTR_MODE) {
+			dfuse_run_publish(df, ino, false);      /* set-id bits */
+		}
 		dfs_end_write(df->fs);
 	}
 	dfuse_intr_end();

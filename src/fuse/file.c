@@ -7,6 +7,7 @@
 
 #include "fuse/client.h"
 #include "fuse/dfuse.h"
+#include "fuse/run.h"
 #include "util/err.h"
 
 /* What every open of a regular file does after the inode is known. */
@@ -18,7 +19,11 @@ static int open_file(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi, 
 	 * O_TRUNC whatever the access mode (the kernel checked write access). */
 	if ((fi->flags & O_TRUNC) && !created) {
 		struct stat attr = { .st_size = 0 }, st;
+
+		dfuse_run_layout_begin(df, ino);
 		int err = dfs_setattr(df->fs, ino, &attr, DFS_SET_SIZE | DFS_SET_MTIME_NOW, &st);
+
+		dfuse_run_layout_end(df, ino);
 
 		if (err < 0) {
 			dfuse_store_release(df, ino);
@@ -190,6 +195,8 @@ void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	int ret;
 
 	dfuse_trace(dfuse_of(req), "read", ino, off, size);
+	/* before the data is read: daxfs-run drops what the kernel keeps */
+	dfuse_run_cached(dfuse_of(req), ino, false);
 	/* The reply is built from the iov alone, so its length always matches
 	 * the memory it describes. A read of the bio path waits while the
 	 * device is suspended, interruptibly. */
@@ -255,6 +262,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 
 	/* Only the wait at the write gate may give up: once past it, the
 	 * write finishes. */
+	dfuse_run_cached(df, ino, fi->writepage);
 	dfuse_intr_begin(req);
 	n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), write_flags(df, fi), &wr);
 	dfuse_intr_end();
@@ -304,6 +312,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	}
 end:
 	n = dfs_write_end(fs, &wr, copied);
+	dfuse_run_publish(df, ino, true);
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
 		return;
@@ -345,7 +354,9 @@ void dfuse_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
 
 	(void) fi;
 	dfuse_intr_begin(req);
+	dfuse_run_layout_begin(dfuse_of(req), ino);
 	err = dfs_fallocate(dfuse_of(req)->fs, ino, mode, off, len);
+	dfuse_run_layout_end(dfuse_of(req), ino);
 	dfuse_intr_end();
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "fallocate", ino) : 0);
 }
@@ -384,7 +395,9 @@ void dfuse_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		return;
 	}
 	dfuse_intr_begin(req);
+	dfuse_run_cached(dfuse_of(req), ino_out, false);
 	n = dfs_copy_file_range(dfuse_of(req)->fs, ino_in, off_in, ino_out, off_out, len);
+	dfuse_run_publish(dfuse_of(req), ino_out, true);
 	dfuse_intr_end();
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "copy_file_range", ino_in));

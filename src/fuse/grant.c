@@ -18,6 +18,7 @@
 #include "daxfs/ioctl.h"
 #include "fuse/client.h"
 #include "fuse/holders.h"
+#include "fuse/run.h"
 #include "util/err.h"
 
 #ifndef SO_PEERGROUPS
@@ -32,6 +33,11 @@
  * the daemon's network namespace, so the token alone proves nothing: the
  * connecting process must be the user it was issued to, still in the group,
  * and the lease it was issued under must still stand.
+ *
+ * The same socket hands daxfs-run processes the table the daemon shares with
+ * them (a token issued by DAXFS_IOC_RUN_OPEN, index DFUSE_GRANT_TABLE): a
+ * read-only descriptor, for anyone who holds a lease, with or without
+ * dax_users. Device descriptors need dax_users and the group.
  *
  * One thread serves the socket, one connection at a time; a connection that
  * sends nothing is dropped after RECV_TIMEOUT_MS.
@@ -52,6 +58,7 @@ struct token {
 struct dfuse_grant {
 	struct dfuse *df;
 	gid_t group;
+	bool devices;                   /* -o dax_users: device descriptors too */
 	int sock;                       /* listening */
 	int stop[2];                    /* a pipe: closing stop[1] ends the thread */
 	char name[sizeof(((struct daxfs_ioc_grant *)0)->socket)];
@@ -97,6 +104,19 @@ static bool take_token(struct dfuse_grant *g, const uint8_t *bytes, struct token
 	return found;
 }
 
+/* Whether bytes is a live token for the daxfs-run table. */
+static bool table_token(struct dfuse_grant *g, const uint8_t *bytes)
+{
+	bool table = false;
+
+	pthread_mutex_lock(&g->lock);
+	for (unsigned i = 0; i < NTOKENS; i++)
+		if (g->tokens[i].live && memcmp(g->tokens[i].bytes, bytes, TOKEN_LEN) == 0)
+			table = g->tokens[i].index == DFUSE_GRANT_TABLE;
+	pthread_mutex_unlock(&g->lock);
+	return table;
+}
+
 /* The peer's groups as the kernel recorded them at connect. */
 static bool peer_in_group(int conn, const struct ucred *cred, gid_t group)
 {
@@ -131,8 +151,10 @@ static int refuse(struct daxfs_grant_reply *r, int err, const char *fmt, ...)
 	return -1;
 }
 
-/* Checks the connection's request; returns an open descriptor of the device,
- * or -1 with the refusal in *r. */
+#define DROP (-2)
+
+/* Checks the connection's request; returns an open descriptor of the device
+ * (or the table), -1 with the refusal in *r, or DROP: no answer at all. */
 static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r)
 {
 	uint8_t bytes[TOKEN_LEN + 1];
@@ -150,6 +172,10 @@ static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r)
 	n = recv(conn, bytes, sizeof(bytes), 0);
 	if (n != TOKEN_LEN)
 		return refuse(r, -EINVAL, "expected a %d-byte token", TOKEN_LEN);
+	/* A device token shown by a process outside the group: dropped
+	 * unanswered, and the token stays good for its owner. */
+	if (!table_token(g, bytes) && !peer_in_group(conn, &cred, g->group))
+		return DROP;
 	if (!take_token(g, bytes, &t))
 		return refuse(r, -EPERM, "unknown or used token (ask again with DAXFS_IOC_GRANT)");
 	if (cred.uid != t.uid)
@@ -160,6 +186,15 @@ static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r)
 		return refuse(r, -ESTALE, "the lease was revoked by a forced table swap");
 	if (t.write ? h.writes == 0 : h.reads + h.writes == 0)
 		return refuse(r, -ENOLCK, "the lease the token was issued under is gone");
+	if (t.index == DFUSE_GRANT_TABLE) {
+		int fd = dfuse_run_table_fd(g->df);
+
+		if (fd < 0)
+			return refuse(r, fd, "%s", daxfs_errormsg());
+		return fd;
+	}
+	if (!g->devices)
+		return refuse(r, -EPERM, "this mount hands out no device descriptors");
 	/* A descriptor of our own open of the file: open for writing only
 	 * under a write lease, so that a read lease cannot store. */
 	rq = (struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE_OPEN, .index = t.index,
@@ -171,17 +206,23 @@ static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r)
 	return res.fd;
 }
 
-/* Who connected is known before anything is read: a process outside the
- * group is dropped at once, unanswered (DAXFS_IOC_GRANT already told it no,
- * so it is not a libdaxfs caller), and only the group can keep this thread
- * waiting for a token. */
+/* Who connected is known before anything is read: without a daxfs-run
+ * table, a process outside the group is dropped at once, unanswered
+ * (DAXFS_IOC_GRANT already told it no, so it is not a libdaxfs caller), and
+ * only the group can keep this thread waiting for a token. With the table,
+ * any process with a lease may ask for it. */
 static bool welcome(struct dfuse_grant *g, int conn)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
 	return getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-	       peer_in_group(conn, &cred, g->group);
+	       (g->df->run || peer_in_group(conn, &cred, g->group));
+}
+
+bool dfuse_grant_devices(const struct dfuse_grant *g)
+{
+	return g && g->devices;
 }
 
 static void serve(struct dfuse_grant *g, int conn)
@@ -199,6 +240,8 @@ static void serve(struct dfuse_grant *g, int conn)
 
 	(void)setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	fd = check(g, conn, &r);
+	if (fd == DROP)
+		return;
 	if (fd >= 0) {
 		memset(&ctl, 0, sizeof(ctl));
 		msg.msg_control = ctl.buf;
@@ -242,7 +285,7 @@ static void *grant_main(void *arg)
 	return NULL;
 }
 
-int dfuse_grant_start(struct dfuse *df, gid_t group, struct dfuse_grant **out)
+int dfuse_grant_start(struct dfuse *df, gid_t group, bool devices, struct dfuse_grant **out)
 {
 	struct dfuse_grant *g = calloc(1, sizeof(*g));
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -254,6 +297,7 @@ int dfuse_grant_start(struct dfuse *df, gid_t group, struct dfuse_grant **out)
 		return daxfs_err(-ENOMEM, "out of memory");
 	g->df = df;
 	g->group = group;
+	g->devices = devices;
 	g->sock = g->stop[0] = g->stop[1] = -1;
 	pthread_mutex_init(&g->lock, NULL);
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {

@@ -198,6 +198,21 @@ void dfuse_holders_state(struct dfuse *df, uint64_t fh, uint64_t ino, struct dfu
 	pthread_mutex_unlock(&holders->lock);
 }
 
+bool dfuse_holders_writer(struct dfuse *df, uint64_t ino, uid_t uid)
+{
+	struct dfuse_holders *holders = df->holders;
+	bool found = false;
+
+	pthread_mutex_lock(&holders->lock);
+	for (size_t i = 0; i < holders->n && !found; i++) {
+		const struct holder *h = &holders->h[i];
+
+		found = h->ino == ino && h->uid == uid && h->writes > 0 && !h->revoked;
+	}
+	pthread_mutex_unlock(&holders->lock);
+	return found;
+}
+
 size_t dfuse_holders_revoke(struct dfuse *df)
 {
 	struct dfuse_holders *holders = df->holders;

@@ -48,6 +48,8 @@ int dfuse_holders_put(struct dfuse *df, uint64_t fh, uint64_t ino, uid_t uid, bo
 /* At release of fh: puts every lease it still holds. */
 void dfuse_holders_release(struct dfuse *df, uint64_t fh, uint64_t ino);
 void dfuse_holders_state(struct dfuse *df, uint64_t fh, uint64_t ino, struct dfuse_holding *out);
+/* Whether uid holds an unrevoked write lease of ino through any open file. */
+bool dfuse_holders_writer(struct dfuse *df, uint64_t ino, uid_t uid);
 /* Revokes every lease; returns how many holders (open file and user) were
  * not revoked before. */
 size_t dfuse_holders_revoke(struct dfuse *df);

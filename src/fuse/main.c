@@ -15,6 +15,7 @@
 
 #include "daxfs/dm.h"
 #include "fuse/client.h"
+#include "fuse/run.h"
 #include "fuse/dfuse.h"
 
 #ifndef DAXFS_VERSION
@@ -644,7 +645,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "daxfs-fuse: cannot start device control\n");
 		goto out_signals;
 	}
-	if (o.dax_users && dfuse_grant_start(&df, df.dax_group, &df.grant) != 0) {
+	if (dfuse_run_start(&df) != 0) {
+		fprintf(stderr, "daxfs-fuse: %s\n", daxfs_errormsg());
+		goto out_ctl;
+	}
+	/* The socket also hands daxfs-run its table, with or without dax_users. */
+	if ((o.dax_users || df.run) &&
+	    dfuse_grant_start(&df, df.dax_group, o.dax_users != NULL, &df.grant) != 0) {
 		fprintf(stderr, "daxfs-fuse: %s\n", daxfs_errormsg());
 		goto out_ctl;
 	}
@@ -679,6 +686,7 @@ int main(int argc, char **argv)
 	fuse_session_unmount(se);
 out_grant:
 	dfuse_grant_stop(&df.grant);
+	dfuse_run_stop(&df);
 out_ctl:
 	dfuse_ctl_stop(&df);
 out_signals:

@@ -1,0 +1,567 @@
+/* fuse/run.c - the table the daemon shares with daxfs-run: per leased inode its layout generation, size, cache state, plain writers */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daxfs/dm.h"
+#include "daxfs/ioctl.h"
+#include "fuse/run.h"
+#include "util/err.h"
+
+/*
+ * daxfs-run processes store into a file's blocks without asking the daemon,
+ * so whatever they must know about the file between two requests lives here,
+ * in a memfd mapped read-write by the daemon and read-only by them: one slot
+ * per inode with a lease taken through DAXFS_IOC_RUN_OPEN (daxfs/ioctl.h says
+ * what each field promises). The daemon only ever stores into the table and
+ * never waits on anything a client controls, except for the extend lock it
+ * takes, with a time limit, when a new plain writer opens a file.
+ *
+ * Besides the slots the daemon keeps, per inode that has writable open files
+ * or a slot, how many open files can write it and how many of those
+ * daxfs-run serves (marked), so that plain_writers is their difference.
+ */
+
+#define RUN_SLOTS 65536u
+#define RUN_BUCKETS 4096u
+#define LOCK_TIMEOUT_NS 2000000000ll
+
+struct run_ino {
+	struct run_ino *next;
+	uint64_t ino;
+	unsigned writable;          /* open files with write access */
+	unsigned marked;            /* of those, the ones daxfs-run serves */
+	unsigned changing;          /* layout changes in progress (pub) */
+	int slot;                   /* -1: none */
+	pthread_mutex_t pub;        /* publishing into the slot: size, gen */
+};
+
+struct run_mark {
+	struct run_mark *next;
+	uint64_t fh;
+};
+
+struct dfuse_run {
+	/* The hash, the marks and slot assignment. A record is freed only
+	 * with it held for writing, so one found under the read lock stays. */
+	pthread_rwlock_t lock;
+	struct run_ino *bucket[RUN_BUCKETS];
+	struct run_mark *marks[RUN_BUCKETS];
+	struct daxfs_run_slot *slots;       /* the shared mapping */
+	unsigned next_free;                 /* where the search for a free slot starts */
+	atomic_uint used;                   /* slots in use: 0 lets the data path skip */
+	int memfd;
+	char lock_path[4096];               /* backing device 0: the extend lock */
+};
+
+static unsigned hash(uint64_t v)
+{
+	return (unsigned)((v * 0x9e3779b97f4a7c15ull) >> 52) % RUN_BUCKETS;
+}
+
+/* lock held */
+static struct run_ino *find(struct dfuse_run *r, uint64_t ino)
+{
+	struct run_ino *p = r->bucket[hash(ino)];
+
+	while (p && p->ino != ino)
+		p = p->next;
+	return p;
+}
+
+/* lock held for writing */
+static struct run_ino *get(struct dfuse_run *r, uint64_t ino)
+{
+	struct run_ino *p = find(r, ino);
+
+	if (p || !(p = calloc(1, sizeof(*p))))
+		return p;
+	p->ino = ino;
+	p->slot = -1;
+	pthread_mutex_init(&p->pub, NULL);
+	p->next = r->bucket[hash(ino)];
+	r->bucket[hash(ino)] = p;
+	return p;
+}
+
+/* lock held for writing: drops a record nothing needs any more */
+static void maybe_drop(struct dfuse_run *r, struct run_ino *p)
+{
+	struct run_ino **pp = &r->bucket[hash(p->ino)];
+
+	if (p->writable || p->marked || p->slot >= 0 || p->changing)
+		return;
+	while (*pp != p)
+		pp = &(*pp)->next;
+	*pp = p->next;
+	pthread_mutex_destroy(&p->pub);
+	free(p);
+}
+
+static struct daxfs_run_slot *slot_of(struct dfuse_run *r, const struct run_ino *p)
+{
+	return p->slot >= 0 ? &r->slots[p->slot] : NULL;
+}
+
+static void set_plain(struct dfuse_run *r, const struct run_ino *p)
+{
+	struct daxfs_run_slot *s = slot_of(r, p);
+
+	if (s)
+		__atomic_store_n(&s->plain_writers, p->writable - p->marked, __ATOMIC_SEQ_CST);
+}
+
+int dfuse_run_start(struct dfuse *df)
+{
+	struct dfuse_run *r;
+	size_t bytes = (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot);
+	struct dax_device *dev0 = dm_md_device(df->md, 0);
+	int err;
+
+	df->run = NULL;
+	/* Nothing to share without direct access; with the writeback cache
+	 * leases are refused anyway. */
+	if (!dfs_uses_dax(df->fs) || df->writeback || !dev0)
+		return 0;
+	if (!(r = calloc(1, sizeof(*r))))
+		return daxfs_err(-ENOMEM, "out of memory");
+	pthread_rwlock_init(&r->lock, NULL);
+	snprintf(r->lock_path, sizeof(r->lock_path), "%s", dax_device_path(dev0));
+	r->memfd = memfd_create("daxfs-run-table", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (r->memfd < 0 || ftruncate(r->memfd, (off_t)bytes) < 0) {
+		err = daxfs_err(-errno, "daxfs-run table: %s", strerror(errno));
+		goto fail;
+	}
+	r->slots = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
+	if (r->slots == MAP_FAILED) {
+		r->slots = NULL;
+		err = daxfs_err(-errno, "daxfs-run table: mmap: %s", strerror(errno));
+		goto fail;
+	}
+	/* From here on nobody maps it writable again, whatever descriptor
+	 * reaches them; our own mapping stays writable. */
+	if (fcntl(r->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE) < 0) {
+		err = daxfs_err(-errno, "daxfs-run table: seal: %s", strerror(errno));
+		goto fail;
+	}
+	df->run = r;
+	return 0;
+fail:
+	if (r->slots)
+		munmap(r->slots, bytes);
+	if (r->memfd >= 0)
+		close(r->memfd);
+	pthread_rwlock_destroy(&r->lock);
+	free(r);
+	return err;
+}
+
+void dfuse_run_stop(struct dfuse *df)
+{
+	struct dfuse_run *r = df->run;
+
+	if (!r)
+		return;
+	for (unsigned i = 0; i < RUN_BUCKETS; i++) {
+		while (r->bucket[i]) {
+			struct run_ino *p = r->bucket[i];
+
+			r->bucket[i] = p->next;
+			pthread_mutex_destroy(&p->pub);
+			free(p);
+		}
+		while (r->marks[i]) {
+			struct run_mark *m = r->marks[i];
+
+			r->marks[i] = m->next;
+			free(m);
+		}
+	}
+	munmap(r->slots, (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot));
+	close(r->memfd);
+	pthread_rwlock_destroy(&r->lock);
+	free(r);
+	df->run = NULL;
+}
+
+int dfuse_run_table_fd(struct dfuse *df)
+{
+	char path[64];
+	int fd;
+
+	if (!df->run)
+		return daxfs_err(-EOPNOTSUPP, "this mount shares no daxfs-run table");
+	/* a descriptor of its own, read-only (and the seal forbids writable
+	 * mappings through any descriptor) */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", df->run->memfd);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return daxfs_err(-errno, "daxfs-run table: %s", strerror(errno));
+	return fd;
+}
+
+unsigned dfuse_run_nslots(const struct dfuse *df)
+{
+	return df->run ? RUN_SLOTS : 0;
+}
+
+/* ---- marks: open files daxfs-run serves ------------------------------------- */
+
+/* lock held */
+static bool marked(struct dfuse_run *r, uint64_t fh)
+{
+	for (struct run_mark *m = r->marks[hash(fh)]; m; m = m->next)
+		if (m->fh == fh)
+			return true;
+	return false;
+}
+
+/* lock held for writing */
+static bool unmark(struct dfuse_run *r, uint64_t fh)
+{
+	for (struct run_mark **mp = &r->marks[hash(fh)]; *mp; mp = &(*mp)->next) {
+		if ((*mp)->fh == fh) {
+			struct run_mark *m = *mp;
+
+			*mp = m->next;
+			free(m);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* lock held for writing; fh is a writable open file of p's inode */
+static int mark(struct dfuse_run *r, struct run_ino *p, uint64_t fh)
+{
+	struct run_mark *m;
+
+	if (marked(r, fh))
+		return 0;
+	if (!(m = malloc(sizeof(*m))))
+		return daxfs_err(-ENOMEM, "out of memory");
+	m->fh = fh;
+	m->next = r->marks[hash(fh)];
+	r->marks[hash(fh)] = m;
+	p->marked++;
+	set_plain(r, p);
+	return 0;
+}
+
+/* ---- the extend lock ------------------------------------------------------ */
+
+/*
+ * A read lock of ino's byte of backing device 0, which daxfs-run holds for
+ * writing while it extends the file: a plain writer counted under it is seen
+ * by every extension after, and none is half done. A descriptor of its own
+ * per call, since OFD locks of one descriptor do not exclude each other.
+ * Waits at most LOCK_TIMEOUT_NS: a client that holds the lock longer harms
+ * only the files it may write anyway.
+ */
+static int extend_lock(struct dfuse_run *r, uint64_t ino)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
+			    .l_start = (off_t)(DAXFS_RUN_LOCK_BASE + ino), .l_len = 1 };
+	struct timespec nap = { 0, 20000 };
+	long long waited = 0;
+	int fd = open(r->lock_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		if ((errno != EAGAIN && errno != EACCES && errno != EINTR) ||
+		    waited >= LOCK_TIMEOUT_NS) {
+			fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": no extend lock "
+				 "after %lld ms (%s): counting the new writer without it\n", ino,
+				 waited / 1000000, strerror(errno));
+			break;
+		}
+		nanosleep(&nap, NULL);
+		waited += nap.tv_nsec;
+		if (nap.tv_nsec < 1000000)
+			nap.tv_nsec *= 2;
+	}
+	return fd;          /* closing it drops the lock */
+}
+
+/* ---- open files ------------------------------------------------------------ */
+
+void dfuse_run_opened(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+	int lockfd = -1;
+
+	(void)fh;
+	if (!r || !writable)
+		return;
+	pthread_rwlock_wrlock(&r->lock);
+	p = find(r, ino);
+	if (p && p->slot >= 0) {
+		/* daxfs-run may be extending the file: count this writer
+		 * where no extension is half done */
+		pthread_rwlock_unlock(&r->lock);
+		lockfd = extend_lock(r, ino);
+		pthread_rwlock_wrlock(&r->lock);
+	}
+	if ((p = get(r, ino))) {
+		p->writable++;
+		set_plain(r, p);
+	} else {
+		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: daxfs-run table: out of memory: inode %" PRIu64
+			 " is not counted as written\n", ino);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	if (lockfd >= 0)
+		close(lockfd);
+}
+
+/* lock held for writing */
+static void free_slot(struct dfuse_run *r, struct run_ino *p)
+{
+	struct daxfs_run_slot *s = slot_of(r, p);
+
+	__atomic_store_n(&s->ino, 0, __ATOMIC_SEQ_CST);
+	p->slot = -1;
+	atomic_fetch_sub(&r->used, 1);
+}
+
+static void unleased(struct dfuse *df, struct run_ino *p)
+{
+	if (p->slot >= 0 && dfs_lease_count(df->fs, p->ino) == 0)
+		free_slot(df->run, p);
+}
+
+void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+
+	if (!r)
+		return;
+	pthread_rwlock_wrlock(&r->lock);
+	if ((p = find(r, ino))) {
+		if (unmark(r, fh) && p->marked)
+			p->marked--;
+		if (writable && p->writable)
+			p->writable--;
+		set_plain(r, p);
+		unleased(df, p);
+		maybe_drop(r, p);
+	}
+	pthread_rwlock_unlock(&r->lock);
+}
+
+void dfuse_run_unleased(struct dfuse *df, uint64_t ino)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+
+	if (!r)
+		return;
+	pthread_rwlock_wrlock(&r->lock);
+	if ((p = find(r, ino))) {
+		unleased(df, p);
+		maybe_drop(r, p);
+	}
+	pthread_rwlock_unlock(&r->lock);
+}
+
+/* ---- publishing --------------------------------------------------------- */
+
+/* p->pub held: the size and the set-id flag as the filesystem has them */
+static void publish(struct dfuse *df, struct run_ino *p)
+{
+	struct daxfs_run_slot *s = slot_of(df->run, p);
+	struct stat st;
+
+	if (!s || dfs_getattr(df->fs, p->ino, &st) < 0)
+		return;
+	bool setid = (st.st_mode & S_ISUID) || ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP));
+	if (setid)
+		__atomic_fetch_or(&s->flags, DAXFS_RUN_SETID, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&s->flags, ~(uint32_t)DAXFS_RUN_SETID, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->size, (uint64_t)st.st_size, __ATOMIC_RELEASE);
+}
+
+int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, uint32_t *slot)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+	int err = 0;
+
+	if (!r)
+		return daxfs_err(-EOPNOTSUPP, "this mount shares no daxfs-run table (no DAX, or a "
+				 "writeback cache)");
+	pthread_rwlock_wrlock(&r->lock);
+	if (!(p = get(r, ino))) {
+		err = daxfs_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	if (p->slot < 0) {
+		unsigned i, n = 0;
+
+		for (i = r->next_free; n < RUN_SLOTS; i = (i + 1) % RUN_SLOTS, n++)
+			if (__atomic_load_n(&r->slots[i].ino, __ATOMIC_RELAXED) == 0)
+				break;
+		if (n == RUN_SLOTS) {
+			err = daxfs_err(-ENOSPC, "the daxfs-run table is full (%u files)", RUN_SLOTS);
+			maybe_drop(r, p);
+			goto out;
+		}
+		struct daxfs_run_slot *s = &r->slots[i];
+		r->next_free = (i + 1) % RUN_SLOTS;
+		p->slot = (int)i;
+		/* A slot's generation never goes back, so that a process that
+		 * kept a stale slot number sees a change; the kernel may hold
+		 * pages from before the first lease. */
+		uint64_t gen = __atomic_load_n(&s->gen, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->gen, (gen | 1) + 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&s->flags, DAXFS_RUN_CACHED, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&s->alloc_gen, 1, __ATOMIC_SEQ_CST);
+		set_plain(r, p);
+		pthread_mutex_lock(&p->pub);
+		publish(df, p);
+		pthread_mutex_unlock(&p->pub);
+		__atomic_store_n(&s->ino, ino, __ATOMIC_SEQ_CST);
+		atomic_fetch_add(&r->used, 1);
+	}
+	if (serve && (err = mark(r, p, fh)))
+		goto out;
+	*slot = (uint32_t)p->slot;
+out:
+	pthread_rwlock_unlock(&r->lock);
+	return err;
+}
+
+int dfuse_run_mark(struct dfuse *df, uint64_t ino, uint64_t fh)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+	int err;
+
+	if (!r)
+		return daxfs_err(-EOPNOTSUPP, "this mount shares no daxfs-run table");
+	pthread_rwlock_wrlock(&r->lock);
+	err = (p = get(r, ino)) ? mark(r, p, fh) : daxfs_err(-ENOMEM, "out of memory");
+	pthread_rwlock_unlock(&r->lock);
+	return err;
+}
+
+/* Runs fn on ino's record with its pub lock held, if ino has a slot. */
+static void with_slot(struct dfuse *df, uint64_t ino, void (*fn)(struct dfuse *, struct run_ino *,
+								  unsigned), unsigned arg)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+
+	if (!r || atomic_load(&r->used) == 0)
+		return;
+	pthread_rwlock_rdlock(&r->lock);
+	if ((p = find(r, ino)) && p->slot >= 0) {
+		pthread_mutex_lock(&p->pub);
+		fn(df, p, arg);
+		pthread_mutex_unlock(&p->pub);
+	}
+	pthread_rwlock_unlock(&r->lock);
+}
+
+static void do_publish(struct dfuse *df, struct run_ino *p, unsigned alloc)
+{
+	if (alloc)
+		__atomic_fetch_add(&slot_of(df->run, p)->alloc_gen, 1, __ATOMIC_SEQ_CST);
+	publish(df, p);
+}
+
+void dfuse_run_publish(struct dfuse *df, uint64_t ino, bool allocated)
+{
+	with_slot(df, ino, do_publish, allocated);
+}
+
+static void do_cached(struct dfuse *df, struct run_ino *p, unsigned flags)
+{
+	__atomic_fetch_or(&slot_of(df->run, p)->flags, flags, __ATOMIC_SEQ_CST);
+}
+
+void dfuse_run_cached(struct dfuse *df, uint64_t ino, bool writeback)
+{
+	with_slot(df, ino, do_cached, DAXFS_RUN_CACHED | (writeback ? DAXFS_RUN_PAGE_MAPPED : 0));
+}
+
+bool dfuse_run_uncache(struct dfuse *df, uint64_t ino)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+	bool had = false;
+
+	if (!r || atomic_load(&r->used) == 0)
+		return false;
+	pthread_rwlock_rdlock(&r->lock);
+	if ((p = find(r, ino)) && p->slot >= 0)
+		had = __atomic_fetch_and(&slot_of(r, p)->flags, ~(uint32_t)DAXFS_RUN_CACHED,
+					 __ATOMIC_SEQ_CST) & DAXFS_RUN_CACHED;
+	pthread_rwlock_unlock(&r->lock);
+	return had;
+}
+
+/* pub held: the first change in progress makes gen odd, the last one even
+ * again, after the size is published */
+static void do_layout(struct dfuse *df, struct run_ino *p, unsigned begin)
+{
+	struct daxfs_run_slot *s = slot_of(df->run, p);
+
+	if (begin) {
+		if (p->changing++ == 0)
+			__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	if (p->changing == 0 || --p->changing > 0)
+		return;
+	__atomic_fetch_add(&s->alloc_gen, 1, __ATOMIC_SEQ_CST);
+	publish(df, p);
+	__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
+}
+
+void dfuse_run_layout_begin(struct dfuse *df, uint64_t ino)
+{
+	with_slot(df, ino, do_layout, 1);
+}
+
+void dfuse_run_layout_end(struct dfuse *df, uint64_t ino)
+{
+	with_slot(df, ino, do_layout, 0);
+}
+
+void dfuse_run_changed_all(struct dfuse *df, bool revoke)
+{
+	struct dfuse_run *r = df->run;
+
+	if (!r || atomic_load(&r->used) == 0)
+		return;
+	pthread_rwlock_rdlock(&r->lock);
+	for (unsigned b = 0; b < RUN_BUCKETS; b++) {
+		for (struct run_ino *p = r->bucket[b]; p; p = p->next) {
+			struct daxfs_run_slot *s = slot_of(r, p);
+
+			if (!s)
+				continue;
+			pthread_mutex_lock(&p->pub);
+			if (revoke)
+				__atomic_fetch_or(&s->flags, DAXFS_RUN_REVOKED, __ATOMIC_SEQ_CST);
+			/* by two: odd stays odd while a change of the file
+			 * itself is in progress, even stays even */
+			__atomic_fetch_add(&s->gen, 2, __ATOMIC_SEQ_CST);
+			pthread_mutex_unlock(&p->pub);
+		}
+	}
+	pthread_rwlock_unlock(&r->lock);
+}

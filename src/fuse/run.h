@@ -1,0 +1,60 @@
+/* fuse/run.h - the table the daemon shares with daxfs-run (daxfs/ioctl.h, struct daxfs_run_slot) */
+#ifndef DAXFS_FUSE_RUN_H
+#define DAXFS_FUSE_RUN_H
+
+#include "fuse/dfuse.h"
+
+/*
+ * One slot per inode that a daxfs-run process took a lease on with
+ * DAXFS_IOC_RUN_OPEN, from that lease until the inode's last lease is put.
+ * The handlers that change what the slot describes tell it here, before they
+ * reply: every function below does nothing when the mount shares no table
+ * (no DAX, or a writeback cache) or the inode has no slot, and none of them
+ * waits for a client, except dfuse_run_opened (see there).
+ *
+ * Lock order: the table's lock, then a record's publishing lock, then the
+ * filesystem's inode locks (publishing reads the size).
+ */
+
+/* Creates the table when the mount uses DAX without a writeback cache
+ * (df->run stays NULL otherwise); stop frees it. 0 or a negative errno. */
+int dfuse_run_start(struct dfuse *df);
+void dfuse_run_stop(struct dfuse *df);
+/* A new read-only descriptor of the table, for the grant socket, or a
+ * negative errno. */
+int dfuse_run_table_fd(struct dfuse *df);
+unsigned dfuse_run_nslots(const struct dfuse *df);
+
+/* Every open and release of a regular file. A new writer of an inode that
+ * has a slot is counted under the extend lock (DAXFS_RUN_LOCK_BASE): it may
+ * wait up to 2 s for a daxfs-run process that extends the file. */
+void dfuse_run_opened(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable);
+void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable);
+/* After a lease of ino was put: frees its slot if that was the last one. */
+void dfuse_run_unleased(struct dfuse *df, uint64_t ino);
+
+/* DAXFS_IOC_RUN_OPEN, after its lease is taken: ino's slot (assigned if it
+ * has none: -ENOSPC when the table is full) in *slot; serve marks the
+ * writable open file fh as served by daxfs-run (not a plain writer). */
+int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, uint32_t *slot);
+/* Marks a write-only open file of ino whose writes daxfs-run makes through
+ * another open file. */
+int dfuse_run_mark(struct dfuse *df, uint64_t ino, uint64_t fh);
+
+/* The size (and set-id bits) changed; allocated: holes may have got blocks
+ * (alloc_gen moves first). */
+void dfuse_run_publish(struct dfuse *df, uint64_t ino, bool allocated);
+/* Before a READ or WRITE through the page cache (writeback: of a shared
+ * mapping's dirty page). */
+void dfuse_run_cached(struct dfuse *df, uint64_t ino, bool writeback);
+/* Clears the CACHED flag before the caller drops the cached pages; whether
+ * it was set. */
+bool dfuse_run_uncache(struct dfuse *df, uint64_t ino);
+/* Around a change of the file's layout: truncate, fallocate, O_TRUNC. */
+void dfuse_run_layout_begin(struct dfuse *df, uint64_t ino);
+void dfuse_run_layout_end(struct dfuse *df, uint64_t ino);
+/* A table swap or a change of bad blocks: every mapping must look again;
+ * revoke: a forced swap revoked every lease. */
+void dfuse_run_changed_all(struct dfuse *df, bool revoke);
+
+#endif

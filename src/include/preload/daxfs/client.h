@@ -1,0 +1,1 @@
+../../../../include/daxfs/client.h

@@ -1,0 +1,1 @@
+../../../../include/daxfs/err.h

@@ -1,0 +1,626 @@
+/* preload/intercept.c - libdaxfs-run: the libc calls it interposes, each falling back to the real one */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "preload/run.h"
+
+/*
+ * Every call first asks whether its descriptor is one the library serves
+ * (run_get); if not, or if the served path answers RUN_FALLBACK, the real
+ * libc function does the work. Calls that make, copy or drop descriptors
+ * keep the table in step. The *64 names are the same functions (off_t is
+ * 64 bits on the 64-bit ABIs this library is built for).
+ */
+
+#define EXPORT __attribute__((visibility("default")))
+#define ALIAS(name) __attribute__((alias(#name), visibility("default")))
+
+_Static_assert(sizeof(off_t) == 8, "libdaxfs-run needs a 64-bit off_t");
+_Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat64 is stat");
+
+/* glibc's fortified and internal entry points, which programs call too */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off, size_t buflen);
+
+/*
+ * A signal handler that reads or writes a served file while its thread is
+ * inside the library (holding a lock, or in a copy) takes the ordinary
+ * path: the library's locks are not for re-entry, the ordinary path is
+ * always coherent with it, and read(2)/write(2) stay async-signal-safe.
+ */
+static _Thread_local int depth __attribute__((tls_model("initial-exec")));
+
+static struct rfile *run_enter(int fd)
+{
+	struct rfile *rf;
+
+	if (depth)
+		return NULL;
+	depth++;
+	if (!(rf = run_get(fd)))
+		depth--;
+	return rf;
+}
+
+static void run_leave(struct rfile *rf)
+{
+	run_put(rf);
+	depth--;
+}
+
+static ssize_t ret(ssize_t r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* ---- descriptors ----------------------------------------------------------- */
+
+static bool has_mode(int flags)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+EXPORT int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	int fd;
+
+	run_init();
+	if (has_mode(flags)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	fd = real.open(path, flags, mode);
+	if (fd >= 0)
+		run_opened(fd, flags);
+	return fd;
+}
+int open64(const char *path, int flags, ...) ALIAS(open);
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	int fd;
+
+	run_init();
+	if (has_mode(flags)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	fd = real.openat(dirfd, path, flags, mode);
+	if (fd >= 0)
+		run_opened(fd, flags);
+	return fd;
+}
+int openat64(int dirfd, const char *path, int flags, ...) ALIAS(openat);
+
+EXPORT int __open_2(const char *path, int flags)
+{
+	return open(path, flags);
+}
+int __open64_2(const char *path, int flags) ALIAS(__open_2);
+
+EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	return openat(dirfd, path, flags);
+}
+int __openat64_2(int dirfd, const char *path, int flags) ALIAS(__openat_2);
+
+EXPORT int creat(const char *path, mode_t mode)
+{
+	return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+int creat64(const char *path, mode_t mode) ALIAS(creat);
+
+EXPORT int close(int fd)
+{
+	run_init();
+	run_closing(fd);
+	return real.close(fd);
+}
+
+EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	run_init();
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		run_forget_range(first, last);
+	return real.close_range(first, last, flags);
+}
+
+EXPORT void closefrom(int low)
+{
+	(void)close_range((unsigned)low, ~0u, 0);
+}
+
+EXPORT int fclose(FILE *f)
+{
+	static int (*real_fclose)(FILE *);
+	int fd = f ? fileno(f) : -1;
+
+	run_init();
+	if (!real_fclose) {
+		void *sym = dlsym(RTLD_NEXT, "fclose");
+
+		memcpy(&real_fclose, &sym, sizeof(sym));
+	}
+	if (fd >= 0)
+		run_closing(fd);
+	return real_fclose(f);
+}
+
+EXPORT int dup(int fd)
+{
+	int n;
+
+	run_init();
+	n = real.dup(fd);
+	if (n >= 0)
+		run_duped(fd, n);
+	return n;
+}
+
+EXPORT int dup2(int fd, int nfd)
+{
+	int n;
+
+	run_init();
+	n = real.dup2(fd, nfd);
+	if (n >= 0 && fd != nfd)
+		run_duped(fd, n);
+	return n;
+}
+
+EXPORT int dup3(int fd, int nfd, int flags)
+{
+	int n;
+
+	run_init();
+	n = real.dup3(fd, nfd, flags);
+	if (n >= 0)
+		run_duped(fd, n);
+	return n;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+	int r;
+
+	run_init();
+	/* every fcntl argument is an int or a pointer: passed on as a word */
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	r = real.fcntl(fd, cmd, arg);
+	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
+		run_duped(fd, r);
+	} else if (r >= 0 && cmd == F_SETFL) {
+		struct rfile *rf = run_enter(fd);
+
+		if (rf) {
+			int fl = (int)(long)arg;
+
+			rf->append = fl & O_APPEND;
+			rf->sync = run_sync_mode || (fl & (O_SYNC | O_DSYNC));
+			run_leave(rf);
+		}
+	}
+	return r;
+}
+int fcntl64(int fd, int cmd, ...) ALIAS(fcntl);
+
+/* ---- read and write --------------------------------------------------------- */
+
+/* read()/write() at the kernel's file offset, which moves as the served
+ * call did; the open file's lock keeps threads sharing it apart. */
+static ssize_t at_offset(struct rfile *rf, int fd, void *buf, size_t len, bool write)
+{
+	ssize_t r;
+	off_t pos;
+
+	pthread_mutex_lock(&rf->pos);
+	pos = real.lseek(fd, 0, SEEK_CUR);
+	if (pos < 0)
+		r = RUN_FALLBACK;
+	else if (write)
+		r = run_pwrite(rf, buf, len, pos, rf->append ? &pos : NULL);
+	else
+		r = run_pread(rf, buf, len, pos);
+	if (r > 0)
+		(void)real.lseek(fd, pos + r, SEEK_SET);
+	else if (r == RUN_FALLBACK && write)
+		rf->fell_back = true, r = real.write(fd, buf, len);
+	else if (r == RUN_FALLBACK)
+		r = real.read(fd, buf, len);
+	else
+		r = ret(r);
+	pthread_mutex_unlock(&rf->pos);
+	return r;
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	struct rfile *rf;
+	ssize_t r;
+
+	run_init();
+	if (!(rf = run_enter(fd)))
+		return real.read(fd, buf, len);
+	r = at_offset(rf, fd, buf, len, false);
+	run_leave(rf);
+	return r;
+}
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	(void)buflen;
+	return read(fd, buf, len);
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	struct rfile *rf;
+	ssize_t r;
+
+	run_init();
+	if (!(rf = run_enter(fd)))
+		return real.write(fd, buf, len);
+	r = at_offset(rf, fd, (void *)buf, len, true);
+	run_leave(rf);
+	return r;
+}
+
+EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	struct rfile *rf;
+	ssize_t r;
+
+	run_init();
+	if (!(rf = run_enter(fd)))
+		return real.pread(fd, buf, len, off);
+	r = run_pread(rf, buf, len, off);
+	run_leave(rf);
+	return r == RUN_FALLBACK ? real.pread(fd, buf, len, off) : ret(r);
+}
+ssize_t pread64(int fd, void *buf, size_t len, off_t off) ALIAS(pread);
+
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t buflen)
+{
+	(void)buflen;
+	return pread(fd, buf, len, off);
+}
+ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off, size_t buflen)
+	ALIAS(__pread_chk);
+
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	struct rfile *rf;
+	ssize_t r;
+
+	run_init();
+	if (!(rf = run_enter(fd)))
+		return real.pwrite(fd, buf, len, off);
+	/* Linux appends with O_APPEND whatever the offset, which stays */
+	r = run_pwrite(rf, buf, len, off, rf->append ? &off : NULL);
+	if (r == RUN_FALLBACK)
+		rf->fell_back = true;
+	run_leave(rf);
+	return r == RUN_FALLBACK ? real.pwrite(fd, buf, len, off) : ret(r);
+}
+ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off) ALIAS(pwrite);
+
+/* The vectors one segment after another at pos; a segment the library
+ * cannot serve goes through the real call. A short segment ends it. */
+static ssize_t vec(struct rfile *rf, int fd, const struct iovec *iov, int cnt, off_t pos, bool write)
+{
+	ssize_t total = 0;
+
+	if (cnt < 0 || cnt > IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < cnt; i++) {
+		ssize_t r;
+
+		if (iov[i].iov_len == 0)
+			continue;
+		r = write ? run_pwrite(rf, iov[i].iov_base, iov[i].iov_len, pos + total, NULL)
+			  : run_pread(rf, iov[i].iov_base, iov[i].iov_len, pos + total);
+		if (r == RUN_FALLBACK) {
+			rf->fell_back |= write;
+			r = write ? real.pwrite(fd, iov[i].iov_base, iov[i].iov_len, pos + total)
+				  : real.pread(fd, iov[i].iov_base, iov[i].iov_len, pos + total);
+			if (r < 0)
+				r = -errno;
+		}
+		if (r < 0)
+			return total ? total : r;
+		total += r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return total;
+}
+
+static ssize_t vec_at_offset(struct rfile *rf, int fd, const struct iovec *iov, int cnt, bool write)
+{
+	ssize_t r;
+	off_t pos;
+
+	pthread_mutex_lock(&rf->pos);
+	pos = real.lseek(fd, 0, SEEK_CUR);
+	if (pos < 0 || (write && rf->append)) {
+		rf->fell_back |= write;
+		r = write ? real.writev(fd, iov, cnt) : real.readv(fd, iov, cnt);
+	} else {
+		r = vec(rf, fd, iov, cnt, pos, write);
+		if (r > 0)
+			(void)real.lseek(fd, pos + r, SEEK_SET);
+		r = ret(r);
+	}
+	pthread_mutex_unlock(&rf->pos);
+	return r;
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	struct rfile *rf;
+	ssize_t r;
+
+	run_init();
+	if (!(rf = run_enter(fd)))
+		return real.readv(fd, iov, cnt);
+	r = vec_at_offset(rf, fd, iov, cnt, false);
+	run_leave(rf);
+	return r;
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	struct rfile *rf;
+	ssize_t r;
+
+	run_init();
+	if (!(rf = run_enter(fd)))
+		return real.writev(fd, iov, cnt);
+	r = vec_at_offset(rf, fd, iov, cnt, true);
+	run_leave(rf);
+	return r;
+}
+
+EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	struct rfile *rf;
+	ssize_t r;
+
+	run_init();
+	if (!(rf = run_enter(fd)))
+		return real.preadv(fd, iov, cnt, off);
+	r = off < 0 ? -EINVAL : vec(rf, fd, iov, cnt, off, false);
+	run_leave(rf);
+	return ret(r);
+}
+ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off) ALIAS(preadv);
+
+EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	struct rfile *rf;
+	ssize_t r;
+
+	run_init();
+	if (!(rf = run_enter(fd)))
+		return real.pwritev(fd, iov, cnt, off);
+	if (rf->append) {
+		rf->fell_back = true;
+		run_leave(rf);
+		return real.pwritev(fd, iov, cnt, off);
+	}
+	r = off < 0 ? -EINVAL : vec(rf, fd, iov, cnt, off, true);
+	run_leave(rf);
+	return ret(r);
+}
+ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off) ALIAS(pwritev);
+
+EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	run_init();
+	if (flags)      /* RWF_* hints and modes: the kernel's */
+		return real.preadv2(fd, iov, cnt, off, flags);
+	return off == -1 ? readv(fd, iov, cnt) : preadv(fd, iov, cnt, off);
+}
+ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags) ALIAS(preadv2);
+
+EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	run_init();
+	if (flags)
+		return real.pwritev2(fd, iov, cnt, off, flags);
+	return off == -1 ? writev(fd, iov, cnt) : pwritev(fd, iov, cnt, off);
+}
+ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags) ALIAS(pwritev2);
+
+/* ---- durability and metadata -------------------------------------------------- */
+
+/* Served files whose every write went through us need one request to the
+ * daemon; the rest the real call. */
+static int sync_fd(int fd, bool data_only)
+{
+	struct rfile *rf;
+	int r = RUN_FALLBACK;
+
+	run_init();
+	if ((rf = run_enter(fd))) {
+		r = rf->fell_back ? (run_fsync(rf, data_only), RUN_FALLBACK) : run_fsync(rf, data_only);
+		run_leave(rf);
+	}
+	if (r != RUN_FALLBACK)
+		return 0;
+	return data_only ? real.fdatasync(fd) : real.fsync(fd);
+}
+
+EXPORT int fsync(int fd)
+{
+	return sync_fd(fd, false);
+}
+
+EXPORT int fdatasync(int fd)
+{
+	return sync_fd(fd, true);
+}
+
+EXPORT int ftruncate(int fd, off_t len)
+{
+	struct rfile *rf;
+	int r;
+
+	run_init();
+	r = real.ftruncate(fd, len);
+	if (r == 0 && (rf = run_enter(fd))) {
+		run_truncated(rf->ri, (uint64_t)len);
+		run_leave(rf);
+	}
+	return r;
+}
+int ftruncate64(int fd, off_t len) ALIAS(ftruncate);
+
+/* This process's own stat sees the times its writes marked. */
+static void push_before_stat(int r, const struct stat *st, bool *again)
+{
+	*again = r == 0 && S_ISREG(st->st_mode) && run_push_times_of(st->st_dev, st->st_ino);
+}
+
+EXPORT int fstat(int fd, struct stat *st)
+{
+	bool again;
+	int r;
+
+	run_init();
+	r = real.fstat(fd, st);
+	push_before_stat(r, st, &again);
+	return again ? real.fstat(fd, st) : r;
+}
+EXPORT int fstat64(int fd, struct stat64 *st)
+{
+	return fstat(fd, (struct stat *)st);
+}
+
+EXPORT int stat(const char *path, struct stat *st)
+{
+	bool again;
+	int r;
+
+	run_init();
+	r = real.stat(path, st);
+	push_before_stat(r, st, &again);
+	return again ? real.stat(path, st) : r;
+}
+EXPORT int stat64(const char *path, struct stat64 *st)
+{
+	return stat(path, (struct stat *)st);
+}
+
+EXPORT int lstat(const char *path, struct stat *st)
+{
+	bool again;
+	int r;
+
+	run_init();
+	r = real.lstat(path, st);
+	push_before_stat(r, st, &again);
+	return again ? real.lstat(path, st) : r;
+}
+EXPORT int lstat64(const char *path, struct stat64 *st)
+{
+	return lstat(path, (struct stat *)st);
+}
+
+EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	bool again;
+	int r;
+
+	run_init();
+	r = real.fstatat(dirfd, path, st, flags);
+	push_before_stat(r, st, &again);
+	return again ? real.fstatat(dirfd, path, st, flags) : r;
+}
+EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	return fstatat(dirfd, path, (struct stat *)st, flags);
+}
+
+/* ---- mappings ---------------------------------------------------------------- */
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	struct rfile *rf;
+	void *at = NULL;
+
+	run_init();
+	if (!(flags & MAP_ANONYMOUS) && (rf = run_enter(fd))) {
+		at = run_mmap(rf, addr, len, prot, flags, off);
+		run_leave(rf);
+	}
+	if (at)
+		return at;
+	return real.mmap(addr, len, prot, flags, fd, off);
+}
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) ALIAS(mmap);
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	int r;
+
+	run_init();
+	r = real.munmap(addr, len);
+	if (r == 0)
+		run_unmapped(addr, len);
+	return r;
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL, *at;
+
+	run_init();
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	at = run_mremap(old, old_len, new_len, flags, new_addr);
+	if (at)
+		return at;
+	return real.mremap(old, old_len, new_len, flags, new_addr);
+}
+
+EXPORT int msync(void *addr, size_t len, int flags)
+{
+	run_init();
+	return run_msync(addr, len, flags);
+}

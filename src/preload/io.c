@@ -1,0 +1,490 @@
+/* preload/io.c - libdaxfs-run: pread and pwrite as loads and stores, fsync */
+#include <errno.h>
+#include <fcntl.h>
+#include <libpmem.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload/run.h"
+
+/*
+ * Writes past EOF and into holes allocate (DAXFS_IOC_ALLOC, durable at its
+ * reply) ahead of the write when they extend the file: an eighth of the
+ * file's size, at least ALLOC_AHEAD and at most ALLOC_AHEAD_MAX, so that a
+ * file written sequentially asks the daemon for blocks a few times per
+ * doubling of its size; the size follows every extending write
+ * (DAXFS_IOC_RUN_WRITTEN), which is what another process's stat or read
+ * must see. mtime and ctime reach the daemon at most TIME_LAG seconds after
+ * a write, and at fsync, close and stat by this process.
+ */
+#define ALLOC_AHEAD (2ull << 20)
+#define ALLOC_AHEAD_MAX (64ull << 20)
+#define TIME_LAG 1
+
+static int64_t now_coarse(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+int run_push_times(struct rino *ri, int kfd)
+{
+	int err;
+
+	ri->time_dirty = false;
+	ri->time_pushed = now_coarse();
+	err = run_ioc(kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_TIME, 0, 0);
+	if (err)
+		ri->time_dirty = true;
+	return err;
+}
+
+int run_lock(struct rino *ri, bool wr)
+{
+	bool stale = false;
+	int err;
+
+	if (wr)
+		pthread_rwlock_wrlock(&ri->lock);
+	else
+		pthread_rwlock_rdlock(&ri->lock);
+	if ((err = run_check(ri, &stale))) {
+		pthread_rwlock_unlock(&ri->lock);
+		return err;
+	}
+	if (!stale)
+		return 0;
+	if (!wr) {
+		pthread_rwlock_unlock(&ri->lock);
+		pthread_rwlock_wrlock(&ri->lock);
+		if ((err = run_check(ri, &stale))) {
+			pthread_rwlock_unlock(&ri->lock);
+			return err;
+		}
+	}
+	if (stale) {
+		run_unmap_all(ri);
+		/* the layout changed: blocks it dropped are held from the
+		 * allocator while we hold leases; with nothing of the old
+		 * layout mapped any more, let them go */
+		if (__atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST) == 0 && run_relet(ri) < 0) {
+			pthread_rwlock_unlock(&ri->lock);
+			return RUN_FALLBACK;
+		}
+	}
+	if (!wr) {
+		/* back to a read lock; a change meanwhile is seen next time */
+		pthread_rwlock_unlock(&ri->lock);
+		pthread_rwlock_rdlock(&ri->lock);
+	}
+	return 0;
+}
+
+/* The chunk of idx as it is mapped now, or NULL when it must be (re)mapped
+ * (under the write lock). */
+static struct rchunk *current(struct rino *ri, uint64_t idx)
+{
+	struct rchunk *c = idx < ri->nchunks ? ri->chunks[idx] : NULL;
+
+	if (!c || !c->mapped || c->gen != ri->gen_seen)
+		return NULL;
+	return c;
+}
+
+/* Under the read lock: maps chunk idx under the write lock and goes back
+ * to the read lock. */
+static int remap(struct rino *ri, struct rfile *rf, uint64_t idx)
+{
+	struct rchunk *c;
+	int err;
+
+	pthread_rwlock_unlock(&ri->lock);
+	if ((err = run_lock(ri, true)))
+		return err;
+	err = run_chunk(ri, rf, idx, &c);
+	pthread_rwlock_unlock(&ri->lock);
+	if (err)
+		return err;
+	return run_lock(ri, false);
+}
+
+ssize_t run_pread(struct rfile *rf, void *buf, size_t len, off_t off)
+{
+	struct rino *ri = rf->ri;
+	size_t done = 0;
+	uint64_t size;
+	int err;
+
+	if (off < 0)
+		return -EINVAL;
+	if (len == 0 || rf->accmode == O_WRONLY)
+		return RUN_FALLBACK;
+	if ((err = run_lock(ri, false)))
+		return err;
+	size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	if ((uint64_t)off >= size)
+		goto out;
+	if (len > size - (uint64_t)off)
+		len = (size_t)(size - (uint64_t)off);
+	while (done < len) {
+		uint64_t pos = (uint64_t)off + done;
+		uint64_t idx = pos >> RUN_CHUNK_SHIFT, in = pos & (RUN_CHUNK - 1);
+		size_t page = (size_t)(in / RUN_PAGE), n;
+		struct rchunk *c = current(ri, idx);
+
+		if (!c) {
+			if ((err = remap(ri, rf, idx)))
+				goto fail_unlocked;
+			continue;
+		}
+		/* pages of one kind in a row go in one copy */
+		size_t last = page;
+
+		while (last + 1 < RUN_CHUNK_PAGES && (last + 1) * RUN_PAGE - in < len - done &&
+		       c->kind[last + 1] == c->kind[page])
+			last++;
+		n = (size_t)((last + 1) * RUN_PAGE - in);
+		if (n > len - done)
+			n = len - done;
+		switch (c->kind[page]) {
+		case K_DATA: {
+			size_t got = run_copy((char *)buf + done, c->base + in, n, false);
+
+			done += got;
+			if (got < n) {
+				err = -EIO;
+				goto fail;
+			}
+			break;
+		}
+		case K_HOLE:
+		case K_UNWRITTEN:
+			/* blocks another process's write gave the file since
+			 * this chunk was mapped are not in it */
+			if (c->alloc_gen != __atomic_load_n(&ri->slot->alloc_gen, __ATOMIC_SEQ_CST)) {
+				if ((err = remap(ri, rf, idx)))
+					goto fail_unlocked;
+				continue;
+			}
+			memset((char *)buf + done, 0, n);
+			done += n;
+			break;
+		default:
+			err = -EIO;
+			goto fail;
+		}
+	}
+out:
+	pthread_rwlock_unlock(&ri->lock);
+	return (ssize_t)done;
+fail:
+	pthread_rwlock_unlock(&ri->lock);
+fail_unlocked:
+	if (err == RUN_FALLBACK && done == 0)
+		return RUN_FALLBACK;
+	if (err == RUN_FALLBACK)
+		return (ssize_t)done;
+	return done ? (ssize_t)done : err;
+}
+
+/* ---- writes --------------------------------------------------------------- */
+
+/* The extend lock (DAXFS_RUN_LOCK_BASE + ino of backing device 0), between
+ * daxfs-run processes and against new plain writers. */
+static int extend_lock(struct rino *ri, struct rfile *rf, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
+			    .l_start = (off_t)(DAXFS_RUN_LOCK_BASE + ri->ino), .l_len = 1 };
+
+	if (type == F_UNLCK) {
+		while (real.fcntl(ri->lockfd, F_OFD_SETLK, &fl) < 0 && errno == EINTR)
+			;
+		pthread_mutex_unlock(&ri->extend);
+		return 0;
+	}
+	pthread_mutex_lock(&ri->extend);
+	if (ri->lockfd < 0 || ri->lockpid != run_pid) {
+		int fd = run_backing(ri, rf, 0);
+
+		if (fd < 0) {
+			pthread_mutex_unlock(&ri->extend);
+			return fd;
+		}
+		/* an open file of our own per process: OFD locks of one open
+		 * file (shared after fork) do not exclude each other */
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (ri->lockfd >= 0 && ri->lockpid != run_pid)
+			real.close(ri->lockfd);
+		ri->lockfd = real.open(path, O_RDWR | O_CLOEXEC);
+		if (ri->lockfd < 0) {
+			int err = -errno;
+
+			pthread_mutex_unlock(&ri->extend);
+			return err;
+		}
+		ri->lockpid = run_pid;
+	}
+	while (real.fcntl(ri->lockfd, F_OFD_SETLKW, &fl) < 0) {
+		if (errno != EINTR) {
+			int err = -errno;
+
+			pthread_mutex_unlock(&ri->extend);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Under the write lock: makes every page of [off, end) written blocks,
+ * allocating holes (past EOF with ALLOC_AHEAD more). */
+static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t end, uint64_t size)
+{
+	uint64_t first = UINT64_MAX, last = 0;
+
+	for (uint64_t pos = off & ~(RUN_PAGE - 1); pos < end; pos += RUN_PAGE) {
+		struct rchunk *c;
+		int err = run_chunk(ri, rf, pos >> RUN_CHUNK_SHIFT, &c);
+
+		if (err)
+			return err;
+		uint8_t k = c->kind[(pos & (RUN_CHUNK - 1)) / RUN_PAGE];
+		if (k == K_BAD)
+			return -EIO;
+		if (k != K_DATA) {
+			if (first == UINT64_MAX)
+				first = pos;
+			last = pos + RUN_PAGE;
+		}
+	}
+	if (first == UINT64_MAX)
+		return 0;
+	/* Whole chunks at once, and more ahead of the write: each request
+	 * costs the daemon a commit, zeroing a few MiB costs less. A random
+	 * writer into a sparse or preallocated file asks a few times per
+	 * region, a sequential one a few times per doubling of the file. */
+	uint64_t in = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
+	uint64_t ahead = size / 8;
+
+	ahead = ahead < ALLOC_AHEAD ? ALLOC_AHEAD : ahead > ALLOC_AHEAD_MAX ? ALLOC_AHEAD_MAX : ahead;
+	first &= ~(RUN_CHUNK - 1);
+	if (last > in) {
+		last = (last + ahead + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+	} else {
+		last = (last + ahead + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+		if (last > in)
+			last = in;
+	}
+	int err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first, last - first);
+
+	if (!err && last > in && last > ri->alloc_end)
+		ri->alloc_end = last;
+	if (err) {
+		run_log("inode %llu: allocating [%llu, %llu): %s", (unsigned long long)ri->ino,
+			(unsigned long long)first, (unsigned long long)last, strerror(-err));
+		return err;
+	}
+	/* the chunks map the new blocks when next asked (alloc_gen moved) */
+	for (uint64_t pos = off & ~(RUN_CHUNK - 1); pos < end; pos += RUN_CHUNK) {
+		struct rchunk *c;
+
+		if ((err = run_chunk(ri, rf, pos >> RUN_CHUNK_SHIFT, &c)))
+			return err;
+	}
+	return 0;
+}
+
+/* Whether [off, end) is all written blocks in the current mapping. */
+static bool all_data(struct rino *ri, uint64_t off, uint64_t end)
+{
+	for (uint64_t pos = off & ~(RUN_PAGE - 1); pos < end; pos += RUN_PAGE) {
+		struct rchunk *c = current(ri, pos >> RUN_CHUNK_SHIFT);
+
+		if (!c || c->kind[(pos & (RUN_CHUNK - 1)) / RUN_PAGE] != K_DATA)
+			return false;
+	}
+	return true;
+}
+
+/* Stores buf at off, all of it in mapped written blocks. */
+static size_t store(struct rino *ri, const void *buf, size_t len, uint64_t off, bool sync)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		uint64_t pos = off + done;
+		struct rchunk *c = current(ri, pos >> RUN_CHUNK_SHIFT);
+		uint64_t in = pos & (RUN_CHUNK - 1);
+		size_t n = RUN_CHUNK - in < len - done ? (size_t)(RUN_CHUNK - in) : len - done;
+
+		if (!c)
+			break;          /* all_data said it is mapped */
+		size_t got = run_copy(c->base + in, (const char *)buf + done, n, c->pmem);
+
+		c->dirty = true;
+		if (sync && got) {
+			if (c->pmem)
+				pmem_drain();
+			else
+				(void)real.msync(c->base + (in & ~(RUN_PAGE - 1)),
+						 (size_t)(in + got - (in & ~(RUN_PAGE - 1))), MS_SYNC);
+		}
+		done += got;
+		if (got < n)
+			break;
+	}
+	return done;
+}
+
+ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off_t *append_at)
+{
+	struct rino *ri = rf->ri;
+	volatile struct daxfs_run_slot *s = ri->slot;
+	uint64_t end, size;
+	bool extend, locked = false, wr;
+	size_t done;
+	int err;
+
+	if (len == 0 || rf->accmode == O_RDONLY || !ri->writable)
+		return RUN_FALLBACK;
+	/* set-id bits: a write by anyone but root drops them (the daemon) */
+	if ((__atomic_load_n(&s->flags, __ATOMIC_SEQ_CST) & DAXFS_RUN_SETID) && geteuid() != 0)
+		return RUN_FALLBACK;
+	if (append_at) {
+		/* O_APPEND: the end of the file, under the extend lock, which
+		 * every daxfs-run writer that extends it takes; with plain
+		 * writers, the daemon appends */
+		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0)
+			return RUN_FALLBACK;
+		if (extend_lock(ri, rf, F_WRLCK))
+			return RUN_FALLBACK;
+		locked = true;
+		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0) {
+			err = RUN_FALLBACK;
+			goto unlock_extend;
+		}
+		off = (off_t)__atomic_load_n(&s->size, __ATOMIC_ACQUIRE);
+		*append_at = off;
+	}
+	if (off < 0) {
+		err = -EINVAL;
+		goto unlock_extend;
+	}
+	if ((uint64_t)off > (uint64_t)INT64_MAX - len) {
+		err = -EFBIG;
+		goto unlock_extend;
+	}
+	end = (uint64_t)off + len;
+	size = __atomic_load_n(&s->size, __ATOMIC_ACQUIRE);
+	extend = end > size;
+	if (extend && !locked) {
+		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0)
+			return RUN_FALLBACK;    /* the daemon orders their writes */
+		if ((err = extend_lock(ri, rf, F_WRLCK)))
+			return RUN_FALLBACK;
+		locked = true;
+		/* counted under the lock: none can start extending meanwhile */
+		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0) {
+			err = RUN_FALLBACK;
+			goto unlock_extend;
+		}
+	}
+	wr = extend;
+	if ((err = run_lock(ri, wr)))
+		goto unlock_extend;
+	size = __atomic_load_n(&s->size, __ATOMIC_ACQUIRE);
+	if (!all_data(ri, (uint64_t)off, end)) {
+		if (!wr) {
+			pthread_rwlock_unlock(&ri->lock);
+			if ((err = run_lock(ri, true)))
+				goto unlock_extend;
+			wr = true;
+		}
+		if ((err = allocate(ri, rf, (uint64_t)off, end, size)))
+			goto fail;
+		if (!all_data(ri, (uint64_t)off, end)) {
+			err = RUN_FALLBACK;
+			goto fail;
+		}
+	}
+	done = store(ri, buf, len, (uint64_t)off, rf->sync);
+	if (done == 0) {
+		err = -EIO;
+		goto fail;
+	}
+	ri->time_dirty = true;
+	if ((uint64_t)off + done > size) {
+		unsigned fl = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
+			      (rf->sync ? DAXFS_IOC_WRITTEN_SYNC : 0);
+
+		if ((err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, fl, (uint64_t)off, done)))
+			goto fail;
+		if (!rf->sync)
+			ri->size_dirty = true;
+		ri->time_dirty = false;
+		ri->time_pushed = now_coarse();
+	} else if (now_coarse() - ri->time_pushed >= TIME_LAG) {
+		(void)run_push_times(ri, rf->kfd);
+	}
+	/* A reader through the page cache may hold the old bytes: the fence
+	 * orders our stores before the look at the flag the daemon sets
+	 * before it reads. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->flags, __ATOMIC_SEQ_CST) & DAXFS_RUN_CACHED)
+		(void)run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_INVAL, 0, 0);
+	pthread_rwlock_unlock(&ri->lock);
+	if (locked)
+		(void)extend_lock(ri, rf, F_UNLCK);
+	return (ssize_t)done;
+fail:
+	pthread_rwlock_unlock(&ri->lock);
+unlock_extend:
+	if (locked)
+		(void)extend_lock(ri, rf, F_UNLCK);
+	return err;
+}
+
+int run_fsync(struct rfile *rf, bool data_only)
+{
+	struct rino *ri = rf->ri;
+	unsigned fl = DAXFS_IOC_WRITTEN_SYNC;
+
+	pthread_rwlock_rdlock(&ri->lock);
+	for (size_t i = 0; i < ri->nchunks; i++) {
+		struct rchunk *c = ri->chunks[i];
+
+		if (c && c->mapped && c->dirty) {
+			if (!c->pmem)
+				(void)real.msync(c->base, RUN_CHUNK, MS_SYNC);
+			c->dirty = false;
+		}
+	}
+	pthread_rwlock_unlock(&ri->lock);
+	if (__atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST))
+		run_sync_regions(ri);
+	pmem_drain();
+	if (rf->accmode == O_RDONLY || ri->broken)
+		return RUN_FALLBACK;
+	/* fdatasync owes the daemon nothing when no size change waits:
+	 * allocations were durable at their reply, the data is now */
+	if (data_only && !ri->size_dirty)
+		return 0;
+	/* the metadata our writes changed (size, and mtime unless data_only),
+	 * durable in one request: what the daemon's fsync would do for them */
+	if (ri->time_dirty && !data_only)
+		fl |= DAXFS_IOC_WRITTEN_TIME;
+	if (run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, fl, 0, 0) < 0)
+		return RUN_FALLBACK;
+	ri->size_dirty = false;
+	if (fl & DAXFS_IOC_WRITTEN_TIME) {
+		ri->time_dirty = false;
+		ri->time_pushed = now_coarse();
+	}
+	return 0;
+}

@@ -1,0 +1,300 @@
+/* preload/map.c - libdaxfs-run: a file's blocks mapped in chunks, from the daemon's extent map */
+#include <errno.h>
+#include <libpmem.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "client/internal.h"
+#include "preload/run.h"
+#include "util/err.h"
+
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+
+int run_ioc(int fd, unsigned long cmd, uint32_t flags, uint64_t off, uint64_t len)
+{
+	struct daxfs_ioc_range r = { .version = DAXFS_IOC_VERSION, .flags = flags, .offset = off,
+				     .length = len };
+
+	return ioctl(fd, cmd, &r) < 0 ? -errno : 0;
+}
+
+int run_check(struct rino *ri, bool *stale)
+{
+	volatile struct daxfs_run_slot *s = ri->slot;
+	uint32_t flags = __atomic_load_n(&s->flags, __ATOMIC_SEQ_CST);
+	uint64_t gen = __atomic_load_n(&s->gen, __ATOMIC_SEQ_CST);
+
+	if (ri->broken)
+		return RUN_FALLBACK;
+	if (__atomic_load_n(&s->ino, __ATOMIC_SEQ_CST) != ri->ino ||
+	    (flags & (DAXFS_RUN_REVOKED | DAXFS_RUN_PAGE_MAPPED))) {
+		run_log("inode %llu: %s: the ordinary path from now on", (unsigned long long)ri->ino,
+			(flags & DAXFS_RUN_REVOKED) ? "leases revoked by a forced table swap" :
+			(flags & DAXFS_RUN_PAGE_MAPPED) ? "another process writes it through a "
+			"page-cache mapping" : "the slot is no longer the inode's");
+		ri->broken = true;
+		return RUN_FALLBACK;
+	}
+	if (gen & 1)
+		return RUN_FALLBACK;    /* the layout is changing: ask the daemon */
+	*stale = gen != ri->gen_seen;
+	return 0;
+}
+
+/* Replaces [at, at+len) with inaccessible reserved memory. */
+static void reserve_at(void *at, size_t len)
+{
+	(void)real.mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+			-1, 0);
+}
+
+void run_unmap_all(struct rino *ri)
+{
+	for (size_t i = 0; i < ri->nchunks; i++) {
+		struct rchunk *c = ri->chunks[i];
+
+		if (c && c->mapped) {
+			if (c->dirty && !c->pmem)
+				(void)real.msync(c->base, RUN_CHUNK, MS_SYNC);
+			reserve_at(c->base, RUN_CHUNK);
+			c->mapped = false;
+			c->dirty = false;
+		}
+	}
+	ri->gen_seen = __atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST);
+}
+
+int run_backing(struct rino *ri, struct rfile *rf, uint32_t index)
+{
+	int fd;
+
+	if (index >= 4096)
+		return -EIO;
+	if (index >= ri->ndev) {
+		int *n = realloc(ri->dev_fd, (index + 1) * sizeof(int));
+
+		if (!n)
+			return -ENOMEM;
+		for (size_t i = ri->ndev; i <= index; i++)
+			n[i] = -1;
+		ri->dev_fd = n;
+		ri->ndev = index + 1;
+	}
+	if (ri->dev_fd[index] >= 0)
+		return ri->dev_fd[index];
+	/* libdaxfs's way: the member with our own rights, or the daemon's
+	 * descriptor on a dax_users mount */
+	fd = dmap_open_backing(rf->kfd, index, ri->writable);
+	if (fd < 0) {
+		run_log("inode %llu: %s", (unsigned long long)ri->ino, daxfs_errormsg());
+		return fd;
+	}
+	ri->dev_fd[index] = fd;
+	return fd;
+}
+
+static int sigbus_fd = -1;
+
+/* Memory whose every access raises SIGBUS, as a page of a DAX file past
+ * EOF or on poisoned media does: a shared mapping of an empty file. */
+int run_map_sigbus(char *at, size_t len, int prot)
+{
+	if (sigbus_fd < 0) {
+		int fd = memfd_create("daxfs-run-sigbus", MFD_CLOEXEC);
+		int expected = -1;
+
+		if (fd < 0)
+			return -errno;
+		if (!__atomic_compare_exchange_n(&sigbus_fd, &expected, fd, false, __ATOMIC_SEQ_CST,
+						 __ATOMIC_SEQ_CST))
+			real.close(fd);
+	}
+	if (real.mmap(at, len, prot, MAP_SHARED | MAP_FIXED, sigbus_fd, 0) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+/* Maps piece p at base (file offset foff0 there); kind[] gets each page's
+ * kind when non-NULL. Returns 0, or -errno; *pmem cleared for a piece that
+ * needs msync. */
+static int map_piece(struct rino *ri, struct rfile *rf, char *base, uint64_t foff0, uint64_t len0,
+		     const struct daxfs_ioc_piece *p, int prot, uint8_t *kind, bool user, bool *pmem)
+{
+	uint64_t s = p->file_offset - foff0;
+	uint8_t k;
+
+	if (p->file_offset < foff0 || s > len0 || p->length > len0 - s || p->length % RUN_PAGE ||
+	    p->device_offset % RUN_PAGE)
+		return -EIO;
+	switch (p->kind) {
+	case DAXFS_IOC_PIECE_DATA: {
+		int fd = run_backing(ri, rf, p->device_index);
+		void *at;
+
+		if (fd < 0)
+			return fd;
+		at = real.mmap(base + s, p->length, prot, MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED,
+			       fd, (off_t)p->device_offset);
+		if (at == MAP_FAILED && (errno == EOPNOTSUPP || errno == EINVAL)) {
+			at = real.mmap(base + s, p->length, prot, MAP_SHARED | MAP_FIXED, fd,
+				       (off_t)p->device_offset);
+			if (at != MAP_FAILED && !pmem_is_pmem(at, p->length))
+				*pmem = false;
+		}
+		if (at == MAP_FAILED)
+			return -errno;
+		k = K_DATA;
+		break;
+	}
+	case DAXFS_IOC_PIECE_HOLE:
+	case DAXFS_IOC_PIECE_UNWRITTEN:
+		if (user)
+			return RUN_FALLBACK;
+		k = p->kind == DAXFS_IOC_PIECE_HOLE ? K_HOLE : K_UNWRITTEN;
+		break;
+	case DAXFS_IOC_PIECE_BAD: {
+		int err = user ? run_map_sigbus(base + s, p->length, prot) : 0;
+
+		if (err)
+			return err;
+		k = K_BAD;
+		break;
+	}
+	default:
+		return -EIO;
+	}
+	if (kind)
+		memset(kind + s / RUN_PAGE, k, p->length / RUN_PAGE);
+	return 0;
+}
+
+/* Maps [foff, foff+len) at base with the daemon's extent map (holes, bad
+ * pages and past EOF included). */
+static int map_range(struct rino *ri, struct rfile *rf, char *base, uint64_t foff, uint64_t len,
+		     int prot, uint8_t *kind, bool user, bool *pmem)
+{
+	struct daxfs_ioc_extents *x = malloc(sizeof(*x));
+	int err = 0;
+
+	if (!x)
+		return -ENOMEM;
+	*pmem = true;
+	for (uint64_t done = 0; done < len && !err;) {
+		memset(x, 0, offsetof(struct daxfs_ioc_extents, pieces));
+		x->version = DAXFS_IOC_VERSION;
+		x->flags = DAXFS_IOC_EXTENTS_ALL;
+		x->offset = foff + done;
+		x->length = len - done;
+		if (ioctl(rf->kfd, DAXFS_IOC_EXTENTS, x) < 0) {
+			err = -errno;
+			break;
+		}
+		if (x->error < 0) {
+			x->message[sizeof(x->message) - 1] = '\0';
+			run_log("inode %llu: extent map at %llu: %s", (unsigned long long)ri->ino,
+				(unsigned long long)x->offset, x->message);
+			err = x->error;
+			break;
+		}
+		if (x->covered == 0 || x->covered > len - done || x->npieces > DAXFS_IOC_MAX_PIECES) {
+			err = -EIO;
+			break;
+		}
+		for (uint32_t i = 0; i < x->npieces && !err; i++)
+			err = map_piece(ri, rf, base, foff, len, &x->pieces[i], prot, kind, user, pmem);
+		done += x->covered;
+	}
+	free(x);
+	return err;
+}
+
+int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **out)
+{
+	struct rchunk *c;
+	int err;
+
+	if (idx >= ri->nchunks) {
+		size_t n = idx + 1 > ri->nchunks * 2 ? idx + 1 : ri->nchunks * 2;
+		struct rchunk **nc;
+
+		/* beyond 32 TiB, or no memory: the ordinary path serves it */
+		if (idx > (1u << 24) || !(nc = realloc(ri->chunks, n * sizeof(*nc))))
+			return RUN_FALLBACK;
+		memset(nc + ri->nchunks, 0, (n - ri->nchunks) * sizeof(*nc));
+		ri->chunks = nc;
+		ri->nchunks = n;
+	}
+	if (!(c = ri->chunks[idx])) {
+		if (!(c = calloc(1, sizeof(*c))))
+			return RUN_FALLBACK;
+		c->base = real.mmap(NULL, RUN_CHUNK, PROT_NONE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (c->base == MAP_FAILED) {
+			free(c);
+			return RUN_FALLBACK;
+		}
+		ri->chunks[idx] = c;
+	}
+	uint64_t ag = __atomic_load_n(&ri->slot->alloc_gen, __ATOMIC_SEQ_CST);
+	if (c->mapped && c->gen == ri->gen_seen && c->alloc_gen == ag) {
+		*out = c;
+		return 0;
+	}
+	if (c->mapped) {
+		if (c->dirty && !c->pmem)
+			(void)real.msync(c->base, RUN_CHUNK, MS_SYNC);
+		reserve_at(c->base, RUN_CHUNK);
+		c->mapped = false;
+	}
+	c->dirty = false;
+	memset(c->kind, K_UNMAPPED, sizeof(c->kind));
+	err = map_range(ri, rf, c->base, idx << RUN_CHUNK_SHIFT, RUN_CHUNK,
+			ri->writable ? PROT_READ | PROT_WRITE : PROT_READ, c->kind, false, &c->pmem);
+	if (err) {
+		reserve_at(c->base, RUN_CHUNK);
+		/* whatever kept us from mapping (no access to a member, a
+		 * lease the daemon no longer honours) is the ordinary path's
+		 * to meet, with the error the kernel would give */
+		if (err != RUN_FALLBACK) {
+			run_log("inode %llu: cannot map its blocks (%s): the ordinary path from now on",
+				(unsigned long long)ri->ino, strerror(-err));
+			ri->broken = true;
+		}
+		return RUN_FALLBACK;
+	}
+	/* a change of the layout while we asked: the map may mix both */
+	if (__atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST) != ri->gen_seen) {
+		reserve_at(c->base, RUN_CHUNK);
+		return RUN_FALLBACK;
+	}
+	c->gen = ri->gen_seen;
+	c->alloc_gen = ag;
+	c->mapped = true;
+	c->writable = ri->writable;
+	*out = c;
+	return 0;
+}
+
+int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint64_t len, int prot,
+	       uint64_t size)
+{
+	uint64_t in = size > off ? ((size - off + RUN_PAGE - 1) & ~(RUN_PAGE - 1)) : 0;
+	bool pmem;
+	int err = 0;
+
+	if (in > len)
+		in = len;
+	if (in)
+		err = map_range(ri, rf, addr, off, in, prot, NULL, true, &pmem);
+	if (!err && in < len)
+		err = run_map_sigbus(addr + in, len - in, prot);
+	return err;
+}

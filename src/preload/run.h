@@ -1,0 +1,202 @@
+/* preload/run.h - libdaxfs-run: the state the interposed calls share */
+#ifndef DAXFS_PRELOAD_RUN_H
+#define DAXFS_PRELOAD_RUN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "daxfs/ioctl.h"
+
+/*
+ * libdaxfs-run serves read(), write() and mmap(MAP_SHARED) of files on
+ * daxfs-fuse mounts with loads and stores through mappings of their blocks
+ * (the member files, as libdaxfs maps them), and leaves everything else to
+ * the kernel. Per open file description it keeps a struct rfile (shared by
+ * dup'd descriptors), per inode a struct rino with the inode's mappings, in
+ * chunks of RUN_CHUNK bytes mapped on first use.
+ *
+ * The file offset stays the kernel's (lseek SEEK_CUR/SET on a FUSE file
+ * never reaches the daemon), so dup, fork and exec share it as they would.
+ */
+
+#define RUN_PAGE 4096ull
+#define RUN_CHUNK_SHIFT 21
+#define RUN_CHUNK (1ull << RUN_CHUNK_SHIFT)
+#define RUN_CHUNK_PAGES (RUN_CHUNK / RUN_PAGE)
+
+/* What a call returns when the ordinary path must serve it instead. */
+#define RUN_FALLBACK (-1000000)
+
+enum rkind { K_UNMAPPED = 0, K_DATA, K_HOLE, K_UNWRITTEN, K_BAD };
+
+struct rchunk {
+	char *base;                     /* RUN_CHUNK bytes of address space */
+	uint64_t gen, alloc_gen;        /* the slot's, when mapped */
+	bool mapped, writable, pmem, dirty;
+	uint8_t kind[RUN_CHUNK_PAGES];
+};
+
+struct rino {
+	struct rino *next;
+	dev_t dev;
+	uint64_t ino;
+	unsigned refs;                  /* rfiles and mmap regions; global lock */
+	volatile struct daxfs_run_slot *slot;
+	/* Readers of the chunks hold it for reading; mapping, allocating and
+	 * extending hold it for writing. */
+	pthread_rwlock_t lock;
+	struct rchunk **chunks;
+	size_t nchunks;
+	uint64_t gen_seen;
+	bool writable;                  /* some rfile holds a write lease */
+	bool broken;                    /* served by the ordinary path from now on */
+	int *dev_fd;                    /* backing devices by index, -1 unopened */
+	size_t ndev;
+	/* Held by the thread that extends the file, around the extend lock:
+	 * OFD locks order processes, not the threads of one. Taken before
+	 * lock. */
+	pthread_mutex_t extend;
+	int lockfd;                     /* backing device 0, for the extend lock */
+	pid_t lockpid;                  /* the process lockfd was opened in */
+	bool time_dirty;                /* written since mtime was last pushed */
+	bool size_dirty;                /* size pushed since the last sync, not durable */
+	struct rfile *files;            /* ours on this inode; glock */
+	uint64_t alloc_end;             /* end of what we allocated past EOF */
+	unsigned regions;               /* mmap regions of it (atomic) */
+	int64_t time_pushed;            /* CLOCK_MONOTONIC_COARSE seconds */
+};
+
+struct rfile {
+	unsigned refs;                  /* descriptors; global lock */
+	int kfd;                        /* our duplicate: holds the lease */
+	struct rino *ri;
+	struct rfile *next_in_ri;       /* glock */
+	int accmode;
+	bool append, sync;
+	bool fell_back;                 /* some write went the ordinary way */
+	pthread_mutex_t pos;            /* read()/write(): offset updates are atomic */
+};
+
+/* ---- state.c ---- */
+extern bool run_debug, run_sync_mode;
+extern pid_t run_pid;          /* getpid(), kept up to date across fork */
+void run_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The real libc functions. */
+struct run_real {
+	int (*open)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	int (*close)(int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*pread)(int, void *, size_t, off_t);
+	ssize_t (*pwrite)(int, const void *, size_t, off_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*preadv)(int, const struct iovec *, int, off_t);
+	ssize_t (*pwritev)(int, const struct iovec *, int, off_t);
+	ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
+	ssize_t (*pwritev2)(int, const struct iovec *, int, off_t, int);
+	off_t (*lseek)(int, off_t, int);
+	int (*fsync)(int);
+	int (*fdatasync)(int);
+	int (*ftruncate)(int, off_t);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
+	void *(*mremap)(void *, size_t, size_t, int, ...);
+	int (*msync)(void *, size_t, int);
+	int (*fstat)(int, struct stat *);
+	int (*stat)(const char *, struct stat *);
+	int (*lstat)(const char *, struct stat *);
+	int (*fstatat)(int, const char *, struct stat *, int);
+	int (*close_range)(unsigned, unsigned, int);
+};
+extern struct run_real real;
+void run_init(void);
+
+/* The rfile of fd, with a reference (run_put), or NULL: the ordinary path.
+ * Classifies a descriptor it has not seen (inherited across exec). */
+struct rfile *run_get(int fd);
+void run_put(struct rfile *rf);
+void run_hold(struct rfile *rf);
+/* After the real open/openat/creat returned fd. */
+void run_opened(int fd, int flags);
+/* Before the real close: forgets fd (pushes times at the last close). */
+void run_closing(int fd);
+/* After the real dup/dup2/dup3/F_DUPFD made nfd from ofd. */
+void run_duped(int ofd, int nfd);
+void run_forget_range(unsigned first, unsigned last);
+/* Pushes mtime/ctime of (dev, ino) if this process wrote it since the last
+ * push (before a stat by this process). */
+bool run_push_times_of(dev_t dev, uint64_t ino);
+void run_rino_hold(struct rino *ri);
+/* ri->lock for writing, nothing mapped: puts and takes again the leases of
+ * our open files of ri, so that blocks a truncate dropped meanwhile (held
+ * back while the inode has any lease) go back to the allocator when no
+ * other process holds one. 0, or -errno (then ri is broken). */
+int run_relet(struct rino *ri);
+void run_rino_release(struct rino *ri);
+
+/* ---- map.c ---- */
+/* ri->lock held: 0 with *stale when the mappings are out of date (the
+ * layout generation moved), or RUN_FALLBACK: the ordinary path. */
+int run_check(struct rino *ri, bool *stale);
+/* ri->lock for writing: drops every chunk's mapping. */
+void run_unmap_all(struct rino *ri);
+/* ri->lock for writing: the chunk idx, mapped now if it is not. */
+int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **out);
+/* ri->lock for writing: maps [off, off+len) of the file at addr (page
+ * multiples) for mmap: holes must have been allocated; pages past EOF and
+ * bad pages raise SIGBUS. */
+int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint64_t len, int prot,
+	       uint64_t size);
+/* Replaces [at, at+len) with memory whose every access raises SIGBUS. */
+int run_map_sigbus(char *at, size_t len, int prot);
+int run_ioc(int fd, unsigned long cmd, uint32_t flags, uint64_t off, uint64_t len);
+int run_backing(struct rino *ri, struct rfile *rf, uint32_t index);
+
+/* ---- io.c ---- */
+/* Takes ri->lock (for writing when wr) with the mappings checked against
+ * the slot (stale ones dropped): 0, or RUN_FALLBACK with nothing held. */
+int run_lock(struct rino *ri, bool wr);
+ssize_t run_pread(struct rfile *rf, void *buf, size_t len, off_t off);
+/* With append_at, an O_APPEND write: at the end of the file, which it
+ * stores in *append_at (off is not used). */
+ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off_t *append_at);
+/* Makes what this process stored durable, and the metadata its writes
+ * changed; RUN_FALLBACK when the real call must do it (the file is not
+ * written through us). */
+int run_fsync(struct rfile *rf, bool data_only);
+/* mtime/ctime to the daemon if written since the last push; 0 or -errno. */
+int run_push_times(struct rino *ri, int kfd);
+
+/* ---- copy.c ---- */
+/* memcpy that turns a SIGBUS of the mapping into a short count: returns the
+ * bytes copied before the faulting page. nt: non-temporal stores (pmem). */
+size_t run_copy(void *dst, const void *src, size_t len, bool nt);
+/* Installs the SIGBUS handler (the first run_copy does it too). */
+void run_copy_init(void);
+
+/* ---- mmap.c ---- */
+void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, off_t off);
+/* After the real munmap of [addr, addr+len): drops the regions inside it. */
+void run_unmapped(void *addr, size_t len);
+void *run_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+int run_msync(void *addr, size_t len, int flags);
+/* The SIGBUS handler's question: addr is in a region past the EOF it had
+ * when mapped, and the file has grown over it since: now mapped. */
+bool run_fault(void *addr);
+/* fsync's part for stores through this process's mappings of ri. */
+void run_sync_regions(struct rino *ri);
+/* After this process cut ri to size: its mappings past EOF fault. */
+void run_truncated(struct rino *ri, uint64_t size);
+
+#endif

@@ -1,0 +1,724 @@
+/* preload/state.c - libdaxfs-run: which descriptors it serves, their open files and inodes, fork */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#include "client/internal.h"
+#include "preload/run.h"
+#include "util/err.h"
+
+#define FUSE_MAGIC 0x65735546
+
+bool run_debug, run_sync_mode;
+pid_t run_pid;
+struct run_real real;
+
+/*
+ * One lock for the descriptor table, the reference counts, the inode list
+ * and the mounts. Every descriptor the process has maps to an rfile of ours
+ * only if it was opened (or inherited at exec, or dup'd) while the library
+ * watched; anything else (fopen's internal open, socket, pipe) is NULL, the
+ * ordinary path, so that a number reused behind our back is never taken for
+ * one of ours.
+ */
+static pthread_mutex_t glock = PTHREAD_MUTEX_INITIALIZER;
+static struct rfile **fdtab;
+static unsigned fdmax;
+static struct rino *rinos;
+static int kfd_base = 64;
+
+struct rmount {
+	struct rmount *next;
+	dev_t dev;
+	volatile struct daxfs_run_slot *slots;
+	unsigned nslots;
+};
+static struct rmount *mounts;
+
+void run_log(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	if (!run_debug)
+		return;
+	n = snprintf(buf, sizeof(buf), "daxfs-run[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(buf) - 1)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	(void)!real.write(2, buf, (size_t)n);
+}
+
+/* ---- inodes --------------------------------------------------------------- */
+
+void run_rino_hold(struct rino *ri)
+{
+	pthread_mutex_lock(&glock);
+	ri->refs++;
+	pthread_mutex_unlock(&glock);
+}
+
+static void rino_free(struct rino *ri)
+{
+	pthread_rwlock_wrlock(&ri->lock);
+	run_unmap_all(ri);
+	for (size_t i = 0; i < ri->nchunks; i++) {
+		if (ri->chunks[i]) {
+			real.munmap(ri->chunks[i]->base, RUN_CHUNK);
+			free(ri->chunks[i]);
+		}
+	}
+	for (size_t i = 0; i < ri->ndev; i++)
+		if (ri->dev_fd[i] >= 0)
+			real.close(ri->dev_fd[i]);
+	if (ri->lockfd >= 0)
+		real.close(ri->lockfd);
+	pthread_rwlock_unlock(&ri->lock);
+	pthread_rwlock_destroy(&ri->lock);
+	pthread_mutex_destroy(&ri->extend);
+	free(ri->chunks);
+	free(ri->dev_fd);
+	free(ri);
+}
+
+void run_rino_release(struct rino *ri)
+{
+	bool last;
+
+	pthread_mutex_lock(&glock);
+	last = --ri->refs == 0;
+	if (last) {
+		for (struct rino **pp = &rinos; *pp; pp = &(*pp)->next) {
+			if (*pp == ri) {
+				*pp = ri->next;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&glock);
+	if (last)
+		rino_free(ri);
+}
+
+/* glock held */
+static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_slot *slot)
+{
+	struct rino *ri;
+
+	for (ri = rinos; ri; ri = ri->next) {
+		if (ri->dev == dev && ri->ino == ino) {
+			ri->refs++;
+			return ri;
+		}
+	}
+	if (!(ri = calloc(1, sizeof(*ri))))
+		return NULL;
+	ri->dev = dev;
+	ri->ino = ino;
+	ri->refs = 1;
+	ri->slot = slot;
+	ri->lockfd = -1;
+	ri->gen_seen = __atomic_load_n(&slot->gen, __ATOMIC_SEQ_CST);
+	pthread_rwlock_init(&ri->lock, NULL);
+	pthread_mutex_init(&ri->extend, NULL);
+	ri->next = rinos;
+	rinos = ri;
+	return ri;
+}
+
+/* ---- open files ------------------------------------------------------------ */
+
+static void rfile_free(struct rfile *rf)
+{
+	struct rino *ri = rf->ri;
+
+	bool last;
+
+	pthread_mutex_lock(&glock);
+	for (struct rfile **pp = &ri->files; *pp; pp = &(*pp)->next_in_ri) {
+		if (*pp == rf) {
+			*pp = rf->next_in_ri;
+			break;
+		}
+	}
+	last = !ri->files;
+	pthread_mutex_unlock(&glock);
+	/* what the last writer allocated ahead past EOF goes back, as a
+	 * filesystem's speculative preallocation does at close */
+	if (last && rf->accmode != O_RDONLY && ri->alloc_end && !ri->broken) {
+		uint64_t size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+		uint64_t from = (size + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+
+		if (ri->alloc_end > from)
+			(void)fallocate(rf->kfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)from, (off_t)(ri->alloc_end - from));
+		ri->alloc_end = 0;
+	}
+
+	if (ri->time_dirty && rf->accmode != O_RDONLY)
+		(void)run_push_times(ri, rf->kfd);
+	real.close(rf->kfd);
+	pthread_mutex_destroy(&rf->pos);
+	free(rf);
+	run_rino_release(ri);
+}
+
+void run_put(struct rfile *rf)
+{
+	bool last;
+
+	if (!rf)
+		return;
+	pthread_mutex_lock(&glock);
+	last = --rf->refs == 0;
+	pthread_mutex_unlock(&glock);
+	if (last)
+		rfile_free(rf);
+}
+
+void run_hold(struct rfile *rf)
+{
+	pthread_mutex_lock(&glock);
+	rf->refs++;
+	pthread_mutex_unlock(&glock);
+}
+
+struct rfile *run_get(int fd)
+{
+	struct rfile *rf;
+
+	if (fd < 0 || (unsigned)fd >= fdmax)
+		return NULL;
+	pthread_mutex_lock(&glock);
+	if ((rf = fdtab[fd]))
+		rf->refs++;
+	pthread_mutex_unlock(&glock);
+	return rf;
+}
+
+/* The daemon's table for the mount of fd: mapped once per mount, from the
+ * descriptor a RUN_OPEN with RUN_TABLE got a token for. glock held. */
+static struct rmount *mount_of(dev_t dev)
+{
+	for (struct rmount *m = mounts; m; m = m->next)
+		if (m->dev == dev)
+			return m;
+	return NULL;
+}
+
+/* Maps the table a RUN_OPEN with RUN_TABLE got a token for and records it
+ * (glock not held: the socket's libdaxfs code closes descriptors). */
+static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o)
+{
+	struct rmount *m, *had;
+	size_t bytes = (size_t)o->nslots * sizeof(struct daxfs_run_slot);
+	int tfd = dmap_fetch_fd(o->socket, o->token, "the daxfs-run table");
+	void *at;
+
+	if (tfd < 0) {
+		run_log("no table: %s", daxfs_errormsg());
+		return NULL;
+	}
+	at = real.mmap(NULL, bytes, PROT_READ, MAP_SHARED, tfd, 0);
+	real.close(tfd);
+	if (at == MAP_FAILED || !(m = calloc(1, sizeof(*m)))) {
+		run_log("mapping the table: %s", strerror(errno));
+		if (at != MAP_FAILED)
+			real.munmap(at, bytes);
+		return NULL;
+	}
+	m->dev = dev;
+	m->slots = at;
+	m->nslots = o->nslots;
+	pthread_mutex_lock(&glock);
+	if ((had = mount_of(dev))) {
+		pthread_mutex_unlock(&glock);
+		real.munmap(at, bytes);
+		free(m);
+		return had;
+	}
+	m->next = mounts;
+	mounts = m;
+	pthread_mutex_unlock(&glock);
+	return m;
+}
+
+/* Decides whether fd (open with flags) is served here; NULL if not. */
+static struct rfile *classify(int fd, int flags)
+{
+	struct daxfs_ioc_run_open o = { .version = DAXFS_IOC_VERSION };
+	struct stat st;
+	struct statfs sfs;
+	struct rmount *m;
+	struct rfile *rf;
+	struct rino *ri;
+	int kfd, acc = flags & O_ACCMODE;
+
+	if (real.fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (flags & O_PATH) ||
+	    fstatfs(fd, &sfs) < 0 || sfs.f_type != FUSE_MAGIC)
+		return NULL;
+	if (acc == O_WRONLY) {
+		/* A lease needs an open file open for reading: ours, of the
+		 * same file, with the caller's rights; the program's open
+		 * file is then marked as written through it. */
+		char self[64];
+		int rw;
+
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		if ((rw = real.open(self, O_RDWR | O_CLOEXEC)) < 0) {
+			run_log("fd %d (inode %llu): open write-only, and not readable by us (%s): "
+				"the ordinary path", fd, (unsigned long long)st.st_ino, strerror(errno));
+			return NULL;
+		}
+		kfd = real.fcntl(rw, F_DUPFD_CLOEXEC, kfd_base);
+		real.close(rw);
+	} else {
+		kfd = real.fcntl(fd, F_DUPFD_CLOEXEC, kfd_base);
+	}
+	if (kfd < 0)
+		return NULL;
+	o.flags = acc != O_RDONLY ? DAXFS_IOC_RUN_WRITE : 0;
+	pthread_mutex_lock(&glock);
+	if (!mount_of(st.st_dev))
+		o.flags |= DAXFS_IOC_RUN_TABLE;
+	pthread_mutex_unlock(&glock);
+	if (ioctl(kfd, DAXFS_IOC_RUN_OPEN, &o) < 0 || o.error < 0) {
+		o.message[sizeof(o.message) - 1] = '\0';
+		if (errno != ENOTTY && errno != EINVAL)
+			run_log("fd %d (inode %llu): the ordinary path: %s", fd,
+				(unsigned long long)st.st_ino,
+				o.error < 0 ? o.message : strerror(errno));
+		real.close(kfd);
+		return NULL;
+	}
+	if (acc == O_WRONLY && run_ioc(fd, DAXFS_IOC_RUN_MARK, 0, 0, 0) < 0) {
+		run_log("fd %d (inode %llu): open write-only: the ordinary path: %s", fd,
+			(unsigned long long)st.st_ino, strerror(errno));
+		real.close(kfd);
+		return NULL;
+	}
+	pthread_mutex_lock(&glock);
+	m = mount_of(st.st_dev);
+	pthread_mutex_unlock(&glock);
+	if (!m && (o.flags & DAXFS_IOC_RUN_TABLE))
+		m = mount_add(st.st_dev, &o);
+	pthread_mutex_lock(&glock);
+	if (!m || o.slot >= m->nslots || !(rf = calloc(1, sizeof(*rf)))) {
+		pthread_mutex_unlock(&glock);
+		real.close(kfd);        /* the lease ends with our open file's last close */
+		return NULL;
+	}
+	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot]))) {
+		pthread_mutex_unlock(&glock);
+		free(rf);
+		real.close(kfd);
+		return NULL;
+	}
+	rf->refs = 1;
+	rf->kfd = kfd;
+	rf->ri = ri;
+	rf->next_in_ri = ri->files;
+	ri->files = rf;
+	pthread_mutex_unlock(&glock);
+	rf->accmode = acc;
+	rf->append = flags & O_APPEND;
+	rf->sync = run_sync_mode || (flags & (O_SYNC | O_DSYNC));
+	pthread_mutex_init(&rf->pos, NULL);
+	if (acc == O_RDWR && !ri->writable) {
+		/* mapped read-only so far: map again with write access */
+		pthread_rwlock_wrlock(&ri->lock);
+		ri->writable = true;
+		run_unmap_all(ri);
+		pthread_rwlock_unlock(&ri->lock);
+	}
+	run_log("fd %d (inode %llu): served directly (slot %u)", fd, (unsigned long long)st.st_ino,
+		o.slot);
+	return rf;
+}
+
+int run_relet(struct rino *ri)
+{
+	struct rfile *files[64];
+	size_t n = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&glock);
+	for (struct rfile *rf = ri->files; rf && n < 64; rf = rf->next_in_ri) {
+		rf->refs++;
+		files[n++] = rf;
+	}
+	pthread_mutex_unlock(&glock);
+	for (size_t i = 0; i < n; i++)
+		(void)run_ioc(files[i]->kfd, DAXFS_IOC_LEASE_PUT,
+			      files[i]->accmode != O_RDONLY ? DAXFS_IOC_LEASE_WRITE : 0, 0, 0);
+	for (size_t i = 0; i < n && !err; i++) {
+		struct daxfs_ioc_run_open o = { .version = DAXFS_IOC_VERSION,
+						.flags = files[i]->accmode != O_RDONLY ?
+							 DAXFS_IOC_RUN_WRITE : 0 };
+		struct rmount *m;
+
+		if (ioctl(files[i]->kfd, DAXFS_IOC_RUN_OPEN, &o) < 0)
+			err = -errno;
+		else if (o.error < 0)
+			err = o.error;
+		pthread_mutex_lock(&glock);
+		m = mount_of(ri->dev);
+		if (!err && (!m || o.slot >= m->nslots))
+			err = -EIO;
+		if (!err)
+			ri->slot = &m->slots[o.slot];
+		pthread_mutex_unlock(&glock);
+	}
+	for (size_t i = 0; i < n; i++)
+		run_put(files[i]);
+	if (err) {
+		run_log("inode %llu: taking the lease again: %s: the ordinary path from now on",
+			(unsigned long long)ri->ino, strerror(-err));
+		ri->broken = true;
+	}
+	ri->gen_seen = __atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST);
+	return err;
+}
+
+/* glock held: replaces fd's entry; the old one's reference is returned to
+ * be put outside the lock. */
+static struct rfile *set_fd(int fd, struct rfile *rf)
+{
+	struct rfile *old;
+
+	if (fd < 0 || (unsigned)fd >= fdmax)
+		return rf;      /* not tracked: the caller puts rf */
+	old = fdtab[fd];
+	fdtab[fd] = rf;
+	return old;
+}
+
+/*
+ * The child of vfork (posix_spawn, Python's subprocess) runs in our memory
+ * until it execs, and closes or dups descriptors there: its calls must not
+ * change our table, whose descriptors are the parent's. No fork handler
+ * runs for it, so its pid differs from run_pid.
+ */
+static bool vfork_child(void)
+{
+	return getpid() != run_pid;
+}
+
+void run_opened(int fd, int flags)
+{
+	struct rfile *rf, *old;
+
+	if (fd < 0 || (unsigned)fd >= fdmax || vfork_child())
+		return;
+	rf = classify(fd, flags);
+	pthread_mutex_lock(&glock);
+	old = set_fd(fd, rf);
+	pthread_mutex_unlock(&glock);
+	run_put(old);
+}
+
+void run_closing(int fd)
+{
+	struct rfile *old;
+
+	if (fd < 0 || (unsigned)fd >= fdmax || vfork_child())
+		return;
+	pthread_mutex_lock(&glock);
+	old = set_fd(fd, NULL);
+	pthread_mutex_unlock(&glock);
+	run_put(old);
+}
+
+void run_forget_range(unsigned first, unsigned last)
+{
+	for (unsigned fd = first; fd <= last && fd < fdmax; fd++)
+		run_closing((int)fd);
+}
+
+void run_duped(int ofd, int nfd)
+{
+	struct rfile *rf, *old;
+
+	if (vfork_child())
+		return;
+	rf = run_get(ofd);
+
+	if (nfd < 0 || (unsigned)nfd >= fdmax || nfd == ofd) {
+		run_put(rf);
+		return;
+	}
+	pthread_mutex_lock(&glock);
+	old = set_fd(nfd, rf);          /* our reference moves to the table */
+	pthread_mutex_unlock(&glock);
+	run_put(old);
+}
+
+bool run_push_times_of(dev_t dev, uint64_t ino)
+{
+	struct rino *ri;
+	int kfd = -1;
+	bool pushed = false;
+
+	pthread_mutex_lock(&glock);
+	for (ri = rinos; ri && !(ri->dev == dev && ri->ino == ino); ri = ri->next)
+		;
+	if (ri && ri->time_dirty) {
+		/* any writable open file of ours on it carries the request */
+		for (unsigned fd = 0; fd < fdmax && kfd < 0; fd++)
+			if (fdtab[fd] && fdtab[fd]->ri == ri && fdtab[fd]->accmode != O_RDONLY)
+				kfd = real.fcntl(fdtab[fd]->kfd, F_DUPFD_CLOEXEC, kfd_base);
+		ri->refs++;
+	} else {
+		ri = NULL;
+	}
+	pthread_mutex_unlock(&glock);
+	if (!ri)
+		return false;
+	if (kfd >= 0) {
+		pushed = run_push_times(ri, kfd) == 0;
+		real.close(kfd);
+	}
+	run_rino_release(ri);
+	return pushed;
+}
+
+/* ---- fork ----------------------------------------------------------------- */
+
+/* No lock may be held by a thread that does not exist in the child. The
+ * inodes are taken out of the list first: relet takes glock under an
+ * inode's lock. */
+static struct rino **forking;
+static size_t nforking;
+
+static void before_fork(void)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&glock);
+	for (struct rino *ri = rinos; ri; ri = ri->next)
+		n++;
+	forking = malloc((n ? n : 1) * sizeof(*forking));
+	nforking = 0;
+	for (struct rino *ri = rinos; ri && forking; ri = ri->next) {
+		ri->refs++;
+		forking[nforking++] = ri;
+	}
+	pthread_mutex_unlock(&glock);
+	for (size_t i = 0; i < nforking; i++) {
+		pthread_mutex_lock(&forking[i]->extend);
+		pthread_rwlock_wrlock(&forking[i]->lock);
+	}
+	pthread_mutex_lock(&glock);
+}
+
+static void after_fork(bool child)
+{
+	pthread_mutex_unlock(&glock);
+	for (size_t i = 0; i < nforking; i++) {
+		/* the child's only thread is not the parent's that took them:
+		 * a write-locked rwlock cannot be unlocked there */
+		if (child) {
+			pthread_rwlock_init(&forking[i]->lock, NULL);
+			pthread_mutex_init(&forking[i]->extend, NULL);
+			continue;
+		}
+		pthread_rwlock_unlock(&forking[i]->lock);
+		pthread_mutex_unlock(&forking[i]->extend);
+	}
+	for (size_t i = 0; i < nforking; i++)
+		run_rino_release(forking[i]);
+	free(forking);
+	forking = NULL;
+	nforking = 0;
+}
+
+static void after_fork_parent(void)
+{
+	after_fork(false);
+}
+
+static void after_fork_child(void)
+{
+	run_pid = getpid();
+	after_fork(true);
+}
+
+/* ---- start ---------------------------------------------------------------- */
+
+/* dlsym's void * as a function pointer, which POSIX guarantees works */
+#define REAL(name) do { void *sym_ = dlsym(RTLD_NEXT, #name); \
+		memcpy(&real.name, &sym_, sizeof(sym_)); } while (0)
+
+static void find_real(void)
+{
+	REAL(open);
+	REAL(openat);
+	REAL(close);
+	REAL(dup);
+	REAL(dup2);
+	REAL(dup3);
+	REAL(fcntl);
+	REAL(read);
+	REAL(write);
+	REAL(pread);
+	REAL(pwrite);
+	REAL(readv);
+	REAL(writev);
+	REAL(preadv);
+	REAL(pwritev);
+	REAL(preadv2);
+	REAL(pwritev2);
+	REAL(lseek);
+	REAL(fsync);
+	REAL(fdatasync);
+	REAL(ftruncate);
+	REAL(mmap);
+	REAL(munmap);
+	REAL(mremap);
+	REAL(msync);
+	REAL(fstat);
+	REAL(stat);
+	REAL(lstat);
+	REAL(fstatat);
+	REAL(close_range);
+}
+
+/* 0 before, 1 while and 2 after init; calls made by init itself (the
+ * libdaxfs code it runs closes descriptors through our close) pass. */
+static int init_state;
+static _Thread_local bool initializing;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool env_on(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* The descriptors a new program image inherited (exec): served as if it
+ * had opened them. */
+static void adopt_inherited(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int self = d ? dirfd(d) : -1;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		int fl;
+
+		if (*end || end == e->d_name || fd == self || fd < 0 || (unsigned long)fd >= fdmax)
+			continue;
+		if ((fl = real.fcntl((int)fd, F_GETFL)) >= 0)
+			run_opened((int)fd, fl);
+	}
+	closedir(d);
+}
+
+static void read_env(void)
+{
+	run_debug = env_on("DAXFS_RUN_DEBUG");
+	run_sync_mode = env_on("DAXFS_RUN_SYNC");
+}
+
+/* The daemon itself never goes through the mount it serves. */
+static bool is_daemon(void)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *base;
+
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	base = strrchr(exe, '/');
+	return strcmp(base ? base + 1 : exe, "daxfs-fuse") == 0;
+}
+
+static void start_serving(void);
+
+static void init_once(void)
+{
+	struct rlimit rl;
+
+	find_real();
+	run_pid = getpid();
+	read_env();
+	fdmax = 1u << 16;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < fdmax)
+		fdmax = (unsigned)rl.rlim_max;
+	/* our duplicates live high, away from the numbers programs expect */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 128)
+		kfd_base = (int)(rl.rlim_cur / 2);
+	fdtab = calloc(fdmax, sizeof(*fdtab));
+	if (!fdtab)
+		fdmax = 0;
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	if (environ)
+		start_serving();
+}
+
+/* What needs the environment: once it is there (see run_constructor). */
+static void start_serving(void)
+{
+	static bool started;
+
+	if (started)
+		return;
+	started = true;
+	read_env();
+	if (!env_on("DAXFS_RUN_DISABLE") && !is_daemon())
+		adopt_inherited();
+	else
+		fdmax = 0;
+}
+
+void run_init(void)
+{
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 2 || initializing)
+		return;
+	pthread_mutex_lock(&init_lock);
+	if (init_state != 2) {
+		initializing = true;
+		init_state = 1;
+		init_once();
+		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
+		initializing = false;
+	}
+	pthread_mutex_unlock(&init_lock);
+}
+
+/* A sanitizer's start-up opens files before libc has set up the
+ * environment, and so runs init early: what needs the environment (the
+ * variables, the descriptors inherited across exec) waits until
+ * constructors run. */
+__attribute__((constructor)) static void run_constructor(void)
+{
+	run_init();
+	pthread_mutex_lock(&init_lock);
+	start_serving();
+	pthread_mutex_unlock(&init_lock);
+}

@@ -1,0 +1,102 @@
+"""Running programs under daxfs-run in tests."""
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import tool
+
+RUN_TIMEOUT = 120
+
+
+def run_env(debug=True, sync=False, extra=None):
+    """The environment of a process under test: no preload of the caller's,
+    except DAXFS_TEST_PRELOAD (for a sanitizer build of the library, whose
+    runtime a program built without it must preload: the libasan path)."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if env.get("DAXFS_TEST_PRELOAD"):
+        env["LD_PRELOAD"] = env["DAXFS_TEST_PRELOAD"]
+    if debug:
+        env["DAXFS_RUN_DEBUG"] = "1"
+    if sync:
+        env["DAXFS_RUN_SYNC"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def under_run(argv, check=True, debug=True, sync=False, env=None, timeout=RUN_TIMEOUT):
+    """Runs argv under daxfs-run; returns the CompletedProcess."""
+    r = subprocess.run([tool("daxfs-run"), *map(str, argv)], capture_output=True, text=True,
+                       timeout=timeout, env=run_env(debug, sync, env))
+    if check:
+        assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def py_run(code, *args, **kw):
+    """Runs python code under daxfs-run."""
+    return under_run([sys.executable, "-c", textwrap.dedent(code), *args], **kw)
+
+
+def py_plain(code, *args):
+    """Runs python code without the library; returns stdout."""
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT,
+                       env=run_env(debug=False))
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def served(stderr, path=None):
+    """Whether the debug log says a file was served directly."""
+    return "served directly" in stderr
+
+
+STEPPER = """
+import errno, mmap, os, sys
+fd = os.open(sys.argv[1], int(sys.argv[2]))
+print("open", flush=True)
+for line in sys.stdin:
+    try:
+        out = repr(eval(line))
+    except OSError as e:
+        out = "OSError " + errno.errorcode[e.errno]
+    print(out, flush=True)
+"""
+
+
+class Stepper:
+    """A python process under daxfs-run holding path open; step(expr)
+    evaluates expr there (with os, mmap and the descriptor fd) and returns
+    repr of the result, or "OSError ENAME"."""
+
+    def __init__(self, path, flags=os.O_RDWR, debug=True):
+        self.proc = subprocess.Popen([tool("daxfs-run"), sys.executable, "-c", STEPPER, str(path),
+                                      str(flags)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=run_env(debug))
+        assert self.proc.stdout.readline() == "open\n", self.finish()
+
+    def step(self, expr):
+        self.proc.stdin.write(expr + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, self.finish()
+        return line.rstrip("\n")
+
+    def finish(self):
+        """Ends the process; returns its stderr."""
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=RUN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.stderr.read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.finish()

@@ -1,0 +1,172 @@
+"""daxfs-run: what it cannot serve goes the ordinary way, visibly in its debug log; faults as on DAX."""
+import mmap
+import os
+import subprocess
+
+import pytest
+
+from conftest import BUILD_DIR, tool
+from faults import allow_faults, live_table, write_table, ctl
+from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
+from run_util import Stepper, py_run, run_env, under_run
+from test_fault_poison import poison_page
+from users import shared_dir, shared_fs, users  # noqa: F401  (fixture)
+
+PROBE = BUILD_DIR / "tests/run/probe"
+
+WORKLOAD = """
+    import os, sys
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+    os.pwrite(fd, b"abc" * 3000, 100)
+    print(os.pread(fd, 6, 100), os.fstat(fd).st_size)
+    """
+
+
+@pytest.mark.parametrize("option, why", [
+    ("dax=never", "the mount does not use DAX"),
+    ("writeback_cache", "caches writes in the kernel (writeback_cache)"),
+])
+def test_a_mount_it_cannot_serve_is_used_the_ordinary_way(daxfs, option, why):
+    daxfs.remount(option)
+    p = daxfs.mnt / "f"
+    r = py_run(WORKLOAD, p)
+    assert r.stdout == "b'abcabc' 9100\n"
+    assert "the ordinary path: " in r.stderr and why in r.stderr
+    assert "served directly" not in r.stderr
+    assert p.read_bytes() == bytes(100) + b"abc" * 3000
+
+
+def test_without_the_debug_log_a_fallback_is_silent(daxfs):
+    daxfs.remount("dax=never")
+    r = py_run(WORKLOAD, daxfs.mnt / "f", debug=False)
+    assert r.stdout == "b'abcabc' 9100\n" and r.stderr == ""
+
+
+def test_a_write_only_open_is_served_through_an_open_file_of_the_library(daxfs):
+    """A lease needs an open file readable: the library opens the file again
+    for reading and writing and writes through that; the program's
+    write-only open file is marked as served, so it is no plain writer."""
+    p = daxfs.mnt / "f"
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+        os.write(fd, b"only" * 1000)
+        os.write(fd, b"more")
+        try:
+            os.read(fd, 1)
+        except OSError as e:
+            print(e.errno)
+        """, p)
+    assert r.stdout == "9\n"                    # EBADF: still write-only
+    assert "served directly" in r.stderr and "the ordinary path" not in r.stderr
+    assert p.read_bytes() == b"only" * 1000 + b"more"
+
+
+def test_a_file_another_process_stores_into_through_the_page_cache(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"0" * PAGE)
+    with Stepper(p) as s:
+        assert s.step("os.pread(fd, 4, 0)") == "b'0000'"
+        with open(p, "r+b") as f:
+            m = mmap.mmap(f.fileno(), PAGE, mmap.MAP_SHARED)
+            m[0:4] = b"MMAP"
+            m.flush()                   # written back: the daemon sees it
+            assert s.step("os.pread(fd, 4, 0)") == "b'MMAP'"
+            m[4:8] = b"more"
+            m.flush()
+            assert s.step("os.pread(fd, 8, 0)") == "b'MMAPmore'"
+            m.close()
+        log = s.finish()
+    assert "another process writes it through a page-cache mapping" in log
+
+
+def test_a_forced_table_swap_revokes_and_the_file_is_served_the_ordinary_way(daxfs):
+    daxfs.allow_stderr("forced table swap: revoked 1 direct-access lease holders")
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"x" * PAGE)
+    with Stepper(p) as s:
+        assert s.step("os.pwrite(fd, b'before', 0)") == "6"
+        table = write_table(daxfs, "same.table", live_table(daxfs))
+        r = ctl("reload", daxfs.mnt, table, check=False)
+        assert r.returncode == 1 and "mapped directly by an application" in r.stderr
+        assert ctl("reload", daxfs.mnt, table, "--force", check=False).returncode == 0
+        assert s.step("os.pwrite(fd, b'after', 100)") == "5"
+        assert s.step("os.pread(fd, 6, 0) + os.pread(fd, 5, 100)") == "b'beforeafter'"
+        log = s.finish()
+    assert "leases revoked by a forced table swap" in log
+    data = p.read_bytes()
+    assert data[:6] == b"before" and data[100:105] == b"after"
+
+
+@pytest.fixture
+def fs(daxfs_factory):
+    d = daxfs_factory(size=64 * MIB)
+    d.mkfs()
+    d.mount()
+    allow_faults(d)
+    return d
+
+
+def test_a_poisoned_page_is_eio_to_read_and_write_and_sigbus_mapped(fs):
+    p = fs.mnt / "f"
+    data = os.urandom(4 * PAGE)
+    p.write_bytes(data)
+    with Stepper(p) as s:
+        assert s.step("os.pread(fd, 10, 0)") == repr(data[:10])    # mapped before
+        poison_page(fs, p, 2 * PAGE)
+        # the bytes before the bad page, then EIO at it, as from DAX
+        assert s.step(f"len(os.pread(fd, {4 * PAGE}, 0))") == str(2 * PAGE)
+        assert s.step(f"os.pread(fd, 10, {2 * PAGE})") == "OSError EIO"
+        assert s.step(f"os.pread(fd, 10, {3 * PAGE}) == {data[3 * PAGE:3 * PAGE + 10]!r}") \
+            == "True"
+        assert s.step(f"os.pwrite(fd, b'x', {2 * PAGE + 5})") == "OSError EIO"
+    r = under_run([PROBE, "touch", p, 2 * PAGE + 5])
+    assert r.stdout == "sigbus\n"
+    r = under_run([PROBE, "touch", p, PAGE])
+    assert r.stdout == f"loaded {data[PAGE] if data[PAGE] < 128 else data[PAGE] - 256}\n"
+
+
+def run_env_preload():
+    """The sanitizer runtime a test run asks to preload, and its options."""
+    env = run_env(debug=False)
+    return {k: env[k] for k in ("LD_PRELOAD", "ASAN_OPTIONS") if k in env}
+
+
+AS_USER = """
+    import os, sys
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+    os.pwrite(fd, b"mine" * 1000, 0)
+    print(os.pread(fd, 8, 0))
+    """
+
+
+@pytest.mark.parametrize("grant", [False, True], ids=["no-access", "dax_users"])
+def test_a_user_who_cannot_open_the_members(shared_fs, shared_dir, users, grant):
+    """The members are root's: a user may map them only through the
+    daemon's grant (-o dax_users=GROUP, for a member of GROUP); otherwise
+    its files go the ordinary way."""
+    import shutil
+    for f in shared_fs.files:
+        os.chmod(f, 0o600)
+    opts = ["allow_other", "default_permissions"]
+    if grant:
+        opts.append(f"dax_users={users.group}")
+    shared_fs.mount(*opts)
+    (shared_fs.mnt / "d").mkdir()
+    os.chmod(shared_fs.mnt / "d", 0o777)
+    lib = shared_dir / "libdaxfs-run.so"
+    shutil.copy2(BUILD_DIR / "src/preload/libdaxfs-run.so", lib)
+    shutil.copy2(tool("daxfs-run"), shared_dir / "daxfs-run")
+    p = shared_fs.mnt / "d" / "f"
+    r = subprocess.run([str(shared_dir / "daxfs-run"), "--debug", "python3", "-c",
+                        AS_USER.replace("\n    ", "\n"), str(p)], capture_output=True, text=True,
+                       timeout=60, env={"DAXFS_RUN_LIB": str(lib), "PATH": os.environ["PATH"],
+                                        **run_env_preload()},
+                       **users.member.popen_args())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "b'minemine'\n"
+    assert p.read_bytes() == b"mine" * 1000
+    if grant:
+        assert "served directly" in r.stderr and "the ordinary path" not in r.stderr
+    else:
+        assert "opening backing device" in r.stderr and "the ordinary path" in r.stderr

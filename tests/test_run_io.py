@@ -1,0 +1,420 @@
+"""daxfs-run: read, write and mmap served with loads and stores, checked against what the kernel's path shows."""
+import errno
+import signal
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import BUILD_DIR, tool
+from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
+from run_util import py_plain, py_run, run_env, under_run
+
+FSX = BUILD_DIR / "tests/run/fsx"
+PROBE = BUILD_DIR / "tests/run/probe"
+
+
+def test_reads_and_writes_match_what_another_process_reads(daxfs):
+    p = daxfs.mnt / "f"
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+        assert os.write(fd, b"hello world" * 1000) == 11000
+        os.lseek(fd, 0, 0)
+        print(os.read(fd, 11))
+        os.pwrite(fd, b"XY", 5)
+        print(os.pread(fd, 20, 0))
+        os.writev(fd, [b"ab", b"cd"])          # at the offset read() left: 11
+        print(os.fstat(fd).st_size, os.lseek(fd, 0, os.SEEK_CUR))
+        os.close(fd)
+        """, p)
+    assert "served directly" in r.stderr
+    assert r.stdout.split("\n")[:3] == ["b'hello world'", "b'helloXYorldhello wor'", "11000 15"]
+    data = p.read_bytes()
+    assert len(data) == 11000
+    assert data[:20] == b"helloXYorldabcdo wor"
+
+
+def test_a_write_past_eof_leaves_zeroes_in_the_gap(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"x" * 100)
+    py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        os.pwrite(fd, b"end", 3 * 1024 * 1024 + 5)
+        assert os.pread(fd, 10, 100) == bytes(10)
+        """, p)
+    data = p.read_bytes()
+    assert len(data) == 3 * MIB + 8
+    assert data[:100] == b"x" * 100 and data[100:-3] == bytes(len(data) - 103)
+    assert data[-3:] == b"end"
+
+
+def test_another_process_sees_the_size_and_data_while_the_writer_holds_the_file(daxfs):
+    """stat and read() by a process without the library see every write at
+    once, while the writer still has the file open and mapped."""
+    p = daxfs.mnt / "f"
+    code = textwrap.dedent("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+        for i in range(3):
+            os.write(fd, bytes([65 + i]) * 5000)
+            print("wrote", flush=True)
+            sys.stdin.readline()
+        """)
+    w = subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code, str(p)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=run_env())
+    try:
+        for i in range(3):
+            assert w.stdout.readline() == "wrote\n"
+            out = py_plain("""
+                import os, sys
+                print(os.stat(sys.argv[1]).st_size, open(sys.argv[1], "rb").read()[-1])
+                """, p)
+            assert out == f"{5000 * (i + 1)} {65 + i}\n"
+            w.stdin.write("\n")
+            w.stdin.flush()
+        assert w.wait(timeout=60) == 0
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+    assert "served directly" in w.stderr.read()
+
+
+def test_pages_another_process_cached_are_dropped_by_a_later_direct_write(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"a" * (4 * PAGE))
+    reader = """
+        import sys, time
+        with open(sys.argv[1], "rb") as f:
+            print(f.read()[PAGE:PAGE + 4].decode())
+        """.replace("PAGE", str(PAGE))
+    assert py_plain(reader, p) == "aaaa\n"        # now in the page cache
+    py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        os.pwrite(fd, b"bbbb", 4096)
+        """, p)
+    assert py_plain(reader, p) == "bbbb\n"
+
+
+def test_writes_of_a_process_without_the_library_are_seen_at_once(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"0" * 100)
+    code = textwrap.dedent("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        print(os.pread(fd, 200, 0), flush=True)
+        sys.stdin.readline()
+        print(os.pread(fd, 200, 0), flush=True)
+        os.pwrite(fd, b"R", 150)              # extends past the plain writer's end
+        """)
+    w = subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code, str(p)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=run_env())
+    try:
+        assert w.stdout.readline() == "b'" + "0" * 100 + "'\n"
+        with open(p, "r+b") as f:           # a plain writer, open meanwhile
+            f.seek(50)
+            f.write(b"P" * 70)
+            f.flush()
+            w.stdin.write("\n")
+            w.stdin.flush()
+            assert w.stdout.readline() == "b'" + "0" * 50 + "P" * 70 + "'\n"
+            assert w.wait(timeout=60) == 0
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+    data = p.read_bytes()
+    assert data == b"0" * 50 + b"P" * 70 + bytes(30) + b"R"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("ops", ["rwpvmtdsa", "wpmdt"])
+def test_fsx_under_daxfs_run(daxfs, seed, ops):
+    r = under_run([FSX, daxfs.mnt / f"fsx{seed}", seed, 400, 512 * 1024, ops], debug=False)
+    assert "ok" in r.stdout
+
+
+def test_fsx_plain_agrees(daxfs):
+    """The checker itself, on the ordinary path."""
+    r = subprocess.run([str(FSX), str(daxfs.mnt / "fsx"), "7", "200", str(256 * 1024)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
+def test_fsx_finds_a_wrong_byte(daxfs):
+    """A checker that cannot fail proves nothing: with its model changed
+    behind its back (FSX_CORRUPT=1 flips a byte before the final check) it
+    reports the byte and exits 1."""
+    r = subprocess.run([str(FSX), str(daxfs.mnt / "fsx"), "3", "100", "65536", "pr"],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "FSX_CORRUPT": "1"})
+    assert r.returncode == 1
+    assert "fsx: " in r.stderr and ": byte " in r.stderr and "want 0x" in r.stderr
+
+
+def test_threads_fork_exec_and_dup(daxfs):
+    p = daxfs.mnt / "t"
+    r = under_run([PROBE, "threads", p, 8])
+    assert r.stdout == "threads ok\n"
+    assert len(p.read_bytes()) == 8 * 65536
+    assert p.read_bytes()[7 * 65536] == 7 * 16 + 49
+    p = daxfs.mnt / "fork"
+    r = under_run([PROBE, "fork", p])
+    assert r.stdout == "21 parent1,child,parent2\n"
+    assert p.read_bytes() == b"parent1,child,parent2"
+    p = daxfs.mnt / "exec"
+    p.write_bytes(b"0123456789abcdefghij")
+    r = under_run([PROBE, "exec", p])
+    assert r.stdout == "456789ab\n"
+    assert p.read_bytes() == b"0123456789abEXECghij"
+    assert r.stderr.count("served directly") == 2       # before and after exec
+    py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        d = os.dup(fd)
+        os.close(fd)
+        os.lseek(d, 3, 0)
+        os.write(d, b"DUP")
+        e = os.dup2(d, 50)
+        os.close(d)
+        assert os.read(e, 2) == b"67"
+        os.close(e)
+        """, p)
+    assert p.read_bytes() == b"012DUP67" + b"89abEXECghij"[:0] + b"89abEXECghij"
+
+
+def test_mmap_is_a_direct_mapping_and_map_sync_is_honoured(daxfs):
+    p = daxfs.mnt / "m"
+    r = under_run([PROBE, "mapsync", p, 8 * PAGE])
+    assert r.stdout == "mapsync ok\n"
+    assert "mapped [0, +32768) directly" in r.stderr
+    data = p.read_bytes()
+    assert [data[i * PAGE] for i in range(8)] == [ord("a") + i for i in range(8)]
+    # without the library the kernel refuses MAP_SYNC on FUSE
+    r = subprocess.run([str(PROBE), "mapsync", str(daxfs.mnt / "m2"), str(PAGE)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout == f"mapsync errno {errno.EOPNOTSUPP}\n"
+
+
+def test_mremap_grows_and_mprotect_keeps_a_direct_mapping(daxfs):
+    p = daxfs.mnt / "r"
+    p.write_bytes(b"." * (3 * PAGE))
+    r = under_run([PROBE, "mremap", p])
+    assert r.stdout == "A.C\n"
+    data = p.read_bytes()
+    assert data[0:1] == b"A" and data[2 * PAGE:2 * PAGE + 1] == b"C"
+
+
+def test_a_page_past_eof_of_a_mapping_raises_sigbus(daxfs):
+    p = daxfs.mnt / "s"
+    p.write_bytes(b"z" * 100)
+    r = under_run([PROBE, "touch", p, 99])
+    assert r.stdout == f"loaded {ord('z')}\n"
+    # the second page of a file of 100 bytes is past EOF: SIGBUS, as on DAX
+    r = under_run([PROBE, "touch", p, 5000])
+    assert r.stdout == "sigbus\n"
+    assert "directly" in r.stderr
+
+
+def test_sync_mode_makes_the_size_durable_at_return(daxfs):
+    """With -o commit=60000 the daemon keeps metadata in memory for a minute;
+    daxfs-run --sync makes each write's size durable before it returns, so
+    it survives the daemon's SIGKILL."""
+    daxfs.unmount()
+    daxfs.mount("commit=60000")
+    p = daxfs.mnt / "d"
+    py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+        os.fsync(fd)
+        os.write(fd, b"durable" * 1000)
+        """, p, sync=True)
+    daxfs.terminate(signal.SIGKILL)
+    daxfs.mount()
+    assert p.read_bytes() == b"durable" * 1000
+
+
+@pytest.mark.parametrize("call", ["fsync", "fdatasync"])
+def test_fsync_makes_the_size_durable_in_posix_mode(daxfs, call):
+    daxfs.unmount()
+    daxfs.mount("commit=60000")
+    p = daxfs.mnt / "d"
+    py_run(f"""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+        os.{call}(fd)
+        os.write(fd, b"posix" * 1000)
+        os.{call}(fd)
+        """, p)
+    daxfs.terminate(signal.SIGKILL)
+    daxfs.mount()
+    assert p.read_bytes() == b"posix" * 1000
+
+
+def test_a_vfork_child_leaves_the_parents_descriptors_alone(daxfs):
+    """subprocess starts its children with vfork, which run in the parent's
+    memory and close descriptors there until they exec: the parent's table
+    must not change, or its file would never be released (the mount then
+    cannot go away)."""
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"v" * PAGE)
+    r = py_run("""
+        import os, subprocess, sys
+        with open(sys.argv[1], "rb") as f:
+            f.read()
+            subprocess.run(["true"], check=True)
+        left = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith(sys.argv[2]):
+                left.append(target)
+        print(left)
+        """, p, daxfs.tmp)
+    assert "served directly" in r.stderr
+    assert r.stdout == "[]\n"
+
+
+def test_blocks_allocated_ahead_are_consistent_when_the_writer_dies(daxfs):
+    """A writer killed before its last close leaves the blocks it allocated
+    past EOF with the file (as a preallocation): fsck (at teardown) finds a
+    consistent filesystem, and the file has what was written."""
+    p = daxfs.mnt / "f"
+    code = textwrap.dedent("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+        os.write(fd, b"k" * 5000)
+        print("ready", flush=True)
+        sys.stdin.readline()
+        """)
+    w = subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code, str(p)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=run_env(False))
+    try:
+        assert w.stdout.readline() == "ready\n"
+    finally:
+        w.kill()
+        w.wait()
+    assert p.read_bytes() == b"k" * 5000
+    daxfs.unmount()
+    daxfs.fsck()
+    daxfs.mount()
+    assert p.read_bytes() == b"k" * 5000
+    p.write_bytes(b"t")                 # truncates over the blocks past EOF
+    assert p.read_bytes() == b"t"
+
+
+def test_libpmem_sees_a_dax_file(daxfs):
+    """pmem_map_file asks for MAP_SYNC: under daxfs-run it gets it, so
+    libpmem takes the file for pmem and persists with cache flushes."""
+    p = daxfs.mnt / "pm"
+    p.write_bytes(b"." * (2 * PAGE))
+    r = subprocess.run([str(PROBE), "pmem", str(p)], capture_output=True, text=True, timeout=60)
+    assert r.stdout == f"is_pmem 0 len {2 * PAGE}\n"
+    assert p.read_bytes()[:4] == b"MSYN"
+    r = under_run([PROBE, "pmem", p])
+    assert r.stdout == f"is_pmem 1 len {2 * PAGE}\n"
+    assert p.read_bytes()[:4] == b"PMEM"
+
+
+def test_mtime_and_ctime_follow_writes(daxfs):
+    """A write marks mtime and ctime: the writer's own stat sees them, and
+    another process's at the latest when the writer closes the file."""
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"0" * 100)
+    old = 1_000_000_000
+    os.utime(p, (old, old))
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        os.pwrite(fd, b"1", 10)                 # within the size: no size change
+        st = os.fstat(fd)
+        print(int(st.st_mtime) > 1_000_000_000, int(st.st_ctime) > 1_000_000_000)
+        os.close(fd)
+        """, p)
+    assert r.stdout == "True True\n"
+    st = os.stat(p)
+    assert st.st_mtime > old + 1000 and st.st_ctime > old + 1000
+
+
+def test_the_launcher_says_what_is_wrong():
+    run = tool("daxfs-run")
+    r = subprocess.run([run], capture_output=True, text=True)
+    assert r.returncode == 2 and "daxfs-run: no command given" in r.stderr
+    r = subprocess.run([run, "--frob", "true"], capture_output=True, text=True)
+    assert r.returncode == 2 and "daxfs-run: unknown option --frob" in r.stderr
+    r = subprocess.run([run, "/nonexistent/prog"], capture_output=True, text=True)
+    assert r.returncode == 127
+    assert r.stderr == "daxfs-run: /nonexistent/prog: No such file or directory\n"
+    r = subprocess.run([run, "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("usage: daxfs-run [--sync] [--debug] COMMAND")
+    r = subprocess.run([run, "sh", "-c", 'echo "$LD_PRELOAD $DAXFS_RUN_SYNC"', "--sync"],
+                       capture_output=True, text=True, env=run_env(debug=False))
+    assert r.stdout.split()[0].split(":")[0].endswith("libdaxfs-run.so")
+    r = subprocess.run([run, "--sync", "--", "sh", "-c", 'echo "$DAXFS_RUN_SYNC"'],
+                       capture_output=True, text=True, env=run_env(debug=False))
+    assert r.stdout == "1\n"
+
+
+def test_o_append_writers_never_overwrite_each_other(daxfs):
+    """Two processes under daxfs-run and one without the library append to
+    one file at once: every record lands whole, none is lost."""
+    p = daxfs.mnt / "log"
+    p.write_bytes(b"")
+    code = textwrap.dedent("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+        for i in range(300):
+            rec = f"{sys.argv[2]}{i:05d}\\n".encode()
+            assert os.write(fd, rec) == len(rec)
+        """)
+    procs = [subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code,
+                               str(p), tag], env=run_env(), stderr=subprocess.PIPE, text=True)
+             for tag in "AB"]
+    procs.append(subprocess.Popen([sys.executable, "-c", code, str(p), "C"],
+                                  env=run_env(False), stderr=subprocess.PIPE, text=True))
+    logs = []
+    for w in procs:
+        _, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err
+        logs.append(err)
+    assert all("served directly" in log for log in logs[:2])
+    lines = p.read_text().splitlines()
+    assert sorted(lines) == sorted(f"{t}{i:05d}" for t in "ABC" for i in range(300))
+    for t in "AB":                      # each writer's own records in order
+        mine = [line for line in lines if line[0] == t]
+        assert mine == sorted(mine)
+
+
+def test_o_append_leaves_the_offset_at_the_end_and_pwrite_appends(daxfs):
+    p = daxfs.mnt / "log"
+    p.write_bytes(b"start\n")
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, b"one\\n")
+        print(os.lseek(fd, 0, os.SEEK_CUR))
+        os.pwrite(fd, b"two\\n", 0)          # Linux: appended, offset unchanged
+        print(os.lseek(fd, 0, os.SEEK_CUR), os.fstat(fd).st_size)
+        """, p)
+    assert "served directly" in r.stderr
+    assert r.stdout == "10\n10 14\n"
+    assert p.read_bytes() == b"start\none\ntwo\n"
+
+
+def test_a_signal_handler_reading_the_file_during_copies(daxfs):
+    """A 20 us timer interrupts the program's own reads and writes (in the
+    library, mid-copy or holding its locks); its handler reads the file too,
+    which then goes the ordinary way: every byte read is right, nothing
+    hangs."""
+    r = under_run([PROBE, "signals", daxfs.mnt / "sig"], timeout=300)
+    assert r.stdout == "signals handled ok\n"
