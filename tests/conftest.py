@@ -23,6 +23,16 @@ def tool(name):
     pytest.fail(f"{name} not built in {BUILD_DIR}: run `meson compile -C {BUILD_DIR}`")
 
 
+def build_sanitizers():
+    """The build's -Db_sanitize value ("address,undefined"), or "" for none."""
+    import json
+    info = BUILD_DIR / "meson-info" / "intro-buildoptions.json"
+    for opt in json.loads(info.read_text()):
+        if opt["name"] == "b_sanitize" and opt["value"] != "none":
+            return opt["value"]
+    return ""
+
+
 # ---- where tests keep their files -----------------------------------------
 # Backing files on a disk make every commit an msync, many times slower than
 # on tmpfs, so tests run under /dev/shm (DAXFS_TEST_TMPDIR chooses another

@@ -4,19 +4,34 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import tool
+from conftest import build_sanitizers, tool
 
 RUN_TIMEOUT = 120
 
 
+def sanitizer_preload():
+    """What a program built without the sanitizers must preload to load a
+    library built with them: AddressSanitizer's runtime has to come first."""
+    if "address" not in build_sanitizers().split(","):
+        return None
+    cc = os.environ.get("CC", "cc")
+    path = subprocess.run([cc, "-print-file-name=libasan.so"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    return path if os.path.isabs(path) else None
+
+
 def run_env(debug=True, sync=False, extra=None):
     """The environment of a process under test: no preload of the caller's,
-    except DAXFS_TEST_PRELOAD (for a sanitizer build of the library, whose
-    runtime a program built without it must preload: the libasan path)."""
+    except the sanitizer runtime of a sanitizer build (DAXFS_TEST_PRELOAD
+    names another one); the interpreters it runs are not leak-free, so
+    leak checking is off for them."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
-    if env.get("DAXFS_TEST_PRELOAD"):
-        env["LD_PRELOAD"] = env["DAXFS_TEST_PRELOAD"]
+    preload = env.get("DAXFS_TEST_PRELOAD") or sanitizer_preload()
+    if preload:
+        env["LD_PRELOAD"] = preload
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                     "detect_leaks=0"]))
     if debug:
         env["DAXFS_RUN_DEBUG"] = "1"
     if sync:

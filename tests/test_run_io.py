@@ -10,7 +10,7 @@ import pytest
 
 from conftest import BUILD_DIR, tool
 from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
-from run_util import py_plain, py_run, run_env, under_run
+from run_util import py_plain, py_run, run_env, sanitizer_preload, under_run
 
 FSX = BUILD_DIR / "tests/run/fsx"
 PROBE = BUILD_DIR / "tests/run/probe"
@@ -356,9 +356,18 @@ def test_the_launcher_says_what_is_wrong():
     assert r.stderr == "daxfs-run: /nonexistent/prog: No such file or directory\n"
     r = subprocess.run([run, "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("usage: daxfs-run [--sync] [--debug] COMMAND")
+    # the library comes first, so that its read and write are the ones called,
+    # after a sanitizer runtime only, which refuses to start unless it is first
     r = subprocess.run([run, "sh", "-c", 'echo "$LD_PRELOAD $DAXFS_RUN_SYNC"', "--sync"],
                        capture_output=True, text=True, env=run_env(debug=False))
-    assert r.stdout.split()[0].split(":")[0].endswith("libdaxfs-run.so")
+    preload = r.stdout.split()[0].split(":")
+    runtime = sanitizer_preload()
+    assert preload[:-1] == ([runtime] if runtime else [])
+    assert preload[-1].endswith("/libdaxfs-run.so")
+    if not runtime:
+        r = subprocess.run([run, "sh", "-c", 'echo "$LD_PRELOAD"'], capture_output=True,
+                           text=True, env=run_env(debug=False, extra={"LD_PRELOAD": "libc.so.6"}))
+        assert r.stdout.endswith("/libdaxfs-run.so:libc.so.6\n"), r.stdout
     r = subprocess.run([run, "--sync", "--", "sh", "-c", 'echo "$DAXFS_RUN_SYNC"'],
                        capture_output=True, text=True, env=run_env(debug=False))
     assert r.stdout == "1\n"

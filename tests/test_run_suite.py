@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from conftest import BUILD_DIR, SOURCE_DIR, tool
+from run_util import run_env
 
 # The files whose tests exercise what daxfs-run serves (data, mmap, sizes,
 # times, truncate, concurrency, crash states) or must stay as they are under
@@ -38,9 +39,8 @@ SUITE = {
 
 @pytest.mark.parametrize("name", list(SUITE))
 def test_suite_file_under_daxfs_run(name, tmp_path):
-    env = dict(os.environ, DAXFS_RUN="1", DAXFS_BUILD_DIR=str(BUILD_DIR),
-               DAXFS_SOURCE_DIR=str(SOURCE_DIR))
-    env.pop("LD_PRELOAD", None)
+    env = run_env(debug=False, extra=dict(DAXFS_RUN="1", DAXFS_BUILD_DIR=str(BUILD_DIR),
+                                          DAXFS_SOURCE_DIR=str(SOURCE_DIR)))
     env.pop("DAXFS_RUN_DEBUG", None)
     r = subprocess.run([tool("daxfs-run"), sys.executable, "-m", "pytest", "-q", "-p",
                         "no:cacheprovider", "--basetemp", str(tmp_path / "t"),

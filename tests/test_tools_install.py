@@ -1,12 +1,11 @@
 """meson install: tools, man pages, headers, libdaxfs and daxfs.pc, usable by a program."""
-import json
 import os
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import BUILD_DIR
+from conftest import BUILD_DIR, build_sanitizers
 
 PROGRAM = r"""
 #include <stdio.h>
@@ -44,11 +43,8 @@ def installed(tmp_path_factory):
 
 def sanitize_flags():
     """The build's -Db_sanitize, which a program linking its library must share."""
-    info = BUILD_DIR / "meson-info" / "intro-buildoptions.json"
-    for opt in json.loads(info.read_text()):
-        if opt["name"] == "b_sanitize" and opt["value"] != "none":
-            return [f"-fsanitize={opt['value']}"]
-    return []
+    value = build_sanitizers()
+    return [f"-fsanitize={value}"] if value else []
 
 
 def installed_file(root, name):

@@ -1,5 +1,6 @@
 /* tools/daxfs-run.c - runs a program with libdaxfs-run preloaded: its data on daxfs-fuse mounts goes straight to pmem */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,24 @@ static void usage(FILE *f)
 		"  --debug   say on stderr which files are served and why others are not\n"
 		"            (DAXFS_RUN_DEBUG=1)\n"
 		"  DAXFS_RUN_LIB names the library to preload instead of %s.\n", DAXFS_RUN_LIB);
+}
+
+/* Whether the first entry of an LD_PRELOAD list is a sanitizer's runtime
+ * (libasan.so, libtsan.so.2, ...), which insists on being loaded first. */
+static bool sanitizer_runtime_first(const char *list)
+{
+	static const char *const runtimes[] = { "libasan.so", "libtsan.so", "liblsan.so",
+						"libhwasan.so" };
+	size_t len = strcspn(list, ": ");
+	const char *name = list;
+
+	for (const char *p = list; p < list + len; p++)
+		if (*p == '/')
+			name = p + 1;
+	for (size_t i = 0; i < sizeof(runtimes) / sizeof(runtimes[0]); i++)
+		if (strncmp(name, runtimes[i], strlen(runtimes[i])) == 0)
+			return true;
+	return false;
 }
 
 /* The library: $DAXFS_RUN_LIB, else the build tree's when this program runs
@@ -81,7 +100,12 @@ int main(int argc, char **argv)
 	if (old && *old) {
 		if (!(preload = malloc(strlen(lib) + strlen(old) + 2)))
 			return CLI_EXIT_FAIL;
-		sprintf(preload, "%s:%s", lib, old);
+		/* ours first, so that its read and write are the ones called;
+		 * but a sanitizer runtime refuses to start unless it is first */
+		if (sanitizer_runtime_first(old))
+			sprintf(preload, "%s:%s", old, lib);
+		else
+			sprintf(preload, "%s:%s", lib, old);
 	} else {
 		preload = (char *)lib;
 	}

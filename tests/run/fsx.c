@@ -262,5 +262,8 @@ int main(int argc, char **argv)
 	check(all, 0, msize, "final read");
 	close(fd);
 	printf("fsx: %u operations, final size %zu, ok\n", nops, msize);
+	free(all);
+	free(buf);
+	free(model);
 	return 0;
 }
