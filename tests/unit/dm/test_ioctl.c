@@ -261,28 +261,41 @@ static void destroy_md(void *arg)
 	free(mdp);
 }
 
-static struct mapped_device **create(const char *source, struct dm_ioctl_result *res, int *err)
+/* What DEV_CREATE is given: files of a fresh t_devs (SRC_BA: of an earlier
+ * create's), a sparse file, or a file that is not there. */
+enum source { SRC_A, SRC_AB, SRC_BA, SRC_NONE, SRC_SPARSE };
+
+static int created;     /* DEV_CREATE's answer */
+
+static struct mapped_device **create(enum source src, struct dm_ioctl_result *res)
 {
 	struct mapped_device **mdp = calloc(1, sizeof(*mdp));
+	const char *source = NULL;
 
 	if (!mdp)
 		abort();
 	t_defer(destroy_md, mdp);
-	*err = run(NULL, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CREATE, .name = "made",
-						.text = source, .flags = DM_IOC_F_EXCL }, res);
+	if (src == SRC_A || src == SRC_AB)
+		t_devs(64);
+	switch (src) {
+	case SRC_A: source = A; break;
+	case SRC_AB: source = t_fmt("%s,%s", A, B); break;
+	case SRC_BA: source = t_fmt("%s,%s", B, A); break;
+	case SRC_NONE: source = t_path("none"); break;
+	case SRC_SPARSE: source = t_pmem("sparse", 64, 0); break;
+	}
+	created = run(NULL, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CREATE, .name = "made",
+						   .text = source, .flags = DM_IOC_F_EXCL }, res);
 	*mdp = res->md;
 	return mdp;
 }
 
-static int test_dev_create_makes_the_sources_table_live(void)
+static int test_dev_create_makes_the_sources_table_live_or_leaves_no_device(void)
 {
 	struct dm_ioctl_result *res = result();
-	struct mapped_device **md;
-	int err;
+	struct mapped_device **md = create(SRC_AB, res), **none;
 
-	t_devs(64);
-	md = create(t_fmt("%s,%s", A, B), res, &err);
-	CHECK_EQ(err, 0);
+	CHECK_EQ(created, 0);
 	CHECK(*md != NULL);
 	CHECK_STR(res->name, "made");
 	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS }, res), 0);
@@ -291,20 +304,10 @@ static int test_dev_create_makes_the_sources_table_live(void)
 	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CREATE, .name = "x" }, res),
 		 -EEXIST);
 	CHECK_MSG("made: the device exists already");
-	return T_PASS;
-}
-
-static int test_dev_create_of_a_bad_source_leaves_no_device(void)
-{
-	struct dm_ioctl_result *res = result();
-	struct mapped_device **md;
-	int err;
-
-	t_devs(64);
-	md = create(t_path("none"), res, &err);
-	CHECK_EQ(err, -ENOENT);
+	none = create(SRC_NONE, res);
+	CHECK_EQ(created, -ENOENT);
 	CHECK_MSG_HAS(t_path("none"));
-	CHECK_EQ(*md, NULL);
+	CHECK_EQ(*none, NULL);
 	CHECK_EQ(run(NULL, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_STATUS }, res), -ENXIO);
 	CHECK_MSG("no mapped device");
 	return T_PASS;
@@ -313,12 +316,9 @@ static int test_dev_create_of_a_bad_source_leaves_no_device(void)
 static int test_destroy_waits_for_the_last_close_and_a_deferred_remove_happens_there(void)
 {
 	struct dm_ioctl_result *res = result();
-	struct mapped_device **md;
-	int err;
+	struct mapped_device **md = create(SRC_A, res);
 
-	t_devs(64);
-	md = create(A, res, &err);
-	CHECK_EQ(err, 0);
+	CHECK_EQ(created, 0);
 	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_OPEN }, res), 0);
 	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
 						 .flags = DM_IOC_F_DEFERRED }, res), 0);
@@ -416,14 +416,10 @@ static int test_rename_sets_the_uuid_once_and_set_devt_the_number(void)
 static int test_claim_refuses_a_file_another_device_claimed(void)
 {
 	struct dm_ioctl_result *res = result();
-	struct mapped_device **one, **two;
-	int err;
+	struct mapped_device **one = create(SRC_A, res), **two = create(SRC_BA, res);
 
-	t_devs(64);
-	one = create(A, res, &err);
-	CHECK_EQ(err, 0);
-	two = create(t_fmt("%s,%s", B, A), res, &err);
-	CHECK_EQ(err, 0);
+	CHECK_EQ(created, 0);
+	CHECK(*one != NULL);
 	CHECK_EQ(run(*one, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CLAIM }, res), 0);
 	CHECK_EQ(run(*one, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_MARK_MOUNTED }, res), 0);
 	CHECK_EQ(run(*two, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CLAIM }, res), -EBUSY);
@@ -434,13 +430,11 @@ static int test_claim_refuses_a_file_another_device_claimed(void)
 static int test_backing_allocates_with_prealloc(void)
 {
 	struct dm_ioctl_result *res = result();
-	const char *sparse = t_pmem("sparse", 64, 0);
-	struct mapped_device **md;
+	struct mapped_device **md = create(SRC_SPARSE, res);
+	const char *sparse = t_path("sparse");
 	struct stat st;
-	int err;
 
-	md = create(sparse, res, &err);
-	CHECK_EQ(err, 0);
+	CHECK_EQ(created, 0);
 	CHECK_EQ(stat(sparse, &st), 0);
 	CHECK(st.st_blocks < 64 * 8);
 	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_BACKING }, res), 0);
@@ -464,8 +458,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_status_lists_every_device_with_its_bad_blocks),
 	T_CASE(test_device_names_one_device_and_past_the_last_is_enxio),
 	T_CASE(test_device_open_refuses_a_file_renamed_over_the_path),
-	T_CASE(test_dev_create_makes_the_sources_table_live),
-	T_CASE(test_dev_create_of_a_bad_source_leaves_no_device),
+	T_CASE(test_dev_create_makes_the_sources_table_live_or_leaves_no_device),
 	T_CASE(test_destroy_waits_for_the_last_close_and_a_deferred_remove_happens_there),
 	T_CASE(test_set_hooks_replaces_every_hook),
 	T_CASE(test_rename_sets_the_uuid_once_and_set_devt_the_number),
