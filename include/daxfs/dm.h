@@ -283,6 +283,17 @@ enum dm_ioctl_cmd {
 	DM_IOC_BADBLOCKS_CLEAR,
 	DM_IOC_DEVICE,            /* device index (as dm_md_device numbers them): devices[0] */
 	DM_IOC_DEVICE_OPEN,       /* device index's file opened afresh (F_WRITE: read-write): fd */
+	/* The device's lifetime, for its owner (the daemon): */
+	DM_IOC_DEV_CREATE,        /* md NULL: a device named name (F_EXCL: block devices opened
+				   * exclusively), text's SOURCE loaded and made live: res->md */
+	DM_IOC_DEV_CLAIM,         /* the mount's lock on every file of md (dax_device_lock) */
+	DM_IOC_DEV_BACKING,       /* every backing file's blocks there (F_PREALLOC: allocated) */
+	DM_IOC_DEV_MARK_MOUNTED,  /* every device marked mounted, once the mount is up */
+	DM_IOC_DEV_SET_HOOKS,     /* the owner's hooks (lockfs, resume check, swap) replaced */
+	DM_IOC_DEV_OPEN,          /* the holder's open and close (dm_blk_open/close): the last */
+	DM_IOC_DEV_CLOSE,         /* close of a device removed --deferred removes it */
+	DM_IOC_DEV_RENAME,        /* F_UUID: text becomes the uuid (dmsetup rename --setuuid) */
+	DM_IOC_DEV_SET_DEVT,      /* major:minor, which info shows */
 };
 
 enum dm_ioctl_flags {
@@ -292,15 +303,43 @@ enum dm_ioctl_flags {
 	DM_IOC_F_WIPE = 1u << 3,
 	DM_IOC_F_FORCE = 1u << 4,     /* passed to the resume check */
 	DM_IOC_F_WRITE = 1u << 5,     /* DEVICE_OPEN: for reading and writing */
+	DM_IOC_F_EXCL = 1u << 6,      /* DEV_CREATE: DAX_OPEN_EXCL */
+	DM_IOC_F_PREALLOC = 1u << 7,  /* DEV_BACKING: allocate rather than check */
+	DM_IOC_F_UUID = 1u << 8,      /* DEV_RENAME: the uuid, not the name */
+	DM_IOC_F_DESTROY = 1u << 9,   /* DEV_REMOVE: the owner's last word, md is freed */
+};
+
+/* What must hold before a staged table may go live: called by DEV_RESUME with
+ * the staged table and the request's flags; a negative errno (with its
+ * message) refuses it, and the staged table is dropped with the old one
+ * still live ("resume: <message>"), as do_resume destroys a table it cannot
+ * use. NULL: no check. */
+typedef int (*dm_resume_check_fn)(void *data, struct dm_table *staged, unsigned flags);
+
+/* The owner's hooks (DEV_SET_HOOKS): the kernel's holder of a block device,
+ * which freeze_bdev finds, and daxfs's resume check and swap hook (see
+ * dm_md_set_lockfs, dm_md_set_resume_check, dm_md_set_swap_hook). */
+struct dm_ioc_hooks {
+	const struct dm_lockfs_ops *lockfs;
+	void *lockfs_data;
+	dm_resume_check_fn resume_check;
+	void *resume_check_data;
+	void (*swap)(void *data);
+	void *swap_data;
 };
 
 struct dm_ioctl_req {
 	enum dm_ioctl_cmd cmd;
 	unsigned flags;               /* DM_IOC_F_* */
-	const char *text;             /* LOAD: the table; BADBLOCKS_*: the device's path */
+	/* LOAD: the table; BADBLOCKS_*: the device's path; DEV_CREATE: the
+	 * SOURCE (dm_md_load_source); DEV_RENAME: the uuid */
+	const char *text;
 	const char *origin;           /* LOAD: what messages call the text ("load") */
+	const char *name;             /* DEV_CREATE */
 	uint64_t start, len;          /* BADBLOCKS_ADD/CLEAR: sectors */
 	unsigned index;               /* DEVICE, DEVICE_OPEN */
+	unsigned major, minor;        /* DEV_SET_DEVT */
+	const struct dm_ioc_hooks *hooks;     /* DEV_SET_HOOKS (NULL: none) */
 };
 
 /* One target: its table line's parts and its counters. */
@@ -336,6 +375,9 @@ struct dm_ioctl_result {
 	size_t nbadblocks;            /* BADBLOCKS_LIST */
 	struct dax_badblock *badblocks;
 	int fd;                       /* DEVICE_OPEN: the caller's to close; -1 otherwise */
+	/* DEV_CREATE: the new device, the caller's until DEV_REMOVE with
+	 * F_DESTROY; NULL otherwise */
+	struct mapped_device *md;
 };
 
 /*
@@ -347,18 +389,22 @@ struct dm_ioctl_result {
  * sectors outside the device or a missing path, -EBUSY from remove with the
  * way out named, -ENXIO "no backing device N", and for DEVICE_OPEN open's
  * errno ("PATH: reason") or -ESTALE when the path names another file than
- * the one md opened ("PATH is no longer the file this mount uses"). Not thread-safe against itself: the caller serialises
- * commands (as dm-ioctl's callers are serialised per device).
+ * the one md opened ("PATH is no longer the file this mount uses"); for
+ * DEV_CREATE (md NULL) the messages of dm_md_create and dm_md_load_source,
+ * for DEV_CLAIM dax_device_lock's ("PATH: in use by another daxfs mount"),
+ * for DEV_BACKING dm_md_check_backing's or dm_md_prealloc's, for
+ * DEV_MARK_MOUNTED the first device's that failed, -EINVAL for a DEV_RENAME
+ * without F_UUID, -EBUSY for a second uuid or for DEV_REMOVE with F_DESTROY
+ * of a device still open. DEV_REMOVE with F_DESTROY frees md (removing it
+ * first unless a deferred remove did), whatever md's state: the caller's
+ * handle is gone once it answers 0. Every other command on a NULL md is
+ * -ENXIO. Not thread-safe against itself: the caller serialises commands (as
+ * dm-ioctl's callers are serialised per device).
  */
 int dm_ioctl(struct mapped_device *md, const struct dm_ioctl_req *rq, struct dm_ioctl_result *res);
 void dm_ioctl_result_free(struct dm_ioctl_result *res);
 
-/* What must hold before a staged table may go live: called by DEV_RESUME with
- * the staged table and the request's flags; a negative errno (with its
- * message) refuses it, and the staged table is dropped with the old one
- * still live ("resume: <message>"), as do_resume destroys a table it cannot
- * use. NULL: no check. */
-typedef int (*dm_resume_check_fn)(void *data, struct dm_table *staged, unsigned flags);
+/* The resume check alone (DEV_SET_HOOKS sets it with the others). */
 void dm_md_set_resume_check(struct mapped_device *md, dm_resume_check_fn fn, void *data);
 
 /* ---- the DAX entry points (dm_dax_ops) ------------------------------------ */

@@ -329,7 +329,8 @@ int dfs_check_table(struct dfs *fs, struct dm_table *t);
  * left (transactions wait) until thaw. Reads, lookups, getattr and readdir go
  * on. A waiting call gives up with -EINTR, having changed nothing, when its
  * thread's request is interrupted (util/intr.h): dfs_interrupt_waits wakes
- * the waits so that they look.
+ * the waits so that they look, the filesystem's and its device's
+ * (dm_md_interrupt_waits: bio-path reads waiting for a resume).
  */
 int dfs_freeze(struct dfs *fs);
 void dfs_thaw(struct dfs *fs);

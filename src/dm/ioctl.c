@@ -281,10 +281,104 @@ static int device(struct mapped_device *md, unsigned index, struct dm_ioctl_resu
 	return 0;
 }
 
+/* ---- the device's lifetime ---------------------------------------------- */
+
+/* dev_create, with dmsetup create's load and resume of the SOURCE's table:
+ * a device that cannot take its table is not left behind. */
+static int dev_create(const struct dm_ioctl_req *rq, struct dm_ioctl_result *res)
+{
+	struct mapped_device *md;
+	int err = dm_md_create(rq->name, &md);
+
+	if (err < 0)
+		return err;
+	if (rq->flags & DM_IOC_F_EXCL)
+		dm_md_set_open_flags(md, DAX_OPEN_EXCL);
+	if (rq->text && (err = dm_md_load_source(md, rq->text)) < 0) {
+		dm_md_destroy(&md);
+		return err;
+	}
+	res->md = md;
+	res->name = dm_md_name(md);
+	res->type_name = dm_md_type_name(md);
+	return 0;
+}
+
+static void set_hooks(struct mapped_device *md, const struct dm_ioc_hooks *h)
+{
+	static const struct dm_ioc_hooks none;
+
+	if (!h)
+		h = &none;
+	dm_md_set_lockfs(md, h->lockfs, h->lockfs_data);
+	dm_md_set_resume_check(md, h->resume_check, h->resume_check_data);
+	dm_md_set_swap_hook(md, h->swap, h->swap_data);
+}
+
+static int rename_dev(struct mapped_device *md, const struct dm_ioctl_req *rq)
+{
+	if (!(rq->flags & DM_IOC_F_UUID))
+		return daxfs_err(-EINVAL, "%s: rename: only the uuid can be set", dm_md_name(md));
+	return dm_md_set_uuid(md, rq->text);
+}
+
+/* The owner's end of the device (dm_hash_remove_all at module unload): md
+ * is freed, so nothing of it may stay in res. */
+static int destroy(struct mapped_device *md, struct dm_ioctl_result *res)
+{
+	struct dm_md_info info;
+
+	dm_md_get_info(md, &info);
+	if (info.open_count)
+		return daxfs_err(-EBUSY, "%s: device is open (open count %u)", dm_md_name(md),
+				 info.open_count);
+	res->name = res->type_name = NULL;
+	dm_md_destroy(&md);
+	return 0;
+}
+
+static int lifetime(struct mapped_device *md, const struct dm_ioctl_req *rq,
+		    struct dm_ioctl_result *res)
+{
+	switch (rq->cmd) {
+	case DM_IOC_DEV_CLAIM:
+		return dm_md_lock_devices(md);
+	case DM_IOC_DEV_BACKING:
+		return (rq->flags & DM_IOC_F_PREALLOC) ? dm_md_prealloc(md)
+						       : dm_md_check_backing(md);
+	case DM_IOC_DEV_MARK_MOUNTED:
+		return dm_md_mark_mounted(md);
+	case DM_IOC_DEV_SET_HOOKS:
+		set_hooks(md, rq->hooks);
+		return 0;
+	case DM_IOC_DEV_OPEN:
+		dm_md_open(md);
+		return 0;
+	case DM_IOC_DEV_CLOSE:
+		dm_md_close(md);
+		return 0;
+	case DM_IOC_DEV_RENAME:
+		return rename_dev(md, rq);
+	case DM_IOC_DEV_SET_DEVT:
+		dm_md_set_devt(md, rq->major, rq->minor);
+		return 0;
+	case DM_IOC_DEV_REMOVE:
+		return (rq->flags & DM_IOC_F_DESTROY) ? destroy(md, res)
+						      : remove_dev(md, rq->flags);
+	default:
+		return daxfs_err(-EINVAL, "unknown device-mapper command %d", (int)rq->cmd);
+	}
+}
+
 int dm_ioctl(struct mapped_device *md, const struct dm_ioctl_req *rq, struct dm_ioctl_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->fd = -1;
+	if (rq->cmd == DM_IOC_DEV_CREATE)
+		return md ? daxfs_err(-EEXIST, "%s: the device exists already", dm_md_name(md))
+			  : dev_create(rq, res);
+	if (!md)
+		return daxfs_err(-ENXIO, "no mapped device");
 	res->name = dm_md_name(md);
 	res->type_name = dm_md_type_name(md);
 	switch (rq->cmd) {
@@ -304,8 +398,6 @@ int dm_ioctl(struct mapped_device *md, const struct dm_ioctl_req *rq, struct dm_
 		return resume(md, rq->flags);
 	case DM_IOC_TABLE_CLEAR:
 		return dm_md_clear(md);
-	case DM_IOC_DEV_REMOVE:
-		return remove_dev(md, rq->flags);
 	case DM_IOC_BADBLOCKS_LIST:
 	case DM_IOC_BADBLOCKS_ADD:
 	case DM_IOC_BADBLOCKS_CLEAR:
@@ -314,6 +406,7 @@ int dm_ioctl(struct mapped_device *md, const struct dm_ioctl_req *rq, struct dm_
 		return device(md, rq->index, res);
 	case DM_IOC_DEVICE_OPEN:
 		return device_open(md, rq, res);
+	default:
+		return lifetime(md, rq, res);
 	}
-	return daxfs_err(-EINVAL, "unknown device-mapper command %d", (int)rq->cmd);
 }

@@ -128,6 +128,8 @@ void dfs_interrupt_waits(struct dfs *fs)
 	pthread_mutex_lock(&fs->freeze_lock);
 	pthread_cond_broadcast(&fs->freeze_cond);
 	pthread_mutex_unlock(&fs->freeze_lock);
+	/* and the bios of ours that wait for a suspended device */
+	dm_md_interrupt_waits(fs->md);
 }
 
 int dfs_freeze(struct dfs *fs)

@@ -47,6 +47,24 @@ static int resume_check(void *data, struct dm_table *staged, unsigned flags)
 	return err ? err : dfuse_client_check_swap(df, flags & DM_IOC_F_FORCE);
 }
 
+int dfuse_dm(struct dfuse *df, const struct dm_ioctl_req *rq)
+{
+	struct dm_ioctl_result res;
+	int err = dm_ioctl(df->md, rq, &res);
+
+	dm_ioctl_result_free(&res);
+	return err;
+}
+
+void dfuse_dm_destroy(struct dfuse *df)
+{
+	if (df->md && dfuse_dm(df, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
+							   .flags = DM_IOC_F_DESTROY }) < 0)
+		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: %s\n", daxfs_errormsg());
+	else
+		df->md = NULL;
+}
+
 int dfuse_ctl_start(struct dfuse *df)
 {
 	struct dfuse_ctl *ctl = calloc(1, sizeof(*ctl));
@@ -62,11 +80,17 @@ int dfuse_ctl_start(struct dfuse *df)
 		goto fail_holders;
 	if ((err = dfuse_inval_start(df)) != 0)
 		goto fail_trace;
-	dm_md_set_lockfs(df->md, &lockfs_ops, df->fs);
-	dm_md_set_resume_check(df->md, resume_check, df);
+	(void)dfuse_dm(df, &(struct dm_ioctl_req){
+		.cmd = DM_IOC_DEV_SET_HOOKS,
+		.hooks = &(struct dm_ioc_hooks){ .lockfs = &lockfs_ops, .lockfs_data = df->fs,
+						 .resume_check = resume_check,
+						 .resume_check_data = df,
+						 .swap = dfuse_inval_swapped,
+						 .swap_data = df->inval },
+	});
 	/* The mount holds the device open, as a mounted filesystem holds its
 	 * block device: info's open count says so. */
-	dm_md_open(df->md);
+	(void)dfuse_dm(df, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_OPEN });
 	return 0;
 fail_trace:
 	dfuse_trace_stop(df);
@@ -88,8 +112,13 @@ void dfuse_ctl_stop(struct dfuse *df)
 
 	if (!ctl)
 		return;
+	/* no more swaps to hand on, nor staged tables to check: only the
+	 * lockfs hooks stay, for the resume below */
+	(void)dfuse_dm(df, &(struct dm_ioctl_req){
+		.cmd = DM_IOC_DEV_SET_HOOKS,
+		.hooks = &(struct dm_ioc_hooks){ .lockfs = &lockfs_ops, .lockfs_data = df->fs },
+	});
 	dfuse_inval_stop(df);
-	dm_md_set_resume_check(df->md, NULL, NULL);
 	/* Unmounting a suspended device: let the held writers finish first. */
 	(void)dm_ioctl(df->md, &rq, &res);
 	info = res.info;
@@ -108,10 +137,10 @@ void dfuse_ctl_stop(struct dfuse *df)
 		dm_ioctl_result_free(&res);
 	}
 	dfs_thaw(df->fs);
-	dm_md_set_lockfs(df->md, NULL, NULL);
+	(void)dfuse_dm(df, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_SET_HOOKS });
 	/* last: a deferred remove happens at this close, and a removed device
 	 * takes no resume */
-	dm_md_close(df->md);
+	(void)dfuse_dm(df, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CLOSE });
 	pthread_mutex_destroy(&ctl->lock);
 	dfuse_trace_stop(df);
 	dfuse_holders_delete(df);
@@ -152,7 +181,7 @@ void dfuse_ctl_answer(struct daxfs_ioc_ctl *c, int err)
 	dfuse_ctl_set_text(c, err >= 0 ? "" : msg[0] ? msg : strerror(-err));
 }
 
-static unsigned dm_flags(const struct daxfs_ioc_ctl *c)
+static unsigned ioc_flags(const struct daxfs_ioc_ctl *c)
 {
 	return ((c->flags & DAXFS_IOC_F_INACTIVE) ? DM_IOC_F_INACTIVE : 0) |
 	       ((c->flags & DAXFS_IOC_F_NOLOCKFS) ? DM_IOC_F_NOLOCKFS : 0) |
@@ -244,7 +273,7 @@ static void render_badblocks(FILE *f, const struct dm_ioctl_result *r,
 #define DM_COMMAND(name, dm_cmd, render) \
 	void dfuse_ctl_##name(struct dfuse *df, struct daxfs_ioc_ctl *c) \
 	{ \
-		command(df, c, &(struct dm_ioctl_req){ .cmd = (dm_cmd), .flags = dm_flags(c) }, \
+		command(df, c, &(struct dm_ioctl_req){ .cmd = (dm_cmd), .flags = ioc_flags(c) }, \
 			(render)); \
 	}
 

@@ -170,17 +170,25 @@ void dfuse_store_fill(struct dfuse *df, uint64_t ino);
 void dfuse_store_lock(struct dfuse *df);
 void dfuse_store_unlock(struct dfuse *df);
 
-/* ctl.c: live device control. start sets the mapped device's lockfs and swap
- * hooks and starts the thread that drops cached pages after a swap; stop
- * resumes a device left suspended, thaws, and undoes start. */
+/* ctl.c: live device control. start starts the thread that drops cached
+ * pages after a swap, gives the mapped device the daemon's hooks (lockfs,
+ * resume check, swap) and opens it for the mount; stop resumes a device left
+ * suspended, thaws, and undoes start. */
 int dfuse_ctl_start(struct dfuse *df);
 void dfuse_ctl_stop(struct dfuse *df);
+/* One request of the dm command layer whose result is only its outcome:
+ * 0 or a negative errno with daxfs_errormsg(). dfuse_dm_destroy is the
+ * daemon's last request (DEV_REMOVE, F_DESTROY): df->md is gone after it. */
+int dfuse_dm(struct dfuse *df, const struct dm_ioctl_req *rq);
+void dfuse_dm_destroy(struct dfuse *df);
 /* inval.c: after every table swap, the cached pages of every file the
  * kernel knows are dropped, by a thread (the swap hook runs under the
  * device's control lock, and dropping a dirty page writes it back through
- * this daemon). start sets the swap hook and starts the thread; wait waits
- * (at most 10 s) until the pages of every swap so far are dropped. With ctl. */
+ * this daemon). start starts the thread, to which dfuse_inval_swapped, the
+ * device's swap hook (data: df->inval), hands each swap; wait waits (at most
+ * 10 s) until the pages of every swap so far are dropped. With ctl. */
 int dfuse_inval_start(struct dfuse *df);
+void dfuse_inval_swapped(void *data);
 void dfuse_inval_stop(struct dfuse *df);
 void dfuse_inval_wait(struct dfuse *df);
 

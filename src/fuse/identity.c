@@ -68,11 +68,13 @@ void dfuse_identify(struct dfuse *df, const char *mountpoint)
 	snprintf(uuid, sizeof(uuid), "DAXFS-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
 		 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8],
 		 u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-	if (dm_md_set_uuid(df->md, uuid) < 0)
+	if (dfuse_dm(df, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RENAME, .flags = DM_IOC_F_UUID,
+						 .text = uuid }) < 0)
 		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: device uuid: %s\n", daxfs_errormsg());
 	err = mount_devt(mountpoint, &major, &minor);
 	if (err == 0)
-		dm_md_set_devt(df->md, major, minor);
+		(void)dfuse_dm(df, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_SET_DEVT,
+							   .major = major, .minor = minor });
 	else
 		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: %s: no device number in "
 			 "/proc/self/mountinfo (%s); info shows 0, 0\n", mountpoint, strerror(-err));

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "daxfs/dm.h"
 #include "fuse/dfuse.h"
 
 /* The mapped device's swap hook runs with its control lock held: notifying
@@ -58,7 +57,7 @@ static void *inval_main(void *arg)
 	return NULL;
 }
 
-static void swap_hook(void *data)
+void dfuse_inval_swapped(void *data)
 {
 	struct dfuse_inval *iv = data;
 
@@ -86,7 +85,6 @@ int dfuse_inval_start(struct dfuse *df)
 		df->inval = NULL;
 		return -EAGAIN;
 	}
-	dm_md_set_swap_hook(df->md, swap_hook, iv);
 	return 0;
 }
 
@@ -96,7 +94,6 @@ void dfuse_inval_stop(struct dfuse *df)
 
 	if (!iv)
 		return;
-	dm_md_set_swap_hook(df->md, NULL, NULL);
 	pthread_mutex_lock(&iv->lock);
 	iv->stop = true;
 	pthread_cond_signal(&iv->cond);

@@ -354,16 +354,15 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned com
 		.dax = dax,
 		.commit_interval_ms = commit_ms,
 	};
+	struct dm_ioctl_result res;
 	int err;
 
-	err = dm_md_create("daxfs", &df->md);
-	if (err == 0) {
-		/* a block device mounted or held by anyone else is refused */
-		dm_md_set_open_flags(df->md, DAX_OPEN_EXCL);
-		err = dm_md_load_source(df->md, o->source);
-		if (err < 0)
-			dm_md_destroy(&df->md);
-	}
+	/* a block device mounted or held by anyone else is refused */
+	err = dm_ioctl(NULL, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CREATE, .name = "daxfs",
+						     .text = o->source, .flags = DM_IOC_F_EXCL },
+		       &res);
+	df->md = res.md;
+	dm_ioctl_result_free(&res);
 	if (err < 0) {
 		const char *msg = why(err);
 
@@ -374,7 +373,7 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned com
 			fprintf(stderr, "daxfs-fuse: %s: %s\n", o->source, msg);
 		return err;
 	}
-	if ((err = dm_md_lock_devices(df->md)) < 0) {
+	if ((err = dfuse_dm(df, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CLAIM })) < 0) {
 		fprintf(stderr, "daxfs-fuse: %s\n", why(err));
 		goto fail;
 	}
@@ -383,12 +382,13 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned com
 	 * the daemon serving on). Overcommitting is a choice, as with a thin
 	 * pool, so it is a warning; -o prealloc removes the risk. */
 	if (o->prealloc) {
-		err = dm_md_prealloc(df->md);
+		err = dfuse_dm(df, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_BACKING,
+							   .flags = DM_IOC_F_PREALLOC });
 		if (err < 0) {
 			fprintf(stderr, "daxfs-fuse: -o prealloc: %s\n", why(err));
 			goto fail;
 		}
-	} else if ((err = dm_md_check_backing(df->md)) < 0) {
+	} else if ((err = dfuse_dm(df, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_BACKING })) < 0) {
 		fprintf(stderr, "daxfs-fuse: warning: %s%s\n", why(err),
 			err == -ENOSPC ? "; -o prealloc allocates the files at mount" : "");
 	}
@@ -399,7 +399,7 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned com
 	}
 	return 0;
 fail:
-	dm_md_destroy(&df->md);
+	dfuse_dm_destroy(df);
 	return err;
 }
 
@@ -667,7 +667,7 @@ int main(int argc, char **argv)
 	 * mount of the same files right after our unmount then sees that this
 	 * connection has ended and waits for us (dax_device_lock). */
 	fuse_fd = fcntl(fuse_session_fd(se), F_DUPFD_CLOEXEC, 3);
-	if (fuse_fd >= 0 && dm_md_mark_mounted(df.md) < 0)
+	if (fuse_fd >= 0 && dfuse_dm(&df, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_MARK_MOUNTED }) < 0)
 		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: %s\n", daxfs_errormsg());
 	if (ready_fd >= 0) {
 		background_ready(ready_fd, log_fd);
@@ -697,7 +697,7 @@ out_fs:
 		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: unmount %s: %s\n", o.source, why(err));
 		ret = 1;
 	}
-	dm_md_destroy(&df.md);
+	dfuse_dm_destroy(&df);
 	if (fuse_fd >= 0)
 		close(fuse_fd);
 out_session:

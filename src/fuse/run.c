@@ -124,18 +124,25 @@ int dfuse_run_start(struct dfuse *df)
 {
 	struct dfuse_run *r;
 	size_t bytes = (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot);
-	struct dax_device *dev0 = dm_md_device(df->md, 0);
+	struct dm_ioctl_result dev0;
 	int err;
 
 	df->run = NULL;
 	/* Nothing to share without direct access; with the writeback cache
 	 * leases are refused anyway. */
-	if (!dfs_uses_dax(df->fs) || df->writeback || !dev0)
+	if (!dfs_uses_dax(df->fs) || df->writeback)
 		return 0;
-	if (!(r = calloc(1, sizeof(*r))))
+	if (dm_ioctl(df->md, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEVICE, .index = 0 }, &dev0) < 0) {
+		dm_ioctl_result_free(&dev0);
+		return 0;
+	}
+	if (!(r = calloc(1, sizeof(*r)))) {
+		dm_ioctl_result_free(&dev0);
 		return daxfs_err(-ENOMEM, "out of memory");
+	}
 	pthread_rwlock_init(&r->lock, NULL);
-	snprintf(r->lock_path, sizeof(r->lock_path), "%s", dax_device_path(dev0));
+	snprintf(r->lock_path, sizeof(r->lock_path), "%s", dev0.devices[0].path);
+	dm_ioctl_result_free(&dev0);
 	r->memfd = memfd_create("daxfs-run-table", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (r->memfd < 0 || ftruncate(r->memfd, (off_t)bytes) < 0) {
 		err = daxfs_err(-errno, "daxfs-run table: %s", strerror(errno));

@@ -83,7 +83,6 @@ static void wake_waits(fuse_req_t req, void *data)
 
 	(void) req;
 	dfs_interrupt_waits(df->fs);
-	dm_md_interrupt_waits(df->md);
 }
 
 static void req_arm(void *arg)

@@ -244,6 +244,207 @@ static int test_device_open_refuses_a_file_renamed_over_the_path(void)
 	return T_PASS;
 }
 
+/* ---- the device's lifetime -------------------------------------------- */
+
+/* DEV_CREATE's device, destroyed at the end of the test if still there. */
+static void destroy_md(void *arg)
+{
+	struct mapped_device **mdp = arg;
+	struct dm_ioctl_result res;
+
+	if (*mdp) {
+		if (dm_ioctl(*mdp, &(struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
+							   .flags = DM_IOC_F_DESTROY }, &res) < 0)
+			dm_md_destroy(mdp);     /* still open: the test failed */
+		dm_ioctl_result_free(&res);
+	}
+	free(mdp);
+}
+
+/* What DEV_CREATE is given: files of a fresh t_devs (SRC_BA: of an earlier
+ * create's), a sparse file, or a file that is not there. */
+enum source { SRC_A, SRC_AB, SRC_BA, SRC_NONE, SRC_SPARSE };
+
+static int created;     /* DEV_CREATE's answer */
+
+static struct mapped_device **create(enum source src, struct dm_ioctl_result *res)
+{
+	struct mapped_device **mdp = calloc(1, sizeof(*mdp));
+	const char *source = NULL;
+
+	if (!mdp)
+		abort();
+	t_defer(destroy_md, mdp);
+	if (src == SRC_A || src == SRC_AB)
+		t_devs(64);
+	switch (src) {
+	case SRC_A: source = A; break;
+	case SRC_AB: source = t_fmt("%s,%s", A, B); break;
+	case SRC_BA: source = t_fmt("%s,%s", B, A); break;
+	case SRC_NONE: source = t_path("none"); break;
+	case SRC_SPARSE: source = t_pmem("sparse", 64, 0); break;
+	}
+	created = run(NULL, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CREATE, .name = "made",
+						   .text = source, .flags = DM_IOC_F_EXCL }, res);
+	*mdp = res->md;
+	return mdp;
+}
+
+static int test_dev_create_makes_the_sources_table_live_or_leaves_no_device(void)
+{
+	struct dm_ioctl_result *res = result();
+	struct mapped_device **md = create(SRC_AB, res), **none;
+
+	CHECK_EQ(created, 0);
+	CHECK(*md != NULL);
+	CHECK_STR(res->name, "made");
+	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_STATUS }, res), 0);
+	CHECK_STR(res->text, t_fmt("0 512 linear %s 0\n512 512 linear %s 0\n", A, B));
+	CHECK_EQ(res->md, NULL);
+	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CREATE, .name = "x" }, res),
+		 -EEXIST);
+	CHECK_MSG("made: the device exists already");
+	none = create(SRC_NONE, res);
+	CHECK_EQ(created, -ENOENT);
+	CHECK_MSG_HAS(t_path("none"));
+	CHECK_EQ(*none, NULL);
+	CHECK_EQ(run(NULL, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_STATUS }, res), -ENXIO);
+	CHECK_MSG("no mapped device");
+	return T_PASS;
+}
+
+static int test_destroy_waits_for_the_last_close_and_a_deferred_remove_happens_there(void)
+{
+	struct dm_ioctl_result *res = result();
+	struct mapped_device **md = create(SRC_A, res);
+
+	CHECK_EQ(created, 0);
+	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_OPEN }, res), 0);
+	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
+						 .flags = DM_IOC_F_DEFERRED }, res), 0);
+	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
+						 .flags = DM_IOC_F_DESTROY }, res), -EBUSY);
+	CHECK_MSG("made: device is open (open count 1)");
+	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_STATUS }, res), 0);
+	CHECK_EQ(res->info.open_count, 1);
+	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CLOSE }, res), 0);
+	/* removed at the close: no more control commands */
+	CHECK(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_SUSPEND }, res) < 0);
+	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_REMOVE,
+						 .flags = DM_IOC_F_DESTROY }, res), 0);
+	CHECK_EQ(res->name, NULL);
+	*md = NULL;
+	return T_PASS;
+}
+
+static int frozen, thawed, swapped;
+
+static int count_freeze(void *data)
+{
+	(void)data;
+	frozen++;
+	return 0;
+}
+
+static void count_thaw(void *data)
+{
+	(void)data;
+	thawed++;
+}
+
+static void count_swap(void *data)
+{
+	(void)data;
+	swapped++;
+}
+
+static int test_set_hooks_replaces_every_hook(void)
+{
+	static const struct dm_lockfs_ops ops = { .freeze = count_freeze, .thaw = count_thaw };
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+	unsigned seen = 0;
+
+	t_devs(64);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_SET_HOOKS,
+			.hooks = &(struct dm_ioc_hooks){ .lockfs = &ops, .swap = count_swap } },
+		     res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD,
+					       .text = t_fmt("0 512 linear %s 0\n", B) }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RESUME }, res), 0);
+	CHECK_EQ(frozen, 1);
+	CHECK_EQ(thawed, 1);
+	CHECK_EQ(swapped, 1);
+	/* the resume check alone: the others are gone */
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_SET_HOOKS,
+			.hooks = &(struct dm_ioc_hooks){ .resume_check = refuse,
+							 .resume_check_data = &seen } }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD,
+					       .text = t_fmt("0 512 linear %s 0\n", A) }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RESUME }, res), -EBUSY);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_SET_HOOKS }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD,
+					       .text = t_fmt("0 512 linear %s 0\n", A) }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RESUME }, res), 0);
+	CHECK_EQ(frozen + thawed + swapped, 3);
+	return T_PASS;
+}
+
+static int test_rename_sets_the_uuid_once_and_set_devt_the_number(void)
+{
+	struct mapped_device *md = t_md();
+	struct dm_ioctl_result *res = result();
+
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RENAME, .text = "new" }, res),
+		 -EINVAL);
+	CHECK_MSG("test: rename: only the uuid can be set");
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RENAME, .flags = DM_IOC_F_UUID,
+					       .text = "DAXFS-1" }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RENAME, .flags = DM_IOC_F_UUID,
+					       .text = "DAXFS-2" }, res), -EBUSY);
+	CHECK_MSG("test: the device has a uuid already");
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_SET_DEVT, .major = 0,
+					       .minor = 77 }, res), 0);
+	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_STATUS }, res), 0);
+	CHECK_STR(res->info.uuid, "DAXFS-1");
+	CHECK_EQ(res->info.minor, 77);
+	CHECK(strstr(res->text, "UUID: DAXFS-1\n") != NULL);
+	return T_PASS;
+}
+
+static int test_claim_refuses_a_file_another_device_claimed(void)
+{
+	struct dm_ioctl_result *res = result();
+	struct mapped_device **one = create(SRC_A, res), **two = create(SRC_BA, res);
+
+	CHECK_EQ(created, 0);
+	CHECK(*one != NULL);
+	CHECK_EQ(run(*one, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CLAIM }, res), 0);
+	CHECK_EQ(run(*one, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_MARK_MOUNTED }, res), 0);
+	CHECK_EQ(run(*two, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_CLAIM }, res), -EBUSY);
+	CHECK_MSG(t_fmt("%s: in use by another daxfs mount", A));
+	return T_PASS;
+}
+
+static int test_backing_allocates_with_prealloc(void)
+{
+	struct dm_ioctl_result *res = result();
+	struct mapped_device **md = create(SRC_SPARSE, res);
+	const char *sparse = t_path("sparse");
+	struct stat st;
+
+	CHECK_EQ(created, 0);
+	CHECK_EQ(stat(sparse, &st), 0);
+	CHECK(st.st_blocks < 64 * 8);
+	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_BACKING }, res), 0);
+	CHECK_EQ(run(*md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_BACKING,
+						 .flags = DM_IOC_F_PREALLOC }, res), 0);
+	CHECK_EQ(stat(sparse, &st), 0);
+	CHECK_EQ(st.st_blocks, 64 * 8);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_table_status_gives_each_targets_args),
 	T_CASE(test_table_status_without_a_staged_table_is_enxio),
@@ -257,6 +458,12 @@ static const struct t_case cases[] = {
 	T_CASE(test_status_lists_every_device_with_its_bad_blocks),
 	T_CASE(test_device_names_one_device_and_past_the_last_is_enxio),
 	T_CASE(test_device_open_refuses_a_file_renamed_over_the_path),
+	T_CASE(test_dev_create_makes_the_sources_table_live_or_leaves_no_device),
+	T_CASE(test_destroy_waits_for_the_last_close_and_a_deferred_remove_happens_there),
+	T_CASE(test_set_hooks_replaces_every_hook),
+	T_CASE(test_rename_sets_the_uuid_once_and_set_devt_the_number),
+	T_CASE(test_claim_refuses_a_file_another_device_claimed),
+	T_CASE(test_backing_allocates_with_prealloc),
 };
 
 T_MAIN(cases)
