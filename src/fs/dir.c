@@ -519,8 +519,8 @@ int dfs_dir_replace(struct dfs *fs, struct dfs_inode *dip, const char *name, uin
 	if ((err = dir_block(fs, dip, e->pos / DFS_BLOCK_SIZE, &b)))
 		return err;
 	uint8_t *p = b->data + e->pos % DFS_BLOCK_SIZE;
-	dfs_put64(p, ino);
-	p[11] = (uint8_t)((mode >> 12) & 15);
+	dfs_put64(p + DFS_DIRENT_INO, ino);
+	p[DFS_DIRENT_TYPE] = (uint8_t)((mode >> 12) & 15);
 	dfs_buf_dirty(fs, b);
 	e->ino = ino;
 	return 0;

@@ -151,7 +151,9 @@ bool dfs_label_remains(const uint8_t *sector, const struct dfs_super *sb, const 
 	 * it, and neither is found in a sector by chance (128 random bits) */
 	dfs_label_make(sb, m, k, want);
 	return !memcmp(sector + DFS_LABEL_MEMBER_UUID, want + DFS_LABEL_MEMBER_UUID, 16) ||
-	       (!memcmp(sector, want, 8) && !memcmp(sector + 12, want + 12, 20));
+	       (!memcmp(sector + DFS_LABEL_MAGIC, want + DFS_LABEL_MAGIC, 8) &&
+		!memcmp(sector + DFS_LABEL_INDEX, want + DFS_LABEL_INDEX,
+			DFS_LABEL_NMEMBERS - DFS_LABEL_INDEX));
 }
 
 static int cmp_u64(const void *a, const void *b)
