@@ -42,6 +42,22 @@ def allow_faults(d):
         d.allow_stderr(p)
 
 
+def mounted_for_faults(factory, *opts, **layout):
+    """A fresh daxfs from factory (daxfs_factory, with layout: size, files,
+    table) mounted with opts, its daemon allowed the complaints of faults."""
+    d = factory(**layout)
+    d.mkfs()
+    d.mount(*opts)
+    allow_faults(d)
+    return d
+
+
+@pytest.fixture(name="fs")
+def fault_fs(daxfs_factory):
+    """A 64 MiB daxfs mounted for faults (import it to have fixture `fs`)."""
+    return mounted_for_faults(daxfs_factory)
+
+
 def write_table(d, name, text):
     path = d.tmp / name
     path.write_text(text)

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from faults import allow_faults, ctl, ctl_json, live_table, write_synced, write_table
+from faults import ctl, ctl_json, live_table, mounted_for_faults, write_synced, write_table
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
 SIZE = 16 * MIB
@@ -13,11 +13,8 @@ HALF = SIZE // 512          # sectors of one member file
 @pytest.fixture
 def fs(daxfs_factory):
     """Two member files concatenated, as a list source makes them."""
-    d = daxfs_factory(files=["pmem0", "pmem1"], size=SIZE,
-                      table=f"0 {HALF} linear {{0}} 0\n{HALF} {HALF} linear {{1}} 0\n")
-    d.mkfs()
-    d.mount()
-    allow_faults(d)
+    d = mounted_for_faults(daxfs_factory, files=["pmem0", "pmem1"], size=SIZE,
+                           table=f"0 {HALF} linear {{0}} 0\n{HALF} {HALF} linear {{1}} 0\n")
     d.data = os.urandom(5 * PAGE)
     write_synced(d.mnt / "f", d.data)
     d.working = live_table(d)

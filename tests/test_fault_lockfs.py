@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from faults import allow_faults, child, ctl, ctl_json, write_synced
+from faults import child, ctl, ctl_json, mounted_for_faults, write_synced
 from mount import MIB, PAGE, daxfs_factory, wait_until  # noqa: F401  (fixture)
 
 WRITER = """
@@ -29,10 +29,7 @@ WAIT = 30
 
 @pytest.fixture
 def fs(daxfs_factory):
-    d = daxfs_factory(size=64 * MIB)
-    d.mkfs()
-    d.mount()
-    allow_faults(d)
+    d = mounted_for_faults(daxfs_factory)
     yield d
     # never leave the device suspended (the daemon resumes at unmount, but
     # a failing test should not rely on that)
@@ -270,10 +267,7 @@ def test_suspend_nolockfs_does_not_hold_writers(fs):
 def test_timeout_of_a_read_waiting_for_a_suspended_bio_device_returns(daxfs_factory):
     """On the bio path (dax=never) reads are bios, which a suspended device
     queues until resume; an interrupted one gives up."""
-    d = daxfs_factory(size=64 * MIB)
-    d.mkfs()
-    d.mount("dax=never")
-    allow_faults(d)
+    d = mounted_for_faults(daxfs_factory, "dax=never")
     p = d.mnt / "f"
     write_synced(p, b"G" * PAGE)
     ctl("suspend", d.mnt, "--nolockfs")

@@ -7,8 +7,9 @@ import subprocess
 import pytest
 
 from conftest import BUILD_DIR
-from faults import (allow_faults, assert_sigbus, ctl, ctl_json, drop_cached_pages, errno_of,
-                    md_offset, mmap_touch, status, write_synced)
+from faults import (assert_sigbus, ctl, ctl_json, drop_cached_pages, errno_of, md_offset,
+                    mmap_touch, mounted_for_faults, status, write_synced)
+from faults import fault_fs  # noqa: F401  (fixture fs)
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
 CACHING = {"plain": (), "writeback_cache": ("writeback_cache",)}
@@ -17,20 +18,7 @@ CACHING = {"plain": (), "writeback_cache": ("writeback_cache",)}
 @pytest.fixture(params=list(CACHING))
 def any_fs(request, daxfs_factory):
     """Mounted without and with the writeback cache."""
-    d = daxfs_factory(size=64 * MIB)
-    d.mkfs()
-    d.mount(*CACHING[request.param])
-    allow_faults(d)
-    return d
-
-
-@pytest.fixture
-def fs(daxfs_factory):
-    d = daxfs_factory(size=64 * MIB)
-    d.mkfs()
-    d.mount()
-    allow_faults(d)
-    return d
+    return mounted_for_faults(daxfs_factory, *CACHING[request.param])
 
 
 def poison_page(fs, path, file_off):
