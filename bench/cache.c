@@ -114,43 +114,22 @@ static int do_mmap(const char *dir, uint64_t n, uint64_t size, char *buf)
 	return 0;
 }
 
-/* What `ls -l` does: read the directory, lstat every entry; checks that
- * exactly the N files (and the dot entries) were seen. */
-static int do_lsl(const char *dir, uint64_t n, uint64_t size, char *buf)
+static int lstat_one(int dirfd, const char *name)
 {
-	DIR *d = opendir(dir);
-	uint64_t files = 0;
-	struct dirent *de;
 	struct stat st;
 
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return fail("lstat", name);
+	return 0;
+}
+
+/* ls -l: readdir DIR and lstat each entry, checking exactly the N files were
+ * seen. */
+static int do_lsl(const char *dir, uint64_t n, uint64_t size, char *buf)
+{
 	(void) size;
 	(void) buf;
-	if (!d)
-		return fail("opendir", dir);
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de)
-			break;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			closedir(d);
-			return fail("lstat", de->d_name);
-		}
-		files++;
-	}
-	if (errno != 0) {
-		closedir(d);
-		return fail("readdir", dir);
-	}
-	closedir(d);
-	if (files != n) {
-		fprintf(stderr, "%s: lsl %s: %" PRIu64 " entries, expected %" PRIu64 "\n", prog,
-			dir, files, n);
-		return -1;
-	}
-	return 0;
+	return bench_readdir(prog, "lsl", dir, n, lstat_one);
 }
 
 static const struct bench_op ops[] = {

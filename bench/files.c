@@ -1,4 +1,6 @@
 /* bench/files.c - the command line daxfs-bench-meta and daxfs-bench-cache share: OP DIR N [SIZE] */
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,5 +66,45 @@ int bench_main(const struct bench_helper *h, int argc, char **argv)
 	if (ret != 0)
 		return 1;
 	printf("%s %" PRIu64 " %.6f %.1f\n", op->name, n, secs, secs > 0 ? (double) n / secs : 0.0);
+	return 0;
+}
+
+int bench_readdir(const char *prog, const char *op, const char *dir, uint64_t n,
+		  int (*each)(int dirfd, const char *name))
+{
+	DIR *d = opendir(dir);
+	uint64_t files = 0, dots = 0;
+	struct dirent *de;
+
+	if (!d) {
+		fprintf(stderr, "%s: opendir %s: %s\n", prog, dir, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+			dots++;
+			continue;
+		}
+		if (each && each(dirfd(d), de->d_name) != 0) {
+			closedir(d);
+			return -1;
+		}
+		files++;
+	}
+	if (errno != 0) {
+		fprintf(stderr, "%s: readdir %s: %s\n", prog, dir, strerror(errno));
+		closedir(d);
+		return -1;
+	}
+	closedir(d);
+	if (files != n || dots != 2) {
+		fprintf(stderr, "%s: %s %s: %" PRIu64 " entries and %" PRIu64
+			" dot entries, expected %" PRIu64 " and 2\n", prog, op, dir, files, dots, n);
+		return -1;
+	}
 	return 0;
 }

@@ -62,6 +62,13 @@ struct bench_helper {
 	uint64_t max_size;      /* 0: no SIZE argument */
 };
 
+/* Reads dir whole and checks it holds exactly the n files and the two dot
+ * entries: a readdir that returned early or twice would look fast. each, if
+ * not NULL, is called on every file and fails the walk with -1 (having said
+ * why). 0, or -1 having said why ("PROG: OP DIR: ..."). */
+int bench_readdir(const char *prog, const char *op, const char *dir, uint64_t n,
+		  int (*each)(int dirfd, const char *name));
+
 /* main of a helper: "OP DIR N [SIZE]", --help; times the op and prints
  * "OP N SECONDS OPS_PER_SEC". Exit status 0, 1 (the op failed), 2 (usage). */
 int bench_main(const struct bench_helper *h, int argc, char **argv);

@@ -75,40 +75,9 @@ static int do_unlink(const char *dir, uint64_t n)
 	return 0;
 }
 
-/* Reads the whole directory and checks it holds exactly f0..f<n-1> (and the
- * dot entries): a readdir that returned early or twice would look fast. */
 static int do_readdir(const char *dir, uint64_t n)
 {
-	DIR *d = opendir(dir);
-	uint64_t files = 0, dots = 0;
-	struct dirent *de;
-
-	if (!d) {
-		fprintf(stderr, "%s: opendir %s: %s\n", prog, dir, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de)
-			break;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			dots++;
-		else
-			files++;
-	}
-	if (errno != 0) {
-		fprintf(stderr, "%s: readdir %s: %s\n", prog, dir, strerror(errno));
-		closedir(d);
-		return -1;
-	}
-	closedir(d);
-	if (files != n || dots != 2) {
-		fprintf(stderr, "%s: readdir %s: %" PRIu64 " entries and %" PRIu64
-			" dot entries, expected %" PRIu64 " and 2\n", prog, dir, files, dots, n);
-		return -1;
-	}
-	return 0;
+	return bench_readdir(prog, "readdir", dir, n, NULL);
 }
 
 static const struct bench_op ops[] = {

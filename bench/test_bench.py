@@ -4,36 +4,25 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 BENCH = Path(os.environ.get("DAXFS_BENCH_DIR", Path(__file__).parent))
-META = os.environ.get("DAXFS_BENCH_META")
-MEMCPY = os.environ.get("DAXFS_BENCH_MEMCPY")
-
 sys.path.insert(0, str(BENCH))
 import report  # noqa: E402
-
-
-def run(*cmd):
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+from helpers import built, run  # noqa: E402
 
 
 @pytest.fixture
 def meta():
-    if not META or not os.path.exists(META):
-        pytest.skip("daxfs-bench-meta not built (set DAXFS_BENCH_META)")
-    return META
+    return built("DAXFS_BENCH_META")
 
 
 @pytest.fixture
 def memcpy():
-    if not MEMCPY or not os.path.exists(MEMCPY):
-        pytest.skip("daxfs-bench-memcpy not built (set DAXFS_BENCH_MEMCPY)")
-    return MEMCPY
+    return built("DAXFS_BENCH_MEMCPY")
 
 
 # ---- daxfs-bench-meta --------------------------------------------------------
