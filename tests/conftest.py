@@ -23,6 +23,38 @@ def tool(name):
     pytest.fail(f"{name} not built in {BUILD_DIR}: run `meson compile -C {BUILD_DIR}`")
 
 
+def run_ctl(*args):
+    """daxfs-ctl ARGS, its output captured as text; never raises on a failure."""
+    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+PMEM_SIZE = 8 << 20          # bytes of each file of the `pmem` fixture: 16384 sectors
+
+
+@pytest.fixture
+def pmem(tmp_path):
+    """Two sparse backing files of PMEM_SIZE bytes: {"A": path, "B": path}."""
+    files = {}
+    for name in ("A", "B"):
+        path = tmp_path / f"pmem{name}"
+        with open(path, "wb") as f:
+            f.truncate(PMEM_SIZE)
+        files[name] = str(path)
+    return files
+
+
+@pytest.fixture
+def table(tmp_path, pmem):
+    """Writes table text, with {A} and {B} standing for the pmem files, to a
+    file (t.table unless named); returns its path."""
+    def write(text, name="t.table"):
+        path = tmp_path / name
+        path.write_text(text.format(**pmem))
+        return str(path)
+    return write
+
+
 # ---- where tests keep their files -----------------------------------------
 # Backing files on a disk make every commit an msync, many times slower than
 # on tmpfs, so tests run under /dev/shm (DAXFS_TEST_TMPDIR chooses another

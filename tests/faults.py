@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from conftest import tool
+from conftest import run_ctl
 from mount import PAGE, SECTOR
 
 # What a daemon says on stderr while faults are injected: the failed requests
@@ -24,8 +24,7 @@ FAULT_STDERR = [r"Input/output error", r"Memory page has hardware error",
 
 
 def ctl(*args, check=True):
-    r = subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True, text=True,
-                       timeout=120)
+    r = run_ctl(*args)
     if check:
         assert r.returncode == 0, f"daxfs-ctl {' '.join(map(str, args))}: {r.stdout}{r.stderr}"
     return r

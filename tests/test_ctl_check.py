@@ -5,36 +5,8 @@ import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import PMEM_SIZE, run_ctl
 
-PMEM_SIZE = 8 << 20          # bytes per backing file: 16384 sectors
-
-
-def run_ctl(*args):
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True,
-                          text=True, timeout=60)
-
-
-@pytest.fixture
-def pmem(tmp_path):
-    """Two sparse backing files, A and B, on tmpfs-or-disk under tmp_path."""
-    files = {}
-    for name in ("A", "B"):
-        path = tmp_path / f"pmem{name}"
-        with open(path, "wb") as f:
-            f.truncate(PMEM_SIZE)
-        files[name] = str(path)
-    return files
-
-
-@pytest.fixture
-def table(tmp_path, pmem):
-    """Writes table text (with {A} and {B} standing for the files) to t.table."""
-    def write(text, name="t.table"):
-        path = tmp_path / name
-        path.write_text(text.format(**pmem))
-        return str(path)
-    return write
 
 
 def test_check_prints_linear_table_size_and_dax_yes(table, pmem):
@@ -209,32 +181,24 @@ def test_check_target_past_device_end_names_line_and_device(table, pmem):
     assert f"{path}:2: target 1 (linear): {pmem['A']} too small for target" in r.stderr
 
 
-def test_check_dax_table_with_unaligned_boundary_is_refused(table):
-    path = table("0 12 linear {A} 0\n12 4 linear {B} 0\n")
+@pytest.mark.parametrize("text, where", [
+    # a boundary off a page
+    ("0 12 linear {A} 0\n12 4 linear {B} 0\n",
+     "1: a DAX table must be page-aligned: target 0 (linear)"),
+    # the line named is the target's, past comments and blank lines
+    ("# c\n0 8 linear {A} 0\n\n  # indented comment\n8 12 linear {A} 8\n",
+     "5: a DAX table must be page-aligned: target 1 (linear)"),
+    # a linear offset off a page
+    ("0 8 linear {A} 1\n", "1: a DAX table must be page-aligned"),
+    # a stripe chunk off a page
+    ("0 3000 striped 2 500 {A} 0 {B} 0\n",
+     "1: a DAX table must be page-aligned: target 0 (striped)"),
+], ids=["boundary", "after-comments", "linear-offset", "stripe-chunk"])
+def test_check_dax_table_off_a_page_is_refused_naming_its_line(table, text, where):
+    path = table(text)
     r = run_ctl("check", path)
     assert r.returncode == 1
-    assert f"{path}:1: a DAX table must be page-aligned: target 0 (linear)" in r.stderr
-
-
-def test_check_unaligned_target_after_comments_names_its_line(table):
-    path = table("# c\n0 8 linear {A} 0\n\n  # indented comment\n8 12 linear {A} 8\n")
-    r = run_ctl("check", path)
-    assert r.returncode == 1
-    assert f"{path}:5: a DAX table must be page-aligned: target 1 (linear)" in r.stderr
-
-
-def test_check_dax_table_with_unaligned_linear_offset_is_refused(table):
-    path = table("0 8 linear {A} 1\n")
-    r = run_ctl("check", path)
-    assert r.returncode == 1
-    assert f"{path}:1: a DAX table must be page-aligned" in r.stderr
-
-
-def test_check_dax_table_with_unaligned_stripe_chunk_is_refused(table):
-    path = table("0 3000 striped 2 500 {A} 0 {B} 0\n")
-    r = run_ctl("check", path)
-    assert r.returncode == 1
-    assert f"{path}:1: a DAX table must be page-aligned: target 0 (striped)" in r.stderr
+    assert f"{path}:{where}" in r.stderr
 
 
 @pytest.fixture

@@ -2,11 +2,10 @@
 import errno
 import json
 import os
-import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import run_ctl
 from faults import drop_cached_pages
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
@@ -23,11 +22,6 @@ COMMANDS = {
     "trace": "MOUNTPOINT on [--file PATH] | off",
     "remove": "MOUNTPOINT [--deferred] [--force]",
 }
-
-
-def run_ctl(*args):
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True,
-                          text=True, timeout=60)
 
 
 @pytest.mark.parametrize("name", COMMANDS)

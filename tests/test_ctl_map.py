@@ -1,21 +1,15 @@
 """daxfs-ctl map: a mounted file's extents followed down to the backing files."""
 import json
 import os
-import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import run_ctl
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
 # 8 MiB linear on pmem0, then 16 MiB striped over pmem1 and pmem2 in 32 KiB chunks
 TABLE = "0 16384 linear {0} 0\n16384 32768 striped 2 64 {1} 0 {2} 0\n"
 CHUNK = 64 * 512
-
-
-def run_ctl(*args):
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True,
-                          text=True, timeout=120)
 
 
 @pytest.fixture

@@ -1,37 +1,10 @@
 """daxfs-ctl resolve: every step of dm_dax_direct_access, as text and as JSON."""
 import json
-import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import PMEM_SIZE, run_ctl
 
-PMEM_SIZE = 8 << 20          # bytes per backing file: 16384 sectors, 2048 pages
-
-
-def run_ctl(*args):
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True,
-                          text=True, timeout=60)
-
-
-@pytest.fixture
-def pmem(tmp_path):
-    files = {}
-    for name in ("A", "B"):
-        path = tmp_path / f"pmem{name}"
-        with open(path, "wb") as f:
-            f.truncate(PMEM_SIZE)
-        files[name] = str(path)
-    return files
-
-
-@pytest.fixture
-def table(tmp_path, pmem):
-    def write(text, name="t.table"):
-        path = tmp_path / name
-        path.write_text(text.format(**pmem))
-        return str(path)
-    return write
 
 
 def resolve_json(*args):
@@ -95,16 +68,15 @@ def test_resolve_clamps_at_target_boundary(tmp_path, pmem):
     assert obj["pages"] == 300
 
 
-def test_resolve_error_target_reports_eio(table):
-    r, obj = resolve_json(table("0 2048 linear {A} 0\n2048 2048 error\n"), 300)
+@pytest.mark.parametrize("text, pgoff", [
+    ("0 2048 linear {A} 0\n2048 2048 error\n", 300),    # on an error target
+    (TWO_LINEAR, 512),                                     # past the end
+    ("0 2048 zero\n", 0),                                 # on a zero target
+], ids=["error-target", "past-the-end", "zero-target"])
+def test_resolve_where_no_device_is_reports_eio(table, text, pgoff):
+    r, obj = resolve_json(table(text), pgoff)
     assert r.returncode == 1
-    assert obj == {"pgoff": 300, "error": "EIO"}
-
-
-def test_resolve_past_the_end_reports_eio(table):
-    r, obj = resolve_json(table(TWO_LINEAR), 512)
-    assert r.returncode == 1
-    assert obj == {"pgoff": 512, "error": "EIO"}
+    assert obj == {"pgoff": pgoff, "error": "EIO"}
 
 
 def test_resolve_last_page_resolves(table, pmem):
@@ -112,12 +84,6 @@ def test_resolve_last_page_resolves(table, pmem):
     assert r.returncode == 0, r.stderr
     assert obj["device"] == {"path": pmem["B"], "sector": 2040, "pgoff": 255}
     assert obj["pages"] == 1
-
-
-def test_resolve_zero_target_reports_eio(table):
-    r, obj = resolve_json(table("0 2048 zero\n"), 0)
-    assert r.returncode == 1
-    assert obj == {"pgoff": 0, "error": "EIO"}
 
 
 def test_resolve_json_escapes_device_path(tmp_path):

@@ -1,21 +1,14 @@
 """daxfs-ctl super and label: a filesystem's superblock and label, as dumpe2fs -h and e2label."""
 import json
-import os
 import re
-import subprocess
 import uuid as uuid_mod
 
 import pytest
 
-from conftest import tool
+from conftest import run_ctl as ctl
 from mount import Daxfs, MIB, lazy_unmount
 
 UUID = "0b7e2c4d-1f3a-4c5e-9a7b-6d8e9f0a1b2c"
-
-
-def ctl(*args):
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
 
 
 def super_json(source):
