@@ -23,6 +23,13 @@ def tool(name):
     pytest.fail(f"{name} not built in {BUILD_DIR}: run `meson compile -C {BUILD_DIR}`")
 
 
+def sparse_file(path, size):
+    """Makes path a sparse file of size bytes (a new pmem file); its path."""
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return str(path)
+
+
 def run_ctl(*args):
     """daxfs-ctl ARGS, its output captured as text; never raises on a failure."""
     return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True, text=True,
@@ -37,10 +44,7 @@ def pmem(tmp_path):
     """Two sparse backing files of PMEM_SIZE bytes: {"A": path, "B": path}."""
     files = {}
     for name in ("A", "B"):
-        path = tmp_path / f"pmem{name}"
-        with open(path, "wb") as f:
-            f.truncate(PMEM_SIZE)
-        files[name] = str(path)
+        files[name] = sparse_file(tmp_path / f"pmem{name}", PMEM_SIZE)
     return files
 
 

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import BUILD_DIR, tool
+from conftest import BUILD_DIR, sparse_file, tool  # noqa: F401  (sparse_file: for the tests)
 
 MIB = 1 << 20
 PAGE = 4096
@@ -67,12 +67,6 @@ def wait_until(cond, timeout, what):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.01)
-
-
-def sparse_file(path, size):
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return str(path)
 
 
 def on_memory_fs(path):

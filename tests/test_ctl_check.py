@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import PMEM_SIZE, run_ctl
+from conftest import PMEM_SIZE, run_ctl, sparse_file
 
 
 
@@ -208,8 +208,7 @@ def loop_device(tmp_path):
     if not losetup or os.geteuid() != 0:
         pytest.skip("loop devices need losetup and root")
     backing = tmp_path / "loop.img"
-    with open(backing, "wb") as f:
-        f.truncate(PMEM_SIZE)
+    sparse_file(backing, PMEM_SIZE)
     r = subprocess.run([losetup, "--find", "--show", str(backing)], capture_output=True,
                        text=True, timeout=60)
     if r.returncode != 0:

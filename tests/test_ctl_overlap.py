@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import sparse_file, tool
 from faults import ctl, live_table, write_table
 from mount import MIB, daxfs_factory  # noqa: F401  (fixture)
 
@@ -27,8 +27,7 @@ def run(name, *args):
 def pmem(tmp_path):
     """A 64 MiB pmem file, a hard link and a symbolic link to it."""
     f = tmp_path / "pmem"
-    with open(f, "wb") as out:
-        out.truncate(SIZE)
+    sparse_file(f, SIZE)
     os.link(f, tmp_path / "hard")
     os.symlink(f, tmp_path / "soft")
     return f

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import PMEM_SIZE, run_ctl
+from conftest import PMEM_SIZE, run_ctl, sparse_file
 
 
 
@@ -88,8 +88,7 @@ def test_resolve_last_page_resolves(table, pmem):
 
 def test_resolve_json_escapes_device_path(tmp_path):
     odd = tmp_path / 'pm"em\u00e9'
-    with open(odd, "wb") as f:
-        f.truncate(PMEM_SIZE)
+    sparse_file(odd, PMEM_SIZE)
     path = tmp_path / "t.table"
     path.write_text(f"0 2048 linear {odd} 0\n")
     r, obj = resolve_json(path, 3)

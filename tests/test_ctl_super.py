@@ -5,7 +5,7 @@ import uuid as uuid_mod
 
 import pytest
 
-from conftest import run_ctl as ctl
+from conftest import run_ctl as ctl, sparse_file
 from mount import Daxfs, MIB, lazy_unmount
 
 UUID = "0b7e2c4d-1f3a-4c5e-9a7b-6d8e9f0a1b2c"
@@ -152,8 +152,7 @@ def test_super_of_one_member_says_it_cannot_be_mounted_so(fs):
 
 def test_super_of_something_else_fails(tmp_path):
     blank = tmp_path / "blank"
-    with open(blank, "wb") as f:
-        f.truncate(16 * MIB)
+    sparse_file(blank, 16 * MIB)
     r = ctl("super", blank)
     assert r.returncode == 1
     assert r.stderr.startswith(f"daxfs-ctl super: {blank}: no valid superblock: ")

@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+from conftest import sparse_file
 from faults import ctl, ctl_json, live_table, mounted_for_faults, write_synced, write_table
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
@@ -75,8 +76,7 @@ REFUSED_AT_RESUME = [
                          ids=[t[0] for t in REFUSED_AT_RESUME])
 def test_table_that_cannot_hold_the_filesystem_is_refused_at_resume(fs, text, third, reason):
     spare = fs.tmp / "spare"
-    with open(spare, "wb") as f:
-        f.truncate(third or SIZE)
+    sparse_file(spare, third or SIZE)
     path = write_table(fs, "bad.table", text.format(*fs.files, spare))
     ctl("suspend", fs.mnt, "--nolockfs")
     ctl("load", fs.mnt, path)

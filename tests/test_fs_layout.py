@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from conftest import sparse_file
 from mount import MIB, Daxfs, daxfs_factory, need  # noqa: F401
 
 SECTORS_PER_MIB = MIB // 512
@@ -132,8 +133,7 @@ def test_table_with_a_zero_target_is_served_through_the_bio_path(daxfs_factory):
 @pytest.fixture
 def loop_device(tmp_path):
     backing = tmp_path / "loop.img"
-    with open(backing, "wb") as f:
-        f.truncate(64 * MIB)
+    sparse_file(backing, 64 * MIB)
     res = subprocess.run(["losetup", "--find", "--show", str(backing)],
                          capture_output=True, text=True)
     if res.returncode != 0:

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import sparse_file, tool
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
 SIZE = 64 << 20
@@ -52,8 +52,7 @@ def test_fsck_check_only_never_writes(fs):
 
 def test_fsck_without_filesystem_is_an_operational_error(tmp_path):
     pmem = tmp_path / "blank"
-    with open(pmem, "wb") as f:
-        f.truncate(SIZE)
+    sparse_file(pmem, SIZE)
     r = run("fsck.daxfs", "-n", pmem)
     assert r.returncode == 8
     assert str(pmem) in r.stderr

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import sparse_file, tool
 from faults import LoopDevice, ctl, write_synced
 from mount import MIB, daxfs_factory, mount_entry  # noqa: F401  (fixture)
 
@@ -31,8 +31,7 @@ def digest(path):
 
 
 def zero_file(path, size=SIZE):
-    with open(path, "wb") as f:
-        f.truncate(size)
+    sparse_file(path, size)
     return path
 
 
