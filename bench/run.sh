@@ -37,13 +37,10 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-root=$PWD
-build=${DAXFS_BUILD:-$root/build-bench}
-out=$root/bench/out
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 quick=0
 bench_groups="memory seq random mmap apps meta"
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 
 bench_args "$@"
 need_root
