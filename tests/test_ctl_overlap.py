@@ -63,25 +63,25 @@ def paths(pmem):
     return {"f": str(pmem), "hard": str(pmem.parent / "hard"), "soft": str(pmem.parent / "soft")}
 
 
+# (the tool and its arguments before the table, what its message starts with)
+REFUSERS = {
+    "check": (["daxfs-ctl", "check"], "daxfs-ctl check: {table}:{line}: "),
+    "mkfs": (["mkfs.daxfs", "-f"], "mkfs.daxfs: daxfs: "),
+}
+
+
+@pytest.mark.parametrize("tool_name", REFUSERS)
 @pytest.mark.parametrize("text,line,why", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_check_refuses_a_table_mapping_a_range_twice(tmp_path, pmem, text, line, why):
+def test_check_and_mkfs_refuse_a_table_mapping_a_range_twice(tmp_path, pmem, tool_name, text,
+                                                            line, why):
     p = paths(pmem)
     table = tmp_path / "t.table"
     table.write_text(text.format(**p))
-    r = run("daxfs-ctl", "check", table)
+    cmd, prefix = REFUSERS[tool_name]
+    r = run(*cmd, table)
     assert r.returncode == 1
     assert r.stdout == ""
-    assert r.stderr == f"daxfs-ctl check: {table}:{line}: {why(p)}\n"
-
-
-@pytest.mark.parametrize("text,line,why", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_mkfs_refuses_a_table_mapping_a_range_twice(tmp_path, pmem, text, line, why):
-    p = paths(pmem)
-    table = tmp_path / "t.table"
-    table.write_text(text.format(**p))
-    r = run("mkfs.daxfs", "-f", table)
-    assert r.returncode == 1
-    assert r.stderr == f"mkfs.daxfs: daxfs: {why(p)}\n"
+    assert r.stderr == prefix.format(table=table, line=line) + f"{why(p)}\n"
     assert open(pmem, "rb").read(4096) == bytes(4096), "nothing was written"
 
 
