@@ -95,13 +95,20 @@ def test_map_text_names_each_extent_and_device(fs):
     assert lines[3].endswith("(target 0 linear)")
 
 
-def test_map_through_an_error_table_reports_each_failing_piece(fs, tmp_path):
-    path = fs.mnt / "small"
-    write_file(path, [(0, b"y" * (2 * PAGE))])
+def map_through_error_table(fs, tmp_path, name, size, text):
+    """`map --json` of a new file of size bytes through the table text of
+    error targets: it fails (1); its result and map's answer."""
+    path = fs.mnt / name
+    write_file(path, [(0, b"e" * size)])
     err_table = tmp_path / "error.table"
-    err_table.write_text("0 49152 error\n")
+    err_table.write_text(text)
     r, m = map_json(path, "--table", err_table)
     assert r.returncode == 1
+    return path, r, m
+
+
+def test_map_through_an_error_table_reports_each_failing_piece(fs, tmp_path):
+    _, r, m = map_through_error_table(fs, tmp_path, "small", 2 * PAGE, "0 49152 error\n")
     pieces = [p for e in m["extents"] for p in e["pieces"]]
     assert pieces and all(p["error"] == "EIO" for p in pieces)
     assert sum(p["length"] for p in pieces) == 2 * PAGE
@@ -111,12 +118,8 @@ def test_map_through_an_error_table_reports_each_failing_piece(fs, tmp_path):
 def test_map_through_an_error_table_reports_one_failing_piece_per_target(fs, tmp_path):
     # The error target fails every page alike: one piece to its end, not a
     # line per page (a large file over it printed millions).
-    path = fs.mnt / "spans"
-    write_file(path, [(0, b"e" * (12 * MIB))])
-    err_table = tmp_path / "error.table"
-    err_table.write_text("0 16384 error\n16384 32768 error\n")
-    r, m = map_json(path, "--table", err_table)
-    assert r.returncode == 1
+    path, r, m = map_through_error_table(fs, tmp_path, "spans", 12 * MIB,
+                                         "0 16384 error\n16384 32768 error\n")
     boundary = 16384 * 512
     for ext in m["extents"]:
         start, end = ext["md_offset"], ext["md_offset"] + ext["length"]
