@@ -113,13 +113,11 @@ static int test_torn_header_over_a_committed_log_replays_it(void)
 {
 	const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
 	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct dfs **fs = t_newfs_opts(64 * MB, &md, &batched);
 	struct stat st;
 
 	CHECK(fs);
 	uint64_t js = (*fs)->sb.journal_start;
-	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(dfs_mount(md, &batched, fs), 0);
 	CHECK_EQ(dfs_mknod(*fs, DFS_ROOT_INO, "new", S_IFREG | 0644, 0, &t_cred, &st), 0);
 	/* committed, never written home: only the log has "new" */
 	(*fs)->fail_point = DFS_FAIL_BEFORE_CHECKPOINT;
