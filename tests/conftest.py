@@ -36,6 +36,13 @@ def run_ctl(*args):
                           timeout=120)
 
 
+def ctl_fails(*args):
+    """daxfs-ctl ARGS, which must fail (exit status 1): what it said on stderr."""
+    r = run_ctl(*args)
+    assert r.returncode == 1, f"daxfs-ctl {' '.join(map(str, args))}: {r.stdout}{r.stderr}"
+    return r.stderr
+
+
 PMEM_SIZE = 8 << 20          # bytes of each file of the `pmem` fixture: 16384 sectors
 
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import run_ctl
+from conftest import ctl_fails, run_ctl
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
 # 8 MiB linear on pmem0, then 16 MiB striped over pmem1 and pmem2 in 32 KiB chunks
@@ -143,23 +143,17 @@ def test_map_with_table_option_resolves_the_same_way(fs):
 def test_map_file_outside_daxfs_has_no_extent_map(tmp_path):
     plain = tmp_path / "plain"
     plain.write_text("not on daxfs\n")
-    r = run_ctl("map", plain)
-    assert r.returncode == 1
-    assert f"{plain}: no extent map" in r.stderr
+    assert f"{plain}: no extent map" in ctl_fails("map", plain)
 
 
 def test_map_directory_has_no_extent_map(fs):
     d = fs.mnt / "dir"
     d.mkdir()
-    r = run_ctl("map", d)
-    assert r.returncode == 1
-    assert "no extent map" in r.stderr
+    assert "no extent map" in ctl_fails("map", d)
 
 
 def test_map_missing_file_is_reported(tmp_path):
-    r = run_ctl("map", tmp_path / "absent")
-    assert r.returncode == 1
-    assert "No such file or directory" in r.stderr
+    assert "No such file or directory" in ctl_fails("map", tmp_path / "absent")
 
 
 @pytest.mark.parametrize("args,message", [
