@@ -2,12 +2,25 @@
 finding one meson built (bench/meson.build passes their paths)."""
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
 
 def run(*cmd):
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+
+
+def check_script_usage(script, usage):
+    """bench/SCRIPT --help prints usage and exits 0; an unknown argument is
+    refused with it, exit status 2."""
+    path = Path(__file__).parent / script
+    res = run("bash", path, "--help")
+    assert res.returncode == 0
+    assert usage in res.stdout
+    res = run("bash", path, "--frob")
+    assert res.returncode == 2 and "unknown argument '--frob'" in res.stderr
+    assert usage in res.stderr
 
 
 def built(env):

@@ -9,7 +9,7 @@ import pytest
 
 BENCH = Path(os.environ.get("DAXFS_BENCH_DIR", Path(__file__).parent))
 sys.path.insert(0, str(BENCH))
-from helpers import built, run  # noqa: E402
+from helpers import built, check_script_usage, run  # noqa: E402
 
 
 @pytest.fixture
@@ -62,8 +62,4 @@ def test_usage_errors(cache, args, msg):
 
 
 def test_caching_sh_usage():
-    res = run("bash", BENCH / "caching.sh", "--help")
-    assert res.returncode == 0
-    assert "usage: bash bench/caching.sh [--quick] [--out DIR]" in res.stdout
-    res = run("bash", BENCH / "caching.sh", "--frob")
-    assert res.returncode == 2 and "unknown argument '--frob'" in res.stderr
+    check_script_usage("caching.sh", "usage: bash bench/caching.sh [--quick] [--out DIR]")
