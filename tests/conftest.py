@@ -36,10 +36,12 @@ def run_ctl(*args):
                           timeout=120)
 
 
-def ctl_fails(*args):
-    """daxfs-ctl ARGS, which must fail (exit status 1): what it said on stderr."""
+def ctl_fails(*args, status=1):
+    """daxfs-ctl ARGS, which must fail with exit status status (1; 2 for a
+    usage error, which prints nothing on stdout): what it said on stderr."""
     r = run_ctl(*args)
-    assert r.returncode == 1, f"daxfs-ctl {' '.join(map(str, args))}: {r.stdout}{r.stderr}"
+    assert r.returncode == status, f"daxfs-ctl {' '.join(map(str, args))}: {r.stdout}{r.stderr}"
+    assert status != 2 or r.stdout == ""
     return r.stderr
 
 

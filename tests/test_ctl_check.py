@@ -224,10 +224,8 @@ def test_check_block_device_is_not_dax(tmp_path, loop_device):
 @pytest.mark.parametrize("args", [[], ["a", "b"], ["--bogus", "a"]],
                          ids=["no-table", "two-tables", "unknown-option"])
 def test_check_usage_error_exits_2(args):
-    r = run_ctl("check", *args)
-    assert r.returncode == 2
-    assert "usage: daxfs-ctl check TABLE" in r.stderr
-    assert r.stdout == ""
+    err = ctl_fails("check", *args, status=2)
+    assert "usage: daxfs-ctl check TABLE" in err
 
 
 def test_check_help_describes_exit_status():
@@ -244,15 +242,13 @@ def test_ctl_help_lists_commands():
 
 
 def test_ctl_without_command_is_a_usage_error():
-    r = run_ctl()
-    assert r.returncode == 2
-    assert "usage: daxfs-ctl COMMAND" in r.stderr
+    err = ctl_fails(status=2)
+    assert "usage: daxfs-ctl COMMAND" in err
 
 
 def test_ctl_unknown_command_is_a_usage_error():
-    r = run_ctl("frobnicate")
-    assert r.returncode == 2
-    assert "unknown command 'frobnicate'" in r.stderr
+    err = ctl_fails("frobnicate", status=2)
+    assert "unknown command 'frobnicate'" in err
 
 
 def test_ctl_version_prints_project_version():

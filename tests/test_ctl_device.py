@@ -26,10 +26,9 @@ COMMANDS = {
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_device_command_without_mountpoint_is_a_usage_error(name):
-    r = run_ctl(name)
-    assert r.returncode == 2
-    assert "missing MOUNTPOINT" in r.stderr
-    assert f"usage: daxfs-ctl {name} {COMMANDS[name]}" in r.stderr
+    err = ctl_fails(name, status=2)
+    assert "missing MOUNTPOINT" in err
+    assert f"usage: daxfs-ctl {name} {COMMANDS[name]}" in err
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -87,9 +86,8 @@ def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):
         "info-force",
         "trace-off-file", "trace-file-no-name", "trace-file-empty-name"])
 def test_device_command_bad_arguments_exit_2(args, message):
-    r = run_ctl(*args)
-    assert r.returncode == 2
-    assert message in r.stderr
+    err = ctl_fails(*args, status=2)
+    assert message in err
 
 
 # ---- against a mounted daemon ---------------------------------------------

@@ -163,10 +163,9 @@ def test_map_missing_file_is_reported(tmp_path):
     (["a", "--yaml"], "unknown option"),
 ], ids=["no-file", "two-files", "table-without-value", "unknown-option"])
 def test_map_usage_error_exits_2(args, message):
-    r = run_ctl("map", *args)
-    assert r.returncode == 2
-    assert message in r.stderr
-    assert "usage: daxfs-ctl map FILE [--table TABLE] [--json]" in r.stderr
+    err = ctl_fails("map", *args, status=2)
+    assert message in err
+    assert "usage: daxfs-ctl map FILE [--table TABLE] [--json]" in err
 
 
 def test_map_follows_the_live_table_after_a_reload(fs, tmp_path):

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import PMEM_SIZE, run_ctl, sparse_file
+from conftest import PMEM_SIZE, ctl_fails, run_ctl, sparse_file
 
 
 
@@ -165,11 +165,9 @@ def test_resolve_accepts_hex_page_offset(table):
 ], ids=["no-args", "no-pgoff", "pgoff-not-number", "pgoff-junk", "negative-count",
         "too-many", "count-too-big", "unknown-option"])
 def test_resolve_usage_error_exits_2(args, message):
-    r = run_ctl("resolve", *args)
-    assert r.returncode == 2
-    assert message in r.stderr
-    assert "usage: daxfs-ctl resolve TABLE PGOFF [NR_PAGES] [--json]" in r.stderr
-    assert r.stdout == ""
+    err = ctl_fails("resolve", *args, status=2)
+    assert message in err
+    assert "usage: daxfs-ctl resolve TABLE PGOFF [NR_PAGES] [--json]" in err
 
 
 def test_resolve_help_shows_json_shape():
