@@ -7,10 +7,12 @@ from conftest import PMEM_SIZE, ctl_fails, run_ctl, sparse_file
 
 
 
-def resolve_json(*args):
+def resolve_json(*args, status=0):
+    """`resolve --json` of ARGS, which exits with status: its one JSON line."""
     r = run_ctl("resolve", *args, "--json")
+    assert r.returncode == status, r.stderr
     assert r.stdout.count("\n") == 1, r.stdout
-    return r, json.loads(r.stdout)
+    return json.loads(r.stdout)
 
 
 # §3.1 of kernel-chain.md: pgoff 300 -> S=2400 -> target 1, off 352 -> B pgoff 44, 212 pages
@@ -20,8 +22,7 @@ STRIPED = "0 8192 striped 2 1024 {A} 0 {B} 0\n"
 
 
 def test_resolve_json_two_linear_targets_matches_kernel_example(table, pmem):
-    r, obj = resolve_json(table(TWO_LINEAR), 300, 1000)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(TWO_LINEAR), 300, 1000)
     assert obj == {
         "pgoff": 300, "sector": 2400,
         "target": {"index": 1, "type": "linear", "begin": 2048, "len": 2048},
@@ -32,16 +33,14 @@ def test_resolve_json_two_linear_targets_matches_kernel_example(table, pmem):
 
 
 def test_resolve_json_linear_offset_shifts_device_pgoff(table, pmem):
-    r, obj = resolve_json(table(TWO_LINEAR), 0)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(TWO_LINEAR), 0)
     assert obj["target"]["index"] == 0
     assert obj["device"] == {"path": pmem["A"], "sector": 8, "pgoff": 1}
     assert obj["pages"] == 1
 
 
 def test_resolve_json_striped_matches_kernel_example(table, pmem):
-    r, obj = resolve_json(table(STRIPED), 375, 100)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(STRIPED), 375, 100)
     assert obj == {
         "pgoff": 375, "sector": 3000,
         "target": {"index": 0, "type": "striped", "begin": 0, "len": 8192},
@@ -52,8 +51,7 @@ def test_resolve_json_striped_matches_kernel_example(table, pmem):
 
 
 def test_resolve_json_striped_second_chunk_lands_on_second_stripe(table, pmem):
-    r, obj = resolve_json(table(STRIPED), 128, 1000)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(STRIPED), 128, 1000)
     assert obj["stripe"] == 1
     assert obj["device"] == {"path": pmem["B"], "sector": 0, "pgoff": 0}
     assert obj["pages"] == 128
@@ -63,8 +61,7 @@ def test_resolve_clamps_at_target_boundary(tmp_path, pmem):
     # two linear targets of 1000 pages; 600 pages at page 700 -> 300 (§7 item 8)
     path = tmp_path / "t.table"
     path.write_text(f"0 8000 linear {pmem['A']} 0\n8000 8000 linear {pmem['B']} 0\n")
-    r, obj = resolve_json(path, 700, 600)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(path, 700, 600)
     assert obj["pages"] == 300
 
 
@@ -74,14 +71,12 @@ def test_resolve_clamps_at_target_boundary(tmp_path, pmem):
     ("0 2048 zero\n", 0),                                 # on a zero target
 ], ids=["error-target", "past-the-end", "zero-target"])
 def test_resolve_where_no_device_is_reports_eio(table, text, pgoff):
-    r, obj = resolve_json(table(text), pgoff)
-    assert r.returncode == 1
+    obj = resolve_json(table(text), pgoff, status=1)
     assert obj == {"pgoff": pgoff, "error": "EIO"}
 
 
 def test_resolve_last_page_resolves(table, pmem):
-    r, obj = resolve_json(table(TWO_LINEAR), 511, 8)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(TWO_LINEAR), 511, 8)
     assert obj["device"] == {"path": pmem["B"], "sector": 2040, "pgoff": 255}
     assert obj["pages"] == 1
 
@@ -91,17 +86,17 @@ def test_resolve_json_escapes_device_path(tmp_path):
     sparse_file(odd, PMEM_SIZE)
     path = tmp_path / "t.table"
     path.write_text(f"0 2048 linear {odd} 0\n")
-    r, obj = resolve_json(path, 3)
+    r = run_ctl("resolve", path, 3, "--json")
     assert r.returncode == 0, r.stderr
-    assert obj["device"]["path"] == str(odd)
+    assert json.loads(r.stdout)["device"]["path"] == str(odd)
     assert 'pm\\"em' in r.stdout
 
 
 def test_resolve_invalid_table_prints_error_object(table):
     path = table("0 8 linear {A}\n")
-    r, obj = resolve_json(path, 0)
+    r = run_ctl("resolve", path, 0, "--json")
     assert r.returncode == 1
-    assert obj == {"pgoff": 0, "error": "EINVAL"}
+    assert json.loads(r.stdout) == {"pgoff": 0, "error": "EINVAL"}
     assert f"{path}:1: linear: Invalid argument count" in r.stderr
 
 
@@ -148,8 +143,7 @@ def test_resolve_text_past_the_end_has_no_target(table):
 
 
 def test_resolve_accepts_hex_page_offset(table):
-    r, obj = resolve_json(table(TWO_LINEAR), "0x12c", 1000)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(TWO_LINEAR), "0x12c", 1000)
     assert obj["pgoff"] == 300 and obj["pages"] == 212
 
 
