@@ -69,6 +69,23 @@ def wait_until(cond, timeout, what):
         time.sleep(0.01)
 
 
+def in_processes(n, work):
+    """Runs work(i) for i in 0..n-1, each in a forked child, all at once;
+    every one must return without an exception."""
+    pids = []
+    for i in range(n):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                work(i)
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        pids.append(pid)
+    for pid in pids:
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
 def on_memory_fs(path):
     """Whether path is on tmpfs or ramfs, where a pmem file is in the
     daemon's "memory" persist mode (no msync)."""
