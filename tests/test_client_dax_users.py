@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from client_util import dmaps, pattern  # noqa: F401  (fixture)
+from client_util import as_user, dmaps, pattern, writes_own_file  # noqa: F401  (fixture)
 from mount import PAGE
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixtures)
 
@@ -59,10 +59,6 @@ def root_file(fs, name, data, mode=0o644):
     return path
 
 
-def as_user(dmaps, user, fs, path, mode="r"):
-    return dmaps(path, mode=mode, user=user, prog=fs.tmp / "dmap")
-
-
 OPEN = """
     import errno, os, sys
     try:
@@ -83,15 +79,7 @@ def test_a_group_member_maps_a_file_without_access_to_the_member(fs, users, dmap
 
 
 def test_a_group_member_writes_their_own_file_through_a_granted_mapping(fs, users, dmaps):
-    path = fs.mnt / "mine"
-    path.touch()
-    os.chown(path, users.member.uid, users.member.gid)
-    d = as_user(dmaps, users.member, fs, path, "rw")
-    assert d.map(0, SIZE, alloc=True) == (True, "")
-    d.pattern(0, SIZE, 4)
-    d.persist(0, SIZE)
-    with open(path, "rb") as f:
-        assert f.read() == pattern(0, SIZE, 4)
+    writes_own_file(fs, dmaps, users.member, SIZE, 4)
 
 
 def test_a_user_outside_the_group_is_refused(fs, users, dmaps):
