@@ -81,15 +81,21 @@ def test_suspend_with_lockfs_holds_writers_until_resume(fs, target):
     assert info["frozen"] is False and info["writers_waiting"] == 0
 
 
-def test_frozen_write_copies_no_byte_to_the_member(fs):
-    """The kernel holds the writer at sb_start_write, before any copy: the
-    backing file keeps the old bytes until resume."""
+def held_writer(fs, old):
+    """fs's file f holding old, the device suspended (the filesystem frozen)
+    and WRITER of f started and waiting at the gate: (path, old, writer)."""
     p = fs.mnt / "f"
-    old = b"A" * PAGE
     write_synced(p, old)
     ctl("suspend", fs.mnt)
     w = start(WRITER, p)
     wait_for_waiters(fs)
+    return p, old, w
+
+
+def test_frozen_write_copies_no_byte_to_the_member(fs):
+    """The kernel holds the writer at sb_start_write, before any copy: the
+    backing file keeps the old bytes until resume."""
+    p, old, w = held_writer(fs, b"A" * PAGE)
     assert member_bytes(fs, p, PAGE) == old
     ctl("resume", fs.mnt)
     assert finish(w) == (0, "done\n")
@@ -106,12 +112,7 @@ O_DIRECT_READ = """
 
 
 def test_o_direct_read_of_a_file_whose_writer_waits_goes_on(fs):
-    p = fs.mnt / "f"
-    old = b"B" * (3 * PAGE)
-    write_synced(p, old)
-    ctl("suspend", fs.mnt)
-    w = start(WRITER, p)
-    wait_for_waiters(fs)
+    p, old, w = held_writer(fs, b"B" * (3 * PAGE))
     r = child(O_DIRECT_READ, p, len(old))     # times out (fails) if held
     assert (r.returncode, r.stdout) == (0, old.decode())
     ctl("resume", fs.mnt)
@@ -215,12 +216,7 @@ def test_timeout_dd_on_frozen_fs_returns(fs, target):
 
 
 def test_kill_of_a_frozen_writer_returns(fs):
-    p = fs.mnt / "f"
-    old = b"D" * PAGE
-    write_synced(p, old)
-    ctl("suspend", fs.mnt)
-    w = start(WRITER, p)
-    wait_for_waiters(fs)
+    p, old, w = held_writer(fs, b"D" * PAGE)
     w.kill()
     assert w.wait(timeout=WAIT) == -signal.SIGKILL
     wait_until(lambda: waiting(fs) == 0, WAIT, "the killed writer's request to end")
