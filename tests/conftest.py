@@ -36,6 +36,13 @@ def run_ctl(*args):
                           timeout=120)
 
 
+def ctl_ok(*args):
+    """daxfs-ctl ARGS, which must succeed: what it printed on stdout."""
+    r = run_ctl(*args)
+    assert r.returncode == 0, f"daxfs-ctl {' '.join(map(str, args))}: {r.stdout}{r.stderr}"
+    return r.stdout
+
+
 def ctl_fails(*args, status=1):
     """daxfs-ctl ARGS, which must fail with exit status status (1; 2 for a
     usage error, which prints nothing on stdout): what it said on stderr."""

@@ -5,8 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import PMEM_SIZE, ctl_fails, run_ctl, sparse_file
-
+from conftest import PMEM_SIZE, ctl_fails, ctl_ok, run_ctl, sparse_file
 
 
 def test_check_prints_linear_table_size_and_dax_yes(table, pmem):
@@ -23,9 +22,8 @@ def test_check_prints_linear_table_size_and_dax_yes(table, pmem):
 
 
 def test_check_ignores_comments_and_blank_lines(table, pmem):
-    r = run_ctl("check", table("# two stripes\n\n0 8192 striped 2 1024 {A} 0 {B} 0\n\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
+    out = ctl_ok("check", table("# two stripes\n\n0 8192 striped 2 1024 {A} 0 {B} 0\n\n"))
+    assert out.splitlines() == [
         f"0 8192 striped 2 1024 {pmem['A']} 0 {pmem['B']} 0",
         "size: 8192 sectors",
         "type: dax",
@@ -46,52 +44,45 @@ def test_check_output_table_round_trips(tmp_path, table):
 
 
 def test_check_accepts_striped_chunk_that_is_not_a_power_of_two(table):
-    r = run_ctl("check", table("0 4000 striped 2 1000 {A} 0 {B} 0\n"))
-    assert r.returncode == 0, r.stderr
-    assert "size: 4000 sectors" in r.stdout.splitlines()
+    out = ctl_ok("check", table("0 4000 striped 2 1000 {A} 0 {B} 0\n"))
+    assert "size: 4000 sectors" in out.splitlines()
 
 
 def test_check_zero_target_is_not_dax(table):
-    r = run_ctl("check", table("0 2048 linear {A} 0\n2048 2048 zero\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-2] == "type: bio"
-    dax = r.stdout.splitlines()[-1]
+    out = ctl_ok("check", table("0 2048 linear {A} 0\n2048 2048 zero\n"))
+    assert out.splitlines()[-2] == "type: bio"
+    dax = out.splitlines()[-1]
     assert dax.startswith("dax: no (")
     assert "zero" in dax and "direct_access" in dax
 
 
 def test_check_error_target_counts_as_dax_for_the_filesystem(table):
-    r = run_ctl("check", table("0 2048 linear {A} 0\n2048 2048 error\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-1] == "dax: yes"
+    out = ctl_ok("check", table("0 2048 linear {A} 0\n2048 2048 error\n"))
+    assert out.splitlines()[-1] == "dax: yes"
 
 
 def test_check_error_beside_a_device_makes_a_bio_type_device(table):
     # the kernel's dm_table_determine_type: a wildcard target never makes a DAX table
-    r = run_ctl("check", table("0 2048 linear {A} 0\n2048 2048 error\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-2] == "type: bio"
+    out = ctl_ok("check", table("0 2048 linear {A} 0\n2048 2048 error\n"))
+    assert out.splitlines()[-2] == "type: bio"
 
 
 def test_check_bare_error_table_has_no_devices_and_is_bio_type_when_fresh(table):
-    r = run_ctl("check", table("0 2048 error\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-2:] == ["type: bio", "dax: yes"]
+    out = ctl_ok("check", table("0 2048 error\n"))
+    assert out.splitlines()[-2:] == ["type: bio", "dax: yes"]
 
 
 def test_check_error_target_with_device_prints_it_bare(table):
     # the kernel's error target has no status function: `dmsetup table`
     # shows no arguments for it, whatever it was loaded with
-    r = run_ctl("check", table("0 2048 error {A} 0\n2048 8 error x y z\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[:2] == ["0 2048 error", "2048 8 error"]
+    out = ctl_ok("check", table("0 2048 error {A} 0\n2048 8 error x y z\n"))
+    assert out.splitlines()[:2] == ["0 2048 error", "2048 8 error"]
 
 
 def test_check_unaligned_table_without_dax_is_valid(table):
-    r = run_ctl("check", table("0 12 zero\n12 4 zero\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-3] == "size: 16 sectors"
-    assert r.stdout.splitlines()[-1].startswith("dax: no (")
+    out = ctl_ok("check", table("0 12 zero\n12 4 zero\n"))
+    assert out.splitlines()[-3] == "size: 16 sectors"
+    assert out.splitlines()[-1].startswith("dax: no (")
 
 
 # (id, table text, line number, target type, the kernel's reason)
@@ -151,9 +142,8 @@ def test_check_line_without_type_names_its_line(table):
 
 
 def test_check_error_target_ignores_other_argument_counts_as_the_kernel(table):
-    r = run_ctl("check", table("0 8 error foo\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0] == "0 8 error"
+    out = ctl_ok("check", table("0 8 error foo\n"))
+    assert out.splitlines()[0] == "0 8 error"
 
 
 def test_check_empty_table_has_no_targets(table):
@@ -215,9 +205,8 @@ def loop_device(tmp_path):
 def test_check_block_device_is_not_dax(tmp_path, loop_device):
     path = tmp_path / "loop.table"
     path.write_text(f"0 2048 linear {loop_device} 0\n")
-    r = run_ctl("check", path)
-    assert r.returncode == 0, r.stderr
-    dax = r.stdout.splitlines()[-1]
+    out = ctl_ok("check", path)
+    dax = out.splitlines()[-1]
     assert dax.startswith("dax: no (") and loop_device in dax
 
 
@@ -229,16 +218,14 @@ def test_check_usage_error_exits_2(args):
 
 
 def test_check_help_describes_exit_status():
-    r = run_ctl("check", "--help")
-    assert r.returncode == 0
-    assert r.stdout.startswith("usage: daxfs-ctl check TABLE")
-    assert "Exit status" in r.stdout
+    out = ctl_ok("check", "--help")
+    assert out.startswith("usage: daxfs-ctl check TABLE")
+    assert "Exit status" in out
 
 
 def test_ctl_help_lists_commands():
-    r = run_ctl("--help")
-    assert r.returncode == 0
-    assert "check TABLE" in r.stdout and "resolve TABLE PGOFF" in r.stdout
+    out = ctl_ok("--help")
+    assert "check TABLE" in out and "resolve TABLE PGOFF" in out
 
 
 def test_ctl_without_command_is_a_usage_error():
@@ -252,6 +239,5 @@ def test_ctl_unknown_command_is_a_usage_error():
 
 
 def test_ctl_version_prints_project_version():
-    r = run_ctl("--version")
-    assert r.returncode == 0
-    assert r.stdout.startswith("daxfs-ctl (daxfs-fuse) ")
+    out = ctl_ok("--version")
+    assert out.startswith("daxfs-ctl (daxfs-fuse) ")

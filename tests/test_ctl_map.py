@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import ctl_fails, run_ctl
+from conftest import ctl_fails, ctl_ok, run_ctl
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
 # 8 MiB linear on pmem0, then 16 MiB striped over pmem1 and pmem2 in 32 KiB chunks
@@ -85,9 +85,8 @@ def test_map_reports_holes_without_pieces(fs):
 def test_map_text_names_each_extent_and_device(fs):
     path = fs.mnt / "sparse"
     write_file(path, [(3 * PAGE, b"x" * PAGE)])
-    r = run_ctl("map", path)
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
+    out = ctl_ok("map", path)
+    lines = out.splitlines()
     assert lines[0] == f"{path}: {4 * PAGE} bytes on {fs.source}"
     assert lines[1] == f"  0+{3 * PAGE} hole"
     assert lines[2].startswith(f"  {3 * PAGE}+{PAGE} mapped at ")

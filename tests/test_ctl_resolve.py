@@ -3,8 +3,7 @@ import json
 
 import pytest
 
-from conftest import PMEM_SIZE, ctl_fails, run_ctl, sparse_file
-
+from conftest import PMEM_SIZE, ctl_fails, ctl_ok, run_ctl, sparse_file
 
 
 def resolve_json(*args, status=0):
@@ -86,10 +85,9 @@ def test_resolve_json_escapes_device_path(tmp_path):
     sparse_file(odd, PMEM_SIZE)
     path = tmp_path / "t.table"
     path.write_text(f"0 2048 linear {odd} 0\n")
-    r = run_ctl("resolve", path, 3, "--json")
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["device"]["path"] == str(odd)
-    assert 'pm\\"em' in r.stdout
+    out = ctl_ok("resolve", path, 3, "--json")
+    assert json.loads(out)["device"]["path"] == str(odd)
+    assert 'pm\\"em' in out
 
 
 def test_resolve_invalid_table_prints_error_object(table):
@@ -101,9 +99,8 @@ def test_resolve_invalid_table_prints_error_object(table):
 
 
 def test_resolve_text_prints_every_step(table, pmem):
-    r = run_ctl("resolve", table(TWO_LINEAR), 300, 1000)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
+    out = ctl_ok("resolve", table(TWO_LINEAR), 300, 1000)
+    assert out.splitlines() == [
         "pgoff 300 -> sector 2400",
         "  target 1: linear, begin 2048, len 2048, offset 352",
         f"  device {pmem['B']}: sector 352, pgoff 44",
@@ -112,9 +109,8 @@ def test_resolve_text_prints_every_step(table, pmem):
 
 
 def test_resolve_text_striped_names_the_stripe(table, pmem):
-    r = run_ctl("resolve", table(STRIPED), 375, 100)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
+    out = ctl_ok("resolve", table(STRIPED), 375, 100)
+    assert out.splitlines() == [
         "pgoff 375 -> sector 3000",
         "  target 0: striped, begin 0, len 8192, offset 3000",
         "  stripe 0",
@@ -165,7 +161,6 @@ def test_resolve_usage_error_exits_2(args, message):
 
 
 def test_resolve_help_shows_json_shape():
-    r = run_ctl("resolve", "--help")
-    assert r.returncode == 0
-    assert r.stdout.startswith("usage: daxfs-ctl resolve TABLE PGOFF")
-    assert '"stripe": K or null' in r.stdout
+    out = ctl_ok("resolve", "--help")
+    assert out.startswith("usage: daxfs-ctl resolve TABLE PGOFF")
+    assert '"stripe": K or null' in out
