@@ -30,10 +30,16 @@ def sparse_file(path, size):
     return str(path)
 
 
+def run_tool(name, *args, **kw):
+    """The built tool name with ARGS (and subprocess.run's keywords), its
+    output captured as text; never raises on a failure."""
+    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
+                          timeout=120, **kw)
+
+
 def run_ctl(*args):
-    """daxfs-ctl ARGS, its output captured as text; never raises on a failure."""
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
+    """daxfs-ctl ARGS, as run_tool runs it."""
+    return run_tool("daxfs-ctl", *args)
 
 
 def ctl_ok(*args):

@@ -9,18 +9,13 @@ import subprocess
 
 import pytest
 
-from conftest import sparse_file, tool
+from conftest import run_tool as run, sparse_file
 from faults import ctl, live_table, write_table
 from mount import MIB, daxfs_factory  # noqa: F401  (fixture)
 
 SIZE = 64 * MIB
 SECTORS = SIZE // 512
 TAIL = "; a table must not map a byte of a device twice"
-
-
-def run(name, *args):
-    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
 
 
 @pytest.fixture

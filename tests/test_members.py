@@ -9,11 +9,10 @@ import hashlib
 import os
 import shutil
 import struct
-import subprocess
 
 import pytest
 
-from conftest import sparse_file, tool
+from conftest import run_tool as run, sparse_file
 from faults import ctl, live_table, write_synced, write_table
 from mount import MIB, daxfs_factory  # noqa: F401  (fixture)
 
@@ -21,11 +20,6 @@ SIZE = 16 * MIB
 SECTORS = SIZE // 512
 UUID = "3f2a0102-0304-4506-8708-090a0b0c0d0e"
 OTHER_UUID = "aa000000-0000-4000-8000-000000000000"
-
-
-def run(name, *args, **kw):
-    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
-                          timeout=120, **kw)
 
 
 def digest(*paths):

@@ -1,18 +1,12 @@
 """fsck.daxfs: e2fsck exit codes, problem reports, -n never writes."""
 import hashlib
-import subprocess
 
 import pytest
 
-from conftest import sparse_file, tool
+from conftest import run_tool as run, sparse_file
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
 SIZE = 64 << 20
-
-
-def run(name, *args):
-    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
 
 
 def digest(path):

@@ -1,20 +1,14 @@
 """mkfs.daxfs: SOURCE forms, -s file creation, -f, -L, -U, the summary and usage errors."""
 import os
 import re
-import subprocess
 
 import pytest
 
-from conftest import sparse_file, tool
+from conftest import run_tool as run, sparse_file
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
 SIZE = 64 << 20
 UUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0"
-
-
-def run(name, *args):
-    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
 
 
 def summary(stdout):

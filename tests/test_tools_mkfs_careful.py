@@ -11,18 +11,13 @@ import subprocess
 
 import pytest
 
-from conftest import sparse_file, tool
+from conftest import run_tool as run, sparse_file
 from faults import LoopDevice, ctl, write_synced
 from mount import MIB, daxfs_factory, mount_entry  # noqa: F401  (fixture)
 
 SIZE = 16 * MIB
 UUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0"
 USE_F = "; use -f to overwrite it\n"
-
-
-def run(name, *args, cwd=None):
-    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
 
 
 def digest(path):
