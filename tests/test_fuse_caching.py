@@ -281,29 +281,28 @@ def test_writeback_cache_refuses_a_direct_mapping(daxfs, dmaps):
 
 # ---- notify_store -----------------------------------------------------------
 
-def test_notify_store_first_mmap_read_needs_no_read_request(fs_with):
-    fs, log = fs_with("notify_store=65536")
+def first_mmap_read(fs_with, store, size):
+    """A file of size random bytes read whole through a new mapping after a
+    remount with notify_store=store: the daemon's log of that read."""
+    fs, log = fs_with(f"notify_store={store}")
     path = fs.mnt / "f"
-    data = os.urandom(10 * PAGE + 17)
+    data = os.urandom(size)
     write_file(path, data)
-    fs.remount("debug", "notify_store=65536")
+    fs.remount("debug", f"notify_store={store}")
     log.pos = 0
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
         assert m[:] == data
+    return log
+
+
+def test_notify_store_first_mmap_read_needs_no_read_request(fs_with):
+    log = first_mmap_read(fs_with, 65536, 10 * PAGE + 17)
     assert log.count("OPEN") == 1
     assert log.count("READ") == 0
 
 
 def test_notify_store_of_the_largest_size_stores_all_of_it(fs_with):
-    fs, log = fs_with("notify_store=1048576")
-    path = fs.mnt / "f"
-    data = os.urandom(1 << 20)
-    write_file(path, data)
-    fs.remount("debug", "notify_store=1048576")
-    log.pos = 0
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
-        assert m[:] == data
-    assert log.count("READ") == 0
+    assert first_mmap_read(fs_with, 1048576, 1 << 20).count("READ") == 0
 
 
 def test_without_notify_store_first_mmap_read_asks_the_daemon(fs_with):
