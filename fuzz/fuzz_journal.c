@@ -238,8 +238,8 @@ static bool write_log(struct fuzz_in *in, uint8_t flags)
 		block(js)[DFS_JBLK_SEQ] ^= 0x5a;
 		/* recovery needs the log's first block */
 		if (!dfs_block_crc_ok(js + 1, block(js + 1)) ||
-		    (dfs_get32(block(js + 1)) != DFS_MAGIC_JDESC &&
-		     dfs_get32(block(js + 1)) != DFS_MAGIC_JCOMMIT) ||
+		    (dfs_get32(block(js + 1) + DFS_BLK_MAGIC) != DFS_MAGIC_JDESC &&
+		     dfs_get32(block(js + 1) + DFS_BLK_MAGIC) != DFS_MAGIC_JCOMMIT) ||
 		    memcmp(block(js + 1) + 16, sb.uuid, 16) != 0)
 			harmless = false;
 	}
