@@ -81,8 +81,10 @@ void dfs_super_encode(const struct dfs_super *sb, uint64_t blkno, uint8_t *b)
 	dfs_put32(b + DFS_SB_NMEMBERS, sb->nmembers);
 	dfs_put32(b + DFS_SB_MEMBER_BLOCKS, sb->member_blocks);
 	for (unsigned i = 0; i < sb->itable_nextents && i < DFS_ITABLE_MAX_EXTENTS; i++) {
-		dfs_put64(b + DFS_SB_ITABLE + i * DFS_SB_ITABLE_ENTRY + DFS_SB_ITABLE_PBLK, sb->itable[i].pblk);
-		dfs_put32(b + DFS_SB_ITABLE + i * DFS_SB_ITABLE_ENTRY + DFS_SB_ITABLE_LEN, sb->itable[i].len);
+		uint8_t *e = b + DFS_SB_ITABLE + i * DFS_SB_ITABLE_ENTRY;
+
+		dfs_put64(e + DFS_SB_ITABLE_PBLK, sb->itable[i].pblk);
+		dfs_put32(e + DFS_SB_ITABLE_LEN, sb->itable[i].len);
 	}
 	dfs_block_seal(blkno, b);
 }
@@ -164,9 +166,10 @@ int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
 		return daxfs_err(-EIO, "superblock %llu: bad %s", (unsigned long long)blkno, bad);
 	for (unsigned i = 0; i < sb->itable_nextents; i++) {
 		struct dfs_itable_extent *e = &sb->itable[i];
+		const uint8_t *p = b + DFS_SB_ITABLE + i * DFS_SB_ITABLE_ENTRY;
 
-		e->pblk = dfs_get64(b + DFS_SB_ITABLE + i * DFS_SB_ITABLE_ENTRY + DFS_SB_ITABLE_PBLK);
-		e->len = dfs_get32(b + DFS_SB_ITABLE + i * DFS_SB_ITABLE_ENTRY + DFS_SB_ITABLE_LEN);
+		e->pblk = dfs_get64(p + DFS_SB_ITABLE_PBLK);
+		e->len = dfs_get32(p + DFS_SB_ITABLE_LEN);
 		if (e->len == 0 || e->pblk < sb->data_start || e->pblk >= sb->total_blocks ||
 		    e->len > sb->total_blocks - e->pblk)
 			return daxfs_err(-EIO, "superblock %llu: inode table extent %u out of bounds",
