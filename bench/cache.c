@@ -24,7 +24,7 @@
 #define MAX_SIZE (64ULL << 20)
 #define PAGE 4096
 
-static const char *prog = "daxfs-bench-cache";
+static const char prog[] = "daxfs-bench-cache";
 
 static int fail(const char *what, const char *path)
 {
@@ -114,108 +114,39 @@ static int do_mmap(const char *dir, uint64_t n, uint64_t size, char *buf)
 	return 0;
 }
 
-/* What `ls -l` does: read the directory, lstat every entry; checks that
- * exactly the N files (and the dot entries) were seen. */
-static int do_lsl(const char *dir, uint64_t n, uint64_t size, char *buf)
+static int lstat_one(int dirfd, const char *name)
 {
-	DIR *d = opendir(dir);
-	uint64_t files = 0;
-	struct dirent *de;
 	struct stat st;
 
-	(void) size;
-	(void) buf;
-	if (!d)
-		return fail("opendir", dir);
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de)
-			break;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			closedir(d);
-			return fail("lstat", de->d_name);
-		}
-		files++;
-	}
-	if (errno != 0) {
-		closedir(d);
-		return fail("readdir", dir);
-	}
-	closedir(d);
-	if (files != n) {
-		fprintf(stderr, "%s: lsl %s: %" PRIu64 " entries, expected %" PRIu64 "\n", prog,
-			dir, files, n);
-		return -1;
-	}
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return fail("lstat", name);
 	return 0;
 }
 
-struct op {
-	const char *name;
-	int (*run)(const char *dir, uint64_t n, uint64_t size, char *buf);
-	const char *help;
-};
-
-static const struct op ops[] = {
-	{ .name = "fill", .run = do_fill, .help = "create the N files with SIZE bytes each" },
-	{ .name = "read", .run = do_read, .help = "open, read SIZE bytes, close each file" },
-	{ .name = "mmap", .run = do_mmap, .help = "open, mmap SIZE bytes, read a byte per page, close" },
-	{ .name = "lsl", .run = do_lsl, .help = "readdir DIR (exactly the N files) and lstat each (SIZE unused)" },
-};
-
-static int usage(FILE *out, int status)
+/* ls -l: readdir DIR and lstat each entry, checking exactly the N files were
+ * seen. */
+static int do_lsl(const char *dir, uint64_t n, uint64_t size, char *buf)
 {
-	fprintf(out, "usage: %s OP DIR N SIZE\n\nOP is one of:\n", prog);
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		fprintf(out, "    %-5s %s\n", ops[i].name, ops[i].help);
-	fprintf(out, "\nFiles are named DIR/f0000000 ... Prints \"OP N SECONDS OPS_PER_SEC\".\n"
-		"Exit status: 0 done, 1 an operation failed, 2 usage error.\n");
-	return status;
+	(void) size;
+	(void) buf;
+	return bench_readdir(prog, "lsl", dir, n, lstat_one);
 }
+
+static const struct bench_op ops[] = {
+	{ .name = "fill", .run_sized = do_fill, .help = "create the N files with SIZE bytes each" },
+	{ .name = "read", .run_sized = do_read, .help = "open, read SIZE bytes, close each file" },
+	{ .name = "mmap", .run_sized = do_mmap,
+	  .help = "open, mmap SIZE bytes, read a byte per page, close" },
+	{ .name = "lsl", .run_sized = do_lsl,
+	  .help = "readdir DIR (exactly the N files) and lstat each (SIZE unused)" },
+};
 
 int main(int argc, char **argv)
 {
-	const struct op *op = NULL;
-	uint64_t n, size;
-	double start, secs;
-	char *buf;
-	int ret;
+	static const struct bench_helper h = {
+		.prog = prog, .ops = ops, .nops = sizeof(ops) / sizeof(ops[0]),
+		.max_size = MAX_SIZE,
+	};
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0)
-		return usage(stdout, 0);
-	if (argc != 5)
-		return usage(stderr, 2);
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (strcmp(argv[1], ops[i].name) == 0)
-			op = &ops[i];
-	if (!op) {
-		fprintf(stderr, "%s: unknown operation '%s'\n", prog, argv[1]);
-		return usage(stderr, 2);
-	}
-	if (parse_u64(argv[3], 1, MAX_FILES, &n) != 0) {
-		fprintf(stderr, "%s: invalid count '%s': expected 1 to %llu\n", prog, argv[3],
-			MAX_FILES);
-		return 2;
-	}
-	if (parse_u64(argv[4], 1, MAX_SIZE, &size) != 0) {
-		fprintf(stderr, "%s: invalid size '%s': expected 1 to %llu bytes\n", prog, argv[4],
-			MAX_SIZE);
-		return 2;
-	}
-	buf = malloc(size);
-	if (!buf) {
-		fprintf(stderr, "%s: out of memory\n", prog);
-		return 1;
-	}
-	start = now();
-	ret = op->run(argv[2], n, size, buf);
-	secs = now() - start;
-	free(buf);
-	if (ret != 0)
-		return 1;
-	printf("%s %" PRIu64 " %.6f %.1f\n", op->name, n, secs, secs > 0 ? (double) n / secs : 0.0);
-	return 0;
+	return bench_main(&h, argc, argv);
 }

@@ -31,12 +31,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-root=$PWD
-build=${DAXFS_BUILD:-$root/build-bench}
-out=$root/bench/out
-quick=0
 # shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
+source bench/lib.sh
+quick=0
 
 bench_args "$@"
 need_root

@@ -16,13 +16,10 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-root=$PWD
-build=${DAXFS_BUILD:-$root/build-bench}
-out=$root/bench/out
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 size_mib=${1:-256}
 passes=${2:-8}
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 dev_size=$((size_mib * 2 + 512))M
 
 [[ $size_mib =~ ^[0-9]+$ && $passes =~ ^[0-9]+$ ]] || die "usage: bash bench/dmap.sh [SIZE_MIB] [PASSES]"

@@ -1,9 +1,14 @@
-# bench/lib.sh - what the bench scripts (run.sh, caching.sh, profile.sh, dmap.sh) share: dependencies,
+# bench/lib.sh - what the bench scripts (run.sh, caching.sh, profile.sh, dmap.sh, nfs.sh) share: dependencies,
 # the build, scratch space, and mounting daxfs-fuse and tmpfs (sourced, not run).
 #
-# The caller sets `root` (top of the checkout) and `build`, then calls
-# bench_setup; everything bench_setup creates is removed and unmounted by the
-# EXIT trap it installs, however the script ends.
+# Sourced from the top of the checkout, it sets `root` (there), `build`
+# (DAXFS_BUILD, or build-bench) and `out` (bench/out, where the results go);
+# the caller then calls bench_setup; everything bench_setup creates is removed
+# and unmounted by the EXIT trap it installs, however the script ends.
+
+root=$PWD
+build=${DAXFS_BUILD:-$root/build-bench}
+out=$root/bench/out
 
 MIB=$((1 << 20))
 dev_size=16G		# both the daxfs device and the tmpfs mount

@@ -17,14 +17,11 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-root=$PWD
-build=${DAXFS_BUILD:-$root/build-bench}
-out=$root/bench/out
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 size_mib=${1:-256}
 rand_ops=${2:-5000}
 rounds=${3:-3}
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 dev_size=$((size_mib * 2 + 512))M
 
 [[ $size_mib =~ ^[0-9]+$ && $rand_ops =~ ^[0-9]+$ && $rounds =~ ^[0-9]+$ ]] ||

@@ -27,12 +27,10 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-root=$PWD
-build=${DAXFS_BUILD:-$root/build-bench}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 out=$root/bench/out/profile
 prep=
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 
 usage() { echo "usage: bash bench/profile.sh [--out DIR] [--prep layout|files[:N]] -- COMMAND..." >&2; exit 2; }
 nfiles=10000

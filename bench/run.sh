@@ -37,13 +37,10 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-root=$PWD
-build=${DAXFS_BUILD:-$root/build-bench}
-out=$root/bench/out
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 quick=0
 bench_groups="memory seq random mmap apps meta"
-# shellcheck source=bench/lib.sh
-source "$root/bench/lib.sh"
 
 bench_args "$@"
 need_root
@@ -156,41 +153,29 @@ rr_cold() {
 	fio_run rr-cold-2 "$1" --pre drop --filename="$2/rand.dat" --rw=randread --numjobs=2 \
 		--size="$half_size" --offset_increment="$half_size" --invalidate=1
 }
+# timed_jobs NAME FS DIR FIO_ARGS...: NAME-1 and NAME-2, timed runs of one
+# and of two jobs over the random file.
+timed_jobs() {
+	local name=$1 fs=$2 dir=$3 j
+	shift 3
+	for j in 1 2; do
+		fio_run "$name-$j" "$fs" --filename="$dir/rand.dat" --numjobs="$j" \
+			--size="$file_size" --time_based --runtime="$runtime" "$@"
+	done
+}
 rr_cached() {
-	local j
 	cat "$2/rand.dat" > /dev/null
-	for j in 1 2; do
-		fio_run "rr-cached-$j" "$1" --filename="$2/rand.dat" --rw=randread --numjobs="$j" \
-			--size="$file_size" --invalidate=0 --time_based --runtime="$runtime"
-	done
+	timed_jobs rr-cached "$1" "$2" --rw=randread --invalidate=0
 }
-rr_direct() {
-	local j
-	for j in 1 2; do
-		fio_run "rr-direct-$j" "$1" --filename="$2/rand.dat" --rw=randread --numjobs="$j" \
-			--size="$file_size" --direct=1 --time_based --runtime="$runtime"
-	done
-}
-rw_buf() {
-	local j
-	for j in 1 2; do
-		fio_run "rw-buf-$j" "$1" --filename="$2/rand.dat" --rw=randwrite --numjobs="$j" \
-			--size="$file_size" --time_based --runtime="$runtime"
-	done
-}
+rr_direct() { timed_jobs rr-direct "$1" "$2" --rw=randread --direct=1; }
+rw_buf() { timed_jobs rw-buf "$1" "$2" --rw=randwrite; }
 # O_SYNC: every write durable at return, which under daxfs-run is its
 # synchronous mode (as DAXFS_RUN_SYNC=1), and daxfs-fuse's own default
 rw_sync() {
 	fio_run rw-sync-1 "$1" --filename="$2/rand.dat" --rw=randwrite --sync=1 \
 		--size="$file_size" --time_based --runtime="$runtime"
 }
-rw_direct() {
-	local j
-	for j in 1 2; do
-		fio_run "rw-direct-$j" "$1" --filename="$2/rand.dat" --rw=randwrite --numjobs="$j" \
-			--size="$file_size" --direct=1 --time_based --runtime="$runtime"
-	done
-}
+rw_direct() { timed_jobs rw-direct "$1" "$2" --rw=randwrite --direct=1; }
 mmap_read() {
 	fio_run mmap-read-first "$1" --pre drop --filename="$2/rand.dat" --ioengine=mmap \
 		--rw=randread --size="$file_size" --invalidate=1

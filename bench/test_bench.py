@@ -4,36 +4,25 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 BENCH = Path(os.environ.get("DAXFS_BENCH_DIR", Path(__file__).parent))
-META = os.environ.get("DAXFS_BENCH_META")
-MEMCPY = os.environ.get("DAXFS_BENCH_MEMCPY")
-
 sys.path.insert(0, str(BENCH))
 import report  # noqa: E402
-
-
-def run(*cmd):
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+from helpers import built, check_script_usage, run  # noqa: E402
 
 
 @pytest.fixture
 def meta():
-    if not META or not os.path.exists(META):
-        pytest.skip("daxfs-bench-meta not built (set DAXFS_BENCH_META)")
-    return META
+    return built("DAXFS_BENCH_META")
 
 
 @pytest.fixture
 def memcpy():
-    if not MEMCPY or not os.path.exists(MEMCPY):
-        pytest.skip("daxfs-bench-memcpy not built (set DAXFS_BENCH_MEMCPY)")
-    return MEMCPY
+    return built("DAXFS_BENCH_MEMCPY")
 
 
 # ---- daxfs-bench-meta --------------------------------------------------------
@@ -257,16 +246,13 @@ def test_run_sh_records_every_workload_of_the_catalogue():
             recorded |= {f"{m.group(1)}-1", f"{m.group(1)}-2"}
         else:
             recorded.add(m.group(1))
+    for m in re.finditer(r'timed_jobs ([a-z0-9-]+) ', text):    # one job and two
+        recorded |= {f"{m.group(1)}-1", f"{m.group(1)}-2"}
     assert recorded == {w.id for w in report.WORKLOADS}
 
 
 def test_run_sh_usage():
-    res = run("bash", BENCH / "run.sh", "--help")
-    assert res.returncode == 0
-    assert "usage: bash bench/run.sh [--quick] [--out DIR] [--only GROUP,...]" in res.stdout
-    res = run("bash", BENCH / "run.sh", "--frob")
-    assert res.returncode == 2 and "unknown argument '--frob'" in res.stderr
-    assert "usage: bash bench/run.sh [--quick] [--out DIR] [--only GROUP,...]" in res.stderr
+    check_script_usage("run.sh", "usage: bash bench/run.sh [--quick] [--out DIR] [--only GROUP,...]")
     res = run("bash", BENCH / "run.sh", "--only", "seq,frob")
     assert res.returncode == 1
     assert "--only: unknown group 'frob' (groups: memory, seq, random, mmap, apps, meta)" in res.stderr

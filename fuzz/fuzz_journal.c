@@ -137,7 +137,7 @@ static bool never_logged(uint64_t home)
 		const uint8_t *e = pristine + (mt + i / DFS_MTAB_PER_BLOCK) * DFS_BLOCK_SIZE +
 				   DFS_MTAB_HDR + DFS_MEMBER_SIZE * (i % DFS_MTAB_PER_BLOCK);
 
-		if (dfs_get64(e + 56) / (DFS_BLOCK_SIZE / 512) == home)
+		if (dfs_get64(e + DFS_MEMBER_LABEL_SECTOR) / (DFS_BLOCK_SIZE / 512) == home)
 			return true;
 	}
 	return false;
@@ -147,11 +147,11 @@ static void seal_journal_block(uint64_t blk, uint32_t magic, uint64_t seq, bool 
 {
 	uint8_t *b = block(blk);
 
-	dfs_put32(b, magic);
-	dfs_put64(b + 8, seq);
-	memcpy(b + 16, sb.uuid, 16);
+	dfs_put32(b + DFS_BLK_MAGIC, magic);
+	dfs_put64(b + DFS_JBLK_SEQ, seq);
+	memcpy(b + DFS_JBLK_UUID, sb.uuid, 16);
 	if (foreign)
-		b[16] ^= 1;
+		b[DFS_JBLK_UUID] ^= 1;
 	dfs_block_seal(blk, b);
 }
 
@@ -159,7 +159,7 @@ static void seal_journal_block(uint64_t blk, uint32_t magic, uint64_t seq, bool 
 static bool write_log(struct fuzz_in *in, uint8_t flags)
 {
 	const uint64_t js = sb.journal_start, jend = js + sb.journal_blocks;
-	uint64_t seq = dfs_get64(block(js) + 8), pos = js + 1, n = 0;
+	uint64_t seq = dfs_get64(block(js) + DFS_JBLK_SEQ), pos = js + 1, n = 0;
 	unsigned ndesc = fuzz_u8(in) % 4 + 1;
 	uint32_t crc = CRC32C_INIT;
 	bool harmless = true, malformed = flags & (F_BAD_NBLOCKS | F_BAD_DATA_CRC | F_FOREIGN);
@@ -176,7 +176,7 @@ static bool write_log(struct fuzz_in *in, uint8_t flags)
 		if (desc + 2 >= jend)
 			break;
 		memset(block(desc), 0, DFS_BLOCK_SIZE);
-		dfs_put32(block(desc) + 4, count);
+		dfs_put32(block(desc) + DFS_JDESC_COUNT, count);
 		pos++;
 		for (uint32_t i = 0; i < count && fuzz_more(in); i++) {
 			uint8_t kind = fuzz_u8(in);
@@ -228,17 +228,18 @@ static bool write_log(struct fuzz_in *in, uint8_t flags)
 		harmless = false;
 	if (committed) {
 		memset(block(pos), 0, DFS_BLOCK_SIZE);
-		dfs_put64(block(pos) + 32, n + !!(flags & F_BAD_NBLOCKS));
-		dfs_put32(block(pos) + 40, crc32c_final(crc) ^ !!(flags & F_BAD_DATA_CRC));
+		dfs_put64(block(pos) + DFS_JCOMMIT_NBLOCKS, n + !!(flags & F_BAD_NBLOCKS));
+		dfs_put32(block(pos) + DFS_JCOMMIT_DATA_CRC,
+			  crc32c_final(crc) ^ !!(flags & F_BAD_DATA_CRC));
 		seal_journal_block(pos, DFS_MAGIC_JCOMMIT, seq, false);
 	}
 	if (flags & F_TORN_HEADER) {
 		/* half of an 8-byte store of the next sequence landed */
-		block(js)[8] ^= 0x5a;
+		block(js)[DFS_JBLK_SEQ] ^= 0x5a;
 		/* recovery needs the log's first block */
 		if (!dfs_block_crc_ok(js + 1, block(js + 1)) ||
-		    (dfs_get32(block(js + 1)) != DFS_MAGIC_JDESC &&
-		     dfs_get32(block(js + 1)) != DFS_MAGIC_JCOMMIT) ||
+		    (dfs_get32(block(js + 1) + DFS_BLK_MAGIC) != DFS_MAGIC_JDESC &&
+		     dfs_get32(block(js + 1) + DFS_BLK_MAGIC) != DFS_MAGIC_JCOMMIT) ||
 		    memcmp(block(js + 1) + 16, sb.uuid, 16) != 0)
 			harmless = false;
 	}

@@ -196,14 +196,6 @@ uint8_t *fuzz_image_make(const char *path, void (*populate)(struct dfs *fs))
 	return img;
 }
 
-static uint32_t entry_crc(uint64_t id, const uint8_t *p, size_t len)
-{
-	uint8_t le[8];
-
-	dfs_put64(le, id);
-	return crc32c_final(crc32c_update(crc32c_update(CRC32C_INIT, le, 8), p, len));
-}
-
 /* The number of the first inode slot in block blk, or 0 if blk is not in the
  * inode table. */
 static uint64_t itable_first_ino(const struct dfs_super *sb, uint64_t blk)
@@ -230,11 +222,8 @@ void fuzz_reseal(const uint8_t *img, uint64_t blk, uint8_t *b)
 		return;
 	}
 	if (blk >= sb.gdt_start && blk - sb.gdt_start < sb.gdt_blocks) {
-		for (unsigned i = 0; i < DFS_GD_PER_BLOCK; i++) {
-			uint8_t *p = b + i * DFS_GD_SIZE;
-
-			dfs_put32(p + 28, entry_crc((blk - sb.gdt_start) * DFS_GD_PER_BLOCK + i, p, 28));
-		}
+		for (unsigned i = 0; i < DFS_GD_PER_BLOCK; i++)
+			dfs_gd_seal((blk - sb.gdt_start) * DFS_GD_PER_BLOCK + i, b + i * DFS_GD_SIZE);
 	} else if ((ino = itable_first_ino(&sb, blk)) != 0 || (sb.itable_nextents &&
 		   blk == sb.itable[0].pblk)) {
 		for (unsigned i = 0; i < DFS_INODES_PER_BLOCK; i++) {
@@ -242,7 +231,7 @@ void fuzz_reseal(const uint8_t *img, uint64_t blk, uint8_t *b)
 			static const uint8_t zero[DFS_INODE_SIZE];
 
 			if (memcmp(s, zero, DFS_INODE_SIZE) != 0)
-				dfs_put32(s + 252, entry_crc(ino + i, s, 252));
+				dfs_dinode_seal(ino + i, s);
 		}
 	} else {
 		bool label = false;
@@ -254,7 +243,7 @@ void fuzz_reseal(const uint8_t *img, uint64_t blk, uint8_t *b)
 		for (unsigned off = 0; off + DFS_LABEL_SIZE <= DFS_BLOCK_SIZE; off += DFS_LABEL_SIZE) {
 			if (dfs_get64(b + off) != DFS_MAGIC_LABEL)
 				continue;
-			dfs_put32(b + off + DFS_LABEL_SIZE - 4, crc32c(b + off, DFS_LABEL_SIZE - 4));
+			dfs_label_seal(b + off);
 			label = true;
 		}
 		if (!label)

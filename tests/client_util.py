@@ -105,6 +105,26 @@ def create(path, data=b""):
         os.fsync(f.fileno())
 
 
+def as_user(dmaps, user, fs, path, mode="r"):
+    """A Dmap of path opened with mode, run as user (users.py) with a copy of
+    the client program user may run."""
+    return dmaps(path, mode=mode, user=user, prog=fs.tmp / "dmap")
+
+
+def writes_own_file(fs, dmaps, user, size, seed):
+    """user makes a file of their own, maps size bytes of it for writing with
+    allocation, stores a pattern and persists it: the file then holds it."""
+    path = fs.mnt / "mine"
+    path.touch()
+    os.chown(path, user.uid, user.gid)
+    d = as_user(dmaps, user, fs, path, "rw")
+    assert d.map(0, size, alloc=True) == (True, "")
+    d.pattern(0, size, seed)
+    d.persist(0, size)
+    with open(path, "rb") as f:
+        assert f.read() == pattern(0, size, seed)
+
+
 def pattern(off, length, seed):
     """The bytes dmap's `pattern off length seed` stores (k: mapping offset)."""
     return bytes((k * 131 + k // 4096 + seed) & 0xFF for k in range(off, off + length))

@@ -33,6 +33,64 @@ def build_sanitizers():
     return ""
 
 
+def sparse_file(path, size):
+    """Makes path a sparse file of size bytes (a new pmem file); its path."""
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return str(path)
+
+
+def run_tool(name, *args, **kw):
+    """The built tool name with ARGS (and subprocess.run's keywords), its
+    output captured as text; never raises on a failure."""
+    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
+                          timeout=120, **kw)
+
+
+def run_ctl(*args):
+    """daxfs-ctl ARGS, as run_tool runs it."""
+    return run_tool("daxfs-ctl", *args)
+
+
+def ctl_ok(*args):
+    """daxfs-ctl ARGS, which must succeed: what it printed on stdout."""
+    r = run_ctl(*args)
+    assert r.returncode == 0, f"daxfs-ctl {' '.join(map(str, args))}: {r.stdout}{r.stderr}"
+    return r.stdout
+
+
+def ctl_fails(*args, status=1):
+    """daxfs-ctl ARGS, which must fail with exit status status (1; 2 for a
+    usage error, which prints nothing on stdout): what it said on stderr."""
+    r = run_ctl(*args)
+    assert r.returncode == status, f"daxfs-ctl {' '.join(map(str, args))}: {r.stdout}{r.stderr}"
+    assert status != 2 or r.stdout == ""
+    return r.stderr
+
+
+PMEM_SIZE = 8 << 20          # bytes of each file of the `pmem` fixture: 16384 sectors
+
+
+@pytest.fixture
+def pmem(tmp_path):
+    """Two sparse backing files of PMEM_SIZE bytes: {"A": path, "B": path}."""
+    files = {}
+    for name in ("A", "B"):
+        files[name] = sparse_file(tmp_path / f"pmem{name}", PMEM_SIZE)
+    return files
+
+
+@pytest.fixture
+def table(tmp_path, pmem):
+    """Writes table text, with {A} and {B} standing for the pmem files, to a
+    file (t.table unless named); returns its path."""
+    def write(text, name="t.table"):
+        path = tmp_path / name
+        path.write_text(text.format(**pmem))
+        return str(path)
+    return write
+
+
 # ---- where tests keep their files -----------------------------------------
 # Backing files on a disk make every commit an msync, many times slower than
 # on tmpfs, so tests run under /dev/shm (DAXFS_TEST_TMPDIR chooses another

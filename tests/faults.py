@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from conftest import tool
+from conftest import run_ctl
 from mount import PAGE, SECTOR
 
 # What a daemon says on stderr while faults are injected: the failed requests
@@ -24,8 +24,7 @@ FAULT_STDERR = [r"Input/output error", r"Memory page has hardware error",
 
 
 def ctl(*args, check=True):
-    r = subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True, text=True,
-                       timeout=120)
+    r = run_ctl(*args)
     if check:
         assert r.returncode == 0, f"daxfs-ctl {' '.join(map(str, args))}: {r.stdout}{r.stderr}"
     return r
@@ -40,6 +39,22 @@ def ctl_json(*args):
 def allow_faults(d):
     for p in FAULT_STDERR:
         d.allow_stderr(p)
+
+
+def mounted_for_faults(factory, *opts, **layout):
+    """A fresh daxfs from factory (daxfs_factory, with layout: size, files,
+    table) mounted with opts, its daemon allowed the complaints of faults."""
+    d = factory(**layout)
+    d.mkfs()
+    d.mount(*opts)
+    allow_faults(d)
+    return d
+
+
+@pytest.fixture(name="fs")
+def fault_fs(daxfs_factory):
+    """A 64 MiB daxfs mounted for faults (import it to have fixture `fs`)."""
+    return mounted_for_faults(daxfs_factory)
 
 
 def write_table(d, name, text):

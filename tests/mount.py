@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import BUILD_DIR, tool
+from conftest import BUILD_DIR, sparse_file, tool  # noqa: F401  (sparse_file: for the tests)
 
 MIB = 1 << 20
 PAGE = 4096
@@ -69,10 +69,21 @@ def wait_until(cond, timeout, what):
         time.sleep(0.01)
 
 
-def sparse_file(path, size):
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return str(path)
+def in_processes(n, work):
+    """Runs work(i) for i in 0..n-1, each in a forked child, all at once;
+    every one must return without an exception."""
+    pids = []
+    for i in range(n):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                work(i)
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        pids.append(pid)
+    for pid in pids:
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
 def on_memory_fs(path):

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from client_util import dmaps, pattern  # noqa: F401  (fixture)
+from client_util import as_user, dmaps, pattern, writes_own_file  # noqa: F401  (fixture)
 from mount import PAGE
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixtures)
 
@@ -59,10 +59,6 @@ def root_file(fs, name, data, mode=0o644):
     return path
 
 
-def as_user(dmaps, user, fs, path, mode="r"):
-    return dmaps(path, mode=mode, user=user, prog=fs.tmp / "dmap")
-
-
 OPEN = """
     import errno, os, sys
     try:
@@ -83,15 +79,7 @@ def test_a_group_member_maps_a_file_without_access_to_the_member(fs, users, dmap
 
 
 def test_a_group_member_writes_their_own_file_through_a_granted_mapping(fs, users, dmaps):
-    path = fs.mnt / "mine"
-    path.touch()
-    os.chown(path, users.member.uid, users.member.gid)
-    d = as_user(dmaps, users.member, fs, path, "rw")
-    assert d.map(0, SIZE, alloc=True) == (True, "")
-    d.pattern(0, SIZE, 4)
-    d.persist(0, SIZE)
-    with open(path, "rb") as f:
-        assert f.read() == pattern(0, SIZE, 4)
+    writes_own_file(fs, dmaps, users.member, SIZE, 4)
 
 
 def test_a_user_outside_the_group_is_refused(fs, users, dmaps):
@@ -118,19 +106,23 @@ def test_a_read_lease_gets_no_descriptor_for_writing(fs, users, dmaps):
     assert err == -errno.EPERM and "needs a write lease" in msg
 
 
-def test_a_read_lease_gets_a_read_only_descriptor(fs, users, dmaps):
+def granted(fs, users, dmaps):
+    """A member's Dmap of a file of root's, holding a read lease and a grant
+    token for it: (dmap, socket, token)."""
     path = root_file(fs, "f", bytes(SIZE))
     d = as_user(dmaps, users.member, fs, path)
     d.ok("ioc lease r")
     sock, token = d.ok("ioc grant 0 r").split()
+    return d, sock, token
+
+
+def test_a_read_lease_gets_a_read_only_descriptor(fs, users, dmaps):
+    d, sock, token = granted(fs, users, dmaps)
     assert users.member.run(PRESENT, sock, token).stdout == "0 r \n"
 
 
 def test_a_token_is_good_once(fs, users, dmaps):
-    path = root_file(fs, "f", bytes(SIZE))
-    d = as_user(dmaps, users.member, fs, path)
-    d.ok("ioc lease r")
-    sock, token = d.ok("ioc grant 0 r").split()
+    d, sock, token = granted(fs, users, dmaps)
     assert users.member.run(PRESENT, sock, token).stdout.startswith("0 r")
     again = users.member.run(PRESENT, sock, token).stdout
     assert again == f"{-errno.EPERM} none unknown or used token (ask again with " \
@@ -138,10 +130,7 @@ def test_a_token_is_good_once(fs, users, dmaps):
 
 
 def test_a_token_presented_by_another_user_is_refused(fs, users, dmaps):
-    path = root_file(fs, "f", bytes(SIZE))
-    d = as_user(dmaps, users.member, fs, path)
-    d.ok("ioc lease r")
-    sock, token = d.ok("ioc grant 0 r").split()
+    d, sock, token = granted(fs, users, dmaps)
     # root passes the group check, so the token's own binding decides
     r = subprocess.run([sys.executable, "-c", textwrap.dedent(PRESENT), sock, token],
                        capture_output=True, text=True, timeout=60)
@@ -150,10 +139,7 @@ def test_a_token_presented_by_another_user_is_refused(fs, users, dmaps):
 
 
 def test_a_user_outside_the_group_is_sent_away_from_the_socket(fs, users, dmaps):
-    path = root_file(fs, "f", bytes(SIZE))
-    d = as_user(dmaps, users.member, fs, path)
-    d.ok("ioc lease r")
-    sock, token = d.ok("ioc grant 0 r").split()
+    d, sock, token = granted(fs, users, dmaps)
     r = users.outsider.run(PRESENT, sock, token)
     assert r.stdout == "dropped\n", r.stderr
     # and the token is still good for its owner
@@ -161,10 +147,7 @@ def test_a_user_outside_the_group_is_sent_away_from_the_socket(fs, users, dmaps)
 
 
 def test_a_token_outlives_no_lease(fs, users, dmaps):
-    path = root_file(fs, "f", bytes(SIZE))
-    d = as_user(dmaps, users.member, fs, path)
-    d.ok("ioc lease r")
-    sock, token = d.ok("ioc grant 0 r").split()
+    d, sock, token = granted(fs, users, dmaps)
     d.ok("ioc put r")
     assert users.member.run(PRESENT, sock, token).stdout == \
         f"{-errno.ENOLCK} none the lease the token was issued under is gone\n"

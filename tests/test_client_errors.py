@@ -5,6 +5,7 @@ import struct
 
 import pytest
 
+from conftest import sparse_file
 from client_util import create, dmaps  # noqa: F401  (fixture)
 from faults import (allow_faults, ctl, live_table, md_offset, switch_table, write_synced,
                     write_table)
@@ -16,8 +17,7 @@ SECTORS = 64 * MIB // 512          # the fixture's one 64 MiB pmem file
 
 def test_hole_without_alloc_is_enxio(daxfs, dmaps):
     path = daxfs.mnt / "f"
-    with open(path, "wb") as f:
-        f.truncate(SIZE)
+    sparse_file(path, SIZE)
     err, msg = dmaps(path).error(f"map 0 {SIZE} rw")
     assert err == -errno.ENXIO and "hole" in msg and "DAXFS_MAP_ALLOC" in msg
 

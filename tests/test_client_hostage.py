@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from client_util import dmaps  # noqa: F401  (fixture)
+from client_util import as_user, dmaps  # noqa: F401  (fixture)
 from faults import ctl, ctl_json, live_table, write_table
 from mount import PAGE
 from test_client_lease import blocks, fill_until_enospc
@@ -22,10 +22,6 @@ def user_file(fs, user, name, data):
         os.fsync(f.fileno())
     os.chown(path, user.uid, user.gid)
     return path
-
-
-def as_user(dmaps, user, fs, path, mode="r"):
-    return dmaps(path, mode=mode, user=user, prog=fs.tmp / "dmap")
 
 
 @pytest.fixture

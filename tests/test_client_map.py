@@ -80,11 +80,17 @@ def test_direct_stores_are_seen_by_a_page_cache_mmap_in_another_process(daxfs, d
     assert mmap_read_elsewhere(path, 0, SIZE) == pattern(0, SIZE, 7)
 
 
-def test_write_by_another_process_is_seen_through_the_mapping_at_once(daxfs, dmaps):
+def mapped_zeroes(daxfs, dmaps):
+    """A file of SIZE zero bytes and a Dmap with all of it mapped: (path, dmap)."""
     path = daxfs.mnt / "f"
     create(path, bytes(SIZE))
     d = dmaps(path)
     assert d.map(0, SIZE)[0]
+    return path, d
+
+
+def test_write_by_another_process_is_seen_through_the_mapping_at_once(daxfs, dmaps):
+    path, d = mapped_zeroes(daxfs, dmaps)
     in_other_process("""
         import os, sys
         fd = os.open(sys.argv[1], os.O_WRONLY)
@@ -95,10 +101,7 @@ def test_write_by_another_process_is_seen_through_the_mapping_at_once(daxfs, dma
 
 
 def test_page_cache_mmap_stores_are_seen_through_the_mapping_after_msync(daxfs, dmaps):
-    path = daxfs.mnt / "f"
-    create(path, bytes(SIZE))
-    d = dmaps(path)
-    assert d.map(0, SIZE)[0]
+    path, d = mapped_zeroes(daxfs, dmaps)
     in_other_process("""
         import mmap, sys
         with open(sys.argv[1], "r+b") as f:
@@ -136,10 +139,7 @@ def test_mapping_data_survives_unmount_and_remount(daxfs, dmaps):
 
 
 def test_mapping_keeps_working_after_the_caller_closes_its_fd(daxfs, dmaps):
-    path = daxfs.mnt / "f"
-    create(path, bytes(SIZE))
-    d = dmaps(path)
-    assert d.map(0, SIZE)[0]
+    path, d = mapped_zeroes(daxfs, dmaps)
     d.ok("close")
     d.fill(0, 4, ord("z"))
     d.persist(0, 4)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from client_util import dmaps, pattern  # noqa: F401  (fixture)
+from client_util import as_user, dmaps, pattern, writes_own_file  # noqa: F401  (fixture)
 from mount import MIB, PAGE, fallocate
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixtures)
 
@@ -42,10 +42,6 @@ def state(fs, path):
     with open(path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     return st.st_size, st.st_mode, fs.iomap(path), digest, os.statvfs(fs.mnt).f_bfree
-
-
-def as_user(dmaps, user, fs, path, mode):
-    return dmaps(path, mode=mode, user=user, prog=fs.tmp / "dmap")
 
 
 # ---- refusals ---------------------------------------------------------------
@@ -192,15 +188,7 @@ def test_user_maps_their_own_file_for_writing_and_allocates_it(fs, users, dmaps)
     # Writing through a mapping needs the member open for writing: in this
     # mode that is every user who may write one byte of every file.
     os.chmod(fs.files[0], 0o666)
-    path = fs.mnt / "mine"
-    path.touch()
-    os.chown(path, users.outsider.uid, users.outsider.gid)
-    d = as_user(dmaps, users.outsider, fs, path, "rw")
-    assert d.map(0, SIZE, alloc=True) == (True, "")
-    d.pattern(0, SIZE, 9)
-    d.persist(0, SIZE)
-    with open(path, "rb") as f:
-        assert f.read() == pattern(0, SIZE, 9)
+    writes_own_file(fs, dmaps, users.outsider, SIZE, 9)
 
 
 def test_alloc_by_a_user_clears_set_id_bits(fs, users, dmaps):

@@ -5,36 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import tool
-
-PMEM_SIZE = 8 << 20          # bytes per backing file: 16384 sectors
-
-
-def run_ctl(*args):
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True,
-                          text=True, timeout=60)
-
-
-@pytest.fixture
-def pmem(tmp_path):
-    """Two sparse backing files, A and B, on tmpfs-or-disk under tmp_path."""
-    files = {}
-    for name in ("A", "B"):
-        path = tmp_path / f"pmem{name}"
-        with open(path, "wb") as f:
-            f.truncate(PMEM_SIZE)
-        files[name] = str(path)
-    return files
-
-
-@pytest.fixture
-def table(tmp_path, pmem):
-    """Writes table text (with {A} and {B} standing for the files) to t.table."""
-    def write(text, name="t.table"):
-        path = tmp_path / name
-        path.write_text(text.format(**pmem))
-        return str(path)
-    return write
+from conftest import PMEM_SIZE, ctl_fails, ctl_ok, run_ctl, sparse_file
 
 
 def test_check_prints_linear_table_size_and_dax_yes(table, pmem):
@@ -51,9 +22,8 @@ def test_check_prints_linear_table_size_and_dax_yes(table, pmem):
 
 
 def test_check_ignores_comments_and_blank_lines(table, pmem):
-    r = run_ctl("check", table("# two stripes\n\n0 8192 striped 2 1024 {A} 0 {B} 0\n\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
+    out = ctl_ok("check", table("# two stripes\n\n0 8192 striped 2 1024 {A} 0 {B} 0\n\n"))
+    assert out.splitlines() == [
         f"0 8192 striped 2 1024 {pmem['A']} 0 {pmem['B']} 0",
         "size: 8192 sectors",
         "type: dax",
@@ -74,52 +44,45 @@ def test_check_output_table_round_trips(tmp_path, table):
 
 
 def test_check_accepts_striped_chunk_that_is_not_a_power_of_two(table):
-    r = run_ctl("check", table("0 4000 striped 2 1000 {A} 0 {B} 0\n"))
-    assert r.returncode == 0, r.stderr
-    assert "size: 4000 sectors" in r.stdout.splitlines()
+    out = ctl_ok("check", table("0 4000 striped 2 1000 {A} 0 {B} 0\n"))
+    assert "size: 4000 sectors" in out.splitlines()
 
 
 def test_check_zero_target_is_not_dax(table):
-    r = run_ctl("check", table("0 2048 linear {A} 0\n2048 2048 zero\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-2] == "type: bio"
-    dax = r.stdout.splitlines()[-1]
+    out = ctl_ok("check", table("0 2048 linear {A} 0\n2048 2048 zero\n"))
+    assert out.splitlines()[-2] == "type: bio"
+    dax = out.splitlines()[-1]
     assert dax.startswith("dax: no (")
     assert "zero" in dax and "direct_access" in dax
 
 
 def test_check_error_target_counts_as_dax_for_the_filesystem(table):
-    r = run_ctl("check", table("0 2048 linear {A} 0\n2048 2048 error\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-1] == "dax: yes"
+    out = ctl_ok("check", table("0 2048 linear {A} 0\n2048 2048 error\n"))
+    assert out.splitlines()[-1] == "dax: yes"
 
 
 def test_check_error_beside_a_device_makes_a_bio_type_device(table):
     # the kernel's dm_table_determine_type: a wildcard target never makes a DAX table
-    r = run_ctl("check", table("0 2048 linear {A} 0\n2048 2048 error\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-2] == "type: bio"
+    out = ctl_ok("check", table("0 2048 linear {A} 0\n2048 2048 error\n"))
+    assert out.splitlines()[-2] == "type: bio"
 
 
 def test_check_bare_error_table_has_no_devices_and_is_bio_type_when_fresh(table):
-    r = run_ctl("check", table("0 2048 error\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-2:] == ["type: bio", "dax: yes"]
+    out = ctl_ok("check", table("0 2048 error\n"))
+    assert out.splitlines()[-2:] == ["type: bio", "dax: yes"]
 
 
 def test_check_error_target_with_device_prints_it_bare(table):
     # the kernel's error target has no status function: `dmsetup table`
     # shows no arguments for it, whatever it was loaded with
-    r = run_ctl("check", table("0 2048 error {A} 0\n2048 8 error x y z\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[:2] == ["0 2048 error", "2048 8 error"]
+    out = ctl_ok("check", table("0 2048 error {A} 0\n2048 8 error x y z\n"))
+    assert out.splitlines()[:2] == ["0 2048 error", "2048 8 error"]
 
 
 def test_check_unaligned_table_without_dax_is_valid(table):
-    r = run_ctl("check", table("0 12 zero\n12 4 zero\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-3] == "size: 16 sectors"
-    assert r.stdout.splitlines()[-1].startswith("dax: no (")
+    out = ctl_ok("check", table("0 12 zero\n12 4 zero\n"))
+    assert out.splitlines()[-3] == "size: 16 sectors"
+    assert out.splitlines()[-1].startswith("dax: no (")
 
 
 # (id, table text, line number, target type, the kernel's reason)
@@ -175,15 +138,12 @@ def test_check_table_error_names_line_type_and_reason(table, text, line, ttype, 
 
 def test_check_line_without_type_names_its_line(table):
     path = table("0 8 linear {A} 0\n8 8\n")
-    r = run_ctl("check", path)
-    assert r.returncode == 1
-    assert f"{path}:2: Invalid format: expected" in r.stderr
+    assert f"{path}:2: Invalid format: expected" in ctl_fails("check", path)
 
 
 def test_check_error_target_ignores_other_argument_counts_as_the_kernel(table):
-    r = run_ctl("check", table("0 8 error foo\n"))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0] == "0 8 error"
+    out = ctl_ok("check", table("0 8 error foo\n"))
+    assert out.splitlines()[0] == "0 8 error"
 
 
 def test_check_empty_table_has_no_targets(table):
@@ -195,9 +155,7 @@ def test_check_empty_table_has_no_targets(table):
 
 def test_check_missing_table_file_is_reported(tmp_path):
     path = tmp_path / "absent.table"
-    r = run_ctl("check", path)
-    assert r.returncode == 1
-    assert str(path) in r.stderr
+    assert str(path) in ctl_fails("check", path)
 
 
 def test_check_target_past_device_end_names_line_and_device(table, pmem):
@@ -209,32 +167,22 @@ def test_check_target_past_device_end_names_line_and_device(table, pmem):
     assert f"{path}:2: target 1 (linear): {pmem['A']} too small for target" in r.stderr
 
 
-def test_check_dax_table_with_unaligned_boundary_is_refused(table):
-    path = table("0 12 linear {A} 0\n12 4 linear {B} 0\n")
-    r = run_ctl("check", path)
-    assert r.returncode == 1
-    assert f"{path}:1: a DAX table must be page-aligned: target 0 (linear)" in r.stderr
-
-
-def test_check_unaligned_target_after_comments_names_its_line(table):
-    path = table("# c\n0 8 linear {A} 0\n\n  # indented comment\n8 12 linear {A} 8\n")
-    r = run_ctl("check", path)
-    assert r.returncode == 1
-    assert f"{path}:5: a DAX table must be page-aligned: target 1 (linear)" in r.stderr
-
-
-def test_check_dax_table_with_unaligned_linear_offset_is_refused(table):
-    path = table("0 8 linear {A} 1\n")
-    r = run_ctl("check", path)
-    assert r.returncode == 1
-    assert f"{path}:1: a DAX table must be page-aligned" in r.stderr
-
-
-def test_check_dax_table_with_unaligned_stripe_chunk_is_refused(table):
-    path = table("0 3000 striped 2 500 {A} 0 {B} 0\n")
-    r = run_ctl("check", path)
-    assert r.returncode == 1
-    assert f"{path}:1: a DAX table must be page-aligned: target 0 (striped)" in r.stderr
+@pytest.mark.parametrize("text, where", [
+    # a boundary off a page
+    ("0 12 linear {A} 0\n12 4 linear {B} 0\n",
+     "1: a DAX table must be page-aligned: target 0 (linear)"),
+    # the line named is the target's, past comments and blank lines
+    ("# c\n0 8 linear {A} 0\n\n  # indented comment\n8 12 linear {A} 8\n",
+     "5: a DAX table must be page-aligned: target 1 (linear)"),
+    # a linear offset off a page
+    ("0 8 linear {A} 1\n", "1: a DAX table must be page-aligned"),
+    # a stripe chunk off a page
+    ("0 3000 striped 2 500 {A} 0 {B} 0\n",
+     "1: a DAX table must be page-aligned: target 0 (striped)"),
+], ids=["boundary", "after-comments", "linear-offset", "stripe-chunk"])
+def test_check_dax_table_off_a_page_is_refused_naming_its_line(table, text, where):
+    path = table(text)
+    assert f"{path}:{where}" in ctl_fails("check", path)
 
 
 @pytest.fixture
@@ -244,8 +192,7 @@ def loop_device(tmp_path):
     if not losetup or os.geteuid() != 0:
         pytest.skip("loop devices need losetup and root")
     backing = tmp_path / "loop.img"
-    with open(backing, "wb") as f:
-        f.truncate(PMEM_SIZE)
+    sparse_file(backing, PMEM_SIZE)
     r = subprocess.run([losetup, "--find", "--show", str(backing)], capture_output=True,
                        text=True, timeout=60)
     if r.returncode != 0:
@@ -258,47 +205,39 @@ def loop_device(tmp_path):
 def test_check_block_device_is_not_dax(tmp_path, loop_device):
     path = tmp_path / "loop.table"
     path.write_text(f"0 2048 linear {loop_device} 0\n")
-    r = run_ctl("check", path)
-    assert r.returncode == 0, r.stderr
-    dax = r.stdout.splitlines()[-1]
+    out = ctl_ok("check", path)
+    dax = out.splitlines()[-1]
     assert dax.startswith("dax: no (") and loop_device in dax
 
 
 @pytest.mark.parametrize("args", [[], ["a", "b"], ["--bogus", "a"]],
                          ids=["no-table", "two-tables", "unknown-option"])
 def test_check_usage_error_exits_2(args):
-    r = run_ctl("check", *args)
-    assert r.returncode == 2
-    assert "usage: daxfs-ctl check TABLE" in r.stderr
-    assert r.stdout == ""
+    err = ctl_fails("check", *args, status=2)
+    assert "usage: daxfs-ctl check TABLE" in err
 
 
 def test_check_help_describes_exit_status():
-    r = run_ctl("check", "--help")
-    assert r.returncode == 0
-    assert r.stdout.startswith("usage: daxfs-ctl check TABLE")
-    assert "Exit status" in r.stdout
+    out = ctl_ok("check", "--help")
+    assert out.startswith("usage: daxfs-ctl check TABLE")
+    assert "Exit status" in out
 
 
 def test_ctl_help_lists_commands():
-    r = run_ctl("--help")
-    assert r.returncode == 0
-    assert "check TABLE" in r.stdout and "resolve TABLE PGOFF" in r.stdout
+    out = ctl_ok("--help")
+    assert "check TABLE" in out and "resolve TABLE PGOFF" in out
 
 
 def test_ctl_without_command_is_a_usage_error():
-    r = run_ctl()
-    assert r.returncode == 2
-    assert "usage: daxfs-ctl COMMAND" in r.stderr
+    err = ctl_fails(status=2)
+    assert "usage: daxfs-ctl COMMAND" in err
 
 
 def test_ctl_unknown_command_is_a_usage_error():
-    r = run_ctl("frobnicate")
-    assert r.returncode == 2
-    assert "unknown command 'frobnicate'" in r.stderr
+    err = ctl_fails("frobnicate", status=2)
+    assert "unknown command 'frobnicate'" in err
 
 
 def test_ctl_version_prints_project_version():
-    r = run_ctl("--version")
-    assert r.returncode == 0
-    assert r.stdout.startswith("daxfs-ctl (daxfs-fuse) ")
+    out = ctl_ok("--version")
+    assert out.startswith("daxfs-ctl (daxfs-fuse) ")

@@ -2,11 +2,10 @@
 import errno
 import json
 import os
-import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import ctl_fails, ctl_ok, run_ctl
 from faults import drop_cached_pages
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
@@ -25,25 +24,18 @@ COMMANDS = {
 }
 
 
-def run_ctl(*args):
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True,
-                          text=True, timeout=60)
-
-
 @pytest.mark.parametrize("name", COMMANDS)
 def test_device_command_without_mountpoint_is_a_usage_error(name):
-    r = run_ctl(name)
-    assert r.returncode == 2
-    assert "missing MOUNTPOINT" in r.stderr
-    assert f"usage: daxfs-ctl {name} {COMMANDS[name]}" in r.stderr
+    err = ctl_fails(name, status=2)
+    assert "missing MOUNTPOINT" in err
+    assert f"usage: daxfs-ctl {name} {COMMANDS[name]}" in err
 
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_device_command_help_shows_usage_and_exit_status(name):
-    r = run_ctl(name, "--help")
-    assert r.returncode == 0
-    assert r.stdout.startswith(f"usage: daxfs-ctl {name} {COMMANDS[name]}\n")
-    assert "Exit status" in r.stdout
+    out = ctl_ok(name, "--help")
+    assert out.startswith(f"usage: daxfs-ctl {name} {COMMANDS[name]}\n")
+    assert "Exit status" in out
 
 
 @pytest.mark.parametrize("args", [
@@ -52,21 +44,16 @@ def test_device_command_help_shows_usage_and_exit_status(name):
 ], ids=lambda a: a[0])
 def test_device_command_on_a_directory_outside_daxfs_is_refused(args, tmp_path):
     args = [a if a != "/" else tmp_path for a in args]
-    r = run_ctl(*args)
-    assert r.returncode == 1
-    assert f"{tmp_path}: not the root of a daxfs-fuse mount" in r.stderr
+    assert f"{tmp_path}: not the root of a daxfs-fuse mount" in ctl_fails(*args)
 
 
 def test_load_reads_the_table_before_touching_the_mount(tmp_path):
-    r = run_ctl("load", tmp_path, tmp_path / "absent.table")
-    assert r.returncode == 1
-    assert "absent.table: No such file or directory" in r.stderr
+    assert "absent.table: No such file or directory" in \
+        ctl_fails("load", tmp_path, tmp_path / "absent.table")
 
 
 def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):
-    r = run_ctl("info", tmp_path / "nowhere")
-    assert r.returncode == 1
-    assert "nowhere: No such file or directory" in r.stderr
+    assert "nowhere: No such file or directory" in ctl_fails("info", tmp_path / "nowhere")
 
 
 @pytest.mark.parametrize("args,message", [
@@ -98,9 +85,8 @@ def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):
         "info-force",
         "trace-off-file", "trace-file-no-name", "trace-file-empty-name"])
 def test_device_command_bad_arguments_exit_2(args, message):
-    r = run_ctl(*args)
-    assert r.returncode == 2
-    assert message in r.stderr
+    err = ctl_fails(*args, status=2)
+    assert message in err
 
 
 # ---- against a mounted daemon ---------------------------------------------
@@ -172,9 +158,7 @@ def test_load_of_a_table_longer_than_one_request_arrives_whole(daxfs, tmp_path):
 def test_load_error_names_the_table_file_and_line(daxfs, tmp_path):
     bad = tmp_path / "bad.table"
     bad.write_text(f"0 8 linear {daxfs.files[0]} 0\n8 8 linear {daxfs.files[0]}\n")
-    r = run_ctl("load", daxfs.mnt, bad)
-    assert r.returncode == 1
-    assert f"{bad}:2: linear: Invalid argument count" in r.stderr
+    assert f"{bad}:2: linear: Invalid argument count" in ctl_fails("load", daxfs.mnt, bad)
 
 
 def test_reload_to_error_table_fails_reads_and_reload_back_restores_them(daxfs, tmp_path):
@@ -210,9 +194,7 @@ def test_reload_with_another_layout_is_refused_and_the_old_table_stays(daxfs, tm
 def test_load_of_error_beside_a_device_on_a_dax_device_is_refused(daxfs, tmp_path):
     mixed = tmp_path / "mixed.table"
     mixed.write_text(f"0 {SECTORS} error {daxfs.files[0]} 0\n")
-    r = run_ctl("load", daxfs.mnt, mixed)
-    assert r.returncode == 1
-    assert "can't change device type from dax to bio" in r.stderr
+    assert "can't change device type from dax to bio" in ctl_fails("load", daxfs.mnt, mixed)
 
 
 def test_badblocks_add_list_and_clear(daxfs):
@@ -240,9 +222,7 @@ def test_badblock_under_a_file_fails_its_read_with_eio(daxfs):
 
 
 def test_badblocks_of_a_device_not_in_the_table_is_refused(daxfs, tmp_path):
-    r = run_ctl("badblocks", daxfs.mnt, tmp_path / "elsewhere", "list")
-    assert r.returncode == 1
-    assert "elsewhere" in r.stderr
+    assert "elsewhere" in ctl_fails("badblocks", daxfs.mnt, tmp_path / "elsewhere", "list")
 
 
 def test_trace_turns_on_and_off(daxfs):

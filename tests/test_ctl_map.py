@@ -1,21 +1,15 @@
 """daxfs-ctl map: a mounted file's extents followed down to the backing files."""
 import json
 import os
-import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import ctl_fails, ctl_ok, run_ctl
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
 # 8 MiB linear on pmem0, then 16 MiB striped over pmem1 and pmem2 in 32 KiB chunks
 TABLE = "0 16384 linear {0} 0\n16384 32768 striped 2 64 {1} 0 {2} 0\n"
 CHUNK = 64 * 512
-
-
-def run_ctl(*args):
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True,
-                          text=True, timeout=120)
 
 
 @pytest.fixture
@@ -91,9 +85,8 @@ def test_map_reports_holes_without_pieces(fs):
 def test_map_text_names_each_extent_and_device(fs):
     path = fs.mnt / "sparse"
     write_file(path, [(3 * PAGE, b"x" * PAGE)])
-    r = run_ctl("map", path)
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
+    out = ctl_ok("map", path)
+    lines = out.splitlines()
     assert lines[0] == f"{path}: {4 * PAGE} bytes on {fs.source}"
     assert lines[1] == f"  0+{3 * PAGE} hole"
     assert lines[2].startswith(f"  {3 * PAGE}+{PAGE} mapped at ")
@@ -101,13 +94,20 @@ def test_map_text_names_each_extent_and_device(fs):
     assert lines[3].endswith("(target 0 linear)")
 
 
-def test_map_through_an_error_table_reports_each_failing_piece(fs, tmp_path):
-    path = fs.mnt / "small"
-    write_file(path, [(0, b"y" * (2 * PAGE))])
+def map_through_error_table(fs, tmp_path, name, size, text):
+    """`map --json` of a new file of size bytes through the table text of
+    error targets: it fails (1); its result and map's answer."""
+    path = fs.mnt / name
+    write_file(path, [(0, b"e" * size)])
     err_table = tmp_path / "error.table"
-    err_table.write_text("0 49152 error\n")
+    err_table.write_text(text)
     r, m = map_json(path, "--table", err_table)
     assert r.returncode == 1
+    return path, r, m
+
+
+def test_map_through_an_error_table_reports_each_failing_piece(fs, tmp_path):
+    _, r, m = map_through_error_table(fs, tmp_path, "small", 2 * PAGE, "0 49152 error\n")
     pieces = [p for e in m["extents"] for p in e["pieces"]]
     assert pieces and all(p["error"] == "EIO" for p in pieces)
     assert sum(p["length"] for p in pieces) == 2 * PAGE
@@ -117,12 +117,8 @@ def test_map_through_an_error_table_reports_each_failing_piece(fs, tmp_path):
 def test_map_through_an_error_table_reports_one_failing_piece_per_target(fs, tmp_path):
     # The error target fails every page alike: one piece to its end, not a
     # line per page (a large file over it printed millions).
-    path = fs.mnt / "spans"
-    write_file(path, [(0, b"e" * (12 * MIB))])
-    err_table = tmp_path / "error.table"
-    err_table.write_text("0 16384 error\n16384 32768 error\n")
-    r, m = map_json(path, "--table", err_table)
-    assert r.returncode == 1
+    path, r, m = map_through_error_table(fs, tmp_path, "spans", 12 * MIB,
+                                         "0 16384 error\n16384 32768 error\n")
     boundary = 16384 * 512
     for ext in m["extents"]:
         start, end = ext["md_offset"], ext["md_offset"] + ext["length"]
@@ -146,23 +142,17 @@ def test_map_with_table_option_resolves_the_same_way(fs):
 def test_map_file_outside_daxfs_has_no_extent_map(tmp_path):
     plain = tmp_path / "plain"
     plain.write_text("not on daxfs\n")
-    r = run_ctl("map", plain)
-    assert r.returncode == 1
-    assert f"{plain}: no extent map" in r.stderr
+    assert f"{plain}: no extent map" in ctl_fails("map", plain)
 
 
 def test_map_directory_has_no_extent_map(fs):
     d = fs.mnt / "dir"
     d.mkdir()
-    r = run_ctl("map", d)
-    assert r.returncode == 1
-    assert "no extent map" in r.stderr
+    assert "no extent map" in ctl_fails("map", d)
 
 
 def test_map_missing_file_is_reported(tmp_path):
-    r = run_ctl("map", tmp_path / "absent")
-    assert r.returncode == 1
-    assert "No such file or directory" in r.stderr
+    assert "No such file or directory" in ctl_fails("map", tmp_path / "absent")
 
 
 @pytest.mark.parametrize("args,message", [
@@ -172,10 +162,9 @@ def test_map_missing_file_is_reported(tmp_path):
     (["a", "--yaml"], "unknown option"),
 ], ids=["no-file", "two-files", "table-without-value", "unknown-option"])
 def test_map_usage_error_exits_2(args, message):
-    r = run_ctl("map", *args)
-    assert r.returncode == 2
-    assert message in r.stderr
-    assert "usage: daxfs-ctl map FILE [--table TABLE] [--json]" in r.stderr
+    err = ctl_fails("map", *args, status=2)
+    assert message in err
+    assert "usage: daxfs-ctl map FILE [--table TABLE] [--json]" in err
 
 
 def test_map_follows_the_live_table_after_a_reload(fs, tmp_path):

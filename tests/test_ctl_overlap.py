@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import run_tool as run, sparse_file
 from faults import ctl, live_table, write_table
 from mount import MIB, daxfs_factory  # noqa: F401  (fixture)
 
@@ -18,17 +18,11 @@ SECTORS = SIZE // 512
 TAIL = "; a table must not map a byte of a device twice"
 
 
-def run(name, *args):
-    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
-
-
 @pytest.fixture
 def pmem(tmp_path):
     """A 64 MiB pmem file, a hard link and a symbolic link to it."""
     f = tmp_path / "pmem"
-    with open(f, "wb") as out:
-        out.truncate(SIZE)
+    sparse_file(f, SIZE)
     os.link(f, tmp_path / "hard")
     os.symlink(f, tmp_path / "soft")
     return f
@@ -64,25 +58,25 @@ def paths(pmem):
     return {"f": str(pmem), "hard": str(pmem.parent / "hard"), "soft": str(pmem.parent / "soft")}
 
 
+# (the tool and its arguments before the table, what its message starts with)
+REFUSERS = {
+    "check": (["daxfs-ctl", "check"], "daxfs-ctl check: {table}:{line}: "),
+    "mkfs": (["mkfs.daxfs", "-f"], "mkfs.daxfs: daxfs: "),
+}
+
+
+@pytest.mark.parametrize("tool_name", REFUSERS)
 @pytest.mark.parametrize("text,line,why", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_check_refuses_a_table_mapping_a_range_twice(tmp_path, pmem, text, line, why):
+def test_check_and_mkfs_refuse_a_table_mapping_a_range_twice(tmp_path, pmem, tool_name, text,
+                                                            line, why):
     p = paths(pmem)
     table = tmp_path / "t.table"
     table.write_text(text.format(**p))
-    r = run("daxfs-ctl", "check", table)
+    cmd, prefix = REFUSERS[tool_name]
+    r = run(*cmd, table)
     assert r.returncode == 1
     assert r.stdout == ""
-    assert r.stderr == f"daxfs-ctl check: {table}:{line}: {why(p)}\n"
-
-
-@pytest.mark.parametrize("text,line,why", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_mkfs_refuses_a_table_mapping_a_range_twice(tmp_path, pmem, text, line, why):
-    p = paths(pmem)
-    table = tmp_path / "t.table"
-    table.write_text(text.format(**p))
-    r = run("mkfs.daxfs", "-f", table)
-    assert r.returncode == 1
-    assert r.stderr == f"mkfs.daxfs: daxfs: {why(p)}\n"
+    assert r.stderr == prefix.format(table=table, line=line) + f"{why(p)}\n"
     assert open(pmem, "rb").read(4096) == bytes(4096), "nothing was written"
 
 

@@ -1,43 +1,17 @@
 """daxfs-ctl resolve: every step of dm_dax_direct_access, as text and as JSON."""
 import json
-import subprocess
 
 import pytest
 
-from conftest import tool
-
-PMEM_SIZE = 8 << 20          # bytes per backing file: 16384 sectors, 2048 pages
+from conftest import PMEM_SIZE, ctl_fails, ctl_ok, run_ctl, sparse_file
 
 
-def run_ctl(*args):
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True,
-                          text=True, timeout=60)
-
-
-@pytest.fixture
-def pmem(tmp_path):
-    files = {}
-    for name in ("A", "B"):
-        path = tmp_path / f"pmem{name}"
-        with open(path, "wb") as f:
-            f.truncate(PMEM_SIZE)
-        files[name] = str(path)
-    return files
-
-
-@pytest.fixture
-def table(tmp_path, pmem):
-    def write(text, name="t.table"):
-        path = tmp_path / name
-        path.write_text(text.format(**pmem))
-        return str(path)
-    return write
-
-
-def resolve_json(*args):
+def resolve_json(*args, status=0):
+    """`resolve --json` of ARGS, which exits with status: its one JSON line."""
     r = run_ctl("resolve", *args, "--json")
+    assert r.returncode == status, r.stderr
     assert r.stdout.count("\n") == 1, r.stdout
-    return r, json.loads(r.stdout)
+    return json.loads(r.stdout)
 
 
 # §3.1 of kernel-chain.md: pgoff 300 -> S=2400 -> target 1, off 352 -> B pgoff 44, 212 pages
@@ -47,8 +21,7 @@ STRIPED = "0 8192 striped 2 1024 {A} 0 {B} 0\n"
 
 
 def test_resolve_json_two_linear_targets_matches_kernel_example(table, pmem):
-    r, obj = resolve_json(table(TWO_LINEAR), 300, 1000)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(TWO_LINEAR), 300, 1000)
     assert obj == {
         "pgoff": 300, "sector": 2400,
         "target": {"index": 1, "type": "linear", "begin": 2048, "len": 2048},
@@ -59,16 +32,14 @@ def test_resolve_json_two_linear_targets_matches_kernel_example(table, pmem):
 
 
 def test_resolve_json_linear_offset_shifts_device_pgoff(table, pmem):
-    r, obj = resolve_json(table(TWO_LINEAR), 0)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(TWO_LINEAR), 0)
     assert obj["target"]["index"] == 0
     assert obj["device"] == {"path": pmem["A"], "sector": 8, "pgoff": 1}
     assert obj["pages"] == 1
 
 
 def test_resolve_json_striped_matches_kernel_example(table, pmem):
-    r, obj = resolve_json(table(STRIPED), 375, 100)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(STRIPED), 375, 100)
     assert obj == {
         "pgoff": 375, "sector": 3000,
         "target": {"index": 0, "type": "striped", "begin": 0, "len": 8192},
@@ -79,8 +50,7 @@ def test_resolve_json_striped_matches_kernel_example(table, pmem):
 
 
 def test_resolve_json_striped_second_chunk_lands_on_second_stripe(table, pmem):
-    r, obj = resolve_json(table(STRIPED), 128, 1000)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(STRIPED), 128, 1000)
     assert obj["stripe"] == 1
     assert obj["device"] == {"path": pmem["B"], "sector": 0, "pgoff": 0}
     assert obj["pages"] == 128
@@ -90,60 +60,47 @@ def test_resolve_clamps_at_target_boundary(tmp_path, pmem):
     # two linear targets of 1000 pages; 600 pages at page 700 -> 300 (§7 item 8)
     path = tmp_path / "t.table"
     path.write_text(f"0 8000 linear {pmem['A']} 0\n8000 8000 linear {pmem['B']} 0\n")
-    r, obj = resolve_json(path, 700, 600)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(path, 700, 600)
     assert obj["pages"] == 300
 
 
-def test_resolve_error_target_reports_eio(table):
-    r, obj = resolve_json(table("0 2048 linear {A} 0\n2048 2048 error\n"), 300)
-    assert r.returncode == 1
-    assert obj == {"pgoff": 300, "error": "EIO"}
-
-
-def test_resolve_past_the_end_reports_eio(table):
-    r, obj = resolve_json(table(TWO_LINEAR), 512)
-    assert r.returncode == 1
-    assert obj == {"pgoff": 512, "error": "EIO"}
+@pytest.mark.parametrize("text, pgoff", [
+    ("0 2048 linear {A} 0\n2048 2048 error\n", 300),    # on an error target
+    (TWO_LINEAR, 512),                                     # past the end
+    ("0 2048 zero\n", 0),                                 # on a zero target
+], ids=["error-target", "past-the-end", "zero-target"])
+def test_resolve_where_no_device_is_reports_eio(table, text, pgoff):
+    obj = resolve_json(table(text), pgoff, status=1)
+    assert obj == {"pgoff": pgoff, "error": "EIO"}
 
 
 def test_resolve_last_page_resolves(table, pmem):
-    r, obj = resolve_json(table(TWO_LINEAR), 511, 8)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(TWO_LINEAR), 511, 8)
     assert obj["device"] == {"path": pmem["B"], "sector": 2040, "pgoff": 255}
     assert obj["pages"] == 1
 
 
-def test_resolve_zero_target_reports_eio(table):
-    r, obj = resolve_json(table("0 2048 zero\n"), 0)
-    assert r.returncode == 1
-    assert obj == {"pgoff": 0, "error": "EIO"}
-
-
 def test_resolve_json_escapes_device_path(tmp_path):
     odd = tmp_path / 'pm"em\u00e9'
-    with open(odd, "wb") as f:
-        f.truncate(PMEM_SIZE)
+    sparse_file(odd, PMEM_SIZE)
     path = tmp_path / "t.table"
     path.write_text(f"0 2048 linear {odd} 0\n")
-    r, obj = resolve_json(path, 3)
-    assert r.returncode == 0, r.stderr
-    assert obj["device"]["path"] == str(odd)
-    assert 'pm\\"em' in r.stdout
+    out = ctl_ok("resolve", path, 3, "--json")
+    assert json.loads(out)["device"]["path"] == str(odd)
+    assert 'pm\\"em' in out
 
 
 def test_resolve_invalid_table_prints_error_object(table):
     path = table("0 8 linear {A}\n")
-    r, obj = resolve_json(path, 0)
+    r = run_ctl("resolve", path, 0, "--json")
     assert r.returncode == 1
-    assert obj == {"pgoff": 0, "error": "EINVAL"}
+    assert json.loads(r.stdout) == {"pgoff": 0, "error": "EINVAL"}
     assert f"{path}:1: linear: Invalid argument count" in r.stderr
 
 
 def test_resolve_text_prints_every_step(table, pmem):
-    r = run_ctl("resolve", table(TWO_LINEAR), 300, 1000)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
+    out = ctl_ok("resolve", table(TWO_LINEAR), 300, 1000)
+    assert out.splitlines() == [
         "pgoff 300 -> sector 2400",
         "  target 1: linear, begin 2048, len 2048, offset 352",
         f"  device {pmem['B']}: sector 352, pgoff 44",
@@ -152,9 +109,8 @@ def test_resolve_text_prints_every_step(table, pmem):
 
 
 def test_resolve_text_striped_names_the_stripe(table, pmem):
-    r = run_ctl("resolve", table(STRIPED), 375, 100)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
+    out = ctl_ok("resolve", table(STRIPED), 375, 100)
+    assert out.splitlines() == [
         "pgoff 375 -> sector 3000",
         "  target 0: striped, begin 0, len 8192, offset 3000",
         "  stripe 0",
@@ -183,8 +139,7 @@ def test_resolve_text_past_the_end_has_no_target(table):
 
 
 def test_resolve_accepts_hex_page_offset(table):
-    r, obj = resolve_json(table(TWO_LINEAR), "0x12c", 1000)
-    assert r.returncode == 0, r.stderr
+    obj = resolve_json(table(TWO_LINEAR), "0x12c", 1000)
     assert obj["pgoff"] == 300 and obj["pages"] == 212
 
 
@@ -200,15 +155,12 @@ def test_resolve_accepts_hex_page_offset(table):
 ], ids=["no-args", "no-pgoff", "pgoff-not-number", "pgoff-junk", "negative-count",
         "too-many", "count-too-big", "unknown-option"])
 def test_resolve_usage_error_exits_2(args, message):
-    r = run_ctl("resolve", *args)
-    assert r.returncode == 2
-    assert message in r.stderr
-    assert "usage: daxfs-ctl resolve TABLE PGOFF [NR_PAGES] [--json]" in r.stderr
-    assert r.stdout == ""
+    err = ctl_fails("resolve", *args, status=2)
+    assert message in err
+    assert "usage: daxfs-ctl resolve TABLE PGOFF [NR_PAGES] [--json]" in err
 
 
 def test_resolve_help_shows_json_shape():
-    r = run_ctl("resolve", "--help")
-    assert r.returncode == 0
-    assert r.stdout.startswith("usage: daxfs-ctl resolve TABLE PGOFF")
-    assert '"stripe": K or null' in r.stdout
+    out = ctl_ok("resolve", "--help")
+    assert out.startswith("usage: daxfs-ctl resolve TABLE PGOFF")
+    assert '"stripe": K or null' in out

@@ -1,21 +1,14 @@
 """daxfs-ctl super and label: a filesystem's superblock and label, as dumpe2fs -h and e2label."""
 import json
-import os
 import re
-import subprocess
 import uuid as uuid_mod
 
 import pytest
 
-from conftest import tool
-from mount import Daxfs, MIB, lazy_unmount
+from conftest import run_ctl as ctl, sparse_file
+from mount import MIB, daxfs_factory, lazy_unmount  # noqa: F401  (fixture)
 
 UUID = "0b7e2c4d-1f3a-4c5e-9a7b-6d8e9f0a1b2c"
-
-
-def ctl(*args):
-    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
 
 
 def super_json(source):
@@ -26,14 +19,11 @@ def super_json(source):
 
 
 @pytest.fixture
-def fs(tmp_path):
+def fs(daxfs_factory):
     """Two 64 MiB members, labelled, with a known uuid; not mounted."""
-    d = Daxfs(tmp_path, files=["pmem0", "pmem1"], size=64 * MIB)
-    try:
-        d.mkfs("-L", "scratch", "-U", UUID)
-        yield d
-    finally:
-        d.cleanup()
+    d = daxfs_factory(files=["pmem0", "pmem1"], size=64 * MIB)
+    d.mkfs("-L", "scratch", "-U", UUID)
+    return d
 
 
 def test_super_json_of_a_fresh_filesystem(fs):
@@ -80,18 +70,15 @@ def test_super_members_are_the_member_table_with_the_files_in_their_places(fs):
     assert [m["uuid"] for m in one["members"]] == [m["uuid"] for m in s["members"]]
 
 
-def test_super_members_on_a_striped_table_are_areas_of_the_files(tmp_path):
-    d = Daxfs(tmp_path, files=["p0", "p1"], size=16 * MIB,
-              table="0 32768 striped 2 64 {0} 2048 {1} 2048\n")
-    try:
-        d.mkfs()
-        s = super_json(d.source)
-        assert [(m["index"], m["path"], m["bytes"], m["offset"], m["length"])
-                for m in s["members"]] == \
-            [(0, d.files[0], 16 * MIB, 2048 * 512, 16384 * 512),
-             (1, d.files[1], 16 * MIB, 2048 * 512, 16384 * 512)]
-    finally:
-        d.cleanup()
+def test_super_members_on_a_striped_table_are_areas_of_the_files(daxfs_factory):
+    d = daxfs_factory(files=["p0", "p1"], size=16 * MIB,
+                      table="0 32768 striped 2 64 {0} 2048 {1} 2048\n")
+    d.mkfs()
+    s = super_json(d.source)
+    assert [(m["index"], m["path"], m["bytes"], m["offset"], m["length"])
+            for m in s["members"]] == \
+        [(0, d.files[0], 16 * MIB, 2048 * 512, 16384 * 512),
+         (1, d.files[1], 16 * MIB, 2048 * 512, 16384 * 512)]
 
 
 def test_super_text_names_each_field(fs):
@@ -159,8 +146,7 @@ def test_super_of_one_member_says_it_cannot_be_mounted_so(fs):
 
 def test_super_of_something_else_fails(tmp_path):
     blank = tmp_path / "blank"
-    with open(blank, "wb") as f:
-        f.truncate(16 * MIB)
+    sparse_file(blank, 16 * MIB)
     r = ctl("super", blank)
     assert r.returncode == 1
     assert r.stderr.startswith(f"daxfs-ctl super: {blank}: no valid superblock: ")

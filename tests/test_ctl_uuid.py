@@ -9,7 +9,7 @@ import uuid as uuid_mod
 import pytest
 
 from conftest import SOURCE_DIR, tool
-from mount import Daxfs, MIB
+from mount import MIB, Daxfs, daxfs_factory  # noqa: F401  (fixture)
 
 sys.path.insert(0, str(SOURCE_DIR / "tools" / "crash"))
 import persist_trace as pt  # noqa: E402
@@ -58,14 +58,11 @@ def super_json(source):
 
 
 @pytest.fixture
-def fs(tmp_path):
+def fs(daxfs_factory):
     """Three 16 MiB members with a known uuid; not mounted."""
-    d = Daxfs(tmp_path, files=["pmem0", "pmem1", "pmem2"], size=16 * MIB)
-    try:
-        d.mkfs("-L", "scratch", "-U", OLD)
-        yield d
-    finally:
-        d.cleanup()
+    d = daxfs_factory(files=["pmem0", "pmem1", "pmem2"], size=16 * MIB)
+    d.mkfs("-L", "scratch", "-U", OLD)
+    return d
 
 
 def test_uuid_prints_the_uuid(fs):

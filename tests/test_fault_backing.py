@@ -15,6 +15,7 @@ import pytest
 
 from faults import (allow_faults, ctl, ctl_json, drop_cached_pages, errno_of, md_offset, status,
                     write_synced)
+from faults import fault_fs  # noqa: F401  (fixture fs)
 from mount import MIB, PAGE, SECTOR, Daxfs, daxfs_factory, lazy_unmount, need  # noqa: F401
 
 WARNING = r"warning: .*: \d+ MiB of the file is not allocated, and its filesystem has"
@@ -75,15 +76,6 @@ def write_fsynced(path, data):
 
 
 # ---- a member truncated under the mount ----------------------------------
-
-@pytest.fixture
-def fs(daxfs_factory):
-    d = daxfs_factory(size=64 * MIB)
-    d.mkfs()
-    d.mount()
-    allow_faults(d)
-    return d
-
 
 def test_member_cut_under_the_mount_fails_the_lost_pages_with_eio(fs, tmp_path):
     member, cut = fs.files[0], 8 * MIB

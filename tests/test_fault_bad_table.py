@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from faults import allow_faults, ctl, ctl_json, live_table, write_synced, write_table
+from conftest import sparse_file
+from faults import ctl, ctl_json, live_table, mounted_for_faults, write_synced, write_table
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
 SIZE = 16 * MIB
@@ -13,11 +14,8 @@ HALF = SIZE // 512          # sectors of one member file
 @pytest.fixture
 def fs(daxfs_factory):
     """Two member files concatenated, as a list source makes them."""
-    d = daxfs_factory(files=["pmem0", "pmem1"], size=SIZE,
-                      table=f"0 {HALF} linear {{0}} 0\n{HALF} {HALF} linear {{1}} 0\n")
-    d.mkfs()
-    d.mount()
-    allow_faults(d)
+    d = mounted_for_faults(daxfs_factory, files=["pmem0", "pmem1"], size=SIZE,
+                           table=f"0 {HALF} linear {{0}} 0\n{HALF} {HALF} linear {{1}} 0\n")
     d.data = os.urandom(5 * PAGE)
     write_synced(d.mnt / "f", d.data)
     d.working = live_table(d)
@@ -78,8 +76,7 @@ REFUSED_AT_RESUME = [
                          ids=[t[0] for t in REFUSED_AT_RESUME])
 def test_table_that_cannot_hold_the_filesystem_is_refused_at_resume(fs, text, third, reason):
     spare = fs.tmp / "spare"
-    with open(spare, "wb") as f:
-        f.truncate(third or SIZE)
+    sparse_file(spare, third or SIZE)
     path = write_table(fs, "bad.table", text.format(*fs.files, spare))
     ctl("suspend", fs.mnt, "--nolockfs")
     ctl("load", fs.mnt, path)

@@ -5,20 +5,12 @@ import subprocess
 
 import pytest
 
-from faults import (allow_faults, assert_sigbus, ctl, errno_of, live_table, mmap_touch,
-                    status, switch_table, target_errors, write_synced)
+from faults import (assert_sigbus, ctl, errno_of, live_table, mmap_touch, status, switch_table,
+                    target_errors, write_synced)
+from faults import fault_fs  # noqa: F401  (fixture fs)
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
 SECTORS = 64 * MIB // 512
-
-
-@pytest.fixture
-def fs(daxfs_factory):
-    d = daxfs_factory(size=64 * MIB)
-    d.mkfs()
-    d.mount()
-    allow_faults(d)
-    return d
 
 
 def error_table():

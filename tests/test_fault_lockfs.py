@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from faults import allow_faults, child, ctl, ctl_json, write_synced
+from faults import child, ctl, ctl_json, mounted_for_faults, write_synced
 from mount import MIB, PAGE, daxfs_factory, wait_until  # noqa: F401  (fixture)
 
 WRITER = """
@@ -29,10 +29,7 @@ WAIT = 30
 
 @pytest.fixture
 def fs(daxfs_factory):
-    d = daxfs_factory(size=64 * MIB)
-    d.mkfs()
-    d.mount()
-    allow_faults(d)
+    d = mounted_for_faults(daxfs_factory)
     yield d
     # never leave the device suspended (the daemon resumes at unmount, but
     # a failing test should not rely on that)
@@ -84,15 +81,21 @@ def test_suspend_with_lockfs_holds_writers_until_resume(fs, target):
     assert info["frozen"] is False and info["writers_waiting"] == 0
 
 
-def test_frozen_write_copies_no_byte_to_the_member(fs):
-    """The kernel holds the writer at sb_start_write, before any copy: the
-    backing file keeps the old bytes until resume."""
+def held_writer(fs, old):
+    """fs's file f holding old, the device suspended (the filesystem frozen)
+    and WRITER of f started and waiting at the gate: (path, old, writer)."""
     p = fs.mnt / "f"
-    old = b"A" * PAGE
     write_synced(p, old)
     ctl("suspend", fs.mnt)
     w = start(WRITER, p)
     wait_for_waiters(fs)
+    return p, old, w
+
+
+def test_frozen_write_copies_no_byte_to_the_member(fs):
+    """The kernel holds the writer at sb_start_write, before any copy: the
+    backing file keeps the old bytes until resume."""
+    p, old, w = held_writer(fs, b"A" * PAGE)
     assert member_bytes(fs, p, PAGE) == old
     ctl("resume", fs.mnt)
     assert finish(w) == (0, "done\n")
@@ -109,12 +112,7 @@ O_DIRECT_READ = """
 
 
 def test_o_direct_read_of_a_file_whose_writer_waits_goes_on(fs):
-    p = fs.mnt / "f"
-    old = b"B" * (3 * PAGE)
-    write_synced(p, old)
-    ctl("suspend", fs.mnt)
-    w = start(WRITER, p)
-    wait_for_waiters(fs)
+    p, old, w = held_writer(fs, b"B" * (3 * PAGE))
     r = child(O_DIRECT_READ, p, len(old))     # times out (fails) if held
     assert (r.returncode, r.stdout) == (0, old.decode())
     ctl("resume", fs.mnt)
@@ -218,12 +216,7 @@ def test_timeout_dd_on_frozen_fs_returns(fs, target):
 
 
 def test_kill_of_a_frozen_writer_returns(fs):
-    p = fs.mnt / "f"
-    old = b"D" * PAGE
-    write_synced(p, old)
-    ctl("suspend", fs.mnt)
-    w = start(WRITER, p)
-    wait_for_waiters(fs)
+    p, old, w = held_writer(fs, b"D" * PAGE)
     w.kill()
     assert w.wait(timeout=WAIT) == -signal.SIGKILL
     wait_until(lambda: waiting(fs) == 0, WAIT, "the killed writer's request to end")
@@ -270,10 +263,7 @@ def test_suspend_nolockfs_does_not_hold_writers(fs):
 def test_timeout_of_a_read_waiting_for_a_suspended_bio_device_returns(daxfs_factory):
     """On the bio path (dax=never) reads are bios, which a suspended device
     queues until resume; an interrupted one gives up."""
-    d = daxfs_factory(size=64 * MIB)
-    d.mkfs()
-    d.mount("dax=never")
-    allow_faults(d)
+    d = mounted_for_faults(daxfs_factory, "dax=never")
     p = d.mnt / "f"
     write_synced(p, b"G" * PAGE)
     ctl("suspend", d.mnt, "--nolockfs")

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from faults import allow_faults, errno_of
+from faults import errno_of, mounted_for_faults
 from media import BLOCK, Image
 from mount import MIB, PAGE, built, daxfs_factory  # noqa: F401  (fixture)
 
@@ -24,10 +24,7 @@ def fsck_n(d):
 
 @pytest.fixture
 def fs(daxfs_factory):
-    d = daxfs_factory(size=32 * MIB)
-    d.mkfs()
-    d.mount()
-    allow_faults(d)
+    d = mounted_for_faults(daxfs_factory, size=32 * MIB)
     d.allow_stderr(r"checksum|crc|damaged|out of range|outside|corrupt|Structure needs cleaning")
     (d.mnt / "dir").mkdir()
     d.victim_data = os.urandom(3 * PAGE)

@@ -7,8 +7,9 @@ import subprocess
 import pytest
 
 from conftest import BUILD_DIR
-from faults import (allow_faults, assert_sigbus, ctl, ctl_json, drop_cached_pages, errno_of,
-                    md_offset, mmap_touch, status, write_synced)
+from faults import (assert_sigbus, ctl, ctl_json, drop_cached_pages, errno_of, md_offset,
+                    mmap_touch, mounted_for_faults, status, write_synced)
+from faults import fault_fs  # noqa: F401  (fixture fs)
 from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
 CACHING = {"plain": (), "writeback_cache": ("writeback_cache",)}
@@ -17,20 +18,7 @@ CACHING = {"plain": (), "writeback_cache": ("writeback_cache",)}
 @pytest.fixture(params=list(CACHING))
 def any_fs(request, daxfs_factory):
     """Mounted without and with the writeback cache."""
-    d = daxfs_factory(size=64 * MIB)
-    d.mkfs()
-    d.mount(*CACHING[request.param])
-    allow_faults(d)
-    return d
-
-
-@pytest.fixture
-def fs(daxfs_factory):
-    d = daxfs_factory(size=64 * MIB)
-    d.mkfs()
-    d.mount()
-    allow_faults(d)
-    return d
+    return mounted_for_faults(daxfs_factory, *CACHING[request.param])
 
 
 def poison_page(fs, path, file_off):
@@ -40,6 +28,19 @@ def poison_page(fs, path, file_off):
     sector = dev_off // 512
     ctl("badblocks", fs.mnt, dev, "add", sector, 8)
     return dev, sector
+
+
+def poisoned_file(fs, size, at, drop=True):
+    """fs's file f of size random bytes, written and synced, with the device
+    page under file offset at marked bad and (drop) none of its pages
+    cached: (path, data, (device, sector))."""
+    p = fs.mnt / "f"
+    data = os.urandom(size)
+    write_synced(p, data)                           # leaves the pages cached
+    bad = poison_page(fs, p, at)
+    if drop:
+        drop_cached_pages(p)
+    return p, data, bad
 
 
 def direct_read(path, off, length):
@@ -62,11 +63,7 @@ def direct_write(path, off, data):
 
 
 def test_read_of_poisoned_page_is_short_then_eio(fs):
-    p = fs.mnt / "f"
-    data = os.urandom(4 * PAGE)
-    write_synced(p, data)
-    poison_page(fs, p, 2 * PAGE)
-    drop_cached_pages(p)
+    p, data, _ = poisoned_file(fs, 4 * PAGE, 2 * PAGE)
     n, buf = direct_read(p, 0, 4 * PAGE)
     assert n == 2 * PAGE and buf[:n] == data[:n]
     assert errno_of(direct_read, p, 2 * PAGE, PAGE) == errno.EIO
@@ -78,11 +75,7 @@ def test_read_of_poisoned_page_is_short_then_eio(fs):
 def test_direct_read_of_several_requests_stops_at_the_poisoned_page(fs):
     """A 4 MiB read travels as four 1 MiB READs; the one that starts at the
     bad page fails, and the read returns the bytes of the ones before."""
-    p = fs.mnt / "f"
-    data = os.urandom(4 * MIB)
-    write_synced(p, data)
-    poison_page(fs, p, 2 * MIB)
-    drop_cached_pages(p)
+    p, data, _ = poisoned_file(fs, 4 * MIB, 2 * MIB)
     n, buf = direct_read(p, 0, 4 * MIB)
     assert n == 2 * MIB and buf[:n] == data[:n]
 
@@ -91,10 +84,7 @@ def test_short_direct_read_is_completed_from_cached_pages(fs):
     """An O_DIRECT open is served by the kernel's fuse_direct_IO (what lets it
     be mapped); generic_file_read_iter finishes a short direct read through
     the page cache, so pages cached before the poison still read."""
-    p = fs.mnt / "f"
-    data = os.urandom(4 * PAGE)
-    write_synced(p, data)                           # leaves the pages cached
-    poison_page(fs, p, 2 * PAGE)
+    p, data, _ = poisoned_file(fs, 4 * PAGE, 2 * PAGE, drop=False)
     n, buf = direct_read(p, 0, 4 * PAGE)
     assert n == 4 * PAGE and buf[:] == data
 
@@ -102,11 +92,7 @@ def test_short_direct_read_is_completed_from_cached_pages(fs):
 def test_buffered_copy_of_poisoned_file_fails_with_eio_and_keeps_its_size(any_fs, tmp_path):
     """A page-cache READ never gets a short reply (the kernel's FUSE client
     takes one for EOF): cp reads the pages before the bad one, then fails."""
-    p = any_fs.mnt / "f"
-    data = os.urandom(8 * PAGE)
-    write_synced(p, data)
-    poison_page(any_fs, p, 2 * PAGE)
-    drop_cached_pages(p)
+    p, data, _ = poisoned_file(any_fs, 8 * PAGE, 2 * PAGE)
     r = subprocess.run(["cp", str(p), str(tmp_path / "copy")], capture_output=True, text=True)
     assert r.returncode == 1
     assert r.stderr == f"cp: error reading '{p}': Input/output error\n"
@@ -121,11 +107,7 @@ def test_buffered_copy_of_poisoned_file_fails_with_eio_and_keeps_its_size(any_fs
 def test_small_write_next_to_poisoned_page_keeps_the_device_page(any_fs):
     """With the writeback cache, a short reply once left zeroed pages in the
     cache, and a 1-byte write then stored a zero page on the device."""
-    p = any_fs.mnt / "f"
-    data = os.urandom(8 * PAGE)
-    write_synced(p, data)
-    poison_page(any_fs, p, 2 * PAGE)
-    drop_cached_pages(p)
+    p, data, _ = poisoned_file(any_fs, 8 * PAGE, 2 * PAGE)
     with open(p, "rb") as f:
         assert errno_of(f.read) == errno.EIO
     fd = os.open(p, os.O_WRONLY)
@@ -142,10 +124,7 @@ def test_small_write_next_to_poisoned_page_keeps_the_device_page(any_fs):
 
 
 def test_mmap_fault_on_poisoned_page_raises_sigbus(fs):
-    p = fs.mnt / "f"
-    write_synced(p, os.urandom(4 * PAGE))
-    poison_page(fs, p, 3 * PAGE)
-    drop_cached_pages(p)                            # the pages cached by write()
+    p, _, _ = poisoned_file(fs, 4 * PAGE, 3 * PAGE)
     assert_sigbus(mmap_touch(p, 3))
 
 
@@ -154,19 +133,14 @@ def test_mmap_fault_on_poisoned_page_is_bus_adrerr(fs):
     backed, and a page its READ fails makes filemap_fault return
     VM_FAULT_SIGBUS, which the kernel reports as BUS_ADRERR whatever the
     error (docs/DESIGN.md, "Faults")."""
-    p = fs.mnt / "f"
-    write_synced(p, os.urandom(4 * PAGE))
-    poison_page(fs, p, 1 * PAGE)
-    drop_cached_pages(p)
+    p, _, _ = poisoned_file(fs, 4 * PAGE, 1 * PAGE)
     r = subprocess.run([str(BUILD_DIR / "tests" / "fault" / "touch"), str(p), "1"],
                        capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stdout) == (3, "SIGBUS BUS_ADRERR\n"), r.stderr
 
 
 def test_partial_write_of_poisoned_page_is_eio(fs):
-    p = fs.mnt / "f"
-    write_synced(p, os.urandom(2 * PAGE))
-    poison_page(fs, p, PAGE)
+    p, _, _ = poisoned_file(fs, 2 * PAGE, PAGE, drop=False)
     fd = os.open(p, os.O_WRONLY)
     try:
         assert errno_of(os.pwrite, fd, b"x" * 100, PAGE + 10) == errno.EIO
@@ -175,9 +149,7 @@ def test_partial_write_of_poisoned_page_is_eio(fs):
 
 
 def test_full_page_overwrite_clears_the_poison(fs):
-    p = fs.mnt / "f"
-    write_synced(p, os.urandom(2 * PAGE))
-    dev, sector = poison_page(fs, p, PAGE)
+    p, _, (dev, sector) = poisoned_file(fs, 2 * PAGE, PAGE, drop=False)
     assert ctl_json("badblocks", fs.mnt, dev, "list") == [{"sector": sector, "len": 8}]
     new = os.urandom(PAGE)
     assert direct_write(p, PAGE, new) == PAGE
@@ -187,10 +159,7 @@ def test_full_page_overwrite_clears_the_poison(fs):
 
 
 def test_badblocks_clear_makes_the_old_data_readable(fs):
-    p = fs.mnt / "f"
-    data = os.urandom(2 * PAGE)
-    write_synced(p, data)
-    dev, sector = poison_page(fs, p, 0)
+    p, data, (dev, sector) = poisoned_file(fs, 2 * PAGE, 0, drop=False)
     assert errno_of(direct_read, p, 0, PAGE) == errno.EIO
     ctl("badblocks", fs.mnt, dev, "clear", sector, 8)
     assert ctl("badblocks", fs.mnt, dev).stdout == ""

@@ -2,7 +2,7 @@
 import os
 import stat
 
-from mount import daxfs  # noqa: F401
+from mount import daxfs, in_processes  # noqa: F401
 
 
 def test_empty_directory_lists_nothing(daxfs):
@@ -68,20 +68,11 @@ def test_listing_survives_remount(daxfs):
 
 
 def test_concurrent_creates_and_unlinks_in_one_directory(daxfs):
-    pids = []
-    for i in range(4):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                for k in range(300):
-                    (daxfs.mnt / f"p{i}-{k}").write_bytes(b"")
-                for k in range(0, 300, 2):
-                    os.unlink(daxfs.mnt / f"p{i}-{k}")
-                os._exit(0)
-            except BaseException:
-                os._exit(1)
-        pids.append(pid)
-    for pid in pids:
-        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    def work(i):
+        for k in range(300):
+            (daxfs.mnt / f"p{i}-{k}").write_bytes(b"")
+        for k in range(0, 300, 2):
+            os.unlink(daxfs.mnt / f"p{i}-{k}")
+    in_processes(4, work)
     assert sorted(os.listdir(daxfs.mnt)) == \
         sorted(f"p{i}-{k}" for i in range(4) for k in range(1, 300, 2))

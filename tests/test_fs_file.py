@@ -8,7 +8,7 @@ import random
 import pytest
 
 from mount import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, MIB,  # noqa: F401
-                   PAGE, daxfs, fallocate)
+                   PAGE, daxfs, fallocate, in_processes)
 
 
 def pattern(n, seed=1):
@@ -260,18 +260,9 @@ def test_copy_file_range_into_a_cached_file_is_seen(daxfs):
 
 
 def test_concurrent_writers_to_different_files(daxfs):
-    pids = []
-    for i in range(4):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                (daxfs.mnt / f"f{i}").write_bytes(pattern(MIB, seed=i))
-                os._exit(0)
-            except BaseException:
-                os._exit(1)
-        pids.append(pid)
-    for pid in pids:
-        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    def work(i):
+        (daxfs.mnt / f"f{i}").write_bytes(pattern(MIB, seed=i))
+    in_processes(4, work)
     for i in range(4):
         assert (daxfs.mnt / f"f{i}").read_bytes() == pattern(MIB, seed=i)
 
@@ -279,22 +270,14 @@ def test_concurrent_writers_to_different_files(daxfs):
 def test_concurrent_writers_to_disjoint_ranges_of_one_file(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(b"")
-    pids = []
-    for i in range(4):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                fd = os.open(p, os.O_WRONLY)
-                for k in range(16):           # interleave the writers
-                    off = (k * 4 + i) * (64 << 10)
-                    os.pwrite(fd, pattern(64 << 10, seed=k * 4 + i), off)
-                os.close(fd)
-                os._exit(0)
-            except BaseException:
-                os._exit(1)
-        pids.append(pid)
-    for pid in pids:
-        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+    def work(i):
+        fd = os.open(p, os.O_WRONLY)
+        for k in range(16):           # interleave the writers
+            off = (k * 4 + i) * (64 << 10)
+            os.pwrite(fd, pattern(64 << 10, seed=k * 4 + i), off)
+        os.close(fd)
+    in_processes(4, work)
     data = p.read_bytes()
     assert len(data) == 64 * (64 << 10)
     for j in range(64):

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from conftest import sparse_file
 from mount import MIB, Daxfs, daxfs_factory, need  # noqa: F401
 
 SECTORS_PER_MIB = MIB // 512
@@ -37,42 +38,19 @@ def check_file_in_backing_files(d, path, data, expect_devices):
     assert devices == set(expect_devices)
 
 
-def test_file_spanning_two_linear_targets(daxfs_factory):
-    d = daxfs_factory(files=["a", "b"], size=40 * MIB,
-                      table=linear_table([32, 32], [0, 8]))
-    d.mkfs()
-    d.mount()
-    data = pattern(44 * MIB, seed=2)
-    write_synced(d.mnt / "big", data)
-    check_file_in_backing_files(d, d.mnt / "big", data, d.files)
-
-
-def test_file_spanning_three_linear_targets(daxfs_factory):
-    d = daxfs_factory(files=["a", "b", "c"], size=24 * MIB,
-                      table=linear_table([16, 20, 24], [8, 4, 0]))
-    d.mkfs()
-    d.mount()
-    data = pattern(40 * MIB, seed=3)
-    write_synced(d.mnt / "big", data)
-    check_file_in_backing_files(d, d.mnt / "big", data, d.files)
-
-
-def test_file_on_a_striped_target(daxfs_factory):
+@pytest.mark.parametrize("files,size,table,nbytes,seed", [
+    (["a", "b"], 40 * MIB, linear_table([32, 32], [0, 8]), 44 * MIB, 2),
+    (["a", "b", "c"], 24 * MIB, linear_table([16, 20, 24], [8, 4, 0]), 40 * MIB, 3),
     # 64 MiB striped over two files in 64 KiB chunks
-    d = daxfs_factory(files=["a", "b"], size=32 * MIB,
-                      table=f"0 {64 * SECTORS_PER_MIB} striped 2 128 {{0}} 0 {{1}} 0\n")
+    (["a", "b"], 32 * MIB, f"0 {64 * SECTORS_PER_MIB} striped 2 128 {{0}} 0 {{1}} 0\n",
+     3 * MIB + 4096 * 3, 4),
+    (["a", "b"], 24 * MIB, None, 30 * MIB, 5),
+], ids=["two-linear-targets", "three-linear-targets", "striped-target", "list-of-pmem-files"])
+def test_a_file_lies_in_every_member(daxfs_factory, files, size, table, nbytes, seed):
+    d = daxfs_factory(files=files, size=size, table=table)
     d.mkfs()
     d.mount()
-    data = pattern(3 * MIB + 4096 * 3, seed=4)
-    write_synced(d.mnt / "f", data)
-    check_file_in_backing_files(d, d.mnt / "f", data, d.files)
-
-
-def test_file_on_a_list_of_pmem_files(daxfs_factory):
-    d = daxfs_factory(files=["a", "b"], size=24 * MIB)
-    d.mkfs()
-    d.mount()
-    data = pattern(30 * MIB, seed=5)
+    data = pattern(nbytes, seed=seed)
     write_synced(d.mnt / "f", data)
     check_file_in_backing_files(d, d.mnt / "f", data, d.files)
 
@@ -132,8 +110,7 @@ def test_table_with_a_zero_target_is_served_through_the_bio_path(daxfs_factory):
 @pytest.fixture
 def loop_device(tmp_path):
     backing = tmp_path / "loop.img"
-    with open(backing, "wb") as f:
-        f.truncate(64 * MIB)
+    sparse_file(backing, 64 * MIB)
     res = subprocess.run(["losetup", "--find", "--show", str(backing)],
                          capture_output=True, text=True)
     if res.returncode != 0:

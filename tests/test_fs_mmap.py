@@ -1,4 +1,5 @@
 """Applications' mmap of daxfs-fuse files: shared and private, coherence with read/write, msync."""
+import contextlib
 import mmap
 import os
 import signal
@@ -140,46 +141,46 @@ def aligned(data):
     return buf
 
 
+@contextlib.contextmanager
+def direct_and_mapped(path, length):
+    """path opened O_RDWR | O_DIRECT and length bytes of it mapped shared
+    through that descriptor: (fd, mapping), both closed after."""
+    fd = os.open(path, os.O_RDWR | os.O_DIRECT)
+    try:
+        m = mmap.mmap(fd, length, mmap.MAP_SHARED)
+        try:
+            yield fd, m
+        finally:
+            m.close()
+    finally:
+        os.close(fd)
+
+
 def test_o_direct_open_can_be_mapped_shared(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(b"d" * PAGE)
-    fd = os.open(p, os.O_RDWR | os.O_DIRECT)
-    try:
-        m = mmap.mmap(fd, PAGE, mmap.MAP_SHARED)    # was ENODEV (FOPEN_DIRECT_IO)
+    with direct_and_mapped(p, PAGE) as (_, m):     # was ENODEV (FOPEN_DIRECT_IO)
         assert m[:4] == b"dddd"
-        m.close()
-    finally:
-        os.close(fd)
 
 
 def test_o_direct_write_is_seen_through_a_shared_mapping_of_the_same_descriptor(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(bytes(4 * PAGE))
-    fd = os.open(p, os.O_RDWR | os.O_DIRECT)
-    try:
-        m = mmap.mmap(fd, 4 * PAGE, mmap.MAP_SHARED)
+    with direct_and_mapped(p, 4 * PAGE) as (fd, m):
         assert m[PAGE:2 * PAGE] == bytes(PAGE)      # the page is mapped and cached now
         assert os.pwritev(fd, [aligned(b"W" * 2 * PAGE)], PAGE) == 2 * PAGE
         assert m[PAGE:3 * PAGE] == b"W" * 2 * PAGE
         assert m[:PAGE] == bytes(PAGE)
-        m.close()
-    finally:
-        os.close(fd)
 
 
 def test_store_through_a_shared_mapping_is_read_by_o_direct_on_the_same_descriptor(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(bytes(4 * PAGE))
-    fd = os.open(p, os.O_RDWR | os.O_DIRECT)
-    try:
-        m = mmap.mmap(fd, 4 * PAGE, mmap.MAP_SHARED)
+    with direct_and_mapped(p, 4 * PAGE) as (fd, m):
         m[2 * PAGE + 5:2 * PAGE + 11] = b"stored"  # a dirty page, not msync'ed
         buf = aligned(bytes(4 * PAGE))
         assert os.preadv(fd, [buf], 0) == 4 * PAGE
         assert buf[2 * PAGE + 5:2 * PAGE + 11] == b"stored"
-        m.close()
-    finally:
-        os.close(fd)
 
 
 def test_o_direct_write_reaches_the_device_before_it_returns(daxfs):
@@ -189,14 +190,9 @@ def test_o_direct_write_reaches_the_device_before_it_returns(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(bytes(2 * PAGE))
     os.sync()
-    fd = os.open(p, os.O_RDWR | os.O_DIRECT)
-    try:
-        m = mmap.mmap(fd, 2 * PAGE, mmap.MAP_SHARED)
+    with direct_and_mapped(p, 2 * PAGE) as (fd, m):
         assert m[:1] == b"\0"
         assert os.pwritev(fd, [aligned(b"D" * PAGE)], PAGE) == PAGE
         on_device, _ = daxfs.backing_bytes(p, PAGE, PAGE)
         assert on_device == b"D" * PAGE
         assert m[PAGE:PAGE + 4] == b"DDDD"
-        m.close()
-    finally:
-        os.close(fd)

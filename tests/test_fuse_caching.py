@@ -192,32 +192,28 @@ def test_readdirplus_mode_lists_every_entry_with_its_attributes(tmp_path, mode):
 
 # ---- writeback_cache --------------------------------------------------------
 
-def test_writeback_cache_coalesces_small_writes(fs_with):
-    fs, log = fs_with("writeback_cache")
-    path = fs.mnt / "f"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+def small_writes(fs, log, fsync):
+    """The WRITE requests the daemon gets for 100 writes of 100 bytes to a
+    new file (then an fsync, if asked)."""
+    fd = os.open(fs.mnt / "f", os.O_WRONLY | os.O_CREAT)
     try:
         log.mark()
         for _ in range(100):
             os.write(fd, b"z" * 100)
-        os.fsync(fd)
+        if fsync:
+            os.fsync(fd)
     finally:
         os.close(fd)
-    assert 1 <= log.count("WRITE") < 10
+    return log.count("WRITE")
+
+
+def test_writeback_cache_coalesces_small_writes(fs_with):
+    assert 1 <= small_writes(*fs_with("writeback_cache"), fsync=True) < 10
 
 
 def test_write_through_sends_every_write(fs_with):
-    fs, log = fs_with()
-    path = fs.mnt / "f"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    try:
-        log.mark()
-        for _ in range(100):
-            os.write(fd, b"z" * 100)
-    finally:
-        os.close(fd)
     # at least one each (the kernel splits the two that cross a page)
-    assert log.count("WRITE") >= 100
+    assert small_writes(*fs_with(), fsync=False) >= 100
 
 
 def test_writeback_cache_data_survives_remount(daxfs):
@@ -285,29 +281,28 @@ def test_writeback_cache_refuses_a_direct_mapping(daxfs, dmaps):
 
 # ---- notify_store -----------------------------------------------------------
 
-def test_notify_store_first_mmap_read_needs_no_read_request(fs_with):
-    fs, log = fs_with("notify_store=65536")
+def first_mmap_read(fs_with, store, size):
+    """A file of size random bytes read whole through a new mapping after a
+    remount with notify_store=store: the daemon's log of that read."""
+    fs, log = fs_with(f"notify_store={store}")
     path = fs.mnt / "f"
-    data = os.urandom(10 * PAGE + 17)
+    data = os.urandom(size)
     write_file(path, data)
-    fs.remount("debug", "notify_store=65536")
+    fs.remount("debug", f"notify_store={store}")
     log.pos = 0
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
         assert m[:] == data
+    return log
+
+
+def test_notify_store_first_mmap_read_needs_no_read_request(fs_with):
+    log = first_mmap_read(fs_with, 65536, 10 * PAGE + 17)
     assert log.count("OPEN") == 1
     assert log.count("READ") == 0
 
 
 def test_notify_store_of_the_largest_size_stores_all_of_it(fs_with):
-    fs, log = fs_with("notify_store=1048576")
-    path = fs.mnt / "f"
-    data = os.urandom(1 << 20)
-    write_file(path, data)
-    fs.remount("debug", "notify_store=1048576")
-    log.pos = 0
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
-        assert m[:] == data
-    assert log.count("READ") == 0
+    assert first_mmap_read(fs_with, 1048576, 1 << 20).count("READ") == 0
 
 
 def test_without_notify_store_first_mmap_read_asks_the_daemon(fs_with):

@@ -9,11 +9,10 @@ import hashlib
 import os
 import shutil
 import struct
-import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import run_tool as run, sparse_file
 from faults import ctl, live_table, write_synced, write_table
 from mount import MIB, daxfs_factory  # noqa: F401  (fixture)
 
@@ -21,11 +20,6 @@ SIZE = 16 * MIB
 SECTORS = SIZE // 512
 UUID = "3f2a0102-0304-4506-8708-090a0b0c0d0e"
 OTHER_UUID = "aa000000-0000-4000-8000-000000000000"
-
-
-def run(name, *args, **kw):
-    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
-                          timeout=120, **kw)
 
 
 def digest(*paths):
@@ -109,8 +103,7 @@ def test_member_of_another_filesystem_is_refused_at_mount(fs, daxfs_factory):
 
 def test_unrelated_file_is_refused_at_mount(fs):
     stranger = fs.tmp / "stranger"
-    with open(stranger, "wb") as f:
-        f.truncate(SIZE)
+    sparse_file(stranger, SIZE)
     refused_mount(fs, f"{fs.files[0]},{stranger},{fs.files[2]}",
                   f"{stranger} is not member 1 of filesystem {UUID}: it holds no member label "
                   "(expected at byte 0 of it); is it the right file?")
@@ -118,8 +111,7 @@ def test_unrelated_file_is_refused_at_mount(fs):
 
 def test_extra_file_is_refused_at_mount(fs):
     extra = fs.tmp / "extra"
-    with open(extra, "wb") as f:
-        f.truncate(SIZE)
+    sparse_file(extra, SIZE)
     refused_mount(fs, f"{fs.source},{extra}", f"{extra} (target 3) is not a member of filesystem "
                                               f"{UUID}: it was made with no target there")
 

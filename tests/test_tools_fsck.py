@@ -1,18 +1,12 @@
 """fsck.daxfs: e2fsck exit codes, problem reports, -n never writes."""
 import hashlib
-import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import run_tool as run, sparse_file
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
 SIZE = 64 << 20
-
-
-def run(name, *args):
-    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
 
 
 def digest(path):
@@ -52,8 +46,7 @@ def test_fsck_check_only_never_writes(fs):
 
 def test_fsck_without_filesystem_is_an_operational_error(tmp_path):
     pmem = tmp_path / "blank"
-    with open(pmem, "wb") as f:
-        f.truncate(SIZE)
+    sparse_file(pmem, SIZE)
     r = run("fsck.daxfs", "-n", pmem)
     assert r.returncode == 8
     assert str(pmem) in r.stderr

@@ -1,20 +1,14 @@
 """mkfs.daxfs: SOURCE forms, -s file creation, -f, -L, -U, the summary and usage errors."""
 import os
 import re
-import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import run_tool as run, sparse_file
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
 SIZE = 64 << 20
 UUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0"
-
-
-def run(name, *args):
-    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
 
 
 def summary(stdout):
@@ -81,8 +75,7 @@ def test_mkfs_force_overwrites_an_existing_daxfs(files):
 
 def test_mkfs_on_a_table_file(tmp_path):
     pmem = tmp_path / "pmem"
-    with open(pmem, "wb") as f:
-        f.truncate(SIZE)
+    sparse_file(pmem, SIZE)
     table = tmp_path / "fs.table"
     table.write_text(f"# one file\n0 {SIZE // 512} linear {pmem} 0\n")
     r = run("mkfs.daxfs", table)
@@ -92,8 +85,7 @@ def test_mkfs_on_a_table_file(tmp_path):
 
 def test_mkfs_grows_a_smaller_existing_file_to_size(tmp_path):
     a, b = tmp_path / "pmem0", tmp_path / "pmem1"
-    with open(a, "wb") as f:
-        f.truncate(SIZE // 2)
+    sparse_file(a, SIZE // 2)
     r = run("mkfs.daxfs", "-s", "64M", f"{a},{b}")
     assert r.returncode == 0, r.stderr
     assert os.stat(a).st_size == SIZE
@@ -103,8 +95,7 @@ def test_mkfs_grows_a_smaller_existing_file_to_size(tmp_path):
 
 def test_mkfs_leaves_a_larger_existing_file_its_size(tmp_path):
     a = tmp_path / "pmem0"
-    with open(a, "wb") as f:
-        f.truncate(2 * SIZE)
+    sparse_file(a, 2 * SIZE)
     r = run("mkfs.daxfs", "-s", "64M", a)
     assert r.returncode == 0, r.stderr
     assert os.stat(a).st_size == 2 * SIZE
@@ -120,8 +111,7 @@ def test_mkfs_missing_file_without_size_names_it(files):
 
 def test_mkfs_invalid_table_names_its_line(tmp_path):
     pmem = tmp_path / "pmem"
-    with open(pmem, "wb") as f:
-        f.truncate(SIZE)
+    sparse_file(pmem, SIZE)
     table = tmp_path / "bad.table"
     table.write_text(f"0 8 linear {pmem} 0\n16 8 linear {pmem} 8\n")
     r = run("mkfs.daxfs", table)
@@ -194,8 +184,7 @@ def test_mkfs_refuses_a_mounted_filesystem(daxfs):
 ], ids=["zero", "error"])
 def test_mkfs_refuses_a_table_with_a_target_that_cannot_store_data(tmp_path, tail, message):
     pmem = tmp_path / "pmem"
-    with open(pmem, "wb") as f:
-        f.truncate(SIZE // 8)
+    sparse_file(pmem, SIZE // 8)
     table = tmp_path / "t.table"
     table.write_text(f"0 16384 linear {pmem} 0\n16384 8 {tail}\n")
     r = run("mkfs.daxfs", table)

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import tool
+from conftest import run_tool as run, sparse_file
 from faults import LoopDevice, ctl, write_synced
 from mount import MIB, daxfs_factory, mount_entry  # noqa: F401  (fixture)
 
@@ -20,19 +20,13 @@ UUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0"
 USE_F = "; use -f to overwrite it\n"
 
 
-def run(name, *args, cwd=None):
-    return subprocess.run([tool(name), *map(str, args)], capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
-
-
 def digest(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
 
 def zero_file(path, size=SIZE):
-    with open(path, "wb") as f:
-        f.truncate(size)
+    sparse_file(path, size)
     return path
 
 

@@ -1,6 +1,7 @@
-/* tools/cli.c - number, size and uuid parsing and errno names shared by the daxfs tools */
+/* tools/cli.c - number, size and uuid parsing, usage errors and errno names shared by the daxfs tools */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,4 +171,16 @@ const char *cli_errno_name(int err)
 		return name;
 	snprintf(buf, sizeof(buf), "E%d", err);
 	return buf;
+}
+
+int cli_usage_error(const char *prog, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	return status;
 }

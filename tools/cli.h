@@ -1,4 +1,4 @@
-/* tools/cli.h - number, size and uuid parsing and errno names shared by the daxfs tools */
+/* tools/cli.h - number, size and uuid parsing, usage errors and errno names shared by the daxfs tools */
 #ifndef DAXFS_TOOLS_CLI_H
 #define DAXFS_TOOLS_CLI_H
 
@@ -35,6 +35,12 @@ int cli_random_uuid(uint8_t out[16]);
 int cli_time_uuid(uint8_t out[16]);
 /* Formats a uuid in lower case into out (37 bytes with the NUL). */
 void cli_format_uuid(const uint8_t uuid[16], char out[37]);
+
+/* A command line a tool refuses: prints "PROG: MESSAGE" and "Try 'PROG
+ * --help' for more information." on stderr; returns status, the tool's
+ * exit code for a usage error. */
+int cli_usage_error(const char *prog, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The symbolic name of an errno ("EIO"), for a positive or negative value;
  * "E<number>" style text for an unknown one (in a static buffer). */

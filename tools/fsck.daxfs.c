@@ -1,12 +1,12 @@
 /* tools/fsck.daxfs.c - check and repair a daxfs filesystem, with e2fsck's exit codes */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daxfs/err.h"
 #include "daxfs/fs.h"
+#include "cli.h"
 #include "source.h"
 
 #ifndef DAXFS_VERSION
@@ -23,6 +23,7 @@ enum {
 };
 
 static const char *progname = "fsck.daxfs";
+#define usage_error(...) cli_usage_error(progname, FSCK_USAGE, __VA_ARGS__)
 
 static void usage(FILE *f)
 {
@@ -45,19 +46,6 @@ static void usage(FILE *f)
 		"Exit status: 0 clean, 1 problems corrected, 4 problems left uncorrected,\n"
 		"8 operational error, 16 usage error.\n",
 		progname);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", progname);
-	return FSCK_USAGE;
 }
 
 /* -p prefixes each line with SOURCE, as e2fsck -p does for fsck -A's

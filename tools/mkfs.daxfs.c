@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #define LABEL_MAX 63
 
 static const char *progname = "mkfs.daxfs";
+#define usage_error(...) cli_usage_error(progname, CLI_EXIT_USAGE, __VA_ARGS__)
 
 static void usage(FILE *f)
 {
@@ -45,20 +45,6 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 created (or would be, with -n), 1 failed, 2 usage error.\n",
 		progname, LABEL_MAX);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fprintf(stderr, "Try '%s --help' for more information.\n", progname);
-	return CLI_EXIT_USAGE;
 }
 
 static const char *failure_text(int err)

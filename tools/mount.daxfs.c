@@ -11,6 +11,7 @@
 
 #include "daxfs/err.h"
 #include "daxfs/dm.h"
+#include "cli.h"
 #include "findfs.h"
 
 #ifndef DAXFS_VERSION
@@ -29,6 +30,7 @@ enum {
 };
 
 static const char *progname = "mount.daxfs";
+#define usage_error(...) cli_usage_error(progname, MOUNT_USAGE, __VA_ARGS__)
 
 static void usage(FILE *f)
 {
@@ -54,13 +56,6 @@ static void usage(FILE *f)
 		"Exit status (mount(8)'s): 0 mounted, 1 usage error, 2 system error,\n"
 		"32 mount failure.\n",
 		progname, FINDFS_SOURCES_FILE);
-}
-
-static int usage_error(const char *what)
-{
-	fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", progname, what,
-		progname);
-	return MOUNT_USAGE;
 }
 
 /* mount(8)'s options, which mean nothing to daxfs-fuse (libfuse refuses

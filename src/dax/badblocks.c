@@ -151,28 +151,29 @@ static int check_range(struct dax_device *dev, const char *what, uint64_t sector
 	return 0;
 }
 
-int dax_badblocks_add(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors)
+/* badblocks add or clear (what) of a range checked against the device. */
+static int change(struct dax_device *dev, const char *what,
+		  int (*op)(struct dax_badblocks *, uint64_t, uint64_t), uint64_t sector,
+		  uint64_t nr_sectors)
 {
-	int ret = check_range(dev, "badblocks add", sector, nr_sectors);
+	int ret = check_range(dev, what, sector, nr_sectors);
 
 	if (!ret) {
-		ret = dax_bb_add(&dev->bb, sector, nr_sectors);
+		ret = op(&dev->bb, sector, nr_sectors);
 		if (ret < 0)
 			daxfs_err_prefix(ret, "%s", dev->path);
 	}
 	return ret < 0 ? dax_fail(dev, ret) : 0;
 }
 
+int dax_badblocks_add(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors)
+{
+	return change(dev, "badblocks add", dax_bb_add, sector, nr_sectors);
+}
+
 int dax_badblocks_clear(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors)
 {
-	int ret = check_range(dev, "badblocks clear", sector, nr_sectors);
-
-	if (!ret) {
-		ret = dax_bb_clear(&dev->bb, sector, nr_sectors);
-		if (ret < 0)
-			daxfs_err_prefix(ret, "%s", dev->path);
-	}
-	return ret < 0 ? dax_fail(dev, ret) : 0;
+	return change(dev, "badblocks clear", dax_bb_clear, sector, nr_sectors);
 }
 
 bool dax_badblocks_check(struct dax_device *dev, uint64_t sector, uint64_t nr_sectors,

@@ -477,20 +477,30 @@ int dfs_dir_add(struct dfs *fs, struct dfs_inode *dip, const char *name, uint64_
 	return tab_add(d, name, ino, pos);
 }
 
-int dfs_dir_remove(struct dfs *fs, struct dfs_inode *dip, const char *name)
+/* The entry of name in directory dip, and the block that holds its record. */
+static int entry_block(struct dfs *fs, struct dfs_inode *dip, const char *name, struct dent **ep,
+		       struct dfs_buf **bp)
 {
-	struct dfs_buf *b;
 	int err;
 
 	if ((err = dir_load(fs, dip)))
 		return err;
-	struct dent *e = tab_find(fs, dip->dir, name, name_hash(name));
-	if (!e)
+	*ep = tab_find(fs, dip->dir, name, name_hash(name));
+	if (!*ep)
 		return -ENOENT;
+	return dir_block(fs, dip, (*ep)->pos / DFS_BLOCK_SIZE, bp);
+}
+
+int dfs_dir_remove(struct dfs *fs, struct dfs_inode *dip, const char *name)
+{
+	struct dfs_buf *b;
+	struct dent *e;
+	int err;
+
+	if ((err = entry_block(fs, dip, name, &e, &b)))
+		return err;
 	uint64_t lblk = e->pos / DFS_BLOCK_SIZE;
 	unsigned at = (unsigned)(e->pos % DFS_BLOCK_SIZE), prev = 0;
-	if ((err = dir_block(fs, dip, lblk, &b)))
-		return err;
 	uint8_t *p = b->data;
 	for (unsigned off = DFS_DIR_HDR; off < at; off += rec_len(p, off))
 		prev = off;
@@ -509,18 +519,14 @@ int dfs_dir_replace(struct dfs *fs, struct dfs_inode *dip, const char *name, uin
 		    uint32_t mode)
 {
 	struct dfs_buf *b;
+	struct dent *e;
 	int err;
 
-	if ((err = dir_load(fs, dip)))
-		return err;
-	struct dent *e = tab_find(fs, dip->dir, name, name_hash(name));
-	if (!e)
-		return -ENOENT;
-	if ((err = dir_block(fs, dip, e->pos / DFS_BLOCK_SIZE, &b)))
+	if ((err = entry_block(fs, dip, name, &e, &b)))
 		return err;
 	uint8_t *p = b->data + e->pos % DFS_BLOCK_SIZE;
-	dfs_put64(p, ino);
-	p[11] = (uint8_t)((mode >> 12) & 15);
+	dfs_put64(p + DFS_DIRENT_INO, ino);
+	p[DFS_DIRENT_TYPE] = (uint8_t)((mode >> 12) & 15);
 	dfs_buf_dirty(fs, b);
 	e->ino = ino;
 	return 0;

@@ -59,7 +59,6 @@ enum dfs_sb_state {
 #define DFS_MTAB_PER_BLOCK ((DFS_TAIL_CRC_OFF - DFS_MTAB_HDR) / DFS_MEMBER_SIZE)   /* 42 */
 #define DFS_MAX_MEMBERS    65536u
 #define DFS_LABEL_SIZE     512u
-#define DFS_LABEL_MEMBER_UUID 112u   /* where a label holds its member uuid (its entry's) */
 #define DFS_JOURNAL_MIN    256u      /* blocks; mkfs never makes a smaller journal */
 
 struct dfs_itable_extent {
@@ -193,6 +192,121 @@ static inline unsigned dfs_dirent_size(unsigned name_len)
 #define DFS_JCOMMIT_NBLOCKS   32u   /* u64: blocks logged */
 #define DFS_JCOMMIT_DATA_CRC  40u   /* u32: crc32c of the logged blocks */
 
+/* superblock (blocks 0 and 1) */
+#define DFS_SB_MAGIC          0u    /* u64: DFS_MAGIC */
+#define DFS_SB_MAJOR          8u    /* u16 */
+#define DFS_SB_MINOR          10u   /* u16 */
+#define DFS_SB_BLOCK_SIZE     12u   /* u32 */
+#define DFS_SB_TOTAL_BLOCKS   16u   /* u64 */
+#define DFS_SB_FINGERPRINT    24u   /* u64 */
+#define DFS_SB_UUID           32u   /* 16 bytes */
+#define DFS_SB_LABEL          48u   /* 64 bytes, NUL-padded */
+#define DFS_SB_STATE          112u  /* u32 */
+#define DFS_SB_JOURNAL_START  120u  /* u64 */
+#define DFS_SB_JOURNAL_BLOCKS 128u  /* u64 */
+#define DFS_SB_GDT_START      136u  /* u64 */
+#define DFS_SB_GDT_BLOCKS     144u  /* u32 */
+#define DFS_SB_BLOCKS_PER_GROUP 148u  /* u32 */
+#define DFS_SB_NGROUPS        152u  /* u64 */
+#define DFS_SB_DATA_START     160u  /* u64 */
+#define DFS_SB_ORPHAN_HEAD    168u  /* u64 */
+#define DFS_SB_NEXT_GENERATION 176u /* u64 */
+#define DFS_SB_MKFS_TIME      184u  /* s64 */
+#define DFS_SB_MOUNT_TIME     192u  /* s64 */
+#define DFS_SB_WRITE_TIME     200u  /* s64 */
+#define DFS_SB_MOUNT_COUNT    208u  /* u32 */
+#define DFS_SB_ITABLE_NEXTENTS 212u /* u32 */
+#define DFS_SB_NMEMBERS       216u  /* u32 */
+#define DFS_SB_MEMBER_BLOCKS  220u  /* u32 */
+#define DFS_SB_ITABLE         256u  /* 128 entries: */
+#define DFS_SB_ITABLE_ENTRY   16u   /* u64 pblk, u32 len, u32 reserved */
+#define DFS_SB_ITABLE_PBLK    0u
+#define DFS_SB_ITABLE_LEN     8u
+/* member table block header, then DFS_MTAB_PER_BLOCK entries from DFS_MTAB_HDR */
+#define DFS_MTAB_COUNT        4u    /* u32: entries in this block */
+#define DFS_MTAB_FIRST        8u    /* u32: index of its first entry */
+/* member entry (in the member table and in the member's label) */
+#define DFS_MEMBER_TARGET     0u    /* u32 */
+#define DFS_MEMBER_STRIPE     4u    /* u32 */
+#define DFS_MEMBER_NSTRIPES   8u    /* u32 */
+#define DFS_MEMBER_TARGET_BEGIN 16u /* u64 */
+#define DFS_MEMBER_TARGET_LEN 24u   /* u64 */
+#define DFS_MEMBER_CHUNK      32u   /* u64 */
+#define DFS_MEMBER_OFFSET     40u   /* u64 */
+#define DFS_MEMBER_LENGTH     48u   /* u64 */
+#define DFS_MEMBER_LABEL_SECTOR 56u /* u64 */
+#define DFS_MEMBER_LABEL_OFFSET 64u /* u64 */
+#define DFS_MEMBER_UUID       72u   /* 16 bytes */
+/* member label (a 512-byte sector) */
+#define DFS_LABEL_MAGIC       0u    /* u64: DFS_MAGIC_LABEL */
+#define DFS_LABEL_MAJOR       8u    /* u16 */
+#define DFS_LABEL_MINOR       10u   /* u16 */
+#define DFS_LABEL_INDEX       12u   /* u32 */
+#define DFS_LABEL_FS_UUID     16u   /* 16 bytes */
+#define DFS_LABEL_NMEMBERS    32u   /* u32 */
+#define DFS_LABEL_ENTRY       40u   /* DFS_MEMBER_SIZE bytes: its member entry */
+#define DFS_LABEL_FS_LABEL    136u  /* 64 bytes, NUL-padded */
+#define DFS_LABEL_CRC         (DFS_LABEL_SIZE - 4)   /* u32: crc32c of the bytes before it */
+#define DFS_LABEL_MEMBER_UUID (DFS_LABEL_ENTRY + DFS_MEMBER_UUID)   /* 112 */
+/* group descriptor */
+#define DFS_GD_BITMAP_BLK     0u    /* u64 */
+#define DFS_GD_FREE           8u    /* u32 */
+#define DFS_GD_FLAGS          12u   /* u32 */
+#define DFS_GD_BITMAP_CRC     16u   /* u32 */
+#define DFS_GD_CRC            28u   /* u32: entry crc */
+/* inode slot; each time is an s64 seconds and a u32 nanoseconds */
+#define DFS_INO_MODE          0u    /* u32, 0 = free slot */
+#define DFS_INO_UID           4u    /* u32 */
+#define DFS_INO_GID           8u    /* u32 */
+#define DFS_INO_NLINK         12u   /* u32 */
+#define DFS_INO_SIZE          16u   /* u64 */
+#define DFS_INO_BLOCKS        24u   /* u64 */
+#define DFS_INO_RDEV          32u   /* u64 */
+#define DFS_INO_ATIME         40u
+#define DFS_INO_FLAGS         52u   /* u32 */
+#define DFS_INO_MTIME         56u
+#define DFS_INO_GENERATION    68u   /* u32 */
+#define DFS_INO_CTIME         72u
+#define DFS_INO_NEXTENTS      84u   /* u32 */
+#define DFS_INO_CRTIME        88u
+#define DFS_INO_XATTR_BLK     104u  /* u64 */
+#define DFS_INO_ORPHAN_NEXT   112u  /* u64 */
+#define DFS_INO_EXTENT_BLK    120u  /* u64 */
+#define DFS_INO_INLINE_EXT    128u  /* DFS_INLINE_EXTENTS extents */
+#define DFS_INO_PARENT        224u  /* u64 */
+#define DFS_INO_CRC           252u  /* u32: entry crc */
+#define DFS_TIME_SEC          0u    /* s64 */
+#define DFS_TIME_NSEC         8u    /* u32 */
+#define DFS_TIME_SIZE         12u
+/* extent, inline or in a chain block */
+#define DFS_EXTENT_LBLK       0u    /* u64 */
+#define DFS_EXTENT_PBLK       8u    /* u64 */
+#define DFS_EXTENT_LEN        16u   /* u32 */
+#define DFS_EXTENT_FLAGS      20u   /* u32 */
+
+_Static_assert(DFS_SB_LABEL + 64 <= DFS_SB_STATE, "the label ends before state");
+_Static_assert(DFS_SB_MEMBER_BLOCKS + 4 <= DFS_SB_ITABLE, "the fixed fields end before itable[]");
+_Static_assert(DFS_SB_ITABLE + DFS_ITABLE_MAX_EXTENTS * DFS_SB_ITABLE_ENTRY <= DFS_TAIL_CRC_OFF,
+	       "itable[] ends before the crc");
+_Static_assert(DFS_SB_ITABLE_LEN + 4 <= DFS_SB_ITABLE_ENTRY, "an itable entry fits");
+_Static_assert(DFS_MTAB_FIRST + 4 <= DFS_MTAB_HDR, "member table header fits");
+_Static_assert(DFS_MEMBER_UUID + 16 <= DFS_MEMBER_SIZE, "a member entry fits in 96 bytes");
+_Static_assert(DFS_LABEL_NMEMBERS + 4 <= DFS_LABEL_ENTRY, "the label's entry follows its header");
+_Static_assert(DFS_LABEL_ENTRY + DFS_MEMBER_SIZE == DFS_LABEL_FS_LABEL,
+	       "the filesystem label follows the entry");
+_Static_assert(DFS_LABEL_FS_LABEL + 64 <= DFS_LABEL_CRC, "the filesystem label ends before the crc");
+_Static_assert(DFS_LABEL_MEMBER_UUID == 112, "a label's member uuid stays where labels have it");
+_Static_assert(DFS_GD_BITMAP_CRC + 4 <= DFS_GD_CRC && DFS_GD_CRC + 4 == DFS_GD_SIZE,
+	       "a descriptor ends in its crc");
+_Static_assert(DFS_INO_ATIME + DFS_TIME_SIZE == DFS_INO_FLAGS &&
+	       DFS_INO_MTIME + DFS_TIME_SIZE == DFS_INO_GENERATION &&
+	       DFS_INO_CTIME + DFS_TIME_SIZE == DFS_INO_NEXTENTS &&
+	       DFS_INO_CRTIME + DFS_TIME_SIZE <= DFS_INO_XATTR_BLK, "times fit between their neighbours");
+_Static_assert(DFS_INO_INLINE_EXT + DFS_INLINE_EXTENTS * DFS_EXTENT_SIZE <= DFS_INO_PARENT,
+	       "inline extents end before parent");
+_Static_assert(DFS_INO_PARENT + 8 <= DFS_INO_CRC && DFS_INO_CRC + 4 == DFS_INODE_SIZE,
+	       "an inode slot ends in its crc");
+_Static_assert(DFS_EXTENT_FLAGS + 4 == DFS_EXTENT_SIZE, "an extent is 24 bytes");
 _Static_assert(DFS_DIR_OWNER + 8 <= DFS_DIR_HDR, "directory header fits");
 _Static_assert(DFS_DIRENT_NAME == DFS_DIRENT_HDR, "a record's name follows its header");
 _Static_assert(DFS_DIR_END <= DFS_TAIL_CRC_OFF, "records end before the crc");
@@ -270,6 +384,13 @@ int dfs_mtab_decode(const uint8_t *block, uint64_t blkno, uint32_t first, uint32
  * without the magic, -EIO for a bad crc. */
 void dfs_label_encode(const struct dfs_label *l, uint8_t *sector);
 int dfs_label_decode(const uint8_t *sector, struct dfs_label *l);
+
+/* The checksum of a structure whose bytes were changed in place (tests and
+ * fuzzers that damage one and want its field checks reached): a group
+ * descriptor's entry crc, an inode slot's, a member label's own. */
+void dfs_gd_seal(uint64_t group, uint8_t *entry);
+void dfs_dinode_seal(uint64_t ino, uint8_t *slot);
+void dfs_label_seal(uint8_t *sector);
 
 /* Group descriptor n of a GDT block (entry crc covers the group number). */
 void dfs_gd_encode(const struct dfs_gd *gd, uint64_t group, uint8_t *entry);

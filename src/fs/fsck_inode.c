@@ -73,7 +73,7 @@ static void inline_map(struct fsck *c, struct salvage *s, const uint8_t *slot, s
 
 	for (unsigned i = 0; i < s->d.nextents; i++) {
 		struct dfs_extent e;
-		bool ok = dfs_extent_decode(slot + 128 + i * DFS_EXTENT_SIZE, sb->data_start,
+		bool ok = dfs_extent_decode(slot + DFS_INO_INLINE_EXT + i * DFS_EXTENT_SIZE, sb->data_start,
 					    sb->total_blocks, &e) == 0;
 		if (ok && s->next)
 			ok = e.lblk >= s->ext[s->next - 1].lblk + s->ext[s->next - 1].len;
@@ -283,7 +283,7 @@ static int put_back(struct fsck *c, uint64_t a, uint64_t b, const uint8_t *araw,
 	if (dfs_inode_slot(fs, b, &bb, &sb))
 		return 1;
 	memcpy(braw, sb, sizeof(braw));
-	if (a && b > a && dfs_get32(braw) && dfs_dinode_crc_ok(braw, a) &&
+	if (a && b > a && dfs_get32(braw + DFS_INO_MODE) && dfs_dinode_crc_ok(braw, a) &&
 	    !dfs_inode_slot(fs, a, &ba, &sa)) {
 		memcpy(sa, braw, DFS_INODE_SIZE);
 		memcpy(sb, araw, DFS_INODE_SIZE);

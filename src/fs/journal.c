@@ -43,10 +43,9 @@ static void seal_dirty(struct dfs *fs)
 			dfs_super_encode(&fs->sb, b->blkno, b->data);
 }
 
-/* fsck -n repairs in the cache only, to check what its repairs would leave:
- * a commit seals the blocks and ends the transaction without writing. The
- * cache is never trimmed then (buf.c), so nothing is lost. */
-static int commit_in_cache(struct dfs *fs)
+/* The transaction's blocks are in its log (or, for fsck -n, kept in the
+ * cache): the next one starts with none dirty. */
+static void dirty_list_clear(struct dfs *fs)
 {
 	for (struct dfs_buf *b = fs->dirty; b; ) {
 		struct dfs_buf *next = b->dnext;
@@ -57,6 +56,14 @@ static int commit_in_cache(struct dfs *fs)
 	}
 	fs->dirty = NULL;
 	fs->ndirty = 0;
+}
+
+/* fsck -n repairs in the cache only, to check what its repairs would leave:
+ * a commit seals the blocks and ends the transaction without writing. The
+ * cache is never trimmed then (buf.c), so nothing is lost. */
+static int commit_in_cache(struct dfs *fs)
+{
+	dirty_list_clear(fs);
 	dfs_alloc_commit_done(fs, fs->npending, fs->pending_blocks);
 	fs->committed_tid = fs->jseq++;
 	fs->running_tid = fs->jseq;
@@ -178,15 +185,7 @@ static int stage_build(struct dfs *fs, struct stage *st)
 		dfs_super_encode(&fs->sb, DFS_SB_BACKUP, st->backup);
 	}
 
-	for (struct dfs_buf *b = fs->dirty; b; ) {
-		struct dfs_buf *next = b->dnext;
-
-		b->dirty = false;
-		b->dnext = NULL;
-		b = next;
-	}
-	fs->dirty = NULL;
-	fs->ndirty = 0;
+	dirty_list_clear(fs);
 	st->npending = fs->npending;
 	st->pending_blocks = fs->pending_blocks;
 	fs->jseq++;

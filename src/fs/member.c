@@ -52,7 +52,31 @@ int dfs_members_check_order(const struct dfs_super *sb, const struct dfs_member 
 	return 0;
 }
 
-int dfs_members_read(struct dm_table *t, const struct dfs_super *sb, struct dfs_member **out)
+/* Member table block blk (entries from first) where t holds the members in
+ * another order: at the same offset of every member of t, else where a
+ * linear first target put it on member sb_member, the one holding the
+ * superblock. */
+static bool mtab_block_elsewhere(struct dm_table *t, const struct dfs_super *sb,
+				 unsigned sb_member, uint64_t blk, uint32_t first, uint8_t *b,
+				 struct dfs_member *m)
+{
+	uint64_t off, run;
+	unsigned p;
+
+	if (dm_table_map_member(t, blk << 3, &p, &off, &run) == 0)
+		for (unsigned r = 0; r < dm_table_num_members(t); r++)
+			if (dm_table_member_read(t, r, off << 9, b, DFS_BLOCK_SIZE) == 0 &&
+			    dfs_mtab_decode(b, blk, first, sb->nmembers, m) == 0)
+				return true;
+	return dm_table_member_read(t, sb_member, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE) == 0 &&
+	       dfs_mtab_decode(b, blk, first, sb->nmembers, m) == 0;
+}
+
+/* The member table of the filesystem whose superblock is sb, each block
+ * where t maps it; search (sb_member is then the member holding the
+ * superblock): else where mtab_block_elsewhere finds it. */
+static int members_read(struct dm_table *t, const struct dfs_super *sb, bool search,
+			unsigned sb_member, struct dfs_member **out)
 {
 	struct dfs_member *m = calloc(sb->nmembers, sizeof(*m));
 	uint8_t *b = malloc(DFS_BLOCK_SIZE);
@@ -64,10 +88,15 @@ int dfs_members_read(struct dm_table *t, const struct dfs_super *sb, struct dfs_
 	}
 	for (uint32_t k = 0; k < sb->member_blocks && !err; k++) {
 		uint64_t blk = mtab_start(sb) + k;
+		uint32_t first = k * DFS_MTAB_PER_BLOCK;
 
 		err = dm_table_read(t, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE);
 		if (!err)
-			err = dfs_mtab_decode(b, blk, k * DFS_MTAB_PER_BLOCK, sb->nmembers, m);
+			err = dfs_mtab_decode(b, blk, first, sb->nmembers, m);
+		if (err && search)
+			err = mtab_block_elsewhere(t, sb, sb_member, blk, first, b, m) ? 0 :
+			      daxfs_err(-EIO, "member table block %llu of filesystem is on no member "
+					"of the table", (unsigned long long)blk);
 	}
 	if (!err)
 		err = dfs_members_check_order(sb, m);
@@ -78,6 +107,11 @@ out:
 	else
 		*out = m;
 	return err;
+}
+
+int dfs_members_read(struct dm_table *t, const struct dfs_super *sb, struct dfs_member **out)
+{
+	return members_read(t, sb, false, 0, out);
 }
 
 int dfs_members_plan(struct dm_table *t, const struct dfs_super *sb, struct dfs_member *m)
@@ -151,7 +185,9 @@ bool dfs_label_remains(const uint8_t *sector, const struct dfs_super *sb, const 
 	 * it, and neither is found in a sector by chance (128 random bits) */
 	dfs_label_make(sb, m, k, want);
 	return !memcmp(sector + DFS_LABEL_MEMBER_UUID, want + DFS_LABEL_MEMBER_UUID, 16) ||
-	       (!memcmp(sector, want, 8) && !memcmp(sector + 12, want + 12, 20));
+	       (!memcmp(sector + DFS_LABEL_MAGIC, want + DFS_LABEL_MAGIC, 8) &&
+		!memcmp(sector + DFS_LABEL_INDEX, want + DFS_LABEL_INDEX,
+			DFS_LABEL_NMEMBERS - DFS_LABEL_INDEX));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -645,51 +681,6 @@ out:
 	return err;
 }
 
-/* The member table of the filesystem whose superblock is sb, when t holds
- * its members in another order: each block where t maps it, else at the same
- * offset of every member of t, else where a linear first target put it on
- * the member holding the superblock. */
-static int find_member_table(struct dm_table *t, const struct dfs_super *sb, unsigned sb_member,
-			     struct dfs_member **out)
-{
-	struct dfs_member *m = calloc(sb->nmembers, sizeof(*m));
-	uint8_t *b = malloc(DFS_BLOCK_SIZE);
-	int err = 0;
-
-	if (!m || !b) {
-		err = daxfs_err(-ENOMEM, "out of memory");
-		goto out;
-	}
-	for (uint32_t k = 0; k < sb->member_blocks && !err; k++) {
-		uint64_t blk = mtab_start(sb) + k, off, run;
-		uint32_t first = k * DFS_MTAB_PER_BLOCK;
-		unsigned p;
-		bool found = dm_table_read(t, blk << DFS_BLOCK_SHIFT, b, DFS_BLOCK_SIZE) == 0 &&
-			     dfs_mtab_decode(b, blk, first, sb->nmembers, m) == 0;
-
-		if (!found && dm_table_map_member(t, blk << 3, &p, &off, &run) == 0)
-			for (unsigned r = 0; r < dm_table_num_members(t) && !found; r++)
-				found = dm_table_member_read(t, r, off << 9, b, DFS_BLOCK_SIZE) == 0 &&
-					dfs_mtab_decode(b, blk, first, sb->nmembers, m) == 0;
-		if (!found)
-			found = dm_table_member_read(t, sb_member, blk << DFS_BLOCK_SHIFT, b,
-						     DFS_BLOCK_SIZE) == 0 &&
-				dfs_mtab_decode(b, blk, first, sb->nmembers, m) == 0;
-		if (!found)
-			err = daxfs_err(-EIO, "member table block %llu of filesystem is on no member of "
-					"the table", (unsigned long long)blk);
-	}
-	if (!err)
-		err = dfs_members_check_order(sb, m);
-out:
-	free(b);
-	if (err)
-		free(m);
-	else
-		*out = m;
-	return err;
-}
-
 int dfs_members_order(struct dm_table *t, struct dfs_member_place **out, unsigned *count)
 {
 	const unsigned n = dm_table_num_members(t);
@@ -714,7 +705,7 @@ int dfs_members_order(struct dm_table *t, struct dfs_member_place **out, unsigne
 	free(b);
 	if (!have_sb)
 		return daxfs_err(-ENOENT, "no member of the table holds a daxfs superblock");
-	if ((err = find_member_table(t, &sb, sb_member, &m)))
+	if ((err = members_read(t, &sb, true, sb_member, &m)))
 		return err;
 	offsets = label_offsets(&sb, m, &noffsets);
 	place = calloc(sb.nmembers, sizeof(*place));

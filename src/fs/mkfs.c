@@ -54,7 +54,7 @@ static int mkfs_refuse_existing(struct dfs *fs, bool force)
 		return daxfs_err(-ENOMEM, "out of memory");
 	for (uint64_t blk = DFS_SB_PRIMARY; blk <= DFS_SB_BACKUP && !err && !force; blk++) {
 		struct dfs_super old;
-		if (dfs_dev_read(fs, blk, b, 1) == 0 && dfs_get64(b) == DFS_MAGIC) {
+		if (dfs_dev_read(fs, blk, b, 1) == 0 && dfs_get64(b + DFS_SB_MAGIC) == DFS_MAGIC) {
 			if (dfs_super_decode(b, blk, &old) == 0)
 				err = daxfs_err(-EEXIST, "%s already contains a daxfs (label '%s'); "
 						"use force to overwrite it", dm_md_name(fs->md), old.label);

@@ -52,7 +52,7 @@ enum dfs_label_state dfs_label_classify(const uint8_t *sector, const struct dfs_
 	/* half way: the uuid line rewritten, the crc still the label's with
 	 * the superblock's uuid */
 	memcpy(patched, sector, sizeof(patched));
-	memcpy(patched + 16, sb->uuid, 16);
+	memcpy(patched + DFS_LABEL_FS_UUID, sb->uuid, 16);
 	if (dfs_label_decode(patched, l) == 0 && same_member(l, sb, m, k))
 		return DFS_LABEL_TORN;
 	return DFS_LABEL_OTHER;

@@ -250,7 +250,7 @@ static int map_journal(struct dfs *fs)
 	out("journal-header", js, 32);
 	if (dfs_dev_read(fs, js, b, 1))
 		return -1;
-	uint64_t seq = dfs_get64(b + 8);
+	uint64_t seq = dfs_get64(b + DFS_JBLK_SEQ);
 	for (uint64_t pos = js + 1; pos < jend; ) {
 		if (dfs_dev_read(fs, pos, b, 1))
 			return -1;
@@ -260,7 +260,7 @@ static int map_journal(struct dfs *fs)
 		}
 		if (!dfs_jblock_ok(b, pos, DFS_MAGIC_JDESC, fs->sb.uuid, seq))
 			break;
-		uint32_t n = dfs_get32(b + 4);
+		uint32_t n = dfs_get32(b + DFS_JDESC_COUNT);
 		out("journal-descriptor", pos, DFS_JDESC_HDR + 8 * n);
 		for (uint32_t i = 0; i < n; i++)
 			out("journal-logged", pos + 1 + i, DFS_BLOCK_SIZE);

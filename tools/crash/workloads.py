@@ -121,22 +121,21 @@ def op_mmap_msync(mnt, path, off, length, tag):
     return path
 
 
-def op_fsync(mnt, path):
+def _sync_file(mnt, path, sync):
     fd = os.open(_p(mnt, path), os.O_RDONLY)
     try:
-        os.fsync(fd)
+        sync(fd)
     finally:
         os.close(fd)
     return path
+
+
+def op_fsync(mnt, path):
+    return _sync_file(mnt, path, os.fsync)
 
 
 def op_fdatasync(mnt, path):
-    fd = os.open(_p(mnt, path), os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-    return path
+    return _sync_file(mnt, path, os.fdatasync)
 
 
 def op_syncfs(mnt):

@@ -320,6 +320,23 @@ static int super_run(int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+/* The SOURCE [ARG] of a command that takes no option: 0, or the exit
+ * status of the usage error it printed. */
+static int source_and_arg(const struct ctl_command *cmd, int argc, char **argv,
+			  const char **source, const char **arg)
+{
+	optind = 0;
+	opterr = 0;
+	if (getopt(argc, argv, "") != -1)
+		return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	if (argc - optind < 1 || argc - optind > 2)
+		return ctl_usage_error(cmd, argc - optind < 1 ? "missing SOURCE" :
+				       "too many arguments");
+	*source = argv[optind];
+	*arg = argc - optind == 2 ? argv[optind + 1] : NULL;
+	return 0;
+}
+
 static int label_run(int argc, char **argv)
 {
 	const struct ctl_command *cmd = &ctl_label_command;
@@ -327,18 +344,11 @@ static int label_run(int argc, char **argv)
 	struct dfs_info in;
 	const char *source, *label;
 	char busy[512];
-	int c, ret;
+	int ret;
 
-	optind = 0;
-	opterr = 0;
 	/* a label that starts with '-' goes after "--" */
-	while ((c = getopt(argc, argv, "")) != -1)
-		return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-	if (argc - optind < 1 || argc - optind > 2)
-		return ctl_usage_error(cmd, argc - optind < 1 ? "missing SOURCE" :
-				       "too many arguments");
-	source = argv[optind];
-	label = argc - optind == 2 ? argv[optind + 1] : NULL;
+	if ((ret = source_and_arg(cmd, argc, argv, &source, &label)))
+		return ret;
 	if (label && strlen(label) > sizeof(in.label) - 1)
 		return ctl_usage_error(cmd, "label '%s' is longer than %zu bytes", label,
 				       sizeof(in.label) - 1);
@@ -371,17 +381,10 @@ static int uuid_run(int argc, char **argv)
 	const char *source, *arg;
 	uint8_t uuid[16];
 	char busy[512], text[37];
-	int c, ret;
+	int ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt(argc, argv, "")) != -1)
-		return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-	if (argc - optind < 1 || argc - optind > 2)
-		return ctl_usage_error(cmd, argc - optind < 1 ? "missing SOURCE" :
-				       "too many arguments");
-	source = argv[optind];
-	arg = argc - optind == 2 ? argv[optind + 1] : NULL;
+	if ((ret = source_and_arg(cmd, argc, argv, &source, &arg)))
+		return ret;
 	if (arg && strcmp(arg, "random") == 0)
 		ret = cli_random_uuid(uuid);
 	else if (arg && strcmp(arg, "time") == 0)

@@ -86,4 +86,13 @@ static inline struct mapped_device *t_live(const char *text)
 	return md;
 }
 
+/* Two 64-page files, A (tag 1) and B (tag 2), for tables of two devices. */
+static inline void t_pmem_pair(const char **a, const char **b)
+{
+	*a = t_pmem("A", 64, 1);
+	*b = t_pmem("B", 64, 2);
+	if (!*a || !*b)
+		abort();
+}
+
 #endif

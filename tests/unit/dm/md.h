@@ -42,4 +42,14 @@ static inline int t_make_live(struct mapped_device *md, const char *text)
 	return r ? r : dm_md_make_live(md, t);
 }
 
+/* The text of md's live table (to free), NULL without one. */
+static inline char *t_live_text(struct mapped_device *md)
+{
+	struct dm_table *t = dm_md_get_live_table(md);
+	char *text = t ? dm_table_text(t) : NULL;
+
+	dm_table_put(&t);
+	return text;
+}
+
 #endif

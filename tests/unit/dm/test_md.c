@@ -13,10 +13,7 @@ static const char *A, *B;
 /* A and B: 64 pages (512 sectors) each. */
 static void devs(void)
 {
-	A = t_pmem("A", 64, 1);
-	B = t_pmem("B", 64, 2);
-	if (!A || !B)
-		abort();
+	t_pmem_pair(&A, &B);
 }
 
 static int load_text(struct mapped_device *md, const char *text)
@@ -43,15 +40,6 @@ static struct mapped_device *dax_md(void)
 		abort();
 	}
 	return md;
-}
-
-static char *live_text(struct mapped_device *md)
-{
-	struct dm_table *t = dm_md_get_live_table(md);
-	char *text = t ? dm_table_text(t) : NULL;
-
-	dm_table_put(&t);
-	return text;
 }
 
 static int test_load_bare_error_on_dax_device_succeeds(void)
@@ -169,7 +157,7 @@ static int test_reload_overrunning_device_fails_at_resume(void)
 	CHECK(info.live_present);
 	CHECK(!info.inactive_present);
 	CHECK_EQ(info.event_nr, 0);
-	text = live_text(md);
+	text = t_live_text(md);
 	CHECK_STR(text, t_fmt("0 512 linear %s 0\n", A));
 	free(text);
 	CHECK_EQ(dm_md_resume(md, DM_SUSPEND_NOLOCKFS), 0);
@@ -252,7 +240,7 @@ static int test_clear_drops_inactive_table(void)
 	dm_md_get_info(md, &info);
 	CHECK(!info.inactive_present);
 	CHECK_EQ(dm_md_resume(md, 0), 0);
-	text = live_text(md);
+	text = t_live_text(md);
 	CHECK_STR(text, t_fmt("0 512 linear %s 0\n", A));
 	free(text);
 	return T_PASS;

@@ -20,15 +20,6 @@ static const char *write_file(const char *name, const char *text)
 	return path;
 }
 
-static char *live_text(struct mapped_device *md)
-{
-	struct dm_table *t = dm_md_get_live_table(md);
-	char *text = t ? dm_table_text(t) : NULL;
-
-	dm_table_put(&t);
-	return text;
-}
-
 static int test_single_pmem_file_is_one_linear_target(void)
 {
 	const char *a = t_pmem("A", 16, 1);
@@ -38,7 +29,7 @@ static int test_single_pmem_file_is_one_linear_target(void)
 
 	CHECK_EQ(dm_md_open_source(a, "pmem", &md), 0);
 	t_defer(md_destroy, md);
-	text = live_text(md);
+	text = t_live_text(md);
 	CHECK_STR(text, t_fmt("0 128 linear %s 0\n", a));
 	free(text);
 	dm_md_get_info(md, &info);
@@ -57,7 +48,7 @@ static int test_list_concatenates_files_in_order(void)
 
 	CHECK_EQ(dm_md_open_source(t_fmt("%s,%s", b, a), NULL, &md), 0);
 	t_defer(md_destroy, md);
-	text = live_text(md);
+	text = t_live_text(md);
 	CHECK_STR(text, t_fmt("0 64 linear %s 0\n64 128 linear %s 0\n", b, a));
 	free(text);
 	CHECK_EQ(dm_dax_direct_access(md, 8, 1, DAX_ACCESS, &kaddr, NULL), 1);
@@ -75,7 +66,7 @@ static int test_list_rounds_sizes_down_to_pages(void)
 	CHECK(truncate(a, 4 * 4096 + 1000) == 0);
 	CHECK_EQ(dm_md_open_source(a, NULL, &md), 0);
 	t_defer(md_destroy, md);
-	text = live_text(md);
+	text = t_live_text(md);
 	CHECK_STR(text, t_fmt("0 32 linear %s 0\n", a));
 	free(text);
 	return T_PASS;
@@ -92,7 +83,7 @@ static int test_table_file_is_parsed(void)
 	CHECK(table);
 	CHECK_EQ(dm_md_open_source(table, NULL, &md), 0);
 	t_defer(md_destroy, md);
-	text = live_text(md);
+	text = t_live_text(md);
 	CHECK_STR(text, t_fmt("0 64 linear %s 64\n64 64 linear %s 0\n", a, a));
 	free(text);
 	return T_PASS;
@@ -206,7 +197,7 @@ static int test_file_starting_with_binary_magic_is_a_pmem_file(void)
 	fclose(f);
 	CHECK_EQ(dm_md_open_source(a, NULL, &md), 0);
 	t_defer(md_destroy, md);
-	text = live_text(md);
+	text = t_live_text(md);
 	CHECK_STR(text, t_fmt("0 128 linear %s 0\n", a));
 	free(text);
 	return T_PASS;
@@ -237,7 +228,7 @@ static int test_relative_list_is_recorded_absolute(void)
 	CHECK(chdir(cwd) == 0);
 	free(cwd);
 	t_defer(md_destroy, md);
-	text = live_text(md);
+	text = t_live_text(md);
 	CHECK_STR(text, t_fmt("0 32 linear %s 0\n", a));
 	free(text);
 	return T_PASS;

@@ -7,10 +7,7 @@ static const char *A, *B;
 /* Two 64-page backing files, A and B. */
 static void devs(void)
 {
-	A = t_pmem("A", 64, 1);
-	B = t_pmem("B", 64, 2);
-	if (!A || !B)
-		abort();
+	t_pmem_pair(&A, &B);
 }
 
 /* Parses text; expects failure with exactly msg. */

@@ -76,8 +76,9 @@ static inline struct dfs **t_mount(struct mapped_device *md)
 	return t_mount_opts(md, NULL);
 }
 
-/* A fresh filesystem of bytes bytes: mkfs + mount. */
-static inline struct dfs **t_newfs(uint64_t bytes, struct mapped_device **mdp)
+/* A fresh filesystem of bytes bytes: mkfs + mount with options o. */
+static inline struct dfs **t_newfs_opts(uint64_t bytes, struct mapped_device **mdp,
+					const struct dfs_mount_opts *o)
 {
 	struct mapped_device *md = t_md_file("pmem", bytes);
 
@@ -87,7 +88,12 @@ static inline struct dfs **t_newfs(uint64_t bytes, struct mapped_device **mdp)
 	}
 	if (mdp)
 		*mdp = md;
-	return t_mount(md);
+	return t_mount_opts(md, o);
+}
+
+static inline struct dfs **t_newfs(uint64_t bytes, struct mapped_device **mdp)
+{
+	return t_newfs_opts(bytes, mdp, NULL);
 }
 
 /* Prints each problem fsck finds, for the test log. */

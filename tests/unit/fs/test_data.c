@@ -359,12 +359,10 @@ static int test_write_copy_stores_a_short_copy_and_flushes_it(void)
 
 static int test_dax_never_uses_bio_path(void)
 {
-	struct mapped_device *md = t_md_file("pmem", 64 * MB);
-	struct dfs_mount_opts o = { .dax = DFS_DAX_NEVER };
+	const struct dfs_mount_opts o = { .dax = DFS_DAX_NEVER };
+	struct dfs **fs = t_newfs_opts(64 * MB, NULL, &o);
 	uint8_t buf[10000], out[10000];
 
-	CHECK_EQ(dfs_mkfs(md, NULL), 0);
-	struct dfs **fs = t_mount_opts(md, &o);
 	CHECK(fs);
 	CHECK(!dfs_uses_dax(*fs));
 	for (size_t i = 0; i < sizeof(buf); i++)

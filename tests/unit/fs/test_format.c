@@ -74,7 +74,7 @@ static int test_super_roundtrip(void)
 
 	sample_super(&sb);
 	dfs_super_encode(&sb, 0, b);
-	CHECK_EQ(dfs_get64(b), DFS_MAGIC);
+	CHECK_EQ(dfs_get64(b + DFS_SB_MAGIC), DFS_MAGIC);
 	CHECK_EQ(dfs_super_decode(b, 0, &out), 0);
 	CHECK_EQ(out.total_blocks, 40000);
 	CHECK_EQ(out.itable[0].pblk, 1300);

@@ -72,6 +72,19 @@ static void *freeze_main(void *arg)
 	return (void *)(intptr_t)dfs_freeze(arg);
 }
 
+/* f holding "AAAA", the filesystem frozen, and w's writer of f started and
+ * waiting at the gate. */
+static int frozen_writer(struct dfs *fs, struct writer *w, pthread_t *t)
+{
+	w->fs = fs;
+	w->ino = t_create(fs, DFS_ROOT_INO, "f");
+	CHECK_EQ(dfs_pwrite(fs, w->ino, "AAAA", 4, 0, 0), 4);
+	CHECK_EQ(dfs_freeze(fs), 0);
+	CHECK(pthread_create(t, NULL, write_main, w) == 0);
+	WAIT_FOR(waiting(fs) == 1);
+	return T_PASS;
+}
+
 static int test_freeze_holds_a_writer_before_it_copies_and_reads_go_on(void)
 {
 	struct dfs **fs = t_newfs(64 * MB, NULL);
@@ -80,12 +93,7 @@ static int test_freeze_holds_a_writer_before_it_copies_and_reads_go_on(void)
 	char buf[5] = "";
 
 	CHECK(fs);
-	w.fs = *fs;
-	w.ino = t_create(*fs, DFS_ROOT_INO, "f");
-	CHECK_EQ(dfs_pwrite(*fs, w.ino, "AAAA", 4, 0, 0), 4);
-	CHECK_EQ(dfs_freeze(*fs), 0);
-	CHECK(pthread_create(&t, NULL, write_main, &w) == 0);
-	WAIT_FOR(waiting(*fs) == 1);
+	CHECK_EQ(frozen_writer(*fs, &w, &t), T_PASS);
 	/* the read takes the inode lock the writer would hold */
 	CHECK_EQ(dfs_pread(*fs, w.ino, buf, 4, 0), 4);
 	CHECK(memcmp(buf, "AAAA", 4) == 0);
@@ -130,12 +138,7 @@ static int test_interrupted_writer_gives_up_with_eintr_and_changes_nothing(void)
 	char buf[5] = "";
 
 	CHECK(fs);
-	w.fs = *fs;
-	w.ino = t_create(*fs, DFS_ROOT_INO, "f");
-	CHECK_EQ(dfs_pwrite(*fs, w.ino, "AAAA", 4, 0, 0), 4);
-	CHECK_EQ(dfs_freeze(*fs), 0);
-	CHECK(pthread_create(&t, NULL, write_main, &w) == 0);
-	WAIT_FOR(waiting(*fs) == 1);
+	CHECK_EQ(frozen_writer(*fs, &w, &t), T_PASS);
 	atomic_store(&w.interrupted, true);
 	dfs_interrupt_waits(*fs);
 	pthread_join(t, NULL);
@@ -174,15 +177,10 @@ static int test_interrupted_namespace_change_on_a_frozen_fs_changes_nothing(void
 
 static int test_read_only_fs_refuses_a_writer_at_once_while_frozen(void)
 {
-	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
-	struct dfs_mount_opts ro = { .rdonly = true };
+	const struct dfs_mount_opts ro = { .rdonly = true };
+	struct dfs **fs = t_newfs_opts(64 * MB, NULL, &ro);
 	struct stat st;
 
-	CHECK(fs);
-	CHECK_EQ(dfs_unmount(fs), 0);
-	*fs = NULL;
-	fs = t_mount_opts(md, &ro);
 	CHECK(fs);
 	CHECK_EQ(dfs_freeze(*fs), 0);
 	CHECK_EQ(dfs_mkdir(*fs, DFS_ROOT_INO, "d", 0755, &t_cred, &st), -EROFS);

@@ -24,13 +24,10 @@ static int test_iomap_hole_reports_hole(void)
 static int test_iomap_write_allocates_new_and_dirty(void)
 {
 	const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
-	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct dfs **fs = t_newfs_opts(64 * MB, NULL, &batched);   /* allocations wait for a commit */
 	struct dfs_iomap m, again;
 
 	CHECK(fs);
-	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(dfs_mount(md, &batched, fs), 0);     /* the allocation waits for a commit */
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
 	CHECK_EQ(dfs_iomap_begin(*fs, ino, 0, 16384, DFS_IOMAP_WRITE, &m), 0);
 	CHECK_EQ(m.type, DFS_IOMAP_MAPPED);

@@ -19,9 +19,9 @@ static int tear_header(struct mapped_device *md, uint64_t js)
 
 	if ((err = rw_block(md, DAX_REQ_READ, js, b)))
 		return err;
-	if (dfs_get32(b) != DFS_MAGIC_JHEAD || !dfs_block_crc_ok(js, b))
+	if (dfs_get32(b + DFS_BLK_MAGIC) != DFS_MAGIC_JHEAD || !dfs_block_crc_ok(js, b))
 		return -1;      /* must be whole before it is torn */
-	dfs_put64(b + 8, dfs_get64(b + 8) - 1);
+	dfs_put64(b + DFS_JBLK_SEQ, dfs_get64(b + DFS_JBLK_SEQ) - 1);
 	return rw_block(md, DAX_REQ_WRITE, js, b);
 }
 
@@ -30,10 +30,10 @@ static uint64_t header_seq(struct mapped_device *md, uint64_t js)
 {
 	uint8_t b[4096];
 
-	if (rw_block(md, DAX_REQ_READ, js, b) || dfs_get32(b) != DFS_MAGIC_JHEAD ||
+	if (rw_block(md, DAX_REQ_READ, js, b) || dfs_get32(b + DFS_BLK_MAGIC) != DFS_MAGIC_JHEAD ||
 	    !dfs_block_crc_ok(js, b))
 		return 0;
-	return dfs_get64(b + 8);
+	return dfs_get64(b + DFS_JBLK_SEQ);
 }
 
 /* A file "f" of 3 blocks of pattern c, durable (every call commits). */
@@ -113,13 +113,11 @@ static int test_torn_header_over_a_committed_log_replays_it(void)
 {
 	const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
 	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct dfs **fs = t_newfs_opts(64 * MB, &md, &batched);
 	struct stat st;
 
 	CHECK(fs);
 	uint64_t js = (*fs)->sb.journal_start;
-	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(dfs_mount(md, &batched, fs), 0);
 	CHECK_EQ(dfs_mknod(*fs, DFS_ROOT_INO, "new", S_IFREG | 0644, 0, &t_cred, &st), 0);
 	/* committed, never written home: only the log has "new" */
 	(*fs)->fail_point = DFS_FAIL_BEFORE_CHECKPOINT;
@@ -150,10 +148,10 @@ static int test_torn_header_over_a_log_without_commit_record_mounts(void)
 	uint64_t pos = js + 1;
 	for (;;) {
 		CHECK_EQ(rw_block(md, DAX_REQ_READ, pos, b), 0);
-		if (dfs_get32(b) == DFS_MAGIC_JCOMMIT)
+		if (dfs_get32(b + DFS_BLK_MAGIC) == DFS_MAGIC_JCOMMIT)
 			break;
-		CHECK_EQ(dfs_get32(b), DFS_MAGIC_JDESC);
-		pos += 1 + dfs_get32(b + 4);
+		CHECK_EQ(dfs_get32(b + DFS_BLK_MAGIC), DFS_MAGIC_JDESC);
+		pos += 1 + dfs_get32(b + DFS_JDESC_COUNT);
 	}
 	b[40] ^= 0xff;
 	CHECK_EQ(rw_block(md, DAX_REQ_WRITE, pos, b), 0);

@@ -34,16 +34,24 @@ static unsigned fill(struct dfs *fs, uint64_t *addrs, unsigned max, uint64_t nee
 	return n;
 }
 
+/* A file of one written block, its address in *addr, leased once. */
+static int leased_file(struct dfs *fs, uint64_t *ino, uint64_t *addr)
+{
+	*ino = t_create(fs, DFS_ROOT_INO, "mapped");
+	CHECK_EQ(dfs_pwrite(fs, *ino, "abcd", 4, 0, 0), 4);
+	*addr = first_addr(fs, *ino);
+	CHECK_EQ(dfs_lease_get(fs, *ino), 0);
+	return T_PASS;
+}
+
 static int test_truncate_of_leased_file_defers_its_blocks(void)
 {
 	struct dfs **fs = t_newfs(16 * MB, NULL);
+	uint64_t ino, addr;
 	bool seen;
 
 	CHECK(fs);
-	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "mapped");
-	CHECK_EQ(dfs_pwrite(*fs, ino, "abcd", 4, 0, 0), 4);
-	uint64_t addr = first_addr(*fs, ino);
-	CHECK_EQ(dfs_lease_get(*fs, ino), 0);
+	CHECK_EQ(leased_file(*fs, &ino, &addr), T_PASS);
 	struct stat attr = { .st_size = 0 }, st;
 	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
 	CHECK_EQ(dfs_sync(*fs), 0);
@@ -56,13 +64,11 @@ static int test_truncate_of_leased_file_defers_its_blocks(void)
 static int test_put_of_last_lease_releases_deferred_blocks(void)
 {
 	struct dfs **fs = t_newfs(16 * MB, NULL);
+	uint64_t ino, addr;
 	bool seen;
 
 	CHECK(fs);
-	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "mapped");
-	CHECK_EQ(dfs_pwrite(*fs, ino, "abcd", 4, 0, 0), 4);
-	uint64_t addr = first_addr(*fs, ino);
-	CHECK_EQ(dfs_lease_get(*fs, ino), 0);
+	CHECK_EQ(leased_file(*fs, &ino, &addr), T_PASS);
 	CHECK_EQ(dfs_lease_get(*fs, ino), 0);
 	CHECK_EQ(dfs_lease_count(*fs, ino), 2);
 	CHECK_EQ(dfs_fallocate(*fs, ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, BLK), 0);

@@ -6,6 +6,7 @@
 
 #include "fixture.h"
 #include "fs/internal.h"
+#include "peek.h"
 
 #define MB (1024ull * 1024)
 
@@ -591,22 +592,6 @@ static void *create_one(void *arg)
 	return NULL;
 }
 
-static unsigned commit_waiters(struct dfs *fs)
-{
-	pthread_mutex_lock(&fs->meta);
-	unsigned n = fs->commit_waiters;
-	pthread_mutex_unlock(&fs->meta);
-	return n;
-}
-
-static uint64_t commits(struct dfs *fs)
-{
-	pthread_mutex_lock(&fs->meta);
-	uint64_t n = fs->commits;
-	pthread_mutex_unlock(&fs->meta);
-	return n;
-}
-
 /* a's commit is held at its start; b and c change the next transaction
  * meanwhile and wait for it. Returns after all three calls returned. */
 static int three_creates(struct dfs *fs, bool fail_second, struct creator c[3], uint64_t *ncommits)
@@ -620,7 +605,7 @@ static int three_creates(struct dfs *fs, bool fail_second, struct creator c[3], 
 	gc.entered = gc.released = 0;
 	fs->commit_hook = gc_hook;
 	pthread_mutex_unlock(&fs->meta);
-	const uint64_t before = commits(fs);
+	const uint64_t before = t_commits(fs);
 	for (int i = 0; i < 3; i++) {
 		c[i] = (struct creator){ .fs = fs, .name = names[i] };
 		CHECK_EQ(pthread_create(&th[i], NULL, create_one, &c[i]), 0);
@@ -629,16 +614,16 @@ static int three_creates(struct dfs *fs, bool fail_second, struct creator c[3], 
 	}
 	/* b and c joined the next transaction: both wait for a's commit */
 	const int64_t end = now_ms() + 20000;
-	while (commit_waiters(fs) < 2 && now_ms() < end) {
+	while (t_commit_waiters(fs) < 2 && now_ms() < end) {
 		struct timespec tick = { 0, 1000000 };
 		nanosleep(&tick, NULL);
 	}
-	const unsigned joined = commit_waiters(fs);
+	const unsigned joined = t_commit_waiters(fs);
 	__atomic_store_n(&gc.released, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
 	CHECK_EQ(joined, 2);
-	*ncommits = commits(fs) - before;
+	*ncommits = t_commits(fs) - before;
 	fs->commit_hook = NULL;
 	return T_PASS;
 }

@@ -467,14 +467,11 @@ static int test_setattr_kill_suidgid_clears_set_id_bits_of_files(void)
 
 static int test_rdonly_mount_gives_erofs(void)
 {
-	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
-	struct dfs_mount_opts ro = { .rdonly = true };
+	const struct dfs_mount_opts ro = { .rdonly = true };
+	struct dfs **fs = t_newfs_opts(64 * MB, NULL, &ro);
 	struct stat st;
 
 	CHECK(fs);
-	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(dfs_mount(md, &ro, fs), 0);
 	CHECK_EQ(dfs_mknod(*fs, DFS_ROOT_INO, "f", S_IFREG | 0644, 0, &t_cred, &st), -EROFS);
 	return T_PASS;
 }

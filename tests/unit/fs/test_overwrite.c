@@ -4,6 +4,7 @@
 
 #include "fixture.h"
 #include "fs/internal.h"
+#include "peek.h"
 
 #define MB (1024ull * 1024)
 #define BLK 4096
@@ -32,14 +33,6 @@ static void note_commit(struct dfs *fs, uint64_t tid)
 	(void)tid;
 	if (!pthread_equal(pthread_self(), test_thread))
 		atomic_store(&committer_ran, true);
-}
-
-static uint64_t commits(struct dfs *fs)
-{
-	pthread_mutex_lock(&fs->meta);
-	uint64_t n = fs->commits;
-	pthread_mutex_unlock(&fs->meta);
-	return n;
 }
 
 static void watch(struct dfs *fs)
@@ -88,11 +81,11 @@ static int test_overwrite_commits_nothing_and_its_bytes_survive(void)
 	CHECK(fs);
 	uint64_t ino = old_file(*fs, "f");
 	CHECK(ino);
-	uint64_t before = commits(*fs);
+	uint64_t before = t_commits(*fs);
 	memset(buf, 'n', sizeof(buf));
 	for (int i = 0; i < 20; i++)
 		CHECK_EQ(dfs_pwrite(*fs, ino, buf, BLK, (i % 4) * BLK, 0), BLK);
-	CHECK_EQ(commits(*fs) - before, 0);
+	CHECK_EQ(t_commits(*fs) - before, 0);
 	/* the times are new where the kernel asks for them */
 	CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
 	CHECK(sec > 1000);
@@ -143,9 +136,9 @@ static int test_overwrite_times_commit_with_fsync(void)
 	uint64_t ino = old_file(*fs, "f");
 	CHECK(ino);
 	CHECK_EQ(dfs_pwrite(*fs, ino, "new", 3, 100, 0), 3);
-	uint64_t before = commits(*fs);
+	uint64_t before = t_commits(*fs);
 	CHECK_EQ(dfs_fsync(*fs, ino, false), 0);
-	CHECK(commits(*fs) - before <= 1);
+	CHECK(t_commits(*fs) - before <= 1);
 	CHECK_EQ(crash_and_remount(md, fs), 0);
 	CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
 	CHECK(sec > 1000);
@@ -195,9 +188,9 @@ static int test_sync_write_commits_its_times(void)
 	CHECK(fs);
 	uint64_t ino = old_file(*fs, "f");
 	CHECK(ino);
-	uint64_t before = commits(*fs);
+	uint64_t before = t_commits(*fs);
 	CHECK_EQ(dfs_pwrite(*fs, ino, "new", 3, 100, DFS_WRITE_SYNC), 3);
-	CHECK_EQ(commits(*fs) - before, 1);
+	CHECK_EQ(t_commits(*fs) - before, 1);
 	CHECK_EQ(crash_and_remount(md, fs), 0);
 	CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
 	CHECK(sec > 1000);
@@ -213,10 +206,10 @@ static int test_write_that_extends_commits_its_size(void)
 	CHECK(fs);
 	uint64_t ino = old_file(*fs, "f");
 	CHECK(ino);
-	uint64_t before = commits(*fs);
+	uint64_t before = t_commits(*fs);
 	/* inside the last block: no allocation, only the size */
 	CHECK_EQ(dfs_pwrite(*fs, ino, "tail", 4, 4 * BLK - 2, 0), 4);
-	CHECK_EQ(commits(*fs) - before, 1);
+	CHECK_EQ(t_commits(*fs) - before, 1);
 	CHECK_EQ(crash_and_remount(md, fs), 0);
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
 	CHECK_EQ(st.st_size, 4 * BLK + 2);
@@ -234,9 +227,9 @@ static int test_write_into_a_hole_commits_its_block(void)
 	uint64_t ino = old_file(*fs, "f");
 	CHECK(ino);
 	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
-	uint64_t before = commits(*fs);
+	uint64_t before = t_commits(*fs);
 	CHECK_EQ(dfs_pwrite(*fs, ino, "hole", 4, 6 * BLK, 0), 4);
-	CHECK_EQ(commits(*fs) - before, 1);
+	CHECK_EQ(t_commits(*fs) - before, 1);
 	CHECK_EQ(crash_and_remount(md, fs), 0);
 	CHECK_EQ(dfs_pread(*fs, ino, back, 4, 6 * BLK), 4);
 	CHECK(memcmp(back, "hole", 4) == 0);
@@ -254,9 +247,9 @@ static int test_write_into_preallocated_blocks_commits_them_written(void)
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
 	CHECK(ino);
 	CHECK_EQ(dfs_fallocate(*fs, ino, 0, 0, 4 * BLK), 0);
-	uint64_t before = commits(*fs);
+	uint64_t before = t_commits(*fs);
 	CHECK_EQ(dfs_pwrite(*fs, ino, "pre!", 4, BLK, 0), 4);
-	CHECK_EQ(commits(*fs) - before, 1);
+	CHECK_EQ(t_commits(*fs) - before, 1);
 	CHECK_EQ(crash_and_remount(md, fs), 0);
 	CHECK_EQ(dfs_pread(*fs, ino, back, 4, BLK), 4);
 	CHECK(memcmp(back, "pre!", 4) == 0);

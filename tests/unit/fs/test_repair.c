@@ -199,26 +199,38 @@ static int test_fsck_reconnects_the_children_of_a_zeroed_root_block_under_lost_f
 	return T_PASS;
 }
 
+/* Unmounts *fs and reads the block holding inode ino's slot into blk: its
+ * number in *blkno, the slot's offset in it in *at. */
+static int unmount_reading_slot(struct mapped_device *md, struct dfs **fs, uint64_t ino,
+				uint64_t *blkno, size_t *at, uint8_t *blk)
+{
+	struct dfs_buf *b;
+	uint8_t *slot;
+
+	pthread_mutex_lock(&(*fs)->meta);
+	CHECK_EQ(dfs_inode_slot(*fs, ino, &b, &slot), 0);
+	*blkno = b->blkno;
+	*at = (size_t)(slot - b->data);
+	pthread_mutex_unlock(&(*fs)->meta);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	return t_rw_block(md, DAX_REQ_READ, *blkno, blk);
+}
+
 static int test_fsck_makes_a_new_root_when_the_root_inode_is_garbage(void)
 {
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(64 * MB, &md);
 	struct t_report rep;
 	struct stat st, lf;
-	struct dfs_buf *b;
-	uint8_t *slot, blk[4096];
+	uint8_t blk[4096];
 
 	CHECK(fs);
 	uint64_t ino = file_with(*fs, DFS_ROOT_INO, "kept", 'k', 100);
 	CHECK(ino);
-	pthread_mutex_lock(&(*fs)->meta);
-	CHECK_EQ(dfs_inode_slot(*fs, DFS_ROOT_INO, &b, &slot), 0);
-	const uint64_t blkno = b->blkno;
-	const size_t at = (size_t)(slot - b->data);
-	pthread_mutex_unlock(&(*fs)->meta);
-	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, blkno, blk), 0);
-	memset(blk + at, 0x5a, 256);
+	uint64_t blkno;
+	size_t at;
+	CHECK_EQ(unmount_reading_slot(md, fs, DFS_ROOT_INO, &blkno, &at, blk), 0);
+	memset(blk + at, 0x5a, DFS_INODE_SIZE);
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, blkno, blk), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);
 	CHECK_MSG_HAS("run fsck.daxfs -y");
@@ -335,20 +347,15 @@ static int test_fsck_rewrites_an_inode_whose_checksum_alone_fails(void)
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(64 * MB, &md);
 	struct t_report rep;
-	struct dfs_buf *b;
-	uint8_t *slot, blk[4096];
+	uint8_t blk[4096];
 
 	CHECK(fs);
 	uint64_t ino = file_with(*fs, DFS_ROOT_INO, "f", 'f', 100);
 	CHECK(ino);
-	pthread_mutex_lock(&(*fs)->meta);
-	CHECK_EQ(dfs_inode_slot(*fs, ino, &b, &slot), 0);
-	const uint64_t blkno = b->blkno;
-	const size_t at = (size_t)(slot - b->data);
-	pthread_mutex_unlock(&(*fs)->meta);
-	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, blkno, blk), 0);
-	blk[at + 4] ^= 1;                       /* the uid */
+	uint64_t blkno;
+	size_t at;
+	CHECK_EQ(unmount_reading_slot(md, fs, ino, &blkno, &at, blk), 0);
+	blk[at + DFS_INO_UID] ^= 1;
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, blkno, blk), 0);
 	CHECK_REPAIRED(md, &rep, FSCK_PREENS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: checksum mismatch; the rest checks out: rewrite it (repaired)",
@@ -365,24 +372,20 @@ static int test_fsck_clears_a_slot_that_holds_garbage(void)
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(64 * MB, &md);
 	struct t_report rep;
-	struct dfs_buf *b;
 	struct stat st;
-	uint8_t *slot, blk[4096];
+	uint8_t blk[4096];
 
 	CHECK(fs);
 	uint64_t ino = file_with(*fs, DFS_ROOT_INO, "f", 'f', 100);
 	CHECK(ino);
-	pthread_mutex_lock(&(*fs)->meta);
-	CHECK_EQ(dfs_inode_slot(*fs, ino, &b, &slot), 0);
-	const uint64_t blkno = b->blkno;
-	const size_t at = (size_t)(slot - b->data);
-	pthread_mutex_unlock(&(*fs)->meta);
-	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, blkno, blk), 0);
-	memset(blk + at, 0, 256);
-	dfs_put32(blk + at, S_IFDIR | 0755);   /* a directory of 99 blocks, size 12345, no extents */
-	dfs_put64(blk + at + 16, 12345);
-	dfs_put64(blk + at + 24, 99);
+	uint64_t blkno;
+	size_t at;
+	CHECK_EQ(unmount_reading_slot(md, fs, ino, &blkno, &at, blk), 0);
+	memset(blk + at, 0, DFS_INODE_SIZE);
+	/* a directory of 99 blocks, size 12345, no extents */
+	dfs_put32(blk + at + DFS_INO_MODE, S_IFDIR | 0755);
+	dfs_put64(blk + at + DFS_INO_SIZE, 12345);
+	dfs_put64(blk + at + DFS_INO_BLOCKS, 99);
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, blkno, blk), 0);
 	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: checksum mismatch and 3 other problems", (unsigned long long)ino));

@@ -181,7 +181,7 @@ static int test_a_damaged_commit_record_is_a_transaction_that_never_committed(vo
 	uint64_t at = js + 1;
 	for (; at < js + 64; at++) {       /* the commit record follows the logged blocks */
 		CHECK_EQ(t_rw_block(md, DAX_REQ_READ, at, blk), 0);
-		if (dfs_get32(blk) == DFS_MAGIC_JCOMMIT)
+		if (dfs_get32(blk + DFS_BLK_MAGIC) == DFS_MAGIC_JCOMMIT)
 			break;
 	}
 	blk[40] ^= 1;      /* its data crc: as torn as a commit record cut short */
