@@ -10,7 +10,6 @@ and then unmounts and runs `fsck.daxfs -n` (the Daxfs cleanup). The tests
 skip only when ganesha.nfsd or its VFS backend is not installed.
 """
 import glob
-import os
 import re
 import shlex
 import shutil
@@ -22,7 +21,7 @@ import time
 import pytest
 
 import nfs4
-from mount import Daxfs, need
+from mount import Daxfs, need, wait_or_fail
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
@@ -106,11 +105,7 @@ class Ganesha:
             return None
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail("ganesha.nfsd did not stop on SIGTERM")
+            wait_or_fail(proc, STOP_TIMEOUT, "ganesha.nfsd did not stop on SIGTERM")
         finally:
             self.stdout.close()
         return proc.returncode

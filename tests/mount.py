@@ -86,6 +86,19 @@ def in_processes(n, work):
         assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
+def wait_or_fail(proc, timeout, failure, cleanup=None):
+    """Waits for proc to exit; one that hangs past timeout is killed (and
+    cleanup called) and the test fails with failure."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        if cleanup:
+            cleanup()
+        pytest.fail(failure)
+
+
 def on_memory_fs(path):
     """Whether path is on tmpfs or ramfs, where a pmem file is in the
     daemon's "memory" persist mode (no msync)."""
@@ -209,13 +222,8 @@ class Daxfs:
     def mount_fails(self, *opts, source=None):
         """Runs the daemon expecting it to refuse; returns its stderr."""
         proc = self.start(*opts, source=source)
-        try:
-            proc.wait(timeout=MOUNT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            lazy_unmount(self.mnt)
-            proc.kill()
-            proc.wait()
-            pytest.fail("daxfs-fuse did not refuse the mount")
+        wait_or_fail(proc, MOUNT_TIMEOUT, "daxfs-fuse did not refuse the mount",
+                     lambda: lazy_unmount(self.mnt))
         assert proc.returncode == 1, f"exit {proc.returncode}: {self.stderr()}"
         assert not is_mounted(self.mnt)
         return self.stderr()
@@ -233,12 +241,7 @@ class Daxfs:
                              capture_output=True, text=True)
         if res.returncode != 0:
             lazy_unmount(self.mnt)
-        try:
-            proc.wait(timeout=EXIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail("daxfs-fuse did not exit after unmount")
+        wait_or_fail(proc, EXIT_TIMEOUT, "daxfs-fuse did not exit after unmount")
         assert res.returncode == 0, f"fusermount3 -u: {res.stderr}"
         assert proc.returncode == 0, f"daxfs-fuse exit {proc.returncode}:\n{self.stderr()}"
         self._check_stderr()
@@ -248,13 +251,8 @@ class Daxfs:
         """Stops the daemon with sig; SIGTERM must unmount and exit 0."""
         proc, self.proc = self.proc, None
         proc.send_signal(sig)
-        try:
-            proc.wait(timeout=EXIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            lazy_unmount(self.mnt)
-            pytest.fail(f"daxfs-fuse did not exit on signal {sig}")
+        wait_or_fail(proc, EXIT_TIMEOUT, f"daxfs-fuse did not exit on signal {sig}",
+                     lambda: lazy_unmount(self.mnt))
         if sig == signal.SIGKILL:
             self.dirty = True
             lazy_unmount(self.mnt)

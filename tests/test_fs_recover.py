@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from mount import (Daxfs, daxfs_factory, flock_free, is_mounted, lazy_unmount,  # noqa: F401
-                   mount_entry, need, wait_until, EXIT_TIMEOUT, MIB, MOUNT_TIMEOUT)
+                   mount_entry, need, wait_or_fail, wait_until, EXIT_TIMEOUT, MIB, MOUNT_TIMEOUT)
 
 DEAD_NOTE = r"left by a daemon that died; mounting again"
 
@@ -65,12 +65,7 @@ def mount_over_dead(d, *opts):
 def refused(d, *opts):
     """Runs the daemon over a dead mount expecting it to refuse; its stderr."""
     proc = d.start(*opts)
-    try:
-        proc.wait(timeout=MOUNT_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        pytest.fail("daxfs-fuse did not refuse the mount")
+    wait_or_fail(proc, MOUNT_TIMEOUT, "daxfs-fuse did not refuse the mount")
     assert proc.returncode == 1, d.stderr()
     return d.stderr()
 
