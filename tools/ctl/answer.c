@@ -126,6 +126,10 @@ int ctl_answer(const struct ctl_command *cmd, int fd, const char *mnt, unsigned 
 		ctl_error(cmd, "%s: %.*s", mnt, (int)n, n ? c->text : strerror(-c->error));
 		return CLI_EXIT_FAIL;
 	}
+	if (c->len == 0 && render) {
+		ctl_error(cmd, "%s: the daemon answered without the result this command has", mnt);
+		return CLI_EXIT_FAIL;
+	}
 	if (c->len == 0) {
 		print_text(c->text, strnlen(c->text, sizeof(c->text)));
 		return CLI_EXIT_OK;

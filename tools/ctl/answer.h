@@ -18,10 +18,11 @@ int ctl_send(const struct ctl_command *cmd, int fd, const char *mnt, unsigned lo
 
 /*
  * Prints the device's answer to the request c answered: the reason on
- * stderr, or on stdout the text of a command without a result, or the
- * result, its other pieces fetched with request and decoded
+ * stderr, or on stdout the text of a command without a result (render
+ * NULL), or the result, its other pieces fetched with request and decoded
  * (dm_ioctl_result_decode: nothing in it is trusted), as render prints it
- * with the request's flags. Returns CLI_EXIT_OK or CLI_EXIT_FAIL.
+ * with the request's flags. A result where none belongs, or none where one
+ * does, is refused. Returns CLI_EXIT_OK or CLI_EXIT_FAIL.
  */
 int ctl_answer(const struct ctl_command *cmd, int fd, const char *mnt, unsigned long request,
 	       ctl_render_fn render, struct daxfs_ioc_ctl *c);
