@@ -1,6 +1,7 @@
 /* dm/wire.c - the command layer's result as bytes and back: the control channel's answer */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,33 @@ enum {
 #define TARGET_MIN (4u + 4u + 4 * 8u + 2 * STR_MIN)
 #define DEVICE_MIN (STR_MIN + 8u + 4u + 4u + STR_MIN + 9 * 8u + 4u)
 #define BADBLOCK_SIZE 16u
+
+/* The numbers of a structure, in their order on the wire: each as wide on
+ * the wire as in memory (unsigned: u32, uint64_t: u64). */
+struct field {
+	size_t off, width;
+};
+#define FIELD(type, member) { offsetof(type, member), sizeof(((type *)0)->member) }
+_Static_assert(sizeof(unsigned) == 4, "unsigned fields travel as u32");
+
+static const struct field info_fields[] = {
+	FIELD(struct dm_md_info, open_count), FIELD(struct dm_md_info, event_nr),
+	FIELD(struct dm_md_info, num_targets), FIELD(struct dm_md_info, size),
+	FIELD(struct dm_md_info, read_ahead), FIELD(struct dm_md_info, major),
+	FIELD(struct dm_md_info, minor), FIELD(struct dm_md_info, bios_waiting),
+};
+static const struct field target_fields[] = {
+	FIELD(struct dm_target_info, begin), FIELD(struct dm_target_info, len),
+	FIELD(struct dm_target_info, ios), FIELD(struct dm_target_info, errors),
+};
+static const struct field stats_fields[] = {
+	FIELD(struct dax_device_stats, direct_accesses), FIELD(struct dax_device_stats, reads),
+	FIELD(struct dax_device_stats, read_bytes), FIELD(struct dax_device_stats, writes),
+	FIELD(struct dax_device_stats, write_bytes), FIELD(struct dax_device_stats, flushes),
+	FIELD(struct dax_device_stats, drains), FIELD(struct dax_device_stats, nt_copies),
+	FIELD(struct dax_device_stats, errors),
+};
+#define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- encoding ------------------------------------------------------------ */
 
@@ -104,6 +132,23 @@ static void put_str(struct wbuf *w, const char *s)
 		put(w, s, n + 1);
 }
 
+static void put_fields(struct wbuf *w, const void *obj, const struct field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *p = (const char *)obj + f[i].off;
+		uint64_t v64;
+		unsigned v32;
+
+		if (f[i].width == 8) {
+			memcpy(&v64, p, 8);
+			put_u64(w, v64);
+		} else {
+			memcpy(&v32, p, 4);
+			put_u32(w, v32);
+		}
+	}
+}
+
 static void put_badblocks(struct wbuf *w, const struct dax_badblock *bb, size_t n)
 {
 	put_u32(w, (uint32_t)n);
@@ -115,22 +160,12 @@ static void put_badblocks(struct wbuf *w, const struct dax_badblock *bb, size_t 
 
 static void put_device(struct wbuf *w, const struct dm_ioc_device *d)
 {
-	const struct dax_device_stats *st = &d->stats;
-
 	put_str(w, d->path);
 	put_u64(w, d->size);
 	put_u32(w, (d->dax ? DEVICE_DAX : 0) | (d->is_pmem ? DEVICE_PMEM : 0));
 	put_str(w, d->not_dax_reason);
 	put_str(w, d->persist);
-	put_u64(w, st->direct_accesses);
-	put_u64(w, st->reads);
-	put_u64(w, st->read_bytes);
-	put_u64(w, st->writes);
-	put_u64(w, st->write_bytes);
-	put_u64(w, st->flushes);
-	put_u64(w, st->drains);
-	put_u64(w, st->nt_copies);
-	put_u64(w, st->errors);
+	put_fields(w, &d->stats, stats_fields, NFIELDS(stats_fields));
 	put_badblocks(w, d->badblocks, d->nbadblocks);
 }
 
@@ -148,14 +183,7 @@ int dm_ioctl_result_encode(const struct dm_ioctl_result *res, char **buf, size_t
 	put_u32(&w, (info->suspended ? INFO_SUSPENDED : 0) | (info->live_present ? INFO_LIVE : 0) |
 		    (info->inactive_present ? INFO_INACTIVE : 0) | (info->dax ? INFO_DAX : 0) |
 		    (info->deferred_remove ? INFO_DEFERRED_REMOVE : 0));
-	put_u32(&w, info->open_count);
-	put_u64(&w, info->event_nr);
-	put_u32(&w, info->num_targets);
-	put_u64(&w, info->size);
-	put_u32(&w, info->read_ahead);
-	put_u32(&w, info->major);
-	put_u32(&w, info->minor);
-	put_u32(&w, info->bios_waiting);
+	put_fields(&w, info, info_fields, NFIELDS(info_fields));
 	put_str(&w, info->uuid);
 	put_u32(&w, (h->frozen ? HOLDER_FROZEN : 0) | (h->shutdown ? HOLDER_SHUTDOWN : 0) |
 		    (h->uses_dax ? HOLDER_USES_DAX : 0));
@@ -167,10 +195,7 @@ int dm_ioctl_result_encode(const struct dm_ioctl_result *res, char **buf, size_t
 
 		put_u32(&w, t->index);
 		put_u32(&w, t->dax ? TARGET_DAX : 0);
-		put_u64(&w, t->begin);
-		put_u64(&w, t->len);
-		put_u64(&w, t->ios);
-		put_u64(&w, t->errors);
+		put_fields(&w, t, target_fields, NFIELDS(target_fields));
 		put_str(&w, t->type);
 		put_str(&w, res->targets[i].args);
 	}
@@ -316,6 +341,23 @@ static size_t get_count(struct rbuf *r, const char *items, size_t min, size_t ma
 	return n;
 }
 
+static void get_fields(struct rbuf *r, void *obj, const struct field *f, size_t n)
+{
+	for (size_t i = 0; i < n && !r->err; i++) {
+		char *p = (char *)obj + f[i].off;
+
+		if (f[i].width == 8) {
+			uint64_t v = get_u64(r);
+
+			memcpy(p, &v, 8);
+		} else {
+			unsigned v = get_u32(r);
+
+			memcpy(p, &v, 4);
+		}
+	}
+}
+
 static void get_badblocks(struct rbuf *r, struct dax_badblock *bb, size_t n)
 {
 	for (size_t i = 0; i < n && !r->err; i++) {
@@ -326,7 +368,6 @@ static void get_badblocks(struct rbuf *r, struct dax_badblock *bb, size_t n)
 
 static void get_device(struct rbuf *r, unsigned i, struct dm_ioc_device *d)
 {
-	struct dax_device_stats *st = &d->stats;
 	uint32_t flags;
 
 	item(r, "device %u", i);
@@ -337,15 +378,7 @@ static void get_device(struct rbuf *r, unsigned i, struct dm_ioc_device *d)
 	d->is_pmem = flags & DEVICE_PMEM;
 	d->not_dax_reason = get_str(r, "reason", true);
 	d->persist = get_str(r, "persist", false);
-	st->direct_accesses = get_u64(r);
-	st->reads = get_u64(r);
-	st->read_bytes = get_u64(r);
-	st->writes = get_u64(r);
-	st->write_bytes = get_u64(r);
-	st->flushes = get_u64(r);
-	st->drains = get_u64(r);
-	st->nt_copies = get_u64(r);
-	st->errors = get_u64(r);
+	get_fields(r, &d->stats, stats_fields, NFIELDS(stats_fields));
 	d->nbadblocks = get_count(r, "bad block ranges", BADBLOCK_SIZE, DM_IOC_STATUS_BADBLOCKS);
 	get_badblocks(r, d->badblocks, d->nbadblocks);
 }
@@ -387,14 +420,7 @@ static void get_body(struct rbuf *r, struct dm_ioctl_result *res)
 	info->inactive_present = flags & INFO_INACTIVE;
 	info->dax = flags & INFO_DAX;
 	info->deferred_remove = flags & INFO_DEFERRED_REMOVE;
-	info->open_count = get_u32(r);
-	info->event_nr = get_u64(r);
-	info->num_targets = get_u32(r);
-	info->size = get_u64(r);
-	info->read_ahead = get_u32(r);
-	info->major = get_u32(r);
-	info->minor = get_u32(r);
-	info->bios_waiting = get_u32(r);
+	get_fields(r, info, info_fields, NFIELDS(info_fields));
 	uuid = get_str(r, "uuid", false);
 	if (uuid && strlen(uuid) >= sizeof(info->uuid))
 		bad(r, "info's uuid of %zu bytes is longer than %zu", strlen(uuid),
@@ -418,10 +444,7 @@ static void get_body(struct rbuf *r, struct dm_ioctl_result *res)
 		item(r, "target %u", i);
 		t->index = get_u32(r);
 		t->dax = get_flags(r, TARGET_FLAGS) & TARGET_DAX;
-		t->begin = get_u64(r);
-		t->len = get_u64(r);
-		t->ios = get_u64(r);
-		t->errors = get_u64(r);
+		get_fields(r, t, target_fields, NFIELDS(target_fields));
 		t->type = get_str(r, "type", false);
 		res->targets[i].args = get_str(r, "args", false);
 	}
