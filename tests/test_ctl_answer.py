@@ -126,6 +126,15 @@ def test_pieces_that_lie_are_refused(tmp_path):
                         "(200 bytes) was due\n")
 
 
+def test_an_answer_replaced_between_pieces_is_asked_for_again(tmp_path):
+    table = encode(text="0 8 zero\n", targets=[(0, 8, "zero", "")])
+    r = run(tmp_path, "table", answer=table, piece=16, stale=7)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "0 8 zero\n", "")
+    r = run(tmp_path, "table", answer=table, piece=16, stale=8)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == f"daxfs-ctl table: {tmp_path}: answer 7 is no longer held: ask again\n"
+
+
 def test_a_result_for_a_command_without_one_is_refused(tmp_path):
     r = run(tmp_path, "suspend", answer=GOOD)
     assert r.returncode == 1

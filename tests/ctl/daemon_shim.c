@@ -18,6 +18,8 @@
  *   DAXFS_SHIM_PIECE    bytes per piece (default: as many as fit)
  *   DAXFS_SHIM_LEN      the answer's length to claim instead of the file's
  *   DAXFS_SHIM_START    the start to claim for every piece after the first
+ *   DAXFS_SHIM_STALE    how many next pieces are answered -ESTALE, as when
+ *                       another command's answer took this one's place
  * Every other ioctl goes to the C library's.
  */
 static unsigned long env(const char *name, unsigned long dflt)
@@ -40,6 +42,14 @@ static void answer(struct daxfs_ioc_ctl *c)
 	c->len = 0;
 	c->answer = 0;
 	c->text[0] = '\0';
+	static unsigned long stale;
+
+	if ((c->flags & DAXFS_IOC_F_MORE) && stale++ < env("DAXFS_SHIM_STALE", 0)) {
+		c->error = -ESTALE;
+		c->text_len = (uint32_t)snprintf(c->text, sizeof(c->text), "answer 7 is no longer "
+						 "held: ask again");
+		return;
+	}
 	if (!path || !(f = fopen(path, "rb")))
 		return;
 	len = fread(buf, 1, sizeof(buf), f);

@@ -55,9 +55,11 @@ static bool piece_fits(const struct daxfs_ioc_ctl *c, uint32_t id, uint64_t len,
 	       c->text_len <= sizeof(c->text) && c->text_len <= len - got;
 }
 
-/* Every piece of the answer whose first piece c holds, into *buf. */
+/* Every piece of the answer whose first piece c holds, into *buf. Returns
+ * 0, -1 (message printed), or with retry -ESTALE (nothing printed) when
+ * another command's answer took this one's place in the daemon. */
 static int fetch(const struct ctl_command *cmd, int fd, const char *mnt, unsigned long request,
-		 struct daxfs_ioc_ctl *c, char **buf)
+		 struct daxfs_ioc_ctl *c, bool retry, char **buf)
 {
 	const uint64_t len = c->len;
 	const uint32_t id = c->answer, op = c->op;
@@ -74,6 +76,8 @@ static int fetch(const struct ctl_command *cmd, int fd, const char *mnt, unsigne
 		return -1;
 	}
 	for (;;) {
+		if (c->error == -ESTALE && retry)
+			return -ESTALE;
 		if (c->error) {
 			ctl_error(cmd, "%s: %.*s", mnt, (int)strnlen(c->text, sizeof(c->text)),
 				  c->text);
@@ -111,8 +115,8 @@ static void print_text(const char *text, size_t n)
 		fputc('\n', stdout);
 }
 
-int ctl_answer(const struct ctl_command *cmd, int fd, const char *mnt, unsigned long request,
-	       ctl_render_fn render, struct daxfs_ioc_ctl *c)
+static int answer(const struct ctl_command *cmd, int fd, const char *mnt, unsigned long request,
+		  ctl_render_fn render, struct daxfs_ioc_ctl *c, bool retry)
 {
 	const unsigned flags = c->flags;
 	struct dm_ioctl_result res;
@@ -139,10 +143,11 @@ int ctl_answer(const struct ctl_command *cmd, int fd, const char *mnt, unsigned 
 			  mnt);
 		return CLI_EXIT_FAIL;
 	}
-	if (fetch(cmd, fd, mnt, request, c, &buf) != 0) {
+	if ((ret = fetch(cmd, fd, mnt, request, c, retry, &buf)) != 0) {
 		free(buf);
-		return CLI_EXIT_FAIL;
+		return ret == -ESTALE ? -ESTALE : CLI_EXIT_FAIL;
 	}
+	ret = CLI_EXIT_FAIL;
 	if (dm_ioctl_result_decode(buf, c->start + c->text_len, &res) != 0) {
 		ctl_error(cmd, "%s: %s", mnt, daxfs_errormsg());
 	} else if ((f = open_memstream(&out, &n))) {
@@ -159,5 +164,36 @@ int ctl_answer(const struct ctl_command *cmd, int fd, const char *mnt, unsigned 
 	free(out);
 	dm_ioctl_result_free(&res);
 	free(buf);
+	return ret;
+}
+
+int ctl_answer(const struct ctl_command *cmd, int fd, const char *mnt, unsigned long request,
+	       ctl_render_fn render, struct daxfs_ioc_ctl *c)
+{
+	return answer(cmd, fd, mnt, request, render, c, false);
+}
+
+int ctl_ask(const struct ctl_command *cmd, int fd, const char *mnt, unsigned long request,
+	    ctl_render_fn render, struct daxfs_ioc_ctl *c)
+{
+	struct daxfs_ioc_ctl *rq = malloc(sizeof(*rq));
+	int ret = CLI_EXIT_FAIL;
+
+	if (!rq) {
+		ctl_error(cmd, "out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	memcpy(rq, c, sizeof(*rq));
+	/* Another daxfs-ctl's command between two pieces takes the answer's
+	 * place in the daemon: ask again, as the daemon says. */
+	for (int tries = 0; tries < 8; tries++) {
+		memcpy(c, rq, sizeof(*c));
+		if (ctl_send(cmd, fd, mnt, request, c) != 0)
+			break;
+		ret = answer(cmd, fd, mnt, request, render, c, tries < 7);
+		if (ret != -ESTALE)
+			break;
+	}
+	free(rq);
 	return ret;
 }

@@ -27,4 +27,9 @@ int ctl_send(const struct ctl_command *cmd, int fd, const char *mnt, unsigned lo
 int ctl_answer(const struct ctl_command *cmd, int fd, const char *mnt, unsigned long request,
 	       ctl_render_fn render, struct daxfs_ioc_ctl *c);
 
+/* ctl_send, then ctl_answer; sent again (up to 8 times in all) while
+ * another command's answer takes this one's place between its pieces. */
+int ctl_ask(const struct ctl_command *cmd, int fd, const char *mnt, unsigned long request,
+	    ctl_render_fn render, struct daxfs_ioc_ctl *c);
+
 #endif

@@ -106,8 +106,8 @@ static int simple_run(const struct devcmd *d, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	c = new_request(d->cmd, flags);
 	ret = CLI_EXIT_FAIL;
-	if (c && ctl_send(d->cmd, fd, argv[optind], d->request, c) == 0)
-		ret = ctl_answer(d->cmd, fd, argv[optind], d->request, d->render, c);
+	if (c)
+		ret = ctl_ask(d->cmd, fd, argv[optind], d->request, d->render, c);
 	free(c);
 	close(fd);
 	return ret;
@@ -236,8 +236,8 @@ static int load_run(const struct devcmd *d, int argc, char **argv, bool then_res
 	if (ret == CLI_EXIT_OK && then_resume) {
 		c = new_request(d->cmd, flags & (DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE));
 		ret = CLI_EXIT_FAIL;
-		if (c && ctl_send(d->cmd, fd, mnt, DAXFS_IOC_RESUME, c) == 0)
-			ret = ctl_answer(d->cmd, fd, mnt, DAXFS_IOC_RESUME, NULL, c);
+		if (c)
+			ret = ctl_ask(d->cmd, fd, mnt, DAXFS_IOC_RESUME, NULL, c);
 		free(c);
 	}
 	close(fd);
@@ -297,9 +297,8 @@ static int badblocks_run(const struct devcmd *d, int argc, char **argv)
 		c->len = count;
 		c->text_len = (uint32_t)strlen(dev);
 		memcpy(c->text, dev, c->text_len);
-		if (ctl_send(d->cmd, fd, mnt, DAXFS_IOC_BADBLOCKS, c) == 0)
-			ret = ctl_answer(d->cmd, fd, mnt, DAXFS_IOC_BADBLOCKS,
-					 op == DAXFS_IOC_OP_LIST ? d->render : NULL, c);
+		ret = ctl_ask(d->cmd, fd, mnt, DAXFS_IOC_BADBLOCKS,
+			      op == DAXFS_IOC_OP_LIST ? d->render : NULL, c);
 	}
 	free(c);
 	close(fd);
@@ -374,8 +373,8 @@ static int trace_run(const struct devcmd *d, int argc, char **argv)
 	c->text_len = (uint32_t)strlen(c->text);
 	fd = open_mount(d->cmd, argv[optind]);
 	ret = CLI_EXIT_FAIL;
-	if (fd >= 0 && ctl_send(d->cmd, fd, argv[optind], DAXFS_IOC_TRACE, c) == 0)
-		ret = ctl_answer(d->cmd, fd, argv[optind], DAXFS_IOC_TRACE, NULL, c);
+	if (fd >= 0)
+		ret = ctl_ask(d->cmd, fd, argv[optind], DAXFS_IOC_TRACE, NULL, c);
 	if (fd >= 0)
 		close(fd);
 	free(c);
