@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "answer.h"
 #include "daxfs/ioctl.h"
 #include "fuse/client.h"
 #include "fuse/ctl.h"
@@ -45,8 +46,11 @@
  * image and "@1" for a second file of its size; a trace file is always one
  * in the scratch directory. Whatever is asked, the answer must be
  * well-formed: an errno, or a structure of the command's size whose text is
- * NUL-terminated and as long as text_len says, whose JSON (F_JSON) parses,
- * and whose extent pieces lie inside the file and the devices. Who may ask
+ * NUL-terminated and as long as text_len says or, for a device-control
+ * result, whose pieces (the others asked for as daxfs-ctl does) decode,
+ * encode back to the same bytes and render as daxfs-ctl prints them (JSON
+ * that parses, with F_JSON), and whose extent pieces lie inside the file and
+ * the devices. Who may ask
  * must be as the kernel would decide (a model of generic_permission and of
  * the open file's mode), a set-id file written by another user than root
  * loses its set-id bits, only limited users hit the lease limit, a grant
@@ -194,9 +198,9 @@ static uint64_t pick_offset(struct fuzz_in *in)
 	}
 }
 
-static uint32_t pick_version(struct fuzz_in *in)
+static uint32_t pick_version(struct fuzz_in *in, uint32_t version)
 {
-	return fuzz_u8(in) < 250 ? DAXFS_IOC_VERSION : fuzz_u32(in);
+	return fuzz_u8(in) < 250 ? version : fuzz_u32(in);
 }
 
 static void fill_ctl(struct fuzz_in *in, unsigned cmd, struct daxfs_ioc_ctl *c)
@@ -204,7 +208,7 @@ static void fill_ctl(struct fuzz_in *in, unsigned cmd, struct daxfs_ioc_ctl *c)
 	uint8_t text[512];
 	size_t n;
 
-	c->version = pick_version(in);
+	c->version = pick_version(in, DAXFS_IOC_CTL_VERSION);
 	c->flags = fuzz_u8(in);
 	c->op = fuzz_u8(in) % 6;
 	c->start = pick_offset(in);
@@ -221,7 +225,7 @@ static void fill_ctl(struct fuzz_in *in, unsigned cmd, struct daxfs_ioc_ctl *c)
 
 static void fill_range(struct fuzz_in *in, struct daxfs_ioc_range *r)
 {
-	r->version = pick_version(in);
+	r->version = pick_version(in, DAXFS_IOC_VERSION);
 	r->flags = fuzz_u8(in);
 	r->offset = pick_offset(in);
 	r->length = pick_offset(in);
@@ -229,7 +233,7 @@ static void fill_range(struct fuzz_in *in, struct daxfs_ioc_range *r)
 
 static void fill_extents(struct fuzz_in *in, struct daxfs_ioc_extents *x)
 {
-	x->version = pick_version(in);
+	x->version = pick_version(in, DAXFS_IOC_VERSION);
 	x->flags = fuzz_u8(in) & 3;
 	x->offset = pick_offset(in);
 	x->length = pick_offset(in);
@@ -239,13 +243,13 @@ static void fill_extents(struct fuzz_in *in, struct daxfs_ioc_extents *x)
 
 static void fill_device(struct fuzz_in *in, struct daxfs_ioc_device *d)
 {
-	d->version = pick_version(in);
+	d->version = pick_version(in, DAXFS_IOC_VERSION);
 	d->index = fuzz_u8(in) % 4;
 }
 
 static void fill_grant(struct fuzz_in *in, struct daxfs_ioc_grant *g, uint8_t *how)
 {
-	g->version = pick_version(in);
+	g->version = pick_version(in, DAXFS_IOC_VERSION);
 	g->index = fuzz_u8(in) % 4;
 	g->flags = fuzz_u8(in) & 3;
 	*how = fuzz_u8(in);
@@ -338,22 +342,39 @@ static void check_access(const struct dfuse_ioctl_req *rq, unsigned need, bool k
 
 /* ---- the answers ----------------------------------------------------------- */
 
-static void check_ctl(unsigned cmd, const struct daxfs_ioc_ctl *in, const struct daxfs_ioc_ctl *c)
-{
-	size_t len = strnlen(c->text, sizeof(c->text));
+/* The next piece of an answer, asked as the request that began it was. */
+struct asker {
+	struct dfuse *df;
+	const struct dfuse_ioctl_req *rq;
+};
 
-	if (len == sizeof(c->text))
-		fuzz_fail("control answer without a NUL");
-	if (len != c->text_len)
-		fuzz_fail("control answer of %zu bytes says text_len %u", len, c->text_len);
-	if (c->error > 0)
-		fuzz_fail("control answer with a positive error %d", c->error);
-	if (c->error == 0 && (c->flags & DAXFS_IOC_F_JSON) && len &&
-	    json_check(c->text, len) != 0)
-		fuzz_fail("control answer is not JSON: %s", c->text);
+static void ask(void *ctx, struct daxfs_ioc_ctl *c)
+{
+	struct asker *a = ctx;
+	struct dfuse_ioctl_req rq = *a->rq;
+	void *out = NULL;
+	size_t outsz = 0;
+	int ret;
+
+	rq.in = c;
+	rq.in_size = rq.out_size = sizeof(*c);
+	ret = dfuse_ioctl_answer(a->df, &rq, &out, &outsz);
+	if (ret != 0 || !out || outsz != sizeof(*c))
+		fuzz_fail("the next piece of answer %u: ioctl answered %d", c->answer, ret);
+	memcpy(c, out, sizeof(*c));
+	free(out);
+}
+
+static void check_ctl(struct dfuse *df, const struct dfuse_ioctl_req *rq,
+		      const struct daxfs_ioc_ctl *in, const struct daxfs_ioc_ctl *c)
+{
+	struct asker a = { df, rq };
+
+	/* decoded, encoded back and rendered as daxfs-ctl prints it */
+	free(fuzz_ctl_answer(c, fuzz_ctl_renderer(rq->cmd, in->op), in->flags, ask, &a));
 	/* The mount holds its device open, as a mounted filesystem holds its
 	 * block device: only a deferred remove may succeed. */
-	if (cmd == DAXFS_IOC_REMOVE && c->error == 0 && !(in->flags & DAXFS_IOC_F_DEFERRED))
+	if (rq->cmd == DAXFS_IOC_REMOVE && c->error == 0 && !(in->flags & DAXFS_IOC_F_DEFERRED))
 		fuzz_fail("remove without --deferred succeeded on a mounted device");
 }
 
@@ -591,7 +612,7 @@ static void request(struct dfuse *df, struct fuzz_in *in, struct opened *leased,
 				  (unsigned)who.uid, (unsigned long long)rq.ino, (unsigned)st.st_mode);
 	}
 	if (ret >= 0 && out && _IOC_NR(cmd) < 0x40)
-		check_ctl(cmd, buf, out);
+		check_ctl(df, &rq, buf, out);
 	if (ret >= 0 && out && cmd == DAXFS_IOC_EXTENTS)
 		check_extents(df, rq.ino, out);
 	if (ret >= 0 && out && cmd == DAXFS_IOC_DEVICE)

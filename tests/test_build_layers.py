@@ -58,6 +58,7 @@ def test_upward_or_private_include_does_not_compile(layer, header, tmp_path):
 FUSE_DM_ALLOWED = {
     "dm_ioctl": "the command layer",
     "dm_ioctl_result_free": "the command layer",
+    "dm_ioctl_result_encode": "the command layer's answer as bytes for the channel",
     "dm_dax_resolve_range": "the data path: a range through the live table",
     "dm_source_absolute": "SOURCE's text made absolute, before any device",
 }

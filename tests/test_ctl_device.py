@@ -155,6 +155,22 @@ def test_load_of_a_table_longer_than_one_request_arrives_whole(daxfs, tmp_path):
     ok("clear", daxfs.mnt)
 
 
+def test_table_longer_than_one_answer_arrives_whole(daxfs, tmp_path):
+    """The answer leaves the daemon in pieces of at most 16 KiB: a staged table
+    of some 30 KiB prints as it was loaded, as text and as JSON."""
+    lines = [f"{i * 8} 8 linear {daxfs.files[0]} {i * 8}" for i in range(SECTORS // 8 // 16)]
+    staged = tmp_path / "long.table"
+    staged.write_text("\n".join(lines) + "\n")
+    assert staged.stat().st_size > 2 * 16384
+    ok("load", daxfs.mnt, staged)
+    assert ok("table", daxfs.mnt, "--inactive") == staged.read_text()
+    t = json.loads(ok("table", daxfs.mnt, "--inactive", "--json"))
+    assert t["text"] == staged.read_text() and len(t["targets"]) == len(lines)
+    assert t["targets"][-1] == {"start": (len(lines) - 1) * 8, "len": 8, "type": "linear",
+                                "args": f"{daxfs.files[0]} {(len(lines) - 1) * 8}"}
+    ok("clear", daxfs.mnt)
+
+
 def test_load_error_names_the_table_file_and_line(daxfs, tmp_path):
     bad = tmp_path / "bad.table"
     bad.write_text(f"0 8 linear {daxfs.files[0]} 0\n8 8 linear {daxfs.files[0]}\n")

@@ -28,7 +28,7 @@ def ioc(nr):
 DAXFS_IOC_INFO = ioc(0x02)
 
 
-def raw_request(path, cmd, version=1, flags=0):
+def raw_request(path, cmd, version=2, flags=0):
     """Sends one request; returns (errno or 0, error field, text)."""
     buf = bytearray(CTL_SIZE)
     buf[0:4] = version.to_bytes(4, "little")
@@ -90,8 +90,55 @@ def test_another_user_gets_eperm(fs):
     assert r.stdout.strip() == str(errno.EPERM), r.stderr
 
 
-def test_another_version_gets_eproto(fs):
-    assert raw_request(fs.mnt, DAXFS_IOC_INFO, version=2)[0] == errno.EPROTO
+@pytest.mark.parametrize("version", [1, 3])
+def test_another_version_gets_eproto(fs, version):
+    # 1: a daxfs-ctl that reads text answers; 3: one newer than the daemon
+    assert raw_request(fs.mnt, DAXFS_IOC_INFO, version=version)[0] == errno.EPROTO
+
+
+DAXFS_IOC_TABLE = ioc(0x01)
+F_INACTIVE, F_MORE = 1 << 1, 1 << 3
+
+
+def piece_request(path, cmd, answer, start, flags=F_MORE):
+    """Asks for a piece of an answer; returns (error field, start, len, text_len, answer, text)."""
+    buf = bytearray(CTL_SIZE)
+    buf[0:4] = (2).to_bytes(4, "little")
+    buf[4:8] = flags.to_bytes(4, "little")
+    buf[16:24] = start.to_bytes(8, "little")
+    buf[36:40] = answer.to_bytes(4, "little")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.ioctl(fd, cmd, buf)
+    finally:
+        os.close(fd)
+    u = lambda a, b: int.from_bytes(buf[a:b], "little")  # noqa: E731
+    text_len = u(32, 36)
+    return (int.from_bytes(buf[12:16], "little", signed=True), u(16, 24), u(24, 32), text_len,
+            u(36, 40), bytes(buf[40:40 + text_len]))
+
+
+def test_an_answer_comes_in_pieces_and_another_command_replaces_it(fs, tmp_path):
+    lines = [f"{i * 8} 8 linear {fs.files[0]} {i * 8}" for i in range(1200)]
+    staged = tmp_path / "long.table"
+    staged.write_text("\n".join(lines) + "\n")
+    ctl("load", fs.mnt, staged)
+    err, start, total, n, answer, first = piece_request(fs.mnt, DAXFS_IOC_TABLE, 0, 0, F_INACTIVE)
+    assert (err, start, n) == (0, 0, TEXT_MAX) and total > TEXT_MAX and answer > 0
+    assert first[:4] == b"DWIR" and int.from_bytes(first[8:12], "little") == total
+    # a piece from the middle, as often as asked
+    for _ in range(2):
+        err, start, total2, n, answer2, _ = piece_request(fs.mnt, DAXFS_IOC_TABLE, answer, 100)
+        assert (err, start, total2, n, answer2) == (0, 100, total, TEXT_MAX, answer)
+    err, _, _, _, _, text = piece_request(fs.mnt, DAXFS_IOC_TABLE, answer, total)
+    assert (err, text) == (-errno.EINVAL, f"answer {answer} has {total} bytes: no piece starts "
+                           f"at {total}".encode())
+    # another command's answer takes its place
+    assert raw_request(fs.mnt, DAXFS_IOC_INFO)[:2] == (0, 0)
+    err, _, _, _, _, text = piece_request(fs.mnt, DAXFS_IOC_TABLE, answer, TEXT_MAX)
+    assert (err, text) == (-errno.ESTALE, f"answer {answer} is no longer held (another "
+                           "command's answer took its place): ask again".encode())
+    ctl("clear", fs.mnt)
 
 
 def test_device_control_on_a_file_gets_enotty(fs):

@@ -361,6 +361,16 @@ struct dm_ioc_device {
 };
 #define DM_IOC_STATUS_BADBLOCKS 64
 
+/* What holds the device (the mounted filesystem), as info and status show
+ * it: the owner's to fill in before it encodes the result (dm_ioctl leaves
+ * it zeroed), as dm knows its holder only through the lockfs hooks. */
+struct dm_holder_state {
+	bool frozen;
+	unsigned writers_waiting;
+	bool shutdown;                /* after an I/O error */
+	bool uses_dax;
+};
+
 struct dm_ioctl_result {
 	const char *name;             /* md's */
 	const char *type_name;        /* dm_md_type_name */
@@ -378,6 +388,10 @@ struct dm_ioctl_result {
 	/* DEV_CREATE: the new device, the caller's until DEV_REMOVE with
 	 * F_DESTROY; NULL otherwise */
 	struct mapped_device *md;
+	struct dm_holder_state holder;
+	/* A decoded result (dm_ioctl_result_decode): the bytes every string
+	 * points into, text and args included; NULL for dm_ioctl's own. */
+	char *wire;
 };
 
 /*
@@ -403,6 +417,25 @@ struct dm_ioctl_result {
  */
 int dm_ioctl(struct mapped_device *md, const struct dm_ioctl_req *rq, struct dm_ioctl_result *res);
 void dm_ioctl_result_free(struct dm_ioctl_result *res);
+
+/*
+ * The result on a wire, as the kernel's dm-ioctl copies its answer into the
+ * ioctl buffer for libdevmapper to read: the layout daxfs/ioctl.h describes
+ * (the control channel's answer), little-endian, self-describing. encode
+ * writes name, type_name, info, holder, text, targets, devices and
+ * badblocks (not fd or md) into a malloc'd *buf of *len bytes; -ENOMEM, or
+ * -EOVERFLOW past DM_IOC_WIRE_MAX. decode reads such bytes into *res
+ * (zeroed first; free it with dm_ioctl_result_free whatever the outcome),
+ * trusting nothing: a short, oversized or inconsistent answer is -EBADMSG
+ * and one of another version -EPROTO, with the message saying what and at
+ * which byte ("answer truncated at byte 40: info needs 53 bytes, 12
+ * remain").
+ */
+#define DM_IOC_WIRE_MAGIC 0x52495744u     /* "DWIR" in the first four bytes */
+#define DM_IOC_WIRE_VERSION 1u
+#define DM_IOC_WIRE_MAX (64u << 20)       /* bytes of one encoded result */
+int dm_ioctl_result_encode(const struct dm_ioctl_result *res, char **buf, size_t *len);
+int dm_ioctl_result_decode(const void *buf, size_t len, struct dm_ioctl_result *res);
 
 /* The resume check alone (DEV_SET_HOOKS sets it with the others). */
 void dm_md_set_resume_check(struct mapped_device *md, dm_resume_check_fn fn, void *data);

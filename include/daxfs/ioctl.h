@@ -19,6 +19,9 @@
 #define DAXFS_IOC_MAGIC 0xDA
 
 #define DAXFS_IOC_VERSION 1u
+/* Device control's own (struct daxfs_ioc_ctl): 2 answers with encoded
+ * results, 1 answered with daxfs-ctl's text. */
+#define DAXFS_IOC_CTL_VERSION 2u
 
 /*
  * Device control (0x00-0x3f). Every command is _IOWR on one structure, issued
@@ -27,9 +30,48 @@
  * version gets EPROTO, a malformed one EINVAL; those are ioctl(2) errors.
  *
  * A command that reaches the device answers with ioctl(2) returning 0 and the
- * outcome in the structure: error = 0 or a negative errno, text = the result
- * (table, info, status, badblocks list), or on failure the reason, as the
- * library said it ("daxfs.table:2: linear: Invalid device sector").
+ * outcome in the structure: error = 0 or a negative errno. On failure text is
+ * the reason, NUL-terminated, as the library said it ("daxfs.table:2: linear:
+ * Invalid device sector"). On success a command that has a result (table,
+ * info, status, badblocks list) answers with the dm command layer's result
+ * encoded (below), in pieces: text holds text_len bytes (no NUL) from byte
+ * start of the len bytes of the answer, and answer names it. The caller asks
+ * for the next piece with the same command, F_MORE, start and answer; the
+ * daemon holds one answer, until its last piece is given or another
+ * command's answer takes its place (then -ESTALE). Every other success has
+ * len 0 and an empty text. What daxfs-ctl prints of a result (dmsetup's text,
+ * JSON) is daxfs-ctl's own: the channel carries data, and of text only what
+ * is dm's (table and status lines, dmsetup info's text), as the kernel's
+ * dm-ioctl does.
+ *
+ * The encoded result (src/dm/wire.c, dm_ioctl_result_encode/_decode in
+ * daxfs/dm.h). Integers are fixed-width little-endian; str is a u32 length
+ * (0xffffffff: none) then that many bytes and a NUL, none of them NUL;
+ * flags have no bits but those named. Counts are checked against the bytes
+ * left before anything is allocated for them.
+ *
+ *   header   u32 magic DM_IOC_WIRE_MAGIC ("DWIR"), u32 version
+ *            DM_IOC_WIRE_VERSION (1), u32 length of the whole answer
+ *            (at most DM_IOC_WIRE_MAX)
+ *   result   str name, str type_name ("none", "bio", "dax")
+ *   info     u32 flags (1 suspended, 2 live table, 4 inactive table, 8 DAX,
+ *            16 deferred remove), u32 open_count, u64 event_nr,
+ *            u32 num_targets, u64 size (sectors), u32 read_ahead, u32 major,
+ *            u32 minor, u32 bios_waiting, str uuid (at most 128 bytes)
+ *   holder   u32 flags (1 frozen, 2 shut down after an I/O error, 4 uses
+ *            DAX), u32 writers_waiting
+ *   text     str: table's lines, dmsetup info's text or status's lines
+ *   targets  u32 count, each: u32 index, u32 flags (1 DAX), u64 begin,
+ *            u64 len, u64 ios, u64 errors, str type, str args
+ *   devices  u32 count, each: str path, u64 size (bytes), u32 flags (1 DAX,
+ *            2 pmem), str not_dax_reason (none when DAX), str persist, u64
+ *            direct_accesses, reads, read_bytes, writes, write_bytes,
+ *            flushes, drains, nt_copies, errors, u32 bad block ranges (at
+ *            most 64), each u64 sector, u64 sectors
+ *   badblocks u32 count, each u64 sector, u64 sectors (badblocks list)
+ *
+ * Nothing follows the last field. A reader that meets another version says
+ * so with both numbers; DAXFS_IOC_CTL_VERSION changes with it.
  */
 #define DAXFS_IOC_TEXT_MAX 16320u   /* bytes of text, with its NUL */
 
@@ -37,7 +79,8 @@ enum daxfs_ioc_flags {
 	DAXFS_IOC_F_JSON = 1u << 0,      /* table/info/status/badblocks list: JSON text */
 	DAXFS_IOC_F_INACTIVE = 1u << 1,  /* table: the INACTIVE slot */
 	DAXFS_IOC_F_NOLOCKFS = 1u << 2,  /* suspend/resume: do not freeze the filesystem */
-	DAXFS_IOC_F_MORE = 1u << 3,      /* load: text continues in the next LOAD call */
+	DAXFS_IOC_F_MORE = 1u << 3,      /* load: text continues in the next LOAD call;
+					  * a command with a result: its next piece */
 	DAXFS_IOC_F_FORCE = 1u << 4,     /* resume: swap even while files are mapped
 					  * directly, revoking their leases */
 	DAXFS_IOC_F_DEFERRED = 1u << 5,  /* remove: if the device is open, at its last close */
@@ -54,15 +97,19 @@ enum daxfs_ioc_op {                  /* BADBLOCKS and TRACE */
 };
 
 struct daxfs_ioc_ctl {
-	uint32_t version;            /* in: DAXFS_IOC_VERSION */
+	uint32_t version;            /* in: DAXFS_IOC_CTL_VERSION */
 	uint32_t flags;              /* in: daxfs_ioc_flags */
 	uint32_t op;                 /* in: daxfs_ioc_op */
 	int32_t error;               /* out: 0 or -errno */
-	uint64_t start, len;         /* in: BADBLOCKS add/clear, sectors of the device */
+	/* in: BADBLOCKS add/clear, sectors of the device; with F_MORE, start
+	 * is the next piece's. out: the piece's start and the answer's length
+	 * (0: no result) */
+	uint64_t start, len;
 	uint32_t text_len;           /* in and out: bytes of text, without the NUL */
-	uint32_t reserved;
+	uint32_t answer;             /* out: the result's id (0: none); in: F_MORE's */
 	/* in: LOAD's table text (a chunk of it with F_MORE), BADBLOCKS' device
-	 * path; out: the answer or the failure reason, NUL-terminated */
+	 * path; out: a piece of the encoded result, or the failure reason,
+	 * NUL-terminated */
 	char text[DAXFS_IOC_TEXT_MAX];
 };
 _Static_assert(sizeof(struct daxfs_ioc_ctl) == 16360, "struct daxfs_ioc_ctl layout");

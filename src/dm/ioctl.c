@@ -19,12 +19,14 @@ void dm_md_set_resume_check(struct mapped_device *md, dm_resume_check_fn fn, voi
 
 void dm_ioctl_result_free(struct dm_ioctl_result *res)
 {
-	for (unsigned i = 0; i < res->ntargets; i++)
+	for (unsigned i = 0; i < res->ntargets && !res->wire; i++)
 		free(res->targets[i].args);
 	free(res->targets);
 	free(res->devices);
 	free(res->badblocks);
-	free(res->text);
+	if (!res->wire)
+		free(res->text);
+	free(res->wire);
 	memset(res, 0, sizeof(*res));
 	res->fd = -1;
 }

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "ctl/render.h"
 #include "daxfs/dm.h"
 #include "fuse/client.h"
 #include "fuse/ctl.h"
@@ -19,6 +18,9 @@ struct dfuse_ctl {
 	pthread_mutex_t lock;          /* serialises commands */
 	char *load;                    /* a table arriving in chunks (F_MORE) */
 	size_t load_len;
+	char *answer;                  /* an encoded result leaving in pieces (F_MORE) */
+	size_t answer_len;
+	uint32_t answer_id, last_id;   /* answer's, 0 without one; the last one given */
 };
 
 static int lockfs_freeze(void *data)
@@ -145,6 +147,7 @@ void dfuse_ctl_stop(struct dfuse *df)
 	dfuse_trace_stop(df);
 	dfuse_holders_delete(df);
 	free(ctl->load);
+	free(ctl->answer);
 	free(ctl);
 	df->ctl = NULL;
 }
@@ -171,6 +174,8 @@ void dfuse_ctl_set_text(struct daxfs_ioc_ctl *c, const char *text)
 	}
 	memcpy(c->text, text, n + 1);
 	c->text_len = (uint32_t)n;
+	c->start = c->len = 0;
+	c->answer = 0;
 }
 
 void dfuse_ctl_answer(struct daxfs_ioc_ctl *c, int err)
@@ -190,19 +195,12 @@ static unsigned ioc_flags(const struct daxfs_ioc_ctl *c)
 	       ((c->flags & DAXFS_IOC_F_FORCE) ? DM_IOC_F_FORCE : 0);
 }
 
-static unsigned render_flags(const struct daxfs_ioc_ctl *c)
-{
-	return ((c->flags & DAXFS_IOC_F_JSON) ? CTL_RENDER_JSON : 0) |
-	       ((c->flags & DAXFS_IOC_F_VERBOSE) ? CTL_RENDER_VERBOSE : 0) |
-	       ((c->flags & DAXFS_IOC_F_INACTIVE) ? CTL_RENDER_INACTIVE : 0);
-}
-
-static void fs_state(struct dfuse *df, struct ctl_fs_state *out)
+static void holder_state(struct dfuse *df, struct dm_holder_state *out)
 {
 	struct dfs_freeze_state st;
 
 	dfs_freeze_state(df->fs, &st);
-	*out = (struct ctl_fs_state){
+	*out = (struct dm_holder_state){
 		.frozen = st.frozen,
 		.writers_waiting = st.writers_waiting,
 		.shutdown = dfs_shutdown_error(df->fs) != 0,
@@ -210,80 +208,101 @@ static void fs_state(struct dfuse *df, struct ctl_fs_state *out)
 	};
 }
 
-typedef void (*render_fn)(FILE *f, const struct dm_ioctl_result *r,
-			  const struct ctl_fs_state *fs, unsigned flags);
-
-/* Runs rq and answers c: the error, or render's text of the result (no
- * text without render). After a swap, the cached pages of open files are
- * dropped before the answer. */
-static void command(struct dfuse *df, struct daxfs_ioc_ctl *c, const struct dm_ioctl_req *rq,
-		    render_fn render)
+/* Answers c with the piece of the held answer that starts at start. */
+static void answer_piece(struct dfuse_ctl *ctl, struct daxfs_ioc_ctl *c, uint64_t start)
 {
+	size_t n = ctl->answer_len - start;
+
+	if (n > sizeof(c->text))
+		n = sizeof(c->text);
+	memcpy(c->text, ctl->answer + start, n);
+	c->error = 0;
+	c->text_len = (uint32_t)n;
+	c->start = start;
+	c->len = ctl->answer_len;
+	c->answer = ctl->answer_id;
+	/* the last piece given, the answer is done with */
+	if (start + n == ctl->answer_len) {
+		free(ctl->answer);
+		ctl->answer = NULL;
+		ctl->answer_id = 0;
+	}
+}
+
+/* F_MORE on a command with a result: the next piece of the answer c names. */
+static void next_piece(struct dfuse *df, struct daxfs_ioc_ctl *c)
+{
+	struct dfuse_ctl *ctl = df->ctl;
+	char msg[128];
+
+	if (!ctl->answer || c->answer != ctl->answer_id) {
+		snprintf(msg, sizeof(msg), "answer %u is no longer held (another command's answer "
+			 "took its place): ask again", c->answer);
+		c->error = -ESTALE;
+		dfuse_ctl_set_text(c, msg);
+	} else if (c->start >= ctl->answer_len) {
+		snprintf(msg, sizeof(msg), "answer %u has %zu bytes: no piece starts at %" PRIu64,
+			 c->answer, ctl->answer_len, c->start);
+		c->error = -EINVAL;
+		dfuse_ctl_set_text(c, msg);
+	} else {
+		answer_piece(ctl, c, c->start);
+	}
+}
+
+/* Runs rq and answers c: the error, or with result (a command that has
+ * one) its encoding, whose first piece c carries; daxfs-ctl asks for the
+ * others. After a swap, the cached pages of open files are dropped before
+ * the answer. */
+static void command(struct dfuse *df, struct daxfs_ioc_ctl *c, const struct dm_ioctl_req *rq,
+		    bool result)
+{
+	struct dfuse_ctl *ctl = df->ctl;
 	struct dm_ioctl_result res;
-	struct ctl_fs_state fs;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *buf;
+	size_t len;
 	int err = dm_ioctl(df->md, rq, &res);
 
 	if (err == 0 && (rq->cmd == DM_IOC_DEV_RESUME ||
 			 (rq->cmd == DM_IOC_DEV_REMOVE && (rq->flags & DM_IOC_F_WIPE))))
 		dfuse_inval_wait(df);
-	if (err < 0 || !render) {
-		dfuse_ctl_answer(c, err);
-		dm_ioctl_result_free(&res);
-		return;
-	}
-	fs_state(df, &fs);
-	if ((f = open_memstream(&text, &len))) {
-		render(f, &res, &fs, render_flags(c));
-		if (fclose(f) != 0) {
-			free(text);
-			text = NULL;
-		}
+	if (err == 0 && result) {
+		holder_state(df, &res.holder);
+		err = dm_ioctl_result_encode(&res, &buf, &len);
 	}
 	dm_ioctl_result_free(&res);
-	if (!text) {
-		c->error = -ENOMEM;
-		dfuse_ctl_set_text(c, "out of memory");
+	if (err < 0 || !result) {
+		dfuse_ctl_answer(c, err);
 		return;
 	}
-	dfuse_ctl_set_text(c, text);
-	free(text);
-}
-
-static void render_table(FILE *f, const struct dm_ioctl_result *r, const struct ctl_fs_state *fs,
-			 unsigned flags)
-{
-	(void)fs;
-	ctl_render_table(f, r, flags);
-}
-
-static void render_badblocks(FILE *f, const struct dm_ioctl_result *r,
-			     const struct ctl_fs_state *fs, unsigned flags)
-{
-	(void)fs;
-	ctl_render_badblocks(f, r, flags);
+	free(ctl->answer);
+	ctl->answer = buf;
+	ctl->answer_len = len;
+	ctl->answer_id = ++ctl->last_id ? ctl->last_id : ++ctl->last_id;
+	answer_piece(ctl, c, 0);
 }
 
 /* ---- the commands ------------------------------------------------------- */
 
 /* A command that is one request of the command layer, answered with its
- * rendering (render NULL: no text). */
-#define DM_COMMAND(name, dm_cmd, render) \
+ * encoded result (result false: none). */
+#define DM_COMMAND(name, dm_cmd, result) \
 	void dfuse_ctl_##name(struct dfuse *df, struct daxfs_ioc_ctl *c) \
 	{ \
-		command(df, c, &(struct dm_ioctl_req){ .cmd = (dm_cmd), .flags = ioc_flags(c) }, \
-			(render)); \
+		if ((result) && (c->flags & DAXFS_IOC_F_MORE)) \
+			next_piece(df, c); \
+		else \
+			command(df, c, &(struct dm_ioctl_req){ .cmd = (dm_cmd), \
+						       .flags = ioc_flags(c) }, (result)); \
 	}
 
-DM_COMMAND(table, DM_IOC_TABLE_STATUS, render_table)
-DM_COMMAND(info, DM_IOC_DEV_STATUS, ctl_render_info)
-DM_COMMAND(status, DM_IOC_STATUS, ctl_render_status)
-DM_COMMAND(suspend, DM_IOC_DEV_SUSPEND, NULL)
-DM_COMMAND(resume, DM_IOC_DEV_RESUME, NULL)
-DM_COMMAND(clear, DM_IOC_TABLE_CLEAR, NULL)
-DM_COMMAND(remove, DM_IOC_DEV_REMOVE, NULL)
+DM_COMMAND(table, DM_IOC_TABLE_STATUS, true)
+DM_COMMAND(info, DM_IOC_DEV_STATUS, true)
+DM_COMMAND(status, DM_IOC_STATUS, true)
+DM_COMMAND(suspend, DM_IOC_DEV_SUSPEND, false)
+DM_COMMAND(resume, DM_IOC_DEV_RESUME, false)
+DM_COMMAND(clear, DM_IOC_TABLE_CLEAR, false)
+DM_COMMAND(remove, DM_IOC_DEV_REMOVE, false)
 
 #define LOAD_MAX (1u << 20)
 
@@ -314,12 +333,11 @@ void dfuse_ctl_load(struct dfuse *df, struct daxfs_ioc_ctl *c)
 	ctl->load_len += n;
 	p[ctl->load_len] = '\0';
 	if (c->flags & DAXFS_IOC_F_MORE) {
-		c->text[0] = '\0';
-		c->text_len = 0;
+		dfuse_ctl_set_text(c, "");
 		return;
 	}
 	command(df, c, &(struct dm_ioctl_req){ .cmd = DM_IOC_TABLE_LOAD, .text = ctl->load,
-					       .origin = "load" }, NULL);
+					       .origin = "load" }, false);
 drop:
 	free(ctl->load);
 	ctl->load = NULL;
@@ -330,6 +348,10 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 {
 	struct dm_ioctl_req rq = { .text = c->text, .start = c->start, .len = c->len };
 
+	if (c->op == DAXFS_IOC_OP_LIST && (c->flags & DAXFS_IOC_F_MORE)) {
+		next_piece(df, c);
+		return;
+	}
 	if (c->text_len == 0 || c->text_len >= sizeof(c->text) || c->text[c->text_len] != '\0' ||
 	    strlen(c->text) != c->text_len) {
 		c->error = -EINVAL;
@@ -351,7 +373,7 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c)
 		dfuse_ctl_set_text(c, "badblocks: unknown operation");
 		return;
 	}
-	command(df, c, &rq, rq.cmd == DM_IOC_BADBLOCKS_LIST ? render_badblocks : NULL);
+	command(df, c, &rq, rq.cmd == DM_IOC_BADBLOCKS_LIST);
 	/* daxfs-run maps again and meets the bad pages as the kernel does */
 	if (rq.cmd != DM_IOC_BADBLOCKS_LIST && c->error == 0)
 		dfuse_run_changed_all(df, false);

@@ -8,8 +8,10 @@
 /*
  * One command: c carries the request in and the answer out (c->error, c->text,
  * see daxfs/ioctl.h). Each turns c into a request of the dm command layer
- * (dm_ioctl), and its result into text with daxfs-ctl's renderer
- * (tools/ctl/render.h). Commands are serialised by the control state's lock, so
+ * (dm_ioctl) and answers with its result encoded (dm_ioctl_result_encode),
+ * the first piece of it; with DAXFS_IOC_F_MORE table, info, status and
+ * badblocks list hand out the next piece of the answer held (daxfs-ctl
+ * renders the whole). Commands are serialised by the control state's lock, so
  * a load/suspend/resume sequence from one daxfs-ctl is not interleaved with
  * another's single command. Returns nothing: the outcome is in c.
  */
@@ -31,7 +33,8 @@ void dfuse_ctl_trace(struct dfuse *df, struct daxfs_ioc_ctl *c);
  * message (daxfs_errormsg), or success. */
 void dfuse_ctl_answer(struct daxfs_ioc_ctl *c, int err);
 
-/* Sets c's answer text (an overlong one turns into -EOVERFLOW). */
+/* Sets c's answer text, a reason or "" (an overlong one turns into
+ * -EOVERFLOW), and says it carries no result. */
 void dfuse_ctl_set_text(struct daxfs_ioc_ctl *c, const char *text);
 
 /* Runs fn under the control lock. */

@@ -49,7 +49,7 @@ static int device_control(struct dfuse *df, const struct dfuse_ioctl_req *rq, vo
 	if (!c)
 		return -ENOMEM;
 	memcpy(c, rq->in, sizeof(*c));
-	if (c->version != DAXFS_IOC_VERSION) {
+	if (c->version != DAXFS_IOC_CTL_VERSION) {
 		free(c);
 		return -EPROTO;
 	}

@@ -9,9 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "ctl/ctl.h"
-#include "daxfs/ioctl.h"
+#include "ctl/answer.h"
 
 /* What a device-control command sends: the ioctl, its flags, and how to read
  * its positional arguments. */
@@ -19,6 +17,7 @@ struct devcmd {
 	const struct ctl_command *cmd;
 	unsigned long request;
 	unsigned allowed_flags;      /* daxfs_ioc_flags the options may set */
+	ctl_render_fn render;        /* of its result; NULL: it has none */
 };
 
 static const struct option devcmd_longopts[] = {
@@ -75,27 +74,6 @@ static int open_mount(const struct ctl_command *cmd, const char *mnt)
 	return fd;
 }
 
-/*
- * Sends one request. ioctl(2) failures are the channel's (wrong file, no
- * permission, version); the device's answer is in c->error and c->text.
- * Returns 0 when the device answered, -1 (message printed) otherwise.
- */
-static int send_ioc(const struct ctl_command *cmd, int fd, const char *mnt,
-		    unsigned long request, struct daxfs_ioc_ctl *c)
-{
-	if (ioctl(fd, request, c) == 0)
-		return 0;
-	if (errno == ENOTTY)
-		ctl_error(cmd, "%s: not the root of a daxfs-fuse mount", mnt);
-	else if (errno == ENOSYS)
-		ctl_error(cmd, "%s: the daemon has no control channel", mnt);
-	else if (errno == EPROTO)
-		ctl_error(cmd, "%s: the daemon speaks another version of the control channel", mnt);
-	else
-		ctl_error(cmd, "%s: %s", mnt, strerror(errno));
-	return -1;
-}
-
 static struct daxfs_ioc_ctl *new_request(const struct ctl_command *cmd, unsigned flags)
 {
 	struct daxfs_ioc_ctl *c = calloc(1, sizeof(*c));
@@ -104,27 +82,9 @@ static struct daxfs_ioc_ctl *new_request(const struct ctl_command *cmd, unsigned
 		ctl_error(cmd, "out of memory");
 		return NULL;
 	}
-	c->version = DAXFS_IOC_VERSION;
+	c->version = DAXFS_IOC_CTL_VERSION;
 	c->flags = flags;
 	return c;
-}
-
-/* Prints the device's answer: the text on stdout, or the reason on stderr. */
-static int answer(const struct ctl_command *cmd, const char *mnt, const struct daxfs_ioc_ctl *c)
-{
-	size_t n = strnlen(c->text, sizeof(c->text));
-
-	if (c->error) {
-		ctl_error(cmd, "%s: %.*s", mnt, (int)n,
-			  n ? c->text : strerror(-c->error));
-		return CLI_EXIT_FAIL;
-	}
-	if (n) {
-		fwrite(c->text, 1, n, stdout);
-		if (c->text[n - 1] != '\n')
-			fputc('\n', stdout);
-	}
-	return CLI_EXIT_OK;
 }
 
 /* One request with no argument but the mount point: table, info, status,
@@ -146,8 +106,8 @@ static int simple_run(const struct devcmd *d, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	c = new_request(d->cmd, flags);
 	ret = CLI_EXIT_FAIL;
-	if (c && send_ioc(d->cmd, fd, argv[optind], d->request, c) == 0)
-		ret = answer(d->cmd, argv[optind], c);
+	if (c)
+		ret = ctl_ask(d->cmd, fd, argv[optind], d->request, d->render, c);
 	free(c);
 	close(fd);
 	return ret;
@@ -203,7 +163,7 @@ static char *read_file(const struct ctl_command *cmd, const char *path, size_t *
 /* The daemon names the text it parsed "load" ("load:3: linear: ..."); the
  * user knows it as the file they gave, so say that. */
 static int load_failed(const struct ctl_command *cmd, const char *mnt, const char *table,
-		       const struct daxfs_ioc_ctl *c)
+		       struct daxfs_ioc_ctl *c)
 {
 	const char *p = strstr(c->text, "load:");
 
@@ -211,7 +171,7 @@ static int load_failed(const struct ctl_command *cmd, const char *mnt, const cha
 		ctl_error(cmd, "%s: %.*s%s:%s", mnt, (int)(p - c->text), c->text, table, p + 5);
 		return CLI_EXIT_FAIL;
 	}
-	return answer(cmd, mnt, c);
+	return ctl_answer(cmd, -1, mnt, DAXFS_IOC_LOAD, NULL, c);
 }
 
 /* Sends the table text in chunks: every chunk but the last has F_MORE. */
@@ -229,11 +189,11 @@ static int send_load(const struct ctl_command *cmd, int fd, const char *mnt, con
 		size_t n = len - off < chunk ? len - off : chunk;
 
 		memset(c, 0, sizeof(*c));
-		c->version = DAXFS_IOC_VERSION;
+		c->version = DAXFS_IOC_CTL_VERSION;
 		c->flags = flags | (off + n < len ? DAXFS_IOC_F_MORE : 0);
 		c->text_len = (uint32_t)n;
 		memcpy(c->text, text + off, n);
-		if (send_ioc(cmd, fd, mnt, DAXFS_IOC_LOAD, c))
+		if (ctl_send(cmd, fd, mnt, DAXFS_IOC_LOAD, c))
 			goto out;
 		if (c->error) {
 			ret = load_failed(cmd, mnt, table, c);
@@ -241,7 +201,7 @@ static int send_load(const struct ctl_command *cmd, int fd, const char *mnt, con
 		}
 		off += n;
 	} while (off < len);
-	ret = answer(cmd, mnt, c);
+	ret = ctl_answer(cmd, fd, mnt, DAXFS_IOC_LOAD, NULL, c);
 out:
 	free(c);
 	return ret;
@@ -276,8 +236,8 @@ static int load_run(const struct devcmd *d, int argc, char **argv, bool then_res
 	if (ret == CLI_EXIT_OK && then_resume) {
 		c = new_request(d->cmd, flags & (DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE));
 		ret = CLI_EXIT_FAIL;
-		if (c && send_ioc(d->cmd, fd, mnt, DAXFS_IOC_RESUME, c) == 0)
-			ret = answer(d->cmd, mnt, c);
+		if (c)
+			ret = ctl_ask(d->cmd, fd, mnt, DAXFS_IOC_RESUME, NULL, c);
 		free(c);
 	}
 	close(fd);
@@ -337,8 +297,8 @@ static int badblocks_run(const struct devcmd *d, int argc, char **argv)
 		c->len = count;
 		c->text_len = (uint32_t)strlen(dev);
 		memcpy(c->text, dev, c->text_len);
-		if (send_ioc(d->cmd, fd, mnt, DAXFS_IOC_BADBLOCKS, c) == 0)
-			ret = answer(d->cmd, mnt, c);
+		ret = ctl_ask(d->cmd, fd, mnt, DAXFS_IOC_BADBLOCKS,
+			      op == DAXFS_IOC_OP_LIST ? d->render : NULL, c);
 	}
 	free(c);
 	close(fd);
@@ -413,8 +373,8 @@ static int trace_run(const struct devcmd *d, int argc, char **argv)
 	c->text_len = (uint32_t)strlen(c->text);
 	fd = open_mount(d->cmd, argv[optind]);
 	ret = CLI_EXIT_FAIL;
-	if (fd >= 0 && send_ioc(d->cmd, fd, argv[optind], DAXFS_IOC_TRACE, c) == 0)
-		ret = answer(d->cmd, argv[optind], c);
+	if (fd >= 0)
+		ret = ctl_ask(d->cmd, fd, argv[optind], DAXFS_IOC_TRACE, NULL, c);
 	if (fd >= 0)
 		close(fd);
 	free(c);
@@ -423,23 +383,23 @@ static int trace_run(const struct devcmd *d, int argc, char **argv)
 
 /* ---- the command table entries ------------------------------------------ */
 
-#define DEVCMD(var, ioc, flags_ok)                                        \
+#define DEVCMD(var, ioc, flags_ok, render_fn)                             \
 	static const struct devcmd var##_dev = {                           \
 		.cmd = &ctl_##var##_command, .request = (ioc),             \
-		.allowed_flags = (flags_ok),                               \
+		.allowed_flags = (flags_ok), .render = (render_fn),        \
 	}
 
-DEVCMD(table, DAXFS_IOC_TABLE, DAXFS_IOC_F_JSON | DAXFS_IOC_F_INACTIVE);
-DEVCMD(info, DAXFS_IOC_INFO, DAXFS_IOC_F_JSON | DAXFS_IOC_F_VERBOSE);
-DEVCMD(status, DAXFS_IOC_STATUS, DAXFS_IOC_F_JSON | DAXFS_IOC_F_VERBOSE);
-DEVCMD(suspend, DAXFS_IOC_SUSPEND, DAXFS_IOC_F_NOLOCKFS);
-DEVCMD(resume, DAXFS_IOC_RESUME, DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE);
-DEVCMD(clear, DAXFS_IOC_CLEAR, 0);
-DEVCMD(load, DAXFS_IOC_LOAD, 0);
-DEVCMD(reload, DAXFS_IOC_LOAD, DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE);
-DEVCMD(badblocks, DAXFS_IOC_BADBLOCKS, DAXFS_IOC_F_JSON);
-DEVCMD(trace, DAXFS_IOC_TRACE, 0);
-DEVCMD(remove, DAXFS_IOC_REMOVE, DAXFS_IOC_F_DEFERRED | DAXFS_IOC_F_WIPE);
+DEVCMD(table, DAXFS_IOC_TABLE, DAXFS_IOC_F_JSON | DAXFS_IOC_F_INACTIVE, ctl_render_table);
+DEVCMD(info, DAXFS_IOC_INFO, DAXFS_IOC_F_JSON | DAXFS_IOC_F_VERBOSE, ctl_render_info);
+DEVCMD(status, DAXFS_IOC_STATUS, DAXFS_IOC_F_JSON | DAXFS_IOC_F_VERBOSE, ctl_render_status);
+DEVCMD(suspend, DAXFS_IOC_SUSPEND, DAXFS_IOC_F_NOLOCKFS, NULL);
+DEVCMD(resume, DAXFS_IOC_RESUME, DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE, NULL);
+DEVCMD(clear, DAXFS_IOC_CLEAR, 0, NULL);
+DEVCMD(load, DAXFS_IOC_LOAD, 0, NULL);
+DEVCMD(reload, DAXFS_IOC_LOAD, DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE, NULL);
+DEVCMD(badblocks, DAXFS_IOC_BADBLOCKS, DAXFS_IOC_F_JSON, ctl_render_badblocks);
+DEVCMD(trace, DAXFS_IOC_TRACE, 0, NULL);
+DEVCMD(remove, DAXFS_IOC_REMOVE, DAXFS_IOC_F_DEFERRED | DAXFS_IOC_F_WIPE, NULL);
 
 static int table_run(int argc, char **argv) { return simple_run(&table_dev, argc, argv); }
 static int info_run(int argc, char **argv) { return simple_run(&info_dev, argc, argv); }

@@ -3,16 +3,17 @@
 #include <string.h>
 
 #include "ctl/render.h"
+#include "daxfs/ioctl.h"
 #include "util/json.h"
 
 void ctl_render_table(FILE *f, const struct dm_ioctl_result *r, unsigned flags)
 {
-	if (!(flags & CTL_RENDER_JSON)) {
+	if (!(flags & DAXFS_IOC_F_JSON)) {
 		fputs(r->text ? r->text : "", f);
 		return;
 	}
 	fprintf(f, "{\"slot\":\"%s\",\"targets\":[",
-		(flags & CTL_RENDER_INACTIVE) ? "inactive" : "live");
+		(flags & DAXFS_IOC_F_INACTIVE) ? "inactive" : "live");
 	for (unsigned i = 0; i < r->ntargets; i++) {
 		const struct dm_ioc_target *t = &r->targets[i];
 
@@ -28,26 +29,32 @@ void ctl_render_table(FILE *f, const struct dm_ioctl_result *r, unsigned flags)
 	fputs("}\n", f);
 }
 
-static void fs_json(FILE *f, const struct ctl_fs_state *fs)
+/* A decoded result may lack its names (a device being created has none). */
+static const char *str(const char *s)
+{
+	return s ? s : "";
+}
+
+static void fs_json(FILE *f, const struct dm_holder_state *fs)
 {
 	fprintf(f, "\"filesystem\":{\"frozen\":%s,\"writers_waiting\":%u,\"shutdown\":%s,"
 		"\"uses_dax\":%s}", daxfs_json_bool(fs->frozen), fs->writers_waiting,
 		daxfs_json_bool(fs->shutdown), daxfs_json_bool(fs->uses_dax));
 }
 
-static void fs_text(FILE *f, const struct ctl_fs_state *fs)
+static void fs_text(FILE *f, const struct dm_holder_state *fs)
 {
 	fprintf(f, "%s%s, %s\n", fs->frozen ? "frozen" : "thawed",
 		fs->shutdown ? ", shut down after an I/O error" : "",
 		fs->uses_dax ? "DAX" : "bio path");
 }
 
-void ctl_render_info(FILE *f, const struct dm_ioctl_result *r, const struct ctl_fs_state *fs,
-		     unsigned flags)
+void ctl_render_info(FILE *f, const struct dm_ioctl_result *r, unsigned flags)
 {
+	const struct dm_holder_state *fs = &r->holder;
 	const struct dm_md_info *info = &r->info;
 
-	if (flags & CTL_RENDER_JSON) {
+	if (flags & DAXFS_IOC_F_JSON) {
 		fputs("{\"name\":", f);
 		daxfs_json_string(f, r->name);
 		fprintf(f, ",\"state\":\"%s\",\"deferred_remove\":%s,\"read_ahead\":%u,"
@@ -61,7 +68,7 @@ void ctl_render_info(FILE *f, const struct dm_ioctl_result *r, const struct ctl_
 			info->major, info->minor, info->num_targets);
 		daxfs_json_string(f, info->uuid);
 		fprintf(f, ",\"size\":%" PRIu64 ",\"type\":\"%s\",\"dax\":%s,"
-			"\"bios_waiting\":%u,", info->size, r->type_name,
+			"\"bios_waiting\":%u,", info->size, str(r->type_name),
 			daxfs_json_bool(info->dax), info->bios_waiting);
 		fs_json(f, fs);
 		fputs("}\n", f);
@@ -71,11 +78,11 @@ void ctl_render_info(FILE *f, const struct dm_ioctl_result *r, const struct ctl_
 	size_t n = r->text ? strlen(r->text) : 0;
 
 	if (n)
-		fwrite(r->text, 1, (flags & CTL_RENDER_VERBOSE) ? n - 1 : n, f);
-	if (flags & CTL_RENDER_VERBOSE) {
+		fwrite(r->text, 1, (flags & DAXFS_IOC_F_VERBOSE) ? n - 1 : n, f);
+	if (flags & DAXFS_IOC_F_VERBOSE) {
 		fprintf(f, "Size:              %" PRIu64 " sectors\n"
 			"Type:              %s\nDAX:               %s\n"
-			"Filesystem:        ", info->size, r->type_name, info->dax ? "yes" : "no");
+			"Filesystem:        ", info->size, str(r->type_name), info->dax ? "yes" : "no");
 		fs_text(f, fs);
 		fputc('\n', f);
 	}
@@ -140,21 +147,21 @@ static void status_device(FILE *f, const struct dm_ioc_device *d, bool json, boo
 	fputs(d->nbadblocks ? "\n" : " none\n", f);
 }
 
-void ctl_render_status(FILE *f, const struct dm_ioctl_result *r, const struct ctl_fs_state *fs,
-		       unsigned flags)
+void ctl_render_status(FILE *f, const struct dm_ioctl_result *r, unsigned flags)
 {
-	bool json = flags & CTL_RENDER_JSON;
+	const struct dm_holder_state *fs = &r->holder;
+	bool json = flags & DAXFS_IOC_F_JSON;
 	const char *state = r->info.suspended ? "SUSPENDED" : "ACTIVE";
 
 	/* dmsetup status: one "start len type <target info>" line a target;
 	 * the daemon's own counters only with --verbose or --json */
 	if (!json) {
 		fputs(r->text ? r->text : "", f);
-		if (!(flags & CTL_RENDER_VERBOSE))
+		if (!(flags & DAXFS_IOC_F_VERBOSE))
 			return;
-		fprintf(f, "state: %s\ntype: %s\n", state, r->type_name);
+		fprintf(f, "state: %s\ntype: %s\n", state, str(r->type_name));
 	} else {
-		fprintf(f, "{\"state\":\"%s\",\"type\":\"%s\",\"text\":", state, r->type_name);
+		fprintf(f, "{\"state\":\"%s\",\"type\":\"%s\",\"text\":", state, str(r->type_name));
 		daxfs_json_string(f, r->text);
 		fputs(",\"targets\":[", f);
 	}
@@ -175,7 +182,7 @@ void ctl_render_status(FILE *f, const struct dm_ioctl_result *r, const struct ct
 
 void ctl_render_badblocks(FILE *f, const struct dm_ioctl_result *r, unsigned flags)
 {
-	bool json = flags & CTL_RENDER_JSON;
+	bool json = flags & DAXFS_IOC_F_JSON;
 
 	if (json)
 		fputc('[', f);

@@ -63,6 +63,23 @@ static inline const char *t_pmem(const char *name, uint64_t pages, unsigned tag)
 	return path;
 }
 
+static inline void t_free_result(void *arg)
+{
+	dm_ioctl_result_free(arg);
+	free(arg);
+}
+
+/* A result of the command layer, freed after the test. */
+static inline struct dm_ioctl_result *t_result(void)
+{
+	struct dm_ioctl_result *res = calloc(1, sizeof(*res));
+
+	if (!res)
+		abort();
+	t_defer(t_free_result, res);
+	return res;
+}
+
 /* Two patterned backing files of pages pages each: A (tag 1) and B (tag 2). */
 static const char *A __attribute__((unused)), *B __attribute__((unused));
 

@@ -11,26 +11,10 @@ static int run(struct mapped_device *md, struct dm_ioctl_req rq, struct dm_ioctl
 	return dm_ioctl(md, &rq, res);
 }
 
-static void free_result(void *arg)
-{
-	dm_ioctl_result_free(arg);
-	free(arg);
-}
-
-static struct dm_ioctl_result *result(void)
-{
-	struct dm_ioctl_result *res = calloc(1, sizeof(*res));
-
-	if (!res)
-		abort();
-	t_defer(free_result, res);
-	return res;
-}
-
 static int test_table_status_gives_each_targets_args(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 
 	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 8\n256 256 error\n", A)), 0);
@@ -47,7 +31,7 @@ static int test_table_status_gives_each_targets_args(void)
 static int test_table_status_without_a_staged_table_is_enxio(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 
 	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
@@ -60,7 +44,7 @@ static int test_table_status_without_a_staged_table_is_enxio(void)
 static int test_load_and_resume_swap_the_table(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 	const char *text;
 
 	t_devs(64);
@@ -76,7 +60,7 @@ static int test_load_and_resume_swap_the_table(void)
 static int test_load_names_the_origin_and_line(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 
 	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
@@ -98,7 +82,7 @@ static int refuse(void *data, struct dm_table *staged, unsigned flags)
 static int test_refused_resume_drops_the_staged_table_and_keeps_the_live_one(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 	const char *live;
 	unsigned seen = 0;
 
@@ -122,7 +106,7 @@ static int test_refused_resume_drops_the_staged_table_and_keeps_the_live_one(voi
 static int test_remove_of_an_open_device_says_how_to_get_out(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 
 	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
@@ -140,7 +124,7 @@ static int test_remove_of_an_open_device_says_how_to_get_out(void)
 static int test_wipe_swaps_in_error_targets_with_the_same_boundaries(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 
 	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 linear %s 0\n", A, B)), 0);
@@ -155,7 +139,7 @@ static int test_wipe_swaps_in_error_targets_with_the_same_boundaries(void)
 static int test_badblocks_of_an_unknown_device_is_enodev(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 
 	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
@@ -168,7 +152,7 @@ static int test_badblocks_of_an_unknown_device_is_enodev(void)
 static int test_badblocks_add_outside_the_device_is_einval_and_list_shows_added(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 
 	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
@@ -187,7 +171,7 @@ static int test_badblocks_add_outside_the_device_is_einval_and_list_shows_added(
 static int test_status_lists_every_device_with_its_bad_blocks(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 
 	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 linear %s 0\n", A, B)), 0);
@@ -205,7 +189,7 @@ static int test_status_lists_every_device_with_its_bad_blocks(void)
 static int test_device_names_one_device_and_past_the_last_is_enxio(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 
 	t_devs(64);
 	CHECK_EQ(t_make_live(md, t_fmt("0 256 linear %s 0\n256 256 linear %s 0\n", A, B)), 0);
@@ -226,7 +210,7 @@ static void close_fd(void *arg)
 static int test_device_open_refuses_a_file_renamed_over_the_path(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 	const char *other;
 
 	t_devs(64);
@@ -292,7 +276,7 @@ static struct mapped_device **create(enum source src, struct dm_ioctl_result *re
 
 static int test_dev_create_makes_the_sources_table_live_or_leaves_no_device(void)
 {
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 	struct mapped_device **md = create(SRC_AB, res), **none;
 
 	CHECK_EQ(created, 0);
@@ -315,7 +299,7 @@ static int test_dev_create_makes_the_sources_table_live_or_leaves_no_device(void
 
 static int test_destroy_waits_for_the_last_close_and_a_deferred_remove_happens_there(void)
 {
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 	struct mapped_device **md = create(SRC_A, res);
 
 	CHECK_EQ(created, 0);
@@ -362,7 +346,7 @@ static int test_set_hooks_replaces_every_hook(void)
 {
 	static const struct dm_lockfs_ops ops = { .freeze = count_freeze, .thaw = count_thaw };
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 	unsigned seen = 0;
 
 	t_devs(64);
@@ -394,7 +378,7 @@ static int test_set_hooks_replaces_every_hook(void)
 static int test_rename_sets_the_uuid_once_and_set_devt_the_number(void)
 {
 	struct mapped_device *md = t_md();
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 
 	CHECK_EQ(run(md, (struct dm_ioctl_req){ .cmd = DM_IOC_DEV_RENAME, .text = "new" }, res),
 		 -EINVAL);
@@ -415,7 +399,7 @@ static int test_rename_sets_the_uuid_once_and_set_devt_the_number(void)
 
 static int test_claim_refuses_a_file_another_device_claimed(void)
 {
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 	struct mapped_device **one = create(SRC_A, res), **two = create(SRC_BA, res);
 
 	CHECK_EQ(created, 0);
@@ -429,7 +413,7 @@ static int test_claim_refuses_a_file_another_device_claimed(void)
 
 static int test_backing_allocates_with_prealloc(void)
 {
-	struct dm_ioctl_result *res = result();
+	struct dm_ioctl_result *res = t_result();
 	struct mapped_device **md = create(SRC_SPARSE, res);
 	const char *sparse = t_path("sparse");
 	struct stat st;

@@ -1,1 +1,0 @@
-../../../../tools/ctl/render.h
