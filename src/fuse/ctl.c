@@ -263,8 +263,11 @@ static void command(struct dfuse *df, struct daxfs_ioc_ctl *c, const struct dm_i
 	size_t len;
 	int err = dm_ioctl(df->md, rq, &res);
 
-	if (err == 0 && (rq->cmd == DM_IOC_DEV_RESUME ||
-			 (rq->cmd == DM_IOC_DEV_REMOVE && (rq->flags & DM_IOC_F_WIPE))))
+	/* whatever the answer: remove --force wipes the table and then fails
+	 * with EBUSY on an open device, and a swap that did not happen leaves
+	 * nothing to wait for */
+	if (rq->cmd == DM_IOC_DEV_RESUME ||
+	    (rq->cmd == DM_IOC_DEV_REMOVE && (rq->flags & DM_IOC_F_WIPE)))
 		dfuse_inval_wait(df);
 	if (err == 0 && result) {
 		holder_state(df, &res.holder);
