@@ -1,58 +1,47 @@
 /* fuse/identity.c - what dmsetup info shows of the mapped device that a kernel device has: uuid, major:minor */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "daxfs/dm.h"
 #include "fuse/dfuse.h"
+#include "util/mountinfo.h"
 
-/* /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
+struct devt_lookup {
+	const char *mnt;
+	unsigned major, minor;
+	bool found;
+};
+
+static int devt_of_mount(void *ctx, const struct mountinfo_entry *e)
 {
-	char *out = s;
+	struct devt_lookup *l = ctx;
 
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
+	if (strcmp(e->mountpoint, l->mnt) == 0) {
+		l->major = e->major;
+		l->minor = e->minor;
+		l->found = true;
 	}
-	*out = '\0';
+	return 0;       /* on: the last line wins when mounts are stacked */
 }
 
-/* The device number of the mount at mnt (its st_dev): field 3 of its line of
- * mountinfo, the last one if mounts are stacked there. Read rather than
- * stat'ed: a stat of our own mount would be a request to ourselves before
- * the session serves any. */
+/* The device number of the mount at mnt (its st_dev), from mountinfo, the
+ * last one if mounts are stacked there. Read rather than stat'ed: a stat of
+ * our own mount would be a request to ourselves before the session serves
+ * any. */
 static int mount_devt(const char *mnt, unsigned *major, unsigned *minor)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	int found = -ENOENT;
+	struct devt_lookup l = { .mnt = mnt };
+	int err = mountinfo_each(devt_of_mount, &l);
 
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned maj, min;
-		char point[4096];
-
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, point) != 3)
-			continue;
-		unescape(point);
-		if (strcmp(point, mnt) == 0) {
-			*major = maj;
-			*minor = min;
-			found = 0;
-		}
-	}
-	free(line);
-	fclose(f);
-	return found;
+	if (err < 0)
+		return err;
+	if (!l.found)
+		return -ENOENT;
+	*major = l.major;
+	*minor = l.minor;
+	return 0;
 }
 
 void dfuse_identify(struct dfuse *df, const char *mountpoint)
