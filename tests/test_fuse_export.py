@@ -9,7 +9,8 @@ import struct
 
 import pytest
 
-from mount import daxfs, drop_inode_cache, name_to_handle_at, open_by_handle_at  # noqa: F401
+from mount import (daxfs, drop_inode_cache, name_to_handle_at, open_by_handle_at,  # noqa: F401
+                   wait_until)
 
 
 def read_by_handle(mnt, handle):
@@ -27,6 +28,19 @@ def dir_path_by_handle(mnt, handle):
         return os.readlink(f"/proc/self/fd/{fd}")
     finally:
         os.close(fd)
+
+
+def unlink_and_forget(mnt, name):
+    """Unlinks name and waits until the daemon has freed its inode: the
+    kernel sends its FORGET asynchronously, and until it arrives the daemon
+    keeps the orphan and gives the next file another number."""
+    def used():
+        st = os.statvfs(mnt)
+        return st.f_files - st.f_ffree
+    before = used()
+    os.unlink(mnt / name)
+    drop_inode_cache()
+    wait_until(lambda: used() == before - 1, 10, f"the daemon to free the inode of {name}")
 
 
 def assert_stale(mnt, handle):
@@ -101,8 +115,7 @@ def test_handle_of_a_reused_inode_number_is_stale(tree):
     m = tree.mnt
     ino = os.stat(m / "a").st_ino
     handle = name_to_handle_at(m / "a")
-    os.unlink(m / "a")
-    drop_inode_cache()
+    unlink_and_forget(m, "a")
     (m / "b").write_bytes(b"bravo")
     assert os.stat(m / "b").st_ino == ino, "the test needs the number to be reused"
     assert_stale(m, handle)
@@ -114,7 +127,7 @@ def test_handle_of_a_reused_inode_number_is_stale(tree):
 def test_handle_of_a_reused_inode_number_is_stale_after_a_restart(tree):
     m = tree.mnt
     handle = name_to_handle_at(m / "a")
-    os.unlink(m / "a")
+    unlink_and_forget(m, "a")
     (m / "b").write_bytes(b"bravo")
     tree.remount()
     assert os.stat(m / "b").st_ino == struct.unpack_from("<II", handle[1])[1]
