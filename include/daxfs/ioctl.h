@@ -305,9 +305,29 @@ struct daxfs_run_slot {
 	 * mapping that shows a hole there is out of date if this moved since
 	 * it was made. */
 	uint64_t alloc_gen;
-	uint64_t reserved[3];
+	/* Bumped (sequentially consistent) after a change of the layout
+	 * that cut the size or took blocks away (a truncate that shrinks the
+	 * file, O_TRUNC, a punched or collapsed range) while some open file
+	 * has direct mappings (DAXFS_IOC_RUN_MAPPED), before daxfs_run_head's
+	 * recall: the recall of the kernel's DAX truncate, which unmaps the
+	 * pages from every process before it returns. The daemon answers the
+	 * change when every such open file acknowledged this value
+	 * (DAXFS_IOC_MAPPED_RECALLED), or after two seconds. */
+	uint32_t recall;
+	uint32_t reserved32;
+	uint64_t reserved[2];
 };
 _Static_assert(sizeof(struct daxfs_run_slot) == 64, "daxfs_run_slot layout");
+
+/* After the table's nslots slots. */
+struct daxfs_run_head {
+	/* Bumped (sequentially consistent) after any slot's recall, and
+	 * woken (FUTEX_WAKE, not private): a daxfs-run process with direct
+	 * mappings waits on it. */
+	uint32_t recall;
+	uint32_t reserved[15];
+};
+_Static_assert(sizeof(struct daxfs_run_head) == 64, "daxfs_run_head layout");
 
 enum daxfs_run_flags {
 	/* The daemon answered a READ or WRITE of the inode through the page
@@ -346,7 +366,7 @@ enum daxfs_ioc_run_open_flags {
  * ESTALE, ENOSPC the table is full; the lease is not taken then), slot and
  * nslots; with RUN_TABLE, a one-time token and the socket to present it on
  * (as DAXFS_IOC_GRANT): the answer carries a read-only descriptor of the
- * table, nslots slots long.
+ * table: nslots slots, then a struct daxfs_run_head.
  */
 struct daxfs_ioc_run_open {
 	uint32_t version;
@@ -389,6 +409,20 @@ enum daxfs_ioc_run_written_flags {
  * range is not used. Errors are ioctl(2)'s: EBADF (not open for writing),
  * EACCES, ENOLCK (no write lease of the inode by this user). */
 #define DAXFS_IOC_RUN_MARK _IOW(DAXFS_IOC_MAGIC, 0x49, struct daxfs_ioc_range)
+
+enum daxfs_ioc_run_mapped_flags {
+	DAXFS_IOC_MAPPED_ADD = 1u << 0,      /* the open file now backs mmap regions */
+	DAXFS_IOC_MAPPED_DROP = 1u << 1,     /* one fewer process maps through it */
+	/* The caller's mappings through this open file show the layout
+	 * after the slot's recall value offset: pages past EOF raise SIGBUS,
+	 * dropped blocks are mapped no more. */
+	DAXFS_IOC_MAPPED_RECALLED = 1u << 2,
+};
+/* What daxfs-run tells the daemon about its mmap regions (exactly one of
+ * the flags; the range's length is not used). ADD needs a lease of the open
+ * file; errors are ioctl(2)'s: EINVAL, ENOLCK, ESTALE, ENOENT (DROP or
+ * RECALLED without ADD), ENOMEM. */
+#define DAXFS_IOC_RUN_MAPPED _IOW(DAXFS_IOC_MAGIC, 0x4a, struct daxfs_ioc_range)
 
 _Static_assert(sizeof(struct daxfs_ioc_run_open) == 404, "daxfs_ioc_run_open layout");
 

@@ -567,7 +567,7 @@ static int run_open_request(struct dfuse *df, const struct dfuse_ioctl_req *rq, 
 	return err;
 }
 
-/* LEASE_GET, LEASE_PUT, ALLOC, SYNC, RUN_WRITTEN, RUN_MARK: a range in, nothing out. Returns 1
+/* LEASE_GET, LEASE_PUT, ALLOC, SYNC, RUN_WRITTEN, RUN_MARK, RUN_MAPPED: a range in, nothing out. Returns 1
  * when the inode's cached pages are to be dropped after the reply. */
 static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 {
@@ -579,7 +579,8 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 	int err;
 
 	if (cmd != DAXFS_IOC_LEASE_GET && cmd != DAXFS_IOC_LEASE_PUT && cmd != DAXFS_IOC_ALLOC &&
-	    cmd != DAXFS_IOC_SYNC && cmd != DAXFS_IOC_RUN_WRITTEN && cmd != DAXFS_IOC_RUN_MARK)
+	    cmd != DAXFS_IOC_SYNC && cmd != DAXFS_IOC_RUN_WRITTEN && cmd != DAXFS_IOC_RUN_MARK &&
+	    cmd != DAXFS_IOC_RUN_MAPPED)
 		return -ENOTTY;
 	if (rq->in_size != sizeof(r))
 		return -EINVAL;
@@ -630,6 +631,12 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		    (err = check_lease(df, ino, fh, true)))
 			return err;
 		return run_written(df, rq->who, ino, &r);
+	case DAXFS_IOC_RUN_MAPPED:
+		/* DROP and RECALLED only undo what an ADD under a lease did,
+		 * also once a forced swap revoked it */
+		if (r.flags == DAXFS_IOC_MAPPED_ADD && (err = check_lease(df, ino, fh, false)))
+			return err;
+		return dfuse_run_mapped(df, ino, fh, r.flags, r.offset);
 	case DAXFS_IOC_SYNC:
 		if ((err = check_lease(df, ino, fh, false)) || (err = check_range(r.offset, r.length)))
 			return err;

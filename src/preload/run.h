@@ -69,6 +69,10 @@ struct rino {
 	uint64_t alloc_end;             /* end of what we allocated past EOF */
 	unsigned regions;               /* mmap regions of it (atomic) */
 	int64_t time_pushed;            /* CLOCK_MONOTONIC_COARSE seconds */
+	uint32_t recall_seen;           /* the slot's recall the regions follow; lock */
+	/* Our open files of it were shared with a child at fork: neither
+	 * knows what the other maps, so neither lets blocks go (run_relet). */
+	bool forked;
 };
 
 struct rfile {
@@ -79,6 +83,7 @@ struct rfile {
 	int accmode;
 	bool append, sync;
 	bool fell_back;                 /* some write went the ordinary way */
+	unsigned mapped;                /* mmap regions through it (atomic) */
 	pthread_mutex_t pos;            /* read()/write(): offset updates are atomic */
 };
 
@@ -144,6 +149,12 @@ void run_rino_hold(struct rino *ri);
  * other process holds one. 0, or -errno (then ri is broken). */
 int run_relet(struct rino *ri);
 void run_rino_release(struct rino *ri);
+/* The inodes on dev whose mappings must follow a recall (held: release
+ * each), at most max; and the open files of ri with regions (held: put). */
+size_t run_to_recall(dev_t dev, struct rino **out, size_t max);
+size_t run_mapped_files(struct rino *ri, struct rfile **out, size_t max);
+/* The recall word of dev's table (daxfs_run_head), or NULL. */
+volatile uint32_t *run_recall_word(dev_t dev);
 
 /* ---- map.c ---- */
 /* ri->lock held: 0 with *stale when the mappings are out of date (the
@@ -178,6 +189,14 @@ int run_fsync(struct rfile *rf, bool data_only);
 /* mtime/ctime to the daemon if written since the last push; 0 or -errno. */
 int run_push_times(struct rino *ri, int kfd);
 
+/* ---- recall.c ---- */
+/* A region of ri was mapped: a thread of this process follows the recalls
+ * of its mount from now on. */
+void run_watch(struct rino *ri);
+/* Brings every region of the inodes on dev whose slot's recall moved to the
+ * layout the slot describes, and acknowledges it to the daemon. */
+void run_recall(dev_t dev);
+
 /* ---- copy.c ---- */
 /* memcpy that turns a SIGBUS of the mapping into a short count: returns the
  * bytes copied before the faulting page. nt: non-temporal stores (pmem). */
@@ -198,5 +217,8 @@ bool run_fault(void *addr);
 void run_sync_regions(struct rino *ri);
 /* After this process cut ri to size: its mappings past EOF fault. */
 void run_truncated(struct rino *ri, uint64_t size);
+/* ri->lock for writing: remaps ri's regions as the file is now (pages past
+ * EOF raise SIGBUS); false if one keeps pages of the old layout. */
+bool run_remap_regions(struct rino *ri);
 
 #endif

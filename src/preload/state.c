@@ -46,6 +46,7 @@ struct rmount {
 	dev_t dev;
 	volatile struct daxfs_run_slot *slots;
 	unsigned nslots;
+	volatile struct daxfs_run_head *head;   /* after the slots */
 };
 static struct rmount *mounts;
 
@@ -137,6 +138,7 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	ri->slot = slot;
 	ri->lockfd = -1;
 	ri->gen_seen = __atomic_load_n(&slot->gen, __ATOMIC_SEQ_CST);
+	ri->recall_seen = __atomic_load_n(&slot->recall, __ATOMIC_SEQ_CST);
 	pthread_rwlock_init(&ri->lock, NULL);
 	pthread_mutex_init(&ri->extend, NULL);
 	ri->next = rinos;
@@ -229,7 +231,8 @@ static struct rmount *mount_of(dev_t dev)
 static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o)
 {
 	struct rmount *m, *had;
-	size_t bytes = (size_t)o->nslots * sizeof(struct daxfs_run_slot);
+	size_t bytes = (size_t)o->nslots * sizeof(struct daxfs_run_slot) +
+		       sizeof(struct daxfs_run_head);
 	int tfd = dmap_fetch_fd(o->socket, o->token, "the daxfs-run table");
 	void *at;
 
@@ -248,6 +251,7 @@ static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o)
 	m->dev = dev;
 	m->slots = at;
 	m->nslots = o->nslots;
+	m->head = (volatile struct daxfs_run_head *)(m->slots + o->nslots);
 	pthread_mutex_lock(&glock);
 	if ((had = mount_of(dev))) {
 		pthread_mutex_unlock(&glock);
@@ -360,6 +364,10 @@ int run_relet(struct rino *ri)
 	size_t n = 0;
 	int err = 0;
 
+	/* a child forked with our open files may map the old blocks: they
+	 * stay held until the last of us closes the file */
+	if (ri->forked)
+		return 0;
 	pthread_mutex_lock(&glock);
 	for (struct rfile *rf = ri->files; rf && n < 64; rf = rf->next_in_ri) {
 		rf->refs++;
@@ -395,6 +403,7 @@ int run_relet(struct rino *ri)
 		ri->broken = true;
 	}
 	ri->gen_seen = __atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST);
+	ri->recall_seen = __atomic_load_n(&ri->slot->recall, __ATOMIC_SEQ_CST);
 	return err;
 }
 
@@ -500,6 +509,49 @@ bool run_push_times_of(dev_t dev, uint64_t ino)
 	return pushed;
 }
 
+/* ---- recalls ------------------------------------------------------------- */
+
+size_t run_to_recall(dev_t dev, struct rino **out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&glock);
+	for (struct rino *ri = rinos; ri && n < max; ri = ri->next) {
+		if (ri->dev == dev && __atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST) &&
+		    __atomic_load_n(&ri->slot->recall, __ATOMIC_SEQ_CST) != ri->recall_seen) {
+			ri->refs++;
+			out[n++] = ri;
+		}
+	}
+	pthread_mutex_unlock(&glock);
+	return n;
+}
+
+size_t run_mapped_files(struct rino *ri, struct rfile **out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&glock);
+	for (struct rfile *rf = ri->files; rf && n < max; rf = rf->next_in_ri) {
+		if (__atomic_load_n(&rf->mapped, __ATOMIC_SEQ_CST)) {
+			rf->refs++;
+			out[n++] = rf;
+		}
+	}
+	pthread_mutex_unlock(&glock);
+	return n;
+}
+
+volatile uint32_t *run_recall_word(dev_t dev)
+{
+	struct rmount *m;
+
+	pthread_mutex_lock(&glock);
+	m = mount_of(dev);
+	pthread_mutex_unlock(&glock);
+	return m ? &m->head->recall : NULL;
+}
+
 /* ---- fork ----------------------------------------------------------------- */
 
 /* No lock may be held by a thread that does not exist in the child. The
@@ -519,6 +571,8 @@ static void before_fork(void)
 	nforking = 0;
 	for (struct rino *ri = rinos; ri && forking; ri = ri->next) {
 		ri->refs++;
+		if (ri->files)
+			ri->forked = true;
 		forking[nforking++] = ri;
 	}
 	pthread_mutex_unlock(&glock);
