@@ -333,6 +333,10 @@ int dfs_check_table(struct dfs *fs, struct dm_table *t);
  */
 int dfs_freeze(struct dfs *fs);
 void dfs_thaw(struct dfs *fs);
+/* fn(arg, true) when a freeze closes the gate, before it waits for the
+ * calls past it, and fn(arg, false) once a thaw opened it: for writers the
+ * gate cannot hold (stores through direct mappings). fn must not wait. */
+void dfs_set_freeze_hook(struct dfs *fs, void (*fn)(void *arg, bool frozen), void *arg);
 /*
  * The write gate, sb_start_write / sb_end_write. Every call of this library
  * that changes the filesystem for a caller (write, truncate, fallocate,

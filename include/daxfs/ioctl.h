@@ -325,7 +325,11 @@ struct daxfs_run_head {
 	 * woken (FUTEX_WAKE, not private): a daxfs-run process with direct
 	 * mappings waits on it. */
 	uint32_t recall;
-	uint32_t reserved[15];
+	/* Non-zero from the start of a lockfs suspend's freeze to its thaw
+	 * (sequentially consistent): write() goes the ordinary way, to wait
+	 * at the daemon's write gate. */
+	uint32_t frozen;
+	uint32_t reserved[14];
 };
 _Static_assert(sizeof(struct daxfs_run_head) == 64, "daxfs_run_head layout");
 

@@ -137,6 +137,15 @@ static void set_plain(struct dfuse_run *r, const struct run_ino *p)
 		__atomic_store_n(&s->plain_writers, p->writable - p->marked, __ATOMIC_SEQ_CST);
 }
 
+/* The freeze of a lockfs suspend: daxfs-run's write()s take the ordinary
+ * path, to the write gate, until the thaw. */
+static void run_frozen(void *arg, bool frozen)
+{
+	struct dfuse_run *r = arg;
+
+	__atomic_store_n(&r->head->frozen, frozen, __ATOMIC_SEQ_CST);
+}
+
 int dfuse_run_start(struct dfuse *df)
 {
 	struct dfuse_run *r;
@@ -173,6 +182,7 @@ int dfuse_run_start(struct dfuse *df)
 		goto fail;
 	}
 	df->run = r;
+	dfs_set_freeze_hook(df->fs, run_frozen, r);
 	return 0;
 fail:
 	if (r->slots)
@@ -190,6 +200,7 @@ void dfuse_run_stop(struct dfuse *df)
 
 	if (!r)
 		return;
+	dfs_set_freeze_hook(df->fs, NULL, NULL);
 	for (unsigned i = 0; i < RUN_BUCKETS; i++) {
 		while (r->bucket[i]) {
 			struct run_ino *p = r->bucket[i];

@@ -353,6 +353,8 @@ ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off
 
 	if (len == 0 || rf->accmode == O_RDONLY || !ri->writable)
 		return RUN_FALLBACK;
+again:
+	locked = false;
 	/* set-id bits: a write by anyone but root drops them (the daemon) */
 	if ((__atomic_load_n(&s->flags, __ATOMIC_SEQ_CST) & DAXFS_RUN_SETID) && geteuid() != 0)
 		return RUN_FALLBACK;
@@ -412,6 +414,18 @@ ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off
 			err = RUN_FALLBACK;
 			goto fail;
 		}
+	}
+	/* A lockfs freeze holds writers at the daemon's gate: this one waits
+	 * there too, in a request that marks the file written, holding
+	 * nothing (the ordinary path would hold the page it writes, which
+	 * every open of a leased file waits for), and starts again after. */
+	if (__atomic_load_n(ri->frozen, __ATOMIC_SEQ_CST)) {
+		pthread_rwlock_unlock(&ri->lock);
+		if (locked)
+			(void)extend_lock(ri, rf, F_UNLCK);
+		if ((err = run_push_times(ri, rf->kfd)))
+			return err == -EINTR ? err : RUN_FALLBACK;
+		goto again;
 	}
 	done = store(ri, buf, len, (uint64_t)off, rf->sync);
 	if (done == 0) {

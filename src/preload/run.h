@@ -47,6 +47,7 @@ struct rino {
 	uint64_t ino;
 	unsigned refs;                  /* rfiles and mmap regions; global lock */
 	volatile struct daxfs_run_slot *slot;
+	volatile uint32_t *frozen;      /* the table's: a lockfs freeze holds writes */
 	/* Readers of the chunks hold it for reading; mapping, allocating and
 	 * extending hold it for writing. */
 	pthread_rwlock_t lock;
