@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from conftest import BUILD_DIR, tool
-from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
+from mount import MIB, PAGE, Daxfs, daxfs, daxfs_factory  # noqa: F401  (fixture)
 from run_util import py_plain, py_run, run_env, under_run
 
 FSX = BUILD_DIR / "tests/run/fsx"
@@ -418,3 +418,28 @@ def test_a_signal_handler_reading_the_file_during_copies(daxfs):
     hangs."""
     r = under_run([PROBE, "signals", daxfs.mnt / "sig"], timeout=300)
     assert r.stdout == "signals handled ok\n"
+
+
+def test_a_write_only_open_is_written_with_stores(tmp_path):
+    """open(O_WRONLY) is how most programs write: its writes must not go
+    through the daemon (no WRITE request in its log)."""
+    from test_fuse_caching import RequestLog
+    fs = Daxfs(tmp_path)
+    try:
+        fs.mkfs()
+        log = RequestLog(fs)
+        fs.mount("debug")
+        p = fs.mnt / "w"
+        p.write_bytes(b"." * (16 * PAGE))
+        log.mark()
+        py_run("""
+            import os, sys
+            fd = os.open(sys.argv[1], os.O_WRONLY)
+            for i in range(16):
+                assert os.pwrite(fd, b"%x" % i * PAGE, i * PAGE) == PAGE
+            os.close(fd)
+        """.replace("PAGE", str(PAGE)), p)
+        assert "opcode: WRITE" not in fs.stderr()[log.pos:]
+        assert p.read_bytes() == b"".join(b"%x" % i * PAGE for i in range(16))
+    finally:
+        fs.cleanup()

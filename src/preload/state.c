@@ -348,7 +348,7 @@ static struct rfile *classify(int fd, int flags)
 	rf->append = flags & O_APPEND;
 	rf->sync = run_sync_mode || (flags & (O_SYNC | O_DSYNC));
 	pthread_mutex_init(&rf->pos, NULL);
-	if (acc == O_RDWR && !ri->writable) {
+	if (acc != O_RDONLY && !ri->writable) {
 		/* mapped read-only so far: map again with write access */
 		pthread_rwlock_wrlock(&ri->lock);
 		ri->writable = true;
