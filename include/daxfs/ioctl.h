@@ -329,7 +329,12 @@ struct daxfs_run_head {
 	 * (sequentially consistent): write() goes the ordinary way, to wait
 	 * at the daemon's write gate. */
 	uint32_t frozen;
-	uint32_t reserved[14];
+	/* Non-zero when the daemon records a persistence trace
+	 * (DAXFS_PERSIST_TRACE, docs/CRASH.md): daxfs-run then has the
+	 * daemon flush what it stored and drain at its persist points
+	 * (DAXFS_IOC_WRITTEN_FLUSH, DRAIN), so that the trace holds them. */
+	uint32_t traced;
+	uint32_t reserved[13];
 };
 _Static_assert(sizeof(struct daxfs_run_head) == 64, "daxfs_run_head layout");
 
@@ -400,6 +405,13 @@ enum daxfs_ioc_run_written_flags {
 	DAXFS_IOC_WRITTEN_INVAL = 1u << 2,
 	/* The metadata is durable at the reply (also with -o commit=N). */
 	DAXFS_IOC_WRITTEN_SYNC = 1u << 3,
+	/* The daemon flushes the file's written blocks in [offset,
+	 * offset+length) itself, as a store's flush (durable at the next
+	 * drain), recorded where a persistence trace is kept; done first. */
+	DAXFS_IOC_WRITTEN_FLUSH = 1u << 4,
+	/* Then drains every device (after FLUSH, before the metadata). FLUSH
+	 * and DRAIN alone need only a read lease. */
+	DAXFS_IOC_WRITTEN_DRAIN = 1u << 5,
 };
 /* The caller stored [offset, offset+length) through its mapping (flags:
  * daxfs_ioc_run_written_flags; length 0 with SIZE is refused). Needs a

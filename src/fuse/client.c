@@ -446,13 +446,39 @@ static int kill_priv(struct dfuse *df, const struct dfuse_caller *who, uint64_t 
 	return dfs_setattr(df->fs, ino, &attr, DFS_SET_MODE, &st);
 }
 
+/* DAXFS_IOC_WRITTEN_FLUSH: each written extent of the range flushed. */
+struct flush_walk {
+	struct dfuse *df;
+	uint64_t off, end;
+};
+
+static int flush_extent(void *arg, const struct dfs_iomap *m)
+{
+	const struct flush_walk *w = arg;
+	uint64_t from = m->offset > w->off ? m->offset : w->off;
+	uint64_t to = m->offset + m->length < w->end ? m->offset + m->length : w->end;
+
+	if (m->type != DFS_IOMAP_MAPPED || from >= to)
+		return 0;
+	return dm_persist_range(w->df->md, m->addr + (from - m->offset), to - from, false);
+}
+
+static int flush_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len)
+{
+	const struct dfuse_extmap_ops ops = { .extent = flush_extent };
+	struct flush_walk w = { df, off, off + len };
+
+	return len ? dfuse_extmap_walk(df, ino, off, len, &ops, &w) : 0;
+}
+
 /* DAXFS_IOC_RUN_WRITTEN: what a write() daxfs-run served with stores does
  * to the file's metadata and to the kernel's caches. */
 static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_t ino,
 		       const struct daxfs_ioc_range *r)
 {
 	const uint32_t known = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
-			       DAXFS_IOC_WRITTEN_INVAL | DAXFS_IOC_WRITTEN_SYNC;
+			       DAXFS_IOC_WRITTEN_INVAL | DAXFS_IOC_WRITTEN_SYNC |
+			       DAXFS_IOC_WRITTEN_FLUSH | DAXFS_IOC_WRITTEN_DRAIN;
 	unsigned ext = 0;
 	int err;
 
@@ -460,6 +486,11 @@ static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_
 	    r->length > (uint64_t)INT64_MAX - r->offset ||
 	    ((r->flags & DAXFS_IOC_WRITTEN_SIZE) && r->length == 0))
 		return -EINVAL;
+	if ((r->flags & DAXFS_IOC_WRITTEN_FLUSH) &&
+	    (err = flush_range(df, ino, r->offset, r->length)) < 0)
+		return err;
+	if ((r->flags & DAXFS_IOC_WRITTEN_DRAIN) && (err = dm_persist_range(df->md, 0, 0, true)) < 0)
+		return err;
 	if (r->flags & DAXFS_IOC_WRITTEN_SIZE)
 		ext |= DFS_EXTEND_SIZE;
 	if (r->flags & DAXFS_IOC_WRITTEN_TIME)
@@ -627,8 +658,10 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		return dfuse_run_mark(df, ino, fh);
 	}
 	case DAXFS_IOC_RUN_WRITTEN:
-		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
-		    (err = check_lease(df, ino, fh, true)))
+		/* persisting what is there changes nothing: a reader may */
+		write = r.flags & ~(uint32_t)(DAXFS_IOC_WRITTEN_FLUSH | DAXFS_IOC_WRITTEN_DRAIN);
+		if ((err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0))) ||
+		    (err = check_lease(df, ino, fh, write)))
 			return err;
 		return run_written(df, rq->who, ino, &r);
 	case DAXFS_IOC_RUN_MAPPED:

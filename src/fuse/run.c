@@ -2,9 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daxfs/dax.h"
 #include "daxfs/dm.h"
 #include "daxfs/ioctl.h"
 #include "fuse/run.h"
@@ -182,6 +183,7 @@ int dfuse_run_start(struct dfuse *df)
 		goto fail;
 	}
 	df->run = r;
+	r->head->traced = dax_persist_tracing();
 	dfs_set_freeze_hook(df->fs, run_frozen, r);
 	return 0;
 fail:

@@ -44,6 +44,11 @@ int run_push_times(struct rino *ri, int kfd)
 	return err;
 }
 
+bool run_traced(const struct rino *ri)
+{
+	return __atomic_load_n(&ri->head->traced, __ATOMIC_RELAXED);
+}
+
 int run_lock(struct rino *ri, bool wr)
 {
 	bool stale = false;
@@ -419,7 +424,7 @@ again:
 	 * there too, in a request that marks the file written, holding
 	 * nothing (the ordinary path would hold the page it writes, which
 	 * every open of a leased file waits for), and starts again after. */
-	if (__atomic_load_n(ri->frozen, __ATOMIC_SEQ_CST)) {
+	if (__atomic_load_n(&ri->head->frozen, __ATOMIC_SEQ_CST)) {
 		pthread_rwlock_unlock(&ri->lock);
 		if (locked)
 			(void)extend_lock(ri, rf, F_UNLCK);
@@ -433,9 +438,17 @@ again:
 		goto fail;
 	}
 	ri->time_dirty = true;
+	/* traced: the stores are flushes in the trace, drained at our own
+	 * persist points */
+	unsigned trace = !run_traced(ri) ? 0 : DAXFS_IOC_WRITTEN_FLUSH |
+			 (rf->sync ? DAXFS_IOC_WRITTEN_DRAIN : 0);
+
+	if (trace && (uint64_t)off + done <= size &&
+	    (err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, trace, (uint64_t)off, done)))
+		goto fail;
 	if ((uint64_t)off + done > size) {
 		unsigned fl = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
-			      (rf->sync ? DAXFS_IOC_WRITTEN_SYNC : 0);
+			      (rf->sync ? DAXFS_IOC_WRITTEN_SYNC : 0) | trace;
 
 		if ((err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, fl, (uint64_t)off, done)))
 			goto fail;
@@ -483,6 +496,13 @@ int run_fsync(struct rfile *rf, bool data_only)
 	if (__atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST))
 		run_sync_regions(ri);
 	pmem_drain();
+	/* traced: what the mappings stored is flushed now (the writes'
+	 * stores were flushed as they were made), then the drain */
+	if (run_traced(ri) && !ri->broken &&
+	    run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_DRAIN |
+		    (__atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST) ? DAXFS_IOC_WRITTEN_FLUSH : 0),
+		    0, __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE)) < 0)
+		return RUN_FALLBACK;
 	if (rf->accmode == O_RDONLY || ri->broken)
 		return RUN_FALLBACK;
 	/* fdatasync owes the daemon nothing when no size change waits:

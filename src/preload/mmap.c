@@ -233,12 +233,15 @@ int run_msync(void *addr, size_t len, int flags)
 	int ret, prot = 0;
 
 	ret = real.msync(addr, len, flags);
+	uint64_t foff = 0;
+
 	pthread_mutex_lock(&rlock);
 	r = find(addr, len ? len : 1);
 	rf = r ? r->rf : NULL;
 	if (rf) {
 		run_hold(rf);
 		prot = r->prot;
+		foff = r->off + (uint64_t)((char *)addr - r->addr);
 	}
 	pthread_mutex_unlock(&rlock);
 	if (!rf)
@@ -247,6 +250,10 @@ int run_msync(void *addr, size_t len, int flags)
 		volatile struct daxfs_run_slot *s = rf->ri->slot;
 
 		pmem_drain();
+		if ((prot & PROT_WRITE) && (flags & MS_SYNC) && run_traced(rf->ri) &&
+		    run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_FLUSH |
+			    DAXFS_IOC_WRITTEN_DRAIN, foff, len) < 0)
+			ret = -1;       /* errno: the daemon's */
 		if ((prot & PROT_WRITE) && rf->ri->time_dirty)
 			(void)run_push_times(rf->ri, rf->kfd);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -47,7 +47,7 @@ struct rino {
 	uint64_t ino;
 	unsigned refs;                  /* rfiles and mmap regions; global lock */
 	volatile struct daxfs_run_slot *slot;
-	volatile uint32_t *frozen;      /* the table's: a lockfs freeze holds writes */
+	volatile struct daxfs_run_head *head;   /* the table's (frozen, traced) */
 	/* Readers of the chunks hold it for reading; mapping, allocating and
 	 * extending hold it for writing. */
 	pthread_rwlock_t lock;
@@ -187,6 +187,10 @@ ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off
  * changed; RUN_FALLBACK when the real call must do it (the file is not
  * written through us). */
 int run_fsync(struct rfile *rf, bool data_only);
+/* Whether the daemon records a persistence trace: our persist points then
+ * have it flush what we stored (DAXFS_IOC_WRITTEN_FLUSH), so that the
+ * trace holds it. */
+bool run_traced(const struct rino *ri);
 /* mtime/ctime to the daemon if written since the last push; 0 or -errno. */
 int run_push_times(struct rino *ri, int kfd);
 

@@ -121,7 +121,7 @@ void run_rino_release(struct rino *ri)
 
 /* glock held */
 static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_slot *slot,
-			     volatile uint32_t *frozen)
+			     volatile struct daxfs_run_head *head)
 {
 	struct rino *ri;
 
@@ -137,7 +137,7 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	ri->ino = ino;
 	ri->refs = 1;
 	ri->slot = slot;
-	ri->frozen = frozen;
+	ri->head = head;
 	ri->lockfd = -1;
 	ri->gen_seen = __atomic_load_n(&slot->gen, __ATOMIC_SEQ_CST);
 	ri->recall_seen = __atomic_load_n(&slot->recall, __ATOMIC_SEQ_CST);
@@ -332,7 +332,7 @@ static struct rfile *classify(int fd, int flags)
 		real.close(kfd);        /* the lease ends with our open file's last close */
 		return NULL;
 	}
-	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot], &m->head->frozen))) {
+	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot], m->head))) {
 		pthread_mutex_unlock(&glock);
 		free(rf);
 		real.close(kfd);
