@@ -334,7 +334,9 @@ struct daxfs_run_head {
 	 * daemon flush what it stored and drain at its persist points
 	 * (DAXFS_IOC_WRITTEN_FLUSH, DRAIN), so that the trace holds them. */
 	uint32_t traced;
-	uint32_t reserved[13];
+	/* Random, not 0, per daemon start: names the table (RUN_OPEN). */
+	uint32_t id;
+	uint32_t reserved[12];
 };
 _Static_assert(sizeof(struct daxfs_run_head) == 64, "daxfs_run_head layout");
 
@@ -383,7 +385,9 @@ struct daxfs_ioc_run_open {
 	int32_t error;
 	uint32_t slot;
 	uint32_t nslots;
-	uint32_t reserved;
+	/* Out: the table's daxfs_run_head id: a table mapped before under
+	 * the same device number (a mount since gone) is not this one. */
+	uint32_t table_id;
 	uint8_t token[16];
 	char socket[108];
 	char message[DAXFS_IOC_MSG_LEN];

@@ -529,7 +529,7 @@ static int run_open(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct d
 	int err, first;
 
 	o->error = 0;
-	o->slot = o->nslots = 0;
+	o->slot = o->nslots = o->table_id = 0;
 	memset(o->token, 0, sizeof(o->token));
 	o->socket[0] = o->message[0] = '\0';
 	if (o->flags & ~(uint32_t)(DAXFS_IOC_RUN_WRITE | DAXFS_IOC_RUN_TABLE))
@@ -556,6 +556,7 @@ static int run_open(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct d
 	}
 	o->slot = slot;
 	o->nslots = dfuse_run_nslots(df);
+	o->table_id = dfuse_run_table_id(df);
 	return first;
 put:
 	{

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -182,6 +183,12 @@ int dfuse_run_start(struct dfuse *df)
 		err = daxfs_err(-errno, "daxfs-run table: seal: %s", strerror(errno));
 		goto fail;
 	}
+	do {
+		if (getrandom(&r->head->id, sizeof(r->head->id), 0) != sizeof(r->head->id)) {
+			err = daxfs_err(-errno, "daxfs-run table: getrandom: %s", strerror(errno));
+			goto fail;
+		}
+	} while (r->head->id == 0);
 	df->run = r;
 	r->head->traced = dax_persist_tracing();
 	dfs_set_freeze_hook(df->fs, run_frozen, r);
@@ -245,6 +252,11 @@ int dfuse_run_table_fd(struct dfuse *df)
 unsigned dfuse_run_nslots(const struct dfuse *df)
 {
 	return df->run ? RUN_SLOTS : 0;
+}
+
+uint32_t dfuse_run_table_id(const struct dfuse *df)
+{
+	return df->run ? df->run->head->id : 0;
 }
 
 /* ---- marks: open files daxfs-run serves ------------------------------------- */

@@ -24,6 +24,7 @@ void dfuse_run_stop(struct dfuse *df);
  * negative errno. */
 int dfuse_run_table_fd(struct dfuse *df);
 unsigned dfuse_run_nslots(const struct dfuse *df);
+uint32_t dfuse_run_table_id(const struct dfuse *df);
 
 /* Every open and release of a regular file. A new writer of an inode that
  * has a slot is counted under the extend lock (DAXFS_RUN_LOCK_BASE): it may

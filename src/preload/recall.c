@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "preload/run.h"
@@ -26,7 +27,7 @@
 
 struct watcher {
 	struct watcher *next;
-	dev_t dev;
+	volatile struct daxfs_run_head *head;   /* of the mount it follows */
 	pid_t pid;              /* the process it runs in (not a forked child) */
 };
 
@@ -34,14 +35,15 @@ static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
 static struct watcher *watchers;
 
 #define RECALL_BATCH 64
+#define IDLE_SECONDS 5
 
-void run_recall(dev_t dev)
+void run_recall(volatile struct daxfs_run_head *head)
 {
 	struct rino *ris[RECALL_BATCH];
 	size_t n;
 
 	do {
-		n = run_to_recall(dev, ris, RECALL_BATCH);
+		n = run_to_recall(head, ris, RECALL_BATCH);
 		for (size_t i = 0; i < n; i++) {
 			struct rino *ri = ris[i];
 			struct rfile *rfs[RECALL_BATCH];
@@ -72,19 +74,26 @@ void run_recall(dev_t dev)
 static void *watch(void *arg)
 {
 	struct watcher *w = arg;
-	volatile uint32_t *word = run_recall_word(w->dev);
+	volatile uint32_t *word = &w->head->recall;
 
-	if (!word)
-		return NULL;
 	for (;;) {
 		uint32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+		struct timespec idle = { IDLE_SECONDS, 0 };
 
-		run_recall(w->dev);
+		run_recall(w->head);
 		/* shared, not private: the daemon wakes it through its own
 		 * mapping of the table */
-		syscall(SYS_futex, word, FUTEX_WAIT, seen, NULL, NULL, 0);
+		syscall(SYS_futex, word, FUTEX_WAIT, seen, &idle, NULL, 0);
+		/* nothing mapped of the mount any more (or the mount is
+		 * gone): the next region starts a watcher again */
+		pthread_mutex_lock(&wlock);
+		if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == seen && !run_has_regions(w->head)) {
+			w->pid = 0;
+			pthread_mutex_unlock(&wlock);
+			return NULL;
+		}
+		pthread_mutex_unlock(&wlock);
 	}
-	return NULL;
 }
 
 void run_watch(struct rino *ri)
@@ -96,21 +105,21 @@ void run_watch(struct rino *ri)
 
 	pthread_mutex_lock(&wlock);
 	for (w = watchers; w; w = w->next)
-		if (w->dev == ri->dev && w->pid == run_pid)
+		if (w->head == ri->head && w->pid == run_pid)
 			break;
 	if (w) {
 		pthread_mutex_unlock(&wlock);
 		return;
 	}
 	/* a forked child's watcher of the same mount is started anew */
-	for (w = watchers; w && w->dev != ri->dev; w = w->next)
+	for (w = watchers; w && w->head != ri->head; w = w->next)
 		;
 	if (!w && !(w = calloc(1, sizeof(*w)))) {
 		pthread_mutex_unlock(&wlock);
 		return;
 	}
-	if (!w->pid) {
-		w->dev = ri->dev;
+	if (!w->head) {
+		w->head = ri->head;
 		w->next = watchers;
 		watchers = w;
 	}

@@ -150,12 +150,12 @@ void run_rino_hold(struct rino *ri);
  * other process holds one. 0, or -errno (then ri is broken). */
 int run_relet(struct rino *ri);
 void run_rino_release(struct rino *ri);
-/* The inodes on dev whose mappings must follow a recall (held: release
- * each), at most max; and the open files of ri with regions (held: put). */
-size_t run_to_recall(dev_t dev, struct rino **out, size_t max);
+/* The inodes of the mount of head whose mappings must follow a recall
+ * (held: release each), at most max; and the open files of ri with regions
+ * (held: put). */
+size_t run_to_recall(volatile struct daxfs_run_head *head, struct rino **out, size_t max);
 size_t run_mapped_files(struct rino *ri, struct rfile **out, size_t max);
-/* The recall word of dev's table (daxfs_run_head), or NULL. */
-volatile uint32_t *run_recall_word(dev_t dev);
+bool run_has_regions(volatile struct daxfs_run_head *head);
 
 /* ---- map.c ---- */
 /* ri->lock held: 0 with *stale when the mappings are out of date (the
@@ -198,9 +198,10 @@ int run_push_times(struct rino *ri, int kfd);
 /* A region of ri was mapped: a thread of this process follows the recalls
  * of its mount from now on. */
 void run_watch(struct rino *ri);
-/* Brings every region of the inodes on dev whose slot's recall moved to the
- * layout the slot describes, and acknowledges it to the daemon. */
-void run_recall(dev_t dev);
+/* Brings every region of the inodes of head's mount whose slot's recall
+ * moved to the layout the slot describes, and acknowledges it to the
+ * daemon. */
+void run_recall(volatile struct daxfs_run_head *head);
 
 /* ---- copy.c ---- */
 /* memcpy that turns a SIGBUS of the mapping into a short count: returns the

@@ -126,7 +126,7 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	struct rino *ri;
 
 	for (ri = rinos; ri; ri = ri->next) {
-		if (ri->dev == dev && ri->ino == ino) {
+		if (ri->dev == dev && ri->ino == ino && ri->head == head) {
 			ri->refs++;
 			return ri;
 		}
@@ -219,11 +219,15 @@ struct rfile *run_get(int fd)
 }
 
 /* The daemon's table for the mount of fd: mapped once per mount, from the
- * descriptor a RUN_OPEN with RUN_TABLE got a token for. glock held. */
-static struct rmount *mount_of(dev_t dev)
+ * descriptor a RUN_OPEN with RUN_TABLE got a token for. A device number is
+ * used again by the next FUSE mount once one is gone, so a table is named
+ * by its id too (0: the newest of dev, which may be of a mount gone). The
+ * tables of mounts gone stay mapped: inodes of ours may still point into
+ * them. glock held. */
+static struct rmount *mount_of(dev_t dev, uint32_t id)
 {
 	for (struct rmount *m = mounts; m; m = m->next)
-		if (m->dev == dev)
+		if (m->dev == dev && (!id || m->head->id == id))
 			return m;
 	return NULL;
 }
@@ -254,8 +258,14 @@ static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o)
 	m->slots = at;
 	m->nslots = o->nslots;
 	m->head = (volatile struct daxfs_run_head *)(m->slots + o->nslots);
+	if (m->head->id != o->table_id) {
+		run_log("the table handed over is not the mount's");
+		real.munmap(at, bytes);
+		free(m);
+		return NULL;
+	}
 	pthread_mutex_lock(&glock);
-	if ((had = mount_of(dev))) {
+	if ((had = mount_of(dev, o->table_id))) {
 		pthread_mutex_unlock(&glock);
 		real.munmap(at, bytes);
 		free(m);
@@ -303,7 +313,7 @@ static struct rfile *classify(int fd, int flags)
 		return NULL;
 	o.flags = acc != O_RDONLY ? DAXFS_IOC_RUN_WRITE : 0;
 	pthread_mutex_lock(&glock);
-	if (!mount_of(st.st_dev))
+	if (!mount_of(st.st_dev, 0))
 		o.flags |= DAXFS_IOC_RUN_TABLE;
 	pthread_mutex_unlock(&glock);
 	if (ioctl(kfd, DAXFS_IOC_RUN_OPEN, &o) < 0 || o.error < 0) {
@@ -322,8 +332,20 @@ static struct rfile *classify(int fd, int flags)
 		return NULL;
 	}
 	pthread_mutex_lock(&glock);
-	m = mount_of(st.st_dev);
+	m = mount_of(st.st_dev, o.table_id);
 	pthread_mutex_unlock(&glock);
+	if (!m && !(o.flags & DAXFS_IOC_RUN_TABLE)) {
+		/* the table we have of this device number is a mount's gone:
+		 * a token for this one's, and the lease taken twice put once */
+		struct daxfs_ioc_run_open o2 = o;
+
+		o2.flags |= DAXFS_IOC_RUN_TABLE;
+		if (ioctl(kfd, DAXFS_IOC_RUN_OPEN, &o2) == 0 && o2.error == 0) {
+			(void)run_ioc(kfd, DAXFS_IOC_LEASE_PUT,
+				      acc != O_RDONLY ? DAXFS_IOC_LEASE_WRITE : 0, 0, 0);
+			o = o2;
+		}
+	}
 	if (!m && (o.flags & DAXFS_IOC_RUN_TABLE))
 		m = mount_add(st.st_dev, &o);
 	pthread_mutex_lock(&glock);
@@ -390,7 +412,7 @@ int run_relet(struct rino *ri)
 		else if (o.error < 0)
 			err = o.error;
 		pthread_mutex_lock(&glock);
-		m = mount_of(ri->dev);
+		m = mount_of(ri->dev, ri->head->id);
 		if (!err && (!m || o.slot >= m->nslots))
 			err = -EIO;
 		if (!err)
@@ -513,13 +535,13 @@ bool run_push_times_of(dev_t dev, uint64_t ino)
 
 /* ---- recalls ------------------------------------------------------------- */
 
-size_t run_to_recall(dev_t dev, struct rino **out, size_t max)
+size_t run_to_recall(volatile struct daxfs_run_head *head, struct rino **out, size_t max)
 {
 	size_t n = 0;
 
 	pthread_mutex_lock(&glock);
 	for (struct rino *ri = rinos; ri && n < max; ri = ri->next) {
-		if (ri->dev == dev && __atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST) &&
+		if (ri->head == head && __atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST) &&
 		    __atomic_load_n(&ri->slot->recall, __ATOMIC_SEQ_CST) != ri->recall_seen) {
 			ri->refs++;
 			out[n++] = ri;
@@ -527,6 +549,17 @@ size_t run_to_recall(dev_t dev, struct rino **out, size_t max)
 	}
 	pthread_mutex_unlock(&glock);
 	return n;
+}
+
+bool run_has_regions(volatile struct daxfs_run_head *head)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&glock);
+	for (struct rino *ri = rinos; ri && !any; ri = ri->next)
+		any = ri->head == head && __atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&glock);
+	return any;
 }
 
 size_t run_mapped_files(struct rino *ri, struct rfile **out, size_t max)
@@ -542,16 +575,6 @@ size_t run_mapped_files(struct rino *ri, struct rfile **out, size_t max)
 	}
 	pthread_mutex_unlock(&glock);
 	return n;
-}
-
-volatile uint32_t *run_recall_word(dev_t dev)
-{
-	struct rmount *m;
-
-	pthread_mutex_lock(&glock);
-	m = mount_of(dev);
-	pthread_mutex_unlock(&glock);
-	return m ? &m->head->recall : NULL;
 }
 
 /* ---- fork ----------------------------------------------------------------- */
