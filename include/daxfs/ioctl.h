@@ -144,6 +144,9 @@ enum daxfs_ioc_lease_flags {
 #define DAXFS_IOC_ALLOC _IOW(DAXFS_IOC_MAGIC, 0x42, struct daxfs_ioc_range)
 enum daxfs_ioc_alloc_flags {
 	DAXFS_IOC_ALLOC_KEEP_SIZE = 1u << 1,
+	/* For stores through a mapping (what a DAX write fault allocates):
+	 * set-id bits stay, as page_mkwrite drops none. */
+	DAXFS_IOC_ALLOC_MAPPED = 1u << 2,
 };
 /* Stores through a direct mapping of [offset, offset+length) were made
  * durable by the caller: drop the page cache's copy of the range so read()
@@ -416,6 +419,9 @@ enum daxfs_ioc_run_written_flags {
 	/* Then drains every device (after FLUSH, before the metadata). FLUSH
 	 * and DRAIN alone need only a read lease. */
 	DAXFS_IOC_WRITTEN_DRAIN = 1u << 5,
+	/* With TIME: the stores went through a mapping, or through write()
+	 * of a file without set-id bits: the bits stay. */
+	DAXFS_IOC_WRITTEN_MAPPED = 1u << 6,
 };
 /* The caller stored [offset, offset+length) through its mapping (flags:
  * daxfs_ioc_run_written_flags; length 0 with SIZE is refused). Needs a

@@ -478,7 +478,8 @@ static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_
 {
 	const uint32_t known = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
 			       DAXFS_IOC_WRITTEN_INVAL | DAXFS_IOC_WRITTEN_SYNC |
-			       DAXFS_IOC_WRITTEN_FLUSH | DAXFS_IOC_WRITTEN_DRAIN;
+			       DAXFS_IOC_WRITTEN_FLUSH | DAXFS_IOC_WRITTEN_DRAIN |
+			       DAXFS_IOC_WRITTEN_MAPPED;
 	unsigned ext = 0;
 	int err;
 
@@ -498,7 +499,8 @@ static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_
 	if (r->flags & DAXFS_IOC_WRITTEN_SYNC)
 		ext |= DFS_EXTEND_SYNC;
 	/* a write drops set-id bits, as file_remove_privs does */
-	if ((r->flags & DAXFS_IOC_WRITTEN_TIME) && (err = kill_priv(df, who, ino)))
+	if ((r->flags & DAXFS_IOC_WRITTEN_TIME) && !(r->flags & DAXFS_IOC_WRITTEN_MAPPED) &&
+	    (err = kill_priv(df, who, ino)))
 		return err;
 	if (ext && (err = dfs_write_extend(df->fs, ino, r->offset, r->length, ext)) < 0)
 		return err;
@@ -637,11 +639,11 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		dfuse_run_unleased(df, ino);
 		return err;
 	case DAXFS_IOC_ALLOC:
-		if (r.flags & ~(uint32_t)DAXFS_IOC_ALLOC_KEEP_SIZE)
+		if (r.flags & ~(uint32_t)(DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED))
 			return -EINVAL;
 		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
 		    (err = check_lease(df, ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
-		    (err = kill_priv(df, rq->who, ino)))
+		    (!(r.flags & DAXFS_IOC_ALLOC_MAPPED) && (err = kill_priv(df, rq->who, ino))))
 			return err;
 		return alloc_range(df, ino, r.offset, r.length, r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE);
 	case DAXFS_IOC_RUN_MARK: {

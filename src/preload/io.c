@@ -38,7 +38,10 @@ int run_push_times(struct rino *ri, int kfd)
 
 	ri->time_dirty = false;
 	ri->time_pushed = now_coarse();
-	err = run_ioc(kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_TIME, 0, 0);
+	/* set-id bits stay: mapped stores drop none, and write() stores only
+	 * into files without them (or as root) */
+	err = run_ioc(kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_TIME | DAXFS_IOC_WRITTEN_MAPPED,
+		      0, 0);
 	if (err)
 		ri->time_dirty = true;
 	return err;

@@ -86,7 +86,8 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 
 		if (end > in)
 			end = in;
-		err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, (uint64_t)off,
+		err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC,
+			      DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED, (uint64_t)off,
 			      end - (uint64_t)off);
 		if (err)
 			goto out;
@@ -304,7 +305,8 @@ bool run_remap_regions(struct rino *ri)
 		/* the rest as the extent map has it now (a punched range),
 		 * allocated again where it is writable, as a DAX store would */
 		if ((r->prot & PROT_WRITE) &&
-		    run_ioc(r->rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, r->off, in) < 0)
+		    run_ioc(r->rf->kfd, DAXFS_IOC_ALLOC,
+			      DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED, r->off, in) < 0)
 			all = false;
 		else if (run_map_at(ri, r->rf, r->addr, r->off, in, r->prot, size) < 0)
 			all = false;
@@ -357,7 +359,8 @@ bool run_fault(void *addr)
 		if (in > len)
 			in = len;
 		if ((prot & PROT_WRITE) &&
-		    run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, off, in) < 0)
+		    run_ioc(rf->kfd, DAXFS_IOC_ALLOC,
+			      DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED, off, in) < 0)
 			goto out;
 		ok = run_map_at(ri, rf, at, off, len, prot, size) == 0;
 	}

@@ -169,7 +169,7 @@ static void rfile_free(struct rfile *rf)
 	 * filesystem's speculative preallocation does at close */
 	if (last && rf->accmode != O_RDONLY && ri->alloc_end && !ri->broken) {
 		uint64_t size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
-		uint64_t from = (size + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+		uint64_t from = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
 
 		if (ri->alloc_end > from)
 			(void)fallocate(rf->kfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -291,24 +291,23 @@ static struct rfile *classify(int fd, int flags)
 	if (real.fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (flags & O_PATH) ||
 	    fstatfs(fd, &sfs) < 0 || sfs.f_type != FUSE_MAGIC)
 		return NULL;
-	if (acc == O_WRONLY) {
-		/* A lease needs an open file open for reading: ours, of the
-		 * same file, with the caller's rights; the program's open
-		 * file is then marked as written through it. */
-		char self[64];
-		int rw;
+	/* The lease is taken through an open file of our own, of the same
+	 * file with the caller's rights (read-write for a writer: a lease
+	 * needs read access): a program's own open file holds only the leases
+	 * the program took (libdaxfs), and a write-only one gets served. The
+	 * program's open file is then marked as written through ours. */
+	char self[64];
+	int own;
 
-		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-		if ((rw = real.open(self, O_RDWR | O_CLOEXEC)) < 0) {
-			run_log("fd %d (inode %llu): open write-only, and not readable by us (%s): "
-				"the ordinary path", fd, (unsigned long long)st.st_ino, strerror(errno));
-			return NULL;
-		}
-		kfd = real.fcntl(rw, F_DUPFD_CLOEXEC, kfd_base);
-		real.close(rw);
-	} else {
-		kfd = real.fcntl(fd, F_DUPFD_CLOEXEC, kfd_base);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if ((own = real.open(self, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC)) < 0) {
+		run_log("fd %d (inode %llu): cannot open it again%s (%s): the ordinary path", fd,
+			(unsigned long long)st.st_ino, acc == O_WRONLY ? " for reading" : "",
+			strerror(errno));
+		return NULL;
 	}
+	kfd = real.fcntl(own, F_DUPFD_CLOEXEC, kfd_base);
+	real.close(own);
 	if (kfd < 0)
 		return NULL;
 	o.flags = acc != O_RDONLY ? DAXFS_IOC_RUN_WRITE : 0;
@@ -325,8 +324,8 @@ static struct rfile *classify(int fd, int flags)
 		real.close(kfd);
 		return NULL;
 	}
-	if (acc == O_WRONLY && run_ioc(fd, DAXFS_IOC_RUN_MARK, 0, 0, 0) < 0) {
-		run_log("fd %d (inode %llu): open write-only: the ordinary path: %s", fd,
+	if (acc != O_RDONLY && run_ioc(fd, DAXFS_IOC_RUN_MARK, 0, 0, 0) < 0) {
+		run_log("fd %d (inode %llu): open for writing: the ordinary path: %s", fd,
 			(unsigned long long)st.st_ino, strerror(errno));
 		real.close(kfd);
 		return NULL;
