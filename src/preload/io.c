@@ -164,8 +164,12 @@ ssize_t run_pread(struct rfile *rf, void *buf, size_t len, off_t off)
 			size_t got = run_copy((char *)buf + done, c->base + in, n, false);
 
 			done += got;
+			/* a page the member could not give (cut short, full):
+			 * the bytes before it, then the daemon's read of it,
+			 * which fails it with EIO and records it as a bad
+			 * block, as its own access would have */
 			if (got < n) {
-				err = -EIO;
+				err = RUN_FALLBACK;
 				goto fail;
 			}
 			break;
@@ -263,8 +267,10 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 		if (err)
 			return err;
 		uint8_t k = c->kind[(pos & (RUN_CHUNK - 1)) / RUN_PAGE];
+		/* a poisoned page: the daemon's write fails it, or clears
+		 * the poison when it overwrites the whole page */
 		if (k == K_BAD)
-			return -EIO;
+			return RUN_FALLBACK;
 		if (k != K_DATA) {
 			if (first == UINT64_MAX)
 				first = pos;
@@ -437,7 +443,9 @@ again:
 	}
 	done = store(ri, buf, len, (uint64_t)off, rf->sync);
 	if (done == 0) {
-		err = -EIO;
+		/* the member could not take the page: the daemon's write
+		 * fails it with EIO and records it, as its own access would */
+		err = RUN_FALLBACK;
 		goto fail;
 	}
 	ri->time_dirty = true;

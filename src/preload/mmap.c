@@ -100,7 +100,7 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 		base = NULL;
 		goto out;
 	}
-	if ((err = run_map_at(ri, rf, base, (uint64_t)off, mlen, prot, size)))
+	if ((err = run_map_at(ri, rf, base, (uint64_t)off, mlen, prot, size, NULL)))
 		goto out;
 	run_hold(rf);
 	run_copy_init();        /* our SIGBUS handler: pages past EOF that come to be */
@@ -308,7 +308,7 @@ bool run_remap_regions(struct rino *ri)
 		    run_ioc(r->rf->kfd, DAXFS_IOC_ALLOC,
 			      DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED, r->off, in) < 0)
 			all = false;
-		else if (run_map_at(ri, r->rf, r->addr, r->off, in, r->prot, size) < 0)
+		else if (run_map_at(ri, r->rf, r->addr, r->off, in, r->prot, size, NULL) < 0)
 			all = false;
 	}
 	pthread_mutex_unlock(&rlock);
@@ -362,7 +362,11 @@ bool run_fault(void *addr)
 		    run_ioc(rf->kfd, DAXFS_IOC_ALLOC,
 			      DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED, off, in) < 0)
 			goto out;
-		ok = run_map_at(ri, rf, at, off, len, prot, size) == 0;
+		/* again only where it now maps data: a bad page (poison, an
+		 * error target) raises SIGBUS for the program */
+		bool data;
+
+		ok = run_map_at(ri, rf, at, off, len, prot, size, &data) == 0 && data;
 	}
 out:
 	pthread_rwlock_unlock(&ri->lock);

@@ -167,9 +167,10 @@ void run_unmap_all(struct rino *ri);
 int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **out);
 /* ri->lock for writing: maps [off, off+len) of the file at addr (page
  * multiples) for mmap: holes must have been allocated; pages past EOF and
- * bad pages raise SIGBUS. */
+ * bad pages raise SIGBUS. *first_data (if not NULL): whether the first
+ * page now maps data. */
 int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint64_t len, int prot,
-	       uint64_t size);
+	       uint64_t size, bool *first_data);
 /* Replaces [at, at+len) with memory whose every access raises SIGBUS. */
 int run_map_sigbus(char *at, size_t len, int prot);
 int run_ioc(int fd, unsigned long cmd, uint32_t flags, uint64_t off, uint64_t len);
