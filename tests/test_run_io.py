@@ -478,3 +478,22 @@ def test_a_mount_that_takes_the_device_number_of_one_gone_is_served_from_its_own
     finally:
         new.cleanup()
         old.cleanup()
+
+
+def test_a_write_that_fits_a_nearly_full_filesystem_is_not_refused(daxfs):
+    """The library allocates whole chunks and more ahead; when those do not
+    fit, the write's own pages must still be tried, as the kernel would."""
+    from test_client_lease import fill_until_enospc
+    small = daxfs.mnt / "small"
+    small.write_bytes(b"s" * (4 * PAGE))
+    fill_until_enospc(daxfs.mnt / "fill", 0xAA)
+    small.unlink()                  # four pages free, no chunk
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)
+        print(os.write(fd, b"x" * 5000))
+        os.close(fd)
+    """, daxfs.mnt / "new")
+    assert r.stdout == "5000\n", r.stderr
+    assert "served directly" in r.stderr
+    assert (daxfs.mnt / "new").read_bytes() == b"x" * 5000

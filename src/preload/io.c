@@ -284,7 +284,7 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 	 * writer into a sparse or preallocated file asks a few times per
 	 * region, a sequential one a few times per doubling of the file. */
 	uint64_t in = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
-	uint64_t ahead = size / 8;
+	uint64_t ahead = size / 8, need_first = first, need_last = last;
 
 	ahead = ahead < ALLOC_AHEAD ? ALLOC_AHEAD : ahead > ALLOC_AHEAD_MAX ? ALLOC_AHEAD_MAX : ahead;
 	first &= ~(RUN_CHUNK - 1);
@@ -297,6 +297,15 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 	}
 	int err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first, last - first);
 
+	/* a nearly full filesystem may have room for the write but not for
+	 * the chunks around it: the write's own pages, as the kernel's path
+	 * would allocate them */
+	if (err == -ENOSPC && (first != need_first || last != need_last)) {
+		first = need_first;
+		last = need_last;
+		err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first,
+			      last - first);
+	}
 	if (!err && last > in && last > ri->alloc_end)
 		ri->alloc_end = last;
 	if (err) {
