@@ -113,3 +113,20 @@ def test_blocks_a_forked_child_still_maps_go_to_no_other_file(daxfs):
         assert p.step("child") == "A"
         err = p.finish()
     assert p.proc.returncode == 0, err
+
+
+def test_a_sigbus_handler_set_after_the_mapping_keeps_the_librarys_recovery(daxfs):
+    """The program sets its handler with signal() after mmap: a page past the
+    EOF the mapping had still maps once the file grows over it, and a page
+    past the EOF it has now still reaches the program's handler."""
+    f = daxfs.mnt / "f"
+    f.write_bytes(b"A" * PAGE)
+    with Driven([PROBE, "late", f], "mapped") as a:
+        assert a.step("") == "sigbus"
+        with open(f, "ab") as w:
+            w.write(b"B" * PAGE)
+        assert a.step("") == "loaded 66"
+        os.truncate(f, PAGE)
+        assert a.step("") == "sigbus"
+        err = a.finish()
+    assert a.proc.returncode == 0, err

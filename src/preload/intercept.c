@@ -136,6 +136,33 @@ EXPORT int creat(const char *path, mode_t mode)
 }
 int creat64(const char *path, mode_t mode) ALIAS(creat);
 
+/* ---- signals -------------------------------------------------------------- */
+
+/* SIGBUS stays the library's once it is installed (copy.c): the program's
+ * handler is what it passes other faults on to. */
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	run_init();
+	if (sig == SIGBUS && run_sigbus_chain(act, old))
+		return 0;
+	return real.sigaction(sig, act, old);
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	/* glibc's own: BSD semantics, the signal blocked in its handler */
+	struct sigaction sa = { .sa_handler = handler, .sa_flags = SA_RESTART }, old;
+
+	run_init();
+	if (sig != SIGBUS)
+		return real.signal(sig, handler);
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, sig);
+	if (!run_sigbus_chain(&sa, &old))
+		return real.signal(sig, handler);
+	return old.sa_handler;
+}
+
 EXPORT int close(int fd)
 {
 	run_init();

@@ -3,6 +3,7 @@
 #define DAXFS_PRELOAD_RUN_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,6 +125,8 @@ struct run_real {
 	int (*lstat)(const char *, struct stat *);
 	int (*fstatat)(int, const char *, struct stat *, int);
 	int (*close_range)(unsigned, unsigned, int);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	sighandler_t (*signal)(int, sighandler_t);
 };
 extern struct run_real real;
 void run_init(void);
@@ -210,6 +213,10 @@ void run_recall(volatile struct daxfs_run_head *head);
 size_t run_copy(void *dst, const void *src, size_t len, bool nt);
 /* Installs the SIGBUS handler (the first run_copy does it too). */
 void run_copy_init(void);
+/* sigaction(SIGBUS) by the program once ours is installed: act becomes the
+ * handler ours passes other faults on to, old gets the one before; false
+ * when ours is not installed (the real call serves it). */
+bool run_sigbus_chain(const struct sigaction *act, struct sigaction *old);
 
 /* ---- mmap.c ---- */
 void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, off_t off);

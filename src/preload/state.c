@@ -677,6 +677,8 @@ static void find_real(void)
 	REAL(lstat);
 	REAL(fstatat);
 	REAL(close_range);
+	REAL(sigaction);
+	REAL(signal);
 }
 
 /* 0 before, 1 while and 2 after init; calls made by init itself (the

@@ -38,6 +38,8 @@
  *                        "mapped", then per line of stdin: "load OFF" ("loaded B" or
  *                        "sigbus"), "scan" (the distinct bytes of every page, "-" for
  *                        a page that raises SIGBUS), "pread OFF LEN" ("read N")
+ *   late PATH            maps 2 pages, then sets its SIGBUS handler with signal(); per line
+ *                        of stdin loads the second page ("loaded B" or "sigbus")
  *   pread PATH OFF LEN   "ok N" or "errno NAME"
  *   pmem PATH            libpmem's pmem_map_file: is_pmem, then a persisted store
  *   signals PATH         reads and writes while a 20 us timer's handler reads the file
@@ -294,6 +296,30 @@ static int hold(const char *path, size_t len)
 	return 0;
 }
 
+static int late(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	char line[64];
+	volatile char *m;
+
+	if (fd < 0)
+		fail("open: %s", strerror(errno));
+	m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	if (signal(SIGBUS, on_bus) == SIG_ERR)
+		fail("signal: %s", strerror(errno));
+	printf("mapped\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		int c = load(m + 4096);
+
+		c < 0 ? printf("sigbus\n") : printf("loaded %d\n", c);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 static int do_pread(const char *path, off_t off, size_t len)
 {
 	int fd = open(path, O_RDWR);
@@ -400,6 +426,8 @@ int main(int argc, char **argv)
 		return do_mremap(argv[2]);
 	if (strcmp(argv[1], "touch") == 0 && argc == 4)
 		return touch(argv[2], (off_t)atol(argv[3]));
+	if (strcmp(argv[1], "late") == 0)
+		return late(argv[2]);
 	if (strcmp(argv[1], "hold") == 0 && argc == 4)
 		return hold(argv[2], (size_t)atol(argv[3]));
 	if (strcmp(argv[1], "pread") == 0 && argc == 5)
