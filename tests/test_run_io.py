@@ -497,3 +497,13 @@ def test_a_write_that_fits_a_nearly_full_filesystem_is_not_refused(daxfs):
     assert r.stdout == "5000\n", r.stderr
     assert "served directly" in r.stderr
     assert (daxfs.mnt / "new").read_bytes() == b"x" * 5000
+
+
+def test_a_signal_handler_opening_and_closing_files_during_opens_and_closes(daxfs):
+    """close() in a handler that interrupted the library's own open or close
+    (which hold the descriptor table's lock) must neither hang nor leave the
+    table wrong."""
+    p = daxfs.mnt / "s"
+    p.write_bytes(b"x" * 4096)
+    r = under_run([PROBE, "sigclose", p], debug=False, timeout=60)
+    assert r.stdout == "sigclose handled ok\n", r.stderr

@@ -143,6 +143,10 @@ void run_closing(int fd);
 /* After the real dup/dup2/dup3/F_DUPFD made nfd from ofd. */
 void run_duped(int ofd, int nfd);
 void run_forget_range(unsigned first, unsigned last);
+/* fd's entry now, read without the lock (a signal handler's), and: forgets
+ * fd if its entry is still rf. */
+struct rfile *run_peek(int fd);
+void run_forget_if(int fd, struct rfile *rf);
 /* Pushes mtime/ctime of (dev, ino) if this process wrote it since the last
  * push (before a stat by this process). */
 bool run_push_times_of(dev_t dev, uint64_t ino);

@@ -479,6 +479,26 @@ void run_closing(int fd)
 	run_put(old);
 }
 
+struct rfile *run_peek(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= fdmax || vfork_child())
+		return NULL;
+	return __atomic_load_n(&fdtab[fd], __ATOMIC_ACQUIRE);
+}
+
+void run_forget_if(int fd, struct rfile *rf)
+{
+	struct rfile *old = NULL;
+
+	if (!rf || fd < 0 || (unsigned)fd >= fdmax)
+		return;
+	pthread_mutex_lock(&glock);
+	if (fdtab[fd] == rf)
+		old = set_fd(fd, NULL);
+	pthread_mutex_unlock(&glock);
+	run_put(old);
+}
+
 void run_forget_range(unsigned first, unsigned last)
 {
 	for (unsigned fd = first; fd <= last && fd < fdmax; fd++)

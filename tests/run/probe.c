@@ -43,6 +43,8 @@
  *   pread PATH OFF LEN   "ok N" or "errno NAME"
  *   pmem PATH            libpmem's pmem_map_file: is_pmem, then a persisted store
  *   signals PATH         reads and writes while a 20 us timer's handler reads the file
+ *   sigclose PATH        opens, reads and closes PATH in a loop while a 0.5 ms timer's handler
+ *                        opens, reads and closes it too: "sigclose handled ok"
  */
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -408,6 +410,45 @@ static int do_signals(const char *path)
 	return 0;
 }
 
+static const char *close_path;
+
+static void on_alarm_close(int sig)
+{
+	char c;
+	int fd = open(close_path, O_RDONLY);
+
+	(void)sig;
+	sig_calls++;
+	if (fd < 0 || read(fd, &c, 1) != 1 || c != 'x')
+		sig_bad++;
+	if (fd >= 0)
+		close(fd);
+}
+
+static int sigclose(const char *path)
+{
+	struct itimerval it = { { 0, 500 }, { 0, 500 } };
+	char buf[100];
+
+	close_path = path;
+	signal(SIGALRM, on_alarm_close);
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (unsigned round = 0; round < 3000; round++) {
+		int fd = open(path, O_RDONLY), dfd;
+
+		if (fd < 0 || read(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || buf[99] != 'x')
+			fail("round %u: %s", round, strerror(errno));
+		if ((dfd = dup(fd)) < 0)
+			fail("round %u: dup: %s", round, strerror(errno));
+		close(dfd);
+		close(fd);
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	printf("sigclose %s %s\n", sig_calls > 0 ? "handled" : "none", sig_bad ? "bad" : "ok");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -432,6 +473,8 @@ int main(int argc, char **argv)
 		return hold(argv[2], (size_t)atol(argv[3]));
 	if (strcmp(argv[1], "pread") == 0 && argc == 5)
 		return do_pread(argv[2], (off_t)atol(argv[3]), (size_t)atol(argv[4]));
+	if (strcmp(argv[1], "sigclose") == 0)
+		return sigclose(argv[2]);
 	if (strcmp(argv[1], "signals") == 0)
 		return do_signals(argv[2]);
 	if (strcmp(argv[1], "pmem") == 0)
