@@ -306,12 +306,16 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 		err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first,
 			      last - first);
 	}
-	if (!err && last > in && last > ri->alloc_end)
+	/* also after a failure, which may have allocated a part: the last
+	 * close gives back what lies past EOF */
+	if (last > in && last > ri->alloc_end)
 		ri->alloc_end = last;
 	if (err) {
 		run_log("inode %llu: allocating [%llu, %llu): %s", (unsigned long long)ri->ino,
 			(unsigned long long)first, (unsigned long long)last, strerror(-err));
-		return err;
+		/* the daemon's write fills what room there is and returns a
+		 * short count, as the kernel's does */
+		return err == -ENOSPC ? RUN_FALLBACK : err;
 	}
 	/* the chunks map the new blocks when next asked (alloc_gen moved) */
 	for (uint64_t pos = off & ~(RUN_CHUNK - 1); pos < end; pos += RUN_CHUNK) {
