@@ -507,3 +507,4 @@ def test_a_signal_handler_opening_and_closing_files_during_opens_and_closes(daxf
     p.write_bytes(b"x" * 4096)
     r = under_run([PROBE, "sigclose", p], debug=False, timeout=60)
     assert r.stdout == "sigclose handled ok\n", r.stderr
+
