@@ -315,7 +315,9 @@ struct daxfs_run_slot {
 	 * recall: the recall of the kernel's DAX truncate, which unmaps the
 	 * pages from every process before it returns. The daemon answers the
 	 * change when every such open file acknowledged this value
-	 * (DAXFS_IOC_MAPPED_RECALLED), or after two seconds. */
+	 * (DAXFS_IOC_MAPPED_RECALLED), or after ten seconds (a process busy
+	 * that long keeps showing the old pages; their blocks stay held all
+	 * the same). */
 	uint32_t recall;
 	uint32_t reserved32;
 	uint64_t reserved[2];

@@ -39,7 +39,7 @@
 #define RUN_SLOTS 65536u
 #define RUN_BUCKETS 4096u
 #define LOCK_TIMEOUT_NS 2000000000ll
-#define RECALL_TIMEOUT_NS 2000000000ll
+#define RECALL_TIMEOUT_NS 10000000000ll
 
 /* An open file through which daxfs-run processes have mmap regions. */
 struct run_mapper {

@@ -62,7 +62,7 @@ int dfuse_run_mapped(struct dfuse *df, uint64_t ino, uint64_t fh, uint32_t flags
 /* After a layout change of ino, before its reply, with no lock held: when
  * the change cut the size (or blocks_gone: it took blocks away) and some
  * open file has direct mappings, bumps the slot's recall, wakes the
- * daxfs-run processes and waits (at most 2 s) until each acknowledged. */
+ * daxfs-run processes and waits (at most 10 s) until each acknowledged. */
 void dfuse_run_recall(struct dfuse *df, uint64_t ino, bool blocks_gone);
 /* A table swap or a change of bad blocks: every mapping must look again;
  * revoke: a forced swap revoked every lease. */

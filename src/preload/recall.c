@@ -17,7 +17,7 @@
  * touch our page tables: when a truncate, O_TRUNC or hole punch takes blocks
  * from a file that some open file of ours has mmap regions of
  * (DAXFS_IOC_RUN_MAPPED), it bumps the slot's recall and the table's
- * recall word, wakes the word's futex, and waits (at most two seconds) until
+ * recall word, wakes the word's futex, and waits (at most ten seconds) until
  * every such open file acknowledged. A thread per mount, started with the
  * first region, waits on the word and does the remapping. The blocks
  * themselves stay out of the allocator while we hold the leases whatever
