@@ -7,8 +7,9 @@ import sys
 import time
 
 from conftest import BUILD_DIR
+from client_util import dmaps  # noqa: F401  (fixture)
 from mount import MIB, PAGE, daxfs  # noqa: F401  (fixture)
-from run_util import Driven
+from run_util import Driven, Stepper
 from test_client_lease import DEADLINE, blocks, fill_until_enospc
 
 PROBE = BUILD_DIR / "tests/run/probe"
@@ -130,3 +131,38 @@ def test_a_sigbus_handler_set_after_the_mapping_keeps_the_librarys_recovery(daxf
         assert a.step("") == "sigbus"
         err = a.finish()
     assert a.proc.returncode == 0, err
+
+
+def test_the_recall_requests_refuse_what_a_careless_or_hostile_client_sends(daxfs, dmaps):
+    """DAXFS_IOC_RUN_MAPPED from a client that is not daxfs-run: no lease,
+    unknown or combined flags, a drop or acknowledgement without an add; and
+    one that registers its mappings and never acknowledges holds a truncate
+    up for ten seconds at most."""
+    import errno
+    from client_util import create
+    f = daxfs.mnt / "f"
+    create(f, b"A" * SIZE)
+    d = dmaps(f)
+    add, drop, recalled = 1, 2, 4
+    assert d.error(f"ioc mapped {add} 0")[0] == -errno.ENOLCK
+    d.ok("ioc lease r")
+    assert d.error(f"ioc mapped {add | drop} 0")[0] == -errno.EINVAL
+    assert d.error("ioc mapped 0 0")[0] == -errno.EINVAL
+    assert d.error("ioc mapped 64 0")[0] == -errno.EINVAL
+    assert d.error(f"ioc mapped {drop} 0")[0] == -errno.ENOENT
+    assert d.error(f"ioc mapped {recalled} 0")[0] == -errno.ENOENT
+    d.ok(f"ioc mapped {add} 0")
+    d.ok(f"ioc mapped {recalled} 0")            # nothing recalled yet: no change
+    # recalls are for files daxfs-run serves (a slot): one holds it open
+    with Stepper(f, os.O_RDONLY) as s:
+        assert s.step("os.pread(fd, 1, 0)") == "b'A'"
+        daxfs.allow_stderr(r"did not update its mappings within \d+ ms of a truncate")
+        os.truncate(f, 2 * PAGE)                # waits for an acknowledgement that never comes
+        assert f.stat().st_size == 2 * PAGE
+        assert "did not update its mappings" in daxfs.stderr()
+        d.ok(f"ioc mapped {drop} 0")
+        os.truncate(f, PAGE)                    # nobody to wait for
+        assert daxfs.stderr().count("did not update its mappings") == 1
+    d.close()
+    daxfs.unmount()
+    daxfs.fsck()
