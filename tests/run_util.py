@@ -81,16 +81,15 @@ for line in sys.stdin:
 """
 
 
-class Stepper:
-    """A python process under daxfs-run holding path open; step(expr)
-    evaluates expr there (with os, mmap and the descriptor fd) and returns
-    repr of the result, or "OSError ENAME"."""
+class Driven:
+    """A process under daxfs-run driven a line at a time: it prints ready
+    once started; step(line) sends a line and returns the one it answers."""
 
-    def __init__(self, path, flags=os.O_RDWR, debug=True):
-        self.proc = subprocess.Popen([tool("daxfs-run"), sys.executable, "-c", STEPPER, str(path),
-                                      str(flags)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=run_env(debug))
-        assert self.proc.stdout.readline() == "open\n", self.finish()
+    def __init__(self, argv, ready, debug=True):
+        self.proc = subprocess.Popen([tool("daxfs-run"), *map(str, argv)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=run_env(debug))
+        assert self.proc.stdout.readline() == ready + "\n", self.finish()
 
     def step(self, expr):
         self.proc.stdin.write(expr + "\n")
@@ -115,3 +114,12 @@ class Stepper:
 
     def __exit__(self, *exc):
         self.finish()
+
+
+class Stepper(Driven):
+    """A python process under daxfs-run holding path open; step(expr)
+    evaluates expr there (with os, mmap and the descriptor fd) and returns
+    repr of the result, or "OSError ENAME"."""
+
+    def __init__(self, path, flags=os.O_RDWR, debug=True):
+        super().__init__([sys.executable, "-c", STEPPER, path, flags], "open", debug)

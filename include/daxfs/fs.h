@@ -60,6 +60,10 @@ int dfs_sync(struct dfs *fs);
 int dfs_statfs(struct dfs *fs, struct statvfs *out);
 /* Whether file data goes through direct_access (true) or the bio path. */
 bool dfs_uses_dax(const struct dfs *fs);
+/* Whether the persists of the filesystem's devices are being recorded (the
+ * crash checker's trace): a writer that stores to the devices itself must
+ * then have its flushes made where the trace sees them. */
+bool dfs_persists_traced(const struct dfs *fs);
 struct mapped_device *dfs_md(const struct dfs *fs);
 
 /* The credentials of the caller, for the owner of new inodes. */
@@ -242,6 +246,10 @@ ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, o
 		   unsigned flags);
 
 int dfs_fsync(struct dfs *fs, uint64_t ino, bool datasync);
+/* Flushes device addresses [addr, addr + len) that a writer outside fs stored
+ * to (a client's mapping of an extent iomap returned); drain: then waits for
+ * every flush so far to be durable (len 0: the drain alone). */
+int dfs_flush_stored(struct dfs *fs, uint64_t addr, uint64_t len, bool drain);
 /* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE, FALLOC_FL_ZERO_RANGE. */
 int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len);
 /* SEEK_DATA / SEEK_HOLE; -ENXIO past the data. */
@@ -334,6 +342,10 @@ int dfs_check_table(struct dfs *fs, struct dm_table *t);
  */
 int dfs_freeze(struct dfs *fs);
 void dfs_thaw(struct dfs *fs);
+/* fn(arg, true) when a freeze closes the gate, before it waits for the
+ * calls past it, and fn(arg, false) once a thaw opened it: for writers the
+ * gate cannot hold (stores through direct mappings). fn must not wait. */
+void dfs_set_freeze_hook(struct dfs *fs, void (*fn)(void *arg, bool frozen), void *arg);
 /*
  * The write gate, sb_start_write / sb_end_write. Every call of this library
  * that changes the filesystem for a caller (write, truncate, fallocate,

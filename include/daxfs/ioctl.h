@@ -191,6 +191,9 @@ enum daxfs_ioc_lease_flags {
 #define DAXFS_IOC_ALLOC _IOW(DAXFS_IOC_MAGIC, 0x42, struct daxfs_ioc_range)
 enum daxfs_ioc_alloc_flags {
 	DAXFS_IOC_ALLOC_KEEP_SIZE = 1u << 1,
+	/* For stores through a mapping (what a DAX write fault allocates):
+	 * set-id bits stay, as page_mkwrite drops none. */
+	DAXFS_IOC_ALLOC_MAPPED = 1u << 2,
 };
 /* Stores through a direct mapping of [offset, offset+length) were made
  * durable by the caller: drop the page cache's copy of the range so read()
@@ -352,9 +355,42 @@ struct daxfs_run_slot {
 	 * mapping that shows a hole there is out of date if this moved since
 	 * it was made. */
 	uint64_t alloc_gen;
-	uint64_t reserved[3];
+	/* Bumped (sequentially consistent) after a change of the layout
+	 * that cut the size or took blocks away (a truncate that shrinks the
+	 * file, O_TRUNC, a punched or collapsed range) while some open file
+	 * has direct mappings (DAXFS_IOC_RUN_MAPPED), before daxfs_run_head's
+	 * recall: the recall of the kernel's DAX truncate, which unmaps the
+	 * pages from every process before it returns. The daemon answers the
+	 * change when every such open file acknowledged this value
+	 * (DAXFS_IOC_MAPPED_RECALLED), or after ten seconds (a process busy
+	 * that long keeps showing the old pages; their blocks stay held all
+	 * the same). */
+	uint32_t recall;
+	uint32_t reserved32;
+	uint64_t reserved[2];
 };
 _Static_assert(sizeof(struct daxfs_run_slot) == 64, "daxfs_run_slot layout");
+
+/* After the table's nslots slots. */
+struct daxfs_run_head {
+	/* Bumped (sequentially consistent) after any slot's recall, and
+	 * woken (FUTEX_WAKE, not private): a daxfs-run process with direct
+	 * mappings waits on it. */
+	uint32_t recall;
+	/* Non-zero from the start of a lockfs suspend's freeze to its thaw
+	 * (sequentially consistent): write() goes the ordinary way, to wait
+	 * at the daemon's write gate. */
+	uint32_t frozen;
+	/* Non-zero when the daemon records a persistence trace
+	 * (DAXFS_PERSIST_TRACE, docs/CRASH.md): daxfs-run then has the
+	 * daemon flush what it stored and drain at its persist points
+	 * (DAXFS_IOC_WRITTEN_FLUSH, DRAIN), so that the trace holds them. */
+	uint32_t traced;
+	/* Random, not 0, per daemon start: names the table (RUN_OPEN). */
+	uint32_t id;
+	uint32_t reserved[12];
+};
+_Static_assert(sizeof(struct daxfs_run_head) == 64, "daxfs_run_head layout");
 
 enum daxfs_run_flags {
 	/* The daemon answered a READ or WRITE of the inode through the page
@@ -393,7 +429,7 @@ enum daxfs_ioc_run_open_flags {
  * ESTALE, ENOSPC the table is full; the lease is not taken then), slot and
  * nslots; with RUN_TABLE, a one-time token and the socket to present it on
  * (as DAXFS_IOC_GRANT): the answer carries a read-only descriptor of the
- * table, nslots slots long.
+ * table: nslots slots, then a struct daxfs_run_head.
  */
 struct daxfs_ioc_run_open {
 	uint32_t version;
@@ -401,7 +437,9 @@ struct daxfs_ioc_run_open {
 	int32_t error;
 	uint32_t slot;
 	uint32_t nslots;
-	uint32_t reserved;
+	/* Out: the table's daxfs_run_head id: a table mapped before under
+	 * the same device number (a mount since gone) is not this one. */
+	uint32_t table_id;
 	uint8_t token[16];
 	char socket[108];
 	char message[DAXFS_IOC_MSG_LEN];
@@ -423,6 +461,16 @@ enum daxfs_ioc_run_written_flags {
 	DAXFS_IOC_WRITTEN_INVAL = 1u << 2,
 	/* The metadata is durable at the reply (also with -o commit=N). */
 	DAXFS_IOC_WRITTEN_SYNC = 1u << 3,
+	/* The daemon flushes the file's written blocks in [offset,
+	 * offset+length) itself, as a store's flush (durable at the next
+	 * drain), recorded where a persistence trace is kept; done first. */
+	DAXFS_IOC_WRITTEN_FLUSH = 1u << 4,
+	/* Then drains every device (after FLUSH, before the metadata). FLUSH
+	 * and DRAIN alone need only a read lease. */
+	DAXFS_IOC_WRITTEN_DRAIN = 1u << 5,
+	/* With TIME: the stores went through a mapping, or through write()
+	 * of a file without set-id bits: the bits stay. */
+	DAXFS_IOC_WRITTEN_MAPPED = 1u << 6,
 };
 /* The caller stored [offset, offset+length) through its mapping (flags:
  * daxfs_ioc_run_written_flags; length 0 with SIZE is refused). Needs a
@@ -436,6 +484,20 @@ enum daxfs_ioc_run_written_flags {
  * range is not used. Errors are ioctl(2)'s: EBADF (not open for writing),
  * EACCES, ENOLCK (no write lease of the inode by this user). */
 #define DAXFS_IOC_RUN_MARK _IOW(DAXFS_IOC_MAGIC, 0x49, struct daxfs_ioc_range)
+
+enum daxfs_ioc_run_mapped_flags {
+	DAXFS_IOC_MAPPED_ADD = 1u << 0,      /* the open file now backs mmap regions */
+	DAXFS_IOC_MAPPED_DROP = 1u << 1,     /* one fewer process maps through it */
+	/* The caller's mappings through this open file show the layout
+	 * after the slot's recall value offset: pages past EOF raise SIGBUS,
+	 * dropped blocks are mapped no more. */
+	DAXFS_IOC_MAPPED_RECALLED = 1u << 2,
+};
+/* What daxfs-run tells the daemon about its mmap regions (exactly one of
+ * the flags; the range's length is not used). ADD needs a lease of the open
+ * file; errors are ioctl(2)'s: EINVAL, ENOLCK, ESTALE, ENOENT (DROP or
+ * RECALLED without ADD), ENOMEM. */
+#define DAXFS_IOC_RUN_MAPPED _IOW(DAXFS_IOC_MAGIC, 0x4a, struct daxfs_ioc_range)
 
 _Static_assert(sizeof(struct daxfs_ioc_run_open) == 404, "daxfs_ioc_run_open layout");
 

@@ -140,6 +140,8 @@ int dfs_freeze(struct dfs *fs)
 	 * the ones past it finish (their transactions still run) */
 	pthread_mutex_lock(&fs->freeze_lock);
 	__atomic_store_n(&fs->freezing, true, __ATOMIC_RELAXED);   /* also read without the lock */
+	if (fs->freeze_hook)
+		fs->freeze_hook(fs->freeze_arg, true);
 	while (fs->writers)
 		pthread_cond_wait(&fs->freeze_cond, &fs->freeze_lock);
 	pthread_mutex_unlock(&fs->freeze_lock);
@@ -165,7 +167,17 @@ void dfs_thaw(struct dfs *fs)
 	pthread_mutex_unlock(&fs->meta);
 	pthread_mutex_lock(&fs->freeze_lock);
 	__atomic_store_n(&fs->freezing, false, __ATOMIC_RELAXED);
+	if (fs->freeze_hook)
+		fs->freeze_hook(fs->freeze_arg, false);
 	pthread_cond_broadcast(&fs->freeze_cond);
+	pthread_mutex_unlock(&fs->freeze_lock);
+}
+
+void dfs_set_freeze_hook(struct dfs *fs, void (*fn)(void *arg, bool frozen), void *arg)
+{
+	pthread_mutex_lock(&fs->freeze_lock);
+	fs->freeze_hook = fn;
+	fs->freeze_arg = arg;
 	pthread_mutex_unlock(&fs->freeze_lock);
 }
 

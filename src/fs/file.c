@@ -500,6 +500,11 @@ ssize_t dfs_pwrite(struct dfs *fs, uint64_t ino, const void *buf, size_t size, o
 	return (ssize_t)done;
 }
 
+int dfs_flush_stored(struct dfs *fs, uint64_t addr, uint64_t len, bool drain)
+{
+	return dm_persist_range(fs->md, addr, len, drain);
+}
+
 int dfs_fsync(struct dfs *fs, uint64_t ino, bool datasync)
 {
 	struct dfs_inode *ip;

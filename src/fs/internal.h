@@ -122,6 +122,8 @@ struct dfs {
 	unsigned writers, writers_waiting;
 	bool frozen;
 	pthread_cond_t thaw_cond;
+	void (*freeze_hook)(void *arg, bool frozen);
+	void *freeze_arg;
 
 	pthread_mutex_t rename_lock;
 	pthread_mutex_t meta;

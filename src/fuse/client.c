@@ -446,13 +446,40 @@ static int kill_priv(struct dfuse *df, const struct dfuse_caller *who, uint64_t 
 	return dfs_setattr(df->fs, ino, &attr, DFS_SET_MODE, &st);
 }
 
+/* DAXFS_IOC_WRITTEN_FLUSH: each written extent of the range flushed. */
+struct flush_walk {
+	struct dfuse *df;
+	uint64_t off, end;
+};
+
+static int flush_extent(void *arg, const struct dfs_iomap *m)
+{
+	const struct flush_walk *w = arg;
+	uint64_t from = m->offset > w->off ? m->offset : w->off;
+	uint64_t to = m->offset + m->length < w->end ? m->offset + m->length : w->end;
+
+	if (m->type != DFS_IOMAP_MAPPED || from >= to)
+		return 0;
+	return dfs_flush_stored(w->df->fs, m->addr + (from - m->offset), to - from, false);
+}
+
+static int flush_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len)
+{
+	const struct dfuse_extmap_ops ops = { .extent = flush_extent };
+	struct flush_walk w = { df, off, off + len };
+
+	return len ? dfuse_extmap_walk(df, ino, off, len, &ops, &w) : 0;
+}
+
 /* DAXFS_IOC_RUN_WRITTEN: what a write() daxfs-run served with stores does
  * to the file's metadata and to the kernel's caches. */
 static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_t ino,
 		       const struct daxfs_ioc_range *r)
 {
 	const uint32_t known = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
-			       DAXFS_IOC_WRITTEN_INVAL | DAXFS_IOC_WRITTEN_SYNC;
+			       DAXFS_IOC_WRITTEN_INVAL | DAXFS_IOC_WRITTEN_SYNC |
+			       DAXFS_IOC_WRITTEN_FLUSH | DAXFS_IOC_WRITTEN_DRAIN |
+			       DAXFS_IOC_WRITTEN_MAPPED;
 	unsigned ext = 0;
 	int err;
 
@@ -460,6 +487,11 @@ static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_
 	    r->length > (uint64_t)INT64_MAX - r->offset ||
 	    ((r->flags & DAXFS_IOC_WRITTEN_SIZE) && r->length == 0))
 		return -EINVAL;
+	if ((r->flags & DAXFS_IOC_WRITTEN_FLUSH) &&
+	    (err = flush_range(df, ino, r->offset, r->length)) < 0)
+		return err;
+	if ((r->flags & DAXFS_IOC_WRITTEN_DRAIN) && (err = dfs_flush_stored(df->fs, 0, 0, true)) < 0)
+		return err;
 	if (r->flags & DAXFS_IOC_WRITTEN_SIZE)
 		ext |= DFS_EXTEND_SIZE;
 	if (r->flags & DAXFS_IOC_WRITTEN_TIME)
@@ -467,7 +499,8 @@ static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_
 	if (r->flags & DAXFS_IOC_WRITTEN_SYNC)
 		ext |= DFS_EXTEND_SYNC;
 	/* a write drops set-id bits, as file_remove_privs does */
-	if ((r->flags & DAXFS_IOC_WRITTEN_TIME) && (err = kill_priv(df, who, ino)))
+	if ((r->flags & DAXFS_IOC_WRITTEN_TIME) && !(r->flags & DAXFS_IOC_WRITTEN_MAPPED) &&
+	    (err = kill_priv(df, who, ino)))
 		return err;
 	if (ext && (err = dfs_write_extend(df->fs, ino, r->offset, r->length, ext)) < 0)
 		return err;
@@ -498,7 +531,7 @@ static int run_open(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct d
 	int err, first;
 
 	o->error = 0;
-	o->slot = o->nslots = 0;
+	o->slot = o->nslots = o->table_id = 0;
 	memset(o->token, 0, sizeof(o->token));
 	o->socket[0] = o->message[0] = '\0';
 	if (o->flags & ~(uint32_t)(DAXFS_IOC_RUN_WRITE | DAXFS_IOC_RUN_TABLE))
@@ -525,6 +558,7 @@ static int run_open(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct d
 	}
 	o->slot = slot;
 	o->nslots = dfuse_run_nslots(df);
+	o->table_id = dfuse_run_table_id(df);
 	return first;
 put:
 	{
@@ -567,7 +601,7 @@ static int run_open_request(struct dfuse *df, const struct dfuse_ioctl_req *rq, 
 	return err;
 }
 
-/* LEASE_GET, LEASE_PUT, ALLOC, SYNC, RUN_WRITTEN, RUN_MARK: a range in, nothing out. Returns 1
+/* LEASE_GET, LEASE_PUT, ALLOC, SYNC, RUN_WRITTEN, RUN_MARK, RUN_MAPPED: a range in, nothing out. Returns 1
  * when the inode's cached pages are to be dropped after the reply. */
 static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 {
@@ -579,7 +613,8 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 	int err;
 
 	if (cmd != DAXFS_IOC_LEASE_GET && cmd != DAXFS_IOC_LEASE_PUT && cmd != DAXFS_IOC_ALLOC &&
-	    cmd != DAXFS_IOC_SYNC && cmd != DAXFS_IOC_RUN_WRITTEN && cmd != DAXFS_IOC_RUN_MARK)
+	    cmd != DAXFS_IOC_SYNC && cmd != DAXFS_IOC_RUN_WRITTEN && cmd != DAXFS_IOC_RUN_MARK &&
+	    cmd != DAXFS_IOC_RUN_MAPPED)
 		return -ENOTTY;
 	if (rq->in_size != sizeof(r))
 		return -EINVAL;
@@ -604,11 +639,11 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		dfuse_run_unleased(df, ino);
 		return err;
 	case DAXFS_IOC_ALLOC:
-		if (r.flags & ~(uint32_t)DAXFS_IOC_ALLOC_KEEP_SIZE)
+		if (r.flags & ~(uint32_t)(DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED))
 			return -EINVAL;
 		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
 		    (err = check_lease(df, ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
-		    (err = kill_priv(df, rq->who, ino)))
+		    (!(r.flags & DAXFS_IOC_ALLOC_MAPPED) && (err = kill_priv(df, rq->who, ino))))
 			return err;
 		return alloc_range(df, ino, r.offset, r.length, r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE);
 	case DAXFS_IOC_RUN_MARK: {
@@ -626,10 +661,18 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		return dfuse_run_mark(df, ino, fh);
 	}
 	case DAXFS_IOC_RUN_WRITTEN:
-		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
-		    (err = check_lease(df, ino, fh, true)))
+		/* persisting what is there changes nothing: a reader may */
+		write = r.flags & ~(uint32_t)(DAXFS_IOC_WRITTEN_FLUSH | DAXFS_IOC_WRITTEN_DRAIN);
+		if ((err = check_caller(df, rq, NEED_READ | (write ? NEED_WRITE : 0))) ||
+		    (err = check_lease(df, ino, fh, write)))
 			return err;
 		return run_written(df, rq->who, ino, &r);
+	case DAXFS_IOC_RUN_MAPPED:
+		/* DROP and RECALLED only undo what an ADD under a lease did,
+		 * also once a forced swap revoked it */
+		if (r.flags == DAXFS_IOC_MAPPED_ADD && (err = check_lease(df, ino, fh, false)))
+			return err;
+		return dfuse_run_mapped(df, ino, fh, r.flags, r.offset);
 	case DAXFS_IOC_SYNC:
 		if ((err = check_lease(df, ino, fh, false)) || (err = check_range(r.offset, r.length)))
 			return err;

@@ -146,6 +146,8 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		dfs_end_write(df->fs);
 	}
 	dfuse_intr_end();
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		dfuse_run_recall(df, ino, false);       /* a DAX truncate unmaps */
 	if (err < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "setattr", ino));
 		return;

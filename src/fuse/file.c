@@ -1,6 +1,7 @@
 /* fuse/file.c - regular files: create, open, read, write_buf, flush, release, fsync, fallocate, lseek, copy_file_range */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdlib.h>
 
 #include "daxfs/dax.h"
@@ -24,6 +25,7 @@ static int open_file(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi, 
 		int err = dfs_setattr(df->fs, ino, &attr, DFS_SET_SIZE | DFS_SET_MTIME_NOW, &st);
 
 		dfuse_run_layout_end(df, ino);
+		dfuse_run_recall(df, ino, false);
 
 		if (err < 0) {
 			dfuse_store_release(df, ino);
@@ -358,6 +360,8 @@ void dfuse_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
 	err = dfs_fallocate(dfuse_of(req)->fs, ino, mode, off, len);
 	dfuse_run_layout_end(dfuse_of(req), ino);
 	dfuse_intr_end();
+	dfuse_run_recall(dfuse_of(req), ino, err == 0 && (mode & (FALLOC_FL_PUNCH_HOLE |
+				FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)));
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "fallocate", ino) : 0);
 }
 

@@ -106,7 +106,14 @@ void dfuse_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 
 	(void) arg;
 	dfuse_caller_init(&who, req);
+	/* A client's request that waits at a frozen filesystem's gate (an
+	 * allocation, daxfs-run's write) gives up when the caller's syscall is
+	 * interrupted, as a write does. */
+	if (_IOC_NR(cmd) >= 0x40)
+		dfuse_intr_begin(req);
 	ret = dfuse_ioctl_answer(df, &rq, &out, &outsz);
+	if (_IOC_NR(cmd) >= 0x40)
+		dfuse_intr_end();
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else

@@ -2,16 +2,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "daxfs/dax.h"
 #include "daxfs/dm.h"
 #include "daxfs/ioctl.h"
 #include "fuse/run.h"
@@ -34,6 +39,14 @@
 #define RUN_SLOTS 65536u
 #define RUN_BUCKETS 4096u
 #define LOCK_TIMEOUT_NS 2000000000ll
+#define RECALL_TIMEOUT_NS 10000000000ll
+
+/* An open file through which daxfs-run processes have mmap regions. */
+struct run_mapper {
+	uint64_t fh;
+	unsigned count;             /* ADDs not yet dropped */
+	uint32_t acked;             /* the last recall value acknowledged */
+};
 
 struct run_ino {
 	struct run_ino *next;
@@ -43,6 +56,10 @@ struct run_ino {
 	unsigned changing;          /* layout changes in progress (pub) */
 	int slot;                   /* -1: none */
 	pthread_mutex_t pub;        /* publishing into the slot: size, gen */
+	uint64_t size_before;       /* pub: the size when the change began */
+	bool shrunk;                /* pub: a change cut the size: recall */
+	struct run_mapper *map;     /* lock for writing */
+	unsigned nmap;
 };
 
 struct run_mark {
@@ -57,6 +74,7 @@ struct dfuse_run {
 	struct run_ino *bucket[RUN_BUCKETS];
 	struct run_mark *marks[RUN_BUCKETS];
 	struct daxfs_run_slot *slots;       /* the shared mapping */
+	struct daxfs_run_head *head;        /* after the slots */
 	unsigned next_free;                 /* where the search for a free slot starts */
 	atomic_uint used;                   /* slots in use: 0 lets the data path skip */
 	int memfd;
@@ -98,12 +116,13 @@ static void maybe_drop(struct dfuse_run *r, struct run_ino *p)
 {
 	struct run_ino **pp = &r->bucket[hash(p->ino)];
 
-	if (p->writable || p->marked || p->slot >= 0 || p->changing)
+	if (p->writable || p->marked || p->slot >= 0 || p->changing || p->nmap)
 		return;
 	while (*pp != p)
 		pp = &(*pp)->next;
 	*pp = p->next;
 	pthread_mutex_destroy(&p->pub);
+	free(p->map);
 	free(p);
 }
 
@@ -120,10 +139,20 @@ static void set_plain(struct dfuse_run *r, const struct run_ino *p)
 		__atomic_store_n(&s->plain_writers, p->writable - p->marked, __ATOMIC_SEQ_CST);
 }
 
+/* The freeze of a lockfs suspend: daxfs-run's write()s take the ordinary
+ * path, to the write gate, until the thaw. */
+static void run_frozen(void *arg, bool frozen)
+{
+	struct dfuse_run *r = arg;
+
+	__atomic_store_n(&r->head->frozen, frozen, __ATOMIC_SEQ_CST);
+}
+
 int dfuse_run_start(struct dfuse *df)
 {
 	struct dfuse_run *r;
-	size_t bytes = (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot);
+	size_t bytes = (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot) +
+		       sizeof(struct daxfs_run_head);
 	struct dm_ioctl_result dev0;
 	int err;
 
@@ -154,13 +183,22 @@ int dfuse_run_start(struct dfuse *df)
 		err = daxfs_err(-errno, "daxfs-run table: mmap: %s", strerror(errno));
 		goto fail;
 	}
+	r->head = (struct daxfs_run_head *)(r->slots + RUN_SLOTS);
 	/* From here on nobody maps it writable again, whatever descriptor
 	 * reaches them; our own mapping stays writable. */
 	if (fcntl(r->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE) < 0) {
 		err = daxfs_err(-errno, "daxfs-run table: seal: %s", strerror(errno));
 		goto fail;
 	}
+	do {
+		if (getrandom(&r->head->id, sizeof(r->head->id), 0) != sizeof(r->head->id)) {
+			err = daxfs_err(-errno, "daxfs-run table: getrandom: %s", strerror(errno));
+			goto fail;
+		}
+	} while (r->head->id == 0);
 	df->run = r;
+	r->head->traced = dfs_persists_traced(df->fs);
+	dfs_set_freeze_hook(df->fs, run_frozen, r);
 	return 0;
 fail:
 	if (r->slots)
@@ -178,12 +216,14 @@ void dfuse_run_stop(struct dfuse *df)
 
 	if (!r)
 		return;
+	dfs_set_freeze_hook(df->fs, NULL, NULL);
 	for (unsigned i = 0; i < RUN_BUCKETS; i++) {
 		while (r->bucket[i]) {
 			struct run_ino *p = r->bucket[i];
 
 			r->bucket[i] = p->next;
 			pthread_mutex_destroy(&p->pub);
+			free(p->map);
 			free(p);
 		}
 		while (r->marks[i]) {
@@ -193,7 +233,8 @@ void dfuse_run_stop(struct dfuse *df)
 			free(m);
 		}
 	}
-	munmap(r->slots, (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot));
+	munmap(r->slots, (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot) +
+	       sizeof(struct daxfs_run_head));
 	close(r->memfd);
 	pthread_rwlock_destroy(&r->lock);
 	free(r);
@@ -218,6 +259,11 @@ int dfuse_run_table_fd(struct dfuse *df)
 unsigned dfuse_run_nslots(const struct dfuse *df)
 {
 	return df->run ? RUN_SLOTS : 0;
+}
+
+uint32_t dfuse_run_table_id(const struct dfuse *df)
+{
+	return df->run ? df->run->head->id : 0;
 }
 
 /* ---- marks: open files daxfs-run serves ------------------------------------- */
@@ -360,6 +406,9 @@ void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writab
 			p->marked--;
 		if (writable && p->writable)
 			p->writable--;
+		for (unsigned i = 0; i < p->nmap; i++)
+			if (p->map[i].fh == fh)
+				p->map[i--] = p->map[--p->nmap];
 		set_plain(r, p);
 		unleased(df, p);
 		maybe_drop(r, p);
@@ -527,14 +576,18 @@ static void do_layout(struct dfuse *df, struct run_ino *p, unsigned begin)
 	struct daxfs_run_slot *s = slot_of(df->run, p);
 
 	if (begin) {
-		if (p->changing++ == 0)
+		if (p->changing++ == 0) {
+			p->size_before = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
 			__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
+		}
 		return;
 	}
 	if (p->changing == 0 || --p->changing > 0)
 		return;
 	__atomic_fetch_add(&s->alloc_gen, 1, __ATOMIC_SEQ_CST);
 	publish(df, p);
+	if (__atomic_load_n(&s->size, __ATOMIC_RELAXED) < p->size_before)
+		p->shrunk = true;
 	__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -571,4 +624,118 @@ void dfuse_run_changed_all(struct dfuse *df, bool revoke)
 		}
 	}
 	pthread_rwlock_unlock(&r->lock);
+}
+
+/* ---- recalls: mappings other processes must change before the reply ------- */
+
+int dfuse_run_mapped(struct dfuse *df, uint64_t ino, uint64_t fh, uint32_t flags, uint64_t value)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+	struct run_mapper *m = NULL;
+	int err = 0;
+
+	if (!r)
+		return daxfs_err(-EOPNOTSUPP, "this mount shares no daxfs-run table");
+	if (flags != DAXFS_IOC_MAPPED_ADD && flags != DAXFS_IOC_MAPPED_DROP &&
+	    flags != DAXFS_IOC_MAPPED_RECALLED)
+		return daxfs_err(-EINVAL, "DAXFS_IOC_RUN_MAPPED: flags %#x: exactly one of ADD, "
+				 "DROP, RECALLED", flags);
+	pthread_rwlock_wrlock(&r->lock);
+	if (!(p = flags == DAXFS_IOC_MAPPED_ADD ? get(r, ino) : find(r, ino))) {
+		err = flags == DAXFS_IOC_MAPPED_ADD ? daxfs_err(-ENOMEM, "out of memory") :
+			daxfs_err(-ENOENT, "inode %" PRIu64 " is not mapped", ino);
+		goto out;
+	}
+	for (unsigned i = 0; i < p->nmap && !m; i++)
+		if (p->map[i].fh == fh)
+			m = &p->map[i];
+	if (!m && flags != DAXFS_IOC_MAPPED_ADD) {
+		err = daxfs_err(-ENOENT, "inode %" PRIu64 ": the open file has no mappings", ino);
+		goto out;
+	}
+	if (!m) {
+		struct run_mapper *n = realloc(p->map, (p->nmap + 1) * sizeof(*n));
+
+		if (!n) {
+			err = daxfs_err(-ENOMEM, "out of memory");
+			maybe_drop(r, p);
+			goto out;
+		}
+		p->map = n;
+		m = &p->map[p->nmap++];
+		/* whatever was recalled before, this mapping was made after */
+		*m = (struct run_mapper){ .fh = fh, .acked = p->slot >= 0 ?
+				__atomic_load_n(&r->slots[p->slot].recall, __ATOMIC_SEQ_CST) : 0 };
+	}
+	if (flags == DAXFS_IOC_MAPPED_ADD) {
+		m->count++;
+	} else if (flags == DAXFS_IOC_MAPPED_RECALLED) {
+		if ((int32_t)((uint32_t)value - m->acked) > 0)
+			m->acked = (uint32_t)value;
+	} else if (--m->count == 0) {
+		*m = p->map[--p->nmap];
+		maybe_drop(r, p);
+	}
+out:
+	pthread_rwlock_unlock(&r->lock);
+	return err;
+}
+
+/* Whether every open file with mappings of ino acknowledged recall want
+ * (or went away). */
+static bool recalled(struct dfuse_run *r, uint64_t ino, uint32_t want)
+{
+	struct run_ino *p;
+	bool done = true;
+
+	pthread_rwlock_rdlock(&r->lock);
+	if ((p = find(r, ino)))
+		for (unsigned i = 0; i < p->nmap && done; i++)
+			done = (int32_t)(p->map[i].acked - want) >= 0;
+	pthread_rwlock_unlock(&r->lock);
+	return done;
+}
+
+void dfuse_run_recall(struct dfuse *df, uint64_t ino, bool blocks_gone)
+{
+	struct dfuse_run *r = df->run;
+	struct timespec nap = { 0, 20000 };
+	long long waited = 0;
+	struct run_ino *p;
+	uint32_t want = 0;
+	bool wait = false;
+
+	if (!r || atomic_load(&r->used) == 0)
+		return;
+	pthread_rwlock_rdlock(&r->lock);
+	if ((p = find(r, ino)) && p->slot >= 0) {
+		pthread_mutex_lock(&p->pub);
+		if ((blocks_gone || p->shrunk) && p->nmap) {
+			want = __atomic_add_fetch(&r->slots[p->slot].recall, 1, __ATOMIC_SEQ_CST);
+			wait = true;
+		}
+		p->shrunk = false;
+		pthread_mutex_unlock(&p->pub);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	if (!wait)
+		return;
+	__atomic_fetch_add(&r->head->recall, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &r->head->recall, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	/* The blocks stay out of the allocator while any lease is held
+	 * whatever happens here; this wait is for the processes' view: pages
+	 * past the new EOF raise SIGBUS by the time truncate returns. */
+	while (!recalled(r, ino, want)) {
+		if (waited >= RECALL_TIMEOUT_NS) {
+			fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": a daxfs-run process "
+				 "did not update its mappings within %lld ms of a truncate\n", ino,
+				 waited / 1000000);
+			return;
+		}
+		nanosleep(&nap, NULL);
+		waited += nap.tv_nsec;
+		if (nap.tv_nsec < 1000000)
+			nap.tv_nsec *= 2;
+	}
 }

@@ -24,6 +24,7 @@ void dfuse_run_stop(struct dfuse *df);
  * negative errno. */
 int dfuse_run_table_fd(struct dfuse *df);
 unsigned dfuse_run_nslots(const struct dfuse *df);
+uint32_t dfuse_run_table_id(const struct dfuse *df);
 
 /* Every open and release of a regular file. A new writer of an inode that
  * has a slot is counted under the extend lock (DAXFS_RUN_LOCK_BASE): it may
@@ -53,6 +54,16 @@ bool dfuse_run_uncache(struct dfuse *df, uint64_t ino);
 /* Around a change of the file's layout: truncate, fallocate, O_TRUNC. */
 void dfuse_run_layout_begin(struct dfuse *df, uint64_t ino);
 void dfuse_run_layout_end(struct dfuse *df, uint64_t ino);
+/* DAXFS_IOC_RUN_MAPPED of open file fh (flags: exactly one of
+ * daxfs_ioc_run_mapped_flags; value: the recall acknowledged). 0 or a
+ * negative errno with a message. Released open files drop out by
+ * dfuse_run_released. */
+int dfuse_run_mapped(struct dfuse *df, uint64_t ino, uint64_t fh, uint32_t flags, uint64_t value);
+/* After a layout change of ino, before its reply, with no lock held: when
+ * the change cut the size (or blocks_gone: it took blocks away) and some
+ * open file has direct mappings, bumps the slot's recall, wakes the
+ * daxfs-run processes and waits (at most 10 s) until each acknowledged. */
+void dfuse_run_recall(struct dfuse *df, uint64_t ino, bool blocks_gone);
 /* A table swap or a change of bad blocks: every mapping must look again;
  * revoke: a forced swap revoked every lease. */
 void dfuse_run_changed_all(struct dfuse *df, bool revoke);

@@ -25,12 +25,21 @@ struct guard {
 };
 
 static _Thread_local struct guard *armed __attribute__((tls_model("initial-exec")));
-static struct sigaction prev_action;
+/* The program's own SIGBUS action, which ours passes the faults it does not
+ * recover on to: what was there when ours was installed, then whatever the
+ * program sets through sigaction/signal, which keep ours in place (a program
+ * that sets its handler late would otherwise lose the recovery). Two copies,
+ * so that the handler never reads one half written. */
+static struct sigaction prev_actions[2];
+static int prev_cur;
+static pthread_mutex_t chain_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool installed;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	struct guard *g = armed;
+	const struct sigaction *prev = &prev_actions[__atomic_load_n(&prev_cur, __ATOMIC_ACQUIRE)];
 
 	if (g && si->si_code > 0) {
 		armed = g->prev;
@@ -40,15 +49,18 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	 * over since: mapped now, and the access runs again */
 	if (si->si_code > 0 && run_fault(si->si_addr))
 		return;
-	if (prev_action.sa_flags & SA_SIGINFO) {
-		prev_action.sa_sigaction(sig, si, uc);
+	if (prev->sa_flags & SA_SIGINFO) {
+		prev->sa_sigaction(sig, si, uc);
 		return;
 	}
-	if (prev_action.sa_handler != SIG_DFL && prev_action.sa_handler != SIG_IGN) {
-		prev_action.sa_handler(sig);
+	if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+		prev->sa_handler(sig);
 		return;
 	}
-	signal(SIGBUS, SIG_DFL);
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	sigemptyset(&dfl.sa_mask);
+	real.sigaction(SIGBUS, &dfl, NULL);
 	if (si->si_code <= 0)
 		raise(SIGBUS);
 }
@@ -58,7 +70,27 @@ static void install(void)
 	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_NODEFER };
 
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, &prev_action);
+	pthread_mutex_lock(&chain_lock);
+	real.sigaction(SIGBUS, &sa, &prev_actions[0]);
+	installed = true;
+	pthread_mutex_unlock(&chain_lock);
+}
+
+bool run_sigbus_chain(const struct sigaction *act, struct sigaction *old)
+{
+	pthread_mutex_lock(&chain_lock);
+	if (!installed) {
+		pthread_mutex_unlock(&chain_lock);
+		return false;
+	}
+	if (old)
+		*old = prev_actions[prev_cur];
+	if (act) {
+		prev_actions[!prev_cur] = *act;
+		__atomic_store_n(&prev_cur, !prev_cur, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&chain_lock);
+	return true;
 }
 
 static void copy_page(void *dst, const void *src, size_t n, bool nt)

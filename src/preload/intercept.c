@@ -44,6 +44,47 @@ ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off, size_t buflen);
  */
 static _Thread_local int depth __attribute__((tls_model("initial-exec")));
 
+/*
+ * The same for a handler's close, open or dup: the interrupted code may
+ * hold the descriptor table's lock, so the table's update waits until the
+ * thread leaves the library (the descriptor itself is closed at once). An
+ * entry is then forgotten only if it is still the one it was, so that a
+ * number another thread opened again meanwhile keeps its own.
+ */
+#define LATER_MAX 16
+static _Thread_local struct { int fd; struct rfile *rf; } later[LATER_MAX]
+	__attribute__((tls_model("initial-exec")));
+static _Thread_local volatile sig_atomic_t nlater __attribute__((tls_model("initial-exec")));
+
+static void leave(void)
+{
+	/* still inside while the table is updated: a handler meanwhile
+	 * defers too */
+	while (depth == 1 && nlater) {
+		int i = --nlater;
+
+		run_forget_if(later[i].fd, later[i].rf);
+	}
+	depth--;
+}
+
+/* false: the caller may update the table now (inside from here to leave) */
+static bool table_later(int fd)
+{
+	if (!depth) {
+		depth++;
+		return false;
+	}
+	struct rfile *rf = run_peek(fd);
+
+	if (rf && nlater < LATER_MAX) {
+		later[nlater].fd = fd;
+		later[nlater].rf = rf;
+		nlater++;
+	}
+	return true;
+}
+
 static struct rfile *run_enter(int fd)
 {
 	struct rfile *rf;
@@ -52,14 +93,38 @@ static struct rfile *run_enter(int fd)
 		return NULL;
 	depth++;
 	if (!(rf = run_get(fd)))
-		depth--;
+		leave();
 	return rf;
 }
 
 static void run_leave(struct rfile *rf)
 {
 	run_put(rf);
-	depth--;
+	leave();
+}
+
+static void opened(int fd, int flags)
+{
+	if (!table_later(fd)) {
+		run_opened(fd, flags);
+		leave();
+	}
+}
+
+static void closing(int fd)
+{
+	if (!table_later(fd)) {
+		run_closing(fd);
+		leave();
+	}
+}
+
+static void duped(int ofd, int nfd)
+{
+	if (!table_later(nfd)) {
+		run_duped(ofd, nfd);
+		leave();
+	}
 }
 
 static ssize_t ret(ssize_t r)
@@ -93,7 +158,7 @@ EXPORT int open(const char *path, int flags, ...)
 	}
 	fd = real.open(path, flags, mode);
 	if (fd >= 0)
-		run_opened(fd, flags);
+		opened(fd, flags);
 	return fd;
 }
 int open64(const char *path, int flags, ...) ALIAS(open);
@@ -113,7 +178,7 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
 	}
 	fd = real.openat(dirfd, path, flags, mode);
 	if (fd >= 0)
-		run_opened(fd, flags);
+		opened(fd, flags);
 	return fd;
 }
 int openat64(int dirfd, const char *path, int flags, ...) ALIAS(openat);
@@ -136,18 +201,54 @@ EXPORT int creat(const char *path, mode_t mode)
 }
 int creat64(const char *path, mode_t mode) ALIAS(creat);
 
+/* ---- signals -------------------------------------------------------------- */
+
+/* SIGBUS stays the library's once it is installed (copy.c): the program's
+ * handler is what it passes other faults on to. */
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	run_init();
+	if (sig == SIGBUS && run_sigbus_chain(act, old))
+		return 0;
+	return real.sigaction(sig, act, old);
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	/* glibc's own: BSD semantics, the signal blocked in its handler */
+	struct sigaction sa = { .sa_handler = handler, .sa_flags = SA_RESTART }, old;
+
+	run_init();
+	if (sig != SIGBUS)
+		return real.signal(sig, handler);
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, sig);
+	if (!run_sigbus_chain(&sa, &old))
+		return real.signal(sig, handler);
+	return old.sa_handler;
+}
+
 EXPORT int close(int fd)
 {
 	run_init();
-	run_closing(fd);
+	closing(fd);
 	return real.close(fd);
 }
 
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	run_init();
-	if (!(flags & CLOSE_RANGE_CLOEXEC))
-		run_forget_range(first, last);
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
+		if (!depth) {
+			depth++;
+			run_forget_range(first, last);
+			leave();
+		} else {
+			/* the table holds at most 65536 descriptors */
+			for (unsigned fd = first; fd <= last && fd < 65536u; fd++)
+				(void)table_later((int)fd);
+		}
+	}
 	return real.close_range(first, last, flags);
 }
 
@@ -168,7 +269,7 @@ EXPORT int fclose(FILE *f)
 		memcpy(&real_fclose, &sym, sizeof(sym));
 	}
 	if (fd >= 0)
-		run_closing(fd);
+		closing(fd);
 	return real_fclose(f);
 }
 
@@ -179,7 +280,7 @@ EXPORT int dup(int fd)
 	run_init();
 	n = real.dup(fd);
 	if (n >= 0)
-		run_duped(fd, n);
+		duped(fd, n);
 	return n;
 }
 
@@ -190,7 +291,7 @@ EXPORT int dup2(int fd, int nfd)
 	run_init();
 	n = real.dup2(fd, nfd);
 	if (n >= 0 && fd != nfd)
-		run_duped(fd, n);
+		duped(fd, n);
 	return n;
 }
 
@@ -201,7 +302,7 @@ EXPORT int dup3(int fd, int nfd, int flags)
 	run_init();
 	n = real.dup3(fd, nfd, flags);
 	if (n >= 0)
-		run_duped(fd, n);
+		duped(fd, n);
 	return n;
 }
 
@@ -218,7 +319,7 @@ EXPORT int fcntl(int fd, int cmd, ...)
 	va_end(ap);
 	r = real.fcntl(fd, cmd, arg);
 	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
-		run_duped(fd, r);
+		duped(fd, r);
 	} else if (r >= 0 && cmd == F_SETFL) {
 		struct rfile *rf = run_enter(fd);
 

@@ -38,10 +38,18 @@ int run_push_times(struct rino *ri, int kfd)
 
 	ri->time_dirty = false;
 	ri->time_pushed = now_coarse();
-	err = run_ioc(kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_TIME, 0, 0);
+	/* set-id bits stay: mapped stores drop none, and write() stores only
+	 * into files without them (or as root) */
+	err = run_ioc(kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_TIME | DAXFS_IOC_WRITTEN_MAPPED,
+		      0, 0);
 	if (err)
 		ri->time_dirty = true;
 	return err;
+}
+
+bool run_traced(const struct rino *ri)
+{
+	return __atomic_load_n(&ri->head->traced, __ATOMIC_RELAXED);
 }
 
 int run_lock(struct rino *ri, bool wr)
@@ -156,8 +164,12 @@ ssize_t run_pread(struct rfile *rf, void *buf, size_t len, off_t off)
 			size_t got = run_copy((char *)buf + done, c->base + in, n, false);
 
 			done += got;
+			/* a page the member could not give (cut short, full):
+			 * the bytes before it, then the daemon's read of it,
+			 * which fails it with EIO and records it as a bad
+			 * block, as its own access would have */
 			if (got < n) {
-				err = -EIO;
+				err = RUN_FALLBACK;
 				goto fail;
 			}
 			break;
@@ -255,8 +267,10 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 		if (err)
 			return err;
 		uint8_t k = c->kind[(pos & (RUN_CHUNK - 1)) / RUN_PAGE];
+		/* a poisoned page: the daemon's write fails it, or clears
+		 * the poison when it overwrites the whole page */
 		if (k == K_BAD)
-			return -EIO;
+			return RUN_FALLBACK;
 		if (k != K_DATA) {
 			if (first == UINT64_MAX)
 				first = pos;
@@ -270,7 +284,7 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 	 * writer into a sparse or preallocated file asks a few times per
 	 * region, a sequential one a few times per doubling of the file. */
 	uint64_t in = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
-	uint64_t ahead = size / 8;
+	uint64_t ahead = size / 8, need_first = first, need_last = last;
 
 	ahead = ahead < ALLOC_AHEAD ? ALLOC_AHEAD : ahead > ALLOC_AHEAD_MAX ? ALLOC_AHEAD_MAX : ahead;
 	first &= ~(RUN_CHUNK - 1);
@@ -283,12 +297,25 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 	}
 	int err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first, last - first);
 
-	if (!err && last > in && last > ri->alloc_end)
+	/* a nearly full filesystem may have room for the write but not for
+	 * the chunks around it: the write's own pages, as the kernel's path
+	 * would allocate them */
+	if (err == -ENOSPC && (first != need_first || last != need_last)) {
+		first = need_first;
+		last = need_last;
+		err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first,
+			      last - first);
+	}
+	/* also after a failure, which may have allocated a part: the last
+	 * close gives back what lies past EOF */
+	if (last > in && last > ri->alloc_end)
 		ri->alloc_end = last;
 	if (err) {
 		run_log("inode %llu: allocating [%llu, %llu): %s", (unsigned long long)ri->ino,
 			(unsigned long long)first, (unsigned long long)last, strerror(-err));
-		return err;
+		/* the daemon's write fills what room there is and returns a
+		 * short count, as the kernel's does */
+		return err == -ENOSPC ? RUN_FALLBACK : err;
 	}
 	/* the chunks map the new blocks when next asked (alloc_gen moved) */
 	for (uint64_t pos = off & ~(RUN_CHUNK - 1); pos < end; pos += RUN_CHUNK) {
@@ -353,6 +380,8 @@ ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off
 
 	if (len == 0 || rf->accmode == O_RDONLY || !ri->writable)
 		return RUN_FALLBACK;
+again:
+	locked = false;
 	/* set-id bits: a write by anyone but root drops them (the daemon) */
 	if ((__atomic_load_n(&s->flags, __ATOMIC_SEQ_CST) & DAXFS_RUN_SETID) && geteuid() != 0)
 		return RUN_FALLBACK;
@@ -413,15 +442,37 @@ ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off
 			goto fail;
 		}
 	}
+	/* A lockfs freeze holds writers at the daemon's gate: this one waits
+	 * there too, in a request that marks the file written, holding
+	 * nothing (the ordinary path would hold the page it writes, which
+	 * every open of a leased file waits for), and starts again after. */
+	if (__atomic_load_n(&ri->head->frozen, __ATOMIC_SEQ_CST)) {
+		pthread_rwlock_unlock(&ri->lock);
+		if (locked)
+			(void)extend_lock(ri, rf, F_UNLCK);
+		if ((err = run_push_times(ri, rf->kfd)))
+			return err == -EINTR ? err : RUN_FALLBACK;
+		goto again;
+	}
 	done = store(ri, buf, len, (uint64_t)off, rf->sync);
 	if (done == 0) {
-		err = -EIO;
+		/* the member could not take the page: the daemon's write
+		 * fails it with EIO and records it, as its own access would */
+		err = RUN_FALLBACK;
 		goto fail;
 	}
 	ri->time_dirty = true;
+	/* traced: the stores are flushes in the trace, drained at our own
+	 * persist points */
+	unsigned trace = !run_traced(ri) ? 0 : DAXFS_IOC_WRITTEN_FLUSH |
+			 (rf->sync ? DAXFS_IOC_WRITTEN_DRAIN : 0);
+
+	if (trace && (uint64_t)off + done <= size &&
+	    (err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, trace, (uint64_t)off, done)))
+		goto fail;
 	if ((uint64_t)off + done > size) {
 		unsigned fl = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
-			      (rf->sync ? DAXFS_IOC_WRITTEN_SYNC : 0);
+			      (rf->sync ? DAXFS_IOC_WRITTEN_SYNC : 0) | trace;
 
 		if ((err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, fl, (uint64_t)off, done)))
 			goto fail;
@@ -469,6 +520,13 @@ int run_fsync(struct rfile *rf, bool data_only)
 	if (__atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST))
 		run_sync_regions(ri);
 	pmem_drain();
+	/* traced: what the mappings stored is flushed now (the writes'
+	 * stores were flushed as they were made), then the drain */
+	if (run_traced(ri) && !ri->broken &&
+	    run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_DRAIN |
+		    (__atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST) ? DAXFS_IOC_WRITTEN_FLUSH : 0),
+		    0, __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE)) < 0)
+		return RUN_FALLBACK;
 	if (rf->accmode == O_RDONLY || ri->broken)
 		return RUN_FALLBACK;
 	/* fdatasync owes the daemon nothing when no size change waits:

@@ -284,16 +284,25 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 }
 
 int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint64_t len, int prot,
-	       uint64_t size)
+	       uint64_t size, bool *first_data)
 {
 	uint64_t in = size > off ? ((size - off + RUN_PAGE - 1) & ~(RUN_PAGE - 1)) : 0;
+	uint8_t *kind = NULL;
 	bool pmem;
 	int err = 0;
 
 	if (in > len)
 		in = len;
+	if (first_data) {
+		*first_data = false;
+		if (in && !(kind = calloc(in / RUN_PAGE, 1)))
+			return -ENOMEM;
+	}
 	if (in)
-		err = map_range(ri, rf, addr, off, in, prot, NULL, true, &pmem);
+		err = map_range(ri, rf, addr, off, in, prot, kind, true, &pmem);
+	if (first_data && !err && in)
+		*first_data = kind[0] == K_DATA;
+	free(kind);
 	if (!err && in < len)
 		err = run_map_sigbus(addr + in, len - in, prot);
 	return err;

@@ -72,6 +72,13 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 		free(r);
 		return NULL;
 	}
+	/* the daemon waits for us at a truncate from here on (recall.c);
+	 * counted before the mapping exists, so that none is missed */
+	if (__atomic_fetch_add(&rf->mapped, 1, __ATOMIC_SEQ_CST) == 0 &&
+	    run_ioc(rf->kfd, DAXFS_IOC_RUN_MAPPED, DAXFS_IOC_MAPPED_ADD, 0, 0) < 0)
+		run_log("inode %llu: mmap: other processes' truncates will not wait for this "
+			"mapping: %s", (unsigned long long)ri->ino, strerror(errno));
+	__atomic_fetch_add(&ri->regions, 1, __ATOMIC_SEQ_CST);
 	size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
 	if ((prot & PROT_WRITE) && (uint64_t)off < size) {
 		uint64_t end = (uint64_t)off + mlen;
@@ -79,7 +86,8 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 
 		if (end > in)
 			end = in;
-		err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, (uint64_t)off,
+		err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC,
+			      DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED, (uint64_t)off,
 			      end - (uint64_t)off);
 		if (err)
 			goto out;
@@ -92,12 +100,10 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 		base = NULL;
 		goto out;
 	}
-	if ((err = run_map_at(ri, rf, base, (uint64_t)off, mlen, prot, size)))
+	if ((err = run_map_at(ri, rf, base, (uint64_t)off, mlen, prot, size, NULL)))
 		goto out;
-	pthread_rwlock_unlock(&ri->lock);
 	run_hold(rf);
 	run_copy_init();        /* our SIGBUS handler: pages past EOF that come to be */
-	__atomic_fetch_add(&ri->regions, 1, __ATOMIC_SEQ_CST);
 	r->addr = base;
 	r->len = mlen;
 	r->off = (uint64_t)off;
@@ -105,14 +111,20 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 	r->rf = rf;
 	if (prot & PROT_WRITE)
 		ri->time_dirty = true;
+	/* listed before the lock goes: a recall waits for the lock */
 	pthread_mutex_lock(&rlock);
 	r->next = regions;
 	regions = r;
 	pthread_mutex_unlock(&rlock);
+	pthread_rwlock_unlock(&ri->lock);
+	run_watch(ri);
 	run_log("inode %llu: mapped [%llu, +%zu) directly at %p", (unsigned long long)ri->ino,
 		(unsigned long long)off, mlen, (void *)base);
 	return base;
 out:
+	__atomic_fetch_sub(&ri->regions, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_sub_fetch(&rf->mapped, 1, __ATOMIC_SEQ_CST) == 0)
+		(void)run_ioc(rf->kfd, DAXFS_IOC_RUN_MAPPED, DAXFS_IOC_MAPPED_DROP, 0, 0);
 	pthread_rwlock_unlock(&ri->lock);
 	free(r);
 	return fail(ri, base, mlen, fixed, err);
@@ -151,6 +163,8 @@ void run_unmapped(void *addr, size_t len)
 		if ((r->prot & PROT_WRITE) && r->rf->ri->time_dirty)
 			(void)run_push_times(r->rf->ri, r->rf->kfd);
 		__atomic_fetch_sub(&r->rf->ri->regions, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_sub_fetch(&r->rf->mapped, 1, __ATOMIC_SEQ_CST) == 0)
+			(void)run_ioc(r->rf->kfd, DAXFS_IOC_RUN_MAPPED, DAXFS_IOC_MAPPED_DROP, 0, 0);
 		run_put(r->rf);
 		free(r);
 	}
@@ -220,12 +234,15 @@ int run_msync(void *addr, size_t len, int flags)
 	int ret, prot = 0;
 
 	ret = real.msync(addr, len, flags);
+	uint64_t foff = 0;
+
 	pthread_mutex_lock(&rlock);
 	r = find(addr, len ? len : 1);
 	rf = r ? r->rf : NULL;
 	if (rf) {
 		run_hold(rf);
 		prot = r->prot;
+		foff = r->off + (uint64_t)((char *)addr - r->addr);
 	}
 	pthread_mutex_unlock(&rlock);
 	if (!rf)
@@ -234,6 +251,10 @@ int run_msync(void *addr, size_t len, int flags)
 		volatile struct daxfs_run_slot *s = rf->ri->slot;
 
 		pmem_drain();
+		if ((prot & PROT_WRITE) && (flags & MS_SYNC) && run_traced(rf->ri) &&
+		    run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_FLUSH |
+			    DAXFS_IOC_WRITTEN_DRAIN, foff, len) < 0)
+			ret = -1;       /* errno: the daemon's */
 		if ((prot & PROT_WRITE) && rf->ri->time_dirty)
 			(void)run_push_times(rf->ri, rf->kfd);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -260,6 +281,38 @@ void run_truncated(struct rino *ri, uint64_t size)
 		(void)run_map_sigbus(r->addr + from, r->len - from, r->prot);
 	}
 	pthread_mutex_unlock(&rlock);
+}
+
+bool run_remap_regions(struct rino *ri)
+{
+	uint64_t size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	uint64_t keep = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
+	bool all = true;
+
+	pthread_mutex_lock(&rlock);
+	for (struct region *r = regions; r; r = r->next) {
+		if (r->rf->ri != ri)
+			continue;
+		uint64_t in = keep > r->off ? keep - r->off : 0;
+
+		if (in > r->len)
+			in = r->len;
+		/* past EOF first: that much holds whatever the rest does */
+		if (in < r->len && run_map_sigbus(r->addr + in, r->len - in, r->prot) < 0)
+			all = false;
+		if (!in || ri->broken)
+			continue;
+		/* the rest as the extent map has it now (a punched range),
+		 * allocated again where it is writable, as a DAX store would */
+		if ((r->prot & PROT_WRITE) &&
+		    run_ioc(r->rf->kfd, DAXFS_IOC_ALLOC,
+			      DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED, r->off, in) < 0)
+			all = false;
+		else if (run_map_at(ri, r->rf, r->addr, r->off, in, r->prot, size, NULL) < 0)
+			all = false;
+	}
+	pthread_mutex_unlock(&rlock);
+	return all;
 }
 
 /*
@@ -306,9 +359,14 @@ bool run_fault(void *addr)
 		if (in > len)
 			in = len;
 		if ((prot & PROT_WRITE) &&
-		    run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, off, in) < 0)
+		    run_ioc(rf->kfd, DAXFS_IOC_ALLOC,
+			      DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED, off, in) < 0)
 			goto out;
-		ok = run_map_at(ri, rf, at, off, len, prot, size) == 0;
+		/* again only where it now maps data: a bad page (poison, an
+		 * error target) raises SIGBUS for the program */
+		bool data;
+
+		ok = run_map_at(ri, rf, at, off, len, prot, size, &data) == 0 && data;
 	}
 out:
 	pthread_rwlock_unlock(&ri->lock);

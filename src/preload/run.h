@@ -3,6 +3,7 @@
 #define DAXFS_PRELOAD_RUN_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,7 @@ struct rino {
 	uint64_t ino;
 	unsigned refs;                  /* rfiles and mmap regions; global lock */
 	volatile struct daxfs_run_slot *slot;
+	volatile struct daxfs_run_head *head;   /* the table's (frozen, traced) */
 	/* Readers of the chunks hold it for reading; mapping, allocating and
 	 * extending hold it for writing. */
 	pthread_rwlock_t lock;
@@ -69,6 +71,10 @@ struct rino {
 	uint64_t alloc_end;             /* end of what we allocated past EOF */
 	unsigned regions;               /* mmap regions of it (atomic) */
 	int64_t time_pushed;            /* CLOCK_MONOTONIC_COARSE seconds */
+	uint32_t recall_seen;           /* the slot's recall the regions follow; lock */
+	/* Our open files of it were shared with a child at fork: neither
+	 * knows what the other maps, so neither lets blocks go (run_relet). */
+	bool forked;
 };
 
 struct rfile {
@@ -79,6 +85,7 @@ struct rfile {
 	int accmode;
 	bool append, sync;
 	bool fell_back;                 /* some write went the ordinary way */
+	unsigned mapped;                /* mmap regions through it (atomic) */
 	pthread_mutex_t pos;            /* read()/write(): offset updates are atomic */
 };
 
@@ -118,6 +125,8 @@ struct run_real {
 	int (*lstat)(const char *, struct stat *);
 	int (*fstatat)(int, const char *, struct stat *, int);
 	int (*close_range)(unsigned, unsigned, int);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	sighandler_t (*signal)(int, sighandler_t);
 };
 extern struct run_real real;
 void run_init(void);
@@ -134,6 +143,10 @@ void run_closing(int fd);
 /* After the real dup/dup2/dup3/F_DUPFD made nfd from ofd. */
 void run_duped(int ofd, int nfd);
 void run_forget_range(unsigned first, unsigned last);
+/* fd's entry now, read without the lock (a signal handler's), and: forgets
+ * fd if its entry is still rf. */
+struct rfile *run_peek(int fd);
+void run_forget_if(int fd, struct rfile *rf);
 /* Pushes mtime/ctime of (dev, ino) if this process wrote it since the last
  * push (before a stat by this process). */
 bool run_push_times_of(dev_t dev, uint64_t ino);
@@ -144,6 +157,12 @@ void run_rino_hold(struct rino *ri);
  * other process holds one. 0, or -errno (then ri is broken). */
 int run_relet(struct rino *ri);
 void run_rino_release(struct rino *ri);
+/* The inodes of the mount of head whose mappings must follow a recall
+ * (held: release each), at most max; and the open files of ri with regions
+ * (held: put). */
+size_t run_to_recall(volatile struct daxfs_run_head *head, struct rino **out, size_t max);
+size_t run_mapped_files(struct rino *ri, struct rfile **out, size_t max);
+bool run_has_regions(volatile struct daxfs_run_head *head);
 
 /* ---- map.c ---- */
 /* ri->lock held: 0 with *stale when the mappings are out of date (the
@@ -155,9 +174,10 @@ void run_unmap_all(struct rino *ri);
 int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **out);
 /* ri->lock for writing: maps [off, off+len) of the file at addr (page
  * multiples) for mmap: holes must have been allocated; pages past EOF and
- * bad pages raise SIGBUS. */
+ * bad pages raise SIGBUS. *first_data (if not NULL): whether the first
+ * page now maps data. */
 int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint64_t len, int prot,
-	       uint64_t size);
+	       uint64_t size, bool *first_data);
 /* Replaces [at, at+len) with memory whose every access raises SIGBUS. */
 int run_map_sigbus(char *at, size_t len, int prot);
 int run_ioc(int fd, unsigned long cmd, uint32_t flags, uint64_t off, uint64_t len);
@@ -175,8 +195,21 @@ ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off
  * changed; RUN_FALLBACK when the real call must do it (the file is not
  * written through us). */
 int run_fsync(struct rfile *rf, bool data_only);
+/* Whether the daemon records a persistence trace: our persist points then
+ * have it flush what we stored (DAXFS_IOC_WRITTEN_FLUSH), so that the
+ * trace holds it. */
+bool run_traced(const struct rino *ri);
 /* mtime/ctime to the daemon if written since the last push; 0 or -errno. */
 int run_push_times(struct rino *ri, int kfd);
+
+/* ---- recall.c ---- */
+/* A region of ri was mapped: a thread of this process follows the recalls
+ * of its mount from now on. */
+void run_watch(struct rino *ri);
+/* Brings every region of the inodes of head's mount whose slot's recall
+ * moved to the layout the slot describes, and acknowledges it to the
+ * daemon. */
+void run_recall(volatile struct daxfs_run_head *head);
 
 /* ---- copy.c ---- */
 /* memcpy that turns a SIGBUS of the mapping into a short count: returns the
@@ -184,6 +217,10 @@ int run_push_times(struct rino *ri, int kfd);
 size_t run_copy(void *dst, const void *src, size_t len, bool nt);
 /* Installs the SIGBUS handler (the first run_copy does it too). */
 void run_copy_init(void);
+/* sigaction(SIGBUS) by the program once ours is installed: act becomes the
+ * handler ours passes other faults on to, old gets the one before; false
+ * when ours is not installed (the real call serves it). */
+bool run_sigbus_chain(const struct sigaction *act, struct sigaction *old);
 
 /* ---- mmap.c ---- */
 void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, off_t off);
@@ -198,5 +235,8 @@ bool run_fault(void *addr);
 void run_sync_regions(struct rino *ri);
 /* After this process cut ri to size: its mappings past EOF fault. */
 void run_truncated(struct rino *ri, uint64_t size);
+/* ri->lock for writing: remaps ri's regions as the file is now (pages past
+ * EOF raise SIGBUS); false if one keeps pages of the old layout. */
+bool run_remap_regions(struct rino *ri);
 
 #endif

@@ -46,6 +46,7 @@ struct rmount {
 	dev_t dev;
 	volatile struct daxfs_run_slot *slots;
 	unsigned nslots;
+	volatile struct daxfs_run_head *head;   /* after the slots */
 };
 static struct rmount *mounts;
 
@@ -119,12 +120,13 @@ void run_rino_release(struct rino *ri)
 }
 
 /* glock held */
-static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_slot *slot)
+static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_slot *slot,
+			     volatile struct daxfs_run_head *head)
 {
 	struct rino *ri;
 
 	for (ri = rinos; ri; ri = ri->next) {
-		if (ri->dev == dev && ri->ino == ino) {
+		if (ri->dev == dev && ri->ino == ino && ri->head == head) {
 			ri->refs++;
 			return ri;
 		}
@@ -135,8 +137,10 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	ri->ino = ino;
 	ri->refs = 1;
 	ri->slot = slot;
+	ri->head = head;
 	ri->lockfd = -1;
 	ri->gen_seen = __atomic_load_n(&slot->gen, __ATOMIC_SEQ_CST);
+	ri->recall_seen = __atomic_load_n(&slot->recall, __ATOMIC_SEQ_CST);
 	pthread_rwlock_init(&ri->lock, NULL);
 	pthread_mutex_init(&ri->extend, NULL);
 	ri->next = rinos;
@@ -165,7 +169,7 @@ static void rfile_free(struct rfile *rf)
 	 * filesystem's speculative preallocation does at close */
 	if (last && rf->accmode != O_RDONLY && ri->alloc_end && !ri->broken) {
 		uint64_t size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
-		uint64_t from = (size + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+		uint64_t from = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
 
 		if (ri->alloc_end > from)
 			(void)fallocate(rf->kfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -215,11 +219,15 @@ struct rfile *run_get(int fd)
 }
 
 /* The daemon's table for the mount of fd: mapped once per mount, from the
- * descriptor a RUN_OPEN with RUN_TABLE got a token for. glock held. */
-static struct rmount *mount_of(dev_t dev)
+ * descriptor a RUN_OPEN with RUN_TABLE got a token for. A device number is
+ * used again by the next FUSE mount once one is gone, so a table is named
+ * by its id too (0: the newest of dev, which may be of a mount gone). The
+ * tables of mounts gone stay mapped: inodes of ours may still point into
+ * them. glock held. */
+static struct rmount *mount_of(dev_t dev, uint32_t id)
 {
 	for (struct rmount *m = mounts; m; m = m->next)
-		if (m->dev == dev)
+		if (m->dev == dev && (!id || m->head->id == id))
 			return m;
 	return NULL;
 }
@@ -229,7 +237,8 @@ static struct rmount *mount_of(dev_t dev)
 static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o)
 {
 	struct rmount *m, *had;
-	size_t bytes = (size_t)o->nslots * sizeof(struct daxfs_run_slot);
+	size_t bytes = (size_t)o->nslots * sizeof(struct daxfs_run_slot) +
+		       sizeof(struct daxfs_run_head);
 	int tfd = dmap_fetch_fd(o->socket, o->token, "the daxfs-run table");
 	void *at;
 
@@ -248,8 +257,15 @@ static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o)
 	m->dev = dev;
 	m->slots = at;
 	m->nslots = o->nslots;
+	m->head = (volatile struct daxfs_run_head *)(m->slots + o->nslots);
+	if (m->head->id != o->table_id) {
+		run_log("the table handed over is not the mount's");
+		real.munmap(at, bytes);
+		free(m);
+		return NULL;
+	}
 	pthread_mutex_lock(&glock);
-	if ((had = mount_of(dev))) {
+	if ((had = mount_of(dev, o->table_id))) {
 		pthread_mutex_unlock(&glock);
 		real.munmap(at, bytes);
 		free(m);
@@ -275,29 +291,28 @@ static struct rfile *classify(int fd, int flags)
 	if (real.fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (flags & O_PATH) ||
 	    fstatfs(fd, &sfs) < 0 || sfs.f_type != FUSE_MAGIC)
 		return NULL;
-	if (acc == O_WRONLY) {
-		/* A lease needs an open file open for reading: ours, of the
-		 * same file, with the caller's rights; the program's open
-		 * file is then marked as written through it. */
-		char self[64];
-		int rw;
+	/* The lease is taken through an open file of our own, of the same
+	 * file with the caller's rights (read-write for a writer: a lease
+	 * needs read access): a program's own open file holds only the leases
+	 * the program took (libdaxfs), and a write-only one gets served. The
+	 * program's open file is then marked as written through ours. */
+	char self[64];
+	int own;
 
-		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-		if ((rw = real.open(self, O_RDWR | O_CLOEXEC)) < 0) {
-			run_log("fd %d (inode %llu): open write-only, and not readable by us (%s): "
-				"the ordinary path", fd, (unsigned long long)st.st_ino, strerror(errno));
-			return NULL;
-		}
-		kfd = real.fcntl(rw, F_DUPFD_CLOEXEC, kfd_base);
-		real.close(rw);
-	} else {
-		kfd = real.fcntl(fd, F_DUPFD_CLOEXEC, kfd_base);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if ((own = real.open(self, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC)) < 0) {
+		run_log("fd %d (inode %llu): cannot open it again%s (%s): the ordinary path", fd,
+			(unsigned long long)st.st_ino, acc == O_WRONLY ? " for reading" : "",
+			strerror(errno));
+		return NULL;
 	}
+	kfd = real.fcntl(own, F_DUPFD_CLOEXEC, kfd_base);
+	real.close(own);
 	if (kfd < 0)
 		return NULL;
 	o.flags = acc != O_RDONLY ? DAXFS_IOC_RUN_WRITE : 0;
 	pthread_mutex_lock(&glock);
-	if (!mount_of(st.st_dev))
+	if (!mount_of(st.st_dev, 0))
 		o.flags |= DAXFS_IOC_RUN_TABLE;
 	pthread_mutex_unlock(&glock);
 	if (ioctl(kfd, DAXFS_IOC_RUN_OPEN, &o) < 0 || o.error < 0) {
@@ -309,15 +324,27 @@ static struct rfile *classify(int fd, int flags)
 		real.close(kfd);
 		return NULL;
 	}
-	if (acc == O_WRONLY && run_ioc(fd, DAXFS_IOC_RUN_MARK, 0, 0, 0) < 0) {
-		run_log("fd %d (inode %llu): open write-only: the ordinary path: %s", fd,
+	if (acc != O_RDONLY && run_ioc(fd, DAXFS_IOC_RUN_MARK, 0, 0, 0) < 0) {
+		run_log("fd %d (inode %llu): open for writing: the ordinary path: %s", fd,
 			(unsigned long long)st.st_ino, strerror(errno));
 		real.close(kfd);
 		return NULL;
 	}
 	pthread_mutex_lock(&glock);
-	m = mount_of(st.st_dev);
+	m = mount_of(st.st_dev, o.table_id);
 	pthread_mutex_unlock(&glock);
+	if (!m && !(o.flags & DAXFS_IOC_RUN_TABLE)) {
+		/* the table we have of this device number is a mount's gone:
+		 * a token for this one's, and the lease taken twice put once */
+		struct daxfs_ioc_run_open o2 = o;
+
+		o2.flags |= DAXFS_IOC_RUN_TABLE;
+		if (ioctl(kfd, DAXFS_IOC_RUN_OPEN, &o2) == 0 && o2.error == 0) {
+			(void)run_ioc(kfd, DAXFS_IOC_LEASE_PUT,
+				      acc != O_RDONLY ? DAXFS_IOC_LEASE_WRITE : 0, 0, 0);
+			o = o2;
+		}
+	}
 	if (!m && (o.flags & DAXFS_IOC_RUN_TABLE))
 		m = mount_add(st.st_dev, &o);
 	pthread_mutex_lock(&glock);
@@ -326,7 +353,7 @@ static struct rfile *classify(int fd, int flags)
 		real.close(kfd);        /* the lease ends with our open file's last close */
 		return NULL;
 	}
-	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot]))) {
+	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot], m->head))) {
 		pthread_mutex_unlock(&glock);
 		free(rf);
 		real.close(kfd);
@@ -342,7 +369,7 @@ static struct rfile *classify(int fd, int flags)
 	rf->append = flags & O_APPEND;
 	rf->sync = run_sync_mode || (flags & (O_SYNC | O_DSYNC));
 	pthread_mutex_init(&rf->pos, NULL);
-	if (acc == O_RDWR && !ri->writable) {
+	if (acc != O_RDONLY && !ri->writable) {
 		/* mapped read-only so far: map again with write access */
 		pthread_rwlock_wrlock(&ri->lock);
 		ri->writable = true;
@@ -360,6 +387,10 @@ int run_relet(struct rino *ri)
 	size_t n = 0;
 	int err = 0;
 
+	/* a child forked with our open files may map the old blocks: they
+	 * stay held until the last of us closes the file */
+	if (ri->forked)
+		return 0;
 	pthread_mutex_lock(&glock);
 	for (struct rfile *rf = ri->files; rf && n < 64; rf = rf->next_in_ri) {
 		rf->refs++;
@@ -380,7 +411,7 @@ int run_relet(struct rino *ri)
 		else if (o.error < 0)
 			err = o.error;
 		pthread_mutex_lock(&glock);
-		m = mount_of(ri->dev);
+		m = mount_of(ri->dev, ri->head->id);
 		if (!err && (!m || o.slot >= m->nslots))
 			err = -EIO;
 		if (!err)
@@ -395,6 +426,7 @@ int run_relet(struct rino *ri)
 		ri->broken = true;
 	}
 	ri->gen_seen = __atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST);
+	ri->recall_seen = __atomic_load_n(&ri->slot->recall, __ATOMIC_SEQ_CST);
 	return err;
 }
 
@@ -443,6 +475,26 @@ void run_closing(int fd)
 		return;
 	pthread_mutex_lock(&glock);
 	old = set_fd(fd, NULL);
+	pthread_mutex_unlock(&glock);
+	run_put(old);
+}
+
+struct rfile *run_peek(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= fdmax || vfork_child())
+		return NULL;
+	return __atomic_load_n(&fdtab[fd], __ATOMIC_ACQUIRE);
+}
+
+void run_forget_if(int fd, struct rfile *rf)
+{
+	struct rfile *old = NULL;
+
+	if (!rf || fd < 0 || (unsigned)fd >= fdmax)
+		return;
+	pthread_mutex_lock(&glock);
+	if (fdtab[fd] == rf)
+		old = set_fd(fd, NULL);
 	pthread_mutex_unlock(&glock);
 	run_put(old);
 }
@@ -500,6 +552,50 @@ bool run_push_times_of(dev_t dev, uint64_t ino)
 	return pushed;
 }
 
+/* ---- recalls ------------------------------------------------------------- */
+
+size_t run_to_recall(volatile struct daxfs_run_head *head, struct rino **out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&glock);
+	for (struct rino *ri = rinos; ri && n < max; ri = ri->next) {
+		if (ri->head == head && __atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST) &&
+		    __atomic_load_n(&ri->slot->recall, __ATOMIC_SEQ_CST) != ri->recall_seen) {
+			ri->refs++;
+			out[n++] = ri;
+		}
+	}
+	pthread_mutex_unlock(&glock);
+	return n;
+}
+
+bool run_has_regions(volatile struct daxfs_run_head *head)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&glock);
+	for (struct rino *ri = rinos; ri && !any; ri = ri->next)
+		any = ri->head == head && __atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&glock);
+	return any;
+}
+
+size_t run_mapped_files(struct rino *ri, struct rfile **out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&glock);
+	for (struct rfile *rf = ri->files; rf && n < max; rf = rf->next_in_ri) {
+		if (__atomic_load_n(&rf->mapped, __ATOMIC_SEQ_CST)) {
+			rf->refs++;
+			out[n++] = rf;
+		}
+	}
+	pthread_mutex_unlock(&glock);
+	return n;
+}
+
 /* ---- fork ----------------------------------------------------------------- */
 
 /* No lock may be held by a thread that does not exist in the child. The
@@ -519,6 +615,8 @@ static void before_fork(void)
 	nforking = 0;
 	for (struct rino *ri = rinos; ri && forking; ri = ri->next) {
 		ri->refs++;
+		if (ri->files)
+			ri->forked = true;
 		forking[nforking++] = ri;
 	}
 	pthread_mutex_unlock(&glock);
@@ -599,6 +697,8 @@ static void find_real(void)
 	REAL(lstat);
 	REAL(fstatat);
 	REAL(close_range);
+	REAL(sigaction);
+	REAL(signal);
 }
 
 /* 0 before, 1 while and 2 after init; calls made by init itself (the

@@ -38,6 +38,8 @@
  *   ioc extents OFF LEN r|w    EXTENTS (w: EXTENTS_WRITE) -> "ok NPIECES COVERED"
  *   ioc device INDEX           DEVICE -> "ok PATH"
  *   ioc grant INDEX r|w        GRANT -> "ok SOCKET TOKEN" (the token in hex)
+ *   ioc mapped FLAGS VALUE     RUN_MAPPED with raw flags (daxfs-run's, sent as a hostile
+ *                              client would)
  * each -> "ok ..." | "err -ERRNO ioctl: REASON" (ioctl(2) failed) |
  * "err -ERRNO MESSAGE" (the answer's error).
  * Answers are flushed at once so the test can wait for each.
@@ -137,6 +139,8 @@ static bool ioc_command(int fd, const char *line)
 		device_ioctl(fd, (uint32_t)off);
 	else if (sscanf(line, "ioc grant %llu %7s", &off, kind) == 2)
 		grant_ioctl(fd, (uint32_t)off, kind[0] == 'w');
+	else if (sscanf(line, "ioc mapped %llu %llu", &len, &off) == 2)
+		range_ioctl(fd, DAXFS_IOC_RUN_MAPPED, (uint32_t)len, off, 0);
 	else
 		return false;
 	return true;

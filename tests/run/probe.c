@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,17 @@
  *   mapsync PATH LEN     MAP_SHARED_VALIDATE|MAP_SYNC, stores, munmap
  *   mremap PATH          grows a shared mapping with MREMAP_MAYMOVE
  *   touch PATH OFF       loads a byte of a shared mapping (SIGBUS: "sigbus")
+ *   hold PATH LEN        maps LEN bytes shared (its SIGBUS handler installed first), says
+ *                        "mapped", then per line of stdin: "load OFF" ("loaded B" or
+ *                        "sigbus"), "scan" (the distinct bytes of every page, "-" for
+ *                        a page that raises SIGBUS), "pread OFF LEN" ("read N")
+ *   late PATH            maps 2 pages, then sets its SIGBUS handler with signal(); per line
+ *                        of stdin loads the second page ("loaded B" or "sigbus")
  *   pread PATH OFF LEN   "ok N" or "errno NAME"
  *   pmem PATH            libpmem's pmem_map_file: is_pmem, then a persisted store
  *   signals PATH         reads and writes while a 20 us timer's handler reads the file
+ *   sigclose PATH        opens, reads and closes PATH in a loop while a 0.5 ms timer's handler
+ *                        opens, reads and closes it too: "sigclose handled ok"
  */
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -213,6 +222,106 @@ static int touch(const char *path, off_t off)
 	return 0;
 }
 
+/* One byte of m, or -1 when the load raises SIGBUS. */
+static int load(volatile char *m)
+{
+	if (sigsetjmp(jb, 1) == 0)
+		return (unsigned char)*m;
+	return -1;
+}
+
+/* The distinct bytes of the page at m ('0' for NUL) in cur, or "-". */
+static void scan_page(volatile char *m, char *cur)
+{
+	bool seen[256] = { false };
+	size_t n = 0;
+
+	if (sigsetjmp(jb, 1) == 0) {
+		for (size_t i = 0; i < 4096; i++) {
+			unsigned char c = (unsigned char)m[i];
+
+			if (!seen[c]) {
+				seen[c] = true;
+				cur[n++] = c ? (char)c : '0';
+			}
+		}
+		cur[n] = '\0';
+	} else {
+		strcpy(cur, "-");
+	}
+}
+
+static int hold(const char *path, size_t len)
+{
+	struct sigaction sa = { .sa_handler = on_bus };
+	int fd = open(path, O_RDWR);
+	char line[128], *buf = malloc(len);
+	volatile char *m;
+
+	sigaction(SIGBUS, &sa, NULL);
+	if (fd < 0 || !buf)
+		fail("open: %s", strerror(errno));
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	printf("mapped\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		unsigned long a, b;
+
+		if (sscanf(line, "load %lu", &a) == 1 && a < len) {
+			int c = load(m + a);
+
+			c < 0 ? printf("sigbus\n") : printf("loaded %d\n", c);
+		} else if (strcmp(line, "scan\n") == 0) {
+			/* runs of pages alike: "BYTES xN" */
+			char prev[260] = "", cur[260];
+			unsigned run = 0;
+
+			for (size_t pg = 0; pg < len / 4096; pg++) {
+				scan_page(m + pg * 4096, cur);
+				if (run && strcmp(cur, prev) != 0) {
+					printf("%s x%u ", prev, run);
+					run = 0;
+				}
+				strcpy(prev, cur);
+				run++;
+			}
+			printf("%s x%u\n", prev, run);
+		} else if (sscanf(line, "pread %lu %lu", &a, &b) == 2 && b <= len) {
+			printf("read %zd\n", pread(fd, buf, b, (off_t)a));
+		} else {
+			fail("hold: bad command %s", line);
+		}
+		fflush(stdout);
+	}
+	return 0;
+}
+
+static int late(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	char line[64];
+	volatile char *m;
+
+	if (fd < 0)
+		fail("open: %s", strerror(errno));
+	m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	if (signal(SIGBUS, on_bus) == SIG_ERR)
+		fail("signal: %s", strerror(errno));
+	printf("mapped\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		int c = load(m + 4096);
+
+		c < 0 ? printf("sigbus\n") : printf("loaded %d\n", c);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 static int do_pread(const char *path, off_t off, size_t len)
 {
 	int fd = open(path, O_RDWR);
@@ -301,6 +410,45 @@ static int do_signals(const char *path)
 	return 0;
 }
 
+static const char *close_path;
+
+static void on_alarm_close(int sig)
+{
+	char c;
+	int fd = open(close_path, O_RDONLY);
+
+	(void)sig;
+	sig_calls++;
+	if (fd < 0 || read(fd, &c, 1) != 1 || c != 'x')
+		sig_bad++;
+	if (fd >= 0)
+		close(fd);
+}
+
+static int sigclose(const char *path)
+{
+	struct itimerval it = { { 0, 500 }, { 0, 500 } };
+	char buf[100];
+
+	close_path = path;
+	signal(SIGALRM, on_alarm_close);
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (unsigned round = 0; round < 3000; round++) {
+		int fd = open(path, O_RDONLY), dfd;
+
+		if (fd < 0 || read(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || buf[99] != 'x')
+			fail("round %u: %s", round, strerror(errno));
+		if ((dfd = dup(fd)) < 0)
+			fail("round %u: dup: %s", round, strerror(errno));
+		close(dfd);
+		close(fd);
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	printf("sigclose %s %s\n", sig_calls > 0 ? "handled" : "none", sig_bad ? "bad" : "ok");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -319,8 +467,14 @@ int main(int argc, char **argv)
 		return do_mremap(argv[2]);
 	if (strcmp(argv[1], "touch") == 0 && argc == 4)
 		return touch(argv[2], (off_t)atol(argv[3]));
+	if (strcmp(argv[1], "late") == 0)
+		return late(argv[2]);
+	if (strcmp(argv[1], "hold") == 0 && argc == 4)
+		return hold(argv[2], (size_t)atol(argv[3]));
 	if (strcmp(argv[1], "pread") == 0 && argc == 5)
 		return do_pread(argv[2], (off_t)atol(argv[3]), (size_t)atol(argv[4]));
+	if (strcmp(argv[1], "sigclose") == 0)
+		return sigclose(argv[2]);
 	if (strcmp(argv[1], "signals") == 0)
 		return do_signals(argv[2]);
 	if (strcmp(argv[1], "pmem") == 0)
