@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import time
+import traceback
 
 import pytest
 
@@ -80,6 +81,7 @@ def in_processes(n, work):
                 work(i)
                 os._exit(0)
             except BaseException:
+                traceback.print_exc()       # the test's captured stderr says why
                 os._exit(1)
         pids.append(pid)
     for pid in pids:
