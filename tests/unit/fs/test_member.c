@@ -50,26 +50,29 @@ static int mount_refused(const char *text, const char *msg)
 	return T_PASS;
 }
 
-static int test_equal_members_swapped_are_refused_at_mount(void)
+/* The three members mounted in order (member order[k] at position k) are
+ * refused, naming the file at position pos, the first out of place. */
+static int reordered_is_refused(const int order[3], int pos)
 {
 	const char *f[3], *g[3];
 
 	three(f);
 	CHECK_EQ(mkfs_on(linear(f, 3, 16 * MB)), 0);
-	g[0] = f[0], g[1] = f[2], g[2] = f[1];
-	return mount_refused(linear(g, 3, 16 * MB), t_fmt("%s holds member 2 of filesystem "
-			     UUID_TEXT ", expected member 1; did you reorder the files?", f[2]));
+	for (int k = 0; k < 3; k++)
+		g[k] = f[order[k]];
+	return mount_refused(linear(g, 3, 16 * MB), t_fmt("%s holds member %d of filesystem "
+			     UUID_TEXT ", expected member %d; did you reorder the files?",
+			     g[pos], order[pos], pos));
+}
+
+static int test_equal_members_swapped_are_refused_at_mount(void)
+{
+	return reordered_is_refused((const int[]){ 0, 2, 1 }, 1);
 }
 
 static int test_first_member_swapped_is_named_without_a_superblock(void)
 {
-	const char *f[3], *g[3];
-
-	three(f);
-	CHECK_EQ(mkfs_on(linear(f, 3, 16 * MB)), 0);
-	g[0] = f[1], g[1] = f[0], g[2] = f[2];
-	return mount_refused(linear(g, 3, 16 * MB), t_fmt("%s holds member 1 of filesystem "
-			     UUID_TEXT ", expected member 0; did you reorder the files?", f[1]));
+	return reordered_is_refused((const int[]){ 1, 0, 2 }, 0);
 }
 
 static int test_duplicated_member_is_called_a_copy(void)
