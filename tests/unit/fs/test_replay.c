@@ -28,16 +28,14 @@ static int crash_after_commit_record(struct mapped_device *md, struct dfs **fs,
 	return err;
 }
 
-/* The root's directory block goes into the log unsealed: its copy fails its
- * own checksum although the commit record covers it. */
-static int log_unsealed_dir_block(struct dfs *fs)
+/* Block blk, read as kind, goes into the log with a byte changed and plain:
+ * its own checksum is not made again, although the commit record covers it. */
+static int log_changed_plain(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind)
 {
-	struct dfs_inode *root;
 	struct dfs_buf *b;
-	int err;
+	int err = dfs_buf_read(fs, blk, kind, &b);
 
-	if ((err = dfs_iget(fs, DFS_ROOT_INO, &root)) ||
-	    (err = dfs_buf_read(fs, root->ext[0].pblk, DFS_BUF_SEALED, &b)))
+	if (err)
 		return err;
 	b->kind = DFS_BUF_PLAIN;
 	b->data[4000] ^= 1;
@@ -45,18 +43,19 @@ static int log_unsealed_dir_block(struct dfs *fs)
 	return 0;
 }
 
+/* The root's directory block goes into the log unsealed. */
+static int log_unsealed_dir_block(struct dfs *fs)
+{
+	struct dfs_inode *root;
+	int err = dfs_iget(fs, DFS_ROOT_INO, &root);
+
+	return err ? err : log_changed_plain(fs, root->ext[0].pblk, DFS_BUF_SEALED);
+}
+
 /* The bitmap goes into the log without its descriptor's crc following it. */
 static int log_bitmap_behind_its_descriptor(struct dfs *fs)
 {
-	struct dfs_buf *b;
-	int err;
-
-	if ((err = dfs_buf_read(fs, fs->gds[0].bitmap_blk, DFS_BUF_BITMAP, &b)))
-		return err;
-	b->kind = DFS_BUF_PLAIN;
-	b->data[4000] ^= 1;
-	dfs_buf_dirty(fs, b);
-	return 0;
+	return log_changed_plain(fs, fs->gds[0].bitmap_blk, DFS_BUF_BITMAP);
 }
 
 /* An inode table block with a slot whose checksum fails. */
