@@ -1,9 +1,10 @@
-/* peek.h - counters of struct dfs the white-box fs tests read under its lock */
+/* peek.h - the white-box fs tests' reach into struct dfs: counters read under its lock, a crash mid-commit */
 #ifndef DAXFS_TEST_FS_PEEK_H
 #define DAXFS_TEST_FS_PEEK_H
 
 #include <pthread.h>
 
+#include "fixture.h"
 #include "fs/internal.h"
 
 /* Commits the filesystem has done. */
@@ -22,6 +23,30 @@ static inline unsigned t_commit_waiters(struct dfs *fs)
 	unsigned n = fs->commit_waiters;
 	pthread_mutex_unlock(&fs->meta);
 	return n;
+}
+
+/* Remounts batched, so that a new file "new" waits in the running
+ * transaction, lets change() (if any) add to it under meta, then stops the
+ * commit at fail point point and drops the fs unwritten, as a crash would. */
+static inline int t_crash_in_commit(struct mapped_device *md, struct dfs **fs, int point,
+				    int (*change)(struct dfs *fs))
+{
+	const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
+	struct stat st;
+	int err;
+
+	if ((err = dfs_unmount(fs)) || (err = dfs_mount(md, &batched, fs)))
+		return err;
+	if ((err = dfs_mknod(*fs, DFS_ROOT_INO, "new", S_IFREG | 0644, 0, &t_cred, &st)))
+		return err;
+	pthread_mutex_lock(&(*fs)->meta);
+	err = change ? change(*fs) : 0;
+	(*fs)->fail_point = point;
+	if (!err && dfs_commit(*fs) != -EIO)
+		err = -1;
+	pthread_mutex_unlock(&(*fs)->meta);
+	dfs_abandon(fs);
+	return err;
 }
 
 #endif
