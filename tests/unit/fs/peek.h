@@ -1,4 +1,4 @@
-/* peek.h - the white-box fs tests' reach into struct dfs: counters read under its lock, a crash mid-commit */
+/* peek.h - the white-box fs tests' reach into struct dfs: counters read under its lock, crashes */
 #ifndef DAXFS_TEST_FS_PEEK_H
 #define DAXFS_TEST_FS_PEEK_H
 
@@ -23,6 +23,14 @@ static inline unsigned t_commit_waiters(struct dfs *fs)
 	unsigned n = fs->commit_waiters;
 	pthread_mutex_unlock(&fs->meta);
 	return n;
+}
+
+/* Drops the mount as a killed process would (nothing more is written) and
+ * mounts md again with the default options. */
+static inline int t_crash_remount(struct mapped_device *md, struct dfs **fs)
+{
+	dfs_abandon(fs);
+	return dfs_mount(md, NULL, fs);
 }
 
 /* Remounts batched, so that a new file "new" waits in the running

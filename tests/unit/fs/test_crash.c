@@ -166,8 +166,7 @@ static int test_truncate_cut_short_by_a_crash_is_finished_at_mount(void)
 	CHECK_EQ(dfs_inode_write(*fs, ip), 0);
 	CHECK_EQ(dfs_commit(*fs), 0);
 	pthread_mutex_unlock(&(*fs)->meta);
-	dfs_abandon(fs);
-	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
 	CHECK_EQ(st.st_size, 5000);
 	CHECK_EQ(st.st_blocks, 8);     /* only block 0 is left */

@@ -108,8 +108,7 @@ static int test_recovered_header_continues_the_sequence(void)
 	CHECK_EQ(header_seq(md, js), next + 1);
 	/* later transactions log and replay as usual */
 	CHECK(make_file(*fs, "g", 0x22));
-	dfs_abandon(fs);
-	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK(file_holds(*fs, "f", 0x11));
 	CHECK(file_holds(*fs, "g", 0x22));
 	CHECK_EQ(dfs_unmount(fs), 0);

@@ -42,12 +42,6 @@ static void watch(struct dfs *fs)
 	fs->commit_hook = note_commit;
 }
 
-static int crash_and_remount(struct mapped_device *md, struct dfs **fs)
-{
-	dfs_abandon(fs);
-	return dfs_mount(md, NULL, fs);
-}
-
 /* A file of 4 written blocks, committed, whose mtime is set to 1000 s. */
 static uint64_t old_file(struct dfs *fs, const char *name)
 {
@@ -89,7 +83,7 @@ static int test_overwrite_commits_nothing_and_its_bytes_survive(void)
 	/* the times are new where the kernel asks for them */
 	CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
 	CHECK(sec > 1000);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	char back[4 * BLK];
 	CHECK_EQ(dfs_pread(*fs, ino, back, sizeof(back), 0), sizeof(back));
 	for (size_t i = 0; i < sizeof(back); i++)
@@ -112,7 +106,7 @@ static int test_overwrite_times_are_lost_with_a_crash_before_any_commit(void)
 		CHECK(ino);
 		watch(*fs);
 		CHECK_EQ(dfs_pwrite(*fs, ino, "new", 3, 100, 0), 3);
-		CHECK_EQ(crash_and_remount(md, fs), 0);
+		CHECK_EQ(t_crash_remount(md, fs), 0);
 		if (atomic_load(&committer_ran))
 			continue;      /* the committer took the times: not this case */
 		CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
@@ -159,7 +153,7 @@ static int overwrite_times_commit(enum times_commit by)
 		break;
 	}
 	if (by != BY_UNMOUNT)
-		CHECK_EQ(crash_and_remount(md, fs), 0);
+		CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
 	CHECK(sec > 1000);
 	return T_PASS;
@@ -195,7 +189,7 @@ static int write_commits_once(struct mapped_device *md, struct dfs **fs, uint64_
 	uint64_t before = t_commits(*fs);
 	CHECK_EQ(dfs_pwrite(*fs, ino, s, len, off, 0), (ssize_t)len);
 	CHECK_EQ(t_commits(*fs) - before, 1);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK_EQ(dfs_pread(*fs, ino, back, len, off), (ssize_t)len);
 	CHECK(memcmp(back, s, len) == 0);
 	return T_PASS;
