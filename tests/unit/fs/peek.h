@@ -25,6 +25,33 @@ static inline unsigned t_commit_waiters(struct dfs *fs)
 	return n;
 }
 
+/* The first block of inode ino's data, 0 if it has none. */
+static inline uint64_t t_first_block(struct dfs *fs, uint64_t ino)
+{
+	struct dfs_inode *ip;
+
+	pthread_mutex_lock(&fs->meta);
+	const uint64_t pblk = dfs_iget(fs, ino, &ip) || !ip->next ? 0 : ip->ext[0].pblk;
+	pthread_mutex_unlock(&fs->meta);
+	return pblk;
+}
+
+/* Points inode ino's first extent at block pblk, as damage would. */
+static inline int t_set_first_block(struct dfs *fs, uint64_t ino, uint64_t pblk)
+{
+	struct dfs_inode *ip;
+	int err;
+
+	pthread_mutex_lock(&fs->meta);
+	if (!(err = dfs_iget(fs, ino, &ip))) {
+		ip->ext[0].pblk = pblk;
+		ip->ext_dirty_from = 0;
+		err = dfs_extents_store(fs, ip);
+	}
+	pthread_mutex_unlock(&fs->meta);
+	return err;
+}
+
 /* Drops the mount as a killed process would (nothing more is written) and
  * mounts md again with the default options. */
 static inline int t_crash_remount(struct mapped_device *md, struct dfs **fs)

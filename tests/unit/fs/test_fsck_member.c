@@ -2,6 +2,7 @@
 #include "fixture.h"
 #include "fs/crc32c.h"
 #include "fs/internal.h"
+#include "peek.h"
 
 #define MB (1ull << 20)
 #define UUID_TEXT "3f2a0102-0304-0506-0708-090a0b0c0d0e"
@@ -283,19 +284,16 @@ static int fsck_takes_back_a_label_block(int i, const char *file, enum label_use
 	const uint64_t label = m[i].label_sector >> 3;
 	struct stat st;
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, file, &st), 0);
-	pthread_mutex_lock(&(*fs)->meta);
 	if (use == FILE_EXTENT) {
-		CHECK_EQ(dfs_iget(*fs, st.st_ino, &ip), 0);
-		ip->ext[0].pblk = label;
-		ip->ext_dirty_from = 0;
-		CHECK_EQ(dfs_extents_store(*fs, ip), 0);
+		CHECK_EQ(t_set_first_block(*fs, st.st_ino, label), 0);
 	} else {
+		pthread_mutex_lock(&(*fs)->meta);
 		CHECK_EQ(dfs_txn_reserve(*fs, 4), 0);
 		CHECK_EQ(dfs_iget(*fs, st.st_ino, &ip), 0);
 		ip->d.xattr_blk = label;
 		CHECK_EQ(dfs_inode_write(*fs, ip), 0);
+		pthread_mutex_unlock(&(*fs)->meta);
 	}
-	pthread_mutex_unlock(&(*fs)->meta);
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	const unsigned long long ino = st.st_ino, blk = label;
