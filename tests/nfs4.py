@@ -302,22 +302,32 @@ class Client:
                       rename(old, new))
 
     # ---- creating a file: SETCLIENTID once, then OPEN + CLOSE --------------
+    def _one_op(self, name, args, fh=None, seqid=False):
+        """A COMPOUND of op name alone, or after PUTFH fh; returns the reply
+        read up to name's result. seqid: the op counts in the open-owner's
+        sequence, failed or not. Raises Nfs4Error if it fails."""
+        ops = [] if fh is None else [_u32(OP["PUTFH"]) + _opaque(fh)]
+        ops.append(_u32(OP[name]) + args)
+        r = self.call(1, _string("") + _u32(0) + _u32(len(ops)) + b"".join(ops))
+        r.u32(), r.opaque(), r.u32()
+        if fh is not None:
+            r.u32(), r.u32()            # PUTFH's result
+        opnum, status = r.u32(), r.u32()
+        if seqid:
+            self.seqid += 1
+        if opnum != OP[name]:
+            raise ConnectionError(f"reply to {name} is for op {opnum}")
+        if status != 0:
+            raise Nfs4Error(name, status)
+        return r
+
     def _setclientid(self):
         verifier = os.urandom(8)
         cid = verifier + _opaque(b"daxfs-nfs4-" + self.owner)
         cb = _u32(0x40000000) + _string("tcp") + _string("127.0.0.1.0.0") + _u32(1)
-        r = self.call(1, _string("") + _u32(0) + _u32(1) + _u32(OP["SETCLIENTID"]) + cid + cb)
-        r.u32(), r.opaque(), r.u32()
-        opnum, status = r.u32(), r.u32()
-        if status != 0:
-            raise Nfs4Error("SETCLIENTID", status)
+        r = self._one_op("SETCLIENTID", cid + cb)
         clientid, confirm = r.u64(), r.fixed(8)
-        r = self.call(1, _string("") + _u32(0) + _u32(1) + _u32(OP["SETCLIENTID_CONFIRM"]) +
-                      _u64(clientid) + confirm)
-        r.u32(), r.opaque(), r.u32()
-        opnum, status = r.u32(), r.u32()
-        if status != 0:
-            raise Nfs4Error("SETCLIENTID_CONFIRM", status)
+        self._one_op("SETCLIENTID_CONFIRM", _u64(clientid) + confirm)
         self.clientid = clientid
 
     def create(self, dir_path, name, mode=0o644):
@@ -354,21 +364,7 @@ class Client:
         opnum, status = r.u32(), r.u32()
         fh = r.opaque()
         if rflags & 2:                  # OPEN4_RESULT_CONFIRM
-            r = self.call(1, _string("") + _u32(0) + _u32(2) + _u32(OP["PUTFH"]) + _opaque(fh) +
-                          _u32(OP["OPEN_CONFIRM"]) + stateid + _u32(self.seqid))
-            r.u32(), r.opaque(), r.u32()
-            r.u32(), r.u32()
-            opnum, status = r.u32(), r.u32()
-            self.seqid += 1
-            if status != 0:
-                raise Nfs4Error("OPEN_CONFIRM", status)
+            r = self._one_op("OPEN_CONFIRM", stateid + _u32(self.seqid), fh, seqid=True)
             stateid = r.fixed(16)
-        r = self.call(1, _string("") + _u32(0) + _u32(2) + _u32(OP["PUTFH"]) + _opaque(fh) +
-                      _u32(OP["CLOSE"]) + _u32(self.seqid) + stateid)
-        r.u32(), r.opaque(), r.u32()
-        r.u32(), r.u32()
-        opnum, status = r.u32(), r.u32()
-        self.seqid += 1
-        if status != 0:
-            raise Nfs4Error("CLOSE", status)
+        self._one_op("CLOSE", _u32(self.seqid) + stateid, fh, seqid=True)
         return fh

@@ -59,26 +59,34 @@ def unlink(path):
     os.unlink(path)
 
 
-@pytest.mark.parametrize("drop", [truncate, punch, unlink], ids=["truncate", "punch", "unlink"])
-def test_blocks_dropped_while_mapped_go_to_no_other_file(daxfs, dmaps, drop):
+def mapped_file(daxfs, dmaps):
+    """A file "a" of SIZE bytes of 0xaa that a holder maps whole:
+    (its path, its blocks, the holder)."""
     a = daxfs.mnt / "a"
     create(a, b"\xaa" * SIZE)
     old = blocks(daxfs, a)
     d = dmaps(a)
     assert d.map(0, SIZE)[0]
-    drop(a)
+    return a, old, d
+
+
+def reused_by_a_new_file(daxfs, old):
+    """Whether a new file "b", filled until ENOSPC, gets any of the blocks old."""
     b = daxfs.mnt / "b"
     fill_until_enospc(b, 0xBB)
-    assert not blocks(daxfs, b) & old
+    return bool(blocks(daxfs, b) & old)
+
+
+@pytest.mark.parametrize("drop", [truncate, punch, unlink], ids=["truncate", "punch", "unlink"])
+def test_blocks_dropped_while_mapped_go_to_no_other_file(daxfs, dmaps, drop):
+    a, old, d = mapped_file(daxfs, dmaps)
+    drop(a)
+    assert not reused_by_a_new_file(daxfs, old)
     assert d.read(0, SIZE) == b"\xaa" * SIZE
 
 
 def test_blocks_dropped_while_mapped_are_reused_after_the_holder_is_killed(daxfs, dmaps):
-    a = daxfs.mnt / "a"
-    create(a, b"\xaa" * SIZE)
-    old = blocks(daxfs, a)
-    d = dmaps(a)
-    assert d.map(0, SIZE)[0]
+    a, old, d = mapped_file(daxfs, dmaps)
     truncate(a)
     fill_until_enospc(daxfs.mnt / "b", 0xBB)
     d.kill()
@@ -92,27 +100,17 @@ def test_blocks_dropped_while_mapped_are_reused_after_the_holder_is_killed(daxfs
 
 
 def test_unmap_ends_the_lease(daxfs, dmaps):
-    a = daxfs.mnt / "a"
-    create(a, b"\xaa" * SIZE)
-    old = blocks(daxfs, a)
-    d = dmaps(a)
-    assert d.map(0, SIZE)[0]
+    a, old, d = mapped_file(daxfs, dmaps)
     truncate(a)
     d.ok("unmap")
-    fill_until_enospc(daxfs.mnt / "b", 0xBB)
-    assert blocks(daxfs, daxfs.mnt / "b") & old
+    assert reused_by_a_new_file(daxfs, old)
 
 
 def test_closing_the_callers_fd_keeps_the_lease(daxfs, dmaps):
-    a = daxfs.mnt / "a"
-    create(a, b"\xaa" * SIZE)
-    old = blocks(daxfs, a)
-    d = dmaps(a)
-    assert d.map(0, SIZE)[0]
+    a, old, d = mapped_file(daxfs, dmaps)
     d.ok("close")
     truncate(a)
-    fill_until_enospc(daxfs.mnt / "b", 0xBB)
-    assert not blocks(daxfs, daxfs.mnt / "b") & old
+    assert not reused_by_a_new_file(daxfs, old)
 
 
 @pytest.mark.parametrize("size", [0, 2 * MIB], ids=["past-eof", "hole"])

@@ -97,19 +97,15 @@ def run_holding(env, lock_path, waiting_marker):
     return proc.wait(timeout=120), "".join(out)
 
 
-def test_install_waits_for_the_dpkg_frontend_lock(private_apt, tmp_path):
-    rc, out = run_holding(private_apt, tmp_path / "dpkg" / "lock-frontend",
-                          "Waiting for cache lock")
+@pytest.mark.parametrize("lock, waiting, apt_says", [
+    ("dpkg/lock-frontend", "Waiting for cache lock",
+     "Could not get lock {}/dpkg/lock-frontend. It is held by process"),
+    ("lists/lock", "another apt holds the package lists; waiting", "Could not get lock {}/lists/lock"),
+], ids=["install-waits-for-the-dpkg-frontend-lock", "update-waits-for-the-lists-lock"])
+def test_apt_lock_held_by_another_is_waited_for(private_apt, tmp_path, lock, waiting, apt_says):
+    rc, out = run_holding(private_apt, tmp_path / lock, waiting)
     assert rc == 0, out
-    assert f"Could not get lock {tmp_path}/dpkg/lock-frontend. It is held by process" in out
-    assert f"{PACKAGE} is already the newest version" in out
-
-
-def test_update_waits_for_the_lists_lock(private_apt, tmp_path):
-    rc, out = run_holding(private_apt, tmp_path / "lists" / "lock",
-                          "another apt holds the package lists; waiting")
-    assert rc == 0, out
-    assert f"Could not get lock {tmp_path}/lists/lock" in out
+    assert apt_says.format(tmp_path) in out
     assert f"{PACKAGE} is already the newest version" in out
 
 

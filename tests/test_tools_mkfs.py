@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import run_tool as run, sparse_file
+from conftest import PMEM_SIZE, run_tool as run, sparse_file
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
 SIZE = 64 << 20
@@ -73,14 +73,10 @@ def test_mkfs_force_overwrites_an_existing_daxfs(files):
     assert summary(r.stdout)["label"] == "new"
 
 
-def test_mkfs_on_a_table_file(tmp_path):
-    pmem = tmp_path / "pmem"
-    sparse_file(pmem, SIZE)
-    table = tmp_path / "fs.table"
-    table.write_text(f"# one file\n0 {SIZE // 512} linear {pmem} 0\n")
-    r = run("mkfs.daxfs", table)
+def test_mkfs_on_a_table_file(table):
+    r = run("mkfs.daxfs", table(f"# one file\n0 {PMEM_SIZE // 512} linear {{A}} 0\n"))
     assert r.returncode == 0, r.stderr
-    assert summary(r.stdout)["size"] == f"{SIZE} bytes ({SIZE // 512} sectors)"
+    assert summary(r.stdout)["size"] == f"{PMEM_SIZE} bytes ({PMEM_SIZE // 512} sectors)"
 
 
 def test_mkfs_grows_a_smaller_existing_file_to_size(tmp_path):
@@ -109,14 +105,11 @@ def test_mkfs_missing_file_without_size_names_it(files):
     assert not a.exists()
 
 
-def test_mkfs_invalid_table_names_its_line(tmp_path):
-    pmem = tmp_path / "pmem"
-    sparse_file(pmem, SIZE)
-    table = tmp_path / "bad.table"
-    table.write_text(f"0 8 linear {pmem} 0\n16 8 linear {pmem} 8\n")
-    r = run("mkfs.daxfs", table)
+def test_mkfs_invalid_table_names_its_line(table):
+    path = table("0 8 linear {A} 0\n16 8 linear {A} 8\n", "bad.table")
+    r = run("mkfs.daxfs", path)
     assert r.returncode == 1
-    assert f"{table}:2: linear: Gap in table" in r.stderr
+    assert f"{path}:2: linear: Gap in table" in r.stderr
 
 
 def test_mkfs_refuses_a_device_too_small_for_a_filesystem(tmp_path):

@@ -17,7 +17,6 @@ from mount import MIB, daxfs_factory, mount_entry  # noqa: F401  (fixture)
 
 SIZE = 16 * MIB
 UUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0"
-USE_F = "; use -f to overwrite it\n"
 
 
 def digest(path):
@@ -30,6 +29,22 @@ def zero_file(path, size=SIZE):
     return path
 
 
+def need_mkfs_ext4():
+    if not shutil.which("mkfs.ext4"):
+        pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")
+
+
+def mkfs_refused(source, member, holds, *args):
+    """mkfs.daxfs [args] source stops at member, which holds what it says,
+    and offers -f."""
+    r = run("mkfs.daxfs", *args, source)
+    assert r.returncode == 1
+    assert r.stderr == f"mkfs.daxfs: {member} {holds}; use -f to overwrite it\n"
+
+
+EXT4 = "holds an ext4 filesystem (libblkid found its signature at byte 1080 of the member)"
+
+
 def summary(size, members, label=""):
     return (f"size: {size} bytes ({size // 512} sectors)\nblocks: {size // 4096} of 4096 bytes\n"
             f"uuid: {UUID}\nlabel: {label}\nmembers: {members}\n")
@@ -40,8 +55,7 @@ def summary(size, members, label=""):
 @pytest.fixture
 def mounted_ext4(tmp_path):
     """A loop device holding an ext4 that is mounted: (loop path, mount point)."""
-    if not shutil.which("mkfs.ext4"):
-        pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")
+    need_mkfs_ext4()
     backing = zero_file(tmp_path / "ext4.img", 64 * MIB)
     mnt = tmp_path / "ext4"
     mnt.mkdir()
@@ -83,15 +97,11 @@ def test_mount_refuses_a_mounted_block_device(tmp_path, daxfs_factory, mounted_e
 
 
 def test_mkfs_refuses_the_signature_an_unmounted_ext4_left(tmp_path):
-    if not shutil.which("mkfs.ext4"):
-        pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")
+    need_mkfs_ext4()
     backing = zero_file(tmp_path / "ext4.img", 64 * MIB)
     with LoopDevice(backing) as loop:
         subprocess.run(["mkfs.ext4", "-q", "-F", loop.path], check=True, timeout=120)
-        r = run("mkfs.daxfs", loop.path)
-        assert r.returncode == 1
-        assert r.stderr == (f"mkfs.daxfs: {loop.path} holds an ext4 filesystem (libblkid found "
-                            f"its signature at byte 1080 of the member){USE_F}")
+        mkfs_refused(loop.path, loop.path, EXT4)
         r = run("mkfs.daxfs", "-f", loop.path)
         assert r.returncode == 0, r.stderr
 
@@ -99,15 +109,11 @@ def test_mkfs_refuses_the_signature_an_unmounted_ext4_left(tmp_path):
 # ---- what a member holds ----------------------------------------------------
 
 def test_mkfs_refuses_a_file_with_another_filesystem(tmp_path):
-    if not shutil.which("mkfs.ext4"):
-        pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")
+    need_mkfs_ext4()
     img = zero_file(tmp_path / "ext4.img", 64 * MIB)
     subprocess.run(["mkfs.ext4", "-q", "-F", str(img)], check=True, timeout=120)
     before = digest(img)
-    r = run("mkfs.daxfs", img)
-    assert r.returncode == 1
-    assert r.stderr == (f"mkfs.daxfs: {img} holds an ext4 filesystem (libblkid found its "
-                        f"signature at byte 1080 of the member){USE_F}")
+    mkfs_refused(img, img, EXT4)
     assert digest(img) == before
 
 
@@ -118,10 +124,8 @@ def test_mkfs_refuses_a_file_with_a_partition_table(tmp_path):
         f.write(bytes([0, 0, 0, 0, 0x83, 0, 0, 0]) + struct.pack("<II", 2048, 8192))
         f.seek(510)
         f.write(b"\x55\xaa")
-    r = run("mkfs.daxfs", img)
-    assert r.returncode == 1
-    assert r.stderr == (f"mkfs.daxfs: {img} holds a dos partition table (libblkid found its "
-                        f"signature at byte 510 of the member){USE_F}")
+    mkfs_refused(img, img, "holds a dos partition table (libblkid found its signature at byte "
+                           "510 of the member)")
 
 
 def test_mkfs_refuses_a_file_holding_data_and_overwrites_it_with_f(tmp_path):
@@ -130,10 +134,7 @@ def test_mkfs_refuses_a_file_holding_data_and_overwrites_it_with_f(tmp_path):
         f.seek(5000)
         f.write(b"a letter")
     before = digest(img)
-    r = run("mkfs.daxfs", img)
-    assert r.returncode == 1
-    assert r.stderr == (f"mkfs.daxfs: {img} is not empty: byte 5000 of it is not zero, and it "
-                        f"holds no daxfs{USE_F}")
+    mkfs_refused(img, img, "is not empty: byte 5000 of it is not zero, and it holds no daxfs")
     assert digest(img) == before
     r = run("mkfs.daxfs", "-f", img)
     assert r.returncode == 0, r.stderr
@@ -142,10 +143,7 @@ def test_mkfs_refuses_a_file_holding_data_and_overwrites_it_with_f(tmp_path):
 def test_mkfs_refuses_a_later_member_of_another_daxfs(tmp_path):
     a, b, c = (zero_file(tmp_path / n) for n in "abc")
     assert run("mkfs.daxfs", "-U", UUID, "-L", "old", f"{a},{b}").returncode == 0
-    r = run("mkfs.daxfs", f"{c},{b}")
-    assert r.returncode == 1
-    assert r.stderr == (f"mkfs.daxfs: {b} holds member 1 of 2 of a daxfs (uuid {UUID}, label "
-                        f"'old'){USE_F}")
+    mkfs_refused(f"{c},{b}", b, f"holds member 1 of 2 of a daxfs (uuid {UUID}, label 'old')")
 
 
 def test_a_table_file_with_a_nul_byte_is_an_error_not_a_pmem_file(tmp_path, daxfs_factory):
@@ -205,10 +203,8 @@ def test_failed_mkfs_removes_the_files_it_made_and_shrinks_the_ones_it_grew(tmp_
         zero_file(tmp_path / "dirty")
     with open(dirty, "r+b") as f:
         f.write(b"x")
-    r = run("mkfs.daxfs", "-s", "16M", f"{new},{small},{dirty}")
-    assert r.returncode == 1
-    assert r.stderr == (f"mkfs.daxfs: {dirty} is not empty: byte 0 of it is not zero, and it "
-                        f"holds no daxfs{USE_F}")
+    mkfs_refused(f"{new},{small},{dirty}", dirty,
+                 "is not empty: byte 0 of it is not zero, and it holds no daxfs", "-s", "16M")
     assert not new.exists()
     assert os.path.getsize(small) == SIZE // 2
 

@@ -90,15 +90,19 @@ def sources_file(tmp_path, *lines):
     return {"DAXFS_SOURCES": str(path)}
 
 
-SHOW = 'findmnt -rn -o SOURCE,FSTYPE "{mnt}" && cat "{mnt}/f"\n'
+def mount_and_write(tmp_path, sbin, command, mnt, env=None):
+    """Runs command (a mount) in a namespace, then writes "written" to f on
+    mnt and prints the mount's source and type, then f."""
+    return in_namespace(tmp_path, sbin, f"""
+{command} || exit 1
+echo written > {mnt}/f
+findmnt -rn -o SOURCE,FSTYPE "{mnt}" && cat "{mnt}/f"
+""", env)
 
 
 def test_mount_t_daxfs_mounts_a_source(tmp_path, sbin, make_fs):
     fs = make_fs("a")
-    r = in_namespace(tmp_path, sbin, f"""
-mount -t daxfs {fs.source} {fs.mnt} || exit 1
-echo written > {fs.mnt}/f
-""" + SHOW.format(mnt=fs.mnt))
+    r = mount_and_write(tmp_path, sbin, f"mount -t daxfs {fs.source} {fs.mnt}", fs.mnt)
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"{fs.source} fuse.daxfs-fuse\nwritten\n"
     assert r.stderr == "" or "no syslog" in r.stderr
@@ -108,12 +112,9 @@ def test_fstab_line_with_nofail_and_systemd_options_mounts(tmp_path, sbin, make_
     fs = make_fs("a")
     tab = fstab(tmp_path, f"{fs.source} {fs.mnt} daxfs "
                           "nofail,x-systemd.requires=/dev/shm,dax=never,noatime 0 0")
-    r = in_namespace(tmp_path, sbin, f"""
-mount -v -T {tab} {fs.mnt} || exit 1
-echo from fstab > {fs.mnt}/f
-""" + SHOW.format(mnt=fs.mnt))
+    r = mount_and_write(tmp_path, sbin, f"mount -v -T {tab} {fs.mnt}", fs.mnt)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.endswith(f"{fs.source} fuse.daxfs-fuse\nfrom fstab\n")
+    assert r.stdout.endswith(f"{fs.source} fuse.daxfs-fuse\nwritten\n")
     # mount(8) keeps x-* to itself; the helper drops nofail, daxfs-fuse gets the rest
     # (the one next to the helper: both are in /usr/sbin here)
     assert f"/usr/sbin/daxfs-fuse {fs.source} {fs.mnt} -o rw,noatime,dax=never\n" in r.stderr
@@ -123,12 +124,9 @@ def test_fstab_label_is_found_among_the_listed_sources(tmp_path, sbin, make_fs):
     alpha, beta = make_fs("alpha", "-L", "alpha"), make_fs("beta", "-L", "beta")
     env = sources_file(tmp_path, f"{tmp_path}/alpha/pmem*", beta.source)
     tab = fstab(tmp_path, f"daxfs:LABEL=beta {alpha.mnt} daxfs defaults 0 0")
-    r = in_namespace(tmp_path, sbin, f"""
-mount -T {tab} {alpha.mnt} || exit 1
-echo beta > {alpha.mnt}/f
-""" + SHOW.format(mnt=alpha.mnt), env)
+    r = mount_and_write(tmp_path, sbin, f"mount -T {tab} {alpha.mnt}", alpha.mnt, env)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == f"{beta.source} fuse.daxfs-fuse\nbeta\n"
+    assert r.stdout == f"{beta.source} fuse.daxfs-fuse\nwritten\n"
 
 
 def test_fstab_uuid_is_found_among_the_listed_sources(tmp_path, sbin, make_fs):
@@ -136,12 +134,9 @@ def test_fstab_uuid_is_found_among_the_listed_sources(tmp_path, sbin, make_fs):
     make_fs("other")
     env = sources_file(tmp_path, f"{tmp_path}/*/pmem0")
     tab = fstab(tmp_path, f"daxfs:UUID={UUID.upper()} {fs.mnt} daxfs defaults 0 0")
-    r = in_namespace(tmp_path, sbin, f"""
-mount -T {tab} {fs.mnt} || exit 1
-echo u > {fs.mnt}/f
-""" + SHOW.format(mnt=fs.mnt), env)
+    r = mount_and_write(tmp_path, sbin, f"mount -T {tab} {fs.mnt}", fs.mnt, env)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == f"{fs.source} fuse.daxfs-fuse\nu\n"
+    assert r.stdout == f"{fs.source} fuse.daxfs-fuse\nwritten\n"
 
 
 def test_bare_label_in_fstab_is_resolved_by_mount_itself_and_fails(tmp_path, sbin, make_fs):
@@ -189,12 +184,9 @@ def test_fuse_type_line_runs_daxfs_fuse_from_the_path(tmp_path, sbin, make_fs):
     fs = make_fs("a")
     tab = fstab(tmp_path, f"{fs.source} {fs.mnt} fuse.daxfs-fuse defaults,dax=inode,nofail 0 0")
     bindir = os.path.dirname(tool("daxfs-fuse"))
-    r = in_namespace(tmp_path, sbin, f"""
-PATH={bindir}:$PATH mount -T {tab} {fs.mnt} || exit 1
-echo fuse > {fs.mnt}/f
-""" + SHOW.format(mnt=fs.mnt))
+    r = mount_and_write(tmp_path, sbin, f"PATH={bindir}:$PATH mount -T {tab} {fs.mnt}", fs.mnt)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == f"{fs.source} fuse.daxfs-fuse\nfuse\n"
+    assert r.stdout == f"{fs.source} fuse.daxfs-fuse\nwritten\n"
 
 
 # ---- mount.daxfs run directly ------------------------------------------------

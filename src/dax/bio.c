@@ -1,54 +1,34 @@
 /* dax/bio.c - the block I/O path of every dax device (pmem_do_read/pmem_do_write, blkdev) */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dax/device.h"
 #include "util/err.h"
 
-static int pread_full(struct dax_device *dev, void *buf, size_t len, uint64_t pos)
+/* All len bytes at pos, through a signal or a short transfer; buf is only
+ * read for a write. */
+static int io_full(struct dax_device *dev, enum dax_req_op op, void *buf, size_t len, uint64_t pos)
 {
+	const bool wr = op != DAX_REQ_READ;
 	char *p = buf;
 
 	while (len) {
-		ssize_t n = pread(dev->fd, p, len, (off_t)pos);
+		ssize_t n = wr ? pwrite(dev->fd, p, len, (off_t)pos) : pread(dev->fd, p, len, (off_t)pos);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			int err = errno;
 
-			return daxfs_err(-err, "%s: read at byte %llu: %s", dev->path,
+			return daxfs_err(-err, "%s: %s at byte %llu: %s", dev->path, wr ? "write" : "read",
 					 (unsigned long long)pos, strerror(err));
 		}
 		if (n == 0)
-			return daxfs_err(-EIO, "%s: read at byte %llu: unexpected end of device",
-					 dev->path, (unsigned long long)pos);
-		p += n;
-		pos += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int pwrite_full(struct dax_device *dev, const void *buf, size_t len, uint64_t pos)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(dev->fd, p, len, (off_t)pos);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int err = errno;
-
-			return daxfs_err(-err, "%s: write at byte %llu: %s", dev->path,
-					 (unsigned long long)pos, strerror(err));
-		}
-		if (n == 0)
-			return daxfs_err(-EIO, "%s: write at byte %llu: no progress", dev->path,
-					 (unsigned long long)pos);
+			return daxfs_err(-EIO, "%s: %s at byte %llu: %s", dev->path, wr ? "write" : "read",
+					 (unsigned long long)pos,
+					 wr ? "no progress" : "unexpected end of device");
 		p += n;
 		pos += (uint64_t)n;
 		len -= (size_t)n;
@@ -64,7 +44,7 @@ static int write_zeroes(struct dax_device *dev, uint64_t pos, size_t len)
 		return dax_mc(dev, DAX_MC_ZERO, pos, NULL, len, NULL);
 	while (len) {
 		size_t n = len < sizeof(zeroes) ? len : sizeof(zeroes);
-		int ret = pwrite_full(dev, zeroes, n, pos);
+		int ret = io_full(dev, DAX_REQ_WRITE, (void *)zeroes, n, pos);
 
 		if (ret < 0)
 			return ret;
@@ -85,7 +65,7 @@ static int do_read(struct dax_device *dev, uint64_t pos, void *buf, size_t len)
 				 (unsigned long long)bad);
 	if (dev->addr)   /* buf may itself point into a device's mapping */
 		return dax_mc(dev, DAX_MC_LOAD, pos, buf, len, NULL);
-	return pread_full(dev, buf, len, pos);
+	return io_full(dev, DAX_REQ_READ, buf, len, pos);
 }
 
 static int do_write(struct dax_device *dev, enum dax_req_op op, unsigned flags, uint64_t pos,
@@ -102,7 +82,7 @@ static int do_write(struct dax_device *dev, enum dax_req_op op, unsigned flags, 
 	} else if (dev->addr) {
 		ret = dax_mc(dev, DAX_MC_STORE, pos, (void *)buf, len, NULL);
 	} else {
-		ret = pwrite_full(dev, buf, len, pos);
+		ret = io_full(dev, DAX_REQ_WRITE, (void *)buf, len, pos);
 	}
 	if (ret < 0)
 		return ret;

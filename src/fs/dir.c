@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fs/internal.h"
+#include "util/array.h"
 #include "util/err.h"
 
 /*
@@ -130,14 +131,10 @@ static void tab_del(struct dfs_dir *d, struct dent *e)
 
 static int roomy_push(struct dfs_dir *d, uint64_t lblk)
 {
-	if (d->nroomy == d->roomy_cap) {
-		size_t ncap = d->roomy_cap ? d->roomy_cap * 2 : 16;
-		uint64_t *n = realloc(d->roomy, ncap * sizeof(*n));
-		if (!n)
-			return daxfs_err(-ENOMEM, "directory index: out of memory");
-		d->roomy = n;
-		d->roomy_cap = ncap;
-	}
+	int err = DAXFS_GROW(d->roomy, d->roomy_cap, d->nroomy + 1, 16, "directory index");
+
+	if (err)
+		return err;
 	d->roomy[d->nroomy++] = lblk;
 	return 0;
 }

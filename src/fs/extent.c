@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fs/internal.h"
+#include "util/array.h"
 #include "util/err.h"
 
 /*
@@ -36,17 +37,7 @@ void dfs_extents_free_mem(struct dfs_inode *ip)
 
 static int ext_reserve(struct dfs_inode *ip, size_t n)
 {
-	if (n <= ip->ext_cap)
-		return 0;
-	size_t ncap = ip->ext_cap ? ip->ext_cap : 8;
-	while (ncap < n)
-		ncap *= 2;
-	struct dfs_extent *ne = realloc(ip->ext, ncap * sizeof(*ne));
-	if (!ne)
-		return daxfs_err(-ENOMEM, "extent map: out of memory");
-	ip->ext = ne;
-	ip->ext_cap = ncap;
-	return 0;
+	return DAXFS_GROW(ip->ext, ip->ext_cap, n, 8, "extent map");
 }
 
 /* Chain blocks before the first changed extent need no rewrite. */

@@ -6,6 +6,7 @@
 
 #include "fs/crc32c.h"
 #include "fs/fsck.h"
+#include "util/array.h"
 #include "util/err.h"
 
 /*
@@ -44,14 +45,10 @@ const char *fsck_claim_name(const struct fsck_claim *cl, char *buf, size_t size)
 int fsck_claim(struct fsck *c, enum fsck_claim_kind kind, uint64_t start, uint64_t len,
 	       uint64_t owner, uint64_t lblk)
 {
-	if (c->nclaims == c->claimcap) {
-		size_t ncap = c->claimcap ? c->claimcap * 2 : 1024;
-		struct fsck_claim *n = realloc(c->claims, ncap * sizeof(*n));
-		if (!n)
-			return daxfs_err(-ENOMEM, "fsck: out of memory");
-		c->claims = n;
-		c->claimcap = ncap;
-	}
+	int err = DAXFS_GROW(c->claims, c->claimcap, c->nclaims + 1, 1024, "fsck");
+
+	if (err)
+		return err;
 	c->claims[c->nclaims++] = (struct fsck_claim){ start, len, owner, lblk, (uint8_t)kind };
 	return 0;
 }
@@ -78,14 +75,10 @@ static int by_rank(const void *a, const void *b)
 static int add_shared(struct fsck *c, const struct fsck_claim *loser, uint64_t s, uint64_t e,
 		      const struct fsck_claim *winner)
 {
-	if (c->nshared == c->sharedcap) {
-		size_t ncap = c->sharedcap ? c->sharedcap * 2 : 16;
-		struct fsck_shared *n = realloc(c->shared, ncap * sizeof(*n));
-		if (!n)
-			return daxfs_err(-ENOMEM, "fsck: out of memory");
-		c->shared = n;
-		c->sharedcap = ncap;
-	}
+	int err = DAXFS_GROW(c->shared, c->sharedcap, c->nshared + 1, 16, "fsck");
+
+	if (err)
+		return err;
 	struct fsck_shared *sh = &c->shared[c->nshared++];
 	sh->loser = *loser;
 	sh->loser.start = s;

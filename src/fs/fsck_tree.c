@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "fs/fsck.h"
+#include "util/array.h"
 #include "util/err.h"
 
 /*
@@ -41,14 +42,10 @@ struct walk {
 static int add_fix(struct walk *w, const char *name, uint64_t ino, uint32_t mode, enum fix_kind kind,
 		   const char *why)
 {
-	if (w->nfix == w->fixcap) {
-		size_t ncap = w->fixcap ? w->fixcap * 2 : 16;
-		struct fix *n = realloc(w->fixes, ncap * sizeof(*n));
-		if (!n)
-			return w->err = daxfs_err(-ENOMEM, "fsck: out of memory");
-		w->fixes = n;
-		w->fixcap = ncap;
-	}
+	int err = DAXFS_GROW(w->fixes, w->fixcap, w->nfix + 1, 16, "fsck");
+
+	if (err)
+		return w->err = err;
 	struct fix *f = &w->fixes[w->nfix++];
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	snprintf(f->why, sizeof(f->why), "%s", why);
@@ -324,14 +321,8 @@ int fsck_pass_links(struct fsck *c)
 			/* an orphan (the inode pass keeps the list whole): freed at the next mount */
 			if (ip->d.nlink == 0 && (ip->d.flags & DFS_IFLAG_ORPHAN))
 				continue;
-			if (c->nlost == c->lostcap) {
-				size_t ncap = c->lostcap ? c->lostcap * 2 : 16;
-				uint64_t *n = realloc(c->lost, ncap * sizeof(*n));
-				if (!n)
-					return daxfs_err(-ENOMEM, "fsck: out of memory");
-				c->lost = n;
-				c->lostcap = ncap;
-			}
+			if ((err = DAXFS_GROW(c->lost, c->lostcap, c->nlost + 1, 16, "fsck")))
+				return err;
 			c->lost[c->nlost++] = ino;
 			continue;
 		}

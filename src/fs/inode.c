@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fs/internal.h"
+#include "util/array.h"
 #include "util/err.h"
 
 /*
@@ -124,17 +125,7 @@ void dfs_icache_destroy(struct dfs *fs)
 /* Room for n more free slots. */
 static int free_reserve(struct dfs *fs, size_t n)
 {
-	if (fs->nfree_inos + n <= fs->free_inos_cap)
-		return 0;
-	size_t ncap = fs->free_inos_cap ? fs->free_inos_cap * 2 : 1024;
-	while (ncap < fs->nfree_inos + n)
-		ncap *= 2;
-	uint64_t *p = realloc(fs->free_inos, ncap * sizeof(*p));
-	if (!p)
-		return daxfs_err(-ENOMEM, "inode cache: out of memory");
-	fs->free_inos = p;
-	fs->free_inos_cap = ncap;
-	return 0;
+	return DAXFS_GROW(fs->free_inos, fs->free_inos_cap, fs->nfree_inos + n, 1024, "inode cache");
 }
 
 static int free_push(struct dfs *fs, uint64_t ino)

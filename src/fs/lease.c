@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "fs/internal.h"
+#include "util/array.h"
 #include "util/err.h"
 
 /*
@@ -42,20 +43,6 @@ static struct lease *find(const struct dfs *fs, uint64_t ino)
 	return NULL;
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 8;
-	void *n = realloc(*arr, ncap * size);
-
-	if (!n)
-		return daxfs_err(-ENOMEM, "lease: out of memory");
-	*arr = n;
-	*cap = ncap;
-	return 0;
-}
-
 int dfs_lease_get(struct dfs *fs, uint64_t ino)
 {
 	struct dfs_inode *ip;
@@ -78,7 +65,7 @@ int dfs_lease_get(struct dfs *fs, uint64_t ino)
 	} else {
 		struct dfs_leases *l = fs->leases;
 
-		err = grow((void **)&l->lease, &l->lease_cap, l->nlease + 1, sizeof(*l->lease));
+		err = DAXFS_GROW(l->lease, l->lease_cap, l->nlease + 1, 8, "lease");
 		if (!err)
 			l->lease[l->nlease++] = (struct lease){ .ino = ino, .count = 1 };
 	}
@@ -148,7 +135,7 @@ int dfs_lease_defer(struct dfs *fs, uint64_t ino, uint64_t pblk, uint64_t len)
 
 	if (!l || !find(fs, ino))
 		return 0;
-	if ((err = grow((void **)&l->def, &l->def_cap, l->ndef + 1, sizeof(*l->def))))
+	if ((err = DAXFS_GROW(l->def, l->def_cap, l->ndef + 1, 8, "lease")))
 		return err;
 	l->def[l->ndef++] = (struct deferred){ .ino = ino, .pblk = pblk, .len = len };
 	l->def_blocks += len;

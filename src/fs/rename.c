@@ -9,22 +9,20 @@
 #include "fs/namei.h"
 #include "util/err.h"
 
-static int inside(struct dfs *fs, uint64_t dir, uint64_t anc, bool *res)
+/* Directory anc moved into dir: -EINVAL if dir is anc or below it (the
+ * move would cut the subtree off), -EIO if the parents loop. */
+static int outside_of(struct dfs *fs, uint64_t dir, uint64_t anc)
 {
 	uint64_t guard = 0;
 
-	*res = false;
 	for (uint64_t cur = dir;; ) {
 		struct dfs_inode *ip;
-		int err;
 
-		if (cur == anc) {
-			*res = true;
-			return 0;
-		}
+		if (cur == anc)
+			return daxfs_err(-EINVAL, "rename: cannot move a directory into its own subtree");
 		if (cur == DFS_ROOT_INO)
 			return 0;
-		if (++guard > fs->itable_slots || (err = dfs_iget(fs, cur, &ip)))
+		if (++guard > fs->itable_slots || dfs_iget(fs, cur, &ip))
 			return daxfs_err(-EIO, "directory tree loops at inode %llu", (unsigned long long)cur);
 		cur = ip->d.parent;
 	}
@@ -94,7 +92,6 @@ static int rename_entry(struct dfs *fs, uint64_t dir, const char *name, uint64_t
 	struct dfs_inode *sp, *dp, *src = NULL, *dst = NULL;
 	struct dfs_lockset l = { .n = 0 };
 	uint64_t sino, dino, tid = 0;
-	bool in;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
 	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)))
@@ -135,23 +132,11 @@ static int rename_entry(struct dfs *fs, uint64_t dir, const char *name, uint64_t
 	}
 	if (dst == src)
 		goto out;     /* two names of one inode: nothing to do */
-	if (dfs_is_dir(src) && sp != dp) {
-		if ((err = inside(fs, newdir, sino, &in)))
-			goto out;
-		if (in) {
-			err = daxfs_err(-EINVAL, "rename: cannot move a directory into its own subtree");
-			goto out;
-		}
-	}
+	if (dfs_is_dir(src) && sp != dp && (err = outside_of(fs, newdir, sino)))
+		goto out;
 	if (flags & RENAME_EXCHANGE) {
-		if (dfs_is_dir(dst) && sp != dp) {
-			if ((err = inside(fs, dir, dino, &in)))
-				goto out;
-			if (in) {
-				err = daxfs_err(-EINVAL, "rename: cannot move a directory into its own subtree");
-				goto out;
-			}
-		}
+		if (dfs_is_dir(dst) && sp != dp && (err = outside_of(fs, dir, dino)))
+			goto out;
 		if ((err = dfs_dir_replace(fs, sp, name, dino, dst->d.mode)) ||
 		    (err = dfs_dir_replace(fs, dp, newname, sino, src->d.mode)))
 			goto out;

@@ -9,6 +9,7 @@
 
 #include "fs/file.h"
 #include "fs/internal.h"
+#include "util/array.h"
 #include "util/err.h"
 
 #define BATCH_EXTENTS 64
@@ -132,16 +133,8 @@ static int prealloc(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64
 		}
 		uint64_t hole_end = i < ip->next && ip->ext[i].lblk < end ? ip->ext[i].lblk : end;
 		struct dfs_extent e;
-		if (done.n == done.cap) {
-			size_t ncap = done.cap ? done.cap * 2 : 16;
-			void *nr = realloc(done.r, ncap * sizeof(*done.r));
-			if (!nr) {
-				err = daxfs_err(-ENOMEM, "fallocate: out of memory");
-				break;
-			}
-			done.r = nr;
-			done.cap = ncap;
-		}
+		if ((err = DAXFS_GROW(done.r, done.cap, done.n + 1, 16, "fallocate")))
+			break;
 		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)) ||
 		    (err = dfs_extent_alloc(fs, ip, l, hole_end - l, DFS_EXT_UNWRITTEN, &e)))
 			break;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "fs/internal.h"
+#include "util/array.h"
 #include "util/err.h"
 
 /* All metadata I/O and data zeroing go through the bio path of the mapped
@@ -409,15 +410,9 @@ static int release_unlinked(struct dfs *fs)
 		for (struct dfs_inode *ip = fs->ihash[i]; ip; ip = ip->hnext) {
 			if (ip->d.nlink || ip->freeing)
 				continue;
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
-				uint64_t *ni = realloc(inos, ncap * sizeof(*ni));
-				if (!ni) {
-					free(inos);
-					return daxfs_err(-ENOMEM, "unmount: out of memory");
-				}
-				inos = ni;
-				cap = ncap;
+			if ((err = DAXFS_GROW(inos, cap, n + 1, 64, "unmount"))) {
+				free(inos);
+				return err;
 			}
 			inos[n++] = ip->ino;
 		}

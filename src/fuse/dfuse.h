@@ -96,6 +96,10 @@ int dfuse_errno(int err, const char *op, uint64_t ino);
  * if the kernel did not get the reply (request interrupted), the reference is
  * dropped again so lookup counts stay balanced. */
 void dfuse_reply_entry(fuse_req_t req, const struct stat *st);
+/* Ends a call that found or made an entry: st's, or when err < 0 the error
+ * of op on ino. */
+void dfuse_reply_entry_or_err(fuse_req_t req, int err, const char *op, uint64_t ino,
+			      const struct stat *st);
 void dfuse_fill_entry(const struct dfuse *df, const struct stat *st, struct fuse_entry_param *e);
 
 /*

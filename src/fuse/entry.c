@@ -19,11 +19,7 @@ static void lookup_self(fuse_req_t req, fuse_ino_t ino)
 	struct stat st;
 	int err = dfs_lookup_ino(df->fs, ino, &st);
 
-	if (err < 0) {
-		fuse_reply_err(req, dfuse_errno(err, "lookup of a handle", ino));
-		return;
-	}
-	dfuse_reply_entry(req, &st);
+	dfuse_reply_entry_or_err(req, err, "lookup of a handle", ino, &st);
 }
 
 void dfuse_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -48,11 +44,7 @@ void dfuse_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &e);
 		return;
 	}
-	if (err < 0) {
-		fuse_reply_err(req, dfuse_errno(err, "lookup", parent));
-		return;
-	}
-	dfuse_reply_entry(req, &st);
+	dfuse_reply_entry_or_err(req, err, "lookup", parent, &st);
 }
 
 void dfuse_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

@@ -206,17 +206,28 @@ static int parse_dax(const struct options *o, enum dfs_dax_mode *out)
 	return 0;
 }
 
+/* Option name=value (dflt when it is not given), a whole number up to max;
+ * a bad one is refused with what was expected: "<expected> to <max>". */
+static int whole_option(const char *name, const char *value, unsigned long long max,
+			unsigned long long dflt, const char *expected, unsigned long long *out)
+{
+	*out = dflt;
+	if (value && !parse_whole(value, max, out)) {
+		fprintf(stderr, "daxfs-fuse: invalid option %s=%s: expected %s to %llu\n", name, value,
+			expected, max);
+		return -1;
+	}
+	return 0;
+}
+
 /* commit=SECONDS: whole seconds, as ext4's, up to DFS_COMMIT_MAX_MS. */
 static int parse_commit(const struct options *o, unsigned *ms)
 {
-	const unsigned max_s = DFS_COMMIT_MAX_MS / 1000;
-	unsigned long long s = 0;
+	unsigned long long s;
 
-	if (o->commit && !parse_whole(o->commit, max_s, &s)) {
-		fprintf(stderr, "daxfs-fuse: invalid option commit=%s: expected whole seconds "
-			"from 0 (every call durable) to %u\n", o->commit, max_s);
+	if (whole_option("commit", o->commit, DFS_COMMIT_MAX_MS / 1000, 0,
+			 "whole seconds from 0 (every call durable)", &s))
 		return -1;
-	}
 	*ms = (unsigned)s * 1000;
 	return 0;
 }
@@ -262,13 +273,11 @@ static int parse_readdirplus(const struct options *o, enum dfuse_readdirplus *ou
 /* notify_store=BYTES: whole bytes, up to one FUSE transfer. */
 static int parse_notify_store(const struct options *o, uint64_t *out)
 {
-	unsigned long long b = 0;
+	unsigned long long b;
 
-	if (o->notify_store && !parse_whole(o->notify_store, DFUSE_MAX_IO, &b)) {
-		fprintf(stderr, "daxfs-fuse: invalid option notify_store=%s: expected a size in "
-			"bytes from 0 (off) to %u\n", o->notify_store, DFUSE_MAX_IO);
+	if (whole_option("notify_store", o->notify_store, DFUSE_MAX_IO, 0,
+			 "a size in bytes from 0 (off)", &b))
 		return -1;
-	}
 	*out = b;
 	return 0;
 }
@@ -276,14 +285,11 @@ static int parse_notify_store(const struct options *o, uint64_t *out)
 /* max_leases=N: a whole number of leases. */
 static int parse_max_leases(const struct options *o, unsigned *out)
 {
-	unsigned long long n = DFUSE_MAX_LEASES;
+	unsigned long long n;
 
-	if (o->max_leases && !parse_whole(o->max_leases, DFUSE_MAX_LEASES_MAX, &n)) {
-		fprintf(stderr, "daxfs-fuse: invalid option max_leases=%s: expected a number of "
-			"leases from 0 (no direct access for other users) to %u\n", o->max_leases,
-			DFUSE_MAX_LEASES_MAX);
+	if (whole_option("max_leases", o->max_leases, DFUSE_MAX_LEASES_MAX, DFUSE_MAX_LEASES,
+			 "a number of leases from 0 (no direct access for other users)", &n))
 		return -1;
-	}
 	*out = (unsigned)n;
 	return 0;
 }

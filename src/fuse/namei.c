@@ -15,11 +15,7 @@ void dfuse_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 	err = dfs_mknod(dfuse_of(req)->fs, parent, name, mode, rdev, &cred, &st);
 	dfuse_intr_end();
 
-	if (err < 0) {
-		fuse_reply_err(req, dfuse_errno(err, "mknod", parent));
-		return;
-	}
-	dfuse_reply_entry(req, &st);
+	dfuse_reply_entry_or_err(req, err, "mknod", parent, &st);
 }
 
 void dfuse_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -32,11 +28,7 @@ void dfuse_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 	err = dfs_mkdir(dfuse_of(req)->fs, parent, name, mode, &cred, &st);
 	dfuse_intr_end();
 
-	if (err < 0) {
-		fuse_reply_err(req, dfuse_errno(err, "mkdir", parent));
-		return;
-	}
-	dfuse_reply_entry(req, &st);
+	dfuse_reply_entry_or_err(req, err, "mkdir", parent, &st);
 }
 
 void dfuse_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -49,11 +41,7 @@ void dfuse_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const ch
 	err = dfs_symlink(dfuse_of(req)->fs, parent, name, link, &cred, &st);
 	dfuse_intr_end();
 
-	if (err < 0) {
-		fuse_reply_err(req, dfuse_errno(err, "symlink", parent));
-		return;
-	}
-	dfuse_reply_entry(req, &st);
+	dfuse_reply_entry_or_err(req, err, "symlink", parent, &st);
 }
 
 void dfuse_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -78,11 +66,7 @@ void dfuse_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 	err = dfs_link(dfuse_of(req)->fs, ino, newparent, newname, &st);
 	dfuse_intr_end();
 
-	if (err < 0) {
-		fuse_reply_err(req, dfuse_errno(err, "link", ino));
-		return;
-	}
-	dfuse_reply_entry(req, &st);
+	dfuse_reply_entry_or_err(req, err, "link", ino, &st);
 }
 
 void dfuse_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)

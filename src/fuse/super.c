@@ -52,6 +52,15 @@ void dfuse_reply_entry(fuse_req_t req, const struct stat *st)
 		dfs_forget(df->fs, st->st_ino, 1);
 }
 
+void dfuse_reply_entry_or_err(fuse_req_t req, int err, const char *op, uint64_t ino,
+			      const struct stat *st)
+{
+	if (err < 0)
+		fuse_reply_err(req, dfuse_errno(err, op, ino));
+	else
+		dfuse_reply_entry(req, st);
+}
+
 struct dfs_cred dfuse_cred(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);

@@ -3,27 +3,9 @@
 
 #include "fixture.h"
 #include "fs/internal.h"
+#include "peek.h"
 
 #define MB (1024ull * 1024)
-
-/* Makes a change, then stops the commit at point and drops the fs unwritten.
- * The mount batches, so that the change waits in the running transaction. */
-static int crash_during_commit(struct mapped_device *md, struct dfs **fs, int point)
-{
-	const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
-	struct stat st;
-	int err;
-
-	if ((err = dfs_unmount(fs)) || (err = dfs_mount(md, &batched, fs)))
-		return err;
-	if ((err = dfs_mknod(*fs, DFS_ROOT_INO, "new", S_IFREG | 0644, 0, &t_cred, &st)))
-		return err;
-	(*fs)->fail_point = point;
-	if (dfs_sync(*fs) != -EIO)
-		return -1;
-	dfs_abandon(fs);
-	return 0;
-}
 
 static int test_journal_committed_transaction_is_replayed(void)
 {
@@ -32,7 +14,7 @@ static int test_journal_committed_transaction_is_replayed(void)
 	struct stat st;
 
 	CHECK(fs);
-	CHECK_EQ(crash_during_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT), 0);
+	CHECK_EQ(t_crash_in_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT, NULL), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "new", &st), 0);
 	CHECK_EQ(dfs_unmount(fs), 0);
@@ -47,7 +29,7 @@ static int test_journal_without_commit_record_is_ignored(void)
 	struct stat st;
 
 	CHECK(fs);
-	CHECK_EQ(crash_during_commit(md, fs, DFS_FAIL_BEFORE_COMMIT_RECORD), 0);
+	CHECK_EQ(t_crash_in_commit(md, fs, DFS_FAIL_BEFORE_COMMIT_RECORD, NULL), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "new", &st), -ENOENT);
 	CHECK_EQ(dfs_unmount(fs), 0);
@@ -68,7 +50,7 @@ static int test_journal_with_damaged_logged_block_refuses_the_mount(void)
 
 	CHECK(fs);
 	uint64_t js = (*fs)->sb.journal_start;
-	CHECK_EQ(crash_during_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT), 0);
+	CHECK_EQ(t_crash_in_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT, NULL), 0);
 	/* the first logged block follows the first descriptor */
 	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, (js + 2) * 4096, blk, 4096), 0);
 	blk[100] ^= 0xff;
@@ -184,8 +166,7 @@ static int test_truncate_cut_short_by_a_crash_is_finished_at_mount(void)
 	CHECK_EQ(dfs_inode_write(*fs, ip), 0);
 	CHECK_EQ(dfs_commit(*fs), 0);
 	pthread_mutex_unlock(&(*fs)->meta);
-	dfs_abandon(fs);
-	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
 	CHECK_EQ(st.st_size, 5000);
 	CHECK_EQ(st.st_blocks, 8);     /* only block 0 is left */
@@ -290,7 +271,7 @@ static int test_fsck_check_mode_never_writes(void)
 	static uint8_t before[16 * MB], after[16 * MB];
 
 	CHECK(fs);
-	CHECK_EQ(crash_during_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT), 0);
+	CHECK_EQ(t_crash_in_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT, NULL), 0);
 	CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, 0, before, sizeof(before)), 0);
 	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, t_fsck_print, NULL, &r), 0);
 	CHECK_EQ(r.problems, 0);     /* the log is replayed in memory first */

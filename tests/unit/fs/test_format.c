@@ -67,13 +67,33 @@ static void sample_super(struct dfs_super *sb)
 	sb->itable[0] = (struct dfs_itable_extent){ 1300, 16 };
 }
 
-static int test_super_roundtrip(void)
+/* sb encoded as superblock 0 and decoded again: what decode returns, its
+ * message in t_msg() (the decoded copy in *out, if out). */
+static int reencoded(const struct dfs_super *sb, struct dfs_super *out)
 {
 	static uint8_t b[4096];
-	struct dfs_super sb, out;
+	struct dfs_super tmp;
+
+	dfs_super_encode(sb, 0, b);
+	return dfs_super_decode(b, 0, out ? out : &tmp);
+}
+
+/* The sample superblock encoded as block 0 (in a buffer the next call reuses). */
+static uint8_t *sample_block(void)
+{
+	static uint8_t b[4096];
+	struct dfs_super sb;
 
 	sample_super(&sb);
 	dfs_super_encode(&sb, 0, b);
+	return b;
+}
+
+static int test_super_roundtrip(void)
+{
+	uint8_t *b = sample_block();
+	struct dfs_super out;
+
 	CHECK_EQ(dfs_get64(b + DFS_SB_MAGIC), DFS_MAGIC);
 	CHECK_EQ(dfs_super_decode(b, 0, &out), 0);
 	CHECK_EQ(out.total_blocks, 40000);
@@ -85,11 +105,9 @@ static int test_super_roundtrip(void)
 
 static int test_super_flipped_bit_is_rejected(void)
 {
-	static uint8_t b[4096];
-	struct dfs_super sb, out;
+	uint8_t *b = sample_block();
+	struct dfs_super out;
 
-	sample_super(&sb);
-	dfs_super_encode(&sb, 0, b);
 	b[300] ^= 4;
 	CHECK_EQ(dfs_super_decode(b, 0, &out), -EIO);
 	CHECK_MSG_HAS("checksum");
@@ -98,12 +116,9 @@ static int test_super_flipped_bit_is_rejected(void)
 
 static int test_super_at_wrong_block_is_rejected(void)
 {
-	static uint8_t b[4096];
-	struct dfs_super sb, out;
+	struct dfs_super out;
 
-	sample_super(&sb);
-	dfs_super_encode(&sb, 0, b);
-	CHECK_EQ(dfs_super_decode(b, 1, &out), -EIO);
+	CHECK_EQ(dfs_super_decode(sample_block(), 1, &out), -EIO);
 	return T_PASS;
 }
 
@@ -111,21 +126,18 @@ static int test_super_at_wrong_block_is_rejected(void)
  * damage, not a geometry to mount. */
 static int test_super_journal_below_the_minimum_is_refused(void)
 {
-	static uint8_t b[4096];
 	struct dfs_super sb, out;
 
 	sample_super(&sb);
 	sb.journal_blocks = DFS_JOURNAL_MIN - 1;
 	sb.gdt_start = sb.journal_start + sb.journal_blocks;
 	sb.data_start = sb.gdt_start + sb.gdt_blocks + sb.member_blocks;
-	dfs_super_encode(&sb, 0, b);
-	CHECK_EQ(dfs_super_decode(b, 0, &out), -EIO);
+	CHECK_EQ(reencoded(&sb, NULL), -EIO);
 	CHECK_MSG("superblock 0: bad journal geometry");
 	sb.journal_blocks = DFS_JOURNAL_MIN;
 	sb.gdt_start = sb.journal_start + sb.journal_blocks;
 	sb.data_start = sb.gdt_start + sb.gdt_blocks + sb.member_blocks;
-	dfs_super_encode(&sb, 0, b);
-	CHECK_EQ(dfs_super_decode(b, 0, &out), 0);
+	CHECK_EQ(reencoded(&sb, &out), 0);
 	CHECK_EQ(out.journal_blocks, DFS_JOURNAL_MIN);
 	return T_PASS;
 }
@@ -151,44 +163,39 @@ static int test_super_identify_reads_version_uuid_and_label_only(void)
 	return T_PASS;
 }
 
-static int test_super_future_major_is_refused(void)
+/* Another major version is refused: a later one as unknown, format 1 with
+ * what to do about it. */
+static int test_super_of_another_major_is_refused(void)
 {
-	static uint8_t b[4096];
-	struct dfs_super sb, out;
+	static const struct {
+		uint16_t major;
+		const char *msg;
+	} cases[] = {
+		{ 3, "superblock 0: unsupported format version 3.0 (this is 2.0)" },
+		{ 1, "superblock 0: format version 1.0, made before member labels (format 2.0): its "
+		     "member files cannot be verified, so it is not mounted; copy its files out with "
+		     "the daxfs-fuse that made it, then make the filesystem again with mkfs.daxfs" },
+	};
 
-	sample_super(&sb);
-	sb.major = 3;
-	dfs_super_encode(&sb, 0, b);
-	CHECK_EQ(dfs_super_decode(b, 0, &out), -EINVAL);
-	CHECK_MSG("superblock 0: unsupported format version 3.0 (this is 2.0)");
-	return T_PASS;
-}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dfs_super sb;
 
-static int test_super_of_format_1_is_refused_with_what_to_do(void)
-{
-	static uint8_t b[4096];
-	struct dfs_super sb, out;
-
-	sample_super(&sb);
-	sb.major = 1;
-	dfs_super_encode(&sb, 0, b);
-	CHECK_EQ(dfs_super_decode(b, 0, &out), -EINVAL);
-	CHECK_MSG("superblock 0: format version 1.0, made before member labels (format 2.0): its "
-		  "member files cannot be verified, so it is not mounted; copy its files out with "
-		  "the daxfs-fuse that made it, then make the filesystem again with mkfs.daxfs");
+		sample_super(&sb);
+		sb.major = cases[i].major;
+		CHECK_EQ(reencoded(&sb, NULL), -EINVAL);
+		CHECK_MSG(cases[i].msg);
+	}
 	return T_PASS;
 }
 
 static int test_super_member_table_geometry_is_checked(void)
 {
-	static uint8_t b[4096];
-	struct dfs_super sb, out;
+	struct dfs_super sb;
 
 	sample_super(&sb);
 	sb.member_blocks = 1;           /* 43 members need 2 blocks of 42 */
 	sb.data_start = 1254;
-	dfs_super_encode(&sb, 0, b);
-	CHECK_EQ(dfs_super_decode(b, 0, &out), -EIO);
+	CHECK_EQ(reencoded(&sb, NULL), -EIO);
 	CHECK_MSG("superblock 0: bad member table geometry");
 	return T_PASS;
 }
@@ -260,13 +267,11 @@ static int test_label_roundtrip_and_checks(void)
 
 static int test_super_bad_geometry_is_rejected(void)
 {
-	static uint8_t b[4096];
-	struct dfs_super sb, out;
+	struct dfs_super sb;
 
 	sample_super(&sb);
 	sb.itable[0].pblk = 39999;   /* runs past the end */
-	dfs_super_encode(&sb, 0, b);
-	CHECK_EQ(dfs_super_decode(b, 0, &out), -EIO);
+	CHECK_EQ(reencoded(&sb, NULL), -EIO);
 	CHECK_MSG_HAS("inode table extent");
 	return T_PASS;
 }
@@ -363,8 +368,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_super_at_wrong_block_is_rejected),
 	T_CASE(test_super_journal_below_the_minimum_is_refused),
 	T_CASE(test_super_identify_reads_version_uuid_and_label_only),
-	T_CASE(test_super_future_major_is_refused),
-	T_CASE(test_super_of_format_1_is_refused_with_what_to_do),
+	T_CASE(test_super_of_another_major_is_refused),
 	T_CASE(test_super_member_table_geometry_is_checked),
 	T_CASE(test_member_table_block_roundtrip_and_checks),
 	T_CASE(test_label_roundtrip_and_checks),

@@ -2,6 +2,7 @@
 #include "fixture.h"
 #include "fs/crc32c.h"
 #include "fs/internal.h"
+#include "peek.h"
 
 #define MB (1ull << 20)
 #define UUID_TEXT "3f2a0102-0304-0506-0708-090a0b0c0d0e"
@@ -261,7 +262,13 @@ static int test_fsck_refuses_labels_that_swapped_places(void)
 
 /* ---- label and member table blocks among the blocks fsck accounts for ---- */
 
-static int test_fsck_gives_a_file_mapping_a_label_block_its_own_copy(void)
+/* What of a file is pointed at a member's label block. */
+enum label_use { FILE_EXTENT, XATTR_BLOCK };
+
+/* Points file's first extent or its xattr block at member i's label block:
+ * fsck asks before it repairs, says what it did, and leaves the label as it
+ * was. */
+static int fsck_takes_back_a_label_block(int i, const char *file, enum label_use use)
 {
 	struct dfs_super sb;
 	struct dfs_member m[3];
@@ -273,55 +280,41 @@ static int test_fsck_gives_a_file_mapping_a_label_block_its_own_copy(void)
 	CHECK(md);
 	struct dfs **fs = t_mount(md);
 	CHECK(fs);
-	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[1].label_sector, good), 0);
-	const uint64_t label = m[1].label_sector >> 3;
+	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[i].label_sector, good), 0);
+	const uint64_t label = m[i].label_sector >> 3;
 	struct stat st;
-	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f0", &st), 0);
-	pthread_mutex_lock(&(*fs)->meta);
-	CHECK_EQ(dfs_iget(*fs, st.st_ino, &ip), 0);
-	ip->ext[0].pblk = label;
-	ip->ext_dirty_from = 0;
-	CHECK_EQ(dfs_extents_store(*fs, ip), 0);
-	pthread_mutex_unlock(&(*fs)->meta);
+	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, file, &st), 0);
+	if (use == FILE_EXTENT) {
+		CHECK_EQ(t_set_first_block(*fs, st.st_ino, label), 0);
+	} else {
+		pthread_mutex_lock(&(*fs)->meta);
+		CHECK_EQ(dfs_txn_reserve(*fs, 4), 0);
+		CHECK_EQ(dfs_iget(*fs, st.st_ino, &ip), 0);
+		ip->d.xattr_blk = label;
+		CHECK_EQ(dfs_inode_write(*fs, ip), 0);
+		pthread_mutex_unlock(&(*fs)->meta);
+	}
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
-	CHECK_HAS(&rep, t_fmt("inode %llu: block %llu is also used by the label of member 1: give it its "
-			      "own copy (repaired)", (unsigned long long)st.st_ino,
-			      (unsigned long long)label));
-	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[1].label_sector, now), 0);
+	const unsigned long long ino = st.st_ino, blk = label;
+	CHECK_HAS(&rep, use == FILE_EXTENT ?
+		  t_fmt("inode %llu: block %llu is also used by the label of member %d: give it its "
+			"own copy (repaired)", ino, blk, i) :
+		  t_fmt("inode %llu: xattr block %llu is a member label's block: drop it "
+			"(repaired)", ino, blk));
+	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[i].label_sector, now), 0);
 	CHECK(!memcmp(now, good, sizeof(good)));
 	return T_PASS;
 }
 
+static int test_fsck_gives_a_file_mapping_a_label_block_its_own_copy(void)
+{
+	return fsck_takes_back_a_label_block(1, "f0", FILE_EXTENT);
+}
+
 static int test_fsck_drops_an_xattr_block_that_is_a_label_block(void)
 {
-	struct dfs_super sb;
-	struct dfs_member m[3];
-	struct mapped_device *md = three(&sb, m);
-	struct t_report rep;
-	struct dfs_inode *ip;
-	uint8_t good[512], now[512];
-
-	CHECK(md);
-	struct dfs **fs = t_mount(md);
-	CHECK(fs);
-	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[2].label_sector, good), 0);
-	const uint64_t label = m[2].label_sector >> 3;
-	struct stat st;
-	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f1", &st), 0);
-	pthread_mutex_lock(&(*fs)->meta);
-	CHECK_EQ(dfs_txn_reserve(*fs, 4), 0);
-	CHECK_EQ(dfs_iget(*fs, st.st_ino, &ip), 0);
-	ip->d.xattr_blk = label;
-	CHECK_EQ(dfs_inode_write(*fs, ip), 0);
-	pthread_mutex_unlock(&(*fs)->meta);
-	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
-	CHECK_HAS(&rep, t_fmt("inode %llu: xattr block %llu is a member label's block: drop it "
-			      "(repaired)", (unsigned long long)st.st_ino, (unsigned long long)label));
-	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[2].label_sector, now), 0);
-	CHECK(!memcmp(now, good, sizeof(good)));
-	return T_PASS;
+	return fsck_takes_back_a_label_block(2, "f1", XATTR_BLOCK);
 }
 
 /* A bitmap (checksum and count made to agree) that marks a label block

@@ -1,13 +1,9 @@
 /* test_journal.c - a torn write of the journal header is recovered from the log it was retiring */
 #include "fixture.h"
 #include "fs/internal.h"
+#include "peek.h"
 
 #define MB (1024ull * 1024)
-
-static int rw_block(struct mapped_device *md, enum dax_req_op op, uint64_t blk, uint8_t *b)
-{
-	return dm_submit_bio(md, op, op == DAX_REQ_WRITE ? DM_BIO_FUA : 0, blk * 4096, b, 4096);
-}
 
 /* What power loss in the middle of advancing the header from seq-1 to seq
  * leaves: pmem persists aligned 8-byte words independently, here the old
@@ -17,12 +13,12 @@ static int tear_header(struct mapped_device *md, uint64_t js)
 	uint8_t b[4096];
 	int err;
 
-	if ((err = rw_block(md, DAX_REQ_READ, js, b)))
+	if ((err = t_rw_block(md, DAX_REQ_READ, js, b)))
 		return err;
 	if (dfs_get32(b + DFS_BLK_MAGIC) != DFS_MAGIC_JHEAD || !dfs_block_crc_ok(js, b))
 		return -1;      /* must be whole before it is torn */
 	dfs_put64(b + DFS_JBLK_SEQ, dfs_get64(b + DFS_JBLK_SEQ) - 1);
-	return rw_block(md, DAX_REQ_WRITE, js, b);
+	return t_rw_block(md, DAX_REQ_WRITE, js, b);
 }
 
 /* The header's sequence if it is whole, else 0. */
@@ -30,7 +26,7 @@ static uint64_t header_seq(struct mapped_device *md, uint64_t js)
 {
 	uint8_t b[4096];
 
-	if (rw_block(md, DAX_REQ_READ, js, b) || dfs_get32(b + DFS_BLK_MAGIC) != DFS_MAGIC_JHEAD ||
+	if (t_rw_block(md, DAX_REQ_READ, js, b) || dfs_get32(b + DFS_BLK_MAGIC) != DFS_MAGIC_JHEAD ||
 	    !dfs_block_crc_ok(js, b))
 		return 0;
 	return dfs_get64(b + DFS_JBLK_SEQ);
@@ -62,16 +58,31 @@ static bool file_holds(struct dfs *fs, const char *name, int c)
 	return true;
 }
 
+/* A fresh fs dropped unwritten, as by power loss, once its file "f" of
+ * pattern c is durable: *js the journal's first block, *next the sequence
+ * of the header's last advance. */
+static struct dfs **lost_power_after_a_file(struct mapped_device **md, int c, uint64_t *js,
+					    uint64_t *next)
+{
+	struct dfs **fs = t_newfs(64 * MB, md);
+
+	if (!fs)
+		return NULL;
+	*js = (*fs)->sb.journal_start;
+	if (!make_file(*fs, "f", c))
+		return NULL;
+	*next = (*fs)->jseq;
+	dfs_abandon(fs);
+	return fs;
+}
+
 static int test_torn_header_after_a_commit_mounts_with_data_intact(void)
 {
 	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
+	uint64_t js, next;
+	struct dfs **fs = lost_power_after_a_file(&md, 0x5a, &js, &next);
 
 	CHECK(fs);
-	uint64_t js = (*fs)->sb.journal_start;
-	CHECK(make_file(*fs, "f", 0x5a));
-	uint64_t next = (*fs)->jseq;
-	dfs_abandon(fs);                /* power loss: no unmount commit */
 	CHECK_EQ(header_seq(md, js), next);
 	CHECK_EQ(tear_header(md, js), 0);
 	CHECK_EQ(header_seq(md, js), 0);
@@ -85,13 +96,10 @@ static int test_torn_header_after_a_commit_mounts_with_data_intact(void)
 static int test_recovered_header_continues_the_sequence(void)
 {
 	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
+	uint64_t js, next;
+	struct dfs **fs = lost_power_after_a_file(&md, 0x11, &js, &next);
 
 	CHECK(fs);
-	uint64_t js = (*fs)->sb.journal_start;
-	CHECK(make_file(*fs, "f", 0x11));
-	uint64_t next = (*fs)->jseq;
-	dfs_abandon(fs);
 	CHECK_EQ(tear_header(md, js), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	/* the mount rewrote the header with the seq the torn write carried,
@@ -100,8 +108,7 @@ static int test_recovered_header_continues_the_sequence(void)
 	CHECK_EQ(header_seq(md, js), next + 1);
 	/* later transactions log and replay as usual */
 	CHECK(make_file(*fs, "g", 0x22));
-	dfs_abandon(fs);
-	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK(file_holds(*fs, "f", 0x11));
 	CHECK(file_holds(*fs, "g", 0x22));
 	CHECK_EQ(dfs_unmount(fs), 0);
@@ -111,18 +118,14 @@ static int test_recovered_header_continues_the_sequence(void)
 
 static int test_torn_header_over_a_committed_log_replays_it(void)
 {
-	const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
 	struct mapped_device *md;
-	struct dfs **fs = t_newfs_opts(64 * MB, &md, &batched);
+	struct dfs **fs = t_newfs(64 * MB, &md);
 	struct stat st;
 
 	CHECK(fs);
 	uint64_t js = (*fs)->sb.journal_start;
-	CHECK_EQ(dfs_mknod(*fs, DFS_ROOT_INO, "new", S_IFREG | 0644, 0, &t_cred, &st), 0);
 	/* committed, never written home: only the log has "new" */
-	(*fs)->fail_point = DFS_FAIL_BEFORE_CHECKPOINT;
-	CHECK_EQ(dfs_sync(*fs), -EIO);
-	dfs_abandon(fs);
+	CHECK_EQ(t_crash_in_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT, NULL), 0);
 	/* not a state a crash leaves (the header is rewritten after the
 	 * checkpoint), but the log must win over whatever the header lost */
 	CHECK_EQ(tear_header(md, js), 0);
@@ -136,25 +139,22 @@ static int test_torn_header_over_a_committed_log_replays_it(void)
 static int test_torn_header_over_a_log_without_commit_record_mounts(void)
 {
 	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
+	uint64_t js, next;
 	uint8_t b[4096];
+	struct dfs **fs = lost_power_after_a_file(&md, 0x33, &js, &next);
 
 	CHECK(fs);
-	uint64_t js = (*fs)->sb.journal_start;
-	CHECK(make_file(*fs, "f", 0x33));
-	uint64_t next = (*fs)->jseq;
-	dfs_abandon(fs);
 	/* damage the commit record: nothing to redo, the sequence still holds */
 	uint64_t pos = js + 1;
 	for (;;) {
-		CHECK_EQ(rw_block(md, DAX_REQ_READ, pos, b), 0);
+		CHECK_EQ(t_rw_block(md, DAX_REQ_READ, pos, b), 0);
 		if (dfs_get32(b + DFS_BLK_MAGIC) == DFS_MAGIC_JCOMMIT)
 			break;
 		CHECK_EQ(dfs_get32(b + DFS_BLK_MAGIC), DFS_MAGIC_JDESC);
 		pos += 1 + dfs_get32(b + DFS_JDESC_COUNT);
 	}
 	b[40] ^= 0xff;
-	CHECK_EQ(rw_block(md, DAX_REQ_WRITE, pos, b), 0);
+	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, pos, b), 0);
 	CHECK_EQ(tear_header(md, js), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK_EQ((*fs)->committed_tid, next);
@@ -176,7 +176,7 @@ static int test_damaged_header_without_a_log_refuses_the_mount(void)
 	dfs_abandon(fs);
 	CHECK_EQ(tear_header(md, js), 0);
 	memset(b, 0, sizeof(b));
-	CHECK_EQ(rw_block(md, DAX_REQ_WRITE, js + 1, b), 0);
+	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, js + 1, b), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);
 	CHECK_MSG_HAS("journal header (block 2) is damaged");
 	CHECK_EQ(header_seq(md, js), 0);       /* a refused mount writes nothing */
@@ -186,20 +186,18 @@ static int test_damaged_header_without_a_log_refuses_the_mount(void)
 static int test_fsck_check_reports_a_torn_header_and_writes_nothing(void)
 {
 	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
+	uint64_t js, next;
 	struct dfs_fsck_result r;
 	uint8_t before[4096], after[4096];
+	struct dfs **fs = lost_power_after_a_file(&md, 0x44, &js, &next);
 
 	CHECK(fs);
-	uint64_t js = (*fs)->sb.journal_start;
-	CHECK(make_file(*fs, "f", 0x44));
-	dfs_abandon(fs);
 	CHECK_EQ(tear_header(md, js), 0);
-	CHECK_EQ(rw_block(md, DAX_REQ_READ, js, before), 0);
+	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, js, before), 0);
 	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, t_fsck_print, NULL, &r), 0);
 	CHECK_EQ(r.problems, 1);
 	CHECK_EQ(r.repaired, 0);
-	CHECK_EQ(rw_block(md, DAX_REQ_READ, js, after), 0);
+	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, js, after), 0);
 	CHECK(memcmp(before, after, sizeof(before)) == 0);
 	CHECK_EQ(dfs_fsck(md, DFS_FSCK_REPAIR, t_fsck_print, NULL, &r), 0);
 	CHECK_EQ(r.problems, 1);

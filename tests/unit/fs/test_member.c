@@ -34,6 +34,20 @@ static int mkfs_on(const char *text)
 	return dfs_mkfs(t_md_text(text), &o);
 }
 
+/* A filesystem made on three() and mounted; NULL if either failed. */
+static struct dfs **mounted_three(const char **f, struct mapped_device **md)
+{
+	struct dfs_mkfs_opts o = { .uuid = uuid };
+
+	three(f);
+	*md = t_md_text(linear(f, 3, 16 * MB));
+	if (dfs_mkfs(*md, &o)) {
+		fprintf(stderr, "mkfs: %s\n", daxfs_errormsg());
+		return NULL;
+	}
+	return t_mount(*md);
+}
+
 /* dfs_mount on text must fail with exactly msg (after "mount fs: "). */
 static int mount_refused(const char *text, const char *msg)
 {
@@ -50,26 +64,29 @@ static int mount_refused(const char *text, const char *msg)
 	return T_PASS;
 }
 
-static int test_equal_members_swapped_are_refused_at_mount(void)
+/* The three members mounted in order (member order[k] at position k) are
+ * refused, naming the file at position pos, the first out of place. */
+static int reordered_is_refused(const int order[3], int pos)
 {
 	const char *f[3], *g[3];
 
 	three(f);
 	CHECK_EQ(mkfs_on(linear(f, 3, 16 * MB)), 0);
-	g[0] = f[0], g[1] = f[2], g[2] = f[1];
-	return mount_refused(linear(g, 3, 16 * MB), t_fmt("%s holds member 2 of filesystem "
-			     UUID_TEXT ", expected member 1; did you reorder the files?", f[2]));
+	for (int k = 0; k < 3; k++)
+		g[k] = f[order[k]];
+	return mount_refused(linear(g, 3, 16 * MB), t_fmt("%s holds member %d of filesystem "
+			     UUID_TEXT ", expected member %d; did you reorder the files?",
+			     g[pos], order[pos], pos));
+}
+
+static int test_equal_members_swapped_are_refused_at_mount(void)
+{
+	return reordered_is_refused((const int[]){ 0, 2, 1 }, 1);
 }
 
 static int test_first_member_swapped_is_named_without_a_superblock(void)
 {
-	const char *f[3], *g[3];
-
-	three(f);
-	CHECK_EQ(mkfs_on(linear(f, 3, 16 * MB)), 0);
-	g[0] = f[1], g[1] = f[0], g[2] = f[2];
-	return mount_refused(linear(g, 3, 16 * MB), t_fmt("%s holds member 1 of filesystem "
-			     UUID_TEXT ", expected member 0; did you reorder the files?", f[1]));
+	return reordered_is_refused((const int[]){ 1, 0, 2 }, 0);
 }
 
 static int test_duplicated_member_is_called_a_copy(void)
@@ -150,11 +167,7 @@ static int test_file_shorter_than_its_area_is_refused_at_resume(void)
 	struct mapped_device *md;
 	struct dm_table *t;
 
-	three(f);
-	md = t_md_text(linear(f, 3, 16 * MB));
-	struct dfs_mkfs_opts o = { .uuid = uuid };
-	CHECK_EQ(dfs_mkfs(md, &o), 0);
-	struct dfs **fs = t_mount(md);
+	struct dfs **fs = mounted_three(f, &md);
 	CHECK(fs);
 	/* a load checks no device ranges on a device in use: resume does */
 	const char *b2 = t_backing("b2", 4 * MB);
@@ -196,10 +209,7 @@ static int test_members_in_place_mount_and_fsck_clean(void)
 	const char *f[3];
 	struct mapped_device *md;
 
-	three(f);
-	md = t_md_text(linear(f, 3, 16 * MB));
-	CHECK_EQ(dfs_mkfs(md, NULL), 0);
-	struct dfs **fs = t_mount(md);
+	struct dfs **fs = mounted_three(f, &md);
 	CHECK(fs);
 	CHECK_EQ((*fs)->sb.nmembers, 3);
 	/* each label sits in the first block of its member past the fixed metadata */
@@ -220,10 +230,7 @@ static int test_label_blocks_are_never_allocated(void)
 	static uint8_t buf[1 << 20];
 	struct statvfs sv;
 
-	three(f);
-	md = t_md_text(linear(f, 3, 16 * MB));
-	CHECK_EQ(dfs_mkfs(md, NULL), 0);
-	struct dfs **fs = t_mount(md);
+	struct dfs **fs = mounted_three(f, &md);
 	CHECK(fs);
 	memset(buf, 0xa5, sizeof(buf));
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "big");
@@ -282,11 +289,7 @@ static int test_check_table_refuses_a_swap_and_accepts_error_targets(void)
 	struct mapped_device *md;
 	struct dm_table *t;
 
-	three(f);
-	md = t_md_text(linear(f, 3, 16 * MB));
-	struct dfs_mkfs_opts o = { .uuid = uuid };
-	CHECK_EQ(dfs_mkfs(md, &o), 0);
-	struct dfs **fs = t_mount(md);
+	struct dfs **fs = mounted_three(f, &md);
 	CHECK(fs);
 	g[0] = f[0], g[1] = f[2], g[2] = f[1];
 	t = staged(md, linear(g, 3, 16 * MB));
@@ -315,11 +318,7 @@ static int test_damaged_label_is_refused_naming_it(void)
 	struct dfs *fs = NULL;
 	uint8_t sector[512] = { 0 };
 
-	three(f);
-	md = t_md_text(linear(f, 3, 16 * MB));
-	struct dfs_mkfs_opts o = { .uuid = uuid };
-	CHECK_EQ(dfs_mkfs(md, &o), 0);
-	struct dfs **m = t_mount(md);
+	struct dfs **m = mounted_three(f, &md);
 	CHECK(m);
 	uint64_t label = (*m)->members[0].label_sector;
 	CHECK_EQ(dfs_unmount(m), 0);

@@ -648,8 +648,7 @@ static int test_group_commit_two_callers_return_after_one_commit_that_holds_both
 	CHECK_EQ(c[1].err, 0);
 	CHECK_EQ(c[2].err, 0);
 	CHECK_EQ(n, 2);     /* a's, then one for b and c together */
-	dfs_abandon(fs);    /* a crash: what returned is durable */
-	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);    /* a crash: what returned is durable */
 	CHECK(exists(*fs, "a"));
 	CHECK(exists(*fs, "b"));
 	CHECK(exists(*fs, "c"));
@@ -669,8 +668,7 @@ static int test_group_commit_crash_before_the_commit_record_loses_both_joined_ch
 	CHECK_EQ(c[1].err, -EIO);
 	CHECK_EQ(c[2].err, -EIO);
 	CHECK_EQ(n, 2);
-	dfs_abandon(fs);
-	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK(exists(*fs, "a"));
 	CHECK(!exists(*fs, "b"));
 	CHECK(!exists(*fs, "c"));

@@ -42,12 +42,6 @@ static void watch(struct dfs *fs)
 	fs->commit_hook = note_commit;
 }
 
-static int crash_and_remount(struct mapped_device *md, struct dfs **fs)
-{
-	dfs_abandon(fs);
-	return dfs_mount(md, NULL, fs);
-}
-
 /* A file of 4 written blocks, committed, whose mtime is set to 1000 s. */
 static uint64_t old_file(struct dfs *fs, const char *name)
 {
@@ -89,7 +83,7 @@ static int test_overwrite_commits_nothing_and_its_bytes_survive(void)
 	/* the times are new where the kernel asks for them */
 	CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
 	CHECK(sec > 1000);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	char back[4 * BLK];
 	CHECK_EQ(dfs_pread(*fs, ino, back, sizeof(back), 0), sizeof(back));
 	for (size_t i = 0; i < sizeof(back); i++)
@@ -112,7 +106,7 @@ static int test_overwrite_times_are_lost_with_a_crash_before_any_commit(void)
 		CHECK(ino);
 		watch(*fs);
 		CHECK_EQ(dfs_pwrite(*fs, ino, "new", 3, 100, 0), 3);
-		CHECK_EQ(crash_and_remount(md, fs), 0);
+		CHECK_EQ(t_crash_remount(md, fs), 0);
 		if (atomic_load(&committer_ran))
 			continue;      /* the committer took the times: not this case */
 		CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
@@ -126,7 +120,12 @@ static int test_overwrite_times_are_lost_with_a_crash_before_any_commit(void)
 	return T_FAIL;
 }
 
-static int test_overwrite_times_commit_with_fsync(void)
+/* How an overwrite's pending times reach the media. */
+enum times_commit { BY_FSYNC, BY_NEXT_CHANGE, BY_UNMOUNT, BY_SYNC_WRITE };
+
+/* An overwrite's times, committed by `by`, are found by the next mount
+ * (after a crash, unless by is the unmount). */
+static int overwrite_times_commit(enum times_commit by)
 {
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(64 * MB, &md);
@@ -135,65 +134,64 @@ static int test_overwrite_times_commit_with_fsync(void)
 	CHECK(fs);
 	uint64_t ino = old_file(*fs, "f");
 	CHECK(ino);
-	CHECK_EQ(dfs_pwrite(*fs, ino, "new", 3, 100, 0), 3);
 	uint64_t before = t_commits(*fs);
-	CHECK_EQ(dfs_fsync(*fs, ino, false), 0);
-	CHECK(t_commits(*fs) - before <= 1);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
+	CHECK_EQ(dfs_pwrite(*fs, ino, "new", 3, 100, by == BY_SYNC_WRITE ? DFS_WRITE_SYNC : 0), 3);
+	switch (by) {
+	case BY_FSYNC:
+		CHECK_EQ(dfs_fsync(*fs, ino, false), 0);
+		CHECK(t_commits(*fs) - before <= 1);
+		break;
+	case BY_NEXT_CHANGE:
+		CHECK(t_create(*fs, DFS_ROOT_INO, "other"));    /* any call that commits */
+		break;
+	case BY_UNMOUNT:
+		CHECK_EQ(dfs_unmount(fs), 0);
+		CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+		break;
+	case BY_SYNC_WRITE:
+		CHECK_EQ(t_commits(*fs) - before, 1);
+		break;
+	}
+	if (by != BY_UNMOUNT)
+		CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
 	CHECK(sec > 1000);
 	return T_PASS;
+}
+
+static int test_overwrite_times_commit_with_fsync(void)
+{
+	return overwrite_times_commit(BY_FSYNC);
 }
 
 static int test_overwrite_times_commit_with_the_next_change(void)
 {
-	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
-	long sec;
-
-	CHECK(fs);
-	uint64_t ino = old_file(*fs, "f");
-	CHECK(ino);
-	CHECK_EQ(dfs_pwrite(*fs, ino, "new", 3, 100, 0), 3);
-	CHECK(t_create(*fs, DFS_ROOT_INO, "other"));    /* any call that commits */
-	CHECK_EQ(crash_and_remount(md, fs), 0);
-	CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
-	CHECK(sec > 1000);
-	return T_PASS;
+	return overwrite_times_commit(BY_NEXT_CHANGE);
 }
 
 static int test_overwrite_times_commit_at_unmount(void)
 {
-	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
-	long sec;
-
-	CHECK(fs);
-	uint64_t ino = old_file(*fs, "f");
-	CHECK(ino);
-	CHECK_EQ(dfs_pwrite(*fs, ino, "new", 3, 100, 0), 3);
-	CHECK_EQ(dfs_unmount(fs), 0);
-	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
-	CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
-	CHECK(sec > 1000);
-	return T_PASS;
+	return overwrite_times_commit(BY_UNMOUNT);
 }
 
 static int test_sync_write_commits_its_times(void)
 {
-	struct mapped_device *md;
-	struct dfs **fs = t_newfs(64 * MB, &md);
-	long sec;
+	return overwrite_times_commit(BY_SYNC_WRITE);
+}
 
-	CHECK(fs);
-	uint64_t ino = old_file(*fs, "f");
-	CHECK(ino);
+/* Writing the len bytes of s at off commits exactly once, and a crash then
+ * finds them. */
+static int write_commits_once(struct mapped_device *md, struct dfs **fs, uint64_t ino, const char *s,
+			      size_t len, off_t off)
+{
+	char back[16];
+
 	uint64_t before = t_commits(*fs);
-	CHECK_EQ(dfs_pwrite(*fs, ino, "new", 3, 100, DFS_WRITE_SYNC), 3);
+	CHECK_EQ(dfs_pwrite(*fs, ino, s, len, off, 0), (ssize_t)len);
 	CHECK_EQ(t_commits(*fs) - before, 1);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
-	CHECK_EQ(mtime_sec(*fs, ino, &sec), 0);
-	CHECK(sec > 1000);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
+	CHECK_EQ(dfs_pread(*fs, ino, back, len, off), (ssize_t)len);
+	CHECK(memcmp(back, s, len) == 0);
 	return T_PASS;
 }
 
@@ -206,11 +204,8 @@ static int test_write_that_extends_commits_its_size(void)
 	CHECK(fs);
 	uint64_t ino = old_file(*fs, "f");
 	CHECK(ino);
-	uint64_t before = t_commits(*fs);
 	/* inside the last block: no allocation, only the size */
-	CHECK_EQ(dfs_pwrite(*fs, ino, "tail", 4, 4 * BLK - 2, 0), 4);
-	CHECK_EQ(t_commits(*fs) - before, 1);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
+	CHECK_EQ(write_commits_once(md, fs, ino, "tail", 4, 4 * BLK - 2), T_PASS);
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
 	CHECK_EQ(st.st_size, 4 * BLK + 2);
 	return T_PASS;
@@ -221,19 +216,12 @@ static int test_write_into_a_hole_commits_its_block(void)
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(64 * MB, &md);
 	struct stat attr = { .st_size = 8 * BLK }, st;
-	char back[4];
 
 	CHECK(fs);
 	uint64_t ino = old_file(*fs, "f");
 	CHECK(ino);
 	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
-	uint64_t before = t_commits(*fs);
-	CHECK_EQ(dfs_pwrite(*fs, ino, "hole", 4, 6 * BLK, 0), 4);
-	CHECK_EQ(t_commits(*fs) - before, 1);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
-	CHECK_EQ(dfs_pread(*fs, ino, back, 4, 6 * BLK), 4);
-	CHECK(memcmp(back, "hole", 4) == 0);
-	return T_PASS;
+	return write_commits_once(md, fs, ino, "hole", 4, 6 * BLK);
 }
 
 /* Without the commit, the extent would still read as unwritten: zeroes. */
@@ -241,19 +229,12 @@ static int test_write_into_preallocated_blocks_commits_them_written(void)
 {
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(64 * MB, &md);
-	char back[4];
 
 	CHECK(fs);
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
 	CHECK(ino);
 	CHECK_EQ(dfs_fallocate(*fs, ino, 0, 0, 4 * BLK), 0);
-	uint64_t before = t_commits(*fs);
-	CHECK_EQ(dfs_pwrite(*fs, ino, "pre!", 4, BLK, 0), 4);
-	CHECK_EQ(t_commits(*fs) - before, 1);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
-	CHECK_EQ(dfs_pread(*fs, ino, back, 4, BLK), 4);
-	CHECK(memcmp(back, "pre!", 4) == 0);
-	return T_PASS;
+	return write_commits_once(md, fs, ino, "pre!", 4, BLK);
 }
 
 static const struct t_case cases[] = {

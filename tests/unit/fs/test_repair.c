@@ -1,6 +1,7 @@
 /* test_repair.c - fsck -y repairs each kind of damage it reports, and -n then finds the filesystem clean */
 #include "fixture.h"
 #include "fs/internal.h"
+#include "peek.h"
 
 #define MB (1024ull * 1024)
 
@@ -27,30 +28,19 @@ static bool holds(struct dfs *fs, uint64_t ino, int c, size_t len)
 	return true;
 }
 
-static uint64_t first_pblk(struct dfs *fs, uint64_t ino)
-{
-	struct dfs_inode *ip;
-
-	return dfs_iget(fs, ino, &ip) || !ip->next ? 0 : ip->ext[0].pblk;
-}
-
 static int test_fsck_gives_the_later_owner_of_a_shared_block_its_own_copy(void)
 {
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(64 * MB, &md);
 	struct t_report rep;
-	struct dfs_inode *b;
 
 	CHECK(fs);
 	uint64_t ia = file_with(*fs, DFS_ROOT_INO, "a", 'a', 4096);
 	uint64_t ib = file_with(*fs, DFS_ROOT_INO, "b", 'b', 4096);
 	CHECK(ia && ib);
-	pthread_mutex_lock(&(*fs)->meta);
-	const uint64_t shared = first_pblk(*fs, ia);
-	CHECK_EQ(dfs_iget(*fs, ib, &b), 0);
-	b->ext[0].pblk = shared;       /* b's own block leaks, a's is used twice */
-	CHECK_EQ(dfs_extents_store(*fs, b), 0);
-	pthread_mutex_unlock(&(*fs)->meta);
+	const uint64_t shared = t_first_block(*fs, ia);
+	/* b's own block leaks, a's is used twice */
+	CHECK_EQ(t_set_first_block(*fs, ib, shared), 0);
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: block %llu is also used by inode %llu: give it its own copy "
@@ -60,9 +50,7 @@ static int test_fsck_gives_the_later_owner_of_a_shared_block_its_own_copy(void)
 	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
 	CHECK(holds(*fs, ia, 'a', 4096));
 	CHECK(holds(*fs, ib, 'a', 4096));       /* what the block held: a copy of it */
-	pthread_mutex_lock(&(*fs)->meta);
-	CHECK(first_pblk(*fs, ib) != shared);
-	pthread_mutex_unlock(&(*fs)->meta);
+	CHECK(t_first_block(*fs, ib) != shared);
 	return T_PASS;
 }
 
@@ -87,8 +75,8 @@ static int test_fsck_detaches_a_shared_block_when_no_block_is_free(void)
 		;      /* whatever the chain and descriptors took: the last blocks */
 	CHECK_EQ(dfs_statfs(*fs, &sv), 0);
 	CHECK_EQ(sv.f_bfree, 0);
+	const uint64_t shared = t_first_block(*fs, ia);
 	pthread_mutex_lock(&(*fs)->meta);
-	const uint64_t shared = first_pblk(*fs, ia);
 	CHECK_EQ(dfs_txn_reserve(*fs, 8), 0);
 	CHECK_EQ(dfs_iget(*fs, ic, &c), 0);
 	struct dfs_extent e = { 0, shared, 1, 0 };
@@ -111,31 +99,18 @@ static int test_fsck_names_the_inode_table_as_the_other_owner(void)
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(64 * MB, &md);
 	struct t_report rep;
-	struct dfs_inode *f;
 
 	CHECK(fs);
 	uint64_t ino = file_with(*fs, DFS_ROOT_INO, "f", 'f', 4096);
 	CHECK(ino);
-	pthread_mutex_lock(&(*fs)->meta);
 	const uint64_t itable = (*fs)->sb.itable[0].pblk + 1;
-	CHECK_EQ(dfs_iget(*fs, ino, &f), 0);
-	f->ext[0].pblk = itable;
-	CHECK_EQ(dfs_extents_store(*fs, f), 0);
-	pthread_mutex_unlock(&(*fs)->meta);
+	CHECK_EQ(t_set_first_block(*fs, ino, itable), 0);
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
 	CHECK_HAS(&rep, t_fmt("inode %llu: block %llu is also used by the inode table: give it its own "
 			      "copy (repaired)", (unsigned long long)ino, (unsigned long long)itable));
 	CHECK(!strstr(rep.text, "inode 0"));
 	return T_PASS;
-}
-
-/* The root's first directory block, and the inode of one of its entries. */
-static uint64_t root_block(struct dfs *fs)
-{
-	struct dfs_inode *root;
-
-	return dfs_iget(fs, DFS_ROOT_INO, &root) || !root->next ? 0 : root->ext[0].pblk;
 }
 
 static int test_fsck_keeps_the_entries_of_a_root_block_whose_checksum_alone_fails(void)
@@ -149,9 +124,7 @@ static int test_fsck_keeps_the_entries_of_a_root_block_whose_checksum_alone_fail
 	CHECK(fs);
 	uint64_t ino = file_with(*fs, DFS_ROOT_INO, "kept", 'k', 100);
 	CHECK(ino && t_create(*fs, DFS_ROOT_INO, "other"));
-	pthread_mutex_lock(&(*fs)->meta);
-	const uint64_t rb = root_block(*fs);
-	pthread_mutex_unlock(&(*fs)->meta);
+	const uint64_t rb = t_first_block(*fs, DFS_ROOT_INO);
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, rb, blk), 0);
 	blk[4000] ^= 0x08;         /* slack after the last record: only the crc notices */
@@ -182,9 +155,7 @@ static int test_fsck_reconnects_the_children_of_a_zeroed_root_block_under_lost_f
 	CHECK_EQ(dfs_mkdir(*fs, DFS_ROOT_INO, "d", 0755, &t_cred, &st), 0);
 	uint64_t inner = file_with(*fs, st.st_ino, "inner", 'i', 10);
 	CHECK(ino && inner);
-	pthread_mutex_lock(&(*fs)->meta);
-	const uint64_t rb = root_block(*fs);
-	pthread_mutex_unlock(&(*fs)->meta);
+	const uint64_t rb = t_first_block(*fs, DFS_ROOT_INO);
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, rb, blk), 0);
 	CHECK_REPAIRED(md, &rep, FSCK_ASKS);

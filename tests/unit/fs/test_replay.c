@@ -2,61 +2,38 @@
 #include "fixture.h"
 #include "fs/crc32c.h"
 #include "fs/internal.h"
+#include "peek.h"
 
 #define MB (1024ull * 1024)
 
-/* Mounts batched, lets change() dirty the running transaction, then stops
- * the commit after its commit record, as a crash would, and drops the fs. */
-static int crash_after_commit_record(struct mapped_device *md, struct dfs **fs,
-				     int (*change)(struct dfs *fs))
+/* Block blk, read as kind, goes into the log with a byte changed and plain:
+ * its own checksum is not made again, although the commit record covers it. */
+static int log_changed_plain(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind)
 {
-	const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
-	struct stat st;
-	int err;
-
-	if ((err = dfs_unmount(fs)) || (err = dfs_mount(md, &batched, fs)))
-		return err;
-	if ((err = dfs_mknod(*fs, DFS_ROOT_INO, "new", S_IFREG | 0644, 0, &t_cred, &st)))
-		return err;
-	pthread_mutex_lock(&(*fs)->meta);
-	err = change ? change(*fs) : 0;
-	(*fs)->fail_point = DFS_FAIL_BEFORE_CHECKPOINT;
-	if (!err && dfs_commit(*fs) != -EIO)
-		err = -1;
-	pthread_mutex_unlock(&(*fs)->meta);
-	dfs_abandon(fs);
-	return err;
-}
-
-/* The root's directory block goes into the log unsealed: its copy fails its
- * own checksum although the commit record covers it. */
-static int log_unsealed_dir_block(struct dfs *fs)
-{
-	struct dfs_inode *root;
 	struct dfs_buf *b;
-	int err;
+	int err = dfs_buf_read(fs, blk, kind, &b);
 
-	if ((err = dfs_iget(fs, DFS_ROOT_INO, &root)) ||
-	    (err = dfs_buf_read(fs, root->ext[0].pblk, DFS_BUF_SEALED, &b)))
+	if (err)
 		return err;
 	b->kind = DFS_BUF_PLAIN;
 	b->data[4000] ^= 1;
 	dfs_buf_dirty(fs, b);
 	return 0;
+}
+
+/* The root's directory block goes into the log unsealed. */
+static int log_unsealed_dir_block(struct dfs *fs)
+{
+	struct dfs_inode *root;
+	int err = dfs_iget(fs, DFS_ROOT_INO, &root);
+
+	return err ? err : log_changed_plain(fs, root->ext[0].pblk, DFS_BUF_SEALED);
 }
 
 /* The bitmap goes into the log without its descriptor's crc following it. */
 static int log_bitmap_behind_its_descriptor(struct dfs *fs)
 {
-	struct dfs_buf *b;
-	int err;
-
-	if ((err = dfs_buf_read(fs, fs->gds[0].bitmap_blk, DFS_BUF_BITMAP, &b)))
-		return err;
-	b->kind = DFS_BUF_PLAIN;
-	b->data[4000] ^= 1;
-	dfs_buf_dirty(fs, b);
-	return 0;
+	return log_changed_plain(fs, fs->gds[0].bitmap_blk, DFS_BUF_BITMAP);
 }
 
 /* An inode table block with a slot whose checksum fails. */
@@ -106,7 +83,7 @@ static int refused_then_dropped_by_fsck(int (*change)(struct dfs *fs), const cha
 
 	CHECK(fs);
 	CHECK(t_create(*fs, DFS_ROOT_INO, "old"));
-	CHECK_EQ(crash_after_commit_record(md, fs, change), 0);
+	CHECK_EQ(t_crash_in_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT, change), 0);
 	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);
 	CHECK_MSG_HAS("journal checksum error: transaction ");
 	CHECK_MSG_HAS(why);
@@ -160,7 +137,7 @@ static int test_replay_refuses_a_log_damaged_before_its_commit_record(void)
 
 	CHECK(fs);
 	const uint64_t js = (*fs)->sb.journal_start;
-	CHECK_EQ(crash_after_commit_record(md, fs, NULL), 0);
+	CHECK_EQ(t_crash_in_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT, NULL), 0);
 	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, js + 1, blk), 0);      /* its first descriptor */
 	CHECK_EQ(dfs_mount(md, NULL, fs), -EIO);
 	CHECK_MSG_HAS(t_fmt("its log is damaged at block %llu before its commit record",
@@ -177,7 +154,7 @@ static int test_a_damaged_commit_record_is_a_transaction_that_never_committed(vo
 
 	CHECK(fs);
 	const uint64_t js = (*fs)->sb.journal_start;
-	CHECK_EQ(crash_after_commit_record(md, fs, NULL), 0);
+	CHECK_EQ(t_crash_in_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT, NULL), 0);
 	uint64_t at = js + 1;
 	for (; at < js + 64; at++) {       /* the commit record follows the logged blocks */
 		CHECK_EQ(t_rw_block(md, DAX_REQ_READ, at, blk), 0);
@@ -215,7 +192,7 @@ static int test_a_read_only_mount_replays_into_memory_and_writes_nothing(void)
 	struct stat st;
 
 	CHECK(fs);
-	CHECK_EQ(crash_after_commit_record(md, fs, NULL), 0);
+	CHECK_EQ(t_crash_in_commit(md, fs, DFS_FAIL_BEFORE_CHECKPOINT, NULL), 0);
 	const uint32_t before = device_crc(md, 16 * MB);
 	CHECK_EQ(dfs_mount(md, &ro, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "new", &st), 0);      /* replayed, in memory */

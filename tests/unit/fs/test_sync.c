@@ -5,17 +5,11 @@
 #include "fixture.h"
 #include "daxfs/dax.h"
 #include "fs/internal.h"
+#include "peek.h"
 
 #define MB (1024ull * 1024)
 
 static const struct dfs_mount_opts batched = { .commit_interval_ms = DFS_COMMIT_MAX_MS };
-
-/* Drops the mount as a killed process would and mounts md again (default options). */
-static int crash_and_remount(struct mapped_device *md, struct dfs **fs)
-{
-	dfs_abandon(fs);
-	return dfs_mount(md, NULL, fs);
-}
 
 static int test_sync_mount_metadata_is_durable_at_return(void)
 {
@@ -30,7 +24,7 @@ static int test_sync_mount_metadata_is_durable_at_return(void)
 	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_MODE, &st), 0);
 	CHECK_EQ(dfs_setxattr(*fs, ino, "user.k", "v", 1, 0), 0);
 	CHECK_EQ(dfs_rename(*fs, DFS_ROOT_INO, "f", DFS_ROOT_INO, "g", 0), 0);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "d", &st), 0);
 	CHECK(S_ISDIR(st.st_mode));
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f", &st), -ENOENT);
@@ -52,7 +46,7 @@ static int test_sync_mount_write_size_is_durable_at_return(void)
 	CHECK(fs);
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
 	CHECK_EQ(dfs_pwrite(*fs, ino, "abcdefgh", 8, 3 * 4096 + 100, 0), 8);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
 	CHECK_EQ(st.st_size, 3 * 4096 + 108);
 	CHECK_EQ(dfs_pread(*fs, ino, buf, 8, 3 * 4096 + 100), 8);
@@ -69,7 +63,7 @@ static int test_sync_mount_fallocate_is_durable_at_return(void)
 	CHECK(fs);
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
 	CHECK_EQ(dfs_fallocate(*fs, ino, 0, 0, 5 * 4096), 0);
-	CHECK_EQ(crash_and_remount(md, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
 	CHECK_EQ(st.st_size, 5 * 4096);
 	CHECK_EQ(st.st_blocks, 5 * 8);
@@ -88,7 +82,7 @@ static int test_batched_mount_keeps_changes_until_a_commit(void)
 	CHECK(t_create(*fs, DFS_ROOT_INO, "synced"));
 	CHECK_EQ(dfs_sync(*fs), 0);
 	CHECK(t_create(*fs, DFS_ROOT_INO, "pending"));
-	CHECK_EQ(crash_and_remount(md, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "synced", &st), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "pending", &st), -ENOENT);
 	return T_PASS;
@@ -118,7 +112,7 @@ static int test_batched_mount_commits_within_its_interval(void)
 	for (int i = 0; i < 10000 && !nothing_dirty(*fs); i++)
 		nanosleep(&tick, NULL);
 	CHECK(nothing_dirty(*fs));
-	CHECK_EQ(crash_and_remount(md, fs), 0);
+	CHECK_EQ(t_crash_remount(md, fs), 0);
 	CHECK_EQ(dfs_lookup(*fs, DFS_ROOT_INO, "f", &st), 0);
 	return T_PASS;
 }
