@@ -403,6 +403,41 @@ def test_o_append_writers_never_overwrite_each_other(daxfs):
         assert mine == sorted(mine)
 
 
+INTERLEAVED_WRITERS = """
+import os, random, sys
+p = sys.argv[1]
+pids = []
+for i in range(4):
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(p, os.O_WRONLY)     # each its own open file, closed when done
+        for k in range(16):      # each past EOF, with the others' chunks in between
+            n = k * 4 + i
+            os.pwrite(fd, random.Random(n).randbytes(64 << 10), n << 16)
+        os.close(fd)
+        os._exit(0)
+    pids.append(pid)
+assert all(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 for pid in pids)
+"""
+
+
+@pytest.mark.parametrize("round_", range(16))
+def test_writers_past_eof_in_several_processes_keep_every_byte(daxfs, round_):
+    """Four processes under daxfs-run write 64 KiB chunks of one file, each
+    past EOF with the others' chunks between: a size change must not zero
+    another's chunk it has stored but not yet told (the gap past EOF), nor a
+    process's close give back blocks another is storing into (what it
+    allocated ahead). Each round is a new race."""
+    import random
+    p = daxfs.mnt / f"f{round_}"
+    p.write_bytes(b"")
+    py_run(INTERLEAVED_WRITERS, p, debug=False)
+    data = p.read_bytes()
+    assert len(data) == 64 << 16
+    bad = [n for n in range(64) if data[n << 16:(n + 1) << 16] != random.Random(n).randbytes(64 << 10)]
+    assert bad == []
+
+
 def test_o_append_leaves_the_offset_at_the_end_and_pwrite_appends(daxfs):
     p = daxfs.mnt / "log"
     p.write_bytes(b"start\n")

@@ -252,6 +252,12 @@ int dfs_fsync(struct dfs *fs, uint64_t ino, bool datasync);
 int dfs_flush_stored(struct dfs *fs, uint64_t addr, uint64_t len, bool drain);
 /* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE, FALLOC_FL_ZERO_RANGE. */
 int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len);
+/* Gives back the whole blocks of [off, off+len) past EOF, as a filesystem
+ * drops its speculative preallocation at the last close, but only when the
+ * caller's lease is the inode's only one (or there is none): another holder
+ * may be storing there before it tells the size. Returns 0 when it left the
+ * blocks for that reason. */
+int dfs_trim_unshared(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len);
 /* SEEK_DATA / SEEK_HOLE; -ENXIO past the data. */
 off_t dfs_lseek(struct dfs *fs, uint64_t ino, off_t off, int whence);
 ssize_t dfs_copy_file_range(struct dfs *fs, uint64_t ino_in, off_t off_in, uint64_t ino_out,

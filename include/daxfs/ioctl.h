@@ -471,6 +471,11 @@ enum daxfs_ioc_run_written_flags {
 	/* With TIME: the stores went through a mapping, or through write()
 	 * of a file without set-id bits: the bits stay. */
 	DAXFS_IOC_WRITTEN_MAPPED = 1u << 6,
+	/* The whole blocks of [offset, offset+length) past EOF go back (what
+	 * the caller allocated ahead, at its last close), unless another
+	 * holder has a lease on the file: it may be storing there before it
+	 * tells the size. Alone, or after the other flags. */
+	DAXFS_IOC_WRITTEN_TRIM = 1u << 7,
 };
 /* The caller stored [offset, offset+length) through its mapping (flags:
  * daxfs_ioc_run_written_flags; length 0 with SIZE is refused). Needs a

@@ -49,9 +49,9 @@ int dfs_write_extend(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len, u
 				(unsigned long long)ino);
 		goto out;
 	}
-	/* a write past EOF shows zeroes in the gap, whatever the blocks there
-	 * held, as dfs_write_begin does */
-	if (size && off > ip->d.size && (err = dfs_zero_written(fs, ip, ip->d.size, off)))
+	/* a write past EOF shows zeroes in the gap as dfs_write_begin does; the
+	 * caller holds a lease, so that is what the file's own blocks hold */
+	if (size && off > ip->d.size && (err = dfs_zero_gap(fs, ip, ip->d.size, off)))
 		goto out;
 	pthread_mutex_lock(&fs->meta);
 	if (!(err = dfs_txn_reserve(fs, 4))) {

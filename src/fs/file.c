@@ -212,6 +212,36 @@ int dfs_zero_written(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64
 	return 0;
 }
 
+/*
+ * A size change that opens a gap past EOF, [from, to), shows zeroes there,
+ * whatever the blocks held (xfs_file_write_zero_eof): stores through a
+ * mapping past EOF, or a tail a crash left. But while the file has a lease,
+ * the holders store into its blocks themselves and tell the size only after
+ * (daxfs-run's writes past EOF, each in its own process): the gap may hold
+ * another holder's write in flight, which zeroing would lose although that
+ * write returns success. So with a lease held the gap keeps what the file's
+ * own blocks hold: zeroes from their allocation, or a holder's data. Nothing
+ * of another file can be there: blocks come to a file zeroed or written.
+ */
+int dfs_zero_gap_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to)
+{
+	if (from >= to || dfs_lease_held(fs, ip->ino))
+		return 0;
+	return dfs_zero_written(fs, ip, from, to);
+}
+
+int dfs_zero_gap(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to)
+{
+	bool leased;
+
+	if (from >= to)
+		return 0;
+	pthread_mutex_lock(&fs->meta);
+	leased = dfs_lease_held(fs, ip->ino);
+	pthread_mutex_unlock(&fs->meta);
+	return leased ? 0 : dfs_zero_written(fs, ip, from, to);
+}
+
 ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, unsigned flags,
 			struct dfs_write *wr)
 {
@@ -239,7 +269,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		dfs_inode_change_end(fs, ip);
 		return 0;
 	}
-	if (pos > ip->d.size && (err = dfs_zero_written(fs, ip, ip->d.size, pos)))
+	if (pos > ip->d.size && (err = dfs_zero_gap(fs, ip, ip->d.size, pos)))
 		goto fail;
 	p->ip = ip;
 	p->flags = flags;

@@ -10,6 +10,10 @@
 /* Zeroes the written bytes of [from, to) (a partial block at EOF, a gap
  * opened by extending the size) through the bio path, durably. ip locked. */
 int dfs_zero_written(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to);
+/* dfs_zero_written of the gap a size change opens past EOF, unless the file
+ * has a lease (file.c says why). _locked: under meta. ip locked. */
+int dfs_zero_gap(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to);
+int dfs_zero_gap_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to);
 /* Unmaps [lblk, lblk+count) in transaction-sized batches, under meta. Never
  * fails for space: a range inside one extent needs a block for the extent
  * that splits off (from the reserve), and with not even that left the

@@ -405,6 +405,8 @@ uint64_t dfs_group_len(const struct dfs *fs, uint64_t g);
 
 /* ---- leases (lease.c), meta held ---- */
 bool dfs_lease_held(const struct dfs *fs, uint64_t ino);
+/* How many leases the inode has; under meta. */
+unsigned dfs_lease_count_locked(const struct dfs *fs, uint64_t ino);
 /* After dfs_free of a leased inode's blocks: holds them back until its last
  * lease is put (no-op for an inode without a lease). */
 int dfs_lease_defer(struct dfs *fs, uint64_t ino, uint64_t pblk, uint64_t len);

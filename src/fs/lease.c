@@ -123,6 +123,13 @@ uint64_t dfs_lease_deferred(struct dfs *fs)
 	return n;
 }
 
+unsigned dfs_lease_count_locked(const struct dfs *fs, uint64_t ino)
+{
+	const struct lease *le = find(fs, ino);
+
+	return le ? le->count : 0;
+}
+
 bool dfs_lease_held(const struct dfs *fs, uint64_t ino)
 {
 	return find(fs, ino) != NULL;

@@ -70,7 +70,7 @@ int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size)
 	if (size > (uint64_t)INT64_MAX)
 		return daxfs_err(-EFBIG, "truncate: beyond the maximum file size");
 	if (size > ip->d.size) {
-		if ((err = dfs_zero_written(fs, ip, ip->d.size, size)))
+		if ((err = dfs_zero_gap_locked(fs, ip, ip->d.size, size)))
 			return err;
 		ip->d.size = size;
 		return dfs_inode_write(fs, ip);
@@ -206,7 +206,7 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		err = prealloc(fs, ip, first, last - first);
 	}
 	if (!err && !(mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) && e > ip->d.size) {
-		err = dfs_zero_written(fs, ip, ip->d.size, e);
+		err = dfs_zero_gap_locked(fs, ip, ip->d.size, e);
 		if (!err)
 			ip->d.size = e;
 	}
@@ -219,6 +219,36 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		}
 	}
 	err = dfs_txn_end(fs, err);
+	pthread_mutex_unlock(&fs->meta);
+	dfs_inode_change_end(fs, ip);
+	return err;
+}
+
+int dfs_trim_unshared(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
+{
+	struct dfs_inode *ip;
+	int err = 0;
+
+	if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+		return daxfs_err(-EINVAL, "trim: bad range");
+	if ((err = dfs_inode_change_begin(fs, ino, &ip)))
+		return err;
+	if (!dfs_is_reg(ip)) {
+		dfs_inode_change_end(fs, ip);
+		return daxfs_err(-EINVAL, "trim: inode %llu is not a regular file",
+				 (unsigned long long)ino);
+	}
+	uint64_t start = off > ip->d.size ? off : ip->d.size;
+	uint64_t first = (start + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
+	uint64_t end = (off + len) >> DFS_BLOCK_SHIFT;
+
+	pthread_mutex_lock(&fs->meta);
+	if (end > first && dfs_lease_count_locked(fs, ino) <= 1) {
+		err = dfs_unmap_range(fs, ip, first, end - first);
+		if (!err && !(err = dfs_txn_reserve(fs, 4)))
+			err = dfs_inode_write(fs, ip);
+		err = dfs_txn_end(fs, err);
+	}
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_change_end(fs, ip);
 	return err;

@@ -479,7 +479,7 @@ static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_
 	const uint32_t known = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
 			       DAXFS_IOC_WRITTEN_INVAL | DAXFS_IOC_WRITTEN_SYNC |
 			       DAXFS_IOC_WRITTEN_FLUSH | DAXFS_IOC_WRITTEN_DRAIN |
-			       DAXFS_IOC_WRITTEN_MAPPED;
+			       DAXFS_IOC_WRITTEN_MAPPED | DAXFS_IOC_WRITTEN_TRIM;
 	unsigned ext = 0;
 	int err;
 
@@ -516,6 +516,9 @@ static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_
 		if (err < 0 && err != -ENOENT)
 			return err;
 	}
+	if ((r->flags & DAXFS_IOC_WRITTEN_TRIM) &&
+	    (err = dfs_trim_unshared(df->fs, ino, r->offset, r->length)) < 0)
+		return err;
 	return 0;
 }
 

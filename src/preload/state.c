@@ -171,9 +171,11 @@ static void rfile_free(struct rfile *rf)
 		uint64_t size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
 		uint64_t from = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
 
+		/* the daemon leaves them while another process holds a lease:
+		 * its stores past EOF may be in those blocks, not yet told */
 		if (ri->alloc_end > from)
-			(void)fallocate(rf->kfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					(off_t)from, (off_t)(ri->alloc_end - from));
+			(void)run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_TRIM, from,
+				      ri->alloc_end - from);
 		ri->alloc_end = 0;
 	}
 
