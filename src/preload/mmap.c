@@ -72,7 +72,7 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 		free(r);
 		return NULL;
 	}
-	size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	size = run_size(ri);
 	if ((prot & PROT_WRITE) && (uint64_t)off < size) {
 		uint64_t end = (uint64_t)off + mlen;
 		uint64_t in = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
@@ -83,7 +83,7 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 			      end - (uint64_t)off);
 		if (err)
 			goto out;
-		size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+		size = run_size(ri);
 	}
 	base = real.mmap(addr, mlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 			 (fixed ? MAP_FIXED : 0), -1, 0);
@@ -299,7 +299,7 @@ bool run_fault(void *addr)
 	struct rino *ri = rf->ri;
 
 	pthread_rwlock_wrlock(&ri->lock);
-	size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	size = run_size(ri);
 	if (off < size && !ri->broken) {
 		uint64_t in = ((size + RUN_PAGE - 1) & ~(RUN_PAGE - 1)) - off;
 

@@ -34,8 +34,19 @@
 
 enum rkind { K_UNMAPPED = 0, K_DATA, K_HOLE, K_UNWRITTEN, K_BAD };
 
+/* A piece of written blocks a chunk maps: file offset, length, where on
+ * which backing device. */
+struct rpiece {
+	uint64_t foff, len, devoff;
+	uint32_t dev;
+};
+
 struct rchunk {
 	char *base;                     /* RUN_CHUNK bytes of address space */
+	/* Its DATA pieces, so that a program's mapping of the same pages can
+	 * be made without asking the daemon again (run_map_at). */
+	struct rpiece *pieces;
+	uint32_t npieces, cap;
 	uint64_t gen, alloc_gen;        /* the slot's, when mapped */
 	bool mapped, writable, pmem, dirty;
 	uint8_t kind[RUN_CHUNK_PAGES];
@@ -47,6 +58,11 @@ struct rino {
 	uint64_t ino;
 	unsigned refs;                  /* rfiles and mmap regions; global lock */
 	volatile struct daxfs_run_slot *slot;
+	/* The slot's record of pending sizes (daxfs/ioctl.h); writable when
+	 * pend_rw, which lets writes that extend the file skip the request.
+	 * Set under the global lock, read with atomic loads. */
+	volatile struct daxfs_run_pending *pend;
+	bool pend_rw;
 	/* Readers of the chunks hold it for reading; mapping, allocating and
 	 * extending hold it for writing. */
 	pthread_rwlock_t lock;
@@ -69,6 +85,7 @@ struct rino {
 	uint64_t alloc_end;             /* end of what we allocated past EOF */
 	unsigned regions;               /* mmap regions of it (atomic) */
 	int64_t time_pushed;            /* CLOCK_MONOTONIC_COARSE seconds */
+	bool no_map_sync;               /* MAP_SYNC refused by the members: not tried again */
 };
 
 struct rfile {
@@ -144,6 +161,17 @@ void run_rino_hold(struct rino *ri);
  * other process holds one. 0, or -errno (then ri is broken). */
 int run_relet(struct rino *ri);
 void run_rino_release(struct rino *ri);
+
+/* The file's size as every daxfs-run process sees it: the daemon's, or
+ * the end a writer left pending past it. */
+static inline uint64_t run_size(const struct rino *ri)
+{
+	uint64_t s = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	volatile struct daxfs_run_pending *pe = __atomic_load_n(&ri->pend, __ATOMIC_ACQUIRE);
+	uint64_t e = pe ? __atomic_load_n(&pe->end, __ATOMIC_ACQUIRE) : 0;
+
+	return e > s ? e : s;
+}
 
 /* ---- map.c ---- */
 /* ri->lock held: 0 with *stale when the mappings are out of date (the

@@ -45,6 +45,8 @@ struct rmount {
 	struct rmount *next;
 	dev_t dev;
 	volatile struct daxfs_run_slot *slots;
+	volatile struct daxfs_run_pending *pend;
+	bool pend_rw;                   /* pend is mapped writable */
 	unsigned nslots;
 };
 static struct rmount *mounts;
@@ -83,6 +85,7 @@ static void rino_free(struct rino *ri)
 	for (size_t i = 0; i < ri->nchunks; i++) {
 		if (ri->chunks[i]) {
 			real.munmap(ri->chunks[i]->base, RUN_CHUNK);
+			free(ri->chunks[i]->pieces);
 			free(ri->chunks[i]);
 		}
 	}
@@ -119,13 +122,18 @@ void run_rino_release(struct rino *ri)
 }
 
 /* glock held */
-static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_slot *slot)
+static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_slot *slot,
+			     volatile struct daxfs_run_pending *pend, bool pend_rw)
 {
 	struct rino *ri;
 
 	for (ri = rinos; ri; ri = ri->next) {
 		if (ri->dev == dev && ri->ino == ino) {
 			ri->refs++;
+			if (pend_rw && !ri->pend_rw) {
+				__atomic_store_n(&ri->pend, pend, __ATOMIC_RELEASE);
+				ri->pend_rw = true;
+			}
 			return ri;
 		}
 	}
@@ -135,6 +143,8 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	ri->ino = ino;
 	ri->refs = 1;
 	ri->slot = slot;
+	ri->pend = pend;
+	ri->pend_rw = pend_rw;
 	ri->lockfd = -1;
 	ri->gen_seen = __atomic_load_n(&slot->gen, __ATOMIC_SEQ_CST);
 	pthread_rwlock_init(&ri->lock, NULL);
@@ -164,7 +174,7 @@ static void rfile_free(struct rfile *rf)
 	/* what the last writer allocated ahead past EOF goes back, as a
 	 * filesystem's speculative preallocation does at close */
 	if (last && rf->accmode != O_RDONLY && ri->alloc_end && !ri->broken) {
-		uint64_t size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+		uint64_t size = run_size(ri);
 		uint64_t from = (size + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
 
 		if (ri->alloc_end > from)
@@ -224,34 +234,54 @@ static struct rmount *mount_of(dev_t dev)
 	return NULL;
 }
 
-/* Maps the table a RUN_OPEN with RUN_TABLE got a token for and records it
- * (glock not held: the socket's libdaxfs code closes descriptors). */
-static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o)
+/* Maps the tables a RUN_OPEN with RUN_TABLE got a token for and records
+ * them (glock not held: the socket's libdaxfs code closes descriptors); the
+ * pending sizes writable when write (the token was issued under a write
+ * lease). A mount recorded before gets the writable pending table. */
+static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, bool write)
 {
 	struct rmount *m, *had;
 	size_t bytes = (size_t)o->nslots * sizeof(struct daxfs_run_slot);
-	int tfd = dmap_fetch_fd(o->socket, o->token, "the daxfs-run table");
-	void *at;
+	size_t pbytes = (size_t)o->nslots * sizeof(struct daxfs_run_pending);
+	int fds[2], n = dmap_fetch_fds(o->socket, o->token, "the daxfs-run table", fds, 2);
+	void *at = MAP_FAILED, *pat = MAP_FAILED;
 
-	if (tfd < 0) {
+	if (n < 0) {
 		run_log("no table: %s", daxfs_errormsg());
 		return NULL;
 	}
-	at = real.mmap(NULL, bytes, PROT_READ, MAP_SHARED, tfd, 0);
-	real.close(tfd);
-	if (at == MAP_FAILED || !(m = calloc(1, sizeof(*m)))) {
-		run_log("mapping the table: %s", strerror(errno));
+	if (n == 2) {
+		at = real.mmap(NULL, bytes, PROT_READ, MAP_SHARED, fds[0], 0);
+		pat = real.mmap(NULL, pbytes, PROT_READ | (write ? PROT_WRITE : 0), MAP_SHARED,
+				fds[1], 0);
+	}
+	for (int i = 0; i < n; i++)
+		real.close(fds[i]);
+	if (at == MAP_FAILED || pat == MAP_FAILED || !(m = calloc(1, sizeof(*m)))) {
+		run_log("mapping the table: %s", n == 2 ? strerror(errno) : "no pending sizes");
 		if (at != MAP_FAILED)
 			real.munmap(at, bytes);
+		if (pat != MAP_FAILED)
+			real.munmap(pat, pbytes);
 		return NULL;
 	}
 	m->dev = dev;
 	m->slots = at;
+	m->pend = pat;
+	m->pend_rw = write;
 	m->nslots = o->nslots;
 	pthread_mutex_lock(&glock);
 	if ((had = mount_of(dev))) {
+		/* the read-only mapping stays: inodes may point into it */
+		if (write && !had->pend_rw && had->nslots == m->nslots) {
+			__atomic_store_n(&had->pend, m->pend, __ATOMIC_RELEASE);
+			had->pend_rw = true;
+			pat = MAP_FAILED;
+		}
 		pthread_mutex_unlock(&glock);
 		real.munmap(at, bytes);
+		if (pat != MAP_FAILED)
+			real.munmap(pat, pbytes);
 		free(m);
 		return had;
 	}
@@ -297,7 +327,8 @@ static struct rfile *classify(int fd, int flags)
 		return NULL;
 	o.flags = acc != O_RDONLY ? DAXFS_IOC_RUN_WRITE : 0;
 	pthread_mutex_lock(&glock);
-	if (!mount_of(st.st_dev))
+	m = mount_of(st.st_dev);
+	if (!m || (acc != O_RDONLY && !m->pend_rw))
 		o.flags |= DAXFS_IOC_RUN_TABLE;
 	pthread_mutex_unlock(&glock);
 	if (ioctl(kfd, DAXFS_IOC_RUN_OPEN, &o) < 0 || o.error < 0) {
@@ -318,15 +349,22 @@ static struct rfile *classify(int fd, int flags)
 	pthread_mutex_lock(&glock);
 	m = mount_of(st.st_dev);
 	pthread_mutex_unlock(&glock);
-	if (!m && (o.flags & DAXFS_IOC_RUN_TABLE))
-		m = mount_add(st.st_dev, &o);
+	if (o.flags & DAXFS_IOC_RUN_TABLE) {
+		struct rmount *had = m;
+
+		/* without the writable pending table, writes extend the file
+		 * through requests */
+		if (!(m = mount_add(st.st_dev, &o, acc != O_RDONLY)))
+			m = had;
+	}
 	pthread_mutex_lock(&glock);
 	if (!m || o.slot >= m->nslots || !(rf = calloc(1, sizeof(*rf)))) {
 		pthread_mutex_unlock(&glock);
 		real.close(kfd);        /* the lease ends with our open file's last close */
 		return NULL;
 	}
-	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot]))) {
+	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot], &m->pend[o.slot],
+			    m->pend_rw))) {
 		pthread_mutex_unlock(&glock);
 		free(rf);
 		real.close(kfd);
@@ -383,8 +421,12 @@ int run_relet(struct rino *ri)
 		m = mount_of(ri->dev);
 		if (!err && (!m || o.slot >= m->nslots))
 			err = -EIO;
-		if (!err)
+		if (!err) {
 			ri->slot = &m->slots[o.slot];
+			/* the record of the slot, which may be another one now */
+			__atomic_store_n(&ri->pend, &m->pend[o.slot], __ATOMIC_RELEASE);
+			ri->pend_rw = m->pend_rw;
+		}
 		pthread_mutex_unlock(&glock);
 	}
 	for (size_t i = 0; i < n; i++)
