@@ -148,3 +148,22 @@ def test_a_truncate_and_a_plain_append_come_after_pending_writes(daxfs):
         assert step(s, "os.fstat(fd).st_size") == "10005"
     assert p.read_bytes() == b"w" * 5000 + bytes(4000) + b"v" * 1000 + b"PLAIN"
 
+
+def test_a_mapping_over_pages_the_process_appended_needs_no_request(daxfs):
+    """As LMDB does: a read-only mapping longer than the file, then appends
+    through write(); the first touch of an appended page maps it from what
+    the library already knows, with the daemon stopped (no extent query)."""
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"m" * PAGE)
+    with Stepper(p) as s:
+        step(s, "globals().update(ct=__import__('ctypes')) or 0")
+        step(s, "globals().update(libc=ct.CDLL(None, use_errno=True)) or 0")
+        step(s, "setattr(libc.mmap, 'restype', ct.c_void_p) or 0")
+        step(s, "globals().update(addr=libc.mmap(None, 64 * 4096, 1, 1, fd, ct.c_long(0))) or 0")
+        assert step(s, "ct.string_at(addr, 3)") == repr(b"mmm")
+        assert step(s, "os.pwrite(fd, b'n' * 8192, 4096)") == "8192"
+        with daemon_stopped(daxfs):
+            assert step(s, "ct.string_at(addr + 4096, 2)") == repr(b"nn")
+            assert step(s, "ct.string_at(addr + 12287, 1)") == repr(b"n")
+        assert "served directly" in s.finish()
+    assert p.stat().st_size == 3 * PAGE
