@@ -325,7 +325,7 @@ static size_t store(struct rino *ri, const void *buf, size_t len, uint64_t off, 
 
 		if (!c)
 			break;          /* all_data said it is mapped */
-		size_t got = run_copy(c->base + in, (const char *)buf + done, n, c->pmem);
+		size_t got = run_copy(c->base + in, (const char *)buf + done, n, c->pmem && !c->mem);
 
 		c->dirty = true;
 		if (sync && got) {

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "client/internal.h"
@@ -80,12 +82,18 @@ int run_backing(struct rino *ri, struct rfile *rf, uint32_t index)
 		return -EIO;
 	if (index >= ri->ndev) {
 		int *n = realloc(ri->dev_fd, (index + 1) * sizeof(int));
+		bool *m;
 
 		if (!n)
 			return -ENOMEM;
-		for (size_t i = ri->ndev; i <= index; i++)
-			n[i] = -1;
 		ri->dev_fd = n;
+		if (!(m = realloc(ri->dev_mem, (index + 1) * sizeof(bool))))
+			return -ENOMEM;
+		ri->dev_mem = m;
+		for (size_t i = ri->ndev; i <= index; i++) {
+			n[i] = -1;
+			m[i] = false;
+		}
 		ri->ndev = index + 1;
 	}
 	if (ri->dev_fd[index] >= 0)
@@ -97,6 +105,13 @@ int run_backing(struct rino *ri, struct rfile *rf, uint32_t index)
 		run_log("inode %llu: %s", (unsigned long long)ri->ino, daxfs_errormsg());
 		return fd;
 	}
+	/* On tmpfs and ramfs the mapping is the file's own pages: a store
+	 * is in the file at once and msync carries it nowhere (as the
+	 * daemon's DAX_PERSIST_MEMORY). */
+	struct statfs sfs;
+
+	ri->dev_mem[index] = fstatfs(fd, &sfs) == 0 &&
+			     (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 	ri->dev_fd[index] = fd;
 	return fd;
 }
@@ -125,11 +140,14 @@ int run_map_sigbus(char *at, size_t len, int prot)
 /* Maps len bytes of backing device fd from devoff at at, with MAP_SYNC
  * when the device takes it (once refused, not tried again for ri); *pmem
  * cleared when the mapping needs msync. */
-static int map_dev(struct rino *ri, char *at, uint64_t len, int prot, int fd, uint64_t devoff,
-		   bool *pmem)
+static int map_dev(struct rino *ri, struct rfile *rf, char *at, uint64_t len, int prot,
+		   uint32_t index, uint64_t devoff, bool *pmem)
 {
+	int fd = run_backing(ri, rf, index);
 	void *got = MAP_FAILED;
 
+	if (fd < 0)
+		return fd;
 	if (!ri->no_map_sync) {
 		got = real.mmap(at, len, prot, MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED, fd,
 				(off_t)devoff);
@@ -142,7 +160,7 @@ static int map_dev(struct rino *ri, char *at, uint64_t len, int prot, int fd, ui
 		got = real.mmap(at, len, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)devoff);
 		if (got == MAP_FAILED)
 			return -errno;
-		if (!pmem_is_pmem(got, len))
+		if (!ri->dev_mem[index] && !pmem_is_pmem(got, len))
 			*pmem = false;
 	}
 	return 0;
@@ -181,11 +199,10 @@ static int map_piece(struct rino *ri, struct rfile *rf, char *base, uint64_t fof
 		return -EIO;
 	switch (p->kind) {
 	case DAXFS_IOC_PIECE_DATA: {
-		int fd = run_backing(ri, rf, p->device_index), err;
+		int err = map_dev(ri, rf, base + s, p->length, prot, p->device_index,
+				  p->device_offset, pmem);
 
-		if (fd < 0)
-			return fd;
-		if ((err = map_dev(ri, base + s, p->length, prot, fd, p->device_offset, pmem)))
+		if (err)
 			return err;
 		if (c && (err = note_piece(c, p)))
 			return err;
@@ -315,6 +332,9 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 		reserve_at(c->base, RUN_CHUNK);
 		return RUN_FALLBACK;
 	}
+	c->mem = c->npieces > 0;
+	for (uint32_t i = 0; i < c->npieces; i++)
+		c->mem = c->mem && c->pieces[i].dev < ri->ndev && ri->dev_mem[c->pieces[i].dev];
 	c->gen = ri->gen_seen;
 	c->alloc_gen = ag;
 	c->mapped = true;
@@ -349,12 +369,11 @@ static int map_known(struct rino *ri, struct rfile *rf, char *addr, uint64_t off
 		if (!p)
 			return RUN_FALLBACK;
 		uint64_t n = p->foff + p->len - pos;
-		int fd = run_backing(ri, rf, p->dev);
 
 		if (n > off + len - pos)
 			n = off + len - pos;
-		if (fd < 0 || map_dev(ri, addr + (pos - off), n, prot, fd, p->devoff + (pos - p->foff),
-				      &pmem))
+		if (map_dev(ri, rf, addr + (pos - off), n, prot, p->dev, p->devoff + (pos - p->foff),
+			    &pmem))
 			return RUN_FALLBACK;
 		pos += n;
 	}

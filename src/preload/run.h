@@ -48,7 +48,10 @@ struct rchunk {
 	struct rpiece *pieces;
 	uint32_t npieces, cap;
 	uint64_t gen, alloc_gen;        /* the slot's, when mapped */
-	bool mapped, writable, pmem, dirty;
+	/* pmem: stores need no msync (pmem, or members in memory); mem: all
+	 * of it is in members in memory, where plain stores suit better
+	 * than non-temporal ones */
+	bool mapped, writable, pmem, mem, dirty;
 	uint8_t kind[RUN_CHUNK_PAGES];
 };
 
@@ -72,6 +75,7 @@ struct rino {
 	bool writable;                  /* some rfile holds a write lease */
 	bool broken;                    /* served by the ordinary path from now on */
 	int *dev_fd;                    /* backing devices by index, -1 unopened */
+	bool *dev_mem;                  /* ... that live in memory (tmpfs, ramfs) */
 	size_t ndev;
 	/* Held by the thread that extends the file, around the extend lock:
 	 * OFD locks order processes, not the threads of one. Taken before

@@ -99,6 +99,7 @@ static void rino_free(struct rino *ri)
 	pthread_mutex_destroy(&ri->extend);
 	free(ri->chunks);
 	free(ri->dev_fd);
+	free(ri->dev_mem);
 	free(ri);
 }
 
