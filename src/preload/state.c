@@ -251,15 +251,16 @@ static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, b
 		run_log("no table: %s", daxfs_errormsg());
 		return NULL;
 	}
-	if (n == 2) {
-		at = real.mmap(NULL, bytes, PROT_READ, MAP_SHARED, fds[0], 0);
+	/* a daemon that sends no pending table: every size change is a
+	 * request, as before it */
+	at = real.mmap(NULL, bytes, PROT_READ, MAP_SHARED, fds[0], 0);
+	if (at != MAP_FAILED && n == 2)
 		pat = real.mmap(NULL, pbytes, PROT_READ | (write ? PROT_WRITE : 0), MAP_SHARED,
 				fds[1], 0);
-	}
 	for (int i = 0; i < n; i++)
 		real.close(fds[i]);
-	if (at == MAP_FAILED || pat == MAP_FAILED || !(m = calloc(1, sizeof(*m)))) {
-		run_log("mapping the table: %s", n == 2 ? strerror(errno) : "no pending sizes");
+	if (at == MAP_FAILED || (n == 2 && pat == MAP_FAILED) || !(m = calloc(1, sizeof(*m)))) {
+		run_log("mapping the table: %s", strerror(errno));
 		if (at != MAP_FAILED)
 			real.munmap(at, bytes);
 		if (pat != MAP_FAILED)
@@ -268,13 +269,13 @@ static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, b
 	}
 	m->dev = dev;
 	m->slots = at;
-	m->pend = pat;
-	m->pend_rw = write;
+	m->pend = pat != MAP_FAILED ? pat : NULL;
+	m->pend_rw = write && m->pend;
 	m->nslots = o->nslots;
 	pthread_mutex_lock(&glock);
 	if ((had = mount_of(dev))) {
 		/* the read-only mapping stays: inodes may point into it */
-		if (write && !had->pend_rw && had->nslots == m->nslots) {
+		if (m->pend_rw && !had->pend_rw && had->nslots == m->nslots) {
 			__atomic_store_n(&had->pend, m->pend, __ATOMIC_RELEASE);
 			had->pend_rw = true;
 			pat = MAP_FAILED;
@@ -364,8 +365,8 @@ static struct rfile *classify(int fd, int flags)
 		real.close(kfd);        /* the lease ends with our open file's last close */
 		return NULL;
 	}
-	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot], &m->pend[o.slot],
-			    m->pend_rw))) {
+	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot],
+			    m->pend ? &m->pend[o.slot] : NULL, m->pend_rw))) {
 		pthread_mutex_unlock(&glock);
 		free(rf);
 		real.close(kfd);
@@ -425,7 +426,8 @@ int run_relet(struct rino *ri)
 		if (!err) {
 			ri->slot = &m->slots[o.slot];
 			/* the record of the slot, which may be another one now */
-			__atomic_store_n(&ri->pend, &m->pend[o.slot], __ATOMIC_RELEASE);
+			__atomic_store_n(&ri->pend, m->pend ? &m->pend[o.slot] : NULL,
+					 __ATOMIC_RELEASE);
 			ri->pend_rw = m->pend_rw;
 		}
 		pthread_mutex_unlock(&glock);
