@@ -10,7 +10,7 @@ import textwrap
 
 from conftest import BUILD_DIR
 from mount import PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
-from run_util import RUN_TIMEOUT, Stepper, py_plain, run_env
+from run_util import RUN_TIMEOUT, Stepper, py_plain, py_run, run_env
 
 
 def step(s, expr):
@@ -167,3 +167,39 @@ def test_a_mapping_over_pages_the_process_appended_needs_no_request(daxfs):
             assert step(s, "ct.string_at(addr + 12287, 1)") == repr(b"n")
         assert "served directly" in s.finish()
     assert p.stat().st_size == 3 * PAGE
+
+
+def test_a_hostile_pending_size_is_not_taken(daxfs):
+    """A process with a write lease can store anything into the table of
+    pending sizes: the daemon takes no end that written blocks of the file
+    do not back, so sizes stay as they are and fsck finds nothing wrong."""
+    daxfs.allow_stderr(r"a daxfs-run size of 1099511627776 is not taken: extend: \[\d+, \+\d+\) "
+                       r"of inode \d+ is not all written blocks")
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"h" * 5000)
+    q = daxfs.mnt / "g"
+    q.write_bytes(b"g" * 100)
+    r = py_run("""
+        import ctypes, os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        os.pwrite(fd, b"H", 0)
+        for line in open("/proc/self/maps"):
+            if "daxfs-run-pending" in line and line.split()[1].startswith("rw"):
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                break
+        else:
+            sys.exit("no writable pending table")
+        # every record: an end far past anything written, a moved count
+        for at in range(lo, hi, 64):
+            ctypes.c_uint64.from_address(at).value = 1 << 40
+            ctypes.c_uint64.from_address(at + 8).value += 1
+        """, p)
+    assert "served directly" in r.stderr
+    assert p.stat().st_size == 5000 and q.stat().st_size == 100
+    assert "a daxfs-run size of 1099511627776 is not taken" in daxfs.stderr()
+    assert p.read_bytes() == b"H" + b"h" * 4999
+    assert q.read_bytes() == b"g" * 100
+    daxfs.unmount()
+    daxfs.fsck()
+    daxfs.mount()
+    assert p.stat().st_size == 5000
