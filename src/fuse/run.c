@@ -123,8 +123,6 @@ static void set_plain(struct dfuse_run *r, const struct run_ino *p)
 		__atomic_store_n(&s->plain_writers, p->writable - p->marked, __ATOMIC_SEQ_CST);
 }
 
-static void fold(struct dfuse *df, struct run_ino *p);
-
 int dfuse_run_start(struct dfuse *df)
 {
 	struct dfuse_run *r;
@@ -350,13 +348,12 @@ void dfuse_run_opened(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable
 		 * where no extension is half done */
 		pthread_rwlock_unlock(&r->lock);
 		lockfd = extend_lock(r, ino);
+		/* from now on daxfs-run extends through us: what it extended
+		 * itself is the file's first */
+		dfuse_run_fold(df, ino);
 		pthread_rwlock_wrlock(&r->lock);
 	}
 	if ((p = get(r, ino))) {
-		/* from now on daxfs-run extends through us: what it extended
-		 * itself is the file's first */
-		if (p->slot >= 0)
-			fold(df, p);
 		p->writable++;
 		set_plain(r, p);
 	} else {
@@ -391,12 +388,12 @@ void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writab
 
 	if (!r)
 		return;
+	/* a writer's last close (or its death): what it wrote is the file's
+	 * before the slot can go (outside the table's lock: the fold may wait
+	 * at the write gate for a thaw) */
+	dfuse_run_fold(df, ino);
 	pthread_rwlock_wrlock(&r->lock);
 	if ((p = find(r, ino))) {
-		/* a writer's last close (or its death): what it wrote is the
-		 * file's before the slot can go */
-		if (p->slot >= 0)
-			fold(df, p);
 		if (unmark(r, fh) && p->marked)
 			p->marked--;
 		if (writable && p->writable)
@@ -415,10 +412,9 @@ void dfuse_run_unleased(struct dfuse *df, uint64_t ino)
 
 	if (!r)
 		return;
+	dfuse_run_fold(df, ino);
 	pthread_rwlock_wrlock(&r->lock);
 	if ((p = find(r, ino))) {
-		if (p->slot >= 0)
-			fold(df, p);
 		unleased(df, p);
 		maybe_drop(r, p);
 	}
