@@ -163,6 +163,13 @@ static int map_dev(struct rino *ri, struct rfile *rf, char *at, uint64_t len, in
 		if (!ri->dev_mem[index] && !pmem_is_pmem(got, len))
 			*pmem = false;
 	}
+	/* The pages are there (written blocks): one call fills the page
+	 * tables instead of a fault per page at the first copy, which on a
+	 * new file cost more than the copies. Writable only where that
+	 * dirties nothing that would need writing back (memory, pmem). */
+	bool wr = (prot & PROT_WRITE) && (ri->dev_mem[index] || !ri->no_map_sync);
+
+	(void)madvise(at, len, wr ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 	return 0;
 }
 
