@@ -54,6 +54,7 @@ struct run_ino {
 	unsigned writable;          /* open files with write access */
 	unsigned marked;            /* of those, the ones daxfs-run serves */
 	unsigned changing;          /* layout changes in progress (pub) */
+	uint64_t writes_seen;       /* the pending record's writes at the last fold (pub) */
 	int slot;                   /* -1: none */
 	pthread_mutex_t pub;        /* publishing into the slot: size, gen */
 	uint64_t size_before;       /* pub: the size when the change began */
@@ -75,6 +76,8 @@ struct dfuse_run {
 	struct run_mark *marks[RUN_BUCKETS];
 	struct daxfs_run_slot *slots;       /* the shared mapping */
 	struct daxfs_run_head *head;        /* after the slots */
+	struct daxfs_run_pending *pend;     /* the pending sizes, same index */
+	int pend_fd;
 	unsigned next_free;                 /* where the search for a free slot starts */
 	atomic_uint used;                   /* slots in use: 0 lets the data path skip */
 	int memfd;
@@ -153,6 +156,7 @@ int dfuse_run_start(struct dfuse *df)
 	struct dfuse_run *r;
 	size_t bytes = (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot) +
 		       sizeof(struct daxfs_run_head);
+	size_t pend_bytes = (size_t)RUN_SLOTS * sizeof(struct daxfs_run_pending);
 	struct dm_ioctl_result dev0;
 	int err;
 
@@ -172,6 +176,7 @@ int dfuse_run_start(struct dfuse *df)
 	pthread_rwlock_init(&r->lock, NULL);
 	snprintf(r->lock_path, sizeof(r->lock_path), "%s", dev0.devices[0].path);
 	dm_ioctl_result_free(&dev0);
+	r->pend_fd = -1;
 	r->memfd = memfd_create("daxfs-run-table", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (r->memfd < 0 || ftruncate(r->memfd, (off_t)bytes) < 0) {
 		err = daxfs_err(-errno, "daxfs-run table: %s", strerror(errno));
@@ -196,11 +201,29 @@ int dfuse_run_start(struct dfuse *df)
 			goto fail;
 		}
 	} while (r->head->id == 0);
+	/* Writers store into this one; a fixed size, so that our mapping
+	 * never faults whatever a client does to its descriptor. */
+	r->pend_fd = memfd_create("daxfs-run-pending", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (r->pend_fd < 0 || ftruncate(r->pend_fd, (off_t)pend_bytes) < 0 ||
+	    fcntl(r->pend_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		err = daxfs_err(-errno, "daxfs-run pending sizes: %s", strerror(errno));
+		goto fail;
+	}
+	r->pend = mmap(NULL, pend_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, r->pend_fd, 0);
+	if (r->pend == MAP_FAILED) {
+		r->pend = NULL;
+		err = daxfs_err(-errno, "daxfs-run pending sizes: mmap: %s", strerror(errno));
+		goto fail;
+	}
 	df->run = r;
 	r->head->traced = dfs_persists_traced(df->fs);
 	dfs_set_freeze_hook(df->fs, run_frozen, r);
 	return 0;
 fail:
+	if (r->pend)
+		munmap(r->pend, pend_bytes);
+	if (r->pend_fd >= 0)
+		close(r->pend_fd);
 	if (r->slots)
 		munmap(r->slots, bytes);
 	if (r->memfd >= 0)
@@ -235,7 +258,9 @@ void dfuse_run_stop(struct dfuse *df)
 	}
 	munmap(r->slots, (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot) +
 	       sizeof(struct daxfs_run_head));
+	munmap(r->pend, (size_t)RUN_SLOTS * sizeof(struct daxfs_run_pending));
 	close(r->memfd);
+	close(r->pend_fd);
 	pthread_rwlock_destroy(&r->lock);
 	free(r);
 	df->run = NULL;
@@ -253,6 +278,19 @@ int dfuse_run_table_fd(struct dfuse *df)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", df->run->memfd);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return daxfs_err(-errno, "daxfs-run table: %s", strerror(errno));
+	return fd;
+}
+
+int dfuse_run_pending_fd(struct dfuse *df, bool write)
+{
+	char path[64];
+	int fd;
+
+	if (!df->run)
+		return daxfs_err(-EOPNOTSUPP, "this mount shares no daxfs-run table");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", df->run->pend_fd);
+	if ((fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC)) < 0)
+		return daxfs_err(-errno, "daxfs-run pending sizes: %s", strerror(errno));
 	return fd;
 }
 
@@ -363,6 +401,9 @@ void dfuse_run_opened(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable
 		 * where no extension is half done */
 		pthread_rwlock_unlock(&r->lock);
 		lockfd = extend_lock(r, ino);
+		/* from now on daxfs-run extends through us: what it extended
+		 * itself is the file's first */
+		dfuse_run_fold(df, ino);
 		pthread_rwlock_wrlock(&r->lock);
 	}
 	if ((p = get(r, ino))) {
@@ -400,6 +441,10 @@ void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writab
 
 	if (!r)
 		return;
+	/* a writer's last close (or its death): what it wrote is the file's
+	 * before the slot can go (outside the table's lock: the fold may wait
+	 * at the write gate for a thaw) */
+	dfuse_run_fold(df, ino);
 	pthread_rwlock_wrlock(&r->lock);
 	if ((p = find(r, ino))) {
 		if (unmark(r, fh) && p->marked)
@@ -423,6 +468,7 @@ void dfuse_run_unleased(struct dfuse *df, uint64_t ino)
 
 	if (!r)
 		return;
+	dfuse_run_fold(df, ino);
 	pthread_rwlock_wrlock(&r->lock);
 	if ((p = find(r, ino))) {
 		unleased(df, p);
@@ -484,6 +530,8 @@ int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, ui
 		__atomic_store_n(&s->gen, (gen | 1) + 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&s->flags, DAXFS_RUN_CACHED, __ATOMIC_SEQ_CST);
 		__atomic_fetch_add(&s->alloc_gen, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&r->pend[i].end, 0, __ATOMIC_SEQ_CST);
+		p->writes_seen = __atomic_load_n(&r->pend[i].writes, __ATOMIC_SEQ_CST);
 		set_plain(r, p);
 		pthread_mutex_lock(&p->pub);
 		publish(df, p);
@@ -543,6 +591,73 @@ void dfuse_run_publish(struct dfuse *df, uint64_t ino, bool allocated)
 	with_slot(df, ino, do_publish, allocated);
 }
 
+/* ---- pending sizes ---------------------------------------------------------- */
+
+/*
+ * Folds p's pending record into the inode (daxfs/ioctl.h, struct
+ * daxfs_run_pending): the size grows to its end when every block from the
+ * size to it is written (dfs_write_extend checks), mtime and ctime become
+ * now when writes moved. p->pub held, or the table's lock for writing. A
+ * claim the filesystem refuses (stores through an out-of-date mapping, or a
+ * client that wrote nonsense) is dropped: the record's end goes back to 0.
+ */
+static void fold(struct dfuse *df, struct run_ino *p)
+{
+	struct daxfs_run_pending *pe = &df->run->pend[p->slot];
+	uint64_t end = __atomic_load_n(&pe->end, __ATOMIC_SEQ_CST);
+	uint64_t writes = __atomic_load_n(&pe->writes, __ATOMIC_SEQ_CST);
+	unsigned ext = writes != p->writes_seen ? DFS_EXTEND_TIME : 0;
+	struct stat st;
+	int err;
+
+	if (end == 0 && !ext)
+		return;
+	if (dfs_getattr(df->fs, p->ino, &st) < 0)
+		return;
+	if (end > (uint64_t)st.st_size)
+		ext |= DFS_EXTEND_SIZE;
+	if (!ext)
+		return;
+	err = dfs_write_extend(df->fs, p->ino, (uint64_t)st.st_size,
+			       (ext & DFS_EXTEND_SIZE) ? end - (uint64_t)st.st_size : 0, ext);
+	if (err < 0 && (ext & DFS_EXTEND_SIZE)) {
+		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": a daxfs-run size of %"
+			 PRIu64 " is not taken: %s\n", p->ino, end, daxfs_errormsg());
+		(void)__atomic_compare_exchange_n(&pe->end, &end, 0, false, __ATOMIC_SEQ_CST,
+						  __ATOMIC_SEQ_CST);
+		if ((ext &= ~(unsigned)DFS_EXTEND_SIZE))
+			err = dfs_write_extend(df->fs, p->ino, 0, 0, ext);
+	}
+	if (err == 0)
+		p->writes_seen = writes;
+	publish(df, p);
+}
+
+static void do_fold(struct dfuse *df, struct run_ino *p, unsigned unused)
+{
+	(void)unused;
+	fold(df, p);
+}
+
+void dfuse_run_fold(struct dfuse *df, uint64_t ino)
+{
+	with_slot(df, ino, do_fold, 0);
+}
+
+double dfuse_run_attr_timeout(const struct dfuse *df, uint64_t ino, double timeout)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+
+	if (!r || atomic_load(&r->used) == 0)
+		return timeout;
+	pthread_rwlock_rdlock(&r->lock);
+	if ((p = find(r, ino)) && p->slot >= 0 && p->marked > 0)
+		timeout = 0;
+	pthread_rwlock_unlock(&r->lock);
+	return timeout;
+}
+
 static void do_cached(struct dfuse *df, struct run_ino *p, unsigned flags)
 {
 	__atomic_fetch_or(&slot_of(df->run, p)->flags, flags, __ATOMIC_SEQ_CST);
@@ -576,14 +691,26 @@ static void do_layout(struct dfuse *df, struct run_ino *p, unsigned begin)
 	struct daxfs_run_slot *s = slot_of(df->run, p);
 
 	if (begin) {
+		/* gen odd first: a daxfs-run write that raises the pending end
+		 * after this fold looks at gen afterwards and makes its size
+		 * change through a request instead. The size the processes saw
+		 * is the larger of the slot's and the pending end, a claim the
+		 * fold drops included: a cut below it is recalled. */
 		if (p->changing++ == 0) {
-			p->size_before = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
+			uint64_t end = __atomic_load_n(&df->run->pend[p->slot].end, __ATOMIC_SEQ_CST);
+
 			__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
+			fold(df, p);
+			p->size_before = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
+			if (end > p->size_before)
+				p->size_before = end;
 		}
 		return;
 	}
 	if (p->changing == 0 || --p->changing > 0)
 		return;
+	/* folded at the start: the size is the filesystem's from here */
+	__atomic_store_n(&df->run->pend[p->slot].end, 0, __ATOMIC_SEQ_CST);
 	__atomic_fetch_add(&s->alloc_gen, 1, __ATOMIC_SEQ_CST);
 	publish(df, p);
 	if (__atomic_load_n(&s->size, __ATOMIC_RELAXED) < p->size_before)
