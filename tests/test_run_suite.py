@@ -37,7 +37,8 @@ EXCLUDED = {
                               "revokes; daxfs-run's own lease per open file counts too",
 }
 
-# Single tests left out, and why (names as pytest's -k sees them).
+# Single tests left out, and why (names as pytest's -k sees them; one case of
+# a parametrized test as name[id]).
 DESELECTED = {
     "test_fs_daemon.py": {
         "test_reads_and_writes_travel_in_1_mib_requests":
@@ -71,7 +72,7 @@ DESELECTED = {
             "swaps tables while a process keeps a file open",
     },
     "test_fs_layout.py": {
-        "test_file_spanning_three_linear_targets":
+        "test_a_file_lies_in_every_member[three-linear-targets]":
             "expects where the allocator puts a file the daemon writes; the library allocates in "
             "other pieces (2 MiB chunks, ahead of the write), which land elsewhere",
     },
@@ -136,7 +137,11 @@ def test_every_exclusion_names_a_test_that_exists():
         assert name in FILES, f"DESELECTED names {name}, which is gone or excluded"
         text = (TESTS / name).read_text()
         for t in tests:
-            assert f"def {t}(" in text, f"DESELECTED names {name}::{t}, which is gone"
+            func, _, case = t.partition("[")
+            assert f"def {func}(" in text, f"DESELECTED names {name}::{t}, which is gone"
+            if case:
+                assert f'"{case.rstrip("]")}"' in text, \
+                    f"DESELECTED names {name}::{t}, whose case id is gone"
 
 
 @pytest.mark.parametrize("name", shard(FILES))

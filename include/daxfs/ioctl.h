@@ -392,6 +392,31 @@ struct daxfs_run_head {
 };
 _Static_assert(sizeof(struct daxfs_run_head) == 64, "daxfs_run_head layout");
 
+/*
+ * The table of pending sizes, one record per slot (same index), which the
+ * daemon shares with daxfs-run read-write for the processes that hold a
+ * write lease (read-only for the others; the grant socket hands it over with
+ * the slot table). A daxfs-run write that extends a file from within its
+ * current end (no gap) stores the data, then raises end with an atomic
+ * compare-and-swap (never lowers it) and bumps writes, instead of a request:
+ * the file's size is max(slot size, end) for every daxfs-run process. The
+ * daemon folds the record into the inode (size from end, mtime and ctime
+ * when writes moved since its last look) before it answers any request that
+ * can observe or change them (getattr, lookup, setattr, read, write, lseek,
+ * fsync, release, copy_file_range, fallocate and every DAXFS_IOC_*), and
+ * while a daxfs-run process holds a write lease it answers the inode's
+ * attributes with a timeout of 0, so the kernel asks it each time. It treats
+ * the record as untrusted: end counts only when the blocks from the size to
+ * end are all written blocks of the file (else end is reset to 0 and the
+ * claim dropped). Every field: atomic loads and stores.
+ */
+struct daxfs_run_pending {
+	uint64_t end;
+	uint64_t writes;
+	uint64_t reserved[6];
+};
+_Static_assert(sizeof(struct daxfs_run_pending) == 64, "daxfs_run_pending layout");
+
 enum daxfs_run_flags {
 	/* The daemon answered a READ or WRITE of the inode through the page
 	 * cache since the cache was last dropped (DAXFS_IOC_RUN_WRITTEN with
@@ -419,7 +444,7 @@ enum daxfs_run_flags {
 
 enum daxfs_ioc_run_open_flags {
 	DAXFS_IOC_RUN_WRITE = 1u << 0,       /* in: a write lease (fd open O_RDWR) */
-	DAXFS_IOC_RUN_TABLE = 1u << 1,       /* in: a token for the table's descriptor */
+	DAXFS_IOC_RUN_TABLE = 1u << 1,       /* in: a token for the tables' descriptors */
 };
 
 /*
@@ -428,8 +453,11 @@ enum daxfs_ioc_run_open_flags {
  * errno, message says why: EOPNOTSUPP no DAX or a writeback cache, EDQUOT,
  * ESTALE, ENOSPC the table is full; the lease is not taken then), slot and
  * nslots; with RUN_TABLE, a one-time token and the socket to present it on
- * (as DAXFS_IOC_GRANT): the answer carries a read-only descriptor of the
- * table: nslots slots, then a struct daxfs_run_head.
+ * (as DAXFS_IOC_GRANT): the answer carries two descriptors, a read-only one
+ * of the table (nslots slots, then a struct daxfs_run_head) and one of the
+ * table of pending sizes (struct daxfs_run_pending), nslots records long,
+ * read-write when the token was issued under a write lease (RUN_WRITE), else
+ * read-only.
  */
 struct daxfs_ioc_run_open {
 	uint32_t version;

@@ -13,22 +13,26 @@
 #include "daxfs/ioctl.h"
 #include "util/err.h"
 
-int dmap_fetch_fd(const char *sock, const uint8_t token[16], const char *what)
+int dmap_fetch_fds(const char *sock, const uint8_t token[16], const char *what, int *fds,
+		   size_t max)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct daxfs_grant_reply r;
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(DMAP_MAX_FDS * sizeof(int))];
 	} ctl;
 	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
 			      .msg_controllen = sizeof(ctl.buf) };
 	struct cmsghdr *c;
-	int s, got = -1, err;
+	int s, err, got[DMAP_MAX_FDS];
+	size_t ngot = 0;
 	ssize_t n;
 	size_t len = strnlen(sock, sizeof(addr.sun_path) - 1);
 
+	if (max == 0 || max > DMAP_MAX_FDS)
+		return daxfs_err(-EINVAL, "%s: up to %d descriptors", what, DMAP_MAX_FDS);
 	memcpy(addr.sun_path + 1, sock, len);
 	if ((s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
 		return daxfs_err(-errno, "socket: %s", strerror(errno));
@@ -42,19 +46,41 @@ int dmap_fetch_fd(const char *sock, const uint8_t token[16], const char *what)
 		return err;
 	}
 	close(s);
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&got, CMSG_DATA(c), sizeof(int));
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (ngot < DMAP_MAX_FDS)
+				got[ngot++] = fd;
+			else
+				close(fd);
+		}
+	}
 	r.message[sizeof(r.message) - 1] = '\0';
-	if (n != (ssize_t)sizeof(r) || r.error < 0 || got < 0 || (msg.msg_flags & MSG_CTRUNC)) {
-		if (got >= 0)
-			close(got);
+	if (n != (ssize_t)sizeof(r) || r.error < 0 || ngot == 0 || ngot > max ||
+	    (msg.msg_flags & MSG_CTRUNC)) {
+		for (size_t i = 0; i < ngot; i++)
+			close(got[i]);
 		if (n == (ssize_t)sizeof(r) && r.error < 0)
 			return daxfs_err(r.error, "%s: the daemon refused it: %s", what, r.message);
-		return daxfs_err(-EPROTO, "%s: no descriptor in the daemon's answer", what);
+		return daxfs_err(-EPROTO, "%s: no descriptor (or too many) in the daemon's answer",
+				 what);
 	}
-	return got;
+	memcpy(fds, got, ngot * sizeof(int));
+	return (int)ngot;
+}
+
+int dmap_fetch_fd(const char *sock, const uint8_t token[16], const char *what)
+{
+	int fd, n = dmap_fetch_fds(sock, token, what, &fd, 1);
+
+	return n < 0 ? n : fd;
 }
 
 /* DAXFS_IOC_GRANT, then the token on the daemon's socket: the descriptor

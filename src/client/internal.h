@@ -41,6 +41,11 @@ int dmap_open_backing(int fd, uint32_t index, bool write);
 /* The descriptor the daemon hands over its grant socket for a one-time
  * token (DAXFS_IOC_GRANT, DAXFS_IOC_RUN_OPEN); what names it in messages. */
 int dmap_fetch_fd(const char *sock, const uint8_t token[16], const char *what);
+/* The same, for an answer with up to max (at most DMAP_MAX_FDS)
+ * descriptors: how many arrived in fds, or a negative errno. */
+#define DMAP_MAX_FDS 4
+int dmap_fetch_fds(const char *sock, const uint8_t token[16], const char *what, int *fds,
+		   size_t max);
 
 /* registry.c. Lookups return the mapping with the registry read-locked;
  * dmap_unlock releases it. */

@@ -554,7 +554,7 @@ static int run_open(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct d
 	if ((err = dfuse_run_attach(df, ino, fh, write, &slot)) < 0)
 		goto put;
 	if (o->flags & DAXFS_IOC_RUN_TABLE) {
-		err = dfuse_grant_issue(df->grant, fh, ino, uid, DFUSE_GRANT_TABLE, false, o->token,
+		err = dfuse_grant_issue(df->grant, fh, ino, uid, DFUSE_GRANT_TABLE, write, o->token,
 					o->socket, sizeof(o->socket));
 		if (err < 0)
 			goto put;
@@ -562,6 +562,10 @@ static int run_open(struct dfuse *df, const struct dfuse_ioctl_req *rq, struct d
 	o->slot = slot;
 	o->nslots = dfuse_run_nslots(df);
 	o->table_id = dfuse_run_table_id(df);
+	/* attributes the kernel cached before may go stale without a
+	 * request from now on (dfuse_run_attr_timeout) */
+	if (write)
+		(void)dfuse_inval_inode(df, ino, -1, 0);
 	return first;
 put:
 	{
@@ -691,6 +695,9 @@ int dfuse_client_request(struct dfuse *df, const struct dfuse_ioctl_req *rq, voi
 	int err;
 
 	daxfs_err_clear();
+	/* every command sees (and a size change starts from) the size
+	 * daxfs-run's writers left pending */
+	dfuse_run_fold(df, rq->ino);
 	if (rq->cmd == DAXFS_IOC_EXTENTS || rq->cmd == DAXFS_IOC_DEVICE || rq->cmd == DAXFS_IOC_GRANT)
 		err = query(df, rq, out, outsz);
 	else if (rq->cmd == DAXFS_IOC_RUN_OPEN)

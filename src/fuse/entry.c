@@ -66,13 +66,14 @@ void dfuse_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dfuse *df = dfuse_of(req);
 	struct stat st;
-	int err = dfs_getattr(df->fs, ino, &st);
+	int err;
 
-	if (err < 0) {
+	dfuse_run_fold(df, ino);
+	if ((err = dfs_getattr(df->fs, ino, &st)) < 0) {
 		fuse_reply_err(req, dfuse_errno(err, "getattr", ino));
 		return;
 	}
-	fuse_reply_attr(req, &st, df->timeout);
+	fuse_reply_attr(req, &st, dfuse_run_attr_timeout(df, ino, df->timeout));
 }
 
 /* FUSE_SET_ATTR_* to DFS_SET_*. The kernel sends ATIME together with
@@ -111,6 +112,10 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 	int err;
 
 	(void) fi;
+	/* a write daxfs-run left pending came first (a truncate folds it
+	 * inside its layout change, see dfuse_run_layout_begin) */
+	if (!(to_set & FUSE_SET_ATTR_SIZE))
+		dfuse_run_fold(df, ino);
 	/* With KILLPRIV_V2 (rawio.c), FATTR_KILL_SUIDGID, which libfuse 3.14
 	 * passes on as FUSE_SET_ATTR_KILL_SUID, and a SETATTR of nothing at all
 	 * (file_remove_privs for a caller without CAP_FSETID) clear the set-id
@@ -144,5 +149,5 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		fuse_reply_err(req, dfuse_errno(err, "setattr", ino));
 		return;
 	}
-	fuse_reply_attr(req, &st, df->timeout);
+	fuse_reply_attr(req, &st, dfuse_run_attr_timeout(df, ino, df->timeout));
 }

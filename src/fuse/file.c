@@ -197,8 +197,10 @@ void dfuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	int ret;
 
 	dfuse_trace(dfuse_of(req), "read", ino, off, size);
-	/* before the data is read: daxfs-run drops what the kernel keeps */
+	/* before the data is read: daxfs-run drops what the kernel keeps,
+	 * and the size its writers left pending is the file's */
 	dfuse_run_cached(dfuse_of(req), ino, false);
+	dfuse_run_fold(dfuse_of(req), ino);
 	/* The reply is built from the iov alone, so its length always matches
 	 * the memory it describes. A read of the bio path waits while the
 	 * device is suspended, interruptibly. */
@@ -265,6 +267,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	/* Only the wait at the write gate may give up: once past it, the
 	 * write finishes. */
 	dfuse_run_cached(df, ino, fi->writepage);
+	dfuse_run_fold(df, ino);        /* an append goes after daxfs-run's */
 	dfuse_intr_begin(req);
 	n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), write_flags(df, fi), &wr);
 	dfuse_intr_end();
@@ -345,6 +348,7 @@ void dfuse_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 	int err;
 
 	(void) fi;
+	dfuse_run_fold(dfuse_of(req), ino);
 	err = dfs_fsync(dfuse_of(req)->fs, ino, datasync != 0);
 	fuse_reply_err(req, err < 0 ? dfuse_errno(err, "fsync", ino) : 0);
 }
@@ -378,6 +382,7 @@ void dfuse_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct f
 		return;
 	}
 	/* The kernel answers SEEK_SET/CUR/END itself; DATA and HOLE come here. */
+	dfuse_run_fold(dfuse_of(req), ino);
 	res = dfs_lseek(dfuse_of(req)->fs, ino, off, whence);
 	if (res < 0) {
 		fuse_reply_err(req, dfuse_errno((int) res, "lseek", ino));
@@ -400,6 +405,8 @@ void dfuse_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	}
 	dfuse_intr_begin(req);
 	dfuse_run_cached(dfuse_of(req), ino_out, false);
+	dfuse_run_fold(dfuse_of(req), ino_in);
+	dfuse_run_fold(dfuse_of(req), ino_out);
 	n = dfs_copy_file_range(dfuse_of(req)->fs, ino_in, off_in, ino_out, off_out, len);
 	dfuse_run_publish(dfuse_of(req), ino_out, true);
 	dfuse_intr_end();

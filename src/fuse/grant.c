@@ -154,8 +154,9 @@ static int refuse(struct daxfs_grant_reply *r, int err, const char *fmt, ...)
 #define DROP (-2)
 
 /* Checks the connection's request; returns an open descriptor of the device
- * (or the table), -1 with the refusal in *r, or DROP: no answer at all. */
-static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r)
+ * (or the table, with the table of pending sizes in *second), -1 with the
+ * refusal in *r, or DROP: no answer at all. */
+static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r, int *second)
 {
 	uint8_t bytes[TOKEN_LEN + 1];
 	struct ucred cred;
@@ -191,6 +192,13 @@ static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r)
 
 		if (fd < 0)
 			return refuse(r, fd, "%s", daxfs_errormsg());
+		/* writable only under a write lease: a reader must not move
+		 * anybody's size */
+		if ((*second = dfuse_run_pending_fd(g->df, t.write)) < 0) {
+			err = *second;
+			close(fd);
+			return refuse(r, err, "%s", daxfs_errormsg());
+		}
 		return fd;
 	}
 	if (!g->devices)
@@ -232,31 +240,37 @@ static void serve(struct dfuse_grant *g, int conn)
 			      .tv_usec = RECV_TIMEOUT_MS % 1000 * 1000 };
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} ctl;
 	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int fd;
+	int fd, fds[2], second = -1;
 
 	(void)setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	fd = check(g, conn, &r);
+	fd = check(g, conn, &r, &second);
 	if (fd == DROP)
 		return;
 	if (fd >= 0) {
+		size_t n = second >= 0 ? 2 : 1;
+
+		fds[0] = fd;
+		fds[1] = second;
 		memset(&ctl, 0, sizeof(ctl));
 		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
+		msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
 		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
 	}
 	if (sendmsg(conn, &msg, MSG_NOSIGNAL) < 0)
 		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: dax_users: answering a caller: %s\n",
 			 strerror(errno));
 	if (fd >= 0)
 		close(fd);
+	if (second >= 0)
+		close(second);
 }
 
 static void *grant_main(void *arg)

@@ -20,6 +20,7 @@
 #include "daxfs/dm.h"
 #include "daxfs/ioctl.h"
 #include "fuse/run.h"
+#include "fuse/run_internal.h"
 #include "util/err.h"
 
 /*
@@ -36,58 +37,13 @@
  * daxfs-run serves (marked), so that plain_writers is their difference.
  */
 
-#define RUN_SLOTS 65536u
-#define RUN_BUCKETS 4096u
-#define LOCK_TIMEOUT_NS 2000000000ll
-#define RECALL_TIMEOUT_NS 10000000000ll
-
-/* An open file through which daxfs-run processes have mmap regions. */
-struct run_mapper {
-	uint64_t fh;
-	unsigned count;             /* ADDs not yet dropped */
-	uint32_t acked;             /* the last recall value acknowledged */
-};
-
-struct run_ino {
-	struct run_ino *next;
-	uint64_t ino;
-	unsigned writable;          /* open files with write access */
-	unsigned marked;            /* of those, the ones daxfs-run serves */
-	unsigned changing;          /* layout changes in progress (pub) */
-	int slot;                   /* -1: none */
-	pthread_mutex_t pub;        /* publishing into the slot: size, gen */
-	uint64_t size_before;       /* pub: the size when the change began */
-	bool shrunk;                /* pub: a change cut the size: recall */
-	struct run_mapper *map;     /* lock for writing */
-	unsigned nmap;
-};
-
-struct run_mark {
-	struct run_mark *next;
-	uint64_t fh;
-};
-
-struct dfuse_run {
-	/* The hash, the marks and slot assignment. A record is freed only
-	 * with it held for writing, so one found under the read lock stays. */
-	pthread_rwlock_t lock;
-	struct run_ino *bucket[RUN_BUCKETS];
-	struct run_mark *marks[RUN_BUCKETS];
-	struct daxfs_run_slot *slots;       /* the shared mapping */
-	struct daxfs_run_head *head;        /* after the slots */
-	unsigned next_free;                 /* where the search for a free slot starts */
-	atomic_uint used;                   /* slots in use: 0 lets the data path skip */
-	int memfd;
-	char lock_path[4096];               /* backing device 0: the extend lock */
-};
-
 static unsigned hash(uint64_t v)
 {
 	return (unsigned)((v * 0x9e3779b97f4a7c15ull) >> 52) % RUN_BUCKETS;
 }
 
 /* lock held */
-static struct run_ino *find(struct dfuse_run *r, uint64_t ino)
+struct run_ino *run_find(struct dfuse_run *r, uint64_t ino)
 {
 	struct run_ino *p = r->bucket[hash(ino)];
 
@@ -97,9 +53,9 @@ static struct run_ino *find(struct dfuse_run *r, uint64_t ino)
 }
 
 /* lock held for writing */
-static struct run_ino *get(struct dfuse_run *r, uint64_t ino)
+struct run_ino *run_get(struct dfuse_run *r, uint64_t ino)
 {
-	struct run_ino *p = find(r, ino);
+	struct run_ino *p = run_find(r, ino);
 
 	if (p || !(p = calloc(1, sizeof(*p))))
 		return p;
@@ -112,7 +68,7 @@ static struct run_ino *get(struct dfuse_run *r, uint64_t ino)
 }
 
 /* lock held for writing: drops a record nothing needs any more */
-static void maybe_drop(struct dfuse_run *r, struct run_ino *p)
+void run_maybe_drop(struct dfuse_run *r, struct run_ino *p)
 {
 	struct run_ino **pp = &r->bucket[hash(p->ino)];
 
@@ -153,6 +109,7 @@ int dfuse_run_start(struct dfuse *df)
 	struct dfuse_run *r;
 	size_t bytes = (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot) +
 		       sizeof(struct daxfs_run_head);
+	size_t pend_bytes = (size_t)RUN_SLOTS * sizeof(struct daxfs_run_pending);
 	struct dm_ioctl_result dev0;
 	int err;
 
@@ -172,6 +129,7 @@ int dfuse_run_start(struct dfuse *df)
 	pthread_rwlock_init(&r->lock, NULL);
 	snprintf(r->lock_path, sizeof(r->lock_path), "%s", dev0.devices[0].path);
 	dm_ioctl_result_free(&dev0);
+	r->pend_fd = -1;
 	r->memfd = memfd_create("daxfs-run-table", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (r->memfd < 0 || ftruncate(r->memfd, (off_t)bytes) < 0) {
 		err = daxfs_err(-errno, "daxfs-run table: %s", strerror(errno));
@@ -196,11 +154,29 @@ int dfuse_run_start(struct dfuse *df)
 			goto fail;
 		}
 	} while (r->head->id == 0);
+	/* Writers store into this one; a fixed size, so that our mapping
+	 * never faults whatever a client does to its descriptor. */
+	r->pend_fd = memfd_create("daxfs-run-pending", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (r->pend_fd < 0 || ftruncate(r->pend_fd, (off_t)pend_bytes) < 0 ||
+	    fcntl(r->pend_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		err = daxfs_err(-errno, "daxfs-run pending sizes: %s", strerror(errno));
+		goto fail;
+	}
+	r->pend = mmap(NULL, pend_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, r->pend_fd, 0);
+	if (r->pend == MAP_FAILED) {
+		r->pend = NULL;
+		err = daxfs_err(-errno, "daxfs-run pending sizes: mmap: %s", strerror(errno));
+		goto fail;
+	}
 	df->run = r;
 	r->head->traced = dfs_persists_traced(df->fs);
 	dfs_set_freeze_hook(df->fs, run_frozen, r);
 	return 0;
 fail:
+	if (r->pend)
+		munmap(r->pend, pend_bytes);
+	if (r->pend_fd >= 0)
+		close(r->pend_fd);
 	if (r->slots)
 		munmap(r->slots, bytes);
 	if (r->memfd >= 0)
@@ -235,7 +211,9 @@ void dfuse_run_stop(struct dfuse *df)
 	}
 	munmap(r->slots, (size_t)RUN_SLOTS * sizeof(struct daxfs_run_slot) +
 	       sizeof(struct daxfs_run_head));
+	munmap(r->pend, (size_t)RUN_SLOTS * sizeof(struct daxfs_run_pending));
 	close(r->memfd);
+	close(r->pend_fd);
 	pthread_rwlock_destroy(&r->lock);
 	free(r);
 	df->run = NULL;
@@ -253,6 +231,19 @@ int dfuse_run_table_fd(struct dfuse *df)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", df->run->memfd);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return daxfs_err(-errno, "daxfs-run table: %s", strerror(errno));
+	return fd;
+}
+
+int dfuse_run_pending_fd(struct dfuse *df, bool write)
+{
+	char path[64];
+	int fd;
+
+	if (!df->run)
+		return daxfs_err(-EOPNOTSUPP, "this mount shares no daxfs-run table");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", df->run->pend_fd);
+	if ((fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC)) < 0)
+		return daxfs_err(-errno, "daxfs-run pending sizes: %s", strerror(errno));
 	return fd;
 }
 
@@ -357,15 +348,18 @@ void dfuse_run_opened(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable
 	if (!r || !writable)
 		return;
 	pthread_rwlock_wrlock(&r->lock);
-	p = find(r, ino);
+	p = run_find(r, ino);
 	if (p && p->slot >= 0) {
 		/* daxfs-run may be extending the file: count this writer
 		 * where no extension is half done */
 		pthread_rwlock_unlock(&r->lock);
 		lockfd = extend_lock(r, ino);
+		/* from now on daxfs-run extends through us: what it extended
+		 * itself is the file's first */
+		dfuse_run_fold(df, ino);
 		pthread_rwlock_wrlock(&r->lock);
 	}
-	if ((p = get(r, ino))) {
+	if ((p = run_get(r, ino))) {
 		p->writable++;
 		set_plain(r, p);
 	} else {
@@ -400,8 +394,12 @@ void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writab
 
 	if (!r)
 		return;
+	/* a writer's last close (or its death): what it wrote is the file's
+	 * before the slot can go (outside the table's lock: the fold may wait
+	 * at the write gate for a thaw) */
+	dfuse_run_fold(df, ino);
 	pthread_rwlock_wrlock(&r->lock);
-	if ((p = find(r, ino))) {
+	if ((p = run_find(r, ino))) {
 		if (unmark(r, fh) && p->marked)
 			p->marked--;
 		if (writable && p->writable)
@@ -411,7 +409,7 @@ void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writab
 				p->map[i--] = p->map[--p->nmap];
 		set_plain(r, p);
 		unleased(df, p);
-		maybe_drop(r, p);
+		run_maybe_drop(r, p);
 	}
 	pthread_rwlock_unlock(&r->lock);
 }
@@ -423,10 +421,11 @@ void dfuse_run_unleased(struct dfuse *df, uint64_t ino)
 
 	if (!r)
 		return;
+	dfuse_run_fold(df, ino);
 	pthread_rwlock_wrlock(&r->lock);
-	if ((p = find(r, ino))) {
+	if ((p = run_find(r, ino))) {
 		unleased(df, p);
-		maybe_drop(r, p);
+		run_maybe_drop(r, p);
 	}
 	pthread_rwlock_unlock(&r->lock);
 }
@@ -459,7 +458,7 @@ int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, ui
 		return daxfs_err(-EOPNOTSUPP, "this mount shares no daxfs-run table (no DAX, or a "
 				 "writeback cache)");
 	pthread_rwlock_wrlock(&r->lock);
-	if (!(p = get(r, ino))) {
+	if (!(p = run_get(r, ino))) {
 		err = daxfs_err(-ENOMEM, "out of memory");
 		goto out;
 	}
@@ -471,7 +470,7 @@ int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, ui
 				break;
 		if (n == RUN_SLOTS) {
 			err = daxfs_err(-ENOSPC, "the daxfs-run table is full (%u files)", RUN_SLOTS);
-			maybe_drop(r, p);
+			run_maybe_drop(r, p);
 			goto out;
 		}
 		struct daxfs_run_slot *s = &r->slots[i];
@@ -484,6 +483,8 @@ int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, ui
 		__atomic_store_n(&s->gen, (gen | 1) + 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&s->flags, DAXFS_RUN_CACHED, __ATOMIC_SEQ_CST);
 		__atomic_fetch_add(&s->alloc_gen, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&r->pend[i].end, 0, __ATOMIC_SEQ_CST);
+		p->writes_seen = __atomic_load_n(&r->pend[i].writes, __ATOMIC_SEQ_CST);
 		set_plain(r, p);
 		pthread_mutex_lock(&p->pub);
 		publish(df, p);
@@ -508,7 +509,7 @@ int dfuse_run_mark(struct dfuse *df, uint64_t ino, uint64_t fh)
 	if (!r)
 		return daxfs_err(-EOPNOTSUPP, "this mount shares no daxfs-run table");
 	pthread_rwlock_wrlock(&r->lock);
-	err = (p = get(r, ino)) ? mark(r, p, fh) : daxfs_err(-ENOMEM, "out of memory");
+	err = (p = run_get(r, ino)) ? mark(r, p, fh) : daxfs_err(-ENOMEM, "out of memory");
 	pthread_rwlock_unlock(&r->lock);
 	return err;
 }
@@ -523,7 +524,7 @@ static void with_slot(struct dfuse *df, uint64_t ino, void (*fn)(struct dfuse *,
 	if (!r || atomic_load(&r->used) == 0)
 		return;
 	pthread_rwlock_rdlock(&r->lock);
-	if ((p = find(r, ino)) && p->slot >= 0) {
+	if ((p = run_find(r, ino)) && p->slot >= 0) {
 		pthread_mutex_lock(&p->pub);
 		fn(df, p, arg);
 		pthread_mutex_unlock(&p->pub);
@@ -541,6 +542,73 @@ static void do_publish(struct dfuse *df, struct run_ino *p, unsigned alloc)
 void dfuse_run_publish(struct dfuse *df, uint64_t ino, bool allocated)
 {
 	with_slot(df, ino, do_publish, allocated);
+}
+
+/* ---- pending sizes ---------------------------------------------------------- */
+
+/*
+ * Folds p's pending record into the inode (daxfs/ioctl.h, struct
+ * daxfs_run_pending): the size grows to its end when every block from the
+ * size to it is written (dfs_write_extend checks), mtime and ctime become
+ * now when writes moved. p->pub held, or the table's lock for writing. A
+ * claim the filesystem refuses (stores through an out-of-date mapping, or a
+ * client that wrote nonsense) is dropped: the record's end goes back to 0.
+ */
+static void fold(struct dfuse *df, struct run_ino *p)
+{
+	struct daxfs_run_pending *pe = &df->run->pend[p->slot];
+	uint64_t end = __atomic_load_n(&pe->end, __ATOMIC_SEQ_CST);
+	uint64_t writes = __atomic_load_n(&pe->writes, __ATOMIC_SEQ_CST);
+	unsigned ext = writes != p->writes_seen ? DFS_EXTEND_TIME : 0;
+	struct stat st;
+	int err;
+
+	if (end == 0 && !ext)
+		return;
+	if (dfs_getattr(df->fs, p->ino, &st) < 0)
+		return;
+	if (end > (uint64_t)st.st_size)
+		ext |= DFS_EXTEND_SIZE;
+	if (!ext)
+		return;
+	err = dfs_write_extend(df->fs, p->ino, (uint64_t)st.st_size,
+			       (ext & DFS_EXTEND_SIZE) ? end - (uint64_t)st.st_size : 0, ext);
+	if (err < 0 && (ext & DFS_EXTEND_SIZE)) {
+		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": a daxfs-run size of %"
+			 PRIu64 " is not taken: %s\n", p->ino, end, daxfs_errormsg());
+		(void)__atomic_compare_exchange_n(&pe->end, &end, 0, false, __ATOMIC_SEQ_CST,
+						  __ATOMIC_SEQ_CST);
+		if ((ext &= ~(unsigned)DFS_EXTEND_SIZE))
+			err = dfs_write_extend(df->fs, p->ino, 0, 0, ext);
+	}
+	if (err == 0)
+		p->writes_seen = writes;
+	publish(df, p);
+}
+
+static void do_fold(struct dfuse *df, struct run_ino *p, unsigned unused)
+{
+	(void)unused;
+	fold(df, p);
+}
+
+void dfuse_run_fold(struct dfuse *df, uint64_t ino)
+{
+	with_slot(df, ino, do_fold, 0);
+}
+
+double dfuse_run_attr_timeout(const struct dfuse *df, uint64_t ino, double timeout)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+
+	if (!r || atomic_load(&r->used) == 0)
+		return timeout;
+	pthread_rwlock_rdlock(&r->lock);
+	if ((p = run_find(r, ino)) && p->slot >= 0 && p->marked > 0)
+		timeout = 0;
+	pthread_rwlock_unlock(&r->lock);
+	return timeout;
 }
 
 static void do_cached(struct dfuse *df, struct run_ino *p, unsigned flags)
@@ -562,7 +630,7 @@ bool dfuse_run_uncache(struct dfuse *df, uint64_t ino)
 	if (!r || atomic_load(&r->used) == 0)
 		return false;
 	pthread_rwlock_rdlock(&r->lock);
-	if ((p = find(r, ino)) && p->slot >= 0)
+	if ((p = run_find(r, ino)) && p->slot >= 0)
 		had = __atomic_fetch_and(&slot_of(r, p)->flags, ~(uint32_t)DAXFS_RUN_CACHED,
 					 __ATOMIC_SEQ_CST) & DAXFS_RUN_CACHED;
 	pthread_rwlock_unlock(&r->lock);
@@ -576,14 +644,26 @@ static void do_layout(struct dfuse *df, struct run_ino *p, unsigned begin)
 	struct daxfs_run_slot *s = slot_of(df->run, p);
 
 	if (begin) {
+		/* gen odd first: a daxfs-run write that raises the pending end
+		 * after this fold looks at gen afterwards and makes its size
+		 * change through a request instead. The size the processes saw
+		 * is the larger of the slot's and the pending end, a claim the
+		 * fold drops included: a cut below it is recalled. */
 		if (p->changing++ == 0) {
-			p->size_before = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
+			uint64_t end = __atomic_load_n(&df->run->pend[p->slot].end, __ATOMIC_SEQ_CST);
+
 			__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
+			fold(df, p);
+			p->size_before = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
+			if (end > p->size_before)
+				p->size_before = end;
 		}
 		return;
 	}
 	if (p->changing == 0 || --p->changing > 0)
 		return;
+	/* folded at the start: the size is the filesystem's from here */
+	__atomic_store_n(&df->run->pend[p->slot].end, 0, __ATOMIC_SEQ_CST);
 	__atomic_fetch_add(&s->alloc_gen, 1, __ATOMIC_SEQ_CST);
 	publish(df, p);
 	if (__atomic_load_n(&s->size, __ATOMIC_RELAXED) < p->size_before)
@@ -624,118 +704,4 @@ void dfuse_run_changed_all(struct dfuse *df, bool revoke)
 		}
 	}
 	pthread_rwlock_unlock(&r->lock);
-}
-
-/* ---- recalls: mappings other processes must change before the reply ------- */
-
-int dfuse_run_mapped(struct dfuse *df, uint64_t ino, uint64_t fh, uint32_t flags, uint64_t value)
-{
-	struct dfuse_run *r = df->run;
-	struct run_ino *p;
-	struct run_mapper *m = NULL;
-	int err = 0;
-
-	if (!r)
-		return daxfs_err(-EOPNOTSUPP, "this mount shares no daxfs-run table");
-	if (flags != DAXFS_IOC_MAPPED_ADD && flags != DAXFS_IOC_MAPPED_DROP &&
-	    flags != DAXFS_IOC_MAPPED_RECALLED)
-		return daxfs_err(-EINVAL, "DAXFS_IOC_RUN_MAPPED: flags %#x: exactly one of ADD, "
-				 "DROP, RECALLED", flags);
-	pthread_rwlock_wrlock(&r->lock);
-	if (!(p = flags == DAXFS_IOC_MAPPED_ADD ? get(r, ino) : find(r, ino))) {
-		err = flags == DAXFS_IOC_MAPPED_ADD ? daxfs_err(-ENOMEM, "out of memory") :
-			daxfs_err(-ENOENT, "inode %" PRIu64 " is not mapped", ino);
-		goto out;
-	}
-	for (unsigned i = 0; i < p->nmap && !m; i++)
-		if (p->map[i].fh == fh)
-			m = &p->map[i];
-	if (!m && flags != DAXFS_IOC_MAPPED_ADD) {
-		err = daxfs_err(-ENOENT, "inode %" PRIu64 ": the open file has no mappings", ino);
-		goto out;
-	}
-	if (!m) {
-		struct run_mapper *n = realloc(p->map, (p->nmap + 1) * sizeof(*n));
-
-		if (!n) {
-			err = daxfs_err(-ENOMEM, "out of memory");
-			maybe_drop(r, p);
-			goto out;
-		}
-		p->map = n;
-		m = &p->map[p->nmap++];
-		/* whatever was recalled before, this mapping was made after */
-		*m = (struct run_mapper){ .fh = fh, .acked = p->slot >= 0 ?
-				__atomic_load_n(&r->slots[p->slot].recall, __ATOMIC_SEQ_CST) : 0 };
-	}
-	if (flags == DAXFS_IOC_MAPPED_ADD) {
-		m->count++;
-	} else if (flags == DAXFS_IOC_MAPPED_RECALLED) {
-		if ((int32_t)((uint32_t)value - m->acked) > 0)
-			m->acked = (uint32_t)value;
-	} else if (--m->count == 0) {
-		*m = p->map[--p->nmap];
-		maybe_drop(r, p);
-	}
-out:
-	pthread_rwlock_unlock(&r->lock);
-	return err;
-}
-
-/* Whether every open file with mappings of ino acknowledged recall want
- * (or went away). */
-static bool recalled(struct dfuse_run *r, uint64_t ino, uint32_t want)
-{
-	struct run_ino *p;
-	bool done = true;
-
-	pthread_rwlock_rdlock(&r->lock);
-	if ((p = find(r, ino)))
-		for (unsigned i = 0; i < p->nmap && done; i++)
-			done = (int32_t)(p->map[i].acked - want) >= 0;
-	pthread_rwlock_unlock(&r->lock);
-	return done;
-}
-
-void dfuse_run_recall(struct dfuse *df, uint64_t ino, bool blocks_gone)
-{
-	struct dfuse_run *r = df->run;
-	struct timespec nap = { 0, 20000 };
-	long long waited = 0;
-	struct run_ino *p;
-	uint32_t want = 0;
-	bool wait = false;
-
-	if (!r || atomic_load(&r->used) == 0)
-		return;
-	pthread_rwlock_rdlock(&r->lock);
-	if ((p = find(r, ino)) && p->slot >= 0) {
-		pthread_mutex_lock(&p->pub);
-		if ((blocks_gone || p->shrunk) && p->nmap) {
-			want = __atomic_add_fetch(&r->slots[p->slot].recall, 1, __ATOMIC_SEQ_CST);
-			wait = true;
-		}
-		p->shrunk = false;
-		pthread_mutex_unlock(&p->pub);
-	}
-	pthread_rwlock_unlock(&r->lock);
-	if (!wait)
-		return;
-	__atomic_fetch_add(&r->head->recall, 1, __ATOMIC_SEQ_CST);
-	syscall(SYS_futex, &r->head->recall, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-	/* The blocks stay out of the allocator while any lease is held
-	 * whatever happens here; this wait is for the processes' view: pages
-	 * past the new EOF raise SIGBUS by the time truncate returns. */
-	while (!recalled(r, ino, want)) {
-		if (waited >= RECALL_TIMEOUT_NS) {
-			fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": a daxfs-run process "
-				 "did not update its mappings within %lld ms of a truncate\n", ino,
-				 waited / 1000000);
-			return;
-		}
-		nanosleep(&nap, NULL);
-		waited += nap.tv_nsec;
-		if (nap.tv_nsec < 1000000)
-			nap.tv_nsec *= 2;
-	}
 }

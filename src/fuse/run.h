@@ -25,6 +25,16 @@ void dfuse_run_stop(struct dfuse *df);
 int dfuse_run_table_fd(struct dfuse *df);
 unsigned dfuse_run_nslots(const struct dfuse *df);
 uint32_t dfuse_run_table_id(const struct dfuse *df);
+/* A new descriptor of the table of pending sizes (struct
+ * daxfs_run_pending), read-write for a holder of a write lease. */
+int dfuse_run_pending_fd(struct dfuse *df, bool write);
+
+/* Before a request that can observe or change ino's size or times: the
+ * sizes and times daxfs-run writers left pending become the inode's. */
+void dfuse_run_fold(struct dfuse *df, uint64_t ino);
+/* The attribute timeout for ino: 0 while a daxfs-run process holds a write
+ * lease of it (its size may move without a request), else timeout. */
+double dfuse_run_attr_timeout(const struct dfuse *df, uint64_t ino, double timeout);
 
 /* Every open and release of a regular file. A new writer of an inode that
  * has a slot is counted under the extend lock (DAXFS_RUN_LOCK_BASE): it may

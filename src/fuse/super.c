@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fuse/dfuse.h"
+#include "fuse/run.h"
 #include "util/intr.h"
 
 int dfuse_errno(int err, const char *op, uint64_t ino)
@@ -36,7 +37,7 @@ void dfuse_fill_entry(const struct dfuse *df, const struct stat *st, struct fuse
 		(void)dfs_generation(df->fs, st->st_ino, &gen);
 	e->generation = gen;
 	e->attr = *st;
-	e->attr_timeout = df->timeout;
+	e->attr_timeout = dfuse_run_attr_timeout(df, st->st_ino, df->timeout);
 	e->entry_timeout = df->timeout;
 }
 

@@ -203,11 +203,26 @@ int creat64(const char *path, mode_t mode) ALIAS(creat);
 
 /* ---- signals -------------------------------------------------------------- */
 
+/* The next sigaction and signal, found without run_init: AddressSanitizer's
+ * start-up installs its handlers through them before anything of ours may
+ * run (its interceptors refuse to be called then, its allocator serves only
+ * small blocks). Our SIGBUS handler comes later, with the first copy. */
+static void early_real(void)
+{
+	if (!__atomic_load_n(&real.sigaction, __ATOMIC_ACQUIRE) ||
+	    !__atomic_load_n(&real.signal, __ATOMIC_ACQUIRE)) {
+		void *act = dlsym(RTLD_NEXT, "sigaction"), *sig = dlsym(RTLD_NEXT, "signal");
+
+		memcpy(&real.sigaction, &act, sizeof(act));
+		memcpy(&real.signal, &sig, sizeof(sig));
+	}
+}
+
 /* SIGBUS stays the library's once it is installed (copy.c): the program's
  * handler is what it passes other faults on to. */
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	run_init();
+	early_real();
 	if (sig == SIGBUS && run_sigbus_chain(act, old))
 		return 0;
 	return real.sigaction(sig, act, old);
@@ -218,7 +233,7 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 	/* glibc's own: BSD semantics, the signal blocked in its handler */
 	struct sigaction sa = { .sa_handler = handler, .sa_flags = SA_RESTART }, old;
 
-	run_init();
+	early_real();
 	if (sig != SIGBUS)
 		return real.signal(sig, handler);
 	sigemptyset(&sa.sa_mask);

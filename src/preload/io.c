@@ -134,7 +134,7 @@ ssize_t run_pread(struct rfile *rf, void *buf, size_t len, off_t off)
 		return RUN_FALLBACK;
 	if ((err = run_lock(ri, false)))
 		return err;
-	size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	size = run_size(ri);
 	if ((uint64_t)off >= size)
 		goto out;
 	if (len > size - (uint64_t)off)
@@ -352,7 +352,7 @@ static size_t store(struct rino *ri, const void *buf, size_t len, uint64_t off, 
 
 		if (!c)
 			break;          /* all_data said it is mapped */
-		size_t got = run_copy(c->base + in, (const char *)buf + done, n, c->pmem);
+		size_t got = run_copy(c->base + in, (const char *)buf + done, n, c->pmem && !c->mem);
 
 		c->dirty = true;
 		if (sync && got) {
@@ -367,6 +367,48 @@ static size_t store(struct rino *ri, const void *buf, size_t len, uint64_t off, 
 			break;
 	}
 	return done;
+}
+
+/*
+ * After the stores of a write of done bytes at off (size: the file's before
+ * it), with the pending table writable and no synchronous mode: the write
+ * leaves its times, and when it extends the file from within (no gap the
+ * daemon would have to zero) its size, in the inode's pending record for
+ * the daemon to fold in, without a request. Then the layout generation is
+ * looked at again: a truncate or other change that began meanwhile may have
+ * folded before the new end was there, so the size then goes the request's
+ * way. Whether the write is done with.
+ */
+static bool defer(struct rino *ri, struct rfile *rf, uint64_t off, size_t done, uint64_t size)
+{
+	volatile struct daxfs_run_pending *pe = __atomic_load_n(&ri->pend, __ATOMIC_ACQUIRE);
+	uint64_t end = off + done, had, prev = 0;
+
+	if (!pe || !__atomic_load_n(&ri->pend_rw, __ATOMIC_ACQUIRE) || rf->sync)
+		return false;
+	if (end > size && off > size)
+		return false;
+	if (end > size) {
+		had = __atomic_load_n(&pe->end, __ATOMIC_SEQ_CST);
+		while (had < end && !__atomic_compare_exchange_n(&pe->end, &had, end, false,
+								 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			;
+		prev = had;     /* what it was before ours, if ours went in */
+	}
+	__atomic_fetch_add(&pe->writes, 1, __ATOMIC_SEQ_CST);
+	if (end <= size)
+		return true;
+	if (__atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST) != ri->gen_seen ||
+	    (__atomic_load_n(&ri->slot->flags, __ATOMIC_SEQ_CST) & DAXFS_RUN_REVOKED)) {
+		/* ours out again, unless the daemon reset it meanwhile */
+		had = end;
+		if (prev < end)
+			(void)__atomic_compare_exchange_n(&pe->end, &had, prev, false,
+							  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		return false;
+	}
+	ri->size_dirty = true;
+	return true;
 }
 
 ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off_t *append_at)
@@ -398,7 +440,7 @@ again:
 			err = RUN_FALLBACK;
 			goto unlock_extend;
 		}
-		off = (off_t)__atomic_load_n(&s->size, __ATOMIC_ACQUIRE);
+		off = (off_t)run_size(ri);
 		*append_at = off;
 	}
 	if (off < 0) {
@@ -410,7 +452,7 @@ again:
 		goto unlock_extend;
 	}
 	end = (uint64_t)off + len;
-	size = __atomic_load_n(&s->size, __ATOMIC_ACQUIRE);
+	size = run_size(ri);
 	extend = end > size;
 	if (extend && !locked) {
 		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0)
@@ -427,7 +469,7 @@ again:
 	wr = extend;
 	if ((err = run_lock(ri, wr)))
 		goto unlock_extend;
-	size = __atomic_load_n(&s->size, __ATOMIC_ACQUIRE);
+	size = run_size(ri);
 	if (!all_data(ri, (uint64_t)off, end)) {
 		if (!wr) {
 			pthread_rwlock_unlock(&ri->lock);
@@ -461,18 +503,19 @@ again:
 		err = RUN_FALLBACK;
 		goto fail;
 	}
-	ri->time_dirty = true;
 	/* traced: the stores are flushes in the trace, drained at our own
-	 * persist points */
+	 * persist points; recorded before any size that makes them the
+	 * file's, a pending one included */
 	unsigned trace = !run_traced(ri) ? 0 : DAXFS_IOC_WRITTEN_FLUSH |
 			 (rf->sync ? DAXFS_IOC_WRITTEN_DRAIN : 0);
 
-	if (trace && (uint64_t)off + done <= size &&
-	    (err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, trace, (uint64_t)off, done)))
+	if (trace && (err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, trace, (uint64_t)off, done)))
 		goto fail;
-	if ((uint64_t)off + done > size) {
+	if (defer(ri, rf, (uint64_t)off, done, size)) {
+		/* the daemon folds size and times in before anyone looks */
+	} else if ((uint64_t)off + done > size) {
 		unsigned fl = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
-			      (rf->sync ? DAXFS_IOC_WRITTEN_SYNC : 0) | trace;
+			      (rf->sync ? DAXFS_IOC_WRITTEN_SYNC : 0);
 
 		if ((err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, fl, (uint64_t)off, done)))
 			goto fail;
@@ -480,8 +523,10 @@ again:
 			ri->size_dirty = true;
 		ri->time_dirty = false;
 		ri->time_pushed = now_coarse();
-	} else if (now_coarse() - ri->time_pushed >= TIME_LAG) {
-		(void)run_push_times(ri, rf->kfd);
+	} else {
+		ri->time_dirty = true;
+		if (now_coarse() - ri->time_pushed >= TIME_LAG)
+			(void)run_push_times(ri, rf->kfd);
 	}
 	/* A reader through the page cache may hold the old bytes: the fence
 	 * orders our stores before the look at the flag the daemon sets
@@ -525,13 +570,14 @@ int run_fsync(struct rfile *rf, bool data_only)
 	if (run_traced(ri) && !ri->broken &&
 	    run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_DRAIN |
 		    (__atomic_load_n(&ri->regions, __ATOMIC_SEQ_CST) ? DAXFS_IOC_WRITTEN_FLUSH : 0),
-		    0, __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE)) < 0)
+		    0, run_size(ri)) < 0)
 		return RUN_FALLBACK;
 	if (rf->accmode == O_RDONLY || ri->broken)
 		return RUN_FALLBACK;
 	/* fdatasync owes the daemon nothing when no size change waits:
 	 * allocations were durable at their reply, the data is now */
-	if (data_only && !ri->size_dirty)
+	if (data_only && !ri->size_dirty && run_size(ri) == __atomic_load_n(&ri->slot->size,
+									 __ATOMIC_ACQUIRE))
 		return 0;
 	/* the metadata our writes changed (size, and mtime unless data_only),
 	 * durable in one request: what the daemon's fsync would do for them */

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "client/internal.h"
@@ -80,12 +82,18 @@ int run_backing(struct rino *ri, struct rfile *rf, uint32_t index)
 		return -EIO;
 	if (index >= ri->ndev) {
 		int *n = realloc(ri->dev_fd, (index + 1) * sizeof(int));
+		bool *m;
 
 		if (!n)
 			return -ENOMEM;
-		for (size_t i = ri->ndev; i <= index; i++)
-			n[i] = -1;
 		ri->dev_fd = n;
+		if (!(m = realloc(ri->dev_mem, (index + 1) * sizeof(bool))))
+			return -ENOMEM;
+		ri->dev_mem = m;
+		for (size_t i = ri->ndev; i <= index; i++) {
+			n[i] = -1;
+			m[i] = false;
+		}
 		ri->ndev = index + 1;
 	}
 	if (ri->dev_fd[index] >= 0)
@@ -97,6 +105,13 @@ int run_backing(struct rino *ri, struct rfile *rf, uint32_t index)
 		run_log("inode %llu: %s", (unsigned long long)ri->ino, daxfs_errormsg());
 		return fd;
 	}
+	/* On tmpfs and ramfs the mapping is the file's own pages: a store
+	 * is in the file at once and msync carries it nowhere (as the
+	 * daemon's DAX_PERSIST_MEMORY). */
+	struct statfs sfs;
+
+	ri->dev_mem[index] = fstatfs(fd, &sfs) == 0 &&
+			     (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 	ri->dev_fd[index] = fd;
 	return fd;
 }
@@ -122,11 +137,66 @@ int run_map_sigbus(char *at, size_t len, int prot)
 	return 0;
 }
 
+/* Maps len bytes of backing device fd from devoff at at, with MAP_SYNC
+ * when the device takes it (once refused, not tried again for ri); *pmem
+ * cleared when the mapping needs msync. */
+static int map_dev(struct rino *ri, struct rfile *rf, char *at, uint64_t len, int prot,
+		   uint32_t index, uint64_t devoff, bool *pmem)
+{
+	int fd = run_backing(ri, rf, index);
+	void *got = MAP_FAILED;
+
+	if (fd < 0)
+		return fd;
+	if (!ri->no_map_sync) {
+		got = real.mmap(at, len, prot, MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED, fd,
+				(off_t)devoff);
+		if (got == MAP_FAILED && errno != EOPNOTSUPP && errno != EINVAL)
+			return -errno;
+		if (got == MAP_FAILED)
+			ri->no_map_sync = true;
+	}
+	if (got == MAP_FAILED) {
+		got = real.mmap(at, len, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)devoff);
+		if (got == MAP_FAILED)
+			return -errno;
+		if (!ri->dev_mem[index] && !pmem_is_pmem(got, len))
+			*pmem = false;
+	}
+	/* The pages are there (written blocks): one call fills the page
+	 * tables instead of a fault per page at the first copy, which on a
+	 * new file cost more than the copies. Writable only where that
+	 * dirties nothing that would need writing back (memory, pmem). */
+	bool wr = (prot & PROT_WRITE) && (ri->dev_mem[index] || !ri->no_map_sync);
+
+	(void)madvise(at, len, wr ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+	return 0;
+}
+
+/* Records a DATA piece c maps (for run_map_at). */
+static int note_piece(struct rchunk *c, const struct daxfs_ioc_piece *p)
+{
+	if (c->npieces == c->cap) {
+		uint32_t cap = c->cap ? c->cap * 2 : 4;
+		struct rpiece *n = realloc(c->pieces, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		c->pieces = n;
+		c->cap = cap;
+	}
+	c->pieces[c->npieces++] = (struct rpiece){ .foff = p->file_offset, .len = p->length,
+						   .devoff = p->device_offset,
+						   .dev = p->device_index };
+	return 0;
+}
+
 /* Maps piece p at base (file offset foff0 there); kind[] gets each page's
- * kind when non-NULL. Returns 0, or -errno; *pmem cleared for a piece that
- * needs msync. */
+ * kind when non-NULL, and the chunk c its DATA pieces. Returns 0, or -errno;
+ * *pmem cleared for a piece that needs msync. */
 static int map_piece(struct rino *ri, struct rfile *rf, char *base, uint64_t foff0, uint64_t len0,
-		     const struct daxfs_ioc_piece *p, int prot, uint8_t *kind, bool user, bool *pmem)
+		     const struct daxfs_ioc_piece *p, int prot, uint8_t *kind, struct rchunk *c,
+		     bool user, bool *pmem)
 {
 	uint64_t s = p->file_offset - foff0;
 	uint8_t k;
@@ -136,21 +206,13 @@ static int map_piece(struct rino *ri, struct rfile *rf, char *base, uint64_t fof
 		return -EIO;
 	switch (p->kind) {
 	case DAXFS_IOC_PIECE_DATA: {
-		int fd = run_backing(ri, rf, p->device_index);
-		void *at;
+		int err = map_dev(ri, rf, base + s, p->length, prot, p->device_index,
+				  p->device_offset, pmem);
 
-		if (fd < 0)
-			return fd;
-		at = real.mmap(base + s, p->length, prot, MAP_SHARED_VALIDATE | MAP_SYNC | MAP_FIXED,
-			       fd, (off_t)p->device_offset);
-		if (at == MAP_FAILED && (errno == EOPNOTSUPP || errno == EINVAL)) {
-			at = real.mmap(base + s, p->length, prot, MAP_SHARED | MAP_FIXED, fd,
-				       (off_t)p->device_offset);
-			if (at != MAP_FAILED && !pmem_is_pmem(at, p->length))
-				*pmem = false;
-		}
-		if (at == MAP_FAILED)
-			return -errno;
+		if (err)
+			return err;
+		if (c && (err = note_piece(c, p)))
+			return err;
 		k = K_DATA;
 		break;
 	}
@@ -179,7 +241,7 @@ static int map_piece(struct rino *ri, struct rfile *rf, char *base, uint64_t fof
 /* Maps [foff, foff+len) at base with the daemon's extent map (holes, bad
  * pages and past EOF included). */
 static int map_range(struct rino *ri, struct rfile *rf, char *base, uint64_t foff, uint64_t len,
-		     int prot, uint8_t *kind, bool user, bool *pmem)
+		     int prot, uint8_t *kind, struct rchunk *c, bool user, bool *pmem)
 {
 	struct daxfs_ioc_extents *x = malloc(sizeof(*x));
 	int err = 0;
@@ -209,7 +271,8 @@ static int map_range(struct rino *ri, struct rfile *rf, char *base, uint64_t fof
 			break;
 		}
 		for (uint32_t i = 0; i < x->npieces && !err; i++)
-			err = map_piece(ri, rf, base, foff, len, &x->pieces[i], prot, kind, user, pmem);
+			err = map_piece(ri, rf, base, foff, len, &x->pieces[i], prot, kind, c, user,
+					pmem);
 		done += x->covered;
 	}
 	free(x);
@@ -255,9 +318,10 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 		c->mapped = false;
 	}
 	c->dirty = false;
+	c->npieces = 0;
 	memset(c->kind, K_UNMAPPED, sizeof(c->kind));
 	err = map_range(ri, rf, c->base, idx << RUN_CHUNK_SHIFT, RUN_CHUNK,
-			ri->writable ? PROT_READ | PROT_WRITE : PROT_READ, c->kind, false, &c->pmem);
+			ri->writable ? PROT_READ | PROT_WRITE : PROT_READ, c->kind, c, false, &c->pmem);
 	if (err) {
 		reserve_at(c->base, RUN_CHUNK);
 		/* whatever kept us from mapping (no access to a member, a
@@ -275,11 +339,51 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 		reserve_at(c->base, RUN_CHUNK);
 		return RUN_FALLBACK;
 	}
+	c->mem = c->npieces > 0;
+	for (uint32_t i = 0; i < c->npieces; i++)
+		c->mem = c->mem && c->pieces[i].dev < ri->ndev && ri->dev_mem[c->pieces[i].dev];
 	c->gen = ri->gen_seen;
 	c->alloc_gen = ag;
 	c->mapped = true;
 	c->writable = ri->writable;
 	*out = c;
+	return 0;
+}
+
+/*
+ * Maps [off, off+len) at addr from what the chunks know, without asking the
+ * daemon: every page must be in a DATA piece of a chunk mapped with the
+ * current layout and allocation (a program's mapping over pages this process
+ * has just written, as LMDB reads the pages it appended). RUN_FALLBACK when
+ * something is not known; what was mapped by then is mapped again.
+ */
+static int map_known(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint64_t len,
+		     int prot)
+{
+	uint64_t ag = __atomic_load_n(&ri->slot->alloc_gen, __ATOMIC_SEQ_CST);
+	bool pmem = true;
+
+	for (uint64_t pos = off; pos < off + len;) {
+		uint64_t idx = pos >> RUN_CHUNK_SHIFT;
+		struct rchunk *c = idx < ri->nchunks ? ri->chunks[idx] : NULL;
+		const struct rpiece *p = NULL;
+
+		if (!c || !c->mapped || c->gen != ri->gen_seen || c->alloc_gen != ag)
+			return RUN_FALLBACK;
+		for (uint32_t i = 0; i < c->npieces && !p; i++)
+			if (pos >= c->pieces[i].foff && pos - c->pieces[i].foff < c->pieces[i].len)
+				p = &c->pieces[i];
+		if (!p)
+			return RUN_FALLBACK;
+		uint64_t n = p->foff + p->len - pos;
+
+		if (n > off + len - pos)
+			n = off + len - pos;
+		if (map_dev(ri, rf, addr + (pos - off), n, prot, p->dev, p->devoff + (pos - p->foff),
+			    &pmem))
+			return RUN_FALLBACK;
+		pos += n;
+	}
 	return 0;
 }
 
@@ -293,16 +397,19 @@ int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint
 
 	if (in > len)
 		in = len;
-	if (first_data) {
+	if (first_data)
 		*first_data = false;
-		if (in && !(kind = calloc(in / RUN_PAGE, 1)))
+	if (in && map_known(ri, rf, addr, off, in, prot) == 0) {
+		if (first_data)
+			*first_data = true;     /* every page is in a DATA piece */
+	} else if (in) {
+		if (first_data && !(kind = calloc(in / RUN_PAGE, 1)))
 			return -ENOMEM;
+		err = map_range(ri, rf, addr, off, in, prot, kind, NULL, true, &pmem);
+		if (first_data && !err)
+			*first_data = kind[0] == K_DATA;
+		free(kind);
 	}
-	if (in)
-		err = map_range(ri, rf, addr, off, in, prot, kind, true, &pmem);
-	if (first_data && !err && in)
-		*first_data = kind[0] == K_DATA;
-	free(kind);
 	if (!err && in < len)
 		err = run_map_sigbus(addr + in, len - in, prot);
 	return err;

@@ -79,7 +79,7 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 		run_log("inode %llu: mmap: other processes' truncates will not wait for this "
 			"mapping: %s", (unsigned long long)ri->ino, strerror(errno));
 	__atomic_fetch_add(&ri->regions, 1, __ATOMIC_SEQ_CST);
-	size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	size = run_size(ri);
 	if ((prot & PROT_WRITE) && (uint64_t)off < size) {
 		uint64_t end = (uint64_t)off + mlen;
 		uint64_t in = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
@@ -91,7 +91,7 @@ void *run_mmap(struct rfile *rf, void *addr, size_t len, int prot, int flags, of
 			      end - (uint64_t)off);
 		if (err)
 			goto out;
-		size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+		size = run_size(ri);
 	}
 	base = real.mmap(addr, mlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 			 (fixed ? MAP_FIXED : 0), -1, 0);
@@ -285,7 +285,7 @@ void run_truncated(struct rino *ri, uint64_t size)
 
 bool run_remap_regions(struct rino *ri)
 {
-	uint64_t size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	uint64_t size = run_size(ri);
 	uint64_t keep = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
 	bool all = true;
 
@@ -352,7 +352,7 @@ bool run_fault(void *addr)
 	struct rino *ri = rf->ri;
 
 	pthread_rwlock_wrlock(&ri->lock);
-	size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	size = run_size(ri);
 	if (off < size && !ri->broken) {
 		uint64_t in = ((size + RUN_PAGE - 1) & ~(RUN_PAGE - 1)) - off;
 

@@ -35,10 +35,24 @@
 
 enum rkind { K_UNMAPPED = 0, K_DATA, K_HOLE, K_UNWRITTEN, K_BAD };
 
+/* A piece of written blocks a chunk maps: file offset, length, where on
+ * which backing device. */
+struct rpiece {
+	uint64_t foff, len, devoff;
+	uint32_t dev;
+};
+
 struct rchunk {
 	char *base;                     /* RUN_CHUNK bytes of address space */
+	/* Its DATA pieces, so that a program's mapping of the same pages can
+	 * be made without asking the daemon again (run_map_at). */
+	struct rpiece *pieces;
+	uint32_t npieces, cap;
 	uint64_t gen, alloc_gen;        /* the slot's, when mapped */
-	bool mapped, writable, pmem, dirty;
+	/* pmem: stores need no msync (pmem, or members in memory); mem: all
+	 * of it is in members in memory, where plain stores suit better
+	 * than non-temporal ones */
+	bool mapped, writable, pmem, mem, dirty;
 	uint8_t kind[RUN_CHUNK_PAGES];
 };
 
@@ -49,6 +63,11 @@ struct rino {
 	unsigned refs;                  /* rfiles and mmap regions; global lock */
 	volatile struct daxfs_run_slot *slot;
 	volatile struct daxfs_run_head *head;   /* the table's (frozen, traced) */
+	/* The slot's record of pending sizes (daxfs/ioctl.h); writable when
+	 * pend_rw, which lets writes that extend the file skip the request.
+	 * Set under the global lock, read with atomic loads. */
+	volatile struct daxfs_run_pending *pend;
+	bool pend_rw;
 	/* Readers of the chunks hold it for reading; mapping, allocating and
 	 * extending hold it for writing. */
 	pthread_rwlock_t lock;
@@ -58,6 +77,7 @@ struct rino {
 	bool writable;                  /* some rfile holds a write lease */
 	bool broken;                    /* served by the ordinary path from now on */
 	int *dev_fd;                    /* backing devices by index, -1 unopened */
+	bool *dev_mem;                  /* ... that live in memory (tmpfs, ramfs) */
 	size_t ndev;
 	/* Held by the thread that extends the file, around the extend lock:
 	 * OFD locks order processes, not the threads of one. Taken before
@@ -75,6 +95,7 @@ struct rino {
 	/* Our open files of it were shared with a child at fork: neither
 	 * knows what the other maps, so neither lets blocks go (run_relet). */
 	bool forked;
+	bool no_map_sync;               /* MAP_SYNC refused by the members: not tried again */
 };
 
 struct rfile {
@@ -163,6 +184,47 @@ void run_rino_release(struct rino *ri);
 size_t run_to_recall(volatile struct daxfs_run_head *head, struct rino **out, size_t max);
 size_t run_mapped_files(struct rino *ri, struct rfile **out, size_t max);
 bool run_has_regions(volatile struct daxfs_run_head *head);
+
+/* The file's size as every daxfs-run process sees it: the daemon's, or
+ * the end a writer left pending past it. */
+static inline uint64_t run_size(const struct rino *ri)
+{
+	uint64_t s = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+	volatile struct daxfs_run_pending *pe = __atomic_load_n(&ri->pend, __ATOMIC_ACQUIRE);
+	uint64_t e = pe ? __atomic_load_n(&pe->end, __ATOMIC_ACQUIRE) : 0;
+
+	return e > s ? e : s;
+}
+
+/* ---- table.c ---- */
+/* The daemon's tables of a mount (daxfs/ioctl.h), mapped once per mount
+ * from the descriptors a RUN_OPEN with RUN_TABLE got a token for. A device
+ * number is used again by the next FUSE mount once one is gone, so a mount's
+ * tables are named by the head's id too. */
+struct rmount {
+	struct rmount *next;
+	dev_t dev;
+	volatile struct daxfs_run_slot *slots;
+	volatile struct daxfs_run_head *head;   /* after the slots */
+	unsigned nslots;
+	/* The pending sizes (NULL: a daemon that sends none), writable when
+	 * pend_rw; both change once, to a writable mapping (atomic). */
+	volatile struct daxfs_run_pending *pend;
+	bool pend_rw;
+};
+/* The tables of dev named id (0: the newest of dev, which may be of a
+ * mount gone), or NULL. */
+struct rmount *run_mount_of(dev_t dev, uint32_t id);
+/* Maps and records the tables o (a RUN_OPEN with RUN_TABLE) got a token for,
+ * the pending sizes writable when write (a token issued under a write
+ * lease); tables recorded before are returned, given the writable pending
+ * sizes. NULL if they cannot be had. Closes descriptors: no lock of ours
+ * may be held. */
+struct rmount *run_mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, bool write);
+/* m's pending record of slot (NULL: none), *rw whether it is writable. */
+volatile struct daxfs_run_pending *run_mount_pending(struct rmount *m, uint32_t slot, bool *rw);
+/* Around fork: the tables' lock taken (true), then given back. */
+void run_tables_lock(bool lock);
 
 /* ---- map.c ---- */
 /* ri->lock held: 0 with *stale when the mappings are out of date (the

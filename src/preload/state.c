@@ -28,10 +28,10 @@ pid_t run_pid;
 struct run_real real;
 
 /*
- * One lock for the descriptor table, the reference counts, the inode list
- * and the mounts. Every descriptor the process has maps to an rfile of ours
- * only if it was opened (or inherited at exec, or dup'd) while the library
- * watched; anything else (fopen's internal open, socket, pipe) is NULL, the
+ * One lock for the descriptor table, the reference counts and the inode
+ * list (the mounts' tables have their own, table.c). Every descriptor the
+ * process has maps to an rfile of ours only if it was opened (or inherited
+ * at exec, or dup'd) while the library watched; anything else (fopen's internal open, socket, pipe) is NULL, the
  * ordinary path, so that a number reused behind our back is never taken for
  * one of ours.
  */
@@ -41,14 +41,6 @@ static unsigned fdmax;
 static struct rino *rinos;
 static int kfd_base = 64;
 
-struct rmount {
-	struct rmount *next;
-	dev_t dev;
-	volatile struct daxfs_run_slot *slots;
-	unsigned nslots;
-	volatile struct daxfs_run_head *head;   /* after the slots */
-};
-static struct rmount *mounts;
 
 void run_log(const char *fmt, ...)
 {
@@ -84,6 +76,7 @@ static void rino_free(struct rino *ri)
 	for (size_t i = 0; i < ri->nchunks; i++) {
 		if (ri->chunks[i]) {
 			real.munmap(ri->chunks[i]->base, RUN_CHUNK);
+			free(ri->chunks[i]->pieces);
 			free(ri->chunks[i]);
 		}
 	}
@@ -97,6 +90,7 @@ static void rino_free(struct rino *ri)
 	pthread_mutex_destroy(&ri->extend);
 	free(ri->chunks);
 	free(ri->dev_fd);
+	free(ri->dev_mem);
 	free(ri);
 }
 
@@ -121,13 +115,18 @@ void run_rino_release(struct rino *ri)
 
 /* glock held */
 static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_slot *slot,
-			     volatile struct daxfs_run_head *head)
+			     volatile struct daxfs_run_head *head,
+			     volatile struct daxfs_run_pending *pend, bool pend_rw)
 {
 	struct rino *ri;
 
 	for (ri = rinos; ri; ri = ri->next) {
 		if (ri->dev == dev && ri->ino == ino && ri->head == head) {
 			ri->refs++;
+			if (pend_rw && !ri->pend_rw) {
+				__atomic_store_n(&ri->pend, pend, __ATOMIC_RELEASE);
+				ri->pend_rw = true;
+			}
 			return ri;
 		}
 	}
@@ -138,6 +137,8 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	ri->refs = 1;
 	ri->slot = slot;
 	ri->head = head;
+	ri->pend = pend;
+	ri->pend_rw = pend_rw;
 	ri->lockfd = -1;
 	ri->gen_seen = __atomic_load_n(&slot->gen, __ATOMIC_SEQ_CST);
 	ri->recall_seen = __atomic_load_n(&slot->recall, __ATOMIC_SEQ_CST);
@@ -168,7 +169,7 @@ static void rfile_free(struct rfile *rf)
 	/* what the last writer allocated ahead past EOF goes back, as a
 	 * filesystem's speculative preallocation does at close */
 	if (last && rf->accmode != O_RDONLY && ri->alloc_end && !ri->broken) {
-		uint64_t size = __atomic_load_n(&ri->slot->size, __ATOMIC_ACQUIRE);
+		uint64_t size = run_size(ri);
 		uint64_t from = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
 
 		/* the daemon leaves them while another process holds a lease:
@@ -220,65 +221,6 @@ struct rfile *run_get(int fd)
 	return rf;
 }
 
-/* The daemon's table for the mount of fd: mapped once per mount, from the
- * descriptor a RUN_OPEN with RUN_TABLE got a token for. A device number is
- * used again by the next FUSE mount once one is gone, so a table is named
- * by its id too (0: the newest of dev, which may be of a mount gone). The
- * tables of mounts gone stay mapped: inodes of ours may still point into
- * them. glock held. */
-static struct rmount *mount_of(dev_t dev, uint32_t id)
-{
-	for (struct rmount *m = mounts; m; m = m->next)
-		if (m->dev == dev && (!id || m->head->id == id))
-			return m;
-	return NULL;
-}
-
-/* Maps the table a RUN_OPEN with RUN_TABLE got a token for and records it
- * (glock not held: the socket's libdaxfs code closes descriptors). */
-static struct rmount *mount_add(dev_t dev, const struct daxfs_ioc_run_open *o)
-{
-	struct rmount *m, *had;
-	size_t bytes = (size_t)o->nslots * sizeof(struct daxfs_run_slot) +
-		       sizeof(struct daxfs_run_head);
-	int tfd = dmap_fetch_fd(o->socket, o->token, "the daxfs-run table");
-	void *at;
-
-	if (tfd < 0) {
-		run_log("no table: %s", daxfs_errormsg());
-		return NULL;
-	}
-	at = real.mmap(NULL, bytes, PROT_READ, MAP_SHARED, tfd, 0);
-	real.close(tfd);
-	if (at == MAP_FAILED || !(m = calloc(1, sizeof(*m)))) {
-		run_log("mapping the table: %s", strerror(errno));
-		if (at != MAP_FAILED)
-			real.munmap(at, bytes);
-		return NULL;
-	}
-	m->dev = dev;
-	m->slots = at;
-	m->nslots = o->nslots;
-	m->head = (volatile struct daxfs_run_head *)(m->slots + o->nslots);
-	if (m->head->id != o->table_id) {
-		run_log("the table handed over is not the mount's");
-		real.munmap(at, bytes);
-		free(m);
-		return NULL;
-	}
-	pthread_mutex_lock(&glock);
-	if ((had = mount_of(dev, o->table_id))) {
-		pthread_mutex_unlock(&glock);
-		real.munmap(at, bytes);
-		free(m);
-		return had;
-	}
-	m->next = mounts;
-	mounts = m;
-	pthread_mutex_unlock(&glock);
-	return m;
-}
-
 /* Decides whether fd (open with flags) is served here; NULL if not. */
 static struct rfile *classify(int fd, int flags)
 {
@@ -288,6 +230,8 @@ static struct rfile *classify(int fd, int flags)
 	struct rmount *m;
 	struct rfile *rf;
 	struct rino *ri;
+	volatile struct daxfs_run_pending *pend;
+	bool pend_rw = false;
 	int kfd, acc = flags & O_ACCMODE;
 
 	if (real.fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (flags & O_PATH) ||
@@ -313,10 +257,12 @@ static struct rfile *classify(int fd, int flags)
 	if (kfd < 0)
 		return NULL;
 	o.flags = acc != O_RDONLY ? DAXFS_IOC_RUN_WRITE : 0;
-	pthread_mutex_lock(&glock);
-	if (!mount_of(st.st_dev, 0))
+	/* a writer asks for the tables again when it has only a read-only
+	 * mapping of the pending sizes */
+	if ((m = run_mount_of(st.st_dev, 0)))
+		(void)run_mount_pending(m, 0, &pend_rw);
+	if (!m || (acc != O_RDONLY && !pend_rw))
 		o.flags |= DAXFS_IOC_RUN_TABLE;
-	pthread_mutex_unlock(&glock);
 	if (ioctl(kfd, DAXFS_IOC_RUN_OPEN, &o) < 0 || o.error < 0) {
 		o.message[sizeof(o.message) - 1] = '\0';
 		if (errno != ENOTTY && errno != EINVAL)
@@ -332,9 +278,7 @@ static struct rfile *classify(int fd, int flags)
 		real.close(kfd);
 		return NULL;
 	}
-	pthread_mutex_lock(&glock);
-	m = mount_of(st.st_dev, o.table_id);
-	pthread_mutex_unlock(&glock);
+	m = run_mount_of(st.st_dev, o.table_id);
 	if (!m && !(o.flags & DAXFS_IOC_RUN_TABLE)) {
 		/* the table we have of this device number is a mount's gone:
 		 * a token for this one's, and the lease taken twice put once */
@@ -347,15 +291,22 @@ static struct rfile *classify(int fd, int flags)
 			o = o2;
 		}
 	}
-	if (!m && (o.flags & DAXFS_IOC_RUN_TABLE))
-		m = mount_add(st.st_dev, &o);
+	if (o.flags & DAXFS_IOC_RUN_TABLE) {
+		struct rmount *had = m;
+
+		/* without the writable pending table, writes extend the file
+		 * through requests */
+		if (!(m = run_mount_add(st.st_dev, &o, acc != O_RDONLY)))
+			m = had;
+	}
+	pend = m && o.slot < m->nslots ? run_mount_pending(m, o.slot, &pend_rw) : NULL;
 	pthread_mutex_lock(&glock);
 	if (!m || o.slot >= m->nslots || !(rf = calloc(1, sizeof(*rf)))) {
 		pthread_mutex_unlock(&glock);
 		real.close(kfd);        /* the lease ends with our open file's last close */
 		return NULL;
 	}
-	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot], m->head))) {
+	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot], m->head, pend, pend_rw))) {
 		pthread_mutex_unlock(&glock);
 		free(rf);
 		real.close(kfd);
@@ -412,12 +363,19 @@ int run_relet(struct rino *ri)
 			err = -errno;
 		else if (o.error < 0)
 			err = o.error;
-		pthread_mutex_lock(&glock);
-		m = mount_of(ri->dev, ri->head->id);
+		m = run_mount_of(ri->dev, ri->head->id);
 		if (!err && (!m || o.slot >= m->nslots))
 			err = -EIO;
-		if (!err)
+		pthread_mutex_lock(&glock);
+		if (!err) {
+			bool rw;
+
 			ri->slot = &m->slots[o.slot];
+			/* the record of the slot, which may be another one now */
+			__atomic_store_n(&ri->pend, run_mount_pending(m, o.slot, &rw),
+					 __ATOMIC_RELEASE);
+			ri->pend_rw = rw;
+		}
 		pthread_mutex_unlock(&glock);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -627,10 +585,12 @@ static void before_fork(void)
 		pthread_rwlock_wrlock(&forking[i]->lock);
 	}
 	pthread_mutex_lock(&glock);
+	run_tables_lock(true);
 }
 
 static void after_fork(bool child)
 {
+	run_tables_lock(false);
 	pthread_mutex_unlock(&glock);
 	for (size_t i = 0; i < nforking; i++) {
 		/* the child's only thread is not the parent's that took them:

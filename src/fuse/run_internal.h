@@ -1,0 +1,66 @@
+/* fuse/run_internal.h - the daemon's records behind the daxfs-run table, for run.c and recall.c */
+#ifndef DAXFS_FUSE_RUN_INTERNAL_H
+#define DAXFS_FUSE_RUN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daxfs/ioctl.h"
+
+#define RUN_SLOTS 65536u
+#define RUN_BUCKETS 4096u
+#define LOCK_TIMEOUT_NS 2000000000ll
+
+/* An open file through which daxfs-run processes have mmap regions. */
+struct run_mapper {
+	uint64_t fh;
+	unsigned count;             /* ADDs not yet dropped */
+	uint32_t acked;             /* the last recall value acknowledged */
+};
+
+struct run_ino {
+	struct run_ino *next;
+	uint64_t ino;
+	unsigned writable;          /* open files with write access */
+	unsigned marked;            /* of those, the ones daxfs-run serves */
+	unsigned changing;          /* layout changes in progress (pub) */
+	uint64_t writes_seen;       /* the pending record's writes at the last fold (pub) */
+	int slot;                   /* -1: none */
+	pthread_mutex_t pub;        /* publishing into the slot: size, gen */
+	uint64_t size_before;       /* pub: the size when the change began */
+	bool shrunk;                /* pub: a change cut the size: recall */
+	struct run_mapper *map;     /* lock for writing */
+	unsigned nmap;
+};
+
+struct run_mark {
+	struct run_mark *next;
+	uint64_t fh;
+};
+
+struct dfuse_run {
+	/* The hash, the marks and slot assignment. A record is freed only
+	 * with it held for writing, so one found under the read lock stays. */
+	pthread_rwlock_t lock;
+	struct run_ino *bucket[RUN_BUCKETS];
+	struct run_mark *marks[RUN_BUCKETS];
+	struct daxfs_run_slot *slots;       /* the shared mapping */
+	struct daxfs_run_head *head;        /* after the slots */
+	struct daxfs_run_pending *pend;     /* the pending sizes, same index */
+	int pend_fd;
+	unsigned next_free;                 /* where the search for a free slot starts */
+	atomic_uint used;                   /* slots in use: 0 lets the data path skip */
+	int memfd;
+	char lock_path[4096];               /* backing device 0: the extend lock */
+};
+
+/* The inode's record, or NULL (lock held); found or made (lock held for
+ * writing; NULL: out of memory); dropped when nothing needs it any more
+ * (lock held for writing). */
+struct run_ino *run_find(struct dfuse_run *r, uint64_t ino);
+struct run_ino *run_get(struct dfuse_run *r, uint64_t ino);
+void run_maybe_drop(struct dfuse_run *r, struct run_ino *p);
+
+#endif
