@@ -23,15 +23,16 @@ def sanitizer_preload():
 def run_env(debug=True, sync=False, extra=None):
     """The environment of a process under test: no preload of the caller's,
     except the sanitizer runtime of a sanitizer build (DAXFS_TEST_PRELOAD
-    names another one); the interpreters it runs are not leak-free, so
-    leak checking is off for them."""
+    names another one). With it, leak checking is off (the interpreters it
+    runs are not leak-free) and a SIGBUS is left to the program (a poisoned
+    page, a page past EOF) instead of being the sanitizer's report."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     preload = env.get("DAXFS_TEST_PRELOAD") or sanitizer_preload()
     if preload:
         env["LD_PRELOAD"] = preload
         env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
-                                                     "detect_leaks=0"]))
+                                                     "detect_leaks=0", "handle_sigbus=0"]))
     if debug:
         env["DAXFS_RUN_DEBUG"] = "1"
     if sync:
