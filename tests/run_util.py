@@ -55,6 +55,15 @@ def py_run(code, *args, **kw):
     return under_run([sys.executable, "-c", textwrap.dedent(code), *args], **kw)
 
 
+def py_start(code, *args, debug=True, stderr=True):
+    """Starts python code under daxfs-run with pipes to its stdin and stdout
+    (and stderr); the caller talks to it and waits for it."""
+    return subprocess.Popen([tool("daxfs-run"), sys.executable, "-c", textwrap.dedent(code),
+                             *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE if stderr else None, text=True,
+                            env=run_env(debug))
+
+
 def py_plain(code, *args):
     """Runs python code without the library; returns stdout."""
     r = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import BUILD_DIR, tool
 from mount import MIB, PAGE, Daxfs, daxfs, daxfs_factory  # noqa: F401  (fixture)
-from run_util import py_plain, py_run, run_env, sanitizer_preload, under_run
+from run_util import py_plain, py_run, py_start, run_env, sanitizer_preload, under_run
 
 FSX = BUILD_DIR / "tests/run/fsx"
 PROBE = BUILD_DIR / "tests/run/probe"
@@ -64,9 +64,7 @@ def test_another_process_sees_the_size_and_data_while_the_writer_holds_the_file(
             print("wrote", flush=True)
             sys.stdin.readline()
         """)
-    w = subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code, str(p)],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=run_env())
+    w = py_start(code, p)
     try:
         for i in range(3):
             assert w.stdout.readline() == "wrote\n"
@@ -113,9 +111,7 @@ def test_writes_of_a_process_without_the_library_are_seen_at_once(daxfs):
         print(os.pread(fd, 200, 0), flush=True)
         os.pwrite(fd, b"R", 150)              # extends past the plain writer's end
         """)
-    w = subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code, str(p)],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=run_env())
+    w = py_start(code, p)
     try:
         assert w.stdout.readline() == "b'" + "0" * 100 + "'\n"
         with open(p, "r+b") as f:           # a plain writer, open meanwhile
@@ -296,8 +292,7 @@ def test_blocks_allocated_ahead_are_consistent_when_the_writer_dies(daxfs):
         print("ready", flush=True)
         sys.stdin.readline()
         """)
-    w = subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code, str(p)],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=run_env(False))
+    w = py_start(code, p, debug=False, stderr=False)
     try:
         assert w.stdout.readline() == "ready\n"
     finally:

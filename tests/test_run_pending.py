@@ -4,13 +4,10 @@ import contextlib
 import os
 import select
 import signal
-import subprocess
-import sys
 import textwrap
 
-from conftest import BUILD_DIR
 from mount import PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
-from run_util import RUN_TIMEOUT, Stepper, py_plain, py_run, run_env
+from run_util import RUN_TIMEOUT, Stepper, py_plain, py_run, py_start
 
 
 def step(s, expr):
@@ -94,9 +91,7 @@ def test_the_writers_kill_leaves_the_pending_size_with_the_file(daxfs):
         print("ready", flush=True)
         sys.stdin.readline()
         """)
-    w = subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", code, str(p)],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                         env=run_env(False))
+    w = py_start(code, p, debug=False, stderr=False)
     try:
         assert w.stdout.readline() == "ready\n"
     finally:

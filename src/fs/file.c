@@ -225,21 +225,17 @@ int dfs_zero_written(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64
  */
 int dfs_zero_gap_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to)
 {
-	if (from >= to || dfs_lease_held(fs, ip->ino))
-		return 0;
-	return dfs_zero_written(fs, ip, from, to);
+	return dfs_lease_held(fs, ip->ino) ? 0 : dfs_zero_written(fs, ip, from, to);
 }
 
 int dfs_zero_gap(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to)
 {
-	bool leased;
+	int err;
 
-	if (from >= to)
-		return 0;
 	pthread_mutex_lock(&fs->meta);
-	leased = dfs_lease_held(fs, ip->ino);
+	err = dfs_zero_gap_locked(fs, ip, from, to);
 	pthread_mutex_unlock(&fs->meta);
-	return leased ? 0 : dfs_zero_written(fs, ip, from, to);
+	return err;
 }
 
 ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, unsigned flags,
