@@ -6,7 +6,7 @@
 
 #include "daxfs/dm.h"
 #include "daxfs/fs.h"
-#include "fs/crc32c.h"
+#include "util/crc32c.h"
 #include "fs/format.h"
 #include "harness.h"
 

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fs/crc32c.h"
+#include "util/crc32c.h"
 #include "fs/format.h"
 #include "harness.h"
 

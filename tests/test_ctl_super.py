@@ -31,7 +31,7 @@ def test_super_json_of_a_fresh_filesystem(fs):
     times = {k: s.pop(k) for k in ("mkfs_time", "write_time")}
     assert times["mkfs_time"] > 0 and times["write_time"] == times["mkfs_time"]
     assert s == {
-        "source": fs.source, "label": "scratch", "uuid": UUID, "version": "2.0",
+        "source": fs.source, "label": "scratch", "uuid": UUID, "version": "2.1",
         "state": "clean", "mounted": False, "mountpoint": None,
         "block_size": 4096, "blocks": 2 * 64 * MIB // 4096,
         "free_blocks": s["free_blocks"], "inodes_used": 1, "free_inodes": s["free_inodes"],

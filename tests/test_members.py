@@ -302,7 +302,7 @@ def make_format_1(path):
         for blk in (0, 1):
             f.seek(blk * 4096)
             b = bytearray(f.read(4096))
-            b[8:10] = struct.pack("<H", 1)
+            b[8:12] = struct.pack("<HH", 1, 0)
             crc = crc32c(b[:4092], crc32c(struct.pack("<Q", blk))) ^ 0xFFFFFFFF
             b[4092:] = struct.pack("<I", crc)
             f.seek(blk * 4096)

@@ -279,6 +279,25 @@ enum dfs_extend_flags {
 };
 int dfs_write_extend(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len, unsigned flags);
 
+/* ---- size records (src/fs/runrec.c, FORMAT.md "Size records") ------------ */
+/*
+ * Where a process that extends files with its own stores (daxfs-run) may
+ * write size records: pairs of DFS_RUNREC_SIZE-byte records in the mapped
+ * device's block at byte pos, in its sectors other than label_sector, at
+ * dfs_runrec_offset; each record carries mount_count. -EROFS on a read-only
+ * mount.
+ */
+struct dfs_runrec_area {
+	uint64_t pos;
+	uint32_t label_sector;
+	uint32_t pairs;
+	uint32_t mount_count;
+};
+int dfs_runrec_area(struct dfs *fs, struct dfs_runrec_area *out);
+/* What a size record of ino must carry to count: the inode's generation and
+ * the epoch of its size (bumped by every cut). */
+int dfs_size_stamp(struct dfs *fs, uint64_t ino, uint32_t *generation, uint32_t *epoch);
+
 /* ---- iomap (src/fs/iomap.c) ---------------------------------------------- */
 enum dfs_iomap_flags_in {
 	DFS_IOMAP_WRITE = 1u << 0,

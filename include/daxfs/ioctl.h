@@ -366,8 +366,15 @@ struct daxfs_run_slot {
 	 * that long keeps showing the old pages; their blocks stay held all
 	 * the same). */
 	uint32_t recall;
-	uint32_t reserved32;
-	uint64_t reserved[2];
+	/* What a size record of the inode carries (struct daxfs_run_record):
+	 * the epoch of its size (each cut bumps it; stored, release, before
+	 * gen goes even after the cut) and its generation. */
+	uint32_t size_epoch;
+	uint32_t generation;
+	/* The size record pair the slot may write, plus one; 0: none (the
+	 * pairs are fewer than the slots: fdatasync then asks the daemon). */
+	uint32_t rec;
+	uint64_t reserved;
 };
 _Static_assert(sizeof(struct daxfs_run_slot) == 64, "daxfs_run_slot layout");
 
@@ -388,7 +395,22 @@ struct daxfs_run_head {
 	uint32_t traced;
 	/* Random, not 0, per daemon start: names the table (RUN_OPEN). */
 	uint32_t id;
-	uint32_t reserved[12];
+	/* Size records (struct daxfs_run_record), when rec_pairs > 0: the
+	 * mapped device's block at byte rec_pos, whose sector
+	 * rec_label_sector holds a label; record i of it is at
+	 * rec_offset(i) (FORMAT.md, "Size records"); pair k is records 2k
+	 * and 2k+1. Each record carries mount_count. Set before any slot is
+	 * handed out; the block's place changes only with a table swap,
+	 * which moves every slot's gen. rec_dev and rec_devoff: where the
+	 * block lives (a backing device's index, as in daxfs_ioc_piece, and
+	 * its byte offset there), for the process to map it. */
+	uint64_t rec_pos;
+	uint32_t rec_label_sector;
+	uint32_t rec_pairs;
+	uint32_t mount_count;
+	uint32_t rec_dev;
+	uint64_t rec_devoff;
+	uint32_t reserved[4];
 };
 _Static_assert(sizeof(struct daxfs_run_head) == 64, "daxfs_run_head layout");
 
@@ -413,7 +435,11 @@ _Static_assert(sizeof(struct daxfs_run_head) == 64, "daxfs_run_head layout");
 struct daxfs_run_pending {
 	uint64_t end;
 	uint64_t writes;
-	uint64_t reserved[6];
+	/* Size records written for the slot, under the extend lock: the
+	 * next goes to the pair's record (rec_turn & 1), so that a torn
+	 * one leaves the other whole. */
+	uint64_t rec_turn;
+	uint64_t reserved[5];
 };
 _Static_assert(sizeof(struct daxfs_run_pending) == 64, "daxfs_run_pending layout");
 
@@ -432,6 +458,27 @@ enum daxfs_run_flags {
 	/* The file has set-id bits a write by anyone but root clears. */
 	DAXFS_RUN_SETID = 1u << 3,
 };
+
+/*
+ * A size record (docs/FORMAT.md, "Size records"; little-endian): the file's
+ * size, durable without a request. fdatasync after writes that extended a
+ * file writes one with the slot's size_epoch and generation and the table's
+ * mount_count, persists it, and counts on it only when the slot's gen did
+ * not move meanwhile (no cut began). crc is crc32c(le64(the record's byte
+ * position on the mapped device) || the bytes before it).
+ */
+struct daxfs_run_record {
+	uint32_t magic;                 /* DAXFS_RUN_RECORD_MAGIC */
+	uint32_t epoch;
+	uint64_t ino;
+	uint64_t size;
+	uint32_t generation;
+	uint32_t mount_count;
+	uint8_t reserved[28];
+	uint32_t crc;
+};
+_Static_assert(sizeof(struct daxfs_run_record) == 64, "daxfs_run_record layout");
+#define DAXFS_RUN_RECORD_MAGIC 0x53525844u
 
 /*
  * Writes that extend a file are ordered between daxfs-run processes, and

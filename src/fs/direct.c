@@ -5,8 +5,7 @@
 #include "fs/file.h"
 #include "util/err.h"
 
-/* Whether every block of [off, off+len) is a written block of ip. */
-static bool written(const struct dfs_inode *ip, uint64_t off, uint64_t len)
+bool dfs_all_written(const struct dfs_inode *ip, uint64_t off, uint64_t len)
 {
 	uint64_t l = off >> DFS_BLOCK_SHIFT, end = (off + len + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
 
@@ -42,7 +41,7 @@ int dfs_write_extend(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len, u
 	/* A stale mapping stored into blocks the file no longer has: growing
 	 * the size over them would show zeroes for data the caller thinks is
 	 * written. */
-	if (size && !written(ip, off, len)) {
+	if (size && !dfs_all_written(ip, off, len)) {
 		err = daxfs_err(-ESTALE, "extend: [%llu, +%llu) of inode %llu is not all written "
 				"blocks: the stores went through an out-of-date mapping",
 				(unsigned long long)off, (unsigned long long)len,

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "fs/crc32c.h"
+#include "util/crc32c.h"
 #include "fs/format.h"
 #include "util/err.h"
 
@@ -105,10 +105,10 @@ int dfs_super_decode(const uint8_t *b, uint64_t blkno, struct dfs_super *sb)
 	sb->minor = dfs_get16(b + DFS_SB_MINOR);
 	if (sb->major == 1)
 		return daxfs_err(-EINVAL, "superblock %llu: format version 1.%u, made before member "
-				 "labels (format %u.%u): its member files cannot be verified, so it is "
+				 "labels (format 2.0): its member files cannot be verified, so it is "
 				 "not mounted; copy its files out with the daxfs-fuse that made it, then "
 				 "make the filesystem again with mkfs.daxfs", (unsigned long long)blkno,
-				 sb->minor, DFS_VERSION_MAJOR, DFS_VERSION_MINOR);
+				 sb->minor);
 	if (sb->major != DFS_VERSION_MAJOR)
 		return daxfs_err(-EINVAL, "superblock %llu: unsupported format version %u.%u (this is %u.%u)",
 				 (unsigned long long)blkno, sb->major, sb->minor,
@@ -279,6 +279,32 @@ void dfs_label_seal(uint8_t *p)
 	dfs_put32(p + DFS_LABEL_CRC, crc32c(p, DFS_LABEL_CRC));
 }
 
+void dfs_runrec_encode(const struct dfs_runrec *r, uint64_t pos, uint8_t *p)
+{
+	memset(p, 0, DFS_RUNREC_SIZE);
+	dfs_put32(p + DFS_RUNREC_MAGIC, DFS_RUNREC_MAGIC_V);
+	dfs_put32(p + DFS_RUNREC_EPOCH, r->epoch);
+	dfs_put64(p + DFS_RUNREC_INO, r->ino);
+	dfs_put64(p + DFS_RUNREC_FSIZE, r->size);
+	dfs_put32(p + DFS_RUNREC_GENERATION, r->generation);
+	dfs_put32(p + DFS_RUNREC_MOUNT_COUNT, r->mount_count);
+	dfs_put32(p + DFS_RUNREC_CRC, entry_crc(pos, p, DFS_RUNREC_CRC));
+}
+
+int dfs_runrec_decode(const uint8_t *p, uint64_t pos, struct dfs_runrec *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (dfs_get32(p + DFS_RUNREC_MAGIC) != DFS_RUNREC_MAGIC_V ||
+	    dfs_get32(p + DFS_RUNREC_CRC) != entry_crc(pos, p, DFS_RUNREC_CRC))
+		return -EINVAL;
+	r->epoch = dfs_get32(p + DFS_RUNREC_EPOCH);
+	r->ino = dfs_get64(p + DFS_RUNREC_INO);
+	r->size = dfs_get64(p + DFS_RUNREC_FSIZE);
+	r->generation = dfs_get32(p + DFS_RUNREC_GENERATION);
+	r->mount_count = dfs_get32(p + DFS_RUNREC_MOUNT_COUNT);
+	return 0;
+}
+
 int dfs_label_decode(const uint8_t *p, struct dfs_label *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -392,6 +418,7 @@ void dfs_dinode_encode(const struct dfs_dinode *di, uint64_t ino, uint8_t *s)
 	put_ts(s + DFS_INO_CTIME, &di->ctime);
 	dfs_put32(s + DFS_INO_NEXTENTS, di->nextents);
 	put_ts(s + DFS_INO_CRTIME, &di->crtime);
+	dfs_put32(s + DFS_INO_SIZE_EPOCH, di->size_epoch);
 	dfs_put64(s + DFS_INO_XATTR_BLK, di->xattr_blk);
 	dfs_put64(s + DFS_INO_ORPHAN_NEXT, di->orphan_next);
 	dfs_put64(s + DFS_INO_EXTENT_BLK, di->extent_blk);
@@ -440,6 +467,7 @@ static int dinode_parse(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
 	get_ts(s + DFS_INO_CTIME, &di->ctime);
 	di->nextents = dfs_get32(s + DFS_INO_NEXTENTS);
 	get_ts(s + DFS_INO_CRTIME, &di->crtime);
+	di->size_epoch = dfs_get32(s + DFS_INO_SIZE_EPOCH);
 	di->xattr_blk = dfs_get64(s + DFS_INO_XATTR_BLK);
 	di->orphan_next = dfs_get64(s + DFS_INO_ORPHAN_NEXT);
 	di->extent_blk = dfs_get64(s + DFS_INO_EXTENT_BLK);

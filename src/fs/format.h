@@ -18,7 +18,7 @@
 #define DFS_BLOCK_SHIFT     12
 #define DFS_MAGIC           0x3153465846584144ull   /* "DAXFXFS1" read as LE */
 #define DFS_VERSION_MAJOR   2
-#define DFS_VERSION_MINOR   0
+#define DFS_VERSION_MINOR   1
 #define DFS_SB_PRIMARY      0
 #define DFS_SB_BACKUP       1
 #define DFS_BLOCKS_PER_GROUP 32768u                 /* 128 MiB: one bitmap block */
@@ -60,6 +60,14 @@ enum dfs_sb_state {
 #define DFS_MAX_MEMBERS    65536u
 #define DFS_LABEL_SIZE     512u
 #define DFS_JOURNAL_MIN    256u      /* blocks; mkfs never makes a smaller journal */
+/* Size records (FORMAT.md "Size records", 2.1): 64-byte records in the
+ * sectors of member 0's label block that do not hold its label, taken in
+ * pairs (a record and the copy written in turn with it). */
+#define DFS_RUNREC_SIZE    64u
+#define DFS_RUNREC_MAGIC_V 0x53525844u              /* "DXRS" read as LE */
+#define DFS_RUNREC_PER_SECTOR (DFS_LABEL_SIZE / DFS_RUNREC_SIZE)   /* 8 */
+#define DFS_RUNRECS        ((DFS_BLOCK_SIZE / DFS_LABEL_SIZE - 1) * DFS_RUNREC_PER_SECTOR)  /* 56 */
+#define DFS_RUNREC_PAIRS   (DFS_RUNRECS / 2)         /* 28 */
 
 struct dfs_itable_extent {
 	uint64_t pblk;
@@ -108,6 +116,13 @@ struct dfs_label {
 	struct dfs_member m;
 };
 
+/* A size record: ino's size was at least size (bytes written, durable) in the
+ * mount counted mount_count, while the inode's size_epoch was epoch. */
+struct dfs_runrec {
+	uint32_t epoch, generation, mount_count;
+	uint64_t ino, size;
+};
+
 struct dfs_gd {
 	uint64_t bitmap_blk;      /* 0: group not initialised, every block free */
 	uint32_t free;
@@ -134,6 +149,7 @@ struct dfs_dinode {
 	uint64_t size, blocks, rdev;
 	struct dfs_timespec atime, mtime, ctime, crtime;
 	uint32_t flags, generation, nextents;
+	uint32_t size_epoch;        /* bumped by every cut of size: size records before it are void */
 	uint64_t xattr_blk, orphan_next, extent_blk, parent;
 	struct dfs_extent inline_ext[DFS_INLINE_EXTENTS];
 };
@@ -248,6 +264,14 @@ static inline unsigned dfs_dirent_size(unsigned name_len)
 #define DFS_LABEL_FS_LABEL    136u  /* 64 bytes, NUL-padded */
 #define DFS_LABEL_CRC         (DFS_LABEL_SIZE - 4)   /* u32: crc32c of the bytes before it */
 #define DFS_LABEL_MEMBER_UUID (DFS_LABEL_ENTRY + DFS_MEMBER_UUID)   /* 112 */
+/* size record */
+#define DFS_RUNREC_MAGIC      0u    /* u32: DFS_RUNREC_MAGIC_V */
+#define DFS_RUNREC_EPOCH      4u    /* u32: the inode's size_epoch */
+#define DFS_RUNREC_INO        8u    /* u64 */
+#define DFS_RUNREC_FSIZE      16u   /* u64: the size */
+#define DFS_RUNREC_GENERATION 24u   /* u32: the inode's generation */
+#define DFS_RUNREC_MOUNT_COUNT 28u  /* u32: the superblock's mount_count */
+#define DFS_RUNREC_CRC        60u   /* u32: crc32c(le64(position) || bytes before it) */
 /* group descriptor */
 #define DFS_GD_BITMAP_BLK     0u    /* u64 */
 #define DFS_GD_FREE           8u    /* u32 */
@@ -269,6 +293,7 @@ static inline unsigned dfs_dirent_size(unsigned name_len)
 #define DFS_INO_CTIME         72u
 #define DFS_INO_NEXTENTS      84u   /* u32 */
 #define DFS_INO_CRTIME        88u
+#define DFS_INO_SIZE_EPOCH    100u  /* u32 */
 #define DFS_INO_XATTR_BLK     104u  /* u64 */
 #define DFS_INO_ORPHAN_NEXT   112u  /* u64 */
 #define DFS_INO_EXTENT_BLK    120u  /* u64 */
@@ -296,6 +321,8 @@ _Static_assert(DFS_LABEL_ENTRY + DFS_MEMBER_SIZE == DFS_LABEL_FS_LABEL,
 	       "the filesystem label follows the entry");
 _Static_assert(DFS_LABEL_FS_LABEL + 64 <= DFS_LABEL_CRC, "the filesystem label ends before the crc");
 _Static_assert(DFS_LABEL_MEMBER_UUID == 112, "a label's member uuid stays where labels have it");
+_Static_assert(DFS_RUNREC_MOUNT_COUNT + 4 <= DFS_RUNREC_CRC && DFS_RUNREC_CRC + 4 == DFS_RUNREC_SIZE,
+	       "a size record ends in its crc");
 _Static_assert(DFS_GD_BITMAP_CRC + 4 <= DFS_GD_CRC && DFS_GD_CRC + 4 == DFS_GD_SIZE,
 	       "a descriptor ends in its crc");
 _Static_assert(DFS_INO_ATIME + DFS_TIME_SIZE == DFS_INO_FLAGS &&
@@ -383,6 +410,21 @@ int dfs_mtab_decode(const uint8_t *block, uint64_t blkno, uint32_t first, uint32
  * wherever a member turned up, to say which member it is). decode: -EINVAL
  * without the magic, -EIO for a bad crc. */
 void dfs_label_encode(const struct dfs_label *l, uint8_t *sector);
+/* Size records: rec is DFS_RUNREC_SIZE bytes at byte pos of the mapped
+ * device (the crc's seed). Decode: -EINVAL for no record there (not written,
+ * or torn: the crc fails). */
+void dfs_runrec_encode(const struct dfs_runrec *r, uint64_t pos, uint8_t *rec);
+int dfs_runrec_decode(const uint8_t *rec, uint64_t pos, struct dfs_runrec *r);
+/* Where record i (< DFS_RUNRECS) of a label block whose label is in sector
+ * label_sector (0..7) of it lies: bytes from the block's start. */
+static inline unsigned dfs_runrec_offset(unsigned i, unsigned label_sector)
+{
+	unsigned sector = i / DFS_RUNREC_PER_SECTOR;
+
+	if (sector >= label_sector)
+		sector++;
+	return sector * DFS_LABEL_SIZE + (i % DFS_RUNREC_PER_SECTOR) * DFS_RUNREC_SIZE;
+}
 int dfs_label_decode(const uint8_t *sector, struct dfs_label *l);
 
 /* The checksum of a structure whose bytes were changed in place (tests and

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/crc32c.h"
+#include "util/crc32c.h"
 #include "fs/fsck.h"
 #include "util/array.h"
 #include "util/err.h"

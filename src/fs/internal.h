@@ -434,6 +434,9 @@ void dfs_iunpin_locked(struct dfs *fs, struct dfs_inode *ip);
 /* nlookup += n (a reply that hands the kernel a reference). */
 void dfs_inode_ref(struct dfs *fs, struct dfs_inode *ip, uint64_t n);
 int dfs_inode_write(struct dfs *fs, struct dfs_inode *ip);
+/* At a read-write mount, before anything changes: the size records that
+ * still hold are applied (runrec.c); *applied counts them. */
+int dfs_runrec_replay(struct dfs *fs, unsigned *applied);
 int dfs_inode_alloc(struct dfs *fs, uint32_t mode, const struct dfs_cred *cred,
 		    struct dfs_inode **out);
 /* As dfs_inode_alloc, returning the inode with its lock held exclusively

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/crc32c.h"
+#include "util/crc32c.h"
 #include "fs/internal.h"
 #include "util/err.h"
 

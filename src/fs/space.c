@@ -82,6 +82,10 @@ int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size)
 	bool was_orphan = ip->d.flags & DFS_IFLAG_ORPHAN;     /* unlinked but open */
 	if (!was_orphan && (err = dfs_orphan_add(fs, ip)))
 		return err;
+	/* size records of the old size (runrec.c) no longer count, from the
+	 * transaction that makes the cut */
+	if (size < ip->d.size)
+		ip->d.size_epoch++;
 	ip->d.size = size;
 	if ((err = dfs_inode_write(fs, ip)) || (err = dfs_truncate_finish(fs, ip)))
 		return err;

@@ -339,7 +339,12 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 	}
 	if (!fs->rdonly) {
 		struct dfs_timespec now;
+		unsigned applied;
 
+		/* sizes made durable by size records in the mount that ended,
+		 * before this one's count makes them void */
+		if ((err = dfs_runrec_replay(fs, &applied)))
+			goto fail;
 		/* nobody else runs yet, but a commit drops and retakes meta */
 		pthread_mutex_lock(&fs->meta);
 		if (!offline)

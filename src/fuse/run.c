@@ -19,6 +19,7 @@
 #include "daxfs/dax.h"
 #include "daxfs/dm.h"
 #include "daxfs/ioctl.h"
+#include "fuse/extmap.h"
 #include "fuse/run.h"
 #include "fuse/run_internal.h"
 #include "util/err.h"
@@ -61,6 +62,7 @@ struct run_ino *run_get(struct dfuse_run *r, uint64_t ino)
 		return p;
 	p->ino = ino;
 	p->slot = -1;
+	p->rec = -1;
 	pthread_mutex_init(&p->pub, NULL);
 	p->next = r->bucket[hash(ino)];
 	r->bucket[hash(ino)] = p;
@@ -97,6 +99,39 @@ static void set_plain(struct dfuse_run *r, const struct run_ino *p)
 
 /* The freeze of a lockfs suspend: daxfs-run's write()s take the ordinary
  * path, to the write gate, until the thaw. */
+/*
+ * Where daxfs-run writes size records (fs/runrec.c), in the head: none on a
+ * read-only mount, or when the block does not resolve to one device's
+ * bytes (no DAX there). Set once, before any slot is handed out; after a
+ * table swap (again), a block that moved ends the records for the rest of
+ * the mount rather than changing fields a process may be reading.
+ */
+static void run_place_records(struct dfuse *df, bool again)
+{
+	struct daxfs_run_head *h = df->run->head;
+	struct dfs_runrec_area a;
+	struct dm_resolution res;
+	bool found = dfs_runrec_area(df->fs, &a) == 0 &&
+		     dfuse_extmap_piece(df, a.pos, 4096, &res) == 4096 && res.error == 0 &&
+		     res.device_index >= 0;
+
+	if (again) {
+		if (!found || h->rec_pos != a.pos || h->rec_dev != (uint32_t)res.device_index ||
+		    h->rec_devoff != res.device_offset)
+			__atomic_store_n(&h->rec_pairs, 0, __ATOMIC_SEQ_CST);
+		return;
+	}
+	if (!found)
+		return;
+	h->rec_pos = a.pos;
+	h->rec_label_sector = a.label_sector;
+	h->mount_count = a.mount_count;
+	h->rec_dev = (uint32_t)res.device_index;
+	h->rec_devoff = res.device_offset;
+	__atomic_store_n(&h->rec_pairs, a.pairs < RUN_REC_PAIRS_MAX ? a.pairs : RUN_REC_PAIRS_MAX,
+			 __ATOMIC_SEQ_CST);
+}
+
 static void run_frozen(void *arg, bool frozen)
 {
 	struct dfuse_run *r = arg;
@@ -169,6 +204,7 @@ int dfuse_run_start(struct dfuse *df)
 		goto fail;
 	}
 	df->run = r;
+	run_place_records(df, false);
 	r->head->traced = dfs_persists_traced(df->fs);
 	dfs_set_freeze_hook(df->fs, run_frozen, r);
 	return 0;
@@ -377,6 +413,10 @@ static void free_slot(struct dfuse_run *r, struct run_ino *p)
 	struct daxfs_run_slot *s = slot_of(r, p);
 
 	__atomic_store_n(&s->ino, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->rec, 0, __ATOMIC_SEQ_CST);
+	if (p->rec >= 0)
+		r->rec_owner[p->rec] = NULL;
+	p->rec = -1;
 	p->slot = -1;
 	atomic_fetch_sub(&r->used, 1);
 }
@@ -385,6 +425,26 @@ static void unleased(struct dfuse *df, struct run_ino *p)
 {
 	if (p->slot >= 0 && dfs_lease_count(df->fs, p->ino) == 0)
 		free_slot(df->run, p);
+}
+
+/*
+ * Before the slot of ino can go with its size record pair (no lease left):
+ * the size its records made durable is made durable by a commit, since the
+ * pair's next owner writes over them. Outside the table's lock (the commit
+ * may wait at the write gate for a thaw).
+ */
+static void settle_records(struct dfuse *df, uint64_t ino)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+	bool has;
+
+	pthread_rwlock_rdlock(&r->lock);
+	has = (p = run_find(r, ino)) && p->rec >= 0 && dfs_lease_count(df->fs, ino) == 0;
+	pthread_rwlock_unlock(&r->lock);
+	if (has && dfs_fsync(df->fs, ino, true) < 0)
+		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": committing the size its "
+			 "size records hold: %s\n", ino, daxfs_errormsg());
 }
 
 void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable)
@@ -398,6 +458,7 @@ void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writab
 	 * before the slot can go (outside the table's lock: the fold may wait
 	 * at the write gate for a thaw) */
 	dfuse_run_fold(df, ino);
+	settle_records(df, ino);
 	pthread_rwlock_wrlock(&r->lock);
 	if ((p = run_find(r, ino))) {
 		if (unmark(r, fh) && p->marked)
@@ -422,6 +483,7 @@ void dfuse_run_unleased(struct dfuse *df, uint64_t ino)
 	if (!r)
 		return;
 	dfuse_run_fold(df, ino);
+	settle_records(df, ino);
 	pthread_rwlock_wrlock(&r->lock);
 	if ((p = run_find(r, ino))) {
 		unleased(df, p);
@@ -445,7 +507,29 @@ static void publish(struct dfuse *df, struct run_ino *p)
 		__atomic_fetch_or(&s->flags, DAXFS_RUN_SETID, __ATOMIC_SEQ_CST);
 	else
 		__atomic_fetch_and(&s->flags, ~(uint32_t)DAXFS_RUN_SETID, __ATOMIC_SEQ_CST);
+	uint32_t generation, epoch;
+
+	if (dfs_size_stamp(df->fs, p->ino, &generation, &epoch) == 0) {
+		__atomic_store_n(&s->generation, generation, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->size_epoch, epoch, __ATOMIC_RELEASE);
+	}
 	__atomic_store_n(&s->size, (uint64_t)st.st_size, __ATOMIC_RELEASE);
+}
+
+/* lock held for writing: a free size record pair for p's slot, if any;
+ * without one its writers' fdatasync asks the daemon */
+static void take_record_pair(struct dfuse_run *r, struct run_ino *p)
+{
+	uint32_t pairs = __atomic_load_n(&r->head->rec_pairs, __ATOMIC_SEQ_CST);
+
+	for (uint32_t k = 0; k < pairs; k++) {
+		if (!r->rec_owner[k]) {
+			r->rec_owner[k] = p;
+			p->rec = (int)k;
+			__atomic_store_n(&slot_of(r, p)->rec, k + 1, __ATOMIC_SEQ_CST);
+			return;
+		}
+	}
 }
 
 int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, uint32_t *slot)
@@ -494,6 +578,8 @@ int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, ui
 	}
 	if (serve && (err = mark(r, p, fh)))
 		goto out;
+	if (serve && p->rec < 0)
+		take_record_pair(r, p);
 	*slot = (uint32_t)p->slot;
 out:
 	pthread_rwlock_unlock(&r->lock);
@@ -685,7 +771,10 @@ void dfuse_run_changed_all(struct dfuse *df, bool revoke)
 {
 	struct dfuse_run *r = df->run;
 
-	if (!r || atomic_load(&r->used) == 0)
+	if (!r)
+		return;
+	run_place_records(df, true);
+	if (atomic_load(&r->used) == 0)
 		return;
 	pthread_rwlock_rdlock(&r->lock);
 	for (unsigned b = 0; b < RUN_BUCKETS; b++) {

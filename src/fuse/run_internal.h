@@ -12,6 +12,7 @@
 #define RUN_SLOTS 65536u
 #define RUN_BUCKETS 4096u
 #define LOCK_TIMEOUT_NS 2000000000ll
+#define RUN_REC_PAIRS_MAX 64u
 
 /* An open file through which daxfs-run processes have mmap regions. */
 struct run_mapper {
@@ -28,6 +29,7 @@ struct run_ino {
 	unsigned changing;          /* layout changes in progress (pub) */
 	uint64_t writes_seen;       /* the pending record's writes at the last fold (pub) */
 	int slot;                   /* -1: none */
+	int rec;                    /* its size record pair, -1: none (lock) */
 	pthread_mutex_t pub;        /* publishing into the slot: size, gen */
 	uint64_t size_before;       /* pub: the size when the change began */
 	bool shrunk;                /* pub: a change cut the size: recall */
@@ -54,6 +56,9 @@ struct dfuse_run {
 	atomic_uint used;                   /* slots in use: 0 lets the data path skip */
 	int memfd;
 	char lock_path[4096];               /* backing device 0: the extend lock */
+	/* The size record pairs (head->rec_pairs of them): which run_ino's
+	 * slot writes each, NULL: free (lock held for writing). */
+	struct run_ino *rec_owner[RUN_REC_PAIRS_MAX];
 };
 
 /* The inode's record, or NULL (lock held); found or made (lock held for

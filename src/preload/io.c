@@ -206,9 +206,8 @@ fail_unlocked:
 
 /* ---- writes --------------------------------------------------------------- */
 
-/* The extend lock (DAXFS_RUN_LOCK_BASE + ino of backing device 0), between
- * daxfs-run processes and against new plain writers. */
-static int extend_lock(struct rino *ri, struct rfile *rf, short type)
+/* The extend lock: DAXFS_RUN_LOCK_BASE + ino of backing device 0. */
+int run_extend_lock(struct rino *ri, struct rfile *rf, short type)
 {
 	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
 			    .l_start = (off_t)(DAXFS_RUN_LOCK_BASE + ri->ino), .l_len = 1 };
@@ -433,7 +432,7 @@ again:
 		 * writers, the daemon appends */
 		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0)
 			return RUN_FALLBACK;
-		if (extend_lock(ri, rf, F_WRLCK))
+		if (run_extend_lock(ri, rf, F_WRLCK))
 			return RUN_FALLBACK;
 		locked = true;
 		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0) {
@@ -457,7 +456,7 @@ again:
 	if (extend && !locked) {
 		if (__atomic_load_n(&s->plain_writers, __ATOMIC_SEQ_CST) > 0)
 			return RUN_FALLBACK;    /* the daemon orders their writes */
-		if ((err = extend_lock(ri, rf, F_WRLCK)))
+		if ((err = run_extend_lock(ri, rf, F_WRLCK)))
 			return RUN_FALLBACK;
 		locked = true;
 		/* counted under the lock: none can start extending meanwhile */
@@ -491,7 +490,7 @@ again:
 	if (__atomic_load_n(&ri->head->frozen, __ATOMIC_SEQ_CST)) {
 		pthread_rwlock_unlock(&ri->lock);
 		if (locked)
-			(void)extend_lock(ri, rf, F_UNLCK);
+			(void)run_extend_lock(ri, rf, F_UNLCK);
 		if ((err = run_push_times(ri, rf->kfd)))
 			return err == -EINTR ? err : RUN_FALLBACK;
 		goto again;
@@ -536,13 +535,13 @@ again:
 		(void)run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_INVAL, 0, 0);
 	pthread_rwlock_unlock(&ri->lock);
 	if (locked)
-		(void)extend_lock(ri, rf, F_UNLCK);
+		(void)run_extend_lock(ri, rf, F_UNLCK);
 	return (ssize_t)done;
 fail:
 	pthread_rwlock_unlock(&ri->lock);
 unlock_extend:
 	if (locked)
-		(void)extend_lock(ri, rf, F_UNLCK);
+		(void)run_extend_lock(ri, rf, F_UNLCK);
 	return err;
 }
 
@@ -575,10 +574,15 @@ int run_fsync(struct rfile *rf, bool data_only)
 	if (rf->accmode == O_RDONLY || ri->broken)
 		return RUN_FALLBACK;
 	/* fdatasync owes the daemon nothing when no size change waits:
-	 * allocations were durable at their reply, the data is now */
+	 * allocations were durable at their reply, the data is now; a size
+	 * that waits is made durable by a size record when it can be */
 	if (data_only && !ri->size_dirty && run_size(ri) == __atomic_load_n(&ri->slot->size,
 									 __ATOMIC_ACQUIRE))
 		return 0;
+	if (data_only && !run_traced(ri) && run_record_size(ri, rf) == 0) {
+		ri->size_dirty = false;
+		return 0;
+	}
 	/* the metadata our writes changed (size, and mtime unless data_only),
 	 * durable in one request: what the daemon's fsync would do for them */
 	if (ri->time_dirty && !data_only)

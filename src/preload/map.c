@@ -137,11 +137,8 @@ int run_map_sigbus(char *at, size_t len, int prot)
 	return 0;
 }
 
-/* Maps len bytes of backing device fd from devoff at at, with MAP_SYNC
- * when the device takes it (once refused, not tried again for ri); *pmem
- * cleared when the mapping needs msync. */
-static int map_dev(struct rino *ri, struct rfile *rf, char *at, uint64_t len, int prot,
-		   uint32_t index, uint64_t devoff, bool *pmem)
+int run_map_dev(struct rino *ri, struct rfile *rf, char *at, uint64_t len, int prot,
+		uint32_t index, uint64_t devoff, bool *pmem)
 {
 	int fd = run_backing(ri, rf, index);
 	void *got = MAP_FAILED;
@@ -206,7 +203,7 @@ static int map_piece(struct rino *ri, struct rfile *rf, char *base, uint64_t fof
 		return -EIO;
 	switch (p->kind) {
 	case DAXFS_IOC_PIECE_DATA: {
-		int err = map_dev(ri, rf, base + s, p->length, prot, p->device_index,
+		int err = run_map_dev(ri, rf, base + s, p->length, prot, p->device_index,
 				  p->device_offset, pmem);
 
 		if (err)
@@ -379,7 +376,7 @@ static int map_known(struct rino *ri, struct rfile *rf, char *addr, uint64_t off
 
 		if (n > off + len - pos)
 			n = off + len - pos;
-		if (map_dev(ri, rf, addr + (pos - off), n, prot, p->dev, p->devoff + (pos - p->foff),
+		if (run_map_dev(ri, rf, addr + (pos - off), n, prot, p->dev, p->devoff + (pos - p->foff),
 			    &pmem))
 			return RUN_FALLBACK;
 		pos += n;

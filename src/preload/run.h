@@ -96,6 +96,11 @@ struct rino {
 	 * knows what the other maps, so neither lets blocks go (run_relet). */
 	bool forked;
 	bool no_map_sync;               /* MAP_SYNC refused by the members: not tried again */
+	/* The block of size records, mapped at the first fdatasync that
+	 * writes one (record.c; extend held). */
+	char *rec_base, *rec_block;
+	size_t rec_len;
+	bool rec_pmem;                  /* persisted by flushes, else msync */
 };
 
 struct rfile {
@@ -244,6 +249,11 @@ int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint
 int run_map_sigbus(char *at, size_t len, int prot);
 int run_ioc(int fd, unsigned long cmd, uint32_t flags, uint64_t off, uint64_t len);
 int run_backing(struct rino *ri, struct rfile *rf, uint32_t index);
+/* Maps len bytes of backing device index from devoff at at (MAP_FIXED),
+ * with MAP_SYNC when the device takes it; *pmem cleared when the mapping
+ * needs msync to persist. */
+int run_map_dev(struct rino *ri, struct rfile *rf, char *at, uint64_t len, int prot,
+		uint32_t index, uint64_t devoff, bool *pmem);
 
 /* ---- io.c ---- */
 /* Takes ri->lock (for writing when wr) with the mappings checked against
@@ -263,6 +273,19 @@ int run_fsync(struct rfile *rf, bool data_only);
 bool run_traced(const struct rino *ri);
 /* mtime/ctime to the daemon if written since the last push; 0 or -errno. */
 int run_push_times(struct rino *ri, int kfd);
+
+/* The extend lock (DAXFS_RUN_LOCK_BASE, daxfs/ioctl.h): F_WRLCK takes
+ * ri->extend and the OFD lock (0, or -errno with nothing held), F_UNLCK
+ * gives both back. */
+int run_extend_lock(struct rino *ri, struct rfile *rf, short type);
+
+/* ---- record.c ---- */
+/* Makes the file's size as this process sees it durable with a size
+ * record: 0, or RUN_FALLBACK when the daemon must (no record pair, a cut
+ * in progress, the block not writable). */
+int run_record_size(struct rino *ri, struct rfile *rf);
+/* Drops the record block's mapping (the inode is freed). */
+void run_record_unmap(struct rino *ri);
 
 /* ---- recall.c ---- */
 /* A region of ri was mapped: a thread of this process follows the recalls

@@ -85,6 +85,7 @@ static void rino_free(struct rino *ri)
 			real.close(ri->dev_fd[i]);
 	if (ri->lockfd >= 0)
 		real.close(ri->lockfd);
+	run_record_unmap(ri);
 	pthread_rwlock_unlock(&ri->lock);
 	pthread_rwlock_destroy(&ri->lock);
 	pthread_mutex_destroy(&ri->extend);

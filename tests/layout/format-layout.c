@@ -1,8 +1,22 @@
 /* format-layout - prints the on-media layout format.h names, for the test
  * that holds docs/FORMAT.md's tables to it (tests/test_docs.py) */
+#include <stddef.h>
 #include <stdio.h>
 
+#include "daxfs/ioctl.h"
 #include "fs/format.h"
+
+/* daxfs-run writes size records from daxfs/ioctl.h's struct, the filesystem
+ * reads them with format.h's codec: one layout */
+_Static_assert(offsetof(struct daxfs_run_record, magic) == DFS_RUNREC_MAGIC &&
+	       offsetof(struct daxfs_run_record, epoch) == DFS_RUNREC_EPOCH &&
+	       offsetof(struct daxfs_run_record, ino) == DFS_RUNREC_INO &&
+	       offsetof(struct daxfs_run_record, size) == DFS_RUNREC_FSIZE &&
+	       offsetof(struct daxfs_run_record, generation) == DFS_RUNREC_GENERATION &&
+	       offsetof(struct daxfs_run_record, mount_count) == DFS_RUNREC_MOUNT_COUNT &&
+	       offsetof(struct daxfs_run_record, crc) == DFS_RUNREC_CRC &&
+	       sizeof(struct daxfs_run_record) == DFS_RUNREC_SIZE &&
+	       DAXFS_RUN_RECORD_MAGIC == DFS_RUNREC_MAGIC_V, "size record layouts agree");
 
 /* A field's width in bytes; VAR: as long as another field says. */
 #define VAR 0u
@@ -58,6 +72,11 @@ static const struct layout layouts[] = {
 		{ "fs_uuid", DFS_LABEL_FS_UUID, 16 }, { "nmembers", DFS_LABEL_NMEMBERS, 4 },
 		{ "entry", DFS_LABEL_ENTRY, DFS_MEMBER_SIZE }, { "fs_label", DFS_LABEL_FS_LABEL, 64 },
 		{ "crc", DFS_LABEL_CRC, 4 } } },
+	{ "Size record", DFS_RUNREC_SIZE, {
+		{ "magic", DFS_RUNREC_MAGIC, 4 }, { "epoch", DFS_RUNREC_EPOCH, 4 },
+		{ "ino", DFS_RUNREC_INO, 8 }, { "size", DFS_RUNREC_FSIZE, 8 },
+		{ "generation", DFS_RUNREC_GENERATION, 4 },
+		{ "mount_count", DFS_RUNREC_MOUNT_COUNT, 4 }, { "crc", DFS_RUNREC_CRC, 4 } } },
 	{ "Journal header", DFS_BLOCK_SIZE, {
 		{ "magic", DFS_BLK_MAGIC, 4 }, { "seq", DFS_JBLK_SEQ, 8 }, { "uuid", DFS_JBLK_UUID, 16 },
 		{ "crc", DFS_TAIL_CRC_OFF, 4 } } },
@@ -80,7 +99,8 @@ static const struct layout layouts[] = {
 		{ "atime", DFS_INO_ATIME, DFS_TIME_SIZE }, { "flags", DFS_INO_FLAGS, 4 },
 		{ "mtime", DFS_INO_MTIME, DFS_TIME_SIZE }, { "generation", DFS_INO_GENERATION, 4 },
 		{ "ctime", DFS_INO_CTIME, DFS_TIME_SIZE }, { "nextents", DFS_INO_NEXTENTS, 4 },
-		{ "crtime", DFS_INO_CRTIME, DFS_TIME_SIZE }, { "xattr_blk", DFS_INO_XATTR_BLK, 8 },
+		{ "crtime", DFS_INO_CRTIME, DFS_TIME_SIZE }, { "size_epoch", DFS_INO_SIZE_EPOCH, 4 },
+		{ "xattr_blk", DFS_INO_XATTR_BLK, 8 },
 		{ "orphan_next", DFS_INO_ORPHAN_NEXT, 8 }, { "extent_blk", DFS_INO_EXTENT_BLK, 8 },
 		{ "inline extents", DFS_INO_INLINE_EXT, DFS_INLINE_EXTENTS * DFS_EXTENT_SIZE },
 		{ "parent", DFS_INO_PARENT, 8 }, { "crc", DFS_INO_CRC, 4 } } },

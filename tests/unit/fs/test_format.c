@@ -1,6 +1,6 @@
 /* test_format.c - on-media codecs: round trips, checksum rejection, bounds */
 #include "fixture.h"
-#include "fs/crc32c.h"
+#include "util/crc32c.h"
 #include "fs/format.h"
 
 static int test_crc32c_check_value(void)
@@ -171,7 +171,7 @@ static int test_super_of_another_major_is_refused(void)
 		uint16_t major;
 		const char *msg;
 	} cases[] = {
-		{ 3, "superblock 0: unsupported format version 3.0 (this is 2.0)" },
+		{ 3, "superblock 0: unsupported format version 3.0 (this is 2.1)" },
 		{ 1, "superblock 0: format version 1.0, made before member labels (format 2.0): its "
 		     "member files cannot be verified, so it is not mounted; copy its files out with "
 		     "the daxfs-fuse that made it, then make the filesystem again with mkfs.daxfs" },

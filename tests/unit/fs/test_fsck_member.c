@@ -1,6 +1,6 @@
 /* test_fsck_member.c - fsck over the members: the member table and labels repaired from each other, or refused */
 #include "fixture.h"
-#include "fs/crc32c.h"
+#include "util/crc32c.h"
 #include "fs/internal.h"
 #include "peek.h"
 

@@ -340,6 +340,7 @@ static int test_format_1_image_is_refused_at_mount(void)
 	for (uint64_t blk = 0; blk < 2; blk++) {
 		CHECK_EQ(dm_submit_bio(md, DAX_REQ_READ, 0, blk * 4096, b, 4096), 0);
 		dfs_put16(b + DFS_SB_MAJOR, 1);
+		dfs_put16(b + DFS_SB_MINOR, 0);
 		dfs_block_seal(blk, b);
 		CHECK_EQ(dm_submit_bio(md, DAX_REQ_WRITE, DM_BIO_FUA, blk * 4096, b, 4096), 0);
 	}

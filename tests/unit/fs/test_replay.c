@@ -1,6 +1,6 @@
 /* test_replay.c - replay installs nothing that fails its check; a read-only mount never writes */
 #include "fixture.h"
-#include "fs/crc32c.h"
+#include "util/crc32c.h"
 #include "fs/internal.h"
 #include "peek.h"
 

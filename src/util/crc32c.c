@@ -1,8 +1,8 @@
-/* fs/crc32c.c - CRC-32C over ISA-L, which uses the CPU's crc32 instruction where there is one */
+/* util/crc32c.c - CRC-32C over ISA-L, which uses the CPU's crc32 instruction where there is one */
 #include <isa-l/crc.h>
 #include <limits.h>
 
-#include "fs/crc32c.h"
+#include "util/crc32c.h"
 
 /*
  * Every commit checksums each metadata block it logs twice (the block's seal

@@ -1,6 +1,6 @@
-/* fs/crc32c.h - CRC-32C (Castagnoli), the checksum of every daxfs metadata structure */
-#ifndef DAXFS_FS_CRC32C_H
-#define DAXFS_FS_CRC32C_H
+/* util/crc32c.h - CRC-32C (Castagnoli), the checksum of every daxfs metadata structure */
+#ifndef DAXFS_UTIL_CRC32C_H
+#define DAXFS_UTIL_CRC32C_H
 
 #include <stddef.h>
 #include <stdint.h>
