@@ -157,6 +157,11 @@ static int members_write(struct dfs *fs)
 		err = dfs_dev_write(fs, (fs->sb.gdt_start + fs->sb.gdt_blocks) + k, b, 1, false);
 	}
 	for (uint32_t k = 0; k < fs->sb.nmembers && !err; k++) {
+		/* the whole block zero first: member 0's holds size records,
+		 * and one a filesystem made here before left must not count */
+		memset(b, 0, DFS_BLOCK_SIZE);
+		if ((err = dfs_dev_write(fs, fs->members[k].label_sector >> 3, b, 1, false)))
+			break;
 		dfs_label_make(&fs->sb, fs->members, k, b);
 		err = dm_submit_bio(fs->md, DAX_REQ_WRITE, 0, fs->members[k].label_sector << 9, b,
 				    DFS_LABEL_SIZE);

@@ -217,7 +217,28 @@ static int test_a_read_only_mount_has_no_area(void)
 	return T_PASS;
 }
 
+static int test_mkfs_leaves_no_record_of_the_filesystem_made_before(void)
+{
+	struct mapped_device *md;
+	struct dfs_runrec_area a;
+	uint64_t ino;
+	uint32_t gen, epoch;
+	uint8_t b[BLK];
+
+	CHECK_EQ(setup(&md, &a, &ino, &gen, &epoch, 2), 0);
+	struct dfs_runrec r = { .ino = ino, .size = 7000, .generation = gen, .epoch = epoch,
+				.mount_count = a.mount_count };
+	CHECK_EQ(put(md, &a, 3, &r), 0);
+	CHECK_EQ(dfs_mkfs(md, &(struct dfs_mkfs_opts){ .force = true }), 0);
+	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, a.pos / BLK, b), 0);
+	for (unsigned i = 0; i < DFS_RUNRECS; i++)
+		for (unsigned k = 0; k < DFS_RUNREC_SIZE; k++)
+			CHECK_EQ(b[dfs_runrec_offset(i, a.label_sector) + k], 0);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
+	T_CASE(test_mkfs_leaves_no_record_of_the_filesystem_made_before),
 	T_CASE(test_a_record_that_holds_gives_the_file_its_size_at_the_next_mount),
 	T_CASE(test_a_record_that_does_not_hold_changes_nothing),
 	T_CASE(test_a_torn_record_is_none_and_its_pair_still_counts),
