@@ -237,7 +237,30 @@ static int test_mkfs_leaves_no_record_of_the_filesystem_made_before(void)
 	return T_PASS;
 }
 
+static int test_a_repairing_fsck_applies_them_and_a_checking_one_does_not(void)
+{
+	struct mapped_device *md;
+	struct dfs_runrec_area a;
+	struct dfs_fsck_result res;
+	uint64_t ino;
+	uint32_t gen, epoch;
+
+	CHECK_EQ(setup(&md, &a, &ino, &gen, &epoch, 2), 0);
+	struct dfs_runrec r = { .ino = ino, .size = 6000, .generation = gen, .epoch = epoch,
+				.mount_count = a.mount_count };
+	CHECK_EQ(put(md, &a, 9, &r), 0);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_CHECK, t_fsck_print, NULL, &res), 0);
+	CHECK_EQ(res.problems, 0);
+	CHECK_EQ(size_after_mount(md, ino, true), 4);
+	CHECK_EQ(dfs_fsck(md, DFS_FSCK_REPAIR, t_fsck_print, NULL, &res), 0);
+	CHECK_EQ(res.problems, 0);
+	/* applied by fsck: a read-only mount, which applies nothing, sees it */
+	CHECK_EQ(size_after_mount(md, ino, true), 6000);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
+	T_CASE(test_a_repairing_fsck_applies_them_and_a_checking_one_does_not),
 	T_CASE(test_mkfs_leaves_no_record_of_the_filesystem_made_before),
 	T_CASE(test_a_record_that_holds_gives_the_file_its_size_at_the_next_mount),
 	T_CASE(test_a_record_that_does_not_hold_changes_nothing),
