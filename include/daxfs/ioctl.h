@@ -398,8 +398,8 @@ struct daxfs_run_head {
 	/* Size records (struct daxfs_run_record), when rec_pairs > 0: the
 	 * mapped device's block at byte rec_pos, whose sector
 	 * rec_label_sector holds a label; record i of it is at
-	 * rec_offset(i) (FORMAT.md, "Size records"); pair k is records 2k
-	 * and 2k+1. Each record carries mount_count. Set before any slot is
+	 * daxfs_run_record_offset(i, rec_label_sector) (FORMAT.md, "Size
+	 * records"); pair k is records 2k and 2k+1. Each record carries mount_count. Set before any slot is
 	 * handed out; the block's place changes only with a table swap,
 	 * which moves every slot's gen. rec_dev and rec_devoff: where the
 	 * block lives (a backing device's index, as in daxfs_ioc_piece, and
@@ -479,6 +479,17 @@ struct daxfs_run_record {
 };
 _Static_assert(sizeof(struct daxfs_run_record) == 64, "daxfs_run_record layout");
 #define DAXFS_RUN_RECORD_MAGIC 0x53525844u
+
+/* Bytes from the start of the records' block to record i: 8 records in each
+ * of its 512-byte sectors, the label's sector skipped. */
+static inline unsigned daxfs_run_record_offset(unsigned i, unsigned label_sector)
+{
+	unsigned sector = i / 8;
+
+	if (sector >= label_sector)
+		sector++;
+	return sector * 512 + (i % 8) * (unsigned)sizeof(struct daxfs_run_record);
+}
 
 /*
  * Writes that extend a file are ordered between daxfs-run processes, and

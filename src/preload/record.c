@@ -55,15 +55,6 @@ static int map_block(struct rino *ri, struct rfile *rf)
 	return 0;
 }
 
-static unsigned record_offset(unsigned i, unsigned label_sector)
-{
-	unsigned sector = i / 8;
-
-	if (sector >= label_sector)
-		sector++;
-	return sector * 512 + (i % 8) * (unsigned)sizeof(struct daxfs_run_record);
-}
-
 /* The record's bytes, its crc seeded with its place on the mapped device. */
 static void encode(struct daxfs_run_record *r, uint64_t pos, uint64_t ino, uint64_t size,
 		   uint32_t generation, uint32_t epoch, uint32_t mount_count)
@@ -103,7 +94,7 @@ int run_record_size(struct rino *ri, struct rfile *rf)
 	    map_block(ri, rf))
 		goto out;
 	uint64_t turn = __atomic_fetch_add(&pe->rec_turn, 1, __ATOMIC_SEQ_CST);
-	unsigned off = record_offset(2 * (pair - 1) + (unsigned)(turn & 1),
+	unsigned off = daxfs_run_record_offset(2 * (pair - 1) + (unsigned)(turn & 1),
 				     __atomic_load_n(&h->rec_label_sector, __ATOMIC_RELAXED));
 
 	encode(&r, __atomic_load_n(&h->rec_pos, __ATOMIC_RELAXED) + off, ri->ino, run_size(ri),

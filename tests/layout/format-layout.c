@@ -132,6 +132,14 @@ static const struct layout layouts[] = {
  * sizes and widths in bytes, 0 for one that varies. */
 int main(void)
 {
+	for (unsigned ls = 0; ls < 8; ls++)
+		for (unsigned i = 0; i < DFS_RUNRECS; i++)
+			if (daxfs_run_record_offset(i, ls) != dfs_runrec_offset(i, ls)) {
+				fprintf(stderr, "size record %u (label in sector %u): daxfs-run "
+					"puts it at %u, the filesystem reads it at %u\n", i, ls,
+					daxfs_run_record_offset(i, ls), dfs_runrec_offset(i, ls));
+				return 1;
+			}
 	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
 		printf("%s\t%u\n", layouts[i].name, layouts[i].size);
 		for (const struct field *f = layouts[i].f; f->name; f++)
