@@ -37,6 +37,44 @@ def test_reads_and_writes_match_what_another_process_reads(daxfs):
     assert data[:20] == b"helloXYorldabcdo wor"
 
 
+def test_large_reads_of_a_cold_file_return_every_byte_holes_and_the_end(daxfs):
+    """Large reads map the chunks ahead without filling page tables and copy
+    with pread of the members: what a process without the library wrote,
+    a punched hole as zeroes, a short read at EOF, small reads after them
+    from the same chunks, and a file that is also open for writing."""
+    p = daxfs.mnt / "f"
+    size = 37 * MIB + 1234
+    data = bytearray(os.urandom(size))
+    p.write_bytes(data)
+    punch = 9 * MIB + 3 * PAGE, 5 * MIB
+    py_plain("""
+        import ctypes, os, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        assert libc.fallocate(fd, 3, ctypes.c_long(int(sys.argv[2])), ctypes.c_long(int(sys.argv[3]))) == 0
+        """, p, str(punch[0]), str(punch[1]))
+    data[punch[0]:punch[0] + punch[1]] = bytes(punch[1])
+    for flags in ("os.O_RDONLY", "os.O_RDWR"):
+        r = py_run(f"""
+            import hashlib, os, sys
+            fd = os.open(sys.argv[1], {flags})
+            h, off = hashlib.sha256(), 0
+            while True:
+                b = os.pread(fd, 1 << 20, off)
+                if not b:
+                    break
+                h.update(b)
+                off += len(b)
+            print(off, h.hexdigest())
+            print(os.pread(fd, 100, 12345).hex(), os.pread(fd, 10, {size} - 4).hex())
+            """, p)
+        assert "served directly" in r.stderr
+        total, digest = r.stdout.split("\n")[0].split()
+        assert int(total) == size
+        assert digest == __import__("hashlib").sha256(data).hexdigest()
+        assert r.stdout.split("\n")[1].split() == [data[12345:12445].hex(), data[-4:].hex()]
+
+
 def test_a_write_past_eof_leaves_zeroes_in_the_gap(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(b"x" * 100)

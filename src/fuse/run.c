@@ -632,6 +632,14 @@ void dfuse_run_publish(struct dfuse *df, uint64_t ino, bool allocated)
 
 /* ---- pending sizes ---------------------------------------------------------- */
 
+static int64_t monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
 /*
  * Folds p's pending record into the inode (daxfs/ioctl.h, struct
  * daxfs_run_pending): the size grows to its end when every block from the
@@ -660,8 +668,15 @@ static void fold(struct dfuse *df, struct run_ino *p)
 	err = dfs_write_extend(df->fs, p->ino, (uint64_t)st.st_size,
 			       (ext & DFS_EXTEND_SIZE) ? end - (uint64_t)st.st_size : 0, ext);
 	if (err < 0 && (ext & DFS_EXTEND_SIZE)) {
-		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": a daxfs-run size of %"
-			 PRIu64 " is not taken: %s\n", p->ino, end, daxfs_errormsg());
+		/* Right after a change of the layout, a claim of blocks it took
+		 * away is a writer's that raced it: the writer sees the change,
+		 * takes its claim back and writes through us. Else stores went
+		 * through a mapping out of date, or the client wrote nonsense. */
+		bool raced = err == -ESTALE && monotonic_seconds() - p->layout_ended <= 1;
+
+		fuse_log(raced ? FUSE_LOG_DEBUG : FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64
+			 ": a daxfs-run size of %" PRIu64 " is not taken: %s DBG le %lld now %lld gen %llu\n", p->ino, end,
+			 daxfs_errormsg(), (long long)p->layout_ended, (long long)monotonic_seconds(), (unsigned long long)df->run->slots[p->slot].gen);
 		(void)__atomic_compare_exchange_n(&pe->end, &end, 0, false, __ATOMIC_SEQ_CST,
 						  __ATOMIC_SEQ_CST);
 		if ((ext &= ~(unsigned)DFS_EXTEND_SIZE))
@@ -754,6 +769,7 @@ static void do_layout(struct dfuse *df, struct run_ino *p, unsigned begin)
 	publish(df, p);
 	if (__atomic_load_n(&s->size, __ATOMIC_RELAXED) < p->size_before)
 		p->shrunk = true;
+	p->layout_ended = monotonic_seconds();
 	__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
 }
 

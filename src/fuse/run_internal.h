@@ -33,6 +33,7 @@ struct run_ino {
 	pthread_mutex_t pub;        /* publishing into the slot: size, gen */
 	uint64_t size_before;       /* pub: the size when the change began */
 	bool shrunk;                /* pub: a change cut the size: recall */
+	int64_t layout_ended;       /* pub: CLOCK_MONOTONIC seconds of the last change's end */
 	struct run_mapper *map;     /* lock for writing */
 	unsigned nmap;
 };

@@ -21,6 +21,13 @@
  * a write, and at fsync, close and stat by this process.
  */
 #define ALLOC_AHEAD (2ull << 20)
+/*
+ * A read of at least BIG_READ bytes that finds its chunk unmapped maps it
+ * without filling its page tables and copies with pread of the member:
+ * a sequential reader of a cold file otherwise spends longer filling page
+ * tables for pages it reads once than copying them.
+ */
+#define BIG_READ (128u << 10)
 #define ALLOC_AHEAD_MAX (64ull << 20)
 #define TIME_LAG 1
 
@@ -105,8 +112,8 @@ static struct rchunk *current(struct rino *ri, uint64_t idx)
 }
 
 /* Under the read lock: maps chunk idx under the write lock and goes back
- * to the read lock. */
-static int remap(struct rino *ri, struct rfile *rf, uint64_t idx)
+ * to the read lock; lazy: without filling its page tables (a large read). */
+static int remap(struct rino *ri, struct rfile *rf, uint64_t idx, bool lazy)
 {
 	struct rchunk *c;
 	int err;
@@ -114,7 +121,9 @@ static int remap(struct rino *ri, struct rfile *rf, uint64_t idx)
 	pthread_rwlock_unlock(&ri->lock);
 	if ((err = run_lock(ri, true)))
 		return err;
+	ri->map_lazy = lazy && !ri->no_pread;
 	err = run_chunk(ri, rf, idx, &c);
+	ri->map_lazy = false;
 	pthread_rwlock_unlock(&ri->lock);
 	if (err)
 		return err;
@@ -146,7 +155,7 @@ ssize_t run_pread(struct rfile *rf, void *buf, size_t len, off_t off)
 		struct rchunk *c = current(ri, idx);
 
 		if (!c) {
-			if ((err = remap(ri, rf, idx)))
+			if ((err = remap(ri, rf, idx, len - done >= BIG_READ)))
 				goto fail_unlocked;
 			continue;
 		}
@@ -161,7 +170,12 @@ ssize_t run_pread(struct rfile *rf, void *buf, size_t len, off_t off)
 			n = len - done;
 		switch (c->kind[page]) {
 		case K_DATA: {
-			size_t got = run_copy((char *)buf + done, c->base + in, n, false);
+			/* a chunk mapped for a large read has no page tables:
+			 * the kernel copies large reads from it faster than
+			 * faults fill them */
+			size_t got = c->lazy && n >= BIG_READ && !ri->no_pread ?
+				     run_read_member(ri, rf, c, idx, in, (char *)buf + done, n) :
+				     run_copy((char *)buf + done, c->base + in, n, false);
 
 			done += got;
 			/* a page the member could not give (cut short, full):
@@ -179,7 +193,7 @@ ssize_t run_pread(struct rfile *rf, void *buf, size_t len, off_t off)
 			/* blocks another process's write gave the file since
 			 * this chunk was mapped are not in it */
 			if (c->alloc_gen != __atomic_load_n(&ri->slot->alloc_gen, __ATOMIC_SEQ_CST)) {
-				if ((err = remap(ri, rf, idx)))
+				if ((err = remap(ri, rf, idx, false)))
 					goto fail_unlocked;
 				continue;
 			}
@@ -387,6 +401,11 @@ static bool defer(struct rino *ri, struct rfile *rf, uint64_t off, size_t done, 
 		return false;
 	if (end > size && off > size)
 		return false;
+	/* a change that began since our stores goes the request's way
+	 * before its end is ever seen (a fold would take it for a stale
+	 * claim); one that begins from here is caught below */
+	if (end > size && __atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST) != ri->gen_seen)
+		return false;
 	if (end > size) {
 		had = __atomic_load_n(&pe->end, __ATOMIC_SEQ_CST);
 		while (had < end && !__atomic_compare_exchange_n(&pe->end, &had, end, false,
@@ -516,8 +535,15 @@ again:
 		unsigned fl = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
 			      (rf->sync ? DAXFS_IOC_WRITTEN_SYNC : 0);
 
-		if ((err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, fl, (uint64_t)off, done)))
+		/* -ESTALE: the layout changed under the stores (a hole punched
+		 * or the file cut by another process): they went to blocks the
+		 * file no longer has, which stay out of the allocator while we
+		 * hold the lease; the daemon's write makes it again */
+		if ((err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, fl, (uint64_t)off, done))) {
+			if (err == -ESTALE)
+				err = RUN_FALLBACK;
 			goto fail;
+		}
 		if (!rf->sync)
 			ri->size_dirty = true;
 		ri->time_dirty = false;

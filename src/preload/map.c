@@ -166,7 +166,8 @@ int run_map_dev(struct rino *ri, struct rfile *rf, char *at, uint64_t len, int p
 	 * dirties nothing that would need writing back (memory, pmem). */
 	bool wr = (prot & PROT_WRITE) && (ri->dev_mem[index] || !ri->no_map_sync);
 
-	(void)madvise(at, len, wr ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+	if (!ri->map_lazy)
+		(void)madvise(at, len, wr ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 	return 0;
 }
 
@@ -235,17 +236,17 @@ static int map_piece(struct rino *ri, struct rfile *rf, char *base, uint64_t fof
 	return 0;
 }
 
-/* Maps [foff, foff+len) at base with the daemon's extent map (holes, bad
- * pages and past EOF included). */
-static int map_range(struct rino *ri, struct rfile *rf, char *base, uint64_t foff, uint64_t len,
-		     int prot, uint8_t *kind, struct rchunk *c, bool user, bool *pmem)
+/* Calls fn for each piece of the daemon's extent map of [foff, foff+len)
+ * (holes, bad pages and past EOF included), in order; stops at its first
+ * error. */
+static int extents_walk(struct rino *ri, struct rfile *rf, uint64_t foff, uint64_t len,
+			int (*fn)(void *arg, const struct daxfs_ioc_piece *p), void *arg)
 {
 	struct daxfs_ioc_extents *x = malloc(sizeof(*x));
 	int err = 0;
 
 	if (!x)
 		return -ENOMEM;
-	*pmem = true;
 	for (uint64_t done = 0; done < len && !err;) {
 		memset(x, 0, offsetof(struct daxfs_ioc_extents, pieces));
 		x->version = DAXFS_IOC_VERSION;
@@ -268,18 +269,45 @@ static int map_range(struct rino *ri, struct rfile *rf, char *base, uint64_t fof
 			break;
 		}
 		for (uint32_t i = 0; i < x->npieces && !err; i++)
-			err = map_piece(ri, rf, base, foff, len, &x->pieces[i], prot, kind, c, user,
-					pmem);
+			err = fn(arg, &x->pieces[i]);
 		done += x->covered;
 	}
 	free(x);
 	return err;
 }
 
-int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **out)
+struct range_map {
+	struct rino *ri;
+	struct rfile *rf;
+	char *base;
+	uint64_t foff, len;
+	int prot;
+	uint8_t *kind;
+	bool *pmem;
+};
+
+static int range_piece(void *arg, const struct daxfs_ioc_piece *p)
+{
+	struct range_map *m = arg;
+
+	return map_piece(m->ri, m->rf, m->base, m->foff, m->len, p, m->prot, m->kind, NULL, true,
+			 m->pmem);
+}
+
+/* Maps [foff, foff+len) at base for a program's mapping (run_map_at). */
+static int map_range(struct rino *ri, struct rfile *rf, char *base, uint64_t foff, uint64_t len,
+		     int prot, uint8_t *kind, bool *pmem)
+{
+	struct range_map m = { ri, rf, base, foff, len, prot, kind, pmem };
+
+	*pmem = true;
+	return extents_walk(ri, rf, foff, len, range_piece, &m);
+}
+
+/* Chunk idx, its address space reserved when new; NULL: the ordinary path. */
+static struct rchunk *chunk_at(struct rino *ri, uint64_t idx)
 {
 	struct rchunk *c;
-	int err;
 
 	if (idx >= ri->nchunks) {
 		size_t n = idx + 1 > ri->nchunks * 2 ? idx + 1 : ri->nchunks * 2;
@@ -287,27 +315,33 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 
 		/* beyond 32 TiB, or no memory: the ordinary path serves it */
 		if (idx > (1u << 24) || !(nc = realloc(ri->chunks, n * sizeof(*nc))))
-			return RUN_FALLBACK;
+			return NULL;
 		memset(nc + ri->nchunks, 0, (n - ri->nchunks) * sizeof(*nc));
 		ri->chunks = nc;
 		ri->nchunks = n;
 	}
 	if (!(c = ri->chunks[idx])) {
 		if (!(c = calloc(1, sizeof(*c))))
-			return RUN_FALLBACK;
+			return NULL;
 		c->base = real.mmap(NULL, RUN_CHUNK, PROT_NONE,
 				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (c->base == MAP_FAILED) {
 			free(c);
-			return RUN_FALLBACK;
+			return NULL;
 		}
 		ri->chunks[idx] = c;
 	}
-	uint64_t ag = __atomic_load_n(&ri->slot->alloc_gen, __ATOMIC_SEQ_CST);
-	if (c->mapped && c->gen == ri->gen_seen && c->alloc_gen == ag) {
-		*out = c;
-		return 0;
-	}
+	return c;
+}
+
+static bool chunk_current(const struct rino *ri, const struct rchunk *c, uint64_t ag)
+{
+	return c->mapped && c->gen == ri->gen_seen && c->alloc_gen == ag;
+}
+
+/* Drops what c maps, ready to be mapped again. */
+static void chunk_reset(struct rchunk *c)
+{
 	if (c->mapped) {
 		if (c->dirty && !c->pmem)
 			(void)real.msync(c->base, RUN_CHUNK, MS_SYNC);
@@ -316,11 +350,89 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 	}
 	c->dirty = false;
 	c->npieces = 0;
+	c->pmem = true;
 	memset(c->kind, K_UNMAPPED, sizeof(c->kind));
-	err = map_range(ri, rf, c->base, idx << RUN_CHUNK_SHIFT, RUN_CHUNK,
-			ri->writable ? PROT_READ | PROT_WRITE : PROT_READ, c->kind, c, false, &c->pmem);
+}
+
+/*
+ * A large reader maps the chunks ahead of it with the one request: each
+ * request costs a round trip, and without filling page tables (lazy) the
+ * mapping itself costs little. Writable chunks and a random reader's map
+ * one at a time, their page tables filled.
+ */
+#define LAZY_AHEAD 16u
+
+struct chunks_map {
+	struct rino *ri;
+	struct rfile *rf;
+	uint64_t first;             /* chunk index of chunks[0] */
+	struct rchunk **chunks;
+	unsigned count;
+	int prot;
+};
+
+/* Splits p at chunk boundaries and maps each part into its chunk. */
+static int chunks_piece(void *arg, const struct daxfs_ioc_piece *p)
+{
+	struct chunks_map *m = arg;
+
+	for (uint64_t at = 0; at < p->length;) {
+		uint64_t pos = p->file_offset + at, idx = pos >> RUN_CHUNK_SHIFT;
+		uint64_t in = pos & (RUN_CHUNK - 1);
+		uint64_t n = RUN_CHUNK - in < p->length - at ? RUN_CHUNK - in : p->length - at;
+		struct daxfs_ioc_piece part = *p;
+
+		if (idx < m->first || idx - m->first >= m->count)
+			return -EIO;
+		struct rchunk *c = m->chunks[idx - m->first];
+
+		part.file_offset = pos;
+		part.length = n;
+		if (p->kind == DAXFS_IOC_PIECE_DATA)
+			part.device_offset = p->device_offset + at;
+		int err = map_piece(m->ri, m->rf, c->base, idx << RUN_CHUNK_SHIFT, RUN_CHUNK, &part,
+				    m->prot, c->kind, c, false, &c->pmem);
+		if (err)
+			return err;
+		at += n;
+	}
+	return 0;
+}
+
+int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **out)
+{
+	struct rchunk *cs[LAZY_AHEAD];
+	unsigned count = 1;
+	int err;
+
+	if (!(cs[0] = chunk_at(ri, idx)))
+		return RUN_FALLBACK;
+	uint64_t ag = __atomic_load_n(&ri->slot->alloc_gen, __ATOMIC_SEQ_CST);
+	if (chunk_current(ri, cs[0], ag)) {
+		*out = cs[0];
+		return 0;
+	}
+	if (ri->map_lazy && !ri->writable) {
+		/* the chunks ahead that are not mapped, up to EOF */
+		uint64_t end = (run_size(ri) + RUN_CHUNK - 1) >> RUN_CHUNK_SHIFT;
+
+		while (count < LAZY_AHEAD && idx + count < end && (cs[count] = chunk_at(ri, idx + count)) &&
+		       !cs[count]->mapped)
+			count++;
+	}
+	for (unsigned i = 0; i < count; i++)
+		chunk_reset(cs[i]);
+	struct chunks_map m = { ri, rf, idx, cs, count,
+				ri->writable ? PROT_READ | PROT_WRITE : PROT_READ };
+
+	err = extents_walk(ri, rf, idx << RUN_CHUNK_SHIFT, (uint64_t)count << RUN_CHUNK_SHIFT,
+			   chunks_piece, &m);
+	/* a change of the layout while we asked: the map may mix both */
+	if (!err && __atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST) != ri->gen_seen)
+		err = RUN_FALLBACK;
 	if (err) {
-		reserve_at(c->base, RUN_CHUNK);
+		for (unsigned i = 0; i < count; i++)
+			reserve_at(cs[i]->base, RUN_CHUNK);
 		/* whatever kept us from mapping (no access to a member, a
 		 * lease the daemon no longer honours) is the ordinary path's
 		 * to meet, with the error the kernel would give */
@@ -331,20 +443,50 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 		}
 		return RUN_FALLBACK;
 	}
-	/* a change of the layout while we asked: the map may mix both */
-	if (__atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST) != ri->gen_seen) {
-		reserve_at(c->base, RUN_CHUNK);
-		return RUN_FALLBACK;
+	for (unsigned i = 0; i < count; i++) {
+		struct rchunk *c = cs[i];
+
+		c->mem = c->npieces > 0;
+		for (uint32_t k = 0; k < c->npieces; k++)
+			c->mem = c->mem && c->pieces[k].dev < ri->ndev && ri->dev_mem[c->pieces[k].dev];
+		c->gen = ri->gen_seen;
+		c->alloc_gen = ag;
+		c->mapped = true;
+		c->writable = ri->writable;
+		c->lazy = ri->map_lazy;
 	}
-	c->mem = c->npieces > 0;
-	for (uint32_t i = 0; i < c->npieces; i++)
-		c->mem = c->mem && c->pieces[i].dev < ri->ndev && ri->dev_mem[c->pieces[i].dev];
-	c->gen = ri->gen_seen;
-	c->alloc_gen = ag;
-	c->mapped = true;
-	c->writable = ri->writable;
-	*out = c;
+	*out = cs[0];
 	return 0;
+}
+
+size_t run_read_member(struct rino *ri, struct rfile *rf, struct rchunk *c, uint64_t idx,
+		       uint64_t in, void *buf, size_t n)
+{
+	uint64_t pos = (idx << RUN_CHUNK_SHIFT) + in;
+	size_t done = 0;
+
+	while (done < n) {
+		const struct rpiece *p = NULL;
+
+		for (uint32_t i = 0; i < c->npieces && !p; i++)
+			if (pos + done >= c->pieces[i].foff &&
+			    pos + done - c->pieces[i].foff < c->pieces[i].len)
+				p = &c->pieces[i];
+		if (!p)
+			break;
+		uint64_t at = pos + done - p->foff;
+		size_t want = p->len - at < n - done ? (size_t)(p->len - at) : n - done;
+		int fd = run_backing(ri, rf, p->dev);
+		ssize_t got = fd < 0 ? -1 : real.pread(fd, (char *)buf + done, want,
+						       (off_t)(p->devoff + at));
+
+		if (got < 0 && (errno == EINVAL || errno == ENODEV || errno == ENOTSUP))
+			ri->no_pread = true;        /* device DAX: mmap only */
+		if (got <= 0)
+			break;
+		done += (size_t)got;
+	}
+	return done;
 }
 
 /*
@@ -402,7 +544,7 @@ int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint
 	} else if (in) {
 		if (first_data && !(kind = calloc(in / RUN_PAGE, 1)))
 			return -ENOMEM;
-		err = map_range(ri, rf, addr, off, in, prot, kind, NULL, true, &pmem);
+		err = map_range(ri, rf, addr, off, in, prot, kind, &pmem);
 		if (first_data && !err)
 			*first_data = kind[0] == K_DATA;
 		free(kind);

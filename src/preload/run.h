@@ -53,6 +53,9 @@ struct rchunk {
 	 * of it is in members in memory, where plain stores suit better
 	 * than non-temporal ones */
 	bool mapped, writable, pmem, mem, dirty;
+	/* mapped for a large read, its page tables not filled: large reads
+	 * copy from the members with pread (run_read_member) */
+	bool lazy;
 	uint8_t kind[RUN_CHUNK_PAGES];
 };
 
@@ -96,6 +99,8 @@ struct rino {
 	 * knows what the other maps, so neither lets blocks go (run_relet). */
 	bool forked;
 	bool no_map_sync;               /* MAP_SYNC refused by the members: not tried again */
+	bool map_lazy;                  /* lock for writing: the chunk mapped now is lazy */
+	bool no_pread;                  /* a member took no pread (device DAX): copies only */
 	/* The block of size records, mapped at the first fdatasync that
 	 * writes one (record.c; extend held). */
 	char *rec_base, *rec_block;
@@ -245,6 +250,11 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
  * page now maps data. */
 int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint64_t len, int prot,
 	       uint64_t size, bool *first_data);
+/* Under ri->lock: copies n bytes of chunk c's DATA pages from chunk offset
+ * in with pread of the members (the kernel's copy, no page tables to fill);
+ * returns the bytes copied, short at a piece the member could not give. */
+size_t run_read_member(struct rino *ri, struct rfile *rf, struct rchunk *c, uint64_t idx,
+		       uint64_t in, void *buf, size_t n);
 /* Replaces [at, at+len) with memory whose every access raises SIGBUS. */
 int run_map_sigbus(char *at, size_t len, int prot);
 int run_ioc(int fd, unsigned long cmd, uint32_t flags, uint64_t off, uint64_t len);
