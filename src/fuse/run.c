@@ -675,8 +675,8 @@ static void fold(struct dfuse *df, struct run_ino *p)
 		bool raced = err == -ESTALE && monotonic_seconds() - p->layout_ended <= 1;
 
 		fuse_log(raced ? FUSE_LOG_DEBUG : FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64
-			 ": a daxfs-run size of %" PRIu64 " is not taken: %s DBG le %lld now %lld gen %llu\n", p->ino, end,
-			 daxfs_errormsg(), (long long)p->layout_ended, (long long)monotonic_seconds(), (unsigned long long)df->run->slots[p->slot].gen);
+			 ": a daxfs-run size of %" PRIu64 " is not taken: %s\n", p->ino, end,
+			 daxfs_errormsg());
 		(void)__atomic_compare_exchange_n(&pe->end, &end, 0, false, __ATOMIC_SEQ_CST,
 						  __ATOMIC_SEQ_CST);
 		if ((ext &= ~(unsigned)DFS_EXTEND_SIZE))
