@@ -442,7 +442,10 @@ static void settle_records(struct dfuse *df, uint64_t ino)
 	pthread_rwlock_rdlock(&r->lock);
 	has = (p = run_find(r, ino)) && p->rec >= 0 && dfs_lease_count(df->fs, ino) == 0;
 	pthread_rwlock_unlock(&r->lock);
-	if (has && dfs_fsync(df->fs, ino, true) < 0)
+	int err = has ? dfs_fsync(df->fs, ino, true) : 0;
+
+	/* a file already gone has no size to keep */
+	if (err < 0 && err != -ENOENT && err != -ESTALE)
 		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": committing the size its "
 			 "size records hold: %s\n", ino, daxfs_errormsg());
 }
