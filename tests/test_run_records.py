@@ -140,3 +140,21 @@ def test_more_files_than_record_pairs_keep_every_size(daxfs_factory):
         assert (daxfs.mnt / f"f{k}").read_bytes() == written(0, k), f"f{k}"
     daxfs.unmount()
     daxfs.fsck()
+
+
+def test_a_file_removed_while_its_writer_has_it_open_ends_cleanly(daxfs):
+    """The last close of a file that was removed meanwhile commits nothing
+    for its records and says nothing about it; the daemon's stderr is
+    checked at unmount."""
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"")
+    with Stepper(p, os.O_RDWR | os.O_APPEND) as s:
+        assert step(s, f"os.write(fd, {chunk(0)!r})") == "3000"
+        assert step(s, "os.fdatasync(fd)") == "None"
+        p.unlink()
+        assert step(s, f"os.write(fd, {chunk(1)!r})") == "3000"
+        assert step(s, "os.fdatasync(fd)") == "None"
+        s.finish()
+    assert not p.exists()
+    daxfs.unmount()
+    daxfs.fsck()
