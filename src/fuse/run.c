@@ -647,11 +647,19 @@ static int64_t monotonic_seconds(void)
  * now when writes moved. p->pub held, or the table's lock for writing. A
  * claim the filesystem refuses (stores through an out-of-date mapping, or a
  * client that wrote nonsense) is dropped: the record's end goes back to 0.
+ *
+ * take_end: whether the end counts. While a change of the layout is in
+ * progress it counts only for the fold that opens the change: what the
+ * record holds after that is a claim this fold took already (the end stays
+ * until the change's end clears it), which a truncate makes look like a new
+ * one once it cut the size below it, or a claim of a writer that raced the
+ * change, which the writer takes back and makes through a request. Taking
+ * either would raise the size the change is setting.
  */
-static void fold(struct dfuse *df, struct run_ino *p)
+static void fold(struct dfuse *df, struct run_ino *p, bool take_end)
 {
 	struct daxfs_run_pending *pe = &df->run->pend[p->slot];
-	uint64_t end = __atomic_load_n(&pe->end, __ATOMIC_SEQ_CST);
+	uint64_t end = take_end ? __atomic_load_n(&pe->end, __ATOMIC_SEQ_CST) : 0;
 	uint64_t writes = __atomic_load_n(&pe->writes, __ATOMIC_SEQ_CST);
 	unsigned ext = writes != p->writes_seen ? DFS_EXTEND_TIME : 0;
 	struct stat st;
@@ -690,7 +698,7 @@ static void fold(struct dfuse *df, struct run_ino *p)
 static void do_fold(struct dfuse *df, struct run_ino *p, unsigned unused)
 {
 	(void)unused;
-	fold(df, p);
+	fold(df, p, p->changing == 0);
 }
 
 void dfuse_run_fold(struct dfuse *df, uint64_t ino)
@@ -754,7 +762,7 @@ static void do_layout(struct dfuse *df, struct run_ino *p, unsigned begin)
 			uint64_t end = __atomic_load_n(&df->run->pend[p->slot].end, __ATOMIC_SEQ_CST);
 
 			__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
-			fold(df, p);
+			fold(df, p, true);
 			p->size_before = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
 			if (end > p->size_before)
 				p->size_before = end;
