@@ -129,10 +129,108 @@ static int test_a_claim_raised_during_a_change_waits_for_its_writer(void)
 	return T_PASS;
 }
 
+static uint64_t gen_of(struct dfuse *df, uint32_t slot)
+{
+	return __atomic_load_n(&df->run->slots[slot].gen, __ATOMIC_SEQ_CST);
+}
+
+/* The last lease put while a truncate is in progress (a RELEASE on another
+ * thread) frees the slot before the truncate ends: the end must still be
+ * counted, or every later change of the inode looks nested in that one and
+ * moves no slot's gen, and daxfs-run keeps mapping blocks a truncate took. */
+static int test_a_change_whose_slot_went_still_ends(void)
+{
+	struct dfuse *df = t_dfuse(16 * MB);
+	uint32_t slot;
+
+	CHECK(df);
+	uint64_t ino = t_create(df->fs, DFS_ROOT_INO, "f");
+	CHECK_EQ(dfs_lease_get(df->fs, ino), 0);
+	CHECK_EQ(dfuse_run_attach(df, ino, 4, true, &slot), 0);
+	dfuse_run_layout_begin(df, ino);
+	CHECK(gen_of(df, slot) & 1);
+	CHECK_EQ(dfs_lease_put(df->fs, ino), 0);
+	dfuse_run_released(df, ino, 4, true);
+	CHECK_EQ(df->run->slots[slot].ino, 0);
+	CHECK_EQ(truncate_to(df->fs, ino, 0), 0);
+	dfuse_run_layout_end(df, ino);
+	CHECK(!run_find(df->run, ino));         /* nothing needs the record now */
+
+	CHECK_EQ(dfs_lease_get(df->fs, ino), 0);
+	CHECK_EQ(dfuse_run_attach(df, ino, 8, true, &slot), 0);
+	uint64_t gen = gen_of(df, slot);
+	CHECK_EQ(gen & 1, 0);
+	dfuse_run_layout_begin(df, ino);
+	CHECK_EQ(gen_of(df, slot), gen + 1);
+	dfuse_run_layout_end(df, ino);
+	CHECK_EQ(gen_of(df, slot), gen + 2);
+	CHECK_EQ(dfs_lease_put(df->fs, ino), 0);
+	dfuse_run_released(df, ino, 8, true);
+	CHECK_STR(t_warnings, "");
+	return T_PASS;
+}
+
+/* A slot handed out while a change that began on the inode's previous slot
+ * is in progress shows the change (gen odd), and its end makes gen even:
+ * the other way round every later change would look like none. */
+static int test_a_slot_handed_out_during_a_change_shows_it(void)
+{
+	struct dfuse *df = t_dfuse(16 * MB);
+	uint32_t slot;
+
+	CHECK(df);
+	uint64_t ino = t_create(df->fs, DFS_ROOT_INO, "f");
+	CHECK_EQ(dfs_lease_get(df->fs, ino), 0);
+	CHECK_EQ(dfuse_run_attach(df, ino, 4, true, &slot), 0);
+	dfuse_run_layout_begin(df, ino);
+	CHECK_EQ(dfs_lease_put(df->fs, ino), 0);
+	dfuse_run_released(df, ino, 4, true);
+
+	CHECK_EQ(dfs_lease_get(df->fs, ino), 0);
+	CHECK_EQ(dfuse_run_attach(df, ino, 8, true, &slot), 0);
+	CHECK(gen_of(df, slot) & 1);
+	CHECK_EQ(truncate_to(df->fs, ino, 0), 0);
+	dfuse_run_layout_end(df, ino);
+	uint64_t gen = gen_of(df, slot);
+	CHECK_EQ(gen & 1, 0);
+	dfuse_run_layout_begin(df, ino);
+	CHECK_EQ(gen_of(df, slot), gen + 1);
+	dfuse_run_layout_end(df, ino);
+	CHECK_EQ(gen_of(df, slot), gen + 2);
+	CHECK_STR(t_warnings, "");
+	return T_PASS;
+}
+
+/* ... also when the change began while the inode had no slot, only an open
+ * file that can write it (which daxfs-run then takes a lease through). */
+static int test_a_slot_handed_out_during_a_change_begun_without_one_shows_it(void)
+{
+	struct dfuse *df = t_dfuse(16 * MB);
+	uint32_t slot;
+
+	CHECK(df);
+	uint64_t ino = t_create(df->fs, DFS_ROOT_INO, "f");
+	dfuse_run_opened(df, ino, 4, true);
+	dfuse_run_layout_begin(df, ino);
+	CHECK_EQ(dfs_lease_get(df->fs, ino), 0);
+	CHECK_EQ(dfuse_run_attach(df, ino, 4, true, &slot), 0);
+	CHECK(gen_of(df, slot) & 1);
+	CHECK_EQ(truncate_to(df->fs, ino, 0), 0);
+	dfuse_run_layout_end(df, ino);
+	CHECK_EQ(gen_of(df, slot) & 1, 0);
+	CHECK_EQ(dfs_lease_put(df->fs, ino), 0);
+	dfuse_run_released(df, ino, 4, true);
+	CHECK_STR(t_warnings, "");
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_a_fold_during_a_truncate_leaves_the_size_it_set),
 	T_CASE(test_a_fold_during_a_truncate_reports_no_stale_claim),
 	T_CASE(test_a_claim_raised_during_a_change_waits_for_its_writer),
+	T_CASE(test_a_change_whose_slot_went_still_ends),
+	T_CASE(test_a_slot_handed_out_during_a_change_shows_it),
+	T_CASE(test_a_slot_handed_out_during_a_change_begun_without_one_shows_it),
 };
 
 T_MAIN(cases)
