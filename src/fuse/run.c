@@ -69,12 +69,18 @@ struct run_ino *run_get(struct dfuse_run *r, uint64_t ino)
 	return p;
 }
 
+/* lock held (for writing, or with p->pub): whether nothing needs p any more */
+static bool run_unneeded(const struct run_ino *p)
+{
+	return !p->writable && !p->marked && p->slot < 0 && !p->changing && !p->nmap;
+}
+
 /* lock held for writing: drops a record nothing needs any more */
 void run_maybe_drop(struct dfuse_run *r, struct run_ino *p)
 {
 	struct run_ino **pp = &r->bucket[hash(p->ino)];
 
-	if (p->writable || p->marked || p->slot >= 0 || p->changing || p->nmap)
+	if (!run_unneeded(p))
 		return;
 	while (*pp != p)
 		pp = &(*pp)->next;
@@ -563,18 +569,23 @@ int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, ui
 		struct daxfs_run_slot *s = &r->slots[i];
 		r->next_free = (i + 1) % RUN_SLOTS;
 		p->slot = (int)i;
+		pthread_mutex_lock(&p->pub);
 		/* A slot's generation never goes back, so that a process that
 		 * kept a stale slot number sees a change; the kernel may hold
-		 * pages from before the first lease. */
+		 * pages from before the first lease. A change of the layout in
+		 * progress (begun before the inode had this slot) shows as an
+		 * odd gen, which its end makes even. */
 		uint64_t gen = __atomic_load_n(&s->gen, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->gen, (gen | 1) + 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&s->gen, (gen | 1) + 1 + (p->changing > 0), __ATOMIC_SEQ_CST);
 		__atomic_store_n(&s->flags, DAXFS_RUN_CACHED, __ATOMIC_SEQ_CST);
 		__atomic_fetch_add(&s->alloc_gen, 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&r->pend[i].end, 0, __ATOMIC_SEQ_CST);
 		p->writes_seen = __atomic_load_n(&r->pend[i].writes, __ATOMIC_SEQ_CST);
 		set_plain(r, p);
-		pthread_mutex_lock(&p->pub);
 		publish(df, p);
+		/* what the processes that map through this slot see first */
+		if (p->changing > 0)
+			p->size_before = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&p->pub);
 		__atomic_store_n(&s->ino, ino, __ATOMIC_SEQ_CST);
 		atomic_fetch_add(&r->used, 1);
@@ -650,11 +661,19 @@ static int64_t monotonic_seconds(void)
  * now when writes moved. p->pub held, or the table's lock for writing. A
  * claim the filesystem refuses (stores through an out-of-date mapping, or a
  * client that wrote nonsense) is dropped: the record's end goes back to 0.
+ *
+ * take_end: whether the end counts. While a change of the layout is in
+ * progress it counts only for the fold that opens the change: what the
+ * record holds after that is a claim this fold took already (the end stays
+ * until the change's end clears it), which a truncate makes look like a new
+ * one once it cut the size below it, or a claim of a writer that raced the
+ * change, which the writer takes back and makes through a request. Taking
+ * either would raise the size the change is setting.
  */
-static void fold(struct dfuse *df, struct run_ino *p)
+static void fold(struct dfuse *df, struct run_ino *p, bool take_end)
 {
 	struct daxfs_run_pending *pe = &df->run->pend[p->slot];
-	uint64_t end = __atomic_load_n(&pe->end, __ATOMIC_SEQ_CST);
+	uint64_t end = take_end ? __atomic_load_n(&pe->end, __ATOMIC_SEQ_CST) : 0;
 	uint64_t writes = __atomic_load_n(&pe->writes, __ATOMIC_SEQ_CST);
 	unsigned ext = writes != p->writes_seen ? DFS_EXTEND_TIME : 0;
 	struct stat st;
@@ -693,7 +712,7 @@ static void fold(struct dfuse *df, struct run_ino *p)
 static void do_fold(struct dfuse *df, struct run_ino *p, unsigned unused)
 {
 	(void)unused;
-	fold(df, p);
+	fold(df, p, p->changing == 0);
 }
 
 void dfuse_run_fold(struct dfuse *df, uint64_t ino)
@@ -742,8 +761,9 @@ bool dfuse_run_uncache(struct dfuse *df, uint64_t ino)
 }
 
 /* pub held: the first change in progress makes gen odd, the last one even
- * again, after the size is published */
-static void do_layout(struct dfuse *df, struct run_ino *p, unsigned begin)
+ * again, after the size is published; without a slot they are only
+ * counted */
+static void do_layout(struct dfuse *df, struct run_ino *p, bool begin)
 {
 	struct daxfs_run_slot *s = slot_of(df->run, p);
 
@@ -753,18 +773,18 @@ static void do_layout(struct dfuse *df, struct run_ino *p, unsigned begin)
 		 * change through a request instead. The size the processes saw
 		 * is the larger of the slot's and the pending end, a claim the
 		 * fold drops included: a cut below it is recalled. */
-		if (p->changing++ == 0) {
+		if (p->changing++ == 0 && s) {
 			uint64_t end = __atomic_load_n(&df->run->pend[p->slot].end, __ATOMIC_SEQ_CST);
 
 			__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
-			fold(df, p);
+			fold(df, p, true);
 			p->size_before = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
 			if (end > p->size_before)
 				p->size_before = end;
 		}
 		return;
 	}
-	if (p->changing == 0 || --p->changing > 0)
+	if (p->changing == 0 || --p->changing > 0 || !s)
 		return;
 	/* folded at the start: the size is the filesystem's from here */
 	__atomic_store_n(&df->run->pend[p->slot].end, 0, __ATOMIC_SEQ_CST);
@@ -776,14 +796,47 @@ static void do_layout(struct dfuse *df, struct run_ino *p, unsigned begin)
 	__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * The change is counted on the inode's record whether or not it has a slot
+ * (a writable open file keeps a record), and its end also when the slot
+ * went meanwhile (the last lease put on another thread): a slot handed out
+ * during the change then shows it, and no count is left behind, which
+ * would make every later change of the inode look nested in this one and
+ * never move gen.
+ */
+static void layout(struct dfuse *df, uint64_t ino, bool begin)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+	bool unused = false;
+
+	if (!r)
+		return;
+	pthread_rwlock_rdlock(&r->lock);
+	if ((p = run_find(r, ino))) {
+		pthread_mutex_lock(&p->pub);
+		do_layout(df, p, begin);
+		unused = !begin && run_unneeded(p);
+		pthread_mutex_unlock(&p->pub);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	if (unused) {
+		/* it was kept for the count alone */
+		pthread_rwlock_wrlock(&r->lock);
+		if ((p = run_find(r, ino)))
+			run_maybe_drop(r, p);
+		pthread_rwlock_unlock(&r->lock);
+	}
+}
+
 void dfuse_run_layout_begin(struct dfuse *df, uint64_t ino)
 {
-	with_slot(df, ino, do_layout, 1);
+	layout(df, ino, true);
 }
 
 void dfuse_run_layout_end(struct dfuse *df, uint64_t ino)
 {
-	with_slot(df, ino, do_layout, 0);
+	layout(df, ino, false);
 }
 
 void dfuse_run_changed_all(struct dfuse *df, bool revoke)

@@ -61,7 +61,9 @@ void dfuse_run_cached(struct dfuse *df, uint64_t ino, bool writeback);
 /* Clears the CACHED flag before the caller drops the cached pages; whether
  * it was set. */
 bool dfuse_run_uncache(struct dfuse *df, uint64_t ino);
-/* Around a change of the file's layout: truncate, fallocate, O_TRUNC. */
+/* Around a change of the file's layout: truncate, fallocate, O_TRUNC. Also
+ * counted for an inode that has no slot but writable open files, whose
+ * slot, if one is handed out before the end, shows the change. */
 void dfuse_run_layout_begin(struct dfuse *df, uint64_t ino);
 void dfuse_run_layout_end(struct dfuse *df, uint64_t ino);
 /* DAXFS_IOC_RUN_MAPPED of open file fh (flags: exactly one of
