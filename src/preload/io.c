@@ -389,23 +389,27 @@ static size_t store(struct rino *ri, const void *buf, size_t len, uint64_t off, 
  * daemon would have to zero) its size, in the inode's pending record for
  * the daemon to fold in, without a request. Then the layout generation is
  * looked at again: a truncate or other change that began meanwhile may have
- * folded before the new end was there, so the size then goes the request's
- * way. Whether the write is done with.
+ * folded before the new end was there, and may have cut or zeroed what the
+ * stores wrote, so the whole write is then made again by the daemon, whose
+ * write comes after the change (DEFER_REDO). DEFER_DONE: the write is done
+ * with; DEFER_ASK: its size change goes by request.
  */
-static bool defer(struct rino *ri, struct rfile *rf, uint64_t off, size_t done, uint64_t size)
+enum { DEFER_REDO = -1, DEFER_ASK = 0, DEFER_DONE = 1 };
+
+static int defer(struct rino *ri, struct rfile *rf, uint64_t off, size_t done, uint64_t size)
 {
 	volatile struct daxfs_run_pending *pe = __atomic_load_n(&ri->pend, __ATOMIC_ACQUIRE);
 	uint64_t end = off + done, had, prev = 0;
 
 	if (!pe || !__atomic_load_n(&ri->pend_rw, __ATOMIC_ACQUIRE) || rf->sync)
-		return false;
+		return DEFER_ASK;
 	if (end > size && off > size)
-		return false;
-	/* a change that began since our stores goes the request's way
-	 * before its end is ever seen (a fold would take it for a stale
-	 * claim); one that begins from here is caught below */
+		return DEFER_ASK;
+	/* a change that began since our stores is seen before our end is
+	 * (a fold would take it for a stale claim); one that begins from
+	 * here is caught below */
 	if (end > size && __atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST) != ri->gen_seen)
-		return false;
+		return DEFER_REDO;
 	if (end > size) {
 		had = __atomic_load_n(&pe->end, __ATOMIC_SEQ_CST);
 		while (had < end && !__atomic_compare_exchange_n(&pe->end, &had, end, false,
@@ -415,7 +419,7 @@ static bool defer(struct rino *ri, struct rfile *rf, uint64_t off, size_t done, 
 	}
 	__atomic_fetch_add(&pe->writes, 1, __ATOMIC_SEQ_CST);
 	if (end <= size)
-		return true;
+		return DEFER_DONE;
 	if (__atomic_load_n(&ri->slot->gen, __ATOMIC_SEQ_CST) != ri->gen_seen ||
 	    (__atomic_load_n(&ri->slot->flags, __ATOMIC_SEQ_CST) & DAXFS_RUN_REVOKED)) {
 		/* ours out again, unless the daemon reset it meanwhile */
@@ -423,10 +427,10 @@ static bool defer(struct rino *ri, struct rfile *rf, uint64_t off, size_t done, 
 		if (prev < end)
 			(void)__atomic_compare_exchange_n(&pe->end, &had, prev, false,
 							  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-		return false;
+		return DEFER_REDO;
 	}
 	ri->size_dirty = true;
-	return true;
+	return DEFER_DONE;
 }
 
 ssize_t run_pwrite(struct rfile *rf, const void *buf, size_t len, off_t off, off_t *append_at)
@@ -529,8 +533,15 @@ again:
 
 	if (trace && (err = run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, trace, (uint64_t)off, done)))
 		goto fail;
-	if (defer(ri, rf, (uint64_t)off, done, size)) {
+	int deferred = defer(ri, rf, (uint64_t)off, done, size);
+
+	if (deferred == DEFER_DONE) {
 		/* the daemon folds size and times in before anyone looks */
+	} else if (deferred == DEFER_REDO) {
+		/* the stores went to blocks the change may have cut, zeroed or
+		 * taken (held from other files while we hold the lease) */
+		err = RUN_FALLBACK;
+		goto fail;
 	} else if ((uint64_t)off + done > size) {
 		unsigned fl = DAXFS_IOC_WRITTEN_SIZE | DAXFS_IOC_WRITTEN_TIME |
 			      (rf->sync ? DAXFS_IOC_WRITTEN_SYNC : 0);
