@@ -6,9 +6,8 @@ import signal
 import textwrap
 
 from mount import daxfs, daxfs_factory  # noqa: F401  (fixture)
-from run_util import py_plain, py_start
+from run_util import Stepper, py_plain, py_start
 from test_run_pending import daemon_stopped, step
-from run_util import Stepper
 
 
 def chunk(i, n=3000):
@@ -99,6 +98,15 @@ def batch(daxfs, prefix, salt, n):
     return w
 
 
+def roomy(daxfs_factory):
+    """A mount with room for dozens of files' blocks allocated ahead, its
+    metadata kept in memory for a minute (commit=60000)."""
+    d = daxfs_factory(size=512 << 20)
+    d.mkfs()
+    d.mount("commit=60000")
+    return d
+
+
 def gone(w):
     w.kill()
     w.wait()
@@ -109,9 +117,7 @@ def test_a_pair_used_again_keeps_the_size_of_the_file_before(daxfs_factory):
     which still have blocks allocated ahead (so nothing asks the daemon),
     take the same pairs and write over their records: the sizes of the
     first ones were committed when their leases ended."""
-    daxfs = daxfs_factory(size=512 << 20)
-    daxfs.mkfs()
-    daxfs.mount("commit=60000")
+    daxfs = roomy(daxfs_factory)
     gone(batch(daxfs, "g", 5, 28))
     gone(batch(daxfs, "f", 0, 28))
     w = batch(daxfs, "g", 9, 28)
@@ -128,9 +134,7 @@ def test_a_pair_used_again_keeps_the_size_of_the_file_before(daxfs_factory):
 
 def test_more_files_than_record_pairs_keep_every_size(daxfs_factory):
     """40 files at once, more than the 28 pairs: the rest ask the daemon."""
-    daxfs = daxfs_factory(size=512 << 20)
-    daxfs.mkfs()
-    daxfs.mount("commit=60000")
+    daxfs = roomy(daxfs_factory)
     w = batch(daxfs, "f", 0, 40)
     try:
         killed_and_mounted_again(daxfs)

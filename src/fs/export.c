@@ -35,14 +35,7 @@ int dfs_lookup_ino(struct dfs *fs, uint64_t ino, struct stat *out)
 
 int dfs_generation(struct dfs *fs, uint64_t ino, uint32_t *gen)
 {
-	struct dfs_inode *ip;
-	int err = dfs_iget_pin(fs, ino, &ip);
+	uint32_t epoch;
 
-	if (err)
-		return err;
-	pthread_rwlock_rdlock(&ip->lock);
-	*gen = ip->d.generation;
-	pthread_rwlock_unlock(&ip->lock);
-	dfs_iput(fs, ip);
-	return 0;
+	return dfs_size_stamp(fs, ino, gen, &epoch);
 }

@@ -21,6 +21,8 @@
  * a write, and at fsync, close and stat by this process.
  */
 #define ALLOC_AHEAD (2ull << 20)
+#define ALLOC_AHEAD_MAX (64ull << 20)
+#define TIME_LAG 1
 /*
  * A read of at least BIG_READ bytes that finds its chunk unmapped maps it
  * without filling its page tables and copies with pread of the member:
@@ -28,8 +30,6 @@
  * tables for pages it reads once than copying them.
  */
 #define BIG_READ (128u << 10)
-#define ALLOC_AHEAD_MAX (64ull << 20)
-#define TIME_LAG 1
 
 static int64_t now_coarse(void)
 {

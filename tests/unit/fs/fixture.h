@@ -195,4 +195,27 @@ static inline uint64_t t_create(struct dfs *fs, uint64_t dir, const char *name)
 	return dfs_mknod(fs, dir, name, S_IFREG | 0644, 0, &t_cred, &st) ? 0 : st.st_ino;
 }
 
+/* ino's size, UINT64_MAX when it cannot be had. */
+static inline uint64_t t_size_of(struct dfs *fs, uint64_t ino)
+{
+	struct stat st;
+
+	return dfs_getattr(fs, ino, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
+}
+
+/* Allocates [off, off+len) of ino as written, zeroed blocks without growing
+ * the file, as DAXFS_IOC_ALLOC with KEEP_SIZE does. */
+static inline int t_alloc_keep_size(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
+{
+	struct dfs_iomap m;
+	int err;
+
+	for (uint64_t pos = off; pos < off + len; pos = m.offset + m.length) {
+		if ((err = dfs_iomap_begin(fs, ino, pos, off + len - pos, DFS_IOMAP_WRITE, &m)) < 0)
+			return err;
+		dfs_iomap_end(fs, ino, pos, off + len - pos, 0, DFS_IOMAP_WRITE, &m);
+	}
+	return 0;
+}
+
 #endif

@@ -4,28 +4,6 @@
 #define MB (1024ull * 1024)
 #define BLK 4096ull
 
-/* Allocates [off, off+len) as written, zeroed blocks without growing the
- * file, as DAXFS_IOC_ALLOC with KEEP_SIZE does. */
-static int alloc_keep_size(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
-{
-	struct dfs_iomap m;
-	int err;
-
-	for (uint64_t pos = off; pos < off + len; pos = m.offset + m.length) {
-		if ((err = dfs_iomap_begin(fs, ino, pos, off + len - pos, DFS_IOMAP_WRITE, &m)) < 0)
-			return err;
-		dfs_iomap_end(fs, ino, pos, off + len - pos, 0, DFS_IOMAP_WRITE, &m);
-	}
-	return 0;
-}
-
-static uint64_t size_of(struct dfs *fs, uint64_t ino)
-{
-	struct stat st;
-
-	return dfs_getattr(fs, ino, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
-}
-
 static int test_size_grows_over_written_blocks_and_the_gap_reads_zero(void)
 {
 	struct dfs **fs = t_newfs(16 * MB, NULL);
@@ -34,17 +12,17 @@ static int test_size_grows_over_written_blocks_and_the_gap_reads_zero(void)
 	CHECK(fs);
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
 	CHECK_EQ(dfs_pwrite(*fs, ino, "head", 4, 0, 0), 4);
-	CHECK_EQ(alloc_keep_size(*fs, ino, 0, 4 * BLK), 0);
-	CHECK_EQ(size_of(*fs, ino), 4);
+	CHECK_EQ(t_alloc_keep_size(*fs, ino, 0, 4 * BLK), 0);
+	CHECK_EQ(t_size_of(*fs, ino), 4);
 	CHECK_EQ(dfs_write_extend(*fs, ino, 2 * BLK, 100, DFS_EXTEND_SIZE | DFS_EXTEND_SYNC), 0);
-	CHECK_EQ(size_of(*fs, ino), 2 * BLK + 100);
+	CHECK_EQ(t_size_of(*fs, ino), 2 * BLK + 100);
 	CHECK_EQ(dfs_pread(*fs, ino, buf, sizeof(buf), 0), (ssize_t)(2 * BLK + 100));
 	CHECK(memcmp(buf, "head", 4) == 0);
 	for (size_t i = 4; i < 2 * BLK; i++)
 		CHECK_EQ(buf[i], 0);
 	/* a range inside the size leaves it */
 	CHECK_EQ(dfs_write_extend(*fs, ino, 0, 10, DFS_EXTEND_SIZE), 0);
-	CHECK_EQ(size_of(*fs, ino), 2 * BLK + 100);
+	CHECK_EQ(t_size_of(*fs, ino), 2 * BLK + 100);
 	return T_PASS;
 }
 
@@ -56,11 +34,11 @@ static int test_a_range_that_is_not_written_blocks_is_estale(void)
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
 	CHECK_EQ(dfs_write_extend(*fs, ino, 0, 10, DFS_EXTEND_SIZE), -ESTALE);
 	CHECK_MSG_HAS("out-of-date mapping");
-	CHECK_EQ(size_of(*fs, ino), 0);
+	CHECK_EQ(t_size_of(*fs, ino), 0);
 	/* preallocated (unwritten) blocks are not written ones either */
 	CHECK_EQ(dfs_fallocate(*fs, ino, FALLOC_FL_KEEP_SIZE, 0, 2 * BLK), 0);
 	CHECK_EQ(dfs_write_extend(*fs, ino, 0, 10, DFS_EXTEND_SIZE), -ESTALE);
-	CHECK_EQ(size_of(*fs, ino), 0);
+	CHECK_EQ(t_size_of(*fs, ino), 0);
 	return T_PASS;
 }
 
@@ -92,7 +70,7 @@ static int test_blocks_past_eof_leave_fsck_clean(void)
 	CHECK(fs);
 	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
 	CHECK_EQ(dfs_pwrite(*fs, ino, "x", 1, 0, 0), 1);
-	CHECK_EQ(alloc_keep_size(*fs, ino, BLK, 8 * BLK), 0);
+	CHECK_EQ(t_alloc_keep_size(*fs, ino, BLK, 8 * BLK), 0);
 	CHECK_EQ(dfs_sync(*fs), 0);
 	CHECK_EQ(dfs_unmount(fs), 0);
 	CHECK_EQ(t_fsck_problems(md), 0);

@@ -15,16 +15,11 @@ static int setup(struct mapped_device **md, struct dfs_runrec_area *a, uint64_t 
 		 uint32_t *gen, uint32_t *epoch, uint64_t blocks)
 {
 	struct dfs **fs = t_newfs(16 * MB, md);
-	struct dfs_iomap m;
 
 	if (!fs || !(*ino = t_create(*fs, DFS_ROOT_INO, "f")) ||
-	    dfs_pwrite(*fs, *ino, "head", 4, 0, 0) != 4)
+	    dfs_pwrite(*fs, *ino, "head", 4, 0, 0) != 4 ||
+	    t_alloc_keep_size(*fs, *ino, 0, blocks * BLK))
 		return -1;
-	for (uint64_t pos = 0; pos < blocks * BLK; pos = m.offset + m.length) {
-		if (dfs_iomap_begin(*fs, *ino, pos, blocks * BLK - pos, DFS_IOMAP_WRITE, &m) < 0)
-			return -1;
-		dfs_iomap_end(*fs, *ino, pos, blocks * BLK - pos, 0, DFS_IOMAP_WRITE, &m);
-	}
 	if (dfs_runrec_area(*fs, a) || dfs_size_stamp(*fs, *ino, gen, epoch) || dfs_sync(*fs) ||
 	    dfs_unmount(fs))
 		return -1;
@@ -49,11 +44,8 @@ static uint64_t size_after_mount(struct mapped_device *md, uint64_t ino, bool rd
 {
 	struct dfs_mount_opts o = { .rdonly = rdonly };
 	struct dfs **fs = t_mount_opts(md, &o);
-	struct stat st;
-	uint64_t size = UINT64_MAX;
+	uint64_t size = fs ? t_size_of(*fs, ino) : UINT64_MAX;
 
-	if (fs && dfs_getattr(*fs, ino, &st) == 0)
-		size = (uint64_t)st.st_size;
 	if (fs && dfs_unmount(fs) == 0)
 		*fs = NULL;
 	return size;

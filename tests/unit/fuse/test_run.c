@@ -5,26 +5,17 @@
 #define MB (1024ull * 1024)
 #define BLK 4096ull
 
-static uint64_t size_of(struct dfs *fs, uint64_t ino)
+/* The file "f" as a daxfs-run writer holds it: a lease, its slot (in
+ * *slot, served through open file fh 4) and blocks [0, blocks) allocated
+ * ahead. Its inode, 0 on failure. */
+static uint64_t served_file(struct dfuse *df, uint64_t blocks, uint32_t *slot)
 {
-	struct stat st;
+	uint64_t ino = t_create(df->fs, DFS_ROOT_INO, "f");
 
-	return dfs_getattr(fs, ino, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
-}
-
-/* Allocates [off, off+len) as written, zeroed blocks without growing the
- * file, as DAXFS_IOC_ALLOC with KEEP_SIZE does. */
-static int alloc_keep_size(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
-{
-	struct dfs_iomap m;
-	int err;
-
-	for (uint64_t pos = off; pos < off + len; pos = m.offset + m.length) {
-		if ((err = dfs_iomap_begin(fs, ino, pos, off + len - pos, DFS_IOMAP_WRITE, &m)) < 0)
-			return err;
-		dfs_iomap_end(fs, ino, pos, off + len - pos, 0, DFS_IOMAP_WRITE, &m);
-	}
-	return 0;
+	if (!ino || dfs_lease_get(df->fs, ino) || dfuse_run_attach(df, ino, 4, true, slot) ||
+	    t_alloc_keep_size(df->fs, ino, 0, blocks * BLK))
+		return 0;
+	return ino;
 }
 
 /* What a daxfs-run write that extends the file to end leaves behind: the
@@ -54,21 +45,19 @@ static int test_a_fold_during_a_truncate_leaves_the_size_it_set(void)
 	uint32_t slot;
 
 	CHECK(df);
-	uint64_t ino = t_create(df->fs, DFS_ROOT_INO, "f");
-	CHECK_EQ(dfs_lease_get(df->fs, ino), 0);
-	CHECK_EQ(dfuse_run_attach(df, ino, 4, true, &slot), 0);
-	CHECK_EQ(alloc_keep_size(df->fs, ino, 0, 4 * BLK), 0);
+	uint64_t ino = served_file(df, 4, &slot);
+	CHECK(ino);
 	pending_write(df, slot, 3 * BLK + 100);
 	dfuse_run_fold(df, ino);
-	CHECK_EQ(size_of(df->fs, ino), 3 * BLK + 100);
+	CHECK_EQ(t_size_of(df->fs, ino), 3 * BLK + 100);
 
 	uint64_t gen = __atomic_load_n(&df->run->slots[slot].gen, __ATOMIC_SEQ_CST);
 	dfuse_run_layout_begin(df, ino);
 	CHECK_EQ(truncate_to(df->fs, ino, 3 * BLK + 50), 0);
 	dfuse_run_fold(df, ino);
-	CHECK_EQ(size_of(df->fs, ino), 3 * BLK + 50);
+	CHECK_EQ(t_size_of(df->fs, ino), 3 * BLK + 50);
 	dfuse_run_layout_end(df, ino);
-	CHECK_EQ(size_of(df->fs, ino), 3 * BLK + 50);
+	CHECK_EQ(t_size_of(df->fs, ino), 3 * BLK + 50);
 	CHECK_EQ(df->run->slots[slot].size, 3 * BLK + 50);
 	CHECK_EQ(df->run->slots[slot].gen, gen + 2);
 	CHECK_EQ(df->run->pend[slot].end, 0);
@@ -85,19 +74,17 @@ static int test_a_fold_during_a_truncate_reports_no_stale_claim(void)
 	uint32_t slot;
 
 	CHECK(df);
-	uint64_t ino = t_create(df->fs, DFS_ROOT_INO, "f");
-	CHECK_EQ(dfs_lease_get(df->fs, ino), 0);
-	CHECK_EQ(dfuse_run_attach(df, ino, 4, true, &slot), 0);
-	CHECK_EQ(alloc_keep_size(df->fs, ino, 0, 4 * BLK), 0);
+	uint64_t ino = served_file(df, 4, &slot);
+	CHECK(ino);
 	pending_write(df, slot, 3035);
 	dfuse_run_fold(df, ino);
-	CHECK_EQ(size_of(df->fs, ino), 3035);
+	CHECK_EQ(t_size_of(df->fs, ino), 3035);
 
 	dfuse_run_layout_begin(df, ino);
 	CHECK_EQ(truncate_to(df->fs, ino, 0), 0);
 	dfuse_run_fold(df, ino);
 	dfuse_run_layout_end(df, ino);
-	CHECK_EQ(size_of(df->fs, ino), 0);
+	CHECK_EQ(t_size_of(df->fs, ino), 0);
 	CHECK_STR(t_warnings, "");
 	return T_PASS;
 }
@@ -111,10 +98,8 @@ static int test_a_claim_raised_during_a_change_waits_for_its_writer(void)
 	uint32_t slot;
 
 	CHECK(df);
-	uint64_t ino = t_create(df->fs, DFS_ROOT_INO, "f");
-	CHECK_EQ(dfs_lease_get(df->fs, ino), 0);
-	CHECK_EQ(dfuse_run_attach(df, ino, 4, true, &slot), 0);
-	CHECK_EQ(alloc_keep_size(df->fs, ino, 0, 4 * BLK), 0);
+	uint64_t ino = served_file(df, 4, &slot);
+	CHECK(ino);
 	CHECK_EQ(dfs_write_extend(df->fs, ino, 0, 3 * BLK, DFS_EXTEND_SIZE), 0);
 	dfuse_run_publish(df, ino, false);
 
@@ -122,9 +107,9 @@ static int test_a_claim_raised_during_a_change_waits_for_its_writer(void)
 	pending_write(df, slot, 3 * BLK + 10);
 	CHECK_EQ(truncate_to(df->fs, ino, 3 * BLK - 10), 0);
 	dfuse_run_fold(df, ino);
-	CHECK_EQ(size_of(df->fs, ino), 3 * BLK - 10);
+	CHECK_EQ(t_size_of(df->fs, ino), 3 * BLK - 10);
 	dfuse_run_layout_end(df, ino);
-	CHECK_EQ(size_of(df->fs, ino), 3 * BLK - 10);
+	CHECK_EQ(t_size_of(df->fs, ino), 3 * BLK - 10);
 	CHECK_STR(t_warnings, "");
 	return T_PASS;
 }
