@@ -322,8 +322,14 @@ int dm_md_start_io(struct mapped_device *md, unsigned bio_flags)
 {
 	/* arm without io_lock, which the wake-up takes; a suspend that
 	 * begins after this look is noticed by the poll */
-	if ((bio_flags & DM_BIO_KILLABLE) && __atomic_load_n(&md->suspended, __ATOMIC_RELAXED))
-		daxfs_intr_arm();
+	bool suspended = __atomic_load_n(&md->suspended, __ATOMIC_RELAXED) &&
+			 !(bio_flags & DM_BIO_NOWAIT);
+
+	if (suspended) {
+		if (bio_flags & DM_BIO_KILLABLE)
+			daxfs_intr_arm();
+		daxfs_intr_waiting(true);
+	}
 	pthread_mutex_lock(&md->io_lock);
 	while (md->suspended) {
 		if (bio_flags & DM_BIO_NOWAIT) {
@@ -332,6 +338,8 @@ int dm_md_start_io(struct mapped_device *md, unsigned bio_flags)
 		}
 		if ((bio_flags & DM_BIO_KILLABLE) && daxfs_intr_pending()) {
 			pthread_mutex_unlock(&md->io_lock);
+			if (suspended)
+				daxfs_intr_waiting(false);
 			return daxfs_err(-EINTR, "%s: interrupted while waiting for resume",
 					 md->name);
 		}
@@ -348,6 +356,8 @@ int dm_md_start_io(struct mapped_device *md, unsigned bio_flags)
 	}
 	md->inflight++;
 	pthread_mutex_unlock(&md->io_lock);
+	if (suspended)
+		daxfs_intr_waiting(false);
 	return 0;
 }
 

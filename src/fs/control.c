@@ -82,14 +82,20 @@ int dfs_start_write(struct dfs *fs)
 	}
 	/* arm without freeze_lock, which the wake-up takes; a freeze that
 	 * begins after this look is noticed by the poll */
-	if (__atomic_load_n(&fs->freezing, __ATOMIC_RELAXED))
+	bool frozen = __atomic_load_n(&fs->freezing, __ATOMIC_RELAXED);
+
+	if (frozen) {
 		daxfs_intr_arm();
+		daxfs_intr_waiting(true);
+	}
 	pthread_mutex_lock(&fs->freeze_lock);
 	while (fs->freezing) {
 		struct timespec ts;
 
 		if (daxfs_intr_pending()) {
 			pthread_mutex_unlock(&fs->freeze_lock);
+			if (frozen)
+				daxfs_intr_waiting(false);
 			return daxfs_err(-EINTR, "interrupted while waiting for the frozen "
 					 "filesystem to thaw");
 		}
@@ -102,6 +108,8 @@ int dfs_start_write(struct dfs *fs)
 	}
 	fs->writers++;
 	pthread_mutex_unlock(&fs->freeze_lock);
+	if (frozen)
+		daxfs_intr_waiting(false);
 	if (gate_depth == 0)
 		gate_fs = fs;
 	if (gate_fs == fs)
@@ -206,12 +214,18 @@ void dfs_wait_thawed(struct dfs *fs)
 {
 	/* Unmount sets stopping without knowing of the freeze, so the wait
 	 * wakes now and then to look; a thaw wakes it at once. */
+	bool waited = false;
+
 	while (fs->frozen && !fs->stopping) {
 		struct timespec ts;
 
+		if (!waited)
+			daxfs_intr_waiting(waited = true);
 		daxfs_intr_deadline(&ts);
 		pthread_cond_timedwait(&fs->thaw_cond, &fs->meta, &ts);
 	}
+	if (waited)
+		daxfs_intr_waiting(false);
 }
 
 void dfs_uuid(struct dfs *fs, uint8_t out[16])

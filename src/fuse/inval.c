@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "fuse/dfuse.h"
+#include "util/intr.h"
 
 /* The mapped device's swap hook runs with its control lock held: notifying
  * the kernel from there could block on the kernel (a dirty page to write
@@ -115,6 +116,8 @@ void dfuse_inval_wait(struct dfuse *df)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += INVAL_WAIT_SECONDS;
+	/* the kernel may write dirty pages back to us before it lets go */
+	daxfs_intr_waiting(true);
 	pthread_mutex_lock(&iv->lock);
 	uint64_t want = iv->requested;
 	while (iv->done < want)
@@ -124,4 +127,5 @@ void dfuse_inval_wait(struct dfuse *df)
 			break;
 		}
 	pthread_mutex_unlock(&iv->lock);
+	daxfs_intr_waiting(false);
 }

@@ -17,6 +17,8 @@
 #include "fuse/client.h"
 #include "fuse/run.h"
 #include "fuse/dfuse.h"
+#include "fuse/pool.h"
+#include "util/intr.h"
 
 #ifndef DAXFS_VERSION
 #define DAXFS_VERSION "unknown"
@@ -30,6 +32,10 @@
  * few enough that the daemon's records of them stay small. */
 #define DFUSE_MAX_LEASES 256
 #define DFUSE_MAX_LEASES_MAX 1048576
+/* All workers busy this long (a request waits for another): one more. Long
+ * enough that a burst of short requests never adds one, short next to what a
+ * user would notice. */
+#define DFUSE_POOL_STALL_US 5000
 
 struct options {
 	char *source;
@@ -525,23 +531,23 @@ static void background_ready(int fd, int log_fd)
 
 static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *copts)
 {
-	struct fuse_loop_config *cfg;
-	int ret;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct dfuse_pool_config cfg = {
+		.max = copts->max_threads,
+		.stall_us = DFUSE_POOL_STALL_US,
+	};
 
 	if (copts->singlethread)
 		return fuse_session_loop(se);
-	cfg = fuse_loop_cfg_create();
-	if (!cfg)
-		return -ENOMEM;
-	/* One /dev/fuse fd per worker: requests are not funnelled through a
-	 * single file's wait queue. */
-	fuse_loop_cfg_set_clone_fd(cfg, 1);
-	fuse_loop_cfg_set_max_threads(cfg, copts->max_threads);
+	/* as many hot workers as CPUs: more only take turns on them */
 	if (copts->max_idle_threads != UINT_MAX)
-		fuse_loop_cfg_set_idle_threads(cfg, copts->max_idle_threads);
-	ret = fuse_session_loop_mt(se, cfg);
-	fuse_loop_cfg_destroy(cfg);
-	return ret;
+		cfg.hot = copts->max_idle_threads;
+	else
+		cfg.hot = cpus < 2 ? 2 : (unsigned)cpus;
+	if (cfg.hot > cfg.max)
+		cfg.hot = cfg.max;
+	daxfs_intr_set_wait_hook(dfuse_pool_waiting);
+	return dfuse_pool_serve(se, &cfg);
 }
 
 int main(int argc, char **argv)

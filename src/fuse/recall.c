@@ -12,6 +12,7 @@
 #include "fuse/run.h"
 #include "fuse/run_internal.h"
 #include "util/err.h"
+#include "util/intr.h"
 
 #define RECALL_TIMEOUT_NS 10000000000ll
 
@@ -115,16 +116,19 @@ void dfuse_run_recall(struct dfuse *df, uint64_t ino, bool blocks_gone)
 	/* The blocks stay out of the allocator while any lease is held
 	 * whatever happens here; this wait is for the processes' view: pages
 	 * past the new EOF raise SIGBUS by the time truncate returns. */
+	/* the acknowledgements come as requests */
+	daxfs_intr_waiting(true);
 	while (!recalled(r, ino, want)) {
 		if (waited >= RECALL_TIMEOUT_NS) {
 			fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": a daxfs-run process "
 				 "did not update its mappings within %lld ms of a truncate\n", ino,
 				 waited / 1000000);
-			return;
+			break;
 		}
 		nanosleep(&nap, NULL);
 		waited += nap.tv_nsec;
 		if (nap.tv_nsec < 1000000)
 			nap.tv_nsec *= 2;
 	}
+	daxfs_intr_waiting(false);
 }

@@ -7,6 +7,7 @@
 static _Thread_local const struct daxfs_intr_ops *intr_ops;
 static _Thread_local void *intr_arg;
 static _Thread_local bool intr_armed;
+static void (*wait_hook)(bool waiting);
 
 void daxfs_intr_set(const struct daxfs_intr_ops *ops, void *arg)
 {
@@ -36,4 +37,15 @@ void daxfs_intr_deadline(struct timespec *ts)
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;
 	}
+}
+
+void daxfs_intr_set_wait_hook(void (*hook)(bool waiting))
+{
+	wait_hook = hook;
+}
+
+void daxfs_intr_waiting(bool waiting)
+{
+	if (wait_hook)
+		wait_hook(waiting);
 }

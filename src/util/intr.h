@@ -31,6 +31,15 @@ void daxfs_intr_arm(void);
 
 #define DAXFS_INTR_POLL_MS 200
 
+/* A wait that only another request or a command can end (a thaw, a resumed
+ * device, processes acknowledging a recall) begins (true) or ends (false)
+ * on the calling thread. The server then does not count the thread among
+ * its busy workers, so that one is free to take the request that ends the
+ * wait. The hook is set once by the server, before it serves; without one
+ * this does nothing. */
+void daxfs_intr_set_wait_hook(void (*hook)(bool waiting));
+void daxfs_intr_waiting(bool waiting);
+
 struct timespec;
 /* The absolute CLOCK_REALTIME time DAXFS_INTR_POLL_MS from now, for
  * pthread_cond_timedwait. */

@@ -1,0 +1,297 @@
+/* fuse/pool.c - the worker threads that serve the session: a few kept hot, more only when they all wait */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include "fuse/pool.h"
+
+/*
+ * Why not libfuse's fuse_session_loop_mt: it starts a worker whenever none is
+ * idle and keeps up to max_threads of them. The kernel wakes the reader that
+ * has waited longest, so a burst of the kernel's write-back WRITEs or two
+ * O_DIRECT writers spread over all of them: each request lands on a cold
+ * thread, and on two CPUs ten threads take turns on one inode's lock. A
+ * request that waits is why more than a few are ever needed (a truncate for
+ * the recall's acknowledgement, which comes as another request; a writer at a
+ * frozen filesystem while reads go on), and a wait is long. So the pool keeps
+ * as many workers as it has CPUs and a watchdog starts one more only when all
+ * of them have been busy for a whole stall period.
+ */
+
+struct pool_worker {
+	struct pool_worker *next;
+	struct dfuse_pool *pool;
+	pthread_t thread;
+	struct fuse_buf buf;
+};
+
+struct dfuse_pool {
+	struct fuse_session *se;
+	struct dfuse_pool_config cfg;
+	sem_t finish;                   /* posted by a worker that saw the session end */
+	pthread_mutex_t lock;
+	pthread_cond_t watch;           /* wakes the watchdog */
+	pthread_t watchdog;
+	/* protected by lock */
+	struct pool_worker *workers;
+	unsigned nworker, navail;       /* workers, and those waiting for a request */
+	unsigned nwaiting;              /* workers in a wait another request ends */
+	unsigned long long all_busy;    /* times navail reached 0 */
+	bool watchdog_asleep, exit;
+	int error;
+};
+
+/* Workers in such waits are not counted against max, up to this many, so
+ * that a hundred writers at a frozen filesystem leave room for the resume. */
+#define POOL_WAITING_MAX 1024
+
+static _Thread_local struct pool_worker *pool_self;
+
+/* The watchdog goes to sleep after this many stall periods in which the
+ * workers were never all busy, so that an idle daemon does not wake. */
+#define POOL_QUIET_PERIODS 200
+
+static int pool_start_worker(struct dfuse_pool *pl);
+
+/* Called with pl->lock held. */
+static bool pool_may_grow(const struct dfuse_pool *pl)
+{
+	return pl->nworker - pl->nwaiting < pl->cfg.max && pl->nwaiting <= POOL_WAITING_MAX;
+}
+
+void dfuse_pool_waiting(bool waiting)
+{
+	struct dfuse_pool *pl = pool_self ? pool_self->pool : NULL;
+
+	if (!pl)
+		return;
+	pthread_mutex_lock(&pl->lock);
+	if (!waiting) {
+		pl->nwaiting--;
+	} else {
+		pl->nwaiting++;
+		/* a known wait: no need to watch a stall period go by */
+		if (pl->navail == 0 && pool_may_grow(pl) && !pl->exit &&
+		    pool_start_worker(pl) < 0)
+			fuse_log(FUSE_LOG_ERR, "daxfs-fuse: cannot start a worker thread: "
+				 "%u wait\n", pl->nwaiting);
+	}
+	pthread_mutex_unlock(&pl->lock);
+}
+
+static void pool_retire(struct dfuse_pool *pl, struct pool_worker *w)
+{
+	struct pool_worker **pp = &pl->workers;
+
+	while (*pp != w)
+		pp = &(*pp)->next;
+	*pp = w->next;
+	pl->nworker--;
+	pl->navail--;
+	pthread_detach(w->thread);
+	pthread_mutex_unlock(&pl->lock);
+	free(w->buf.mem);
+	free(w);
+}
+
+static void *pool_work(void *arg)
+{
+	struct pool_worker *w = arg;
+	struct dfuse_pool *pl = w->pool;
+	struct fuse_session *se = pl->se;
+
+	pool_self = w;
+	while (!fuse_session_exited(se)) {
+		int res;
+
+		/* at exit the main thread cancels the workers that wait for a
+		 * request, never one that is serving one */
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		res = fuse_session_receive_buf(se, &w->buf);
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		if (res == -EINTR)
+			continue;
+		if (res <= 0) {
+			if (res < 0) {
+				pthread_mutex_lock(&pl->lock);
+				if (!pl->error)
+					pl->error = res;
+				pthread_mutex_unlock(&pl->lock);
+				fuse_session_exit(se);
+			}
+			break;
+		}
+		pthread_mutex_lock(&pl->lock);
+		if (pl->exit) {
+			pthread_mutex_unlock(&pl->lock);
+			return NULL;
+		}
+		if (--pl->navail == 0) {
+			pl->all_busy++;
+			if (pl->watchdog_asleep && pool_may_grow(pl))
+				pthread_cond_signal(&pl->watch);
+		}
+		pthread_mutex_unlock(&pl->lock);
+
+		fuse_session_process_buf(se, &w->buf);
+
+		pthread_mutex_lock(&pl->lock);
+		pl->navail++;
+		if (pl->nworker > pl->cfg.hot && pl->navail > 1 && !pl->exit) {
+			pool_retire(pl, w);     /* unlocks */
+			return NULL;
+		}
+		pthread_mutex_unlock(&pl->lock);
+	}
+	sem_post(&pl->finish);
+	return NULL;
+}
+
+static void deadline_after(struct timespec *ts, unsigned us)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_nsec += (long)us * 1000;
+	ts->tv_sec += ts->tv_nsec / 1000000000;
+	ts->tv_nsec %= 1000000000;
+}
+
+/* One more worker when every worker was busy at two looks a stall period
+ * apart with none of them free in between (all_busy did not move). */
+static void *pool_watch(void *arg)
+{
+	struct dfuse_pool *pl = arg;
+	unsigned long long seen = 0;
+	bool was_stalled = false;
+	unsigned quiet = 0;
+
+	pthread_mutex_lock(&pl->lock);
+	while (!pl->exit) {
+		struct timespec ts;
+		bool stalled;
+
+		if (quiet >= POOL_QUIET_PERIODS) {
+			pl->watchdog_asleep = true;
+			while (!pl->exit && !(pl->navail == 0 && pool_may_grow(pl)))
+				pthread_cond_wait(&pl->watch, &pl->lock);
+			pl->watchdog_asleep = false;
+			quiet = 0;
+			seen = pl->all_busy;
+			was_stalled = true;
+			continue;
+		}
+		deadline_after(&ts, pl->cfg.stall_us);
+		pthread_cond_timedwait(&pl->watch, &pl->lock, &ts);
+		if (pl->exit)
+			break;
+		stalled = pl->navail == 0;
+		if (stalled && was_stalled && pl->all_busy == seen && pool_may_grow(pl)) {
+			/* the new worker is free: the next look starts afresh */
+			if (pool_start_worker(pl) < 0)
+				fuse_log(FUSE_LOG_ERR, "daxfs-fuse: cannot start a worker thread: "
+					 "all %u are busy\n", pl->nworker);
+			stalled = false;
+		}
+		quiet = stalled || pl->all_busy != seen ? 0 : quiet + 1;
+		seen = pl->all_busy;
+		was_stalled = stalled;
+	}
+	pthread_mutex_unlock(&pl->lock);
+	return NULL;
+}
+
+/* The signals that stop the daemon: every thread but main blocks them, so
+ * that they interrupt main's wait. */
+static const int stop_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+
+/* Called with pl->lock held or before any thread runs. The new thread
+ * inherits the caller's signal mask. */
+static int pool_start_worker(struct dfuse_pool *pl)
+{
+	struct pool_worker *w = calloc(1, sizeof(*w));
+	int err;
+
+	if (!w)
+		return -ENOMEM;
+	w->pool = pl;
+	if ((err = pthread_create(&w->thread, NULL, pool_work, w)) != 0) {
+		free(w);
+		return -err;
+	}
+	w->next = pl->workers;
+	pl->workers = w;
+	pl->nworker++;
+	pl->navail++;
+	return 0;
+}
+
+int dfuse_pool_serve(struct fuse_session *se, const struct dfuse_pool_config *cfg)
+{
+	struct dfuse_pool pl = { .se = se, .cfg = *cfg };
+	pthread_condattr_t ca;
+	sigset_t stop, old;
+	bool watching = false;
+	int err = 0;
+
+	if (pl.cfg.hot == 0)
+		pl.cfg.hot = 1;
+	if (pl.cfg.max < pl.cfg.hot)
+		pl.cfg.max = pl.cfg.hot;
+	sem_init(&pl.finish, 0, 0);
+	pthread_mutex_init(&pl.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pl.watch, &ca);
+	pthread_condattr_destroy(&ca);
+
+	/* not SIGBUS and the like: a worker that touches a lost page of a
+	 * member catches its own (dax's fault handling) */
+	sigemptyset(&stop);
+	for (unsigned i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaddset(&stop, stop_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	pthread_mutex_lock(&pl.lock);
+	for (unsigned i = 0; i < pl.cfg.hot && !err; i++)
+		err = pool_start_worker(&pl);
+	/* with max == hot there is nothing to watch for */
+	if (!err && pl.cfg.max > pl.cfg.hot &&
+	    (err = -pthread_create(&pl.watchdog, NULL, pool_watch, &pl)) == 0)
+		watching = true;
+	pthread_mutex_unlock(&pl.lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: cannot start the worker threads: %s\n",
+			 strerror(-err));
+		fuse_session_exit(se);
+	}
+
+	while (!fuse_session_exited(se))
+		sem_wait(&pl.finish);
+
+	pthread_mutex_lock(&pl.lock);
+	pl.exit = true;
+	for (struct pool_worker *w = pl.workers; w; w = w->next)
+		pthread_cancel(w->thread);
+	pthread_cond_signal(&pl.watch);
+	pthread_mutex_unlock(&pl.lock);
+	if (watching)
+		pthread_join(pl.watchdog, NULL);
+	while (pl.workers) {
+		struct pool_worker *w = pl.workers;
+
+		pl.workers = w->next;
+		pthread_join(w->thread, NULL);
+		free(w->buf.mem);
+		free(w);
+	}
+	pthread_cond_destroy(&pl.watch);
+	pthread_mutex_destroy(&pl.lock);
+	sem_destroy(&pl.finish);
+	return err ? err : pl.error;
+}

@@ -1,0 +1,79 @@
+"""The daemon's worker threads: a few kept hot (-o max_idle_threads, default one per CPU), one more
+started by a watchdog only when every worker has been busy for a while (a request that waits for
+another request must not starve it), never more than -o max_threads, and the extra ones retire once
+the wait is over. Writers held at a frozen filesystem are the waiting requests here."""
+import os
+
+import pytest
+
+from faults import child, ctl, ctl_json, mounted_for_faults, write_synced
+from mount import PAGE, daxfs_factory, wait_until  # noqa: F401  (fixture)
+from test_fault_lockfs import O_DIRECT_READ, WAIT, WRITER, finish, start
+
+KEPT = "k" * PAGE
+
+
+def threads(d):
+    return len(os.listdir(f"/proc/{d.proc.pid}/task"))
+
+
+def waiting(d):
+    return ctl_json("info", d.mnt)["filesystem"]["writers_waiting"]
+
+
+@pytest.fixture
+def frozen_pool(daxfs_factory, request):
+    """A daxfs mounted with the pool options of the test's parameter, with
+    a synced file `kept` and files w0, w1, w2 for writers to wait on (a
+    create would hold the directory's lock in the kernel while it waits,
+    and hold the next create there instead of in a worker)."""
+    d = mounted_for_faults(daxfs_factory, *request.param)
+    write_synced(d.mnt / "kept", KEPT.encode())
+    for i in range(3):
+        write_synced(d.mnt / f"w{i}", b"")
+    yield d
+    ctl("resume", d.mnt, check=False)
+
+
+@pytest.mark.parametrize("frozen_pool", [("max_idle_threads=1", "max_threads=4")],
+                         indirect=True)
+def test_requests_are_answered_while_every_hot_worker_waits(frozen_pool):
+    d = frozen_pool
+    idle = threads(d)
+    ctl("suspend", d.mnt)
+    writers = [start(WRITER, d.mnt / f"w{i}") for i in range(2)]
+    try:
+        # one hot worker: the second writer is read only by a worker the
+        # watchdog started
+        wait_until(lambda: waiting(d) == 2, WAIT, "2 writers waiting at the frozen filesystem")
+        # and a third request, which no cache answers, is served too
+        r = child(O_DIRECT_READ, d.mnt / "kept", PAGE)    # times out (fails) if starved
+        assert (r.returncode, r.stdout) == (0, KEPT)
+        assert threads(d) > idle
+    finally:
+        ctl("resume", d.mnt)
+    assert [finish(w) for w in writers] == [(0, "done\n")] * 2
+    for i in range(2):
+        assert (d.mnt / f"w{i}").read_bytes() == b"written while suspended"
+
+    # the extra workers retire once requests find the others idle again
+    def back():
+        os.stat(d.mnt / "kept")
+        return threads(d) == idle
+    wait_until(back, WAIT, f"the daemon back at {idle} threads")
+
+
+@pytest.mark.parametrize("frozen_pool", [("max_threads=1",)], indirect=True)
+def test_writers_waiting_at_a_frozen_filesystem_leave_room_for_the_resume(frozen_pool):
+    """A worker that waits for a thaw is not counted against max_threads:
+    more writers than that wait, and the resume (a request too) gets in."""
+    d = frozen_pool
+    ctl("suspend", d.mnt)
+    writers = [start(WRITER, d.mnt / f"w{i}") for i in range(3)]
+    try:
+        wait_until(lambda: waiting(d) == 3, WAIT, "3 writers waiting at the frozen filesystem")
+        r = child(O_DIRECT_READ, d.mnt / "kept", PAGE)
+        assert (r.returncode, r.stdout) == (0, KEPT)
+    finally:
+        ctl("resume", d.mnt)
+    assert [finish(w) for w in writers] == [(0, "done\n")] * 3

@@ -1,0 +1,282 @@
+/* test_pool.c - the daemon's worker pool (fuse/pool.c) serving a session over a socket pair instead of /dev/fuse */
+#include <dirent.h>
+#include <errno.h>
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include "harness.h"
+#include "fuse/pool.h"
+
+/*
+ * The test plays the kernel: it writes FUSE requests into one end of a
+ * SOCK_SEQPACKET pair (a message is a request, as a read of /dev/fuse) and
+ * reads the replies there. GETATTR of inode BLOCK_UNMARKED holds its
+ * worker until released without telling the pool, BLOCK_MARKED the same
+ * inside dfuse_pool_waiting (as a writer at a frozen filesystem), any
+ * other inode is answered at once.
+ */
+enum { BLOCK_UNMARKED = 2, BLOCK_MARKED = 3, QUICK = 4 };
+
+/* how long a test waits for something that should happen (it fails
+ * after), and how long it watches for something that must not */
+#define WAIT_MS 10000
+#define WATCH_MS 300
+#define STALL_US 2000
+
+struct server {
+	int kernel_fd;                  /* the test's end */
+	struct fuse_session *se;
+	struct dfuse_pool_config cfg;
+	pthread_t thread;
+	int result;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned inside;                /* requests in a blocking handler */
+	bool release;
+	uint64_t unique;
+};
+
+static void blocking_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct server *s = fuse_req_userdata(req);
+
+	(void)fi;
+	if (ino == BLOCK_UNMARKED || ino == BLOCK_MARKED) {
+		if (ino == BLOCK_MARKED)
+			dfuse_pool_waiting(true);
+		pthread_mutex_lock(&s->lock);
+		s->inside++;
+		pthread_cond_broadcast(&s->cond);
+		while (!s->release)
+			pthread_cond_wait(&s->cond, &s->lock);
+		s->inside--;
+		pthread_mutex_unlock(&s->lock);
+		if (ino == BLOCK_MARKED)
+			dfuse_pool_waiting(false);
+	}
+	fuse_reply_err(req, ENOENT);
+}
+
+static const struct fuse_lowlevel_ops ops = { .getattr = blocking_getattr };
+
+/* the device's read: the peer's close is the unmount */
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+
+	(void)userdata;
+	if (n == 0) {
+		errno = ENODEV;
+		return -1;
+	}
+	return n;
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	(void)userdata;
+	return writev(fd, iov, count);
+}
+
+static const struct fuse_custom_io io = { .read = io_read, .writev = io_writev };
+
+static unsigned threads_of_this_process(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 2;   /* . and .. */
+}
+
+static void send_request(struct server *s, uint32_t opcode, uint64_t nodeid, const void *body,
+			 size_t len)
+{
+	struct fuse_in_header h = {
+		.len = (uint32_t)(sizeof(h) + len), .opcode = opcode, .unique = ++s->unique,
+		.nodeid = nodeid,
+	};
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, len } };
+
+	if (writev(s->kernel_fd, iov, 2) != (ssize_t)h.len)
+		abort();
+}
+
+static void getattr(struct server *s, uint64_t ino)
+{
+	struct fuse_getattr_in in = { 0 };
+
+	send_request(s, FUSE_GETATTR, ino, &in, sizeof(in));
+}
+
+/* The next reply's error (negative errno, 0), or 1 if none came in ms. */
+static int reply_within(struct server *s, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	char buf[8192];
+	struct fuse_out_header *h = (struct fuse_out_header *)buf;
+
+	setsockopt(s->kernel_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (read(s->kernel_fd, buf, sizeof(buf)) < (ssize_t)sizeof(*h))
+		return 1;
+	return h->error;
+}
+
+static bool inside_reaches(struct server *s, unsigned n, int ms)
+{
+	struct timespec ts;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->lock);
+	while (s->inside < n && pthread_cond_timedwait(&s->cond, &s->lock, &ts) == 0)
+		;
+	ok = s->inside >= n;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+static void release_all(struct server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->release = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *serve_main(void *arg)
+{
+	struct server *s = arg;
+
+	s->result = dfuse_pool_serve(s->se, &s->cfg);
+	return NULL;
+}
+
+static void server_stop(void *arg)
+{
+	struct server *s = arg;
+
+	release_all(s);
+	shutdown(s->kernel_fd, SHUT_RDWR);
+	pthread_join(s->thread, NULL);
+	close(s->kernel_fd);
+	fuse_session_destroy(s->se);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* A pool serving a fresh session, initialised as the kernel does it;
+ * stopped after the test. NULL on failure. */
+static struct server *server_start(unsigned hot, unsigned max)
+{
+	char *argv[] = { "test_pool", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	struct fuse_init_in init = { .major = FUSE_KERNEL_VERSION, .minor = 31,
+				     .max_readahead = 65536 };
+	struct server *s = calloc(1, sizeof(*s));
+	int sv[2];
+
+	if (!s || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		free(s);
+		return NULL;
+	}
+	s->kernel_fd = sv[0];
+	s->cfg = (struct dfuse_pool_config){ .hot = hot, .max = max, .stall_us = STALL_US };
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->se = fuse_session_new(&args, &ops, sizeof(ops), s);
+	fuse_opt_free_args(&args);
+	if (!s->se || fuse_session_custom_io(s->se, &io, sv[1]) < 0 ||
+	    pthread_create(&s->thread, NULL, serve_main, s) != 0)
+		abort();
+	t_defer(server_stop, s);
+	send_request(s, FUSE_INIT, 0, &init, sizeof(init));
+	if (reply_within(s, WAIT_MS) != 0)
+		return NULL;
+	return s;
+}
+
+static int test_a_stalled_pool_grows_by_the_watchdog_up_to_max(void)
+{
+	struct server *s = server_start(1, 3);
+
+	CHECK(s);
+	for (int i = 0; i < 3; i++)
+		getattr(s, BLOCK_UNMARKED);
+	/* one hot worker; the watchdog saw it and the next stall */
+	CHECK(inside_reaches(s, 3, WAIT_MS));
+	getattr(s, QUICK);
+	CHECK_EQ(reply_within(s, WATCH_MS), 1);        /* max: nobody reads it */
+	release_all(s);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+	return T_PASS;
+}
+
+static int test_known_waits_are_not_counted_and_do_not_wait_for_the_watchdog(void)
+{
+	struct server *s = server_start(1, 1);  /* max == hot: no watchdog at all */
+
+	CHECK(s);
+	for (int i = 0; i < 3; i++)
+		getattr(s, BLOCK_MARKED);
+	CHECK(inside_reaches(s, 3, WAIT_MS));
+	getattr(s, QUICK);
+	CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+	release_all(s);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+	return T_PASS;
+}
+
+static int test_the_pool_shrinks_back_to_hot_after_a_stall(void)
+{
+	unsigned before = threads_of_this_process();
+	struct server *s = server_start(2, 5);
+
+	CHECK(s);
+	unsigned serving = threads_of_this_process();    /* + main, watchdog, hot */
+
+	CHECK_EQ(serving, before + 4);
+	for (int i = 0; i < 5; i++)
+		getattr(s, BLOCK_UNMARKED);
+	CHECK(inside_reaches(s, 5, WAIT_MS));
+	CHECK_EQ(threads_of_this_process(), serving + 3);
+	release_all(s);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+	/* each extra worker retires once it finds another idle */
+	for (int i = 0; i < 200 && threads_of_this_process() > serving; i++) {
+		getattr(s, QUICK);
+		CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+		usleep(1000);
+	}
+	CHECK_EQ(threads_of_this_process(), serving);
+	return T_PASS;
+}
+
+static const struct t_case cases[] = {
+	T_CASE(test_a_stalled_pool_grows_by_the_watchdog_up_to_max),
+	T_CASE(test_known_waits_are_not_counted_and_do_not_wait_for_the_watchdog),
+	T_CASE(test_the_pool_shrinks_back_to_hot_after_a_stall),
+};
+
+T_MAIN(cases)
