@@ -365,6 +365,12 @@ int dfs_txn_end(struct dfs *fs, int err);
  * held) gives the transaction to wait for (0: none), wait (meta and inode
  * locks dropped) returns err if set, else the commit's result. */
 uint64_t dfs_txn_stop(struct dfs *fs);
+/* dfs_txn_end for a change nobody waits for and a crash cannot lose (the
+ * release of an orphan, which the next mount releases anyway): on a
+ * synchronous mount it joins the next commit, the next call's or the
+ * committer's within DFS_COMMIT_INTERVAL_MS, instead of making one of its
+ * own. Without a committer (a tool's mount) it commits. Meta held. */
+void dfs_txn_end_deferred(struct dfs *fs);
 int dfs_txn_wait(struct dfs *fs, uint64_t tid, int err);
 
 /* ---- allocator (alloc.c) ---- */

@@ -367,6 +367,12 @@ int dfs_txn_wait(struct dfs *fs, uint64_t tid, int err)
 	return err ? err : cerr;
 }
 
+void dfs_txn_end_deferred(struct dfs *fs)
+{
+	if (!fs->committer_running)
+		(void)dfs_txn_end(fs, 0);   /* a failure shuts the fs down; later calls see it */
+}
+
 int dfs_txn_end(struct dfs *fs, int err)
 {
 	uint64_t tid = dfs_txn_stop(fs);

@@ -95,7 +95,8 @@ struct mapped_device *dfs_md(const struct dfs *fs)
 
 /* Batched mounts commit every commit_interval_ms; synchronous ones commit in
  * every call, and the committer only picks up what a call left while the
- * device was suspended (dfs_txn_end), every DFS_COMMIT_INTERVAL_MS. */
+ * device was suspended (dfs_txn_end) or left to the next commit
+ * (dfs_txn_end_deferred), every DFS_COMMIT_INTERVAL_MS. */
 static void *committer_main(void *arg)
 {
 	struct dfs *fs = arg;

@@ -245,6 +245,52 @@ static int test_batched_mount_write_data_waits_for_a_drain(void)
 	return T_PASS;
 }
 
+/* An unlinked file whose last reference goes (a FORGET) is released in the
+ * running transaction without a commit of its own: the next call's commit
+ * takes it. If that never comes, the next mount releases the orphan. */
+static int test_sync_mount_release_of_an_orphan_joins_the_next_commit(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	struct statvfs before, after;
+	struct stat st;
+	char data[4 * 4096];
+
+	CHECK(fs);
+	memset(data, 'd', sizeof(data));
+	CHECK(t_create(*fs, DFS_ROOT_INO, "keep"));     /* the directory's block */
+	dfs_statfs(*fs, &before);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");      /* looked up once */
+	CHECK(ino);
+	CHECK_EQ(dfs_pwrite(*fs, ino, data, sizeof(data), 0, 0), (ssize_t)sizeof(data));
+	CHECK_EQ(dfs_unlink(*fs, DFS_ROOT_INO, "f"), 0);
+	CHECK(nothing_dirty(*fs));
+	uint64_t commits = (*fs)->commits;
+
+	dfs_forget(*fs, ino, 1);
+	CHECK_EQ((*fs)->commits, commits);
+	CHECK(!nothing_dirty(*fs));
+	/* a crash now: the orphan is released at mount */
+	CHECK_EQ(t_crash_remount(md, fs), 0);
+	dfs_statfs(*fs, &after);
+	CHECK_EQ(after.f_bfree, before.f_bfree);
+	CHECK_EQ(after.f_ffree, before.f_ffree);
+	CHECK_EQ(t_fsck_problems(md), 0);
+
+	/* and without one, the next synchronous call commits it */
+	ino = t_create(*fs, DFS_ROOT_INO, "g");
+	CHECK(ino);
+	CHECK_EQ(dfs_unlink(*fs, DFS_ROOT_INO, "g"), 0);
+	dfs_forget(*fs, ino, 1);
+	CHECK(!nothing_dirty(*fs));
+	CHECK_EQ(dfs_mkdir(*fs, DFS_ROOT_INO, "d", 0755, &t_cred, &st), 0);
+	CHECK(nothing_dirty(*fs));
+	CHECK_EQ(t_crash_remount(md, fs), 0);
+	dfs_statfs(*fs, &after);
+	CHECK_EQ(after.f_ffree, before.f_ffree - 1);    /* d */
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_sync_mount_metadata_is_durable_at_return),
 	T_CASE(test_sync_mount_write_size_is_durable_at_return),
@@ -254,6 +300,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_batched_mount_keeps_changes_until_a_commit),
 	T_CASE(test_batched_mount_commits_within_its_interval),
 	T_CASE(test_mount_refuses_commit_interval_over_the_maximum),
+	T_CASE(test_sync_mount_release_of_an_orphan_joins_the_next_commit),
 };
 
 int main(int argc, char **argv)
