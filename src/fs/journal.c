@@ -369,7 +369,8 @@ int dfs_txn_wait(struct dfs *fs, uint64_t tid, int err)
 
 void dfs_txn_end_deferred(struct dfs *fs)
 {
-	if (!fs->committer_running)
+	/* stopping first: committer_running is cleared without meta, after it */
+	if (fs->stopping || !fs->committer_running)
 		(void)dfs_txn_end(fs, 0);   /* a failure shuts the fs down; later calls see it */
 }
 

@@ -8,6 +8,7 @@
 
 #include "fs/internal.h"
 #include "util/array.h"
+#include "util/deadline.h"
 #include "util/err.h"
 
 /* All metadata I/O and data zeroing go through the bio path of the mapped
@@ -106,13 +107,7 @@ static void *committer_main(void *arg)
 	while (!fs->stopping) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (long)(ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		daxfs_deadline(&ts, CLOCK_REALTIME, ms * 1000000ull);
 		pthread_cond_timedwait(&fs->commit_cond, &fs->meta, &ts);
 		/* a suspended device would hold the commit, and meta, until resume */
 		if (!fs->stopping && fs->ndirty && !fs->shutdown && !dfs_dev_suspended(fs))

@@ -11,6 +11,7 @@
 #include <fuse_lowlevel.h>
 
 #include "fuse/pool.h"
+#include "util/deadline.h"
 
 /*
  * Why not libfuse's fuse_session_loop_mt: it starts a worker whenever none is
@@ -154,14 +155,6 @@ static void *pool_work(void *arg)
 	return NULL;
 }
 
-static void deadline_after(struct timespec *ts, unsigned us)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_nsec += (long)us * 1000;
-	ts->tv_sec += ts->tv_nsec / 1000000000;
-	ts->tv_nsec %= 1000000000;
-}
-
 /* One more worker when every worker was busy at two looks a stall period
  * apart with none of them free in between (all_busy did not move). */
 static void *pool_watch(void *arg)
@@ -186,7 +179,7 @@ static void *pool_watch(void *arg)
 			was_stalled = true;
 			continue;
 		}
-		deadline_after(&ts, pl->cfg.stall_us);
+		daxfs_deadline(&ts, CLOCK_MONOTONIC, pl->cfg.stall_us * 1000ull);
 		pthread_cond_timedwait(&pl->watch, &pl->lock, &ts);
 		if (pl->exit)
 			break;

@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "util/deadline.h"
 #include "util/intr.h"
 
 static _Thread_local const struct daxfs_intr_ops *intr_ops;
@@ -31,12 +32,7 @@ void daxfs_intr_arm(void)
 
 void daxfs_intr_deadline(struct timespec *ts)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_nsec += DAXFS_INTR_POLL_MS * 1000L * 1000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	daxfs_deadline(ts, CLOCK_REALTIME, DAXFS_INTR_POLL_MS * 1000000ull);
 }
 
 void daxfs_intr_set_wait_hook(void (*hook)(bool waiting))

@@ -13,6 +13,7 @@
 
 #include "harness.h"
 #include "fuse/pool.h"
+#include "util/deadline.h"
 
 /*
  * The test plays the kernel: it writes FUSE requests into one end of a
@@ -138,13 +139,7 @@ static bool inside_reaches(struct server *s, unsigned n, int ms)
 	struct timespec ts;
 	bool ok;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	daxfs_deadline(&ts, CLOCK_REALTIME, ms * 1000000ull);
 	pthread_mutex_lock(&s->lock);
 	while (s->inside < n && pthread_cond_timedwait(&s->cond, &s->lock, &ts) == 0)
 		;

@@ -5,15 +5,17 @@
 #define MB (1024ull * 1024)
 #define BLK 4096ull
 
-/* The file "f" as a daxfs-run writer holds it: a lease, its slot (in
- * *slot, served through open file fh 4) and blocks [0, blocks) allocated
- * ahead. Its inode, 0 on failure. */
-static uint64_t served_file(struct dfuse *df, uint64_t blocks, uint32_t *slot)
+/* A daemon on a fresh 16 MiB filesystem (in *dfp) and its file "f" as a
+ * daxfs-run writer holds it: a lease, its slot (in *slot, served through
+ * open file fh 4) and blocks [0, blocks) allocated ahead. Its inode, 0 on
+ * failure. */
+static uint64_t served_file(struct dfuse **dfp, uint64_t blocks, uint32_t *slot)
 {
-	uint64_t ino = t_create(df->fs, DFS_ROOT_INO, "f");
+	struct dfuse *df = *dfp = t_dfuse(16 * MB);
+	uint64_t ino = df ? t_create(df->fs, DFS_ROOT_INO, "f") : 0;
 
 	if (!ino || dfs_lease_get(df->fs, ino) || dfuse_run_attach(df, ino, 4, true, slot) ||
-	    t_alloc_keep_size(df->fs, ino, 0, blocks * BLK))
+	    (blocks && t_alloc_keep_size(df->fs, ino, 0, blocks * BLK)))
 		return 0;
 	return ino;
 }
@@ -41,11 +43,10 @@ static int truncate_to(struct dfs *fs, uint64_t ino, uint64_t size)
  * record, took it for a new one and raised the size again. */
 static int test_a_fold_during_a_truncate_leaves_the_size_it_set(void)
 {
-	struct dfuse *df = t_dfuse(16 * MB);
+	struct dfuse *df;
 	uint32_t slot;
+	uint64_t ino = served_file(&df, 4, &slot);
 
-	CHECK(df);
-	uint64_t ino = served_file(df, 4, &slot);
 	CHECK(ino);
 	pending_write(df, slot, 3 * BLK + 100);
 	dfuse_run_fold(df, ino);
@@ -70,11 +71,10 @@ static int test_a_fold_during_a_truncate_leaves_the_size_it_set(void)
  * mapping. */
 static int test_a_fold_during_a_truncate_reports_no_stale_claim(void)
 {
-	struct dfuse *df = t_dfuse(16 * MB);
+	struct dfuse *df;
 	uint32_t slot;
+	uint64_t ino = served_file(&df, 4, &slot);
 
-	CHECK(df);
-	uint64_t ino = served_file(df, 4, &slot);
 	CHECK(ino);
 	pending_write(df, slot, 3035);
 	dfuse_run_fold(df, ino);
@@ -94,11 +94,10 @@ static int test_a_fold_during_a_truncate_reports_no_stale_claim(void)
  * meanwhile must not take it over the size the change set. */
 static int test_a_claim_raised_during_a_change_waits_for_its_writer(void)
 {
-	struct dfuse *df = t_dfuse(16 * MB);
+	struct dfuse *df;
 	uint32_t slot;
+	uint64_t ino = served_file(&df, 4, &slot);
 
-	CHECK(df);
-	uint64_t ino = served_file(df, 4, &slot);
 	CHECK(ino);
 	CHECK_EQ(dfs_write_extend(df->fs, ino, 0, 3 * BLK, DFS_EXTEND_SIZE), 0);
 	dfuse_run_publish(df, ino, false);
@@ -125,13 +124,11 @@ static uint64_t gen_of(struct dfuse *df, uint32_t slot)
  * moves no slot's gen, and daxfs-run keeps mapping blocks a truncate took. */
 static int test_a_change_whose_slot_went_still_ends(void)
 {
-	struct dfuse *df = t_dfuse(16 * MB);
+	struct dfuse *df;
 	uint32_t slot;
+	uint64_t ino = served_file(&df, 0, &slot);
 
-	CHECK(df);
-	uint64_t ino = t_create(df->fs, DFS_ROOT_INO, "f");
-	CHECK_EQ(dfs_lease_get(df->fs, ino), 0);
-	CHECK_EQ(dfuse_run_attach(df, ino, 4, true, &slot), 0);
+	CHECK(ino);
 	dfuse_run_layout_begin(df, ino);
 	CHECK(gen_of(df, slot) & 1);
 	CHECK_EQ(dfs_lease_put(df->fs, ino), 0);
@@ -160,13 +157,11 @@ static int test_a_change_whose_slot_went_still_ends(void)
  * the other way round every later change would look like none. */
 static int test_a_slot_handed_out_during_a_change_shows_it(void)
 {
-	struct dfuse *df = t_dfuse(16 * MB);
+	struct dfuse *df;
 	uint32_t slot;
+	uint64_t ino = served_file(&df, 0, &slot);
 
-	CHECK(df);
-	uint64_t ino = t_create(df->fs, DFS_ROOT_INO, "f");
-	CHECK_EQ(dfs_lease_get(df->fs, ino), 0);
-	CHECK_EQ(dfuse_run_attach(df, ino, 4, true, &slot), 0);
+	CHECK(ino);
 	dfuse_run_layout_begin(df, ino);
 	CHECK_EQ(dfs_lease_put(df->fs, ino), 0);
 	dfuse_run_released(df, ino, 4, true);
