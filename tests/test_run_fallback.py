@@ -9,6 +9,7 @@ from conftest import BUILD_DIR, tool
 from faults import allow_faults, live_table, write_table, ctl
 from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
 from run_util import Stepper, py_run, run_env, under_run
+from test_fault_lockfs import WAIT, finish, start, wait_for_waiters
 from test_fault_poison import poison_page
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixture)
 
@@ -96,6 +97,49 @@ def test_a_forced_table_swap_revokes_and_the_file_is_served_the_ordinary_way(dax
     assert "leases revoked by a forced table swap" in log
     data = p.read_bytes()
     assert data[:6] == b"before" and data[100:105] == b"after"
+
+
+
+STAT_SIZE = """
+    import os, sys
+    print(os.stat(sys.argv[1]).st_size)
+"""
+
+
+def test_a_forced_resume_is_not_held_by_a_size_that_waits_for_the_thaw(daxfs):
+    """A size a daxfs-run writer left pending is taken in by the next stat;
+    on a frozen filesystem that waits for the thaw, with the file's daxfs-run
+    record in hand. The forced resume that swaps in a staged table revokes
+    every record's mappings before it thaws: it must not wait for that
+    record, or the two wait for each other for ever."""
+    daxfs.allow_stderr("forced table swap: revoked 1 direct-access lease holders")
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"x" * PAGE)
+    with Stepper(p) as s:
+        assert s.step(f"os.pwrite(fd, b'tail', {PAGE - 2})") == "4"
+        assert p.stat().st_size == PAGE + 2
+        assert s.step(f"os.pwrite(fd, b'tail', {PAGE + 2})") == "4"    # the size stays pending
+        table = write_table(daxfs, "same.table", live_table(daxfs))
+        ctl("suspend", daxfs.mnt)
+        stat = start(STAT_SIZE, p)
+        try:
+            ctl("load", daxfs.mnt, table)
+            wait_for_waiters(daxfs)                     # the stat's fold
+            resume = subprocess.Popen([tool("daxfs-ctl"), "resume", daxfs.mnt, "--force"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                _, err = resume.communicate(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                # both wait for ever: only the daemon's death frees them
+                daxfs.proc.kill()
+                resume.communicate()
+                pytest.fail("the forced resume waits for the fold, which waits for the thaw")
+            assert resume.returncode == 0, err
+        finally:
+            ctl("resume", daxfs.mnt, check=False)
+        assert finish(stat) == (0, f"{PAGE + 6}\n")
+        s.finish()
+    assert p.read_bytes() == b"x" * (PAGE - 2) + b"tail" * 2
 
 
 @pytest.fixture

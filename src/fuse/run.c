@@ -848,6 +848,11 @@ void dfuse_run_changed_all(struct dfuse *df, bool revoke)
 	run_place_records(df, true);
 	if (atomic_load(&r->used) == 0)
 		return;
+	/* Not each record's pub lock: a fold holds it across the write gate,
+	 * and a forced resume calls this before it thaws that gate. The table's
+	 * lock for reading is enough: the one plain store of gen and flags is
+	 * a slot's hand-out, under that lock for writing; every other change
+	 * of them is an atomic add, or, and, which these commute with. */
 	pthread_rwlock_rdlock(&r->lock);
 	for (unsigned b = 0; b < RUN_BUCKETS; b++) {
 		for (struct run_ino *p = r->bucket[b]; p; p = p->next) {
@@ -855,13 +860,11 @@ void dfuse_run_changed_all(struct dfuse *df, bool revoke)
 
 			if (!s)
 				continue;
-			pthread_mutex_lock(&p->pub);
 			if (revoke)
 				__atomic_fetch_or(&s->flags, DAXFS_RUN_REVOKED, __ATOMIC_SEQ_CST);
 			/* by two: odd stays odd while a change of the file
 			 * itself is in progress, even stays even */
 			__atomic_fetch_add(&s->gen, 2, __ATOMIC_SEQ_CST);
-			pthread_mutex_unlock(&p->pub);
 		}
 	}
 	pthread_rwlock_unlock(&r->lock);
