@@ -201,6 +201,22 @@ def test_full_backing_filesystem_fails_writes_with_eio_and_serves_on(tmp_path):
         d.dirty = True              # a shut-down filesystem: fsck may find work
 
 
+def test_a_sparse_member_grows_only_as_far_as_the_data_ever_reached(daxfs_factory):
+    """Files written and removed in turn take the blocks the removed ones
+    had: a sparse member keeps the size of what the filesystem held at its
+    fullest, not of all that was ever written, so a member on /dev/shm or a
+    small tmpfs does not fill it with space the filesystem calls free."""
+    d = daxfs_factory(size=1024 * MIB)
+    d.mkfs()
+    d.mount()
+    chunk = os.urandom(MIB)
+    for _ in range(5):
+        with open(d.mnt / "f", "wb") as f:
+            for _ in range(200):
+                f.write(chunk)
+        os.unlink(d.mnt / "f")
+    assert os.stat(d.files[0]).st_blocks * 512 < 300 * MIB
+
 def test_prealloc_allocates_the_members_whole(daxfs_factory):
     d = daxfs_factory(files=["a", "b"], size=16 * MIB)
     d.mkfs()

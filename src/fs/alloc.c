@@ -454,6 +454,22 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsign
 	return 0;
 }
 
+/*
+ * Where the next allocation without a goal of its own begins: the group of
+ * the last one, so that a file's extents and the files written one after
+ * another lie together, but pulled back to the lowest group with blocks
+ * that became free again. Freed blocks are then taken before untouched
+ * ones: a sparse backing file (the usual member on /dev/shm or a disk)
+ * keeps the size of what the filesystem holds at its fullest instead of
+ * growing to the whole device as files come and go, and new data goes to
+ * pages the member already has rather than ones it must allocate.
+ */
+static void goal_pull_back(struct dfs *fs, uint64_t pblk)
+{
+	if (pblk / BPG < fs->goal_group)
+		fs->goal_group = pblk / BPG;
+}
+
 /* Clears [pblk, pblk+len) in the bitmaps. pending: the blocks become
  * allocatable only after the running transaction is home (dfs_free);
  * otherwise at once (dfs_unalloc). */
@@ -498,6 +514,8 @@ static int release(struct dfs *fs, uint64_t pblk, uint64_t len, bool pending)
 		fs->pending[2 * fs->npending + 1] = len;
 		fs->npending++;
 		fs->pending_blocks += len;
+	} else {
+		goal_pull_back(fs, pblk);
 	}
 	return 0;
 }
@@ -539,6 +557,8 @@ void dfs_alloc_commit_done(struct dfs *fs, size_t npending, uint64_t blocks)
 {
 	/* the first npending frees are the checkpointed transaction's; later
 	 * ones belong to the transaction that ran meanwhile */
+	for (size_t i = 0; i < npending; i++)
+		goal_pull_back(fs, fs->pending[2 * i]);
 	if (npending)   /* else pending may not even be allocated yet */
 		memmove(fs->pending, fs->pending + 2 * npending,
 			(fs->npending - npending) * 2 * sizeof(*fs->pending));

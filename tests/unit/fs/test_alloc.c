@@ -1,5 +1,7 @@
-/* test_alloc.c - the block allocator: contiguity, 2 MiB alignment, ENOSPC, reuse after commit */
+/* test_alloc.c - the block allocator: contiguity, 2 MiB alignment, ENOSPC, reuse after commit,
+ * freed blocks before untouched ones */
 #include "fixture.h"
+#include "peek.h"
 #include "fs/internal.h"
 
 #define MB (1024ull * 1024)
@@ -117,6 +119,25 @@ static int test_file_larger_than_a_group_spans_groups_and_fscks_clean(void)
 	return T_PASS;
 }
 
+/* A sparse member stays as large as the filesystem was at its fullest: a
+ * new file goes where a removed one was, not past the groups it spanned. */
+static int test_freed_blocks_are_taken_before_untouched_ones(void)
+{
+	struct dfs **fs = t_newfs(512 * MB, NULL);
+	struct stat st, attr = { .st_size = 0 };
+
+	CHECK(fs);
+	uint64_t a = t_create(*fs, DFS_ROOT_INO, "a");
+	CHECK_EQ(dfs_fallocate(*fs, a, 0, 0, 300 * MB), 0);     /* groups 0 to 2 */
+	uint64_t first = t_first_block(*fs, a);
+	CHECK_EQ(dfs_setattr(*fs, a, &attr, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ(dfs_sync(*fs), 0);
+	uint64_t b = t_create(*fs, DFS_ROOT_INO, "b");
+	CHECK_EQ(dfs_fallocate(*fs, b, 0, 0, 64 * MB), 0);
+	CHECK_EQ(t_first_block(*fs, b), first);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_alloc_consecutive_requests_are_contiguous),
 	T_CASE(test_alloc_aligned_start_is_2mib_aligned),
@@ -124,6 +145,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_alloc_exhausted_gives_enospc),
 	T_CASE(test_freed_blocks_reusable_only_after_commit),
 	T_CASE(test_file_larger_than_a_group_spans_groups_and_fscks_clean),
+	T_CASE(test_freed_blocks_are_taken_before_untouched_ones),
 };
 
 T_MAIN(cases)
