@@ -202,7 +202,12 @@ stop_peer() {
 
 rss_mib() { awk '/^RssAnon:/ { printf "%.3f", $2 / 1024 }' "/proc/$daemon_pid/status"; }
 
-drop_caches() { sync; echo "$1" > /proc/sys/vm/drop_caches; }
+# drop_caches N: drops the page cache (1), dentries and inodes (2) or both
+# (3), then waits a second: the kernel goes on freeing what it dropped (RCU
+# callbacks, FORGETs to the FUSE servers) for a while after the write
+# returns, and whatever runs first pays for it (LOOKUPs right after it ran at
+# 50-85% of their rate a second later, on daxfs-fuse and the peer alike).
+drop_caches() { sync; echo "$1" > /proc/sys/vm/drop_caches; sleep 1; }
 
 # layout FILE BYTES: writes FILE sequentially (fio needs it complete before
 # random reads, and the layout must not be part of any figure).
