@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "fuse/dfuse.h"
+#include "util/deadline.h"
 #include "util/intr.h"
 
 /* The mapped device's swap hook runs with its control lock held: notifying
@@ -114,8 +115,7 @@ void dfuse_inval_wait(struct dfuse *df)
 	struct dfuse_inval *iv = df->inval;
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += INVAL_WAIT_SECONDS;
+	daxfs_deadline(&ts, CLOCK_REALTIME, INVAL_WAIT_SECONDS * 1000000000ull);
 	/* the kernel may write dirty pages back to us before it lets go */
 	daxfs_intr_waiting(true);
 	pthread_mutex_lock(&iv->lock);
