@@ -1,4 +1,5 @@
 """daxfs-run: read, write and mmap served with loads and stores, checked against what the kernel's path shows."""
+import contextlib
 import errno
 import signal
 import os
@@ -436,6 +437,56 @@ def test_o_append_writers_never_overwrite_each_other(daxfs):
         assert mine == sorted(mine)
 
 
+@contextlib.contextmanager
+def plain_writer_coming_and_going(p):
+    """Another process opens p for writing and closes it again and again:
+    each open sends daxfs-run's extending writes through the daemon, each
+    close lets them store directly again while writes of theirs that fell
+    back are still on their way."""
+    stop = p.parent.parent / f"stop-{p.name}"
+    opener = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import os, sys
+        while not os.path.exists(sys.argv[2]):
+            os.close(os.open(sys.argv[1], os.O_WRONLY))
+        """), str(p), str(stop)], env=run_env(False))
+    try:
+        yield
+    finally:
+        stop.write_text("")
+        opener.wait(timeout=30)
+        stop.unlink()
+
+
+APPENDER = """
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+for i in range(3000):
+    rec = f"{sys.argv[2]}{i:05d}\\n".encode()
+    assert os.write(fd, rec) == len(rec)
+"""
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_appends_while_plain_writers_come_and_go_lose_nothing(daxfs, round_):
+    """Two daxfs-run appenders while a plain writer comes and goes: the
+    daemon's append must not take the same end as a direct one (a record
+    lost). Each round is a new race."""
+    p = daxfs.mnt / f"log{round_}"
+    p.write_bytes(b"")
+    with plain_writer_coming_and_going(p):
+        procs = [subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", APPENDER,
+                                   str(p), tag], env=run_env(), stderr=subprocess.PIPE, text=True)
+                 for tag in "AB"]
+        logs = [w.communicate(timeout=120)[1] for w in procs]
+    assert [w.returncode for w in procs] == [0, 0], logs
+    assert all("served directly" in log for log in logs)
+    lines = p.read_text().splitlines()
+    assert sorted(lines) == sorted(f"{t}{i:05d}" for t in "AB" for i in range(3000))
+    for t in "AB":
+        mine = [line for line in lines if line[0] == t]
+        assert mine == sorted(mine)
+
+
 INTERLEAVED_WRITERS = """
 import os, random, sys
 p = sys.argv[1]
@@ -461,10 +512,14 @@ def test_writers_past_eof_in_several_processes_keep_every_byte(daxfs, round_):
     another's chunk it has stored but not yet told (the gap past EOF), nor a
     process's close give back blocks another is storing into (what it
     allocated ahead). Each round is a new race."""
-    import random
     p = daxfs.mnt / f"f{round_}"
     p.write_bytes(b"")
     py_run(INTERLEAVED_WRITERS, p, debug=False)
+    check_interleaved(p)
+
+
+def check_interleaved(p):
+    import random
     data = p.read_bytes()
     assert len(data) == 64 << 16
     bad = [n for n in range(64) if data[n << 16:(n + 1) << 16] != random.Random(n).randbytes(64 << 10)]

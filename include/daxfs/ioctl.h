@@ -344,10 +344,11 @@ struct daxfs_run_slot {
 	uint64_t size;
 	/* daxfs_run_flags (sequentially consistent). */
 	uint32_t flags;
-	/* Open files with write access to the inode that hold no write lease:
-	 * while any exists, a daxfs-run process extends the file through the
-	 * daemon, which orders such writes (daxfs-run holds the extend lock,
-	 * see DAXFS_RUN_LOCK_BASE, while it looks). */
+	/* Open files with write access to the inode that hold no write lease,
+	 * and O_APPEND writes the daemon is making: while any exists, a
+	 * daxfs-run process extends the file through the daemon, which orders
+	 * such writes (daxfs-run holds the extend lock, see
+	 * DAXFS_RUN_LOCK_BASE, while it looks). */
 	uint32_t plain_writers;
 	/* Bumped (sequentially consistent) after the daemon may have given
 	 * the file blocks where it had holes or unwritten extents (a write, a
@@ -495,8 +496,11 @@ static inline unsigned daxfs_run_record_offset(unsigned i, unsigned label_sector
  * Writes that extend a file are ordered between daxfs-run processes, and
  * against opens for writing of other processes, by an OFD write lock of the
  * byte DAXFS_RUN_LOCK_BASE + ino of backing device 0 (a byte no other user
- * of the device locks); the daemon takes a read lock of it while it counts a
- * new plain writer.
+ * of the device locks); the daemon takes a read lock of it after it counted
+ * a new plain writer, and while it makes an O_APPEND write (counted too).
+ * A daxfs-run process holding it must not wait for anything a daemon's
+ * write can be waiting for (the drop of cached pages, whose locks a write
+ * through the kernel holds).
  */
 #define DAXFS_RUN_LOCK_BASE (1ull << 62)
 

@@ -261,20 +261,24 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	struct dfuse *df = dfuse_of(req);
 	struct dfs *fs = df->fs;
 	struct dfs_write wr;
+	unsigned flags = write_flags(df, fi);
 	size_t copied = 0;
-	ssize_t n;
+	int lockfd = -1;
+	ssize_t n = 0;
 
-	/* Only the wait at the write gate may give up: once past it, the
+	/* Only the waits at the write gate may give up: once past it, the
 	 * write finishes. */
 	dfuse_run_cached(df, ino, fi->writepage);
-	dfuse_run_fold(df, ino);        /* an append goes after daxfs-run's */
 	dfuse_intr_begin(req);
-	n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), write_flags(df, fi), &wr);
+	if (flags & DFS_WRITE_APPEND)
+		n = dfuse_run_append_begin(df, ino, &lockfd);
+	else
+		dfuse_run_fold(df, ino);
+	if (n == 0)
+		n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), flags, &wr);
 	dfuse_intr_end();
-	if (n < 0) {
-		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
-		return;
-	}
+	if (n < 0)
+		goto out;
 	/* A request in memory is stored with the flushcache copy (non-temporal
 	 * on pmem), so that end only drains. */
 	if (in_buf->count == 1 && !(in_buf->buf[0].flags & FUSE_BUF_IS_FD)) {
@@ -282,8 +286,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 				   wr.bytes);
 		if (n < 0) {
 			dfs_write_end(fs, &wr, 0);
-			fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
-			return;
+			goto out;
 		}
 		copied = (size_t) n;
 		goto end;
@@ -310,14 +313,18 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 			if (c == -EFAULT)
 				c = err ? err : daxfs_err(-EIO, "write: the pipe's data faulted");
 			dfs_write_end(fs, &wr, 0);
-			fuse_reply_err(req, dfuse_errno((int) c, "write", ino));
-			return;
+			n = c;
+			goto out;
 		}
 		break;
 	}
 end:
 	n = dfs_write_end(fs, &wr, copied);
-	dfuse_run_publish(df, ino, true);
+out:
+	if (flags & DFS_WRITE_APPEND)
+		dfuse_run_append_end(df, ino, lockfd);
+	else
+		dfuse_run_publish(df, ino, true);
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
 		return;

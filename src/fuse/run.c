@@ -31,11 +31,13 @@
  * per inode with a lease taken through DAXFS_IOC_RUN_OPEN (daxfs/ioctl.h says
  * what each field promises). The daemon only ever stores into the table and
  * never waits on anything a client controls, except for the extend lock it
- * takes, with a time limit, when a new plain writer opens a file.
+ * takes, with a time limit, when a new plain writer opens a file and for an
+ * append of its own to a file daxfs-run processes may append to.
  *
  * Besides the slots the daemon keeps, per inode that has writable open files
  * or a slot, how many open files can write it and how many of those
- * daxfs-run serves (marked), so that plain_writers is their difference.
+ * daxfs-run serves (marked), so that plain_writers is their difference, plus
+ * the appends through the daemon (dfuse_run_append_begin).
  */
 
 static unsigned hash(uint64_t v)
@@ -72,7 +74,8 @@ struct run_ino *run_get(struct dfuse_run *r, uint64_t ino)
 /* lock held (for writing, or with p->pub): whether nothing needs p any more */
 static bool run_unneeded(const struct run_ino *p)
 {
-	return !p->writable && !p->marked && p->slot < 0 && !p->changing && !p->nmap;
+	return !p->writable && !p->marked && !p->extending && p->slot < 0 && !p->changing &&
+	       !p->nmap;
 }
 
 /* lock held for writing: drops a record nothing needs any more */
@@ -100,7 +103,8 @@ static void set_plain(struct dfuse_run *r, const struct run_ino *p)
 	struct daxfs_run_slot *s = slot_of(r, p);
 
 	if (s)
-		__atomic_store_n(&s->plain_writers, p->writable - p->marked, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&s->plain_writers, p->writable - p->marked + p->extending,
+				 __ATOMIC_SEQ_CST);
 }
 
 /* The freeze of a lockfs suspend: daxfs-run's write()s take the ordinary
@@ -344,6 +348,9 @@ static int mark(struct dfuse_run *r, struct run_ino *p, uint64_t fh)
 
 /* ---- the extend lock ------------------------------------------------------ */
 
+/* What an append holds besides a descriptor of the extend lock (-1: nothing) */
+enum { APPEND_UNLOCKED = -2, APPEND_UNCOUNTED = -3 };
+
 /*
  * A read lock of ino's byte of backing device 0, which daxfs-run holds for
  * writing while it extends the file: a plain writer counted under it is seen
@@ -378,29 +385,85 @@ static int extend_lock(struct dfuse_run *r, uint64_t ino)
 	return fd;          /* closing it drops the lock */
 }
 
+/* ---- appends through the daemon ----------------------------------------------- */
+
+/*
+ * An append of ours and one of a daxfs-run process must not take the same
+ * end of the file: a write of theirs that fell back while a plain writer was
+ * counted is still on its way here when the count goes back to 0 and they
+ * append directly again, and one record would be lost. So an append counts
+ * as a plain writer until it has published the new size, and is made under
+ * the extend lock, which waits for an extension already under way; the ones
+ * after see the count and come through us too. The write gate first: the
+ * lock is never held while a thaw is awaited.
+ */
+int dfuse_run_append_begin(struct dfuse *df, uint64_t ino, int *lockfd)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+	bool leased = false;
+	int err;
+
+	*lockfd = -1;
+	if (r && atomic_load(&r->used) > 0) {
+		pthread_rwlock_rdlock(&r->lock);
+		leased = (p = run_find(r, ino)) && p->slot >= 0;
+		pthread_rwlock_unlock(&r->lock);
+	}
+	if (leased) {
+		if ((err = dfs_start_write(df->fs)) < 0)
+			return err;
+		pthread_rwlock_wrlock(&r->lock);
+		if ((p = run_get(r, ino))) {
+			p->extending++;
+			set_plain(r, p);
+		}
+		pthread_rwlock_unlock(&r->lock);
+		/* without a record (out of memory) or a descriptor for the
+		 * lock, as after its time limit: the append goes on */
+		int fd = p ? extend_lock(r, ino) : -1;
+
+		*lockfd = fd >= 0 ? fd : p ? APPEND_UNLOCKED : APPEND_UNCOUNTED;
+	}
+	/* after what daxfs-run appended */
+	dfuse_run_fold(df, ino);
+	return 0;
+}
+
+void dfuse_run_append_end(struct dfuse *df, uint64_t ino, int lockfd)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+
+	dfuse_run_publish(df, ino, true);
+	if (lockfd == -1)
+		return;
+	if (lockfd >= 0)
+		close(lockfd);
+	if (lockfd != APPEND_UNCOUNTED) {
+		pthread_rwlock_wrlock(&r->lock);
+		if ((p = run_find(r, ino)) && p->extending) {
+			p->extending--;
+			set_plain(r, p);
+			run_maybe_drop(r, p);
+		}
+		pthread_rwlock_unlock(&r->lock);
+	}
+	dfs_end_write(df->fs);
+}
+
 /* ---- open files ------------------------------------------------------------ */
 
 void dfuse_run_opened(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable)
 {
 	struct dfuse_run *r = df->run;
 	struct run_ino *p;
-	int lockfd = -1;
+	bool leased;
 
 	(void)fh;
 	if (!r || !writable)
 		return;
 	pthread_rwlock_wrlock(&r->lock);
-	p = run_find(r, ino);
-	if (p && p->slot >= 0) {
-		/* daxfs-run may be extending the file: count this writer
-		 * where no extension is half done */
-		pthread_rwlock_unlock(&r->lock);
-		lockfd = extend_lock(r, ino);
-		/* from now on daxfs-run extends through us: what it extended
-		 * itself is the file's first */
-		dfuse_run_fold(df, ino);
-		pthread_rwlock_wrlock(&r->lock);
-	}
 	if ((p = run_get(r, ino))) {
 		p->writable++;
 		set_plain(r, p);
@@ -408,9 +471,22 @@ void dfuse_run_opened(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable
 		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: daxfs-run table: out of memory: inode %" PRIu64
 			 " is not counted as written\n", ino);
 	}
+	leased = p && p->slot >= 0;
 	pthread_rwlock_unlock(&r->lock);
-	if (lockfd >= 0)
-		close(lockfd);
+	if (leased) {
+		/* Counted first, then the extend lock: an extension under way
+		 * ends before we go on, and every one after sees the count
+		 * (daxfs-run looks under the lock) and comes through us. The
+		 * other order would have to find the lock free between two
+		 * extensions of busy writers. */
+		int lockfd = extend_lock(r, ino);
+
+		/* from now on daxfs-run extends through us: what it extended
+		 * itself is the file's first */
+		dfuse_run_fold(df, ino);
+		if (lockfd >= 0)
+			close(lockfd);
+	}
 }
 
 /* lock held for writing */

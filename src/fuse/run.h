@@ -10,7 +10,8 @@
  * The handlers that change what the slot describes tell it here, before they
  * reply: every function below does nothing when the mount shares no table
  * (no DAX, or a writeback cache) or the inode has no slot, and none of them
- * waits for a client, except dfuse_run_opened (see there).
+ * waits for a client, except dfuse_run_opened and dfuse_run_append_begin (see
+ * there).
  *
  * Lock order: the table's lock, then a record's publishing lock, then the
  * filesystem's inode locks (publishing reads the size).
@@ -52,6 +53,14 @@ int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, ui
  * another open file. */
 int dfuse_run_mark(struct dfuse *df, uint64_t ino, uint64_t fh);
 
+/* Around an append through the daemon: folds first, and when daxfs-run
+ * processes may append to ino too, enters the write gate (a wait the
+ * caller's request may interrupt: a negative errno), counts the append as
+ * a plain writer and takes the extend lock, waiting up to 2 s like
+ * dfuse_run_opened, until the end has published the size. *lockfd is for
+ * the end, which publishes (allocated) in every case. */
+int dfuse_run_append_begin(struct dfuse *df, uint64_t ino, int *lockfd);
+void dfuse_run_append_end(struct dfuse *df, uint64_t ino, int lockfd);
 /* The size (and set-id bits) changed; allocated: holes may have got blocks
  * (alloc_gen moves first). */
 void dfuse_run_publish(struct dfuse *df, uint64_t ino, bool allocated);

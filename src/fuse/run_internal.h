@@ -26,6 +26,7 @@ struct run_ino {
 	uint64_t ino;
 	unsigned writable;          /* open files with write access */
 	unsigned marked;            /* of those, the ones daxfs-run serves */
+	unsigned extending;         /* appends through the daemon */
 	unsigned changing;          /* layout changes in progress (pub) */
 	uint64_t writes_seen;       /* the pending record's writes at the last fold (pub) */
 	int slot;                   /* -1: none */

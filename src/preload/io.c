@@ -566,13 +566,17 @@ again:
 	}
 	/* A reader through the page cache may hold the old bytes: the fence
 	 * orders our stores before the look at the flag the daemon sets
-	 * before it reads. */
+	 * before it reads. The drop waits for the pages' locks, which a
+	 * write through the kernel holds while the daemon's write waits for
+	 * the extend lock: it is asked for once that lock is let go. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&s->flags, __ATOMIC_SEQ_CST) & DAXFS_RUN_CACHED)
-		(void)run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_INVAL, 0, 0);
+	bool cached = __atomic_load_n(&s->flags, __ATOMIC_SEQ_CST) & DAXFS_RUN_CACHED;
+
 	pthread_rwlock_unlock(&ri->lock);
 	if (locked)
 		(void)run_extend_lock(ri, rf, F_UNLCK);
+	if (cached)
+		(void)run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_INVAL, 0, 0);
 	return (ssize_t)done;
 fail:
 	pthread_rwlock_unlock(&ri->lock);
