@@ -217,6 +217,7 @@ def test_a_sparse_member_grows_only_as_far_as_the_data_ever_reached(daxfs_factor
         os.unlink(d.mnt / "f")
     assert os.stat(d.files[0]).st_blocks * 512 < 300 * MIB
 
+
 def test_prealloc_allocates_the_members_whole(daxfs_factory):
     d = daxfs_factory(files=["a", "b"], size=16 * MIB)
     d.mkfs()

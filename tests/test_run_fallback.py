@@ -99,7 +99,6 @@ def test_a_forced_table_swap_revokes_and_the_file_is_served_the_ordinary_way(dax
     assert data[:6] == b"before" and data[100:105] == b"after"
 
 
-
 STAT_SIZE = """
     import os, sys
     print(os.stat(sys.argv[1]).st_size)

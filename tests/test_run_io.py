@@ -512,14 +512,10 @@ def test_writers_past_eof_in_several_processes_keep_every_byte(daxfs, round_):
     another's chunk it has stored but not yet told (the gap past EOF), nor a
     process's close give back blocks another is storing into (what it
     allocated ahead). Each round is a new race."""
+    import random
     p = daxfs.mnt / f"f{round_}"
     p.write_bytes(b"")
     py_run(INTERLEAVED_WRITERS, p, debug=False)
-    check_interleaved(p)
-
-
-def check_interleaved(p):
-    import random
     data = p.read_bytes()
     assert len(data) == 64 << 16
     bad = [n for n in range(64) if data[n << 16:(n + 1) << 16] != random.Random(n).randbytes(64 << 10)]

@@ -263,7 +263,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	struct dfs_write wr;
 	unsigned flags = write_flags(df, fi);
 	size_t copied = 0;
-	int lockfd = -1;
+	struct dfuse_run_append append = { .counted = false, .lockfd = -1 };
 	ssize_t n = 0;
 
 	/* Only the waits at the write gate may give up: once past it, the
@@ -271,7 +271,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	dfuse_run_cached(df, ino, fi->writepage);
 	dfuse_intr_begin(req);
 	if (flags & DFS_WRITE_APPEND)
-		n = dfuse_run_append_begin(df, ino, &lockfd);
+		n = dfuse_run_append_begin(df, ino, &append);
 	else
 		dfuse_run_fold(df, ino);
 	if (n == 0)
@@ -322,7 +322,7 @@ end:
 	n = dfs_write_end(fs, &wr, copied);
 out:
 	if (flags & DFS_WRITE_APPEND)
-		dfuse_run_append_end(df, ino, lockfd);
+		dfuse_run_append_end(df, ino, &append);
 	else
 		dfuse_run_publish(df, ino, true);
 	if (n < 0) {

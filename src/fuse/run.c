@@ -348,9 +348,6 @@ static int mark(struct dfuse_run *r, struct run_ino *p, uint64_t fh)
 
 /* ---- the extend lock ------------------------------------------------------ */
 
-/* What an append holds besides a descriptor of the extend lock (-1: nothing) */
-enum { APPEND_UNLOCKED = -2, APPEND_UNCOUNTED = -3 };
-
 /*
  * A read lock of ino's byte of backing device 0, which daxfs-run holds for
  * writing while it extends the file: a plain writer counted under it is seen
@@ -397,14 +394,14 @@ static int extend_lock(struct dfuse_run *r, uint64_t ino)
  * after see the count and come through us too. The write gate first: the
  * lock is never held while a thaw is awaited.
  */
-int dfuse_run_append_begin(struct dfuse *df, uint64_t ino, int *lockfd)
+int dfuse_run_append_begin(struct dfuse *df, uint64_t ino, struct dfuse_run_append *a)
 {
 	struct dfuse_run *r = df->run;
 	struct run_ino *p;
 	bool leased = false;
 	int err;
 
-	*lockfd = -1;
+	*a = (struct dfuse_run_append){ .counted = false, .lockfd = -1 };
 	if (r && atomic_load(&r->used) > 0) {
 		pthread_rwlock_rdlock(&r->lock);
 		leased = (p = run_find(r, ino)) && p->slot >= 0;
@@ -414,41 +411,40 @@ int dfuse_run_append_begin(struct dfuse *df, uint64_t ino, int *lockfd)
 		if ((err = dfs_start_write(df->fs)) < 0)
 			return err;
 		pthread_rwlock_wrlock(&r->lock);
-		if ((p = run_get(r, ino))) {
+		/* the last lease may have gone meanwhile: nobody to order against */
+		if ((p = run_find(r, ino)) && p->slot >= 0) {
 			p->extending++;
 			set_plain(r, p);
+			a->counted = true;
 		}
 		pthread_rwlock_unlock(&r->lock);
-		/* without a record (out of memory) or a descriptor for the
-		 * lock, as after its time limit: the append goes on */
-		int fd = p ? extend_lock(r, ino) : -1;
-
-		*lockfd = fd >= 0 ? fd : p ? APPEND_UNLOCKED : APPEND_UNCOUNTED;
+		if (a->counted)
+			a->lockfd = extend_lock(r, ino);    /* -1: as after its time limit */
+		else
+			dfs_end_write(df->fs);
 	}
 	/* after what daxfs-run appended */
 	dfuse_run_fold(df, ino);
 	return 0;
 }
 
-void dfuse_run_append_end(struct dfuse *df, uint64_t ino, int lockfd)
+void dfuse_run_append_end(struct dfuse *df, uint64_t ino, const struct dfuse_run_append *a)
 {
 	struct dfuse_run *r = df->run;
 	struct run_ino *p;
 
 	dfuse_run_publish(df, ino, true);
-	if (lockfd == -1)
+	if (!a->counted)
 		return;
-	if (lockfd >= 0)
-		close(lockfd);
-	if (lockfd != APPEND_UNCOUNTED) {
-		pthread_rwlock_wrlock(&r->lock);
-		if ((p = run_find(r, ino)) && p->extending) {
-			p->extending--;
-			set_plain(r, p);
-			run_maybe_drop(r, p);
-		}
-		pthread_rwlock_unlock(&r->lock);
+	if (a->lockfd >= 0)
+		close(a->lockfd);
+	pthread_rwlock_wrlock(&r->lock);
+	if ((p = run_find(r, ino)) && p->extending) {
+		p->extending--;
+		set_plain(r, p);
+		run_maybe_drop(r, p);
 	}
+	pthread_rwlock_unlock(&r->lock);
 	dfs_end_write(df->fs);
 }
 

@@ -57,10 +57,14 @@ int dfuse_run_mark(struct dfuse *df, uint64_t ino, uint64_t fh);
  * processes may append to ino too, enters the write gate (a wait the
  * caller's request may interrupt: a negative errno), counts the append as
  * a plain writer and takes the extend lock, waiting up to 2 s like
- * dfuse_run_opened, until the end has published the size. *lockfd is for
- * the end, which publishes (allocated) in every case. */
-int dfuse_run_append_begin(struct dfuse *df, uint64_t ino, int *lockfd);
-void dfuse_run_append_end(struct dfuse *df, uint64_t ino, int lockfd);
+ * dfuse_run_opened, until the end has published the size. The end
+ * publishes (allocated) in every case. */
+struct dfuse_run_append {
+	bool counted;               /* in plain_writers, inside the write gate */
+	int lockfd;                 /* the extend lock's descriptor, or -1 */
+};
+int dfuse_run_append_begin(struct dfuse *df, uint64_t ino, struct dfuse_run_append *a);
+void dfuse_run_append_end(struct dfuse *df, uint64_t ino, const struct dfuse_run_append *a);
 /* The size (and set-id bits) changed; allocated: holes may have got blocks
  * (alloc_gen moves first). */
 void dfuse_run_publish(struct dfuse *df, uint64_t ino, bool allocated);
