@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from client_util import as_user, dmaps, pattern, writes_own_file  # noqa: F401  (fixture)
+from client_util import as_user, dmap_path, dmaps, pattern, writes_own_file  # noqa: F401  (fixture)
 from mount import MIB, PAGE, fallocate
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixtures)
 
@@ -198,6 +198,19 @@ def test_alloc_by_a_user_clears_set_id_bits(fs, users, dmaps):
     d.ok(f"ioc alloc 0 {PAGE}")
     st = os.stat(path)
     assert st.st_size == PAGE and st.st_mode & 0o7777 == 0o777
+
+
+def test_alloc_by_root_without_cap_fsetid_clears_set_id_bits(fs, dmaps, tmp_path):
+    """The capability decides, not the uid (the kernel's file_modified)."""
+    path = root_file(fs, "setid", 0o6777)
+    wrapper = tmp_path / "dmap-without-fsetid"
+    wrapper.write_text("#!/bin/sh\nexec setpriv --inh-caps=-fsetid --bounding-set=-fsetid "
+                       f"{dmap_path()} \"$@\"\n")
+    wrapper.chmod(0o755)
+    d = dmaps(path, mode="rw", prog=wrapper)
+    d.ok("ioc lease w")
+    d.ok(f"ioc alloc 0 {PAGE}")
+    assert os.stat(path).st_mode & 0o7777 == 0o777
 
 
 def test_alloc_by_root_keeps_set_id_bits(fs, dmaps):

@@ -61,11 +61,6 @@ DESELECTED = {
         "test_map_text_names_each_extent_and_device":
             "a write into a hole allocates the 2 MiB chunk around it (daxfs-run.1): no hole before it",
     },
-    "test_fault_poison.py": {
-        "test_short_direct_read_is_completed_from_cached_pages":
-            "the kernel's fuse_direct_IO completes a short read from cached pages; daxfs-run serves "
-            "O_DIRECT itself and returns the bytes before the poisoned page",
-    },
     "test_client_errors.py": {
         # the lease rules of daxfs-fuse(8): a table that could move blocks
         # is refused while a lease is held, and daxfs-run holds one per

@@ -456,7 +456,8 @@ enum daxfs_run_flags {
 	 * stores into the file through the page cache, which direct stores
 	 * would not merge with. */
 	DAXFS_RUN_PAGE_MAPPED = 1u << 2,
-	/* The file has set-id bits a write by anyone but root clears. */
+	/* The file has set-id bits a write by a caller without CAP_FSETID
+	 * clears: writes go through the daemon. */
 	DAXFS_RUN_SETID = 1u << 3,
 };
 
@@ -543,7 +544,7 @@ enum daxfs_ioc_run_written_flags {
 	 * size to the kernel, so that other processes see it at once. */
 	DAXFS_IOC_WRITTEN_SIZE = 1u << 0,
 	/* mtime and ctime become now (a write marks them for update); set-id
-	 * bits are cleared for anyone but root, as a write does. */
+	 * bits are cleared for a caller without CAP_FSETID, as a write does. */
 	DAXFS_IOC_WRITTEN_TIME = 1u << 1,
 	/* The kernel's cached pages of the whole inode are dropped (and
 	 * DAXFS_RUN_CACHED cleared first): read() and page-cache mappings of

@@ -257,6 +257,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		goto fail;
 	uint64_t pos = (flags & DFS_WRITE_APPEND) ? ip->d.size : (uint64_t)off;
 	wr->off = (off_t)pos;
+	wr->setid = dfs_mode_kill_suidgid(ip->d.mode) != ip->d.mode;
 	if (pos > (uint64_t)INT64_MAX || size > (uint64_t)INT64_MAX - pos) {
 		err = daxfs_err(-EFBIG, "write: beyond the maximum file size");
 		goto fail;
@@ -407,6 +408,10 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 			if ((uint64_t)wr->off + copied > ip->d.size) {
 				ip->d.size = (uint64_t)wr->off + copied;
 				found = true;
+			}
+			if (wr->kill_setid && wr->setid) {
+				ip->d.mode = dfs_mode_kill_suidgid(ip->d.mode);
+				found = true;   /* a mode change commits as setattr's */
 			}
 			dfs_now(&ip->d.mtime);
 			ip->d.ctime = ip->d.mtime;

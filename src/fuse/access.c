@@ -1,6 +1,9 @@
 /* fuse/access.c - who the caller of a request is, and what it may do with a file or the device */
 #include <errno.h>
+#include <linux/capability.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fuse/dfuse.h"
@@ -82,4 +85,39 @@ int dfuse_may_access(struct dfuse_caller *c, const struct stat *st, int mask)
 	else
 		bits = st->st_mode & 7;
 	return (bits & (unsigned)mask) == (unsigned)mask ? 0 : -EACCES;
+}
+
+/* The kernel does not say whether the caller has CAP_FSETID; /proc does,
+ * for the thread that sent the request (its pid). capable() asks about the
+ * initial user namespace: a task in another namespace than the daemon's has
+ * the capability only there, when the daemon may see that. A thread that
+ * cannot be read (gone, another pid namespace: pid 0) counts as without,
+ * which clears bits the kernel might have kept, never keeps bits it clears. */
+bool dfuse_req_fsetid(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char path[64], line[128];
+	struct stat mine, theirs;
+	bool has = false;
+	FILE *f;
+
+	if (ctx->pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)ctx->pid);
+	if (stat(path, &theirs) == 0 && stat("/proc/self/ns/user", &mine) == 0 &&
+	    (theirs.st_ino != mine.st_ino || theirs.st_dev != mine.st_dev))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)ctx->pid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long eff;
+
+		if (sscanf(line, "CapEff: %llx", &eff) == 1) {
+			has = eff & (1ULL << CAP_FSETID);
+			break;
+		}
+	}
+	fclose(f);
+	return has;
 }

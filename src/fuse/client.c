@@ -24,8 +24,10 @@
  * apart when one of them is released, and carry the open's access mode in
  * their low bits: the kernel sends only the handle with an ioctl, and the
  * handle comes from the kernel's open file, so the caller cannot forge it.
+ * The next bit says the open was given FOPEN_DIRECT_IO (dfuse_client_direct).
  */
 #define FH_MODE(fh) ((unsigned)(fh) & O_ACCMODE)
+#define FH_DIRECT 4u
 
 static atomic_uint_fast64_t next_fh = 1;
 
@@ -41,12 +43,18 @@ static bool fh_writable(uint64_t fh)
 
 void dfuse_client_open(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi)
 {
-	fi->fh = (atomic_fetch_add(&next_fh, 1) << 2) | (unsigned)(fi->flags & O_ACCMODE);
+	fi->fh = (atomic_fetch_add(&next_fh, 1) << 3) | (fi->direct_io ? FH_DIRECT : 0) |
+		 (unsigned)(fi->flags & O_ACCMODE);
 	/* An open without keep_cache drops the inode's cached pages, and the
 	 * mapping may have changed them since they were read. */
 	if (dfs_lease_count(df->fs, ino) > 0)
 		fi->keep_cache = 0;
 	dfuse_run_opened(df, ino, fi->fh, FH_MODE(fi->fh) != O_RDONLY);
+}
+
+bool dfuse_client_direct(uint64_t fh)
+{
+	return fh & FH_DIRECT;
 }
 
 void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi)
@@ -424,9 +432,9 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
 }
 
 /*
- * fallocate's file_modified: a caller without CAP_FSETID (here: anyone but
- * root) who changes a set-id file drops its set-id bits. The kernel asks for
- * that with a SETATTR before a write or fallocate, but never sees ALLOC.
+ * fallocate's file_modified: a caller without CAP_FSETID who changes a
+ * set-id file drops its set-id bits. The kernel asks for that with a SETATTR
+ * before a write or fallocate, but never sees ALLOC.
  */
 static int kill_priv(struct dfuse *df, const struct dfuse_caller *who, uint64_t ino)
 {
@@ -440,7 +448,7 @@ static int kill_priv(struct dfuse *df, const struct dfuse_caller *who, uint64_t 
 		kill |= S_ISUID;
 	if ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP))
 		kill |= S_ISGID;
-	if (!kill || who->uid == 0)
+	if (!kill || (who->req ? dfuse_req_fsetid(who->req) : who->uid == 0))
 		return 0;
 	attr.st_mode = st.st_mode & ~kill;
 	return dfs_setattr(df->fs, ino, &attr, DFS_SET_MODE, &st);

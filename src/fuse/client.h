@@ -37,9 +37,11 @@ int dfuse_client_request(struct dfuse *df, const struct dfuse_ioctl_req *rq, voi
 
 /* For open/create of a regular file: sets fi->fh to a handle unique to this
  * open that also records its access mode (fi->flags & O_ACCMODE: an ioctl
- * carries only the handle), and clears fi->keep_cache while ino has a
- * lease. */
+ * carries only the handle) and fi->direct_io, and clears fi->keep_cache
+ * while ino has a lease. */
 void dfuse_client_open(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi);
+/* Whether the open file of handle fh was given FOPEN_DIRECT_IO. */
+bool dfuse_client_direct(uint64_t fh);
 /* For release: puts the leases the open file still holds. */
 void dfuse_client_release(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi);
 

@@ -63,12 +63,12 @@ struct dfuse {
 	 * a trace without a file of its own would be lost. */
 	bool log_lost;
 	/* rawio.c: the INIT request's unique and whether it offered
-	 * FUSE_HANDLE_KILLPRIV_V2; killpriv_v2 once the reply accepted it.
-	 * Atomics: set by the thread that serves INIT, before any other
-	 * request. */
+	 * FUSE_HANDLE_KILLPRIV_V2 and FUSE_DIRECT_IO_ALLOW_MMAP; killpriv_v2
+	 * and direct_io_mmap once the reply accepted them. Atomics: set by the
+	 * thread that serves INIT, before any other request. */
 	uint64_t init_unique;
-	bool killpriv_offered;
-	bool killpriv_v2;
+	bool killpriv_offered, direct_io_mmap_offered;
+	bool killpriv_v2, direct_io_mmap;
 };
 
 static inline struct dfuse *dfuse_of(fuse_req_t req)
@@ -83,6 +83,16 @@ static inline struct dfuse *dfuse_of(fuse_req_t req)
  * daemon's to clear where the kernel says so (see rawio.c). */
 int dfuse_rawio_start(struct dfuse *df);
 bool dfuse_killpriv_v2(const struct dfuse *df);
+/* Whether the connection has FUSE_DIRECT_IO_ALLOW_MMAP: then a file opened
+ * with FOPEN_DIRECT_IO can still be mapped shared, and an O_DIRECT open gets
+ * FOPEN_DIRECT_IO (file.c). */
+bool dfuse_direct_io_mmap(const struct dfuse *df);
+/* fuse_reply_open and fuse_reply_create, which also set
+ * FOPEN_PARALLEL_DIRECT_WRITES when fi->direct_io is set (libfuse 3.14's
+ * fuse_file_info has no field for it). */
+int dfuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi);
+int dfuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+		       const struct fuse_file_info *fi);
 
 /* super.c: init, statfs, the ops table, helpers shared by the handlers */
 extern const struct fuse_lowlevel_ops dfuse_ops;
@@ -143,6 +153,9 @@ void dfuse_caller_fini(struct dfuse_caller *c);
 bool dfuse_may_control(const struct dfuse_caller *c);
 bool dfuse_in_group(struct dfuse_caller *c, gid_t gid);
 int dfuse_may_access(struct dfuse_caller *c, const struct stat *st, int mask);
+/* Whether the thread behind req has CAP_FSETID, which keeps set-id bits
+ * through a write (read from /proc: only worth it for a set-id file). */
+bool dfuse_req_fsetid(fuse_req_t req);
 
 /* Drops the kernel's cached pages (and attributes) of ino in [off, off+len)
  * (len 0: to the end; off < 0: attributes only). Must not be called from a

@@ -33,14 +33,16 @@ static int open_file(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi, 
 		}
 	}
 	/* Every open shares the page cache, which is what makes mmap work and
-	 * stay coherent with read()/write(). O_DIRECT opens too: without
-	 * FOPEN_DIRECT_IO the kernel serves their reads and writes through
-	 * fuse_direct_IO, which bypasses the cache after writing back its dirty
-	 * pages and drops the pages a write replaced, while mmap(MAP_SHARED)
-	 * works (FOPEN_DIRECT_IO refuses it with ENODEV, and libfuse 3.14
-	 * cannot ask for FUSE_DIRECT_IO_ALLOW_MMAP). The cache survives across
-	 * opens because nothing but this kernel changes the data (a table swap
-	 * invalidates it explicitly), unless the mount asked for no_keep_cache. */
+	 * stay coherent with read()/write(). An O_DIRECT open gets
+	 * FOPEN_DIRECT_IO where the connection still lets it be mapped shared
+	 * (rawio.c): its writes inside EOF then run side by side instead of
+	 * one round trip at a time, and the kernel writes back and drops the
+	 * cached pages they cover. Elsewhere the kernel serves O_DIRECT through
+	 * fuse_direct_IO, which does the same one writer at a time. The cache
+	 * survives across opens because nothing but this kernel changes the
+	 * data (a table swap invalidates it explicitly), unless the mount
+	 * asked for no_keep_cache. */
+	fi->direct_io = (fi->flags & O_DIRECT) && dfuse_direct_io_mmap(df);
 	fi->keep_cache = df->keep_cache;
 	fi->noflush = 1;	/* close has nothing to write back here */
 	dfuse_client_open(df, ino, fi);	/* a handle per open, for leases */
@@ -85,7 +87,7 @@ void dfuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	if (!created)
 		dfs_getattr(df->fs, st.st_ino, &st);	/* the size after O_TRUNC */
 	dfuse_fill_entry(df, &st, &e);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+	if (dfuse_reply_create(req, &e, fi) == -ENOENT) {
 		dfs_forget(df->fs, st.st_ino, 1);
 		dfuse_store_release(df, st.st_ino);
 	}
@@ -110,7 +112,7 @@ void dfuse_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fi->keep_cache && !(fi->flags & (O_TRUNC | O_DIRECT)))
 		dfuse_store_fill(df, ino);
 	/* -ENOENT: interrupted, the kernel will not release this open file. */
-	if (fuse_reply_open(req, fi) == -ENOENT) {
+	if (dfuse_reply_open(req, fi) == -ENOENT) {
 		dfuse_client_release(df, ino, fi);
 		dfuse_store_release(df, ino);
 	}
@@ -279,6 +281,11 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	dfuse_intr_end();
 	if (n < 0)
 		goto out;
+	/* fuse_direct_write_iter drops no privileges: the server does, for a
+	 * caller without CAP_FSETID (rawio.c); its capabilities are looked up
+	 * only for a file that has set-id bits. */
+	if (wr.setid && !fi->writepage && dfuse_client_direct(fi->fh))
+		wr.kill_setid = !dfuse_req_fsetid(req);
 	/* A request in memory is stored with the flushcache copy (non-temporal
 	 * on pmem), so that end only drains. */
 	if (in_buf->count == 1 && !(in_buf->buf[0].flags & FUSE_BUF_IS_FD)) {
@@ -329,6 +336,11 @@ out:
 		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
 		return;
 	}
+	/* The WRITE reply carries no attributes and the kernel keeps its
+	 * cached mode: it is dropped before the writer can stat. Attributes
+	 * only, which waits for no page lock the writer holds. */
+	if (wr.kill_setid && n > 0)
+		fuse_lowlevel_notify_inval_inode(df->se, ino, -1, 0);
 	dfuse_trace(df, "write", ino, wr.off, (size_t) n);
 	fuse_reply_write(req, (size_t) n);
 }

@@ -357,6 +357,61 @@ static int test_write_copy_stores_a_short_copy_and_flushes_it(void)
 	return T_PASS;
 }
 
+/* A write through an O_DIRECT open by a caller without CAP_FSETID: begin
+ * says whether the file has bits to lose, end clears them only when asked,
+ * with the times, durably (they survive a remount). */
+static int test_write_clears_set_id_bits_only_when_asked(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	const struct stat set = { .st_mode = 06777 }, gid_only = { .st_mode = 06767 };
+	struct dfs_write wr;
+	struct stat st;
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
+	CHECK_EQ(dfs_setattr(*fs, ino, &set, DFS_SET_MODE, &st), 0);
+	/* not asked: kept */
+	CHECK_EQ(dfs_write_begin(*fs, ino, 0, 10, 0, &wr), 10);
+	CHECK(wr.setid);
+	CHECK_EQ(dfs_write_copy(*fs, &wr, "0123456789", 10), 10);
+	CHECK_EQ(dfs_write_end(*fs, &wr, 10), 10);
+	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 06777);
+	/* asked, but nothing written: kept */
+	CHECK_EQ(dfs_write_begin(*fs, ino, 0, 10, 0, &wr), 10);
+	wr.kill_setid = true;
+	CHECK_EQ(dfs_write_end(*fs, &wr, 0), 0);
+	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 06777);
+	/* asked: set-user-ID and set-group-ID (group may execute) go */
+	CHECK_EQ(dfs_write_begin(*fs, ino, 0, 10, 0, &wr), 10);
+	wr.kill_setid = true;
+	CHECK_EQ(dfs_write_copy(*fs, &wr, "abcdefghij", 10), 10);
+	CHECK_EQ(dfs_write_end(*fs, &wr, 10), 10);
+	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0777);
+	/* nothing left to lose: begin says so */
+	CHECK_EQ(dfs_write_begin(*fs, ino, 0, 1, 0, &wr), 1);
+	CHECK(!wr.setid);
+	CHECK_EQ(dfs_write_end(*fs, &wr, 0), 0);
+	/* set-group-ID without group execute is not a privilege: it stays */
+	CHECK_EQ(dfs_setattr(*fs, ino, &gid_only, DFS_SET_MODE, &st), 0);
+	CHECK_EQ(dfs_write_begin(*fs, ino, 0, 1, 0, &wr), 1);
+	CHECK(wr.setid);
+	wr.kill_setid = true;
+	CHECK_EQ(dfs_write_copy(*fs, &wr, "z", 1), 1);
+	CHECK_EQ(dfs_write_end(*fs, &wr, 1), 1);
+	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 02767);
+	/* committed with the write: a remount keeps the cleared mode */
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(dfs_mount(md, NULL, fs), 0);
+	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 02767);
+	return T_PASS;
+}
+
 static int test_dax_never_uses_bio_path(void)
 {
 	const struct dfs_mount_opts o = { .dax = DFS_DAX_NEVER };
@@ -407,6 +462,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_fragmented_file_survives_remount_and_truncates),
 	T_CASE(test_fsync_and_sync_succeed),
 	T_CASE(test_write_copy_stores_a_short_copy_and_flushes_it),
+	T_CASE(test_write_clears_set_id_bits_only_when_asked),
 	T_CASE(test_dax_never_uses_bio_path),
 	T_CASE(test_dax_always_on_zero_target_gives_einval),
 };
