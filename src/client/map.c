@@ -213,6 +213,32 @@ static int alloc(struct dmap *m)
 	return ioctl(m->fd, DAXFS_IOC_ALLOC, &r) < 0 ? -errno : 0;
 }
 
+/*
+ * The daemon dropped the kernel's attributes of the grown file; a GETATTR
+ * gives the kernel the new size, which page-cache mmap faults check without
+ * asking (else SIGBUS past the old EOF). The kernel ignores a GETATTR reply
+ * when an invalidation landed while it was on its way (fuse_change_attributes
+ * and attr_version), as the drop of cached pages the daemon sends after
+ * answering a first lease may: so ask until the cached size (statx without
+ * sync) covers end, or the file itself is smaller (truncated meanwhile).
+ */
+#define REFRESH_TRIES 1000
+
+static void refresh_kernel_size(int fd, uint64_t end)
+{
+	for (int i = 0; i < REFRESH_TRIES; i++) {
+		struct statx cached;
+		struct stat st;
+
+		if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < end)
+			return;
+		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_SIZE, &cached) < 0 ||
+		    cached.stx_size >= end)
+			return;
+		usleep(100);
+	}
+}
+
 static void dmap_free(struct dmap *m)
 {
 	if (m->addr)
@@ -258,14 +284,8 @@ int daxfs_map(int fd, off_t offset, size_t length, int prot, unsigned flags, voi
 			  err == -ESTALE ? STALE : strerror(-err));
 		goto fail;
 	}
-	/* The daemon dropped the kernel's attributes of the grown file; a
-	 * GETATTR now gives the kernel the new size, which page-cache mmap
-	 * faults check without asking (else SIGBUS past the old EOF). */
-	if (flags & DAXFS_MAP_ALLOC) {
-		struct stat st;
-
-		(void)fstat(m->fd, &st);
-	}
+	if (flags & DAXFS_MAP_ALLOC)
+		refresh_kernel_size(m->fd, (uint64_t)offset + m->region);
 	/* One reservation, then every piece MAP_FIXED into it: the file range
 	 * is contiguous for the application whatever the chain below. */
 	m->addr = mmap(NULL, m->region, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
