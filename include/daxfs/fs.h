@@ -186,11 +186,6 @@ struct dfs_read {
 	int err;
 	bool iov_full;
 	void *priv;                /* the filesystem's: set from begin to end */
-	/* begin: the file has set-user-ID, or set-group-ID with group execute,
-	 * which a write by a caller without CAP_FSETID clears (the kernel's
-	 * file_remove_privs); kill_setid, set by the caller before end: end
-	 * clears them with the times, if it wrote anything. */
-	bool setid, kill_setid;
 	struct dfs_rw_state state;
 };
 ssize_t dfs_read_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, struct dfs_read *rd);
