@@ -15,7 +15,7 @@ import textwrap
 import pytest
 
 from conftest import run_ctl
-from mount import PAGE, SECTOR
+from mount import PAGE, SECTOR, wait_until
 
 # What a daemon says on stderr while faults are injected: the failed requests
 # (EIO from an error target or a bad block) and the trace.
@@ -98,6 +98,40 @@ def child(code, *args):
     that killed it is a negative returncode)."""
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
                           capture_output=True, text=True, timeout=60)
+
+
+# How long a child held at a frozen filesystem may take to show up waiting
+# (it happens in milliseconds) and to finish once let go.
+CHILD_WAIT = 30
+
+
+def start_child(code, *args):
+    """Starts code in a Python child with its output piped; finish_child ends it."""
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_child(proc, timeout=CHILD_WAIT):
+    """(exit status, stdout) of a start_child child, killed if it is not done
+    within timeout."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out
+
+
+def writers_waiting(d):
+    """Writers the frozen filesystem of d holds at its gate (`info --json`)."""
+    return ctl_json("info", d.mnt)["filesystem"]["writers_waiting"]
+
+
+def wait_for_waiters(d, n=1):
+    """Waits until the frozen filesystem of d holds n writers at its gate."""
+    wait_until(lambda: writers_waiting(d) == n, CHILD_WAIT,
+               f"{n} writer(s) waiting at the frozen filesystem")
 
 
 TOUCH_MAPPED_PAGE = """

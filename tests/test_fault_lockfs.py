@@ -6,12 +6,11 @@ import mmap
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 
 import pytest
 
-from faults import child, ctl, ctl_json, mounted_for_faults, write_synced
+from faults import (CHILD_WAIT, child, ctl, ctl_json, finish_child, mounted_for_faults, start_child,
+                    wait_for_waiters, write_synced, writers_waiting)
 from mount import MIB, PAGE, daxfs_factory, wait_until  # noqa: F401  (fixture)
 
 WRITER = """
@@ -22,10 +21,6 @@ WRITER = """
     print("done")
 """
 
-# A writer held at the gate is seen waiting by `info --json`; how long to
-# wait for that (it happens in milliseconds) and for a child to finish.
-WAIT = 30
-
 
 @pytest.fixture
 def fs(daxfs_factory):
@@ -34,29 +29,6 @@ def fs(daxfs_factory):
     # never leave the device suspended (the daemon resumes at unmount, but
     # a failing test should not rely on that)
     ctl("resume", d.mnt, check=False)
-
-
-def start(code, *args):
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def finish(proc, timeout=WAIT):
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, out
-
-
-def waiting(d):
-    return ctl_json("info", d.mnt)["filesystem"]["writers_waiting"]
-
-
-def wait_for_waiters(d, n=1):
-    wait_until(lambda: waiting(d) == n, WAIT, f"{n} writer(s) waiting at the frozen filesystem")
 
 
 def member_bytes(d, path, length):
@@ -71,11 +43,11 @@ def test_suspend_with_lockfs_holds_writers_until_resume(fs, target):
         write_synced(p, bytes(PAGE))
     ctl("suspend", fs.mnt)
     assert ctl_json("info", fs.mnt)["filesystem"]["frozen"] is True
-    w = start(WRITER, p)
+    w = start_child(WRITER, p)
     wait_for_waiters(fs)
     assert w.poll() is None
     ctl("resume", fs.mnt)
-    assert finish(w) == (0, "done\n")
+    assert finish_child(w) == (0, "done\n")
     assert p.read_bytes().startswith(b"written while suspended")
     info = ctl_json("info", fs.mnt)["filesystem"]
     assert info["frozen"] is False and info["writers_waiting"] == 0
@@ -87,7 +59,7 @@ def held_writer(fs, old):
     p = fs.mnt / "f"
     write_synced(p, old)
     ctl("suspend", fs.mnt)
-    w = start(WRITER, p)
+    w = start_child(WRITER, p)
     wait_for_waiters(fs)
     return p, old, w
 
@@ -98,7 +70,7 @@ def test_frozen_write_copies_no_byte_to_the_member(fs):
     p, old, w = held_writer(fs, b"A" * PAGE)
     assert member_bytes(fs, p, PAGE) == old
     ctl("resume", fs.mnt)
-    assert finish(w) == (0, "done\n")
+    assert finish_child(w) == (0, "done\n")
     assert member_bytes(fs, p, PAGE) == b"written while suspended" + old[23:]
 
 
@@ -116,7 +88,7 @@ def test_o_direct_read_of_a_file_whose_writer_waits_goes_on(fs):
     r = child(O_DIRECT_READ, p, len(old))     # times out (fails) if held
     assert (r.returncode, r.stdout) == (0, old.decode())
     ctl("resume", fs.mnt)
-    assert finish(w) == (0, "done\n")
+    assert finish_child(w) == (0, "done\n")
 
 
 def test_reads_go_on_while_frozen(fs):
@@ -184,14 +156,14 @@ def test_frozen_change_waits_and_reads_go_on(fs, op):
     (fs.mnt / "d").mkdir()
     write_synced(fs.mnt / "d/e", b"e")
     ctl("suspend", fs.mnt)
-    w = start(f"import os, sys\nm = sys.argv[1]\n{code}\nprint('done')\n", fs.mnt)
+    w = start_child(f"import os, sys\nm = sys.argv[1]\n{code}\nprint('done')\n", fs.mnt)
     wait_for_waiters(fs)
     # getattr, lookup, readdir, getxattr, buffered and O_DIRECT reads
     r = child(READERS, fs.mnt)
     assert (r.returncode, r.stdout) == (0, "read\n"), r.stderr
     assert w.poll() is None
     ctl("resume", fs.mnt)
-    assert finish(w)[0] == 0
+    assert finish_child(w)[0] == 0
     assert done(fs.mnt)
 
 
@@ -203,9 +175,9 @@ def test_timeout_dd_on_frozen_fs_returns(fs, target):
         write_synced(p, old)
     ctl("suspend", fs.mnt)
     r = subprocess.run(["timeout", "2", "dd", "if=/dev/zero", f"of={p}", "bs=4096", "count=1"],
-                       capture_output=True, timeout=WAIT)
+                       capture_output=True, timeout=CHILD_WAIT)
     assert r.returncode == 124          # timeout's SIGTERM ended dd
-    assert waiting(fs) == 0
+    assert writers_waiting(fs) == 0
     ctl("resume", fs.mnt)
     # dd's open (O_CREAT|O_TRUNC) was interrupted: nothing changed
     if target == "existing":
@@ -218,8 +190,8 @@ def test_timeout_dd_on_frozen_fs_returns(fs, target):
 def test_kill_of_a_frozen_writer_returns(fs):
     p, old, w = held_writer(fs, b"D" * PAGE)
     w.kill()
-    assert w.wait(timeout=WAIT) == -signal.SIGKILL
-    wait_until(lambda: waiting(fs) == 0, WAIT, "the killed writer's request to end")
+    assert w.wait(timeout=CHILD_WAIT) == -signal.SIGKILL
+    wait_until(lambda: writers_waiting(fs) == 0, CHILD_WAIT, "the killed writer's request to end")
     ctl("resume", fs.mnt)
     assert p.read_bytes() == old
 
@@ -240,11 +212,11 @@ def test_signal_to_a_frozen_writer_gives_eintr(fs):
     old = b"F" * PAGE
     write_synced(p, old)
     ctl("suspend", fs.mnt)
-    w = start(EINTR_WRITER, p)
+    w = start_child(EINTR_WRITER, p)
     assert w.stdout.readline() == "open\n"
     wait_for_waiters(fs)
     w.send_signal(signal.SIGUSR1)
-    assert finish(w) == (0, f"-1 {errno.EINTR}\n")
+    assert finish_child(w) == (0, f"-1 {errno.EINTR}\n")
     ctl("resume", fs.mnt)
     assert p.read_bytes() == old
 
@@ -255,7 +227,7 @@ def test_suspend_nolockfs_does_not_hold_writers(fs):
     ctl("suspend", fs.mnt, "--nolockfs")
     info = ctl_json("info", fs.mnt)
     assert info["state"] == "SUSPENDED" and info["filesystem"]["frozen"] is False
-    assert finish(start(WRITER, p)) == (0, "done\n")
+    assert finish_child(start_child(WRITER, p)) == (0, "done\n")
     ctl("resume", fs.mnt, "--nolockfs")
     assert ctl_json("info", fs.mnt)["state"] == "ACTIVE"
 
@@ -269,7 +241,7 @@ def test_timeout_of_a_read_waiting_for_a_suspended_bio_device_returns(daxfs_fact
     ctl("suspend", d.mnt, "--nolockfs")
     try:
         r = subprocess.run(["timeout", "2", "dd", f"if={p}", "of=/dev/null", "bs=4096",
-                            "iflag=direct"], capture_output=True, timeout=WAIT)
+                            "iflag=direct"], capture_output=True, timeout=CHILD_WAIT)
         assert r.returncode == 124
     finally:
         ctl("resume", d.mnt, "--nolockfs")

@@ -12,11 +12,10 @@ import textwrap
 
 import pytest
 
-from faults import ctl, ctl_json, mounted_for_faults, write_synced
-from mount import PAGE, daxfs_factory, wait_until  # noqa: F401  (fixture)
+from faults import (CHILD_WAIT, ctl, finish_child, mounted_for_faults, start_child, wait_for_waiters,
+                    write_synced)
+from mount import PAGE, daxfs_factory  # noqa: F401  (fixture)
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixtures)
-
-WAIT = 30
 
 
 @pytest.fixture
@@ -57,26 +56,8 @@ DIRECT_WRITER = """
     fd = os.open(sys.argv[1], os.O_WRONLY | os.O_DIRECT)
     assert os.pwritev(fd, [buf], int(sys.argv[3])) == 4096
     os.close(fd)
+    print("done")
 """
-
-
-def start(code, *args):
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def finish(proc):
-    try:
-        out, err = proc.communicate(timeout=WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, err
-
-
-def writers_waiting(d):
-    return ctl_json("info", d.mnt)["filesystem"]["writers_waiting"]
 
 
 def test_two_o_direct_writers_of_one_file_reach_the_daemon_together(fs):
@@ -86,13 +67,13 @@ def test_two_o_direct_writers_of_one_file_reach_the_daemon_together(fs):
     p = fs.mnt / "f"
     write_synced(p, bytes(4 * PAGE))
     ctl("suspend", fs.mnt)
-    procs = [start(DIRECT_WRITER, p, c, i * PAGE) for i, c in enumerate("ab")]
+    procs = [start_child(DIRECT_WRITER, p, c, i * PAGE) for i, c in enumerate("ab")]
     try:
-        wait_until(lambda: writers_waiting(fs) == 2, WAIT, "both O_DIRECT writers in the daemon")
+        wait_for_waiters(fs, 2)            # both WRITEs are in the daemon
     finally:
         ctl("resume", fs.mnt)
-        results = [finish(w) for w in procs]
-    assert results == [(0, "")] * 2
+        results = [finish_child(w) for w in procs]
+    assert results == [(0, "done\n")] * 2
     assert p.read_bytes() == b"a" * PAGE + b"b" * PAGE + bytes(2 * PAGE)
 
 
@@ -112,9 +93,10 @@ def test_many_o_direct_writers_of_one_file_lose_nothing(fs):
                 buf[:] = (b"%c%02d" % (65 + int(me), k)) * 1365 + b"."
                 assert os.pwritev(fd, [buf], pg * 4096) == 4096
         os.close(fd)
+        print("done")
     """
-    procs = [start(code, p, i, 4, pages, passes) for i in range(4)]
-    assert [finish(w) for w in procs] == [(0, "")] * 4
+    procs = [start_child(code, p, i, 4, pages, passes) for i in range(4)]
+    assert [finish_child(w) for w in procs] == [(0, "done\n")] * 4
     data = p.read_bytes()
     for pg in range(pages):
         want = (b"%c%02d" % (65 + pg % 4, passes - 1)) * 1365 + b"."
@@ -224,7 +206,7 @@ def test_write_by_root_without_cap_fsetid_clears_set_id_bits(shared, direct):
     path = set_id_file(shared, 0o6777)
     r = subprocess.run(without_cap_fsetid(sys.executable, "-c", textwrap.dedent(WRITE_AND_STAT),
                                           str(path), "1" if direct else "0"),
-                       capture_output=True, text=True, timeout=WAIT)
+                       capture_output=True, text=True, timeout=CHILD_WAIT)
     assert r.returncode == 0, r.stderr
     assert cached_mode_of(path) == 0o777   # the kernel's cached mode was dropped
     assert mode_of(path) == 0o777
@@ -243,7 +225,7 @@ def test_direct_write_by_root_of_another_user_namespace_clears_set_id_bits(share
     path = set_id_file(shared, 0o6777)
     r = subprocess.run(["unshare", "--user", "--map-root-user", sys.executable, "-c",
                         textwrap.dedent(WRITE_AND_STAT), str(path), "1"],
-                       capture_output=True, text=True, timeout=WAIT)
+                       capture_output=True, text=True, timeout=CHILD_WAIT)
     assert r.returncode == 0, r.stderr
     assert cached_mode_of(path) == 0o777
     assert mode_of(path) == 0o777

@@ -6,10 +6,10 @@ import subprocess
 import pytest
 
 from conftest import BUILD_DIR, tool
-from faults import allow_faults, live_table, write_table, ctl
+from faults import (CHILD_WAIT, allow_faults, ctl, finish_child, live_table, start_child,
+                    wait_for_waiters, write_table)
 from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
 from run_util import Stepper, py_run, run_env, under_run
-from test_fault_lockfs import WAIT, finish, start, wait_for_waiters
 from test_fault_poison import poison_page
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixture)
 
@@ -120,14 +120,14 @@ def test_a_forced_resume_is_not_held_by_a_size_that_waits_for_the_thaw(daxfs):
         assert s.step(f"os.pwrite(fd, b'tail', {PAGE + 2})") == "4"    # the size stays pending
         table = write_table(daxfs, "same.table", live_table(daxfs))
         ctl("suspend", daxfs.mnt)
-        stat = start(STAT_SIZE, p)
+        stat = start_child(STAT_SIZE, p)
         try:
             ctl("load", daxfs.mnt, table)
             wait_for_waiters(daxfs)                     # the stat's fold
             resume = subprocess.Popen([tool("daxfs-ctl"), "resume", daxfs.mnt, "--force"],
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
-                _, err = resume.communicate(timeout=WAIT)
+                _, err = resume.communicate(timeout=CHILD_WAIT)
             except subprocess.TimeoutExpired:
                 # both wait for ever: only the daemon's death frees them
                 daxfs.proc.kill()
@@ -136,7 +136,7 @@ def test_a_forced_resume_is_not_held_by_a_size_that_waits_for_the_thaw(daxfs):
             assert resume.returncode == 0, err
         finally:
             ctl("resume", daxfs.mnt, check=False)
-        assert finish(stat) == (0, f"{PAGE + 6}\n")
+        assert finish_child(stat) == (0, f"{PAGE + 6}\n")
         s.finish()
     assert p.read_bytes() == b"x" * (PAGE - 2) + b"tail" * 2
 

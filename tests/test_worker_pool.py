@@ -6,19 +6,16 @@ import os
 
 import pytest
 
-from faults import child, ctl, ctl_json, mounted_for_faults, write_synced
+from faults import (CHILD_WAIT, child, ctl, finish_child, mounted_for_faults, start_child, wait_for_waiters,
+                    write_synced)
 from mount import PAGE, daxfs_factory, wait_until  # noqa: F401  (fixture)
-from test_fault_lockfs import O_DIRECT_READ, WAIT, WRITER, finish, start
+from test_fault_lockfs import O_DIRECT_READ, WRITER
 
 KEPT = "k" * PAGE
 
 
 def threads(d):
     return len(os.listdir(f"/proc/{d.proc.pid}/task"))
-
-
-def waiting(d):
-    return ctl_json("info", d.mnt)["filesystem"]["writers_waiting"]
 
 
 @pytest.fixture
@@ -41,18 +38,18 @@ def test_requests_are_answered_while_every_hot_worker_waits(frozen_pool):
     d = frozen_pool
     idle = threads(d)
     ctl("suspend", d.mnt)
-    writers = [start(WRITER, d.mnt / f"w{i}") for i in range(2)]
+    writers = [start_child(WRITER, d.mnt / f"w{i}") for i in range(2)]
     try:
         # one hot worker: the second writer is read only by a worker the
         # watchdog started
-        wait_until(lambda: waiting(d) == 2, WAIT, "2 writers waiting at the frozen filesystem")
+        wait_for_waiters(d, 2)
         # and a third request, which no cache answers, is served too
         r = child(O_DIRECT_READ, d.mnt / "kept", PAGE)    # times out (fails) if starved
         assert (r.returncode, r.stdout) == (0, KEPT)
         assert threads(d) > idle
     finally:
         ctl("resume", d.mnt)
-    assert [finish(w) for w in writers] == [(0, "done\n")] * 2
+    assert [finish_child(w) for w in writers] == [(0, "done\n")] * 2
     for i in range(2):
         assert (d.mnt / f"w{i}").read_bytes() == b"written while suspended"
 
@@ -60,7 +57,7 @@ def test_requests_are_answered_while_every_hot_worker_waits(frozen_pool):
     def back():
         os.stat(d.mnt / "kept")
         return threads(d) == idle
-    wait_until(back, WAIT, f"the daemon back at {idle} threads")
+    wait_until(back, CHILD_WAIT, f"the daemon back at {idle} threads")
 
 
 @pytest.mark.parametrize("frozen_pool", [("max_threads=1",)], indirect=True)
@@ -69,11 +66,11 @@ def test_writers_waiting_at_a_frozen_filesystem_leave_room_for_the_resume(frozen
     more writers than that wait, and the resume (a request too) gets in."""
     d = frozen_pool
     ctl("suspend", d.mnt)
-    writers = [start(WRITER, d.mnt / f"w{i}") for i in range(3)]
+    writers = [start_child(WRITER, d.mnt / f"w{i}") for i in range(3)]
     try:
-        wait_until(lambda: waiting(d) == 3, WAIT, "3 writers waiting at the frozen filesystem")
+        wait_for_waiters(d, 3)
         r = child(O_DIRECT_READ, d.mnt / "kept", PAGE)
         assert (r.returncode, r.stdout) == (0, KEPT)
     finally:
         ctl("resume", d.mnt)
-    assert [finish(w) for w in writers] == [(0, "done\n")] * 3
+    assert [finish_child(w) for w in writers] == [(0, "done\n")] * 3

@@ -438,20 +438,16 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
  */
 static int kill_priv(struct dfuse *df, const struct dfuse_caller *who, uint64_t ino)
 {
-	struct stat st, attr = { 0 };
-	mode_t kill = 0;
+	const struct stat none = { 0 };
+	struct stat st;
 	int err;
 
 	if ((err = dfs_getattr(df->fs, ino, &st)) < 0)
 		return err;
-	if (st.st_mode & S_ISUID)
-		kill |= S_ISUID;
-	if ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP))
-		kill |= S_ISGID;
-	if (!kill || (who->req ? dfuse_req_fsetid(who->req) : who->uid == 0))
+	if (!dfuse_mode_setid(st.st_mode) ||
+	    (who->req ? dfuse_req_fsetid(who->req) : who->uid == 0))
 		return 0;
-	attr.st_mode = st.st_mode & ~kill;
-	return dfs_setattr(df->fs, ino, &attr, DFS_SET_MODE, &st);
+	return dfs_setattr(df->fs, ino, &none, DFS_SET_KILL_SUIDGID, &st);
 }
 
 /* DAXFS_IOC_WRITTEN_FLUSH: each written extent of the range flushed. */

@@ -153,6 +153,12 @@ void dfuse_caller_fini(struct dfuse_caller *c);
 bool dfuse_may_control(const struct dfuse_caller *c);
 bool dfuse_in_group(struct dfuse_caller *c, gid_t gid);
 int dfuse_may_access(struct dfuse_caller *c, const struct stat *st, int mask);
+/* Whether mode has bits a change by a caller without CAP_FSETID clears:
+ * set-user-ID, and set-group-ID with group execute (DFS_SET_KILL_SUIDGID). */
+static inline bool dfuse_mode_setid(mode_t mode)
+{
+	return (mode & S_ISUID) || ((mode & S_ISGID) && (mode & S_IXGRP));
+}
 /* Whether the thread behind req has CAP_FSETID, which keeps set-id bits
  * through a write (read from /proc: only worth it for a set-id file). */
 bool dfuse_req_fsetid(fuse_req_t req);

@@ -583,8 +583,7 @@ static void publish(struct dfuse *df, struct run_ino *p)
 
 	if (!s || dfs_getattr(df->fs, p->ino, &st) < 0)
 		return;
-	bool setid = (st.st_mode & S_ISUID) || ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP));
-	if (setid)
+	if (dfuse_mode_setid(st.st_mode))
 		__atomic_fetch_or(&s->flags, DAXFS_RUN_SETID, __ATOMIC_SEQ_CST);
 	else
 		__atomic_fetch_and(&s->flags, ~(uint32_t)DAXFS_RUN_SETID, __ATOMIC_SEQ_CST);
