@@ -170,6 +170,7 @@ struct dfs_rw_state {
 	unsigned flags;
 	bool copied;               /* dfs_write_copy stored and flushed the bytes */
 	bool converted;            /* begin marked unwritten blocks written */
+	bool shared;               /* a write holding the inode lock shared */
 	uint64_t addr[DFS_READ_MAX_IOV];   /* device address of each iov */
 	/* runs of blocks begin allocated: end unmaps the ones no copied byte reached */
 	struct { uint64_t lblk, len; } fresh[DFS_READ_MAX_IOV];
@@ -216,6 +217,12 @@ int dfs_probe(const void *addr, size_t len);
 enum dfs_write_flags {
 	DFS_WRITE_APPEND = 1u << 0,
 	DFS_WRITE_SYNC = 1u << 1,   /* O_SYNC / O_DSYNC: commits the times too */
+	/* The caller's page cache orders this write against every other
+	 * write and read of its range (the kernel's write-back of cached
+	 * pages): an overwrite of written blocks inside EOF then holds the
+	 * inode lock shared while it copies, so reads of the file's other
+	 * pages go on meanwhile, and exclusively only to set the times. */
+	DFS_WRITE_CACHED_PAGES = 1u << 2,
 };
 struct dfs_write {
 	struct iovec iov[DFS_READ_MAX_IOV];

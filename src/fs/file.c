@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/file.h"
@@ -238,6 +239,86 @@ int dfs_zero_gap(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t t
 	return err;
 }
 
+static bool ts_before(const struct dfs_timespec *a, const struct timespec *b)
+{
+	return a->sec < b->tv_sec || (a->sec == b->tv_sec && a->nsec < b->tv_nsec);
+}
+
+/* mtime and ctime both set within the coarse clock's current tick (a clock
+ * set back makes them differ, and they are set again) */
+static bool times_current(const struct dfs_inode *ip)
+{
+	struct timespec tick, res, next;
+
+	if (clock_gettime(CLOCK_REALTIME_COARSE, &tick) || clock_getres(CLOCK_REALTIME_COARSE, &res))
+		return false;
+	next.tv_sec = tick.tv_sec + res.tv_sec + (tick.tv_nsec + res.tv_nsec) / 1000000000;
+	next.tv_nsec = (tick.tv_nsec + res.tv_nsec) % 1000000000;
+	return !ts_before(&ip->d.mtime, &tick) && ts_before(&ip->d.mtime, &next) &&
+	       !ts_before(&ip->d.ctime, &tick) && ts_before(&ip->d.ctime, &next);
+}
+
+/*
+ * DFS_WRITE_CACHED_PAGES: the kernel writes a dirty page back once at a time
+ * and reads into its cache only a page it does not hold, so such a write
+ * and the reads of the file's other pages need not wait for each other,
+ * as tmpfs's reads never wait for its writes. What an exclusive lock
+ * protects stays out: allocation, unwritten extents, i_size, poison
+ * recovery, O_SYNC and the bio path's bounce all take the ordinary path.
+ * Returns the bytes mapped, 0 for "take the ordinary path", or an error.
+ */
+static ssize_t write_begin_shared(struct dfs *fs, uint64_t ino, uint64_t pos, size_t size,
+				  struct dfs_write *wr)
+{
+	struct dfs_rw_state *p = &wr->state;
+	struct dfs_inode *ip;
+	int err;
+
+	if (!fs->dax || size == 0)
+		return 0;
+	if ((err = dfs_start_write(fs)))
+		return err;
+	if ((err = dfs_inode_lock_data(fs, ino, false, &ip))) {
+		dfs_end_write(fs);
+		return err;
+	}
+	if (check_reg(ip) || pos > ip->d.size || size > ip->d.size - pos)
+		goto ordinary;
+	size_t got = 0;
+	while (got < size) {
+		uint64_t at = pos + got, lblk = at >> DFS_BLOCK_SHIFT;
+		size_t i = dfs_extent_search(ip, lblk);
+		void *base;
+
+		if (i == ip->next || ip->ext[i].lblk > lblk || (ip->ext[i].flags & DFS_EXT_UNWRITTEN) ||
+		    wr->niov == DFS_READ_MAX_IOV)
+			goto ordinary;
+		const struct dfs_extent *e = &ip->ext[i];
+		uint64_t in = at - (e->lblk << DFS_BLOCK_SHIFT);
+		uint64_t avail = ((uint64_t)e->len << DFS_BLOCK_SHIFT) - in;
+		uint64_t addr = (e->pblk << DFS_BLOCK_SHIFT) + in;
+		long r = dax_piece(fs, addr, size - got < avail ? size - got : avail, &base);
+
+		if (r <= 0)
+			goto ordinary;
+		p->addr[wr->niov] = addr;
+		wr->iov[wr->niov++] = (struct iovec){ base, (size_t)r };
+		got += (size_t)r;
+	}
+	wr->off = (off_t)pos;
+	wr->bytes = got;
+	wr->setid = dfs_mode_kill_suidgid(ip->d.mode) != ip->d.mode;
+	p->ip = ip;
+	p->shared = true;
+	wr->priv = p;
+	return (ssize_t)got;
+ordinary:
+	wr->niov = 0;
+	dfs_inode_unlock_data(fs, ip, false);
+	dfs_end_write(fs);
+	return 0;
+}
+
 ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, unsigned flags,
 			struct dfs_write *wr)
 {
@@ -249,6 +330,13 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	memset(p, 0, offsetof(struct dfs_rw_state, addr));
 	if (off < 0 && !(flags & DFS_WRITE_APPEND))
 		return daxfs_err(-EINVAL, "write: negative offset");
+	if ((flags & (DFS_WRITE_CACHED_PAGES | DFS_WRITE_APPEND | DFS_WRITE_SYNC)) ==
+	    DFS_WRITE_CACHED_PAGES) {
+		ssize_t n = write_begin_shared(fs, ino, (uint64_t)off, size, wr);
+
+		if (n != 0)
+			return n;
+	}
 	/* before the inode lock, before a byte is copied: a frozen fs holds
 	 * the writer here, and nothing it would change is touched yet */
 	if ((err = dfs_inode_change_begin(fs, ino, &ip)))
@@ -395,6 +483,16 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 					    p->addr[i], p->bounce + (copied - left), n);
 		left -= n;
 	}
+	if (p->shared && copied > 0) {
+		/* As the kernel's file_update_time: times already set within
+		 * the clock's current tick are left alone. Otherwise they are
+		 * set as every write's, under the lock taken exclusively (the
+		 * bytes are stored and persisted already). */
+		if (times_current(ip) && !(wr->kill_setid && wr->setid))
+			goto out;
+		pthread_rwlock_unlock(&ip->lock);
+		pthread_rwlock_wrlock(&ip->lock);
+	}
 	const bool unfilled = has_unfilled(wr, copied);
 	if (copied > 0 || unfilled) {
 		/* what a reader needs to find the bytes changed: it commits */
@@ -405,7 +503,9 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 		if (!e2 && copied > 0)
 			e2 = dfs_txn_reserve(fs, 4);
 		if (!e2 && copied > 0) {
-			if ((uint64_t)wr->off + copied > ip->d.size) {
+			/* a shared write began inside EOF; a truncate since
+			 * then keeps its size */
+			if (!p->shared && (uint64_t)wr->off + copied > ip->d.size) {
 				ip->d.size = (uint64_t)wr->off + copied;
 				found = true;
 			}
@@ -432,6 +532,7 @@ ssize_t dfs_write_end(struct dfs *fs, struct dfs_write *wr, size_t copied)
 		pthread_mutex_unlock(&fs->meta);
 		err = err ? err : e2;
 	}
+out:
 	wr->priv = NULL;
 	dfs_inode_change_end(fs, ip);
 	free(p->bounce);

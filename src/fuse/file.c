@@ -254,6 +254,8 @@ static unsigned write_flags(const struct dfuse *df, const struct fuse_file_info 
 	 * is the one to write at, O_DIRECT writes included. */
 	if ((fi->flags & O_APPEND) && !fi->writepage && !df->writeback)
 		flags |= DFS_WRITE_APPEND;
+	if (fi->writepage)
+		flags |= DFS_WRITE_CACHED_PAGES;
 	return flags;
 }
 

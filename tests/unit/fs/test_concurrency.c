@@ -1,5 +1,7 @@
 /* test_concurrency.c - parallel I/O and namespace operations keep data and metadata consistent */
 #include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
 
 #include "fixture.h"
 
@@ -96,8 +98,80 @@ static int test_parallel_writers_readers_and_creators_stay_consistent(void)
 	return T_PASS;
 }
 
+struct cached_write {
+	struct dfs *fs;
+	uint64_t ino;
+	off_t off;
+	sem_t copied;
+	ssize_t begun, ended;
+};
+
+/* a write-back of one cached page: begin, copy, say so, end */
+static void *cached_page_writer(void *arg)
+{
+	struct cached_write *c = arg;
+	struct dfs_write wr;
+	char page[4096];
+
+	memset(page, 'W', sizeof(page));
+	c->begun = dfs_write_begin(c->fs, c->ino, c->off, sizeof(page), DFS_WRITE_CACHED_PAGES, &wr);
+	if (c->begun == (ssize_t)sizeof(page))
+		c->begun = dfs_write_copy(c->fs, &wr, page, sizeof(page));
+	sem_post(&c->copied);
+	c->ended = c->begun > 0 ? dfs_write_end(c->fs, &wr, (size_t)c->begun) : c->begun;
+	return NULL;
+}
+
+/* A read in progress (its reply not yet sent) holds the file shared: the
+ * kernel's write-back of another page stores its bytes meanwhile, and then
+ * waits only to set the times, which it does. */
+static int test_cached_page_write_back_overlaps_a_read_in_progress(void)
+{
+	struct dfs **fs = t_newfs(64 * MB, NULL);
+	static uint8_t data[65536];
+	const struct stat old = { .st_mtim = { 1000, 0 }, .st_ctim = { 1000, 0 } };
+	struct cached_write c = { .off = 8192 };
+	struct dfs_read rd;
+	struct timespec deadline;
+	pthread_t th;
+	struct stat st;
+	uint8_t back[4096];
+
+	CHECK(fs);
+	memset(data, 'r', sizeof(data));
+	c.fs = *fs;
+	c.ino = t_create(*fs, DFS_ROOT_INO, "f");
+	CHECK_EQ(dfs_pwrite(*fs, c.ino, data, sizeof(data), 0, 0), (ssize_t)sizeof(data));
+	CHECK_EQ(dfs_setattr(*fs, c.ino, &old, DFS_SET_MTIME | DFS_SET_CTIME, &st), 0);
+	CHECK_EQ(sem_init(&c.copied, 0, 0), 0);
+	CHECK_EQ(dfs_read_begin(*fs, c.ino, 0, 4096, &rd), 4096);
+	CHECK_EQ(pthread_create(&th, NULL, cached_page_writer, &c), 0);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	int waited = sem_timedwait(&c.copied, &deadline);
+	/* released either way, so that a writer that waited can finish */
+	dfs_read_end(*fs, &rd);
+	if (waited != 0)
+		sem_wait(&c.copied);
+	pthread_join(th, NULL);
+	sem_destroy(&c.copied);
+	CHECK_EQ(waited, 0);
+	CHECK_EQ(c.begun, 4096);
+	CHECK_EQ(c.ended, 4096);
+	CHECK_EQ(dfs_pread(*fs, c.ino, back, sizeof(back), 8192), (ssize_t)sizeof(back));
+	CHECK_EQ(back[0], 'W');
+	CHECK_EQ(back[4095], 'W');
+	CHECK_EQ(dfs_getattr(*fs, c.ino, &st), 0);
+	CHECK_EQ(st.st_size, (off_t)sizeof(data));
+	CHECK(st.st_mtim.tv_sec > 1000);
+	CHECK(st.st_ctim.tv_sec > 1000);
+	CHECK_EQ(dfs_unmount(fs), 0);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_parallel_writers_readers_and_creators_stay_consistent),
+	T_CASE(test_cached_page_write_back_overlaps_a_read_in_progress),
 };
 
 T_MAIN(cases)

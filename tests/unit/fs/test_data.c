@@ -443,6 +443,50 @@ static int test_dax_always_on_zero_target_gives_einval(void)
 	return T_PASS;
 }
 
+/* What a shared write may not do, a cached page's write-back still does,
+ * on the ordinary path: fill a hole, write preallocated blocks, extend the
+ * file; and every case survives a remount and fsck. */
+static int test_cached_page_write_allocates_converts_and_extends(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(64 * MB, &md);
+	const struct stat grow = { .st_size = 64 * 1024 };
+	char page[4096], back[4096];
+	struct stat st;
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
+	CHECK_EQ(dfs_setattr(*fs, ino, &grow, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ(dfs_fallocate(*fs, ino, FALLOC_FL_KEEP_SIZE, 16384, 8192), 0);
+	CHECK_EQ(dfs_pwrite(*fs, ino, "written", 7, 32768, 0), 7);
+	for (int k = 0; k < 4; k++) {
+		/* a hole; preallocated; written then a hole; past EOF */
+		static const off_t at[4] = { 0, 16384, 32768 + 2048, 65536 + 100 };
+
+		memset(page, 'a' + k, sizeof(page));
+		CHECK_EQ(dfs_pwrite(*fs, ino, page, sizeof(page), at[k], DFS_WRITE_CACHED_PAGES),
+			 (ssize_t)sizeof(page));
+	}
+	CHECK_EQ(dfs_unmount(fs), 0);
+	CHECK_EQ(t_fsck_problems(md), 0);
+	CHECK((fs = t_mount(md)));
+	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
+	CHECK_EQ(st.st_size, 65536 + 100 + 4096);
+	for (int k = 0; k < 4; k++) {
+		static const off_t at[4] = { 0, 16384, 32768 + 2048, 65536 + 100 };
+
+		CHECK_EQ(dfs_pread(*fs, ino, back, sizeof(back), at[k]), (ssize_t)sizeof(back));
+		CHECK_EQ(back[0], 'a' + k);
+		CHECK_EQ(back[4095], 'a' + k);
+	}
+	CHECK_EQ(dfs_pread(*fs, ino, back, 7, 32768), 7);
+	CHECK(memcmp(back, "written", 7) == 0);
+	CHECK_EQ(dfs_pread(*fs, ino, back, 100, 65536), 100);
+	for (int i = 0; i < 100; i++)
+		CHECK_EQ(back[i], 0);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_hole_reads_zero_without_device),
 	T_CASE(test_write_read_roundtrip_unaligned),
@@ -463,6 +507,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_fsync_and_sync_succeed),
 	T_CASE(test_write_copy_stores_a_short_copy_and_flushes_it),
 	T_CASE(test_write_clears_set_id_bits_only_when_asked),
+	T_CASE(test_cached_page_write_allocates_converts_and_extends),
 	T_CASE(test_dax_never_uses_bio_path),
 	T_CASE(test_dax_always_on_zero_target_gives_einval),
 };
