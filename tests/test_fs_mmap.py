@@ -39,6 +39,21 @@ def test_shared_mmap_store_from_another_process_is_read_back(daxfs):
     assert data[:PAGE + 7] == bytes(PAGE + 7)
 
 
+def test_mmap_store_sets_mtime_and_ctime_and_they_persist(daxfs):
+    # the kernel's write-back of a mapped page is an overwrite that shares
+    # the file's lock in the daemon; it still stamps the times, durably
+    p = daxfs.mnt / "f"
+    p.write_bytes(bytes(4 * PAGE))
+    os.utime(p, (1000, 1000))
+    before = os.stat(p)
+    in_child(STORE_AND_MSYNC, p, 2 * PAGE + 1, "stamped")
+    daxfs.remount()
+    after = os.stat(p)
+    assert after.st_mtime > 1000
+    assert after.st_ctime_ns > before.st_ctime_ns
+    assert p.read_bytes()[2 * PAGE + 1:2 * PAGE + 8] == b"stamped"
+
+
 def test_mmap_read_sees_data_written_by_write(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(b"w" * 2 * PAGE)
