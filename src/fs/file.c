@@ -268,7 +268,7 @@ static bool times_current(const struct dfs_inode *ip)
  * Returns the bytes mapped, 0 for "take the ordinary path", or an error.
  */
 static ssize_t write_begin_shared(struct dfs *fs, uint64_t ino, uint64_t pos, size_t size,
-				  struct dfs_write *wr)
+				  unsigned flags, struct dfs_write *wr)
 {
 	struct dfs_rw_state *p = &wr->state;
 	struct dfs_inode *ip;
@@ -309,6 +309,8 @@ static ssize_t write_begin_shared(struct dfs *fs, uint64_t ino, uint64_t pos, si
 	wr->bytes = got;
 	wr->setid = dfs_mode_kill_suidgid(ip->d.mode) != ip->d.mode;
 	p->ip = ip;
+	p->flags = flags;
+	p->nfresh = 0;          /* past what dfs_write_begin clears */
 	p->shared = true;
 	wr->priv = p;
 	return (ssize_t)got;
@@ -332,7 +334,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		return daxfs_err(-EINVAL, "write: negative offset");
 	if ((flags & (DFS_WRITE_CACHED_PAGES | DFS_WRITE_APPEND | DFS_WRITE_SYNC)) ==
 	    DFS_WRITE_CACHED_PAGES) {
-		ssize_t n = write_begin_shared(fs, ino, (uint64_t)off, size, wr);
+		ssize_t n = write_begin_shared(fs, ino, (uint64_t)off, size, flags, wr);
 
 		if (n != 0)
 			return n;
