@@ -171,10 +171,11 @@ struct dfs_rw_state {
 	bool copied;               /* dfs_write_copy stored and flushed the bytes */
 	bool converted;            /* begin marked unwritten blocks written */
 	bool shared;               /* a write holding the inode lock shared */
+	unsigned nfresh;           /* runs in fresh[] */
+	/* begin clears the fields above, the arrays below are filled as used */
 	uint64_t addr[DFS_READ_MAX_IOV];   /* device address of each iov */
 	/* runs of blocks begin allocated: end unmaps the ones no copied byte reached */
 	struct { uint64_t lblk, len; } fresh[DFS_READ_MAX_IOV];
-	unsigned nfresh;
 };
 
 struct dfs_read {

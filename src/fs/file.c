@@ -310,7 +310,6 @@ static ssize_t write_begin_shared(struct dfs *fs, uint64_t ino, uint64_t pos, si
 	wr->setid = dfs_mode_kill_suidgid(ip->d.mode) != ip->d.mode;
 	p->ip = ip;
 	p->flags = flags;
-	p->nfresh = 0;          /* past what dfs_write_begin clears */
 	p->shared = true;
 	wr->priv = p;
 	return (ssize_t)got;
