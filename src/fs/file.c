@@ -286,22 +286,19 @@ static ssize_t write_begin_shared(struct dfs *fs, uint64_t ino, uint64_t pos, si
 		goto ordinary;
 	size_t got = 0;
 	while (got < size) {
-		uint64_t at = pos + got, lblk = at >> DFS_BLOCK_SHIFT;
-		size_t i = dfs_extent_search(ip, lblk);
+		struct dfs_iomap m;
 		void *base;
 
-		if (i == ip->next || ip->ext[i].lblk > lblk || (ip->ext[i].flags & DFS_EXT_UNWRITTEN) ||
-		    wr->niov == DFS_READ_MAX_IOV)
+		/* a lookup only (no WRITE flag): allocates and converts nothing */
+		if (wr->niov == DFS_READ_MAX_IOV ||
+		    dfs_iomap_begin_locked(fs, ip, pos + got, size - got, 0, &m) ||
+		    m.type != DFS_IOMAP_MAPPED)
 			goto ordinary;
-		const struct dfs_extent *e = &ip->ext[i];
-		uint64_t in = at - (e->lblk << DFS_BLOCK_SHIFT);
-		uint64_t avail = ((uint64_t)e->len << DFS_BLOCK_SHIFT) - in;
-		uint64_t addr = (e->pblk << DFS_BLOCK_SHIFT) + in;
-		long r = dax_piece(fs, addr, size - got < avail ? size - got : avail, &base);
+		long r = dax_piece(fs, m.addr, m.length, &base);
 
 		if (r <= 0)
 			goto ordinary;
-		p->addr[wr->niov] = addr;
+		p->addr[wr->niov] = m.addr;
 		wr->iov[wr->niov++] = (struct iovec){ base, (size_t)r };
 		got += (size_t)r;
 	}
@@ -359,8 +356,6 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		goto fail;
 	p->ip = ip;
 	p->flags = flags;
-	p->nfresh = 0;
-	p->converted = false;
 	wr->priv = p;
 	size_t got = 0;
 	while (got < size && wr->niov < DFS_READ_MAX_IOV) {
