@@ -17,6 +17,7 @@ from faults import (allow_faults, ctl, ctl_json, drop_cached_pages, errno_of, md
                     write_synced)
 from faults import fault_fs  # noqa: F401  (fixture fs)
 from mount import MIB, PAGE, SECTOR, Daxfs, daxfs_factory, lazy_unmount, need  # noqa: F401
+from run_util import py_run
 
 WARNING = r"warning: .*: \d+ MiB of the file is not allocated, and its filesystem has"
 
@@ -133,6 +134,38 @@ def test_write_to_pages_the_member_lost_is_eio(fs):
         assert errno_of(os.pwrite, fd, b"w" * 64 * 1024, 0) == errno.EIO
     finally:
         os.close(fd)
+    assert fs.proc.poll() is None
+    assert ctl_json("badblocks", fs.mnt, member, "list") == [{"sector": bad_sector, "len": 8}]
+    os.truncate(member, 64 * MIB)
+    fs.unmount()
+
+
+def test_large_daxfs_run_write_to_pages_the_member_lost_is_eio_and_leaves_it_cut(fs):
+    """daxfs-run copies large writes into members in memory with pwrite,
+    which past the end of a member would grow it back; it stores into what
+    the member no longer has instead, which faults, and the daemon's write
+    fails the page with EIO as above."""
+    member, cut = fs.files[0], 8 * MIB
+    n = 0
+    while True:
+        p = fs.mnt / f"f{n}"
+        write_synced(p, os.urandom(512 * 1024))
+        n += 1
+        if member_offset(fs, p, 0)[1] >= cut:
+            break
+    bad_sector = member_offset(fs, p, 0)[1] // SECTOR
+    os.truncate(member, cut)
+    r = py_run("""
+        import errno, os, sys
+        fd = os.open(sys.argv[1], os.O_WRONLY)
+        try:
+            os.pwrite(fd, b"w" * 512 * 1024, 0)
+        except OSError as e:
+            print(errno.errorcode[e.errno])
+        """, p)
+    assert "served directly" in r.stderr
+    assert r.stdout.split() == ["EIO"]
+    assert os.path.getsize(member) == cut
     assert fs.proc.poll() is None
     assert ctl_json("badblocks", fs.mnt, member, "list") == [{"sector": bad_sector, "len": 8}]
     os.truncate(member, 64 * MIB)

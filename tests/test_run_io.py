@@ -76,6 +76,70 @@ def test_large_reads_of_a_cold_file_return_every_byte_holes_and_the_end(daxfs):
         assert r.stdout.split("\n")[1].split() == [data[12345:12445].hex(), data[-4:].hex()]
 
 
+# Two linear targets, then one striped over two more members in 32 KiB chunks.
+CHAIN = ("0 8192 linear {0} 0\n8192 8192 linear {1} 0\n"
+         "16384 65536 striped 2 64 {2} 0 {3} 0\n")
+
+
+def test_large_writes_go_to_the_members_where_the_chain_says_without_page_tables(
+        daxfs_factory):
+    """Writes of at least 128 KiB to members in memory are copied with pwrite
+    of the members into chunks mapped without their page tables: new and
+    written files, across chunk, target and stripe boundaries, at odd
+    offsets, followed by small writes and reads through the same chunks.
+    The mappings of the members stay without resident pages."""
+    fs = daxfs_factory(files=["p0", "p1", "p2", "p3"], size=16 * MIB, table=CHAIN)
+    fs.mkfs()
+    fs.mount()
+    old, new = fs.mnt / "old", fs.mnt / "new"
+    size = 11 * MIB + 777
+    before = os.urandom(size)
+    old.write_bytes(before)              # written blocks: no allocation on the way
+    writes = [(0, 1 * MIB), (1 * MIB + 100, 3 * MIB), (5 * MIB - 5, 128 * 1024),
+              (6 * MIB + 4096, 5 * MIB - 4096 + 777)]
+    r = py_run("""
+        import os, sys
+        members = set(sys.argv[3:])
+        fds = []
+        for path in sys.argv[1:3]:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fds.append(fd)
+            seed = 0
+            for off, n in %r:
+                seed += 1
+                assert os.pwrite(fd, bytes([seed]) * n, off) == n
+            assert os.pwrite(fd, b"small", 3 * MIB) == 5          # a store into a lazy chunk
+            assert os.pread(fd, 8, 3 * MIB - 3) == bytes([2]) * 3 + b"small"
+            os.fsync(fd)
+        rss = 0
+        with open("/proc/self/smaps") as f:
+            mapped = False
+            for line in f:
+                parts = line.split()
+                if "-" in parts[0] and len(parts) >= 5:
+                    mapped = len(parts) >= 6 and parts[5] in members
+                elif mapped and parts[0] == "Rss:":
+                    rss += int(parts[1])
+        print(rss)
+        for fd in fds:
+            os.close(fd)
+        """.replace("MIB", str(MIB)) % (writes,), old, new, *fs.files)
+    assert "served directly" in r.stderr
+    # the small store and read faulted in a few pages of their chunk; copies
+    # through populated mappings would have made 22 MiB resident
+    assert int(r.stdout.split()[0]) <= 1024, r.stdout
+    for path, start in ((old, before), (new, bytes(size))):
+        want = bytearray(start)
+        for k, (off, n) in enumerate(writes):
+            want[off:off + n] = bytes([k + 1]) * n
+        want[3 * MIB:3 * MIB + 5] = b"small"
+        assert path.read_bytes() == bytes(want), path
+        backing, devices = fs.backing_bytes(path)
+        assert backing == bytes(want), path
+        # 32 KiB stripes: pieces of both striped members in every chunk
+        assert set(fs.files[2:]) <= devices, devices
+
+
 def test_a_write_past_eof_leaves_zeroes_in_the_gap(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(b"x" * 100)

@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -459,8 +460,12 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 	return 0;
 }
 
-size_t run_read_member(struct rino *ri, struct rfile *rf, struct rchunk *c, uint64_t idx,
-		       uint64_t in, void *buf, size_t n)
+/* n bytes at chunk offset in of c's DATA pages to or from buf through the
+ * members' descriptors; a write goes only to what lies inside the member
+ * file as it is now, since pwrite past its end would grow a member that
+ * shrank back instead of failing as a store there does. */
+static size_t member_io(struct rino *ri, struct rfile *rf, struct rchunk *c, uint64_t idx,
+			uint64_t in, void *buf, size_t n, bool write)
 {
 	uint64_t pos = (idx << RUN_CHUNK_SHIFT) + in;
 	size_t done = 0;
@@ -477,9 +482,14 @@ size_t run_read_member(struct rino *ri, struct rfile *rf, struct rchunk *c, uint
 		uint64_t at = pos + done - p->foff;
 		size_t want = p->len - at < n - done ? (size_t)(p->len - at) : n - done;
 		int fd = run_backing(ri, rf, p->dev);
-		ssize_t got = fd < 0 ? -1 : real.pread(fd, (char *)buf + done, want,
-						       (off_t)(p->devoff + at));
+		struct stat st;
+		ssize_t got;
 
+		if (fd < 0 || (write && (real.fstat(fd, &st) < 0 || st.st_size < 0 ||
+					 p->devoff + at + want > (uint64_t)st.st_size)))
+			break;
+		got = write ? real.pwrite(fd, (char *)buf + done, want, (off_t)(p->devoff + at))
+			    : real.pread(fd, (char *)buf + done, want, (off_t)(p->devoff + at));
 		if (got < 0 && (errno == EINVAL || errno == ENODEV || errno == ENOTSUP))
 			ri->no_pread = true;        /* device DAX: mmap only */
 		if (got <= 0)
@@ -487,6 +497,18 @@ size_t run_read_member(struct rino *ri, struct rfile *rf, struct rchunk *c, uint
 		done += (size_t)got;
 	}
 	return done;
+}
+
+size_t run_read_member(struct rino *ri, struct rfile *rf, struct rchunk *c, uint64_t idx,
+		       uint64_t in, void *buf, size_t n)
+{
+	return member_io(ri, rf, c, idx, in, buf, n, false);
+}
+
+size_t run_write_member(struct rino *ri, struct rfile *rf, struct rchunk *c, uint64_t idx,
+			uint64_t in, const void *buf, size_t n)
+{
+	return member_io(ri, rf, c, idx, in, (void *)buf, n, true);
 }
 
 /*

@@ -255,6 +255,11 @@ int run_map_at(struct rino *ri, struct rfile *rf, char *addr, uint64_t off, uint
  * returns the bytes copied, short at a piece the member could not give. */
 size_t run_read_member(struct rino *ri, struct rfile *rf, struct rchunk *c, uint64_t idx,
 		       uint64_t in, void *buf, size_t n);
+/* The same for a write of buf into DATA pages of a chunk whose members are
+ * in memory (c->mem), where the file's pages are the medium; short also
+ * where a member no longer reaches. */
+size_t run_write_member(struct rino *ri, struct rfile *rf, struct rchunk *c, uint64_t idx,
+			uint64_t in, const void *buf, size_t n);
 /* Replaces [at, at+len) with memory whose every access raises SIGBUS. */
 int run_map_sigbus(char *at, size_t len, int prot);
 int run_ioc(int fd, unsigned long cmd, uint32_t flags, uint64_t off, uint64_t len);
