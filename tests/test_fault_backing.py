@@ -52,6 +52,18 @@ def member_offset(d, path, file_off):
     return dev, off
 
 
+def file_past(d, cut, size):
+    """Writes files of size random bytes until one starts past byte cut of
+    member 0; returns that one."""
+    n = 0
+    while True:
+        p = d.mnt / f"f{n}"
+        write_synced(p, os.urandom(size))
+        n += 1
+        if member_offset(d, p, 0)[1] >= cut:
+            return p
+
+
 def stop(d):
     """Unmounts; returns the daemon's exit status (1 after a shutdown)."""
     proc, d.proc = d.proc, None
@@ -119,13 +131,7 @@ def test_write_to_pages_the_member_lost_is_eio(fs):
     """The store into the lost page faults: the page is recorded and the
     WRITE fails with EIO, then and on the next try."""
     member, cut = fs.files[0], 8 * MIB
-    n = 0
-    while True:
-        p = fs.mnt / f"f{n}"
-        write_synced(p, os.urandom(64 * 1024))
-        n += 1
-        if member_offset(fs, p, 0)[1] >= cut:
-            break
+    p = file_past(fs, cut, 64 * 1024)
     bad_sector = member_offset(fs, p, 0)[1] // SECTOR
     os.truncate(member, cut)
     fd = os.open(p, os.O_WRONLY)
@@ -146,13 +152,7 @@ def test_large_daxfs_run_write_to_pages_the_member_lost_is_eio_and_leaves_it_cut
     the member no longer has instead, which faults, and the daemon's write
     fails the page with EIO as above."""
     member, cut = fs.files[0], 8 * MIB
-    n = 0
-    while True:
-        p = fs.mnt / f"f{n}"
-        write_synced(p, os.urandom(512 * 1024))
-        n += 1
-        if member_offset(fs, p, 0)[1] >= cut:
-            break
+    p = file_past(fs, cut, 512 * 1024)
     bad_sector = member_offset(fs, p, 0)[1] // SECTOR
     os.truncate(member, cut)
     r = py_run("""

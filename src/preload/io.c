@@ -129,9 +129,9 @@ static int remap(struct rino *ri, struct rfile *rf, uint64_t idx, bool lazy)
 	pthread_rwlock_unlock(&ri->lock);
 	if ((err = run_lock(ri, true)))
 		return err;
-	ri->map_lazy = lazy && !ri->no_pread;
+	ri->map_lazy = lazy && !ri->no_pread ? RUN_MAP_LAZY : RUN_MAP_FILLED;
 	err = run_chunk(ri, rf, idx, &c);
-	ri->map_lazy = false;
+	ri->map_lazy = RUN_MAP_FILLED;
 	pthread_rwlock_unlock(&ri->lock);
 	if (err)
 		return err;
@@ -377,7 +377,7 @@ static size_t store(struct rino *ri, struct rfile *rf, const void *buf, size_t l
 		size_t got = 0;
 
 		/* a chunk mapped for a large write has no page tables */
-		if (c->lazy && c->mem && n >= BIG_WRITE && !ri->no_pread)
+		if (c->lazy && c->mem && n >= BIG_WRITE)
 			got = run_write_member(ri, rf, c, pos >> RUN_CHUNK_SHIFT, in,
 					       (const char *)buf + done, n);
 		/* the rest, or a page the member no longer reaches: the
@@ -520,11 +520,12 @@ again:
 				goto unlock_extend;
 			wr = true;
 		}
-		/* chunks mapped for a large write skip their page tables:
-		 * store copies into them with pwrite of the members */
-		ri->map_lazy = len >= BIG_WRITE && !ri->no_pread;
+		/* chunks on members in memory mapped for a large write
+		 * skip their page tables: store copies into them with
+		 * pwrite of the members */
+		ri->map_lazy = len >= BIG_WRITE ? RUN_MAP_LAZY_MEM : RUN_MAP_FILLED;
 		err = allocate(ri, rf, (uint64_t)off, end, size);
-		ri->map_lazy = false;
+		ri->map_lazy = RUN_MAP_FILLED;
 		if (err)
 			goto fail;
 		if (!all_data(ri, (uint64_t)off, end)) {

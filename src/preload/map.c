@@ -167,7 +167,7 @@ int run_map_dev(struct rino *ri, struct rfile *rf, char *at, uint64_t len, int p
 	 * dirties nothing that would need writing back (memory, pmem). */
 	bool wr = (prot & PROT_WRITE) && (ri->dev_mem[index] || !ri->no_map_sync);
 
-	if (!ri->map_lazy)
+	if (ri->map_lazy == RUN_MAP_FILLED || (ri->map_lazy == RUN_MAP_LAZY_MEM && !ri->dev_mem[index]))
 		(void)madvise(at, len, wr ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 	return 0;
 }
@@ -413,7 +413,7 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 		*out = cs[0];
 		return 0;
 	}
-	if (ri->map_lazy && !ri->writable) {
+	if (ri->map_lazy == RUN_MAP_LAZY && !ri->writable) {
 		/* the chunks ahead that are not mapped, up to EOF */
 		uint64_t end = (run_size(ri) + RUN_CHUNK - 1) >> RUN_CHUNK_SHIFT;
 
@@ -454,7 +454,8 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 		c->alloc_gen = ag;
 		c->mapped = true;
 		c->writable = ri->writable;
-		c->lazy = ri->map_lazy;
+		c->lazy = ri->map_lazy == RUN_MAP_LAZY ||
+			  (ri->map_lazy == RUN_MAP_LAZY_MEM && c->mem);
 	}
 	*out = cs[0];
 	return 0;

@@ -42,6 +42,15 @@ struct rpiece {
 	uint32_t dev;
 };
 
+/* Whether a chunk being mapped has its page tables filled at once. */
+enum run_map_fill {
+	RUN_MAP_FILLED = 0,     /* yes: copies go through the mapping */
+	RUN_MAP_LAZY,           /* no: a large read copies with pread of the members */
+	/* no on members in memory, where a large write copies with pwrite;
+	 * members that need msync or are pmem are stored to, so filled */
+	RUN_MAP_LAZY_MEM,
+};
+
 struct rchunk {
 	char *base;                     /* RUN_CHUNK bytes of address space */
 	/* Its DATA pieces, so that a program's mapping of the same pages can
@@ -99,7 +108,7 @@ struct rino {
 	 * knows what the other maps, so neither lets blocks go (run_relet). */
 	bool forked;
 	bool no_map_sync;               /* MAP_SYNC refused by the members: not tried again */
-	bool map_lazy;                  /* lock for writing: the chunk mapped now is lazy */
+	enum run_map_fill map_lazy;     /* lock for writing: how the chunk mapped now fills */
 	bool no_pread;                  /* a member took no pread (device DAX): copies only */
 	/* The block of size records, mapped at the first fdatasync that
 	 * writes one (record.c; extend held). */
