@@ -140,6 +140,55 @@ def test_large_writes_go_to_the_members_where_the_chain_says_without_page_tables
         assert set(fs.files[2:]) <= devices, devices
 
 
+def test_a_large_sequential_writer_maps_the_chunks_ahead_with_one_request(daxfs_factory):
+    """On members in memory a writer of 1 MiB writes maps 16 chunks ahead
+    per request, and again after an allocation made them stale: into a
+    preallocated file (each ALLOC converts a few MiB), a new one (up to what
+    it allocated past EOF) and a sparse one where a process without the
+    library fills a chunk ahead that the library had mapped as a hole.
+    Every byte lands where it was written."""
+    daxfs = daxfs_factory(size=192 * MIB)
+    daxfs.mkfs()
+    daxfs.mount()
+    n = 40
+    pre, new, sparse = daxfs.mnt / "pre", daxfs.mnt / "new", daxfs.mnt / "sparse"
+    with open(pre, "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, n * MIB)
+    with open(sparse, "wb") as f:
+        f.truncate(n * MIB)
+    r = py_run("""
+        import os, subprocess, sys
+        for path in sys.argv[1:4]:
+            print("file", path, file=sys.stderr, flush=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            for i in range(%d):
+                if path == sys.argv[3] and i == 5:
+                    subprocess.run([sys.executable, "-c",
+                                    "import os, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
+                                    "os.pwrite(fd, b'P' * 4096, 9 << 20)", path],
+                                   env=dict(os.environ, DAXFS_RUN_DISABLE="1"), check=True)
+                os.pwrite(fd, bytes([i + 1]) * (1 << 20), i << 20)
+            os.close(fd)
+        """ % n, pre, new, sparse, env={"DAXFS_RUN_DEBUG": "2"})
+    maps = {}
+    for line in r.stderr.splitlines():
+        if line.startswith("file "):
+            name = line.split()[1]
+            maps[name] = 0
+        elif "mapping chunks" in line:
+            maps[name] += 1
+    assert "served directly" in r.stderr
+    want = b"".join(bytes([i + 1]) * MIB for i in range(n))
+    for path in (pre, new, sparse):
+        assert path.read_bytes() == want, path
+        assert daxfs.backing_bytes(path)[0] == want, path
+    # a chunk at a time: 27-29 requests each (20 chunks, and again after
+    # each ALLOC); a new file allocates 2 MiB ahead while it is small
+    assert maps[str(pre)] <= 12, maps
+    assert maps[str(new)] <= 20, maps
+    assert maps[str(sparse)] <= 12, maps
+
+
 def test_a_write_past_eof_leaves_zeroes_in_the_gap(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(b"x" * 100)

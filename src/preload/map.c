@@ -358,8 +358,12 @@ static void chunk_reset(struct rchunk *c)
 /*
  * A large reader maps the chunks ahead of it with the one request: each
  * request costs a round trip, and without filling page tables (lazy) the
- * mapping itself costs little. Writable chunks and a random reader's map
- * one at a time, their page tables filled.
+ * mapping itself costs little. So does a large writer when every member is
+ * in memory (its chunks fill no page tables either); up to EOF or, when
+ * larger, what it allocated past EOF. A chunk ahead that an allocation made
+ * stale (every ALLOC does, for a writer each few MiB) is mapped again with
+ * them. Other writable chunks and a random reader's map one at a time,
+ * their page tables filled.
  */
 #define LAZY_AHEAD 16u
 
@@ -400,6 +404,18 @@ static int chunks_piece(void *arg, const struct daxfs_ioc_piece *p)
 	return 0;
 }
 
+static bool map_ahead(const struct rino *ri)
+{
+	if (ri->map_lazy == RUN_MAP_LAZY)
+		return !ri->writable;
+	if (ri->map_lazy != RUN_MAP_LAZY_MEM)
+		return false;
+	for (size_t i = 0; i < ri->ndev; i++)
+		if (!ri->dev_mem[i])
+			return false;
+	return true;
+}
+
 int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **out)
 {
 	struct rchunk *cs[LAZY_AHEAD];
@@ -413,12 +429,16 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 		*out = cs[0];
 		return 0;
 	}
-	if (ri->map_lazy == RUN_MAP_LAZY && !ri->writable) {
-		/* the chunks ahead that are not mapped, up to EOF */
-		uint64_t end = (run_size(ri) + RUN_CHUNK - 1) >> RUN_CHUNK_SHIFT;
+	if (map_ahead(ri)) {
+		/* the chunks ahead that are not mapped or are stale */
+		uint64_t last = run_size(ri);
+
+		if (ri->map_lazy == RUN_MAP_LAZY_MEM && ri->alloc_end > last)
+			last = ri->alloc_end;
+		uint64_t end = (last + RUN_CHUNK - 1) >> RUN_CHUNK_SHIFT;
 
 		while (count < LAZY_AHEAD && idx + count < end && (cs[count] = chunk_at(ri, idx + count)) &&
-		       !cs[count]->mapped)
+		       !chunk_current(ri, cs[count], ag))
 			count++;
 	}
 	for (unsigned i = 0; i < count; i++)
@@ -426,6 +446,9 @@ int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **o
 	struct chunks_map m = { ri, rf, idx, cs, count,
 				ri->writable ? PROT_READ | PROT_WRITE : PROT_READ };
 
+	if (run_debug >= 2)
+		run_log("inode %llu: mapping chunks %llu-%llu", (unsigned long long)ri->ino,
+			(unsigned long long)idx, (unsigned long long)(idx + count - 1));
 	err = extents_walk(ri, rf, idx << RUN_CHUNK_SHIFT, (uint64_t)count << RUN_CHUNK_SHIFT,
 			   chunks_piece, &m);
 	/* a change of the layout while we asked: the map may mix both */

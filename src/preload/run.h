@@ -130,7 +130,10 @@ struct rfile {
 };
 
 /* ---- state.c ---- */
-extern bool run_debug, run_sync_mode;
+/* DAXFS_RUN_DEBUG: 1 says which files are served and why others are not,
+ * 2 also logs every request for a file's map */
+extern int run_debug;
+extern bool run_sync_mode;
 extern pid_t run_pid;          /* getpid(), kept up to date across fork */
 void run_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The real libc functions. */

@@ -23,7 +23,8 @@ extern char **environ;
 
 #define FUSE_MAGIC 0x65735546
 
-bool run_debug, run_sync_mode;
+int run_debug;
+bool run_sync_mode;
 pid_t run_pid;
 struct run_real real;
 
@@ -702,7 +703,7 @@ static void adopt_inherited(void)
 
 static void read_env(void)
 {
-	run_debug = env_on("DAXFS_RUN_DEBUG");
+	run_debug = env_on("DAXFS_RUN_DEBUG") ? (strcmp(getenv("DAXFS_RUN_DEBUG"), "2") == 0 ? 2 : 1) : 0;
 	run_sync_mode = env_on("DAXFS_RUN_SYNC");
 }
 
