@@ -50,6 +50,7 @@ if ((quick)); then
 else
 	file_mib=1024 runtime=5 repeat=3 meta_n=10000 dir_n=100000
 fi
+cached_rounds=$((2 * repeat - 1))
 file_size=$((file_mib * MIB))
 half_size=$((file_size / 2))
 
@@ -100,25 +101,29 @@ meta_once() {
 # from the daemon; tmpfs pages are the file itself and stay.
 drop() { drop_caches 1; }
 
-# every STEP: runs STEP FS DIR on tmpfs, on the peer, then on daxfs, `repeat`
-# times in turn, so that a busy spell of the machine falls on all alike.
+# every STEP [ROUNDS]: runs STEP FS DIR on tmpfs, on the peer and on daxfs,
+# `repeat` (or ROUNDS) times in turn, so that a busy spell of the machine
+# falls on all alike; the peer goes before daxfs in odd rounds and after it
+# in even ones, so that neither always follows the other.
 every() {
 	local r
-	for ((r = 1; r <= repeat; r++)); do
+	for ((r = 1; r <= ${2:-$repeat}; r++)); do
 		"$1" tmpfs "$mnt_tmpfs"
-		"$1" peer "$mnt_peer"
+		if ((r % 2)); then "$1" peer "$mnt_peer"; fi
 		"$1" daxfs "$mnt_daxfs"
+		if ((r % 2 == 0)); then "$1" peer "$mnt_peer"; fi
 	done
 }
-# four STEP: the same with a fourth run, on daxfs with the workload under
-# daxfs-run (FS "run").
+# four STEP [ROUNDS]: the same with a fourth run, on daxfs with the workload
+# under daxfs-run (FS "run").
 four() {
 	local r
-	for ((r = 1; r <= repeat; r++)); do
+	for ((r = 1; r <= ${2:-$repeat}; r++)); do
 		"$1" tmpfs "$mnt_tmpfs"
-		"$1" peer "$mnt_peer"
+		if ((r % 2)); then "$1" peer "$mnt_peer"; fi
 		"$1" daxfs "$mnt_daxfs"
 		"$1" run "$mnt_daxfs"
+		if ((r % 2 == 0)); then "$1" peer "$mnt_peer"; fi
 	done
 }
 # once STEP: the same, a single time (preparation and cleanup).
@@ -253,16 +258,19 @@ big_dir() {
 		r+=("$(meta_once readdir "$2/big" "$dir_n")")
 	done
 	meta_record readdir "$1" "${r[@]}"
-	# the same number of LOOKUPs as stat-cold, in a directory ten times as
-	# large: equal rates show that a lookup does not scan the directory
-	stat_cold stat-cold-big "$1" "$2/big"
 }
+# big_stat FS DIR: the same number of LOOKUPs as stat-cold, in the large
+# directory: equal rates show that a lookup does not scan the directory.
+# Taken in turns on the mounts the other rows use (the daemon big_dir
+# measured is gone by then: its directory is made again, untimed).
+big_stat() { stat_cold stat-cold-big "$1" "$2/big"; }
 
 # ---- the run ---------------------------------------------------------------
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "mode: $( ((quick)) && echo quick || echo full) (file ${file_mib} MiB, timed runs ${runtime} s," \
-		"median of $repeat runs taking turns with tmpfs and the peer, $meta_n files, $dir_n in one directory)"
+		"median of $repeat runs taking turns with tmpfs and the peer ($cached_rounds for cached re-reads)," \
+		"$meta_n files, $dir_n in one directory)"
 	echo "CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "cores: $(nproc)"
 	echo "memory: $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
@@ -303,16 +311,22 @@ start_tmpfs
 start_peer
 if wanted memory; then
 	big_dir tmpfs "$mnt_tmpfs"
-	rm -rf "$mnt_tmpfs/big"
 	big_dir peer "$mnt_peer"
-	rm -rf "$mnt_peer/big"
 fi
 start_daxfs
+if wanted memory; then
+	mkdir "$mnt_daxfs/big"
+	meta_once create "$mnt_daxfs/big" "$dir_n" >/dev/null
+	every big_stat
+	rm -rf "$mnt_tmpfs/big" "$mnt_peer/big" "$mnt_daxfs/big"
+fi
 if wanted seq; then
 	say "sequential 1 MiB, ${file_mib} MiB file"
 	four seq_write
 	four seq_read
-	four seq_reread
+	# page-cache hits that no server sees: the servers' figures differ only
+	# by the machine's noise, which more rounds narrow
+	four seq_reread "$cached_rounds"
 	once seq_remove
 fi
 if wanted random || wanted mmap; then
@@ -321,7 +335,7 @@ fi
 if wanted random; then
 	say "random 4 KiB psync"
 	four rr_cold
-	four rr_cached
+	four rr_cached "$cached_rounds"
 	four rr_direct
 	four rw_buf
 	four rw_direct
