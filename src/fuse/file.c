@@ -41,8 +41,20 @@ static int open_file(struct dfuse *df, uint64_t ino, struct fuse_file_info *fi, 
 	 * fuse_direct_IO, which does the same one writer at a time. The cache
 	 * survives across opens because nothing but this kernel changes the
 	 * data (a table swap invalidates it explicitly), unless the mount
-	 * asked for no_keep_cache. */
-	fi->direct_io = (fi->flags & O_DIRECT) && dfuse_direct_io_mmap(df);
+	 * asked for no_keep_cache.
+	 *
+	 * An O_APPEND writer gets FOPEN_DIRECT_IO too where daxfs-run may serve
+	 * the file. Its writes land at the daemon's end of the file, and
+	 * daxfs-run's direct appends move that end without the kernel seeing
+	 * it: the kernel's i_size can be behind, and a write through the page
+	 * cache is copied into the cached pages at that i_size before the
+	 * request goes out, where they would show the record in the wrong
+	 * place to every reader until dropped (and dropping them after the
+	 * reply can wait for a writer that waits for a worker). A direct write
+	 * leaves the cached pages alone. */
+	bool append = (fi->flags & O_APPEND) && (fi->flags & O_ACCMODE) != O_RDONLY &&
+		      df->run != NULL;
+	fi->direct_io = ((fi->flags & O_DIRECT) || append) && dfuse_direct_io_mmap(df);
 	fi->keep_cache = df->keep_cache;
 	fi->noflush = 1;	/* close has nothing to write back here */
 	dfuse_client_open(df, ino, fi);	/* a handle per open, for leases */
