@@ -551,23 +551,31 @@ def test_o_append_writers_never_overwrite_each_other(daxfs):
 
 
 @contextlib.contextmanager
+def plain_process_until_stopped(p, name, script):
+    """A process without the library runs script (argv: p, then a stop file)
+    until the stop file appears; yields its Popen, whose stdout is in
+    .output once the block ends."""
+    stop = p.parent.parent / f"stop-{name}-{p.name}"
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), str(p), str(stop)],
+                            env=run_env(False), stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        stop.write_text("")
+        proc.output = proc.communicate(timeout=60)[0]
+        stop.unlink()
+
+
 def plain_writer_coming_and_going(p):
     """Another process opens p for writing and closes it again and again:
     each open sends daxfs-run's extending writes through the daemon, each
     close lets them store directly again while writes of theirs that fell
     back are still on their way."""
-    stop = p.parent.parent / f"stop-{p.name}"
-    opener = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+    return plain_process_until_stopped(p, "opener", """
         import os, sys
         while not os.path.exists(sys.argv[2]):
             os.close(os.open(sys.argv[1], os.O_WRONLY))
-        """), str(p), str(stop)], env=run_env(False))
-    try:
-        yield
-    finally:
-        stop.write_text("")
-        opener.wait(timeout=30)
-        stop.unlink()
+        """)
 
 
 APPENDER = """
@@ -587,14 +595,12 @@ for i in range(3000):
 # "O_DIRECT opens").
 SNAPSHOT_READER = """
 import os, sys
-stop = sys.argv[2]
-while not os.path.exists(stop):
+while not os.path.exists(sys.argv[2]):
     with open(sys.argv[1], "rb") as f:
         data = f.read()
-    recs = [r for r in data.split(b"\\n")[:-1] if len(r) == 6]
     seen = set()
-    for r in recs:
-        if r in seen:
+    for r in data.split(b"\\n")[:-1]:
+        if len(r) == 6 and r in seen:
             print("record", r.decode(), "twice in a snapshot of", len(data), "bytes")
             sys.exit(1)
         seen.add(r)
@@ -609,21 +615,13 @@ def test_appends_while_plain_writers_come_and_go_lose_nothing(daxfs, round_):
     end the kernel thought it had (a record twice). Each round is a new race."""
     p = daxfs.mnt / f"log{round_}"
     p.write_bytes(b"")
-    stop = p.parent.parent / f"stop-reader-{p.name}"
-    reader = subprocess.Popen([sys.executable, "-c", SNAPSHOT_READER, str(p), str(stop)],
-                              env=run_env(False), stdout=subprocess.PIPE, text=True)
-    try:
-        with plain_writer_coming_and_going(p):
-            procs = [subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c",
-                                       APPENDER, str(p), tag], env=run_env(), stderr=subprocess.PIPE,
-                                      text=True)
-                     for tag in "AB"]
-            logs = [w.communicate(timeout=120)[1] for w in procs]
-    finally:
-        stop.write_text("")
-        seen = reader.communicate(timeout=60)[0]
-        stop.unlink()
-    assert reader.returncode == 0, seen
+    with plain_process_until_stopped(p, "reader", SNAPSHOT_READER) as reader, \
+            plain_writer_coming_and_going(p):
+        procs = [subprocess.Popen([str(BUILD_DIR / "tools/daxfs-run"), sys.executable, "-c", APPENDER,
+                                   str(p), tag], env=run_env(), stderr=subprocess.PIPE, text=True)
+                 for tag in "AB"]
+        logs = [w.communicate(timeout=120)[1] for w in procs]
+    assert reader.returncode == 0, reader.output
     assert [w.returncode for w in procs] == [0, 0], logs
     assert all("served directly" in log for log in logs)
     lines = p.read_text().splitlines()
