@@ -406,6 +406,9 @@ def test_notify_store_does_not_deadlock_with_concurrent_access(tmp_path, cls):
     ("notify_store=x", "invalid option notify_store=x"),
     ("notify_store=-5", "invalid option notify_store=-5"),
     ("notify_store=2000000", "invalid option notify_store=2000000"),
+    ("poll_us=x", "invalid option poll_us=x: expected whole microseconds from 0 (never)"),
+    ("poll_us=-1", "invalid option poll_us=-1"),
+    ("poll_us=1000001", "invalid option poll_us=1000001"),
 ], ids=lambda v: "" if str(v).startswith("invalid") else v)
 def test_bad_option_value_is_refused_with_a_clear_error(tmp_path, opt, message):
     fs = Daxfs(tmp_path)
@@ -420,7 +423,8 @@ def test_bad_option_value_is_refused_with_a_clear_error(tmp_path, opt, message):
 @pytest.mark.parametrize("opt", ["timeout=0", "timeout=0.5", "timeout=86400", "keep_cache",
                                  "no_keep_cache", "readdirplus=yes", "readdirplus=no",
                                  "readdirplus=auto", "writeback_cache", "no_writeback_cache",
-                                 "notify_store=0", "notify_store=1048576"])
+                                 "notify_store=0", "notify_store=1048576", "poll_us=0",
+                                 "poll_us=1000000"])
 def test_option_is_accepted(tmp_path, opt):
     fs = mounted(tmp_path, opt)
     try:

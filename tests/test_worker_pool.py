@@ -3,6 +3,7 @@ started by a watchdog only when every worker has been busy for a while (a reques
 another request must not starve it), never more than -o max_threads, and the extra ones retire once
 the wait is over. Writers held at a frozen filesystem are the waiting requests here."""
 import os
+import time
 
 import pytest
 
@@ -74,3 +75,47 @@ def test_writers_waiting_at_a_frozen_filesystem_leave_room_for_the_resume(frozen
     finally:
         ctl("resume", d.mnt)
     assert [finish_child(w) for w in writers] == [(0, "done\n")] * 3
+
+
+
+def running_threads(d):
+    """How many of the daemon's threads are running or ready to run (a
+    worker in read(2) of /dev/fuse sleeps)."""
+    n = 0
+    for tid in os.listdir(f"/proc/{d.proc.pid}/task"):
+        try:
+            with open(f"/proc/{d.proc.pid}/task/{tid}/stat") as f:
+                n += f.read().rsplit(")", 1)[1].split()[0] == "R"
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def awake_after_one_request(d, samples=25):
+    """Of `samples` looks over half a second right after a STATFS (a
+    request no cache answers), how many found a daemon thread awake; the
+    looks after the mount's own requests are over by then."""
+    time.sleep(1.2)
+    os.statvfs(d.mnt)
+    time.sleep(0.05)
+    awake = 0
+    for _ in range(samples):
+        awake += running_threads(d) > 0
+        time.sleep(0.02)
+    return awake
+
+
+@pytest.mark.parametrize("opts, looks", [(("poll_us=1000000",), True), (("poll_us=0",), False),
+                                         ((), False)], ids=["1s", "never", "default"])
+def test_a_worker_that_replied_looks_for_the_next_request_for_poll_us_only(daxfs_factory, opts,
+                                                                         looks):
+    """After a reply, with nothing else in service, one worker looks for the
+    next request for poll_us (a second here: it stays awake all the while,
+    yielding to whatever else wants its CPU), then sleeps in read(2); the
+    default (microseconds) and 0 leave an idle daemon asleep."""
+    d = mounted_for_faults(daxfs_factory, *opts)
+    awake = awake_after_one_request(d)
+    if looks:
+        assert awake == 25, f"a worker awake at {awake} of 25 looks in the poll_us after a reply"
+    else:
+        assert awake <= 3, f"a thread awake at {awake} of 25 looks at an idle daemon"

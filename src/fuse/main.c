@@ -36,6 +36,12 @@
  * enough that a burst of short requests never adds one, short next to what a
  * user would notice. */
 #define DFUSE_POOL_STALL_US 5000
+/* How long a worker that has just replied looks for the next request before
+ * it sleeps (fuse/pool.c): long enough for a program that waits for each
+ * reply to send its next, short enough that a daemon between bursts is
+ * asleep at once. At most a second. */
+#define DFUSE_POLL_US 20
+#define DFUSE_POLL_US_MAX 1000000
 
 struct options {
 	char *source;
@@ -49,6 +55,7 @@ struct options {
 	int writeback;		/* writeback_cache (no_writeback_cache: the default) */
 	char *notify_store;	/* notify_store=BYTES */
 	char *max_leases;	/* max_leases=N */
+	char *poll_us;		/* poll_us=MICROSECONDS */
 	char *dax_users;	/* dax_users=GROUP */
 	int prealloc;		/* allocate the backing files whole at mount */
 	int recover;		/* recover: replace a dead mount of another source */
@@ -72,6 +79,7 @@ static const struct fuse_opt option_spec[] = {
 	{ "no_writeback_cache", offsetof(struct options, writeback), 0 },
 	{ "notify_store=%s", offsetof(struct options, notify_store), 0 },
 	{ "max_leases=%s", offsetof(struct options, max_leases), 0 },
+	{ "poll_us=%s", offsetof(struct options, poll_us), 0 },
 	{ "dax_users=%s", offsetof(struct options, dax_users), 0 },
 	{ "prealloc", offsetof(struct options, prealloc), 1 },
 	{ "recover", offsetof(struct options, recover), 1 },
@@ -118,6 +126,10 @@ static void usage(const char *prog)
 	       "                               they may read: a grant of every file's data\n"
 	       "                               (default: none; callers open the files\n"
 	       "                               themselves)\n"
+	       "    -o poll_us=MICROSECONDS    after a reply, with no other request in\n"
+	       "                               service, a worker looks for the next one this\n"
+	       "                               long before it sleeps (default %u; 0: never),\n"
+	       "                               yielding to anything else that wants the CPU\n"
 	       "    -o prealloc                allocate sparse backing files whole before\n"
 	       "                               mounting (posix_fallocate), so that no store\n"
 	       "                               can fail for want of space (default: warn\n"
@@ -131,7 +143,7 @@ static void usage(const char *prog)
 	       "                               instead of syslog; with -f, once mounted\n"
 	       "    -o allow_other             allow access by other users\n"
 	       "default_permissions is always on: the kernel checks access modes.\n\n",
-	       prog, DFUSE_MAX_LEASES);
+	       prog, DFUSE_MAX_LEASES, DFUSE_POLL_US);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -273,6 +285,18 @@ static int parse_readdirplus(const struct options *o, enum dfuse_readdirplus *ou
 					   sizeof(modes) / sizeof(modes[0]), &mode))
 		return -1;
 	*out = (enum dfuse_readdirplus)mode;
+	return 0;
+}
+
+/* poll_us=MICROSECONDS: whole microseconds, up to a second. */
+static int parse_poll_us(const struct options *o, unsigned *out)
+{
+	unsigned long long us;
+
+	if (whole_option("poll_us", o->poll_us, DFUSE_POLL_US_MAX, DFUSE_POLL_US,
+			 "whole microseconds from 0 (never)", &us))
+		return -1;
+	*out = (unsigned)us;
 	return 0;
 }
 
@@ -529,12 +553,14 @@ static void background_ready(int fd, int log_fd)
 	close(fd);
 }
 
-static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *copts)
+static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *copts,
+		 unsigned poll_us)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct dfuse_pool_config cfg = {
 		.max = copts->max_threads,
 		.stall_us = DFUSE_POOL_STALL_US,
+		.poll_us = poll_us,
 	};
 
 	if (copts->singlethread)
@@ -558,7 +584,7 @@ int main(int argc, char **argv)
 	struct dfuse df = { .timeout = DFUSE_TIMEOUT, .keep_cache = true };
 	struct fuse_session *se = NULL;
 	enum dfs_dax_mode dax;
-	unsigned commit_ms;
+	unsigned commit_ms, poll_us;
 	int ready_fd = -1, log_fd = -1, fuse_fd = -1;
 	int ret = 1;
 	int err;
@@ -608,7 +634,8 @@ int main(int argc, char **argv)
 	if (parse_dax(&o, &dax) != 0 || parse_commit(&o, &commit_ms) != 0 ||
 	    parse_timeout(&o, &df.timeout) != 0 || parse_readdirplus(&o, &df.readdirplus) != 0 ||
 	    parse_notify_store(&o, &df.notify_store) != 0 ||
-	    parse_max_leases(&o, &df.max_leases) != 0 || parse_dax_users(&o, &df.dax_group) != 0)
+	    parse_max_leases(&o, &df.max_leases) != 0 || parse_dax_users(&o, &df.dax_group) != 0 ||
+	    parse_poll_us(&o, &poll_us) != 0)
 		goto out_args;
 	if (o.prealloc && o.rdonly) {
 		fprintf(stderr, "daxfs-fuse: -o prealloc allocates the backing files, which a "
@@ -689,7 +716,7 @@ int main(int argc, char **argv)
 		log_fd = -1;
 	}
 
-	err = serve(se, &copts);
+	err = serve(se, &copts, poll_us);
 	/* A positive value is the signal that ended the loop (SIGTERM, SIGINT,
 	 * SIGHUP): an orderly stop like an unmount. */
 	ret = err < 0 ? 1 : 0;
@@ -727,6 +754,7 @@ out_args:
 	free(o.readdirplus);
 	free(o.notify_store);
 	free(o.max_leases);
+	free(o.poll_us);
 	free(o.dax_users);
 	free(o.logfile);
 	dfuse_store_delete(&df);

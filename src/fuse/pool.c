@@ -1,6 +1,8 @@
 /* fuse/pool.c - the worker threads that serve the session: a few kept hot, more only when they all wait */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -24,6 +26,18 @@
  * frozen filesystem while reads go on), and a wait is long. So the pool keeps
  * as many workers as it has CPUs and a watchdog starts one more only when all
  * of them have been busy for a whole stall period.
+ *
+ * A program that waits for each request before it sends the next (a read at
+ * a time, a page fault, an unlink loop) pays two wake-ups per request: the
+ * worker's and its own. On a virtual machine whose idle vCPUs halt, each is
+ * an interrupt to another CPU and an exit to the host, and they cost more
+ * than serving the request. So a worker that has just replied, with no other
+ * request in service, looks for the next one for poll_us before it sleeps in
+ * read(2): the next request of such a program comes within microseconds and
+ * finds a worker awake. One worker at a time looks, and it yields between
+ * looks, so that it runs only where the CPU would otherwise idle; when
+ * requests overlap (two programs at once) the condition fails and nobody
+ * polls.
  */
 
 struct pool_worker {
@@ -45,6 +59,8 @@ struct dfuse_pool {
 	unsigned nworker, navail;       /* workers, and those waiting for a request */
 	unsigned nwaiting;              /* workers in a wait another request ends */
 	unsigned long long all_busy;    /* times navail reached 0 */
+	struct dfuse_pool_stats stats;
+	bool polling;                   /* a worker looks for the next request */
 	bool watchdog_asleep, exit;
 	int error;
 };
@@ -54,6 +70,10 @@ struct dfuse_pool {
 #define POOL_WAITING_MAX 1024
 
 static _Thread_local struct pool_worker *pool_self;
+
+/* The pool being served, for dfuse_pool_stats. */
+static struct dfuse_pool *pool_active;
+static pthread_mutex_t pool_active_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The watchdog goes to sleep after this many stall periods in which the
  * workers were never all busy, so that an idle daemon does not wake. */
@@ -102,16 +122,52 @@ static void pool_retire(struct dfuse_pool *pl, struct pool_worker *w)
 	free(w);
 }
 
+/* Called after a reply by the worker that took pl->polling: looks for the
+ * next request for poll_us, then lets the caller read it (or sleep). */
+static void pool_poll(struct dfuse_pool *pl)
+{
+	struct pollfd pfd = { .fd = fuse_session_fd(pl->se), .events = POLLIN };
+	struct timespec now, end;
+	bool found = false;
+
+	daxfs_deadline(&end, CLOCK_MONOTONIC, pl->cfg.poll_us * 1000ull);
+	for (;;) {
+		int n = poll(&pfd, 1, 0);
+
+		if (n != 0) {
+			found = n > 0 && (pfd.revents & POLLIN);
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (fuse_session_exited(pl->se) || now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
+		sched_yield();
+	}
+	pthread_mutex_lock(&pl->lock);
+	pl->polling = false;
+	pl->stats.polling = 0;
+	pl->stats.polls++;
+	if (found)
+		pl->stats.polled++;
+	pthread_mutex_unlock(&pl->lock);
+}
+
 static void *pool_work(void *arg)
 {
 	struct pool_worker *w = arg;
 	struct dfuse_pool *pl = w->pool;
 	struct fuse_session *se = pl->se;
+	bool poll_next = false;
 
 	pool_self = w;
 	while (!fuse_session_exited(se)) {
 		int res;
 
+		if (poll_next) {
+			pool_poll(pl);
+			poll_next = false;
+		}
 		/* at exit the main thread cancels the workers that wait for a
 		 * request, never one that is serving one */
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
@@ -145,9 +201,16 @@ static void *pool_work(void *arg)
 
 		pthread_mutex_lock(&pl->lock);
 		pl->navail++;
+		pl->stats.requests++;
 		if (pl->nworker > pl->cfg.hot && pl->navail > 1 && !pl->exit) {
 			pool_retire(pl, w);     /* unlocks */
 			return NULL;
+		}
+		if (pl->cfg.poll_us && !pl->polling && pl->navail == pl->nworker - pl->nwaiting &&
+		    !pl->exit) {
+			pl->polling = true;
+			pl->stats.polling = 1;
+			poll_next = true;
 		}
 		pthread_mutex_unlock(&pl->lock);
 	}
@@ -224,6 +287,21 @@ static int pool_start_worker(struct dfuse_pool *pl)
 	return 0;
 }
 
+int dfuse_pool_stats(struct dfuse_pool_stats *out)
+{
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&pool_active_lock);
+	if (pool_active) {
+		pthread_mutex_lock(&pool_active->lock);
+		*out = pool_active->stats;
+		pthread_mutex_unlock(&pool_active->lock);
+		err = 0;
+	}
+	pthread_mutex_unlock(&pool_active_lock);
+	return err;
+}
+
 int dfuse_pool_serve(struct fuse_session *se, const struct dfuse_pool_config *cfg)
 {
 	struct dfuse_pool pl = { .se = se, .cfg = *cfg };
@@ -264,8 +342,14 @@ int dfuse_pool_serve(struct fuse_session *se, const struct dfuse_pool_config *cf
 		fuse_session_exit(se);
 	}
 
+	pthread_mutex_lock(&pool_active_lock);
+	pool_active = &pl;
+	pthread_mutex_unlock(&pool_active_lock);
 	while (!fuse_session_exited(se))
 		sem_wait(&pl.finish);
+	pthread_mutex_lock(&pool_active_lock);
+	pool_active = NULL;
+	pthread_mutex_unlock(&pool_active_lock);
 
 	pthread_mutex_lock(&pl.lock);
 	pl.exit = true;

@@ -10,6 +10,16 @@ struct dfuse_pool_config {
 	unsigned hot;        /* workers kept: the pool shrinks back to this many */
 	unsigned max;        /* never more than this many at once (>= hot) */
 	unsigned stall_us;   /* all workers busy this long: one more is started */
+	unsigned poll_us;    /* after a reply, with no other request in service, one
+			      * worker looks for the next this long before it
+			      * sleeps (0: never) */
+};
+
+struct dfuse_pool_stats {
+	unsigned long long requests;    /* served by the pool's workers */
+	unsigned long long polls;       /* looks for the next request after a reply */
+	unsigned long long polled;      /* of them, found one within poll_us */
+	unsigned polling;               /* workers looking right now (0 or 1) */
 };
 
 /* Serves se with worker threads until the session exits (an unmount, a
@@ -23,6 +33,9 @@ struct dfuse_pool_config {
  * they are idle and another is too.
  * Returns 0 or the negative errno of the read that failed. */
 int dfuse_pool_serve(struct fuse_session *se, const struct dfuse_pool_config *cfg);
+
+/* The counters of the pool being served, or -ENOENT if none is. */
+int dfuse_pool_stats(struct dfuse_pool_stats *out);
 
 /* The daemon's hook for daxfs_intr_waiting (util/intr.h): a worker of the
  * pool that enters such a wait is not counted against max, and if no worker

@@ -180,7 +180,7 @@ static void server_stop(void *arg)
 
 /* A pool serving a fresh session, initialised as the kernel does it;
  * stopped after the test. NULL on failure. */
-static struct server *server_start(unsigned hot, unsigned max)
+static struct server *server_start_polling(unsigned hot, unsigned max, unsigned poll_us)
 {
 	char *argv[] = { "test_pool", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
@@ -194,7 +194,8 @@ static struct server *server_start(unsigned hot, unsigned max)
 		return NULL;
 	}
 	s->kernel_fd = sv[0];
-	s->cfg = (struct dfuse_pool_config){ .hot = hot, .max = max, .stall_us = STALL_US };
+	s->cfg = (struct dfuse_pool_config){ .hot = hot, .max = max, .stall_us = STALL_US,
+					     .poll_us = poll_us };
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->se = fuse_session_new(&args, &ops, sizeof(ops), s);
@@ -207,6 +208,40 @@ static struct server *server_start(unsigned hot, unsigned max)
 	if (reply_within(s, WAIT_MS) != 0)
 		return NULL;
 	return s;
+}
+
+static struct server *server_start(unsigned hot, unsigned max)
+{
+	return server_start_polling(hot, max, 0);
+}
+
+static struct dfuse_pool_stats pool_stats(void)
+{
+	struct dfuse_pool_stats st = { 0 };
+
+	if (dfuse_pool_stats(&st) != 0)
+		abort();
+	return st;
+}
+
+/* Whether the pool's polling gauge reaches want within ms. */
+static bool polling_reaches(unsigned want, int ms)
+{
+	for (int i = 0; i < ms; i++) {
+		if (pool_stats().polling == want)
+			return true;
+		usleep(1000);
+	}
+	return pool_stats().polling == want;
+}
+
+/* The pool's counters once it has counted n requests (a worker counts
+ * one after its reply is out), or as they are after ms. */
+static struct dfuse_pool_stats stats_after(unsigned long long n, int ms)
+{
+	for (int i = 0; i < ms && pool_stats().requests < n; i++)
+		usleep(1000);
+	return pool_stats();
 }
 
 static int test_a_stalled_pool_grows_by_the_watchdog_up_to_max(void)
@@ -268,10 +303,91 @@ static int test_the_pool_shrinks_back_to_hot_after_a_stall(void)
 	return T_PASS;
 }
 
+static int test_the_next_request_finds_the_worker_that_replied_looking(void)
+{
+	/* looks for ten seconds: the test's next request comes well before */
+	struct server *s = server_start_polling(1, 1, 10 * 1000 * 1000);
+
+	CHECK(s);
+	/* the reply to INIT is out: its worker looks */
+	CHECK(polling_reaches(1, WAIT_MS));
+	usleep(50 * 1000);
+	getattr(s, QUICK);
+	CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+	struct dfuse_pool_stats st = stats_after(2, WAIT_MS);
+
+	CHECK_EQ(st.polled, 1);
+	CHECK_EQ(st.polls, 1);
+	CHECK_EQ(st.requests, 2);
+	return T_PASS;
+}
+
+static int test_the_look_ends_after_poll_us_and_the_worker_sleeps_in_read(void)
+{
+	struct server *s = server_start_polling(1, 1, 20 * 1000);     /* 20 ms */
+
+	CHECK(s);
+	usleep(WATCH_MS * 1000);
+	struct dfuse_pool_stats st = pool_stats();
+
+	CHECK_EQ(st.polls, 1);
+	CHECK_EQ(st.polled, 0);
+	CHECK_EQ(st.polling, 0);
+	/* asleep in read(2), it still takes the next request */
+	getattr(s, QUICK);
+	CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+	CHECK_EQ(pool_stats().polled, 0);
+	return T_PASS;
+}
+
+static int test_nobody_looks_while_another_request_is_in_service(void)
+{
+	struct server *s = server_start_polling(2, 2, 10 * 1000 * 1000);
+
+	CHECK(s);
+	CHECK(polling_reaches(1, WAIT_MS));
+	getattr(s, BLOCK_UNMARKED);     /* the looking worker takes it and stays */
+	CHECK(inside_reaches(s, 1, WAIT_MS));
+	CHECK(polling_reaches(0, WAIT_MS));
+	getattr(s, QUICK);
+	CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+	/* the other worker replied with a request still in service */
+	for (int i = 0; i < WATCH_MS; i++) {
+		CHECK_EQ(pool_stats().polling, 0);
+		usleep(1000);
+	}
+	release_all(s);
+	CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+	/* now both are idle: the last to reply looks */
+	CHECK(polling_reaches(1, WAIT_MS));
+	return T_PASS;
+}
+
+static int test_no_worker_looks_with_poll_us_0(void)
+{
+	struct server *s = server_start(1, 1);
+
+	CHECK(s);
+	for (int i = 0; i < 20; i++) {
+		getattr(s, QUICK);
+		CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+	}
+	struct dfuse_pool_stats st = stats_after(21, WAIT_MS);
+
+	CHECK_EQ(st.polls, 0);
+	CHECK_EQ(st.polling, 0);
+	CHECK_EQ(st.requests, 21);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_a_stalled_pool_grows_by_the_watchdog_up_to_max),
 	T_CASE(test_known_waits_are_not_counted_and_do_not_wait_for_the_watchdog),
 	T_CASE(test_the_pool_shrinks_back_to_hot_after_a_stall),
+	T_CASE(test_the_next_request_finds_the_worker_that_replied_looking),
+	T_CASE(test_the_look_ends_after_poll_us_and_the_worker_sleeps_in_read),
+	T_CASE(test_nobody_looks_while_another_request_is_in_service),
+	T_CASE(test_no_worker_looks_with_poll_us_0),
 };
 
 T_MAIN(cases)
