@@ -123,7 +123,12 @@ static void pool_retire(struct dfuse_pool *pl, struct pool_worker *w)
 }
 
 /* Called after a reply by the worker that took pl->polling: looks for the
- * next request for poll_us, then lets the caller read it (or sleep). */
+ * next request for poll_us, then lets the caller read it (or sleep). Never
+ * inlined: a worker cancelled in read(2) leaves pool_work's frame without
+ * its epilogue, and this function's variables there, out of scope at that
+ * moment, would stay marked so for AddressSanitizer when the thread's exit
+ * reuses that stack. */
+__attribute__((noinline))
 static void pool_poll(struct dfuse_pool *pl)
 {
 	struct pollfd pfd = { .fd = fuse_session_fd(pl->se), .events = POLLIN };
