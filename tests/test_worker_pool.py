@@ -77,7 +77,6 @@ def test_writers_waiting_at_a_frozen_filesystem_leave_room_for_the_resume(frozen
     assert [finish_child(w) for w in writers] == [(0, "done\n")] * 3
 
 
-
 def running_threads(d):
     """How many of the daemon's threads are running or ready to run (a
     worker in read(2) of /dev/fuse sleeps)."""

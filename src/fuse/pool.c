@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,7 +60,7 @@ struct dfuse_pool {
 	unsigned nworker, navail;       /* workers, and those waiting for a request */
 	unsigned nwaiting;              /* workers in a wait another request ends */
 	unsigned long long all_busy;    /* times navail reached 0 */
-	struct dfuse_pool_stats stats;
+	struct dfuse_pool_stats stats;  /* but polling, which is the flag below */
 	bool polling;                   /* a worker looks for the next request */
 	bool watchdog_asleep, exit;
 	int error;
@@ -122,6 +123,14 @@ static void pool_retire(struct dfuse_pool *pl, struct pool_worker *w)
 	free(w);
 }
 
+static uint64_t pool_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Called after a reply by the worker that took pl->polling: looks for the
  * next request for poll_us, then lets the caller read it (or sleep). Never
  * inlined: a worker cancelled in read(2) leaves pool_work's frame without
@@ -132,26 +141,16 @@ __attribute__((noinline))
 static void pool_poll(struct dfuse_pool *pl)
 {
 	struct pollfd pfd = { .fd = fuse_session_fd(pl->se), .events = POLLIN };
-	struct timespec now, end;
-	bool found = false;
+	uint64_t end = pool_clock_ns() + pl->cfg.poll_us * 1000ull;
+	bool found;
+	int n;
 
-	daxfs_deadline(&end, CLOCK_MONOTONIC, pl->cfg.poll_us * 1000ull);
-	for (;;) {
-		int n = poll(&pfd, 1, 0);
-
-		if (n != 0) {
-			found = n > 0 && (pfd.revents & POLLIN);
-			break;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (fuse_session_exited(pl->se) || now.tv_sec > end.tv_sec ||
-		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
-			break;
+	while ((n = poll(&pfd, 1, 0)) == 0 && !fuse_session_exited(pl->se) &&
+	       pool_clock_ns() < end)
 		sched_yield();
-	}
+	found = n > 0 && (pfd.revents & POLLIN);
 	pthread_mutex_lock(&pl->lock);
 	pl->polling = false;
-	pl->stats.polling = 0;
 	pl->stats.polls++;
 	if (found)
 		pl->stats.polled++;
@@ -214,7 +213,6 @@ static void *pool_work(void *arg)
 		if (pl->cfg.poll_us && !pl->polling && pl->navail == pl->nworker - pl->nwaiting &&
 		    !pl->exit) {
 			pl->polling = true;
-			pl->stats.polling = 1;
 			poll_next = true;
 		}
 		pthread_mutex_unlock(&pl->lock);
@@ -300,6 +298,7 @@ int dfuse_pool_stats(struct dfuse_pool_stats *out)
 	if (pool_active) {
 		pthread_mutex_lock(&pool_active->lock);
 		*out = pool_active->stats;
+		out->polling = pool_active->polling;
 		pthread_mutex_unlock(&pool_active->lock);
 		err = 0;
 	}
