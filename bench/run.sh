@@ -50,7 +50,7 @@ if ((quick)); then
 else
 	file_mib=1024 runtime=5 repeat=3 meta_n=10000 dir_n=100000
 fi
-cached_rounds=$((2 * repeat - 1))
+cached_rounds=$((2 * repeat + 1))
 file_size=$((file_mib * MIB))
 half_size=$((file_size / 2))
 
@@ -119,11 +119,27 @@ every() {
 four() {
 	local r
 	for ((r = 1; r <= ${2:-$repeat}; r++)); do
-		"$1" tmpfs "$mnt_tmpfs"
-		if ((r % 2)); then "$1" peer "$mnt_peer"; fi
-		"$1" daxfs "$mnt_daxfs"
-		"$1" run "$mnt_daxfs"
-		if ((r % 2 == 0)); then "$1" peer "$mnt_peer"; fi
+		four_round "$1" "$r"
+	done
+}
+four_round() {
+	"$1" tmpfs "$mnt_tmpfs"
+	if (($2 % 2)); then "$1" peer "$mnt_peer"; fi
+	"$1" daxfs "$mnt_daxfs"
+	"$1" run "$mnt_daxfs"
+	if (($2 % 2 == 0)); then "$1" peer "$mnt_peer"; fi
+}
+# cached STEP FILE: `four STEP` for page-cache hits, which no server sees,
+# in cached_rounds rounds: each drops the page cache and reads the peer's and
+# daxfs's FILE in again together (bench/readin.py says why), so that every
+# round has a new placement of the pages, the same for both mounts.
+cached() {
+	local r
+	for ((r = 1; r <= cached_rounds; r++)); do
+		drop_caches 1
+		/usr/bin/python3 "$root/bench/readin.py" "$mnt_peer/$2" "$mnt_daxfs/$2" ||
+			die "reading $2 into the page cache failed"
+		four_round "$1" "$r"
 	done
 }
 # once STEP: the same, a single time (preparation and cleanup).
@@ -151,16 +167,7 @@ seq_read() {
 	fio_run seq-read "$1" --pre drop --filename="$2/seq.dat" --rw=read --bs=1M \
 		--size="$file_size" --invalidate=1
 }
-# cached_copy FILE: FILE read into a freshly filled page cache. Where the
-# guest's pages of it lie, and how the host backs them, sets the speed of
-# every page-cache hit; kept for all rounds, one placement would favour one
-# mount for the whole run, while a new one each round is spread by the median.
-cached_copy() {
-	drop_caches 1
-	cat "$1" > /dev/null
-}
 seq_reread() {
-	cached_copy "$2/seq.dat"
 	fio_run seq-reread "$1" --filename="$2/seq.dat" --rw=read --bs=1M --size="$file_size" \
 		--invalidate=0 --time_based --runtime="$runtime"
 }
@@ -185,7 +192,6 @@ timed_jobs() {
 	done
 }
 rr_cached() {
-	cached_copy "$2/rand.dat"
 	timed_jobs rr-cached "$1" "$2" --rw=randread --invalidate=0
 }
 rr_direct() { timed_jobs rr-direct "$1" "$2" --rw=randread --direct=1; }
@@ -203,7 +209,6 @@ mmap_read_first() {
 }
 # page-cache hits, as the cached re-reads: no server sees them
 mmap_read_again() {
-	cached_copy "$2/rand.dat"
 	fio_run mmap-read-again "$1" --filename="$2/rand.dat" --ioengine=mmap --rw=randread \
 		--size="$file_size" --invalidate=0 --time_based --runtime="$runtime"
 }
@@ -335,9 +340,7 @@ if wanted seq; then
 	say "sequential 1 MiB, ${file_mib} MiB file"
 	four seq_write
 	four seq_read
-	# page-cache hits that no server sees: the servers' figures differ only
-	# by the machine's noise, which more rounds narrow
-	four seq_reread "$cached_rounds"
+	cached seq_reread seq.dat
 	once seq_remove
 fi
 if wanted random || wanted mmap; then
@@ -346,7 +349,7 @@ fi
 if wanted random; then
 	say "random 4 KiB psync"
 	four rr_cold
-	four rr_cached "$cached_rounds"
+	cached rr_cached rand.dat
 	four rr_direct
 	four rw_buf
 	four rw_direct
@@ -355,7 +358,7 @@ fi
 if wanted mmap; then
 	say "mmap random 4 KiB"
 	four mmap_read_first
-	four mmap_read_again "$cached_rounds"
+	cached mmap_read_again rand.dat
 	four mmap_write
 fi
 if wanted random || wanted mmap; then

@@ -265,3 +265,32 @@ def test_run_sh_usage():
 def test_only_is_refused_by_a_script_without_groups():
     res = run("bash", BENCH / "caching.sh", "--only", "seq")
     assert res.returncode == 1 and "--only: bench/caching.sh has no groups of workloads" in res.stderr
+
+
+# ---- readin.py ---------------------------------------------------------------
+def test_readin_reads_the_files_whole_a_chunk_of_each_in_turn(tmp_path):
+    import readin
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"a" * 10)
+    b.write_bytes(b"b" * 25)
+    reads = []
+
+    def pread(fd, n, off):
+        data = os.pread(fd, n, off)
+        reads.append((os.readlink(f"/proc/self/fd/{fd}")[-1], off, len(data)))
+        return data
+
+    assert readin.read_in([a, b], pread=pread, chunk=8) == [10, 25]
+    assert reads == [("a", 0, 8), ("b", 0, 8), ("a", 8, 2), ("b", 8, 8),
+                     ("a", 10, 0), ("b", 16, 8), ("b", 24, 1), ("b", 25, 0)]
+
+
+def test_readin_names_the_file_it_cannot_read(tmp_path):
+    (tmp_path / "a").write_bytes(b"x")
+    res = run(sys.executable, BENCH / "readin.py", tmp_path / "a", tmp_path / "missing")
+    assert res.returncode == 1
+    assert f"{tmp_path / 'missing'}: No such file or directory" in res.stderr
+    res = run(sys.executable, BENCH / "readin.py", tmp_path)
+    assert res.returncode == 1 and f"{tmp_path}: Is a directory" in res.stderr
+    res = run(sys.executable, BENCH / "readin.py")
+    assert res.returncode == 2 and "usage: readin.py FILE..." in res.stderr
