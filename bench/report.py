@@ -12,7 +12,9 @@ figure of it counts, and what the target is. Two commands:
                                     reads the result lines and the run's
                                     parameters (key: value lines), writes
                                     OUTDIR/results.md and OUTDIR/results.png
-                                    (with gnuplot) and prints the markdown
+                                    (with gnuplot) and prints the markdown;
+                                    after the tables, daxfs/peer in each
+                                    round of the workloads run in several
 
 Result lines are "ID FS VALUE", FS being tmpfs, peer (the FUSE peer: bindfs
 over a tmpfs), daxfs or run (daxfs-fuse with the program under daxfs-run),
@@ -202,9 +204,9 @@ def check_fs(fs):
         raise ReportError(f"unknown filesystem '{fs}': expected one of {', '.join(FS)}")
 
 
-def read_results(path):
-    """{(id, fs): value}: the median of the lines of each pair (run.sh
-    records one line per run of a workload)."""
+def read_runs(path):
+    """{(id, fs): [value, ...]}: the lines of each pair in the order of the
+    runs (run.sh records one line per run of a workload)."""
     runs = {}
     with open(path) as f:
         for n, line in enumerate(f, 1):
@@ -223,7 +225,12 @@ def read_results(path):
             if not math.isfinite(v) or v < 0:
                 raise ReportError(f"{path}:{n}: value {value!r} out of range")
             runs.setdefault((wid, fs), []).append(v)
-    return {key: median(values) for key, values in runs.items()}
+    return runs
+
+
+def read_results(path):
+    """{(id, fs): value}: the median of the runs of each pair."""
+    return {key: median(values) for key, values in read_runs(path).items()}
 
 
 def read_params(path):
@@ -262,7 +269,7 @@ def fmt_ratio(r):
     return "-" if r is None else f"{r:.2f}x"
 
 
-def markdown(results, params):
+def markdown(results, params, runs=None):
     lines = []
     if params:
         lines.append("| | |")
@@ -293,7 +300,25 @@ def markdown(results, params):
         d = results.get((w.id, "daxfs"))
         _, v = verdict(w, None, d)
         lines.append(f"| {w.label} | {fmt(w, d)} MiB | < {w.limit} MiB | {v} |")
+    if runs:
+        lines += rounds_table(runs)
     return "\n".join(lines) + "\n"
+
+
+def rounds_table(runs):
+    """daxfs/peer round by round, for the workloads run in more than one
+    round on both: the k-th run of each is the k-th round, the two taking
+    turns in it. A median of each side can land on either side of 1.0 where
+    the rounds do; the rounds show whether one mount is ahead in them."""
+    lines = ["", "| workload | daxfs/peer in each round | daxfs ahead |", "|---|---|---:|"]
+    for w in WORKLOADS:
+        p, d = runs.get((w.id, "peer"), []), runs.get((w.id, "daxfs"), [])
+        if len(p) < 2 or len(p) != len(d) or 0 in p:
+            continue
+        ratios = [b / a for a, b in zip(p, d)]
+        lines.append(f"| {w.label} | {' '.join(fmt_ratio(r) for r in ratios)} | "
+                     f"{sum(r > 1 for r in ratios)} of {len(ratios)} |")
+    return lines if len(lines) > 3 else []
 
 
 # ---- chart ----------------------------------------------------------------
@@ -359,9 +384,10 @@ def chart(results, params, outdir):
 def cmd_render(args):
     if len(args) != 3:
         raise ReportError("usage: report.py render RESULTS PARAMS OUTDIR")
-    results = read_results(args[0])
+    runs = read_runs(args[0])
+    results = {key: median(values) for key, values in runs.items()}
     params = read_params(args[1])
-    md = markdown(results, params)
+    md = markdown(results, params, runs)
     with open(os.path.join(args[2], "results.md"), "w") as f:
         f.write(md)
     chart(results, params, args[2])

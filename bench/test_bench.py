@@ -235,6 +235,34 @@ def test_results_file_errors_name_the_line(tmp_path):
         report.read_results(path)
 
 
+def test_rounds_table_gives_daxfs_against_the_peer_in_each_round():
+    runs = {("seq-reread", "peer"): [100.0, 200.0, 100.0], ("seq-reread", "daxfs"): [110.0, 180.0, 100.0],
+            ("seq-write", "peer"): [100.0], ("seq-write", "daxfs"): [50.0],
+            ("rr-cold-1", "peer"): [10.0, 10.0], ("rr-cold-1", "daxfs"): [20.0],
+            ("create", "peer"): [10.0, 10.0], ("create", "tmpfs"): [20.0, 20.0]}
+    results = {key: report.median(v) for key, v in runs.items()}
+    md = report.markdown(results, {}, runs)
+    assert "| workload | daxfs/peer in each round | daxfs ahead |" in md
+    assert md.splitlines()[-1] == "| sequential re-read, 1 MiB, cached | 1.10x 0.90x 1.00x | 1 of 3 |"
+    # one round, rounds that do not pair up, no daxfs: not in it
+    assert md.count("| sequential write, 1 MiB, psync |") == 1
+    assert md.count("| random read 4 KiB buffered, cold, 1 job |") == 1
+    assert md.count("| create empty files |") == 1
+    # nothing to pair: no table
+    assert "in each round" not in report.markdown(results, {}, {("seq-write", "peer"): [1.0]})
+    assert "in each round" not in report.markdown(results, {})
+
+
+def test_render_keeps_the_order_of_the_rounds(tmp_path):
+    (tmp_path / "results.tsv").write_text("seq-read peer 10\nseq-read daxfs 20\nseq-read daxfs 5\n"
+                                          "seq-read peer 10\n")
+    assert report.read_runs(tmp_path / "results.tsv") == {("seq-read", "peer"): [10.0, 10.0],
+                                                          ("seq-read", "daxfs"): [20.0, 5.0]}
+    md = report.markdown(report.read_results(tmp_path / "results.tsv"), {},
+                         report.read_runs(tmp_path / "results.tsv"))
+    assert md.splitlines()[-1] == "| sequential read, 1 MiB, cold cache | 2.00x 0.50x | 1 of 2 |"
+
+
 # ---- run.sh ------------------------------------------------------------------
 def test_run_sh_records_every_workload_of_the_catalogue():
     """A workload in the report that run.sh never measures would show as '-'
