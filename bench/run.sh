@@ -226,16 +226,20 @@ app_rate() {
 	[[ $2 == run ]] && wrap=("$daxfs_run")
 	"${wrap[@]}" /usr/bin/python3 "$root/bench/apps.py" "$1" "$3"
 }
-sqlite() {
-	local v
-	v=$(app_rate sqlite "$1" "$2") || die "bench/apps.py sqlite on $1 failed"
-	meta_record sqlite "$1" "$v"
+# app WORKLOAD FS DIR: `repeat` runs of the workload, the round's figure their
+# median. One run takes under a second on a FUSE mount, and one hiccup of the
+# guest, or a worker woken on the other (halted) vCPU for the run's requests,
+# moved a single run's figure by 1.6x (SQLite on daxfs-fuse: 108-175 thousand
+# inserts per second, in two groups).
+app() {
+	local r=() i
+	for ((i = 1; i <= repeat; i++)); do
+		r+=("$(app_rate "$@")") || die "bench/apps.py $1 on $2 failed"
+	done
+	meta_record "$1" "$2" "${r[@]}"
 }
-lmdb() {
-	local v
-	v=$(app_rate lmdb "$1" "$2") || die "bench/apps.py lmdb on $1 failed"
-	meta_record lmdb "$1" "$v"
-}
+sqlite() { app sqlite "$1" "$2"; }
+lmdb() { app lmdb "$1" "$2"; }
 
 # stat_cold ID FS DIR: stat of meta_n files after dropping dentries and
 # inodes (each stat is then a LOOKUP on a FUSE mount), `repeat` times: one

@@ -278,6 +278,8 @@ def test_run_sh_records_every_workload_of_the_catalogue():
         recorded |= {f"{m.group(1)}-1", f"{m.group(1)}-2"}
     for m in re.finditer(r'stat_cold ([a-z0-9-]+) ', text):     # passes after drops
         recorded.add(m.group(1))
+    for m in re.finditer(r'\{ app ([a-z0-9-]+) ', text):        # runs of bench/apps.py
+        recorded.add(m.group(1))
     assert recorded == {w.id for w in report.WORKLOADS}
 
 
