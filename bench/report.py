@@ -14,7 +14,8 @@ figure of it counts, and what the target is. Two commands:
                                     OUTDIR/results.md and OUTDIR/results.png
                                     (with gnuplot) and prints the markdown;
                                     after the tables, daxfs/peer in each
-                                    round of the workloads run in several
+                                    round, for the workloads run in more
+                                    than one
 
 Result lines are "ID FS VALUE", FS being tmpfs, peer (the FUSE peer: bindfs
 over a tmpfs), daxfs or run (daxfs-fuse with the program under daxfs-run),
@@ -228,9 +229,13 @@ def read_runs(path):
     return runs
 
 
-def read_results(path):
+def medians(runs):
     """{(id, fs): value}: the median of the runs of each pair."""
-    return {key: median(values) for key, values in read_runs(path).items()}
+    return {key: median(values) for key, values in runs.items()}
+
+
+def read_results(path):
+    return medians(read_runs(path))
 
 
 def read_params(path):
@@ -385,7 +390,7 @@ def cmd_render(args):
     if len(args) != 3:
         raise ReportError("usage: report.py render RESULTS PARAMS OUTDIR")
     runs = read_runs(args[0])
-    results = {key: median(values) for key, values in runs.items()}
+    results = medians(runs)
     params = read_params(args[1])
     md = markdown(results, params, runs)
     with open(os.path.join(args[2], "results.md"), "w") as f:

@@ -122,6 +122,7 @@ four() {
 		four_round "$1" "$r"
 	done
 }
+# four_round STEP R: round R of `four STEP`.
 four_round() {
 	"$1" tmpfs "$mnt_tmpfs"
 	if (($2 % 2)); then "$1" peer "$mnt_peer"; fi
