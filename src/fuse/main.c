@@ -40,7 +40,7 @@
  * it sleeps (fuse/pool.c): long enough for a program that waits for each
  * reply to send its next, short enough that a daemon between bursts is
  * asleep at once. At most a second. */
-#define DFUSE_POLL_US 20
+#define DFUSE_POLL_US 200
 #define DFUSE_POLL_US_MAX 1000000
 
 struct options {
@@ -127,9 +127,11 @@ static void usage(const char *prog)
 	       "                               (default: none; callers open the files\n"
 	       "                               themselves)\n"
 	       "    -o poll_us=MICROSECONDS    after a reply, with no other request in\n"
-	       "                               service, a worker looks for the next one this\n"
-	       "                               long before it sleeps (default %u; 0: never),\n"
-	       "                               yielding to anything else that wants the CPU\n"
+	       "                               service, a worker looks for the next one up to\n"
+	       "                               this long before it sleeps, as long as recent\n"
+	       "                               gaps between requests need (default %u; 0:\n"
+	       "                               never), yielding to anything else that wants\n"
+	       "                               the CPU\n"
 	       "    -o prealloc                allocate sparse backing files whole before\n"
 	       "                               mounting (posix_fallocate), so that no store\n"
 	       "                               can fail for want of space (default: warn\n"

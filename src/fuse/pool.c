@@ -33,12 +33,19 @@
  * worker's and its own. On a virtual machine whose idle vCPUs halt, each is
  * an interrupt to another CPU and an exit to the host, and they cost more
  * than serving the request. So a worker that has just replied, with no other
- * request in service, looks for the next one for poll_us before it sleeps in
- * read(2): the next request of such a program comes within microseconds and
- * finds a worker awake. One worker at a time looks, and it yields between
- * looks, so that it runs only where the CPU would otherwise idle; when
- * requests overlap (two programs at once) the condition fails and nobody
- * polls.
+ * request in service, looks for the next one before it sleeps in read(2):
+ * the next request of such a program comes within microseconds and finds a
+ * worker awake. One worker at a time looks, and it yields between looks, so
+ * that it runs only where the CPU would otherwise idle; when requests overlap
+ * (two programs at once) the condition fails and nobody polls.
+ *
+ * How long it looks follows the gaps between the pool going idle and the next
+ * request, as Linux's haltpoll cpuidle governor sizes a guest's halt polling:
+ * a gap up to poll_us that the look missed doubles the look (from
+ * POOL_LOOK_GROW_START_NS), a gap longer than poll_us halves it (to none
+ * below that). A program that thinks for 100 us between its requests (SQLite
+ * between the calls of a commit) gets a look that long; an idle mount, or one
+ * whose requests come far apart, soon gets none, and costs no CPU time for it.
  */
 
 struct pool_worker {
@@ -62,6 +69,8 @@ struct dfuse_pool {
 	unsigned long long all_busy;    /* times navail reached 0 */
 	struct dfuse_pool_stats stats;  /* but polling, which is the flag below */
 	bool polling;                   /* a worker looks for the next request */
+	uint64_t look_ns;               /* how long the next look lasts, <= poll_us */
+	uint64_t idle_since;            /* the reply that left the pool idle, or 0 */
 	bool watchdog_asleep, exit;
 	int error;
 };
@@ -79,6 +88,10 @@ static pthread_mutex_t pool_active_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The watchdog goes to sleep after this many stall periods in which the
  * workers were never all busy, so that an idle daemon does not wake. */
 #define POOL_QUIET_PERIODS 200
+
+/* The shortest look: the first after gaps that left none, as haltpoll's
+ * grow_start. */
+#define POOL_LOOK_GROW_START_NS 10000ull
 
 static int pool_start_worker(struct dfuse_pool *pl);
 
@@ -131,17 +144,36 @@ static uint64_t pool_clock_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Called with pl->lock held when a request arrives gap_ns after the pool
+ * went idle: sizes the next look (above). */
+static void pool_size_look(struct dfuse_pool *pl, uint64_t gap_ns)
+{
+	uint64_t max_ns = pl->cfg.poll_us * 1000ull;
+
+	if (gap_ns > max_ns) {
+		pl->look_ns /= 2;
+		if (pl->look_ns < POOL_LOOK_GROW_START_NS)
+			pl->look_ns = 0;
+	} else if (gap_ns > pl->look_ns) {
+		pl->look_ns *= 2;
+		if (pl->look_ns < POOL_LOOK_GROW_START_NS)
+			pl->look_ns = POOL_LOOK_GROW_START_NS;
+		if (pl->look_ns > max_ns)
+			pl->look_ns = max_ns;
+	}
+}
+
 /* Called after a reply by the worker that took pl->polling: looks for the
- * next request for poll_us, then lets the caller read it (or sleep). Never
+ * next request for look_ns, then lets the caller read it (or sleep). Never
  * inlined: a worker cancelled in read(2) leaves pool_work's frame without
  * its epilogue, and this function's variables there, out of scope at that
  * moment, would stay marked so for AddressSanitizer when the thread's exit
  * reuses that stack. */
 __attribute__((noinline))
-static void pool_poll(struct dfuse_pool *pl)
+static void pool_poll(struct dfuse_pool *pl, uint64_t look_ns)
 {
 	struct pollfd pfd = { .fd = fuse_session_fd(pl->se), .events = POLLIN };
-	uint64_t end = pool_clock_ns() + pl->cfg.poll_us * 1000ull;
+	uint64_t end = pool_clock_ns() + look_ns;
 	bool found;
 	int n;
 
@@ -162,15 +194,16 @@ static void *pool_work(void *arg)
 	struct pool_worker *w = arg;
 	struct dfuse_pool *pl = w->pool;
 	struct fuse_session *se = pl->se;
-	bool poll_next = false;
+	uint64_t look_ns = 0;   /* this worker looks next, this long */
 
 	pool_self = w;
 	while (!fuse_session_exited(se)) {
+		uint64_t now;
 		int res;
 
-		if (poll_next) {
-			pool_poll(pl);
-			poll_next = false;
+		if (look_ns) {
+			pool_poll(pl, look_ns);
+			look_ns = 0;
 		}
 		/* at exit the main thread cancels the workers that wait for a
 		 * request, never one that is serving one */
@@ -189,10 +222,18 @@ static void *pool_work(void *arg)
 			}
 			break;
 		}
+		now = pl->cfg.poll_us ? pool_clock_ns() : 0;
 		pthread_mutex_lock(&pl->lock);
 		if (pl->exit) {
 			pthread_mutex_unlock(&pl->lock);
 			return NULL;
+		}
+		/* (a reply that left the pool idle after this read returned
+		 * gives no gap) */
+		if (pl->idle_since) {
+			if (now > pl->idle_since)
+				pool_size_look(pl, now - pl->idle_since);
+			pl->idle_since = 0;
 		}
 		if (--pl->navail == 0) {
 			pl->all_busy++;
@@ -210,10 +251,13 @@ static void *pool_work(void *arg)
 			pool_retire(pl, w);     /* unlocks */
 			return NULL;
 		}
-		if (pl->cfg.poll_us && !pl->polling && pl->navail == pl->nworker - pl->nwaiting &&
-		    !pl->exit) {
-			pl->polling = true;
-			poll_next = true;
+		if (pl->cfg.poll_us && pl->navail == pl->nworker - pl->nwaiting && !pl->exit) {
+			/* the pool is idle: the gap to the next request starts */
+			pl->idle_since = pool_clock_ns();
+			if (pl->look_ns && !pl->polling) {
+				pl->polling = true;
+				look_ns = pl->look_ns;
+			}
 		}
 		pthread_mutex_unlock(&pl->lock);
 	}
@@ -299,6 +343,7 @@ int dfuse_pool_stats(struct dfuse_pool_stats *out)
 		pthread_mutex_lock(&pool_active->lock);
 		*out = pool_active->stats;
 		out->polling = pool_active->polling;
+		out->look_us = (unsigned)(pool_active->look_ns / 1000);
 		pthread_mutex_unlock(&pool_active->lock);
 		err = 0;
 	}
@@ -308,7 +353,7 @@ int dfuse_pool_stats(struct dfuse_pool_stats *out)
 
 int dfuse_pool_serve(struct fuse_session *se, const struct dfuse_pool_config *cfg)
 {
-	struct dfuse_pool pl = { .se = se, .cfg = *cfg };
+	struct dfuse_pool pl = { .se = se, .cfg = *cfg, .look_ns = cfg->poll_us * 1000ull };
 	pthread_condattr_t ca;
 	sigset_t stop, old;
 	bool watching = false;

@@ -11,15 +11,17 @@ struct dfuse_pool_config {
 	unsigned max;        /* never more than this many at once (>= hot) */
 	unsigned stall_us;   /* all workers busy this long: one more is started */
 	unsigned poll_us;    /* after a reply, with no other request in service, one
-			      * worker looks for the next this long before it
-			      * sleeps (0: never) */
+			      * worker looks for the next up to this long before
+			      * it sleeps, as long as recent gaps between requests
+			      * need (0: never) */
 };
 
 struct dfuse_pool_stats {
 	unsigned long long requests;    /* served by the pool's workers */
 	unsigned long long polls;       /* looks for the next request after a reply */
-	unsigned long long polled;      /* of them, found one within poll_us */
+	unsigned long long polled;      /* of them, found one in time */
 	unsigned polling;               /* workers looking right now (0 or 1) */
+	unsigned look_us;               /* how long the next look lasts */
 };
 
 /* Serves se with worker threads until the session exits (an unmount, a

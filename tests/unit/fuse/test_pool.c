@@ -340,6 +340,72 @@ static int test_the_look_ends_after_poll_us_and_the_worker_sleeps_in_read(void)
 	return T_PASS;
 }
 
+/* A GETATTR answered at once, after a pause of gap_ms since the last reply. */
+static int quick_after(struct server *s, int gap_ms)
+{
+	usleep(gap_ms * 1000);
+	getattr(s, QUICK);
+	return reply_within(s, WAIT_MS);
+}
+
+static int test_each_gap_longer_than_poll_us_halves_the_look(void)
+{
+	struct server *s = server_start_polling(1, 1, 20 * 1000);     /* 20 ms */
+
+	CHECK(s);
+	CHECK_EQ(pool_stats().look_us, 20000);
+	for (unsigned i = 1; i <= 3; i++) {
+		CHECK_EQ(quick_after(s, 50), -ENOENT);
+		CHECK_EQ(stats_after(1 + i, WAIT_MS).look_us, 20000 >> i);
+	}
+	/* an idle pool ends with no look at all, and nobody polls */
+	unsigned long long served = 4;  /* INIT and three GETATTRs */
+
+	for (; served < 40 && pool_stats().look_us; served++)
+		CHECK_EQ(quick_after(s, 25), -ENOENT);
+	struct dfuse_pool_stats st = stats_after(served, WAIT_MS);
+
+	CHECK_EQ(st.look_us, 0);
+	CHECK_EQ(st.polling, 0);
+	CHECK_EQ(quick_after(s, 25), -ENOENT);
+	CHECK_EQ(quick_after(s, 25), -ENOENT);
+	struct dfuse_pool_stats after = stats_after(served + 2, WAIT_MS);
+
+	CHECK_EQ(st.requests, served);
+	CHECK_EQ(after.requests, served + 2);
+	CHECK_EQ(after.polling, 0);
+	CHECK_EQ(after.polls, st.polls);
+	return T_PASS;
+}
+
+static int test_gaps_within_poll_us_grow_the_look_until_it_finds_the_next_request(void)
+{
+	struct server *s = server_start_polling(1, 1, 20 * 1000);     /* 20 ms */
+
+	CHECK(s);
+	for (int i = 0; i < 30 && pool_stats().look_us; i++)
+		CHECK_EQ(quick_after(s, 25), -ENOENT);
+	CHECK_EQ(pool_stats().look_us, 0);
+	/* requests 2 ms apart: the look doubles from 10 us on each gap
+	 * longer than it until it spans the gap (an odd gap of 20 ms or more
+	 * on a loaded machine halves it again; it grows back) */
+	unsigned long long polled = pool_stats().polled;
+	unsigned longest = 0;
+	int i;
+
+	for (i = 0; i < 300 && (longest < 2000 || pool_stats().polled < polled + 3); i++) {
+		CHECK_EQ(quick_after(s, 2), -ENOENT);
+		if (pool_stats().look_us > longest)
+			longest = pool_stats().look_us;
+	}
+	/* the look grew to span a gap (a look runs over its length when its
+	 * CPU is busy, so finding one does not say it did), and looks found
+	 * the next request */
+	CHECK(i < 300);
+	CHECK(longest <= 20000);
+	return T_PASS;
+}
+
 static int test_nobody_looks_while_another_request_is_in_service(void)
 {
 	struct server *s = server_start_polling(2, 2, 10 * 1000 * 1000);
@@ -386,6 +452,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_the_pool_shrinks_back_to_hot_after_a_stall),
 	T_CASE(test_the_next_request_finds_the_worker_that_replied_looking),
 	T_CASE(test_the_look_ends_after_poll_us_and_the_worker_sleeps_in_read),
+	T_CASE(test_each_gap_longer_than_poll_us_halves_the_look),
+	T_CASE(test_gaps_within_poll_us_grow_the_look_until_it_finds_the_next_request),
 	T_CASE(test_nobody_looks_while_another_request_is_in_service),
 	T_CASE(test_no_worker_looks_with_poll_us_0),
 };
