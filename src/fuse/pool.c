@@ -14,6 +14,7 @@
 #include <fuse_lowlevel.h>
 
 #include "fuse/pool.h"
+#include "util/clock.h"
 #include "util/deadline.h"
 
 /*
@@ -136,14 +137,6 @@ static void pool_retire(struct dfuse_pool *pl, struct pool_worker *w)
 	free(w);
 }
 
-static uint64_t pool_clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Called with pl->lock held when a request arrives gap_ns after the pool
  * went idle: sizes the next look (above). */
 static void pool_size_look(struct dfuse_pool *pl, uint64_t gap_ns)
@@ -173,12 +166,12 @@ __attribute__((noinline))
 static void pool_poll(struct dfuse_pool *pl, uint64_t look_ns)
 {
 	struct pollfd pfd = { .fd = fuse_session_fd(pl->se), .events = POLLIN };
-	uint64_t end = pool_clock_ns() + look_ns;
+	uint64_t end = daxfs_clock_ns(CLOCK_MONOTONIC) + look_ns;
 	bool found;
 	int n;
 
 	while ((n = poll(&pfd, 1, 0)) == 0 && !fuse_session_exited(pl->se) &&
-	       pool_clock_ns() < end)
+	       daxfs_clock_ns(CLOCK_MONOTONIC) < end)
 		sched_yield();
 	found = n > 0 && (pfd.revents & POLLIN);
 	pthread_mutex_lock(&pl->lock);
@@ -189,6 +182,8 @@ static void pool_poll(struct dfuse_pool *pl, uint64_t look_ns)
 	pthread_mutex_unlock(&pl->lock);
 }
 
+/* Nothing in this frame may have its address taken, nor in what is inlined
+ * into it (see pool_poll). */
 static void *pool_work(void *arg)
 {
 	struct pool_worker *w = arg;
@@ -222,7 +217,7 @@ static void *pool_work(void *arg)
 			}
 			break;
 		}
-		now = pl->cfg.poll_us ? pool_clock_ns() : 0;
+		now = pl->cfg.poll_us ? daxfs_clock_ns(CLOCK_MONOTONIC) : 0;
 		pthread_mutex_lock(&pl->lock);
 		if (pl->exit) {
 			pthread_mutex_unlock(&pl->lock);
@@ -253,7 +248,7 @@ static void *pool_work(void *arg)
 		}
 		if (pl->cfg.poll_us && pl->navail == pl->nworker - pl->nwaiting && !pl->exit) {
 			/* the pool is idle: the gap to the next request starts */
-			pl->idle_since = pool_clock_ns();
+			pl->idle_since = daxfs_clock_ns(CLOCK_MONOTONIC);
 			if (pl->look_ns && !pl->polling) {
 				pl->polling = true;
 				look_ns = pl->look_ns;

@@ -22,6 +22,7 @@
 #include "fuse/extmap.h"
 #include "fuse/run.h"
 #include "fuse/run_internal.h"
+#include "util/clock.h"
 #include "util/err.h"
 
 /*
@@ -717,14 +718,6 @@ void dfuse_run_publish(struct dfuse *df, uint64_t ino, bool allocated)
 
 /* ---- pending sizes ---------------------------------------------------------- */
 
-static int64_t monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec;
-}
-
 /*
  * Folds p's pending record into the inode (daxfs/ioctl.h, struct
  * daxfs_run_pending): the size grows to its end when every block from the
@@ -765,7 +758,7 @@ static void fold(struct dfuse *df, struct run_ino *p, bool take_end)
 		 * away is a writer's that raced it: the writer sees the change,
 		 * takes its claim back and writes through us. Else stores went
 		 * through a mapping out of date, or the client wrote nonsense. */
-		bool raced = err == -ESTALE && monotonic_seconds() - p->layout_ended <= 1;
+		bool raced = err == -ESTALE && daxfs_clock_s(CLOCK_MONOTONIC_COARSE) - p->layout_ended <= 1;
 
 		fuse_log(raced ? FUSE_LOG_DEBUG : FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64
 			 ": a daxfs-run size of %" PRIu64 " is not taken: %s\n", p->ino, end,
@@ -863,7 +856,7 @@ static void do_layout(struct dfuse *df, struct run_ino *p, bool begin)
 	publish(df, p);
 	if (__atomic_load_n(&s->size, __ATOMIC_RELAXED) < p->size_before)
 		p->shrunk = true;
-	p->layout_ended = monotonic_seconds();
+	p->layout_ended = daxfs_clock_s(CLOCK_MONOTONIC_COARSE);
 	__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
 }
 

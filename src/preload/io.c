@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "preload/run.h"
+#include "util/clock.h"
 
 /*
  * Writes past EOF and into holes allocate (DAXFS_IOC_ALLOC, durable at its
@@ -39,20 +40,13 @@
  */
 #define BIG_WRITE (128u << 10)
 
-static int64_t now_coarse(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec;
-}
 
 int run_push_times(struct rino *ri, int kfd)
 {
 	int err;
 
 	ri->time_dirty = false;
-	ri->time_pushed = now_coarse();
+	ri->time_pushed = daxfs_clock_s(CLOCK_MONOTONIC_COARSE);
 	/* set-id bits stay: mapped stores drop none, and write() stores only
 	 * into files without them (or as root) */
 	err = run_ioc(kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_TIME | DAXFS_IOC_WRITTEN_MAPPED,
@@ -585,10 +579,10 @@ again:
 		if (!rf->sync)
 			ri->size_dirty = true;
 		ri->time_dirty = false;
-		ri->time_pushed = now_coarse();
+		ri->time_pushed = daxfs_clock_s(CLOCK_MONOTONIC_COARSE);
 	} else {
 		ri->time_dirty = true;
-		if (now_coarse() - ri->time_pushed >= TIME_LAG)
+		if (daxfs_clock_s(CLOCK_MONOTONIC_COARSE) - ri->time_pushed >= TIME_LAG)
 			(void)run_push_times(ri, rf->kfd);
 	}
 	/* A reader through the page cache may hold the old bytes: the fence
@@ -660,7 +654,7 @@ int run_fsync(struct rfile *rf, bool data_only)
 	ri->size_dirty = false;
 	if (fl & DAXFS_IOC_WRITTEN_TIME) {
 		ri->time_dirty = false;
-		ri->time_pushed = now_coarse();
+		ri->time_pushed = daxfs_clock_s(CLOCK_MONOTONIC_COARSE);
 	}
 	return 0;
 }
