@@ -68,8 +68,13 @@ struct dfuse_pool {
 	unsigned nworker, navail;       /* workers, and those waiting for a request */
 	unsigned nwaiting;              /* workers in a wait another request ends */
 	unsigned long long all_busy;    /* times navail reached 0 */
-	struct dfuse_pool_stats stats;  /* but polling, which is the flag below */
-	bool polling;                   /* a worker looks for the next request */
+	struct dfuse_pool_stats stats;  /* but polling, which is looker below */
+	/* The worker that looks for the next request, if one does (written
+	 * under lock, read by the looker without). Whoever receives the next
+	 * request ends the look: the look that saw it coming is over even if
+	 * a worker woken in read(2) took it, so that the reply to it starts
+	 * the next look. */
+	struct pool_worker *looker;
 	uint64_t look_ns;               /* how long the next look lasts, <= poll_us */
 	uint64_t idle_since;            /* the reply that left the pool idle, or 0 */
 	bool watchdog_asleep, exit;
@@ -156,14 +161,15 @@ static void pool_size_look(struct dfuse_pool *pl, uint64_t gap_ns)
 	}
 }
 
-/* Called after a reply by the worker that took pl->polling: looks for the
- * next request for look_ns, then lets the caller read it (or sleep). Never
+/* Called after a reply by the worker w that became pl->looker: looks for the
+ * next request for look_ns, or until another worker received one, then lets
+ * the caller read it (or sleep). Never
  * inlined: a worker cancelled in read(2) leaves pool_work's frame without
  * its epilogue, and this function's variables there, out of scope at that
  * moment, would stay marked so for AddressSanitizer when the thread's exit
  * reuses that stack. */
 __attribute__((noinline))
-static void pool_poll(struct dfuse_pool *pl, uint64_t look_ns)
+static void pool_poll(struct dfuse_pool *pl, struct pool_worker *w, uint64_t look_ns)
 {
 	struct pollfd pfd = { .fd = fuse_session_fd(pl->se), .events = POLLIN };
 	uint64_t end = daxfs_clock_ns(CLOCK_MONOTONIC) + look_ns;
@@ -171,11 +177,15 @@ static void pool_poll(struct dfuse_pool *pl, uint64_t look_ns)
 	int n;
 
 	while ((n = poll(&pfd, 1, 0)) == 0 && !fuse_session_exited(pl->se) &&
+	       __atomic_load_n(&pl->looker, __ATOMIC_RELAXED) == w &&
 	       daxfs_clock_ns(CLOCK_MONOTONIC) < end)
 		sched_yield();
 	found = n > 0 && (pfd.revents & POLLIN);
 	pthread_mutex_lock(&pl->lock);
-	pl->polling = false;
+	/* one that saw a request stays the looker until whoever reads it
+	 * ends the look */
+	if (!found && pl->looker == w)
+		__atomic_store_n(&pl->looker, NULL, __ATOMIC_RELAXED);
 	pl->stats.polls++;
 	if (found)
 		pl->stats.polled++;
@@ -197,7 +207,7 @@ static void *pool_work(void *arg)
 		int res;
 
 		if (look_ns) {
-			pool_poll(pl, look_ns);
+			pool_poll(pl, w, look_ns);
 			look_ns = 0;
 		}
 		/* at exit the main thread cancels the workers that wait for a
@@ -230,6 +240,7 @@ static void *pool_work(void *arg)
 				pool_size_look(pl, now - pl->idle_since);
 			pl->idle_since = 0;
 		}
+		__atomic_store_n(&pl->looker, NULL, __ATOMIC_RELAXED);
 		if (--pl->navail == 0) {
 			pl->all_busy++;
 			if (pl->watchdog_asleep && pool_may_grow(pl))
@@ -249,8 +260,8 @@ static void *pool_work(void *arg)
 		if (pl->cfg.poll_us && pl->navail == pl->nworker - pl->nwaiting && !pl->exit) {
 			/* the pool is idle: the gap to the next request starts */
 			pl->idle_since = daxfs_clock_ns(CLOCK_MONOTONIC);
-			if (pl->look_ns && !pl->polling) {
-				pl->polling = true;
+			if (pl->look_ns && !pl->looker) {
+				__atomic_store_n(&pl->looker, w, __ATOMIC_RELAXED);
 				look_ns = pl->look_ns;
 			}
 		}
@@ -337,7 +348,7 @@ int dfuse_pool_stats(struct dfuse_pool_stats *out)
 	if (pool_active) {
 		pthread_mutex_lock(&pool_active->lock);
 		*out = pool_active->stats;
-		out->polling = pool_active->polling;
+		out->polling = pool_active->looker != NULL;
 		out->look_us = (unsigned)(pool_active->look_ns / 1000);
 		pthread_mutex_unlock(&pool_active->lock);
 		err = 0;

@@ -406,6 +406,34 @@ static int test_gaps_within_poll_us_grow_the_look_until_it_finds_the_next_reques
 	return T_PASS;
 }
 
+static int test_after_each_reply_a_worker_looks_whichever_worker_took_the_request(void)
+{
+	/* two workers: the one looking or the one asleep in read(2), which
+	 * the kernel wakes, takes each request; whichever it was, a worker
+	 * looks after the reply (the look that saw the request coming is not
+	 * still counted as one) */
+	struct server *s = server_start_polling(2, 2, 10 * 1000 * 1000);
+
+	CHECK(s);
+	CHECK(polling_reaches(1, WAIT_MS));
+	for (unsigned long long i = 1; i <= 2000; i++) {
+		getattr(s, QUICK);
+		CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+		/* INIT and i GETATTRs served; the look that each GETATTR
+		 * ended is over */
+		struct dfuse_pool_stats st = stats_after(i + 1, WAIT_MS);
+
+		for (int ms = 0; ms < WAIT_MS && st.polls < i; ms++) {
+			usleep(1000);
+			st = pool_stats();
+		}
+		CHECK_EQ(st.requests, i + 1);
+		CHECK_EQ(st.polls, i);
+		CHECK_EQ(st.polling, 1);
+	}
+	return T_PASS;
+}
+
 static int test_nobody_looks_while_another_request_is_in_service(void)
 {
 	struct server *s = server_start_polling(2, 2, 10 * 1000 * 1000);
@@ -454,6 +482,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_the_look_ends_after_poll_us_and_the_worker_sleeps_in_read),
 	T_CASE(test_each_gap_longer_than_poll_us_halves_the_look),
 	T_CASE(test_gaps_within_poll_us_grow_the_look_until_it_finds_the_next_request),
+	T_CASE(test_after_each_reply_a_worker_looks_whichever_worker_took_the_request),
 	T_CASE(test_nobody_looks_while_another_request_is_in_service),
 	T_CASE(test_no_worker_looks_with_poll_us_0),
 };
