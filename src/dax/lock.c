@@ -113,6 +113,12 @@ static bool fuse_connection_gone(pid_t pid)
 		if (strcmp(target, "/dev/fuse") != 0)
 			continue;
 		pfd.fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
+		if (pfd.fd < 0 && errno == EBADF)
+			continue;       /* closed since readlink: a leaving daemon's */
+		if (pfd.fd < 0 && errno == ESRCH) {
+			seen = true;    /* exited since: its locks are gone with it */
+			break;
+		}
 		if (pfd.fd < 0) {
 			gone = false;   /* no right to look: assume it is live */
 			break;
@@ -143,9 +149,12 @@ static enum holder lock_holder(struct dax_device *dev)
 	 * flock with no mark is someone that never served a mount */
 	if (pid == 0)
 		return HOLDER_NONE;
-	if (!marked)
-		return HOLDER_LIVE;
-	return fuse_connection_gone(pid) ? HOLDER_LEAVING : HOLDER_LIVE;
+	if (marked && fuse_connection_gone(pid))
+		return HOLDER_LEAVING;
+	/* a holder that let go while we looked at its descriptors holds
+	 * nothing either (a leaving daemon closes its last /dev/fuse
+	 * descriptor right after its devices) */
+	return flock_holder(dev->st_dev, dev->st_ino) == pid ? HOLDER_LIVE : HOLDER_NONE;
 }
 
 /* Each retry follows a holder that let go between two looks: a few are
