@@ -115,10 +115,6 @@ static bool fuse_connection_gone(pid_t pid)
 		pfd.fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
 		if (pfd.fd < 0 && errno == EBADF)
 			continue;       /* closed since readlink: a leaving daemon's */
-		if (pfd.fd < 0 && errno == ESRCH) {
-			seen = true;    /* exited since: its locks are gone with it */
-			break;
-		}
 		if (pfd.fd < 0) {
 			gone = false;   /* no right to look: assume it is live */
 			break;

@@ -36,10 +36,11 @@
  * enough that a burst of short requests never adds one, short next to what a
  * user would notice. */
 #define DFUSE_POOL_STALL_US 5000
-/* How long a worker that has just replied looks for the next request before
- * it sleeps (fuse/pool.c): long enough for a program that waits for each
- * reply to send its next, short enough that a daemon between bursts is
- * asleep at once. At most a second. */
+/* The longest look of a worker that has just replied for the next request
+ * before it sleeps (fuse/pool.c; the look follows the gaps between requests
+ * up to this): long enough for a program that does a little work between
+ * its requests (an SQLite commit), as Linux's haltpoll governor polls at
+ * most 200 us. At most a second. */
 #define DFUSE_POLL_US 200
 #define DFUSE_POLL_US_MAX 1000000
 

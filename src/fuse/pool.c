@@ -68,7 +68,7 @@ struct dfuse_pool {
 	unsigned nworker, navail;       /* workers, and those waiting for a request */
 	unsigned nwaiting;              /* workers in a wait another request ends */
 	unsigned long long all_busy;    /* times navail reached 0 */
-	struct dfuse_pool_stats stats;  /* but polling, which is looker below */
+	struct dfuse_pool_stats stats;  /* but polling and look_us: looker, look_ns */
 	/* The worker that looks for the next request, if one does (written
 	 * under lock, read by the looker without). Whoever receives the next
 	 * request ends the look: the look that saw it coming is over even if
@@ -163,11 +163,10 @@ static void pool_size_look(struct dfuse_pool *pl, uint64_t gap_ns)
 
 /* Called after a reply by the worker w that became pl->looker: looks for the
  * next request for look_ns, or until another worker received one, then lets
- * the caller read it (or sleep). Never
- * inlined: a worker cancelled in read(2) leaves pool_work's frame without
- * its epilogue, and this function's variables there, out of scope at that
- * moment, would stay marked so for AddressSanitizer when the thread's exit
- * reuses that stack. */
+ * the caller read it (or sleep). Never inlined: a worker cancelled in
+ * read(2) leaves pool_work's frame without its epilogue, and this function's
+ * variables there, out of scope at that moment, would stay marked so for
+ * AddressSanitizer when the thread's exit reuses that stack. */
 __attribute__((noinline))
 static void pool_poll(struct dfuse_pool *pl, struct pool_worker *w, uint64_t look_ns)
 {
@@ -203,7 +202,6 @@ static void *pool_work(void *arg)
 
 	pool_self = w;
 	while (!fuse_session_exited(se)) {
-		uint64_t now;
 		int res;
 
 		if (look_ns) {
@@ -227,17 +225,14 @@ static void *pool_work(void *arg)
 			}
 			break;
 		}
-		now = pl->cfg.poll_us ? daxfs_clock_ns(CLOCK_MONOTONIC) : 0;
 		pthread_mutex_lock(&pl->lock);
 		if (pl->exit) {
 			pthread_mutex_unlock(&pl->lock);
 			return NULL;
 		}
-		/* (a reply that left the pool idle after this read returned
-		 * gives no gap) */
+		/* the clock only after a gap: not for requests that overlap */
 		if (pl->idle_since) {
-			if (now > pl->idle_since)
-				pool_size_look(pl, now - pl->idle_since);
+			pool_size_look(pl, daxfs_clock_ns(CLOCK_MONOTONIC) - pl->idle_since);
 			pl->idle_since = 0;
 		}
 		__atomic_store_n(&pl->looker, NULL, __ATOMIC_RELAXED);

@@ -758,7 +758,8 @@ static void fold(struct dfuse *df, struct run_ino *p, bool take_end)
 		 * away is a writer's that raced it: the writer sees the change,
 		 * takes its claim back and writes through us. Else stores went
 		 * through a mapping out of date, or the client wrote nonsense. */
-		bool raced = err == -ESTALE && daxfs_clock_s(CLOCK_MONOTONIC_COARSE) - p->layout_ended <= 1;
+		bool raced = err == -ESTALE &&
+			     daxfs_clock_s(CLOCK_MONOTONIC_COARSE) - p->layout_ended <= 1;
 
 		fuse_log(raced ? FUSE_LOG_DEBUG : FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64
 			 ": a daxfs-run size of %" PRIu64 " is not taken: %s\n", p->ino, end,

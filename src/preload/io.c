@@ -40,7 +40,6 @@
  */
 #define BIG_WRITE (128u << 10)
 
-
 int run_push_times(struct rino *ri, int kfd)
 {
 	int err;
