@@ -21,6 +21,7 @@ COMMANDS = {
     "badblocks": "MOUNTPOINT DEVICE [list | add SECTOR [COUNT] | clear SECTOR [COUNT]] [--json]",
     "trace": "MOUNTPOINT on [--file PATH] | off",
     "remove": "MOUNTPOINT [--deferred] [--force]",
+    "workers": "MOUNTPOINT [--json]",
 }
 
 
@@ -41,6 +42,7 @@ def test_device_command_help_shows_usage_and_exit_status(name):
 @pytest.mark.parametrize("args", [
     ["table", "/"], ["info", "/"], ["status", "/"], ["suspend", "/"], ["resume", "/"],
     ["clear", "/"], ["trace", "/", "on"], ["badblocks", "/", "/dev/null"], ["remove", "/"],
+    ["workers", "/"],
 ], ids=lambda a: a[0])
 def test_device_command_on_a_directory_outside_daxfs_is_refused(args, tmp_path):
     args = [a if a != "/" else tmp_path for a in args]
@@ -73,6 +75,8 @@ def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):
     (["trace", "m", "maybe"], "'maybe' is neither on nor off"),
     (["remove", "m", "--json"], "unknown option '--json'"),
     (["remove", "m", "--verbose"], "unknown option '--verbose'"),
+    (["workers", "m", "--verbose"], "unknown option '--verbose'"),
+    (["workers", "m", "extra"], "too many arguments"),
     (["table", "m", "--deferred"], "unknown option '--deferred'"),
     (["info", "m", "--force"], "unknown option '--force'"),
     (["trace", "m", "off", "--file", "f"], "--file goes with on"),
@@ -81,7 +85,8 @@ def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):
 ], ids=["table-nolockfs", "suspend-json", "suspend-force", "clear-extra", "load-no-table", "reload-extra",
         "badblocks-no-device", "badblocks-bad-op", "badblocks-add-no-sector",
         "badblocks-bad-sector", "badblocks-zero-count", "badblocks-list-extra",
-        "trace-no-state", "trace-bad-state", "remove-json", "remove-verbose", "table-deferred",
+        "trace-no-state", "trace-bad-state", "remove-json", "remove-verbose", "workers-verbose",
+        "workers-extra", "table-deferred",
         "info-force",
         "trace-off-file", "trace-file-no-name", "trace-file-empty-name"])
 def test_device_command_bad_arguments_exit_2(args, message):

@@ -26,6 +26,7 @@ def ioc(nr):
 
 
 DAXFS_IOC_INFO = ioc(0x02)
+DAXFS_IOC_WORKERS = ioc(0x0b)
 
 
 def raw_request(path, cmd, version=2, flags=0):
@@ -69,7 +70,8 @@ def test_root_gets_an_answer(fs):
     assert raw_request(fs.mnt, DAXFS_IOC_INFO)[:2] == (0, 0)
 
 
-def test_another_user_gets_eperm(fs):
+@pytest.mark.parametrize("request_nr", [DAXFS_IOC_INFO, DAXFS_IOC_WORKERS], ids=["info", "workers"])
+def test_another_user_gets_eperm(fs, request_nr):
     # The directory is opened here: the test's tmp directories are not
     # searchable by the other user, the mount's root is (allow_other).
     code = """
@@ -83,7 +85,7 @@ def test_another_user_gets_eperm(fs):
     fd = os.open(fs.mnt, os.O_RDONLY | os.O_DIRECTORY)
     try:
         r = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(fd),
-                            str(DAXFS_IOC_INFO), str(CTL_SIZE)], capture_output=True,
+                            str(request_nr), str(CTL_SIZE)], capture_output=True,
                            text=True, timeout=60, pass_fds=(fd,))
     finally:
         os.close(fd)

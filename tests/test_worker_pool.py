@@ -2,13 +2,15 @@
 started by a watchdog only when every worker has been busy for a while (a request that waits for
 another request must not starve it), never more than -o max_threads, and the extra ones retire once
 the wait is over. Writers held at a frozen filesystem are the waiting requests here."""
+import json
 import os
+import re
 import time
 
 import pytest
 
-from faults import (CHILD_WAIT, child, ctl, finish_child, mounted_for_faults, start_child, wait_for_waiters,
-                    write_synced)
+from faults import (CHILD_WAIT, child, ctl, ctl_json, finish_child, mounted_for_faults, start_child,
+                    wait_for_waiters, write_synced)
 from mount import PAGE, daxfs_factory, wait_until  # noqa: F401  (fixture)
 from test_fault_lockfs import O_DIRECT_READ, WRITER
 
@@ -48,6 +50,10 @@ def test_requests_are_answered_while_every_hot_worker_waits(frozen_pool):
         r = child(O_DIRECT_READ, d.mnt / "kept", PAGE)    # times out (fails) if starved
         assert (r.returncode, r.stdout) == (0, KEPT)
         assert threads(d) > idle
+        # as daxfs-ctl workers tells it
+        st = ctl_json("workers", d.mnt)
+        assert (st["waiting"], st["hot"], st["max"]) == (2, 1, 4)
+        assert st["workers"] > st["hot"] and st["all_busy"] > 0
     finally:
         ctl("resume", d.mnt)
     assert [finish_child(w) for w in writers] == [(0, "done\n")] * 2
@@ -121,3 +127,65 @@ def test_a_worker_that_replied_looks_for_the_next_request_for_poll_us_only(daxfs
         assert awake == 25, f"a worker awake at {awake} of 25 looks in the second after a reply"
     else:
         assert awake <= 3, f"a thread awake at {awake} of 25 looks at an idle daemon"
+
+
+# ---- daxfs-ctl workers ---------------------------------------------------------
+
+def statfs_requests(d, n):
+    """n STATFS requests, back to back: no cache answers statvfs(2)."""
+    for _ in range(n):
+        os.statvfs(d.mnt)
+
+
+def test_workers_shows_the_pool_as_configured_and_counts_each_request(daxfs_factory):
+    d = mounted_for_faults(daxfs_factory, "max_idle_threads=1", "max_threads=4", "poll_us=300")
+    before = ctl_json("workers", d.mnt)
+    assert before["single_thread"] is False
+    assert (before["hot"], before["max"], before["poll_us"]) == (1, 4, 300)
+    assert before["stall_us"] > 0 and 1 <= before["workers"] <= 4
+    assert before["idle"] + before["waiting"] < before["workers"]    # one answers this
+    statfs_requests(d, 50)
+    after = ctl_json("workers", d.mnt)
+    # the 50 STATFS, and around them the two commands' opens, ioctl and release
+    assert 50 < after["requests"] - before["requests"] <= 60
+
+
+@pytest.mark.parametrize("poll_us", [0, 1000000])
+def test_workers_counts_the_looks_for_the_next_request(daxfs_factory, poll_us):
+    """One worker (max_threads=1), so that the pool is idle after each reply:
+    with two, the other worker may have taken the next request before the
+    one that replied sees the pool idle, and then none needs to look."""
+    d = mounted_for_faults(daxfs_factory, "max_threads=1", f"poll_us={poll_us}")
+    statfs_requests(d, 50)
+    st = ctl_json("workers", d.mnt)
+    assert st["workers"] == 1
+    if poll_us == 0:
+        assert (st["looks"], st["looks_found"], st["look_us"], st["looking"]) == (0, 0, 0, False)
+    else:
+        # a look after each reply, and each STATFS but maybe the first came
+        # within one; a look that never outlasts its gap keeps its length
+        assert st["looks"] >= 50 and st["looks"] >= st["looks_found"] >= 49, json.dumps(st)
+        assert st["look_us"] == poll_us
+
+
+def test_workers_text_says_what_its_json_does(daxfs_factory):
+    d = mounted_for_faults(daxfs_factory, "max_idle_threads=1", "max_threads=4", "poll_us=0")
+    out = ctl("workers", d.mnt).stdout
+    lines = dict(line.split(":", 1) for line in out.splitlines())
+    assert list(lines) == ["Workers", "Kept, at most", "Requests", "All busy", "Looks",
+                           "Next look"]
+    assert re.fullmatch(r" +[1-4] \(0 idle, 0 in a wait another request ends\)", lines["Workers"])
+    assert re.fullmatch(r" +1, 4 \(one more after \d+ us with all busy\)", lines["Kept, at most"])
+    assert int(lines["Requests"]) > 0
+    assert lines["Looks"].strip() == "0 after a reply, 0 found the next request (0%)"
+    assert lines["Next look"].strip() == "0 us (poll_us 0)"
+
+
+def test_workers_of_a_single_threaded_daemon_says_it_has_none(daxfs_factory):
+    d = daxfs_factory()
+    d.daemon_flags = ("-f", "-s")
+    d.mkfs()
+    d.mount()
+    assert ctl_json("workers", d.mnt) == {"single_thread": True}
+    assert ctl("workers", d.mnt).stdout == \
+        "Workers:           none: the main thread serves every request (-s)\n"

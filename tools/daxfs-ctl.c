@@ -30,6 +30,7 @@ static const struct ctl_command *const commands[] = {
 	&ctl_remove_command,
 	&ctl_badblocks_command,
 	&ctl_trace_command,
+	&ctl_workers_command,
 	&ctl_export_command,
 };
 

@@ -76,7 +76,7 @@
 #define DAXFS_IOC_TEXT_MAX 16320u   /* bytes of text, with its NUL */
 
 enum daxfs_ioc_flags {
-	DAXFS_IOC_F_JSON = 1u << 0,      /* table/info/status/badblocks list: JSON text */
+	DAXFS_IOC_F_JSON = 1u << 0,      /* table/info/status/badblocks list/workers: JSON */
 	DAXFS_IOC_F_INACTIVE = 1u << 1,  /* table: the INACTIVE slot */
 	DAXFS_IOC_F_NOLOCKFS = 1u << 2,  /* suspend/resume: do not freeze the filesystem */
 	DAXFS_IOC_F_MORE = 1u << 3,      /* load: text continues in the next LOAD call;
@@ -140,6 +140,9 @@ _Static_assert(sizeof(struct daxfs_ioc_ctl) == 16360, "struct daxfs_ioc_ctl layo
  * is, unless F_DEFERRED (then 0, and the device goes at unmount); F_WIPE first
  * makes an all-error table with the live table's target boundaries live. */
 #define DAXFS_IOC_REMOVE    _IOWR(DAXFS_IOC_MAGIC, 0x0a, struct daxfs_ioc_ctl)
+/* The daemon's worker threads and their counters (not the device's): the
+ * answer is text, or one JSON object with F_JSON, with no encoded result. */
+#define DAXFS_IOC_WORKERS   _IOWR(DAXFS_IOC_MAGIC, 0x0b, struct daxfs_ioc_ctl)
 
 /* ==== 0x40-0x7f: direct access for applications (libdaxfs, src/fuse/client.c) ====
  *

@@ -28,6 +28,8 @@ void dfuse_ctl_badblocks(struct dfuse *df, struct daxfs_ioc_ctl *c);
 void dfuse_ctl_remove(struct dfuse *df, struct daxfs_ioc_ctl *c);
 /* trace.c */
 void dfuse_ctl_trace(struct dfuse *df, struct daxfs_ioc_ctl *c);
+/* workers.c: answers with text, or one JSON object with DAXFS_IOC_F_JSON */
+void dfuse_ctl_workers(struct dfuse *df, struct daxfs_ioc_ctl *c);
 
 /* The answer of a command that returns no text: err < 0 with the library's
  * message (daxfs_errormsg), or success. */

@@ -7,7 +7,8 @@
 #include "fuse/client.h"
 #include "fuse/ctl.h"
 
-/* The device-control numbers (0x00-0x3f), each a command of ctl.c. */
+/* The device-control numbers (0x00-0x3f), each a command of ctl.c, trace.c or
+ * workers.c. */
 static const struct {
 	unsigned int cmd;
 	dfuse_ctl_fn fn;
@@ -22,6 +23,7 @@ static const struct {
 	{ DAXFS_IOC_BADBLOCKS, dfuse_ctl_badblocks },
 	{ DAXFS_IOC_TRACE, dfuse_ctl_trace },
 	{ DAXFS_IOC_REMOVE, dfuse_ctl_remove },
+	{ DAXFS_IOC_WORKERS, dfuse_ctl_workers },
 };
 
 /* The answer in *out (malloc'd), or the negative errno to reply with. */

@@ -68,7 +68,8 @@ struct dfuse_pool {
 	unsigned nworker, navail;       /* workers, and those waiting for a request */
 	unsigned nwaiting;              /* workers in a wait another request ends */
 	unsigned long long all_busy;    /* times navail reached 0 */
-	struct dfuse_pool_stats stats;  /* but polling and look_us: looker, look_ns */
+	/* requests, polls, polled; the rest is in the fields above and below */
+	struct dfuse_pool_stats stats;
 	/* The worker that looks for the next request, if one does (written
 	 * under lock, read by the looker without). Whoever receives the next
 	 * request ends the look: the look that saw it coming is over even if
@@ -337,15 +338,21 @@ static int pool_start_worker(struct dfuse_pool *pl)
 
 int dfuse_pool_stats(struct dfuse_pool_stats *out)
 {
+	struct dfuse_pool *pl;
 	int err = -ENOENT;
 
 	pthread_mutex_lock(&pool_active_lock);
-	if (pool_active) {
-		pthread_mutex_lock(&pool_active->lock);
-		*out = pool_active->stats;
-		out->polling = pool_active->looker != NULL;
-		out->look_us = (unsigned)(pool_active->look_ns / 1000);
-		pthread_mutex_unlock(&pool_active->lock);
+	if ((pl = pool_active) != NULL) {
+		pthread_mutex_lock(&pl->lock);
+		*out = pl->stats;
+		out->cfg = pl->cfg;
+		out->workers = pl->nworker;
+		out->idle = pl->navail;
+		out->waiting = pl->nwaiting;
+		out->all_busy = pl->all_busy;
+		out->polling = pl->looker != NULL;
+		out->look_us = (unsigned)(pl->look_ns / 1000);
+		pthread_mutex_unlock(&pl->lock);
 		err = 0;
 	}
 	pthread_mutex_unlock(&pool_active_lock);

@@ -17,7 +17,12 @@ struct dfuse_pool_config {
 };
 
 struct dfuse_pool_stats {
+	struct dfuse_pool_config cfg;   /* as the pool was started */
+	unsigned workers;               /* threads now */
+	unsigned idle;                  /* of them, waiting for a request */
+	unsigned waiting;               /* of them, in a wait only another request ends */
 	unsigned long long requests;    /* served by the pool's workers */
+	unsigned long long all_busy;    /* times a request left no worker free */
 	unsigned long long polls;       /* looks for the next request after a reply */
 	unsigned long long polled;      /* of them, found one in time */
 	unsigned polling;               /* workers looking right now (0 or 1) */

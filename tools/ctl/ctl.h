@@ -40,6 +40,7 @@ extern const struct ctl_command ctl_clear_command;
 extern const struct ctl_command ctl_badblocks_command;
 extern const struct ctl_command ctl_trace_command;
 extern const struct ctl_command ctl_remove_command;
+extern const struct ctl_command ctl_workers_command;
 /* serving a mount over NFS (ctl/export.c) */
 extern const struct ctl_command ctl_export_command;
 

@@ -88,7 +88,7 @@ static struct daxfs_ioc_ctl *new_request(const struct ctl_command *cmd, unsigned
 }
 
 /* One request with no argument but the mount point: table, info, status,
- * suspend, resume, clear, remove. */
+ * suspend, resume, clear, remove, workers. */
 static int simple_run(const struct devcmd *d, int argc, char **argv)
 {
 	struct daxfs_ioc_ctl *c;
@@ -400,6 +400,8 @@ DEVCMD(reload, DAXFS_IOC_LOAD, DAXFS_IOC_F_NOLOCKFS | DAXFS_IOC_F_FORCE, NULL);
 DEVCMD(badblocks, DAXFS_IOC_BADBLOCKS, DAXFS_IOC_F_JSON, ctl_render_badblocks);
 DEVCMD(trace, DAXFS_IOC_TRACE, 0, NULL);
 DEVCMD(remove, DAXFS_IOC_REMOVE, DAXFS_IOC_F_DEFERRED | DAXFS_IOC_F_WIPE, NULL);
+/* the daemon's own answer, already text or JSON */
+DEVCMD(workers, DAXFS_IOC_WORKERS, DAXFS_IOC_F_JSON, NULL);
 
 static int table_run(int argc, char **argv) { return simple_run(&table_dev, argc, argv); }
 static int info_run(int argc, char **argv) { return simple_run(&info_dev, argc, argv); }
@@ -412,6 +414,7 @@ static int reload_run(int argc, char **argv) { return load_run(&reload_dev, argc
 static int bb_run(int argc, char **argv) { return badblocks_run(&badblocks_dev, argc, argv); }
 static int tr_run(int argc, char **argv) { return trace_run(&trace_dev, argc, argv); }
 static int remove_run(int argc, char **argv) { return simple_run(&remove_dev, argc, argv); }
+static int workers_run(int argc, char **argv) { return simple_run(&workers_dev, argc, argv); }
 
 #define MOUNT_HELP \
 	"MOUNTPOINT is the root of a mounted daxfs-fuse; the request goes to its\n" \
@@ -534,4 +537,18 @@ const struct ctl_command ctl_trace_command = {
 		"the daemon refuses when that is syslog on a machine without one.\n\n"
 		MOUNT_HELP,
 	.run = tr_run,
+};
+
+const struct ctl_command ctl_workers_command = {
+	.name = "workers",
+	.usage = "MOUNTPOINT [--json]",
+	.help = "Prints the daemon's worker threads and their counters, to tune\n"
+		"-o poll_us, max_idle_threads and max_threads (daxfs-fuse(8)): threads\n"
+		"now (idle, and held in a wait only another request ends, such as a\n"
+		"writer at a frozen filesystem), how many are kept and the most, requests\n"
+		"served, how often a request left no worker free, and the looks for the\n"
+		"next request after a reply: how many, how many found it, how long the\n"
+		"next one lasts. With -s (one thread) there are no workers to show.\n\n"
+		"  --json     everything as one JSON object\n\n" MOUNT_HELP,
+	.run = workers_run,
 };

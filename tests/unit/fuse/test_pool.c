@@ -271,6 +271,17 @@ static int test_known_waits_are_not_counted_and_do_not_wait_for_the_watchdog(voi
 	CHECK(inside_reaches(s, 3, WAIT_MS));
 	getattr(s, QUICK);
 	CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
+	/* the three in their waits, and one worker to read requests (idle
+	 * again once it has counted its reply) */
+	struct dfuse_pool_stats st = pool_stats();
+
+	for (int i = 0; i < WAIT_MS && st.idle == 0; i++) {
+		usleep(1000);
+		st = pool_stats();
+	}
+	CHECK_EQ(st.waiting, 3);
+	CHECK_EQ(st.workers, 4);
+	CHECK_EQ(st.idle, 1);
 	release_all(s);
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
@@ -290,6 +301,13 @@ static int test_the_pool_shrinks_back_to_hot_after_a_stall(void)
 		getattr(s, BLOCK_UNMARKED);
 	CHECK(inside_reaches(s, 5, WAIT_MS));
 	CHECK_EQ(threads_of_this_process(), serving + 3);
+	struct dfuse_pool_stats st = pool_stats();
+
+	CHECK_EQ(st.cfg.hot, 2);
+	CHECK_EQ(st.cfg.max, 5);
+	CHECK_EQ(st.workers, 5);
+	CHECK_EQ(st.idle, 0);
+	CHECK(st.all_busy > 0);
 	release_all(s);
 	for (int i = 0; i < 5; i++)
 		CHECK_EQ(reply_within(s, WAIT_MS), -ENOENT);
@@ -300,6 +318,7 @@ static int test_the_pool_shrinks_back_to_hot_after_a_stall(void)
 		usleep(1000);
 	}
 	CHECK_EQ(threads_of_this_process(), serving);
+	CHECK_EQ(pool_stats().workers, 2);
 	return T_PASS;
 }
 
