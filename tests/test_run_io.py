@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -432,31 +433,81 @@ def test_a_vfork_child_leaves_the_parents_descriptors_alone(daxfs):
     assert r.stdout == "[]\n"
 
 
-def test_blocks_allocated_ahead_are_consistent_when_the_writer_dies(daxfs):
-    """A writer killed before its last close leaves the blocks it allocated
-    past EOF with the file (as a preallocation): fsck (at teardown) finds a
-    consistent filesystem, and the file has what was written."""
+HOLD = """
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+os.write(fd, b"k" * int(sys.argv[2]))
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+def blocks_become(p, want):
+    """Waits for p's st_blocks to become want (the kernel releases a dead
+    process's files after it is reaped, and the daemon gives back what it
+    allocated ahead at that release); returns the last st_blocks seen."""
+    deadline = time.monotonic() + 10
+    while (blocks := os.stat(p).st_blocks) != want and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return blocks
+
+
+def test_blocks_allocated_ahead_are_given_back_when_the_writer_dies(daxfs):
+    """A writer killed before its last close cannot give back what it
+    allocated past EOF (2 MiB and more): the daemon does, at the file's last
+    lease. The file keeps what was written and fsck (also at teardown) finds
+    the filesystem consistent."""
     p = daxfs.mnt / "f"
-    code = textwrap.dedent("""
-        import os, sys
-        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
-        os.write(fd, b"k" * 5000)
-        print("ready", flush=True)
-        sys.stdin.readline()
-        """)
-    w = py_start(code, p, debug=False, stderr=False)
+    w = py_start(HOLD, p, 5000, debug=False, stderr=False)
     try:
         assert w.stdout.readline() == "ready\n"
+        assert os.stat(p).st_blocks > 2 * MIB // 512         # allocated ahead
     finally:
         w.kill()
         w.wait()
+    assert blocks_become(p, 2 * PAGE // 512) == 2 * PAGE // 512
     assert p.read_bytes() == b"k" * 5000
     daxfs.unmount()
     daxfs.fsck()
     daxfs.mount()
     assert p.read_bytes() == b"k" * 5000
-    p.write_bytes(b"t")                 # truncates over the blocks past EOF
-    assert p.read_bytes() == b"t"
+    assert os.stat(p).st_blocks == 2 * PAGE // 512
+
+
+def test_a_writer_that_exits_without_closing_leaves_no_blocks_past_eof(daxfs):
+    p = daxfs.mnt / "f"
+    py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+        for _ in range(3):
+            os.write(fd, b"s" * (1 << 20))
+        os.write(fd, b"t" * 100)
+        os._exit(0)
+        """, p)
+    assert blocks_become(p, (3 * MIB + PAGE) // 512) == (3 * MIB + PAGE) // 512
+    assert os.stat(p).st_size == 3 * MIB + 100
+
+
+def test_blocks_ahead_stay_while_another_process_holds_the_file(daxfs):
+    """Another holder of a lease may be storing past EOF before it tells the
+    size: what the dead writer allocated ahead goes back only at the last
+    lease, also when that holder dies too."""
+    p = daxfs.mnt / "f"
+    w = py_start(HOLD, p, 5000, debug=False, stderr=False)
+    other = py_start(HOLD, p, 0, debug=False, stderr=False)
+    try:
+        assert w.stdout.readline() == "ready\n"
+        assert other.stdout.readline() == "ready\n"
+        w.kill()
+        w.wait()
+        time.sleep(1)               # for the dead writer's release (it takes ms)
+        assert os.stat(p).st_blocks > 2 * MIB // 512
+    finally:
+        for proc in (w, other):
+            proc.kill()
+            proc.wait()
+    assert blocks_become(p, 2 * PAGE // 512) == 2 * PAGE // 512
+    assert p.read_bytes() == b"k" * 5000
 
 
 def test_libpmem_sees_a_dax_file(daxfs):

@@ -267,10 +267,11 @@ int dfs_flush_stored(struct dfs *fs, uint64_t addr, uint64_t len, bool drain);
 int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len);
 /* Gives back the whole blocks of [off, off+len) past EOF, as a filesystem
  * drops its speculative preallocation at the last close, but only when the
- * caller's lease is the inode's only one (or there is none): another holder
- * may be storing there before it tells the size. Returns 0 when it left the
- * blocks for that reason. */
-int dfs_trim_unshared(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len);
+ * inode has no more than own leases (the caller's: 1, or 0 when the caller
+ * holds none): another holder may be storing there before it tells the
+ * size. Returns 1 when it gave them back, 0 when it left them for that
+ * reason, or a negative errno. */
+int dfs_trim_unshared(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len, unsigned own);
 /* SEEK_DATA / SEEK_HOLE; -ENXIO past the data. */
 off_t dfs_lseek(struct dfs *fs, uint64_t ino, off_t off, int whence);
 ssize_t dfs_copy_file_range(struct dfs *fs, uint64_t ino_in, off_t off_in, uint64_t ino_out,

@@ -197,6 +197,11 @@ enum daxfs_ioc_alloc_flags {
 	/* For stores through a mapping (what a DAX write fault allocates):
 	 * set-id bits stay, as page_mkwrite drops none. */
 	DAXFS_IOC_ALLOC_MAPPED = 1u << 2,
+	/* With KEEP_SIZE: speculative, as a filesystem's preallocation past
+	 * EOF. The caller gives back what lies past EOF at its last close
+	 * (DAXFS_IOC_WRITTEN_TRIM); if the file's last lease goes first (the
+	 * caller died), the daemon gives it back itself. */
+	DAXFS_IOC_ALLOC_AHEAD = 1u << 3,
 };
 /* Stores through a direct mapping of [offset, offset+length) were made
  * durable by the caller: drop the page cache's copy of the range so read()

@@ -558,6 +558,8 @@ uint64_t dfs_dir_count(struct dfs *fs, struct dfs_inode *dip);
 
 /* ---- files (file.c) ---- */
 int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size);
+/* Whether ip maps blocks past the one that holds EOF (space.c). */
+bool dfs_blocks_past_eof(const struct dfs_inode *ip);
 /* Frees the blocks past EOF and zeroes the tail of the last block, in
  * transaction-sized steps (the inode is on the orphan list meanwhile). */
 int dfs_truncate_finish(struct dfs *fs, struct dfs_inode *ip);

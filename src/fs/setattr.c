@@ -37,6 +37,12 @@ int dfs_setattr(struct dfs *fs, uint64_t ino, const struct stat *attr, unsigned 
 			if ((err = dfs_truncate_locked(fs, ip, (uint64_t)attr->st_size)))
 				goto out;
 			dfs_ns_touch(ip, true);
+		} else if (dfs_blocks_past_eof(ip)) {
+			/* the size stays and the blocks past EOF go, as ext4's
+			 * truncate to the same size gives back preallocated
+			 * ones (fallocate KEEP_SIZE, daxfs-run's ahead) */
+			if ((err = dfs_truncate_locked(fs, ip, ip->d.size)))
+				goto out;
 		}
 	}
 	if (to_set & DFS_SET_MODE)

@@ -63,6 +63,13 @@ int dfs_truncate_finish(struct dfs *fs, struct dfs_inode *ip)
 	return dfs_zero_written(fs, ip, size, keep << DFS_BLOCK_SHIFT);
 }
 
+bool dfs_blocks_past_eof(const struct dfs_inode *ip)
+{
+	uint64_t keep = (ip->d.size + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
+
+	return ip->next && ip->ext[ip->next - 1].lblk + ip->ext[ip->next - 1].len > keep;
+}
+
 int dfs_truncate_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t size)
 {
 	int err;
@@ -228,9 +235,10 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 	return err;
 }
 
-int dfs_trim_unshared(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
+int dfs_trim_unshared(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len, unsigned own)
 {
 	struct dfs_inode *ip;
+	bool trim;
 	int err = 0;
 
 	if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
@@ -247,7 +255,8 @@ int dfs_trim_unshared(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
 	uint64_t end = (off + len) >> DFS_BLOCK_SHIFT;
 
 	pthread_mutex_lock(&fs->meta);
-	if (end > first && dfs_lease_count_locked(fs, ino) <= 1) {
+	trim = dfs_lease_count_locked(fs, ino) <= own;
+	if (end > first && trim) {
 		err = dfs_unmap_range(fs, ip, first, end - first);
 		if (!err && !(err = dfs_txn_reserve(fs, 4)))
 			err = dfs_inode_write(fs, ip);
@@ -255,7 +264,7 @@ int dfs_trim_unshared(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
 	}
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_change_end(fs, ip);
-	return err;
+	return err < 0 ? err : trim;
 }
 
 off_t dfs_lseek(struct dfs *fs, uint64_t ino, off_t off, int whence)

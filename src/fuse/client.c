@@ -520,9 +520,12 @@ static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_
 		if (err < 0 && err != -ENOENT)
 			return err;
 	}
-	if ((r->flags & DAXFS_IOC_WRITTEN_TRIM) &&
-	    (err = dfs_trim_unshared(df->fs, ino, r->offset, r->length)) < 0)
-		return err;
+	if (r->flags & DAXFS_IOC_WRITTEN_TRIM) {
+		if ((err = dfs_trim_unshared(df->fs, ino, r->offset, r->length, 1)) < 0)
+			return err;
+		if (err == 1)
+			dfuse_run_ahead_trimmed(df, ino, r->offset + r->length);
+	}
 	return 0;
 }
 
@@ -650,11 +653,17 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		dfuse_run_unleased(df, ino);
 		return err;
 	case DAXFS_IOC_ALLOC:
-		if (r.flags & ~(uint32_t)(DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED))
+		if ((r.flags & ~(uint32_t)(DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED |
+					   DAXFS_IOC_ALLOC_AHEAD)) ||
+		    ((r.flags & DAXFS_IOC_ALLOC_AHEAD) && !(r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE)))
 			return -EINVAL;
 		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
 		    (err = check_lease(df, ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
 		    (!(r.flags & DAXFS_IOC_ALLOC_MAPPED) && (err = kill_priv(df, rq->who, ino))))
+			return err;
+		/* before the blocks exist: the lease cannot go with them unknown */
+		if ((r.flags & DAXFS_IOC_ALLOC_AHEAD) &&
+		    (err = dfuse_run_ahead(df, ino, r.offset + r.length)) < 0)
 			return err;
 		return alloc_range(df, ino, r.offset, r.length, r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE);
 	case DAXFS_IOC_RUN_MARK: {

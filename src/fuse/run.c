@@ -76,7 +76,7 @@ struct run_ino *run_get(struct dfuse_run *r, uint64_t ino)
 static bool run_unneeded(const struct run_ino *p)
 {
 	return !p->writable && !p->marked && !p->extending && p->slot < 0 && !p->changing &&
-	       !p->nmap;
+	       !p->nmap && !p->ahead_end;
 }
 
 /* lock held for writing: drops a record nothing needs any more */
@@ -500,10 +500,72 @@ static void free_slot(struct dfuse_run *r, struct run_ino *p)
 	atomic_fetch_sub(&r->used, 1);
 }
 
-static void unleased(struct dfuse *df, struct run_ino *p)
+/* lock held for writing: frees p's slot once no lease is left, and then
+ * returns the end of what was allocated ahead and not given back (0:
+ * nothing), for give_back_ahead after the lock */
+static uint64_t unleased(struct dfuse *df, struct run_ino *p)
 {
-	if (p->slot >= 0 && dfs_lease_count(df->fs, p->ino) == 0)
+	uint64_t ahead = 0;
+
+	if (dfs_lease_count(df->fs, p->ino) != 0)
+		return 0;
+	if (p->slot >= 0)
 		free_slot(df->run, p);
+	ahead = p->ahead_end;
+	p->ahead_end = 0;
+	return ahead;
+}
+
+/*
+ * What a holder allocated ahead past EOF and did not give back at its last
+ * close because it died first: no lease is left, so nobody stores there
+ * before telling the size, and the blocks past EOF go back as daxfs-run's
+ * close would have given them (after the fold that made what it wrote the
+ * file's). A lease taken meanwhile leaves them to its holder, who inherits
+ * the end.
+ */
+static void give_back_ahead(struct dfuse *df, uint64_t ino, uint64_t end)
+{
+	int ret;
+
+	if (!end)
+		return;
+	ret = dfs_trim_unshared(df->fs, ino, 0, end, 0);
+	if (ret == 0 && dfuse_run_ahead(df, ino, end) < 0)
+		ret = -ENOMEM;
+	/* a file already gone has nothing to give back */
+	if (ret < 0 && ret != -ENOENT && ret != -ESTALE)
+		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": giving back the blocks "
+			 "allocated ahead past EOF: %s\n", ino, daxfs_errormsg());
+}
+
+int dfuse_run_ahead(struct dfuse *df, uint64_t ino, uint64_t end)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+
+	if (!r)
+		return 0;
+	pthread_rwlock_wrlock(&r->lock);
+	if ((p = run_get(r, ino)) && end > p->ahead_end)
+		p->ahead_end = end;
+	pthread_rwlock_unlock(&r->lock);
+	return p ? 0 : daxfs_err(-ENOMEM, "daxfs-run table: out of memory");
+}
+
+void dfuse_run_ahead_trimmed(struct dfuse *df, uint64_t ino, uint64_t end)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+
+	if (!r)
+		return;
+	pthread_rwlock_wrlock(&r->lock);
+	if ((p = run_find(r, ino)) && end >= p->ahead_end) {
+		p->ahead_end = 0;
+		run_maybe_drop(r, p);
+	}
+	pthread_rwlock_unlock(&r->lock);
 }
 
 /*
@@ -533,6 +595,7 @@ void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writab
 {
 	struct dfuse_run *r = df->run;
 	struct run_ino *p;
+	uint64_t ahead = 0;
 
 	if (!r)
 		return;
@@ -551,16 +614,18 @@ void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writab
 			if (p->map[i].fh == fh)
 				p->map[i--] = p->map[--p->nmap];
 		set_plain(r, p);
-		unleased(df, p);
+		ahead = unleased(df, p);
 		run_maybe_drop(r, p);
 	}
 	pthread_rwlock_unlock(&r->lock);
+	give_back_ahead(df, ino, ahead);
 }
 
 void dfuse_run_unleased(struct dfuse *df, uint64_t ino)
 {
 	struct dfuse_run *r = df->run;
 	struct run_ino *p;
+	uint64_t ahead = 0;
 
 	if (!r)
 		return;
@@ -568,10 +633,11 @@ void dfuse_run_unleased(struct dfuse *df, uint64_t ino)
 	settle_records(df, ino);
 	pthread_rwlock_wrlock(&r->lock);
 	if ((p = run_find(r, ino))) {
-		unleased(df, p);
+		ahead = unleased(df, p);
 		run_maybe_drop(r, p);
 	}
 	pthread_rwlock_unlock(&r->lock);
+	give_back_ahead(df, ino, ahead);
 }
 
 /* ---- publishing --------------------------------------------------------- */

@@ -44,6 +44,13 @@ void dfuse_run_opened(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable
 void dfuse_run_released(struct dfuse *df, uint64_t ino, uint64_t fh, bool writable);
 /* After a lease of ino was put: frees its slot if that was the last one. */
 void dfuse_run_unleased(struct dfuse *df, uint64_t ino);
+/* A holder of ino allocated ahead past EOF up to end (DAXFS_IOC_ALLOC_AHEAD)
+ * and will give back what lies past EOF at its last close. If the last
+ * lease goes without that (the holder died first), dfuse_run_released and
+ * dfuse_run_unleased give it back themselves. 0 or -ENOMEM. */
+int dfuse_run_ahead(struct dfuse *df, uint64_t ino, uint64_t end);
+/* A holder gave back what lies past EOF up to end itself. */
+void dfuse_run_ahead_trimmed(struct dfuse *df, uint64_t ino, uint64_t end);
 
 /* DAXFS_IOC_RUN_OPEN, after its lease is taken: ino's slot (assigned if it
  * has none: -ENOSPC when the table is full) in *slot; serve marks the

@@ -37,6 +37,9 @@ struct run_ino {
 	int64_t layout_ended;       /* pub: CLOCK_MONOTONIC seconds of the last change's end */
 	struct run_mapper *map;     /* lock for writing */
 	unsigned nmap;
+	/* lock for writing: the end of what holders allocated ahead past EOF
+	 * (DAXFS_IOC_ALLOC_AHEAD) and did not give back yet, 0: nothing */
+	uint64_t ahead_end;
 };
 
 struct run_mark {

@@ -270,6 +270,24 @@ int run_extend_lock(struct rino *ri, struct rfile *rf, short type)
 
 /* Under the write lock: makes every page of [off, end) written blocks,
  * allocating holes (past EOF with ALLOC_AHEAD more). */
+/* DAXFS_IOC_ALLOC of [first, last) for writes, with what lies past in (the
+ * size's page) speculative: given back at the last close, or by the daemon
+ * at the file's last lease if this process dies first. A daemon older than
+ * the flag refuses it (EINVAL): then as before it, without. */
+static int alloc_for_write(struct rfile *rf, uint64_t first, uint64_t last, uint64_t in)
+{
+	uint32_t flags = DAXFS_IOC_ALLOC_KEEP_SIZE;
+	int err;
+
+	if (last > in) {
+		err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, flags | DAXFS_IOC_ALLOC_AHEAD, first,
+			      last - first);
+		if (err != -EINVAL)
+			return err;
+	}
+	return run_ioc(rf->kfd, DAXFS_IOC_ALLOC, flags, first, last - first);
+}
+
 static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t end, uint64_t size)
 {
 	uint64_t first = UINT64_MAX, last = 0;
@@ -309,7 +327,7 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 		if (last > in)
 			last = in;
 	}
-	int err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first, last - first);
+	int err = alloc_for_write(rf, first, last, in);
 
 	/* a nearly full filesystem may have room for the write but not for
 	 * the chunks around it: the write's own pages, as the kernel's path
@@ -317,8 +335,7 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 	if (err == -ENOSPC && (first != need_first || last != need_last)) {
 		first = need_first;
 		last = need_last;
-		err = run_ioc(rf->kfd, DAXFS_IOC_ALLOC, DAXFS_IOC_ALLOC_KEEP_SIZE, first,
-			      last - first);
+		err = alloc_for_write(rf, first, last, in);
 	}
 	/* also after a failure, which may have allocated a part: the last
 	 * close gives back what lies past EOF */

@@ -115,8 +115,71 @@ static int test_lease_on_directory_is_eisdir(void)
 	return T_PASS;
 }
 
+/* A file of 6 bytes and 4 blocks preallocated past them; its st_blocks. */
+static uint64_t with_blocks_past_eof(struct dfs *fs, uint64_t *ino)
+{
+	struct stat st;
+
+	*ino = t_create(fs, DFS_ROOT_INO, "ahead");
+	if (dfs_pwrite(fs, *ino, "abcdef", 6, 0, 0) != 6 ||
+	    dfs_fallocate(fs, *ino, FALLOC_FL_KEEP_SIZE, BLK, 4 * BLK) != 0 ||
+	    dfs_getattr(fs, *ino, &st) != 0)
+		return 0;
+	return (uint64_t)st.st_blocks;
+}
+
+static uint64_t blocks_of(struct dfs *fs, uint64_t ino)
+{
+	struct stat st;
+
+	return dfs_getattr(fs, ino, &st) == 0 ? (uint64_t)st.st_blocks : UINT64_MAX;
+}
+
+static int test_trim_leaves_blocks_past_eof_to_another_lease_holder(void)
+{
+	struct dfs **fs = t_newfs(16 * MB, NULL);
+	uint64_t ino;
+
+	CHECK(fs);
+	CHECK_EQ(with_blocks_past_eof(*fs, &ino), 5 * BLK / 512);
+	CHECK_EQ(dfs_lease_get(*fs, ino), 0);
+	/* a caller without a lease of its own: the holder may store there */
+	CHECK_EQ(dfs_trim_unshared(*fs, ino, 0, 5 * BLK, 0), 0);
+	CHECK_EQ(blocks_of(*fs, ino), 5 * BLK / 512);
+	/* the holder itself, the only one */
+	CHECK_EQ(dfs_trim_unshared(*fs, ino, 0, 5 * BLK, 1), 1);
+	CHECK_EQ(blocks_of(*fs, ino), BLK / 512);
+	CHECK_EQ(dfs_lease_put(*fs, ino), 0);
+	char buf[8];
+	CHECK_EQ(dfs_pread(*fs, ino, buf, sizeof(buf), 0), 6);
+	CHECK(memcmp(buf, "abcdef", 6) == 0);
+	return T_PASS;
+}
+
+static int test_truncate_to_the_same_size_gives_back_blocks_past_eof(void)
+{
+	struct dfs **fs = t_newfs(16 * MB, NULL);
+	struct stat attr = { .st_size = 6 }, st;
+	uint64_t ino;
+	char buf[8];
+
+	CHECK(fs);
+	CHECK_EQ(with_blocks_past_eof(*fs, &ino), 5 * BLK / 512);
+	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ(st.st_size, 6);
+	CHECK_EQ(st.st_blocks, BLK / 512);
+	CHECK_EQ(dfs_pread(*fs, ino, buf, sizeof(buf), 0), 6);
+	CHECK(memcmp(buf, "abcdef", 6) == 0);
+	/* nothing past EOF: nothing changes */
+	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ(st.st_blocks, BLK / 512);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_truncate_of_leased_file_defers_its_blocks),
+	T_CASE(test_trim_leaves_blocks_past_eof_to_another_lease_holder),
+	T_CASE(test_truncate_to_the_same_size_gives_back_blocks_past_eof),
 	T_CASE(test_put_of_last_lease_releases_deferred_blocks),
 	T_CASE(test_unleased_file_frees_at_once),
 	T_CASE(test_lease_put_without_lease_is_enoent),
