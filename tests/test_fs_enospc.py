@@ -5,6 +5,7 @@ for space (docs/DESIGN.md, "Full filesystems"); every test ends with the
 fixture's fsck -n.
 """
 import errno
+import mmap
 import os
 
 import pytest
@@ -199,6 +200,34 @@ def test_write_into_preallocated_space_on_a_full_filesystem_succeeds(small_fs):
     data = (m / "pre").read_bytes()
     assert data[129 * PAGE:130 * PAGE] == bytes(PAGE)
     assert data[130 * PAGE:] == b"w" * PAGE
+
+
+def test_mapped_stores_get_enospc_at_msync_and_written_blocks_keep_them(small_fs):
+    """FUSE sends nothing at a page fault: stores into a hole are allocated
+    when the kernel writes the page back, and a full filesystem fails that
+    (msync says ENOSPC) where ext4 would raise SIGBUS at the store. Stores
+    into written blocks need no space and stay."""
+    m = small_fs.mnt
+    (m / "written").write_bytes(b"\x11" * (64 * PAGE))
+    with open(m / "sparse", "wb") as f:
+        f.truncate(64 * PAGE)
+    fill(m / "fill")
+    for name, byte, fails in (("written", 0xAA, False), ("sparse", 0xBB, True)):
+        fd = os.open(m / name, os.O_RDWR)
+        try:
+            with mmap.mmap(fd, 64 * PAGE) as mp:
+                mp[:] = bytes([byte]) * (64 * PAGE)
+                if fails:
+                    with pytest.raises(OSError) as e:
+                        mp.flush()
+                    assert e.value.errno == errno.ENOSPC
+                else:
+                    mp.flush()
+        finally:
+            os.close(fd)
+    small_fs.remount()
+    assert (m / "written").read_bytes() == b"\xaa" * (64 * PAGE)
+    assert (m / "sparse").read_bytes() == bytes(64 * PAGE)      # nothing was stored
 
 
 def test_fallocate_that_does_not_fit_allocates_nothing(small_fs):
