@@ -12,6 +12,7 @@ import pytest
 from faults import (CHILD_WAIT, child, ctl, ctl_json, finish_child, mounted_for_faults, start_child,
                     wait_for_waiters, write_synced)
 from mount import PAGE, daxfs_factory, wait_until  # noqa: F401  (fixture)
+from run_util import py_start
 from test_fault_lockfs import O_DIRECT_READ, WRITER
 
 KEPT = "k" * PAGE
@@ -81,6 +82,46 @@ def test_writers_waiting_at_a_frozen_filesystem_leave_room_for_the_resume(frozen
     finally:
         ctl("resume", d.mnt)
     assert [finish_child(w) for w in writers] == [(0, "done\n")] * 3
+
+
+HOLDER = """
+    import os, sys
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+    os.write(fd, b"k" * 5000)
+    print("ready", flush=True)
+    sys.stdin.readline()
+"""
+
+STAT = """
+    import os, sys
+    os.stat(sys.argv[1])
+    print("done")
+"""
+
+
+def test_folds_held_at_a_frozen_filesystem_leave_room_for_the_resume(daxfs_factory):
+    """A stat takes a daxfs-run writer's pending size into the file first,
+    which commits: at a frozen filesystem that waits at the gate. It must
+    wait there holding neither the daxfs-run table's lock nor the inode's,
+    or every other request of the file waits for those, in workers that do
+    not count as waiting, until max_threads of them leave none for the
+    resume (a mount that hung for good under reloads and suspends)."""
+    d = mounted_for_faults(daxfs_factory, "max_threads=2")
+    p = d.mnt / "f"
+    w = py_start(HOLDER, p, debug=False, stderr=False)
+    try:
+        assert w.stdout.readline() == "ready\n"
+        ctl("suspend", d.mnt)
+        stats = [start_child(STAT, p) for _ in range(4)]
+        try:
+            wait_for_waiters(d, 4)                    # all at the gate, none behind a lock
+        finally:
+            ctl("resume", d.mnt)
+        assert [finish_child(s) for s in stats] == [(0, "done\n")] * 4
+    finally:
+        w.kill()
+        w.wait()
+    assert p.read_bytes() == b"k" * 5000
 
 
 def running_threads(d):

@@ -819,7 +819,10 @@ static void fold(struct dfuse *df, struct run_ino *p, bool take_end)
 		return;
 	err = dfs_write_extend(df->fs, p->ino, (uint64_t)st.st_size,
 			       (ext & DFS_EXTEND_SIZE) ? end - (uint64_t)st.st_size : 0, ext);
-	if (err < 0 && (ext & DFS_EXTEND_SIZE)) {
+	/* only a claim the filesystem refuses is dropped: one it could not
+	 * take now (no room in the journal, a failed commit) stays for the
+	 * next fold */
+	if ((err == -ESTALE || err == -EINVAL) && (ext & DFS_EXTEND_SIZE)) {
 		/* Right after a change of the layout, a claim of blocks it took
 		 * away is a writer's that raced it: the writer sees the change,
 		 * takes its claim back and writes through us. Else stores went
@@ -846,9 +849,22 @@ static void do_fold(struct dfuse *df, struct run_ino *p, unsigned unused)
 	fold(df, p, p->changing == 0);
 }
 
+/*
+ * A fold commits, so it enters the write gate, and that before the table's
+ * lock: waiting there for a thaw with the lock held would keep every
+ * release and open (they take it for writing) waiting for it in turn, in
+ * workers the pool does not count as waiting, until none was left for the
+ * resume that ends the freeze. A gate that does not open (the request was
+ * interrupted, the filesystem shut down) leaves the claims for a later fold.
+ */
 void dfuse_run_fold(struct dfuse *df, uint64_t ino)
 {
+	struct dfuse_run *r = df->run;
+
+	if (!r || atomic_load(&r->used) == 0 || dfs_start_write(df->fs) < 0)
+		return;
 	with_slot(df, ino, do_fold, 0);
+	dfs_end_write(df->fs);
 }
 
 double dfuse_run_attr_timeout(const struct dfuse *df, uint64_t ino, double timeout)
@@ -894,7 +910,7 @@ bool dfuse_run_uncache(struct dfuse *df, uint64_t ino)
 /* pub held: the first change in progress makes gen odd, the last one even
  * again, after the size is published; without a slot they are only
  * counted */
-static void do_layout(struct dfuse *df, struct run_ino *p, bool begin)
+static void do_layout(struct dfuse *df, struct run_ino *p, bool begin, bool fold_claims)
 {
 	struct daxfs_run_slot *s = slot_of(df->run, p);
 
@@ -908,7 +924,8 @@ static void do_layout(struct dfuse *df, struct run_ino *p, bool begin)
 			uint64_t end = __atomic_load_n(&df->run->pend[p->slot].end, __ATOMIC_SEQ_CST);
 
 			__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
-			fold(df, p, true);
+			if (fold_claims)
+				fold(df, p, true);
 			p->size_before = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
 			if (end > p->size_before)
 				p->size_before = end;
@@ -940,17 +957,25 @@ static void layout(struct dfuse *df, uint64_t ino, bool begin)
 	struct dfuse_run *r = df->run;
 	struct run_ino *p;
 	bool unused = false;
+	/* the fold at the start: through the gate before the lock, as in
+	 * dfuse_run_fold; without it the change cannot commit either */
+	bool gate = begin && dfs_start_write(df->fs) == 0;
 
-	if (!r)
+	if (!r) {
+		if (gate)
+			dfs_end_write(df->fs);
 		return;
+	}
 	pthread_rwlock_rdlock(&r->lock);
 	if ((p = run_find(r, ino))) {
 		pthread_mutex_lock(&p->pub);
-		do_layout(df, p, begin);
+		do_layout(df, p, begin, gate);
 		unused = !begin && run_unneeded(p);
 		pthread_mutex_unlock(&p->pub);
 	}
 	pthread_rwlock_unlock(&r->lock);
+	if (gate)
+		dfs_end_write(df->fs);
 	if (unused) {
 		/* it was kept for the count alone */
 		pthread_rwlock_wrlock(&r->lock);
