@@ -4,6 +4,7 @@ import pathlib
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -77,6 +78,8 @@ def test_quickstart_makes_three_sparse_files_and_their_linear_table(quickstart):
         st = f.stat()
         assert st.st_size == 64 << 20
         assert st.st_blocks * 512 < st.st_size
+        # whoever may read a member reads every file's data on it
+        assert stat.S_IMODE(st.st_mode) == 0o600
     lines = [l for l in quickstart.table.read_text().splitlines() if not l.startswith("#")]
     assert lines == [f"{i * 131072} 131072 linear {f} 0" for i, f in enumerate(files)]
 
@@ -95,11 +98,14 @@ def test_quickstart_second_run_reuses_everything(quickstart):
     files = sorted(quickstart.pmem_dir.iterdir())
     inodes = [f.stat().st_ino for f in files]
     table = quickstart.table.read_text()
+    pmem0 = quickstart.pmem_dir / "pmem0"
+    pmem0.chmod(0o644)                  # as quick starts made them before
     second = quickstart()
     assert second.returncode == 0, second.stdout + second.stderr
     assert sorted(quickstart.pmem_dir.iterdir()) == files
     assert [f.stat().st_ino for f in files] == inodes
     assert quickstart.table.read_text() == table
+    assert stat.S_IMODE(pmem0.stat().st_mode) == 0o600
 
 
 def test_quickstart_mounts_a_usable_filesystem(quickstart):

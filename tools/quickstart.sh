@@ -124,8 +124,11 @@ if [[ -z $chosen && -f $root/pmem/daxfs.table ]]; then
 fi
 files=("$pmem_dir/pmem0" "$pmem_dir/pmem1" "$pmem_dir/pmem2")
 for f in "${files[@]}"; do
-	# sparse: only the blocks the filesystem writes take space
-	[[ -e $f ]] || truncate -s "$pmem_size" "$f"
+	# sparse: only the blocks the filesystem writes take space; and for
+	# nobody else: whoever may read a member reads every file's data on it,
+	# whatever the files' own permissions (an earlier run's files too)
+	[[ -e $f ]] || (umask 077 && truncate -s "$pmem_size" "$f")
+	chmod go-rwx "$f"
 done
 table=$pmem_dir/daxfs.table
 {
