@@ -718,7 +718,8 @@ int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, ui
 		__atomic_store_n(&s->flags, DAXFS_RUN_CACHED, __ATOMIC_SEQ_CST);
 		__atomic_fetch_add(&s->alloc_gen, 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&r->pend[i].end, 0, __ATOMIC_SEQ_CST);
-		p->writes_seen = __atomic_load_n(&r->pend[i].writes, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&p->writes_seen, __atomic_load_n(&r->pend[i].writes,
+								  __ATOMIC_SEQ_CST), __ATOMIC_RELAXED);
 		set_plain(r, p);
 		publish(df, p);
 		/* what the processes that map through this slot see first */
@@ -839,8 +840,30 @@ static void fold(struct dfuse *df, struct run_ino *p, bool take_end)
 			err = dfs_write_extend(df->fs, p->ino, 0, 0, ext);
 	}
 	if (err == 0)
-		p->writes_seen = writes;
+		__atomic_store_n(&p->writes_seen, writes, __ATOMIC_RELAXED);  /* fold_pending */
 	publish(df, p);
+}
+
+/* Whether ino's pending record holds a claim or writes a fold would take
+ * (a hint: the fold looks again under the locks). */
+static bool fold_pending(struct dfuse *df, uint64_t ino)
+{
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
+	bool pending = false;
+
+	if (!r || atomic_load(&r->used) == 0)
+		return false;
+	pthread_rwlock_rdlock(&r->lock);
+	if ((p = run_find(r, ino)) && p->slot >= 0) {
+		const struct daxfs_run_pending *pe = &r->pend[p->slot];
+
+		pending = __atomic_load_n(&pe->end, __ATOMIC_SEQ_CST) != 0 ||
+			  __atomic_load_n(&pe->writes, __ATOMIC_SEQ_CST) !=
+			  __atomic_load_n(&p->writes_seen, __ATOMIC_RELAXED);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	return pending;
 }
 
 static void do_fold(struct dfuse *df, struct run_ino *p, unsigned unused)
@@ -859,9 +882,8 @@ static void do_fold(struct dfuse *df, struct run_ino *p, unsigned unused)
  */
 void dfuse_run_fold(struct dfuse *df, uint64_t ino)
 {
-	struct dfuse_run *r = df->run;
-
-	if (!r || atomic_load(&r->used) == 0 || dfs_start_write(df->fs) < 0)
+	/* nothing to fold, no gate: reads go on at a frozen filesystem */
+	if (!fold_pending(df, ino) || dfs_start_write(df->fs) < 0)
 		return;
 	with_slot(df, ino, do_fold, 0);
 	dfs_end_write(df->fs);
@@ -910,7 +932,7 @@ bool dfuse_run_uncache(struct dfuse *df, uint64_t ino)
 /* pub held: the first change in progress makes gen odd, the last one even
  * again, after the size is published; without a slot they are only
  * counted */
-static void do_layout(struct dfuse *df, struct run_ino *p, bool begin, bool fold_claims)
+static void do_layout(struct dfuse *df, struct run_ino *p, bool begin)
 {
 	struct daxfs_run_slot *s = slot_of(df->run, p);
 
@@ -924,8 +946,7 @@ static void do_layout(struct dfuse *df, struct run_ino *p, bool begin, bool fold
 			uint64_t end = __atomic_load_n(&df->run->pend[p->slot].end, __ATOMIC_SEQ_CST);
 
 			__atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
-			if (fold_claims)
-				fold(df, p, true);
+			fold(df, p, true);
 			p->size_before = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
 			if (end > p->size_before)
 				p->size_before = end;
@@ -958,7 +979,10 @@ static void layout(struct dfuse *df, uint64_t ino, bool begin)
 	struct run_ino *p;
 	bool unused = false;
 	/* the fold at the start: through the gate before the lock, as in
-	 * dfuse_run_fold; without it the change cannot commit either */
+	 * dfuse_run_fold, whatever is pending (a claim may come before gen
+	 * turns odd, and the end clears it). A change is a write: it waits
+	 * there anyway. A gate that does not open (interrupted, shut down)
+	 * fails the fold's own at once, without waiting. */
 	bool gate = begin && dfs_start_write(df->fs) == 0;
 
 	if (!r) {
@@ -969,7 +993,7 @@ static void layout(struct dfuse *df, uint64_t ino, bool begin)
 	pthread_rwlock_rdlock(&r->lock);
 	if ((p = run_find(r, ino))) {
 		pthread_mutex_lock(&p->pub);
-		do_layout(df, p, begin, gate);
+		do_layout(df, p, begin);
 		unused = !begin && run_unneeded(p);
 		pthread_mutex_unlock(&p->pub);
 	}
