@@ -507,7 +507,7 @@ static uint64_t unleased(struct dfuse *df, struct run_ino *p)
 {
 	uint64_t ahead = 0;
 
-	if (dfs_lease_count(df->fs, p->ino) != 0)
+	if ((p->slot < 0 && !p->ahead_end) || dfs_lease_count(df->fs, p->ino) != 0)
 		return 0;
 	if (p->slot >= 0)
 		free_slot(df->run, p);
@@ -977,19 +977,16 @@ static void layout(struct dfuse *df, uint64_t ino, bool begin)
 {
 	struct dfuse_run *r = df->run;
 	struct run_ino *p;
-	bool unused = false;
+	bool unused = false, gate;
+
+	if (!r)
+		return;
 	/* the fold at the start: through the gate before the lock, as in
 	 * dfuse_run_fold, whatever is pending (a claim may come before gen
 	 * turns odd, and the end clears it). A change is a write: it waits
 	 * there anyway. A gate that does not open (interrupted, shut down)
 	 * fails the fold's own at once, without waiting. */
-	bool gate = begin && dfs_start_write(df->fs) == 0;
-
-	if (!r) {
-		if (gate)
-			dfs_end_write(df->fs);
-		return;
-	}
+	gate = begin && dfs_start_write(df->fs) == 0;
 	pthread_rwlock_rdlock(&r->lock);
 	if ((p = run_find(r, ino))) {
 		pthread_mutex_lock(&p->pub);
