@@ -827,6 +827,83 @@ def test_a_write_that_fits_a_nearly_full_filesystem_is_not_refused(daxfs):
     assert (daxfs.mnt / "new").read_bytes() == b"x" * 5000
 
 
+def test_writes_into_holes_allocate_about_what_they_write(daxfs_factory):
+    """Writes into holes allocate their own pages, as the kernel's DAX path
+    does, so that a sparse file stays sparse: sixteen 4 KiB writes 64 MiB
+    apart into a 1 GiB sparse file take sixteen pages, not chunks and more
+    ahead each (which filled the filesystem with zeroes); a sparse file
+    filled in order gets blocks ahead, but not much more than it was
+    written; a write past EOF allocates no holes below EOF it leaves
+    alone. What was written reads back."""
+    daxfs = daxfs_factory(size=256 * MIB)
+    daxfs.mkfs()
+    daxfs.mount()
+    rnd, seq, past = daxfs.mnt / "random", daxfs.mnt / "in-order", daxfs.mnt / "past"
+    for p, size in ((rnd, 1024 * MIB), (seq, 1024 * MIB), (past, 3 * MIB + 100)):
+        with open(p, "wb") as f:
+            f.truncate(size)
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_WRONLY)
+        for i in range(16):
+            os.pwrite(fd, bytes([i + 1]) * 4096, (i << 26) + 8192)
+        os.close(fd)
+        fd = os.open(sys.argv[2], os.O_WRONLY)
+        for i in range(24 * 16):
+            os.write(fd, bytes([i % 251 + 1]) * 65536)
+        os.close(fd)
+        fd = os.open(sys.argv[3], os.O_WRONLY)
+        os.pwrite(fd, b"end", 3 * (1 << 20) + 8192)
+        os.close(fd)
+        """, rnd, seq, past)
+    assert "served directly" in r.stderr
+    allocated = {p: os.stat(p).st_blocks * 512 for p in (rnd, seq, past)}
+    assert allocated[rnd] == 16 * PAGE, allocated
+    assert 24 * MIB <= allocated[seq] <= 2 * 24 * MIB + 4 * MIB, allocated
+    # the page written and the one between it and the old EOF's page
+    assert allocated[past] <= 2 * PAGE, allocated
+    with open(rnd, "rb") as f:
+        for i in range(16):
+            f.seek((i << 26) + 4096)
+            assert f.read(3 * 4096) == bytes(4096) + bytes([i + 1]) * 4096 + bytes(4096), i
+    with open(seq, "rb") as f:
+        for i in range(24 * 16):
+            assert f.read(65536) == bytes([i % 251 + 1]) * 65536, i
+        assert f.read(MIB) == bytes(MIB)
+    assert past.read_bytes() == bytes(3 * MIB + 8192) + b"end"
+
+
+def test_a_mapping_of_a_sparse_file_too_large_for_the_free_space_takes_none(daxfs_factory):
+    """A writable mapping allocates its holes before mmap returns (MAP_SYNC);
+    when they do not fit, the mapping falls back to the page cache, and the
+    allocation takes nothing: it once filled the filesystem with the file's
+    zeroes first, so that every other file met ENOSPC."""
+    daxfs = daxfs_factory(size=64 * MIB)
+    daxfs.mkfs()
+    daxfs.mount()
+    p = daxfs.mnt / "sparse"
+    with open(p, "wb") as f:
+        f.truncate(256 * MIB)
+    free = os.statvfs(daxfs.mnt).f_bfree
+    r = py_run("""
+        import mmap, os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        m = mmap.mmap(fd, 256 << 20)
+        m[5000:5003] = b"abc"
+        m.flush()
+        m.close()
+        os.close(fd)
+        """, p)
+    assert "mmap: No space left on device: the page cache instead" in r.stderr
+    assert os.statvfs(daxfs.mnt).f_bfree >= free - 8
+    assert os.stat(p).st_blocks * 512 <= 4 * PAGE
+    with open(p, "rb") as f:
+        assert f.read(5003) == bytes(5000) + b"abc"
+    other = daxfs.mnt / "other"
+    other.write_bytes(b"o" * (32 * MIB))        # room left for the others
+    assert other.stat().st_size == 32 * MIB
+
+
 def test_a_signal_handler_opening_and_closing_files_during_opens_and_closes(daxfs):
     """close() in a handler that interrupted the library's own open or close
     (which hold the descriptor table's lock) must neither hang nor leave the

@@ -265,6 +265,12 @@ int dfs_fsync(struct dfs *fs, uint64_t ino, bool datasync);
 int dfs_flush_stored(struct dfs *fs, uint64_t addr, uint64_t len, bool drain);
 /* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE, FALLOC_FL_ZERO_RANGE. */
 int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len);
+/* Makes [off, off+len) written blocks, as writes or write faults over it
+ * would, durably: holes get zeroed blocks, unwritten extents are converted;
+ * size and times stay. All or nothing for space: -ENOSPC before anything
+ * is allocated when the holes do not fit, and what it allocated is given
+ * back when the space runs out on the way. */
+int dfs_alloc_written(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len);
 /* Gives back the whole blocks of [off, off+len) past EOF, as a filesystem
  * drops its speculative preallocation at the last close, but only when the
  * inode has no more than own leases (the caller's: 1, or 0 when the caller

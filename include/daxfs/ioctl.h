@@ -187,7 +187,8 @@ enum daxfs_ioc_lease_flags {
 #define DAXFS_IOC_LEASE_PUT _IOW(DAXFS_IOC_MAGIC, 0x41, struct daxfs_ioc_range)
 /* Allocates [offset, offset+length): holes become zeroed written blocks,
  * unwritten extents are converted, i_size grows to cover the range, and all of
- * it is durable before the reply (MAP_SYNC's promise). Needs a write lease.
+ * it is durable before the reply (MAP_SYNC's promise). All or nothing for
+ * space: ENOSPC leaves the file's blocks as they were. Needs a write lease.
  * With DAXFS_IOC_ALLOC_KEEP_SIZE i_size stays as it is: blocks past EOF are
  * allocated for stores a later DAXFS_IOC_RUN_WRITTEN makes part of the file
  * (daxfs-run's writes past EOF, allocated in batches). */

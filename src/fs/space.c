@@ -121,11 +121,13 @@ struct runs {
 	size_t n, cap;
 };
 
-/* Preallocates the holes of [first, first+count) as unwritten extents, all
- * or nothing: a request that cannot fit fails before it allocates, and one
+/* Allocates the holes of [first, first+count) as extents of ext_flags
+ * (DFS_EXT_UNWRITTEN: preallocated; 0: zeroed written blocks), all or
+ * nothing: a request that cannot fit fails before it allocates, and one
  * that runs out on the way (others allocate meanwhile, the extent blocks
  * take their share) unmaps what it mapped. */
-static int prealloc(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64_t count)
+static int alloc_holes(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64_t count,
+		       uint32_t ext_flags)
 {
 	uint64_t l = first, end = first + count;
 	struct runs done = { NULL, 0, 0 };
@@ -134,7 +136,7 @@ static int prealloc(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64
 	/* a commit may make the pending frees allocatable, nothing more */
 	if (hole_blocks(ip, first, end) > (fs->free_blocks > fs->resv_blocks ?
 					   fs->free_blocks - fs->resv_blocks : 0))
-		return daxfs_err(-ENOSPC, "fallocate: %llu blocks do not fit in the free space",
+		return daxfs_err(-ENOSPC, "allocation: %llu blocks do not fit in the free space",
 				 (unsigned long long)hole_blocks(ip, first, end));
 	while (l < end) {
 		size_t i = dfs_extent_search(ip, l);
@@ -147,7 +149,7 @@ static int prealloc(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64
 		if ((err = DAXFS_GROW(done.r, done.cap, done.n + 1, 16, "fallocate")))
 			break;
 		if ((err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)) ||
-		    (err = dfs_extent_alloc(fs, ip, l, hole_end - l, DFS_EXT_UNWRITTEN, &e)))
+		    (err = dfs_extent_alloc(fs, ip, l, hole_end - l, ext_flags, &e)))
 			break;
 		done.r[done.n].lblk = e.lblk;
 		done.r[done.n++].len = e.len;
@@ -209,12 +211,12 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		 * leaves the data as it was; then the written bytes are zeroed in
 		 * place, which needs no space at all */
 		if (fe_blk > fs_blk)
-			err = prealloc(fs, ip, fs_blk, fe_blk - fs_blk);
+			err = alloc_holes(fs, ip, fs_blk, fe_blk - fs_blk, DFS_EXT_UNWRITTEN);
 		if (!err)
 			err = dfs_zero_written(fs, ip, s, e);
 	} else {
 		uint64_t first = s >> DFS_BLOCK_SHIFT, last = (e + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
-		err = prealloc(fs, ip, first, last - first);
+		err = alloc_holes(fs, ip, first, last - first, DFS_EXT_UNWRITTEN);
 	}
 	if (!err && !(mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) && e > ip->d.size) {
 		err = dfs_zero_gap_locked(fs, ip, ip->d.size, e);
@@ -228,6 +230,47 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 				ip->d.mtime = ip->d.ctime;
 			err = dfs_inode_write(fs, ip);
 		}
+	}
+	err = dfs_txn_end(fs, err);
+	pthread_mutex_unlock(&fs->meta);
+	dfs_inode_change_end(fs, ip);
+	return err;
+}
+
+int dfs_alloc_written(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
+{
+	struct dfs_inode *ip;
+	int err;
+
+	if (len == 0 || off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+		return daxfs_err(-EINVAL, "allocation: bad range");
+	if ((err = dfs_inode_change_begin(fs, ino, &ip)))
+		return err;
+	if (!dfs_is_reg(ip)) {
+		dfs_inode_change_end(fs, ip);
+		return daxfs_err(dfs_is_dir(ip) ? -EISDIR : -EINVAL,
+				 "allocation: inode %llu is not a regular file", (unsigned long long)ino);
+	}
+	uint64_t first = off >> DFS_BLOCK_SHIFT;
+	uint64_t last = (off + len + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
+
+	pthread_mutex_lock(&fs->meta);
+	if (!(err = dfs_check_writable(fs)))
+		err = alloc_holes(fs, ip, first, last - first, 0);
+	/* then the unwritten extents: converting needs no space (whole
+	 * extents where a split would need a block) */
+	for (uint64_t l = first; !err && l < last;) {
+		size_t i = dfs_extent_search(ip, l);
+
+		if (i == ip->next || ip->ext[i].lblk > l)
+			break;          /* none: the holes were all allocated */
+		uint64_t e = ip->ext[i].lblk + ip->ext[i].len < last ?
+			     ip->ext[i].lblk + ip->ext[i].len : last;
+
+		if ((ip->ext[i].flags & DFS_EXT_UNWRITTEN) &&
+		    !(err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)))
+			err = dfs_extent_mark_written(fs, ip, l, e - l);
+		l = e;
 	}
 	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);

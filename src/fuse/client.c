@@ -138,18 +138,13 @@ static int check_range(uint64_t off, uint64_t len)
  * the range unless keep_size; all of it durable before the reply. */
 static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len, bool keep_size)
 {
-	uint64_t end = off + len;
 	struct dfs_iomap m;
 	int err;
 
-	for (uint64_t pos = off; pos < end; pos = m.offset + m.length) {
-		if ((err = dfs_iomap_begin(df->fs, ino, pos, end - pos, DFS_IOMAP_WRITE, &m)) < 0)
-			return err;
-		dfs_iomap_end(df->fs, ino, pos, end - pos, 0, DFS_IOMAP_WRITE, &m);
-		if (m.offset != pos || m.length == 0)
-			return daxfs_err(-EIO, "iomap of inode %" PRIu64 " at %" PRIu64 " did not "
-					 "advance", ino, pos);
-	}
+	/* all or nothing: a mapping of a large sparse file that does not fit
+	 * falls back to the page cache without filling the filesystem */
+	if ((err = dfs_alloc_written(df->fs, ino, off, len)) < 0)
+		return err;
 	/* iomap_end with the whole range written grows i_size to its end. */
 	if (!keep_size &&
 	    (err = dfs_iomap_end(df->fs, ino, off, len, (ssize_t)len, DFS_IOMAP_WRITE, &m)) < 0)

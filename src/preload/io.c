@@ -12,11 +12,13 @@
 #include "util/clock.h"
 
 /*
- * Writes past EOF and into holes allocate (DAXFS_IOC_ALLOC, durable at its
- * reply) ahead of the write when they extend the file: an eighth of the
- * file's size, at least ALLOC_AHEAD and at most ALLOC_AHEAD_MAX, so that a
- * file written sequentially asks the daemon for blocks a few times per
- * doubling of its size; the size follows every extending write
+ * Writes past EOF allocate (DAXFS_IOC_ALLOC, durable at its reply) ahead of
+ * the write: an eighth of the file's size, at least ALLOC_AHEAD and at most
+ * ALLOC_AHEAD_MAX, so that a file written sequentially asks the daemon for
+ * blocks a few times per doubling of its size. Writes into holes within EOF
+ * allocate their own pages, as the kernel's DAX path does, so that a sparse
+ * file stays sparse, with a window ahead only for a writer that fills it in
+ * order (fill_range). The size follows every extending write
  * (DAXFS_IOC_RUN_WRITTEN), which is what another process's stat or read
  * must see. mtime and ctime reach the daemon at most TIME_LAG seconds after
  * a write, and at fsync, close and stat by this process.
@@ -268,8 +270,6 @@ int run_extend_lock(struct rino *ri, struct rfile *rf, short type)
 	return 0;
 }
 
-/* Under the write lock: makes every page of [off, end) written blocks,
- * allocating holes (past EOF with ALLOC_AHEAD more). */
 /* DAXFS_IOC_ALLOC of [first, last) for writes, with what lies past in (the
  * size's page) speculative: given back at the last close, or by the daemon
  * at the file's last lease if this process dies first. A daemon older than
@@ -288,6 +288,58 @@ static int alloc_for_write(struct rfile *rf, uint64_t first, uint64_t last, uint
 	return run_ioc(rf->kfd, DAXFS_IOC_ALLOC, flags, first, last - first);
 }
 
+/* Whether every page of [first, last) that is not written blocks is an
+ * unwritten extent: blocks the file has, which cost nothing to convert. */
+static bool only_unwritten(struct rino *ri, uint64_t first, uint64_t last)
+{
+	for (uint64_t pos = first; pos < last; pos += RUN_PAGE) {
+		struct rchunk *c = current(ri, pos >> RUN_CHUNK_SHIFT);
+		uint8_t k = c ? c->kind[(pos & (RUN_CHUNK - 1)) / RUN_PAGE] : K_UNMAPPED;
+
+		if (k != K_DATA && k != K_UNWRITTEN)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * What to allocate for the unwritten pages [*first, *last) of a write
+ * within EOF (in: the size rounded up to a page). Holes: those pages, as the kernel's
+ * DAX path allocates, or a sparse file written at random (a disk image, a
+ * database with holes) would take whole chunks per write and fill the
+ * filesystem with zeroes; but a writer that fills holes in order (each
+ * allocation starting where the last ended) gets a window ahead that
+ * doubles up to ALLOC_AHEAD_MAX, so it asks a few times per doubling and
+ * leaves at most about what it wrote unused if it stops. Unwritten extents
+ * alone convert in whole chunks: the file has their blocks already.
+ */
+static void fill_range(struct rino *ri, uint64_t *first, uint64_t *last, uint64_t in)
+{
+	uint64_t chunk_first = *first & ~(RUN_CHUNK - 1);
+	uint64_t chunk_last = (*last + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+
+	if (*first == ri->fill_end) {
+		uint64_t w = ri->fill_window * 2;
+
+		ri->fill_window = w < RUN_CHUNK ? RUN_CHUNK : w > ALLOC_AHEAD_MAX ? ALLOC_AHEAD_MAX : w;
+		*last = (*last + ri->fill_window + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+	} else {
+		ri->fill_window = 0;
+		if (chunk_last > in)
+			chunk_last = in;
+		if (only_unwritten(ri, chunk_first, chunk_last)) {
+			*first = chunk_first;
+			*last = chunk_last;
+		}
+	}
+	if (*last > in)
+		*last = in;
+	ri->fill_end = *last;
+}
+
+/* Under the write lock: makes every page of [off, end) written blocks,
+ * allocating holes and converting unwritten extents (past EOF with more
+ * ahead). */
 static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t end, uint64_t size)
 {
 	uint64_t first = UINT64_MAX, last = 0;
@@ -311,21 +363,26 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 	}
 	if (first == UINT64_MAX)
 		return 0;
-	/* Whole chunks at once, and more ahead of the write: each request
-	 * costs the daemon a commit, zeroing a few MiB costs less. A random
-	 * writer into a sparse or preallocated file asks a few times per
-	 * region, a sequential one a few times per doubling of the file. */
 	uint64_t in = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
-	uint64_t ahead = size / 8, need_first = first, need_last = last;
+	uint64_t need_first = first, need_last = last;
 
-	ahead = ahead < ALLOC_AHEAD ? ALLOC_AHEAD : ahead > ALLOC_AHEAD_MAX ? ALLOC_AHEAD_MAX : ahead;
-	first &= ~(RUN_CHUNK - 1);
 	if (last > in) {
+		/* past EOF: whole chunks and more ahead (each request costs
+		 * the daemon a commit, zeroing a few MiB costs less), given
+		 * back at the last close; not down into holes before EOF
+		 * that the write leaves alone */
+		uint64_t ahead = size / 8;
+
+		ahead = ahead < ALLOC_AHEAD ? ALLOC_AHEAD :
+			ahead > ALLOC_AHEAD_MAX ? ALLOC_AHEAD_MAX : ahead;
+		if (first >= in) {
+			first &= ~(RUN_CHUNK - 1);
+			if (first < in)
+				first = in;
+		}
 		last = (last + ahead + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
 	} else {
-		last = (last + ahead + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
-		if (last > in)
-			last = in;
+		fill_range(ri, &first, &last, in);
 	}
 	int err = alloc_for_write(rf, first, last, in);
 

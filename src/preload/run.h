@@ -101,6 +101,9 @@ struct rino {
 	bool size_dirty;                /* size pushed since the last sync, not durable */
 	struct rfile *files;            /* ours on this inode; glock */
 	uint64_t alloc_end;             /* end of what we allocated past EOF */
+	/* Writes that fill holes within EOF: where the last allocation for
+	 * them ended, and how far past its write it went (lock for writing) */
+	uint64_t fill_end, fill_window;
 	unsigned regions;               /* mmap regions of it (atomic) */
 	int64_t time_pushed;            /* CLOCK_MONOTONIC_COARSE seconds */
 	uint32_t recall_seen;           /* the slot's recall the regions follow; lock */

@@ -142,6 +142,7 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	ri->pend = pend;
 	ri->pend_rw = pend_rw;
 	ri->lockfd = -1;
+	ri->fill_end = UINT64_MAX;       /* no fill yet to follow */
 	ri->gen_seen = __atomic_load_n(&slot->gen, __ATOMIC_SEQ_CST);
 	ri->recall_seen = __atomic_load_n(&slot->recall, __ATOMIC_SEQ_CST);
 	pthread_rwlock_init(&ri->lock, NULL);

@@ -433,6 +433,77 @@ static int test_fallocate_that_runs_out_on_the_way_unmaps_what_it_mapped(void)
 	return T_PASS;
 }
 
+/* DAXFS_IOC_ALLOC (a direct mapping of a sparse file, a daxfs-run write):
+ * holes become zeroed written blocks and unwritten extents written ones,
+ * the size stays; a range that does not fit allocates nothing, and one that
+ * runs out on the way gives back what it took, so that a mapping too large
+ * for the free space falls back without filling the filesystem. */
+static int test_alloc_written_fills_holes_and_converts_unwritten(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(16 * MB, &md);
+	struct stat st;
+
+	CHECK(fs);
+	uint64_t ino = striped(*fs, "f", 4, 'a');       /* a, hole, a, hole, ... */
+	CHECK(ino);
+	CHECK_EQ(dfs_fallocate(*fs, ino, FALLOC_FL_KEEP_SIZE, 8 * BLK, 4 * BLK), 0);
+	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 12 * BLK), 0);
+	CHECK_EQ(blocks(*fs, ino), 12);
+	struct dfs_iomap m;
+	for (uint64_t pos = 0; pos < 12 * BLK; pos = m.offset + m.length) {
+		CHECK_EQ(dfs_iomap_begin(*fs, ino, pos, 12 * BLK - pos, 0, &m), 0);
+		CHECK_EQ(m.type, DFS_IOMAP_MAPPED);
+	}
+	CHECK(reads(*fs, ino, 2 * BLK, BLK, 'a'));
+	CHECK(reads(*fs, ino, 3 * BLK, BLK, 0));
+	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
+	CHECK_EQ(st.st_size, 7 * BLK);                  /* size and data as they were */
+	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 0), -EINVAL);
+	CHECK_EQ(dfs_alloc_written(*fs, DFS_ROOT_INO, 0, BLK), -EISDIR);
+	CHECK_EQ(fsck_problems(fs, md), 0);
+	return T_PASS;
+}
+
+static int test_alloc_written_that_does_not_fit_allocates_nothing(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(16 * MB, &md);
+
+	CHECK(fs);
+	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
+	uint64_t filler = fill(*fs);
+	CHECK(ino && filler);
+	CHECK_EQ(leave(*fs, filler, 10), 0);
+	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 20 * BLK), -ENOSPC);
+	CHECK_MSG_HAS("do not fit");
+	CHECK_EQ(blocks(*fs, ino), 0);
+	CHECK_EQ(counts(*fs).f_bavail, 10);
+	CHECK_EQ(fsck_problems(fs, md), 0);
+	return T_PASS;
+}
+
+static int test_alloc_written_that_runs_out_on_the_way_gives_back_what_it_took(void)
+{
+	struct mapped_device *md;
+	struct dfs **fs = t_newfs(16 * MB, &md);
+
+	CHECK(fs);
+	uint64_t ino = striped(*fs, "f", 4, 'a');
+	uint64_t filler = fill(*fs);
+	CHECK(ino && filler);
+	/* four holes and four blocks, but the fifth extent takes a chain block */
+	CHECK_EQ(leave(*fs, filler, 4), 0);
+	uint64_t bfree = counts(*fs).f_bfree;
+	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 8 * BLK), -ENOSPC);
+	CHECK_EQ(nextents(*fs, ino), 4);
+	CHECK_EQ(blocks(*fs, ino), 4);
+	CHECK_EQ(counts(*fs).f_bfree, bfree);
+	CHECK(reads(*fs, ino, 6 * BLK, BLK, 'a'));
+	CHECK_EQ(fsck_problems(fs, md), 0);
+	return T_PASS;
+}
+
 static int test_zero_range_that_does_not_fit_keeps_the_data(void)
 {
 	struct mapped_device *md;
@@ -630,6 +701,9 @@ static const struct t_case cases[] = {
 	T_CASE(test_growth_on_a_full_fs_gives_enospc_and_leaks_nothing),
 	T_CASE(test_fallocate_that_does_not_fit_allocates_nothing),
 	T_CASE(test_fallocate_that_runs_out_on_the_way_unmaps_what_it_mapped),
+	T_CASE(test_alloc_written_fills_holes_and_converts_unwritten),
+	T_CASE(test_alloc_written_that_does_not_fit_allocates_nothing),
+	T_CASE(test_alloc_written_that_runs_out_on_the_way_gives_back_what_it_took),
 	T_CASE(test_zero_range_that_does_not_fit_keeps_the_data),
 	T_CASE(test_zero_range_over_written_data_needs_no_space),
 	T_CASE(test_statfs_keeps_the_reserve_out_of_bavail),
