@@ -834,12 +834,15 @@ def test_writes_into_holes_allocate_about_what_they_write(daxfs_factory):
     ahead each (which filled the filesystem with zeroes); a sparse file
     filled in order gets blocks ahead, but not much more than it was
     written; a write past EOF allocates no holes below EOF it leaves
-    alone. What was written reads back."""
+    alone, and when it lands beyond blocks an append allocated ahead, those
+    go back rather than stay in the file as zeroes. What was written reads
+    back."""
     daxfs = daxfs_factory(size=256 * MIB)
     daxfs.mkfs()
     daxfs.mount()
     rnd, seq, past = daxfs.mnt / "random", daxfs.mnt / "in-order", daxfs.mnt / "past"
-    for p, size in ((rnd, 1024 * MIB), (seq, 1024 * MIB), (past, 3 * MIB + 100)):
+    gap = daxfs.mnt / "gap"
+    for p, size in ((rnd, 1024 * MIB), (seq, 1024 * MIB), (past, 3 * MIB + 100), (gap, 0)):
         with open(p, "wb") as f:
             f.truncate(size)
     r = py_run("""
@@ -855,11 +858,17 @@ def test_writes_into_holes_allocate_about_what_they_write(daxfs_factory):
         fd = os.open(sys.argv[3], os.O_WRONLY)
         os.pwrite(fd, b"end", 3 * (1 << 20) + 8192)
         os.close(fd)
-        """, rnd, seq, past)
+        fd = os.open(sys.argv[4], os.O_RDWR)
+        os.write(fd, b"head")                   # an append: blocks ahead
+        os.lseek(fd, 10 << 20, os.SEEK_SET)
+        os.writev(fd, [b"x" * 5000, b"y" * 7000])
+        assert os.pread(fd, 8, 0) == b"head" + bytes(4)
+        os.close(fd)
+        """, rnd, seq, past, gap)
     assert "served directly" in r.stderr
-    allocated = {p: os.stat(p).st_blocks * 512 for p in (rnd, seq, past)}
+    allocated = {p: os.stat(p).st_blocks * 512 for p in (rnd, seq, past, gap)}
     assert allocated[rnd] == 16 * PAGE, allocated
-    assert 24 * MIB <= allocated[seq] <= 2 * 24 * MIB + 4 * MIB, allocated
+    assert 24 * MIB <= allocated[seq] <= 2 * 24 * MIB, allocated
     # the page written and the one between it and the old EOF's page
     assert allocated[past] <= 2 * PAGE, allocated
     with open(rnd, "rb") as f:
@@ -871,6 +880,9 @@ def test_writes_into_holes_allocate_about_what_they_write(daxfs_factory):
             assert f.read(65536) == bytes([i % 251 + 1]) * 65536, i
         assert f.read(MIB) == bytes(MIB)
     assert past.read_bytes() == bytes(3 * MIB + 8192) + b"end"
+    # the head's page and the three the writev covers
+    assert allocated[gap] == 4 * PAGE, allocated
+    assert gap.read_bytes() == b"head" + bytes(10 * MIB - 4) + b"x" * 5000 + b"y" * 7000
 
 
 def test_a_mapping_of_a_sparse_file_too_large_for_the_free_space_takes_none(daxfs_factory):

@@ -304,14 +304,15 @@ static bool only_unwritten(struct rino *ri, uint64_t first, uint64_t last)
 
 /*
  * What to allocate for the unwritten pages [*first, *last) of a write
- * within EOF (in: the size rounded up to a page). Holes: those pages, as the kernel's
- * DAX path allocates, or a sparse file written at random (a disk image, a
- * database with holes) would take whole chunks per write and fill the
- * filesystem with zeroes; but a writer that fills holes in order (each
- * allocation starting where the last ended) gets a window ahead that
- * doubles up to ALLOC_AHEAD_MAX, so it asks a few times per doubling and
- * leaves at most about what it wrote unused if it stops. Unwritten extents
- * alone convert in whole chunks: the file has their blocks already.
+ * within EOF (in: the size rounded up to a page). Holes: those pages, as
+ * the kernel's DAX path allocates, or a sparse file written at random (a
+ * disk image, a database with holes) would take whole chunks per write and
+ * fill the filesystem with zeroes; but a writer that fills holes in order
+ * (each allocation starting where the last ended) gets as much again ahead
+ * as the run has allocated so far, up to ALLOC_AHEAD_MAX: it asks a few
+ * times per doubling, and leaves at most what it wrote unused if it stops.
+ * Unwritten extents alone convert in whole chunks: the file has their
+ * blocks already.
  */
 static void fill_range(struct rino *ri, uint64_t *first, uint64_t *last, uint64_t in)
 {
@@ -319,16 +320,15 @@ static void fill_range(struct rino *ri, uint64_t *first, uint64_t *last, uint64_
 	uint64_t chunk_last = (*last + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
 
 	if (*first == ri->fill_end) {
-		uint64_t w = ri->fill_window * 2;
+		uint64_t run = ri->fill_end - ri->fill_start;
 
-		ri->fill_window = w < RUN_CHUNK ? RUN_CHUNK : w > ALLOC_AHEAD_MAX ? ALLOC_AHEAD_MAX : w;
-		*last = (*last + ri->fill_window + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+		*last += run < ALLOC_AHEAD_MAX ? run : ALLOC_AHEAD_MAX;
 	} else {
-		ri->fill_window = 0;
+		ri->fill_start = *first;
 		if (chunk_last > in)
 			chunk_last = in;
 		if (only_unwritten(ri, chunk_first, chunk_last)) {
-			*first = chunk_first;
+			ri->fill_start = *first = chunk_first;
 			*last = chunk_last;
 		}
 	}
@@ -366,22 +366,19 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 	uint64_t in = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
 	uint64_t need_first = first, need_last = last;
 
-	if (last > in) {
-		/* past EOF: whole chunks and more ahead (each request costs
-		 * the daemon a commit, zeroing a few MiB costs less), given
-		 * back at the last close; not down into holes before EOF
-		 * that the write leaves alone */
+	if (last > in && first <= in) {
+		/* extending from within (an append): whole chunks and more
+		 * ahead (each request costs the daemon a commit, zeroing a
+		 * few MiB costs less), given back at the last close. Not for
+		 * a write past EOF with a gap before it: blocks ahead that a
+		 * later write past them takes into the file stay there as
+		 * zeroes where the kernel leaves a hole. */
 		uint64_t ahead = size / 8;
 
 		ahead = ahead < ALLOC_AHEAD ? ALLOC_AHEAD :
 			ahead > ALLOC_AHEAD_MAX ? ALLOC_AHEAD_MAX : ahead;
-		if (first >= in) {
-			first &= ~(RUN_CHUNK - 1);
-			if (first < in)
-				first = in;
-		}
 		last = (last + ahead + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
-	} else {
+	} else if (last <= in) {
 		fill_range(ri, &first, &last, in);
 	}
 	int err = alloc_for_write(rf, first, last, in);
@@ -413,6 +410,29 @@ static int allocate(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t en
 			return err;
 	}
 	return 0;
+}
+
+/*
+ * Before a write past EOF with a gap before it (under the extend lock and
+ * the write lock): the gap comes into the file, and blocks this process
+ * allocated ahead there would stay in it as zeroes where the kernel leaves
+ * a hole (an append, then a write further on). They go back first, unless
+ * another process holds a lease (its stores past EOF may be there); our
+ * chunks over them are mapped again when next used.
+ */
+static void give_back_gap(struct rino *ri, struct rfile *rf, uint64_t off, uint64_t size)
+{
+	uint64_t from = (size + RUN_PAGE - 1) & ~(RUN_PAGE - 1);
+	uint64_t to = off & ~(RUN_PAGE - 1);
+
+	if (to > ri->alloc_end)
+		to = ri->alloc_end;
+	if (to <= from)
+		return;
+	/* refused: the blocks stay, zeroes as before */
+	if (run_ioc(rf->kfd, DAXFS_IOC_RUN_WRITTEN, DAXFS_IOC_WRITTEN_TRIM, from, to - from))
+		return;
+	run_forget_chunks(ri, from, to);
 }
 
 /* Whether [off, end) is all written blocks in the current mapping. */
@@ -580,6 +600,8 @@ again:
 	if ((err = run_lock(ri, wr)))
 		goto unlock_extend;
 	size = run_size(ri);
+	if (extend)
+		give_back_gap(ri, rf, (uint64_t)off, size);
 	if (!all_data(ri, (uint64_t)off, end)) {
 		if (!wr) {
 			pthread_rwlock_unlock(&ri->lock);

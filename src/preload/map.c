@@ -355,6 +355,14 @@ static void chunk_reset(struct rchunk *c)
 	memset(c->kind, K_UNMAPPED, sizeof(c->kind));
 }
 
+void run_forget_chunks(struct rino *ri, uint64_t from, uint64_t to)
+{
+	for (uint64_t idx = from >> RUN_CHUNK_SHIFT; from < to && idx < ri->nchunks &&
+	     idx <= (to - 1) >> RUN_CHUNK_SHIFT; idx++)
+		if (ri->chunks[idx])
+			chunk_reset(ri->chunks[idx]);
+}
+
 /*
  * A large reader maps the chunks ahead of it with the one request: each
  * request costs a round trip, and without filling page tables (lazy) the

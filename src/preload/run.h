@@ -101,9 +101,9 @@ struct rino {
 	bool size_dirty;                /* size pushed since the last sync, not durable */
 	struct rfile *files;            /* ours on this inode; glock */
 	uint64_t alloc_end;             /* end of what we allocated past EOF */
-	/* Writes that fill holes within EOF: where the last allocation for
-	 * them ended, and how far past its write it went (lock for writing) */
-	uint64_t fill_end, fill_window;
+	/* Writes that fill holes within EOF in order: where the run of their
+	 * allocations began and where the last one ended (lock for writing) */
+	uint64_t fill_start, fill_end;
 	unsigned regions;               /* mmap regions of it (atomic) */
 	int64_t time_pushed;            /* CLOCK_MONOTONIC_COARSE seconds */
 	uint32_t recall_seen;           /* the slot's recall the regions follow; lock */
@@ -257,6 +257,9 @@ void run_tables_lock(bool lock);
 int run_check(struct rino *ri, bool *stale);
 /* ri->lock for writing: drops every chunk's mapping. */
 void run_unmap_all(struct rino *ri);
+/* Under the write lock: the chunks over [from, to) are mapped again when
+ * next used (blocks this process gave back there). */
+void run_forget_chunks(struct rino *ri, uint64_t from, uint64_t to);
 /* ri->lock for writing: the chunk idx, mapped now if it is not. */
 int run_chunk(struct rino *ri, struct rfile *rf, uint64_t idx, struct rchunk **out);
 /* ri->lock for writing: maps [off, off+len) of the file at addr (page
