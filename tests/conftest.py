@@ -34,9 +34,11 @@ def build_sanitizers():
 
 
 def sparse_file(path, size):
-    """Makes path a sparse file of size bytes (a new pmem file); its path."""
+    """Makes path a sparse file of size bytes (a new pmem file, for its
+    owner only, as daxfs-fuse wants them); its path."""
     with open(path, "wb") as f:
         f.truncate(size)
+    os.chmod(path, 0o600)
     return str(path)
 
 

@@ -114,6 +114,11 @@ def lazy_unmount(mnt):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
+# The daemon's warning at mount about a member other users may read or write
+# (tests that let them, on purpose, allow it).
+OPEN_MEMBER = r"^daxfs-fuse: warning: .*: every user may (read|write|read and write) it \(mode"
+
+
 class Daxfs:
     """One daxfs filesystem under tmp and its daemon."""
 

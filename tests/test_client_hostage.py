@@ -6,7 +6,7 @@ import pytest
 
 from client_util import as_user, dmaps  # noqa: F401  (fixture)
 from faults import ctl, ctl_json, live_table, write_table
-from mount import PAGE
+from mount import OPEN_MEMBER, PAGE
 from test_client_lease import blocks, fill_until_enospc
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixtures)
 
@@ -27,6 +27,7 @@ def user_file(fs, user, name, data):
 @pytest.fixture
 def fs(shared_fs):
     os.chmod(shared_fs.files[0], 0o666)
+    shared_fs.allow_stderr(OPEN_MEMBER)
     shared_fs.mount("allow_other", "max_leases=2")
     shared_fs.allow_stderr(REVOKED)
     return shared_fs

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from client_util import as_user, dmap_path, dmaps, pattern, writes_own_file  # noqa: F401  (fixture)
-from mount import MIB, PAGE, fallocate
+from mount import MIB, OPEN_MEMBER, PAGE, fallocate
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixtures)
 
 SIZE = 16 * PAGE
@@ -17,6 +17,7 @@ def fs(shared_fs):
     """Mounted for every user, its member readable by all: the default mode,
     in which a mapping process opens the member itself."""
     os.chmod(shared_fs.files[0], 0o644)
+    shared_fs.allow_stderr(OPEN_MEMBER)
     shared_fs.mount("allow_other")
     return shared_fs
 

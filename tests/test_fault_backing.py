@@ -16,7 +16,8 @@ import pytest
 from faults import (allow_faults, ctl, ctl_json, drop_cached_pages, errno_of, md_offset, status,
                     write_synced)
 from faults import fault_fs  # noqa: F401  (fixture fs)
-from mount import MIB, PAGE, SECTOR, Daxfs, daxfs_factory, lazy_unmount, need, wait_until  # noqa: F401
+from mount import (MIB, OPEN_MEMBER, PAGE, SECTOR, Daxfs, daxfs_factory, lazy_unmount, need,  # noqa: F401
+                   wait_until)
 from run_util import py_run
 
 WARNING = r"warning: .*: \d+ MiB of the file is not allocated, and its filesystem has"
@@ -266,6 +267,29 @@ def test_prealloc_allocates_the_members_whole(daxfs_factory):
     assert all(os.path.getsize(f) == 16 * MIB for f in d.files)
     (d.mnt / "f").write_bytes(b"x" * MIB)
     d.unmount()                     # stderr: no warning
+
+
+def test_members_other_users_may_read_or_write_draw_a_warning(daxfs_factory):
+    """Whoever may read a member file reads every file's data on it, whatever
+    the files' own permissions, and whoever may write it changes any: the
+    daemon says so at mount, once per file, and not for members only their
+    owner may use."""
+    d = daxfs_factory(files=["a", "b", "c"], size=16 * MIB)
+    d.mkfs()
+    os.chmod(d.files[0], 0o644)
+    os.chmod(d.files[1], 0o606)
+    d.allow_stderr(OPEN_MEMBER)
+    d.mount()
+    assert d.stderr() == (
+        f"daxfs-fuse: warning: {d.files[0]}: every user may read it (mode 0644), and so read "
+        "every file's data whatever its permissions; chmod o-rw it\n"
+        f"daxfs-fuse: warning: {d.files[1]}: every user may read and write it (mode 0606), and "
+        "so read and change every file's data whatever its permissions; chmod o-rw it\n")
+    d.unmount()
+    os.chmod(d.files[0], 0o640)
+    os.chmod(d.files[1], 0o600)
+    d.mount()
+    assert d.stderr() == ""
 
 
 def test_prealloc_on_a_full_filesystem_is_refused_naming_the_member(tmp_path):

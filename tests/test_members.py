@@ -64,6 +64,7 @@ def test_first_member_swapped_is_refused_at_mount(fs):
 def test_duplicated_member_is_refused_at_mount(fs):
     copy = fs.tmp / "copy-of-p1"
     shutil.copyfile(fs.files[1], copy)
+    os.chmod(copy, 0o600)
     source = f"{fs.files[0]},{fs.files[1]},{copy}"
     refused_mount(fs, source, reordered(fs, copy, 1, 2, f"{fs.files[1]} holds member 1 too: is "
                                                         "one a copy of the other?"))

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -383,6 +384,38 @@ static const char *why(int err)
 	return msg[0] ? msg : strerror(-err);
 }
 
+/* Whoever may read a member file reads every file's data on it, whatever
+ * the files' own permissions, and whoever may write it changes any of it:
+ * said once per file, as a warning (a test machine may mean it; -o
+ * dax_users is the way to give other users direct access). */
+static void warn_open_members(struct dfuse *df)
+{
+	struct dfs_member_info *m = NULL;
+	unsigned n = 0;
+
+	if (dfs_read_members(df->md, &m, &n) < 0)
+		return;         /* the mount says why */
+	for (unsigned i = 0; i < n; i++) {
+		struct stat st;
+		bool seen = false;
+
+		if (!m[i].path || stat(m[i].path, &st) < 0 || !(st.st_mode & (S_IROTH | S_IWOTH)))
+			continue;
+		for (unsigned k = 0; k < i && !seen; k++)
+			seen = m[k].path && strcmp(m[k].path, m[i].path) == 0;
+		if (seen)
+			continue;
+		bool r = st.st_mode & S_IROTH, w = st.st_mode & S_IWOTH;
+
+		fprintf(stderr, "daxfs-fuse: warning: %s: every user may %s it (mode %04o), and so "
+			"%s every file's data whatever its permissions; chmod o-rw it\n", m[i].path,
+			r && w ? "read and write" : r ? "read" : "write",
+			(unsigned)(st.st_mode & 07777),
+			r && w ? "read and change" : r ? "read" : "change");
+	}
+	free(m);
+}
+
 /* Opens SOURCE, locks every backing file against a second mount, mounts the
  * filesystem. Errors go to stderr: nothing is mounted yet. */
 static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned commit_ms,
@@ -431,6 +464,7 @@ static int mount_fs(const struct options *o, enum dfs_dax_mode dax, unsigned com
 		fprintf(stderr, "daxfs-fuse: warning: %s%s\n", why(err),
 			err == -ENOSPC ? "; -o prealloc allocates the files at mount" : "");
 	}
+	warn_open_members(df);
 	err = dfs_mount(df->md, &mopts, &df->fs);
 	if (err < 0) {
 		fprintf(stderr, "daxfs-fuse: cannot mount %s: %s\n", o->source, why(err));
