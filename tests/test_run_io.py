@@ -885,6 +885,49 @@ def test_writes_into_holes_allocate_about_what_they_write(daxfs_factory):
     assert gap.read_bytes() == b"head" + bytes(10 * MIB - 4) + b"x" * 5000 + b"y" * 7000
 
 
+@pytest.mark.parametrize("then", ["close", "gap", "gap-into-it", "other"])
+def test_space_the_user_reserved_past_eof_stays_reserved(daxfs, then):
+    """The blocks an append allocated ahead go back at the last close, or
+    before a write past them with a gap: but fallocate(FALLOC_FL_KEEP_SIZE)
+    over them and past makes them a reservation, which stays with the file
+    as without the library (it was given back with them, and a write into
+    it met ENOSPC later), also when another process made it."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    p = daxfs.mnt / "f"
+    r = py_start("""
+        import ctypes, os, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+        os.pwrite(fd, b"a" * 100, 0)                # an append: blocks ahead
+        if sys.argv[2] != "other":
+            assert libc.fallocate(fd, 1, 0, 8 << 20) == 0
+        print("reserved", flush=True)
+        sys.stdin.readline()
+        if sys.argv[2] == "gap":
+            os.pwrite(fd, b"b" * 5000, 10 << 20)
+        elif sys.argv[2] == "gap-into-it":
+            os.pwrite(fd, b"b" * 5000, 6 << 20)
+        os.close(fd)
+        print("closed", flush=True)
+        """, p, then)
+    assert r.stdout.readline() == "reserved\n"
+    if then == "other":                             # a process without the library
+        fd = os.open(p, os.O_RDWR)
+        try:
+            assert libc.fallocate(fd, 1, 0, 8 * MIB) == 0
+        finally:
+            os.close(fd)
+    r.stdin.write("\n")
+    r.stdin.flush()
+    assert r.stdout.readline() == "closed\n"
+    assert r.wait(timeout=60) == 0
+    written = {"gap": 2 * PAGE, "gap-into-it": 0}.get(then, 0)
+    assert os.stat(p).st_blocks * 512 == 8 * MIB + written
+    assert p.read_bytes()[:PAGE] == (b"a" * 100 + bytes(PAGE))[:min(PAGE, p.stat().st_size)]
+
+
 def test_a_mapping_of_a_sparse_file_too_large_for_the_free_space_takes_none(daxfs_factory):
     """A writable mapping allocates its holes before mmap returns (MAP_SYNC);
     when they do not fit, the mapping falls back to the page cache, and the

@@ -269,10 +269,14 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len);
  * would, durably: holes get zeroed blocks, unwritten extents are converted;
  * size and times stay. All or nothing for space: -ENOSPC before anything
  * is allocated when the holes do not fit, and what it allocated is given
- * back when the space runs out on the way. */
-int dfs_alloc_written(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len);
-/* Gives back the whole blocks of [off, off+len) past EOF, as a filesystem
- * drops its speculative preallocation at the last close, but only when the
+ * back when the space runs out on the way. speculative: blocks it takes
+ * from holes are what dfs_trim_unshared may give back later (until a
+ * fallocate of the range or a truncate past them). */
+int dfs_alloc_written(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len, bool speculative);
+/* Gives back the whole blocks of [off, off+len) past EOF that a speculative
+ * dfs_alloc_written took from holes (never a reservation of the user's: a
+ * fallocate), as a filesystem drops its speculative preallocation at the
+ * last close, but only when the
  * inode has no more than own leases (the caller's: 1, or 0 when the caller
  * holds none): another holder may be storing there before it tells the
  * size. Returns 1 when it gave them back, 0 when it left them for that

@@ -70,6 +70,7 @@ static size_t ihash_of(const struct dfs *fs, uint64_t ino)
 static void inode_destroy(struct dfs_inode *ip)
 {
 	dfs_extents_free_mem(ip);
+	free(ip->spec.r);
 	dfs_dir_free_index(ip);
 	free(ip->chain);
 	pthread_rwlock_destroy(&ip->lock);

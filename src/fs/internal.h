@@ -69,6 +69,12 @@ struct dfs_dir;
 
 #define DFS_FSCK_NOTES 2     /* journal problems a mount for fsck notes at most */
 
+/* Runs of a file's logical blocks. */
+struct dfs_blkruns {
+	struct dfs_blkrun { uint64_t lblk, len; } *r;
+	size_t n, cap;
+};
+
 struct dfs_inode {
 	uint64_t ino;
 	struct dfs_inode *hnext;    /* protected by fs->icache_lock */
@@ -90,6 +96,11 @@ struct dfs_inode {
 	struct dfs_extent *ext;     /* sorted by lblk, non-overlapping */
 	size_t next, ext_cap;
 	size_t ext_dirty_from;      /* first extent changed since the last store */
+	/* Blocks a speculative allocation (dfs_alloc_written for daxfs-run's
+	 * writes past EOF) took from holes: the only ones dfs_trim_unshared
+	 * gives back, so that a reservation of the user's (fallocate) is kept.
+	 * In memory only; lock + meta. */
+	struct dfs_blkruns spec;
 	pthread_rwlock_t lock;
 };
 

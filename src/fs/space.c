@@ -14,6 +14,9 @@
 
 #define BATCH_EXTENTS 64
 
+static int spec_take(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64_t end,
+		     bool unmap);
+
 int dfs_unmap_range(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64_t count)
 {
 	bool done = false;
@@ -40,6 +43,10 @@ int dfs_truncate_finish(struct dfs *fs, struct dfs_inode *ip)
 {
 	uint64_t size = ip->d.size, keep = (size + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
 	int err;
+
+	/* the blocks past the end go below, those allocated ahead with them */
+	if ((err = spec_take(fs, ip, keep, UINT64_MAX >> DFS_BLOCK_SHIFT, false)))
+		return err;
 
 	while (ip->next && ip->ext[ip->next - 1].lblk + ip->ext[ip->next - 1].len > keep) {
 		const struct dfs_extent *last = &ip->ext[ip->next - 1];
@@ -116,10 +123,49 @@ static uint64_t hole_blocks(const struct dfs_inode *ip, uint64_t first, uint64_t
 	return holes;
 }
 
-struct runs {
-	struct { uint64_t lblk, len; } *r;
-	size_t n, cap;
-};
+static int runs_add(struct dfs_blkruns *runs, uint64_t lblk, uint64_t len)
+{
+	int err = DAXFS_GROW(runs->r, runs->cap, runs->n + 1, 16, "block runs");
+
+	if (!err)
+		runs->r[runs->n++] = (struct dfs_blkrun){ lblk, len };
+	return err;
+}
+
+/* Takes [first, end) out of ip->spec; with unmap, unmaps what it takes. On
+ * an error of the unmap the record stays as it was (unmapping a hole again
+ * is nothing); without, it never fails. */
+static int spec_take(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64_t end, bool unmap)
+{
+	struct dfs_blkruns keep = { NULL, 0, 0 };
+	int err = 0;
+
+	for (size_t i = 0; i < ip->spec.n && !err; i++) {
+		uint64_t s = ip->spec.r[i].lblk, e = s + ip->spec.r[i].len;
+		uint64_t ms = s > first ? s : first, me = e < end ? e : end;
+
+		if (ms >= me) {
+			err = runs_add(&keep, s, e - s);
+			continue;
+		}
+		if (s < ms)
+			err = runs_add(&keep, s, ms - s);
+		if (!err && me < e)
+			err = runs_add(&keep, me, e - me);
+		if (!err && unmap)
+			err = dfs_unmap_range(fs, ip, ms, me - ms);
+	}
+	if (err) {
+		free(keep.r);
+		if (unmap)
+			return err;
+		/* no memory to keep the rest: forgotten, its blocks stay */
+		keep = (struct dfs_blkruns){ NULL, 0, 0 };
+	}
+	free(ip->spec.r);
+	ip->spec = keep;
+	return 0;
+}
 
 /* Allocates the holes of [first, first+count) as extents of ext_flags
  * (DFS_EXT_UNWRITTEN: preallocated; 0: zeroed written blocks), all or
@@ -127,10 +173,10 @@ struct runs {
  * that runs out on the way (others allocate meanwhile, the extent blocks
  * take their share) unmaps what it mapped. */
 static int alloc_holes(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uint64_t count,
-		       uint32_t ext_flags)
+		       uint32_t ext_flags, bool speculative)
 {
 	uint64_t l = first, end = first + count;
-	struct runs done = { NULL, 0, 0 };
+	struct dfs_blkruns done = { NULL, 0, 0 };
 	int err = 0;
 
 	/* a commit may make the pending frees allocatable, nothing more */
@@ -155,6 +201,11 @@ static int alloc_holes(struct dfs *fs, struct dfs_inode *ip, uint64_t first, uin
 		done.r[done.n++].len = e.len;
 		l = e.lblk + e.len;
 	}
+	/* what a speculative allocation took: the give-back's to free (no
+	 * memory for the record: the blocks stay, as a reservation would) */
+	for (size_t k = 0; !err && speculative && k < done.n; k++)
+		if (runs_add(&ip->spec, done.r[k].lblk, done.r[k].len))
+			break;
 	/* unmapping what this call mapped only frees; its message is the one
 	 * worth keeping */
 	for (size_t k = 0; err && k < done.n; k++) {
@@ -194,6 +245,10 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 	uint64_t s = (uint64_t)off, e = s + (uint64_t)len;
 	uint64_t fs_blk = (s + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT, fe_blk = e >> DFS_BLOCK_SHIFT;
 	pthread_mutex_lock(&fs->meta);
+	/* blocks allocated ahead in the range are the user's from now on
+	 * (a reservation keeps them, a punch frees them) */
+	(void)spec_take(fs, ip, s >> DFS_BLOCK_SHIFT, (e + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT,
+			false);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		/* partial blocks at the edges are zeroed in place, whole ones unmapped */
 		uint64_t lim = ip->d.size > e ? e : ip->d.size;
@@ -211,12 +266,12 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		 * leaves the data as it was; then the written bytes are zeroed in
 		 * place, which needs no space at all */
 		if (fe_blk > fs_blk)
-			err = alloc_holes(fs, ip, fs_blk, fe_blk - fs_blk, DFS_EXT_UNWRITTEN);
+			err = alloc_holes(fs, ip, fs_blk, fe_blk - fs_blk, DFS_EXT_UNWRITTEN, false);
 		if (!err)
 			err = dfs_zero_written(fs, ip, s, e);
 	} else {
 		uint64_t first = s >> DFS_BLOCK_SHIFT, last = (e + DFS_BLOCK_SIZE - 1) >> DFS_BLOCK_SHIFT;
-		err = alloc_holes(fs, ip, first, last - first, DFS_EXT_UNWRITTEN);
+		err = alloc_holes(fs, ip, first, last - first, DFS_EXT_UNWRITTEN, false);
 	}
 	if (!err && !(mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) && e > ip->d.size) {
 		err = dfs_zero_gap_locked(fs, ip, ip->d.size, e);
@@ -237,7 +292,7 @@ int dfs_fallocate(struct dfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 	return err;
 }
 
-int dfs_alloc_written(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
+int dfs_alloc_written(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len, bool speculative)
 {
 	struct dfs_inode *ip;
 	int err;
@@ -256,7 +311,7 @@ int dfs_alloc_written(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
 
 	pthread_mutex_lock(&fs->meta);
 	if (!(err = dfs_check_writable(fs)))
-		err = alloc_holes(fs, ip, first, last - first, 0);
+		err = alloc_holes(fs, ip, first, last - first, 0, speculative);
 	/* then the unwritten extents: converting needs no space (whole
 	 * extents where a split would need a block) */
 	for (uint64_t l = first; !err && l < last;) {
@@ -300,7 +355,7 @@ int dfs_trim_unshared(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len, 
 	pthread_mutex_lock(&fs->meta);
 	trim = dfs_lease_count_locked(fs, ino) <= own;
 	if (end > first && trim) {
-		err = dfs_unmap_range(fs, ip, first, end - first);
+		err = spec_take(fs, ip, first, end, true);
 		if (!err && !(err = dfs_txn_reserve(fs, 4)))
 			err = dfs_inode_write(fs, ip);
 		err = dfs_txn_end(fs, err);

@@ -136,14 +136,15 @@ static int check_range(uint64_t off, uint64_t len)
 
 /* Holes become zeroed blocks, unwritten extents written ones; i_size covers
  * the range unless keep_size; all of it durable before the reply. */
-static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len, bool keep_size)
+static int alloc_range(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len, bool keep_size,
+		       bool ahead)
 {
 	struct dfs_iomap m;
 	int err;
 
 	/* all or nothing: a mapping of a large sparse file that does not fit
 	 * falls back to the page cache without filling the filesystem */
-	if ((err = dfs_alloc_written(df->fs, ino, off, len)) < 0)
+	if ((err = dfs_alloc_written(df->fs, ino, off, len, ahead)) < 0)
 		return err;
 	/* iomap_end with the whole range written grows i_size to its end. */
 	if (!keep_size &&
@@ -660,7 +661,8 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		if ((r.flags & DAXFS_IOC_ALLOC_AHEAD) &&
 		    (err = dfuse_run_ahead(df, ino, r.offset + r.length)) < 0)
 			return err;
-		return alloc_range(df, ino, r.offset, r.length, r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE);
+		return alloc_range(df, ino, r.offset, r.length, r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE,
+				   r.flags & DAXFS_IOC_ALLOC_AHEAD);
 	case DAXFS_IOC_RUN_MARK: {
 		struct stat st;
 

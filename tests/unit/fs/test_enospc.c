@@ -448,7 +448,7 @@ static int test_alloc_written_fills_holes_and_converts_unwritten(void)
 	uint64_t ino = striped(*fs, "f", 4, 'a');       /* a, hole, a, hole, ... */
 	CHECK(ino);
 	CHECK_EQ(dfs_fallocate(*fs, ino, FALLOC_FL_KEEP_SIZE, 8 * BLK, 4 * BLK), 0);
-	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 12 * BLK), 0);
+	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 12 * BLK, false), 0);
 	CHECK_EQ(blocks(*fs, ino), 12);
 	struct dfs_iomap m;
 	for (uint64_t pos = 0; pos < 12 * BLK; pos = m.offset + m.length) {
@@ -459,8 +459,8 @@ static int test_alloc_written_fills_holes_and_converts_unwritten(void)
 	CHECK(reads(*fs, ino, 3 * BLK, BLK, 0));
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
 	CHECK_EQ(st.st_size, 7 * BLK);                  /* size and data as they were */
-	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 0), -EINVAL);
-	CHECK_EQ(dfs_alloc_written(*fs, DFS_ROOT_INO, 0, BLK), -EISDIR);
+	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 0, false), -EINVAL);
+	CHECK_EQ(dfs_alloc_written(*fs, DFS_ROOT_INO, 0, BLK, false), -EISDIR);
 	CHECK_EQ(fsck_problems(fs, md), 0);
 	return T_PASS;
 }
@@ -475,7 +475,7 @@ static int test_alloc_written_that_does_not_fit_allocates_nothing(void)
 	uint64_t filler = fill(*fs);
 	CHECK(ino && filler);
 	CHECK_EQ(leave(*fs, filler, 10), 0);
-	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 20 * BLK), -ENOSPC);
+	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 20 * BLK, false), -ENOSPC);
 	CHECK_MSG_HAS("do not fit");
 	CHECK_EQ(blocks(*fs, ino), 0);
 	CHECK_EQ(counts(*fs).f_bavail, 10);
@@ -495,7 +495,7 @@ static int test_alloc_written_that_runs_out_on_the_way_gives_back_what_it_took(v
 	/* four holes and four blocks, but the fifth extent takes a chain block */
 	CHECK_EQ(leave(*fs, filler, 4), 0);
 	uint64_t bfree = counts(*fs).f_bfree;
-	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 8 * BLK), -ENOSPC);
+	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 8 * BLK, false), -ENOSPC);
 	CHECK_EQ(nextents(*fs, ino), 4);
 	CHECK_EQ(blocks(*fs, ino), 4);
 	CHECK_EQ(counts(*fs).f_bfree, bfree);

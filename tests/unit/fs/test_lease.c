@@ -122,7 +122,7 @@ static uint64_t with_blocks_past_eof(struct dfs *fs, uint64_t *ino)
 
 	*ino = t_create(fs, DFS_ROOT_INO, "ahead");
 	if (dfs_pwrite(fs, *ino, "abcdef", 6, 0, 0) != 6 ||
-	    dfs_fallocate(fs, *ino, FALLOC_FL_KEEP_SIZE, BLK, 4 * BLK) != 0 ||
+	    dfs_alloc_written(fs, *ino, BLK, 4 * BLK, true) != 0 ||
 	    dfs_getattr(fs, *ino, &st) != 0)
 		return 0;
 	return (uint64_t)st.st_blocks;
@@ -156,6 +156,34 @@ static int test_trim_leaves_blocks_past_eof_to_another_lease_holder(void)
 	return T_PASS;
 }
 
+/* The give-back frees only what a speculative allocation took from holes:
+ * blocks past EOF the user reserved (fallocate), also over blocks allocated
+ * ahead before, stay with the file. */
+static int test_trim_keeps_what_the_user_reserved(void)
+{
+	struct dfs **fs = t_newfs(16 * MB, NULL);
+	uint64_t ino;
+
+	CHECK(fs);
+	CHECK_EQ(with_blocks_past_eof(*fs, &ino), 5 * BLK / 512);     /* ahead: blocks 1-4 */
+	CHECK_EQ(dfs_fallocate(*fs, ino, FALLOC_FL_KEEP_SIZE, 3 * BLK, 4 * BLK), 0);
+	CHECK_EQ(blocks_of(*fs, ino), 7 * BLK / 512);
+	CHECK_EQ(dfs_trim_unshared(*fs, ino, 0, 16 * BLK, 0), 1);
+	/* blocks 1-2 were only allocated ahead; 3-4 the fallocate took over */
+	CHECK_EQ(blocks_of(*fs, ino), 5 * BLK / 512);
+	CHECK_EQ(dfs_trim_unshared(*fs, ino, 0, 16 * BLK, 0), 1);
+	CHECK_EQ(blocks_of(*fs, ino), 5 * BLK / 512);
+	/* a truncate past blocks allocated ahead forgets them with their blocks */
+	struct stat attr = { .st_size = 0 }, st;
+	CHECK_EQ(dfs_alloc_written(*fs, ino, 8 * BLK, 2 * BLK, true), 0);
+	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
+	CHECK_EQ(st.st_blocks, 0);
+	CHECK_EQ(dfs_fallocate(*fs, ino, FALLOC_FL_KEEP_SIZE, 8 * BLK, 2 * BLK), 0);
+	CHECK_EQ(dfs_trim_unshared(*fs, ino, 0, 16 * BLK, 0), 1);
+	CHECK_EQ(blocks_of(*fs, ino), 2 * BLK / 512);
+	return T_PASS;
+}
+
 static int test_truncate_to_the_same_size_gives_back_blocks_past_eof(void)
 {
 	struct dfs **fs = t_newfs(16 * MB, NULL);
@@ -179,6 +207,7 @@ static int test_truncate_to_the_same_size_gives_back_blocks_past_eof(void)
 static const struct t_case cases[] = {
 	T_CASE(test_truncate_of_leased_file_defers_its_blocks),
 	T_CASE(test_trim_leaves_blocks_past_eof_to_another_lease_holder),
+	T_CASE(test_trim_keeps_what_the_user_reserved),
 	T_CASE(test_truncate_to_the_same_size_gives_back_blocks_past_eof),
 	T_CASE(test_put_of_last_lease_releases_deferred_blocks),
 	T_CASE(test_unleased_file_frees_at_once),
