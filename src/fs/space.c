@@ -314,19 +314,9 @@ int dfs_alloc_written(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len, 
 		err = alloc_holes(fs, ip, first, last - first, 0, speculative);
 	/* then the unwritten extents: converting needs no space (whole
 	 * extents where a split would need a block) */
-	for (uint64_t l = first; !err && l < last;) {
-		size_t i = dfs_extent_search(ip, l);
-
-		if (i == ip->next || ip->ext[i].lblk > l)
-			break;          /* none: the holes were all allocated */
-		uint64_t e = ip->ext[i].lblk + ip->ext[i].len < last ?
-			     ip->ext[i].lblk + ip->ext[i].len : last;
-
-		if ((ip->ext[i].flags & DFS_EXT_UNWRITTEN) &&
-		    !(err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)))
-			err = dfs_extent_mark_written(fs, ip, l, e - l);
-		l = e;
-	}
+	if (!err && !dfs_all_written(ip, off, len) &&
+	    !(err = dfs_txn_reserve(fs, DATA_RESERVE + 2 * ip->nchain)))
+		err = dfs_extent_mark_written(fs, ip, first, last - first);
 	err = dfs_txn_end(fs, err);
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_change_end(fs, ip);

@@ -316,14 +316,14 @@ static bool only_unwritten(struct rino *ri, uint64_t first, uint64_t last)
  */
 static void fill_range(struct rino *ri, uint64_t *first, uint64_t *last, uint64_t in)
 {
-	uint64_t chunk_first = *first & ~(RUN_CHUNK - 1);
-	uint64_t chunk_last = (*last + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
-
 	if (*first == ri->fill_end) {
 		uint64_t run = ri->fill_end - ri->fill_start;
 
 		*last += run < ALLOC_AHEAD_MAX ? run : ALLOC_AHEAD_MAX;
 	} else {
+		uint64_t chunk_first = *first & ~(RUN_CHUNK - 1);
+		uint64_t chunk_last = (*last + RUN_CHUNK - 1) & ~(RUN_CHUNK - 1);
+
 		ri->fill_start = *first;
 		if (chunk_last > in)
 			chunk_last = in;

@@ -391,7 +391,25 @@ static int test_growth_on_a_full_fs_gives_enospc_and_leaks_nothing(void)
 	return T_PASS;
 }
 
-static int test_fallocate_that_does_not_fit_allocates_nothing(void)
+/* The two all-or-nothing allocations, fallocate's and DAXFS_IOC_ALLOC's. */
+typedef int (*alloc_fn)(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len);
+
+static int fallocate_grow(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
+{
+	return dfs_fallocate(fs, ino, 0, (off_t)off, (off_t)len);
+}
+
+static int fallocate_keep(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
+{
+	return dfs_fallocate(fs, ino, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+}
+
+static int alloc_written(struct dfs *fs, uint64_t ino, uint64_t off, uint64_t len)
+{
+	return dfs_alloc_written(fs, ino, off, len, false);
+}
+
+static int does_not_fit_allocates_nothing(alloc_fn alloc)
 {
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(16 * MB, &md);
@@ -402,7 +420,7 @@ static int test_fallocate_that_does_not_fit_allocates_nothing(void)
 	uint64_t filler = fill(*fs);
 	CHECK(ino && filler);
 	CHECK_EQ(leave(*fs, filler, 10), 0);
-	CHECK_EQ(dfs_fallocate(*fs, ino, 0, 0, 20 * BLK), -ENOSPC);
+	CHECK_EQ(alloc(*fs, ino, 0, 20 * BLK), -ENOSPC);
 	CHECK_MSG_HAS("do not fit");
 	CHECK_EQ(blocks(*fs, ino), 0);
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
@@ -412,7 +430,7 @@ static int test_fallocate_that_does_not_fit_allocates_nothing(void)
 	return T_PASS;
 }
 
-static int test_fallocate_that_runs_out_on_the_way_unmaps_what_it_mapped(void)
+static int runs_out_on_the_way_gives_back_what_it_took(alloc_fn alloc)
 {
 	struct mapped_device *md;
 	struct dfs **fs = t_newfs(16 * MB, &md);
@@ -424,13 +442,23 @@ static int test_fallocate_that_runs_out_on_the_way_unmaps_what_it_mapped(void)
 	/* four holes and four blocks, but the fifth extent takes a chain block */
 	CHECK_EQ(leave(*fs, filler, 4), 0);
 	uint64_t bfree = counts(*fs).f_bfree;
-	CHECK_EQ(dfs_fallocate(*fs, ino, FALLOC_FL_KEEP_SIZE, 0, 8 * BLK), -ENOSPC);
+	CHECK_EQ(alloc(*fs, ino, 0, 8 * BLK), -ENOSPC);
 	CHECK_EQ(nextents(*fs, ino), 4);
 	CHECK_EQ(blocks(*fs, ino), 4);
 	CHECK_EQ(counts(*fs).f_bfree, bfree);
 	CHECK(reads(*fs, ino, 6 * BLK, BLK, 'a'));
 	CHECK_EQ(fsck_problems(fs, md), 0);
 	return T_PASS;
+}
+
+static int test_fallocate_that_does_not_fit_allocates_nothing(void)
+{
+	return does_not_fit_allocates_nothing(fallocate_grow);
+}
+
+static int test_fallocate_that_runs_out_on_the_way_unmaps_what_it_mapped(void)
+{
+	return runs_out_on_the_way_gives_back_what_it_took(fallocate_keep);
 }
 
 /* DAXFS_IOC_ALLOC (a direct mapping of a sparse file, a daxfs-run write):
@@ -448,7 +476,7 @@ static int test_alloc_written_fills_holes_and_converts_unwritten(void)
 	uint64_t ino = striped(*fs, "f", 4, 'a');       /* a, hole, a, hole, ... */
 	CHECK(ino);
 	CHECK_EQ(dfs_fallocate(*fs, ino, FALLOC_FL_KEEP_SIZE, 8 * BLK, 4 * BLK), 0);
-	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 12 * BLK, false), 0);
+	CHECK_EQ(alloc_written(*fs, ino, 0, 12 * BLK), 0);
 	CHECK_EQ(blocks(*fs, ino), 12);
 	struct dfs_iomap m;
 	for (uint64_t pos = 0; pos < 12 * BLK; pos = m.offset + m.length) {
@@ -459,49 +487,20 @@ static int test_alloc_written_fills_holes_and_converts_unwritten(void)
 	CHECK(reads(*fs, ino, 3 * BLK, BLK, 0));
 	CHECK_EQ(dfs_getattr(*fs, ino, &st), 0);
 	CHECK_EQ(st.st_size, 7 * BLK);                  /* size and data as they were */
-	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 0, false), -EINVAL);
-	CHECK_EQ(dfs_alloc_written(*fs, DFS_ROOT_INO, 0, BLK, false), -EISDIR);
+	CHECK_EQ(alloc_written(*fs, ino, 0, 0), -EINVAL);
+	CHECK_EQ(alloc_written(*fs, DFS_ROOT_INO, 0, BLK), -EISDIR);
 	CHECK_EQ(fsck_problems(fs, md), 0);
 	return T_PASS;
 }
 
 static int test_alloc_written_that_does_not_fit_allocates_nothing(void)
 {
-	struct mapped_device *md;
-	struct dfs **fs = t_newfs(16 * MB, &md);
-
-	CHECK(fs);
-	uint64_t ino = t_create(*fs, DFS_ROOT_INO, "f");
-	uint64_t filler = fill(*fs);
-	CHECK(ino && filler);
-	CHECK_EQ(leave(*fs, filler, 10), 0);
-	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 20 * BLK, false), -ENOSPC);
-	CHECK_MSG_HAS("do not fit");
-	CHECK_EQ(blocks(*fs, ino), 0);
-	CHECK_EQ(counts(*fs).f_bavail, 10);
-	CHECK_EQ(fsck_problems(fs, md), 0);
-	return T_PASS;
+	return does_not_fit_allocates_nothing(alloc_written);
 }
 
 static int test_alloc_written_that_runs_out_on_the_way_gives_back_what_it_took(void)
 {
-	struct mapped_device *md;
-	struct dfs **fs = t_newfs(16 * MB, &md);
-
-	CHECK(fs);
-	uint64_t ino = striped(*fs, "f", 4, 'a');
-	uint64_t filler = fill(*fs);
-	CHECK(ino && filler);
-	/* four holes and four blocks, but the fifth extent takes a chain block */
-	CHECK_EQ(leave(*fs, filler, 4), 0);
-	uint64_t bfree = counts(*fs).f_bfree;
-	CHECK_EQ(dfs_alloc_written(*fs, ino, 0, 8 * BLK, false), -ENOSPC);
-	CHECK_EQ(nextents(*fs, ino), 4);
-	CHECK_EQ(blocks(*fs, ino), 4);
-	CHECK_EQ(counts(*fs).f_bfree, bfree);
-	CHECK(reads(*fs, ino, 6 * BLK, BLK, 'a'));
-	CHECK_EQ(fsck_problems(fs, md), 0);
-	return T_PASS;
+	return runs_out_on_the_way_gives_back_what_it_took(alloc_written);
 }
 
 static int test_zero_range_that_does_not_fit_keeps_the_data(void)
