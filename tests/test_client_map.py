@@ -124,6 +124,22 @@ def test_alloc_growth_is_known_to_page_cache_mmap_faults_of_the_same_process(dax
     assert bytes.fromhex(d.ok(f"pcread {SIZE - PAGE} 4")) == b"bbbb"
 
 
+def test_an_alloc_past_eof_zeroes_what_was_stored_past_the_old_eof(daxfs, dmaps):
+    """Stores into the page of EOF past it never become the file's (POSIX
+    mmap): a DAXFS_MAP_ALLOC that grows the file past them shows zeroes
+    there, as a truncate up does on a DAX filesystem."""
+    path = daxfs.mnt / "f"
+    create(path, b"a" * 100)
+    d = dmaps(path)
+    assert d.map(0, PAGE) == (True, "")
+    d.fill(100, PAGE - 100, ord("X"))
+    d.persist(100, PAGE - 100)
+    assert d.map(2 * PAGE, PAGE, alloc=True) == (True, "")
+    data = path.read_bytes()
+    assert len(data) == 3 * PAGE
+    assert data[:100] == b"a" * 100 and data[100:] == bytes(3 * PAGE - 100)
+
+
 def test_mapping_data_survives_unmount_and_remount(daxfs, dmaps):
     path = daxfs.mnt / "f"
     create(path)

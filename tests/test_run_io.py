@@ -205,6 +205,72 @@ def test_a_write_past_eof_leaves_zeroes_in_the_gap(daxfs):
     assert data[-3:] == b"end"
 
 
+# A process under daxfs-run maps the page of EOF of a 100-byte file and stores
+# "X" past EOF in it, then (argv[2]) grows the file itself or, with "wait",
+# leaves that to another process while it keeps the file open; it prints how
+# many of those stores its own read of the page shows then.
+STORES_PAST_EOF = """
+    import ctypes, os, sys
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    a = libc.mmap(None, PAGE, 3, 1, fd, 0)          # PROT_READ | PROT_WRITE, MAP_SHARED
+    assert a not in (None, 2**64 - 1), os.strerror(ctypes.get_errno())
+    ctypes.memset(a + 100, ord("X"), PAGE - 100)
+    libc.munmap(a, PAGE)
+    way = sys.argv[2]
+    if way == "truncate":
+        os.ftruncate(fd, 2 * PAGE)
+    elif way == "fallocate":
+        os.posix_fallocate(fd, 6000, 2 * PAGE - 6000)
+    elif way == "zero-range":
+        assert libc.fallocate(fd, 0x10, 6000, 100) == 0    # FALLOC_FL_ZERO_RANGE
+    elif way == "write":
+        os.pwrite(fd, b"b", 2 * PAGE - 1)
+    else:
+        print("stored", flush=True)
+        sys.stdin.readline()
+    print(os.pread(fd, PAGE, 0)[100:].count(b"X"), os.fstat(fd).st_size)
+    """.replace("PAGE", str(PAGE))
+
+
+@pytest.mark.parametrize("way", ["truncate", "fallocate", "zero-range", "write"])
+def test_stores_through_a_mapping_past_eof_never_become_the_files(daxfs, way):
+    """POSIX: the part of the last page past EOF is never written to the file.
+    On DAX a store there reaches the block, so growing the file must zero the
+    bytes past the old EOF, also while the file is leased (it was not)."""
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"a" * 100)
+    r = py_run(STORES_PAST_EOF, p, way)
+    assert "served directly" in r.stderr
+    assert r.stdout.split()[0] == "0"
+    data = p.read_bytes()
+    assert data[:100] == b"a" * 100 and data[100:PAGE].count(b"X") == 0
+
+
+def test_a_truncate_by_another_process_zeroes_what_a_holder_stored_past_eof(daxfs):
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"a" * 100)
+    w = py_start(STORES_PAST_EOF, p, "wait")
+    try:
+        assert w.stdout.readline() == "stored\n"
+        os.truncate(p, 3 * PAGE)          # while the holder keeps its lease
+        assert p.read_bytes()[100:PAGE] == bytes(PAGE - 100)
+        w.stdin.write("\n")
+        w.stdin.flush()
+        assert w.stdout.readline() == f"0 {3 * PAGE}\n"
+        assert w.wait(timeout=60) == 0
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+    assert "served directly" in w.stderr.read()
+
+
 def test_another_process_sees_the_size_and_data_while_the_writer_holds_the_file(daxfs):
     """stat and read() by a process without the library see every write at
     once, while the writer still has the file open and mapped."""
@@ -284,7 +350,7 @@ def test_writes_of_a_process_without_the_library_are_seen_at_once(daxfs):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-@pytest.mark.parametrize("ops", ["rwpvmtdsa", "wpmdt"])
+@pytest.mark.parametrize("ops", ["rwpvmtdsae", "wpmdt", "wptae"])
 def test_fsx_under_daxfs_run(daxfs, seed, ops):
     r = under_run([FSX, daxfs.mnt / f"fsx{seed}", seed, 400, 512 * 1024, ops], debug=False)
     assert "ok" in r.stdout

@@ -367,6 +367,16 @@ int dfs_iomap_end(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 int dfs_lease_get(struct dfs *fs, uint64_t ino);
 int dfs_lease_put(struct dfs *fs, uint64_t ino);
 unsigned dfs_lease_count(struct dfs *fs, uint64_t ino);
+/*
+ * The caller keeps every holder of ino's leases from extending the file with
+ * stores of its own (daxfs-run's extend lock) from up until down. A size
+ * change that opens a gap past EOF meanwhile zeroes it as without leases:
+ * what the gap holds can only be stores through a mapping past EOF, which
+ * never become the file's (POSIX mmap). Without a fence, a gap of a leased
+ * file keeps what its blocks hold, since a holder's write past EOF may be on
+ * its way there.
+ */
+void dfs_lease_fence(struct dfs *fs, uint64_t ino, bool up);
 /* Blocks freed but held back for leases, over the whole filesystem. */
 uint64_t dfs_lease_deferred(struct dfs *fs);
 

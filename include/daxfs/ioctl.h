@@ -507,8 +507,11 @@ static inline unsigned daxfs_run_record_offset(unsigned i, unsigned label_sector
  * against opens for writing of other processes, by an OFD write lock of the
  * byte DAXFS_RUN_LOCK_BASE + ino of backing device 0 (a byte no other user
  * of the device locks); the daemon takes a read lock of it after it counted
- * a new plain writer, and while it makes an O_APPEND write (counted too).
- * A daxfs-run process holding it must not wait for anything a daemon's
+ * a new plain writer, while it makes an O_APPEND write (counted too), and
+ * while a request opens a gap past EOF of a leased file, which it then
+ * zeroes. A daxfs-run process holds it from its stores past EOF until it
+ * has told the size (DAXFS_IOC_WRITTEN_SIZE, whose gap before the write is
+ * zeroed, or the pending record). A daxfs-run process holding it must not wait for anything a daemon's
  * write can be waiting for (the drop of cached pages, whose locks a write
  * through the kernel holds).
  */

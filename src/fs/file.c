@@ -216,17 +216,19 @@ int dfs_zero_written(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64
 /*
  * A size change that opens a gap past EOF, [from, to), shows zeroes there,
  * whatever the blocks held (xfs_file_write_zero_eof): stores through a
- * mapping past EOF, or a tail a crash left. But while the file has a lease,
- * the holders store into its blocks themselves and tell the size only after
- * (daxfs-run's writes past EOF, each in its own process): the gap may hold
- * another holder's write in flight, which zeroing would lose although that
- * write returns success. So with a lease held the gap keeps what the file's
- * own blocks hold: zeroes from their allocation, or a holder's data. Nothing
- * of another file can be there: blocks come to a file zeroed or written.
+ * mapping past EOF, which POSIX never lets become the file's, or a tail a
+ * crash left. But the holders of a lease store into the file's blocks
+ * themselves and tell the size only after (daxfs-run's writes past EOF,
+ * each in its own process): unless the caller fenced those off
+ * (dfs_lease_fence), the gap may hold another holder's write in flight,
+ * which zeroing would lose although that write returns success. Then the
+ * gap keeps what the file's own blocks hold: zeroes from their allocation,
+ * a holder's data, or its stores past EOF; never another file's data, since
+ * blocks come to a file zeroed or written.
  */
 int dfs_zero_gap_locked(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to)
 {
-	return dfs_lease_held(fs, ip->ino) ? 0 : dfs_zero_written(fs, ip, from, to);
+	return dfs_lease_stores_past_eof(fs, ip->ino) ? 0 : dfs_zero_written(fs, ip, from, to);
 }
 
 int dfs_zero_gap(struct dfs *fs, struct dfs_inode *ip, uint64_t from, uint64_t to)

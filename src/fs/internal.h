@@ -421,7 +421,9 @@ uint64_t dfs_group_bitmap_blk(const struct dfs *fs, uint64_t g);
 uint64_t dfs_group_len(const struct dfs *fs, uint64_t g);
 
 /* ---- leases (lease.c), meta held ---- */
-bool dfs_lease_held(const struct dfs *fs, uint64_t ino);
+/* Whether a holder of ino's leases may be storing past EOF before it tells
+ * the size: it has leases and no fence (dfs_lease_fence). */
+bool dfs_lease_stores_past_eof(const struct dfs *fs, uint64_t ino);
 /* How many leases the inode has; under meta. */
 unsigned dfs_lease_count_locked(const struct dfs *fs, uint64_t ino);
 /* After dfs_free of a leased inode's blocks: holds them back until its last

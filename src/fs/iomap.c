@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "fs/file.h"
 #include "fs/internal.h"
 #include "util/err.h"
 
@@ -138,7 +139,10 @@ int dfs_iomap_end(struct dfs *fs, uint64_t ino, uint64_t pos, uint64_t length,
 	if ((err = dfs_inode_change_begin(fs, ino, &ip)))
 		return err;
 	pthread_mutex_lock(&fs->meta);
-	if (!(err = dfs_txn_reserve(fs, 4))) {
+	/* a write past EOF shows zeroes before it, as dfs_write_begin does */
+	if (pos > ip->d.size)
+		err = dfs_zero_gap_locked(fs, ip, ip->d.size, pos);
+	if (!err && !(err = dfs_txn_reserve(fs, 4))) {
 		if (pos + (uint64_t)written > ip->d.size)
 			ip->d.size = pos + (uint64_t)written;
 		dfs_now(&ip->d.mtime);

@@ -19,6 +19,7 @@
 struct lease {
 	uint64_t ino;
 	unsigned count;
+	unsigned fences;        /* dfs_lease_fence calls not yet undone */
 };
 
 struct deferred {
@@ -58,7 +59,12 @@ int dfs_lease_get(struct dfs *fs, uint64_t ino)
 				 "lease: inode %llu is not a regular file", (unsigned long long)ino);
 	}
 	pthread_mutex_lock(&fs->meta);
-	if (!fs->leases && !(fs->leases = calloc(1, sizeof(*fs->leases)))) {
+	if (!fs->leases) {
+		struct dfs_leases *l = calloc(1, sizeof(*l));
+
+		__atomic_store_n(&fs->leases, l, __ATOMIC_RELEASE);
+	}
+	if (!fs->leases) {
 		err = daxfs_err(-ENOMEM, "lease: out of memory");
 	} else if ((le = find(fs, ino))) {
 		le->count++;
@@ -66,8 +72,10 @@ int dfs_lease_get(struct dfs *fs, uint64_t ino)
 		struct dfs_leases *l = fs->leases;
 
 		err = DAXFS_GROW(l->lease, l->lease_cap, l->nlease + 1, 8, "lease");
-		if (!err)
-			l->lease[l->nlease++] = (struct lease){ .ino = ino, .count = 1 };
+		if (!err) {
+			l->lease[l->nlease] = (struct lease){ .ino = ino, .count = 1 };
+			__atomic_store_n(&l->nlease, l->nlease + 1, __ATOMIC_RELEASE);
+		}
 	}
 	pthread_mutex_unlock(&fs->meta);
 	dfs_inode_unlock_data(fs, ip, false);
@@ -85,7 +93,8 @@ int dfs_lease_put(struct dfs *fs, uint64_t ino)
 	if (!(le = find(fs, ino))) {
 		err = daxfs_err(-ENOENT, "lease: inode %llu has no lease", (unsigned long long)ino);
 	} else if (--le->count == 0) {
-		*le = l->lease[--l->nlease];
+		*le = l->lease[l->nlease - 1];
+		__atomic_store_n(&l->nlease, l->nlease - 1, __ATOMIC_RELEASE);
 		/* The blocks were freed on media when they were dropped: from
 		 * here on the allocator may hand them out. */
 		for (size_t i = 0; i < l->ndef;) {
@@ -103,9 +112,14 @@ int dfs_lease_put(struct dfs *fs, uint64_t ino)
 
 unsigned dfs_lease_count(struct dfs *fs, uint64_t ino)
 {
+	struct dfs_leases *l = __atomic_load_n(&fs->leases, __ATOMIC_ACQUIRE);
 	struct lease *le;
 	unsigned n;
 
+	/* without meta while the mount has none (a write asks, fuse/run.c):
+	 * one taken meanwhile is as one taken right after */
+	if (!l || __atomic_load_n(&l->nlease, __ATOMIC_ACQUIRE) == 0)
+		return 0;
 	pthread_mutex_lock(&fs->meta);
 	le = find(fs, ino);
 	n = le ? le->count : 0;
@@ -130,9 +144,23 @@ unsigned dfs_lease_count_locked(const struct dfs *fs, uint64_t ino)
 	return le ? le->count : 0;
 }
 
-bool dfs_lease_held(const struct dfs *fs, uint64_t ino)
+/* A fence counts on the lease it finds: one taken during the fence has
+ * none, and the gap is left alone until the next, as when unsure. */
+void dfs_lease_fence(struct dfs *fs, uint64_t ino, bool up)
 {
-	return find(fs, ino) != NULL;
+	struct lease *le;
+
+	pthread_mutex_lock(&fs->meta);
+	if ((le = find(fs, ino)) && (up || le->fences > 0))
+		le->fences += up ? 1 : -1u;
+	pthread_mutex_unlock(&fs->meta);
+}
+
+bool dfs_lease_stores_past_eof(const struct dfs *fs, uint64_t ino)
+{
+	const struct lease *le = find(fs, ino);
+
+	return le && le->fences == 0;
 }
 
 int dfs_lease_defer(struct dfs *fs, uint64_t ino, uint64_t pblk, uint64_t len)

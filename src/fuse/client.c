@@ -502,7 +502,16 @@ static int run_written(struct dfuse *df, const struct dfuse_caller *who, uint64_
 	if ((r->flags & DAXFS_IOC_WRITTEN_TIME) && !(r->flags & DAXFS_IOC_WRITTEN_MAPPED) &&
 	    (err = kill_priv(df, who, ino)))
 		return err;
-	if (ext && (err = dfs_write_extend(df->fs, ino, r->offset, r->length, ext)) < 0)
+	/* daxfs-run extends under the extend lock (daxfs/ioctl.h): no other
+	 * holder's write past EOF is on its way, so the gap before the
+	 * caller's is zeroed (a malicious caller could only zero data of a
+	 * file it may write anyway) */
+	if (ext & DFS_EXTEND_SIZE)
+		dfs_lease_fence(df->fs, ino, true);
+	err = ext ? dfs_write_extend(df->fs, ino, r->offset, r->length, ext) : 0;
+	if (ext & DFS_EXTEND_SIZE)
+		dfs_lease_fence(df->fs, ino, false);
+	if (err < 0)
 		return err;
 	if (ext & (DFS_EXTEND_SIZE | DFS_EXTEND_TIME)) {
 		dfuse_run_publish(df, ino, false);
@@ -661,8 +670,19 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		if ((r.flags & DAXFS_IOC_ALLOC_AHEAD) &&
 		    (err = dfuse_run_ahead(df, ino, r.offset + r.length)) < 0)
 			return err;
-		return alloc_range(df, ino, r.offset, r.length, r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE,
-				   r.flags & DAXFS_IOC_ALLOC_AHEAD);
+		if (r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE)
+			return alloc_range(df, ino, r.offset, r.length, true,
+					   r.flags & DAXFS_IOC_ALLOC_AHEAD);
+		/* libdaxfs's: never daxfs-run's, which extends under the extend
+		 * lock and would wait here for itself */
+		{
+			struct dfuse_run_extend ext;
+
+			if ((err = dfuse_run_extend_begin(df, ino, r.offset, &ext)) == 0)
+				err = alloc_range(df, ino, r.offset, r.length, false, false);
+			dfuse_run_extend_end(df, ino, &ext);
+			return err;
+		}
 	case DAXFS_IOC_RUN_MARK: {
 		struct stat st;
 

@@ -108,6 +108,7 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 {
 	struct dfuse *df = dfuse_of(req);
 	unsigned flags = setattr_flags(to_set);
+	struct dfuse_run_extend ext;
 	struct stat st;
 	int err;
 
@@ -126,8 +127,13 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 	 * store away from it: the lock does. */
 	dfuse_intr_begin(req);
 	/* Through the write gate first: a truncate waiting for a thaw must
-	 * not hold the store lock, which every open takes. */
-	err = dfs_start_write(df->fs);
+	 * not hold the store lock, which every open takes. A truncate up
+	 * zeroes the bytes past the old EOF once no daxfs-run write past it
+	 * can be on its way (dfuse_run_extend_begin). */
+	err = dfuse_run_extend_begin(df, ino, (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size > 0 ?
+				     (uint64_t)attr->st_size : 0, &ext);
+	if (err == 0)
+		err = dfs_start_write(df->fs);
 	if (err == 0) {
 		if (to_set & FUSE_SET_ATTR_SIZE) {
 			dfuse_store_lock(df);
@@ -142,6 +148,7 @@ void dfuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		}
 		dfs_end_write(df->fs);
 	}
+	dfuse_run_extend_end(df, ino, &ext);
 	dfuse_intr_end();
 	if (to_set & FUSE_SET_ATTR_SIZE)
 		dfuse_run_recall(df, ino, false);       /* a DAX truncate unmaps */

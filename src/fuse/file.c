@@ -279,17 +279,15 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	struct dfs_write wr;
 	unsigned flags = write_flags(df, fi);
 	size_t copied = 0;
-	struct dfuse_run_append append = { .counted = false, .lockfd = -1 };
+	struct dfuse_run_extend ext;
 	ssize_t n = 0;
 
 	/* Only the waits at the write gate may give up: once past it, the
 	 * write finishes. */
 	dfuse_run_cached(df, ino, fi->writepage);
 	dfuse_intr_begin(req);
-	if (flags & DFS_WRITE_APPEND)
-		n = dfuse_run_append_begin(df, ino, &append);
-	else
-		dfuse_run_fold(df, ino);
+	n = dfuse_run_extend_begin(df, ino, (flags & DFS_WRITE_APPEND) ? DFUSE_RUN_APPEND :
+				   (uint64_t)off, &ext);
 	if (n == 0)
 		n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), flags, &wr);
 	dfuse_intr_end();
@@ -342,10 +340,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 end:
 	n = dfs_write_end(fs, &wr, copied);
 out:
-	if (flags & DFS_WRITE_APPEND)
-		dfuse_run_append_end(df, ino, &append);
-	else
-		dfuse_run_publish(df, ino, true);
+	dfuse_run_extend_end(df, ino, &ext);
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "write", ino));
 		return;
@@ -389,13 +384,21 @@ void dfuse_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 void dfuse_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 		     struct fuse_file_info *fi)
 {
+	struct dfuse_run_extend ext;
 	int err;
 
 	(void) fi;
 	dfuse_intr_begin(req);
-	dfuse_run_layout_begin(dfuse_of(req), ino);
-	err = dfs_fallocate(dfuse_of(req)->fs, ino, mode, off, len);
-	dfuse_run_layout_end(dfuse_of(req), ino);
+	/* a range past EOF that grows the file (an overflow fails below) */
+	err = dfuse_run_extend_begin(dfuse_of(req), ino, (mode & FALLOC_FL_KEEP_SIZE) ||
+				     off < 0 || len <= 0 || off > INT64_MAX - len ? 0 :
+				     (uint64_t)(off + len), &ext);
+	if (err == 0) {
+		dfuse_run_layout_begin(dfuse_of(req), ino);
+		err = dfs_fallocate(dfuse_of(req)->fs, ino, mode, off, len);
+		dfuse_run_layout_end(dfuse_of(req), ino);
+	}
+	dfuse_run_extend_end(dfuse_of(req), ino, &ext);
 	dfuse_intr_end();
 	dfuse_run_recall(dfuse_of(req), ino, err == 0 && (mode & (FALLOC_FL_PUNCH_HOLE |
 				FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)));
@@ -428,6 +431,7 @@ void dfuse_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			   struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
 			   struct fuse_file_info *fi_out, size_t len, int flags)
 {
+	struct dfuse_run_extend ext;
 	ssize_t n;
 
 	(void) fi_in;
@@ -439,9 +443,10 @@ void dfuse_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	dfuse_intr_begin(req);
 	dfuse_run_cached(dfuse_of(req), ino_out, false);
 	dfuse_run_fold(dfuse_of(req), ino_in);
-	dfuse_run_fold(dfuse_of(req), ino_out);
-	n = dfs_copy_file_range(dfuse_of(req)->fs, ino_in, off_in, ino_out, off_out, len);
-	dfuse_run_publish(dfuse_of(req), ino_out, true);
+	n = dfuse_run_extend_begin(dfuse_of(req), ino_out, (uint64_t)off_out, &ext);
+	if (n == 0)
+		n = dfs_copy_file_range(dfuse_of(req)->fs, ino_in, off_in, ino_out, off_out, len);
+	dfuse_run_extend_end(dfuse_of(req), ino_out, &ext);
 	dfuse_intr_end();
 	if (n < 0) {
 		fuse_reply_err(req, dfuse_errno((int) n, "copy_file_range", ino_in));

@@ -32,13 +32,14 @@
  * per inode with a lease taken through DAXFS_IOC_RUN_OPEN (daxfs/ioctl.h says
  * what each field promises). The daemon only ever stores into the table and
  * never waits on anything a client controls, except for the extend lock it
- * takes, with a time limit, when a new plain writer opens a file and for an
- * append of its own to a file daxfs-run processes may append to.
+ * takes, with a time limit, when a new plain writer opens a file, for an
+ * append of its own to a file daxfs-run processes may append to, and for a
+ * request that opens a gap past EOF of a leased file.
  *
  * Besides the slots the daemon keeps, per inode that has writable open files
  * or a slot, how many open files can write it and how many of those
  * daxfs-run serves (marked), so that plain_writers is their difference, plus
- * the appends through the daemon (dfuse_run_append_begin).
+ * the extensions through the daemon (dfuse_run_extend_begin).
  */
 
 static unsigned hash(uint64_t v)
@@ -383,7 +384,7 @@ static int extend_lock(struct dfuse_run *r, uint64_t ino)
 	return fd;          /* closing it drops the lock */
 }
 
-/* ---- appends through the daemon ----------------------------------------------- */
+/* ---- extensions through the daemon ------------------------------------------ */
 
 /*
  * An append of ours and one of a daxfs-run process must not take the same
@@ -392,61 +393,78 @@ static int extend_lock(struct dfuse_run *r, uint64_t ino)
  * append directly again, and one record would be lost. So an append counts
  * as a plain writer until it has published the new size, and is made under
  * the extend lock, which waits for an extension already under way; the ones
- * after see the count and come through us too. The write gate first: the
- * lock is never held while a thaw is awaited.
+ * after see the count and come through us too.
+ *
+ * A request that opens a gap past EOF of a leased file takes the lock too:
+ * with no holder's write past EOF on its way, the gap holds only stores
+ * through mappings past EOF, which the filesystem zeroes once told so
+ * (dfs_lease_fence). Without the lock (its time limit) the gap keeps them.
+ *
+ * The write gate first: the lock is never held while a thaw is awaited.
  */
-int dfuse_run_append_begin(struct dfuse *df, uint64_t ino, struct dfuse_run_append *a)
+int dfuse_run_extend_begin(struct dfuse *df, uint64_t ino, uint64_t gap_end,
+			   struct dfuse_run_extend *a)
 {
 	struct dfuse_run *r = df->run;
+	bool append = gap_end == DFUSE_RUN_APPEND, leased = false;
 	struct run_ino *p;
-	bool leased = false;
+	struct stat st;
 	int err;
 
-	*a = (struct dfuse_run_append){ .counted = false, .lockfd = -1 };
+	*a = (struct dfuse_run_extend){ .lockfd = -1 };
 	if (r && atomic_load(&r->used) > 0) {
 		pthread_rwlock_rdlock(&r->lock);
 		leased = (p = run_find(r, ino)) && p->slot >= 0;
 		pthread_rwlock_unlock(&r->lock);
 	}
+	/* a gap: only a lease holder may be storing there, libdaxfs's too */
+	if (!append)
+		leased = r && dfs_lease_count(df->fs, ino) > 0 &&
+			 dfs_getattr(df->fs, ino, &st) == 0 && gap_end > (uint64_t)st.st_size;
 	if (leased) {
 		if ((err = dfs_start_write(df->fs)) < 0)
 			return err;
+		a->gated = true;
 		pthread_rwlock_wrlock(&r->lock);
-		/* the last lease may have gone meanwhile: nobody to order against */
 		if ((p = run_find(r, ino)) && p->slot >= 0) {
 			p->extending++;
 			set_plain(r, p);
 			a->counted = true;
 		}
 		pthread_rwlock_unlock(&r->lock);
-		if (a->counted)
+		/* the last lease may have gone meanwhile: an append has nobody
+		 * to order against */
+		if (a->counted || !append)
 			a->lockfd = extend_lock(r, ino);    /* -1: as after its time limit */
-		else
-			dfs_end_write(df->fs);
+		if ((a->fenced = a->lockfd >= 0 && !append))
+			dfs_lease_fence(df->fs, ino, true);
 	}
-	/* after what daxfs-run appended */
+	/* after what daxfs-run extended */
 	dfuse_run_fold(df, ino);
 	return 0;
 }
 
-void dfuse_run_append_end(struct dfuse *df, uint64_t ino, const struct dfuse_run_append *a)
+void dfuse_run_extend_end(struct dfuse *df, uint64_t ino, const struct dfuse_run_extend *a)
 {
 	struct dfuse_run *r = df->run;
 	struct run_ino *p;
 
 	dfuse_run_publish(df, ino, true);
-	if (!a->counted)
-		return;
+	if (a->fenced)
+		dfs_lease_fence(df->fs, ino, false);
 	if (a->lockfd >= 0)
 		close(a->lockfd);
-	pthread_rwlock_wrlock(&r->lock);
-	if ((p = run_find(r, ino)) && p->extending) {
-		p->extending--;
-		set_plain(r, p);
-		run_maybe_drop(r, p);
+	if (a->counted) {
+		pthread_rwlock_wrlock(&r->lock);
+		if ((p = run_find(r, ino)) && p->extending) {
+			p->extending--;
+			set_plain(r, p);
+			run_maybe_drop(r, p);
+		}
+		pthread_rwlock_unlock(&r->lock);
 	}
-	pthread_rwlock_unlock(&r->lock);
-	dfs_end_write(df->fs);
+	if (a->gated)
+		dfs_end_write(df->fs);
 }
 
 /* ---- open files ------------------------------------------------------------ */

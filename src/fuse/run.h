@@ -10,7 +10,7 @@
  * The handlers that change what the slot describes tell it here, before they
  * reply: every function below does nothing when the mount shares no table
  * (no DAX, or a writeback cache) or the inode has no slot, and none of them
- * waits for a client, except dfuse_run_opened and dfuse_run_append_begin (see
+ * waits for a client, except dfuse_run_opened and dfuse_run_extend_begin (see
  * there).
  *
  * Lock order: the table's lock, then a record's publishing lock, then the
@@ -60,18 +60,27 @@ int dfuse_run_attach(struct dfuse *df, uint64_t ino, uint64_t fh, bool serve, ui
  * another open file. */
 int dfuse_run_mark(struct dfuse *df, uint64_t ino, uint64_t fh);
 
-/* Around an append through the daemon: folds first, and when daxfs-run
- * processes may append to ino too, enters the write gate (a wait the
- * caller's request may interrupt: a negative errno), counts the append as
+/* Around a request that may move ino's EOF: an append (gap_end is
+ * DFUSE_RUN_APPEND), or a write, truncate, fallocate or copy that makes the
+ * bytes from EOF up to gap_end read as zeroes when gap_end lies past it (a
+ * write's offset, a truncate's new size, the end of an allocated range).
+ * Folds first; when daxfs-run processes may append to ino, or a lease
+ * holder may be storing in such a gap, enters the write gate (a wait the
+ * caller's request may interrupt: a negative errno), counts the request as
  * a plain writer and takes the extend lock, waiting up to 2 s like
- * dfuse_run_opened, until the end has published the size. The end
- * publishes (allocated) in every case. */
-struct dfuse_run_append {
-	bool counted;               /* in plain_writers, inside the write gate */
+ * dfuse_run_opened, until the end has published the size; with the lock, a
+ * gap's stores through mappings past EOF are zeroed (dfs_lease_fence). The
+ * end publishes (allocated) in every case. */
+#define DFUSE_RUN_APPEND UINT64_MAX
+struct dfuse_run_extend {
+	bool gated;                 /* inside the write gate */
+	bool counted;               /* in plain_writers */
+	bool fenced;                /* dfs_lease_fence up */
 	int lockfd;                 /* the extend lock's descriptor, or -1 */
 };
-int dfuse_run_append_begin(struct dfuse *df, uint64_t ino, struct dfuse_run_append *a);
-void dfuse_run_append_end(struct dfuse *df, uint64_t ino, const struct dfuse_run_append *a);
+int dfuse_run_extend_begin(struct dfuse *df, uint64_t ino, uint64_t gap_end,
+			   struct dfuse_run_extend *a);
+void dfuse_run_extend_end(struct dfuse *df, uint64_t ino, const struct dfuse_run_extend *a);
 /* The size (and set-id bits) changed; allocated: holes may have got blocks
  * (alloc_gen moves first). */
 void dfuse_run_publish(struct dfuse *df, uint64_t ino, bool allocated);

@@ -15,7 +15,9 @@
 /*
  * usage: fsx PATH SEED NOPS [MAXLEN] [OPS]
  * OPS is a set of letters: r read, w write, p pread/pwrite, v readv/writev,
- * m mmap read and write, t truncate, d O_DIRECT read, s fsync, a append
+ * m mmap read and write, t truncate, d O_DIRECT read, s fsync, a append,
+ * e stores past EOF through a mapping of its page, which POSIX never lets
+ * become the file's (xfstests' fsx -e; a later extension must show zeroes)
  * (default: all). Every read is checked against the model as it happens;
  * at the end the whole file is read back through a fresh descriptor.
  * FSX_CORRUPT=1 in the environment flips a byte of the model before the
@@ -96,7 +98,7 @@ static void fill(unsigned char *buf, size_t len, unsigned seq)
 
 int main(int argc, char **argv)
 {
-	const char *ops = argc > 5 ? argv[5] : "rwpvmtdsa";
+	const char *ops = argc > 5 ? argv[5] : "rwpvmtdsae";
 	unsigned nops;
 	int fd;
 	unsigned char *buf;
@@ -189,6 +191,21 @@ int main(int argc, char **argv)
 			if (next() % 2 && msync(m, ml, MS_SYNC) < 0)
 				die("msync: %s", strerror(errno));
 			if (munmap(m, ml) < 0)
+				die("munmap: %s", strerror(errno));
+			break;
+		}
+		case 'e': {     /* junk past EOF in the page of EOF */
+			size_t po = msize & ~4095ul, in = msize - po;
+			unsigned char *m;
+
+			if (in == 0)
+				break;
+			note("mmap store past EOF %zu+%zu", msize, 4096 - in);
+			m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)po);
+			if (m == MAP_FAILED)
+				die("mmap %zu+4096: %s", po, strerror(errno));
+			memset(m + in, 0xe0 | (i & 0xf), 4096 - in);
+			if (munmap(m, 4096) < 0)
 				die("munmap: %s", strerror(errno));
 			break;
 		}

@@ -204,11 +204,55 @@ static int test_truncate_to_the_same_size_gives_back_blocks_past_eof(void)
 	return T_PASS;
 }
 
+/* Stores "X" past EOF into the block of EOF of a leased 4-byte file of a new
+ * filesystem, as a holder's mapping can, then grows the file to two blocks;
+ * *shown: how many of those bytes the file shows then. */
+static int grown_over_stores_past_eof(bool fence, int *shown)
+{
+	struct dfs **fs = t_newfs(16 * MB, NULL);
+	struct stat attr = { .st_size = 2 * BLK }, st;
+	char junk[BLK - 4], buf[BLK];
+	uint64_t ino, addr;
+
+	CHECK(fs);
+	CHECK_EQ(leased_file(*fs, &ino, &addr), T_PASS);
+	memset(junk, 'X', sizeof(junk));
+	CHECK_EQ(dm_submit_bio(dfs_md(*fs), DAX_REQ_WRITE, DM_BIO_FUA, addr + 4, junk,
+			       sizeof(junk)), 0);
+	if (fence)
+		dfs_lease_fence(*fs, ino, true);
+	CHECK_EQ(dfs_setattr(*fs, ino, &attr, DFS_SET_SIZE, &st), 0);
+	if (fence)
+		dfs_lease_fence(*fs, ino, false);
+	CHECK_EQ(dfs_pread(*fs, ino, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	CHECK(memcmp(buf, "abcd", 4) == 0);
+	*shown = 0;
+	for (size_t i = 4; i < sizeof(buf); i++)
+		*shown += buf[i] == 'X';
+	CHECK_EQ(dfs_lease_put(*fs, ino), 0);
+	return T_PASS;
+}
+
+static int test_a_fenced_lease_lets_a_size_change_zero_stores_past_eof(void)
+{
+	int shown;
+
+	/* a holder's write past EOF may be on its way: what is there stays */
+	CHECK_EQ(grown_over_stores_past_eof(false, &shown), T_PASS);
+	CHECK_EQ(shown, (int)(BLK - 4));
+	/* the caller keeps the holders' writes out: only mapped stores are
+	 * there, and they never become the file's */
+	CHECK_EQ(grown_over_stores_past_eof(true, &shown), T_PASS);
+	CHECK_EQ(shown, 0);
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_truncate_of_leased_file_defers_its_blocks),
 	T_CASE(test_trim_leaves_blocks_past_eof_to_another_lease_holder),
 	T_CASE(test_trim_keeps_what_the_user_reserved),
 	T_CASE(test_truncate_to_the_same_size_gives_back_blocks_past_eof),
+	T_CASE(test_a_fenced_lease_lets_a_size_change_zero_stores_past_eof),
 	T_CASE(test_put_of_last_lease_releases_deferred_blocks),
 	T_CASE(test_unleased_file_frees_at_once),
 	T_CASE(test_lease_put_without_lease_is_enoent),
