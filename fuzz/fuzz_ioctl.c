@@ -603,7 +603,13 @@ static void request(struct dfuse *df, struct fuzz_in *in, struct opened *leased,
 			  (unsigned)who.uid);
 	if (ret >= 0 && cmd == DAXFS_IOC_LEASE_GET && *nleased < MAX_REQUESTS)
 		leased[(*nleased)++] = (struct opened){ rq.fh, rq.ino };
-	if (ret == 0 && cmd == DAXFS_IOC_ALLOC && who.uid != 0) {
+	/* a store through a mapping (MAPPED, within the page of EOF) keeps
+	 * them, as page_mkwrite does; every other allocation drops them */
+	const struct daxfs_ioc_range *ar = (const struct daxfs_ioc_range *)buf;
+	bool mapped = known && (ar->flags & DAXFS_IOC_ALLOC_MAPPED) &&
+		      ar->offset + ar->length <= ((uint64_t)before.st_size + 4095) / 4096 * 4096;
+
+	if (ret == 0 && cmd == DAXFS_IOC_ALLOC && who.uid != 0 && !mapped) {
 		struct stat st;
 
 		if (dfs_getattr(df->fs, rq.ino, &st) == 0 && ((st.st_mode & S_ISUID) ||

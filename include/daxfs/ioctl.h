@@ -196,7 +196,9 @@ enum daxfs_ioc_lease_flags {
 enum daxfs_ioc_alloc_flags {
 	DAXFS_IOC_ALLOC_KEEP_SIZE = 1u << 1,
 	/* For stores through a mapping (what a DAX write fault allocates):
-	 * set-id bits stay, as page_mkwrite drops none. */
+	 * set-id bits stay, as page_mkwrite drops none. Needs KEEP_SIZE (a
+	 * store never changes the size, EINVAL otherwise); a range past the
+	 * page of EOF, which no store reaches, drops them as any other. */
 	DAXFS_IOC_ALLOC_MAPPED = 1u << 2,
 	/* With KEEP_SIZE: speculative, as a filesystem's preallocation past
 	 * EOF. The caller gives back what lies past EOF at its last close

@@ -432,6 +432,18 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
  * set-id file drops its set-id bits. The kernel asks for that with a SETATTR
  * before a write or fallocate, but never sees ALLOC.
  */
+/* Whether an ALLOC is what a store through a mapping allocates (MAPPED),
+ * which drops no set-id bits, as page_mkwrite drops none: such a store
+ * reaches no page past EOF's (SIGBUS), so a range past it is an allocation
+ * like fallocate's, which drops them. */
+static bool mapped_store(struct dfuse *df, uint64_t ino, const struct daxfs_ioc_range *r)
+{
+	struct stat st;
+
+	return (r->flags & DAXFS_IOC_ALLOC_MAPPED) && dfs_getattr(df->fs, ino, &st) == 0 &&
+	       r->offset + r->length <= ((uint64_t)st.st_size + PAGE - 1) / PAGE * PAGE;
+}
+
 static int kill_priv(struct dfuse *df, const struct dfuse_caller *who, uint64_t ino)
 {
 	const struct stat none = { 0 };
@@ -658,13 +670,15 @@ static int range_command(struct dfuse *df, const struct dfuse_ioctl_req *rq)
 		dfuse_run_unleased(df, ino);
 		return err;
 	case DAXFS_IOC_ALLOC:
+		/* a store through a mapping never changes the size */
 		if ((r.flags & ~(uint32_t)(DAXFS_IOC_ALLOC_KEEP_SIZE | DAXFS_IOC_ALLOC_MAPPED |
 					   DAXFS_IOC_ALLOC_AHEAD)) ||
-		    ((r.flags & DAXFS_IOC_ALLOC_AHEAD) && !(r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE)))
+		    ((r.flags & (DAXFS_IOC_ALLOC_AHEAD | DAXFS_IOC_ALLOC_MAPPED)) &&
+		     !(r.flags & DAXFS_IOC_ALLOC_KEEP_SIZE)))
 			return -EINVAL;
 		if ((err = check_caller(df, rq, NEED_READ | NEED_WRITE)) ||
 		    (err = check_lease(df, ino, fh, true)) || (err = check_range(r.offset, r.length)) ||
-		    (!(r.flags & DAXFS_IOC_ALLOC_MAPPED) && (err = kill_priv(df, rq->who, ino))))
+		    (!mapped_store(df, ino, &r) && (err = kill_priv(df, rq->who, ino))))
 			return err;
 		/* before the blocks exist: the lease cannot go with them unknown */
 		if ((r.flags & DAXFS_IOC_ALLOC_AHEAD) &&
