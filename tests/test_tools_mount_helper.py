@@ -243,6 +243,35 @@ def test_helper_without_a_sources_file_says_where_it_looked(tmp_path, sbin):
                         f"{tmp_path}/none: No such file or directory\n")
 
 
+def test_helper_that_cannot_run_daxfs_fuse_is_a_system_error(tmp_path, sbin, make_fs):
+    """mount(8)'s status 2 (the man page's "cannot run daxfs-fuse"), not 32,
+    which says the mount itself failed."""
+    fs = make_fs("a")
+    (sbin / "daxfs-fuse").write_bytes(b"\x7fELF broken")      # executable, not a program
+    r = helper(sbin, fs.source, fs.mnt)
+    assert r.returncode == 2
+    assert r.stderr == f"mount.daxfs: cannot run {sbin}/daxfs-fuse: Exec format error\n"
+    assert not os.path.ismount(fs.mnt)
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "large"])
+def test_helper_refuses_a_sources_file_that_is_no_list(tmp_path, sbin, kind):
+    """/dev/zero filled memory and a FIFO held the mount for good: the list
+    must be a regular file of at most 1 MiB."""
+    path = tmp_path / "sources"
+    if kind == "device":
+        path = "/dev/zero"
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_bytes(b"#" * (1 << 20) + b"\n")
+    r = helper(sbin, "LABEL=x", tmp_path, env={"DAXFS_SOURCES": str(path)})
+    assert r.returncode == 32
+    reason = "larger than 1 MiB" if kind == "large" else "not a regular file"
+    assert r.stderr == (f"mount.daxfs: LABEL=x: {path} is not a list of sources to search: "
+                        f"{reason}\n")
+
+
 def test_helper_refuses_an_empty_label(tmp_path, sbin, make_fs):
     fs = make_fs("a")                      # unlabelled: LABEL= must not pick it
     env = sources_file(tmp_path, fs.source)

@@ -1,9 +1,12 @@
 /* tools/findfs.c - finding a daxfs by LABEL= or UUID= among the sources an administrator lists */
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "daxfs/err.h"
@@ -108,6 +111,8 @@ static int check_line(struct findfs *p, const char *line)
 	return err;
 }
 
+#define SOURCES_MAX (1 << 20)
+
 int findfs_resolve(const char *progname, enum findfs_tag tag, const char *value, bool verbose,
 		  char **source)
 {
@@ -130,11 +135,29 @@ int findfs_resolve(const char *progname, enum findfs_tag tag, const char *value,
 			progname, value);
 		return -EINVAL;
 	}
-	f = fopen(file, "re");
-	if (!f) {
+	/* a list of paths: a FIFO would hold the mount, a device or a huge
+	 * file without line ends fill memory */
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		err = -errno;
 		fprintf(stderr, "%s: %s=%s: cannot read the list of sources to search, %s: %s\n",
 			progname, what, value, file, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > SOURCES_MAX) {
+		fprintf(stderr, "%s: %s=%s: %s is not a list of sources to search: %s\n", progname,
+			what, value, file, !S_ISREG(st.st_mode) ? "not a regular file" :
+			"larger than 1 MiB");
+		close(fd);
+		return -EINVAL;
+	}
+	if (!(f = fdopen(fd, "r"))) {
+		err = -errno;
+		close(fd);
 		return err;
 	}
 	while (!err && getline(&line, &cap, f) > 0) {

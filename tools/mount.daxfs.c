@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,16 +237,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "%s: fork: %s\n", progname, strerror(errno));
+	/* posix_spawn reports a failed exec itself: a daemon that cannot run
+	 * is a system error, not a mount that failed */
+	if ((err = posix_spawn(&pid, daemon, NULL, NULL, args, environ))) {
+		fprintf(stderr, "%s: cannot run %s: %s\n", progname, daemon, strerror(err));
 		ret = MOUNT_SYSERR;
 		goto out;
-	}
-	if (pid == 0) {
-		execv(daemon, args);
-		fprintf(stderr, "%s: cannot run %s: %s\n", progname, daemon, strerror(errno));
-		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
