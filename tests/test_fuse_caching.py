@@ -409,6 +409,12 @@ def test_notify_store_does_not_deadlock_with_concurrent_access(tmp_path, cls):
     ("poll_us=x", "invalid option poll_us=x: expected whole microseconds from 0 (never)"),
     ("poll_us=-1", "invalid option poll_us=-1"),
     ("poll_us=1000001", "invalid option poll_us=1000001"),
+    # libfuse 3.14 reads these with %u: -1 was four billion threads, 0 one
+    ("max_threads=-1", "invalid option max_threads=-1: expected a number of threads from 1"),
+    ("max_threads=0", "invalid option max_threads=0: expected a number of threads from 1 to 100000"),
+    ("max_threads=100001", "invalid option max_threads=100001"),
+    ("max_idle_threads=-1", "invalid option max_idle_threads=-1: expected a number of threads from 0"),
+    ("max_idle_threads=x", "invalid option max_idle_threads=x"),
 ], ids=lambda v: "" if str(v).startswith("invalid") else v)
 def test_bad_option_value_is_refused_with_a_clear_error(tmp_path, opt, message):
     fs = Daxfs(tmp_path)
@@ -424,7 +430,7 @@ def test_bad_option_value_is_refused_with_a_clear_error(tmp_path, opt, message):
                                  "no_keep_cache", "readdirplus=yes", "readdirplus=no",
                                  "readdirplus=auto", "writeback_cache", "no_writeback_cache",
                                  "notify_store=0", "notify_store=1048576", "poll_us=0",
-                                 "poll_us=1000000"])
+                                 "poll_us=1000000", "max_threads=1", "max_idle_threads=0"])
 def test_option_is_accepted(tmp_path, opt):
     fs = mounted(tmp_path, opt)
     try:

@@ -58,6 +58,8 @@ struct options {
 	char *notify_store;	/* notify_store=BYTES */
 	char *max_leases;	/* max_leases=N */
 	char *poll_us;		/* poll_us=MICROSECONDS */
+	char *max_threads;	/* max_threads=N (libfuse's, checked here) */
+	char *max_idle_threads;	/* max_idle_threads=N (likewise) */
 	char *dax_users;	/* dax_users=GROUP */
 	int prealloc;		/* allocate the backing files whole at mount */
 	int recover;		/* recover: replace a dead mount of another source */
@@ -82,6 +84,8 @@ static const struct fuse_opt option_spec[] = {
 	{ "notify_store=%s", offsetof(struct options, notify_store), 0 },
 	{ "max_leases=%s", offsetof(struct options, max_leases), 0 },
 	{ "poll_us=%s", offsetof(struct options, poll_us), 0 },
+	{ "max_threads=%s", offsetof(struct options, max_threads), 0 },
+	{ "max_idle_threads=%s", offsetof(struct options, max_idle_threads), 0 },
 	{ "dax_users=%s", offsetof(struct options, dax_users), 0 },
 	{ "prealloc", offsetof(struct options, prealloc), 1 },
 	{ "recover", offsetof(struct options, recover), 1 },
@@ -325,6 +329,32 @@ static int parse_max_leases(const struct options *o, unsigned *out)
 			 "a number of leases from 0 (no direct access for other users)", &n))
 		return -1;
 	*out = (unsigned)n;
+	return 0;
+}
+
+/* max_threads=N and max_idle_threads=N: libfuse 3.14 reads them with %u,
+ * so -1 would mean four billion threads and 0 one; here they are whole
+ * numbers in range, or the mount is refused. */
+#define DFUSE_THREADS_MAX 100000      /* libfuse's later FUSE_LOOP_MT_MAX_THREADS */
+static int parse_threads(const struct options *o, struct fuse_cmdline_opts *copts)
+{
+	unsigned long long n;
+
+	if (whole_option("max_threads", o->max_threads, DFUSE_THREADS_MAX, copts->max_threads,
+			 "a number of threads from 1", &n))
+		return -1;
+	if (n == 0) {
+		fprintf(stderr, "daxfs-fuse: invalid option max_threads=%s: expected a number of "
+			"threads from 1 to %u\n", o->max_threads, DFUSE_THREADS_MAX);
+		return -1;
+	}
+	copts->max_threads = (unsigned)n;
+	if (!o->max_idle_threads)
+		return 0;
+	if (whole_option("max_idle_threads", o->max_idle_threads, DFUSE_THREADS_MAX, 0,
+			 "a number of threads from 0", &n))
+		return -1;
+	copts->max_idle_threads = (unsigned)n;
 	return 0;
 }
 
@@ -672,7 +702,7 @@ int main(int argc, char **argv)
 	    parse_timeout(&o, &df.timeout) != 0 || parse_readdirplus(&o, &df.readdirplus) != 0 ||
 	    parse_notify_store(&o, &df.notify_store) != 0 ||
 	    parse_max_leases(&o, &df.max_leases) != 0 || parse_dax_users(&o, &df.dax_group) != 0 ||
-	    parse_poll_us(&o, &poll_us) != 0)
+	    parse_poll_us(&o, &poll_us) != 0 || parse_threads(&o, &copts) != 0)
 		goto out_args;
 	if (o.prealloc && o.rdonly) {
 		fprintf(stderr, "daxfs-fuse: -o prealloc allocates the backing files, which a "
@@ -792,6 +822,8 @@ out_args:
 	free(o.notify_store);
 	free(o.max_leases);
 	free(o.poll_us);
+	free(o.max_threads);
+	free(o.max_idle_threads);
 	free(o.dax_users);
 	free(o.logfile);
 	dfuse_store_delete(&df);
