@@ -131,10 +131,12 @@ def test_mkfs_refuses_a_device_too_small_for_a_filesystem(tmp_path):
     (["-s", "0", "src"], "SIZE '0'"),
     (["-s", "1000", "src"], "SIZE '1000'"),
     (["-s", "-1G", "src"], "SIZE '-1G'"),
+    (["-s", "99999999T", "src"], "SIZE '99999999T' is too large (more than 16 EiB)"),
     (["-s"], "needs an argument"),
     (["--bogus", "src"], "unknown option"),
 ], ids=["no-source", "two-sources", "long-label", "bad-uuid", "long-uuid", "bad-suffix",
-        "zero-size", "unaligned-size", "negative-size", "size-without-value", "unknown-option"])
+        "zero-size", "unaligned-size", "negative-size", "huge-size", "size-without-value",
+        "unknown-option"])
 def test_mkfs_usage_error_exits_2(args, message):
     r = run("mkfs.daxfs", *args)
     assert r.returncode == 2

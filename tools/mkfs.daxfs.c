@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 	struct source_files sf = { 0 };
 	struct dfs_mkfs_result res = { 0 };
 	bool have_uuid = false, have_size = false, dry = false, prealloc = false;
-	int c, ret;
+	int c, ret, err;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fnL:U:s:hV", longopts, NULL)) != -1) {
@@ -247,7 +247,9 @@ int main(int argc, char **argv)
 			have_uuid = true;
 			break;
 		case 's':
-			if (cli_parse_size(optarg, &size) || size == 0 || size % DAX_PAGE_SIZE)
+			if ((err = cli_parse_size(optarg, &size)) == -ERANGE)
+				return usage_error("SIZE '%s' is too large (more than 16 EiB)", optarg);
+			if (err || size == 0 || size % DAX_PAGE_SIZE)
 				return usage_error("SIZE '%s' is not a positive multiple of 4096 bytes",
 						   optarg);
 			have_size = true;

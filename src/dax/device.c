@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -48,6 +51,23 @@ static enum dax_persist_mode unforced_mode(const struct dax_device *dev)
 	return DAX_PERSIST_MSYNC;
 }
 
+/* Whether a character device is device-dax (/dev/daxX.Y): its class in
+ * sysfs, as libpmem and ndctl look it up. */
+static bool is_device_dax(const struct stat *st)
+{
+	char link[64], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u/subsystem", major(st->st_rdev),
+		 minor(st->st_rdev));
+	if ((n = readlink(link, target, sizeof(target) - 1)) < 0)
+		return false;
+	target[n] = '\0';
+	const char *base = strrchr(target, '/');
+
+	return base && strcmp(base + 1, "dax") == 0;
+}
+
 static int open_mapped(struct dax_device *dev, const struct stat *st)
 {
 	size_t map_len = 0;
@@ -66,6 +86,10 @@ static int open_mapped(struct dax_device *dev, const struct stat *st)
 			return daxfs_err(-EFBIG, "%s: too large to map (%lld bytes)", dev->path,
 					 (long long)st->st_size);
 	}
+	if (S_ISCHR(st->st_mode) && !is_device_dax(st))
+		return daxfs_err(-ENODEV, "%s: a character device that is not device-dax (%u:%u is "
+				 "not in /sys/class/dax): a member is a pmem file or a /dev/daxX.Y",
+				 dev->path, major(st->st_rdev), minor(st->st_rdev));
 	if (dax_rdonly(dev) && S_ISREG(st->st_mode)) {
 		/* pmem_map_file always opens read-write; map our own fd instead */
 		map_len = (size_t)st->st_size;
@@ -85,7 +109,8 @@ static int open_mapped(struct dax_device *dev, const struct stat *st)
 
 			if (S_ISCHR(st->st_mode))
 				return daxfs_err(-err, "%s: not a usable device-dax character device: %s",
-						 dev->path, pmem_errormsg());
+						 dev->path, pmem_errormsg()[0] ? pmem_errormsg() :
+						 strerror(err));
 			return daxfs_err(-err, "%s: cannot map: %s", dev->path, pmem_errormsg());
 		}
 		dev->mapped_by_pmem = true;

@@ -436,6 +436,15 @@ static int check_range(struct dm_target *ti, struct dax_device *dev, const char 
 	/* device_area_is_invalid */
 	if (start < dev_size && len <= dev_size - start)
 		return 0;
+	/* byte numbers of a range that far out would wrap */
+	if (start >= dev_size || len > (UINT64_MAX >> DAX_SECTOR_SHIFT) - start)
+		return daxfs_err(-EINVAL, "target %u (%s): %s too small for target: start=%llu, "
+				 "len=%llu, dev_size=%llu (sectors: it has %llu bytes, the target "
+				 "%s)", ti->index, ti->type->name, path, (unsigned long long)start,
+				 (unsigned long long)len, (unsigned long long)dev_size,
+				 (unsigned long long)dax_device_size(dev),
+				 start >= dev_size ? "starts past its end" :
+				 "ends past the end of any device");
 	return daxfs_err(-EINVAL, "target %u (%s): %s too small for target: start=%llu, len=%llu, "
 			 "dev_size=%llu (sectors: it has %llu bytes, the target maps bytes %llu-%llu "
 			 "of it; was it truncated?)", ti->index, ti->type->name, path,

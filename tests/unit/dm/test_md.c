@@ -137,6 +137,11 @@ static int test_first_load_checks_device_ranges(void)
 	CHECK_MSG(t_fmt("test: target 0 (linear): %s too small for target: start=0, len=520, "
 			"dev_size=512 (sectors: it has 262144 bytes, the target maps bytes 0-266239 "
 			"of it; was it truncated?)", A));
+	/* sectors that far out have no byte numbers: none printed wrapped */
+	CHECK_EQ(load_text(md, t_fmt("0 256 linear %s 18446744073709551608\n", A)), -EINVAL);
+	CHECK_MSG(t_fmt("test: target 0 (linear): %s too small for target: "
+			"start=18446744073709551608, len=256, dev_size=512 (sectors: it has 262144 "
+			"bytes, the target starts past its end)", A));
 	dm_md_get_info(md, &info);
 	CHECK(!info.inactive_present);
 	CHECK_STR(dm_md_type_name(md), "none");
