@@ -362,7 +362,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 	size_t got = 0;
 	while (got < size && wr->niov < DFS_READ_MAX_IOV) {
 		struct dfs_iomap m;
-		void *base;
+		void *base = NULL;      /* -O3 cannot see that a failed piece breaks out */
 		uint64_t n;
 
 		if ((err = dfs_iomap_begin_locked(fs, ip, pos, size - got, DFS_IOMAP_WRITE, &m)))

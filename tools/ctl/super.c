@@ -342,7 +342,7 @@ static int label_run(int argc, char **argv)
 	const struct ctl_command *cmd = &ctl_label_command;
 	struct mapped_device *md = NULL;
 	struct dfs_info in;
-	const char *source, *label;
+	const char *source = NULL, *label = NULL;     /* -O3 cannot see them always set */
 	char busy[512];
 	int ret;
 
@@ -378,7 +378,7 @@ static int uuid_run(int argc, char **argv)
 	const struct ctl_command *cmd = &ctl_uuid_command;
 	struct mapped_device *md = NULL;
 	struct dfs_info in;
-	const char *source, *arg;
+	const char *source = NULL, *arg = NULL;       /* as in label_run */
 	uint8_t uuid[16];
 	char busy[512], text[37];
 	int ret;
