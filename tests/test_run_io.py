@@ -633,6 +633,14 @@ def test_the_launcher_says_what_is_wrong():
     runtime = sanitizer_preload()
     assert preload[:-1] == ([runtime] if runtime else [])
     assert preload[-1].endswith("/libdaxfs-run.so")
+    # with no preload of the caller's, a sanitizer build's launcher puts the
+    # runtime first itself (a program died at once without it)
+    env = dict(run_env(debug=False), ASAN_OPTIONS="detect_leaks=0")
+    env.pop("LD_PRELOAD", None)
+    r = subprocess.run([run, "sh", "-c", 'echo "$LD_PRELOAD"'], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().split(":")[:-1] == ([runtime] if runtime else [])
     if not runtime:
         r = subprocess.run([run, "sh", "-c", 'echo "$LD_PRELOAD"'], capture_output=True,
                            text=True, env=run_env(debug=False, extra={"LD_PRELOAD": "libc.so.6"}))

@@ -97,6 +97,18 @@ int main(int argc, char **argv)
 	}
 	lib = library();
 	old = getenv("LD_PRELOAD");
+#ifdef DAXFS_RUN_SANITIZER_RUNTIME
+	/* this build's library needs the sanitizer's runtime loaded first, and
+	 * without it the program dies at its first call into it */
+	if (!old || !sanitizer_runtime_first(old)) {
+		char *with;
+
+		if (asprintf(&with, "%s%s%s", DAXFS_RUN_SANITIZER_RUNTIME, old && *old ? ":" : "",
+			     old ? old : "") < 0)
+			return CLI_EXIT_FAIL;
+		old = with;
+	}
+#endif
 	if (old && *old) {
 		if (!(preload = malloc(strlen(lib) + strlen(old) + 2)))
 			return CLI_EXIT_FAIL;
