@@ -209,6 +209,45 @@ def test_a_zeroed_member_table_is_rebuilt_from_the_labels(fs):
     assert (fs.mnt / "f").read_bytes() == fs.data
 
 
+@pytest.mark.parametrize("where", ["reserved", "entry"])
+def test_a_damaged_member_table_and_a_damaged_label_are_repaired_when_their_entries_agree(
+        fs, where):
+    """A byte past the table block's entries and one in a label's reserved
+    bytes each fail a checksum, and fsck had no intact copy of that member's
+    entry: the two damaged copies agree on all of it, so both are written
+    again. A byte in the label's entry leaves the copies apart: refused."""
+    blk = member_table_block(fs.files[0])
+    with open(fs.files[0], "rb") as f:
+        f.seek(blk * 4096)
+        good = f.read(4096)
+    with open(fs.files[2], "rb") as f:
+        label = f.read(512)
+    patch(fs.files[0], blk * 4096 + 4000, b"\x55")            # past the three entries
+    at = 300 if where == "reserved" else 40
+    patch(fs.files[2], at, bytes([label[at] ^ 4]))
+    why = f"member table block {blk}: checksum mismatch"
+    refused_mount(fs, fs.source, f"{why}; run fsck.daxfs -y")
+    r = run("fsck.daxfs", "-y", fs.source)
+    if where == "entry":
+        assert r.returncode == 8
+        assert (f"{why}, and the labels of its members cannot replace it: {fs.files[2]}, "
+                "member 2: member label: checksum mismatch") in r.stderr
+        fs.dirty = True
+        return
+    assert (r.returncode, r.stdout) == (1, (
+        f"{why}: rebuild it from its members' labels (repaired)\n"
+        f"member 2 ({fs.files[2]}): its label (byte 0 of it) is damaged: write it again from "
+        "the member table (repaired)\n"
+        f"{fs.source}: 2 problems found, 2 repaired\n"))
+    with open(fs.files[0], "rb") as f:
+        f.seek(blk * 4096)
+        assert f.read(4096) == good
+    with open(fs.files[2], "rb") as f:
+        assert f.read(512) == label
+    fs.mount()
+    assert (fs.mnt / "f").read_bytes() == fs.data
+
+
 def test_fsck_refuses_a_member_whose_label_is_gone_and_writes_nothing(fs):
     patch(fs.files[1], 0, bytes(512))
     before = digest(*fs.files)

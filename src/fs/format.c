@@ -312,6 +312,14 @@ int dfs_label_decode(const uint8_t *p, struct dfs_label *l)
 		return daxfs_err(-EINVAL, "no member label");
 	if (dfs_get32(p + DFS_LABEL_CRC) != crc32c(p, DFS_LABEL_CRC))
 		return daxfs_err(-EIO, "member label: checksum mismatch");
+	return dfs_label_decode_unsealed(p, l);
+}
+
+int dfs_label_decode_unsealed(const uint8_t *p, struct dfs_label *l)
+{
+	memset(l, 0, sizeof(*l));
+	if (dfs_get64(p + DFS_LABEL_MAGIC) != DFS_MAGIC_LABEL)
+		return daxfs_err(-EINVAL, "no member label");
 	l->major = dfs_get16(p + DFS_LABEL_MAJOR);
 	l->minor = dfs_get16(p + DFS_LABEL_MINOR);
 	l->index = dfs_get32(p + DFS_LABEL_INDEX);

@@ -426,6 +426,9 @@ static inline unsigned dfs_runrec_offset(unsigned i, unsigned label_sector)
 	return sector * DFS_LABEL_SIZE + (i % DFS_RUNREC_PER_SECTOR) * DFS_RUNREC_SIZE;
 }
 int dfs_label_decode(const uint8_t *sector, struct dfs_label *l);
+/* The same without the crc check: what a damaged label still says, for fsck
+ * to weigh against the other copy of its entry. */
+int dfs_label_decode_unsealed(const uint8_t *sector, struct dfs_label *l);
 
 /* The checksum of a structure whose bytes were changed in place (tests and
  * fuzzers that damage one and want its field checks reached): a group

@@ -17,8 +17,10 @@
  * - a member table block that fails its checks is rebuilt from the labels of
  *   its members, read where mkfs puts them on this table; each must decode,
  *   name this filesystem and its own index, and record the geometry the table
- *   gives it. Anything else (a label of another member: files in another
- *   order) leaves the block unrepairable, and fsck stops.
+ *   gives it. A label damaged too serves when its entry is byte for byte the
+ *   one in the damaged block (copies_agree). Anything else (a label of
+ *   another member: files in another order) leaves the block unrepairable,
+ *   and fsck stops.
  * - a label that does not decode but still shows whose it was (its member
  *   uuid, or the label magic with its index and the filesystem's uuid; for
  *   member 0 also the filesystem's superblock beside it) is written again
@@ -40,9 +42,32 @@ static bool same_geometry(const struct dfs_member *a, const struct dfs_member *b
 	       a->label_sector == b->label_sector && a->label_offset == b->label_offset;
 }
 
-/* Entry j from its member's label, where plan says the label is. */
+/*
+ * Both copies damaged: a label whose crc fails still gives entry j when its
+ * 96 bytes are those of the entry in the damaged table block (whose header
+ * still says it holds j), and they name j, this filesystem and the place the
+ * table gives it: damage to either copy lay outside the entry (an unused
+ * slot, reserved bytes), since it would not leave two copies alike. The
+ * label is then written again (dfs_members_verify finds it damaged).
+ */
+static bool copies_agree(const uint8_t *sector, const uint8_t *block, uint32_t k, uint32_t j,
+			 uint32_t count, struct dfs_label *l)
+{
+	const uint32_t first = k * DFS_MTAB_PER_BLOCK;
+
+	return block && dfs_get32(block + DFS_BLK_MAGIC) == DFS_MAGIC_MTAB &&
+	       dfs_get32(block + DFS_MTAB_FIRST) == first &&
+	       dfs_get32(block + DFS_MTAB_COUNT) == count &&
+	       memcmp(sector + DFS_LABEL_ENTRY, block + DFS_MTAB_HDR + (j - first) * DFS_MEMBER_SIZE,
+		      DFS_MEMBER_SIZE) == 0 &&
+	       dfs_label_decode_unsealed(sector, l) == 0;
+}
+
+/* Entry j from its member's label, where plan says the label is; block: the
+ * failed table block k that should hold it, count entries (or NULL). */
 static int entry_from_label(struct dm_table *t, const struct dfs_super *sb,
-			    const struct dfs_member *plan, uint32_t j, struct dfs_member *out)
+			    const struct dfs_member *plan, uint32_t j, const uint8_t *block,
+			    uint32_t k, uint32_t count, struct dfs_member *out)
 {
 	uint8_t sector[DFS_LABEL_SIZE];
 	struct dfs_label l;
@@ -52,7 +77,8 @@ static int entry_from_label(struct dm_table *t, const struct dfs_super *sb,
 
 	dm_table_get_member(t, j, &dm);
 	if ((err = dm_table_member_read(t, j, plan[j].label_offset << 9, sector, sizeof(sector))) ||
-	    (err = dfs_label_decode(sector, &l)))
+	    ((err = dfs_label_decode(sector, &l)) &&
+	     !(err == -EIO && copies_agree(sector, block, k, j, count, &l))))
 		return daxfs_err_prefix(err, "%s, member %u", dm.path, j);
 	dfs_uuid_text(l.fs_uuid, uuid);
 	if (memcmp(l.fs_uuid, sb->uuid, 16) || l.index != j || l.nmembers != sb->nmembers)
@@ -72,13 +98,21 @@ static int rebuild_block(struct dm_table *t, const struct dfs_super *sb, uint32_
 	const uint32_t first = k * DFS_MTAB_PER_BLOCK;
 	const uint32_t end = sb->nmembers - first < DFS_MTAB_PER_BLOCK ? sb->nmembers :
 			     first + DFS_MTAB_PER_BLOCK;
-	int err;
+	const uint64_t blk = sb->gdt_start + sb->gdt_blocks + k;
+	uint8_t *block = malloc(DFS_BLOCK_SIZE);
+	int err = 0;
 
-	for (uint32_t j = first; j < end; j++)
-		if ((err = entry_from_label(t, sb, plan, j, &m[j])))
-			return daxfs_err_prefix(err, "%s, and the labels of its members cannot "
-						"replace it", why);
-	return 0;
+	/* the damaged copy, for labels damaged too (copies_agree) */
+	if (block && dm_table_read(t, blk << DFS_BLOCK_SHIFT, block, DFS_BLOCK_SIZE)) {
+		free(block);
+		block = NULL;
+	}
+	for (uint32_t j = first; j < end && !err; j++)
+		if ((err = entry_from_label(t, sb, plan, j, block, k, end - first, &m[j])))
+			err = daxfs_err_prefix(err, "%s, and the labels of its members cannot "
+					       "replace it", why);
+	free(block);
+	return err;
 }
 
 /* The member table through t, its damaged blocks (bad[k], why[k]) rebuilt. */

@@ -205,25 +205,72 @@ static int test_fsck_refuses_a_member_whose_label_is_zeroed(void)
 				 "label (expected at byte 0 of it); is it the right file?", f[2]));
 }
 
-static int test_fsck_refuses_a_damaged_table_whose_label_is_damaged_too(void)
+/* The table block and member 1's label both fail their checksums; at is
+ * the byte of the block damaged: in entry 0 (whose label is intact), or in
+ * entry 1, so that its two copies differ. */
+static struct mapped_device *table_and_label_damaged(struct dfs_super *sb, struct dfs_member *m,
+						     size_t at, uint8_t *good_blk, uint8_t *good_label)
 {
-	struct dfs_super sb;
-	struct dfs_member m[3];
-	struct mapped_device *md = three(&sb, m);
 	static uint8_t blk[4096];
 	uint8_t label[512];
+	struct mapped_device *md = three(sb, m);
+	const uint64_t mtab = sb->gdt_start + sb->gdt_blocks;
+
+	if (!md || t_rw_block(md, DAX_REQ_READ, mtab, blk) ||
+	    rw_sector(md, DAX_REQ_READ, m[1].label_sector, label))
+		return NULL;
+	memcpy(good_blk, blk, sizeof(blk));
+	memcpy(good_label, label, sizeof(label));
+	blk[at] ^= 1;
+	label[200] ^= 1;        /* reserved bytes: its entry stays */
+	if (t_rw_block(md, DAX_REQ_WRITE, mtab, blk) ||
+	    rw_sector(md, DAX_REQ_WRITE, m[1].label_sector, label))
+		return NULL;
+	return md;
+}
+
+static int test_fsck_rebuilds_a_damaged_table_from_a_damaged_label_whose_entry_agrees(void)
+{
+	static uint8_t good_blk[4096], blk[4096];
+	uint8_t good_label[512], label[512];
+	struct dfs_super sb;
+	struct dfs_member m[3];
+	struct t_report rep;
+	struct dfs *fs = NULL;
+	struct mapped_device *md = table_and_label_damaged(&sb, m, 100, good_blk, good_label);
+	const uint64_t mtab = sb.gdt_start + sb.gdt_blocks;
 
 	CHECK(md);
-	const uint64_t mtab = sb.gdt_start + sb.gdt_blocks;
+	CHECK_REPAIRED(md, &rep, FSCK_ASKS);
+	CHECK_EQ(rep.lines, 2);
+	CHECK_HAS(&rep, t_fmt("member table block %llu: checksum mismatch: rebuild it from its "
+			      "members' labels (repaired)", (unsigned long long)mtab));
+	CHECK_HAS(&rep, t_fmt("member 1 (%s): its label (byte 0 of it) is damaged: write it again "
+			      "from the member table (repaired)", f[1]));
 	CHECK_EQ(t_rw_block(md, DAX_REQ_READ, mtab, blk), 0);
-	blk[100] ^= 1;
-	CHECK_EQ(t_rw_block(md, DAX_REQ_WRITE, mtab, blk), 0);
+	CHECK(!memcmp(blk, good_blk, sizeof(blk)));
 	CHECK_EQ(rw_sector(md, DAX_REQ_READ, m[1].label_sector, label), 0);
-	label[200] ^= 1;
-	CHECK_EQ(rw_sector(md, DAX_REQ_WRITE, m[1].label_sector, label), 0);
+	CHECK(!memcmp(label, good_label, sizeof(label)));
+	CHECK_EQ(dfs_mount(md, NULL, &fs), 0);
+	CHECK_EQ(dfs_unmount(&fs), 0);
+	return T_PASS;
+}
+
+static int test_fsck_refuses_a_damaged_table_whose_damaged_label_disagrees(void)
+{
+	static uint8_t good_blk[4096];
+	uint8_t good_label[512];
+	struct dfs_super sb;
+	struct dfs_member m[3];
+	/* entry 1's member uuid, in the block */
+	struct mapped_device *md = table_and_label_damaged(&sb, m, DFS_MTAB_HDR + DFS_MEMBER_SIZE +
+							   DFS_MEMBER_UUID, good_blk, good_label);
+
+	CHECK(md);
 	return refused(md, t_fmt("member table block %llu: checksum mismatch, and the labels of its "
 				 "members cannot replace it: %s, member 1: member label: checksum "
-				 "mismatch", (unsigned long long)mtab, f[1]));
+				 "mismatch", (unsigned long long)(sb.gdt_start + sb.gdt_blocks),
+				 f[1]));
 }
 
 /* Labels that name other members are files in another order, whatever else
@@ -363,7 +410,8 @@ static const struct t_case cases[] = {
 	T_CASE(test_fsck_rebuilds_a_member_table_block_from_the_labels),
 	T_CASE(test_fsck_writes_a_label_found_elsewhere_on_its_member_in_its_place),
 	T_CASE(test_fsck_refuses_a_member_whose_label_is_zeroed),
-	T_CASE(test_fsck_refuses_a_damaged_table_whose_label_is_damaged_too),
+	T_CASE(test_fsck_rebuilds_a_damaged_table_from_a_damaged_label_whose_entry_agrees),
+	T_CASE(test_fsck_refuses_a_damaged_table_whose_damaged_label_disagrees),
 	T_CASE(test_fsck_refuses_a_damaged_table_on_reordered_members),
 	T_CASE(test_fsck_refuses_labels_that_swapped_places),
 	T_CASE(test_fsck_gives_a_file_mapping_a_label_block_its_own_copy),
