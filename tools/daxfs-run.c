@@ -67,7 +67,8 @@ static const char *library(void)
 int main(int argc, char **argv)
 {
 	const char *lib, *old;
-	char *preload;
+	char *preload, *with = NULL;
+	int err;
 	int i = 1;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -100,18 +101,18 @@ int main(int argc, char **argv)
 #ifdef DAXFS_RUN_SANITIZER_RUNTIME
 	/* this build's library needs the sanitizer's runtime loaded first, and
 	 * without it the program dies at its first call into it */
-	if (!old || !sanitizer_runtime_first(old)) {
-		char *with;
-
-		if (asprintf(&with, "%s%s%s", DAXFS_RUN_SANITIZER_RUNTIME, old && *old ? ":" : "",
-			     old ? old : "") < 0)
-			return CLI_EXIT_FAIL;
+	if ((!old || !sanitizer_runtime_first(old)) &&
+	    asprintf(&with, "%s%s%s", DAXFS_RUN_SANITIZER_RUNTIME, old && *old ? ":" : "",
+		     old ? old : "") < 0)
+		return CLI_EXIT_FAIL;
+	if (with)
 		old = with;
-	}
 #endif
 	if (old && *old) {
-		if (!(preload = malloc(strlen(lib) + strlen(old) + 2)))
+		if (!(preload = malloc(strlen(lib) + strlen(old) + 2))) {
+			free(with);
 			return CLI_EXIT_FAIL;
+		}
 		/* ours first, so that its read and write are the ones called;
 		 * but a sanitizer runtime refuses to start unless it is first */
 		if (sanitizer_runtime_first(old))
@@ -123,7 +124,11 @@ int main(int argc, char **argv)
 	}
 	setenv("LD_PRELOAD", preload, 1);
 	execvp(argv[i], argv + i);
+	err = errno;
+	if (preload != lib)
+		free(preload);
+	free(with);
 	/* as the shells say it: 127 not found, 126 found but not runnable */
-	fprintf(stderr, "daxfs-run: %s: %s\n", argv[i], strerror(errno));
-	return errno == ENOENT ? 127 : 126;
+	fprintf(stderr, "daxfs-run: %s: %s\n", argv[i], strerror(err));
+	return err == ENOENT ? 127 : 126;
 }
