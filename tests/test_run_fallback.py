@@ -1,6 +1,8 @@
 """daxfs-run: what it cannot serve goes the ordinary way, visibly in its debug log; faults as on DAX."""
+import errno
 import mmap
 import os
+import signal
 import subprocess
 
 import pytest
@@ -9,7 +11,8 @@ from conftest import BUILD_DIR, tool
 from faults import (CHILD_WAIT, allow_faults, ctl, finish_child, live_table, start_child,
                     wait_for_waiters, write_table)
 from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
-from run_util import Stepper, py_run, run_env, under_run
+from run_util import Stepper, py_run, py_start, run_env, under_run
+from test_client_lease import blocks, fill_until_enospc
 from test_fault_poison import poison_page
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixture)
 
@@ -213,3 +216,51 @@ def test_a_user_who_cannot_open_the_members(shared_fs, shared_dir, users, grant)
         assert "served directly" in r.stderr and "the ordinary path" not in r.stderr
     else:
         assert "opening backing device" in r.stderr and "the ordinary path" in r.stderr
+
+
+# Holds f open and mapped, written through both; at a line of stdin it writes
+# and stores again, saying what became of the write.
+OUTLIVES = """
+    import mmap, os, sys
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    os.pwrite(fd, b"a" * 8192, 0)
+    m = mmap.mmap(fd, 8192)
+    m[:4] = b"bbbb"
+    print("ready", flush=True)
+    sys.stdin.readline()
+    try:
+        os.pwrite(fd, b"X" * 8192, 0)
+        print("written", flush=True)
+    except OSError as e:
+        print(os.strerror(e.errno), flush=True)
+    m[:8192] = b"Y" * 8192
+    print("stored", flush=True)
+    """
+
+
+def test_a_process_that_outlives_its_daemon_stores_into_no_other_file(daxfs):
+    """kill -9 of the daemon ends the leases that held a daxfs-run process's
+    blocks back from the allocator; the next mount may give them to another
+    file. The process must notice the daemon's end before that: its writes
+    fail as on the dead mount, a store through its mapping raises SIGBUS."""
+    f, g = daxfs.mnt / "f", daxfs.mnt / "g"
+    f.write_bytes(bytes(8192))
+    w = py_start(OUTLIVES, f)
+    try:
+        assert w.stdout.readline() == "ready\n"
+        old = blocks(daxfs, f)
+        daxfs.terminate(signal.SIGKILL)
+        daxfs.mount()
+        os.truncate(f, 0)                   # its blocks go back to the allocator
+        fill_until_enospc(g, ord("G"))
+        assert blocks(daxfs, g) & old, "another file never got the blocks"
+        w.stdin.write("\n")
+        w.stdin.flush()
+        assert w.stdout.readline() == os.strerror(errno.ENOTCONN) + "\n"
+        assert w.wait(timeout=60) == -signal.SIGBUS
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+    assert "the mount's daemon is gone" in w.stderr.read()
+    assert set(g.read_bytes()) == {ord("G")}

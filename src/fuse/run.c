@@ -151,6 +151,31 @@ static void run_frozen(void *arg, bool frozen)
 	__atomic_store_n(&r->head->frozen, frozen, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * The liveness lock (daxfs_run_head.alive): a daxfs-run process that outlives
+ * us (kill -9) still maps the members, and once the filesystem is mounted
+ * again the blocks it maps may be freed and given to other files, which its
+ * stores would then overwrite. Our leases held those blocks; the next daemon
+ * knows nothing of them. Our death releases this lock, and such a process,
+ * waiting for it, stops storing. A read-only member: no lock, as before.
+ */
+static void take_alive_lock(struct dfuse_run *r)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = (off_t)(DAXFS_RUN_ALIVE_BASE + r->head->id), .l_len = 1 };
+	int fd = open(r->lock_path, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+		r->alive_fd = fd;
+		r->head->alive = 1;
+		return;
+	}
+	fuse_log(FUSE_LOG_DEBUG, "daxfs-fuse: %s: no liveness lock (%s): daxfs-run processes "
+		 "will not notice this daemon's end\n", r->lock_path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 int dfuse_run_start(struct dfuse *df)
 {
 	struct dfuse_run *r;
@@ -177,6 +202,7 @@ int dfuse_run_start(struct dfuse *df)
 	snprintf(r->lock_path, sizeof(r->lock_path), "%s", dev0.devices[0].path);
 	dm_ioctl_result_free(&dev0);
 	r->pend_fd = -1;
+	r->alive_fd = -1;
 	r->memfd = memfd_create("daxfs-run-table", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (r->memfd < 0 || ftruncate(r->memfd, (off_t)bytes) < 0) {
 		err = daxfs_err(-errno, "daxfs-run table: %s", strerror(errno));
@@ -201,6 +227,7 @@ int dfuse_run_start(struct dfuse *df)
 			goto fail;
 		}
 	} while (r->head->id == 0);
+	take_alive_lock(r);
 	/* Writers store into this one; a fixed size, so that our mapping
 	 * never faults whatever a client does to its descriptor. */
 	r->pend_fd = memfd_create("daxfs-run-pending", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -229,6 +256,8 @@ fail:
 		munmap(r->slots, bytes);
 	if (r->memfd >= 0)
 		close(r->memfd);
+	if (r->alive_fd >= 0)
+		close(r->alive_fd);
 	pthread_rwlock_destroy(&r->lock);
 	free(r);
 	return err;
@@ -262,6 +291,8 @@ void dfuse_run_stop(struct dfuse *df)
 	munmap(r->pend, (size_t)RUN_SLOTS * sizeof(struct daxfs_run_pending));
 	close(r->memfd);
 	close(r->pend_fd);
+	if (r->alive_fd >= 0)
+		close(r->alive_fd);      /* daxfs-run processes stop storing */
 	pthread_rwlock_destroy(&r->lock);
 	free(r);
 	df->run = NULL;

@@ -37,6 +37,16 @@ int run_check(struct rino *ri, bool *stale)
 
 	if (ri->broken)
 		return RUN_FALLBACK;
+	if (run_gone(ri)) {
+		run_log("inode %llu: the mount's daemon is gone: the ordinary path from now on",
+			(unsigned long long)ri->ino);
+		ri->broken = true;
+		return RUN_FALLBACK;
+	}
+	/* a forked child waits for the daemon's end with a thread of its own */
+	if (ri->mount && __atomic_load_n(&ri->mount->alive_pid, __ATOMIC_ACQUIRE) != run_pid &&
+	    __atomic_load_n(&ri->mount->alive_fd, __ATOMIC_ACQUIRE) >= 0)
+		run_alive_watch(ri->mount, ri->mount->alive_fd);
 	if (__atomic_load_n(&s->ino, __ATOMIC_SEQ_CST) != ri->ino ||
 	    (flags & (DAXFS_RUN_REVOKED | DAXFS_RUN_PAGE_MAPPED))) {
 		run_log("inode %llu: %s: the ordinary path from now on", (unsigned long long)ri->ino,
@@ -114,6 +124,14 @@ int run_backing(struct rino *ri, struct rfile *rf, uint32_t index)
 	ri->dev_mem[index] = fstatfs(fd, &sfs) == 0 &&
 			     (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 	ri->dev_fd[index] = fd;
+	/* the first member this process maps: from here on it must notice
+	 * the daemon's end, which the lock on member 0 tells */
+	if (ri->mount && __atomic_load_n(&ri->mount->alive_pid, __ATOMIC_ACQUIRE) != run_pid) {
+		int fd0 = index == 0 ? fd : run_backing(ri, rf, 0);
+
+		if (fd0 >= 0)
+			run_alive_watch(ri->mount, fd0);
+	}
 	return fd;
 }
 

@@ -283,6 +283,15 @@ void run_truncated(struct rino *ri, uint64_t size)
 	pthread_mutex_unlock(&rlock);
 }
 
+void run_regions_gone(struct rmount *m)
+{
+	pthread_mutex_lock(&rlock);
+	for (struct region *r = regions; r; r = r->next)
+		if (r->rf->ri->mount == m)
+			(void)run_map_sigbus(r->addr, r->len, r->prot);
+	pthread_mutex_unlock(&rlock);
+}
+
 bool run_remap_regions(struct rino *ri)
 {
 	uint64_t size = run_size(ri);
@@ -353,7 +362,7 @@ bool run_fault(void *addr)
 
 	pthread_rwlock_wrlock(&ri->lock);
 	size = run_size(ri);
-	if (off < size && !ri->broken) {
+	if (off < size && !ri->broken && !run_gone(ri)) {
 		uint64_t in = ((size + RUN_PAGE - 1) & ~(RUN_PAGE - 1)) - off;
 
 		if (in > len)

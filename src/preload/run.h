@@ -75,6 +75,7 @@ struct rino {
 	unsigned refs;                  /* rfiles and mmap regions; global lock */
 	volatile struct daxfs_run_slot *slot;
 	volatile struct daxfs_run_head *head;   /* the table's (frozen, traced) */
+	struct rmount *mount;           /* whose table it is (never freed) */
 	/* The slot's record of pending sizes (daxfs/ioctl.h); writable when
 	 * pend_rw, which lets writes that extend the file skip the request.
 	 * Set under the global lock, read with atomic loads. */
@@ -229,6 +230,17 @@ static inline uint64_t run_size(const struct rino *ri)
 struct rmount {
 	struct rmount *next;
 	dev_t dev;
+	/* The daemon is gone (alive.c): set once, never cleared. */
+	bool dead;
+	/* Inodes of it this process has (glock; read atomically). */
+	unsigned users;
+	/* The process whose thread waits for that (alive.c), the thread
+	 * while it runs, and its open file of backing device 0 (-1: none
+	 * yet); alock. */
+	pid_t alive_pid;
+	bool alive_running;
+	pthread_t alive_thread;
+	int alive_fd;
 	volatile struct daxfs_run_slot *slots;
 	volatile struct daxfs_run_head *head;   /* after the slots */
 	unsigned nslots;
@@ -250,6 +262,22 @@ struct rmount *run_mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, bool
 volatile struct daxfs_run_pending *run_mount_pending(struct rmount *m, uint32_t slot, bool *rw);
 /* Around fork: the tables' lock taken (true), then given back. */
 void run_tables_lock(bool lock);
+
+/* ---- alive.c ---- */
+/* Starts the thread that waits for the end of m's daemon in this process,
+ * unless one does already or the daemon holds no liveness lock; fd: a
+ * descriptor of backing device 0. */
+void run_alive_watch(struct rmount *m, int fd);
+/* This process has no file of m left: its thread ends (a later file of m
+ * starts it again). */
+void run_alive_stop(struct rmount *m);
+/* Around fork (state.c): the lock taken (true), then given back. */
+void run_alive_lock(bool lock);
+/* Whether ri's daemon is gone: the ordinary path, which fails, from now on. */
+static inline bool run_gone(const struct rino *ri)
+{
+	return ri->mount && __atomic_load_n(&ri->mount->dead, __ATOMIC_ACQUIRE);
+}
 
 /* ---- map.c ---- */
 /* ri->lock held: 0 with *stale when the mappings are out of date (the
@@ -356,5 +384,7 @@ void run_truncated(struct rino *ri, uint64_t size);
 /* ri->lock for writing: remaps ri's regions as the file is now (pages past
  * EOF raise SIGBUS); false if one keeps pages of the old layout. */
 bool run_remap_regions(struct rino *ri);
+/* m's daemon is gone: every region of its files raises SIGBUS. */
+void run_regions_gone(struct rmount *m);
 
 #endif

@@ -98,7 +98,8 @@ static void rino_free(struct rino *ri)
 
 void run_rino_release(struct rino *ri)
 {
-	bool last;
+	struct rmount *m = ri->mount;
+	bool last, unused = false;
 
 	pthread_mutex_lock(&glock);
 	last = --ri->refs == 0;
@@ -109,21 +110,25 @@ void run_rino_release(struct rino *ri)
 				break;
 			}
 		}
+		unused = __atomic_sub_fetch(&m->users, 1, __ATOMIC_SEQ_CST) == 0;
 	}
 	pthread_mutex_unlock(&glock);
-	if (last)
-		rino_free(ri);
+	if (!last)
+		return;
+	rino_free(ri);
+	if (unused)
+		run_alive_stop(m);
 }
 
 /* glock held */
 static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_slot *slot,
-			     volatile struct daxfs_run_head *head,
-			     volatile struct daxfs_run_pending *pend, bool pend_rw)
+			     struct rmount *m, volatile struct daxfs_run_pending *pend,
+			     bool pend_rw)
 {
 	struct rino *ri;
 
 	for (ri = rinos; ri; ri = ri->next) {
-		if (ri->dev == dev && ri->ino == ino && ri->head == head) {
+		if (ri->dev == dev && ri->ino == ino && ri->head == m->head) {
 			ri->refs++;
 			if (pend_rw && !ri->pend_rw) {
 				__atomic_store_n(&ri->pend, pend, __ATOMIC_RELEASE);
@@ -138,7 +143,9 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	ri->ino = ino;
 	ri->refs = 1;
 	ri->slot = slot;
-	ri->head = head;
+	ri->head = m->head;
+	ri->mount = m;
+	__atomic_add_fetch(&m->users, 1, __ATOMIC_SEQ_CST);
 	ri->pend = pend;
 	ri->pend_rw = pend_rw;
 	ri->lockfd = -1;
@@ -309,7 +316,7 @@ static struct rfile *classify(int fd, int flags)
 		real.close(kfd);        /* the lease ends with our open file's last close */
 		return NULL;
 	}
-	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot], m->head, pend, pend_rw))) {
+	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot], m, pend, pend_rw))) {
 		pthread_mutex_unlock(&glock);
 		free(rf);
 		real.close(kfd);
@@ -589,10 +596,12 @@ static void before_fork(void)
 	}
 	pthread_mutex_lock(&glock);
 	run_tables_lock(true);
+	run_alive_lock(true);
 }
 
 static void after_fork(bool child)
 {
+	run_alive_lock(false);
 	run_tables_lock(false);
 	pthread_mutex_unlock(&glock);
 	for (size_t i = 0; i < nforking; i++) {

@@ -76,6 +76,7 @@ struct rmount *run_mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, bool
 		return NULL;
 	}
 	m->dev = dev;
+	m->alive_fd = -1;
 	m->slots = at;
 	m->pend = pat != MAP_FAILED ? pat : NULL;
 	m->pend_rw = write && m->pend;
