@@ -423,11 +423,12 @@ struct daxfs_run_head {
 	uint32_t rec_dev;
 	uint64_t rec_devoff;
 	/* Non-zero: as long as this daemon serves the mount, it holds an OFD
-	 * write lock of byte DAXFS_RUN_ALIVE_BASE + id of backing device 0.
-	 * A process that can take a read lock there knows the daemon is gone
-	 * (killed, or the mount ended): the blocks it maps may go to other
-	 * files of whatever mounts the members next, so it stores through
-	 * them no more. */
+	 * write lock of byte 0 of this table's memfd, through an open file of
+	 * its own that it hands to nobody. A process that can take a read
+	 * lock there (through an open file of its own too) knows the daemon
+	 * is gone (killed, or the mount ended): the blocks it maps may go to
+	 * other files of whatever mounts the members next, so it stores
+	 * through them no more. */
 	uint32_t alive;
 	uint32_t reserved[3];
 };
@@ -525,9 +526,6 @@ static inline unsigned daxfs_run_record_offset(unsigned i, unsigned label_sector
  * through the kernel holds).
  */
 #define DAXFS_RUN_LOCK_BASE (1ull << 62)
-/* The bytes of the daemons' liveness locks (daxfs_run_head.alive), below the
- * extend locks: one per table id. */
-#define DAXFS_RUN_ALIVE_BASE (DAXFS_RUN_LOCK_BASE - (1ull << 32))
 
 enum daxfs_ioc_run_open_flags {
 	DAXFS_IOC_RUN_WRITE = 1u << 0,       /* in: a write lease (fd open O_RDWR) */

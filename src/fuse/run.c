@@ -156,22 +156,26 @@ static void run_frozen(void *arg, bool frozen)
  * us (kill -9) still maps the members, and once the filesystem is mounted
  * again the blocks it maps may be freed and given to other files, which its
  * stores would then overwrite. Our leases held those blocks; the next daemon
- * knows nothing of them. Our death releases this lock, and such a process,
- * waiting for it, stops storing. A read-only member: no lock, as before.
+ * knows nothing of them. The lock is on the table's memfd, through an open
+ * file nobody else shares (descriptors handed over are the same open file,
+ * whose lock would outlive us in them); our death or exit releases it, and
+ * such a process, waiting for it, stops storing. Taken before the seals,
+ * which forbid opening the memfd for writing again.
  */
 static void take_alive_lock(struct dfuse_run *r)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-			    .l_start = (off_t)(DAXFS_RUN_ALIVE_BASE + r->head->id), .l_len = 1 };
-	int fd = open(r->lock_path, O_RDWR | O_CLOEXEC);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+	char path[64];
+	int fd;
 
-	if (fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->memfd);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0) {
 		r->alive_fd = fd;
 		r->head->alive = 1;
 		return;
 	}
-	fuse_log(FUSE_LOG_DEBUG, "daxfs-fuse: %s: no liveness lock (%s): daxfs-run processes "
-		 "will not notice this daemon's end\n", r->lock_path, strerror(errno));
+	fuse_log(FUSE_LOG_DEBUG, "daxfs-fuse: daxfs-run table: no liveness lock (%s): daxfs-run "
+		 "processes will not notice this daemon's end\n", strerror(errno));
 	if (fd >= 0)
 		close(fd);
 }
@@ -215,6 +219,7 @@ int dfuse_run_start(struct dfuse *df)
 		goto fail;
 	}
 	r->head = (struct daxfs_run_head *)(r->slots + RUN_SLOTS);
+	take_alive_lock(r);
 	/* From here on nobody maps it writable again, whatever descriptor
 	 * reaches them; our own mapping stays writable. */
 	if (fcntl(r->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE) < 0) {
@@ -227,7 +232,6 @@ int dfuse_run_start(struct dfuse *df)
 			goto fail;
 		}
 	} while (r->head->id == 0);
-	take_alive_lock(r);
 	/* Writers store into this one; a fixed size, so that our mapping
 	 * never faults whatever a client does to its descriptor. */
 	r->pend_fd = memfd_create("daxfs-run-pending", MFD_CLOEXEC | MFD_ALLOW_SEALING);

@@ -61,7 +61,7 @@ struct dfuse_run {
 	atomic_uint used;                   /* slots in use: 0 lets the data path skip */
 	int memfd;
 	char lock_path[4096];               /* backing device 0: the extend lock */
-	int alive_fd;                       /* holds the liveness lock (head->alive) */
+	int alive_fd;                       /* the memfd again: the liveness lock (head->alive) */
 	/* The size record pairs (head->rec_pairs of them): which run_ino's
 	 * slot writes each, NULL: free (lock held for writing). */
 	struct run_ino *rec_owner[RUN_REC_PAIRS_MAX];

@@ -124,14 +124,6 @@ int run_backing(struct rino *ri, struct rfile *rf, uint32_t index)
 	ri->dev_mem[index] = fstatfs(fd, &sfs) == 0 &&
 			     (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 	ri->dev_fd[index] = fd;
-	/* the first member this process maps: from here on it must notice
-	 * the daemon's end, which the lock on member 0 tells */
-	if (ri->mount && __atomic_load_n(&ri->mount->alive_pid, __ATOMIC_ACQUIRE) != run_pid) {
-		int fd0 = index == 0 ? fd : run_backing(ri, rf, 0);
-
-		if (fd0 >= 0)
-			run_alive_watch(ri->mount, fd0);
-	}
 	return fd;
 }
 

@@ -232,14 +232,9 @@ struct rmount {
 	dev_t dev;
 	/* The daemon is gone (alive.c): set once, never cleared. */
 	bool dead;
-	/* Inodes of it this process has (glock; read atomically). */
-	unsigned users;
-	/* The process whose thread waits for that (alive.c), the thread
-	 * while it runs, and its open file of backing device 0 (-1: none
-	 * yet); alock. */
+	/* The process whose thread waits for that (alive.c), and its own
+	 * open file of the table (-1: none, the daemon holds no lock). */
 	pid_t alive_pid;
-	bool alive_running;
-	pthread_t alive_thread;
 	int alive_fd;
 	volatile struct daxfs_run_slot *slots;
 	volatile struct daxfs_run_head *head;   /* after the slots */
@@ -266,11 +261,9 @@ void run_tables_lock(bool lock);
 /* ---- alive.c ---- */
 /* Starts the thread that waits for the end of m's daemon in this process,
  * unless one does already or the daemon holds no liveness lock; fd: a
- * descriptor of backing device 0. */
+ * descriptor of m's table (the one handed over, or an earlier process's
+ * open file of it). */
 void run_alive_watch(struct rmount *m, int fd);
-/* This process has no file of m left: its thread ends (a later file of m
- * starts it again). */
-void run_alive_stop(struct rmount *m);
 /* Around fork (state.c): the lock taken (true), then given back. */
 void run_alive_lock(bool lock);
 /* Whether ri's daemon is gone: the ordinary path, which fails, from now on. */

@@ -98,8 +98,7 @@ static void rino_free(struct rino *ri)
 
 void run_rino_release(struct rino *ri)
 {
-	struct rmount *m = ri->mount;
-	bool last, unused = false;
+	bool last;
 
 	pthread_mutex_lock(&glock);
 	last = --ri->refs == 0;
@@ -110,14 +109,10 @@ void run_rino_release(struct rino *ri)
 				break;
 			}
 		}
-		unused = __atomic_sub_fetch(&m->users, 1, __ATOMIC_SEQ_CST) == 0;
 	}
 	pthread_mutex_unlock(&glock);
-	if (!last)
-		return;
-	rino_free(ri);
-	if (unused)
-		run_alive_stop(m);
+	if (last)
+		rino_free(ri);
 }
 
 /* glock held */
@@ -145,7 +140,6 @@ static struct rino *rino_get(dev_t dev, uint64_t ino, volatile struct daxfs_run_
 	ri->slot = slot;
 	ri->head = m->head;
 	ri->mount = m;
-	__atomic_add_fetch(&m->users, 1, __ATOMIC_SEQ_CST);
 	ri->pend = pend;
 	ri->pend_rw = pend_rw;
 	ri->lockfd = -1;
