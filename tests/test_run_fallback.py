@@ -4,6 +4,8 @@ import mmap
 import os
 import signal
 import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -11,7 +13,7 @@ from conftest import BUILD_DIR, tool
 from faults import (CHILD_WAIT, allow_faults, ctl, finish_child, live_table, start_child,
                     wait_for_waiters, write_table)
 from mount import MIB, PAGE, daxfs, daxfs_factory  # noqa: F401  (fixture)
-from run_util import Stepper, py_run, py_start, run_env, under_run
+from run_util import Driven, Stepper, py_run, run_env, under_run
 from test_client_lease import blocks, fill_until_enospc
 from test_fault_poison import poison_page
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixture)
@@ -245,22 +247,15 @@ def test_a_process_that_outlives_its_daemon_stores_into_no_other_file(daxfs):
     fail as on the dead mount, a store through its mapping raises SIGBUS."""
     f, g = daxfs.mnt / "f", daxfs.mnt / "g"
     f.write_bytes(bytes(8192))
-    w = py_start(OUTLIVES, f)
-    try:
-        assert w.stdout.readline() == "ready\n"
+    with Driven([sys.executable, "-c", textwrap.dedent(OUTLIVES), f], "ready") as w:
         old = blocks(daxfs, f)
         daxfs.terminate(signal.SIGKILL)
         daxfs.mount()
         os.truncate(f, 0)                   # its blocks go back to the allocator
         fill_until_enospc(g, ord("G"))
         assert blocks(daxfs, g) & old, "another file never got the blocks"
-        w.stdin.write("\n")
-        w.stdin.flush()
-        assert w.stdout.readline() == os.strerror(errno.ENOTCONN) + "\n"
-        assert w.wait(timeout=60) == -signal.SIGBUS
-    finally:
-        if w.poll() is None:
-            w.kill()
-            w.wait()
-    assert "the mount's daemon is gone" in w.stderr.read()
+        assert w.step("") == os.strerror(errno.ENOTCONN)
+        err = w.finish()                    # then its store through the mapping
+    assert w.proc.returncode == -signal.SIGBUS, err
+    assert "the mount's daemon is gone" in err
     assert set(g.read_bytes()) == {ord("G")}

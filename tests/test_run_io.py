@@ -12,7 +12,7 @@ import pytest
 
 from conftest import BUILD_DIR, tool
 from mount import MIB, PAGE, Daxfs, daxfs, daxfs_factory  # noqa: F401  (fixture)
-from run_util import py_plain, py_run, py_start, run_env, sanitizer_preload, under_run
+from run_util import Driven, py_plain, py_run, py_start, run_env, sanitizer_preload, under_run
 
 FSX = BUILD_DIR / "tests/run/fsx"
 PROBE = BUILD_DIR / "tests/run/probe"
@@ -255,20 +255,14 @@ def test_stores_through_a_mapping_past_eof_never_become_the_files(daxfs, way):
 def test_a_truncate_by_another_process_zeroes_what_a_holder_stored_past_eof(daxfs):
     p = daxfs.mnt / "f"
     p.write_bytes(b"a" * 100)
-    w = py_start(STORES_PAST_EOF, p, "wait")
-    try:
-        assert w.stdout.readline() == "stored\n"
+    with Driven([sys.executable, "-c", textwrap.dedent(STORES_PAST_EOF), p, "wait"],
+                "stored") as w:
         os.truncate(p, 3 * PAGE)          # while the holder keeps its lease
         assert p.read_bytes()[100:PAGE] == bytes(PAGE - 100)
-        w.stdin.write("\n")
-        w.stdin.flush()
-        assert w.stdout.readline() == f"0 {3 * PAGE}\n"
-        assert w.wait(timeout=60) == 0
-    finally:
-        if w.poll() is None:
-            w.kill()
-            w.wait()
-    assert "served directly" in w.stderr.read()
+        assert w.step("") == f"0 {3 * PAGE}"
+        err = w.finish()
+    assert w.proc.returncode == 0, err
+    assert "served directly" in err
 
 
 def test_another_process_sees_the_size_and_data_while_the_writer_holds_the_file(daxfs):
