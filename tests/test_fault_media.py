@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+import damage
 from faults import errno_of, mounted_for_faults
 from media import BLOCK, Image
 from mount import MIB, PAGE, built, daxfs_factory  # noqa: F401  (fixture)
@@ -73,6 +74,44 @@ def test_inode_table_pointer_out_of_range_refuses_the_mount(fs):
     err = fs.mount_fails()
     assert err.strip(), "no reason given"
     assert fsck_n(fs)[0] != 0
+
+
+def write_itable(image, extents):
+    for blk in (0, 1):
+        image.write(blk * BLOCK + 212, struct.pack("<I", len(extents)))
+        for i, (pblk, length) in enumerate(extents):
+            image.write(blk * BLOCK + 256 + 16 * i, struct.pack("<QI", pblk, length))
+        image.reseal_block(blk)
+
+
+@pytest.mark.parametrize("over", ["another extent", "a label", "a bitmap"])
+def test_inode_table_over_other_metadata_is_refused_and_never_written(fs, over):
+    (pblk, length), = fs.image.itable_extents()
+    # mkfs puts member 0's label at data_start and group 0's bitmap right after it
+    data_start = fs.image.u64(160)
+    extents = {"another extent": [(pblk, length), (pblk + length - 1, length)],
+               "a label": [(data_start, length)],
+               "a bitmap": [(data_start + 1, length)]}[over]
+    write_itable(fs.image, extents)
+    before = damage.digest(fs.files)
+    want = {"another extent": "overlaps inode table extent 0",
+            "a label": f"overlaps the label block {data_start} of a member",
+            "a bitmap": f"overlaps the bitmap block {data_start + 1} of group 0"}[over]
+    err = fs.mount_fails()
+    assert want in err and "fsck.daxfs cannot repair" in err, err
+    assert "run fsck.daxfs" not in err, err
+    for mode in ("-n", "-y"):
+        r = subprocess.run([built("fsck.daxfs"), mode, fs.source], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 8 and want in r.stderr, r.stdout + r.stderr
+    assert damage.digest(fs.files) == before        # the label and the bitmap are intact
+    if over == "another extent":
+        # a read-only mount writes no inode, and reaches the files of the first extent
+        fs.mount("ro")
+        assert (fs.mnt / "dir" / "victim").read_bytes() == fs.victim_data
+        assert (fs.mnt / "other").read_bytes() == fs.other_data
+        fs.unmount()
+        assert damage.digest(fs.files) == before
 
 
 def test_flipped_bit_in_an_inode_fails_only_that_file(fs):

@@ -1,5 +1,6 @@
 /* fs/inode.c - inodes: the growing inode table, the inode cache, allocation, orphans */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +141,48 @@ static int free_push(struct dfs *fs, uint64_t ino)
 	return 0;
 }
 
+/* The superblock's crc vouches only that it was written as it is, not that
+ * its inode table extents keep clear of each other, the members' labels and
+ * the groups' bitmaps, whose places follow from the geometry. */
+static int itable_check_layout(const struct dfs *fs)
+{
+	for (unsigned i = 0; i < fs->sb.itable_nextents; i++) {
+		const struct dfs_itable_extent *e = &fs->sb.itable[i];
+		const uint64_t end = e->pblk + e->len;
+		char what[64] = "";
+		uint8_t map[DFS_BLOCK_SIZE];
+
+		for (unsigned j = 0; j < i && !what[0]; j++)
+			if (fs->sb.itable[j].pblk < end &&
+			    e->pblk < fs->sb.itable[j].pblk + fs->sb.itable[j].len)
+				snprintf(what, sizeof(what), "inode table extent %u", j);
+		for (uint64_t g = e->pblk / DFS_BLOCKS_PER_GROUP;
+		     g <= (end - 1) / DFS_BLOCKS_PER_GROUP && !what[0]; g++) {
+			const uint64_t gs = g * DFS_BLOCKS_PER_GROUP, bm = dfs_group_bitmap_blk(fs, g);
+			const uint64_t s = e->pblk > gs ? e->pblk : gs;
+			const uint64_t n = (end < gs + dfs_group_len(fs, g) ? end : gs + dfs_group_len(fs, g)) - s;
+
+			memset(map, 0, sizeof(map));
+			if (dfs_label_blocks_in(fs, s, n, map)) {
+				uint64_t b = 0;
+				while (!(map[b >> 3] & (1u << (b & 7))))
+					b++;
+				snprintf(what, sizeof(what), "the label block %llu of a member",
+					 (unsigned long long)(s + b));
+			} else if (bm >= s && bm < s + n) {
+				snprintf(what, sizeof(what), "the bitmap block %llu of group %llu",
+					 (unsigned long long)bm, (unsigned long long)g);
+			}
+		}
+		if (what[0])
+			return daxfs_err(-EIO, "superblock: inode table extent %u (blocks %llu-%llu) overlaps "
+					 "%s: the superblock is damaged in a way fsck.daxfs cannot repair; "
+					 "a read-only mount may still reach files whose inodes lie elsewhere",
+					 i, (unsigned long long)e->pblk, (unsigned long long)(end - 1), what);
+	}
+	return 0;
+}
+
 int dfs_itable_scan(struct dfs *fs)
 {
 	const uint64_t nblk = itable_blocks(fs), per = 64;
@@ -148,6 +191,11 @@ int dfs_itable_scan(struct dfs *fs)
 
 	if (!buf)
 		return daxfs_err(-ENOMEM, "inode table: out of memory");
+	/* inode writes (and fsck's clearing of bad slots) would land on them */
+	if ((!fs->rdonly || fs->fsck_mount) && (err = itable_check_layout(fs))) {
+		free(buf);
+		return err;
+	}
 	__atomic_store_n(&fs->itable_slots, nblk * DFS_INODES_PER_BLOCK, __ATOMIC_RELAXED);
 	__atomic_store_n(&fs->nfree_inos, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fs->used_inodes, 0, __ATOMIC_RELAXED);
