@@ -5,13 +5,14 @@ one, and daxfs-ctl map run from elsewhere, still find the files.
 """
 import hashlib
 import os
+import resource
 import shutil
 import struct
 import subprocess
 
 import pytest
 
-from conftest import run_tool as run, sparse_file
+from conftest import build_sanitizers, run_tool as run, sparse_file
 from faults import LoopDevice, ctl, write_synced
 from mount import MIB, daxfs_factory, mount_entry  # noqa: F401  (fixture)
 
@@ -224,3 +225,19 @@ def test_relative_source_is_recorded_absolute(daxfs_factory, tmp_path):
     r = run("daxfs-ctl", "map", d.mnt / "f", cwd="/")
     assert r.returncode == 0, r.stderr
     assert f"-> {d.files[0]} offset" in r.stdout
+
+
+def test_a_member_larger_than_the_address_space_says_so(tmp_path):
+    if "address" in build_sanitizers():
+        pytest.skip("AddressSanitizer's shadow memory does not fit under a small ulimit -v")
+    big = sparse_file(tmp_path / "big", 4 << 30)
+
+    def small_address_space():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    r = run("mkfs.daxfs", big, preexec_fn=small_address_space)
+    assert r.returncode == 1, r.stderr
+    assert f"{big}: cannot map its {4 << 30} bytes" in r.stderr, r.stderr
+    assert "ulimit -v" in r.stderr and "vm.overcommit_memory" in r.stderr, r.stderr
+    with open(big, "rb") as f:
+        assert f.read(1 << 20) == bytes(1 << 20)        # nothing written
