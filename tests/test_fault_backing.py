@@ -6,6 +6,7 @@ SIGBUS. Now the access fails with EIO, the page becomes a bad block of that memb
 on (docs/dax.md, "Machine-check-safe access").
 """
 import errno
+import json
 import os
 import re
 import subprocess
@@ -90,6 +91,28 @@ def write_fsynced(path, data):
 
 
 # ---- a member truncated under the mount ----------------------------------
+
+def test_map_after_a_member_was_cut_names_the_lost_pages(fs):
+    member, cut = fs.files[0], 8 * MIB
+    low = fs.mnt / "low"
+    write_synced(low, os.urandom(64 * 1024))
+    assert member_offset(fs, low, 64 * 1024 - 1)[1] < cut
+    high = file_past(fs, cut, 64 * 1024)
+    os.truncate(member, cut)
+    # nothing read the lost pages yet: the map alone must see that they are gone
+    r = ctl("map", high, "--json", check=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    pieces = [p for e in json.loads(r.stdout)["extents"] for p in e["pieces"]]
+    assert pieces and all(p.get("error") == "EIO" for p in pieces), pieces
+    assert sum(p["length"] for p in pieces) == 64 * 1024
+    r = ctl("map", high, check=False)
+    assert r.stdout.splitlines()[2:] == ["    0+65536 error: EIO"], r.stdout
+    m = ctl_json("map", low)         # the pages before the cut still resolve
+    assert all("error" not in p and p["device"]["path"] == str(member)
+               for e in m["extents"] for p in e["pieces"]), m
+    os.truncate(member, 64 * MIB)
+    assert ctl("map", high, check=False).returncode == 0
+
 
 def test_member_cut_under_the_mount_fails_the_lost_pages_with_eio(fs, tmp_path):
     member, cut = fs.files[0], 8 * MIB

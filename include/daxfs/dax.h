@@ -80,6 +80,10 @@ void dax_device_put(struct dax_device **dev);
 
 const char *dax_device_path(const struct dax_device *dev);
 uint64_t dax_device_size(const struct dax_device *dev);          /* bytes */
+/* The bytes of it the backing file still holds now, in whole pages: less
+ * than dax_device_size when a regular file shrank under the mapping (its
+ * pages past the end then raise SIGBUS). One fstat; for tools, not I/O. */
+uint64_t dax_device_backed_size(const struct dax_device *dev);
 bool dax_device_is_dax(const struct dax_device *dev);           /* has DAX ops */
 bool dax_device_is_pmem(const struct dax_device *dev);
 enum dax_persist_mode dax_device_persist_mode(const struct dax_device *dev);

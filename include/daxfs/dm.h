@@ -468,7 +468,8 @@ struct dm_resolution {
 	int device_index;           /* its index among md's devices (dm_md_device), -1 if none */
 	uint64_t device_sector, device_pgoff;
 	uint64_t device_offset;     /* bytes: the first byte's, set by dm_dax_resolve_range */
-	long pages;                 /* the clamped count, when error == 0 */
+	long pages;                 /* the clamped count, when error == 0; the pages past the
+	                             * end of a member file that shrank, when -EIO for that */
 	void *kaddr;
 	uint64_t pfn;
 };

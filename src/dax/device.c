@@ -307,6 +307,16 @@ uint64_t dax_device_size(const struct dax_device *dev)
 	return dev ? dev->size : 0;
 }
 
+uint64_t dax_device_backed_size(const struct dax_device *dev)
+{
+	struct stat st;
+
+	if (!dev || !dev->addr || fstat(dev->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size >= dev->size)
+		return dax_device_size(dev);
+	return (uint64_t)st.st_size & ~(uint64_t)(DAX_PAGE_SIZE - 1);
+}
+
 bool dax_device_is_dax(const struct dax_device *dev)
 {
 	return dev && dev->ops;
