@@ -259,3 +259,39 @@ def test_a_process_that_outlives_its_daemon_stores_into_no_other_file(daxfs):
     assert w.proc.returncode == -signal.SIGBUS, err
     assert "the mount's daemon is gone" in err
     assert set(g.read_bytes()) == {ord("G")}
+
+
+FORKED = """
+    import mmap, os, sys
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    os.pwrite(fd, b"a" * 8192, 0)
+    m = mmap.mmap(fd, 8192)
+    m[:4] = b"bbbb"
+    pid = os.fork()
+    if pid == 0:            # stores only through the mapping it inherited
+        print("ready", flush=True)
+        sys.stdin.readline()
+        m[:8192] = b"Y" * 8192
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    sys.exit(100 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+    """
+
+
+def test_a_forked_child_that_outlives_the_daemon_stores_into_no_other_file(daxfs):
+    """As above, for a child that never calls into the library after the
+    fork: it waits for the daemon's end with a thread of its own from the
+    fork on."""
+    f, g = daxfs.mnt / "f", daxfs.mnt / "g"
+    f.write_bytes(bytes(8192))
+    with Driven([sys.executable, "-c", textwrap.dedent(FORKED), f], "ready") as w:
+        old = blocks(daxfs, f)
+        daxfs.terminate(signal.SIGKILL)
+        daxfs.mount()
+        os.truncate(f, 0)
+        fill_until_enospc(g, ord("G"))
+        assert blocks(daxfs, g) & old, "another file never got the blocks"
+        err = w.finish()
+    assert w.proc.returncode == 100 + signal.SIGBUS, err
+    assert err.count("the mount's daemon is gone") == 2, err     # parent and child
+    assert set(g.read_bytes()) == {ord("G")}

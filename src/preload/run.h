@@ -257,6 +257,10 @@ struct rmount *run_mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, bool
 volatile struct daxfs_run_pending *run_mount_pending(struct rmount *m, uint32_t slot, bool *rw);
 /* Around fork: the tables' lock taken (true), then given back. */
 void run_tables_lock(bool lock);
+/* In a forked child: waits for the end of each mount's daemon with threads
+ * of its own, since its copies of the mappings are stores of its own even
+ * if it never calls into the library again. */
+void run_tables_forked(void);
 
 /* ---- alive.c ---- */
 /* Starts the thread that waits for the end of m's daemon in this process,

@@ -625,6 +625,7 @@ static void after_fork_child(void)
 {
 	run_pid = getpid();
 	after_fork(true);
+	run_tables_forked();
 }
 
 /* ---- start ---------------------------------------------------------------- */

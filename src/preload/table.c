@@ -133,3 +133,13 @@ void run_tables_lock(bool lock)
 	else
 		pthread_mutex_unlock(&tlock);
 }
+
+void run_tables_forked(void)
+{
+	pthread_mutex_lock(&tlock);
+	for (struct rmount *m = mounts; m; m = m->next)
+		if (__atomic_load_n(&m->alive_fd, __ATOMIC_ACQUIRE) >= 0 &&
+		    !__atomic_load_n(&m->dead, __ATOMIC_ACQUIRE))
+			run_alive_watch(m, m->alive_fd);
+	pthread_mutex_unlock(&tlock);
+}
