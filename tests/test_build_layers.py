@@ -60,6 +60,7 @@ FUSE_DM_ALLOWED = {
     "dm_ioctl_result_free": "the command layer",
     "dm_ioctl_result_encode": "the command layer's answer as bytes for the channel",
     "dm_dax_resolve_range": "the data path: a range through the live table",
+    "dm_dax_report_range": "the reports of the same, members' current ends included",
     "dm_source_absolute": "SOURCE's text made absolute, before any device",
 }
 

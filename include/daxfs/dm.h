@@ -468,8 +468,7 @@ struct dm_resolution {
 	int device_index;           /* its index among md's devices (dm_md_device), -1 if none */
 	uint64_t device_sector, device_pgoff;
 	uint64_t device_offset;     /* bytes: the first byte's, set by dm_dax_resolve_range */
-	long pages;                 /* the clamped count, when error == 0; the pages past the
-	                             * end of a member file that shrank, when -EIO for that */
+	long pages;                 /* the clamped count, when error == 0 */
 	void *kaddr;
 	uint64_t pfn;
 };
@@ -493,6 +492,17 @@ long dm_dax_resolve(struct mapped_device *md, uint64_t pgoff, long nr_pages,
  */
 uint64_t dm_dax_resolve_range(struct mapped_device *md, uint64_t pos, uint64_t len,
 			      struct dm_resolution *out);
+/*
+ * dm_dax_resolve_range for a report of where bytes live (daxfs-ctl map, the
+ * system.daxfs.map attribute, the trace): a member file cut under the
+ * mapping keeps its pages in the chain, as a kernel's pmem namespace never
+ * shrinks, but they are gone, so the piece past the file's end now fails
+ * with -EIO instead of naming bytes the file no longer has (one fstat).
+ * Accesses keep resolve_range: theirs fault, and the fault records the
+ * page as a bad block.
+ */
+uint64_t dm_dax_report_range(struct mapped_device *md, uint64_t pos, uint64_t len,
+			     struct dm_resolution *out);
 
 /* ---- the bio path ---------------------------------------------------------- */
 

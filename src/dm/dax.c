@@ -99,27 +99,6 @@ long dm_dax_direct_access(struct mapped_device *md, uint64_t pgoff, long nr_page
 	return ret;
 }
 
-/* A member file cut under the mapping keeps its pages in the chain, as a
- * kernel's pmem namespace never shrinks, but they are gone: a resolution
- * says so instead of naming bytes the file no longer has (their access is a
- * SIGBUS, which the copies turn into EIO and a bad block). */
-static long unbacked(struct dm_resolution *out, long ret)
-{
-	const uint64_t backed = dax_device_backed_size(out->device) / DAX_PAGE_SIZE;
-
-	if (out->device_pgoff + (uint64_t)ret <= backed)
-		return ret;
-	if (out->device_pgoff < backed) {
-		out->pages = (long)(backed - out->device_pgoff);
-		return out->pages;
-	}
-	out->pages = ret;
-	out->error = -EIO;
-	return daxfs_err(-EIO, "%s: page %llu is past the end of the file, which shrank to %llu "
-			 "bytes", out->device_path, (unsigned long long)out->device_pgoff,
-			 (unsigned long long)backed * DAX_PAGE_SIZE);
-}
-
 long dm_dax_resolve(struct mapped_device *md, uint64_t pgoff, long nr_pages,
 		    struct dm_resolution *out)
 {
@@ -134,8 +113,6 @@ long dm_dax_resolve(struct mapped_device *md, uint64_t pgoff, long nr_pages,
 	}
 	if (out->device)
 		out->device_index = dm_md_device_index(md, out->device);
-	if (ret > 0 && out->device)
-		ret = unbacked(out, ret);
 	dm_table_put(&t);
 	return ret;
 }
@@ -176,9 +153,7 @@ uint64_t dm_dax_resolve_range(struct mapped_device *md, uint64_t pos, uint64_t l
 		if (ret == 0)
 			out->error = -ERANGE;
 		piece = DAX_PAGE_SIZE - in_page;
-		if (ret == -EIO && out->device && out->pages > 0)
-			piece = (uint64_t)out->pages * DAX_PAGE_SIZE - in_page;    /* unbacked() */
-		else if (ret != -EHWPOISON && out->target_index < 0)
+		if (ret != -EHWPOISON && out->target_index < 0)
 			piece = len;
 		else if (ret != -EHWPOISON && end > pos + piece)
 			piece = end - pos;
@@ -187,6 +162,26 @@ uint64_t dm_dax_resolve_range(struct mapped_device *md, uint64_t pos, uint64_t l
 	out->device_offset = out->device_sector * DAX_SECTOR_SIZE + in_page;
 	piece = (uint64_t)ret * DAX_PAGE_SIZE - in_page;
 	return piece < len ? piece : len;
+}
+
+uint64_t dm_dax_report_range(struct mapped_device *md, uint64_t pos, uint64_t len,
+			     struct dm_resolution *out)
+{
+	const uint64_t n = dm_dax_resolve_range(md, pos, len, out);
+	uint64_t backed;
+
+	if (n == 0 || out->error || !out->device)
+		return n;
+	backed = dax_device_backed_size(out->device);
+	if (out->device_offset + n <= backed)
+		return n;
+	if (out->device_offset < backed)
+		return backed - out->device_offset;
+	out->error = -EIO;
+	daxfs_err(-EIO, "%s: byte %llu is past the end of the file, which shrank to %llu bytes",
+		  out->device_path, (unsigned long long)out->device_offset,
+		  (unsigned long long)backed);
+	return n;
 }
 
 /* dm_dax_get_live_target: the target owning pgoff, or NULL. */

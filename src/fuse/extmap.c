@@ -40,7 +40,8 @@ int dfuse_extmap_walk(struct dfuse *df, uint64_t ino, uint64_t off, uint64_t len
 		for (uint64_t at = pos; ops->piece && m.type != DFS_IOMAP_HOLE && at < stop;) {
 			struct dm_resolution r;
 			uint64_t md = m.addr + (at - m.offset);
-			uint64_t n = dfuse_extmap_piece(df, md, stop - at, &r);
+			/* a report: a member that shrank shows its lost pages */
+			uint64_t n = dm_dax_report_range(df->md, md, stop - at, &r);
 
 			if ((err = ops->piece(arg, at, n, md, &r)) != 0)
 				return err;

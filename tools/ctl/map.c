@@ -168,7 +168,7 @@ static void resolve_piece(struct mapped_device *md, const struct extent *e, uint
 {
 	memset(p, 0, sizeof(*p));
 	p->offset = pos;
-	p->length = dm_dax_resolve_range(md, e->md_offset + (pos - e->offset),
+	p->length = dm_dax_report_range(md, e->md_offset + (pos - e->offset),
 					 e->offset + e->length - pos, r);
 	p->error = r->error;
 	p->target = r->target_index;
