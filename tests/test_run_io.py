@@ -3,6 +3,7 @@ import contextlib
 import errno
 import signal
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BUILD_DIR, tool
+from conftest import BUILD_DIR, SOURCE_DIR, tool
 from mount import MIB, PAGE, Daxfs, daxfs, daxfs_factory  # noqa: F401  (fixture)
 from run_util import Driven, py_plain, py_run, py_start, run_env, sanitizer_preload, under_run
 
@@ -448,6 +449,19 @@ def test_sync_mode_makes_the_size_durable_at_return(daxfs):
     daxfs.terminate(signal.SIGKILL)
     daxfs.mount()
     assert p.read_bytes() == b"durable" * 1000
+
+
+def test_an_o_sync_write_after_f_setfl_is_durable_at_its_return(tmp_path):
+    """F_SETFL changes O_APPEND and O_NONBLOCK but never clears O_SYNC on
+    Linux: the crash checker's write_osync workload, run under daxfs-run,
+    finds each such write whole at every crash point after its return."""
+    r = subprocess.run([tool("daxfs-run"), sys.executable,
+                        str(SOURCE_DIR / "tools" / "crash" / "daxfs-crash"), "run", "--build",
+                        str(BUILD_DIR), "--work", str(tmp_path / "work"), "-w", "write_osync",
+                        "--max-points", "8", "--random", "2", "--seed", "1"],
+                       capture_output=True, text=True, timeout=600, env=run_env(debug=False))
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr
+    assert re.search(r"^ok +write_osync ", r.stdout, re.M), r.stdout
 
 
 @pytest.mark.parametrize("call", ["fsync", "fdatasync"])

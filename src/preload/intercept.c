@@ -341,8 +341,10 @@ EXPORT int fcntl(int fd, int cmd, ...)
 		if (rf) {
 			int fl = (int)(long)arg;
 
+			/* Linux's F_SETFL changes O_APPEND but never O_SYNC or
+			 * O_DSYNC (fs/fcntl.c, SETFL_MASK): whatever fl says of
+			 * them, the file keeps the sync of its open */
 			rf->append = fl & O_APPEND;
-			rf->sync = run_sync_mode || (fl & (O_SYNC | O_DSYNC));
 			run_leave(rf);
 		}
 	}

@@ -11,6 +11,7 @@ every tag, so that a stale byte, a lost byte and a byte of another write are
 all told apart from the bytes a write put there.
 """
 import ctypes
+import fcntl
 import mmap
 import os
 import random
@@ -75,6 +76,20 @@ _held = {}
 
 def op_hold(mnt, path):
     _held[(mnt, path)] = os.open(_p(mnt, path), os.O_RDWR)
+
+
+def op_hold_osync(mnt, path):
+    """Held open O_SYNC, then F_SETFL, which on Linux changes O_APPEND and
+    O_NONBLOCK but never clears O_SYNC: each write_osync is durable at its
+    return, while the file stays open."""
+    fd = os.open(_p(mnt, path), os.O_RDWR | os.O_SYNC)
+    fcntl.fcntl(fd, fcntl.F_SETFL, os.O_NONBLOCK)
+    _held[(mnt, path)] = fd
+
+
+def op_write_osync(mnt, path, off, length, tag):
+    os.pwrite(_held[(mnt, path)], pattern(tag, off, length), off)
+    return path
 
 
 def op_release(mnt, path):
@@ -200,6 +215,7 @@ OPS = {
     "mkfifo": (op_mkfifo, SYNC_NONE), "hold": (op_hold, SYNC_NONE),
     "release": (op_release, SYNC_NONE), "write_held": (op_write_held, SYNC_NONE),
     "write": (op_write, SYNC_NONE), "append": (op_append, SYNC_NONE),
+    "hold_osync": (op_hold_osync, SYNC_NONE), "write_osync": (op_write_osync, SYNC_FILE),
     "mmap_msync": (op_mmap_msync, SYNC_DATA),
     "fsync": (op_fsync, SYNC_FILE), "fdatasync": (op_fdatasync, SYNC_DATA),
     "fsyncdir": (op_fsync, SYNC_DIR), "syncfs": (op_syncfs, SYNC_ALL),
@@ -295,6 +311,12 @@ WORKLOADS = {
         ("create", "f"), ("write", "f", 0, 6000, 1), ("fsync", "f"), ("fsyncdir", "."),
         ("write", "f", 3000, 10000, 2), ("fsync", "f"),
         ("write", "f", 100, 200, 3),
+    ],
+    "write_osync": [
+        ("create", "s"), ("fsyncdir", "."), ("hold_osync", "s"),
+        ("write_osync", "s", 0, 6000, 1), ("create", "t"),
+        ("write_osync", "s", 3000, 10000, 2), ("create", "u"),
+        ("write_osync", "s", 100, 200, 3), ("create", "v"), ("release", "s"),
     ],
     "append": [
         ("create", "log"), ("fsyncdir", "."),
