@@ -77,7 +77,7 @@ struct run_ino *run_get(struct dfuse_run *r, uint64_t ino)
 static bool run_unneeded(const struct run_ino *p)
 {
 	return !p->writable && !p->marked && !p->extending && p->slot < 0 && !p->changing &&
-	       !p->nmap && !p->ahead_end;
+	       !p->nmap && !p->ahead_end && !p->giving_back;
 }
 
 /* lock held for writing: drops a record nothing needs any more */
@@ -566,6 +566,10 @@ static uint64_t unleased(struct dfuse *df, struct run_ino *p)
 		free_slot(df->run, p);
 	ahead = p->ahead_end;
 	p->ahead_end = 0;
+	if (ahead) {
+		p->giving_back++;
+		atomic_fetch_add(&df->run->giving_back, 1);
+	}
 	return ahead;
 }
 
@@ -579,13 +583,29 @@ static uint64_t unleased(struct dfuse *df, struct run_ino *p)
  */
 static void give_back_ahead(struct dfuse *df, uint64_t ino, uint64_t end)
 {
+	struct dfuse_run *r = df->run;
+	struct run_ino *p;
 	int ret;
 
 	if (!end)
 		return;
 	ret = dfs_trim_unshared(df->fs, ino, 0, end, 0);
-	if (ret == 0 && dfuse_run_ahead(df, ino, end) < 0)
-		ret = -ENOMEM;
+	/* given back: st_blocks changed with no request of the kernel's about
+	 * the file. A GETATTR answered meanwhile had attributes the kernel
+	 * may not keep (dfuse_run_attr_timeout); one read before the trim and
+	 * answered after giving_back drops is outdated by this */
+	if (ret == 1)
+		(void)dfuse_inval_inode(df, ino, -1, 0);
+	pthread_rwlock_wrlock(&r->lock);
+	if ((p = run_find(r, ino))) {       /* kept by giving_back */
+		/* left to a holder that came meanwhile: it inherits the end */
+		if (ret == 0 && end > p->ahead_end)
+			p->ahead_end = end;
+		p->giving_back--;
+		atomic_fetch_sub(&r->giving_back, 1);
+		run_maybe_drop(r, p);
+	}
+	pthread_rwlock_unlock(&r->lock);
 	/* a file already gone has nothing to give back */
 	if (ret < 0 && ret != -ENOENT && ret != -ESTALE)
 		fuse_log(FUSE_LOG_WARNING, "daxfs-fuse: inode %" PRIu64 ": giving back the blocks "
@@ -947,10 +967,10 @@ double dfuse_run_attr_timeout(const struct dfuse *df, uint64_t ino, double timeo
 	struct dfuse_run *r = df->run;
 	struct run_ino *p;
 
-	if (!r || atomic_load(&r->used) == 0)
+	if (!r || (atomic_load(&r->used) == 0 && atomic_load(&r->giving_back) == 0))
 		return timeout;
 	pthread_rwlock_rdlock(&r->lock);
-	if ((p = run_find(r, ino)) && p->slot >= 0 && p->marked > 0)
+	if ((p = run_find(r, ino)) && ((p->slot >= 0 && p->marked > 0) || p->giving_back))
 		timeout = 0;
 	pthread_rwlock_unlock(&r->lock);
 	return timeout;

@@ -40,6 +40,9 @@ struct run_ino {
 	/* lock for writing: the end of what holders allocated ahead past EOF
 	 * (DAXFS_IOC_ALLOC_AHEAD) and did not give back yet, 0: nothing */
 	uint64_t ahead_end;
+	/* lock for writing: give_back_ahead calls under way, during which the
+	 * kernel may not cache the attributes (st_blocks is about to change) */
+	unsigned giving_back;
 };
 
 struct run_mark {
@@ -59,6 +62,7 @@ struct dfuse_run {
 	int pend_fd;
 	unsigned next_free;                 /* where the search for a free slot starts */
 	atomic_uint used;                   /* slots in use: 0 lets the data path skip */
+	atomic_uint giving_back;            /* the sum of the records' giving_back */
 	int memfd;
 	char lock_path[4096];               /* backing device 0: the extend lock */
 	int alive_fd;                       /* the memfd again: the liveness lock (head->alive) */

@@ -25,6 +25,26 @@ static inline void t_dfuse_stop(void *arg)
 	free(arg);
 }
 
+/* The kernel's side of dfuse_inval_inode (fuse/super.c, not linked here):
+ * each call, and the attribute timeout a GETATTR answered at that moment
+ * would have carried (dfuse_run_attr_timeout, with 60 s as the mount's). */
+static struct {
+	unsigned calls;
+	uint64_t ino;
+	off_t off;
+	double attr_timeout;
+} t_inval;
+
+int dfuse_inval_inode(struct dfuse *df, uint64_t ino, off_t off, off_t len)
+{
+	(void)len;
+	t_inval.calls++;
+	t_inval.ino = ino;
+	t_inval.off = off;
+	t_inval.attr_timeout = dfuse_run_attr_timeout(df, ino, 60);
+	return 0;
+}
+
 /* A daemon's state over a fresh DAX filesystem of bytes bytes, as far as
  * the modules under test need it (no FUSE session): the fs, its device and
  * the daxfs-run table. Its warnings are kept in t_warnings. NULL on error. */
@@ -45,6 +65,7 @@ static inline struct dfuse *t_dfuse(uint64_t bytes)
 	}
 	t_defer(t_dfuse_stop, df);
 	t_warnings[0] = '\0';
+	memset(&t_inval, 0, sizeof(t_inval));
 	fuse_set_log_func(t_keep_warnings);
 	return df;
 }

@@ -204,6 +204,40 @@ static int test_a_slot_handed_out_during_a_change_begun_without_one_shows_it(voi
 	return T_PASS;
 }
 
+/* A writer that dies holding blocks allocated ahead past EOF: at its last
+ * lease the daemon gives them back. st_blocks changes with no request of
+ * the kernel's about the file, so a GETATTR answered meanwhile must not be
+ * cached (timeout 0), and the kernel's copy is dropped once they are back:
+ * else stat showed the old st_blocks for the mount's whole attribute
+ * timeout (a day by default). */
+static int test_blocks_given_back_at_the_last_lease_drop_the_cached_attributes(void)
+{
+	struct dfuse *df;
+	uint32_t slot;
+	uint64_t ino = served_file(&df, 0, &slot);
+	struct stat st;
+
+	CHECK(ino);
+	CHECK_EQ(dfs_alloc_written(df->fs, ino, 0, 512 * BLK, true), 0);
+	CHECK_EQ(dfuse_run_ahead(df, ino, 512 * BLK), 0);
+	CHECK_EQ(dfs_getattr(df->fs, ino, &st), 0);
+	CHECK_EQ(st.st_blocks, 512 * BLK / 512);
+	CHECK_EQ(dfuse_run_attr_timeout(df, ino, 60), 0);      /* served: never cached */
+
+	CHECK_EQ(dfs_lease_put(df->fs, ino), 0);
+	dfuse_run_released(df, ino, 4, true);
+	CHECK_EQ(t_inval.calls, 1);
+	CHECK_EQ(t_inval.ino, ino);
+	CHECK_EQ(t_inval.off, -1);                              /* the attributes */
+	CHECK_EQ(t_inval.attr_timeout, 0);                      /* still giving back */
+	CHECK_EQ(dfs_getattr(df->fs, ino, &st), 0);
+	CHECK_EQ(st.st_blocks, 0);
+	CHECK_EQ(dfuse_run_attr_timeout(df, ino, 60), 60);
+	CHECK(!run_find(df->run, ino));         /* nothing needs the record now */
+	CHECK_STR(t_warnings, "");
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_a_fold_during_a_truncate_leaves_the_size_it_set),
 	T_CASE(test_a_fold_during_a_truncate_reports_no_stale_claim),
@@ -211,6 +245,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_a_change_whose_slot_went_still_ends),
 	T_CASE(test_a_slot_handed_out_during_a_change_shows_it),
 	T_CASE(test_a_slot_handed_out_during_a_change_begun_without_one_shows_it),
+	T_CASE(test_blocks_given_back_at_the_last_lease_drop_the_cached_attributes),
 };
 
 T_MAIN(cases)
