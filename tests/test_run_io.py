@@ -481,6 +481,45 @@ def test_fsync_makes_the_size_durable_in_posix_mode(daxfs, call):
     assert p.read_bytes() == b"posix" * 1000
 
 
+# inherits descriptor 3 over exec; appends after its parent's F_SETFL
+APPEND_CHILD = ("import os, sys; print('ready', flush=True); sys.stdin.readline(); "
+                "os.lseek(3, 0, os.SEEK_SET); os.write(3, b'BB'); os.pwrite(3, b'CC', 0)")
+
+
+@pytest.mark.parametrize("how", ["fork", "exec"])
+def test_o_append_set_by_another_process_sharing_the_open_file_holds(daxfs, how):
+    """O_APPEND belongs to the open file: F_SETFL in a forked child, or in
+    the parent of an exec that inherited it, makes this process's writes
+    append too, a pwrite's included (Linux)."""
+    p = daxfs.mnt / "f"
+    r = py_run("""
+        import fcntl, os, subprocess, sys
+        fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, b"AAAA")
+        if sys.argv[2] == "fork":
+            pid = os.fork()
+            if pid == 0:
+                fcntl.fcntl(fd, fcntl.F_SETFL, os.O_APPEND)
+                os._exit(0)
+            os.waitpid(pid, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, b"BB")
+            os.pwrite(fd, b"CC", 0)
+        else:
+            assert fd == 3, fd
+            child = subprocess.Popen([sys.executable, "-c", sys.argv[3]], pass_fds=(3,),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            assert child.stdout.readline() == b"ready\\n"
+            fcntl.fcntl(fd, fcntl.F_SETFL, os.O_APPEND)
+            child.stdin.close()
+            assert child.wait() == 0
+        os.close(fd)
+        print(open(sys.argv[1], "rb").read())
+        """, p, how, APPEND_CHILD)
+    assert r.stdout == "b'AAAABBCC'\n", r.stdout + r.stderr
+    assert "served directly" in r.stderr
+
+
 def test_a_vfork_child_leaves_the_parents_descriptors_alone(daxfs):
     """subprocess starts its children with vfork, which run in the parent's
     memory and close descriptors there until they exec: the parent's table

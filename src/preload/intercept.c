@@ -354,6 +354,17 @@ int fcntl64(int fd, int cmd, ...) ALIAS(fcntl);
 
 /* ---- read and write --------------------------------------------------------- */
 
+/* Whether a write through rf appends: O_APPEND of its open file, which
+ * another process sharing it may have changed with F_SETFL. */
+static bool appends(struct rfile *rf, int fd)
+{
+	int fl;
+
+	if (!__atomic_load_n(&rf->shared, __ATOMIC_RELAXED) || (fl = real.fcntl(fd, F_GETFL)) < 0)
+		return rf->append;
+	return fl & O_APPEND;
+}
+
 /* read()/write() at the kernel's file offset, which moves as the served
  * call did; the open file's lock keeps threads sharing it apart. */
 static ssize_t at_offset(struct rfile *rf, int fd, void *buf, size_t len, bool write)
@@ -366,7 +377,7 @@ static ssize_t at_offset(struct rfile *rf, int fd, void *buf, size_t len, bool w
 	if (pos < 0)
 		r = RUN_FALLBACK;
 	else if (write)
-		r = run_pwrite(rf, buf, len, pos, rf->append ? &pos : NULL);
+		r = run_pwrite(rf, buf, len, pos, appends(rf, fd) ? &pos : NULL);
 	else
 		r = run_pread(rf, buf, len, pos);
 	if (r > 0)
@@ -444,7 +455,7 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	if (!(rf = run_enter(fd)))
 		return real.pwrite(fd, buf, len, off);
 	/* Linux appends with O_APPEND whatever the offset, which stays */
-	r = run_pwrite(rf, buf, len, off, rf->append ? &off : NULL);
+	r = run_pwrite(rf, buf, len, off, appends(rf, fd) ? &off : NULL);
 	if (r == RUN_FALLBACK)
 		rf->fell_back = true;
 	run_leave(rf);
@@ -490,7 +501,7 @@ static ssize_t vec_at_offset(struct rfile *rf, int fd, const struct iovec *iov, 
 
 	pthread_mutex_lock(&rf->pos);
 	pos = real.lseek(fd, 0, SEEK_CUR);
-	if (pos < 0 || (write && rf->append)) {
+	if (pos < 0 || (write && appends(rf, fd))) {
 		rf->fell_back |= write;
 		r = write ? real.writev(fd, iov, cnt) : real.readv(fd, iov, cnt);
 	} else {
@@ -551,7 +562,7 @@ EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	run_init();
 	if (!(rf = run_enter(fd)))
 		return real.pwritev(fd, iov, cnt, off);
-	if (rf->append) {
+	if (appends(rf, fd)) {
 		rf->fell_back = true;
 		run_leave(rf);
 		return real.pwritev(fd, iov, cnt, off);

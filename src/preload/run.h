@@ -128,6 +128,9 @@ struct rfile {
 	struct rfile *next_in_ri;       /* glock */
 	int accmode;
 	bool append, sync;
+	/* its open file may be another process's too (a fork, an exec), whose
+	 * F_SETFL changes O_APPEND for us: writes ask the kernel (atomic) */
+	bool shared;
 	bool fell_back;                 /* some write went the ordinary way */
 	unsigned mapped;                /* mmap regions through it (atomic) */
 	pthread_mutex_t pos;            /* read()/write(): offset updates are atomic */

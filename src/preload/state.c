@@ -577,6 +577,9 @@ static void before_fork(void)
 		n++;
 	forking = malloc((n ? n : 1) * sizeof(*forking));
 	nforking = 0;
+	for (struct rino *ri = rinos; ri; ri = ri->next)
+		for (struct rfile *rf = ri->files; rf; rf = rf->next_in_ri)
+			__atomic_store_n(&rf->shared, true, __ATOMIC_RELAXED);
 	for (struct rino *ri = rinos; ri && forking; ri = ri->next) {
 		ri->refs++;
 		if (ri->files)
@@ -700,8 +703,14 @@ static void adopt_inherited(void)
 
 		if (*end || end == e->d_name || fd == self || fd < 0 || (unsigned long)fd >= fdmax)
 			continue;
-		if ((fl = real.fcntl((int)fd, F_GETFL)) >= 0)
-			run_opened((int)fd, fl);
+		if ((fl = real.fcntl((int)fd, F_GETFL)) < 0)
+			continue;
+		run_opened((int)fd, fl);
+		struct rfile *rf = run_get((int)fd);
+
+		if (rf)         /* the parent of the exec may still have it */
+			__atomic_store_n(&rf->shared, true, __ATOMIC_RELAXED);
+		run_put(rf);
 	}
 	closedir(d);
 }
