@@ -295,3 +295,46 @@ def test_a_forked_child_that_outlives_the_daemon_stores_into_no_other_file(daxfs
     assert w.proc.returncode == 100 + signal.SIGBUS, err
     assert err.count("the mount's daemon is gone") == 2, err     # parent and child
     assert set(g.read_bytes()) == {ord("G")}
+
+
+CLOSES_ALL = """
+    import errno, mmap, os, resource, sys
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    os.pwrite(fd, b"a" * 8192, 0)
+    m = mmap.mmap(fd, 8192)
+    # what a daemonizing program does: every descriptor but its own goes
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    for n in range(3, limit):
+        if n != fd:
+            try:
+                os.close(n)
+            except OSError:
+                pass
+    os.closerange(fd + 1, limit)
+    left = [int(n) for n in os.listdir("/proc/self/fd") if int(n) > 2 and int(n) != fd]
+    dup2 = set()
+    for n in left:              # still there: the library's, not to be replaced
+        try:
+            os.dup2(fd, n)
+        except OSError as e:
+            dup2.add(e.errno)
+    print("ready", bool(left), dup2 == {errno.EBUSY}, flush=True)
+    sys.stdin.readline()
+    m[:8192] = b"X" * 8192
+    print("stored", flush=True)
+    """
+
+
+def test_a_program_that_closes_every_descriptor_keeps_the_librarys(daxfs):
+    """Descriptors the library keeps for itself (its lease's open file, the
+    members, the liveness lock) are not the program's to close: closed,
+    the lease ends while the program still maps the blocks, which another
+    process's truncate then gives to other files."""
+    f, g = daxfs.mnt / "f", daxfs.mnt / "g"
+    f.write_bytes(bytes(8192))
+    with Driven([sys.executable, "-c", textwrap.dedent(CLOSES_ALL), f], "ready True True") as w:
+        os.truncate(f, 0)           # the lease holds its blocks back from the allocator
+        fill_until_enospc(g, ord("G"))
+        err = w.finish()            # a store past EOF: SIGBUS, as on DAX
+    assert w.proc.returncode == -signal.SIGBUS, err
+    assert set(g.read_bytes()) == {ord("G")}

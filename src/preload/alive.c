@@ -68,14 +68,16 @@ void run_alive_watch(struct rmount *m, int fd)
 
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		own = real.open(path, O_RDONLY | O_CLOEXEC);
+		if (own >= 0)
+			own = run_fd_keep(own);
 		/* a forked child's copy of its parent's open file */
 		if (inherited >= 0 && inherited != own)
-			real.close(inherited);
+			run_fd_close(inherited);
 		m->alive_fd = -1;
 		if (own >= 0 && (real.fcntl(own, F_OFD_GETLK, &q) < 0 || q.l_type == F_UNLCK)) {
 			run_log("the mount's daemon holds no lock of its table: its end goes "
 				"unnoticed");
-			real.close(own);
+			run_fd_close(own);
 			own = -1;
 		}
 		if (own >= 0 && pthread_attr_init(&attr) == 0) {
@@ -91,7 +93,7 @@ void run_alive_watch(struct rmount *m, int fd)
 		}
 		if (err != 0 && own >= 0) {
 			run_log("no thread to notice the end of the mount's daemon");
-			real.close(own);
+			run_fd_close(own);
 			m->alive_fd = -1;
 		}
 		/* once per process, whatever came of it */

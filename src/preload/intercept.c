@@ -246,6 +246,11 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 EXPORT int close(int fd)
 {
 	run_init();
+	/* not the program's (fds.c): as if it were not open */
+	if (run_fd_kept(fd)) {
+		errno = EBADF;
+		return -1;
+	}
 	closing(fd);
 	return real.close(fd);
 }
@@ -264,7 +269,7 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 				(void)table_later((int)fd);
 		}
 	}
-	return real.close_range(first, last, flags);
+	return run_fds_close_range(first, last, flags);
 }
 
 EXPORT void closefrom(int low)
@@ -299,11 +304,24 @@ EXPORT int dup(int fd)
 	return n;
 }
 
+/* dup2 or dup3 onto a descriptor of the library's would close it under the
+ * file it serves (fds.c); Linux gives EBUSY while a descriptor is set up. */
+static bool refuse_onto_kept(int nfd)
+{
+	if (!run_fd_kept(nfd))
+		return false;
+	run_log("dup2 onto descriptor %d, which daxfs-run keeps for itself: EBUSY", nfd);
+	errno = EBUSY;
+	return true;
+}
+
 EXPORT int dup2(int fd, int nfd)
 {
 	int n;
 
 	run_init();
+	if (fd != nfd && refuse_onto_kept(nfd))
+		return -1;
 	n = real.dup2(fd, nfd);
 	if (n >= 0 && fd != nfd)
 		duped(fd, n);
@@ -315,6 +333,8 @@ EXPORT int dup3(int fd, int nfd, int flags)
 	int n;
 
 	run_init();
+	if (refuse_onto_kept(nfd))
+		return -1;
 	n = real.dup3(fd, nfd, flags);
 	if (n >= 0)
 		duped(fd, n);

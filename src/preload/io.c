@@ -249,10 +249,14 @@ int run_extend_lock(struct rino *ri, struct rfile *rf, short type)
 
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		if (ri->lockfd >= 0 && ri->lockpid != run_pid)
-			real.close(ri->lockfd);
-		ri->lockfd = real.open(path, O_RDWR | O_CLOEXEC);
+			run_fd_close(ri->lockfd);
+		int lfd = real.open(path, O_RDWR | O_CLOEXEC);
+
+		ri->lockfd = lfd < 0 ? -errno : run_fd_keep(lfd);
 		if (ri->lockfd < 0) {
-			int err = -errno;
+			int err = ri->lockfd;
+
+			ri->lockfd = -1;
 
 			pthread_mutex_unlock(&ri->extend);
 			return err;

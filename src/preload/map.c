@@ -112,6 +112,8 @@ int run_backing(struct rino *ri, struct rfile *rf, uint32_t index)
 	/* libdaxfs's way: the member with our own rights, or the daemon's
 	 * descriptor on a dax_users mount */
 	fd = dmap_open_backing(rf->kfd, index, ri->writable);
+	if (fd >= 0 && (fd = run_fd_keep(fd)) < 0)
+		daxfs_err(fd, "backing device %u: %s", index, strerror(-fd));
 	if (fd < 0) {
 		run_log("inode %llu: %s", (unsigned long long)ri->ino, daxfs_errormsg());
 		return fd;
@@ -139,9 +141,11 @@ int run_map_sigbus(char *at, size_t len, int prot)
 
 		if (fd < 0)
 			return -errno;
+		if ((fd = run_fd_keep(fd)) < 0)
+			return fd;
 		if (!__atomic_compare_exchange_n(&sigbus_fd, &expected, fd, false, __ATOMIC_SEQ_CST,
 						 __ATOMIC_SEQ_CST))
-			real.close(fd);
+			run_fd_close(fd);
 	}
 	if (real.mmap(at, len, prot, MAP_SHARED | MAP_FIXED, sigbus_fd, 0) == MAP_FAILED)
 		return -errno;

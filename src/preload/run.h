@@ -265,6 +265,24 @@ void run_tables_lock(bool lock);
  * if it never calls into the library again. */
 void run_tables_forked(void);
 
+/* ---- fds.c ---- */
+/* Where the library's own descriptors go: half the descriptor limit. */
+void run_fds_init(void);
+/* Takes fd (a descriptor of the library's) out of the program's reach: moved
+ * high if it is not, and left alone by the program's close, close_range and
+ * closefrom. Returns its number now, or -errno (fd closed). */
+int run_fd_keep(int fd);
+/* A kept duplicate of fd (which stays as it is), or -errno. */
+int run_fd_keep_dup(int fd);
+/* Closes a kept descriptor (or any other of the library's). */
+void run_fd_close(int fd);
+/* Whether fd is one of the library's kept descriptors. */
+bool run_fd_kept(int fd);
+/* Around fork (state.c): the lock taken (true), then given back. */
+void run_fds_lock(bool lock);
+/* The program's close_range: every descriptor of the range but ours. */
+int run_fds_close_range(unsigned first, unsigned last, int flags);
+
 /* ---- alive.c ---- */
 /* Starts the thread that waits for the end of m's daemon in this process,
  * unless one does already or the daemon holds no liveness lock; fd: a

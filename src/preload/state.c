@@ -40,7 +40,6 @@ static pthread_mutex_t glock = PTHREAD_MUTEX_INITIALIZER;
 static struct rfile **fdtab;
 static unsigned fdmax;
 static struct rino *rinos;
-static int kfd_base = 64;
 
 
 void run_log(const char *fmt, ...)
@@ -82,10 +81,8 @@ static void rino_free(struct rino *ri)
 		}
 	}
 	for (size_t i = 0; i < ri->ndev; i++)
-		if (ri->dev_fd[i] >= 0)
-			real.close(ri->dev_fd[i]);
-	if (ri->lockfd >= 0)
-		real.close(ri->lockfd);
+		run_fd_close(ri->dev_fd[i]);
+	run_fd_close(ri->lockfd);
 	run_record_unmap(ri);
 	pthread_rwlock_unlock(&ri->lock);
 	pthread_rwlock_destroy(&ri->lock);
@@ -186,7 +183,7 @@ static void rfile_free(struct rfile *rf)
 
 	if (ri->time_dirty && rf->accmode != O_RDONLY)
 		(void)run_push_times(ri, rf->kfd);
-	real.close(rf->kfd);
+	run_fd_close(rf->kfd);
 	pthread_mutex_destroy(&rf->pos);
 	free(rf);
 	run_rino_release(ri);
@@ -256,9 +253,7 @@ static struct rfile *classify(int fd, int flags)
 			strerror(errno));
 		return NULL;
 	}
-	kfd = real.fcntl(own, F_DUPFD_CLOEXEC, kfd_base);
-	real.close(own);
-	if (kfd < 0)
+	if ((kfd = run_fd_keep(own)) < 0)
 		return NULL;
 	o.flags = acc != O_RDONLY ? DAXFS_IOC_RUN_WRITE : 0;
 	/* a writer asks for the tables again when it has only a read-only
@@ -273,13 +268,13 @@ static struct rfile *classify(int fd, int flags)
 			run_log("fd %d (inode %llu): the ordinary path: %s", fd,
 				(unsigned long long)st.st_ino,
 				o.error < 0 ? o.message : strerror(errno));
-		real.close(kfd);
+		run_fd_close(kfd);
 		return NULL;
 	}
 	if (acc != O_RDONLY && run_ioc(fd, DAXFS_IOC_RUN_MARK, 0, 0, 0) < 0) {
 		run_log("fd %d (inode %llu): open for writing: the ordinary path: %s", fd,
 			(unsigned long long)st.st_ino, strerror(errno));
-		real.close(kfd);
+		run_fd_close(kfd);
 		return NULL;
 	}
 	m = run_mount_of(st.st_dev, o.table_id);
@@ -307,13 +302,13 @@ static struct rfile *classify(int fd, int flags)
 	pthread_mutex_lock(&glock);
 	if (!m || o.slot >= m->nslots || !(rf = calloc(1, sizeof(*rf)))) {
 		pthread_mutex_unlock(&glock);
-		real.close(kfd);        /* the lease ends with our open file's last close */
+		run_fd_close(kfd);        /* the lease ends with our open file's last close */
 		return NULL;
 	}
 	if (!(ri = rino_get(st.st_dev, st.st_ino, &m->slots[o.slot], m, pend, pend_rw))) {
 		pthread_mutex_unlock(&glock);
 		free(rf);
-		real.close(kfd);
+		run_fd_close(kfd);
 		return NULL;
 	}
 	rf->refs = 1;
@@ -500,7 +495,7 @@ bool run_push_times_of(dev_t dev, uint64_t ino)
 		/* any writable open file of ours on it carries the request */
 		for (unsigned fd = 0; fd < fdmax && kfd < 0; fd++)
 			if (fdtab[fd] && fdtab[fd]->ri == ri && fdtab[fd]->accmode != O_RDONLY)
-				kfd = real.fcntl(fdtab[fd]->kfd, F_DUPFD_CLOEXEC, kfd_base);
+				kfd = run_fd_keep_dup(fdtab[fd]->kfd);
 		ri->refs++;
 	} else {
 		ri = NULL;
@@ -510,7 +505,7 @@ bool run_push_times_of(dev_t dev, uint64_t ino)
 		return false;
 	if (kfd >= 0) {
 		pushed = run_push_times(ri, kfd) == 0;
-		real.close(kfd);
+		run_fd_close(kfd);
 	}
 	run_rino_release(ri);
 	return pushed;
@@ -594,10 +589,12 @@ static void before_fork(void)
 	pthread_mutex_lock(&glock);
 	run_tables_lock(true);
 	run_alive_lock(true);
+	run_fds_lock(true);
 }
 
 static void after_fork(bool child)
 {
+	run_fds_lock(false);
 	run_alive_lock(false);
 	run_tables_lock(false);
 	pthread_mutex_unlock(&glock);
@@ -748,9 +745,7 @@ static void init_once(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
 	    rl.rlim_max < fdmax)
 		fdmax = (unsigned)rl.rlim_max;
-	/* our duplicates live high, away from the numbers programs expect */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 128)
-		kfd_base = (int)(rl.rlim_cur / 2);
+	run_fds_init();
 	fdtab = calloc(fdmax, sizeof(*fdtab));
 	if (!fdtab)
 		fdmax = 0;

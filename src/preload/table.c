@@ -68,14 +68,13 @@ struct rmount *run_mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, bool
 				fds[1], 0);
 	/* the table's own descriptor a little longer: the daemon's end is
 	 * told on it (alive.c) */
-	int table_fd = real.fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+	int table_fd = run_fd_keep_dup(fds[0]);
 
 	for (int i = 0; i < n; i++)
 		real.close(fds[i]);
 	if (at == MAP_FAILED || (n == 2 && pat == MAP_FAILED) || !(m = calloc(1, sizeof(*m)))) {
 		run_log("mapping the table: %s", strerror(errno));
-		if (table_fd >= 0)
-			real.close(table_fd);
+		run_fd_close(table_fd);
 		if (at != MAP_FAILED)
 			real.munmap(at, bytes);
 		if (pat != MAP_FAILED)
@@ -91,8 +90,7 @@ struct rmount *run_mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, bool
 	m->head = (volatile struct daxfs_run_head *)(m->slots + o->nslots);
 	if (m->head->id != o->table_id) {
 		run_log("the table handed over is not the mount's");
-		if (table_fd >= 0)
-			real.close(table_fd);
+		run_fd_close(table_fd);
 		real.munmap(at, bytes);
 		if (pat != MAP_FAILED)
 			real.munmap(pat, pbytes);
@@ -112,8 +110,7 @@ struct rmount *run_mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, bool
 		if (pat != MAP_FAILED)
 			real.munmap(pat, pbytes);
 		free(m);
-		if (table_fd >= 0)
-			real.close(table_fd);
+		run_fd_close(table_fd);
 		return had;
 	}
 	m->next = mounts;
@@ -121,7 +118,7 @@ struct rmount *run_mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, bool
 	pthread_mutex_unlock(&tlock);
 	if (table_fd >= 0) {
 		run_alive_watch(m, table_fd);
-		real.close(table_fd);
+		run_fd_close(table_fd);
 	}
 	return m;
 }
