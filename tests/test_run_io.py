@@ -486,7 +486,7 @@ APPEND_CHILD = ("import os, sys; print('ready', flush=True); sys.stdin.readline(
                 "os.lseek(3, 0, os.SEEK_SET); os.write(3, b'BB'); os.pwrite(3, b'CC', 0)")
 
 
-@pytest.mark.parametrize("how", ["fork", "exec"])
+@pytest.mark.parametrize("how", ["fork", "exec", "spawn", "scm_rights"])
 def test_o_append_set_by_another_process_sharing_the_open_file_holds(daxfs, how):
     """O_APPEND belongs to the open file: F_SETFL in a forked child, or in
     the parent of an exec that inherited it, makes this process's writes
@@ -505,7 +505,7 @@ def test_o_append_set_by_another_process_sharing_the_open_file_holds(daxfs, how)
             os.lseek(fd, 0, os.SEEK_SET)
             os.write(fd, b"BB")
             os.pwrite(fd, b"CC", 0)
-        else:
+        elif sys.argv[2] == "exec":
             assert fd == 3, fd
             child = subprocess.Popen([sys.executable, "-c", sys.argv[3]], pass_fds=(3,),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -513,11 +513,109 @@ def test_o_append_set_by_another_process_sharing_the_open_file_holds(daxfs, how)
             fcntl.fcntl(fd, fcntl.F_SETFL, os.O_APPEND)
             child.stdin.close()
             assert child.wait() == 0
+        else:
+            # a child made without fork handlers (subprocess's vfork), or one
+            # handed the open file over a socket, sets O_APPEND on it
+            setfl = "import fcntl, os; fcntl.fcntl(3, fcntl.F_SETFL, os.O_APPEND)"
+            if sys.argv[2] == "spawn":
+                assert fd == 3, fd
+                subprocess.run([sys.executable, "-c", setfl], pass_fds=(3,), check=True)
+            else:
+                import array, socket
+                a, b = socket.socketpair()
+                child = subprocess.Popen([sys.executable, "-c", "import socket, sys\\n"
+                                          "s = socket.socket(fileno=int(sys.argv[1]))\\n"
+                                          "msg, anc, fl, ad = s.recvmsg(1, socket.CMSG_SPACE(4))\\n"
+                                          "got = int.from_bytes(anc[0][2][:4], 'little')\\n"
+                                          "import fcntl, os\\n"
+                                          "fcntl.fcntl(got, fcntl.F_SETFL, os.O_APPEND)\\n"
+                                          "s.send(b'k')", str(b.fileno())],
+                                         pass_fds=(b.fileno(),))
+                a.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+                assert a.recv(1) == b"k"
+                assert child.wait() == 0
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, b"BB")
+            os.pwrite(fd, b"CC", 0)
         os.close(fd)
         print(open(sys.argv[1], "rb").read())
         """, p, how, APPEND_CHILD)
     assert r.stdout == "b'AAAABBCC'\n", r.stdout + r.stderr
     assert "served directly" in r.stderr
+
+
+def test_processes_sharing_an_open_file_write_whole_records_at_its_offset(daxfs):
+    """write() at an open file's offset is atomic against every process that
+    shares it, as the kernel's offset lock makes it: records of a parent and
+    its forked child (two jobs of a shell writing to one > file) are none
+    lost, none torn."""
+    p = daxfs.mnt / "log"
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        pid = os.fork()
+        rec = (b"C" if pid == 0 else b"P") * 63 + b"\\n"
+        for _ in range(2000):
+            assert os.write(fd, rec) == len(rec)
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(os.lseek(fd, 0, os.SEEK_CUR))
+        """, p)
+    data = p.read_bytes()
+    recs = [data[i:i + 64] for i in range(0, len(data), 64)]
+    assert r.stdout == f"{4000 * 64}\n" and len(data) == 4000 * 64, r.stdout
+    assert sorted(set(recs)) == [b"C" * 63 + b"\n", b"P" * 63 + b"\n"]
+    assert recs.count(b"C" * 63 + b"\n") == 2000
+
+
+def test_an_append_without_the_library_after_ours_ends_at_the_end(daxfs):
+    """A child that runs without the library appends through the kernel, at
+    the size it has cached: the library brings that size up to date before
+    it shares its open files, or the child's offset after its append (and
+    the parent's next write at it) would fall inside the file."""
+    p = daxfs.mnt / "f"
+    r = py_run("""
+        import fcntl, os, subprocess, sys
+        fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        os.write(fd, b"0123456789")
+        assert fd == 3, fd
+        subprocess.run([sys.executable, "-c", "import os; os.write(3, b'abc')"], pass_fds=(3,),
+                       env=dict(os.environ, LD_PRELOAD=""), check=True)
+        fcntl.fcntl(fd, fcntl.F_SETFL, 0)
+        os.write(fd, b"Z")
+        print(open(sys.argv[1], "rb").read())
+        """, p)
+    assert r.stdout == "b'0123456789abcZ'\n", r.stdout + r.stderr
+
+
+def test_a_stream_libc_reopens_is_no_longer_served_as_the_file(daxfs, tmp_path):
+    """freopen and daemon(3) replace a descriptor inside libc, past dup2 and
+    close: what the program writes to it afterwards is not the file's."""
+    p = daxfs.mnt / "out"
+    with open(p, "wb") as out:
+        r = subprocess.run([tool("daxfs-run"), sys.executable, "-c", textwrap.dedent("""
+            import ctypes, os
+            libc = ctypes.CDLL(None)
+            libc.freopen.restype = ctypes.c_void_p
+            libc.freopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p]
+            os.write(1, b"before\\n")
+            stdout = ctypes.c_void_p.in_dll(libc, "stdout")
+            assert libc.freopen(b"/dev/null", b"w", stdout)
+            os.write(1, b"after: not the file's\\n")
+            """)], stdout=out, stderr=subprocess.PIPE, text=True, timeout=120,
+                           env=run_env())
+    assert r.returncode == 0, r.stderr
+    assert "served directly" in r.stderr
+    assert p.read_bytes() == b"before\n"
+
+
+def test_fork_while_another_thread_writes_never_hangs_the_child(daxfs):
+    """A thread inside write() holds its open file's offset lock when
+    another thread forks: the child has no such thread, and its own first
+    read or write must not wait for it."""
+    r = under_run([PROBE, "forkwrite", daxfs.mnt / "f", 100], timeout=300)
+    assert r.stdout == "no child hung in 100 forks\n", r.stdout + r.stderr
 
 
 def test_a_vfork_child_leaves_the_parents_descriptors_alone(daxfs):

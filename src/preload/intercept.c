@@ -5,9 +5,12 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <spawn.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -293,6 +296,93 @@ EXPORT int fclose(FILE *f)
 	return real_fclose(f);
 }
 
+/* ---- libc that closes or shares descriptors inside itself ------------------ */
+
+/* stdio closes the stream's descriptor past close() (fclose above too) */
+static FILE *reopen(FILE *(*fn)(const char *, const char *, FILE *), const char *path,
+		    const char *mode, FILE *fp)
+{
+	if (fp && fileno(fp) >= 0)
+		closing(fileno(fp));
+	return fn(path, mode, fp);
+}
+
+EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
+{
+	run_init();
+	return reopen(real.freopen, path, mode, fp);
+}
+
+EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
+{
+	run_init();
+	return reopen(real.freopen64, path, mode, fp);
+}
+
+/* /dev/null onto 0, 1 and 2 inside libc */
+EXPORT int daemon(int nochdir, int noclose)
+{
+	int r;
+
+	run_init();
+	r = real.daemon(nochdir, noclose);
+	for (int fd = 0; r == 0 && !noclose && fd <= 2; fd++)
+		closing(fd);
+	return r;
+}
+
+/* Children made without fork (no fork handler runs) share our open files
+ * with the programs they exec. */
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	run_init();
+	run_spawning();
+	return real.posix_spawn(pid, path, fa, attr, argv, envp);
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	run_init();
+	run_spawning();
+	return real.posix_spawnp(pid, file, fa, attr, argv, envp);
+}
+
+/* A descriptor sent over a socket shares its open file with the receiver. */
+EXPORT ssize_t sendmsg(int sock, const struct msghdr *msg, int flags)
+{
+	run_init();
+	for (struct cmsghdr *c = msg ? CMSG_FIRSTHDR(msg) : NULL; c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		const unsigned char *data = CMSG_DATA(c);
+
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, data + i * sizeof(int), sizeof(int));
+			run_sending(fd);
+		}
+	}
+	return real.sendmsg(sock, msg, flags);
+}
+
+EXPORT int system(const char *command)
+{
+	run_init();
+	run_spawning();
+	return real.system(command);
+}
+
+EXPORT FILE *popen(const char *command, const char *type)
+{
+	run_init();
+	run_spawning();
+	return real.popen(command, type);
+}
+
 EXPORT int dup(int fd)
 {
 	int n;
@@ -385,13 +475,39 @@ static bool appends(struct rfile *rf, int fd)
 	return fl & O_APPEND;
 }
 
+/* The kernel appends at the size it has cached, which our own stores past
+ * it left behind: a stat brings it up to date first (the attributes of a
+ * file we serve are never cached), as its next append must not write over
+ * ours. */
+static void kernel_appends(int fd)
+{
+	struct stat st;
+
+	(void)real.fstat(fd, &st);
+}
+
+static bool shared_offset(struct rfile *rf)
+{
+	return __atomic_load_n(&rf->shared, __ATOMIC_RELAXED);
+}
+
 /* read()/write() at the kernel's file offset, which moves as the served
- * call did; the open file's lock keeps threads sharing it apart. */
+ * call did; the open file's lock keeps threads sharing it apart. Another
+ * process's threads it cannot: an open file that may be shared goes the
+ * ordinary way, where the kernel holds its offset lock through the call. */
 static ssize_t at_offset(struct rfile *rf, int fd, void *buf, size_t len, bool write)
 {
 	ssize_t r;
 	off_t pos;
 
+	if (shared_offset(rf)) {
+		if (!write)
+			return real.read(fd, buf, len);
+		rf->fell_back = true;
+		if (appends(rf, fd))
+			kernel_appends(fd);
+		return real.write(fd, buf, len);
+	}
 	pthread_mutex_lock(&rf->pos);
 	pos = real.lseek(fd, 0, SEEK_CUR);
 	if (pos < 0)
@@ -402,8 +518,12 @@ static ssize_t at_offset(struct rfile *rf, int fd, void *buf, size_t len, bool w
 		r = run_pread(rf, buf, len, pos);
 	if (r > 0)
 		(void)real.lseek(fd, pos + r, SEEK_SET);
-	else if (r == RUN_FALLBACK && write)
-		rf->fell_back = true, r = real.write(fd, buf, len);
+	else if (r == RUN_FALLBACK && write) {
+		rf->fell_back = true;
+		if (rf->append)
+			kernel_appends(fd);
+		r = real.write(fd, buf, len);
+	}
 	else if (r == RUN_FALLBACK)
 		r = real.read(fd, buf, len);
 	else
@@ -475,9 +595,14 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	if (!(rf = run_enter(fd)))
 		return real.pwrite(fd, buf, len, off);
 	/* Linux appends with O_APPEND whatever the offset, which stays */
-	r = run_pwrite(rf, buf, len, off, appends(rf, fd) ? &off : NULL);
-	if (r == RUN_FALLBACK)
+	bool append = appends(rf, fd);
+
+	r = run_pwrite(rf, buf, len, off, append ? &off : NULL);
+	if (r == RUN_FALLBACK) {
 		rf->fell_back = true;
+		if (append)
+			kernel_appends(fd);
+	}
 	run_leave(rf);
 	return r == RUN_FALLBACK ? real.pwrite(fd, buf, len, off) : ret(r);
 }
@@ -519,9 +644,17 @@ static ssize_t vec_at_offset(struct rfile *rf, int fd, const struct iovec *iov, 
 	ssize_t r;
 	off_t pos;
 
+	const bool append = write && appends(rf, fd);
+
+	if (shared_offset(rf) || append) {
+		rf->fell_back |= write;
+		if (append)
+			kernel_appends(fd);
+		return write ? real.writev(fd, iov, cnt) : real.readv(fd, iov, cnt);
+	}
 	pthread_mutex_lock(&rf->pos);
 	pos = real.lseek(fd, 0, SEEK_CUR);
-	if (pos < 0 || (write && appends(rf, fd))) {
+	if (pos < 0) {
 		rf->fell_back |= write;
 		r = write ? real.writev(fd, iov, cnt) : real.readv(fd, iov, cnt);
 	} else {
@@ -584,6 +717,7 @@ EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 		return real.pwritev(fd, iov, cnt, off);
 	if (appends(rf, fd)) {
 		rf->fell_back = true;
+		kernel_appends(fd);
 		run_leave(rf);
 		return real.pwritev(fd, iov, cnt, off);
 	}

@@ -4,9 +4,12 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -128,8 +131,10 @@ struct rfile {
 	struct rfile *next_in_ri;       /* glock */
 	int accmode;
 	bool append, sync;
-	/* its open file may be another process's too (a fork, an exec), whose
-	 * F_SETFL changes O_APPEND for us: writes ask the kernel (atomic) */
+	/* its open file may be another process's too (a fork, a spawn, an
+	 * exec): read() and write() at its offset are the kernel's, which
+	 * keeps them whole against the other process, and O_APPEND is asked
+	 * of it, which F_SETFL there changes for us (atomic) */
 	bool shared;
 	bool fell_back;                 /* some write went the ordinary way */
 	unsigned mapped;                /* mmap regions through it (atomic) */
@@ -177,6 +182,17 @@ struct run_real {
 	int (*close_range)(unsigned, unsigned, int);
 	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
 	sighandler_t (*signal)(int, sighandler_t);
+	/* libc that closes or shares descriptors past the calls above */
+	FILE *(*freopen)(const char *, const char *, FILE *);
+	FILE *(*freopen64)(const char *, const char *, FILE *);
+	int (*daemon)(int, int);
+	int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			   const posix_spawnattr_t *, char *const[], char *const[]);
+	int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			    const posix_spawnattr_t *, char *const[], char *const[]);
+	int (*system)(const char *);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	FILE *(*popen)(const char *, const char *);
 };
 extern struct run_real real;
 void run_init(void);
@@ -193,6 +209,11 @@ void run_closing(int fd);
 /* After the real dup/dup2/dup3/F_DUPFD made nfd from ofd. */
 void run_duped(int ofd, int nfd);
 void run_forget_range(unsigned first, unsigned last);
+/* Before a child is made without fork (posix_spawn): every open file of
+ * ours may be shared with another process from now on (rfile.shared). */
+void run_spawning(void);
+/* Before fd goes to another process (SCM_RIGHTS): the same for its file. */
+void run_sending(int fd);
 /* fd's entry now, read without the lock (a signal handler's), and: forgets
  * fd if its entry is still rf. */
 struct rfile *run_peek(int fd);

@@ -413,11 +413,58 @@ static bool vfork_child(void)
 	return getpid() != run_pid;
 }
 
+/* Every open file of ours may now be another process's too (fork, spawn,
+ * a vfork child about to exec): glock held. A program there without the
+ * library appends through the kernel, at the size the kernel has cached,
+ * which our stores past it left behind: a stat of each file we write
+ * brings it up to date (the daemon takes our pending sizes in first). */
+static void mark_all_shared(void)
+{
+	struct stat st;
+
+	for (struct rino *ri = rinos; ri; ri = ri->next)
+		for (struct rfile *rf = ri->files; rf; rf = rf->next_in_ri)
+			__atomic_store_n(&rf->shared, true, __ATOMIC_RELAXED);
+	for (unsigned fd = 0; fd < fdmax; fd++)
+		if (fdtab[fd] && fdtab[fd]->accmode != O_RDONLY)
+			(void)real.fstat(fdtab[fd]->kfd, &st);
+}
+
+void run_sending(int fd)
+{
+	struct rfile *rf = run_get(fd);
+	struct stat st;
+
+	if (!rf)
+		return;
+	__atomic_store_n(&rf->shared, true, __ATOMIC_RELAXED);
+	if (rf->accmode != O_RDONLY)
+		(void)real.fstat(rf->kfd, &st);
+	run_put(rf);
+}
+
+void run_spawning(void)
+{
+	pthread_mutex_lock(&glock);
+	mark_all_shared();
+	pthread_mutex_unlock(&glock);
+}
+
+/* A vfork child runs in our memory until it execs, and the program it
+ * execs has our open files: the marks it leaves are ours. */
+static bool in_vfork_child(void)
+{
+	if (!vfork_child())
+		return false;
+	run_spawning();
+	return true;
+}
+
 void run_opened(int fd, int flags)
 {
 	struct rfile *rf, *old;
 
-	if (fd < 0 || (unsigned)fd >= fdmax || vfork_child())
+	if (fd < 0 || (unsigned)fd >= fdmax || in_vfork_child())
 		return;
 	rf = classify(fd, flags);
 	pthread_mutex_lock(&glock);
@@ -430,7 +477,7 @@ void run_closing(int fd)
 {
 	struct rfile *old;
 
-	if (fd < 0 || (unsigned)fd >= fdmax || vfork_child())
+	if (fd < 0 || (unsigned)fd >= fdmax || in_vfork_child())
 		return;
 	pthread_mutex_lock(&glock);
 	old = set_fd(fd, NULL);
@@ -468,7 +515,7 @@ void run_duped(int ofd, int nfd)
 {
 	struct rfile *rf, *old;
 
-	if (vfork_child())
+	if (in_vfork_child())
 		return;
 	rf = run_get(ofd);
 
@@ -572,9 +619,7 @@ static void before_fork(void)
 		n++;
 	forking = malloc((n ? n : 1) * sizeof(*forking));
 	nforking = 0;
-	for (struct rino *ri = rinos; ri; ri = ri->next)
-		for (struct rfile *rf = ri->files; rf; rf = rf->next_in_ri)
-			__atomic_store_n(&rf->shared, true, __ATOMIC_RELAXED);
+	mark_all_shared();
 	for (struct rino *ri = rinos; ri && forking; ri = ri->next) {
 		ri->refs++;
 		if (ri->files)
@@ -597,6 +642,11 @@ static void after_fork(bool child)
 	run_fds_lock(false);
 	run_alive_lock(false);
 	run_tables_lock(false);
+	/* a read() or write() of another thread may have held an open file's
+	 * offset lock: that thread is not in the child */
+	for (struct rino *ri = rinos; ri && child; ri = ri->next)
+		for (struct rfile *rf = ri->files; rf; rf = rf->next_in_ri)
+			pthread_mutex_init(&rf->pos, NULL);
 	pthread_mutex_unlock(&glock);
 	for (size_t i = 0; i < nforking; i++) {
 		/* the child's only thread is not the parent's that took them:
@@ -668,6 +718,14 @@ static void find_real(void)
 	REAL(close_range);
 	REAL(sigaction);
 	REAL(signal);
+	REAL(freopen);
+	REAL(freopen64);
+	REAL(daemon);
+	REAL(posix_spawn);
+	REAL(posix_spawnp);
+	REAL(system);
+	REAL(sendmsg);
+	REAL(popen);
 }
 
 /* 0 before, 1 while and 2 after init; calls made by init itself (the

@@ -45,6 +45,8 @@
  *   signals PATH         reads and writes while a 20 us timer's handler reads the file
  *   sigclose PATH        opens, reads and closes PATH in a loop while a 0.5 ms timer's handler
  *                        opens, reads and closes it too: "sigclose handled ok"
+ *   forkwrite PATH N     forks N times while a thread write()s 1 MiB at a time: "no child
+ *                        hung in N forks"
  */
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -449,6 +451,63 @@ static int sigclose(const char *path)
 	return 0;
 }
 
+/* forkwrite: a thread keeps write()ing 1 MiB at the shared offset while
+ * the main thread forks N times; each child reads and writes once and
+ * exits. A child not gone after 5 s hangs. */
+static int fw_fd;
+static char fw_buf[1 << 20];
+
+static void *fw_writer(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		if (write(fw_fd, fw_buf, sizeof(fw_buf)) < 0)
+			fail("write: %s", strerror(errno));
+		if (lseek(fw_fd, 0, SEEK_CUR) > (16 << 20))
+			lseek(fw_fd, 0, SEEK_SET);
+	}
+	return NULL;
+}
+
+static int forkwrite(const char *path, int n)
+{
+	pthread_t t;
+
+	if ((fw_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644)) < 0)
+		fail("open %s: %s", path, strerror(errno));
+	memset(fw_buf, 'w', sizeof(fw_buf));
+	if (pthread_create(&t, NULL, fw_writer, NULL))
+		fail("pthread_create");
+	for (int i = 0; i < n; i++) {
+		pid_t p = fork();
+		int st, k;
+
+		if (p < 0)
+			fail("fork: %s", strerror(errno));
+		if (p == 0) {
+			char c[16];
+
+			if (read(fw_fd, c, sizeof(c)) < 0 || write(fw_fd, "child", 5) != 5)
+				_exit(1);
+			_exit(0);
+		}
+		for (k = 0; k < 500 && waitpid(p, &st, WNOHANG) != p; k++)
+			usleep(10000);
+		if (k == 500) {
+			printf("fork %d: the child hangs\n", i);
+			kill(p, SIGKILL);
+			waitpid(p, &st, 0);
+			fflush(stdout);
+			_exit(0);
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			fail("fork %d: the child failed", i);
+	}
+	printf("no child hung in %d forks\n", n);
+	fflush(stdout);
+	_exit(0);       /* the writer thread goes with the process */
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -479,5 +538,7 @@ int main(int argc, char **argv)
 		return do_signals(argv[2]);
 	if (strcmp(argv[1], "pmem") == 0)
 		return do_pmem(argv[2]);
+	if (strcmp(argv[1], "forkwrite") == 0 && argc == 4)
+		return forkwrite(argv[2], atoi(argv[3]));
 	fail("probe: unknown command %s", argv[1]);
 }
