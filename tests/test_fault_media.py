@@ -135,6 +135,34 @@ def test_extent_pointing_outside_the_device_fails_only_that_file(fs):
     assert (fs.mnt / "other").read_bytes() == fs.other_data
 
 
+@pytest.mark.parametrize("onto", ["label", "bitmap", "inode table"])
+def test_extent_over_fixed_metadata_fails_only_that_file_and_writes_nothing(fs, onto):
+    """A crafted extent (crc valid) naming member 0's label, group 0's bitmap
+    or the inode table: a write through the file, or its blocks freed by an
+    unlink, would destroy them. The file alone fails with EIO, the rest is
+    served, and fsck gives the file a copy of its own."""
+    data_start = fs.image.u64(160)
+    target = {"label": data_start, "bitmap": data_start + 1,
+              "inode table": fs.image.itable_extents()[0][0] + 2}[onto]
+    ino = fs.ino["dir/victim"]
+    off, _, _, length = fs.image.inline_extent(ino)
+    fs.image.write(off + 8, struct.pack("<Q", target))
+    fs.image.reseal_inode(ino)
+    fs.mount()
+    victim = fs.mnt / "dir" / "victim"
+    assert errno_of(lambda: victim.write_bytes(b"x" * PAGE)) == errno.EIO
+    assert errno_of(os.unlink, victim) == errno.EIO
+    assert (fs.mnt / "other").read_bytes() == fs.other_data
+    fs.unmount()
+    assert fs.image.read(target * BLOCK, BLOCK) != b"x" * BLOCK
+    assert "also used by" in fsck_n(fs)[1]
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr      # the structure is there to keep
+    assert fsck_n(fs)[0] == 0
+    fs.image.saved = {}         # repaired, not to be restored over
+
+
 def test_flipped_bit_in_a_directory_block_fails_only_that_directory(fs):
     _, _, pblk, _ = fs.image.inline_extent(fs.ino["dir"])
     fs.image.flip(pblk * BLOCK + 20, 0)         # inside the first record

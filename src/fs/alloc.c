@@ -1,5 +1,6 @@
 /* fs/alloc.c - block allocator: lazily initialised group bitmaps, contiguity and 2 MiB alignment */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -481,9 +482,11 @@ static int release(struct dfs *fs, uint64_t pblk, uint64_t len, bool pending)
 	    len > fs->sb.total_blocks - pblk)
 		return daxfs_err(-EIO, "freeing blocks %llu+%llu outside the data area",
 				 (unsigned long long)pblk, (unsigned long long)len);
-	if (dfs_label_blocks_in(fs, pblk, len, NULL))
-		return daxfs_err(-EIO, "freeing blocks %llu+%llu, which hold a member label",
-				 (unsigned long long)pblk, (unsigned long long)len);
+	char what[64];
+
+	if (dfs_fixed_overlap(fs, pblk, len, UINT_MAX, what, sizeof(what)))
+		return daxfs_err(-EIO, "freeing blocks %llu+%llu, which hold %s",
+				 (unsigned long long)pblk, (unsigned long long)len, what);
 	if (pending && (err = dfs_free_prepare(fs, 1)))
 		return err;
 	for (uint64_t done = 0; done < len; ) {

@@ -1,5 +1,6 @@
 /* fs/extent.c - a file's extent map: in memory a sorted array, on media inline or a block chain */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,28 @@ static int check_sorted(const struct dfs_inode *ip)
 	return 0;
 }
 
+/* On-media pointers are only as good as their crcs: a map over a block the
+ * geometry fixes would have writes land on a member's label, a bitmap or
+ * the inode table. A read-write mount refuses it; a read-only one writes
+ * nothing, and fsck weighs such claims itself. */
+static int check_placed(const struct dfs *fs, const struct dfs_inode *ip)
+{
+	const bool writes = !fs->rdonly && !fs->fsck_mount;
+	char what[64];
+
+	for (size_t i = 0; writes && i < ip->next; i++)
+		if (dfs_fixed_overlap(fs, ip->ext[i].pblk, ip->ext[i].len, UINT_MAX, what, sizeof(what)))
+			return daxfs_err(-EIO, "inode %llu: the extent at block %llu lies on %s; run "
+					 "fsck.daxfs -y", (unsigned long long)ip->ino,
+					 (unsigned long long)ip->ext[i].pblk, what);
+	for (size_t k = 0; writes && k < ip->nchain; k++)
+		if (dfs_fixed_overlap(fs, ip->chain[k], 1, UINT_MAX, what, sizeof(what)))
+			return daxfs_err(-EIO, "inode %llu: extent block %llu lies on %s; run "
+					 "fsck.daxfs -y", (unsigned long long)ip->ino,
+					 (unsigned long long)ip->chain[k], what);
+	return 0;
+}
+
 int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip)
 {
 	const struct dfs_dinode *d = &ip->d;
@@ -118,7 +141,7 @@ int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip)
 			ip->ext[i] = d->inline_ext[i];
 		}
 		ip->next = d->nextents;
-		return check_sorted(ip);
+		return (err = check_sorted(ip)) ? err : check_placed(fs, ip);
 	}
 	size_t nblk = (d->nextents + DFS_EXTBLK_MAX - 1) / DFS_EXTBLK_MAX;
 	uint64_t blk = d->extent_blk;
@@ -150,7 +173,7 @@ int dfs_extents_load(struct dfs *fs, struct dfs_inode *ip)
 	if (ip->next != d->nextents || blk != 0)
 		return daxfs_err(-EIO, "inode %llu: extent chain length does not match its count",
 				 (unsigned long long)ip->ino);
-	return check_sorted(ip);
+	return (err = check_sorted(ip)) ? err : check_placed(fs, ip);
 }
 
 /* Writes chain blocks [from, need) of ino's map ext[0..next) to chain[]. */

@@ -141,6 +141,47 @@ static int free_push(struct dfs *fs, uint64_t ino)
 	return 0;
 }
 
+bool dfs_fixed_overlap(const struct dfs *fs, uint64_t pblk, uint64_t len, unsigned itable_upto,
+		       char *what, size_t size)
+{
+	const uint64_t end = pblk + len;
+
+	what[0] = '\0';
+	if (len == 0 || end < pblk)
+		return false;
+	for (unsigned j = 0; j < itable_upto && j < fs->sb.itable_nextents; j++)
+		if (fs->sb.itable[j].pblk < end && pblk < fs->sb.itable[j].pblk + fs->sb.itable[j].len) {
+			snprintf(what, size, "inode table extent %u", j);
+			return true;
+		}
+	for (uint64_t g = pblk / DFS_BLOCKS_PER_GROUP;
+	     g <= (end - 1) / DFS_BLOCKS_PER_GROUP && g < fs->sb.ngroups; g++) {
+		const uint64_t gs = g * DFS_BLOCKS_PER_GROUP, ge = gs + dfs_group_len(fs, g);
+		const uint64_t s = pblk > gs ? pblk : gs, e = end < ge ? end : ge;
+		const uint64_t bm = dfs_group_bitmap_blk(fs, g);
+		uint8_t map[DFS_BLOCK_SIZE];
+
+		if (s >= e)
+			continue;
+		if (dfs_label_blocks_in(fs, s, e - s, NULL)) {
+			uint64_t b = 0;
+
+			memset(map, 0, sizeof(map));
+			dfs_label_blocks_in(fs, s, e - s, map);
+			while (!(map[b >> 3] & (1u << (b & 7))))
+				b++;
+			snprintf(what, size, "the label block %llu of a member", (unsigned long long)(s + b));
+			return true;
+		}
+		if (bm >= s && bm < e) {
+			snprintf(what, size, "the bitmap block %llu of group %llu", (unsigned long long)bm,
+				 (unsigned long long)g);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The superblock's crc vouches only that it was written as it is, not that
  * its inode table extents keep clear of each other, the members' labels and
  * the groups' bitmaps, whose places follow from the geometry. */
@@ -148,37 +189,14 @@ static int itable_check_layout(const struct dfs *fs)
 {
 	for (unsigned i = 0; i < fs->sb.itable_nextents; i++) {
 		const struct dfs_itable_extent *e = &fs->sb.itable[i];
-		const uint64_t end = e->pblk + e->len;
-		char what[64] = "";
-		uint8_t map[DFS_BLOCK_SIZE];
+		char what[64];
 
-		for (unsigned j = 0; j < i && !what[0]; j++)
-			if (fs->sb.itable[j].pblk < end &&
-			    e->pblk < fs->sb.itable[j].pblk + fs->sb.itable[j].len)
-				snprintf(what, sizeof(what), "inode table extent %u", j);
-		for (uint64_t g = e->pblk / DFS_BLOCKS_PER_GROUP;
-		     g <= (end - 1) / DFS_BLOCKS_PER_GROUP && !what[0]; g++) {
-			const uint64_t gs = g * DFS_BLOCKS_PER_GROUP, bm = dfs_group_bitmap_blk(fs, g);
-			const uint64_t s = e->pblk > gs ? e->pblk : gs;
-			const uint64_t n = (end < gs + dfs_group_len(fs, g) ? end : gs + dfs_group_len(fs, g)) - s;
-
-			memset(map, 0, sizeof(map));
-			if (dfs_label_blocks_in(fs, s, n, map)) {
-				uint64_t b = 0;
-				while (!(map[b >> 3] & (1u << (b & 7))))
-					b++;
-				snprintf(what, sizeof(what), "the label block %llu of a member",
-					 (unsigned long long)(s + b));
-			} else if (bm >= s && bm < s + n) {
-				snprintf(what, sizeof(what), "the bitmap block %llu of group %llu",
-					 (unsigned long long)bm, (unsigned long long)g);
-			}
-		}
-		if (what[0])
+		if (dfs_fixed_overlap(fs, e->pblk, e->len, i, what, sizeof(what)))
 			return daxfs_err(-EIO, "superblock: inode table extent %u (blocks %llu-%llu) overlaps "
 					 "%s: the superblock is damaged in a way fsck.daxfs cannot repair; "
 					 "a read-only mount may still reach files whose inodes lie elsewhere",
-					 i, (unsigned long long)e->pblk, (unsigned long long)(end - 1), what);
+					 i, (unsigned long long)e->pblk,
+					 (unsigned long long)(e->pblk + e->len - 1), what);
 	}
 	return 0;
 }

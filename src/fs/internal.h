@@ -417,6 +417,12 @@ int dfs_alloc_gd_check(struct dfs *fs, uint64_t g, struct dfs_gd *gd);
 /* Where group g's bitmap is when it has one: its first block that is neither
  * fixed metadata nor a label. */
 uint64_t dfs_group_bitmap_blk(const struct dfs *fs, uint64_t g);
+/* Whether [pblk, pblk+len) overlaps a block whose place the geometry fixes
+ * in the data area: a member's label, a group's bitmap block, or one of the
+ * first itable_upto inode table extents (every one: UINT_MAX); what names
+ * the first it found. On-media pointers are checked against it. */
+bool dfs_fixed_overlap(const struct dfs *fs, uint64_t pblk, uint64_t len, unsigned itable_upto,
+		       char *what, size_t size);
 /* Blocks of group g (the last may be short) and those before data_start. */
 uint64_t dfs_group_len(const struct dfs *fs, uint64_t g);
 
