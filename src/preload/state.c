@@ -451,12 +451,19 @@ void run_spawning(void)
 }
 
 /* A vfork child runs in our memory until it execs, and the program it
- * execs has our open files: the marks it leaves are ours. */
+ * execs has our open files: the marks it leaves are ours. Once per child:
+ * it may close thousands of descriptors before it execs. */
 static bool in_vfork_child(void)
 {
+	static pid_t marked_by;
+	pid_t self;
+
 	if (!vfork_child())
 		return false;
-	run_spawning();
+	if (__atomic_load_n(&marked_by, __ATOMIC_RELAXED) != (self = getpid())) {
+		run_spawning();
+		__atomic_store_n(&marked_by, self, __ATOMIC_RELAXED);
+	}
 	return true;
 }
 
@@ -507,6 +514,8 @@ void run_forget_if(int fd, struct rfile *rf)
 
 void run_forget_range(unsigned first, unsigned last)
 {
+	if (in_vfork_child())
+		return;
 	for (unsigned fd = first; fd <= last && fd < fdmax; fd++)
 		run_closing((int)fd);
 }
