@@ -112,10 +112,11 @@ static int open_mapped(struct dax_device *dev, const struct stat *st)
 						 dev->path, pmem_errormsg()[0] ? pmem_errormsg() :
 						 strerror(err));
 			if (err == ENOMEM)
-				return daxfs_err(-err, "%s: cannot map its %lld bytes: %s: the address "
-						 "space this process may use (ulimit -v, "
-						 "vm.overcommit_memory) has no room for a mapping this "
-						 "large", dev->path, (long long)st->st_size, pmem_errormsg());
+				return daxfs_err(-err, "%s: cannot map its %lld bytes: %s: the "
+						 "address space this process may use (ulimit -v, "
+						 "vm.overcommit_memory) has no room for a mapping "
+						 "this large", dev->path, (long long)st->st_size,
+						 pmem_errormsg());
 			return daxfs_err(-err, "%s: cannot map: %s", dev->path, pmem_errormsg());
 		}
 		dev->mapped_by_pmem = true;

@@ -170,7 +170,8 @@ bool dfs_fixed_overlap(const struct dfs *fs, uint64_t pblk, uint64_t len, unsign
 			dfs_label_blocks_in(fs, s, e - s, map);
 			while (!(map[b >> 3] & (1u << (b & 7))))
 				b++;
-			snprintf(what, size, "the label block %llu of a member", (unsigned long long)(s + b));
+			snprintf(what, size, "the label block %llu of a member",
+				 (unsigned long long)(s + b));
 			return true;
 		}
 		if (bm >= s && bm < e) {
@@ -192,9 +193,10 @@ static int itable_check_layout(const struct dfs *fs)
 		char what[64];
 
 		if (dfs_fixed_overlap(fs, e->pblk, e->len, i, what, sizeof(what)))
-			return daxfs_err(-EIO, "superblock: inode table extent %u (blocks %llu-%llu) overlaps "
-					 "%s: the superblock is damaged in a way fsck.daxfs cannot repair; "
-					 "a read-only mount may still reach files whose inodes lie elsewhere",
+			return daxfs_err(-EIO, "superblock: inode table extent %u (blocks "
+					 "%llu-%llu) overlaps %s: the superblock is damaged in a "
+					 "way fsck.daxfs cannot repair; a read-only mount may "
+					 "still reach files whose inodes lie elsewhere",
 					 i, (unsigned long long)e->pblk,
 					 (unsigned long long)(e->pblk + e->len - 1), what);
 	}

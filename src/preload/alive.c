@@ -64,12 +64,8 @@ void run_alive_watch(struct rmount *m, int fd)
 		pthread_attr_t attr;
 		sigset_t all, old;
 		pthread_t t;
-		char path[64];
 
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		own = real.open(path, O_RDONLY | O_CLOEXEC);
-		if (own >= 0)
-			own = run_fd_keep(own);
+		own = run_fd_reopen(fd, O_RDONLY);
 		/* a forked child's copy of its parent's open file */
 		if (inherited >= 0 && inherited != own)
 			run_fd_close(inherited);

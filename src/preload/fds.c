@@ -1,8 +1,9 @@
-/* preload/fds.c - libdaxfs-run: the descriptors the library keeps for itself, out of the program's reach */
+/* preload/fds.c - libdaxfs-run: its own descriptors, out of the program's reach */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -93,6 +94,17 @@ int run_fd_keep(int fd)
 	update_min();
 	pthread_mutex_unlock(&klock);
 	return fd;
+}
+
+int run_fd_reopen(int fd, int flags)
+{
+	char path[64];
+	int own;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if ((own = real.open(path, flags | O_CLOEXEC)) < 0)
+		return -errno;
+	return run_fd_keep(own);
 }
 
 int run_fd_keep_dup(int fd)

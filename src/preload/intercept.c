@@ -352,9 +352,14 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 /* A descriptor sent over a socket shares its open file with the receiver. */
 EXPORT ssize_t sendmsg(int sock, const struct msghdr *msg, int flags)
 {
+	struct msghdr *m = (struct msghdr *)msg;    /* CMSG_NXTHDR's type; read only */
+
 	run_init();
-	for (struct cmsghdr *c = msg ? CMSG_FIRSTHDR(msg) : NULL; c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+	for (struct cmsghdr *c = m ? CMSG_FIRSTHDR(m) : NULL; c; c = CMSG_NXTHDR(m, c)) {
+		/* the program's own buffer: a length the kernel would refuse
+		 * must not make us read past it */
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
 			continue;
 		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		const unsigned char *data = CMSG_DATA(c);
@@ -475,15 +480,17 @@ static bool appends(struct rfile *rf, int fd)
 	return fl & O_APPEND;
 }
 
-/* The kernel appends at the size it has cached, which our own stores past
- * it left behind: a stat brings it up to date first (the attributes of a
- * file we serve are never cached), as its next append must not write over
- * ours. */
-static void kernel_appends(int fd)
+/* Before the kernel does a write of rf after all. Appending, it would use
+ * the size it has cached, which our own stores past it left behind: a stat
+ * brings it up to date first (the attributes of a file we serve are never
+ * cached), as its append must not land inside the file. */
+static void to_kernel(struct rfile *rf, int fd, bool append)
 {
 	struct stat st;
 
-	(void)real.fstat(fd, &st);
+	rf->fell_back = true;
+	if (append)
+		(void)real.fstat(fd, &st);
 }
 
 static bool shared_offset(struct rfile *rf)
@@ -503,9 +510,7 @@ static ssize_t at_offset(struct rfile *rf, int fd, void *buf, size_t len, bool w
 	if (shared_offset(rf)) {
 		if (!write)
 			return real.read(fd, buf, len);
-		rf->fell_back = true;
-		if (appends(rf, fd))
-			kernel_appends(fd);
+		to_kernel(rf, fd, appends(rf, fd));
 		return real.write(fd, buf, len);
 	}
 	pthread_mutex_lock(&rf->pos);
@@ -518,12 +523,8 @@ static ssize_t at_offset(struct rfile *rf, int fd, void *buf, size_t len, bool w
 		r = run_pread(rf, buf, len, pos);
 	if (r > 0)
 		(void)real.lseek(fd, pos + r, SEEK_SET);
-	else if (r == RUN_FALLBACK && write) {
-		rf->fell_back = true;
-		if (rf->append)
-			kernel_appends(fd);
-		r = real.write(fd, buf, len);
-	}
+	else if (r == RUN_FALLBACK && write)
+		to_kernel(rf, fd, rf->append), r = real.write(fd, buf, len);
 	else if (r == RUN_FALLBACK)
 		r = real.read(fd, buf, len);
 	else
@@ -598,11 +599,8 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	bool append = appends(rf, fd);
 
 	r = run_pwrite(rf, buf, len, off, append ? &off : NULL);
-	if (r == RUN_FALLBACK) {
-		rf->fell_back = true;
-		if (append)
-			kernel_appends(fd);
-	}
+	if (r == RUN_FALLBACK)
+		to_kernel(rf, fd, append);
 	run_leave(rf);
 	return r == RUN_FALLBACK ? real.pwrite(fd, buf, len, off) : ret(r);
 }
@@ -647,10 +645,10 @@ static ssize_t vec_at_offset(struct rfile *rf, int fd, const struct iovec *iov, 
 	const bool append = write && appends(rf, fd);
 
 	if (shared_offset(rf) || append) {
-		rf->fell_back |= write;
-		if (append)
-			kernel_appends(fd);
-		return write ? real.writev(fd, iov, cnt) : real.readv(fd, iov, cnt);
+		if (!write)
+			return real.readv(fd, iov, cnt);
+		to_kernel(rf, fd, append);
+		return real.writev(fd, iov, cnt);
 	}
 	pthread_mutex_lock(&rf->pos);
 	pos = real.lseek(fd, 0, SEEK_CUR);
@@ -716,8 +714,7 @@ EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	if (!(rf = run_enter(fd)))
 		return real.pwritev(fd, iov, cnt, off);
 	if (appends(rf, fd)) {
-		rf->fell_back = true;
-		kernel_appends(fd);
+		to_kernel(rf, fd, true);
 		run_leave(rf);
 		return real.pwritev(fd, iov, cnt, off);
 	}

@@ -245,19 +245,12 @@ int run_extend_lock(struct rino *ri, struct rfile *rf, short type)
 		}
 		/* an open file of our own per process: OFD locks of one open
 		 * file (shared after fork) do not exclude each other */
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		if (ri->lockfd >= 0 && ri->lockpid != run_pid)
 			run_fd_close(ri->lockfd);
-		int lfd = real.open(path, O_RDWR | O_CLOEXEC);
-
-		ri->lockfd = lfd < 0 ? -errno : run_fd_keep(lfd);
-		if (ri->lockfd < 0) {
+		if ((ri->lockfd = run_fd_reopen(fd, O_RDWR)) < 0) {
 			int err = ri->lockfd;
 
 			ri->lockfd = -1;
-
 			pthread_mutex_unlock(&ri->extend);
 			return err;
 		}

@@ -293,6 +293,9 @@ void run_fds_init(void);
  * high if it is not, and left alone by the program's close, close_range and
  * closefrom. Returns its number now, or -errno (fd closed). */
 int run_fd_keep(int fd);
+/* A kept open file of our own of fd's file, with flags (O_CLOEXEC added):
+ * its own offset and OFD locks, apart from fd's. Or -errno. */
+int run_fd_reopen(int fd, int flags);
 /* A kept duplicate of fd (which stays as it is), or -errno. */
 int run_fd_keep_dup(int fd);
 /* Closes a kept descriptor (or any other of the library's). */

@@ -243,18 +243,12 @@ static struct rfile *classify(int fd, int flags)
 	 * needs read access): a program's own open file holds only the leases
 	 * the program took (libdaxfs), and a write-only one gets served. The
 	 * program's open file is then marked as written through ours. */
-	char self[64];
-	int own;
-
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	if ((own = real.open(self, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC)) < 0) {
+	if ((kfd = run_fd_reopen(fd, acc == O_RDONLY ? O_RDONLY : O_RDWR)) < 0) {
 		run_log("fd %d (inode %llu): cannot open it again%s (%s): the ordinary path", fd,
 			(unsigned long long)st.st_ino, acc == O_WRONLY ? " for reading" : "",
-			strerror(errno));
+			strerror(-kfd));
 		return NULL;
 	}
-	if ((kfd = run_fd_keep(own)) < 0)
-		return NULL;
 	o.flags = acc != O_RDONLY ? DAXFS_IOC_RUN_WRITE : 0;
 	/* a writer asks for the tables again when it has only a read-only
 	 * mapping of the pending sizes */
@@ -413,33 +407,34 @@ static bool vfork_child(void)
 	return getpid() != run_pid;
 }
 
-/* Every open file of ours may now be another process's too (fork, spawn,
- * a vfork child about to exec): glock held. A program there without the
- * library appends through the kernel, at the size the kernel has cached,
- * which our stores past it left behind: a stat of each file we write
- * brings it up to date (the daemon takes our pending sizes in first). */
-static void mark_all_shared(void)
+/* rf's open file may be another process's too from now on (rfile.shared).
+ * A program there without the library appends through the kernel, at the
+ * size the kernel has cached, which our stores past it left behind: a stat
+ * of a file we write brings it up to date (the daemon takes our pending
+ * sizes in first). */
+static void share(struct rfile *rf)
 {
 	struct stat st;
 
+	__atomic_store_n(&rf->shared, true, __ATOMIC_RELAXED);
+	if (rf->accmode != O_RDONLY)
+		(void)real.fstat(rf->kfd, &st);
+}
+
+/* glock held: a file leaves ri->files before its descriptor closes */
+static void mark_all_shared(void)
+{
 	for (struct rino *ri = rinos; ri; ri = ri->next)
 		for (struct rfile *rf = ri->files; rf; rf = rf->next_in_ri)
-			__atomic_store_n(&rf->shared, true, __ATOMIC_RELAXED);
-	for (unsigned fd = 0; fd < fdmax; fd++)
-		if (fdtab[fd] && fdtab[fd]->accmode != O_RDONLY)
-			(void)real.fstat(fdtab[fd]->kfd, &st);
+			share(rf);
 }
 
 void run_sending(int fd)
 {
 	struct rfile *rf = run_get(fd);
-	struct stat st;
 
-	if (!rf)
-		return;
-	__atomic_store_n(&rf->shared, true, __ATOMIC_RELAXED);
-	if (rf->accmode != O_RDONLY)
-		(void)real.fstat(rf->kfd, &st);
+	if (rf)
+		share(rf);
 	run_put(rf);
 }
 
@@ -770,11 +765,7 @@ static void adopt_inherited(void)
 		if ((fl = real.fcntl((int)fd, F_GETFL)) < 0)
 			continue;
 		run_opened((int)fd, fl);
-		struct rfile *rf = run_get((int)fd);
-
-		if (rf)         /* the parent of the exec may still have it */
-			__atomic_store_n(&rf->shared, true, __ATOMIC_RELAXED);
-		run_put(rf);
+		run_sending((int)fd);   /* the parent of the exec may still have it */
 	}
 	closedir(d);
 }
