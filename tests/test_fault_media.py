@@ -14,7 +14,7 @@ import pytest
 
 import damage
 from faults import errno_of, mounted_for_faults
-from media import BLOCK, Image
+from media import BLOCK, Image, crc32c
 from mount import MIB, PAGE, built, daxfs_factory  # noqa: F401  (fixture)
 
 def fsck_n(d):
@@ -161,6 +161,80 @@ def test_extent_over_fixed_metadata_fails_only_that_file_and_writes_nothing(fs, 
     assert r.returncode == 1, r.stdout + r.stderr      # the structure is there to keep
     assert fsck_n(fs)[0] == 0
     fs.image.saved = {}         # repaired, not to be restored over
+
+
+def free_in_bitmap(image, blocks):
+    """Marks blocks of group 0 free in its bitmap, with the free count and the
+    bitmap crc made to match: damage that every checksum vouches for."""
+    off = image.group_desc_off(0)
+    bb = image.u64(off)
+    bm = bytearray(image.read(bb * BLOCK, BLOCK))
+    for b in blocks:
+        assert bm[b // 8] & (1 << (b % 8)), f"block {b} is free already"
+        bm[b // 8] &= ~(1 << (b % 8))
+    image.write(bb * BLOCK, bytes(bm))
+    image.write(off + 8, struct.pack("<I", image.u32(off + 8) + len(blocks)))
+    image.write(off + 16, struct.pack("<I", crc32c(bytes(bm))))
+    image.reseal_group_desc(0)
+
+
+@pytest.mark.parametrize("freed", ["superblocks", "bitmap", "inode table"])
+def test_bitmap_that_frees_fixed_metadata_is_refused_and_never_allocates_it(fs, freed):
+    """A group bitmap (crcs valid) marking both superblocks, its own block or
+    inode table blocks free: the next allocation would hand them to a file
+    and its data would replace them. Allocation in that group fails with EIO
+    and names the block, nothing is written, and fsck -y repairs the bitmap."""
+    data_start = fs.image.u64(160)
+    itable = fs.image.itable_extents()[0][0]
+    blocks, want = {"superblocks": ([0, 1], "block 0, the metadata before the data area"),
+                    "bitmap": ([data_start + 1], f"block {data_start + 1}, the bitmap block "
+                               f"{data_start + 1} of group 0"),
+                    "inode table": ([itable + 2, itable + 3], f"block {itable + 2}, inode table "
+                                    "extent 0")}[freed]
+    free_in_bitmap(fs.image, blocks)
+    code, out = fsck_n(fs)
+    assert code == 4 and "in use but marked free" in out, out
+    fs.allow_stderr(r"its bitmap marks block")
+    fs.mount()
+    assert errno_of(lambda: (fs.mnt / "new").write_bytes(b"\xa5" * 64 * PAGE)) == errno.EIO
+    assert (fs.mnt / "other").read_bytes() == fs.other_data
+    assert (fs.mnt / "dir" / "victim").read_bytes() == fs.victim_data
+    fs.unmount()
+    assert want in fs.stderr(), fs.stderr()
+    assert all(fs.image.read(b * BLOCK, BLOCK) != b"\xa5" * BLOCK for b in blocks)
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert fsck_n(fs)[0] == 0
+    fs.mount()
+    (fs.mnt / "new").write_bytes(b"\xa5" * 64 * PAGE)
+    fs.unmount()
+    assert all(fs.image.read(b * BLOCK, BLOCK) != b"\xa5" * BLOCK for b in blocks)
+    assert fsck_n(fs)[0] == 0
+    fs.image.saved = {}         # repaired, not to be restored over
+
+
+def test_uninitialised_group_holding_the_inode_table_is_refused(fs):
+    """Group 0's descriptor (crc valid) saying the group has no bitmap yet and
+    every block free: its image would hand the inode table out."""
+    off = fs.image.group_desc_off(0)
+    data_start, total = fs.image.u64(160), fs.image.u64(16)
+    fs.image.write(off, struct.pack("<QI", 0, 0))
+    labels = 1              # member 0's label, at data_start (mkfs)
+    fs.image.write(off + 8, struct.pack("<I", min(total, 32768) - data_start - labels))
+    fs.image.reseal_group_desc(0)
+    err = fs.mount_fails()
+    assert "group 0: uninitialised but holds inode table extent 0" in err, err
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert fsck_n(fs)[0] == 0
+    fs.mount()
+    (fs.mnt / "new").write_bytes(b"n" * 64 * PAGE)
+    assert (fs.mnt / "other").read_bytes() == fs.other_data
+    fs.unmount()
+    assert fsck_n(fs)[0] == 0
+    fs.image.saved = {}
 
 
 def test_flipped_bit_in_a_directory_block_fails_only_that_directory(fs):

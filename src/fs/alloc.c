@@ -1,6 +1,7 @@
 /* fs/alloc.c - block allocator: lazily initialised group bitmaps, contiguity and 2 MiB alignment */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,14 +69,28 @@ static uint64_t group_capacity(const struct dfs *fs, uint64_t g)
 	       dfs_label_blocks_in(fs, group_start(g), group_len(fs, g), NULL);
 }
 
+static void set_bit(uint8_t *map, uint64_t i, bool on)
+{
+	if (on)
+		map[i >> 3] |= (uint8_t)(1u << (i & 7));
+	else
+		map[i >> 3] &= (uint8_t)~(1u << (i & 7));
+}
+
 static void set_bits(uint8_t *map, uint64_t start, uint64_t len, bool on)
 {
-	for (uint64_t i = start; i < start + len; i++) {
-		if (on)
-			map[i >> 3] |= (uint8_t)(1u << (i & 7));
-		else
-			map[i >> 3] &= (uint8_t)~(1u << (i & 7));
+	uint64_t i = start, end = start + len;
+
+	/* whole bytes at once: group 0's fixed metadata is imaged on every
+	 * check of a clean bitmap */
+	for (; i < end && (i & 7); i++)
+		set_bit(map, i, on);
+	if (end - i >= 8) {
+		memset(map + (i >> 3), on ? 0xff : 0, (end - i) >> 3);
+		i += (end - i) & ~(uint64_t)7;
 	}
+	for (; i < end; i++)
+		set_bit(map, i, on);
 }
 
 static bool bit(const uint8_t *map, uint64_t i)
@@ -128,6 +143,36 @@ uint64_t dfs_group_bitmap_blk(const struct dfs *fs, uint64_t g)
 	return blk;
 }
 
+/* Sets in map the blocks of group g that are never free, whatever a bitmap
+ * on media says: group 0's fixed metadata, the member labels, the group's
+ * bitmap block and the inode table extents in it. */
+static void fixed_image(const struct dfs *fs, uint64_t g, uint8_t *map)
+{
+	const uint64_t gs = group_start(g), ge = gs + group_len(fs, g), bm = dfs_group_bitmap_blk(fs, g);
+
+	set_bits(map, 0, group_reserved(fs, g), true);
+	dfs_label_blocks_in(fs, gs, ge - gs, map);
+	if (bm < ge)
+		set_bit(map, bm - gs, true);
+	for (unsigned j = 0; j < fs->sb.itable_nextents; j++) {
+		const uint64_t s = fs->sb.itable[j].pblk, e = s + fs->sb.itable[j].len;
+
+		if (s < ge && gs < e)
+			set_bits(map, (s > gs ? s : gs) - gs, (e < ge ? e : ge) - (s > gs ? s : gs), true);
+	}
+}
+
+/* The first inode table extent with a block in group g, or -1 */
+static int itable_in_group(const struct dfs *fs, uint64_t g)
+{
+	const uint64_t gs = group_start(g), ge = gs + group_len(fs, g);
+
+	for (unsigned j = 0; j < fs->sb.itable_nextents; j++)
+		if (fs->sb.itable[j].pblk < ge && gs < fs->sb.itable[j].pblk + fs->sb.itable[j].len)
+			return (int)j;
+	return -1;
+}
+
 /* The descriptor counts are checked as far as they can be without reading
  * the bitmaps (a mount reads only the descriptors); bitmap_read checks the
  * rest whenever it takes a bitmap from media, before any count changes. */
@@ -141,6 +186,11 @@ static int gd_check(const struct dfs *fs, uint64_t g, const uint8_t *entry, stru
 	if (gd->bitmap_blk == 0 && gd->free != room)
 		return daxfs_err(-EIO, "group %llu: uninitialised but free count is %u, not %llu",
 				 (unsigned long long)g, gd->free, (unsigned long long)room);
+	/* the inode table grows only into blocks the allocator gave it, which
+	 * initialised the group; an uninitialised image would hand them out */
+	if (gd->bitmap_blk == 0 && itable_in_group(fs, g) >= 0)
+		return daxfs_err(-EIO, "group %llu: uninitialised but holds inode table extent %d",
+				 (unsigned long long)g, itable_in_group(fs, g));
 	if (gd->bitmap_blk && gd->bitmap_blk != dfs_group_bitmap_blk(fs, g))
 		return daxfs_err(-EIO, "group %llu: bitmap block %llu is not the group's first free "
 				 "block %llu", (unsigned long long)g, (unsigned long long)gd->bitmap_blk,
@@ -236,6 +286,23 @@ static int bitmap_read(struct dfs *fs, uint64_t g, struct dfs_buf **out)
 		return daxfs_err(-EIO, "group %llu: free count %u, but its bitmap has %llu free blocks; "
 				 "run fsck.daxfs -y", (unsigned long long)g, fs->gds[g].free,
 				 (unsigned long long)nfree);
+	/* the crc vouches only for what was written: a bitmap that frees the
+	 * superblocks or the inode table would have them handed out */
+	uint8_t fixed[DFS_BLOCK_SIZE] = { 0 };
+	fixed_image(fs, g, fixed);
+	for (size_t i = 0; i < DFS_BLOCK_SIZE; i++) {
+		const unsigned lost = fixed[i] & (uint8_t)~b->data[i];
+
+		if (lost) {
+			const uint64_t blk = group_start(g) + i * 8 + (uint64_t)__builtin_ctz(lost);
+			char what[96];
+
+			if (!dfs_fixed_overlap(fs, blk, 1, UINT_MAX, what, sizeof(what)))
+				snprintf(what, sizeof(what), "the metadata before the data area");
+			return daxfs_err(-EIO, "group %llu: its bitmap marks block %llu, %s, free; run "
+					 "fsck.daxfs -y", (unsigned long long)g, (unsigned long long)blk, what);
+		}
+	}
 	*out = b;
 	return 0;
 }
@@ -314,8 +381,8 @@ static void overlay_pending(const struct dfs *fs, uint64_t g, uint8_t *map)
 		set_bits(map, s - gs, e - s, true);
 	}
 	dfs_lease_overlay(fs, gs, BPG, map);
-	/* a label is never handed out, whatever a damaged bitmap says */
-	dfs_label_blocks_in(fs, gs, group_len(fs, g), map);
+	/* fixed metadata is never handed out, whatever a bitmap says */
+	fixed_image(fs, g, map);
 }
 
 struct run {
