@@ -237,6 +237,39 @@ def test_uninitialised_group_holding_the_inode_table_is_refused(fs):
     fs.image.saved = {}
 
 
+def test_slot_with_mode_zero_but_not_empty_is_never_reused(fs):
+    """An inode whose mode alone was zeroed (crc resealed) while its entry still
+    names it: free is all zero, so the mount must not hand its number to a new
+    file, which the old entry would then name too (an unlink through it would
+    unlink the new file)."""
+    ino = fs.ino["other"]
+    fs.image.write(fs.image.inode_off(ino), struct.pack("<I", 0))
+    fs.image.reseal_inode(ino)
+    fs.allow_stderr(r"bad file type|inode %d" % ino)
+    fs.mount()
+    made = []
+    for i in range(4):
+        (fs.mnt / f"d{i}").mkdir()
+        (fs.mnt / f"f{i}").write_bytes(b"x")
+        made += [os.stat(fs.mnt / f"d{i}").st_ino, os.stat(fs.mnt / f"f{i}").st_ino]
+    assert ino not in made, made
+    assert errno_of(os.stat, fs.mnt / "other") == errno.EIO
+    assert (fs.mnt / "dir" / "victim").read_bytes() == fs.victim_data
+    fs.unmount()
+    code, out = fsck_n(fs)
+    assert code == 4 and f"inode {ino}" in out, out
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert fsck_n(fs)[0] == 0
+    fs.mount()
+    assert sorted(os.listdir(fs.mnt / "dir")) == ["victim"]
+    assert all((fs.mnt / f"d{i}").is_dir() and (fs.mnt / f"f{i}").read_bytes() == b"x"
+               for i in range(4))
+    fs.unmount()
+    fs.image.saved = {}
+
+
 def test_flipped_bit_in_a_directory_block_fails_only_that_directory(fs):
     _, _, pblk, _ = fs.image.inline_extent(fs.ino["dir"])
     fs.image.flip(pblk * BLOCK + 20, 0)         # inside the first record

@@ -452,6 +452,14 @@ static bool valid_type(uint32_t mode)
 	return false;
 }
 
+bool dfs_dinode_slot_free(const uint8_t *s)
+{
+	for (size_t i = 0; i < DFS_INODE_SIZE; i++)
+		if (s[i])
+			return false;
+	return true;
+}
+
 bool dfs_dinode_crc_ok(const uint8_t *s, uint64_t ino)
 {
 	return dfs_get32(s + DFS_INO_CRC) == entry_crc(ino, s, DFS_INO_CRC);

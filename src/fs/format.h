@@ -450,6 +450,9 @@ int dfs_dinode_decode(const uint8_t *slot, uint64_t ino, uint64_t total_blocks,
  * inline extents copied unchecked (the caller checks each). */
 int dfs_dinode_decode_unchecked(const uint8_t *slot, uint64_t ino, uint64_t total_blocks,
 				struct dfs_dinode *di);
+/* Free is all zero (FORMAT.md): a slot with mode 0 and other bytes set is
+ * damage that directory entries may still name, not a number to hand out. */
+bool dfs_dinode_slot_free(const uint8_t *slot);
 bool dfs_dinode_crc_ok(const uint8_t *slot, uint64_t ino);
 
 void dfs_extent_encode(const struct dfs_extent *e, uint8_t *p);

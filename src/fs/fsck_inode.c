@@ -36,14 +36,6 @@ struct salvage {
 	struct dfs_extent blk_ext[DFS_EXTBLK_MAX];   /* scratch: one chain block's */
 };
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 static int clear_slot(struct fsck *c, uint64_t ino, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int clear_slot(struct fsck *c, uint64_t ino, const char *fmt, ...)
@@ -295,7 +287,7 @@ static int put_back(struct fsck *c, uint64_t a, uint64_t b, const uint8_t *araw,
 			     "exchange them", (unsigned long long)a, (unsigned long long)b);
 		return recheck(c, a, mode);
 	}
-	if (!all_zero(braw, sizeof(braw)) || dfs_dinode_decode(araw, b, fs->sb.total_blocks, &d))
+	if (!dfs_dinode_slot_free(braw) || dfs_dinode_decode(araw, b, fs->sb.total_blocks, &d))
 		return 1;
 	err = dfs_inode_set_slot(fs, b, &d);
 	if (!err && a)
@@ -326,7 +318,7 @@ static int check_slot0(struct fsck *c)
 		return 0;
 	}
 	memcpy(raw, b->data, sizeof(raw));
-	if (all_zero(raw, sizeof(raw)))
+	if (dfs_dinode_slot_free(raw))
 		return 0;
 	memset(b->data, 0, DFS_INODE_SIZE);
 	dfs_buf_dirty(fs, b);
@@ -356,7 +348,7 @@ static int check_slot(struct fsck *c, struct salvage *s, uint64_t ino, uint32_t 
 		return 0;
 	}
 	memcpy(raw, slot, sizeof(raw));
-	if (all_zero(raw, sizeof(raw)))
+	if (dfs_dinode_slot_free(raw))
 		return 0;
 	const bool crc_ok = dfs_dinode_crc_ok(raw, ino);
 	/* another inode's slot: nothing in it is this inode's */

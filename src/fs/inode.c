@@ -235,7 +235,7 @@ int dfs_itable_scan(struct dfs *fs)
 
 			if (ino == 0)
 				continue;
-			if (dfs_get32(s + DFS_INO_MODE) == 0)
+			if (dfs_dinode_slot_free(s))
 				err = free_push(fs, ino);
 			else
 				__atomic_store_n(&fs->used_inodes, fs->used_inodes + 1, __ATOMIC_RELAXED);
@@ -709,8 +709,8 @@ int dfs_inode_set_slot(struct dfs *fs, uint64_t ino, const struct dfs_dinode *di
 
 	if (err)
 		return err;
-	/* the mount's scan counted a slot as used by its mode */
-	const bool was_used = dfs_get32(slot + DFS_INO_MODE) != 0, now_used = di->mode != 0;
+	/* as the mount's scan counted the slot */
+	const bool was_used = !dfs_dinode_slot_free(slot), now_used = di->mode != 0;
 	dfs_icache_drop(fs, ino);
 	dfs_dinode_encode(di, ino, slot);
 	if (!now_used)
