@@ -233,6 +233,16 @@ void dfs_buf_forget(struct dfs *fs, uint64_t blk)
 	pthread_mutex_unlock(&fs->bcache_lock);
 }
 
+void dfs_buf_retype(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind)
+{
+	pthread_mutex_lock(&fs->bcache_lock);
+	struct dfs_buf *b = cache_find(fs, blk);
+
+	if (b)
+		b->kind = (uint8_t)kind;
+	pthread_mutex_unlock(&fs->bcache_lock);
+}
+
 bool dfs_buf_dirty_cached(struct dfs *fs, uint64_t blk)
 {
 	pthread_mutex_lock(&fs->bcache_lock);

@@ -357,6 +357,27 @@ static bool still_mapped(const struct dfs_inode *ip, uint64_t lblk, uint64_t pbl
 	       ip->ext[i].pblk + (lblk - ip->ext[i].lblk) == pblk;
 }
 
+/* The run the loser gave up is the winner's alone: a cached copy of it,
+ * which the loser's checks may have read, is written home as the winner's. */
+static void winner_keeps(struct fsck *c, const struct fsck_claim *w, uint64_t start, uint64_t len)
+{
+	for (uint64_t blk = start; blk < start + len; blk++)
+		switch (w->kind) {
+		case CLAIM_FIXED: case CLAIM_MEMBERS: case CLAIM_ITABLE:
+			dfs_buf_retype(c->fs, blk, DFS_BUF_PLAIN);
+			break;
+		case CLAIM_BITMAP:
+			dfs_buf_retype(c->fs, blk, DFS_BUF_BITMAP);
+			break;
+		case CLAIM_CHAIN: case CLAIM_XATTR: case CLAIM_DIR: case CLAIM_SYMLINK:
+			dfs_buf_retype(c->fs, blk, DFS_BUF_SEALED);
+			break;
+		default:        /* a label or file data: not metadata the cache writes */
+			dfs_buf_forget(c->fs, blk);
+			break;
+		}
+}
+
 int fsck_pass_clone(struct fsck *c)
 {
 	for (size_t i = 0; i < c->nshared; i++) {
@@ -382,6 +403,8 @@ int fsck_pass_clone(struct fsck *c)
 					&detached);
 		if (fsck_fatal(err))
 			return err;
+		if (!err)
+			winner_keeps(c, &sh->winner, l->start, l->len);
 		fsck_problem(c, !err, PREEN_ASK, "%s: %s also used by %s: %s", lname, range, wname,
 			     detached ? "detach them from it (no free space for a copy)"
 				      : "give it its own copy");

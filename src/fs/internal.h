@@ -333,6 +333,10 @@ void dfs_buf_dirty(struct dfs *fs, struct dfs_buf *b);
 bool dfs_buf_peek(struct dfs *fs, uint64_t blk, void *out);
 /* Drops a clean cached copy of a block that stopped being metadata. */
 void dfs_buf_forget(struct dfs *fs, uint64_t blk);
+/* For fsck: a block two structures claimed is now the winner's alone, and a
+ * cached copy must be written home as the winner's kind (an inode table block
+ * read first as a symlink's would get a tail crc written into its last slot). */
+void dfs_buf_retype(struct dfs *fs, uint64_t blk, enum dfs_buf_kind kind);
 /* Whether the running transaction holds a dirty copy of blk. meta held. */
 bool dfs_buf_dirty_cached(struct dfs *fs, uint64_t blk);
 /* Evicts clean buffers when the cache is over its limit (op boundaries only;
