@@ -12,6 +12,7 @@ import struct
 
 import pytest
 
+import media
 from conftest import run_tool as run, sparse_file
 from faults import ctl, live_table, write_synced, write_table
 from mount import MIB, daxfs_factory  # noqa: F401  (fixture)
@@ -244,6 +245,82 @@ def test_a_damaged_member_table_and_a_damaged_label_are_repaired_when_their_entr
         assert f.read(4096) == good
     with open(fs.files[2], "rb") as f:
         assert f.read(512) == label
+    fs.mount()
+    assert (fs.mnt / "f").read_bytes() == fs.data
+
+
+def reseal_label(path):
+    with open(path, "rb") as f:
+        body = f.read(508)
+    patch(path, 508, struct.pack("<I", media.crc32c(body)))
+
+
+@pytest.mark.parametrize("field", ["version", "entry"])
+def test_a_sound_label_that_differs_from_the_member_table_is_written_again(fs, field):
+    """Both copies of member 2's entry pass their checksums but disagree (or
+    the label is of another format version): the table's copy is the one the
+    live table's geometry vouches for, so the label is refused at mount and
+    written again by fsck."""
+    with open(fs.files[2], "rb") as f:
+        label = f.read(512)
+    assert struct.unpack_from("<I", label, 508)[0] == media.crc32c(label[:508])
+    if field == "version":
+        patch(fs.files[2], 8, struct.pack("<H", 3))
+    else:
+        length, = struct.unpack_from("<Q", label, 40 + 48)
+        patch(fs.files[2], 40 + 48, struct.pack("<Q", length + 8))
+    reseal_label(fs.files[2])
+    what = {"version": "its format version", "entry": "its copy of the member entry"}[field]
+    refused_mount(fs, fs.source, f"{fs.files[2]}: the label of member 2 of filesystem {UUID} "
+                                 f"(byte 0 of it) differs from the member table in {what}; run "
+                                 "fsck.daxfs -y")
+    why = {"version": "is of another format version",
+           "entry": "differs from the member table in its entry"}[field]
+    line = (f"member 2 ({fs.files[2]}): its label (byte 0 of it) {why}: write it again from the "
+            "member table")
+    r = run("fsck.daxfs", "-n", fs.source)
+    assert (r.returncode, r.stdout) == (4, f"{line}\n{fs.source}: 1 problem found, 0 repaired\n")
+    r = run("fsck.daxfs", "-y", fs.source)
+    assert (r.returncode, r.stdout) == (1, f"{line} (repaired)\n{fs.source}: 1 problem found, "
+                                           "1 repaired\n")
+    with open(fs.files[2], "rb") as f:
+        assert f.read(512) == label
+    fs.mount()
+    assert (fs.mnt / "f").read_bytes() == fs.data
+
+
+@pytest.mark.parametrize("field", ["target", "length"])
+def test_a_sound_member_table_entry_that_differs_from_its_label_is_rebuilt(fs, field):
+    """Member 2's entry in the member table rewritten with its block's checksum
+    resealed: out of order (another target), or a length the live table does
+    not give. Its label, sound and matching the live table, says otherwise,
+    so fsck rebuilds the block from the labels as it does a damaged one."""
+    blk = member_table_block(fs.files[0])
+    with open(fs.files[0], "rb") as f:
+        f.seek(blk * 4096)
+        good = f.read(4096)
+    entry = blk * 4096 + 16 + 2 * 96
+    if field == "target":
+        patch(fs.files[0], entry, struct.pack("<I", 1))
+    else:
+        length, = struct.unpack_from("<Q", good, 16 + 2 * 96 + 48)
+        patch(fs.files[0], entry + 48, struct.pack("<Q", length - 8))
+    media.Image(fs.files[0]).reseal_block(blk)
+    refused_mount(fs, fs.source, {
+        "target": "member table: member 2 (target 1, stripe 0 of 1) is out of order; run "
+                  "fsck.daxfs -y",
+        "length": f"member table: the entry of member 2 differs from its label ({fs.files[2]}), "
+                  "which matches this table; run fsck.daxfs -y"}[field])
+    line = (f"member table block {blk}: the entry of member 2 differs from the member's label, "
+            "which matches this table: rebuild it from its members' labels")
+    r = run("fsck.daxfs", "-n", fs.source)
+    assert (r.returncode, r.stdout) == (4, f"{line}\n{fs.source}: 1 problem found, 0 repaired\n")
+    r = run("fsck.daxfs", "-y", fs.source)
+    assert (r.returncode, r.stdout) == (1, f"{line} (repaired)\n{fs.source}: 1 problem found, "
+                                           "1 repaired\n")
+    with open(fs.files[0], "rb") as f:
+        f.seek(blk * 4096)
+        assert f.read(4096) == good
     fs.mount()
     assert (fs.mnt / "f").read_bytes() == fs.data
 

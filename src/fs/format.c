@@ -208,6 +208,15 @@ static void member_encode(const struct dfs_member *m, uint8_t *p)
 	memcpy(p + DFS_MEMBER_UUID, m->uuid, 16);
 }
 
+bool dfs_member_equal(const struct dfs_member *a, const struct dfs_member *b)
+{
+	uint8_t ea[DFS_MEMBER_SIZE], eb[DFS_MEMBER_SIZE];
+
+	member_encode(a, ea);
+	member_encode(b, eb);
+	return memcmp(ea, eb, sizeof(ea)) == 0;
+}
+
 static bool member_decode(const uint8_t *p, struct dfs_member *m)
 {
 	m->target = dfs_get32(p + DFS_MEMBER_TARGET);

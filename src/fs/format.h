@@ -425,6 +425,8 @@ static inline unsigned dfs_runrec_offset(unsigned i, unsigned label_sector)
 		sector++;
 	return sector * DFS_LABEL_SIZE + (i % DFS_RUNREC_PER_SECTOR) * DFS_RUNREC_SIZE;
 }
+/* Whether two member entries are the same, byte for byte as encoded. */
+bool dfs_member_equal(const struct dfs_member *a, const struct dfs_member *b);
 int dfs_label_decode(const uint8_t *sector, struct dfs_label *l);
 /* The same without the crc check: what a damaged label still says, for fsck
  * to weigh against the other copy of its entry. */

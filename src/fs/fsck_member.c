@@ -115,6 +115,26 @@ static int rebuild_block(struct dm_table *t, const struct dfs_super *sb, uint32_
 	return err;
 }
 
+/*
+ * A block that passes every check of its own may still hold a wrong entry
+ * (damage resealed, or written so): entry j is wrong when member j's label,
+ * sound and in the place this table gives it, names j with the member uuid
+ * of the entry and the geometry of this table, and its copy of the entry
+ * differs. Files in another order never look so: their labels name other
+ * indexes. The block is then rebuilt from the labels as a failed one is.
+ */
+static bool label_contradicts(struct dm_table *t, const struct dfs_super *sb,
+			      const struct dfs_member *plan, const struct dfs_member *m, uint32_t j)
+{
+	uint8_t sector[DFS_LABEL_SIZE];
+	struct dfs_label l;
+
+	return dm_table_member_read(t, j, plan[j].label_offset << 9, sector, sizeof(sector)) == 0 &&
+	       dfs_label_decode(sector, &l) == 0 && memcmp(l.fs_uuid, sb->uuid, 16) == 0 &&
+	       l.index == j && l.nmembers == sb->nmembers && memcmp(l.m.uuid, m[j].uuid, 16) == 0 &&
+	       same_geometry(&l.m, &plan[j]) && !dfs_member_equal(&l.m, &m[j]);
+}
+
 /* The member table through t, its damaged blocks (bad[k], why[k]) rebuilt. */
 static int read_table(struct dm_table *t, const struct dfs_super *sb, struct dfs_member *m,
 		      uint8_t *bad, char (*why)[256])
@@ -137,6 +157,19 @@ static int read_table(struct dm_table *t, const struct dfs_super *sb, struct dfs
 			any = true;
 		}
 	}
+	if (!err && dm_table_num_members(t) == sb->nmembers &&
+	    (plan = calloc(sb->nmembers, sizeof(*plan))) && dfs_members_plan(t, sb, plan) == 0)
+		for (uint32_t j = 0; j < sb->nmembers; j++) {
+			const uint32_t k = j / DFS_MTAB_PER_BLOCK;
+
+			if (bad[k] || !label_contradicts(t, sb, plan, m, j))
+				continue;
+			snprintf(why[k], sizeof(why[k]), "member table block %llu: the entry of member "
+				 "%u differs from the member's label, which matches this table",
+				 (unsigned long long)(sb->gdt_start + sb->gdt_blocks + k), j);
+			bad[k] = 1;
+			any = true;
+		}
 	if (err || !any)
 		goto out;
 	if (dm_table_num_members(t) != sb->nmembers) {
@@ -148,7 +181,7 @@ static int read_table(struct dm_table *t, const struct dfs_super *sb, struct dfs
 				goto out;
 			}
 	}
-	if (!(plan = calloc(sb->nmembers, sizeof(*plan)))) {
+	if (!plan && !(plan = calloc(sb->nmembers, sizeof(*plan)))) {
 		err = daxfs_err(-ENOMEM, "fsck: out of memory");
 		goto out;
 	}
@@ -211,9 +244,12 @@ static int repair(struct fsck *c, struct mapped_device *md, struct dm_table *t,
 		dm_table_get_member(t, r + m[k].stripe, &dm);
 		err = c->repair ? write_label(md, sb, m, k, b) : 0;
 		wrote |= c->repair;
-		fsck_problem(c, !err, PREEN_ASK, "member %u (%s): its label (byte %llu of it) is damaged: write "
+		fsck_problem(c, !err, PREEN_ASK, "member %u (%s): its label (byte %llu of it) %s: write "
 			     "it again from the member table", k, dm.path,
-			     (unsigned long long)(dm.offset + m[k].label_offset) << 9);
+			     (unsigned long long)(dm.offset + m[k].label_offset) << 9,
+			     relabel[k] == DFS_RELABEL_VERSION ? "is of another format version"
+			     : relabel[k] == DFS_RELABEL_ENTRY ? "differs from the member table in its entry"
+			     : "is damaged");
 	}
 	free(b);
 	err = wrote ? dm_flush(md) : 0;

@@ -289,10 +289,17 @@ bool dfs_label_remains(const uint8_t *sector, const struct dfs_super *sb, const 
  * maps no data (error, zero) stands in for its members. 0, or -EINVAL with
  * a message naming the file, what was expected and what was found. A label
  * that is damaged but still shows whose it was (dfs_label_remains; member 0:
- * or the superblock next to it) is -EIO "run fsck.daxfs -y"; with relabel
- * (fsck, nmembers entries) it is marked there instead and only the geometry
- * is checked.
+ * or the superblock next to it) is -EIO "run fsck.daxfs -y", and so is a
+ * label in its place whose version or entry differs from the member table;
+ * with relabel (fsck, nmembers entries) it is marked there instead (why,
+ * enum dfs_relabel) and only the geometry is checked.
  */
+enum dfs_relabel {
+	DFS_RELABEL_NONE = 0,
+	DFS_RELABEL_DAMAGED,
+	DFS_RELABEL_VERSION,     /* a sound label of another format version */
+	DFS_RELABEL_ENTRY,       /* a sound label whose entry is not the table's */
+};
 int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m,
 		       uint8_t *relabel);
 /* When t shows no superblock or member table: err, or -EINVAL saying which

@@ -535,6 +535,21 @@ static bool label_damaged(struct dm_table *t, unsigned r, const struct dfs_super
 	return read && dfs_label_remains(sector, sb, m, k);
 }
 
+static const char *member_path(struct dm_table *t, unsigned r)
+{
+	struct dm_member dm;
+
+	return dm_table_get_member(t, r, &dm) ? "?" : dm.path;
+}
+
+/* Where on its file member e's label is */
+static unsigned long long label_byte(struct dm_table *t, unsigned r, const struct dfs_member *e)
+{
+	struct dm_member dm;
+
+	return dm_table_get_member(t, r, &dm) ? 0 : (dm.offset + e->label_offset) << 9;
+}
+
 int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const struct dfs_member *m,
 		       uint8_t *relabel)
 {
@@ -573,24 +588,38 @@ int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const str
 		identify(t, r, offsets, noffsets, m[k].label_offset, &f);
 		if (is_label(&f, sb, m, k) && f.at == m[k].label_offset) {
 			err = check_geometry(t, r, &m[k], k, uuid);
+			/* the table's entry is the copy that is wrong (fsck rebuilds it) */
+			if (err && !dfs_member_equal(&f.l.m, &m[k]) && f.l.major == DFS_VERSION_MAJOR &&
+			    check_geometry(t, r, &f.l.m, k, uuid) == 0)
+				err = daxfs_err(-EIO, "member table: the entry of member %u differs from "
+						"its label (%s), which matches this table; run fsck.daxfs -y",
+						k, member_path(t, r));
+			/* both copies pass their crcs but say different things: the
+			 * table's entry is the one the geometry just vouched for */
+			const enum dfs_relabel why = f.l.major != DFS_VERSION_MAJOR ? DFS_RELABEL_VERSION
+						     : !dfs_member_equal(&f.l.m, &m[k]) ? DFS_RELABEL_ENTRY
+						     : DFS_RELABEL_NONE;
+			if (!err && why && relabel)
+				relabel[k] = (uint8_t)why;
+			else if (!err && why)
+				err = daxfs_err(-EIO, "%s: the label of member %u of filesystem %s (byte "
+						"%llu of it) differs from the member table in %s; run "
+						"fsck.daxfs -y", member_path(t, r), k, uuid,
+						label_byte(t, r, &m[k]), why == DFS_RELABEL_VERSION ?
+						"its format version" : "its copy of the member entry");
 		} else if (label_damaged(t, r, sb, m, k, &f)) {
-			struct dm_member dm;
-
-			dm_table_get_member(t, r, &dm);
-			const unsigned long long at = (dm.offset + m[k].label_offset) << 9;
-
 			if (relabel) {       /* fsck writes it again from the member table */
-				relabel[k] = 1;
+				relabel[k] = DFS_RELABEL_DAMAGED;
 				err = check_geometry(t, r, &m[k], k, uuid);
 			} else if (f.what == FOUND_SUPER) {
 				err = daxfs_err(-EIO, "%s holds the superblock of filesystem %s but not "
 						"the label of member 0 (expected at byte %llu of it): was "
 						"it overwritten? run fsck.daxfs -y to write it again",
-						dm.path, uuid, at);
+						member_path(t, r), uuid, label_byte(t, r, &m[k]));
 			} else {
 				err = daxfs_err(-EIO, "%s: the label of member %u of filesystem %s (byte "
-						"%llu of it) is damaged; run fsck.daxfs -y", dm.path, k,
-						uuid, at);
+						"%llu of it) is damaged; run fsck.daxfs -y", member_path(t, r),
+						k, uuid, label_byte(t, r, &m[k]));
 			}
 		} else {
 			err = refuse(t, r, sb, m, k, &f, offsets, noffsets, nt < et);
