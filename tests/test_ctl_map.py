@@ -110,6 +110,7 @@ def test_map_through_an_error_table_reports_each_failing_piece(fs, tmp_path):
     _, r, m = map_through_error_table(fs, tmp_path, "small", 2 * PAGE, "0 49152 error\n")
     pieces = [p for e in m["extents"] for p in e["pieces"]]
     assert pieces and all(p["error"] == "EIO" for p in pieces)
+    assert all(p["reason"] == "target 0 is an error target" for p in pieces), pieces
     assert sum(p["length"] for p in pieces) == 2 * PAGE
     assert "did not resolve" in r.stderr
 
@@ -205,4 +206,6 @@ def test_map_fails_only_the_poisoned_page_of_an_extent(fs):
     pieces = m["extents"][0]["pieces"]
     assert [(p["offset"], p["length"], p.get("error")) for p in pieces] == [
         (0, 2 * PAGE, None), (2 * PAGE, PAGE, "EHWPOISON"), (3 * PAGE, PAGE, None)]
+    assert pieces[1]["reason"] == (f"a bad block of {piece['device']['path']} at byte "
+                                   f"{piece['device']['offset'] + 2 * PAGE}")
     assert pieces[0]["device"]["offset"] == piece["device"]["offset"]

@@ -105,8 +105,12 @@ def test_map_after_a_member_was_cut_names_the_lost_pages(fs):
     pieces = [p for e in json.loads(r.stdout)["extents"] for p in e["pieces"]]
     assert pieces and all(p.get("error") == "EIO" for p in pieces), pieces
     assert sum(p["length"] for p in pieces) == 64 * 1024
+    assert all(p["reason"].endswith(f" of {member} is past its end ({cut} bytes)")
+               for p in pieces), pieces
     r = ctl("map", high, check=False)
-    assert r.stdout.splitlines()[2:] == ["    0+65536 error: EIO"], r.stdout
+    (line,) = r.stdout.splitlines()[2:]
+    assert line.startswith("    0+65536 error: EIO (byte ") and line.endswith(
+        f" of {member} is past its end ({cut} bytes))"), r.stdout
     m = ctl_json("map", low)         # the pages before the cut still resolve
     assert all("error" not in p and p["device"]["path"] == str(member)
                for e in m["extents"] for p in e["pieces"]), m

@@ -482,8 +482,9 @@ long dm_dax_resolve(struct mapped_device *md, uint64_t pgoff, long nr_pages,
  * without a break (up to the end of the range, of the target or of a stripe
  * chunk). On success out->error is 0 and out names the target, the stripe,
  * the device (device, device_index) and device_offset, the byte pos lands
- * on. When pos cannot be reached, out->error says why and the piece is all
- * that fails for that reason: a poisoned page alone (the pages before it in
+ * on. When pos cannot be reached, out->error says why (and, when the chain
+ * got as far as a device, out names it and the byte, as for a poisoned
+ * page) and the piece is all that fails for that reason: a poisoned page alone (the pages before it in
  * the range resolve, as their own piece), otherwise the run to the failing
  * target's end, or to the range's end where no target maps pos. Returns the
  * piece's length in bytes: at least 1 when len is, never more than len.

@@ -152,6 +152,9 @@ uint64_t dm_dax_resolve_range(struct mapped_device *md, uint64_t pos, uint64_t l
 
 		if (ret == 0)
 			out->error = -ERANGE;
+		/* a report names the byte of the device that failed */
+		if (out->device_path[0])
+			out->device_offset = out->device_sector * DAX_SECTOR_SIZE + in_page;
 		piece = DAX_PAGE_SIZE - in_page;
 		if (ret != -EHWPOISON && out->target_index < 0)
 			piece = len;

@@ -90,10 +90,12 @@ static int text_piece(void *arg, uint64_t foff, uint64_t len, uint64_t md,
 	struct text *t = arg;
 
 	(void)md;
+	/* a failing piece keeps the device the chain reached, if any: the
+	 * reader tells a lost or poisoned page of a file from an error target */
+	const bool dev = r->device_path[0] != '\0';
 	fprintf(t->f, "piece %" PRIu64 " %" PRIu64 " %d %d %s %d %d %" PRIu64 " %s\n", foff, len,
 		r->error, r->target_index, r->target_type ? r->target_type : "-", r->stripe,
-		r->error ? -1 : r->device_index, r->error ? 0 : r->device_offset,
-		!r->error && r->device_path[0] ? r->device_path : "-");
+		dev ? r->device_index : -1, dev ? r->device_offset : 0, dev ? r->device_path : "-");
 	return 0;
 }
 

@@ -178,11 +178,36 @@ static void resolve_piece(struct mapped_device *md, const struct extent *e, uint
 	p->path = r->device_path;
 }
 
+/* Why a piece failed, from what the chain reached: the map carries no
+ * message, but the target and the device say enough. */
+static void piece_reason(const struct piece *p, char *buf, size_t size)
+{
+	struct stat st;
+
+	if (p->target < 0)
+		snprintf(buf, size, "no target maps it");
+	else if (strcmp(p->type, "error") == 0)
+		snprintf(buf, size, "target %d is an error target", p->target);
+	else if (!p->path || !p->path[0] || strcmp(p->path, "-") == 0)
+		snprintf(buf, size, "target %d (%s)", p->target, p->type);
+	else if (p->error == -EHWPOISON)
+		snprintf(buf, size, "a bad block of %s at byte %" PRIu64, p->path, p->device_offset);
+	else if (stat(p->path, &st) == 0 && S_ISREG(st.st_mode) &&
+		 (uint64_t)st.st_size <= p->device_offset)
+		snprintf(buf, size, "byte %" PRIu64 " of %s is past its end (%lld bytes)",
+			 p->device_offset, p->path, (long long)st.st_size);
+	else
+		snprintf(buf, size, "byte %" PRIu64 " of %s", p->device_offset, p->path);
+}
+
 static void print_piece_text(FILE *out, const struct piece *p)
 {
 	if (p->error) {
-		fprintf(out, "    %" PRIu64 "+%" PRIu64 " error: %s\n", p->offset, p->length,
-		        cli_errno_name(p->error));
+		char why[4200];
+
+		piece_reason(p, why, sizeof(why));
+		fprintf(out, "    %" PRIu64 "+%" PRIu64 " error: %s (%s)\n", p->offset, p->length,
+		        cli_errno_name(p->error), why);
 		return;
 	}
 	fprintf(out, "    %" PRIu64 "+%" PRIu64 " -> %s offset %" PRIu64 " (target %d %s", p->offset,
@@ -197,8 +222,13 @@ static void print_piece_json(FILE *out, const struct piece *p, bool first)
 	fprintf(out, "%s{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", ", first ? "" : ", ",
 	        p->offset, p->length);
 	if (p->error) {
+		char why[4200];
+
+		piece_reason(p, why, sizeof(why));
 		fprintf(out, "\"error\": ");
 		daxfs_json_string(out, cli_errno_name(p->error));
+		fprintf(out, ", \"reason\": ");
+		daxfs_json_string(out, why);
 		fprintf(out, "}");
 		return;
 	}
