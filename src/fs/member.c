@@ -354,6 +354,33 @@ static void describe(const struct dfs_member *m, char *buf, size_t size)
 		 (unsigned long long)m->chunk);
 }
 
+static struct dfs_member member_as_mapped(const struct dm_member *dm)
+{
+	return (struct dfs_member){
+		.target = dm->target, .stripe = dm->stripe, .nstripes = dm->nstripes,
+		.target_begin = dm->target_begin, .target_len = dm->target_len, .chunk = dm->chunk,
+		.offset = dm->offset, .length = dm->length,
+	};
+}
+
+/* Whether the table maps member r as entry e says it was made */
+static bool geometry_ok(struct dm_table *t, unsigned r, const struct dfs_member *e)
+{
+	struct dm_member dm;
+	unsigned index;
+	uint64_t off, run;
+
+	if (dm_table_get_member(t, r, &dm))
+		return false;
+	const struct dfs_member got = member_as_mapped(&dm);
+
+	return got.offset == e->offset && got.length == e->length &&
+	       got.target_begin == e->target_begin && got.target_len == e->target_len &&
+	       got.chunk == e->chunk && got.nstripes == e->nstripes &&
+	       dm_table_map_member(t, e->label_sector, &index, &off, &run) == 0 && index == r &&
+	       off == e->label_offset;
+}
+
 /* The member expected at r holds its own label: the table must map it as
  * the filesystem was made, so that every block lands where it was written. */
 static int check_geometry(struct dm_table *t, unsigned r, const struct dfs_member *e,
@@ -361,23 +388,13 @@ static int check_geometry(struct dm_table *t, unsigned r, const struct dfs_membe
 {
 	struct dm_member dm;
 	struct dfs_member got;
-	unsigned index;
-	uint64_t off, run;
 	char was[256], now[256];
 
 	if (dm_table_get_member(t, r, &dm))
 		return -EINVAL;
-	got = (struct dfs_member){
-		.target = dm.target, .stripe = dm.stripe, .nstripes = dm.nstripes,
-		.target_begin = dm.target_begin, .target_len = dm.target_len, .chunk = dm.chunk,
-		.offset = dm.offset, .length = dm.length,
-	};
-	if (got.offset == e->offset && got.length == e->length &&
-	    got.target_begin == e->target_begin && got.target_len == e->target_len &&
-	    got.chunk == e->chunk && got.nstripes == e->nstripes &&
-	    dm_table_map_member(t, e->label_sector, &index, &off, &run) == 0 && index == r &&
-	    off == e->label_offset)
+	if (geometry_ok(t, r, e))
 		return 0;
+	got = member_as_mapped(&dm);
 	if (got.offset == e->offset && got.length < e->length)
 		return daxfs_err(-EINVAL, "%s holds member %u of filesystem %s, made %llu bytes long; "
 				 "the table maps only %llu bytes of it: %s", dm.path, k, uuid,
@@ -590,7 +607,7 @@ int dfs_members_verify(struct dm_table *t, const struct dfs_super *sb, const str
 			err = check_geometry(t, r, &m[k], k, uuid);
 			/* the table's entry is the copy that is wrong (fsck rebuilds it) */
 			if (err && !dfs_member_equal(&f.l.m, &m[k]) && f.l.major == DFS_VERSION_MAJOR &&
-			    check_geometry(t, r, &f.l.m, k, uuid) == 0)
+			    geometry_ok(t, r, &f.l.m))
 				err = daxfs_err(-EIO, "member table: the entry of member %u differs from "
 						"its label (%s), which matches this table; run fsck.daxfs -y",
 						k, member_path(t, r));
