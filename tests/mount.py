@@ -240,8 +240,8 @@ class Daxfs:
                if line.strip() and not any(p.search(line) for p in self.allowed)]
         assert not bad, "unexpected daxfs-fuse stderr:\n" + "\n".join(bad)
 
-    def unmount(self):
-        """fusermount3 -u, then the daemon must exit 0 with a clean stderr."""
+    def unmount(self, code=0):
+        """fusermount3 -u, then the daemon must exit with code (0) and a clean stderr."""
         proc, self.proc = self.proc, None
         assert proc is not None, "not mounted"
         res = subprocess.run(["fusermount3", "-u", str(self.mnt)],
@@ -250,7 +250,7 @@ class Daxfs:
             lazy_unmount(self.mnt)
         wait_or_fail(proc, EXIT_TIMEOUT, "daxfs-fuse did not exit after unmount")
         assert res.returncode == 0, f"fusermount3 -u: {res.stderr}"
-        assert proc.returncode == 0, f"daxfs-fuse exit {proc.returncode}:\n{self.stderr()}"
+        assert proc.returncode == code, f"daxfs-fuse exit {proc.returncode}:\n{self.stderr()}"
         self._check_stderr()
         self.dirty = False
 

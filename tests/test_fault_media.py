@@ -296,6 +296,44 @@ def test_slot_with_mode_zero_but_not_empty_is_never_reused(fs):
     fs.image.saved = {}
 
 
+def test_xattr_block_naming_another_structure_is_never_written_or_freed(fs):
+    """A crafted xattr block number (inode crc valid) naming the block of
+    directory "dir": setting an attribute would write over the directory, and
+    the unlink's release freed it for the next file's data. The attribute
+    calls fail with EIO, the block stays the directory's, and fsck drops the
+    pointer."""
+    _, _, dir_blk, _ = fs.image.inline_extent(fs.ino["dir"])
+    ino = fs.ino["other"]
+    fs.image.write(fs.image.inode_off(ino) + 104, struct.pack("<Q", dir_blk))
+    fs.image.reseal_inode(ino)
+    before = fs.image.read(dir_blk * BLOCK, BLOCK)
+    fs.allow_stderr(r"xattr block")
+    fs.mount()
+    other = fs.mnt / "other"
+    assert errno_of(os.setxattr, other, "user.x", b"y" * 3000) == errno.EIO
+    assert errno_of(os.listxattr, other) == errno.EIO
+    os.unlink(other)
+    for i in range(8):
+        (fs.mnt / f"new{i}").write_bytes(b"\xa5" * 4 * PAGE)
+    # the release fails at unmount: the inode stays an orphan, the rest is committed
+    fs.unmount(code=1)
+    assert (f"the filesystem was unmounted, but inode {ino} stays on the orphan list: inode "
+            f"{ino}: xattr block {dir_blk} is not its attribute block") in fs.stderr(), fs.stderr()
+    assert fs.image.read(dir_blk * BLOCK, BLOCK) == before
+    code, out = fsck_n(fs)
+    assert code == 4 and f"inode {ino}: xattr block {dir_blk} is damaged" in out, out
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert fsck_n(fs)[0] == 0
+    fs.mount()
+    assert (fs.mnt / "dir" / "victim").read_bytes() == fs.victim_data
+    assert not (fs.mnt / "other").exists()
+    assert all((fs.mnt / f"new{i}").read_bytes() == b"\xa5" * 4 * PAGE for i in range(8))
+    fs.unmount()
+    fs.image.saved = {}
+
+
 def test_flipped_bit_in_a_directory_block_fails_only_that_directory(fs):
     _, _, pblk, _ = fs.image.inline_extent(fs.ino["dir"])
     fs.image.flip(pblk * BLOCK + 20, 0)         # inside the first record

@@ -417,8 +417,11 @@ static int release_unlinked(struct dfs *fs)
 			}
 			inos[n++] = ip->ino;
 		}
-	for (size_t k = 0; k < n && !err; k++) {
+	/* one that cannot be released (damage its release found) stays on the
+	 * orphan list for the next mount or fsck; the rest still goes */
+	for (size_t k = 0; k < n && !fs->shutdown; k++) {
 		struct dfs_inode *ip;
+		int e;
 
 		if (dfs_iget(fs, inos[k], &ip))
 			continue;
@@ -426,8 +429,11 @@ static int release_unlinked(struct dfs *fs)
 		ip->nlookup = 0;
 		ip->pins = 0;
 		pthread_mutex_unlock(&fs->icache_lock);
-		if (!(err = dfs_txn_reserve(fs, 64)))
-			err = dfs_inode_maybe_release(fs, ip);
+		if (!(e = dfs_txn_reserve(fs, 64)))
+			e = dfs_inode_maybe_release(fs, ip);
+		if (e && !err)
+			err = daxfs_err_prefix(e, "inode %llu stays on the orphan list",
+					       (unsigned long long)inos[k]);
 	}
 	free(inos);
 	return err;
@@ -443,7 +449,13 @@ int dfs_unmount(struct dfs **fsp)
 	stop_committer(fs);
 	pthread_mutex_lock(&fs->meta);
 	if (!fs->rdonly && !fs->shutdown) {
-		if (!(err = release_unlinked(fs)) && !(err = dfs_commit(fs))) {
+		/* what was done is committed even when a release failed */
+		const int rel = release_unlinked(fs);
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", rel ? daxfs_errormsg() : "");
+
+		if (!fs->shutdown && !(err = dfs_commit(fs))) {
 			struct dfs_timespec now;
 
 			dfs_now(&now);
@@ -452,6 +464,8 @@ int dfs_unmount(struct dfs **fsp)
 			if (!(err = dfs_super_dirty(fs)))
 				err = dfs_commit(fs);
 		}
+		if (!err && rel)
+			err = daxfs_err(rel, "the filesystem was unmounted, but %s", why);
 	}
 	if (!err && fs->shutdown)
 		err = daxfs_err(-EIO, "filesystem was shut down after an I/O error");

@@ -1,5 +1,6 @@
 /* fs/xattr.c - extended attributes (user.* and trusted.*) in one block per inode */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/xattr.h>
 
@@ -85,22 +86,34 @@ int dfs_xattr_block_check(const uint8_t *b, uint64_t owner)
 	return 0;
 }
 
-/* Parses inode's attribute block (if any) into ents; *n entries. */
+/*
+ * Parses inode's attribute block (if any) into ents; *n entries. The block
+ * number comes from media: before the block is rewritten or freed it must
+ * be this inode's attribute block (crc, magic, owner), and for a mount that
+ * writes, clear of the fixed metadata, or a write would land on a label or
+ * the inode table and a free would hand another structure's block out.
+ */
 static int load(struct dfs *fs, struct dfs_inode *ip, struct xent *ents, size_t *n)
 {
+	const uint64_t blk = ip->d.xattr_blk;
 	struct dfs_buf *b;
+	char what[96];
 	int err;
 
 	*n = 0;
-	if (!ip->d.xattr_blk)
+	if (!blk)
 		return 0;
-	if (ip->d.xattr_blk < fs->sb.data_start)
+	if (blk < fs->sb.data_start)
 		return daxfs_err(-EIO, "inode %llu: xattr block in the metadata area", (unsigned long long)ip->ino);
-	if ((err = dfs_buf_read(fs, ip->d.xattr_blk, DFS_BUF_SEALED, &b)))
-		return err;
+	if (!fs->rdonly && !fs->fsck_mount && dfs_fixed_overlap(fs, blk, 1, UINT_MAX, what, sizeof(what)))
+		return daxfs_err(-EIO, "inode %llu: xattr block %llu lies on %s; run fsck.daxfs -y",
+				 (unsigned long long)ip->ino, (unsigned long long)blk, what);
+	if ((err = dfs_buf_read(fs, blk, DFS_BUF_SEALED, &b)))
+		return daxfs_err_prefix(err, "inode %llu: xattr block", (unsigned long long)ip->ino);
 	if (parse_block(b->data, ip->ino, ents, n))
-		return daxfs_err(-EIO, "inode %llu: xattr block %llu is damaged",
-				 (unsigned long long)ip->ino, (unsigned long long)ip->d.xattr_blk);
+		return daxfs_err(-EIO, "inode %llu: xattr block %llu is not its attribute block, or is "
+				 "damaged; run fsck.daxfs -y", (unsigned long long)ip->ino,
+				 (unsigned long long)blk);
 	return 0;
 }
 
@@ -356,10 +369,14 @@ out:
 
 int dfs_xattr_free(struct dfs *fs, struct dfs_inode *ip)
 {
+	struct xent ents[MAX_ENTRIES];
+	size_t n;
+	int err;
+
 	if (!ip->d.xattr_blk)
 		return 0;
-	int err = dfs_free(fs, ip->d.xattr_blk, 1);
-	if (!err)
+	/* only a block that is the inode's own goes back (meta is held) */
+	if (!(err = load(fs, ip, ents, &n)) && !(err = dfs_free(fs, ip->d.xattr_blk, 1)))
 		ip->d.xattr_blk = 0;
 	return err;
 }
