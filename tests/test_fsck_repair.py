@@ -7,6 +7,7 @@ and -y (exit 1, every line repaired), and mounts the result again.
 """
 import errno
 import os
+import struct
 import subprocess
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 import damage
 from conftest import BUILD_DIR, tool
 from faults import allow_faults, errno_of
-from media import BLOCK, Image
+from media import BLOCK, Image, crc32c
 from mount import MIB, daxfs_factory  # noqa: F401  (fixture)
 
 
@@ -116,6 +117,55 @@ def test_read_only_mount_never_writes_the_backing_files(pending):
     assert "pending" in os.listdir(pending.mnt)
     pending.unmount()
     assert damage.digest(pending.files) != before
+
+
+def relog_superblock(d, patch):
+    """Patches the logged copy of superblock 0 and makes every checksum of the
+    transaction (the copy's own, the commit record's data crc) match again:
+    damage only a check of the copy's contents can find."""
+    m = metadata_map(d.files[0])
+    logged = [blk for blk, _ in m["journal-logged"]]
+    (commit, _), = m["journal-commit"]
+    (sbcopy,) = [blk for blk in logged if d.image.read(blk * BLOCK, 8) == b"DAXFXFS1"]
+    patch(sbcopy * BLOCK)
+    body = d.image.read(sbcopy * BLOCK, 4092)
+    d.image.write(sbcopy * BLOCK + 4092, struct.pack("<I", crc32c(struct.pack("<Q", 0) + body)))
+    data = b"".join(d.image.read(blk * BLOCK, BLOCK) for blk in logged)
+    d.image.write(commit * BLOCK + 40, struct.pack("<I", crc32c(data)))
+    d.image.reseal_block(commit)
+
+
+@pytest.mark.parametrize("change", ["fingerprint", "nmembers", "itable"])
+def test_a_logged_superblock_that_changes_the_geometry_is_not_replayed(pending, change):
+    """A committed transaction whose copy of the superblock passes every crc
+    but changes what a transaction never changes: the table fingerprint, the
+    member count, or an inode table grown over a member's label. Replayed, it
+    left a filesystem no mount or fsck would take (and fsck read past its
+    member array); it is damage, refused at mount and dropped by fsck."""
+    img = pending.image
+    data_start, n = img.u64(160), img.u32(212)
+
+    def patch(at):
+        if change == "fingerprint":
+            img.write(at + 24, struct.pack("<Q", img.u64(at + 24) ^ 0x1234))
+        elif change == "nmembers":
+            img.write(at + 216, struct.pack("<I", img.u32(at + 216) + 1))
+        else:
+            img.write(at + 256 + 16 * n, struct.pack("<QI", data_start, 1))
+            img.write(at + 212, struct.pack("<I", n + 1))
+    relog_superblock(pending, patch)
+    pending.allow_stderr(r"journal checksum error")
+    before = damage.digest(pending.files)
+    want = {"fingerprint": "changes the size or table fingerprint",
+            "nmembers": "changes the member count",
+            "itable": f"overlaps the label block {data_start} of a member"}[change]
+    err = pending.mount_fails()
+    assert "its copy of superblock 0" in err and want in err and "run fsck.daxfs -y" in err, err
+    assert damage.digest(pending.files) == before
+    repaired_by_fsck(pending, want)
+    pending.mount()
+    assert "pending" not in os.listdir(pending.mnt)
+    assert "a" in os.listdir(pending.mnt)
 
 
 def test_mount_refuses_a_damaged_journal_and_fsck_drops_it(pending):

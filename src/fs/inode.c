@@ -141,16 +141,17 @@ static int free_push(struct dfs *fs, uint64_t ino)
 	return 0;
 }
 
-bool dfs_fixed_overlap(const struct dfs *fs, uint64_t pblk, uint64_t len, unsigned itable_upto,
-		       char *what, size_t size)
+/* dfs_fixed_overlap against the inode table extents of sb (fs's geometry) */
+static bool fixed_overlap(const struct dfs *fs, const struct dfs_super *sb, uint64_t pblk,
+			  uint64_t len, unsigned itable_upto, char *what, size_t size)
 {
 	const uint64_t end = pblk + len;
 
 	what[0] = '\0';
 	if (len == 0 || end < pblk)
 		return false;
-	for (unsigned j = 0; j < itable_upto && j < fs->sb.itable_nextents; j++)
-		if (fs->sb.itable[j].pblk < end && pblk < fs->sb.itable[j].pblk + fs->sb.itable[j].len) {
+	for (unsigned j = 0; j < itable_upto && j < sb->itable_nextents; j++)
+		if (sb->itable[j].pblk < end && pblk < sb->itable[j].pblk + sb->itable[j].len) {
 			snprintf(what, size, "inode table extent %u", j);
 			return true;
 		}
@@ -183,20 +184,23 @@ bool dfs_fixed_overlap(const struct dfs *fs, uint64_t pblk, uint64_t len, unsign
 	return false;
 }
 
+bool dfs_fixed_overlap(const struct dfs *fs, uint64_t pblk, uint64_t len, unsigned itable_upto,
+		       char *what, size_t size)
+{
+	return fixed_overlap(fs, &fs->sb, pblk, len, itable_upto, what, size);
+}
+
 /* The superblock's crc vouches only that it was written as it is, not that
  * its inode table extents keep clear of each other, the members' labels and
  * the groups' bitmaps, whose places follow from the geometry. */
-static int itable_check_layout(const struct dfs *fs)
+int dfs_itable_check_layout(const struct dfs *fs, const struct dfs_super *sb)
 {
-	for (unsigned i = 0; i < fs->sb.itable_nextents; i++) {
-		const struct dfs_itable_extent *e = &fs->sb.itable[i];
+	for (unsigned i = 0; i < sb->itable_nextents; i++) {
+		const struct dfs_itable_extent *e = &sb->itable[i];
 		char what[64];
 
-		if (dfs_fixed_overlap(fs, e->pblk, e->len, i, what, sizeof(what)))
-			return daxfs_err(-EIO, "superblock: inode table extent %u (blocks "
-					 "%llu-%llu) overlaps %s: the superblock is damaged in a "
-					 "way fsck.daxfs cannot repair; a read-only mount may "
-					 "still reach files whose inodes lie elsewhere",
+		if (fixed_overlap(fs, sb, e->pblk, e->len, i, what, sizeof(what)))
+			return daxfs_err(-EIO, "inode table extent %u (blocks %llu-%llu) overlaps %s",
 					 i, (unsigned long long)e->pblk,
 					 (unsigned long long)(e->pblk + e->len - 1), what);
 	}
@@ -212,9 +216,14 @@ int dfs_itable_scan(struct dfs *fs)
 	if (!buf)
 		return daxfs_err(-ENOMEM, "inode table: out of memory");
 	/* inode writes (and fsck's clearing of bad slots) would land on them */
-	if ((!fs->rdonly || fs->fsck_mount) && (err = itable_check_layout(fs))) {
+	if ((!fs->rdonly || fs->fsck_mount) && (err = dfs_itable_check_layout(fs, &fs->sb))) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "%s", daxfs_errormsg());
 		free(buf);
-		return err;
+		return daxfs_err(err, "superblock: %s: the superblock is damaged in a way fsck.daxfs "
+				 "cannot repair; a read-only mount may still reach files whose inodes "
+				 "lie elsewhere", why);
 	}
 	__atomic_store_n(&fs->itable_slots, nblk * DFS_INODES_PER_BLOCK, __ATOMIC_RELAXED);
 	__atomic_store_n(&fs->nfree_inos, 0, __ATOMIC_RELAXED);

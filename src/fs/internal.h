@@ -432,6 +432,10 @@ uint64_t dfs_group_bitmap_blk(const struct dfs *fs, uint64_t g);
  * in the data area: a member's label, a group's bitmap block, or one of the
  * first itable_upto inode table extents (every one: UINT_MAX); what names
  * the first it found. On-media pointers are checked against it. */
+/* Refuses (-EIO, "inode table extent 1 (blocks ...) overlaps ...") inode
+ * table extents of sb (with fs's geometry) that overlap each other or fixed
+ * metadata. */
+int dfs_itable_check_layout(const struct dfs *fs, const struct dfs_super *sb);
 bool dfs_fixed_overlap(const struct dfs *fs, uint64_t pblk, uint64_t len, unsigned itable_upto,
 		       char *what, size_t size);
 /* Blocks of group g (the last may be short) and those before data_start. */

@@ -336,6 +336,33 @@ static enum home_kind home_kind(const struct dfs *fs, const struct dfs_super *sb
 	return HOME_SEALED;    /* directory, extent, xattr and symlink blocks */
 }
 
+/*
+ * A logged superblock may change what a transaction changes (state, times,
+ * counts, the orphan list, the label, the inode table grown by extents at
+ * its end) and nothing of the geometry everything else was read with: its
+ * crc vouches only for what was written. The field that differs, or NULL.
+ */
+static const char *super_geometry_changed(const struct dfs_super *home, const struct dfs_super *l)
+{
+	if (l->major != home->major)
+		return "version";
+	if (l->total_blocks != home->total_blocks || l->fingerprint != home->fingerprint)
+		return "size or table fingerprint";
+	if (l->journal_start != home->journal_start || l->journal_blocks != home->journal_blocks ||
+	    l->gdt_start != home->gdt_start || l->gdt_blocks != home->gdt_blocks ||
+	    l->blocks_per_group != home->blocks_per_group || l->ngroups != home->ngroups ||
+	    l->data_start != home->data_start)
+		return "layout";
+	if (l->nmembers != home->nmembers || l->member_blocks != home->member_blocks)
+		return "member count";
+	if (l->mkfs_time != home->mkfs_time)
+		return "creation time";
+	if (l->itable_nextents < home->itable_nextents ||
+	    memcmp(l->itable, home->itable, home->itable_nextents * sizeof(*l->itable)))
+		return "inode table extents (a table only grows at its end)";
+	return NULL;
+}
+
 /* Checks logged block i against its home; sets jl->why if it fails. */
 static void check_logged(struct dfs *fs, struct jlog *jl, const struct dfs_super *sb, uint64_t i,
 			 uint8_t *scratch)
@@ -343,6 +370,7 @@ static void check_logged(struct dfs *fs, struct jlog *jl, const struct dfs_super
 	const uint64_t h = jl->home[i];
 	const uint8_t *b = jl->data + i * DFS_BLOCK_SIZE;
 	uint64_t ino0 = 0;
+	const char *changed;
 	struct dfs_super lsb;
 	struct dfs_dinode di;
 	struct dfs_gd gd;
@@ -355,6 +383,12 @@ static void check_logged(struct dfs *fs, struct jlog *jl, const struct dfs_super
 		else if (memcmp(lsb.uuid, fs->sb.uuid, 16) || lsb.total_blocks != fs->sb.total_blocks)
 			damaged(jl, "its copy of superblock %llu belongs to another filesystem",
 				(unsigned long long)h);
+		else if ((changed = super_geometry_changed(&fs->sb, &lsb)))
+			damaged(jl, "its copy of superblock %llu changes the %s", (unsigned long long)h,
+				changed);
+		else if (dfs_itable_check_layout(fs, &lsb))
+			damaged(jl, "its copy of superblock %llu: %s", (unsigned long long)h,
+				daxfs_errormsg());
 		break;
 	case HOME_GDT:
 		for (uint64_t k = 0; k < DFS_GD_PER_BLOCK; k++) {
@@ -402,8 +436,10 @@ static void check_all_logged(struct dfs *fs, struct jlog *jl)
 		damaged(jl, "out of memory checking it");
 		return;
 	}
-	/* the geometry the transaction leaves: it may grow the inode table */
-	if (sbcopy && dfs_super_decode(sbcopy, DFS_SB_PRIMARY, &sb))
+	/* the geometry the transaction leaves: it may grow the inode table
+	 * (a copy that changes more fails its own check below) */
+	if (sbcopy && (dfs_super_decode(sbcopy, DFS_SB_PRIMARY, &sb) ||
+		       super_geometry_changed(&fs->sb, &sb) || dfs_itable_check_layout(fs, &sb)))
 		sb = fs->sb;
 	for (uint64_t i = 0; i < jl->n && !jl->why[0]; i++)
 		check_logged(fs, jl, &sb, i, scratch);
