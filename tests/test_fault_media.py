@@ -67,6 +67,26 @@ def test_superblock_size_beyond_the_device_refuses_the_mount(fs):
     assert fsck_n(fs)[0] != 0
 
 
+@pytest.mark.parametrize("head", [200, 100000], ids=["free", "past the table"])
+def test_orphan_list_naming_no_inode_refuses_the_mount_for_fsck(fs, head):
+    """The orphan list's head (both superblocks resealed) naming a free slot or
+    an inode past the table: the mount refuses and says to run fsck, which
+    repairs it."""
+    for blk in (0, 1):
+        fs.image.write(blk * BLOCK + 168, struct.pack("<Q", head))
+        fs.image.reseal_block(blk)
+    err = fs.mount_fails()
+    assert f"orphan list: inode {head}" in err and err.rstrip().endswith("run fsck.daxfs -y"), err
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert fsck_n(fs)[0] == 0
+    fs.mount()
+    assert (fs.mnt / "other").read_bytes() == fs.other_data
+    fs.unmount()
+    fs.image.saved = {}
+
+
 def test_inode_table_pointer_out_of_range_refuses_the_mount(fs):
     for blk in (0, 1):
         fs.image.write(blk * BLOCK + 256, struct.pack("<Q", 1 << 40))

@@ -663,8 +663,11 @@ int dfs_orphans_process(struct dfs *fs)
 
 		if (++guard > fs->itable_slots)
 			return daxfs_err(-EIO, "orphan list loops");
-		if ((err = dfs_txn_reserve(fs, 64)) || (err = dfs_iget(fs, fs->sb.orphan_head, &ip)))
+		if ((err = dfs_txn_reserve(fs, 64)))
 			return daxfs_err_prefix(err, "orphan list");
+		/* a list naming a free or missing inode is damage (fsck relinks it) */
+		if ((err = dfs_iget(fs, fs->sb.orphan_head, &ip)))
+			return daxfs_err_prefix(err == -ENOMEM ? err : -EIO, "orphan list");
 		if (!(ip->d.flags & DFS_IFLAG_ORPHAN))
 			return daxfs_err(-EIO, "orphan list: inode %llu is not marked orphan",
 					 (unsigned long long)ip->ino);
