@@ -118,6 +118,16 @@ int fsck_release(struct fsck *c, struct dfs_inode *ip);
 int fsck_members(struct fsck *c, struct mapped_device *md, const struct dfs_super *sb,
 		 struct dfs_member **out);
 
+/* An orphan without links is being freed: a crash in its release (which may
+ * commit between freeing its blocks and clearing its slot when space is
+ * short) leaves a directory with fewer blocks than its size says, or a
+ * symlink without its block. The next mount finishes the release, so the
+ * contents of such an inode are no damage to check. */
+static inline bool fsck_being_freed(const struct dfs_dinode *d)
+{
+	return d->nlink == 0 && (d->flags & DFS_IFLAG_ORPHAN);
+}
+
 /* The passes, in the order a round runs them. */
 int fsck_pass_inodes(struct fsck *c);      /* fsck_inode.c: every slot, its map and xattrs */
 int fsck_pass_claims(struct fsck *c);      /* fsck_inode.c: who uses which block; orphans */

@@ -209,9 +209,11 @@ int fsck_pass_contents(struct fsck *c)
 
 		if (c->state[ino] != INO_USED || dfs_iget(c->fs, ino, &ip))
 			continue;
-		if (dfs_is_dir(ip))
+		const bool freed = fsck_being_freed(&ip->d);
+
+		if (!freed && dfs_is_dir(ip))
 			err = check_dir(c, ip, copy);
-		else if ((ip->d.mode & S_IFMT) == S_IFLNK && ip->next == 1)
+		else if (!freed && (ip->d.mode & S_IFMT) == S_IFLNK && ip->next == 1)
 			err = check_symlink(c, ip);
 		dfs_icache_trim(c->fs);
 	}

@@ -155,6 +155,8 @@ static int type_checks(struct fsck *c, struct salvage *s, struct fsck_notes *nt,
 	uint64_t sum = 0;
 	int err;
 
+	if (fsck_being_freed(&s->d) && (type == S_IFDIR || type == S_IFLNK))
+		return 0;
 	if (type == S_IFDIR) {
 		/* directory blocks are numbered 0..n-1: renumber what is left */
 		bool ok = true;
