@@ -88,6 +88,42 @@ def test_orphan_list_naming_no_inode_refuses_the_mount_for_fsck(fs, head):
     fs.image.saved = {}
 
 
+@pytest.mark.parametrize("who", ["root", "linked directory", "unlinked directory with entries"])
+def test_orphan_list_naming_what_is_never_on_it_refuses_the_mount(fs, who):
+    """The orphan list (crcs valid) naming the root, a directory with links, or
+    a directory whose link count says 0 while it holds entries: the mount
+    would release it, and everything below would be lost (or cut a linked
+    symlink at its size). The mount refuses, and fsck unmarks it without
+    losing anything."""
+    ino = 1 if who == "root" else fs.ino["dir"]
+    at = fs.image.inode_off(ino)
+    fs.image.write(at + 52, struct.pack("<I", fs.image.u32(at + 52) | 1))      # orphan flag
+    if who == "unlinked directory with entries":
+        fs.image.write(at + 12, struct.pack("<I", 0))
+    fs.image.reseal_inode(ino)
+    for blk in (0, 1):
+        fs.image.write(blk * BLOCK + 168, struct.pack("<Q", ino))
+        fs.image.reseal_block(blk)
+    before = damage.digest(fs.files)
+    err = fs.mount_fails()
+    want = {"root": "orphan list: inode 1 is the root directory, which is never on it",
+            "linked directory": f"orphan list: inode {ino} is a directory with links, which is "
+                                "never on it",
+            "unlinked directory with entries": f"orphan list: directory {ino} has no links but "
+                                               "holds entries"}[who]
+    assert want in err and err.rstrip().endswith("run fsck.daxfs -y"), err
+    assert damage.digest(fs.files) == before
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and "is marked orphan, which it never is" in r.stdout, r.stdout
+    assert fsck_n(fs)[0] == 0
+    fs.mount()
+    assert (fs.mnt / "dir" / "victim").read_bytes() == fs.victim_data
+    assert (fs.mnt / "other").read_bytes() == fs.other_data
+    fs.unmount()
+    fs.image.saved = {}
+
+
 def test_inode_table_pointer_out_of_range_refuses_the_mount(fs):
     for blk in (0, 1):
         fs.image.write(blk * BLOCK + 256, struct.pack("<Q", 1 << 40))

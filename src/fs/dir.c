@@ -365,9 +365,19 @@ int dfs_dir_lookup(struct dfs *fs, struct dfs_inode *dip, const char *name, uint
 	return 0;
 }
 
+int dfs_dir_entries(struct dfs *fs, struct dfs_inode *dip, uint64_t *n)
+{
+	int err = dir_load(fs, dip);
+
+	*n = err ? 0 : dip->dir->count;
+	return err;
+}
+
 uint64_t dfs_dir_count(struct dfs *fs, struct dfs_inode *dip)
 {
-	return dir_load(fs, dip) ? 1 : dip->dir->count;
+	uint64_t n;
+
+	return dfs_dir_entries(fs, dip, &n) ? 1 : n;
 }
 
 bool dfs_dir_is_empty(struct dfs *fs, struct dfs_inode *dip)

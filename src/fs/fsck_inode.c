@@ -594,6 +594,17 @@ int fsck_pass_claims(struct fsck *c)
 		}
 		if ((err = claim_inode(c, ip)))
 			goto out;
+		if ((ip->d.flags & DFS_IFLAG_ORPHAN) && !dfs_orphan_fits(ip)) {
+			/* the mount would release it, or cut it at its size */
+			ip->d.flags &= ~(uint32_t)DFS_IFLAG_ORPHAN;
+			ip->d.orphan_next = 0;
+			if (!(err = dfs_txn_reserve(fs, 4)))
+				err = dfs_inode_write(fs, ip);
+			if (fsck_fatal(err))
+				goto out;
+			fsck_problem(c, !err, PREEN_ASK, "inode %llu (%s) is marked orphan, which it never "
+				     "is: unmark it", (unsigned long long)ino, dfs_orphan_misfit(ip));
+		}
 		if (ip->d.flags & DFS_IFLAG_ORPHAN) {
 			if (nflagged == cap) {
 				cap = cap ? cap * 2 : 16;

@@ -653,6 +653,30 @@ int dfs_inode_maybe_release(struct dfs *fs, struct dfs_inode *ip)
 	return inode_release(fs, ip);
 }
 
+const char *dfs_orphan_misfit(const struct dfs_inode *ip)
+{
+	if (ip->ino == DFS_ROOT_INO)
+		return "the root directory";
+	if (ip->d.nlink && !S_ISREG(ip->d.mode))
+		return S_ISDIR(ip->d.mode) ? "a directory with links" : "a special file or symlink with links";
+	return NULL;
+}
+
+bool dfs_orphan_fits(const struct dfs_inode *ip)
+{
+	return dfs_orphan_misfit(ip) == NULL;
+}
+
+/* A directory without links that still holds entries was never unlinked by
+ * rmdir (which takes only empty ones): releasing it would lose them. One
+ * whose blocks a crash in its release took away has none to show. */
+static bool orphan_dir_holds_entries(struct dfs *fs, struct dfs_inode *ip)
+{
+	uint64_t n = 0;
+
+	return S_ISDIR(ip->d.mode) && ip->next && dfs_dir_entries(fs, ip, &n) == 0 && n > 0;
+}
+
 int dfs_orphans_process(struct dfs *fs)
 {
 	uint64_t guard = 0;
@@ -671,6 +695,12 @@ int dfs_orphans_process(struct dfs *fs)
 		if (!(ip->d.flags & DFS_IFLAG_ORPHAN))
 			return daxfs_err(-EIO, "orphan list: inode %llu is not marked orphan",
 					 (unsigned long long)ip->ino);
+		if (!dfs_orphan_fits(ip))
+			return daxfs_err(-EIO, "orphan list: inode %llu is %s, which is never on it",
+					 (unsigned long long)ip->ino, dfs_orphan_misfit(ip));
+		if (!ip->d.nlink && orphan_dir_holds_entries(fs, ip))
+			return daxfs_err(-EIO, "orphan list: directory %llu has no links but holds "
+					 "entries", (unsigned long long)ip->ino);
 		/* linked: a truncate that a crash cut short; finish it */
 		if (ip->d.nlink)
 			err = dfs_truncate_finish(fs, ip);

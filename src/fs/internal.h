@@ -487,6 +487,10 @@ int dfs_inode_alloc_locked(struct dfs *fs, uint32_t mode, const struct dfs_cred 
 /* Frees an inode without links once nobody uses it; else puts it on the
  * orphan list. meta held, ip's lock not held by the caller. */
 int dfs_inode_maybe_release(struct dfs *fs, struct dfs_inode *ip);
+/* Only a regular file with links (a truncate to finish) or an inode without
+ * links other than the root is ever on the orphan list: NULL, or what ip is. */
+const char *dfs_orphan_misfit(const struct dfs_inode *ip);
+bool dfs_orphan_fits(const struct dfs_inode *ip);
 int dfs_orphans_process(struct dfs *fs);
 /* The on-media orphan list: unlinked-but-open inodes, and inodes whose
  * shrinking truncate is in progress (nlink > 0). */
@@ -566,6 +570,8 @@ int dfs_dir_remove(struct dfs *fs, struct dfs_inode *dip, const char *name);
 /* Points an existing entry at another inode. */
 int dfs_dir_replace(struct dfs *fs, struct dfs_inode *dip, const char *name, uint64_t ino,
 		    uint32_t mode);
+/* The entries of directory dip (not . or ..); an error if it cannot be read. */
+int dfs_dir_entries(struct dfs *fs, struct dfs_inode *dip, uint64_t *n);
 bool dfs_dir_is_empty(struct dfs *fs, struct dfs_inode *dip);
 /* type is the DT_* value of the entry; return non-zero to stop (negative: error). */
 typedef int (*dfs_dir_actor_t)(void *ctx, const char *name, uint64_t ino, unsigned type, off_t next);
