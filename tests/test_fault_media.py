@@ -422,6 +422,43 @@ def test_orphan_whose_release_a_crash_cut_short_is_no_damage(fs):
     fs.image.saved = {}
 
 
+@pytest.mark.parametrize("count", ["file", "parent"])
+def test_link_count_too_low_never_wraps_or_frees_a_linked_file(fs, count):
+    """A link count (crc valid) of 0 on a linked file: it was freed at its
+    last forget while its entry still named it, or an unlink wrapped the
+    count to 4294967295. A directory counting 2 links over a subdirectory:
+    rmdir took it to 1. Both are refused with EIO before anything changes,
+    and fsck sets the count."""
+    if count == "parent":
+        fs.mount()
+        (fs.mnt / "dir" / "sub").mkdir()
+        fs.unmount()
+    ino = fs.ino["other" if count == "file" else "dir"]
+    at = fs.image.inode_off(ino)
+    fs.image.write(at + 12, struct.pack("<I", 0 if count == "file" else 2))
+    fs.image.reseal_inode(ino)
+    fs.allow_stderr(r"link count")
+    fs.mount()
+    if count == "file":
+        assert errno_of(os.stat, fs.mnt / "other") == errno.EIO
+        assert errno_of(os.unlink, fs.mnt / "other") == errno.EIO
+    else:
+        assert errno_of(os.rmdir, fs.mnt / "dir" / "sub") == errno.EIO
+        assert os.stat(fs.mnt / "dir").st_nlink == 2
+    fs.unmount()
+    code, out = fsck_n(fs)
+    assert code == 4 and f"inode {ino}: link count" in out, out
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert fsck_n(fs)[0] == 0
+    fs.mount()
+    assert (fs.mnt / "other").read_bytes() == fs.other_data
+    assert (fs.mnt / "dir" / "victim").read_bytes() == fs.victim_data
+    fs.unmount()
+    fs.image.saved = {}
+
+
 def test_flipped_bit_in_a_directory_block_fails_only_that_directory(fs):
     _, _, pblk, _ = fs.image.inline_extent(fs.ino["dir"])
     fs.image.flip(pblk * BLOCK + 20, 0)         # inside the first record

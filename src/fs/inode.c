@@ -344,6 +344,12 @@ static int inode_read(struct dfs *fs, uint64_t ino, struct dfs_inode **out)
 		err = dfs_dinode_decode(slot, ino, fs->sb.total_blocks, &di);
 	if (!err && di.mode == 0)
 		err = daxfs_err(-ESTALE, "inode %llu is not in use", (unsigned long long)ino);
+	/* an inode loses its last link only on the orphan list (same
+	 * transaction): one without either would be freed at its last forget
+	 * while entries still name it */
+	if (!err && di.nlink == 0 && !(di.flags & DFS_IFLAG_ORPHAN) && !fs->rdonly && !fs->fsck_mount)
+		err = daxfs_err(-EIO, "inode %llu: link count 0, yet not on the orphan list; run "
+				"fsck.daxfs -y", (unsigned long long)ino);
 	if (!err && !(ip = inode_new_mem(ino)))
 		err = -ENOMEM;
 	if (!err) {

@@ -63,6 +63,15 @@ int dfs_ns_stat(struct dfs *fs, uint64_t ino, bool ref, struct stat *out)
 }
 
 /* What name in dp (pinned) names: dir itself, its parent or an entry. */
+int dfs_nlink_check(const struct dfs_inode *ip, uint32_t at_least)
+{
+	if (ip->d.nlink >= at_least)
+		return 0;
+	return daxfs_err(-EIO, "inode %llu: link count %u, less than the %u the entries naming it and "
+			 "its subdirectories make; run fsck.daxfs -y", (unsigned long long)ip->ino,
+			 ip->d.nlink, at_least);
+}
+
 static int resolve(struct dfs *fs, struct dfs_inode *dp, const char *name, uint64_t *ino)
 {
 	int err = 0;
@@ -418,7 +427,8 @@ static int remove_entry(struct dfs *fs, uint64_t dir, const char *name, bool rmd
 		err = daxfs_err(-ENOTEMPTY, "directory '%s' is not empty", name);
 		goto out;
 	}
-	if ((err = dfs_dir_remove(fs, dp, name)))
+	if ((err = rmdir ? dfs_nlink_check(dp, 3) : dfs_nlink_check(ip, 1)) ||
+	    (err = dfs_dir_remove(fs, dp, name)))
 		goto out;
 	if (rmdir) {
 		ip->d.nlink = 0;

@@ -47,6 +47,9 @@ int dfs_ns_check_name(const char *name);
 bool dfs_ns_is_dot(const char *name);
 /* ctime (and mtime) to now. */
 void dfs_ns_touch(struct dfs_inode *ip, bool mtime);
+/* A link count from media that an unlink or rename is about to lower: at
+ * least at_least, or -EIO (it would wrap, and be written so). */
+int dfs_nlink_check(const struct dfs_inode *ip, uint32_t at_least);
 /* -ENOTDIR with a message naming ino. */
 int dfs_ns_not_dir(uint64_t ino);
 /* Looks name up in dp, whose lock is held. */

@@ -134,6 +134,12 @@ static int rename_entry(struct dfs *fs, uint64_t dir, const char *name, uint64_t
 		goto out;     /* two names of one inode: nothing to do */
 	if (dfs_is_dir(src) && sp != dp && (err = outside_of(fs, newdir, sino)))
 		goto out;
+	/* the link counts this lowers, before anything changes */
+	if ((dfs_is_dir(src) && sp != dp && (err = dfs_nlink_check(sp, 3))) ||
+	    (dst && dfs_is_dir(dst) && (sp != dp || !(flags & RENAME_EXCHANGE)) &&
+	     (err = dfs_nlink_check(dp, 3))) ||
+	    (dst && !dfs_is_dir(dst) && !(flags & RENAME_EXCHANGE) && (err = dfs_nlink_check(dst, 1))))
+		goto out;
 	if (flags & RENAME_EXCHANGE) {
 		if (dfs_is_dir(dst) && sp != dp && (err = outside_of(fs, dir, dino)))
 			goto out;
