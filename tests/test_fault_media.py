@@ -459,6 +459,38 @@ def test_link_count_too_low_never_wraps_or_frees_a_linked_file(fs, count):
     fs.image.saved = {}
 
 
+@pytest.mark.parametrize("name", [b".", b".."])
+def test_directory_record_named_dot_is_damage(fs, name):
+    """A record (block crc valid) renamed "." or "..": the kernel resolves
+    those names itself, so what it names could never be reached again, yet
+    fsck called the image clean. The record is damage: the directory fails
+    with EIO and fsck moves what it named to /lost+found."""
+    _, _, blk, _ = fs.image.inline_extent(1)
+    block = fs.image.read(blk * BLOCK, BLOCK)
+    off = 16
+    while block[off + 12:off + 12 + block[off + 10]] != b"dir":
+        off += struct.unpack_from("<H", block, off + 8)[0]
+    fs.image.write(blk * BLOCK + off + 10, bytes([len(name)]))
+    fs.image.write(blk * BLOCK + off + 12, name + b"\0")
+    fs.image.reseal_block(blk)
+    fs.allow_stderr(r"directory 1")
+    fs.mount()
+    assert errno_of(os.listdir, fs.mnt) == errno.EIO
+    fs.unmount()
+    code, out = fsck_n(fs)
+    assert code == 4 and "directory 1: block 0" in out, out
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert fsck_n(fs)[0] == 0
+    fs.mount()
+    lost = fs.mnt / "lost+found" / f"#{fs.ino['dir']}"
+    assert (lost / "victim").read_bytes() == fs.victim_data
+    assert (fs.mnt / "other").read_bytes() == fs.other_data
+    fs.unmount()
+    fs.image.saved = {}
+
+
 def test_flipped_bit_in_a_directory_block_fails_only_that_directory(fs):
     _, _, pblk, _ = fs.image.inline_extent(fs.ino["dir"])
     fs.image.flip(pblk * BLOCK + 20, 0)         # inside the first record

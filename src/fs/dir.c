@@ -162,6 +162,13 @@ static inline uint64_t rec_ino(const uint8_t *p, unsigned off)
 }
 
 /* Whether the record at off of a directory block is well formed (FORMAT.md). */
+/* "." and ".." are the kernel's to resolve, never stored: a record under
+ * either name hides its inode for good. */
+static bool dot_name(const uint8_t *name, unsigned nl)
+{
+	return (nl == 1 && name[0] == '.') || (nl == 2 && name[0] == '.' && name[1] == '.');
+}
+
 static bool rec_ok(const uint8_t *p, unsigned off, uint64_t slots)
 {
 	if (off + DFS_DIRENT_HDR > DFS_DIR_END)
@@ -172,7 +179,8 @@ static bool rec_ok(const uint8_t *p, unsigned off, uint64_t slots)
 	return rec >= DFS_DIRENT_HDR && rec % 8 == 0 && off + rec <= DFS_DIR_END &&
 	       (ino ? nl && dfs_dirent_size(nl) <= rec && ino < slots &&
 		      !memchr(p + off + DFS_DIRENT_NAME, '/', nl) &&
-		      !memchr(p + off + DFS_DIRENT_NAME, 0, nl)
+		      !memchr(p + off + DFS_DIRENT_NAME, 0, nl) &&
+		      !dot_name(p + off + DFS_DIRENT_NAME, nl)
 		    : off == DFS_DIR_HDR);
 }
 
