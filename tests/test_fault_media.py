@@ -491,6 +491,28 @@ def test_directory_record_named_dot_is_damage(fs, name):
     fs.image.saved = {}
 
 
+def test_xattr_pointer_past_the_device_costs_fsck_only_the_pointer(fs):
+    """An xattr block number past the end of the filesystem (inode crc valid):
+    the mount fails the file with EIO, and fsck drops the pointer, keeping
+    the file with its name and data (it used to clear the whole inode)."""
+    ino = fs.ino["other"]
+    fs.image.write(fs.image.inode_off(ino) + 104, struct.pack("<Q", fs.image.u64(16)))
+    fs.image.reseal_inode(ino)
+    fs.allow_stderr(r"bad block pointer")
+    fs.mount()
+    assert errno_of(os.stat, fs.mnt / "other") == errno.EIO
+    fs.unmount()
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and f"inode {ino}: xattr block" in r.stdout, r.stdout
+    assert "clear it" not in r.stdout, r.stdout
+    assert fsck_n(fs)[0] == 0
+    fs.mount()
+    assert (fs.mnt / "other").read_bytes() == fs.other_data
+    fs.unmount()
+    fs.image.saved = {}
+
+
 def test_flipped_bit_in_a_directory_block_fails_only_that_directory(fs):
     _, _, pblk, _ = fs.image.inline_extent(fs.ino["dir"])
     fs.image.flip(pblk * BLOCK + 20, 0)         # inside the first record

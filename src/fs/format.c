@@ -506,7 +506,9 @@ static int dinode_parse(const uint8_t *s, uint64_t ino, uint64_t total_blocks,
 	else if (di->atime.nsec >= 1000000000u || di->mtime.nsec >= 1000000000u ||
 		 di->ctime.nsec >= 1000000000u || di->crtime.nsec >= 1000000000u)
 		bad = "timestamp";
-	else if (di->xattr_blk >= total_blocks || di->extent_blk >= total_blocks)
+	/* fsck's salvage drops a pointer alone (its chain or attributes), not
+	 * the inode with its name and the rest of its data */
+	else if (check_extents && (di->xattr_blk >= total_blocks || di->extent_blk >= total_blocks))
 		bad = "block pointer";
 	else if (di->nextents > DFS_MAX_EXTENTS ||
 		 (di->extent_blk == 0 && di->nextents > DFS_INLINE_EXTENTS))
