@@ -296,6 +296,41 @@ undo:
 	return err;
 }
 
+int dfs_itable_shrink(struct dfs *fs)
+{
+	int err = 0;
+
+	while (fs->sb.itable_nextents > 1 && !err) {
+		const struct dfs_itable_extent e = fs->sb.itable[fs->sb.itable_nextents - 1];
+		const uint64_t n = (uint64_t)e.len * DFS_INODES_PER_BLOCK, first = fs->itable_slots - n;
+		uint64_t nfree = 0;
+
+		for (size_t i = 0; i < fs->nfree_inos; i++)
+			nfree += fs->free_inos[i] >= first;
+		if (nfree != n)
+			break;          /* an inode in use there */
+		if ((err = dfs_txn_reserve(fs, 8)))
+			break;
+		/* the free list keeps the rest of its order (lowest on top) */
+		size_t k = 0;
+		for (size_t i = 0; i < fs->nfree_inos; i++)
+			if (fs->free_inos[i] < first)
+				fs->free_inos[k++] = fs->free_inos[i];
+		__atomic_store_n(&fs->nfree_inos, k, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&fs->icache_lock);
+		fs->sb.itable_nextents--;
+		__atomic_store_n(&fs->itable_slots, first, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&fs->icache_lock);
+		for (uint32_t b = 0; b < e.len; b++)
+			dfs_buf_forget(fs, e.pblk + b);
+		/* no longer the table's, the blocks may be freed (a failure fails
+		 * the mount, which commits nothing of it) */
+		if ((err = dfs_free(fs, e.pblk, e.len)) || (err = dfs_super_dirty(fs)))
+			break;
+	}
+	return err;
+}
+
 static struct dfs_inode *inode_new_mem(uint64_t ino)
 {
 	struct dfs_inode *ip = calloc(1, sizeof(*ip));

@@ -492,6 +492,10 @@ int dfs_inode_maybe_release(struct dfs *fs, struct dfs_inode *ip);
 const char *dfs_orphan_misfit(const struct dfs_inode *ip);
 bool dfs_orphan_fits(const struct dfs_inode *ip);
 int dfs_orphans_process(struct dfs *fs);
+/* Gives the inode table's trailing extents whose slots are all free back to
+ * the allocator (a read-write mount, after the orphans; meta held): a table
+ * grown by many files would otherwise keep their space after they are gone. */
+int dfs_itable_shrink(struct dfs *fs);
 /* The on-media orphan list: unlinked-but-open inodes, and inodes whose
  * shrinking truncate is in progress (nlink > 0). */
 int dfs_orphan_add(struct dfs *fs, struct dfs_inode *ip);

@@ -343,8 +343,8 @@ static int mount_common(struct mapped_device *md, const struct dfs_mount_opts *o
 			goto fail;
 		/* nobody else runs yet, but a commit drops and retakes meta */
 		pthread_mutex_lock(&fs->meta);
-		if (!offline)
-			err = dfs_orphans_process(fs);
+		if (!offline && !(err = dfs_orphans_process(fs)))
+			err = dfs_itable_shrink(fs);
 		dfs_now(&now);
 		fs->sb.state = DFS_STATE_DIRTY;
 		fs->sb.mount_time = now.sec;
