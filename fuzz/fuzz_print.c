@@ -309,7 +309,7 @@ static void ctl_map(struct dfuse *df, bool json, uint64_t ino, const char *file,
 		size_t len = 0;
 		FILE *f;
 
-		if (!iomap[0] ? dfuse_extmap_text(df, ino, true, &own) < 0 : !(own = strdup(iomap)))
+		if (!iomap[0] ? dfuse_extmap_text(df, ino, true, 0, 0, &own) < 0 : !(own = strdup(iomap)))
 			return;
 		f = open_memstream(&text, &len);
 		if (!f)

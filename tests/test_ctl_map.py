@@ -1,4 +1,5 @@
 """daxfs-ctl map: a mounted file's extents followed down to the backing files."""
+import errno
 import json
 import os
 
@@ -209,3 +210,36 @@ def test_map_fails_only_the_poisoned_page_of_an_extent(fs):
     assert pieces[1]["reason"] == (f"a bad block of {piece['device']['path']} at byte "
                                    f"{piece['device']['offset'] + 2 * PAGE}")
     assert pieces[0]["device"]["offset"] == piece["device"]["offset"]
+
+
+def test_map_of_a_file_of_many_extents_comes_a_page_at_a_time(fs):
+    """Two files appended a block at a time in turn leave each in hundreds of
+    one-block extents: the map's text passes the 64 KiB one attribute value
+    may hold (getxattr gives E2BIG), so daxfs-ctl reads it a page at a time
+    (system.daxfs.map@OFFSET) and shows all of it."""
+    a, b = fs.mnt / "a", fs.mnt / "b"
+    fa = os.open(a, os.O_CREAT | os.O_WRONLY, 0o644)
+    fb = os.open(b, os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        for k in range(800):
+            os.write(fa, bytes([k % 251]) * PAGE)
+            os.write(fb, b"b" * PAGE)
+        os.fsync(fa)
+    finally:
+        os.close(fa)
+        os.close(fb)
+    os.unlink(b)
+    with pytest.raises(OSError) as e:
+        os.getxattr(a, "system.daxfs.map")
+    assert e.value.errno == errno.E2BIG
+    for args in ((), ("--table", fs.table)):
+        r, m = map_json(a, *args)
+        assert r.returncode == 0, r.stderr
+        assert len(m["extents"]) >= 400, len(m["extents"])
+        assert m["extents"][0]["offset"] == 0
+        for prev, ext in zip(m["extents"], m["extents"][1:]):
+            assert ext["offset"] == prev["offset"] + prev["length"]
+        assert sum(ext["length"] for ext in m["extents"]) == 800 * PAGE
+        assert all("error" not in p for ext in m["extents"] for p in ext["pieces"])
+    r = run_ctl("map", a)
+    assert r.returncode == 0 and r.stdout.count(" -> ") >= 400, r.stderr

@@ -315,6 +315,9 @@ void dfuse_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fi
 #define DFUSE_XATTR_PREFIX "system.daxfs."
 #define DFUSE_IOMAP_XATTR DFUSE_XATTR_PREFIX "iomap"
 #define DFUSE_MAP_XATTR DFUSE_XATTR_PREFIX "map"
+/* NAME@OFFSET: a page of the map, at most this much text before its last
+ * extent's lines and the "more" line (a value holds at most 64 KiB) */
+#define DFUSE_MAP_PAGE 48000u
 
 /* xattr.c */
 void dfuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

@@ -69,11 +69,19 @@ static const char *type_name(uint16_t type)
 struct text {
 	FILE *f;
 	bool pieces;
+	long budget;            /* bytes of text after which a page ends, or 0 */
+	uint64_t next;          /* where the next page starts, when one ended */
 };
 
 static int text_extent(void *arg, const struct dfs_iomap *m)
 {
 	struct text *t = arg;
+
+	/* a page ends between extents, never inside one's pieces */
+	if (t->budget && ftell(t->f) >= t->budget) {
+		t->next = m->offset;
+		return 1;
+	}
 
 	fprintf(t->f, "%s%" PRIu64 " %" PRIu64 " %s ", t->pieces ? "extent " : "", m->offset,
 		m->length, type_name(m->type));
@@ -99,12 +107,13 @@ static int text_piece(void *arg, uint64_t foff, uint64_t len, uint64_t md,
 	return 0;
 }
 
-ssize_t dfuse_extmap_text(struct dfuse *df, uint64_t ino, bool pieces, char **out)
+ssize_t dfuse_extmap_text(struct dfuse *df, uint64_t ino, bool pieces, uint64_t from, size_t page,
+			  char **out)
 {
 	static const struct dfuse_extmap_ops extents = { .extent = text_extent };
 	static const struct dfuse_extmap_ops both = { .extent = text_extent,
 						      .piece = text_piece };
-	struct text t = { .pieces = pieces };
+	struct text t = { .pieces = pieces, .budget = (long)page };
 	struct stat st;
 	char *text = NULL;
 	size_t len = 0;
@@ -117,7 +126,15 @@ ssize_t dfuse_extmap_text(struct dfuse *df, uint64_t ino, bool pieces, char **ou
 		return -ENODATA;
 	if (!(t.f = open_memstream(&text, &len)))
 		return -ENOMEM;
-	err = dfuse_extmap_walk(df, ino, 0, (uint64_t)st.st_size, pieces ? &both : &extents, &t);
+	if (from < (uint64_t)st.st_size)
+		err = dfuse_extmap_walk(df, ino, from, (uint64_t)st.st_size - from,
+					pieces ? &both : &extents, &t);
+	else
+		err = 0;
+	if (err > 0) {          /* the page is full */
+		fprintf(t.f, "more %" PRIu64 "\n", t.next);
+		err = 0;
+	}
 	if (fclose(t.f) != 0 && err == 0)
 		err = -ENOMEM;
 	if (err < 0) {

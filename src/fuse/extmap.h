@@ -41,7 +41,11 @@ uint64_t dfuse_extmap_piece(struct dfuse *df, uint64_t md, uint64_t len, struct 
  * "piece <offset> <length> <error> <target> <type|-> <stripe> <device>
  * <device offset> <path|->": error 0 or a negative errno, target and
  * stripe -1 when none, device the index of DAXFS_IOC_DEVICE (-1 when none),
- * the path running to the end of the line. Numbers in decimal, bytes. */
-ssize_t dfuse_extmap_text(struct dfuse *df, uint64_t ino, bool pieces, char **out);
+ * the path running to the end of the line. Numbers in decimal, bytes.
+ * From file offset from; with page, the text ends at the first extent that
+ * starts once page bytes are written, with a last line "more <offset>" to
+ * ask from (an attribute value holds at most 64 KiB). */
+ssize_t dfuse_extmap_text(struct dfuse *df, uint64_t ino, bool pieces, uint64_t from, size_t page,
+			  char **out);
 
 #endif

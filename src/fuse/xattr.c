@@ -72,15 +72,37 @@ static ssize_t get_list(struct dfuse *df, uint64_t ino, const char *name, void *
 /* FUSE has no FIEMAP, yet tools and tests need to know where a file's bytes
  * live. The filesystem never stores a system.* attribute, so these names
  * cannot collide with one. */
+/* NAME, or NAME@OFFSET: a page of the map from a file offset (extmap.h), as
+ * a map of thousands of extents passes the kernel's 64 KiB per value. */
+static bool map_name(const char *name, const char *base, bool *paged, uint64_t *from)
+{
+	const size_t n = strlen(base);
+	char *end;
+
+	if (strncmp(name, base, n) != 0)
+		return false;
+	*paged = name[n] == '@';
+	*from = 0;
+	if (!*paged)
+		return name[n] == '\0';
+	if (name[n + 1] < '0' || name[n + 1] > '9')
+		return false;
+	errno = 0;
+	*from = strtoull(name + n + 1, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
 static ssize_t get_map(struct dfuse *df, uint64_t ino, const char *name, void *buf, size_t size)
 {
-	bool iomap = strcmp(name, DFUSE_IOMAP_XATTR) == 0;
+	bool paged;
+	uint64_t from;
 	char *text;
 	ssize_t n;
+	const bool iomap = map_name(name, DFUSE_IOMAP_XATTR, &paged, &from);
 
-	if (!iomap && strcmp(name, DFUSE_MAP_XATTR) != 0)
+	if (!iomap && !map_name(name, DFUSE_MAP_XATTR, &paged, &from))
 		return -ENODATA;
-	if ((n = dfuse_extmap_text(df, ino, !iomap, &text)) < 0)
+	if ((n = dfuse_extmap_text(df, ino, !iomap, from, paged ? DFUSE_MAP_PAGE : 0, &text)) < 0)
 		return n;
 	if (size && (size_t) n > size)
 		n = -ERANGE;

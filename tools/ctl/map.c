@@ -55,6 +55,55 @@ static char *read_attr(const char *file, const char *name)
 	return NULL;
 }
 
+/* The whole map, a page at a time (NAME@OFFSET, each but the last ending in
+ * "more <offset>"): one attribute value holds at most 64 KiB, and a file of
+ * thousands of extents has more. */
+static char *read_map(const char *file, const char *name)
+{
+	char *all = NULL, *page = NULL;
+	size_t len = 0;
+	uint64_t from = 0;
+	FILE *f = open_memstream(&all, &len);
+
+	if (!f) {
+		ctl_error(cmd, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		char paged[96], *more;
+		uint64_t next;
+
+		snprintf(paged, sizeof(paged), "%s@%" PRIu64, name, from);
+		if (!(page = read_attr(file, paged)))
+			break;
+		more = strncmp(page, "more ", 5) == 0 ? page : strstr(page, "\nmore ");
+		more = more && more != page ? more + 1 : more;
+		if (!more) {
+			fputs(page, f);
+			free(page);
+			if (fclose(f) != 0) {
+				ctl_error(cmd, "out of memory");
+				free(all);
+				return NULL;
+			}
+			return all;
+		}
+		*more = '\0';
+		fputs(page, f);
+		if (cli_parse_u64(strtok(more + 5, "\n"), &next) || next <= from) {
+			ctl_error(cmd, "%s: %s: a page of the map does not go forward", file, paged);
+			break;
+		}
+		from = next;
+		free(page);
+		page = NULL;
+	}
+	free(page);
+	fclose(f);
+	free(all);
+	return NULL;
+}
+
 struct source_search {
 	const char *file;
 	dev_t dev;
@@ -354,7 +403,7 @@ static int map_run(int argc, char **argv)
 	}
 	/* Without a table of the caller's, the daemon follows each extent
 	 * down the table that is live now, reloads included. */
-	iomap = read_attr(file, table ? IOMAP_XATTR : MAP_XATTR);
+	iomap = read_map(file, table ? IOMAP_XATTR : MAP_XATTR);
 	if (!iomap)
 		return CLI_EXIT_FAIL;
 	if (table) {
