@@ -7,11 +7,15 @@ fixture's fsck -n.
 import errno
 import mmap
 import os
+import shutil
 import signal
 import struct
+import subprocess
 
 import pytest
 
+from conftest import tool
+from media import BLOCK
 from mount import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, MIB, PAGE,  # noqa: F401
                    daxfs_factory, fallocate, wait_until)
 
@@ -118,6 +122,47 @@ def test_inode_table_grown_by_many_files_gives_its_space_back(small_fs, crash):
         os.close(os.open(d.mnt / f"g{k}", os.O_CREAT | os.O_WRONLY, 0o644))
     assert (d.mnt / "data").read_bytes() == b"d" * 12 * MIB
     d.unmount()
+
+
+def test_a_crash_between_a_shrinking_mount_and_its_checkpoint_replays(small_fs, tmp_path):
+    """The mount that releases an orphan in the table's last extent and then
+    gives the extent back logs the slot it cleared there along with the
+    superblock whose table no longer has it. Replay must take that block for
+    the inode table block it was, not refuse the transaction: the state
+    between that commit record and the checkpoint (this mount's log over the
+    media of before) mounts and checks clean."""
+    d = small_fs
+    for k in range(300):                            # a second table extent
+        os.close(os.open(d.mnt / f"f{k}", os.O_CREAT | os.O_WRONLY, 0o644))
+    held = os.open(d.mnt / "f299", os.O_RDONLY)     # an orphan in that extent
+    try:
+        for k in range(300):
+            os.unlink(d.mnt / f"f{k}")
+        d.terminate(signal.SIGKILL)
+    finally:
+        os.close(held)
+    image = d.files[0]
+    before = tmp_path / "before"
+    shutil.copyfile(image, before)
+    assert itable_extents(d) == 2
+    d.mount()                                       # releases it, shrinks, commits
+    d.terminate(signal.SIGKILL)
+    assert itable_extents(d) == 1
+    with open(image, "rb") as f:
+        js, jb = struct.unpack_from("<QQ", f.read(BLOCK), 120)
+        f.seek((js + 1) * BLOCK)
+        log = f.read((jb - 1) * BLOCK)
+    shutil.copyfile(before, image)                  # the media of before, with this log
+    with open(image, "r+b") as f:
+        f.seek((js + 1) * BLOCK)
+        f.write(log)
+    r = subprocess.run([tool("fsck.daxfs"), "-n", d.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    d.mount()
+    assert os.listdir(d.mnt) == []
+    d.unmount()
+    assert itable_extents(d) == 1
 
 
 # ---- all or nothing, and shrinking always works -------------------------

@@ -444,6 +444,12 @@ static void check_all_logged(struct dfs *fs, struct jlog *jl)
 	if (sbcopy && (dfs_super_decode(sbcopy, DFS_SB_PRIMARY, &sb) ||
 		       super_geometry_changed(&fs->sb, &sb) || dfs_itable_check_layout(fs, &sb)))
 		sb = fs->sb;
+	/* a table that shrank in this transaction: the slots it cleared before
+	 * giving the extent back are logged too, as inode table blocks */
+	if (sb.itable_nextents < fs->sb.itable_nextents) {
+		sb.itable_nextents = fs->sb.itable_nextents;
+		memcpy(sb.itable, fs->sb.itable, sizeof(sb.itable));
+	}
 	for (uint64_t i = 0; i < jl->n && !jl->why[0]; i++)
 		check_logged(fs, jl, &sb, i, scratch);
 	free(scratch);
