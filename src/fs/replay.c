@@ -429,6 +429,29 @@ static void check_logged(struct dfs *fs, struct jlog *jl, const struct dfs_super
 	}
 }
 
+/* A table the transaction shrank (to l's) gives back only blocks whose slots
+ * are free as the transaction leaves them: logged, or on media. */
+static void check_given_back(struct dfs *fs, struct jlog *jl, const struct dfs_super *l,
+			     uint8_t *scratch)
+{
+	for (unsigned j = l->itable_nextents; j < fs->sb.itable_nextents; j++)
+		for (uint32_t b = 0; b < fs->sb.itable[j].len; b++) {
+			const uint64_t blk = fs->sb.itable[j].pblk + b;
+			const uint8_t *p = logged_copy(jl, blk);
+
+			if (!p && dfs_dev_read(fs, blk, scratch, 1) == 0)
+				p = scratch;
+			for (unsigned k = 0; p && k < DFS_INODES_PER_BLOCK; k++)
+				if (!dfs_dinode_slot_free(p + k * DFS_INODE_SIZE))
+					p = NULL;
+			if (!p) {
+				damaged(jl, "its copy of the superblock gives back inode table block %llu, "
+					"which holds an inode or cannot be read", (unsigned long long)blk);
+				return;
+			}
+		}
+}
+
 static void check_all_logged(struct dfs *fs, struct jlog *jl)
 {
 	const uint8_t *sbcopy = logged_copy(jl, DFS_SB_PRIMARY);
@@ -447,6 +470,7 @@ static void check_all_logged(struct dfs *fs, struct jlog *jl)
 	/* a table that shrank in this transaction: the slots it cleared before
 	 * giving the extent back are logged too, as inode table blocks */
 	if (sb.itable_nextents < fs->sb.itable_nextents) {
+		check_given_back(fs, jl, &sb, scratch);
 		sb.itable_nextents = fs->sb.itable_nextents;
 		memcpy(sb.itable, fs->sb.itable, sizeof(sb.itable));
 	}
