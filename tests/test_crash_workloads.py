@@ -125,3 +125,15 @@ def test_checker_reports_the_fault_build_and_how_to_replay_it(fault_build, tmp_p
                            text=True, cwd=SOURCE_DIR, timeout=120)
     assert again.returncode == 1, again.stdout + again.stderr
     assert "1 crash states, 1 distinct images, 1 failed" in again.stdout
+
+
+def test_one_crash_point_is_the_last(tmp_path):
+    # --max-points 1 divided by zero spreading the points; it keeps the
+    # final state, and a count below 0 is refused with its reason
+    need_built(BUILD_DIR)
+    res = crash_run(BUILD_DIR, tmp_path / "work", "-w", "append", "--max-points", "1",
+                    "--random", "1")
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr
+    assert re.search(r"^ok +append .* 1 crash points ", res.stdout, re.M), res.stdout
+    res = crash_run(BUILD_DIR, tmp_path / "work2", "-w", "append", "--max-points", "-1")
+    assert res.returncode == 2 and "not a count" in res.stderr, res.stderr

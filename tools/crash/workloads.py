@@ -403,6 +403,14 @@ WORKLOADS = {
         ("write", "b", 30 * KIB, 70 * KIB, 3), ("truncate", "b", 100 * KIB + 7),
         ("fsync", "b"), ("append", "b", 64 * KIB, 4),
     ],
+    # a mount after the crash releases the open files in the inode table's
+    # second extent and gives that extent back (dfs_itable_shrink)
+    "shrink": [
+        *[("create", f"f{i}") for i in range(300)],
+        ("fsyncdir", "."), ("hold", "f299"), ("hold", "f5"),
+        *[("unlink", f"f{i}") for i in range(300)],
+        ("fsyncdir", "."),
+    ],
     "bigdir": [
         ("mkdir", "d"), ("fsyncdir", "."),
         *[("create", f"d/file-with-a-long-name-{i:03}") for i in range(60)],
