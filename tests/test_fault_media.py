@@ -24,6 +24,18 @@ def fsck_n(d):
     return r.returncode, r.stdout + r.stderr
 
 
+def repaired(fs):
+    """fsck -y repairs in one run (exit 1) and fsck -n then finds the image
+    clean; the repaired image is kept (not restored at teardown). Its report."""
+    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    code, out = fsck_n(fs)
+    assert code == 0, out
+    fs.image.saved = {}
+    return r.stdout
+
+
 @pytest.fixture
 def fs(daxfs_factory):
     d = mounted_for_faults(daxfs_factory, size=32 * MIB)
@@ -78,14 +90,10 @@ def test_orphan_list_naming_no_inode_refuses_the_mount_for_fsck(fs, head):
         fs.image.reseal_block(blk)
     err = fs.mount_fails()
     assert f"orphan list: inode {head}" in err and err.rstrip().endswith("run fsck.daxfs -y"), err
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert fsck_n(fs)[0] == 0
+    repaired(fs)
     fs.mount()
     assert (fs.mnt / "other").read_bytes() == fs.other_data
     fs.unmount()
-    fs.image.saved = {}
 
 
 @pytest.mark.parametrize("who", ["root", "linked directory", "unlinked directory with entries"])
@@ -113,15 +121,11 @@ def test_orphan_list_naming_what_is_never_on_it_refuses_the_mount(fs, who):
                                                "holds entries"}[who]
     assert want in err and err.rstrip().endswith("run fsck.daxfs -y"), err
     assert damage.digest(fs.files) == before
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1 and "is marked orphan, which it never is" in r.stdout, r.stdout
-    assert fsck_n(fs)[0] == 0
+    assert "is marked orphan, which it never is" in repaired(fs)
     fs.mount()
     assert (fs.mnt / "dir" / "victim").read_bytes() == fs.victim_data
     assert (fs.mnt / "other").read_bytes() == fs.other_data
     fs.unmount()
-    fs.image.saved = {}
 
 
 def test_inode_table_pointer_out_of_range_refuses_the_mount(fs):
@@ -185,16 +189,10 @@ def test_inode_table_extent_over_a_symlink_block_is_repaired_in_one_run(fs):
     assert length == 1
     write_itable(fs.image, fs.image.itable_extents() + [(pblk, 1)])
     assert fsck_n(fs)[0] == 4
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "also used by the inode table" in r.stdout, r.stdout
-    code, out = fsck_n(fs)
-    assert code == 0, out
+    assert "also used by the inode table" in repaired(fs)
     fs.mount()
     assert (fs.mnt / "other").read_bytes() == fs.other_data
     fs.unmount()
-    fs.image.saved = {}
 
 
 def test_flipped_bit_in_an_inode_fails_only_that_file(fs):
@@ -239,11 +237,7 @@ def test_extent_over_fixed_metadata_fails_only_that_file_and_writes_nothing(fs, 
     fs.unmount()
     assert fs.image.read(target * BLOCK, BLOCK) != b"x" * BLOCK
     assert "also used by" in fsck_n(fs)[1]
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1, r.stdout + r.stderr      # the structure is there to keep
-    assert fsck_n(fs)[0] == 0
-    fs.image.saved = {}         # repaired, not to be restored over
+    repaired(fs)      # the structure is there to keep
 
 
 def free_in_bitmap(image, blocks):
@@ -285,16 +279,12 @@ def test_bitmap_that_frees_fixed_metadata_is_refused_and_never_allocates_it(fs, 
     fs.unmount()
     assert want in fs.stderr(), fs.stderr()
     assert all(fs.image.read(b * BLOCK, BLOCK) != b"\xa5" * BLOCK for b in blocks)
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert fsck_n(fs)[0] == 0
+    repaired(fs)
     fs.mount()
     (fs.mnt / "new").write_bytes(b"\xa5" * 64 * PAGE)
     fs.unmount()
     assert all(fs.image.read(b * BLOCK, BLOCK) != b"\xa5" * BLOCK for b in blocks)
     assert fsck_n(fs)[0] == 0
-    fs.image.saved = {}         # repaired, not to be restored over
 
 
 def test_uninitialised_group_holding_the_inode_table_is_refused(fs):
@@ -308,16 +298,12 @@ def test_uninitialised_group_holding_the_inode_table_is_refused(fs):
     fs.image.reseal_group_desc(0)
     err = fs.mount_fails()
     assert "group 0: uninitialised but holds inode table extent 0" in err, err
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert fsck_n(fs)[0] == 0
+    repaired(fs)
     fs.mount()
     (fs.mnt / "new").write_bytes(b"n" * 64 * PAGE)
     assert (fs.mnt / "other").read_bytes() == fs.other_data
     fs.unmount()
     assert fsck_n(fs)[0] == 0
-    fs.image.saved = {}
 
 
 def test_slot_with_mode_zero_but_not_empty_is_never_reused(fs):
@@ -341,16 +327,12 @@ def test_slot_with_mode_zero_but_not_empty_is_never_reused(fs):
     fs.unmount()
     code, out = fsck_n(fs)
     assert code == 4 and f"inode {ino}" in out, out
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert fsck_n(fs)[0] == 0
+    repaired(fs)
     fs.mount()
     assert sorted(os.listdir(fs.mnt / "dir")) == ["victim"]
     assert all((fs.mnt / f"d{i}").is_dir() and (fs.mnt / f"f{i}").read_bytes() == b"x"
                for i in range(4))
     fs.unmount()
-    fs.image.saved = {}
 
 
 def test_xattr_block_naming_another_structure_is_never_written_or_freed(fs):
@@ -379,16 +361,12 @@ def test_xattr_block_naming_another_structure_is_never_written_or_freed(fs):
     assert fs.image.read(dir_blk * BLOCK, BLOCK) == before
     code, out = fsck_n(fs)
     assert code == 4 and f"inode {ino}: xattr block {dir_blk} is damaged" in out, out
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert fsck_n(fs)[0] == 0
+    repaired(fs)
     fs.mount()
     assert (fs.mnt / "dir" / "victim").read_bytes() == fs.victim_data
     assert not (fs.mnt / "other").exists()
     assert all((fs.mnt / f"new{i}").read_bytes() == b"\xa5" * 4 * PAGE for i in range(8))
     fs.unmount()
-    fs.image.saved = {}
 
 
 def test_orphan_whose_release_a_crash_cut_short_is_no_damage(fs):
@@ -448,15 +426,11 @@ def test_link_count_too_low_never_wraps_or_frees_a_linked_file(fs, count):
     fs.unmount()
     code, out = fsck_n(fs)
     assert code == 4 and f"inode {ino}: link count" in out, out
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert fsck_n(fs)[0] == 0
+    repaired(fs)
     fs.mount()
     assert (fs.mnt / "other").read_bytes() == fs.other_data
     assert (fs.mnt / "dir" / "victim").read_bytes() == fs.victim_data
     fs.unmount()
-    fs.image.saved = {}
 
 
 @pytest.mark.parametrize("name", [b".", b".."])
@@ -479,16 +453,12 @@ def test_directory_record_named_dot_is_damage(fs, name):
     fs.unmount()
     code, out = fsck_n(fs)
     assert code == 4 and "directory 1: block 0" in out, out
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert fsck_n(fs)[0] == 0
+    repaired(fs)
     fs.mount()
     lost = fs.mnt / "lost+found" / f"#{fs.ino['dir']}"
     assert (lost / "victim").read_bytes() == fs.victim_data
     assert (fs.mnt / "other").read_bytes() == fs.other_data
     fs.unmount()
-    fs.image.saved = {}
 
 
 def test_xattr_pointer_past_the_device_costs_fsck_only_the_pointer(fs):
@@ -502,15 +472,11 @@ def test_xattr_pointer_past_the_device_costs_fsck_only_the_pointer(fs):
     fs.mount()
     assert errno_of(os.stat, fs.mnt / "other") == errno.EIO
     fs.unmount()
-    r = subprocess.run([built("fsck.daxfs"), "-y", fs.source], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 1 and f"inode {ino}: xattr block" in r.stdout, r.stdout
-    assert "clear it" not in r.stdout, r.stdout
-    assert fsck_n(fs)[0] == 0
+    out = repaired(fs)
+    assert f"inode {ino}: xattr block" in out and "clear it" not in out, out
     fs.mount()
     assert (fs.mnt / "other").read_bytes() == fs.other_data
     fs.unmount()
-    fs.image.saved = {}
 
 
 def test_flipped_bit_in_a_directory_block_fails_only_that_directory(fs):

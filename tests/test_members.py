@@ -172,6 +172,15 @@ def patch(path, offset, data):
         f.write(data)
 
 
+def one_repair(d, line):
+    """fsck -n reports exactly line (exit 4) and -y repairs exactly it (exit 1)."""
+    r = run("fsck.daxfs", "-n", d.source)
+    assert (r.returncode, r.stdout) == (4, f"{line}\n{d.source}: 1 problem found, 0 repaired\n")
+    r = run("fsck.daxfs", "-y", d.source)
+    assert (r.returncode, r.stdout) == (1, f"{line} (repaired)\n{d.source}: 1 problem found, "
+                                           "1 repaired\n")
+
+
 def test_a_damaged_label_is_refused_at_mount_and_written_again_by_fsck(fs):
     with open(fs.files[2], "rb") as f:
         label = f.read(512)
@@ -180,11 +189,7 @@ def test_a_damaged_label_is_refused_at_mount_and_written_again_by_fsck(fs):
                                  "(byte 0 of it) is damaged; run fsck.daxfs -y")
     line = (f"member 2 ({fs.files[2]}): its label (byte 0 of it) is damaged: write it again "
             "from the member table")
-    r = run("fsck.daxfs", "-n", fs.source)
-    assert (r.returncode, r.stdout) == (4, f"{line}\n{fs.source}: 1 problem found, 0 repaired\n")
-    r = run("fsck.daxfs", "-y", fs.source)
-    assert (r.returncode, r.stdout) == (1, f"{line} (repaired)\n{fs.source}: 1 problem found, "
-                                           "1 repaired\n")
+    one_repair(fs, line)
     with open(fs.files[2], "rb") as f:
         assert f.read(512) == label
     fs.mount()
@@ -278,11 +283,7 @@ def test_a_sound_label_that_differs_from_the_member_table_is_written_again(fs, f
            "entry": "differs from the member table in its entry"}[field]
     line = (f"member 2 ({fs.files[2]}): its label (byte 0 of it) {why}: write it again from the "
             "member table")
-    r = run("fsck.daxfs", "-n", fs.source)
-    assert (r.returncode, r.stdout) == (4, f"{line}\n{fs.source}: 1 problem found, 0 repaired\n")
-    r = run("fsck.daxfs", "-y", fs.source)
-    assert (r.returncode, r.stdout) == (1, f"{line} (repaired)\n{fs.source}: 1 problem found, "
-                                           "1 repaired\n")
+    one_repair(fs, line)
     with open(fs.files[2], "rb") as f:
         assert f.read(512) == label
     fs.mount()
@@ -313,11 +314,7 @@ def test_a_sound_member_table_entry_that_differs_from_its_label_is_rebuilt(fs, f
                   "which matches this table; run fsck.daxfs -y"}[field])
     line = (f"member table block {blk}: the entry of member 2 differs from the member's label, "
             "which matches this table: rebuild it from its members' labels")
-    r = run("fsck.daxfs", "-n", fs.source)
-    assert (r.returncode, r.stdout) == (4, f"{line}\n{fs.source}: 1 problem found, 0 repaired\n")
-    r = run("fsck.daxfs", "-y", fs.source)
-    assert (r.returncode, r.stdout) == (1, f"{line} (repaired)\n{fs.source}: 1 problem found, "
-                                           "1 repaired\n")
+    one_repair(fs, line)
     with open(fs.files[0], "rb") as f:
         f.seek(blk * 4096)
         assert f.read(4096) == good

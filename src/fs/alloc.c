@@ -188,9 +188,10 @@ static int gd_check(const struct dfs *fs, uint64_t g, const uint8_t *entry, stru
 				 (unsigned long long)g, gd->free, (unsigned long long)room);
 	/* the inode table grows only into blocks the allocator gave it, which
 	 * initialised the group; an uninitialised image would hand them out */
-	if (gd->bitmap_blk == 0 && itable_in_group(fs, g) >= 0)
+	const int itable = itable_in_group(fs, g);
+	if (gd->bitmap_blk == 0 && itable >= 0)
 		return daxfs_err(-EIO, "group %llu: uninitialised but holds inode table extent %d",
-				 (unsigned long long)g, itable_in_group(fs, g));
+				 (unsigned long long)g, itable);
 	if (gd->bitmap_blk && gd->bitmap_blk != dfs_group_bitmap_blk(fs, g))
 		return daxfs_err(-EIO, "group %llu: bitmap block %llu is not the group's first free "
 				 "block %llu", (unsigned long long)g, (unsigned long long)gd->bitmap_blk,

@@ -594,7 +594,7 @@ int fsck_pass_claims(struct fsck *c)
 		}
 		if ((err = claim_inode(c, ip)))
 			goto out;
-		if ((ip->d.flags & DFS_IFLAG_ORPHAN) && !dfs_orphan_fits(ip)) {
+		if ((ip->d.flags & DFS_IFLAG_ORPHAN) && dfs_orphan_misfit(ip)) {
 			/* the mount would release it, or cut it at its size */
 			ip->d.flags &= ~(uint32_t)DFS_IFLAG_ORPHAN;
 			ip->d.orphan_next = 0;

@@ -118,21 +118,18 @@ static int rebuild_block(struct dm_table *t, const struct dfs_super *sb, uint32_
 /*
  * A block that passes every check of its own may still hold a wrong entry
  * (damage resealed, or written so): entry j is wrong when member j's label,
- * sound and in the place this table gives it, names j with the member uuid
- * of the entry and the geometry of this table, and its copy of the entry
- * differs. Files in another order never look so: their labels name other
- * indexes. The block is then rebuilt from the labels as a failed one is.
+ * sound and in the place this table gives it (entry_from_label), carries the
+ * entry's member uuid and otherwise differs from it. Files in another order
+ * never look so: their labels name other indexes. The block is then rebuilt
+ * from the labels as a failed one is.
  */
 static bool label_contradicts(struct dm_table *t, const struct dfs_super *sb,
 			      const struct dfs_member *plan, const struct dfs_member *m, uint32_t j)
 {
-	uint8_t sector[DFS_LABEL_SIZE];
-	struct dfs_label l;
+	struct dfs_member l;
 
-	return dm_table_member_read(t, j, plan[j].label_offset << 9, sector, sizeof(sector)) == 0 &&
-	       dfs_label_decode(sector, &l) == 0 && memcmp(l.fs_uuid, sb->uuid, 16) == 0 &&
-	       l.index == j && l.nmembers == sb->nmembers && memcmp(l.m.uuid, m[j].uuid, 16) == 0 &&
-	       same_geometry(&l.m, &plan[j]) && !dfs_member_equal(&l.m, &m[j]);
+	return entry_from_label(t, sb, plan, j, NULL, 0, 0, &l) == 0 &&
+	       memcmp(l.uuid, m[j].uuid, 16) == 0 && !dfs_member_equal(&l, &m[j]);
 }
 
 /* The member table through t, its damaged blocks (bad[k], why[k]) rebuilt. */

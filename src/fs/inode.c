@@ -703,11 +703,6 @@ const char *dfs_orphan_misfit(const struct dfs_inode *ip)
 	return NULL;
 }
 
-bool dfs_orphan_fits(const struct dfs_inode *ip)
-{
-	return dfs_orphan_misfit(ip) == NULL;
-}
-
 /* A directory without links that still holds entries was never unlinked by
  * rmdir (which takes only empty ones): releasing it would lose them. One
  * whose blocks a crash in its release took away has none to show. */
@@ -736,7 +731,7 @@ int dfs_orphans_process(struct dfs *fs)
 		if (!(ip->d.flags & DFS_IFLAG_ORPHAN))
 			return daxfs_err(-EIO, "orphan list: inode %llu is not marked orphan",
 					 (unsigned long long)ip->ino);
-		if (!dfs_orphan_fits(ip))
+		if (dfs_orphan_misfit(ip))
 			return daxfs_err(-EIO, "orphan list: inode %llu is %s, which is never on it",
 					 (unsigned long long)ip->ino, dfs_orphan_misfit(ip));
 		if (!ip->d.nlink && orphan_dir_holds_entries(fs, ip))

@@ -490,7 +490,6 @@ int dfs_inode_maybe_release(struct dfs *fs, struct dfs_inode *ip);
 /* Only a regular file with links (a truncate to finish) or an inode without
  * links other than the root is ever on the orphan list: NULL, or what ip is. */
 const char *dfs_orphan_misfit(const struct dfs_inode *ip);
-bool dfs_orphan_fits(const struct dfs_inode *ip);
 int dfs_orphans_process(struct dfs *fs);
 /* Gives the inode table's trailing extents whose slots are all free back to
  * the allocator (a read-write mount, after the orphans; meta held): a table
