@@ -330,6 +330,33 @@ def test_mapped_stores_get_enospc_at_msync_and_written_blocks_keep_them(small_fs
     assert (m / "sparse").read_bytes() == bytes(64 * PAGE)      # nothing was stored
 
 
+def test_mapped_stores_with_room_for_part_of_a_write_back_get_enospc_at_msync(small_fs):
+    """Room for 32 of 64 pages stored through a mapping: a write-back request
+    that fits in part was answered with a short count, which the kernel takes
+    as done. The pages past it were dropped, and msync and fsync both
+    succeeded. Now msync says ENOSPC, and every page reads back as stored or
+    as the hole it stayed."""
+    m = small_fs.mnt
+    with open(m / "sparse", "wb") as f:
+        f.truncate(64 * PAGE)
+    fill(m / "fill")
+    leave(small_fs, m / "fill", 32)
+    fd = os.open(m / "sparse", os.O_RDWR)
+    try:
+        with mmap.mmap(fd, 64 * PAGE) as mp:
+            mp[:] = b"\xbb" * (64 * PAGE)
+            with pytest.raises(OSError) as e:
+                mp.flush()
+            assert e.value.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    small_fs.remount()
+    data = (m / "sparse").read_bytes()
+    pages = [data[k * PAGE:(k + 1) * PAGE] for k in range(64)]
+    assert set(pages) <= {b"\xbb" * PAGE, bytes(PAGE)}
+    assert 0 < pages.count(b"\xbb" * PAGE) < 64
+
+
 def test_fallocate_that_does_not_fit_allocates_nothing(small_fs):
     m = small_fs.mnt
     (m / "f").write_bytes(b"")

@@ -4,6 +4,8 @@ import hashlib
 import mmap
 import os
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -128,6 +130,57 @@ def test_file_in_more_pieces_than_a_read_reply_holds_reads_whole(daxfs):
     finally:
         os.close(fd)
     assert os.stat(f).st_size == 256 * PAGE
+
+
+FRAGMENTED_WRITES = """
+import mmap, os, sys
+path, other, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+gd = os.open(other, os.O_WRONLY | os.O_CREAT, 0o644)
+for k in range(0, size, 4096):      # interleaved: each page of path its own extent
+    os.pwrite(fd, b"a" * 4096, k)
+    os.pwrite(gd, b"g" * 4096, k)
+os.close(gd)
+if sys.argv[4:] == ["made"]:
+    sys.exit(0)
+print(os.pwrite(fd, b"b" * size, 0))
+os.fsync(fd)
+dfd = os.open(path, os.O_WRONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, size)
+buf.write(b"d" * size)
+print(os.pwrite(dfd, buf, 0))
+os.close(dfd)
+m = mmap.mmap(fd, size)
+m[:] = b"m" * size
+m.flush()
+m.close()
+os.fsync(fd)
+"""
+
+
+def test_a_write_into_a_file_of_many_extents_is_never_short(daxfs):
+    """A 1 MiB write, the largest request, into 256 one-page extents: one
+    piece per page. The daemon's write stopped at 64 pieces, and write()
+    gave 256 KiB back with space to spare, a short count that a regular file
+    never gives and that many programs never check. Buffered, O_DIRECT, and
+    a mapping written back, each through the kernel's path (without the
+    library, which serves writes itself)."""
+    f, g = daxfs.mnt / "f", daxfs.mnt / "g"
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    args = [sys.executable, "-c", FRAGMENTED_WRITES, str(f), str(g), str(256 * PAGE)]
+    subprocess.run(args + ["made"], env=env, check=True, timeout=120)
+    assert len(daxfs.iomap(f)) == 256
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(256 * PAGE)] * 2
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        assert os.pread(fd, 257 * PAGE, 0) == b"m" * (256 * PAGE)
+    finally:
+        os.close(fd)
+    assert g.read_bytes() == b"g" * (256 * PAGE)
+    assert len(daxfs.iomap(f)) == 256     # overwritten in place
 
 
 def test_o_direct_write_is_seen_by_a_cached_reader(daxfs):

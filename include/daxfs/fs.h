@@ -161,7 +161,14 @@ int dfs_removexattr(struct dfs *fs, uint64_t ino, const char *name);
  * fill before the end (rd->iov_full). The data stays stable until
  * dfs_read_end.
  */
-#define DFS_READ_MAX_IOV 64
+#define DFS_RW_MAX_BYTES (1u << 20)
+/* Pieces end only at block boundaries (extents, and the targets and stripe
+ * chunks of a DAX table, which are page-aligned): a read or write of at most
+ * DFS_RW_MAX_BYTES always fits its iov, however fragmented the file, so that
+ * no request the daemon takes comes back short for want of iov entries (a
+ * write cut short would be a short count for the program, which a regular
+ * file never gives with space left). */
+#define DFS_READ_MAX_IOV (DFS_RW_MAX_BYTES / 4096u + 1)
 /* The filesystem's state for one read or write from begin to end, kept in
  * the caller's structure so that a request allocates nothing. Opaque. */
 struct dfs_rw_state {
@@ -236,6 +243,9 @@ struct dfs_write {
 	 * file_remove_privs); kill_setid, set by the caller before end: end
 	 * clears them with the times, if it wrote anything. */
 	bool setid, kill_setid;
+	/* begin: why bytes is less than asked (negative errno: ENOSPC, EIO
+	 * for a poisoned page), or 0 */
+	int err;
 	struct dfs_rw_state state;
 };
 ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, unsigned flags,

@@ -11,6 +11,9 @@
 #include "fs/internal.h"
 #include "util/err.h"
 
+_Static_assert(DFS_READ_MAX_IOV == DFS_RW_MAX_BYTES / DFS_BLOCK_SIZE + 1,
+	       "one iov entry per block of the largest request, and one for a partial block");
+
 /*
  * Reads and writes loop over dfs_iomap_begin_locked (kernel-chain.md B.5.2):
  * holes and unwritten extents read as a shared zero page without touching
@@ -408,6 +411,7 @@ ssize_t dfs_write_begin(struct dfs *fs, uint64_t ino, off_t off, size_t size, un
 		dfs_write_end(fs, wr, 0);
 		return err;
 	}
+	wr->err = err;
 	return (ssize_t)got;
 fail:
 	dfs_inode_change_end(fs, ip);

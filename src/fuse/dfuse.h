@@ -15,6 +15,7 @@
  * max_read, and max_pages = 256 pages which libfuse 3.14 derives from
  * max_write). */
 #define DFUSE_MAX_IO (1u << 20)
+_Static_assert(DFUSE_MAX_IO <= DFS_RW_MAX_BYTES, "a request must fit one read or write iov");
 
 /*
  * One per mount; the session's userdata. Every field is set before the session

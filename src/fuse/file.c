@@ -278,6 +278,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	struct dfs *fs = df->fs;
 	struct dfs_write wr;
 	unsigned flags = write_flags(df, fi);
+	const size_t size = fuse_buf_size(in_buf);
 	size_t copied = 0;
 	struct dfuse_run_extend ext;
 	ssize_t n = 0;
@@ -289,7 +290,7 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	n = dfuse_run_extend_begin(df, ino, (flags & DFS_WRITE_APPEND) ? DFUSE_RUN_APPEND :
 				   (uint64_t)off, &ext);
 	if (n == 0)
-		n = dfs_write_begin(fs, ino, off, fuse_buf_size(in_buf), flags, &wr);
+		n = dfs_write_begin(fs, ino, off, size, flags, &wr);
 	dfuse_intr_end();
 	if (n < 0)
 		goto out;
@@ -339,6 +340,13 @@ void dfuse_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	}
 end:
 	n = dfs_write_end(fs, &wr, copied);
+	/* The kernel's write-back takes a short count as done: the pages past
+	 * it would be dropped without a word, and msync and fsync succeed. An
+	 * error reaches them instead (mapping_set_error); the bytes before it
+	 * are in the file. A write() takes the short count, as POSIX has it. */
+	if (fi->writepage && n >= 0 && (size_t)n < size)
+		n = wr.err < 0 ? wr.err : daxfs_err(-EIO, "write-back at byte %lld: %zd of %zu "
+						     "bytes written", (long long)off, n, size);
 out:
 	dfuse_run_extend_end(df, ino, &ext);
 	if (n < 0) {
