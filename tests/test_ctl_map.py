@@ -28,7 +28,7 @@ def write_file(path, chunks):
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
     try:
         for off, data in chunks:
-            os.pwrite(fd, data, off)
+            assert os.pwrite(fd, data, off) == len(data)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -247,3 +247,38 @@ def test_map_of_a_file_of_many_extents_comes_a_page_at_a_time(fs):
         assert all("error" not in p for ext in m["extents"] for p in ext["pieces"])
     r = run_ctl("map", a)
     assert r.returncode == 0 and r.stdout.count(" -> ") >= 400, r.stderr
+
+
+def test_map_of_one_extent_in_thousands_of_pieces_comes_a_page_at_a_time(daxfs_factory):
+    """A striped table of 4 KiB chunks splits one large extent into a piece
+    per block: its lines alone pass the 64 KiB an attribute value may hold.
+    The pages end between its pieces, and daxfs-ctl joins them into the one
+    extent they are."""
+    d = daxfs_factory(files=["pmem0", "pmem1"], size=16 * MIB,
+                      table="0 65536 striped 2 8 {0} 0 {1} 0\n")
+    d.mkfs()
+    d.mount()
+    path = d.mnt / "big"
+    data = os.urandom(8 * MIB)
+    write_file(path, [(0, data)])
+    with pytest.raises(OSError) as e:
+        os.getxattr(path, "system.daxfs.map")
+    assert e.value.errno == errno.E2BIG
+    r, m = map_json(path)
+    assert r.returncode == 0, r.stderr
+    assert sum(len(ext["pieces"]) for ext in m["extents"]) >= 2048
+    pos = 0
+    for ext in m["extents"]:
+        assert ext["offset"] == pos and ext["type"] == "mapped"
+        for p in ext["pieces"]:
+            assert p["offset"] == pos and p["length"] == PAGE, p
+            with open(p["device"]["path"], "rb") as f:
+                f.seek(p["device"]["offset"])
+                assert f.read(PAGE) == data[pos:pos + PAGE]
+            pos += PAGE
+        assert pos == ext["offset"] + ext["length"]
+    assert pos == len(data)
+    # the extents as the filesystem has them: none split where a page ended
+    iomap = os.getxattr(path, "system.daxfs.iomap").decode().splitlines()
+    assert [[int(w) for w in line.split()[:2]] for line in iomap] == [
+        [ext["offset"], ext["length"]] for ext in m["extents"]]

@@ -71,17 +71,20 @@ struct text {
 	bool pieces;
 	long budget;            /* bytes of text after which a page ends, or 0 */
 	uint64_t next;          /* where the next page starts, when one ended */
+	bool piece_shown;       /* of the extent last shown, on this page */
 };
 
 static int text_extent(void *arg, const struct dfs_iomap *m)
 {
 	struct text *t = arg;
 
-	/* a page ends between extents, never inside one's pieces */
+	/* a page ends between extents, or between the pieces of one: the next
+	 * page starts with the extent again, from the piece on */
 	if (t->budget && ftell(t->f) >= t->budget) {
 		t->next = m->offset;
 		return 1;
 	}
+	t->piece_shown = false;
 
 	fprintf(t->f, "%s%" PRIu64 " %" PRIu64 " %s ", t->pieces ? "extent " : "", m->offset,
 		m->length, type_name(m->type));
@@ -98,6 +101,12 @@ static int text_piece(void *arg, uint64_t foff, uint64_t len, uint64_t md,
 	struct text *t = arg;
 
 	(void)md;
+	/* one piece a page at least, or the reader never gets further */
+	if (t->budget && t->piece_shown && ftell(t->f) >= t->budget) {
+		t->next = foff;
+		return 1;
+	}
+	t->piece_shown = true;
 	/* a failing piece keeps the device the chain reached, if any: the
 	 * reader tells a lost or poisoned page of a file from an error target */
 	const bool dev = r->device_path[0] != '\0';

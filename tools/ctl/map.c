@@ -55,14 +55,31 @@ static char *read_attr(const char *file, const char *name)
 	return NULL;
 }
 
+/* Where the last "extent O L ..." line of text ends in the file, or 0 */
+static uint64_t last_extent_end(const char *text)
+{
+	const char *line = NULL;
+	uint64_t off, len;
+
+	for (const char *p = text; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, "extent ", 7) == 0)
+			line = p;
+	if (!line || sscanf(line, "extent %" SCNu64 " %" SCNu64, &off, &len) != 2 ||
+	    len > UINT64_MAX - off)
+		return 0;
+	return off + len;
+}
+
 /* The whole map, a page at a time (NAME@OFFSET, each but the last ending in
  * "more <offset>"): one attribute value holds at most 64 KiB, and a file of
- * thousands of extents has more. */
+ * thousands of extents has more. A page that ended inside an extent's pieces
+ * is followed by one that shows that extent again from there: its line goes,
+ * the pieces join the extent's. */
 static char *read_map(const char *file, const char *name)
 {
 	char *all = NULL, *page = NULL;
 	size_t len = 0;
-	uint64_t from = 0;
+	uint64_t from = 0, inside = 0;
 	FILE *f = open_memstream(&all, &len);
 
 	if (!f) {
@@ -76,10 +93,17 @@ static char *read_map(const char *file, const char *name)
 		snprintf(paged, sizeof(paged), "%s@%" PRIu64, name, from);
 		if (!(page = read_attr(file, paged)))
 			break;
-		more = strncmp(page, "more ", 5) == 0 ? page : strstr(page, "\nmore ");
-		more = more && more != page ? more + 1 : more;
+		char *text = page;
+
+		if (from < inside && strncmp(text, "extent ", 7) == 0) {
+			char *nl = strchr(text, '\n');
+
+			text = nl ? nl + 1 : text + strlen(text);
+		}
+		more = strncmp(text, "more ", 5) == 0 ? text : strstr(text, "\nmore ");
+		more = more && more != text ? more + 1 : more;
 		if (!more) {
-			fputs(page, f);
+			fputs(text, f);
 			free(page);
 			if (fclose(f) != 0) {
 				ctl_error(cmd, "out of memory");
@@ -89,11 +113,12 @@ static char *read_map(const char *file, const char *name)
 			return all;
 		}
 		*more = '\0';
-		fputs(page, f);
+		fputs(text, f);
 		if (cli_parse_u64(strtok(more + 5, "\n"), &next) || next <= from) {
 			ctl_error(cmd, "%s: %s: a page of the map does not go forward", file, paged);
 			break;
 		}
+		inside = last_extent_end(page);
 		from = next;
 		free(page);
 		page = NULL;
