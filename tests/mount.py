@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import traceback
 
@@ -446,6 +447,29 @@ def open_by_handle_at(mnt, handle, flags=os.O_RDONLY):
         return _check(_libc.open_by_handle_at(mfd, ctypes.byref(fh), flags), "open_by_handle_at")
     finally:
         os.close(mfd)
+
+
+FRAGMENT = """
+import os, sys
+path, other, pages = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+gd = os.open(other, os.O_WRONLY | os.O_CREAT, 0o644)
+for k in reversed(range(pages)):
+    assert os.pwrite(fd, bytes([k % 251]) * 4096, k * 4096) == 4096
+    assert os.pwrite(gd, b"g" * 4096, k * 4096) == 4096
+"""
+
+
+def fragmented(path, other, pages):
+    """Writes path (page k all bytes k % 251) and other a page at a time in
+    turn, from their ends back, so that every page of path is an extent of
+    its own: a file growing at its end would keep room ahead of it. Through
+    the kernel's path, which allocates a page per page (under daxfs-run the
+    library allocates 2 MiB at a time). Returns path's bytes."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    subprocess.run([sys.executable, "-c", FRAGMENT, str(path), str(other), str(pages)], env=env,
+                   check=True, timeout=300)
+    return b"".join(bytes([k % 251]) * PAGE for k in range(pages))
 
 
 def drop_inode_cache():

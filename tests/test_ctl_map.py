@@ -2,13 +2,11 @@
 import errno
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from conftest import ctl_fails, ctl_ok, run_ctl
-from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
+from mount import MIB, PAGE, daxfs_factory, fragmented  # noqa: F401  (fixture)
 
 # 8 MiB linear on pmem0, then 16 MiB striped over pmem1 and pmem2 in 32 KiB chunks
 TABLE = "0 16384 linear {0} 0\n16384 32768 striped 2 64 {1} 0 {2} 0\n"
@@ -215,23 +213,12 @@ def test_map_fails_only_the_poisoned_page_of_an_extent(fs):
 
 
 def test_map_of_a_file_of_many_extents_comes_a_page_at_a_time(fs):
-    """Two files appended a block at a time in turn leave each in hundreds of
+    """A file written a block at a time from its end back is in hundreds of
     one-block extents: the map's text passes the 64 KiB one attribute value
     may hold (getxattr gives E2BIG), so daxfs-ctl reads it a page at a time
     (system.daxfs.map@OFFSET) and shows all of it."""
     a, b = fs.mnt / "a", fs.mnt / "b"
-    # through the mount even in the daxfs-run pass, whose batched allocation
-    # would leave no fragments
-    writer = ("import os, sys\n"
-              "fa = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)\n"
-              "fb = os.open(sys.argv[2], os.O_CREAT | os.O_WRONLY, 0o644)\n"
-              "for k in range(800):\n"
-              f"    os.write(fa, bytes([k % 251]) * {PAGE})\n"
-              f"    os.write(fb, b'b' * {PAGE})\n"
-              "os.fsync(fa)\n")
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    subprocess.run([sys.executable, "-c", writer, str(a), str(b)], env=env, check=True,
-                   timeout=120)
+    fragmented(a, b, 800)
     os.unlink(b)
     with pytest.raises(OSError) as e:
         os.getxattr(a, "system.daxfs.map")

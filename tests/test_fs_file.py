@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from mount import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, MIB,  # noqa: F401
-                   PAGE, daxfs, fallocate, in_processes)
+                   PAGE, daxfs, fallocate, fragmented, in_processes)
 
 
 def pattern(n, seed=1):
@@ -106,16 +106,7 @@ def test_file_in_more_pieces_than_a_read_reply_holds_reads_whole(daxfs):
     """256 one-page extents: a 1 MiB page-cache READ needs more pieces than
     one zero-copy reply holds; a short reply would be EOF to the kernel."""
     f, g = daxfs.mnt / "f", daxfs.mnt / "g"
-    data = pattern(256 * PAGE)
-    ff = os.open(f, os.O_WRONLY | os.O_CREAT, 0o644)
-    gg = os.open(g, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        for k in range(256):        # interleaved: each page of f its own extent
-            os.pwrite(ff, data[k * PAGE:(k + 1) * PAGE], k * PAGE)
-            os.pwrite(gg, b"g" * PAGE, k * PAGE)
-    finally:
-        os.close(gg)
-        os.close(ff)
+    data = fragmented(f, g, 256)
     assert len(daxfs.iomap(f)) == 256
     # readahead of 1 MiB (the mount's own bdi; 128 KiB by default), so that
     # one READ asks for all 256 pieces
@@ -134,15 +125,8 @@ def test_file_in_more_pieces_than_a_read_reply_holds_reads_whole(daxfs):
 
 FRAGMENTED_WRITES = """
 import mmap, os, sys
-path, other, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-gd = os.open(other, os.O_WRONLY | os.O_CREAT, 0o644)
-for k in range(0, size, 4096):      # interleaved: each page of path its own extent
-    os.pwrite(fd, b"a" * 4096, k)
-    os.pwrite(gd, b"g" * 4096, k)
-os.close(gd)
-if sys.argv[4:] == ["made"]:
-    sys.exit(0)
+path, size = sys.argv[1], int(sys.argv[2])
+fd = os.open(path, os.O_RDWR)
 print(os.pwrite(fd, b"b" * size, 0))
 os.fsync(fd)
 dfd = os.open(path, os.O_WRONLY | os.O_DIRECT)
@@ -166,11 +150,11 @@ def test_a_write_into_a_file_of_many_extents_is_never_short(daxfs):
     a mapping written back, each through the kernel's path (without the
     library, which serves writes itself)."""
     f, g = daxfs.mnt / "f", daxfs.mnt / "g"
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    args = [sys.executable, "-c", FRAGMENTED_WRITES, str(f), str(g), str(256 * PAGE)]
-    subprocess.run(args + ["made"], env=env, check=True, timeout=120)
+    fragmented(f, g, 256)
     assert len(daxfs.iomap(f)) == 256
-    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    r = subprocess.run([sys.executable, "-c", FRAGMENTED_WRITES, str(f), str(256 * PAGE)],
+                       env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [str(256 * PAGE)] * 2
     fd = os.open(f, os.O_RDONLY)
@@ -181,6 +165,55 @@ def test_a_write_into_a_file_of_many_extents_is_never_short(daxfs):
         os.close(fd)
     assert g.read_bytes() == b"g" * (256 * PAGE)
     assert len(daxfs.iomap(f)) == 256     # overwritten in place
+
+
+APPEND_IN_TURN = """
+import os, sys
+blocks, paths = int(sys.argv[1]), sys.argv[2:]
+fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) for p in paths]
+for k in range(blocks):
+    for fd in fds:
+        assert os.write(fd, bytes([k % 251]) * 4096) == 4096
+"""
+
+
+def append_in_turn(paths, blocks):
+    """Appends 4 KiB to each file in turn through the kernel's path (the
+    library allocates ahead in large batches of its own)."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    subprocess.run([sys.executable, "-c", APPEND_IN_TURN, str(blocks)] + [str(p) for p in paths],
+                   env=env, check=True, timeout=300)
+
+
+def test_files_appended_in_turn_stay_in_few_extents(daxfs):
+    """Files that grow together (logs, a database and its journal) took
+    blocks in turn: each append was an extent of its own, and two files
+    appended 4 KiB at a time ran out of extents (ENOSPC) at 69 MiB each on
+    an almost empty filesystem. A growing file keeps room ahead of it that
+    the others take last (docs/DESIGN.md, "Stream windows")."""
+    paths = [daxfs.mnt / f"log{i}" for i in range(4)]
+    append_in_turn(paths, 1024)
+    for p in paths:
+        extents = daxfs.iomap(p)
+        assert len(extents) <= 16, (p, len(extents))
+        assert sum(e[1] for e in extents) == 1024 * PAGE
+        data = p.read_bytes()
+        assert all(data[k * PAGE:(k + 1) * PAGE] == bytes([k % 251]) * PAGE for k in range(1024))
+
+
+def test_room_kept_for_growing_files_is_given_out_when_nothing_else_is_left(daxfs):
+    """The windows are a preference: a third file still fills the filesystem
+    to its last block while two growing files keep theirs."""
+    append_in_turn([daxfs.mnt / "a", daxfs.mnt / "b"], 64)
+    fd = os.open(daxfs.mnt / "fill", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        with pytest.raises(OSError) as e:
+            while True:
+                os.write(fd, b"F" * PAGE)
+        assert e.value.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    assert os.statvfs(daxfs.mnt).f_bavail == 0
 
 
 def test_o_direct_write_is_seen_by_a_cached_reader(daxfs):

@@ -459,13 +459,15 @@ uint64_t dfs_alloc_avail(const struct dfs *fs, unsigned flags)
 	return flags & DFS_ALLOC_RESERVE ? avail : sub0(avail, fs->resv_blocks);
 }
 
-int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsigned flags,
-	      uint64_t *pblk, uint64_t *len)
+int dfs_alloc_for(struct dfs *fs, uint64_t owner, uint64_t goal, uint64_t want, uint64_t min,
+		  unsigned flags, uint64_t *pblk, uint64_t *len)
 {
 	uint8_t map[DFS_BLOCK_SIZE];
 	uint64_t g0 = goal && goal < fs->sb.total_blocks ? goal / BPG : fs->goal_group;
 	const uint64_t avail = dfs_alloc_avail(fs, flags);
 	const bool align = flags & DFS_ALLOC_ALIGN;
+	/* other files' stream windows (stream.c) count as used at first */
+	const int windows = dfs_stream_others(fs, owner) ? 1 : 0;
 	struct run best = { 0, 0 };
 	uint64_t best_g = 0;
 	int err;
@@ -476,6 +478,7 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsign
 		min = want;
 	if (avail < min)
 		return daxfs_err(-ENOSPC, "no space left on device");
+	for (int round = windows; round >= 0; round--)
 	for (int pass = 0; pass < (align ? 2 : 1); pass++) {
 		bool aligned = align && pass == 0;
 
@@ -497,6 +500,8 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsign
 				uninit_image(fs, g, map);
 			}
 			overlay_pending(fs, g, map);
+			if (round)
+				dfs_stream_overlay(fs, owner, group_start(g), BPG, map);
 			uint64_t from = (i == 0 && goal) ? goal % BPG : 0;
 			bool found = find_run(map, group_start(g), from, w, aligned, &first, &longest);
 			if (!found && from)     /* wrap inside the goal group */
@@ -521,6 +526,12 @@ int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsign
 		return err;
 	*len = best.len;
 	return 0;
+}
+
+int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsigned flags,
+	      uint64_t *pblk, uint64_t *len)
+{
+	return dfs_alloc_for(fs, 0, goal, want, min, flags, pblk, len);
 }
 
 /*

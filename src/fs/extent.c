@@ -413,6 +413,7 @@ int dfs_extent_remove(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint6
 	int err;
 
 	*done = false;
+	dfs_stream_forget(fs, ip->ino);
 	/* after the splits every extent in the range is a piece of its own,
 	 * and the call removes max_extents of them */
 	split = count_split(ip, lblk, end, &i);
@@ -500,10 +501,13 @@ int dfs_extent_alloc(struct dfs *fs, struct dfs_inode *ip, uint64_t lblk, uint64
 	/* the extent block first: the data then takes what is left */
 	if ((err = map_prepare(fs, ip, ip->next + 1, 0)))
 		return err;
-	if ((err = dfs_alloc(fs, goal, count, 1, aflags, &pblk, &len))) {
+	if ((err = dfs_alloc_for(fs, ip->ino, goal, count, 1, aflags, &pblk, &len))) {
 		dfs_extent_unprepare(fs, ip);
 		return err;
 	}
+	/* a file growing at its end again: room ahead of it (stream.c) */
+	if (i > 0 && i == ip->next)
+		dfs_stream_note(fs, ip->ino, pblk + len, lblk + len);
 	/* no file may ever show another file's old data */
 	if ((err = dfs_dev_zero(fs, pblk, len))) {
 		(void)dfs_unalloc(fs, pblk, len);

@@ -68,6 +68,7 @@ struct dfs_buf {
 struct dfs_dir;
 
 #define DFS_FSCK_NOTES 2     /* journal problems a mount for fsck notes at most */
+#define DFS_STREAMS 256      /* growing files with a window ahead (stream.c) */
 
 /* Runs of a file's logical blocks. */
 struct dfs_blkruns {
@@ -179,6 +180,10 @@ struct dfs {
 	uint64_t pending_blocks;
 	uint64_t goal_group;
 	struct dfs_leases *leases;   /* lease.c: deferred frees; protected by meta */
+	struct dfs_stream {          /* stream.c: room ahead of a growing file; meta */
+		uint64_t ino, start, end, used;
+	} streams[DFS_STREAMS];
+	uint64_t stream_clock;
 
 	/* inodes: the cache under icache_lock; itable_slots is also read
 	 * atomically without it (dirent checks) */
@@ -406,6 +411,20 @@ void dfs_alloc_unload(struct dfs *fs);
  * failure no count or bitmap changed. The caller zeroes data blocks. */
 int dfs_alloc(struct dfs *fs, uint64_t goal, uint64_t want, uint64_t min, unsigned flags,
 	      uint64_t *pblk, uint64_t *len);
+/* The same for a file's data: other files' stream windows are its last
+ * choice, its own is not (owner 0: every window is) */
+int dfs_alloc_for(struct dfs *fs, uint64_t owner, uint64_t goal, uint64_t want, uint64_t min,
+		  unsigned flags, uint64_t *pblk, uint64_t *len);
+/* stream.c, meta held: file ino, of file_blocks blocks, grew at its end up
+ * to block next - 1; its window starts at next */
+void dfs_stream_note(struct dfs *fs, uint64_t ino, uint64_t next, uint64_t file_blocks);
+/* stream.c, meta held: file ino gave blocks back, and keeps no window */
+void dfs_stream_forget(struct dfs *fs, uint64_t ino);
+/* whether some file but owner has a window */
+bool dfs_stream_others(const struct dfs *fs, uint64_t owner);
+/* marks in map (the blocks [gstart, gstart + glen)) the windows of files but owner */
+void dfs_stream_overlay(const struct dfs *fs, uint64_t owner, uint64_t gstart, uint64_t glen,
+			uint8_t *map);
 /* Blocks dfs_alloc could hand out now with these flags (a moment's view). */
 uint64_t dfs_alloc_avail(const struct dfs *fs, unsigned flags);
 /* Frees a run in the running transaction; reusable after it commits. */

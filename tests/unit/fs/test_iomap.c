@@ -233,8 +233,9 @@ static int test_read_of_many_extents_reports_a_full_iov(void)
 	uint64_t f = t_create(*fs, DFS_ROOT_INO, "f"), g = t_create(*fs, DFS_ROOT_INO, "g");
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)(i / 4096 + 1);
-	/* interleaved one-block writes: every block of f is its own extent */
-	for (size_t k = 0; k < sizeof(buf) / 4096; k++) {
+	/* one-block writes from the end back, in turn with g: every block of f
+	 * is its own extent (a file growing at its end would keep room ahead) */
+	for (size_t k = sizeof(buf) / 4096; k-- > 0;) {
 		CHECK_EQ(dfs_pwrite(*fs, f, buf + k * 4096, 4096, (off_t)(k * 4096), 0), 4096);
 		CHECK_EQ(dfs_pwrite(*fs, g, buf, 4096, (off_t)(k * 4096), 0), 4096);
 	}
