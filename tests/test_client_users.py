@@ -220,3 +220,58 @@ def test_alloc_by_root_keeps_set_id_bits(fs, dmaps):
     d.ok("ioc lease w")
     d.ok(f"ioc alloc 0 {PAGE}")
     assert os.stat(path).st_mode & 0o7777 == 0o6777
+
+
+# ---- the daxfs-run table -------------------------------------------------
+
+RUN_TABLE = """
+import array, fcntl, mmap, os, socket, struct, sys
+path = sys.argv[1]
+RUN_OPEN = (3 << 30) | (404 << 16) | (0xDA << 8) | 0x47     # _IOWR, struct daxfs_ioc_run_open
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+arg = bytearray(404)
+struct.pack_into("<II", arg, 0, 1, 1 | 2)                   # version, RUN_WRITE | RUN_TABLE
+fcntl.ioctl(fd, RUN_OPEN, arg, True)
+err, slot, nslots = struct.unpack_from("<iII", arg, 8)
+assert err == 0, bytes(arg[148:]).split(b"\\0")[0]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(b"\\0" + bytes(arg[40:148]).split(b"\\0")[0])
+s.send(bytes(arg[24:40]))
+fds = array.array("i")
+_, anc, _, _ = s.recvmsg(4096, socket.CMSG_LEN(2 * fds.itemsize))
+for _, _, data in anc:
+    fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+table, pending = fds
+def attempt(what, call):
+    try:
+        call()
+        print(what, "yes")
+    except OSError as e:
+        print(what, e.errno)
+attempt("map-pending", lambda: mmap.mmap(pending, nslots * 64, prot=mmap.PROT_READ | mmap.PROT_WRITE))
+attempt("reopen-pending", lambda: os.open(f"/proc/self/fd/{pending}", os.O_RDWR))
+attempt("reopen-table", lambda: os.open(f"/proc/self/fd/{table}", os.O_RDWR))
+"""
+
+
+@pytest.mark.parametrize("member_mode", [0o644, 0o666], ids=["member-read-only", "member-writable"])
+def test_only_who_may_write_the_members_may_move_sizes_in_the_run_table(fs, users, member_mode):
+    """The table of pending sizes holds a record for every file open under
+    daxfs-run, other users' among them: a user who may not write the members
+    (and so cannot store into any file's blocks) got it read-write with a
+    write lease on a file of their own, and moved the size and times of
+    root's file they could not write; a descriptor handed over read-only
+    was opened read-write again through /proc/self/fd, as a memfd is mode
+    0777. Now only who may write the members gets it writable, and the
+    daemon's memfds are 0644."""
+    os.chmod(fs.files[0], member_mode)
+    pub = fs.mnt / "pub"
+    pub.mkdir(mode=0o1777)
+    pub.chmod(0o1777)
+    r = users.outsider.run(RUN_TABLE, pub / "own")
+    assert r.returncode == 0, r.stderr
+    writable = "yes" if member_mode == 0o666 else str(errno.EACCES)
+    assert r.stdout.split("\n")[:3] == [f"map-pending {writable}",
+                                        f"reopen-pending {errno.EACCES}",
+                                        f"reopen-table {errno.EACCES}"], r.stdout
+

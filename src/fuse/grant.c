@@ -37,7 +37,9 @@
  * The same socket hands daxfs-run processes the table the daemon shares with
  * them (a token issued by DAXFS_IOC_RUN_OPEN, index DFUSE_GRANT_TABLE): a
  * read-only descriptor, for anyone who holds a lease, with or without
- * dax_users. Device descriptors need dax_users and the group.
+ * dax_users, and the pending sizes, writable only to a write lease holder
+ * who may store into the members (peer_may_store). Device descriptors need
+ * dax_users and the group.
  *
  * One thread serves the socket, one connection at a time; a connection that
  * sends nothing is dropped after RECV_TIMEOUT_MS.
@@ -118,25 +120,75 @@ static bool table_token(struct dfuse_grant *g, const uint8_t *bytes)
 }
 
 /* The peer's groups as the kernel recorded them at connect. */
+/* The connecting process's supplementary groups (malloc'd, *n of them), or
+ * NULL with *n 0: none can be read. */
+static gid_t *peer_groups(int conn, int *n)
+{
+	socklen_t len = 64 * sizeof(gid_t);
+	gid_t *list = malloc(len);
+
+	*n = 0;
+	if (list && getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, list, &len) < 0) {
+		gid_t *bigger = errno == ERANGE ? realloc(list, len) : NULL;
+
+		if (!bigger || getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, bigger, &len) < 0) {
+			free(bigger ? bigger : list);
+			return NULL;
+		}
+		list = bigger;
+	}
+	if (list)
+		*n = (int)(len / sizeof(gid_t));
+	return list;
+}
+
 static bool peer_in_group(int conn, const struct ucred *cred, gid_t group)
 {
-	gid_t small[64], *list = small;
-	socklen_t len = sizeof(small);
-	bool in = false;
+	struct dfuse_caller c = { .uid = cred->uid, .gid = cred->gid };
+	bool in;
 
 	if (cred->uid == 0 || cred->gid == group)
 		return true;
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, list, &len) < 0) {
-		if (errno != ERANGE || !(list = malloc(len)))
-			return false;
-		if (getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, list, &len) < 0)
-			len = 0;
-	}
-	for (size_t i = 0; i < len / sizeof(gid_t) && !in; i++)
-		in = list[i] == group;
-	if (list != small)
-		free(list);
+	c.owned = peer_groups(conn, &c.ngroups);
+	c.groups = c.owned;
+	in = dfuse_in_group(&c, group);
+	dfuse_caller_fini(&c);
 	return in;
+}
+
+/*
+ * Whether the connecting process may store into every member, and so may be
+ * given the pending sizes writable: root; the group of a mount that hands it
+ * the members read-write (-o dax_users); or a user whose own open of each
+ * member file for writing would succeed. Anyone else with a write lease
+ * would move the size and times of every file with a slot, files it may not
+ * write among them, where storing into the members gives no more than it
+ * already has.
+ */
+static bool peer_may_store(struct dfuse_grant *g, int conn, const struct ucred *cred)
+{
+	struct dfuse_caller c = { .uid = cred->uid, .gid = cred->gid };
+	bool may = true;
+
+	if (cred->uid == 0 || (g->devices && peer_in_group(conn, cred, g->group)))
+		return true;
+	c.owned = peer_groups(conn, &c.ngroups);
+	c.groups = c.owned;
+	for (unsigned i = 0; may && i < dm_md_num_devices(g->df->md); i++) {
+		struct dm_ioctl_req rq = { .cmd = DM_IOC_DEVICE_OPEN, .index = i };
+		struct dm_ioctl_result res = { .fd = -1 };
+		struct stat st;
+
+		/* our own open of the file the mount uses, never one a path
+		 * names now */
+		may = dm_ioctl(g->df->md, &rq, &res) == 0 && fstat(res.fd, &st) == 0 &&
+		      dfuse_may_access(&c, &st, W_OK) == 0;
+		if (res.fd >= 0)
+			close(res.fd);
+		dm_ioctl_result_free(&res);
+	}
+	dfuse_caller_fini(&c);
+	return may;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -192,9 +244,10 @@ static int check(struct dfuse_grant *g, int conn, struct daxfs_grant_reply *r, i
 
 		if (fd < 0)
 			return refuse(r, fd, "%s", daxfs_errormsg());
-		/* writable only under a write lease: a reader must not move
-		 * anybody's size */
-		if ((*second = dfuse_run_pending_fd(g->df, t.write)) < 0) {
+		/* writable only under a write lease (a reader must not move
+		 * anybody's size), and only to who may store into the members */
+		if ((*second = dfuse_run_pending_fd(g->df, t.write &&
+						    peer_may_store(g, conn, &cred))) < 0) {
 			err = *second;
 			close(fd);
 			return refuse(r, err, "%s", daxfs_errormsg());

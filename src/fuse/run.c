@@ -207,8 +207,11 @@ int dfuse_run_start(struct dfuse *df)
 	dm_ioctl_result_free(&dev0);
 	r->pend_fd = -1;
 	r->alive_fd = -1;
+	/* A memfd is made mode 0777: whoever is handed a descriptor could
+	 * open it afresh read-write through /proc/self/fd. 0644: processes
+	 * reopen it only read-only (alive.c), only the daemon writes. */
 	r->memfd = memfd_create("daxfs-run-table", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (r->memfd < 0 || ftruncate(r->memfd, (off_t)bytes) < 0) {
+	if (r->memfd < 0 || fchmod(r->memfd, 0644) < 0 || ftruncate(r->memfd, (off_t)bytes) < 0) {
 		err = daxfs_err(-errno, "daxfs-run table: %s", strerror(errno));
 		goto fail;
 	}
@@ -235,7 +238,8 @@ int dfuse_run_start(struct dfuse *df)
 	/* Writers store into this one; a fixed size, so that our mapping
 	 * never faults whatever a client does to its descriptor. */
 	r->pend_fd = memfd_create("daxfs-run-pending", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (r->pend_fd < 0 || ftruncate(r->pend_fd, (off_t)pend_bytes) < 0 ||
+	if (r->pend_fd < 0 || fchmod(r->pend_fd, 0644) < 0 ||
+	    ftruncate(r->pend_fd, (off_t)pend_bytes) < 0 ||
 	    fcntl(r->pend_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		err = daxfs_err(-errno, "daxfs-run pending sizes: %s", strerror(errno));
 		goto fail;

@@ -66,6 +66,12 @@ struct rmount *run_mount_add(dev_t dev, const struct daxfs_ioc_run_open *o, bool
 	if (at != MAP_FAILED && n == 2)
 		pat = real.mmap(NULL, pbytes, PROT_READ | (write ? PROT_WRITE : 0), MAP_SHARED,
 				fds[1], 0);
+	/* the daemon lets only who may store into the members move sizes:
+	 * anyone else pushes them (RUN_WRITTEN) */
+	if (pat == MAP_FAILED && n == 2 && write && errno == EACCES) {
+		write = false;
+		pat = real.mmap(NULL, pbytes, PROT_READ, MAP_SHARED, fds[1], 0);
+	}
 	/* the table's own descriptor a little longer: the daemon's end is
 	 * told on it (alive.c) */
 	int table_fd = run_fd_keep_dup(fds[0]);
