@@ -61,9 +61,6 @@ void run_alive_watch(struct rmount *m, int fd)
 		 * nobody holds means it took none, and waiting tells nothing */
 		struct flock q = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
 		int inherited = m->alive_fd, own, err = -1;
-		pthread_attr_t attr;
-		sigset_t all, old;
-		pthread_t t;
 
 		own = run_fd_reopen(fd, O_RDONLY);
 		/* a forked child's copy of its parent's open file */
@@ -76,16 +73,9 @@ void run_alive_watch(struct rmount *m, int fd)
 			run_fd_close(own);
 			own = -1;
 		}
-		if (own >= 0 && pthread_attr_init(&attr) == 0) {
+		if (own >= 0) {
 			m->alive_fd = own;
-			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-			pthread_attr_setstacksize(&attr, 64 << 10);
-			/* the program's signals are for its own threads */
-			sigfillset(&all);
-			pthread_sigmask(SIG_SETMASK, &all, &old);
-			err = pthread_create(&t, &attr, watch, m);
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			pthread_attr_destroy(&attr);
+			err = run_thread_start(watch, m, 64 << 10);
 		}
 		if (err != 0 && own >= 0) {
 			run_log("no thread to notice the end of the mount's daemon");

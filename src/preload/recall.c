@@ -99,9 +99,6 @@ static void *watch(void *arg)
 void run_watch(struct rino *ri)
 {
 	struct watcher *w;
-	pthread_attr_t attr;
-	pthread_t tid;
-	sigset_t all, old;
 
 	pthread_mutex_lock(&wlock);
 	for (w = watchers; w; w = w->next)
@@ -124,20 +121,13 @@ void run_watch(struct rino *ri)
 		watchers = w;
 	}
 	w->pid = run_pid;
-	/* the program's signals go to its own threads, never to this one */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 << 10);
-	int err = pthread_create(&tid, &attr, watch, w);
+	/* run_thread_start blocks the program's signals in it */
+	int err = run_thread_start(watch, w, 256 << 10);
 
 	if (err) {
 		w->pid = -1;
 		run_log("inode %llu: no thread to follow truncates by other processes: %s",
 			(unsigned long long)ri->ino, strerror(err));
 	}
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_unlock(&wlock);
 }

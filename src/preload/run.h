@@ -148,6 +148,11 @@ extern int run_debug;
 extern bool run_sync_mode;
 extern pid_t run_pid;          /* getpid(), kept up to date across fork */
 void run_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Starts a detached thread of the library (every signal blocked in it) running
+ * fn(arg), and returns once it runs: 0, or pthread_create's error. No fork
+ * happens in between (before_fork waits), so no child inherits a runtime lock
+ * (AddressSanitizer's allocator, gcc 12) that a starting thread held. */
+int run_thread_start(void *(*fn)(void *), void *arg, size_t stack);
 /* The real libc functions. */
 struct run_real {
 	int (*open)(const char *, int, ...);

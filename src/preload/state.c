@@ -60,6 +60,80 @@ void run_log(const char *fmt, ...)
 	(void)!real.write(2, buf, (size_t)n);
 }
 
+/* ---- threads of the library ---------------------------------------------- */
+
+/* Held from a thread's creation until it runs, and by fork: a thread still
+ * starting may hold a lock of the runtime's own (gcc 12's AddressSanitizer
+ * takes its allocator's and stack depot's, and does nothing around fork),
+ * which a child would inherit locked for good, hanging the child's first
+ * thread that needs it, as its own watcher. Innermost of the fork locks. */
+static pthread_mutex_t spawnlock = PTHREAD_MUTEX_INITIALIZER;
+
+struct spawn {
+	void *(*fn)(void *);
+	void *arg;
+	int state;              /* 0 starting, 1 running, 2 given up on (atomic) */
+};
+
+static void *spawned(void *p)
+{
+	struct spawn *sp = p;
+	void *(*fn)(void *) = sp->fn;
+	void *arg = sp->arg;
+
+	if (__atomic_exchange_n(&sp->state, 1, __ATOMIC_ACQ_REL) == 2)
+		free(sp);
+	return fn(arg);
+}
+
+int run_thread_start(void *(*fn)(void *), void *arg, size_t stack)
+{
+	struct spawn *sp = malloc(sizeof(*sp));
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+	int err;
+
+	if (!sp)
+		return ENOMEM;
+	*sp = (struct spawn){ fn, arg, 0 };
+	if ((err = pthread_attr_init(&attr)) != 0) {
+		free(sp);
+		return err;
+	}
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, stack);
+	pthread_mutex_lock(&spawnlock);
+	/* the program's signals are for its own threads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&t, &attr, spawned, sp);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (err == 0) {
+		/* a start that never comes (a child of a program whose own
+		 * thread held such a lock) must not hang this one: 5 s */
+		struct timespec nap = { 0, 50000 }, now, end;
+
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		end.tv_sec += 5;
+		while (!__atomic_load_n(&sp->state, __ATOMIC_ACQUIRE)) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec > end.tv_sec ||
+			    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+				break;
+			nanosleep(&nap, NULL);
+		}
+		if (__atomic_exchange_n(&sp->state, 2, __ATOMIC_ACQ_REL) == 0) {
+			run_log("a thread of the library has not started in 5 s");
+			sp = NULL;      /* the thread frees it, if ever it runs */
+		}
+	}
+	pthread_mutex_unlock(&spawnlock);
+	free(sp);
+	return err;
+}
+
 /* ---- inodes --------------------------------------------------------------- */
 
 void run_rino_hold(struct rino *ri)
@@ -639,10 +713,12 @@ static void before_fork(void)
 	run_tables_lock(true);
 	run_alive_lock(true);
 	run_fds_lock(true);
+	pthread_mutex_lock(&spawnlock);
 }
 
 static void after_fork(bool child)
 {
+	pthread_mutex_unlock(&spawnlock);
 	run_fds_lock(false);
 	run_alive_lock(false);
 	run_tables_lock(false);
