@@ -43,6 +43,29 @@ def test_a_mount_it_cannot_serve_is_used_the_ordinary_way(daxfs, option, why):
     assert p.read_bytes() == bytes(100) + b"abc" * 3000
 
 
+def test_a_member_path_replaced_by_a_copy_is_not_mapped(daxfs):
+    """A member's path renamed over by a copy taken before the last write
+    (the daemon keeps the file it opened): the library opened the path and
+    mapped the copy, read what the file held once, and its writes reached
+    only the copy. It now checks that the path is still the file the mount
+    uses, and takes the ordinary path when not."""
+    p = daxfs.mnt / "f"
+    p.write_bytes(b"old" * 1000)
+    copy = daxfs.files[0] + ".copy"
+    subprocess.run(["cp", "--sparse=always", daxfs.files[0], copy], check=True)
+    p.write_bytes(b"new" * 1000)
+    os.rename(copy, daxfs.files[0])
+    r = py_run("""
+        import os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        print(os.pread(fd, 3, 0))
+        os.pwrite(fd, b"run", 3)
+        """, p)
+    assert r.stdout == "b'new'\n", r.stderr
+    assert "no longer the file the mount uses" in r.stderr
+    assert p.read_bytes() == b"newrun" + b"new" * 998
+
+
 def test_without_the_debug_log_a_fallback_is_silent(daxfs):
     daxfs.remount("dax=never")
     r = py_run(WORKLOAD, daxfs.mnt / "f", debug=False)

@@ -94,6 +94,8 @@ const char *dax_persist_mode_name(enum dax_persist_mode mode);
 const char *dax_device_not_dax_reason(const struct dax_device *dev);
 /* The same underlying file as st (same st_dev and st_ino)? */
 bool dax_device_same_file(const struct dax_device *dev, dev_t st_dev, ino_t st_ino);
+/* The file's st_dev and st_ino as the device opened it. */
+void dax_device_file_id(const struct dax_device *dev, dev_t *st_dev, ino_t *st_ino);
 
 /* Takes an exclusive advisory lock (flock) on the device so that a second
  * mount of the same files is refused: -EBUSY "<path>: in use by another

@@ -351,6 +351,8 @@ struct dm_ioc_target {
 /* One device md has opened, as status shows it. */
 struct dm_ioc_device {
 	const char *path;             /* lives as long as md */
+	dev_t st_dev;                 /* the file opened, whatever path names now */
+	ino_t st_ino;
 	uint64_t size;                /* bytes */
 	bool dax, is_pmem;
 	const char *not_dax_reason;   /* NULL when DAX; static or as long as md */

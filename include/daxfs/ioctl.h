@@ -274,15 +274,19 @@ enum daxfs_ioc_device_flags {
 };
 
 /* In: version, index. Out: the backing device's path as the table names it
- * (open it yourself: your permissions apply), its size and flags; error as
- * in daxfs_ioc_extents (ENXIO: no such index). Needs a lease. */
+ * (open it yourself: your permissions apply), the st_dev and st_ino of the
+ * file the daemon uses (the path may name another file by now: a copy put
+ * in its place; 0 and 0 from a daemon before them), its size and flags;
+ * error as in daxfs_ioc_extents (ENXIO: no such index). Needs a lease. */
 struct daxfs_ioc_device {
 	uint32_t version;
 	uint32_t index;
 	uint32_t flags;
 	int32_t error;
 	uint64_t size;
-	char path[4072];
+	char path[4056];
+	uint64_t st_dev;
+	uint64_t st_ino;
 };
 #define DAXFS_IOC_DEVICE _IOWR(DAXFS_IOC_MAGIC, 0x45, struct daxfs_ioc_device)
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -116,8 +117,20 @@ int dmap_open_backing(int fd, uint32_t index, bool write)
 				 "%s", index, strerror(-d.error));
 	d.path[sizeof(d.path) - 1] = '\0';
 	bfd = open(d.path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (bfd >= 0)
+	if (bfd >= 0) {
+		struct stat st;
+
+		/* the path may name another file than the mount uses (a copy
+		 * put in its place): stores there would reach nobody else, and
+		 * loads would show what the file held once */
+		if ((d.st_dev || d.st_ino) && (fstat(bfd, &st) < 0 || st.st_dev != d.st_dev ||
+					       st.st_ino != d.st_ino)) {
+			close(bfd);
+			return daxfs_err(-ESTALE, "%s is no longer the file the mount uses as backing "
+					 "device %u (replaced while mounted?)", d.path, index);
+		}
 		return bfd;
+	}
 	bfd = -errno;
 	if (d.flags & DAXFS_IOC_DEVICE_GRANT)
 		return from_daemon(fd, index, write, d.path, bfd);

@@ -345,6 +345,12 @@ bool dax_device_same_file(const struct dax_device *dev, dev_t st_dev, ino_t st_i
 	return dev && dev->st_dev == st_dev && dev->st_ino == st_ino;
 }
 
+void dax_device_file_id(const struct dax_device *dev, dev_t *st_dev, ino_t *st_ino)
+{
+	*st_dev = dev->st_dev;
+	*st_ino = dev->st_ino;
+}
+
 int dax_device_backing(struct dax_device *dev, struct dax_backing *out)
 {
 	struct statvfs sv;

@@ -83,6 +83,7 @@ static void fill_device(struct dax_device *dev, struct dm_ioc_device *d)
 	size_t n = dax_badblocks_list(dev, d->badblocks, DM_IOC_STATUS_BADBLOCKS);
 
 	d->path = dax_device_path(dev);
+	dax_device_file_id(dev, &d->st_dev, &d->st_ino);
 	d->size = dax_device_size(dev);
 	d->dax = dax_device_is_dax(dev);
 	d->is_pmem = dax_device_is_pmem(dev);

@@ -315,6 +315,8 @@ static void device(struct dfuse *df, struct daxfs_ioc_device *d)
 	d->error = dm_ioctl(df->md, &rq, &res);
 	if (d->error == 0) {
 		d->size = res.devices[0].size;
+		d->st_dev = res.devices[0].st_dev;
+		d->st_ino = res.devices[0].st_ino;
 		d->flags = res.devices[0].is_pmem ? DAXFS_IOC_DEVICE_PMEM : 0;
 		snprintf(d->path, sizeof(d->path), "%s", res.devices[0].path);
 	}
@@ -378,7 +380,7 @@ static int query(struct dfuse *df, const struct dfuse_ioctl_req *rq, void **out,
 		struct daxfs_ioc_device *d = buf;
 
 		d->flags = 0;
-		d->size = 0;
+		d->size = d->st_dev = d->st_ino = 0;
 		d->path[0] = '\0';
 		if (!(err = check_caller(df, rq, NEED_READ)) &&
 		    (d->error = check_lease(df, ino, fh, false)) == 0) {
