@@ -386,6 +386,57 @@ def test_live_reload_may_put_an_error_target_in_a_members_place(fs):
     assert (fs.mnt / "f").read_bytes() == fs.data
 
 
+@pytest.mark.parametrize("where", ["renamed over the member", "named by the table"])
+def test_live_reload_of_an_older_copy_of_a_member_is_refused(fs, where):
+    """A copy of a member has its labels: a reload onto one taken before the
+    last writes (a backup put back) was accepted, and the filesystem's
+    cached metadata then read the old bytes: an acknowledged write read back
+    as it was before, other files as zeroes. A member in another file (or
+    place) than the live one must hold what the live one holds now."""
+    fs.mount()
+    copy = fs.tmp / "p1.copy"
+    shutil.copyfile(fs.files[1], copy)
+    write_synced(fs.mnt / "f", fs.data[::-1])
+    good = live_table(fs)
+    if where == "renamed over the member":
+        os.rename(copy, fs.files[1])
+        table = write_table(fs, "same.table", good)
+        path = fs.files[1]
+        live = f"the file the mount opened as {fs.files[1]}"
+    else:
+        table = write_table(fs, "copy.table", good.replace(fs.files[1], str(copy)))
+        path, live = copy, fs.files[1]
+    r = ctl("reload", fs.mnt, table, check=False)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"daxfs-ctl reload: {fs.mnt}: resume: {path} does not hold what "
+                               f"the live member ({live}) holds now: its byte "), r.stderr
+    assert r.stderr.endswith(" differs; a copy taken before the last writes? copy a member only "
+                             "while the device is suspended\n"), r.stderr
+    assert live_table(fs) == good
+    assert (fs.mnt / "f").read_bytes() == fs.data[::-1]
+
+
+def test_live_reload_onto_a_copy_made_while_suspended_is_accepted(fs):
+    """Moving a member to another file: suspend, copy, load, resume."""
+    fs.mount()
+    write_synced(fs.mnt / "f", fs.data[::-1])
+    good = live_table(fs)
+    copy = fs.tmp / "p1.moved"
+    ctl("suspend", fs.mnt)
+    shutil.copyfile(fs.files[1], copy)
+    os.chmod(copy, 0o600)
+    ctl("load", fs.mnt, write_table(fs, "moved.table", good.replace(fs.files[1], str(copy))))
+    ctl("resume", fs.mnt)
+    assert str(copy) in live_table(fs)
+    assert (fs.mnt / "f").read_bytes() == fs.data[::-1]
+    write_synced(fs.mnt / "g", b"after the move")
+    fs.unmount()
+    source = ",".join([fs.files[0], str(copy), fs.files[2]])
+    fs.mount(source=source)
+    assert (fs.mnt / "g").read_bytes() == b"after the move"
+    assert (fs.mnt / "f").read_bytes() == fs.data[::-1]
+
+
 def test_stripes_in_another_order_are_refused_at_mount(daxfs_factory):
     d = daxfs_factory(files=["s0", "s1"], size=SIZE,
                       table=f"0 {2 * SECTORS} striped 2 128 {{0}} 0 {{1}} 0\n")

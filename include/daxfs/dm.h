@@ -94,6 +94,8 @@ struct dm_member {
 	unsigned nstripes;            /* members of its target */
 	const char *type;             /* "linear", "striped" */
 	const char *path;             /* the device, as the table records it */
+	dev_t st_dev;                 /* the file opened, whatever path names now */
+	ino_t st_ino;
 	uint64_t offset, length;      /* sectors: the area on the device */
 	uint64_t device_size;         /* bytes of the device (usable: whole pages if mapped) */
 	uint64_t target_begin, target_len;   /* sectors on the mapped device */

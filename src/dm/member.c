@@ -133,6 +133,7 @@ int dm_table_get_member(const struct dm_table *t, unsigned index, struct dm_memb
 		.first_sector = a->md_first,
 		.last_sector = a->md_last,
 	};
+	dax_device_file_id(a->dev, &out->st_dev, &out->st_ino);
 	return 0;
 }
 

@@ -35,6 +35,76 @@ static int check_superblock(struct dfs *fs, struct dm_table *t)
 	return err;
 }
 
+/* Where the two areas' bytes first differ (a chunk unreadable in the live
+ * one gives no verdict: its bytes are gone, and a copy is what replaces
+ * them); UINT64_MAX when they are the same, or an error. */
+static int first_difference(struct dm_table *live, unsigned li, struct dm_table *t, unsigned ti,
+			    uint64_t bytes, uint64_t *at)
+{
+	const size_t chunk = 1u << 20;
+	uint8_t *a = malloc(chunk), *b = malloc(chunk);
+	int err = 0;
+
+	*at = UINT64_MAX;
+	if (!a || !b)
+		err = daxfs_err(-ENOMEM, "out of memory");
+	for (uint64_t off = 0; off < bytes && !err && *at == UINT64_MAX; off += chunk) {
+		size_t n = bytes - off < chunk ? (size_t)(bytes - off) : chunk;
+
+		if (dm_table_member_read(live, li, off, a, n) < 0) {
+			daxfs_err_clear();
+			continue;
+		}
+		if ((err = dm_table_member_read(t, ti, off, b, n)) < 0)
+			break;
+		if (memcmp(a, b, n) != 0)
+			for (size_t i = 0; i < n && *at == UINT64_MAX; i++)
+				if (a[i] != b[i])
+					*at = off + i;
+	}
+	free(a);
+	free(b);
+	return err;
+}
+
+/*
+ * A member the staged table reads from another file than the live one (or
+ * from another place in it) must be a copy of it as it is now: the device
+ * is suspended and the filesystem frozen, so the live member holds all the
+ * filesystem has. A copy taken before (a backup put back, a copy made while
+ * writes went on) carries the right labels, and going live it would roll
+ * back acknowledged writes under the filesystem's cached metadata.
+ */
+static int check_copies(struct dfs *fs, struct dm_table *t)
+{
+	struct dm_table *live = dm_md_get_live_table(fs->md);
+	int err = 0;
+
+	for (unsigned i = 0; live && i < dm_table_num_members(t) && !err; i++) {
+		struct dm_member now, next;
+		unsigned first, count;
+		uint64_t at;
+
+		if (dm_table_get_member(t, i, &next) < 0 ||
+		    dm_table_target_members(live, next.target, &first, &count) < 0 ||
+		    count != next.nstripes || dm_table_get_member(live, first + next.stripe, &now) < 0) {
+			daxfs_err_clear();
+			continue;       /* no live member there (an error target): nothing to match */
+		}
+		if (now.st_dev == next.st_dev && now.st_ino == next.st_ino && now.offset == next.offset)
+			continue;
+		if ((err = first_difference(live, now.index, t, i, next.length << 9, &at)) == 0 &&
+		    at != UINT64_MAX)
+			err = daxfs_err(-EINVAL, "%s does not hold what the live member (%s%s) holds "
+					"now: its byte %llu differs; a copy taken before the last writes? "
+					"copy a member only while the device is suspended", next.path,
+					strcmp(now.path, next.path) ? "" : "the file the mount opened as ",
+					now.path, (unsigned long long)((next.offset << 9) + at));
+	}
+	dm_table_put(&live);
+	return err;
+}
+
 int dfs_check_table(struct dfs *fs, struct dm_table *t)
 {
 	uint64_t fingerprint = dm_table_layout_fingerprint(t);
@@ -56,7 +126,9 @@ int dfs_check_table(struct dfs *fs, struct dm_table *t)
 				(unsigned long long)fs->sb.total_blocks,
 				(unsigned long long)blocks);
 	pthread_mutex_unlock(&fs->meta);
-	return err ? err : check_superblock(fs, t);
+	if (!err)
+		err = check_superblock(fs, t);
+	return err ? err : check_copies(fs, t);
 }
 
 /* The write gate: sb_start_write, whose waiters a FUSE INTERRUPT can send
