@@ -77,6 +77,9 @@ int dax_device_open(const char *path, unsigned flags, struct dax_device **out);
 /* Reference counting; the last put unmaps and closes. put sets *dev to NULL. */
 struct dax_device *dax_device_get(struct dax_device *dev);
 void dax_device_put(struct dax_device **dev);
+/* Puts *dev only if it is the last reference (closing the device): true, and
+ * *dev NULL. While anyone else holds one: false, and *dev is untouched. */
+bool dax_device_put_last(struct dax_device **dev);
 
 const char *dax_device_path(const struct dax_device *dev);
 uint64_t dax_device_size(const struct dax_device *dev);          /* bytes */

@@ -21,8 +21,11 @@
  * Thread safety: every entry point may be called from any thread. Each access
  * takes one snapshot of the live table and uses it for the whole call; a table
  * is freed only after the last reader has dropped it. Pointers returned by
- * direct_access stay valid until the mapped device is destroyed (devices are
- * kept open by the mapped device, as the kernel keeps pmem alive).
+ * direct_access stay valid until the mapped device is destroyed (a device a
+ * live table used is kept open by the mapped device, as the kernel keeps pmem
+ * alive). A device that only tables never made live named (a refused,
+ * cleared or replaced staged table) is closed, unmapped and unlocked as soon
+ * as the last such table is dropped, as dm closes a table's devices with it.
  */
 
 struct dm_table;
@@ -159,26 +162,33 @@ void dm_md_destroy(struct mapped_device **md);
 const char *dm_md_name(const struct mapped_device *md);
 
 /*
- * Stages t in the INACTIVE slot (replacing any staged table) and takes the
- * caller's reference; on failure the caller keeps it. Type rule of dm-ioctl
- * is_valid_type: the first load fixes the device type; afterwards a load must
- * keep it, except BIO -> DAX. A table is of DAX type when every target has
- * direct_access, none is a wildcard (error), and every device is DAX-capable;
- * or when it has no devices at all and the device is of DAX type. So on a
- * DAX device a bare "0 N error" loads, but "error <dev> <off>" and a mix of
- * linear and error are refused (-EINVAL), as in the kernel. A DAX-capable
- * table (dm_table_supports_dax) whose boundaries, device offsets or stripe
- * chunks are not page-aligned is refused (-EINVAL), as Linux <= 5.16 did,
- * instead of 5.17's silent rounding of the page offset (kernel-chain.md §7
- * item 11). On the first load of a fresh device the device range checks run
- * here; on later loads they run at resume.
+ * Stages t in the INACTIVE slot (replacing any staged table, whose devices no
+ * other table holds are closed) and takes the caller's reference; on failure
+ * the caller keeps it (put it, then dm_md_release_devices). Type rule of
+ * dm-ioctl is_valid_type: the first load fixes the device type; afterwards a
+ * load must keep it, except BIO -> DAX. A table is of DAX type when every
+ * target has direct_access, none is a wildcard (error), and every device is
+ * DAX-capable; or when it has no devices at all and the device is of DAX
+ * type. So on a DAX device a bare "0 N error" loads, but "error <dev> <off>"
+ * and a mix of linear and error are refused (-EINVAL), as in the kernel. A
+ * DAX-capable table (dm_table_supports_dax) whose boundaries, device offsets
+ * or stripe chunks are not page-aligned is refused (-EINVAL), as Linux <=
+ * 5.16 did, instead of 5.17's silent rounding of the page offset
+ * (kernel-chain.md §7 item 11). On the first load of a fresh device the
+ * device range checks run here; on later loads they run at resume.
  */
 int dm_md_load(struct mapped_device *md, struct dm_table *t);
 /* dmsetup create's load and resume (without lockfs) of t. Takes the
  * caller's reference whatever the outcome. */
 int dm_md_make_live(struct mapped_device *md, struct dm_table *t);
-/* Drops the INACTIVE table, if any; 0 (the kernel's table_clear). */
+/* Drops the INACTIVE table, if any, and closes the devices only it held; 0
+ * (the kernel's table_clear). */
 int dm_md_clear(struct mapped_device *md);
+/* Closes every device md opened that no table holds and no live table ever
+ * used: what a table that failed to parse or load, or was dropped unswapped,
+ * opened. The tables' own paths call it; a caller that puts a table
+ * dm_md_load refused calls it after the put. */
+void dm_md_release_devices(struct mapped_device *md);
 
 enum dm_suspend_flags {
 	DM_SUSPEND_NOLOCKFS = 1u << 0,   /* do not call the freeze hook */
@@ -189,7 +199,8 @@ enum dm_suspend_flags {
 int dm_md_suspend(struct mapped_device *md, unsigned flags);
 /* If a table is staged: suspend if needed, check device ranges (-EINVAL with
  * the old table still live, the device still suspended and the staged table
- * dropped on failure, as do_resume destroys it), swap it
+ * dropped, with the devices only it held, on failure, as do_resume destroys
+ * it), swap it
  * in, free the old one after its last reader. Then un-suspend (thaw hook,
  * resubmit queued I/O against the new table). No staged table on an active
  * device: a no-op success. */
@@ -352,16 +363,20 @@ struct dm_ioc_target {
 
 /* One device md has opened, as status shows it. */
 struct dm_ioc_device {
-	const char *path;             /* lives as long as md */
+	const char *path;             /* lives as long as the result */
 	dev_t st_dev;                 /* the file opened, whatever path names now */
 	ino_t st_ino;
 	uint64_t size;                /* bytes */
 	bool dax, is_pmem;
-	const char *not_dax_reason;   /* NULL when DAX; static or as long as md */
+	const char *not_dax_reason;   /* NULL when DAX; static or as long as the result */
 	const char *persist;          /* "pmem", "msync", "fsync" */
 	struct dax_device_stats stats;
 	size_t nbadblocks;            /* at most DM_IOC_STATUS_BADBLOCKS */
 	struct dax_badblock badblocks[64];
+	/* dm_ioctl's: the device the strings point into, held until
+	 * dm_ioctl_result_free (a staged table's may be closed meanwhile);
+	 * NULL in a decoded result */
+	struct dax_device *held;
 };
 #define DM_IOC_STATUS_BADBLOCKS 64
 
@@ -545,7 +560,8 @@ int dm_persist_range(struct mapped_device *md, uint64_t pos, uint64_t len, bool 
  * dax_copy_from_iter. For ranges dm_dax_direct_access reached. */
 int dm_copy_flushcache(struct mapped_device *md, uint64_t pos, const void *src, size_t len);
 
-/* Every device the mapped device has opened (for status and badblocks). */
+/* Every device the mapped device has open (for status and badblocks): those
+ * of the live and the staged table, and those a live table used before. */
 unsigned dm_md_num_devices(struct mapped_device *md);
 struct dax_device *dm_md_device(struct mapped_device *md, unsigned index);  /* no ref taken */
 struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path);

@@ -298,6 +298,19 @@ void dax_device_put(struct dax_device **devp)
 		dev_free(dev);
 }
 
+bool dax_device_put_last(struct dax_device **devp)
+{
+	long one = 1;
+
+	if (!devp || !*devp ||
+	    !atomic_compare_exchange_strong_explicit(&(*devp)->refs, &one, 0, memory_order_acq_rel,
+						     memory_order_relaxed))
+		return false;
+	dev_free(*devp);
+	*devp = NULL;
+	return true;
+}
+
 const char *dax_device_path(const struct dax_device *dev)
 {
 	return dev ? dev->path : NULL;

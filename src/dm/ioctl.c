@@ -21,6 +21,8 @@ void dm_ioctl_result_free(struct dm_ioctl_result *res)
 {
 	for (unsigned i = 0; i < res->ntargets && !res->wire; i++)
 		free(res->targets[i].args);
+	for (unsigned i = 0; res->devices && i < res->ndevices; i++)
+		dax_device_put(&res->devices[i].held);
 	free(res->targets);
 	free(res->devices);
 	free(res->badblocks);
@@ -78,10 +80,12 @@ static int table_status(struct mapped_device *md, unsigned flags, struct dm_ioct
 	return err;
 }
 
+/* Takes the caller's reference to dev into d. */
 static void fill_device(struct dax_device *dev, struct dm_ioc_device *d)
 {
 	size_t n = dax_badblocks_list(dev, d->badblocks, DM_IOC_STATUS_BADBLOCKS);
 
+	d->held = dev;
 	d->path = dax_device_path(dev);
 	dax_device_file_id(dev, &d->st_dev, &d->st_ino);
 	d->size = dax_device_size(dev);
@@ -110,7 +114,7 @@ static int status(struct mapped_device *md, struct dm_ioctl_result *res)
 	if (!(res->devices = calloc(n ? n : 1, sizeof(*res->devices))))
 		return nomem();
 	for (unsigned i = 0; i < n; i++) {
-		struct dax_device *dev = dm_md_device(md, i);
+		struct dax_device *dev = dm_md_device_get(md, i);
 
 		if (dev)
 			fill_device(dev, &res->devices[res->ndevices++]);
@@ -130,8 +134,10 @@ static int load(struct mapped_device *md, const struct dm_ioctl_req *rq)
 	 * daxfs mount uses is refused rather than written by two filesystems */
 	if ((err = dm_md_lock_devices(md)) == 0)
 		err = dm_md_load(md, t);
-	if (err < 0)
+	if (err < 0) {
 		dm_table_put(&t);
+		dm_md_release_devices(md);      /* and what it opened, with their locks */
+	}
 	return err;
 }
 
@@ -187,8 +193,10 @@ static int wipe(struct mapped_device *md, unsigned flags)
 	}
 	err = dm_table_parse(md, text.s ? text.s : "", "remove --force", &t);
 	free(text.s);
-	if (err == 0 && (err = dm_md_load(md, t)) < 0)
+	if (err == 0 && (err = dm_md_load(md, t)) < 0) {
 		dm_table_put(&t);
+		dm_md_release_devices(md);
+	}
 	return err < 0 ? err : resume(md, flags | DM_IOC_F_NOLOCKFS);
 }
 
@@ -209,18 +217,12 @@ static int remove_dev(struct mapped_device *md, unsigned flags)
 	return err;
 }
 
-static int badblocks(struct mapped_device *md, const struct dm_ioctl_req *rq,
-		     struct dm_ioctl_result *res)
+static int badblocks_of(struct dax_device *dev, const struct dm_ioctl_req *rq,
+			struct dm_ioctl_result *res)
 {
-	struct dax_device *dev;
-	uint64_t sectors;
+	uint64_t sectors = dax_device_size(dev) >> 9;
 	size_t n;
 
-	if (!rq->text || !rq->text[0])
-		return daxfs_err(-EINVAL, "badblocks: no device path");
-	if (!(dev = dm_md_find_device(md, rq->text)))
-		return daxfs_err(-ENODEV, "badblocks: %s: not a device of this mount", rq->text);
-	sectors = dax_device_size(dev) >> 9;
 	if (rq->cmd != DM_IOC_BADBLOCKS_LIST) {
 		if (rq->len == 0 || rq->start >= sectors || rq->len > sectors - rq->start)
 			return daxfs_err(-EINVAL, "badblocks: sectors %" PRIu64 "+%" PRIu64
@@ -238,9 +240,25 @@ static int badblocks(struct mapped_device *md, const struct dm_ioctl_req *rq,
 	return 0;
 }
 
+static int badblocks(struct mapped_device *md, const struct dm_ioctl_req *rq,
+		     struct dm_ioctl_result *res)
+{
+	struct dax_device *dev;
+	int err;
+
+	if (!rq->text || !rq->text[0])
+		return daxfs_err(-EINVAL, "badblocks: no device path");
+	if (!(dev = dm_md_find_device_get(md, rq->text)))
+		return daxfs_err(-ENODEV, "badblocks: %s: not a device of this mount", rq->text);
+	err = badblocks_of(dev, rq, res);
+	dax_device_put(&dev);
+	return err;
+}
+
+/* The device at index, with a reference for the caller. */
 static struct dax_device *device_at(struct mapped_device *md, unsigned index)
 {
-	struct dax_device *dev = dm_md_device(md, index);
+	struct dax_device *dev = dm_md_device_get(md, index);
 
 	if (!dev)
 		daxfs_err(-ENXIO, "no backing device %u", index);
@@ -255,20 +273,22 @@ static int device_open(struct mapped_device *md, const struct dm_ioctl_req *rq,
 	struct dax_device *dev = device_at(md, rq->index);
 	bool write = rq->flags & DM_IOC_F_WRITE;
 	struct stat st;
-	int fd;
+	int fd, err = 0;
 
 	if (!dev)
 		return -ENXIO;
 	fd = open(dax_device_path(dev), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return daxfs_err(-errno, "%s: %s", dax_device_path(dev), strerror(errno));
-	if (fstat(fd, &st) < 0 || !dax_device_same_file(dev, st.st_dev, st.st_ino)) {
+	if (fd < 0) {
+		err = daxfs_err(-errno, "%s: %s", dax_device_path(dev), strerror(errno));
+	} else if (fstat(fd, &st) < 0 || !dax_device_same_file(dev, st.st_dev, st.st_ino)) {
 		close(fd);
-		return daxfs_err(-ESTALE, "%s is no longer the file this mount uses",
-				 dax_device_path(dev));
+		err = daxfs_err(-ESTALE, "%s is no longer the file this mount uses",
+				dax_device_path(dev));
+	} else {
+		res->fd = fd;
 	}
-	res->fd = fd;
-	return 0;
+	dax_device_put(&dev);
+	return err;
 }
 
 static int device(struct mapped_device *md, unsigned index, struct dm_ioctl_result *res)
@@ -277,8 +297,10 @@ static int device(struct mapped_device *md, unsigned index, struct dm_ioctl_resu
 
 	if (!dev)
 		return -ENXIO;
-	if (!(res->devices = calloc(1, sizeof(*res->devices))))
+	if (!(res->devices = calloc(1, sizeof(*res->devices)))) {
+		dax_device_put(&dev);
 		return nomem();
+	}
 	fill_device(dev, &res->devices[0]);
 	res->ndevices = 1;
 	return 0;

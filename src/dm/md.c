@@ -53,7 +53,7 @@ void dm_md_destroy(struct mapped_device **mdp)
 	dm_table_put(&md->live);
 	dm_table_put(&md->inactive);
 	for (unsigned i = 0; i < md->num_devs; i++)
-		dax_device_put(&md->devs[i]);
+		dax_device_put(&md->devs[i].dev);
 	free(md->devs);
 	free(md->uuid);
 	pthread_mutex_destroy(&md->dev_lock);
@@ -74,7 +74,8 @@ const char *dm_md_name(const struct mapped_device *md)
 
 int dm_md_cache_get(struct mapped_device *md, const char *path, struct dax_device **out)
 {
-	struct dax_device *dev, **devs;
+	struct dax_device *dev;
+	struct dm_md_dev *devs;
 	struct stat st;
 	int r = 0;
 
@@ -82,8 +83,8 @@ int dm_md_cache_get(struct mapped_device *md, const char *path, struct dax_devic
 		return daxfs_err(-errno, "%s: %s", path, strerror(errno));
 	pthread_mutex_lock(&md->dev_lock);
 	for (unsigned i = 0; i < md->num_devs; i++) {
-		if (dax_device_same_file(md->devs[i], st.st_dev, st.st_ino)) {
-			*out = md->devs[i];
+		if (dax_device_same_file(md->devs[i].dev, st.st_dev, st.st_ino)) {
+			*out = dax_device_get(md->devs[i].dev);
 			goto out;
 		}
 	}
@@ -99,11 +100,38 @@ int dm_md_cache_get(struct mapped_device *md, const char *path, struct dax_devic
 			daxfs_err_prefix(r, "%s", path);
 		goto out;
 	}
-	md->devs[md->num_devs++] = dev;
-	*out = dev;
+	md->devs[md->num_devs++] = (struct dm_md_dev){ .dev = dev };
+	/* taken under dev_lock, so that a release never closes it first */
+	*out = dax_device_get(dev);
 out:
 	pthread_mutex_unlock(&md->dev_lock);
 	return r;
+}
+
+void dm_md_release_devices(struct mapped_device *md)
+{
+	pthread_mutex_lock(&md->dev_lock);
+	for (unsigned i = 0; i < md->num_devs;) {
+		/* the cache's reference is the last: no table holds it, and
+		 * none can take it without dev_lock */
+		if (md->devs[i].been_live || !dax_device_put_last(&md->devs[i].dev)) {
+			i++;
+			continue;
+		}
+		memmove(&md->devs[i], &md->devs[i + 1], (md->num_devs - i - 1) * sizeof(*md->devs));
+		md->num_devs--;
+	}
+	pthread_mutex_unlock(&md->dev_lock);
+}
+
+/* What a table made live keeps open until md is destroyed. */
+static void mark_live(struct mapped_device *md, const struct dm_table *t)
+{
+	pthread_mutex_lock(&md->dev_lock);
+	for (unsigned i = 0; i < md->num_devs; i++)
+		for (unsigned j = 0; j < t->num_devs && !md->devs[i].been_live; j++)
+			md->devs[i].been_live = md->devs[i].dev == t->devs[j];
+	pthread_mutex_unlock(&md->dev_lock);
 }
 
 void dm_md_set_open_flags(struct mapped_device *md, unsigned flags)
@@ -129,12 +157,23 @@ struct dax_device *dm_md_device(struct mapped_device *md, unsigned index)
 
 	pthread_mutex_lock(&md->dev_lock);
 	if (index < md->num_devs)
-		dev = md->devs[index];
+		dev = md->devs[index].dev;
 	pthread_mutex_unlock(&md->dev_lock);
 	return dev;
 }
 
-struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path)
+struct dax_device *dm_md_device_get(struct mapped_device *md, unsigned index)
+{
+	struct dax_device *dev = NULL;
+
+	pthread_mutex_lock(&md->dev_lock);
+	if (index < md->num_devs)
+		dev = dax_device_get(md->devs[index].dev);
+	pthread_mutex_unlock(&md->dev_lock);
+	return dev;
+}
+
+static struct dax_device *find_device(struct mapped_device *md, const char *path, bool ref)
 {
 	struct dax_device *dev = NULL;
 	struct stat st;
@@ -143,10 +182,20 @@ struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path)
 		return NULL;
 	pthread_mutex_lock(&md->dev_lock);
 	for (unsigned i = 0; i < md->num_devs && !dev; i++)
-		if (dax_device_same_file(md->devs[i], st.st_dev, st.st_ino))
-			dev = md->devs[i];
+		if (dax_device_same_file(md->devs[i].dev, st.st_dev, st.st_ino))
+			dev = ref ? dax_device_get(md->devs[i].dev) : md->devs[i].dev;
 	pthread_mutex_unlock(&md->dev_lock);
 	return dev;
+}
+
+struct dax_device *dm_md_find_device(struct mapped_device *md, const char *path)
+{
+	return find_device(md, path, false);
+}
+
+struct dax_device *dm_md_find_device_get(struct mapped_device *md, const char *path)
+{
+	return find_device(md, path, true);
 }
 
 int dm_md_device_index(struct mapped_device *md, const struct dax_device *dev)
@@ -155,36 +204,44 @@ int dm_md_device_index(struct mapped_device *md, const struct dax_device *dev)
 
 	pthread_mutex_lock(&md->dev_lock);
 	for (unsigned i = 0; i < md->num_devs && index < 0; i++)
-		if (md->devs[i] == dev)
+		if (md->devs[i].dev == dev)
 			index = (int)i;
 	pthread_mutex_unlock(&md->dev_lock);
 	return index;
 }
 
-/* The device list only grows and its devices live as long as md, so each
- * one is taken under dev_lock and used without it (a lock may wait). */
+/* Each device is taken with a reference under dev_lock and used without it
+ * (a lock may wait). */
 int dm_md_lock_devices(struct mapped_device *md)
 {
-	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
-		int err = dax_device_lock(dm_md_device(md, i));
+	for (unsigned i = 0;; i++) {
+		struct dax_device *dev = dm_md_device_get(md, i);
+		int err;
 
+		if (!dev)
+			return 0;
+		err = dax_device_lock(dev);
+		dax_device_put(&dev);
 		if (err < 0)
 			return err;
 	}
-	return 0;
 }
 
 int dm_md_mark_mounted(struct mapped_device *md)
 {
 	int first = 0;
 
-	for (unsigned i = 0; i < dm_md_num_devices(md); i++) {
-		int err = dax_device_mark_mounted(dm_md_device(md, i));
+	for (unsigned i = 0;; i++) {
+		struct dax_device *dev = dm_md_device_get(md, i);
+		int err;
 
+		if (!dev)
+			return first;
+		err = dax_device_mark_mounted(dev);
+		dax_device_put(&dev);
 		if (err < 0 && first == 0)
 			first = err;
 	}
-	return first;
 }
 
 /* ---- table slots --------------------------------------------------------- */
@@ -265,6 +322,7 @@ int dm_md_load(struct mapped_device *md, struct dm_table *t)
 	md->inactive = t;
 	pthread_mutex_unlock(&md->map_lock);
 	dm_table_put(&old);
+	dm_md_release_devices(md);
 out:
 	pthread_mutex_unlock(&md->ctl_lock);
 	return r;
@@ -277,6 +335,7 @@ int dm_md_make_live(struct mapped_device *md, struct dm_table *t)
 
 	if (r < 0) {
 		dm_table_put(&t);
+		dm_md_release_devices(md);
 		return r;
 	}
 	return dm_md_resume(md, DM_SUSPEND_NOLOCKFS);
@@ -293,6 +352,7 @@ int dm_md_clear(struct mapped_device *md)
 	pthread_mutex_unlock(&md->map_lock);
 	pthread_mutex_unlock(&md->ctl_lock);
 	dm_table_put(&old);
+	dm_md_release_devices(md);
 	return 0;
 }
 
@@ -428,6 +488,7 @@ static int swap_table(struct mapped_device *md)
 		md->inactive = NULL;
 		pthread_mutex_unlock(&md->map_lock);
 		dm_table_put(&t);
+		dm_md_release_devices(md);
 		return daxfs_err_prefix(r, "%s", md->name);
 	}
 	pthread_mutex_lock(&md->map_lock);
@@ -437,6 +498,7 @@ static int swap_table(struct mapped_device *md)
 	md->live_type = table_type(t, md->type);
 	pthread_mutex_unlock(&md->map_lock);
 	dm_table_put(&old);
+	mark_live(md, t);
 	if (md->swap_hook)
 		md->swap_hook(md->swap_data);
 	return 0;

@@ -63,12 +63,26 @@ struct mapped_device {
 	bool removed;                       /* no control commands any more */
 
 	/* the device cache: one dax_device per underlying file, opened with
-	 * open_flags (DAX_OPEN_*) */
+	 * open_flags (DAX_OPEN_*), and the cache's reference to it. A device
+	 * a live table has used stays until md is destroyed (the pointers
+	 * direct_access gave out stay valid, clients name it by its index);
+	 * one that only tables never made live used is closed as soon as no
+	 * table holds it (dm_md_release_devices), as dm closes a table's
+	 * devices with the table. Only such entries ever leave, so the index
+	 * of a device that was live never changes. */
 	pthread_mutex_t dev_lock;
 	unsigned open_flags;                /* protected by dev_lock */
 	unsigned num_devs;
-	struct dax_device **devs;           /* protected by dev_lock */
+	struct dm_md_dev {
+		struct dax_device *dev;
+		bool been_live;
+	} *devs;                            /* protected by dev_lock */
 };
+
+/* dm_md_device and dm_md_find_device with a reference for the caller (put
+ * it), for the commands that may run beside dm_md_release_devices. */
+struct dax_device *dm_md_device_get(struct mapped_device *md, unsigned index);
+struct dax_device *dm_md_find_device_get(struct mapped_device *md, const char *path);
 
 /* Admits one bio: waits while suspended (-EAGAIN instead with NOWAIT). */
 int dm_md_start_io(struct mapped_device *md, unsigned bio_flags);

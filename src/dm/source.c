@@ -90,6 +90,7 @@ static int list_table(struct mapped_device *md, const char *source, struct dm_ta
 		for (unsigned i = 0; i < nseen; i++) {
 			if (seen[i] != dev)
 				continue;
+			dax_device_put(&dev);
 			if (strcmp(names[i], path) == 0)
 				r = daxfs_err(-EINVAL, "%s: listed twice in %s", path, source);
 			else
@@ -104,6 +105,7 @@ static int list_table(struct mapped_device *md, const char *source, struct dm_ta
 		if (n)
 			names = n;
 		if (!s || !n) {
+			dax_device_put(&dev);
 			r = daxfs_err(-ENOMEM, "out of memory");
 			goto out;
 		}
@@ -134,6 +136,10 @@ static int list_table(struct mapped_device *md, const char *source, struct dm_ta
 	}
 	r = dm_table_parse(md, b.s, source, out);
 out:
+	for (unsigned i = 0; i < nseen; i++)
+		dax_device_put(&seen[i]);
+	if (r)
+		dm_md_release_devices(md);
 	free(seen);
 	free(names);
 	free(b.s);

@@ -96,18 +96,20 @@ int dm_get_device(struct dm_target *ti, const char *path, struct dax_device **ou
 		snprintf(t->ctr_detail, sizeof(t->ctr_detail), "%s", daxfs_errormsg());
 		return r;
 	}
+	*out = dev;
 	for (unsigned i = 0; i < t->num_devs; i++) {
 		if (t->devs[i] == dev) {
-			*out = dev;
+			dax_device_put(&dev);   /* the table holds one already */
 			return 0;
 		}
 	}
 	devs = realloc(t->devs, (t->num_devs + 1) * sizeof(*devs));
-	if (!devs)
+	if (!devs) {
+		dax_device_put(&dev);
 		return daxfs_err(-ENOMEM, "out of memory");
+	}
 	t->devs = devs;
-	t->devs[t->num_devs++] = dax_device_get(dev);
-	*out = dev;
+	t->devs[t->num_devs++] = dev;
 	return 0;
 }
 
@@ -336,6 +338,7 @@ int dm_table_parse(struct mapped_device *md, const char *text, const char *origi
 	return 0;
 bad:
 	dm_table_put(&t);
+	dm_md_release_devices(md);      /* what the refused lines opened */
 	return r;
 }
 

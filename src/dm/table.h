@@ -88,8 +88,10 @@ long dm_table_direct_access(struct dm_table *t, uint64_t pgoff, long nr_pages,
 			    struct dm_resolution *res);
 
 /* The device cache of a mapped device (md.c): the dax_device for path,
- * opened once per underlying file and kept until the device is destroyed.
- * No reference is given to the caller. */
+ * opened once per underlying file, with a reference for the caller (a table
+ * keeps it in devs). The cache keeps the device open while a table holds it,
+ * and until md is destroyed once a live table has used it (see
+ * dm_md_release_devices). */
 int dm_md_cache_get(struct mapped_device *md, const char *path, struct dax_device **out);
 
 #endif

@@ -176,6 +176,22 @@ static int test_refcount_get_keeps_device_after_first_put(void)
 	return T_PASS;
 }
 
+static int test_put_last_closes_only_an_unshared_device(void)
+{
+	const char *path = t_file("pmem", 2 * PG, 0x44);
+	struct dax_device *dev = NULL, *ref;
+
+	CHECK_EQ(dax_device_open(path, 0, &dev), 0);
+	ref = dax_device_get(dev);
+	CHECK(!dax_device_put_last(&dev));
+	CHECK(dev == ref);
+	dax_device_put(&ref);
+	CHECK(dax_device_put_last(&dev));
+	CHECK(dev == NULL);
+	CHECK(!dax_device_put_last(&dev));
+	return T_PASS;
+}
+
 static int test_lock_second_open_ebusy(void)
 {
 	const char *path = t_file("pmem", PG, 0);
@@ -275,6 +291,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_open_unaligned_size_rounds_down_to_pages),
 	T_CASE(test_same_file_matches_stat_of_path),
 	T_CASE(test_refcount_get_keeps_device_after_first_put),
+	T_CASE(test_put_last_closes_only_an_unshared_device),
 	T_CASE(test_lock_second_open_ebusy),
 	T_CASE(test_lock_twice_on_same_device_succeeds),
 	T_CASE(test_lock_released_by_last_put),

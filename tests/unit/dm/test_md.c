@@ -24,8 +24,10 @@ static int load_text(struct mapped_device *md, const char *text)
 	if (r)
 		return r;
 	r = dm_md_load(md, t);
-	if (r)
+	if (r) {
 		dm_table_put(&t);
+		dm_md_release_devices(md);
+	}
 	return r;
 }
 
@@ -700,6 +702,69 @@ static int test_interrupted_killable_bio_gives_up_while_suspended(void)
 	return T_PASS;
 }
 
+/* What dax_md opened, and nothing a table since named. */
+static bool holds_a_alone(struct mapped_device *md)
+{
+	return dm_md_num_devices(md) == 1 && dm_md_find_device(md, A) && !dm_md_find_device(md, B);
+}
+
+static int test_clear_closes_the_devices_only_the_staged_table_held(void)
+{
+	struct mapped_device *md = dax_md();
+
+	CHECK_EQ(load_text(md, t_fmt("0 512 linear %s 0\n", B)), 0);
+	CHECK_EQ(dm_md_num_devices(md), 2);
+	CHECK_EQ(dm_md_clear(md), 0);
+	CHECK(holds_a_alone(md));
+	return T_PASS;
+}
+
+static int test_refused_load_closes_the_devices_it_opened(void)
+{
+	struct mapped_device *md = dax_md();
+
+	/* parsed, then refused by the type rule */
+	CHECK_EQ(load_text(md, t_fmt("0 256 linear %s 0\n256 256 error\n", B)), -EINVAL);
+	CHECK(holds_a_alone(md));
+	/* refused by the parser after B's line */
+	CHECK_EQ(load_text(md, t_fmt("0 256 linear %s 0\n264 256 zero\n", B)), -EINVAL);
+	CHECK(holds_a_alone(md));
+	return T_PASS;
+}
+
+static int test_load_over_a_staged_table_closes_its_devices(void)
+{
+	struct mapped_device *md = dax_md();
+
+	CHECK_EQ(load_text(md, t_fmt("0 512 linear %s 0\n", B)), 0);
+	CHECK_EQ(load_text(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	CHECK(holds_a_alone(md));
+	return T_PASS;
+}
+
+static int test_refused_resume_closes_the_devices_of_the_staged_table(void)
+{
+	struct mapped_device *md = dax_md();
+
+	CHECK_EQ(load_text(md, t_fmt("0 1024 linear %s 0\n", B)), 0);
+	CHECK(dm_md_resume(md, DM_SUSPEND_NOLOCKFS) < 0);
+	CHECK(holds_a_alone(md));
+	return T_PASS;
+}
+
+static int test_devices_a_live_table_used_stay_open_and_keep_their_index(void)
+{
+	struct mapped_device *md = dax_md();
+
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", B)), 0);
+	CHECK_EQ(t_make_live(md, t_fmt("0 512 linear %s 0\n", A)), 0);
+	CHECK_EQ(load_text(md, "0 512 error\n"), 0);
+	CHECK_EQ(dm_md_clear(md), 0);
+	CHECK_EQ(dm_md_num_devices(md), 2);
+	CHECK(dm_md_device(md, 1) == dm_md_find_device(md, B));
+	return T_PASS;
+}
+
 static int test_table_outlives_destroyed_device(void)
 {
 	struct mapped_device *md = NULL;
@@ -766,6 +831,11 @@ static const struct t_case cases[] = {
 	T_CASE(test_suspend_does_not_block_dax_access),
 	T_CASE(test_bio_queued_while_suspended_runs_against_new_table),
 	T_CASE(test_interrupted_killable_bio_gives_up_while_suspended),
+	T_CASE(test_clear_closes_the_devices_only_the_staged_table_held),
+	T_CASE(test_refused_load_closes_the_devices_it_opened),
+	T_CASE(test_load_over_a_staged_table_closes_its_devices),
+	T_CASE(test_refused_resume_closes_the_devices_of_the_staged_table),
+	T_CASE(test_devices_a_live_table_used_stay_open_and_keep_their_index),
 	T_CASE(test_table_outlives_destroyed_device),
 	T_CASE(test_create_without_name_fails),
 };
