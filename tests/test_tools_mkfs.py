@@ -144,6 +144,15 @@ def test_mkfs_usage_error_exits_2(args, message):
     assert r.stdout == ""
 
 
+def test_mkfs_refuses_the_nil_uuid_as_ctl_uuid_does(files):
+    a, b, source = files
+    r = run("mkfs.daxfs", "-s", "64M", "-U", "00000000-0000-0000-0000-000000000000", source)
+    assert r.returncode == 1
+    assert r.stderr == "mkfs.daxfs: the nil uuid names no filesystem\n"
+    assert r.stdout == ""
+    assert not a.exists() and not b.exists(), "nothing is created for a refused uuid"
+
+
 def test_mkfs_label_of_63_bytes_is_accepted(files):
     _, _, source = files
     r = run("mkfs.daxfs", "-s", "64M", "-L", "l" * 63, source)

@@ -273,6 +273,10 @@ int main(int argc, char **argv)
 		return usage_error("%s", argc - optind < 1 ? "missing SOURCE" : "too many arguments");
 	source = argv[optind];
 
+	if (have_uuid && dfs_uuid_check(uuid)) {
+		fprintf(stderr, "%s: %s\n", progname, daxfs_errormsg());
+		return CLI_EXIT_FAIL;
+	}
 	if (!have_uuid && (ret = cli_random_uuid(uuid))) {
 		fprintf(stderr, "%s: cannot generate a uuid: %s\n", progname, strerror(-ret));
 		return CLI_EXIT_FAIL;

@@ -518,9 +518,13 @@ int dfs_set_label(struct mapped_device *md, const char *label);
  * a crash part way leaves the old uuid and labels that mount and fsck name
  * as an interrupted change). Also finishes or undoes such a change: labels
  * stamped with uuid, or half way, are put back first. Mount count and time
- * stay. -EINVAL for the nil uuid.
+ * stay. -EINVAL for the nil uuid (dfs_uuid_check).
  */
 int dfs_set_uuid(struct mapped_device *md, const uint8_t uuid[16]);
+/* Whether uuid may name a filesystem: 0, or -EINVAL (with a message) for the
+ * nil uuid, which blkid and mount take for "no uuid". Checked by dfs_mkfs
+ * and dfs_set_uuid; tools call it before they touch anything. */
+int dfs_uuid_check(const uint8_t uuid[16]);
 /* One member of a filesystem, as its member table lists it (FORMAT.md "Members"). */
 struct dfs_member_info {
 	unsigned index;
@@ -555,8 +559,9 @@ struct dfs_mkfs_opts {
 /* Makes an empty filesystem on md's live table: superblocks, journal, group
  * descriptors, the member table and a label in every member (a target that
  * maps no device gets none; at least one must map a device). -EEXIST for a
- * daxfs already there without force; -EINVAL for a table too small, or one
- * whose members cannot all hold a label past the fixed metadata. */
+ * daxfs already there without force; -EINVAL for the nil uuid, a table too
+ * small, or one whose members cannot all hold a label past the fixed
+ * metadata. */
 int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts);
 
 enum dfs_fsck_mode {

@@ -200,6 +200,8 @@ int dfs_mkfs(struct mapped_device *md, const struct dfs_mkfs_opts *opts)
 		opts = &defaults;
 	if (opts->label && strlen(opts->label) > 63)
 		return daxfs_err(-EINVAL, "label '%s' is longer than 63 bytes", opts->label);
+	if (opts->uuid && (err = dfs_uuid_check(opts->uuid)))
+		return err;
 	if ((err = dfs_table_facts(md, &f)))
 		return err;
 	uint64_t total = f.bytes >> DFS_BLOCK_SHIFT;

@@ -179,17 +179,25 @@ out:
 	return err;
 }
 
-int dfs_set_uuid(struct mapped_device *md, const uint8_t uuid[16])
+int dfs_uuid_check(const uint8_t uuid[16])
 {
 	static const uint8_t nil[16];
+
+	if (memcmp(uuid, nil, 16) == 0)
+		return daxfs_err(-EINVAL, "the nil uuid names no filesystem");
+	return 0;
+}
+
+int dfs_set_uuid(struct mapped_device *md, const uint8_t uuid[16])
+{
 	struct dfs_super before;
 	struct dfs_label *ls = NULL;
 	struct dfs *fs;
 	bool backup;
 	int err, err2;
 
-	if (memcmp(uuid, nil, 16) == 0)
-		return daxfs_err(-EINVAL, "the nil uuid names no filesystem");
+	if ((err = dfs_uuid_check(uuid)))
+		return err;
 	if ((err = dfs_read_super_raw(md, &before, &backup)) ||
 	    (err = undo_interrupted(md, &before, uuid)))
 		return err;

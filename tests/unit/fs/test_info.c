@@ -167,6 +167,19 @@ static int test_label_longer_than_63_bytes_is_refused(void)
 	return T_PASS;
 }
 
+static int test_mkfs_with_the_nil_uuid_is_refused(void)
+{
+	static const uint8_t nil[16];
+	struct dfs_mkfs_opts o = { .uuid = nil };
+	struct mapped_device *md = t_md_file("pmem", 64 * MIB);
+	struct dfs_info in;
+
+	CHECK_EQ(dfs_mkfs(md, &o), -EINVAL);
+	CHECK_MSG("the nil uuid names no filesystem");
+	CHECK(dfs_read_info(md, false, &in) < 0);     /* nothing was written */
+	return T_PASS;
+}
+
 static const struct t_case cases[] = {
 	T_CASE(test_info_of_a_fresh_fs_reads_the_superblock),
 	T_CASE(test_info_counts_match_statfs_of_a_mount),
@@ -176,6 +189,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_label_change_keeps_everything_else),
 	T_CASE(test_label_change_after_a_crash_replays_the_journal_first),
 	T_CASE(test_label_longer_than_63_bytes_is_refused),
+	T_CASE(test_mkfs_with_the_nil_uuid_is_refused),
 };
 
 T_MAIN(cases)
