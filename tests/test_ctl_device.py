@@ -2,10 +2,12 @@
 import errno
 import json
 import os
+import resource
+import subprocess
 
 import pytest
 
-from conftest import ctl_fails, ctl_ok, run_ctl
+from conftest import build_sanitizers, ctl_fails, ctl_ok, run_ctl, sparse_file, tool
 from faults import drop_cached_pages
 from mount import daxfs  # noqa: F401  (the mounted-filesystem fixture)
 
@@ -52,6 +54,40 @@ def test_device_command_on_a_directory_outside_daxfs_is_refused(args, tmp_path):
 def test_load_reads_the_table_before_touching_the_mount(tmp_path):
     assert "absent.table: No such file or directory" in \
         ctl_fails("load", tmp_path, tmp_path / "absent.table")
+
+
+def bounded_ctl(*args):
+    """daxfs-ctl ARGS with its memory capped at 256 MiB and 20 s to run, so that
+    a command reading without bound fails the test, not the machine (under
+    AddressSanitizer, whose shadow needs the address space, by its RSS limit)."""
+    env = dict(os.environ)
+    if "address" in build_sanitizers().split(","):
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                     "hard_rss_limit_mb=256"]))
+        cap = None
+    else:
+        def cap():
+            resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))
+    return subprocess.run([tool("daxfs-ctl"), *map(str, args)], capture_output=True, text=True,
+                          timeout=20, preexec_fn=cap, env=env)
+
+
+@pytest.mark.parametrize("name", ["load", "reload"])
+@pytest.mark.parametrize("what", ["device", "fifo", "oversized"])
+def test_load_refuses_what_is_no_table_file_as_check_does(tmp_path, name, what):
+    if what == "device":
+        table = "/dev/zero"
+    elif what == "fifo":            # refused, not waited on for a writer
+        table = tmp_path / "fifo.table"
+        os.mkfifo(table)
+    else:
+        table = sparse_file(tmp_path / "huge.table", (16 << 20) + 1)
+    message = f"{table}: not a table file (a regular file of at most 16777216 bytes)\n"
+    r = bounded_ctl("check", table)
+    assert (r.returncode, r.stderr) == (1, f"daxfs-ctl check: {message}")
+    r = bounded_ctl(name, tmp_path, table)
+    assert r.returncode == 1
+    assert r.stderr == f"daxfs-ctl {name}: {message}", "refused before the mount is asked"
 
 
 def test_device_command_on_a_missing_mountpoint_is_reported(tmp_path):

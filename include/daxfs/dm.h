@@ -44,7 +44,12 @@ struct mapped_device;
  */
 int dm_table_parse(struct mapped_device *md, const char *text, const char *origin,
 		   struct dm_table **out);
-/* Reads a file and parses it; origin is the path. */
+/* Reads the table file path into *text (malloc'd, NUL-terminated, *len bytes
+ * without the NUL) without parsing it. Only a regular file of at most 16 MiB
+ * of text is read: anything else (a device such as /dev/zero, a pipe, a file
+ * with NUL bytes) is -EINVAL naming path, before any of it is read. */
+int dm_table_read_file(const char *path, char **text, size_t *len);
+/* Reads a file (dm_table_read_file) and parses it; origin is the path. */
 int dm_table_parse_file(struct mapped_device *md, const char *path, struct dm_table **out);
 void dm_table_put(struct dm_table **t);
 

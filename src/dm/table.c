@@ -342,16 +342,18 @@ bad:
 	return r;
 }
 
-int dm_table_parse_file(struct mapped_device *md, const char *path, struct dm_table **out)
+int dm_table_read_file(const char *path, char **text, size_t *len)
 {
 	struct stat st;
-	char *text;
+	char *buf;
 	ssize_t n;
 	size_t got = 0;
 	int fd, r;
 
-	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	*text = NULL;
+	*len = 0;
+	/* O_NONBLOCK: a FIFO is refused below, not waited on */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return daxfs_err(-errno, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st)) {
@@ -359,37 +361,56 @@ int dm_table_parse_file(struct mapped_device *md, const char *path, struct dm_ta
 		close(fd);
 		return r;
 	}
+	/* a device or a pipe has no size to trust: /dev/zero never ends */
 	if (!S_ISREG(st.st_mode) || st.st_size > TABLE_FILE_MAX) {
 		close(fd);
 		return daxfs_err(-EINVAL, "%s: not a table file (a regular file of at most %u bytes)",
 				 path, TABLE_FILE_MAX);
 	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
 		close(fd);
 		return daxfs_err(-ENOMEM, "out of memory");
 	}
 	while (got < (size_t)st.st_size) {
-		n = read(fd, text + got, (size_t)st.st_size - got);
+		n = read(fd, buf + got, (size_t)st.st_size - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			r = daxfs_err(-errno, "%s: %s", path, strerror(errno));
-			goto out;
+			goto bad;
 		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
 	}
-	text[got] = '\0';
-	if (strlen(text) != got) {
+	buf[got] = '\0';
+	if (strlen(buf) != got) {
 		r = daxfs_err(-EINVAL, "%s: not a text table (contains NUL bytes)", path);
-		goto out;
+		goto bad;
 	}
-	r = dm_table_parse(md, text, path, out);
-out:
-	free(text);
 	close(fd);
+	*text = buf;
+	*len = got;
+	return 0;
+bad:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int dm_table_parse_file(struct mapped_device *md, const char *path, struct dm_table **out)
+{
+	char *text;
+	size_t len;
+	int r;
+
+	*out = NULL;
+	r = dm_table_read_file(path, &text, &len);
+	if (r)
+		return r;
+	r = dm_table_parse(md, text, path, out);
+	free(text);
 	return r;
 }
 

@@ -110,6 +110,15 @@ static void table_error(const struct ctl_command *cmd, const char *path, int err
 		ctl_error(cmd, "%s: %s", path, rest);
 }
 
+int ctl_read_table(const struct ctl_command *cmd, const char *path, char **text, size_t *len)
+{
+	int ret = dm_table_read_file(path, text, len);
+
+	if (ret)
+		table_error(cmd, path, ret);
+	return ret;
+}
+
 int ctl_open_table(const struct ctl_command *cmd, const char *path, bool live,
 		   struct mapped_device **mdp, struct dm_table **tp)
 {

@@ -65,6 +65,12 @@ int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
 int ctl_open_table(const struct ctl_command *cmd, const char *path, bool live,
 		   struct mapped_device **md, struct dm_table **t);
 
+/* Reads the table file at path as check and a mount read it
+ * (dm_table_read_file: a regular file of bounded size, never a device). On
+ * failure prints the library's message and returns its negative errno. On
+ * success the caller frees *text. */
+int ctl_read_table(const struct ctl_command *cmd, const char *path, char **text, size_t *len);
+
 /*
  * The printers of map, resolve and super, on a stream of the caller's (the print
  * fuzz target checks their output).

@@ -113,53 +113,6 @@ static int simple_run(const struct devcmd *d, int argc, char **argv)
 	return ret;
 }
 
-static char *read_file(const struct ctl_command *cmd, const char *path, size_t *len)
-{
-	char *buf = NULL;
-	size_t cap = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f) {
-		ctl_error(cmd, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	*len = 0;
-	for (;;) {
-		size_t got;
-
-		if (cap - *len < 4096) {
-			char *nbuf = realloc(buf, cap ? cap * 2 : 8192);
-
-			if (!nbuf) {
-				ctl_error(cmd, "out of memory");
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = nbuf;
-			cap = cap ? cap * 2 : 8192;
-		}
-		got = fread(buf + *len, 1, cap - *len - 1, f);
-		*len += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		ctl_error(cmd, "%s: read error", path);
-		free(buf);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	buf[*len] = '\0';
-	if (strlen(buf) != *len) {
-		ctl_error(cmd, "%s: not a text table (contains NUL bytes)", path);
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 /* The daemon names the text it parsed "load" ("load:3: linear: ..."); the
  * user knows it as the file they gave, so say that. */
 static int load_failed(const struct ctl_command *cmd, const char *mnt, const char *table,
@@ -224,8 +177,7 @@ static int load_run(const struct devcmd *d, int argc, char **argv, bool then_res
 		return ctl_usage_error(d->cmd, argc - optind < 1 ? "missing MOUNTPOINT" :
 				       argc - optind < 2 ? "missing TABLE" : "too many arguments");
 	mnt = argv[optind];
-	text = read_file(d->cmd, argv[optind + 1], &len);
-	if (!text)
+	if (ctl_read_table(d->cmd, argv[optind + 1], &text, &len))
 		return CLI_EXIT_FAIL;
 	fd = open_mount(d->cmd, mnt);
 	if (fd < 0) {
