@@ -408,13 +408,24 @@ static int check_geometry(struct dm_table *t, unsigned r, const struct dfs_membe
 }
 
 /* A file shorter than the area the table maps of it: dm refuses such a
- * table at resume too, but without saying which member the file was. */
+ * table at resume too, but without saying which member the file
+ * was. Sectors are compared, never summed: an area may start anywhere below
+ * 2^64 sectors, whose byte numbers do not fit in 64 bits. */
 static int check_size(struct dm_table *t, unsigned r, unsigned k, const char *uuid)
 {
 	struct dm_member dm;
+	uint64_t sectors;
 
-	if (dm_table_get_member(t, r, &dm) || dm.device_size >= (dm.offset + dm.length) << 9)
+	if (dm_table_get_member(t, r, &dm))
 		return 0;
+	sectors = dm.device_size >> 9;
+	if (dm.offset <= sectors && dm.length <= sectors - dm.offset)
+		return 0;
+	if (dm.offset >= sectors || dm.length > (UINT64_MAX >> 9) - dm.offset)
+		return daxfs_err(-EINVAL, "%s is %llu bytes, too small for member %u of filesystem "
+				 "%s, which the table maps from sector %llu of it (%llu sectors), "
+				 "past its end", dm.path, (unsigned long long)dm.device_size, k,
+				 uuid, (unsigned long long)dm.offset, (unsigned long long)dm.length);
 	return daxfs_err(-EINVAL, "%s is %llu bytes, too small for member %u of filesystem %s, "
 			 "which the table maps at bytes %llu-%llu of it: was the file truncated?",
 			 dm.path, (unsigned long long)dm.device_size, k, uuid,

@@ -161,7 +161,10 @@ static int test_shrunk_member_is_refused(void)
 				   "truncated?", f[2]));
 }
 
-static int test_file_shorter_than_its_area_is_refused_at_resume(void)
+/* mounted_three's table with member 1 at sector of path (NULL: its own file)
+ * is refused by the filesystem's check, which resume runs before dm's own
+ * range checks and which names the member: "<path><rest>". */
+static int resume_refuses_member_1_at(const char *path, const char *sector, const char *rest)
 {
 	const char *f[3];
 	struct mapped_device *md;
@@ -169,16 +172,31 @@ static int test_file_shorter_than_its_area_is_refused_at_resume(void)
 
 	struct dfs **fs = mounted_three(f, &md);
 	CHECK(fs);
-	/* a load checks no device ranges on a device in use: resume does */
-	const char *b2 = t_backing("b2", 4 * MB);
-	const char *g[3] = { f[0], b2, f[2] };
-	CHECK_EQ(dm_table_parse(md, linear(g, 3, 16 * MB), "load", &t), 0);
+	path = path ? path : f[1];
+	CHECK_EQ(dm_table_parse(md, t_fmt("0 32768 linear %s 0\n32768 32768 linear %s %s\n"
+					   "65536 32768 linear %s 0\n", f[0], path, sector, f[2]),
+				"load", &t), 0);
 	CHECK_EQ(dfs_check_table(*fs, t), -EINVAL);
-	CHECK_MSG(t_fmt("%s is 4194304 bytes, too small for member 1 of filesystem " UUID_TEXT
-			   ", which the table maps at bytes 0-16777215 of it: was the file "
-			   "truncated?", b2));
+	CHECK_MSG(t_fmt("%s%s", path, rest));
 	dm_table_put(&t);
 	return T_PASS;
+}
+
+static int test_file_shorter_than_its_area_is_refused_at_resume(void)
+{
+	return resume_refuses_member_1_at(t_backing("b2", 4 * MB), "0",
+					  " is 4194304 bytes, too small for member 1 of filesystem "
+					  UUID_TEXT ", which the table maps at bytes 0-16777215 of "
+					  "it: was the file truncated?");
+}
+
+/* byte numbers of an area that far out would wrap around 2^64: none is printed */
+static int test_area_past_the_file_end_is_refused_at_resume_in_sectors(void)
+{
+	return resume_refuses_member_1_at(NULL, "18446744073709551608",
+					  " is 16777216 bytes, too small for member 1 of filesystem "
+					  UUID_TEXT ", which the table maps from sector "
+					  "18446744073709551608 of it (32768 sectors), past its end");
 }
 
 static int test_stripes_swapped_are_refused(void)
@@ -419,6 +437,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_unrelated_file_is_refused),
 	T_CASE(test_shrunk_member_is_refused),
 	T_CASE(test_file_shorter_than_its_area_is_refused_at_resume),
+	T_CASE(test_area_past_the_file_end_is_refused_at_resume_in_sectors),
 	T_CASE(test_stripes_swapped_are_refused),
 	T_CASE(test_changed_chunk_size_is_refused),
 	T_CASE(test_members_in_place_mount_and_fsck_clean),
