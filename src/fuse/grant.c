@@ -174,19 +174,25 @@ static bool peer_may_store(struct dfuse_grant *g, int conn, const struct ucred *
 		return true;
 	c.owned = peer_groups(conn, &c.ngroups);
 	c.groups = c.owned;
-	for (unsigned i = 0; may && i < dm_md_num_devices(g->df->md); i++) {
+	/* every device the mapped device has opened, by index up to ENXIO */
+	for (unsigned i = 0; may; i++) {
 		struct dm_ioctl_req rq = { .cmd = DM_IOC_DEVICE_OPEN, .index = i };
 		struct dm_ioctl_result res = { .fd = -1 };
 		struct stat st;
-
 		/* our own open of the file the mount uses, never one a path
 		 * names now */
-		may = dm_ioctl(g->df->md, &rq, &res) == 0 && fstat(res.fd, &st) == 0 &&
-		      dfuse_may_access(&c, &st, W_OK) == 0;
+		int err = dm_ioctl(g->df->md, &rq, &res);
+
+		if (err == -ENXIO) {
+			dm_ioctl_result_free(&res);
+			break;
+		}
+		may = err == 0 && fstat(res.fd, &st) == 0 && dfuse_may_access(&c, &st, W_OK) == 0;
 		if (res.fd >= 0)
 			close(res.fd);
 		dm_ioctl_result_free(&res);
 	}
+	daxfs_err_clear();
 	dfuse_caller_fini(&c);
 	return may;
 }
