@@ -6,7 +6,7 @@ import os
 import pytest
 
 from client_util import as_user, dmap_path, dmaps, pattern, writes_own_file  # noqa: F401  (fixture)
-from mount import MIB, OPEN_MEMBER, PAGE, fallocate
+from mount import MIB, OPEN_MEMBER, PAGE, Daxfs, fallocate
 from users import shared_dir, shared_fs, users  # noqa: F401  (fixtures)
 
 SIZE = 16 * PAGE
@@ -274,4 +274,29 @@ def test_only_who_may_write_the_members_may_move_sizes_in_the_run_table(fs, user
     assert r.stdout.split("\n")[:3] == [f"map-pending {writable}",
                                         f"reopen-pending {errno.EACCES}",
                                         f"reopen-table {errno.EACCES}"], r.stdout
+
+
+def test_a_user_who_cannot_reach_the_members_gets_the_run_table_read_only(shared_dir, users):
+    """Members mode 0666 in a directory only root may enter: their mode bits
+    would let the user write them, but no open of theirs reaches them, so
+    they may not store into any file's blocks, nor move sizes."""
+    closed = shared_dir / "closed"
+    closed.mkdir()
+    closed.chmod(0o700)
+    d = Daxfs(shared_dir, files=["closed/pmem0"])
+    try:
+        d.mkfs()
+        os.chmod(d.files[0], 0o666)
+        d.allow_stderr(OPEN_MEMBER)
+        d.mount("allow_other")
+        pub = d.mnt / "pub"
+        pub.mkdir()
+        pub.chmod(0o1777)
+        r = users.outsider.run(RUN_TABLE, pub / "own")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split("\n")[:3] == [f"map-pending {errno.EACCES}",
+                                            f"reopen-pending {errno.EACCES}",
+                                            f"reopen-table {errno.EACCES}"], r.stdout
+    finally:
+        d.cleanup()
 

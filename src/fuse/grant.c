@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -156,44 +157,78 @@ static bool peer_in_group(int conn, const struct ucred *cred, gid_t group)
 	return in;
 }
 
+/* Opens path for reading and writing as the connecting process would, its
+ * uid, gid and groups standing in for ours in this thread alone (the raw
+ * calls: glibc's change every thread's), so that every check the kernel
+ * makes applies: the file's mode and ACLs, and search permission on every
+ * directory on the way. An fd, or a negative errno. */
+static int open_as(const struct ucred *cred, const gid_t *groups, int ngroups, const char *path)
+{
+	gid_t mine[256];
+	int nmine = (int)syscall(SYS_getgroups, 256, mine);
+	uid_t fsuid = (uid_t)syscall(SYS_setfsuid, -1);
+	gid_t fsgid = (gid_t)syscall(SYS_setfsgid, -1);
+	int fd = -EPERM;
+
+	if (nmine < 0 || syscall(SYS_setgroups, (size_t)ngroups, groups) < 0)
+		return -EPERM;
+	syscall(SYS_setfsgid, cred->gid);
+	syscall(SYS_setfsuid, cred->uid);
+	/* setfsuid answers the old value whether or not it took the new */
+	if ((uid_t)syscall(SYS_setfsuid, -1) == cred->uid &&
+	    (gid_t)syscall(SYS_setfsgid, -1) == cred->gid) {
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		fd = fd < 0 ? -errno : fd;
+	}
+	syscall(SYS_setfsuid, fsuid);
+	syscall(SYS_setfsgid, fsgid);
+	if (syscall(SYS_setgroups, (size_t)nmine, mine) < 0 ||
+	    (uid_t)syscall(SYS_setfsuid, -1) != fsuid) {
+		/* this thread must not go on as someone else */
+		fuse_log(FUSE_LOG_ERR, "daxfs-fuse: cannot take back the daemon's credentials\n");
+		abort();
+	}
+	return fd;
+}
+
 /*
  * Whether the connecting process may store into every member, and so may be
  * given the pending sizes writable: root; the group of a mount that hands it
  * the members read-write (-o dax_users); or a user whose own open of each
- * member file for writing would succeed. Anyone else with a write lease
- * would move the size and times of every file with a slot, files it may not
- * write among them, where storing into the members gives no more than it
- * already has.
+ * member file for writing succeeds and reaches the file the mount uses.
+ * Anyone else with a write lease would move the size and times of every
+ * file with a slot, files it may not write among them, where storing into
+ * the members gives no more than it already has.
  */
 static bool peer_may_store(struct dfuse_grant *g, int conn, const struct ucred *cred)
 {
-	struct dfuse_caller c = { .uid = cred->uid, .gid = cred->gid };
+	gid_t *groups;
+	int ngroups;
 	bool may = true;
 
 	if (cred->uid == 0 || (g->devices && peer_in_group(conn, cred, g->group)))
 		return true;
-	c.owned = peer_groups(conn, &c.ngroups);
-	c.groups = c.owned;
+	groups = peer_groups(conn, &ngroups);
 	/* every device the mapped device has opened, by index up to ENXIO */
 	for (unsigned i = 0; may; i++) {
-		struct dm_ioctl_req rq = { .cmd = DM_IOC_DEVICE_OPEN, .index = i };
-		struct dm_ioctl_result res = { .fd = -1 };
+		struct dm_ioctl_req rq = { .cmd = DM_IOC_DEVICE, .index = i };
+		struct dm_ioctl_result res;
 		struct stat st;
-		/* our own open of the file the mount uses, never one a path
-		 * names now */
-		int err = dm_ioctl(g->df->md, &rq, &res);
+		int err = dm_ioctl(g->df->md, &rq, &res), fd;
 
 		if (err == -ENXIO) {
 			dm_ioctl_result_free(&res);
 			break;
 		}
-		may = err == 0 && fstat(res.fd, &st) == 0 && dfuse_may_access(&c, &st, W_OK) == 0;
-		if (res.fd >= 0)
-			close(res.fd);
+		fd = err == 0 ? open_as(cred, groups, ngroups, res.devices[0].path) : -1;
+		may = fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == res.devices[0].st_dev &&
+		      st.st_ino == res.devices[0].st_ino;
+		if (fd >= 0)
+			close(fd);
 		dm_ioctl_result_free(&res);
 	}
 	daxfs_err_clear();
-	dfuse_caller_fini(&c);
+	free(groups);
 	return may;
 }
 
