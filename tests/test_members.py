@@ -9,13 +9,14 @@ import hashlib
 import os
 import shutil
 import struct
+import subprocess
 
 import pytest
 
 import media
 from conftest import run_tool as run, sparse_file
 from faults import ctl, live_table, write_synced, write_table
-from mount import MIB, daxfs_factory  # noqa: F401  (fixture)
+from mount import MIB, PAGE, daxfs_factory  # noqa: F401  (fixture)
 
 SIZE = 16 * MIB
 SECTORS = SIZE // 512
@@ -409,24 +410,67 @@ def test_live_reload_of_an_older_copy_of_a_member_is_refused(fs, where):
     r = ctl("reload", fs.mnt, table, check=False)
     assert r.returncode == 1
     assert r.stderr.startswith(f"daxfs-ctl reload: {fs.mnt}: resume: {path} does not hold what "
-                               f"the live member ({live}) holds now: its byte "), r.stderr
+                               f"the member in use ({live}) holds now: its byte "), r.stderr
     assert r.stderr.endswith(" differs; a copy taken before the last writes? copy a member only "
                              "while the device is suspended\n"), r.stderr
     assert live_table(fs) == good
     assert (fs.mnt / "f").read_bytes() == fs.data[::-1]
 
 
+def stale_reload(fs, table):
+    r = ctl("reload", fs.mnt, table, check=False)
+    assert r.returncode == 1
+    assert " does not hold what the member in use " in r.stderr, r.stderr
+
+
+def test_an_older_copy_is_refused_after_an_error_target_stood_in_its_place(fs):
+    """An error target in between leaves no live member to match: the copy
+    is matched against the member that was live there last."""
+    fs.mount()
+    fs.allow_stderr(r"Input/output error")
+    copy = fs.tmp / "p1.copy"
+    shutil.copyfile(fs.files[1], copy)
+    write_synced(fs.mnt / "f", fs.data[::-1])
+    good = live_table(fs)
+    ctl("reload", fs.mnt, write_table(fs, "error.table", "".join(
+        f"{i * SECTORS} {SECTORS} error\n" for i in range(3))))
+    stale_reload(fs, write_table(fs, "copy.table", good.replace(fs.files[1], str(copy))))
+    ctl("reload", fs.mnt, write_table(fs, "good.table", good))
+    assert (fs.mnt / "f").read_bytes() == fs.data[::-1]
+
+
+def test_an_older_copy_is_refused_past_bad_sectors_of_the_live_member(fs):
+    """A bad sector of the live member hides only its page from the
+    comparison, not the MiB around it."""
+    fs.mount()
+    copy = fs.tmp / "p1.copy"
+    shutil.copyfile(fs.files[1], copy)
+    write_synced(fs.mnt / "f", fs.data[::-1])
+    old, new = open(copy, "rb").read(), open(fs.files[1], "rb").read()
+    differ = {k // MIB for k in range(0, len(new), PAGE) if old[k:k + PAGE] != new[k:k + PAGE]}
+    assert differ
+    for chunk in differ:        # the last sector of every MiB where the copy differs
+        ctl("badblocks", fs.mnt, fs.files[1], "add", chunk * MIB // 512 + 2047)
+    stale_reload(fs, write_table(fs, "copy.table",
+                                 live_table(fs).replace(fs.files[1], str(copy))))
+
+
 def test_live_reload_onto_a_copy_made_while_suspended_is_accepted(fs):
-    """Moving a member to another file: suspend, copy, load, resume."""
+    """Moving a member to another file: suspend, copy, load, resume. The
+    comparison reads no hole of either file (it would give a sparse file
+    its pages)."""
     fs.mount()
     write_synced(fs.mnt / "f", fs.data[::-1])
     good = live_table(fs)
     copy = fs.tmp / "p1.moved"
     ctl("suspend", fs.mnt)
-    shutil.copyfile(fs.files[1], copy)
+    subprocess.run(["cp", "--sparse=always", fs.files[1], copy], check=True)
     os.chmod(copy, 0o600)
+    used = [os.stat(p).st_blocks for p in (fs.files[1], copy)]
+    assert used[0] < SIZE // 512 and used[1] <= used[0]
     ctl("load", fs.mnt, write_table(fs, "moved.table", good.replace(fs.files[1], str(copy))))
     ctl("resume", fs.mnt)
+    assert [os.stat(p).st_blocks for p in (fs.files[1], copy)] == used
     assert str(copy) in live_table(fs)
     assert (fs.mnt / "f").read_bytes() == fs.data[::-1]
     write_synced(fs.mnt / "g", b"after the move")

@@ -99,6 +99,10 @@ const char *dax_device_not_dax_reason(const struct dax_device *dev);
 bool dax_device_same_file(const struct dax_device *dev, dev_t st_dev, ino_t st_ino);
 /* The file's st_dev and st_ino as the device opened it. */
 void dax_device_file_id(const struct dax_device *dev, dev_t *st_dev, ino_t *st_ino);
+/* lseek's SEEK_DATA (data) or SEEK_HOLE from byte pos, clamped to the
+ * device's size: where the next data (or hole) begins; the size when there
+ * is none. A device that knows no holes is data throughout. */
+uint64_t dax_device_seek(const struct dax_device *dev, uint64_t pos, bool data);
 
 /* Takes an exclusive advisory lock (flock) on the device so that a second
  * mount of the same files is refused: -EBUSY "<path>: in use by another

@@ -130,6 +130,12 @@ int dm_table_map_member(const struct dm_table *t, uint64_t sector, unsigned *ind
  * past a device that shrank, -EIO for a bad sector) otherwise. */
 int dm_table_member_read(const struct dm_table *t, unsigned index, uint64_t off, void *buf,
 			 size_t len);
+/* Whether byte off of member index's area lies in data or in a hole of its
+ * file (*data), and the area offset where that ends (*end, at most the
+ * area's length): reading a hole of a sparse file through its mapping
+ * would give it pages. -ERANGE past the area. */
+int dm_table_member_extent(const struct dm_table *t, unsigned index, uint64_t off, bool *data,
+			   uint64_t *end);
 /* Reads [pos, pos+len) bytes of the mapped device as t maps it, whichever
  * slot t is in (the bio path of t alone: no suspend gate, no counters). */
 int dm_table_read(struct dm_table *t, uint64_t pos, void *buf, size_t len);

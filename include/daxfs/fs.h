@@ -395,9 +395,16 @@ uint64_t dfs_lease_deferred(struct dfs *fs);
 /* Whether the table t could hold this filesystem: every member in its place
  * (its label where mkfs wrote it, the geometry it was made with; an error or
  * zero target may stand in for a target's members), the layout fingerprint,
- * the size and the superblock at block 0, the checks of dfs_mount. Run
- * before a staged table is swapped in. 0 or -EINVAL with the reason. */
+ * the size and the superblock at block 0, the checks of dfs_mount, and a
+ * member in another file than the last live table had there holding the
+ * same bytes. Run before a staged table is swapped in. 0 or -EINVAL with
+ * the reason. */
 int dfs_check_table(struct dfs *fs, struct dm_table *t);
+/* The live table is new (and at the start): it is what the members of
+ * later tables are matched against, member by member. forget drops those
+ * tables (before the mapped device goes). */
+void dfs_note_live_table(struct dfs *fs);
+void dfs_forget_live_tables(struct dfs *fs);
 /*
  * The lockfs hooks (dm_md_set_lockfs), freeze_super's order: freeze first
  * closes the write gate, so that every call that would change the filesystem

@@ -364,6 +364,19 @@ void dax_device_file_id(const struct dax_device *dev, dev_t *st_dev, ino_t *st_i
 	*st_ino = dev->st_ino;
 }
 
+uint64_t dax_device_seek(const struct dax_device *dev, uint64_t pos, bool data)
+{
+	const uint64_t size = dax_device_size(dev);
+	off_t at;
+
+	if (pos >= size)
+		return size;
+	at = lseek(dev->fd, (off_t)pos, data ? SEEK_DATA : SEEK_HOLE);
+	if (at < 0)     /* ENXIO: no data from pos on; else no holes known here */
+		return errno == ENXIO || !data ? size : pos;
+	return (uint64_t)at < size ? (uint64_t)at : size;
+}
+
 int dax_device_backing(struct dax_device *dev, struct dax_backing *out)
 {
 	struct statvfs sv;

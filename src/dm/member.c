@@ -185,6 +185,31 @@ int dm_table_member_read(const struct dm_table *t, unsigned index, uint64_t off,
 	return dax_device_rw(a->dev, DAX_REQ_READ, 0, (a->start << DAX_SECTOR_SHIFT) + off, buf, len);
 }
 
+int dm_table_member_extent(const struct dm_table *t, unsigned index, uint64_t off, bool *data,
+			   uint64_t *end)
+{
+	const struct dm_member_area *a;
+	uint64_t bytes, base, next;
+
+	if (index >= t->num_members)
+		return daxfs_err(-ERANGE, "member %u: the table has %u members", index,
+				 t->num_members);
+	a = &t->members[index];
+	bytes = a->len << DAX_SECTOR_SHIFT;
+	if (off >= bytes)
+		return daxfs_err(-ERANGE, "member %u (%s): byte %llu is past its %llu bytes", index,
+				 a->path, (unsigned long long)off, (unsigned long long)bytes);
+	base = a->start << DAX_SECTOR_SHIFT;
+	next = dax_device_seek(a->dev, base + off, true);
+	*data = next <= base + off;
+	if (*data)
+		next = dax_device_seek(a->dev, base + off, false);
+	*end = next - base < bytes ? next - base : bytes;
+	if (*end <= off)        /* a hole that begins at off cannot end there */
+		*end = bytes;
+	return 0;
+}
+
 static int cmp_area(const void *x, const void *y)
 {
 	const struct dm_member_area *a = *(const struct dm_member_area *const *)x;

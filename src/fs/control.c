@@ -35,73 +35,157 @@ static int check_superblock(struct dfs *fs, struct dm_table *t)
 	return err;
 }
 
-/* Where the two areas' bytes first differ (a chunk unreadable in the live
- * one gives no verdict: its bytes are gone, and a copy is what replaces
- * them); UINT64_MAX when they are the same, or an error. */
+/* Reads n bytes at off of member index of t into buf, or zeroes for a hole */
+static int read_or_zero(struct dm_table *t, unsigned index, uint64_t off, bool data, void *buf,
+			size_t n)
+{
+	if (!data) {
+		memset(buf, 0, n);
+		return 0;
+	}
+	return dm_table_member_read(t, index, off, buf, n);
+}
+
+/* The first differing byte of [off, off + n) of the two areas, or
+ * UINT64_MAX; a page the live member cannot give is no verdict: its bytes
+ * are gone, and a copy is what replaces them. */
+static int compare_run(struct dm_table *live, unsigned li, bool ldata, struct dm_table *t,
+		       unsigned ti, bool tdata, uint64_t off, size_t n, uint8_t *a, uint8_t *b,
+		       uint64_t *at)
+{
+	int err;
+
+	if (read_or_zero(live, li, off, ldata, a, n) < 0) {
+		daxfs_err_clear();
+		if (n > DFS_BLOCK_SIZE) {       /* page by page, to skip only the bad ones */
+			for (size_t p = 0; p < n && *at == UINT64_MAX; p += DFS_BLOCK_SIZE) {
+				size_t m = n - p < DFS_BLOCK_SIZE ? n - p : DFS_BLOCK_SIZE;
+
+				if ((err = compare_run(live, li, ldata, t, ti, tdata, off + p, m, a, b,
+						       at)) < 0)
+					return err;
+			}
+		}
+		return 0;
+	}
+	if ((err = read_or_zero(t, ti, off, tdata, b, n)) < 0)
+		return err;
+	if (memcmp(a, b, n) != 0)
+		for (size_t i = 0; i < n && *at == UINT64_MAX; i++)
+			if (a[i] != b[i])
+				*at = off + i;
+	return 0;
+}
+
+/* Where the two areas' bytes first differ; UINT64_MAX when they are the
+ * same, or an error. Holes of either file read as zeroes without a read:
+ * reading one through the mapping would give a sparse file its pages. */
 static int first_difference(struct dm_table *live, unsigned li, struct dm_table *t, unsigned ti,
 			    uint64_t bytes, uint64_t *at)
 {
 	const size_t chunk = 1u << 20;
 	uint8_t *a = malloc(chunk), *b = malloc(chunk);
+	uint64_t off = 0;
 	int err = 0;
 
 	*at = UINT64_MAX;
 	if (!a || !b)
 		err = daxfs_err(-ENOMEM, "out of memory");
-	for (uint64_t off = 0; off < bytes && !err && *at == UINT64_MAX; off += chunk) {
-		size_t n = bytes - off < chunk ? (size_t)(bytes - off) : chunk;
+	while (off < bytes && !err && *at == UINT64_MAX) {
+		uint64_t lend, tend, end;
+		bool ldata, tdata;
 
-		if (dm_table_member_read(live, li, off, a, n) < 0) {
-			daxfs_err_clear();
-			continue;
-		}
-		if ((err = dm_table_member_read(t, ti, off, b, n)) < 0)
+		if ((err = dm_table_member_extent(live, li, off, &ldata, &lend)) < 0 ||
+		    (err = dm_table_member_extent(t, ti, off, &tdata, &tend)) < 0)
 			break;
-		if (memcmp(a, b, n) != 0)
-			for (size_t i = 0; i < n && *at == UINT64_MAX; i++)
-				if (a[i] != b[i])
-					*at = off + i;
+		end = lend < tend ? lend : tend;
+		end = end - off > chunk ? off + chunk : end;
+		if (ldata || tdata)
+			err = compare_run(live, li, ldata, t, ti, tdata, off, (size_t)(end - off), a, b,
+					  at);
+		off = end;
 	}
 	free(a);
 	free(b);
 	return err;
 }
 
+/* The fs member in target's place stripe, or -1 */
+static int member_at(const struct dfs *fs, unsigned target, unsigned stripe)
+{
+	for (uint32_t k = 0; k < fs->sb.nmembers; k++)
+		if (fs->members[k].target == target && fs->members[k].stripe == stripe)
+			return (int)k;
+	return -1;
+}
+
+void dfs_note_live_table(struct dfs *fs)
+{
+	struct dm_table *live = dm_md_get_live_table(fs->md);
+
+	if (!fs->member_tables)
+		fs->member_tables = calloc(fs->sb.nmembers, sizeof(*fs->member_tables));
+	for (uint32_t k = 0; live && fs->member_tables && k < fs->sb.nmembers; k++) {
+		unsigned first, count;
+
+		if (dm_table_target_members(live, fs->members[k].target, &first, &count) < 0 ||
+		    count != fs->members[k].nstripes) {
+			daxfs_err_clear();
+			continue;       /* an error or zero target: the member before stays */
+		}
+		dm_table_put(&fs->member_tables[k]);
+		fs->member_tables[k] = dm_md_get_live_table(fs->md);
+	}
+	dm_table_put(&live);
+}
+
+void dfs_forget_live_tables(struct dfs *fs)
+{
+	for (uint32_t k = 0; fs->member_tables && k < fs->sb.nmembers; k++)
+		dm_table_put(&fs->member_tables[k]);
+	free(fs->member_tables);
+	fs->member_tables = NULL;
+}
+
 /*
- * A member the staged table reads from another file than the live one (or
- * from another place in it) must be a copy of it as it is now: the device
- * is suspended and the filesystem frozen, so the live member holds all the
- * filesystem has. A copy taken before (a backup put back, a copy made while
- * writes went on) carries the right labels, and going live it would roll
- * back acknowledged writes under the filesystem's cached metadata.
+ * A member the staged table reads from another file than the last live
+ * table that had that member (or from another place in it) must be a copy
+ * of it as it is now: the device is suspended and the filesystem frozen, so
+ * that member holds all the filesystem has (an error target in its place
+ * since changed nothing in it). A copy taken before (a backup put back, a
+ * copy made while writes went on) carries the right labels, and going live
+ * it would roll back acknowledged writes under the filesystem's cached
+ * metadata.
  */
 static int check_copies(struct dfs *fs, struct dm_table *t)
 {
-	struct dm_table *live = dm_md_get_live_table(fs->md);
 	int err = 0;
 
-	for (unsigned i = 0; live && i < dm_table_num_members(t) && !err; i++) {
+	for (unsigned i = 0; i < dm_table_num_members(t) && !err; i++) {
 		struct dm_member now, next;
+		struct dm_table *had;
 		unsigned first, count;
 		uint64_t at;
+		int k;
 
 		if (dm_table_get_member(t, i, &next) < 0 ||
-		    dm_table_target_members(live, next.target, &first, &count) < 0 ||
-		    count != next.nstripes || dm_table_get_member(live, first + next.stripe, &now) < 0) {
+		    (k = member_at(fs, next.target, next.stripe)) < 0 || !fs->member_tables ||
+		    !(had = fs->member_tables[k]) ||
+		    dm_table_target_members(had, next.target, &first, &count) < 0 ||
+		    count != next.nstripes || dm_table_get_member(had, first + next.stripe, &now) < 0) {
 			daxfs_err_clear();
-			continue;       /* no live member there (an error target): nothing to match */
+			continue;       /* never live there: nothing to match */
 		}
 		if (now.st_dev == next.st_dev && now.st_ino == next.st_ino && now.offset == next.offset)
 			continue;
-		if ((err = first_difference(live, now.index, t, i, next.length << 9, &at)) == 0 &&
+		if ((err = first_difference(had, now.index, t, i, next.length << 9, &at)) == 0 &&
 		    at != UINT64_MAX)
-			err = daxfs_err(-EINVAL, "%s does not hold what the live member (%s%s) holds "
-					"now: its byte %llu differs; a copy taken before the last writes? "
-					"copy a member only while the device is suspended", next.path,
+			err = daxfs_err(-EINVAL, "%s does not hold what the member in use (%s%s) "
+					"holds now: its byte %llu differs; a copy taken before the last "
+					"writes? copy a member only while the device is suspended", next.path,
 					strcmp(now.path, next.path) ? "" : "the file the mount opened as ",
 					now.path, (unsigned long long)((next.offset << 9) + at));
 	}
-	dm_table_put(&live);
 	return err;
 }
 

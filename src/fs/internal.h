@@ -147,6 +147,9 @@ struct dfs {
 	/* the members the filesystem was made on (member.c): read at mount,
 	 * never changed; label_blks are the blocks of their labels, sorted */
 	struct dfs_member *members;
+	/* control.c: for each member, the last live table that had one in its
+	 * place (an error target may stand there now); under dm's control */
+	struct dm_table **member_tables;
 	uint64_t *label_blks;
 	size_t nlabel_blks;
 

@@ -119,6 +119,7 @@ static void *committer_main(void *arg)
 
 void dfs_fs_free(struct dfs *fs)
 {
+	dfs_forget_live_tables(fs);
 	dfs_icache_destroy(fs);
 	dfs_members_unload(fs);
 	dfs_alloc_unload(fs);

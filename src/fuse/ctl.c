@@ -41,6 +41,16 @@ static const struct dm_lockfs_ops lockfs_ops = {
 /* What must hold before a staged table goes live: it holds the filesystem
  * (every member where mkfs put it), and no direct mapping (libdaxfs) can be
  * moved under its holder, unless forced (then it is revoked). */
+/* A table went live: the filesystem matches later members against it, then
+ * the kernel's cached pages are dropped (inval.c). */
+static void swapped(void *data)
+{
+	struct dfuse *df = data;
+
+	dfs_note_live_table(df->fs);
+	dfuse_inval_swapped(df->inval);
+}
+
 static int resume_check(void *data, struct dm_table *staged, unsigned flags)
 {
 	struct dfuse *df = data;
@@ -82,13 +92,14 @@ int dfuse_ctl_start(struct dfuse *df)
 		goto fail_holders;
 	if ((err = dfuse_inval_start(df)) != 0)
 		goto fail_trace;
+	dfs_note_live_table(df->fs);
 	(void)dfuse_dm(df, &(struct dm_ioctl_req){
 		.cmd = DM_IOC_DEV_SET_HOOKS,
 		.hooks = &(struct dm_ioc_hooks){ .lockfs = &lockfs_ops, .lockfs_data = df->fs,
 						 .resume_check = resume_check,
 						 .resume_check_data = df,
-						 .swap = dfuse_inval_swapped,
-						 .swap_data = df->inval },
+						 .swap = swapped,
+						 .swap_data = df },
 	});
 	/* The mount holds the device open, as a mounted filesystem holds its
 	 * block device: info's open count says so. */
@@ -120,6 +131,7 @@ void dfuse_ctl_stop(struct dfuse *df)
 		.cmd = DM_IOC_DEV_SET_HOOKS,
 		.hooks = &(struct dm_ioc_hooks){ .lockfs = &lockfs_ops, .lockfs_data = df->fs },
 	});
+	dfs_forget_live_tables(df->fs);
 	dfuse_inval_stop(df);
 	/* Unmounting a suspended device: let the held writers finish first. */
 	(void)dm_ioctl(df->md, &rq, &res);
