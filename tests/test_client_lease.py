@@ -85,6 +85,21 @@ def test_blocks_dropped_while_mapped_go_to_no_other_file(daxfs, dmaps, drop):
     assert d.read(0, SIZE) == b"\xaa" * SIZE
 
 
+def test_blocks_held_for_a_mapping_are_free_but_not_available(daxfs, dmaps):
+    """statfs counted the blocks a truncate dropped under a mapping as
+    available, while no write could have them: a filesystem filled to
+    ENOSPC still showed them in df's Avail."""
+    a, old, d = mapped_file(daxfs, dmaps)
+    before = os.statvfs(daxfs.mnt)
+    truncate(a)
+    after = os.statvfs(daxfs.mnt)
+    assert after.f_bfree >= before.f_bfree + len(old)
+    assert after.f_bavail < before.f_bavail + len(old)
+    fill_until_enospc(daxfs.mnt / "b", 0xBB)
+    assert os.statvfs(daxfs.mnt).f_bavail == 0
+    assert d.read(0, SIZE) == b"\xaa" * SIZE
+
+
 def test_blocks_dropped_while_mapped_are_reused_after_the_holder_is_killed(daxfs, dmaps):
     a, old, d = mapped_file(daxfs, dmaps)
     truncate(a)

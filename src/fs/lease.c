@@ -99,7 +99,7 @@ int dfs_lease_put(struct dfs *fs, uint64_t ino)
 		 * here on the allocator may hand them out. */
 		for (size_t i = 0; i < l->ndef;) {
 			if (l->def[i].ino == ino) {
-				l->def_blocks -= l->def[i].len;
+				__atomic_sub_fetch(&l->def_blocks, l->def[i].len, __ATOMIC_RELAXED);
 				l->def[i] = l->def[--l->ndef];
 			} else {
 				i++;
@@ -173,13 +173,14 @@ int dfs_lease_defer(struct dfs *fs, uint64_t ino, uint64_t pblk, uint64_t len)
 	if ((err = DAXFS_GROW(l->def, l->def_cap, l->ndef + 1, 8, "lease")))
 		return err;
 	l->def[l->ndef++] = (struct deferred){ .ino = ino, .pblk = pblk, .len = len };
-	l->def_blocks += len;
+	__atomic_add_fetch(&l->def_blocks, len, __ATOMIC_RELAXED);
 	return 0;
 }
 
 uint64_t dfs_lease_deferred_blocks(const struct dfs *fs)
 {
-	return fs->leases ? fs->leases->def_blocks : 0;
+	/* also read without meta (statfs) */
+	return fs->leases ? __atomic_load_n(&fs->leases->def_blocks, __ATOMIC_RELAXED) : 0;
 }
 
 void dfs_lease_overlay(const struct dfs *fs, uint64_t gstart, uint64_t glen, uint8_t *map)

@@ -513,8 +513,12 @@ int dfs_statfs(struct dfs *fs, struct statvfs *out)
 	out->f_bsize = DFS_BLOCK_SIZE;
 	out->f_frsize = DFS_BLOCK_SIZE;
 	out->f_blocks = fs->sb.total_blocks;
+	/* blocks held back while a holder may still map them are free, but no
+	 * write can have them until it lets go: available they are not */
+	const uint64_t held = dfs_lease_deferred_blocks(fs) + fs->resv_blocks;
+
 	out->f_bfree = free_blocks;
-	out->f_bavail = free_blocks > fs->resv_blocks ? free_blocks - fs->resv_blocks : 0;
+	out->f_bavail = free_blocks > held ? free_blocks - held : 0;
 	out->f_ffree = free_slots + free_blocks * DFS_INODES_PER_BLOCK;
 	out->f_files = out->f_ffree + used;
 	/* the inode table grows into free blocks, not into the reserve */
