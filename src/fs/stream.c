@@ -15,11 +15,11 @@
  * its last extent, in memory only, as large as the file is long (16 blocks
  * to 32 MiB): other allocations look for room outside every window but
  * their own first, and take a window's blocks only when nothing else fits.
- * Windows never overlap. A window is a preference and never holds a block: nothing of it reaches
- * the media, so crashes, fsck and the free counts know nothing of it. The
- * DFS_STREAMS most recently grown files have one; a file that stopped
- * growing loses its window to the next file that starts, one that gives
- * blocks back (a truncate, a punched hole, its removal) at once.
+ * Windows never overlap. A window is a preference and never holds a block:
+ * nothing of it reaches the media, so crashes, fsck and the free counts know
+ * nothing of it. The DFS_STREAMS most recently grown files have one; a file
+ * that stopped growing loses its window to the next file that starts, one
+ * that gives blocks back (a truncate, a punched hole, its removal) at once.
  */
 
 #define STREAM_MIN 16u        /* blocks: 64 KiB */
@@ -39,8 +39,9 @@ void dfs_stream_note(struct dfs *fs, uint64_t ino, uint64_t next, uint64_t file_
 	}
 	if (!s)
 		s = oldest;
-	if (next >= fs->sb.total_blocks) {
-		memset(s, 0, sizeof(*s));
+	if (next >= fs->sb.total_blocks) {       /* no room after the device's end */
+		if (s->ino == ino)
+			memset(s, 0, sizeof(*s));
 		return;
 	}
 	uint64_t end = w < fs->sb.total_blocks - next ? next + w : fs->sb.total_blocks;
