@@ -110,13 +110,17 @@ static int first_difference(struct dm_table *live, unsigned li, struct dm_table 
 	return err;
 }
 
-/* The fs member in target's place stripe, or -1 */
-static int member_at(const struct dfs *fs, unsigned target, unsigned stripe)
+/* What table t has in member m's place (false: none, as an error target) */
+static bool member_in(const struct dm_table *t, const struct dfs_member *m, struct dm_member *out)
 {
-	for (uint32_t k = 0; k < fs->sb.nmembers; k++)
-		if (fs->members[k].target == target && fs->members[k].stripe == stripe)
-			return (int)k;
-	return -1;
+	unsigned first, count;
+
+	if (!t || dm_table_target_members(t, m->target, &first, &count) < 0 ||
+	    count != m->nstripes || dm_table_get_member(t, first + m->stripe, out) < 0) {
+		daxfs_err_clear();
+		return false;
+	}
+	return true;
 }
 
 void dfs_note_live_table(struct dfs *fs)
@@ -126,13 +130,10 @@ void dfs_note_live_table(struct dfs *fs)
 	if (!fs->member_tables)
 		fs->member_tables = calloc(fs->sb.nmembers, sizeof(*fs->member_tables));
 	for (uint32_t k = 0; live && fs->member_tables && k < fs->sb.nmembers; k++) {
-		unsigned first, count;
+		struct dm_member dm;
 
-		if (dm_table_target_members(live, fs->members[k].target, &first, &count) < 0 ||
-		    count != fs->members[k].nstripes) {
-			daxfs_err_clear();
+		if (!member_in(live, &fs->members[k], &dm))
 			continue;       /* an error or zero target: the member before stays */
-		}
 		dm_table_put(&fs->member_tables[k]);
 		fs->member_tables[k] = dm_md_get_live_table(fs->md);
 	}
@@ -161,25 +162,18 @@ static int check_copies(struct dfs *fs, struct dm_table *t)
 {
 	int err = 0;
 
-	for (unsigned i = 0; i < dm_table_num_members(t) && !err; i++) {
+	for (uint32_t k = 0; fs->member_tables && k < fs->sb.nmembers && !err; k++) {
 		struct dm_member now, next;
-		struct dm_table *had;
-		unsigned first, count;
 		uint64_t at;
-		int k;
 
-		if (dm_table_get_member(t, i, &next) < 0 ||
-		    (k = member_at(fs, next.target, next.stripe)) < 0 || !fs->member_tables ||
-		    !(had = fs->member_tables[k]) ||
-		    dm_table_target_members(had, next.target, &first, &count) < 0 ||
-		    count != next.nstripes || dm_table_get_member(had, first + next.stripe, &now) < 0) {
-			daxfs_err_clear();
-			continue;       /* never live there: nothing to match */
-		}
+		/* never live there: nothing to match */
+		if (!member_in(t, &fs->members[k], &next) ||
+		    !member_in(fs->member_tables[k], &fs->members[k], &now))
+			continue;
 		if (now.st_dev == next.st_dev && now.st_ino == next.st_ino && now.offset == next.offset)
 			continue;
-		if ((err = first_difference(had, now.index, t, i, next.length << 9, &at)) == 0 &&
-		    at != UINT64_MAX)
+		if ((err = first_difference(fs->member_tables[k], now.index, t, next.index,
+					    next.length << 9, &at)) == 0 && at != UINT64_MAX)
 			err = daxfs_err(-EINVAL, "%s does not hold what the member in use (%s%s) "
 					"holds now: its byte %llu differs; a copy taken before the last "
 					"writes? copy a member only while the device is suspended", next.path,

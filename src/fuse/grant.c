@@ -120,7 +120,6 @@ static bool table_token(struct dfuse_grant *g, const uint8_t *bytes)
 	return table;
 }
 
-/* The peer's groups as the kernel recorded them at connect. */
 /* The connecting process's supplementary groups (malloc'd, *n of them), or
  * NULL with *n 0: none can be read. */
 static gid_t *peer_groups(int conn, int *n)
